@@ -1,0 +1,97 @@
+# rds-bpf: `make` builds everything into build/, `make test` runs the suite,
+# `make demo` runs two namespace hosts exchanging datagrams,
+# `make install PREFIX=/usr/local` installs.
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+B        := build
+PREFIX   ?= /usr/local
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+SONAME   := librdsb.so.0
+VERSION  := 0.1.0
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
+              -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
+
+COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c
+ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c
+LIB_SRC    := $(wildcard user/lib/*.c) user/common/wire.c user/common/addr.c
+BPF_SRC    := $(wildcard bpf/*.bpf.c)
+BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
+SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h)
+
+TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
+           $(B)/tests/rds-xfer $(UNIT_BIN)
+
+all: $(TARGETS)
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(B)/obj/%.o: %.c $(HEADERS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/pic/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
+
+$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c $(ENGINE_SRC) $(COMMON_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz
+
+$(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ -lpthread
+
+$(B)/lib/librdsb.so: $(B)/lib/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# The shim carries the library inside, so LD_PRELOAD needs nothing else.
+$(B)/lib/librdsb-preload.so: $(patsubst %.c,$(B)/pic/%.o,user/preload/preload.c $(LIB_SRC))
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ -ldl -lpthread
+
+$(B)/tests/rds-xfer: tests/tools/rds-xfer.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+
+$(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
+
+deps:
+	tools/install-deps.sh
+
+test: deps all
+	tools/run-tests.sh
+
+demo: deps all
+	tools/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/rds-bpf
+	install -m 755 $(B)/sbin/rds-bpf $(DESTDIR)$(PREFIX)/sbin/rds-bpf
+	install -m 755 $(B)/lib/$(SONAME) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/librdsb.so
+	install -m 755 $(B)/lib/librdsb-preload.so $(DESTDIR)$(PREFIX)/lib/librdsb-preload.so
+	install -m 644 include/rds-bpf/*.h $(DESTDIR)$(PREFIX)/include/rds-bpf/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' rds-bpf.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/rds-bpf.pc
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all deps test demo install clean

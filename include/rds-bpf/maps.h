@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What the engine, the socket library and the BPF programs share: the values
+ * of the pinned maps (which `bpftool map dump` shows with these field names),
+ * their pin names, the counters with their drop reasons, and the record the
+ * engine hands to an application socket.
+ */
+#ifndef RDSB_MAPS_H
+#define RDSB_MAPS_H
+
+#include "wire.h"
+
+/* Pins live in RDSB_PIN_ROOT/<netns inode>/ so several namespace hosts coexist. */
+#define RDSB_PIN_ROOT		"/sys/fs/bpf/rds-bpf"
+#define RDSB_MAP_ADDRS		"rdsb_addrs"
+#define RDSB_MAP_CONG		"rdsb_cong"
+#define RDSB_MAP_PATHS		"rdsb_paths"
+#define RDSB_MAP_COUNTERS	"rdsb_counters"
+
+/* Every address the engine knows (local or peer) has a slot; the slot index is
+ * the index of its congestion map in rdsb_cong. */
+#define RDSB_MAX_ADDRS		256
+
+enum rdsb_addr_kind {
+	RDSB_ADDR_FREE = 0,
+	RDSB_ADDR_LOCAL = 1,
+	RDSB_ADDR_PEER = 2,
+};
+
+struct rdsb_addr {
+	__u8	addr[16];	/* IPv6, or IPv4 v4-mapped (::ffff:a.b.c.d) */
+	__u32	kind;		/* enum rdsb_addr_kind */
+	__u32	scope_id;
+	__u32	map_updates;	/* congestion map updates applied */
+	__u32	congested_ports; /* bits set in the map, for operators */
+};
+
+/* One 8 KiB bitmap per address: port p is congested iff
+ * bits[p >> 3] & (1 << (p & 7)) (little-endian bit order, as on the wire). */
+struct rdsb_cong_map {
+	__u8	bits[RDS_CONG_MAP_BYTES];
+};
+
+enum rdsb_path_state {
+	RDSB_PATH_DOWN = 0,
+	RDSB_PATH_CONNECTING = 1,
+	RDSB_PATH_DISCONNECTING = 2,
+	RDSB_PATH_UP = 3,
+	RDSB_PATH_RESETTING = 4,
+	RDSB_PATH_ERROR = 5,
+};
+
+struct rdsb_path_key {
+	__u8	laddr[16];
+	__u8	faddr[16];
+	__u32	path;
+};
+
+struct rdsb_path_info {
+	__u32	state;		/* enum rdsb_path_state */
+	__u32	npaths;		/* of the connection; 0 until the probe answered */
+	__u64	next_tx_seq;
+	__u64	next_rx_seq;
+	__u64	tx_msgs;
+	__u64	rx_msgs;
+	__u64	tx_bytes;
+	__u64	rx_bytes;
+	__u64	unacked_msgs;
+	__u64	reconnects;
+	__u32	peer_gen;
+	__u16	lport;		/* TCP ports of the path socket */
+	__u16	fport;
+};
+
+/* Counters, named for `rds-bpf status`; the drop reasons are numbered so BPF
+ * and userspace count into the same slots. */
+#define RDSB_COUNTERS(X)						\
+	X(TX_MSGS,		"tx_msgs")				\
+	X(RX_MSGS,		"rx_msgs")				\
+	X(RX_DELIVERED,		"rx_delivered")				\
+	X(TX_RETRANSMITTED,	"tx_retransmitted")			\
+	X(RX_CONG_MAPS,		"rx_cong_maps")				\
+	X(TX_CONG_MAPS,		"tx_cong_maps")				\
+	X(PINGS_ANSWERED,	"pings_answered")			\
+	X(PROBES,		"probes")				\
+	X(PATH_UP,		"path_up")				\
+	X(PATH_DOWN,		"path_down")				\
+	X(ACCEPT_RESET_LARGER,	"accept_reset_larger_peer")		\
+	X(DROP_DUP_SEQ,		"drop_dup_seq")				\
+	X(DROP_NO_SOCKET,	"drop_no_socket")			\
+	X(DROP_BAD_LEN,		"drop_bad_len")				\
+	X(DROP_BAD_CONG_MAP,	"drop_bad_cong_map")			\
+	X(DROP_LOCAL_PEER,	"drop_local_peer")			\
+	X(DROP_CANCELLED,	"drop_cancelled")			\
+	X(DROP_SOCKET_CLOSED,	"drop_socket_closed")			\
+	X(DROP_FLUSHED_GEN,	"drop_flushed_gen")			\
+	X(DROP_BAD_APP_RECORD,	"drop_bad_app_record")			\
+	X(CONG_SET,		"cong_set")				\
+	X(CONG_CLEAR,		"cong_clear")
+
+enum rdsb_counter {
+#define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,
+	RDSB_COUNTERS(RDSB_COUNTER_ENUM)
+#undef RDSB_COUNTER_ENUM
+	RDSB_C_MAX
+};
+
+/*
+ * What an application socket reads from its delivery stream: one record per
+ * datagram, [struct rds_header][h_len bytes]. It is the wire header with two
+ * local meanings: h_ack holds the slot (rdsb_addrs index) of the sender's
+ * address, since the wire header has no address, and h_flags bit
+ * RDSB_DELIV_NOTIFY marks a congestion notification (no payload; h_sequence
+ * holds the RDS_CMSG_CONG_UPDATE mask). The engine clears that bit on every
+ * datagram from the wire, so a peer cannot forge a notification.
+ */
+#define RDSB_DELIV_NOTIFY	0x80
+
+/*
+ * What an application socket writes to its delivery stream to send: one
+ * record per datagram, [struct rdsb_send_req][len bytes]. The sport is not in
+ * it: the engine uses the port the socket is bound to.
+ */
+#define RDSB_SEND_MAGIC		0x52445331	/* "RDS1" */
+struct rdsb_send_req {
+	__u32	magic;
+	__u32	len;
+	__u8	daddr[16];
+	__u32	scope_id;
+	__u16	dport;		/* host order */
+	__u16	flags;
+};
+
+#endif /* RDSB_MAPS_H */

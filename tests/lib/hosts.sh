@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# Two (or more) namespace hosts joined by veth, for tests, the demo and the
+# benchmarks. Source it, then: hosts_up PREFIX; in_host A cmd...; hosts_down.
+# Host A is 10.99.0.1 / fd99::1, host B 10.99.0.2 / fd99::2 (A is smaller).
+# Namespaces are entered with nsenter, not `ip netns exec`, which remounts
+# /sys and would hide bpffs.
+
+RDSB_ROOT=${RDSB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RDSB_BIN=${RDSB_BIN:-$RDSB_ROOT/build/sbin/rds-bpf}
+RDSB_PRELOAD=${RDSB_PRELOAD:-$RDSB_ROOT/build/lib/librdsb-preload.so}
+RDSB_XFER=${RDSB_XFER:-$RDSB_ROOT/build/tests/rds-xfer}
+ADDR_A=10.99.0.1
+ADDR_B=10.99.0.2
+ADDR6_A=fd99::1
+ADDR6_B=fd99::2
+
+hosts_up() {
+	HOSTS_PREFIX=${1:-rdsb$$}
+	NS_A=${HOSTS_PREFIX}a
+	NS_B=${HOSTS_PREFIX}b
+	ip netns add "$NS_A"
+	ip netns add "$NS_B"
+	ip link add "${HOSTS_PREFIX}va" netns "$NS_A" type veth peer name "${HOSTS_PREFIX}vb" netns "$NS_B"
+	in_host A ip link set lo up
+	in_host B ip link set lo up
+	in_host A ip link set "${HOSTS_PREFIX}va" name eth0
+	in_host B ip link set "${HOSTS_PREFIX}vb" name eth0
+	in_host A ip addr add $ADDR_A/24 dev eth0
+	in_host B ip addr add $ADDR_B/24 dev eth0
+	in_host A ip -6 addr add $ADDR6_A/64 dev eth0 nodad
+	in_host B ip -6 addr add $ADDR6_B/64 dev eth0 nodad
+	in_host A ip link set eth0 up
+	in_host B ip link set eth0 up
+}
+
+# in_host A|B cmd... : run cmd inside that host's network namespace
+in_host() {
+	local ns
+	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; *) ns=$1 ;; esac
+	shift
+	nsenter --net="/run/netns/$ns" "$@"
+}
+
+# rds A|B cmd... : run an unmodified AF_RDS program on that host through the shim
+rds() {
+	local h=$1
+	shift
+	in_host "$h" env LD_PRELOAD="$RDSB_PRELOAD" "$@"
+}
+
+engine_up() {	# engine_up A|B [load options]
+	local h=$1
+	shift
+	in_host "$h" "$RDSB_BIN" load --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" "$@"
+}
+
+hosts_down() {
+	local h
+	for h in A B; do
+		local ns
+		case $h in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
+		[ -e "/run/netns/$ns" ] || continue
+		in_host "$h" "$RDSB_BIN" unload >/dev/null 2>&1 || true
+		# anything else still running in the namespace
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}

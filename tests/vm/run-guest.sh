@@ -1,0 +1,141 @@
+#!/bin/bash
+# Boot the RDS test guest (build-image.sh) with its NIC on a tap in host netns NS
+# and run one scenario in it; returns the scenario's exit status.
+#
+#   tests/vm/run-guest.sh --netns NS --guest-addr A[/PLEN] --host-addr B[/PLEN]
+#       [--guest-addr6 A6[/PLEN] --host-addr6 B6[/PLEN]] [--kernel legacy|sid]
+#       [--timeout S] [--log FILE] [--tap NAME] [--ready-file FILE]
+#       [--add HOSTFILE:GUESTPATH]... -- CMD...
+#
+# CMD runs under busybox sh in the guest (cwd /tmp, rds-xfer in PATH). A single
+# argument is used verbatim as a shell snippet (so "a & b; wait" works); several
+# arguments are quoted one by one. The scenario sees RDSB_GUEST_ADDR,
+# RDSB_HOST_ADDR, RDSB_GUEST_ADDR6, RDSB_HOST_ADDR6 (no prefix lengths).
+# The caller creates NS. The tap gets the host addresses (default PLEN 24/64).
+# --tap NAME reuses an existing tap (left as it is, not deleted) so that
+# host-side daemons can bind B before the guest boots; otherwise a new tap is
+# created and removed on exit. --ready-file is created once the tap is up.
+# Exit: guest rc; 124 timeout; 125 harness error (no result marker).
+# RDSB_VM_ACCEL=kvm tries KVM (it hangs on this machine: default tcg),
+# RDSB_VM_SMP (1), RDSB_VM_MEM (512M), RDSB_VM_APPEND (extra kernel args),
+# RDSB_VM_STREAM=1 copies the console to stderr as it runs.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+ns= gaddr= haddr= gaddr6= haddr6= kernel=legacy timeout=120 log= tap= ready= adds=()
+usage() { sed -n '2,14p' "$0" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--netns) ns=$2; shift ;;
+	--guest-addr) gaddr=$2; shift ;;
+	--host-addr) haddr=$2; shift ;;
+	--guest-addr6) gaddr6=$2; shift ;;
+	--host-addr6) haddr6=$2; shift ;;
+	--kernel) kernel=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--log) log=$2; shift ;;
+	--tap) tap=$2; shift ;;
+	--ready-file) ready=$2; shift ;;
+	--add) adds+=("$2"); shift ;;
+	--) shift; break ;;
+	*) usage ;;
+	esac
+	shift
+done
+[ -n "$ns" ] && [ -n "$gaddr" ] && [ -n "$haddr" ] && [ $# -gt 0 ] || usage
+[ -e "/run/netns/$ns" ] || { echo "run-guest: netns $ns does not exist (create it first)" >&2; exit 125; }
+command -v qemu-system-x86_64 >/dev/null ||
+	apt-get install -y -qq -o DPkg::Lock::Timeout=600 qemu-system-x86 >&2 ||
+	{ apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 qemu-system-x86 >&2; }
+
+img=$("$here/build-image.sh" "$kernel" | tail -1)
+plen() { case $1 in */*) echo "$1" ;; *) echo "$1/$2" ;; esac; }
+gaddr=$(plen "$gaddr" 24) haddr=$(plen "$haddr" 24)
+[ -z "$gaddr6" ] || gaddr6=$(plen "$gaddr6" 64)
+[ -z "$haddr6" ] || haddr6=$(plen "$haddr6" 64)
+
+work=$(mktemp -d)
+own_tap=0 qpid= tailpid=
+cleanup() {
+	[ -z "$qpid" ] || kill -9 "$qpid" 2>/dev/null || true
+	[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
+	[ "$own_tap" = 0 ] || ip -n "$ns" link del "$tap" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- tap in NS with the host addresses ----
+if [ -n "$tap" ] && ip -n "$ns" link show "$tap" >/dev/null 2>&1; then
+	: # caller-owned tap: use as is
+else
+	tap=${tap:-rdsbt$$}
+	ip -n "$ns" tuntap add dev "$tap" mode tap
+	own_tap=1
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$haddr" dev "$tap"
+	[ -z "$haddr6" ] || ip -n "$ns" -6 addr add "$haddr6" dev "$tap" nodad
+	ip -n "$ns" link set "$tap" up
+	# A route to the guest even when its address is outside the host's prefix.
+	ip -n "$ns" route replace "${gaddr%/*}" dev "$tap"
+	[ -z "$gaddr6" ] || ip -n "$ns" -6 route replace "${gaddr6%/*}" dev "$tap"
+fi
+[ -z "$ready" ] || touch "$ready"
+
+# ---- the scenario: a second cpio appended to the initramfs (the kernel
+# unpacks concatenated archives in order), so nothing needs a shared fs ----
+mkdir -p "$work/root"
+if [ $# -eq 1 ]; then
+	printf '%s\n' "$1" >"$work/root/scenario.sh"
+else
+	for a in "$@"; do printf "'%s' " "${a//\'/\'\\\'\'}"; done >"$work/root/scenario.sh"
+	echo >>"$work/root/scenario.sh"
+fi
+for a in "${adds[@]}"; do
+	mkdir -p "$work/root/$(dirname "${a#*:}")"
+	cp -a "${a%%:*}" "$work/root/${a#*:}"
+done
+(cd "$work/root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) | cat "$img/initrd.gz" - >"$work/initrd"
+
+# ---- boot ----
+log=${log:-${TMPDIR:-/tmp}/rds-bpf-vm.$tap.$$.log}
+mac=$(printf '52:54:00:%02x:%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))
+append="console=ttyS0 panic=-1 loglevel=4 rdsb.addr=$gaddr"
+append+=" rdsb.host=${haddr%/*}"
+[ -z "$gaddr6" ] || append+=" rdsb.addr6=$gaddr6"
+[ -z "$haddr6" ] || append+=" rdsb.host6=${haddr6%/*}"
+append+=" ${RDSB_VM_APPEND:-}"
+: >"$log"
+echo "run-guest: kernel $(cat "$img/kver"), console log $log" >&2
+start=$SECONDS
+# nsenter (not ip netns exec) because the tap must be opened inside NS;
+# it execs qemu, so $! is qemu's pid.
+nsenter --net="/run/netns/$ns" qemu-system-x86_64 -accel "${RDSB_VM_ACCEL:-tcg}" -cpu max \
+	-smp "${RDSB_VM_SMP:-1}" -m "${RDSB_VM_MEM:-512M}" -nographic -no-reboot \
+	-kernel "$img/vmlinuz" -initrd "$work/initrd" -append "$append" \
+	-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac" \
+	</dev/null >>"$log" 2>&1 &
+qpid=$!
+if [ "${RDSB_VM_STREAM:-0}" = 1 ]; then
+	tail -n +1 -f "$log" >&2 &
+	tailpid=$!
+fi
+rc=
+while kill -0 "$qpid" 2>/dev/null; do
+	if [ $((SECONDS - start)) -ge "$timeout" ]; then
+		echo "run-guest: TIMEOUT after ${timeout}s, killing qemu" >&2
+		rc=124
+		break
+	fi
+	sleep 0.2
+done
+[ -n "$rc" ] || wait "$qpid" || echo "run-guest: qemu exited with $?" >&2
+kill -9 "$qpid" 2>/dev/null || true
+qpid=
+rc=${rc:-$(tr -d '\r' <"$log" | sed -n 's/^RDSB-VM-RESULT rc=\([0-9]*\)$/\1/p' | tail -1)}
+echo "run-guest: guest rc=${rc:-none} after $((SECONDS - start))s" >&2
+if [ "${rc:-125}" != 0 ] && [ "${RDSB_VM_STREAM:-0}" != 1 ]; then
+	echo "---- last console lines ($log) ----" >&2
+	tail -n 30 "$log" | tr -d '\r' >&2
+fi
+exit "${rc:-125}"

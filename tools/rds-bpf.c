@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* rds-bpf: load, unload and inspect the per-netns RDS engine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "../user/common/ctl_proto.h"
+#include "../user/common/log.h"
+#include "../user/engine/engine.h"
+
+#define RDSB_VERSION "0.1.0"
+#define EXIT_USAGE 2
+#define EXIT_NOT_LOADED 3
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
+		"  load [--paths N] [--transport tcp] [--no-bpf] [--foreground] [--log FILE]\n"
+		"                 start the RDS engine of this network namespace\n"
+		"  unload         stop it and remove every pin and socket it made\n"
+		"  status [-j]    what is loaded: connections, paths, sockets, counters\n"
+		"  --version      versions of rds-bpf and libbpf\n");
+}
+
+static int ctl_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME));
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memcpy(sun.sun_path + 1, RDSB_CTL_NAME, strlen(RDSB_CTL_NAME));
+	if (connect(fd, (struct sockaddr *)&sun, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct ready {
+	int fd;
+	const char *log;
+};
+
+/* The engine serves: tell the waiting parent, and let go of its stderr
+ * (a parent's pipe must not stay open behind a daemon). */
+static void on_ready(void *arg)
+{
+	struct ready *r = arg;
+	int fd;
+
+	if (r->fd < 0)
+		return;
+	(void)!write(r->fd, "R", 1);
+	close(r->fd);
+	fd = open(r->log ? r->log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+}
+
+static int do_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "paths", required_argument, NULL, 'p' },
+		{ "transport", required_argument, NULL, 't' },
+		{ "no-bpf", no_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	unsigned int paths = RDS_MPATH_WORKERS;
+	bool use_bpf = true, fg = false;
+	struct ready r = { .fd = -1 };
+	int c, fd, pipefd[2];
+	pid_t pid;
+	char ok;
+
+	while ((c = getopt_long(argc, argv, "p:t:nfl:hv", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			rdsb_verbosity++;
+			break;
+		case 'p': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1 || v > RDS_MPATH_WORKERS) {
+				fprintf(stderr, "rds-bpf load: --paths takes 1 to %d\n", RDS_MPATH_WORKERS);
+				return EXIT_USAGE;
+			}
+			paths = (unsigned int)v;
+			break;
+		}
+		case 't':
+			if (strcmp(optarg, "tcp")) {
+				fprintf(stderr, "rds-bpf load: unknown transport '%s' (available: tcp)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'n':
+			use_bpf = false;
+			break;
+		case 'f':
+			fg = true;
+			break;
+		case 'l':
+			r.log = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "rds-bpf load: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "rds-bpf load: needs root (CAP_NET_ADMIN and CAP_BPF); hint: sudo rds-bpf load\n");
+		return 1;
+	}
+	fd = ctl_connect();
+	if (fd >= 0) {
+		close(fd);
+		fprintf(stderr, "rds-bpf load: an engine is already running in this network namespace\n");
+		return 1;
+	}
+	if (fg)
+		return rdsb_engine_run(paths, use_bpf, NULL, NULL) ? 1 : 0;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return 1;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		close(pipefd[0]);
+		setsid();
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			close(fd);
+		}
+		r.fd = pipefd[1];
+		_exit(rdsb_engine_run(paths, use_bpf, on_ready, &r) ? 1 : 0);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &ok, 1) != 1) {
+		int st;
+
+		waitpid(pid, &st, 0);
+		return 1;
+	}
+	close(pipefd[0]);
+	printf("rds-bpf: engine loaded (pid %d)\n", pid);
+	return 0;
+}
+
+static int request(uint32_t op, uint32_t arg, char **text)
+{
+	struct rdsb_ctl_req req = { .op = op, .arg = arg };
+	struct rdsb_ctl_rep *rep;
+	char *buf = malloc(RDSB_CTL_MAX_REPLY + 1);
+	int fd = ctl_connect();
+	ssize_t n;
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	if (send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req) ||
+	    (n = recv(fd, buf, RDSB_CTL_MAX_REPLY, 0)) < (ssize_t)sizeof(*rep)) {
+		close(fd);
+		free(buf);
+		return -EIO;
+	}
+	rep = (struct rdsb_ctl_rep *)buf;
+	buf[n] = 0;
+	if (text)
+		*text = strdup(buf + sizeof(*rep));
+	if (op == RDSB_CTL_UNLOAD) {
+		/* the engine closes us when it has drained and removed its pins */
+		char c;
+
+		while (recv(fd, &c, 1, 0) > 0)
+			;
+	}
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+static int do_unload(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "rds-bpf unload: takes no arguments\n");
+		return EXIT_USAGE;
+	}
+	if (request(RDSB_CTL_UNLOAD, 0, NULL) == -ENOENT) {
+		printf("rds-bpf: nothing loaded in this network namespace\n");
+		return 0;
+	}
+	/* wait for the control socket to go: the engine has exited */
+	for (int i = 0; i < 500; i++) {
+		int fd = ctl_connect();
+
+		if (fd < 0) {
+			printf("rds-bpf: engine unloaded\n");
+			return 0;
+		}
+		close(fd);
+		usleep(10000);
+	}
+	fprintf(stderr, "rds-bpf unload: the engine did not exit within 5 s\n");
+	return 1;
+}
+
+static int do_status(int argc, char **argv)
+{
+	bool json = false;
+	char *text = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			json = true;
+		} else {
+			fprintf(stderr, "rds-bpf status: unknown option '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (request(RDSB_CTL_STATUS, json, &text) < 0) {
+		if (json)
+			printf("{\"loaded\":false}\n");
+		else
+			printf("rds-bpf: not loaded in this network namespace\n");
+		return EXIT_NOT_LOADED;
+	}
+	fputs(text ? text : "", stdout);
+	free(text);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-v"))
+			rdsb_verbosity = 1;
+		else if (!strcmp(argv[i], "-vv"))
+			rdsb_verbosity = 2;
+		else if (!strcmp(argv[i], "--version")) {
+			printf("rds-bpf %s (libbpf %u.%u)\n", RDSB_VERSION, libbpf_major_version(),
+			       libbpf_minor_version());
+			return 0;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "rds-bpf: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	optind = 1;
+	if (!strcmp(argv[i], "load"))
+		return do_load(argc - i, argv + i);
+	if (!strcmp(argv[i], "unload"))
+		return do_unload(argc - i, argv + i);
+	if (!strcmp(argv[i], "status"))
+		return do_status(argc - i, argv + i);
+	fprintf(stderr, "rds-bpf: unknown command '%s'\n", argv[i]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The control channel between the socket library (or a tool) and the engine
+ * of the same network namespace: an abstract AF_UNIX SOCK_SEQPACKET socket,
+ * so it is netns-scoped by the kernel. One request, one reply. An RDS socket
+ * is one control connection (OPEN first) plus the delivery stream whose
+ * application end comes back with the OPEN reply (SCM_RIGHTS).
+ */
+#ifndef RDSB_CTL_PROTO_H
+#define RDSB_CTL_PROTO_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define RDSB_CTL_NAME		"rds-bpf/engine"	/* abstract: leading NUL */
+#define RDSB_CTL_VERSION	1
+
+enum rdsb_ctl_op {
+	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, rdsb_addrs, rdsb_cong */
+	RDSB_CTL_BIND,		/* addr, scope_id, port (0 = ephemeral) -> port */
+	RDSB_CTL_SET_BUF,	/* arg 0 = sndbuf, 1 = rcvbuf; val = payload bytes */
+	RDSB_CTL_CANCEL_SENT_TO, /* addr, port */
+	RDSB_CTL_CONG_MONITOR,	/* val: mask bits to watch (ENOBUFS seen) */
+	RDSB_CTL_STATUS,	/* reply payload: text, arg 1 = JSON */
+	RDSB_CTL_UNLOAD,	/* engine drains and exits */
+	RDSB_CTL_LOCAL_ADDR,	/* addr, scope_id: is it local? (err = 0 or EADDRNOTAVAIL) */
+};
+
+struct rdsb_ctl_req {
+	uint32_t op;
+	uint32_t arg;
+	uint8_t addr[16];
+	uint32_t scope_id;
+	uint16_t port;
+	uint16_t pad;
+	uint64_t val;
+};
+
+struct rdsb_ctl_rep {
+	int32_t err;		/* 0 or a positive errno */
+	uint32_t arg;
+	uint16_t port;
+	uint16_t pad;
+	uint32_t len;		/* bytes of text that follow */
+	uint64_t val;
+};
+
+#define RDSB_CTL_MAX_REPLY	(256 * 1024)
+
+#endif
+
+/*
+ * Per-socket state shared by engine and library through a memfd: the send
+ * accounting. The library adds a message's payload bytes before handing it to
+ * the engine; the engine subtracts them when TCP has acknowledged the message
+ * (or it was dropped), bumps release_seq and wakes waiters with FUTEX_WAKE.
+ */
+struct rdsb_sock_shm {
+	uint64_t snd_bytes;
+	uint32_t release_seq;	/* futex word */
+	uint32_t waiters;
+};

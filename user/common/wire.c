@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <endian.h>
+#include <string.h>
+#include "wire.h"
+
+void rdsb_hdr_encode(const struct rdsb_hdr *h, struct rds_header *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->h_sequence = htobe64(h->seq);
+	out->h_ack = htobe64(h->ack);
+	out->h_len = htobe32(h->len);
+	out->h_sport = htobe16(h->sport);
+	out->h_dport = htobe16(h->dport);
+	out->h_flags = h->flags;
+	out->h_credit = h->credit;
+	out->h_csum = htobe16(h->csum);
+	memcpy(out->h_exthdr, h->exthdr, RDS_HEADER_EXT_SPACE);
+}
+
+void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h)
+{
+	h->seq = be64toh(in->h_sequence);
+	h->ack = be64toh(in->h_ack);
+	h->len = be32toh(in->h_len);
+	h->sport = be16toh(in->h_sport);
+	h->dport = be16toh(in->h_dport);
+	h->flags = in->h_flags;
+	h->credit = in->h_credit;
+	h->csum = be16toh(in->h_csum);
+	memcpy(h->exthdr, in->h_exthdr, RDS_HEADER_EXT_SPACE);
+}
+
+bool rdsb_hdr_is_cong_map(const struct rdsb_hdr *h)
+{
+	/* The kernel tests equality, not the bit: a map with other flags is data. */
+	return h->flags == RDS_FLAG_CONG_BITMAP;
+}
+
+bool rdsb_hdr_len_ok(const struct rdsb_hdr *h)
+{
+	if (rdsb_hdr_is_cong_map(h))
+		return h->len == RDS_CONG_MAP_BYTES;
+	return h->len <= RDS_MAX_MSG_SIZE;
+}
+
+static const int exthdr_size[__RDS_EXTHDR_MAX] = {
+	[RDS_EXTHDR_NONE] = 0,
+	[RDS_EXTHDR_VERSION] = 4,
+	[RDS_EXTHDR_RDMA] = 4,
+	[RDS_EXTHDR_RDMA_DEST] = 8,
+	[RDS_EXTHDR_RDMA_BYTES] = 8,
+	[RDS_EXTHDR_NPATHS] = 2,
+	[RDS_EXTHDR_GEN_NUM] = 4,
+	[RDS_EXTHDR_SPORT_IDX] = 1,
+};
+
+int rdsb_exthdr_size(unsigned int type)
+{
+	return type < __RDS_EXTHDR_MAX ? exthdr_size[type] : -1;
+}
+
+unsigned int rdsb_exthdr_next(const uint8_t ext[RDS_HEADER_EXT_SPACE], unsigned int *pos,
+			      void *buf, size_t buflen)
+{
+	unsigned int p = *pos, type;
+	int len;
+
+	if (p >= RDS_HEADER_EXT_SPACE)
+		return RDS_EXTHDR_NONE;
+	type = ext[p++];
+	if (type == RDS_EXTHDR_NONE || type >= __RDS_EXTHDR_MAX)
+		return RDS_EXTHDR_NONE;
+	len = exthdr_size[type];
+	if (p + (unsigned int)len > RDS_HEADER_EXT_SPACE)
+		return RDS_EXTHDR_NONE;
+	/* A type this table does not know has length 0: only its type byte is
+	 * consumed, as in the kernel, and the caller ignores it. */
+	memset(buf, 0, buflen);
+	memcpy(buf, ext + p, (size_t)len < buflen ? (size_t)len : buflen);
+	*pos = p + (unsigned int)len;
+	return type;
+}
+
+bool rdsb_exthdr_add(uint8_t ext[RDS_HEADER_EXT_SPACE], unsigned int *pos, unsigned int type,
+		     const void *data)
+{
+	int len = rdsb_exthdr_size(type);
+
+	if (len < 0 || type == RDS_EXTHDR_NONE || *pos + 1 + (unsigned int)len > RDS_HEADER_EXT_SPACE)
+		return false;
+	ext[(*pos)++] = (uint8_t)type;
+	memcpy(ext + *pos, data, (size_t)len);
+	*pos += (unsigned int)len;
+	return true;
+}
+
+void rdsb_hs_encode(uint8_t ext[RDS_HEADER_EXT_SPACE], uint16_t npaths, uint32_t gen)
+{
+	/* As a 2026 kernel sends it: NPATHS, GEN_NUM, SPORT_IDX (a dummy 0).
+	 * Legacy kernels parse the first two and skip the unknown third. */
+	unsigned int pos = 0;
+	uint16_t np = htobe16(npaths);
+	uint32_t g = htobe32(gen);
+	uint8_t idx = 0;
+
+	memset(ext, 0, RDS_HEADER_EXT_SPACE);
+	rdsb_exthdr_add(ext, &pos, RDS_EXTHDR_NPATHS, &np);
+	rdsb_exthdr_add(ext, &pos, RDS_EXTHDR_GEN_NUM, &g);
+	rdsb_exthdr_add(ext, &pos, RDS_EXTHDR_SPORT_IDX, &idx);
+}
+
+void rdsb_hs_decode(const uint8_t ext[RDS_HEADER_EXT_SPACE], struct rdsb_hs *hs)
+{
+	unsigned int pos = 0, type;
+	uint8_t buf[8];
+
+	memset(hs, 0, sizeof(*hs));
+	while ((type = rdsb_exthdr_next(ext, &pos, buf, sizeof(buf))) != RDS_EXTHDR_NONE) {
+		switch (type) {
+		case RDS_EXTHDR_NPATHS:
+			hs->has_npaths = true;
+			hs->npaths = (uint16_t)(buf[0] << 8 | buf[1]);
+			break;
+		case RDS_EXTHDR_GEN_NUM:
+			hs->has_gen = true;
+			hs->gen = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+				  (uint32_t)buf[2] << 8 | buf[3];
+			break;
+		case RDS_EXTHDR_SPORT_IDX:
+			hs->has_sport_idx = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+unsigned int rdsb_hs_npaths(const struct rdsb_hs *hs)
+{
+	unsigned int n = hs->has_npaths ? hs->npaths : 1;
+
+	if (n > RDS_MPATH_WORKERS)
+		n = RDS_MPATH_WORKERS;
+	return n ? n : 1;
+}
+
+/* Bob Jenkins' lookup3 final mix, as the kernel's jhash_1word. */
+#define rol32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+uint32_t rdsb_jhash_1word(uint32_t a, uint32_t initval)
+{
+	/* jhash_1word(a, iv) = __jhash_nwords(a, 0, 0, iv + JHASH_INITVAL + (1 << 2)) */
+	uint32_t iv = initval + 0xdeadbeef + (1u << 2);
+	uint32_t b = iv, c = iv;
+
+	a += iv;
+	c ^= b; c -= rol32(b, 14);
+	a ^= c; a -= rol32(c, 11);
+	b ^= a; b -= rol32(a, 25);
+	c ^= b; c -= rol32(b, 16);
+	a ^= c; a -= rol32(c, 4);
+	b ^= a; b -= rol32(a, 14);
+	c ^= b; c -= rol32(b, 24);
+	return c;
+}
+
+unsigned int rdsb_mpath_hash(uint16_t bound_port, uint32_t initval, unsigned int npaths)
+{
+	if (npaths <= 1)
+		return 0;
+	return rdsb_jhash_1word(bound_port, initval) & (npaths - 1);
+}
+
+bool rdsb_seq_accept(uint64_t *next_rx_seq, uint64_t seq, uint8_t flags)
+{
+	if ((flags & RDS_FLAG_RETRANSMITTED) && seq < *next_rx_seq)
+		return false;
+	*next_rx_seq = seq + 1;
+	return true;
+}
+
+int rdsb_addr_cmp(const uint8_t a[16], const uint8_t b[16])
+{
+	return memcmp(a, b, 16);
+}

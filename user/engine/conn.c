@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Connections and their paths: creation, the NPATHS probe handshake, path
+ * choice by the bound port's hash, path up/down, reconnect with the kernel's
+ * backoff, and what must survive a path reset (retransmit queue, next_rx_seq).
+ * rds-facts.md §2.2-2.6 is the specification.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include "engine.h"
+#include "../common/addr.h"
+#include "../common/log.h"
+
+#define NSEC_PER_MSEC 1000000ull
+#define RECONNECT_MIN (1 * NSEC_PER_MSEC)
+#define RECONNECT_MAX (1000 * NSEC_PER_MSEC)
+#define PING_RETRY (1000 * NSEC_PER_MSEC)
+#define PING_TRIES 3
+#define ACK_POLL (250 * 1000ull)
+
+struct rdsb_msg *rdsb_msg_new(uint32_t len)
+{
+	struct rdsb_msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	INIT_LIST_HEAD(&m->item);
+	m->len = len;
+	if (len && !(m->data = malloc(len))) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void rdsb_msg_free(struct rdsb_msg *m)
+{
+	if (!m)
+		return;
+	free(m->data);
+	free(m);
+}
+
+static bool we_are_smaller(const struct rdsb_conn *c)
+{
+	return rdsb_addr_cmp(c->laddr, c->faddr) < 0;
+}
+
+struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
+				const uint8_t faddr[16], uint32_t scope, bool create)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item)
+		if (!memcmp(c->laddr, laddr, 16) && !memcmp(c->faddr, faddr, 16))
+			return c;
+	if (!create)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->eng = e;
+	memcpy(c->laddr, laddr, 16);
+	memcpy(c->faddr, faddr, 16);
+	c->scope_id = scope;
+	c->loopback = !memcmp(laddr, faddr, 16) || rdsb_addr_is_local(faddr, scope);
+	c->lslot = rdsb_addr_slot(e, laddr, scope, RDSB_ADDR_LOCAL);
+	c->fslot = rdsb_addr_slot(e, faddr, scope, c->loopback ? RDSB_ADDR_LOCAL : RDSB_ADDR_PEER);
+	if (c->lslot < 0 || c->fslot < 0) {
+		pr_warn("rds-bpf: address table full (%d addresses)\n", RDSB_MAX_ADDRS);
+		free(c);
+		return NULL;
+	}
+	if (c->loopback)
+		c->npaths = 1;
+	INIT_LIST_HEAD(&c->pending);
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *p = &c->paths[i];
+
+		p->conn = c;
+		p->index = i;
+		p->ev.kind = EV_PATH;
+		p->ev.fd = -1;
+		p->next_tx_seq = 1;
+		INIT_LIST_HEAD(&p->send_q);
+		INIT_LIST_HEAD(&p->unacked);
+	}
+	list_add_tail(&c->item, &e->conns);
+	return c;
+}
+
+static bool path_has_data(const struct rdsb_path *p)
+{
+	return !list_empty(&p->send_q) || !list_empty(&p->unacked) ||
+	       (p->index == 0 && !list_empty(&p->conn->pending));
+}
+
+/* rds_queue_reconnect: the first attempt at once, then a random delay below
+ * a bound that doubles up to one second. Only the smaller address reconnects
+ * (paths > 0 only after the handshake); the larger one pokes path 0 when it
+ * has something to send, so that the smaller one connects back. */
+static void schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_conn *c = p->conn;
+	uint32_t r;
+
+	if (e->stopping || c->loopback)
+		return;
+	if (p->index > 0 && (!we_are_smaller(c) || p->index >= c->npaths))
+		return;
+	if (p->index == 0 && !we_are_smaller(c) && !path_has_data(p))
+		return;
+	if (!p->reconnect_delay) {
+		p->reconnect_at = e->now;
+		p->reconnect_delay = RECONNECT_MIN;
+		return;
+	}
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)e->now;
+	p->reconnect_at = e->now + (uint64_t)r % p->reconnect_delay;
+	p->reconnect_delay *= 2;
+	if (p->reconnect_delay > RECONNECT_MAX)
+		p->reconnect_delay = RECONNECT_MAX;
+}
+
+void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	p->reconnect_at = 0;
+	if (p->ev.fd >= 0 || p->conn->loopback)
+		return;
+	if (rdsb_tcp_connect(e, p) < 0)
+		schedule_reconnect(e, p);
+}
+
+void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsb_path *p = &c->paths[0];
+
+	if (c->loopback || p->ev.fd >= 0 || p->reconnect_at)
+		return;
+	schedule_reconnect(e, p);
+}
+
+static struct rdsb_path *path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport)
+{
+	/* Before the handshake, the kernel hashes over 8 paths: a port that
+	 * lands on 0 then lands on 0 for any power-of-two path count, so it
+	 * need not wait; the others wait for the probe's answer. */
+	unsigned int n = c->npaths ? c->npaths : RDS_MPATH_WORKERS;
+	unsigned int i = rdsb_mpath_hash(sport, e->hash_initval, n);
+
+	if (!c->npaths && i != 0)
+		return NULL;
+	return &c->paths[i];
+}
+
+void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+{
+	m->seq = p->next_tx_seq++;
+	list_add_tail(&m->item, &p->send_q);
+	if (p->state == RDSB_PATH_UP)
+		rdsb_path_xmit(e, p);
+	else if (p->index == 0)
+		rdsb_conn_want_path0(e, p->conn);
+	else if (!p->reconnect_at && p->ev.fd < 0)
+		schedule_reconnect(e, p);
+}
+
+static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
+{
+	/* The kernel's loopback transport: straight to rds_recv_incoming, acked
+	 * at once, with the same ping rule as the wire. */
+	uint32_t sock_id = m->sock_id, len = m->len;
+	struct rdsb_sock *s;
+
+	m->sock_id = 0;
+	m->from_slot = (uint64_t)c->lslot;
+	rdsb_count(e, RDSB_C_TX_MSGS);
+	if (m->dport == 0) {
+		uint16_t sport = m->sport;
+
+		if (sport != 0 && (s = rdsb_sock_by_port(e, c->laddr, sport))) {
+			m->sport = 0;
+			m->dport = sport;
+			m->len = 0;
+			m->from_slot = (uint64_t)c->fslot;
+			rdsb_count(e, RDSB_C_PINGS_ANSWERED);
+			rdsb_sock_deliver(e, s, m, true);
+		} else {
+			rdsb_msg_free(m);
+		}
+	} else if ((s = rdsb_sock_by_port(e, c->faddr, m->dport))) {
+		rdsb_sock_deliver(e, s, m, true);
+	} else {
+		rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
+		rdsb_msg_free(m);
+	}
+	rdsb_sock_sent(e, sock_id, len);
+}
+
+void rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
+{
+	struct rdsb_path *p;
+
+	if (c->loopback) {
+		loop_deliver(e, c, m);
+		return;
+	}
+	p = path_for(e, c, m->sport);
+	if (!p) {
+		list_add_tail(&m->item, &c->pending);
+		rdsb_conn_want_path0(e, c);
+		return;
+	}
+	rdsb_path_queue(e, p, m);
+}
+
+void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
+			 bool probe)
+{
+	struct rdsb_msg *m = rdsb_msg_new(0);
+
+	if (!m)
+		return;
+	m->sport = sport;
+	m->dport = dport;
+	if (probe)
+		rdsb_hs_encode(m->ext, (uint16_t)e->max_paths, e->gen_num);
+	rdsb_path_queue(e, p, m);
+}
+
+static void send_probe(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	c->ping_tries++;
+	c->ping_at = e->now + PING_RETRY;
+	rdsb_count(e, RDSB_C_PROBES);
+	rdsb_path_send_ping(e, &c->paths[0], RDS_FLAG_PROBE_PORT, 0, true);
+}
+
+/* The connection's path count is decided: messages held for it get their path. */
+static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int n)
+{
+	struct rdsb_msg *m, *t;
+	struct list_head held = LIST_HEAD_INIT(held);
+
+	c->npaths = n;
+	c->ping_at = 0;
+	pr_info("rds-bpf: handshake done: %u paths\n", n);
+	list_splice_init(&c->pending, &held);
+	list_for_each_entry_safe(m, t, &held, item) {
+		list_del_init(&m->item);
+		rdsb_path_queue(e, path_for(e, c, m->sport), m);
+	}
+	/* rds_start_mprds: the smaller address opens the other paths. */
+	if (we_are_smaller(c))
+		for (unsigned int i = 1; i < n; i++)
+			if (c->paths[i].ev.fd < 0 && !c->paths[i].reconnect_at)
+				schedule_reconnect(e, &c->paths[i]);
+}
+
+static void drop_msg_list(struct rdsb_engine *e, struct list_head *l, bool only_retrans,
+			  enum rdsb_counter why)
+{
+	struct rdsb_msg *m, *t;
+
+	list_for_each_entry_safe(m, t, l, item) {
+		if (only_retrans && !(m->flags & RDS_FLAG_RETRANSMITTED))
+			continue;
+		list_del_init(&m->item);
+		rdsb_count(e, why);
+		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_free(m);
+	}
+}
+
+/* rds_conn_peer_gen_update: the peer restarted, so sequence spaces restart
+ * and what was waiting for retransmission is flushed, on all paths. */
+static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	pr_info("rds-bpf: peer generation changed: resetting sequence numbers\n");
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *p = &c->paths[i];
+
+		p->next_tx_seq = 1;
+		p->next_rx_seq = 0;
+		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
+		p->nunacked = 0;
+		/* the partly written head must stay: the stream is mid-record */
+		if (p->head_off && !list_empty(&p->send_q)) {
+			struct rdsb_msg *head = list_first_entry(&p->send_q, struct rdsb_msg, item);
+
+			list_del_init(&head->item);
+			drop_msg_list(e, &p->send_q, true, RDSB_C_DROP_FLUSHED_GEN);
+			list_add(&head->item, &p->send_q);
+		} else {
+			drop_msg_list(e, &p->send_q, true, RDSB_C_DROP_FLUSHED_GEN);
+		}
+	}
+}
+
+void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h)
+{
+	struct rdsb_conn *c = p->conn;
+	struct rdsb_hs hs;
+	unsigned int n;
+
+	rdsb_hs_decode(h->exthdr, &hs);
+	if (hs.has_gen && hs.gen) {
+		if (c->peer_gen && c->peer_gen != hs.gen)
+			peer_gen_changed(e, c);
+		c->peer_gen = hs.gen;
+	}
+	c->peer_sport_idx = hs.has_sport_idx;
+	n = rdsb_hs_npaths(&hs);
+	if (n > e->max_paths)
+		n = e->max_paths;
+	if (!c->npaths)
+		set_npaths(e, c, n);
+}
+
+void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item) {
+		struct rdsb_path *p = NULL;
+		struct rdsb_msg *m;
+
+		if (c->loopback || c->lslot != lslot)
+			continue;
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !p; i++)
+			if (c->paths[i].state == RDSB_PATH_UP)
+				p = &c->paths[i];
+		if (!p || p->cong_map_queued)
+			continue;
+		m = rdsb_msg_new(RDS_CONG_MAP_BYTES);
+		if (!m)
+			continue;
+		/* Sent between messages, ahead of the queue; its bits are
+		 * copied when it is written, so it carries the latest map. */
+		m->cong_map = true;
+		m->flags = RDS_FLAG_CONG_BITMAP;
+		p->cong_map_queued = true;
+		if (p->head_off && !list_empty(&p->send_q))
+			list_add(&m->item, p->send_q.next);
+		else
+			list_add(&m->item, &p->send_q);
+		rdsb_path_xmit(e, p);
+	}
+}
+
+void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_conn *c = p->conn;
+
+	p->state = RDSB_PATH_UP;
+	p->reconnect_at = 0;
+	p->reconnect_delay = 0;
+	rdsb_count(e, RDSB_C_PATH_UP);
+	rdsb_ev_set(e, &p->ev, EPOLLIN);
+	pr_info("rds-bpf: path %u up (ports %u -> %u)\n", p->index, p->lport, p->fport);
+	/* rds_connect_path_complete queues the congestion map: it goes first. */
+	rdsb_conn_queue_cong_map(e, c->lslot);
+	if (p->index == 0 && !c->npaths)
+		send_probe(e, c);
+	rdsb_path_xmit(e, p);
+}
+
+/* A path lost its socket: keep every message not known to be acknowledged,
+ * in order, and mark those that may have reached the wire RETRANSMITTED
+ * (rds_send_path_reset). next_rx_seq survives. */
+void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
+{
+	struct rdsb_msg *m, *t;
+	struct list_head requeue = LIST_HEAD_INIT(requeue);
+
+	if (p->ev.fd < 0)
+		return;
+	pr_info("rds-bpf: path %u down: %s\n", p->index, why);
+	if (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_ERROR) {
+		bool malformed = p->state == RDSB_PATH_ERROR;
+
+		/* Bytes TCP already acknowledged to the peer must be read
+		 * before the socket goes; a malformed stream is not read on. */
+		p->state = RDSB_PATH_DISCONNECTING;
+		if (!malformed)
+			rdsb_path_recv(e, p);
+		rdsb_path_rx_unstall(e, p);
+		rdsb_path_check_acked(e, p);
+		rdsb_count(e, RDSB_C_PATH_DOWN);
+		rdsb_ev_del(e, &p->ev);
+		rdsb_tcp_close(p, malformed);
+	} else {
+		rdsb_ev_del(e, &p->ev);
+		rdsb_tcp_close(p, false);
+	}
+	p->state = RDSB_PATH_DOWN;
+	p->reconnects++;
+
+	list_splice_tail_init(&p->unacked, &requeue);
+	if (p->head_off && !list_empty(&p->send_q)) {
+		m = list_first_entry(&p->send_q, struct rdsb_msg, item);
+		list_del_init(&m->item);
+		list_add_tail(&m->item, &requeue);
+	}
+	list_for_each_entry_safe(m, t, &requeue, item) {
+		if (m->cong_map) {
+			list_del_init(&m->item);
+			rdsb_msg_free(m);
+			continue;
+		}
+		m->flags |= RDS_FLAG_RETRANSMITTED;
+		rdsb_count(e, RDSB_C_TX_RETRANSMITTED);
+	}
+	list_for_each_entry_safe(m, t, &p->send_q, item) {
+		if (m->cong_map) {
+			list_del_init(&m->item);
+			rdsb_msg_free(m);
+		}
+	}
+	list_splice_init(&requeue, &p->send_q);
+	p->cong_map_queued = false;
+	p->head_off = 0;
+	p->written = 0;
+	p->nunacked = 0;
+	free(p->rx_data);
+	p->rx_data = NULL;
+	p->rx_hdr_have = p->rx_have = 0;
+	p->rxbuf_off = p->rxbuf_len = 0;
+	if (p->index == 0)
+		p->conn->ping_tries = 0;
+	schedule_reconnect(e, p);
+}
+
+void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item) {
+		if (c->loopback)
+			continue;
+		if (!c->npaths && c->ping_at && c->paths[0].state == RDSB_PATH_UP) {
+			if (e->now >= c->ping_at) {
+				if (c->ping_tries < PING_TRIES) {
+					send_probe(e, c);
+				} else {
+					/* A peer that never answers: one path (rds.rst). */
+					set_npaths(e, c, 1);
+				}
+			}
+			if (c->ping_at && c->ping_at < *next)
+				*next = c->ping_at;
+		}
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct rdsb_path *p = &c->paths[i];
+
+			if (p->reconnect_at && e->now >= p->reconnect_at)
+				rdsb_path_connect(e, p);
+			if (p->reconnect_at && p->reconnect_at < *next)
+				*next = p->reconnect_at;
+			if (p->nunacked) {
+				rdsb_path_check_acked(e, p);
+				if (p->nunacked && e->now + ACK_POLL < *next)
+					*next = e->now + ACK_POLL;
+			}
+		}
+	}
+}
+
+static bool cancel_match(const struct rdsb_msg *m, uint32_t sock_id, const uint8_t *faddr,
+			 const struct rdsb_conn *c, uint16_t dport)
+{
+	if (m->sock_id != sock_id || m->cong_map)
+		return false;
+	return !faddr || (!memcmp(c->faddr, faddr, 16) && m->dport == dport);
+}
+
+static void cancel_list(struct rdsb_engine *e, struct list_head *l, struct rdsb_msg *keep,
+			uint32_t sock_id, const uint8_t *faddr, const struct rdsb_conn *c,
+			uint16_t dport, unsigned int *nunacked)
+{
+	struct rdsb_msg *m, *t;
+
+	list_for_each_entry_safe(m, t, l, item) {
+		if (m == keep || !cancel_match(m, sock_id, faddr, c, dport))
+			continue;
+		list_del_init(&m->item);
+		if (nunacked)
+			(*nunacked)--;
+		rdsb_count(e, faddr ? RDSB_C_DROP_CANCELLED : RDSB_C_DROP_SOCKET_CLOSED);
+		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_free(m);
+	}
+}
+
+/* rds_send_drop_to: RDS_CANCEL_SENT_TO (faddr set) or a closing socket
+ * (faddr NULL). A record half written on a socket stays: the stream must
+ * stay framed. */
+void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t faddr[16], uint16_t dport)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item) {
+		if (faddr && memcmp(c->faddr, faddr, 16))
+			continue;
+		cancel_list(e, &c->pending, NULL, sock_id, faddr, c, dport, NULL);
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct rdsb_path *p = &c->paths[i];
+			struct rdsb_msg *head = NULL;
+
+			if (p->head_off && !list_empty(&p->send_q))
+				head = list_first_entry(&p->send_q, struct rdsb_msg, item);
+			cancel_list(e, &p->send_q, head, sock_id, faddr, c, dport, NULL);
+			cancel_list(e, &p->unacked, NULL, sock_id, faddr, c, dport, &p->nunacked);
+		}
+	}
+}
+
+void rdsb_conn_free_all(struct rdsb_engine *e)
+{
+	struct rdsb_conn *c, *tc;
+	struct rdsb_msg *m, *t;
+
+	list_for_each_entry_safe(c, tc, &e->conns, item) {
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct rdsb_path *p = &c->paths[i];
+
+			if (p->ev.fd >= 0) {
+				rdsb_ev_del(e, &p->ev);
+				rdsb_tcp_close(p, false);
+			}
+			list_splice_init(&p->unacked, &p->send_q);
+			list_for_each_entry_safe(m, t, &p->send_q, item)
+				rdsb_msg_free(m);
+			free(p->rx_data);
+		}
+		list_for_each_entry_safe(m, t, &c->pending, item)
+			rdsb_msg_free(m);
+		list_del_init(&c->item);
+		free(c);
+	}
+}

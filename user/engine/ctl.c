@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Control requests: from a socket (bind, buffers, cancel, congestion
+ * monitor) or from the CLI (status, unload). One request, one reply. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include "engine.h"
+#include "../common/addr.h"
+#include "../common/ctl_proto.h"
+
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3))) tprintf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->len >= t->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
+}
+
+static const char *const state_names[] = { "down", "connecting", "disconnecting", "up",
+					   "resetting", "error" };
+
+/* Text for humans, or JSON with stable keys. */
+static void status(struct rdsb_engine *e, struct text *t, bool json)
+{
+	struct rdsb_conn *c;
+	struct rdsb_sock *s;
+	char la[64], fa[64];
+	bool first = true;
+
+	if (json)
+		tprintf(t, "{\"gen\":%u,\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
+			e->gen_num, e->max_paths, e->use_bpf ? "bpf" : "userspace",
+			e->use_bpf ? e->pin_dir : "");
+	else
+		tprintf(t, "engine: gen %08x, up to %u paths, %s path%s%s\n", e->gen_num, e->max_paths,
+			e->use_bpf ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
+			e->use_bpf ? e->pin_dir : "");
+	list_for_each_entry(c, &e->conns, item) {
+		rdsb_addr_str(c->laddr, la, sizeof(la));
+		rdsb_addr_str(c->faddr, fa, sizeof(fa));
+		if (json)
+			tprintf(t, "%s{\"laddr\":\"%s\",\"faddr\":\"%s\",\"loopback\":%s,\"npaths\":%u,\"peer_gen\":%u,\"paths\":[",
+				first ? "" : ",", la, fa, c->loopback ? "true" : "false", c->npaths, c->peer_gen);
+		else
+			tprintf(t, "connection %s -> %s: %s, npaths %u, peer gen %08x\n", la, fa,
+				c->loopback ? "loopback" : "tcp", c->npaths, c->peer_gen);
+		first = false;
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !c->loopback; i++) {
+			struct rdsb_path *p = &c->paths[i];
+
+			if (p->state == RDSB_PATH_DOWN && i >= (c->npaths ? c->npaths : 1))
+				continue;
+			if (json)
+				tprintf(t, "%s{\"path\":%u,\"state\":\"%s\",\"lport\":%u,\"fport\":%u,\"next_tx_seq\":%llu,\"next_rx_seq\":%llu,\"tx_msgs\":%llu,\"rx_msgs\":%llu,\"unacked\":%u,\"queued\":%s,\"reconnects\":%llu}",
+					i ? "," : "", i, state_names[p->state], p->lport, p->fport,
+					(unsigned long long)p->next_tx_seq, (unsigned long long)p->next_rx_seq,
+					(unsigned long long)p->tx_msgs, (unsigned long long)p->rx_msgs, p->nunacked,
+					list_empty(&p->send_q) ? "false" : "true", (unsigned long long)p->reconnects);
+			else
+				tprintf(t, "  path %u: %-10s ports %u -> %u, next tx %llu, next rx %llu, tx %llu, rx %llu, unacked %u, reconnects %llu\n",
+					i, state_names[p->state], p->lport, p->fport,
+					(unsigned long long)p->next_tx_seq, (unsigned long long)p->next_rx_seq,
+					(unsigned long long)p->tx_msgs, (unsigned long long)p->rx_msgs, p->nunacked,
+					(unsigned long long)p->reconnects);
+		}
+		if (json)
+			tprintf(t, "]}");
+	}
+	if (json)
+		tprintf(t, "],\"sockets\":[");
+	first = true;
+	list_for_each_entry(s, &e->socks, item) {
+		if (!s->bound)
+			continue;
+		rdsb_addr_str(s->addr, la, sizeof(la));
+		if (json)
+			tprintf(t, "%s{\"addr\":\"%s\",\"port\":%u,\"rcvbuf\":%u,\"queued_bytes\":%llu,\"congested\":%s}",
+				first ? "" : ",", la, s->port, s->rcvbuf, (unsigned long long)s->rx_q_bytes,
+				s->congested ? "true" : "false");
+		else
+			tprintf(t, "socket %s:%u: rcvbuf %u, queued %llu bytes%s\n", la, s->port, s->rcvbuf,
+				(unsigned long long)s->rx_q_bytes, s->congested ? ", congested" : "");
+		first = false;
+	}
+	if (json)
+		tprintf(t, "],\"counters\":{");
+	else
+		tprintf(t, "counters:\n");
+	for (int i = 0; i < RDSB_C_MAX; i++) {
+		if (json)
+			tprintf(t, "%s\"%s\":%llu", i ? "," : "", rdsb_counter_names[i],
+				(unsigned long long)e->counters[i]);
+		else if (e->counters[i])
+			tprintf(t, "  %-26s %llu\n", rdsb_counter_names[i], (unsigned long long)e->counters[i]);
+	}
+	if (json)
+		tprintf(t, "}}\n");
+}
+
+void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req)
+{
+	struct rdsb_ctl_rep rep = { 0 };
+	struct text t = { 0 };
+	struct iovec iov[2];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
+
+	switch (req->op) {
+	case RDSB_CTL_BIND:
+		rep.port = req->port;
+		rep.err = s ? rdsb_sock_bind(e, s, req->addr, req->scope_id, &rep.port) : EINVAL;
+		break;
+	case RDSB_CTL_SET_BUF:
+		if (s && req->arg == 1)
+			rdsb_sock_set_rcvbuf(e, s, (uint32_t)req->val);
+		break;
+	case RDSB_CTL_CANCEL_SENT_TO:
+		if (!s || !s->bound)
+			rep.err = ENOTCONN;
+		else
+			rdsb_conn_cancel(e, s->id, req->addr, req->port);
+		break;
+	case RDSB_CTL_CONG_MONITOR:
+		if (s)
+			s->cong_monitor |= req->val;
+		break;
+	case RDSB_CTL_LOCAL_ADDR:
+		rep.err = rdsb_addr_is_local(req->addr, req->scope_id) ? 0 : EADDRNOTAVAIL;
+		break;
+	case RDSB_CTL_STATUS:
+		t.cap = RDSB_CTL_MAX_REPLY - sizeof(rep);
+		t.buf = malloc(t.cap);
+		if (t.buf)
+			status(e, &t, req->arg == 1);
+		rep.len = (uint32_t)t.len;
+		break;
+	case RDSB_CTL_UNLOAD:
+		e->stopping = true;
+		break;
+	default:
+		rep.err = EOPNOTSUPP;
+	}
+	iov[0].iov_base = &rep;
+	iov[0].iov_len = sizeof(rep);
+	if (t.len) {
+		iov[1].iov_base = t.buf;
+		iov[1].iov_len = t.len;
+		mh.msg_iovlen = 2;
+	}
+	sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(t.buf);
+}

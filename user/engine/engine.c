@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The engine's event loop: epoll over listeners, control connections,
+ * application delivery streams and path sockets, with the timers of the
+ * connection manager folded into the epoll timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include "engine.h"
+#include "../common/ctl_proto.h"
+#include "../common/log.h"
+
+const char *const rdsb_counter_names[RDSB_C_MAX] = {
+#define RDSB_COUNTER_NAME(id, name) [RDSB_C_##id] = name,
+	RDSB_COUNTERS(RDSB_COUNTER_NAME)
+#undef RDSB_COUNTER_NAME
+};
+
+static volatile sig_atomic_t stop_signal;
+
+uint64_t rdsb_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int rdsb_ev_set(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
+{
+	struct epoll_event ee = { .events = events, .data.ptr = ev };
+	int op;
+
+	if (ev->fd < 0)
+		return -1;
+	if (ev->events == events && events)
+		return 0;
+	if (!events) {
+		rdsb_ev_del(e, ev);
+		return 0;
+	}
+	op = ev->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(e->epfd, op, ev->fd, &ee) < 0)
+		return -1;
+	ev->events = events;
+	return 0;
+}
+
+void rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
+{
+	if (ev->fd >= 0 && ev->events)
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+	ev->events = 0;
+}
+
+struct ctl_client {
+	struct list_head item;
+	struct rdsb_ev ev;
+};
+
+static int ctl_listen(struct rdsb_engine *e)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memcpy(sun.sun_path + 1, RDSB_CTL_NAME, strlen(RDSB_CTL_NAME));
+	if (bind(fd, (struct sockaddr *)&sun, len) < 0 || listen(fd, 128) < 0) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	e->ctl_listen.kind = EV_CTL_LISTEN;
+	e->ctl_listen.fd = fd;
+	return rdsb_ev_set(e, &e->ctl_listen, EPOLLIN);
+}
+
+static void ctl_accept(struct rdsb_engine *e)
+{
+	for (;;) {
+		int fd = accept4(e->ctl_listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct ctl_client *c;
+
+		if (fd < 0)
+			return;
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->ev.kind = EV_CTL;
+		c->ev.fd = fd;
+		list_add_tail(&c->item, &e->ctl_clients);
+		rdsb_ev_set(e, &c->ev, EPOLLIN);
+	}
+}
+
+static void ctl_client_free(struct rdsb_engine *e, struct ctl_client *c)
+{
+	rdsb_ev_del(e, &c->ev);
+	close(c->ev.fd);
+	list_del_init(&c->item);
+	free(c);
+}
+
+/* A control connection that is not (yet) a socket: OPEN turns it into one,
+ * STATUS and UNLOAD serve the CLI. */
+static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
+{
+	struct rdsb_ctl_req req;
+	ssize_t n = recv(c->ev.fd, &req, sizeof(req), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != sizeof(req)) {
+		ctl_client_free(e, c);
+		return;
+	}
+	if (req.op == RDSB_CTL_OPEN) {
+		int fd = c->ev.fd;
+
+		rdsb_ev_del(e, &c->ev);
+		c->ev.fd = -1;
+		list_del_init(&c->item);
+		free(c);
+		rdsb_sock_open(e, fd);
+		return;
+	}
+	rdsb_ctl_handle(e, NULL, c->ev.fd, &req);
+}
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static uint64_t timers(struct rdsb_engine *e)
+{
+	uint64_t next = e->now + 1000000000ull;
+
+	rdsb_conns_timer(e, &next);
+	rdsb_socks_timer(e, &next);
+	if (e->now >= e->paths_info_at) {
+		rdsb_paths_info_update(e);
+		e->paths_info_at = e->now + 100000000ull;
+	}
+	if (e->paths_info_at < next)
+		next = e->paths_info_at;
+	return next;
+}
+
+static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
+{
+	switch (ev->kind) {
+	case EV_LISTEN:
+		rdsb_tcp_accept(e, ev);
+		break;
+	case EV_CTL_LISTEN:
+		ctl_accept(e);
+		break;
+	case EV_CTL:
+		if (ev->fd >= 0) {
+			struct ctl_client *c = container_of(ev, struct ctl_client, ev);
+
+			ctl_client_event(e, c);
+		}
+		break;
+	case EV_SOCK_CTL:
+		rdsb_sock_event(e, container_of(ev, struct rdsb_sock, ctl), ev, events);
+		break;
+	case EV_SOCK_DATA:
+		rdsb_sock_event(e, container_of(ev, struct rdsb_sock, data), ev, events);
+		break;
+	case EV_PATH: {
+		struct rdsb_path *p = container_of(ev, struct rdsb_path, ev);
+
+		if (p->state == RDSB_PATH_CONNECTING) {
+			rdsb_tcp_connected(e, p);
+			break;
+		}
+		if (events & EPOLLIN)
+			rdsb_path_recv(e, p);
+		if (p->ev.fd >= 0 && (events & EPOLLOUT))
+			rdsb_path_xmit(e, p);
+		if (p->ev.fd >= 0 && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
+			rdsb_path_drop(e, p, "socket error");
+		break;
+	}
+	}
+}
+
+int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void *), void *arg)
+{
+	struct rdsb_engine eng = { 0 }, *e = &eng;
+	struct epoll_event evs[64];
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err = 0;
+
+	INIT_LIST_HEAD(&e->conns);
+	INIT_LIST_HEAD(&e->socks);
+	INIT_LIST_HEAD(&e->ctl_clients);
+	INIT_LIST_HEAD(&e->dead_socks);
+	e->listen4.fd = e->listen6.fd = e->ctl_listen.fd = -1;
+	e->max_paths = max_paths;
+	e->use_bpf = use_bpf;
+	e->next_sock_id = 1;
+	if (getrandom(&e->gen_num, sizeof(e->gen_num), 0) != sizeof(e->gen_num) ||
+	    getrandom(&e->hash_initval, sizeof(e->hash_initval), 0) != sizeof(e->hash_initval))
+		e->gen_num = (uint32_t)rdsb_now_ns();
+	if (!e->gen_num)
+		e->gen_num = 1;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd < 0)
+		return -errno;
+	if (ctl_listen(e) < 0) {
+		err = -errno;
+		if (err == -EADDRINUSE)
+			pr_warn("rds-bpf: an engine is already running in this network namespace\n");
+		else
+			pr_warn("rds-bpf: cannot create the control socket: %s\n", strerror(errno));
+		return err;
+	}
+	err = rdsb_shm_init(e);
+	if (err)
+		goto out;
+	err = rdsb_tcp_listen(e);
+	if (err) {
+		pr_warn("rds-bpf: cannot listen on TCP port %d: %s (is kernel RDS/TCP or another engine using it?)\n",
+			RDS_TCP_PORT, strerror(-err));
+		goto out;
+	}
+	if (on_ready)
+		on_ready(arg);
+	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s path)\n", e->gen_num, e->max_paths,
+		e->use_bpf ? "BPF" : "userspace");
+
+	while (!stop_signal && !e->stopping) {
+		struct timespec ts;
+		uint64_t next, wait;
+		int n, i;
+
+		e->now = rdsb_now_ns();
+		next = timers(e);
+		e->now = rdsb_now_ns();
+		wait = next > e->now ? next - e->now : 0;
+		ts.tv_sec = (time_t)(wait / 1000000000ull);
+		ts.tv_nsec = (long)(wait % 1000000000ull);
+		n = epoll_pwait2(e->epfd, evs, 64, &ts, NULL);
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+		e->now = rdsb_now_ns();
+		for (i = 0; i < n; i++)
+			dispatch(e, evs[i].data.ptr, evs[i].events);
+		rdsb_socks_reap(e);
+	}
+	err = 0;
+out:
+	{
+		struct rdsb_sock *s, *ts2;
+		struct ctl_client *c, *tc;
+
+		list_for_each_entry_safe(s, ts2, &e->socks, item)
+			rdsb_sock_close(e, s);
+		list_for_each_entry_safe(c, tc, &e->ctl_clients, item)
+			ctl_client_free(e, c);
+		rdsb_socks_reap(e);
+	}
+	rdsb_conn_free_all(e);
+	if (e->listen4.fd >= 0)
+		close(e->listen4.fd);
+	if (e->listen6.fd >= 0)
+		close(e->listen6.fd);
+	if (e->ctl_listen.fd >= 0)
+		close(e->ctl_listen.fd);
+	rdsb_shm_fini(e);
+	close(e->epfd);
+	return err;
+}

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The engine's shared state: address slots and congestion maps, created as
+ * pinned, mmap-able BPF array maps (so operators see them with bpftool and
+ * BPF programs can update them), or as memfds when BPF is not available.
+ * Either way the library gets an fd it can mmap read-only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+#include "engine.h"
+#include "../common/log.h"
+#include "rdsb_maps.skel.h"
+
+#define ADDRS_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_addr))
+#define CONG_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map))
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own messages only with -vv: we say what failed ourselves. */
+	if (rdsb_verbosity < 2)
+		return 0;
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int rdsb_pin_dir(char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) < 0)
+		return -errno;
+	snprintf(buf, len, "%s/%lu", RDSB_PIN_ROOT, (unsigned long)st.st_ino);
+	return 0;
+}
+
+/* bpffs is not mounted at boot on every host; mount it like iproute2 does. */
+static int ensure_bpffs(void)
+{
+	struct statfs sfs;
+
+	if (statfs("/sys/fs/bpf", &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+		return -errno;
+	return 0;
+}
+
+static void rm_pins(const char *dir)
+{
+	static const char *const names[] = { RDSB_MAP_ADDRS, RDSB_MAP_CONG, RDSB_MAP_PATHS,
+					     RDSB_MAP_COUNTERS };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static int shm_bpf(struct rdsb_engine *e)
+{
+	struct rdsb_maps *skel;
+	int err;
+
+	err = ensure_bpffs();
+	if (err) {
+		pr_warn("rds-bpf: bpffs is not mounted at /sys/fs/bpf and mounting it failed (%s); "
+			"hint: mount -t bpf bpf /sys/fs/bpf\n", strerror(-err));
+		return err;
+	}
+	libbpf_set_print(libbpf_print);
+	skel = rdsb_maps__open_and_load();
+	if (!skel) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot create BPF maps: %s%s\n", strerror(-err),
+			err == -EPERM ? " (hint: needs CAP_BPF or root)" : "");
+		return err;
+	}
+	rdsb_pin_dir(e->pin_dir, sizeof(e->pin_dir));
+	mkdir(RDSB_PIN_ROOT, 0755);
+	/* No engine runs here (we own the control socket), so pins left by a
+	 * killed one are stale. */
+	rm_pins(e->pin_dir);
+	if (mkdir(e->pin_dir, 0755) < 0 || bpf_object__pin_maps(skel->obj, e->pin_dir)) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot pin maps in %s: %s\n", e->pin_dir, strerror(errno));
+		rdsb_maps__destroy(skel);
+		return err ? err : -EIO;
+	}
+	e->bpf_obj = skel;
+	e->addrs_fd = bpf_map__fd(skel->maps.rdsb_addrs);
+	e->cong_fd = bpf_map__fd(skel->maps.rdsb_cong);
+	e->paths_fd = bpf_map__fd(skel->maps.rdsb_paths);
+	e->counters_fd = bpf_map__fd(skel->maps.rdsb_counters);
+	return 0;
+}
+
+static int shm_memfd(struct rdsb_engine *e)
+{
+	e->addrs_fd = memfd_create("rdsb_addrs", MFD_CLOEXEC);
+	e->cong_fd = memfd_create("rdsb_cong", MFD_CLOEXEC);
+	e->paths_fd = e->counters_fd = -1;
+	if (e->addrs_fd < 0 || e->cong_fd < 0 || ftruncate(e->addrs_fd, ADDRS_BYTES) ||
+	    ftruncate(e->cong_fd, CONG_BYTES))
+		return -errno;
+	return 0;
+}
+
+int rdsb_shm_init(struct rdsb_engine *e)
+{
+	int err = -1;
+
+	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = -1;
+	if (e->use_bpf) {
+		err = shm_bpf(e);
+		if (err) {
+			pr_warn("rds-bpf: falling back to the userspace path (congestion maps in shared memory, not in bpftool)\n");
+			e->use_bpf = false;
+		}
+	}
+	if (err && (err = shm_memfd(e)))
+		return err;
+	e->addrs = mmap(NULL, ADDRS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->addrs_fd, 0);
+	e->cong = mmap(NULL, CONG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->cong_fd, 0);
+	if (e->addrs == MAP_FAILED || e->cong == MAP_FAILED) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot mmap the congestion maps: %s\n", strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+void rdsb_shm_fini(struct rdsb_engine *e)
+{
+	if (e->addrs && e->addrs != MAP_FAILED)
+		munmap(e->addrs, ADDRS_BYTES);
+	if (e->cong && e->cong != MAP_FAILED)
+		munmap(e->cong, CONG_BYTES);
+	if (e->bpf_obj) {
+		rm_pins(e->pin_dir);
+		rdsb_maps__destroy(e->bpf_obj);
+	} else {
+		if (e->addrs_fd >= 0)
+			close(e->addrs_fd);
+		if (e->cong_fd >= 0)
+			close(e->cong_fd);
+	}
+}
+
+int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
+		   enum rdsb_addr_kind kind)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < RDSB_MAX_ADDRS; i++) {
+		struct rdsb_addr *a = &e->addrs[i];
+
+		if (a->kind == RDSB_ADDR_FREE) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (!memcmp(a->addr, addr, 16))
+			return i;
+	}
+	if (free_slot < 0)
+		return -1;
+	memcpy(e->addrs[free_slot].addr, addr, 16);
+	e->addrs[free_slot].scope_id = scope;
+	memset(&e->cong[free_slot], 0, sizeof(e->cong[free_slot]));
+	/* The library treats a slot as valid once kind is set: publish last. */
+	__atomic_store_n(&e->addrs[free_slot].kind, (uint32_t)kind, __ATOMIC_RELEASE);
+	return free_slot;
+}
+
+static uint32_t count_bits(const uint8_t *map)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < RDS_CONG_MAP_BYTES; i++)
+		n += (uint32_t)__builtin_popcount(map[i]);
+	return n;
+}
+
+void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested)
+{
+	uint8_t *map = e->cong[slot].bits;
+
+	if (rdsb_cong_test(map, port) == congested)
+		return;
+	if (congested) {
+		rdsb_cong_set(map, port);
+		e->addrs[slot].congested_ports++;
+		rdsb_count(e, RDSB_C_CONG_SET);
+	} else {
+		rdsb_cong_clear(map, port);
+		e->addrs[slot].congested_ports--;
+		rdsb_count(e, RDSB_C_CONG_CLEAR);
+	}
+	e->addrs[slot].map_updates++;
+	rdsb_conn_queue_cong_map(e, slot);
+	rdsb_sock_cong_notify(e, slot);
+}
+
+void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
+{
+	memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
+	e->addrs[slot].congested_ports = count_bits(map);
+	e->addrs[slot].map_updates++;
+	rdsb_count(e, RDSB_C_RX_CONG_MAPS);
+	rdsb_sock_cong_notify(e, slot);
+}
+
+void rdsb_paths_info_update(struct rdsb_engine *e)
+{
+	struct rdsb_conn *c;
+
+	if (e->paths_fd < 0)
+		return;
+	list_for_each_entry(c, &e->conns, item) {
+		if (c->loopback)
+			continue;
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct rdsb_path *p = &c->paths[i];
+			struct rdsb_path_key k = { .path = i };
+			struct rdsb_path_info v = {
+				.state = p->state, .npaths = c->npaths,
+				.next_tx_seq = p->next_tx_seq, .next_rx_seq = p->next_rx_seq,
+				.tx_msgs = p->tx_msgs, .rx_msgs = p->rx_msgs,
+				.tx_bytes = p->tx_bytes, .rx_bytes = p->rx_bytes,
+				.unacked_msgs = p->nunacked, .reconnects = p->reconnects,
+				.peer_gen = c->peer_gen, .lport = p->lport, .fport = p->fport,
+			};
+
+			if (i > 0 && (c->npaths <= i) && p->state == RDSB_PATH_DOWN)
+				continue;
+			memcpy(k.laddr, c->laddr, 16);
+			memcpy(k.faddr, c->faddr, 16);
+			bpf_map_update_elem(e->paths_fd, &k, &v, BPF_ANY);
+		}
+	}
+}

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Application sockets as the engine sees them: a control connection, a
+ * delivery stream (socketpair) whose other end the application holds, and a
+ * shared page for send accounting. Here live the bind table, the delivery
+ * queue with its receive-buffer accounting, and the local congestion bit.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/sockios.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "engine.h"
+#include "../common/ctl_proto.h"
+#include "../common/log.h"
+
+#define STREAM_BUF (4 << 20)
+/* Past this the engine stops reading the path that feeds the socket: the
+ * receive buffer is a soft limit (congestion), this one is hard. */
+#define RX_HARD_MIN (8u << 20)
+#define CONG_POLL (2 * 1000000ull)
+#define TX_BATCH 64
+
+static uint32_t default_rcvbuf(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/rmem_default", "r");
+	unsigned int v = 212992;
+
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 212992;
+		fclose(f);
+	}
+	return v / 2;
+}
+
+static uint64_t hard_limit(const struct rdsb_sock *s)
+{
+	uint64_t h = 4ull * s->rcvbuf;
+
+	return h > RX_HARD_MIN ? h : RX_HARD_MIN;
+}
+
+struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id)
+{
+	struct rdsb_sock *s;
+
+	if (!id)
+		return NULL;
+	list_for_each_entry(s, &e->socks, item)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
+{
+	struct rdsb_sock *s;
+
+	list_for_each_entry(s, &e->socks, item)
+		if (s->bound && s->port == port && !memcmp(s->addr, addr, 16))
+			return s;
+	return NULL;
+}
+
+static int send_fds(int fd, const struct rdsb_ctl_rep *rep, const int *fds, int nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = { 0 };
+	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (nfds) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
+{
+	struct rdsb_ctl_rep rep = { 0 };
+	struct rdsb_sock *s = calloc(1, sizeof(*s));
+	int sv[2] = { -1, -1 }, buf = STREAM_BUF;
+
+	if (!s)
+		goto fail;
+	s->eng = e;
+	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC);
+	if (s->shm_fd < 0 || ftruncate(s->shm_fd, 4096) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		goto fail;
+	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 0);
+	if (s->shm == MAP_FAILED)
+		goto fail;
+	/* Large enough for a whole 1 MiB record in each direction, so the
+	 * library can peek a record whole and never writes half of one. */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+	{
+		int fl = 1;
+
+		ioctl(sv[0], FIONBIO, &fl);
+	}
+	s->id = e->next_sock_id++;
+	if (!e->next_sock_id)
+		e->next_sock_id = 1;
+	s->ctl.kind = EV_SOCK_CTL;
+	s->ctl.fd = ctl_fd;
+	s->data.kind = EV_SOCK_DATA;
+	s->data.fd = sv[0];
+	s->app_fd = sv[1];
+	s->slot = -1;
+	s->rcvbuf = default_rcvbuf();
+	INIT_LIST_HEAD(&s->rx_q);
+	list_add_tail(&s->item, &e->socks);
+	rdsb_ev_set(e, &s->ctl, EPOLLIN);
+	rdsb_ev_set(e, &s->data, EPOLLIN);
+	{
+		int fds[4] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd };
+
+		rep.val = s->id;
+		if (send_fds(ctl_fd, &rep, fds, 4) < 0)
+			rdsb_sock_close(e, s);
+	}
+	return;
+fail:
+	rep.err = errno ? errno : ENOMEM;
+	send(ctl_fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+	close(ctl_fd);
+	if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	if (s) {
+		if (s->shm_fd >= 0)
+			close(s->shm_fd);
+		free(s);
+	}
+}
+
+int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
+		   uint16_t *port)
+{
+	uint16_t p = *port;
+
+	if (s->bound)
+		return EINVAL;
+	if (!rdsb_addr_is_local(addr, scope))
+		return EADDRNOTAVAIL;
+	if (p == 0) {
+		/* bind.c: a random start, linear probe, skipping 0 and 1 */
+		uint16_t start;
+		unsigned int i;
+
+		if (getrandom(&start, sizeof(start), 0) != sizeof(start))
+			start = (uint16_t)e->now;
+		if (start < 2)
+			start = 2;
+		for (i = 0, p = start; i < 65536; i++, p++) {
+			if (p < 2)
+				continue;
+			if (!rdsb_sock_by_port(e, addr, p))
+				break;
+		}
+		if (i == 65536)
+			return EADDRINUSE;
+	} else if (rdsb_sock_by_port(e, addr, p)) {
+		return EADDRINUSE;
+	}
+	s->slot = rdsb_addr_slot(e, addr, scope, RDSB_ADDR_LOCAL);
+	if (s->slot < 0)
+		return EADDRNOTAVAIL;
+	memcpy(s->addr, addr, 16);
+	s->scope_id = scope;
+	s->port = p;
+	s->bound = true;
+	*port = p;
+	return 0;
+}
+
+/* rds_recv_rcvbuf_delta: congested above rcvbuf, clear below half of it.
+ * What the application has not read yet is in its end of the stream. */
+static void check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	int inq = 0;
+	uint64_t bytes;
+
+	if (!s->bound)
+		return;
+	ioctl(s->app_fd, SIOCINQ, &inq);
+	bytes = s->rx_q_bytes + (uint64_t)(inq > 0 ? inq : 0);
+	if (!s->congested && bytes > s->rcvbuf) {
+		s->congested = true;
+		rdsb_cong_set_local(e, s->slot, s->port, true);
+	} else if (s->congested && bytes < s->rcvbuf / 2) {
+		s->congested = false;
+		rdsb_cong_set_local(e, s->slot, s->port, false);
+	}
+}
+
+void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes)
+{
+	s->rcvbuf = bytes;
+	check_cong(e, s);
+}
+
+static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	while (!list_empty(&s->rx_q)) {
+		struct iovec iov[TX_BATCH * 2];
+		size_t off = s->rx_head_off, total = 0;
+		struct rdsb_msg *m;
+		ssize_t n;
+		int cnt = 0;
+
+		list_for_each_entry(m, &s->rx_q, item) {
+			if (cnt + 2 > TX_BATCH * 2)
+				break;
+			if (off == 0) {
+				struct rdsb_hdr h = {
+					.seq = m->seq, .ack = m->from_slot, .len = m->len,
+					.sport = m->sport, .dport = m->dport, .flags = m->flags,
+				};
+
+				memcpy(h.exthdr, m->ext, RDS_HEADER_EXT_SPACE);
+				rdsb_hdr_encode(&h, &m->wire);
+			}
+			if (off < RDS_HEADER_SIZE) {
+				iov[cnt].iov_base = (uint8_t *)&m->wire + off;
+				iov[cnt++].iov_len = RDS_HEADER_SIZE - off;
+			}
+			if (m->len) {
+				size_t doff = off > RDS_HEADER_SIZE ? off - RDS_HEADER_SIZE : 0;
+
+				iov[cnt].iov_base = m->data + doff;
+				iov[cnt++].iov_len = m->len - doff;
+			}
+			total += RDS_HEADER_SIZE + m->len - off;
+			off = 0;
+		}
+		n = writev(s->data.fd, iov, cnt);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(errno));
+			break;
+		}
+		size_t done = (size_t)n;
+
+		while (done > 0) {
+			m = list_first_entry(&s->rx_q, struct rdsb_msg, item);
+			size_t left = RDS_HEADER_SIZE + m->len - s->rx_head_off;
+
+			if (done < left) {
+				s->rx_head_off += done;
+				break;
+			}
+			done -= left;
+			s->rx_head_off = 0;
+			s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
+			list_del_init(&m->item);
+			rdsb_msg_free(m);
+		}
+		if ((size_t)n < total)
+			break;
+	}
+	rdsb_ev_set(e, &s->data, EPOLLIN | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+	check_cong(e, s);
+	if (s->rx_q_bytes < hard_limit(s))
+		rdsb_path_rx_resume(e, s->id);
+}
+
+bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
+{
+	if (!force && s->rx_q_bytes >= hard_limit(s))
+		return false;
+	list_add_tail(&m->item, &s->rx_q);
+	s->rx_q_bytes += RDS_HEADER_SIZE + m->len;
+	if (!(m->flags & RDSB_DELIV_NOTIFY))
+		rdsb_count(e, RDSB_C_RX_DELIVERED);
+	flush(e, s);
+	return true;
+}
+
+void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
+{
+	struct rdsb_sock *s = rdsb_sock_by_id(e, sock_id);
+
+	if (!s)
+		return;
+	__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* rds_cong_map_updated: every monitoring socket learns of the ports it
+ * asked about (all of them: a TCP map update covers every port). */
+void rdsb_sock_cong_notify(struct rdsb_engine *e, int slot)
+{
+	struct rdsb_sock *s;
+
+	(void)slot;
+	list_for_each_entry(s, &e->socks, item) {
+		struct rdsb_msg *m;
+
+		if (!s->cong_monitor || !(m = rdsb_msg_new(0)))
+			continue;
+		m->flags = RDSB_DELIV_NOTIFY;
+		m->seq = s->cong_monitor;
+		s->cong_monitor = 0;
+		rdsb_sock_deliver(e, s, m, true);
+	}
+}
+
+static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	struct rdsb_msg *m = rdsb_msg_new(0);
+	struct rdsb_conn *c;
+	uint32_t len = s->req.len;
+
+	if (!m || !s->bound) {
+		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
+		rdsb_msg_free(m);
+		free(s->req_data);
+		rdsb_sock_sent(e, s->id, len);
+		return;
+	}
+	m->data = s->req_data;
+	m->len = len;
+	m->sock_id = s->id;
+	m->sport = s->port;
+	m->dport = s->req.dport;
+	c = rdsb_conn_get(e, s->addr, s->req.daddr, s->req.scope_id ? s->req.scope_id : s->scope_id, true);
+	if (!c) {
+		rdsb_msg_free(m);
+		rdsb_sock_sent(e, s->id, len);
+		return;
+	}
+	rdsb_conn_queue(e, c, m);
+}
+
+/* Requests from the application: [rdsb_send_req][len]. A malformed one
+ * closes the socket: the library never writes one. */
+static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (s->req_have < sizeof(s->req)) {
+			n = recv(s->data.fd, (uint8_t *)&s->req + s->req_have, sizeof(s->req) - s->req_have,
+				 MSG_DONTWAIT);
+			if (n <= 0)
+				return;
+			s->req_have += (size_t)n;
+			if (s->req_have < sizeof(s->req))
+				continue;
+			if (s->req.magic != RDSB_SEND_MAGIC || s->req.len > RDS_MAX_MSG_SIZE) {
+				rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
+				pr_info("rds-bpf: socket %u: malformed send request: closing it\n", s->id);
+				rdsb_sock_close(e, s);
+				return;
+			}
+			s->req_data = NULL;
+			s->req_data_have = 0;
+			if (s->req.len && !(s->req_data = malloc(s->req.len))) {
+				rdsb_sock_close(e, s);
+				return;
+			}
+		}
+		if (s->req_data_have < s->req.len) {
+			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
+				 MSG_DONTWAIT);
+			if (n <= 0)
+				return;
+			s->req_data_have += (size_t)n;
+			if (s->req_data_have < s->req.len)
+				continue;
+		}
+		s->req_have = 0;
+		app_record(e, s);
+		s->req_data = NULL;
+		if (s->closed)
+			return;
+	}
+}
+
+void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev *ev, uint32_t events)
+{
+	if (s->closed)
+		return;
+	if (ev == &s->ctl) {
+		struct rdsb_ctl_req req;
+		ssize_t n = recv(s->ctl.fd, &req, sizeof(req), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n != sizeof(req)) {
+			/* the application closed the socket, or died */
+			pr_debug("rds-bpf: socket %u: control connection closed (%zd)\n", s->id, n);
+			rdsb_sock_close(e, s);
+			return;
+		}
+		rdsb_ctl_handle(e, s, s->ctl.fd, &req);
+		return;
+	}
+	if (events & EPOLLIN)
+		app_read(e, s);
+	if (events & EPOLLOUT)
+		flush(e, s);
+}
+
+void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsb_sock *s;
+
+	list_for_each_entry(s, &e->socks, item) {
+		if (!s->congested)
+			continue;
+		check_cong(e, s);
+		if (s->congested && e->now + CONG_POLL < *next)
+			*next = e->now + CONG_POLL;
+	}
+}
+
+void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	struct rdsb_msg *m, *t;
+
+	if (s->closed)
+		return;
+	s->closed = true;
+	list_del_init(&s->item);
+	list_add_tail(&s->item, &e->dead_socks);
+	rdsb_conn_cancel(e, s->id, NULL, 0);
+	if (s->bound && s->congested)
+		rdsb_cong_set_local(e, s->slot, s->port, false);
+	rdsb_path_rx_resume(e, s->id);
+	list_for_each_entry_safe(m, t, &s->rx_q, item)
+		rdsb_msg_free(m);
+	rdsb_ev_del(e, &s->ctl);
+	rdsb_ev_del(e, &s->data);
+	close(s->ctl.fd);
+	close(s->data.fd);
+	close(s->app_fd);
+	munmap(s->shm, 4096);
+	close(s->shm_fd);
+	free(s->req_data);
+	s->req_data = NULL;
+}
+
+void rdsb_socks_reap(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->dead_socks, item) {
+		list_del_init(&s->item);
+		free(s);
+	}
+}

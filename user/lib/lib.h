@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* librdsb internals: the per-socket state and the engine connection. */
+#ifndef RDSB_LIB_H
+#define RDSB_LIB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <rds-bpf/rds.h>
+#include <rds-bpf/maps.h>
+#include "../common/ctl_proto.h"
+
+/* The library's own I/O goes straight to the kernel: with the LD_PRELOAD
+ * shim, the libc names are ours, and the delivery fd is the RDS fd. */
+static inline int sys_socket(int d, int t, int p) { return (int)syscall(SYS_socket, d, t, p); }
+static inline int sys_connect(int fd, const void *a, socklen_t l) { return (int)syscall(SYS_connect, fd, a, l); }
+static inline int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+static inline ssize_t sys_sendmsg(int fd, const struct msghdr *m, int f) { return syscall(SYS_sendmsg, fd, m, f); }
+static inline ssize_t sys_recvmsg(int fd, struct msghdr *m, int f) { return syscall(SYS_recvmsg, fd, m, f); }
+static inline ssize_t sys_recv(int fd, void *b, size_t l, int f)
+{
+	return syscall(SYS_recvfrom, fd, b, l, f, NULL, NULL);
+}
+static inline int sys_ioctl(int fd, unsigned long r, void *a) { return (int)syscall(SYS_ioctl, fd, r, a); }
+static inline int sys_fcntl(int fd, int c, long a) { return (int)syscall(SYS_fcntl, fd, c, a); }
+static inline int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t s)
+{
+	return (int)syscall(SYS_setsockopt, fd, l, n, v, s);
+}
+
+struct rdsb_lsock {
+	int fd;			/* delivery stream: the application's RDS fd */
+	int ctl;		/* control connection to the engine */
+	struct rdsb_sock_shm *shm;
+	pthread_mutex_t rlock, wlock;
+
+	bool bound, connected;
+	uint8_t addr[16], caddr[16];
+	uint32_t scope_id, cscope_id;
+	uint16_t port, cport;
+	int transport;		/* RDS_TRANS_NONE until set or bound */
+	bool cong_monitor, recverr, timestamp;
+
+	int sk_sndbuf, sk_rcvbuf;	/* as getsockopt reports them (doubled) */
+	struct timeval sndtimeo, rcvtimeo;
+};
+
+struct rdsb_lsock *rdsb_lsock_get(int fd);
+/* One request/reply on the socket's control connection; returns 0 or -errno. */
+int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep);
+
+/* The engine's address table and congestion maps, mapped read-only. */
+extern const struct rdsb_addr *rdsb_addrs;
+extern const struct rdsb_cong_map *rdsb_congs;
+int rdsb_addr_find(const uint8_t addr[16]);
+bool rdsb_port_congested(const uint8_t addr[16], uint16_t port);
+
+bool rdsb_nonblocking(int fd, int flags);
+int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */
+
+#endif

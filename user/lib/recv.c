@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * recvmsg as rds_recvmsg: congestion notifications first (as a
+ * RDS_CMSG_CONG_UPDATE), then one datagram, with the sender's address and
+ * port in msg_name, MSG_PEEK, MSG_TRUNC, and ETIMEDOUT on SO_RCVTIMEO.
+ * The engine writes whole records to the delivery stream; a record whose
+ * header is here will be here whole, soon.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include "lib.h"
+#include "../common/addr.h"
+#include "../common/wire.h"
+
+static int inq(int fd)
+{
+	int n = 0;
+
+	return sys_ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until at least want bytes are queued; -EAGAIN / -ETIMEDOUT / -EINTR. */
+static int wait_bytes(struct rdsb_lsock *s, int want, bool nonblock, bool started)
+{
+	int timeo = rdsb_timeo_ms(&s->rcvtimeo);
+	int64_t end = timeo >= 0 ? now_ms() + timeo : 0;
+
+	for (;;) {
+		int have = inq(s->fd);
+		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+		int wait;
+
+		if (have < 0)
+			return -errno;
+		if (have >= want)
+			return 0;
+		if (have > 0 || started) {
+			/* part of a record is here: the rest is on its way */
+			poll(NULL, 0, 0);
+			if (!nonblock || started)
+				continue;
+			return -EAGAIN;
+		}
+		if (nonblock)
+			return -EAGAIN;
+		wait = timeo >= 0 ? (int)(end - now_ms()) : -1;
+		if (timeo >= 0 && wait <= 0)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, wait) < 0 && errno == EINTR)
+			return -EINTR;
+		if (p.revents & (POLLHUP | POLLERR))
+			return -ECONNRESET;
+	}
+}
+
+static int read_exact(int fd, void *buf, size_t len, int flags)
+{
+	while (len) {
+		ssize_t n = sys_recv(fd, buf, len, flags | MSG_WAITALL);
+
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				struct pollfd p = { .fd = fd, .events = POLLIN };
+
+				poll(&p, 1, -1);
+				continue;
+			}
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		buf = (char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void put_name(struct rdsb_lsock *s, struct msghdr *msg, uint64_t slot, uint16_t sport)
+{
+	struct sockaddr_storage ss;
+	socklen_t n;
+	const uint8_t *a;
+
+	if (!msg->msg_name)
+		return;
+	if (slot >= RDSB_MAX_ADDRS) {
+		msg->msg_namelen = 0;
+		return;
+	}
+	a = rdsb_addrs[slot].addr;
+	n = rdsb_addr_to_sa(a, sport, rdsb_addrs[slot].scope_id, !rdsb_addr_is_v4(s->addr), &ss);
+	memcpy(msg->msg_name, &ss, msg->msg_namelen < n ? msg->msg_namelen : n);
+	msg->msg_namelen = n;
+}
+
+static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
+{
+	struct cmsghdr *cm;
+
+	if (msg->msg_controllen < CMSG_SPACE(sizeof(mask))) {
+		msg->msg_flags |= MSG_CTRUNC;
+		msg->msg_controllen = 0;
+		return;
+	}
+	cm = CMSG_FIRSTHDR(msg);
+	cm->cmsg_level = SOL_RDS;
+	cm->cmsg_type = RDS_CMSG_CONG_UPDATE;
+	cm->cmsg_len = CMSG_LEN(sizeof(mask));
+	memcpy(CMSG_DATA(cm), &mask, sizeof(mask));
+	msg->msg_controllen = CMSG_SPACE(sizeof(mask));
+}
+
+/* Copies len payload bytes from the stream into the iovec (PEEK: from buf). */
+static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint8_t *peeked,
+			    uint32_t len)
+{
+	size_t done = 0;
+	uint8_t sink[4096];
+	int err;
+
+	for (size_t i = 0; i < msg->msg_iovlen && done < len; i++) {
+		size_t take = msg->msg_iov[i].iov_len;
+
+		if (take > len - done)
+			take = len - done;
+		if (peeked)
+			memcpy(msg->msg_iov[i].iov_base, peeked + done, take);
+		else if ((err = read_exact(s->fd, msg->msg_iov[i].iov_base, take, 0)))
+			return err;
+		done += take;
+	}
+	/* a datagram is consumed whole, truncated or not */
+	while (!peeked && done < len) {
+		size_t take = len - done < sizeof(sink) ? len - done : sizeof(sink);
+
+		if ((err = read_exact(s->fd, sink, take, 0)))
+			return err;
+		done += take;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
+{
+	bool nonblock = rdsb_nonblocking(s->fd, flags), peek = flags & MSG_PEEK;
+	size_t room = 0, controllen = msg->msg_controllen;
+	struct rds_header wire;
+	struct rdsb_hdr h;
+	uint8_t *peeked = NULL;
+	ssize_t r;
+	int err;
+
+	if (flags & MSG_OOB)
+		return 0;
+	if (flags & MSG_ERRQUEUE)
+		return -EAGAIN;
+	msg->msg_flags = 0;
+	msg->msg_controllen = 0;
+	err = wait_bytes(s, RDS_HEADER_SIZE, nonblock, false);
+	if (err)
+		return err;
+	if (sys_recv(s->fd, &wire, sizeof(wire), MSG_PEEK) != sizeof(wire))
+		return -EAGAIN;
+	rdsb_hdr_decode(&wire, &h);
+	if (peek) {
+		err = wait_bytes(s, (int)(RDS_HEADER_SIZE + h.len), nonblock, true);
+		if (err)
+			return err;
+		peeked = malloc(RDS_HEADER_SIZE + h.len);
+		if (!peeked)
+			return -ENOMEM;
+		if (sys_recv(s->fd, peeked, RDS_HEADER_SIZE + h.len, MSG_PEEK) !=
+		    (ssize_t)(RDS_HEADER_SIZE + h.len)) {
+			free(peeked);
+			return -EAGAIN;
+		}
+	} else if ((err = read_exact(s->fd, &wire, sizeof(wire), 0))) {
+		return err;
+	}
+	msg->msg_controllen = controllen;
+	if (h.flags & RDSB_DELIV_NOTIFY) {
+		put_cong_cmsg(msg, h.seq);
+		free(peeked);
+		if (msg->msg_name)
+			msg->msg_namelen = 0;
+		return 0;
+	}
+	msg->msg_controllen = 0;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		room += msg->msg_iov[i].iov_len;
+	r = copy_payload(s, msg, peeked ? peeked + RDS_HEADER_SIZE : NULL, h.len);
+	free(peeked);
+	if (r < 0)
+		return r;
+	put_name(s, msg, h.ack, h.sport);
+	if (h.len > room) {
+		msg->msg_flags |= MSG_TRUNC;
+		if (flags & MSG_TRUNC)
+			return h.len;
+	}
+	return r;
+}
+
+ssize_t rdsb_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	ssize_t r;
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	pthread_mutex_lock(&s->rlock);
+	r = do_recvmsg(s, msg, flags);
+	pthread_mutex_unlock(&s->rlock);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+ssize_t rdsb_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+		      socklen_t *fromlen)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = { .msg_name = from, .msg_namelen = from && fromlen ? *fromlen : 0,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t r = rdsb_recvmsg(fd, &mh, flags);
+
+	if (r >= 0 && from && fromlen)
+		*fromlen = mh.msg_namelen;
+	return r;
+}
+
+ssize_t rdsb_recv(int fd, void *buf, size_t len, int flags)
+{
+	return rdsb_recvfrom(fd, buf, len, flags, NULL, NULL);
+}

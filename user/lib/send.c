@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * sendmsg with rds_sendmsg's checks, in its order, and its errno values.
+ * A message the library accepts is handed to the engine whole; from then on
+ * only the engine's acknowledgement accounting (shared page) frees its
+ * sndbuf bytes.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include "lib.h"
+#include "../common/addr.h"
+
+#ifndef MSG_CMSG_COMPAT
+#define MSG_CMSG_COMPAT 0x80000000	/* kernel-internal, accepted by rds_sendmsg */
+#endif
+#define SEND_FLAGS (MSG_DONTWAIT | MSG_CMSG_COMPAT | MSG_ZEROCOPY)
+
+static uint32_t sndbuf(const struct rdsb_lsock *s)
+{
+	return (uint32_t)s->sk_sndbuf / 2;
+}
+
+/* Waits until t (CLOCK_MONOTONIC) for release_seq to move; -ETIMEDOUT at t. */
+static int wait_release(struct rdsb_lsock *s, uint32_t seen, const struct timespec *deadline)
+{
+	struct timespec now, rel, *relp = NULL;
+	long r;
+
+	if (deadline) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rel.tv_sec = deadline->tv_sec - now.tv_sec;
+		rel.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+		if (rel.tv_nsec < 0) {
+			rel.tv_sec--;
+			rel.tv_nsec += 1000000000L;
+		}
+		if (rel.tv_sec < 0)
+			return -ETIMEDOUT;
+		relp = &rel;
+	}
+	__atomic_add_fetch(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
+	r = syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAIT, seen, relp, NULL, 0);
+	__atomic_sub_fetch(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
+	if (r < 0 && errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	if (r < 0 && errno == EINTR)
+		return -EINTR;
+	return 0;
+}
+
+static void deadline_from(const struct timeval *tv, struct timespec *d)
+{
+	clock_gettime(CLOCK_MONOTONIC, d);
+	d->tv_sec += tv->tv_sec;
+	d->tv_nsec += tv->tv_usec * 1000L;
+	if (d->tv_nsec >= 1000000000L) {
+		d->tv_sec++;
+		d->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Space in the send queue: accepted while the bytes queued are below sndbuf
+ * (so the last message may overshoot), as rds_send_queue_rm. */
+static int reserve(struct rdsb_lsock *s, uint32_t len, bool nonblock)
+{
+	struct timespec deadline, *dp = NULL;
+
+	if (s->sndtimeo.tv_sec || s->sndtimeo.tv_usec) {
+		deadline_from(&s->sndtimeo, &deadline);
+		dp = &deadline;
+	}
+	for (;;) {
+		uint32_t seen = __atomic_load_n(&s->shm->release_seq, __ATOMIC_SEQ_CST);
+		uint64_t cur = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_SEQ_CST);
+		int err;
+
+		if (cur < sndbuf(s)) {
+			if (__atomic_compare_exchange_n(&s->shm->snd_bytes, &cur, cur + len, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				return 0;
+			continue;
+		}
+		if (nonblock)
+			return -EAGAIN;
+		err = wait_release(s, seen, dp);
+		if (err)
+			return err;
+	}
+}
+
+/* A congested destination port: ENOBUFS without blocking, else wait for the
+ * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). */
+static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport, bool nonblock)
+{
+	while (rdsb_port_congested(daddr, dport)) {
+		if (nonblock) {
+			if (s->cong_monitor) {
+				struct rdsb_ctl_req req = { .op = RDSB_CTL_CONG_MONITOR,
+							    .val = RDS_CONG_MONITOR_MASK(dport) };
+				struct rdsb_ctl_rep rep;
+
+				rdsb_ctl_call(s, &req, &rep);
+			}
+			return -ENOBUFS;
+		}
+		if (poll(NULL, 0, 1) < 0 && errno == EINTR)
+			return -EINTR;
+	}
+	return 0;
+}
+
+static int write_all(int fd, struct iovec *iov, int cnt)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+
+	while (mh.msg_iovlen) {
+		ssize_t n = sys_sendmsg(fd, &mh, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				/* an O_NONBLOCK fd: the record must still go whole */
+				struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+				poll(&p, 1, -1);
+				continue;
+			}
+			return -errno;
+		}
+		while (n > 0 && mh.msg_iovlen) {
+			if ((size_t)n < mh.msg_iov->iov_len) {
+				mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
+				mh.msg_iov->iov_len -= (size_t)n;
+				n = 0;
+			} else {
+				n -= (ssize_t)mh.msg_iov->iov_len;
+				mh.msg_iov++;
+				mh.msg_iovlen--;
+			}
+		}
+		while (mh.msg_iovlen && !mh.msg_iov->iov_len) {
+			mh.msg_iov++;
+			mh.msg_iovlen--;
+		}
+	}
+	return 0;
+}
+
+static int check_cmsgs(const struct msghdr *msg)
+{
+	struct cmsghdr *cm;
+
+	for (cm = CMSG_FIRSTHDR((struct msghdr *)msg); cm; cm = CMSG_NXTHDR((struct msghdr *)msg, cm)) {
+		if (cm->cmsg_level != SOL_RDS)
+			continue;
+		switch (cm->cmsg_type) {
+		case RDS_CMSG_RDMA_ARGS:
+		case RDS_CMSG_RDMA_DEST:
+		case RDS_CMSG_RDMA_MAP:
+		case RDS_CMSG_ATOMIC_FADD:
+		case RDS_CMSG_ATOMIC_CSWP:
+		case RDS_CMSG_MASKED_ATOMIC_FADD:
+		case RDS_CMSG_MASKED_ATOMIC_CSWP:
+			return -EOPNOTSUPP;	/* no RDMA on the TCP transport */
+		case RDS_CMSG_ZCOPY_COOKIE:
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int flags)
+{
+	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC };
+	struct iovec iov[1 + 1024];
+	uint8_t daddr[16];
+	uint16_t dport;
+	uint32_t scope = 0;
+	size_t len = 0;
+	bool nonblock;
+	int err, cnt = 1;
+
+	if (flags & ~SEND_FLAGS)
+		return -EOPNOTSUPP;
+	if (msg->msg_iovlen > 1024)
+		return -EMSGSIZE;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		len += msg->msg_iov[i].iov_len;
+	if (msg->msg_name && msg->msg_namelen) {
+		const struct sockaddr *sa = msg->msg_name;
+
+		if (msg->msg_namelen < sizeof(struct sockaddr_in) ||
+		    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+		    rdsb_addr_from_sa(sa, msg->msg_namelen, daddr, &dport, &scope) < 0 ||
+		    !rdsb_addr_is_unicast(daddr) ||
+		    (sa->sa_family == AF_INET6 && rdsb_addr_is_linklocal6(daddr) && !scope))
+			return -EINVAL;
+	} else if (s->connected) {
+		memcpy(daddr, s->caddr, 16);
+		dport = s->cport;
+		scope = s->cscope_id;
+	} else {
+		return -ENOTCONN;
+	}
+	if (!s->bound)
+		return -ENOTCONN;
+	if (rdsb_addr_is_v4(s->addr) != rdsb_addr_is_v4(daddr))
+		return -EOPNOTSUPP;
+	if (len > RDS_MAX_MSG_SIZE || len > sndbuf(s))
+		return -EMSGSIZE;
+	err = check_cmsgs(msg);
+	if (err)
+		return err;
+	nonblock = rdsb_nonblocking(s->fd, flags);
+	err = cong_wait(s, daddr, dport, nonblock);
+	if (err)
+		return err;
+	err = reserve(s, (uint32_t)len, nonblock);
+	if (err)
+		return err;
+
+	memcpy(req.daddr, daddr, 16);
+	req.scope_id = scope;
+	req.dport = dport;
+	req.len = (uint32_t)len;
+	iov[0].iov_base = &req;
+	iov[0].iov_len = sizeof(req);
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		if (msg->msg_iov[i].iov_len)
+			iov[cnt++] = msg->msg_iov[i];
+	pthread_mutex_lock(&s->wlock);
+	err = write_all(s->fd, iov, cnt);
+	pthread_mutex_unlock(&s->wlock);
+	if (err) {
+		__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
+		return err == -EPIPE ? -ECONNRESET : err;
+	}
+	return (ssize_t)len;
+}
+
+ssize_t rdsb_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	ssize_t r;
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	r = do_sendmsg(s, msg, flags);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+ssize_t rdsb_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+		    socklen_t tolen)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_name = (void *)to, .msg_namelen = to ? tolen : 0, .msg_iov = &iov,
+			     .msg_iovlen = 1 };
+
+	return rdsb_sendmsg(fd, &mh, flags);
+}
+
+ssize_t rdsb_send(int fd, const void *buf, size_t len, int flags)
+{
+	return rdsb_sendto(fd, buf, len, flags, NULL, 0);
+}

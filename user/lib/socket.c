@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Socket lifetime, bind/connect and names: what af_rds.c and bind.c do. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/un.h>
+#include "lib.h"
+#include "../common/addr.h"
+
+#define MAX_FDS (1 << 20)
+
+static struct rdsb_lsock **table;
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+const struct rdsb_addr *rdsb_addrs;
+const struct rdsb_cong_map *rdsb_congs;
+
+struct rdsb_lsock *rdsb_lsock_get(int fd)
+{
+	struct rdsb_lsock **t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+
+	if (fd < 0 || fd >= MAX_FDS || !t)
+		return NULL;
+	return __atomic_load_n(&t[fd], __ATOMIC_ACQUIRE);
+}
+
+bool rdsb_is_socket(int fd)
+{
+	return rdsb_lsock_get(fd) != NULL;
+}
+
+bool rdsb_nonblocking(int fd, int flags)
+{
+	if (flags & MSG_DONTWAIT)
+		return true;
+	return sys_fcntl(fd, F_GETFL, 0) & O_NONBLOCK;
+}
+
+int rdsb_timeo_ms(const struct timeval *tv)
+{
+	if (!tv->tv_sec && !tv->tv_usec)
+		return -1;
+	return (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
+}
+
+int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep)
+{
+	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec siov = { .iov_base = req, .iov_len = sizeof(*req) };
+	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
+		return -EPIPE;
+	do
+		n = sys_recvmsg(s->ctl, &mh, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(*rep))
+		return -EPIPE;
+	return -rep->err;
+}
+
+static int engine_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME));
+	int fd = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memcpy(sun.sun_path + 1, RDSB_CTL_NAME, strlen(RDSB_CTL_NAME));
+	if (sys_connect(fd, &sun, len) < 0) {
+		sys_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* OPEN: the reply carries the delivery fd, the shared page, and (the
+ * first time) the address table and congestion maps to map. */
+static int engine_open(int ctl, int fds[4])
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
+	struct rdsb_ctl_rep rep;
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct iovec siov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(req))
+		return -EAFNOSUPPORT;
+	do
+		n = sys_recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(rep))
+		return -EAFNOSUPPORT;
+	if (rep.err)
+		return -rep.err;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int) * 4))
+		return -EPROTO;
+	memcpy(fds, CMSG_DATA(cm), sizeof(int) * 4);
+	return 0;
+}
+
+static int map_shared(int addrs_fd, int cong_fd)
+{
+	void *a, *c;
+
+	if (__atomic_load_n(&rdsb_congs, __ATOMIC_ACQUIRE))
+		return 0;
+	a = mmap(NULL, RDSB_MAX_ADDRS * sizeof(struct rdsb_addr), PROT_READ, MAP_SHARED, addrs_fd, 0);
+	if (a == MAP_FAILED)
+		return -errno;
+	c = mmap(NULL, RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map), PROT_READ, MAP_SHARED, cong_fd, 0);
+	if (c == MAP_FAILED) {
+		munmap(a, RDSB_MAX_ADDRS * sizeof(struct rdsb_addr));
+		return -errno;
+	}
+	rdsb_addrs = a;
+	__atomic_store_n(&rdsb_congs, c, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int wmem_default(const char *name)
+{
+	char path[64];
+	int v = 212992, fd;
+	char buf[32] = { 0 };
+
+	snprintf(path, sizeof(path), "/proc/sys/net/core/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			v = atoi(buf);
+		sys_close(fd);
+	}
+	return v;
+}
+
+int rdsb_socket(int domain, int type, int protocol)
+{
+	struct rdsb_lsock *s;
+	int fds[4], ctl, err, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (domain != AF_RDS) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (base != SOCK_SEQPACKET || protocol) {
+		errno = ESOCKTNOSUPPORT;
+		return -1;
+	}
+	pthread_mutex_lock(&table_lock);
+	if (!table)
+		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&table_lock);
+	if (!table) {
+		errno = ENOMEM;
+		return -1;
+	}
+	ctl = engine_connect();
+	if (ctl < 0) {
+		/* as on a kernel without RDS; `rds-bpf load` starts the engine */
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	err = engine_open(ctl, fds);
+	if (err) {
+		sys_close(ctl);
+		errno = -err;
+		return -1;
+	}
+	err = map_shared(fds[2], fds[3]);
+	sys_close(fds[2]);
+	sys_close(fds[3]);
+	s = calloc(1, sizeof(*s));
+	if (err || !s || fds[0] >= MAX_FDS) {
+		sys_close(fds[0]);
+		sys_close(fds[1]);
+		sys_close(ctl);
+		free(s);
+		errno = err ? -err : ENOMEM;
+		return -1;
+	}
+	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	sys_close(fds[1]);
+	if (s->shm == MAP_FAILED) {
+		sys_close(fds[0]);
+		sys_close(ctl);
+		free(s);
+		errno = ENOMEM;
+		return -1;
+	}
+	s->fd = fds[0];
+	s->ctl = ctl;
+	s->transport = RDS_TRANS_NONE;
+	s->sk_sndbuf = wmem_default("wmem_default");
+	s->sk_rcvbuf = wmem_default("rmem_default");
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
+	if (type & SOCK_NONBLOCK)
+		sys_fcntl(s->fd, F_SETFL, sys_fcntl(s->fd, F_GETFL, 0) | O_NONBLOCK);
+	if (!(type & SOCK_CLOEXEC))
+		sys_fcntl(s->fd, F_SETFD, 0);
+	__atomic_store_n(&table[s->fd], s, __ATOMIC_RELEASE);
+	return s->fd;
+}
+
+int rdsb_close(int fd)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+
+	if (!s)
+		return sys_close(fd);
+	__atomic_store_n(&table[fd], NULL, __ATOMIC_RELEASE);
+	sys_close(s->ctl);
+	munmap(s->shm, 4096);
+	pthread_mutex_destroy(&s->rlock);
+	pthread_mutex_destroy(&s->wlock);
+	free(s);
+	return sys_close(fd);
+}
+
+int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_BIND };
+	struct rdsb_ctl_rep rep;
+	int err;
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	if (rdsb_addr_from_sa(sa, len, req.addr, &req.port, &req.scope_id) < 0 ||
+	    !rdsb_addr_is_unicast(req.addr) ||
+	    (sa->sa_family == AF_INET6 && rdsb_addr_is_linklocal6(req.addr) && !req.scope_id) ||
+	    s->bound || req.port == RDS_FLAG_PROBE_PORT) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->transport != RDS_TRANS_NONE && s->transport != RDS_TRANS_TCP) {
+		errno = ENOPROTOOPT;
+		return -1;
+	}
+	err = rdsb_ctl_call(s, &req, &rep);
+	if (err) {
+		errno = err == -EPIPE ? EAFNOSUPPORT : -err;
+		return -1;
+	}
+	memcpy(s->addr, req.addr, 16);
+	s->scope_id = req.scope_id;
+	s->port = rep.port;
+	s->transport = RDS_TRANS_TCP;
+	s->bound = true;
+	return 0;
+}
+
+int rdsb_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	uint8_t a[16];
+	uint16_t port;
+	uint32_t scope;
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
+		errno = sa && len >= sizeof(sa_family_t) ? EAFNOSUPPORT : EINVAL;
+		return -1;
+	}
+	if (rdsb_addr_from_sa(sa, len, a, &port, &scope) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sa->sa_family == AF_INET) {
+		static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff };
+
+		if (!memcmp(a, any4, 16)) {
+			errno = EDESTADDRREQ;
+			return -1;
+		}
+		if (!rdsb_addr_is_unicast(a)) {
+			errno = EINVAL;
+			return -1;
+		}
+	} else if (!rdsb_addr_is_unicast(a) || (rdsb_addr_is_linklocal6(a) && !scope)) {
+		errno = EPROTOTYPE;
+		return -1;
+	}
+	memcpy(s->caddr, a, 16);
+	s->cport = port;
+	s->cscope_id = scope;
+	s->connected = true;
+	return 0;
+}
+
+static int name_out(const uint8_t a[16], uint16_t port, uint32_t scope, bool v6, struct sockaddr *out,
+		    socklen_t *len)
+{
+	struct sockaddr_storage ss;
+	socklen_t n = rdsb_addr_to_sa(a, port, scope, v6, &ss);
+
+	if (!out || !len) {
+		errno = EFAULT;
+		return -1;
+	}
+	memcpy(out, &ss, *len < n ? *len : n);
+	*len = n;
+	return 0;
+}
+
+int rdsb_getsockname(int fd, struct sockaddr *out, socklen_t *len)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff };
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	return name_out(s->bound ? s->addr : any4, s->port, s->scope_id, false, out, len);
+}
+
+int rdsb_getpeername(int fd, struct sockaddr *out, socklen_t *len)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	if (!s->connected) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return name_out(s->caddr, s->cport, s->cscope_id, false, out, len);
+}
+
+int rdsb_addr_find(const uint8_t addr[16])
+{
+	const struct rdsb_addr *t = rdsb_addrs;
+
+	for (int i = 0; t && i < RDSB_MAX_ADDRS; i++) {
+		uint32_t kind = __atomic_load_n(&t[i].kind, __ATOMIC_ACQUIRE);
+
+		if (kind != RDSB_ADDR_FREE && !memcmp(t[i].addr, addr, 16))
+			return i;
+	}
+	return -1;
+}
+
+bool rdsb_port_congested(const uint8_t addr[16], uint16_t port)
+{
+	int slot = rdsb_addr_find(addr);
+
+	if (slot < 0)
+		return false;
+	return rdsb_congs[slot].bits[port >> 3] & (1u << (port & 7));
+}

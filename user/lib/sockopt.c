@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* setsockopt/getsockopt: SOL_SOCKET buffers and timeouts as the kernel keeps
+ * them (doubled, capped by [wr]mem_max), and SOL_RDS (af_rds.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib.h"
+#include "../common/addr.h"
+
+#define SOCK_MIN_BUF 4608
+
+static int sysctl_int(const char *name, int dflt)
+{
+	char path[64], buf[32] = { 0 };
+	int fd, v = dflt;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/core/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			v = atoi(buf);
+		sys_close(fd);
+	}
+	return v;
+}
+
+static int int_arg(const void *val, socklen_t len, int *out)
+{
+	if (!val || len < sizeof(int))
+		return -EINVAL;
+	memcpy(out, val, sizeof(int));
+	return 0;
+}
+
+static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
+{
+	int max = sysctl_int(name == SO_SNDBUF || name == SO_SNDBUFFORCE ? "wmem_max" : "rmem_max", 212992);
+
+	if (v < 0)
+		v = 0;
+	if (!force && v > max)
+		v = max;
+	v *= 2;
+	if (v < SOCK_MIN_BUF)
+		v = SOCK_MIN_BUF;
+	if (name == SO_SNDBUF || name == SO_SNDBUFFORCE) {
+		s->sk_sndbuf = v;
+		return 0;
+	}
+	s->sk_rcvbuf = v;
+	{
+		/* the receive side lives in the engine: it decides congestion */
+		struct rdsb_ctl_req req = { .op = RDSB_CTL_SET_BUF, .arg = 1, .val = (uint64_t)v / 2 };
+		struct rdsb_ctl_rep rep;
+
+		return rdsb_ctl_call(s, &req, &rep);
+	}
+}
+
+static int set_sol_socket(struct rdsb_lsock *s, int name, const void *val, socklen_t len)
+{
+	int v, err;
+
+	switch (name) {
+	case SO_SNDBUF:
+	case SO_RCVBUF:
+	case SO_SNDBUFFORCE:
+	case SO_RCVBUFFORCE:
+		if ((err = int_arg(val, len, &v)))
+			return err;
+		return set_buf(s, name, v, name == SO_SNDBUFFORCE || name == SO_RCVBUFFORCE);
+	case SO_RCVTIMEO_OLD:
+	case SO_SNDTIMEO_OLD:
+		if (!val || len < sizeof(struct timeval))
+			return -EINVAL;
+		memcpy(name == SO_RCVTIMEO_OLD ? &s->rcvtimeo : &s->sndtimeo, val, sizeof(struct timeval));
+		return 0;
+	case SO_TIMESTAMP_OLD:
+		if ((err = int_arg(val, len, &v)))
+			return err;
+		s->timestamp = v != 0;
+		return 0;
+	default:
+		return sys_setsockopt(s->fd, SOL_SOCKET, name, val, len) < 0 ? -errno : 0;
+	}
+}
+
+static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_t len)
+{
+	int v, err;
+
+	switch (name) {
+	case RDS_CANCEL_SENT_TO: {
+		struct rdsb_ctl_req req = { .op = RDSB_CTL_CANCEL_SENT_TO };
+		struct rdsb_ctl_rep rep;
+
+		if (len < sizeof(struct sockaddr_in) ||
+		    rdsb_addr_from_sa(val, len, req.addr, &req.port, &req.scope_id) < 0)
+			return -EINVAL;
+		if (!s->bound)
+			return -ENOTCONN;
+		return rdsb_ctl_call(s, &req, &rep);
+	}
+	case RDS_RECVERR:
+	case RDS_CONG_MONITOR:
+		if ((err = int_arg(val, len, &v)))
+			return err;
+		if (name == RDS_RECVERR)
+			s->recverr = v != 0;
+		else
+			s->cong_monitor = v != 0;
+		return 0;
+	case SO_RDS_TRANSPORT:
+		if (len != sizeof(int))
+			return -EINVAL;
+		if (s->transport != RDS_TRANS_NONE)
+			return -EOPNOTSUPP;	/* once, before bind */
+		memcpy(&v, val, sizeof(v));
+		if (v < 0 || v >= RDS_TRANS_COUNT)
+			return -EINVAL;
+		if (v != RDS_TRANS_TCP)
+			return -ENOPROTOOPT;	/* no IB transport on this host */
+		s->transport = v;
+		return 0;
+	case RDS_GET_MR:
+	case RDS_GET_MR_FOR_DEST:
+	case RDS_FREE_MR:
+		return -EOPNOTSUPP;	/* RDMA needs the IB transport */
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+int rdsb_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	int err;
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	if (level == SOL_SOCKET)
+		err = set_sol_socket(s, name, val, len);
+	else if (level == SOL_RDS)
+		err = set_sol_rds(s, name, val, len);
+	else
+		err = -ENOPROTOOPT;
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}
+
+static int put_int(void *val, socklen_t *len, int v)
+{
+	if (!val || !len || *len < sizeof(int))
+		return -EINVAL;
+	memcpy(val, &v, sizeof(int));
+	*len = sizeof(int);
+	return 0;
+}
+
+int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	int err = -ENOPROTOOPT;
+
+	if (!s) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_SNDBUF:
+			err = put_int(val, len, s->sk_sndbuf);
+			break;
+		case SO_RCVBUF:
+			err = put_int(val, len, s->sk_rcvbuf);
+			break;
+		case SO_TYPE:
+			err = put_int(val, len, SOCK_SEQPACKET);
+			break;
+		case SO_DOMAIN:
+			err = put_int(val, len, AF_RDS);
+			break;
+		case SO_PROTOCOL:
+		case SO_ERROR:
+			err = put_int(val, len, 0);
+			break;
+		case SO_RCVTIMEO_OLD:
+		case SO_SNDTIMEO_OLD:
+			if (!val || !len || *len < sizeof(struct timeval)) {
+				err = -EINVAL;
+				break;
+			}
+			memcpy(val, name == SO_RCVTIMEO_OLD ? &s->rcvtimeo : &s->sndtimeo, sizeof(struct timeval));
+			*len = sizeof(struct timeval);
+			err = 0;
+			break;
+		default:
+			err = -ENOPROTOOPT;
+		}
+	} else if (level == SOL_RDS) {
+		switch (name) {
+		case SO_RDS_TRANSPORT:
+			err = put_int(val, len, s->transport);
+			break;
+		case RDS_RECVERR:
+			err = put_int(val, len, s->recverr);
+			break;
+		default:
+			err = -ENOPROTOOPT;
+		}
+	}
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	return 0;
+}

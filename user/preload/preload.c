@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * librdsb-preload.so: with LD_PRELOAD, socket(AF_RDS, SOCK_SEQPACKET, 0) and
+ * the standard calls on that fd behave as on a kernel with RDS. Every other
+ * fd goes to libc unchanged.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <rds-bpf/rds.h>
+
+/* these must interpose libc's: export them */
+#pragma GCC visibility push(default)
+
+#define REAL(name) \
+	static __typeof__(name) *real_##name; \
+	if (!real_##name) \
+		real_##name = (__typeof__(name) *)dlsym(RTLD_NEXT, #name)
+
+int socket(int domain, int type, int protocol)
+{
+	REAL(socket);
+	if (domain == AF_RDS)
+		return rdsb_socket(domain, type, protocol);
+	return real_socket(domain, type, protocol);
+}
+
+int bind(int fd, const struct sockaddr *a, socklen_t l)
+{
+	REAL(bind);
+	return rdsb_is_socket(fd) ? rdsb_bind(fd, a, l) : real_bind(fd, a, l);
+}
+
+int connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+	REAL(connect);
+	return rdsb_is_socket(fd) ? rdsb_connect(fd, a, l) : real_connect(fd, a, l);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *m, int f)
+{
+	REAL(sendmsg);
+	return rdsb_is_socket(fd) ? rdsb_sendmsg(fd, m, f) : real_sendmsg(fd, m, f);
+}
+
+ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l)
+{
+	REAL(sendto);
+	return rdsb_is_socket(fd) ? rdsb_sendto(fd, b, n, f, a, l) : real_sendto(fd, b, n, f, a, l);
+}
+
+ssize_t send(int fd, const void *b, size_t n, int f)
+{
+	REAL(send);
+	return rdsb_is_socket(fd) ? rdsb_send(fd, b, n, f) : real_send(fd, b, n, f);
+}
+
+ssize_t write(int fd, const void *b, size_t n)
+{
+	REAL(write);
+	return rdsb_is_socket(fd) ? rdsb_send(fd, b, n, 0) : real_write(fd, b, n);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *m, int f)
+{
+	REAL(recvmsg);
+	return rdsb_is_socket(fd) ? rdsb_recvmsg(fd, m, f) : real_recvmsg(fd, m, f);
+}
+
+ssize_t recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l)
+{
+	REAL(recvfrom);
+	return rdsb_is_socket(fd) ? rdsb_recvfrom(fd, b, n, f, a, l) : real_recvfrom(fd, b, n, f, a, l);
+}
+
+ssize_t recv(int fd, void *b, size_t n, int f)
+{
+	REAL(recv);
+	return rdsb_is_socket(fd) ? rdsb_recv(fd, b, n, f) : real_recv(fd, b, n, f);
+}
+
+ssize_t read(int fd, void *b, size_t n)
+{
+	REAL(read);
+	return rdsb_is_socket(fd) ? rdsb_recv(fd, b, n, 0) : real_read(fd, b, n);
+}
+
+int setsockopt(int fd, int lv, int nm, const void *v, socklen_t l)
+{
+	REAL(setsockopt);
+	return rdsb_is_socket(fd) ? rdsb_setsockopt(fd, lv, nm, v, l) : real_setsockopt(fd, lv, nm, v, l);
+}
+
+int getsockopt(int fd, int lv, int nm, void *v, socklen_t *l)
+{
+	REAL(getsockopt);
+	return rdsb_is_socket(fd) ? rdsb_getsockopt(fd, lv, nm, v, l) : real_getsockopt(fd, lv, nm, v, l);
+}
+
+int getsockname(int fd, struct sockaddr *a, socklen_t *l)
+{
+	REAL(getsockname);
+	return rdsb_is_socket(fd) ? rdsb_getsockname(fd, a, l) : real_getsockname(fd, a, l);
+}
+
+int getpeername(int fd, struct sockaddr *a, socklen_t *l)
+{
+	REAL(getpeername);
+	return rdsb_is_socket(fd) ? rdsb_getpeername(fd, a, l) : real_getpeername(fd, a, l);
+}
+
+int close(int fd)
+{
+	REAL(close);
+	return rdsb_is_socket(fd) ? rdsb_close(fd) : real_close(fd);
+}
