@@ -29,7 +29,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h)
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(UNIT_BIN)
+           $(B)/tests/rds-xfer $(B)/tests/tcp-pingpong $(UNIT_BIN)
 
 all: $(TARGETS)
 
@@ -64,7 +64,7 @@ $(B)/lib/librdsb-preload.so: $(patsubst %.c,$(B)/pic/%.o,user/preload/preload.c 
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ -ldl -lpthread
 
-$(B)/tests/rds-xfer: tests/tools/rds-xfer.c
+$(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -o $@ $<
 
@@ -81,6 +81,9 @@ test: deps all
 demo: deps all
 	tools/demo.sh
 
+bench: deps all
+	tools/bench.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/rds-bpf
 	install -m 755 $(B)/sbin/rds-bpf $(DESTDIR)$(PREFIX)/sbin/rds-bpf
@@ -94,4 +97,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test demo install clean
+.PHONY: all deps test demo bench install clean
