@@ -154,12 +154,12 @@ static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint
 
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
-	bool nonblock = rdsb_nonblocking(s->fd, flags), peek = flags & MSG_PEEK;
+	bool nonblock, peek = flags & MSG_PEEK;
 	size_t room = 0, controllen = msg->msg_controllen;
 	struct rds_header wire;
 	struct rdsb_hdr h;
 	uint8_t *peeked = NULL;
-	ssize_t r;
+	ssize_t r = -1;
 	int err;
 
 	if (flags & MSG_OOB)
@@ -168,26 +168,37 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		return -EAGAIN;
 	msg->msg_flags = 0;
 	msg->msg_controllen = 0;
-	err = wait_bytes(s, RDS_HEADER_SIZE, nonblock, false);
-	if (err)
-		return err;
-	if (sys_recv(s->fd, &wire, sizeof(wire), MSG_PEEK) != sizeof(wire))
-		return -EAGAIN;
-	rdsb_hdr_decode(&wire, &h);
-	if (peek) {
-		err = wait_bytes(s, (int)(RDS_HEADER_SIZE + h.len), nonblock, true);
+	if (!peek && (r = sys_recv(s->fd, &wire, sizeof(wire), MSG_DONTWAIT)) > 0) {
+		/* the common case: a record is waiting; take its header in one call */
+		if (r < (ssize_t)sizeof(wire) &&
+		    (err = read_exact(s->fd, (uint8_t *)&wire + r, sizeof(wire) - (size_t)r, 0)))
+			return err;
+		rdsb_hdr_decode(&wire, &h);
+	} else {
+		if (!peek && r == 0)
+			return -ECONNRESET;
+		nonblock = rdsb_nonblocking(s->fd, flags);
+		err = wait_bytes(s, RDS_HEADER_SIZE, nonblock, false);
 		if (err)
 			return err;
-		peeked = malloc(RDS_HEADER_SIZE + h.len);
-		if (!peeked)
-			return -ENOMEM;
-		if (sys_recv(s->fd, peeked, RDS_HEADER_SIZE + h.len, MSG_PEEK) !=
-		    (ssize_t)(RDS_HEADER_SIZE + h.len)) {
-			free(peeked);
+		if (sys_recv(s->fd, &wire, sizeof(wire), MSG_PEEK) != sizeof(wire))
 			return -EAGAIN;
+		rdsb_hdr_decode(&wire, &h);
+		if (peek) {
+			err = wait_bytes(s, (int)(RDS_HEADER_SIZE + h.len), nonblock, true);
+			if (err)
+				return err;
+			peeked = malloc(RDS_HEADER_SIZE + h.len);
+			if (!peeked)
+				return -ENOMEM;
+			if (sys_recv(s->fd, peeked, RDS_HEADER_SIZE + h.len, MSG_PEEK) !=
+			    (ssize_t)(RDS_HEADER_SIZE + h.len)) {
+				free(peeked);
+				return -EAGAIN;
+			}
+		} else if ((err = read_exact(s->fd, &wire, sizeof(wire), 0))) {
+			return err;
 		}
-	} else if ((err = read_exact(s->fd, &wire, sizeof(wire), 0))) {
-		return err;
 	}
 	msg->msg_controllen = controllen;
 	if (h.flags & RDSB_DELIV_NOTIFY) {

@@ -65,7 +65,7 @@ static void deadline_from(const struct timeval *tv, struct timespec *d)
 
 /* Space in the send queue: accepted while the bytes queued are below sndbuf
  * (so the last message may overshoot), as rds_send_queue_rm. */
-static int reserve(struct rdsb_lsock *s, uint32_t len, bool nonblock)
+static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
 {
 	struct timespec deadline, *dp = NULL;
 
@@ -84,7 +84,7 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, bool nonblock)
 				return 0;
 			continue;
 		}
-		if (nonblock)
+		if (rdsb_nonblocking(s->fd, flags))
 			return -EAGAIN;
 		err = wait_release(s, seen, dp);
 		if (err)
@@ -94,10 +94,10 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, bool nonblock)
 
 /* A congested destination port: ENOBUFS without blocking, else wait for the
  * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). */
-static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport, bool nonblock)
+static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport, int flags)
 {
 	while (rdsb_port_congested(daddr, dport)) {
-		if (nonblock) {
+		if (rdsb_nonblocking(s->fd, flags)) {
 			if (s->cong_monitor) {
 				struct rdsb_ctl_req req = { .op = RDSB_CTL_CONG_MONITOR,
 							    .val = RDS_CONG_MONITOR_MASK(dport) };
@@ -184,7 +184,6 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	uint16_t dport;
 	uint32_t scope = 0;
 	size_t len = 0;
-	bool nonblock;
 	int err, cnt = 1;
 
 	if (flags & ~SEND_FLAGS)
@@ -218,11 +217,11 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	err = check_cmsgs(msg);
 	if (err)
 		return err;
-	nonblock = rdsb_nonblocking(s->fd, flags);
-	err = cong_wait(s, daddr, dport, nonblock);
+	/* whether the fd blocks is asked only when it matters */
+	err = cong_wait(s, daddr, dport, flags);
 	if (err)
 		return err;
-	err = reserve(s, (uint32_t)len, nonblock);
+	err = reserve(s, (uint32_t)len, flags);
 	if (err)
 		return err;
 
