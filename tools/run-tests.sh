@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
-# The whole suite: unit tests, then the bats integration tests between
-# namespace hosts, then the interop suite against the kernel in qemu.
+# The whole suite: unit tests, the bats integration tests between namespace
+# hosts, then the interop suite against the kernel's RDS in qemu. Ends with
+# one line "N passed, M failed" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 pass=0
 fail=0
+count() {	# a "N passed, M failed" line from a test program
+	local p f
+	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$1" | tail -n 1)
+	f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$1" | tail -n 1)
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-1}))
+}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for t in build/tests/test_*; do
 	[ -x "$t" ] || continue
-	if "$t"; then pass=$((pass + 1)); else echo "FAIL: $t"; fail=$((fail + 1)); fi
+	echo "== $t"
+	"$t" >"$log" 2>&1 || true
+	grep -v '^$' "$log" | tail -n 3
+	count "$log"
 done
-echo "unit: $pass passed, $fail failed"
-bats_rc=0
-bats --timing tests/bats || bats_rc=$?
-vm_rc=0
+echo "== bats tests/bats"
+bats --tap --timing tests/bats | tee "$log"
+pass=$((pass + $(grep -c '^ok ' "$log")))
+fail=$((fail + $(grep -c '^not ok ' "$log")))
 if [ -x tests/vm/run-suite.sh ]; then
-	tests/vm/run-suite.sh || vm_rc=$?
+	echo "== tests/vm/run-suite.sh"
+	tests/vm/run-suite.sh | tee "$log"
+	pass=$((pass + $(grep -c '^ok ' "$log")))
+	fail=$((fail + $(grep -c '^not ok ' "$log")))
 fi
-[ $fail -eq 0 ] && [ $bats_rc -eq 0 ] && [ $vm_rc -eq 0 ]
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
