@@ -53,7 +53,7 @@ if [ "$flavor" = sid ]; then
 		"${uri:-http://deb.debian.org/debian}" "${key:-/usr/share/keyrings/debian-archive-keyring.gpg}" \
 		>"$priv/sources.list.d/sid.sources"
 	aptopts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$priv/sources.list.d"
-		-o Dir::State::Lists="$priv/lists" -o Dir::Cache="$priv/cache" -o Acquire::Languages=none)
+		-o Dir::State::Lists="$priv/lists" -o Dir::Cache="$priv/cache" -o Acquire::Languages=none -o APT::Sandbox::User=root)
 fi
 # $out/debs lists the cached kernel package(s): one for bookworm; sid (7.x)
 # splits the kernel into linux-binary (vmlinuz), linux-modules and linux-base.

@@ -52,7 +52,7 @@ echo 67108864 >/proc/sys/net/core/rmem_max
 export RDSB_GUEST_ADDR=${ADDR%/*} RDSB_HOST_ADDR=${HOST:-} RDSB_GUEST_ADDR6=${ADDR6%/*} RDSB_HOST_ADDR6=${HOST6:-}
 echo
 echo "RDSB-VM-READY kernel=$(uname -r) addr=${ADDR:-} addr6=${ADDR6:-} modules=$(lsmod | grep -c '^rds')"
-cd /tmp
+cd /tmp || exit 1
 sh /scenario.sh </dev/null
 rc=$?
 # A newline first: the scenario output may not end with one.

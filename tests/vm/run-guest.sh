@@ -22,7 +22,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-ns= gaddr= haddr= gaddr6= haddr6= kernel=legacy timeout=120 log= tap= ready= adds=()
+ns='' gaddr='' haddr='' gaddr6='' haddr6='' kernel=legacy timeout=120 log='' tap='' ready='' adds=()
 usage() { sed -n '2,14p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -55,7 +55,7 @@ gaddr=$(plen "$gaddr" 24) haddr=$(plen "$haddr" 24)
 [ -z "$haddr6" ] || haddr6=$(plen "$haddr6" 64)
 
 work=$(mktemp -d)
-own_tap=0 qpid= tailpid=
+own_tap=0 qpid='' tailpid=''
 cleanup() {
 	[ -z "$qpid" ] || kill -9 "$qpid" 2>/dev/null || true
 	[ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
@@ -98,6 +98,8 @@ done
 (cd "$work/root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) | cat "$img/initrd.gz" - >"$work/initrd"
 
 # ---- boot ----
+log_given=0
+[ -z "$log" ] || log_given=1
 log=${log:-${TMPDIR:-/tmp}/rds-bpf-vm.$tap.$$.log}
 mac=$(printf '52:54:00:%02x:%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))
 append="console=ttyS0 panic=-1 loglevel=4 rdsb.addr=$gaddr"
@@ -113,14 +115,14 @@ start=$SECONDS
 nsenter --net="/run/netns/$ns" qemu-system-x86_64 -accel "${RDSB_VM_ACCEL:-tcg}" -cpu max \
 	-smp "${RDSB_VM_SMP:-1}" -m "${RDSB_VM_MEM:-512M}" -nographic -no-reboot \
 	-kernel "$img/vmlinuz" -initrd "$work/initrd" -append "$append" \
-	-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac" \
+	-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
 	</dev/null >>"$log" 2>&1 &
 qpid=$!
 if [ "${RDSB_VM_STREAM:-0}" = 1 ]; then
 	tail -n +1 -f "$log" >&2 &
 	tailpid=$!
 fi
-rc=
+rc=''
 while kill -0 "$qpid" 2>/dev/null; do
 	if [ $((SECONDS - start)) -ge "$timeout" ]; then
 		echo "run-guest: TIMEOUT after ${timeout}s, killing qemu" >&2
@@ -129,13 +131,19 @@ while kill -0 "$qpid" 2>/dev/null; do
 	fi
 	sleep 0.2
 done
-[ -n "$rc" ] || wait "$qpid" || echo "run-guest: qemu exited with $?" >&2
-kill -9 "$qpid" 2>/dev/null || true
-qpid=
+if [ -n "$rc" ]; then
+	{ kill -9 "$qpid" && wait "$qpid"; } 2>/dev/null || true # no "Killed" job notice
+else
+	wait "$qpid" || echo "run-guest: qemu exited with $?" >&2
+fi
+qpid=''
+[ -z "$tailpid" ] || { sleep 0.3; kill "$tailpid"; tailpid=''; } # let tail print the last lines
 rc=${rc:-$(tr -d '\r' <"$log" | sed -n 's/^RDSB-VM-RESULT rc=\([0-9]*\)$/\1/p' | tail -1)}
 echo "run-guest: guest rc=${rc:-none} after $((SECONDS - start))s" >&2
 if [ "${rc:-125}" != 0 ] && [ "${RDSB_VM_STREAM:-0}" != 1 ]; then
 	echo "---- last console lines ($log) ----" >&2
 	tail -n 30 "$log" | tr -d '\r' >&2
 fi
+# A log nobody asked for is only kept when something went wrong.
+[ "${rc:-125}" != 0 ] || [ "$log_given" = 1 ] || rm -f "$log"
 exit "${rc:-125}"
