@@ -24,6 +24,8 @@ enum rdsb_ctl_op {
 	RDSB_CTL_STATUS,	/* reply payload: text, arg 1 = JSON */
 	RDSB_CTL_UNLOAD,	/* engine drains and exits */
 	RDSB_CTL_LOCAL_ADDR,	/* addr, scope_id: is it local? (err = 0 or EADDRNOTAVAIL) */
+	RDSB_CTL_INFO,		/* arg = RDS_INFO_* optname, val = buffer size -> items,
+				 * rep.arg = item size, rep.val = bytes of all items */
 };
 
 struct rdsb_ctl_req {

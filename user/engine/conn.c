@@ -314,10 +314,13 @@ void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struc
 		c->peer_gen = hs.gen;
 	}
 	c->peer_sport_idx = hs.has_sport_idx;
-	n = rdsb_hs_npaths(&hs);
+	/* rds_recv_hs_exthdrs: every handshake that carries NPATHS sets the
+	 * path count, not only the first (the peer may have been silent, so
+	 * that we settled on one path, or restarted); one without keeps it. */
+	n = hs.has_npaths ? rdsb_hs_npaths(&hs) : (c->npaths ? c->npaths : 1);
 	if (n > e->max_paths)
 		n = e->max_paths;
-	if (!c->npaths)
+	if (c->npaths != n)
 		set_npaths(e, c, n);
 }
 

@@ -147,6 +147,29 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 			status(e, &t, req->arg == 1);
 		rep.len = (uint32_t)t.len;
 		break;
+	case RDSB_CTL_INFO: {
+		size_t total = 0;
+		int size;
+
+		t.cap = RDSB_CTL_MAX_REPLY - sizeof(rep);
+		if (req->val < t.cap)
+			t.cap = req->val;
+		t.buf = malloc(t.cap + 1);
+		if (!t.buf) {
+			rep.err = ENOMEM;
+			break;
+		}
+		size = rdsb_info(e, (int)req->arg, t.buf, t.cap, &total);
+		if (size < 0) {
+			rep.err = -size;
+			break;
+		}
+		rep.arg = (uint32_t)size;
+		rep.val = total;
+		t.len = total <= t.cap ? total : 0;
+		rep.len = (uint32_t)t.len;
+		break;
+	}
 	case RDSB_CTL_UNLOAD:
 		e->stopping = true;
 		break;

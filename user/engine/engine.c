@@ -95,6 +95,10 @@ static void ctl_accept(struct rdsb_engine *e)
 
 		if (fd < 0)
 			return;
+		int buf = 2 * RDSB_CTL_MAX_REPLY;
+
+		/* a reply (status, RDS_INFO) is one SEQPACKET message */
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);

@@ -212,6 +212,9 @@ void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg
 void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
 			 bool probe);
 
+/* info.c: RDS_INFO_* records; returns the item size or -ENOPROTOOPT */
+int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total);
+
 /* path_tx.c / path_rx.c */
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);

@@ -411,9 +411,15 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n != sizeof(req)) {
-			/* the application closed the socket, or died */
+			/* the application closed the socket, or died. What its
+			 * sends put in the stream before that was accepted
+			 * (sendmsg returned): queue it first, as rds_sendmsg
+			 * had, so that close drops only what is not yet on
+			 * the wire (rds_send_drop_to). */
 			pr_debug("rds-bpf: socket %u: control connection closed (%zd)\n", s->id, n);
-			rdsb_sock_close(e, s);
+			app_read(e, s);
+			if (!s->closed)
+				rdsb_sock_close(e, s);
 			return;
 		}
 		rdsb_ctl_handle(e, s, s->ctl.fd, &req);

@@ -52,6 +52,8 @@ struct rdsb_lsock {
 struct rdsb_lsock *rdsb_lsock_get(int fd);
 /* One request/reply on the socket's control connection; returns 0 or -errno. */
 int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep);
+int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
+		       size_t buflen, size_t *got);
 
 /* The engine's address table and congestion maps, mapped read-only. */
 extern const struct rdsb_addr *rdsb_addrs;

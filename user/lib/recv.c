@@ -126,7 +126,7 @@ static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
 static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint8_t *peeked,
 			    uint32_t len)
 {
-	size_t done = 0;
+	size_t done = 0, copied;
 	uint8_t sink[4096];
 	int err;
 
@@ -141,6 +141,7 @@ static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint
 			return err;
 		done += take;
 	}
+	copied = done;
 	/* a datagram is consumed whole, truncated or not */
 	while (!peeked && done < len) {
 		size_t take = len - done < sizeof(sink) ? len - done : sizeof(sink);
@@ -149,7 +150,7 @@ static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint
 			return err;
 		done += take;
 	}
-	return (ssize_t)done;
+	return (ssize_t)copied;	/* what the caller got, not what was discarded */
 }
 
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)

@@ -63,6 +63,27 @@ int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ct
 	return -rep->err;
 }
 
+/* The same, with the reply's payload (up to buflen bytes) copied to buf. */
+int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
+		       size_t buflen, size_t *got)
+{
+	struct iovec iov[2] = { { .iov_base = rep, .iov_len = sizeof(*rep) }, { .iov_base = buf, .iov_len = buflen } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct iovec siov = { .iov_base = req, .iov_len = sizeof(*req) };
+	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
+		return -EPIPE;
+	do
+		n = sys_recvmsg(s->ctl, &mh, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(*rep))
+		return -EPIPE;
+	*got = (size_t)n - sizeof(*rep);
+	return -rep->err;
+}
+
 static int engine_connect(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -252,6 +273,8 @@ int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
 		return -1;
 	}
 	err = rdsb_ctl_call(s, &req, &rep);
+	if (err == -EADDRNOTAVAIL && s->transport == RDS_TRANS_TCP)
+		err = -ENOPROTOOPT;	/* rds_bind: an explicit transport's laddr_check failed */
 	if (err) {
 		errno = err == -EPIPE ? EAFNOSUPPORT : -err;
 		return -1;

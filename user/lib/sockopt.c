@@ -97,11 +97,11 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		struct rdsb_ctl_req req = { .op = RDSB_CTL_CANCEL_SENT_TO };
 		struct rdsb_ctl_rep rep;
 
+		if (!s->bound)	/* rds_cancel_sent_to checks this first */
+			return -ENOTCONN;
 		if (len < sizeof(struct sockaddr_in) ||
 		    rdsb_addr_from_sa(val, len, req.addr, &req.port, &req.scope_id) < 0)
 			return -EINVAL;
-		if (!s->bound)
-			return -ENOTCONN;
 		return rdsb_ctl_call(s, &req, &rep);
 	}
 	case RDS_RECVERR:
@@ -114,10 +114,10 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 			s->cong_monitor = v != 0;
 		return 0;
 	case SO_RDS_TRANSPORT:
+		if (s->transport != RDS_TRANS_NONE)
+			return -EOPNOTSUPP;	/* once, before bind; checked before optlen */
 		if (len != sizeof(int))
 			return -EINVAL;
-		if (s->transport != RDS_TRANS_NONE)
-			return -EOPNOTSUPP;	/* once, before bind */
 		memcpy(&v, val, sizeof(v));
 		if (v < 0 || v >= RDS_TRANS_COUNT)
 			return -EINVAL;
@@ -127,6 +127,14 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		return 0;
 	case RDS_GET_MR:
 	case RDS_GET_MR_FOR_DEST:
+		/* rds_get_mr[_for_dest] then __rds_rdma_map: exact optlen,
+		 * bound, and only then "no get_mr on this transport" */
+		if (len != (name == RDS_GET_MR ? sizeof(struct rds_get_mr_args)
+					       : sizeof(struct rds_get_mr_for_dest_args)))
+			return -EINVAL;
+		if (!s->bound)
+			return -ENOTCONN;
+		return -EOPNOTSUPP;	/* RDMA needs the IB transport */
 	case RDS_FREE_MR:
 		return -EOPNOTSUPP;	/* RDMA needs the IB transport */
 	default:
@@ -163,6 +171,28 @@ static int put_int(void *val, socklen_t *len, int v)
 	memcpy(val, &v, sizeof(int));
 	*len = sizeof(int);
 	return 0;
+}
+
+/* RDS_INFO_*: ENOSPC with the size needed, else the item size (rds_info_getsockopt). */
+static int info(struct rdsb_lsock *s, int name, void *val, socklen_t *len)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_INFO, .arg = (uint32_t)name };
+	struct rdsb_ctl_rep rep;
+	size_t got;
+	int err;
+
+	if (!len)
+		return -EFAULT;
+	req.val = val ? *len : 0;
+	err = rdsb_ctl_call_data(s, &req, &rep, val, val ? *len : 0, &got);
+	if (err)
+		return err;
+	if (rep.val > *len || got != rep.val) {
+		*len = (socklen_t)rep.val;
+		return -ENOSPC;
+	}
+	*len = (socklen_t)rep.val;
+	return (int)rep.arg;
 }
 
 int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
@@ -205,6 +235,12 @@ int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		default:
 			err = -ENOPROTOOPT;
 		}
+	} else if (level == SOL_RDS && name >= RDS_INFO_FIRST && name <= RDS_INFO_LAST) {
+		int size = info(s, name, val, len);
+
+		if (size >= 0)
+			return size;
+		err = size;
 	} else if (level == SOL_RDS) {
 		switch (name) {
 		case SO_RDS_TRANSPORT:
