@@ -215,6 +215,17 @@ void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sp
 /* info.c: RDS_INFO_* records; returns the item size or -ENOPROTOOPT */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total);
 
+/* records.c: the non-blocking record writer */
+struct rdsb_writer {
+	struct list_head *q;
+	size_t *head_off;			/* bytes of the first record already written */
+	uint64_t *stream_off;			/* advanced by every byte written */
+	void (*encode)(void *ctx, struct rdsb_msg *m);	/* fill m->wire */
+	void (*done)(void *ctx, struct rdsb_msg *m);	/* m written whole, unlinked */
+	void *ctx;
+};
+int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
+
 /* path_tx.c / path_rx.c */
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);

@@ -10,17 +10,16 @@
 #include <sys/socket.h>
 #include "engine.h"
 
-#define TX_BATCH 64
-
-static void encode(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+static void encode(void *ctx, struct rdsb_msg *m)
 {
+	struct rdsb_path *p = ctx;
 	struct rdsb_hdr h = { 0 };
 
 	if (m->cong_map) {
 		/* A congestion map: seq 0, ports 0, the current bits. */
 		h.flags = RDS_FLAG_CONG_BITMAP;
 		h.len = RDS_CONG_MAP_BYTES;
-		memcpy(m->data, e->cong[p->conn->lslot].bits, RDS_CONG_MAP_BYTES);
+		memcpy(m->data, p->conn->eng->cong[p->conn->lslot].bits, RDS_CONG_MAP_BYTES);
 	} else {
 		h.seq = m->seq;
 		h.len = m->len;
@@ -32,9 +31,11 @@ static void encode(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *
 	rdsb_hdr_encode(&h, &m->wire);
 }
 
-static void written(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+static void written(void *ctx, struct rdsb_msg *m)
 {
-	list_del_init(&m->item);
+	struct rdsb_path *p = ctx;
+	struct rdsb_engine *e = p->conn->eng;
+
 	m->end_off = p->written;
 	if (m->cong_map) {
 		p->cong_map_queued = false;
@@ -51,60 +52,16 @@ static void written(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	while (p->state == RDSB_PATH_UP && !list_empty(&p->send_q)) {
-		struct iovec iov[TX_BATCH * 2];
-		struct msghdr mh = { .msg_iov = iov };
-		struct rdsb_msg *m;
-		size_t off = p->head_off, total = 0;
-		ssize_t n;
-		int cnt = 0;
-		bool full = false;
+	struct rdsb_writer w = { .q = &p->send_q, .head_off = &p->head_off, .stream_off = &p->written,
+				 .encode = encode, .done = written, .ctx = p };
+	int err;
 
-		list_for_each_entry(m, &p->send_q, item) {
-			size_t rec = RDS_HEADER_SIZE + m->len;
-
-			if (cnt + 2 > TX_BATCH * 2)
-				break;
-			if (off == 0)
-				encode(e, p, m);
-			if (off < RDS_HEADER_SIZE) {
-				iov[cnt].iov_base = (uint8_t *)&m->wire + off;
-				iov[cnt++].iov_len = RDS_HEADER_SIZE - off;
-			}
-			if (m->len) {
-				size_t doff = off > RDS_HEADER_SIZE ? off - RDS_HEADER_SIZE : 0;
-
-				iov[cnt].iov_base = m->data + doff;
-				iov[cnt++].iov_len = m->len - doff;
-			}
-			total += rec - off;
-			off = 0;
-		}
-		mh.msg_iovlen = (size_t)cnt;
-		n = sendmsg(p->ev.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			rdsb_path_drop(e, p, strerror(errno));
-			return;
-		}
-		p->written += (uint64_t)n;
-		if ((size_t)n < total)
-			full = true;
-		while (n > 0) {
-			m = list_first_entry(&p->send_q, struct rdsb_msg, item);
-			size_t left = RDS_HEADER_SIZE + m->len - p->head_off;
-
-			if ((size_t)n < left) {
-				p->head_off += (size_t)n;
-				break;
-			}
-			n -= (ssize_t)left;
-			p->head_off = 0;
-			written(e, p, m);
-		}
-		if (full)
-			break;	/* the socket buffer is full: wait for EPOLLOUT */
+	if (p->state != RDSB_PATH_UP)
+		return;
+	err = rdsb_records_write(p->ev.fd, &w);
+	if (err) {
+		rdsb_path_drop(e, p, strerror(-err));
+		return;
 	}
 	if (p->ev.fd >= 0 && p->state == RDSB_PATH_UP)
 		rdsb_ev_set(e, &p->ev, EPOLLIN | (list_empty(&p->send_q) ? 0 : EPOLLOUT));

@@ -27,7 +27,6 @@
  * receive buffer is a soft limit (congestion), this one is hard. */
 #define RX_HARD_MIN (8u << 20)
 #define CONG_POLL (2 * 1000000ull)
-#define TX_BATCH 64
 
 static uint32_t default_rcvbuf(void)
 {
@@ -220,65 +219,34 @@ void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t b
 	check_cong(e, s);
 }
 
+/* The delivery record: the wire header, h_ack holding the sender's slot. */
+static void encode_delivery(void *ctx, struct rdsb_msg *m)
+{
+	struct rdsb_hdr h = { .seq = m->seq, .ack = m->from_slot, .len = m->len,
+			      .sport = m->sport, .dport = m->dport, .flags = m->flags };
+
+	(void)ctx;
+	memcpy(h.exthdr, m->ext, RDS_HEADER_EXT_SPACE);
+	rdsb_hdr_encode(&h, &m->wire);
+}
+
+static void delivered(void *ctx, struct rdsb_msg *m)
+{
+	struct rdsb_sock *s = ctx;
+
+	s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
+	rdsb_msg_free(m);
+}
+
 static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	while (!list_empty(&s->rx_q)) {
-		struct iovec iov[TX_BATCH * 2];
-		size_t off = s->rx_head_off, total = 0;
-		struct rdsb_msg *m;
-		ssize_t n;
-		int cnt = 0;
+	uint64_t delivered_bytes = 0;
+	struct rdsb_writer w = { .q = &s->rx_q, .head_off = &s->rx_head_off, .stream_off = &delivered_bytes,
+				 .encode = encode_delivery, .done = delivered, .ctx = s };
+	int err = rdsb_records_write(s->data.fd, &w);
 
-		list_for_each_entry(m, &s->rx_q, item) {
-			if (cnt + 2 > TX_BATCH * 2)
-				break;
-			if (off == 0) {
-				struct rdsb_hdr h = {
-					.seq = m->seq, .ack = m->from_slot, .len = m->len,
-					.sport = m->sport, .dport = m->dport, .flags = m->flags,
-				};
-
-				memcpy(h.exthdr, m->ext, RDS_HEADER_EXT_SPACE);
-				rdsb_hdr_encode(&h, &m->wire);
-			}
-			if (off < RDS_HEADER_SIZE) {
-				iov[cnt].iov_base = (uint8_t *)&m->wire + off;
-				iov[cnt++].iov_len = RDS_HEADER_SIZE - off;
-			}
-			if (m->len) {
-				size_t doff = off > RDS_HEADER_SIZE ? off - RDS_HEADER_SIZE : 0;
-
-				iov[cnt].iov_base = m->data + doff;
-				iov[cnt++].iov_len = m->len - doff;
-			}
-			total += RDS_HEADER_SIZE + m->len - off;
-			off = 0;
-		}
-		n = writev(s->data.fd, iov, cnt);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(errno));
-			break;
-		}
-		size_t done = (size_t)n;
-
-		while (done > 0) {
-			m = list_first_entry(&s->rx_q, struct rdsb_msg, item);
-			size_t left = RDS_HEADER_SIZE + m->len - s->rx_head_off;
-
-			if (done < left) {
-				s->rx_head_off += done;
-				break;
-			}
-			done -= left;
-			s->rx_head_off = 0;
-			s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
-			list_del_init(&m->item);
-			rdsb_msg_free(m);
-		}
-		if ((size_t)n < total)
-			break;
-	}
+	if (err)
+		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
 	rdsb_ev_set(e, &s->data, EPOLLIN | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
 	check_cong(e, s);
 	if (s->rx_q_bytes < hard_limit(s))
@@ -422,6 +390,13 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 				rdsb_sock_close(e, s);
 			return;
 		}
+		/* What the application wrote before this request goes first,
+		 * as a kernel sendmsg had queued it by then: epoll may report
+		 * the control fd ahead of the stream (RDS_INFO must list those
+		 * sends, RDS_CANCEL_SENT_TO must drop them). */
+		app_read(e, s);
+		if (s->closed)
+			return;
 		rdsb_ctl_handle(e, s, s->ctl.fd, &req);
 		return;
 	}

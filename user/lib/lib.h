@@ -62,6 +62,7 @@ int rdsb_addr_find(const uint8_t addr[16]);
 bool rdsb_port_congested(const uint8_t addr[16], uint16_t port);
 
 bool rdsb_nonblocking(int fd, int flags);
+int rdsb_sysctl_int(const char *name, int dflt);	/* /proc/sys/net/core/NAME */
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */
 
 #endif

@@ -45,25 +45,7 @@ int rdsb_timeo_ms(const struct timeval *tv)
 	return (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
 }
 
-int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep)
-{
-	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct iovec siov = { .iov_base = req, .iov_len = sizeof(*req) };
-	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
-		return -EPIPE;
-	do
-		n = sys_recvmsg(s->ctl, &mh, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < (ssize_t)sizeof(*rep))
-		return -EPIPE;
-	return -rep->err;
-}
-
-/* The same, with the reply's payload (up to buflen bytes) copied to buf. */
+/* One request/reply; the reply's payload (up to buflen bytes) goes to buf. */
 int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
 		       size_t buflen, size_t *got)
 {
@@ -82,6 +64,13 @@ int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rd
 		return -EPIPE;
 	*got = (size_t)n - sizeof(*rep);
 	return -rep->err;
+}
+
+int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep)
+{
+	size_t got;
+
+	return rdsb_ctl_call_data(s, req, rep, NULL, 0, &got);
 }
 
 static int engine_connect(void)
@@ -150,11 +139,10 @@ static int map_shared(int addrs_fd, int cong_fd)
 	return 0;
 }
 
-static int wmem_default(const char *name)
+int rdsb_sysctl_int(const char *name, int dflt)
 {
-	char path[64];
-	int v = 212992, fd;
-	char buf[32] = { 0 };
+	char path[64], buf[32] = { 0 };
+	int fd, v = dflt;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/core/%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -223,8 +211,8 @@ int rdsb_socket(int domain, int type, int protocol)
 	s->fd = fds[0];
 	s->ctl = ctl;
 	s->transport = RDS_TRANS_NONE;
-	s->sk_sndbuf = wmem_default("wmem_default");
-	s->sk_rcvbuf = wmem_default("rmem_default");
+	s->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
+	s->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	if (type & SOCK_NONBLOCK)

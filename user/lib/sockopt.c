@@ -12,21 +12,6 @@
 
 #define SOCK_MIN_BUF 4608
 
-static int sysctl_int(const char *name, int dflt)
-{
-	char path[64], buf[32] = { 0 };
-	int fd, v = dflt;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/core/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (read(fd, buf, sizeof(buf) - 1) > 0)
-			v = atoi(buf);
-		sys_close(fd);
-	}
-	return v;
-}
-
 static int int_arg(const void *val, socklen_t len, int *out)
 {
 	if (!val || len < sizeof(int))
@@ -37,7 +22,7 @@ static int int_arg(const void *val, socklen_t len, int *out)
 
 static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 {
-	int max = sysctl_int(name == SO_SNDBUF || name == SO_SNDBUFFORCE ? "wmem_max" : "rmem_max", 212992);
+	int max = rdsb_sysctl_int(name == SO_SNDBUF || name == SO_SNDBUFFORCE ? "wmem_max" : "rmem_max", 212992);
 
 	if (v < 0)
 		v = 0;
