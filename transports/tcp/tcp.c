@@ -135,9 +135,10 @@ static struct rdsb_path *accept_slot(struct rdsb_conn *c, uint16_t fport)
 	for (unsigned int i = 0; i < n; i++)
 		if (c->paths[i].ev.fd < 0)
 			return &c->paths[i];
-	/* every slot busy: with one path the peer reconnected before we saw
-	 * the old socket die, so the new one replaces it */
-	return n == 1 ? &c->paths[0] : NULL;
+	/* every slot busy: with one path (decided, not merely unknown) the
+	 * peer reconnected before we saw the old socket die, so the new one
+	 * replaces it; else it is reset, as rds_tcp_accept_one_path */
+	return c->npaths == 1 ? &c->paths[0] : NULL;
 }
 
 void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
@@ -183,6 +184,12 @@ void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 			}
 			continue;
 		}
+		/* The peer opens lanes > 0 as soon as it has our probe; its
+		 * own probe (path count, SPORT_IDX) was sent before, on path
+		 * 0: read it before choosing a slot, or lane 1 would take
+		 * path 0's place (and its sequence space). */
+		if (!c->npaths && c->paths[0].state == RDSB_PATH_UP && c->paths[0].ev.fd >= 0)
+			rdsb_path_recv(e, &c->paths[0]);
 		p = accept_slot(c, fport);
 		if (!p) {
 			reject(fd);

@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# Congestion (rds-facts.md §1.3, §3): a port whose unread bytes exceed its
+# rcvbuf (SO_RCVBUF/2) is marked in its host's congestion map, the map goes to
+# the peer, and the peer's senders get ENOBUFS (nonblocking) or wait
+# (blocking). The bit is visible in the pinned BPF maps on both hosts.
+
+load helpers
+
+setup() { setup_two_hosts; }
+teardown() { teardown_hosts; }
+
+PORT=4003	# byte 500, bit 3 of the map: (PORT >> 3, PORT & 7)
+RCVBUF=16384	# SO_RCVBUF: congested above 16384 unread payload bytes
+
+# addr_slot A|B IPV4: the rdsb_addrs slot (= rdsb_cong key) of that address
+addr_slot() {
+	local ns ino
+	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
+	ino=$(stat -Lc %i "/run/netns/$ns")
+	bpftool map dump pinned "/sys/fs/bpf/rds-bpf/$ino/rdsb_addrs" -j |
+		jq -r --argjson a "[$(echo "$2" | tr . ,)]" \
+			'.[].formatted | select(.value.kind != 0 and .value.addr[10:16] == [255,255] + $a) | .key'
+}
+
+# cong_bit A|B SLOT PORT: that port's bit in that slot's map, 0 or 1
+cong_bit() {
+	local ns ino
+	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
+	ino=$(stat -Lc %i "/run/netns/$ns")
+	bpftool map lookup pinned "/sys/fs/bpf/rds-bpf/$ino/rdsb_cong" key $(($2 & 255)) $(($2 >> 8)) 0 0 -j |
+		jq --argjson p "$3" '(.formatted.value.bits[$p / 8 | floor] / pow(2; $p % 8) | floor) % 2'
+}
+
+# wait_bit A|B SLOT PORT 0|1: poll until the bit has that value (5 s)
+wait_bit() {
+	for _ in $(seq 100); do
+		[ "$(cong_bit "$1" "$2" "$3")" = "$4" ] && return 0
+		sleep 0.05
+	done
+	echo "bit $3 of slot $2 on $1 never became $4" >&2
+	return 1
+}
+
+# wait_slot A|B IPV4: poll until the address has a slot; prints it
+wait_slot() {
+	local s
+	for _ in $(seq 100); do
+		s=$(addr_slot "$1" "$2")
+		[ -n "$s" ] && { echo "$s"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# the engines agree on every map that went over the wire (once idle)
+maps_all_received() {
+	local a b
+	for _ in $(seq 100); do
+		a=$(in_host A "$RDSB_BIN" status -j)
+		b=$(in_host B "$RDSB_BIN" status -j)
+		[ "$(jq .counters.rx_cong_maps <<<"$a")" -eq "$(jq .counters.tx_cong_maps <<<"$b")" ] &&
+			[ "$(jq .counters.tx_cong_maps <<<"$a")" -eq "$(jq .counters.rx_cong_maps <<<"$b")" ] && break
+		sleep 0.05
+	done
+	jq -c .counters <<<"$a"
+	jq -c .counters <<<"$b"
+	[ "$(jq .counters.rx_cong_maps <<<"$a")" -eq "$(jq .counters.tx_cong_maps <<<"$b")" ]
+	[ "$(jq .counters.tx_cong_maps <<<"$a")" -eq "$(jq .counters.rx_cong_maps <<<"$b")" ]
+	# B flipped the bit on and off again, and ended uncongested
+	[ "$(jq .counters.cong_set <<<"$b")" -ge 1 ]
+	[ "$(jq .counters.cong_set <<<"$b")" -eq "$(jq .counters.cong_clear <<<"$b")" ]
+	[ "$(jq .counters.cong_set <<<"$a")" -eq 0 ]
+}
+
+# congested_run [--nonblock]: a receiver on B that holds 3 s before reading,
+# a sender on A; checks the bit on both hosts while held, the sender still
+# running, then delivery of all 300 and the bit cleared.
+congested_run() {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:$PORT -n 300 -s 0:2000 --rcvbuf $RCVBUF --hold 3000 -t 30 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	rpid=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:$PORT -n 300 -s 0:2000 "$@" >"$BATS_TEST_TMPDIR/s" &
+	spid=$!
+	slot_b=$(wait_slot B $ADDR_B)
+	wait_bit B "$slot_b" $PORT 1
+	# little-endian bit order: the neighbours in the same byte are clear
+	[ "$(cong_bit B "$slot_b" $((PORT - 1)))" = 0 ]
+	[ "$(cong_bit B "$slot_b" $((PORT + 1)))" = 0 ]
+	# the map reached A: its copy of B's map has the same bit
+	slot_a=$(wait_slot A $ADDR_B)
+	wait_bit A "$slot_a" $PORT 1
+	# only that port: exactly one congested port in B's map, as A sees it
+	ino=$(stat -Lc %i "/run/netns/$NS_A")
+	[ "$(bpftool map lookup pinned "/sys/fs/bpf/rds-bpf/$ino/rdsb_addrs" key "$slot_a" 0 0 0 -j |
+		jq .formatted.value.congested_ports)" -eq 1 ]
+	in_host B "$RDSB_BIN" status -j | jq -e ".sockets[] | select(.port == $PORT) | .congested == true"
+	# the sender is held back, not done: 300 x ~1000 B is far above 16 KiB
+	kill -0 "$spid"
+	run grep -c '^sent' "$BATS_TEST_TMPDIR/s"
+	[ "$output" = 0 ]
+	wait "$spid"
+	wait "$rpid"
+	cat "$BATS_TEST_TMPDIR/s" "$BATS_TEST_TMPDIR/r"
+	grep -q '^recv 300 msgs .* senders 1$' "$BATS_TEST_TMPDIR/r"
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	# drained: the bit is clear again on both hosts
+	wait_bit B "$slot_b" $PORT 0
+	wait_bit A "$slot_a" $PORT 0
+}
+
+@test "a receiver that does not read: the nonblocking sender gets ENOBUFS, then all 300 arrive" {
+	congested_run --nonblock
+	enobufs=$(sed -n 's/^sent .* enobufs \([0-9]*\) .*/\1/p' "$BATS_TEST_TMPDIR/s")
+	[ "$enobufs" -gt 0 ]
+	maps_all_received
+}
+
+@test "a blocking sender waits on the congested port instead of failing" {
+	congested_run
+	# blocking: never ENOBUFS nor EAGAIN, it slept until the map cleared
+	grep -q ' enobufs 0 eagain 0$' "$BATS_TEST_TMPDIR/s"
+	maps_all_received
+}
+
+@test "closing a congested socket clears its bit on both hosts" {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:$PORT -n 1 -s 1000:1000 --rcvbuf $RCVBUF --hold 1500 -t 30 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	rpid=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:$PORT -n 100 -s 1000:1000 --nonblock \
+		>"$BATS_TEST_TMPDIR/s" &
+	spid=$!
+	slot_b=$(wait_slot B $ADDR_B)
+	wait_bit B "$slot_b" $PORT 1
+	slot_a=$(wait_slot A $ADDR_B)
+	wait_bit A "$slot_a" $PORT 1
+	# the receiver reads one datagram and exits with the rest unread
+	wait "$rpid"
+	wait_bit B "$slot_b" $PORT 0
+	wait_bit A "$slot_a" $PORT 0
+	# the sender is no longer held back: the rest goes (to no socket)
+	wait "$spid"
+	grep -q '^sent 100 msgs 100000 bytes' "$BATS_TEST_TMPDIR/s"
+	in_host B "$RDSB_BIN" status -j | jq -e '.sockets | length == 0'
+}

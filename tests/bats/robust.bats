@@ -1,0 +1,294 @@
+#!/usr/bin/env bats
+# Robustness: a raw peer (tests/tools/hostile-peer.py, in host A's namespace
+# with no engine there) writes malformed or crafted RDS/TCP streams to B's
+# engine; B must drop exactly what the kernel drops, count it, and keep
+# serving: after each case A loads an engine and a normal exchange A->B must
+# work. Then paths torn down mid-transfer and an application killed -9.
+
+load helpers
+
+HOSTILE="$BATS_TEST_DIRNAME/../tools/hostile-peer.py"
+
+setup() {
+	load_hosts
+	engine_up B
+}
+teardown() { teardown_hosts; }
+
+hostile() {	# hostile CASE [options]: run the raw peer on A against B
+	in_host A python3 "$HOSTILE" "$@" --dst $ADDR_B
+}
+
+counter() {	# counter A|B NAME
+	in_host "$1" "$RDSB_BIN" status -j | jq ".counters.$2"
+}
+
+wait_counter() {	# wait_counter A|B NAME VALUE: poll until NAME == VALUE (5 s)
+	local v
+	for _ in $(seq 100); do
+		v=$(counter "$1" "$2")
+		[ "$v" = "$3" ] && return 0
+		sleep 0.05
+	done
+	echo "$1 $2 is $v, expected $3" >&2
+	return 1
+}
+
+engine_alive() {	# B's engine answers and still listens on 16385
+	in_host B "$RDSB_BIN" status -j | jq -e '.gen > 0' >/dev/null
+	[ "$(in_host B ss -Htln '( sport = :16385 )' | wc -l)" -ge 1 ]
+}
+
+# After the hostile input: A loads an engine and 200 datagrams A->B arrive
+# whole, in order, once.
+normal_exchange() {
+	in_host A "$RDSB_BIN" status >/dev/null 2>&1 || engine_up A
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4500 -n 200 -s 0:9000 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.x" >"$BATS_TEST_TMPDIR/rx" &
+	local r=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5500 -d $ADDR_B:4500 -n 200 -s 0:9000 >"$BATS_TEST_TMPDIR/sx"
+	wait $r
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/sx")" = "$(recv_hash "$BATS_TEST_TMPDIR/rx" $ADDR_A:5500)" ]
+}
+
+@test "random garbage on a path: reset, drop_bad_len 1, nothing delivered, B keeps serving" {
+	run hostile garbage --seed 1
+	echo "$output"
+	[ "${lines[1]}" = "result reset" ]
+	engine_alive
+	[ "$(counter B drop_bad_len)" -eq 1 ]
+	[ "$(counter B drop_bad_cong_map)" -eq 0 ]
+	[ "$(counter B rx_delivered)" -eq 0 ]
+	wait_counter B path_down 1
+	normal_exchange
+}
+
+@test "h_len 0x7fffffff: reset at the header, not after waiting for 2 GiB, drop_bad_len 1" {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -t 30 --ready "$BATS_TEST_TMPDIR/ready.r" >/dev/null &
+	wait_ready
+	run hostile huge-len --sport 5000 --dport 4000
+	echo "$output"
+	[ "${lines[1]}" = "result reset" ]
+	engine_alive
+	[ "$(counter B drop_bad_len)" -eq 1 ]
+	[ "$(counter B rx_delivered)" -eq 0 ]
+	normal_exchange
+}
+
+@test "a congestion map of 100 bytes: reset, drop_bad_cong_map 1, B's map of A untouched" {
+	run hostile bad-cong-map
+	echo "$output"
+	[ "${lines[1]}" = "result reset" ]
+	engine_alive
+	[ "$(counter B drop_bad_cong_map)" -eq 1 ]
+	[ "$(counter B drop_bad_len)" -eq 0 ]
+	[ "$(counter B rx_cong_maps)" -eq 0 ]
+	normal_exchange
+}
+
+@test "a record cut short by close is dropped whole; the next connection parses from a clean state" {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 2 -s 0:3000 -S 7 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+	run hostile truncated --sport 5000 --dport 4000
+	echo "$output"
+	[ "${lines[1]}" = "result sent-and-closed" ]
+	wait_counter B path_down 1
+	engine_alive
+	[ "$(counter B rx_delivered)" -eq 0 ]
+	# a new connection: its records are not glued to the 500 stale bytes
+	run hostile datagrams --sport 5000 --dport 4000 --seed 7 --size 0:3000 --msgs 1:0,2:1
+	echo "$output"
+	wait $r
+	cat "$BATS_TEST_TMPDIR/r"
+	[ "$(sed -n 's/^sent 2 msgs .* hash \([0-9a-f]*\)$/\1/p' <<<"$output")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	[ "$(counter B rx_delivered)" -eq 2 ]
+	[ "$(counter B drop_bad_len)" -eq 0 ]
+	normal_exchange
+}
+
+@test "a raw peer's datagrams are delivered; RETRANSMITTED duplicates with a lower seq are not" {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 3 -s 0:3000 -S 7 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+	# seq 1, 2, then 1 and 2 again flagged RETRANSMITTED, then 3
+	run hostile datagrams --sport 5000 --dport 4000 --seed 7 --size 0:3000 --msgs 1:0,2:1,-1:0:4,-2:1:4,3:2
+	echo "$output"
+	grep -qx 'result closed' <<<"$output"
+	wait $r
+	cat "$BATS_TEST_TMPDIR/r"
+	grep -q '^recv 3 msgs .* senders 1$' "$BATS_TEST_TMPDIR/r"
+	[ "$(sed -n 's/^sent 3 msgs .* hash \([0-9a-f]*\)$/\1/p' <<<"$output")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	[ "$(counter B drop_dup_seq)" -eq 2 ]
+	[ "$(counter B rx_delivered)" -eq 3 ]
+	normal_exchange
+}
+
+@test "the duplicate rule is the kernel's: a lower seq without RETRANSMITTED rewinds next_rx_seq" {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 3 -s 0:3000 -S 9 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+	# 5, then 3 (accepted: next_rx_seq = 4, not 6), then 4 RETRANSMITTED
+	# (4 >= 4: accepted), then 3 RETRANSMITTED (3 < 5: dropped)
+	run hostile datagrams --sport 5000 --dport 4000 --seed 9 --size 0:3000 --msgs 5:0,3:1,4:2:4,-3:1:4
+	echo "$output"
+	wait $r
+	cat "$BATS_TEST_TMPDIR/r"
+	[ "$(sed -n 's/^sent 3 msgs .* hash \([0-9a-f]*\)$/\1/p' <<<"$output")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	[ "$(counter B drop_dup_seq)" -eq 1 ]
+	[ "$(counter B rx_delivered)" -eq 3 ]
+	in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].paths[0].next_rx_seq == 5'
+	normal_exchange
+}
+
+@test "a peer silent to the probe (B settles on 1 path), then a real engine: 8 paths, no loss, no flapping" {
+	# connected and silent until B's probe went unanswered 3 times (1 s apart)
+	hostile datagrams --hold 15 --until "$BATS_TEST_TMPDIR/go" --dport 9 --msgs 1:0 >"$BATS_TEST_TMPDIR/h" &
+	h=$!
+	for _ in $(seq 200); do
+		in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 1' >/dev/null && break
+		sleep 0.05
+	done
+	touch "$BATS_TEST_TMPDIR/go"
+	wait $h
+	cat "$BATS_TEST_TMPDIR/h"
+	grep -qx 'result closed' "$BATS_TEST_TMPDIR/h"
+	in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 1'
+	[ "$(counter B probes)" -eq 3 ]
+	engine_up A
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 2000 -s 0:9000 -t 30 --senders 4 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+	pids=()
+	for p in 5001 5002 5003 5004; do
+		rds A "$RDSB_XFER" send -b $ADDR_A:$p -d $ADDR_B:4000 -n 500 -s 0:9000 >"$BATS_TEST_TMPDIR/s$p" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	wait $r
+	for p in 5001 5002 5003 5004; do
+		[ "$(sent_hash "$BATS_TEST_TMPDIR/s$p")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:$p)" ]
+	done
+	# A's probe re-decided B's path count, as rds_recv_hs_exthdrs does
+	in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8'
+	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8'
+	# B saw the raw peer's path, then A's 8 paths, each up once
+	[ "$(counter B path_up)" -eq 9 ]
+	[ "$(counter B path_down)" -eq 1 ]
+	[ "$(in_host B ss -Htn state established '( sport = :16385 )' | wc -l)" -eq 8 ]
+}
+
+@test "a connection from a larger address is reset; B connects back and sends its map, then the probe" {
+	in_host A ip addr add 10.99.0.3/24 dev eth0
+	run hostile larger --src 10.99.0.3 --listen
+	echo "$output"
+	grep -qx 'result reset' <<<"$output"
+	[ "$(counter B accept_reset_larger_peer)" -eq 1 ]
+	# B (smaller) connected to 10.99.0.3:16385 from a port with port % 8 == 0 (path 0)
+	port=$(sed -n 's/^connect-back from 10\.99\.0\.2:\([0-9]*\)$/\1/p' <<<"$output")
+	[ -n "$port" ]
+	[ $((port % 8)) -eq 0 ]
+	# first frame: the whole congestion map, seq 0, ports 0
+	grep -qx 'frame seq 0 len 8192 sport 0 dport 0 flags 0x01 ext 00000000000000000000000000000000' <<<"$output"
+	# then the probe: seq 1, sport 1, NPATHS 8, GEN_NUM, SPORT_IDX
+	grep -qE '^frame seq 1 len 0 sport 1 dport 0 flags 0x00 ext 050008 ?06[0-9a-f]{8}0800000000000000$' <<<"$output"
+	in_host A ip addr del 10.99.0.3/24 dev eth0
+	engine_alive
+	normal_exchange
+}
+
+@test "paths killed mid-transfer (ss -K, several times): 20000 datagrams arrive once, in order" {
+	engine_up A
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 20000 -s 0:20000 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 20000 -s 0:20000 --linger 3000 \
+		>"$BATS_TEST_TMPDIR/s" &
+	s=$!
+	# wait for the transfer to be under way, then kill every path of A, 5 times
+	for _ in $(seq 100); do
+		[ "$(counter B rx_delivered)" -gt 500 ] && break
+		sleep 0.05
+	done
+	kills=0
+	for _ in 1 2 3 4 5; do
+		grep -q '^sent' "$BATS_TEST_TMPDIR/s" && break
+		killed=$(in_host A ss -HK dst $ADDR_B dport = :16385 2>/dev/null | wc -l)
+		[ "$killed" -gt 0 ] && kills=$((kills + 1))
+		sleep 0.3
+	done
+	echo "kills while sending: $kills"
+	[ "$kills" -ge 2 ]
+	wait $s
+	wait $r
+	cat "$BATS_TEST_TMPDIR/s" "$BATS_TEST_TMPDIR/r"
+	grep -q '^recv 20000 msgs .* senders 1$' "$BATS_TEST_TMPDIR/r"
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	a=$(in_host A "$RDSB_BIN" status -j)
+	b=$(in_host B "$RDSB_BIN" status -j)
+	jq -c '.counters, [.connections[0].paths[].reconnects]' <<<"$a"
+	jq -c .counters <<<"$b"
+	# the paths did go down and come back, and what was resent was resent
+	[ "$(jq .counters.path_down <<<"$a")" -ge "$kills" ]
+	[ "$(jq '[.connections[0].paths[].reconnects] | add' <<<"$a")" -ge "$kills" ]
+	[ "$(jq .counters.tx_retransmitted <<<"$a")" -gt 0 ] || [ "$(jq '[.connections[0].paths[].reconnects] | add' <<<"$a")" -gt 0 ]
+	# a duplicate is only ever a retransmission B already had
+	[ "$(jq .counters.drop_dup_seq <<<"$b")" -le "$(jq .counters.tx_retransmitted <<<"$a")" ]
+	[ "$(jq .counters.rx_delivered <<<"$b")" -eq 20000 ]
+	# all paths back up
+	for _ in $(seq 100); do
+		[ "$(in_host A ss -Htn state established '( dport = :16385 )' | wc -l)" -eq 8 ] && break
+		sleep 0.05
+	done
+	[ "$(in_host A ss -Htn state established '( dport = :16385 )' | wc -l)" -eq 8 ]
+}
+
+@test "an application killed with SIGKILL frees its port at once; other sockets keep working" {
+	engine_up A
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4001 -n 1000000 -s 0:20000 -t 2 \
+		--ready "$BATS_TEST_TMPDIR/ready.1" >"$BATS_TEST_TMPDIR/r1" &
+	r1=$!
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4002 -n 200 -s 0:9000 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.2" >"$BATS_TEST_TMPDIR/r2" &
+	r2=$!
+	rds A "$RDSB_XFER" recv -b $ADDR_A:4000 -n 400 -s 0:9000 -t 30 --senders 2 \
+		--ready "$BATS_TEST_TMPDIR/ready.3" >"$BATS_TEST_TMPDIR/r3" &
+	r3=$!
+	wait_ready 3
+	# a socket on A that lives through it all: 200 datagrams before the kill
+	rds B "$RDSB_XFER" send -b $ADDR_B:6000 -d $ADDR_A:4000 -n 200 -s 0:9000 >"$BATS_TEST_TMPDIR/s6000"
+	# the victim streams from A:5000 until killed
+	rds A sh -c 'echo $$ >"$0"; exec "$@"' "$BATS_TEST_TMPDIR/victim.pid" \
+		"$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4001 -n 1000000 -s 0:20000 >/dev/null 2>&1 &
+	v=$!
+	for _ in $(seq 100); do
+		[ "$(counter B rx_delivered)" -gt 500 ] && break
+		sleep 0.05
+	done
+	[ "$(counter B rx_delivered)" -gt 500 ]
+	kill -9 "$(cat "$BATS_TEST_TMPDIR/victim.pid")"
+	wait $v || true
+	# at once: the same port binds again (rds-xfer dies on a bind error)
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4002 -n 200 -s 0:9000 >"$BATS_TEST_TMPDIR/s5000"
+	wait $r2
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s5000")" = "$(recv_hash "$BATS_TEST_TMPDIR/r2" $ADDR_A:5000)" ]
+	# and the socket on A that was there all along still receives
+	rds B "$RDSB_XFER" send -b $ADDR_B:6001 -d $ADDR_A:4000 -n 200 -s 0:9000 >"$BATS_TEST_TMPDIR/s6001"
+	wait $r3
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s6000")" = "$(recv_hash "$BATS_TEST_TMPDIR/r3" $ADDR_B:6000)" ]
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s6001")" = "$(recv_hash "$BATS_TEST_TMPDIR/r3" $ADDR_B:6001)" ]
+	# what the victim got out before it died arrived in order, without a gap
+	wait $r1 || true	# it ends by timing out, 2 s after the victim's last datagram
+	cat "$BATS_TEST_TMPDIR/r1"
+	grep -qE '^timeout after [1-9][0-9]* of 1000000 msgs' "$BATS_TEST_TMPDIR/r1"
+	run grep -c mismatch "$BATS_TEST_TMPDIR/r1"
+	[ "$output" = 0 ]
+	# the victim's socket is gone from the engine
+	in_host A "$RDSB_BIN" status -j | jq -e '[.sockets[] | select(.port == 5000)] | length == 0'
+}

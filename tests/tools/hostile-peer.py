@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""hostile-peer: a raw RDS/TCP peer (python3 stdlib only) for robustness tests.
+
+It connects to DST:16385 like the smaller address of an RDS/TCP connection
+would, and writes what a well-behaved kernel never writes:
+
+  garbage       4096 seeded random bytes (h_len forced above 1 MiB)
+  huge-len      a header with h_len = 0x7fffffff
+  truncated     a header with h_len 1000, 500 payload bytes, then close
+  bad-cong-map  a congestion map (h_flags 0x01) with h_len 100
+  datagrams     --msgs [-]SEQ:IDX[:FLAGS],... : data records from --sport to
+                --dport whose payloads are message IDX of an rds-xfer sender
+                bound to --sport (same generator: --seed, --size MIN:MAX), so
+                an rds-xfer receiver can check them (FLAGS 0x04 is
+                RDS_FLAG_RETRANSMITTED); prints the rds-xfer style
+                "sent N msgs B bytes hash H" over the records not marked
+                with a leading '-' (those the receiver must not get)
+  larger        only connect (from --src, a larger address than DST); with
+                --listen, then wait for DST to connect back to --src:16385 and
+                print the first frames it sends
+
+Output, one fact per line:
+  connected SRC:PORT -> DST:16385
+  result reset|closed|open      how DST ended the connection (open: 5 s passed)
+  connect-back from ADDR:PORT   (larger --listen)
+  frame seq S len L sport P dport D flags 0xF ext HEX
+"""
+import argparse
+import os
+import random
+import socket
+import struct
+import sys
+import time
+
+RDS_TCP_PORT = 16385
+HDR = struct.Struct(">QQIHHBB4sH16s")  # struct rds_header, 48 bytes, big-endian
+assert HDR.size == 48
+M64 = (1 << 64) - 1
+FNV_INIT = 0xCBF29CE484222325
+
+
+def header(seq=0, length=0, sport=0, dport=0, flags=0, ext=b""):
+    return HDR.pack(seq, 0, length, sport, dport, flags, 0, b"\0" * 4, 0, ext.ljust(16, b"\0"))
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+def gen_msg(seed, port, idx, lo, hi):
+    """rds-xfer's gen_msg(): message idx of the sender bound to port."""
+    s = (seed ^ (port << 48) ^ (idx * 0xD1B54A32D192ED03)) & M64
+    s, v = splitmix64(s)
+    size = lo + v % (hi - lo + 1)
+    out = bytearray()
+    while len(out) < size:
+        s, v = splitmix64(s)
+        out += v.to_bytes(8, "little")
+    return bytes(out[:size])
+
+
+def fnv(h, data):
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & M64
+    return h
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def connect(args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if args.src:
+        s.bind((args.src, 0))
+    s.settimeout(5)
+    s.connect((args.dst, RDS_TCP_PORT))
+    la, lp = s.getsockname()
+    say(f"connected {la}:{lp} -> {args.dst}:{RDS_TCP_PORT}")
+    return s
+
+
+def result(s, timeout=5.0):
+    """Read (and discard) what the peer sends until it ends the connection."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            if not s.recv(65536):
+                return "closed"
+    except ConnectionResetError:
+        return "reset"
+    except socket.timeout:
+        return "open"
+
+
+def send_then_result(s, data):
+    try:
+        s.sendall(data)
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return result(s)
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        d = s.recv(n - len(buf))
+        if not d:
+            raise EOFError
+        buf += d
+    return buf
+
+
+def print_frames(c, count, timeout):
+    c.settimeout(timeout)
+    try:
+        for _ in range(count):
+            seq, _ack, length, sport, dport, flags, _cr, _pad, _cs, ext = HDR.unpack(recv_exact(c, 48))
+            recv_exact(c, length)
+            say(f"frame seq {seq} len {length} sport {sport} dport {dport} flags {flags:#04x} ext {ext.hex()}")
+    except (EOFError, OSError) as e:
+        say(f"frames ended: {e.__class__.__name__}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("case", choices=["garbage", "huge-len", "truncated", "bad-cong-map", "datagrams", "larger"])
+    ap.add_argument("--dst", required=True)
+    ap.add_argument("--src")
+    ap.add_argument("--listen", action="store_true")
+    ap.add_argument("--sport", type=int, default=5000)
+    ap.add_argument("--dport", type=int, default=4000)
+    ap.add_argument("--seed", type=lambda v: int(v, 0), default=0)
+    ap.add_argument("--size", default="0:1024")
+    ap.add_argument("--msgs", default="1:0")
+    ap.add_argument("--hold", type=float, default=0.0, help="seconds to stay connected and silent first")
+    ap.add_argument("--until", help="end the --hold early once this file exists")
+    args = ap.parse_args()
+
+    if args.case == "larger":
+        ls = None
+        if args.listen:
+            ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind((args.src, RDS_TCP_PORT))
+            ls.listen(4)
+        try:
+            s = connect(args)
+            res = result(s)
+            s.close()
+        except ConnectionResetError:
+            res = "reset"  # the reset came before connect() returned
+        say(f"result {res}")
+        if ls:
+            ls.settimeout(5)
+            try:
+                c, (fa, fp) = ls.accept()
+            except socket.timeout:
+                say("no connect-back")
+                return 1
+            say(f"connect-back from {fa}:{fp}")
+            print_frames(c, 2, 5)
+            c.close()
+            ls.close()
+        return 0
+
+    s = connect(args)
+    end = time.monotonic() + args.hold
+    while time.monotonic() < end and not (args.until and os.path.exists(args.until)):
+        time.sleep(0.05)
+    if args.case == "garbage":
+        rnd = random.Random(args.seed)
+        data = bytearray(rnd.getrandbits(8) for _ in range(4096))
+        data[16] = 0xFF  # h_len >= 0xff000000: far above 1 MiB
+        data[24] = 0x00  # h_flags: not a congestion map
+        say(f"result {send_then_result(s, bytes(data))}")
+    elif args.case == "huge-len":
+        say(f"result {send_then_result(s, header(seq=1, length=0x7FFFFFFF, sport=args.sport, dport=args.dport))}")
+    elif args.case == "bad-cong-map":
+        say(f"result {send_then_result(s, header(length=100, flags=0x01) + bytes(100))}")
+    elif args.case == "truncated":
+        s.sendall(header(seq=1, length=1000, sport=args.sport, dport=args.dport) + bytes(500))
+        s.close()
+        say("result sent-and-closed")
+    elif args.case == "datagrams":
+        lo, hi = (int(x) for x in args.size.split(":"))
+        h, n, total = FNV_INIT, 0, 0
+        out = b""
+        for item in args.msgs.split(","):
+            dropped = item.startswith("-")
+            f = [int(x, 0) for x in item.lstrip("-").split(":")]
+            seq, idx, flags = f[0], f[1], f[2] if len(f) > 2 else 0
+            payload = gen_msg(args.seed, args.sport, idx, lo, hi)
+            out += header(seq=seq, length=len(payload), sport=args.sport, dport=args.dport, flags=flags) + payload
+            if not dropped:
+                h = fnv(fnv(h, len(payload).to_bytes(4, "little")), payload)
+                n += 1
+                total += len(payload)
+        s.sendall(out)
+        say(f"sent {n} msgs {total} bytes hash {h:016x}")
+        s.shutdown(socket.SHUT_WR)
+        say(f"result {result(s)}")
+    s.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,684 @@
+/*
+ * rds-errno: the AF_RDS errno table of the kernel's net/rds (rds-facts.md §3)
+ * that applies to the TCP transport, one case per line:
+ *     ok CASE
+ *     FAIL CASE: expected EXXX got EYYY
+ * Exit code = number of failures.
+ *
+ * Written only against the standard AF_RDS socket API (linux/rds.h, plain
+ * libc calls), like rds-xfer, so the same source can run against kernel RDS or
+ * under LD_PRELOAD=librdsb-preload.so.
+ *
+ *   rds-errno LOCAL4 PEER4 ECHO_PORT UNREACH4 [LOCAL6 PEER6]
+ *
+ * LOCAL4: an address of this host. PEER4:ECHO_PORT: an RDS echo service on
+ * another host (rds-xfer echo). UNREACH4: an address on the link that nobody
+ * answers (messages to it stay queued: send queue full). LOCAL6/PEER6 add the
+ * v6-socket-to-v4-destination case.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/rds.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef AF_RDS
+#define AF_RDS 21
+#endif
+#ifndef SOL_RDS
+#define SOL_RDS 276
+#endif
+
+static int failures, passes;
+static struct sockaddr_in local4, peer4, echo4, unreach4;
+static struct sockaddr_in6 local6, peer6;
+static int have_v6;
+static uint16_t port_seq = 20000;
+
+static const char *ename(int e)
+{
+	const char *n = e ? strerrorname_np(e) : "success";
+
+	return n ? n : "E?";
+}
+
+static void ok(const char *name)
+{
+	passes++;
+	printf("ok %s\n", name);
+}
+
+static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	failures++;
+	printf("FAIL %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* The call returned r with errno as it left it: want -1 and errno exp. */
+static void expect_err(const char *name, long r, int exp)
+{
+	int e = errno;
+
+	if (r == -1 && e == exp)
+		ok(name);
+	else if (r >= 0)
+		fail(name, "expected %s got success (%ld)", ename(exp), r);
+	else
+		fail(name, "expected %s got %s", ename(exp), ename(e));
+}
+
+/* The call must succeed with exactly want. */
+static void expect_ret(const char *name, long r, long want)
+{
+	int e = errno;
+
+	if (r == want)
+		ok(name);
+	else if (r < 0)
+		fail(name, "expected %ld got %s", want, ename(e));
+	else
+		fail(name, "expected %ld got %ld", want, r);
+}
+
+static void expect_true(const char *name, int cond, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[256];
+
+	if (cond) {
+		ok(name);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fail(name, "%s", buf);
+}
+
+static int rds_sock(void)
+{
+	int fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
+
+	if (fd < 0) {
+		printf("rds-errno: socket(AF_RDS): %s (is the engine loaded?)\n", ename(errno));
+		exit(100);
+	}
+	return fd;
+}
+
+static struct sockaddr_in sin4(const struct sockaddr_in *a, uint16_t port)
+{
+	struct sockaddr_in s = *a;
+
+	s.sin_port = htons(port);
+	return s;
+}
+
+static struct sockaddr_in sin4_raw(uint32_t host_order_addr, uint16_t port)
+{
+	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	s.sin_addr.s_addr = htonl(host_order_addr);
+	return s;
+}
+
+/* A socket bound to LOCAL4 on a fresh port; returns the port in *port. */
+static int bound_sock(uint16_t *port)
+{
+	int fd = rds_sock();
+	uint16_t p = port_seq++;
+	struct sockaddr_in a = sin4(&local4, p);
+
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		printf("rds-errno: bind %u: %s\n", p, ename(errno));
+		exit(100);
+	}
+	if (port)
+		*port = p;
+	return fd;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int wait_in(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+/* ---- socket() --------------------------------------------------------- */
+static void t_socket(void)
+{
+	int fd;
+
+	errno = 0;
+	fd = socket(AF_RDS, SOCK_STREAM, 0);
+	expect_err("socket_stream", fd, ESOCKTNOSUPPORT);
+	if (fd >= 0)
+		close(fd);
+	fd = socket(AF_RDS, SOCK_DGRAM, 0);
+	expect_err("socket_dgram", fd, ESOCKTNOSUPPORT);
+	if (fd >= 0)
+		close(fd);
+	fd = socket(AF_RDS, SOCK_SEQPACKET, 1);
+	expect_err("socket_protocol_nonzero", fd, ESOCKTNOSUPPORT);
+	if (fd >= 0)
+		close(fd);
+	fd = socket(AF_RDS, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	expect_true("socket_seqpacket_flags", fd >= 0, "expected an fd got %s", ename(errno));
+	if (fd >= 0) {
+		int v = 0;
+		socklen_t l = sizeof(v);
+
+		expect_true("socket_so_type", !getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &l) && v == SOCK_SEQPACKET,
+			    "SO_TYPE %d", v);
+		close(fd);
+	}
+}
+
+/* ---- bind() ----------------------------------------------------------- */
+static void t_bind(void)
+{
+	int fd, fd2, v;
+	uint16_t p;
+	struct sockaddr_in a;
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port_seq++) };
+	socklen_t l;
+
+	fd = rds_sock();
+	a = sin4(&local4, port_seq++);
+	expect_err("bind_short_addrlen", bind(fd, (struct sockaddr *)&a, sizeof(a) - 1), EINVAL);
+	a = sin4_raw(INADDR_ANY, port_seq++);
+	expect_err("bind_inaddr_any", bind(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	a = sin4_raw(0xe0000001, port_seq++); /* 224.0.0.1 */
+	expect_err("bind_multicast", bind(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	a = sin4_raw(INADDR_BROADCAST, port_seq++);
+	expect_err("bind_broadcast", bind(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	inet_pton(AF_INET6, "fe80::1", &a6.sin6_addr);
+	expect_err("bind_v6_linklocal_no_scope", bind(fd, (struct sockaddr *)&a6, sizeof(a6)), EINVAL);
+	a = sin4(&peer4, port_seq++);
+	expect_err("bind_nonlocal", bind(fd, (struct sockaddr *)&a, sizeof(a)), EADDRNOTAVAIL);
+	a = sin4(&local4, 1);
+	expect_err("bind_port_1", bind(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	/* none of the failures bound it: a good bind still works, once */
+	p = port_seq++;
+	a = sin4(&local4, p);
+	expect_ret("bind_ok_after_failures", bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	a = sin4(&local4, port_seq++);
+	expect_err("bind_already_bound", bind(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	fd2 = rds_sock();
+	a = sin4(&local4, p);
+	expect_err("bind_port_in_use", bind(fd2, (struct sockaddr *)&a, sizeof(a)), EADDRINUSE);
+	close(fd2);
+	close(fd);
+
+	/* explicit SO_RDS_TRANSPORT: the transport's laddr_check fails */
+	fd = rds_sock();
+	v = RDS_TRANS_TCP;
+	setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v));
+	a = sin4(&peer4, port_seq++);
+	expect_err("bind_nonlocal_explicit_tcp", bind(fd, (struct sockaddr *)&a, sizeof(a)), ENOPROTOOPT);
+	close(fd);
+
+	/* port 0: an ephemeral port >= 2, really reserved */
+	fd = rds_sock();
+	a = sin4(&local4, 0);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		fail("bind_port_0", "expected success got %s", ename(errno));
+	} else {
+		struct sockaddr_in got = { 0 };
+
+		l = sizeof(got);
+		if (getsockname(fd, (struct sockaddr *)&got, &l))
+			fail("bind_port_0", "getsockname: %s", ename(errno));
+		else
+			expect_true("bind_port_0", l == sizeof(got) && got.sin_family == AF_INET &&
+				    got.sin_addr.s_addr == local4.sin_addr.s_addr && ntohs(got.sin_port) >= 2,
+				    "getsockname len %u family %d port %u", l, got.sin_family, ntohs(got.sin_port));
+		fd2 = rds_sock();
+		expect_err("bind_port_0_reserved", bind(fd2, (struct sockaddr *)&got, sizeof(got)), EADDRINUSE);
+		close(fd2);
+	}
+	close(fd);
+
+	/* close() frees the port at once: the next bind may not race it */
+	p = port_seq++;
+	a = sin4(&local4, p);
+	{
+		int bad = 0, err = 0;
+
+		for (int i = 0; i < 50 && !bad; i++) {
+			fd = rds_sock();
+			if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+				bad = i + 1;
+				err = errno;
+			}
+			close(fd);
+		}
+		expect_true("close_frees_port", !bad, "bind #%d after close: %s", bad, ename(err));
+	}
+}
+
+/* ---- connect() -------------------------------------------------------- */
+static void t_connect(void)
+{
+	int fd = bound_sock(NULL);
+	struct sockaddr_in a = sin4_raw(INADDR_ANY, 4000);
+	char buf[64];
+
+	expect_err("connect_inaddr_any", connect(fd, (struct sockaddr *)&a, sizeof(a)), EDESTADDRREQ);
+	a = sin4_raw(0xe0000001, 4000);
+	expect_err("connect_multicast", connect(fd, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	expect_ret("connect_echo", connect(fd, (struct sockaddr *)&echo4, sizeof(echo4)), 0);
+	expect_ret("send_connected", send(fd, "connected", 9, 0), 9);
+	if (!wait_in(fd, 5000))
+		fail("send_connected_echo", "no echo within 5 s");
+	else
+		expect_true("send_connected_echo", recv(fd, buf, sizeof(buf), 0) == 9 && !memcmp(buf, "connected", 9),
+			    "echo differs");
+	close(fd);
+}
+
+/* ---- sendmsg() -------------------------------------------------------- */
+static void t_send(void)
+{
+	struct sockaddr_in nobody = sin4(&peer4, 9); /* nobody bound there: dropped */
+	struct sockaddr_in a;
+	char small[16] = "x";
+	int fd, v;
+	socklen_t l;
+	uint8_t *big;
+
+	fd = rds_sock();
+	expect_err("send_unbound", sendto(fd, small, 1, 0, (struct sockaddr *)&nobody, sizeof(nobody)), ENOTCONN);
+	/* rds_sendmsg's order: flags, then the address, then "bound?" */
+	expect_err("send_unbound_oob_flags_first",
+		   sendto(fd, small, 1, MSG_OOB, (struct sockaddr *)&nobody, sizeof(nobody)), EOPNOTSUPP);
+	a = sin4_raw(INADDR_ANY, 4000);
+	expect_err("send_unbound_bad_dest_first", sendto(fd, small, 1, 0, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	close(fd);
+
+	fd = bound_sock(NULL);
+	expect_err("send_no_dest_not_connected", send(fd, small, 1, 0), ENOTCONN);
+	expect_err("send_msg_oob", sendto(fd, small, 1, MSG_OOB, (struct sockaddr *)&nobody, sizeof(nobody)),
+		   EOPNOTSUPP);
+	expect_err("send_msg_nosignal",
+		   sendto(fd, small, 1, MSG_NOSIGNAL, (struct sockaddr *)&nobody, sizeof(nobody)), EOPNOTSUPP);
+	expect_err("send_msg_more", sendto(fd, small, 1, MSG_MORE, (struct sockaddr *)&nobody, sizeof(nobody)),
+		   EOPNOTSUPP);
+	expect_err("send_short_namelen",
+		   sendto(fd, small, 1, 0, (struct sockaddr *)&nobody, sizeof(nobody) - 1), EINVAL);
+	a = sin4_raw(INADDR_ANY, 4000);
+	expect_err("send_dest_inaddr_any", sendto(fd, small, 1, 0, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	a = sin4_raw(INADDR_BROADCAST, 4000);
+	expect_err("send_dest_broadcast", sendto(fd, small, 1, 0, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	a = sin4_raw(0xe0000001, 4000);
+	expect_err("send_dest_multicast", sendto(fd, small, 1, 0, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	if (have_v6) {
+		struct sockaddr_in6 d6 = peer6;
+
+		d6.sin6_port = htons(9);
+		expect_err("send_v4_socket_v6_dest", sendto(fd, small, 1, 0, (struct sockaddr *)&d6, sizeof(d6)),
+			   EOPNOTSUPP);
+	}
+	expect_ret("send_zero_length", sendto(fd, small, 0, 0, (struct sockaddr *)&nobody, sizeof(nobody)), 0);
+	expect_ret("send_dontwait_ok", sendto(fd, small, 1, MSG_DONTWAIT, (struct sockaddr *)&nobody, sizeof(nobody)),
+		   1);
+	close(fd);
+
+	if (have_v6) {
+		struct sockaddr_in6 b6 = local6;
+
+		fd = rds_sock();
+		b6.sin6_port = htons(port_seq++);
+		if (bind(fd, (struct sockaddr *)&b6, sizeof(b6)))
+			fail("send_v6_socket_v4_dest", "bind %s: %s", "LOCAL6", ename(errno));
+		else
+			expect_err("send_v6_socket_v4_dest",
+				   sendto(fd, small, 1, 0, (struct sockaddr *)&nobody, sizeof(nobody)), EOPNOTSUPP);
+		close(fd);
+	}
+
+	/* SO_SNDBUF: the kernel doubles it and RDS allows half: 20000 -> 20000 */
+	fd = rds_sock();
+	v = 20000;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	v = 0;
+	l = sizeof(v);
+	getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &l);
+	expect_ret("sndbuf_doubled", v, 40000);
+	a = sin4(&local4, port_seq++);
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	big = calloc(1, (1 << 20) + 1);
+	expect_err("send_over_sndbuf_half", sendto(fd, big, 20001, 0, (struct sockaddr *)&nobody, sizeof(nobody)),
+		   EMSGSIZE);
+	expect_ret("send_sndbuf_half_exactly", sendto(fd, big, 20000, 0, (struct sockaddr *)&nobody, sizeof(nobody)),
+		   20000);
+	close(fd);
+
+	/* RDS_MAX_MSG_SIZE, with a send buffer large enough not to be the reason */
+	fd = rds_sock();
+	v = 4 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
+		fail("send_over_1mib", "SO_SNDBUFFORCE: %s", ename(errno));
+	a = sin4(&local4, port_seq++);
+	bind(fd, (struct sockaddr *)&a, sizeof(a));
+	expect_err("send_over_1mib", sendto(fd, big, (1 << 20) + 1, 0, (struct sockaddr *)&nobody, sizeof(nobody)),
+		   EMSGSIZE);
+	expect_ret("send_1mib_exactly", sendto(fd, big, 1 << 20, 0, (struct sockaddr *)&nobody, sizeof(nobody)),
+		   1 << 20);
+	close(fd);
+	free(big);
+}
+
+/* Send queue full: messages to an address that never answers stay queued,
+ * accepted while the queued bytes are below sndbuf/2 (the last may overshoot). */
+static void t_send_queue_full(void)
+{
+	struct sockaddr_in to = sin4(&unreach4, 4000);
+	struct timeval tv = { .tv_usec = 200000 };
+	struct timespec t0;
+	char buf[1000] = { 0 };
+	int fd = rds_sock(), v = 4096, accepted = 0;
+	long r, ms;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)); /* sk_sndbuf 8192: 4096 for RDS */
+	{
+		struct sockaddr_in a = sin4(&local4, port_seq++);
+
+		bind(fd, (struct sockaddr *)&a, sizeof(a));
+	}
+	for (int i = 0; i < 20; i++) {
+		r = sendto(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
+		if (r != (long)sizeof(buf))
+			break;
+		accepted++;
+	}
+	expect_err("send_queue_full_eagain", r, EAGAIN);
+	expect_ret("send_queue_full_accepted", accepted, 5); /* 0,1000,..,4000 < 4096 */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = sendto(fd, buf, sizeof(buf), 0, (struct sockaddr *)&to, sizeof(to));
+	ms = ms_since(&t0);
+	expect_err("send_queue_full_sndtimeo", r, ETIMEDOUT);
+	expect_true("send_queue_full_sndtimeo_waited", ms >= 150 && ms < 3000, "waited %ld ms for 200", ms);
+	/* RDS_CANCEL_SENT_TO drops them and gives their bytes back */
+	expect_ret("cancel_sent_to", setsockopt(fd, SOL_RDS, RDS_CANCEL_SENT_TO, &to, sizeof(to)), 0);
+	expect_ret("cancel_sent_to_frees_sndbuf",
+		   sendto(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)), sizeof(buf));
+	close(fd);
+}
+
+/* ---- recvmsg() -------------------------------------------------------- */
+static int echo_roundtrip(int fd, const void *msg, size_t len)
+{
+	if (sendto(fd, msg, len, 0, (struct sockaddr *)&echo4, sizeof(echo4)) != (ssize_t)len)
+		return 0;
+	return wait_in(fd, 5000);
+}
+
+static void t_recv(void)
+{
+	char buf[256], payload[100];
+	struct timeval tv = { .tv_usec = 200000 };
+	struct timespec t0;
+	struct sockaddr_in from;
+	struct iovec iov;
+	struct msghdr mh;
+	int fd = bound_sock(NULL);
+	long r, ms;
+
+	expect_err("recv_dontwait_empty", recv(fd, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = recv(fd, buf, sizeof(buf), 0);
+	ms = ms_since(&t0);
+	expect_err("recv_rcvtimeo", r, ETIMEDOUT);
+	expect_true("recv_rcvtimeo_waited", ms >= 150 && ms < 3000, "waited %ld ms for 200", ms);
+	tv.tv_sec = 5;
+	tv.tv_usec = 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+	/* MSG_PEEK: the same datagram twice, then nothing */
+	if (!echo_roundtrip(fd, "peek-me", 7)) {
+		fail("recv_peek", "no echo within 5 s");
+	} else {
+		memset(buf, 0, sizeof(buf));
+		r = recv(fd, buf, sizeof(buf), MSG_PEEK);
+		expect_true("recv_peek", r == 7 && !memcmp(buf, "peek-me", 7), "peek returned %ld '%.*s'", r,
+			    r > 0 ? (int)r : 0, buf);
+		memset(buf, 0, sizeof(buf));
+		r = recv(fd, buf, sizeof(buf), 0);
+		expect_true("recv_after_peek", r == 7 && !memcmp(buf, "peek-me", 7), "recv returned %ld", r);
+		expect_err("recv_peek_consumed_once", recv(fd, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	}
+
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (char)('a' + i % 26);
+	/* a short buffer: MSG_TRUNC in msg_flags, the rest is discarded */
+	if (!echo_roundtrip(fd, payload, sizeof(payload))) {
+		fail("recv_trunc_flag", "no echo within 5 s");
+	} else {
+		iov = (struct iovec){ buf, 10 };
+		mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+		r = recvmsg(fd, &mh, 0);
+		expect_true("recv_trunc_flag", r == 10 && (mh.msg_flags & MSG_TRUNC) && !memcmp(buf, payload, 10),
+			    "returned %ld msg_flags %#x", r, mh.msg_flags);
+		expect_err("recv_trunc_rest_discarded", recv(fd, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	}
+	/* MSG_TRUNC passed: the full length comes back */
+	if (!echo_roundtrip(fd, payload, sizeof(payload))) {
+		fail("recv_trunc_full_length", "no echo within 5 s");
+	} else {
+		iov = (struct iovec){ buf, 10 };
+		mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+		r = recvmsg(fd, &mh, MSG_TRUNC);
+		expect_true("recv_trunc_full_length", r == 100 && (mh.msg_flags & MSG_TRUNC),
+			    "returned %ld msg_flags %#x", r, mh.msg_flags);
+	}
+	/* msg_name: the sender's address and port */
+	if (!echo_roundtrip(fd, "who", 3)) {
+		fail("recv_msg_name", "no echo within 5 s");
+	} else {
+		memset(&from, 0xa5, sizeof(from));
+		iov = (struct iovec){ buf, sizeof(buf) };
+		mh = (struct msghdr){ .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+				      .msg_iovlen = 1 };
+		r = recvmsg(fd, &mh, 0);
+		expect_true("recv_msg_name",
+			    r == 3 && mh.msg_namelen == sizeof(from) && from.sin_family == AF_INET &&
+				    from.sin_addr.s_addr == echo4.sin_addr.s_addr && from.sin_port == echo4.sin_port &&
+				    !(mh.msg_flags & MSG_TRUNC),
+			    "returned %ld namelen %u family %d port %u", r, mh.msg_namelen, from.sin_family,
+			    ntohs(from.sin_port));
+	}
+	close(fd);
+}
+
+/* ---- setsockopt/getsockopt(SOL_RDS) ----------------------------------- */
+static void t_sockopt(void)
+{
+	int fd, v;
+	socklen_t l;
+	struct sockaddr_in a, to = sin4(&peer4, 9);
+	struct rds_get_mr_args mr = { 0 };
+	struct rds_get_mr_for_dest_args mrd = { 0 };
+	char page[4096];
+
+	mr.vec.addr = (uintptr_t)page;
+	mr.vec.bytes = sizeof(page);
+	mrd.vec = mr.vec;
+	memcpy(&mrd.dest_addr, &to, sizeof(to));
+
+	fd = rds_sock();
+	v = 12345;
+	l = sizeof(v);
+	expect_true("transport_get_fresh_none",
+		    !getsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, &l) && (unsigned int)v == (unsigned int)RDS_TRANS_NONE,
+		    "got %d (%s)", v, ename(errno));
+	v = RDS_TRANS_TCP;
+	expect_err("transport_optlen_2", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, 2), EINVAL);
+	v = 99;
+	expect_err("transport_99", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), EINVAL);
+	v = -2;
+	expect_err("transport_negative", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), EINVAL);
+	v = RDS_TRANS_IB;
+	expect_err("transport_ib_absent", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), ENOPROTOOPT);
+	v = RDS_TRANS_TCP;
+	expect_ret("transport_tcp", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), 0);
+	v = -1;
+	l = sizeof(v);
+	expect_true("transport_get_tcp", !getsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, &l) && v == RDS_TRANS_TCP,
+		    "got %d", v);
+	v = RDS_TRANS_TCP;
+	expect_err("transport_twice", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), EOPNOTSUPP);
+	/* rds_set_transport: "already attached" is checked before optlen */
+	expect_err("transport_twice_bad_optlen", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, 2), EOPNOTSUPP);
+	a = sin4(&local4, port_seq++);
+	expect_ret("transport_tcp_then_bind", bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(fd);
+
+	fd = bound_sock(NULL);
+	v = RDS_TRANS_TCP;
+	expect_err("transport_after_bind", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), EOPNOTSUPP);
+	v = -1;
+	l = sizeof(v);
+	expect_true("transport_get_after_bind", !getsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, &l) && v == RDS_TRANS_TCP,
+		    "got %d", v);
+	expect_err("cancel_sent_to_short_optlen",
+		   setsockopt(fd, SOL_RDS, RDS_CANCEL_SENT_TO, &to, sizeof(to) - 1), EINVAL);
+	expect_err("get_mr_tcp", setsockopt(fd, SOL_RDS, RDS_GET_MR, &mr, sizeof(mr)), EOPNOTSUPP);
+	expect_err("get_mr_bad_optlen", setsockopt(fd, SOL_RDS, RDS_GET_MR, &mr, sizeof(mr) - 1), EINVAL);
+	expect_err("get_mr_for_dest_tcp", setsockopt(fd, SOL_RDS, RDS_GET_MR_FOR_DEST, &mrd, sizeof(mrd)),
+		   EOPNOTSUPP);
+	expect_err("sol_rds_unknown_option", setsockopt(fd, SOL_RDS, 999, &v, sizeof(v)), ENOPROTOOPT);
+	close(fd);
+
+	fd = rds_sock();
+	expect_err("cancel_sent_to_unbound", setsockopt(fd, SOL_RDS, RDS_CANCEL_SENT_TO, &to, sizeof(to)), ENOTCONN);
+	/* rds_cancel_sent_to: "bound?" is checked before optlen */
+	expect_err("cancel_sent_to_unbound_short_optlen",
+		   setsockopt(fd, SOL_RDS, RDS_CANCEL_SENT_TO, &to, sizeof(to) - 1), ENOTCONN);
+	expect_err("get_mr_unbound", setsockopt(fd, SOL_RDS, RDS_GET_MR, &mr, sizeof(mr)), ENOTCONN);
+	close(fd);
+}
+
+/* ---- RDS_INFO (info.c) and what a returned sendmsg guarantees --------- */
+static int count_queued(int fd, const struct sockaddr_in *l, const struct sockaddr_in *to)
+{
+	static uint8_t buf[1 << 16];
+	socklen_t len = sizeof(buf);
+	int each = getsockopt(fd, SOL_RDS, RDS_INFO_SEND_MESSAGES, buf, &len), n = 0;
+
+	if (each < 0)
+		return -1;
+	for (socklen_t off = 0; each > 0 && off + (socklen_t)each <= len; off += (socklen_t)each) {
+		struct rds_info_message *m = (void *)(buf + off);
+
+		n += m->laddr == l->sin_addr.s_addr && m->lport == l->sin_port && m->faddr == to->sin_addr.s_addr &&
+		     m->fport == to->sin_port;
+	}
+	return n;
+}
+
+static void t_info(void)
+{
+	struct sockaddr_in to = sin4(&unreach4, 4000);
+	uint8_t buf[1 << 14];
+	socklen_t len = 0, need;
+	int fd = rds_sock(), r, bad_info = 0, bad_cancel = 0, at = 0, got = 0;
+
+	/* optlen 0 probes: ENOSPC and optlen = the bytes needed */
+	r = getsockopt(fd, SOL_RDS, RDS_INFO_COUNTERS, buf, &len);
+	expect_err("info_probe_enospc", r, ENOSPC);
+	need = len;
+	expect_true("info_probe_len", need > 0 && need % sizeof(struct rds_info_counter) == 0 && need <= sizeof(buf),
+		    "optlen %u", need);
+	len = sizeof(buf);
+	r = getsockopt(fd, SOL_RDS, RDS_INFO_COUNTERS, buf, &len);
+	expect_true("info_counters_item_size", r == (int)sizeof(struct rds_info_counter) && len == need,
+		    "returned %d (%s) optlen %u, want %zu and %u", r, r < 0 ? ename(errno) : "-", len,
+		    sizeof(struct rds_info_counter), need);
+	close(fd);
+
+	/* Once sendmsg returned, the message is queued: RDS_INFO lists it, and
+	 * RDS_CANCEL_SENT_TO right after drops it. Many times over, since the
+	 * request must not overtake the send on its way to the engine. */
+	for (int i = 0; i < 2000; i++) {
+		struct sockaddr_in a = sin4(&local4, port_seq++);
+
+		fd = rds_sock();
+		bind(fd, (struct sockaddr *)&a, sizeof(a));
+		sendto(fd, "q", 1, 0, (struct sockaddr *)&to, sizeof(to));
+		if ((r = count_queued(fd, &a, &to)) != 1 && !bad_info++) {
+			at = i;
+			got = r;
+		}
+		setsockopt(fd, SOL_RDS, RDS_CANCEL_SENT_TO, &to, sizeof(to));
+		if (count_queued(fd, &a, &to) != 0)
+			bad_cancel++;
+		close(fd);
+	}
+	expect_true("info_lists_send_at_once", !bad_info, "%d of 2000 sends not listed (first: #%d listed %d)",
+		    bad_info, at, got);
+	expect_true("cancel_right_after_send", !bad_cancel, "%d of 2000 sends still queued after cancel",
+		    bad_cancel);
+}
+
+static int parse4(const char *s, struct sockaddr_in *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	return inet_pton(AF_INET, s, &a->sin_addr) == 1;
+}
+
+static int parse6(const char *s, struct sockaddr_in6 *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin6_family = AF_INET6;
+	return inet_pton(AF_INET6, s, &a->sin6_addr) == 1;
+}
+
+int main(int argc, char **argv)
+{
+	if ((argc != 5 && argc != 7) || !parse4(argv[1], &local4) || !parse4(argv[2], &peer4) ||
+	    !parse4(argv[4], &unreach4) || (argc == 7 && (!parse6(argv[5], &local6) || !parse6(argv[6], &peer6)))) {
+		fprintf(stderr, "usage: rds-errno LOCAL4 PEER4 ECHO_PORT UNREACH4 [LOCAL6 PEER6]\n");
+		return 100;
+	}
+	have_v6 = argc == 7;
+	echo4 = sin4(&peer4, (uint16_t)atoi(argv[3]));
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	t_socket();
+	t_bind();
+	t_connect();
+	t_send();
+	t_send_queue_full();
+	t_recv();
+	t_sockopt();
+	t_info();
+	printf("# %d ok, %d failed\n", passes, failures);
+	return failures;
+}
