@@ -72,6 +72,9 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 
+$(B)/bpf/vmlinux.h:
+	vmlinux.h-gen/gen.sh $@
+
 deps:
 	tools/install-deps.sh
 

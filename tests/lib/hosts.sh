@@ -61,8 +61,10 @@ hosts_down() {
 		case $h in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
 		[ -e "/run/netns/$ns" ] || continue
 		in_host "$h" "$RDSB_BIN" unload >/dev/null 2>&1 || true
-		# anything else still running in the namespace
+		# anything else still running in the namespace, and the pins of
+		# an engine that could not unload (killed by a test)
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		rm -rf "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$ns")"
 		ip netns del "$ns" 2>/dev/null || true
 	done
 }

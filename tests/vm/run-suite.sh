@@ -20,6 +20,7 @@ failed=0
 cleanup() {
 	nsenter --net=/run/netns/$ns "$RDSB_BIN" unload >/dev/null 2>&1
 	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
+	[ -e /run/netns/$ns ] && rm -rf "/sys/fs/bpf/rds-bpf/$(stat -Lc %i /run/netns/$ns)"
 	ip netns del $ns 2>/dev/null
 	rm -rf "$work"
 }
