@@ -18,7 +18,7 @@ declare -A R
 iperf() {	# flows -> Gbit/s
 	in_host B iperf3 -s -1 -D -p 5201 >/dev/null
 	sleep 0.2
-	in_host A iperf3 -c $ADDR_B -p 5201 -P "$1" -t "$SECS" -J | jq '.end.sum_received.bits_per_second / 1e9'
+	in_host A iperf3 -c $ADDR_B -p 5201 -P "$1" -t "$SECS" -J | jq -r '.end.sum_received.bits_per_second / 1e9 * 1000 | round / 1000'
 }
 
 # rds_bulk SOCKETS SIZE COUNT_PER_SOCKET -> Gbit/s (payload), timed at the receiver
