@@ -39,14 +39,23 @@ result() {	# name rc [diagnostics file]
 	fi
 }
 
-# scenario KERNEL GUEST_ADDR HOST_ADDR: one boot, traffic both ways
+# scenario KERNEL GUEST_ADDR HOST_ADDR [GUEST_ADDR6 HOST_ADDR6]: one boot,
+# traffic both ways, over IPv6 when the v6 addresses are given
 scenario() {
-	local kernel=$1 g=$2 h=$3 d=$work/$1-$2
+	local kernel=$1 g4=$2 h4=$3 d=$work/$1-$2-${4:-v4} g h v6args=()
+	g=$g4
+	h=$h4
+	if [ -n "${4:-}" ]; then
+		g="[$4]"
+		h="[$5]"
+		v6args=(--guest-addr6 "$4/64" --host-addr6 "$5/64")
+	fi
 	mkdir -p "$d"
 	ip netns add $ns
 	ip -n $ns link set lo up
 	ip -n $ns tuntap add dev vmtap mode tap
-	ip -n $ns addr add $h/24 dev vmtap
+	ip -n $ns addr add $h4/24 dev vmtap
+	[ -z "${5:-}" ] || ip -n $ns -6 addr add "$5/64" dev vmtap nodad
 	ip -n $ns link set vmtap up
 	RDSB_LOG_DIR=$d HOSTS_PREFIX=vm in_host $ns "$RDSB_BIN" load --log "$d/engine.log" >/dev/null || return 1
 	# host: receive from the guest, then (once the guest's datagrams are all
@@ -59,7 +68,7 @@ scenario() {
 			--sndbuf 16777216 -t 100 >"$d/host-send" 2>&1
 	) &
 	local hostpid=$!
-	"$here/run-guest.sh" --netns $ns --tap vmtap --guest-addr $g/24 --host-addr $h/24 --kernel "$kernel" \
+	"$here/run-guest.sh" --netns $ns --tap vmtap --guest-addr $g4/24 --host-addr $h4/24 "${v6args[@]}" --kernel "$kernel" \
 		--timeout 150 --log "$d/console" -- \
 		"rds-xfer recv -b $g:4001 -n $N -s $SIZES -S 4 --rcvbuf 16777216 -t 100 > /tmp/r 2>&1 &
 		 rds-xfer send -b $g:5000 -d $h:4000 -n $N -s $SIZES -S 3 --sndbuf 16777216 -t 100 || exit 1
@@ -74,9 +83,9 @@ scenario() {
 	# what crossed, as each side saw it
 	local g_sent h_from g_from h_sent npaths
 	g_sent=$(sed -n 's/.*sent [0-9]* msgs .* hash \([0-9a-f]*\).*/\1/p' "$d/console" | head -n 1)
-	h_from=$(sed -n "s/^from $g:5000 msgs $N .* hash \\([0-9a-f]*\\).*/\\1/p" "$d/host-recv")
+	h_from=$(grep -F "from $g:5000 msgs $N " "$d/host-recv" | sed 's/.* hash \([0-9a-f]*\).*/\1/')
 	h_sent=$(sed -n 's/^sent .* hash \([0-9a-f]*\).*/\1/p' "$d/host-send" 2>/dev/null)
-	g_from=$(sed -n "s/.*from $h:5000 msgs $N .* hash \\([0-9a-f]*\\).*/\\1/p" "$d/console" | head -n 1)
+	g_from=$(grep -F "from $h:5000 msgs $N " "$d/console" | head -n 1 | sed 's/.* hash \([0-9a-f]*\).*/\1/')
 	npaths=$(wc -l <"$d/paths" 2>/dev/null || echo 0)
 	{
 		echo "guest rc $grc, host rc $hrc, paths $npaths"
@@ -88,6 +97,7 @@ scenario() {
 	tail -n 20 "$d/engine.log" >>"$d/diag" 2>/dev/null
 	local order="host smaller"
 	[ "$g" \< "$h" ] && order="guest smaller"
+	[ -n "${4:-}" ] && order="$order, IPv6"
 	if [ "$grc" -eq 77 ] || [ "$grc" -eq 125 ] && ! [ -s "$d/guest.out" ]; then :; fi
 	[ $grc -eq 0 ] && [ $hrc -eq 0 ] && [ -n "$g_sent" ] && [ "$g_sent" = "$h_from" ]
 	result "$kernel kernel, $order: $N datagrams ($SIZES B) guest->host, hashes equal" $? "$d/diag"
@@ -106,6 +116,7 @@ for kernel in legacy sid; do
 	fi
 	scenario "$kernel" 10.98.0.1 10.98.0.2
 	scenario "$kernel" 10.98.0.3 10.98.0.2
+	scenario "$kernel" 10.98.0.1 10.98.0.2 fd98::1 fd98::2
 done
 echo "vm: $n checks, $failed failed"
 [ $failed -eq 0 ]
