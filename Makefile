@@ -48,9 +48,11 @@ $(B)/pic/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
 
-$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c $(ENGINE_SRC) $(COMMON_SRC))
+# the CLI: the engine, and the library for the tools that are RDS applications
+$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c tools/ping.c $(ENGINE_SRC) $(COMMON_SRC)) \
+		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz
+	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
 
 $(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
 	@mkdir -p $(@D)

@@ -19,6 +19,8 @@
 #define EXIT_USAGE 2
 #define EXIT_NOT_LOADED 3
 
+int rdsb_cmd_ping(int argc, char **argv);
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -27,6 +29,8 @@ static void usage(FILE *f)
 		"                 start the RDS engine of this network namespace\n"
 		"  unload         stop it and remove every pin and socket it made\n"
 		"  status [-j]    what is loaded: connections, paths, sockets, counters\n"
+		"  ping [-c count] [-i interval] [-I local_addr] dst\n"
+		"                 rds-ping: zero-length datagrams to port 0, answered by the peer's RDS\n"
 		"  --version      versions of rds-bpf and libbpf\n");
 }
 
@@ -291,6 +295,8 @@ int main(int argc, char **argv)
 		return do_unload(argc - i, argv + i);
 	if (!strcmp(argv[i], "status"))
 		return do_status(argc - i, argv + i);
+	if (!strcmp(argv[i], "ping"))
+		return rdsb_cmd_ping(argc - i, argv + i);
 	fprintf(stderr, "rds-bpf: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return EXIT_USAGE;

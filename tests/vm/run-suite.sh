@@ -64,6 +64,7 @@ scenario() {
 		in_host $ns env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" recv -b $h:4000 -n $N -s $SIZES -S 3 \
 			--rcvbuf 16777216 -t 100 >"$d/host-recv" 2>&1 || exit 1
 		in_host $ns ss -Htn state established "( sport = :16385 or dport = :16385 )" >"$d/paths"
+		in_host $ns "$RDSB_BIN" ping -c 3 -i 0.05 "${4:-$g4}" >"$d/ping" 2>&1
 		in_host $ns env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" send -b $h:5000 -d $g:4001 -n $N -s $SIZES -S 4 \
 			--sndbuf 16777216 -t 100 >"$d/host-send" 2>&1
 	) &
@@ -105,6 +106,8 @@ scenario() {
 	result "$kernel kernel, $order: $N datagrams ($SIZES B) host->guest, hashes equal" $? "$d/diag"
 	[ "$npaths" -eq 8 ]
 	result "$kernel kernel, $order: the NPATHS handshake opened 8 TCP paths" $? "$d/diag"
+	[ "$(grep -cE '^ +[1-3]: [0-9]+ usec$' "$d/ping")" -eq 3 ]
+	result "$kernel kernel, $order: rds-bpf ping answered 3 times by the kernel" $? "$d/ping"
 }
 
 for kernel in legacy sid; do
