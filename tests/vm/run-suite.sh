@@ -110,6 +110,42 @@ scenario() {
 	result "$kernel kernel, $order: rds-bpf ping answered 3 times by the kernel" $? "$d/ping"
 }
 
+# cong_scenario KERNEL: our receiver does not read for 15 s (longer than the
+# guest takes to boot and send); our congestion map,
+# sent on the wire, makes the kernel's nonblocking sender get ENOBUFS;
+# when we drain, everything arrives.
+cong_scenario() {
+	local kernel=$1 g=10.98.0.1 h=10.98.0.2 d=$work/$1-cong
+	mkdir -p "$d"
+	ip netns add $ns
+	ip -n $ns link set lo up
+	ip -n $ns tuntap add dev vmtap mode tap
+	ip -n $ns addr add $h/24 dev vmtap
+	ip -n $ns link set vmtap up
+	in_host $ns "$RDSB_BIN" load --log "$d/engine.log" >/dev/null || return 1
+	in_host $ns env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" recv -b $h:4002 -n 300 -s 1000:4000 -S 5 \
+		--rcvbuf 16384 --hold 15000 -t 100 >"$d/host-recv" 2>&1 &
+	local hostpid=$!
+	"$here/run-guest.sh" --netns $ns --tap vmtap --guest-addr $g/24 --host-addr $h/24 --kernel "$kernel" \
+		--timeout 150 --log "$d/console" -- \
+		"rds-xfer send -b $g:5002 -d $h:4002 -n 300 -s 1000:4000 -S 5 --nonblock -t 100" >"$d/guest.out" 2>&1
+	local grc=$?
+	wait $hostpid
+	local hrc=$?
+	in_host $ns "$RDSB_BIN" status >"$d/status" 2>&1
+	in_host $ns "$RDSB_BIN" unload >/dev/null 2>&1
+	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns del $ns
+	local line sent from enobufs
+	line=$(grep -E "sent [0-9]+ msgs" "$d/console" | head -n 1)
+	sent=$(sed -n 's/.* hash \([0-9a-f]*\) .*/\1/p' <<<"$line")
+	enobufs=$(sed -n 's/.* enobufs \([0-9]*\).*/\1/p' <<<"$line")
+	from=$(grep -F "from $g:5002 msgs 300 " "$d/host-recv" | sed 's/.* hash \([0-9a-f]*\).*/\1/')
+	{ echo "guest rc $grc, host rc $hrc, enobufs ${enobufs:-?}, sent $sent, received $from"; cat "$d/status" "$d/host-recv"; } >"$d/diag"
+	[ $grc -eq 0 ] && [ $hrc -eq 0 ] && [ "${enobufs:-0}" -gt 0 ] && [ -n "$sent" ] && [ "$sent" = "$from" ]
+	result "$kernel kernel: our congestion map makes the kernel's sender get ENOBUFS; all 300 arrive after the drain" $? "$d/diag"
+}
+
 for kernel in legacy sid; do
 	if ! "$here/build-image.sh" "$kernel" >"$work/build-$kernel" 2>&1; then
 		rc=$?
@@ -120,6 +156,7 @@ for kernel in legacy sid; do
 	scenario "$kernel" 10.98.0.1 10.98.0.2
 	scenario "$kernel" 10.98.0.3 10.98.0.2
 	scenario "$kernel" 10.98.0.1 10.98.0.2 fd98::1 fd98::2
+	cong_scenario "$kernel"
 done
 echo "vm: $n checks, $failed failed"
 [ $failed -eq 0 ]
