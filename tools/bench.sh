@@ -6,10 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/hosts.sh
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-export RDSB_LOG_DIR=$(mktemp -d)
-hosts_up "bench$$"
-trap 'hosts_down; rm -rf "$RDSB_LOG_DIR"' EXIT
+hosts_session "bench$$"
 SECS=${BENCH_SECS:-3}
 PP=${BENCH_PINGPONGS:-5000}
 out=$RDSB_LOG_DIR

@@ -5,10 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tests/lib/hosts.sh
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-export RDSB_LOG_DIR=$(mktemp -d)
-hosts_up "demo$$"
-trap 'hosts_down; rm -rf "$RDSB_LOG_DIR"' EXIT
+hosts_session "demo$$"
 engine_up A
 engine_up B
 echo "== host A $ADDR_A and host B $ADDR_B, engine loaded on both"

@@ -52,6 +52,24 @@ normal_exchange() {
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/sx")" = "$(recv_hash "$BATS_TEST_TMPDIR/rx" $ADDR_A:5500)" ]
 }
 
+# raw_receiver N SEED: a receiver on B:4000 for N datagrams of the raw peer
+# (sender port 5000 on A, sizes 0:3000); $r is its pid
+raw_receiver() {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s 0:3000 -S "$2" -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+}
+
+# raw_received N: the receiver got exactly the N datagrams the raw peer
+# reported sending in $output, by content hash
+raw_received() {
+	wait $r
+	cat "$BATS_TEST_TMPDIR/r"
+	[ "$(sed -n "s/^sent $1 msgs .* hash \([0-9a-f]*\)$/\1/p" <<<"$output")" = \
+	  "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+}
+
 @test "random garbage on a path: reset, drop_bad_len 1, nothing delivered, B keeps serving" {
 	run hostile garbage --seed 1
 	echo "$output"
@@ -88,10 +106,7 @@ normal_exchange() {
 }
 
 @test "a record cut short by close is dropped whole; the next connection parses from a clean state" {
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 2 -s 0:3000 -S 7 -t 30 --senders 1 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
-	r=$!
-	wait_ready
+	raw_receiver 2 7
 	run hostile truncated --sport 5000 --dport 4000
 	echo "$output"
 	[ "${lines[1]}" = "result sent-and-closed" ]
@@ -101,44 +116,32 @@ normal_exchange() {
 	# a new connection: its records are not glued to the 500 stale bytes
 	run hostile datagrams --sport 5000 --dport 4000 --seed 7 --size 0:3000 --msgs 1:0,2:1
 	echo "$output"
-	wait $r
-	cat "$BATS_TEST_TMPDIR/r"
-	[ "$(sed -n 's/^sent 2 msgs .* hash \([0-9a-f]*\)$/\1/p' <<<"$output")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	raw_received 2
 	[ "$(counter B rx_delivered)" -eq 2 ]
 	[ "$(counter B drop_bad_len)" -eq 0 ]
 	normal_exchange
 }
 
 @test "a raw peer's datagrams are delivered; RETRANSMITTED duplicates with a lower seq are not" {
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 3 -s 0:3000 -S 7 -t 30 --senders 1 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
-	r=$!
-	wait_ready
+	raw_receiver 3 7
 	# seq 1, 2, then 1 and 2 again flagged RETRANSMITTED, then 3
 	run hostile datagrams --sport 5000 --dport 4000 --seed 7 --size 0:3000 --msgs 1:0,2:1,-1:0:4,-2:1:4,3:2
 	echo "$output"
 	grep -qx 'result closed' <<<"$output"
-	wait $r
-	cat "$BATS_TEST_TMPDIR/r"
+	raw_received 3
 	grep -q '^recv 3 msgs .* senders 1$' "$BATS_TEST_TMPDIR/r"
-	[ "$(sed -n 's/^sent 3 msgs .* hash \([0-9a-f]*\)$/\1/p' <<<"$output")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
 	[ "$(counter B drop_dup_seq)" -eq 2 ]
 	[ "$(counter B rx_delivered)" -eq 3 ]
 	normal_exchange
 }
 
 @test "the duplicate rule is the kernel's: a lower seq without RETRANSMITTED rewinds next_rx_seq" {
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 3 -s 0:3000 -S 9 -t 30 --senders 1 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
-	r=$!
-	wait_ready
+	raw_receiver 3 9
 	# 5, then 3 (accepted: next_rx_seq = 4, not 6), then 4 RETRANSMITTED
 	# (4 >= 4: accepted), then 3 RETRANSMITTED (3 < 5: dropped)
 	run hostile datagrams --sport 5000 --dport 4000 --seed 9 --size 0:3000 --msgs 5:0,3:1,4:2:4,-3:1:4
 	echo "$output"
-	wait $r
-	cat "$BATS_TEST_TMPDIR/r"
-	[ "$(sed -n 's/^sent 3 msgs .* hash \([0-9a-f]*\)$/\1/p' <<<"$output")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	raw_received 3
 	[ "$(counter B drop_dup_seq)" -eq 1 ]
 	[ "$(counter B rx_delivered)" -eq 3 ]
 	in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].paths[0].next_rx_seq == 5'

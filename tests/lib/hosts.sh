@@ -68,3 +68,13 @@ hosts_down() {
 		ip netns del "$ns" 2>/dev/null || true
 	done
 }
+
+# hosts_session PREFIX: for scripts (demo, bench): bpffs, two hosts, a log
+# directory, all removed when the script exits
+hosts_session() {
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	RDSB_LOG_DIR=$(mktemp -d)
+	export RDSB_LOG_DIR
+	hosts_up "$1"
+	trap 'hosts_down; rm -rf "$RDSB_LOG_DIR"' EXIT
+}

@@ -39,6 +39,25 @@ result() {	# name rc [diagnostics file]
 	fi
 }
 
+# vm_host_up DIR HOST_ADDR [HOST_ADDR6]: the host netns, its tap, the engine
+vm_host_up() {
+	ip netns add $ns
+	ip -n $ns link set lo up
+	ip -n $ns tuntap add dev vmtap mode tap
+	ip -n $ns addr add "$2/24" dev vmtap
+	[ -z "${3:-}" ] || ip -n $ns -6 addr add "$3/64" dev vmtap nodad
+	ip -n $ns link set vmtap up
+	in_host $ns "$RDSB_BIN" load --log "$1/engine.log" >/dev/null
+}
+
+# vm_host_down DIR: keep the engine's status, then remove everything
+vm_host_down() {
+	in_host $ns "$RDSB_BIN" status >"$1/status" 2>&1
+	in_host $ns "$RDSB_BIN" unload >/dev/null 2>&1
+	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns del $ns
+}
+
 # scenario KERNEL GUEST_ADDR HOST_ADDR [GUEST_ADDR6 HOST_ADDR6]: one boot,
 # traffic both ways, over IPv6 when the v6 addresses are given
 scenario() {
@@ -51,13 +70,7 @@ scenario() {
 		v6args=(--guest-addr6 "$4/64" --host-addr6 "$5/64")
 	fi
 	mkdir -p "$d"
-	ip netns add $ns
-	ip -n $ns link set lo up
-	ip -n $ns tuntap add dev vmtap mode tap
-	ip -n $ns addr add $h4/24 dev vmtap
-	[ -z "${5:-}" ] || ip -n $ns -6 addr add "$5/64" dev vmtap nodad
-	ip -n $ns link set vmtap up
-	RDSB_LOG_DIR=$d HOSTS_PREFIX=vm in_host $ns "$RDSB_BIN" load --log "$d/engine.log" >/dev/null || return 1
+	vm_host_up "$d" $h4 "${5:-}" || return 1
 	# host: receive from the guest, then (once the guest's datagrams are all
 	# here, so its receiver is bound) count paths and send to the guest
 	(
@@ -77,10 +90,7 @@ scenario() {
 	local grc=$?
 	wait $hostpid
 	local hrc=$?
-	in_host $ns "$RDSB_BIN" status >"$d/status" 2>&1
-	in_host $ns "$RDSB_BIN" unload >/dev/null 2>&1
-	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-	ip netns del $ns
+	vm_host_down "$d"
 	# what crossed, as each side saw it
 	local g_sent h_from g_from h_sent npaths
 	g_sent=$(sed -n 's/.*sent [0-9]* msgs .* hash \([0-9a-f]*\).*/\1/p' "$d/console" | head -n 1)
@@ -117,12 +127,7 @@ scenario() {
 cong_scenario() {
 	local kernel=$1 g=10.98.0.1 h=10.98.0.2 d=$work/$1-cong
 	mkdir -p "$d"
-	ip netns add $ns
-	ip -n $ns link set lo up
-	ip -n $ns tuntap add dev vmtap mode tap
-	ip -n $ns addr add $h/24 dev vmtap
-	ip -n $ns link set vmtap up
-	in_host $ns "$RDSB_BIN" load --log "$d/engine.log" >/dev/null || return 1
+	vm_host_up "$d" $h || return 1
 	in_host $ns env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" recv -b $h:4002 -n 300 -s 1000:4000 -S 5 \
 		--rcvbuf 16384 --hold 15000 -t 100 >"$d/host-recv" 2>&1 &
 	local hostpid=$!
@@ -132,10 +137,7 @@ cong_scenario() {
 	local grc=$?
 	wait $hostpid
 	local hrc=$?
-	in_host $ns "$RDSB_BIN" status >"$d/status" 2>&1
-	in_host $ns "$RDSB_BIN" unload >/dev/null 2>&1
-	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
-	ip netns del $ns
+	vm_host_down "$d"
 	local line sent from enobufs
 	line=$(grep -E "sent [0-9]+ msgs" "$d/console" | head -n 1)
 	sent=$(sed -n 's/.* hash \([0-9a-f]*\) .*/\1/p' <<<"$line")
