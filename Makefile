@@ -49,10 +49,12 @@ $(B)/pic/%.o: %.c $(HEADERS)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
 
 # the CLI: the engine, and the library for the tools that are RDS applications
-$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c tools/ping.c $(ENGINE_SRC) $(COMMON_SRC)) \
+$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c tools/ping.c $(wildcard tools/stress*.c) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
+
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
 
 $(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
 	@mkdir -p $(@D)

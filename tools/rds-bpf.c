@@ -20,6 +20,7 @@
 #define EXIT_NOT_LOADED 3
 
 int rdsb_cmd_ping(int argc, char **argv);
+int rdsb_cmd_stress(int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -31,6 +32,8 @@ static void usage(FILE *f)
 		"  status [-j]    what is loaded: connections, paths, sockets, counters\n"
 		"  ping [-c count] [-i interval] [-I local_addr] dst\n"
 		"                 rds-ping: zero-length datagrams to port 0, answered by the peer's RDS\n"
+		"  stress -r LOCAL [-s PEER] [-t tasks] [-d depth] [-q bytes] [-a bytes] [-T secs] [-o]\n"
+		"                 rds-stress: passive side, or active side against PEER (stress --help)\n"
 		"  --version      versions of rds-bpf and libbpf\n");
 }
 
@@ -297,6 +300,8 @@ int main(int argc, char **argv)
 		return do_status(argc - i, argv + i);
 	if (!strcmp(argv[i], "ping"))
 		return rdsb_cmd_ping(argc - i, argv + i);
+	if (!strcmp(argv[i], "stress"))
+		return rdsb_cmd_stress(argc - i, argv + i);
 	fprintf(stderr, "rds-bpf: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return EXIT_USAGE;
