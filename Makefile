@@ -76,6 +76,9 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 
+# the stress tool's messages and histogram, tested without sockets
+$(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
+
 $(B)/bpf/vmlinux.h:
 	vmlinux.h-gen/gen.sh $@
 

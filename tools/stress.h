@@ -15,7 +15,7 @@
 
 #define STRESS_MAX_TASKS 64
 #define STRESS_MAX_DEPTH 4096
-#define STRESS_HIST_BUCKETS 2048
+#define STRESS_HIST_BUCKETS (60 * 32)	/* 32 per power of two, to 2^64 ns */
 #define STRESS_DRAIN_SECS 5	/* after the run: time for the last answers to come in */
 
 struct stress_opts {
@@ -51,8 +51,8 @@ struct stress_shared {
 /* ---- messages (stress_msg.c) ----
  * Every message starts with this header (little-endian on the wire). The body
  * after it is a window into a fixed random pattern, at an offset that depends
- * on seq, so consecutive messages differ; csum covers body, seq, type, task
- * and length. */
+ * on seq, so consecutive messages differ; csum covers the body and every
+ * other header field. */
 #define STRESS_MAGIC 0x53534452u	/* "RDSS" */
 enum { STRESS_REQ = 1, STRESS_ACK = 2 };
 

@@ -46,17 +46,22 @@ static uint64_t body_sum(const uint8_t *p, size_t n)
 		a[0] += p[i];
 		b[0] += a[0];
 	}
+	/* mixed one sum at a time, so that a change in a lane's two sums never cancels out */
 	r = (uint64_t)n;
-	for (int k = 0; k < 4; k++)
-		r = (r ^ a[k]) * 0x100000001B3ULL ^ b[k];
+	for (int k = 0; k < 4; k++) {
+		r ^= a[k];
+		r = splitmix64(&r);
+		r ^= b[k];
+		r = splitmix64(&r);
+	}
 	return r;
 }
 
-static uint64_t seal(uint64_t body, uint16_t type, uint16_t task, uint64_t seq, uint32_t len)
+static uint64_t seal(uint64_t body, uint16_t type, uint16_t task, uint64_t seq, uint64_t ts, uint32_t len)
 {
-	uint64_t s = body ^ seq ^ ((uint64_t)type << 48 | (uint64_t)task << 32 | len);
+	uint64_t s = body ^ seq, t = ts ^ ((uint64_t)type << 48 | (uint64_t)task << 32 | len);
 
-	return splitmix64(&s);
+	return splitmix64(&s) ^ splitmix64(&t);
 }
 
 struct stress_pattern *stress_pattern_new(uint32_t msg_len)
@@ -99,7 +104,7 @@ int stress_msg_build(const struct stress_pattern *p, struct stress_msg *hdr, uin
 	hdr->task = htole16(task);
 	hdr->seq = htole64(seq);
 	hdr->ts_ns = htole64(ts_ns);
-	hdr->csum = htole64(seal(p->sums[w], type, task, seq, STRESS_MSG_MIN + p->body_len));
+	hdr->csum = htole64(seal(p->sums[w], type, task, seq, ts_ns, STRESS_MSG_MIN + p->body_len));
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof(*hdr);
 	iov[1].iov_base = p->buf + 8 * w;
@@ -123,5 +128,6 @@ bool stress_msg_valid(const void *buf, size_t len, uint16_t type, uint16_t task,
 	hdr->ts_ns = le64toh(h.ts_ns);
 	hdr->csum = le64toh(h.csum);
 	return hdr->magic == STRESS_MAGIC && hdr->type == type && hdr->task == task &&
-	       hdr->csum == seal(body_sum(b + sizeof(h), len - sizeof(h)), type, task, hdr->seq, (uint32_t)len);
+	       hdr->csum == seal(body_sum(b + sizeof(h), len - sizeof(h)), type, task, hdr->seq, hdr->ts_ns,
+					(uint32_t)len);
 }

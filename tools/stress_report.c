@@ -13,13 +13,12 @@
 
 unsigned int stress_hist_bucket(uint64_t ns)
 {
-	unsigned int shift, idx;
+	unsigned int shift;
 
 	if (ns < SUB)
 		return (unsigned int)ns;
 	shift = (unsigned int)(63 - __builtin_clzll(ns)) - SUB_BITS;
-	idx = (shift + 1) * SUB + (unsigned int)((ns >> shift) & (SUB - 1));
-	return idx < STRESS_HIST_BUCKETS ? idx : STRESS_HIST_BUCKETS - 1;
+	return (shift + 1) * SUB + (unsigned int)((ns >> shift) & (SUB - 1));
 }
 
 /* the middle of bucket idx, in ns */
