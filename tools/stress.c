@@ -512,7 +512,8 @@ static int engine_probe(void)
 
 static int bad_arg(const char *opt, const char *val)
 {
-	fprintf(stderr, "rds-bpf stress: bad value '%s' for %s (see rds-bpf stress --help)\n", val, opt);
+	fprintf(stderr, "rds-bpf stress: bad value '%s' for %s\n", val, opt);
+	usage(stderr);
 	return EXIT_USAGE;
 }
 
@@ -614,15 +615,18 @@ int rdsb_cmd_stress(int argc, char **argv)
 		return bad_arg("-s", peer);
 	if (peer && rdsb_addr_is_v4(o.local) != rdsb_addr_is_v4(o.peer)) {
 		fprintf(stderr, "rds-bpf stress: -r and -s must both be IPv4 or both IPv6\n");
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (!peer && active_only) {
 		fprintf(stderr, "rds-bpf stress: %s belongs to the active side (-s PEER); the passive side takes the active side's parameters\n",
 			active_only);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (o.port + o.tasks > 65535) {
 		fprintf(stderr, "rds-bpf stress: -p %u leaves no room for %u task ports above it\n", o.port, o.tasks);
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	rc = engine_probe();

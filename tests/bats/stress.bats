@@ -99,7 +99,7 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	grep -q "rds-bpf stress: 0 bad, 0 out of order (peer: 3, 0)" "$BATS_TEST_TMPDIR/active"
 }
 
-@test "bad arguments exit 2 with one line; no engine exits 3" {
+@test "bad arguments: one line saying which, the usage, exit 2; no engine: exit 3" {
 	for args in "" "-r" "-r 10.99.0.1 -t 0" "-r 10.99.0.1 -s 10.99.0.2 -t 65" "-r 10.99.0.1 -s 10.99.0.2 -q 31" \
 		"-r 10.99.0.1 -s 10.99.0.2 -q 1048577" "-r 10.99.0.1 -s 10.99.0.2 -a 2M" "-r 10.99.0.1 -s 10.99.0.2 -d 1x" \
 		"-r 10.99.0.1 -s 10.99.0.2 -d 4097" "-r 10.99.0.1 -s 10.99.0.2 -T -1" "-r 10.99.0.1 -s 10.99.0.2 --cpu abc" \
@@ -110,7 +110,8 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 		run in_host A "$RDSB_BIN" stress $args
 		echo "[$args] -> $status: $output"
 		[ "$status" -eq 2 ]
-		[[ "$output" == *"rds-bpf stress"* || "$output" == *"stress:"* ]]
+		[[ "${lines[0]}" == "rds-bpf stress: "* || "${lines[0]}" == "stress: "* ]]
+		[[ "${lines[1]}" == "usage: rds-bpf stress "* ]]
 	done
 	run in_host A "$RDSB_BIN" stress --help
 	[ "$status" -eq 0 ]
