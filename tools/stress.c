@@ -154,10 +154,6 @@ static int ctl_recv(int fd, uint64_t type, uint64_t *v, unsigned int n, int time
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (interrupted) {
-			errno = EINTR;
-			return -1;
-		}
 		r = recv(fd, (char *)buf + got, len - got, MSG_DONTWAIT);
 		if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) {
 			errno = ECONNRESET;

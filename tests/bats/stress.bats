@@ -174,3 +174,55 @@ throughput,user,1,64 " ]
 	grep -qE '^64 B +1 bpf ' "$BENCH_OUT/table.txt"
 	[ -s "$BENCH_OUT/bench.png" ]
 }
+
+@test "-T 0 runs until SIGINT, then drains and reports everything received" {
+	passive -z
+	# nsenter, not in_host: $! must be the stress process, not a subshell
+	nsenter --net="/run/netns/$NS_A" "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -T 0 -t 2 -d 8 -q 512 -a 64 -z \
+		>"$BATS_TEST_TMPDIR/active" 2>&1 &
+	act=$!
+	sleep 1.5
+	kill -INT $act
+	# a watchdog: a stress that ignores SIGINT fails the test instead of hanging it
+	(sleep 15 && kill -9 $act) >/dev/null 2>&1 3>&- &
+	dog=$!
+	ast=0 pst=0
+	wait $act || ast=$?
+	kill $dog
+	wait $PASSIVE || pst=$?
+	cat "$BATS_TEST_TMPDIR/active" "$BATS_TEST_TMPDIR/passive"
+	[ "$ast" -eq 0 ]
+	[ "$pst" -eq 0 ]
+	n=$(field tx_msgs "$BATS_TEST_TMPDIR/active")
+	[ "$n" -gt 100 ]
+	[ "$(field rx_msgs "$BATS_TEST_TMPDIR/active")" -eq "$n" ]
+	[ "$(field rx_msgs "$BATS_TEST_TMPDIR/passive")" -eq "$n" ]
+	[ "$(field lost "$BATS_TEST_TMPDIR/active")" -eq 0 ]
+}
+
+# hostile B: connect to the passive side's control port and send $1 (printf format), then close
+hostile_ctl() {
+	in_host A bash -c "exec 3<>/dev/tcp/$ADDR_B/4000 && printf '$1' >&3 && exec 3>&-"
+}
+
+@test "the passive side refuses a truncated, a garbled and an out-of-range control message" {
+	magic='RDSSTRES'
+	params='\0\0\0\0\0\0\0\1'	# type PARAMS
+	for case in "truncated:${magic}${params}\0\0\0:reset by peer" \
+		"garbled:$(printf 'x%.0s' $(seq 72)):Protocol error" \
+		"range:${magic}${params}\0\0\0\0\0\0\0\1\0\0\0\0\0\0\3\350$(printf '\\0\\0\\0\\0\\0\\0\\0\\1%.0s' 1 2 3)\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1:out of range"; do
+		IFS=: read -r name msg want <<<"$case"
+		passive
+		for _ in $(seq 50); do
+			in_host B ss -Htln "( sport = :4000 )" | grep -q . && break
+			sleep 0.05
+		done
+		hostile_ctl "$msg"
+		st=0
+		wait $PASSIVE || st=$?
+		echo "$name -> $st: $(cat "$BATS_TEST_TMPDIR/passive")"
+		[ "$st" -eq 1 ]
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/passive")" -eq 1 ]
+		grep -q "$want" "$BATS_TEST_TMPDIR/passive"
+	done
+}
