@@ -15,7 +15,7 @@ VERSION  := 0.1.0
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
-BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(B)/bpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
 COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c
@@ -33,7 +33,7 @@ TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/lib
 
 all: $(TARGETS)
 
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(HEADERS)
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/rdsb_maps.bpf.h $(B)/bpf/vmlinux.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

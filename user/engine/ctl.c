@@ -38,16 +38,17 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 {
 	struct rdsb_conn *c;
 	struct rdsb_sock *s;
+	uint64_t counters[RDSB_C_MAX];
 	char la[64], fa[64];
 	bool first = true;
 
 	if (json)
 		tprintf(t, "{\"gen\":%u,\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
-			e->gen_num, e->max_paths, e->use_bpf ? "bpf" : "userspace",
+			e->gen_num, e->max_paths, e->bpf_path ? "bpf" : "userspace",
 			e->use_bpf ? e->pin_dir : "");
 	else
 		tprintf(t, "engine: gen %08x, up to %u paths, %s path%s%s\n", e->gen_num, e->max_paths,
-			e->use_bpf ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
+			e->bpf_path ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
 			e->use_bpf ? e->pin_dir : "");
 	list_for_each_entry(c, &e->conns, item) {
 		rdsb_addr_str(c->laddr, la, sizeof(la));
@@ -100,12 +101,13 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 		tprintf(t, "],\"counters\":{");
 	else
 		tprintf(t, "counters:\n");
+	rdsb_counters_read(e, counters);
 	for (int i = 0; i < RDSB_C_MAX; i++) {
 		if (json)
 			tprintf(t, "%s\"%s\":%llu", i ? "," : "", rdsb_counter_names[i],
-				(unsigned long long)e->counters[i]);
-		else if (e->counters[i])
-			tprintf(t, "  %-26s %llu\n", rdsb_counter_names[i], (unsigned long long)e->counters[i]);
+				(unsigned long long)counters[i]);
+		else if (counters[i])
+			tprintf(t, "  %-26s %llu\n", rdsb_counter_names[i], (unsigned long long)counters[i]);
 	}
 	if (json)
 		tprintf(t, "}}\n");

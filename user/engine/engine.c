@@ -187,6 +187,9 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	case EV_SOCK_DATA:
 		rdsb_sock_event(e, container_of(ev, struct rdsb_sock, data), ev, events);
 		break;
+	case EV_BPF_EVENTS:
+		rdsb_bpf_events(e);
+		break;
 	case EV_PATH: {
 		struct rdsb_path *p = container_of(ev, struct rdsb_path, ev);
 
@@ -218,7 +221,7 @@ int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void 
 	INIT_LIST_HEAD(&e->dead_socks);
 	e->listen4.fd = e->listen6.fd = e->ctl_listen.fd = -1;
 	e->max_paths = max_paths;
-	e->use_bpf = use_bpf;
+	e->use_bpf = e->bpf_path = use_bpf;
 	e->next_sock_id = 1;
 	if (getrandom(&e->gen_num, sizeof(e->gen_num), 0) != sizeof(e->gen_num) ||
 	    getrandom(&e->hash_initval, sizeof(e->hash_initval), 0) != sizeof(e->hash_initval))
@@ -251,8 +254,8 @@ int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void 
 	}
 	if (on_ready)
 		on_ready(arg);
-	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s path)\n", e->gen_num, e->max_paths,
-		e->use_bpf ? "BPF" : "userspace");
+	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s data path)\n", e->gen_num, e->max_paths,
+		e->bpf_path ? "BPF" : "userspace");
 
 	while (!stop_signal && !e->stopping) {
 		struct timespec ts;

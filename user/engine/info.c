@@ -135,15 +135,19 @@ int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t 
 	int size;
 
 	switch (optname) {
-	case RDS_INFO_COUNTERS:
+	case RDS_INFO_COUNTERS: {
+		uint64_t counters[RDSB_C_MAX];
+
+		rdsb_counters_read(e, counters);
 		for (int i = 0; i < RDSB_C_MAX; i++) {
-			struct rds_info_counter r = { .value = e->counters[i] };
+			struct rds_info_counter r = { .value = counters[i] };
 
 			strncpy((char *)r.name, rdsb_counter_names[i], sizeof(r.name) - 1);
 			put(&o, &r, sizeof(r));
 		}
 		size = sizeof(struct rds_info_counter);
 		break;
+	}
 	case RDS_INFO_CONNECTIONS:
 	case RDS6_INFO_CONNECTIONS:
 		connections(e, &o, optname == RDS6_INFO_CONNECTIONS);
