@@ -48,10 +48,13 @@ rds() {
 	in_host "$h" env LD_PRELOAD="$RDSB_PRELOAD" "$@"
 }
 
+# RDSB_LOAD_OPTS (e.g. --no-bpf, for the userspace data path) go to every load.
 engine_up() {	# engine_up A|B [load options]
 	local h=$1
 	shift
-	in_host "$h" "$RDSB_BIN" load --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" "$@"
+	# shellcheck disable=SC2086
+	in_host "$h" "$RDSB_BIN" load --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" \
+		${RDSB_LOAD_OPTS:-} "$@"
 }
 
 hosts_down() {

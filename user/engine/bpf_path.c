@@ -110,7 +110,7 @@ void rdsb_bpf_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 				  .fslot = (uint32_t)p->conn->fslot, .path = p->index };
 	socklen_t len = sizeof(uint64_t);
 	int fd = p->ev.fd, buf = PATH_RCVBUF, one = 1;
-	uint64_t cookie = 0;
+	uint64_t cookie = 0, sockfd = (uint64_t)fd;	/* the maps' values are 64-bit */
 
 	if (!e->bpf_path || fd < 0)
 		return;
@@ -120,7 +120,7 @@ void rdsb_bpf_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 		pr_info("rds-bpf: path %u stays on the userspace path: %s\n", p->index, strerror(errno));
 		return;
 	}
-	if (bpf_map_update_elem(e->pathsk_fd, &cookie, &fd, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(e->pathsk_fd, &cookie, &sockfd, BPF_NOEXIST)) {
 		pr_info("rds-bpf: path %u stays on the userspace path: sockmap: %s\n", p->index,
 			strerror(errno));
 		bpf_map_delete_elem(e->rxpath_fd, &cookie);
@@ -163,6 +163,7 @@ void rdsb_bpf_path_del(struct rdsb_engine *e, struct rdsb_path *p)
 void rdsb_bpf_sock_open(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	static uint32_t next;
+	uint64_t sockfd = (uint64_t)s->app_fd;
 
 	s->idx = -1;
 	if (!e->bpf_path)
@@ -172,7 +173,7 @@ void rdsb_bpf_sock_open(struct rdsb_engine *e, struct rdsb_sock *s)
 
 		if (e->sock_at[idx])
 			continue;
-		if (bpf_map_update_elem(e->socks_fd, &idx, &s->app_fd, BPF_ANY)) {
+		if (bpf_map_update_elem(e->socks_fd, &idx, &sockfd, BPF_ANY)) {
 			pr_info("rds-bpf: socket %u: delivery on the userspace path: sockmap: %s\n", s->id,
 				strerror(errno));
 			return;
