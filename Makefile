@@ -26,7 +26,7 @@ BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h)
+HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h)
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
            $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(UNIT_BIN)
@@ -49,7 +49,8 @@ $(B)/pic/%.o: %.c $(HEADERS)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
 
 # the CLI: the engine, and the library for the tools that are RDS applications
-$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c tools/ping.c $(ENGINE_SRC) $(COMMON_SRC)) \
+CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/cli.c tools/out.c
+$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread

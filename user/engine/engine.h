@@ -113,6 +113,7 @@ struct rdsb_sock {
 	uint16_t port;
 	int slot;
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
+	uint32_t sndbuf;		/* SO_SNDBUF / 2 once set, for RDS_INFO_SOCKETS */
 	uint64_t cong_monitor;		/* RDS_CONG_MONITOR mask to report */
 
 	/* From the application: [rdsb_send_req][len]. */
