@@ -88,6 +88,10 @@ static void sockets(const struct blob *b)
 		out_open_object(NULL);
 		out_string(PRINT_ANY, "bound_addr", "%15s ", addr(&s.bound_addr));
 		out_u64(PRINT_ANY, "bound_port", "%5llu ", ntohs(s.bound_port));
+		/* not connected: the zero address of the bound one's family */
+		if (rdsb_addr_is_v4((const uint8_t *)&s.bound_addr) &&
+		    !memcmp(&s.connected_addr, &in6addr_any, sizeof(in6addr_any)))
+			s.connected_addr.s6_addr[10] = s.connected_addr.s6_addr[11] = 0xff;
 		out_string(PRINT_ANY, "conn_addr", "%15s ", addr(&s.connected_addr));
 		out_u64(PRINT_ANY, "conn_port", "%5llu ", ntohs(s.connected_port));
 		out_u64(PRINT_ANY, "sndbuf", "%10llu ", s.sndbuf);
