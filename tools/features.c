@@ -38,6 +38,13 @@
 
 #define BPFFS "/sys/fs/bpf"
 
+static struct __user_cap_data_struct caps[2];
+
+static bool has_cap(int cap)
+{
+	return caps[cap / 32].effective & (1U << (cap % 32));
+}
+
 /* One line: "name  yes|no  (detail)", or "key": bool in JSON. */
 static void feature(const char *key, const char *what, bool ok, const char *detail)
 {
@@ -46,29 +53,27 @@ static void feature(const char *key, const char *what, bool ok, const char *deta
 	out_text("%s%s%s\n", detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
 }
 
-static int probe_result(int r, const char **detail)
+/* A libbpf probe: without the privilege to load BPF a "no" says nothing,
+ * so it is "unknown" (JSON null). */
+static bool probed(const char *key, const char *what, int r)
 {
-	if (r < 0)
-		*detail = r == -EPERM ? "cannot tell: needs CAP_BPF or root" : strerror(-r);
+	if (r != 1 && !has_cap(CAP_BPF) && !has_cap(CAP_SYS_ADMIN)) {
+		out_text("  %-50s unknown (needs CAP_BPF or root)\n", what);
+		out_null(key);
+		return false;
+	}
+	feature(key, what, r == 1, r < 0 ? strerror(-r) : NULL);
 	return r == 1;
 }
 
 static bool prog_type(const char *key, const char *what, enum bpf_prog_type t)
 {
-	const char *detail = NULL;
-	bool ok = probe_result(libbpf_probe_bpf_prog_type(t, NULL), &detail);
-
-	feature(key, what, ok, detail);
-	return ok;
+	return probed(key, what, libbpf_probe_bpf_prog_type(t, NULL));
 }
 
 static bool map_type(const char *key, const char *what, enum bpf_map_type t)
 {
-	const char *detail = NULL;
-	bool ok = probe_result(libbpf_probe_bpf_map_type(t, NULL), &detail);
-
-	feature(key, what, ok, detail);
-	return ok;
+	return probed(key, what, libbpf_probe_bpf_map_type(t, NULL));
 }
 
 static bool socket_family(int family, int type)
@@ -81,30 +86,22 @@ static bool socket_family(int family, int type)
 	return true;
 }
 
-static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
-{
-	return d[cap / 32].effective & (1U << (cap % 32));
-}
-
 static void capabilities(void)
 {
-	static const struct { int cap; const char *key, *why; } caps[] = {
+	static const struct { int cap; const char *key, *why; } list[] = {
 		{ CAP_BPF, "cap_bpf", "BPF maps and programs" },
 		{ CAP_NET_ADMIN, "cap_net_admin", "sockmap and XDP attach" },
 		{ CAP_SYS_ADMIN, "cap_sys_admin", "mounting bpffs; BPF on kernels before 5.8" },
 		{ CAP_NET_RAW, "cap_net_raw", "AF_XDP sockets" },
 		{ CAP_PERFMON, "cap_perfmon", "BPF pointer reads without CAP_SYS_ADMIN" },
 	};
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = { 0 };
 	char what[64];
 
-	syscall(SYS_capget, &h, d);
 	out_text("Capabilities (effective):\n");
 	out_open_object("capabilities");
-	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		snprintf(what, sizeof(what), "%s: %s", caps[i].key, caps[i].why);
-		feature(caps[i].key, what, has_cap(d, caps[i].cap), NULL);
+	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
+		snprintf(what, sizeof(what), "%s: %s", list[i].key, list[i].why);
+		feature(list[i].key, what, has_cap(list[i].cap), NULL);
 	}
 	out_close_object();
 }
@@ -136,10 +133,10 @@ int rdsb_cmd_features(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { "verbose", no_argument, NULL, 'v' }, { 0 }
 	};
 	static const char usage[] = "usage: rds-bpf features [-v] [-j [-p]]\n";
+	struct __user_cap_header_struct caph = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	bool json = false, pretty = false, bpffs, maps, sockmap, btf;
 	struct statfs sfs;
 	struct utsname u;
-	const char *detail = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "jphv", opts, NULL)) != -1) {
@@ -167,6 +164,7 @@ int rdsb_cmd_features(int argc, char **argv)
 	}
 	if (rdsb_verbosity < 2)
 		libbpf_set_print(NULL);	/* the probes' failures are the answer */
+	syscall(SYS_capget, &caph, caps);
 	uname(&u);
 	out_start(json, pretty);
 	out_string(PRINT_ANY, "kernel", "Kernel %s\n", u.release);
@@ -175,8 +173,7 @@ int rdsb_cmd_features(int argc, char **argv)
 	feature("bpffs", "bpffs mounted at " BPFFS, bpffs, bpffs ? NULL : "rds-bpf load mounts it");
 	btf = access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 	feature("btf", "kernel BTF (/sys/kernel/btf/vmlinux)", btf, btf ? NULL : "CONFIG_DEBUG_INFO_BTF is off");
-	maps = probe_result(libbpf_probe_bpf_map_type(BPF_MAP_TYPE_ARRAY, NULL), &detail);
-	feature("bpf_maps", "BPF maps (pinned congestion maps)", maps, detail);
+	maps = map_type("bpf_maps", "BPF maps (pinned congestion maps)", BPF_MAP_TYPE_ARRAY);
 	sockmap = map_type("sockhash", "BPF_MAP_TYPE_SOCKHASH", BPF_MAP_TYPE_SOCKHASH);
 	sockmap &= prog_type("sk_skb", "BPF_PROG_TYPE_SK_SKB (strparser, verdict)", BPF_PROG_TYPE_SK_SKB);
 	sockmap &= prog_type("sk_msg", "BPF_PROG_TYPE_SK_MSG", BPF_PROG_TYPE_SK_MSG);
