@@ -6,6 +6,8 @@
 
 B        := build
 PREFIX   ?= /usr/local
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 CC       ?= gcc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
@@ -99,6 +101,10 @@ install: all
 	install -m 644 include/rds-bpf/*.h $(DESTDIR)$(PREFIX)/include/rds-bpf/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' rds-bpf.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/rds-bpf.pc
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 644 docs/man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service
 
 clean:
 	rm -rf $(B)
