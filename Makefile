@@ -30,8 +30,10 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h)
 
+EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
+
 TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(UNIT_BIN)
+           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(UNIT_BIN) $(EXAMPLES)
 
 all: $(TARGETS)
 
@@ -72,6 +74,16 @@ $(B)/lib/librdsb-preload.so: $(patsubst %.c,$(B)/pic/%.o,user/preload/preload.c 
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+
+# examples: plain AF_RDS programs (run through the shim), and the fan-out
+# sender linked with -lrdsb as an application would be
+$(B)/examples/reqresp-%: examples/reqresp-%.c examples/addr.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+
+$(B)/examples/fanout-sender: examples/fanout-sender.c examples/addr.h $(B)/lib/librdsb.so
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Iinclude -o $@ $< -L$(B)/lib -lrdsb -Wl,-rpath,'$$ORIGIN/../lib'
 
 $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
 	@mkdir -p $(@D)
