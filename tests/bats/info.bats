@@ -152,12 +152,18 @@ up8() {
 	run in_host A "$RDSB_BIN" info -C
 	[ "${lines[0]}" = "Congested Ports:" ]
 	[[ "${lines[2]}" =~ ^\ +10\.99\.0\.2\ +4003\ +peer$ ]]
-	# bpftool: port 4003 is bit 3 of byte 500 in B's own map, and in A's copy of it
-	for ns in "$NS_A" "$NS_B"; do
+	# bpftool: one address slot has a congested port, B's, in B's own map and
+	# in A's copy; port 4003 is bit 3 of byte 500 of that slot's rdsb_cong
+	for ns in "$NS_B" "$NS_A"; do
 		pin=/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$ns")
-		bpftool map dump pinned "$pin/rdsb_cong" -j |
-			jq -c -e '[.[].formatted.value.bits | to_entries | map(select(.value != 0)) | select(. != [])]
-				== [[{"key": 500, "value": 8}]]'
+		slots=$(bpftool map dump pinned "$pin/rdsb_addrs" -j |
+			jq -c '[.[].formatted | select(.value.congested_ports != 0) | [.key, .value.congested_ports, .value.addr[12:]]]')
+		echo "$ns: $slots"
+		[[ "$slots" =~ ^\[\[([0-9]+),1,\[10,99,0,2\]\]\]$ ]]
+		slot=${BASH_REMATCH[1]}
+		set=$(bpftool map lookup pinned "$pin/rdsb_cong" key $((slot & 255)) $((slot >> 8)) 0 0 -j |
+			jq -c '.formatted.value.bits | to_entries | map(select(.value != 0))')
+		[ "$set" = '[{"key":500,"value":8}]' ]
 	done
 	wait
 	grep -q '^recv 300 msgs' "$BATS_TEST_TMPDIR/r"
