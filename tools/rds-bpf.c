@@ -10,16 +10,11 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
 #include "../user/common/ctl_proto.h"
 #include "../user/common/log.h"
 #include "../user/engine/engine.h"
-
-#define RDSB_VERSION "0.1.0"
-#define EXIT_USAGE 2
-#define EXIT_NOT_LOADED 3
-
-int rdsb_cmd_ping(int argc, char **argv);
+#include "cli.h"
+#include "out.h"
 
 static void usage(FILE *f)
 {
@@ -28,10 +23,16 @@ static void usage(FILE *f)
 		"  load [--paths N] [--transport tcp] [--no-bpf] [--foreground] [--log FILE]\n"
 		"                 start the RDS engine of this network namespace\n"
 		"  unload         stop it and remove every pin and socket it made\n"
-		"  status [-j]    what is loaded: connections, paths, sockets, counters\n"
+		"  status [-j [-p]]  what is loaded: connections, paths, sockets, counters\n"
+		"  info [-cknrstTIPCD] [-v] [-j [-p]]\n"
+		"                 rds-info: counters, sockets, connections, queues, TCP sockets,\n"
+		"                 paths, congested ports, drop reasons\n"
 		"  ping [-c count] [-i interval] [-I local_addr] dst\n"
 		"                 rds-ping: zero-length datagrams to port 0, answered by the peer's RDS\n"
-		"  --version      versions of rds-bpf and libbpf\n");
+		"  features [-j [-p]]  what this kernel offers rds-bpf, and the data path it gets\n"
+		"  --version      versions of rds-bpf, libbpf and libxdp\n"
+		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine.\n"
+		"See rds-bpf(8).\n");
 }
 
 static int ctl_connect(void)
@@ -213,9 +214,12 @@ static int request(uint32_t op, uint32_t arg, char **text)
 
 static int do_unload(int argc, char **argv)
 {
-	(void)argv;
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: rds-bpf unload\n");
+		return 0;
+	}
 	if (argc > 1) {
-		fprintf(stderr, "rds-bpf unload: takes no arguments\n");
+		fprintf(stderr, "rds-bpf unload: takes no arguments\nusage: rds-bpf unload\n");
 		return EXIT_USAGE;
 	}
 	if (request(RDSB_CTL_UNLOAD, 0, NULL) == -ENOENT) {
@@ -239,25 +243,31 @@ static int do_unload(int argc, char **argv)
 
 static int do_status(int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, pretty = false;
 	char *text = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty")) {
+			json = pretty = true;
+		} else if (!strcmp(argv[i], "-v")) {
+			rdsb_verbosity++;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: rds-bpf status [-j [-p]]\n");
+			return 0;
 		} else {
-			fprintf(stderr, "rds-bpf status: unknown option '%s'\n", argv[i]);
+			fprintf(stderr, "rds-bpf status: unknown option '%s'\nusage: rds-bpf status [-j [-p]]\n",
+				argv[i]);
 			return EXIT_USAGE;
 		}
 	}
-	if (request(RDSB_CTL_STATUS, json, &text) < 0) {
-		if (json)
-			printf("{\"loaded\":false}\n");
-		else
-			printf("rds-bpf: not loaded in this network namespace\n");
-		return EXIT_NOT_LOADED;
-	}
-	fputs(text ? text : "", stdout);
+	if (request(RDSB_CTL_STATUS, json, &text) < 0)
+		return cli_not_loaded("status", json);
+	if (pretty)
+		out_json_pretty(text ? text : "");
+	else
+		fputs(text ? text : "", stdout);
 	free(text);
 	return 0;
 }
@@ -272,8 +282,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-vv"))
 			rdsb_verbosity = 2;
 		else if (!strcmp(argv[i], "--version")) {
-			printf("rds-bpf %s (libbpf %u.%u)\n", RDSB_VERSION, libbpf_major_version(),
-			       libbpf_minor_version());
+			cli_version();
 			return 0;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -297,6 +306,14 @@ int main(int argc, char **argv)
 		return do_status(argc - i, argv + i);
 	if (!strcmp(argv[i], "ping"))
 		return rdsb_cmd_ping(argc - i, argv + i);
+	if (!strcmp(argv[i], "info"))
+		return rdsb_cmd_info(argc - i, argv + i);
+	if (!strcmp(argv[i], "features"))
+		return rdsb_cmd_features(argc - i, argv + i);
+	if (!strcmp(argv[i], "help")) {
+		usage(stdout);
+		return 0;
+	}
 	fprintf(stderr, "rds-bpf: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -213,7 +213,7 @@ void rdsb_bpf_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	s->idx = -1;
 }
 
-uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, struct rdsb_sock *s)
+uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s)
 {
 	return s->idx < 0 ? 0 : __atomic_load_n(&e->rcvq[s->idx].delivered, __ATOMIC_ACQUIRE);
 }

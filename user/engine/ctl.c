@@ -128,6 +128,8 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	case RDSB_CTL_SET_BUF:
 		if (s && req->arg == 1)
 			rdsb_sock_set_rcvbuf(e, s, (uint32_t)req->val);
+		else if (s)
+			s->sndbuf = (uint32_t)req->val;
 		break;
 	case RDSB_CTL_CANCEL_SENT_TO:
 		if (!s || !s->bound)

@@ -115,6 +115,7 @@ struct rdsb_sock {
 	uint16_t port;
 	int slot;
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
+	uint32_t sndbuf;		/* SO_SNDBUF / 2 once set, for RDS_INFO_SOCKETS */
 	uint64_t cong_monitor;		/* RDS_CONG_MONITOR mask to report */
 
 	/* From the application: [rdsb_send_req][len]. */
@@ -195,7 +196,7 @@ void rdsb_bpf_path_sync(struct rdsb_engine *e, struct rdsb_path *p, bool to_bpf)
 void rdsb_bpf_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_bpf_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_bpf_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
-uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, struct rdsb_sock *s);
+uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
 void rdsb_bpf_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 void rdsb_bpf_events(struct rdsb_engine *e);
 
@@ -213,6 +214,8 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
 void rdsb_sock_cong_notify(struct rdsb_engine *e, int peer_slot);
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next);
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s);
+/* Bytes in the delivery stream the application has not read yet. */
+uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s);
 /* ctl.c: one request on a control connection (s is NULL before OPEN). */
 struct rdsb_ctl_req;
 void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req);

@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "../common/ctl_proto.h"
 #include "../common/log.h"
+#include "../common/sysctl.h"
 
 #define STREAM_BUF (4 << 20)
 /* Past this the engine stops reading the path that feeds the socket: the
@@ -30,15 +31,7 @@
 
 static uint32_t default_rcvbuf(void)
 {
-	FILE *f = fopen("/proc/sys/net/core/rmem_default", "r");
-	unsigned int v = 212992;
-
-	if (f) {
-		if (fscanf(f, "%u", &v) != 1)
-			v = 212992;
-		fclose(f);
-	}
-	return v / 2;
+	return (uint32_t)rdsb_sysctl_int("rmem_default", 212992) / 2;
 }
 
 static uint64_t hard_limit(const struct rdsb_sock *s)
@@ -197,12 +190,17 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 
 /* What the application has not read yet: the engine's queue, and what the
  * engine and BPF put in the stream less what the library took out of it. */
-static uint64_t queued_bytes(struct rdsb_engine *e, struct rdsb_sock *s)
+uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s)
 {
 	uint64_t in = s->rx_written + rdsb_bpf_sock_delivered(e, s);
 	uint64_t out = __atomic_load_n(&s->shm->rx_consumed, __ATOMIC_ACQUIRE);
 
-	return s->rx_q_bytes + (in > out ? in - out : 0);
+	return in > out ? in - out : 0;
+}
+
+static uint64_t queued_bytes(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	return s->rx_q_bytes + rdsb_sock_stream_bytes(e, s);
 }
 
 /* rds_recv_rcvbuf_delta: congested above rcvbuf, clear below half of it.
