@@ -29,7 +29,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h)
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(UNIT_BIN)
+           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN)
 
 all: $(TARGETS)
 
@@ -78,6 +78,10 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 $(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/frame.o $(B)/bpf/rdsx_xdp.skel.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/xdp/frame.o -lxdp -lbpf -lelf -lz
+
+$(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
 
 $(B)/bpf/vmlinux.h:
 	vmlinux.h-gen/gen.sh $@
