@@ -19,14 +19,14 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
 COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c
-ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c
+ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c $(wildcard transports/xdp/*.c)
 LIB_SRC    := $(wildcard user/lib/*.c) user/common/wire.c user/common/addr.c
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h)
+HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h transports/*/*.h)
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
            $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN)
@@ -52,7 +52,7 @@ $(B)/pic/%.o: %.c $(HEADERS)
 $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c tools/ping.c $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
 
 $(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
 	@mkdir -p $(@D)

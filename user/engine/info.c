@@ -104,7 +104,7 @@ static void connections(struct rdsb_engine *e, struct info_out *o, bool six)
 
 	list_for_each_entry(c, &e->conns, item) {
 		const struct rdsb_path *p = &c->paths[0];	/* path 0 only, as the kernel */
-		const char *t = c->loopback ? "loopback" : "tcp";
+		const char *t = c->loopback ? "loopback" : e->tp->name;
 
 		if (rdsb_addr_is_v4(c->laddr) == six)
 			continue;

@@ -216,8 +216,9 @@ void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool co
 
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
 {
-	memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
-	e->addrs[slot].congested_ports = count_bits(map);
+	if (map)
+		memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
+	e->addrs[slot].congested_ports = count_bits(e->cong[slot].bits);
 	e->addrs[slot].map_updates++;
 	rdsb_count(e, RDSB_C_RX_CONG_MAPS);
 	rdsb_sock_cong_notify(e, slot);
