@@ -21,19 +21,20 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(B)/bpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
 COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c user/common/sysctl.c
-ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c
+ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c $(wildcard transports/xdp/*.c)
 LIB_SRC    := $(wildcard user/lib/*.c) user/common/wire.c user/common/addr.c user/common/sysctl.c
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h)
+HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*.h)
 
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(UNIT_BIN) $(EXAMPLES)
+           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(EXAMPLES)
 
 all: $(TARGETS)
 
@@ -57,7 +58,7 @@ CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/c
 $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
 
 $(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
 	@mkdir -p $(@D)
@@ -88,6 +89,15 @@ $(B)/examples/fanout-sender: examples/fanout-sender.c examples/addr.h $(B)/lib/l
 $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
+
+# The XDP program's test loads it (root) and needs an AF_XDP socket.
+$(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/frame.o $(B)/bpf/rdsx_xdp.skel.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/xdp/frame.o -lxdp -lbpf -lelf -lz
+
+$(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
 
 $(B)/bpf/vmlinux.h:
 	vmlinux.h-gen/gen.sh $@

@@ -20,8 +20,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
-		"  load [--paths N] [--transport tcp] [--no-bpf] [--foreground] [--log FILE]\n"
+		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--no-bpf]\n"
+		"       [--foreground] [--log FILE]\n"
 		"                 start the RDS engine of this network namespace\n"
+		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
 		"  unload         stop it and remove every pin and socket it made\n"
 		"  status [-j [-p]]  what is loaded: connections, paths, sockets, counters\n"
 		"  info [-cknrstTIPCD] [-v] [-j [-p]]\n"
@@ -83,6 +85,8 @@ static int do_load(int argc, char **argv)
 		{ "no-bpf", no_argument, NULL, 'n' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "dev", required_argument, NULL, 'd' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -93,7 +97,7 @@ static int do_load(int argc, char **argv)
 	pid_t pid;
 	char ok;
 
-	while ((c = getopt_long(argc, argv, "p:t:nfl:hv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:t:nfl:d:m:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			rdsb_verbosity++;
@@ -110,10 +114,23 @@ static int do_load(int argc, char **argv)
 			break;
 		}
 		case 't':
-			if (strcmp(optarg, "tcp")) {
-				fprintf(stderr, "rds-bpf load: unknown transport '%s' (available: tcp)\n", optarg);
+			if (!strcmp(optarg, "xdp")) {
+				rdsb_engine_transport = &rdsb_xdp_transport;
+			} else if (strcmp(optarg, "tcp")) {
+				fprintf(stderr, "rds-bpf load: unknown transport '%s' (available: tcp, xdp)\n", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'd':
+			rdsb_xdp_opts.dev = optarg;
+			break;
+		case 'm':
+			if (strcmp(optarg, "native") && strcmp(optarg, "skb")) {
+				fprintf(stderr, "rds-bpf load: --mode takes native or skb\n");
+				return EXIT_USAGE;
+			}
+			rdsb_xdp_opts.skb_mode = !strcmp(optarg, "skb");
+			rdsb_xdp_opts.mode_set = true;
 			break;
 		case 'n':
 			use_bpf = false;
@@ -134,6 +151,10 @@ static int do_load(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "rds-bpf load: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if ((rdsb_xdp_opts.dev || rdsb_xdp_opts.mode_set) != (rdsb_engine_transport == &rdsb_xdp_transport)) {
+		fprintf(stderr, "rds-bpf load: --transport xdp needs --dev IFACE, and --dev/--mode need --transport xdp\n");
 		return EXIT_USAGE;
 	}
 	if (geteuid() != 0) {

@@ -112,7 +112,8 @@ void rdsb_bpf_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 	int fd = p->ev.fd, buf = PATH_RCVBUF, one = 1;
 	uint64_t cookie = 0, sockfd = (uint64_t)fd;	/* the maps' values are 64-bit */
 
-	if (!e->bpf_path || fd < 0)
+	/* the XDP transport's paths are not TCP sockets */
+	if (!e->bpf_path || fd < 0 || e->tp != &rdsb_tcp_transport)
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0 ||

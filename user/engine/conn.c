@@ -131,7 +131,7 @@ void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	p->reconnect_at = 0;
 	if (p->ev.fd >= 0 || p->conn->loopback)
 		return;
-	if (rdsb_tcp_connect(e, p) < 0)
+	if (e->tp->connect(e, p) < 0)
 		schedule_reconnect(e, p);
 }
 
@@ -399,11 +399,11 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 		rdsb_path_check_acked(e, p);
 		rdsb_count(e, RDSB_C_PATH_DOWN);
 		rdsb_ev_del(e, &p->ev);
-		rdsb_tcp_close(p, malformed);
+		e->tp->close(p, malformed);
 	} else {
 		rdsb_bpf_path_del(e, p);
 		rdsb_ev_del(e, &p->ev);
-		rdsb_tcp_close(p, false);
+		e->tp->close(p, false);
 	}
 	p->state = RDSB_PATH_DOWN;
 	p->reconnects++;
@@ -538,7 +538,7 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 
 			if (p->ev.fd >= 0) {
 				rdsb_ev_del(e, &p->ev);
-				rdsb_tcp_close(p, false);
+				e->tp->close(p, false);
 			}
 			list_splice_init(&p->unacked, &p->send_q);
 			list_for_each_entry_safe(m, t, &p->send_q, item)

@@ -58,7 +58,7 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 				first ? "" : ",", la, fa, c->loopback ? "true" : "false", c->npaths, c->peer_gen);
 		else
 			tprintf(t, "connection %s -> %s: %s, npaths %u, peer gen %08x\n", la, fa,
-				c->loopback ? "loopback" : "tcp", c->npaths, c->peer_gen);
+				c->loopback ? "loopback" : e->tp->name, c->npaths, c->peer_gen);
 		first = false;
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !c->loopback; i++) {
 			struct rdsb_path *p = &c->paths[i];

@@ -160,6 +160,8 @@ struct rdsb_engine {
 	struct rdsb_sock **sock_at;	/* index -> socket */
 	void *events;			/* libbpf ring_buffer of rdsb_events */
 	struct rdsb_ev events_ev;
+	const struct rdsb_transport *tp;
+	void *tp_priv;			/* the transport's own state */
 
 	uint64_t counters[RDSB_C_MAX];
 	uint64_t now;			/* ns, CLOCK_MONOTONIC, per loop turn */
@@ -184,6 +186,7 @@ void rdsb_shm_fini(struct rdsb_engine *e);
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
 		   enum rdsb_addr_kind kind);
 void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested);
+/* map NULL: already in place (written by BPF), count and notify only */
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map);
 void rdsb_paths_info_update(struct rdsb_engine *e);
 
@@ -263,13 +266,37 @@ void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 
-/* transports/tcp */
-int rdsb_tcp_listen(struct rdsb_engine *e);
-void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev);
-int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_tcp_connected(struct rdsb_engine *e, struct rdsb_path *p);
-uint64_t rdsb_tcp_acked(struct rdsb_path *p);
-void rdsb_tcp_close(struct rdsb_path *p, bool reset);
+/*
+ * A transport, as the kernel's struct rds_transport: what carries a path's
+ * stream of whole records. The engine writes records to p->ev.fd and reads
+ * records from it; the transport says how many stream bytes the peer has
+ * acknowledged. listen starts it (e->listen6 is its EV_LISTEN event, accept
+ * its handler); connect opens p->ev.fd and leaves the path CONNECTING with
+ * EPOLLOUT wanted, connected completes it; stop undoes listen.
+ */
+struct rdsb_transport {
+	const char *name;
+	int trans_id;			/* SO_RDS_TRANSPORT value */
+	bool cong_in_bpf;		/* peers' congestion maps are written by BPF */
+	int (*listen)(struct rdsb_engine *e);
+	void (*accept)(struct rdsb_engine *e, struct rdsb_ev *lev);
+	int (*connect)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*connected)(struct rdsb_engine *e, struct rdsb_path *p);
+	uint64_t (*acked)(struct rdsb_path *p);
+	void (*close)(struct rdsb_path *p, bool reset);
+	void (*stop)(struct rdsb_engine *e);
+};
+extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
+/* The transport the next rdsb_engine_run uses (rds-bpf load --transport). */
+extern const struct rdsb_transport *rdsb_engine_transport;
+/* rds-bpf load --transport xdp --dev IFACE [--mode native|skb] */
+struct rdsb_xdp_opts {
+	const char *dev;
+	bool skb_mode;		/* --mode skb */
+	bool mode_set;		/* --mode given: no fallback from native */
+};
+extern struct rdsb_xdp_opts rdsb_xdp_opts;
+
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope);
 
 /* Runs until SIGTERM/SIGINT or an UNLOAD request; on_ready once serving. */

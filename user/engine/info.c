@@ -213,7 +213,7 @@ static void tcp_sockets(struct rdsb_engine *e, struct info_out *o)
 					.local_port = htobe16(p->lport), .peer_port = htobe16(p->fport),
 					.hdr_rem = hdr_rem, .data_rem = data_rem,
 					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)rdsb_tcp_acked(p) };
+					.last_seen_una = (uint32_t)e->tp->acked(p) };
 
 				memcpy(&r.local_addr, c->laddr, 16);
 				memcpy(&r.peer_addr, c->faddr, 16);
@@ -224,7 +224,7 @@ static void tcp_sockets(struct rdsb_engine *e, struct info_out *o)
 					.peer_addr = v4(c->faddr), .peer_port = htobe16(p->fport),
 					.hdr_rem = hdr_rem, .data_rem = data_rem,
 					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)rdsb_tcp_acked(p) };
+					.last_seen_una = (uint32_t)e->tp->acked(p) };
 
 				put(o, &r, sizeof(r));
 			}
@@ -252,7 +252,7 @@ static void connections(struct rdsb_engine *e, struct info_out *o)
 
 	list_for_each_entry(c, &e->conns, item) {
 		const struct rdsb_path *p = &c->paths[0];	/* path 0 only, as the kernel */
-		const char *t = c->loopback ? "loopback" : "tcp";
+		const char *t = c->loopback ? "loopback" : e->tp->name;
 
 		if (!listed(o, c->laddr))
 			continue;

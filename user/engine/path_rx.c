@@ -54,7 +54,8 @@ static bool record(struct rdsb_engine *e, struct rdsb_path *p)
 		rdsb_count(e, RDSB_C_RX_MSGS);
 	}
 	if (rdsb_hdr_is_cong_map(h)) {
-		rdsb_cong_apply_peer(e, c->fslot, data);
+		/* a transport whose BPF program applied the map only tells us */
+		rdsb_cong_apply_peer(e, c->fslot, e->tp->cong_in_bpf ? NULL : data);
 		free(data);
 		return true;
 	}

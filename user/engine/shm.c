@@ -268,7 +268,8 @@ void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool co
 
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
 {
-	memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
+	if (map)
+		memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
 	rdsb_count(e, RDSB_C_RX_CONG_MAPS);
 	rdsb_cong_peer_updated(e, slot);
 }
