@@ -38,7 +38,7 @@ TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/lib
 
 all: $(TARGETS)
 
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/rdsb_maps.bpf.h $(B)/bpf/vmlinux.h $(HEADERS)
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(B)/bpf/vmlinux.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -18,14 +18,7 @@ struct {
 	__type(value, struct rdsb_addr);
 } rdsb_addrs SEC(".maps");
 
-/* Congestion maps, mmap-ed by the library for the bit test before a send. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, RDSB_MAX_ADDRS);
-	__type(key, __u32);
-	__type(value, struct rdsb_cong_map);
-} rdsb_cong SEC(".maps");
+#include "rdsb_cong.bpf.h"
 
 /* Per-path state for operators. */
 struct {

@@ -42,13 +42,7 @@ struct {
 } rdsx_cong_ver SEC(".maps");
 
 /* The engine's congestion maps: the loader reuses the engine's map fd. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, RDSB_MAX_ADDRS);
-	__type(key, __u32);
-	__type(value, struct rdsb_cong_map);
-} rdsb_cong SEC(".maps");
+#include "rdsb_cong.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
