@@ -54,11 +54,13 @@ $(B)/pic/%.o: %.c $(HEADERS)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
 
 # the CLI: the engine, and the library for the tools that are RDS applications
-CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/cli.c tools/out.c
+CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/cli.c tools/out.c $(wildcard tools/stress*.c)
 $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
+
+$(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
 
 $(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
 	@mkdir -p $(@D)
@@ -98,6 +100,9 @@ $(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/fra
 $(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
+
+# the stress tool's messages and histogram, tested without sockets
+$(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
 
 $(B)/bpf/vmlinux.h:
 	vmlinux.h-gen/gen.sh $@

@@ -1,109 +1,252 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side in one run between two namespace hosts over veth:
-# raw TCP baselines (iperf3, a framed TCP ping-pong) next to rds-bpf, with
-# 8 paths and with 1 path, for several message sizes. Prints ratios.
-# Numbers on this shared 2-core VM are noisy: compare the ratios of one run.
+# raw TCP baselines (iperf3 with 1 and 8 flows, a framed TCP ping-pong) next
+# to rds-bpf stress on the BPF path (`load`) and the userspace path
+# (`load --no-bpf`), each with 1 and 8 paths, for several message sizes:
+#   throughput  one-way, BENCH_TASKS tasks x depth BENCH_DEPTH   (Gbit/s)
+#   latency     ping-pong, 1 task, depth 1, request = ack = size,
+#               apps and engines of both hosts pinned to CPU BENCH_CPU (p50 us)
+#   rate        64 B request/response, BENCH_TASKS x BENCH_DEPTH  (tx+rx msgs/s)
+# Writes results.csv (raw), runs.jsonl (every stress result), table.txt and
+# bench.png into BENCH_OUT (default build/bench). Numbers on this shared
+# 2-core VM are noisy: compare the ratios of one run.
+#
+#   tools/bench.sh                 run, then report
+#   tools/bench.sh --report DIR    table and plot again from DIR/results.csv
+# Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
+# BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf user"), BENCH_TASKS (8),
+# BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_OUT.
 set -euo pipefail
+here=$PWD
 cd "$(dirname "$0")/.."
+out=${BENCH_OUT:-$PWD/build/bench}
+[[ $out == /* ]] || out=$here/$out
+
+# ---- report: table.txt and bench.png from results.csv -----------------------
+# results.csv: test,engine,paths,size,value,unit with
+#   throughput,iperf3,FLOWS,0,GBIT,gbit        latency,tcp,1,SIZE,P50,p50_us
+#   throughput,bpf|user,PATHS,SIZE,GBIT,gbit   latency,bpf|user,PATHS,SIZE,P50,p50_us
+#   rate,bpf|user,PATHS,64,MSGS,msgs_per_s
+table() {
+	awk -F, '
+	function name(s) {
+		if (s >= 1048576 && s % 1048576 == 0) return sprintf("%d MiB", s / 1048576)
+		if (s >= 1024 && s % 1024 == 0) return sprintf("%d KiB", s / 1024)
+		return sprintf("%d B", s)
+	}
+	function verdict(x, ok) { return x == "-" ? "-" : (ok ? "met" : "NOT MET") }
+	function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
+	function sorted(set, out,   n, k, i, j, t) {
+		n = 0
+		for (k in set) out[++n] = k + 0
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && out[j - 1] > out[j]; j--) { t = out[j]; out[j] = out[j - 1]; out[j - 1] = t }
+		return n
+	}
+	NR == 1 { next }
+	{ v[$1 "," $2 "," $3 "," $4] = $5 }
+	$2 == "bpf" || $2 == "user" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
+	END {
+		ns = sorted(sizes, S); np = sorted(paths, P)
+		ne = 0; if ("bpf" in eng) E[++ne] = "bpf"; if ("user" in eng) E[++ne] = "user"
+		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "size", "paths", "engine", "Gbit/s", "x iperf3",
+			"p50 us", "x TCP", "bpf/user", "bpf/user"
+		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "", "", "", "", "same -P", "", "pingpong",
+			"Gbit/s", "p50"
+		slower = 0; rows = 0
+		for (i = 1; i <= ns; i++) for (p = 1; p <= np; p++) for (e = 1; e <= ne; e++) {
+			s = S[i]; k = "," P[p] "," s
+			t = v["throughput," E[e] k]; l = v["latency," E[e] k]
+			if (t == "" && l == "") continue
+			tb = v["throughput,user" k]; lb = v["latency,user" k]
+			printf "%-8s %5d %-6s %8s %9s %8s %7s %10s %10s\n", name(s), P[p], E[e], t,
+				ratio(t, v["throughput,iperf3," P[p] ",0"]), l, ratio(l, v["latency,tcp,1," s]),
+				E[e] == "bpf" ? ratio(t, tb) : "", E[e] == "bpf" ? ratio(l, lb) : ""
+			if (E[e] == "bpf" && tb != "") { rows++; if (t < tb * 0.95) slower++ }
+			if (E[e] == "bpf" && lb != "") { rows++; if (l > lb * 1.05) slower++ }
+		}
+		printf "\n%-20s %5s %-6s %12s %10s\n", "64 B msgs/s (tx+rx)", "paths", "engine", "msgs/s", "bpf/user"
+		for (p = 1; p <= np; p++) for (e = 1; e <= ne; e++) {
+			r = v["rate," E[e] "," P[p] ",64"]
+			if (r == "") continue
+			rb = v["rate,user," P[p] ",64"]
+			printf "%-20s %5d %-6s %12s %10s\n", "", P[p], E[e], r, E[e] == "bpf" ? ratio(r, rb) : ""
+			if (E[e] == "bpf" && rb != "") { rows++; if (r < rb * 0.95) slower++ }
+		}
+		printf "\nbaselines: iperf3 -P1 %s Gbit/s, -P8 %s Gbit/s; TCP ping-pong 64 B p50 %s us\n",
+			v["throughput,iperf3,1,0"], v["throughput,iperf3,8,0"], v["latency,tcp,1,64"]
+		# the targets of the BPF data path, for the largest path count measured
+		pm = P[np]
+		t = ratio(v["throughput,bpf," pm ",65536"], v["throughput,iperf3," pm ",0"])
+		l = ratio(v["latency,bpf," pm ",64"], v["latency,tcp,1,64"])
+		r = ratio(v["rate,bpf," pm ",64"], v["rate,user," pm ",64"])
+		printf "\ntargets (%d path%s):\n", pm, pm == 1 ? "" : "s"
+		printf "  %-52s %6s  %s\n", "bulk 64 KiB, BPF >= 0.8 x iperf3 same flows", t, verdict(t, (t >= 0.8))
+		printf "  %-52s %6s  %s\n", "64 B ping-pong p50, BPF <= 1.5 x TCP ping-pong", l, verdict(l, (l <= 1.5))
+		printf "  %-52s %6s  %s\n", "64 B msgs/s depth >= 16, BPF >= 2 x userspace", r, verdict(r, (r >= 2))
+		printf "  %-52s %6s  %s\n", "BPF as fast as userspace (5 % noise) on every row",
+			slower "/" rows, verdict(rows ? "" : "-", (slower == 0))
+	}' "$1"
+}
+
+plot() {	# DIR: bench.png from DIR/results.csv
+	local dir=$1 tput=() lat=() f e p
+	if ! command -v gnuplot >/dev/null; then
+		echo "bench: no gnuplot, so no plot (tools/install-deps.sh installs it)" >&2
+		return 0
+	fi
+	mkdir -p "$dir/plot"
+	for e in bpf user; do
+		for p in $(awk -F, -v e=$e '$2 == e { print $3 }' "$dir/results.csv" | sort -nu); do
+			for m in throughput latency; do
+				f=$dir/plot/$m-$e-$p.dat
+				awk -F, -v m=$m -v e=$e -v p="$p" '$1 == m && $2 == e && $3 == p { print $4, $5 }' \
+					"$dir/results.csv" | sort -n >"$f"
+				[ -s "$f" ] || continue
+				if [ $m = throughput ]; then tput+=("'$f' using 1:2 with linespoints title '$e, $p path(s)'")
+				else lat+=("'$f' using 1:2 with linespoints title '$e, $p path(s)'"); fi
+			done
+		done
+	done
+	# iperf3 has no message size: a flat line over the sizes measured
+	for p in 1 8; do
+		f=$dir/plot/throughput-iperf3-$p.dat
+		awk -F, -v p=$p 'NR > 1 && $1 == "throughput" && $2 != "iperf3" { s[$4] = 1 }
+			$2 == "iperf3" && $3 == p { g = $5 } END { if (g != "") for (k in s) print k, g }' \
+			"$dir/results.csv" | sort -n >"$f"
+		[ -s "$f" ] && tput+=("'$f' using 1:2 with lines dashtype 2 title 'iperf3 -P$p'")
+	done
+	f=$dir/plot/latency-tcp.dat
+	awk -F, '$1 == "latency" && $2 == "tcp" { print $4, $5 }' "$dir/results.csv" | sort -n >"$f"
+	[ -s "$f" ] && lat+=("'$f' using 1:2 with linespoints dashtype 2 title 'TCP ping-pong'")
+	local IFS=,
+	gnuplot <<-EOF
+		set terminal pngcairo size 1400,560 font ",10"
+		set output '$dir/bench.png'
+		set multiplot layout 1,2 title 'rds-bpf stress vs TCP, two netns hosts over veth'
+		set logscale x 2
+		set xtics ('64 B' 64, '1 KiB' 1024, '4 KiB' 4096, '16 KiB' 16384, '64 KiB' 65536, '256 KiB' 262144, '1 MiB' 1048576)
+		set xlabel 'message size'
+		set grid
+		set key left top
+		set logscale y
+		set offsets graph 0.03, graph 0.03, graph 0.1, graph 0.05
+		set ylabel 'throughput, one-way (Gbit/s)'
+		plot ${tput[*]}
+		set ylabel 'ping-pong rtt p50 (us)'
+		plot ${lat[*]}
+		unset multiplot
+	EOF
+}
+
+report() {
+	table "$1/results.csv" | tee "$1/table.txt"
+	plot "$1"
+	echo "bench: results in $1 (results.csv, table.txt, bench.png)"
+}
+
+if [ $# -gt 0 ]; then
+	if [ "$1" = --report ] && [ $# -eq 2 ] && [ -f "$2/results.csv" ]; then
+		report "$2"
+		exit 0
+	fi
+	echo "usage: tools/bench.sh [--report DIR_WITH_results.csv] (settings: see the top of the script)" >&2
+	exit 2
+fi
+
+# ---- measure ---------------------------------------------------------------
+SECS=${BENCH_SECS:-3}
+SIZES=${BENCH_SIZES:-64 4096 65536 1048576}
+PATHS=${BENCH_PATHS:-1 8}
+ENGINES=${BENCH_ENGINES:-bpf user}
+TASKS=${BENCH_TASKS:-8}
+DEPTH=${BENCH_DEPTH:-16}
+CPU=${BENCH_CPU:-0}
+PP=${BENCH_PINGPONGS:-$((SECS * 2000))}
 source tests/lib/hosts.sh
 hosts_session "bench$$"
-SECS=${BENCH_SECS:-3}
-PP=${BENCH_PINGPONGS:-5000}
-out=$RDSB_LOG_DIR
-declare -A R
+mkdir -p "$out"
+csv=$out/results.csv
+echo "test,engine,paths,size,value,unit" >"$csv"
+: >"$out/runs.jsonl"
+port=5000
+
+record() { echo "$1,$2,$3,$4,$5,$6" >>"$csv"; }
+
+next_port() { port=$((port + 100)); }
 
 iperf() {	# flows -> Gbit/s
-	in_host B iperf3 -s -1 -D -p 5201 >/dev/null
+	next_port
+	in_host B iperf3 -s -1 -D -p $port >/dev/null
 	sleep 0.2
-	in_host A iperf3 -c $ADDR_B -p 5201 -P "$1" -t "$SECS" -J | jq -r '.end.sum_received.bits_per_second / 1e9 * 1000 | round / 1000'
+	in_host A iperf3 -c $ADDR_B -p $port -P "$1" -t "$SECS" -J |
+		jq -r '.end.sum_received.bits_per_second / 1e9 * 1000 | round / 1000'
 }
 
-# rds_bulk SOCKETS SIZE COUNT_PER_SOCKET -> Gbit/s (payload), timed at the receiver
-rds_bulk() {
-	local n=$1 size=$2 count=$3 total
-	total=$((n * count))
-	rm -f $out/ready
-	rds B "$RDSB_XFER" recv -b $ADDR_B:7000 -n $total -s $size:$size --senders $n -t 120 \
-		--rcvbuf 8388608 --ready $out/ready >$out/bulk &
-	local rb=$!
-	until [ -e $out/ready ]; do sleep 0.02; done
-	local start end
-	start=$(date +%s%N)
-	for i in $(seq "$n"); do
-		rds A "$RDSB_XFER" send -b $ADDR_A:$((7100 + i)) -d $ADDR_B:7000 -n "$count" -s $size:$size \
-			--sndbuf 8388608 >/dev/null &
-	done
-	wait $rb
-	end=$(date +%s%N)
-	wait
-	awk -v b=$((total * size)) -v ns=$((end - start)) 'BEGIN { printf "%.3f", b * 8 / ns }'
-}
-
-rds_rate() {	# 64 B messages/s from 8 sockets
-	local n=8 count=$1 total
-	total=$((n * count))
-	rm -f $out/ready
-	rds B "$RDSB_XFER" recv -b $ADDR_B:7000 -n $total -s 64:64 --senders $n -t 120 \
-		--rcvbuf 8388608 --ready $out/ready >$out/rate &
-	local rb=$!
-	until [ -e $out/ready ]; do sleep 0.02; done
-	local start end
-	start=$(date +%s%N)
-	for i in $(seq $n); do
-		rds A "$RDSB_XFER" send -b $ADDR_A:$((7200 + i)) -d $ADDR_B:7000 -n "$count" -s 64:64 \
-			--sndbuf 8388608 >/dev/null &
-	done
-	wait $rb
-	end=$(date +%s%N)
-	wait
-	awk -v m=$total -v ns=$((end - start)) 'BEGIN { printf "%.0f", m * 1e9 / ns }'
-}
-
-tcp_pp() {	# p50 us
-	in_host B "$RDSB_ROOT/build/tests/tcp-pingpong" server $ADDR_B:7300 &
-	local s=$!
-	taskset -c 0 nsenter --net=/run/netns/$NS_A "$RDSB_ROOT/build/tests/tcp-pingpong" client $ADDR_B:7300 "$PP" 64 |
-		awk '{print $5}'
-	wait $s 2>/dev/null || true
-}
-
-rds_pp() {	# p50 us
-	rm -f $out/ready
-	rds B "$RDSB_XFER" echo -b $ADDR_B:7400 -n "$PP" --ready $out/ready >/dev/null &
-	until [ -e $out/ready ]; do sleep 0.02; done
-	rds A "$RDSB_XFER" pingpong -b $ADDR_A:7400 -d $ADDR_B:7400 -n "$PP" -s 64 | awk '{print $5}'
+tcp_pp() {	# size -> p50 us; both ends on CPU $CPU
+	next_port
+	in_host B taskset -c "$CPU" "$RDSB_ROOT/build/tests/tcp-pingpong" server $ADDR_B:$port &
+	in_host A taskset -c "$CPU" "$RDSB_ROOT/build/tests/tcp-pingpong" client $ADDR_B:$port "$PP" "$1" |
+		awk '{ print $5 }'
 	wait
 }
 
-engines() {	# restart both engines with these load options
+# stress "passive options" active options... -> the active side's JSON result
+stress() {
+	local pargs=$1 rc=0
+	shift
+	next_port
+	# shellcheck disable=SC2086
+	in_host B "$RDSB_BIN" stress -r $ADDR_B -p $port -j $pargs >"$RDSB_LOG_DIR/passive" 2>&1 &
+	in_host A "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -p $port -j -T "$SECS" "$@" \
+		>"$RDSB_LOG_DIR/active" 2>"$RDSB_LOG_DIR/active.err" || rc=$?
+	wait $! || true
+	if [ $rc -ne 0 ]; then
+		echo "bench: stress $* failed (exit $rc):" >&2
+		cat "$RDSB_LOG_DIR/active.err" "$RDSB_LOG_DIR/passive" >&2
+	fi
+	cat "$RDSB_LOG_DIR/active" >>"$out/runs.jsonl"
+	cat "$RDSB_LOG_DIR/active"
+}
+
+engines() {	# bpf|user PATHS: restart both engines so
+	local opts=(--paths "$2")
+	[ "$1" = user ] && opts+=(--no-bpf)
 	in_host A "$RDSB_BIN" unload >/dev/null
 	in_host B "$RDSB_BIN" unload >/dev/null
-	engine_up A "$@" >/dev/null
-	engine_up B "$@" >/dev/null
+	engine_up A "${opts[@]}" >/dev/null
+	engine_up B "${opts[@]}" >/dev/null
+}
+
+pin_engines() {	# every thread of both engines onto CPU $CPU, as the ping-pong ends
+	local p
+	for p in $(ip netns pids "$NS_A") $(ip netns pids "$NS_B"); do
+		taskset -a -p -c "$CPU" "$p" >/dev/null
+	done
 }
 
 echo "== raw TCP baselines"
-R[iperf1]=$(iperf 1)
-R[iperf8]=$(iperf 8)
-R[tcp_pp]=$(tcp_pp)
-
-for paths in 8 1; do
-	echo "== rds-bpf, $paths path(s), userspace data path"
-	engines --paths $paths --no-bpf
-	R[bulk64k_$paths]=$(rds_bulk 8 65536 $((SECS * 1500)))
-	R[bulk1m_$paths]=$(rds_bulk 4 1048576 $((SECS * 60)))
-	R[bulk4k_$paths]=$(rds_bulk 8 4096 $((SECS * 8000)))
-	R[rate64_$paths]=$(rds_rate $((SECS * 10000)))
-	R[pp_$paths]=$(rds_pp)
+record throughput iperf3 1 0 "$(iperf 1)" gbit
+record throughput iperf3 8 0 "$(iperf 8)" gbit
+for s in $SIZES; do
+	record latency tcp 1 "$s" "$(tcp_pp "$s")" p50_us
 done
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-printf '\n%-44s %12s %12s %8s\n' "measurement" "rds-bpf" "baseline" "ratio"
-row() { printf '%-44s %12s %12s %8s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
-row "bulk 64 KiB, 8 paths, Gbit/s vs iperf3 -P 8" "${R[bulk64k_8]}" "${R[iperf8]}"
-row "bulk 64 KiB, 1 path, Gbit/s vs iperf3 -P 1" "${R[bulk64k_1]}" "${R[iperf1]}"
-row "bulk 1 MiB, 8 paths, Gbit/s vs iperf3 -P 8" "${R[bulk1m_8]}" "${R[iperf8]}"
-row "bulk 4 KiB, 8 paths, Gbit/s vs iperf3 -P 8" "${R[bulk4k_8]}" "${R[iperf8]}"
-row "mprds: bulk 64 KiB 8 paths vs 1 path" "${R[bulk64k_8]}" "${R[bulk64k_1]}"
-row "64 B msgs/s, 8 sockets, 8 paths vs 1 path" "${R[rate64_8]}" "${R[rate64_1]}"
-row "ping-pong 64 B p50 us vs TCP ping-pong" "${R[pp_8]}" "${R[tcp_pp]}"
+for e in $ENGINES; do
+	for p in $PATHS; do
+		echo "== rds-bpf, $e data path, $p path(s)"
+		engines "$e" "$p"
+		for s in $SIZES; do
+			record throughput "$e" "$p" "$s" \
+				"$(stress "" -o -t "$TASKS" -d "$DEPTH" -q "$s" | jq -r .gbit_per_s)" gbit
+		done
+		record rate "$e" "$p" 64 \
+			"$(stress "" -t "$TASKS" -d "$DEPTH" -q 64 -a 64 | jq -r .msgs_per_s)" msgs_per_s
+		pin_engines
+		for s in $SIZES; do
+			record latency "$e" "$p" "$s" \
+				"$(stress "--cpu $CPU" --cpu "$CPU" -q "$s" -a "$s" | jq -r .rtt_p50_us)" p50_us
+		done
+	done
+done
+echo
+echo "$SECS s per run; throughput: one-way, $TASKS tasks x depth $DEPTH; latency: 1 task, depth 1, request = ack = size, all on CPU $CPU"
+report "$out"

@@ -20,5 +20,6 @@ int cli_not_loaded(const char *cmd, bool json);
 int rdsb_cmd_ping(int argc, char **argv);
 int rdsb_cmd_info(int argc, char **argv);
 int rdsb_cmd_features(int argc, char **argv);
+int rdsb_cmd_stress(int argc, char **argv);
 
 #endif

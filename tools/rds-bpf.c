@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"                 paths, congested ports, drop reasons\n"
 		"  ping [-c count] [-i interval] [-I local_addr] dst\n"
 		"                 rds-ping: zero-length datagrams to port 0, answered by the peer's RDS\n"
+		"  stress -r LOCAL [-s PEER] [-t tasks] [-d depth] [-q bytes] [-a bytes] [-T secs] [-o]\n"
+		"                 rds-stress: passive side, or active side against PEER (stress --help)\n"
 		"  features [-j [-p]]  what this kernel offers rds-bpf, and the data path it gets\n"
 		"  --version      versions of rds-bpf, libbpf and libxdp\n"
 		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine.\n"
@@ -335,6 +337,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[i], "stress"))
+		return rdsb_cmd_stress(argc - i, argv + i);
 	fprintf(stderr, "rds-bpf: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -1,0 +1,176 @@
+#!/usr/bin/env bats
+# rds-bpf stress (rds-stress's model) between two namespace hosts, and the
+# table and plot of make bench.
+
+load helpers
+
+setup() {
+	[[ $BATS_TEST_DESCRIPTION == bench* ]] || setup_two_hosts
+}
+teardown() {
+	[ -z "${NS_A:-}" ] || teardown_hosts
+}
+
+# field NAME FILE: NAME's value in FILE's '::' line, by the field list --help documents
+field() {
+	awk -F, -v want="$1" -v names="$("$RDSB_BIN" stress --help | sed -n 's/^  \(role,.*\)/\1/p')" '
+		BEGIN { n = split(names, h, ",") }
+		/^::/ { sub(/^::/, ""); if (split($0, v, ",") != n) { print "field count"; exit 1 }
+			for (i = 1; i <= n; i++) if (h[i] == want) print v[i] }' "$2"
+}
+
+passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMPDIR/passive
+	in_host B timeout 60 "$RDSB_BIN" stress -r "${PASSIVE_ADDR:-$ADDR_B}" "$@" >"$BATS_TEST_TMPDIR/passive" 2>&1 &
+	PASSIVE=$!
+}
+
+@test "one-way: every message sent is received, none bad or out of order; a line per second" {
+	passive
+	run in_host A timeout 60 "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -o -t 4 -d 16 -q 4K -T 2
+	echo "$output" | tee "$BATS_TEST_TMPDIR/active"
+	pst=0
+	wait $PASSIVE || pst=$?
+	cat "$BATS_TEST_TMPDIR/passive"
+	[ "$status" -eq 0 ]
+	[ "$pst" -eq 0 ]
+	a=$BATS_TEST_TMPDIR/active p=$BATS_TEST_TMPDIR/passive
+	[ "$(field role $a),$(field mode $a),$(field tasks $a),$(field depth $a)" = "active,oneway,4,16" ]
+	[ "$(field role $p),$(field mode $p),$(field req_bytes $p)" = "passive,oneway,4096" ]
+	sent=$(field tx_msgs $a)
+	[ "$sent" -gt 1000 ]
+	# drained: the passive side counted exactly what was sent, and both sides agree
+	[ "$(field rx_msgs $p)" -eq "$sent" ]
+	[ "$(field peer_rx_msgs $a)" -eq "$sent" ]
+	[ "$(field peer_tx_msgs $p)" -eq "$sent" ]
+	[ "$(field rx_bytes $p)" -eq $((sent * 4096)) ]
+	[ "$(field tx_bytes $a)" -eq $((sent * 4096)) ]
+	[ "$(field rx_msgs $a)" -eq 0 ]
+	for f in bad out_of_order peer_bad peer_out_of_order lost; do
+		[ "$(field $f $a)" -eq 0 ]
+		[ "$(field $f $p)" -eq 0 ]
+	done
+	# two per-second lines on each side before the result
+	[ "$(grep -cE '^ +4 +[0-9]+ +[0-9]+ ' $a)" -ge 1 ]
+	[ "$(grep -cE '^ +4 +0 +[0-9]+ ' $p)" -ge 1 ]
+}
+
+@test "request/response over IPv6 with -q/-a sizes: rtt values, sizes and counts exact (JSON)" {
+	PASSIVE_ADDR=$ADDR6_B passive -j -p 4100 --cpu 0
+	run in_host A timeout 60 "$RDSB_BIN" stress -r $ADDR6_A -s $ADDR6_B -p 4100 -t 2 -d 4 -q 1000 -a 200 -T 1 --cpu 0 -j
+	echo "$output"
+	pst=0
+	wait $PASSIVE || pst=$?
+	cat "$BATS_TEST_TMPDIR/passive"
+	[ "$status" -eq 0 ]
+	[ "$pst" -eq 0 ]
+	a=$output
+	p=$(cat "$BATS_TEST_TMPDIR/passive")
+	n=$(jq .tx_msgs <<<"$a")
+	[ "$n" -gt 100 ]
+	# every request answered once: 4 counts equal on both sides
+	[ "$(jq '[.tx_msgs, .rx_msgs, .peer_tx_msgs, .peer_rx_msgs] | unique | length' <<<"$a")" -eq 1 ]
+	[ "$(jq '[.tx_msgs, .rx_msgs, .peer_tx_msgs, .peer_rx_msgs] | unique | .[0]' <<<"$p")" -eq "$n" ]
+	[ "$(jq .tx_bytes <<<"$a")" -eq $((n * 1000)) ]
+	[ "$(jq .rx_bytes <<<"$a")" -eq $((n * 200)) ]
+	[ "$(jq .rx_bytes <<<"$p")" -eq $((n * 1000)) ]
+	[ "$(jq '.role + "," + .mode + "," + (.req_bytes | tostring) + "," + (.ack_bytes | tostring)' -r <<<"$p")" = "passive,reqresp,1000,200" ]
+	# rtt: positive, p50 <= p99, mean within what 1 s allows
+	jq -e '.rtt_p50_us > 0 and .rtt_p50_us <= .rtt_p99_us and .rtt_mean_us > 0 and .rtt_mean_us < 1000000' <<<"$a"
+	jq -e '.rtt_p50_us == 0 and .msgs_per_s > 0' <<<"$p"
+	jq -e '[.bad, .out_of_order, .peer_bad, .peer_out_of_order, .lost] | add == 0' <<<"$a"
+}
+
+@test "a foreign datagram to a task's port is counted bad, and both sides exit 1" {
+	passive -z
+	in_host A timeout 60 "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -o -q 64 -T 2 -z >"$BATS_TEST_TMPDIR/active" 2>&1 &
+	act=$!
+	sleep 0.7
+	# 3 datagrams of the right size but not stress messages, to passive task 0 (port 4001)
+	rds A "$RDSB_XFER" send -b $ADDR_A:6000 -d $ADDR_B:4001 -n 3 -s 64:64 --linger 0
+	ast=0 pst=0
+	wait $act || ast=$?
+	wait $PASSIVE || pst=$?
+	cat "$BATS_TEST_TMPDIR/active" "$BATS_TEST_TMPDIR/passive"
+	[ "$ast" -eq 1 ]
+	[ "$pst" -eq 1 ]
+	[ "$(field bad "$BATS_TEST_TMPDIR/passive")" -eq 3 ]
+	[ "$(field peer_bad "$BATS_TEST_TMPDIR/active")" -eq 3 ]
+	[ "$(field out_of_order "$BATS_TEST_TMPDIR/passive")" -eq 0 ]
+	grep -q "rds-bpf stress: 0 bad, 0 out of order (peer: 3, 0)" "$BATS_TEST_TMPDIR/active"
+}
+
+@test "bad arguments: one line saying which, the usage, exit 2; no engine: exit 3" {
+	for args in "" "-r" "-r 10.99.0.1 -t 0" "-r 10.99.0.1 -s 10.99.0.2 -t 65" "-r 10.99.0.1 -s 10.99.0.2 -q 31" \
+		"-r 10.99.0.1 -s 10.99.0.2 -q 1048577" "-r 10.99.0.1 -s 10.99.0.2 -a 2M" "-r 10.99.0.1 -s 10.99.0.2 -d 1x" \
+		"-r 10.99.0.1 -s 10.99.0.2 -d 4097" "-r 10.99.0.1 -s 10.99.0.2 -T -1" "-r 10.99.0.1 -s 10.99.0.2 --cpu abc" \
+		"-r not-an-address" "-r 10.99.0.1:4000 -s 10.99.0.2" "-r 224.0.0.1 -s 10.99.0.2" "-r 10.99.0.1 -s fd99::2" \
+		"-r 10.99.0.1 -t 2" "-r 10.99.0.1 -o" "-r 10.99.0.1 -s 10.99.0.2 extra" "-r 10.99.0.1 -s 10.99.0.2 --bogus" \
+		"-r 10.99.0.1 -s 10.99.0.2 -p 65500 -t 64" "-r 10.99.0.1 -s 10.99.0.2 -p 0"; do
+		# shellcheck disable=SC2086
+		run in_host A "$RDSB_BIN" stress $args
+		echo "[$args] -> $status: $output"
+		[ "$status" -eq 2 ]
+		[[ "${lines[0]}" == "rds-bpf stress: "* || "${lines[0]}" == "stress: "* ]]
+		[[ "${lines[1]}" == "usage: rds-bpf stress "* ]]
+	done
+	run in_host A "$RDSB_BIN" stress --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"role,mode,tasks,"* ]]
+	in_host A "$RDSB_BIN" unload
+	run in_host A "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -T 1
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"rds-bpf load"* ]]
+}
+
+@test "bench: --report turns a results.csv into the table of ratios and a PNG" {
+	d=$BATS_TEST_TMPDIR/report
+	mkdir -p "$d"
+	cat >"$d/results.csv" <<-EOF
+		test,engine,paths,size,value,unit
+		throughput,iperf3,1,0,20,gbit
+		throughput,iperf3,8,0,40,gbit
+		latency,tcp,1,64,10,p50_us
+		latency,tcp,1,65536,40,p50_us
+		throughput,bpf,8,64,1,gbit
+		throughput,bpf,8,65536,36,gbit
+		latency,bpf,8,64,14,p50_us
+		latency,bpf,8,65536,50,p50_us
+		rate,bpf,8,64,800000,msgs_per_s
+		throughput,user,8,64,0.5,gbit
+		throughput,user,8,65536,40,gbit
+		latency,user,8,64,28,p50_us
+		latency,user,8,65536,50,p50_us
+		rate,user,8,64,500000,msgs_per_s
+	EOF
+	run "$BATS_TEST_DIRNAME/../../tools/bench.sh" --report "$d"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# size paths engine Gbit/s x-iperf3 p50 x-tcp bpf/user-Gbit/s bpf/user-p50
+	grep -qE '^64 KiB +8 bpf +36 +0\.90 +50 +1\.25 +0\.90 +1\.00$' "$d/table.txt"
+	grep -qE '^64 B +8 user +0\.5 +0\.01 +28 +2\.80 *$' "$d/table.txt"
+	grep -qE '^ +8 bpf +800000 +1\.60$' "$d/table.txt"
+	grep -qE 'bulk 64 KiB, BPF >= 0.8 x iperf3 same flows +0\.90 +met$' "$d/table.txt"
+	grep -qE '64 B ping-pong p50, BPF <= 1.5 x TCP ping-pong +1\.40 +met$' "$d/table.txt"
+	grep -qE '64 B msgs/s depth >= 16, BPF >= 2 x userspace +1\.60 +NOT MET$' "$d/table.txt"
+	grep -qE 'every row +1/5 +NOT MET$' "$d/table.txt"
+	[ "$(head -c 8 "$d/bench.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]
+	run "$BATS_TEST_DIRNAME/../../tools/bench.sh" --report "$d/missing"
+	[ "$status" -eq 2 ]
+}
+
+@test "bench: a one-second run of one size and one path count fills every row" {
+	export BENCH_SECS=1 BENCH_SIZES=64 BENCH_PATHS=1 BENCH_OUT=$BATS_TEST_TMPDIR/bench
+	run timeout 120 "$BATS_TEST_DIRNAME/../../tools/bench.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	csv=$BENCH_OUT/results.csv
+	# every measurement, once, with a positive value
+	[ "$(cut -d, -f1-4 "$csv" | sort | tr '\n' ' ')" = "latency,bpf,1,64 latency,tcp,1,64 latency,user,1,64 \
+rate,bpf,1,64 rate,user,1,64 test,engine,paths,size throughput,bpf,1,64 throughput,iperf3,1,0 throughput,iperf3,8,0 \
+throughput,user,1,64 " ]
+	awk -F, 'NR > 1 && !($5 > 0) { print "not positive: " $0; bad = 1 } END { exit bad }' "$csv"
+	[ "$(wc -l <"$BENCH_OUT/runs.jsonl")" -eq 6 ]
+	jq -e -s 'map(.bad + .out_of_order + .peer_bad + .peer_out_of_order + .lost) | add == 0' "$BENCH_OUT/runs.jsonl"
+	grep -qE '^64 B +1 bpf ' "$BENCH_OUT/table.txt"
+	[ -s "$BENCH_OUT/bench.png" ]
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Unit tests for rds-bpf stress: messages (every corruption is caught) and
+ * the rtt histogram's quantiles. */
+#include <stdlib.h>
+#include <string.h>
+#include "../../tools/stress_msg.c"
+#include "../../tools/stress_report.c"
+#include "check.h"
+
+/* the message as it travels: header and body in one buffer */
+static size_t flatten(const struct stress_pattern *p, uint16_t type, uint16_t task, uint64_t seq, uint64_t ts,
+		      uint8_t *out)
+{
+	struct stress_msg hdr;
+	struct iovec iov[2];
+	int n = stress_msg_build(p, &hdr, type, task, seq, ts, iov);
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		memcpy(out + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	return len;
+}
+
+static void test_roundtrip(void)
+{
+	for (uint32_t size = STRESS_MSG_MIN; size <= 70000; size = size * 3 + 1) {
+		struct stress_pattern *p = stress_pattern_new(size);
+		uint8_t *buf = malloc(size);
+		struct stress_msg h;
+
+		for (uint64_t seq = 0; seq < 40; seq += 13) {
+			CHECK_EQ(flatten(p, STRESS_ACK, 7, seq, 1234567 + seq, buf), size);
+			CHECK(stress_msg_valid(buf, size, STRESS_ACK, 7, size, &h));
+			CHECK_EQ(h.seq, seq);
+			CHECK_EQ(h.ts_ns, 1234567 + seq);
+			CHECK_EQ(h.task, 7);
+			CHECK_EQ(h.type, STRESS_ACK);
+		}
+		free(buf);
+		stress_pattern_free(p);
+	}
+}
+
+static void test_corruption(void)
+{
+	enum { SIZE = 200 };
+	struct stress_pattern *p = stress_pattern_new(SIZE);
+	uint8_t good[SIZE + 1], bad[SIZE + 1], other[SIZE];
+	struct stress_msg h;
+	unsigned int caught = 0;
+
+	flatten(p, STRESS_REQ, 3, 99, 5, good);
+	/* every single-bit flip, header and body */
+	for (unsigned int bit = 0; bit < SIZE * 8; bit++) {
+		memcpy(bad, good, SIZE);
+		bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		caught += !stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, &h);
+	}
+	CHECK_EQ(caught, SIZE * 8);
+	/* two body words swapped: in other lanes, and in the same lane */
+	for (unsigned int d = 8; d <= 32; d += 24) {
+		memcpy(bad, good, SIZE);
+		memcpy(bad + 40, good + 40 + d, 8);
+		memcpy(bad + 40 + d, good + 40, 8);
+		CHECK(!stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, &h));
+	}
+	/* a length other than the one agreed, another type or task */
+	CHECK(!stress_msg_valid(good, SIZE - 1, STRESS_REQ, 3, SIZE, &h));
+	memcpy(bad, good, SIZE);
+	bad[SIZE] = 0;
+	CHECK(!stress_msg_valid(bad, SIZE + 1, STRESS_REQ, 3, SIZE, &h));
+	CHECK(!stress_msg_valid(good, SIZE, STRESS_ACK, 3, SIZE, &h));
+	CHECK(!stress_msg_valid(good, SIZE, STRESS_REQ, 4, SIZE, &h));
+	CHECK(!stress_msg_valid(good, 10, STRESS_REQ, 3, 10, &h));
+	/* the body of another message under this header */
+	flatten(p, STRESS_REQ, 3, 100, 5, other);
+	CHECK(memcmp(good + STRESS_MSG_MIN, other + STRESS_MSG_MIN, SIZE - STRESS_MSG_MIN) != 0);
+	memcpy(bad, good, STRESS_MSG_MIN);
+	memcpy(bad + STRESS_MSG_MIN, other + STRESS_MSG_MIN, SIZE - STRESS_MSG_MIN);
+	CHECK(!stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, &h));
+	stress_pattern_free(p);
+}
+
+static void test_hist(void)
+{
+	static uint64_t hist[STRESS_HIST_BUCKETS];
+	double q;
+
+	for (uint64_t ns = 0; ns < 32; ns++)
+		CHECK_EQ(stress_hist_bucket(ns), ns);
+	for (uint64_t ns = 1; ns < (1ULL << 40); ns = ns * 5 / 4 + 1)
+		CHECK(stress_hist_bucket(ns) <= stress_hist_bucket(ns + 1));
+	CHECK_EQ(stress_hist_bucket(UINT64_MAX), STRESS_HIST_BUCKETS - 1);
+	CHECK(stress_hist_quantile_us(hist, 0, 0.5) == 0);
+	/* 98 samples of 12 us, 2 of 1 ms: p50 and p98 are 12 us, p99 1 ms (within 3.2 %) */
+	hist[stress_hist_bucket(12000)] = 98;
+	hist[stress_hist_bucket(1000000)] = 2;
+	q = stress_hist_quantile_us(hist, 100, 0.5);
+	CHECK(q > 12 * 0.968 && q < 12 * 1.032);
+	CHECK(stress_hist_quantile_us(hist, 100, 0.98) == q);
+	q = stress_hist_quantile_us(hist, 100, 0.99);
+	CHECK(q > 1000 * 0.968 && q < 1000 * 1.032);
+}
+
+int main(void)
+{
+	test_roundtrip();
+	test_corruption();
+	test_hist();
+	return check_done();
+}
