@@ -30,8 +30,6 @@
 #include "cli.h"
 #include "stress.h"
 
-
-#define EXIT_NOT_LOADED 3
 #define CTL_MAGIC 0x5244535354524553ULL	/* "RDSSTRES" */
 #define CTL_VERSION 1
 #define CTL_TIMEOUT_MS 30000
