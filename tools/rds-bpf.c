@@ -20,7 +20,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
-		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--no-bpf]\n"
+		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--bpf|--no-bpf]\n"
 		"       [--foreground] [--log FILE]\n"
 		"                 start the RDS engine of this network namespace\n"
 		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
@@ -85,6 +85,7 @@ static int do_load(int argc, char **argv)
 		{ "paths", required_argument, NULL, 'p' },
 		{ "transport", required_argument, NULL, 't' },
 		{ "no-bpf", no_argument, NULL, 'n' },
+		{ "bpf", no_argument, NULL, 'b' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "dev", required_argument, NULL, 'd' },
@@ -93,7 +94,7 @@ static int do_load(int argc, char **argv)
 		{ 0 }
 	};
 	unsigned int paths = RDS_MPATH_WORKERS;
-	bool use_bpf = true, fg = false;
+	bool bpf_path = false, fg = false;
 	struct ready r = { .fd = -1 };
 	int c, fd, pipefd[2];
 	pid_t pid;
@@ -135,7 +136,10 @@ static int do_load(int argc, char **argv)
 			rdsb_xdp_opts.mode_set = true;
 			break;
 		case 'n':
-			use_bpf = false;
+			bpf_path = false;
+			break;
+		case 'b':
+			bpf_path = true;
 			break;
 		case 'f':
 			fg = true;
@@ -170,7 +174,7 @@ static int do_load(int argc, char **argv)
 		return 1;
 	}
 	if (fg)
-		return rdsb_engine_run(paths, use_bpf, NULL, NULL) ? 1 : 0;
+		return rdsb_engine_run(paths, bpf_path, NULL, NULL) ? 1 : 0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return 1;
 	pid = fork();
@@ -185,7 +189,7 @@ static int do_load(int argc, char **argv)
 			close(fd);
 		}
 		r.fd = pipefd[1];
-		_exit(rdsb_engine_run(paths, use_bpf, on_ready, &r) ? 1 : 0);
+		_exit(rdsb_engine_run(paths, bpf_path, on_ready, &r) ? 1 : 0);
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], &ok, 1) != 1) {

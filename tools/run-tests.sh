@@ -28,12 +28,11 @@ bats_run() {
 	pass=$((pass + $(grep -c '^ok ' "$log")))
 	fail=$((fail + $(grep -c '^not ok ' "$log")))
 }
-echo "== bats tests/bats (BPF data path)"
+echo "== bats tests/bats"
 bats_run tests/bats
-# The userspace path is the fallback and the baseline: the datagram tests
-# run on it too.
-echo "== bats on the userspace data path (load --no-bpf)"
-export RDSB_LOAD_OPTS=--no-bpf
+# The datagram tests again on the BPF receive path.
+echo "== bats on the BPF data path (load --bpf)"
+export RDSB_LOAD_OPTS=--bpf
 bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats
 unset RDSB_LOAD_OPTS
 if [ -x tests/vm/run-suite.sh ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The sockmap data path: the programs are attached, they carry the datagrams
 # (counted in BPF, per path socket in rdsb_rxpath), records framed at any
-# strparser offset, and --no-bpf carries the same datagrams without them.
+# strparser offset, and the default userspace path carries the same datagrams
+# without them.
 
 load helpers
 
@@ -35,9 +36,9 @@ transfer() {	# transfer N: N datagrams of 0-9000 B from A:5000 to B:4000, hashes
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/st")" = "$(recv_hash "$BATS_TEST_TMPDIR/rt" $ADDR_A:5000)" ]
 }
 
-@test "the sockmap programs are attached in every load and deliver every datagram" {
-	engine_up A
-	engine_up B
+@test "load --bpf: the sockmap programs are attached and deliver every datagram" {
+	engine_up A --bpf
+	engine_up B --bpf
 	in_host B "$RDSB_BIN" status -j | jq -e '.data_path == "bpf"'
 	for m in rdsb_pathsk rdsb_rxpath rdsb_socks rdsb_bound rdsb_rcvq rdsb_events; do
 		[ -e "$(pins B)/$m" ]
@@ -57,17 +58,19 @@ transfer() {	# transfer N: N datagrams of 0-9000 B from A:5000 to B:4000, hashes
 	[ "$(jq '[.[].formatted.value.delivered] | add' <<<"$output")" -gt 0 ]
 }
 
-@test "--no-bpf: the same datagrams on the userspace path, no programs, no pins" {
-	engine_up A --no-bpf
-	engine_up B --no-bpf
+@test "the default userspace path: the same datagrams; the maps stay pinned, no program runs" {
+	engine_up A
+	engine_up B
 	in_host B "$RDSB_BIN" status -j | jq -e '.data_path == "userspace"'
-	[ ! -e "$(pins B)" ]
+	[ -e "$(pins B)/rdsb_cong" ]
 	transfer 500
 	[ "$(counter B rx_delivered)" -eq 500 ]
+	[ "$(bpf_counter B rx_delivered)" -eq 0 ]
+	[ "$(bpftool -j map dump pinned "$(pins B)/rdsb_rxpath" | jq length)" -eq 0 ]
 }
 
 @test "records many to a segment, and records split across segments, are framed exactly" {
-	engine_up B
+	engine_up B --bpf
 	# 300 records in one write: the verdict finds each at a non-zero offset
 	raw_receiver 300 11
 	run hostile datagrams --sport 5000 --dport 4000 --seed 11 --size 0:3000 --msgs "$(seq_msgs 300)"

@@ -74,7 +74,7 @@ rds() {
 	in_host "$h" env LD_PRELOAD="$RDSB_PRELOAD" "$@"
 }
 
-# RDSB_LOAD_OPTS (e.g. --no-bpf, for the userspace data path) go to every load.
+# RDSB_LOAD_OPTS (e.g. --bpf, for the BPF data path) go to every load.
 engine_up() {	# engine_up A|B [load options]
 	local h=$1
 	shift

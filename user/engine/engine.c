@@ -210,7 +210,7 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	}
 }
 
-int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void *), void *arg)
+int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void *), void *arg)
 {
 	struct rdsb_engine eng = { 0 }, *e = &eng;
 	struct epoll_event evs[64];
@@ -224,7 +224,8 @@ int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void 
 	e->listen4.fd = e->listen6.fd = e->ctl_listen.fd = -1;
 	e->max_paths = max_paths;
 	e->tp = rdsb_engine_transport;
-	e->use_bpf = e->bpf_path = use_bpf;
+	e->use_bpf = true;		/* maps in BPF when the kernel lets us */
+	e->bpf_path = bpf_path;
 	e->next_sock_id = 1;
 	if (getrandom(&e->gen_num, sizeof(e->gen_num), 0) != sizeof(e->gen_num) ||
 	    getrandom(&e->hash_initval, sizeof(e->hash_initval), 0) != sizeof(e->hash_initval))

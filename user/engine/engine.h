@@ -300,6 +300,6 @@ extern struct rdsb_xdp_opts rdsb_xdp_opts;
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope);
 
 /* Runs until SIGTERM/SIGINT or an UNLOAD request; on_ready once serving. */
-int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void *), void *arg);
+int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void *), void *arg);
 
 #endif
