@@ -6,6 +6,8 @@
 
 B        := build
 PREFIX   ?= /usr/local
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 CC       ?= gcc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
@@ -15,25 +17,28 @@ VERSION  := 0.1.0
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
-BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(B)/bpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
-COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c
-ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c
-LIB_SRC    := $(wildcard user/lib/*.c) user/common/wire.c user/common/addr.c
+COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c user/common/sysctl.c
+ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c $(wildcard transports/xdp/*.c)
+LIB_SRC    := $(wildcard user/lib/*.c) user/common/wire.c user/common/addr.c user/common/sysctl.c
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h)
+HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*.h)
+
+EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(UNIT_BIN)
+           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(EXAMPLES)
 
 all: $(TARGETS)
 
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(HEADERS)
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(B)/bpf/vmlinux.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -49,10 +54,11 @@ $(B)/pic/%.o: %.c $(HEADERS)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
 
 # the CLI: the engine, and the library for the tools that are RDS applications
-$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,tools/rds-bpf.c tools/ping.c $(wildcard tools/stress*.c) $(ENGINE_SRC) $(COMMON_SRC)) \
+CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/cli.c tools/out.c $(wildcard tools/stress*.c)
+$(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lbpf -lelf -lz -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
 
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
 
@@ -72,9 +78,28 @@ $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -o $@ $<
 
+# examples: plain AF_RDS programs (run through the shim), and the fan-out
+# sender linked with -lrdsb as an application would be
+$(B)/examples/reqresp-%: examples/reqresp-%.c examples/addr.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+
+$(B)/examples/fanout-sender: examples/fanout-sender.c examples/addr.h $(B)/lib/librdsb.so
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Iinclude -o $@ $< -L$(B)/lib -lrdsb -Wl,-rpath,'$$ORIGIN/../lib'
+
 $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
+
+# The XDP program's test loads it (root) and needs an AF_XDP socket.
+$(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/frame.o $(B)/bpf/rdsx_xdp.skel.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/xdp/frame.o -lxdp -lbpf -lelf -lz
+
+$(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
 
 # the stress tool's messages and histogram, tested without sockets
 $(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
@@ -103,6 +128,10 @@ install: all
 	install -m 644 include/rds-bpf/*.h $(DESTDIR)$(PREFIX)/include/rds-bpf/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' rds-bpf.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/rds-bpf.pc
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 644 docs/man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service
 
 clean:
 	rm -rf $(B)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side in one run between two namespace hosts over veth:
 # raw TCP baselines (iperf3 with 1 and 8 flows, a framed TCP ping-pong) next
-# to rds-bpf stress on the BPF path (`load`) and the userspace path
-# (`load --no-bpf`), each with 1 and 8 paths, for several message sizes:
+# to rds-bpf stress on the BPF path (`load --bpf`) and the userspace path
+# (`load`, the default), each with 1 and 8 paths, for several message sizes:
 #   throughput  one-way, BENCH_TASKS tasks x depth BENCH_DEPTH   (Gbit/s)
 #   latency     ping-pong, 1 task, depth 1, request = ack = size,
 #               apps and engines of both hosts pinned to CPU BENCH_CPU (p50 us)
@@ -210,7 +210,7 @@ stress() {
 
 engines() {	# bpf|user PATHS: restart both engines so
 	local opts=(--paths "$2")
-	[ "$1" = user ] && opts+=(--no-bpf)
+	[ "$1" = bpf ] && opts+=(--bpf)
 	in_host A "$RDSB_BIN" unload >/dev/null
 	in_host B "$RDSB_BIN" unload >/dev/null
 	engine_up A "${opts[@]}" >/dev/null

@@ -10,31 +10,33 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
 #include "../user/common/ctl_proto.h"
 #include "../user/common/log.h"
 #include "../user/engine/engine.h"
-
-#define RDSB_VERSION "0.1.0"
-#define EXIT_USAGE 2
-#define EXIT_NOT_LOADED 3
-
-int rdsb_cmd_ping(int argc, char **argv);
-int rdsb_cmd_stress(int argc, char **argv);
+#include "cli.h"
+#include "out.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
-		"  load [--paths N] [--transport tcp] [--no-bpf] [--foreground] [--log FILE]\n"
+		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--bpf|--no-bpf]\n"
+		"       [--foreground] [--log FILE]\n"
 		"                 start the RDS engine of this network namespace\n"
+		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
 		"  unload         stop it and remove every pin and socket it made\n"
-		"  status [-j]    what is loaded: connections, paths, sockets, counters\n"
+		"  status [-j [-p]]  what is loaded: connections, paths, sockets, counters\n"
+		"  info [-cknrstTIPCD] [-v] [-j [-p]]\n"
+		"                 rds-info: counters, sockets, connections, queues, TCP sockets,\n"
+		"                 paths, congested ports, drop reasons\n"
 		"  ping [-c count] [-i interval] [-I local_addr] dst\n"
 		"                 rds-ping: zero-length datagrams to port 0, answered by the peer's RDS\n"
 		"  stress -r LOCAL [-s PEER] [-t tasks] [-d depth] [-q bytes] [-a bytes] [-T secs] [-o]\n"
 		"                 rds-stress: passive side, or active side against PEER (stress --help)\n"
-		"  --version      versions of rds-bpf and libbpf\n");
+		"  features [-j [-p]]  what this kernel offers rds-bpf, and the data path it gets\n"
+		"  --version      versions of rds-bpf, libbpf and libxdp\n"
+		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine.\n"
+		"See rds-bpf(8).\n");
 }
 
 static int ctl_connect(void)
@@ -83,19 +85,22 @@ static int do_load(int argc, char **argv)
 		{ "paths", required_argument, NULL, 'p' },
 		{ "transport", required_argument, NULL, 't' },
 		{ "no-bpf", no_argument, NULL, 'n' },
+		{ "bpf", no_argument, NULL, 'b' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "dev", required_argument, NULL, 'd' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	unsigned int paths = RDS_MPATH_WORKERS;
-	bool use_bpf = true, fg = false;
+	bool bpf_path = false, fg = false;
 	struct ready r = { .fd = -1 };
 	int c, fd, pipefd[2];
 	pid_t pid;
 	char ok;
 
-	while ((c = getopt_long(argc, argv, "p:t:nfl:hv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:t:nfl:d:m:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			rdsb_verbosity++;
@@ -112,13 +117,29 @@ static int do_load(int argc, char **argv)
 			break;
 		}
 		case 't':
-			if (strcmp(optarg, "tcp")) {
-				fprintf(stderr, "rds-bpf load: unknown transport '%s' (available: tcp)\n", optarg);
+			if (!strcmp(optarg, "xdp")) {
+				rdsb_engine_transport = &rdsb_xdp_transport;
+			} else if (strcmp(optarg, "tcp")) {
+				fprintf(stderr, "rds-bpf load: unknown transport '%s' (available: tcp, xdp)\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;
+		case 'd':
+			rdsb_xdp_opts.dev = optarg;
+			break;
+		case 'm':
+			if (strcmp(optarg, "native") && strcmp(optarg, "skb")) {
+				fprintf(stderr, "rds-bpf load: --mode takes native or skb\n");
+				return EXIT_USAGE;
+			}
+			rdsb_xdp_opts.skb_mode = !strcmp(optarg, "skb");
+			rdsb_xdp_opts.mode_set = true;
+			break;
 		case 'n':
-			use_bpf = false;
+			bpf_path = false;
+			break;
+		case 'b':
+			bpf_path = true;
 			break;
 		case 'f':
 			fg = true;
@@ -138,6 +159,10 @@ static int do_load(int argc, char **argv)
 		fprintf(stderr, "rds-bpf load: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if ((rdsb_xdp_opts.dev || rdsb_xdp_opts.mode_set) != (rdsb_engine_transport == &rdsb_xdp_transport)) {
+		fprintf(stderr, "rds-bpf load: --transport xdp needs --dev IFACE, and --dev/--mode need --transport xdp\n");
+		return EXIT_USAGE;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "rds-bpf load: needs root (CAP_NET_ADMIN and CAP_BPF); hint: sudo rds-bpf load\n");
 		return 1;
@@ -149,7 +174,7 @@ static int do_load(int argc, char **argv)
 		return 1;
 	}
 	if (fg)
-		return rdsb_engine_run(paths, use_bpf, NULL, NULL) ? 1 : 0;
+		return rdsb_engine_run(paths, bpf_path, NULL, NULL) ? 1 : 0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return 1;
 	pid = fork();
@@ -164,7 +189,7 @@ static int do_load(int argc, char **argv)
 			close(fd);
 		}
 		r.fd = pipefd[1];
-		_exit(rdsb_engine_run(paths, use_bpf, on_ready, &r) ? 1 : 0);
+		_exit(rdsb_engine_run(paths, bpf_path, on_ready, &r) ? 1 : 0);
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], &ok, 1) != 1) {
@@ -216,9 +241,12 @@ static int request(uint32_t op, uint32_t arg, char **text)
 
 static int do_unload(int argc, char **argv)
 {
-	(void)argv;
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: rds-bpf unload\n");
+		return 0;
+	}
 	if (argc > 1) {
-		fprintf(stderr, "rds-bpf unload: takes no arguments\n");
+		fprintf(stderr, "rds-bpf unload: takes no arguments\nusage: rds-bpf unload\n");
 		return EXIT_USAGE;
 	}
 	if (request(RDSB_CTL_UNLOAD, 0, NULL) == -ENOENT) {
@@ -242,25 +270,31 @@ static int do_unload(int argc, char **argv)
 
 static int do_status(int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, pretty = false;
 	char *text = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty")) {
+			json = pretty = true;
+		} else if (!strcmp(argv[i], "-v")) {
+			rdsb_verbosity++;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: rds-bpf status [-j [-p]]\n");
+			return 0;
 		} else {
-			fprintf(stderr, "rds-bpf status: unknown option '%s'\n", argv[i]);
+			fprintf(stderr, "rds-bpf status: unknown option '%s'\nusage: rds-bpf status [-j [-p]]\n",
+				argv[i]);
 			return EXIT_USAGE;
 		}
 	}
-	if (request(RDSB_CTL_STATUS, json, &text) < 0) {
-		if (json)
-			printf("{\"loaded\":false}\n");
-		else
-			printf("rds-bpf: not loaded in this network namespace\n");
-		return EXIT_NOT_LOADED;
-	}
-	fputs(text ? text : "", stdout);
+	if (request(RDSB_CTL_STATUS, json, &text) < 0)
+		return cli_not_loaded("status", json);
+	if (pretty)
+		out_json_pretty(text ? text : "");
+	else
+		fputs(text ? text : "", stdout);
 	free(text);
 	return 0;
 }
@@ -275,8 +309,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-vv"))
 			rdsb_verbosity = 2;
 		else if (!strcmp(argv[i], "--version")) {
-			printf("rds-bpf %s (libbpf %u.%u)\n", RDSB_VERSION, libbpf_major_version(),
-			       libbpf_minor_version());
+			cli_version();
 			return 0;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -300,6 +333,14 @@ int main(int argc, char **argv)
 		return do_status(argc - i, argv + i);
 	if (!strcmp(argv[i], "ping"))
 		return rdsb_cmd_ping(argc - i, argv + i);
+	if (!strcmp(argv[i], "info"))
+		return rdsb_cmd_info(argc - i, argv + i);
+	if (!strcmp(argv[i], "features"))
+		return rdsb_cmd_features(argc - i, argv + i);
+	if (!strcmp(argv[i], "help")) {
+		usage(stdout);
+		return 0;
+	}
 	if (!strcmp(argv[i], "stress"))
 		return rdsb_cmd_stress(argc - i, argv + i);
 	fprintf(stderr, "rds-bpf: unknown command '%s'\n", argv[i]);

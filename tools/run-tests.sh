@@ -23,10 +23,18 @@ for t in build/tests/test_*; do
 	grep -v '^$' "$log" | tail -n 3
 	count "$log"
 done
+bats_run() {
+	bats --tap --timing "$@" | tee "$log"
+	pass=$((pass + $(grep -c '^ok ' "$log")))
+	fail=$((fail + $(grep -c '^not ok ' "$log")))
+}
 echo "== bats tests/bats"
-bats --tap --timing tests/bats | tee "$log"
-pass=$((pass + $(grep -c '^ok ' "$log")))
-fail=$((fail + $(grep -c '^not ok ' "$log")))
+bats_run tests/bats
+# The datagram tests again on the BPF receive path.
+echo "== bats on the BPF data path (load --bpf)"
+export RDSB_LOAD_OPTS=--bpf
+bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats
+unset RDSB_LOAD_OPTS
 if [ -x tests/vm/run-suite.sh ]; then
 	echo "== tests/vm/run-suite.sh"
 	tests/vm/run-suite.sh | tee "$log"

@@ -27,10 +27,9 @@
 #include <rds-bpf/rds.h>
 #include <rds-bpf/wire.h>
 #include "../user/common/addr.h"
+#include "cli.h"
 #include "stress.h"
 
-#define EXIT_USAGE 2
-#define EXIT_NOT_LOADED 3
 #define CTL_MAGIC 0x5244535354524553ULL	/* "RDSSTRES" */
 #define CTL_VERSION 1
 #define CTL_TIMEOUT_MS 30000

@@ -16,10 +16,19 @@
 #define RDSB_MAP_CONG		"rdsb_cong"
 #define RDSB_MAP_PATHS		"rdsb_paths"
 #define RDSB_MAP_COUNTERS	"rdsb_counters"
+/* The sockmap data path (bpf/rdsb_data.bpf.c) */
+#define RDSB_MAP_PATHSK		"rdsb_pathsk"	/* path sockets: stream parser + verdict */
+#define RDSB_MAP_RXPATH		"rdsb_rxpath"	/* per path socket receive state */
+#define RDSB_MAP_SOCKS		"rdsb_socks"	/* application delivery sockets */
+#define RDSB_MAP_BOUND		"rdsb_bound"	/* bound ones: (slot, port) -> index */
+#define RDSB_MAP_RCVQ		"rdsb_rcvq"	/* their receive-queue accounting */
+#define RDSB_MAP_EVENTS		"rdsb_events"	/* ring: what the engine must act on */
 
 /* Every address the engine knows (local or peer) has a slot; the slot index is
  * the index of its congestion map in rdsb_cong. */
 #define RDSB_MAX_ADDRS		256
+/* Application sockets the BPF data path can deliver to. */
+#define RDSB_MAX_SOCKS		16384
 
 enum rdsb_addr_kind {
 	RDSB_ADDR_FREE = 0,
@@ -72,6 +81,56 @@ struct rdsb_path_info {
 	__u16	fport;
 };
 
+/*
+ * Receive state of one path socket, keyed by its socket cookie: the stream
+ * verdict applies the duplicate rule with next_rx_seq and steers data for
+ * (lslot, dport) to that application socket. The engine creates it before
+ * the socket joins rdsb_pathsk, and reads next_rx_seq back when the path
+ * goes down (it survives reconnects, as cp_next_rx_seq).
+ */
+struct rdsb_rxpath {
+	__u64	next_rx_seq;
+	__u64	rx_msgs;
+	__u64	rx_bytes;
+	__u32	lslot;		/* rdsb_addrs slot of the local address */
+	__u32	fslot;		/* and of the peer: its congestion map */
+	__u32	path;
+	__u32	pad;
+};
+
+/* An application socket: bound address slot and port. */
+struct rdsb_sock_key {
+	__u32	slot;
+	__u32	port;
+};
+
+/*
+ * Receive-queue accounting of an application socket for what BPF delivers
+ * straight into it. The socket's queue is (engine-written + delivered -
+ * consumed by the application); the engine sets limit to the value of
+ * delivered at which that queue would pass the receive buffer, and the
+ * verdict raises one RDSB_EV_RCVQ event when it does (rds_recv_rcvbuf_delta
+ * sets the congestion bit there).
+ */
+struct rdsb_rcvq {
+	__u64	delivered;	/* bytes, headers included */
+	__u64	limit;
+	__u32	sock_id;	/* the engine's socket id, for operators */
+	__u32	armed;		/* 1: raise an event at limit */
+};
+
+enum rdsb_event_kind {
+	RDSB_EV_CONG_MAP = 1,	/* a peer's congestion map was applied: slot */
+	RDSB_EV_RCVQ = 2,	/* a socket's queue passed its limit: index */
+};
+
+struct rdsb_event {
+	__u32	kind;
+	__u32	slot;		/* address slot */
+	__u32	index;		/* socket index */
+	__u32	pad;
+};
+
 /* Counters, named for `rds-bpf status`; the drop reasons are numbered so BPF
  * and userspace count into the same slots. */
 #define RDSB_COUNTERS(X)						\
@@ -96,7 +155,11 @@ struct rdsb_path_info {
 	X(DROP_FLUSHED_GEN,	"drop_flushed_gen")			\
 	X(DROP_BAD_APP_RECORD,	"drop_bad_app_record")			\
 	X(CONG_SET,		"cong_set")				\
-	X(CONG_CLEAR,		"cong_clear")
+	X(CONG_CLEAR,		"cong_clear")				\
+	X(BPF_RX_TO_ENGINE,	"bpf_rx_to_engine")			\
+	X(BPF_DROP_SHORT,	"bpf_drop_short_record")		\
+	X(BPF_DROP_REDIRECT,	"bpf_drop_redirect_failed")		\
+	X(BPF_EVENTS_LOST,	"bpf_events_lost")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

@@ -8,7 +8,9 @@
 #define RDSB_WIRE_H
 
 #ifdef __bpf__
+#ifndef __VMLINUX_H__
 #include <linux/types.h>
+#endif
 #else
 #include <stdint.h>
 #include <linux/types.h>

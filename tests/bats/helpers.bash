@@ -41,3 +41,44 @@ wait_ready() {
 	echo "receivers not ready" >&2
 	return 1
 }
+
+# A raw RDS/TCP peer (tests/tools/hostile-peer.py) on A, no engine there.
+HOSTILE="$BATS_TEST_DIRNAME/../tools/hostile-peer.py"
+
+hostile() {	# hostile CASE [options]: run the raw peer on A against B
+	in_host A python3 "$HOSTILE" "$@" --dst $ADDR_B
+}
+
+counter() {	# counter A|B NAME
+	in_host "$1" "$RDSB_BIN" status -j | jq ".counters.$2"
+}
+
+wait_counter() {	# wait_counter A|B NAME VALUE: poll until NAME == VALUE (5 s)
+	local v
+	for _ in $(seq 100); do
+		v=$(counter "$1" "$2")
+		[ "$v" = "$3" ] && return 0
+		sleep 0.05
+	done
+	echo "$1 $2 is $v, expected $3" >&2
+	return 1
+}
+
+# raw_receiver N SEED: a receiver on B:4000 for N datagrams of the raw peer
+# (sender port 5000 on A, sizes 0:3000); $r is its pid
+raw_receiver() {
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s 0:3000 -S "$2" -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+}
+
+# raw_received N: the receiver got exactly the N datagrams the raw peer
+# reported sending in $output, by content hash
+raw_received() {
+	wait $r
+	cat "$BATS_TEST_TMPDIR/r"
+	[ "$(sed -n "s/^sent $1 msgs .* hash \([0-9a-f]*\)$/\1/p" <<<"$output")" = \
+	  "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+}
+

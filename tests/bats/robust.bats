@@ -7,32 +7,11 @@
 
 load helpers
 
-HOSTILE="$BATS_TEST_DIRNAME/../tools/hostile-peer.py"
-
 setup() {
 	load_hosts
 	engine_up B
 }
 teardown() { teardown_hosts; }
-
-hostile() {	# hostile CASE [options]: run the raw peer on A against B
-	in_host A python3 "$HOSTILE" "$@" --dst $ADDR_B
-}
-
-counter() {	# counter A|B NAME
-	in_host "$1" "$RDSB_BIN" status -j | jq ".counters.$2"
-}
-
-wait_counter() {	# wait_counter A|B NAME VALUE: poll until NAME == VALUE (5 s)
-	local v
-	for _ in $(seq 100); do
-		v=$(counter "$1" "$2")
-		[ "$v" = "$3" ] && return 0
-		sleep 0.05
-	done
-	echo "$1 $2 is $v, expected $3" >&2
-	return 1
-}
 
 engine_alive() {	# B's engine answers and still listens on 16385
 	in_host B "$RDSB_BIN" status -j | jq -e '.gen > 0' >/dev/null
@@ -50,24 +29,6 @@ normal_exchange() {
 	rds A "$RDSB_XFER" send -b $ADDR_A:5500 -d $ADDR_B:4500 -n 200 -s 0:9000 >"$BATS_TEST_TMPDIR/sx"
 	wait $r
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/sx")" = "$(recv_hash "$BATS_TEST_TMPDIR/rx" $ADDR_A:5500)" ]
-}
-
-# raw_receiver N SEED: a receiver on B:4000 for N datagrams of the raw peer
-# (sender port 5000 on A, sizes 0:3000); $r is its pid
-raw_receiver() {
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s 0:3000 -S "$2" -t 30 --senders 1 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
-	r=$!
-	wait_ready
-}
-
-# raw_received N: the receiver got exactly the N datagrams the raw peer
-# reported sending in $output, by content hash
-raw_received() {
-	wait $r
-	cat "$BATS_TEST_TMPDIR/r"
-	[ "$(sed -n "s/^sent $1 msgs .* hash \([0-9a-f]*\)$/\1/p" <<<"$output")" = \
-	  "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
 }
 
 @test "random garbage on a path: reset, drop_bad_len 1, nothing delivered, B keeps serving" {

@@ -21,6 +21,32 @@ hosts_up() {
 	ip netns add "$NS_A"
 	ip netns add "$NS_B"
 	ip link add "${HOSTS_PREFIX}va" netns "$NS_A" type veth peer name "${HOSTS_PREFIX}vb" netns "$NS_B"
+	hosts_addresses
+}
+
+# hosts_up_bridged PREFIX: as hosts_up, but A and B hang off a bridge in a
+# third namespace W, "the wire" (ports wa and wb), where tests can inject
+# loss on what is forwarded to each host
+hosts_up_bridged() {
+	HOSTS_PREFIX=${1:-rdsb$$}
+	NS_A=${HOSTS_PREFIX}a
+	NS_B=${HOSTS_PREFIX}b
+	NS_W=${HOSTS_PREFIX}w
+	ip netns add "$NS_A"
+	ip netns add "$NS_B"
+	ip netns add "$NS_W"
+	ip link add "${HOSTS_PREFIX}va" netns "$NS_A" type veth peer name wa netns "$NS_W"
+	ip link add "${HOSTS_PREFIX}vb" netns "$NS_B" type veth peer name wb netns "$NS_W"
+	in_host W ip link add br0 type bridge
+	in_host W ip link set wa master br0
+	in_host W ip link set wb master br0
+	in_host W ip link set br0 up
+	in_host W ip link set wa up
+	in_host W ip link set wb up
+	hosts_addresses
+}
+
+hosts_addresses() {	# the interface of each host becomes eth0 with its addresses
 	in_host A ip link set lo up
 	in_host B ip link set lo up
 	in_host A ip link set "${HOSTS_PREFIX}va" name eth0
@@ -36,7 +62,7 @@ hosts_up() {
 # in_host A|B cmd... : run cmd inside that host's network namespace
 in_host() {
 	local ns
-	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; *) ns=$1 ;; esac
+	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; W) ns=$NS_W ;; *) ns=$1 ;; esac
 	shift
 	nsenter --net="/run/netns/$ns" "$@"
 }
@@ -48,10 +74,13 @@ rds() {
 	in_host "$h" env LD_PRELOAD="$RDSB_PRELOAD" "$@"
 }
 
+# RDSB_LOAD_OPTS (e.g. --bpf, for the BPF data path) go to every load.
 engine_up() {	# engine_up A|B [load options]
 	local h=$1
 	shift
-	in_host "$h" "$RDSB_BIN" load --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" "$@"
+	# shellcheck disable=SC2086
+	in_host "$h" "$RDSB_BIN" load --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" \
+		${RDSB_LOAD_OPTS:-} "$@"
 }
 
 hosts_down() {
@@ -67,6 +96,7 @@ hosts_down() {
 		rm -rf "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$ns")"
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	if [ -n "${NS_W:-}" ]; then ip netns del "$NS_W" 2>/dev/null || true; fi
 }
 
 # hosts_session PREFIX: for scripts (demo, bench): bpffs, two hosts, a log

@@ -12,7 +12,9 @@ would, and writes what a well-behaved kernel never writes:
                 --dport whose payloads are message IDX of an rds-xfer sender
                 bound to --sport (same generator: --seed, --size MIN:MAX), so
                 an rds-xfer receiver can check them (FLAGS 0x04 is
-                RDS_FLAG_RETRANSMITTED); prints the rds-xfer style
+                RDS_FLAG_RETRANSMITTED); with --chunk N the stream is
+                written N bytes at a time, 2 ms apart, so that records
+                and headers straddle TCP segments; prints the rds-xfer style
                 "sent N msgs B bytes hash H" over the records not marked
                 with a leading '-' (those the receiver must not get)
   larger        only connect (from --src, a larger address than DST); with
@@ -138,6 +140,7 @@ def main():
     ap.add_argument("--seed", type=lambda v: int(v, 0), default=0)
     ap.add_argument("--size", default="0:1024")
     ap.add_argument("--msgs", default="1:0")
+    ap.add_argument("--chunk", type=int, default=0, help="datagrams: write N bytes at a time")
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to stay connected and silent first")
     ap.add_argument("--until", help="end the --hold early once this file exists")
     args = ap.parse_args()
@@ -201,7 +204,13 @@ def main():
                 h = fnv(fnv(h, len(payload).to_bytes(4, "little")), payload)
                 n += 1
                 total += len(payload)
-        s.sendall(out)
+        if args.chunk > 0:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(0, len(out), args.chunk):
+                s.sendall(out[i:i + args.chunk])
+                time.sleep(0.002)
+        else:
+            s.sendall(out)
         say(f"sent {n} msgs {total} bytes hash {h:016x}")
         s.shutdown(socket.SHUT_WR)
         say(f"result {result(s)}")

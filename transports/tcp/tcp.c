@@ -47,7 +47,7 @@ static void port_range(struct rdsb_engine *e)
 	e->port_high = (uint16_t)hi;
 }
 
-int rdsb_tcp_listen(struct rdsb_engine *e)
+static int tcp_listen(struct rdsb_engine *e)
 {
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(RDS_TCP_PORT),
 				     .sin6_addr = IN6ADDR_ANY_INIT };
@@ -89,6 +89,16 @@ int rdsb_tcp_listen(struct rdsb_engine *e)
 	return rdsb_ev_set(e, &e->listen6, EPOLLIN) < 0 ? -errno : 0;
 }
 
+static int rdsb_tcp_listen(struct rdsb_engine *e)
+{
+	int err = tcp_listen(e);
+
+	if (err)
+		pr_warn("rds-bpf: cannot listen on TCP port %d: %s (is kernel RDS/TCP or another engine using it?)\n",
+			RDS_TCP_PORT, strerror(-err));
+	return err;
+}
+
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
 {
 	struct sockaddr_storage ss;
@@ -103,7 +113,7 @@ bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
 	return local;
 }
 
-void rdsb_tcp_close(struct rdsb_path *p, bool reset)
+static void rdsb_tcp_close(struct rdsb_path *p, bool reset)
 {
 	if (p->ev.fd < 0)
 		return;
@@ -141,7 +151,7 @@ static struct rdsb_path *accept_slot(struct rdsb_conn *c, uint16_t fport)
 	return c->npaths == 1 ? &c->paths[0] : NULL;
 }
 
-void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
+static void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 {
 	for (;;) {
 		struct sockaddr_storage ls, fs;
@@ -230,7 +240,7 @@ static int bind_client_port(struct rdsb_engine *e, int fd, struct rdsb_path *p)
 	return bind(fd, (struct sockaddr *)&ss, len);
 }
 
-int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p)
+static int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_conn *c = p->conn;
 	struct sockaddr_storage ss;
@@ -254,7 +264,7 @@ int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	return 0;
 }
 
-void rdsb_tcp_connected(struct rdsb_engine *e, struct rdsb_path *p)
+static void rdsb_tcp_connected(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss), elen = sizeof(int);
@@ -279,7 +289,7 @@ void rdsb_tcp_connected(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_path_up(e, p);
 }
 
-uint64_t rdsb_tcp_acked(struct rdsb_path *p)
+static uint64_t rdsb_tcp_acked(struct rdsb_path *p)
 {
 	int outq = 0;
 
@@ -288,3 +298,14 @@ uint64_t rdsb_tcp_acked(struct rdsb_path *p)
 		return 0;
 	return p->written - (uint64_t)outq;
 }
+
+const struct rdsb_transport rdsb_tcp_transport = {
+	.name = "tcp",
+	.trans_id = 2,	/* RDS_TRANS_TCP */
+	.listen = rdsb_tcp_listen,
+	.accept = rdsb_tcp_accept,
+	.connect = rdsb_tcp_connect,
+	.connected = rdsb_tcp_connected,
+	.acked = rdsb_tcp_acked,
+	.close = rdsb_tcp_close,
+};

@@ -61,4 +61,5 @@ struct rdsb_sock_shm {
 	uint64_t snd_bytes;
 	uint32_t release_seq;	/* futex word */
 	uint32_t waiters;
+	uint64_t rx_consumed;	/* delivery-stream bytes the application read */
 };

@@ -131,7 +131,7 @@ void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	p->reconnect_at = 0;
 	if (p->ev.fd >= 0 || p->conn->loopback)
 		return;
-	if (rdsb_tcp_connect(e, p) < 0)
+	if (e->tp->connect(e, p) < 0)
 		schedule_reconnect(e, p);
 }
 
@@ -286,6 +286,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 
 		p->next_tx_seq = 1;
 		p->next_rx_seq = 0;
+		rdsb_bpf_path_sync(e, p, true);
 		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
 		p->nunacked = 0;
 		/* the partly written head must stay: the stream is mid-record */
@@ -364,7 +365,9 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	p->reconnect_delay = 0;
 	rdsb_count(e, RDSB_C_PATH_UP);
 	rdsb_ev_set(e, &p->ev, EPOLLIN);
-	pr_info("rds-bpf: path %u up (ports %u -> %u)\n", p->index, p->lport, p->fport);
+	rdsb_bpf_path_add(e, p);
+	pr_info("rds-bpf: path %u up (ports %u -> %u)%s\n", p->index, p->lport, p->fport,
+		p->bpf_cookie ? ", BPF receive path" : "");
 	/* rds_connect_path_complete queues the congestion map: it goes first. */
 	rdsb_conn_queue_cong_map(e, c->lslot);
 	if (p->index == 0 && !c->npaths)
@@ -392,13 +395,15 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 		if (!malformed)
 			rdsb_path_recv(e, p);
 		rdsb_path_rx_unstall(e, p);
+		rdsb_bpf_path_del(e, p);
 		rdsb_path_check_acked(e, p);
 		rdsb_count(e, RDSB_C_PATH_DOWN);
 		rdsb_ev_del(e, &p->ev);
-		rdsb_tcp_close(p, malformed);
+		e->tp->close(p, malformed);
 	} else {
+		rdsb_bpf_path_del(e, p);
 		rdsb_ev_del(e, &p->ev);
-		rdsb_tcp_close(p, false);
+		e->tp->close(p, false);
 	}
 	p->state = RDSB_PATH_DOWN;
 	p->reconnects++;
@@ -533,7 +538,7 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 
 			if (p->ev.fd >= 0) {
 				rdsb_ev_del(e, &p->ev);
-				rdsb_tcp_close(p, false);
+				e->tp->close(p, false);
 			}
 			list_splice_init(&p->unacked, &p->send_q);
 			list_for_each_entry_safe(m, t, &p->send_q, item)

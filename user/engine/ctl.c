@@ -38,16 +38,17 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 {
 	struct rdsb_conn *c;
 	struct rdsb_sock *s;
+	uint64_t counters[RDSB_C_MAX];
 	char la[64], fa[64];
 	bool first = true;
 
 	if (json)
 		tprintf(t, "{\"gen\":%u,\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
-			e->gen_num, e->max_paths, e->use_bpf ? "bpf" : "userspace",
+			e->gen_num, e->max_paths, e->bpf_path ? "bpf" : "userspace",
 			e->use_bpf ? e->pin_dir : "");
 	else
 		tprintf(t, "engine: gen %08x, up to %u paths, %s path%s%s\n", e->gen_num, e->max_paths,
-			e->use_bpf ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
+			e->bpf_path ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
 			e->use_bpf ? e->pin_dir : "");
 	list_for_each_entry(c, &e->conns, item) {
 		rdsb_addr_str(c->laddr, la, sizeof(la));
@@ -57,7 +58,7 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 				first ? "" : ",", la, fa, c->loopback ? "true" : "false", c->npaths, c->peer_gen);
 		else
 			tprintf(t, "connection %s -> %s: %s, npaths %u, peer gen %08x\n", la, fa,
-				c->loopback ? "loopback" : "tcp", c->npaths, c->peer_gen);
+				c->loopback ? "loopback" : e->tp->name, c->npaths, c->peer_gen);
 		first = false;
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !c->loopback; i++) {
 			struct rdsb_path *p = &c->paths[i];
@@ -100,12 +101,13 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 		tprintf(t, "],\"counters\":{");
 	else
 		tprintf(t, "counters:\n");
+	rdsb_counters_read(e, counters);
 	for (int i = 0; i < RDSB_C_MAX; i++) {
 		if (json)
 			tprintf(t, "%s\"%s\":%llu", i ? "," : "", rdsb_counter_names[i],
-				(unsigned long long)e->counters[i]);
-		else if (e->counters[i])
-			tprintf(t, "  %-26s %llu\n", rdsb_counter_names[i], (unsigned long long)e->counters[i]);
+				(unsigned long long)counters[i]);
+		else if (counters[i])
+			tprintf(t, "  %-26s %llu\n", rdsb_counter_names[i], (unsigned long long)counters[i]);
 	}
 	if (json)
 		tprintf(t, "}}\n");
@@ -126,6 +128,8 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	case RDSB_CTL_SET_BUF:
 		if (s && req->arg == 1)
 			rdsb_sock_set_rcvbuf(e, s, (uint32_t)req->val);
+		else if (s)
+			s->sndbuf = (uint32_t)req->val;
 		break;
 	case RDSB_CTL_CANCEL_SENT_TO:
 		if (!s || !s->bound)

@@ -26,6 +26,8 @@ const char *const rdsb_counter_names[RDSB_C_MAX] = {
 
 static volatile sig_atomic_t stop_signal;
 
+const struct rdsb_transport *rdsb_engine_transport = &rdsb_tcp_transport;
+
 uint64_t rdsb_now_ns(void)
 {
 	struct timespec ts;
@@ -169,7 +171,7 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 {
 	switch (ev->kind) {
 	case EV_LISTEN:
-		rdsb_tcp_accept(e, ev);
+		e->tp->accept(e, ev);
 		break;
 	case EV_CTL_LISTEN:
 		ctl_accept(e);
@@ -187,11 +189,14 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	case EV_SOCK_DATA:
 		rdsb_sock_event(e, container_of(ev, struct rdsb_sock, data), ev, events);
 		break;
+	case EV_BPF_EVENTS:
+		rdsb_bpf_events(e);
+		break;
 	case EV_PATH: {
 		struct rdsb_path *p = container_of(ev, struct rdsb_path, ev);
 
 		if (p->state == RDSB_PATH_CONNECTING) {
-			rdsb_tcp_connected(e, p);
+			e->tp->connected(e, p);
 			break;
 		}
 		if (events & EPOLLIN)
@@ -205,7 +210,7 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	}
 }
 
-int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void *), void *arg)
+int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void *), void *arg)
 {
 	struct rdsb_engine eng = { 0 }, *e = &eng;
 	struct epoll_event evs[64];
@@ -218,7 +223,9 @@ int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void 
 	INIT_LIST_HEAD(&e->dead_socks);
 	e->listen4.fd = e->listen6.fd = e->ctl_listen.fd = -1;
 	e->max_paths = max_paths;
-	e->use_bpf = use_bpf;
+	e->tp = rdsb_engine_transport;
+	e->use_bpf = true;		/* maps in BPF when the kernel lets us */
+	e->bpf_path = bpf_path;
 	e->next_sock_id = 1;
 	if (getrandom(&e->gen_num, sizeof(e->gen_num), 0) != sizeof(e->gen_num) ||
 	    getrandom(&e->hash_initval, sizeof(e->hash_initval), 0) != sizeof(e->hash_initval))
@@ -243,16 +250,13 @@ int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void 
 	err = rdsb_shm_init(e);
 	if (err)
 		goto out;
-	err = rdsb_tcp_listen(e);
-	if (err) {
-		pr_warn("rds-bpf: cannot listen on TCP port %d: %s (is kernel RDS/TCP or another engine using it?)\n",
-			RDS_TCP_PORT, strerror(-err));
+	err = e->tp->listen(e);
+	if (err)
 		goto out;
-	}
 	if (on_ready)
 		on_ready(arg);
-	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s path)\n", e->gen_num, e->max_paths,
-		e->use_bpf ? "BPF" : "userspace");
+	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s data path, %s transport)\n", e->gen_num,
+		e->max_paths, e->bpf_path ? "BPF" : "userspace", e->tp->name);
 
 	while (!stop_signal && !e->stopping) {
 		struct timespec ts;
@@ -288,6 +292,8 @@ out:
 		rdsb_socks_reap(e);
 	}
 	rdsb_conn_free_all(e);
+	if (e->tp->stop)
+		e->tp->stop(e);
 	if (e->listen4.fd >= 0)
 		close(e->listen4.fd);
 	if (e->listen6.fd >= 0)

@@ -20,7 +20,7 @@ struct rdsb_conn;
 struct rdsb_sock;
 
 /* What each epoll registration points at. */
-enum rdsb_ev_kind { EV_LISTEN, EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH };
+enum rdsb_ev_kind { EV_LISTEN, EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH, EV_BPF_EVENTS };
 struct rdsb_ev {
 	enum rdsb_ev_kind kind;
 	int fd;
@@ -52,6 +52,7 @@ struct rdsb_path {
 	bool outgoing;		/* we connected it */
 	bool poke;		/* a larger-address connect the peer will reset */
 	uint16_t lport, fport;
+	uint64_t bpf_cookie;	/* on the BPF receive path: its socket cookie; 0 = not */
 
 	/* TX: one writer, whole records only. */
 	struct list_head send_q;	/* head may be partly written */
@@ -104,7 +105,8 @@ struct rdsb_sock {
 	uint32_t id;
 	struct rdsb_ev ctl;		/* control connection */
 	struct rdsb_ev data;		/* engine end of the delivery stream */
-	int app_fd;			/* application end, kept for SIOCINQ */
+	int app_fd;			/* application end, kept for the sockmap */
+	int idx;			/* in rdsb_socks / rdsb_rcvq; -1 = none */
 	struct rdsb_sock_shm *shm;
 	int shm_fd;
 	bool bound;
@@ -113,6 +115,7 @@ struct rdsb_sock {
 	uint16_t port;
 	int slot;
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
+	uint32_t sndbuf;		/* SO_SNDBUF / 2 once set, for RDS_INFO_SOCKETS */
 	uint64_t cong_monitor;		/* RDS_CONG_MONITOR mask to report */
 
 	/* From the application: [rdsb_send_req][len]. */
@@ -123,7 +126,8 @@ struct rdsb_sock {
 
 	/* To the application. */
 	struct list_head rx_q;
-	uint64_t rx_q_bytes;
+	uint64_t rx_q_bytes;		/* queued here, not yet written */
+	uint64_t rx_written;		/* written into the delivery stream */
 	size_t rx_head_off;
 	bool congested;
 	bool closed;			/* freed after the current epoll batch */
@@ -138,7 +142,8 @@ struct rdsb_engine {
 	uint32_t hash_initval;		/* for RDS_MPATH_HASH, random per start */
 	unsigned int max_paths;		/* NPATHS we advertise (--paths) */
 	bool stopping;
-	bool use_bpf;
+	bool use_bpf;			/* maps are BPF maps */
+	bool bpf_path;			/* and the sockmap programs carry data */
 	uint16_t port_low, port_high;	/* ip_local_port_range */
 	uint32_t port_group;
 
@@ -148,6 +153,15 @@ struct rdsb_engine {
 	struct rdsb_cong_map *cong;
 	char pin_dir[128];
 	void *bpf_obj;
+
+	/* The sockmap data path (bpf_path.c). */
+	int pathsk_fd, rxpath_fd, socks_fd, bound_fd;
+	struct rdsb_rcvq *rcvq;		/* mmap of rdsb_rcvq */
+	struct rdsb_sock **sock_at;	/* index -> socket */
+	void *events;			/* libbpf ring_buffer of rdsb_events */
+	struct rdsb_ev events_ev;
+	const struct rdsb_transport *tp;
+	void *tp_priv;			/* the transport's own state */
 
 	uint64_t counters[RDSB_C_MAX];
 	uint64_t now;			/* ns, CLOCK_MONOTONIC, per loop turn */
@@ -166,12 +180,28 @@ extern const char *const rdsb_counter_names[RDSB_C_MAX];
 
 /* shm.c: address slots and congestion maps */
 int rdsb_shm_init(struct rdsb_engine *e);
+void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX]);
+void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot);
 void rdsb_shm_fini(struct rdsb_engine *e);
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
 		   enum rdsb_addr_kind kind);
 void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested);
+/* map NULL: already in place (written by BPF), count and notify only */
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map);
 void rdsb_paths_info_update(struct rdsb_engine *e);
+
+/* bpf_path.c: the sockmap data path */
+int rdsb_bpf_path_init(struct rdsb_engine *e);	/* after the skeleton loaded */
+void rdsb_bpf_path_fini(struct rdsb_engine *e);
+void rdsb_bpf_path_add(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_bpf_path_del(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_bpf_path_sync(struct rdsb_engine *e, struct rdsb_path *p, bool to_bpf);
+void rdsb_bpf_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
+void rdsb_bpf_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
+void rdsb_bpf_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
+uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
+void rdsb_bpf_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
+void rdsb_bpf_events(struct rdsb_engine *e);
 
 /* sock.c: application sockets */
 void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd);
@@ -186,6 +216,9 @@ bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_m
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
 void rdsb_sock_cong_notify(struct rdsb_engine *e, int peer_slot);
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next);
+void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s);
+/* Bytes in the delivery stream the application has not read yet. */
+uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s);
 /* ctl.c: one request on a control connection (s is NULL before OPEN). */
 struct rdsb_ctl_req;
 void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req);
@@ -233,16 +266,40 @@ void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 
-/* transports/tcp */
-int rdsb_tcp_listen(struct rdsb_engine *e);
-void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev);
-int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_tcp_connected(struct rdsb_engine *e, struct rdsb_path *p);
-uint64_t rdsb_tcp_acked(struct rdsb_path *p);
-void rdsb_tcp_close(struct rdsb_path *p, bool reset);
+/*
+ * A transport, as the kernel's struct rds_transport: what carries a path's
+ * stream of whole records. The engine writes records to p->ev.fd and reads
+ * records from it; the transport says how many stream bytes the peer has
+ * acknowledged. listen starts it (e->listen6 is its EV_LISTEN event, accept
+ * its handler); connect opens p->ev.fd and leaves the path CONNECTING with
+ * EPOLLOUT wanted, connected completes it; stop undoes listen.
+ */
+struct rdsb_transport {
+	const char *name;
+	int trans_id;			/* SO_RDS_TRANSPORT value */
+	bool cong_in_bpf;		/* peers' congestion maps are written by BPF */
+	int (*listen)(struct rdsb_engine *e);
+	void (*accept)(struct rdsb_engine *e, struct rdsb_ev *lev);
+	int (*connect)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*connected)(struct rdsb_engine *e, struct rdsb_path *p);
+	uint64_t (*acked)(struct rdsb_path *p);
+	void (*close)(struct rdsb_path *p, bool reset);
+	void (*stop)(struct rdsb_engine *e);
+};
+extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
+/* The transport the next rdsb_engine_run uses (rds-bpf load --transport). */
+extern const struct rdsb_transport *rdsb_engine_transport;
+/* rds-bpf load --transport xdp --dev IFACE [--mode native|skb] */
+struct rdsb_xdp_opts {
+	const char *dev;
+	bool skb_mode;		/* --mode skb */
+	bool mode_set;		/* --mode given: no fallback from native */
+};
+extern struct rdsb_xdp_opts rdsb_xdp_opts;
+
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope);
 
 /* Runs until SIGTERM/SIGINT or an UNLOAD request; on_ready once serving. */
-int rdsb_engine_run(unsigned int max_paths, bool use_bpf, void (*on_ready)(void *), void *arg);
+int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void *), void *arg);
 
 #endif

@@ -1,19 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The RDS_INFO getsockopt family (info.c in the kernel): packed records of
- * <linux/rds.h>, the v4 variants skipping IPv6 entries. rds-info and
- * programs that wait for their send queue to drain read these.
+ * <linux/rds.h>. As in the kernel, the v4 variants skip IPv6 entries and the
+ * RDS6 variants list everything (IPv4 as v4-mapped). rds-info, `rds-bpf info`
+ * and programs that wait for their send queue to drain read these; the
+ * RDSB_INFO_* records (<rds-bpf/info.h>) add what only rds-bpf has.
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <linux/rds.h>
+#include <linux/sockios.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <rds-bpf/info.h>
 #include "engine.h"
+#include "../common/sysctl.h"
 #include "../common/addr.h"
 
 struct info_out {
 	uint8_t *buf;
 	size_t cap, len;	/* len counts everything, even past cap */
+	bool six;		/* an RDS6_INFO_* request */
 };
 
 static void put(struct info_out *o, const void *item, size_t size)
@@ -31,54 +44,189 @@ static uint32_t v4(const uint8_t a[16])
 	return x;
 }
 
-static void messages(struct rdsb_engine *e, struct info_out *o, bool retrans, bool six)
+/* The v4 variants list IPv4 entries only; the RDS6 ones list all. */
+static bool listed(const struct info_out *o, const uint8_t addr[16])
+{
+	return o->six || rdsb_addr_is_v4(addr);
+}
+
+static void put_msg(struct info_out *o, const uint8_t laddr[16], const uint8_t faddr[16], uint16_t lport,
+		    uint16_t fport, uint64_t seq, uint32_t len)
+{
+	if (o->six) {
+		struct rds6_info_message r = { .seq = seq, .len = len, .lport = htobe16(lport),
+					       .fport = htobe16(fport) };
+
+		memcpy(&r.laddr, laddr, 16);
+		memcpy(&r.faddr, faddr, 16);
+		put(o, &r, sizeof(r));
+	} else {
+		struct rds_info_message r = { .seq = seq, .len = len, .laddr = v4(laddr), .faddr = v4(faddr),
+					      .lport = htobe16(lport), .fport = htobe16(fport) };
+
+		put(o, &r, sizeof(r));
+	}
+}
+
+static void send_messages(struct rdsb_engine *e, struct info_out *o, bool retrans)
+{
+	struct rdsb_conn *c;
+	struct rdsb_msg *m;
+
+	list_for_each_entry(c, &e->conns, item) {
+		if (!listed(o, c->laddr))
+			continue;
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct list_head *l = retrans ? &c->paths[i].unacked : &c->paths[i].send_q;
+
+			list_for_each_entry(m, l, item)
+				if (!m->cong_map)
+					put_msg(o, c->laddr, c->faddr, m->sport, m->dport, m->seq, m->len);
+		}
+		if (retrans)
+			continue;
+		/* waiting for the handshake to pick a path counts as queued */
+		list_for_each_entry(m, &c->pending, item)
+			put_msg(o, c->laddr, c->faddr, m->sport, m->dport, 0, m->len);
+	}
+}
+
+static void put_delivery(struct rdsb_engine *e, struct info_out *o, const struct rdsb_sock *s,
+			 const struct rdsb_hdr *h)
+{
+	static const uint8_t none[16];
+	const uint8_t *from = h->ack < RDSB_MAX_ADDRS ? e->addrs[h->ack].addr : none;
+
+	if (!(h->flags & RDSB_DELIV_NOTIFY))
+		put_msg(o, s->addr, from, s->port, h->sport, h->seq, h->len);
+}
+
+/* What the application has not read yet is in its end of the delivery
+ * stream: peek at it from the engine's copy of that end. A record the
+ * application is reading right now ends the walk (a snapshot, as the
+ * kernel's is). */
+static void stream_messages(struct rdsb_engine *e, struct info_out *o, const struct rdsb_sock *s)
+{
+	/* not SIOCINQ: it does not count what BPF queued in the socket */
+	size_t inq = (size_t)rdsb_sock_stream_bytes(e, s), off = 0;
+	ssize_t n;
+	uint8_t *buf;
+
+	if (!inq)
+		return;
+	buf = malloc((size_t)inq);
+	if (!buf)
+		return;
+	n = recv(s->app_fd, buf, (size_t)inq, MSG_PEEK | MSG_DONTWAIT);
+	while (n > 0 && off + RDS_HEADER_SIZE <= (size_t)n) {
+		struct rdsb_hdr h;
+
+		rdsb_hdr_decode((const struct rds_header *)(buf + off), &h);
+		if (h.len > RDS_MAX_MSG_SIZE || off + RDS_HEADER_SIZE + h.len > (size_t)n)
+			break;
+		put_delivery(e, o, s, &h);
+		off += RDS_HEADER_SIZE + h.len;
+	}
+	free(buf);
+}
+
+static void recv_messages(struct rdsb_engine *e, struct info_out *o)
+{
+	struct rdsb_sock *s;
+	struct rdsb_msg *m;
+
+	list_for_each_entry(s, &e->socks, item) {
+		if (!s->bound || !listed(o, s->addr))
+			continue;
+		stream_messages(e, o, s);
+		list_for_each_entry(m, &s->rx_q, item) {
+			struct rdsb_hdr h = { .seq = m->seq, .ack = m->from_slot, .len = m->len,
+					      .sport = m->sport, .flags = m->flags };
+
+			put_delivery(e, o, s, &h);
+		}
+	}
+}
+
+/* The kernel reports half of sk_sndbuf (rds_sk_sndbuf); the library keeps
+ * sk_sndbuf and tells the engine when it changes. */
+static uint32_t default_sndbuf(void)
+{
+	return (uint32_t)rdsb_sysctl_int("wmem_default", 212992) / 2;
+}
+
+static void sockets(struct rdsb_engine *e, struct info_out *o)
+{
+	uint32_t dflt_sndbuf = default_sndbuf();
+	struct rdsb_sock *s;
+
+	list_for_each_entry(s, &e->socks, item) {
+		struct stat st = { 0 };
+		uint32_t sndbuf = s->sndbuf ? s->sndbuf : dflt_sndbuf;
+
+		if (s->closed || (!o->six && (!s->bound || !rdsb_addr_is_v4(s->addr))))
+			continue;
+		fstat(s->app_fd, &st);	/* the inode of the application's fd */
+		if (o->six) {
+			struct rds6_info_socket r = { .sndbuf = sndbuf, .rcvbuf = s->rcvbuf,
+						      .bound_port = htobe16(s->port), .inum = st.st_ino };
+
+			if (s->bound)
+				memcpy(&r.bound_addr, s->addr, 16);
+			put(o, &r, sizeof(r));
+		} else {
+			struct rds_info_socket r = { .sndbuf = sndbuf, .rcvbuf = s->rcvbuf,
+						     .bound_addr = v4(s->addr), .bound_port = htobe16(s->port),
+						     .inum = st.st_ino };
+
+			put(o, &r, sizeof(r));
+		}
+	}
+}
+
+/* rds_tcp_tc_info: the receive parser's position and the send side's
+ * sequence marks, here as offsets in the path's TCP stream. */
+static void tcp_sockets(struct rdsb_engine *e, struct info_out *o)
 {
 	struct rdsb_conn *c;
 
 	list_for_each_entry(c, &e->conns, item) {
-		if (rdsb_addr_is_v4(c->laddr) == six)
+		if (c->loopback || !listed(o, c->laddr))
 			continue;
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
-			struct list_head *l = retrans ? &c->paths[i].unacked : &c->paths[i].send_q;
-			struct rdsb_msg *m;
+			struct rdsb_path *p = &c->paths[i];
+			uint64_t hdr_rem = RDS_HEADER_SIZE - p->rx_hdr_have, data_rem = 0;
+			uint64_t expect = p->written, sent = p->written;
 
-			list_for_each_entry(m, l, item) {
-				if (m->cong_map)
-					continue;
-				if (six) {
-					struct rds6_info_message r = { .seq = m->seq, .len = m->len,
-								       .lport = htobe16(m->sport),
-								       .fport = htobe16(m->dport) };
+			if (p->ev.fd < 0)
+				continue;
+			if (p->rx_hdr_have == RDS_HEADER_SIZE)
+				data_rem = p->rx.len - p->rx_have;
+			if (!list_empty(&p->unacked)) {
+				struct rdsb_msg *m = list_entry(p->unacked.prev, struct rdsb_msg, item);
 
-					memcpy(&r.laddr, c->laddr, 16);
-					memcpy(&r.faddr, c->faddr, 16);
-					put(o, &r, sizeof(r));
-				} else {
-					struct rds_info_message r = { .seq = m->seq, .len = m->len,
-								      .laddr = v4(c->laddr), .faddr = v4(c->faddr),
-								      .lport = htobe16(m->sport),
-								      .fport = htobe16(m->dport) };
-
-					put(o, &r, sizeof(r));
-				}
+				expect = m->end_off;
+				sent = m->end_off - RDS_HEADER_SIZE - m->len;
 			}
-		}
-		if (!retrans) {	/* waiting for the handshake counts as queued */
-			struct rdsb_msg *m;
+			if (o->six) {
+				struct rds6_info_tcp_socket r = {
+					.local_port = htobe16(p->lport), .peer_port = htobe16(p->fport),
+					.hdr_rem = hdr_rem, .data_rem = data_rem,
+					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
+					.last_seen_una = (uint32_t)e->tp->acked(p) };
 
-			list_for_each_entry(m, &c->pending, item) {
-				struct rds_info_message r = { .seq = 0, .len = m->len, .laddr = v4(c->laddr),
-							      .faddr = v4(c->faddr), .lport = htobe16(m->sport),
-							      .fport = htobe16(m->dport) };
-				struct rds6_info_message r6 = { .len = m->len, .lport = htobe16(m->sport),
-								.fport = htobe16(m->dport) };
+				memcpy(&r.local_addr, c->laddr, 16);
+				memcpy(&r.peer_addr, c->faddr, 16);
+				put(o, &r, sizeof(r));
+			} else {
+				struct rds_info_tcp_socket r = {
+					.local_addr = v4(c->laddr), .local_port = htobe16(p->lport),
+					.peer_addr = v4(c->faddr), .peer_port = htobe16(p->fport),
+					.hdr_rem = hdr_rem, .data_rem = data_rem,
+					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
+					.last_seen_una = (uint32_t)e->tp->acked(p) };
 
-				memcpy(&r6.laddr, c->laddr, 16);
-				memcpy(&r6.faddr, c->faddr, 16);
-				if (six)
-					put(o, &r6, sizeof(r6));
-				else
-					put(o, &r, sizeof(r));
+				put(o, &r, sizeof(r));
 			}
 		}
 	}
@@ -98,17 +246,17 @@ static uint8_t conn_flags(const struct rdsb_conn *c)
 	return f;
 }
 
-static void connections(struct rdsb_engine *e, struct info_out *o, bool six)
+static void connections(struct rdsb_engine *e, struct info_out *o)
 {
 	struct rdsb_conn *c;
 
 	list_for_each_entry(c, &e->conns, item) {
 		const struct rdsb_path *p = &c->paths[0];	/* path 0 only, as the kernel */
-		const char *t = c->loopback ? "loopback" : "tcp";
+		const char *t = c->loopback ? "loopback" : e->tp->name;
 
-		if (rdsb_addr_is_v4(c->laddr) == six)
+		if (!listed(o, c->laddr))
 			continue;
-		if (six) {
+		if (o->six) {
 			struct rds6_info_connection r = { .next_tx_seq = p->next_tx_seq,
 							  .next_rx_seq = p->next_rx_seq, .flags = conn_flags(c) };
 
@@ -127,6 +275,86 @@ static void connections(struct rdsb_engine *e, struct info_out *o, bool six)
 	}
 }
 
+/* The engine's counts plus what BPF programs counted in the per-CPU
+ * rdsb_counters map (the same slots). */
+static void counters(struct rdsb_engine *e, struct info_out *o)
+{
+	uint64_t values[RDSB_C_MAX];
+
+	rdsb_counters_read(e, values);
+	for (uint32_t i = 0; i < RDSB_C_MAX; i++) {
+		struct rds_info_counter r = { .value = values[i] };
+
+		strncpy((char *)r.name, rdsb_counter_names[i], sizeof(r.name) - 1);
+		put(o, &r, sizeof(r));
+	}
+}
+
+static void paths(struct rdsb_engine *e, struct info_out *o)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item) {
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !c->loopback; i++) {
+			const struct rdsb_path *p = &c->paths[i];
+			struct rdsb_info_path r = { .key.path = i, .info = {
+				.state = p->state, .npaths = c->npaths,
+				.next_tx_seq = p->next_tx_seq, .next_rx_seq = p->next_rx_seq,
+				.tx_msgs = p->tx_msgs, .rx_msgs = p->rx_msgs,
+				.tx_bytes = p->tx_bytes, .rx_bytes = p->rx_bytes,
+				.unacked_msgs = p->nunacked, .reconnects = p->reconnects,
+				.peer_gen = c->peer_gen, .lport = p->lport, .fport = p->fport } };
+
+			/* the paths beyond the agreed count that never came up */
+			if (i > 0 && i >= c->npaths && p->state == RDSB_PATH_DOWN)
+				continue;
+			memcpy(r.key.laddr, c->laddr, 16);
+			memcpy(r.key.faddr, c->faddr, 16);
+			put(o, &r, sizeof(r));
+		}
+	}
+}
+
+static void port_paths(struct rdsb_engine *e, struct info_out *o)
+{
+	struct rdsb_sock *s;
+	struct rdsb_conn *c;
+
+	list_for_each_entry(s, &e->socks, item) {
+		if (!s->bound)
+			continue;
+		list_for_each_entry(c, &e->conns, item) {
+			struct rdsb_info_port_path r = { .lport = s->port, .npaths = c->npaths };
+
+			if (c->loopback || memcmp(c->laddr, s->addr, 16))
+				continue;
+			r.path = (uint16_t)rdsb_mpath_hash(s->port, e->hash_initval,
+							  c->npaths ? c->npaths : RDS_MPATH_WORKERS);
+			memcpy(r.laddr, c->laddr, 16);
+			memcpy(r.faddr, c->faddr, 16);
+			put(o, &r, sizeof(r));
+		}
+	}
+}
+
+static void cong_ports(struct rdsb_engine *e, struct info_out *o)
+{
+	for (int i = 0; i < RDSB_MAX_ADDRS; i++) {
+		const struct rdsb_addr *a = &e->addrs[i];
+
+		if (a->kind == RDSB_ADDR_FREE || !a->congested_ports)
+			continue;
+		for (uint32_t port = 0; port < RDS_CONG_MAP_BYTES * 8; port++) {
+			struct rdsb_info_cong_port r = { .kind = a->kind, .port = (uint16_t)port };
+
+			if (!rdsb_cong_test(e->cong[i].bits, (uint16_t)port))
+				continue;
+			memcpy(r.addr, a->addr, 16);
+			put(o, &r, sizeof(r));
+		}
+	}
+}
+
 /* Fills buf (up to cap) and returns the item size, or -ENOPROTOOPT;
  * *total is the number of bytes all items take. */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total)
@@ -136,29 +364,56 @@ int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t 
 
 	switch (optname) {
 	case RDS_INFO_COUNTERS:
-		for (int i = 0; i < RDSB_C_MAX; i++) {
-			struct rds_info_counter r = { .value = e->counters[i] };
-
-			strncpy((char *)r.name, rdsb_counter_names[i], sizeof(r.name) - 1);
-			put(&o, &r, sizeof(r));
-		}
+		counters(e, &o);
 		size = sizeof(struct rds_info_counter);
 		break;
-	case RDS_INFO_CONNECTIONS:
 	case RDS6_INFO_CONNECTIONS:
-		connections(e, &o, optname == RDS6_INFO_CONNECTIONS);
-		size = optname == RDS6_INFO_CONNECTIONS ? sizeof(struct rds6_info_connection)
-							 : sizeof(struct rds_info_connection);
-		break;
-	case RDS_INFO_SEND_MESSAGES:
-	case RDS_INFO_RETRANS_MESSAGES:
-		messages(e, &o, optname == RDS_INFO_RETRANS_MESSAGES, false);
-		size = sizeof(struct rds_info_message);
+		o.six = true;
+		/* fall through */
+	case RDS_INFO_CONNECTIONS:
+		connections(e, &o);
+		size = o.six ? sizeof(struct rds6_info_connection) : sizeof(struct rds_info_connection);
 		break;
 	case RDS6_INFO_SEND_MESSAGES:
 	case RDS6_INFO_RETRANS_MESSAGES:
-		messages(e, &o, optname == RDS6_INFO_RETRANS_MESSAGES, true);
-		size = sizeof(struct rds6_info_message);
+	case RDS6_INFO_RECV_MESSAGES:
+		o.six = true;
+		/* fall through */
+	case RDS_INFO_SEND_MESSAGES:
+	case RDS_INFO_RETRANS_MESSAGES:
+	case RDS_INFO_RECV_MESSAGES:
+		if (optname == RDS_INFO_RECV_MESSAGES || optname == RDS6_INFO_RECV_MESSAGES)
+			recv_messages(e, &o);
+		else
+			send_messages(e, &o, optname == RDS_INFO_RETRANS_MESSAGES ||
+						     optname == RDS6_INFO_RETRANS_MESSAGES);
+		size = o.six ? sizeof(struct rds6_info_message) : sizeof(struct rds_info_message);
+		break;
+	case RDS6_INFO_SOCKETS:
+		o.six = true;
+		/* fall through */
+	case RDS_INFO_SOCKETS:
+		sockets(e, &o);
+		size = o.six ? sizeof(struct rds6_info_socket) : sizeof(struct rds_info_socket);
+		break;
+	case RDS6_INFO_TCP_SOCKETS:
+		o.six = true;
+		/* fall through */
+	case RDS_INFO_TCP_SOCKETS:
+		tcp_sockets(e, &o);
+		size = o.six ? sizeof(struct rds6_info_tcp_socket) : sizeof(struct rds_info_tcp_socket);
+		break;
+	case RDSB_INFO_PATHS:
+		paths(e, &o);
+		size = sizeof(struct rdsb_info_path);
+		break;
+	case RDSB_INFO_PORT_PATHS:
+		port_paths(e, &o);
+		size = sizeof(struct rdsb_info_port_path);
+		break;
+	case RDSB_INFO_CONG_PORTS:
+		cong_ports(e, &o);
+		size = sizeof(struct rdsb_info_cong_port);
 		break;
 	default:
 		return -ENOPROTOOPT;

@@ -48,15 +48,19 @@ static bool record(struct rdsb_engine *e, struct rdsb_path *p)
 	uint8_t *data = p->rx_data;
 
 	p->rx_data = NULL;
-	p->rx_msgs++;
-	p->rx_bytes += h->len;
-	rdsb_count(e, RDSB_C_RX_MSGS);
+	if (!p->bpf_cookie) {
+		p->rx_msgs++;
+		p->rx_bytes += h->len;
+		rdsb_count(e, RDSB_C_RX_MSGS);
+	}
 	if (rdsb_hdr_is_cong_map(h)) {
-		rdsb_cong_apply_peer(e, c->fslot, data);
+		/* a transport whose BPF program applied the map only tells us */
+		rdsb_cong_apply_peer(e, c->fslot, e->tp->cong_in_bpf ? NULL : data);
 		free(data);
 		return true;
 	}
-	if (!rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
+	/* the verdict has applied the duplicate rule to what it passes up */
+	if (!p->bpf_cookie && !rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
 		rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
 		free(data);
 		return true;

@@ -75,7 +75,7 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (!p->nunacked || p->ev.fd < 0)
 		return;
-	acked = rdsb_tcp_acked(p);
+	acked = e->tp->acked(p);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
 		if (m->end_off > acked)
 			break;

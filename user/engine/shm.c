@@ -20,7 +20,8 @@
 #include <linux/magic.h>
 #include "engine.h"
 #include "../common/log.h"
-#include "rdsb_maps.skel.h"
+#include <dirent.h>
+#include "rdsb_data.skel.h"
 
 #define ADDRS_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_addr))
 #define CONG_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map))
@@ -56,22 +57,64 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
+/* The directory is the engine's: everything in it is a pin of ours. */
 static void rm_pins(const char *dir)
 {
-	static const char *const names[] = { RDSB_MAP_ADDRS, RDSB_MAP_CONG, RDSB_MAP_PATHS,
-					     RDSB_MAP_COUNTERS };
-	char path[256];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		unlink(path);
 	}
+	if (d)
+		closedir(d);
 	rmdir(dir);
+}
+
+/* One line on why the programs did not load; the verifier log is -vv's. */
+static void explain_no_programs(int err)
+{
+	const char *hint = "hint: rerun with -vv for libbpf's log";
+
+	if (err == -EPERM)
+		hint = "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
+	else if (access("/sys/kernel/btf/vmlinux", R_OK))
+		hint = "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
+	else if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) <= 0 ||
+		 libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_SKB, NULL) <= 0)
+		hint = "hint: the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";
+	pr_warn("rds-bpf: the sockmap data path did not load (%s); datagrams take the userspace path; %s\n",
+		strerror(-err), hint);
+}
+
+/* The maps and, unless maps_only, the data path programs. */
+static struct rdsb_data *load_skel(bool maps_only, int *err)
+{
+	struct rdsb_data *skel = rdsb_data__open();
+	struct bpf_program *prog;
+
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	if (maps_only)
+		bpf_object__for_each_program(prog, skel->obj)
+			bpf_program__set_autoload(prog, false);
+	*err = rdsb_data__load(skel);
+	if (*err) {
+		rdsb_data__destroy(skel);
+		return NULL;
+	}
+	return skel;
 }
 
 static int shm_bpf(struct rdsb_engine *e)
 {
-	struct rdsb_maps *skel;
+	struct rdsb_data *skel;
 	int err;
 
 	err = ensure_bpffs();
@@ -81,9 +124,13 @@ static int shm_bpf(struct rdsb_engine *e)
 		return err;
 	}
 	libbpf_set_print(libbpf_print);
-	skel = rdsb_maps__open_and_load();
+	skel = load_skel(!e->bpf_path, &err);
+	if (!skel && e->bpf_path) {
+		explain_no_programs(err);
+		e->bpf_path = false;
+		skel = load_skel(true, &err);
+	}
 	if (!skel) {
-		err = -errno;
 		pr_warn("rds-bpf: cannot create BPF maps: %s%s\n", strerror(-err),
 			err == -EPERM ? " (hint: needs CAP_BPF or root)" : "");
 		return err;
@@ -96,10 +143,14 @@ static int shm_bpf(struct rdsb_engine *e)
 	if (mkdir(e->pin_dir, 0755) < 0 || bpf_object__pin_maps(skel->obj, e->pin_dir)) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot pin maps in %s: %s\n", e->pin_dir, strerror(errno));
-		rdsb_maps__destroy(skel);
+		rdsb_data__destroy(skel);
 		return err ? err : -EIO;
 	}
 	e->bpf_obj = skel;
+	if (e->bpf_path && rdsb_bpf_path_init(e)) {
+		rdsb_bpf_path_fini(e);
+		pr_warn("rds-bpf: datagrams take the userspace path\n");
+	}
 	e->addrs_fd = bpf_map__fd(skel->maps.rdsb_addrs);
 	e->cong_fd = bpf_map__fd(skel->maps.rdsb_cong);
 	e->paths_fd = bpf_map__fd(skel->maps.rdsb_paths);
@@ -127,7 +178,7 @@ int rdsb_shm_init(struct rdsb_engine *e)
 		err = shm_bpf(e);
 		if (err) {
 			pr_warn("rds-bpf: falling back to the userspace path (congestion maps in shared memory, not in bpftool)\n");
-			e->use_bpf = false;
+			e->use_bpf = e->bpf_path = false;
 		}
 	}
 	if (err && (err = shm_memfd(e)))
@@ -149,8 +200,9 @@ void rdsb_shm_fini(struct rdsb_engine *e)
 	if (e->cong && e->cong != MAP_FAILED)
 		munmap(e->cong, CONG_BYTES);
 	if (e->bpf_obj) {
+		rdsb_bpf_path_fini(e);
 		rm_pins(e->pin_dir);
-		rdsb_maps__destroy(e->bpf_obj);
+		rdsb_data__destroy(e->bpf_obj);
 	} else {
 		if (e->addrs_fd >= 0)
 			close(e->addrs_fd);
@@ -216,11 +268,34 @@ void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool co
 
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
 {
-	memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
-	e->addrs[slot].congested_ports = count_bits(map);
-	e->addrs[slot].map_updates++;
+	if (map)
+		memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
 	rdsb_count(e, RDSB_C_RX_CONG_MAPS);
+	rdsb_cong_peer_updated(e, slot);
+}
+
+/* A peer's map changed (here, or in the verdict): operators' numbers, and
+ * the sockets that monitor congestion. */
+void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot)
+{
+	e->addrs[slot].congested_ports = count_bits(e->cong[slot].bits);
+	e->addrs[slot].map_updates++;
 	rdsb_sock_cong_notify(e, slot);
+}
+
+/* The engine's counts plus what the BPF programs counted on every CPU. */
+void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *percpu = ncpu > 0 && e->counters_fd >= 0 ? calloc((size_t)ncpu, sizeof(uint64_t)) : NULL;
+
+	for (uint32_t i = 0; i < RDSB_C_MAX; i++) {
+		out[i] = e->counters[i];
+		if (percpu && !bpf_map_lookup_elem(e->counters_fd, &i, percpu))
+			for (int c = 0; c < ncpu; c++)
+				out[i] += percpu[c];
+	}
+	free(percpu);
 }
 
 void rdsb_paths_info_update(struct rdsb_engine *e)
@@ -235,7 +310,10 @@ void rdsb_paths_info_update(struct rdsb_engine *e)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 			struct rdsb_path *p = &c->paths[i];
 			struct rdsb_path_key k = { .path = i };
-			struct rdsb_path_info v = {
+			struct rdsb_path_info v;
+
+			rdsb_bpf_path_sync(e, p, false);
+			v = (struct rdsb_path_info){
 				.state = p->state, .npaths = c->npaths,
 				.next_tx_seq = p->next_tx_seq, .next_rx_seq = p->next_rx_seq,
 				.tx_msgs = p->tx_msgs, .rx_msgs = p->rx_msgs,

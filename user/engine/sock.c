@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "../common/ctl_proto.h"
 #include "../common/log.h"
+#include "../common/sysctl.h"
 
 #define STREAM_BUF (4 << 20)
 /* Past this the engine stops reading the path that feeds the socket: the
@@ -30,15 +31,7 @@
 
 static uint32_t default_rcvbuf(void)
 {
-	FILE *f = fopen("/proc/sys/net/core/rmem_default", "r");
-	unsigned int v = 212992;
-
-	if (f) {
-		if (fscanf(f, "%u", &v) != 1)
-			v = 212992;
-		fclose(f);
-	}
-	return v / 2;
+	return (uint32_t)rdsb_sysctl_int("rmem_default", 212992) / 2;
 }
 
 static uint64_t hard_limit(const struct rdsb_sock *s)
@@ -128,6 +121,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->rcvbuf = default_rcvbuf();
 	INIT_LIST_HEAD(&s->rx_q);
 	list_add_tail(&s->item, &e->socks);
+	rdsb_bpf_sock_open(e, s);
 	rdsb_ev_set(e, &s->ctl, EPOLLIN);
 	rdsb_ev_set(e, &s->data, EPOLLIN);
 	{
@@ -190,33 +184,58 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->port = p;
 	s->bound = true;
 	*port = p;
+	rdsb_bpf_sock_bind(e, s);
 	return 0;
 }
 
-/* rds_recv_rcvbuf_delta: congested above rcvbuf, clear below half of it.
- * What the application has not read yet is in its end of the stream. */
-static void check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
+/* What the application has not read yet: the engine's queue, and what the
+ * engine and BPF put in the stream less what the library took out of it. */
+uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s)
 {
-	int inq = 0;
-	uint64_t bytes;
+	uint64_t in = s->rx_written + rdsb_bpf_sock_delivered(e, s);
+	uint64_t out = __atomic_load_n(&s->shm->rx_consumed, __ATOMIC_ACQUIRE);
 
+	return in > out ? in - out : 0;
+}
+
+static uint64_t queued_bytes(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	return s->rx_q_bytes + rdsb_sock_stream_bytes(e, s);
+}
+
+/* rds_recv_rcvbuf_delta: congested above rcvbuf, clear below half of it.
+ * BPF delivers without asking: it raises an event at the point where the
+ * queue would pass rcvbuf, armed again after every check. */
+void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
+{
 	if (!s->bound)
 		return;
-	ioctl(s->app_fd, SIOCINQ, &inq);
-	bytes = s->rx_q_bytes + (uint64_t)(inq > 0 ? inq : 0);
-	if (!s->congested && bytes > s->rcvbuf) {
-		s->congested = true;
-		rdsb_cong_set_local(e, s->slot, s->port, true);
-	} else if (s->congested && bytes < s->rcvbuf / 2) {
-		s->congested = false;
-		rdsb_cong_set_local(e, s->slot, s->port, false);
+	for (int tries = 0; tries < 3; tries++) {
+		uint64_t bytes = queued_bytes(e, s), before;
+
+		if (!s->congested && bytes > s->rcvbuf) {
+			s->congested = true;
+			rdsb_cong_set_local(e, s->slot, s->port, true);
+		} else if (s->congested && bytes < s->rcvbuf / 2) {
+			s->congested = false;
+			rdsb_cong_set_local(e, s->slot, s->port, false);
+		}
+		if (s->congested) {
+			rdsb_bpf_sock_arm(e, s, 0);	/* the timer watches it drain */
+			return;
+		}
+		before = rdsb_bpf_sock_delivered(e, s);
+		rdsb_bpf_sock_arm(e, s, s->rcvbuf - bytes + 1);
+		/* BPF may have delivered past that point before it was armed */
+		if (rdsb_bpf_sock_delivered(e, s) - before <= s->rcvbuf - bytes)
+			return;
 	}
 }
 
 void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes)
 {
 	s->rcvbuf = bytes;
-	check_cong(e, s);
+	rdsb_sock_check_cong(e, s);
 }
 
 /* The delivery record: the wire header, h_ack holding the sender's slot. */
@@ -235,6 +254,7 @@ static void delivered(void *ctx, struct rdsb_msg *m)
 	struct rdsb_sock *s = ctx;
 
 	s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
+	s->rx_written += RDS_HEADER_SIZE + m->len;
 	rdsb_msg_free(m);
 }
 
@@ -248,7 +268,7 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
 	rdsb_ev_set(e, &s->data, EPOLLIN | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
-	check_cong(e, s);
+	rdsb_sock_check_cong(e, s);
 	if (s->rx_q_bytes < hard_limit(s))
 		rdsb_path_rx_resume(e, s->id);
 }
@@ -413,7 +433,7 @@ void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
 	list_for_each_entry(s, &e->socks, item) {
 		if (!s->congested)
 			continue;
-		check_cong(e, s);
+		rdsb_sock_check_cong(e, s);
 		if (s->congested && e->now + CONG_POLL < *next)
 			*next = e->now + CONG_POLL;
 	}
@@ -428,6 +448,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	s->closed = true;
 	list_del_init(&s->item);
 	list_add_tail(&s->item, &e->dead_socks);
+	rdsb_bpf_sock_close(e, s);
 	rdsb_conn_cancel(e, s->id, NULL, 0);
 	if (s->bound && s->congested)
 		rdsb_cong_set_local(e, s->slot, s->port, false);

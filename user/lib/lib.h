@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <rds-bpf/rds.h>
 #include <rds-bpf/maps.h>
+#include "../common/sysctl.h"
 #include "../common/ctl_proto.h"
 
 /* The library's own I/O goes straight to the kernel: with the LD_PRELOAD
@@ -62,7 +63,6 @@ int rdsb_addr_find(const uint8_t addr[16]);
 bool rdsb_port_congested(const uint8_t addr[16], uint16_t port);
 
 bool rdsb_nonblocking(int fd, int flags);
-int rdsb_sysctl_int(const char *name, int dflt);	/* /proc/sys/net/core/NAME */
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */
 
 #endif

@@ -10,17 +10,20 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include "lib.h"
 #include "../common/addr.h"
 #include "../common/wire.h"
 
-static int inq(int fd)
+/* Bytes waiting, up to want, peeked into buf. Not FIONREAD: on the BPF
+ * path records wait in the socket's psock queue, which it does not count. */
+static int peek_avail(int fd, void *buf, int want)
 {
-	int n = 0;
+	ssize_t n = sys_recv(fd, buf, (size_t)want, MSG_PEEK | MSG_DONTWAIT);
 
-	return sys_ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	return (int)n;
 }
 
 static int64_t now_ms(void)
@@ -31,14 +34,15 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits until at least want bytes are queued; -EAGAIN / -ETIMEDOUT / -EINTR. */
-static int wait_bytes(struct rdsb_lsock *s, int want, bool nonblock, bool started)
+/* Waits until at least want bytes are queued (peeked into buf);
+ * -EAGAIN / -ETIMEDOUT / -EINTR. */
+static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool nonblock, bool started)
 {
 	int timeo = rdsb_timeo_ms(&s->rcvtimeo);
 	int64_t end = timeo >= 0 ? now_ms() + timeo : 0;
 
 	for (;;) {
-		int have = inq(s->fd);
+		int have = peek_avail(s->fd, buf, want);
 		struct pollfd p = { .fd = s->fd, .events = POLLIN };
 		int wait;
 
@@ -153,6 +157,12 @@ static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint
 	return (ssize_t)copied;	/* what the caller got, not what was discarded */
 }
 
+/* The engine's receive-buffer accounting (congestion) counts what we read. */
+static void consumed(struct rdsb_lsock *s, uint64_t bytes)
+{
+	__atomic_add_fetch(&s->shm->rx_consumed, bytes, __ATOMIC_RELEASE);
+}
+
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
 	bool nonblock, peek = flags & MSG_PEEK;
@@ -179,23 +189,18 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		if (!peek && r == 0)
 			return -ECONNRESET;
 		nonblock = rdsb_nonblocking(s->fd, flags);
-		err = wait_bytes(s, RDS_HEADER_SIZE, nonblock, false);
+		err = wait_bytes(s, &wire, RDS_HEADER_SIZE, nonblock, false);
 		if (err)
 			return err;
-		if (sys_recv(s->fd, &wire, sizeof(wire), MSG_PEEK) != sizeof(wire))
-			return -EAGAIN;
 		rdsb_hdr_decode(&wire, &h);
 		if (peek) {
-			err = wait_bytes(s, (int)(RDS_HEADER_SIZE + h.len), nonblock, true);
-			if (err)
-				return err;
 			peeked = malloc(RDS_HEADER_SIZE + h.len);
 			if (!peeked)
 				return -ENOMEM;
-			if (sys_recv(s->fd, peeked, RDS_HEADER_SIZE + h.len, MSG_PEEK) !=
-			    (ssize_t)(RDS_HEADER_SIZE + h.len)) {
+			err = wait_bytes(s, peeked, (int)(RDS_HEADER_SIZE + h.len), nonblock, true);
+			if (err) {
 				free(peeked);
-				return -EAGAIN;
+				return err;
 			}
 		} else if ((err = read_exact(s->fd, &wire, sizeof(wire), 0))) {
 			return err;
@@ -204,6 +209,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	msg->msg_controllen = controllen;
 	if (h.flags & RDSB_DELIV_NOTIFY) {
 		put_cong_cmsg(msg, h.seq);
+		if (!peeked)
+			consumed(s, RDS_HEADER_SIZE);
 		free(peeked);
 		if (msg->msg_name)
 			msg->msg_namelen = 0;
@@ -213,6 +220,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		room += msg->msg_iov[i].iov_len;
 	r = copy_payload(s, msg, peeked ? peeked + RDS_HEADER_SIZE : NULL, h.len);
+	if (r >= 0 && !peeked)
+		consumed(s, RDS_HEADER_SIZE + h.len);
 	free(peeked);
 	if (r < 0)
 		return r;

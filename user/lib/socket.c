@@ -139,21 +139,6 @@ static int map_shared(int addrs_fd, int cong_fd)
 	return 0;
 }
 
-int rdsb_sysctl_int(const char *name, int dflt)
-{
-	char path[64], buf[32] = { 0 };
-	int fd, v = dflt;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/core/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (read(fd, buf, sizeof(buf) - 1) > 0)
-			v = atoi(buf);
-		sys_close(fd);
-	}
-	return v;
-}
-
 int rdsb_socket(int domain, int type, int protocol)
 {
 	struct rdsb_lsock *s;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <rds-bpf/info.h>
 #include "lib.h"
 #include "../common/addr.h"
 
@@ -22,7 +23,10 @@ static int int_arg(const void *val, socklen_t len, int *out)
 
 static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 {
-	int max = rdsb_sysctl_int(name == SO_SNDBUF || name == SO_SNDBUFFORCE ? "wmem_max" : "rmem_max", 212992);
+	bool snd = name == SO_SNDBUF || name == SO_SNDBUFFORCE;
+	int max = rdsb_sysctl_int(snd ? "wmem_max" : "rmem_max", 212992);
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_SET_BUF, .arg = !snd };
+	struct rdsb_ctl_rep rep;
 
 	if (v < 0)
 		v = 0;
@@ -31,18 +35,14 @@ static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 	v *= 2;
 	if (v < SOCK_MIN_BUF)
 		v = SOCK_MIN_BUF;
-	if (name == SO_SNDBUF || name == SO_SNDBUFFORCE) {
+	if (snd)
 		s->sk_sndbuf = v;
-		return 0;
-	}
-	s->sk_rcvbuf = v;
-	{
-		/* the receive side lives in the engine: it decides congestion */
-		struct rdsb_ctl_req req = { .op = RDSB_CTL_SET_BUF, .arg = 1, .val = (uint64_t)v / 2 };
-		struct rdsb_ctl_rep rep;
-
-		return rdsb_ctl_call(s, &req, &rep);
-	}
+	else
+		s->sk_rcvbuf = v;
+	/* The receive side lives in the engine: it decides congestion. The
+	 * send side is accounted here; the engine only reports it. */
+	req.val = (uint64_t)v / 2;
+	return rdsb_ctl_call(s, &req, &rep);
 }
 
 static int set_sol_socket(struct rdsb_lsock *s, int name, const void *val, socklen_t len)
@@ -220,7 +220,8 @@ int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		default:
 			err = -ENOPROTOOPT;
 		}
-	} else if (level == SOL_RDS && name >= RDS_INFO_FIRST && name <= RDS_INFO_LAST) {
+	} else if (level == SOL_RDS && ((name >= RDS_INFO_FIRST && name <= RDS_INFO_LAST) ||
+				       (name >= RDSB_INFO_FIRST && name <= RDSB_INFO_LAST))) {
 		int size = info(s, name, val, len);
 
 		if (size >= 0)

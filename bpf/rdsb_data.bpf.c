@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The sockmap receive path. On every path socket a stream parser frames RDS
+ * records and a verdict does what rds_tcp_data_recv and rds_recv_incoming do
+ * in the kernel: a congestion map updates the peer's map, a retransmitted
+ * duplicate is dropped, data for a bound port goes straight into that
+ * application socket's delivery stream, and pings, probes and whatever the
+ * verdict does not know go up to the engine (SK_PASS). The engine's own
+ * records to an application pass through rdsb_deliver, so that everything
+ * an application reads comes from one queue, in order.
+ *
+ * strparser hands both programs the whole skb: the current record starts at
+ * the strparser offset, not at 0.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include "rdsb_maps.bpf.h"
+
+#define EBADMSG 74
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+static __always_inline void count(enum rdsb_counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&rdsb_counters, &key);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u32 record_offset(struct __sk_buff *skb)
+{
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+
+	return (__u32)((struct sk_skb_cb *)k->cb)->strp.strp.offset;
+}
+
+static __always_inline void event(__u32 kind, __u32 slot, __u32 index)
+{
+	struct rdsb_event ev = { .kind = kind, .slot = slot, .index = index };
+
+	if (bpf_ringbuf_output(&rdsb_events, &ev, sizeof(ev), 0))
+		count(RDSB_C_BPF_EVENTS_LOST);
+}
+
+/* The record's length, header included; 0 = not all of its header yet. A
+ * length the kernel would never send ends the stream: strparser reports
+ * the error on the socket and the engine resets the path. */
+SEC("sk_skb/stream_parser")
+int rdsb_parse(struct __sk_buff *skb)
+{
+	__u32 off = record_offset(skb);
+	struct rds_header h;
+	__u32 len;
+
+	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h)))
+		return 0;
+	len = bpf_ntohl(h.h_len);
+	if (h.h_flags == RDS_FLAG_CONG_BITMAP ? len != RDS_CONG_MAP_BYTES : len > RDS_MAX_MSG_SIZE) {
+		count(h.h_flags == RDS_FLAG_CONG_BITMAP ? RDSB_C_DROP_BAD_CONG_MAP : RDSB_C_DROP_BAD_LEN);
+		return -EBADMSG;
+	}
+	return RDS_HEADER_SIZE + len;
+}
+
+static __always_inline int cong_map(struct __sk_buff *skb, __u32 off, struct rdsb_rxpath *rp)
+{
+	__u32 slot = rp->fslot;
+	struct rdsb_cong_map *map = bpf_map_lookup_elem(&rdsb_cong, &slot);
+
+	if (!map || bpf_skb_load_bytes(skb, off + RDS_HEADER_SIZE, map->bits, RDS_CONG_MAP_BYTES)) {
+		count(RDSB_C_DROP_BAD_CONG_MAP);
+		return SK_DROP;
+	}
+	count(RDSB_C_RX_CONG_MAPS);
+	/* the engine tells the sockets that monitor congestion */
+	event(RDSB_EV_CONG_MAP, slot, 0);
+	return SK_DROP;
+}
+
+SEC("sk_skb/stream_verdict")
+int rdsb_verdict(struct __sk_buff *skb)
+{
+	__u32 off = record_offset(skb);
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct rdsb_sock_key key;
+	struct rdsb_rxpath *rp;
+	__u32 *idx;
+	struct rdsb_rcvq *q;
+	struct rds_header h;
+	__u16 sport, dport;
+	__u64 seq, ack;
+	__u32 len;
+
+	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h))) {
+		count(RDSB_C_BPF_DROP_SHORT);
+		return SK_DROP;
+	}
+	rp = bpf_map_lookup_elem(&rdsb_rxpath, &cookie);
+	if (!rp) {
+		count(RDSB_C_BPF_RX_TO_ENGINE);
+		return SK_PASS;
+	}
+	len = bpf_ntohl(h.h_len);
+	__sync_fetch_and_add(&rp->rx_msgs, 1);
+	__sync_fetch_and_add(&rp->rx_bytes, len);
+	count(RDSB_C_RX_MSGS);
+	if (h.h_flags == RDS_FLAG_CONG_BITMAP)
+		return cong_map(skb, off, rp);
+
+	/* rds_recv_incoming: only a retransmission can be a duplicate */
+	seq = bpf_be64_to_cpu(h.h_sequence);
+	if ((h.h_flags & RDS_FLAG_RETRANSMITTED) && seq < rp->next_rx_seq) {
+		count(RDSB_C_DROP_DUP_SEQ);
+		return SK_DROP;
+	}
+	rp->next_rx_seq = seq + 1;
+
+	sport = bpf_ntohs(h.h_sport);
+	dport = bpf_ntohs(h.h_dport);
+	if (dport == 0 || RDS_HS_PROBE(sport, dport)) {
+		count(RDSB_C_BPF_RX_TO_ENGINE);
+		return SK_PASS;		/* pings and probes: the engine answers */
+	}
+	key.slot = rp->lslot;
+	key.port = dport;
+	idx = bpf_map_lookup_elem(&rdsb_bound, &key);
+	q = idx ? bpf_map_lookup_elem(&rdsb_rcvq, idx) : NULL;
+	if (!q) {
+		count(RDSB_C_DROP_NO_SOCKET);
+		return SK_DROP;
+	}
+
+	/* The delivery record is the wire header with h_ack = the sender's
+	 * address slot, and never the engine's notification flag. */
+	ack = bpf_cpu_to_be64((__u64)rp->fslot);
+	if (bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_ack), &ack, sizeof(ack), 0)) {
+		count(RDSB_C_BPF_DROP_REDIRECT);
+		return SK_DROP;
+	}
+	if (h.h_flags & RDSB_DELIV_NOTIFY) {
+		__u8 flags = h.h_flags & ~RDSB_DELIV_NOTIFY;
+
+		bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_flags), &flags, 1, 0);
+	}
+	if (bpf_sk_redirect_map(skb, &rdsb_socks, *idx, BPF_F_INGRESS) != SK_PASS) {
+		count(RDSB_C_BPF_DROP_REDIRECT);
+		return SK_DROP;
+	}
+	count(RDSB_C_RX_DELIVERED);
+	if (__sync_add_and_fetch(&q->delivered, RDS_HEADER_SIZE + len) > q->limit && q->armed) {
+		q->armed = 0;
+		event(RDSB_EV_RCVQ, key.slot, *idx);
+	}
+	return SK_PASS;
+}
+
+/* On application sockets: what the engine writes joins the same queue as
+ * what rdsb_verdict redirects there, in order. */
+SEC("sk_skb")
+int rdsb_deliver(struct __sk_buff *skb)
+{
+	return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

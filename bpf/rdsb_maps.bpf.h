@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The maps every rds-bpf engine pins, defined with BTF so `bpftool map dump`
+ * shows their values with field names. Value types: include/rds-bpf/maps.h.
+ */
+#ifndef RDSB_MAPS_BPF_H
+#define RDSB_MAPS_BPF_H
+
+#include <bpf/bpf_helpers.h>
+#include <rds-bpf/maps.h>
+
+/* Address slots; the index is the slot of the address's congestion map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_MAX_ADDRS);
+	__type(key, __u32);
+	__type(value, struct rdsb_addr);
+} rdsb_addrs SEC(".maps");
+
+#include "rdsb_cong.bpf.h"
+
+/* Per-path state for operators. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
+	__type(key, struct rdsb_path_key);
+	__type(value, struct rdsb_path_info);
+} rdsb_paths SEC(".maps");
+
+/* Counters and drop reasons (enum rdsb_counter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RDSB_C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} rdsb_counters SEC(".maps");
+
+/* Path sockets by socket cookie; the stream parser and verdict attach here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
+	__type(key, __u64);
+	__type(value, __u64);
+} rdsb_pathsk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
+	__type(key, __u64);
+	__type(value, struct rdsb_rxpath);
+} rdsb_rxpath SEC(".maps");
+
+/* Application sockets (the application's end of the delivery stream) by
+ * their index, from open to close; rdsb_deliver attaches here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, RDSB_MAX_SOCKS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rdsb_socks SEC(".maps");
+
+/* Bound sockets: (address slot, port) -> index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RDSB_MAX_SOCKS);
+	__type(key, struct rdsb_sock_key);
+	__type(value, __u32);
+} rdsb_bound SEC(".maps");
+
+/* Receive-queue accounting by index; the engine reads and arms it through
+ * mmap, so the verdict's atomic adds are never overwritten. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_MAX_SOCKS);
+	__type(key, __u32);
+	__type(value, struct rdsb_rcvq);
+} rdsb_rcvq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} rdsb_events SEC(".maps");
+
+#endif

@@ -1,0 +1,75 @@
+#!/usr/bin/env bats
+# The command line every subcommand shares: --help (exit 0, stdout), bad
+# usage (exit 2, usage on stderr, nothing on stdout), no engine (exit 3),
+# --version with the libraries in use, status -j/-p.
+
+load helpers
+
+setup() { setup_two_hosts; }
+teardown() { teardown_hosts; }
+
+@test "--version: rds-bpf, the libbpf loaded (its file), libxdp" {
+	run "$RDSB_BIN" --version
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "rds-bpf 0.1.0" ]
+	[[ "${lines[1]}" =~ ^libbpf\ ([0-9]+)\.([0-9]+)\ \((/.*libbpf\.so\.[0-9.]+)\)$ ]]
+	file=${BASH_REMATCH[3]}
+	# the numbers libbpf reports are those of the file it was loaded from
+	[[ "$file" == *"libbpf.so.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"* ]]
+	[ "$(readlink -f "$(ldd "$RDSB_BIN" | awk '/libbpf/ {print $3}')")" = "$file" ]
+	if ldd "$RDSB_BIN" | grep -q libxdp; then
+		[[ "${lines[2]}" =~ ^libxdp\ / ]]
+	else
+		[ "${lines[2]}" = "libxdp not used (no XDP transport in this build)" ]
+	fi
+}
+
+@test "every subcommand: --help on stdout with exit 0; bad options exit 2 with usage on stderr" {
+	for cmd in load unload status info ping features; do
+		run "$RDSB_BIN" "$cmd" --help
+		echo "$cmd: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"usage: rds-bpf"* ]]
+		run "$RDSB_BIN" "$cmd" --no-such-option
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"usage: rds-bpf"* ]]
+		[ -z "$("$RDSB_BIN" "$cmd" --no-such-option 2>/dev/null)" ]
+	done
+	for bad in "" "nosuchcommand" "--nosuchoption" "-x status"; do
+		run "$RDSB_BIN" $bad
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"usage: rds-bpf"* ]]
+	done
+	run "$RDSB_BIN" help
+	[ "$status" -eq 0 ]
+	for cmd in load unload status info ping features; do
+		grep -qE "^  $cmd( |$)" <<<"$output"
+	done
+	# values out of range and stray arguments
+	run in_host A "$RDSB_BIN" load --paths 9
+	[ "$status" -eq 2 ]
+	run in_host A "$RDSB_BIN" load --transport ib
+	[ "$status" -eq 2 ]
+	run in_host A "$RDSB_BIN" unload now
+	[ "$status" -eq 2 ]
+	run in_host A "$RDSB_BIN" status extra
+	[ "$status" -eq 2 ]
+}
+
+@test "status -j and -p: the same JSON; -v accepted; no engine exits 3" {
+	in_host A "$RDSB_BIN" ping -c 1 $ADDR_B >/dev/null
+	a=$(in_host A "$RDSB_BIN" status -j)
+	jq -e '.connections[0].faddr == "10.99.0.2"' <<<"$a"
+	[ "$(jq -S -c 'del(.connections[].paths[].tx_msgs, .connections[].paths[].rx_msgs)' <<<"$a")" = \
+	  "$(in_host A "$RDSB_BIN" status -p | jq -S -c 'del(.connections[].paths[].tx_msgs, .connections[].paths[].rx_msgs)')" ]
+	in_host A "$RDSB_BIN" status -p | grep -q '^    "connections": \[$'
+	in_host A "$RDSB_BIN" -v status | grep -q '^connection 10.99.0.1 -> 10.99.0.2: tcp, npaths 8'
+	in_host A "$RDSB_BIN" status -v >/dev/null
+	in_host A "$RDSB_BIN" unload
+	run in_host A "$RDSB_BIN" status -j
+	[ "$status" -eq 3 ]
+	[ "$output" = '{"loaded":false}' ]
+	run in_host A "$RDSB_BIN" status
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"hint: rds-bpf load"* ]]
+}

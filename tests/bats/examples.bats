@@ -1,0 +1,73 @@
+#!/usr/bin/env bats
+# examples/: the request/response pair through the shim, the fan-out sender
+# (linked with -lrdsb) against three servers, one too slow for its rcvbuf.
+
+load helpers
+
+EX=$BATS_TEST_DIRNAME/../../build/examples
+
+setup() { setup_two_hosts; }
+teardown() {
+	for p in ${bg_pids:-}; do kill "$p" 2>/dev/null || true; done
+	teardown_hosts
+}
+
+# serve ADDR PORT ARGS...: a reqresp-server on B, ready once it printed "serving"
+serve() {
+	local port=$2
+	rds B "$EX/reqresp-server" "$@" >"$BATS_TEST_TMPDIR/server.$port" &
+	bg_pids="${bg_pids:-} $!"
+	for _ in $(seq 100); do
+		grep -q '^serving' "$BATS_TEST_TMPDIR/server.$port" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "reqresp: 5 requests, 5 replies in order, the server serves exactly 5 (IPv4 and IPv6)" {
+	serve $ADDR_B 4200 5
+	run rds A "$EX/reqresp-client" $ADDR_A $ADDR_B 4200 5
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(for i in 1 2 3 4 5; do echo "reply $i: re: request $i"; done)" ]
+	wait
+	[ "$(cat "$BATS_TEST_TMPDIR/server.4200")" = "$(printf 'serving 10.99.0.2:4200\nserved 5 requests')" ]
+
+	serve $ADDR6_B 4201 2
+	run rds A "$EX/reqresp-client" $ADDR6_A $ADDR6_B 4201 2
+	[ "$output" = "$(printf 'reply 1: re: request 1\nreply 2: re: request 2')" ]
+}
+
+@test "reqresp: no server answers -> the client fails after its timeout; bad usage exits 2" {
+	run rds A "$EX/reqresp-client" $ADDR_A $ADDR_B 4299 1 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no reply"* ]]
+	run "$EX/reqresp-client" $ADDR_A
+	[ "$status" -eq 2 ]
+	run "$EX/reqresp-server" not-an-address 1
+	[ "$status" -eq 2 ]
+	run in_host A "$EX/fanout-sender" $ADDR_A 10 100 nocolon
+	[ "$status" -eq 2 ]
+}
+
+@test "fanout: 200 x 1000 B to 3 servers; the slow one gets ENOBUFS and congestion updates; all replied" {
+	serve $ADDR_B 4300 200
+	serve $ADDR_B 4301 200
+	serve $ADDR_B 4302 200 16384 2000	# reads nothing for 2 s, rcvbuf 16 KiB
+	run in_host A "$EX/fanout-sender" $ADDR_A 200 1000 $ADDR_B:4300 $ADDR_B:4301 $ADDR_B:4302
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qx "$ADDR_B:4300 sent 200 replies 200 enobufs 0" <<<"$output"
+	grep -qx "$ADDR_B:4301 sent 200 replies 200 enobufs 0" <<<"$output"
+	[[ "$output" =~ $ADDR_B:4302\ sent\ 200\ replies\ 200\ enobufs\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -ge 1 ]
+	[[ "$output" =~ congestion\ updates\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -ge 1 ]
+	wait
+	for p in 4300 4301 4302; do
+		grep -qx 'served 200 requests' "$BATS_TEST_TMPDIR/server.$p"
+	done
+	# B's engine delivered exactly the 600 requests, and A's the 600 replies
+	in_host B "$RDSB_BIN" info -j -c | jq -e '.counters.rx_delivered == 600'
+	in_host A "$RDSB_BIN" info -j -c | jq -e '.counters.rx_delivered == 600'
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* What every rds-bpf subcommand shares: exit codes, the version line, and
+ * the "engine not loaded" answer. */
+#ifndef RDSB_CLI_H
+#define RDSB_CLI_H
+
+#include <stdbool.h>
+
+#define RDSB_VERSION "0.1.0"
+
+#define EXIT_RUNTIME 1		/* it ran and failed */
+#define EXIT_USAGE 2		/* bad command line */
+#define EXIT_NOT_LOADED 3	/* no engine in this network namespace */
+
+/* rds-bpf, and the libbpf and libxdp actually loaded (from /proc/self/maps). */
+void cli_version(void);
+/* Says so (one line with a hint, or {"loaded":false}) and returns EXIT_NOT_LOADED. */
+int cli_not_loaded(const char *cmd, bool json);
+
+int rdsb_cmd_ping(int argc, char **argv);
+int rdsb_cmd_info(int argc, char **argv);
+int rdsb_cmd_features(int argc, char **argv);
+int rdsb_cmd_stress(int argc, char **argv);
+
+#endif

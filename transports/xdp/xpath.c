@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * One path of the XDP transport, both directions (docs/xdp-encap.md):
+ * records from the engine become numbered frames kept until the peer's
+ * cumulative ack (advanced by XDP in the mmap-ed map) passes them, with a
+ * retransmit timer that backs off and a fast retransmit on duplicate acks;
+ * frames from the peer are put back in order within a window whose memory
+ * is bounded, and reassembled into records for the engine.
+ * Frame numbers wrap: they are compared as serial numbers.
+ */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "xdp_int.h"
+#include "../../user/common/log.h"
+
+#define RTO_MIN (5 * 1000000ull)
+#define RTO_MAX (200 * 1000000ull)
+
+struct rdsx_stats rdsx_stats;
+
+static inline int32_t sdiff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+static uint16_t new_epoch(uint16_t old)
+{
+	uint16_t e = 0;
+
+	while (!e || e == old)
+		if (getrandom(&e, sizeof(e), 0) != sizeof(e))
+			e = (uint16_t)(old * 31 + 7);
+	return e;
+}
+
+void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned int index,
+		     struct rdsx_path *map)
+{
+	xp->xc = xc;
+	xp->index = index;
+	xp->map = map;
+	xp->tfd = -1;
+	xp->recs = calloc(RDSX_TXQ, sizeof(*xp->recs));
+	xp->deliver = calloc(RDSX_DLQ, sizeof(*xp->deliver));
+	xp->tx_epoch = new_epoch(0);
+	xp->tx_next = xp->tx_sent = 1;
+	xp->rx_next = 1;
+	xp->rto = RTO_MIN;
+	xp->last_credit = RDSX_INIT_CREDIT;
+	__atomic_store_n(&map->tx_epoch, xp->tx_epoch, __ATOMIC_RELEASE);
+	__atomic_store_n(&map->acked, 0, __ATOMIC_RELEASE);
+	map->credit = RDSX_INIT_CREDIT;
+	xp->dup_seen = map->dup_acks;
+}
+
+void rdsx_xpath_free(struct rdsx_xpath *xp)
+{
+	for (unsigned int i = 0; i < RDSX_TXQ; i++)
+		free(xp->txq[i].buf);
+	for (unsigned int i = 0; i < RDSX_RXQ; i++)
+		free(xp->rxq[i].buf);
+	for (uint32_t i = xp->dl_head; i != xp->dl_tail; i++)
+		free(xp->deliver[i % RDSX_DLQ].buf);
+	free(xp->rec);
+	free(xp->in_rec);
+	free(xp->recs);
+	free(xp->deliver);
+}
+
+static uint32_t frames_of(uint32_t len, uint32_t frag)
+{
+	return len ? (len + frag - 1) / frag : 1;
+}
+
+bool rdsx_xpath_room(const struct rdsx_xpath *xp, uint32_t len, uint32_t frag)
+{
+	return xp->tx_next - xp->tx_acked - 1 + frames_of(len, frag) < RDSX_TXQ &&
+	       xp->rec_tail - xp->rec_head < RDSX_TXQ;
+}
+
+void rdsx_xpath_queue(struct rdsx_xpath *xp, const uint8_t *rec, uint32_t len, uint32_t frag)
+{
+	uint32_t n = frames_of(len, frag);
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t off = i * frag, flen = len - off < frag ? len - off : frag;
+		struct rdsx_txf *t = &xp->txq[xp->tx_next % RDSX_TXQ];
+
+		t->buf = malloc(RDS_HEADER_SIZE + flen);
+		t->len = RDS_HEADER_SIZE + flen;
+		memcpy(t->buf, rec, RDS_HEADER_SIZE);
+		memcpy(t->buf + RDS_HEADER_SIZE, rec + RDS_HEADER_SIZE + off, flen);
+		xp->tx_next++;
+	}
+	xp->recs[xp->rec_tail % RDSX_TXQ] = (struct rdsx_rec){ .last_frame = xp->tx_next - 1,
+							       .end_off = xp->in_off, .gen = xp->gen };
+	xp->rec_tail++;
+}
+
+void rdsx_xpath_acked(struct rdsx_xpath *xp, uint64_t now)
+{
+	uint32_t a = __atomic_load_n(&xp->map->acked, __ATOMIC_ACQUIRE);
+	uint64_t pub = 0;
+	bool have_pub = false;
+
+	/* an ack of what was never sent is not believed */
+	if (sdiff(a, xp->tx_acked) <= 0 || sdiff(a, xp->tx_sent) >= 0)
+		return;
+	while (xp->tx_acked != a) {
+		struct rdsx_txf *t = &xp->txq[++xp->tx_acked % RDSX_TXQ];
+
+		free(t->buf);
+		t->buf = NULL;
+	}
+	xp->rto = RTO_MIN;
+	xp->rto_at = xp->tx_sent != xp->tx_acked + 1 ? now + xp->rto : 0;
+	xp->dup_seen = xp->map->dup_acks;
+	while (xp->rec_head != xp->rec_tail) {
+		struct rdsx_rec *r = &xp->recs[xp->rec_head % RDSX_TXQ];
+
+		if (sdiff(r->last_frame, a) > 0)
+			break;
+		if (r->gen == xp->gen) {
+			pub = r->end_off;
+			have_pub = true;
+		}
+		xp->rec_head++;
+	}
+	if (have_pub) {
+		pthread_mutex_lock(&xp->xc->lock);
+		xp->pub_gen = xp->gen;
+		xp->pub_acked = pub;
+		pthread_mutex_unlock(&xp->xc->lock);
+	}
+}
+
+static uint8_t credit(const struct rdsx_xpath *xp)
+{
+	uint64_t room = xp->rx_held < RDSX_RX_BUDGET ? RDSX_RX_BUDGET - xp->rx_held : 0;
+	uint64_t frames = room / (xp->xc->frag + RDS_HEADER_SIZE);
+	uint64_t c;
+
+	if (frames > RDSX_RXQ - RDSX_CREDIT_FRAMES)
+		frames = RDSX_RXQ - RDSX_CREDIT_FRAMES;
+	if (xp->dl_tail - xp->dl_head > RDSX_DLQ - RDSX_CREDIT_FRAMES * 4)
+		frames = 0;
+	c = frames / RDSX_CREDIT_FRAMES;
+	return (uint8_t)(c > 255 ? 255 : c);
+}
+
+void rdsx_xpath_fields(struct rdsx_xpath *xp, uint32_t frame, struct rdsx_fields *f)
+{
+	f->frame = frame;
+	f->epoch = xp->tx_epoch;
+	f->ack = xp->rx_epoch ? (uint64_t)xp->rx_epoch << 32 | (xp->rx_next - 1) : 0;
+	f->credit = credit(xp);
+	xp->last_credit = f->credit;
+}
+
+static bool send_numbered(struct rdsx_state *x, struct rdsx_xpath *xp, uint32_t n)
+{
+	struct rdsx_txf *t = &xp->txq[n % RDSX_TXQ];
+	struct rdsx_fields f;
+
+	rdsx_xpath_fields(xp, n, &f);
+	rdsx_fields_put((struct rds_header *)t->buf, &f);
+	return rdsx_send_frame(x, xp->xc, xp->index, t->buf, t->len);
+}
+
+void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, uint64_t *next)
+{
+	uint32_t win = xp->map->credit * RDSX_CREDIT_FRAMES, dups;
+	bool sent = false;
+
+	if (!xp->xc->have_mac)
+		return;
+	if (!win)
+		win = 1;	/* a window probe: one frame past a closed window */
+	if (xp->tx_sent != xp->tx_acked + 1) {
+		dups = xp->map->dup_acks;
+		if (now >= xp->rto_at) {
+			send_numbered(x, xp, xp->tx_acked + 1);
+			rdsx_stats.retransmits++;
+			xp->rto = xp->rto * 2 > RTO_MAX ? RTO_MAX : xp->rto * 2;
+			xp->rto_at = now + xp->rto;
+			sent = true;
+		} else if (dups - xp->dup_seen >= 2 && xp->fast_rexmit_at != xp->tx_acked + 1) {
+			send_numbered(x, xp, xp->tx_acked + 1);
+			rdsx_stats.fast_retransmits++;
+			xp->fast_rexmit_at = xp->tx_acked + 1;
+			xp->dup_seen = dups;
+			sent = true;
+		}
+	}
+	while (xp->tx_sent != xp->tx_next && (uint32_t)sdiff(xp->tx_sent, xp->tx_acked) <= win) {
+		if (!send_numbered(x, xp, xp->tx_sent))
+			break;
+		if (xp->tx_sent == xp->tx_acked + 1)
+			xp->rto_at = now + xp->rto;
+		xp->tx_sent++;
+		sent = true;
+	}
+	if (xp->ack_due && !sent) {
+		struct rds_header h = { 0 };
+		struct rdsx_fields f;
+
+		rdsx_xpath_fields(xp, 0, &f);
+		rdsx_fields_put(&h, &f);
+		if (rdsx_send_frame(x, xp->xc, xp->index, (const uint8_t *)&h, sizeof(h)))
+			rdsx_stats.acks_sent++;
+	}
+	xp->ack_due = false;
+	if (xp->tx_sent != xp->tx_acked + 1 && xp->rto_at < *next)
+		*next = xp->rto_at;
+}
+
+void rdsx_xpath_restart_tx(struct rdsx_xpath *xp)
+{
+	struct rdsx_txf *keep;
+	uint32_t n = xp->tx_next - xp->tx_acked - 1, base = xp->tx_acked;
+
+	/* renumber what is not acked from 1, under a new epoch */
+	keep = calloc(n ? n : 1, sizeof(*keep));
+	if (!keep)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		keep[i] = xp->txq[(base + 1 + i) % RDSX_TXQ];
+		xp->txq[(base + 1 + i) % RDSX_TXQ].buf = NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		xp->txq[(1 + i) % RDSX_TXQ] = keep[i];
+	free(keep);
+	for (uint32_t i = xp->rec_head; i != xp->rec_tail; i++)
+		xp->recs[i % RDSX_TXQ].last_frame -= base;
+	xp->tx_epoch = new_epoch(xp->tx_epoch);
+	__atomic_store_n(&xp->map->tx_epoch, xp->tx_epoch, __ATOMIC_RELEASE);
+	__atomic_store_n(&xp->map->acked, 0, __ATOMIC_RELEASE);
+	xp->map->credit = RDSX_INIT_CREDIT;
+	xp->tx_acked = 0;
+	xp->tx_next = n + 1;
+	xp->tx_sent = 1;
+	xp->rto = RTO_MIN;
+	xp->rto_at = 0;
+	xp->dup_seen = xp->map->dup_acks;
+}
+
+static void rec_drop(struct rdsx_xpath *xp)
+{
+	if (!xp->rec)
+		return;
+	free(xp->rec);
+	xp->rec = NULL;
+	xp->rx_held -= RDS_HEADER_SIZE + xp->rec_len;
+	rdsx_stats.rx_bad_record++;
+}
+
+static bool same_record(const struct rds_header *a, const struct rds_header *b)
+{
+	return a->h_sequence == b->h_sequence && a->h_len == b->h_len && a->h_sport == b->h_sport &&
+	       a->h_dport == b->h_dport && a->h_flags == b->h_flags &&
+	       !memcmp(a->h_exthdr, b->h_exthdr, RDS_HEADER_EXT_SPACE);
+}
+
+/* The next in-order frame: the start of a record or its next fragment. */
+static void consume(struct rdsx_xpath *xp, const uint8_t *buf, uint32_t len)
+{
+	const struct rds_header *h = (const struct rds_header *)buf;
+	uint32_t plen = len - RDS_HEADER_SIZE, hlen = be32toh(h->h_len);
+	struct rds_header *rh;
+
+	if (xp->rec && !same_record((struct rds_header *)xp->rec, h))
+		rec_drop(xp);	/* a fragment of another record: the sender is broken */
+	if (!xp->rec) {
+		if (hlen > RDS_MAX_MSG_SIZE || !(xp->rec = malloc(RDS_HEADER_SIZE + hlen))) {
+			rdsx_stats.rx_bad_record++;
+			return;
+		}
+		memcpy(xp->rec, buf, RDS_HEADER_SIZE);
+		/* what the engine reads is an RDS/TCP record: no transport fields */
+		rh = (struct rds_header *)xp->rec;
+		rh->h_ack = 0;
+		rh->h_credit = 0;
+		rh->h_csum = 0;
+		memset(rh->h_padding, 0, sizeof(rh->h_padding));
+		xp->rec_len = hlen;
+		xp->rec_have = 0;
+		xp->rx_held += RDS_HEADER_SIZE + hlen;
+	}
+	if (plen > xp->rec_len - xp->rec_have) {
+		rec_drop(xp);
+		return;
+	}
+	memcpy(xp->rec + RDS_HEADER_SIZE + xp->rec_have, buf + RDS_HEADER_SIZE, plen);
+	xp->rec_have += plen;
+	if (xp->rec_have < xp->rec_len)
+		return;
+	xp->deliver[xp->dl_tail % RDSX_DLQ] = (struct rdsx_txf){ .buf = xp->rec,
+								  .len = RDS_HEADER_SIZE + xp->rec_len };
+	xp->dl_tail++;
+	xp->rec = NULL;
+}
+
+static void rx_reset(struct rdsx_xpath *xp)
+{
+	for (unsigned int i = 0; i < RDSX_RXQ; i++) {
+		if (xp->rxq[i].buf) {
+			xp->rx_held -= xp->rxq[i].len;
+			free(xp->rxq[i].buf);
+			xp->rxq[i].buf = NULL;
+		}
+	}
+	if (xp->rec) {
+		free(xp->rec);
+		xp->rec = NULL;
+		xp->rx_held -= RDS_HEADER_SIZE + xp->rec_len;
+	}
+	xp->rx_next = 1;
+}
+
+void rdsx_xpath_rx(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds_header *h,
+		   const uint8_t *payload, uint32_t len)
+{
+	struct rdsx_fields f;
+	struct rdsx_txf *slot;
+	int32_t d;
+
+	(void)x;
+	rdsx_fields_get(h, &f);
+	if (!f.epoch || !f.frame)
+		return;
+	if (xp->rx_epoch != f.epoch) {
+		if (xp->rx_epoch) {
+			/* the peer's engine restarted: both directions start over */
+			rx_reset(xp);
+			for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+				rdsx_xpath_restart_tx(&xp->xc->paths[i]);
+		}
+		xp->rx_epoch = f.epoch;
+	}
+	xp->ack_due = true;
+	rdsx_stats.rx_frames++;
+	d = sdiff(f.frame, xp->rx_next);
+	if (d < 0) {
+		rdsx_stats.rx_dup++;
+		return;
+	}
+	if (d >= RDSX_RXQ || xp->rx_held + len > RDSX_RX_BUDGET + (uint64_t)RDS_MAX_MSG_SIZE) {
+		rdsx_stats.rx_out_of_window++;
+		return;
+	}
+	slot = &xp->rxq[f.frame % RDSX_RXQ];
+	if (slot->buf) {
+		rdsx_stats.rx_dup++;
+		return;
+	}
+	if (d > 0)
+		rdsx_stats.rx_reordered++;
+	slot->buf = malloc(RDS_HEADER_SIZE + len);
+	if (!slot->buf)
+		return;
+	slot->len = RDS_HEADER_SIZE + len;
+	memcpy(slot->buf, h, RDS_HEADER_SIZE);
+	memcpy(slot->buf + RDS_HEADER_SIZE, payload, len);
+	xp->rx_held += slot->len;
+	rdsx_xpath_rx_drain(xp);
+}
+
+/* In order from rx_next, while the engine's queue has room for records. */
+void rdsx_xpath_rx_drain(struct rdsx_xpath *xp)
+{
+	struct rdsx_txf *slot;
+
+	while ((slot = &xp->rxq[xp->rx_next % RDSX_RXQ])->buf && xp->dl_tail - xp->dl_head < RDSX_DLQ) {
+		consume(xp, slot->buf, slot->len);
+		xp->rx_held -= slot->len;
+		free(slot->buf);
+		slot->buf = NULL;
+		xp->rx_next++;
+	}
+}
+
+uint8_t rdsx_xpath_credit(const struct rdsx_xpath *xp)
+{
+	return credit(xp);
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The device side of the XDP transport: our own XDP program (no libxdp
+ * dispatcher: it fails here) attached natively or in skb mode, its maps
+ * pinned next to the engine's and sharing the engine's congestion maps, and
+ * one AF_XDP socket in copy mode (zero-copy is not supported on veth) on
+ * queue 0, found by the program through the XSKMAP at rx_queue_index.
+ */
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/xsk.h>
+#include "../../user/engine/engine.h"
+#include "../../user/common/log.h"
+#include "xdp_int.h"
+#include "rdsx_xdp.skel.h"
+
+#define NFRAMES		4096
+#define FRAME_SIZE	XSK_UMEM__DEFAULT_FRAME_SIZE
+#define RING		2048
+
+#define FQ(x) ((struct xsk_ring_prod *)(x)->fq)
+#define CQ(x) ((struct xsk_ring_cons *)(x)->cq)
+#define RX(x) ((struct xsk_ring_cons *)(x)->rx)
+#define TX(x) ((struct xsk_ring_prod *)(x)->tx)
+
+static int dev_info(struct rdsx_state *x)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memcpy(ifr.ifr_name, x->ifname, sizeof(ifr.ifr_name));
+	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0)
+		x->mtu = (unsigned int)ifr.ifr_mtu;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+		memcpy(x->mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return 0;
+}
+
+static void pin_path(const struct rdsx_state *x, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", x->e->pin_dir, name);
+}
+
+static const char *const pinned[] = { RDSX_MAP_CONNS, RDSX_MAP_PATHS, RDSX_MAP_CONG_VER,
+				      RDSX_MAP_COUNTERS };
+
+static int load_prog(struct rdsx_state *x)
+{
+	struct rdsx_xdp *skel = rdsx_xdp__open();
+	struct bpf_map *maps[] = { NULL, NULL, NULL, NULL };
+	char path[256];
+	int err;
+
+	if (!skel)
+		return -errno;
+	/* the congestion maps the library tests are the engine's */
+	err = bpf_map__reuse_fd(skel->maps.rdsb_cong, x->e->cong_fd);
+	if (!err)
+		err = rdsx_xdp__load(skel);
+	if (err) {
+		rdsx_xdp__destroy(skel);
+		return err < 0 ? err : -EINVAL;
+	}
+	x->skel = skel;
+	maps[0] = skel->maps.rdsx_conns;
+	maps[1] = skel->maps.rdsx_paths;
+	maps[2] = skel->maps.rdsx_cong_ver;
+	maps[3] = skel->maps.rdsx_counters;
+	for (int i = 0; i < 4; i++) {
+		pin_path(x, pinned[i], path, sizeof(path));
+		unlink(path);
+		if (bpf_map__pin(maps[i], path))
+			pr_info("rds-bpf: cannot pin %s\n", path);
+	}
+	x->paths_map = mmap(NULL, sizeof(struct rdsx_path) * RDSX_MAX_CONNS * RDS_MPATH_WORKERS,
+			    PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.rdsx_paths), 0);
+	if (x->paths_map == MAP_FAILED) {
+		x->paths_map = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+static int attach(struct rdsx_state *x)
+{
+	int fd = bpf_program__fd(((struct rdsx_xdp *)x->skel)->progs.rdsx_xdp);
+	int err;
+
+	if (!rdsb_xdp_opts.skb_mode) {
+		x->xdp_flags = XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST;
+		err = bpf_xdp_attach(x->ifindex, fd, x->xdp_flags, NULL);
+		if (!err)
+			return 0;
+		if (err == -EBUSY || err == -EEXIST || rdsb_xdp_opts.mode_set)
+			return err;
+		pr_warn("rds-bpf: native XDP on %s failed (%s): using skb mode\n", x->ifname, strerror(-err));
+	}
+	x->xdp_flags = XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST;
+	return bpf_xdp_attach(x->ifindex, fd, x->xdp_flags, NULL);
+}
+
+static int open_xsk(struct rdsx_state *x)
+{
+	struct xsk_socket_config cfg = { .rx_size = RING, .tx_size = RING,
+					 .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+					 .bind_flags = XDP_COPY };
+	struct xsk_umem_config ucfg = { .fill_size = RING, .comp_size = RING, .frame_size = FRAME_SIZE,
+					.frame_headroom = 0 };
+	uint32_t idx, q = 0;
+	int err, fd;
+
+	x->fq = calloc(1, sizeof(struct xsk_ring_prod));
+	x->cq = calloc(1, sizeof(struct xsk_ring_cons));
+	x->rx = calloc(1, sizeof(struct xsk_ring_cons));
+	x->tx = calloc(1, sizeof(struct xsk_ring_prod));
+	x->free_frames = calloc(NFRAMES, sizeof(uint64_t));
+	x->umem_area = mmap(NULL, (size_t)NFRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!x->fq || !x->cq || !x->rx || !x->tx || !x->free_frames || x->umem_area == MAP_FAILED)
+		return -ENOMEM;
+	err = xsk_umem__create((struct xsk_umem **)&x->umem, x->umem_area, (uint64_t)NFRAMES * FRAME_SIZE,
+			       FQ(x), CQ(x), &ucfg);
+	if (err)
+		return err;
+	err = xsk_socket__create((struct xsk_socket **)&x->xsk, x->ifname, 0, x->umem, RX(x), TX(x), &cfg);
+	if (err)
+		return err;
+	/* half the frames wait in the fill ring for RX, half are for TX */
+	if (xsk_ring_prod__reserve(FQ(x), RING, &idx) != RING)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < RING; i++)
+		*xsk_ring_prod__fill_addr(FQ(x), idx + i) = (uint64_t)i * FRAME_SIZE;
+	xsk_ring_prod__submit(FQ(x), RING);
+	for (uint32_t i = RING; i < NFRAMES; i++)
+		x->free_frames[x->nfree++] = (uint64_t)i * FRAME_SIZE;
+	fd = xsk_socket__fd(x->xsk);
+	return bpf_map_update_elem(bpf_map__fd(((struct rdsx_xdp *)x->skel)->maps.rdsx_xsks), &q, &fd, 0)
+		       ? -errno : 0;
+}
+
+int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e)
+{
+	int err;
+
+	x->e = e;
+	if (!rdsb_xdp_opts.dev) {
+		pr_warn("rds-bpf: the xdp transport needs a device; hint: rds-bpf load --transport xdp --dev eth0\n");
+		return -EINVAL;
+	}
+	if (strlen(rdsb_xdp_opts.dev) >= sizeof(x->ifname)) {
+		pr_warn("rds-bpf: device name '%s' is too long\n", rdsb_xdp_opts.dev);
+		return -EINVAL;
+	}
+	strcpy(x->ifname, rdsb_xdp_opts.dev);
+	x->ifindex = (int)if_nametoindex(x->ifname);
+	if (!x->ifindex) {
+		pr_warn("rds-bpf: no device '%s' in this network namespace; hint: ip link\n", x->ifname);
+		return -ENODEV;
+	}
+	if (!e->bpf_obj) {
+		pr_warn("rds-bpf: the xdp transport needs the BPF maps (hint: load without --no-bpf)\n");
+		return -EOPNOTSUPP;
+	}
+	dev_info(x);
+	err = load_prog(x);
+	if (err) {
+		pr_warn("rds-bpf: cannot load the XDP program: %s\n", strerror(-err));
+		return err;
+	}
+	err = attach(x);
+	if (err) {
+		pr_warn("rds-bpf: cannot attach XDP to %s: %s%s\n", x->ifname, strerror(-err),
+			err == -EBUSY || err == -EEXIST ? " (hint: another XDP program is attached: ip link set dev IFACE xdp off)" : "");
+		x->xdp_flags = 0;
+		return err;
+	}
+	err = open_xsk(x);
+	if (err) {
+		pr_warn("rds-bpf: cannot open an AF_XDP socket on %s: %s\n", x->ifname, strerror(-err));
+		return err;
+	}
+	pr_info("rds-bpf: xdp transport on %s (%s mode, MTU %u)\n", x->ifname,
+		x->xdp_flags & XDP_FLAGS_SKB_MODE ? "skb" : "native", x->mtu);
+	return 0;
+}
+
+void rdsx_dev_close(struct rdsx_state *x)
+{
+	char path[256];
+
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->xdp_flags)
+		bpf_xdp_detach(x->ifindex, x->xdp_flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (x->paths_map)
+		munmap(x->paths_map, sizeof(struct rdsx_path) * RDSX_MAX_CONNS * RDS_MPATH_WORKERS);
+	if (x->skel) {
+		for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+			pin_path(x, pinned[i], path, sizeof(path));
+			unlink(path);
+		}
+		rdsx_xdp__destroy(x->skel);
+	}
+	if (x->umem_area && x->umem_area != MAP_FAILED)
+		munmap(x->umem_area, (size_t)NFRAMES * FRAME_SIZE);
+	free(x->fq);
+	free(x->cq);
+	free(x->rx);
+	free(x->tx);
+	free(x->free_frames);
+}
+
+int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc)
+{
+	struct rdsx_conn_key k;
+	struct rdsx_conn v = { .index = xc->index, .fslot = (uint32_t)xc->fslot };
+
+	memcpy(k.laddr, xc->laddr, 16);
+	memcpy(k.faddr, xc->faddr, 16);
+	return bpf_map_update_elem(bpf_map__fd(((struct rdsx_xdp *)x->skel)->maps.rdsx_conns), &k, &v,
+				   BPF_ANY);
+}
+
+int rdsx_xsk_fd(struct rdsx_state *x)
+{
+	return xsk_socket__fd(x->xsk);
+}
+
+static void reclaim(struct rdsx_state *x)
+{
+	uint32_t idx, n = xsk_ring_cons__peek(CQ(x), RING, &idx);
+
+	for (uint32_t i = 0; i < n; i++)
+		x->free_frames[x->nfree++] = *xsk_ring_cons__comp_addr(CQ(x), idx + i);
+	xsk_ring_cons__release(CQ(x), n);
+}
+
+uint8_t *rdsx_tx_buf(struct rdsx_state *x, uint64_t *addr)
+{
+	if (!x->nfree)
+		reclaim(x);
+	if (!x->nfree) {
+		rdsx_tx_kick(x);
+		reclaim(x);
+		if (!x->nfree)
+			return NULL;
+	}
+	*addr = x->free_frames[--x->nfree];
+	return xsk_umem__get_data(x->umem_area, *addr);
+}
+
+void rdsx_tx_put(struct rdsx_state *x, uint64_t addr, uint32_t len)
+{
+	uint32_t idx;
+
+	if (xsk_ring_prod__reserve(TX(x), 1, &idx) != 1) {
+		rdsx_tx_kick(x);
+		if (xsk_ring_prod__reserve(TX(x), 1, &idx) != 1) {
+			x->free_frames[x->nfree++] = addr;	/* lost: the retransmit timer repairs it */
+			return;
+		}
+	}
+	xsk_ring_prod__tx_desc(TX(x), idx)->addr = addr;
+	xsk_ring_prod__tx_desc(TX(x), idx)->len = len;
+	xsk_ring_prod__submit(TX(x), 1);
+}
+
+void rdsx_tx_kick(struct rdsx_state *x)
+{
+	/* copy mode transmits in the syscall */
+	sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+	reclaim(x);
+}
+
+unsigned int rdsx_rx_batch(struct rdsx_state *x, void (*fn)(struct rdsx_state *, const uint8_t *, uint32_t))
+{
+	uint32_t idx, fidx, n = xsk_ring_cons__peek(RX(x), 64, &idx);
+
+	if (!n)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(RX(x), idx + i);
+
+		fn(x, xsk_umem__get_data(x->umem_area, d->addr), d->len);
+	}
+	/* the same buffers go back to the fill ring */
+	while (xsk_ring_prod__reserve(FQ(x), n, &fidx) != n)
+		;
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(FQ(x), fidx + i) =
+			xsk_umem__extract_addr(xsk_ring_cons__rx_desc(RX(x), idx + i)->addr);
+	xsk_ring_prod__submit(FQ(x), n);
+	xsk_ring_cons__release(RX(x), n);
+	return n;
+}
