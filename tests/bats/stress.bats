@@ -49,7 +49,7 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 		[ "$(field $f $a)" -eq 0 ]
 		[ "$(field $f $p)" -eq 0 ]
 	done
-	# two per-second lines on each side before the result
+	# per-second lines on each side before the result (tasks, tx/s, rx/s, ...)
 	[ "$(grep -cE '^ +4 +[0-9]+ +[0-9]+ ' $a)" -ge 1 ]
 	[ "$(grep -cE '^ +4 +0 +[0-9]+ ' $p)" -ge 1 ]
 }
