@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Shared pieces of the rds-bpf subcommands (cli.h). */
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
@@ -50,4 +51,12 @@ int cli_not_loaded(const char *cmd, bool json)
 	else
 		fprintf(stderr, "rds-bpf %s: no engine in this network namespace; hint: rds-bpf load\n", cmd);
 	return EXIT_NOT_LOADED;
+}
+
+bool cli_extra_args(const char *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return false;
+	fprintf(stderr, "rds-bpf %s: unexpected argument '%s'\n", cmd, argv[optind]);
+	return true;
 }

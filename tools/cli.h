@@ -16,6 +16,8 @@
 void cli_version(void);
 /* Says so (one line with a hint, or {"loaded":false}) and returns EXIT_NOT_LOADED. */
 int cli_not_loaded(const char *cmd, bool json);
+/* After getopt: true (and one line saying which) if an argument is left over. */
+bool cli_extra_args(const char *cmd, int argc, char **argv);
 
 int rdsb_cmd_ping(int argc, char **argv);
 int rdsb_cmd_info(int argc, char **argv);

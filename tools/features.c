@@ -158,8 +158,8 @@ int rdsb_cmd_features(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "rds-bpf features: unexpected argument '%s'\n%s", argv[optind], usage);
+	if (cli_extra_args("features", argc, argv)) {
+		fputs(usage, stderr);
 		return EXIT_USAGE;
 	}
 	if (rdsb_verbosity < 2)

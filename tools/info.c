@@ -368,8 +368,7 @@ int rdsb_cmd_info(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "rds-bpf info: unexpected argument '%s'\n", argv[optind]);
+	if (cli_extra_args("info", argc, argv)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -155,10 +155,8 @@ static int do_load(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "rds-bpf load: unexpected argument '%s'\n", argv[optind]);
+	if (cli_extra_args("load", argc, argv))
 		return EXIT_USAGE;
-	}
 	if ((rdsb_xdp_opts.dev || rdsb_xdp_opts.mode_set) != (rdsb_engine_transport == &rdsb_xdp_transport)) {
 		fprintf(stderr, "rds-bpf load: --transport xdp needs --dev IFACE, and --dev/--mode need --transport xdp\n");
 		return EXIT_USAGE;

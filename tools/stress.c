@@ -593,8 +593,7 @@ int rdsb_cmd_stress(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "rds-bpf stress: unexpected argument '%s'\n", argv[optind]);
+	if (cli_extra_args("stress", argc, argv)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
