@@ -5,7 +5,7 @@
  * in the kernel: a congestion map updates the peer's map, a retransmitted
  * duplicate is dropped, data for a bound port goes straight into that
  * application socket's delivery stream, and pings, probes and whatever the
- * verdict does not know go up to the engine (SK_PASS). The engine's own
+ * verdict does not know go to the engine's inbox. The engine's own
  * records to an application pass through rdsb_deliver, so that everything
  * an application reads comes from one queue, in order.
  *
@@ -79,6 +79,19 @@ static __always_inline int cong_map(struct __sk_buff *skb, __u32 off, struct rds
 	return SK_DROP;
 }
 
+/* Up to the engine, with the path's socket cookie in h_ack (the kernel's
+ * RDS/TCP receiver does not read h_ack; it acknowledges through TCP). */
+static __always_inline int to_engine(struct __sk_buff *skb, __u32 off, __u64 cookie)
+{
+	count(RDSB_C_BPF_RX_TO_ENGINE);
+	if (bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_ack), &cookie, sizeof(cookie), 0) ||
+	    bpf_sk_redirect_map(skb, &rdsb_inbox, 0, BPF_F_INGRESS) != SK_PASS) {
+		count(RDSB_C_BPF_DROP_REDIRECT);
+		return SK_DROP;
+	}
+	return SK_PASS;
+}
+
 SEC("sk_skb/stream_verdict")
 int rdsb_verdict(struct __sk_buff *skb)
 {
@@ -98,10 +111,8 @@ int rdsb_verdict(struct __sk_buff *skb)
 		return SK_DROP;
 	}
 	rp = bpf_map_lookup_elem(&rdsb_rxpath, &cookie);
-	if (!rp) {
-		count(RDSB_C_BPF_RX_TO_ENGINE);
-		return SK_PASS;
-	}
+	if (!rp)
+		return to_engine(skb, off, cookie);
 	len = bpf_ntohl(h.h_len);
 	__sync_fetch_and_add(&rp->rx_msgs, 1);
 	__sync_fetch_and_add(&rp->rx_bytes, len);
@@ -119,10 +130,8 @@ int rdsb_verdict(struct __sk_buff *skb)
 
 	sport = bpf_ntohs(h.h_sport);
 	dport = bpf_ntohs(h.h_dport);
-	if (dport == 0 || RDS_HS_PROBE(sport, dport)) {
-		count(RDSB_C_BPF_RX_TO_ENGINE);
-		return SK_PASS;		/* pings and probes: the engine answers */
-	}
+	if (dport == 0 || RDS_HS_PROBE(sport, dport))
+		return to_engine(skb, off, cookie);	/* pings and probes: the engine answers */
 	key.slot = rp->lslot;
 	key.port = dport;
 	idx = bpf_map_lookup_elem(&rdsb_bound, &key);

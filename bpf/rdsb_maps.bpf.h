@@ -60,6 +60,18 @@ struct {
 	__type(value, __u64);
 } rdsb_socks SEC(".maps");
 
+/* The engine's inbox: pings, probes and the unusual, redirected here with
+ * the path's socket cookie in h_ack. Never SK_PASS on a path socket: on
+ * kernels with tcp_bpf_strp_read_sock, a path that both passes records up
+ * and redirects others can move copied_seq past rcv_nxt, and the next
+ * segment then never wakes the strparser. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rdsb_inbox SEC(".maps");
+
 /* Bound sockets: (address slot, port) -> index. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

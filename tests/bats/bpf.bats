@@ -85,3 +85,27 @@ transfer() {	# transfer N: N datagrams of 0-9000 B from A:5000 to B:4000, hashes
 	[ "$(bpf_counter B rx_delivered)" -eq 320 ]
 	[ "$(counter B drop_bad_len)" -eq 0 ]
 }
+
+@test "pings and datagrams interleaved on one path: nothing is left behind in the path socket" {
+	# One path: the engine's pings and the verdict's redirects share one
+	# socket. A path that passed records up (SK_PASS) and redirected
+	# others could stop waking its stream parser, stranding the last ones.
+	engine_up A --bpf --paths 1
+	engine_up B --bpf --paths 1
+	for round in 1 2 3; do
+		rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 300 -s 0:200 -t 15 --senders 1 \
+			--ready "$BATS_TEST_TMPDIR/ready.p$round" >"$BATS_TEST_TMPDIR/rp" &
+		r=$!
+		wait_ready $round
+		in_host A "$RDSB_BIN" ping -c 60 -i 0.002 $ADDR_B >"$BATS_TEST_TMPDIR/ping" 2>&1 &
+		p=$!
+		rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 300 -s 0:200 >"$BATS_TEST_TMPDIR/sp"
+		wait $p
+		wait $r
+		[ "$(grep -cE '^ +[0-9]+: [0-9]+ usec$' "$BATS_TEST_TMPDIR/ping")" -eq 60 ]
+		[ "$(sent_hash "$BATS_TEST_TMPDIR/sp")" = "$(recv_hash "$BATS_TEST_TMPDIR/rp" $ADDR_A:5000)" ]
+	done
+	[ "$(bpf_counter B rx_delivered)" -eq 900 ]
+	[ "$(counter B drop_no_path)" -eq 0 ]
+	[ "$(counter B bpf_drop_redirect_failed)" -eq 0 ]
+}

@@ -3,11 +3,13 @@
  * The sockmap data path, engine side (the programs: bpf/rdsb_data.bpf.c).
  * A path socket joins rdsb_pathsk once it is up, after its receive state
  * (rdsb_rxpath: next_rx_seq, address slots) is in place; from then on the
- * verdict delivers its data and the engine reads only what the verdict
- * passes up. An application socket joins rdsb_socks when it is opened, so
+ * verdict delivers its data, and what it does not handle itself (pings,
+ * probes) it redirects to the engine's inbox, tagged with the path's
+ * socket cookie. An application socket joins rdsb_socks when it is opened, so
  * that every byte it reads goes through one queue, and rdsb_bound once it
  * is bound. What BPF cannot do itself it reports on the rdsb_events ring.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
  * TCP starts with a small one: room for the largest datagram from the start. */
 #define PATH_RCVBUF (4 << 20)
 #define RCVQ_BYTES (RDSB_MAX_SOCKS * sizeof(struct rdsb_rcvq))
+#define INBOX_CAP (RDS_HEADER_SIZE + RDS_MAX_MSG_SIZE)
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -43,6 +46,81 @@ static int on_event(void *ctx, void *data, size_t len)
 			rdsb_sock_check_cong(e, e->sock_at[ev->index]);
 		break;
 	}
+	return 0;
+}
+
+static struct rdsb_path *path_by_cookie(struct rdsb_engine *e, uint64_t cookie)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item)
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+			if (c->paths[i].bpf_cookie == cookie)
+				return &c->paths[i];
+	return NULL;
+}
+
+/* Whole records only (the verdict redirects each one in one piece); each
+ * goes to the path its cookie names, or is dropped if that path is gone. */
+void rdsb_bpf_inbox_read(struct rdsb_engine *e)
+{
+	if (e->inbox_busy || e->inbox_ev.fd < 0)
+		return;
+	e->inbox_busy = true;
+	for (;;) {
+		ssize_t n = recv(e->inbox_ev.fd, e->inbox_buf + e->inbox_len, INBOX_CAP - e->inbox_len,
+				 MSG_DONTWAIT);
+		size_t off = 0;
+
+		if (n <= 0)
+			break;
+		e->inbox_len += (size_t)n;
+		while (e->inbox_len - off >= RDS_HEADER_SIZE) {
+			const struct rds_header *h = (const void *)(e->inbox_buf + off);
+			size_t rec = RDS_HEADER_SIZE + be32toh(h->h_len);
+			struct rdsb_path *p;
+			uint64_t cookie;
+
+			if (rec > INBOX_CAP) {
+				/* the stream parser bounds h_len: cannot happen */
+				rdsb_count(e, RDSB_C_DROP_BAD_LEN);
+				off = e->inbox_len;
+				break;
+			}
+			if (e->inbox_len - off < rec)
+				break;
+			memcpy(&cookie, &h->h_ack, sizeof(cookie));
+			p = cookie ? path_by_cookie(e, cookie) : NULL;
+			if (p)
+				rdsb_path_feed(e, p, e->inbox_buf + off, rec);
+			else
+				rdsb_count(e, RDSB_C_DROP_NO_PATH);
+			off += rec;
+		}
+		memmove(e->inbox_buf, e->inbox_buf + off, e->inbox_len - off);
+		e->inbox_len -= off;
+	}
+	e->inbox_busy = false;
+}
+
+static int inbox_init(struct rdsb_engine *e, int map_fd)
+{
+	int sv[2], buf = INBOX_CAP * 2;
+	uint32_t key = 0;
+	uint64_t fd;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	e->inbox_ev.kind = EV_BPF_INBOX;
+	e->inbox_ev.fd = sv[0];
+	e->inbox_peer = sv[1];
+	fd = (uint64_t)sv[0];
+	/* room for the largest record, so that a redirect is never retried */
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+	e->inbox_buf = malloc(INBOX_CAP);
+	if (!e->inbox_buf || bpf_map_update_elem(map_fd, &key, &fd, BPF_ANY) ||
+	    rdsb_ev_set(e, &e->inbox_ev, EPOLLIN) < 0)
+		return -1;
 	return 0;
 }
 
@@ -78,6 +156,11 @@ int rdsb_bpf_path_init(struct rdsb_engine *e)
 	e->events_ev.fd = ring_buffer__epoll_fd(e->events);
 	if (rdsb_ev_set(e, &e->events_ev, EPOLLIN) < 0)
 		return -errno;
+	if (inbox_init(e, bpf_map__fd(skel->maps.rdsb_inbox)) < 0) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot set up the engine's inbox: %s\n", strerror(errno));
+		return err ? err : -ENOMEM;
+	}
 	e->bpf_path = true;
 	return 0;
 }
@@ -89,6 +172,14 @@ void rdsb_bpf_path_fini(struct rdsb_engine *e)
 		ring_buffer__free(e->events);
 		e->events = NULL;
 	}
+	if (e->inbox_ev.fd >= 0) {
+		rdsb_ev_del(e, &e->inbox_ev);
+		close(e->inbox_ev.fd);
+		close(e->inbox_peer);
+	}
+	e->inbox_ev.fd = e->inbox_peer = -1;
+	free(e->inbox_buf);
+	e->inbox_buf = NULL;
 	if (e->rcvq && e->rcvq != MAP_FAILED)
 		munmap(e->rcvq, RCVQ_BYTES);
 	e->rcvq = NULL;

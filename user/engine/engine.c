@@ -192,6 +192,9 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	case EV_BPF_EVENTS:
 		rdsb_bpf_events(e);
 		break;
+	case EV_BPF_INBOX:
+		rdsb_bpf_inbox_read(e);
+		break;
 	case EV_PATH: {
 		struct rdsb_path *p = container_of(ev, struct rdsb_path, ev);
 
@@ -222,6 +225,7 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 	INIT_LIST_HEAD(&e->ctl_clients);
 	INIT_LIST_HEAD(&e->dead_socks);
 	e->listen4.fd = e->listen6.fd = e->ctl_listen.fd = -1;
+	e->inbox_ev.fd = e->inbox_peer = -1;
 	e->max_paths = max_paths;
 	e->tp = rdsb_engine_transport;
 	e->use_bpf = true;		/* maps in BPF when the kernel lets us */

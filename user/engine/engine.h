@@ -20,7 +20,7 @@ struct rdsb_conn;
 struct rdsb_sock;
 
 /* What each epoll registration points at. */
-enum rdsb_ev_kind { EV_LISTEN, EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH, EV_BPF_EVENTS };
+enum rdsb_ev_kind { EV_LISTEN, EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH, EV_BPF_EVENTS, EV_BPF_INBOX };
 struct rdsb_ev {
 	enum rdsb_ev_kind kind;
 	int fd;
@@ -160,6 +160,11 @@ struct rdsb_engine {
 	struct rdsb_sock **sock_at;	/* index -> socket */
 	void *events;			/* libbpf ring_buffer of rdsb_events */
 	struct rdsb_ev events_ev;
+	struct rdsb_ev inbox_ev;	/* the engine's end of rdsb_inbox */
+	int inbox_peer;			/* kept open: the pair stays connected */
+	uint8_t *inbox_buf;		/* one whole record at most */
+	size_t inbox_len;
+	bool inbox_busy;		/* a record being handled may drop paths */
 	const struct rdsb_transport *tp;
 	void *tp_priv;			/* the transport's own state */
 
@@ -202,6 +207,7 @@ void rdsb_bpf_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
 void rdsb_bpf_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 void rdsb_bpf_events(struct rdsb_engine *e);
+void rdsb_bpf_inbox_read(struct rdsb_engine *e);
 
 /* sock.c: application sockets */
 void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd);
@@ -263,6 +269,7 @@ int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_path_feed(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *rec, size_t len);
 void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 

@@ -156,6 +156,11 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p)
 
 void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
+	/* what the verdict passed up from this path comes first */
+	if (p->bpf_cookie)
+		rdsb_bpf_inbox_read(e);
+	if (p->ev.fd < 0)
+		return;
 	if (p->rx_stalled) {
 		if (p->state != RDSB_PATH_DISCONNECTING)
 			return;
@@ -181,6 +186,26 @@ void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p)
 		rdsb_path_drop(e, p, n == 0 ? "peer closed" : strerror(errno));
 		return;
 	}
+}
+
+/* One whole record the verdict redirected to the engine's inbox, parsed
+ * as if it had been read from the path (the parser is between records). */
+void rdsb_path_feed(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *rec, size_t len)
+{
+	if (!p->rxbuf && !(p->rxbuf = malloc(RXBUF_SIZE)))
+		return;
+	while (len && p->ev.fd >= 0) {
+		size_t n = len < RXBUF_SIZE ? len : RXBUF_SIZE;
+
+		memcpy(p->rxbuf, rec, n);
+		p->rxbuf_off = 0;
+		p->rxbuf_len = n;
+		if (!parse(e, p))
+			break;
+		rec += n;
+		len -= n;
+	}
+	p->rxbuf_off = p->rxbuf_len = 0;
 }
 
 /* A dying path cannot wait for room: its stalled record goes now. */
