@@ -27,8 +27,13 @@ normal_exchange() {
 	local r=$!
 	wait_ready
 	rds A "$RDSB_XFER" send -b $ADDR_A:5500 -d $ADDR_B:4500 -n 200 -s 0:9000 >"$BATS_TEST_TMPDIR/sx"
-	wait $r
-	[ "$(sent_hash "$BATS_TEST_TMPDIR/sx")" = "$(recv_hash "$BATS_TEST_TMPDIR/rx" $ADDR_A:5500)" ]
+	wait $r || true
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/sx")" = "$(recv_hash "$BATS_TEST_TMPDIR/rx" $ADDR_A:5500)" ] && return 0
+	# what each side saw, for the failure report
+	tail -n 3 "$BATS_TEST_TMPDIR/sx" "$BATS_TEST_TMPDIR/rx"
+	in_host A "$RDSB_BIN" status
+	in_host B "$RDSB_BIN" status
+	return 1
 }
 
 @test "random garbage on a path: reset, drop_bad_len 1, nothing delivered, B keeps serving" {
