@@ -111,3 +111,15 @@ PY
 	rm -f "$BATS_TEST_TMPDIR"/ready.*
 	transfer 200 0:20000
 }
+
+@test "xdp: SO_RDS_TRANSPORT is RDS_TRANS_XDP (4); TCP, IB, GAP are ENOPROTOOPT; a socket that selected it round-trips" {
+	rds B "$RDSB_XFER" echo -b $ADDR_B:4000 -n 1 -t 30 --ready "$BATS_TEST_TMPDIR/ready.echo" &
+	local echo=$!
+	wait_ready
+	run rds A "$RDSB_ROOT/build/tests/rds-transport" $ADDR_A $ADDR_B 4000 4
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^ok ' <<<"$output")" -eq 20 ]
+	grep -qx '# 20 ok, 0 failed' <<<"$output"
+	wait $echo
+}

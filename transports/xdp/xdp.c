@@ -15,6 +15,7 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <rds-bpf/rds.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
