@@ -43,12 +43,12 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 	bool first = true;
 
 	if (json)
-		tprintf(t, "{\"gen\":%u,\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
-			e->gen_num, e->max_paths, e->bpf_path ? "bpf" : "userspace",
+		tprintf(t, "{\"gen\":%u,\"transport\":\"%s\",\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
+			e->gen_num, e->tp->name, e->max_paths, e->bpf_path ? "bpf" : "userspace",
 			e->use_bpf ? e->pin_dir : "");
 	else
-		tprintf(t, "engine: gen %08x, up to %u paths, %s path%s%s\n", e->gen_num, e->max_paths,
-			e->bpf_path ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
+		tprintf(t, "engine: gen %08x, %s transport, up to %u paths, %s path%s%s\n", e->gen_num, e->tp->name,
+			e->max_paths, e->bpf_path ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
 			e->use_bpf ? e->pin_dir : "");
 	list_for_each_entry(c, &e->conns, item) {
 		rdsb_addr_str(c->laddr, la, sizeof(la));
