@@ -33,6 +33,23 @@ static void __attribute__((format(printf, 2, 3))) tprintf(struct text *t, const 
 static const char *const state_names[] = { "down", "connecting", "disconnecting", "up",
 					   "resetting", "error" };
 
+struct counters_out {
+	struct text *t;
+	bool json, first;
+};
+
+/* One transport counter: every one in JSON, those not zero in text. */
+static void counter_out(void *arg, const char *name, uint64_t v)
+{
+	struct counters_out *o = arg;
+
+	if (o->json)
+		tprintf(o->t, "%s\"%s\":%llu", o->first ? "" : ",", name, (unsigned long long)v);
+	else if (v)
+		tprintf(o->t, "  %-26s %llu\n", name, (unsigned long long)v);
+	o->first = false;
+}
+
 /* Text for humans, or JSON with stable keys. */
 static void status(struct rdsb_engine *e, struct text *t, bool json)
 {
@@ -108,6 +125,15 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 				(unsigned long long)counters[i]);
 		else if (counters[i])
 			tprintf(t, "  %-26s %llu\n", rdsb_counter_names[i], (unsigned long long)counters[i]);
+	}
+	if (json)
+		tprintf(t, "},\"transport_counters\":{");
+	else if (e->tp->counters)
+		tprintf(t, "%s transport counters:\n", e->tp->name);
+	if (e->tp->counters) {
+		struct counters_out o = { .t = t, .json = json, .first = true };
+
+		e->tp->counters(e, counter_out, &o);
 	}
 	if (json)
 		tprintf(t, "}}\n");
