@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side in one run between two namespace hosts over veth:
 # raw TCP baselines (iperf3 with 1 and 8 flows, a framed TCP ping-pong) next
-# to rds-bpf stress on the BPF path (`load --bpf`) and the userspace path
-# (`load`, the default), each with 1 and 8 paths, for several message sizes:
+# to rds-bpf stress on the BPF path (`load --bpf`), the userspace path
+# (`load`, the default) and the XDP/AF_XDP transport (`load --transport xdp`),
+# each with 1 and 8 paths, for several message sizes:
 #   throughput  one-way, BENCH_TASKS tasks x depth BENCH_DEPTH   (Gbit/s)
 #   latency     ping-pong, 1 task, depth 1, request = ack = size,
 #               apps and engines of both hosts pinned to CPU BENCH_CPU (p50 us)
@@ -14,7 +15,7 @@
 #   tools/bench.sh                 run, then report
 #   tools/bench.sh --report DIR    table and plot again from DIR/results.csv
 # Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
-# BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf user"), BENCH_TASKS (8),
+# BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf user xdp"), BENCH_TASKS (8),
 # BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_OUT.
 set -euo pipefail
 here=$PWD
@@ -25,8 +26,10 @@ out=${BENCH_OUT:-$PWD/build/bench}
 # ---- report: table.txt and bench.png from results.csv -----------------------
 # results.csv: test,engine,paths,size,value,unit with
 #   throughput,iperf3,FLOWS,0,GBIT,gbit        latency,tcp,1,SIZE,P50,p50_us
-#   throughput,bpf|user,PATHS,SIZE,GBIT,gbit   latency,bpf|user,PATHS,SIZE,P50,p50_us
-#   rate,bpf|user,PATHS,64,MSGS,msgs_per_s
+#   throughput,ENGINE,PATHS,SIZE,GBIT,gbit      latency,ENGINE,PATHS,SIZE,P50,p50_us
+#   rate,ENGINE,PATHS,64,MSGS,msgs_per_s
+# ENGINE: bpf, user (both RDS/TCP) or xdp (the XDP transport, userspace path);
+# the "x user" columns compare a row with user, the RDS/TCP transport.
 table() {
 	awk -F, '
 	function name(s) {
@@ -44,12 +47,12 @@ table() {
 	}
 	NR == 1 { next }
 	{ v[$1 "," $2 "," $3 "," $4] = $5 }
-	$2 == "bpf" || $2 == "user" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
+	$2 == "bpf" || $2 == "user" || $2 == "xdp" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
 	END {
 		ns = sorted(sizes, S); np = sorted(paths, P)
-		ne = 0; if ("bpf" in eng) E[++ne] = "bpf"; if ("user" in eng) E[++ne] = "user"
+		ne = 0; if ("bpf" in eng) E[++ne] = "bpf"; if ("user" in eng) E[++ne] = "user"; if ("xdp" in eng) E[++ne] = "xdp"
 		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "size", "paths", "engine", "Gbit/s", "x iperf3",
-			"p50 us", "x TCP", "bpf/user", "bpf/user"
+			"p50 us", "x TCP", "x user", "x user"
 		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "", "", "", "", "same -P", "", "pingpong",
 			"Gbit/s", "p50"
 		slower = 0; rows = 0
@@ -60,16 +63,16 @@ table() {
 			tb = v["throughput,user" k]; lb = v["latency,user" k]
 			printf "%-8s %5d %-6s %8s %9s %8s %7s %10s %10s\n", name(s), P[p], E[e], t,
 				ratio(t, v["throughput,iperf3," P[p] ",0"]), l, ratio(l, v["latency,tcp,1," s]),
-				E[e] == "bpf" ? ratio(t, tb) : "", E[e] == "bpf" ? ratio(l, lb) : ""
+				E[e] != "user" ? ratio(t, tb) : "", E[e] != "user" ? ratio(l, lb) : ""
 			if (E[e] == "bpf" && tb != "") { rows++; if (t < tb * 0.95) slower++ }
 			if (E[e] == "bpf" && lb != "") { rows++; if (l > lb * 1.05) slower++ }
 		}
-		printf "\n%-20s %5s %-6s %12s %10s\n", "64 B msgs/s (tx+rx)", "paths", "engine", "msgs/s", "bpf/user"
+		printf "\n%-20s %5s %-6s %12s %10s\n", "64 B msgs/s (tx+rx)", "paths", "engine", "msgs/s", "x user"
 		for (p = 1; p <= np; p++) for (e = 1; e <= ne; e++) {
 			r = v["rate," E[e] "," P[p] ",64"]
 			if (r == "") continue
 			rb = v["rate,user," P[p] ",64"]
-			printf "%-20s %5d %-6s %12s %10s\n", "", P[p], E[e], r, E[e] == "bpf" ? ratio(r, rb) : ""
+			printf "%-20s %5d %-6s %12s %10s\n", "", P[p], E[e], r, E[e] != "user" ? ratio(r, rb) : ""
 			if (E[e] == "bpf" && rb != "") { rows++; if (r < rb * 0.95) slower++ }
 		}
 		printf "\nbaselines: iperf3 -P1 %s Gbit/s, -P8 %s Gbit/s; TCP ping-pong 64 B p50 %s us\n",
@@ -95,7 +98,7 @@ plot() {	# DIR: bench.png from DIR/results.csv
 		return 0
 	fi
 	mkdir -p "$dir/plot"
-	for e in bpf user; do
+	for e in bpf user xdp; do
 		for p in $(awk -F, -v e=$e '$2 == e { print $3 }' "$dir/results.csv" | sort -nu); do
 			for m in throughput latency; do
 				f=$dir/plot/$m-$e-$p.dat
@@ -122,7 +125,7 @@ plot() {	# DIR: bench.png from DIR/results.csv
 	gnuplot <<-EOF
 		set terminal pngcairo size 1400,560 font ",10"
 		set output '$dir/bench.png'
-		set multiplot layout 1,2 title 'rds-bpf stress vs TCP, two netns hosts over veth'
+		set multiplot layout 1,2 title 'rds-bpf stress (RDS/TCP: bpf, user; XDP transport: xdp) vs TCP, two netns hosts over veth'
 		set logscale x 2
 		set xtics ('64 B' 64, '1 KiB' 1024, '4 KiB' 4096, '16 KiB' 16384, '64 KiB' 65536, '256 KiB' 262144, '1 MiB' 1048576)
 		set xlabel 'message size'
@@ -157,7 +160,7 @@ fi
 SECS=${BENCH_SECS:-3}
 SIZES=${BENCH_SIZES:-64 4096 65536 1048576}
 PATHS=${BENCH_PATHS:-1 8}
-ENGINES=${BENCH_ENGINES:-bpf user}
+ENGINES=${BENCH_ENGINES:-bpf user xdp}
 TASKS=${BENCH_TASKS:-8}
 DEPTH=${BENCH_DEPTH:-16}
 CPU=${BENCH_CPU:-0}
@@ -208,9 +211,10 @@ stress() {
 	cat "$RDSB_LOG_DIR/active"
 }
 
-engines() {	# bpf|user PATHS: restart both engines so
+engines() {	# bpf|user|xdp PATHS: restart both engines so
 	local opts=(--paths "$2")
 	[ "$1" = bpf ] && opts+=(--bpf)
+	[ "$1" = xdp ] && opts+=(--transport xdp --dev eth0)
 	in_host A "$RDSB_BIN" unload >/dev/null
 	in_host B "$RDSB_BIN" unload >/dev/null
 	engine_up A "${opts[@]}" >/dev/null
@@ -232,7 +236,7 @@ for s in $SIZES; do
 done
 for e in $ENGINES; do
 	for p in $PATHS; do
-		echo "== rds-bpf, $e data path, $p path(s)"
+		echo "== rds-bpf, $e, $p path(s)"
 		engines "$e" "$p"
 		for s in $SIZES; do
 			record throughput "$e" "$p" "$s" \

@@ -35,6 +35,11 @@ echo "== bats on the BPF data path (load --bpf)"
 export RDSB_LOAD_OPTS=--bpf
 bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats
 unset RDSB_LOAD_OPTS
+# The core and congestion tests again on the XDP/AF_XDP transport.
+echo "== bats on the XDP transport (load --transport xdp)"
+export RDSB_TRANSPORT=xdp
+bats_run tests/bats/core.bats tests/bats/congestion.bats
+unset RDSB_TRANSPORT
 if [ -x tests/vm/run-suite.sh ]; then
 	echo "== tests/vm/run-suite.sh"
 	tests/vm/run-suite.sh | tee "$log"

@@ -25,6 +25,11 @@
 #ifndef SOL_RDS
 #define SOL_RDS 276
 #endif
+/* SO_RDS_TRANSPORT of rds-bpf's XDP/AF_XDP transport (`rds-bpf load
+ * --transport xdp`), after the kernel's RDS_TRANS_COUNT. */
+#ifndef RDS_TRANS_XDP
+#define RDS_TRANS_XDP 4
+#endif
 
 #define RDSB_API __attribute__((visibility("default")))
 

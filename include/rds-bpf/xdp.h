@@ -15,7 +15,6 @@
 #define RDSX_CONG_CHUNK		1024	/* congestion map bytes per frame */
 #define RDSX_CONG_CHUNKS	(RDS_CONG_MAP_BYTES / RDSX_CONG_CHUNK)
 #define RDSX_CREDIT_FRAMES	16	/* frames one credit (h_credit unit) allows */
-#define RDS_TRANS_XDP		4	/* SO_RDS_TRANSPORT value (after the kernel's RDS_TRANS_COUNT 3) */
 
 /* Pins, next to the engine's maps. */
 #define RDSX_MAP_CONNS		"rdsx_conns"

@@ -60,6 +60,7 @@ teardown() { teardown_hosts; }
 	in_host A "$RDSB_BIN" ping -c 1 $ADDR_B >/dev/null
 	a=$(in_host A "$RDSB_BIN" status -j)
 	jq -e '.connections[0].faddr == "10.99.0.2"' <<<"$a"
+	jq -e '.transport == "tcp" and .transport_counters == {}' <<<"$a"
 	[ "$(jq -S -c 'del(.connections[].paths[].tx_msgs, .connections[].paths[].rx_msgs)' <<<"$a")" = \
 	  "$(in_host A "$RDSB_BIN" status -p | jq -S -c 'del(.connections[].paths[].tx_msgs, .connections[].paths[].rx_msgs)')" ]
 	in_host A "$RDSB_BIN" status -p | grep -q '^    "connections": \[$'

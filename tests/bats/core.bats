@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# RDS/TCP between two namespace hosts: delivery, order, content, paths.
+# RDS between two namespace hosts: delivery, order, content, paths. On RDS/TCP,
+# or on the XDP transport with RDSB_TRANSPORT=xdp (tests/lib/hosts.sh).
 
 load helpers
 
@@ -45,11 +46,27 @@ teardown() { teardown_hosts; }
 	done
 }
 
-@test "the NPATHS handshake opens exactly 8 TCP paths, smaller address connecting" {
+@test "the NPATHS handshake opens exactly 8 paths (TCP: 8 sockets, smaller address connecting)" {
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -t 20 --ready "$BATS_TEST_TMPDIR/ready.$RANDOM$RANDOM" >/dev/null &
 	wait_ready
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1
 	wait $!
+	for i in $(seq 50); do
+		n=$(in_host B "$RDSB_BIN" status -j | jq '[.connections[0].paths[] | select(.state == "up")] | length')
+		[ "$n" -eq 8 ] && break
+		sleep 0.1
+	done
+	[ "$n" -eq 8 ]
+	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8 and
+		([.connections[0].paths[] | select(.state == "up")] | length) == 8'
+	if [ "$(engine_transport A)" = xdp ]; then
+		# path i's frames leave from UDP port 16392 + i on both hosts (docs/xdp-encap.md)
+		for h in A B; do
+			in_host $h "$RDSB_BIN" status -j |
+				jq -e '[.connections[0].paths[] | [.lport - .path, .fport - .path]] | flatten | unique == [16392]'
+		done
+		return
+	fi
 	for i in $(seq 50); do
 		n=$(in_host A ss -Htn state established "( dport = :16385 )" | wc -l)
 		[ "$n" -eq 8 ] && break
@@ -62,7 +79,6 @@ teardown() { teardown_hosts; }
 	# 2026 client port encoding: source port % 8 == path index, each once
 	run bash -c "nsenter --net=/run/netns/$NS_A ss -Htn state established '( dport = :16385 )' | awk '{split(\$3,a,\":\"); print a[2] % 8}' | sort -n | tr '\n' ' '"
 	[ "$output" = "0 1 2 3 4 5 6 7 " ]
-	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8'
 }
 
 @test "IPv6: datagrams both ways" {
@@ -96,4 +112,7 @@ teardown() { teardown_hosts; }
 	run in_host A "$RDSB_BIN" status
 	[ "$status" -eq 3 ]
 	[ "$(in_host A ss -Htln "( sport = :16385 )" | wc -l)" -eq 0 ]
+	# no XDP program left on the interface (the XDP transport's is detached)
+	run in_host A ip link show eth0
+	[[ "$output" != *xdp* ]]
 }

@@ -59,6 +59,14 @@ cases() {
 	grep -qx '# 85 ok, 0 failed' "$out"
 }
 
+@test "SO_RDS_TRANSPORT on the TCP transport: EINVAL, ENOPROTOOPT (IB, GAP, XDP), EOPNOTSUPP, TCP round trip" {
+	run rds A "$RDSB_ROOT/build/tests/rds-transport" $ADDR_A $ADDR_B 4000 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^ok ' <<<"$output")" -eq 20 ]
+	grep -qx '# 20 ok, 0 failed' <<<"$output"
+}
+
 @test "socket(): SOCK_STREAM, SOCK_DGRAM, protocol != 0 -> ESOCKTNOSUPPORT" {
 	cases socket_stream socket_dgram socket_protocol_nonzero socket_seqpacket_flags socket_so_type
 }

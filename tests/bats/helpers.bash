@@ -49,6 +49,10 @@ hostile() {	# hostile CASE [options]: run the raw peer on A against B
 	in_host A python3 "$HOSTILE" "$@" --dst $ADDR_B
 }
 
+engine_transport() {	# engine_transport A|B: tcp or xdp
+	in_host "$1" "$RDSB_BIN" status -j | jq -r .transport
+}
+
 counter() {	# counter A|B NAME
 	in_host "$1" "$RDSB_BIN" status -j | jq ".counters.$2"
 }

@@ -31,6 +31,11 @@ xdp_counter() {
 }
 C_REDIRECT=1 C_ACK_CONSUMED=2 C_DROP_TRUNCATED=6 C_DROP_BAD_PATH=9 C_DROP_BAD_LEN=10 C_DROP_BAD_CONG=11
 
+# tcounter HOST NAME: a transport counter as `rds-bpf status -j` reports it
+tcounter() {
+	in_host "$1" "$RDSB_BIN" status -j | jq ".transport_counters.$2"
+}
+
 # transfer N SIZES: A -> B and B -> A at once, N and N/2 datagrams, hashes compared
 transfer() {
 	local n=$1 sizes=$2 t=${3:-60}
@@ -58,6 +63,31 @@ transfer() {
 	# data went through the XDP program to AF_XDP, acks were consumed in XDP
 	[ "$(xdp_counter B $C_REDIRECT)" -gt 400 ]
 	[ "$(xdp_counter A $C_ACK_CONSUMED)" -gt 0 ]
+	# status shows the transport's counters: userspace, then the XDP program's
+	in_host A "$RDSB_BIN" status -j | jq -e '.transport == "xdp" and (.transport_counters | keys_unsorted) ==
+		["tx_frames", "rx_frames", "retransmits", "fast_retransmits", "acks_sent", "rx_reordered", "rx_dup",
+		 "rx_out_of_window", "rx_bad_record", "xdp_pass", "xdp_redirect", "xdp_ack_consumed",
+		 "xdp_ack_stale_epoch", "xdp_cong_applied", "xdp_cong_old", "xdp_drop_truncated",
+		 "xdp_drop_ip_fragment", "xdp_drop_bad_udp_len", "xdp_drop_bad_path", "xdp_drop_bad_len",
+		 "xdp_drop_bad_cong", "xdp_drop_unknown_conn", "xdp_drop_no_xsk", "xsk_rx_ring_full",
+		 "xsk_rx_fill_ring_empty", "xsk_rx_dropped", "xsk_tx_invalid"]'
+	[ "$(tcounter B xdp_redirect)" -gt 400 ]
+	[ "$(tcounter B rx_frames)" -gt 400 ]
+	in_host B "$RDSB_BIN" status | grep -Eq '^  rx_frames +[0-9]+$'
+	in_host B "$RDSB_BIN" status | grep -qx 'xdp transport counters:'
+}
+
+@test "xdp: 8 tasks x 16 x 1 MiB on 8 paths: the windows fit the receiver's AF_XDP ring, nothing lost or dropped" {
+	in_host B "$RDSB_BIN" stress -r $ADDR_B -p 6000 -j >"$BATS_TEST_TMPDIR/passive" 2>&1 &
+	run in_host A "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -p 6000 -j -T 1 -o -t 8 -d 16 -q 1048576
+	echo "$output"
+	wait $!
+	[ "$status" -eq 0 ]
+	jq -e '.tx_msgs > 16 and .tx_msgs == .peer_rx_msgs and .lost == 0 and .bad == 0' <<<"$output"
+	for h in A B; do
+		in_host $h "$RDSB_BIN" status -j | jq -e '.transport_counters |
+			.xsk_rx_fill_ring_empty == 0 and .xsk_rx_ring_full == 0 and .xsk_rx_dropped == 0'
+	done
 }
 
 @test "xdp: 1% loss on the wire is invisible to applications" {
@@ -76,6 +106,12 @@ transfer() {
 		echo "$d: $output"
 		# the injector did drop, duplicate and reorder
 		echo "$output" | awk '{ exit !($4 > 0 && $6 > 0 && $8 > 0) }'
+	done
+	# both transports repaired it: retransmitted, dropped duplicates, put frames back in order
+	for h in A B; do
+		in_host $h "$RDSB_BIN" status -j | jq -e '.transport_counters |
+			.retransmits > 0 and .rx_dup > 0 and .rx_reordered > 0 and .acks_sent > 0 and
+			.xdp_ack_consumed > 0 and .tx_frames > 1500 and .rx_frames > 1500'
 	done
 }
 
@@ -107,7 +143,24 @@ PY
 	[ "$(xdp_counter A $C_DROP_BAD_PATH)" -eq $((before_path + 3)) ]
 	[ "$(xdp_counter A $C_DROP_BAD_LEN)" -eq $((before_len + 9)) ]
 	[ "$(xdp_counter A $C_DROP_BAD_CONG)" -eq $((before_cong + 3)) ]
+	# status reports the same drop counts
+	[ "$(tcounter A xdp_drop_truncated)" -eq $((before_trunc + 3)) ]
+	[ "$(tcounter A xdp_drop_bad_path)" -eq $((before_path + 3)) ]
+	[ "$(tcounter A xdp_drop_bad_len)" -eq $((before_len + 9)) ]
+	[ "$(tcounter A xdp_drop_bad_cong)" -eq $((before_cong + 3)) ]
 	in_host A "$RDSB_BIN" status >/dev/null
 	rm -f "$BATS_TEST_TMPDIR"/ready.*
 	transfer 200 0:20000
+}
+
+@test "xdp: SO_RDS_TRANSPORT is RDS_TRANS_XDP (4); TCP, IB, GAP are ENOPROTOOPT; a socket that selected it round-trips" {
+	rds B "$RDSB_XFER" echo -b $ADDR_B:4000 -n 1 -t 30 --ready "$BATS_TEST_TMPDIR/ready.echo" &
+	local echo=$!
+	wait_ready
+	run rds A "$RDSB_ROOT/build/tests/rds-transport" $ADDR_A $ADDR_B 4000 4
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^ok ' <<<"$output")" -eq 20 ]
+	grep -qx '# 20 ok, 0 failed' <<<"$output"
+	wait $echo
 }

@@ -75,9 +75,16 @@ rds() {
 }
 
 # RDSB_LOAD_OPTS (e.g. --bpf, for the BPF data path) go to every load.
+# RDSB_TRANSPORT=xdp loads the XDP/AF_XDP transport on the host's interface
+# (eth0 on every host, see hosts_addresses) instead of RDS/TCP.
 engine_up() {	# engine_up A|B [load options]
 	local h=$1
 	shift
+	case ${RDSB_TRANSPORT:-tcp} in
+	tcp) ;;
+	xdp) set -- --transport xdp --dev eth0 "$@" ;;
+	*) echo "RDSB_TRANSPORT=$RDSB_TRANSPORT: tcp or xdp" >&2; return 2 ;;
+	esac
 	# shellcheck disable=SC2086
 	in_host "$h" "$RDSB_BIN" load --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" \
 		${RDSB_LOAD_OPTS:-} "$@"

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "expect.h"
 
 #ifndef AF_RDS
 #define AF_RDS 21
@@ -38,77 +39,10 @@
 #define SOL_RDS 276
 #endif
 
-static int failures, passes;
 static struct sockaddr_in local4, peer4, echo4, unreach4;
 static struct sockaddr_in6 local6, peer6;
 static int have_v6;
 static uint16_t port_seq = 20000;
-
-static const char *ename(int e)
-{
-	const char *n = e ? strerrorname_np(e) : "success";
-
-	return n ? n : "E?";
-}
-
-static void ok(const char *name)
-{
-	passes++;
-	printf("ok %s\n", name);
-}
-
-static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	failures++;
-	printf("FAIL %s: ", name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-/* The call returned r with errno as it left it: want -1 and errno exp. */
-static void expect_err(const char *name, long r, int exp)
-{
-	int e = errno;
-
-	if (r == -1 && e == exp)
-		ok(name);
-	else if (r >= 0)
-		fail(name, "expected %s got success (%ld)", ename(exp), r);
-	else
-		fail(name, "expected %s got %s", ename(exp), ename(e));
-}
-
-/* The call must succeed with exactly want. */
-static void expect_ret(const char *name, long r, long want)
-{
-	int e = errno;
-
-	if (r == want)
-		ok(name);
-	else if (r < 0)
-		fail(name, "expected %ld got %s", want, ename(e));
-	else
-		fail(name, "expected %ld got %ld", want, r);
-}
-
-static void expect_true(const char *name, int cond, const char *fmt, ...)
-{
-	va_list ap;
-	char buf[256];
-
-	if (cond) {
-		ok(name);
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fail(name, "%s", buf);
-}
 
 static int rds_sock(void)
 {

@@ -6,6 +6,7 @@
  * (sport % 8 == path), socket tuning, and "acked" from snd_una.
  */
 #include <errno.h>
+#include <linux/rds.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -301,7 +302,7 @@ static uint64_t rdsb_tcp_acked(struct rdsb_path *p)
 
 const struct rdsb_transport rdsb_tcp_transport = {
 	.name = "tcp",
-	.trans_id = 2,	/* RDS_TRANS_TCP */
+	.trans_id = RDS_TRANS_TCP,
 	.listen = rdsb_tcp_listen,
 	.accept = rdsb_tcp_accept,
 	.connect = rdsb_tcp_connect,

@@ -10,11 +10,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_xdp.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
+#include <rds-bpf/rds.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -156,7 +159,7 @@ bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int
 	memcpy(buf + rdsx_l2l4_len(l.v6), rds, len);
 	rdsx_frame_csum(buf, &l, len);
 	rdsx_tx_put(x, addr, (uint32_t)n);
-	rdsx_stats.tx_frames++;
+	rdsx_count(tx_frames);
 	return true;
 }
 
@@ -573,6 +576,59 @@ static void xdp_close(struct rdsb_path *p, bool reset)
 	p->ev.events = 0;
 }
 
+/* Userspace counters by their field names, the XDP program's as xdp_NAME,
+ * then the AF_XDP socket's drops (xsk_). */
+static void xdp_counters(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)
+{
+	static const char *const prog_names[] = {
+#define RDSX_PROG_NAME(id, name) "xdp_" name,
+		RDSX_COUNTERS(RDSX_PROG_NAME)
+#undef RDSX_PROG_NAME
+	};
+	uint64_t prog[RDSX_C_MAX];
+	struct xdp_statistics xs;
+
+#define RDSX_STAT_FN(name) fn(arg, #name, __atomic_load_n(&rdsx_stats.name, __ATOMIC_RELAXED));
+	RDSX_STATS(RDSX_STAT_FN)
+#undef RDSX_STAT_FN
+	if (!e->tp_priv)
+		return;
+	rdsx_prog_counters(e->tp_priv, prog);
+	for (unsigned int i = 0; i < RDSX_C_MAX; i++)
+		fn(arg, prog_names[i], prog[i]);
+	rdsx_xsk_stats(e->tp_priv, &xs);
+	fn(arg, "xsk_rx_ring_full", xs.rx_ring_full);
+	fn(arg, "xsk_rx_fill_ring_empty", xs.rx_fill_ring_empty_descs);
+	fn(arg, "xsk_rx_dropped", xs.rx_dropped);
+	fn(arg, "xsk_tx_invalid", xs.tx_invalid_descs);
+}
+
+struct counters_line {
+	char buf[1024];
+	size_t len;
+};
+
+static void log_one(void *arg, const char *name, uint64_t v)
+{
+	struct counters_line *l = arg;
+	int n;
+
+	if (!v || l->len >= sizeof(l->buf))
+		return;
+	n = snprintf(l->buf + l->len, sizeof(l->buf) - l->len, " %s %llu", name, (unsigned long long)v);
+	if (n > 0)
+		l->len += (size_t)n;
+}
+
+/* One log line with the counters that are not zero, when the engine stops. */
+static void log_counters(struct rdsx_state *x)
+{
+	struct counters_line l = { .len = 0 };
+
+	xdp_counters(x->e, log_one, &l);
+	pr_info("rds-bpf: xdp transport counters:%s\n", l.buf);
+}
+
 static void xdp_stop(struct rdsb_engine *e)
 {
 	struct rdsx_state *x = e->tp_priv;
@@ -585,13 +641,7 @@ static void xdp_stop(struct rdsb_engine *e)
 		(void)!write(x->wake_fd, &one, sizeof(one));
 		pthread_join(x->thread, NULL);
 	}
-	pr_info("rds-bpf: xdp transport: %llu frames out, %llu in, %llu retransmitted (%llu fast), "
-		"%llu acks, %llu duplicate, %llu reordered, %llu beyond the window, %llu bad records\n",
-		(unsigned long long)rdsx_stats.tx_frames, (unsigned long long)rdsx_stats.rx_frames,
-		(unsigned long long)rdsx_stats.retransmits, (unsigned long long)rdsx_stats.fast_retransmits,
-		(unsigned long long)rdsx_stats.acks_sent, (unsigned long long)rdsx_stats.rx_dup,
-		(unsigned long long)rdsx_stats.rx_reordered, (unsigned long long)rdsx_stats.rx_out_of_window,
-		(unsigned long long)rdsx_stats.rx_bad_record);
+	log_counters(x);
 	for (unsigned int i = 0; i < x->nconns; i++) {
 		for (unsigned int j = 0; j < RDS_MPATH_WORKERS; j++) {
 			detach(&x->conns[i]->paths[j]);
@@ -649,4 +699,5 @@ const struct rdsb_transport rdsb_xdp_transport = {
 	.acked = xdp_acked,
 	.close = xdp_close,
 	.stop = xdp_stop,
+	.counters = xdp_counters,
 };

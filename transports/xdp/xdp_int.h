@@ -19,7 +19,10 @@ struct rdsb_engine;
 #define RDSX_TXQ	4096		/* frames a path keeps until acked (power of 2) */
 #define RDSX_RXQ	4096		/* out-of-order frames a path holds (power of 2) */
 #define RDSX_RX_BUDGET	(8u << 20)	/* bytes a path may hold for the engine */
-#define RDSX_INIT_CREDIT 32		/* until the peer says */
+#define RDSX_RX_RING	2048		/* AF_XDP fill and RX ring: frames in flight to us */
+#define RDSX_RING_SLACK	64		/* of it for frames outside the windows (new paths) */
+/* until the peer says: 8 paths starting at once fit in its ring */
+#define RDSX_INIT_CREDIT ((RDSX_RX_RING - RDSX_RING_SLACK) / RDS_MPATH_WORKERS / RDSX_CREDIT_FRAMES)
 #define RDSX_DLQ	4096		/* complete records waiting for the engine */
 
 struct rdsx_conn_st;
@@ -150,6 +153,11 @@ void rdsx_tx_kick(struct rdsx_state *x);
 unsigned int rdsx_rx_batch(struct rdsx_state *x, void (*fn)(struct rdsx_state *, const uint8_t *, uint32_t));
 int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc);
 int rdsx_xsk_fd(struct rdsx_state *x);
+/* The AF_XDP socket's own drop counts (XDP_STATISTICS; zeros before it exists). */
+struct xdp_statistics;
+void rdsx_xsk_stats(struct rdsx_state *x, struct xdp_statistics *st);
+/* The XDP program's counters (enum rdsx_counter), summed over CPUs. */
+void rdsx_prog_counters(struct rdsx_state *x, uint64_t out[RDSX_C_MAX]);
 
 /* xpath.c: one path's frames */
 void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned int index,
@@ -175,11 +183,17 @@ void rdsx_xpath_fields(struct rdsx_xpath *xp, uint32_t frame, struct rdsx_fields
 bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
 		     const uint8_t *rds, uint32_t len);
 
-/* Counters of the userspace side, for the log and status. */
+/* Counters of the userspace side, for status and the log: written by the
+ * transport thread, read by the engine's (relaxed atomics). The rx_dup,
+ * rx_out_of_window and rx_bad_record frames are dropped. */
+#define RDSX_STATS(X)	X(tx_frames) X(rx_frames) X(retransmits) X(fast_retransmits) X(acks_sent) \
+			X(rx_reordered) X(rx_dup) X(rx_out_of_window) X(rx_bad_record)
 struct rdsx_stats {
-	uint64_t tx_frames, rx_frames, retransmits, fast_retransmits, acks_sent;
-	uint64_t rx_dup, rx_out_of_window, rx_bad_record, rx_reordered;
+#define RDSX_STAT_FIELD(name) uint64_t name;
+	RDSX_STATS(RDSX_STAT_FIELD)
+#undef RDSX_STAT_FIELD
 };
 extern struct rdsx_stats rdsx_stats;
+#define rdsx_count(field) __atomic_fetch_add(&rdsx_stats.field, 1, __ATOMIC_RELAXED)
 
 #endif

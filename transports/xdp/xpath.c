@@ -136,14 +136,22 @@ void rdsx_xpath_acked(struct rdsx_xpath *xp, uint64_t now)
 	}
 }
 
+/* Paths that have received a frame, over all connections: they share our
+ * AF_XDP fill ring, so their windows together must fit in it, or the kernel
+ * drops what is beyond (xsk_rx_fill_ring_empty) and only the RTO repairs it. */
+static unsigned int rx_paths;
+
 static uint8_t credit(const struct rdsx_xpath *xp)
 {
 	uint64_t room = xp->rx_held < RDSX_RX_BUDGET ? RDSX_RX_BUDGET - xp->rx_held : 0;
 	uint64_t frames = room / (xp->xc->frag + RDS_HEADER_SIZE);
+	uint64_t share = (RDSX_RX_RING - RDSX_RING_SLACK) / (rx_paths ? rx_paths : 1);
 	uint64_t c;
 
 	if (frames > RDSX_RXQ - RDSX_CREDIT_FRAMES)
 		frames = RDSX_RXQ - RDSX_CREDIT_FRAMES;
+	if (frames > share)
+		frames = share;
 	if (xp->dl_tail - xp->dl_head > RDSX_DLQ - RDSX_CREDIT_FRAMES * 4)
 		frames = 0;
 	c = frames / RDSX_CREDIT_FRAMES;
@@ -182,13 +190,13 @@ void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, 
 		dups = xp->map->dup_acks;
 		if (now >= xp->rto_at) {
 			send_numbered(x, xp, xp->tx_acked + 1);
-			rdsx_stats.retransmits++;
+			rdsx_count(retransmits);
 			xp->rto = xp->rto * 2 > RTO_MAX ? RTO_MAX : xp->rto * 2;
 			xp->rto_at = now + xp->rto;
 			sent = true;
 		} else if (dups - xp->dup_seen >= 2 && xp->fast_rexmit_at != xp->tx_acked + 1) {
 			send_numbered(x, xp, xp->tx_acked + 1);
-			rdsx_stats.fast_retransmits++;
+			rdsx_count(fast_retransmits);
 			xp->fast_rexmit_at = xp->tx_acked + 1;
 			xp->dup_seen = dups;
 			sent = true;
@@ -209,7 +217,7 @@ void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, 
 		rdsx_xpath_fields(xp, 0, &f);
 		rdsx_fields_put(&h, &f);
 		if (rdsx_send_frame(x, xp->xc, xp->index, (const uint8_t *)&h, sizeof(h)))
-			rdsx_stats.acks_sent++;
+			rdsx_count(acks_sent);
 	}
 	xp->ack_due = false;
 	if (xp->tx_sent != xp->tx_acked + 1 && xp->rto_at < *next)
@@ -253,7 +261,7 @@ static void rec_drop(struct rdsx_xpath *xp)
 	free(xp->rec);
 	xp->rec = NULL;
 	xp->rx_held -= RDS_HEADER_SIZE + xp->rec_len;
-	rdsx_stats.rx_bad_record++;
+	rdsx_count(rx_bad_record);
 }
 
 static bool same_record(const struct rds_header *a, const struct rds_header *b)
@@ -274,7 +282,7 @@ static void consume(struct rdsx_xpath *xp, const uint8_t *buf, uint32_t len)
 		rec_drop(xp);	/* a fragment of another record: the sender is broken */
 	if (!xp->rec) {
 		if (hlen > RDS_MAX_MSG_SIZE || !(xp->rec = malloc(RDS_HEADER_SIZE + hlen))) {
-			rdsx_stats.rx_bad_record++;
+			rdsx_count(rx_bad_record);
 			return;
 		}
 		memcpy(xp->rec, buf, RDS_HEADER_SIZE);
@@ -336,27 +344,29 @@ void rdsx_xpath_rx(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds
 			rx_reset(xp);
 			for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
 				rdsx_xpath_restart_tx(&xp->xc->paths[i]);
+		} else {
+			rx_paths++;
 		}
 		xp->rx_epoch = f.epoch;
 	}
 	xp->ack_due = true;
-	rdsx_stats.rx_frames++;
+	rdsx_count(rx_frames);
 	d = sdiff(f.frame, xp->rx_next);
 	if (d < 0) {
-		rdsx_stats.rx_dup++;
+		rdsx_count(rx_dup);
 		return;
 	}
 	if (d >= RDSX_RXQ || xp->rx_held + len > RDSX_RX_BUDGET + (uint64_t)RDS_MAX_MSG_SIZE) {
-		rdsx_stats.rx_out_of_window++;
+		rdsx_count(rx_out_of_window);
 		return;
 	}
 	slot = &xp->rxq[f.frame % RDSX_RXQ];
 	if (slot->buf) {
-		rdsx_stats.rx_dup++;
+		rdsx_count(rx_dup);
 		return;
 	}
 	if (d > 0)
-		rdsx_stats.rx_reordered++;
+		rdsx_count(rx_reordered);
 	slot->buf = malloc(RDS_HEADER_SIZE + len);
 	if (!slot->buf)
 		return;

@@ -26,7 +26,7 @@
 
 #define NFRAMES		4096
 #define FRAME_SIZE	XSK_UMEM__DEFAULT_FRAME_SIZE
-#define RING		2048
+#define RING		RDSX_RX_RING
 
 #define FQ(x) ((struct xsk_ring_prod *)(x)->fq)
 #define CQ(x) ((struct xsk_ring_cons *)(x)->cq)
@@ -236,9 +236,33 @@ int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc)
 				   BPF_ANY);
 }
 
+void rdsx_prog_counters(struct rdsx_state *x, uint64_t out[RDSX_C_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *percpu = ncpu > 0 && x->skel ? calloc((size_t)ncpu, sizeof(uint64_t)) : NULL;
+	int fd = x->skel ? bpf_map__fd(((struct rdsx_xdp *)x->skel)->maps.rdsx_counters) : -1;
+
+	for (uint32_t i = 0; i < RDSX_C_MAX; i++) {
+		out[i] = 0;
+		if (percpu && !bpf_map_lookup_elem(fd, &i, percpu))
+			for (int c = 0; c < ncpu; c++)
+				out[i] += percpu[c];
+	}
+	free(percpu);
+}
+
 int rdsx_xsk_fd(struct rdsx_state *x)
 {
 	return xsk_socket__fd(x->xsk);
+}
+
+void rdsx_xsk_stats(struct rdsx_state *x, struct xdp_statistics *st)
+{
+	socklen_t len = sizeof(*st);
+
+	memset(st, 0, sizeof(*st));
+	if (x->xsk)
+		getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, st, &len);
 }
 
 static void reclaim(struct rdsx_state *x)

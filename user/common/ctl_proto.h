@@ -16,8 +16,10 @@
 #define RDSB_CTL_VERSION	1
 
 enum rdsb_ctl_op {
-	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, rdsb_addrs, rdsb_cong */
-	RDSB_CTL_BIND,		/* addr, scope_id, port (0 = ephemeral) -> port */
+	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, rdsb_addrs, rdsb_cong;
+				 * arg = the engine's transport (RDS_TRANS_*) */
+	RDSB_CTL_BIND,		/* addr, scope_id, port (0 = ephemeral) -> port,
+				 * arg = the transport the socket is bound on */
 	RDSB_CTL_SET_BUF,	/* arg 0 = sndbuf, 1 = rcvbuf; val = payload bytes */
 	RDSB_CTL_CANCEL_SENT_TO, /* addr, port */
 	RDSB_CTL_CONG_MONITOR,	/* val: mask bits to watch (ENOBUFS seen) */

@@ -33,6 +33,23 @@ static void __attribute__((format(printf, 2, 3))) tprintf(struct text *t, const 
 static const char *const state_names[] = { "down", "connecting", "disconnecting", "up",
 					   "resetting", "error" };
 
+struct counters_out {
+	struct text *t;
+	bool json, first;
+};
+
+/* One transport counter: every one in JSON, those not zero in text. */
+static void counter_out(void *arg, const char *name, uint64_t v)
+{
+	struct counters_out *o = arg;
+
+	if (o->json)
+		tprintf(o->t, "%s\"%s\":%llu", o->first ? "" : ",", name, (unsigned long long)v);
+	else if (v)
+		tprintf(o->t, "  %-26s %llu\n", name, (unsigned long long)v);
+	o->first = false;
+}
+
 /* Text for humans, or JSON with stable keys. */
 static void status(struct rdsb_engine *e, struct text *t, bool json)
 {
@@ -43,12 +60,12 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 	bool first = true;
 
 	if (json)
-		tprintf(t, "{\"gen\":%u,\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
-			e->gen_num, e->max_paths, e->bpf_path ? "bpf" : "userspace",
+		tprintf(t, "{\"gen\":%u,\"transport\":\"%s\",\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
+			e->gen_num, e->tp->name, e->max_paths, e->bpf_path ? "bpf" : "userspace",
 			e->use_bpf ? e->pin_dir : "");
 	else
-		tprintf(t, "engine: gen %08x, up to %u paths, %s path%s%s\n", e->gen_num, e->max_paths,
-			e->bpf_path ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
+		tprintf(t, "engine: gen %08x, %s transport, up to %u paths, %s path%s%s\n", e->gen_num, e->tp->name,
+			e->max_paths, e->bpf_path ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
 			e->use_bpf ? e->pin_dir : "");
 	list_for_each_entry(c, &e->conns, item) {
 		rdsb_addr_str(c->laddr, la, sizeof(la));
@@ -110,6 +127,15 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 			tprintf(t, "  %-26s %llu\n", rdsb_counter_names[i], (unsigned long long)counters[i]);
 	}
 	if (json)
+		tprintf(t, "},\"transport_counters\":{");
+	else if (e->tp->counters)
+		tprintf(t, "%s transport counters:\n", e->tp->name);
+	if (e->tp->counters) {
+		struct counters_out o = { .t = t, .json = json, .first = true };
+
+		e->tp->counters(e, counter_out, &o);
+	}
+	if (json)
 		tprintf(t, "}}\n");
 }
 
@@ -124,6 +150,7 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	case RDSB_CTL_BIND:
 		rep.port = req->port;
 		rep.err = s ? rdsb_sock_bind(e, s, req->addr, req->scope_id, &rep.port) : EINVAL;
+		rep.arg = (uint32_t)e->tp->trans_id;	/* getsockopt(SO_RDS_TRANSPORT) */
 		break;
 	case RDSB_CTL_SET_BUF:
 		if (s && req->arg == 1)

@@ -292,6 +292,8 @@ struct rdsb_transport {
 	uint64_t (*acked)(struct rdsb_path *p);
 	void (*close)(struct rdsb_path *p, bool reset);
 	void (*stop)(struct rdsb_engine *e);
+	/* its own counters for status (NULL: none): fn once per counter */
+	void (*counters)(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
 };
 extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
 /* The transport the next rdsb_engine_run uses (rds-bpf load --transport). */

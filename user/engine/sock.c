@@ -128,6 +128,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		int fds[4] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd };
 
 		rep.val = s->id;
+		rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
 		if (send_fds(ctl_fd, &rep, fds, 4) < 0)
 			rdsb_sock_close(e, s);
 	}

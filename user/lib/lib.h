@@ -44,6 +44,7 @@ struct rdsb_lsock {
 	uint32_t scope_id, cscope_id;
 	uint16_t port, cport;
 	int transport;		/* RDS_TRANS_NONE until set or bound */
+	int engine_transport;	/* the one the engine runs: SO_RDS_TRANSPORT may select only it */
 	bool cong_monitor, recverr, timestamp;
 
 	int sk_sndbuf, sk_rcvbuf;	/* as getsockopt reports them (doubled) */

@@ -89,9 +89,10 @@ static int engine_connect(void)
 	return fd;
 }
 
-/* OPEN: the reply carries the delivery fd, the shared page, and (the
- * first time) the address table and congestion maps to map. */
-static int engine_open(int ctl, int fds[4])
+/* OPEN: the reply carries the delivery fd, the shared page, (the first
+ * time) the address table and congestion maps to map, and the engine's
+ * transport. */
+static int engine_open(int ctl, int fds[4], int *transport)
 {
 	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
 	struct rdsb_ctl_rep rep;
@@ -117,6 +118,7 @@ static int engine_open(int ctl, int fds[4])
 	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int) * 4))
 		return -EPROTO;
 	memcpy(fds, CMSG_DATA(cm), sizeof(int) * 4);
+	*transport = (int)rep.arg;
 	return 0;
 }
 
@@ -142,7 +144,7 @@ static int map_shared(int addrs_fd, int cong_fd)
 int rdsb_socket(int domain, int type, int protocol)
 {
 	struct rdsb_lsock *s;
-	int fds[4], ctl, err, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fds[4], ctl, err, transport, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (domain != AF_RDS) {
 		errno = EAFNOSUPPORT;
@@ -166,7 +168,7 @@ int rdsb_socket(int domain, int type, int protocol)
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	err = engine_open(ctl, fds);
+	err = engine_open(ctl, fds, &transport);
 	if (err) {
 		sys_close(ctl);
 		errno = -err;
@@ -196,6 +198,7 @@ int rdsb_socket(int domain, int type, int protocol)
 	s->fd = fds[0];
 	s->ctl = ctl;
 	s->transport = RDS_TRANS_NONE;
+	s->engine_transport = transport;
 	s->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
 	s->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
 	pthread_mutex_init(&s->rlock, NULL);
@@ -241,12 +244,8 @@ int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = EINVAL;
 		return -1;
 	}
-	if (s->transport != RDS_TRANS_NONE && s->transport != RDS_TRANS_TCP) {
-		errno = ENOPROTOOPT;
-		return -1;
-	}
 	err = rdsb_ctl_call(s, &req, &rep);
-	if (err == -EADDRNOTAVAIL && s->transport == RDS_TRANS_TCP)
+	if (err == -EADDRNOTAVAIL && s->transport != RDS_TRANS_NONE)
 		err = -ENOPROTOOPT;	/* rds_bind: an explicit transport's laddr_check failed */
 	if (err) {
 		errno = err == -EPIPE ? EAFNOSUPPORT : -err;
@@ -255,7 +254,7 @@ int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	memcpy(s->addr, req.addr, 16);
 	s->scope_id = req.scope_id;
 	s->port = rep.port;
-	s->transport = RDS_TRANS_TCP;
+	s->transport = (int)rep.arg;
 	s->bound = true;
 	return 0;
 }

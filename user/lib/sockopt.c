@@ -104,10 +104,10 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		if (len != sizeof(int))
 			return -EINVAL;
 		memcpy(&v, val, sizeof(v));
-		if (v < 0 || v >= RDS_TRANS_COUNT)
+		if ((v < 0 || v >= RDS_TRANS_COUNT) && v != RDS_TRANS_XDP)
 			return -EINVAL;
-		if (v != RDS_TRANS_TCP)
-			return -ENOPROTOOPT;	/* no IB transport on this host */
+		if (v != s->engine_transport)
+			return -ENOPROTOOPT;	/* as rds_trans_get: that transport is not loaded here */
 		s->transport = v;
 		return 0;
 	case RDS_GET_MR:

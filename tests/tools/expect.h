@@ -1,0 +1,82 @@
+/*
+ * The case reporting of the AF_RDS test tools (rds-errno, rds-transport):
+ * one line per case, "ok CASE" or "FAIL CASE: why"; failures counts them
+ * for the exit code.
+ */
+#ifndef RDSB_TEST_EXPECT_H
+#define RDSB_TEST_EXPECT_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures, passes;
+
+static const char *ename(int e)
+{
+	const char *n = e ? strerrorname_np(e) : "success";
+
+	return n ? n : "E?";
+}
+
+static void ok(const char *name)
+{
+	passes++;
+	printf("ok %s\n", name);
+}
+
+static void __attribute__((format(printf, 2, 3))) fail(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	failures++;
+	printf("FAIL %s: ", name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* The call returned r with errno as it left it: want -1 and errno exp. */
+static void expect_err(const char *name, long r, int exp)
+{
+	int e = errno;
+
+	if (r == -1 && e == exp)
+		ok(name);
+	else if (r >= 0)
+		fail(name, "expected %s got success (%ld)", ename(exp), r);
+	else
+		fail(name, "expected %s got %s", ename(exp), ename(e));
+}
+
+/* The call must succeed with exactly want. */
+static void expect_ret(const char *name, long r, long want)
+{
+	int e = errno;
+
+	if (r == want)
+		ok(name);
+	else if (r < 0)
+		fail(name, "expected %ld got %s", want, ename(e));
+	else
+		fail(name, "expected %ld got %ld", want, r);
+}
+
+static void expect_true(const char *name, int cond, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[256];
+
+	if (cond) {
+		ok(name);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fail(name, "%s", buf);
+}
+
+#endif
