@@ -33,7 +33,7 @@ bats_run tests/bats
 # The datagram tests again on the BPF receive path.
 echo "== bats on the BPF data path (load --bpf)"
 export RDSB_LOAD_OPTS=--bpf
-bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats
+bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/ping.bats
 unset RDSB_LOAD_OPTS
 # The core and congestion tests again on the XDP/AF_XDP transport.
 echo "== bats on the XDP transport (load --transport xdp)"
