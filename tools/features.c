@@ -134,7 +134,7 @@ int rdsb_cmd_features(int argc, char **argv)
 	};
 	static const char usage[] = "usage: rds-bpf features [-v] [-j [-p]]\n";
 	struct __user_cap_header_struct caph = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	bool json = false, pretty = false, bpffs, maps, sockmap, btf;
+	bool json = false, pretty = false, bpffs, maps, sockmap, btf, xdp;
 	struct statfs sfs;
 	struct utsname u;
 	int c;
@@ -177,22 +177,29 @@ int rdsb_cmd_features(int argc, char **argv)
 	sockmap = map_type("sockhash", "BPF_MAP_TYPE_SOCKHASH", BPF_MAP_TYPE_SOCKHASH);
 	sockmap &= prog_type("sk_skb", "BPF_PROG_TYPE_SK_SKB (strparser, verdict)", BPF_PROG_TYPE_SK_SKB);
 	sockmap &= prog_type("sk_msg", "BPF_PROG_TYPE_SK_MSG", BPF_PROG_TYPE_SK_MSG);
-	prog_type("xdp", "XDP (native on veth, generic anywhere)", BPF_PROG_TYPE_XDP);
-	map_type("xskmap", "BPF_MAP_TYPE_XSKMAP", BPF_MAP_TYPE_XSKMAP);
+	xdp = prog_type("xdp", "XDP (native on veth, generic anywhere)", BPF_PROG_TYPE_XDP);
+	xdp &= map_type("xskmap", "BPF_MAP_TYPE_XSKMAP", BPF_MAP_TYPE_XSKMAP);
 	out_text("Sockets:\n");
+	xdp &= socket_family(AF_XDP, SOCK_RAW);
 	feature("af_xdp", "AF_XDP sockets", socket_family(AF_XDP, SOCK_RAW), NULL);
 	feature("kernel_rds", "kernel RDS (AF_RDS)", socket_family(AF_RDS, SOCK_SEQPACKET),
 		"rds-bpf does not need it");
 	rdma_devices();
 	capabilities();
-	/* what rds-bpf load picks (shm.c): pinned BPF maps when it can make
-	 * them, else shared memory; TCP is the transport either way */
+	/* what rds-bpf load picks (shm.c): the userspace data path, with
+	 * pinned BPF maps when it can make them, else shared memory; and
+	 * whether load --bpf can have the sockmap data path */
 	out_text("rds-bpf here:\n");
-	out_string(PRINT_ANY, "data_path", "  data path: %s", maps ? "bpf" : "userspace");
+	out_string(PRINT_ANY, "data_path", "  data path: %s", "userspace");
 	out_text("%s\n", !maps ? " (congestion maps in shared memory; BPF needs CAP_BPF or root)"
-			       : sockmap ? " (pinned maps; sockmap available)" : " (pinned maps)");
+			       : sockmap ? " (pinned maps; load --bpf: the sockmap data path)" : " (pinned maps)");
+	out_bool(PRINT_JSON, "bpf_data_path", NULL, maps && sockmap);
 	out_open_array("transports");
-	out_string(PRINT_ANY, NULL, "  transports: %s\n", "tcp");
+	out_string(PRINT_ANY, NULL, "  transports: %s", "tcp");
+	/* load --transport xdp --dev IF: an XDP program, an XSKMAP, AF_XDP */
+	if (xdp)
+		out_string(PRINT_ANY, NULL, ", %s", "xdp");
+	out_text("\n");
 	out_close_array();
 	return out_end() ? EXIT_RUNTIME : 0;
 }

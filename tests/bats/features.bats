@@ -6,13 +6,13 @@ load helpers
 
 RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 
-@test "features -j as root: this kernel's facts, data path bpf" {
+@test "features -j as root: this kernel's facts; userspace data path, sockmap one with load --bpf" {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	run "$RDSB_BIN" features -j
 	echo "$output"
 	[ "$status" -eq 0 ]
 	jq -e --arg k "$(uname -r)" '.kernel == $k' <<<"$output"
-	jq -e '.bpffs == true and .bpf_maps == true and .data_path == "bpf" and .transports == ["tcp"]' <<<"$output"
+	jq -e '.bpffs == true and .bpf_maps == true and .data_path == "userspace" and .bpf_data_path == true and .transports == ["tcp", "xdp"]' <<<"$output"
 	btf=false; [ -r /sys/kernel/btf/vmlinux ] && btf=true
 	jq -e --argjson b $btf '.btf == $b' <<<"$output"
 	rds=false; grep -q '^RDS ' /proc/net/protocols && rds=true
@@ -32,7 +32,7 @@ RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 		"$RDSB_BIN" features -j
 	echo "$output"
 	[ "$status" -eq 0 ]
-	jq -e '.data_path == "userspace" and .bpf_maps == null and .sk_skb == null and (.btf | type) == "boolean"' <<<"$output"
+	jq -e '.data_path == "userspace" and .bpf_data_path == false and .bpf_maps == null and .sk_skb == null and (.btf | type) == "boolean"' <<<"$output"
 	jq -e '.capabilities | [.[]] | any | not' <<<"$output"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
 		"$RDSB_BIN" features
