@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static int failures, passes;
 
@@ -77,6 +79,18 @@ static void expect_true(const char *name, int cond, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fail(name, "%s", buf);
+}
+
+/* An AF_RDS socket, or exit 100: without an engine nothing can be tested. */
+static int rds_sock_of(const char *tool)
+{
+	int fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
+
+	if (fd < 0) {
+		printf("%s: socket(AF_RDS): %s (is the engine loaded?)\n", tool, ename(errno));
+		exit(100);
+	}
+	return fd;
 }
 
 #endif

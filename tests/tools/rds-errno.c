@@ -46,13 +46,7 @@ static uint16_t port_seq = 20000;
 
 static int rds_sock(void)
 {
-	int fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
-
-	if (fd < 0) {
-		printf("rds-errno: socket(AF_RDS): %s (is the engine loaded?)\n", ename(errno));
-		exit(100);
-	}
-	return fd;
+	return rds_sock_of("rds-errno");
 }
 
 static struct sockaddr_in sin4(const struct sockaddr_in *a, uint16_t port)

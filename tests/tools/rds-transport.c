@@ -25,13 +25,7 @@ static uint16_t port_seq = 21000;
 
 static int rds_sock(void)
 {
-	int fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
-
-	if (fd < 0) {
-		printf("rds-transport: socket(AF_RDS): %s (is the engine loaded?)\n", ename(errno));
-		exit(100);
-	}
-	return fd;
+	return rds_sock_of("rds-transport");
 }
 
 static int set_transport(int fd, int v)
