@@ -32,7 +32,7 @@ HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*
 
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
-TARGETS := $(B)/sbin/rds-bpf $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
+TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
            $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
            $(EXAMPLES)
 
@@ -61,6 +61,11 @@ $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON
 	$(CC) $(CFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
 
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
+
+# the capture dissector: RDS/TCP records in a tcpdump file
+$(B)/sbin/rds-dissect: $(patsubst %.c,$(B)/obj/%.o,tools/rds-dissect.c tools/pcap.c tools/tcp_reasm.c user/common/wire.c)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^
 
 $(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
 	@mkdir -p $(@D)

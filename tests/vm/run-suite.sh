@@ -10,6 +10,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$root/tests/lib/hosts.sh"
+source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 N=${RDSB_VM_MSGS:-200}
 SIZES=${RDSB_VM_SIZES:-0:262144}
@@ -18,15 +19,22 @@ ns=rdsbvm$$
 n=0
 failed=0
 cleanup() {
+	capture_stop
 	nsenter --net=/run/netns/$ns "$RDSB_BIN" unload >/dev/null 2>&1
 	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
 	[ -e /run/netns/$ns ] && rm -rf "/sys/fs/bpf/rds-bpf/$(stat -Lc %i /run/netns/$ns)"
 	ip netns del $ns 2>/dev/null
+	if [ $failed -gt 0 ]; then
+		# the captures, consoles and logs of what failed
+		keep=$(mktemp -d "${TMPDIR:-/tmp}/rds-bpf-vm-failed.XXXXXX")
+		mv "$work"/* "$keep"/ 2>/dev/null
+		echo "# kept for inspection: $keep (wire.pcap: build/sbin/rds-dissect FILE)"
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-result() {	# name rc [diagnostics file]
+result() {	# name rc [diagnostics file [scenario dir with wire.pcap]]
 	n=$((n + 1))
 	if [ "$2" -eq 0 ]; then
 		echo "ok $n $1"
@@ -36,6 +44,10 @@ result() {	# name rc [diagnostics file]
 		echo "not ok $n $1"
 		failed=$((failed + 1))
 		[ -n "${3:-}" ] && sed 's/^/# /' "$3" | tail -n 40
+		if [ -n "${4:-}" ] && [ -s "$4/wire.pcap" ]; then
+			echo "# ---- the last RDS records on the wire ($4/wire.pcap) ----"
+			"$RDSB_DISSECT" "$4/wire.pcap" 2>&1 | tail -n 40 | sed 's/^/# /'
+		fi
 	fi
 }
 
@@ -47,11 +59,13 @@ vm_host_up() {
 	ip -n $ns addr add "$2/24" dev vmtap
 	[ -z "${3:-}" ] || ip -n $ns -6 addr add "$3/64" dev vmtap nodad
 	ip -n $ns link set vmtap up
+	capture_start $ns vmtap "$1/wire.pcap" || return 1
 	in_host $ns "$RDSB_BIN" load --log "$1/engine.log" >/dev/null
 }
 
 # vm_host_down DIR: keep the engine's status, then remove everything
 vm_host_down() {
+	capture_stop
 	in_host $ns "$RDSB_BIN" status >"$1/status" 2>&1
 	in_host $ns "$RDSB_BIN" unload >/dev/null 2>&1
 	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -111,13 +125,13 @@ scenario() {
 	[ -n "${4:-}" ] && order="$order, IPv6"
 	if [ "$grc" -eq 77 ] || [ "$grc" -eq 125 ] && ! [ -s "$d/guest.out" ]; then :; fi
 	[ $grc -eq 0 ] && [ $hrc -eq 0 ] && [ -n "$g_sent" ] && [ "$g_sent" = "$h_from" ]
-	result "$kernel kernel, $order: $N datagrams ($SIZES B) guest->host, hashes equal" $? "$d/diag"
+	result "$kernel kernel, $order: $N datagrams ($SIZES B) guest->host, hashes equal" $? "$d/diag" "$d"
 	[ $grc -eq 0 ] && [ $hrc -eq 0 ] && [ -n "$h_sent" ] && [ "$h_sent" = "$g_from" ]
-	result "$kernel kernel, $order: $N datagrams ($SIZES B) host->guest, hashes equal" $? "$d/diag"
+	result "$kernel kernel, $order: $N datagrams ($SIZES B) host->guest, hashes equal" $? "$d/diag" "$d"
 	[ "$npaths" -eq 8 ]
-	result "$kernel kernel, $order: the NPATHS handshake opened 8 TCP paths" $? "$d/diag"
+	result "$kernel kernel, $order: the NPATHS handshake opened 8 TCP paths" $? "$d/diag" "$d"
 	[ "$(grep -cE '^ +[1-3]: [0-9]+ usec$' "$d/ping")" -eq 3 ]
-	result "$kernel kernel, $order: rds-bpf ping answered 3 times by the kernel" $? "$d/ping"
+	result "$kernel kernel, $order: rds-bpf ping answered 3 times by the kernel" $? "$d/ping" "$d"
 }
 
 # cong_scenario KERNEL: our receiver does not read for 15 s (longer than the
@@ -145,7 +159,7 @@ cong_scenario() {
 	from=$(grep -F "from $g:5002 msgs 300 " "$d/host-recv" | sed 's/.* hash \([0-9a-f]*\).*/\1/')
 	{ echo "guest rc $grc, host rc $hrc, enobufs ${enobufs:-?}, sent $sent, received $from"; cat "$d/status" "$d/host-recv"; } >"$d/diag"
 	[ $grc -eq 0 ] && [ $hrc -eq 0 ] && [ "${enobufs:-0}" -gt 0 ] && [ -n "$sent" ] && [ "$sent" = "$from" ]
-	result "$kernel kernel: our congestion map makes the kernel's sender get ENOBUFS; all 300 arrive after the drain" $? "$d/diag"
+	result "$kernel kernel: our congestion map makes the kernel's sender get ENOBUFS; all 300 arrive after the drain" $? "$d/diag" "$d"
 }
 
 for kernel in legacy sid; do

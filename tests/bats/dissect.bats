@@ -1,0 +1,211 @@
+#!/usr/bin/env bats
+# rds-dissect: a real capture between two engines decodes to exactly the
+# records that were sent; hand-made captures (tests/tools/mkpcap.py) check
+# reassembly (retransmission, out of order), every record kind, and that
+# broken or hostile files give a clear error or a counted "bad" line.
+
+load helpers
+
+MKPCAP="$BATS_TEST_DIRNAME/../tools/mkpcap.py"
+
+setup() {
+	source "$BATS_TEST_DIRNAME/../lib/capture.sh"
+}
+teardown() {
+	capture_stop
+	[ -z "${NS_A:-}" ] || teardown_hosts
+}
+
+dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
+	python3 "$MKPCAP" "$1" "$BATS_TEST_TMPDIR/$1.pcap"
+	run "$RDSB_DISSECT" "${@:2}" "$BATS_TEST_TMPDIR/$1.pcap"
+	echo "$output"
+}
+
+@test "a capture between two engines: every datagram is one data record on one path, lengths add up" {
+	setup_two_hosts
+	capture_start "$NS_A" eth0 "$BATS_TEST_TMPDIR/wire.pcap"
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 50 -s 0:3000 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.b" >"$BATS_TEST_TMPDIR/rb" &
+	rb=$!
+	rds A "$RDSB_XFER" recv -b $ADDR_A:4001 -n 30 -s 0:3000 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.a" >"$BATS_TEST_TMPDIR/ra" &
+	ra=$!
+	wait_ready 2
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 50 -s 0:3000 >"$BATS_TEST_TMPDIR/sa"
+	rds B "$RDSB_XFER" send -b $ADDR_B:6000 -d $ADDR_A:4001 -n 30 -s 0:3000 >"$BATS_TEST_TMPDIR/sb"
+	wait $rb
+	wait $ra
+	sleep 0.2
+	capture_stop
+	run "$RDSB_DISSECT" -f "$BATS_TEST_TMPDIR/wire.pcap"
+	echo "$output" | tail -n 25
+	[ "$status" -eq 0 ]
+	summary=$(grep '^summary:' <<<"$output")
+	grep -q ' data 80 .* cut 0 bad 0 undecoded-streams 0$' <<<"$summary"
+	# 8 paths, both directions: 16 streams
+	grep -q ' streams 16 ' <<<"$summary"
+	# each sender's datagrams on exactly one stream, all of them
+	[ "$(grep -c '^stream .* 5000>4000:50$' <<<"$output")" -eq 1 ]
+	[ "$(grep -c '^stream .* 6000>4001:30$' <<<"$output")" -eq 1 ]
+	[ "$(grep -c '>4000:\|>4001:' <<<"$output")" -eq 2 ]
+	# the payload lengths on the wire add up to what the senders sent
+	bytes_a=$(sed -n 's/^sent 50 msgs \([0-9]*\) bytes.*/\1/p' "$BATS_TEST_TMPDIR/sa")
+	bytes_b=$(sed -n 's/^sent 30 msgs \([0-9]*\) bytes.*/\1/p' "$BATS_TEST_TMPDIR/sb")
+	[ "$(awk '/ sport 5000 dport 4000 .* data$/ {n += $10} END {print n}' <<<"$output")" -eq "$bytes_a" ]
+	[ "$(awk '/ sport 6000 dport 4001 .* data$/ {n += $10} END {print n}' <<<"$output")" -eq "$bytes_b" ]
+	# per path, the sequence numbers of what was sent count up without a gap
+	awk '/ (data|probe-ping|probe-pong|ping|pong)$/ {k = $2 $4; if (k in last && $6 != last[k] + 1) bad++; last[k] = $6}
+	     END {exit bad > 0}' <<<"$output"
+	# the handshake: a probe ping carrying NPATHS=8, GEN_NUM, SPORT_IDX
+	grep -qE ' sport 1 dport 0 flags - credit 0 ext NPATHS=8,GEN_NUM=0x[0-9a-f]{8},SPORT_IDX=0 probe-ping$' <<<"$output"
+}
+
+@test "records: handshake, congestion map, data (retransmitted, out of order), ping and pong" {
+	dissect good
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 9 ]
+	[ "${lines[0]}" = "0.002000 10.0.0.2:16385 -> 10.0.0.1:40000 seq 0 ack 0 len 8192 sport 0 dport 0 flags CONG_BITMAP credit 0 ext - congestion map (2 ports congested: 9 4002)" ]
+	[ "${lines[1]}" = "0.003000 10.0.0.1:40000 -> 10.0.0.2:16385 seq 1 ack 0 len 0 sport 1 dport 0 flags - credit 0 ext NPATHS=8,GEN_NUM=0xa1b2c3d4,SPORT_IDX=0 probe-ping" ]
+	[ "${lines[2]}" = "0.004000 10.0.0.2:16385 -> 10.0.0.1:40000 seq 1 ack 0 len 0 sport 0 dport 1 flags - credit 0 ext NPATHS=8 probe-pong" ]
+	# the retransmitted segment is not decoded twice, the hole is filled in order
+	[ "${lines[3]}" = "0.008000 10.0.0.1:40000 -> 10.0.0.2:16385 seq 2 ack 0 len 100 sport 5000 dport 4000 flags RETRANSMITTED credit 0 ext - data" ]
+	[ "${lines[4]}" = "0.008000 10.0.0.1:40000 -> 10.0.0.2:16385 seq 3 ack 0 len 3000 sport 5000 dport 4000 flags - credit 0 ext - data" ]
+	[ "${lines[5]}" = "0.008000 10.0.0.1:40000 -> 10.0.0.2:16385 seq 4 ack 0 len 0 sport 5000 dport 4000 flags - credit 0 ext - data" ]
+	[ "${lines[6]}" = "0.009000 10.0.0.1:40000 -> 10.0.0.2:16385 seq 5 ack 0 len 2 sport 7 dport 0 flags - credit 0 ext - ping" ]
+	[ "${lines[7]}" = "0.010000 10.0.0.2:16385 -> 10.0.0.1:40000 seq 2 ack 0 len 0 sport 0 dport 7 flags - credit 0 ext - pong" ]
+	[ "${lines[8]}" = "summary: packets 11 streams 2 records 8 data 3 probe-pings 1 probe-pongs 1 pings 1 pongs 1 cong-maps 1 cut 0 bad 0 undecoded-streams 0" ]
+}
+
+@test "IPv6, and a file written on a big-endian host with nanosecond stamps, decode the same records" {
+	python3 "$MKPCAP" good "$BATS_TEST_TMPDIR/good.pcap"
+	good=$("$RDSB_DISSECT" "$BATS_TEST_TMPDIR/good.pcap" | cut -d' ' -f5-)
+	dissect v6
+	[ "$status" -eq 0 ]
+	grep -qF '[fd00::1]:40000 -> [fd00::2]:16385 seq 3 ack 0 len 3000 sport 5000 dport 4000' <<<"$output"
+	[ "$(cut -d' ' -f5- <<<"$output")" = "$good" ]
+	dissect swapped
+	[ "$status" -eq 0 ]
+	[ "$(cut -d' ' -f5- <<<"$output")" = "$good" ]
+	[ "${lines[0]%% *}" = 0.000002 ]
+}
+
+@test "-f: which RDS ports each stream carried" {
+	dissect good -f
+	[ "$status" -eq 0 ]
+	grep -qx 'stream 10.0.0.1:40000 -> 10.0.0.2:16385 records 5 data 3 ports 5000>4000:3' <<<"$output"
+	grep -qx 'stream 10.0.0.2:16385 -> 10.0.0.1:40000 records 3 data 0 ports -' <<<"$output"
+}
+
+@test "not a capture: empty, bad magic, pcapng give one clear line and exit 1" {
+	dissect empty
+	[ "$status" -eq 1 ]
+	[ "$output" = "rds-dissect: $BATS_TEST_TMPDIR/empty.pcap: not a pcap file: shorter than the 24-byte file header" ]
+	dissect bad-magic
+	[ "$status" -eq 1 ]
+	[ "$output" = "rds-dissect: $BATS_TEST_TMPDIR/bad-magic.pcap: not a pcap file: bad magic 38464947" ]
+	dissect pcapng
+	[ "$status" -eq 1 ]
+	grep -q 'pcapng is not supported' <<<"$output"
+	run "$RDSB_DISSECT" "$BATS_TEST_TMPDIR/nonexistent.pcap"
+	[ "$status" -eq 1 ]
+	[ "$output" = "rds-dissect: $BATS_TEST_TMPDIR/nonexistent.pcap: No such file or directory" ]
+}
+
+@test "usage errors exit 2" {
+	run "$RDSB_DISSECT"
+	[ "$status" -eq 2 ]
+	run "$RDSB_DISSECT" -p 0 x.pcap
+	[ "$status" -eq 2 ]
+	[ "$output" = "rds-dissect: bad port '0' (want 1..65535)" ]
+	run "$RDSB_DISSECT" a.pcap b.pcap
+	[ "$status" -eq 2 ]
+}
+
+@test "a file cut inside a packet, or with an absurd packet length: what came before, then a bad line" {
+	dissect truncated
+	[ "$status" -eq 1 ]
+	[ "$(grep -c ' data$' <<<"$output")" -eq 3 ]
+	grep -qx 'bad: packet 11: truncated (file ends inside its 102 bytes)' <<<"$output"
+	grep -q ' bad 1 ' <<<"$output"
+	dissect huge-caplen
+	[ "$status" -eq 1 ]
+	grep -qx 'bad: packet 12: captured length 2147483647 is not plausible' <<<"$output"
+	grep -q ' records 8 .* bad 1 ' <<<"$output"
+}
+
+@test "garbage or a huge h_len: one bad line, the stream is not decoded further" {
+	dissect garbage
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 2 ]
+	grep -q 'bad: h_len above 1048576, the rest of this stream is not decoded$' <<<"${lines[0]}"
+	grep -q ' records 0 .* bad 1 ' <<<"${lines[1]}"
+	dissect huge-len
+	[ "$status" -eq 1 ]
+	grep -q ' seq 1 ack 0 len 2 .* data$' <<<"${lines[0]}"
+	grep -q ' seq 2 ack 0 len 4294967295 .* bad: h_len above 1048576' <<<"${lines[1]}"
+	grep -q ' records 1 data 1 .* bad 1 ' <<<"${lines[2]}"
+}
+
+@test "a congestion map of the wrong size is bad, framing goes on by h_len" {
+	dissect cong-bad-len
+	[ "$status" -eq 1 ]
+	grep -q 'len 100 sport 0 dport 0 flags CONG_BITMAP .* bad: not 8192 bytes, the kernel ignores it$' <<<"${lines[0]}"
+	grep -q ' seq 1 ack 0 len 5 sport 5000 dport 4000 .* data$' <<<"${lines[1]}"
+}
+
+@test "an extension type above 15 ends the list where the kernel stops" {
+	dissect ext-stop
+	[ "$status" -eq 0 ]
+	grep -q ' ext NPATHS=2,stops-at-3:0x14 data$' <<<"${lines[0]}"
+}
+
+@test "a RST cuts a record; data after the RST is not part of the stream" {
+	dissect rst
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "0.002000 10.0.0.1:40000 -> 10.0.0.2:16385 cut: RST after 10 of 100 payload bytes (seq 2 sport 5000 dport 4000)" ]
+	grep -q ' records 1 data 1 .* cut 1 bad 0 ' <<<"${lines[2]}"
+}
+
+@test "no SYN, a hole, a snaplen cut, a broken IP header: said and counted, never guessed" {
+	dissect no-syn
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "stream 10.0.0.1:40000 -> 10.0.0.2:16385: its SYN is not in the capture, 51 bytes not decoded" ]
+	grep -q ' records 0 .* undecoded-streams 1$' <<<"${lines[1]}"
+	dissect hole
+	[ "$status" -eq 1 ]
+	grep -q ' bad: a hole in the capture before its last bytes' <<<"${lines[1]}"
+	dissect snaplen
+	[ "$status" -eq 1 ]
+	grep -q ' bad: the capture lost bytes (snaplen)' <<<"${lines[0]}"
+	dissect bad-ip
+	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "packet 2 bad: bad IPv4 header" ]
+	grep -q ' seq 1 ack 0 len 1 .* data$' <<<"${lines[1]}"
+}
+
+@test "300 randomly damaged captures: exit 0 or 1, never a crash or a hang" {
+	python3 "$MKPCAP" good "$BATS_TEST_TMPDIR/good.pcap"
+	python3 - "$BATS_TEST_TMPDIR/good.pcap" "$BATS_TEST_TMPDIR/fz" <<'EOF'
+import random, sys
+data = open(sys.argv[1], "rb").read()
+r = random.Random(4)
+for i in range(300):
+    b = bytearray(data)
+    for _ in range(r.randrange(1, 20)):
+        pos = r.randrange(len(b))
+        k = r.randrange(3)
+        if k == 0:
+            b[pos] = r.randrange(256)
+        elif k == 1:
+            del b[pos:pos + r.randrange(1, 64)]
+        else:
+            b[pos:pos] = bytes(r.randrange(256) for _ in range(r.randrange(1, 16)))
+    open(f"{sys.argv[2]}.{i}", "wb").write(b)
+EOF
+	for i in $(seq 0 299); do
+		rc=0
+		timeout 5 "$RDSB_DISSECT" "$BATS_TEST_TMPDIR/fz.$i" >/dev/null 2>&1 || rc=$?
+		[ "$rc" -le 1 ] || { echo "fz.$i: exit $rc"; false; }
+	done
+}

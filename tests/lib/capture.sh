@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# Wire captures for tests: tcpdump of the RDS/TCP port in a namespace, and
+# the dissector's view of them (build/sbin/rds-dissect). Source it, then:
+#   capture_start NS IFACE FILE   (returns once tcpdump is capturing)
+#   capture_stop                  (every capture this shell started)
+RDSB_ROOT=${RDSB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RDSB_DISSECT=${RDSB_DISSECT:-$RDSB_ROOT/build/sbin/rds-dissect}
+CAPTURE_PIDS=()
+CAPTURE_FILES=()
+
+capture_start() {	# NS IFACE FILE
+	local err=$3.tcpdump
+	: >"$err"
+	# --immediate-mode and -U: each packet reaches the file at once (not
+	# after the ring buffer's 1 s block timeout), so stopping loses nothing.
+	# Immediate mode gives every packet a ring frame of the snaplen: a
+	# snaplen just above a 64 KiB GSO packet and 64 MiB of ring hold ~1000
+	# packets, where the defaults (256 KiB, 2 MiB) hold 8 and drop bursts.
+	nsenter --net="/run/netns/$1" tcpdump -i "$2" -s 66000 -B 65536 --immediate-mode -U -w "$3" \
+		tcp port 16385 2>"$err" &
+	CAPTURE_PIDS+=($!)
+	CAPTURE_FILES+=("$3")
+	for _ in $(seq 100); do
+		grep -q 'listening on' "$err" && return 0
+		kill -0 $! 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "capture_start: tcpdump on $2 did not start: $(tail -n 1 "$err")" >&2
+	return 1
+}
+
+capture_stop() {
+	local p f size
+	# let tcpdump write what is still on its way: until no file grows for 0.2 s
+	for _ in $(seq 25); do
+		size=$(for f in "${CAPTURE_FILES[@]}"; do stat -c %s "$f" 2>/dev/null; done)
+		sleep 0.2
+		[ "$size" = "$(for f in "${CAPTURE_FILES[@]}"; do stat -c %s "$f" 2>/dev/null; done)" ] && break
+	done
+	for p in "${CAPTURE_PIDS[@]}"; do
+		kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
+	done
+	CAPTURE_PIDS=()
+	CAPTURE_FILES=()
+}
