@@ -160,7 +160,9 @@ struct rdsb_event {
 	X(BPF_DROP_SHORT,	"bpf_drop_short_record")		\
 	X(BPF_DROP_REDIRECT,	"bpf_drop_redirect_failed")		\
 	X(BPF_EVENTS_LOST,	"bpf_events_lost")				\
-	X(DROP_NO_PATH,		"drop_no_path")
+	X(DROP_NO_PATH,		"drop_no_path")				\
+	X(ACCEPT_PARKED,	"accept_parked")			\
+	X(ACCEPT_RESET_NO_PATH,	"accept_reset_no_path")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

@@ -101,6 +101,20 @@ normal_exchange() {
 	normal_exchange
 }
 
+@test "a lane that connects and sends before the probe waits for a path: nothing lost, not reset" {
+	raw_receiver 5 11
+	# TCP acknowledges the lane's bytes as soon as they arrive, and the
+	# sender forgets them then: a reset of the early lane would lose them
+	run hostile datagrams --lane-first --sport 5000 --dport 4000 --seed 11 --size 0:3000 --msgs 1:0,2:1,3:2,4:3,5:4
+	echo "$output"
+	grep -qx 'result closed' <<<"$output"
+	raw_received 5
+	[ "$(counter B accept_parked)" -eq 1 ]
+	[ "$(counter B accept_reset_no_path)" -eq 0 ]
+	[ "$(counter B rx_delivered)" -eq 5 ]
+	normal_exchange
+}
+
 @test "the duplicate rule is the kernel's: a lower seq without RETRANSMITTED rewinds next_rx_seq" {
 	raw_receiver 3 9
 	# 5, then 3 (accepted: next_rx_seq = 4, not 6), then 4 RETRANSMITTED

@@ -16,7 +16,11 @@ would, and writes what a well-behaved kernel never writes:
                 written N bytes at a time, 2 ms apart, so that records
                 and headers straddle TCP segments; prints the rds-xfer style
                 "sent N msgs B bytes hash H" over the records not marked
-                with a leading '-' (those the receiver must not get)
+                with a leading '-' (those the receiver must not get);
+                with --lane-first, path 0 connects and stays silent, a
+                second connection (lane 1) writes the datagrams, and only
+                then (0.5 s later) does path 0 send the probe with NPATHS 2:
+                a lane that comes before the path count is known
   larger        only connect (from --src, a larger address than DST); with
                 --listen, then wait for DST to connect back to --src:16385 and
                 print the first frames it sends
@@ -87,6 +91,12 @@ def connect(args):
     return s
 
 
+def probe(npaths, gen):
+    """A legacy kernel's probe ping: sport RDS_FLAG_PROBE_PORT, NPATHS, GEN_NUM."""
+    ext = bytes([5]) + npaths.to_bytes(2, "big") + bytes([6]) + gen.to_bytes(4, "big")
+    return header(sport=1, ext=ext)
+
+
 def result(s, timeout=5.0):
     """Read (and discard) what the peer sends until it ends the connection."""
     s.settimeout(timeout)
@@ -143,6 +153,7 @@ def main():
     ap.add_argument("--chunk", type=int, default=0, help="datagrams: write N bytes at a time")
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to stay connected and silent first")
     ap.add_argument("--until", help="end the --hold early once this file exists")
+    ap.add_argument("--lane-first", action="store_true", help="datagrams: on lane 1, before the probe")
     args = ap.parse_args()
 
     if args.case == "larger":
@@ -204,6 +215,9 @@ def main():
                 h = fnv(fnv(h, len(payload).to_bytes(4, "little")), payload)
                 n += 1
                 total += len(payload)
+        path0 = None
+        if args.lane_first:
+            path0, s = s, connect(args)
         if args.chunk > 0:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for i in range(0, len(out), args.chunk):
@@ -212,8 +226,17 @@ def main():
         else:
             s.sendall(out)
         say(f"sent {n} msgs {total} bytes hash {h:016x}")
-        s.shutdown(socket.SHUT_WR)
-        say(f"result {result(s)}")
+        if path0:
+            time.sleep(0.5)
+            path0.sendall(probe(2, 0x1234))
+        try:
+            s.shutdown(socket.SHUT_WR)
+            res = result(s)
+        except OSError:
+            res = "reset"  # already reset: shutdown finds no connection
+        say(f"result {res}")
+        if path0:
+            path0.close()
     s.close()
     return 0
 

@@ -141,6 +141,8 @@ static struct rdsb_path *accept_slot(struct rdsb_conn *c, uint16_t fport)
 {
 	unsigned int n = c->npaths ? c->npaths : 1;
 
+	/* busy, it is replaced: the peer reconnected that lane before we
+	 * saw the old socket die */
 	if (c->peer_sport_idx)
 		return &c->paths[fport % n];
 	for (unsigned int i = 0; i < n; i++)
@@ -148,8 +150,78 @@ static struct rdsb_path *accept_slot(struct rdsb_conn *c, uint16_t fport)
 			return &c->paths[i];
 	/* every slot busy: with one path (decided, not merely unknown) the
 	 * peer reconnected before we saw the old socket die, so the new one
-	 * replaces it; else it is reset, as rds_tcp_accept_one_path */
+	 * replaces it */
 	return c->npaths == 1 ? &c->paths[0] : NULL;
+}
+
+static void place(struct rdsb_engine *e, struct rdsb_path *p, int fd, uint16_t lport, uint16_t fport)
+{
+	if (p->ev.fd >= 0)
+		rdsb_path_drop(e, p, "replaced by a new connection from the peer");
+	p->ev.fd = fd;
+	p->ev.events = 0;
+	p->outgoing = false;
+	p->poke = false;
+	p->lport = lport;
+	p->fport = fport;
+	rdsb_path_up(e, p);
+}
+
+/*
+ * Accepted sockets without a free path yet: a lane that arrives before the
+ * handshake gave the path count (on the BPF path the probe is still in the
+ * inbox), or a lane the peer reconnected before we saw its old socket die.
+ * The peer may have sent on it already and TCP acknowledged those bytes,
+ * which the peer then forgets (acked = snd_una): a reset would lose
+ * messages. So it waits for a path, as rds_tcp_accept_one keeps
+ * rds_tcp_accepted_sock (2026); only when too many wait is one reset.
+ */
+#define MAX_PARKED	(2 * RDS_MPATH_WORKERS)
+static struct parked {
+	struct rdsb_conn *c;
+	int fd;
+	uint16_t lport, fport;
+} parked[MAX_PARKED];
+static unsigned int nparked;
+
+/* The connection's path count was decided or one of its paths went down. */
+static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	static bool busy;	/* placing one drops a path, which calls us */
+
+	if (busy)
+		return;
+	busy = true;
+	for (unsigned int i = 0; i < nparked;) {
+		struct parked k = parked[i];
+		struct rdsb_path *p;
+
+		if (k.c != c || !(p = accept_slot(c, k.fport))) {
+			i++;
+			continue;
+		}
+		parked[i] = parked[--nparked];
+		place(e, p, k.fd, k.lport, k.fport);
+	}
+	busy = false;
+}
+
+static void park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lport, uint16_t fport)
+{
+	if (nparked == MAX_PARKED) {
+		rdsb_count(e, RDSB_C_ACCEPT_RESET_NO_PATH);
+		reject(fd);
+		return;
+	}
+	rdsb_count(e, RDSB_C_ACCEPT_PARKED);
+	parked[nparked++] = (struct parked){ .c = c, .fd = fd, .lport = lport, .fport = fport };
+}
+
+static void rdsb_tcp_stop(struct rdsb_engine *e)
+{
+	(void)e;
+	while (nparked)
+		close(parked[--nparked].fd);
 }
 
 static void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
@@ -195,27 +267,12 @@ static void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 			}
 			continue;
 		}
-		/* The peer opens lanes > 0 as soon as it has our probe; its
-		 * own probe (path count, SPORT_IDX) was sent before, on path
-		 * 0: read it before choosing a slot, or lane 1 would take
-		 * path 0's place (and its sequence space). */
-		if (!c->npaths && c->paths[0].state == RDSB_PATH_UP && c->paths[0].ev.fd >= 0)
-			rdsb_path_recv(e, &c->paths[0]);
-		p = accept_slot(c, fport);
-		if (!p) {
-			reject(fd);
-			continue;
-		}
-		if (p->ev.fd >= 0)
-			rdsb_path_drop(e, p, "replaced by a new connection from the peer");
 		tune(fd);
-		p->ev.fd = fd;
-		p->ev.events = 0;
-		p->outgoing = false;
-		p->poke = false;
-		p->lport = lport;
-		p->fport = fport;
-		rdsb_path_up(e, p);
+		p = accept_slot(c, fport);
+		if (p)
+			place(e, p, fd, lport, fport);
+		else
+			park(e, c, fd, lport, fport);
 	}
 }
 
@@ -309,4 +366,6 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.connected = rdsb_tcp_connected,
 	.acked = rdsb_tcp_acked,
 	.close = rdsb_tcp_close,
+	.paths_changed = rdsb_tcp_paths_changed,
+	.stop = rdsb_tcp_stop,
 };

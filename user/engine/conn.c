@@ -259,6 +259,8 @@ static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int 
 		for (unsigned int i = 1; i < n; i++)
 			if (c->paths[i].ev.fd < 0 && !c->paths[i].reconnect_at)
 				schedule_reconnect(e, &c->paths[i]);
+	if (e->tp->paths_changed)
+		e->tp->paths_changed(e, c);
 }
 
 static void drop_msg_list(struct rdsb_engine *e, struct list_head *l, bool only_retrans,
@@ -441,6 +443,8 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 	if (p->index == 0)
 		p->conn->ping_tries = 0;
 	schedule_reconnect(e, p);
+	if (e->tp->paths_changed)
+		e->tp->paths_changed(e, p->conn);
 }
 
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)

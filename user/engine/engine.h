@@ -291,6 +291,9 @@ struct rdsb_transport {
 	void (*connected)(struct rdsb_engine *e, struct rdsb_path *p);
 	uint64_t (*acked)(struct rdsb_path *p);
 	void (*close)(struct rdsb_path *p, bool reset);
+	/* the connection's path count was decided or a path went down:
+	 * an accepted socket waiting for a path may take it (NULL: none) */
+	void (*paths_changed)(struct rdsb_engine *e, struct rdsb_conn *c);
 	void (*stop)(struct rdsb_engine *e);
 	/* its own counters for status (NULL: none): fn once per counter */
 	void (*counters)(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);

@@ -69,10 +69,14 @@ static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool nonblock, 
 	}
 }
 
+/* Never a blocking recv: on the BPF path a blocking (or MSG_WAITALL) read
+ * that finds bytes in the socket's own queue sleeps on that queue alone,
+ * while the rest of the record arrives in the psock queue (the verdict moves
+ * each skb there): it would never wake. poll sees both queues. */
 static int read_exact(int fd, void *buf, size_t len, int flags)
 {
 	while (len) {
-		ssize_t n = sys_recv(fd, buf, len, flags | MSG_WAITALL);
+		ssize_t n = sys_recv(fd, buf, len, flags | MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
