@@ -30,6 +30,7 @@ PEERS=${RDSB_VM_PEERS:-legacy sid netns}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 M=20				# datagrams from each of the 8 sockets
+R=${RDSB_VM_RESET_MSGS:-20000}	# datagrams each way per connection while paths are killed
 work=$(mktemp -d)
 ns=rdsbvm$$			# the host (rds-bpf under test)
 ns2=rdsbvp$$			# the peer when it is rds-bpf too
@@ -211,6 +212,10 @@ wire_result() {
 	fi
 }
 
+order() {	# PEER_ADDR HOST_ADDR: which one connects
+	if [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; then echo "peer smaller"; else echo "host smaller"; fi
+}
+
 # ---- scenarios ----
 
 # pings: rds-bpf ping, 3 times, to the peer on both connections
@@ -388,6 +393,164 @@ exchange_checks() {
 		"$diag.paths"
 }
 
+# kill_paths PEER_ADDR all|bytes_acked|bytes_received: kill (ss -K) every
+# path socket to the peer, or the one that moved the most bytes that way
+# (bytes_acked: our sending, bytes_received: the peer's); prints how many
+kill_paths() {
+	local sock
+	if [ "$2" = all ]; then
+		in_host $ns ss -HK state established dst "$(br "$1")" '( sport = :16385 or dport = :16385 )' | grep -c .
+		return
+	fi
+	# ss -i prints each socket on two lines: addresses, then its counters
+	sock=$(in_host $ns ss -Htin state established dst "$(br "$1")" '( sport = :16385 or dport = :16385 )' |
+		awk -v w="$2:" 'NR % 2 == 1 {s = $3 " " $4; next}
+			{v = 0; for (i = 1; i <= NF; i++) if (index($i, w) == 1) v = substr($i, length(w) + 1) + 0
+			 if (v >= best) {best = v; b = s}}
+			END {print b}')
+	[ -n "$sock" ] || { echo 0; return; }
+	# shellcheck disable=SC2086
+	in_host $ns ss -HK state established src ${sock% *} dst ${sock#* } | grep -c .
+}
+
+# reset PEER LABEL: R datagrams each way on both connections while the host
+# kills path sockets (ss -K) three times: the one carrying our datagrams,
+# the one carrying the peer's, then all; nothing may be lost, duplicated or
+# reordered, and all 8 paths come back
+reset() {
+	local peer=$1 label=$2 x ga ha script='' rdy='' senders='' pids=() kills4=0 kills6=0 k name
+	for x in 4 6; do
+		eval "ga=\$G$x ha=\$H$x"
+		ga=$(br "$ga") ha=$(br "$ha")
+		script+="rds-xfer recv -b $ga:4101 -n $R -s 0:2000 -S 8 -t 60 --senders 1 --ready rdy.$x.1 >v$x.r 2>&1 &
+			rds-xfer recv -b $ga:4999 -n 1 -s 0:0 -t 200 --ready rdy.$x.9 >/dev/null 2>&1 &
+			"
+		rdy+=" rdy.$x.1 rdy.$x.9"
+		senders+="rds-xfer send -b $ga:5100 -d $ha:4100 -n $R -s 0:2000 -S 7 -t 60 >v$x.s 2>&1 &
+			"
+	done
+	script+="ready$rdy || exit 1
+		mark ready
+		$senders
+		wait
+		for f in v*; do show \$f \$f; done"
+	host_up "$peer" || return 1
+	for x in 4 6; do
+		eval "ha=\$H$x"
+		hx recv -b "$(br "$ha")":4100 -n $R -s 0:2000 -S 7 -t 60 --senders 1 --ready "$d/rdy.$x" >"$d/v$x.hr" 2>&1 &
+		pids+=($!)
+	done
+	for _ in $(seq 200); do [ "$(ls "$d"/rdy.* 2>/dev/null | wc -l)" -eq 2 ] && break; sleep 0.05; done
+	peer_start "$peer" "$script"
+	if wait_mark ready; then
+		for x in 4 6; do
+			eval "ga=\$G$x ha=\$H$x"
+			hx send -b "$(br "$ha")":5100 -d "$(br "$ga")":4101 -n $R -s 0:2000 -S 8 -t 60 >"$d/v$x.hs" 2>&1 &
+			pids+=($!)
+		done
+		# under way (some datagrams in), then kill the paths of both
+		# connections while our senders still send
+		for _ in $(seq 600); do
+			[ "$(in_host $ns "$RDSB_BIN" status -j | jq .counters.rx_delivered)" -gt $((R / 10)) ] && break
+			sleep 0.05
+		done
+		for k in bytes_acked bytes_received all; do
+			# the legacy kernel pairs a reconnected socket with the first
+			# path that is down: with several down, the pairing of paths
+			# (and of their sequence numbers) can change and datagrams are
+			# lost, kernel to kernel too (rds-facts 2.3); one at a time then
+			[ "$k" = all ] && [ "$peer" = legacy ] && k=bytes_acked
+			for x in 4 6; do
+				eval "ga=\$G$x"
+				grep -q '^sent' "$d/v$x.hs" && continue
+				[ "$(kill_paths "$ga" $k)" -gt 0 ] && eval "kills$x=\$((kills$x + 1))"
+			done
+			sleep 0.4
+		done
+	fi
+	wait "${pids[@]}"
+	for x in 4 6; do
+		eval "ga=\$G$x ha=\$H$x"
+		for _ in $(seq 100); do [ "$(established "$ga")" -eq 8 ] && break; sleep 0.1; done
+		established "$ga" >"$d/v$x.paths"
+		hx send -b "$(br "$ha")":4998 -d "$(br "$ga")":4999 -n 1 -s 0:0 -t 30 >/dev/null 2>&1
+	done
+	in_host $ns "$RDSB_BIN" status -j >"$d/status.json" 2>&1
+	peer_wait >/dev/null
+	host_down
+	for x in 4 6; do
+		eval "ga=\$G$x ha=\$H$x k=\$kills$x"
+		name="$label, IPv$x, $(order "$ga" "$ha")"
+		{ echo "kills while our sender was sending: $k"; cat "$d/v$x.hr" "$d/v$x.hs" "$d/v$x.paths"
+		  grep "^v$x" "$d/peer.out"; cat "$d/status"; } >"$d/diag.$x" 2>&1
+		s=$(sent_hash "$d/peer.out" "v$x.s: ")
+		[ "$k" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/v$x.hr" "$(br "$ga"):5100" $R)" ]
+		result "$name: paths killed mid-transfer ($k times): $R datagrams peer->host arrive once, in order" $? "$d/diag.$x"
+		s=$(sent_hash "$d/v$x.hs")
+		[ "$k" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$(br "$ha"):5100" $R "v$x.r: ")" ]
+		result "$name: paths killed mid-transfer ($k times): $R datagrams host->peer arrive once, in order" $? "$d/diag.$x"
+		[ "$(cat "$d/v$x.paths")" -eq 8 ]
+		result "$name: all 8 paths are back after the kills" $? "$d/diag.$x"
+	done
+	[ "$(jq .counters.rx_delivered "$d/status.json")" -eq $((2 * R)) ]
+	result "$label, reset: our engine delivered exactly $((2 * R)) datagrams, no duplicate" $? "$d/status.json"
+}
+
+# congestion PEER LABEL: on the IPv4 connection (peer smaller) our receiver
+# holds off reading, so our congestion map makes the peer's nonblocking
+# sender get ENOBUFS; on the IPv6 one (host smaller) the peer's receiver
+# holds off and the peer's map does it to ours. Then everything arrives.
+congestion() {
+	local peer=$1 label=$2 g4 h4 g6 h6 s script sync=''
+	g4=$(br "$G4") h4=$(br "$H4") g6=$(br "$G6") h6=$(br "$H6")
+	script="rds-xfer recv -b $g6:4003 -n 300 -s 1000:4000 -S 9 --rcvbuf 16384 --hold 4000 -t 60 --senders 1 \\
+			--ready rdy.r >v6.r 2>&1 &
+		rds-xfer recv -b $g4:4999 -n 1 -s 0:0 -t 100 --ready rdy.sync >/dev/null 2>&1 &
+		sync=\$!
+		ready rdy.r rdy.sync || exit 1
+		mark ready
+		wait \$sync
+		rds-xfer send -b $g4:5002 -d $h4:4002 -n 300 -s 1000:4000 -S 5 --nonblock -t 60 >v4.s 2>&1
+		wait
+		for f in v*; do show \$f \$f; done"
+	host_up "$peer" || return 1
+	peer_start "$peer" "$script"
+	if wait_mark ready; then
+		hx send -b "$h6":5003 -d "$g6":4003 -n 300 -s 1000:4000 -S 9 --nonblock -t 60 >"$d/v6.hs" 2>&1 &
+		sync=$!
+		hx recv -b "$h4":4002 -n 300 -s 1000:4000 -S 5 --rcvbuf 16384 --hold 4000 -t 60 --senders 1 \
+			--ready "$d/rdy.h" >"$d/v4.hr" 2>&1 &
+		for _ in $(seq 200); do [ -e "$d/rdy.h" ] && break; sleep 0.05; done
+		hx send -b "$h4":4998 -d "$g4":4999 -n 1 -s 0:0 -t 30 >/dev/null 2>&1
+		wait $! "$sync"
+	fi
+	wait_host_jobs
+	peer_wait >/dev/null
+	host_down
+	{ cat "$d/v4.hr" "$d/v6.hs"; grep '^v[46]' "$d/peer.out"; cat "$d/status"; } >"$d/diag" 2>&1
+	s=$(sent_hash "$d/peer.out" "v4.s: ")
+	[ "$(enobufs "$d/peer.out" "v4.s: ")" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/v4.hr" "$g4:5002" 300)" ]
+	result "$label, IPv4, $(order "$G4" "$H4"): our congestion map makes the peer's nonblocking sender get ENOBUFS; all 300 arrive" $? "$d/diag"
+	s=$(sent_hash "$d/v6.hs")
+	[ "$(enobufs "$d/v6.hs")" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$h6:5003" 300 "v6.r: ")" ]
+	result "$label, IPv6, $(order "$G6" "$H6"): the peer's congestion map makes our nonblocking sender get ENOBUFS; all 300 arrive" $? "$d/diag"
+	# on the wire: each map first marks the held port, a later one clears it
+	congested_then_clear "$h4" 4002
+	wire_result "$label, IPv4: our congestion map on the wire marks port 4002, a later one clears it"
+	congested_then_clear "$g6" 4003
+	wire_result "$label, IPv6: the peer's congestion map on the wire marks port 4003, a later one clears it"
+}
+
+# congested_then_clear SRC PORT: a map from SRC with only PORT congested,
+# then a later one with no port congested
+congested_then_clear() {
+	awk -v s="$1:" -v p="$2" 'index($2, s) == 1 && / congestion map / {
+			if ($0 ~ "\\(1 ports congested: " p "\\)") set = 1
+			else if (set && / \(0 ports congested\)/) clear = 1
+		}
+		END {exit !(set && clear)}' "$d/wire.txt"
+}
+
 for peer in $PEERS; do
 	case $peer in
 	legacy | sid)
@@ -407,6 +570,10 @@ for peer in $PEERS; do
 	G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 exchange "$peer" "$label"
 	d=$work/$peer-b && mkdir -p "$d"
 	G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 exchange "$peer" "$label"
+	d=$work/$peer-reset && mkdir -p "$d"
+	G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 reset "$peer" "$label"
+	d=$work/$peer-cong && mkdir -p "$d"
+	G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 congestion "$peer" "$label"
 done
 echo "vm: $n checks, $failed failed"
 [ $failed -eq 0 ]
