@@ -10,10 +10,11 @@
 # host smaller (rds-bpf connects). Per peer, four boots:
 #   exchange (twice, the orders swapped): 0 B..256 KiB datagrams both ways by
 #     content hash; 8 sockets each way and the path each port's traffic
-#     takes; the 8 paths of the NPATHS handshake; rds ping; every data record
-#     on the wire exactly once
-#   reset: the host kills the path sockets (ss -K) mid-transfer, both ways;
-#     nothing lost, duplicated or reordered
+#     takes; the 8 paths of the NPATHS handshake; rds ping; each datagram
+#     on the wire once (retransmissions aside), no record bad
+#   reset: the host kills path sockets (ss -K) mid-transfer, both ways: the
+#     one carrying our datagrams, the peer's, then all (one at a time for the
+#     legacy kernel); nothing lost, duplicated or reordered, 8 paths back
 #   congestion: our map makes the peer's nonblocking sender get ENOBUFS, and
 #     the peer's map ours; everything arrives after the receiver drains
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
@@ -418,6 +419,7 @@ kill_paths() {
 # the one carrying the peer's, then all; nothing may be lost, duplicated or
 # reordered, and all 8 paths come back
 reset() {
+	# shellcheck disable=SC2034 # kills4 and kills6 are counted through eval
 	local peer=$1 label=$2 x ga ha script='' rdy='' senders='' pids=() kills4=0 kills6=0 k name
 	for x in 4 6; do
 		eval "ga=\$G$x ha=\$H$x"
