@@ -11,12 +11,13 @@ CAPTURE_FILES=()
 capture_start() {	# NS IFACE FILE
 	local err=$3.tcpdump
 	: >"$err"
-	# --immediate-mode and -U: each packet reaches the file at once (not
-	# after the ring buffer's 1 s block timeout), so stopping loses nothing.
-	# Immediate mode gives every packet a ring frame of the snaplen: a
-	# snaplen just above a 64 KiB GSO packet and 64 MiB of ring hold ~1000
-	# packets, where the defaults (256 KiB, 2 MiB) hold 8 and drop bursts.
-	nsenter --net="/run/netns/$1" tcpdump -i "$2" -s 66000 -B 65536 --immediate-mode -U -w "$3" \
+	# --immediate-mode: each packet reaches tcpdump at once, not after the
+	# ring buffer's 1 s block timeout. It also gives every packet a ring
+	# frame of the snaplen: a snaplen just above a 64 KiB GSO packet and
+	# 128 MiB of ring hold ~2000 packets, where the defaults (256 KiB, 2 MiB)
+	# hold 8 and drop bursts. No -U: a write per packet is too slow for
+	# veth speeds; tcpdump writes out its buffer when stopped.
+	nsenter --net="/run/netns/$1" tcpdump -i "$2" -s 66000 -B 131072 --immediate-mode -w "$3" \
 		tcp port 16385 2>"$err" &
 	CAPTURE_PIDS+=($!)
 	CAPTURE_FILES+=("$3")

@@ -205,15 +205,27 @@ static double now_us(void)
 /* Closing an RDS socket drops every message still queued or unacked on it
  * (rds_release -> rds_send_drop_to), so a sender must not exit before its
  * queue has drained. Count our messages on the send+retrans queues with
- * RDS_INFO (what rds-info uses); returns -1 when the stack does not offer it. */
+ * RDS_INFO (what rds-info uses); returns -1 when the stack does not offer it.
+ * The RDS6 lists, which hold IPv4 connections too (v4-mapped), serve both
+ * families: the kernel's IPv4 lists (RDS_INFO_SEND_MESSAGES) were seen empty
+ * with messages queued on an IPv4 connection (Debian 6.1 and 7.2 kernels). */
 static long queued_msgs(int fd)
 {
-	int v6 = local.ss_family == AF_INET6;
-	int opts[2] = { v6 ? RDS6_INFO_SEND_MESSAGES : RDS_INFO_SEND_MESSAGES,
-			v6 ? RDS6_INFO_RETRANS_MESSAGES : RDS_INFO_RETRANS_MESSAGES };
+	const int opts[2] = { RDS6_INFO_SEND_MESSAGES, RDS6_INFO_RETRANS_MESSAGES };
+	struct in6_addr laddr;
+	uint16_t lport;
 	static uint8_t *buf;
 	static socklen_t cap;
 	long n = 0;
+	if (local.ss_family == AF_INET6) {
+		laddr = ((struct sockaddr_in6 *)&local)->sin6_addr;
+		lport = ((struct sockaddr_in6 *)&local)->sin6_port;
+	} else {
+		memset(&laddr, 0, sizeof(laddr));
+		laddr.s6_addr[10] = laddr.s6_addr[11] = 0xff;
+		memcpy(&laddr.s6_addr[12], &((struct sockaddr_in *)&local)->sin_addr, 4);
+		lport = ((struct sockaddr_in *)&local)->sin_port;
+	}
 	for (int k = 0; k < 2; k++) {
 		socklen_t len = cap;
 		int each;
@@ -226,15 +238,8 @@ static long queued_msgs(int fd)
 		if (each <= 0 && len)
 			return -1; /* the item size is unknown: cannot walk the list */
 		for (socklen_t off = 0; off + (socklen_t)each <= len; off += each) {
-			if (v6) {
-				struct rds6_info_message *m = (void *)(buf + off);
-				struct sockaddr_in6 *l = (void *)&local;
-				n += m->lport == l->sin6_port && !memcmp(&m->laddr, &l->sin6_addr, 16);
-			} else {
-				struct rds_info_message *m = (void *)(buf + off);
-				struct sockaddr_in *l = (void *)&local;
-				n += m->lport == l->sin_port && m->laddr == l->sin_addr.s_addr;
-			}
+			struct rds6_info_message *m = (void *)(buf + off);
+			n += m->lport == lport && !memcmp(&m->laddr, &laddr, 16);
 		}
 	}
 	return n;
