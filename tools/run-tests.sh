@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole suite: unit tests, the bats integration tests between namespace
 # hosts, then the interop suite against the kernel's RDS in qemu. Ends with
-# one line "N passed, M failed" over all of them.
+# one line "N passed, M failed, K skipped" over all of them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 pass=0
 fail=0
+skip=0
 count() {	# a "N passed, M failed" line from a test program
 	local p f
 	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$1" | tail -n 1)
@@ -23,10 +24,16 @@ for t in build/tests/test_*; do
 	grep -v '^$' "$log" | tail -n 3
 	count "$log"
 done
+tap_count() {	# the TAP lines of $log: ok, not ok, ok # SKIP
+	local s
+	s=$(grep -ci '^ok .* # skip' "$log")
+	skip=$((skip + s))
+	pass=$((pass + $(grep -c '^ok ' "$log") - s))
+	fail=$((fail + $(grep -c '^not ok ' "$log")))
+}
 bats_run() {
 	bats --tap --timing "$@" | tee "$log"
-	pass=$((pass + $(grep -c '^ok ' "$log")))
-	fail=$((fail + $(grep -c '^not ok ' "$log")))
+	tap_count
 }
 echo "== bats tests/bats"
 bats_run tests/bats
@@ -43,8 +50,7 @@ unset RDSB_TRANSPORT
 if [ -x tests/vm/run-suite.sh ]; then
 	echo "== tests/vm/run-suite.sh"
 	tests/vm/run-suite.sh | tee "$log"
-	pass=$((pass + $(grep -c '^ok ' "$log")))
-	fail=$((fail + $(grep -c '^not ok ' "$log")))
+	tap_count
 fi
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -62,10 +62,15 @@ cleanup() {
 trap cleanup EXIT
 
 result() {	# NAME RC [DIAGNOSTICS_FILE]: one TAP line; on failure the
-	# diagnostics and the last RDS records of the boot's capture ($d)
+	# diagnostics and the last RDS records of the boot's capture ($d);
+	# RC 77: not decided, a skip with the file's first line as the reason
 	n=$((n + 1))
 	if [ "$2" -eq 0 ]; then
 		echo "ok $n $1"
+		return
+	fi
+	if [ "$2" -eq 77 ]; then
+		echo "ok $n $1 # SKIP $(head -n 1 "$3")"
 		return
 	fi
 	echo "not ok $n $1"
