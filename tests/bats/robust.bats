@@ -115,6 +115,16 @@ normal_exchange() {
 	normal_exchange
 }
 
+@test "a peer that opens lanes and never probes: 16 wait, the rest are reset, reset ones free their place" {
+	run hostile lanes --count 20
+	echo "$output"
+	[ "$(grep -c '^lanes open 16 reset 4$' <<<"$output")" -eq 2 ]
+	[ "$(counter B accept_parked)" -eq 32 ]
+	[ "$(counter B accept_reset_no_path)" -eq 8 ]
+	engine_alive
+	normal_exchange
+}
+
 @test "the duplicate rule is the kernel's: a lower seq without RETRANSMITTED rewinds next_rx_seq" {
 	raw_receiver 3 9
 	# 5, then 3 (accepted: next_rx_seq = 4, not 6), then 4 RETRANSMITTED

@@ -21,6 +21,9 @@ would, and writes what a well-behaved kernel never writes:
                 second connection (lane 1) writes the datagrams, and only
                 then (0.5 s later) does path 0 send the probe with NPATHS 2:
                 a lane that comes before the path count is known
+  lanes         path 0 connects and stays silent (no probe), then --count
+                more connections; prints "lanes open O reset R" once B had
+                0.5 s to answer them, resets them all, and does it again
   larger        only connect (from --src, a larger address than DST); with
                 --listen, then wait for DST to connect back to --src:16385 and
                 print the first frames it sends
@@ -141,7 +144,7 @@ def print_frames(c, count, timeout):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["garbage", "huge-len", "truncated", "bad-cong-map", "datagrams", "larger"])
+    ap.add_argument("case", choices=["garbage", "huge-len", "truncated", "bad-cong-map", "datagrams", "lanes", "larger"])
     ap.add_argument("--dst", required=True)
     ap.add_argument("--src")
     ap.add_argument("--listen", action="store_true")
@@ -153,6 +156,7 @@ def main():
     ap.add_argument("--chunk", type=int, default=0, help="datagrams: write N bytes at a time")
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to stay connected and silent first")
     ap.add_argument("--until", help="end the --hold early once this file exists")
+    ap.add_argument("--count", type=int, default=20, help="lanes: connections per round")
     ap.add_argument("--lane-first", action="store_true", help="datagrams: on lane 1, before the probe")
     args = ap.parse_args()
 
@@ -181,6 +185,20 @@ def main():
             print_frames(c, 2, 5)
             c.close()
             ls.close()
+        return 0
+
+    if args.case == "lanes":
+        path0 = connect(args)
+        for _ in range(2):
+            lanes = [connect(args) for _ in range(args.count)]
+            time.sleep(0.5)
+            states = [result(c, 0.01) for c in lanes]
+            say(f"lanes open {states.count('open')} reset {states.count('reset')}")
+            for c in lanes:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+            time.sleep(0.2)
+        path0.close()
         return 0
 
     s = connect(args)

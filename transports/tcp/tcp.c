@@ -10,6 +10,7 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -206,8 +207,29 @@ static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 	busy = false;
 }
 
+/* Parked sockets the peer has reset or closed both ways, with nothing left
+ * to read, have no one to wait for: a peer that opens lanes and never
+ * probes cannot pin them all. */
+static void sweep_parked(void)
+{
+	for (unsigned int i = 0; i < nparked;) {
+		struct pollfd pf = { .fd = parked[i].fd, .events = POLLIN };
+		int unread = 0;
+
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)) &&
+		    ioctl(parked[i].fd, FIONREAD, &unread) == 0 && unread == 0) {
+			close(parked[i].fd);
+			parked[i] = parked[--nparked];
+		} else {
+			i++;
+		}
+	}
+}
+
 static void park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lport, uint16_t fport)
 {
+	if (nparked == MAX_PARKED)
+		sweep_parked();
 	if (nparked == MAX_PARKED) {
 		rdsb_count(e, RDSB_C_ACCEPT_RESET_NO_PATH);
 		reject(fd);
