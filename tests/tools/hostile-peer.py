@@ -190,9 +190,14 @@ def main():
     if args.case == "lanes":
         path0 = connect(args)
         for _ in range(2):
-            lanes = [connect(args) for _ in range(args.count)]
+            lanes, states = [], []
+            for _ in range(args.count):
+                try:
+                    lanes.append(connect(args))
+                except ConnectionResetError:
+                    states.append("reset")  # reset before connect() returned
             time.sleep(0.5)
-            states = [result(c, 0.01) for c in lanes]
+            states += [result(c, 0.01) for c in lanes]
             say(f"lanes open {states.count('open')} reset {states.count('reset')}")
             for c in lanes:
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -185,28 +185,6 @@ static struct parked {
 } parked[MAX_PARKED];
 static unsigned int nparked;
 
-/* The connection's path count was decided or one of its paths went down. */
-static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
-{
-	static bool busy;	/* placing one drops a path, which calls us */
-
-	if (busy)
-		return;
-	busy = true;
-	for (unsigned int i = 0; i < nparked;) {
-		struct parked k = parked[i];
-		struct rdsb_path *p;
-
-		if (k.c != c || !(p = accept_slot(c, k.fport))) {
-			i++;
-			continue;
-		}
-		parked[i] = parked[--nparked];
-		place(e, p, k.fd, k.lport, k.fport);
-	}
-	busy = false;
-}
-
 /* Parked sockets the peer has reset or closed both ways, with nothing left
  * to read, have no one to wait for: a peer that opens lanes and never
  * probes cannot pin them all. */
@@ -224,6 +202,29 @@ static void sweep_parked(void)
 			i++;
 		}
 	}
+}
+
+/* The connection's path count was decided or one of its paths went down. */
+static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	static bool busy;	/* placing one drops a path, which calls us */
+
+	if (busy)
+		return;
+	busy = true;
+	sweep_parked();
+	for (unsigned int i = 0; i < nparked;) {
+		struct parked k = parked[i];
+		struct rdsb_path *p;
+
+		if (k.c != c || !(p = accept_slot(c, k.fport))) {
+			i++;
+			continue;
+		}
+		parked[i] = parked[--nparked];
+		place(e, p, k.fd, k.lport, k.fport);
+	}
+	busy = false;
 }
 
 static void park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lport, uint16_t fport)
