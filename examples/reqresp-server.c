@@ -79,6 +79,11 @@ int main(int argc, char **argv)
 		served++;
 	}
 	printf("served %ld requests\n", served);
+	fflush(stdout);
+	/* close drops what the socket has not sent yet (rds_send_drop_to), and
+	 * the last replies may wait on the client's congested port: give them
+	 * a second to leave */
+	sleep(1);
 	close(fd);
 	return 0;
 }

@@ -51,9 +51,9 @@ serve() {
 }
 
 @test "fanout: 200 x 1000 B to 3 servers; the slow one gets ENOBUFS and congestion updates; all replied" {
-	# the two prompt servers can hold all 200 requests (SO_RCVBUF capped at
-	# rmem_max, 212992: 200 x 1048 B fit), so that one descheduled on a busy
-	# machine is not congested either
+	# the two prompt servers can hold all 200 x 1048 B (SO_RCVBUF 2 MiB, as
+	# far as rmem_max allows), so that one descheduled on a busy machine is
+	# not congested either
 	serve $ADDR_B 4300 200 2097152
 	serve $ADDR_B 4301 200 2097152
 	serve $ADDR_B 4302 200 16384 2000	# reads nothing for 2 s, rcvbuf 16 KiB
