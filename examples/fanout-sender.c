@@ -10,7 +10,9 @@
  * congestion map; a send to it then fails with ENOBUFS at once, without
  * holding up the others. With RDS_CONG_MONITOR the socket is told (an
  * RDS_CMSG_CONG_UPDATE control message, a mask of port % 64) when such a
- * port clears, so the sender waits in poll() instead of spinning.
+ * port clears, so the sender waits in poll() instead of spinning. Ten
+ * seconds without a reply, a congestion update or room to send: it gives up
+ * (exit 1) and says which receivers still owe replies.
  *
  * Written against librdsb's own API (<rds-bpf/rds.h>, -lrdsb): no
  * LD_PRELOAD, and the rdsb_ prefix shows which calls are RDS. Swap each
@@ -26,6 +28,7 @@
 #include "addr.h"
 
 #define MAX_DESTS 64
+#define IDLE_LIMIT_S 10		/* quiet seconds before giving up */
 
 struct dest {
 	struct sockaddr_storage sa;
@@ -109,7 +112,7 @@ int main(int argc, char **argv)
 		perror("bind / RDS_CONG_MONITOR");
 		return 1;
 	}
-	for (;;) {
+	for (int idle_s = 0;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		bool progress = false, done = true;
 
@@ -140,9 +143,19 @@ int main(int argc, char **argv)
 			break;
 		/* Nothing went out: sleep until a reply, a congestion update or
 		 * room in the send queue. A second without any: try them all. */
-		if (!progress && poll(&p, 1, 1000) == 0)
+		if (progress || poll(&p, 1, 1000) > 0) {
+			idle_s = 0;
+			continue;
+		}
+		if (++idle_s == IDLE_LIMIT_S) {
 			for (int i = 0; i < n; i++)
-				d[i].congested = false;
+				if (d[i].replies != count)
+					fprintf(stderr, "fanout-sender: %s: %ld of %ld replies after %d s quiet\n",
+						d[i].name, d[i].replies, count, IDLE_LIMIT_S);
+			return 1;
+		}
+		for (int i = 0; i < n; i++)
+			d[i].congested = false;
 	}
 	for (int i = 0; i < n; i++)
 		printf("%s sent %ld replies %ld enobufs %ld\n", d[i].name, d[i].sent, d[i].replies, d[i].enobufs);

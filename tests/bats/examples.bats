@@ -50,6 +50,13 @@ serve() {
 	[ "$status" -eq 2 ]
 }
 
+@test "fanout: a receiver that never replies -> the sender gives up after 10 quiet seconds, naming it" {
+	run in_host A "$EX/fanout-sender" $ADDR_A 3 100 $ADDR_B:4298
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$output" = "fanout-sender: $ADDR_B:4298: 0 of 3 replies after 10 s quiet" ]
+}
+
 @test "fanout: 200 x 1000 B to 3 servers; the slow one gets ENOBUFS and congestion updates; all replied" {
 	# the two prompt servers can hold all 200 x 1048 B (SO_RCVBUF 2 MiB, as
 	# far as rmem_max allows), so that one descheduled on a busy machine is
