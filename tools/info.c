@@ -133,6 +133,15 @@ static void connections(const struct blob *b)
 	out_close_array();
 }
 
+/* The LocalAddr LPort RemoteAddr RPort columns (ports in network order). */
+static void endpoints(const void *laddr, uint16_t lport, const void *faddr, uint16_t fport)
+{
+	out_string(PRINT_ANY, "laddr", "%15s ", addr(laddr));
+	out_u64(PRINT_ANY, "lport", "%5llu ", ntohs(lport));
+	out_string(PRINT_ANY, "faddr", "%15s ", addr(faddr));
+	out_u64(PRINT_ANY, "fport", "%5llu ", ntohs(fport));
+}
+
 static void messages(const struct blob *b, const char *title, const char *key)
 {
 	struct rds6_info_message m;
@@ -142,10 +151,7 @@ static void messages(const struct blob *b, const char *title, const char *key)
 	out_open_array(key);
 	for_each_item(m, b) {
 		out_open_object(NULL);
-		out_string(PRINT_ANY, "laddr", "%15s ", addr(&m.laddr));
-		out_u64(PRINT_ANY, "lport", "%5llu ", ntohs(m.lport));
-		out_string(PRINT_ANY, "faddr", "%15s ", addr(&m.faddr));
-		out_u64(PRINT_ANY, "fport", "%5llu ", ntohs(m.fport));
+		endpoints(&m.laddr, m.lport, &m.faddr, m.fport);
 		out_u64(PRINT_ANY, "tos", "%4llu ", m.tos);
 		out_u64(PRINT_ANY, "seq", "%16llu ", m.seq);
 		out_u64(PRINT_ANY, "bytes", "%10llu\n", m.len);
@@ -178,10 +184,7 @@ static void tcp_sockets(const struct blob *b)
 	out_open_array("tcp_sockets");
 	for_each_item(t, b) {
 		out_open_object(NULL);
-		out_string(PRINT_ANY, "laddr", "%15s ", addr(&t.local_addr));
-		out_u64(PRINT_ANY, "lport", "%5llu ", ntohs(t.local_port));
-		out_string(PRINT_ANY, "faddr", "%15s ", addr(&t.peer_addr));
-		out_u64(PRINT_ANY, "fport", "%5llu ", ntohs(t.peer_port));
+		endpoints(&t.local_addr, t.local_port, &t.peer_addr, t.peer_port);
 		out_u64(PRINT_ANY, "hdr_rem", "%10llu ", t.hdr_rem);
 		out_u64(PRINT_ANY, "data_rem", "%10llu ", t.data_rem);
 		out_u64(PRINT_ANY, "sent_nxt", "%10llu ", t.last_sent_nxt);
