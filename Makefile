@@ -33,7 +33,7 @@ HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
            $(EXAMPLES)
 
 all: $(TARGETS)
@@ -83,6 +83,8 @@ $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -o $@ $<
 $(B)/tests/rds-errno $(B)/tests/rds-transport: tests/tools/expect.h
+$(B)/tests/rds-xfer: tests/tools/msggen.h
+$(B)/tests/rds-rawstream: tests/tools/msggen.h $(HEADERS)
 
 # examples: plain AF_RDS programs (run through the shim), and the fan-out
 # sender linked with -lrdsb as an application would be

@@ -285,3 +285,45 @@ normal_exchange() {
 	# the victim's socket is gone from the engine
 	in_host A "$RDSB_BIN" status -j | jq -e '[.sockets[] | select(.port == 5000)] | length == 0'
 }
+
+@test "an application writing its stream itself: a send request split anywhere or 200 in one write arrive whole; garbage, a length over 1 MiB, a cut request: counted, the socket closed, the engine serving" {
+	engine_up A
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4100 -n 420 -t 30 --senders 3 \
+		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	r=$!
+	wait_ready
+	until=$BATS_TEST_TMPDIR/received
+	# a byte at a time, 7 bytes at a time (cuts every header and payload
+	# at changing offsets), and the whole stream of 200 in one write
+	rds A "$RDSB_RAWSTREAM" $ADDR_A:5001 $ADDR_B:4100 chunks 1 20 "$until" >"$BATS_TEST_TMPDIR/s1" &
+	s1=$!
+	rds A "$RDSB_RAWSTREAM" $ADDR_A:5002 $ADDR_B:4100 chunks 7 200 "$until" >"$BATS_TEST_TMPDIR/s2" &
+	s2=$!
+	rds A "$RDSB_RAWSTREAM" $ADDR_A:5003 $ADDR_B:4100 chunks 0 200 "$until" >"$BATS_TEST_TMPDIR/s3" &
+	s3=$!
+	wait $r || { touch "$until"; cat "$BATS_TEST_TMPDIR/r"; false; }
+	touch "$until"
+	wait $s1 $s2 $s3
+	for p in 1 2 3; do
+		[ -n "$(sent_hash "$BATS_TEST_TMPDIR/s$p")" ]
+		[ "$(sent_hash "$BATS_TEST_TMPDIR/s$p")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:500$p)" ]
+	done
+	[ "$(counter A drop_bad_app_record)" -eq 0 ]
+	run rds A "$RDSB_RAWSTREAM" $ADDR_A:5004 $ADDR_B:4100 garbage
+	[ "$status" -eq 0 ]
+	[ "$output" = "closed by the engine" ]
+	run rds A "$RDSB_RAWSTREAM" $ADDR_A:5004 $ADDR_B:4100 huge
+	[ "$status" -eq 0 ]
+	[ "$output" = "closed by the engine" ]
+	[ "$(counter A drop_bad_app_record)" -eq 2 ]
+	run rds A "$RDSB_RAWSTREAM" $ADDR_A:5004 $ADDR_B:4100 cut
+	[ "$status" -eq 0 ]
+	run rds A "$RDSB_RAWSTREAM" $ADDR_A:5004 $ADDR_B:4100 bogus
+	[ "$status" -eq 2 ]
+	# nothing of the bad requests went out; the closed sockets' port binds
+	# again and a normal exchange works
+	[ "$(counter B rx_delivered)" -eq 420 ]
+	normal_exchange
+	[ "$(counter B rx_delivered)" -eq 620 ]
+	[ "$(counter A drop_bad_app_record)" -eq 2 ]
+}

@@ -6,8 +6,8 @@
 # Output (the directory is printed as the last stdout line):
 #   ${RDSB_VM_CACHE:-/var/cache/rds-bpf-vm}/FLAVOR/{vmlinuz,initrd.gz,kver}
 # Only Debian packages are used. The kernel .deb is downloaded once and cached;
-# the initramfs is rebuilt whenever this script, guest-init.sh or rds-xfer.c
-# changes (it takes seconds). RDSB_VM_REFRESH=1 re-picks the newest kernel.
+# the initramfs is rebuilt whenever this script, guest-init.sh, rds-xfer.c or
+# msggen.h changes (it takes seconds). RDSB_VM_REFRESH=1 re-picks the newest kernel.
 # RDSB_VM_MODULES adds modules (e.g. "rdma_rxe rds_rdma"); deps are resolved.
 # Exit 77 = cannot be built here (reason on stderr), e.g. sid unreachable.
 set -euo pipefail
@@ -86,7 +86,7 @@ if [ -z "$debs" ] || [ $have = 0 ] || [ "${RDSB_VM_REFRESH:-0}" = 1 ]; then
 fi
 
 # ---- rebuild the initramfs only when an input changed ----
-stamp=$(cat "$0" "$here/guest-init.sh" "$src/tests/tools/rds-xfer.c" <(echo "$debs $modules") | sha256sum | cut -c1-16)
+stamp=$(cat "$0" "$here/guest-init.sh" "$src/tests/tools/rds-xfer.c" "$src/tests/tools/msggen.h" <(echo "$debs $modules") | sha256sum | cut -c1-16)
 if [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.gz" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
 	echo "$out"
 	exit 0

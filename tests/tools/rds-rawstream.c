@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * rds-rawstream: an application that writes its RDS socket's delivery stream
+ * itself instead of calling sendmsg, as a buggy or hostile one could. The
+ * socket is made through the LD_PRELOAD shim (socket, bind); the fd it returns
+ * is the application's end of the stream to the engine, and everything below
+ * goes to it with raw write(2), past the library.
+ *
+ *   rds-rawstream LADDR:LPORT DADDR:DPORT chunks BYTES COUNT [UNTIL_FILE]
+ *       COUNT well-formed send requests (msggen.h datagrams, sizes 0..1024,
+ *       seed 0: what rds-xfer recv checks), as one stream cut into writes of
+ *       BYTES bytes (0: the whole stream in one write). Prints rds-xfer's
+ *       "sent ... hash" line, then keeps the socket open (closing drops what
+ *       the engine has not sent) until UNTIL_FILE exists (30 s at most).
+ *   rds-rawstream LADDR:LPORT DADDR:DPORT garbage|huge
+ *       a request with a bad magic, or a length above 1 MiB: the engine must
+ *       close the socket. Prints "closed by the engine" and exits 0 when the
+ *       stream ends within 5 s, 1 otherwise.
+ *   rds-rawstream LADDR:LPORT DADDR:DPORT cut
+ *       a request for 1000 bytes with only 100 of them, then exit.
+ *
+ * IPv4 only. Exit 2 on bad usage.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "../../include/rds-bpf/maps.h"
+#include "msggen.h"
+
+#ifndef AF_RDS
+#define AF_RDS 21
+#endif
+#define MAX_SIZE 1024
+#define MAX_MSG (1u << 20)
+
+static int parse(const char *arg, struct sockaddr_in *sin)
+{
+	char host[64];
+	const char *colon = strrchr(arg, ':');
+
+	if (!colon || (size_t)(colon - arg) >= sizeof(host))
+		return -1;
+	memcpy(host, arg, (size_t)(colon - arg));
+	host[colon - arg] = 0;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)atoi(colon + 1));
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 && sin->sin_port ? 0 : -1;
+}
+
+/* write(2) past the shim, all of it */
+static int raw_write(int fd, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = syscall(SYS_write, fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf = (const uint8_t *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static struct rdsb_send_req request(const struct sockaddr_in *to, uint32_t len)
+{
+	struct rdsb_send_req r = { .magic = RDSB_SEND_MAGIC, .len = len, .dport = ntohs(to->sin_port) };
+
+	r.daddr[10] = r.daddr[11] = 0xff;	/* v4-mapped */
+	memcpy(&r.daddr[12], &to->sin_addr, 4);
+	return r;
+}
+
+static int chunks(int fd, const struct sockaddr_in *me, const struct sockaddr_in *to, size_t chunk, long count,
+		  const char *until)
+{
+	size_t cap = (size_t)count * (sizeof(struct rdsb_send_req) + MAX_SIZE), len = 0;
+	uint8_t *stream = malloc(cap ? cap : 1);
+	uint64_t h = FNV_INIT, bytes = 0;
+
+	for (long i = 0; i < count; i++) {
+		uint32_t size = msg_gen(0, 0, MAX_SIZE, ntohs(me->sin_port), (uint64_t)i,
+					stream + len + sizeof(struct rdsb_send_req));
+		struct rdsb_send_req r = request(to, size);
+
+		memcpy(stream + len, &r, sizeof(r));
+		h = hash_msg(h, stream + len + sizeof(r), size);
+		len += sizeof(r) + size;
+		bytes += size;
+	}
+	for (size_t off = 0; off < len;) {
+		size_t n = chunk && chunk < len - off ? chunk : len - off;
+
+		if (raw_write(fd, stream + off, n) < 0) {
+			perror("rds-rawstream: write");
+			return 1;
+		}
+		off += n;
+	}
+	printf("sent %ld msgs %llu bytes hash %016llx enobufs 0 eagain 0\n", count, (unsigned long long)bytes,
+	       (unsigned long long)h);
+	fflush(stdout);
+	for (int i = 0; until && i < 3000 && access(until, F_OK); i++)
+		usleep(10000);
+	free(stream);
+	return 0;
+}
+
+/* the engine closed its end: the stream ends (read returns 0 or ECONNRESET) */
+static int expect_closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[256];
+
+	while (poll(&p, 1, 5000) == 1) {
+		ssize_t n = syscall(SYS_read, fd, b, sizeof(b));
+
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			printf("closed by the engine\n");
+			return 0;
+		}
+	}
+	printf("still open after 5 s\n");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in me, to;
+	const char *mode = argc > 3 ? argv[3] : "";
+	int fd;
+
+	if (argc < 4 || parse(argv[1], &me) || parse(argv[2], &to) ||
+	    (!strcmp(mode, "chunks") && argc != 6 && argc != 7)) {
+		fprintf(stderr, "usage: rds-rawstream LADDR:LPORT DADDR:DPORT chunks BYTES COUNT [UNTIL_FILE] | garbage | huge | cut\n");
+		return 2;
+	}
+	fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+		perror("rds-rawstream: socket/bind");
+		return 1;
+	}
+	if (!strcmp(mode, "chunks"))
+		return chunks(fd, &me, &to, strtoul(argv[4], NULL, 0), atol(argv[5]), argc == 7 ? argv[6] : NULL);
+	if (!strcmp(mode, "garbage")) {
+		uint8_t junk[64];
+
+		memset(junk, 0xa5, sizeof(junk));
+		return raw_write(fd, junk, sizeof(junk)) ? 1 : expect_closed(fd);
+	}
+	if (!strcmp(mode, "huge")) {
+		struct rdsb_send_req r = request(&to, MAX_MSG + 1);
+
+		return raw_write(fd, &r, sizeof(r)) ? 1 : expect_closed(fd);
+	}
+	if (!strcmp(mode, "cut")) {
+		struct rdsb_send_req r = request(&to, 1000);
+		uint8_t part[100] = { 0 };
+
+		return raw_write(fd, &r, sizeof(r)) || raw_write(fd, part, sizeof(part)) ? 1 : 0;
+	}
+	fprintf(stderr, "rds-rawstream: unknown mode '%s'\n", mode);
+	return 2;
+}
