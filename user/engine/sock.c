@@ -344,47 +344,86 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	rdsb_conn_queue(e, c, m);
 }
 
-/* Requests from the application: [rdsb_send_req][len]. A malformed one
- * closes the socket: the library never writes one. */
+/* One send request's header has arrived: a malformed one closes the socket
+ * (the library never writes one). Returns false when it did. */
+static bool app_header(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	if (s->req.magic != RDSB_SEND_MAGIC || s->req.len > RDS_MAX_MSG_SIZE) {
+		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
+		pr_info("rds-bpf: socket %u: malformed send request: closing it\n", s->id);
+		rdsb_sock_close(e, s);
+		return false;
+	}
+	s->req_data = NULL;
+	s->req_data_have = 0;
+	if (s->req.len && !(s->req_data = malloc(s->req.len))) {
+		rdsb_sock_close(e, s);
+		return false;
+	}
+	return true;
+}
+
+/* Feeds N bytes of the stream into the socket's request state, queueing each
+ * request it completes. Returns false once the socket is closed. */
+static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t *p, size_t n)
+{
+	for (;;) {
+		size_t k;
+
+		if (s->req_have < sizeof(s->req)) {
+			if (!n)
+				return true;
+			k = n < sizeof(s->req) - s->req_have ? n : sizeof(s->req) - s->req_have;
+			memcpy((uint8_t *)&s->req + s->req_have, p, k);
+			s->req_have += k;
+			p += k;
+			n -= k;
+			if (s->req_have < sizeof(s->req))
+				return true;
+			if (!app_header(e, s))
+				return false;
+		}
+		k = n < s->req.len - s->req_data_have ? n : s->req.len - s->req_data_have;
+		if (k)
+			memcpy(s->req_data + s->req_data_have, p, k);
+		s->req_data_have += k;
+		p += k;
+		n -= k;
+		if (s->req_data_have < s->req.len)
+			return true;
+		s->req_have = 0;
+		app_record(e, s);
+		s->req_data = NULL;
+		if (s->closed)
+			return false;
+	}
+}
+
+/* Requests from the application: [rdsb_send_req][len]. Read in large pieces,
+ * many small requests per recv; each piece is consumed into the socket's
+ * request state before the next read, so one buffer serves every socket (the
+ * engine is single-threaded). A payload larger than that buffer is read in
+ * place, without the extra copy. */
+#define APP_IN_SIZE (64 * 1024)
 static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
 {
+	static uint8_t in[APP_IN_SIZE];
+
 	for (;;) {
 		ssize_t n;
 
-		if (s->req_have < sizeof(s->req)) {
-			n = recv(s->data.fd, (uint8_t *)&s->req + s->req_have, sizeof(s->req) - s->req_have,
-				 MSG_DONTWAIT);
-			if (n <= 0)
-				return;
-			s->req_have += (size_t)n;
-			if (s->req_have < sizeof(s->req))
-				continue;
-			if (s->req.magic != RDSB_SEND_MAGIC || s->req.len > RDS_MAX_MSG_SIZE) {
-				rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
-				pr_info("rds-bpf: socket %u: malformed send request: closing it\n", s->id);
-				rdsb_sock_close(e, s);
-				return;
-			}
-			s->req_data = NULL;
-			s->req_data_have = 0;
-			if (s->req.len && !(s->req_data = malloc(s->req.len))) {
-				rdsb_sock_close(e, s);
-				return;
-			}
-		}
-		if (s->req_data_have < s->req.len) {
+		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
 			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
 				 MSG_DONTWAIT);
 			if (n <= 0)
 				return;
 			s->req_data_have += (size_t)n;
-			if (s->req_data_have < s->req.len)
-				continue;
+			if (!app_consume(e, s, NULL, 0))	/* completes it once whole */
+				return;
+			continue;
 		}
-		s->req_have = 0;
-		app_record(e, s);
-		s->req_data = NULL;
-		if (s->closed)
+		n = recv(s->data.fd, in, sizeof(in), MSG_DONTWAIT);
+		if (n <= 0 || !app_consume(e, s, in, (size_t)n))
 			return;
 	}
 }
