@@ -63,9 +63,10 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 		rdsb_path_drop(e, p, strerror(-err));
 		return;
 	}
+	/* What was just written cannot be acked yet: snd_una is read once per
+	 * event-loop pass (rdsb_conns_timer), not once per write. */
 	if (p->ev.fd >= 0 && p->state == RDSB_PATH_UP)
 		rdsb_ev_set(e, &p->ev, EPOLLIN | (list_empty(&p->send_q) ? 0 : EPOLLOUT));
-	rdsb_path_check_acked(e, p);
 }
 
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
