@@ -85,6 +85,7 @@ $(B)/tests/%: tests/tools/%.c
 $(B)/tests/rds-errno $(B)/tests/rds-transport: tests/tools/expect.h
 $(B)/tests/rds-xfer: tests/tools/msggen.h
 $(B)/tests/rds-rawstream: tests/tools/msggen.h $(HEADERS)
+$(B)/tests/tcp-pingpong: tests/tools/pingpong.h
 
 # examples: plain AF_RDS programs (run through the shim), and the fan-out
 # sender linked with -lrdsb as an application would be

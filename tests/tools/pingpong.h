@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The ping-pong of the TCP baselines: length-prefixed messages (a 4-byte
+ * host-order length, then the payload) over one TCP_NODELAY connection.
+ * Each end sends on tx and reads whole messages, prefix included, from rx.
+ */
+#ifndef PINGPONG_H
+#define PINGPONG_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PP_MAX_MSG (1u << 20)
+
+static int pp_xfer(int fd, void *buf, size_t len, int rd)
+{
+	while (len) {
+		ssize_t n = rd ? read(fd, buf, len) : write(fd, buf, len);
+
+		if (n <= 0)
+			return -1;
+		buf = (char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int pp_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* ADDR:PORT -> sin; 0 or -1 */
+static int pp_addr(const char *s, struct sockaddr_in *sin)
+{
+	char host[64], *colon;
+
+	if (strlen(s) >= sizeof(host) || !(colon = strchr(strcpy(host, s), ':')))
+		return -1;
+	*colon = 0;
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)atoi(colon + 1));
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+}
+
+/* The connected TCP_NODELAY socket: accepted (server) or connected (the
+ * client tries for 2 s); -1 */
+static int pp_connect(int server, const struct sockaddr_in *sin)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0), c = -1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (server) {
+		if (!bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) && !listen(fd, 1))
+			c = accept(fd, NULL, NULL);
+	} else {
+		for (int i = 0; i < 100 && c < 0; i++) {
+			if (!connect(fd, (const struct sockaddr *)sin, sizeof(*sin)))
+				c = fd;
+			else
+				usleep(20000);
+		}
+	}
+	if (c < 0) {
+		perror(server ? "pingpong: accept" : "pingpong: connect");
+		close(fd);
+		return -1;
+	}
+	if (c != fd)
+		close(fd);	/* the listening socket */
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return c;
+}
+
+/* The server: every message back, until the peer closes. */
+static int pp_serve(int rx, int tx)
+{
+	static char buf[PP_MAX_MSG];
+	uint32_t len;
+
+	while (!pp_xfer(rx, &len, 4, 1) && len <= sizeof(buf) && !pp_xfer(rx, buf, len, 1))
+		if (pp_xfer(tx, &len, 4, 0) || pp_xfer(tx, buf, len, 0))
+			break;
+	return 0;
+}
+
+/* The client: COUNT round trips of SIZE bytes, then the p50 and p99. */
+static int pp_run(int rx, int tx, int count, uint32_t size)
+{
+	char *buf = calloc(1, (size_t)size + 1);
+	double *rtt = calloc((size_t)count, sizeof(double));
+
+	if (count <= 0 || size > PP_MAX_MSG || !buf || !rtt)
+		return 2;
+	for (int i = 0; i < count; i++) {
+		struct timespec a, b;
+		uint32_t len = size;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		if (pp_xfer(tx, &len, 4, 0) || pp_xfer(tx, buf, size, 0) || pp_xfer(rx, &len, 4, 1) ||
+		    len > size || pp_xfer(rx, buf, len, 1))
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		rtt[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+	}
+	qsort(rtt, (size_t)count, sizeof(double), pp_cmp);
+	printf("pingpong %d rtt_us p50 %.1f p99 %.1f\n", count, rtt[count / 2], rtt[count * 99 / 100]);
+	return 0;
+}
+
+#endif
