@@ -33,7 +33,7 @@ HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
            $(EXAMPLES)
 
 all: $(TARGETS)
@@ -86,6 +86,12 @@ $(B)/tests/rds-errno $(B)/tests/rds-transport: tests/tools/expect.h
 $(B)/tests/rds-xfer: tests/tools/msggen.h
 $(B)/tests/rds-rawstream: tests/tools/msggen.h $(HEADERS)
 $(B)/tests/tcp-pingpong: tests/tools/pingpong.h
+
+# the ping-pong with both ends receiving through a sockmap redirect
+$(B)/tests/tcp-sockmap-pingpong: tests/tools/tcp-sockmap-pingpong.c tests/tools/pingpong.h \
+		$(B)/bpf/pingpong_redirect.skel.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz -lpthread
 
 # examples: plain AF_RDS programs (run through the shim), and the fan-out
 # sender linked with -lrdsb as an application would be

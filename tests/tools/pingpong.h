@@ -2,14 +2,17 @@
 /*
  * The ping-pong of the TCP baselines: length-prefixed messages (a 4-byte
  * host-order length, then the payload) over one TCP_NODELAY connection.
- * Each end sends on tx and reads whole messages, prefix included, from rx.
+ * Each end sends on tx and reads whole messages, prefix included, from rx:
+ * the TCP socket itself, or where a sockmap redirect delivers them.
  */
 #ifndef PINGPONG_H
 #define PINGPONG_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +23,24 @@
 
 #define PP_MAX_MSG (1u << 20)
 
+/* Set: reads never block in recv but wait in poll, as the library reads a
+ * socket on the BPF path (user/lib/recv.c): a blocking read of a socket
+ * fed by a sockmap redirect can find the message still on its way to the
+ * psock queue and sleep on the socket's own queue, for ever. */
+static int pp_poll_rx;
+
 static int pp_xfer(int fd, void *buf, size_t len, int rd)
 {
 	while (len) {
-		ssize_t n = rd ? read(fd, buf, len) : write(fd, buf, len);
+		ssize_t n = !rd ? write(fd, buf, len) : pp_poll_rx ? recv(fd, buf, len, MSG_DONTWAIT) :
+			    read(fd, buf, len);
 
+		if (n < 0 && rd && pp_poll_rx && errno == EAGAIN) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			poll(&p, 1, -1);
+			continue;
+		}
 		if (n <= 0)
 			return -1;
 		buf = (char *)buf + n;
