@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side in one run between two namespace hosts over veth:
-# raw TCP baselines (iperf3 with 1 and 8 flows, a framed TCP ping-pong) next
-# to rds-bpf stress on the BPF path (`load --bpf`), the userspace path
-# (`load`, the default) and the XDP/AF_XDP transport (`load --transport xdp`),
-# each with 1 and 8 paths, for several message sizes:
+# raw TCP baselines (iperf3 with 1 and 8 flows, a framed TCP ping-pong, and
+# that ping-pong with both ends receiving through a sockmap redirect, the
+# latency floor of the BPF path's receive design) next to rds-bpf stress on
+# the BPF path (`load --bpf`), the userspace path (`load`, the default) and
+# the XDP/AF_XDP transport (`load --transport xdp`), each with 1 and 8 paths,
+# for several message sizes:
 #   throughput  one-way, BENCH_TASKS tasks x depth BENCH_DEPTH   (Gbit/s)
 #   latency     ping-pong, 1 task, depth 1, request = ack = size,
 #               apps and engines of both hosts pinned to CPU BENCH_CPU (p50 us)
@@ -26,6 +28,7 @@ out=${BENCH_OUT:-$PWD/build/bench}
 # ---- report: table.txt and bench.png from results.csv -----------------------
 # results.csv: test,engine,paths,size,value,unit with
 #   throughput,iperf3,FLOWS,0,GBIT,gbit        latency,tcp,1,SIZE,P50,p50_us
+#                                              latency,tcp-sockmap,1,SIZE,P50,p50_us
 #   throughput,ENGINE,PATHS,SIZE,GBIT,gbit      latency,ENGINE,PATHS,SIZE,P50,p50_us
 #   rate,ENGINE,PATHS,64,MSGS,msgs_per_s
 # ENGINE: bpf, user (both RDS/TCP) or xdp (the XDP transport, userspace path);
@@ -75,8 +78,10 @@ table() {
 			printf "%-20s %5d %-6s %12s %10s\n", "", P[p], E[e], r, E[e] != "user" ? ratio(r, rb) : ""
 			if (E[e] == "bpf" && rb != "") { rows++; if (r < rb * 0.95) slower++ }
 		}
-		printf "\nbaselines: iperf3 -P1 %s Gbit/s, -P8 %s Gbit/s; TCP ping-pong 64 B p50 %s us\n",
+		printf "\nbaselines: iperf3 -P1 %s Gbit/s, -P8 %s Gbit/s; TCP ping-pong 64 B p50 %s us;\n",
 			v["throughput,iperf3,1,0"], v["throughput,iperf3,8,0"], v["latency,tcp,1,64"]
+		printf "           TCP ping-pong through a sockmap redirect 64 B p50 %s us\n",
+			v["latency,tcp-sockmap,1,64"]
 		# the targets of the BPF data path, for the largest path count measured
 		pm = P[np]
 		t = ratio(v["throughput,bpf," pm ",65536"], v["throughput,iperf3," pm ",0"])
@@ -121,6 +126,9 @@ plot() {	# DIR: bench.png from DIR/results.csv
 	f=$dir/plot/latency-tcp.dat
 	awk -F, '$1 == "latency" && $2 == "tcp" { print $4, $5 }' "$dir/results.csv" | sort -n >"$f"
 	[ -s "$f" ] && lat+=("'$f' using 1:2 with linespoints dashtype 2 title 'TCP ping-pong'")
+	f=$dir/plot/latency-tcp-sockmap.dat
+	awk -F, '$1 == "latency" && $2 == "tcp-sockmap" { print $4, $5 }' "$dir/results.csv" | sort -n >"$f"
+	[ -s "$f" ] && lat+=("'$f' using 1:2 with linespoints dashtype 3 title 'TCP ping-pong, sockmap redirect'")
 	local IFS=,
 	gnuplot <<-EOF
 		set terminal pngcairo size 1400,560 font ",10"
@@ -185,10 +193,10 @@ iperf() {	# flows -> Gbit/s
 		jq -r '.end.sum_received.bits_per_second / 1e9 * 1000 | round / 1000'
 }
 
-tcp_pp() {	# size -> p50 us; both ends on CPU $CPU
+tcp_pp() {	# tcp-pingpong|tcp-sockmap-pingpong size -> p50 us; both ends on CPU $CPU
 	next_port
-	in_host B taskset -c "$CPU" "$RDSB_ROOT/build/tests/tcp-pingpong" server $ADDR_B:$port &
-	in_host A taskset -c "$CPU" "$RDSB_ROOT/build/tests/tcp-pingpong" client $ADDR_B:$port "$PP" "$1" |
+	in_host B taskset -c "$CPU" "$RDSB_ROOT/build/tests/$1" server $ADDR_B:$port &
+	in_host A taskset -c "$CPU" "$RDSB_ROOT/build/tests/$1" client $ADDR_B:$port "$PP" "$2" |
 		awk '{ print $5 }'
 	wait
 }
@@ -232,7 +240,8 @@ echo "== raw TCP baselines"
 record throughput iperf3 1 0 "$(iperf 1)" gbit
 record throughput iperf3 8 0 "$(iperf 8)" gbit
 for s in $SIZES; do
-	record latency tcp 1 "$s" "$(tcp_pp "$s")" p50_us
+	record latency tcp 1 "$s" "$(tcp_pp tcp-pingpong "$s")" p50_us
+	record latency tcp-sockmap 1 "$s" "$(tcp_pp tcp-sockmap-pingpong "$s")" p50_us
 done
 for e in $ENGINES; do
 	for p in $PATHS; do
