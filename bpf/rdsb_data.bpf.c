@@ -173,4 +173,6 @@ int rdsb_deliver(struct __sk_buff *skb)
 	return SK_PASS;
 }
 
+#include "rdsb_txmsg.bpf.h"
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -90,6 +90,39 @@ struct {
 	__type(value, struct rdsb_rcvq);
 } rdsb_rcvq SEC(".maps");
 
+/* The sk_msg send path: per-path state shared with the engine and the
+ * libraries (mmap), the path sockets applications may send on, the
+ * applications' send sockets (rdsb_txmsg attaches here) and their bindings
+ * by the send socket's local port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
+	__type(key, __u32);
+	__type(value, struct rdsb_txpath);
+} rdsb_txpath SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rdsb_txsk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, RDSB_MAX_SOCKS);
+	__type(key, __u32);
+	__type(value, __u64);
+} rdsb_apptx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RDSB_MAX_SOCKS);
+	__type(key, __u32);
+	__type(value, struct rdsb_txsock);
+} rdsb_txsock SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);

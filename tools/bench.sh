@@ -3,7 +3,8 @@
 # raw TCP baselines (iperf3 with 1 and 8 flows, a framed TCP ping-pong, and
 # that ping-pong with both ends receiving through a sockmap redirect, the
 # latency floor of the BPF path's receive design) next to rds-bpf stress on
-# the BPF path (`load --bpf`), the userspace path (`load`, the default) and
+# the BPF path (`load --bpf`), the BPF path with sk_msg sends (`load --bpf
+# --sk-msg`, engine "skmsg"), the userspace path (`load`, the default) and
 # the XDP/AF_XDP transport (`load --transport xdp`), each with 1 and 8 paths,
 # for several message sizes:
 #   throughput  one-way, BENCH_TASKS tasks x depth BENCH_DEPTH   (Gbit/s)
@@ -17,7 +18,7 @@
 #   tools/bench.sh                 run, then report
 #   tools/bench.sh --report DIR    table and plot again from DIR/results.csv
 # Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
-# BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf user xdp"), BENCH_TASKS (8),
+# BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf skmsg user xdp"), BENCH_TASKS (8),
 # BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_OUT.
 set -euo pipefail
 here=$PWD
@@ -31,7 +32,7 @@ out=${BENCH_OUT:-$PWD/build/bench}
 #                                              latency,tcp-sockmap,1,SIZE,P50,p50_us
 #   throughput,ENGINE,PATHS,SIZE,GBIT,gbit      latency,ENGINE,PATHS,SIZE,P50,p50_us
 #   rate,ENGINE,PATHS,64,MSGS,msgs_per_s
-# ENGINE: bpf, user (both RDS/TCP) or xdp (the XDP transport, userspace path);
+# ENGINE: bpf, skmsg, user (all RDS/TCP) or xdp (the XDP transport, userspace path);
 # the "x user" columns compare a row with user, the RDS/TCP transport.
 table() {
 	awk -F, '
@@ -50,10 +51,10 @@ table() {
 	}
 	NR == 1 { next }
 	{ v[$1 "," $2 "," $3 "," $4] = $5 }
-	$2 == "bpf" || $2 == "user" || $2 == "xdp" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
+	$2 == "bpf" || $2 == "skmsg" || $2 == "user" || $2 == "xdp" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
 	END {
 		ns = sorted(sizes, S); np = sorted(paths, P)
-		ne = 0; if ("bpf" in eng) E[++ne] = "bpf"; if ("user" in eng) E[++ne] = "user"; if ("xdp" in eng) E[++ne] = "xdp"
+		ne = 0; if ("bpf" in eng) E[++ne] = "bpf"; if ("skmsg" in eng) E[++ne] = "skmsg"; if ("user" in eng) E[++ne] = "user"; if ("xdp" in eng) E[++ne] = "xdp"
 		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "size", "paths", "engine", "Gbit/s", "x iperf3",
 			"p50 us", "x TCP", "x user", "x user"
 		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "", "", "", "", "same -P", "", "pingpong",
@@ -103,7 +104,7 @@ plot() {	# DIR: bench.png from DIR/results.csv
 		return 0
 	fi
 	mkdir -p "$dir/plot"
-	for e in bpf user xdp; do
+	for e in bpf skmsg user xdp; do
 		for p in $(awk -F, -v e=$e '$2 == e { print $3 }' "$dir/results.csv" | sort -nu); do
 			for m in throughput latency; do
 				f=$dir/plot/$m-$e-$p.dat
@@ -168,7 +169,7 @@ fi
 SECS=${BENCH_SECS:-3}
 SIZES=${BENCH_SIZES:-64 4096 65536 1048576}
 PATHS=${BENCH_PATHS:-1 8}
-ENGINES=${BENCH_ENGINES:-bpf user xdp}
+ENGINES=${BENCH_ENGINES:-bpf skmsg user xdp}
 TASKS=${BENCH_TASKS:-8}
 DEPTH=${BENCH_DEPTH:-16}
 CPU=${BENCH_CPU:-0}
@@ -219,9 +220,10 @@ stress() {
 	cat "$RDSB_LOG_DIR/active"
 }
 
-engines() {	# bpf|user|xdp PATHS: restart both engines so
+engines() {	# bpf|skmsg|user|xdp PATHS: restart both engines so
 	local opts=(--paths "$2")
 	[ "$1" = bpf ] && opts+=(--bpf)
+	[ "$1" = skmsg ] && opts+=(--bpf --sk-msg)
 	[ "$1" = xdp ] && opts+=(--transport xdp --dev eth0)
 	in_host A "$RDSB_BIN" unload >/dev/null
 	in_host B "$RDSB_BIN" unload >/dev/null

@@ -21,7 +21,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
 		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--bpf|--no-bpf]\n"
-		"       [--foreground] [--log FILE]\n"
+		"       [--sk-msg] [--foreground] [--log FILE]\n"
 		"                 start the RDS engine of this network namespace\n"
 		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
 		"  unload         stop it and remove every pin and socket it made\n"
@@ -90,6 +90,7 @@ static int do_load(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },
 		{ "dev", required_argument, NULL, 'd' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "sk-msg", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -141,6 +142,9 @@ static int do_load(int argc, char **argv)
 		case 'b':
 			bpf_path = true;
 			break;
+		case 's':
+			rdsb_engine_sk_msg = true;
+			break;
 		case 'f':
 			fg = true;
 			break;
@@ -157,6 +161,10 @@ static int do_load(int argc, char **argv)
 	}
 	if (cli_extra_args("load", argc, argv))
 		return EXIT_USAGE;
+	if (rdsb_engine_sk_msg && (!bpf_path || rdsb_engine_transport != &rdsb_tcp_transport)) {
+		fprintf(stderr, "rds-bpf load: --sk-msg needs --bpf and the tcp transport\n");
+		return 2;
+	}
 	if ((rdsb_xdp_opts.dev || rdsb_xdp_opts.mode_set) != (rdsb_engine_transport == &rdsb_xdp_transport)) {
 		fprintf(stderr, "rds-bpf load: --transport xdp needs --dev IFACE, and --dev/--mode need --transport xdp\n");
 		return EXIT_USAGE;

@@ -41,6 +41,10 @@ bats_run tests/bats
 echo "== bats on the BPF data path (load --bpf)"
 export RDSB_LOAD_OPTS=--bpf
 bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/ping.bats
+
+echo "== bats on the BPF data path with sk_msg sends (load --bpf --sk-msg)"
+export RDSB_LOAD_OPTS="--bpf --sk-msg"
+bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats
 unset RDSB_LOAD_OPTS
 # The core and congestion tests again on the XDP/AF_XDP transport.
 echo "== bats on the XDP transport (load --transport xdp)"

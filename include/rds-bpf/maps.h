@@ -23,6 +23,11 @@
 #define RDSB_MAP_BOUND		"rdsb_bound"	/* bound ones: (slot, port) -> index */
 #define RDSB_MAP_RCVQ		"rdsb_rcvq"	/* their receive-queue accounting */
 #define RDSB_MAP_EVENTS		"rdsb_events"	/* ring: what the engine must act on */
+/* The sk_msg send path (bpf/rdsb_txmsg.bpf.h) */
+#define RDSB_MAP_TXPATH		"rdsb_txpath"	/* per path: lock, sequence, stream offset */
+#define RDSB_MAP_TXSK		"rdsb_txsk"	/* path sockets the library may send on */
+#define RDSB_MAP_APPTX		"rdsb_apptx"	/* the applications' send sockets */
+#define RDSB_MAP_TXSOCK		"rdsb_txsock"	/* their bound address slot and port */
 
 /* Every address the engine knows (local or peer) has a slot; the slot index is
  * the index of its congestion map in rdsb_cong. */
@@ -98,6 +103,39 @@ struct rdsb_rxpath {
 	__u32	pad;
 };
 
+/*
+ * The sk_msg send path: an application's sendmsg goes out on the path
+ * socket itself, through the application's send socket (a TCP loopback
+ * socket in rdsb_apptx) and the sk_msg program rdsb_txmsg, which checks the
+ * record and redirects it into rdsb_txsk[fslot * RDS_MPATH_WORKERS + path].
+ * Everything written on a path socket, by the engine or by an application,
+ * is written under that path's lock, so records never interleave and
+ * sequence numbers rise on the wire. The entry, at the same index in the
+ * mmap-ed rdsb_txpath, is shared by the engine and every library.
+ */
+struct rdsb_txpath {
+	__u32	lock;		/* futex: 0 free, 1 held, 2 held with waiters */
+	__u32	owner;		/* pid of the holder */
+	__u32	open;		/* 1: applications may send on the path socket */
+	__u32	lslot;		/* the connection's local address slot */
+	__u32	npaths;		/* of the connection */
+	__u32	epoch;		/* which socket of the path: one more per reconnect */
+	__u32	reset;		/* 1: an application left a record half written */
+	__u32	pad;
+	__u64	next_tx_seq;
+	__u64	written;	/* stream bytes written on this socket */
+	__u64	acked;		/* of those, acknowledged by TCP (engine's last look) */
+	__u64	limit;		/* applications send while written - acked stays below */
+	__u64	direct_msgs;	/* sent by applications */
+	__u64	direct_bytes;
+};
+
+/* A send socket (by its TCP local port): the application socket's binding. */
+struct rdsb_txsock {
+	__u32	slot;
+	__u32	port;
+};
+
 /* An application socket: bound address slot and port. */
 struct rdsb_sock_key {
 	__u32	slot;
@@ -162,7 +200,14 @@ struct rdsb_event {
 	X(BPF_EVENTS_LOST,	"bpf_events_lost")				\
 	X(DROP_NO_PATH,		"drop_no_path")				\
 	X(ACCEPT_PARKED,	"accept_parked")			\
-	X(ACCEPT_RESET_NO_PATH,	"accept_reset_no_path")
+	X(ACCEPT_RESET_NO_PATH,	"accept_reset_no_path")		\
+	X(TX_DIRECT,		"tx_direct")				\
+	X(TX_DROP_BAD_RECORD,	"tx_drop_bad_record")			\
+	X(TX_DROP_SPORT,	"tx_drop_wrong_sport")			\
+	X(TX_DROP_CLOSED,	"tx_drop_path_closed")			\
+	X(TX_DROP_SEQ,		"tx_drop_out_of_sequence")		\
+	X(TX_DROP_CONG,		"tx_drop_congested")			\
+	X(TX_LOCK_STOLEN,	"tx_lock_stolen")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,
@@ -188,13 +233,20 @@ enum rdsb_counter {
  * it: the engine uses the port the socket is bound to.
  */
 #define RDSB_SEND_MAGIC		0x52445331	/* "RDS1" */
+#define RDSB_REQ_SENT		0x0001
 struct rdsb_send_req {
 	__u32	magic;
 	__u32	len;
 	__u8	daddr[16];
 	__u32	scope_id;
 	__u16	dport;		/* host order */
-	__u16	flags;
+	__u16	flags;		/* RDSB_REQ_SENT: the application sent it on the
+				 * path socket itself; this is the engine's copy,
+				 * kept until TCP acknowledges it */
+	__u32	epoch;		/* RDSB_REQ_SENT: rdsb_txpath's, when it was sent */
+	__u32	path;
+	__u64	seq;
+	__u64	end_off;	/* stream offset after its last byte */
 };
 
 #endif /* RDSB_MAPS_H */

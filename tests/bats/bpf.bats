@@ -26,12 +26,15 @@ seq_msgs() {	# seq_msgs N: "1:0,2:1,...": sequence numbers 1..N, messages 0..N-1
 	echo "$out"
 }
 
-transfer() {	# transfer N: N datagrams of 0-9000 B from A:5000 to B:4000, hashes equal
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s 0:9000 -t 30 --senders 1 \
+# transfer N [SIZES]: N datagrams of SIZES (0:9000) bytes from A:5000 to B:4000,
+# hashes equal
+transfer() {
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s "${2:-0:9000}" -t 30 --senders 1 \
 		--ready "$BATS_TEST_TMPDIR/ready.t" >"$BATS_TEST_TMPDIR/rt" &
 	local r=$!
 	wait_ready
-	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n "$1" -s 0:9000 >"$BATS_TEST_TMPDIR/st"
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n "$1" -s "${2:-0:9000}" >"$BATS_TEST_TMPDIR/st"
 	wait $r
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/st")" = "$(recv_hash "$BATS_TEST_TMPDIR/rt" $ADDR_A:5000)" ]
 }
@@ -45,6 +48,8 @@ transfer() {	# transfer N: N datagrams of 0-9000 B from A:5000 to B:4000, hashes
 	done
 	bpftool -j prog show | jq -e '[.[].name] | (index("rdsb_parse") and index("rdsb_verdict") and index("rdsb_deliver"))'
 	transfer 500
+	# sends stay with the engine without --sk-msg
+	[ "$(bpf_counter A tx_direct)" -eq 0 ]
 	# exactly the 500 went through the verdict, none through the engine
 	[ "$(bpf_counter B rx_delivered)" -eq 500 ]
 	[ "$(counter B rx_delivered)" -eq 500 ]
@@ -108,4 +113,52 @@ transfer() {	# transfer N: N datagrams of 0-9000 B from A:5000 to B:4000, hashes
 	[ "$(bpf_counter B rx_delivered)" -eq 900 ]
 	[ "$(counter B drop_no_path)" -eq 0 ]
 	[ "$(counter B bpf_drop_redirect_failed)" -eq 0 ]
+}
+
+@test "load --bpf --sk-msg: applications send on the path sockets themselves, the engine keeps the copies" {
+	engine_up A --bpf --sk-msg
+	engine_up B --bpf --sk-msg
+	bpftool -j prog show | jq -e '[.[].name] | index("rdsb_txmsg")'
+	# the first datagram opens the connection through the engine
+	transfer 1 0:500
+	[ "$(bpf_counter A tx_direct)" -eq 0 ]
+	# then every one goes out from the application's sendmsg (50 KB at
+	# most: B never congests, nothing falls back to the engine)
+	transfer 300 0:500
+	[ "$(bpf_counter A tx_direct)" -eq 300 ]
+	# the engine counts the copies as sent, beside its probe and ping answer
+	[ "$(counter A tx_msgs)" -eq $((301 + $(counter A probes) + $(counter A pings_answered))) ]
+	[ "$(counter B rx_delivered)" -eq 301 ]
+	run bpftool -j map dump pinned "$(pins A)/rdsb_txpath"
+	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq 300 ]
+	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1 and .lock == 0)] | length' <<<"$output")" -eq 1 ]
+	# and TCP's acknowledgements free the engine's copies
+	for _ in $(seq 50); do
+		[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[0].paths[].unacked] | add')" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[0].paths[].unacked] | add')" -eq 0 ]
+}
+
+@test "hostile records on a send socket: refused (EACCES) and counted, nothing on the wire, the path stays up" {
+	engine_up A --bpf --sk-msg
+	engine_up B --bpf --sk-msg
+	transfer 1 0:500
+	for c in short:tx_drop_bad_record len:tx_drop_bad_record huge:tx_drop_bad_record \
+		cong:tx_drop_bad_record sport:tx_drop_wrong_sport path:tx_drop_path_closed \
+		seq:tx_drop_out_of_sequence; do
+		before=$(bpf_counter A "${c#*:}")
+		run in_host A "$RDSB_TXRAW" $ADDR_A:6000 $ADDR_B:4000 "${c%%:*}"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ "$output" = "${c%%:*}: errno EACCES" ]
+		[ "$(bpf_counter A "${c#*:}")" -eq $((before + 1)) ]
+	done
+	[ "$(bpf_counter A tx_direct)" -eq 0 ]
+	[ "$(counter A path_down)" -eq 0 ]
+	[ "$(counter B drop_bad_len)" -eq 0 ]
+	# the paths carry on, from the applications too
+	transfer 100 0:500
+	[ "$(bpf_counter A tx_direct)" -eq 100 ]
+	[ "$(counter B rx_delivered)" -eq 101 ]
 }

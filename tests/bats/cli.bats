@@ -50,6 +50,9 @@ teardown() { teardown_hosts; }
 	[ "$status" -eq 2 ]
 	run in_host A "$RDSB_BIN" load --transport ib
 	[ "$status" -eq 2 ]
+	run in_host A "$RDSB_BIN" load --sk-msg
+	[ "$status" -eq 2 ]
+	[ "$output" = "rds-bpf load: --sk-msg needs --bpf and the tcp transport" ]
 	run in_host A "$RDSB_BIN" unload now
 	[ "$status" -eq 2 ]
 	run in_host A "$RDSB_BIN" status extra

@@ -10,6 +10,7 @@ RDSB_BIN=${RDSB_BIN:-$RDSB_ROOT/build/sbin/rds-bpf}
 RDSB_PRELOAD=${RDSB_PRELOAD:-$RDSB_ROOT/build/lib/librdsb-preload.so}
 RDSB_XFER=${RDSB_XFER:-$RDSB_ROOT/build/tests/rds-xfer}
 RDSB_RAWSTREAM=${RDSB_RAWSTREAM:-$RDSB_ROOT/build/tests/rds-rawstream}
+RDSB_TXRAW=${RDSB_TXRAW:-$RDSB_ROOT/build/tests/rds-txraw}
 ADDR_A=10.99.0.1
 ADDR_B=10.99.0.2
 ADDR6_A=fd99::1

@@ -33,6 +33,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "../../include/rds-bpf/maps.h"
+#include "addrarg.h"
 #include "msggen.h"
 
 #ifndef AF_RDS
@@ -40,20 +41,6 @@
 #endif
 #define MAX_SIZE 1024
 #define MAX_MSG (1u << 20)
-
-static int parse(const char *arg, struct sockaddr_in *sin)
-{
-	char host[64];
-	const char *colon = strrchr(arg, ':');
-
-	if (!colon || (size_t)(colon - arg) >= sizeof(host))
-		return -1;
-	memcpy(host, arg, (size_t)(colon - arg));
-	host[colon - arg] = 0;
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)atoi(colon + 1));
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 && sin->sin_port ? 0 : -1;
-}
 
 /* write(2) past the shim, all of it */
 static int raw_write(int fd, const void *buf, size_t len)

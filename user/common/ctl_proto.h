@@ -16,8 +16,9 @@
 #define RDSB_CTL_VERSION	1
 
 enum rdsb_ctl_op {
-	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, rdsb_addrs, rdsb_cong;
-				 * arg = the engine's transport (RDS_TRANS_*) */
+	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, rdsb_addrs, rdsb_cong
+				 * and, on the sk_msg send path, the send socket and
+				 * rdsb_txpath; arg = the engine's transport (RDS_TRANS_*) */
 	RDSB_CTL_BIND,		/* addr, scope_id, port (0 = ephemeral) -> port,
 				 * arg = the transport the socket is bound on */
 	RDSB_CTL_SET_BUF,	/* arg 0 = sndbuf, 1 = rcvbuf; val = payload bytes */
@@ -64,4 +65,10 @@ struct rdsb_sock_shm {
 	uint32_t release_seq;	/* futex word */
 	uint32_t waiters;
 	uint64_t rx_consumed;	/* delivery-stream bytes the application read */
+	/* The sk_msg send path: a socket sends on a path socket itself only
+	 * once the engine has written (or dropped) every request it handed the
+	 * engine before, so that its datagrams stay in order. */
+	uint64_t reqs_done;
+	uint32_t path_hash;	/* RDS_MPATH_HASH of the bound port over 8 paths */
+	uint32_t pad;
 };

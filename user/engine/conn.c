@@ -20,6 +20,7 @@
 #define PING_RETRY (1000 * NSEC_PER_MSEC)
 #define PING_TRIES 3
 #define ACK_POLL (250 * 1000ull)
+#define TX_RETRY (100 * 1000ull)
 
 struct rdsb_msg *rdsb_msg_new(uint32_t len)
 {
@@ -159,7 +160,8 @@ static struct rdsb_path *path_for(struct rdsb_engine *e, struct rdsb_conn *c, ui
 
 void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
-	m->seq = p->next_tx_seq++;
+	if (!e->txpath)
+		m->seq = p->next_tx_seq++;	/* else when it is written */
 	list_add_tail(&m->item, &p->send_q);
 	if (p->state == RDSB_PATH_UP)
 		rdsb_path_xmit(e, p);
@@ -176,6 +178,7 @@ static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb
 	uint32_t sock_id = m->sock_id, len = m->len;
 	struct rdsb_sock *s;
 
+	rdsb_sock_req_done(e, m);
 	m->sock_id = 0;
 	m->from_slot = (uint64_t)c->lslot;
 	rdsb_count(e, RDSB_C_TX_MSGS);
@@ -273,6 +276,7 @@ static void drop_msg_list(struct rdsb_engine *e, struct list_head *l, bool only_
 			continue;
 		list_del_init(&m->item);
 		rdsb_count(e, why);
+		rdsb_sock_req_done(e, m);
 		rdsb_sock_sent(e, m->sock_id, m->len);
 		rdsb_msg_free(m);
 	}
@@ -287,6 +291,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 		struct rdsb_path *p = &c->paths[i];
 
 		p->next_tx_seq = 1;
+		rdsb_direct_seq_reset(e, p);
 		p->next_rx_seq = 0;
 		rdsb_bpf_path_sync(e, p, true);
 		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
@@ -388,6 +393,7 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 	if (p->ev.fd < 0)
 		return;
 	pr_info("rds-bpf: path %u down: %s\n", p->index, why);
+	rdsb_direct_path_down(e, p);
 	if (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_ERROR) {
 		bool malformed = p->state == RDSB_PATH_ERROR;
 
@@ -471,6 +477,13 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 
 			if (p->reconnect_at && e->now >= p->reconnect_at)
 				rdsb_path_connect(e, p);
+			if (rdsb_direct_broken(e, p))
+				rdsb_path_drop(e, p, "an application's record was cut short");
+			if (p->tx_busy) {
+				rdsb_path_xmit(e, p);
+				if (p->tx_busy && e->now + TX_RETRY < *next)
+					*next = e->now + TX_RETRY;
+			}
 			if (p->reconnect_at && p->reconnect_at < *next)
 				*next = p->reconnect_at;
 			if (p->nunacked) {
@@ -503,6 +516,7 @@ static void cancel_list(struct rdsb_engine *e, struct list_head *l, struct rdsb_
 		if (nunacked)
 			(*nunacked)--;
 		rdsb_count(e, faddr ? RDSB_C_DROP_CANCELLED : RDSB_C_DROP_SOCKET_CLOSED);
+		rdsb_sock_req_done(e, m);
 		rdsb_sock_sent(e, m->sock_id, m->len);
 		rdsb_msg_free(m);
 	}

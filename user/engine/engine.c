@@ -27,6 +27,7 @@ const char *const rdsb_counter_names[RDSB_C_MAX] = {
 static volatile sig_atomic_t stop_signal;
 
 const struct rdsb_transport *rdsb_engine_transport = &rdsb_tcp_transport;
+bool rdsb_engine_sk_msg;
 
 uint64_t rdsb_now_ns(void)
 {
@@ -226,6 +227,7 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 	INIT_LIST_HEAD(&e->dead_socks);
 	e->listen4.fd = e->listen6.fd = e->ctl_listen.fd = -1;
 	e->inbox_ev.fd = e->inbox_peer = -1;
+	e->tx_listen = -1;
 	e->max_paths = max_paths;
 	e->tp = rdsb_engine_transport;
 	e->use_bpf = true;		/* maps in BPF when the kernel lets us */
@@ -259,8 +261,9 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 		goto out;
 	if (on_ready)
 		on_ready(arg);
-	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s data path, %s transport)\n", e->gen_num,
-		e->max_paths, e->bpf_path ? "BPF" : "userspace", e->tp->name);
+	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s data path%s, %s transport)\n", e->gen_num,
+		e->max_paths, e->bpf_path ? "BPF" : "userspace", e->txpath ? " with sk_msg sends" : "",
+		e->tp->name);
 
 	while (!stop_signal && !e->stopping) {
 		struct timespec ts;

@@ -35,6 +35,7 @@ struct rdsb_msg {
 	uint16_t sport, dport;
 	uint8_t flags;		/* RDS_FLAG_* put on the wire */
 	bool cong_map;		/* never retransmitted */
+	bool req_pending;	/* from a send request: not yet written or dropped */
 	uint64_t seq;
 	uint32_t len;
 	uint64_t end_off;	/* stream offset after its last byte, once written */
@@ -62,6 +63,12 @@ struct rdsb_path {
 	uint64_t next_tx_seq;
 	bool cong_map_queued;
 	unsigned int nunacked;
+	/* The sk_msg send path (direct_tx.c) */
+	bool direct;			/* in rdsb_txsk: applications write on it too */
+	bool copies_pending;		/* read the streams before writing again */
+	bool tx_busy;			/* an application held the lock: write later */
+	bool in_xmit;
+	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
 
 	/* RX: a stream parser, [header][h_len]. */
 	uint8_t rx_hdr[RDS_HEADER_SIZE];
@@ -106,6 +113,8 @@ struct rdsb_sock {
 	struct rdsb_ev ctl;		/* control connection */
 	struct rdsb_ev data;		/* engine end of the delivery stream */
 	int app_fd;			/* application end, kept for the sockmap */
+	int tx_peer;			/* engine end of the send socket's connection */
+	uint16_t tx_lport;		/* the send socket's local port; 0 = none */
 	int idx;			/* in rdsb_socks / rdsb_rcvq; -1 = none */
 	struct rdsb_sock_shm *shm;
 	int shm_fd;
@@ -165,6 +174,10 @@ struct rdsb_engine {
 	uint8_t *inbox_buf;		/* one whole record at most */
 	size_t inbox_len;
 	bool inbox_busy;		/* a record being handled may drop paths */
+	/* The sk_msg send path (direct_tx.c); txpath NULL = off. */
+	int txpath_fd, txsk_fd, apptx_fd, txsock_fd, tx_listen;
+	struct rdsb_txpath *txpath;	/* mmap of rdsb_txpath */
+	struct rdsb_path **tx_owner;	/* which path has each entry */
 	const struct rdsb_transport *tp;
 	void *tp_priv;			/* the transport's own state */
 
@@ -209,7 +222,24 @@ void rdsb_bpf_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room
 void rdsb_bpf_events(struct rdsb_engine *e);
 void rdsb_bpf_inbox_read(struct rdsb_engine *e);
 
+/* direct_tx.c: the sk_msg send path */
+int rdsb_direct_init(struct rdsb_engine *e);
+void rdsb_direct_fini(struct rdsb_engine *e);
+int rdsb_direct_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
+void rdsb_direct_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
+void rdsb_direct_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
+int rdsb_direct_begin(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_direct_end(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_direct_path_down(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_direct_seq_reset(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_direct_sync_written(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_direct_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked);
+bool rdsb_direct_broken(struct rdsb_engine *e, const struct rdsb_path *p);
+void rdsb_direct_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m);
+
 /* sock.c: application sockets */
+void rdsb_socks_read_all(struct rdsb_engine *e);
+void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m);
 void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd);
 struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id);
 struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port);
@@ -301,6 +331,8 @@ struct rdsb_transport {
 extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
 /* The transport the next rdsb_engine_run uses (rds-bpf load --transport). */
 extern const struct rdsb_transport *rdsb_engine_transport;
+/* rds-bpf load --bpf --sk-msg: applications send on the path sockets (direct_tx.c) */
+extern bool rdsb_engine_sk_msg;
 /* rds-bpf load --transport xdp --dev IFACE [--mode native|skb] */
 struct rdsb_xdp_opts {
 	const char *dev;

@@ -21,6 +21,11 @@ static void encode(void *ctx, struct rdsb_msg *m)
 		h.len = RDS_CONG_MAP_BYTES;
 		memcpy(m->data, p->conn->eng->cong[p->conn->lslot].bits, RDS_CONG_MAP_BYTES);
 	} else {
+		/* On the sk_msg send path a sequence number is taken when the
+		 * record starts on the wire, under the path's lock, as the
+		 * applications take theirs. */
+		if (!m->seq)
+			m->seq = p->next_tx_seq++;
 		h.seq = m->seq;
 		h.len = m->len;
 		h.sport = m->sport;
@@ -37,6 +42,7 @@ static void written(void *ctx, struct rdsb_msg *m)
 	struct rdsb_engine *e = p->conn->eng;
 
 	m->end_off = p->written;
+	rdsb_sock_req_done(e, m);
 	if (m->cong_map) {
 		p->cong_map_queued = false;
 		rdsb_count(e, RDSB_C_TX_CONG_MAPS);
@@ -54,11 +60,20 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_writer w = { .q = &p->send_q, .head_off = &p->head_off, .stream_off = &p->written,
 				 .encode = encode, .done = written, .ctx = p };
-	int err;
+	int err, locked;
 
-	if (p->state != RDSB_PATH_UP)
+	if (p->state != RDSB_PATH_UP || p->in_xmit)
 		return;
-	err = rdsb_records_write(p->ev.fd, &w);
+	p->in_xmit = true;
+	locked = rdsb_direct_begin(e, p);
+	if (locked < 0) {
+		p->in_xmit = false;
+		return;		/* an application is writing: the timer comes back */
+	}
+	err = p->state == RDSB_PATH_UP ? rdsb_records_write(p->ev.fd, &w) : 0;
+	if (locked)
+		rdsb_direct_end(e, p);
+	p->in_xmit = false;
 	if (err) {
 		rdsb_path_drop(e, p, strerror(-err));
 		return;
@@ -76,7 +91,9 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (!p->nunacked || p->ev.fd < 0)
 		return;
+	rdsb_direct_sync_written(e, p);
 	acked = e->tp->acked(p);
+	rdsb_direct_acked(e, p, acked);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
 		if (m->end_off > acked)
 			break;

@@ -151,6 +151,9 @@ static int shm_bpf(struct rdsb_engine *e)
 		rdsb_bpf_path_fini(e);
 		pr_warn("rds-bpf: datagrams take the userspace path\n");
 	}
+	/* the XDP transport's paths are not TCP sockets */
+	if (rdsb_engine_sk_msg && e->bpf_path && e->tp == &rdsb_tcp_transport)
+		rdsb_direct_init(e);
 	e->addrs_fd = bpf_map__fd(skel->maps.rdsb_addrs);
 	e->cong_fd = bpf_map__fd(skel->maps.rdsb_cong);
 	e->paths_fd = bpf_map__fd(skel->maps.rdsb_paths);
@@ -200,6 +203,7 @@ void rdsb_shm_fini(struct rdsb_engine *e)
 	if (e->cong && e->cong != MAP_FAILED)
 		munmap(e->cong, CONG_BYTES);
 	if (e->bpf_obj) {
+		rdsb_direct_fini(e);
 		rdsb_bpf_path_fini(e);
 		rm_pins(e->pin_dir);
 		rdsb_data__destroy(e->bpf_obj);

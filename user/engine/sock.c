@@ -65,7 +65,7 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 
 static int send_fds(int fd, const struct rdsb_ctl_rep *rep, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * 6)] = { 0 };
 	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
@@ -117,6 +117,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->data.kind = EV_SOCK_DATA;
 	s->data.fd = sv[0];
 	s->app_fd = sv[1];
+	s->tx_peer = -1;
 	s->slot = -1;
 	s->rcvbuf = default_rcvbuf();
 	INIT_LIST_HEAD(&s->rx_q);
@@ -125,12 +126,15 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	rdsb_ev_set(e, &s->ctl, EPOLLIN);
 	rdsb_ev_set(e, &s->data, EPOLLIN);
 	{
-		int fds[4] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd };
+		int tx = rdsb_direct_sock_open(e, s);
+		int fds[6] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd, tx, e->txpath_fd };
 
 		rep.val = s->id;
 		rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
-		if (send_fds(ctl_fd, &rep, fds, 4) < 0)
+		if (send_fds(ctl_fd, &rep, fds, tx >= 0 ? 6 : 4) < 0)
 			rdsb_sock_close(e, s);
+		if (tx >= 0)
+			close(tx);	/* the application's now; rdsb_apptx keeps the socket */
 	}
 	return;
 fail:
@@ -186,6 +190,7 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->bound = true;
 	*port = p;
 	rdsb_bpf_sock_bind(e, s);
+	rdsb_direct_sock_bind(e, s);
 	return 0;
 }
 
@@ -317,17 +322,39 @@ void rdsb_sock_cong_notify(struct rdsb_engine *e, int slot)
 	}
 }
 
+/* A request is on the wire or dropped: the socket's later sends may go out
+ * on a path socket directly (user/lib/direct.c). */
+static void req_done(struct rdsb_sock *s)
+{
+	__atomic_add_fetch(&s->shm->reqs_done, 1, __ATOMIC_RELEASE);
+}
+
+void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
+{
+	struct rdsb_sock *s;
+
+	if (!m->req_pending)
+		return;
+	m->req_pending = false;
+	if ((s = rdsb_sock_by_id(e, m->sock_id)))
+		req_done(s);
+}
+
 static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	struct rdsb_msg *m = rdsb_msg_new(0);
 	struct rdsb_conn *c;
 	uint32_t len = s->req.len;
 
+	bool sent = s->req.flags & RDSB_REQ_SENT;
+
 	if (!m || !s->bound) {
 		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
 		rdsb_msg_free(m);
 		free(s->req_data);
 		rdsb_sock_sent(e, s->id, len);
+		if (!sent)
+			req_done(s);
 		return;
 	}
 	m->data = s->req_data;
@@ -335,8 +362,14 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->sock_id = s->id;
 	m->sport = s->port;
 	m->dport = s->req.dport;
+	if (sent) {
+		rdsb_direct_copy(e, s, m);
+		return;
+	}
+	m->req_pending = true;
 	c = rdsb_conn_get(e, s->addr, s->req.daddr, s->req.scope_id ? s->req.scope_id : s->scope_id, true);
 	if (!c) {
+		rdsb_sock_req_done(e, m);
 		rdsb_msg_free(m);
 		rdsb_sock_sent(e, s->id, len);
 		return;
@@ -428,6 +461,18 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
 	}
 }
 
+/* Everything the applications have written so far: on the sk_msg send
+ * path, a reconnected path must see every copy of what was sent on its
+ * last socket before it writes on the new one. */
+void rdsb_socks_read_all(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->socks, item)
+		if (!s->closed)
+			app_read(e, s);
+}
+
 void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev *ev, uint32_t events)
 {
 	if (s->closed)
@@ -488,6 +533,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	s->closed = true;
 	list_del_init(&s->item);
 	list_add_tail(&s->item, &e->dead_socks);
+	rdsb_direct_sock_close(e, s);
 	rdsb_bpf_sock_close(e, s);
 	rdsb_conn_cancel(e, s->id, NULL, 0);
 	if (s->bound && s->congested)

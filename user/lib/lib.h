@@ -48,6 +48,10 @@ struct rdsb_lsock {
 	bool cong_monitor, recverr, timestamp;
 
 	int sk_sndbuf, sk_rcvbuf;	/* as getsockopt reports them (doubled) */
+
+	/* The sk_msg send path (direct.c): the send socket, or -1 */
+	int txfd;
+	uint64_t reqs_sent;	/* requests handed to the engine, under wlock */
 	struct timeval sndtimeo, rcvtimeo;
 };
 
@@ -62,6 +66,15 @@ extern const struct rdsb_addr *rdsb_addrs;
 extern const struct rdsb_cong_map *rdsb_congs;
 int rdsb_addr_find(const uint8_t addr[16]);
 bool rdsb_port_congested(const uint8_t addr[16], uint16_t port);
+
+/* direct.c: the sk_msg send path. rdsb_direct_map maps rdsb_txpath once per
+ * process; rdsb_direct_send (under wlock, the payload in iov[1..cnt-1])
+ * returns 1 when the datagram went out on the path socket and the engine
+ * has its copy, 0 when the engine must send it, or -errno. */
+int rdsb_direct_map(int fd);
+int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
+		     struct iovec *iov, int cnt, uint32_t len);
+int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 
 bool rdsb_nonblocking(int fd, int flags);
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */

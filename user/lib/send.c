@@ -113,7 +113,7 @@ static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpo
 	return 0;
 }
 
-static int write_all(int fd, struct iovec *iov, int cnt)
+int rdsb_write_all(int fd, struct iovec *iov, int cnt)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
 
@@ -235,7 +235,14 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		if (msg->msg_iov[i].iov_len)
 			iov[cnt++] = msg->msg_iov[i];
 	pthread_mutex_lock(&s->wlock);
-	err = write_all(s->fd, iov, cnt);
+	err = rdsb_direct_send(s, daddr, scope, dport, iov, cnt, (uint32_t)len);
+	if (err == 0) {
+		err = rdsb_write_all(s->fd, iov, cnt);
+		if (!err)
+			s->reqs_sent++;
+	} else if (err > 0) {
+		err = 0;
+	}
 	pthread_mutex_unlock(&s->wlock);
 	if (err) {
 		__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);

@@ -92,11 +92,11 @@ static int engine_connect(void)
 /* OPEN: the reply carries the delivery fd, the shared page, (the first
  * time) the address table and congestion maps to map, and the engine's
  * transport. */
-static int engine_open(int ctl, int fds[4], int *transport)
+static int engine_open(int ctl, int fds[6], int *transport)
 {
 	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
 	struct rdsb_ctl_rep rep;
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	char cbuf[CMSG_SPACE(sizeof(int) * 6)];
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
@@ -115,9 +115,11 @@ static int engine_open(int ctl, int fds[4], int *transport)
 	if (rep.err)
 		return -rep.err;
 	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int) * 4))
+	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
+	    (cm->cmsg_len != CMSG_LEN(sizeof(int) * 4) && cm->cmsg_len != CMSG_LEN(sizeof(int) * 6)))
 		return -EPROTO;
-	memcpy(fds, CMSG_DATA(cm), sizeof(int) * 4);
+	fds[4] = fds[5] = -1;
+	memcpy(fds, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
 	*transport = (int)rep.arg;
 	return 0;
 }
@@ -144,7 +146,7 @@ static int map_shared(int addrs_fd, int cong_fd)
 int rdsb_socket(int domain, int type, int protocol)
 {
 	struct rdsb_lsock *s;
-	int fds[4], ctl, err, transport, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fds[6], ctl, err, transport, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (domain != AF_RDS) {
 		errno = EAFNOSUPPORT;
@@ -177,10 +179,18 @@ int rdsb_socket(int domain, int type, int protocol)
 	err = map_shared(fds[2], fds[3]);
 	sys_close(fds[2]);
 	sys_close(fds[3]);
+	if (fds[5] >= 0 && rdsb_direct_map(fds[5]) < 0) {
+		sys_close(fds[4]);	/* sends go through the engine */
+		fds[4] = -1;
+	}
+	if (fds[5] >= 0)
+		sys_close(fds[5]);
 	s = calloc(1, sizeof(*s));
 	if (err || !s || fds[0] >= MAX_FDS) {
 		sys_close(fds[0]);
 		sys_close(fds[1]);
+		if (fds[4] >= 0)
+			sys_close(fds[4]);
 		sys_close(ctl);
 		free(s);
 		errno = err ? -err : ENOMEM;
@@ -190,6 +200,8 @@ int rdsb_socket(int domain, int type, int protocol)
 	sys_close(fds[1]);
 	if (s->shm == MAP_FAILED) {
 		sys_close(fds[0]);
+		if (fds[4] >= 0)
+			sys_close(fds[4]);
 		sys_close(ctl);
 		free(s);
 		errno = ENOMEM;
@@ -197,6 +209,7 @@ int rdsb_socket(int domain, int type, int protocol)
 	}
 	s->fd = fds[0];
 	s->ctl = ctl;
+	s->txfd = fds[4];
 	s->transport = RDS_TRANS_NONE;
 	s->engine_transport = transport;
 	s->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
@@ -219,6 +232,8 @@ int rdsb_close(int fd)
 		return sys_close(fd);
 	__atomic_store_n(&table[fd], NULL, __ATOMIC_RELEASE);
 	sys_close(s->ctl);
+	if (s->txfd >= 0)
+		sys_close(s->txfd);
 	munmap(s->shm, 4096);
 	pthread_mutex_destroy(&s->rlock);
 	pthread_mutex_destroy(&s->wlock);
