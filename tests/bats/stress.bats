@@ -166,11 +166,12 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	[ "$status" -eq 0 ]
 	csv=$BENCH_OUT/results.csv
 	# every measurement, once, with a positive value
-	[ "$(cut -d, -f1-4 "$csv" | sort | tr '\n' ' ')" = "latency,bpf,1,64 latency,tcp,1,64 latency,user,1,64 \
-latency,xdp,1,64 rate,bpf,1,64 rate,user,1,64 rate,xdp,1,64 test,engine,paths,size throughput,bpf,1,64 \
-throughput,iperf3,1,0 throughput,iperf3,8,0 throughput,user,1,64 throughput,xdp,1,64 " ]
+	[ "$(cut -d, -f1-4 "$csv" | sort | tr '\n' ' ')" = "latency,bpf,1,64 latency,skmsg,1,64 latency,tcp,1,64 \
+latency,tcp-sockmap,1,64 latency,user,1,64 latency,xdp,1,64 rate,bpf,1,64 rate,skmsg,1,64 rate,user,1,64 \
+rate,xdp,1,64 test,engine,paths,size throughput,bpf,1,64 throughput,iperf3,1,0 throughput,iperf3,8,0 \
+throughput,skmsg,1,64 throughput,user,1,64 throughput,xdp,1,64 " ]
 	awk -F, 'NR > 1 && !($5 > 0) { print "not positive: " $0; bad = 1 } END { exit bad }' "$csv"
-	[ "$(wc -l <"$BENCH_OUT/runs.jsonl")" -eq 9 ]
+	[ "$(wc -l <"$BENCH_OUT/runs.jsonl")" -eq 12 ]
 	jq -e -s 'map(.bad + .out_of_order + .peer_bad + .peer_out_of_order + .lost) | add == 0' "$BENCH_OUT/runs.jsonl"
 	grep -qE '^64 B +1 bpf ' "$BENCH_OUT/table.txt"
 	[ -s "$BENCH_OUT/bench.png" ]
