@@ -70,5 +70,5 @@ struct rdsb_sock_shm {
 	 * engine before, so that its datagrams stay in order. */
 	uint64_t reqs_done;
 	uint32_t path_hash;	/* RDS_MPATH_HASH of the bound port over 8 paths */
-	uint32_t pad;
+	uint32_t slot;		/* rdsb_addrs slot of the bound address */
 };

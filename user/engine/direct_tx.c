@@ -129,6 +129,7 @@ void rdsb_direct_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s)
 	uint32_t lport = s->tx_lport;
 
 	s->shm->path_hash = rdsb_mpath_hash(s->port, e->hash_initval, RDS_MPATH_WORKERS);
+	s->shm->slot = (uint32_t)s->slot;
 	if (s->tx_lport)
 		bpf_map_update_elem(e->txsock_fd, &lport, &ts, BPF_ANY);
 }

@@ -73,9 +73,9 @@ int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	if (s->txfd < 0 || !tps || s->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
 		return 0;
 	fslot = rdsb_addr_find(daddr);
-	lslot = rdsb_addr_find(s->addr);
-	if (fslot < 0 || lslot < 0)
+	if (fslot < 0)
 		return 0;
+	lslot = (int)__atomic_load_n(&s->shm->slot, __ATOMIC_RELAXED);	/* the engine's, at bind */
 	npaths = __atomic_load_n(&tps[fslot * RDS_MPATH_WORKERS].npaths, __ATOMIC_ACQUIRE);
 	if (!npaths || npaths > RDS_MPATH_WORKERS)
 		return 0;
