@@ -21,7 +21,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(B)/bpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
 COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c user/common/sysctl.c
-ENGINE_SRC := $(wildcard user/engine/*.c) transports/tcp/tcp.c $(wildcard transports/xdp/*.c)
+ENGINE_SRC := $(wildcard user/engine/*.c) $(wildcard transports/tcp/*.c) $(wildcard transports/xdp/*.c)
 LIB_SRC    := $(wildcard user/lib/*.c) user/common/wire.c user/common/addr.c user/common/sysctl.c
 BPF_SRC    := $(wildcard bpf/*.bpf.c)
 BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))

@@ -11,6 +11,10 @@
  *
  * strparser hands both programs the whole skb: the current record starts at
  * the strparser offset, not at 0.
+ *
+ * The same object carries the sk_msg send program (rdsb_txmsg.bpf.h) and the
+ * sock_ops program every TCP engine attaches (rdsb_sockops.bpf.h), so that
+ * all share the maps and counters; the engine loads only the ones it uses.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -174,5 +178,6 @@ int rdsb_deliver(struct __sk_buff *skb)
 }
 
 #include "rdsb_txmsg.bpf.h"
+#include "rdsb_sockops.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -123,6 +123,24 @@ struct {
 	__type(value, struct rdsb_txsock);
 } rdsb_txsock SEC(".maps");
 
+/* Acknowledgements and TCP state of path sockets (rdsb_sockops): the
+ * entries, mmap-ed by the engine, and each socket's entry in its storage,
+ * which a listener's accepted sockets inherit (BPF_F_CLONE). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_MAX_TCPPATHS);
+	__type(key, __u32);
+	__type(value, struct rdsb_tcppath);
+} rdsb_tcppath SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct rdsb_tcpsk);
+} rdsb_tcpsk SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);

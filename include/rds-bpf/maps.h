@@ -28,10 +28,15 @@
 #define RDSB_MAP_TXSK		"rdsb_txsk"	/* path sockets the library may send on */
 #define RDSB_MAP_APPTX		"rdsb_apptx"	/* the applications' send sockets */
 #define RDSB_MAP_TXSOCK		"rdsb_txsock"	/* their bound address slot and port */
+/* Acknowledgements and TCP state of path sockets (bpf/rdsb_sockops.bpf.h) */
+#define RDSB_MAP_TCPPATH	"rdsb_tcppath"	/* per path socket, by entry */
+#define RDSB_MAP_TCPSK		"rdsb_tcpsk"	/* socket storage: its entry */
 
 /* Every address the engine knows (local or peer) has a slot; the slot index is
  * the index of its congestion map in rdsb_cong. */
 #define RDSB_MAX_ADDRS		256
+/* Path sockets with an rdsb_tcppath entry. */
+#define RDSB_MAX_TCPPATHS	(RDSB_MAX_ADDRS * RDS_MPATH_WORKERS)
 /* Application sockets the BPF data path can deliver to. */
 #define RDSB_MAX_SOCKS		16384
 
@@ -130,6 +135,39 @@ struct rdsb_txpath {
 	__u64	direct_bytes;
 };
 
+/*
+ * TCP state of a path socket, written by the sock_ops program rdsb_sockops
+ * on every ack with an RTT sample, retransmission timeout and state change.
+ * The engine owns the entry (cookie, ports, slots, path) and reads it
+ * through mmap; while it waits for acknowledgements it sets wake, and the
+ * next ack raises RDSB_EV_ACKED.
+ */
+struct rdsb_tcppath {
+	__u64	cookie;		/* socket cookie of the path socket; 0 = free */
+	__u32	lslot;		/* rdsb_addrs slots of the connection */
+	__u32	fslot;
+	__u32	path;
+	__u16	lport;
+	__u16	fport;
+	__u32	state;		/* TCP state: 1 established, 7 close (as /proc/net/tcp) */
+	__u32	wake;		/* 1: raise RDSB_EV_ACKED on the next ack */
+	__u32	srtt_us;
+	__u32	snd_cwnd;
+	__u32	total_retrans;
+	__u32	rto_events;
+	__u64	bytes_acked;	/* stream bytes the peer acknowledged */
+	__u64	acks;		/* acks with an RTT sample */
+	__u64	ack_events;	/* RDSB_EV_ACKED raised */
+};
+
+/* rdsb_tcpsk: which entry a socket has (index + 1); 0 = one of the engine's
+ * sockets without an entry yet (the listener, an accepted or connecting
+ * socket before its path is up). */
+struct rdsb_tcpsk {
+	__u32	index;
+	__u32	pad;
+};
+
 /* A send socket (by its TCP local port): the application socket's binding. */
 struct rdsb_txsock {
 	__u32	slot;
@@ -160,6 +198,7 @@ struct rdsb_rcvq {
 enum rdsb_event_kind {
 	RDSB_EV_CONG_MAP = 1,	/* a peer's congestion map was applied: slot */
 	RDSB_EV_RCVQ = 2,	/* a socket's queue passed its limit: index */
+	RDSB_EV_ACKED = 3,	/* TCP acknowledged more on a path: rdsb_tcppath index */
 };
 
 struct rdsb_event {
@@ -207,7 +246,8 @@ struct rdsb_event {
 	X(TX_DROP_CLOSED,	"tx_drop_path_closed")			\
 	X(TX_DROP_SEQ,		"tx_drop_out_of_sequence")		\
 	X(TX_DROP_CONG,		"tx_drop_congested")			\
-	X(TX_LOCK_STOLEN,	"tx_lock_stolen")
+	X(TX_LOCK_STOLEN,	"tx_lock_stolen")				\
+	X(ACK_EVENTS,		"ack_events")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

@@ -26,15 +26,15 @@ seq_msgs() {	# seq_msgs N: "1:0,2:1,...": sequence numbers 1..N, messages 0..N-1
 	echo "$out"
 }
 
-# transfer N [SIZES]: N datagrams of SIZES (0:9000) bytes from A:5000 to B:4000,
-# hashes equal
+# transfer N [SIZES [SENDER OPTIONS]]: N datagrams of SIZES (0:9000) bytes
+# from A:5000 to B:4000, hashes equal
 transfer() {
 	rm -f "$BATS_TEST_TMPDIR"/ready.*
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s "${2:-0:9000}" -t 30 --senders 1 \
 		--ready "$BATS_TEST_TMPDIR/ready.t" >"$BATS_TEST_TMPDIR/rt" &
 	local r=$!
 	wait_ready
-	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n "$1" -s "${2:-0:9000}" >"$BATS_TEST_TMPDIR/st"
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n "$1" -s "${2:-0:9000}" "${@:3}" >"$BATS_TEST_TMPDIR/st"
 	wait $r
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/st")" = "$(recv_hash "$BATS_TEST_TMPDIR/rt" $ADDR_A:5000)" ]
 }
@@ -63,7 +63,7 @@ transfer() {
 	[ "$(jq '[.[].formatted.value.delivered] | add' <<<"$output")" -gt 0 ]
 }
 
-@test "the default userspace path: the same datagrams; the maps stay pinned, no program runs" {
+@test "the default userspace path: the same datagrams; the maps stay pinned, no data path program runs" {
 	engine_up A
 	engine_up B
 	in_host B "$RDSB_BIN" status -j | jq -e '.data_path == "userspace"'
@@ -72,6 +72,83 @@ transfer() {
 	[ "$(counter B rx_delivered)" -eq 500 ]
 	[ "$(bpf_counter B rx_delivered)" -eq 0 ]
 	[ "$(bpftool -j map dump pinned "$(pins B)/rdsb_rxpath" | jq length)" -eq 0 ]
+}
+
+# tcppath A|B: the entries in use of rdsb_tcppath, as JSON values
+tcppath() {
+	bpftool -j map dump pinned "$(pins "$1")/rdsb_tcppath" |
+		jq -c '[.[].formatted.value | select(.cookie != 0)]'
+}
+
+# tcp_delta BEFORE AFTER FIELD: the entries whose FIELD changed, with the change
+tcp_delta() {
+	jq -nc --argjson b "$1" --argjson a "$2" --arg f "$3" '
+		[$a[] as $x | ($b[] | select(.cookie == $x.cookie)) as $y |
+			{lport: $x.lport, fport: $x.fport, d: ($x[$f] - $y[$f])} | select(.d != 0)]'
+}
+
+@test "every load: the sock_ops program follows each path socket's acknowledgements in rdsb_tcppath" {
+	engine_up A
+	engine_up B
+	cg=$(in_host A "$RDSB_BIN" status -j | jq -r .sockops_cgroup)
+	[ -n "$cg" ]
+	in_host A "$RDSB_BIN" status | grep -q "acks from sock_ops on cgroup $cg\$"
+	cg="$(findmnt -n -t cgroup2 -o TARGET | head -n 1)$cg"
+	[ -d "$cg" ]
+	bpftool -j cgroup show "$cg" |
+		jq -e '[.[] | select(.name == "rdsb_sockops" and .attach_type == "cgroup_sock_ops")] | length >= 2'
+	transfer 1 1000
+	wait_counter A tx_msgs "$(counter A tx_msgs)"
+	sleep 0.2	# the last acks of the handshake
+	before_a=$(tcppath A)
+	before_b=$(tcppath B)
+	# one entry per path socket, established, on both sides of each path
+	[ "$(jq length <<<"$before_a")" -eq 8 ]
+	[ "$(jq length <<<"$before_b")" -eq 8 ]
+	jq -e 'all(.[]; .state == 1 and .srtt_us > 0)' <<<"$before_a"
+	transfer 300 1000
+	sleep 0.2
+	after_a=$(tcppath A)
+	after_b=$(tcppath B)
+	# exactly the 300 records (48-byte header + 1000) were acknowledged to A,
+	# on one path
+	sent=$(tcp_delta "$before_a" "$after_a" bytes_acked)
+	echo "sent $sent"
+	[ "$(jq length <<<"$sent")" -eq 1 ]
+	[ "$(jq '.[0].d' <<<"$sent")" -eq $((300 * 1048)) ]
+	# and B has the other end of that path
+	jq -e --argjson s "$sent" 'any(.[]; .lport == $s[0].fport and .fport == $s[0].lport and .state == 1)' <<<"$after_b"
+	# 1 MiB datagrams take TCP many round trips: the engine waits for their
+	# acknowledgements, and the program wakes it; every event it raised, the
+	# engine handled
+	transfer 20 1048576 --sndbuf 4194304
+	wait_counter A ack_events "$(jq '[.[].ack_events] | add' <<<"$(tcppath A)")"
+	[ "$(counter A ack_events)" -gt 0 ]
+	in_host A "$RDSB_BIN" unload
+	! bpftool -j cgroup show "$cg" | jq -e '[.[] | select(.name == "rdsb_sockops")] | length >= 2'
+}
+
+@test "an engine that cannot attach the sock_ops program says why in one line, and polls for acknowledgements" {
+	engine_up B
+	# A's engine in a mount namespace without the cgroup v2 mounts, and
+	# without CAP_SYS_ADMIN to mount the hierarchy itself
+	in_host A unshare -m sh -c "findmnt -n -t cgroup2 -o TARGET | xargs -r -n 1 umount -l
+		exec setpriv --bounding-set -sys_admin $RDSB_BIN load \
+			--log $RDSB_LOG_DIR/rdsb-engine-$HOSTS_PREFIX-A.log" 2>"$BATS_TEST_TMPDIR/err"
+	cat "$BATS_TEST_TMPDIR/err"
+	[ "$(grep -c sock_ops "$BATS_TEST_TMPDIR/err")" -eq 1 ]
+	grep -q "cannot open the engine's cgroup v2 (Operation not permitted), so no sock_ops program: acknowledgements are polled; hint: " "$BATS_TEST_TMPDIR/err"
+	in_host A "$RDSB_BIN" status -j | jq -e '.sockops_cgroup == ""'
+	transfer 20 1048576 --sndbuf 4194304
+	transfer 300 1000
+	[ "$(counter A ack_events)" -eq 0 ]
+	[ "$(bpftool -j map dump pinned "$(pins A)/rdsb_tcppath" | jq '[.[].formatted.value | select(.cookie != 0)] | length')" -eq 0 ]
+	# and every message is freed once acknowledged: nothing left unacked
+	for _ in $(seq 50); do
+		[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[].paths[].unacked] | add')" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[].paths[].unacked] | add')" -eq 0 ]
 }
 
 @test "records many to a segment, and records split across segments, are framed exactly" {

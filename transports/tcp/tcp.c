@@ -80,6 +80,7 @@ static int tcp_listen(struct rdsb_engine *e)
 		}
 	}
 	tune(fd);
+	rdsb_sockops_mark(e, fd);	/* what it accepts is marked too */
 	if (listen(fd, 64) < 0) {
 		int err = -errno;
 
@@ -331,6 +332,7 @@ static int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	if (fd < 0)
 		return -1;
 	tune(fd);
+	rdsb_sockops_mark(e, fd);
 	if (bind_client_port(e, fd, p) < 0 ||
 	    (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)) {
 		close(fd);

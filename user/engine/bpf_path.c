@@ -42,8 +42,11 @@ static int on_event(void *ctx, void *data, size_t len)
 			rdsb_cong_peer_updated(e, (int)ev->slot);
 		break;
 	case RDSB_EV_RCVQ:
-		if (ev->index < RDSB_MAX_SOCKS && e->sock_at[ev->index])
+		if (e->sock_at && ev->index < RDSB_MAX_SOCKS && e->sock_at[ev->index])
 			rdsb_sock_check_cong(e, e->sock_at[ev->index]);
+		break;
+	case RDSB_EV_ACKED:
+		rdsb_sockops_acked(e, ev->index);
 		break;
 	}
 	return 0;
@@ -146,16 +149,11 @@ int rdsb_bpf_path_init(struct rdsb_engine *e)
 	e->rcvq = mmap(NULL, RCVQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       bpf_map__fd(skel->maps.rdsb_rcvq), 0);
 	e->sock_at = calloc(RDSB_MAX_SOCKS, sizeof(*e->sock_at));
-	e->events = ring_buffer__new(bpf_map__fd(skel->maps.rdsb_events), on_event, e, NULL);
-	if (e->rcvq == MAP_FAILED || !e->sock_at || !e->events) {
+	if (e->rcvq == MAP_FAILED || !e->sock_at || rdsb_bpf_events_init(e)) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot set up the sockmap data path: %s\n", strerror(errno));
 		return err ? err : -ENOMEM;
 	}
-	e->events_ev.kind = EV_BPF_EVENTS;
-	e->events_ev.fd = ring_buffer__epoll_fd(e->events);
-	if (rdsb_ev_set(e, &e->events_ev, EPOLLIN) < 0)
-		return -errno;
 	if (inbox_init(e, bpf_map__fd(skel->maps.rdsb_inbox)) < 0) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot set up the engine's inbox: %s\n", strerror(errno));
@@ -165,13 +163,32 @@ int rdsb_bpf_path_init(struct rdsb_engine *e)
 	return 0;
 }
 
+/* The rdsb_events ring, for the data path and the sock_ops program alike. */
+int rdsb_bpf_events_init(struct rdsb_engine *e)
+{
+	struct rdsb_data *skel = e->bpf_obj;
+
+	if (e->events)
+		return 0;
+	e->events = ring_buffer__new(bpf_map__fd(skel->maps.rdsb_events), on_event, e, NULL);
+	if (!e->events)
+		return -1;
+	e->events_ev.kind = EV_BPF_EVENTS;
+	e->events_ev.fd = ring_buffer__epoll_fd(e->events);
+	return rdsb_ev_set(e, &e->events_ev, EPOLLIN) < 0 ? -1 : 0;
+}
+
+void rdsb_bpf_events_fini(struct rdsb_engine *e)
+{
+	if (!e->events)
+		return;
+	rdsb_ev_del(e, &e->events_ev);
+	ring_buffer__free(e->events);
+	e->events = NULL;
+}
+
 void rdsb_bpf_path_fini(struct rdsb_engine *e)
 {
-	if (e->events) {
-		rdsb_ev_del(e, &e->events_ev);
-		ring_buffer__free(e->events);
-		e->events = NULL;
-	}
 	if (e->inbox_ev.fd >= 0) {
 		rdsb_ev_del(e, &e->inbox_ev);
 		close(e->inbox_ev.fd);

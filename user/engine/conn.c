@@ -20,6 +20,9 @@
 #define PING_RETRY (1000 * NSEC_PER_MSEC)
 #define PING_TRIES 3
 #define ACK_POLL (250 * 1000ull)
+/* With the sock_ops program an ack wakes the engine (RDSB_EV_ACKED); the
+ * poll stays for an ack without an RTT sample, which raises no event. */
+#define ACK_BACKSTOP (10 * 1000 * 1000ull)
 #define TX_RETRY (100 * 1000ull)
 
 struct rdsb_msg *rdsb_msg_new(uint32_t len)
@@ -85,6 +88,7 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		p->index = i;
 		p->ev.kind = EV_PATH;
 		p->ev.fd = -1;
+		p->tcp_index = -1;
 		p->next_tx_seq = 1;
 		INIT_LIST_HEAD(&p->send_q);
 		INIT_LIST_HEAD(&p->unacked);
@@ -373,6 +377,7 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_count(e, RDSB_C_PATH_UP);
 	rdsb_ev_set(e, &p->ev, EPOLLIN);
 	rdsb_bpf_path_add(e, p);
+	rdsb_sockops_path_up(e, p);
 	pr_info("rds-bpf: path %u up (ports %u -> %u)%s\n", p->index, p->lport, p->fport,
 		p->bpf_cookie ? ", BPF receive path" : "");
 	/* rds_connect_path_complete queues the congestion map: it goes first. */
@@ -405,11 +410,13 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 		rdsb_path_rx_unstall(e, p);
 		rdsb_bpf_path_del(e, p);
 		rdsb_path_check_acked(e, p);
+		rdsb_sockops_path_down(e, p);
 		rdsb_count(e, RDSB_C_PATH_DOWN);
 		rdsb_ev_del(e, &p->ev);
 		e->tp->close(p, malformed);
 	} else {
 		rdsb_bpf_path_del(e, p);
+		rdsb_sockops_path_down(e, p);
 		rdsb_ev_del(e, &p->ev);
 		e->tp->close(p, false);
 	}
@@ -488,8 +495,10 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 				*next = p->reconnect_at;
 			if (p->nunacked) {
 				rdsb_path_check_acked(e, p);
-				if (p->nunacked && e->now + ACK_POLL < *next)
-					*next = e->now + ACK_POLL;
+				uint64_t poll = p->tcp_index >= 0 ? ACK_BACKSTOP : ACK_POLL;
+
+				if (p->nunacked && e->now + poll < *next)
+					*next = e->now + poll;
 			}
 		}
 	}

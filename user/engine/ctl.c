@@ -60,13 +60,14 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 	bool first = true;
 
 	if (json)
-		tprintf(t, "{\"gen\":%u,\"transport\":\"%s\",\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"connections\":[",
+		tprintf(t, "{\"gen\":%u,\"transport\":\"%s\",\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"sockops_cgroup\":\"%s\",\"connections\":[",
 			e->gen_num, e->tp->name, e->max_paths, e->bpf_path ? "bpf" : "userspace",
-			e->use_bpf ? e->pin_dir : "");
+			e->use_bpf ? e->pin_dir : "", e->tcppath ? e->cgroup : "");
 	else
-		tprintf(t, "engine: gen %08x, %s transport, up to %u paths, %s path%s%s\n", e->gen_num, e->tp->name,
-			e->max_paths, e->bpf_path ? "BPF" : "userspace", e->use_bpf ? ", maps pinned in " : "",
-			e->use_bpf ? e->pin_dir : "");
+		tprintf(t, "engine: gen %08x, %s transport, up to %u paths, %s path%s%s%s%s\n", e->gen_num,
+			e->tp->name, e->max_paths, e->bpf_path ? "BPF" : "userspace",
+			e->use_bpf ? ", maps pinned in " : "", e->use_bpf ? e->pin_dir : "",
+			e->tcppath ? ", acks from sock_ops on cgroup " : "", e->tcppath ? e->cgroup : "");
 	list_for_each_entry(c, &e->conns, item) {
 		rdsb_addr_str(c->laddr, la, sizeof(la));
 		rdsb_addr_str(c->faddr, fa, sizeof(fa));

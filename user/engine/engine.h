@@ -54,6 +54,7 @@ struct rdsb_path {
 	bool poke;		/* a larger-address connect the peer will reset */
 	uint16_t lport, fport;
 	uint64_t bpf_cookie;	/* on the BPF receive path: its socket cookie; 0 = not */
+	int tcp_index;		/* its rdsb_tcppath entry (sockops.c); -1 = none */
 
 	/* TX: one writer, whole records only. */
 	struct list_head send_q;	/* head may be partly written */
@@ -178,6 +179,13 @@ struct rdsb_engine {
 	int txpath_fd, txsk_fd, apptx_fd, txsock_fd, tx_listen;
 	struct rdsb_txpath *txpath;	/* mmap of rdsb_txpath */
 	struct rdsb_path **tx_owner;	/* which path has each entry */
+	/* Acknowledgements from the sock_ops program (transports/tcp/sockops.c);
+	 * tcppath NULL = polled only. */
+	struct bpf_link *sockops_link;
+	char cgroup[256];		/* where it is attached */
+	int tcpsk_fd;
+	struct rdsb_tcppath *tcppath;	/* mmap of rdsb_tcppath */
+	struct rdsb_path **tcp_at;	/* entry -> path */
 	const struct rdsb_transport *tp;
 	void *tp_priv;			/* the transport's own state */
 
@@ -219,8 +227,19 @@ void rdsb_bpf_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_bpf_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
 void rdsb_bpf_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
+int rdsb_bpf_events_init(struct rdsb_engine *e);	/* the rdsb_events ring */
+void rdsb_bpf_events_fini(struct rdsb_engine *e);
 void rdsb_bpf_events(struct rdsb_engine *e);
 void rdsb_bpf_inbox_read(struct rdsb_engine *e);
+
+/* transports/tcp/sockops.c: acknowledgements from the sock_ops program */
+int rdsb_sockops_init(struct rdsb_engine *e);	/* after the skeleton loaded */
+void rdsb_sockops_fini(struct rdsb_engine *e);
+void rdsb_sockops_mark(struct rdsb_engine *e, int fd);
+void rdsb_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_sockops_arm(struct rdsb_engine *e, struct rdsb_path *p, bool waiting);
+void rdsb_sockops_acked(struct rdsb_engine *e, uint32_t index);
 
 /* direct_tx.c: the sk_msg send path */
 int rdsb_direct_init(struct rdsb_engine *e);

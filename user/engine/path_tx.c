@@ -91,6 +91,7 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (!p->nunacked || p->ev.fd < 0)
 		return;
+	rdsb_sockops_arm(e, p, true);
 	rdsb_direct_sync_written(e, p);
 	acked = e->tp->acked(p);
 	rdsb_direct_acked(e, p, acked);
@@ -102,4 +103,6 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 		rdsb_sock_sent(e, m->sock_id, m->len);
 		rdsb_msg_free(m);
 	}
+	if (!p->nunacked)
+		rdsb_sockops_arm(e, p, false);
 }

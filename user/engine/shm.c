@@ -91,8 +91,9 @@ static void explain_no_programs(int err)
 		strerror(-err), hint);
 }
 
-/* The maps and, unless maps_only, the data path programs. */
-static struct rdsb_data *load_skel(bool maps_only, int *err)
+/* The maps, the data path programs if data_path, the sock_ops program if
+ * sockops. */
+static struct rdsb_data *load_skel(bool data_path, bool sockops, int *err)
 {
 	struct rdsb_data *skel = rdsb_data__open();
 	struct bpf_program *prog;
@@ -101,9 +102,8 @@ static struct rdsb_data *load_skel(bool maps_only, int *err)
 		*err = -errno;
 		return NULL;
 	}
-	if (maps_only)
-		bpf_object__for_each_program(prog, skel->obj)
-			bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == skel->progs.rdsb_sockops ? sockops : data_path);
 	*err = rdsb_data__load(skel);
 	if (*err) {
 		rdsb_data__destroy(skel);
@@ -114,6 +114,8 @@ static struct rdsb_data *load_skel(bool maps_only, int *err)
 
 static int shm_bpf(struct rdsb_engine *e)
 {
+	/* the XDP transport's paths are not TCP sockets */
+	bool sockops = e->tp == &rdsb_tcp_transport;
 	struct rdsb_data *skel;
 	int err;
 
@@ -124,11 +126,18 @@ static int shm_bpf(struct rdsb_engine *e)
 		return err;
 	}
 	libbpf_set_print(libbpf_print);
-	skel = load_skel(!e->bpf_path, &err);
+	skel = load_skel(e->bpf_path, sockops, &err);
 	if (!skel && e->bpf_path) {
 		explain_no_programs(err);
 		e->bpf_path = false;
-		skel = load_skel(true, &err);
+		skel = load_skel(false, sockops, &err);
+	}
+	if (!skel && sockops) {
+		pr_warn("rds-bpf: the sock_ops program did not load (%s): acknowledgements are polled; "
+			"hint: needs socket storage in sock_ops programs (Linux 5.10+), -vv shows the log\n",
+			strerror(-err));
+		sockops = false;
+		skel = load_skel(false, false, &err);
 	}
 	if (!skel) {
 		pr_warn("rds-bpf: cannot create BPF maps: %s%s\n", strerror(-err),
@@ -151,8 +160,12 @@ static int shm_bpf(struct rdsb_engine *e)
 		rdsb_bpf_path_fini(e);
 		pr_warn("rds-bpf: datagrams take the userspace path\n");
 	}
-	/* the XDP transport's paths are not TCP sockets */
-	if (rdsb_engine_sk_msg && e->bpf_path && e->tp == &rdsb_tcp_transport)
+	if (sockops && !rdsb_sockops_init(e) && rdsb_bpf_events_init(e)) {
+		pr_warn("rds-bpf: cannot read the BPF event ring: %s; acknowledgements are polled\n",
+			strerror(errno));
+		rdsb_sockops_fini(e);
+	}
+	if (rdsb_engine_sk_msg && e->bpf_path && sockops)
 		rdsb_direct_init(e);
 	e->addrs_fd = bpf_map__fd(skel->maps.rdsb_addrs);
 	e->cong_fd = bpf_map__fd(skel->maps.rdsb_cong);
@@ -205,6 +218,8 @@ void rdsb_shm_fini(struct rdsb_engine *e)
 	if (e->bpf_obj) {
 		rdsb_direct_fini(e);
 		rdsb_bpf_path_fini(e);
+		rdsb_sockops_fini(e);
+		rdsb_bpf_events_fini(e);
 		rm_pins(e->pin_dir);
 		rdsb_data__destroy(e->bpf_obj);
 	} else {

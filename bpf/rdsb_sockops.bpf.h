@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Acknowledgements on the fast path: a sock_ops program on the engine's
+ * cgroup follows the engine's path sockets (those with an rdsb_tcpsk entry:
+ * the engine gives one to each socket it connects and to its listener, whose
+ * accepted sockets inherit it). On every ack that brings an RTT sample, on
+ * retransmission timeouts and state changes it keeps the socket's TCP state
+ * in rdsb_tcppath (bpftool map dump shows it per path), and when the engine
+ * waits for acknowledgements (wake set) it raises RDSB_EV_ACKED, so the
+ * engine frees acknowledged messages and wakes blocked senders at once
+ * instead of at its next poll.
+ */
+#ifndef RDSB_SOCKOPS_BPF_H
+#define RDSB_SOCKOPS_BPF_H
+
+SEC("sockops")
+int rdsb_sockops(struct bpf_sock_ops *ops)
+{
+	struct bpf_sock *sk = ops->sk;
+	struct rdsb_tcppath *tp;
+	struct rdsb_tcpsk *st;
+	__u32 idx, state, new_state;
+
+	if (!sk)
+		return 1;
+	st = bpf_sk_storage_get(&rdsb_tcpsk, sk, NULL, 0);
+	if (!st)
+		return 1;	/* not one of this engine's sockets */
+	switch (ops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		bpf_sock_ops_cb_flags_set(ops, BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_RTO_CB_FLAG |
+					       BPF_SOCK_OPS_STATE_CB_FLAG);
+		return 1;
+	case BPF_SOCK_OPS_RTT_CB:
+	case BPF_SOCK_OPS_RTO_CB:
+	case BPF_SOCK_OPS_STATE_CB:
+		break;
+	default:
+		return 1;
+	}
+	idx = st->index;
+	if (!idx)
+		return 1;	/* the path is not up yet */
+	idx--;
+	tp = bpf_map_lookup_elem(&rdsb_tcppath, &idx);
+	/* an entry given to a newer socket is not this one's any more */
+	if (!tp || tp->cookie != bpf_get_socket_cookie(ops))
+		return 1;
+	/* both read as they are: the verifier refuses a load at a chosen offset */
+	state = ops->state;
+	new_state = ops->args[1];
+	barrier_var(state);
+	barrier_var(new_state);
+	tp->state = ops->op == BPF_SOCK_OPS_STATE_CB ? new_state : state;
+	tp->srtt_us = ops->srtt_us >> 3;
+	tp->snd_cwnd = ops->snd_cwnd;
+	tp->total_retrans = ops->total_retrans;
+	tp->bytes_acked = ops->bytes_acked;
+	if (ops->op == BPF_SOCK_OPS_RTO_CB)
+		tp->rto_events++;
+	if (ops->op != BPF_SOCK_OPS_RTT_CB)
+		return 1;
+	tp->acks++;
+	/* The socket lock serialises acks: the engine sets wake, we clear it. */
+	if (tp->wake) {
+		tp->wake = 0;
+		tp->ack_events++;
+		event(RDSB_EV_ACKED, 0, idx);
+	}
+	return 1;
+}
+
+#endif
