@@ -9,8 +9,6 @@ load helpers
 setup() { load_hosts; }
 teardown() { teardown_hosts; }
 
-pins() { echo "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$(ns_of "$1")")"; }
-ns_of() { case $1 in A) echo "$NS_A" ;; B) echo "$NS_B" ;; esac; }
 
 # bpf_counter A|B NAME: what the BPF programs alone counted (all CPUs)
 bpf_counter() {
@@ -72,12 +70,6 @@ transfer() {
 	[ "$(counter B rx_delivered)" -eq 500 ]
 	[ "$(bpf_counter B rx_delivered)" -eq 0 ]
 	[ "$(bpftool -j map dump pinned "$(pins B)/rdsb_rxpath" | jq length)" -eq 0 ]
-}
-
-# tcppath A|B: the entries in use of rdsb_tcppath, as JSON values
-tcppath() {
-	bpftool -j map dump pinned "$(pins "$1")/rdsb_tcppath" |
-		jq -c '[.[].formatted.value | select(.cookie != 0)]'
 }
 
 # tcp_delta BEFORE AFTER FIELD: the entries whose FIELD changed, with the change

@@ -53,6 +53,15 @@ engine_transport() {	# engine_transport A|B: tcp or xdp
 	in_host "$1" "$RDSB_BIN" status -j | jq -r .transport
 }
 
+pins() { echo "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$(ns_of "$1")")"; }
+ns_of() { case $1 in A) echo "$NS_A" ;; B) echo "$NS_B" ;; esac; }
+
+# tcppath A|B: the entries in use of rdsb_tcppath, as JSON values
+tcppath() {
+	bpftool -j map dump pinned "$(pins "$1")/rdsb_tcppath" |
+		jq -c '[.[].formatted.value | select(.cookie != 0)]'
+}
+
 counter() {	# counter A|B NAME
 	in_host "$1" "$RDSB_BIN" status -j | jq ".counters.$2"
 }

@@ -240,6 +240,16 @@ normal_exchange() {
 		sleep 0.05
 	done
 	[ "$(in_host A ss -Htn state established '( dport = :16385 )' | wc -l)" -eq 8 ]
+	# the sock_ops entries of the killed sockets were given back: one per
+	# live path socket, on its ports
+	live=$(in_host A ss -Htn state established '( dport = :16385 )' | awk '{ sub(/.*:/, "", $3); print $3 }' | sort -n | jq -sc .)
+	for _ in $(seq 50); do
+		[ "$(tcppath A | jq -c '[.[].lport] | sort')" = "$live" ] && break
+		sleep 0.1
+	done
+	echo "live ports $live, entries $(tcppath A)"
+	[ "$(tcppath A | jq -c '[.[].lport] | sort')" = "$live" ]
+	tcppath A | jq -e 'all(.[]; .state == 1) and ([.[].cookie] | unique | length) == 8'
 }
 
 @test "an application killed with SIGKILL frees its port at once; other sockets keep working" {
