@@ -119,7 +119,7 @@ struct rdsb_rxpath {
  * mmap-ed rdsb_txpath, is shared by the engine and every library.
  */
 struct rdsb_txpath {
-	__u32	lock;		/* futex: 0 free, 1 held, 2 held with waiters */
+	__u32	lock;		/* 0 free, 1 held (user/common/txlock.h) */
 	__u32	owner;		/* pid of the holder */
 	__u32	open;		/* 1: applications may send on the path socket */
 	__u32	lslot;		/* the connection's local address slot */

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The lock of a path's send side (struct rdsb_txpath), shared by the engine
- * and every application that sends on the path: a futex word in the mmap-ed
- * rdsb_txpath (0 free, 1 held, 2 held with waiters), the holder's pid beside
- * it so that the engine can take it back from a process that died holding it.
+ * and every application that sends on the path: a word in the mmap-ed
+ * rdsb_txpath (0 free, 1 held), the holder's pid beside it so that a process
+ * that died holding it is seen. Futexes do not work on BPF map memory
+ * (FUTEX_WAIT fails with EFAULT), so a waiter yields, then sleeps in short
+ * steps; it gives up when the holder is dead or after a second, and the
+ * datagram goes through the engine, which resets the path and takes the
+ * lock back (rdsb_direct_begin).
  */
 #ifndef RDSB_TXLOCK_H
 #define RDSB_TXLOCK_H
 
-#include <linux/futex.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <rds-bpf/maps.h>
 
@@ -24,20 +29,34 @@ static inline bool rdsb_txlock_try(struct rdsb_txpath *t)
 	return true;
 }
 
-static inline void rdsb_txlock(struct rdsb_txpath *t)
+static inline bool rdsb_txlock_holder_dead(const struct rdsb_txpath *t)
 {
-	if (rdsb_txlock_try(t))
-		return;
-	while (__atomic_exchange_n(&t->lock, 2, __ATOMIC_ACQUIRE) != 0)
-		syscall(SYS_futex, &t->lock, FUTEX_WAIT, 2, NULL, NULL, 0);
-	t->owner = (uint32_t)getpid();
+	pid_t owner = (pid_t)__atomic_load_n(&t->owner, __ATOMIC_RELAXED);
+
+	return owner && kill(owner, 0) < 0 && errno == ESRCH;
+}
+
+/* False: not taken (the holder died, or held it for a second). */
+static inline bool rdsb_txlock(struct rdsb_txpath *t)
+{
+	for (unsigned int i = 0; i < 64 + 50000; i++) {
+		if (rdsb_txlock_try(t))
+			return true;
+		if (i < 64) {
+			sched_yield();
+			continue;
+		}
+		if (rdsb_txlock_holder_dead(t))
+			return false;
+		usleep(20);
+	}
+	return false;
 }
 
 static inline void rdsb_txunlock(struct rdsb_txpath *t)
 {
 	t->owner = 0;
-	if (__atomic_exchange_n(&t->lock, 0, __ATOMIC_RELEASE) == 2)
-		syscall(SYS_futex, &t->lock, FUTEX_WAKE, 1, NULL, NULL, 0);
+	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
 }
 
 #endif

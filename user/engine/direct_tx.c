@@ -151,11 +151,9 @@ void rdsb_direct_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 static void lock_wait(struct rdsb_engine *e, struct rdsb_txpath *t)
 {
 	for (int i = 0; i < 20000; i++) {
-		pid_t owner = (pid_t)__atomic_load_n(&t->owner, __ATOMIC_RELAXED);
-
 		if (rdsb_txlock_try(t))
 			return;
-		if (owner && kill(owner, 0) < 0 && errno == ESRCH)
+		if (rdsb_txlock_holder_dead(t))
 			break;
 		usleep(50);
 	}
@@ -213,6 +211,11 @@ int rdsb_direct_begin(struct rdsb_engine *e, struct rdsb_path *p)
 		return 0;
 	t = txp(e, p);
 	if (!rdsb_txlock_try(t)) {
+		/* A process that died holding it may have left a record cut
+		 * short on the wire: the path is reset (rdsb_direct_broken),
+		 * which takes the lock back. */
+		if (p->direct && rdsb_txlock_holder_dead(t))
+			__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 		p->tx_busy = true;
 		return -1;
 	}

@@ -83,7 +83,8 @@ int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
 	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE))
 		return 0;
-	rdsb_txlock(t);
+	if (!rdsb_txlock(t))
+		return 0;
 	if (!path_takes(t, lslot, npaths, rec)) {
 		rdsb_txunlock(t);
 		return 0;
