@@ -87,8 +87,11 @@ tcp_delta() {
 	in_host A "$RDSB_BIN" status | grep -q "acks from sock_ops on cgroup $cg\$"
 	cg="$(findmnt -n -t cgroup2 -o TARGET | head -n 1)$cg"
 	[ -d "$cg" ]
-	bpftool -j cgroup show "$cg" |
-		jq -e '[.[] | select(.name == "rdsb_sockops" and .attach_type == "cgroup_sock_ops")] | length >= 2'
+	# A's program (the one using A's rdsb_tcppath; other engines may run) is attached there
+	map=$(bpftool -j map show pinned "$(pins A)/rdsb_tcppath" | jq .id)
+	prog=$(bpftool -j prog show | jq --argjson m "$map" '.[] | select(.name == "rdsb_sockops" and (.map_ids | index($m))) | .id')
+	[ -n "$prog" ]
+	bpftool -j cgroup show "$cg" | jq -e --argjson p "$prog" 'any(.[]; .id == $p and .attach_type == "cgroup_sock_ops")'
 	transfer 1 1000
 	wait_counter A tx_msgs "$(counter A tx_msgs)"
 	sleep 0.2	# the last acks of the handshake
@@ -117,7 +120,7 @@ tcp_delta() {
 	wait_counter A ack_events "$(jq '[.[].ack_events] | add' <<<"$(tcppath A)")"
 	[ "$(counter A ack_events)" -gt 0 ]
 	in_host A "$RDSB_BIN" unload
-	! bpftool -j cgroup show "$cg" | jq -e '[.[] | select(.name == "rdsb_sockops")] | length >= 2'
+	bpftool -j cgroup show "$cg" | jq -e --argjson p "$prog" 'all(.[]; .id != $p)'
 }
 
 @test "an engine that cannot attach the sock_ops program says why in one line, and polls for acknowledgements" {
