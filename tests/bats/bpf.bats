@@ -72,6 +72,18 @@ transfer() {
 	[ "$(bpftool -j map dump pinned "$(pins B)/rdsb_rxpath" | jq length)" -eq 0 ]
 }
 
+# all_acked A|B: within 5 s the engine holds no message waiting for TCP's ack
+all_acked() {
+	local n
+	for _ in $(seq 50); do
+		n=$(in_host "$1" "$RDSB_BIN" status -j | jq '[.connections[].paths[].unacked] | add')
+		[ "$n" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	echo "$1 still has $n unacked" >&2
+	return 1
+}
+
 # tcp_delta BEFORE AFTER FIELD: the entries whose FIELD changed, with the change
 tcp_delta() {
 	jq -nc --argjson b "$1" --argjson a "$2" --arg f "$3" '
@@ -139,11 +151,7 @@ tcp_delta() {
 	[ "$(counter A ack_events)" -eq 0 ]
 	[ "$(bpftool -j map dump pinned "$(pins A)/rdsb_tcppath" | jq '[.[].formatted.value | select(.cookie != 0)] | length')" -eq 0 ]
 	# and every message is freed once acknowledged: nothing left unacked
-	for _ in $(seq 50); do
-		[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[].paths[].unacked] | add')" -eq 0 ] && break
-		sleep 0.1
-	done
-	[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[].paths[].unacked] | add')" -eq 0 ]
+	all_acked A
 }
 
 @test "records many to a segment, and records split across segments, are framed exactly" {
@@ -205,11 +213,7 @@ tcp_delta() {
 	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq 300 ]
 	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1 and .lock == 0)] | length' <<<"$output")" -eq 1 ]
 	# and TCP's acknowledgements free the engine's copies
-	for _ in $(seq 50); do
-		[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[0].paths[].unacked] | add')" -eq 0 ] && break
-		sleep 0.1
-	done
-	[ "$(in_host A "$RDSB_BIN" status -j | jq '[.connections[0].paths[].unacked] | add')" -eq 0 ]
+	all_acked A
 }
 
 @test "hostile records on a send socket: refused (EACCES) and counted, nothing on the wire, the path stays up" {
