@@ -6,9 +6,9 @@
  * accepted sockets inherit it). On every ack that brings an RTT sample, on
  * retransmission timeouts and state changes it keeps the socket's TCP state
  * in rdsb_tcppath (bpftool map dump shows it per path), and when the engine
- * waits for acknowledgements (wake set) it raises RDSB_EV_ACKED, so the
- * engine frees acknowledged messages and wakes blocked senders at once
- * instead of at its next poll.
+ * waits for acknowledgements (wake set: a sender is short of send space) it
+ * raises RDSB_EV_ACKED, so the engine frees acknowledged messages and wakes
+ * blocked senders at once instead of at its next poll.
  */
 #ifndef RDSB_SOCKOPS_BPF_H
 #define RDSB_SOCKOPS_BPF_H

@@ -139,8 +139,9 @@ struct rdsb_txpath {
  * TCP state of a path socket, written by the sock_ops program rdsb_sockops
  * on every ack with an RTT sample, retransmission timeout and state change.
  * The engine owns the entry (cookie, ports, slots, path) and reads it
- * through mmap; while it waits for acknowledgements it sets wake, and the
- * next ack raises RDSB_EV_ACKED.
+ * through mmap; while a sender short of send space waits for an
+ * acknowledgement on the path it sets wake, and the next ack raises
+ * RDSB_EV_ACKED.
  */
 struct rdsb_tcppath {
 	__u64	cookie;		/* socket cookie of the path socket; 0 = free */

@@ -84,6 +84,17 @@ all_acked() {
 	return 1
 }
 
+# tcp_settled HOST: until none of its TCP sockets has bytes in flight (ss
+# shows unacked:N); their last acks are then in rdsb_tcppath
+tcp_settled() {
+	for _ in $(seq 50); do
+		in_host "$1" ss -tinH state established | grep -q "unacked:" || return 0
+		sleep 0.1
+	done
+	echo "$1 still has TCP bytes in flight" >&2
+	return 1
+}
+
 # tcp_delta BEFORE AFTER FIELD: the entries whose FIELD changed, with the change
 tcp_delta() {
 	jq -nc --argjson b "$1" --argjson a "$2" --arg f "$3" '
@@ -106,7 +117,7 @@ tcp_delta() {
 	bpftool -j cgroup show "$cg" | jq -e --argjson p "$prog" 'any(.[]; .id == $p and .attach_type == "cgroup_sock_ops")'
 	transfer 1 1000
 	wait_counter A tx_msgs "$(counter A tx_msgs)"
-	sleep 0.2	# the last acks of the handshake
+	tcp_settled A	# the congestion maps of path-up go out on path 0
 	before_a=$(tcppath A)
 	before_b=$(tcppath B)
 	# one entry per path socket, established, on both sides of each path
@@ -114,7 +125,7 @@ tcp_delta() {
 	[ "$(jq length <<<"$before_b")" -eq 8 ]
 	jq -e 'all(.[]; .state == 1 and .srtt_us > 0)' <<<"$before_a"
 	transfer 300 1000
-	sleep 0.2
+	tcp_settled A
 	after_a=$(tcppath A)
 	after_b=$(tcppath B)
 	# exactly the 300 records (48-byte header + 1000) were acknowledged to A,
@@ -125,14 +136,34 @@ tcp_delta() {
 	[ "$(jq '.[0].d' <<<"$sent")" -eq $((300 * 1048)) ]
 	# and B has the other end of that path
 	jq -e --argjson s "$sent" 'any(.[]; .lport == $s[0].fport and .fport == $s[0].lport and .state == 1)' <<<"$after_b"
-	# 1 MiB datagrams take TCP many round trips: the engine waits for their
-	# acknowledgements, and the program wakes it; every event it raised, the
-	# engine handled
-	transfer 20 1048576 --sndbuf 4194304
+	# 1 MiB datagrams with a 1 MiB sndbuf: the sender waits for each
+	# acknowledgement, and the program wakes the engine at it; every event
+	# it raised, the engine handled
+	transfer 20 1048576 --sndbuf 1048576
 	wait_counter A ack_events "$(jq '[.[].ack_events] | add' <<<"$(tcppath A)")"
 	[ "$(counter A ack_events)" -gt 0 ]
 	in_host A "$RDSB_BIN" unload
 	bpftool -j cgroup show "$cg" | jq -e --argjson p "$prog" 'all(.[]; .id != $p)'
+}
+
+@test "acks wake the engine only for a sender short of send space" {
+	engine_up A
+	engine_up B
+	transfer 1 1000
+	all_acked A
+	before=$(counter A ack_events)
+	# 50 x 1000 B never reach half the default sndbuf (wmem_default / 2 of
+	# payload): the engine frees them on its own passes, no ack wakes it
+	transfer 50 1000
+	all_acked A
+	[ "$(counter A ack_events)" -eq "$before" ]
+	# with the smallest sndbuf (2304 B of payload) the sender blocks behind
+	# every other message: the acks free them
+	transfer 300 1000 --sndbuf 1
+	all_acked A
+	[ "$(counter A ack_events)" -gt "$before" ]
+	# every event the program raised, the engine handled
+	[ "$(counter A ack_events)" -eq "$(jq '[.[].ack_events] | add' <<<"$(tcppath A)")" ]
 }
 
 @test "an engine that cannot attach the sock_ops program says why in one line, and polls for acknowledgements" {

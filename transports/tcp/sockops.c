@@ -6,10 +6,13 @@
  * listener's cgroup), through a link that goes when the engine goes. The
  * engine marks its sockets in rdsb_tcpsk (the listener, so that accepted
  * sockets inherit the mark, and each socket before it connects), and gives a
- * path socket an rdsb_tcppath entry when it comes up. While a path has
- * messages waiting for TCP's acknowledgement the entry's wake is set, and
- * the program's RDSB_EV_ACKED brings the engine to rdsb_path_check_acked at
- * the ack; the poll in rdsb_conns_timer only backs it up.
+ * path socket an rdsb_tcppath entry when it comes up. While a path has an
+ * unacknowledged message whose sender was past half its sndbuf (ack_wake)
+ * the entry's wake is set, and the program's RDSB_EV_ACKED brings the engine
+ * to rdsb_path_check_acked at the ack. Other messages are freed on the
+ * engine's next pass (each pass looks at snd_una) or by the poll in
+ * rdsb_conns_timer, so that a reply carrying the ack of a request costs no
+ * wakeup.
  */
 #include <errno.h>
 #include <fcntl.h>

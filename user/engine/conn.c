@@ -300,6 +300,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 		rdsb_bpf_path_sync(e, p, true);
 		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
 		p->nunacked = 0;
+		p->ack_wake = false;
 		/* the partly written head must stay: the stream is mid-record */
 		if (p->head_off && !list_empty(&p->send_q)) {
 			struct rdsb_msg *head = list_first_entry(&p->send_q, struct rdsb_msg, item);
@@ -449,6 +450,7 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 	p->head_off = 0;
 	p->written = 0;
 	p->nunacked = 0;
+	p->ack_wake = false;
 	free(p->rx_data);
 	p->rx_data = NULL;
 	p->rx_hdr_have = p->rx_have = 0;

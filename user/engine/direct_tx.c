@@ -312,6 +312,7 @@ static void insert_unacked(struct rdsb_path *p, struct rdsb_msg *m)
 		pos = pos->prev;
 	list_add(&m->item, pos);
 	p->nunacked++;
+	p->ack_wake |= m->wake_on_ack;
 }
 
 static void insert_retransmit(struct rdsb_path *p, struct rdsb_msg *m)

@@ -36,6 +36,7 @@ struct rdsb_msg {
 	uint8_t flags;		/* RDS_FLAG_* put on the wire */
 	bool cong_map;		/* never retransmitted */
 	bool req_pending;	/* from a send request: not yet written or dropped */
+	bool wake_on_ack;	/* its sender was past half its sndbuf: free it at the ack */
 	uint64_t seq;
 	uint32_t len;
 	uint64_t end_off;	/* stream offset after its last byte, once written */
@@ -64,6 +65,9 @@ struct rdsb_path {
 	uint64_t next_tx_seq;
 	bool cong_map_queued;
 	unsigned int nunacked;
+	/* A message of a sender short of send space is unacked here: each ack
+	 * wakes the engine (sock_ops), not only the next event-loop pass. */
+	bool ack_wake;
 	/* The sk_msg send path (direct_tx.c) */
 	bool direct;			/* in rdsb_txsk: applications write on it too */
 	bool copies_pending;		/* read the streams before writing again */
@@ -125,7 +129,7 @@ struct rdsb_sock {
 	uint16_t port;
 	int slot;
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
-	uint32_t sndbuf;		/* SO_SNDBUF / 2 once set, for RDS_INFO_SOCKETS */
+	uint32_t sndbuf;		/* payload bytes: SO_SNDBUF / 2, as the library counts */
 	uint64_t cong_monitor;		/* RDS_CONG_MONITOR mask to report */
 
 	/* From the application: [rdsb_send_req][len]. */

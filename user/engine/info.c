@@ -148,34 +148,24 @@ static void recv_messages(struct rdsb_engine *e, struct info_out *o)
 	}
 }
 
-/* The kernel reports half of sk_sndbuf (rds_sk_sndbuf); the library keeps
- * sk_sndbuf and tells the engine when it changes. */
-static uint32_t default_sndbuf(void)
-{
-	return (uint32_t)rdsb_sysctl_int("wmem_default", 212992) / 2;
-}
-
 static void sockets(struct rdsb_engine *e, struct info_out *o)
 {
-	uint32_t dflt_sndbuf = default_sndbuf();
 	struct rdsb_sock *s;
 
 	list_for_each_entry(s, &e->socks, item) {
 		struct stat st = { 0 };
-		uint32_t sndbuf = s->sndbuf ? s->sndbuf : dflt_sndbuf;
-
 		if (s->closed || (!o->six && (!s->bound || !rdsb_addr_is_v4(s->addr))))
 			continue;
 		fstat(s->app_fd, &st);	/* the inode of the application's fd */
 		if (o->six) {
-			struct rds6_info_socket r = { .sndbuf = sndbuf, .rcvbuf = s->rcvbuf,
+			struct rds6_info_socket r = { .sndbuf = s->sndbuf, .rcvbuf = s->rcvbuf,
 						      .bound_port = htobe16(s->port), .inum = st.st_ino };
 
 			if (s->bound)
 				memcpy(&r.bound_addr, s->addr, 16);
 			put(o, &r, sizeof(r));
 		} else {
-			struct rds_info_socket r = { .sndbuf = sndbuf, .rcvbuf = s->rcvbuf,
+			struct rds_info_socket r = { .sndbuf = s->sndbuf, .rcvbuf = s->rcvbuf,
 						     .bound_addr = v4(s->addr), .bound_port = htobe16(s->port),
 						     .inum = st.st_ino };
 

@@ -54,6 +54,7 @@ static void written(void *ctx, struct rdsb_msg *m)
 	rdsb_count(e, RDSB_C_TX_MSGS);
 	list_add_tail(&m->item, &p->unacked);
 	p->nunacked++;
+	p->ack_wake |= m->wake_on_ack;
 }
 
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
@@ -91,7 +92,7 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (!p->nunacked || p->ev.fd < 0)
 		return;
-	rdsb_sockops_arm(e, p, true);
+	rdsb_sockops_arm(e, p, p->ack_wake);
 	rdsb_direct_sync_written(e, p);
 	acked = e->tp->acked(p);
 	rdsb_direct_acked(e, p, acked);
@@ -103,6 +104,8 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 		rdsb_sock_sent(e, m->sock_id, m->len);
 		rdsb_msg_free(m);
 	}
-	if (!p->nunacked)
+	if (!p->nunacked) {
+		p->ack_wake = false;
 		rdsb_sockops_arm(e, p, false);
+	}
 }

@@ -34,6 +34,13 @@ static uint32_t default_rcvbuf(void)
 	return (uint32_t)rdsb_sysctl_int("rmem_default", 212992) / 2;
 }
 
+/* The library's default: wmem_default at socket(), of which half is payload
+ * (rds_sk_sndbuf). */
+static uint32_t default_sndbuf(void)
+{
+	return (uint32_t)rdsb_sysctl_int("wmem_default", 212992) / 2;
+}
+
 static uint64_t hard_limit(const struct rdsb_sock *s)
 {
 	uint64_t h = 4ull * s->rcvbuf;
@@ -120,6 +127,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->tx_peer = -1;
 	s->slot = -1;
 	s->rcvbuf = default_rcvbuf();
+	s->sndbuf = default_sndbuf();
 	INIT_LIST_HEAD(&s->rx_q);
 	list_add_tail(&s->item, &e->socks);
 	rdsb_bpf_sock_open(e, s);
@@ -362,6 +370,13 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->sock_id = s->id;
 	m->sport = s->port;
 	m->dport = s->req.dport;
+	/* Past half its budget the sender may soon block on it: free this
+	 * message as soon as TCP acknowledges it. Below half, the engine frees
+	 * messages on its next pass, and an ack costs no wakeup: a ping-pong's
+	 * reply carries the ack of its request. Of a socket's unacked bytes,
+	 * those of unmarked messages stay below half its sndbuf, so a blocked
+	 * sender always has a marked message on a path. */
+	m->wake_on_ack = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= s->sndbuf;
 	if (sent) {
 		rdsb_direct_copy(e, s, m);
 		return;
