@@ -154,6 +154,7 @@ static void sockets(struct rdsb_engine *e, struct info_out *o)
 
 	list_for_each_entry(s, &e->socks, item) {
 		struct stat st = { 0 };
+
 		if (s->closed || (!o->six && (!s->bound || !rdsb_addr_is_v4(s->addr))))
 			continue;
 		fstat(s->app_fd, &st);	/* the inode of the application's fd */
