@@ -17,15 +17,19 @@ VERSION  := 0.1.0
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
-BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(B)/bpf \
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(B)/bpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
 COMMON_SRC := user/common/wire.c user/common/addr.c user/common/log.c user/common/sysctl.c
-ENGINE_SRC := $(wildcard user/engine/*.c) $(wildcard transports/tcp/*.c) $(wildcard transports/xdp/*.c)
+ENGINE_SRC := $(filter-out %.bpf.c,$(wildcard user/engine/*.c transports/*/*.c))
 LIB_SRC    := $(wildcard user/lib/*.c) user/common/wire.c user/common/addr.c user/common/sysctl.c
-BPF_SRC    := $(wildcard bpf/*.bpf.c)
-BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
-SKELS      := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(BPF_SRC))
+# BPF objects: the core's maps (bpf/), each transport's programs beside their
+# C halves, test-only programs (tests/bpf/); objects and skeletons in build/bpf
+BPF_DIRS   := bpf transports/tcp transports/xdp tests/bpf
+BPF_SRC    := $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.c))
+BPF_OBJ    := $(addprefix $(B)/bpf/,$(notdir $(BPF_SRC:.bpf.c=.bpf.o)))
+SKELS      := $(BPF_OBJ:.bpf.o=.skel.h)
+vpath %.bpf.c $(BPF_DIRS)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*.h)
@@ -38,7 +42,7 @@ TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/l
 
 all: $(TARGETS)
 
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(B)/bpf/vmlinux.h $(HEADERS)
+$(B)/bpf/%.bpf.o: %.bpf.c $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.h)) $(B)/bpf/vmlinux.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The maps every rds-bpf engine pins, defined with BTF so `bpftool map dump`
- * shows their values with field names. Value types: include/rds-bpf/maps.h.
+ * The core's maps, which every rds-bpf engine pins whatever its transport:
+ * address slots, congestion maps, per-path state and the counters. Defined
+ * with BTF so `bpftool map dump` shows their values with field names (value
+ * types: include/rds-bpf/maps.h). A transport's BPF object that includes
+ * this header shares them: the engine's loader reuses the maps it already
+ * has by name (rdsb_bpf_share_maps).
  */
 #ifndef RDSB_MAPS_BPF_H
 #define RDSB_MAPS_BPF_H
@@ -36,114 +40,13 @@ struct {
 	__type(value, __u64);
 } rdsb_counters SEC(".maps");
 
-/* Path sockets by socket cookie; the stream parser and verdict attach here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
-	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
-	__type(key, __u64);
-	__type(value, __u64);
-} rdsb_pathsk SEC(".maps");
+static __always_inline void count(enum rdsb_counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&rdsb_counters, &key);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
-	__type(key, __u64);
-	__type(value, struct rdsb_rxpath);
-} rdsb_rxpath SEC(".maps");
-
-/* Application sockets (the application's end of the delivery stream) by
- * their index, from open to close; rdsb_deliver attaches here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, RDSB_MAX_SOCKS);
-	__type(key, __u32);
-	__type(value, __u64);
-} rdsb_socks SEC(".maps");
-
-/* The engine's inbox: pings, probes and the unusual, redirected here with
- * the path's socket cookie in h_ack. Never SK_PASS on a path socket: on
- * kernels with tcp_bpf_strp_read_sock, a path that both passes records up
- * and redirects others can move copied_seq past rcv_nxt, and the next
- * segment then never wakes the strparser. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} rdsb_inbox SEC(".maps");
-
-/* Bound sockets: (address slot, port) -> index. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RDSB_MAX_SOCKS);
-	__type(key, struct rdsb_sock_key);
-	__type(value, __u32);
-} rdsb_bound SEC(".maps");
-
-/* Receive-queue accounting by index; the engine reads and arms it through
- * mmap, so the verdict's atomic adds are never overwritten. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, RDSB_MAX_SOCKS);
-	__type(key, __u32);
-	__type(value, struct rdsb_rcvq);
-} rdsb_rcvq SEC(".maps");
-
-/* The sk_msg send path: per-path state shared with the engine and the
- * libraries (mmap), the path sockets applications may send on, the
- * applications' send sockets (rdsb_txmsg attaches here) and their bindings
- * by the send socket's local port. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
-	__type(key, __u32);
-	__type(value, struct rdsb_txpath);
-} rdsb_txpath SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
-	__type(key, __u32);
-	__type(value, __u64);
-} rdsb_txsk SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, RDSB_MAX_SOCKS);
-	__type(key, __u32);
-	__type(value, __u64);
-} rdsb_apptx SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RDSB_MAX_SOCKS);
-	__type(key, __u32);
-	__type(value, struct rdsb_txsock);
-} rdsb_txsock SEC(".maps");
-
-/* Acknowledgements and TCP state of path sockets (rdsb_sockops): the
- * entries, mmap-ed by the engine, and each socket's entry in its storage,
- * which a listener's accepted sockets inherit (BPF_F_CLONE). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, RDSB_MAX_TCPPATHS);
-	__type(key, __u32);
-	__type(value, struct rdsb_tcppath);
-} rdsb_tcppath SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct rdsb_tcpsk);
-} rdsb_tcpsk SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} rdsb_events SEC(".maps");
+	if (v)
+		*v += 1;
+}
 
 #endif

@@ -79,29 +79,63 @@ static void on_ready(void *arg)
 	}
 }
 
+/* The options of every transport, for getopt: their vals index topt[]. */
+#define TOPT_BASE 256
+static unsigned int transport_options(struct option *o, const struct rdsb_transport_opt **topt,
+				      unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int t = 0; rdsb_transports[t]; t++)
+		for (const struct rdsb_transport_opt *to = rdsb_transports[t]->opts; to && to->name; to++) {
+			unsigned int i;
+
+			for (i = 0; i < n && strcmp(topt[i]->name, to->name); i++)
+				;
+			if (i < n || n == max)
+				continue;
+			topt[n] = to;
+			o[n] = (struct option){ to->name, to->arg ? required_argument : no_argument, NULL,
+						(int)(TOPT_BASE + n) };
+			n++;
+		}
+	return n;
+}
+
+/* --NAME was given: is it one of the chosen transport's options? */
+static bool transport_has(const struct rdsb_transport *tp, const char *name)
+{
+	for (const struct rdsb_transport_opt *to = tp->opts; to && to->name; to++)
+		if (!strcmp(to->name, name))
+			return true;
+	return false;
+}
+
 static int do_load(int argc, char **argv)
 {
-	static const struct option opts[] = {
+	static const struct option fixed[] = {
 		{ "paths", required_argument, NULL, 'p' },
 		{ "transport", required_argument, NULL, 't' },
-		{ "no-bpf", no_argument, NULL, 'n' },
-		{ "bpf", no_argument, NULL, 'b' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'l' },
-		{ "dev", required_argument, NULL, 'd' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "sk-msg", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
 	};
-	unsigned int paths = RDS_MPATH_WORKERS;
-	bool bpf_path = false, fg = false;
+	const unsigned int nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	struct option opts[nfixed + RDSB_MAX_TRANSPORT_OPTS + 1];
+	const struct rdsb_transport_opt *topt[RDSB_MAX_TRANSPORT_OPTS];
+	/* the first transport, tcp, is the default */
+	struct rdsb_engine_cfg cfg = { .tp = rdsb_transports[0], .max_paths = RDS_MPATH_WORKERS };
+	bool fg = false;
 	struct ready r = { .fd = -1 };
 	int c, fd, pipefd[2];
+	unsigned int ntopt;
 	pid_t pid;
 	char ok;
 
-	while ((c = getopt_long(argc, argv, "p:t:nfl:d:m:hv", opts, NULL)) != -1) {
+	memcpy(opts, fixed, sizeof(fixed));
+	ntopt = transport_options(opts + nfixed, topt, RDSB_MAX_TRANSPORT_OPTS);
+	memset(&opts[nfixed + ntopt], 0, sizeof(opts[0]));
+	while ((c = getopt_long(argc, argv, "p:t:fl:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			rdsb_verbosity++;
@@ -114,36 +148,18 @@ static int do_load(int argc, char **argv)
 				fprintf(stderr, "rds-bpf load: --paths takes 1 to %d\n", RDS_MPATH_WORKERS);
 				return EXIT_USAGE;
 			}
-			paths = (unsigned int)v;
+			cfg.max_paths = (unsigned int)v;
 			break;
 		}
 		case 't':
-			if (!strcmp(optarg, "xdp")) {
-				rdsb_engine_transport = &rdsb_xdp_transport;
-			} else if (strcmp(optarg, "tcp")) {
-				fprintf(stderr, "rds-bpf load: unknown transport '%s' (available: tcp, xdp)\n", optarg);
+			cfg.tp = rdsb_transport_find(optarg);
+			if (!cfg.tp) {
+				fprintf(stderr, "rds-bpf load: unknown transport '%s' (available:", optarg);
+				for (unsigned int t = 0; rdsb_transports[t]; t++)
+					fprintf(stderr, "%s %s", t ? "," : "", rdsb_transports[t]->name);
+				fprintf(stderr, ")\n");
 				return EXIT_USAGE;
 			}
-			break;
-		case 'd':
-			rdsb_xdp_opts.dev = optarg;
-			break;
-		case 'm':
-			if (strcmp(optarg, "native") && strcmp(optarg, "skb")) {
-				fprintf(stderr, "rds-bpf load: --mode takes native or skb\n");
-				return EXIT_USAGE;
-			}
-			rdsb_xdp_opts.skb_mode = !strcmp(optarg, "skb");
-			rdsb_xdp_opts.mode_set = true;
-			break;
-		case 'n':
-			bpf_path = false;
-			break;
-		case 'b':
-			bpf_path = true;
-			break;
-		case 's':
-			rdsb_engine_sk_msg = true;
 			break;
 		case 'f':
 			fg = true;
@@ -155,20 +171,25 @@ static int do_load(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (c >= TOPT_BASE && c < TOPT_BASE + (int)ntopt && cfg.nopts < RDSB_MAX_TRANSPORT_OPTS) {
+				cfg.opts[cfg.nopts].name = topt[c - TOPT_BASE]->name;
+				cfg.opts[cfg.nopts++].value = optarg ? optarg : "";
+				break;
+			}
 			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (cli_extra_args("load", argc, argv))
 		return EXIT_USAGE;
-	if (rdsb_engine_sk_msg && (!bpf_path || rdsb_engine_transport != &rdsb_tcp_transport)) {
-		fprintf(stderr, "rds-bpf load: --sk-msg needs --bpf and the tcp transport\n");
-		return 2;
-	}
-	if ((rdsb_xdp_opts.dev || rdsb_xdp_opts.mode_set) != (rdsb_engine_transport == &rdsb_xdp_transport)) {
-		fprintf(stderr, "rds-bpf load: --transport xdp needs --dev IFACE, and --dev/--mode need --transport xdp\n");
+	for (unsigned int i = 0; i < cfg.nopts; i++)
+		if (!transport_has(cfg.tp, cfg.opts[i].name)) {
+			fprintf(stderr, "rds-bpf load: --%s is not an option of the %s transport\n",
+				cfg.opts[i].name, cfg.tp->name);
+			return EXIT_USAGE;
+		}
+	if (cfg.tp->check_opts && cfg.tp->check_opts(&cfg))
 		return EXIT_USAGE;
-	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "rds-bpf load: needs root (CAP_NET_ADMIN and CAP_BPF); hint: sudo rds-bpf load\n");
 		return 1;
@@ -180,7 +201,7 @@ static int do_load(int argc, char **argv)
 		return 1;
 	}
 	if (fg)
-		return rdsb_engine_run(paths, bpf_path, NULL, NULL) ? 1 : 0;
+		return rdsb_engine_run(&cfg, NULL, NULL) ? 1 : 0;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return 1;
 	pid = fork();
@@ -195,7 +216,7 @@ static int do_load(int argc, char **argv)
 			close(fd);
 		}
 		r.fd = pipefd[1];
-		_exit(rdsb_engine_run(paths, bpf_path, on_ready, &r) ? 1 : 0);
+		_exit(rdsb_engine_run(&cfg, on_ready, &r) ? 1 : 0);
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], &ok, 1) != 1) {

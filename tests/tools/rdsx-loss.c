@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * rdsx-loss: attach the loss injector (bpf/rdsx_loss.bpf.c) to a device's
+ * rdsx-loss: attach the loss injector (tests/bpf/rdsx_loss.bpf.c) to a device's
  * egress, read what it did, detach it.
  *   rdsx-loss attach DEV PIN DROP DUP REORDER   (per mille each)
  *   rdsx-loss stats PIN      -> "seen N dropped N duplicated N reordered N"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Acknowledgements on the fast path, engine side (the program:
- * bpf/rdsb_sockops.bpf.h). The sock_ops program is attached to the engine's
+ * sockops.bpf.c). The sock_ops program is attached to the engine's
  * own cgroup v2, where every path socket is made (accepted sockets take their
  * listener's cgroup), through a link that goes when the engine goes. The
  * engine marks its sockets in rdsb_tcpsk (the listener, so that accepted
@@ -27,9 +27,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "../../user/engine/engine.h"
+#include "tcp.h"
 #include "../../user/common/log.h"
-#include "rdsb_data.skel.h"
+#include "sockops.skel.h"
 
 #define TCPPATH_BYTES (RDSB_MAX_TCPPATHS * sizeof(struct rdsb_tcppath))
 
@@ -49,7 +49,7 @@ static void cgroup2_mount(char *mnt, char *root)
 		fclose(f);
 }
 
-/* Our own cgroup v2 directory, opened; e->cgroup = its path in the
+/* Our own cgroup v2 directory, opened; tcp_of(e)->cgroup = its path in the
  * hierarchy. `ip netns exec` remounts /sys without the cgroup mounts: then
  * a private mount of the hierarchy, gone again once the directory is open. */
 static int open_own_cgroup(struct rdsb_engine *e)
@@ -61,8 +61,8 @@ static int open_own_cgroup(struct rdsb_engine *e)
 	int fd;
 
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3) && sscanf(line + 3, "%255s", e->cgroup) == 1) {
-			path = e->cgroup;
+		if (!strncmp(line, "0::", 3) && sscanf(line + 3, "%255s", tcp_of(e)->cgroup) == 1) {
+			path = tcp_of(e)->cgroup;
 			break;
 		}
 	if (f)
@@ -94,65 +94,86 @@ static int open_own_cgroup(struct rdsb_engine *e)
 	return fd < 0 ? -errno : fd;
 }
 
-int rdsb_sockops_init(struct rdsb_engine *e)
+int tcp_sockops_init(struct rdsb_engine *e)
 {
-	struct rdsb_data *skel = e->bpf_obj;
+	struct rdsb_tcp *t = tcp_of(e);
+	struct sockops *skel;
 	int cg, err;
 
-	e->tcpsk_fd = -1;
+	t->tcpsk_fd = -1;
+	skel = sockops__open();
+	err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
+	if (err) {
+		pr_warn("rds-bpf: the sock_ops program did not load (%s): acknowledgements are polled; "
+			"hint: needs socket storage in sock_ops programs (Linux 5.10+), -vv shows the log\n",
+			strerror(-err));
+		sockops__destroy(skel);
+		return err;
+	}
+	t->sockops_obj = skel;
 	cg = open_own_cgroup(e);
 	if (cg < 0) {
 		pr_warn("rds-bpf: cannot open the engine's cgroup v2 (%s), so no sock_ops program: "
 			"acknowledgements are polled; hint: needs the cgroup v2 hierarchy "
 			"(mount -t cgroup2 none /sys/fs/cgroup)\n", strerror(-cg));
+		tcp_sockops_exit(e);
 		return cg;
 	}
-	e->sockops_link = bpf_program__attach_cgroup(skel->progs.rdsb_sockops, cg);
+	t->sockops_link = bpf_program__attach_cgroup(skel->progs.rdsb_sockops, cg);
 	close(cg);
-	if (!e->sockops_link) {
+	if (!t->sockops_link) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot attach the sock_ops program to cgroup %s (%s): acknowledgements are "
 			"polled; hint: needs CAP_NET_ADMIN and a kernel with BPF links (5.7+)\n",
-			e->cgroup, strerror(errno));
+			t->cgroup, strerror(errno));
+		tcp_sockops_exit(e);
 		return err;
 	}
-	e->tcppath = mmap(NULL, TCPPATH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+	t->tcppath = mmap(NULL, TCPPATH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
 			  bpf_map__fd(skel->maps.rdsb_tcppath), 0);
-	e->tcp_at = calloc(RDSB_MAX_TCPPATHS, sizeof(*e->tcp_at));
-	if (e->tcppath == MAP_FAILED || !e->tcp_at) {
+	t->tcp_at = calloc(RDSB_MAX_TCPPATHS, sizeof(*t->tcp_at));
+	if (t->tcppath == MAP_FAILED || !t->tcp_at) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot map rdsb_tcppath: %s; acknowledgements are polled\n", strerror(errno));
-		rdsb_sockops_fini(e);
+		tcp_sockops_exit(e);
 		return err ? err : -ENOMEM;
 	}
-	e->tcpsk_fd = bpf_map__fd(skel->maps.rdsb_tcpsk);
+	if (tcp_events_init(e, bpf_map__fd(skel->maps.rdsb_events))) {
+		pr_warn("rds-bpf: cannot read the BPF event ring: %s; acknowledgements are polled\n",
+			strerror(errno));
+		tcp_sockops_exit(e);
+		return -1;
+	}
+	t->tcpsk_fd = bpf_map__fd(skel->maps.rdsb_tcpsk);
 	return 0;
 }
 
-void rdsb_sockops_fini(struct rdsb_engine *e)
+void tcp_sockops_exit(struct rdsb_engine *e)
 {
-	if (e->sockops_link)
-		bpf_link__destroy(e->sockops_link);
-	e->sockops_link = NULL;
-	if (e->tcppath && e->tcppath != MAP_FAILED)
-		munmap(e->tcppath, TCPPATH_BYTES);
-	e->tcppath = NULL;
-	free(e->tcp_at);
-	e->tcp_at = NULL;
-	e->tcpsk_fd = -1;
+	if (tcp_of(e)->sockops_link)
+		bpf_link__destroy(tcp_of(e)->sockops_link);
+	tcp_of(e)->sockops_link = NULL;
+	if (tcp_of(e)->tcppath && tcp_of(e)->tcppath != MAP_FAILED)
+		munmap(tcp_of(e)->tcppath, TCPPATH_BYTES);
+	tcp_of(e)->tcppath = NULL;
+	free(tcp_of(e)->tcp_at);
+	tcp_of(e)->tcp_at = NULL;
+	tcp_of(e)->tcpsk_fd = -1;
+	sockops__destroy(tcp_of(e)->sockops_obj);
+	tcp_of(e)->sockops_obj = NULL;
 }
 
 /* One of ours, without an entry yet: the program follows it from its
  * handshake on (a listener passes the mark to what it accepts). */
-void rdsb_sockops_mark(struct rdsb_engine *e, int fd)
+void tcp_sockops_mark(struct rdsb_engine *e, int fd)
 {
 	struct rdsb_tcpsk st = { 0 };
 
-	if (e->tcppath)
-		bpf_map_update_elem(e->tcpsk_fd, &fd, &st, BPF_ANY);
+	if (tcp_of(e)->tcppath)
+		bpf_map_update_elem(tcp_of(e)->tcpsk_fd, &fd, &st, BPF_ANY);
 }
 
-void rdsb_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
+void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	socklen_t len = sizeof(uint64_t), ilen = sizeof(struct tcp_info);
 	struct rdsb_tcpsk st = { 0 };
@@ -162,15 +183,15 @@ void rdsb_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	int fd = p->ev.fd;
 	unsigned int i;
 
-	p->tcp_index = -1;
-	if (!e->tcppath || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0 ||
+	tcp_path(p)->tcp_index = -1;
+	if (!tcp_of(e)->tcppath || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0 ||
 	    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &ilen) < 0)
 		return;
-	for (i = 0; i < RDSB_MAX_TCPPATHS && e->tcp_at[i]; i++)
+	for (i = 0; i < RDSB_MAX_TCPPATHS && tcp_of(e)->tcp_at[i]; i++)
 		;
 	if (i == RDSB_MAX_TCPPATHS)
 		return;		/* acknowledgements of this one are polled */
-	tp = &e->tcppath[i];
+	tp = &tcp_of(e)->tcppath[i];
 	/* the program writes only while the cookie is its socket's: last */
 	memset(tp, 0, sizeof(*tp));
 	tp->lslot = (uint32_t)p->conn->lslot;
@@ -186,35 +207,35 @@ void rdsb_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	tp->bytes_acked = ti.tcpi_bytes_acked;
 	__atomic_store_n(&tp->cookie, cookie, __ATOMIC_RELEASE);
 	st.index = i + 1;
-	if (bpf_map_update_elem(e->tcpsk_fd, &fd, &st, BPF_ANY)) {
+	if (bpf_map_update_elem(tcp_of(e)->tcpsk_fd, &fd, &st, BPF_ANY)) {
 		tp->cookie = 0;
 		return;
 	}
-	e->tcp_at[i] = p;
-	p->tcp_index = (int)i;
+	tcp_of(e)->tcp_at[i] = p;
+	tcp_path(p)->tcp_index = (int)i;
 }
 
 /* Before the socket goes: its later callbacks find the entry free. */
-void rdsb_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p)
+void tcp_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	if (p->tcp_index < 0)
+	if (tcp_path(p)->tcp_index < 0)
 		return;
-	__atomic_store_n(&e->tcppath[p->tcp_index].cookie, 0, __ATOMIC_RELEASE);
-	e->tcp_at[p->tcp_index] = NULL;
-	p->tcp_index = -1;
+	__atomic_store_n(&tcp_of(e)->tcppath[tcp_path(p)->tcp_index].cookie, 0, __ATOMIC_RELEASE);
+	tcp_of(e)->tcp_at[tcp_path(p)->tcp_index] = NULL;
+	tcp_path(p)->tcp_index = -1;
 }
 
 /* Called before the engine looks at snd_una: an ack that comes after the
  * look raises an event, so none is missed. */
-void rdsb_sockops_arm(struct rdsb_engine *e, struct rdsb_path *p, bool waiting)
+void tcp_sockops_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting)
 {
-	if (p->tcp_index >= 0)
-		__atomic_store_n(&e->tcppath[p->tcp_index].wake, waiting ? 1u : 0u, __ATOMIC_SEQ_CST);
+	if (tcp_path(p)->tcp_index >= 0)
+		__atomic_store_n(&tcp_of(e)->tcppath[tcp_path(p)->tcp_index].wake, waiting ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
-void rdsb_sockops_acked(struct rdsb_engine *e, uint32_t index)
+void tcp_sockops_acked(struct rdsb_engine *e, uint32_t index)
 {
-	struct rdsb_path *p = index < RDSB_MAX_TCPPATHS && e->tcp_at ? e->tcp_at[index] : NULL;
+	struct rdsb_path *p = index < RDSB_MAX_TCPPATHS && tcp_of(e)->tcp_at ? tcp_of(e)->tcp_at[index] : NULL;
 
 	if (!p)
 		return;

@@ -12,12 +12,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "../../user/engine/engine.h"
+#include "tcp.h"
 #include "../../user/common/addr.h"
 #include "../../user/common/log.h"
 
@@ -33,7 +34,7 @@ static void tune(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &five, sizeof(five));
 }
 
-static void port_range(struct rdsb_engine *e)
+static void port_range(struct rdsb_tcp *t)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
 	unsigned int lo = 32768, hi = 60999;
@@ -45,11 +46,11 @@ static void port_range(struct rdsb_engine *e)
 		}
 		fclose(f);
 	}
-	e->port_low = (uint16_t)((lo + 7) & ~7u);
-	e->port_high = (uint16_t)hi;
+	t->port_low = (uint16_t)((lo + 7) & ~7u);
+	t->port_high = (uint16_t)hi;
 }
 
-static int tcp_listen(struct rdsb_engine *e)
+static int tcp_listen_socket(struct rdsb_engine *e)
 {
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(RDS_TCP_PORT),
 				     .sin6_addr = IN6ADDR_ANY_INIT };
@@ -57,7 +58,7 @@ static int tcp_listen(struct rdsb_engine *e)
 	int one = 1, zero = 0;
 	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	port_range(e);
+	port_range(tcp_of(e));
 	if (fd >= 0) {
 		/* dual stack, as rds_tcp_listen_init; IPv4 only if that fails */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
@@ -80,21 +81,21 @@ static int tcp_listen(struct rdsb_engine *e)
 		}
 	}
 	tune(fd);
-	rdsb_sockops_mark(e, fd);	/* what it accepts is marked too */
+	tcp_sockops_mark(e, fd);	/* what it accepts is marked too */
 	if (listen(fd, 64) < 0) {
 		int err = -errno;
 
 		close(fd);
 		return err;
 	}
-	e->listen6.kind = EV_LISTEN;
-	e->listen6.fd = fd;
-	return rdsb_ev_set(e, &e->listen6, EPOLLIN) < 0 ? -errno : 0;
+	tcp_of(e)->listen.kind = EV_TRANSPORT;
+	tcp_of(e)->listen.fd = fd;
+	return rdsb_ev_set(e, &tcp_of(e)->listen, EPOLLIN) < 0 ? -errno : 0;
 }
 
-static int rdsb_tcp_listen(struct rdsb_engine *e)
+static int tcp_listen_warn(struct rdsb_engine *e)
 {
-	int err = tcp_listen(e);
+	int err = tcp_listen_socket(e);
 
 	if (err)
 		pr_warn("rds-bpf: cannot listen on TCP port %d: %s (is kernel RDS/TCP or another engine using it?)\n",
@@ -102,22 +103,9 @@ static int rdsb_tcp_listen(struct rdsb_engine *e)
 	return err;
 }
 
-bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
+static void rdsb_tcp_close(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = rdsb_addr_to_sa(addr, 0, scope, false, &ss);
-	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool local;
-
-	if (fd < 0)
-		return false;
-	local = bind(fd, (struct sockaddr *)&ss, len) == 0;
-	close(fd);
-	return local;
-}
-
-static void rdsb_tcp_close(struct rdsb_path *p, bool reset)
-{
+	(void)e;
 	if (p->ev.fd < 0)
 		return;
 	if (reset) {
@@ -178,27 +166,19 @@ static void place(struct rdsb_engine *e, struct rdsb_path *p, int fd, uint16_t l
  * messages. So it waits for a path, as rds_tcp_accept_one keeps
  * rds_tcp_accepted_sock (2026); only when too many wait is one reset.
  */
-#define MAX_PARKED	(2 * RDS_MPATH_WORKERS)
-static struct parked {
-	struct rdsb_conn *c;
-	int fd;
-	uint16_t lport, fport;
-} parked[MAX_PARKED];
-static unsigned int nparked;
-
 /* Parked sockets the peer has reset or closed both ways, with nothing left
  * to read, have no one to wait for: a peer that opens lanes and never
  * probes cannot pin them all. */
-static void sweep_parked(void)
+static void sweep_parked(struct rdsb_tcp *t)
 {
-	for (unsigned int i = 0; i < nparked;) {
-		struct pollfd pf = { .fd = parked[i].fd, .events = POLLIN };
+	for (unsigned int i = 0; i < t->nparked;) {
+		struct pollfd pf = { .fd = t->parked[i].fd, .events = POLLIN };
 		int unread = 0;
 
 		if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLERR | POLLHUP)) &&
-		    ioctl(parked[i].fd, FIONREAD, &unread) == 0 && unread == 0) {
-			close(parked[i].fd);
-			parked[i] = parked[--nparked];
+		    ioctl(t->parked[i].fd, FIONREAD, &unread) == 0 && unread == 0) {
+			close(t->parked[i].fd);
+			t->parked[i] = t->parked[--t->nparked];
 		} else {
 			i++;
 		}
@@ -208,47 +188,42 @@ static void sweep_parked(void)
 /* The connection's path count was decided or one of its paths went down. */
 static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 {
-	static bool busy;	/* placing one drops a path, which calls us */
+	struct rdsb_tcp *t = tcp_of(e);
 
-	if (busy)
+	if (t->placing)		/* placing one drops a path, which calls us */
 		return;
-	busy = true;
-	sweep_parked();
-	for (unsigned int i = 0; i < nparked;) {
-		struct parked k = parked[i];
+	t->placing = true;
+	sweep_parked(t);
+	for (unsigned int i = 0; i < t->nparked;) {
+		struct tcp_parked k = t->parked[i];
 		struct rdsb_path *p;
 
 		if (k.c != c || !(p = accept_slot(c, k.fport))) {
 			i++;
 			continue;
 		}
-		parked[i] = parked[--nparked];
+		t->parked[i] = t->parked[--t->nparked];
 		place(e, p, k.fd, k.lport, k.fport);
 	}
-	busy = false;
+	t->placing = false;
 }
 
 static void park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lport, uint16_t fport)
 {
-	if (nparked == MAX_PARKED)
-		sweep_parked();
-	if (nparked == MAX_PARKED) {
+	struct rdsb_tcp *t = tcp_of(e);
+
+	if (t->nparked == TCP_MAX_PARKED)
+		sweep_parked(t);
+	if (t->nparked == TCP_MAX_PARKED) {
 		rdsb_count(e, RDSB_C_ACCEPT_RESET_NO_PATH);
 		reject(fd);
 		return;
 	}
 	rdsb_count(e, RDSB_C_ACCEPT_PARKED);
-	parked[nparked++] = (struct parked){ .c = c, .fd = fd, .lport = lport, .fport = fport };
+	t->parked[t->nparked++] = (struct tcp_parked){ .c = c, .fd = fd, .lport = lport, .fport = fport };
 }
 
-static void rdsb_tcp_stop(struct rdsb_engine *e)
-{
-	(void)e;
-	while (nparked)
-		close(parked[--nparked].fd);
-}
-
-static void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
+static void tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 {
 	for (;;) {
 		struct sockaddr_storage ls, fs;
@@ -305,12 +280,13 @@ static void rdsb_tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 static int bind_client_port(struct rdsb_engine *e, int fd, struct rdsb_path *p)
 {
 	struct sockaddr_storage ss;
-	unsigned int groups = (unsigned int)(e->port_high - e->port_low + 1) / 8;
+	struct rdsb_tcp *t = tcp_of(e);
+	unsigned int groups = (unsigned int)(t->port_high - t->port_low + 1) / 8;
 	socklen_t len;
 
 	for (unsigned int g = 0; groups && g < groups && g < 64; g++) {
-		unsigned int grp = (e->port_group++) % groups;
-		uint16_t port = (uint16_t)(e->port_low + grp * 8 + p->index);
+		unsigned int grp = (t->port_group++) % groups;
+		uint16_t port = (uint16_t)(t->port_low + grp * 8 + p->index);
 
 		len = rdsb_addr_to_sa(p->conn->laddr, port, p->conn->scope_id, false, &ss);
 		if (bind(fd, (struct sockaddr *)&ss, len) == 0)
@@ -332,7 +308,7 @@ static int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	if (fd < 0)
 		return -1;
 	tune(fd);
-	rdsb_sockops_mark(e, fd);
+	tcp_sockops_mark(e, fd);
 	if (bind_client_port(e, fd, p) < 0 ||
 	    (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS)) {
 		close(fd);
@@ -372,25 +348,297 @@ static void rdsb_tcp_connected(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_path_up(e, p);
 }
 
-static uint64_t rdsb_tcp_acked(struct rdsb_path *p)
+static uint64_t rdsb_tcp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 {
+	uint64_t acked;
 	int outq = 0;
 
-	/* SIOCOUTQ = write_seq - snd_una: what is written and not yet acked */
+	/* Read where the stream is before SIOCOUTQ = write_seq - snd_una (what
+	 * is written and not yet acked): a write in between by an application
+	 * only makes the acknowledged count smaller. */
+	tcp_skmsg_sync_written(e, p);
 	if (p->ev.fd < 0 || ioctl(p->ev.fd, SIOCOUTQ, &outq) < 0)
 		return 0;
-	return p->written - (uint64_t)outq;
+	acked = p->written - (uint64_t)outq;
+	tcp_skmsg_acked(e, p, acked);
+	return acked;
+}
+
+
+/* ------------------------------------------------------------- the ops */
+
+#define ACK_POLL_NS (250 * 1000ull)
+/* With the sock_ops program an ack wakes the engine (RDSB_EV_ACKED); the
+ * poll stays for an ack without an RTT sample, which raises no event. */
+#define ACK_BACKSTOP_NS (10 * 1000 * 1000ull)
+#define TX_RETRY_NS (100 * 1000ull)
+
+static const struct rdsb_transport_opt tcp_opts[] = {
+	{ "bpf", NULL },	/* the sockmap receive path */
+	{ "no-bpf", NULL },
+	{ "sk-msg", NULL },	/* and the sk_msg send path */
+	{ NULL, NULL },
+};
+
+static bool want_sockmap(const struct rdsb_engine_cfg *cfg)
+{
+	return rdsb_cfg_last(cfg, "bpf", "no-bpf") == 1;
+}
+
+static int tcp_check_opts(const struct rdsb_engine_cfg *cfg)
+{
+	if (rdsb_cfg_opt(cfg, "sk-msg") && !want_sockmap(cfg)) {
+		fprintf(stderr, "rds-bpf load: --sk-msg needs --bpf and the tcp transport\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
+{
+	struct rdsb_tcp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->inbox_peer = t->tx_listen = -1;
+	e->tp_priv = t;
+	if (!e->use_bpf)
+		return 0;	/* no BPF maps, so no BPF features: it said why */
+	if (want_sockmap(cfg) && tcp_sockmap_init(e))
+		tcp_sockmap_exit(e);
+	if (t->sockmap_obj && rdsb_cfg_opt(cfg, "sk-msg") && !tcp_skmsg_init(e))
+		e->number_at_xmit = true;
+	tcp_sockops_init(e);
+	return 0;
+}
+
+static void tcp_exit(struct rdsb_engine *e)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+
+	while (t->nparked)
+		close(t->parked[--t->nparked].fd);
+	if (t->listen.fd >= 0) {
+		rdsb_ev_del(e, &t->listen);
+		close(t->listen.fd);
+	}
+	tcp_skmsg_exit(e);
+	tcp_sockmap_exit(e);
+	tcp_sockops_exit(e);
+	tcp_events_exit(e);
+	free(t);
+	e->tp_priv = NULL;
+}
+
+static void tcp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+
+	(void)events;
+	if (ev == &t->listen)
+		tcp_accept(e, ev);
+	else if (ev == &t->events_ev)
+		tcp_events_read(e);
+	else if (ev == &t->inbox_ev)
+		tcp_sockmap_inbox_read(e);
+}
+
+/* Paths an application's half-written record broke, and paths whose lock an
+ * application held when the engine wanted to write. */
+static void tcp_timer(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsb_conn *c;
+
+	if (!tcp_of(e)->txpath)
+		return;
+	list_for_each_entry(c, &e->conns, item)
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct rdsb_path *p = &c->paths[i];
+
+			if (!p->t_data)
+				continue;
+			if (tcp_skmsg_broken(e, p))
+				rdsb_path_drop(e, p, "an application's record was cut short");
+			if (tcp_path(p)->tx_busy) {
+				rdsb_path_xmit(e, p);
+				if (tcp_path(p)->tx_busy && e->now + TX_RETRY_NS < *next)
+					*next = e->now + TX_RETRY_NS;
+			}
+		}
+}
+
+static int tcp_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsb_tcp_path *tp = calloc(RDS_MPATH_WORKERS, sizeof(*tp));
+
+	(void)e;
+	if (!tp)
+		return -ENOMEM;
+	c->t_data = tp;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		tp[i].tcp_index = -1;
+		c->paths[i].t_data = &tp[i];
+	}
+	return 0;
+}
+
+static void tcp_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+
+	/* lanes parked for it go with it */
+	for (unsigned int i = 0; i < t->nparked;)
+		if (t->parked[i].c == c) {
+			close(t->parked[i].fd);
+			t->parked[i] = t->parked[--t->nparked];
+		} else {
+			i++;
+		}
+	free(c->t_data);
+	c->t_data = NULL;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+		c->paths[i].t_data = NULL;
+}
+
+static void tcp_path_up(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	tcp_sockmap_path_add(e, p);
+	tcp_sockops_path_up(e, p);
+	if (tcp_path(p)->cookie)
+		pr_info("rds-bpf: path %u on the BPF receive path\n", p->index);
+}
+
+static void tcp_path_down(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	tcp_skmsg_path_down(e, p);
+}
+
+static void tcp_path_shutdown(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
+{
+	tcp_sockmap_path_del(e, p);
+	tcp_sockops_path_down(e, p);
+	rdsb_tcp_close(e, p, reset);
+}
+
+static void tcp_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	tcp_skmsg_seq_reset(e, p);
+	tcp_sockmap_path_sync(e, p, true);
+}
+
+static void tcp_path_sync(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	tcp_sockmap_path_sync(e, p, false);
+}
+
+static void tcp_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	/* what the verdict passed up from this path comes first */
+	if (tcp_path(p)->cookie)
+		tcp_sockmap_inbox_read(e);
+	rdsb_path_recv(e, p);
+}
+
+static int tcp_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	int locked = tcp_skmsg_begin(e, p);
+
+	if (locked < 0)
+		return -EAGAIN;	/* an application is writing: the timer comes back */
+	tcp_path(p)->tx_locked = locked;
+	return 0;
+}
+
+static void tcp_xmit_complete(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	if (tcp_path(p)->tx_locked)
+		tcp_skmsg_end(e, p);
+	tcp_path(p)->tx_locked = false;
+}
+
+static uint64_t tcp_ack_poll(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	return tcp_path(p)->tcp_index >= 0 ? ACK_BACKSTOP_NS : ACK_POLL_NS;
+}
+
+static int tcp_sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2])
+{
+	struct rdsb_tcp_sock *ts = calloc(1, sizeof(*ts));
+	int tx;
+
+	if (!ts)
+		return -ENOMEM;
+	ts->idx = ts->tx_peer = -1;
+	s->t_data = ts;
+	tcp_sockmap_sock_open(e, s);
+	tx = tcp_skmsg_sock_open(e, s);
+	if (tx < 0)
+		return 0;
+	fds[0] = tx;
+	fds[1] = dup(tcp_of(e)->txpath_fd);
+	if (fds[1] < 0) {
+		close(tx);
+		return 0;
+	}
+	return 2;
+}
+
+static void tcp_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	tcp_sockmap_sock_bind(e, s);
+	tcp_skmsg_sock_bind(e, s);
+}
+
+static void tcp_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	if (!s->t_data)
+		return;
+	tcp_skmsg_sock_close(e, s);
+	tcp_sockmap_sock_close(e, s);
+	free(s->t_data);
+	s->t_data = NULL;
+}
+
+static void tcp_status(struct rdsb_engine *e, struct rdsb_tp_status *st)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+
+	st->data_path = t->sockmap_obj ? "bpf" : "userspace";
+	st->ack_cgroup = t->tcppath ? t->cgroup : "";
 }
 
 const struct rdsb_transport rdsb_tcp_transport = {
 	.name = "tcp",
 	.trans_id = RDS_TRANS_TCP,
-	.listen = rdsb_tcp_listen,
-	.accept = rdsb_tcp_accept,
-	.connect = rdsb_tcp_connect,
-	.connected = rdsb_tcp_connected,
+	.opts = tcp_opts,
+	.check_opts = tcp_check_opts,
+	.init = tcp_init,
+	.listen = tcp_listen_warn,
+	.exit = tcp_exit,
+	.event = tcp_event,
+	.timer = tcp_timer,
+	.conn_alloc = tcp_conn_alloc,
+	.conn_free = tcp_conn_free,
+	.conn_path_connect = rdsb_tcp_connect,
+	.conn_path_connected = rdsb_tcp_connected,
+	.conn_path_up = tcp_path_up,
+	.conn_path_down = tcp_path_down,
+	.conn_path_shutdown = tcp_path_shutdown,
+	.conn_paths_changed = rdsb_tcp_paths_changed,
+	.conn_path_seq_reset = tcp_seq_reset,
+	.conn_path_sync = tcp_path_sync,
+	.recv_path = tcp_recv_path,
+	.xmit_path_prepare = tcp_xmit_prepare,
+	.xmit_path_complete = tcp_xmit_complete,
 	.acked = rdsb_tcp_acked,
-	.close = rdsb_tcp_close,
-	.paths_changed = rdsb_tcp_paths_changed,
-	.stop = rdsb_tcp_stop,
+	.ack_wait = tcp_sockops_ack_wait,
+	.ack_poll_ns = tcp_ack_poll,
+	.sock_open = tcp_sock_open,
+	.sock_bind = tcp_sock_bind,
+	.sock_close = tcp_sock_close,
+	.sock_delivered = tcp_sockmap_sock_delivered,
+	.sock_arm = tcp_sockmap_sock_arm,
+	.sock_copy = tcp_skmsg_copy,
+	.status = tcp_status,
 };

@@ -35,8 +35,6 @@
 #define MAC_RETRY_NS	20000000ull
 #define UMEM_FRAG_MAX	3584		/* a frame must fit one 4 KiB umem frame */
 
-struct rdsb_xdp_opts rdsb_xdp_opts;
-static struct rdsx_state state;
 
 /* ------------------------------------------------------------ connections */
 
@@ -520,11 +518,12 @@ static void xdp_connected(struct rdsb_engine *e, struct rdsb_path *p)
 }
 
 /* Frames arrived on a path the engine has no stream for. */
-static void xdp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
+static void xdp_accept(struct rdsb_engine *e, struct rdsb_ev *lev, uint32_t events)
 {
 	struct rdsx_state *x = e->tp_priv;
 	uint32_t ev[2];
 
+	(void)events;
 	while (read(lev->fd, ev, sizeof(ev)) == sizeof(ev)) {
 		struct rdsx_conn_st *xc;
 		struct rdsb_conn *c;
@@ -549,8 +548,9 @@ static void xdp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 	}
 }
 
-static uint64_t xdp_acked(struct rdsb_path *p)
+static uint64_t xdp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 {
+	(void)e;
 	struct rdsx_state *x = p->conn->eng->tp_priv;
 	struct rdsx_conn_st *xc = conn_get(x, p->conn->laddr, p->conn->faddr, false);
 	struct rdsx_xpath *xp;
@@ -566,8 +566,9 @@ static uint64_t xdp_acked(struct rdsb_path *p)
 	return v;
 }
 
-static void xdp_close(struct rdsb_path *p, bool reset)
+static void xdp_close(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
 {
+	(void)e;
 	(void)reset;
 	if (p->ev.fd < 0)
 		return;
@@ -629,13 +630,11 @@ static void log_counters(struct rdsx_state *x)
 	pr_info("rds-bpf: xdp transport counters:%s\n", l.buf);
 }
 
-static void xdp_stop(struct rdsb_engine *e)
+static void xdp_exit(struct rdsb_engine *e)
 {
 	struct rdsx_state *x = e->tp_priv;
 	uint64_t one = 1;
 
-	if (!x)
-		return;
 	if (x->running) {
 		x->stop = true;
 		(void)!write(x->wake_fd, &one, sizeof(one));
@@ -653,33 +652,64 @@ static void xdp_stop(struct rdsb_engine *e)
 	rdsx_dev_close(x);
 	if (x->wake_fd >= 0)
 		close(x->wake_fd);
+	if (x->notify_ev.fd >= 0) {
+		rdsb_ev_del(e, &x->notify_ev);
+		close(x->notify_ev.fd);
+	}
 	if (x->notify[1] >= 0)
-		close(x->notify[1]);	/* notify[0] is e->listen6: the engine closes it */
+		close(x->notify[1]);
 	if (x->probe_fd >= 0)
 		close(x->probe_fd);
+	free(x);
 	e->tp_priv = NULL;
 }
 
-static int xdp_listen(struct rdsb_engine *e)
+static const struct rdsb_transport_opt xdp_opts[] = {
+	{ "dev", "IFACE" },
+	{ "mode", "native|skb" },
+	{ NULL, NULL },
+};
+
+static int xdp_check_opts(const struct rdsb_engine_cfg *cfg)
 {
-	struct rdsx_state *x = &state;
+	const char *mode = rdsb_cfg_opt(cfg, "mode");
+
+	if (!rdsb_cfg_opt(cfg, "dev")) {
+		fprintf(stderr, "rds-bpf load: --transport xdp needs --dev IFACE\n");
+		return -EINVAL;
+	}
+	if (mode && strcmp(mode, "native") && strcmp(mode, "skb")) {
+		fprintf(stderr, "rds-bpf load: --mode takes native or skb\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int xdp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
+{
+	struct rdsx_state *x = calloc(1, sizeof(*x));
+	const char *mode = rdsb_cfg_opt(cfg, "mode");
 	int err;
 
-	memset(x, 0, sizeof(*x));
-	x->wake_fd = x->notify[0] = x->notify[1] = x->probe_fd = -1;
+	if (!x)
+		return -ENOMEM;
+	x->wake_fd = x->notify[0] = x->notify[1] = x->probe_fd = x->notify_ev.fd = -1;
+	x->skb_mode = mode && !strcmp(mode, "skb");
+	x->mode_set = mode != NULL;
 	pthread_mutex_init(&x->cmd_lock, NULL);
 	pthread_mutex_init(&x->conns_lock, NULL);
 	e->tp_priv = x;
-	err = rdsx_dev_open(x, e);
+	err = rdsx_dev_open(x, e, rdsb_cfg_opt(cfg, "dev"));
 	if (err)
 		return err;
 	x->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	x->probe_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (x->wake_fd < 0 || pipe2(x->notify, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;
-	e->listen6.kind = EV_LISTEN;
-	e->listen6.fd = x->notify[0];
-	if (rdsb_ev_set(e, &e->listen6, EPOLLIN) < 0)
+	x->notify_ev.kind = EV_TRANSPORT;
+	x->notify_ev.fd = x->notify[0];
+	x->notify[0] = -1;
+	if (rdsb_ev_set(e, &x->notify_ev, EPOLLIN) < 0)
 		return -errno;
 	err = pthread_create(&x->thread, NULL, transport_thread, x);
 	if (err)
@@ -692,12 +722,14 @@ const struct rdsb_transport rdsb_xdp_transport = {
 	.name = "xdp",
 	.trans_id = RDS_TRANS_XDP,
 	.cong_in_bpf = true,
-	.listen = xdp_listen,
-	.accept = xdp_accept,
-	.connect = xdp_connect,
-	.connected = xdp_connected,
+	.opts = xdp_opts,
+	.check_opts = xdp_check_opts,
+	.init = xdp_init,
+	.exit = xdp_exit,
+	.event = xdp_accept,
+	.conn_path_connect = xdp_connect,
+	.conn_path_connected = xdp_connected,
+	.conn_path_shutdown = xdp_close,
 	.acked = xdp_acked,
-	.close = xdp_close,
-	.stop = xdp_stop,
 	.counters = xdp_counters,
 };

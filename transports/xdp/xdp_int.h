@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "frame.h"
+#include "../../user/engine/engine.h"
 
 struct rdsb_engine;
 
@@ -114,6 +115,8 @@ struct rdsx_state {
 	struct rdsb_engine *e;
 	int ifindex;
 	char ifname[16];	/* IFNAMSIZ */
+	bool skb_mode;		/* --mode skb */
+	bool mode_set;		/* --mode given: no fallback from native */
 	unsigned int mtu;
 	uint8_t mac[6];
 	uint32_t xdp_flags;
@@ -131,6 +134,7 @@ struct rdsx_state {
 	bool running;
 	int wake_fd;			/* eventfd: commands, stop */
 	int notify[2];			/* pipe: accept requests to the engine */
+	struct rdsb_ev notify_ev;	/* the engine reads notify[0] through it */
 	pthread_mutex_t cmd_lock;
 	struct rdsx_cmd cmds[RDSX_CMDQ];
 	unsigned int ncmds;
@@ -143,7 +147,7 @@ struct rdsx_state {
 };
 
 /* xsk.c: the device, its XDP program, maps and AF_XDP socket */
-int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e);
+int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e, const char *dev);
 void rdsx_dev_close(struct rdsx_state *x);
 /* A TX buffer for len bytes, or NULL when the ring is full. */
 uint8_t *rdsx_tx_buf(struct rdsx_state *x, uint64_t *addr);

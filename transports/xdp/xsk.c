@@ -99,12 +99,12 @@ static int attach(struct rdsx_state *x)
 	int fd = bpf_program__fd(((struct rdsx_xdp *)x->skel)->progs.rdsx_xdp);
 	int err;
 
-	if (!rdsb_xdp_opts.skb_mode) {
+	if (!x->skb_mode) {
 		x->xdp_flags = XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST;
 		err = bpf_xdp_attach(x->ifindex, fd, x->xdp_flags, NULL);
 		if (!err)
 			return 0;
-		if (err == -EBUSY || err == -EEXIST || rdsb_xdp_opts.mode_set)
+		if (err == -EBUSY || err == -EEXIST || x->mode_set)
 			return err;
 		pr_warn("rds-bpf: native XDP on %s failed (%s): using skb mode\n", x->ifname, strerror(-err));
 	}
@@ -151,20 +151,16 @@ static int open_xsk(struct rdsx_state *x)
 		       ? -errno : 0;
 }
 
-int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e)
+int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e, const char *dev)
 {
 	int err;
 
 	x->e = e;
-	if (!rdsb_xdp_opts.dev) {
-		pr_warn("rds-bpf: the xdp transport needs a device; hint: rds-bpf load --transport xdp --dev eth0\n");
+	if (strlen(dev) >= sizeof(x->ifname)) {
+		pr_warn("rds-bpf: device name '%s' is too long\n", dev);
 		return -EINVAL;
 	}
-	if (strlen(rdsb_xdp_opts.dev) >= sizeof(x->ifname)) {
-		pr_warn("rds-bpf: device name '%s' is too long\n", rdsb_xdp_opts.dev);
-		return -EINVAL;
-	}
-	strcpy(x->ifname, rdsb_xdp_opts.dev);
+	strcpy(x->ifname, dev);
 	x->ifindex = (int)if_nametoindex(x->ifname);
 	if (!x->ifindex) {
 		pr_warn("rds-bpf: no device '%s' in this network namespace; hint: ip link\n", x->ifname);

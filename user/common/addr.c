@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "addr.h"
 
 static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -132,4 +133,19 @@ bool rdsb_addr_is_unicast(const uint8_t a[16])
 bool rdsb_addr_is_linklocal6(const uint8_t a[16])
 {
 	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+/* bind() succeeds only for a local address, as the kernel checks it. */
+bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = rdsb_addr_to_sa(addr, 0, scope, false, &ss);
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool local;
+
+	if (fd < 0)
+		return false;
+	local = bind(fd, (struct sockaddr *)&ss, len) == 0;
+	close(fd);
+	return local;
 }

@@ -19,11 +19,6 @@
 #define RECONNECT_MAX (1000 * NSEC_PER_MSEC)
 #define PING_RETRY (1000 * NSEC_PER_MSEC)
 #define PING_TRIES 3
-#define ACK_POLL (250 * 1000ull)
-/* With the sock_ops program an ack wakes the engine (RDSB_EV_ACKED); the
- * poll stays for an ack without an RTT sample, which raises no event. */
-#define ACK_BACKSTOP (10 * 1000 * 1000ull)
-#define TX_RETRY (100 * 1000ull)
 
 struct rdsb_msg *rdsb_msg_new(uint32_t len)
 {
@@ -78,6 +73,10 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		free(c);
 		return NULL;
 	}
+	if (e->tp->conn_alloc(e, c)) {
+		free(c);
+		return NULL;
+	}
 	if (c->loopback)
 		c->npaths = 1;
 	INIT_LIST_HEAD(&c->pending);
@@ -88,7 +87,6 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		p->index = i;
 		p->ev.kind = EV_PATH;
 		p->ev.fd = -1;
-		p->tcp_index = -1;
 		p->next_tx_seq = 1;
 		INIT_LIST_HEAD(&p->send_q);
 		INIT_LIST_HEAD(&p->unacked);
@@ -136,7 +134,7 @@ void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	p->reconnect_at = 0;
 	if (p->ev.fd >= 0 || p->conn->loopback)
 		return;
-	if (e->tp->connect(e, p) < 0)
+	if (e->tp->conn_path_connect(e, p) < 0)
 		schedule_reconnect(e, p);
 }
 
@@ -164,7 +162,7 @@ static struct rdsb_path *path_for(struct rdsb_engine *e, struct rdsb_conn *c, ui
 
 void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
-	if (!e->txpath)
+	if (!e->number_at_xmit)
 		m->seq = p->next_tx_seq++;	/* else when it is written */
 	list_add_tail(&m->item, &p->send_q);
 	if (p->state == RDSB_PATH_UP)
@@ -266,8 +264,7 @@ static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int 
 		for (unsigned int i = 1; i < n; i++)
 			if (c->paths[i].ev.fd < 0 && !c->paths[i].reconnect_at)
 				schedule_reconnect(e, &c->paths[i]);
-	if (e->tp->paths_changed)
-		e->tp->paths_changed(e, c);
+	e->tp->conn_paths_changed(e, c);
 }
 
 static void drop_msg_list(struct rdsb_engine *e, struct list_head *l, bool only_retrans,
@@ -295,9 +292,8 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 		struct rdsb_path *p = &c->paths[i];
 
 		p->next_tx_seq = 1;
-		rdsb_direct_seq_reset(e, p);
 		p->next_rx_seq = 0;
-		rdsb_bpf_path_sync(e, p, true);
+		e->tp->conn_path_seq_reset(e, p);
 		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
 		p->nunacked = 0;
 		p->ack_wake = false;
@@ -377,10 +373,8 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	p->reconnect_delay = 0;
 	rdsb_count(e, RDSB_C_PATH_UP);
 	rdsb_ev_set(e, &p->ev, EPOLLIN);
-	rdsb_bpf_path_add(e, p);
-	rdsb_sockops_path_up(e, p);
-	pr_info("rds-bpf: path %u up (ports %u -> %u)%s\n", p->index, p->lport, p->fport,
-		p->bpf_cookie ? ", BPF receive path" : "");
+	pr_info("rds-bpf: path %u up (ports %u -> %u)\n", p->index, p->lport, p->fport);
+	e->tp->conn_path_up(e, p);
 	/* rds_connect_path_complete queues the congestion map: it goes first. */
 	rdsb_conn_queue_cong_map(e, c->lslot);
 	if (p->index == 0 && !c->npaths)
@@ -399,7 +393,7 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 	if (p->ev.fd < 0)
 		return;
 	pr_info("rds-bpf: path %u down: %s\n", p->index, why);
-	rdsb_direct_path_down(e, p);
+	e->tp->conn_path_down(e, p);
 	if (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_ERROR) {
 		bool malformed = p->state == RDSB_PATH_ERROR;
 
@@ -407,19 +401,15 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 		 * before the socket goes; a malformed stream is not read on. */
 		p->state = RDSB_PATH_DISCONNECTING;
 		if (!malformed)
-			rdsb_path_recv(e, p);
+			e->tp->recv_path(e, p);
 		rdsb_path_rx_unstall(e, p);
-		rdsb_bpf_path_del(e, p);
 		rdsb_path_check_acked(e, p);
-		rdsb_sockops_path_down(e, p);
 		rdsb_count(e, RDSB_C_PATH_DOWN);
 		rdsb_ev_del(e, &p->ev);
-		e->tp->close(p, malformed);
+		e->tp->conn_path_shutdown(e, p, malformed);
 	} else {
-		rdsb_bpf_path_del(e, p);
-		rdsb_sockops_path_down(e, p);
 		rdsb_ev_del(e, &p->ev);
-		e->tp->close(p, false);
+		e->tp->conn_path_shutdown(e, p, false);
 	}
 	p->state = RDSB_PATH_DOWN;
 	p->reconnects++;
@@ -458,8 +448,7 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 	if (p->index == 0)
 		p->conn->ping_tries = 0;
 	schedule_reconnect(e, p);
-	if (e->tp->paths_changed)
-		e->tp->paths_changed(e, p->conn);
+	e->tp->conn_paths_changed(e, p->conn);
 }
 
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
@@ -486,18 +475,11 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 
 			if (p->reconnect_at && e->now >= p->reconnect_at)
 				rdsb_path_connect(e, p);
-			if (rdsb_direct_broken(e, p))
-				rdsb_path_drop(e, p, "an application's record was cut short");
-			if (p->tx_busy) {
-				rdsb_path_xmit(e, p);
-				if (p->tx_busy && e->now + TX_RETRY < *next)
-					*next = e->now + TX_RETRY;
-			}
 			if (p->reconnect_at && p->reconnect_at < *next)
 				*next = p->reconnect_at;
 			if (p->nunacked) {
 				rdsb_path_check_acked(e, p);
-				uint64_t poll = p->tcp_index >= 0 ? ACK_BACKSTOP : ACK_POLL;
+				uint64_t poll = e->tp->ack_poll_ns(e, p);
 
 				if (p->nunacked && e->now + poll < *next)
 					*next = e->now + poll;
@@ -567,7 +549,7 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 
 			if (p->ev.fd >= 0) {
 				rdsb_ev_del(e, &p->ev);
-				e->tp->close(p, false);
+				e->tp->conn_path_shutdown(e, p, false);
 			}
 			list_splice_init(&p->unacked, &p->send_q);
 			list_for_each_entry_safe(m, t, &p->send_q, item)
@@ -576,6 +558,7 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 		}
 		list_for_each_entry_safe(m, t, &c->pending, item)
 			rdsb_msg_free(m);
+		e->tp->conn_free(e, c);
 		list_del_init(&c->item);
 		free(c);
 	}

@@ -35,6 +35,7 @@ static const char *const state_names[] = { "down", "connecting", "disconnecting"
 
 struct counters_out {
 	struct text *t;
+	const char *transport;	/* text: the heading, before the first one */
 	bool json, first;
 };
 
@@ -43,11 +44,17 @@ static void counter_out(void *arg, const char *name, uint64_t v)
 {
 	struct counters_out *o = arg;
 
-	if (o->json)
+	if (o->json) {
 		tprintf(o->t, "%s\"%s\":%llu", o->first ? "" : ",", name, (unsigned long long)v);
-	else if (v)
-		tprintf(o->t, "  %-26s %llu\n", name, (unsigned long long)v);
+		o->first = false;
+		return;
+	}
+	if (!v)
+		return;
+	if (o->first)
+		tprintf(o->t, "%s transport counters:\n", o->transport);
 	o->first = false;
+	tprintf(o->t, "  %-26s %llu\n", name, (unsigned long long)v);
 }
 
 /* Text for humans, or JSON with stable keys. */
@@ -58,16 +65,18 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 	uint64_t counters[RDSB_C_MAX];
 	char la[64], fa[64];
 	bool first = true;
+	struct rdsb_tp_status st;
 
+	e->tp->status(e, &st);
 	if (json)
 		tprintf(t, "{\"gen\":%u,\"transport\":\"%s\",\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"sockops_cgroup\":\"%s\",\"connections\":[",
-			e->gen_num, e->tp->name, e->max_paths, e->bpf_path ? "bpf" : "userspace",
-			e->use_bpf ? e->pin_dir : "", e->tcppath ? e->cgroup : "");
+			e->gen_num, e->tp->name, e->max_paths, st.data_path,
+			e->use_bpf ? e->pin_dir : "", st.ack_cgroup);
 	else
 		tprintf(t, "engine: gen %08x, %s transport, up to %u paths, %s path%s%s%s%s\n", e->gen_num,
-			e->tp->name, e->max_paths, e->bpf_path ? "BPF" : "userspace",
+			e->tp->name, e->max_paths, strcmp(st.data_path, "bpf") ? st.data_path : "BPF",
 			e->use_bpf ? ", maps pinned in " : "", e->use_bpf ? e->pin_dir : "",
-			e->tcppath ? ", acks from sock_ops on cgroup " : "", e->tcppath ? e->cgroup : "");
+			st.ack_cgroup[0] ? ", acks from sock_ops on cgroup " : "", st.ack_cgroup);
 	list_for_each_entry(c, &e->conns, item) {
 		rdsb_addr_str(c->laddr, la, sizeof(la));
 		rdsb_addr_str(c->faddr, fa, sizeof(fa));
@@ -129,10 +138,8 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 	}
 	if (json)
 		tprintf(t, "},\"transport_counters\":{");
-	else if (e->tp->counters)
-		tprintf(t, "%s transport counters:\n", e->tp->name);
-	if (e->tp->counters) {
-		struct counters_out o = { .t = t, .json = json, .first = true };
+	{
+		struct counters_out o = { .t = t, .transport = e->tp->name, .json = json, .first = true };
 
 		e->tp->counters(e, counter_out, &o);
 	}

@@ -26,9 +26,6 @@ const char *const rdsb_counter_names[RDSB_C_MAX] = {
 
 static volatile sig_atomic_t stop_signal;
 
-const struct rdsb_transport *rdsb_engine_transport = &rdsb_tcp_transport;
-bool rdsb_engine_sk_msg;
-
 uint64_t rdsb_now_ns(void)
 {
 	struct timespec ts;
@@ -158,6 +155,7 @@ static uint64_t timers(struct rdsb_engine *e)
 	uint64_t next = e->now + 1000000000ull;
 
 	rdsb_conns_timer(e, &next);
+	e->tp->timer(e, &next);
 	rdsb_socks_timer(e, &next);
 	if (e->now >= e->paths_info_at) {
 		rdsb_paths_info_update(e);
@@ -171,9 +169,6 @@ static uint64_t timers(struct rdsb_engine *e)
 static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 {
 	switch (ev->kind) {
-	case EV_LISTEN:
-		e->tp->accept(e, ev);
-		break;
 	case EV_CTL_LISTEN:
 		ctl_accept(e);
 		break;
@@ -190,21 +185,18 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	case EV_SOCK_DATA:
 		rdsb_sock_event(e, container_of(ev, struct rdsb_sock, data), ev, events);
 		break;
-	case EV_BPF_EVENTS:
-		rdsb_bpf_events(e);
-		break;
-	case EV_BPF_INBOX:
-		rdsb_bpf_inbox_read(e);
+	case EV_TRANSPORT:
+		e->tp->event(e, ev, events);
 		break;
 	case EV_PATH: {
 		struct rdsb_path *p = container_of(ev, struct rdsb_path, ev);
 
 		if (p->state == RDSB_PATH_CONNECTING) {
-			e->tp->connected(e, p);
+			e->tp->conn_path_connected(e, p);
 			break;
 		}
 		if (events & EPOLLIN)
-			rdsb_path_recv(e, p);
+			e->tp->recv_path(e, p);
 		if (p->ev.fd >= 0 && (events & EPOLLOUT))
 			rdsb_path_xmit(e, p);
 		if (p->ev.fd >= 0 && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
@@ -214,7 +206,7 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	}
 }
 
-int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void *), void *arg)
+int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *), void *arg)
 {
 	struct rdsb_engine eng = { 0 }, *e = &eng;
 	struct epoll_event evs[64];
@@ -225,13 +217,11 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 	INIT_LIST_HEAD(&e->socks);
 	INIT_LIST_HEAD(&e->ctl_clients);
 	INIT_LIST_HEAD(&e->dead_socks);
-	e->listen4.fd = e->listen6.fd = e->ctl_listen.fd = -1;
-	e->inbox_ev.fd = e->inbox_peer = -1;
-	e->tx_listen = -1;
-	e->max_paths = max_paths;
-	e->tp = rdsb_engine_transport;
+	e->ctl_listen.fd = -1;
+	e->max_paths = cfg->max_paths;
+	rdsb_transport_fill(&e->tp_ops, cfg->tp);
+	e->tp = &e->tp_ops;
 	e->use_bpf = true;		/* maps in BPF when the kernel lets us */
-	e->bpf_path = bpf_path;
 	e->next_sock_id = 1;
 	if (getrandom(&e->gen_num, sizeof(e->gen_num), 0) != sizeof(e->gen_num) ||
 	    getrandom(&e->hash_initval, sizeof(e->hash_initval), 0) != sizeof(e->hash_initval))
@@ -253,7 +243,10 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 			pr_warn("rds-bpf: cannot create the control socket: %s\n", strerror(errno));
 		return err;
 	}
-	err = rdsb_shm_init(e);
+	err = rdsb_cong_init(e);
+	if (err)
+		goto out;
+	err = e->tp->init(e, cfg);
 	if (err)
 		goto out;
 	err = e->tp->listen(e);
@@ -261,9 +254,14 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 		goto out;
 	if (on_ready)
 		on_ready(arg);
-	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s data path%s, %s transport)\n", e->gen_num,
-		e->max_paths, e->bpf_path ? "BPF" : "userspace", e->txpath ? " with sk_msg sends" : "",
-		e->tp->name);
+	{
+		struct rdsb_tp_status st;
+
+		e->tp->status(e, &st);
+		pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s data path%s, %s transport)\n",
+			e->gen_num, e->max_paths, st.data_path, e->number_at_xmit ? " with sk_msg sends" : "",
+			e->tp->name);
+	}
 
 	while (!stop_signal && !e->stopping) {
 		struct timespec ts;
@@ -299,15 +297,11 @@ out:
 		rdsb_socks_reap(e);
 	}
 	rdsb_conn_free_all(e);
-	if (e->tp->stop)
-		e->tp->stop(e);
-	if (e->listen4.fd >= 0)
-		close(e->listen4.fd);
-	if (e->listen6.fd >= 0)
-		close(e->listen6.fd);
+	if (e->tp_priv)
+		e->tp->exit(e);
 	if (e->ctl_listen.fd >= 0)
 		close(e->ctl_listen.fd);
-	rdsb_shm_fini(e);
+	rdsb_cong_fini(e);
 	close(e->epfd);
 	return err;
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <rds-bpf/maps.h>
+
+struct bpf_object;
 #include "../common/list.h"
 #include "../common/wire.h"
 
@@ -20,7 +22,9 @@ struct rdsb_conn;
 struct rdsb_sock;
 
 /* What each epoll registration points at. */
-enum rdsb_ev_kind { EV_LISTEN, EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH, EV_BPF_EVENTS, EV_BPF_INBOX };
+/* EV_TRANSPORT: an fd of the transport's own (listener, event ring, ...),
+ * handed to its event op. */
+enum rdsb_ev_kind { EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH, EV_TRANSPORT };
 struct rdsb_ev {
 	enum rdsb_ev_kind kind;
 	int fd;
@@ -54,8 +58,10 @@ struct rdsb_path {
 	bool outgoing;		/* we connected it */
 	bool poke;		/* a larger-address connect the peer will reset */
 	uint16_t lport, fport;
-	uint64_t bpf_cookie;	/* on the BPF receive path: its socket cookie; 0 = not */
-	int tcp_index;		/* its rdsb_tcppath entry (sockops.c); -1 = none */
+	void *t_data;		/* the transport's own per-path state (conn_alloc) */
+	/* the transport counted what it received and applied the duplicate
+	 * rule before handing it up (the TCP transport's sockmap verdict) */
+	bool rx_prechecked;
 
 	/* TX: one writer, whole records only. */
 	struct list_head send_q;	/* head may be partly written */
@@ -66,14 +72,9 @@ struct rdsb_path {
 	bool cong_map_queued;
 	unsigned int nunacked;
 	/* A message of a sender short of send space is unacked here: each ack
-	 * wakes the engine (sock_ops), not only the next event-loop pass. */
+	 * wakes the engine (the transport's ack_wait), not only the next pass. */
 	bool ack_wake;
-	/* The sk_msg send path (direct_tx.c) */
-	bool direct;			/* in rdsb_txsk: applications write on it too */
-	bool copies_pending;		/* read the streams before writing again */
-	bool tx_busy;			/* an application held the lock: write later */
 	bool in_xmit;
-	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
 
 	/* RX: a stream parser, [header][h_len]. */
 	uint8_t rx_hdr[RDS_HEADER_SIZE];
@@ -108,6 +109,7 @@ struct rdsb_conn {
 	unsigned int ping_tries;
 	uint64_t ping_at;		/* ns: (re)send the probe ping then */
 	struct list_head pending;	/* waiting for the handshake to pick a path */
+	void *t_data;			/* the transport's own per-connection state */
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
 
@@ -117,10 +119,8 @@ struct rdsb_sock {
 	uint32_t id;
 	struct rdsb_ev ctl;		/* control connection */
 	struct rdsb_ev data;		/* engine end of the delivery stream */
-	int app_fd;			/* application end, kept for the sockmap */
-	int tx_peer;			/* engine end of the send socket's connection */
-	uint16_t tx_lport;		/* the send socket's local port; 0 = none */
-	int idx;			/* in rdsb_socks / rdsb_rcvq; -1 = none */
+	int app_fd;			/* application end, kept for the transport */
+	void *t_data;			/* the transport's own per-socket state */
 	struct rdsb_sock_shm *shm;
 	int shm_fd;
 	bool bound;
@@ -147,50 +147,119 @@ struct rdsb_sock {
 	bool closed;			/* freed after the current epoll batch */
 };
 
+/*
+ * A transport, in the shape of the kernel's struct rds_transport: the core
+ * reaches tcp and xdp only through these ops, and never looks inside their
+ * state (e->tp_priv, c->t_data, p->t_data, s->t_data). Today a path is a
+ * stream of whole records on p->ev.fd: the core writes records to it and
+ * reads records from it (recv_path may deliver records it parsed itself
+ * through rdsb_path_feed). An op a transport leaves NULL gets the default
+ * (transport.c), so the core never tests for NULL.
+ */
+struct rdsb_engine_cfg;
+struct rdsb_tp_status {
+	const char *data_path;		/* "userspace" or "bpf" */
+	const char *ack_cgroup;		/* where acks come from BPF; "" = polled */
+};
+struct rdsb_transport_opt {
+	const char *name;		/* rds-bpf load --NAME */
+	const char *arg;		/* its argument's name; NULL: a flag */
+};
+struct rdsb_transport {
+	const char *name;
+	int trans_id;			/* SO_RDS_TRANSPORT value */
+	bool cong_in_bpf;		/* peers' congestion maps are written by BPF */
+	const struct rdsb_transport_opt *opts;	/* its load options, NULL name last */
+	/* the options make sense together: else one line on stderr, -EINVAL */
+	int (*check_opts)(const struct rdsb_engine_cfg *cfg);
+
+	/* The engine: init after the core's maps (e->tp_priv is its state),
+	 * listen once the engine serves, exit after every path is gone. */
+	int (*init)(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg);
+	int (*listen)(struct rdsb_engine *e);
+	void (*exit)(struct rdsb_engine *e);
+	void (*event)(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events);
+	void (*timer)(struct rdsb_engine *e, uint64_t *next);
+
+	/* Connections and paths. conn_path_connect opens p->ev.fd and leaves
+	 * the path CONNECTING with EPOLLOUT wanted; conn_path_connected
+	 * completes it (rdsb_path_up). conn_path_up/down: the path came up, or
+	 * is going (its last bytes not read yet); conn_path_shutdown closes
+	 * its socket. */
+	int (*conn_alloc)(struct rdsb_engine *e, struct rdsb_conn *c);
+	void (*conn_free)(struct rdsb_engine *e, struct rdsb_conn *c);
+	int (*conn_path_connect)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*conn_path_connected)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*conn_path_up)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*conn_path_down)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*conn_path_shutdown)(struct rdsb_engine *e, struct rdsb_path *p, bool reset);
+	/* the path count was decided or a path went down */
+	void (*conn_paths_changed)(struct rdsb_engine *e, struct rdsb_conn *c);
+	/* the peer restarted: p's sequence numbers were reset */
+	void (*conn_path_seq_reset)(struct rdsb_engine *e, struct rdsb_path *p);
+	/* bring p's receive counts and next_rx_seq up to date */
+	void (*conn_path_sync)(struct rdsb_engine *e, struct rdsb_path *p);
+
+	/* Receive: read what the path has (rdsb_path_recv: the core's
+	 * record parser on p->ev.fd). */
+	void (*recv_path)(struct rdsb_engine *e, struct rdsb_path *p);
+
+	/* Send. xmit_path_prepare: 0 go on, < 0 not now (the transport's timer
+	 * comes back); xmit_path_complete after the core wrote. acked: stream
+	 * bytes the peer has acknowledged; ack_wait: the core waits for acks of
+	 * p (a sender is short of send space); ack_poll_ns: how often the core
+	 * looks at acked while it has messages unacknowledged. */
+	int (*xmit_path_prepare)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*xmit_path_complete)(struct rdsb_engine *e, struct rdsb_path *p);
+	uint64_t (*acked)(struct rdsb_engine *e, struct rdsb_path *p);
+	void (*ack_wait)(struct rdsb_engine *e, struct rdsb_path *p, bool waiting);
+	uint64_t (*ack_poll_ns)(struct rdsb_engine *e, struct rdsb_path *p);
+
+	/* Application sockets. sock_open may give the application fds of the
+	 * transport's (returns how many, at most 2). sock_delivered: bytes the
+	 * transport put in the socket's delivery stream itself; sock_arm: tell
+	 * the core (rdsb_sock_check_cong) once room more bytes went there.
+	 * sock_copy: the application's copy of a datagram it sent on a path
+	 * itself (RDSB_REQ_SENT); takes m. */
+	int (*sock_open)(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2]);
+	void (*sock_bind)(struct rdsb_engine *e, struct rdsb_sock *s);
+	void (*sock_close)(struct rdsb_engine *e, struct rdsb_sock *s);
+	uint64_t (*sock_delivered)(struct rdsb_engine *e, const struct rdsb_sock *s);
+	void (*sock_arm)(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
+	void (*sock_copy)(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m);
+
+	/* Operators: status lines, and its own counters (fn once each). */
+	void (*status)(struct rdsb_engine *e, struct rdsb_tp_status *st);
+	void (*counters)(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
+};
+
 struct rdsb_engine {
 	int epfd;
-	struct rdsb_ev listen4, listen6, ctl_listen;
+	struct rdsb_ev ctl_listen;
 	struct list_head conns, socks, ctl_clients, dead_socks;
 	uint32_t next_sock_id;
 	uint32_t gen_num;		/* GEN_NUM we advertise, random per start */
 	uint32_t hash_initval;		/* for RDS_MPATH_HASH, random per start */
 	unsigned int max_paths;		/* NPATHS we advertise (--paths) */
 	bool stopping;
-	bool use_bpf;			/* maps are BPF maps */
-	bool bpf_path;			/* and the sockmap programs carry data */
-	uint16_t port_low, port_high;	/* ip_local_port_range */
-	uint32_t port_group;
+	bool use_bpf;			/* the maps are BPF maps */
+	/* Sequence numbers are taken when a record starts on the wire, not
+	 * when it is queued: set by a transport whose applications also write
+	 * on its paths (TCP's sk_msg send path), who take theirs there too. */
+	bool number_at_xmit;
 
 	/* Shared memory: rdsb_addrs and rdsb_cong (BPF array maps or memfds). */
 	int addrs_fd, cong_fd, paths_fd, counters_fd;
 	struct rdsb_addr *addrs;
 	struct rdsb_cong_map *cong;
 	char pin_dir[128];
-	void *bpf_obj;
+	void *bpf_obj;			/* the core's maps (bpf/rdsb_core.bpf.c) */
+	/* every map pinned so far, by name, for the transports' objects to share */
+	struct rdsb_pinned_map { char name[32]; int fd; } pinned[32];
+	unsigned int npinned;
 
-	/* The sockmap data path (bpf_path.c). */
-	int pathsk_fd, rxpath_fd, socks_fd, bound_fd;
-	struct rdsb_rcvq *rcvq;		/* mmap of rdsb_rcvq */
-	struct rdsb_sock **sock_at;	/* index -> socket */
-	void *events;			/* libbpf ring_buffer of rdsb_events */
-	struct rdsb_ev events_ev;
-	struct rdsb_ev inbox_ev;	/* the engine's end of rdsb_inbox */
-	int inbox_peer;			/* kept open: the pair stays connected */
-	uint8_t *inbox_buf;		/* one whole record at most */
-	size_t inbox_len;
-	bool inbox_busy;		/* a record being handled may drop paths */
-	/* The sk_msg send path (direct_tx.c); txpath NULL = off. */
-	int txpath_fd, txsk_fd, apptx_fd, txsock_fd, tx_listen;
-	struct rdsb_txpath *txpath;	/* mmap of rdsb_txpath */
-	struct rdsb_path **tx_owner;	/* which path has each entry */
-	/* Acknowledgements from the sock_ops program (transports/tcp/sockops.c);
-	 * tcppath NULL = polled only. */
-	struct bpf_link *sockops_link;
-	char cgroup[256];		/* where it is attached */
-	int tcpsk_fd;
-	struct rdsb_tcppath *tcppath;	/* mmap of rdsb_tcppath */
-	struct rdsb_path **tcp_at;	/* entry -> path */
-	const struct rdsb_transport *tp;
+	const struct rdsb_transport *tp;	/* &tp_ops */
+	struct rdsb_transport tp_ops;		/* the transport's, defaults filled in */
 	void *tp_priv;			/* the transport's own state */
 
 	uint64_t counters[RDSB_C_MAX];
@@ -208,11 +277,11 @@ static inline void rdsb_count(struct rdsb_engine *e, enum rdsb_counter c)
 }
 extern const char *const rdsb_counter_names[RDSB_C_MAX];
 
-/* shm.c: address slots and congestion maps */
-int rdsb_shm_init(struct rdsb_engine *e);
+/* cong.c: address slots, congestion maps, counters, per-path state */
+int rdsb_cong_init(struct rdsb_engine *e);
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX]);
 void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot);
-void rdsb_shm_fini(struct rdsb_engine *e);
+void rdsb_cong_fini(struct rdsb_engine *e);
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
 		   enum rdsb_addr_kind kind);
 void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested);
@@ -220,45 +289,14 @@ void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool co
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map);
 void rdsb_paths_info_update(struct rdsb_engine *e);
 
-/* bpf_path.c: the sockmap data path */
-int rdsb_bpf_path_init(struct rdsb_engine *e);	/* after the skeleton loaded */
-void rdsb_bpf_path_fini(struct rdsb_engine *e);
-void rdsb_bpf_path_add(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_bpf_path_del(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_bpf_path_sync(struct rdsb_engine *e, struct rdsb_path *p, bool to_bpf);
-void rdsb_bpf_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
-void rdsb_bpf_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
-void rdsb_bpf_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
-uint64_t rdsb_bpf_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
-void rdsb_bpf_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
-int rdsb_bpf_events_init(struct rdsb_engine *e);	/* the rdsb_events ring */
-void rdsb_bpf_events_fini(struct rdsb_engine *e);
-void rdsb_bpf_events(struct rdsb_engine *e);
-void rdsb_bpf_inbox_read(struct rdsb_engine *e);
-
-/* transports/tcp/sockops.c: acknowledgements from the sock_ops program */
-int rdsb_sockops_init(struct rdsb_engine *e);	/* after the skeleton loaded */
-void rdsb_sockops_fini(struct rdsb_engine *e);
-void rdsb_sockops_mark(struct rdsb_engine *e, int fd);
-void rdsb_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_sockops_arm(struct rdsb_engine *e, struct rdsb_path *p, bool waiting);
-void rdsb_sockops_acked(struct rdsb_engine *e, uint32_t index);
-
-/* direct_tx.c: the sk_msg send path */
-int rdsb_direct_init(struct rdsb_engine *e);
-void rdsb_direct_fini(struct rdsb_engine *e);
-int rdsb_direct_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
-void rdsb_direct_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
-void rdsb_direct_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
-int rdsb_direct_begin(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_direct_end(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_direct_path_down(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_direct_seq_reset(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_direct_sync_written(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_direct_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked);
-bool rdsb_direct_broken(struct rdsb_engine *e, const struct rdsb_path *p);
-void rdsb_direct_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m);
+/* bpf_load.c: bpffs, the pin directory, BPF objects sharing the engine's maps */
+int rdsb_bpf_load_core(struct rdsb_engine *e);	/* the core's maps, pinned */
+void rdsb_bpf_unload_core(struct rdsb_engine *e);
+/* Load a transport's BPF object (opened, not loaded): the maps the engine
+ * has already (by name) are reused, its new ones pinned and shared. */
+int rdsb_bpf_load_shared(struct rdsb_engine *e, struct bpf_object *obj);
+/* One line on why a BPF object did not load (what, the error, a hint). */
+void rdsb_bpf_explain(const char *what, int err, const char *fallback);
 
 /* sock.c: application sockets */
 void rdsb_socks_read_all(struct rdsb_engine *e);
@@ -326,47 +364,28 @@ void rdsb_path_feed(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *r
 void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 
-/*
- * A transport, as the kernel's struct rds_transport: what carries a path's
- * stream of whole records. The engine writes records to p->ev.fd and reads
- * records from it; the transport says how many stream bytes the peer has
- * acknowledged. listen starts it (e->listen6 is its EV_LISTEN event, accept
- * its handler); connect opens p->ev.fd and leaves the path CONNECTING with
- * EPOLLOUT wanted, connected completes it; stop undoes listen.
- */
-struct rdsb_transport {
-	const char *name;
-	int trans_id;			/* SO_RDS_TRANSPORT value */
-	bool cong_in_bpf;		/* peers' congestion maps are written by BPF */
-	int (*listen)(struct rdsb_engine *e);
-	void (*accept)(struct rdsb_engine *e, struct rdsb_ev *lev);
-	int (*connect)(struct rdsb_engine *e, struct rdsb_path *p);
-	void (*connected)(struct rdsb_engine *e, struct rdsb_path *p);
-	uint64_t (*acked)(struct rdsb_path *p);
-	void (*close)(struct rdsb_path *p, bool reset);
-	/* the connection's path count was decided or a path went down:
-	 * an accepted socket waiting for a path may take it (NULL: none) */
-	void (*paths_changed)(struct rdsb_engine *e, struct rdsb_conn *c);
-	void (*stop)(struct rdsb_engine *e);
-	/* its own counters for status (NULL: none): fn once per counter */
-	void (*counters)(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
-};
 extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
-/* The transport the next rdsb_engine_run uses (rds-bpf load --transport). */
-extern const struct rdsb_transport *rdsb_engine_transport;
-/* rds-bpf load --bpf --sk-msg: applications send on the path sockets (direct_tx.c) */
-extern bool rdsb_engine_sk_msg;
-/* rds-bpf load --transport xdp --dev IFACE [--mode native|skb] */
-struct rdsb_xdp_opts {
-	const char *dev;
-	bool skb_mode;		/* --mode skb */
-	bool mode_set;		/* --mode given: no fallback from native */
-};
-extern struct rdsb_xdp_opts rdsb_xdp_opts;
 
-bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope);
+/* transport.c: the transports there are, and the defaults of their ops */
+const struct rdsb_transport *rdsb_transport_find(const char *name);
+extern const struct rdsb_transport *const rdsb_transports[];
+void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport *t);
+
+/* What `rds-bpf load` asks for: the transport, the path count, and the
+ * transport's options in the order given (rdsb_cfg_opt: the last one). */
+#define RDSB_MAX_TRANSPORT_OPTS 16
+struct rdsb_engine_cfg {
+	const struct rdsb_transport *tp;
+	unsigned int max_paths;
+	unsigned int nopts;
+	struct { const char *name, *value; } opts[RDSB_MAX_TRANSPORT_OPTS];
+};
+/* the value of the last --name (a flag: ""), or NULL */
+const char *rdsb_cfg_opt(const struct rdsb_engine_cfg *cfg, const char *name);
+/* which of a and b was given last: 1 a, 2 b, 0 neither */
+int rdsb_cfg_last(const struct rdsb_engine_cfg *cfg, const char *a, const char *b);
 
 /* Runs until SIGTERM/SIGINT or an UNLOAD request; on_ready once serving. */
-int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void *), void *arg);
+int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *), void *arg);
 
 #endif

@@ -204,7 +204,7 @@ static void tcp_sockets(struct rdsb_engine *e, struct info_out *o)
 					.local_port = htobe16(p->lport), .peer_port = htobe16(p->fport),
 					.hdr_rem = hdr_rem, .data_rem = data_rem,
 					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)e->tp->acked(p) };
+					.last_seen_una = (uint32_t)e->tp->acked(e, p) };
 
 				memcpy(&r.local_addr, c->laddr, 16);
 				memcpy(&r.peer_addr, c->faddr, 16);
@@ -215,7 +215,7 @@ static void tcp_sockets(struct rdsb_engine *e, struct info_out *o)
 					.peer_addr = v4(c->faddr), .peer_port = htobe16(p->fport),
 					.hdr_rem = hdr_rem, .data_rem = data_rem,
 					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)e->tp->acked(p) };
+					.last_seen_una = (uint32_t)e->tp->acked(e, p) };
 
 				put(o, &r, sizeof(r));
 			}

@@ -48,7 +48,7 @@ static bool record(struct rdsb_engine *e, struct rdsb_path *p)
 	uint8_t *data = p->rx_data;
 
 	p->rx_data = NULL;
-	if (!p->bpf_cookie) {
+	if (!p->rx_prechecked) {
 		p->rx_msgs++;
 		p->rx_bytes += h->len;
 		rdsb_count(e, RDSB_C_RX_MSGS);
@@ -60,7 +60,7 @@ static bool record(struct rdsb_engine *e, struct rdsb_path *p)
 		return true;
 	}
 	/* the verdict has applied the duplicate rule to what it passes up */
-	if (!p->bpf_cookie && !rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
+	if (!p->rx_prechecked && !rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
 		rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
 		free(data);
 		return true;
@@ -156,9 +156,6 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p)
 
 void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	/* what the verdict passed up from this path comes first */
-	if (p->bpf_cookie)
-		rdsb_bpf_inbox_read(e);
 	if (p->ev.fd < 0)
 		return;
 	if (p->rx_stalled) {
@@ -240,7 +237,7 @@ void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id)
 			if (!deliver(e, p, m))
 				continue;
 			rdsb_ev_set(e, &p->ev, p->ev.events | EPOLLIN);
-			rdsb_path_recv(e, p);
+			e->tp->recv_path(e, p);
 		}
 	}
 }

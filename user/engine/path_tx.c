@@ -61,19 +61,17 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_writer w = { .q = &p->send_q, .head_off = &p->head_off, .stream_off = &p->written,
 				 .encode = encode, .done = written, .ctx = p };
-	int err, locked;
+	int err;
 
 	if (p->state != RDSB_PATH_UP || p->in_xmit)
 		return;
 	p->in_xmit = true;
-	locked = rdsb_direct_begin(e, p);
-	if (locked < 0) {
+	if (e->tp->xmit_path_prepare(e, p) < 0) {
 		p->in_xmit = false;
-		return;		/* an application is writing: the timer comes back */
+		return;		/* not now: the transport's timer comes back */
 	}
 	err = p->state == RDSB_PATH_UP ? rdsb_records_write(p->ev.fd, &w) : 0;
-	if (locked)
-		rdsb_direct_end(e, p);
+	e->tp->xmit_path_complete(e, p);
 	p->in_xmit = false;
 	if (err) {
 		rdsb_path_drop(e, p, strerror(-err));
@@ -92,10 +90,8 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (!p->nunacked || p->ev.fd < 0)
 		return;
-	rdsb_sockops_arm(e, p, p->ack_wake);
-	rdsb_direct_sync_written(e, p);
-	acked = e->tp->acked(p);
-	rdsb_direct_acked(e, p, acked);
+	e->tp->ack_wait(e, p, p->ack_wake);
+	acked = e->tp->acked(e, p);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
 		if (m->end_off > acked)
 			break;
@@ -106,6 +102,6 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	}
 	if (!p->nunacked) {
 		p->ack_wake = false;
-		rdsb_sockops_arm(e, p, false);
+		e->tp->ack_wait(e, p, false);
 	}
 }

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "engine.h"
+#include "../common/addr.h"
 #include "../common/ctl_proto.h"
 #include "../common/log.h"
 #include "../common/sysctl.h"
@@ -93,7 +94,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 {
 	struct rdsb_ctl_rep rep = { 0 };
 	struct rdsb_sock *s = calloc(1, sizeof(*s));
-	int sv[2] = { -1, -1 }, buf = STREAM_BUF;
+	int sv[2] = { -1, -1 }, buf = STREAM_BUF, fds[6], ntp;
 
 	if (!s)
 		goto fail;
@@ -124,26 +125,25 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->data.kind = EV_SOCK_DATA;
 	s->data.fd = sv[0];
 	s->app_fd = sv[1];
-	s->tx_peer = -1;
 	s->slot = -1;
 	s->rcvbuf = default_rcvbuf();
 	s->sndbuf = default_sndbuf();
 	INIT_LIST_HEAD(&s->rx_q);
 	list_add_tail(&s->item, &e->socks);
-	rdsb_bpf_sock_open(e, s);
+	ntp = e->tp->sock_open(e, s, &fds[4]);
 	rdsb_ev_set(e, &s->ctl, EPOLLIN);
 	rdsb_ev_set(e, &s->data, EPOLLIN);
-	{
-		int tx = rdsb_direct_sock_open(e, s);
-		int fds[6] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd, tx, e->txpath_fd };
-
-		rep.val = s->id;
-		rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
-		if (send_fds(ctl_fd, &rep, fds, tx >= 0 ? 6 : 4) < 0)
-			rdsb_sock_close(e, s);
-		if (tx >= 0)
-			close(tx);	/* the application's now; rdsb_apptx keeps the socket */
-	}
+	fds[0] = sv[1];
+	fds[1] = s->shm_fd;
+	fds[2] = e->addrs_fd;
+	fds[3] = e->cong_fd;
+	rep.val = s->id;
+	rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
+	if (ntp < 0 || send_fds(ctl_fd, &rep, fds, 4 + (ntp > 0 ? ntp : 0)) < 0)
+		rdsb_sock_close(e, s);
+	/* the transport's fds are the application's now */
+	for (int i = 0; i < ntp; i++)
+		close(fds[4 + i]);
 	return;
 fail:
 	rep.err = errno ? errno : ENOMEM;
@@ -197,8 +197,7 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->port = p;
 	s->bound = true;
 	*port = p;
-	rdsb_bpf_sock_bind(e, s);
-	rdsb_direct_sock_bind(e, s);
+	e->tp->sock_bind(e, s);
 	return 0;
 }
 
@@ -206,7 +205,7 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
  * engine and BPF put in the stream less what the library took out of it. */
 uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s)
 {
-	uint64_t in = s->rx_written + rdsb_bpf_sock_delivered(e, s);
+	uint64_t in = s->rx_written + e->tp->sock_delivered(e, s);
 	uint64_t out = __atomic_load_n(&s->shm->rx_consumed, __ATOMIC_ACQUIRE);
 
 	return in > out ? in - out : 0;
@@ -235,13 +234,13 @@ void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
 			rdsb_cong_set_local(e, s->slot, s->port, false);
 		}
 		if (s->congested) {
-			rdsb_bpf_sock_arm(e, s, 0);	/* the timer watches it drain */
+			e->tp->sock_arm(e, s, 0);	/* the timer watches it drain */
 			return;
 		}
-		before = rdsb_bpf_sock_delivered(e, s);
-		rdsb_bpf_sock_arm(e, s, s->rcvbuf - bytes + 1);
+		before = e->tp->sock_delivered(e, s);
+		e->tp->sock_arm(e, s, s->rcvbuf - bytes + 1);
 		/* BPF may have delivered past that point before it was armed */
-		if (rdsb_bpf_sock_delivered(e, s) - before <= s->rcvbuf - bytes)
+		if (e->tp->sock_delivered(e, s) - before <= s->rcvbuf - bytes)
 			return;
 	}
 }
@@ -378,7 +377,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	 * sender always has a marked message on a path. */
 	m->wake_on_ack = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= s->sndbuf;
 	if (sent) {
-		rdsb_direct_copy(e, s, m);
+		e->tp->sock_copy(e, s, m);
 		return;
 	}
 	m->req_pending = true;
@@ -548,8 +547,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	s->closed = true;
 	list_del_init(&s->item);
 	list_add_tail(&s->item, &e->dead_socks);
-	rdsb_direct_sock_close(e, s);
-	rdsb_bpf_sock_close(e, s);
+	e->tp->sock_close(e, s);
 	rdsb_conn_cancel(e, s->id, NULL, 0);
 	if (s->bound && s->congested)
 		rdsb_cong_set_local(e, s->slot, s->port, false);

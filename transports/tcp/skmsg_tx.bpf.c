@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The sk_msg send path: on an application's send socket, each sendmsg is one
  * whole record, [rds_header][h_len], that the library built under the path's
@@ -10,8 +10,9 @@
  * socket. Anything else is dropped and counted: sendmsg fails with EACCES
  * and the library hands the datagram to the engine instead.
  */
-#ifndef RDSB_TXMSG_BPF_H
-#define RDSB_TXMSG_BPF_H
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include "tcp_maps.bpf.h"
 
 static __always_inline int tx_drop(enum rdsb_counter why)
 {
@@ -62,4 +63,4 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	return SK_PASS;
 }
 
-#endif
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

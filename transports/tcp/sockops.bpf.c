@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Acknowledgements on the fast path: a sock_ops program on the engine's
  * cgroup follows the engine's path sockets (those with an rdsb_tcpsk entry:
@@ -10,8 +10,9 @@
  * raises RDSB_EV_ACKED, so the engine frees acknowledged messages and wakes
  * blocked senders at once instead of at its next poll.
  */
-#ifndef RDSB_SOCKOPS_BPF_H
-#define RDSB_SOCKOPS_BPF_H
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include "tcp_maps.bpf.h"
 
 SEC("sockops")
 int rdsb_sockops(struct bpf_sock_ops *ops)
@@ -71,4 +72,4 @@ int rdsb_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
-#endif
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -12,40 +12,21 @@
  * strparser hands both programs the whole skb: the current record starts at
  * the strparser offset, not at 0.
  *
- * The same object carries the sk_msg send program (rdsb_txmsg.bpf.h) and the
- * sock_ops program every TCP engine attaches (rdsb_sockops.bpf.h), so that
- * all share the maps and counters; the engine loads only the ones it uses.
+ * The engine side: sockmap_rx.c (load --bpf).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
-#include "rdsb_maps.bpf.h"
+#include "tcp_maps.bpf.h"
 
 #define EBADMSG 74
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-
-static __always_inline void count(enum rdsb_counter c)
-{
-	__u32 key = c;
-	__u64 *v = bpf_map_lookup_elem(&rdsb_counters, &key);
-
-	if (v)
-		*v += 1;
-}
 
 static __always_inline __u32 record_offset(struct __sk_buff *skb)
 {
 	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
 
 	return (__u32)((struct sk_skb_cb *)k->cb)->strp.strp.offset;
-}
-
-static __always_inline void event(__u32 kind, __u32 slot, __u32 index)
-{
-	struct rdsb_event ev = { .kind = kind, .slot = slot, .index = index };
-
-	if (bpf_ringbuf_output(&rdsb_events, &ev, sizeof(ev), 0))
-		count(RDSB_C_BPF_EVENTS_LOST);
 }
 
 /* The record's length, header included; 0 = not all of its header yet. A
@@ -176,8 +157,5 @@ int rdsb_deliver(struct __sk_buff *skb)
 {
 	return SK_PASS;
 }
-
-#include "rdsb_txmsg.bpf.h"
-#include "rdsb_sockops.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

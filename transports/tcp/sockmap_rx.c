@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The sockmap receive path, engine side (the programs: sockmap_rx.bpf.c).
+ * A path socket joins rdsb_pathsk once it is up, after its receive state
+ * (rdsb_rxpath: next_rx_seq, address slots) is in place; from then on the
+ * verdict delivers its data, and what it does not handle itself (pings,
+ * probes) it redirects to the engine's inbox, tagged with the path's
+ * socket cookie. An application socket joins rdsb_socks when it is opened, so
+ * that every byte it reads goes through one queue, and rdsb_bound once it
+ * is bound. What BPF cannot do itself it reports on the rdsb_events ring.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "tcp.h"
+#include "../../user/common/log.h"
+#include "sockmap_rx.skel.h"
+
+/* strparser refuses a record larger than the socket's receive buffer, and
+ * TCP starts with a small one: room for the largest datagram from the start. */
+#define PATH_RCVBUF (4 << 20)
+#define RCVQ_BYTES (RDSB_MAX_SOCKS * sizeof(struct rdsb_rcvq))
+#define INBOX_CAP (RDS_HEADER_SIZE + RDS_MAX_MSG_SIZE)
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct rdsb_engine *e = ctx;
+	struct rdsb_tcp *t = tcp_of(e);
+	const struct rdsb_event *ev = data;
+
+	if (len < sizeof(*ev))
+		return 0;
+	switch (ev->kind) {
+	case RDSB_EV_CONG_MAP:
+		if (ev->slot < RDSB_MAX_ADDRS)
+			rdsb_cong_peer_updated(e, (int)ev->slot);
+		break;
+	case RDSB_EV_RCVQ:
+		if (t->sock_at && ev->index < RDSB_MAX_SOCKS && t->sock_at[ev->index])
+			rdsb_sock_check_cong(e, t->sock_at[ev->index]);
+		break;
+	case RDSB_EV_ACKED:
+		tcp_sockops_acked(e, ev->index);
+		break;
+	}
+	return 0;
+}
+
+static struct rdsb_path *path_by_cookie(struct rdsb_engine *e, uint64_t cookie)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item)
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+			if (c->paths[i].t_data && tcp_path(&c->paths[i])->cookie == cookie)
+				return &c->paths[i];
+	return NULL;
+}
+
+/* Whole records only (the verdict redirects each one in one piece); each
+ * goes to the path its cookie names, or is dropped if that path is gone. */
+void tcp_sockmap_inbox_read(struct rdsb_engine *e)
+{
+	if (tcp_of(e)->inbox_busy || tcp_of(e)->inbox_ev.fd < 0)
+		return;
+	tcp_of(e)->inbox_busy = true;
+	for (;;) {
+		ssize_t n = recv(tcp_of(e)->inbox_ev.fd, tcp_of(e)->inbox_buf + tcp_of(e)->inbox_len, INBOX_CAP - tcp_of(e)->inbox_len,
+				 MSG_DONTWAIT);
+		size_t off = 0;
+
+		if (n <= 0)
+			break;
+		tcp_of(e)->inbox_len += (size_t)n;
+		while (tcp_of(e)->inbox_len - off >= RDS_HEADER_SIZE) {
+			const struct rds_header *h = (const void *)(tcp_of(e)->inbox_buf + off);
+			size_t rec = RDS_HEADER_SIZE + be32toh(h->h_len);
+			struct rdsb_path *p;
+			uint64_t cookie;
+
+			if (rec > INBOX_CAP) {
+				/* the stream parser bounds h_len: cannot happen */
+				rdsb_count(e, RDSB_C_DROP_BAD_LEN);
+				off = tcp_of(e)->inbox_len;
+				break;
+			}
+			if (tcp_of(e)->inbox_len - off < rec)
+				break;
+			memcpy(&cookie, &h->h_ack, sizeof(cookie));
+			p = cookie ? path_by_cookie(e, cookie) : NULL;
+			if (p)
+				rdsb_path_feed(e, p, tcp_of(e)->inbox_buf + off, rec);
+			else
+				rdsb_count(e, RDSB_C_DROP_NO_PATH);
+			off += rec;
+		}
+		memmove(tcp_of(e)->inbox_buf, tcp_of(e)->inbox_buf + off, tcp_of(e)->inbox_len - off);
+		tcp_of(e)->inbox_len -= off;
+	}
+	tcp_of(e)->inbox_busy = false;
+}
+
+static int inbox_init(struct rdsb_engine *e, int map_fd)
+{
+	int sv[2], buf = INBOX_CAP * 2;
+	uint32_t key = 0;
+	uint64_t fd;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	tcp_of(e)->inbox_ev.kind = EV_TRANSPORT;
+	tcp_of(e)->inbox_ev.fd = sv[0];
+	tcp_of(e)->inbox_peer = sv[1];
+	fd = (uint64_t)sv[0];
+	/* room for the largest record, so that a redirect is never retried */
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
+	tcp_of(e)->inbox_buf = malloc(INBOX_CAP);
+	if (!tcp_of(e)->inbox_buf || bpf_map_update_elem(map_fd, &key, &fd, BPF_ANY) ||
+	    rdsb_ev_set(e, &tcp_of(e)->inbox_ev, EPOLLIN) < 0)
+		return -1;
+	return 0;
+}
+
+/* One line on why the programs did not load; the verifier log is -vv's. */
+static void explain(int err)
+{
+	const char *hint = "hint: rerun with -vv for libbpf's log";
+
+	if (err == -EPERM)
+		hint = "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
+	else if (access("/sys/kernel/btf/vmlinux", R_OK))
+		hint = "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
+	else if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) <= 0 ||
+		 libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_SKB, NULL) <= 0)
+		hint = "hint: the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";
+	pr_warn("rds-bpf: the sockmap data path did not load (%s); datagrams take the userspace path; %s\n",
+		strerror(-err), hint);
+}
+
+int tcp_sockmap_init(struct rdsb_engine *e)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+	struct sockmap_rx *skel = sockmap_rx__open();
+	int err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
+
+	if (err) {
+		explain(err);
+		sockmap_rx__destroy(skel);
+		return err;
+	}
+	t->sockmap_obj = skel;
+	t->pathsk_fd = bpf_map__fd(skel->maps.rdsb_pathsk);
+	t->rxpath_fd = bpf_map__fd(skel->maps.rdsb_rxpath);
+	t->socks_fd = bpf_map__fd(skel->maps.rdsb_socks);
+	t->bound_fd = bpf_map__fd(skel->maps.rdsb_bound);
+	if (bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_parse), t->pathsk_fd,
+			    BPF_SK_SKB_STREAM_PARSER, 0) ||
+	    bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_verdict), t->pathsk_fd,
+			    BPF_SK_SKB_STREAM_VERDICT, 0) ||
+	    bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_deliver), t->socks_fd, BPF_SK_SKB_VERDICT, 0)) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot attach the sockmap programs: %s; datagrams take the userspace path; "
+			"hint: needs a kernel with sockmap stream parsers (CONFIG_BPF_STREAM_PARSER)\n",
+			strerror(errno));
+		return err;
+	}
+	t->rcvq = mmap(NULL, RCVQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(skel->maps.rdsb_rcvq), 0);
+	t->sock_at = calloc(RDSB_MAX_SOCKS, sizeof(*t->sock_at));
+	if (t->rcvq == MAP_FAILED || !t->sock_at || tcp_events_init(e, bpf_map__fd(skel->maps.rdsb_events))) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot set up the sockmap data path: %s; datagrams take the userspace path\n",
+			strerror(errno));
+		return err ? err : -ENOMEM;
+	}
+	if (inbox_init(e, bpf_map__fd(skel->maps.rdsb_inbox)) < 0) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot set up the engine's inbox: %s; datagrams take the userspace path\n",
+			strerror(errno));
+		return err ? err : -ENOMEM;
+	}
+	return 0;
+}
+
+/* The rdsb_events ring, for the data path and the sock_ops program alike. */
+int tcp_events_init(struct rdsb_engine *e, int ring_fd)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+
+	if (t->events)
+		return 0;
+	t->events = ring_buffer__new(ring_fd, on_event, e, NULL);
+	if (!t->events)
+		return -1;
+	t->events_ev.kind = EV_TRANSPORT;
+	t->events_ev.fd = ring_buffer__epoll_fd(t->events);
+	return rdsb_ev_set(e, &t->events_ev, EPOLLIN) < 0 ? -1 : 0;
+}
+
+void tcp_events_exit(struct rdsb_engine *e)
+{
+	if (!tcp_of(e)->events)
+		return;
+	rdsb_ev_del(e, &tcp_of(e)->events_ev);
+	ring_buffer__free(tcp_of(e)->events);
+	tcp_of(e)->events = NULL;
+}
+
+void tcp_sockmap_exit(struct rdsb_engine *e)
+{
+	if (tcp_of(e)->inbox_ev.fd >= 0) {
+		rdsb_ev_del(e, &tcp_of(e)->inbox_ev);
+		close(tcp_of(e)->inbox_ev.fd);
+		close(tcp_of(e)->inbox_peer);
+	}
+	tcp_of(e)->inbox_ev.fd = tcp_of(e)->inbox_peer = -1;
+	free(tcp_of(e)->inbox_buf);
+	tcp_of(e)->inbox_buf = NULL;
+	if (tcp_of(e)->rcvq && tcp_of(e)->rcvq != MAP_FAILED)
+		munmap(tcp_of(e)->rcvq, RCVQ_BYTES);
+	tcp_of(e)->rcvq = NULL;
+	free(tcp_of(e)->sock_at);
+	tcp_of(e)->sock_at = NULL;
+	sockmap_rx__destroy(tcp_of(e)->sockmap_obj);
+	tcp_of(e)->sockmap_obj = NULL;
+}
+
+void tcp_events_read(struct rdsb_engine *e)
+{
+	ring_buffer__consume(tcp_of(e)->events);
+}
+
+void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	/* the counts go on from where the path's earlier sockets left them */
+	struct rdsb_rxpath rp = { .next_rx_seq = p->next_rx_seq, .rx_msgs = p->rx_msgs,
+				  .rx_bytes = p->rx_bytes, .lslot = (uint32_t)p->conn->lslot,
+				  .fslot = (uint32_t)p->conn->fslot, .path = p->index };
+	socklen_t len = sizeof(uint64_t);
+	int fd = p->ev.fd, buf = PATH_RCVBUF, one = 1;
+	uint64_t cookie = 0, sockfd = (uint64_t)fd;	/* the maps' values are 64-bit */
+
+	if (!tcp_of(e)->sockmap_obj || fd < 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0 ||
+	    bpf_map_update_elem(tcp_of(e)->rxpath_fd, &cookie, &rp, BPF_ANY)) {
+		pr_info("rds-bpf: path %u stays on the userspace path: %s\n", p->index, strerror(errno));
+		return;
+	}
+	if (bpf_map_update_elem(tcp_of(e)->pathsk_fd, &cookie, &sockfd, BPF_NOEXIST)) {
+		pr_info("rds-bpf: path %u stays on the userspace path: sockmap: %s\n", p->index,
+			strerror(errno));
+		bpf_map_delete_elem(tcp_of(e)->rxpath_fd, &cookie);
+		return;
+	}
+	tcp_path(p)->cookie = cookie;
+	p->rx_prechecked = true;
+	/* What arrived before the socket joined the map waits for the next
+	 * data_ready; setting SO_RCVLOWAT calls it now (tcp_set_rcvlowat). */
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+}
+
+/* The engine's copy of the receive state <-> the verdict's. */
+void tcp_sockmap_path_sync(struct rdsb_engine *e, struct rdsb_path *p, bool to_bpf)
+{
+	struct rdsb_rxpath rp;
+
+	if (!tcp_path(p)->cookie || bpf_map_lookup_elem(tcp_of(e)->rxpath_fd, &tcp_path(p)->cookie, &rp))
+		return;
+	if (to_bpf) {
+		rp.next_rx_seq = p->next_rx_seq;
+		bpf_map_update_elem(tcp_of(e)->rxpath_fd, &tcp_path(p)->cookie, &rp, BPF_EXIST);
+		return;
+	}
+	p->next_rx_seq = rp.next_rx_seq;
+	p->rx_msgs = rp.rx_msgs;
+	p->rx_bytes = rp.rx_bytes;
+}
+
+/* Once the socket is drained: it leaves the map when it is closed. */
+void tcp_sockmap_path_del(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	if (!tcp_path(p)->cookie)
+		return;
+	tcp_sockmap_path_sync(e, p, false);
+	bpf_map_delete_elem(tcp_of(e)->pathsk_fd, &tcp_path(p)->cookie);
+	bpf_map_delete_elem(tcp_of(e)->rxpath_fd, &tcp_path(p)->cookie);
+	tcp_path(p)->cookie = 0;
+	p->rx_prechecked = false;
+}
+
+void tcp_sockmap_sock_open(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	static uint32_t next;
+	uint64_t sockfd = (uint64_t)s->app_fd;
+
+	tcp_sock(s)->idx = -1;
+	if (!tcp_of(e)->sockmap_obj)
+		return;
+	for (uint32_t i = 0; i < RDSB_MAX_SOCKS; i++) {
+		uint32_t idx = (next + i) % RDSB_MAX_SOCKS;
+
+		if (tcp_of(e)->sock_at[idx])
+			continue;
+		if (bpf_map_update_elem(tcp_of(e)->socks_fd, &idx, &sockfd, BPF_ANY)) {
+			pr_info("rds-bpf: socket %u: delivery on the userspace path: sockmap: %s\n", s->id,
+				strerror(errno));
+			return;
+		}
+		next = idx + 1;
+		tcp_sock(s)->idx = (int)idx;
+		tcp_of(e)->sock_at[idx] = s;
+		memset(&tcp_of(e)->rcvq[idx], 0, sizeof(tcp_of(e)->rcvq[idx]));
+		tcp_of(e)->rcvq[idx].sock_id = s->id;
+		return;
+	}
+}
+
+void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	struct rdsb_sock_key k = { .slot = (uint32_t)s->slot, .port = s->port };
+	uint32_t idx = (uint32_t)tcp_sock(s)->idx;
+
+	if (tcp_sock(s)->idx < 0)
+		return;
+	tcp_sockmap_sock_arm(e, s, s->rcvbuf);
+	bpf_map_update_elem(tcp_of(e)->bound_fd, &k, &idx, BPF_ANY);
+}
+
+void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	struct rdsb_sock_key k = { .slot = (uint32_t)s->slot, .port = s->port };
+	uint32_t idx = (uint32_t)tcp_sock(s)->idx;
+
+	if (tcp_sock(s)->idx < 0)
+		return;
+	if (s->bound)
+		bpf_map_delete_elem(tcp_of(e)->bound_fd, &k);
+	bpf_map_delete_elem(tcp_of(e)->socks_fd, &idx);
+	__atomic_store_n(&tcp_of(e)->rcvq[idx].armed, 0, __ATOMIC_RELEASE);
+	tcp_of(e)->sock_at[idx] = NULL;
+	tcp_sock(s)->idx = -1;
+}
+
+uint64_t tcp_sockmap_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s)
+{
+	return tcp_sock(s)->idx < 0 ? 0 : __atomic_load_n(&tcp_of(e)->rcvq[tcp_sock(s)->idx].delivered, __ATOMIC_ACQUIRE);
+}
+
+/* Raise an event once BPF delivers room more bytes (0: none, while the
+ * socket is congested and the timer watches it drain). */
+void tcp_sockmap_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room)
+{
+	struct rdsb_rcvq *q;
+
+	if (tcp_sock(s)->idx < 0)
+		return;
+	q = &tcp_of(e)->rcvq[tcp_sock(s)->idx];
+	__atomic_store_n(&q->armed, 0, __ATOMIC_RELEASE);
+	if (!room)
+		return;
+	__atomic_store_n(&q->limit, __atomic_load_n(&q->delivered, __ATOMIC_ACQUIRE) + room, __ATOMIC_RELEASE);
+	__atomic_store_n(&q->armed, 1, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The RDS/TCP transport's own state, which the core never looks into, and
+ * its three BPF features, each a C half here beside its BPF half:
+ * sockops.{c,bpf.c}     acknowledgements and per-path TCP state, every load
+ * sockmap_rx.{c,bpf.c}  the sockmap receive path (load --bpf)
+ * skmsg_tx.{c,bpf.c}    the sk_msg send path (load --bpf --sk-msg)
+ */
+#ifndef RDSB_TCP_H
+#define RDSB_TCP_H
+
+#include "../../user/engine/engine.h"
+
+struct bpf_link;
+struct ring_buffer;
+
+/* Accepted sockets waiting for a free path (tcp.c: park) */
+#define TCP_MAX_PARKED (2 * RDS_MPATH_WORKERS)
+struct tcp_parked {
+	struct rdsb_conn *c;
+	int fd;
+	uint16_t lport, fport;
+};
+
+struct rdsb_tcp {			/* e->tp_priv */
+	struct rdsb_ev listen;
+	uint16_t port_low, port_high;	/* ip_local_port_range */
+	uint32_t port_group;
+	struct tcp_parked parked[TCP_MAX_PARKED];
+	unsigned int nparked;
+	bool placing;			/* placing a parked lane may drop a path */
+
+	/* The rdsb_events ring: acks (sockops), congestion maps and receive
+	 * queues (sockmap_rx). */
+	struct ring_buffer *events;
+	struct rdsb_ev events_ev;
+
+	/* sockops.c; tcppath NULL = acknowledgements polled */
+	void *sockops_obj;
+	struct bpf_link *sockops_link;
+	char cgroup[256];		/* where it is attached */
+	int tcpsk_fd;
+	struct rdsb_tcppath *tcppath;	/* mmap of rdsb_tcppath */
+	struct rdsb_path **tcp_at;	/* entry -> path */
+
+	/* sockmap_rx.c; sockmap_obj NULL = off */
+	void *sockmap_obj;
+	int pathsk_fd, rxpath_fd, socks_fd, bound_fd;
+	struct rdsb_rcvq *rcvq;		/* mmap of rdsb_rcvq */
+	struct rdsb_sock **sock_at;	/* index -> socket */
+	struct rdsb_ev inbox_ev;	/* the engine's end of rdsb_inbox */
+	int inbox_peer;			/* kept open: the pair stays connected */
+	uint8_t *inbox_buf;		/* one whole record at most */
+	size_t inbox_len;
+	bool inbox_busy;		/* a record being handled may drop paths */
+
+	/* skmsg_tx.c; txpath NULL = off */
+	void *skmsg_obj;
+	int txpath_fd, txsk_fd, apptx_fd, txsock_fd, tx_listen;
+	struct rdsb_txpath *txpath;	/* mmap of rdsb_txpath */
+	struct rdsb_path **tx_owner;	/* which path has each entry */
+};
+
+struct rdsb_tcp_path {			/* p->t_data */
+	uint64_t cookie;		/* on the sockmap receive path: its socket cookie; 0 = not */
+	int tcp_index;			/* its rdsb_tcppath entry; -1 = none */
+	bool direct;			/* in rdsb_txsk: applications write on it too */
+	bool copies_pending;		/* read the streams before writing again */
+	bool tx_busy;			/* an application held the lock: write later */
+	bool tx_locked;			/* the engine holds the lock while it writes */
+	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
+};
+
+struct rdsb_tcp_sock {			/* s->t_data */
+	int idx;			/* in rdsb_socks / rdsb_rcvq; -1 = none */
+	int tx_peer;			/* engine end of the send socket's connection */
+	uint16_t tx_lport;		/* the send socket's local port; 0 = none */
+};
+
+static inline struct rdsb_tcp *tcp_of(const struct rdsb_engine *e)
+{
+	return e->tp_priv;
+}
+
+static inline struct rdsb_tcp_path *tcp_path(const struct rdsb_path *p)
+{
+	return p->t_data;
+}
+
+static inline struct rdsb_tcp_sock *tcp_sock(const struct rdsb_sock *s)
+{
+	return s->t_data;
+}
+
+/* sockops.c */
+int tcp_sockops_init(struct rdsb_engine *e);
+void tcp_sockops_exit(struct rdsb_engine *e);
+void tcp_sockops_mark(struct rdsb_engine *e, int fd);
+void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_sockops_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting);
+void tcp_sockops_acked(struct rdsb_engine *e, uint32_t index);
+
+/* sockmap_rx.c */
+int tcp_sockmap_init(struct rdsb_engine *e);
+void tcp_sockmap_exit(struct rdsb_engine *e);
+int tcp_events_init(struct rdsb_engine *e, int ring_fd);
+void tcp_events_exit(struct rdsb_engine *e);
+void tcp_events_read(struct rdsb_engine *e);
+void tcp_sockmap_inbox_read(struct rdsb_engine *e);
+void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_sockmap_path_del(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_sockmap_path_sync(struct rdsb_engine *e, struct rdsb_path *p, bool to_bpf);
+void tcp_sockmap_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
+void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
+void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
+uint64_t tcp_sockmap_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
+void tcp_sockmap_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
+
+/* skmsg_tx.c */
+int tcp_skmsg_init(struct rdsb_engine *e);
+void tcp_skmsg_exit(struct rdsb_engine *e);
+int tcp_skmsg_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
+void tcp_skmsg_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
+void tcp_skmsg_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
+int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked);
+bool tcp_skmsg_broken(struct rdsb_engine *e, const struct rdsb_path *p);
+void tcp_skmsg_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m);
+
+#endif

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The engine's shared state: address slots and congestion maps, as the
+ * core's pinned, mmap-able BPF array maps (bpf_load.c: operators see them
+ * with bpftool and BPF programs update them), or as memfds when BPF is not
+ * available. Either way the library gets an fd it can mmap read-only.
+ * Also the counters and the per-path state operators read in rdsb_paths.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "engine.h"
+#include "../common/log.h"
+
+#define ADDRS_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_addr))
+#define CONG_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map))
+
+static int cong_memfd(struct rdsb_engine *e)
+{
+	e->addrs_fd = memfd_create("rdsb_addrs", MFD_CLOEXEC);
+	e->cong_fd = memfd_create("rdsb_cong", MFD_CLOEXEC);
+	e->paths_fd = e->counters_fd = -1;
+	if (e->addrs_fd < 0 || e->cong_fd < 0 || ftruncate(e->addrs_fd, ADDRS_BYTES) ||
+	    ftruncate(e->cong_fd, CONG_BYTES))
+		return -errno;
+	return 0;
+}
+
+int rdsb_cong_init(struct rdsb_engine *e)
+{
+	int err = -1;
+
+	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = -1;
+	if (e->use_bpf) {
+		err = rdsb_bpf_load_core(e);
+		if (err) {
+			pr_warn("rds-bpf: falling back to the userspace path (congestion maps in shared memory, not in bpftool)\n");
+			e->use_bpf = false;
+		}
+	}
+	if (err && (err = cong_memfd(e)))
+		return err;
+	e->addrs = mmap(NULL, ADDRS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->addrs_fd, 0);
+	e->cong = mmap(NULL, CONG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->cong_fd, 0);
+	if (e->addrs == MAP_FAILED || e->cong == MAP_FAILED) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot mmap the congestion maps: %s\n", strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+void rdsb_cong_fini(struct rdsb_engine *e)
+{
+	if (e->addrs && e->addrs != MAP_FAILED)
+		munmap(e->addrs, ADDRS_BYTES);
+	if (e->cong && e->cong != MAP_FAILED)
+		munmap(e->cong, CONG_BYTES);
+	if (e->bpf_obj) {
+		rdsb_bpf_unload_core(e);
+	} else {
+		if (e->addrs_fd >= 0)
+			close(e->addrs_fd);
+		if (e->cong_fd >= 0)
+			close(e->cong_fd);
+	}
+}
+
+int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
+		   enum rdsb_addr_kind kind)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < RDSB_MAX_ADDRS; i++) {
+		struct rdsb_addr *a = &e->addrs[i];
+
+		if (a->kind == RDSB_ADDR_FREE) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (!memcmp(a->addr, addr, 16))
+			return i;
+	}
+	if (free_slot < 0)
+		return -1;
+	memcpy(e->addrs[free_slot].addr, addr, 16);
+	e->addrs[free_slot].scope_id = scope;
+	memset(&e->cong[free_slot], 0, sizeof(e->cong[free_slot]));
+	/* The library treats a slot as valid once kind is set: publish last. */
+	__atomic_store_n(&e->addrs[free_slot].kind, (uint32_t)kind, __ATOMIC_RELEASE);
+	return free_slot;
+}
+
+static uint32_t count_bits(const uint8_t *map)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < RDS_CONG_MAP_BYTES; i++)
+		n += (uint32_t)__builtin_popcount(map[i]);
+	return n;
+}
+
+void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested)
+{
+	uint8_t *map = e->cong[slot].bits;
+
+	if (rdsb_cong_test(map, port) == congested)
+		return;
+	if (congested) {
+		rdsb_cong_set(map, port);
+		e->addrs[slot].congested_ports++;
+		rdsb_count(e, RDSB_C_CONG_SET);
+	} else {
+		rdsb_cong_clear(map, port);
+		e->addrs[slot].congested_ports--;
+		rdsb_count(e, RDSB_C_CONG_CLEAR);
+	}
+	e->addrs[slot].map_updates++;
+	rdsb_conn_queue_cong_map(e, slot);
+	rdsb_sock_cong_notify(e, slot);
+}
+
+void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
+{
+	if (map)
+		memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
+	rdsb_count(e, RDSB_C_RX_CONG_MAPS);
+	rdsb_cong_peer_updated(e, slot);
+}
+
+/* A peer's map changed (here, or in the verdict): operators' numbers, and
+ * the sockets that monitor congestion. */
+void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot)
+{
+	e->addrs[slot].congested_ports = count_bits(e->cong[slot].bits);
+	e->addrs[slot].map_updates++;
+	rdsb_sock_cong_notify(e, slot);
+}
+
+/* The engine's counts plus what the BPF programs counted on every CPU. */
+void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *percpu = ncpu > 0 && e->counters_fd >= 0 ? calloc((size_t)ncpu, sizeof(uint64_t)) : NULL;
+
+	for (uint32_t i = 0; i < RDSB_C_MAX; i++) {
+		out[i] = e->counters[i];
+		if (percpu && !bpf_map_lookup_elem(e->counters_fd, &i, percpu))
+			for (int c = 0; c < ncpu; c++)
+				out[i] += percpu[c];
+	}
+	free(percpu);
+}
+
+void rdsb_paths_info_update(struct rdsb_engine *e)
+{
+	struct rdsb_conn *c;
+
+	if (e->paths_fd < 0)
+		return;
+	list_for_each_entry(c, &e->conns, item) {
+		if (c->loopback)
+			continue;
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct rdsb_path *p = &c->paths[i];
+			struct rdsb_path_key k = { .path = i };
+			struct rdsb_path_info v;
+
+			e->tp->conn_path_sync(e, p);
+			v = (struct rdsb_path_info){
+				.state = p->state, .npaths = c->npaths,
+				.next_tx_seq = p->next_tx_seq, .next_rx_seq = p->next_rx_seq,
+				.tx_msgs = p->tx_msgs, .rx_msgs = p->rx_msgs,
+				.tx_bytes = p->tx_bytes, .rx_bytes = p->rx_bytes,
+				.unacked_msgs = p->nunacked, .reconnects = p->reconnects,
+				.peer_gen = c->peer_gen, .lport = p->lport, .fport = p->fport,
+			};
+
+			if (i > 0 && (c->npaths <= i) && p->state == RDSB_PATH_DOWN)
+				continue;
+			memcpy(k.laddr, c->laddr, 16);
+			memcpy(k.faddr, c->faddr, 16);
+			bpf_map_update_elem(e->paths_fd, &k, &v, BPF_ANY);
+		}
+	}
+}
