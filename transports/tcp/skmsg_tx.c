@@ -197,7 +197,7 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 	t->epoch = tcp_path(p)->epoch;
 	t->reset = 0;
 	t->limit = DIRECT_LIMIT;
-	t->acked = p->written;
+	t->acked = tcp_path(p)->written;
 	tcp_of(e)->txpath[(uint32_t)p->conn->fslot * RDS_MPATH_WORKERS].npaths = p->conn->npaths;
 	tcp_of(e)->tx_owner[idx] = p;
 	tcp_path(p)->direct = true;
@@ -232,7 +232,7 @@ int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p)
 	}
 	tcp_path(p)->tx_busy = false;
 	if (tcp_path(p)->direct) {
-		p->written = t->written;
+		tcp_path(p)->written = t->written;
 		p->next_tx_seq = t->next_tx_seq;
 	}
 	return 1;
@@ -246,7 +246,7 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 	if (!tcp_path(p)->direct && idle && wanted(e, p))
 		open_path(e, p, t);
 	if (tcp_path(p)->direct) {
-		t->written = p->written;
+		t->written = tcp_path(p)->written;
 		t->next_tx_seq = p->next_tx_seq;
 		__atomic_store_n(&t->open, idle ? 1 : 0, __ATOMIC_RELEASE);
 	}
@@ -269,7 +269,7 @@ void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 		shutdown(p->ev.fd, SHUT_WR);
 		lock_wait(e, t);
 	}
-	p->written = t->written;
+	tcp_path(p)->written = t->written;
 	p->next_tx_seq = t->next_tx_seq;
 	t->epoch = ++tcp_path(p)->epoch;
 	rdsb_txunlock(t);
@@ -298,7 +298,7 @@ void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
 void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	if (tcp_path(p)->direct)
-		p->written = __atomic_load_n(&txp(e, p)->written, __ATOMIC_ACQUIRE);
+		tcp_path(p)->written = __atomic_load_n(&txp(e, p)->written, __ATOMIC_ACQUIRE);
 }
 
 void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked)

@@ -359,7 +359,7 @@ static uint64_t rdsb_tcp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_skmsg_sync_written(e, p);
 	if (p->ev.fd < 0 || ioctl(p->ev.fd, SIOCOUTQ, &outq) < 0)
 		return 0;
-	acked = p->written - (uint64_t)outq;
+	acked = tcp_path(p)->written - (uint64_t)outq;
 	tcp_skmsg_acked(e, p, acked);
 	return acked;
 }
@@ -494,10 +494,12 @@ static void tcp_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 		} else {
 			i++;
 		}
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		rdsb_reader_free(&tcp_path(&c->paths[i])->rx);
+		c->paths[i].t_data = NULL;
+	}
 	free(c->t_data);
 	c->t_data = NULL;
-	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
-		c->paths[i].t_data = NULL;
 }
 
 static void tcp_path_up(struct rdsb_engine *e, struct rdsb_path *p)
@@ -518,6 +520,8 @@ static void tcp_path_shutdown(struct rdsb_engine *e, struct rdsb_path *p, bool r
 	tcp_sockmap_path_del(e, p);
 	tcp_sockops_path_down(e, p);
 	rdsb_tcp_close(e, p, reset);
+	rdsb_reader_reset(&tcp_path(p)->rx);
+	tcp_path(p)->written = 0;
 }
 
 static void tcp_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
@@ -536,7 +540,13 @@ static void tcp_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
 	/* what the verdict passed up from this path comes first */
 	if (tcp_path(p)->cookie)
 		tcp_sockmap_inbox_read(e);
-	rdsb_path_recv(e, p);
+	rdsb_stream_recv(e, p, &tcp_path(p)->rx);
+}
+
+/* rds_tcp_xmit: whole records on the path socket */
+static int tcp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	return rdsb_stream_xmit(e, p, &tcp_path(p)->written);
 }
 
 static int tcp_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p)
@@ -630,6 +640,7 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.conn_path_sync = tcp_path_sync,
 	.recv_path = tcp_recv_path,
 	.xmit_path_prepare = tcp_xmit_prepare,
+	.xmit = tcp_xmit,
 	.xmit_path_complete = tcp_xmit_complete,
 	.acked = rdsb_tcp_acked,
 	.ack_wait = tcp_sockops_ack_wait,
@@ -640,5 +651,6 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_delivered = tcp_sockmap_sock_delivered,
 	.sock_arm = tcp_sockmap_sock_arm,
 	.sock_copy = tcp_skmsg_copy,
+	.info = tcp_info,
 	.status = tcp_status,
 };

@@ -69,6 +69,8 @@ struct rdsb_tcp_path {			/* p->t_data */
 	bool tx_busy;			/* an application held the lock: write later */
 	bool tx_locked;			/* the engine holds the lock while it writes */
 	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
+	uint64_t written;		/* stream bytes written on this socket */
+	struct rdsb_reader rx;		/* the record parser of this socket */
 };
 
 struct rdsb_tcp_sock {			/* s->t_data */
@@ -91,6 +93,9 @@ static inline struct rdsb_tcp_sock *tcp_sock(const struct rdsb_sock *s)
 {
 	return s->t_data;
 }
+
+/* tcp_info.c: RDS_INFO_TCP_SOCKETS */
+int tcp_info(struct rdsb_engine *e, int optname, struct rdsb_info_out *o);
 
 /* sockops.c */
 int tcp_sockops_init(struct rdsb_engine *e);

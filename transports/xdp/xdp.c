@@ -566,10 +566,55 @@ static uint64_t xdp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	return v;
 }
 
+/* The engine's side of a path: a stream of whole records on p->ev.fd. */
+struct xdp_stream {
+	struct rdsb_reader rx;
+	uint64_t written;
+};
+
+static struct xdp_stream *stream_of(const struct rdsb_path *p)
+{
+	return p->t_data;
+}
+
+static int xdp_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct xdp_stream *st = calloc(RDS_MPATH_WORKERS, sizeof(*st));
+
+	(void)e;
+	if (!st)
+		return -ENOMEM;
+	c->t_data = st;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+		c->paths[i].t_data = &st[i];
+	return 0;
+}
+
+static void xdp_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	(void)e;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+		rdsb_reader_free(&stream_of(&c->paths[i])->rx);
+	free(c->t_data);
+	c->t_data = NULL;
+}
+
+static int xdp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	return rdsb_stream_xmit(e, p, &stream_of(p)->written);
+}
+
+static void xdp_recv(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	rdsb_stream_recv(e, p, &stream_of(p)->rx);
+}
+
 static void xdp_close(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
 {
 	(void)e;
 	(void)reset;
+	rdsb_reader_reset(&stream_of(p)->rx);
+	stream_of(p)->written = 0;
 	if (p->ev.fd < 0)
 		return;
 	close(p->ev.fd);
@@ -727,9 +772,13 @@ const struct rdsb_transport rdsb_xdp_transport = {
 	.init = xdp_init,
 	.exit = xdp_exit,
 	.event = xdp_accept,
+	.conn_alloc = xdp_conn_alloc,
+	.conn_free = xdp_conn_free,
 	.conn_path_connect = xdp_connect,
 	.conn_path_connected = xdp_connected,
 	.conn_path_shutdown = xdp_close,
+	.recv_path = xdp_recv,
+	.xmit = xdp_xmit,
 	.acked = xdp_acked,
 	.counters = xdp_counters,
 };

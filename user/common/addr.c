@@ -14,6 +14,14 @@ bool rdsb_addr_is_v4(const uint8_t a[16])
 	return memcmp(a, v4mapped_prefix, 12) == 0;
 }
 
+uint32_t rdsb_addr_v4(const uint8_t a[16])
+{
+	uint32_t x;
+
+	memcpy(&x, a + 12, 4);
+	return x;
+}
+
 int rdsb_addr_from_sa(const struct sockaddr *sa, socklen_t len, uint8_t a[16], uint16_t *port,
 		      uint32_t *scope)
 {

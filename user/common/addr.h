@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 
 bool rdsb_addr_is_v4(const uint8_t a[16]);
+/* The IPv4 address of a v4-mapped one, in network order. */
+uint32_t rdsb_addr_v4(const uint8_t a[16]);
 /* sockaddr_in/in6 -> 16 bytes + port (host order) + scope; -1 on a bad family/length. */
 int rdsb_addr_from_sa(const struct sockaddr *sa, socklen_t len, uint8_t a[16], uint16_t *port,
 		      uint32_t *scope);

@@ -438,13 +438,8 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 	list_splice_init(&requeue, &p->send_q);
 	p->cong_map_queued = false;
 	p->head_off = 0;
-	p->written = 0;
 	p->nunacked = 0;
 	p->ack_wake = false;
-	free(p->rx_data);
-	p->rx_data = NULL;
-	p->rx_hdr_have = p->rx_have = 0;
-	p->rxbuf_off = p->rxbuf_len = 0;
 	if (p->index == 0)
 		p->conn->ping_tries = 0;
 	schedule_reconnect(e, p);
@@ -554,7 +549,6 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 			list_splice_init(&p->unacked, &p->send_q);
 			list_for_each_entry_safe(m, t, &p->send_q, item)
 				rdsb_msg_free(m);
-			free(p->rx_data);
 		}
 		list_for_each_entry_safe(m, t, &c->pending, item)
 			rdsb_msg_free(m);

@@ -43,7 +43,9 @@ struct rdsb_msg {
 	bool wake_on_ack;	/* its sender was past half its sndbuf: free it at the ack */
 	uint64_t seq;
 	uint32_t len;
-	uint64_t end_off;	/* stream offset after its last byte, once written */
+	uint64_t end_off;	/* the transport's ack key, once sent: acked when
+				 * acked() reaches it (TCP: the stream offset after
+				 * its last byte) */
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
 	uint64_t from_slot;	/* delivery: the sender's address slot */
 	struct rds_header wire;	/* encoded when it starts on the wire */
@@ -63,11 +65,10 @@ struct rdsb_path {
 	 * rule before handing it up (the TCP transport's sockmap verdict) */
 	bool rx_prechecked;
 
-	/* TX: one writer, whole records only. */
-	struct list_head send_q;	/* head may be partly written */
-	struct list_head unacked;	/* written, waiting for TCP snd_una */
-	size_t head_off;
-	uint64_t written;		/* stream bytes written on this socket */
+	/* TX: one writer, whole messages only. */
+	struct list_head send_q;	/* head may be partly sent */
+	struct list_head unacked;	/* sent, waiting for the peer's ack */
+	size_t head_off;		/* bytes of the head already sent */
 	uint64_t next_tx_seq;
 	bool cong_map_queued;
 	unsigned int nunacked;
@@ -76,15 +77,8 @@ struct rdsb_path {
 	bool ack_wake;
 	bool in_xmit;
 
-	/* RX: a stream parser, [header][h_len]. */
-	uint8_t rx_hdr[RDS_HEADER_SIZE];
-	size_t rx_hdr_have;
-	struct rdsb_hdr rx;
-	uint8_t *rx_data;
-	size_t rx_have;
+	/* RX */
 	uint64_t next_rx_seq;		/* survives reconnects */
-	uint8_t *rxbuf;			/* bytes read from the socket, not yet parsed */
-	size_t rxbuf_off, rxbuf_len;
 	struct rdsb_msg *rx_stalled;	/* complete, waiting for room in its socket */
 	uint32_t rx_blocked_on;		/* that socket's id */
 
@@ -150,13 +144,23 @@ struct rdsb_sock {
 /*
  * A transport, in the shape of the kernel's struct rds_transport: the core
  * reaches tcp and xdp only through these ops, and never looks inside their
- * state (e->tp_priv, c->t_data, p->t_data, s->t_data). Today a path is a
- * stream of whole records on p->ev.fd: the core writes records to it and
- * reads records from it (recv_path may deliver records it parsed itself
- * through rdsb_path_feed). An op a transport leaves NULL gets the default
- * (transport.c), so the core never tests for NULL.
+ * state (e->tp_priv, c->t_data, p->t_data, s->t_data). It is message
+ * oriented: xmit sends messages of a path's queue, recv_path hands each
+ * message received to rdsb_recv_incoming. A path may have a socket of the
+ * transport's in p->ev (EV_PATH events: recv_path, xmit, connected). An op
+ * a transport leaves NULL gets the default (transport.c), so the core
+ * never tests for NULL.
  */
 struct rdsb_engine_cfg;
+/* An RDS_INFO answer being built (info.c): rdsb_info_put appends an item. */
+struct rdsb_info_out {
+	uint8_t *buf;
+	size_t cap, len;	/* len counts everything, even past cap */
+	bool six;		/* an RDS6_INFO_* request */
+};
+void rdsb_info_put(struct rdsb_info_out *o, const void *item, size_t size);
+/* The v4 variants list IPv4 entries only; the RDS6 ones list all. */
+bool rdsb_info_listed(const struct rdsb_info_out *o, const uint8_t addr[16]);
 struct rdsb_tp_status {
 	const char *data_path;		/* "userspace" or "bpf" */
 	const char *ack_cgroup;		/* where acks come from BPF; "" = polled */
@@ -200,8 +204,7 @@ struct rdsb_transport {
 	/* bring p's receive counts and next_rx_seq up to date */
 	void (*conn_path_sync)(struct rdsb_engine *e, struct rdsb_path *p);
 
-	/* Receive: read what the path has (rdsb_path_recv: the core's
-	 * record parser on p->ev.fd). */
+	/* Receive: read what the path has, each message to rdsb_recv_incoming. */
 	void (*recv_path)(struct rdsb_engine *e, struct rdsb_path *p);
 
 	/* Send. xmit_path_prepare: 0 go on, < 0 not now (the transport's timer
@@ -210,6 +213,8 @@ struct rdsb_transport {
 	 * p (a sender is short of send space); ack_poll_ns: how often the core
 	 * looks at acked while it has messages unacknowledged. */
 	int (*xmit_path_prepare)(struct rdsb_engine *e, struct rdsb_path *p);
+	/* send what it can of p->send_q (path_tx.c); 0 or -errno (path down) */
+	int (*xmit)(struct rdsb_engine *e, struct rdsb_path *p);
 	void (*xmit_path_complete)(struct rdsb_engine *e, struct rdsb_path *p);
 	uint64_t (*acked)(struct rdsb_engine *e, struct rdsb_path *p);
 	void (*ack_wait)(struct rdsb_engine *e, struct rdsb_path *p, bool waiting);
@@ -228,6 +233,9 @@ struct rdsb_transport {
 	void (*sock_arm)(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 	void (*sock_copy)(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m);
 
+	/* RDS_INFO_* tables of its own (rds_info_register_func): the item
+	 * size, or -ENOPROTOOPT for an optname it does not have. */
+	int (*info)(struct rdsb_engine *e, int optname, struct rdsb_info_out *o);
 	/* Operators: status lines, and its own counters (fn once each). */
 	void (*status)(struct rdsb_engine *e, struct rdsb_tp_status *st);
 	void (*counters)(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
@@ -345,7 +353,8 @@ void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sp
 /* info.c: RDS_INFO_* records; returns the item size or -ENOPROTOOPT */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total);
 
-/* records.c: the non-blocking record writer */
+/* records.c: streams of whole records, for stream transports (TCP) and the
+ * application's delivery stream: the non-blocking writer, and the reader */
 struct rdsb_writer {
 	struct list_head *q;
 	size_t *head_off;			/* bytes of the first record already written */
@@ -355,12 +364,37 @@ struct rdsb_writer {
 	void *ctx;
 };
 int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
+struct rdsb_reader {
+	uint8_t hdr[RDS_HEADER_SIZE];
+	size_t hdr_have;
+	struct rdsb_hdr h;
+	uint8_t *data;			/* the record's payload so far */
+	size_t have;
+	uint8_t *buf;			/* bytes read, not yet parsed */
+	size_t off, len;
+};
+/* A stream transport's xmit: p's queue on p->ev.fd; *written counts its
+ * stream bytes and becomes each message's end_off. 0 or -errno. */
+int rdsb_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *written);
+/* Its recv_path: read p->ev.fd and hand each record to rdsb_recv_incoming. */
+void rdsb_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r);
+/* Whole records from elsewhere, parsed as if read from p (between records). */
+void rdsb_stream_feed(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r,
+		      const uint8_t *rec, size_t len);
+void rdsb_reader_reset(struct rdsb_reader *r);	/* the socket is gone */
+void rdsb_reader_free(struct rdsb_reader *r);
 
-/* path_tx.c / path_rx.c */
+/* path_tx.c: the send side; a transport's xmit encodes each message with
+ * rdsb_msg_encode as it starts, sets its end_off and hands it back with
+ * rdsb_path_msg_sent once it is sent whole. */
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p);
+void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
+void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p);
-void rdsb_path_feed(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *rec, size_t len);
+/* path_rx.c: one message a transport received (takes data, h->len bytes,
+ * malloc'd). False when the path stalled on a full socket or went down:
+ * the transport stops reading it until rdsb_path_rx_resume calls recv_path. */
+bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data);
 void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 

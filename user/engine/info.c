@@ -23,34 +23,19 @@
 #include "../common/sysctl.h"
 #include "../common/addr.h"
 
-struct info_out {
-	uint8_t *buf;
-	size_t cap, len;	/* len counts everything, even past cap */
-	bool six;		/* an RDS6_INFO_* request */
-};
-
-static void put(struct info_out *o, const void *item, size_t size)
+void rdsb_info_put(struct rdsb_info_out *o, const void *item, size_t size)
 {
 	if (o->len + size <= o->cap)
 		memcpy(o->buf + o->len, item, size);
 	o->len += size;
 }
 
-static uint32_t v4(const uint8_t a[16])
-{
-	uint32_t x;
-
-	memcpy(&x, a + 12, 4);
-	return x;
-}
-
-/* The v4 variants list IPv4 entries only; the RDS6 ones list all. */
-static bool listed(const struct info_out *o, const uint8_t addr[16])
+bool rdsb_info_listed(const struct rdsb_info_out *o, const uint8_t addr[16])
 {
 	return o->six || rdsb_addr_is_v4(addr);
 }
 
-static void put_msg(struct info_out *o, const uint8_t laddr[16], const uint8_t faddr[16], uint16_t lport,
+static void put_msg(struct rdsb_info_out *o, const uint8_t laddr[16], const uint8_t faddr[16], uint16_t lport,
 		    uint16_t fport, uint64_t seq, uint32_t len)
 {
 	if (o->six) {
@@ -59,22 +44,22 @@ static void put_msg(struct info_out *o, const uint8_t laddr[16], const uint8_t f
 
 		memcpy(&r.laddr, laddr, 16);
 		memcpy(&r.faddr, faddr, 16);
-		put(o, &r, sizeof(r));
+		rdsb_info_put(o, &r, sizeof(r));
 	} else {
-		struct rds_info_message r = { .seq = seq, .len = len, .laddr = v4(laddr), .faddr = v4(faddr),
+		struct rds_info_message r = { .seq = seq, .len = len, .laddr = rdsb_addr_v4(laddr), .faddr = rdsb_addr_v4(faddr),
 					      .lport = htobe16(lport), .fport = htobe16(fport) };
 
-		put(o, &r, sizeof(r));
+		rdsb_info_put(o, &r, sizeof(r));
 	}
 }
 
-static void send_messages(struct rdsb_engine *e, struct info_out *o, bool retrans)
+static void send_messages(struct rdsb_engine *e, struct rdsb_info_out *o, bool retrans)
 {
 	struct rdsb_conn *c;
 	struct rdsb_msg *m;
 
 	list_for_each_entry(c, &e->conns, item) {
-		if (!listed(o, c->laddr))
+		if (!rdsb_info_listed(o, c->laddr))
 			continue;
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 			struct list_head *l = retrans ? &c->paths[i].unacked : &c->paths[i].send_q;
@@ -91,7 +76,7 @@ static void send_messages(struct rdsb_engine *e, struct info_out *o, bool retran
 	}
 }
 
-static void put_delivery(struct rdsb_engine *e, struct info_out *o, const struct rdsb_sock *s,
+static void put_delivery(struct rdsb_engine *e, struct rdsb_info_out *o, const struct rdsb_sock *s,
 			 const struct rdsb_hdr *h)
 {
 	static const uint8_t none[16];
@@ -105,7 +90,7 @@ static void put_delivery(struct rdsb_engine *e, struct info_out *o, const struct
  * stream: peek at it from the engine's copy of that end. A record the
  * application is reading right now ends the walk (a snapshot, as the
  * kernel's is). */
-static void stream_messages(struct rdsb_engine *e, struct info_out *o, const struct rdsb_sock *s)
+static void stream_messages(struct rdsb_engine *e, struct rdsb_info_out *o, const struct rdsb_sock *s)
 {
 	/* not SIOCINQ: it does not count what BPF queued in the socket */
 	size_t inq = (size_t)rdsb_sock_stream_bytes(e, s), off = 0;
@@ -130,13 +115,13 @@ static void stream_messages(struct rdsb_engine *e, struct info_out *o, const str
 	free(buf);
 }
 
-static void recv_messages(struct rdsb_engine *e, struct info_out *o)
+static void recv_messages(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	struct rdsb_sock *s;
 	struct rdsb_msg *m;
 
 	list_for_each_entry(s, &e->socks, item) {
-		if (!s->bound || !listed(o, s->addr))
+		if (!s->bound || !rdsb_info_listed(o, s->addr))
 			continue;
 		stream_messages(e, o, s);
 		list_for_each_entry(m, &s->rx_q, item) {
@@ -148,7 +133,7 @@ static void recv_messages(struct rdsb_engine *e, struct info_out *o)
 	}
 }
 
-static void sockets(struct rdsb_engine *e, struct info_out *o)
+static void sockets(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	struct rdsb_sock *s;
 
@@ -164,61 +149,13 @@ static void sockets(struct rdsb_engine *e, struct info_out *o)
 
 			if (s->bound)
 				memcpy(&r.bound_addr, s->addr, 16);
-			put(o, &r, sizeof(r));
+			rdsb_info_put(o, &r, sizeof(r));
 		} else {
 			struct rds_info_socket r = { .sndbuf = s->sndbuf, .rcvbuf = s->rcvbuf,
-						     .bound_addr = v4(s->addr), .bound_port = htobe16(s->port),
+						     .bound_addr = rdsb_addr_v4(s->addr), .bound_port = htobe16(s->port),
 						     .inum = st.st_ino };
 
-			put(o, &r, sizeof(r));
-		}
-	}
-}
-
-/* rds_tcp_tc_info: the receive parser's position and the send side's
- * sequence marks, here as offsets in the path's TCP stream. */
-static void tcp_sockets(struct rdsb_engine *e, struct info_out *o)
-{
-	struct rdsb_conn *c;
-
-	list_for_each_entry(c, &e->conns, item) {
-		if (c->loopback || !listed(o, c->laddr))
-			continue;
-		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
-			struct rdsb_path *p = &c->paths[i];
-			uint64_t hdr_rem = RDS_HEADER_SIZE - p->rx_hdr_have, data_rem = 0;
-			uint64_t expect = p->written, sent = p->written;
-
-			if (p->ev.fd < 0)
-				continue;
-			if (p->rx_hdr_have == RDS_HEADER_SIZE)
-				data_rem = p->rx.len - p->rx_have;
-			if (!list_empty(&p->unacked)) {
-				struct rdsb_msg *m = list_entry(p->unacked.prev, struct rdsb_msg, item);
-
-				expect = m->end_off;
-				sent = m->end_off - RDS_HEADER_SIZE - m->len;
-			}
-			if (o->six) {
-				struct rds6_info_tcp_socket r = {
-					.local_port = htobe16(p->lport), .peer_port = htobe16(p->fport),
-					.hdr_rem = hdr_rem, .data_rem = data_rem,
-					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)e->tp->acked(e, p) };
-
-				memcpy(&r.local_addr, c->laddr, 16);
-				memcpy(&r.peer_addr, c->faddr, 16);
-				put(o, &r, sizeof(r));
-			} else {
-				struct rds_info_tcp_socket r = {
-					.local_addr = v4(c->laddr), .local_port = htobe16(p->lport),
-					.peer_addr = v4(c->faddr), .peer_port = htobe16(p->fport),
-					.hdr_rem = hdr_rem, .data_rem = data_rem,
-					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)e->tp->acked(e, p) };
-
-				put(o, &r, sizeof(r));
-			}
+			rdsb_info_put(o, &r, sizeof(r));
 		}
 	}
 }
@@ -237,7 +174,7 @@ static uint8_t conn_flags(const struct rdsb_conn *c)
 	return f;
 }
 
-static void connections(struct rdsb_engine *e, struct info_out *o)
+static void connections(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	struct rdsb_conn *c;
 
@@ -245,7 +182,7 @@ static void connections(struct rdsb_engine *e, struct info_out *o)
 		const struct rdsb_path *p = &c->paths[0];	/* path 0 only, as the kernel */
 		const char *t = c->loopback ? "loopback" : e->tp->name;
 
-		if (!listed(o, c->laddr))
+		if (!rdsb_info_listed(o, c->laddr))
 			continue;
 		if (o->six) {
 			struct rds6_info_connection r = { .next_tx_seq = p->next_tx_seq,
@@ -254,21 +191,21 @@ static void connections(struct rdsb_engine *e, struct info_out *o)
 			memcpy(&r.laddr, c->laddr, 16);
 			memcpy(&r.faddr, c->faddr, 16);
 			strncpy((char *)r.transport, t, TRANSNAMSIZ - 1);
-			put(o, &r, sizeof(r));
+			rdsb_info_put(o, &r, sizeof(r));
 		} else {
 			struct rds_info_connection r = { .next_tx_seq = p->next_tx_seq,
-							 .next_rx_seq = p->next_rx_seq, .laddr = v4(c->laddr),
-							 .faddr = v4(c->faddr), .flags = conn_flags(c) };
+							 .next_rx_seq = p->next_rx_seq, .laddr = rdsb_addr_v4(c->laddr),
+							 .faddr = rdsb_addr_v4(c->faddr), .flags = conn_flags(c) };
 
 			strncpy((char *)r.transport, t, TRANSNAMSIZ - 1);
-			put(o, &r, sizeof(r));
+			rdsb_info_put(o, &r, sizeof(r));
 		}
 	}
 }
 
 /* The engine's counts plus what BPF programs counted in the per-CPU
  * rdsb_counters map (the same slots). */
-static void counters(struct rdsb_engine *e, struct info_out *o)
+static void counters(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	uint64_t values[RDSB_C_MAX];
 
@@ -277,11 +214,11 @@ static void counters(struct rdsb_engine *e, struct info_out *o)
 		struct rds_info_counter r = { .value = values[i] };
 
 		strncpy((char *)r.name, rdsb_counter_names[i], sizeof(r.name) - 1);
-		put(o, &r, sizeof(r));
+		rdsb_info_put(o, &r, sizeof(r));
 	}
 }
 
-static void paths(struct rdsb_engine *e, struct info_out *o)
+static void paths(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	struct rdsb_conn *c;
 
@@ -301,12 +238,12 @@ static void paths(struct rdsb_engine *e, struct info_out *o)
 				continue;
 			memcpy(r.key.laddr, c->laddr, 16);
 			memcpy(r.key.faddr, c->faddr, 16);
-			put(o, &r, sizeof(r));
+			rdsb_info_put(o, &r, sizeof(r));
 		}
 	}
 }
 
-static void port_paths(struct rdsb_engine *e, struct info_out *o)
+static void port_paths(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	struct rdsb_sock *s;
 	struct rdsb_conn *c;
@@ -323,12 +260,12 @@ static void port_paths(struct rdsb_engine *e, struct info_out *o)
 							  c->npaths ? c->npaths : RDS_MPATH_WORKERS);
 			memcpy(r.laddr, c->laddr, 16);
 			memcpy(r.faddr, c->faddr, 16);
-			put(o, &r, sizeof(r));
+			rdsb_info_put(o, &r, sizeof(r));
 		}
 	}
 }
 
-static void cong_ports(struct rdsb_engine *e, struct info_out *o)
+static void cong_ports(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	for (int i = 0; i < RDSB_MAX_ADDRS; i++) {
 		const struct rdsb_addr *a = &e->addrs[i];
@@ -341,7 +278,7 @@ static void cong_ports(struct rdsb_engine *e, struct info_out *o)
 			if (!rdsb_cong_test(e->cong[i].bits, (uint16_t)port))
 				continue;
 			memcpy(r.addr, a->addr, 16);
-			put(o, &r, sizeof(r));
+			rdsb_info_put(o, &r, sizeof(r));
 		}
 	}
 }
@@ -350,7 +287,7 @@ static void cong_ports(struct rdsb_engine *e, struct info_out *o)
  * *total is the number of bytes all items take. */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total)
 {
-	struct info_out o = { .buf = buf, .cap = cap };
+	struct rdsb_info_out o = { .buf = buf, .cap = cap };
 	int size;
 
 	switch (optname) {
@@ -387,13 +324,6 @@ int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t 
 		sockets(e, &o);
 		size = o.six ? sizeof(struct rds6_info_socket) : sizeof(struct rds_info_socket);
 		break;
-	case RDS6_INFO_TCP_SOCKETS:
-		o.six = true;
-		/* fall through */
-	case RDS_INFO_TCP_SOCKETS:
-		tcp_sockets(e, &o);
-		size = o.six ? sizeof(struct rds6_info_tcp_socket) : sizeof(struct rds_info_tcp_socket);
-		break;
 	case RDSB_INFO_PATHS:
 		paths(e, &o);
 		size = sizeof(struct rdsb_info_path);
@@ -407,7 +337,9 @@ int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t 
 		size = sizeof(struct rdsb_info_cong_port);
 		break;
 	default:
-		return -ENOPROTOOPT;
+		size = e->tp->info(e, optname, &o);
+		if (size < 0)
+			return size;
 	}
 	*total = o.len;
 	return size;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The stream parser of a path socket and what the kernel does with each
- * record (rds_tcp_data_recv, rds_recv_incoming): congestion maps, the
- * duplicate rule, pings and probes, delivery to the bound socket.
- * Every length is checked before anything is allocated.
+ * What the kernel does with each message a transport received
+ * (rds_recv_incoming): congestion maps, the duplicate rule, pings and
+ * probes, delivery to the bound socket, and a path that stalls on a socket
+ * over its receive limit until the socket drains.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,8 +12,6 @@
 #include <sys/socket.h>
 #include "engine.h"
 #include "../common/log.h"
-
-#define RXBUF_SIZE (64 * 1024)
 
 /* Returns false if the record could not be delivered (socket over its hard
  * limit): the path stalls on that socket. */
@@ -40,14 +38,11 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	return true;
 }
 
-static bool record(struct rdsb_engine *e, struct rdsb_path *p)
+bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data)
 {
 	struct rdsb_conn *c = p->conn;
-	struct rdsb_hdr *h = &p->rx;
 	struct rdsb_msg *m;
-	uint8_t *data = p->rx_data;
 
-	p->rx_data = NULL;
 	if (!p->rx_prechecked) {
 		p->rx_msgs++;
 		p->rx_bytes += h->len;
@@ -99,110 +94,6 @@ static bool record(struct rdsb_engine *e, struct rdsb_path *p)
 	memcpy(m->ext, h->exthdr, RDS_HEADER_EXT_SPACE);
 	m->from_slot = (uint64_t)c->fslot;
 	return deliver(e, p, m);
-}
-
-/* Parse what is buffered; false when the path stalled or was dropped.
- * A record completes as soon as its last byte is here, which for a
- * zero-length record (pings, probes) is its header's last byte. */
-static bool parse(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	for (;;) {
-		uint8_t *in = p->rxbuf + p->rxbuf_off;
-		size_t avail = p->rxbuf_len - p->rxbuf_off, take;
-
-		if (p->rx_hdr_have < RDS_HEADER_SIZE) {
-			if (!avail)
-				return true;
-			take = RDS_HEADER_SIZE - p->rx_hdr_have;
-			if (take > avail)
-				take = avail;
-			memcpy(p->rx_hdr + p->rx_hdr_have, in, take);
-			p->rx_hdr_have += take;
-			p->rxbuf_off += take;
-			if (p->rx_hdr_have < RDS_HEADER_SIZE)
-				return true;
-			rdsb_hdr_decode((const struct rds_header *)p->rx_hdr, &p->rx);
-			if (!rdsb_hdr_len_ok(&p->rx)) {
-				rdsb_count(e, rdsb_hdr_is_cong_map(&p->rx) ? RDSB_C_DROP_BAD_CONG_MAP
-									   : RDSB_C_DROP_BAD_LEN);
-				pr_info("rds-bpf: bad record length %u (flags %#x): resetting path\n",
-					p->rx.len, p->rx.flags);
-				/* No way to find the next record: reset the path. */
-				p->state = RDSB_PATH_ERROR;
-				rdsb_path_drop(e, p, "malformed record");
-				return false;
-			}
-			p->rx_have = 0;
-			if (p->rx.len && !(p->rx_data = malloc(p->rx.len))) {
-				rdsb_path_drop(e, p, "out of memory");
-				return false;
-			}
-			continue;
-		}
-		take = p->rx.len - p->rx_have;
-		if (take > avail)
-			take = avail;
-		if (take)
-			memcpy(p->rx_data + p->rx_have, in, take);
-		p->rx_have += take;
-		p->rxbuf_off += take;
-		if (p->rx_have < p->rx.len)
-			return true;
-		p->rx_hdr_have = 0;
-		if (!record(e, p) || p->ev.fd < 0)
-			return false;
-	}
-}
-
-void rdsb_path_recv(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	if (p->ev.fd < 0)
-		return;
-	if (p->rx_stalled) {
-		if (p->state != RDSB_PATH_DISCONNECTING)
-			return;
-		rdsb_path_rx_unstall(e, p);
-	}
-	if (!p->rxbuf && !(p->rxbuf = malloc(RXBUF_SIZE)))
-		return;
-	for (;;) {
-		ssize_t n;
-
-		if (!parse(e, p))
-			return;
-		p->rxbuf_off = p->rxbuf_len = 0;
-		n = recv(p->ev.fd, p->rxbuf, RXBUF_SIZE, MSG_DONTWAIT);
-		if (n > 0) {
-			p->rxbuf_len = (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (p->state == RDSB_PATH_DISCONNECTING)
-			return;
-		rdsb_path_drop(e, p, n == 0 ? "peer closed" : strerror(errno));
-		return;
-	}
-}
-
-/* One whole record the verdict redirected to the engine's inbox, parsed
- * as if it had been read from the path (the parser is between records). */
-void rdsb_path_feed(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *rec, size_t len)
-{
-	if (!p->rxbuf && !(p->rxbuf = malloc(RXBUF_SIZE)))
-		return;
-	while (len && p->ev.fd >= 0) {
-		size_t n = len < RXBUF_SIZE ? len : RXBUF_SIZE;
-
-		memcpy(p->rxbuf, rec, n);
-		p->rxbuf_off = 0;
-		p->rxbuf_len = n;
-		if (!parse(e, p))
-			break;
-		rec += n;
-		len -= n;
-	}
-	p->rxbuf_off = p->rxbuf_len = 0;
 }
 
 /* A dying path cannot wait for room: its stalled record goes now. */

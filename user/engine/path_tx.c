@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The single writer of a path socket: whole [header][payload] records, many
- * per sendmsg, never blocking; a record leaves the path only once TCP's
- * snd_una has passed its last byte (rds_tcp_is_acked).
+ * A path's send side (rds_send_xmit): the transport sends what it can of the
+ * path's queue, each message as the core encodes it; a message leaves the
+ * path only once the transport says the peer acknowledged it (its end_off,
+ * the transport's ack key, at or below acked(): for TCP the stream offset
+ * after its last byte, rds_tcp_is_acked).
  */
 #include <errno.h>
 #include <string.h>
@@ -10,9 +12,8 @@
 #include <sys/socket.h>
 #include "engine.h"
 
-static void encode(void *ctx, struct rdsb_msg *m)
+void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 {
-	struct rdsb_path *p = ctx;
 	struct rdsb_hdr h = { 0 };
 
 	if (m->cong_map) {
@@ -36,12 +37,10 @@ static void encode(void *ctx, struct rdsb_msg *m)
 	rdsb_hdr_encode(&h, &m->wire);
 }
 
-static void written(void *ctx, struct rdsb_msg *m)
+void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m)
 {
-	struct rdsb_path *p = ctx;
 	struct rdsb_engine *e = p->conn->eng;
 
-	m->end_off = p->written;
 	rdsb_sock_req_done(e, m);
 	if (m->cong_map) {
 		p->cong_map_queued = false;
@@ -59,8 +58,6 @@ static void written(void *ctx, struct rdsb_msg *m)
 
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	struct rdsb_writer w = { .q = &p->send_q, .head_off = &p->head_off, .stream_off = &p->written,
-				 .encode = encode, .done = written, .ctx = p };
 	int err;
 
 	if (p->state != RDSB_PATH_UP || p->in_xmit)
@@ -70,17 +67,13 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 		p->in_xmit = false;
 		return;		/* not now: the transport's timer comes back */
 	}
-	err = p->state == RDSB_PATH_UP ? rdsb_records_write(p->ev.fd, &w) : 0;
+	err = p->state == RDSB_PATH_UP ? e->tp->xmit(e, p) : 0;
 	e->tp->xmit_path_complete(e, p);
 	p->in_xmit = false;
-	if (err) {
+	/* What was just sent cannot be acked yet: acks are looked at once per
+	 * event-loop pass (rdsb_conns_timer), not once per send. */
+	if (err)
 		rdsb_path_drop(e, p, strerror(-err));
-		return;
-	}
-	/* What was just written cannot be acked yet: snd_una is read once per
-	 * event-loop pass (rdsb_conns_timer), not once per write. */
-	if (p->ev.fd >= 0 && p->state == RDSB_PATH_UP)
-		rdsb_ev_set(e, &p->ev, EPOLLIN | (list_empty(&p->send_q) ? 0 : EPOLLOUT));
 }
 
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)

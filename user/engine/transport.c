@@ -103,7 +103,8 @@ static void path_nothing(struct rdsb_engine *e, struct rdsb_path *p)
 	(void)p;
 }
 
-static int cannot_connect(struct rdsb_engine *e, struct rdsb_path *p)
+/* conn_path_connect and xmit of a transport that has none */
+static int not_supported(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	(void)e;
 	(void)p;
@@ -179,6 +180,14 @@ static void refuse_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_
 	rdsb_msg_free(m);
 }
 
+static int no_info(struct rdsb_engine *e, int optname, struct rdsb_info_out *o)
+{
+	(void)e;
+	(void)optname;
+	(void)o;
+	return -ENOPROTOOPT;
+}
+
 static void userspace_status(struct rdsb_engine *e, struct rdsb_tp_status *st)
 {
 	(void)e;
@@ -205,7 +214,7 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(timer, no_timer);
 	FILL(conn_alloc, conn_ok);
 	FILL(conn_free, conn_nothing);
-	FILL(conn_path_connect, cannot_connect);
+	FILL(conn_path_connect, not_supported);
 	FILL(conn_path_connected, path_nothing);
 	FILL(conn_path_up, path_nothing);
 	FILL(conn_path_down, path_nothing);
@@ -213,8 +222,9 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(conn_paths_changed, conn_nothing);
 	FILL(conn_path_seq_reset, path_nothing);
 	FILL(conn_path_sync, path_nothing);
-	FILL(recv_path, rdsb_path_recv);
+	FILL(recv_path, path_nothing);
 	FILL(xmit_path_prepare, path_ok);
+	FILL(xmit, not_supported);
 	FILL(xmit_path_complete, path_nothing);
 	FILL(acked, nothing_acked);
 	FILL(ack_wait, no_ack_wait);
@@ -225,6 +235,7 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(sock_delivered, none_delivered);
 	FILL(sock_arm, no_sock_arm);
 	FILL(sock_copy, refuse_copy);
+	FILL(info, no_info);
 	FILL(status, userspace_status);
 	FILL(counters, no_counters);
 }
