@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Congestion (rds-facts.md §1.3, §3): a port whose unread bytes exceed its
+# Congestion (docs/protocol.md §1.3, §3): a port whose unread bytes exceed its
 # rcvbuf (SO_RCVBUF/2) is marked in its host's congestion map, the map goes to
 # the peer, and the peer's senders get ENOBUFS (nonblocking) or wait
 # (blocking). The bit is visible in the pinned BPF maps on both hosts.

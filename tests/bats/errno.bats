@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The AF_RDS errno table of the kernel (rds-facts.md §3) for the TCP transport,
+# The AF_RDS errno table of the kernel (docs/protocol.md §3) for the TCP transport,
 # checked by tests/tools/rds-errno (plain AF_RDS API, run through the shim) on
 # host A, with an echo service on host B. One run; each test checks a group.
 

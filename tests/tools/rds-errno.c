@@ -1,5 +1,5 @@
 /*
- * rds-errno: the AF_RDS errno table of the kernel's net/rds (rds-facts.md §3)
+ * rds-errno: the AF_RDS errno table of the kernel's net/rds (docs/protocol.md §3)
  * that applies to the TCP transport, one case per line:
  *     ok CASE
  *     FAIL CASE: expected EXXX got EYYY

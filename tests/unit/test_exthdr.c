@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Unit tests for the extension header code in user/common/wire.c, against
  * the kernel's rules (message.c rds_message_next_extension, recv.c
- * rds_recv_hs_exthdrs; rds-facts §1.2, §2.3, §2.4, §6).
+ * rds_recv_hs_exthdrs; docs/protocol.md §1.2, §2.3, §2.4, §6).
  *
  * Also a sanitizer check by hand:
  *   gcc -fsanitize=address,undefined -Iinclude -Iuser/common \
@@ -97,7 +97,7 @@ static void test_hs_encode(void)
 
 static void test_hs_decode_legacy(void)
 {
-	/* A legacy kernel's probe carries only NPATHS (rds-facts §1.2). */
+	/* A legacy kernel's probe carries only NPATHS (docs/protocol.md §1.2). */
 	static const uint8_t legacy[ES] = { 0x05, 0x00, 0x08 };
 	struct rdsb_hs hs;
 

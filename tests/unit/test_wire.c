@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Unit tests for user/common/wire.c: the 48-byte header, the h_len rule,
  * congestion bitmap bit order, the duplicate rule, the multipath hash and
- * rds_addr_cmp (rds-facts §1.1, §1.3, §2.1, §2.2, §2.3, §2.5, §6). */
+ * rds_addr_cmp (docs/protocol.md §1.1, §1.3, §2.1, §2.2, §2.3, §2.5, §6). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

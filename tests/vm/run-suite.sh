@@ -469,7 +469,7 @@ reset() {
 	# either side sends: were both to open one at once, the peer could be
 	# the one that connects path 0 too, and a legacy kernel that loses
 	# that duel drops the socket it accepted with what TCP already acked
-	# unread (rds-facts 2.2), which is a loss kernel to kernel too.
+	# unread (docs/protocol.md §2.2), which is a loss kernel to kernel too.
 	# (legacy only: elsewhere the transfers would end before the kills)
 	warm=''
 	[ "$peer" = legacy ] && warm='wait $w4 $w6'
@@ -512,7 +512,7 @@ reset() {
 		# carry our datagrams. It also pairs a reconnected socket with the
 		# first path that is down: with several down, paths (and their
 		# sequence numbers) can be paired anew, a loss kernel to kernel
-		# too (rds-facts 2.3, 2.5): one at a time, each after the last is
+		# too (docs/protocol.md §2.3, §2.5): one at a time, each after the last is
 		# back.
 		[ "$peer" = legacy ] && rounds="theirs theirs theirs"
 		for k in $rounds; do

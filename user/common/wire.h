@@ -41,7 +41,7 @@ unsigned int rdsb_exthdr_next(const uint8_t ext[RDS_HEADER_EXT_SPACE], unsigned 
 bool rdsb_exthdr_add(uint8_t ext[RDS_HEADER_EXT_SPACE], unsigned int *pos, unsigned int type,
 		     const void *data);
 
-/* The handshake extensions of a probe ping/pong (rds-facts §2.4). */
+/* The handshake extensions of a probe ping/pong (docs/protocol.md §2.4). */
 struct rdsb_hs {
 	bool has_npaths, has_gen, has_sport_idx;
 	uint16_t npaths;	/* as received, before clamping */

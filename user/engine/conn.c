@@ -3,7 +3,7 @@
  * Connections and their paths: creation, the NPATHS probe handshake, path
  * choice by the bound port's hash, path up/down, reconnect with the kernel's
  * backoff, and what must survive a path reset (retransmit queue, next_rx_seq).
- * rds-facts.md §2.2-2.6 is the specification.
+ * docs/protocol.md §2.2-2.6 is the specification.
  */
 #include <errno.h>
 #include <stdlib.h>
