@@ -113,6 +113,18 @@ $(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/fra
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/xdp/frame.o -lxdp -lbpf -lelf -lz
 
+# Test-only BPF programs, run through BPF_PROG_TEST_RUN (root).
+$(B)/tests/bpf/%.bpf.o: tests/bpf/%.bpf.c $(wildcard tests/bpf/*.h) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/tests/bpf/%.skel.h: $(B)/tests/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(B)/tests/test_rules_bpf: tests/unit/test_rules_bpf.c tests/bpf/rules_io.h $(B)/tests/bpf/rules.skel.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(B)/tests/bpf -o $@ $< -lbpf -lelf -lz
+
 $(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz

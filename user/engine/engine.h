@@ -81,7 +81,7 @@ struct rdsb_path {
 	struct rdsb_hdr rx;
 	uint8_t *rx_data;
 	size_t rx_have;
-	uint64_t next_rx_seq;		/* survives reconnects */
+	__u64 next_rx_seq;		/* survives reconnects; __u64 for rdsb_seq_accept() */
 	uint8_t *rxbuf;			/* bytes read from the socket, not yet parsed */
 	size_t rxbuf_off, rxbuf_len;
 	struct rdsb_msg *rx_stalled;	/* complete, waiting for room in its socket */

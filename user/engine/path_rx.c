@@ -53,7 +53,7 @@ static bool record(struct rdsb_engine *e, struct rdsb_path *p)
 		p->rx_bytes += h->len;
 		rdsb_count(e, RDSB_C_RX_MSGS);
 	}
-	if (rdsb_hdr_is_cong_map(h)) {
+	if (rdsb_is_cong_map(h->flags)) {
 		/* a transport whose BPF program applied the map only tells us */
 		rdsb_cong_apply_peer(e, c->fslot, e->tp->cong_in_bpf ? NULL : data);
 		free(data);
@@ -122,8 +122,8 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p)
 			if (p->rx_hdr_have < RDS_HEADER_SIZE)
 				return true;
 			rdsb_hdr_decode((const struct rds_header *)p->rx_hdr, &p->rx);
-			if (!rdsb_hdr_len_ok(&p->rx)) {
-				rdsb_count(e, rdsb_hdr_is_cong_map(&p->rx) ? RDSB_C_DROP_BAD_CONG_MAP
+			if (!rdsb_h_len_ok(p->rx.flags, p->rx.len)) {
+				rdsb_count(e, rdsb_is_cong_map(p->rx.flags) ? RDSB_C_DROP_BAD_CONG_MAP
 									   : RDSB_C_DROP_BAD_LEN);
 				pr_info("rds-bpf: bad record length %u (flags %#x): resetting path\n",
 					p->rx.len, p->rx.flags);
