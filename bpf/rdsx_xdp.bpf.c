@@ -118,7 +118,8 @@ static __always_inline __u32 frame_number(const struct rds_header *h)
 
 /* A congestion map chunk: newer than what was applied at its offset? */
 static __always_inline int cong_chunk(struct xdp_md *ctx, const struct rdsx_conn *c,
-				      const struct rds_header *h, __u32 payload_off, __u32 payload)
+				      const struct rds_header *h, __u32 hlen, __u32 payload_off,
+				      __u32 payload)
 {
 	__u16 off = bpf_ntohs(h->h_dport);
 	__u64 ver = bpf_be64_to_cpu(h->h_sequence);
@@ -126,7 +127,7 @@ static __always_inline int cong_chunk(struct xdp_md *ctx, const struct rdsx_conn
 	struct rdsx_cong_ver *cv;
 	struct rdsb_cong_map *map;
 
-	if (!rdsb_h_len_ok(h->h_flags, bpf_ntohl(h->h_len)) || payload != RDSX_CONG_CHUNK ||
+	if (!rdsb_h_len_ok(h->h_flags, hlen) || payload != RDSX_CONG_CHUNK ||
 	    off % RDSX_CONG_CHUNK || chunk >= RDSX_CONG_CHUNKS || frame_number(h))
 		return count(RDSX_C_DROP_BAD_CONG, XDP_DROP);
 	cv = bpf_map_lookup_elem(&rdsx_cong_ver, &ci);
@@ -215,7 +216,7 @@ int rdsx_xdp(struct xdp_md *ctx)
 		if (!c)
 			return count(RDSX_C_DROP_UNKNOWN_CONN, XDP_DROP);
 		apply_ack(c, path, h, false);
-		v = cong_chunk(ctx, c, h, l4_off + sizeof(*udp) + sizeof(*h), payload);
+		v = cong_chunk(ctx, c, h, hlen, l4_off + sizeof(*udp) + sizeof(*h), payload);
 		if (v >= 0)
 			return v;
 	} else {
