@@ -42,7 +42,7 @@ TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/l
 
 all: $(TARGETS)
 
-$(B)/bpf/%.bpf.o: %.bpf.c $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.h)) $(B)/bpf/vmlinux.h $(HEADERS)
+$(B)/bpf/%.bpf.o: %.bpf.c $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.h $(d)/*.h)) $(B)/bpf/vmlinux.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -116,6 +116,11 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 $(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/frame.o $(B)/bpf/rdsx_xdp.skel.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/xdp/frame.o -lxdp -lbpf -lelf -lz
+
+# The wire's rules run through BPF_PROG_TEST_RUN (root), in a test-only program.
+$(B)/tests/test_rules_bpf: tests/unit/test_rules_bpf.c tests/bpf/rules_io.h $(B)/bpf/rules.skel.h $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
 
 $(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADERS)
 	@mkdir -p $(@D)

@@ -185,13 +185,13 @@ static void record_done(const struct tcp_flow *fl, struct rds_stream *st, int64_
 	g.records++;
 	st->records++;
 	print_header(fl, ts, h);
-	if (rdsb_hdr_is_cong_map(h)) {
+	if (rdsb_is_cong_map(h->flags)) {
 		g.cong_maps++;
 		printf(" congestion map (%u ports congested%s", st->congested, st->congested ? ":" : "");
 		for (unsigned int i = 0; i < st->congested && i < CONG_SHOWN; i++)
 			printf(" %u", st->cong_ports[i]);
 		printf("%s)", st->congested > CONG_SHOWN ? " ..." : "");
-		if (h->len != RDS_CONG_MAP_BYTES) {
+		if (!rdsb_h_len_ok(h->flags, h->len)) {
 			printf(" bad: not %u bytes, the kernel ignores it", RDS_CONG_MAP_BYTES);
 			g.bad++;
 		}
@@ -261,7 +261,7 @@ static void on_data(struct tcp_flow *fl, int64_t ts, const uint8_t *p, uint32_t 
 			rdsb_hdr_decode((const struct rds_header *)st->raw, &st->h);
 			st->got = 0;
 			st->congested = 0;
-			if (st->h.len > RDS_MAX_MSG_SIZE) {
+			if (!rdsb_msg_size_ok(st->h.len)) {
 				/* no kernel frames this: everything after it is guesswork */
 				print_header(fl, ts, &st->h);
 				printf(" bad: h_len above %u, the rest of this stream is not decoded\n",
@@ -274,7 +274,7 @@ static void on_data(struct tcp_flow *fl, int64_t ts, const uint8_t *p, uint32_t 
 		uint32_t n = st->h.len - st->got;
 
 		n = n < len ? n : len;
-		if (rdsb_hdr_is_cong_map(&st->h))
+		if (rdsb_is_cong_map(st->h.flags))
 			cong_bits(st, p, n);
 		st->got += n;
 		p += n;

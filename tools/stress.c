@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <rds-bpf/rds.h>
-#include <rds-bpf/wire.h>
+#include <rds-bpf/rules.h>
 #include "../user/common/addr.h"
 #include "cli.h"
 #include "stress.h"
@@ -381,8 +381,8 @@ static int run_passive(struct stress_opts *o, struct stress_shared *sh)
 	if (ctl_recv(fd, CTL_PARAMS, p, P_COUNT, CTL_TIMEOUT_MS))
 		return ctl_error("parameters");
 	if (p[P_VERSION] != CTL_VERSION || !p[P_TASKS] || p[P_TASKS] > STRESS_MAX_TASKS || !p[P_DEPTH] ||
-	    p[P_DEPTH] > STRESS_MAX_DEPTH || p[P_REQ] < STRESS_MSG_MIN || p[P_REQ] > RDS_MAX_MSG_SIZE ||
-	    p[P_ACK] < STRESS_MSG_MIN || p[P_ACK] > RDS_MAX_MSG_SIZE || p[P_ONE_WAY] > 1 ||
+	    p[P_DEPTH] > STRESS_MAX_DEPTH || p[P_REQ] < STRESS_MSG_MIN || !rdsb_msg_size_ok(p[P_REQ]) ||
+	    p[P_ACK] < STRESS_MSG_MIN || !rdsb_msg_size_ok(p[P_ACK]) || p[P_ONE_WAY] > 1 ||
 	    o->port + p[P_TASKS] > 65535) {
 		fprintf(stderr, "rds-bpf stress: the active side sent parameters out of range (version %lu)\n",
 			p[P_VERSION]);

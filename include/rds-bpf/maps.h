@@ -55,7 +55,7 @@ struct rdsb_addr {
 };
 
 /* One 8 KiB bitmap per address: port p is congested iff
- * bits[p >> 3] & (1 << (p & 7)) (little-endian bit order, as on the wire). */
+ * rdsb_cong_test(bits, p) (rules.h: little-endian bit order, as on the wire). */
 struct rdsb_cong_map {
 	__u8	bits[RDS_CONG_MAP_BYTES];
 };

@@ -268,6 +268,12 @@ static void test_cong_chunks(void)
 	cong_frame(&f, 0, 2000, RDSX_CONG_CHUNK, 0xff);
 	f.h->h_len = htobe32(8191);
 	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_CONG);
+	f.h->h_len = htobe32(8193);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_CONG);
+	f.h->h_len = htobe32(0);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_CONG);
+	f.h->h_len = htobe32(RDS_MAX_MSG_SIZE);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_CONG);
 	cong_frame(&f, 0, 2000, RDSX_CONG_CHUNK, 0xff);
 	f.h->h_padding[3] = 1;
 	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_CONG);
@@ -297,6 +303,17 @@ static void test_truncated_and_hostile(void)
 	/* h_len above RDS_MAX_MSG_SIZE, a fragment bigger than its record,
 	 * data outside the frame sequence */
 	data_frame(&f, B4, A4, 1, 0, 100);
+	f.h->h_len = htobe32(RDS_MAX_MSG_SIZE + 1);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_LEN);
+	f.h->h_len = htobe32(0xffffffff);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_LEN);
+	/* ...but exactly RDS_MAX_MSG_SIZE, and 0 for a record of no bytes, are data */
+	f.h->h_len = htobe32(RDS_MAX_MSG_SIZE);
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_REDIRECT);
+	data_frame(&f, B4, A4, 1, 0, 0);
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_REDIRECT);
+	/* a congestion map whose h_len is no datagram's fails that check first */
+	cong_frame(&f, 0, 3000, RDSX_CONG_CHUNK, 0xff);
 	f.h->h_len = htobe32(RDS_MAX_MSG_SIZE + 1);
 	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_LEN);
 	data_frame(&f, B4, A4, 1, 0, 100);

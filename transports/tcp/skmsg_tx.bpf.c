@@ -14,6 +14,8 @@
 #include <bpf/bpf_endian.h>
 #include "tcp_maps.bpf.h"
 
+#include <rds-bpf/rules.h>
+
 static __always_inline int tx_drop(enum rdsb_counter why)
 {
 	count(why);
@@ -39,7 +41,7 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 		return tx_drop(RDSB_C_TX_DROP_BAD_RECORD);
 	len = bpf_ntohl(h->h_len);
 	/* a large record arrives in pieces: the verdict covers all of it */
-	if (len > RDS_MAX_MSG_SIZE || size > RDS_HEADER_SIZE + len || h->h_flags & RDS_FLAG_CONG_BITMAP)
+	if (!rdsb_h_len_ok(h->h_flags, len) || size > RDS_HEADER_SIZE + len || h->h_flags & RDS_FLAG_CONG_BITMAP)
 		return tx_drop(RDSB_C_TX_DROP_BAD_RECORD);
 	if (bpf_ntohs(h->h_sport) != ts->port)
 		return tx_drop(RDSB_C_TX_DROP_SPORT);
@@ -52,7 +54,7 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	fslot = idx / RDS_MPATH_WORKERS;
 	dport = bpf_ntohs(h->h_dport);
 	map = bpf_map_lookup_elem(&rdsb_cong, &fslot);
-	if (!map || map->bits[(dport >> 3) & (RDS_CONG_MAP_BYTES - 1)] & (1 << (dport & 7)))
+	if (!map || rdsb_cong_test(map->bits, dport))
 		return tx_drop(RDSB_C_TX_DROP_CONG);
 	h->h_ack = 0;
 	if (size < RDS_HEADER_SIZE + len)

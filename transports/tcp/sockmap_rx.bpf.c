@@ -16,6 +16,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
+#include <rds-bpf/rules.h>
 #include "tcp_maps.bpf.h"
 
 #define EBADMSG 74
@@ -42,8 +43,8 @@ int rdsb_parse(struct __sk_buff *skb)
 	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h)))
 		return 0;
 	len = bpf_ntohl(h.h_len);
-	if (h.h_flags == RDS_FLAG_CONG_BITMAP ? len != RDS_CONG_MAP_BYTES : len > RDS_MAX_MSG_SIZE) {
-		count(h.h_flags == RDS_FLAG_CONG_BITMAP ? RDSB_C_DROP_BAD_CONG_MAP : RDSB_C_DROP_BAD_LEN);
+	if (!rdsb_h_len_ok(h.h_flags, len)) {
+		count(rdsb_is_cong_map(h.h_flags) ? RDSB_C_DROP_BAD_CONG_MAP : RDSB_C_DROP_BAD_LEN);
 		return -EBADMSG;
 	}
 	return RDS_HEADER_SIZE + len;
@@ -102,16 +103,15 @@ int rdsb_verdict(struct __sk_buff *skb)
 	__sync_fetch_and_add(&rp->rx_msgs, 1);
 	__sync_fetch_and_add(&rp->rx_bytes, len);
 	count(RDSB_C_RX_MSGS);
-	if (h.h_flags == RDS_FLAG_CONG_BITMAP)
+	if (rdsb_is_cong_map(h.h_flags))
 		return cong_map(skb, off, rp);
 
 	/* rds_recv_incoming: only a retransmission can be a duplicate */
 	seq = bpf_be64_to_cpu(h.h_sequence);
-	if ((h.h_flags & RDS_FLAG_RETRANSMITTED) && seq < rp->next_rx_seq) {
+	if (!rdsb_seq_accept(&rp->next_rx_seq, seq, h.h_flags)) {
 		count(RDSB_C_DROP_DUP_SEQ);
 		return SK_DROP;
 	}
-	rp->next_rx_seq = seq + 1;
 
 	sport = bpf_ntohs(h.h_sport);
 	dport = bpf_ntohs(h.h_dport);

@@ -17,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <rds-bpf/maps.h>
+#include <rds-bpf/rules.h>
 #include <rds-bpf/xdp.h>
 
 struct {
@@ -117,7 +118,8 @@ static __always_inline __u32 frame_number(const struct rds_header *h)
 
 /* A congestion map chunk: newer than what was applied at its offset? */
 static __always_inline int cong_chunk(struct xdp_md *ctx, const struct rdsx_conn *c,
-				      const struct rds_header *h, __u32 payload_off, __u32 payload)
+				      const struct rds_header *h, __u32 hlen, __u32 payload_off,
+				      __u32 payload)
 {
 	__u16 off = bpf_ntohs(h->h_dport);
 	__u64 ver = bpf_be64_to_cpu(h->h_sequence);
@@ -125,7 +127,7 @@ static __always_inline int cong_chunk(struct xdp_md *ctx, const struct rdsx_conn
 	struct rdsx_cong_ver *cv;
 	struct rdsb_cong_map *map;
 
-	if (bpf_ntohl(h->h_len) != RDS_CONG_MAP_BYTES || payload != RDSX_CONG_CHUNK ||
+	if (!rdsb_h_len_ok(h->h_flags, hlen) || payload != RDSX_CONG_CHUNK ||
 	    off % RDSX_CONG_CHUNK || chunk >= RDSX_CONG_CHUNKS || frame_number(h))
 		return count(RDSX_C_DROP_BAD_CONG, XDP_DROP);
 	cv = bpf_map_lookup_elem(&rdsx_cong_ver, &ci);
@@ -197,7 +199,7 @@ int rdsx_xdp(struct xdp_md *ctx)
 	if (path >= RDS_MPATH_WORKERS)
 		return count(RDSX_C_DROP_BAD_PATH, XDP_DROP);
 	hlen = bpf_ntohl(h->h_len);
-	if (hlen > RDS_MAX_MSG_SIZE)
+	if (!rdsb_msg_size_ok(hlen))
 		return count(RDSX_C_DROP_BAD_LEN, XDP_DROP);
 	c = bpf_map_lookup_elem(&rdsx_conns, &key);
 
@@ -210,11 +212,11 @@ int rdsx_xdp(struct xdp_md *ctx)
 		apply_ack(c, path, h, true);
 		return count(RDSX_C_ACK_CONSUMED, XDP_DROP);
 	}
-	if (h->h_flags == RDS_FLAG_CONG_BITMAP) {
+	if (rdsb_is_cong_map(h->h_flags)) {
 		if (!c)
 			return count(RDSX_C_DROP_UNKNOWN_CONN, XDP_DROP);
 		apply_ack(c, path, h, false);
-		v = cong_chunk(ctx, c, h, l4_off + sizeof(*udp) + sizeof(*h), payload);
+		v = cong_chunk(ctx, c, h, hlen, l4_off + sizeof(*udp) + sizeof(*h), payload);
 		if (v >= 0)
 			return v;
 	} else {

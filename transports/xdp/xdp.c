@@ -187,7 +187,7 @@ static void on_frame(struct rdsx_state *x, const uint8_t *buf, uint32_t len)
 	rdsx_fields_get(rx.hdr, &f);
 	if (!f.frame) {
 		/* a congestion chunk XDP applied: the engine notifies sockets */
-		if (rx.hdr->h_flags == RDS_FLAG_CONG_BITMAP)
+		if (rdsb_is_cong_map(rx.hdr->h_flags))
 			xc->cong_rx = true;
 		return;
 	}
@@ -283,7 +283,7 @@ static void from_engine(struct rdsx_conn_st *xc, struct rdsx_xpath *xp, uint64_t
 {
 	const struct rds_header *h = (const struct rds_header *)xp->in_rec;
 
-	if (h->h_flags == RDS_FLAG_CONG_BITMAP && xp->in_len == RDS_CONG_MAP_BYTES) {
+	if (rdsb_is_cong_map(h->h_flags) && rdsb_h_len_ok(h->h_flags, xp->in_len)) {
 		uint64_t v = realtime_us();
 
 		memcpy(xc->cong, xp->in_rec + RDS_HEADER_SIZE, RDS_CONG_MAP_BYTES);
@@ -313,7 +313,7 @@ static void stream_read(struct rdsx_conn_st *xc, struct rdsx_xpath *xp, uint64_t
 			if (xp->in_hdr_have < RDS_HEADER_SIZE)
 				continue;
 			xp->in_len = be32toh(((struct rds_header *)xp->in_hdr)->h_len);
-			if (xp->in_len > RDS_MAX_MSG_SIZE ||
+			if (!rdsb_msg_size_ok(xp->in_len) ||
 			    !(xp->in_rec = malloc(RDS_HEADER_SIZE + xp->in_len))) {
 				detach(xp);	/* the engine never writes that */
 				return;

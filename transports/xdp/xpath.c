@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <rds-bpf/rules.h>
 #include "xdp_int.h"
 #include "../../user/common/log.h"
 
@@ -281,7 +282,7 @@ static void consume(struct rdsx_xpath *xp, const uint8_t *buf, uint32_t len)
 	if (xp->rec && !same_record((struct rds_header *)xp->rec, h))
 		rec_drop(xp);	/* a fragment of another record: the sender is broken */
 	if (!xp->rec) {
-		if (hlen > RDS_MAX_MSG_SIZE || !(xp->rec = malloc(RDS_HEADER_SIZE + hlen))) {
+		if (!rdsb_h_len_ok(h->h_flags, hlen) || !(xp->rec = malloc(RDS_HEADER_SIZE + hlen))) {
 			rdsx_count(rx_bad_record);
 			return;
 		}

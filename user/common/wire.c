@@ -30,19 +30,6 @@ void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h)
 	memcpy(h->exthdr, in->h_exthdr, RDS_HEADER_EXT_SPACE);
 }
 
-bool rdsb_hdr_is_cong_map(const struct rdsb_hdr *h)
-{
-	/* The kernel tests equality, not the bit: a map with other flags is data. */
-	return h->flags == RDS_FLAG_CONG_BITMAP;
-}
-
-bool rdsb_hdr_len_ok(const struct rdsb_hdr *h)
-{
-	if (rdsb_hdr_is_cong_map(h))
-		return h->len == RDS_CONG_MAP_BYTES;
-	return h->len <= RDS_MAX_MSG_SIZE;
-}
-
 static const int exthdr_size[__RDS_EXTHDR_MAX] = {
 	[RDS_EXTHDR_NONE] = 0,
 	[RDS_EXTHDR_VERSION] = 4,
@@ -142,40 +129,6 @@ unsigned int rdsb_hs_npaths(const struct rdsb_hs *hs)
 	if (n > RDS_MPATH_WORKERS)
 		n = RDS_MPATH_WORKERS;
 	return n ? n : 1;
-}
-
-/* Bob Jenkins' lookup3 final mix, as the kernel's jhash_1word. */
-#define rol32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
-uint32_t rdsb_jhash_1word(uint32_t a, uint32_t initval)
-{
-	/* jhash_1word(a, iv) = __jhash_nwords(a, 0, 0, iv + JHASH_INITVAL + (1 << 2)) */
-	uint32_t iv = initval + 0xdeadbeef + (1u << 2);
-	uint32_t b = iv, c = iv;
-
-	a += iv;
-	c ^= b; c -= rol32(b, 14);
-	a ^= c; a -= rol32(c, 11);
-	b ^= a; b -= rol32(a, 25);
-	c ^= b; c -= rol32(b, 16);
-	a ^= c; a -= rol32(c, 4);
-	b ^= a; b -= rol32(a, 14);
-	c ^= b; c -= rol32(b, 24);
-	return c;
-}
-
-unsigned int rdsb_mpath_hash(uint16_t bound_port, uint32_t initval, unsigned int npaths)
-{
-	if (npaths <= 1)
-		return 0;
-	return rdsb_jhash_1word(bound_port, initval) & (npaths - 1);
-}
-
-bool rdsb_seq_accept(uint64_t *next_rx_seq, uint64_t seq, uint8_t flags)
-{
-	if ((flags & RDS_FLAG_RETRANSMITTED) && seq < *next_rx_seq)
-		return false;
-	*next_rx_seq = seq + 1;
-	return true;
 }
 
 int rdsb_addr_cmp(const uint8_t a[16], const uint8_t b[16])

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* Encoding and decoding of the RDS wire format (rds_header, extension
- * headers, congestion bitmaps) and the kernel's multipath hash. */
+ * headers); the rules of the wire are in <rds-bpf/rules.h>. */
 #ifndef RDSB_COMMON_WIRE_H
 #define RDSB_COMMON_WIRE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <rds-bpf/wire.h>
+#include <rds-bpf/rules.h>
 
 /* A decoded header, host byte order. */
 struct rdsb_hdr {
@@ -24,12 +24,6 @@ struct rdsb_hdr {
 
 void rdsb_hdr_encode(const struct rdsb_hdr *h, struct rds_header *out);
 void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h);
-
-/* What the receiver may accept as h_len: the congestion map is exactly
- * RDS_CONG_MAP_BYTES, everything else at most RDS_MAX_MSG_SIZE (the kernel
- * does not bound it on TCP; we must). */
-bool rdsb_hdr_len_ok(const struct rdsb_hdr *h);
-bool rdsb_hdr_is_cong_map(const struct rdsb_hdr *h);
 
 /* Extension headers, with the kernel's parsing rules (message.c). */
 int rdsb_exthdr_size(unsigned int type);	/* -1: type >= 16 */
@@ -51,28 +45,6 @@ void rdsb_hs_encode(uint8_t ext[RDS_HEADER_EXT_SPACE], uint16_t npaths, uint32_t
 void rdsb_hs_decode(const uint8_t ext[RDS_HEADER_EXT_SPACE], struct rdsb_hs *hs);
 /* c_npaths after a handshake: max(min(8, peer), 1), 1 when absent. */
 unsigned int rdsb_hs_npaths(const struct rdsb_hs *hs);
-
-/* Congestion bitmap bit operations (little-endian bit order). */
-static inline bool rdsb_cong_test(const uint8_t *map, uint16_t port)
-{
-	return map[port >> 3] & (1u << (port & 7));
-}
-static inline void rdsb_cong_set(uint8_t *map, uint16_t port)
-{
-	map[port >> 3] |= (uint8_t)(1u << (port & 7));
-}
-static inline void rdsb_cong_clear(uint8_t *map, uint16_t port)
-{
-	map[port >> 3] &= (uint8_t)~(1u << (port & 7));
-}
-
-/* Multipath: jhash_1word(port, initval) & (npaths - 1), as RDS_MPATH_HASH. */
-uint32_t rdsb_jhash_1word(uint32_t a, uint32_t initval);
-unsigned int rdsb_mpath_hash(uint16_t bound_port, uint32_t initval, unsigned int npaths);
-
-/* Duplicate rule (recv.c): drop iff retransmitted and seq < next_rx_seq;
- * otherwise next_rx_seq becomes seq + 1 (assignment, it may go backwards). */
-bool rdsb_seq_accept(uint64_t *next_rx_seq, uint64_t seq, uint8_t flags);
 
 /* Active/passive: rds_addr_cmp over 16-byte addresses as big-endian numbers. */
 int rdsb_addr_cmp(const uint8_t a[16], const uint8_t b[16]);

@@ -78,7 +78,7 @@ struct rdsb_path {
 	bool in_xmit;
 
 	/* RX */
-	uint64_t next_rx_seq;		/* survives reconnects */
+	__u64 next_rx_seq;		/* survives reconnects; __u64 for rdsb_seq_accept() */
 	struct rdsb_msg *rx_stalled;	/* complete, waiting for room in its socket */
 	uint32_t rx_blocked_on;		/* that socket's id */
 

@@ -107,7 +107,7 @@ static void stream_messages(struct rdsb_engine *e, struct rdsb_info_out *o, cons
 		struct rdsb_hdr h;
 
 		rdsb_hdr_decode((const struct rds_header *)(buf + off), &h);
-		if (h.len > RDS_MAX_MSG_SIZE || off + RDS_HEADER_SIZE + h.len > (size_t)n)
+		if (!rdsb_msg_size_ok(h.len) || off + RDS_HEADER_SIZE + h.len > (size_t)n)
 			break;
 		put_delivery(e, o, s, &h);
 		off += RDS_HEADER_SIZE + h.len;

@@ -48,7 +48,7 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 		p->rx_bytes += h->len;
 		rdsb_count(e, RDSB_C_RX_MSGS);
 	}
-	if (rdsb_hdr_is_cong_map(h)) {
+	if (rdsb_is_cong_map(h->flags)) {
 		/* a transport whose BPF program applied the map only tells us */
 		rdsb_cong_apply_peer(e, c->fslot, e->tp->cong_in_bpf ? NULL : data);
 		free(data);

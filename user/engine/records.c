@@ -144,9 +144,9 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader
 			if (r->hdr_have < RDS_HEADER_SIZE)
 				return true;
 			rdsb_hdr_decode((const struct rds_header *)r->hdr, &r->h);
-			if (!rdsb_hdr_len_ok(&r->h)) {
-				rdsb_count(e, rdsb_hdr_is_cong_map(&r->h) ? RDSB_C_DROP_BAD_CONG_MAP
-									: RDSB_C_DROP_BAD_LEN);
+			if (!rdsb_h_len_ok(r->h.flags, r->h.len)) {
+				rdsb_count(e, rdsb_is_cong_map(r->h.flags) ? RDSB_C_DROP_BAD_CONG_MAP
+									  : RDSB_C_DROP_BAD_LEN);
 				pr_info("rds-bpf: bad record length %u (flags %#x): resetting path\n",
 					r->h.len, r->h.flags);
 				/* No way to find the next record: reset the path. */

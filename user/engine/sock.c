@@ -395,7 +395,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
  * (the library never writes one). Returns false when it did. */
 static bool app_header(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	if (s->req.magic != RDSB_SEND_MAGIC || s->req.len > RDS_MAX_MSG_SIZE) {
+	if (s->req.magic != RDSB_SEND_MAGIC || !rdsb_msg_size_ok(s->req.len)) {
 		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
 		pr_info("rds-bpf: socket %u: malformed send request: closing it\n", s->id);
 		rdsb_sock_close(e, s);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <rds-bpf/rules.h>
 #include "lib.h"
 #include "../common/txlock.h"
 
@@ -79,7 +80,7 @@ int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	npaths = __atomic_load_n(&tps[fslot * RDS_MPATH_WORKERS].npaths, __ATOMIC_ACQUIRE);
 	if (!npaths || npaths > RDS_MPATH_WORKERS)
 		return 0;
-	path = __atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED) & (npaths - 1);
+	path = rdsb_mpath_index(__atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED), npaths);
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
 	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE))
 		return 0;

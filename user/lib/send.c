@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <rds-bpf/rules.h>
 #include "lib.h"
 #include "../common/addr.h"
 
@@ -212,7 +213,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		return -ENOTCONN;
 	if (rdsb_addr_is_v4(s->addr) != rdsb_addr_is_v4(daddr))
 		return -EOPNOTSUPP;
-	if (len > RDS_MAX_MSG_SIZE || len > sndbuf(s))
+	if (!rdsb_msg_size_ok(len) || len > sndbuf(s))
 		return -EMSGSIZE;
 	err = check_cmsgs(msg);
 	if (err)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/un.h>
+#include <rds-bpf/rules.h>
 #include "lib.h"
 #include "../common/addr.h"
 
@@ -376,5 +377,5 @@ bool rdsb_port_congested(const uint8_t addr[16], uint16_t port)
 
 	if (slot < 0)
 		return false;
-	return rdsb_congs[slot].bits[port >> 3] & (1u << (port & 7));
+	return rdsb_cong_test(rdsb_congs[slot].bits, port);
 }
