@@ -12,6 +12,7 @@
 struct capture {
 	pcap_t *p;
 	int linktype;		/* DLT_ value */
+	bool draining;		/* stopped: reading what is left, without waiting */
 	uint64_t packets;	/* read so far */
 	char err[PCAP_ERRBUF_SIZE + 64]; /* why capture_open/capture_next failed */
 };
@@ -31,7 +32,10 @@ bool capture_open_live(struct capture *c, const char *iface, uint16_t port);
 /* 1: a packet; 0: the end (of the file, or capture_stop); -1: a broken
  * record (c->err set). */
 int capture_next(struct capture *c, struct capture_pkt *pkt);
-/* From a signal handler: capture_next returns 0 from now on. */
+/* Packets the kernel dropped before a live capture could read them. */
+uint64_t capture_dropped(struct capture *c);
+/* From a signal handler: capture_next returns the packets already captured,
+ * then 0. */
 void capture_stop(struct capture *c);
 void capture_close(struct capture *c);
 

@@ -421,6 +421,8 @@ int main(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		setvbuf(stdout, NULL, _IOLBF, 0);
+		/* from here on no packet is missed (as tcpdump's "listening on") */
+		fprintf(stderr, "rds-dissect: capturing on %s, TCP port %u\n", iface, g.port);
 	}
 	reasm_init(&r, &ops, NULL);
 	while ((rc = capture_next(&cap, &pkt)) == 1) {
@@ -442,6 +444,11 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0) {
 		printf("bad: %s\n", cap.err);
+		g.bad++;
+	}
+	if (iface && capture_dropped(&cap)) {
+		printf("bad: the kernel dropped %llu packets of the capture (a busy machine)\n",
+		       (unsigned long long)capture_dropped(&cap));
 		g.bad++;
 	}
 	reasm_finish(&r, last);
