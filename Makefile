@@ -54,28 +54,28 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 
 $(B)/obj/%.o: %.c $(HEADERS) $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/obj/tools/cli.o: CFLAGS += -DRDSB_VERSION='"$(VERSION)"'
 $(B)/obj/tools/cli.o: VERSION
 
 $(B)/pic/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
 
 # the CLI: the engine, and the library for the tools that are RDS applications
 CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/cli.c tools/out.c $(wildcard tools/stress*.c)
 $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
 
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
 
 # the capture dissector: RDS/TCP records in a pcap or pcapng file, or live
 $(B)/sbin/rds-dissect: $(patsubst %.c,$(B)/obj/%.o,tools/rds-dissect.c tools/pcap.c tools/tcp_reasm.c user/common/wire.c)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lpcap
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lpcap
 
 $(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC)) user/lib/librdsb.map
 	@mkdir -p $(@D)
@@ -88,7 +88,7 @@ $(B)/lib/librdsb.so: $(B)/lib/$(SONAME)
 # The shim carries the library inside, so LD_PRELOAD needs nothing else.
 $(B)/lib/librdsb-preload.so: $(patsubst %.c,$(B)/pic/%.o,user/preload/preload.c $(LIB_SRC))
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ -ldl -lpthread
+	$(CC) $(LDFLAGS) -shared -o $@ $^ -ldl -lpthread
 
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
@@ -146,20 +146,14 @@ demo: deps all
 bench: deps all
 	tools/bench.sh
 
-# man pages and pkg-config file carry the version and the install paths
-$(B)/man/%: docs/man/% VERSION
-	@mkdir -p $(@D)
-	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@PRELOADDIR@|$(PRELOADDIR)|g' $< > $@
-
-$(B)/rds-bpf.pc: rds-bpf.pc.in VERSION
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-		-e 's|@VERSION@|$(VERSION)|g' $< > $@
-
-MAN_PAGES := $(patsubst docs/man/%,$(B)/man/%,$(wildcard docs/man/*.[0-9]))
+# what install installs (debian/rules builds just these)
+INSTALLED := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb-preload.so
+progs: $(INSTALLED)
 
 # PREFIX, or each directory (SBINDIR LIBDIR PRELOADDIR INCLUDEDIR MANDIR
-# UNITDIR LUADIR), as debian/rules sets them
-install: all $(MAN_PAGES) $(B)/rds-bpf.pc
+# UNITDIR LUADIR) as debian/rules sets them. The man pages and the
+# pkg-config file get the version and the paths here.
+install: $(INSTALLED)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PRELOADDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/rds-bpf $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(LUADIR)
@@ -168,9 +162,12 @@ install: all $(MAN_PAGES) $(B)/rds-bpf.pc
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librdsb.so
 	install -m 644 $(B)/lib/librdsb-preload.so $(DESTDIR)$(PRELOADDIR)/librdsb-preload.so
 	install -m 644 include/rds-bpf/*.h $(DESTDIR)$(INCLUDEDIR)/rds-bpf/
-	install -m 644 $(B)/rds-bpf.pc $(DESTDIR)$(LIBDIR)/pkgconfig/rds-bpf.pc
-	install -m 644 $(filter %.3,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man3/
-	install -m 644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' rds-bpf.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rds-bpf.pc
+	for m in docs/man/*.[38]; do \
+		sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@PRELOADDIR@|$(PRELOADDIR)|g' $$m \
+			> $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service
 	install -m 644 tools/rds.lua $(DESTDIR)$(LUADIR)/rds.lua
 
@@ -182,4 +179,4 @@ deb:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test demo bench install deb clean
+.PHONY: all deps test demo bench progs install deb clean
