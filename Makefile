@@ -165,7 +165,7 @@ install: $(INSTALLED)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 		-e 's|@VERSION@|$(VERSION)|g' rds-bpf.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rds-bpf.pc
 	for m in docs/man/*.[38]; do \
-		sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@PRELOADDIR@|$(PRELOADDIR)|g' $$m \
+		sed $(foreach v,VERSION PRELOADDIR UNITDIR LUADIR,-e 's|@$(v)@|$($(v))|g') $$m \
 			> $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
 	done
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service

@@ -351,7 +351,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: rds-dissect [-p PORT] [-f] FILE|-\n"
 		   "       rds-dissect [-p PORT] [-f] -i IFACE\n"
-		   "  one line per RDS/TCP record in a pcap or pcapng capture (tcpdump -w, dumpcap),\n"
+		   "  one line per RDS/TCP record in a pcap or pcapng capture (tcpdump, dumpcap),\n"
 		   "  or captured live on IFACE until interrupted (SIGINT or SIGTERM)\n"
 		   "  -p PORT   the RDS/TCP port (default %u)\n"
 		   "  -f        per stream: which RDS port pairs its data records carried\n"
