@@ -171,10 +171,11 @@ install: $(INSTALLED)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service
 	install -m 644 tools/rds.lua $(DESTDIR)$(LUADIR)/rds.lua
 
-# rds-bpf_VERSION_ARCH.deb, librdsb0 and librdsb-dev in build/deb (debian/,
+# rds-bpf_VERSION_ARCH.deb, librdsb0 and librdsb-dev in DEBDIR (debian/,
 # Debian's dpkg-buildpackage and debhelper; the source tree stays clean)
+DEBDIR ?= $(B)/deb
 deb:
-	tools/build-deb.sh $(B)/deb
+	tools/build-deb.sh $(DEBDIR)
 
 clean:
 	rm -rf $(B)

@@ -203,7 +203,7 @@ dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
 		run tshark -n -X lua_script:"$RDSB_LUA" -r "$BATS_TEST_TMPDIR/$c.pcap" -V
 		[ "$status" -eq 0 ]
 		grep -q '^Reliable Datagram Sockets over TCP' <<<"$output"
-		! grep -qi 'lua error\|Dissector bug\|\[Malformed Packet' <<<"$output"
+		if grep -i 'lua error\|Dissector bug\|\[Malformed Packet' <<<"$output"; then false; fi
 	done
 	[ "$(tshark -n -X lua_script:"$RDSB_LUA" -r "$BATS_TEST_TMPDIR/garbage.pcap" -Y rds.bad_len -T fields -e frame.number 2>/dev/null)" = 2 ]
 	[ "$(tshark -n -X lua_script:"$RDSB_LUA" -r "$BATS_TEST_TMPDIR/cong-bad-len.pcap" -Y rds.bad_cong_map -T fields -e rds.len 2>/dev/null)" = "100,5" ]
