@@ -174,7 +174,7 @@ install: $(INSTALLED)
 # rds-bpf_VERSION_ARCH.deb, librdsb0 and librdsb-dev in DEBDIR (debian/,
 # Debian's dpkg-buildpackage and debhelper; the source tree stays clean)
 DEBDIR ?= $(B)/deb
-deb:
+deb: deps
 	tools/build-deb.sh $(DEBDIR)
 
 clean:
