@@ -21,7 +21,9 @@ rm -rf "$src" "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
 mkdir -p "$src"
 # the sources, without this tree's build output
 tar -c --exclude=./build --exclude=./.git --exclude='./debian/.debhelper' . | tar -x -C "$src"
-(cd "$src" && dpkg-buildpackage -us -uc -b -j"$(nproc)") >"$out/build.log" 2>&1 || {
+# a build of its own: not a sub-make of `make deb` (its flags, its jobserver)
+(cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -j"$(nproc)") \
+	>"$out/build.log" 2>&1 || {
 	tail -n 30 "$out/build.log" >&2
 	echo "make deb: dpkg-buildpackage failed (the whole log: $out/build.log)" >&2
 	exit 1

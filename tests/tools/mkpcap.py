@@ -155,7 +155,7 @@ def main():
         c.syn()
         cap.raw(b"\x02" * 12 + b"\x08\x00" + b"\x43" + bytes(40))  # IHL 3
         c.send(record(1, b"z"))
-    elif case == "pcapng":
+    elif case == "pcapng":  # a section header and no interface: no packet can be read
         cap.out = bytearray(struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28))
     elif case == "bad-magic":
         cap.out = bytearray(b"GIF89a" + bytes(40))
