@@ -18,9 +18,9 @@
 #   congestion: our map makes the peer's nonblocking sender get ENOBUFS, and
 #     the peer's map ours; everything arrives after the receiver drains
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
-# and decoded by build/sbin/rds-dissect (and, exchange and congestion boots,
-# by tshark with tools/rds.lua: the same records); a failed check prints the
-# last RDS records, and a failed run's directory is kept. TAP-style "ok N" lines.
+# and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
+# the same records; a failed check prints the last RDS records, and a failed
+# run's directory is kept. TAP-style "ok N" lines.
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
 # the boots (default "exchange reset congestion").
 set -uo pipefail
@@ -566,6 +566,7 @@ reset() {
 	done
 	[ "$(jq .counters.rx_delivered "$d/status.json")" -eq $((2 * R)) ]
 	result "$label, reset: our engine delivered exactly $((2 * R)) datagrams, no duplicate" $? "$d/status.json"
+	wire_crosscheck "$label"
 }
 
 # congestion PEER LABEL: on the IPv4 connection (peer smaller) our receiver
