@@ -203,21 +203,21 @@ local function dissect_record(tvb, pinfo, tree)
 		t:add(f.record, text):set_generated()
 		return
 	end
-	local info = kind
+	local info, tail = kind, kind -- the Info column's words, the record's last ones
 	if kind == "congestion map" then
 		local n
-		n, kind = cong_ports(len > 0 and tvb(HEADER_SIZE) or tvb(0, 0), t)
+		n, tail = cong_ports(len > 0 and tvb(HEADER_SIZE) or tvb(0, 0), t)
 		t:add(f.cong_count, n):set_generated()
 		info = string.format("congestion map, %u ports congested", n)
 		if len ~= CONG_MAP_BYTES then
 			lt:add_proto_expert_info(ef_bad_map)
-			kind = kind .. string.format(" bad: not %u bytes, the kernel ignores it", CONG_MAP_BYTES)
+			tail = tail .. string.format(" bad: not %u bytes, the kernel ignores it", CONG_MAP_BYTES)
 		end
 	elseif len > 0 then
 		t:add(f.payload, tvb(HEADER_SIZE))
 	end
 	t:add(f.kind, kind):set_generated()
-	t:add(f.record, text .. " " .. kind):set_generated()
+	t:add(f.record, text .. " " .. tail):set_generated()
 	t:append_text(string.format(", %s, seq %s, %u -> %u, len %u", info, tostring(tvb(0, 8):uint64()), sport,
 		dport, len))
 	pinfo.cols.info:append(string.format(" [%s %u>%u len %u]", info, sport, dport, len))

@@ -173,6 +173,16 @@ dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
 	done
 	editcap -F pcapng "$BATS_TEST_TMPDIR/good.pcap" "$BATS_TEST_TMPDIR/good.pcapng"
 	capture_crosscheck "$BATS_TEST_TMPDIR/good.pcapng"
+	# another port: rds-dissect -p, the dissector's rds.tcp_port preference
+	MKPCAP_PORT=16390 python3 "$MKPCAP" good "$BATS_TEST_TMPDIR/port.pcap"
+	capture_crosscheck "$BATS_TEST_TMPDIR/port.pcap" 16390
+	[ "$("$RDSB_DISSECT" -p 16390 "$BATS_TEST_TMPDIR/port.pcap" | grep -c ' seq ')" -eq 8 ]
+	[ "$("$RDSB_DISSECT" "$BATS_TEST_TMPDIR/port.pcap" | grep -c ' seq ')" -eq 0 ]
+	[ "$(tshark -n -X lua_script:"$RDSB_LUA" -r "$BATS_TEST_TMPDIR/port.pcap" -Y rds 2>/dev/null | wc -l)" -eq 0 ]
+	# or Decode As
+	[ "$(tshark -n -o tcp.reassemble_out_of_order:TRUE -d tcp.port==16390,rds -X lua_script:"$RDSB_LUA" \
+		-r "$BATS_TEST_TMPDIR/port.pcap" -Y rds -T fields -e rds.kind 2>/dev/null | tr '\n' ' ')" = \
+		"congestion map probe-ping probe-pong data,data,data ping pong " ]
 }
 
 @test "tshark with tools/rds.lua: fields, flags, extension headers, congested ports, probes on port 16385" {
