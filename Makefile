@@ -1,19 +1,26 @@
 # rds-bpf: `make` builds everything into build/, `make test` runs the suite,
 # `make demo` runs two namespace hosts exchanging datagrams,
-# `make install PREFIX=/usr/local` installs.
+# `make install PREFIX=/usr/local` installs, `make deb` builds the Debian packages.
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 B        := build
 PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+LIBDIR   ?= $(PREFIX)/lib
+PRELOADDIR ?= $(LIBDIR)
+INCLUDEDIR ?= $(PREFIX)/include
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+# Wireshark's global Lua plugin directory (tshark -G folders)
+LUADIR   ?= $(PREFIX)/lib/wireshark/plugins
 CC       ?= gcc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 SONAME   := librdsb.so.0
-VERSION  := 0.1.0
+# the one version: the CLI, pkg-config, the man pages and the packages take it from here
+VERSION  := $(shell cat VERSION)
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
@@ -51,29 +58,33 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 
 $(B)/obj/%.o: %.c $(HEADERS) $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/obj/tools/cli.o: CFLAGS += -DRDSB_VERSION='"$(VERSION)"'
+$(B)/obj/tools/cli.o: VERSION
 
 $(B)/pic/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -DRDSB_EXPORT -c $< -o $@
 
 # the CLI: the engine, and the library for the tools that are RDS applications
 CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/cli.c tools/out.c $(wildcard tools/stress*.c)
 $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
 
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
 
-# the capture dissector: RDS/TCP records in a tcpdump file
+# the capture dissector: RDS/TCP records in a pcap or pcapng file, or live
 $(B)/sbin/rds-dissect: $(patsubst %.c,$(B)/obj/%.o,tools/rds-dissect.c tools/pcap.c tools/tcp_reasm.c user/common/wire.c)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lpcap
 
-$(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC))
+$(B)/lib/$(SONAME): $(patsubst %.c,$(B)/pic/%.o,$(LIB_SRC)) user/lib/librdsb.map
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ -lpthread
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script,user/lib/librdsb.map -o $@ \
+		$(filter %.o,$^) -lpthread
 
 $(B)/lib/librdsb.so: $(B)/lib/$(SONAME)
 	ln -sf $(SONAME) $@
@@ -81,7 +92,7 @@ $(B)/lib/librdsb.so: $(B)/lib/$(SONAME)
 # The shim carries the library inside, so LD_PRELOAD needs nothing else.
 $(B)/lib/librdsb-preload.so: $(patsubst %.c,$(B)/pic/%.o,user/preload/preload.c $(LIB_SRC))
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^ -ldl -lpthread
+	$(CC) $(LDFLAGS) -shared -o $@ $^ -ldl -lpthread
 
 $(B)/tests/%: tests/tools/%.c
 	@mkdir -p $(@D)
@@ -144,21 +155,38 @@ demo: deps all
 bench: deps all
 	tools/bench.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/rds-bpf
-	install -m 755 $(B)/sbin/rds-bpf $(DESTDIR)$(PREFIX)/sbin/rds-bpf
-	install -m 755 $(B)/lib/$(SONAME) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/librdsb.so
-	install -m 755 $(B)/lib/librdsb-preload.so $(DESTDIR)$(PREFIX)/lib/librdsb-preload.so
-	install -m 644 include/rds-bpf/*.h $(DESTDIR)$(PREFIX)/include/rds-bpf/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' rds-bpf.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/rds-bpf.pc
-	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
-	install -m 644 docs/man/*.3 $(DESTDIR)$(MANDIR)/man3/
-	install -m 644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8/
-	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service
+# what install installs (debian/rules builds just these)
+INSTALLED := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb-preload.so
+progs: $(INSTALLED)
+
+# PREFIX, or each directory (SBINDIR LIBDIR PRELOADDIR INCLUDEDIR MANDIR
+# UNITDIR LUADIR) as debian/rules sets them. The man pages and the
+# pkg-config file get the version and the paths here.
+install: $(INSTALLED)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PRELOADDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/rds-bpf $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(LUADIR)
+	install -m 755 $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(DESTDIR)$(SBINDIR)/
+	install -m 644 $(B)/lib/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/librdsb.so
+	install -m 644 $(B)/lib/librdsb-preload.so $(DESTDIR)$(PRELOADDIR)/librdsb-preload.so
+	install -m 644 include/rds-bpf/*.h $(DESTDIR)$(INCLUDEDIR)/rds-bpf/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' rds-bpf.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rds-bpf.pc
+	for m in docs/man/*.[38]; do \
+		sed $(foreach v,VERSION PRELOADDIR UNITDIR LUADIR,-e 's|@$(v)@|$($(v))|g') $$m \
+			> $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service
+	install -m 644 tools/rds.lua $(DESTDIR)$(LUADIR)/rds.lua
+
+# rds-bpf_VERSION_ARCH.deb, librdsb0 and librdsb-dev in DEBDIR (debian/,
+# Debian's dpkg-buildpackage and debhelper; the source tree stays clean)
+DEBDIR ?= $(B)/deb
+deb: deps
+	tools/build-deb.sh $(DEBDIR)
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test demo bench install clean
+.PHONY: all deps test demo bench progs install deb clean

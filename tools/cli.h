@@ -6,13 +6,12 @@
 
 #include <stdbool.h>
 
-#define RDSB_VERSION "0.1.0"
-
 #define EXIT_RUNTIME 1		/* it ran and failed */
 #define EXIT_USAGE 2		/* bad command line */
 #define EXIT_NOT_LOADED 3	/* no engine in this network namespace */
 
-/* rds-bpf, and the libbpf and libxdp actually loaded (from /proc/self/maps). */
+/* rds-bpf (RDSB_VERSION: the VERSION file, through the Makefile), and the
+ * libbpf and libxdp actually loaded (from /proc/self/maps). */
 void cli_version(void);
 /* Says so (one line with a hint, or {"loaded":false}) and returns EXIT_NOT_LOADED. */
 int cli_not_loaded(const char *cmd, bool json);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * rds-dissect: RDS/TCP records in a capture, one line each (tshark has no
- * RDS/TCP dissector).
+ * rds-dissect: RDS/TCP records in a capture, one line each (tools/rds.lua
+ * gives Wireshark the same view).
  *
- *   rds-dissect [-p PORT] [-f] FILE.pcap|-
+ *   rds-dissect [-p PORT] [-f] FILE|-       a pcap or pcapng file
+ *   rds-dissect [-p PORT] [-f] -i IFACE     live, until SIGINT or SIGTERM
  *
  * Each direction of each TCP connection to or from PORT (16385, the RDS/TCP
  * port) is reassembled by sequence number and cut into records by h_len:
@@ -20,6 +21,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -347,29 +349,40 @@ static void print_flows(const struct reasm *r)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rds-dissect [-p PORT] [-f] FILE.pcap|-\n"
-		   "  one line per RDS/TCP record in a tcpdump capture (tcpdump -w FILE)\n"
-		   "  -p PORT  the RDS/TCP port (default %u)\n"
-		   "  -f       per stream: which RDS port pairs its data records carried\n",
+	fprintf(f, "usage: rds-dissect [-p PORT] [-f] FILE|-\n"
+		   "       rds-dissect [-p PORT] [-f] -i IFACE\n"
+		   "  one line per RDS/TCP record in a pcap or pcapng capture (tcpdump, dumpcap),\n"
+		   "  or captured live on IFACE until interrupted (SIGINT or SIGTERM)\n"
+		   "  -p PORT   the RDS/TCP port (default %u)\n"
+		   "  -f        per stream: which RDS port pairs its data records carried\n"
+		   "  -i IFACE  capture live (root) instead of reading a file\n"
+		   "See rds-dissect(8).\n",
 		RDS_TCP_PORT);
+}
+
+static struct capture cap;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	capture_stop(&cap);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct reasm_ops ops = { on_start, on_data, on_end };
 	static const struct option longopts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
-	struct pcap_file pf;
-	struct pcap_pkt pkt;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct capture_pkt pkt;
 	struct tcp_seg seg;
 	struct reasm r;
-	const char *why = NULL;
+	const char *why = NULL, *iface = NULL, *what;
 	int64_t last = 0;
 	int c, rc;
-	FILE *f;
 	char *end;
 	unsigned long port;
 
-	while ((c = getopt_long(argc, argv, "p:fh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:fi:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			errno = 0;
@@ -383,6 +396,9 @@ int main(int argc, char **argv)
 		case 'f':
 			g.flows = true;
 			break;
+		case 'i':
+			iface = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -391,31 +407,35 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - !iface) {
 		usage(stderr);
 		return 2;
 	}
-	f = strcmp(argv[optind], "-") ? fopen(argv[optind], "rb") : stdin;
-	if (!f) {
-		fprintf(stderr, "rds-dissect: %s: %s\n", argv[optind], strerror(errno));
+	what = iface ? iface : argv[optind];
+	if (!(iface ? capture_open_live(&cap, iface, g.port) : capture_open_file(&cap, what))) {
+		fprintf(stderr, "rds-dissect: %s: %s\n", what, cap.err);
 		return 1;
 	}
-	if (!pcap_open(&pf, f)) {
-		fprintf(stderr, "rds-dissect: %s: %s\n", argv[optind], pf.err);
-		return 1;
+	if (iface) {
+		/* a live capture ends with its summary, as a file's end does */
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		/* from here on no packet is missed (as tcpdump's "listening on") */
+		fprintf(stderr, "rds-dissect: capturing on %s, TCP port %u\n", iface, g.port);
 	}
 	reasm_init(&r, &ops, NULL);
-	while ((rc = pcap_next(&pf, &pkt)) == 1) {
+	while ((rc = capture_next(&cap, &pkt)) == 1) {
 		if (g.t0 < 0)
 			g.t0 = pkt.ts_ns;
 		last = pkt.ts_ns;
-		switch (pcap_tcp_segment(&pf, &pkt, &seg, &why)) {
+		switch (capture_tcp_segment(&cap, &pkt, &seg, &why)) {
 		case 1:
 			if (seg.sport == g.port || seg.dport == g.port)
 				reasm_segment(&r, &seg);
 			break;
 		case -1:
-			printf("packet %llu bad: %s\n", (unsigned long long)pf.packets, why);
+			printf("packet %llu bad: %s\n", (unsigned long long)cap.packets, why);
 			g.bad++;
 			break;
 		default:
@@ -423,7 +443,12 @@ int main(int argc, char **argv)
 		}
 	}
 	if (rc < 0) {
-		printf("bad: %s\n", pf.err);
+		printf("bad: %s\n", cap.err);
+		g.bad++;
+	}
+	if (iface && capture_dropped(&cap)) {
+		printf("bad: the kernel dropped %llu packets of the capture (a busy machine)\n",
+		       (unsigned long long)capture_dropped(&cap));
 		g.bad++;
 	}
 	reasm_finish(&r, last);
@@ -433,13 +458,11 @@ int main(int argc, char **argv)
 		print_flows(&r);
 	printf("summary: packets %llu streams %llu records %llu data %llu probe-pings %llu probe-pongs %llu "
 	       "pings %llu pongs %llu cong-maps %llu cut %llu bad %llu undecoded-streams %llu\n",
-	       (unsigned long long)pf.packets, (unsigned long long)g.streams, (unsigned long long)g.records,
+	       (unsigned long long)cap.packets, (unsigned long long)g.streams, (unsigned long long)g.records,
 	       (unsigned long long)g.data, (unsigned long long)g.probe_pings, (unsigned long long)g.probe_pongs,
 	       (unsigned long long)g.pings, (unsigned long long)g.pongs, (unsigned long long)g.cong_maps,
 	       (unsigned long long)g.cut, (unsigned long long)g.bad, (unsigned long long)g.undecoded_streams);
 	reasm_free(&r);
-	pcap_close(&pf);
-	if (f != stdin)
-		fclose(f);
+	capture_close(&cap);
 	return g.bad ? 1 : 0;
 }

@@ -11,7 +11,7 @@ setup() {
 }
 
 @test "man pages: installed, no groff warning, every subcommand and call documented" {
-	for p in man8/rds-bpf.8 man3/librdsb.3 man8/librdsb-preload.8; do
+	for p in man8/rds-bpf.8 man3/librdsb.3 man8/librdsb-preload.8 man8/rds-dissect.8; do
 		[ -f "$MAN/$p" ]
 		run sh -c "groff -man -Tutf8 -ww '$MAN/$p' 2>&1 >/dev/null"
 		echo "$p: $output"

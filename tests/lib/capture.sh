@@ -44,3 +44,32 @@ capture_stop() {
 	CAPTURE_PIDS=()
 	CAPTURE_FILES=()
 }
+
+# capture_crosscheck FILE [PORT]: Wireshark's view of FILE (tshark with
+# tools/rds.lua) against rds-dissect's, record for record: the same lines in
+# the same order (time, endpoints, every header field, extension headers,
+# kind). Prints the difference and fails if there is one, or if there is no
+# record at all. PORT: the RDS/TCP port, if not 16385.
+RDSB_LUA=${RDSB_LUA:-$RDSB_ROOT/tools/rds.lua}
+capture_crosscheck() {
+	local want got port=${2:-16385}
+	want=$("$RDSB_DISSECT" -p "$port" "$1" | grep -E '^[0-9]+\.[0-9]{6} .* seq [0-9]+ ack ') || true
+	# a frame completing several records lists them joined by '|'; IPv6
+	# endpoints as rds-dissect writes them, [addr]:port; times cut to us
+	got=$(tshark -n -o tcp.reassemble_out_of_order:TRUE -o rds.tcp_port:"$port" -X lua_script:"$RDSB_LUA" \
+		-r "$1" -Y rds -T fields \
+		-e frame.time_relative -e ip.src -e ipv6.src -e tcp.srcport -e ip.dst -e ipv6.dst -e tcp.dstport \
+		-e rds.record -E aggregator='|' 2>/dev/null |
+		awk -F'\t' '{
+			src = $2 != "" ? $2 ":" $4 : "[" $3 "]:" $4
+			dst = $5 != "" ? $5 ":" $7 : "[" $6 "]:" $7
+			n = split($8, rec, "|")
+			for (i = 1; i <= n; i++)
+				print substr($1, 1, length($1) - 3), src, "->", dst, rec[i]
+		}')
+	if [ -z "$want" ] || [ "$want" != "$got" ]; then
+		echo "capture_crosscheck $1: rds-dissect ($(grep -c . <<<"$want") records) and tshark ($(grep -c . <<<"$got")) differ:"
+		diff <(echo "$want") <(echo "$got") | head -n 20
+		return 1
+	fi
+}

@@ -6,12 +6,14 @@
 Each CASE writes one classic pcap (Ethernet) of RDS/TCP traffic between
 10.0.0.1 and 10.0.0.2 (or fd00::1 and fd00::2), well formed or deliberately
 broken; tests/bats/dissect.bats says what the dissector must print for each.
+MKPCAP_PORT sets the RDS/TCP port (default 16385).
 """
+import os
 import random
 import struct
 import sys
 
-RDS_PORT = 16385
+RDS_PORT = int(os.environ.get("MKPCAP_PORT", "16385"))
 
 
 def rds_hdr(seq, length, sport, dport, flags=0, ext=b"", ack=0, credit=0, csum=0):
@@ -53,7 +55,7 @@ class Capture:
 
 
 class Stream:
-    """One direction of a TCP connection: a client port to 16385 (or back)."""
+    """One direction of a TCP connection: a client port to RDS_PORT (or back)."""
 
     def __init__(self, cap, cport=40000, reverse=False, isn=1000):
         self.cap = cap
@@ -155,7 +157,7 @@ def main():
         c.syn()
         cap.raw(b"\x02" * 12 + b"\x08\x00" + b"\x43" + bytes(40))  # IHL 3
         c.send(record(1, b"z"))
-    elif case == "pcapng":
+    elif case == "pcapng":  # a section header and no interface: no packet can be read
         cap.out = bytearray(struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28))
     elif case == "bad-magic":
         cap.out = bytearray(b"GIF89a" + bytes(40))

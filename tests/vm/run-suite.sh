@@ -18,8 +18,9 @@
 #   congestion: our map makes the peer's nonblocking sender get ENOBUFS, and
 #     the peer's map ours; everything arrives after the receiver drains
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
-# and decoded by build/sbin/rds-dissect; a failed check prints the last RDS
-# records, and a failed run's directory is kept. TAP-style "ok N" lines.
+# and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
+# the same records; a failed check prints the last RDS records, and a failed
+# run's directory is kept. TAP-style "ok N" lines.
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
 # the boots (default "exchange reset congestion").
 set -uo pipefail
@@ -222,6 +223,18 @@ wire_result() {
 	fi
 }
 
+# wire_crosscheck LABEL: Wireshark (tshark with tools/rds.lua) decodes the
+# boot's capture to the same records as rds-dissect (a skip without tshark)
+wire_crosscheck() {
+	if ! command -v tshark >/dev/null; then
+		echo "tshark is not installed (tools/install-deps.sh)" >"$d/wire.crosscheck"
+		result "$1: Wireshark decodes the capture's records as rds-dissect does" 77 "$d/wire.crosscheck"
+		return
+	fi
+	capture_crosscheck "$d/wire.pcap" >"$d/wire.crosscheck" 2>&1
+	wire_result "$1: Wireshark decodes the capture's records as rds-dissect does" "$d/wire.crosscheck"
+}
+
 order() {	# PEER_ADDR HOST_ADDR: which one connects
 	if [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$1" ]; then echo "peer smaller"; else echo "host smaller"; fi
 }
@@ -325,6 +338,7 @@ exchange() {
 		eval "ga=\$G$x ha=\$H$x"
 		exchange_checks "$label" "$x" "$ga" "$ha" "$peer"
 	done
+	wire_crosscheck "$label"
 }
 
 # exchange_checks LABEL 4|6 PEER_ADDR HOST_ADDR PEER
@@ -552,6 +566,7 @@ reset() {
 	done
 	[ "$(jq .counters.rx_delivered "$d/status.json")" -eq $((2 * R)) ]
 	result "$label, reset: our engine delivered exactly $((2 * R)) datagrams, no duplicate" $? "$d/status.json"
+	wire_crosscheck "$label"
 }
 
 # congestion PEER LABEL: on the IPv4 connection (peer smaller) our receiver
@@ -597,6 +612,7 @@ congestion() {
 	wire_result "$label, IPv4: our congestion map on the wire marks port 4002, a later one clears it"
 	congested_then_clear "$g6" 4003
 	wire_result "$label, IPv6: the peer's congestion map on the wire marks port 4003, a later one clears it"
+	wire_crosscheck "$label"
 }
 
 # congested_then_clear SRC PORT: a map from SRC with only PORT congested,
