@@ -96,7 +96,7 @@ teardown() {
 EOF2
 )" ]
 	[ "$(files librdsb0)" = "./usr/lib/$MULTIARCH/librdsb.so.0" ]
-	[ "$(files librdsb-dev | sort | tr '\n' ' ')" = "./usr/include/rds-bpf/info.h ./usr/include/rds-bpf/maps.h ./usr/include/rds-bpf/rds.h ./usr/include/rds-bpf/wire.h ./usr/include/rds-bpf/xdp.h ./usr/lib/$MULTIARCH/librdsb.so ./usr/lib/$MULTIARCH/pkgconfig/rds-bpf.pc ./usr/share/man/man3/librdsb.3.gz " ]
+	[ "$(files librdsb-dev | sort | tr '\n' ' ')" = "./usr/include/rds-bpf/info.h ./usr/include/rds-bpf/maps.h ./usr/include/rds-bpf/rds.h ./usr/include/rds-bpf/rules.h ./usr/include/rds-bpf/wire.h ./usr/include/rds-bpf/xdp.h ./usr/lib/$MULTIARCH/librdsb.so ./usr/lib/$MULTIARCH/pkgconfig/rds-bpf.pc ./usr/share/man/man3/librdsb.3.gz " ]
 	dpkg-deb -f "$DEB/librdsb-dev_${VERSION}_$ARCH.deb" Depends | grep -qx "librdsb0 (= $VERSION)"
 	# the Lua dissector goes where this Wireshark looks for global Lua plugins
 	if command -v tshark; then
