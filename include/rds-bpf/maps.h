@@ -16,19 +16,19 @@
 #define RDSB_MAP_CONG		"rdsb_cong"
 #define RDSB_MAP_PATHS		"rdsb_paths"
 #define RDSB_MAP_COUNTERS	"rdsb_counters"
-/* The sockmap data path (bpf/rdsb_data.bpf.c) */
+/* The sockmap data path (transports/tcp/sockmap_rx.bpf.c) */
 #define RDSB_MAP_PATHSK		"rdsb_pathsk"	/* path sockets: stream parser + verdict */
 #define RDSB_MAP_RXPATH		"rdsb_rxpath"	/* per path socket receive state */
 #define RDSB_MAP_SOCKS		"rdsb_socks"	/* application delivery sockets */
 #define RDSB_MAP_BOUND		"rdsb_bound"	/* bound ones: (slot, port) -> index */
 #define RDSB_MAP_RCVQ		"rdsb_rcvq"	/* their receive-queue accounting */
 #define RDSB_MAP_EVENTS		"rdsb_events"	/* ring: what the engine must act on */
-/* The sk_msg send path (bpf/rdsb_txmsg.bpf.h) */
+/* The sk_msg send path (transports/tcp/skmsg_tx.bpf.c) */
 #define RDSB_MAP_TXPATH		"rdsb_txpath"	/* per path: lock, sequence, stream offset */
 #define RDSB_MAP_TXSK		"rdsb_txsk"	/* path sockets the library may send on */
 #define RDSB_MAP_APPTX		"rdsb_apptx"	/* the applications' send sockets */
 #define RDSB_MAP_TXSOCK		"rdsb_txsock"	/* their bound address slot and port */
-/* Acknowledgements and TCP state of path sockets (bpf/rdsb_sockops.bpf.h) */
+/* Acknowledgements and TCP state of path sockets (transports/tcp/sockops.bpf.c) */
 #define RDSB_MAP_TCPPATH	"rdsb_tcppath"	/* per path socket, by entry */
 #define RDSB_MAP_TCPSK		"rdsb_tcpsk"	/* socket storage: its entry */
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * rds-txraw: hostile records on an application's send socket, the sk_msg
- * send path (bpf/rdsb_txmsg.bpf.h), as a buggy or hostile application could
+ * send path (transports/tcp/skmsg_tx.bpf.c), as a buggy or hostile application could
  * write them past the library. It opens an RDS socket with the engine's
  * control protocol itself (OPEN, BIND), so it holds the send socket and the
  * shared rdsb_txpath, and builds a record that would be accepted, then

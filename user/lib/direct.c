@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The sk_msg send path, library side (engine: user/engine/direct_tx.c,
- * program: bpf/rdsb_txmsg.bpf.h). A datagram goes out on its path socket
+ * The sk_msg send path, library side (engine: transports/tcp/skmsg_tx.c,
+ * program: transports/tcp/skmsg_tx.bpf.c). A datagram goes out on its path socket
  * from the application's own sendmsg: the record, [rds_header][payload]
  * with the path's next sequence number and h_ack naming the path, is one
  * blocking sendmsg on the send socket, which rdsb_txmsg redirects into the
