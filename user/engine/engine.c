@@ -292,16 +292,18 @@ out:
 
 		list_for_each_entry_safe(s, ts2, &e->socks, item)
 			rdsb_sock_close(e, s);
+		rdsb_socks_reap(e);
+		rdsb_conn_free_all(e);
+		if (e->tp_priv)
+			e->tp->exit(e);
+		rdsb_cong_fini(e);
+		/* last: `rds-bpf unload` waits for these to close, and then
+		 * everything, the pins included, must be gone */
 		list_for_each_entry_safe(c, tc, &e->ctl_clients, item)
 			ctl_client_free(e, c);
-		rdsb_socks_reap(e);
 	}
-	rdsb_conn_free_all(e);
-	if (e->tp_priv)
-		e->tp->exit(e);
 	if (e->ctl_listen.fd >= 0)
 		close(e->ctl_listen.fd);
-	rdsb_cong_fini(e);
 	close(e->epfd);
 	return err;
 }
