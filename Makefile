@@ -114,7 +114,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 
 # The engine's connection and path logic against a mock transport, with the
 # sockets, address slots and epoll it calls replaced by --wrap mocks (cmocka).
-CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn path_tx path_rx) \
+CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn path_tx path_rx records) \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_sock_req_done rdsb_sock_sent \
                    rdsb_addr_slot rdsb_addr_is_local rdsb_cong_apply_peer rdsb_ev_set rdsb_ev_del

@@ -6,8 +6,11 @@
  * functions replaced with -Wl,--wrap= mocks (Makefile: ENGINE_WRAPS).
  * Covered: connect, up, a drop that is only a mark until the shutdown runs,
  * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
- * duplicate rule, a path stalled on a full socket, congestion maps and pings.
+ * duplicate rule, a path stalled on a full socket, congestion maps and pings,
+ * and (records.c, on a socketpair) a stream that is read no further once
+ * its path is marked, until the shutdown's drain.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "../../user/engine/engine.h"
 
@@ -109,7 +114,9 @@ void __wrap_rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
 
 static struct {
 	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
-	bool connect_fails, last_reset;
+	bool connect_fails, last_reset, xmit_fails;
+	bool stream;			/* recv_path reads p->ev.fd as a record stream */
+	struct rdsb_reader rd;
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
 } tp;
 
@@ -158,6 +165,8 @@ static void t_shutdown(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
 	(void)e;
 	tp.shutdowns++;
 	tp.last_reset = reset;
+	if (tp.stream)
+		close(p->ev.fd);
 	p->ev.fd = -1;
 	tp.written = tp.acked = 0;
 }
@@ -177,9 +186,9 @@ static void t_path_nop(struct rdsb_engine *e, struct rdsb_path *p)
 
 static void t_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	(void)e;
-	(void)p;
 	tp.recvs++;
+	if (tp.stream)
+		rdsb_stream_recv(e, p, &tp.rd);
 }
 
 static int t_prepare(struct rdsb_engine *e, struct rdsb_path *p)
@@ -194,6 +203,8 @@ static int t_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	(void)e;
 	tp.xmits++;
+	if (tp.xmit_fails)
+		return -EPIPE;
 	while (!list_empty(&p->send_q)) {
 		struct rdsb_msg *m = list_first_entry(&p->send_q, struct rdsb_msg, item);
 
@@ -290,6 +301,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	rdsb_conn_free_all(&eng);
+	rdsb_reader_free(&tp.rd);
 	return 0;
 }
 
@@ -632,6 +644,97 @@ static void test_cong_map_and_pings(void **state)
 	assert_int_equal(ndelivered, 0);
 }
 
+/* Records on the wire: header and payload. */
+static size_t put_record(uint8_t *buf, uint64_t seq, uint16_t sport, uint16_t dport, uint32_t len)
+{
+	struct rdsb_hdr h = { .seq = seq, .sport = sport, .dport = dport, .len = len };
+
+	rdsb_hdr_encode(&h, (struct rds_header *)buf);
+	memset(buf + RDS_HEADER_SIZE, 0xab, len);
+	return RDS_HEADER_SIZE + len;
+}
+
+/* Path 0 up on one end of a socketpair; the peer's end in *peer. */
+static struct rdsb_path *stream_path(int *peer)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	p->ev.fd = sv[0];
+	*peer = sv[1];
+	tp.stream = true;
+	return p;
+}
+
+static void test_stream_stops_at_the_mark(void **state)
+{
+	uint8_t buf[4 * (RDS_HEADER_SIZE + 16)];
+	size_t n = 0;
+	int peer;
+	struct rdsb_path *p = stream_path(&peer);
+	struct rdsb_msg *m;
+
+	(void)state;
+	n += put_record(buf + n, 1, 5000, 4000, 16);
+	n += put_record(buf + n, 2, 5000, 0, 0);	/* a ping: answering it fails */
+	n += put_record(buf + n, 3, 5000, 4000, 16);
+	assert_int_equal(write(peer, buf, n), (ssize_t)n);
+	tp.xmit_fails = true;
+	t_recv(&eng, p);
+	/* the write error marked the path: the record after the ping waits */
+	assert_int_equal(p->state, RDSB_PATH_ERROR);
+	assert_int_equal(ndelivered, 1);
+	assert_int_equal(tp.shutdowns, 0);
+	/* more bytes come; a marked path is not read */
+	n = put_record(buf, 4, 5000, 4000, 16);
+	assert_int_equal(write(peer, buf, n), (ssize_t)n);
+	t_recv(&eng, p);
+	assert_int_equal(ndelivered, 1);
+	/* its shutdown reads everything that arrived, in order */
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(ndelivered, 3);
+	assert_int_equal(delivered_seq[0], 1);
+	assert_int_equal(delivered_seq[1], 3);
+	assert_int_equal(delivered_seq[2], 4);
+	assert_int_equal(p->next_rx_seq, 5);
+	assert_false(tp.last_reset);
+	/* the probe, unacknowledged, goes again; the ping's answer, never
+	 * written, waits behind it for the next socket */
+	assert_int_equal(list_len(&p->send_q), 2);
+	m = list_first_entry(&p->send_q, struct rdsb_msg, item);
+	assert_int_equal(m->sport, RDS_FLAG_PROBE_PORT);
+	assert_true(m->flags & RDS_FLAG_RETRANSMITTED);
+	m = list_entry(m->item.next, struct rdsb_msg, item);
+	assert_int_equal(m->dport, 5000);
+	assert_false(m->flags & RDS_FLAG_RETRANSMITTED);
+	close(peer);
+}
+
+static void test_stream_malformed_is_reset_unread(void **state)
+{
+	uint8_t buf[3 * (RDS_HEADER_SIZE + 16)];
+	struct rdsb_hdr bad = { .seq = 2, .sport = 5000, .dport = 4000, .len = 0x7fffffff };
+	size_t n = 0;
+	int peer;
+	struct rdsb_path *p = stream_path(&peer);
+
+	(void)state;
+	n += put_record(buf + n, 1, 5000, 4000, 16);
+	rdsb_hdr_encode(&bad, (struct rds_header *)(buf + n));
+	n += RDS_HEADER_SIZE;
+	n += put_record(buf + n, 3, 5000, 4000, 16);
+	assert_int_equal(write(peer, buf, n), (ssize_t)n);
+	t_recv(&eng, p);
+	assert_int_equal(eng.counters[RDSB_C_DROP_BAD_LEN], 1);
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(ndelivered, 1);	/* nothing after the bad header */
+	assert_int_equal(tp.recvs, 1);		/* the shutdown did not read */
+	assert_true(tp.last_reset);
+	close(peer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +748,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall_and_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cong_map_and_pings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
 	};
 
 	int n = (int)(sizeof(tests) / sizeof(tests[0]));
