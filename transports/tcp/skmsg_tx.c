@@ -178,6 +178,29 @@ static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
 	return tcp_of(e)->txpath && p->state == RDSB_PATH_UP && p->conn->npaths && !p->conn->loopback && p->ev.fd >= 0;
 }
 
+/* Copies of what applications sent on a path's last socket are in their
+ * streams: each goes into the retransmissions, in sequence order, before
+ * anything is written on the path's new socket. Read from the transport's
+ * timer, not from inside a write: reading them queues messages, which
+ * writes on other paths. */
+void tcp_skmsg_read_copies(struct rdsb_engine *e)
+{
+	bool pending = false;
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item)
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			struct rdsb_path *p = &c->paths[i];
+
+			if (p->t_data && tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP) {
+				tcp_path(p)->copies_pending = false;
+				pending = true;
+			}
+		}
+	if (pending)
+		rdsb_socks_read_all(e);
+}
+
 /* Called with the lock held, when the engine has nothing of its own left. */
 static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_txpath *t)
 {
@@ -212,11 +235,9 @@ int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p)
 	struct rdsb_txpath *t;
 
 	if (tcp_path(p)->copies_pending) {
-		/* Copies of what applications sent on the path's last socket
-		 * are in their streams: each goes into the retransmissions,
-		 * in sequence order, before anything is written on this one. */
-		tcp_path(p)->copies_pending = false;
-		rdsb_socks_read_all(e);
+		/* not before tcp_skmsg_read_copies, from the timer */
+		tcp_path(p)->tx_busy = true;
+		return -1;
 	}
 	if (!tcp_path(p)->direct && !wanted(e, p))
 		return 0;

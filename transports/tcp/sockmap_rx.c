@@ -55,12 +55,14 @@ static int on_event(void *ctx, void *data, size_t len)
 
 static struct rdsb_path *path_by_cookie(struct rdsb_engine *e, uint64_t cookie)
 {
-	struct rdsb_conn *c;
+	struct rdsb_hnode *n;
 
-	list_for_each_entry(c, &e->conns, item)
-		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
-			if (c->paths[i].t_data && tcp_path(&c->paths[i])->cookie == cookie)
-				return &c->paths[i];
+	rdsb_hash_for_each(&tcp_of(e)->paths_by_cookie, n, rdsb_hash_u64(cookie)) {
+		struct rdsb_tcp_path *tp = container_of(n, struct rdsb_tcp_path, cookie_node);
+
+		if (tp->cookie == cookie)
+			return tp->path;
+	}
 	return NULL;
 }
 
@@ -68,19 +70,20 @@ static struct rdsb_path *path_by_cookie(struct rdsb_engine *e, uint64_t cookie)
  * goes to the path its cookie names, or is dropped if that path is gone. */
 void tcp_sockmap_inbox_read(struct rdsb_engine *e)
 {
-	if (tcp_of(e)->inbox_busy || tcp_of(e)->inbox_ev.fd < 0)
+	struct rdsb_tcp *t = tcp_of(e);
+
+	if (t->inbox_ev.fd < 0)
 		return;
-	tcp_of(e)->inbox_busy = true;
 	for (;;) {
-		ssize_t n = recv(tcp_of(e)->inbox_ev.fd, tcp_of(e)->inbox_buf + tcp_of(e)->inbox_len, INBOX_CAP - tcp_of(e)->inbox_len,
+		ssize_t n = recv(t->inbox_ev.fd, t->inbox_buf + t->inbox_len, INBOX_CAP - t->inbox_len,
 				 MSG_DONTWAIT);
 		size_t off = 0;
 
 		if (n <= 0)
 			break;
-		tcp_of(e)->inbox_len += (size_t)n;
-		while (tcp_of(e)->inbox_len - off >= RDS_HEADER_SIZE) {
-			const struct rds_header *h = (const void *)(tcp_of(e)->inbox_buf + off);
+		t->inbox_len += (size_t)n;
+		while (t->inbox_len - off >= RDS_HEADER_SIZE) {
+			const struct rds_header *h = (const void *)(t->inbox_buf + off);
 			size_t rec = RDS_HEADER_SIZE + be32toh(h->h_len);
 			struct rdsb_path *p;
 			uint64_t cookie;
@@ -88,23 +91,22 @@ void tcp_sockmap_inbox_read(struct rdsb_engine *e)
 			if (rec > INBOX_CAP) {
 				/* the stream parser bounds h_len: cannot happen */
 				rdsb_count(e, RDSB_C_DROP_BAD_LEN);
-				off = tcp_of(e)->inbox_len;
+				off = t->inbox_len;
 				break;
 			}
-			if (tcp_of(e)->inbox_len - off < rec)
+			if (t->inbox_len - off < rec)
 				break;
 			memcpy(&cookie, &h->h_ack, sizeof(cookie));
 			p = cookie ? path_by_cookie(e, cookie) : NULL;
 			if (p)
-				rdsb_stream_feed(e, p, &tcp_path(p)->rx, tcp_of(e)->inbox_buf + off, rec);
+				rdsb_stream_feed(e, p, &tcp_path(p)->rx, t->inbox_buf + off, rec);
 			else
 				rdsb_count(e, RDSB_C_DROP_NO_PATH);
 			off += rec;
 		}
-		memmove(tcp_of(e)->inbox_buf, tcp_of(e)->inbox_buf + off, tcp_of(e)->inbox_len - off);
-		tcp_of(e)->inbox_len -= off;
+		memmove(t->inbox_buf, t->inbox_buf + off, t->inbox_len - off);
+		t->inbox_len -= off;
 	}
-	tcp_of(e)->inbox_busy = false;
 }
 
 static int inbox_init(struct rdsb_engine *e, int map_fd)
@@ -230,6 +232,7 @@ void tcp_sockmap_exit(struct rdsb_engine *e)
 	tcp_of(e)->sock_at = NULL;
 	sockmap_rx__destroy(tcp_of(e)->sockmap_obj);
 	tcp_of(e)->sockmap_obj = NULL;
+	rdsb_hash_free(&tcp_of(e)->paths_by_cookie);
 }
 
 void tcp_events_read(struct rdsb_engine *e)
@@ -262,6 +265,11 @@ void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 		return;
 	}
 	tcp_path(p)->cookie = cookie;
+	if (rdsb_hash_add(&tcp_of(e)->paths_by_cookie, &tcp_path(p)->cookie_node, rdsb_hash_u64(cookie))) {
+		pr_info("rds-bpf: path %u stays on the userspace path: out of memory\n", p->index);
+		tcp_sockmap_path_del(e, p);
+		return;
+	}
 	p->rx_prechecked = true;
 	/* What arrived before the socket joined the map waits for the next
 	 * data_ready; setting SO_RCVLOWAT calls it now (tcp_set_rcvlowat). */
@@ -293,6 +301,7 @@ void tcp_sockmap_path_del(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_sockmap_path_sync(e, p, false);
 	bpf_map_delete_elem(tcp_of(e)->pathsk_fd, &tcp_path(p)->cookie);
 	bpf_map_delete_elem(tcp_of(e)->rxpath_fd, &tcp_path(p)->cookie);
+	rdsb_hash_del(&tcp_of(e)->paths_by_cookie, &tcp_path(p)->cookie_node);
 	tcp_path(p)->cookie = 0;
 	p->rx_prechecked = false;
 }

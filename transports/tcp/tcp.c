@@ -144,10 +144,9 @@ static struct rdsb_path *accept_slot(struct rdsb_conn *c, uint16_t fport)
 	return c->npaths == 1 ? &c->paths[0] : NULL;
 }
 
+/* An accepted socket becomes p, which has no socket. */
 static void place(struct rdsb_engine *e, struct rdsb_path *p, int fd, uint16_t lport, uint16_t fport)
 {
-	if (p->ev.fd >= 0)
-		rdsb_path_drop(e, p, "replaced by a new connection from the peer");
 	p->ev.fd = fd;
 	p->ev.events = 0;
 	p->outgoing = false;
@@ -185,14 +184,15 @@ static void sweep_parked(struct rdsb_tcp *t)
 	}
 }
 
-/* The connection's path count was decided or one of its paths went down. */
+/* The connection's path count was decided or one of its paths went down.
+ * A parked lane whose path still has a socket replaces it: the peer
+ * reconnected that lane before we saw the old socket die. The old one is
+ * shut down after the event batch, which calls us again: the lane is
+ * placed then, in a path with no socket left to close. */
 static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	struct rdsb_tcp *t = tcp_of(e);
 
-	if (t->placing)		/* placing one drops a path, which calls us */
-		return;
-	t->placing = true;
 	sweep_parked(t);
 	for (unsigned int i = 0; i < t->nparked;) {
 		struct tcp_parked k = t->parked[i];
@@ -202,13 +202,17 @@ static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 			i++;
 			continue;
 		}
+		if (p->ev.fd >= 0) {
+			rdsb_path_drop(e, p, "replaced by a new connection from the peer");
+			i++;
+			continue;
+		}
 		t->parked[i] = t->parked[--t->nparked];
 		place(e, p, k.fd, k.lport, k.fport);
 	}
-	t->placing = false;
 }
 
-static void park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lport, uint16_t fport)
+static bool park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lport, uint16_t fport)
 {
 	struct rdsb_tcp *t = tcp_of(e);
 
@@ -217,10 +221,11 @@ static void park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lp
 	if (t->nparked == TCP_MAX_PARKED) {
 		rdsb_count(e, RDSB_C_ACCEPT_RESET_NO_PATH);
 		reject(fd);
-		return;
+		return false;
 	}
 	rdsb_count(e, RDSB_C_ACCEPT_PARKED);
 	t->parked[t->nparked++] = (struct tcp_parked){ .c = c, .fd = fd, .lport = lport, .fport = fport };
+	return true;
 }
 
 static void tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
@@ -268,10 +273,12 @@ static void tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 		}
 		tune(fd);
 		p = accept_slot(c, fport);
-		if (p)
+		if (p && p->ev.fd < 0) {
 			place(e, p, fd, lport, fport);
-		else
-			park(e, c, fd, lport, fport);
+			continue;
+		}
+		if (park(e, c, fd, lport, fport) && p)	/* it replaces p once p's socket is shut down */
+			rdsb_path_drop(e, p, "replaced by a new connection from the peer");
 	}
 }
 
@@ -444,13 +451,15 @@ static void tcp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events
 }
 
 /* Paths an application's half-written record broke, and paths whose lock an
- * application held when the engine wanted to write. */
+ * application held, or whose copies were not read yet, when the engine
+ * wanted to write. */
 static void tcp_timer(struct rdsb_engine *e, uint64_t *next)
 {
 	struct rdsb_conn *c;
 
 	if (!tcp_of(e)->txpath)
 		return;
+	tcp_skmsg_read_copies(e);
 	list_for_each_entry(c, &e->conns, item)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 			struct rdsb_path *p = &c->paths[i];
@@ -476,6 +485,7 @@ static int tcp_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
 		return -ENOMEM;
 	c->t_data = tp;
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		tp[i].path = &c->paths[i];
 		tp[i].tcp_index = -1;
 		c->paths[i].t_data = &tp[i];
 	}

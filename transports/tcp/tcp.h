@@ -28,7 +28,6 @@ struct rdsb_tcp {			/* e->tp_priv */
 	uint32_t port_group;
 	struct tcp_parked parked[TCP_MAX_PARKED];
 	unsigned int nparked;
-	bool placing;			/* placing a parked lane may drop a path */
 
 	/* The rdsb_events ring: acks (sockops), congestion maps and receive
 	 * queues (sockmap_rx). */
@@ -52,7 +51,7 @@ struct rdsb_tcp {			/* e->tp_priv */
 	int inbox_peer;			/* kept open: the pair stays connected */
 	uint8_t *inbox_buf;		/* one whole record at most */
 	size_t inbox_len;
-	bool inbox_busy;		/* a record being handled may drop paths */
+	struct rdsb_hash paths_by_cookie;	/* rdsb_tcp_path.cookie_node */
 
 	/* skmsg_tx.c; txpath NULL = off */
 	void *skmsg_obj;
@@ -62,7 +61,9 @@ struct rdsb_tcp {			/* e->tp_priv */
 };
 
 struct rdsb_tcp_path {			/* p->t_data */
+	struct rdsb_path *path;
 	uint64_t cookie;		/* on the sockmap receive path: its socket cookie; 0 = not */
+	struct rdsb_hnode cookie_node;	/* in paths_by_cookie while cookie is set */
 	int tcp_index;			/* its rdsb_tcppath entry; -1 = none */
 	bool direct;			/* in rdsb_txsk: applications write on it too */
 	bool copies_pending;		/* read the streams before writing again */
@@ -129,6 +130,7 @@ int tcp_skmsg_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_skmsg_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_skmsg_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_skmsg_read_copies(struct rdsb_engine *e);
 void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p);

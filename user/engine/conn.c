@@ -48,14 +48,27 @@ static bool we_are_smaller(const struct rdsb_conn *c)
 	return rdsb_addr_cmp(c->laddr, c->faddr) < 0;
 }
 
+static uint64_t conn_hash(const struct rdsb_engine *e, const uint8_t laddr[16], const uint8_t faddr[16])
+{
+	uint8_t key[32];
+
+	memcpy(key, laddr, 16);
+	memcpy(key + 16, faddr, 16);
+	return rdsb_hash_mem(key, sizeof(key), e->hash_initval);
+}
+
 struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 				const uint8_t faddr[16], uint32_t scope, bool create)
 {
+	uint64_t h = conn_hash(e, laddr, faddr);
+	struct rdsb_hnode *n;
 	struct rdsb_conn *c;
 
-	list_for_each_entry(c, &e->conns, item)
+	rdsb_hash_for_each(&e->conns_by_addr, n, h) {
+		c = container_of(n, struct rdsb_conn, hnode);
 		if (!memcmp(c->laddr, laddr, 16) && !memcmp(c->faddr, faddr, 16))
 			return c;
+	}
 	if (!create)
 		return NULL;
 	c = calloc(1, sizeof(*c));
@@ -73,7 +86,12 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		free(c);
 		return NULL;
 	}
+	if (rdsb_hash_add(&e->conns_by_addr, &c->hnode, h)) {
+		free(c);
+		return NULL;
+	}
 	if (e->tp->conn_alloc(e, c)) {
+		rdsb_hash_del(&e->conns_by_addr, &c->hnode);
 		free(c);
 		return NULL;
 	}
@@ -90,6 +108,8 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		p->next_tx_seq = 1;
 		INIT_LIST_HEAD(&p->send_q);
 		INIT_LIST_HEAD(&p->unacked);
+		INIT_LIST_HEAD(&p->rx_wait);
+		INIT_LIST_HEAD(&p->drop_item);
 	}
 	list_add_tail(&c->item, &e->conns);
 	return c;
@@ -382,36 +402,54 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_path_xmit(e, p);
 }
 
-/* A path lost its socket: keep every message not known to be acknowledged,
- * in order, and mark those that may have reached the wire RETRANSMITTED
- * (rds_send_path_reset). next_rx_seq survives. */
+static void path_mark(struct rdsb_engine *e, struct rdsb_path *p, const char *why, bool reset)
+{
+	if (p->ev.fd < 0)
+		return;
+	p->drop_reset |= reset;
+	if (p->drop_why)
+		return;		/* marked already, or being shut down */
+	p->drop_why = why;
+	p->drop_drain = p->state == RDSB_PATH_UP;
+	p->state = RDSB_PATH_ERROR;
+	list_add_tail(&p->drop_item, &e->dropped);
+}
+
 void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
+{
+	path_mark(e, p, why, false);
+}
+
+void rdsb_path_reset(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
+{
+	path_mark(e, p, why, true);
+}
+
+/* rds_conn_shutdown: a path lost its socket. Keep every message not known
+ * to be acknowledged, in order, and mark those that may have reached the
+ * wire RETRANSMITTED (rds_send_path_reset). next_rx_seq survives. */
+static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_msg *m, *t;
 	struct list_head requeue = LIST_HEAD_INIT(requeue);
 
-	if (p->ev.fd < 0)
-		return;
-	pr_info("rds-bpf: path %u down: %s\n", p->index, why);
+	pr_info("rds-bpf: path %u down: %s\n", p->index, p->drop_why);
+	p->state = RDSB_PATH_DISCONNECTING;
 	e->tp->conn_path_down(e, p);
-	if (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_ERROR) {
-		bool malformed = p->state == RDSB_PATH_ERROR;
-
+	if (p->drop_drain || p->drop_reset) {
 		/* Bytes TCP already acknowledged to the peer must be read
 		 * before the socket goes; a malformed stream is not read on. */
-		p->state = RDSB_PATH_DISCONNECTING;
-		if (!malformed)
+		if (!p->drop_reset)
 			e->tp->recv_path(e, p);
 		rdsb_path_rx_unstall(e, p);
 		rdsb_path_check_acked(e, p);
 		rdsb_count(e, RDSB_C_PATH_DOWN);
-		rdsb_ev_del(e, &p->ev);
-		e->tp->conn_path_shutdown(e, p, malformed);
-	} else {
-		rdsb_ev_del(e, &p->ev);
-		e->tp->conn_path_shutdown(e, p, false);
 	}
+	rdsb_ev_del(e, &p->ev);
+	e->tp->conn_path_shutdown(e, p, p->drop_reset);
 	p->state = RDSB_PATH_DOWN;
+	p->drop_why = NULL;
+	p->drop_drain = p->drop_reset = false;
 	p->reconnects++;
 
 	list_splice_tail_init(&p->unacked, &requeue);
@@ -444,6 +482,21 @@ void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why)
 		p->conn->ping_tries = 0;
 	schedule_reconnect(e, p);
 	e->tp->conn_paths_changed(e, p->conn);
+}
+
+bool rdsb_paths_shutdown(struct rdsb_engine *e)
+{
+	bool any = false;
+
+	/* a shutdown may mark more paths (its drain answers pings): they go too */
+	while (!list_empty(&e->dropped)) {
+		struct rdsb_path *p = list_first_entry(&e->dropped, struct rdsb_path, drop_item);
+
+		list_del_init(&p->drop_item);
+		path_shutdown(e, p);
+		any = true;
+	}
+	return any;
 }
 
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
@@ -546,6 +599,9 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 				rdsb_ev_del(e, &p->ev);
 				e->tp->conn_path_shutdown(e, p, false);
 			}
+			list_del_init(&p->drop_item);
+			list_del_init(&p->rx_wait);
+			rdsb_msg_free(p->rx_stalled);
 			list_splice_init(&p->unacked, &p->send_q);
 			list_for_each_entry_safe(m, t, &p->send_q, item)
 				rdsb_msg_free(m);
@@ -553,7 +609,9 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 		list_for_each_entry_safe(m, t, &c->pending, item)
 			rdsb_msg_free(m);
 		e->tp->conn_free(e, c);
+		rdsb_hash_del(&e->conns_by_addr, &c->hnode);
 		list_del_init(&c->item);
 		free(c);
 	}
+	rdsb_hash_free(&e->conns_by_addr);
 }

@@ -191,6 +191,8 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	case EV_PATH: {
 		struct rdsb_path *p = container_of(ev, struct rdsb_path, ev);
 
+		if (p->drop_why)
+			break;	/* marked: its shutdown reads what is left */
 		if (p->state == RDSB_PATH_CONNECTING) {
 			e->tp->conn_path_connected(e, p);
 			break;
@@ -206,6 +208,20 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	}
 }
 
+/* What the batch left for the top of the loop, where no call chain is inside
+ * a path: paths whose socket made room read on, marked paths are shut down
+ * (either may lead to the other), closed sockets are freed. True if there
+ * was a path to resume or shut down. */
+static bool settle(struct rdsb_engine *e)
+{
+	bool any = false;
+
+	while (rdsb_paths_resume(e) || rdsb_paths_shutdown(e))
+		any = true;
+	rdsb_socks_reap(e);
+	return any;
+}
+
 int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *), void *arg)
 {
 	struct rdsb_engine eng = { 0 }, *e = &eng;
@@ -217,6 +233,8 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->socks);
 	INIT_LIST_HEAD(&e->ctl_clients);
 	INIT_LIST_HEAD(&e->dead_socks);
+	INIT_LIST_HEAD(&e->dropped);
+	INIT_LIST_HEAD(&e->rx_ready);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;
 	rdsb_transport_fill(&e->tp_ops, cfg->tp);
@@ -270,6 +288,8 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 
 		e->now = rdsb_now_ns();
 		next = timers(e);
+		if (settle(e))
+			continue;	/* a path went down: its reconnect is a timer */
 		e->now = rdsb_now_ns();
 		wait = next > e->now ? next - e->now : 0;
 		ts.tv_sec = (time_t)(wait / 1000000000ull);
@@ -282,7 +302,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 		e->now = rdsb_now_ns();
 		for (i = 0; i < n; i++)
 			dispatch(e, evs[i].data.ptr, evs[i].events);
-		rdsb_socks_reap(e);
+		settle(e);
 	}
 	err = 0;
 out:
@@ -290,10 +310,16 @@ out:
 		struct rdsb_sock *s, *ts2;
 		struct ctl_client *c, *tc;
 
+		/* paths marked in the last pass are shut down (and drained into
+		 * their sockets) as in any other */
+		e->stopping = true;
+		settle(e);
 		list_for_each_entry_safe(s, ts2, &e->socks, item)
 			rdsb_sock_close(e, s);
-		rdsb_socks_reap(e);
+		settle(e);
 		rdsb_conn_free_all(e);
+		rdsb_hash_free(&e->socks_by_id);
+		rdsb_hash_free(&e->socks_by_port);
 		if (e->tp_priv)
 			e->tp->exit(e);
 		rdsb_cong_fini(e);

@@ -14,6 +14,7 @@
 #include <rds-bpf/maps.h>
 
 struct bpf_object;
+#include "../common/hash.h"
 #include "../common/list.h"
 #include "../common/wire.h"
 
@@ -75,12 +76,20 @@ struct rdsb_path {
 	/* A message of a sender short of send space is unacked here: each ack
 	 * wakes the engine (the transport's ack_wait), not only the next pass. */
 	bool ack_wake;
-	bool in_xmit;
 
 	/* RX */
 	__u64 next_rx_seq;		/* survives reconnects; __u64 for rdsb_seq_accept() */
 	struct rdsb_msg *rx_stalled;	/* complete, waiting for room in its socket */
-	uint32_t rx_blocked_on;		/* that socket's id */
+	struct list_head rx_wait;	/* stalled: on that socket's list; on
+					 * e->rx_ready once it has room */
+
+	/* Teardown, as rds_conn_path_drop: rdsb_path_drop marks the path
+	 * (RDSB_PATH_ERROR) and queues it on e->dropped; rdsb_paths_shutdown
+	 * shuts it down after the event batch, when no call chain is inside it. */
+	const char *drop_why;		/* marked; NULL = not */
+	bool drop_drain;		/* it was up: read what TCP acknowledged first */
+	bool drop_reset;		/* the stream is malformed: reset, read no more */
+	struct list_head drop_item;
 
 	/* Reconnect backoff, as rds_queue_reconnect. */
 	uint64_t reconnect_at;		/* ns, 0 = none */
@@ -104,6 +113,7 @@ struct rdsb_conn {
 	uint64_t ping_at;		/* ns: (re)send the probe ping then */
 	struct list_head pending;	/* waiting for the handshake to pick a path */
 	void *t_data;			/* the transport's own per-connection state */
+	struct rdsb_hnode hnode;	/* in e->conns_by_addr */
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
 
@@ -111,6 +121,8 @@ struct rdsb_sock {
 	struct list_head item;
 	struct rdsb_engine *eng;
 	uint32_t id;
+	struct rdsb_hnode id_node;	/* in e->socks_by_id until closed */
+	struct rdsb_hnode port_node;	/* in e->socks_by_port while bound */
 	struct rdsb_ev ctl;		/* control connection */
 	struct rdsb_ev data;		/* engine end of the delivery stream */
 	int app_fd;			/* application end, kept for the transport */
@@ -138,6 +150,7 @@ struct rdsb_sock {
 	uint64_t rx_written;		/* written into the delivery stream */
 	size_t rx_head_off;
 	bool congested;
+	struct list_head stalled;	/* paths waiting for room here (p->rx_wait) */
 	bool closed;			/* freed after the current epoll batch */
 };
 
@@ -245,6 +258,9 @@ struct rdsb_engine {
 	int epfd;
 	struct rdsb_ev ctl_listen;
 	struct list_head conns, socks, ctl_clients, dead_socks;
+	struct rdsb_hash conns_by_addr, socks_by_id, socks_by_port;
+	struct list_head dropped;	/* paths marked for shutdown (p->drop_item) */
+	struct list_head rx_ready;	/* stalled paths whose socket has room (p->rx_wait) */
 	uint32_t next_sock_id;
 	uint32_t gen_num;		/* GEN_NUM we advertise, random per start */
 	uint32_t hash_initval;		/* for RDS_MPATH_HASH, random per start */
@@ -336,7 +352,14 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 				const uint8_t faddr[16], uint32_t scope, bool create);
 void rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p);
+/* Mark p for shutdown after the event batch (nothing more is written on
+ * it, nor read but by its shutdown); rdsb_path_reset: its stream is
+ * malformed, so its shutdown reads nothing and resets the connection. */
 void rdsb_path_drop(struct rdsb_engine *e, struct rdsb_path *p, const char *why);
+void rdsb_path_reset(struct rdsb_engine *e, struct rdsb_path *p, const char *why);
+/* Shut down the marked paths: only from the event loop, outside any call
+ * chain that may be inside a path. True if there were any. */
+bool rdsb_paths_shutdown(struct rdsb_engine *e);
 void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c);
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next);
@@ -392,11 +415,20 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
 /* path_rx.c: one message a transport received (takes data, h->len bytes,
- * malloc'd). False when the path stalled on a full socket or went down:
- * the transport stops reading it until rdsb_path_rx_resume calls recv_path. */
+ * malloc'd). False when the path stalled on a full socket: the transport
+ * stops reading it until rdsb_paths_resume calls recv_path. A transport
+ * reads a path only while rdsb_path_readable. */
 bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data);
-void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id);
+/* s has room again (or is closing): the paths stalled on it go on after the
+ * batch (rdsb_paths_resume, from the event loop; true if there were any). */
+void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s);
+bool rdsb_paths_resume(struct rdsb_engine *e);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
+/* Up, or being drained by its shutdown; not while marked for it. */
+static inline bool rdsb_path_readable(const struct rdsb_path *p)
+{
+	return p->ev.fd >= 0 && (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_DISCONNECTING);
+}
 
 extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
 

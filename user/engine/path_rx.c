@@ -3,7 +3,9 @@
  * What the kernel does with each message a transport received
  * (rds_recv_incoming): congestion maps, the duplicate rule, pings and
  * probes, delivery to the bound socket, and a path that stalls on a socket
- * over its receive limit until the socket drains.
+ * over its receive limit until the socket drains: it waits on the socket's
+ * list of stalled paths, and is read on after the event batch in which the
+ * socket made room.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,14 +26,17 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 		rdsb_msg_free(m);
 		return true;
 	}
-	if (p->state == RDSB_PATH_DISCONNECTING) {
-		/* draining a dying socket: nothing may be left behind */
+	if (p->state == RDSB_PATH_DISCONNECTING || p->rx_stalled) {
+		/* draining a dying socket: nothing may be left behind; or a
+		 * record that came another way (the TCP transport's inbox)
+		 * while the path waits: it cannot wait twice, nor overtake */
+		rdsb_path_rx_unstall(e, p);
 		rdsb_sock_deliver(e, s, m, true);
 		return true;
 	}
 	if (!rdsb_sock_deliver(e, s, m, false)) {
 		p->rx_stalled = m;
-		p->rx_blocked_on = s->id;
+		list_add_tail(&p->rx_wait, &s->stalled);
 		rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
 		return false;
 	}
@@ -100,35 +105,38 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_msg *m = p->rx_stalled;
-	struct rdsb_sock *s = rdsb_sock_by_id(e, p->rx_blocked_on);
+	struct rdsb_sock *s;
 
 	p->rx_stalled = NULL;
-	p->rx_blocked_on = 0;
+	list_del_init(&p->rx_wait);
 	if (!m)
 		return;
-	if (s)
+	if ((s = rdsb_sock_by_port(e, p->conn->laddr, m->dport)))
 		rdsb_sock_deliver(e, s, m, true);
 	else
 		rdsb_msg_free(m);
 }
 
-void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id)
+void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	struct rdsb_conn *c;
+	list_splice_tail_init(&s->stalled, &e->rx_ready);
+}
 
-	list_for_each_entry(c, &e->conns, item) {
-		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
-			struct rdsb_path *p = &c->paths[i];
-			struct rdsb_msg *m = p->rx_stalled;
+bool rdsb_paths_resume(struct rdsb_engine *e)
+{
+	bool any = false;
 
-			if (!m || p->rx_blocked_on != sock_id)
-				continue;
-			p->rx_stalled = NULL;
-			p->rx_blocked_on = 0;
-			if (!deliver(e, p, m))
-				continue;
-			rdsb_ev_set(e, &p->ev, p->ev.events | EPOLLIN);
-			e->tp->recv_path(e, p);
-		}
+	while (!list_empty(&e->rx_ready)) {
+		struct rdsb_path *p = list_first_entry(&e->rx_ready, struct rdsb_path, rx_wait);
+		struct rdsb_msg *m = p->rx_stalled;
+
+		list_del_init(&p->rx_wait);
+		p->rx_stalled = NULL;
+		any = true;
+		if (!deliver(e, p, m))
+			continue;	/* full again: back on its list */
+		rdsb_ev_set(e, &p->ev, p->ev.events | EPOLLIN);
+		e->tp->recv_path(e, p);
 	}
+	return any;
 }

@@ -56,20 +56,18 @@ void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m)
 	p->ack_wake |= m->wake_on_ack;
 }
 
+/* Nothing a transport's xmit calls queues or writes on a path, and a path
+ * that fails is only marked (rdsb_path_drop): xmit is never entered twice. */
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	int err;
 
-	if (p->state != RDSB_PATH_UP || p->in_xmit)
+	if (p->state != RDSB_PATH_UP)
 		return;
-	p->in_xmit = true;
-	if (e->tp->xmit_path_prepare(e, p) < 0) {
-		p->in_xmit = false;
+	if (e->tp->xmit_path_prepare(e, p) < 0)
 		return;		/* not now: the transport's timer comes back */
-	}
-	err = p->state == RDSB_PATH_UP ? e->tp->xmit(e, p) : 0;
+	err = e->tp->xmit(e, p);
 	e->tp->xmit_path_complete(e, p);
-	p->in_xmit = false;
 	/* What was just sent cannot be acked yet: acks are looked at once per
 	 * event-loop pass (rdsb_conns_timer), not once per send. */
 	if (err)

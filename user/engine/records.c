@@ -122,7 +122,8 @@ void rdsb_reader_free(struct rdsb_reader *r)
 	r->buf = NULL;
 }
 
-/* Parse what is buffered; false when the path stalled or was dropped.
+/* Parse what is buffered; false when the path stalled or was marked for
+ * shutdown (what is left in the buffer is read by the shutdown's drain).
  * A record completes as soon as its last byte is here, which for a
  * zero-length record (pings, probes) is its header's last byte. */
 static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r)
@@ -150,13 +151,13 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader
 				pr_info("rds-bpf: bad record length %u (flags %#x): resetting path\n",
 					r->h.len, r->h.flags);
 				/* No way to find the next record: reset the path. */
-				p->state = RDSB_PATH_ERROR;
-				rdsb_path_drop(e, p, "malformed record");
+				rdsb_path_reset(e, p, "malformed record");
 				return false;
 			}
 			r->have = 0;
 			if (r->h.len && !(r->data = malloc(r->h.len))) {
-				rdsb_path_drop(e, p, "out of memory");
+				/* the record cannot be read: the stream is lost */
+				rdsb_path_reset(e, p, "out of memory");
 				return false;
 			}
 			continue;
@@ -173,14 +174,14 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader
 		r->hdr_have = 0;
 		data = r->data;
 		r->data = NULL;
-		if (!rdsb_recv_incoming(e, p, &r->h, data) || p->ev.fd < 0)
+		if (!rdsb_recv_incoming(e, p, &r->h, data) || !rdsb_path_readable(p))
 			return false;
 	}
 }
 
 void rdsb_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r)
 {
-	if (p->ev.fd < 0)
+	if (!rdsb_path_readable(p))
 		return;
 	if (p->rx_stalled) {
 		if (p->state != RDSB_PATH_DISCONNECTING)
@@ -209,6 +210,8 @@ void rdsb_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_re
 	}
 }
 
+/* Also on a path marked for shutdown: these records were taken off its
+ * socket already (acknowledged by TCP), and would be read by its drain. */
 void rdsb_stream_feed(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r,
 		      const uint8_t *rec, size_t len)
 {

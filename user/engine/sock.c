@@ -49,25 +49,40 @@ static uint64_t hard_limit(const struct rdsb_sock *s)
 	return h > RX_HARD_MIN ? h : RX_HARD_MIN;
 }
 
+static uint64_t port_hash(const struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
+{
+	uint8_t key[18];
+
+	memcpy(key, addr, 16);
+	memcpy(key + 16, &port, 2);
+	return rdsb_hash_mem(key, sizeof(key), e->hash_initval);
+}
+
 struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id)
 {
-	struct rdsb_sock *s;
+	struct rdsb_hnode *n;
 
 	if (!id)
 		return NULL;
-	list_for_each_entry(s, &e->socks, item)
+	rdsb_hash_for_each(&e->socks_by_id, n, rdsb_hash_u64(id)) {
+		struct rdsb_sock *s = container_of(n, struct rdsb_sock, id_node);
+
 		if (s->id == id)
 			return s;
+	}
 	return NULL;
 }
 
 struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
 {
-	struct rdsb_sock *s;
+	struct rdsb_hnode *n;
 
-	list_for_each_entry(s, &e->socks, item)
-		if (s->bound && s->port == port && !memcmp(s->addr, addr, 16))
+	rdsb_hash_for_each(&e->socks_by_port, n, port_hash(e, addr, port)) {
+		struct rdsb_sock *s = container_of(n, struct rdsb_sock, port_node);
+
+		if (s->port == port && !memcmp(s->addr, addr, 16))
 			return s;
+	}
 	return NULL;
 }
 
@@ -129,7 +144,14 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->rcvbuf = default_rcvbuf();
 	s->sndbuf = default_sndbuf();
 	INIT_LIST_HEAD(&s->rx_q);
+	INIT_LIST_HEAD(&s->stalled);
 	list_add_tail(&s->item, &e->socks);
+	if (rdsb_hash_add(&e->socks_by_id, &s->id_node, rdsb_hash_u64(s->id))) {
+		list_del_init(&s->item);
+		munmap(s->shm, 4096);
+		errno = ENOMEM;
+		goto fail;
+	}
 	ntp = e->tp->sock_open(e, s, &fds[4]);
 	rdsb_ev_set(e, &s->ctl, EPOLLIN);
 	rdsb_ev_set(e, &s->data, EPOLLIN);
@@ -192,6 +214,8 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->slot = rdsb_addr_slot(e, addr, scope, RDSB_ADDR_LOCAL);
 	if (s->slot < 0)
 		return EADDRNOTAVAIL;
+	if (rdsb_hash_add(&e->socks_by_port, &s->port_node, port_hash(e, addr, p)))
+		return ENOMEM;
 	memcpy(s->addr, addr, 16);
 	s->scope_id = scope;
 	s->port = p;
@@ -283,7 +307,7 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 	rdsb_ev_set(e, &s->data, EPOLLIN | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
 	rdsb_sock_check_cong(e, s);
 	if (s->rx_q_bytes < hard_limit(s))
-		rdsb_path_rx_resume(e, s->id);
+		rdsb_path_rx_resume(e, s);
 }
 
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
@@ -547,11 +571,13 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	s->closed = true;
 	list_del_init(&s->item);
 	list_add_tail(&s->item, &e->dead_socks);
+	rdsb_hash_del(&e->socks_by_id, &s->id_node);
+	rdsb_hash_del(&e->socks_by_port, &s->port_node);
 	e->tp->sock_close(e, s);
 	rdsb_conn_cancel(e, s->id, NULL, 0);
 	if (s->bound && s->congested)
 		rdsb_cong_set_local(e, s->slot, s->port, false);
-	rdsb_path_rx_resume(e, s->id);
+	rdsb_path_rx_resume(e, s);
 	list_for_each_entry_safe(m, t, &s->rx_q, item)
 		rdsb_msg_free(m);
 	rdsb_ev_del(e, &s->ctl);

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * For the engine's unit tests (cmocka): a mock transport whose ops count
+ * what the core asked of them, and -Wl,--wrap= mocks of what the core
+ * calls outside the files under test (address slots, the peer's congestion
+ * map, epoll). One test program includes it once.
+ */
+#ifndef RDSB_TEST_MOCK_ENGINE_H
+#define RDSB_TEST_MOCK_ENGINE_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "../../user/engine/engine.h"
+
+#define NSEC_PER_MSEC 1000000ull
+#define FAKE_FD 100
+
+static bool mock_addr_local;		/* what rdsb_addr_is_local says */
+static unsigned int cong_applied;	/* rdsb_cong_apply_peer calls */
+
+int __wrap_rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
+			  enum rdsb_addr_kind kind)
+{
+	(void)e;
+	(void)addr;
+	(void)scope;
+	return kind == RDSB_ADDR_LOCAL ? 1 : 2;
+}
+
+bool __wrap_rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
+{
+	(void)addr;
+	(void)scope;
+	return mock_addr_local;
+}
+
+void __wrap_rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
+{
+	if (map)
+		memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
+	cong_applied++;
+}
+
+int __wrap_rdsb_ev_set(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
+{
+	(void)e;
+	if (ev->fd < 0)
+		return -1;
+	ev->events = events;
+	return 0;
+}
+
+void __wrap_rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
+{
+	(void)e;
+	ev->events = 0;
+}
+
+/* ------------------------------------------------- the mock transport */
+
+static struct {
+	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
+	bool connect_fails, last_reset, xmit_fails;
+	bool stream;			/* recv_path reads p->ev.fd as a record stream */
+	struct rdsb_reader rd;
+	uint64_t armed;			/* sock_arm's last room */
+	uint64_t written, acked;	/* stream bytes, as TCP counts them */
+} tp;
+
+static int t_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	(void)e;
+	(void)c;
+	return 0;
+}
+
+static void t_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	(void)e;
+	(void)c;
+}
+
+static int t_connect(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	tp.connects++;
+	if (tp.connect_fails)
+		return -1;
+	p->ev.fd = FAKE_FD + (int)p->index;
+	p->state = RDSB_PATH_CONNECTING;
+	return 0;
+}
+
+static void t_path_up(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	(void)p;
+	tp.ups++;
+}
+
+static void t_path_down(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	/* the core has not let go of the socket yet */
+	assert_true(p->ev.fd >= 0);
+	assert_int_equal(p->state, RDSB_PATH_DISCONNECTING);
+	tp.downs++;
+}
+
+static void t_shutdown(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
+{
+	(void)e;
+	tp.shutdowns++;
+	tp.last_reset = reset;
+	if (tp.stream)
+		close(p->ev.fd);
+	p->ev.fd = -1;
+	tp.written = tp.acked = 0;
+}
+
+static void t_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	(void)e;
+	(void)c;
+	tp.changed++;
+}
+
+static void t_path_nop(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	(void)p;
+}
+
+static void t_recv(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	tp.recvs++;
+	if (tp.stream)
+		rdsb_stream_recv(e, p, &tp.rd);
+}
+
+static int t_prepare(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	(void)p;
+	return 0;
+}
+
+/* Every queued message goes on the wire whole: 48 header bytes + payload. */
+static int t_xmit(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	tp.xmits++;
+	if (tp.xmit_fails)
+		return -EPIPE;
+	while (!list_empty(&p->send_q)) {
+		struct rdsb_msg *m = list_first_entry(&p->send_q, struct rdsb_msg, item);
+
+		rdsb_msg_encode(p, m);
+		list_del_init(&m->item);
+		tp.written += RDS_HEADER_SIZE + m->len;
+		m->end_off = tp.written;
+		rdsb_path_msg_sent(p, m);
+	}
+	return 0;
+}
+
+static uint64_t t_acked(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	(void)p;
+	return tp.acked;
+}
+
+static void t_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting)
+{
+	(void)e;
+	(void)p;
+	(void)waiting;
+}
+
+static uint64_t t_ack_poll(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	(void)p;
+	return NSEC_PER_MSEC;
+}
+
+static void t_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	(void)p;
+}
+
+static int t_sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2])
+{
+	(void)e;
+	(void)s;
+	(void)fds;
+	return 0;
+}
+
+static void t_sock_nop(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	(void)e;
+	(void)s;
+}
+
+static uint64_t t_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s)
+{
+	(void)e;
+	(void)s;
+	return 0;	/* the transport delivers nothing itself */
+}
+
+static void t_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room)
+{
+	(void)e;
+	(void)s;
+	tp.armed = room;
+}
+
+static const struct rdsb_transport mock_tp = {
+	.name = "mock",
+	.conn_alloc = t_conn_alloc,
+	.conn_free = t_conn_free,
+	.conn_path_connect = t_connect,
+	.conn_path_up = t_path_up,
+	.conn_path_down = t_path_down,
+	.conn_path_shutdown = t_shutdown,
+	.conn_paths_changed = t_paths_changed,
+	.conn_path_seq_reset = t_seq_reset,
+	.conn_path_sync = t_path_nop,
+	.recv_path = t_recv,
+	.xmit_path_prepare = t_prepare,
+	.xmit = t_xmit,
+	.xmit_path_complete = t_path_nop,
+	.acked = t_acked,
+	.ack_wait = t_ack_wait,
+	.ack_poll_ns = t_ack_poll,
+	.sock_open = t_sock_open,
+	.sock_bind = t_sock_nop,
+	.sock_close = t_sock_nop,
+	.sock_delivered = t_sock_delivered,
+	.sock_arm = t_sock_arm,
+};
+
+
+/* ------------------------------------------------------------ fixture */
+
+static struct rdsb_engine eng;
+static struct rdsb_cong_map cong[4];
+static const uint8_t A[16] = { [10] = 0xff, [11] = 0xff, 10, 99, 0, 1 };	/* ::ffff:10.99.0.1 */
+static const uint8_t B[16] = { [10] = 0xff, [11] = 0xff, 10, 99, 0, 2 };
+
+static void mock_engine_init(void)
+{
+	memset(&eng, 0, sizeof(eng));
+	memset(&tp, 0, sizeof(tp));
+	memset(cong, 0, sizeof(cong));
+	INIT_LIST_HEAD(&eng.conns);
+	INIT_LIST_HEAD(&eng.socks);
+	INIT_LIST_HEAD(&eng.dead_socks);
+	INIT_LIST_HEAD(&eng.ctl_clients);
+	INIT_LIST_HEAD(&eng.dropped);
+	INIT_LIST_HEAD(&eng.rx_ready);
+	eng.tp = &mock_tp;
+	eng.cong = cong;
+	eng.max_paths = RDS_MPATH_WORKERS;
+	eng.gen_num = 7;
+	eng.next_sock_id = 1;
+	eng.addrs_fd = eng.cong_fd = -1;
+	eng.now = 1000 * NSEC_PER_MSEC;
+	cong_applied = 0;
+	mock_addr_local = false;
+}
+
+/* cmocka's run, then the "N passed, M failed" line tools/run-tests.sh counts */
+#define mock_run_tests(tests) mock_report(cmocka_run_group_tests(tests, NULL, NULL), \
+					  (int)(sizeof(tests) / sizeof((tests)[0])))
+static int mock_report(int failed, int n)
+{
+	printf("%d passed, %d failed\n", n - failed, failed);
+	return failed ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The engine's connection and path logic (user/engine/conn.c, path_tx.c,
+ * path_rx.c) without sockets, root or namespaces: a mock transport whose ops
+ * record what the core asked of them, and the socket, address and epoll
+ * functions replaced with -Wl,--wrap= mocks (Makefile: CONN_TEST_WRAPS).
+ * Covered: connect, up, a drop that is only a mark until the shutdown runs,
+ * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
+ * duplicate rule, a path stalled on a full socket, congestion maps and pings,
+ * and (records.c, on a socketpair) a stream that is read no further once
+ * its path is marked, until the shutdown's drain.
+ */
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include "mock_engine.h"
+
+/* ------------------------------------------------------------ mocks */
+
+static struct rdsb_sock sock;		/* the one bound socket */
+static bool sock_bound, sock_full;
+static uint64_t delivered_seq[64];
+static unsigned int ndelivered;
+static unsigned int sent_calls;
+static uint32_t sent_bytes;
+
+struct rdsb_sock *__wrap_rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
+{
+	(void)e;
+	(void)addr;
+	return sock_bound && port == sock.port ? &sock : NULL;
+}
+
+bool __wrap_rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
+{
+	(void)e;
+	(void)s;
+	if (!force && sock_full)
+		return false;
+	if (ndelivered < 64)
+		delivered_seq[ndelivered] = m->seq;
+	ndelivered++;
+	rdsb_msg_free(m);
+	return true;
+}
+
+void __wrap_rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
+{
+	(void)e;
+	m->req_pending = false;
+}
+
+void __wrap_rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
+{
+	(void)e;
+	if (!sock_id)
+		return;		/* the engine's own: pings, probes */
+	sent_calls++;
+	sent_bytes += len;
+}
+
+/* ------------------------------------------------------------ fixture */
+
+
+static int setup(void **state)
+{
+	(void)state;
+	mock_engine_init();
+	memset(&sock, 0, sizeof(sock));
+	INIT_LIST_HEAD(&sock.stalled);
+	sock.id = 1;
+	sock.port = 4000;
+	sock_bound = true;
+	sock_full = false;
+	ndelivered = sent_calls = sent_bytes = 0;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rdsb_conn_free_all(&eng);
+	rdsb_reader_free(&tp.rd);
+	return 0;
+}
+
+/* A bound port whose messages the kernel's hash puts on path 0. */
+static uint16_t port_on_path0(void)
+{
+	for (uint16_t p = 1000;; p++)
+		if (rdsb_mpath_hash(p, eng.hash_initval, RDS_MPATH_WORKERS) == 0)
+			return p;
+}
+
+static struct rdsb_msg *data_msg(uint16_t sport, uint32_t len)
+{
+	struct rdsb_msg *m = rdsb_msg_new(len);
+
+	assert_non_null(m);
+	m->sock_id = 1;
+	m->sport = sport;
+	m->dport = 4000;
+	return m;
+}
+
+/* A (smaller) to B, path 0 up with its handshake done: one path. */
+static struct rdsb_path *path0_up(struct rdsb_conn **cp)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, A, B, 0, true);
+	struct rdsb_path *p;
+
+	assert_non_null(c);
+	p = &c->paths[0];
+	rdsb_conn_want_path0(&eng, c);
+	assert_int_equal(p->reconnect_at, eng.now);	/* the first attempt at once */
+	{
+		uint64_t next = UINT64_MAX;
+
+		rdsb_conns_timer(&eng, &next);
+	}
+	assert_int_equal(tp.connects, 1);
+	assert_int_equal(p->state, RDSB_PATH_CONNECTING);
+	rdsb_path_up(&eng, p);
+	assert_int_equal(p->state, RDSB_PATH_UP);
+	assert_true(p->ev.events & EPOLLIN);
+	c->npaths = 1;
+	c->ping_at = 0;
+	*cp = c;
+	return p;
+}
+
+static unsigned int list_len(struct list_head *l)
+{
+	unsigned int n = 0;
+	struct list_head *pos;
+
+	for (pos = l->next; pos != l; pos = pos->next)
+		n++;
+	return n;
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_conn_lookup(void **state)
+{
+	struct rdsb_conn *ab, *ba;
+
+	(void)state;
+	assert_null(rdsb_conn_get(&eng, A, B, 0, false));
+	ab = rdsb_conn_get(&eng, A, B, 0, true);
+	ba = rdsb_conn_get(&eng, B, A, 0, true);
+	assert_non_null(ab);
+	assert_non_null(ba);
+	assert_ptr_not_equal(ab, ba);
+	assert_ptr_equal(rdsb_conn_get(&eng, A, B, 0, false), ab);
+	assert_ptr_equal(rdsb_conn_get(&eng, B, A, 0, true), ba);
+	assert_int_equal(eng.conns_by_addr.count, 2);
+	assert_int_equal(ab->lslot, 1);
+	assert_int_equal(ab->fslot, 2);
+}
+
+static void test_up_sends_map_then_probe(void **state)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, A, B, 0, true);
+	struct rdsb_path *p = &c->paths[0];
+	struct rdsb_msg *m;
+
+	(void)state;
+	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 10));	/* queued while down */
+	assert_int_equal(list_len(&p->send_q), 1);
+	assert_int_equal(p->reconnect_at, eng.now);
+	rdsb_path_connect(&eng, p);
+	rdsb_path_up(&eng, p);
+	assert_int_equal(tp.ups, 1);
+	/* the congestion map went first and is freed once written; the
+	 * datagram (seq 1) and the probe (seq 2) wait for their acks */
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], 1);
+	assert_int_equal(eng.counters[RDSB_C_PROBES], 1);
+	assert_int_equal(p->nunacked, 2);
+	m = list_first_entry(&p->unacked, struct rdsb_msg, item);
+	assert_int_equal(m->seq, 1);
+	assert_int_equal(m->len, 10);
+	assert_int_equal(m->end_off, 2 * RDS_HEADER_SIZE + RDS_CONG_MAP_BYTES + 10);
+	m = list_entry(m->item.next, struct rdsb_msg, item);
+	assert_int_equal(m->seq, 2);
+	assert_int_equal(m->sport, RDS_FLAG_PROBE_PORT);
+	/* acks free exactly what they cover */
+	tp.acked = 2 * RDS_HEADER_SIZE + RDS_CONG_MAP_BYTES + 10;
+	rdsb_path_check_acked(&eng, p);
+	assert_int_equal(p->nunacked, 1);
+	assert_int_equal(sent_calls, 1);
+	assert_int_equal(sent_bytes, 10);
+}
+
+static void test_drop_is_a_mark_until_shutdown(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	unsigned int xmits;
+
+	(void)state;
+	rdsb_path_drop(&eng, p, "test");
+	assert_int_equal(p->state, RDSB_PATH_ERROR);
+	assert_string_equal(p->drop_why, "test");
+	assert_true(p->ev.fd >= 0);		/* not shut down yet */
+	assert_int_equal(tp.downs + tp.shutdowns, 0);
+	/* nothing is written on a marked path */
+	xmits = tp.xmits;
+	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 5));
+	assert_int_equal(tp.xmits, xmits);
+	assert_int_equal(list_len(&p->send_q), 1);
+	/* marking twice queues it once */
+	rdsb_path_drop(&eng, p, "again");
+	assert_int_equal(list_len(&eng.dropped), 1);
+	assert_string_equal(p->drop_why, "test");
+
+	assert_true(rdsb_paths_shutdown(&eng));
+	assert_int_equal(tp.recvs, 1);		/* drained: what TCP acknowledged to the peer */
+	assert_int_equal(tp.downs, 1);
+	assert_int_equal(tp.shutdowns, 1);
+	assert_false(tp.last_reset);
+	assert_int_equal(tp.changed, 1);
+	assert_int_equal(p->state, RDSB_PATH_DOWN);
+	assert_null(p->drop_why);
+	assert_int_equal(p->ev.fd, -1);
+	assert_int_equal(p->reconnects, 1);
+	assert_int_equal(eng.counters[RDSB_C_PATH_DOWN], 1);
+	/* path_up reset the backoff: the reconnect is at once */
+	assert_int_equal(p->reconnect_at, eng.now);
+	assert_false(rdsb_paths_shutdown(&eng));
+	/* a path with no socket is not marked */
+	rdsb_path_drop(&eng, p, "no socket");
+	assert_null(p->drop_why);
+	assert_true(list_empty(&eng.dropped));
+}
+
+static void test_reset_reads_nothing(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+
+	(void)state;
+	rdsb_path_reset(&eng, p, "malformed record");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(tp.recvs, 0);
+	assert_true(tp.last_reset);
+	assert_int_equal(eng.counters[RDSB_C_PATH_DOWN], 1);
+}
+
+static void test_shutdown_requeues_unacked_as_retransmitted(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	uint16_t sport = port_on_path0();
+	struct rdsb_msg *m, *head;
+	uint64_t seqs[8] = { 0 };
+	unsigned int n = 0;
+
+	(void)state;
+	/* the probe (seq 1) and three datagrams go out: 2, 3, 4 */
+	for (int i = 0; i < 3; i++)
+		rdsb_conn_queue(&eng, c, data_msg(sport, 100));
+	assert_int_equal(p->nunacked, 4);
+	/* the peer acknowledged up to the end of seq 2 */
+	m = list_entry(p->unacked.next->next, struct rdsb_msg, item);
+	assert_int_equal(m->seq, 2);
+	tp.acked = m->end_off;
+	/* seq 5 is half written, seq 6 not started */
+	head = data_msg(sport, 100);
+	head->seq = p->next_tx_seq++;
+	list_add_tail(&head->item, &p->send_q);
+	p->head_off = 20;
+	m = data_msg(sport, 100);
+	m->seq = p->next_tx_seq++;
+	list_add_tail(&m->item, &p->send_q);
+
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(p->nunacked, 0);
+	assert_int_equal(p->head_off, 0);
+	assert_int_equal(sent_calls, 1);	/* seq 2 acknowledged and freed (seq 1 is the probe) */
+	list_for_each_entry(m, &p->send_q, item) {
+		if (n < 8)
+			seqs[n] = m->seq;
+		/* what may have reached the wire is RETRANSMITTED, the rest not */
+		assert_int_equal(!!(m->flags & RDS_FLAG_RETRANSMITTED), m->seq <= 5);
+		n++;
+	}
+	/* in order: the unacknowledged, the half-written head, the rest */
+	assert_int_equal(n, 4);
+	assert_int_equal(seqs[0], 3);
+	assert_int_equal(seqs[1], 4);
+	assert_int_equal(seqs[2], 5);
+	assert_int_equal(seqs[3], 6);
+	assert_int_equal(eng.counters[RDSB_C_TX_RETRANSMITTED], 3);
+}
+
+static void test_reconnect_backoff(void **state)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, A, B, 0, true);
+	struct rdsb_path *p = &c->paths[0];
+	uint64_t bound = NSEC_PER_MSEC;
+
+	(void)state;
+	tp.connect_fails = true;
+	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 1));
+	assert_int_equal(p->reconnect_at, eng.now);
+	assert_int_equal(p->reconnect_delay, NSEC_PER_MSEC);
+	for (int i = 0; i < 14; i++) {
+		rdsb_path_connect(&eng, p);
+		/* a random delay below a bound that doubles up to one second */
+		assert_true(p->reconnect_at >= eng.now);
+		assert_true(p->reconnect_at < eng.now + bound);
+		bound = bound * 2 > 1000 * NSEC_PER_MSEC ? 1000 * NSEC_PER_MSEC : bound * 2;
+		assert_int_equal(p->reconnect_delay, bound);
+	}
+	assert_int_equal(tp.connects, 14);
+	assert_int_equal(p->reconnect_delay, 1000 * NSEC_PER_MSEC);
+}
+
+static void test_larger_address_waits(void **state)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, B, A, 0, true);
+
+	(void)state;
+	/* the larger address pokes path 0 only with something to send */
+	rdsb_conn_want_path0(&eng, c);
+	assert_int_equal(c->paths[0].reconnect_at, 0);
+	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 1));
+	assert_int_equal(c->paths[0].reconnect_at, eng.now);
+}
+
+static bool recv_one(struct rdsb_path *p, uint64_t seq, uint8_t flags, uint16_t sport, uint16_t dport)
+{
+	struct rdsb_hdr h = { .seq = seq, .flags = flags, .sport = sport, .dport = dport, .len = 4 };
+	uint8_t *data = malloc(4);
+
+	assert_non_null(data);
+	return rdsb_recv_incoming(&eng, p, &h, data);
+}
+
+static void test_duplicate_rule(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+
+	(void)state;
+	assert_true(recv_one(p, 1, 0, 5000, 4000));
+	assert_true(recv_one(p, 2, 0, 5000, 4000));
+	assert_true(recv_one(p, 3, 0, 5000, 4000));
+	/* a RETRANSMITTED copy below next_rx_seq is a duplicate */
+	assert_true(recv_one(p, 2, RDS_FLAG_RETRANSMITTED, 5000, 4000));
+	assert_int_equal(eng.counters[RDSB_C_DROP_DUP_SEQ], 1);
+	/* a lower seq without the flag is taken and rewinds next_rx_seq */
+	assert_true(recv_one(p, 2, 0, 5000, 4000));
+	assert_int_equal(p->next_rx_seq, 3);
+	/* so seq 3 RETRANSMITTED is taken again */
+	assert_true(recv_one(p, 3, RDS_FLAG_RETRANSMITTED, 5000, 4000));
+	assert_int_equal(eng.counters[RDSB_C_DROP_DUP_SEQ], 1);
+	assert_int_equal(ndelivered, 5);
+	assert_int_equal(delivered_seq[3], 2);
+	assert_int_equal(delivered_seq[4], 3);
+	assert_int_equal(eng.counters[RDSB_C_RX_MSGS], 6);
+	/* no socket on the port: counted */
+	assert_true(recv_one(p, 4, 0, 5000, 4001));
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 1);
+}
+
+static void test_stall_and_resume(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+
+	(void)state;
+	sock_full = true;
+	assert_false(recv_one(p, 1, 0, 5000, 4000));
+	assert_non_null(p->rx_stalled);
+	assert_int_equal(list_len(&sock.stalled), 1);
+	assert_false(p->ev.events & EPOLLIN);		/* not read while stalled */
+	sock_full = false;
+	rdsb_path_rx_resume(&eng, &sock);
+	assert_true(list_empty(&sock.stalled));
+	assert_int_equal(ndelivered, 0);		/* only after the batch */
+	assert_true(rdsb_paths_resume(&eng));
+	assert_int_equal(ndelivered, 1);
+	assert_null(p->rx_stalled);
+	assert_true(p->ev.events & EPOLLIN);
+	assert_int_equal(tp.recvs, 1);			/* and read on */
+	assert_false(rdsb_paths_resume(&eng));
+
+	/* a path that goes down while stalled delivers what it holds */
+	sock_full = true;
+	assert_false(recv_one(p, 2, 0, 5000, 4000));
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(ndelivered, 2);
+	assert_int_equal(delivered_seq[1], 2);
+	assert_true(list_empty(&sock.stalled));
+}
+
+static void test_cong_map_and_pings(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	struct rdsb_hdr h = { .flags = RDS_FLAG_CONG_BITMAP, .len = RDS_CONG_MAP_BYTES };
+	uint8_t *map = calloc(1, RDS_CONG_MAP_BYTES);
+	unsigned int nunacked = p->nunacked;
+
+	(void)state;
+	assert_non_null(map);
+	rdsb_cong_set(map, 5001);
+	assert_true(rdsb_recv_incoming(&eng, p, &h, map));
+	assert_int_equal(cong_applied, 1);
+	assert_true(rdsb_cong_test(cong[c->fslot].bits, 5001));
+	/* a ping from a port that is not congested is answered from port 0 */
+	assert_true(recv_one(p, 1, 0, 5000, 0));
+	assert_int_equal(eng.counters[RDSB_C_PINGS_ANSWERED], 1);
+	assert_int_equal(p->nunacked, nunacked + 1);
+	/* one from a congested port is not */
+	assert_true(recv_one(p, 2, 0, 5001, 0));
+	assert_int_equal(eng.counters[RDSB_C_PINGS_ANSWERED], 1);
+	assert_int_equal(p->nunacked, nunacked + 1);
+	assert_int_equal(ndelivered, 0);
+}
+
+/* Records on the wire: header and payload. */
+static size_t put_record(uint8_t *buf, uint64_t seq, uint16_t sport, uint16_t dport, uint32_t len)
+{
+	struct rdsb_hdr h = { .seq = seq, .sport = sport, .dport = dport, .len = len };
+
+	rdsb_hdr_encode(&h, (struct rds_header *)buf);
+	memset(buf + RDS_HEADER_SIZE, 0xab, len);
+	return RDS_HEADER_SIZE + len;
+}
+
+/* Path 0 up on one end of a socketpair; the peer's end in *peer. */
+static struct rdsb_path *stream_path(int *peer)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	p->ev.fd = sv[0];
+	*peer = sv[1];
+	tp.stream = true;
+	return p;
+}
+
+static void test_stream_stops_at_the_mark(void **state)
+{
+	uint8_t buf[4 * (RDS_HEADER_SIZE + 16)];
+	size_t n = 0;
+	int peer;
+	struct rdsb_path *p = stream_path(&peer);
+	struct rdsb_msg *m;
+
+	(void)state;
+	n += put_record(buf + n, 1, 5000, 4000, 16);
+	n += put_record(buf + n, 2, 5000, 0, 0);	/* a ping: answering it fails */
+	n += put_record(buf + n, 3, 5000, 4000, 16);
+	assert_int_equal(write(peer, buf, n), (ssize_t)n);
+	tp.xmit_fails = true;
+	t_recv(&eng, p);
+	/* the write error marked the path: the record after the ping waits */
+	assert_int_equal(p->state, RDSB_PATH_ERROR);
+	assert_int_equal(ndelivered, 1);
+	assert_int_equal(tp.shutdowns, 0);
+	/* more bytes come; a marked path is not read */
+	n = put_record(buf, 4, 5000, 4000, 16);
+	assert_int_equal(write(peer, buf, n), (ssize_t)n);
+	t_recv(&eng, p);
+	assert_int_equal(ndelivered, 1);
+	/* its shutdown reads everything that arrived, in order */
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(ndelivered, 3);
+	assert_int_equal(delivered_seq[0], 1);
+	assert_int_equal(delivered_seq[1], 3);
+	assert_int_equal(delivered_seq[2], 4);
+	assert_int_equal(p->next_rx_seq, 5);
+	assert_false(tp.last_reset);
+	/* the probe, unacknowledged, goes again; the ping's answer, never
+	 * written, waits behind it for the next socket */
+	assert_int_equal(list_len(&p->send_q), 2);
+	m = list_first_entry(&p->send_q, struct rdsb_msg, item);
+	assert_int_equal(m->sport, RDS_FLAG_PROBE_PORT);
+	assert_true(m->flags & RDS_FLAG_RETRANSMITTED);
+	m = list_entry(m->item.next, struct rdsb_msg, item);
+	assert_int_equal(m->dport, 5000);
+	assert_false(m->flags & RDS_FLAG_RETRANSMITTED);
+	close(peer);
+}
+
+static void test_stream_malformed_is_reset_unread(void **state)
+{
+	uint8_t buf[3 * (RDS_HEADER_SIZE + 16)];
+	struct rdsb_hdr bad = { .seq = 2, .sport = 5000, .dport = 4000, .len = 0x7fffffff };
+	size_t n = 0;
+	int peer;
+	struct rdsb_path *p = stream_path(&peer);
+
+	(void)state;
+	n += put_record(buf + n, 1, 5000, 4000, 16);
+	rdsb_hdr_encode(&bad, (struct rds_header *)(buf + n));
+	n += RDS_HEADER_SIZE;
+	n += put_record(buf + n, 3, 5000, 4000, 16);
+	assert_int_equal(write(peer, buf, n), (ssize_t)n);
+	t_recv(&eng, p);
+	assert_int_equal(eng.counters[RDSB_C_DROP_BAD_LEN], 1);
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(ndelivered, 1);	/* nothing after the bad header */
+	assert_int_equal(tp.recvs, 1);		/* the shutdown did not read */
+	assert_true(tp.last_reset);
+	close(peer);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_conn_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_up_sends_map_then_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_is_a_mark_until_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_reads_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_requeues_unacked_as_retransmitted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_larger_address_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stall_and_resume, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cong_map_and_pings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
+	};
+
+
+	return mock_run_tests(tests);
+}

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * An application socket as the engine keeps it (user/engine/sock.c), with
+ * its real delivery stream (a socketpair) and shared page, and the mock
+ * transport of mock_engine.h; no root or namespaces. Covered: the bind and
+ * id lookups, the congestion accounting (congested above rcvbuf, clear
+ * below half of it, counted as the application reads), the bit cleared
+ * when a congested socket closes, and the hard limit at which a path
+ * stalls, resumed after the batch in which the application read.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include "mock_engine.h"
+#include "../../user/common/ctl_proto.h"
+
+static struct {
+	unsigned int calls;
+	bool congested;
+	uint16_t port;
+} cong_local;
+
+void __wrap_rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested)
+{
+	(void)e;
+	(void)slot;
+	cong_local.calls++;
+	cong_local.port = port;
+	cong_local.congested = congested;
+}
+
+void __wrap_rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req)
+{
+	(void)e;
+	(void)s;
+	(void)fd;
+	(void)req;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	mock_engine_init();
+	mock_addr_local = true;
+	memset(&cong_local, 0, sizeof(cong_local));
+	eng.addrs_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	eng.cong_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(eng.addrs_fd >= 0 && eng.cong_fd >= 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rdsb_sock *s, *t;
+
+	(void)state;
+	list_for_each_entry_safe(s, t, &eng.socks, item)
+		rdsb_sock_close(&eng, s);
+	rdsb_socks_reap(&eng);
+	rdsb_conn_free_all(&eng);
+	rdsb_hash_free(&eng.socks_by_id);
+	rdsb_hash_free(&eng.socks_by_port);
+	close(eng.addrs_fd);
+	close(eng.cong_fd);
+	return 0;
+}
+
+/* A socket as the library's socket() opens it. */
+static struct rdsb_sock *open_sock(void)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	rdsb_sock_open(&eng, sv[0]);
+	close(sv[1]);		/* the reply with the fds was sent */
+	assert_false(list_empty(&eng.socks));
+	return list_entry(eng.socks.prev, struct rdsb_sock, item);
+}
+
+static struct rdsb_sock *open_bound(uint16_t port)
+{
+	struct rdsb_sock *s = open_sock();
+	uint16_t p = port;
+
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &p), 0);
+	assert_int_equal(p, port);
+	return s;
+}
+
+static bool deliver(struct rdsb_sock *s, uint32_t len)
+{
+	struct rdsb_msg *m = rdsb_msg_new(len);
+
+	assert_non_null(m);
+	m->dport = s->port;
+	if (len)
+		memset(m->data, 0x5a, len);
+	if (rdsb_sock_deliver(&eng, s, m, false))
+		return true;
+	rdsb_msg_free(m);
+	return false;
+}
+
+/* The application reads n bytes of its stream and counts them, as the
+ * library does in its shared page. */
+static void app_read(struct rdsb_sock *s, size_t n)
+{
+	static uint8_t buf[1 << 16];
+
+	while (n) {
+		ssize_t r = recv(s->app_fd, buf, n < sizeof(buf) ? n : sizeof(buf), MSG_DONTWAIT);
+
+		assert_true(r > 0);
+		n -= (size_t)r;
+		s->shm->rx_consumed += (uint64_t)r;
+	}
+}
+
+static void test_lookups(void **state)
+{
+	struct rdsb_sock *s1, *s2, *s3;
+	uint16_t p = 4001, any = 0;
+	uint32_t id1;
+
+	(void)state;
+	s1 = open_bound(4000);
+	s2 = open_bound(4001);
+	s3 = open_sock();
+	id1 = s1->id;
+	assert_ptr_equal(rdsb_sock_by_port(&eng, A, 4000), s1);
+	assert_ptr_equal(rdsb_sock_by_port(&eng, A, 4001), s2);
+	assert_null(rdsb_sock_by_port(&eng, B, 4000));
+	assert_null(rdsb_sock_by_port(&eng, A, 4002));
+	assert_ptr_equal(rdsb_sock_by_id(&eng, id1), s1);
+	assert_ptr_equal(rdsb_sock_by_id(&eng, s2->id), s2);
+	assert_null(rdsb_sock_by_id(&eng, 0));
+	assert_int_equal(rdsb_sock_bind(&eng, s3, A, 0, &p), EADDRINUSE);
+	assert_int_equal(rdsb_sock_bind(&eng, s2, A, 0, &p), EINVAL);	/* bound already */
+	/* port 0: a free one, at least 2 */
+	assert_int_equal(rdsb_sock_bind(&eng, s3, A, 0, &any), 0);
+	assert_true(any >= 2 && any != 4000 && any != 4001);
+	assert_ptr_equal(rdsb_sock_by_port(&eng, A, any), s3);
+	rdsb_sock_close(&eng, s1);
+	assert_null(rdsb_sock_by_port(&eng, A, 4000));
+	assert_null(rdsb_sock_by_id(&eng, id1));
+	assert_int_equal(eng.socks_by_port.count, 2);
+	assert_int_equal(eng.socks_by_id.count, 2);
+	rdsb_socks_reap(&eng);
+}
+
+static void test_congestion_accounting(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	const uint32_t rec = RDS_HEADER_SIZE + 1000;
+	uint64_t next;
+
+	(void)state;
+	rdsb_sock_set_rcvbuf(&eng, s, 10000);
+	assert_int_equal(tp.armed, 10001);	/* raise an event past rcvbuf */
+	/* 9 records: 9432 bytes unread, not over 10000 */
+	for (int i = 0; i < 9; i++)
+		assert_true(deliver(s, 1000));
+	assert_false(s->congested);
+	assert_int_equal(cong_local.calls, 0);
+	assert_int_equal(tp.armed, 10000 - 9 * rec + 1);
+	/* the tenth: 10480 */
+	assert_true(deliver(s, 1000));
+	assert_true(s->congested);
+	assert_int_equal(cong_local.calls, 1);
+	assert_true(cong_local.congested);
+	assert_int_equal(cong_local.port, 4000);
+	assert_int_equal(tp.armed, 0);		/* the timer watches it drain */
+	assert_int_equal(eng.counters[RDSB_C_RX_DELIVERED], 10);
+
+	/* read 5: 5240 left, not below half of rcvbuf */
+	app_read(s, 5 * rec);
+	next = UINT64_MAX;
+	rdsb_socks_timer(&eng, &next);
+	assert_true(s->congested);
+	assert_int_equal(next, eng.now + 2 * NSEC_PER_MSEC);
+	/* one more: 4192, below 5000 */
+	app_read(s, rec);
+	next = UINT64_MAX;
+	rdsb_socks_timer(&eng, &next);
+	assert_false(s->congested);
+	assert_int_equal(cong_local.calls, 2);
+	assert_false(cong_local.congested);
+	assert_int_equal(next, UINT64_MAX);
+	assert_int_equal(rdsb_sock_stream_bytes(&eng, s), 4 * rec);
+}
+
+static void test_close_clears_congestion(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+
+	(void)state;
+	rdsb_sock_set_rcvbuf(&eng, s, 1000);
+	assert_true(deliver(s, 2000));
+	assert_true(s->congested);
+	rdsb_sock_close(&eng, s);
+	assert_int_equal(cong_local.calls, 2);
+	assert_false(cong_local.congested);
+	rdsb_socks_reap(&eng);
+}
+
+static void test_hard_limit_stalls_a_path(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_conn *c = rdsb_conn_get(&eng, A, B, 0, true);
+	struct rdsb_path *p = &c->paths[0];
+	struct rdsb_hdr h = { .seq = 1, .sport = 5000, .dport = 4000, .len = 1 << 20 };
+	unsigned int n = 0;
+	size_t unread;
+
+	(void)state;
+	p->state = RDSB_PATH_UP;
+	p->ev.fd = FAKE_FD;
+	/* the application reads nothing: records pile up past what its
+	 * stream holds, until the engine's queue is at its hard limit */
+	while (n < 64 && deliver(s, 1 << 20))
+		n++;
+	assert_true(n >= 8 && n < 64);
+	assert_true(s->rx_q_bytes >= 8u << 20);
+	/* a path's record stalls on it */
+	assert_false(rdsb_recv_incoming(&eng, p, &h, calloc(1, 1 << 20)));
+	assert_int_equal(p->rx_stalled->dport, 4000);
+	assert_false(list_empty(&s->stalled));
+	/* the application reads everything; the engine writes the rest as
+	 * the stream drains, and the path goes on after the batch */
+	unread = (size_t)n * (RDS_HEADER_SIZE + (1 << 20));
+	while (unread) {
+		uint64_t before = s->shm->rx_consumed;
+		int avail = 0;
+
+		assert_int_equal(ioctl(s->app_fd, FIONREAD, &avail), 0);
+		if (avail)
+			app_read(s, (size_t)avail);
+		unread -= (size_t)(s->shm->rx_consumed - before);
+		rdsb_sock_event(&eng, s, &s->data, EPOLLOUT);
+	}
+	assert_true(list_empty(&s->stalled));
+	assert_int_equal(tp.recvs, 0);
+	assert_true(rdsb_paths_resume(&eng));
+	assert_null(p->rx_stalled);
+	assert_int_equal(tp.recvs, 1);
+	assert_int_equal(eng.counters[RDSB_C_RX_DELIVERED], n + 1);
+	p->ev.fd = -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_congestion_accounting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_clears_congestion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_limit_stalls_a_path, setup, teardown),
+	};
+	return mock_run_tests(tests);
+}
