@@ -260,7 +260,7 @@ exchange() {
 		ga=$(br "$ga") ha=$(br "$ha")
 		script+="rds-xfer recv -b $ga:4001 -n $N -s $SIZES -S 4 --rcvbuf 16777216 -t 100 --senders 1 --ready rdy.$x.1 >v$x.r1 2>&1 &
 			bulk=\"\$bulk \$!\"
-			rds-xfer recv -b $ga:4002 -n $((8 * M)) -s 0:2000 -S 6 -t 30 --senders 8 --ready rdy.$x.2 >v$x.r2 2>&1 &
+			rds-xfer recv -b $ga:4002 -n $((8 * M)) -s 0:2000 -S 6 -t 100 --senders 8 --ready rdy.$x.2 >v$x.r2 2>&1 &
 			rds-xfer recv -b $ga:4999 -n 1 -s 0:0 -t 100 --ready rdy.$x.9 >/dev/null 2>&1 &
 			"
 		rdy+=" rdy.$x.1 rdy.$x.2 rdy.$x.9"
@@ -287,7 +287,7 @@ exchange() {
 		hx recv -b "$(br "$ha")":4000 -n $N -s $SIZES -S 3 --rcvbuf 16777216 -t 100 --senders 1 \
 			--ready "$d/rdy.$x.1" >"$d/v$x.hr1" 2>&1 &
 		bulk_pids+=($!)
-		hx recv -b "$(br "$ha")":4002 -n $((8 * M)) -s 0:2000 -S 5 -t 30 --senders 8 \
+		hx recv -b "$(br "$ha")":4002 -n $((8 * M)) -s 0:2000 -S 5 -t 100 --senders 8 \
 			--ready "$d/rdy.$x.2" >"$d/v$x.hr2" 2>&1 &
 		port_pids+=($!)
 	done
