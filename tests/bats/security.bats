@@ -1,0 +1,70 @@
+#!/usr/bin/env bats
+# What a local user must not be able to do to the engine or through it:
+# make root delete files through planted pins, stop or reconfigure the engine,
+# write the congestion maps, or keep descriptors of the process that loaded it.
+
+load helpers
+
+setup() { load_hosts; }
+teardown() { teardown_hosts; }
+
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+
+# victim: a directory of root's with three files; victim_hash: their contents
+victim() {
+	mkdir -p "$BATS_TEST_TMPDIR/victim"
+	for f in a b c; do echo "$f" >"$BATS_TEST_TMPDIR/victim/$f"; done
+}
+victim_hash() { (cd "$BATS_TEST_TMPDIR/victim" && sha256sum a b c | sha256sum); }
+
+# in_bpffs SCRIPT: SCRIPT (bash) in a mount namespace of its own whose
+# /sys/fs/bpf is a fresh bpffs of the default mode, 1777, as a plain
+# `mount -t bpf bpf /sys/fs/bpf` leaves it; NS, BIN, LOG, VICTIM and
+# NOBODY (a command prefix) are set
+in_bpffs() {
+	unshare --mount --propagation private env NS="/run/netns/$NS_A" BIN="$RDSB_BIN" \
+		LOG="$BATS_TEST_TMPDIR/engine.log" VICTIM="$BATS_TEST_TMPDIR/victim" NOBODY="${NOBODY[*]}" \
+		bash -ec "mount -t bpf bpf /sys/fs/bpf; [ \$(stat -c %a /sys/fs/bpf) = 1777 ]; $1"
+}
+
+@test "pins: symlinks a user plants under a mode-1777 bpffs are never followed; the pin directories are root's, 0700" {
+	victim
+	before=$(victim_hash)
+	ino=$(stat -Lc %i "/run/netns/$NS_A")
+	# the pin root itself a user's symlink to root's files: load refuses
+	run in_bpffs '$NOBODY ln -s "$VICTIM" /sys/fs/bpf/rds-bpf
+		nsenter --net="$NS" "$BIN" load --log "$LOG"'
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == "rds-bpf: refusing to pin in /sys/fs/bpf/rds-bpf: "*"hint: rm -rf /sys/fs/bpf/rds-bpf" ]]
+	[ "$(victim_hash)" = "$before" ]
+	# the pin root a user's directory holding a symlink where the netns's
+	# pins go: load refuses, and removes nothing through it
+	run in_bpffs "\$NOBODY mkdir -m 777 /sys/fs/bpf/rds-bpf
+		\$NOBODY ln -s \"\$VICTIM\" /sys/fs/bpf/rds-bpf/$ino
+		nsenter --net=\"\$NS\" \"\$BIN\" load --log \"\$LOG\" && exit 9
+		[ -L /sys/fs/bpf/rds-bpf/$ino ]"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"refusing to pin in /sys/fs/bpf/rds-bpf: wrong owner or mode"* ]]
+	[ "$(victim_hash)" = "$before" ]
+	# a symlink in root's own pin root (left by anything) is removed, not
+	# followed; the directories are root's and 0700, and unload empties ours
+	run in_bpffs "mkdir -m 700 /sys/fs/bpf/rds-bpf
+		ln -s \"\$VICTIM\" /sys/fs/bpf/rds-bpf/$ino
+		nsenter --net=\"\$NS\" \"\$BIN\" load --log \"\$LOG\"
+		stat -c '%a %u %F' /sys/fs/bpf/rds-bpf /sys/fs/bpf/rds-bpf/$ino
+		ls /sys/fs/bpf/rds-bpf/$ino | grep -c rdsb_
+		nsenter --net=\"\$NS\" \"\$BIN\" unload
+		ls /sys/fs/bpf/rds-bpf"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "700 0 directory" ]
+	[ "${lines[2]}" = "700 0 directory" ]
+	[ "${lines[3]}" -ge 4 ]
+	[ "${lines[4]}" = "rds-bpf: engine unloaded" ]
+	[ "${#lines[@]}" -eq 5 ]
+	[ "$(victim_hash)" = "$before" ]
+	[ -f "$BATS_TEST_TMPDIR/victim/a" ]
+}
