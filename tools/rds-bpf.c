@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
 		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--bpf|--no-bpf]\n"
-		"       [--sk-msg] [--foreground] [--log FILE]\n"
+		"       [--sk-msg] [--foreground] [--log FILE] [--group NAME]\n"
 		"                 start the RDS engine of this network namespace\n"
+		"                 (used by root, and by members of NAME if given)\n"
 		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
 		"  unload         stop it and remove every pin and socket it made\n"
 		"  status [-j [-p]]  what is loaded: connections, paths, sockets, counters\n"
@@ -91,6 +93,7 @@ static int do_load(int argc, char **argv)
 		{ "dev", required_argument, NULL, 'd' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "sk-msg", no_argument, NULL, 's' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -148,6 +151,16 @@ static int do_load(int argc, char **argv)
 		case 'f':
 			fg = true;
 			break;
+		case 'g': {
+			struct group *g = getgrnam(optarg);
+
+			if (!g) {
+				fprintf(stderr, "rds-bpf load: no group '%s'; hint: getent group %s\n", optarg, optarg);
+				return EXIT_USAGE;
+			}
+			rdsb_engine_ctl_gid = g->gr_gid;
+			break;
+		}
 		case 'l':
 			r.log = optarg;
 			break;
@@ -230,6 +243,13 @@ static int request(uint32_t op, uint32_t arg, char **text)
 		return -EIO;
 	}
 	rep = (struct rdsb_ctl_rep *)buf;
+	if (rep->err) {
+		int err = rep->err;
+
+		close(fd);
+		free(buf);
+		return -err;
+	}
 	buf[n] = 0;
 	if (text)
 		*text = strdup(buf + sizeof(*rep));
@@ -245,6 +265,14 @@ static int request(uint32_t op, uint32_t arg, char **text)
 	return 0;
 }
 
+/* The engine said no (not root, not in the group named at load). */
+static int refused(const char *cmd, int err)
+{
+	fprintf(stderr, "rds-bpf %s: %s; hint: only root may stop the engine, and only root and the group named by load --group may use it\n",
+		cmd, strerror(-err));
+	return EXIT_RUNTIME;
+}
+
 static int do_unload(int argc, char **argv)
 {
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -255,10 +283,14 @@ static int do_unload(int argc, char **argv)
 		fprintf(stderr, "rds-bpf unload: takes no arguments\nusage: rds-bpf unload\n");
 		return EXIT_USAGE;
 	}
-	if (request(RDSB_CTL_UNLOAD, 0, NULL) == -ENOENT) {
+	int err = request(RDSB_CTL_UNLOAD, 0, NULL);
+
+	if (err == -ENOENT) {
 		printf("rds-bpf: nothing loaded in this network namespace\n");
 		return 0;
 	}
+	if (err)
+		return refused("unload", err);
 	/* wait for the control socket to go: the engine has exited */
 	for (int i = 0; i < 500; i++) {
 		int fd = ctl_connect();
@@ -295,7 +327,11 @@ static int do_status(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (request(RDSB_CTL_STATUS, json, &text) < 0)
+	int err = request(RDSB_CTL_STATUS, json, &text);
+
+	if (err == -EPERM)
+		return refused("status", err);
+	if (err < 0)
 		return cli_not_loaded("status", json);
 	if (pretty)
 		out_json_pretty(text ? text : "");

@@ -68,3 +68,42 @@ in_bpffs() {
 	[ "$(victim_hash)" = "$before" ]
 	[ -f "$BATS_TEST_TMPDIR/victim/a" ]
 }
+
+@test "control channel: only root stops the engine; only root and the group named at load use it" {
+	engine_up A
+	engine_up B
+	for cmd in unload status; do
+		run in_host A "${NOBODY[@]}" "$RDSB_BIN" $cmd
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" == "rds-bpf $cmd: Operation not permitted; hint: only root may stop the engine,"* ]]
+	done
+	# another user's application: socket() fails as for a raw socket
+	run rds A "${NOBODY[@]}" "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"socket(AF_RDS): EPERM (Operation not permitted)"* ]]
+	in_host A "$RDSB_BIN" status | grep -q '^engine: gen'
+	# with --group, its members' applications send, but cannot stop it
+	in_host A "$RDSB_BIN" unload
+	run engine_up A --group no-such-group-here
+	[ "$status" -eq 2 ]
+	[ "$output" = "rds-bpf load: no group 'no-such-group-here'; hint: getent group no-such-group-here" ]
+	engine_up A --group nogroup
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 100 -s 0:3000 -t 30 --ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	wait_ready
+	run rds A "${NOBODY[@]}" "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 100 -s 0:3000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	echo "$output" >"$BATS_TEST_TMPDIR/s"
+	wait $!
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	run in_host A "${NOBODY[@]}" "$RDSB_BIN" unload
+	[ "$status" -eq 1 ]
+	[[ "$output" == "rds-bpf unload: Operation not permitted; hint: "* ]]
+	run in_host A "${NOBODY[@]}" "$RDSB_BIN" status
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "engine: gen "* ]]
+	in_host A "$RDSB_BIN" unload
+}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "engine.h"
 #include "../common/addr.h"
 #include "../common/ctl_proto.h"
@@ -28,6 +29,42 @@ static void __attribute__((format(printf, 2, 3))) tprintf(struct text *t, const 
 	va_end(ap);
 	if (n > 0)
 		t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
+}
+
+gid_t rdsb_engine_ctl_gid = (gid_t)-1;
+
+/* The peer's uid (as it connected), or -1 */
+static uid_t peer_uid(int fd, gid_t *gid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return (uid_t)-1;
+	if (gid)
+		*gid = cred.gid;
+	return cred.uid;
+}
+
+/* Root, or a member (primary or supplementary) of the group named at load:
+ * the only ones who may open sockets or ask the engine anything. */
+bool rdsb_ctl_peer_allowed(int fd)
+{
+	gid_t gid = (gid_t)-1, groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (peer_uid(fd, &gid) == 0)
+		return true;
+	if (rdsb_engine_ctl_gid == (gid_t)-1)
+		return false;
+	if (gid == rdsb_engine_ctl_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == rdsb_engine_ctl_gid)
+			return true;
+	return false;
 }
 
 static const char *const state_names[] = { "down", "connecting", "disconnecting", "up",
@@ -203,7 +240,11 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 		break;
 	}
 	case RDSB_CTL_UNLOAD:
-		e->stopping = true;
+		/* stopping the engine is root's alone, group or not */
+		if (peer_uid(fd, NULL) == 0)
+			e->stopping = true;
+		else
+			rep.err = EPERM;
 		break;
 	default:
 		rep.err = EOPNOTSUPP;

@@ -67,6 +67,7 @@ void rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
 struct ctl_client {
 	struct list_head item;
 	struct rdsb_ev ev;
+	bool refused;		/* neither root nor of the group named at load */
 };
 
 static int ctl_listen(struct rdsb_engine *e)
@@ -109,6 +110,7 @@ static void ctl_accept(struct rdsb_engine *e)
 		}
 		c->ev.kind = EV_CTL;
 		c->ev.fd = fd;
+		c->refused = !rdsb_ctl_peer_allowed(fd);
 		list_add_tail(&c->item, &e->ctl_clients);
 		rdsb_ev_set(e, &c->ev, EPOLLIN);
 	}
@@ -132,6 +134,13 @@ static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n != sizeof(req)) {
+		ctl_client_free(e, c);
+		return;
+	}
+	if (c->refused) {
+		struct rdsb_ctl_rep rep = { .err = EPERM };
+
+		send(c->ev.fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT);
 		ctl_client_free(e, c);
 		return;
 	}

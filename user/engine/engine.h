@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <rds-bpf/maps.h>
 #include "../common/list.h"
@@ -356,6 +357,10 @@ extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
 extern const struct rdsb_transport *rdsb_engine_transport;
 /* rds-bpf load --bpf --sk-msg: applications send on the path sockets (direct_tx.c) */
 extern bool rdsb_engine_sk_msg;
+/* Besides root, the group whose members may use the control channel
+ * (load --group), or (gid_t)-1 */
+extern gid_t rdsb_engine_ctl_gid;
+bool rdsb_ctl_peer_allowed(int fd);
 /* rds-bpf load --transport xdp --dev IFACE [--mode native|skb] */
 struct rdsb_xdp_opts {
 	const char *dev;
