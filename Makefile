@@ -33,7 +33,7 @@ HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
            $(EXAMPLES)
 
 all: $(TARGETS)
@@ -86,6 +86,7 @@ $(B)/tests/rds-errno $(B)/tests/rds-transport: tests/tools/expect.h
 $(B)/tests/rds-xfer: tests/tools/msggen.h
 $(B)/tests/rds-rawstream: tests/tools/msggen.h tests/tools/addrarg.h $(HEADERS)
 $(B)/tests/rds-txraw: tests/tools/addrarg.h user/common/ctl_proto.h $(HEADERS)
+$(B)/tests/rds-mapwrite: $(HEADERS)
 $(B)/tests/tcp-pingpong: tests/tools/pingpong.h
 
 # the ping-pong with both ends receiving through a sockmap redirect

@@ -107,3 +107,26 @@ in_bpffs() {
 	[[ "${lines[0]}" == "engine: gen "* ]]
 	in_host A "$RDSB_BIN" unload
 }
+
+@test "applications get read-only congestion maps and address table: no way to write them, even as root" {
+	engine_up A --group nogroup
+	engine_up B
+	# every way, as another user with a bpffs of its own to pin into, and as root
+	run in_bpffs 'nsenter --net="$NS" $NOBODY "$(dirname "$BIN")/../tests/rds-mapwrite" /sys/fs/bpf'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c ': refused (E' <<<"$output")" -eq 12 ]
+	run in_host A "$RDSB_ROOT/build/tests/rds-mapwrite"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c ': refused (E' <<<"$output")" -eq 10 ]
+	# and no port of A is congested: a root application's datagrams go out
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 100 -t 30 --ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	wait_ready
+	run rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 100 -t 10
+	[ "$status" -eq 0 ]
+	echo "$output" >"$BATS_TEST_TMPDIR/s"
+	wait $!
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	[ "$(in_host A "$RDSB_BIN" status -j | jq '[.sockets[] | select(.congested)] | length')" -eq 0 ]
+}

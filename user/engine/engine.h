@@ -164,6 +164,12 @@ struct rdsb_engine {
 
 	/* Shared memory: rdsb_addrs and rdsb_cong (BPF array maps or memfds). */
 	int addrs_fd, cong_fd, paths_fd, counters_fd;
+	/* what applications get of rdsb_addrs and rdsb_cong: sealed memfds, so
+	 * that no application can mark a port congested or change a slot; with
+	 * BPF maps (whose fds cannot be mapped read-only) copies of them */
+	int addrs_ro_fd, cong_ro_fd;
+	struct rdsb_addr *addrs_copy;
+	struct rdsb_cong_map *cong_copy;
 	struct rdsb_addr *addrs;
 	struct rdsb_cong_map *cong;
 	char pin_dir[128];

@@ -135,7 +135,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	rdsb_ev_set(e, &s->data, EPOLLIN);
 	{
 		int tx = rdsb_direct_sock_open(e, s);
-		int fds[6] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd, tx, e->txpath_fd };
+		int fds[6] = { sv[1], s->shm_fd, e->addrs_ro_fd, e->cong_ro_fd, tx, e->txpath_fd };
 
 		rep.val = s->id;
 		rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
