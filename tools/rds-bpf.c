@@ -37,7 +37,8 @@ static void usage(FILE *f)
 		"                 rds-stress: passive side, or active side against PEER (stress --help)\n"
 		"  features [-j [-p]]  what this kernel offers rds-bpf, and the data path it gets\n"
 		"  --version      versions of rds-bpf, libbpf and libxdp\n"
-		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine.\n"
+		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine;\n"
+		"load: 4 an engine already runs here, 5 the engine's event loop failed.\n"
 		"See rds-bpf(8).\n");
 }
 
@@ -62,18 +63,49 @@ struct ready {
 	const char *log;
 };
 
-/* The engine serves: tell the waiting parent, and let go of its stderr
- * (a parent's pipe must not stay open behind a daemon). */
+/* Readiness for a service manager (Type=notify): "READY=1" in a datagram
+ * to $NOTIFY_SOCKET, a path or, with a leading @, an abstract name. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = path ? strlen(path) : 0;
+	int fd;
+
+	if (!len || len >= sizeof(sun.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sun.sun_path, path, len);
+	if (path[0] == '@')
+		sun.sun_path[0] = 0;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		pr_warn("rds-bpf: cannot tell the service manager we are ready: %s\n", strerror(errno));
+	close(fd);
+}
+
+/* The engine serves: tell the service manager, or the waiting parent and
+ * then let go of its stderr (a parent's pipe must not stay open behind a
+ * daemon): to the --log file, or syslog. */
 static void on_ready(void *arg)
 {
 	struct ready *r = arg;
 	int fd;
 
+	notify_ready();
 	if (r->fd < 0)
 		return;
 	(void)!write(r->fd, "R", 1);
 	close(r->fd);
-	fd = open(r->log ? r->log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = r->log ? open(r->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640) : -1;
+	if (fd < 0) {
+		if (r->log)
+			pr_warn("rds-bpf: cannot open %s: %s; logging to syslog\n", r->log, strerror(errno));
+		rdsb_log_to_syslog();
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	}
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
@@ -182,6 +214,8 @@ static int do_load(int argc, char **argv)
 		fprintf(stderr, "rds-bpf load: --transport xdp needs --dev IFACE, and --dev/--mode need --transport xdp\n");
 		return EXIT_USAGE;
 	}
+	/* a lock or pipe of whoever started us is not the engine's to keep */
+	close_range(3, ~0U, 0);
 	if (geteuid() != 0) {
 		fprintf(stderr, "rds-bpf load: needs root (CAP_NET_ADMIN and CAP_BPF); hint: sudo rds-bpf load\n");
 		return 1;
@@ -190,10 +224,10 @@ static int do_load(int argc, char **argv)
 	if (fd >= 0) {
 		close(fd);
 		fprintf(stderr, "rds-bpf load: an engine is already running in this network namespace\n");
-		return 1;
+		return RDSB_ENGINE_RUNNING;
 	}
 	if (fg)
-		return rdsb_engine_run(paths, bpf_path, NULL, NULL) ? 1 : 0;
+		return rdsb_engine_run(paths, bpf_path, on_ready, &r);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return 1;
 	pid = fork();
@@ -208,14 +242,14 @@ static int do_load(int argc, char **argv)
 			close(fd);
 		}
 		r.fd = pipefd[1];
-		_exit(rdsb_engine_run(paths, bpf_path, on_ready, &r) ? 1 : 0);
+		_exit(rdsb_engine_run(paths, bpf_path, on_ready, &r));
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], &ok, 1) != 1) {
 		int st;
 
 		waitpid(pid, &st, 0);
-		return 1;
+		return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : RDSB_ENGINE_SETUP_FAILED;
 	}
 	close(pipefd[0]);
 	printf("rds-bpf: engine loaded (pid %d)\n", pid);

@@ -130,3 +130,39 @@ in_bpffs() {
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/s")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
 	[ "$(in_host A "$RDSB_BIN" status -j | jq '[.sockets[] | select(.congested)] | length')" -eq 0 ]
 }
+
+@test "daemon: keeps no descriptor of whoever started it, reports readiness on NOTIFY_SOCKET, never logs through a symlink, exits 4 when one already runs" {
+	lock="$BATS_TEST_TMPDIR/lock"
+	flock "$lock" nsenter --net="/run/netns/$NS_A" "$RDSB_BIN" load --log "$BATS_TEST_TMPDIR/a.log"
+	flock -n "$lock" true
+	pid=$(ip netns pids "$NS_A")
+	[ -n "$pid" ]
+	! ls -l "/proc/$pid/fd" | grep -q "$lock"
+	run in_host A "$RDSB_BIN" load
+	[ "$status" -eq 4 ]
+	[ "$output" = "rds-bpf load: an engine is already running in this network namespace" ]
+	# a service manager's socket gets READY=1 once the engine serves
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[1] + ".bound", "w").close()
+s.settimeout(20)
+print(s.recv(64).decode())' "$BATS_TEST_TMPDIR/notify" >"$BATS_TEST_TMPDIR/notified" &
+	listener=$!
+	for _ in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/notify.bound" ] && break; sleep 0.05; done
+	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/notify" in_host B "$RDSB_BIN" load --foreground \
+		2>"$BATS_TEST_TMPDIR/b.log" &
+	engine=$!
+	wait $listener
+	[ "$(cat "$BATS_TEST_TMPDIR/notified")" = "READY=1" ]
+	in_host B "$RDSB_BIN" status | grep -q '^engine: gen'
+	in_host B "$RDSB_BIN" unload
+	wait $engine
+	# --log naming a symlink: not followed (the engine logs to syslog)
+	in_host A "$RDSB_BIN" unload
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$BATS_TEST_TMPDIR/link.log"
+	in_host A "$RDSB_BIN" -v load --log "$BATS_TEST_TMPDIR/link.log"
+	in_host A "$RDSB_BIN" status | grep -q '^engine: gen'
+	[ ! -e "$BATS_TEST_TMPDIR/elsewhere" ]
+}

@@ -573,6 +573,7 @@ void rdsb_conn_free_all(struct rdsb_engine *e)
 			list_for_each_entry_safe(m, t, &p->send_q, item)
 				rdsb_msg_free(m);
 			free(p->rx_data);
+			free(p->rxbuf);
 		}
 		list_for_each_entry_safe(m, t, &c->pending, item)
 			rdsb_msg_free(m);

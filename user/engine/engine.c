@@ -253,21 +253,19 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e->epfd < 0)
-		return -errno;
+		return RDSB_ENGINE_SETUP_FAILED;
 	if (ctl_listen(e) < 0) {
-		err = -errno;
-		if (err == -EADDRINUSE)
+		if (errno == EADDRINUSE) {
 			pr_warn("rds-bpf: an engine is already running in this network namespace\n");
-		else
-			pr_warn("rds-bpf: cannot create the control socket: %s\n", strerror(errno));
-		return err;
+			return RDSB_ENGINE_RUNNING;
+		}
+		pr_warn("rds-bpf: cannot create the control socket: %s\n", strerror(errno));
+		return RDSB_ENGINE_SETUP_FAILED;
 	}
-	err = rdsb_shm_init(e);
-	if (err)
+	err = RDSB_ENGINE_SETUP_FAILED;
+	if (rdsb_shm_init(e) || e->tp->listen(e))
 		goto out;
-	err = e->tp->listen(e);
-	if (err)
-		goto out;
+	err = RDSB_ENGINE_STOPPED;
 	if (on_ready)
 		on_ready(arg);
 	pr_info("rds-bpf: engine ready (gen %08x, %u paths, %s data path%s, %s transport)\n", e->gen_num,
@@ -287,7 +285,8 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 		ts.tv_nsec = (long)(wait % 1000000000ull);
 		n = epoll_pwait2(e->epfd, evs, 64, &ts, NULL);
 		if (n < 0 && errno != EINTR) {
-			err = -errno;
+			pr_warn("rds-bpf: epoll_pwait2: %s; the engine stops\n", strerror(errno));
+			err = RDSB_ENGINE_LOOP_FAILED;
 			break;
 		}
 		e->now = rdsb_now_ns();
@@ -295,7 +294,6 @@ int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void
 			dispatch(e, evs[i].data.ptr, evs[i].events);
 		rdsb_socks_reap(e);
 	}
-	err = 0;
 out:
 	{
 		struct rdsb_sock *s, *ts2;

@@ -377,6 +377,15 @@ extern struct rdsb_xdp_opts rdsb_xdp_opts;
 
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope);
 
+/* What rdsb_engine_run returns, and rds-bpf load exits with: distinct
+ * from the CLI's 2 (usage) and 3 (no engine). */
+enum rdsb_engine_exit {
+	RDSB_ENGINE_STOPPED = 0,	/* unloaded or signalled */
+	RDSB_ENGINE_SETUP_FAILED = 1,	/* maps, pins or listeners */
+	RDSB_ENGINE_RUNNING = 4,	/* an engine already serves this netns */
+	RDSB_ENGINE_LOOP_FAILED = 5,	/* the event loop failed while serving */
+};
+
 /* Runs until SIGTERM/SIGINT or an UNLOAD request; on_ready once serving. */
 int rdsb_engine_run(unsigned int max_paths, bool bpf_path, void (*on_ready)(void *), void *arg);
 
