@@ -30,11 +30,18 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*.h)
 
+# libFuzzer harnesses, one per parser (tests/fuzz/fuzz_NAME.c, seeds in
+# tests/fuzz/corpus/NAME): `make fuzz` runs each FUZZ_SECONDS
+FUZZERS    := $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
+FUZZ_SECONDS ?= 60
+
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
            $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
-           $(EXAMPLES)
+           $(EXAMPLES) $(FUZZERS)
 
 all: $(TARGETS)
 
@@ -121,6 +128,18 @@ $(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADER
 # the stress tool's messages and histogram, tested without sockets
 $(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
 
+# each harness with the sources it parses with
+$(B)/fuzz/fuzz_wire: user/common/wire.c
+$(B)/fuzz/fuzz_xdp_frame: transports/xdp/frame.c
+$(B)/fuzz/fuzz_pcap: tools/pcap.c tools/tcp_reasm.c tests/fuzz/reasm_count.h
+$(B)/fuzz/fuzz_tcp_reasm: tools/tcp_reasm.c tests/fuzz/reasm_count.h
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
+fuzz: $(FUZZERS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 $(B)/bpf/vmlinux.h:
 	vmlinux.h-gen/gen.sh $@
 
@@ -153,4 +172,4 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps test demo bench install clean
+.PHONY: all deps test demo bench install clean fuzz

@@ -432,11 +432,13 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 				return false;
 		}
 		k = n < s->req.len - s->req_data_have ? n : s->req.len - s->req_data_have;
-		if (k)
+		/* p is NULL after a payload read in place: not even p + 0 */
+		if (k) {
 			memcpy(s->req_data + s->req_data_have, p, k);
+			p += k;
+			n -= k;
+		}
 		s->req_data_have += k;
-		p += k;
-		n -= k;
 		if (s->req_data_have < s->req.len)
 			return true;
 		s->req_have = 0;
