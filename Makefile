@@ -133,9 +133,13 @@ $(B)/fuzz/fuzz_wire: user/common/wire.c
 $(B)/fuzz/fuzz_xdp_frame: transports/xdp/frame.c
 $(B)/fuzz/fuzz_pcap: tools/pcap.c tools/tcp_reasm.c tests/fuzz/reasm_count.h
 $(B)/fuzz/fuzz_tcp_reasm: tools/tcp_reasm.c tests/fuzz/reasm_count.h
+$(B)/fuzz/fuzz_path_rx: user/engine/path_rx.c user/common/wire.c
+# fuzz_app includes sock.c (its stream parser is static)
+FUZZ_INCLUDED := user/engine/sock.c
+$(B)/fuzz/fuzz_app: user/engine/ctl.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter-out $(FUZZ_INCLUDED),$(filter %.c,$^))
 
 fuzz: $(FUZZERS)
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
