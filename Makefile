@@ -4,7 +4,14 @@
 .DELETE_ON_ERROR:
 .SECONDARY:
 
+# make SAN=1: the engine, library, shim and tools built with ASan+UBSan into
+# build-san/ (make test runs tests/bats/core.bats on it)
+ifeq ($(SAN),1)
+B        := build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+else
 B        := build
+endif
 PREFIX   ?= /usr/local
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
@@ -16,7 +23,7 @@ SONAME   := librdsb.so.0
 VERSION  := 0.1.0
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
+CFLAGS   += $(SAN_FLAGS) -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(B)/bpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
@@ -41,7 +48,7 @@ EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/exa
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
            $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
-           $(EXAMPLES) $(FUZZERS)
+           $(if $(SAN),,$(EXAMPLES) $(FUZZERS))
 
 all: $(TARGETS)
 
@@ -150,7 +157,10 @@ $(B)/bpf/vmlinux.h:
 deps:
 	tools/install-deps.sh
 
-test: deps all
+san:
+	$(MAKE) SAN=1 all
+
+test: deps all san
 	tools/run-tests.sh
 
 demo: deps all
@@ -174,6 +184,6 @@ install: all
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' dist/rds-bpf.service > $(DESTDIR)$(UNITDIR)/rds-bpf.service
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-san
 
-.PHONY: all deps test demo bench install clean fuzz
+.PHONY: all deps test demo bench install clean fuzz san
