@@ -166,3 +166,68 @@ print(s.recv(64).decode())' "$BATS_TEST_TMPDIR/notify" >"$BATS_TEST_TMPDIR/notif
 	in_host A "$RDSB_BIN" status | grep -q '^engine: gen'
 	[ ! -e "$BATS_TEST_TMPDIR/elsewhere" ]
 }
+
+# setbuf A|NOBODY PORT OPTION BYTES: a socket bound to A:PORT sets OPTION
+# (SOL_SOCKET number) to BYTES; prints "ok RCVBUF SNDBUF" (getsockopt) or the
+# errno, then holds the socket until $BATS_TEST_TMPDIR/done exists
+setbuf() {
+	local who=()
+	[ "$1" = NOBODY ] && who=("${NOBODY[@]}")
+	rds A "${who[@]}" /usr/bin/python3 -c '
+import os, socket, sys, time
+s = socket.socket(21, socket.SOCK_SEQPACKET)
+s.bind(("10.99.0.1", int(sys.argv[1])))
+try:
+    s.setsockopt(socket.SOL_SOCKET, int(sys.argv[2]), int(sys.argv[3]))
+    print("ok", s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF), s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF), flush=True)
+except OSError as e:
+    print(e.errno, flush=True)
+for _ in range(500):
+    if os.path.exists(sys.argv[4]):
+        break
+    time.sleep(0.01)' "$2" "$3" "$4" "$BATS_TEST_TMPDIR/done"
+}
+
+engine_rcvbuf() {	# engine_rcvbuf PORT: the rcvbuf the engine keeps for A:PORT
+	in_host A "$RDSB_BIN" status -j | jq ".sockets[] | select(.port == $1) | .rcvbuf"
+}
+
+@test "buffers: SO_RCVBUF/SO_SNDBUF capped at [rw]mem_max, FORCE only with CAP_NET_ADMIN; a stream written past the library is held to its sndbuf" {
+	engine_up A --group nogroup
+	rmax=$(cat /proc/sys/net/core/rmem_max)
+	SO_SNDBUF=7 SO_RCVBUF=8 SO_SNDBUFFORCE=32 SO_RCVBUFFORCE=33
+	big=$((1 << 30))
+	# another user: capped, and the FORCE options refused with EPERM
+	setbuf NOBODY 4001 $SO_RCVBUF $big >"$BATS_TEST_TMPDIR/o" &
+	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/o" ] && break; sleep 0.05; done
+	[ "$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/o")" = "ok $((2 * rmax))" ]
+	[ "$(engine_rcvbuf 4001)" = "$rmax" ]
+	touch "$BATS_TEST_TMPDIR/done"
+	wait
+	rm "$BATS_TEST_TMPDIR/done"
+	for opt in $SO_RCVBUFFORCE $SO_SNDBUFFORCE; do
+		touch "$BATS_TEST_TMPDIR/done"
+		run setbuf NOBODY 4002 $opt $((64 << 20))
+		echo "$opt: $output"
+		[ "$output" = "1" ]	# EPERM
+		rm "$BATS_TEST_TMPDIR/done"
+	done
+	# root forces past rmem_max
+	setbuf A 4003 $SO_RCVBUFFORCE $((64 << 20)) >"$BATS_TEST_TMPDIR/o" &
+	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/o" ] && break; sleep 0.05; done
+	[ "$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/o")" = "ok $((128 << 20))" ]
+	[ "$(engine_rcvbuf 4003)" = "$((64 << 20))" ]
+	touch "$BATS_TEST_TMPDIR/done"
+	wait
+	# send requests written past the library, to an address that never
+	# answers: the engine stops reading at twice the sndbuf (the stream's
+	# own socket buffers hold the rest), and stays small
+	run rds A "$RDSB_RAWSTREAM" $ADDR_A:5000 10.99.0.99:4000 flood 512
+	echo "$output"
+	[ "$status" -eq 0 ]
+	written=$(sed -n 's/^flood: \([0-9]*\) bytes written$/\1/p' <<<"$output")
+	[ "$written" -lt $((48 << 20)) ]
+	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$(ip netns pids "$NS_A")/status")
+	echo "engine VmRSS $rss kB"
+	[ "$rss" -lt $((64 << 10)) ]
+}

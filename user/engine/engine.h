@@ -131,6 +131,11 @@ struct rdsb_sock {
 	int slot;
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
 	uint32_t sndbuf;		/* payload bytes: SO_SNDBUF / 2, as the library counts */
+	/* Payload of its send requests not yet acknowledged or dropped, as the
+	 * engine counts it (the library's count is the application's to
+	 * write): past twice sndbuf, more than the library ever lets out, the
+	 * engine stops reading the socket's requests. */
+	uint64_t tx_bytes;
 	uint64_t cong_monitor;		/* RDS_CONG_MONITOR mask to report */
 
 	/* From the application: [rdsb_send_req][len]. */

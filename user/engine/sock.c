@@ -48,6 +48,19 @@ static uint64_t hard_limit(const struct rdsb_sock *s)
 	return h > RX_HARD_MIN ? h : RX_HARD_MIN;
 }
 
+/* Requests are read while the socket's unacknowledged payload is below
+ * twice its sndbuf: the library lets a message out while less than sndbuf
+ * is queued, so only a program writing its stream past it is held. */
+static bool tx_room(const struct rdsb_sock *s)
+{
+	return s->tx_bytes < 2ull * s->sndbuf;
+}
+
+static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	rdsb_ev_set(e, &s->data, (tx_room(s) ? EPOLLIN : 0) | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+}
+
 struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id)
 {
 	struct rdsb_sock *s;
@@ -281,7 +294,7 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
-	rdsb_ev_set(e, &s->data, EPOLLIN | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+	data_events(e, s);
 	rdsb_sock_check_cong(e, s);
 	if (s->rx_q_bytes < hard_limit(s))
 		rdsb_path_rx_resume(e, s->id);
@@ -302,9 +315,14 @@ bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_m
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 {
 	struct rdsb_sock *s = rdsb_sock_by_id(e, sock_id);
+	bool held;
 
 	if (!s)
 		return;
+	held = !tx_room(s);
+	s->tx_bytes = s->tx_bytes > len ? s->tx_bytes - len : 0;
+	if (held && tx_room(s))
+		data_events(e, s);
 	__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
@@ -356,6 +374,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 
 	bool sent = s->req.flags & RDSB_REQ_SENT;
 
+	s->tx_bytes += len;	/* until rdsb_sock_sent, on every path below */
 	if (!m || !s->bound) {
 		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
 		rdsb_msg_free(m);
@@ -462,6 +481,10 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
 	for (;;) {
 		ssize_t n;
 
+		if (!tx_room(s)) {
+			data_events(e, s);	/* until rdsb_sock_sent makes room */
+			return;
+		}
 		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
 			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
 				 MSG_DONTWAIT);
