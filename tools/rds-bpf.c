@@ -299,14 +299,6 @@ static int request(uint32_t op, uint32_t arg, char **text)
 	return 0;
 }
 
-/* The engine said no (not root, not in the group named at load). */
-static int refused(const char *cmd, int err)
-{
-	fprintf(stderr, "rds-bpf %s: %s; hint: only root may stop the engine, and only root and the group named by load --group may use it\n",
-		cmd, strerror(-err));
-	return EXIT_RUNTIME;
-}
-
 static int do_unload(int argc, char **argv)
 {
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -324,7 +316,7 @@ static int do_unload(int argc, char **argv)
 		return 0;
 	}
 	if (err)
-		return refused("unload", err);
+		return cli_refused("unload", -err);
 	/* wait for the control socket to go: the engine has exited */
 	for (int i = 0; i < 500; i++) {
 		int fd = ctl_connect();
@@ -364,7 +356,7 @@ static int do_status(int argc, char **argv)
 	int err = request(RDSB_CTL_STATUS, json, &text);
 
 	if (err == -EPERM)
-		return refused("status", err);
+		return cli_refused("status", -err);
 	if (err < 0)
 		return cli_not_loaded("status", json);
 	if (pretty)

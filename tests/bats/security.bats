@@ -72,13 +72,16 @@ in_bpffs() {
 @test "control channel: only root stops the engine; only root and the group named at load use it" {
 	engine_up A
 	engine_up B
-	for cmd in unload status; do
+	for cmd in unload status info; do
 		run in_host A "${NOBODY[@]}" "$RDSB_BIN" $cmd
 		echo "$output"
 		[ "$status" -eq 1 ]
 		[ "${#lines[@]}" -eq 1 ]
 		[[ "$output" == "rds-bpf $cmd: Operation not permitted; hint: only root may stop the engine,"* ]]
 	done
+	run in_host A "${NOBODY[@]}" "$RDSB_BIN" ping -c 1 $ADDR_B
+	[ "$status" -eq 1 ]
+	[ "$output" = "rds-bpf ping: socket: Operation not permitted" ]
 	# another user's application: socket() fails as for a raw socket
 	run rds A "${NOBODY[@]}" "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1
 	echo "$output"
