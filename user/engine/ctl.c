@@ -35,30 +35,31 @@ static void __attribute__((format(printf, 2, 3))) tprintf(struct text *t, const 
 
 gid_t rdsb_engine_ctl_gid = (gid_t)-1;
 
-/* The peer's uid (as it connected), or -1 */
-static uid_t peer_uid(int fd, gid_t *gid)
+/* Who connected (uid, gid, pid as of connect) */
+static bool peer_cred(int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof(*cred);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0;
+}
+
+static bool peer_root(int fd)
 {
 	struct ucred cred;
-	socklen_t len = sizeof(cred);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return (uid_t)-1;
-	if (gid)
-		*gid = cred.gid;
-	return cred.uid;
+	return peer_cred(fd, &cred) && cred.uid == 0;
 }
 
 /* Root, or CAP_NET_ADMIN in the peer's effective set (what SO_SNDBUFFORCE
  * and SO_RCVBUFFORCE ask of a kernel socket's caller). */
 static bool peer_net_admin(int fd)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	unsigned long long caps = 0;
 	char path[64], line[256];
+	struct ucred cred;
 	FILE *f;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+	if (!peer_cred(fd, &cred))
 		return false;
 	if (cred.uid == 0)
 		return true;
@@ -95,14 +96,17 @@ static int set_buf(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const str
  * the only ones who may open sockets or ask the engine anything. */
 bool rdsb_ctl_peer_allowed(int fd)
 {
-	gid_t gid = (gid_t)-1, groups[256];
-	socklen_t len = sizeof(groups);
+	socklen_t len = sizeof(gid_t) * 256;
+	gid_t groups[256];
+	struct ucred cred;
 
-	if (peer_uid(fd, &gid) == 0)
+	if (!peer_cred(fd, &cred))
+		return false;
+	if (cred.uid == 0)
 		return true;
 	if (rdsb_engine_ctl_gid == (gid_t)-1)
 		return false;
-	if (gid == rdsb_engine_ctl_gid)
+	if (cred.gid == rdsb_engine_ctl_gid)
 		return true;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
 		return false;
@@ -283,7 +287,7 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	}
 	case RDSB_CTL_UNLOAD:
 		/* stopping the engine is root's alone, group or not */
-		if (peer_uid(fd, NULL) == 0)
+		if (peer_root(fd))
 			e->stopping = true;
 		else
 			rep.err = EPERM;
