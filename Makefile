@@ -4,7 +4,14 @@
 .DELETE_ON_ERROR:
 .SECONDARY:
 
+# make SAN=1: the engine, library, shim and tools built with ASan+UBSan into
+# build-san/ (make test runs tests/bats/core.bats on it)
+ifeq ($(SAN),1)
+B        := build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+else
 B        := build
+endif
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 LIBDIR   ?= $(PREFIX)/lib
@@ -23,7 +30,7 @@ SONAME   := librdsb.so.0
 VERSION  := $(shell cat VERSION)
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
+CFLAGS   += $(SAN_FLAGS) -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(B)/bpf \
               -I/usr/include/$(shell uname -m)-linux-gnu -Wall -Werror -fno-stack-protector
 
@@ -41,11 +48,18 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*.h)
 
+# libFuzzer harnesses, one per parser (tests/fuzz/fuzz_NAME.c, seeds in
+# tests/fuzz/corpus/NAME): `make fuzz` runs each FUZZ_SECONDS
+FUZZERS    := $(patsubst tests/fuzz/fuzz_%.c,$(B)/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Iinclude -I$(B)/bpf -D_GNU_SOURCE
+FUZZ_SECONDS ?= 60
+
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
-           $(EXAMPLES)
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(if $(filter 1,$(SAN)),,$(EXAMPLES) $(FUZZERS))
 
 all: $(TARGETS)
 
@@ -101,6 +115,7 @@ $(B)/tests/rds-errno $(B)/tests/rds-transport: tests/tools/expect.h
 $(B)/tests/rds-xfer: tests/tools/msggen.h
 $(B)/tests/rds-rawstream: tests/tools/msggen.h tests/tools/addrarg.h $(HEADERS)
 $(B)/tests/rds-txraw: tests/tools/addrarg.h user/common/ctl_proto.h $(HEADERS)
+$(B)/tests/rds-mapwrite: $(HEADERS)
 $(B)/tests/tcp-pingpong: tests/tools/pingpong.h
 
 # the ping-pong with both ends receiving through a sockmap redirect
@@ -159,13 +174,33 @@ $(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADER
 # the stress tool's messages and histogram, tested without sockets
 $(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
 
+# each harness with the sources it parses with
+$(B)/fuzz/fuzz_wire: user/common/wire.c
+$(B)/fuzz/fuzz_xdp_frame: transports/xdp/frame.c
+$(B)/fuzz/fuzz_pcap: tools/pcap.c tools/tcp_reasm.c tests/fuzz/reasm_count.h
+$(B)/fuzz/fuzz_tcp_reasm: tools/tcp_reasm.c tests/fuzz/reasm_count.h
+$(B)/fuzz/fuzz_path_rx: user/engine/records.c user/engine/path_rx.c user/common/wire.c
+# fuzz_app includes sock.c (its stream parser is static)
+FUZZ_INCLUDED := user/engine/sock.c
+$(B)/fuzz/fuzz_app: user/engine/ctl.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)
+$(B)/fuzz/fuzz_pcap: FUZZ_LIBS := -lpcap
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(filter-out $(FUZZ_INCLUDED),$(filter %.c,$^)) $(FUZZ_LIBS)
+
+fuzz: $(FUZZERS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 $(B)/bpf/vmlinux.h:
 	vmlinux.h-gen/gen.sh $@
 
 deps:
 	tools/install-deps.sh
 
-test: deps all
+san:
+	$(MAKE) SAN=1 all
+
+test: deps all san
 	tools/run-tests.sh
 
 demo: deps all
@@ -206,6 +241,6 @@ deb: deps
 	tools/build-deb.sh $(DEBDIR)
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-san
 
-.PHONY: all deps test demo bench progs install deb clean
+.PHONY: all deps test demo bench progs install deb clean fuzz san

@@ -53,6 +53,13 @@ int cli_not_loaded(const char *cmd, bool json)
 	return EXIT_NOT_LOADED;
 }
 
+int cli_refused(const char *cmd, int err)
+{
+	fprintf(stderr, "rds-bpf %s: %s; hint: only root may stop the engine, and only root and the group named by load --group may use it\n",
+		cmd, strerror(err));
+	return EXIT_RUNTIME;
+}
+
 bool cli_extra_args(const char *cmd, int argc, char **argv)
 {
 	if (optind >= argc)

@@ -15,6 +15,9 @@
 void cli_version(void);
 /* Says so (one line with a hint, or {"loaded":false}) and returns EXIT_NOT_LOADED. */
 int cli_not_loaded(const char *cmd, bool json);
+/* The engine refused (err: EPERM, not root nor of the group named at load):
+ * says so in one line and returns EXIT_RUNTIME. */
+int cli_refused(const char *cmd, int err);
 /* After getopt: true (and one line saying which) if an argument is left over. */
 bool cli_extra_args(const char *cmd, int argc, char **argv);
 

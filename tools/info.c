@@ -376,6 +376,8 @@ int rdsb_cmd_info(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	fd = rdsb_socket(AF_RDS, SOCK_SEQPACKET, 0);
+	if (fd < 0 && errno == EPERM)
+		return cli_refused("info", errno);
 	if (fd < 0)
 		return cli_not_loaded("info", json);
 	if (fstat(fd, &st) == 0)

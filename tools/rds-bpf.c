@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
 		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--bpf|--no-bpf]\n"
-		"       [--sk-msg] [--foreground] [--log FILE]\n"
+		"       [--sk-msg] [--foreground] [--log FILE] [--group NAME]\n"
 		"                 start the RDS engine of this network namespace\n"
+		"                 (used by root, and by members of NAME if given)\n"
 		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
 		"  unload         stop it and remove every pin and socket it made\n"
 		"  status [-j [-p]]  what is loaded: connections, paths, sockets, counters\n"
@@ -35,7 +37,8 @@ static void usage(FILE *f)
 		"                 rds-stress: passive side, or active side against PEER (stress --help)\n"
 		"  features [-j [-p]]  what this kernel offers rds-bpf, and the data path it gets\n"
 		"  --version      versions of rds-bpf, libbpf and libxdp\n"
-		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine.\n"
+		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine;\n"
+		"load: 4 an engine already runs here, 5 the engine's event loop failed.\n"
 		"See rds-bpf(8).\n");
 }
 
@@ -60,18 +63,49 @@ struct ready {
 	const char *log;
 };
 
-/* The engine serves: tell the waiting parent, and let go of its stderr
- * (a parent's pipe must not stay open behind a daemon). */
+/* Readiness for a service manager (Type=notify): "READY=1" in a datagram
+ * to $NOTIFY_SOCKET, a path or, with a leading @, an abstract name. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = path ? strlen(path) : 0;
+	int fd;
+
+	if (!len || len >= sizeof(sun.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sun.sun_path, path, len);
+	if (path[0] == '@')
+		sun.sun_path[0] = 0;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		pr_warn("rds-bpf: cannot tell the service manager we are ready: %s\n", strerror(errno));
+	close(fd);
+}
+
+/* The engine serves: tell the service manager, or the waiting parent and
+ * then let go of its stderr (a parent's pipe must not stay open behind a
+ * daemon): to the --log file, or syslog. */
 static void on_ready(void *arg)
 {
 	struct ready *r = arg;
 	int fd;
 
+	notify_ready();
 	if (r->fd < 0)
 		return;
 	(void)!write(r->fd, "R", 1);
 	close(r->fd);
-	fd = open(r->log ? r->log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = r->log ? open(r->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640) : -1;
+	if (fd < 0) {
+		if (r->log)
+			pr_warn("rds-bpf: cannot open %s: %s; logging to syslog\n", r->log, strerror(errno));
+		rdsb_log_to_syslog();
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	}
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
@@ -118,13 +152,15 @@ static int do_load(int argc, char **argv)
 		{ "transport", required_argument, NULL, 't' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	const unsigned int nfixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct option opts[nfixed + RDSB_MAX_TRANSPORT_OPTS + 1];
 	const struct rdsb_transport_opt *topt[RDSB_MAX_TRANSPORT_OPTS];
 	/* the first transport, tcp, is the default */
-	struct rdsb_engine_cfg cfg = { .tp = rdsb_transports[0], .max_paths = RDS_MPATH_WORKERS };
+	struct rdsb_engine_cfg cfg = { .tp = rdsb_transports[0], .max_paths = RDS_MPATH_WORKERS,
+				       .ctl_gid = (gid_t)-1 };
 	bool fg = false;
 	struct ready r = { .fd = -1 };
 	int c, fd, pipefd[2];
@@ -164,6 +200,16 @@ static int do_load(int argc, char **argv)
 		case 'f':
 			fg = true;
 			break;
+		case 'g': {
+			struct group *g = getgrnam(optarg);
+
+			if (!g) {
+				fprintf(stderr, "rds-bpf load: no group '%s'; hint: getent group %s\n", optarg, optarg);
+				return EXIT_USAGE;
+			}
+			cfg.ctl_gid = g->gr_gid;
+			break;
+		}
 		case 'l':
 			r.log = optarg;
 			break;
@@ -190,6 +236,8 @@ static int do_load(int argc, char **argv)
 		}
 	if (cfg.tp->check_opts && cfg.tp->check_opts(&cfg))
 		return EXIT_USAGE;
+	/* a lock or pipe of whoever started us is not the engine's to keep */
+	close_range(3, ~0U, 0);
 	if (geteuid() != 0) {
 		fprintf(stderr, "rds-bpf load: needs root (CAP_NET_ADMIN and CAP_BPF); hint: sudo rds-bpf load\n");
 		return 1;
@@ -198,10 +246,10 @@ static int do_load(int argc, char **argv)
 	if (fd >= 0) {
 		close(fd);
 		fprintf(stderr, "rds-bpf load: an engine is already running in this network namespace\n");
-		return 1;
+		return RDSB_ENGINE_RUNNING;
 	}
 	if (fg)
-		return rdsb_engine_run(&cfg, NULL, NULL) ? 1 : 0;
+		return rdsb_engine_run(&cfg, on_ready, &r);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return 1;
 	pid = fork();
@@ -216,14 +264,14 @@ static int do_load(int argc, char **argv)
 			close(fd);
 		}
 		r.fd = pipefd[1];
-		_exit(rdsb_engine_run(&cfg, on_ready, &r) ? 1 : 0);
+		_exit(rdsb_engine_run(&cfg, on_ready, &r));
 	}
 	close(pipefd[1]);
 	if (read(pipefd[0], &ok, 1) != 1) {
 		int st;
 
 		waitpid(pid, &st, 0);
-		return 1;
+		return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : RDSB_ENGINE_SETUP_FAILED;
 	}
 	close(pipefd[0]);
 	printf("rds-bpf: engine loaded (pid %d)\n", pid);
@@ -251,6 +299,13 @@ static int request(uint32_t op, uint32_t arg, char **text)
 		return -EIO;
 	}
 	rep = (struct rdsb_ctl_rep *)buf;
+	if (rep->err) {
+		int err = rep->err;
+
+		close(fd);
+		free(buf);
+		return -err;
+	}
 	buf[n] = 0;
 	if (text)
 		*text = strdup(buf + sizeof(*rep));
@@ -276,10 +331,14 @@ static int do_unload(int argc, char **argv)
 		fprintf(stderr, "rds-bpf unload: takes no arguments\nusage: rds-bpf unload\n");
 		return EXIT_USAGE;
 	}
-	if (request(RDSB_CTL_UNLOAD, 0, NULL) == -ENOENT) {
+	int err = request(RDSB_CTL_UNLOAD, 0, NULL);
+
+	if (err == -ENOENT) {
 		printf("rds-bpf: nothing loaded in this network namespace\n");
 		return 0;
 	}
+	if (err)
+		return cli_refused("unload", -err);
 	/* wait for the control socket to go: the engine has exited */
 	for (int i = 0; i < 500; i++) {
 		int fd = ctl_connect();
@@ -316,7 +375,11 @@ static int do_status(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (request(RDSB_CTL_STATUS, json, &text) < 0)
+	int err = request(RDSB_CTL_STATUS, json, &text);
+
+	if (err == -EPERM)
+		return cli_refused("status", -err);
+	if (err < 0)
 		return cli_not_loaded("status", json);
 	if (pretty)
 		out_json_pretty(text ? text : "");

@@ -51,6 +51,25 @@ echo "== bats on the XDP transport (load --transport xdp)"
 export RDSB_TRANSPORT=xdp
 bats_run tests/bats/core.bats tests/bats/congestion.bats
 unset RDSB_TRANSPORT
+# The core tests on the sanitizer build (make SAN=1: engine, library, shim
+# and CLI with ASan+UBSan; the applications get the ASan runtime preloaded
+# with the shim); any report fails.
+if [ -x build-san/sbin/rds-bpf ]; then
+	echo "== bats tests/bats/core.bats on the ASan+UBSan build (build-san)"
+	reports=$(mktemp -d)
+	RDSB_BIN=$PWD/build-san/sbin/rds-bpf \
+	RDSB_PRELOAD="$(gcc -print-file-name=libasan.so):$PWD/build-san/lib/librdsb-preload.so" \
+	ASAN_OPTIONS=log_path=$reports/asan LSAN_OPTIONS=suppressions=$PWD/tests/lib/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=log_path=$reports/ubsan:print_stacktrace=1 \
+		bats_run tests/bats/core.bats
+	for r in "$reports"/*; do
+		[ -e "$r" ] || continue
+		echo "sanitizer report $r:"
+		head -n 40 "$r"
+		fail=$((fail + 1))
+	done
+	rm -rf "$reports"
+fi
 if [ -x tests/vm/run-suite.sh ]; then
 	echo "== tests/vm/run-suite.sh"
 	tests/vm/run-suite.sh | tee "$log"

@@ -85,7 +85,7 @@ static void flow_end(struct reasm *r, struct tcp_flow *fl, int64_t ts, const cha
 static void deliver(struct reasm *r, struct tcp_flow *fl, int64_t ts, uint32_t seq, const uint8_t *p,
 		    uint32_t len)
 {
-	uint32_t skip = (uint32_t)-seq_diff(seq, fl->next); /* seq <= next here */
+	uint32_t skip = fl->next - seq; /* seq <= next here; modulo 2^32, never -INT32_MIN */
 
 	if (skip >= len)
 		return; /* a retransmission of what was delivered */

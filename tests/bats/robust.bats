@@ -22,6 +22,8 @@ engine_alive() {	# B's engine answers and still listens on 16385
 # whole, in order, once.
 normal_exchange() {
 	in_host A "$RDSB_BIN" status >/dev/null 2>&1 || engine_up A
+	# an earlier receiver's ready file would let wait_ready return at once
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4500 -n 200 -s 0:9000 -t 30 --senders 1 \
 		--ready "$BATS_TEST_TMPDIR/ready.x" >"$BATS_TEST_TMPDIR/rx" &
 	local r=$!

@@ -18,6 +18,10 @@
  *       stream ends within 5 s, 1 otherwise.
  *   rds-rawstream LADDR:LPORT DADDR:DPORT cut
  *       a request for 1000 bytes with only 100 of them, then exit.
+ *   rds-rawstream LADDR:LPORT DADDR:DPORT flood MIB
+ *       64 KiB requests, nonblocking, past any send buffer, until MIB MiB
+ *       are written or no write has gone in for 2 s. Prints "flood: N bytes
+ *       written".
  *
  * IPv4 only. Exit 2 on bad usage.
  */
@@ -102,6 +106,35 @@ static int chunks(int fd, const struct sockaddr_in *me, const struct sockaddr_in
 	return 0;
 }
 
+static int flood(int fd, const struct sockaddr_in *to, unsigned long mib)
+{
+	static uint8_t rec[sizeof(struct rdsb_send_req) + 65536];
+	struct rdsb_send_req r = request(to, 65536);
+	unsigned long long written = 0;
+	size_t off = 0;
+	int idle = 0;
+
+	memcpy(rec, &r, sizeof(r));
+	while (written < (unsigned long long)mib << 20 && idle < 200) {
+		ssize_t n = syscall(SYS_sendto, fd, rec + off, sizeof(rec) - off, MSG_DONTWAIT, NULL, 0);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			idle++;
+			usleep(10000);
+			continue;
+		}
+		if (n <= 0) {
+			perror("rds-rawstream: write");
+			return 1;
+		}
+		idle = 0;
+		written += (unsigned long long)n;
+		off = (off + (size_t)n) % sizeof(rec);
+	}
+	printf("flood: %llu bytes written\n", written);
+	return 0;
+}
+
 /* the engine closed its end: the stream ends (read returns 0 or ECONNRESET) */
 static int expect_closed(int fd)
 {
@@ -128,7 +161,7 @@ int main(int argc, char **argv)
 
 	if (argc < 4 || parse(argv[1], &me) || parse(argv[2], &to) ||
 	    (!strcmp(mode, "chunks") && argc != 6 && argc != 7)) {
-		fprintf(stderr, "usage: rds-rawstream LADDR:LPORT DADDR:DPORT chunks BYTES COUNT [UNTIL_FILE] | garbage | huge | cut\n");
+		fprintf(stderr, "usage: rds-rawstream LADDR:LPORT DADDR:DPORT chunks BYTES COUNT [UNTIL_FILE] | garbage | huge | cut | flood MIB\n");
 		return 2;
 	}
 	fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
@@ -155,6 +188,8 @@ int main(int argc, char **argv)
 
 		return raw_write(fd, &r, sizeof(r)) || raw_write(fd, part, sizeof(part)) ? 1 : 0;
 	}
+	if (!strcmp(mode, "flood") && argc == 5)
+		return flood(fd, &to, strtoul(argv[4], NULL, 0));
 	fprintf(stderr, "rds-rawstream: unknown mode '%s'\n", mode);
 	return 2;
 }

@@ -135,9 +135,12 @@ bool rdsx_frame_parse(const uint8_t *buf, size_t len, struct rdsx_rx *rx)
 		memcpy(rx->laddr, ip + 24, 16);
 		udp = ip + 40;
 	} else if (buf[12] == 0x08 && buf[13] == 0x00) {
-		size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+		size_t ihl;
 
-		if (len < RDSX_ETH_LEN + 20 || ihl < 20 || len < RDSX_ETH_LEN + ihl + 8 || ip[9] != 17)
+		if (len < RDSX_ETH_LEN + 20)	/* before reading the IHL */
+			return false;
+		ihl = (size_t)(ip[0] & 0xf) * 4;
+		if (ihl < 20 || len < RDSX_ETH_LEN + ihl + 8 || ip[9] != 17)
 			return false;
 		rx->faddr[10] = rx->faddr[11] = rx->laddr[10] = rx->laddr[11] = 0xff;
 		memcpy(rx->faddr + 12, ip + 12, 4);

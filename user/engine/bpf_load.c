@@ -55,22 +55,101 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
-/* The directory is the engine's: everything in it is a pin of ours. */
-static void rm_pins(const char *dir)
+/*
+ * bpffs mounted by hand is mode 1777: any local user can create entries
+ * next to ours, or make RDSB_PIN_ROOT a symlink before the first load.
+ * So the engine opens its directories relative to directory fds, never
+ * through a symlink, and uses (or empties) only directories on bpffs that
+ * it owns and no one else may write.
+ */
+static int open_own_dir(int at, const char *name)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[512];
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct statfs sfs;
+	struct stat st;
 
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || fstatfs(fd, &sfs) || sfs.f_type != BPF_FS_MAGIC ||
+	    st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
+		return -EPERM;
 	}
+	return fd;
+}
+
+/* Removes the directory name in at and the pins in it. A symlink or file
+ * there goes itself, never what it points at. */
+static void rm_pins(int at, const char *name)
+{
+	int fd = open_own_dir(at, name);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd == -ELOOP || fd == -ENOTDIR)
+		unlinkat(at, name, 0);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(fd, de->d_name, 0);
 	if (d)
 		closedir(d);
-	rmdir(dir);
+	else
+		close(fd);
+	unlinkat(at, name, AT_REMOVEDIR);
+}
+
+/* The fd of RDSB_PIN_ROOT, made 0700 if it is not there. */
+static int open_pin_root(void)
+{
+	int bpffs = open("/sys/fs/bpf", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *name = RDSB_PIN_ROOT + strlen("/sys/fs/bpf/");
+	int fd;
+
+	if (bpffs < 0)
+		return -errno;
+	mkdirat(bpffs, name, 0700);
+	fd = open_own_dir(bpffs, name);
+	close(bpffs);
+	return fd;
+}
+
+/* A fresh, empty pin directory for this netns, in e->pin_dir. */
+static int make_pin_dir(struct rdsb_engine *e)
+{
+	int root = open_pin_root(), err = 0;
+	const char *name;
+
+	if (root < 0) {
+		pr_warn("rds-bpf: refusing to pin in %s: %s; it must be a directory on bpffs owned by root "
+			"and writable by no one else; hint: rm -rf %s\n", RDSB_PIN_ROOT,
+			root == -EPERM ? "wrong owner or mode" : strerror(-root), RDSB_PIN_ROOT);
+		return root;
+	}
+	rdsb_pin_dir(e->pin_dir, sizeof(e->pin_dir));
+	name = strrchr(e->pin_dir, '/') + 1;
+	/* No engine runs here (we own the control socket), so pins left by a
+	 * killed one are stale. */
+	rm_pins(root, name);
+	if (mkdirat(root, name, 0700) < 0) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot make %s: %s\n", e->pin_dir, strerror(errno));
+	}
+	close(root);
+	return err;
+}
+
+/* e->pin_dir and what is in it: pinned, so ours, but opened as above. */
+static void rm_pin_dir(struct rdsb_engine *e)
+{
+	int root = open_pin_root();
+
+	if (root < 0)
+		return;
+	rm_pins(root, strrchr(e->pin_dir, '/') + 1);
+	close(root);
 }
 
 static int share_map_fd(struct rdsb_engine *e, const char *name)
@@ -136,7 +215,7 @@ void rdsb_bpf_explain(const char *what, int err, const char *fallback)
 	pr_warn("rds-bpf: %s did not load (%s); %s; %s\n", what, strerror(-err), fallback, hint);
 }
 
-int rdsb_bpf_load_core(struct rdsb_engine *e)
+int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 {
 	struct rdsb_core *skel;
 	int err;
@@ -155,13 +234,14 @@ int rdsb_bpf_load_core(struct rdsb_engine *e)
 			err == -EPERM ? " (hint: needs CAP_BPF or root)" : "");
 		return err;
 	}
-	rdsb_pin_dir(e->pin_dir, sizeof(e->pin_dir));
-	mkdir(RDSB_PIN_ROOT, 0755);
-	/* No engine runs here (we own the control socket), so pins left by a
-	 * killed one are stale. */
-	rm_pins(e->pin_dir);
-	if (mkdir(e->pin_dir, 0755) < 0 || (err = pin_maps(e, skel->obj))) {
-		err = err ? err : -errno;
+	err = make_pin_dir(e);
+	if (err) {
+		*unsafe = true;
+		rdsb_core__destroy(skel);
+		return err;
+	}
+	err = pin_maps(e, skel->obj);
+	if (err) {
 		pr_warn("rds-bpf: cannot pin maps in %s: %s\n", e->pin_dir, strerror(-err));
 		rdsb_core__destroy(skel);
 		return err;
@@ -176,7 +256,7 @@ int rdsb_bpf_load_core(struct rdsb_engine *e)
 
 void rdsb_bpf_unload_core(struct rdsb_engine *e)
 {
-	rm_pins(e->pin_dir);
+	rm_pin_dir(e);
 	rdsb_core__destroy(e->bpf_obj);
 	e->bpf_obj = NULL;
 	e->npinned = 0;

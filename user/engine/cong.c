@@ -7,6 +7,8 @@
  * Also the counters and the per-path state operators read in rdsb_paths.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,36 +21,83 @@
 #define ADDRS_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_addr))
 #define CONG_BYTES (RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map))
 
-static int cong_memfd(struct rdsb_engine *e)
+/* A memfd of len bytes, mapped writable at *map, then sealed against any
+ * other writable mapping or write: its read-only fd is what applications
+ * get (whoever holds an fd of a memfd can reopen it writable through /proc:
+ * the seal is what stops them). */
+static int sealed_memfd(const char *name, size_t len, void **map)
 {
-	e->addrs_fd = memfd_create("rdsb_addrs", MFD_CLOEXEC);
-	e->cong_fd = memfd_create("rdsb_cong", MFD_CLOEXEC);
-	e->paths_fd = e->counters_fd = -1;
-	if (e->addrs_fd < 0 || e->cong_fd < 0 || ftruncate(e->addrs_fd, ADDRS_BYTES) ||
-	    ftruncate(e->cong_fd, CONG_BYTES))
-		return -errno;
-	return 0;
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), ro;
+	char path[64];
+
+	if (fd < 0)
+		return -1;
+	*map = MAP_FAILED;
+	if (!ftruncate(fd, (off_t)len))
+		*map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*map == MAP_FAILED ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		close(fd);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	close(fd);
+	return ro;
+}
+
+/* Applications' copy of a slot, after the engine changed it or learnt that
+ * a BPF program did; kind last, as rdsb_addr_slot publishes it. */
+static void copy_slot(struct rdsb_engine *e, int slot)
+{
+	struct rdsb_addr *a = &e->addrs_copy[slot];
+
+	if (e->addrs_copy == e->addrs)
+		return;
+	memcpy(e->cong_copy[slot].bits, e->cong[slot].bits, RDS_CONG_MAP_BYTES);
+	memcpy(a->addr, e->addrs[slot].addr, 16);
+	a->scope_id = e->addrs[slot].scope_id;
+	a->map_updates = e->addrs[slot].map_updates;
+	a->congested_ports = e->addrs[slot].congested_ports;
+	__atomic_store_n(&a->kind, e->addrs[slot].kind, __ATOMIC_RELEASE);
 }
 
 int rdsb_cong_init(struct rdsb_engine *e)
 {
+	bool unsafe = false;
 	int err = -1;
 
 	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = -1;
+	e->addrs_ro_fd = e->cong_ro_fd = -1;
 	if (e->use_bpf) {
-		err = rdsb_bpf_load_core(e);
+		err = rdsb_bpf_load_core(e, &unsafe);
+		if (unsafe)
+			return err;
 		if (err) {
 			pr_warn("rds-bpf: falling back to the userspace path (congestion maps in shared memory, not in bpftool)\n");
 			e->use_bpf = false;
 		}
 	}
-	if (err && (err = cong_memfd(e)))
-		return err;
-	e->addrs = mmap(NULL, ADDRS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->addrs_fd, 0);
-	e->cong = mmap(NULL, CONG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->cong_fd, 0);
-	if (e->addrs == MAP_FAILED || e->cong == MAP_FAILED) {
+	if (!err) {
+		e->addrs = mmap(NULL, ADDRS_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->addrs_fd, 0);
+		e->cong = mmap(NULL, CONG_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->cong_fd, 0);
+		if (e->addrs == MAP_FAILED || e->cong == MAP_FAILED) {
+			err = -errno;
+			pr_warn("rds-bpf: cannot mmap the congestion maps: %s\n", strerror(errno));
+			return err;
+		}
+		e->addrs_ro_fd = sealed_memfd("rdsb_addrs", ADDRS_BYTES, (void **)&e->addrs_copy);
+		e->cong_ro_fd = sealed_memfd("rdsb_cong", CONG_BYTES, (void **)&e->cong_copy);
+	} else {
+		/* no BPF: the memfds are the tables */
+		e->addrs_ro_fd = sealed_memfd("rdsb_addrs", ADDRS_BYTES, (void **)&e->addrs);
+		e->cong_ro_fd = sealed_memfd("rdsb_cong", CONG_BYTES, (void **)&e->cong);
+		e->addrs_copy = e->addrs;
+		e->cong_copy = e->cong;
+	}
+	if (e->addrs_ro_fd < 0 || e->cong_ro_fd < 0) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot mmap the congestion maps: %s\n", strerror(errno));
+		pr_warn("rds-bpf: cannot share the congestion maps: %s\n", strerror(errno));
 		return err;
 	}
 	return 0;
@@ -56,18 +105,20 @@ int rdsb_cong_init(struct rdsb_engine *e)
 
 void rdsb_cong_fini(struct rdsb_engine *e)
 {
+	if (e->addrs_copy && e->addrs_copy != MAP_FAILED && e->addrs_copy != e->addrs)
+		munmap(e->addrs_copy, ADDRS_BYTES);
+	if (e->cong_copy && e->cong_copy != MAP_FAILED && e->cong_copy != e->cong)
+		munmap(e->cong_copy, CONG_BYTES);
 	if (e->addrs && e->addrs != MAP_FAILED)
 		munmap(e->addrs, ADDRS_BYTES);
 	if (e->cong && e->cong != MAP_FAILED)
 		munmap(e->cong, CONG_BYTES);
-	if (e->bpf_obj) {
+	if (e->addrs_ro_fd >= 0)
+		close(e->addrs_ro_fd);
+	if (e->cong_ro_fd >= 0)
+		close(e->cong_ro_fd);
+	if (e->bpf_obj)
 		rdsb_bpf_unload_core(e);
-	} else {
-		if (e->addrs_fd >= 0)
-			close(e->addrs_fd);
-		if (e->cong_fd >= 0)
-			close(e->cong_fd);
-	}
 }
 
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
@@ -93,6 +144,7 @@ int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope
 	memset(&e->cong[free_slot], 0, sizeof(e->cong[free_slot]));
 	/* The library treats a slot as valid once kind is set: publish last. */
 	__atomic_store_n(&e->addrs[free_slot].kind, (uint32_t)kind, __ATOMIC_RELEASE);
+	copy_slot(e, free_slot);
 	return free_slot;
 }
 
@@ -121,6 +173,7 @@ void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool co
 		rdsb_count(e, RDSB_C_CONG_CLEAR);
 	}
 	e->addrs[slot].map_updates++;
+	copy_slot(e, slot);
 	rdsb_conn_queue_cong_map(e, slot);
 	rdsb_sock_cong_notify(e, slot);
 }
@@ -139,6 +192,7 @@ void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot)
 {
 	e->addrs[slot].congested_ports = count_bits(e->cong[slot].bits);
 	e->addrs[slot].map_updates++;
+	copy_slot(e, slot);
 	rdsb_sock_cong_notify(e, slot);
 }
 

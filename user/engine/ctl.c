@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "engine.h"
 #include "../common/addr.h"
 #include "../common/ctl_proto.h"
+#include "../common/sysctl.h"
 
 struct text {
 	char *buf;
@@ -28,6 +31,87 @@ static void __attribute__((format(printf, 2, 3))) tprintf(struct text *t, const 
 	va_end(ap);
 	if (n > 0)
 		t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
+}
+
+/* Who connected (uid, gid, pid as of connect) */
+static bool peer_cred(int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof(*cred);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0;
+}
+
+static bool peer_root(int fd)
+{
+	struct ucred cred;
+
+	return peer_cred(fd, &cred) && cred.uid == 0;
+}
+
+/* Root, or CAP_NET_ADMIN in the peer's effective set (what SO_SNDBUFFORCE
+ * and SO_RCVBUFFORCE ask of a kernel socket's caller). */
+static bool peer_net_admin(int fd)
+{
+	unsigned long long caps = 0;
+	char path[64], line[256];
+	struct ucred cred;
+	FILE *f;
+
+	if (!peer_cred(fd, &cred))
+		return false;
+	if (cred.uid == 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred.pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return caps & (1ull << CAP_NET_ADMIN);
+}
+
+/* SO_SNDBUF/SO_RCVBUF as the kernel caps them: at [wr]mem_max, which only
+ * the FORCE options pass, and only with CAP_NET_ADMIN (the library caps
+ * what is not forced, so a larger request is a forced one, or written
+ * past the library). Returns 0 or EPERM. */
+static int set_buf(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req)
+{
+	bool rcv = req->arg == 1;
+	uint64_t max = (uint64_t)rdsb_sysctl_int(rcv ? "rmem_max" : "wmem_max", 212992);
+	uint32_t v = req->val < INT32_MAX / 2 ? (uint32_t)req->val : INT32_MAX / 2;
+
+	if (req->val > max && !peer_net_admin(fd))
+		return EPERM;
+	if (rcv)
+		rdsb_sock_set_rcvbuf(e, s, v);
+	else
+		s->sndbuf = v;
+	return 0;
+}
+
+/* Root, or a member (primary or supplementary) of the group named at load:
+ * the only ones who may open sockets or ask the engine anything. */
+bool rdsb_ctl_peer_allowed(struct rdsb_engine *e, int fd)
+{
+	socklen_t len = sizeof(gid_t) * 256;
+	gid_t groups[256];
+	struct ucred cred;
+
+	if (!peer_cred(fd, &cred))
+		return false;
+	if (cred.uid == 0)
+		return true;
+	if (e->ctl_gid == (gid_t)-1)
+		return false;
+	if (cred.gid == e->ctl_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == e->ctl_gid)
+			return true;
+	return false;
 }
 
 static const char *const state_names[] = { "down", "connecting", "disconnecting", "up",
@@ -161,10 +245,7 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 		rep.arg = (uint32_t)e->tp->trans_id;	/* getsockopt(SO_RDS_TRANSPORT) */
 		break;
 	case RDSB_CTL_SET_BUF:
-		if (s && req->arg == 1)
-			rdsb_sock_set_rcvbuf(e, s, (uint32_t)req->val);
-		else if (s)
-			s->sndbuf = (uint32_t)req->val;
+		rep.err = s ? set_buf(e, s, fd, req) : EINVAL;
 		break;
 	case RDSB_CTL_CANCEL_SENT_TO:
 		if (!s || !s->bound)
@@ -210,7 +291,11 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 		break;
 	}
 	case RDSB_CTL_UNLOAD:
-		e->stopping = true;
+		/* stopping the engine is root's alone, group or not */
+		if (peer_root(fd))
+			e->stopping = true;
+		else
+			rep.err = EPERM;
 		break;
 	default:
 		rep.err = EOPNOTSUPP;

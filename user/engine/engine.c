@@ -64,6 +64,7 @@ void rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
 struct ctl_client {
 	struct list_head item;
 	struct rdsb_ev ev;
+	bool refused;		/* neither root nor of the group named at load */
 };
 
 static int ctl_listen(struct rdsb_engine *e)
@@ -106,6 +107,7 @@ static void ctl_accept(struct rdsb_engine *e)
 		}
 		c->ev.kind = EV_CTL;
 		c->ev.fd = fd;
+		c->refused = !rdsb_ctl_peer_allowed(e, fd);
 		list_add_tail(&c->item, &e->ctl_clients);
 		rdsb_ev_set(e, &c->ev, EPOLLIN);
 	}
@@ -129,6 +131,13 @@ static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n != sizeof(req)) {
+		ctl_client_free(e, c);
+		return;
+	}
+	if (c->refused) {
+		struct rdsb_ctl_rep rep = { .err = EPERM };
+
+		send(c->ev.fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT);
 		ctl_client_free(e, c);
 		return;
 	}
@@ -237,6 +246,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->rx_ready);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;
+	e->ctl_gid = cfg->ctl_gid;
 	rdsb_transport_fill(&e->tp_ops, cfg->tp);
 	e->tp = &e->tp_ops;
 	e->use_bpf = true;		/* maps in BPF when the kernel lets us */
@@ -252,24 +262,19 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e->epfd < 0)
-		return -errno;
+		return RDSB_ENGINE_SETUP_FAILED;
 	if (ctl_listen(e) < 0) {
-		err = -errno;
-		if (err == -EADDRINUSE)
+		if (errno == EADDRINUSE) {
 			pr_warn("rds-bpf: an engine is already running in this network namespace\n");
-		else
-			pr_warn("rds-bpf: cannot create the control socket: %s\n", strerror(errno));
-		return err;
+			return RDSB_ENGINE_RUNNING;
+		}
+		pr_warn("rds-bpf: cannot create the control socket: %s\n", strerror(errno));
+		return RDSB_ENGINE_SETUP_FAILED;
 	}
-	err = rdsb_cong_init(e);
-	if (err)
+	err = RDSB_ENGINE_SETUP_FAILED;
+	if (rdsb_cong_init(e) || e->tp->init(e, cfg) || e->tp->listen(e))
 		goto out;
-	err = e->tp->init(e, cfg);
-	if (err)
-		goto out;
-	err = e->tp->listen(e);
-	if (err)
-		goto out;
+	err = RDSB_ENGINE_STOPPED;
 	if (on_ready)
 		on_ready(arg);
 	{
@@ -296,7 +301,8 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 		ts.tv_nsec = (long)(wait % 1000000000ull);
 		n = epoll_pwait2(e->epfd, evs, 64, &ts, NULL);
 		if (n < 0 && errno != EINTR) {
-			err = -errno;
+			pr_warn("rds-bpf: epoll_pwait2: %s; the engine stops\n", strerror(errno));
+			err = RDSB_ENGINE_LOOP_FAILED;
 			break;
 		}
 		e->now = rdsb_now_ns();
@@ -304,7 +310,6 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 			dispatch(e, evs[i].data.ptr, evs[i].events);
 		settle(e);
 	}
-	err = 0;
 out:
 	{
 		struct rdsb_sock *s, *ts2;

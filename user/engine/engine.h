@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <rds-bpf/maps.h>
 
@@ -136,6 +137,11 @@ struct rdsb_sock {
 	int slot;
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
 	uint32_t sndbuf;		/* payload bytes: SO_SNDBUF / 2, as the library counts */
+	/* Payload of its send requests not yet acknowledged or dropped, as the
+	 * engine counts it (the library's count is the application's to
+	 * write): past twice sndbuf, more than the library ever lets out, the
+	 * engine stops reading the socket's requests. */
+	uint64_t tx_bytes;
 	uint64_t cong_monitor;		/* RDS_CONG_MONITOR mask to report */
 
 	/* From the application: [rdsb_send_req][len]. */
@@ -264,6 +270,7 @@ struct rdsb_engine {
 	uint32_t next_sock_id;
 	uint32_t gen_num;		/* GEN_NUM we advertise, random per start */
 	uint32_t hash_initval;		/* for RDS_MPATH_HASH, random per start */
+	gid_t ctl_gid;			/* rds-bpf load --group; (gid_t)-1 = none */
 	unsigned int max_paths;		/* NPATHS we advertise (--paths) */
 	bool stopping;
 	bool use_bpf;			/* the maps are BPF maps */
@@ -274,6 +281,12 @@ struct rdsb_engine {
 
 	/* Shared memory: rdsb_addrs and rdsb_cong (BPF array maps or memfds). */
 	int addrs_fd, cong_fd, paths_fd, counters_fd;
+	/* what applications get of rdsb_addrs and rdsb_cong: sealed memfds, so
+	 * that no application can mark a port congested or change a slot; with
+	 * BPF maps (whose fds cannot be mapped read-only) copies of them */
+	int addrs_ro_fd, cong_ro_fd;
+	struct rdsb_addr *addrs_copy;
+	struct rdsb_cong_map *cong_copy;
 	struct rdsb_addr *addrs;
 	struct rdsb_cong_map *cong;
 	char pin_dir[128];
@@ -314,7 +327,9 @@ void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map);
 void rdsb_paths_info_update(struct rdsb_engine *e);
 
 /* bpf_load.c: bpffs, the pin directory, BPF objects sharing the engine's maps */
-int rdsb_bpf_load_core(struct rdsb_engine *e);	/* the core's maps, pinned */
+/* the core's maps, pinned; *unsafe: the pin directory is not safe to use,
+ * which no fallback mends */
+int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe);
 void rdsb_bpf_unload_core(struct rdsb_engine *e);
 /* Load a transport's BPF object (opened, not loaded): the maps the engine
  * has already (by name) are reused, its new ones pinned and shared. */
@@ -340,6 +355,9 @@ void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next);
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s);
 /* Bytes in the delivery stream the application has not read yet. */
 uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s);
+/* ctl.c: root, or a member of the group named at load (e->ctl_gid): the
+ * only peers that may use the control channel */
+bool rdsb_ctl_peer_allowed(struct rdsb_engine *e, int fd);
 /* ctl.c: one request on a control connection (s is NULL before OPEN). */
 struct rdsb_ctl_req;
 void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req);
@@ -445,11 +463,22 @@ struct rdsb_engine_cfg {
 	unsigned int max_paths;
 	unsigned int nopts;
 	struct { const char *name, *value; } opts[RDSB_MAX_TRANSPORT_OPTS];
+	gid_t ctl_gid;		/* besides root, may use the control channel (load
+				 * --group); (gid_t)-1 = none */
 };
 /* the value of the last --name (a flag: ""), or NULL */
 const char *rdsb_cfg_opt(const struct rdsb_engine_cfg *cfg, const char *name);
 /* which of a and b was given last: 1 a, 2 b, 0 neither */
 int rdsb_cfg_last(const struct rdsb_engine_cfg *cfg, const char *a, const char *b);
+
+/* What rdsb_engine_run returns, and rds-bpf load exits with: distinct
+ * from the CLI's 2 (usage) and 3 (no engine). */
+enum rdsb_engine_exit {
+	RDSB_ENGINE_STOPPED = 0,	/* unloaded or signalled */
+	RDSB_ENGINE_SETUP_FAILED = 1,	/* maps, pins or listeners */
+	RDSB_ENGINE_RUNNING = 4,	/* an engine already serves this netns */
+	RDSB_ENGINE_LOOP_FAILED = 5,	/* the event loop failed while serving */
+};
 
 /* Runs until SIGTERM/SIGINT or an UNLOAD request; on_ready once serving. */
 int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *), void *arg);

@@ -58,6 +58,19 @@ static uint64_t port_hash(const struct rdsb_engine *e, const uint8_t addr[16], u
 	return rdsb_hash_mem(key, sizeof(key), e->hash_initval);
 }
 
+/* Requests are read while the socket's unacknowledged payload is below
+ * twice its sndbuf: the library lets a message out while less than sndbuf
+ * is queued, so only a program writing its stream past it is held. */
+static bool tx_room(const struct rdsb_sock *s)
+{
+	return s->tx_bytes < 2ull * s->sndbuf;
+}
+
+static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	rdsb_ev_set(e, &s->data, (tx_room(s) ? EPOLLIN : 0) | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+}
+
 struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id)
 {
 	struct rdsb_hnode *n;
@@ -157,8 +170,8 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	rdsb_ev_set(e, &s->data, EPOLLIN);
 	fds[0] = sv[1];
 	fds[1] = s->shm_fd;
-	fds[2] = e->addrs_fd;
-	fds[3] = e->cong_fd;
+	fds[2] = e->addrs_ro_fd;
+	fds[3] = e->cong_ro_fd;
 	rep.val = s->id;
 	rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
 	if (ntp < 0 || send_fds(ctl_fd, &rep, fds, 4 + (ntp > 0 ? ntp : 0)) < 0)
@@ -304,7 +317,7 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
-	rdsb_ev_set(e, &s->data, EPOLLIN | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+	data_events(e, s);
 	rdsb_sock_check_cong(e, s);
 	if (s->rx_q_bytes < hard_limit(s))
 		rdsb_path_rx_resume(e, s);
@@ -325,9 +338,14 @@ bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_m
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 {
 	struct rdsb_sock *s = rdsb_sock_by_id(e, sock_id);
+	bool held;
 
 	if (!s)
 		return;
+	held = !tx_room(s);
+	s->tx_bytes = s->tx_bytes > len ? s->tx_bytes - len : 0;
+	if (held && tx_room(s))
+		data_events(e, s);
 	__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
@@ -379,6 +397,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 
 	bool sent = s->req.flags & RDSB_REQ_SENT;
 
+	s->tx_bytes += len;	/* until rdsb_sock_sent, on every path below */
 	if (!m || !s->bound) {
 		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
 		rdsb_msg_free(m);
@@ -455,11 +474,13 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 				return false;
 		}
 		k = n < s->req.len - s->req_data_have ? n : s->req.len - s->req_data_have;
-		if (k)
+		/* p is NULL after a payload read in place: not even p + 0 */
+		if (k) {
 			memcpy(s->req_data + s->req_data_have, p, k);
+			p += k;
+			n -= k;
+		}
 		s->req_data_have += k;
-		p += k;
-		n -= k;
 		if (s->req_data_have < s->req.len)
 			return true;
 		s->req_have = 0;
@@ -483,6 +504,10 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
 	for (;;) {
 		ssize_t n;
 
+		if (!tx_room(s)) {
+			data_events(e, s);	/* until rdsb_sock_sent makes room */
+			return;
+		}
 		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
 			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
 				 MSG_DONTWAIT);
