@@ -16,9 +16,10 @@
 #define RDSB_CTL_VERSION	1
 
 enum rdsb_ctl_op {
-	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, rdsb_addrs, rdsb_cong
-				 * and, on the sk_msg send path, the send socket and
-				 * rdsb_txpath; arg = the engine's transport (RDS_TRANS_*) */
+	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,
+				 * rdsb_cong, send-space eventfd and, on the sk_msg
+				 * send path, the send socket and rdsb_txpath;
+				 * arg = the engine's transport (RDS_TRANS_*) */
 	RDSB_CTL_BIND,		/* addr, scope_id, port (0 = ephemeral) -> port,
 				 * arg = the transport the socket is bound on */
 	RDSB_CTL_SET_BUF,	/* arg 0 = sndbuf, 1 = rcvbuf; val = payload bytes */
@@ -71,4 +72,11 @@ struct rdsb_sock_shm {
 	uint64_t reqs_done;
 	uint32_t path_hash;	/* RDS_MPATH_HASH of the bound port over 8 paths */
 	uint32_t slot;		/* rdsb_addrs slot of the bound address */
+	/* Writability (the kernel's rds_poll: POLLOUT while snd_bytes < sndbuf):
+	 * while poll_waiters is not 0, the engine signals the socket's send-space
+	 * eventfd on every release, and a poll waiting for POLLOUT wakes. */
+	uint32_t poll_waiters;
+	/* rds_cong_generation as this socket sees it: bumped on every
+	 * congestion map update (rds_poll's POLLIN|POLLWRBAND once per update). */
+	uint32_t cong_gen;
 };

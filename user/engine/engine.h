@@ -123,6 +123,7 @@ struct rdsb_sock {
 	int idx;			/* in rdsb_socks / rdsb_rcvq; -1 = none */
 	struct rdsb_sock_shm *shm;
 	int shm_fd;
+	int space_fd;			/* eventfd: send space released (shm poll_waiters) */
 	bool bound;
 	uint8_t addr[16];
 	uint32_t scope_id;
@@ -152,6 +153,7 @@ struct rdsb_engine {
 	struct rdsb_ev listen4, listen6, ctl_listen;
 	struct list_head conns, socks, ctl_clients, dead_socks;
 	uint32_t next_sock_id;
+	uint32_t cong_gen;		/* congestion map updates seen (rdsb_sock_shm cong_gen) */
 	uint32_t gen_num;		/* GEN_NUM we advertise, random per start */
 	uint32_t hash_initval;		/* for RDS_MPATH_HASH, random per start */
 	unsigned int max_paths;		/* NPATHS we advertise (--paths) */

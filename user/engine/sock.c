@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -72,7 +73,7 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 
 static int send_fds(int fd, const struct rdsb_ctl_rep *rep, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 6)] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * 7)] = { 0 };
 	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
@@ -99,12 +100,14 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		goto fail;
 	s->eng = e;
 	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC);
-	if (s->shm_fd < 0 || ftruncate(s->shm_fd, 4096) < 0 ||
+	s->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->shm_fd < 0 || s->space_fd < 0 || ftruncate(s->shm_fd, 4096) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 0);
 	if (s->shm == MAP_FAILED)
 		goto fail;
+	s->shm->cong_gen = e->cong_gen;
 	/* Large enough for a whole 1 MiB record in each direction, so the
 	 * library can peek a record whole and never writes half of one. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
@@ -135,11 +138,11 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	rdsb_ev_set(e, &s->data, EPOLLIN);
 	{
 		int tx = rdsb_direct_sock_open(e, s);
-		int fds[6] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd, tx, e->txpath_fd };
+		int fds[7] = { sv[1], s->shm_fd, e->addrs_fd, e->cong_fd, s->space_fd, tx, e->txpath_fd };
 
 		rep.val = s->id;
 		rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
-		if (send_fds(ctl_fd, &rep, fds, tx >= 0 ? 6 : 4) < 0)
+		if (send_fds(ctl_fd, &rep, fds, tx >= 0 ? 7 : 5) < 0)
 			rdsb_sock_close(e, s);
 		if (tx >= 0)
 			close(tx);	/* the application's now; rdsb_apptx keeps the socket */
@@ -156,6 +159,8 @@ fail:
 	if (s) {
 		if (s->shm_fd >= 0)
 			close(s->shm_fd);
+		if (s->space_fd >= 0)
+			close(s->space_fd);
 		free(s);
 	}
 }
@@ -309,6 +314,8 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
 		syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+	if (__atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST))
+		eventfd_write(s->space_fd, 1);
 }
 
 /* rds_cong_map_updated: every monitoring socket learns of the ports it
@@ -318,9 +325,11 @@ void rdsb_sock_cong_notify(struct rdsb_engine *e, int slot)
 	struct rdsb_sock *s;
 
 	(void)slot;
+	e->cong_gen++;
 	list_for_each_entry(s, &e->socks, item) {
 		struct rdsb_msg *m;
 
+		__atomic_store_n(&s->shm->cong_gen, e->cong_gen, __ATOMIC_RELEASE);
 		if (!s->cong_monitor || !(m = rdsb_msg_new(0)))
 			continue;
 		m->flags = RDSB_DELIV_NOTIFY;
@@ -563,6 +572,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	close(s->app_fd);
 	munmap(s->shm, 4096);
 	close(s->shm_fd);
+	close(s->space_fd);
 	free(s->req_data);
 	s->req_data = NULL;
 }

@@ -34,8 +34,14 @@ static inline int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t 
 }
 
 struct rdsb_lsock {
-	int fd;			/* delivery stream: the application's RDS fd */
+	/* The delivery stream: the library's own descriptor of the socket, not
+	 * the application's fd, which close() may take and the next open()
+	 * reuse while another thread still blocks in a call on the socket. */
+	int fd;
+	int refs;		/* the fd table's + one per call in progress, under table_lock */
 	int ctl;		/* control connection to the engine */
+	int spacefd;		/* eventfd: the engine released send space (poll.c) */
+	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */
 	struct rdsb_sock_shm *shm;
 	pthread_mutex_t rlock, wlock;
 
@@ -55,7 +61,23 @@ struct rdsb_lsock {
 	struct timeval sndtimeo, rcvtimeo;
 };
 
+/* The socket behind fd with a reference held (NULL: not an RDS socket);
+ * every get is paired with a put, which frees the socket after its close. */
 struct rdsb_lsock *rdsb_lsock_get(int fd);
+void rdsb_lsock_put(struct rdsb_lsock *s);
+/* The value of call, which uses s, made with fd's socket held: -1 with
+ * ENOTSOCK when fd is not an RDS socket. */
+#define RDSB_WITH_SOCK(fd, s, call) __extension__({ \
+	struct rdsb_lsock *s = rdsb_lsock_get(fd); \
+	__typeof__(call) r_ = -1; \
+	if (!s) { \
+		errno = ENOTSOCK; \
+	} else { \
+		r_ = (call); \
+		rdsb_lsock_put(s); \
+	} \
+	r_; \
+})
 /* One request/reply on the socket's control connection; returns 0 or -errno. */
 int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep);
 int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
@@ -75,6 +97,12 @@ int rdsb_direct_map(int fd);
 int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
+
+/* poll.c: send space as rds_poll sees it; a waiter for it arms the engine's
+ * signal on spacefd, and drains spacefd after waking. */
+bool rdsb_send_space(const struct rdsb_lsock *s);
+void rdsb_space_arm(struct rdsb_lsock *s, bool on);
+void rdsb_space_drain(struct rdsb_lsock *s);
 
 bool rdsb_nonblocking(int fd, int flags);
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */

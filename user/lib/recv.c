@@ -238,15 +238,10 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	return r;
 }
 
-ssize_t rdsb_recvmsg(int fd, struct msghdr *msg, int flags)
+static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	ssize_t r;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	pthread_mutex_lock(&s->rlock);
 	r = do_recvmsg(s, msg, flags);
 	pthread_mutex_unlock(&s->rlock);
@@ -255,6 +250,11 @@ ssize_t rdsb_recvmsg(int fd, struct msghdr *msg, int flags)
 		return -1;
 	}
 	return r;
+}
+
+ssize_t rdsb_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_recvmsg(s, msg, flags));
 }
 
 ssize_t rdsb_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,

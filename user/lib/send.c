@@ -251,21 +251,21 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	return (ssize_t)len;
 }
 
-ssize_t rdsb_sendmsg(int fd, const struct msghdr *msg, int flags)
+static ssize_t lsock_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int flags)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	ssize_t r;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	r = do_sendmsg(s, msg, flags);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;
 	}
 	return r;
+}
+
+ssize_t rdsb_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_sendmsg(s, msg, flags));
 }
 
 ssize_t rdsb_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,

@@ -11,6 +11,9 @@
 #include "../common/addr.h"
 
 #define MAX_FDS (1 << 20)
+/* the OPEN reply's fds, in order (ctl_proto.h); the last two only on the
+ * sk_msg send path */
+enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_FDS };
 
 static struct rdsb_lsock **table;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -19,16 +22,50 @@ const struct rdsb_cong_map *rdsb_congs;
 
 struct rdsb_lsock *rdsb_lsock_get(int fd)
 {
-	struct rdsb_lsock **t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+	struct rdsb_lsock *s = NULL;
 
-	if (fd < 0 || fd >= MAX_FDS || !t)
+	if (fd < 0 || fd >= MAX_FDS || !__atomic_load_n(&table, __ATOMIC_ACQUIRE))
 		return NULL;
-	return __atomic_load_n(&t[fd], __ATOMIC_ACQUIRE);
+	pthread_mutex_lock(&table_lock);
+	s = table[fd];
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&table_lock);
+	return s;
+}
+
+static void lsock_free(struct rdsb_lsock *s)
+{
+	sys_close(s->fd);
+	sys_close(s->ctl);
+	sys_close(s->spacefd);
+	if (s->txfd >= 0)
+		sys_close(s->txfd);
+	munmap(s->shm, 4096);
+	pthread_mutex_destroy(&s->rlock);
+	pthread_mutex_destroy(&s->wlock);
+	free(s);
+}
+
+void rdsb_lsock_put(struct rdsb_lsock *s)
+{
+	int left, err = errno;
+
+	pthread_mutex_lock(&table_lock);
+	left = --s->refs;
+	pthread_mutex_unlock(&table_lock);
+	if (!left)
+		lsock_free(s);
+	errno = err;	/* the call's own */
 }
 
 bool rdsb_is_socket(int fd)
 {
-	return rdsb_lsock_get(fd) != NULL;
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+
+	if (s)
+		rdsb_lsock_put(s);
+	return s != NULL;
 }
 
 bool rdsb_nonblocking(int fd, int flags)
@@ -89,14 +126,15 @@ static int engine_connect(void)
 	return fd;
 }
 
-/* OPEN: the reply carries the delivery fd, the shared page, (the first
- * time) the address table and congestion maps to map, and the engine's
- * transport. */
-static int engine_open(int ctl, int fds[6], int *transport)
+/* OPEN: the reply carries (see ctl_proto.h) the delivery fd, the shared page,
+ * the address table and congestion maps, the send-space eventfd and, on the
+ * sk_msg send path, the send socket and rdsb_txpath; and the engine's
+ * transport. Returns the number of fds, or -errno. */
+static int engine_open(int ctl, int fds[OPEN_FDS], int *transport)
 {
 	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
 	struct rdsb_ctl_rep rep;
-	char cbuf[CMSG_SPACE(sizeof(int) * 6)];
+	char cbuf[CMSG_SPACE(sizeof(int) * OPEN_FDS)];
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
@@ -104,6 +142,7 @@ static int engine_open(int ctl, int fds[6], int *transport)
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	ssize_t n;
+	int nfds;
 
 	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(req))
 		return -EAFNOSUPPORT;
@@ -115,13 +154,17 @@ static int engine_open(int ctl, int fds[6], int *transport)
 	if (rep.err)
 		return -rep.err;
 	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
-	    (cm->cmsg_len != CMSG_LEN(sizeof(int) * 4) && cm->cmsg_len != CMSG_LEN(sizeof(int) * 6)))
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
-	fds[4] = fds[5] = -1;
-	memcpy(fds, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
+	nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
+	if (nfds != OPEN_FDS - 2 && nfds != OPEN_FDS) {
+		for (int i = 0; i < nfds; i++)
+			sys_close(fds[i]);
+		return -EPROTO;
+	}
 	*transport = (int)rep.arg;
-	return 0;
+	return nfds;
 }
 
 static int map_shared(int addrs_fd, int cong_fd)
@@ -143,10 +186,49 @@ static int map_shared(int addrs_fd, int cong_fd)
 	return 0;
 }
 
+/* The socket of an OPEN reply, or -errno; the fds are its or closed. */
+static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
+{
+	int err = map_shared(fds[OPEN_ADDRS], fds[OPEN_CONG]);
+
+	sys_close(fds[OPEN_ADDRS]);
+	sys_close(fds[OPEN_CONG]);
+	s->ctl = ctl;
+	s->spacefd = fds[OPEN_SPACE];
+	s->txfd = nfds == OPEN_FDS ? fds[OPEN_TX] : -1;
+	if (nfds == OPEN_FDS) {
+		if (rdsb_direct_map(fds[OPEN_TXPATH]) < 0) {
+			sys_close(s->txfd);	/* sends go through the engine */
+			s->txfd = -1;
+		}
+		sys_close(fds[OPEN_TXPATH]);
+	}
+	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
+	sys_close(fds[OPEN_SHM]);
+	if (s->shm == MAP_FAILED && !err)
+		err = -ENOMEM;
+	/* the library's own descriptor of the delivery stream (see lib.h) */
+	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
+	if (s->fd < 0 && !err)
+		err = -errno;
+	if (!err)
+		return 0;
+	if (s->fd >= 0)
+		sys_close(s->fd);
+	if (s->shm != MAP_FAILED)
+		munmap(s->shm, 4096);
+	sys_close(s->spacefd);
+	if (s->txfd >= 0)
+		sys_close(s->txfd);
+	sys_close(ctl);
+	sys_close(fds[OPEN_STREAM]);
+	return err;
+}
+
 int rdsb_socket(int domain, int type, int protocol)
 {
 	struct rdsb_lsock *s;
-	int fds[6], ctl, err, transport, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fds[OPEN_FDS], ctl, nfds, err, transport = 0, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (domain != AF_RDS) {
 		errno = EAFNOSUPPORT;
@@ -160,56 +242,33 @@ int rdsb_socket(int domain, int type, int protocol)
 	if (!table)
 		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
-	if (!table) {
+	s = calloc(1, sizeof(*s));
+	if (!table || !s) {
+		free(s);
 		errno = ENOMEM;
 		return -1;
 	}
 	ctl = engine_connect();
 	if (ctl < 0) {
 		/* as on a kernel without RDS; `rds-bpf load` starts the engine */
+		free(s);
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	err = engine_open(ctl, fds, &transport);
-	if (err) {
+	nfds = engine_open(ctl, fds, &transport);
+	if (nfds < 0) {
 		sys_close(ctl);
+		free(s);
+		errno = -nfds;
+		return -1;
+	}
+	err = fds[OPEN_STREAM] >= MAX_FDS ? -EMFILE : lsock_new(s, ctl, fds, nfds);
+	if (err) {
+		free(s);
 		errno = -err;
 		return -1;
 	}
-	err = map_shared(fds[2], fds[3]);
-	sys_close(fds[2]);
-	sys_close(fds[3]);
-	if (fds[5] >= 0 && rdsb_direct_map(fds[5]) < 0) {
-		sys_close(fds[4]);	/* sends go through the engine */
-		fds[4] = -1;
-	}
-	if (fds[5] >= 0)
-		sys_close(fds[5]);
-	s = calloc(1, sizeof(*s));
-	if (err || !s || fds[0] >= MAX_FDS) {
-		sys_close(fds[0]);
-		sys_close(fds[1]);
-		if (fds[4] >= 0)
-			sys_close(fds[4]);
-		sys_close(ctl);
-		free(s);
-		errno = err ? -err : ENOMEM;
-		return -1;
-	}
-	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
-	sys_close(fds[1]);
-	if (s->shm == MAP_FAILED) {
-		sys_close(fds[0]);
-		if (fds[4] >= 0)
-			sys_close(fds[4]);
-		sys_close(ctl);
-		free(s);
-		errno = ENOMEM;
-		return -1;
-	}
-	s->fd = fds[0];
-	s->ctl = ctl;
-	s->txfd = fds[4];
+	s->refs = 1;
 	s->transport = RDS_TRANS_NONE;
 	s->engine_transport = transport;
 	s->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
@@ -219,39 +278,38 @@ int rdsb_socket(int domain, int type, int protocol)
 	if (type & SOCK_NONBLOCK)
 		sys_fcntl(s->fd, F_SETFL, sys_fcntl(s->fd, F_GETFL, 0) | O_NONBLOCK);
 	if (!(type & SOCK_CLOEXEC))
-		sys_fcntl(s->fd, F_SETFD, 0);
-	__atomic_store_n(&table[s->fd], s, __ATOMIC_RELEASE);
-	return s->fd;
+		sys_fcntl(fds[OPEN_STREAM], F_SETFD, 0);
+	pthread_mutex_lock(&table_lock);
+	table[fds[OPEN_STREAM]] = s;
+	pthread_mutex_unlock(&table_lock);
+	return fds[OPEN_STREAM];
 }
 
+/* As the kernel: the fd goes now, the socket when the last call in progress
+ * on it returns (a thread blocked in recv keeps receiving). */
 int rdsb_close(int fd)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	struct rdsb_lsock *s = NULL;
+	int r;
 
-	if (!s)
-		return sys_close(fd);
-	__atomic_store_n(&table[fd], NULL, __ATOMIC_RELEASE);
-	sys_close(s->ctl);
-	if (s->txfd >= 0)
-		sys_close(s->txfd);
-	munmap(s->shm, 4096);
-	pthread_mutex_destroy(&s->rlock);
-	pthread_mutex_destroy(&s->wlock);
-	free(s);
-	return sys_close(fd);
+	if (fd >= 0 && fd < MAX_FDS && __atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&table_lock);
+		s = table[fd];
+		table[fd] = NULL;
+		pthread_mutex_unlock(&table_lock);
+	}
+	r = sys_close(fd);
+	if (s)
+		rdsb_lsock_put(s);
+	return r;
 }
 
-int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
+static int lsock_bind(struct rdsb_lsock *s, const struct sockaddr *sa, socklen_t len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	struct rdsb_ctl_req req = { .op = RDSB_CTL_BIND };
 	struct rdsb_ctl_rep rep;
 	int err;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (rdsb_addr_from_sa(sa, len, req.addr, &req.port, &req.scope_id) < 0 ||
 	    !rdsb_addr_is_unicast(req.addr) ||
 	    (sa->sa_family == AF_INET6 && rdsb_addr_is_linklocal6(req.addr) && !req.scope_id) ||
@@ -274,17 +332,17 @@ int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	return 0;
 }
 
-int rdsb_connect(int fd, const struct sockaddr *sa, socklen_t len)
+int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	return RDSB_WITH_SOCK(fd, s, lsock_bind(s, sa, len));
+}
+
+static int lsock_connect(struct rdsb_lsock *s, const struct sockaddr *sa, socklen_t len)
+{
 	uint8_t a[16];
 	uint16_t port;
 	uint32_t scope;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
 		errno = sa && len >= sizeof(sa_family_t) ? EAFNOSUPPORT : EINVAL;
 		return -1;
@@ -315,6 +373,11 @@ int rdsb_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return 0;
 }
 
+int rdsb_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_connect(s, sa, len));
+}
+
 static int name_out(const uint8_t a[16], uint16_t port, uint32_t scope, bool v6, struct sockaddr *out,
 		    socklen_t *len)
 {
@@ -330,31 +393,31 @@ static int name_out(const uint8_t a[16], uint16_t port, uint32_t scope, bool v6,
 	return 0;
 }
 
-int rdsb_getsockname(int fd, struct sockaddr *out, socklen_t *len)
+static int lsock_getsockname(struct rdsb_lsock *s, struct sockaddr *out, socklen_t *len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff };
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	return name_out(s->bound ? s->addr : any4, s->port, s->scope_id, false, out, len);
 }
 
-int rdsb_getpeername(int fd, struct sockaddr *out, socklen_t *len)
+int rdsb_getsockname(int fd, struct sockaddr *out, socklen_t *len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	return RDSB_WITH_SOCK(fd, s, lsock_getsockname(s, out, len));
+}
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
+static int lsock_getpeername(struct rdsb_lsock *s, struct sockaddr *out, socklen_t *len)
+{
+
 	if (!s->connected) {
 		errno = ENOTCONN;
 		return -1;
 	}
 	return name_out(s->caddr, s->cport, s->cscope_id, false, out, len);
+}
+
+int rdsb_getpeername(int fd, struct sockaddr *out, socklen_t *len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_getpeername(s, out, len));
 }
 
 int rdsb_addr_find(const uint8_t addr[16])

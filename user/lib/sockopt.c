@@ -127,15 +127,10 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 	}
 }
 
-int rdsb_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+static int lsock_setsockopt(struct rdsb_lsock *s, int level, int name, const void *val, socklen_t len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	int err;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (level == SOL_SOCKET)
 		err = set_sol_socket(s, name, val, len);
 	else if (level == SOL_RDS)
@@ -147,6 +142,11 @@ int rdsb_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 		return -1;
 	}
 	return 0;
+}
+
+int rdsb_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_setsockopt(s, level, name, val, len));
 }
 
 static int put_int(void *val, socklen_t *len, int v)
@@ -180,15 +180,10 @@ static int info(struct rdsb_lsock *s, int name, void *val, socklen_t *len)
 	return (int)rep.arg;
 }
 
-int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+static int lsock_getsockopt(struct rdsb_lsock *s, int level, int name, void *val, socklen_t *len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	int err = -ENOPROTOOPT;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_SNDBUF:
@@ -244,4 +239,9 @@ int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		return -1;
 	}
 	return 0;
+}
+
+int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_getsockopt(s, level, name, val, len));
 }

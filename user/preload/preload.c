@@ -7,7 +7,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <rds-bpf/rds.h>
@@ -116,4 +119,87 @@ int close(int fd)
 {
 	REAL(close);
 	return rdsb_is_socket(fd) ? rdsb_close(fd) : real_close(fd);
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	return rdsb_poll(fds, n, timeout);
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
+{
+	return rdsb_ppoll(fds, n, tmo, mask);
+}
+
+#define SELECT_IN (POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR)
+#define SELECT_OUT (POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR)
+
+/* select as the kernel's do_select over poll answers, when an RDS fd is in
+ * one of the sets; NULL: none is (libc's select then). */
+static int select_rds(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *tmo,
+		      const sigset_t *mask, bool *rds)
+{
+	struct pollfd p[FD_SETSIZE];
+	nfds_t n = 0;
+	int ready;
+
+	*rds = false;
+	if (nfds < 0 || nfds > FD_SETSIZE)
+		return 0;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) | (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+				   (x && FD_ISSET(fd, x) ? POLLPRI : 0));
+
+		if (!ev)
+			continue;
+		*rds |= rdsb_is_socket(fd);
+		p[n++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
+	if (!*rds)
+		return 0;
+	ready = rdsb_ppoll(p, n, tmo, mask);
+	if (ready < 0)
+		return -1;
+	ready = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		int fd = p[i].fd;
+
+		if (p[i].revents & POLLNVAL) {
+			errno = EBADF;
+			return -1;
+		}
+		if (r && FD_ISSET(fd, r) && !(p[i].revents & SELECT_IN))
+			FD_CLR(fd, r);
+		if (w && FD_ISSET(fd, w) && !(p[i].revents & SELECT_OUT))
+			FD_CLR(fd, w);
+		if (x && FD_ISSET(fd, x) && !(p[i].revents & POLLPRI))
+			FD_CLR(fd, x);
+		ready += (r && FD_ISSET(fd, r)) + (w && FD_ISSET(fd, w)) + (x && FD_ISSET(fd, x));
+	}
+	return ready;
+}
+
+int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
+{
+	struct timespec ts;
+	bool rds;
+	int ret;
+
+	REAL(select);
+	if (tv) {
+		ts.tv_sec = tv->tv_sec;
+		ts.tv_nsec = tv->tv_usec * 1000;
+	}
+	ret = select_rds(nfds, r, w, x, tv ? &ts : NULL, NULL, &rds);
+	return rds ? ret : real_select(nfds, r, w, x, tv);
+}
+
+int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *tmo, const sigset_t *mask)
+{
+	bool rds;
+	int ret;
+
+	REAL(pselect);
+	ret = select_rds(nfds, r, w, x, tmo, mask, &rds);
+	return rds ? ret : real_pselect(nfds, r, w, x, tmo, mask);
 }

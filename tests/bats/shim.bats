@@ -1,0 +1,39 @@
+#!/usr/bin/env bats
+# Unmodified AF_RDS programs under the shim behave as on the kernel: Python's
+# own socket.AF_RDS (tests/tools/rds-shim.py) and C programs
+# (tests/tools/rds-shim.c), on host A's engine (loopback) and towards an
+# address nobody answers, where messages stay queued.
+
+load helpers
+
+SHIMPY=$BATS_TEST_DIRNAME/../tools/rds-shim.py
+UNREACH=10.99.0.99
+
+setup_file() {
+	export BATS_TEST_TMPDIR=$BATS_FILE_TMPDIR
+	setup_two_hosts
+	export NS_A NS_B HOSTS_PREFIX
+}
+
+teardown_file() {
+	hosts_down
+}
+
+setup() {
+	source "$BATS_TEST_DIRNAME/../lib/hosts.sh"
+}
+
+shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CASE"
+	run rds A timeout 60 python3 "$SHIMPY" "$1" $ADDR_A "$2" $UNREACH
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok $1" ]
+}
+
+@test "close() while another thread blocks in recv: the reader gets the next datagram, never the reused fd (Python)" {
+	shimpy close-while-recv 5000
+}
+
+@test "POLLOUT tracks the send queue: settimeout send, poll and select on a full queue sleep; a drained queue wakes poll (Python)" {
+	shimpy pollout-full-queue 5010
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Python's own socket.AF_RDS, run unmodified under the shim (LD_PRELOAD),
+against what the kernel does. Usage: rds-shim.py CASE LADDR PORT [UNREACH]
+Prints "ok CASE" and exits 0, or exits 1 with one line saying what differed."""
+import errno
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+
+def fail(msg):
+    print("FAIL %s: %s" % (CASE, msg))
+    sys.exit(1)
+
+
+def rds_sock(port=None):
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    if port is not None:
+        s.bind((LADDR, port))
+    return s
+
+
+def close_while_recv():
+    """close() from another thread while a thread blocks in recv: the fd goes,
+    the socket stays until the recv returns (af_rds.c rds_release runs at the
+    last reference), so the blocked reader gets the next datagram, and an fd
+    opened after the close (reusing the number) is not read from."""
+    r = rds_sock(PORT)
+    got = []
+    t = threading.Thread(target=lambda: got.append(r.recv(100)))
+    t.start()
+    time.sleep(0.3)
+    fd = r.fileno()
+    r.close()
+    rd, wr = os.pipe()
+    try:
+        if fd in (rd, wr):
+            os.write(wr, b"x" * 64)	# what a reader of the reused fd number would get
+        s = rds_sock(PORT + 1)
+        s.sendto(b"after close", (LADDR, PORT))
+        t.join(5)
+        if t.is_alive():
+            fail("the reader did not get the datagram sent after close")
+        if got != [b"after close"]:
+            fail("the reader got %r" % got)
+        s.close()
+    finally:
+        os.close(rd)
+        os.close(wr)
+
+
+SOL_RDS = 276
+RDS_CANCEL_SENT_TO = 1
+
+
+def full_queue(port):
+    """A socket whose send queue is full: datagrams to an address nobody
+    answers stay queued (the send queue holds them until acknowledged)."""
+    s = rds_sock(port)
+    s.setblocking(False)
+    n = 0
+    while True:
+        try:
+            s.sendto(b"q" * 8192, (UNREACH, 4000))
+            n += 1
+        except BlockingIOError:
+            break
+    if n < 2:
+        fail("only %d datagrams fit in the send queue" % n)
+    return s
+
+
+def cancel_queued(s):
+    """RDS_CANCEL_SENT_TO drops what is queued for UNREACH: space again."""
+    sin = struct.pack("=HH4s8x", socket.AF_INET, socket.htons(4000), socket.inet_aton(UNREACH))
+    s.setsockopt(SOL_RDS, RDS_CANCEL_SENT_TO, sin)
+
+
+def cpu_during(fn):
+    t0, c0 = time.monotonic(), time.process_time()
+    r = fn()
+    return r, time.monotonic() - t0, time.process_time() - c0
+
+
+def pollout_full_queue():
+    """rds_poll: POLLOUT only while queued bytes < sndbuf. A settimeout()
+    send on a full queue waits its timeout out asleep, and poll/select for
+    POLLOUT time out asleep; when the queue drains, a poll waiting for
+    POLLOUT wakes with it."""
+    s = full_queue(PORT)
+    s.settimeout(1.0)
+
+    def timed_send():
+        try:
+            s.sendto(b"x", (UNREACH, 4000))
+        except socket.timeout:
+            return "timeout"
+        return "sent"
+    r, wall, cpu = cpu_during(timed_send)
+    if r != "timeout" or wall < 0.9:
+        fail("settimeout(1.0) send on a full queue: %s after %.2f s" % (r, wall))
+    if cpu > 0.1 * wall:
+        fail("settimeout send burned %.3f s CPU in %.2f s" % (cpu, wall))
+    p = select.poll()
+    p.register(s.fileno(), select.POLLOUT)
+    r, wall, cpu = cpu_during(lambda: p.poll(500))
+    if r or wall < 0.45 or cpu > 0.05:
+        fail("poll(POLLOUT) on a full queue: %r after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    r, wall, cpu = cpu_during(lambda: select.select([], [s], [], 0.5))
+    if r[1] or wall < 0.45 or cpu > 0.05:
+        fail("select(write) on a full queue: %r after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    t = threading.Timer(0.3, cancel_queued, (s,))
+    t.start()
+    r, wall, cpu = cpu_during(lambda: p.poll(5000))
+    t.join()
+    if r != [(s.fileno(), select.POLLOUT)] or wall > 2:
+        fail("poll(POLLOUT) when the queue drained: %r after %.2f s" % (r, wall))
+    r = select.select([], [s], [], 0)
+    if r[1] != [s]:
+        fail("select(write) with room in the queue: %r" % (r,))
+    s.close()
+
+
+CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4 or sys.argv[1] not in CASES:
+        sys.exit("usage: rds-shim.py %s LADDR PORT [UNREACH]" % "|".join(CASES))
+    CASE, LADDR, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    UNREACH = sys.argv[4] if len(sys.argv) > 4 else None
+    CASES[CASE]()
+    print("ok " + CASE)
