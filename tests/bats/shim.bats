@@ -37,3 +37,7 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 @test "POLLOUT tracks the send queue: settimeout send, poll and select on a full queue sleep; a drained queue wakes poll (Python)" {
 	shimpy pollout-full-queue 5010
 }
+
+@test "EPOLLOUT tracks the send queue: level and edge triggered, asleep on a full queue, a closed fd leaves the set (Python)" {
+	shimpy epollout-full-queue 5020
+}

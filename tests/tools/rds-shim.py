@@ -126,7 +126,36 @@ def pollout_full_queue():
     s.close()
 
 
-CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue}
+def epollout_full_queue():
+    """The same through epoll, level- and edge-triggered: EPOLLOUT only with
+    room in the queue, waited for asleep, and a closed RDS fd leaves the set."""
+    s = full_queue(PORT)
+    fd = s.fileno()
+    ep = select.epoll()
+    ep.register(fd, select.EPOLLIN | select.EPOLLOUT)
+    r, wall, cpu = cpu_during(lambda: ep.poll(0.5))
+    if r or wall < 0.45 or cpu > 0.05:
+        fail("epoll EPOLLOUT on a full queue: %r after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    t = threading.Timer(0.3, cancel_queued, (s,))
+    t.start()
+    r, wall, cpu = cpu_during(lambda: ep.poll(5))
+    t.join()
+    if r != [(fd, select.EPOLLOUT)] or wall > 2:
+        fail("epoll when the queue drained: %r after %.2f s" % (r, wall))
+    if ep.poll(0) != [(fd, select.EPOLLOUT)]:
+        fail("level-triggered EPOLLOUT is not reported again")
+    ep.modify(fd, select.EPOLLOUT | select.EPOLLET)
+    first, again = ep.poll(0), ep.poll(0)
+    if first != [(fd, select.EPOLLOUT)] or again:
+        fail("edge-triggered EPOLLOUT: %r then %r" % (first, again))
+    s.close()
+    if ep.poll(0.1):
+        fail("a closed RDS fd still reports events")
+    ep.close()
+
+
+CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
+         "epollout-full-queue": epollout_full_queue}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

@@ -65,6 +65,7 @@ struct rdsb_lsock {
  * every get is paired with a put, which frees the socket after its close. */
 struct rdsb_lsock *rdsb_lsock_get(int fd);
 void rdsb_lsock_put(struct rdsb_lsock *s);
+void rdsb_lsock_hold(struct rdsb_lsock *s);	/* one more reference */
 /* The value of call, which uses s, made with fd's socket held: -1 with
  * ENOTSOCK when fd is not an RDS socket. */
 #define RDSB_WITH_SOCK(fd, s, call) __extension__({ \
@@ -103,6 +104,9 @@ int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 bool rdsb_send_space(const struct rdsb_lsock *s);
 void rdsb_space_arm(struct rdsb_lsock *s, bool on);
 void rdsb_space_drain(struct rdsb_lsock *s);
+
+/* epoll.c: fd is closing (an epoll fd or an RDS fd) */
+void rdsb_epoll_forget(int fd);
 
 bool rdsb_nonblocking(int fd, int flags);
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */

@@ -47,6 +47,13 @@ static void lsock_free(struct rdsb_lsock *s)
 	free(s);
 }
 
+void rdsb_lsock_hold(struct rdsb_lsock *s)
+{
+	pthread_mutex_lock(&table_lock);
+	s->refs++;
+	pthread_mutex_unlock(&table_lock);
+}
+
 void rdsb_lsock_put(struct rdsb_lsock *s)
 {
 	int left, err = errno;
@@ -298,6 +305,7 @@ int rdsb_close(int fd)
 		table[fd] = NULL;
 		pthread_mutex_unlock(&table_lock);
 	}
+	rdsb_epoll_forget(fd);
 	r = sys_close(fd);
 	if (s)
 		rdsb_lsock_put(s);

@@ -9,11 +9,13 @@
 #include <stdarg.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <rds-bpf/rds.h>
+#include "../lib/lib.h"
 
 /* these must interpose libc's: export them */
 #pragma GCC visibility push(default)
@@ -118,7 +120,25 @@ int getpeername(int fd, struct sockaddr *a, socklen_t *l)
 int close(int fd)
 {
 	REAL(close);
-	return rdsb_is_socket(fd) ? rdsb_close(fd) : real_close(fd);
+	if (rdsb_is_socket(fd))
+		return rdsb_close(fd);
+	rdsb_epoll_forget(fd);	/* an epoll fd's registrations */
+	return real_close(fd);
+}
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	return rdsb_epoll_ctl(epfd, op, fd, ev);
+}
+
+int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	return rdsb_epoll_pwait(epfd, ev, max, timeout, NULL);
+}
+
+int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+	return rdsb_epoll_pwait(epfd, ev, max, timeout, mask);
 }
 
 int poll(struct pollfd *fds, nfds_t n, int timeout)
