@@ -41,3 +41,15 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 @test "EPOLLOUT tracks the send queue: level and edge triggered, asleep on a full queue, a closed fd leaves the set (Python)" {
 	shimpy epollout-full-queue 5020
 }
+
+@test "dup, fromfd, dup2 are the same RDS socket: options, sends, receives; it lives until the last is closed (Python)" {
+	shimpy dup 5030
+}
+
+@test "shutdown and listen: EOPNOTSUPP, the socket keeps working; FIONREAD ENOTTY; SIOCRDSSETTOS/GETTOS as the TCP transport (Python)" {
+	shimpy unsupported 5040
+}
+
+@test "writev and readv: one datagram each (Python)" {
+	shimpy vector-io 5050
+}

@@ -54,7 +54,88 @@ def close_while_recv():
         os.close(wr)
 
 
+def expect_errno(e, fn):
+    try:
+        fn()
+    except OSError as x:
+        if x.errno != e:
+            fail("%s: %s, expected %s" % (fn, errno.errorcode.get(x.errno), errno.errorcode[e]))
+        return
+    fail("%s succeeded, expected %s" % (fn, errno.errorcode[e]))
+
+
+def dup_fd():
+    """dup/dup2/F_DUPFD (socket.dup, socket.fromfd, os.dup2) give the same RDS
+    socket: options, sends and receives on any of them; it lives until the
+    last is closed."""
+    a, b = rds_sock(PORT), rds_sock(PORT + 1)
+    d = a.dup()
+    f = socket.fromfd(a.fileno(), socket.AF_RDS, socket.SOCK_SEQPACKET)
+    spare = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    os.dup2(a.fileno(), spare.fileno())
+    for n, s in (("dup", d), ("fromfd", f), ("dup2", spare)):
+        if s.getsockopt(SOL_RDS, SO_RDS_TRANSPORT) != RDS_TRANS_TCP:
+            fail("%s: SO_RDS_TRANSPORT is not TCP" % n)
+        s.sendto(n.encode(), (LADDR, PORT + 1))
+        b.sendto(b"to " + n.encode(), (LADDR, PORT))
+    got = [b.recv(100) for _ in range(3)]
+    if got != [b"dup", b"fromfd", b"dup2"]:
+        fail("sends on the duplicates arrived as %r" % got)
+    a.close()
+    got = [d.recv(100), f.recv(100), spare.recv(100)]
+    if got != [b"to dup", b"to fromfd", b"to dup2"]:
+        fail("receives on the duplicates after closing the original: %r" % got)
+    d.close()
+    f.close()
+    b.sendto(b"last", (LADDR, PORT))
+    if spare.recv(100) != b"last":
+        fail("the last duplicate does not receive")
+    spare.close()
+    b.close()
+
+
+def unsupported():
+    """shutdown, listen: EOPNOTSUPP and the socket keeps working
+    (sock_no_shutdown, sock_no_listen); FIONREAD: ENOTTY (rds_ioctl has no
+    such command); SIOCRDSSETTOS/GETTOS on a bound socket: the TCP transport
+    maps every TOS to 0, and a socket that has sent gets EINVAL."""
+    import fcntl
+    s, r = rds_sock(PORT), rds_sock(PORT + 1)
+    expect_errno(errno.EOPNOTSUPP, lambda: s.shutdown(socket.SHUT_RDWR))
+    expect_errno(errno.EOPNOTSUPP, lambda: s.listen(1))
+    expect_errno(errno.ENOTTY, lambda: fcntl.ioctl(s.fileno(), 0x541B, b"\0" * 4))
+    fcntl.ioctl(s.fileno(), SIOCRDSSETTOS, b"\x07")
+    if fcntl.ioctl(s.fileno(), SIOCRDSGETTOS, b"\xff") != b"\x00":
+        fail("SIOCRDSGETTOS after setting 7 on TCP is not 0")
+    s.sendto(b"still works", (LADDR, PORT + 1))
+    if r.recv(100) != b"still works":
+        fail("the socket does not work after shutdown")
+    expect_errno(errno.EINVAL, lambda: fcntl.ioctl(s.fileno(), SIOCRDSSETTOS, b"\x00"))
+    s.close()
+    r.close()
+
+
+def vector_io():
+    """writev/readv: one datagram each, as sendmsg/recvmsg with that iovec."""
+    s, r = rds_sock(PORT), rds_sock(PORT + 1)
+    s.connect((LADDR, PORT + 1))
+    if os.writev(s.fileno(), [b"ab", b"", b"cde"]) != 5:
+        fail("writev did not send 5 bytes")
+    s.send(b"xyz")
+    a, b = bytearray(2), bytearray(10)
+    if os.readv(r.fileno(), [a, b]) != 5 or bytes(a) + bytes(b[:3]) != b"abcde":
+        fail("readv got %r %r" % (a, b))
+    if os.read(r.fileno(), 100) != b"xyz":
+        fail("the datagram after the writev")
+    s.close()
+    r.close()
+
+
 SOL_RDS = 276
+SO_RDS_TRANSPORT = 8
+RDS_TRANS_TCP = 2
+SIOCRDSSETTOS = 0x89E0
+SIOCRDSGETTOS = 0x89E1
 RDS_CANCEL_SENT_TO = 1
 
 
@@ -155,7 +236,8 @@ def epollout_full_queue():
 
 
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
-         "epollout-full-queue": epollout_full_queue}
+         "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
+         "vector-io": vector_io}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

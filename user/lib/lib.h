@@ -52,6 +52,8 @@ struct rdsb_lsock {
 	int transport;		/* RDS_TRANS_NONE until set or bound */
 	int engine_transport;	/* the one the engine runs: SO_RDS_TRANSPORT may select only it */
 	bool cong_monitor, recverr, timestamp;
+	bool has_sent;		/* rs_conn is set: SIOCRDSSETTOS is EINVAL */
+	rds_tos_t tos;
 
 	int sk_sndbuf, sk_rcvbuf;	/* as getsockopt reports them (doubled) */
 
@@ -66,6 +68,9 @@ struct rdsb_lsock {
 struct rdsb_lsock *rdsb_lsock_get(int fd);
 void rdsb_lsock_put(struct rdsb_lsock *s);
 void rdsb_lsock_hold(struct rdsb_lsock *s);	/* one more reference */
+/* fd now names s (whose reference the table takes) or, with NULL, no RDS
+ * socket; what it named before loses its reference. */
+void rdsb_fd_set(int fd, struct rdsb_lsock *s);
 /* The value of call, which uses s, made with fd's socket held: -1 with
  * ENOTSOCK when fd is not an RDS socket. */
 #define RDSB_WITH_SOCK(fd, s, call) __extension__({ \
@@ -104,6 +109,15 @@ int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 bool rdsb_send_space(const struct rdsb_lsock *s);
 void rdsb_space_arm(struct rdsb_lsock *s, bool on);
 void rdsb_space_drain(struct rdsb_lsock *s);
+
+/* fdops.c: for the shim */
+void rdsb_fd_dup(int oldfd, int newfd);
+int rdsb_ioctl(int fd, unsigned long req, void *arg);
+int rdsb_unsupported(int fd);	/* EOPNOTSUPP on an RDS fd, ENOTSOCK otherwise */
+ssize_t rdsb_readv(int fd, const struct iovec *iov, int cnt);
+ssize_t rdsb_writev(int fd, const struct iovec *iov, int cnt);
+int rdsb_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags);
+int rdsb_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *tmo);
 
 /* epoll.c: fd is closing (an epoll fd or an RDS fd) */
 void rdsb_epoll_forget(int fd);

@@ -248,6 +248,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 		return err == -EPIPE ? -ECONNRESET : err;
 	}
+	s->has_sent = true;
 	return (ssize_t)len;
 }
 

@@ -2,6 +2,7 @@
 /* Socket lifetime, bind/connect and names: what af_rds.c and bind.c do. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,24 +293,30 @@ int rdsb_socket(int domain, int type, int protocol)
 	return fds[OPEN_STREAM];
 }
 
+void rdsb_fd_set(int fd, struct rdsb_lsock *s)
+{
+	struct rdsb_lsock *old = NULL;
+
+	if (fd >= 0 && fd < MAX_FDS && __atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&table_lock);
+		old = table[fd];
+		table[fd] = s;
+		pthread_mutex_unlock(&table_lock);
+	} else if (s) {
+		rdsb_lsock_put(s);
+	}
+	if (old) {
+		rdsb_epoll_forget(fd);
+		rdsb_lsock_put(old);
+	}
+}
+
 /* As the kernel: the fd goes now, the socket when the last call in progress
  * on it returns (a thread blocked in recv keeps receiving). */
 int rdsb_close(int fd)
 {
-	struct rdsb_lsock *s = NULL;
-	int r;
-
-	if (fd >= 0 && fd < MAX_FDS && __atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&table_lock);
-		s = table[fd];
-		table[fd] = NULL;
-		pthread_mutex_unlock(&table_lock);
-	}
-	rdsb_epoll_forget(fd);
-	r = sys_close(fd);
-	if (s)
-		rdsb_lsock_put(s);
-	return r;
+	rdsb_fd_set(fd, NULL);
+	return sys_close(fd);
 }
 
 static int lsock_bind(struct rdsb_lsock *s, const struct sockaddr *sa, socklen_t len)
@@ -401,11 +408,25 @@ static int name_out(const uint8_t a[16], uint16_t port, uint32_t scope, bool v6,
 	return 0;
 }
 
+/* rds_getname: unbound, the connected address's family with a zero
+ * address, or AF_UNSPEC with the size of an IPv4 address. */
 static int lsock_getsockname(struct rdsb_lsock *s, struct sockaddr *out, socklen_t *len)
 {
-	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff }, any6[16];
+	struct sockaddr_in unspec = { .sin_family = AF_UNSPEC };
 
-	return name_out(s->bound ? s->addr : any4, s->port, s->scope_id, false, out, len);
+	if (s->bound)
+		return name_out(s->addr, s->port, s->scope_id, false, out, len);
+	if (s->connected)
+		return name_out(rdsb_addr_is_v4(s->caddr) ? any4 : any6, 0, 0, !rdsb_addr_is_v4(s->caddr), out,
+				len);
+	if (!out || !len) {
+		errno = EFAULT;
+		return -1;
+	}
+	memcpy(out, &unspec, *len < sizeof(unspec) ? *len : sizeof(unspec));
+	*len = sizeof(unspec);
+	return 0;
 }
 
 int rdsb_getsockname(int fd, struct sockaddr *out, socklen_t *len)

@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <rds-bpf/rds.h>
 #include "../lib/lib.h"
@@ -222,4 +224,125 @@ int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *tm
 	REAL(pselect);
 	ret = select_rds(nfds, r, w, x, tmo, mask, &rds);
 	return rds ? ret : real_pselect(nfds, r, w, x, tmo, mask);
+}
+
+/* A duplicate of an RDS fd is the same RDS socket. */
+static int dup_done(int oldfd, int newfd)
+{
+	if (newfd >= 0)
+		rdsb_fd_dup(oldfd, newfd);
+	return newfd;
+}
+
+int dup(int fd)
+{
+	REAL(dup);
+	return dup_done(fd, real_dup(fd));
+}
+
+int dup2(int fd, int fd2)
+{
+	REAL(dup2);
+	return fd == fd2 ? real_dup2(fd, fd2) : dup_done(fd, real_dup2(fd, fd2));
+}
+
+int dup3(int fd, int fd2, int flags)
+{
+	REAL(dup3);
+	return dup_done(fd, real_dup3(fd, fd2, flags));
+}
+
+static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, va_list ap)
+{
+	void *arg = va_arg(ap, void *);
+
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return dup_done(fd, real(fd, cmd, (long)arg));
+	return real(fd, cmd, arg);
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	int r;
+
+	REAL(fcntl);
+	va_start(ap, cmd);
+	r = fcntl_common(real_fcntl, fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+	static int (*real_fcntl64)(int, int, ...);
+	va_list ap;
+	int r;
+
+	if (!real_fcntl64)
+		real_fcntl64 = (int (*)(int, int, ...))dlsym(RTLD_NEXT, "fcntl64");
+	va_start(ap, cmd);
+	r = fcntl_common(real_fcntl64 ? real_fcntl64 : fcntl, fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	REAL(ioctl);
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return rdsb_is_socket(fd) ? rdsb_ioctl(fd, req, arg) : real_ioctl(fd, req, arg);
+}
+
+int shutdown(int fd, int how)
+{
+	REAL(shutdown);
+	return rdsb_is_socket(fd) ? rdsb_unsupported(fd) : real_shutdown(fd, how);
+}
+
+int listen(int fd, int backlog)
+{
+	REAL(listen);
+	return rdsb_is_socket(fd) ? rdsb_unsupported(fd) : real_listen(fd, backlog);
+}
+
+int accept(int fd, struct sockaddr *a, socklen_t *l)
+{
+	REAL(accept);
+	return rdsb_is_socket(fd) ? rdsb_unsupported(fd) : real_accept(fd, a, l);
+}
+
+int accept4(int fd, struct sockaddr *a, socklen_t *l, int flags)
+{
+	REAL(accept4);
+	return rdsb_is_socket(fd) ? rdsb_unsupported(fd) : real_accept4(fd, a, l, flags);
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	REAL(readv);
+	return rdsb_is_socket(fd) ? rdsb_readv(fd, iov, cnt) : real_readv(fd, iov, cnt);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	REAL(writev);
+	return rdsb_is_socket(fd) ? rdsb_writev(fd, iov, cnt) : real_writev(fd, iov, cnt);
+}
+
+int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	REAL(sendmmsg);
+	return rdsb_is_socket(fd) ? rdsb_sendmmsg(fd, v, n, flags) : real_sendmmsg(fd, v, n, flags);
+}
+
+int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *tmo)
+{
+	REAL(recvmmsg);
+	return rdsb_is_socket(fd) ? rdsb_recvmmsg(fd, v, n, flags, tmo) : real_recvmmsg(fd, v, n, flags, tmo);
 }
