@@ -53,3 +53,7 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 @test "writev and readv: one datagram each (Python)" {
 	shimpy vector-io 5050
 }
+
+@test "fork with two readers on one socket: 2000 datagrams, each whole at exactly one of them, in order (Python)" {
+	shimpy fork-readers 5060
+}

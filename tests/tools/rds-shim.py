@@ -4,6 +4,7 @@
 against what the kernel does. Usage: rds-shim.py CASE LADDR PORT [UNREACH]
 Prints "ok CASE" and exits 0, or exits 1 with one line saying what differed."""
 import errno
+import hashlib
 import os
 import select
 import socket
@@ -131,6 +132,59 @@ def vector_io():
     r.close()
 
 
+def datagram(i):
+    """Datagram i: its index and a length and content derived from it."""
+    body = hashlib.sha256(struct.pack("!I", i)).digest()
+    return struct.pack("!I", i) + body * (1 + i % 37)
+
+
+def fork_readers():
+    """Two processes (fork) receiving on one socket: every datagram arrives
+    whole at exactly one of them, none lost, none mangled."""
+    count = 2000
+    r = rds_sock(PORT)
+    r.settimeout(3)
+    rd, wr = os.pipe()
+    pid = os.fork()
+
+    def drain():
+        got = []
+        try:
+            while True:
+                d = r.recv(65536)
+                i = struct.unpack("!I", d[:4])[0] if len(d) >= 4 else -1
+                got.append(i if i < count and d == datagram(i) else -1)
+        except socket.timeout:
+            pass
+        return got
+    if pid == 0:
+        os.close(rd)
+        os.write(wr, b" ".join(b"%d" % i for i in drain()))
+        os._exit(0)
+    os.close(wr)
+    s = rds_sock(PORT + 1)
+    t = threading.Thread(target=lambda: [s.sendto(datagram(i), (LADDR, PORT)) for i in range(count)])
+    t.start()
+    mine = drain()
+    t.join()
+    child = b""
+    while True:
+        b = os.read(rd, 65536)
+        if not b:
+            break
+        child += b
+    os.waitpid(pid, 0)
+    theirs = [int(x) for x in child.split()]
+    if -1 in mine or -1 in theirs:
+        fail("mangled datagrams: %d here, %d in the child" % (mine.count(-1), theirs.count(-1)))
+    if sorted(mine + theirs) != list(range(count)):
+        fail("%d + %d datagrams received, %d distinct, of %d" % (len(mine), len(theirs), len(set(mine + theirs)), count))
+    if not mine or not theirs:
+        fail("one reader got nothing (%d, %d): the test shows no sharing" % (len(mine), len(theirs)))
+    if mine != sorted(mine) or theirs != sorted(theirs):
+        fail("a reader got datagrams out of order")
+
+
 SOL_RDS = 276
 SO_RDS_TRANSPORT = 8
 RDS_TRANS_TCP = 2
@@ -237,7 +291,7 @@ def epollout_full_queue():
 
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
-         "vector-io": vector_io}
+         "vector-io": vector_io, "fork-readers": fork_readers}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

@@ -70,7 +70,7 @@ int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	uint64_t seq;
 	ssize_t n;
 
-	if (s->txfd < 0 || !tps || s->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
+	if (s->txfd < 0 || !tps || s->lsh->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
 		return 0;
 	fslot = rdsb_addr_find(daddr);
 	if (fslot < 0)

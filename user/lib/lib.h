@@ -33,6 +33,19 @@ static inline int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t 
 	return (int)syscall(SYS_setsockopt, fd, l, n, v, s);
 }
 
+/* The library's part of the socket's shared page (after the engine's
+ * rdsb_sock_shm): what every process holding the socket (fork) shares, so
+ * that two processes never interleave their reads of one record, or their
+ * writes of one request, on the delivery stream. */
+#define RDSB_SHM_LIB_OFF 2048
+struct rdsb_lib_shm {
+	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
+	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
+};
+
+_Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&
+		       RDSB_SHM_LIB_OFF + sizeof(struct rdsb_lib_shm) <= 4096, "the shared page");
+
 struct rdsb_lsock {
 	/* The delivery stream: the library's own descriptor of the socket, not
 	 * the application's fd, which close() may take and the next open()
@@ -43,7 +56,7 @@ struct rdsb_lsock {
 	int spacefd;		/* eventfd: the engine released send space (poll.c) */
 	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */
 	struct rdsb_sock_shm *shm;
-	pthread_mutex_t rlock, wlock;
+	struct rdsb_lib_shm *lsh;	/* in shm's page */
 
 	bool bound, connected;
 	uint8_t addr[16], caddr[16];
@@ -59,7 +72,6 @@ struct rdsb_lsock {
 
 	/* The sk_msg send path (direct.c): the send socket, or -1 */
 	int txfd;
-	uint64_t reqs_sent;	/* requests handed to the engine, under wlock */
 	struct timeval sndtimeo, rcvtimeo;
 };
 
@@ -121,6 +133,8 @@ int rdsb_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct t
 
 /* epoll.c: fd is closing (an epoll fd or an RDS fd) */
 void rdsb_epoll_forget(int fd);
+
+void rdsb_lock(pthread_mutex_t *m);	/* a robust one: taken over from a dead holder */
 
 bool rdsb_nonblocking(int fd, int flags);
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */

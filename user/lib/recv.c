@@ -242,9 +242,9 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 {
 	ssize_t r;
 
-	pthread_mutex_lock(&s->rlock);
+	rdsb_lock(&s->lsh->rlock);
 	r = do_recvmsg(s, msg, flags);
-	pthread_mutex_unlock(&s->rlock);
+	pthread_mutex_unlock(&s->lsh->rlock);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;

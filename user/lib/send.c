@@ -234,16 +234,16 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		if (msg->msg_iov[i].iov_len)
 			iov[cnt++] = msg->msg_iov[i];
-	pthread_mutex_lock(&s->wlock);
+	rdsb_lock(&s->lsh->wlock);
 	err = rdsb_direct_send(s, daddr, scope, dport, iov, cnt, (uint32_t)len);
 	if (err == 0) {
 		err = rdsb_write_all(s->fd, iov, cnt);
 		if (!err)
-			s->reqs_sent++;
+			s->lsh->reqs_sent++;
 	} else if (err > 0) {
 		err = 0;
 	}
-	pthread_mutex_unlock(&s->wlock);
+	pthread_mutex_unlock(&s->lsh->wlock);
 	if (err) {
 		__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 		return err == -EPIPE ? -ECONNRESET : err;

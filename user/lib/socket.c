@@ -43,8 +43,6 @@ static void lsock_free(struct rdsb_lsock *s)
 	if (s->txfd >= 0)
 		sys_close(s->txfd);
 	munmap(s->shm, 4096);
-	pthread_mutex_destroy(&s->rlock);
-	pthread_mutex_destroy(&s->wlock);
 	free(s);
 }
 
@@ -194,6 +192,24 @@ static int map_shared(int addrs_fd, int cong_fd)
 	return 0;
 }
 
+static void shared_locks_init(struct rdsb_lib_shm *l)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&l->rlock, &a);
+	pthread_mutex_init(&l->wlock, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+void rdsb_lock(pthread_mutex_t *m)
+{
+	if (pthread_mutex_lock(m) == EOWNERDEAD)
+		pthread_mutex_consistent(m);
+}
+
 /* The socket of an OPEN reply, or -errno; the fds are its or closed. */
 static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 {
@@ -215,6 +231,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	sys_close(fds[OPEN_SHM]);
 	if (s->shm == MAP_FAILED && !err)
 		err = -ENOMEM;
+	s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
 	/* the library's own descriptor of the delivery stream (see lib.h) */
 	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
 	if (s->fd < 0 && !err)
@@ -281,8 +298,7 @@ int rdsb_socket(int domain, int type, int protocol)
 	s->engine_transport = transport;
 	s->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
 	s->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
-	pthread_mutex_init(&s->rlock, NULL);
-	pthread_mutex_init(&s->wlock, NULL);
+	shared_locks_init(s->lsh);
 	if (type & SOCK_NONBLOCK)
 		sys_fcntl(s->fd, F_SETFL, sys_fcntl(s->fd, F_GETFL, 0) | O_NONBLOCK);
 	if (!(type & SOCK_CLOEXEC))
