@@ -24,7 +24,7 @@ setup() {
 }
 
 shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CASE"
-	run rds A timeout 60 python3 "$SHIMPY" "$1" $ADDR_A "$2" $UNREACH
+	run rds A env PEER_NS="$NS_B" PEER_ADDR=$ADDR_B timeout 60 python3 "$SHIMPY" "$1" $ADDR_A "$2" $UNREACH
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "ok $1" ]
@@ -56,4 +56,8 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 
 @test "fork with two readers on one socket: 2000 datagrams, each whole at exactly one of them, in order (Python)" {
 	shimpy fork-readers 5060
+}
+
+@test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
+	shimpy two-namespaces 5070
 }

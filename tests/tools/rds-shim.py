@@ -185,6 +185,40 @@ def fork_readers():
         fail("a reader got datagrams out of order")
 
 
+def setns(path):
+    import ctypes
+    fd = os.open(path, os.O_RDONLY)
+    if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:	# CLONE_NEWNET
+        fail("setns %s: %s" % (path, os.strerror(ctypes.get_errno())))
+    os.close(fd)
+
+
+def two_namespaces():
+    """One process, a socket on each of two hosts' engines (setns between
+    the socket() calls, env PEER_NS and PEER_ADDR): each socket sees the
+    addresses of its own engine, so the sender's address of what each
+    receives is right, both ways."""
+    here = rds_sock(PORT)
+    home = "/proc/%d/ns/net" % os.getpid()
+    home_fd = os.open(home, os.O_RDONLY)
+    setns("/run/netns/" + os.environ["PEER_NS"])
+    peer_addr = os.environ["PEER_ADDR"]
+    there = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    there.bind((peer_addr, PORT + 1))
+    here.settimeout(5)
+    there.settimeout(5)
+    for i in range(3):
+        there.sendto(b"from there %d" % i, (LADDR, PORT))
+        here.sendto(b"from here %d" % i, (peer_addr, PORT + 1))
+        got = (here.recvfrom(100), there.recvfrom(100))
+        want = ((b"from there %d" % i, (peer_addr, PORT + 1)), (b"from here %d" % i, (LADDR, PORT)))
+        if got != want:
+            fail("got %r, expected %r" % (got, want))
+    os.close(home_fd)
+    here.close()
+    there.close()
+
+
 SOL_RDS = 276
 SO_RDS_TRANSPORT = 8
 RDS_TRANS_TCP = 2
@@ -291,7 +325,8 @@ def epollout_full_queue():
 
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
-         "vector-io": vector_io, "fork-readers": fork_readers}
+         "vector-io": vector_io, "fork-readers": fork_readers,
+         "two-namespaces": two_namespaces}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

@@ -40,6 +40,7 @@ static inline int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t 
 #define RDSB_SHM_LIB_OFF 2048
 struct rdsb_lib_shm {
 	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
+	pthread_mutex_t clock;		/* one request/reply at a time on the control connection */
 	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
 };
 
@@ -57,6 +58,7 @@ struct rdsb_lsock {
 	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */
 	struct rdsb_sock_shm *shm;
 	struct rdsb_lib_shm *lsh;	/* in shm's page */
+	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
 
 	bool bound, connected;
 	uint8_t addr[16], caddr[16];
@@ -101,17 +103,24 @@ int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ct
 int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
 		       size_t buflen, size_t *got);
 
-/* The engine's address table and congestion maps, mapped read-only. */
-extern const struct rdsb_addr *rdsb_addrs;
-extern const struct rdsb_cong_map *rdsb_congs;
-int rdsb_addr_find(const uint8_t addr[16]);
-bool rdsb_port_congested(const uint8_t addr[16], uint16_t port);
+/* engines.c: an engine's address table and congestion maps (read-only)
+ * and path table (sk_msg send path, or NULL), per network namespace. */
+struct rdsb_engine_maps {
+	struct rdsb_engine_maps *next;
+	uint64_t netns;		/* inode of the namespace */
+	const struct rdsb_addr *addrs;
+	const struct rdsb_cong_map *congs;
+	struct rdsb_txpath *txpaths;
+};
+/* The maps of the caller's namespace's engine, mapped from these fds the
+ * first time (txpath_fd may be -1); NULL if they cannot be mapped. */
+const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd);
+int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16]);
+bool rdsb_port_congested(const struct rdsb_engine_maps *m, const uint8_t addr[16], uint16_t port);
 
-/* direct.c: the sk_msg send path. rdsb_direct_map maps rdsb_txpath once per
- * process; rdsb_direct_send (under wlock, the payload in iov[1..cnt-1])
+/* direct.c: the sk_msg send path. rdsb_direct_send (under wlock, the payload in iov[1..cnt-1])
  * returns 1 when the datagram went out on the path socket and the engine
  * has its copy, 0 when the engine must send it, or -errno. */
-int rdsb_direct_map(int fd);
 int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);

@@ -107,8 +107,8 @@ static void put_name(struct rdsb_lsock *s, struct msghdr *msg, uint64_t slot, ui
 		msg->msg_namelen = 0;
 		return;
 	}
-	a = rdsb_addrs[slot].addr;
-	n = rdsb_addr_to_sa(a, sport, rdsb_addrs[slot].scope_id, !rdsb_addr_is_v4(s->addr), &ss);
+	a = s->em->addrs[slot].addr;
+	n = rdsb_addr_to_sa(a, sport, s->em->addrs[slot].scope_id, !rdsb_addr_is_v4(s->addr), &ss);
 	memcpy(msg->msg_name, &ss, msg->msg_namelen < n ? msg->msg_namelen : n);
 	msg->msg_namelen = n;
 }

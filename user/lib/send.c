@@ -96,7 +96,7 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
  * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). */
 static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport, int flags)
 {
-	while (rdsb_port_congested(daddr, dport)) {
+	while (rdsb_port_congested(s->em, daddr, dport)) {
 		if (rdsb_nonblocking(s->fd, flags)) {
 			if (s->cong_monitor) {
 				struct rdsb_ctl_req req = { .op = RDSB_CTL_CONG_MONITOR,

@@ -18,8 +18,6 @@ enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_T
 
 static struct rdsb_lsock **table;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-const struct rdsb_addr *rdsb_addrs;
-const struct rdsb_cong_map *rdsb_congs;
 
 struct rdsb_lsock *rdsb_lsock_get(int fd)
 {
@@ -96,13 +94,15 @@ int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rd
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	struct iovec siov = { .iov_base = req, .iov_len = sizeof(*req) };
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
-	ssize_t n;
+	ssize_t n = -1;
 
-	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
-		return -EPIPE;
-	do
-		n = sys_recvmsg(s->ctl, &mh, 0);
-	while (n < 0 && errno == EINTR);
+	rdsb_lock(&s->lsh->clock);	/* threads, and processes since fork */
+	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) == sizeof(*req)) {
+		do
+			n = sys_recvmsg(s->ctl, &mh, 0);
+		while (n < 0 && errno == EINTR);
+	}
+	pthread_mutex_unlock(&s->lsh->clock);
 	if (n < (ssize_t)sizeof(*rep))
 		return -EPIPE;
 	*got = (size_t)n - sizeof(*rep);
@@ -173,25 +173,6 @@ static int engine_open(int ctl, int fds[OPEN_FDS], int *transport)
 	return nfds;
 }
 
-static int map_shared(int addrs_fd, int cong_fd)
-{
-	void *a, *c;
-
-	if (__atomic_load_n(&rdsb_congs, __ATOMIC_ACQUIRE))
-		return 0;
-	a = mmap(NULL, RDSB_MAX_ADDRS * sizeof(struct rdsb_addr), PROT_READ, MAP_SHARED, addrs_fd, 0);
-	if (a == MAP_FAILED)
-		return -errno;
-	c = mmap(NULL, RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map), PROT_READ, MAP_SHARED, cong_fd, 0);
-	if (c == MAP_FAILED) {
-		munmap(a, RDSB_MAX_ADDRS * sizeof(struct rdsb_addr));
-		return -errno;
-	}
-	rdsb_addrs = a;
-	__atomic_store_n(&rdsb_congs, c, __ATOMIC_RELEASE);
-	return 0;
-}
-
 static void shared_locks_init(struct rdsb_lib_shm *l)
 {
 	pthread_mutexattr_t a;
@@ -201,6 +182,7 @@ static void shared_locks_init(struct rdsb_lib_shm *l)
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&l->rlock, &a);
 	pthread_mutex_init(&l->wlock, &a);
+	pthread_mutex_init(&l->clock, &a);
 	pthread_mutexattr_destroy(&a);
 }
 
@@ -213,15 +195,18 @@ void rdsb_lock(pthread_mutex_t *m)
 /* The socket of an OPEN reply, or -errno; the fds are its or closed. */
 static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 {
-	int err = map_shared(fds[OPEN_ADDRS], fds[OPEN_CONG]);
+	int err = 0;
 
+	s->em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1);
+	if (!s->em)
+		err = -ENOMEM;
 	sys_close(fds[OPEN_ADDRS]);
 	sys_close(fds[OPEN_CONG]);
 	s->ctl = ctl;
 	s->spacefd = fds[OPEN_SPACE];
 	s->txfd = nfds == OPEN_FDS ? fds[OPEN_TX] : -1;
 	if (nfds == OPEN_FDS) {
-		if (rdsb_direct_map(fds[OPEN_TXPATH]) < 0) {
+		if (s->em && !s->em->txpaths) {
 			sys_close(s->txfd);	/* sends go through the engine */
 			s->txfd = -1;
 		}
@@ -463,26 +448,4 @@ static int lsock_getpeername(struct rdsb_lsock *s, struct sockaddr *out, socklen
 int rdsb_getpeername(int fd, struct sockaddr *out, socklen_t *len)
 {
 	return RDSB_WITH_SOCK(fd, s, lsock_getpeername(s, out, len));
-}
-
-int rdsb_addr_find(const uint8_t addr[16])
-{
-	const struct rdsb_addr *t = rdsb_addrs;
-
-	for (int i = 0; t && i < RDSB_MAX_ADDRS; i++) {
-		uint32_t kind = __atomic_load_n(&t[i].kind, __ATOMIC_ACQUIRE);
-
-		if (kind != RDSB_ADDR_FREE && !memcmp(t[i].addr, addr, 16))
-			return i;
-	}
-	return -1;
-}
-
-bool rdsb_port_congested(const uint8_t addr[16], uint16_t port)
-{
-	int slot = rdsb_addr_find(addr);
-
-	if (slot < 0)
-		return false;
-	return rdsb_congs[slot].bits[port >> 3] & (1u << (port & 7));
 }
