@@ -59,7 +59,7 @@ cases() {
 	grep -qx '# 96 ok, 0 failed' "$out"
 }
 
-@test "SO_RDS_TRANSPORT on the TCP transport: EINVAL, ENOPROTOOPT (IB, GAP, XDP), EOPNOTSUPP, TCP round trip" {
+@test "SO_RDS_TRANSPORT on the TCP transport: EINVAL, EPROTOTYPE (IB: not the initial namespace), ENOPROTOOPT (XDP), EOPNOTSUPP, TCP round trip" {
 	run rds A "$RDSB_ROOT/build/tests/rds-transport" $ADDR_A $ADDR_B 4000 2
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -61,3 +61,7 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 @test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
 	shimpy two-namespaces 5070
 }
+
+@test "SO_TIMESTAMP (SOL_SOCKET and SOL_RDS) delivers SCM_TIMESTAMP; SO_RDS_MSG_RXPATH_LATENCY delivers its cmsg, EFAULT as the kernel (Python)" {
+	shimpy timestamps 5080
+}

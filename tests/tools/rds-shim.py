@@ -219,7 +219,45 @@ def two_namespaces():
     there.close()
 
 
+def timestamps():
+    """SO_TIMESTAMP (at SOL_SOCKET, and at SOL_RDS as rds_setsockopt takes
+    it) delivers SCM_TIMESTAMP with the receive time; SO_RDS_MSG_RXPATH_LATENCY
+    delivers RDS_CMSG_RXPATH_LATENCY with the traced positions, after
+    rds_recv_track_latency's checks (EFAULT)."""
+    r, s = rds_sock(PORT), rds_sock(PORT + 1)
+    r.settimeout(5)
+    for level in (socket.SOL_SOCKET, SOL_RDS):
+        r.setsockopt(level, SO_TIMESTAMP, 1)
+        if r.getsockopt(socket.SOL_SOCKET, SO_TIMESTAMP) != 1:
+            fail("SO_TIMESTAMP does not read back")
+        s.sendto(b"stamp", (LADDR, PORT))
+        data, anc, flags, _ = r.recvmsg(100, 256)
+        now = time.time()
+        if data != b"stamp" or len(anc) != 1 or anc[0][:2] != (socket.SOL_SOCKET, SO_TIMESTAMP):
+            fail("SO_TIMESTAMP at level %d: %r %r" % (level, data, anc))
+        sec, usec = struct.unpack("=qq", anc[0][2])
+        if abs(sec + usec / 1e6 - now) > 2:
+            fail("SCM_TIMESTAMP %d.%06d is not the receive time %f" % (sec, usec, now))
+        r.setsockopt(level, SO_TIMESTAMP, 0)
+    expect_errno(errno.EFAULT, lambda: r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x01\x00\x00"))
+    expect_errno(errno.EFAULT, lambda: r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x04\x00\x00\x00"))
+    expect_errno(errno.EFAULT, lambda: r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x01\x03\x00\x00"))
+    r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x02\x00\x01\x00")
+    s.sendto(b"traced", (LADDR, PORT))
+    data, anc, flags, _ = r.recvmsg(100, 256)
+    if data != b"traced" or len(anc) != 1 or anc[0][:2] != (SOL_RDS, RDS_CMSG_RXPATH_LATENCY):
+        fail("RXPATH_LATENCY: %r %r" % (data, anc))
+    n, p0, p1, p2 = struct.unpack("=BBBB", anc[0][2][:4])
+    if len(anc[0][2]) != 32 or (n, p0, p1) != (2, 0, 1):
+        fail("RDS_CMSG_RXPATH_LATENCY %r" % anc[0][2])
+    r.close()
+    s.close()
+
+
+SO_TIMESTAMP = 29	# SO_TIMESTAMP_OLD (asm-generic/socket.h)
 SOL_RDS = 276
+SO_RDS_MSG_RXPATH_LATENCY = 10
+RDS_CMSG_RXPATH_LATENCY = 11
 SO_RDS_TRANSPORT = 8
 RDS_TRANS_TCP = 2
 SIOCRDSSETTOS = 0x89E0
@@ -326,7 +364,7 @@ def epollout_full_queue():
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
          "vector-io": vector_io, "fork-readers": fork_readers,
-         "two-namespaces": two_namespaces}
+         "two-namespaces": two_namespaces, "timestamps": timestamps}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

@@ -75,3 +75,10 @@ bool rdsb_port_congested(const struct rdsb_engine_maps *m, const uint8_t addr[16
 		return false;
 	return m->congs[slot].bits[port >> 3] & (1u << (port & 7));
 }
+
+bool rdsb_init_netns(const struct rdsb_engine_maps *m)
+{
+	struct stat st;
+
+	return stat("/proc/1/ns/net", &st) < 0 || st.st_ino == m->netns;
+}

@@ -66,7 +66,8 @@ struct rdsb_lsock {
 	uint16_t port, cport;
 	int transport;		/* RDS_TRANS_NONE until set or bound */
 	int engine_transport;	/* the one the engine runs: SO_RDS_TRANSPORT may select only it */
-	bool cong_monitor, recverr, timestamp;
+	bool cong_monitor, recverr, timestamp, tstamp_new;
+	struct rds_rx_trace_so rx_traces;	/* SO_RDS_MSG_RXPATH_LATENCY */
 	bool has_sent;		/* rs_conn is set: SIOCRDSSETTOS is EINVAL */
 	rds_tos_t tos;
 
@@ -116,6 +117,7 @@ struct rdsb_engine_maps {
  * first time (txpath_fd may be -1); NULL if they cannot be mapped. */
 const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd);
 int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16]);
+bool rdsb_init_netns(const struct rdsb_engine_maps *m);	/* the engine is in the initial namespace */
 bool rdsb_port_congested(const struct rdsb_engine_maps *m, const uint8_t addr[16], uint16_t port);
 
 /* direct.c: the sk_msg send path. rdsb_direct_send (under wlock, the payload in iov[1..cnt-1])

@@ -113,21 +113,56 @@ static void put_name(struct rdsb_lsock *s, struct msghdr *msg, uint64_t slot, ui
 	msg->msg_namelen = n;
 }
 
-static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
+/* put_cmsg: appends one control message, or as much of it as fits with
+ * MSG_CTRUNC; msg_controllen holds the room, *used what is filled. */
+static void put_cmsg(struct msghdr *msg, size_t *used, int level, int type, const void *data, size_t len)
 {
-	struct cmsghdr *cm;
+	size_t room = msg->msg_controllen - *used, n = CMSG_LEN(len);
+	struct cmsghdr *cm = (struct cmsghdr *)((char *)msg->msg_control + *used);
 
-	if (msg->msg_controllen < CMSG_SPACE(sizeof(mask))) {
+	if (!msg->msg_control || room < sizeof(*cm)) {
 		msg->msg_flags |= MSG_CTRUNC;
-		msg->msg_controllen = 0;
 		return;
 	}
-	cm = CMSG_FIRSTHDR(msg);
-	cm->cmsg_level = SOL_RDS;
-	cm->cmsg_type = RDS_CMSG_CONG_UPDATE;
-	cm->cmsg_len = CMSG_LEN(sizeof(mask));
-	memcpy(CMSG_DATA(cm), &mask, sizeof(mask));
-	msg->msg_controllen = CMSG_SPACE(sizeof(mask));
+	if (room < n) {
+		msg->msg_flags |= MSG_CTRUNC;
+		n = room;
+	}
+	cm->cmsg_level = level;
+	cm->cmsg_type = type;
+	cm->cmsg_len = n;
+	memcpy(CMSG_DATA(cm), data, n - CMSG_LEN(0));
+	*used += CMSG_SPACE(len) < room ? CMSG_SPACE(len) : room;
+}
+
+/* rds_cmsg_recv: the receive time (SO_TIMESTAMP, old or new format) and
+ * the receive path latency trace (SO_RDS_MSG_RXPATH_LATENCY). The stages
+ * before this library are the engine's, which does not time them: 0. */
+static void put_rx_cmsgs(struct rdsb_lsock *s, struct msghdr *msg, size_t *used, const struct timespec *rx)
+{
+	if (s->timestamp && !s->tstamp_new) {
+		struct timeval tv = { .tv_sec = rx->tv_sec, .tv_usec = rx->tv_nsec / 1000 };
+
+		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_OLD, &tv, sizeof(tv));
+	} else if (s->timestamp) {
+		struct { int64_t sec, usec; } tv = { rx->tv_sec, rx->tv_nsec / 1000 };
+
+		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_NEW, &tv, sizeof(tv));
+	}
+	if (s->rx_traces.rx_traces) {
+		struct rds_cmsg_rx_trace tr = { .rx_traces = s->rx_traces.rx_traces };
+
+		memcpy(tr.rx_trace_pos, s->rx_traces.rx_trace_pos, sizeof(tr.rx_trace_pos));
+		put_cmsg(msg, used, SOL_RDS, RDS_CMSG_RXPATH_LATENCY, &tr, sizeof(tr));
+	}
+}
+
+static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
+{
+	size_t used = 0;
+
+	put_cmsg(msg, &used, SOL_RDS, RDS_CMSG_CONG_UPDATE, &mask, sizeof(mask));
+	msg->msg_controllen = used;
 }
 
 /* Copies len payload bytes from the stream into the iovec (PEEK: from buf). */
@@ -170,7 +205,8 @@ static void consumed(struct rdsb_lsock *s, uint64_t bytes)
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
 	bool nonblock, peek = flags & MSG_PEEK;
-	size_t room = 0, controllen = msg->msg_controllen;
+	size_t room = 0, used = 0, controllen = msg->msg_controllen;
+	struct timespec rx;
 	struct rds_header wire;
 	struct rdsb_hdr h;
 	uint8_t *peeked = NULL;
@@ -220,9 +256,11 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			msg->msg_namelen = 0;
 		return 0;
 	}
-	msg->msg_controllen = 0;
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		room += msg->msg_iov[i].iov_len;
+	clock_gettime(CLOCK_REALTIME, &rx);
+	put_rx_cmsgs(s, msg, &used, &rx);
+	msg->msg_controllen = used;
 	r = copy_payload(s, msg, peeked ? peeked + RDS_HEADER_SIZE : NULL, h.len);
 	if (r >= 0 && !peeked)
 		consumed(s, RDS_HEADER_SIZE + h.len);

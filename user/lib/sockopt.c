@@ -45,6 +45,13 @@ static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 	return rdsb_ctl_call(s, &req, &rep);
 }
 
+/* sock_set_timestamp: SO_TIMESTAMP_NEW chooses the 64-bit format */
+static void set_timestamp(struct rdsb_lsock *s, int name, int v)
+{
+	s->timestamp = v != 0;
+	s->tstamp_new = name == SO_TIMESTAMP_NEW;
+}
+
 static int set_sol_socket(struct rdsb_lsock *s, int name, const void *val, socklen_t len)
 {
 	int v, err;
@@ -64,9 +71,10 @@ static int set_sol_socket(struct rdsb_lsock *s, int name, const void *val, sockl
 		memcpy(name == SO_RCVTIMEO_OLD ? &s->rcvtimeo : &s->sndtimeo, val, sizeof(struct timeval));
 		return 0;
 	case SO_TIMESTAMP_OLD:
+	case SO_TIMESTAMP_NEW:
 		if ((err = int_arg(val, len, &v)))
 			return err;
-		s->timestamp = v != 0;
+		set_timestamp(s, name, v);
 		return 0;
 	default:
 		return sys_setsockopt(s->fd, SOL_SOCKET, name, val, len) < 0 ? -errno : 0;
@@ -98,6 +106,30 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		else
 			s->cong_monitor = v != 0;
 		return 0;
+	case SO_TIMESTAMP_OLD:
+	case SO_TIMESTAMP_NEW:
+		/* rds_enable_recvtstamp: also at SOL_RDS, exact optlen */
+		if (len != sizeof(int))
+			return -EFAULT;
+		memcpy(&v, val, sizeof(v));
+		set_timestamp(s, name, v);
+		return 0;
+	case SO_RDS_MSG_RXPATH_LATENCY: {
+		struct rds_rx_trace_so tr;
+
+		/* rds_recv_track_latency */
+		if (len != sizeof(tr))
+			return -EFAULT;
+		memcpy(&tr, val, sizeof(tr));
+		if (tr.rx_traces > RDS_MSG_RX_DGRAM_TRACE_MAX)
+			return -EFAULT;
+		s->rx_traces.rx_traces = 0;
+		for (int i = 0; i < tr.rx_traces; i++)
+			if (tr.rx_trace_pos[i] >= RDS_MSG_RX_DGRAM_TRACE_MAX)
+				return -EFAULT;
+		s->rx_traces = tr;
+		return 0;
+	}
 	case SO_RDS_TRANSPORT:
 		if (s->transport != RDS_TRANS_NONE)
 			return -EOPNOTSUPP;	/* once, before bind; checked before optlen */
@@ -106,6 +138,9 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		memcpy(&v, val, sizeof(v));
 		if ((v < 0 || v >= RDS_TRANS_COUNT) && v != RDS_TRANS_XDP)
 			return -EINVAL;
+		/* only RDS/TCP has network namespaces other than the initial one */
+		if (v != RDS_TRANS_TCP && v != RDS_TRANS_XDP && !rdsb_init_netns(s->em))
+			return -EPROTOTYPE;
 		if (v != s->engine_transport)
 			return -ENOPROTOOPT;	/* as rds_trans_get: that transport is not loaded here */
 		s->transport = v;
@@ -201,6 +236,10 @@ static int lsock_getsockopt(struct rdsb_lsock *s, int level, int name, void *val
 		case SO_PROTOCOL:
 		case SO_ERROR:
 			err = put_int(val, len, 0);
+			break;
+		case SO_TIMESTAMP_OLD:
+		case SO_TIMESTAMP_NEW:
+			err = put_int(val, len, s->timestamp && s->tstamp_new == (name == SO_TIMESTAMP_NEW));
 			break;
 		case SO_RCVTIMEO_OLD:
 		case SO_SNDTIMEO_OLD:
