@@ -58,6 +58,10 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy fork-readers 5060
 }
 
+@test "fork: the socket is one object, a bind and SO_RCVBUF in the child are the parent's (Python)" {
+	shimpy fork-state 5065
+}
+
 @test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
 	shimpy two-namespaces 5070
 }

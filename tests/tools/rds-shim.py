@@ -185,6 +185,33 @@ def fork_readers():
         fail("a reader got datagrams out of order")
 
 
+def fork_state():
+    """A socket is one object whoever holds it: what a forked child does to
+    it (bind, SO_RCVBUF) the parent's socket shows."""
+    s = rds_sock()
+    pid = os.fork()
+    if pid == 0:
+        s.bind((LADDR, PORT))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100000)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    if s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) != 200000:
+        fail("SO_RCVBUF set in the child is not the parent's")
+    t = rds_sock(PORT + 1)
+    t.sendto(b"to the bound socket", (LADDR, PORT))
+    s.settimeout(5)
+    if s.recv(100) != b"to the bound socket":
+        fail("the parent's socket did not receive at the port the child bound")
+    try:
+        s.bind((LADDR, PORT + 2))
+        fail("bind of a socket the child bound succeeded")
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            fail("second bind: %s" % e)
+    s.close()
+    t.close()
+
+
 def setns(path):
     import ctypes
     fd = os.open(path, os.O_RDONLY)
@@ -364,7 +391,8 @@ def epollout_full_queue():
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
          "vector-io": vector_io, "fork-readers": fork_readers,
-         "two-namespaces": two_namespaces, "timestamps": timestamps}
+         "two-namespaces": two_namespaces, "timestamps": timestamps,
+         "fork-state": fork_state}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

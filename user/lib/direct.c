@@ -75,7 +75,7 @@ int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	h.h_sequence = htobe64(seq);
 	h.h_ack = htobe64((uint64_t)fslot * RDS_MPATH_WORKERS + path);
 	h.h_len = htobe32(len);
-	h.h_sport = htobe16(s->port);
+	h.h_sport = htobe16(s->st->port);
 	h.h_dport = htobe16(dport);
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);

@@ -35,21 +35,21 @@ static int lsock_ioctl(struct rdsb_lsock *s, int fd, unsigned long req, void *ar
 		return sys_ioctl(fd, req, arg);	/* the VFS's, before any socket */
 	case SIOCRDSSETTOS:
 	case SIOCRDSGETTOS:
-		if (s->transport == RDS_TRANS_NONE)
+		if (s->st->transport == RDS_TRANS_NONE)
 			break;
 		if (!arg) {
 			errno = EFAULT;
 			return -1;
 		}
 		if (req == SIOCRDSGETTOS) {
-			*(rds_tos_t *)arg = s->tos;
+			*(rds_tos_t *)arg = s->st->tos;
 			return 0;
 		}
-		if (s->tos || s->has_sent) {
+		if (s->st->tos || s->st->has_sent) {
 			errno = EINVAL;
 			return -1;
 		}
-		s->tos = 0;	/* rds_tcp_get_tos_map */
+		s->st->tos = 0;	/* rds_tcp_get_tos_map */
 		return 0;
 	default:
 		if (_IOC_TYPE(req) != 0x89) {

@@ -34,11 +34,33 @@ static inline int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t 
 }
 
 /* The library's part of the socket's shared page (after the engine's
- * rdsb_sock_shm): what every process holding the socket (fork) shares, so
- * that two processes never interleave their reads of one record, or their
- * writes of one request, on the delivery stream. */
+ * rdsb_sock_shm): what every process holding the socket (fork) shares: the
+ * socket's state, and the locks that keep two processes from interleaving
+ * their reads of one record, or their writes of one request, on the
+ * delivery stream. */
 #define RDSB_SHM_LIB_OFF 2048
+
+/* The socket as the kernel's struct rds_sock has it: shared by every process
+ * holding the socket, as a kernel socket is one object whoever holds it. */
+struct rdsb_sock_state {
+	bool bound, connected;
+	uint8_t addr[16], caddr[16];
+	uint32_t scope_id, cscope_id;
+	uint16_t port, cport;
+	int transport;		/* RDS_TRANS_NONE until set or bound */
+	int engine_transport;	/* the one the engine runs: SO_RDS_TRANSPORT may select only it */
+	bool cong_monitor, recverr, timestamp, tstamp_new;
+	struct rds_rx_trace_so rx_traces;	/* SO_RDS_MSG_RXPATH_LATENCY */
+	bool has_sent;		/* rs_conn is set: SIOCRDSSETTOS is EINVAL */
+	rds_tos_t tos;
+
+	int sk_sndbuf, sk_rcvbuf;	/* as getsockopt reports them (doubled) */
+
+	struct timeval sndtimeo, rcvtimeo;
+};
+
 struct rdsb_lib_shm {
+	struct rdsb_sock_state st;
 	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
 	pthread_mutex_t clock;		/* one request/reply at a time on the control connection */
 	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
@@ -58,24 +80,11 @@ struct rdsb_lsock {
 	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */
 	struct rdsb_sock_shm *shm;
 	struct rdsb_lib_shm *lsh;	/* in shm's page */
+	struct rdsb_sock_state *st;	/* lsh->st */
 	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
-
-	bool bound, connected;
-	uint8_t addr[16], caddr[16];
-	uint32_t scope_id, cscope_id;
-	uint16_t port, cport;
-	int transport;		/* RDS_TRANS_NONE until set or bound */
-	int engine_transport;	/* the one the engine runs: SO_RDS_TRANSPORT may select only it */
-	bool cong_monitor, recverr, timestamp, tstamp_new;
-	struct rds_rx_trace_so rx_traces;	/* SO_RDS_MSG_RXPATH_LATENCY */
-	bool has_sent;		/* rs_conn is set: SIOCRDSSETTOS is EINVAL */
-	rds_tos_t tos;
-
-	int sk_sndbuf, sk_rcvbuf;	/* as getsockopt reports them (doubled) */
 
 	/* The sk_msg send path (direct.c): the send socket, or -1 */
 	int txfd;
-	struct timeval sndtimeo, rcvtimeo;
 };
 
 /* The socket behind fd with a reference held (NULL: not an RDS socket);

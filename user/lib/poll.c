@@ -28,7 +28,7 @@ static int sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, co
 
 bool rdsb_send_space(const struct rdsb_lsock *s)
 {
-	return __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_SEQ_CST) < (uint64_t)s->sk_sndbuf / 2;
+	return __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_SEQ_CST) < (uint64_t)s->st->sk_sndbuf / 2;
 }
 
 /* rds_cong_updated_since: true once per generation. */
@@ -36,7 +36,7 @@ static bool cong_updated(struct rdsb_lsock *s)
 {
 	uint32_t gen = __atomic_load_n(&s->shm->cong_gen, __ATOMIC_ACQUIRE);
 
-	if (s->cong_monitor || gen == s->cong_gen_seen)
+	if (s->st->cong_monitor || gen == s->cong_gen_seen)
 		return false;
 	s->cong_gen_seen = gen;
 	return true;

@@ -38,7 +38,7 @@ static int64_t now_ms(void)
  * -EAGAIN / -ETIMEDOUT / -EINTR. */
 static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool nonblock, bool started)
 {
-	int timeo = rdsb_timeo_ms(&s->rcvtimeo);
+	int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
 	int64_t end = timeo >= 0 ? now_ms() + timeo : 0;
 
 	for (;;) {
@@ -108,7 +108,7 @@ static void put_name(struct rdsb_lsock *s, struct msghdr *msg, uint64_t slot, ui
 		return;
 	}
 	a = s->em->addrs[slot].addr;
-	n = rdsb_addr_to_sa(a, sport, s->em->addrs[slot].scope_id, !rdsb_addr_is_v4(s->addr), &ss);
+	n = rdsb_addr_to_sa(a, sport, s->em->addrs[slot].scope_id, !rdsb_addr_is_v4(s->st->addr), &ss);
 	memcpy(msg->msg_name, &ss, msg->msg_namelen < n ? msg->msg_namelen : n);
 	msg->msg_namelen = n;
 }
@@ -140,19 +140,19 @@ static void put_cmsg(struct msghdr *msg, size_t *used, int level, int type, cons
  * before this library are the engine's, which does not time them: 0. */
 static void put_rx_cmsgs(struct rdsb_lsock *s, struct msghdr *msg, size_t *used, const struct timespec *rx)
 {
-	if (s->timestamp && !s->tstamp_new) {
+	if (s->st->timestamp && !s->st->tstamp_new) {
 		struct timeval tv = { .tv_sec = rx->tv_sec, .tv_usec = rx->tv_nsec / 1000 };
 
 		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_OLD, &tv, sizeof(tv));
-	} else if (s->timestamp) {
+	} else if (s->st->timestamp) {
 		struct { int64_t sec, usec; } tv = { rx->tv_sec, rx->tv_nsec / 1000 };
 
 		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_NEW, &tv, sizeof(tv));
 	}
-	if (s->rx_traces.rx_traces) {
-		struct rds_cmsg_rx_trace tr = { .rx_traces = s->rx_traces.rx_traces };
+	if (s->st->rx_traces.rx_traces) {
+		struct rds_cmsg_rx_trace tr = { .rx_traces = s->st->rx_traces.rx_traces };
 
-		memcpy(tr.rx_trace_pos, s->rx_traces.rx_trace_pos, sizeof(tr.rx_trace_pos));
+		memcpy(tr.rx_trace_pos, s->st->rx_traces.rx_trace_pos, sizeof(tr.rx_trace_pos));
 		put_cmsg(msg, used, SOL_RDS, RDS_CMSG_RXPATH_LATENCY, &tr, sizeof(tr));
 	}
 }

@@ -21,7 +21,7 @@
 
 static uint32_t sndbuf(const struct rdsb_lsock *s)
 {
-	return (uint32_t)s->sk_sndbuf / 2;
+	return (uint32_t)s->st->sk_sndbuf / 2;
 }
 
 /* Waits until t (CLOCK_MONOTONIC) for release_seq to move; -ETIMEDOUT at t. */
@@ -69,8 +69,8 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
 {
 	struct timespec deadline, *dp = NULL;
 
-	if (s->sndtimeo.tv_sec || s->sndtimeo.tv_usec) {
-		deadline_from(&s->sndtimeo, &deadline);
+	if (s->st->sndtimeo.tv_sec || s->st->sndtimeo.tv_usec) {
+		deadline_from(&s->st->sndtimeo, &deadline);
 		dp = &deadline;
 	}
 	for (;;) {
@@ -98,7 +98,7 @@ static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpo
 {
 	while (rdsb_port_congested(s->em, daddr, dport)) {
 		if (rdsb_nonblocking(s->fd, flags)) {
-			if (s->cong_monitor) {
+			if (s->st->cong_monitor) {
 				struct rdsb_ctl_req req = { .op = RDSB_CTL_CONG_MONITOR,
 							    .val = RDS_CONG_MONITOR_MASK(dport) };
 				struct rdsb_ctl_rep rep;
@@ -201,16 +201,16 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		    !rdsb_addr_is_unicast(daddr) ||
 		    (sa->sa_family == AF_INET6 && rdsb_addr_is_linklocal6(daddr) && !scope))
 			return -EINVAL;
-	} else if (s->connected) {
-		memcpy(daddr, s->caddr, 16);
-		dport = s->cport;
-		scope = s->cscope_id;
+	} else if (s->st->connected) {
+		memcpy(daddr, s->st->caddr, 16);
+		dport = s->st->cport;
+		scope = s->st->cscope_id;
 	} else {
 		return -ENOTCONN;
 	}
-	if (!s->bound)
+	if (!s->st->bound)
 		return -ENOTCONN;
-	if (rdsb_addr_is_v4(s->addr) != rdsb_addr_is_v4(daddr))
+	if (rdsb_addr_is_v4(s->st->addr) != rdsb_addr_is_v4(daddr))
 		return -EOPNOTSUPP;
 	if (len > RDS_MAX_MSG_SIZE || len > sndbuf(s))
 		return -EMSGSIZE;
@@ -248,7 +248,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 		return err == -EPIPE ? -ECONNRESET : err;
 	}
-	s->has_sent = true;
+	s->st->has_sent = true;
 	return (ssize_t)len;
 }
 

@@ -217,6 +217,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	if (s->shm == MAP_FAILED && !err)
 		err = -ENOMEM;
 	s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
+	s->st = &s->lsh->st;
 	/* the library's own descriptor of the delivery stream (see lib.h) */
 	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
 	if (s->fd < 0 && !err)
@@ -279,10 +280,10 @@ int rdsb_socket(int domain, int type, int protocol)
 		return -1;
 	}
 	s->refs = 1;
-	s->transport = RDS_TRANS_NONE;
-	s->engine_transport = transport;
-	s->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
-	s->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
+	s->st->transport = RDS_TRANS_NONE;
+	s->st->engine_transport = transport;
+	s->st->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
+	s->st->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
 	shared_locks_init(s->lsh);
 	if (type & SOCK_NONBLOCK)
 		sys_fcntl(s->fd, F_SETFL, sys_fcntl(s->fd, F_GETFL, 0) | O_NONBLOCK);
@@ -329,22 +330,22 @@ static int lsock_bind(struct rdsb_lsock *s, const struct sockaddr *sa, socklen_t
 	if (rdsb_addr_from_sa(sa, len, req.addr, &req.port, &req.scope_id) < 0 ||
 	    !rdsb_addr_is_unicast(req.addr) ||
 	    (sa->sa_family == AF_INET6 && rdsb_addr_is_linklocal6(req.addr) && !req.scope_id) ||
-	    s->bound || req.port == RDS_FLAG_PROBE_PORT) {
+	    s->st->bound || req.port == RDS_FLAG_PROBE_PORT) {
 		errno = EINVAL;
 		return -1;
 	}
 	err = rdsb_ctl_call(s, &req, &rep);
-	if (err == -EADDRNOTAVAIL && s->transport != RDS_TRANS_NONE)
+	if (err == -EADDRNOTAVAIL && s->st->transport != RDS_TRANS_NONE)
 		err = -ENOPROTOOPT;	/* rds_bind: an explicit transport's laddr_check failed */
 	if (err) {
 		errno = err == -EPIPE ? EAFNOSUPPORT : -err;
 		return -1;
 	}
-	memcpy(s->addr, req.addr, 16);
-	s->scope_id = req.scope_id;
-	s->port = rep.port;
-	s->transport = (int)rep.arg;
-	s->bound = true;
+	memcpy(s->st->addr, req.addr, 16);
+	s->st->scope_id = req.scope_id;
+	s->st->port = rep.port;
+	s->st->transport = (int)rep.arg;
+	s->st->bound = true;
 	return 0;
 }
 
@@ -382,10 +383,10 @@ static int lsock_connect(struct rdsb_lsock *s, const struct sockaddr *sa, sockle
 		errno = EPROTOTYPE;
 		return -1;
 	}
-	memcpy(s->caddr, a, 16);
-	s->cport = port;
-	s->cscope_id = scope;
-	s->connected = true;
+	memcpy(s->st->caddr, a, 16);
+	s->st->cport = port;
+	s->st->cscope_id = scope;
+	s->st->connected = true;
 	return 0;
 }
 
@@ -416,10 +417,10 @@ static int lsock_getsockname(struct rdsb_lsock *s, struct sockaddr *out, socklen
 	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff }, any6[16];
 	struct sockaddr_in unspec = { .sin_family = AF_UNSPEC };
 
-	if (s->bound)
-		return name_out(s->addr, s->port, s->scope_id, false, out, len);
-	if (s->connected)
-		return name_out(rdsb_addr_is_v4(s->caddr) ? any4 : any6, 0, 0, !rdsb_addr_is_v4(s->caddr), out,
+	if (s->st->bound)
+		return name_out(s->st->addr, s->st->port, s->st->scope_id, false, out, len);
+	if (s->st->connected)
+		return name_out(rdsb_addr_is_v4(s->st->caddr) ? any4 : any6, 0, 0, !rdsb_addr_is_v4(s->st->caddr), out,
 				len);
 	if (!out || !len) {
 		errno = EFAULT;
@@ -438,11 +439,11 @@ int rdsb_getsockname(int fd, struct sockaddr *out, socklen_t *len)
 static int lsock_getpeername(struct rdsb_lsock *s, struct sockaddr *out, socklen_t *len)
 {
 
-	if (!s->connected) {
+	if (!s->st->connected) {
 		errno = ENOTCONN;
 		return -1;
 	}
-	return name_out(s->caddr, s->cport, s->cscope_id, false, out, len);
+	return name_out(s->st->caddr, s->st->cport, s->st->cscope_id, false, out, len);
 }
 
 int rdsb_getpeername(int fd, struct sockaddr *out, socklen_t *len)
