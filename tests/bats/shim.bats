@@ -62,6 +62,14 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy fork-state 5065
 }
 
+@test "SCM_RIGHTS to another process, the sender closing at once: the receiver has the bound socket, receives and answers from it (Python)" {
+	shimpy scm-rights 5090
+}
+
+@test "exec: the new image has the inherited RDS socket, the parent closing at once (Python)" {
+	shimpy exec 5095
+}
+
 @test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
 	shimpy two-namespaces 5070
 }

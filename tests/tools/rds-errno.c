@@ -611,6 +611,16 @@ static void t_fdops(void)
 	close(fd);
 	fd = bound_sock(&port);
 	self = sin4(&local4, port);
+	{
+		char cbuf[64], one;
+		struct iovec io = { .iov_base = &one, .iov_len = 1 };
+		struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		long r = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+		expect_true("recvmsg_eagain_keeps_controllen", r == -1 && errno == EAGAIN && mh.msg_controllen == sizeof(cbuf),
+			    "%ld %s controllen %zu", r, ename(errno), (size_t)mh.msg_controllen);
+	}
 	expect_err("shutdown_eopnotsupp", shutdown(fd, SHUT_RDWR), EOPNOTSUPP);
 	expect_err("listen_eopnotsupp", listen(fd, 1), EOPNOTSUPP);
 	expect_err("fionread_enotty", ioctl(fd, FIONREAD, &n), ENOTTY);

@@ -154,6 +154,7 @@ def fork_readers():
                 d = r.recv(65536)
                 i = struct.unpack("!I", d[:4])[0] if len(d) >= 4 else -1
                 got.append(i if i < count and d == datagram(i) else -1)
+                time.sleep(0.0005)	# the other reader's turn, now and then
         except socket.timeout:
             pass
         return got
@@ -210,6 +211,70 @@ def fork_state():
             fail("second bind: %s" % e)
     s.close()
     t.close()
+
+
+def passed_child():
+    """The child side of scm-rights and exec: argv[4] is how it gets the RDS
+    socket ("unix:FD": by SCM_RIGHTS on that unix socket, "fd:FD":
+    inherited across exec). It receives one datagram on it and answers from
+    it, then prints what it got."""
+    how, n = sys.argv[4].split(":")
+    if how == "unix":
+        u = socket.socket(fileno=int(n))
+        _, fds, _, _ = socket.recv_fds(u, 10, 1)
+        fd = fds[0]
+    else:
+        fd = int(n)
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0, fileno=fd)
+    if s.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN) != socket.AF_RDS:
+        fail("the passed fd is not an RDS socket")
+    s.settimeout(10)
+    data, addr = s.recvfrom(100)
+    s.sendto(b"re: " + data, addr)
+    print("child got %r from port %d" % (data, addr[1]))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def pass_and_close(how):
+    """The socket bound to PORT goes to another process (how), whose only
+    holder it then is: the parent closes its fd at once. The other process
+    receives what is sent to PORT and answers from PORT."""
+    import subprocess
+    r = rds_sock(PORT)
+    me = [sys.executable, os.path.abspath(__file__), "passed-child", LADDR, str(PORT)]
+    if how == "scm":
+        a, b = socket.socketpair()
+        child = subprocess.Popen(me + ["unix:%d" % b.fileno()], pass_fds=[b.fileno()], stdout=subprocess.PIPE)
+        socket.send_fds(a, [b"x"], [r.fileno()])
+        r.close()
+        pid = None
+    else:
+        rd, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(wr, 1)
+            os.set_inheritable(r.fileno(), True)
+            os.execv(me[0], me + ["fd:%d" % r.fileno()])
+        os.close(wr)
+        r.close()
+    time.sleep(0.5)
+    s = rds_sock(PORT + 1)
+    s.settimeout(10)
+    s.sendto(b"passed", (LADDR, PORT))
+    try:
+        reply, addr = s.recvfrom(100)
+    except socket.timeout:
+        reply, addr = None, None
+    if pid is None:
+        out = child.communicate(timeout=15)[0]
+    else:
+        out = os.read(rd, 1000)
+        os.waitpid(pid, 0)
+    if (reply, addr) != (b"re: passed", (LADDR, PORT)):
+        fail("answer %r from %r; the child said %r" % (reply, addr, out))
+    if out.strip() != b"child got b'passed' from port %d" % (PORT + 1):
+        fail("the child said %r" % out)
 
 
 def setns(path):
@@ -392,7 +457,8 @@ CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_ful
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
          "vector-io": vector_io, "fork-readers": fork_readers,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
-         "fork-state": fork_state}
+         "fork-state": fork_state, "passed-child": passed_child,
+         "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec")}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

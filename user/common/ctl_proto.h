@@ -30,6 +30,14 @@ enum rdsb_ctl_op {
 	RDSB_CTL_LOCAL_ADDR,	/* addr, scope_id: is it local? (err = 0 or EADDRNOTAVAIL) */
 	RDSB_CTL_INFO,		/* arg = RDS_INFO_* optname, val = buffer size -> items,
 				 * rep.arg = item size, rep.val = bytes of all items */
+	RDSB_CTL_ATTACH,	/* on a new control connection, from another process
+				 * holding the socket (SCM_RIGHTS, exec): val = inode of
+				 * its delivery-stream fd -> the OPEN reply's fds, or
+				 * ENOENT (no such socket here); the connection is then
+				 * one more of that socket's */
+	RDSB_CTL_HOLD,		/* the socket's fd is in flight (SCM_RIGHTS, exec): the
+				 * socket outlives its control connections for
+				 * RDSB_HOLD_SECONDS, for its next holder to ATTACH */
 };
 
 struct rdsb_ctl_req {
@@ -52,6 +60,7 @@ struct rdsb_ctl_rep {
 };
 
 #define RDSB_CTL_MAX_REPLY	(256 * 1024)
+#define RDSB_HOLD_SECONDS	60
 
 #endif
 

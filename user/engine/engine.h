@@ -20,7 +20,7 @@ struct rdsb_conn;
 struct rdsb_sock;
 
 /* What each epoll registration points at. */
-enum rdsb_ev_kind { EV_LISTEN, EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH, EV_BPF_EVENTS, EV_BPF_INBOX };
+enum rdsb_ev_kind { EV_LISTEN, EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_ATTACHED, EV_SOCK_DATA, EV_PATH, EV_BPF_EVENTS, EV_BPF_INBOX };
 struct rdsb_ev {
 	enum rdsb_ev_kind kind;
 	int fd;
@@ -111,13 +111,23 @@ struct rdsb_conn {
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
 
+/* A control connection of another process holding a socket (ATTACH). */
+struct rdsb_sock_ctl {
+	struct list_head item;
+	struct rdsb_ev ev;
+	struct rdsb_sock *s;
+};
+
 struct rdsb_sock {
 	struct list_head item;
 	struct rdsb_engine *eng;
 	uint32_t id;
-	struct rdsb_ev ctl;		/* control connection */
+	struct rdsb_ev ctl;		/* control connection (fd -1: its process closed it) */
+	struct list_head attached;	/* rdsb_sock_ctl: other processes' (ATTACH) */
+	uint64_t hold_until;		/* ns: RDSB_CTL_HOLD, outlive the control connections */
 	struct rdsb_ev data;		/* engine end of the delivery stream */
 	int app_fd;			/* application end, kept for the sockmap */
+	uint64_t app_ino;		/* its inode: how another process names the socket */
 	int tx_peer;			/* engine end of the send socket's connection */
 	uint16_t tx_lport;		/* the send socket's local port; 0 = none */
 	int idx;			/* in rdsb_socks / rdsb_rcvq; -1 = none */
@@ -283,6 +293,9 @@ uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s
 /* ctl.c: one request on a control connection (s is NULL before OPEN). */
 struct rdsb_ctl_req;
 void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req);
+/* ATTACH on a fresh control connection: true when the socket took ctl_fd. */
+bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_req *req);
+void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c);
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
 		   uint16_t *port);
 void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes);

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "engine.h"
@@ -124,6 +125,12 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		e->next_sock_id = 1;
 	s->ctl.kind = EV_SOCK_CTL;
 	s->ctl.fd = ctl_fd;
+	INIT_LIST_HEAD(&s->attached);
+	{
+		struct stat st;
+
+		s->app_ino = fstat(sv[1], &st) ? 0 : st.st_ino;
+	}
 	s->data.kind = EV_SOCK_DATA;
 	s->data.fd = sv[0];
 	s->app_fd = sv[1];
@@ -497,36 +504,49 @@ void rdsb_socks_read_all(struct rdsb_engine *e)
 			app_read(e, s);
 }
 
+/* The socket goes when no process holds it: its control connections are
+ * all closed and no fd of it is in flight (RDSB_CTL_HOLD). */
+static void maybe_close(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	if (!s->closed && s->ctl.fd < 0 && list_empty(&s->attached) && e->now >= s->hold_until)
+		rdsb_sock_close(e, s);
+}
+
+/* One request on one of the socket's control connections; false when the
+ * connection closed (its process closed the socket, or died). */
+static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
+{
+	struct rdsb_ctl_req req;
+	ssize_t n = recv(fd, &req, sizeof(req), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	/* What the application wrote before this request (or before it
+	 * closed) goes first, as a kernel sendmsg had queued it by then:
+	 * epoll may report the control fd ahead of the stream (RDS_INFO must
+	 * list those sends, RDS_CANCEL_SENT_TO must drop them; close drops
+	 * only what is not yet on the wire, rds_send_drop_to). */
+	app_read(e, s);
+	if (n != sizeof(req)) {
+		pr_debug("rds-bpf: socket %u: a control connection closed (%zd)\n", s->id, n);
+		return false;
+	}
+	if (!s->closed)
+		rdsb_ctl_handle(e, s, fd, &req);
+	return true;
+}
+
 void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev *ev, uint32_t events)
 {
 	if (s->closed)
 		return;
 	if (ev == &s->ctl) {
-		struct rdsb_ctl_req req;
-		ssize_t n = recv(s->ctl.fd, &req, sizeof(req), MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n != sizeof(req)) {
-			/* the application closed the socket, or died. What its
-			 * sends put in the stream before that was accepted
-			 * (sendmsg returned): queue it first, as rds_sendmsg
-			 * had, so that close drops only what is not yet on
-			 * the wire (rds_send_drop_to). */
-			pr_debug("rds-bpf: socket %u: control connection closed (%zd)\n", s->id, n);
-			app_read(e, s);
-			if (!s->closed)
-				rdsb_sock_close(e, s);
-			return;
+		if (!ctl_request(e, s, s->ctl.fd) && !s->closed) {
+			rdsb_ev_del(e, &s->ctl);
+			close(s->ctl.fd);
+			s->ctl.fd = -1;
+			maybe_close(e, s);
 		}
-		/* What the application wrote before this request goes first,
-		 * as a kernel sendmsg had queued it by then: epoll may report
-		 * the control fd ahead of the stream (RDS_INFO must list those
-		 * sends, RDS_CANCEL_SENT_TO must drop them). */
-		app_read(e, s);
-		if (s->closed)
-			return;
-		rdsb_ctl_handle(e, s, s->ctl.fd, &req);
 		return;
 	}
 	if (events & EPOLLIN)
@@ -535,11 +555,72 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 		flush(e, s);
 }
 
-void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
+static void attached_free(struct rdsb_engine *e, struct rdsb_sock_ctl *c)
 {
+	rdsb_ev_del(e, &c->ev);
+	close(c->ev.fd);
+	list_del_init(&c->item);
+	free(c);
+}
+
+void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c)
+{
+	struct rdsb_sock *s = c->s;
+
+	if (s->closed || ctl_request(e, s, c->ev.fd) || s->closed)
+		return;
+	attached_free(e, c);
+	maybe_close(e, s);
+}
+
+bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_req *req)
+{
+	struct rdsb_ctl_rep rep = { .err = ENOENT };
+	struct rdsb_sock_ctl *c;
 	struct rdsb_sock *s;
 
-	list_for_each_entry(s, &e->socks, item) {
+	list_for_each_entry(s, &e->socks, item)
+		if (!s->closed && s->app_ino && s->app_ino == req->val)
+			break;
+	if (&s->item == &e->socks || !(c = calloc(1, sizeof(*c)))) {
+		if (&s->item != &e->socks)
+			rep.err = ENOMEM;
+		send(ctl_fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+		return false;
+	}
+	{
+		/* the OPEN reply without the sk_msg send path: this process's
+		 * sends go through the engine */
+		int fds[5] = { s->app_fd, s->shm_fd, e->addrs_fd, e->cong_fd, s->space_fd };
+
+		rep = (struct rdsb_ctl_rep){ .val = s->id, .arg = (uint32_t)e->tp->trans_id };
+		if (send_fds(ctl_fd, &rep, fds, 5) < 0) {
+			free(c);
+			close(ctl_fd);
+			return true;
+		}
+	}
+	s->hold_until = 0;	/* the fd in flight has arrived */
+	c->s = s;
+	c->ev.kind = EV_SOCK_ATTACHED;
+	c->ev.fd = ctl_fd;
+	list_add_tail(&c->item, &s->attached);
+	rdsb_ev_set(e, &c->ev, EPOLLIN);
+	return true;
+}
+
+void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->socks, item) {
+		if (s->ctl.fd < 0 && list_empty(&s->attached)) {
+			maybe_close(e, s);	/* an fd in flight nobody took */
+			if (s->closed)
+				continue;
+			if (s->hold_until < *next)
+				*next = s->hold_until;
+		}
 		if (!s->congested)
 			continue;
 		rdsb_sock_check_cong(e, s);
@@ -567,7 +648,10 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_msg_free(m);
 	rdsb_ev_del(e, &s->ctl);
 	rdsb_ev_del(e, &s->data);
-	close(s->ctl.fd);
+	while (!list_empty(&s->attached))
+		attached_free(e, list_first_entry(&s->attached, struct rdsb_sock_ctl, item));
+	if (s->ctl.fd >= 0)
+		close(s->ctl.fd);
 	close(s->data.fd);
 	close(s->app_fd);
 	munmap(s->shm, 4096);

@@ -142,6 +142,14 @@ bool rdsb_send_space(const struct rdsb_lsock *s);
 void rdsb_space_arm(struct rdsb_lsock *s, bool on);
 void rdsb_space_drain(struct rdsb_lsock *s);
 
+/* socket.c, for the shim: fd came from another process (SCM_RIGHTS, exec):
+ * an RDS socket's if the engine knows it (0), else -1; an RDS fd about to
+ * be in flight (SCM_RIGHTS) or passed on by exec: the engine keeps the
+ * socket for RDSB_HOLD_SECONDS for the next holder to attach. */
+int rdsb_attach(int fd);
+int rdsb_hold(int fd);
+void rdsb_hold_inherited(void);
+
 /* fdops.c: for the shim */
 void rdsb_fd_dup(int oldfd, int newfd);
 int rdsb_ioctl(int fd, unsigned long req, void *arg);

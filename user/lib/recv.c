@@ -34,38 +34,21 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits until at least want bytes are queued (peeked into buf);
- * -EAGAIN / -ETIMEDOUT / -EINTR. */
-static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool nonblock, bool started)
+/* At least want bytes queued, peeked into buf: -EAGAIN when the stream is
+ * empty; once part of a record is here (or started), the rest is on its
+ * way and is waited for. The caller waited for the stream to be readable. */
+static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool started)
 {
-	int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
-	int64_t end = timeo >= 0 ? now_ms() + timeo : 0;
-
 	for (;;) {
 		int have = peek_avail(s->fd, buf, want);
-		struct pollfd p = { .fd = s->fd, .events = POLLIN };
-		int wait;
 
 		if (have < 0)
 			return -errno;
 		if (have >= want)
 			return 0;
-		if (have > 0 || started) {
-			/* part of a record is here: the rest is on its way */
-			poll(NULL, 0, 0);
-			if (!nonblock || started)
-				continue;
+		if (!have && !started)
 			return -EAGAIN;
-		}
-		if (nonblock)
-			return -EAGAIN;
-		wait = timeo >= 0 ? (int)(end - now_ms()) : -1;
-		if (timeo >= 0 && wait <= 0)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, wait) < 0 && errno == EINTR)
-			return -EINTR;
-		if (p.revents & (POLLHUP | POLLERR))
-			return -ECONNRESET;
+		poll(NULL, 0, 0);
 	}
 }
 
@@ -204,7 +187,7 @@ static void consumed(struct rdsb_lsock *s, uint64_t bytes)
 
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
-	bool nonblock, peek = flags & MSG_PEEK;
+	bool peek = flags & MSG_PEEK;
 	size_t room = 0, used = 0, controllen = msg->msg_controllen;
 	struct timespec rx;
 	struct rds_header wire;
@@ -228,8 +211,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	} else {
 		if (!peek && r == 0)
 			return -ECONNRESET;
-		nonblock = rdsb_nonblocking(s->fd, flags);
-		err = wait_bytes(s, &wire, RDS_HEADER_SIZE, nonblock, false);
+		err = wait_bytes(s, &wire, RDS_HEADER_SIZE, false);
 		if (err)
 			return err;
 		rdsb_hdr_decode(&wire, &h);
@@ -237,7 +219,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			peeked = malloc(RDS_HEADER_SIZE + h.len);
 			if (!peeked)
 				return -ENOMEM;
-			err = wait_bytes(s, peeked, (int)(RDS_HEADER_SIZE + h.len), nonblock, true);
+			err = wait_bytes(s, peeked, (int)(RDS_HEADER_SIZE + h.len), true);
 			if (err) {
 				free(peeked);
 				return err;
@@ -276,13 +258,43 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	return r;
 }
 
+/* Waits, without the read lock, until the stream has bytes: a reader
+ * blocked for the next datagram holds nothing another thread or process
+ * sharing the socket needs; whoever takes the lock first reads it. */
+static int wait_readable(struct rdsb_lsock *s, int64_t end)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	int wait = end < 0 ? -1 : (int)(end - now_ms() > 0 ? end - now_ms() : 0);
+	int r = (int)syscall(SYS_poll, &p, 1, wait);
+
+	if (r < 0)
+		return errno == EINTR ? -EINTR : -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (!(p.revents & POLLIN))
+		return -ECONNRESET;
+	return 0;
+}
+
 static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
+	bool block = !rdsb_nonblocking(s->fd, flags);
+	int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
+	int64_t end = timeo >= 0 ? now_ms() + timeo : -1;
+	size_t controllen = msg->msg_controllen;
 	ssize_t r;
 
-	rdsb_lock(&s->lsh->rlock);
-	r = do_recvmsg(s, msg, flags);
-	pthread_mutex_unlock(&s->lsh->rlock);
+	for (;;) {
+		if (block && (r = wait_readable(s, end)))
+			break;
+		rdsb_lock(&s->lsh->rlock);
+		r = do_recvmsg(s, msg, flags | MSG_DONTWAIT);
+		pthread_mutex_unlock(&s->lsh->rlock);
+		if (r < 0)
+			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
+		if (r != -EAGAIN || !block)
+			break;
+	}
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;

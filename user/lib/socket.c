@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include "lib.h"
 #include "../common/addr.h"
@@ -17,6 +18,7 @@
 enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_FDS };
 
 static struct rdsb_lsock **table;
+static int table_max;	/* the highest fd ever an RDS socket, under table_lock */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct rdsb_lsock *rdsb_lsock_get(int fd)
@@ -132,25 +134,24 @@ static int engine_connect(void)
 	return fd;
 }
 
-/* OPEN: the reply carries (see ctl_proto.h) the delivery fd, the shared page,
+/* OPEN (or ATTACH): the reply carries (see ctl_proto.h) the delivery fd, the shared page,
  * the address table and congestion maps, the send-space eventfd and, on the
  * sk_msg send path, the send socket and rdsb_txpath; and the engine's
  * transport. Returns the number of fds, or -errno. */
-static int engine_open(int ctl, int fds[OPEN_FDS], int *transport)
+static int engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport)
 {
-	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
 	struct rdsb_ctl_rep rep;
 	char cbuf[CMSG_SPACE(sizeof(int) * OPEN_FDS)];
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	struct iovec siov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct iovec siov = { .iov_base = (void *)req, .iov_len = sizeof(*req) };
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	ssize_t n;
 	int nfds;
 
-	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(req))
+	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
 		return -EAFNOSUPPORT;
 	do
 		n = sys_recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
@@ -266,7 +267,7 @@ int rdsb_socket(int domain, int type, int protocol)
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	nfds = engine_open(ctl, fds, &transport);
+	nfds = engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
 	if (nfds < 0) {
 		sys_close(ctl);
 		free(s);
@@ -285,6 +286,8 @@ int rdsb_socket(int domain, int type, int protocol)
 	s->st->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
 	s->st->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
 	shared_locks_init(s->lsh);
+	if (fds[OPEN_STREAM] > table_max)
+		table_max = fds[OPEN_STREAM];
 	if (type & SOCK_NONBLOCK)
 		sys_fcntl(s->fd, F_SETFL, sys_fcntl(s->fd, F_GETFL, 0) | O_NONBLOCK);
 	if (!(type & SOCK_CLOEXEC))
@@ -303,6 +306,8 @@ void rdsb_fd_set(int fd, struct rdsb_lsock *s)
 		pthread_mutex_lock(&table_lock);
 		old = table[fd];
 		table[fd] = s;
+		if (s && fd > table_max)
+			table_max = fd;
 		pthread_mutex_unlock(&table_lock);
 	} else if (s) {
 		rdsb_lsock_put(s);
@@ -449,4 +454,76 @@ static int lsock_getpeername(struct rdsb_lsock *s, struct sockaddr *out, socklen
 int rdsb_getpeername(int fd, struct sockaddr *out, socklen_t *len)
 {
 	return RDSB_WITH_SOCK(fd, s, lsock_getpeername(s, out, len));
+}
+
+static bool unix_stream(int fd, uint64_t *ino)
+{
+	struct stat st;
+	int v;
+	socklen_t l = sizeof(v);
+
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) ||
+	    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &v, &l) || v != AF_UNIX ||
+	    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &v, &l) || v != SOCK_STREAM)
+		return false;
+	*ino = st.st_ino;
+	return true;
+}
+
+int rdsb_attach(int fd)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_ATTACH };
+	struct rdsb_lsock *s;
+	int fds[OPEN_FDS], ctl, nfds, transport, err;
+
+	if (fd < 0 || fd >= MAX_FDS || rdsb_is_socket(fd) || !unix_stream(fd, &req.val))
+		return -1;
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&table_lock);
+		if (!table)
+			__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&table_lock);
+	}
+	ctl = engine_connect();
+	if (!table || ctl < 0)
+		return -1;
+	nfds = engine_open(ctl, &req, fds, &transport);
+	if (nfds < 0) {
+		sys_close(ctl);
+		return -1;	/* not an RDS socket of this namespace's engine */
+	}
+	s = calloc(1, sizeof(*s));
+	err = s ? lsock_new(s, ctl, fds, nfds) : -ENOMEM;
+	if (err) {
+		free(s);
+		return -1;
+	}
+	sys_close(fds[OPEN_STREAM]);	/* s->fd is its duplicate */
+	s->refs = 1;
+	rdsb_fd_set(fd, s);
+	return 0;
+}
+
+/* The RDS sockets of this process that an exec passes on (no FD_CLOEXEC):
+ * the engine keeps them for the new image to attach. */
+void rdsb_hold_inherited(void)
+{
+	int max;
+
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&table_lock);
+	max = table_max;
+	pthread_mutex_unlock(&table_lock);
+	for (int fd = 0; fd <= max; fd++)
+		if (!(sys_fcntl(fd, F_GETFD, 0) & FD_CLOEXEC))
+			rdsb_hold(fd);
+}
+
+int rdsb_hold(int fd)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_HOLD };
+	struct rdsb_ctl_rep rep;
+
+	return RDSB_WITH_SOCK(fd, s, rdsb_ctl_call(s, &req, &rep));
 }

@@ -4,12 +4,15 @@
  * the standard calls on that fd behave as on a kernel with RDS. Every other
  * fd goes to libc unchanged.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
@@ -47,10 +50,35 @@ int connect(int fd, const struct sockaddr *a, socklen_t l)
 	return rdsb_is_socket(fd) ? rdsb_connect(fd, a, l) : real_connect(fd, a, l);
 }
 
+/* The fds an SCM_RIGHTS message carries, one call each. */
+static void each_passed_fd(const struct msghdr *m, int (*fn)(int))
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR((struct msghdr *)m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int pfd;
+
+			memcpy(&pfd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			fn(pfd);
+		}
+	}
+}
+
+/* An RDS fd sent to another process: the socket waits for it there. */
+static int hold_if_rds(int fd)
+{
+	return rdsb_is_socket(fd) ? rdsb_hold(fd) : 0;
+}
+
 ssize_t sendmsg(int fd, const struct msghdr *m, int f)
 {
 	REAL(sendmsg);
-	return rdsb_is_socket(fd) ? rdsb_sendmsg(fd, m, f) : real_sendmsg(fd, m, f);
+	if (rdsb_is_socket(fd))
+		return rdsb_sendmsg(fd, m, f);
+	if (m && m->msg_controllen)
+		each_passed_fd(m, hold_if_rds);
+	return real_sendmsg(fd, m, f);
 }
 
 ssize_t sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l)
@@ -73,8 +101,19 @@ ssize_t write(int fd, const void *b, size_t n)
 
 ssize_t recvmsg(int fd, struct msghdr *m, int f)
 {
+	ssize_t r;
+
 	REAL(recvmsg);
-	return rdsb_is_socket(fd) ? rdsb_recvmsg(fd, m, f) : real_recvmsg(fd, m, f);
+	if (rdsb_is_socket(fd))
+		return rdsb_recvmsg(fd, m, f);
+	r = real_recvmsg(fd, m, f);
+	if (r >= 0 && m->msg_controllen) {
+		int err = errno;
+
+		each_passed_fd(m, rdsb_attach);	/* an RDS socket from another process */
+		errno = err;
+	}
+	return r;
 }
 
 ssize_t recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l)
@@ -345,4 +384,98 @@ int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timesp
 {
 	REAL(recvmmsg);
 	return rdsb_is_socket(fd) ? rdsb_recvmmsg(fd, v, n, flags, tmo) : real_recvmmsg(fd, v, n, flags, tmo);
+}
+
+/* exec: the RDS sockets the new image inherits wait for it in the engine
+ * (the library's control connections close on exec), and the new image's
+ * shim takes them up at start. */
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+	REAL(execve);
+	rdsb_hold_inherited();
+	return real_execve(path, argv, envp);
+}
+
+int execv(const char *path, char *const argv[])
+{
+	REAL(execv);
+	rdsb_hold_inherited();
+	return real_execv(path, argv);
+}
+
+int execvp(const char *file, char *const argv[])
+{
+	REAL(execvp);
+	rdsb_hold_inherited();
+	return real_execvp(file, argv);
+}
+
+int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	REAL(execvpe);
+	rdsb_hold_inherited();
+	return real_execvpe(file, argv, envp);
+}
+
+int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	REAL(fexecve);
+	rdsb_hold_inherited();
+	return real_fexecve(fd, argv, envp);
+}
+
+/* execl, execlp, execle: their arguments as an argv */
+#define ARGV_FROM_VA(arg, argv, ap)                                             \
+	size_t n_ = 1;                                                           \
+	va_start(ap, arg);                                                       \
+	while (va_arg(ap, char *))                                               \
+		n_++;                                                            \
+	va_end(ap);                                                              \
+	char *argv[n_ + 1];                                                      \
+	va_start(ap, arg);                                                       \
+	argv[0] = (char *)arg;                                                   \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                      \
+		argv[i_] = va_arg(ap, char *)
+
+int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM_VA(arg, argv, ap);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM_VA(arg, argv, ap);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	char *const *envp;
+	ARGV_FROM_VA(arg, argv, ap);
+	envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+/* At start: the RDS sockets this image inherited across exec. */
+__attribute__((constructor)) static void take_up_inherited(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] != '.' && fd != dirfd(d))
+			rdsb_attach(fd);
+	}
+	closedir(d);
 }
