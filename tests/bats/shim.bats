@@ -38,6 +38,10 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy pollout-full-queue 5010
 }
 
+@test "poll as rds_poll: a congestion map update is POLLIN|POLLRDNORM|POLLWRBAND once, a fresh socket's first poll included (Python)" {
+	shimpy poll-cong-generation 5015
+}
+
 @test "EPOLLOUT tracks the send queue: level and edge triggered, asleep on a full queue, a closed fd leaves the set (Python)" {
 	shimpy epollout-full-queue 5020
 }

@@ -425,6 +425,36 @@ def pollout_full_queue():
     s.close()
 
 
+def poll_cong_generation():
+    """rds_poll: a congestion map update (here: a receiver with a small
+    rcvbuf gets congested) shows as POLLIN|POLLRDNORM|POLLWRBAND once to a
+    socket that does not monitor congestion, and a fresh socket sees the
+    current generation as new: its first poll has it, the next does not."""
+    r, s = rds_sock(PORT), rds_sock(PORT + 1)
+    r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    s.setblocking(False)
+    for _ in range(20):
+        try:
+            s.sendto(b"c" * 1000, (LADDR, PORT))
+        except OSError as e:
+            if e.errno != errno.ENOBUFS:
+                fail("send to the congested port: %s" % e)
+            break
+    else:
+        fail("the receiver never got congested")
+    f = rds_sock()
+    p = select.poll()
+    ev = select.POLLIN | select.POLLOUT | select.POLLWRBAND | select.POLLRDNORM
+    p.register(f.fileno(), ev)
+    first, second = p.poll(0), p.poll(0)
+    want = select.POLLIN | select.POLLRDNORM | select.POLLWRBAND | select.POLLOUT
+    if first != [(f.fileno(), want)] or second != [(f.fileno(), select.POLLOUT)]:
+        fail("first poll %r, second %r" % (first, second))
+    r.close()
+    s.close()
+    f.close()
+
+
 def epollout_full_queue():
     """The same through epoll, level- and edge-triggered: EPOLLOUT only with
     room in the queue, waited for asleep, and a closed RDS fd leaves the set."""
@@ -454,6 +484,7 @@ def epollout_full_queue():
 
 
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
+         "poll-cong-generation": poll_cong_generation,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
          "vector-io": vector_io, "fork-readers": fork_readers,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
