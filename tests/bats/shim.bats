@@ -50,6 +50,10 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy dup 5030
 }
 
+@test "close_range closes an RDS fd as close() does: the number's next owner is its own, the port is free (Python)" {
+	shimpy close-range 5035
+}
+
 @test "shutdown and listen: EOPNOTSUPP, the socket keeps working; FIONREAD ENOTTY; SIOCRDSSETTOS/GETTOS as the TCP transport (Python)" {
 	shimpy unsupported 5040
 }

@@ -95,6 +95,24 @@ def dup_fd():
     b.close()
 
 
+def close_range():
+    """close_range (os.closerange) closes an RDS fd as close() does: the
+    number's next owner is not taken for the RDS socket."""
+    r = rds_sock(PORT)
+    fd = r.detach()
+    os.closerange(fd, fd + 1)
+    spare = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
+    u = [x for x in spare if x.fileno() == fd]
+    if not u:
+        fail("the fd number %d was not reused" % fd)
+    if u[0].getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_DGRAM:
+        fail("the UDP socket that reuses the number answers as the RDS socket")
+    for x in spare:
+        x.close()
+    again = rds_sock(PORT)	# the port was freed with the socket
+    again.close()
+
+
 def unsupported():
     """shutdown, listen: EOPNOTSUPP and the socket keeps working
     (sock_no_shutdown, sock_no_listen); FIONREAD: ENOTTY (rds_ioctl has no
@@ -485,7 +503,7 @@ def epollout_full_queue():
 
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
          "poll-cong-generation": poll_cong_generation,
-         "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "unsupported": unsupported,
+         "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "close-range": close_range, "unsupported": unsupported,
          "vector-io": vector_io, "fork-readers": fork_readers,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
          "fork-state": fork_state, "passed-child": passed_child,

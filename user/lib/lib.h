@@ -149,6 +149,7 @@ void rdsb_space_drain(struct rdsb_lsock *s);
 int rdsb_attach(int fd);
 int rdsb_hold(int fd);
 void rdsb_hold_inherited(void);
+void rdsb_fds_closing(unsigned int first, unsigned int last);	/* close_range */
 
 /* fdops.c: for the shim */
 void rdsb_fd_dup(int oldfd, int newfd);

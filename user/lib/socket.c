@@ -527,3 +527,16 @@ int rdsb_hold(int fd)
 
 	return RDSB_WITH_SOCK(fd, s, rdsb_ctl_call(s, &req, &rep));
 }
+
+void rdsb_fds_closing(unsigned int first, unsigned int last)
+{
+	int max;
+
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&table_lock);
+	max = table_max;
+	pthread_mutex_unlock(&table_lock);
+	for (unsigned int fd = first; fd <= last && fd <= (unsigned int)max; fd++)
+		rdsb_fd_set((int)fd, NULL);
+}
