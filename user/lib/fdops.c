@@ -84,13 +84,15 @@ ssize_t rdsb_writev(int fd, const struct iovec *iov, int cnt)
 	return rdsb_sendmsg(fd, &mh, 0);
 }
 
-/* As __sys_sendmmsg: the count sent, or the first datagram's error. */
+/* As __sys_sendmmsg: the count sent, or the first datagram's error. Every
+ * datagram but the last goes with MSG_BATCH, which rds_sendmsg refuses
+ * (EOPNOTSUPP): on RDS only a batch of one is sent. */
 int rdsb_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		ssize_t r = rdsb_sendmsg(fd, &v[i].msg_hdr, flags);
+		ssize_t r = rdsb_sendmsg(fd, &v[i].msg_hdr, flags | (i + 1 < n ? MSG_BATCH : 0));
 
 		if (r < 0)
 			return i ? (int)i : -1;
