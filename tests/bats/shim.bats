@@ -46,6 +46,10 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy epollout-full-queue 5020
 }
 
+@test "asyncio sock_sendto on a full queue waits asleep through epoll and sends once the queue drains (Python)" {
+	shimpy asyncio-full-queue 5025
+}
+
 @test "dup, fromfd, dup2 are the same RDS socket: options, sends, receives; it lives until the last is closed (Python)" {
 	shimpy dup 5030
 }

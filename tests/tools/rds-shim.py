@@ -473,6 +473,33 @@ def poll_cong_generation():
     f.close()
 
 
+def asyncio_full_queue():
+    """asyncio's sock_sendto on a full queue waits for writability through
+    epoll: asleep, not spinning; it completes once the queue drains."""
+    import asyncio
+    s = full_queue(PORT)
+
+    async def send_when_room():
+        return await asyncio.wait_for(asyncio.get_running_loop().sock_sendto(s, b"x", (UNREACH, 4000)), 1.0)
+
+    def timed():
+        try:
+            asyncio.run(send_when_room())
+        except asyncio.TimeoutError:
+            return "timeout"
+        return "sent"
+    r, wall, cpu = cpu_during(timed)
+    if r != "timeout" or cpu > 0.1 * wall:
+        fail("asyncio sock_sendto on a full queue: %s after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    t = threading.Timer(0.3, cancel_queued, (s,))
+    t.start()
+    r, wall, cpu = cpu_during(timed)
+    t.join()
+    if r != "sent":
+        fail("asyncio sock_sendto when the queue drained: %s after %.2f s" % (r, wall))
+    s.close()
+
+
 def epollout_full_queue():
     """The same through epoll, level- and edge-triggered: EPOLLOUT only with
     room in the queue, waited for asleep, and a closed RDS fd leaves the set."""
@@ -502,7 +529,7 @@ def epollout_full_queue():
 
 
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
-         "poll-cong-generation": poll_cong_generation,
+         "poll-cong-generation": poll_cong_generation, "asyncio-full-queue": asyncio_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "close-range": close_range, "unsupported": unsupported,
          "vector-io": vector_io, "fork-readers": fork_readers,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
