@@ -62,7 +62,7 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy unsupported 5040
 }
 
-@test "writev and readv: one datagram each (Python)" {
+@test "write and writev: EOPNOTSUPP as the kernel (MSG_EOR); read and readv: one datagram each (Python)" {
 	shimpy vector-io 5050
 }
 

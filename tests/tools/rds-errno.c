@@ -652,8 +652,12 @@ static void t_fdops(void)
 		    n == 3 && rm[0].msg_len == 3 && rm[1].msg_len == 3 && rm[2].msg_len == 5 && !memcmp(r[0], "one", 3) &&
 			    !memcmp(r[1], "two", 3) && !memcmp(r[2], "three", 5),
 		    "got %d", n);
+	/* sock_write_iter marks a SOCK_SEQPACKET write MSG_EOR: rds_sendmsg
+	 * refuses it. A read is a recvmsg. */
 	connect(fd, (struct sockaddr *)&self, sizeof(self));
-	expect_ret("writev_one_datagram", writev(fd, iv, 3), 11);
+	expect_err("writev_eopnotsupp", writev(fd, iv, 3), EOPNOTSUPP);
+	expect_err("write_eopnotsupp", write(fd, "x", 1), EOPNOTSUPP);
+	send(fd, "onetwothree", 11, 0);
 	ri[0].iov_len = 4;
 	expect_true("readv_one_datagram", wait_in(fd, 2000) && readv(fd, ri, 2) == 11 && !memcmp(r[0], "onet", 4) &&
 						  !memcmp(r[1], "wothree", 7),

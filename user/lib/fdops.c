@@ -4,7 +4,8 @@
  * socket layer answer it: fd duplicates that are the same socket, ioctl
  * (rds_ioctl's TOS; the VFS's own commands), the calls RDS does not support
  * (shutdown, listen, accept: EOPNOTSUPP, and the socket keeps working),
- * vector and batch I/O as one datagram per call.
+ * vector and batch I/O as the socket layer hands them to rds_sendmsg and
+ * rds_recvmsg.
  */
 #include <errno.h>
 #include <linux/sockios.h>
@@ -77,11 +78,13 @@ ssize_t rdsb_readv(int fd, const struct iovec *iov, int cnt)
 	return rdsb_recvmsg(fd, &mh, 0);
 }
 
+/* sock_write_iter marks a SOCK_SEQPACKET write MSG_EOR, which rds_sendmsg
+ * refuses: write and writev on RDS are EOPNOTSUPP (seen on 7.2). */
 ssize_t rdsb_writev(int fd, const struct iovec *iov, int cnt)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
 
-	return rdsb_sendmsg(fd, &mh, 0);
+	return rdsb_sendmsg(fd, &mh, MSG_EOR);
 }
 
 /* As __sys_sendmmsg: the count sent, or the first datagram's error. Every

@@ -285,14 +285,12 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 	ssize_t r;
 
 	for (;;) {
-		if (block && (r = wait_readable(s, end)))
-			break;
 		rdsb_lock(&s->lsh->rlock);
 		r = do_recvmsg(s, msg, flags | MSG_DONTWAIT);
 		pthread_mutex_unlock(&s->lsh->rlock);
 		if (r < 0)
 			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
-		if (r != -EAGAIN || !block)
+		if (r != -EAGAIN || !block || (r = wait_readable(s, end)))
 			break;
 	}
 	if (r < 0) {

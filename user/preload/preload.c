@@ -96,7 +96,9 @@ ssize_t send(int fd, const void *b, size_t n, int f)
 ssize_t write(int fd, const void *b, size_t n)
 {
 	REAL(write);
-	return rdsb_is_socket(fd) ? rdsb_send(fd, b, n, 0) : real_write(fd, b, n);
+	struct iovec iov = { .iov_base = (void *)b, .iov_len = n };
+
+	return rdsb_is_socket(fd) ? rdsb_writev(fd, &iov, 1) : real_write(fd, b, n);
 }
 
 ssize_t recvmsg(int fd, struct msghdr *m, int f)
