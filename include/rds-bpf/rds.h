@@ -15,8 +15,11 @@
 #ifndef RDSB_RDS_H
 #define RDSB_RDS_H
 
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <linux/rds.h>
 
 #ifndef AF_RDS
@@ -53,6 +56,15 @@ RDSB_API int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *
 RDSB_API int rdsb_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 RDSB_API int rdsb_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
 RDSB_API int rdsb_close(int fd);
+/* poll/ppoll with rds_poll's answers for RDS fds (POLLOUT only while the
+ * send queue has room); other fds as poll(2). */
+RDSB_API int rdsb_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
+/* epoll_ctl/epoll_wait/epoll_pwait with rds_poll's EPOLLOUT for RDS fds. */
+struct epoll_event;
+RDSB_API int rdsb_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+RDSB_API int rdsb_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout_ms);
+RDSB_API int rdsb_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout_ms, const sigset_t *sigmask);
+RDSB_API int rdsb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *sigmask);
 
 /* True if fd is an RDS socket made by rdsb_socket(). */
 RDSB_API bool rdsb_is_socket(int fd);

@@ -153,7 +153,7 @@ PY
 	transfer 200 0:20000
 }
 
-@test "xdp: SO_RDS_TRANSPORT is RDS_TRANS_XDP (4); TCP, IB, GAP are ENOPROTOOPT; a socket that selected it round-trips" {
+@test "xdp: SO_RDS_TRANSPORT is RDS_TRANS_XDP (4); TCP is ENOPROTOOPT, IB and GAP EPROTOTYPE (not the initial namespace); a socket that selected it round-trips" {
 	rds B "$RDSB_XFER" echo -b $ADDR_B:4000 -n 1 -t 30 --ready "$BATS_TEST_TMPDIR/ready.echo" &
 	local echo=$!
 	wait_ready

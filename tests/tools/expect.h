@@ -12,8 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 static int failures, passes;
+
+/* rds_set_transport: a transport other than TCP in a namespace other than
+ * the initial one is EPROTOTYPE (only RDS/TCP has namespaces); in the
+ * initial one, a transport not loaded is ENOPROTOOPT. */
+static int not_tcp_transport_errno(void)
+{
+	struct stat self, init;
+
+	if (stat("/proc/self/ns/net", &self) || stat("/proc/1/ns/net", &init) || self.st_ino == init.st_ino)
+		return ENOPROTOOPT;
+	return EPROTOTYPE;
+}
 
 static const char *ename(int e)
 {

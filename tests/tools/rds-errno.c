@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include "expect.h"
@@ -473,7 +475,8 @@ static void t_sockopt(void)
 	v = -2;
 	expect_err("transport_negative", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), EINVAL);
 	v = RDS_TRANS_IB;
-	expect_err("transport_ib_absent", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), ENOPROTOOPT);
+	expect_err("transport_ib_absent", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)),
+		   not_tcp_transport_errno());
 	v = RDS_TRANS_TCP;
 	expect_ret("transport_tcp", setsockopt(fd, SOL_RDS, SO_RDS_TRANSPORT, &v, sizeof(v)), 0);
 	v = -1;
@@ -589,6 +592,79 @@ static int parse6(const char *s, struct sockaddr_in6 *a)
 	return inet_pton(AF_INET6, s, &a->sin6_addr) == 1;
 }
 
+/* ---- calls RDS does not have, ioctl, vector and batch I/O (af_rds.c) -- */
+static void t_fdops(void)
+{
+	struct sockaddr_in name = { .sin_family = AF_INET6 }, self;
+	socklen_t nl = sizeof(struct sockaddr_in6);
+	uint16_t port;
+	int fd = rds_sock(), n = 0;
+	rds_tos_t tos = 7;
+	char b[3][8] = { "one", "two", "three" }, r[3][8];
+	struct iovec iv[3], ri[3];
+	struct mmsghdr mm[3], rm[3];
+
+	expect_true("getsockname_unbound_unspec",
+		    !getsockname(fd, (struct sockaddr *)&name, &nl) && name.sin_family == AF_UNSPEC &&
+			    nl == sizeof(struct sockaddr_in),
+		    "family %d len %u", name.sin_family, nl);
+	close(fd);
+	fd = bound_sock(&port);
+	self = sin4(&local4, port);
+	{
+		char cbuf[64], one;
+		struct iovec io = { .iov_base = &one, .iov_len = 1 };
+		struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		long r = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+		expect_true("recvmsg_eagain_keeps_controllen", r == -1 && errno == EAGAIN && mh.msg_controllen == sizeof(cbuf),
+			    "%ld %s controllen %zu", r, ename(errno), (size_t)mh.msg_controllen);
+	}
+	expect_err("shutdown_eopnotsupp", shutdown(fd, SHUT_RDWR), EOPNOTSUPP);
+	expect_err("listen_eopnotsupp", listen(fd, 1), EOPNOTSUPP);
+	expect_err("fionread_enotty", ioctl(fd, FIONREAD, &n), ENOTTY);
+	expect_ret("siocrdssettos_tcp", ioctl(fd, SIOCRDSSETTOS, &tos), 0);
+	tos = 9;
+	expect_true("siocrdsgettos_tcp_zero", !ioctl(fd, SIOCRDSGETTOS, &tos) && tos == 0, "tos %u", tos);
+	for (int i = 0; i < 3; i++) {
+		iv[i] = (struct iovec){ .iov_base = b[i], .iov_len = strlen(b[i]) };
+		ri[i] = (struct iovec){ .iov_base = r[i], .iov_len = sizeof(r[i]) };
+		mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &self, .msg_namelen = sizeof(self),
+						       .msg_iov = &iv[i], .msg_iovlen = 1 } };
+		rm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &ri[i], .msg_iovlen = 1 } };
+	}
+	/* __sys_sendmmsg sends all but the last with MSG_BATCH, which
+	 * rds_sendmsg refuses: only a batch of one goes */
+	expect_err("sendmmsg_3_eopnotsupp", sendmmsg(fd, mm, 3, 0), EOPNOTSUPP);
+	n = 0;
+	for (int i = 0; i < 3; i++)
+		n += sendmmsg(fd, mm + i, 1, 0);
+	expect_true("sendmmsg_1_each_after_shutdown", n == 3, "sent %d", n);
+	expect_err("siocrdssettos_after_send", ioctl(fd, SIOCRDSSETTOS, &tos), EINVAL);
+	n = wait_in(fd, 2000) ? recvmmsg(fd, rm, 3, MSG_WAITFORONE, NULL) : -1;
+	while (n > 0 && n < 3 && wait_in(fd, 2000)) {
+		int m = recvmmsg(fd, rm + n, (unsigned int)(3 - n), MSG_WAITFORONE, NULL);
+
+		n = m < 0 ? -1 : n + m;
+	}
+	expect_true("recvmmsg_3_in_order",
+		    n == 3 && rm[0].msg_len == 3 && rm[1].msg_len == 3 && rm[2].msg_len == 5 && !memcmp(r[0], "one", 3) &&
+			    !memcmp(r[1], "two", 3) && !memcmp(r[2], "three", 5),
+		    "got %d", n);
+	/* sock_write_iter marks a SOCK_SEQPACKET write MSG_EOR: rds_sendmsg
+	 * refuses it. A read is a recvmsg. */
+	connect(fd, (struct sockaddr *)&self, sizeof(self));
+	expect_err("writev_eopnotsupp", writev(fd, iv, 3), EOPNOTSUPP);
+	expect_err("write_eopnotsupp", write(fd, "x", 1), EOPNOTSUPP);
+	send(fd, "onetwothree", 11, 0);
+	ri[0].iov_len = 4;
+	expect_true("readv_one_datagram", wait_in(fd, 2000) && readv(fd, ri, 2) == 11 && !memcmp(r[0], "onet", 4) &&
+						  !memcmp(r[1], "wothree", 7),
+		    "readv");
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	if ((argc != 5 && argc != 7) || !parse4(argv[1], &local4) || !parse4(argv[2], &peer4) ||
@@ -607,6 +683,7 @@ int main(int argc, char **argv)
 	t_recv();
 	t_sockopt();
 	t_info();
+	t_fdops();
 	printf("# %d ok, %d failed\n", passes, failures);
 	return failures;
 }

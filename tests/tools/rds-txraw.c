@@ -54,7 +54,7 @@ static int parse_addr(const char *arg, uint8_t addr[16], uint16_t *port)
 
 static int call(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 6)];
+	char cbuf[CMSG_SPACE(sizeof(int) * 7)];
 	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 	const struct rdsb_addr *addrs;
 	const char *c;
 	size_t size = sizeof(rec);
-	int ctl, fds[6], err, fslot, path;
+	int ctl, fds[7], err, fslot, path;
 	unsigned int npaths;
 
 	if (argc != 4 || parse_addr(argv[1], laddr, &lport) || parse_addr(argv[2], daddr, &dport)) {
@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	if (connect(ctl, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
 							       strlen(RDSB_CTL_NAME))))
 		die("rds-txraw: no engine: %s", strerror(errno));
-	err = call(ctl, &req, &rep, fds, 6);
+	err = call(ctl, &req, &rep, fds, 7);
 	if (err == 77) {
 		printf("rds-txraw: the engine gives no send socket\n");
 		return 77;
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		die("rds-txraw: BIND: %s", strerror(-err));
 	shm = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[1], 0);
 	addrs = mmap(NULL, RDSB_MAX_ADDRS * sizeof(*addrs), PROT_READ, MAP_SHARED, fds[2], 0);
-	tps = mmap(NULL, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS * sizeof(*tps), PROT_READ, MAP_SHARED, fds[5], 0);
+	tps = mmap(NULL, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS * sizeof(*tps), PROT_READ, MAP_SHARED, fds[6], 0);
 	if (shm == MAP_FAILED || addrs == MAP_FAILED || tps == MAP_FAILED)
 		die("rds-txraw: mmap: %s", strerror(errno));
 	fslot = addr_slot(addrs, daddr);
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 		h->h_sequence = htobe64(t->next_tx_seq + 5);
 	else
 		die("rds-txraw: unknown case %s", c);
-	if (send(fds[4], rec, size, MSG_NOSIGNAL) >= 0) {
+	if (send(fds[5], rec, size, MSG_NOSIGNAL) >= 0) {
 		printf("%s: accepted\n", c);
 		return 1;
 	}

@@ -16,9 +16,10 @@
 #define RDSB_CTL_VERSION	1
 
 enum rdsb_ctl_op {
-	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, rdsb_addrs, rdsb_cong
-				 * and, on the sk_msg send path, the send socket and
-				 * rdsb_txpath; arg = the engine's transport (RDS_TRANS_*) */
+	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,
+				 * rdsb_cong, send-space eventfd and, on the sk_msg
+				 * send path, the send socket and rdsb_txpath;
+				 * arg = the engine's transport (RDS_TRANS_*) */
 	RDSB_CTL_BIND,		/* addr, scope_id, port (0 = ephemeral) -> port,
 				 * arg = the transport the socket is bound on */
 	RDSB_CTL_SET_BUF,	/* arg 0 = sndbuf, 1 = rcvbuf; val = payload bytes */
@@ -29,6 +30,14 @@ enum rdsb_ctl_op {
 	RDSB_CTL_LOCAL_ADDR,	/* addr, scope_id: is it local? (err = 0 or EADDRNOTAVAIL) */
 	RDSB_CTL_INFO,		/* arg = RDS_INFO_* optname, val = buffer size -> items,
 				 * rep.arg = item size, rep.val = bytes of all items */
+	RDSB_CTL_ATTACH,	/* on a new control connection, from another process
+				 * holding the socket (SCM_RIGHTS, exec): val = inode of
+				 * its delivery-stream fd -> the OPEN reply's fds, or
+				 * ENOENT (no such socket here); the connection is then
+				 * one more of that socket's */
+	RDSB_CTL_HOLD,		/* the socket's fd is in flight (SCM_RIGHTS, exec): the
+				 * socket outlives its control connections for
+				 * RDSB_HOLD_SECONDS, for its next holder to ATTACH */
 };
 
 struct rdsb_ctl_req {
@@ -51,6 +60,7 @@ struct rdsb_ctl_rep {
 };
 
 #define RDSB_CTL_MAX_REPLY	(256 * 1024)
+#define RDSB_HOLD_SECONDS	60
 
 #endif
 
@@ -71,4 +81,11 @@ struct rdsb_sock_shm {
 	uint64_t reqs_done;
 	uint32_t path_hash;	/* RDS_MPATH_HASH of the bound port over 8 paths */
 	uint32_t slot;		/* rdsb_addrs slot of the bound address */
+	/* Writability (the kernel's rds_poll: POLLOUT while snd_bytes < sndbuf):
+	 * while poll_waiters is not 0, the engine signals the socket's send-space
+	 * eventfd on every release, and a poll waiting for POLLOUT wakes. */
+	uint32_t poll_waiters;
+	/* rds_cong_generation as this socket sees it: bumped on every
+	 * congestion map update (rds_poll's POLLIN|POLLWRBAND once per update). */
+	uint32_t cong_gen;
 };

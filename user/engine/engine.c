@@ -141,6 +141,16 @@ static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
 		ctl_client_free(e, c);
 		return;
 	}
+	if (req.op == RDSB_CTL_ATTACH) {
+		rdsb_ev_del(e, &c->ev);
+		if (!rdsb_sock_attach(e, c->ev.fd, &req)) {
+			rdsb_ev_set(e, &c->ev, EPOLLIN);
+			return;
+		}
+		list_del_init(&c->item);
+		free(c);
+		return;
+	}
 	if (req.op == RDSB_CTL_OPEN) {
 		int fd = c->ev.fd;
 
@@ -196,6 +206,9 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 		break;
 	case EV_TRANSPORT:
 		e->tp->event(e, ev, events);
+		break;
+	case EV_SOCK_ATTACHED:
+		rdsb_sock_attached_event(e, container_of(ev, struct rdsb_sock_ctl, ev));
 		break;
 	case EV_PATH: {
 		struct rdsb_path *p = container_of(ev, struct rdsb_path, ev);

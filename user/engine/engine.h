@@ -26,7 +26,7 @@ struct rdsb_sock;
 /* What each epoll registration points at. */
 /* EV_TRANSPORT: an fd of the transport's own (listener, event ring, ...),
  * handed to its event op. */
-enum rdsb_ev_kind { EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_DATA, EV_PATH, EV_TRANSPORT };
+enum rdsb_ev_kind { EV_CTL_LISTEN, EV_CTL, EV_SOCK_CTL, EV_SOCK_ATTACHED, EV_SOCK_DATA, EV_PATH, EV_TRANSPORT };
 struct rdsb_ev {
 	enum rdsb_ev_kind kind;
 	int fd;
@@ -118,18 +118,29 @@ struct rdsb_conn {
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
 
+/* A control connection of another process holding a socket (ATTACH). */
+struct rdsb_sock_ctl {
+	struct list_head item;
+	struct rdsb_ev ev;
+	struct rdsb_sock *s;
+};
+
 struct rdsb_sock {
 	struct list_head item;
 	struct rdsb_engine *eng;
 	uint32_t id;
 	struct rdsb_hnode id_node;	/* in e->socks_by_id until closed */
 	struct rdsb_hnode port_node;	/* in e->socks_by_port while bound */
-	struct rdsb_ev ctl;		/* control connection */
+	struct rdsb_ev ctl;		/* control connection (fd -1: its process closed it) */
+	struct list_head attached;	/* rdsb_sock_ctl: other processes' (ATTACH) */
+	uint64_t hold_until;		/* ns: RDSB_CTL_HOLD, outlive the control connections */
 	struct rdsb_ev data;		/* engine end of the delivery stream */
 	int app_fd;			/* application end, kept for the transport */
+	uint64_t app_ino;		/* its inode: how another process names the socket */
 	void *t_data;			/* the transport's own per-socket state */
 	struct rdsb_sock_shm *shm;
 	int shm_fd;
+	int space_fd;			/* eventfd: send space released (shm poll_waiters) */
 	bool bound;
 	uint8_t addr[16];
 	uint32_t scope_id;
@@ -268,6 +279,7 @@ struct rdsb_engine {
 	struct list_head dropped;	/* paths marked for shutdown (p->drop_item) */
 	struct list_head rx_ready;	/* stalled paths whose socket has room (p->rx_wait) */
 	uint32_t next_sock_id;
+	uint32_t cong_gen;		/* congestion map updates seen (rdsb_sock_shm cong_gen) */
 	uint32_t gen_num;		/* GEN_NUM we advertise, random per start */
 	uint32_t hash_initval;		/* for RDS_MPATH_HASH, random per start */
 	gid_t ctl_gid;			/* rds-bpf load --group; (gid_t)-1 = none */
@@ -361,6 +373,9 @@ bool rdsb_ctl_peer_allowed(struct rdsb_engine *e, int fd);
 /* ctl.c: one request on a control connection (s is NULL before OPEN). */
 struct rdsb_ctl_req;
 void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req);
+/* ATTACH on a fresh control connection: true when the socket took ctl_fd. */
+bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_req *req);
+void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c);
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
 		   uint16_t *port);
 void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes);

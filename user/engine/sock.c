@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "engine.h"
@@ -101,7 +103,7 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 
 static int send_fds(int fd, const struct rdsb_ctl_rep *rep, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 6)] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * 7)] = { 0 };
 	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
@@ -122,18 +124,20 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 {
 	struct rdsb_ctl_rep rep = { 0 };
 	struct rdsb_sock *s = calloc(1, sizeof(*s));
-	int sv[2] = { -1, -1 }, buf = STREAM_BUF, fds[6], ntp;
+	int sv[2] = { -1, -1 }, buf = STREAM_BUF, fds[7], ntp;
 
 	if (!s)
 		goto fail;
 	s->eng = e;
 	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC);
-	if (s->shm_fd < 0 || ftruncate(s->shm_fd, 4096) < 0 ||
+	s->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->shm_fd < 0 || s->space_fd < 0 || ftruncate(s->shm_fd, 4096) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 0);
 	if (s->shm == MAP_FAILED)
 		goto fail;
+	s->shm->cong_gen = e->cong_gen;
 	/* Large enough for a whole 1 MiB record in each direction, so the
 	 * library can peek a record whole and never writes half of one. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
@@ -150,6 +154,12 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		e->next_sock_id = 1;
 	s->ctl.kind = EV_SOCK_CTL;
 	s->ctl.fd = ctl_fd;
+	INIT_LIST_HEAD(&s->attached);
+	{
+		struct stat st;
+
+		s->app_ino = fstat(sv[1], &st) ? 0 : st.st_ino;
+	}
 	s->data.kind = EV_SOCK_DATA;
 	s->data.fd = sv[0];
 	s->app_fd = sv[1];
@@ -165,20 +175,21 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		errno = ENOMEM;
 		goto fail;
 	}
-	ntp = e->tp->sock_open(e, s, &fds[4]);
+	ntp = e->tp->sock_open(e, s, &fds[5]);
 	rdsb_ev_set(e, &s->ctl, EPOLLIN);
 	rdsb_ev_set(e, &s->data, EPOLLIN);
 	fds[0] = sv[1];
 	fds[1] = s->shm_fd;
 	fds[2] = e->addrs_ro_fd;
 	fds[3] = e->cong_ro_fd;
+	fds[4] = s->space_fd;
 	rep.val = s->id;
 	rep.arg = (uint32_t)e->tp->trans_id;	/* what SO_RDS_TRANSPORT may select */
-	if (ntp < 0 || send_fds(ctl_fd, &rep, fds, 4 + (ntp > 0 ? ntp : 0)) < 0)
+	if (ntp < 0 || send_fds(ctl_fd, &rep, fds, 5 + (ntp > 0 ? ntp : 0)) < 0)
 		rdsb_sock_close(e, s);
 	/* the transport's fds are the application's now */
 	for (int i = 0; i < ntp; i++)
-		close(fds[4 + i]);
+		close(fds[5 + i]);
 	return;
 fail:
 	rep.err = errno ? errno : ENOMEM;
@@ -191,6 +202,8 @@ fail:
 	if (s) {
 		if (s->shm_fd >= 0)
 			close(s->shm_fd);
+		if (s->space_fd >= 0)
+			close(s->space_fd);
 		free(s);
 	}
 }
@@ -350,6 +363,8 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
 		syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+	if (__atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST))
+		eventfd_write(s->space_fd, 1);
 }
 
 /* rds_cong_map_updated: every monitoring socket learns of the ports it
@@ -359,9 +374,11 @@ void rdsb_sock_cong_notify(struct rdsb_engine *e, int slot)
 	struct rdsb_sock *s;
 
 	(void)slot;
+	e->cong_gen++;
 	list_for_each_entry(s, &e->socks, item) {
 		struct rdsb_msg *m;
 
+		__atomic_store_n(&s->shm->cong_gen, e->cong_gen, __ATOMIC_RELEASE);
 		if (!s->cong_monitor || !(m = rdsb_msg_new(0)))
 			continue;
 		m->flags = RDSB_DELIV_NOTIFY;
@@ -536,36 +553,49 @@ void rdsb_socks_read_all(struct rdsb_engine *e)
 			app_read(e, s);
 }
 
+/* The socket goes when no process holds it: its control connections are
+ * all closed and no fd of it is in flight (RDSB_CTL_HOLD). */
+static void maybe_close(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	if (!s->closed && s->ctl.fd < 0 && list_empty(&s->attached) && e->now >= s->hold_until)
+		rdsb_sock_close(e, s);
+}
+
+/* One request on one of the socket's control connections; false when the
+ * connection closed (its process closed the socket, or died). */
+static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
+{
+	struct rdsb_ctl_req req;
+	ssize_t n = recv(fd, &req, sizeof(req), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	/* What the application wrote before this request (or before it
+	 * closed) goes first, as a kernel sendmsg had queued it by then:
+	 * epoll may report the control fd ahead of the stream (RDS_INFO must
+	 * list those sends, RDS_CANCEL_SENT_TO must drop them; close drops
+	 * only what is not yet on the wire, rds_send_drop_to). */
+	app_read(e, s);
+	if (n != sizeof(req)) {
+		pr_debug("rds-bpf: socket %u: a control connection closed (%zd)\n", s->id, n);
+		return false;
+	}
+	if (!s->closed)
+		rdsb_ctl_handle(e, s, fd, &req);
+	return true;
+}
+
 void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev *ev, uint32_t events)
 {
 	if (s->closed)
 		return;
 	if (ev == &s->ctl) {
-		struct rdsb_ctl_req req;
-		ssize_t n = recv(s->ctl.fd, &req, sizeof(req), MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n != sizeof(req)) {
-			/* the application closed the socket, or died. What its
-			 * sends put in the stream before that was accepted
-			 * (sendmsg returned): queue it first, as rds_sendmsg
-			 * had, so that close drops only what is not yet on
-			 * the wire (rds_send_drop_to). */
-			pr_debug("rds-bpf: socket %u: control connection closed (%zd)\n", s->id, n);
-			app_read(e, s);
-			if (!s->closed)
-				rdsb_sock_close(e, s);
-			return;
+		if (!ctl_request(e, s, s->ctl.fd) && !s->closed) {
+			rdsb_ev_del(e, &s->ctl);
+			close(s->ctl.fd);
+			s->ctl.fd = -1;
+			maybe_close(e, s);
 		}
-		/* What the application wrote before this request goes first,
-		 * as a kernel sendmsg had queued it by then: epoll may report
-		 * the control fd ahead of the stream (RDS_INFO must list those
-		 * sends, RDS_CANCEL_SENT_TO must drop them). */
-		app_read(e, s);
-		if (s->closed)
-			return;
-		rdsb_ctl_handle(e, s, s->ctl.fd, &req);
 		return;
 	}
 	if (events & EPOLLIN)
@@ -574,11 +604,72 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 		flush(e, s);
 }
 
-void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
+static void attached_free(struct rdsb_engine *e, struct rdsb_sock_ctl *c)
 {
+	rdsb_ev_del(e, &c->ev);
+	close(c->ev.fd);
+	list_del_init(&c->item);
+	free(c);
+}
+
+void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c)
+{
+	struct rdsb_sock *s = c->s;
+
+	if (s->closed || ctl_request(e, s, c->ev.fd) || s->closed)
+		return;
+	attached_free(e, c);
+	maybe_close(e, s);
+}
+
+bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_req *req)
+{
+	struct rdsb_ctl_rep rep = { .err = ENOENT };
+	struct rdsb_sock_ctl *c;
 	struct rdsb_sock *s;
 
-	list_for_each_entry(s, &e->socks, item) {
+	list_for_each_entry(s, &e->socks, item)
+		if (!s->closed && s->app_ino && s->app_ino == req->val)
+			break;
+	if (&s->item == &e->socks || !(c = calloc(1, sizeof(*c)))) {
+		if (&s->item != &e->socks)
+			rep.err = ENOMEM;
+		send(ctl_fd, &rep, sizeof(rep), MSG_NOSIGNAL);
+		return false;
+	}
+	{
+		/* the OPEN reply without the sk_msg send path: this process's
+		 * sends go through the engine */
+		int fds[5] = { s->app_fd, s->shm_fd, e->addrs_ro_fd, e->cong_ro_fd, s->space_fd };
+
+		rep = (struct rdsb_ctl_rep){ .val = s->id, .arg = (uint32_t)e->tp->trans_id };
+		if (send_fds(ctl_fd, &rep, fds, 5) < 0) {
+			free(c);
+			close(ctl_fd);
+			return true;
+		}
+	}
+	s->hold_until = 0;	/* the fd in flight has arrived */
+	c->s = s;
+	c->ev.kind = EV_SOCK_ATTACHED;
+	c->ev.fd = ctl_fd;
+	list_add_tail(&c->item, &s->attached);
+	rdsb_ev_set(e, &c->ev, EPOLLIN);
+	return true;
+}
+
+void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->socks, item) {
+		if (s->ctl.fd < 0 && list_empty(&s->attached)) {
+			maybe_close(e, s);	/* an fd in flight nobody took */
+			if (s->closed)
+				continue;
+			if (s->hold_until < *next)
+				*next = s->hold_until;
+		}
 		if (!s->congested)
 			continue;
 		rdsb_sock_check_cong(e, s);
@@ -607,11 +698,15 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_msg_free(m);
 	rdsb_ev_del(e, &s->ctl);
 	rdsb_ev_del(e, &s->data);
-	close(s->ctl.fd);
+	while (!list_empty(&s->attached))
+		attached_free(e, list_first_entry(&s->attached, struct rdsb_sock_ctl, item));
+	if (s->ctl.fd >= 0)
+		close(s->ctl.fd);
 	close(s->data.fd);
 	close(s->app_fd);
 	munmap(s->shm, 4096);
 	close(s->shm_fd);
+	close(s->space_fd);
 	free(s->req_data);
 	s->req_data = NULL;
 }

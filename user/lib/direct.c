@@ -15,27 +15,9 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <rds-bpf/rules.h>
 #include "lib.h"
 #include "../common/txlock.h"
-
-#define TXPATHS (RDSB_MAX_ADDRS * RDS_MPATH_WORKERS)
-
-static struct rdsb_txpath *txpaths;
-
-int rdsb_direct_map(int fd)
-{
-	void *m;
-
-	if (__atomic_load_n(&txpaths, __ATOMIC_ACQUIRE))
-		return 0;
-	m = mmap(NULL, TXPATHS * sizeof(struct rdsb_txpath), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	__atomic_store_n(&txpaths, m, __ATOMIC_RELEASE);
-	return 0;
-}
 
 /* Under the lock: may this record go out on the path now? */
 static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npaths, uint32_t rec)
@@ -61,7 +43,7 @@ static int send_copy(struct rdsb_lsock *s, const struct rdsb_txpath *t, const ui
 int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len)
 {
-	struct rdsb_txpath *tps = __atomic_load_n(&txpaths, __ATOMIC_ACQUIRE), *t;
+	struct rdsb_txpath *tps = s->em->txpaths, *t;
 	struct rds_header h = { 0 };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
 	struct iovec req = iov[0];	/* the engine's request, if it comes to that */
@@ -71,9 +53,9 @@ int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	uint64_t seq;
 	ssize_t n;
 
-	if (s->txfd < 0 || !tps || s->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
+	if (s->txfd < 0 || !tps || s->lsh->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
 		return 0;
-	fslot = rdsb_addr_find(daddr);
+	fslot = rdsb_addr_find(s->em, daddr);
 	if (fslot < 0)
 		return 0;
 	lslot = (int)__atomic_load_n(&s->shm->slot, __ATOMIC_RELAXED);	/* the engine's, at bind */
@@ -94,7 +76,7 @@ int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	h.h_sequence = htobe64(seq);
 	h.h_ack = htobe64((uint64_t)fslot * RDS_MPATH_WORKERS + path);
 	h.h_len = htobe32(len);
-	h.h_sport = htobe16(s->port);
+	h.h_sport = htobe16(s->st->port);
 	h.h_dport = htobe16(dport);
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);

@@ -33,48 +33,137 @@ static inline int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t 
 	return (int)syscall(SYS_setsockopt, fd, l, n, v, s);
 }
 
-struct rdsb_lsock {
-	int fd;			/* delivery stream: the application's RDS fd */
-	int ctl;		/* control connection to the engine */
-	struct rdsb_sock_shm *shm;
-	pthread_mutex_t rlock, wlock;
+/* The library's part of the socket's shared page (after the engine's
+ * rdsb_sock_shm): what every process holding the socket (fork) shares: the
+ * socket's state, and the locks that keep two processes from interleaving
+ * their reads of one record, or their writes of one request, on the
+ * delivery stream. */
+#define RDSB_SHM_LIB_OFF 2048
 
+/* The socket as the kernel's struct rds_sock has it: shared by every process
+ * holding the socket, as a kernel socket is one object whoever holds it. */
+struct rdsb_sock_state {
 	bool bound, connected;
 	uint8_t addr[16], caddr[16];
 	uint32_t scope_id, cscope_id;
 	uint16_t port, cport;
 	int transport;		/* RDS_TRANS_NONE until set or bound */
 	int engine_transport;	/* the one the engine runs: SO_RDS_TRANSPORT may select only it */
-	bool cong_monitor, recverr, timestamp;
+	bool cong_monitor, recverr, timestamp, tstamp_new;
+	struct rds_rx_trace_so rx_traces;	/* SO_RDS_MSG_RXPATH_LATENCY */
+	bool has_sent;		/* rs_conn is set: SIOCRDSSETTOS is EINVAL */
+	rds_tos_t tos;
 
 	int sk_sndbuf, sk_rcvbuf;	/* as getsockopt reports them (doubled) */
 
-	/* The sk_msg send path (direct.c): the send socket, or -1 */
-	int txfd;
-	uint64_t reqs_sent;	/* requests handed to the engine, under wlock */
 	struct timeval sndtimeo, rcvtimeo;
 };
 
+struct rdsb_lib_shm {
+	struct rdsb_sock_state st;
+	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
+	pthread_mutex_t clock;		/* one request/reply at a time on the control connection */
+	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
+};
+
+_Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&
+		       RDSB_SHM_LIB_OFF + sizeof(struct rdsb_lib_shm) <= 4096, "the shared page");
+
+struct rdsb_lsock {
+	/* The delivery stream: the library's own descriptor of the socket, not
+	 * the application's fd, which close() may take and the next open()
+	 * reuse while another thread still blocks in a call on the socket. */
+	int fd;
+	int refs;		/* the fd table's + one per call in progress, under table_lock */
+	int ctl;		/* control connection to the engine */
+	int spacefd;		/* eventfd: the engine released send space (poll.c) */
+	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */
+	struct rdsb_sock_shm *shm;
+	struct rdsb_lib_shm *lsh;	/* in shm's page */
+	struct rdsb_sock_state *st;	/* lsh->st */
+	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
+
+	/* The sk_msg send path (direct.c): the send socket, or -1 */
+	int txfd;
+};
+
+/* The socket behind fd with a reference held (NULL: not an RDS socket);
+ * every get is paired with a put, which frees the socket after its close. */
 struct rdsb_lsock *rdsb_lsock_get(int fd);
+void rdsb_lsock_put(struct rdsb_lsock *s);
+void rdsb_lsock_hold(struct rdsb_lsock *s);	/* one more reference */
+/* fd now names s (whose reference the table takes) or, with NULL, no RDS
+ * socket; what it named before loses its reference. */
+void rdsb_fd_set(int fd, struct rdsb_lsock *s);
+/* The value of call, which uses s, made with fd's socket held: -1 with
+ * ENOTSOCK when fd is not an RDS socket. */
+#define RDSB_WITH_SOCK(fd, s, call) __extension__({ \
+	struct rdsb_lsock *s = rdsb_lsock_get(fd); \
+	__typeof__(call) r_ = -1; \
+	if (!s) { \
+		errno = ENOTSOCK; \
+	} else { \
+		r_ = (call); \
+		rdsb_lsock_put(s); \
+	} \
+	r_; \
+})
 /* One request/reply on the socket's control connection; returns 0 or -errno. */
 int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep);
 int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
 		       size_t buflen, size_t *got);
 
-/* The engine's address table and congestion maps, mapped read-only. */
-extern const struct rdsb_addr *rdsb_addrs;
-extern const struct rdsb_cong_map *rdsb_congs;
-int rdsb_addr_find(const uint8_t addr[16]);
-bool rdsb_port_congested(const uint8_t addr[16], uint16_t port);
+/* engines.c: an engine's address table and congestion maps (read-only)
+ * and path table (sk_msg send path, or NULL), per network namespace. */
+struct rdsb_engine_maps {
+	struct rdsb_engine_maps *next;
+	uint64_t netns;		/* inode of the namespace */
+	const struct rdsb_addr *addrs;
+	const struct rdsb_cong_map *congs;
+	struct rdsb_txpath *txpaths;
+};
+/* The maps of the caller's namespace's engine, mapped from these fds the
+ * first time (txpath_fd may be -1); NULL if they cannot be mapped. */
+const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd);
+int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16]);
+bool rdsb_init_netns(const struct rdsb_engine_maps *m);	/* the engine is in the initial namespace */
+bool rdsb_port_congested(const struct rdsb_engine_maps *m, const uint8_t addr[16], uint16_t port);
 
-/* direct.c: the sk_msg send path. rdsb_direct_map maps rdsb_txpath once per
- * process; rdsb_direct_send (under wlock, the payload in iov[1..cnt-1])
+/* direct.c: the sk_msg send path. rdsb_direct_send (under wlock, the payload in iov[1..cnt-1])
  * returns 1 when the datagram went out on the path socket and the engine
  * has its copy, 0 when the engine must send it, or -errno. */
-int rdsb_direct_map(int fd);
 int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
+
+/* poll.c: send space as rds_poll sees it; a waiter for it arms the engine's
+ * signal on spacefd, and drains spacefd after waking. */
+bool rdsb_send_space(const struct rdsb_lsock *s);
+void rdsb_space_arm(struct rdsb_lsock *s, bool on);
+void rdsb_space_drain(struct rdsb_lsock *s);
+
+/* socket.c, for the shim: fd came from another process (SCM_RIGHTS, exec):
+ * an RDS socket's if the engine knows it (0), else -1; an RDS fd about to
+ * be in flight (SCM_RIGHTS) or passed on by exec: the engine keeps the
+ * socket for RDSB_HOLD_SECONDS for the next holder to attach. */
+int rdsb_attach(int fd);
+int rdsb_hold(int fd);
+void rdsb_hold_inherited(void);
+void rdsb_fds_closing(unsigned int first, unsigned int last);	/* close_range */
+
+/* fdops.c: for the shim */
+void rdsb_fd_dup(int oldfd, int newfd);
+int rdsb_ioctl(int fd, unsigned long req, void *arg);
+int rdsb_unsupported(int fd);	/* EOPNOTSUPP on an RDS fd, ENOTSOCK otherwise */
+ssize_t rdsb_readv(int fd, const struct iovec *iov, int cnt);
+ssize_t rdsb_writev(int fd, const struct iovec *iov, int cnt);
+int rdsb_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags);
+int rdsb_recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *tmo);
+
+/* epoll.c: fd is closing (an epoll fd or an RDS fd) */
+void rdsb_epoll_forget(int fd);
+
+void rdsb_lock(pthread_mutex_t *m);	/* a robust one: taken over from a dead holder */
 
 bool rdsb_nonblocking(int fd, int flags);
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */

@@ -34,38 +34,21 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits until at least want bytes are queued (peeked into buf);
- * -EAGAIN / -ETIMEDOUT / -EINTR. */
-static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool nonblock, bool started)
+/* At least want bytes queued, peeked into buf: -EAGAIN when the stream is
+ * empty; once part of a record is here (or started), the rest is on its
+ * way and is waited for. The caller waited for the stream to be readable. */
+static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool started)
 {
-	int timeo = rdsb_timeo_ms(&s->rcvtimeo);
-	int64_t end = timeo >= 0 ? now_ms() + timeo : 0;
-
 	for (;;) {
 		int have = peek_avail(s->fd, buf, want);
-		struct pollfd p = { .fd = s->fd, .events = POLLIN };
-		int wait;
 
 		if (have < 0)
 			return -errno;
 		if (have >= want)
 			return 0;
-		if (have > 0 || started) {
-			/* part of a record is here: the rest is on its way */
-			poll(NULL, 0, 0);
-			if (!nonblock || started)
-				continue;
+		if (!have && !started)
 			return -EAGAIN;
-		}
-		if (nonblock)
-			return -EAGAIN;
-		wait = timeo >= 0 ? (int)(end - now_ms()) : -1;
-		if (timeo >= 0 && wait <= 0)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, wait) < 0 && errno == EINTR)
-			return -EINTR;
-		if (p.revents & (POLLHUP | POLLERR))
-			return -ECONNRESET;
+		poll(NULL, 0, 0);
 	}
 }
 
@@ -107,27 +90,62 @@ static void put_name(struct rdsb_lsock *s, struct msghdr *msg, uint64_t slot, ui
 		msg->msg_namelen = 0;
 		return;
 	}
-	a = rdsb_addrs[slot].addr;
-	n = rdsb_addr_to_sa(a, sport, rdsb_addrs[slot].scope_id, !rdsb_addr_is_v4(s->addr), &ss);
+	a = s->em->addrs[slot].addr;
+	n = rdsb_addr_to_sa(a, sport, s->em->addrs[slot].scope_id, !rdsb_addr_is_v4(s->st->addr), &ss);
 	memcpy(msg->msg_name, &ss, msg->msg_namelen < n ? msg->msg_namelen : n);
 	msg->msg_namelen = n;
 }
 
-static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
+/* put_cmsg: appends one control message, or as much of it as fits with
+ * MSG_CTRUNC; msg_controllen holds the room, *used what is filled. */
+static void put_cmsg(struct msghdr *msg, size_t *used, int level, int type, const void *data, size_t len)
 {
-	struct cmsghdr *cm;
+	size_t room = msg->msg_controllen - *used, n = CMSG_LEN(len);
+	struct cmsghdr *cm = (struct cmsghdr *)((char *)msg->msg_control + *used);
 
-	if (msg->msg_controllen < CMSG_SPACE(sizeof(mask))) {
+	if (!msg->msg_control || room < sizeof(*cm)) {
 		msg->msg_flags |= MSG_CTRUNC;
-		msg->msg_controllen = 0;
 		return;
 	}
-	cm = CMSG_FIRSTHDR(msg);
-	cm->cmsg_level = SOL_RDS;
-	cm->cmsg_type = RDS_CMSG_CONG_UPDATE;
-	cm->cmsg_len = CMSG_LEN(sizeof(mask));
-	memcpy(CMSG_DATA(cm), &mask, sizeof(mask));
-	msg->msg_controllen = CMSG_SPACE(sizeof(mask));
+	if (room < n) {
+		msg->msg_flags |= MSG_CTRUNC;
+		n = room;
+	}
+	cm->cmsg_level = level;
+	cm->cmsg_type = type;
+	cm->cmsg_len = n;
+	memcpy(CMSG_DATA(cm), data, n - CMSG_LEN(0));
+	*used += CMSG_SPACE(len) < room ? CMSG_SPACE(len) : room;
+}
+
+/* rds_cmsg_recv: the receive time (SO_TIMESTAMP, old or new format) and
+ * the receive path latency trace (SO_RDS_MSG_RXPATH_LATENCY). The stages
+ * before this library are the engine's, which does not time them: 0. */
+static void put_rx_cmsgs(struct rdsb_lsock *s, struct msghdr *msg, size_t *used, const struct timespec *rx)
+{
+	if (s->st->timestamp && !s->st->tstamp_new) {
+		struct timeval tv = { .tv_sec = rx->tv_sec, .tv_usec = rx->tv_nsec / 1000 };
+
+		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_OLD, &tv, sizeof(tv));
+	} else if (s->st->timestamp) {
+		struct { int64_t sec, usec; } tv = { rx->tv_sec, rx->tv_nsec / 1000 };
+
+		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_NEW, &tv, sizeof(tv));
+	}
+	if (s->st->rx_traces.rx_traces) {
+		struct rds_cmsg_rx_trace tr = { .rx_traces = s->st->rx_traces.rx_traces };
+
+		memcpy(tr.rx_trace_pos, s->st->rx_traces.rx_trace_pos, sizeof(tr.rx_trace_pos));
+		put_cmsg(msg, used, SOL_RDS, RDS_CMSG_RXPATH_LATENCY, &tr, sizeof(tr));
+	}
+}
+
+static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
+{
+	size_t used = 0;
+
+	put_cmsg(msg, &used, SOL_RDS, RDS_CMSG_CONG_UPDATE, &mask, sizeof(mask));
+	msg->msg_controllen = used;
 }
 
 /* Copies len payload bytes from the stream into the iovec (PEEK: from buf). */
@@ -169,8 +187,9 @@ static void consumed(struct rdsb_lsock *s, uint64_t bytes)
 
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
-	bool nonblock, peek = flags & MSG_PEEK;
-	size_t room = 0, controllen = msg->msg_controllen;
+	bool peek = flags & MSG_PEEK;
+	size_t room = 0, used = 0, controllen = msg->msg_controllen;
+	struct timespec rx;
 	struct rds_header wire;
 	struct rdsb_hdr h;
 	uint8_t *peeked = NULL;
@@ -192,8 +211,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	} else {
 		if (!peek && r == 0)
 			return -ECONNRESET;
-		nonblock = rdsb_nonblocking(s->fd, flags);
-		err = wait_bytes(s, &wire, RDS_HEADER_SIZE, nonblock, false);
+		err = wait_bytes(s, &wire, RDS_HEADER_SIZE, false);
 		if (err)
 			return err;
 		rdsb_hdr_decode(&wire, &h);
@@ -201,7 +219,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			peeked = malloc(RDS_HEADER_SIZE + h.len);
 			if (!peeked)
 				return -ENOMEM;
-			err = wait_bytes(s, peeked, (int)(RDS_HEADER_SIZE + h.len), nonblock, true);
+			err = wait_bytes(s, peeked, (int)(RDS_HEADER_SIZE + h.len), true);
 			if (err) {
 				free(peeked);
 				return err;
@@ -220,9 +238,11 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			msg->msg_namelen = 0;
 		return 0;
 	}
-	msg->msg_controllen = 0;
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		room += msg->msg_iov[i].iov_len;
+	clock_gettime(CLOCK_REALTIME, &rx);
+	put_rx_cmsgs(s, msg, &used, &rx);
+	msg->msg_controllen = used;
 	r = copy_payload(s, msg, peeked ? peeked + RDS_HEADER_SIZE : NULL, h.len);
 	if (r >= 0 && !peeked)
 		consumed(s, RDS_HEADER_SIZE + h.len);
@@ -238,23 +258,51 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	return r;
 }
 
-ssize_t rdsb_recvmsg(int fd, struct msghdr *msg, int flags)
+/* Waits, without the read lock, until the stream has bytes: a reader
+ * blocked for the next datagram holds nothing another thread or process
+ * sharing the socket needs; whoever takes the lock first reads it. */
+static int wait_readable(struct rdsb_lsock *s, int64_t end)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	int wait = end < 0 ? -1 : (int)(end - now_ms() > 0 ? end - now_ms() : 0);
+	int r = (int)syscall(SYS_poll, &p, 1, wait);
+
+	if (r < 0)
+		return errno == EINTR ? -EINTR : -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (!(p.revents & POLLIN))
+		return -ECONNRESET;
+	return 0;
+}
+
+static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
+{
+	bool block = !rdsb_nonblocking(s->fd, flags);
+	int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
+	int64_t end = timeo >= 0 ? now_ms() + timeo : -1;
+	size_t controllen = msg->msg_controllen;
 	ssize_t r;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
+	for (;;) {
+		rdsb_lock(&s->lsh->rlock);
+		r = do_recvmsg(s, msg, flags | MSG_DONTWAIT);
+		pthread_mutex_unlock(&s->lsh->rlock);
+		if (r < 0)
+			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
+		if (r != -EAGAIN || !block || (r = wait_readable(s, end)))
+			break;
 	}
-	pthread_mutex_lock(&s->rlock);
-	r = do_recvmsg(s, msg, flags);
-	pthread_mutex_unlock(&s->rlock);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;
 	}
 	return r;
+}
+
+ssize_t rdsb_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_recvmsg(s, msg, flags));
 }
 
 ssize_t rdsb_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,

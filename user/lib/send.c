@@ -22,7 +22,7 @@
 
 static uint32_t sndbuf(const struct rdsb_lsock *s)
 {
-	return (uint32_t)s->sk_sndbuf / 2;
+	return (uint32_t)s->st->sk_sndbuf / 2;
 }
 
 /* Waits until t (CLOCK_MONOTONIC) for release_seq to move; -ETIMEDOUT at t. */
@@ -70,8 +70,8 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
 {
 	struct timespec deadline, *dp = NULL;
 
-	if (s->sndtimeo.tv_sec || s->sndtimeo.tv_usec) {
-		deadline_from(&s->sndtimeo, &deadline);
+	if (s->st->sndtimeo.tv_sec || s->st->sndtimeo.tv_usec) {
+		deadline_from(&s->st->sndtimeo, &deadline);
 		dp = &deadline;
 	}
 	for (;;) {
@@ -97,9 +97,9 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
  * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). */
 static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport, int flags)
 {
-	while (rdsb_port_congested(daddr, dport)) {
+	while (rdsb_port_congested(s->em, daddr, dport)) {
 		if (rdsb_nonblocking(s->fd, flags)) {
-			if (s->cong_monitor) {
+			if (s->st->cong_monitor) {
 				struct rdsb_ctl_req req = { .op = RDSB_CTL_CONG_MONITOR,
 							    .val = RDS_CONG_MONITOR_MASK(dport) };
 				struct rdsb_ctl_rep rep;
@@ -202,16 +202,16 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		    !rdsb_addr_is_unicast(daddr) ||
 		    (sa->sa_family == AF_INET6 && rdsb_addr_is_linklocal6(daddr) && !scope))
 			return -EINVAL;
-	} else if (s->connected) {
-		memcpy(daddr, s->caddr, 16);
-		dport = s->cport;
-		scope = s->cscope_id;
+	} else if (s->st->connected) {
+		memcpy(daddr, s->st->caddr, 16);
+		dport = s->st->cport;
+		scope = s->st->cscope_id;
 	} else {
 		return -ENOTCONN;
 	}
-	if (!s->bound)
+	if (!s->st->bound)
 		return -ENOTCONN;
-	if (rdsb_addr_is_v4(s->addr) != rdsb_addr_is_v4(daddr))
+	if (rdsb_addr_is_v4(s->st->addr) != rdsb_addr_is_v4(daddr))
 		return -EOPNOTSUPP;
 	if (!rdsb_msg_size_ok(len) || len > sndbuf(s))
 		return -EMSGSIZE;
@@ -235,38 +235,39 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		if (msg->msg_iov[i].iov_len)
 			iov[cnt++] = msg->msg_iov[i];
-	pthread_mutex_lock(&s->wlock);
+	rdsb_lock(&s->lsh->wlock);
 	err = rdsb_direct_send(s, daddr, scope, dport, iov, cnt, (uint32_t)len);
 	if (err == 0) {
 		err = rdsb_write_all(s->fd, iov, cnt);
 		if (!err)
-			s->reqs_sent++;
+			s->lsh->reqs_sent++;
 	} else if (err > 0) {
 		err = 0;
 	}
-	pthread_mutex_unlock(&s->wlock);
+	pthread_mutex_unlock(&s->lsh->wlock);
 	if (err) {
 		__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 		return err == -EPIPE ? -ECONNRESET : err;
 	}
+	s->st->has_sent = true;
 	return (ssize_t)len;
 }
 
-ssize_t rdsb_sendmsg(int fd, const struct msghdr *msg, int flags)
+static ssize_t lsock_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int flags)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	ssize_t r;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	r = do_sendmsg(s, msg, flags);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;
 	}
 	return r;
+}
+
+ssize_t rdsb_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_sendmsg(s, msg, flags));
 }
 
 ssize_t rdsb_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,

@@ -2,34 +2,77 @@
 /* Socket lifetime, bind/connect and names: what af_rds.c and bind.c do. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <rds-bpf/rules.h>
 #include "lib.h"
 #include "../common/addr.h"
 
 #define MAX_FDS (1 << 20)
+/* the OPEN reply's fds, in order (ctl_proto.h); the last two only on the
+ * sk_msg send path */
+enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_FDS };
 
 static struct rdsb_lsock **table;
+static int table_max;	/* the highest fd ever an RDS socket, under table_lock */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-const struct rdsb_addr *rdsb_addrs;
-const struct rdsb_cong_map *rdsb_congs;
 
 struct rdsb_lsock *rdsb_lsock_get(int fd)
 {
-	struct rdsb_lsock **t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+	struct rdsb_lsock *s = NULL;
 
-	if (fd < 0 || fd >= MAX_FDS || !t)
+	if (fd < 0 || fd >= MAX_FDS || !__atomic_load_n(&table, __ATOMIC_ACQUIRE))
 		return NULL;
-	return __atomic_load_n(&t[fd], __ATOMIC_ACQUIRE);
+	pthread_mutex_lock(&table_lock);
+	s = table[fd];
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&table_lock);
+	return s;
+}
+
+static void lsock_free(struct rdsb_lsock *s)
+{
+	sys_close(s->fd);
+	sys_close(s->ctl);
+	sys_close(s->spacefd);
+	if (s->txfd >= 0)
+		sys_close(s->txfd);
+	munmap(s->shm, 4096);
+	free(s);
+}
+
+void rdsb_lsock_hold(struct rdsb_lsock *s)
+{
+	pthread_mutex_lock(&table_lock);
+	s->refs++;
+	pthread_mutex_unlock(&table_lock);
+}
+
+void rdsb_lsock_put(struct rdsb_lsock *s)
+{
+	int left, err = errno;
+
+	pthread_mutex_lock(&table_lock);
+	left = --s->refs;
+	pthread_mutex_unlock(&table_lock);
+	if (!left)
+		lsock_free(s);
+	errno = err;	/* the call's own */
 }
 
 bool rdsb_is_socket(int fd)
 {
-	return rdsb_lsock_get(fd) != NULL;
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+
+	if (s)
+		rdsb_lsock_put(s);
+	return s != NULL;
 }
 
 bool rdsb_nonblocking(int fd, int flags)
@@ -54,13 +97,15 @@ int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rd
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	struct iovec siov = { .iov_base = req, .iov_len = sizeof(*req) };
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
-	ssize_t n;
+	ssize_t n = -1;
 
-	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
-		return -EPIPE;
-	do
-		n = sys_recvmsg(s->ctl, &mh, 0);
-	while (n < 0 && errno == EINTR);
+	rdsb_lock(&s->lsh->clock);	/* threads, and processes since fork */
+	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) == sizeof(*req)) {
+		do
+			n = sys_recvmsg(s->ctl, &mh, 0);
+		while (n < 0 && errno == EINTR);
+	}
+	pthread_mutex_unlock(&s->lsh->clock);
 	if (n < (ssize_t)sizeof(*rep))
 		return -EPIPE;
 	*got = (size_t)n - sizeof(*rep);
@@ -90,23 +135,24 @@ static int engine_connect(void)
 	return fd;
 }
 
-/* OPEN: the reply carries the delivery fd, the shared page, (the first
- * time) the address table and congestion maps to map, and the engine's
- * transport. */
-static int engine_open(int ctl, int fds[6], int *transport)
+/* OPEN (or ATTACH): the reply carries (see ctl_proto.h) the delivery fd, the shared page,
+ * the address table and congestion maps, the send-space eventfd and, on the
+ * sk_msg send path, the send socket and rdsb_txpath; and the engine's
+ * transport. Returns the number of fds, or -errno. */
+static int engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport)
 {
-	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
 	struct rdsb_ctl_rep rep;
-	char cbuf[CMSG_SPACE(sizeof(int) * 6)];
+	char cbuf[CMSG_SPACE(sizeof(int) * OPEN_FDS)];
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	struct iovec siov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct iovec siov = { .iov_base = (void *)req, .iov_len = sizeof(*req) };
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	ssize_t n;
+	int nfds;
 
-	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(req))
+	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
 		return -EAFNOSUPPORT;
 	do
 		n = sys_recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
@@ -116,38 +162,86 @@ static int engine_open(int ctl, int fds[6], int *transport)
 	if (rep.err)
 		return -rep.err;
 	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS ||
-	    (cm->cmsg_len != CMSG_LEN(sizeof(int) * 4) && cm->cmsg_len != CMSG_LEN(sizeof(int) * 6)))
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
 		return -EPROTO;
-	fds[4] = fds[5] = -1;
-	memcpy(fds, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
+	nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
+	if (nfds != OPEN_FDS - 2 && nfds != OPEN_FDS) {
+		for (int i = 0; i < nfds; i++)
+			sys_close(fds[i]);
+		return -EPROTO;
+	}
 	*transport = (int)rep.arg;
-	return 0;
+	return nfds;
 }
 
-static int map_shared(int addrs_fd, int cong_fd)
+static void shared_locks_init(struct rdsb_lib_shm *l)
 {
-	void *a, *c;
+	pthread_mutexattr_t a;
 
-	if (__atomic_load_n(&rdsb_congs, __ATOMIC_ACQUIRE))
-		return 0;
-	a = mmap(NULL, RDSB_MAX_ADDRS * sizeof(struct rdsb_addr), PROT_READ, MAP_SHARED, addrs_fd, 0);
-	if (a == MAP_FAILED)
-		return -errno;
-	c = mmap(NULL, RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map), PROT_READ, MAP_SHARED, cong_fd, 0);
-	if (c == MAP_FAILED) {
-		munmap(a, RDSB_MAX_ADDRS * sizeof(struct rdsb_addr));
-		return -errno;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&l->rlock, &a);
+	pthread_mutex_init(&l->wlock, &a);
+	pthread_mutex_init(&l->clock, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+void rdsb_lock(pthread_mutex_t *m)
+{
+	if (pthread_mutex_lock(m) == EOWNERDEAD)
+		pthread_mutex_consistent(m);
+}
+
+/* The socket of an OPEN reply, or -errno; the fds are its or closed. */
+static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
+{
+	int err = 0;
+
+	s->em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1);
+	if (!s->em)
+		err = -ENOMEM;
+	sys_close(fds[OPEN_ADDRS]);
+	sys_close(fds[OPEN_CONG]);
+	s->ctl = ctl;
+	s->spacefd = fds[OPEN_SPACE];
+	s->txfd = nfds == OPEN_FDS ? fds[OPEN_TX] : -1;
+	if (nfds == OPEN_FDS) {
+		if (s->em && !s->em->txpaths) {
+			sys_close(s->txfd);	/* sends go through the engine */
+			s->txfd = -1;
+		}
+		sys_close(fds[OPEN_TXPATH]);
 	}
-	rdsb_addrs = a;
-	__atomic_store_n(&rdsb_congs, c, __ATOMIC_RELEASE);
-	return 0;
+	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
+	sys_close(fds[OPEN_SHM]);
+	if (s->shm == MAP_FAILED && !err)
+		err = -ENOMEM;
+	s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
+	s->st = &s->lsh->st;
+	/* the library's own descriptor of the delivery stream (see lib.h) */
+	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
+	if (s->fd < 0 && !err)
+		err = -errno;
+	if (!err)
+		return 0;
+	if (s->fd >= 0)
+		sys_close(s->fd);
+	if (s->shm != MAP_FAILED)
+		munmap(s->shm, 4096);
+	sys_close(s->spacefd);
+	if (s->txfd >= 0)
+		sys_close(s->txfd);
+	sys_close(ctl);
+	sys_close(fds[OPEN_STREAM]);
+	return err;
 }
 
 int rdsb_socket(int domain, int type, int protocol)
 {
 	struct rdsb_lsock *s;
-	int fds[6], ctl, err, transport, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fds[OPEN_FDS], ctl, nfds, err, transport = 0, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (domain != AF_RDS) {
 		errno = EAFNOSUPPORT;
@@ -161,131 +255,117 @@ int rdsb_socket(int domain, int type, int protocol)
 	if (!table)
 		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
-	if (!table) {
+	s = calloc(1, sizeof(*s));
+	if (!table || !s) {
+		free(s);
 		errno = ENOMEM;
 		return -1;
 	}
 	ctl = engine_connect();
 	if (ctl < 0) {
 		/* as on a kernel without RDS; `rds-bpf load` starts the engine */
+		free(s);
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	err = engine_open(ctl, fds, &transport);
-	if (err) {
+	nfds = engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
+	if (nfds < 0) {
 		sys_close(ctl);
+		free(s);
+		errno = -nfds;
+		return -1;
+	}
+	err = fds[OPEN_STREAM] >= MAX_FDS ? -EMFILE : lsock_new(s, ctl, fds, nfds);
+	if (err) {
+		free(s);
 		errno = -err;
 		return -1;
 	}
-	err = map_shared(fds[2], fds[3]);
-	sys_close(fds[2]);
-	sys_close(fds[3]);
-	if (fds[5] >= 0 && rdsb_direct_map(fds[5]) < 0) {
-		sys_close(fds[4]);	/* sends go through the engine */
-		fds[4] = -1;
-	}
-	if (fds[5] >= 0)
-		sys_close(fds[5]);
-	s = calloc(1, sizeof(*s));
-	if (err || !s || fds[0] >= MAX_FDS) {
-		sys_close(fds[0]);
-		sys_close(fds[1]);
-		if (fds[4] >= 0)
-			sys_close(fds[4]);
-		sys_close(ctl);
-		free(s);
-		errno = err ? -err : ENOMEM;
-		return -1;
-	}
-	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
-	sys_close(fds[1]);
-	if (s->shm == MAP_FAILED) {
-		sys_close(fds[0]);
-		if (fds[4] >= 0)
-			sys_close(fds[4]);
-		sys_close(ctl);
-		free(s);
-		errno = ENOMEM;
-		return -1;
-	}
-	s->fd = fds[0];
-	s->ctl = ctl;
-	s->txfd = fds[4];
-	s->transport = RDS_TRANS_NONE;
-	s->engine_transport = transport;
-	s->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
-	s->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
-	pthread_mutex_init(&s->rlock, NULL);
-	pthread_mutex_init(&s->wlock, NULL);
+	s->refs = 1;
+	s->st->transport = RDS_TRANS_NONE;
+	s->st->engine_transport = transport;
+	s->st->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
+	s->st->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
+	shared_locks_init(s->lsh);
+	if (fds[OPEN_STREAM] > table_max)
+		table_max = fds[OPEN_STREAM];
 	if (type & SOCK_NONBLOCK)
 		sys_fcntl(s->fd, F_SETFL, sys_fcntl(s->fd, F_GETFL, 0) | O_NONBLOCK);
 	if (!(type & SOCK_CLOEXEC))
-		sys_fcntl(s->fd, F_SETFD, 0);
-	__atomic_store_n(&table[s->fd], s, __ATOMIC_RELEASE);
-	return s->fd;
+		sys_fcntl(fds[OPEN_STREAM], F_SETFD, 0);
+	pthread_mutex_lock(&table_lock);
+	table[fds[OPEN_STREAM]] = s;
+	pthread_mutex_unlock(&table_lock);
+	return fds[OPEN_STREAM];
 }
 
+void rdsb_fd_set(int fd, struct rdsb_lsock *s)
+{
+	struct rdsb_lsock *old = NULL;
+
+	if (fd >= 0 && fd < MAX_FDS && __atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&table_lock);
+		old = table[fd];
+		table[fd] = s;
+		if (s && fd > table_max)
+			table_max = fd;
+		pthread_mutex_unlock(&table_lock);
+	} else if (s) {
+		rdsb_lsock_put(s);
+	}
+	if (old) {
+		rdsb_epoll_forget(fd);
+		rdsb_lsock_put(old);
+	}
+}
+
+/* As the kernel: the fd goes now, the socket when the last call in progress
+ * on it returns (a thread blocked in recv keeps receiving). */
 int rdsb_close(int fd)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
-
-	if (!s)
-		return sys_close(fd);
-	__atomic_store_n(&table[fd], NULL, __ATOMIC_RELEASE);
-	sys_close(s->ctl);
-	if (s->txfd >= 0)
-		sys_close(s->txfd);
-	munmap(s->shm, 4096);
-	pthread_mutex_destroy(&s->rlock);
-	pthread_mutex_destroy(&s->wlock);
-	free(s);
+	rdsb_fd_set(fd, NULL);
 	return sys_close(fd);
 }
 
-int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
+static int lsock_bind(struct rdsb_lsock *s, const struct sockaddr *sa, socklen_t len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	struct rdsb_ctl_req req = { .op = RDSB_CTL_BIND };
 	struct rdsb_ctl_rep rep;
 	int err;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (rdsb_addr_from_sa(sa, len, req.addr, &req.port, &req.scope_id) < 0 ||
 	    !rdsb_addr_is_unicast(req.addr) ||
 	    (sa->sa_family == AF_INET6 && rdsb_addr_is_linklocal6(req.addr) && !req.scope_id) ||
-	    s->bound || req.port == RDS_FLAG_PROBE_PORT) {
+	    s->st->bound || req.port == RDS_FLAG_PROBE_PORT) {
 		errno = EINVAL;
 		return -1;
 	}
 	err = rdsb_ctl_call(s, &req, &rep);
-	if (err == -EADDRNOTAVAIL && s->transport != RDS_TRANS_NONE)
+	if (err == -EADDRNOTAVAIL && s->st->transport != RDS_TRANS_NONE)
 		err = -ENOPROTOOPT;	/* rds_bind: an explicit transport's laddr_check failed */
 	if (err) {
 		errno = err == -EPIPE ? EAFNOSUPPORT : -err;
 		return -1;
 	}
-	memcpy(s->addr, req.addr, 16);
-	s->scope_id = req.scope_id;
-	s->port = rep.port;
-	s->transport = (int)rep.arg;
-	s->bound = true;
+	memcpy(s->st->addr, req.addr, 16);
+	s->st->scope_id = req.scope_id;
+	s->st->port = rep.port;
+	s->st->transport = (int)rep.arg;
+	s->st->bound = true;
 	return 0;
 }
 
-int rdsb_connect(int fd, const struct sockaddr *sa, socklen_t len)
+int rdsb_bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	return RDSB_WITH_SOCK(fd, s, lsock_bind(s, sa, len));
+}
+
+static int lsock_connect(struct rdsb_lsock *s, const struct sockaddr *sa, socklen_t len)
+{
 	uint8_t a[16];
 	uint16_t port;
 	uint32_t scope;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
 		errno = sa && len >= sizeof(sa_family_t) ? EAFNOSUPPORT : EINVAL;
 		return -1;
@@ -309,11 +389,16 @@ int rdsb_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = EPROTOTYPE;
 		return -1;
 	}
-	memcpy(s->caddr, a, 16);
-	s->cport = port;
-	s->cscope_id = scope;
-	s->connected = true;
+	memcpy(s->st->caddr, a, 16);
+	s->st->cport = port;
+	s->st->cscope_id = scope;
+	s->st->connected = true;
 	return 0;
+}
+
+int rdsb_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_connect(s, sa, len));
 }
 
 static int name_out(const uint8_t a[16], uint16_t port, uint32_t scope, bool v6, struct sockaddr *out,
@@ -331,51 +416,128 @@ static int name_out(const uint8_t a[16], uint16_t port, uint32_t scope, bool v6,
 	return 0;
 }
 
-int rdsb_getsockname(int fd, struct sockaddr *out, socklen_t *len)
+/* rds_getname: unbound, the connected address's family with a zero
+ * address, or AF_UNSPEC with the size of an IPv4 address. */
+static int lsock_getsockname(struct rdsb_lsock *s, struct sockaddr *out, socklen_t *len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
-	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t any4[16] = { [10] = 0xff, [11] = 0xff }, any6[16];
+	struct sockaddr_in unspec = { .sin_family = AF_UNSPEC };
 
-	if (!s) {
-		errno = ENOTSOCK;
+	if (s->st->bound)
+		return name_out(s->st->addr, s->st->port, s->st->scope_id, false, out, len);
+	if (s->st->connected)
+		return name_out(rdsb_addr_is_v4(s->st->caddr) ? any4 : any6, 0, 0, !rdsb_addr_is_v4(s->st->caddr), out,
+				len);
+	if (!out || !len) {
+		errno = EFAULT;
 		return -1;
 	}
-	return name_out(s->bound ? s->addr : any4, s->port, s->scope_id, false, out, len);
+	memcpy(out, &unspec, *len < sizeof(unspec) ? *len : sizeof(unspec));
+	*len = sizeof(unspec);
+	return 0;
+}
+
+int rdsb_getsockname(int fd, struct sockaddr *out, socklen_t *len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_getsockname(s, out, len));
+}
+
+static int lsock_getpeername(struct rdsb_lsock *s, struct sockaddr *out, socklen_t *len)
+{
+
+	if (!s->st->connected) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return name_out(s->st->caddr, s->st->cport, s->st->cscope_id, false, out, len);
 }
 
 int rdsb_getpeername(int fd, struct sockaddr *out, socklen_t *len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
-
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
-	if (!s->connected) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	return name_out(s->caddr, s->cport, s->cscope_id, false, out, len);
+	return RDSB_WITH_SOCK(fd, s, lsock_getpeername(s, out, len));
 }
 
-int rdsb_addr_find(const uint8_t addr[16])
+static bool unix_stream(int fd, uint64_t *ino)
 {
-	const struct rdsb_addr *t = rdsb_addrs;
+	struct stat st;
+	int v;
+	socklen_t l = sizeof(v);
 
-	for (int i = 0; t && i < RDSB_MAX_ADDRS; i++) {
-		uint32_t kind = __atomic_load_n(&t[i].kind, __ATOMIC_ACQUIRE);
-
-		if (kind != RDSB_ADDR_FREE && !memcmp(t[i].addr, addr, 16))
-			return i;
-	}
-	return -1;
-}
-
-bool rdsb_port_congested(const uint8_t addr[16], uint16_t port)
-{
-	int slot = rdsb_addr_find(addr);
-
-	if (slot < 0)
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) ||
+	    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &v, &l) || v != AF_UNIX ||
+	    syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &v, &l) || v != SOCK_STREAM)
 		return false;
-	return rdsb_cong_test(rdsb_congs[slot].bits, port);
+	*ino = st.st_ino;
+	return true;
+}
+
+int rdsb_attach(int fd)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_ATTACH };
+	struct rdsb_lsock *s;
+	int fds[OPEN_FDS], ctl, nfds, transport, err;
+
+	if (fd < 0 || fd >= MAX_FDS || rdsb_is_socket(fd) || !unix_stream(fd, &req.val))
+		return -1;
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&table_lock);
+		if (!table)
+			__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&table_lock);
+	}
+	ctl = engine_connect();
+	if (!table || ctl < 0)
+		return -1;
+	nfds = engine_open(ctl, &req, fds, &transport);
+	if (nfds < 0) {
+		sys_close(ctl);
+		return -1;	/* not an RDS socket of this namespace's engine */
+	}
+	s = calloc(1, sizeof(*s));
+	err = s ? lsock_new(s, ctl, fds, nfds) : -ENOMEM;
+	if (err) {
+		free(s);
+		return -1;
+	}
+	sys_close(fds[OPEN_STREAM]);	/* s->fd is its duplicate */
+	s->refs = 1;
+	rdsb_fd_set(fd, s);
+	return 0;
+}
+
+/* The RDS sockets of this process that an exec passes on (no FD_CLOEXEC):
+ * the engine keeps them for the new image to attach. */
+void rdsb_hold_inherited(void)
+{
+	int max;
+
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&table_lock);
+	max = table_max;
+	pthread_mutex_unlock(&table_lock);
+	for (int fd = 0; fd <= max; fd++)
+		if (!(sys_fcntl(fd, F_GETFD, 0) & FD_CLOEXEC))
+			rdsb_hold(fd);
+}
+
+int rdsb_hold(int fd)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_HOLD };
+	struct rdsb_ctl_rep rep;
+
+	return RDSB_WITH_SOCK(fd, s, rdsb_ctl_call(s, &req, &rep));
+}
+
+void rdsb_fds_closing(unsigned int first, unsigned int last)
+{
+	int max;
+
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&table_lock);
+	max = table_max;
+	pthread_mutex_unlock(&table_lock);
+	for (unsigned int fd = first; fd <= last && fd <= (unsigned int)max; fd++)
+		rdsb_fd_set((int)fd, NULL);
 }

@@ -36,13 +36,20 @@ static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 	if (v < SOCK_MIN_BUF)
 		v = SOCK_MIN_BUF;
 	if (snd)
-		s->sk_sndbuf = v;
+		s->st->sk_sndbuf = v;
 	else
-		s->sk_rcvbuf = v;
+		s->st->sk_rcvbuf = v;
 	/* The receive side lives in the engine: it decides congestion. The
 	 * send side is accounted here; the engine only reports it. */
 	req.val = (uint64_t)v / 2;
 	return rdsb_ctl_call(s, &req, &rep);
+}
+
+/* sock_set_timestamp: SO_TIMESTAMP_NEW chooses the 64-bit format */
+static void set_timestamp(struct rdsb_lsock *s, int name, int v)
+{
+	s->st->timestamp = v != 0;
+	s->st->tstamp_new = name == SO_TIMESTAMP_NEW;
 }
 
 static int set_sol_socket(struct rdsb_lsock *s, int name, const void *val, socklen_t len)
@@ -61,12 +68,13 @@ static int set_sol_socket(struct rdsb_lsock *s, int name, const void *val, sockl
 	case SO_SNDTIMEO_OLD:
 		if (!val || len < sizeof(struct timeval))
 			return -EINVAL;
-		memcpy(name == SO_RCVTIMEO_OLD ? &s->rcvtimeo : &s->sndtimeo, val, sizeof(struct timeval));
+		memcpy(name == SO_RCVTIMEO_OLD ? &s->st->rcvtimeo : &s->st->sndtimeo, val, sizeof(struct timeval));
 		return 0;
 	case SO_TIMESTAMP_OLD:
+	case SO_TIMESTAMP_NEW:
 		if ((err = int_arg(val, len, &v)))
 			return err;
-		s->timestamp = v != 0;
+		set_timestamp(s, name, v);
 		return 0;
 	default:
 		return sys_setsockopt(s->fd, SOL_SOCKET, name, val, len) < 0 ? -errno : 0;
@@ -82,7 +90,7 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		struct rdsb_ctl_req req = { .op = RDSB_CTL_CANCEL_SENT_TO };
 		struct rdsb_ctl_rep rep;
 
-		if (!s->bound)	/* rds_cancel_sent_to checks this first */
+		if (!s->st->bound)	/* rds_cancel_sent_to checks this first */
 			return -ENOTCONN;
 		if (len < sizeof(struct sockaddr_in) ||
 		    rdsb_addr_from_sa(val, len, req.addr, &req.port, &req.scope_id) < 0)
@@ -94,21 +102,48 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		if ((err = int_arg(val, len, &v)))
 			return err;
 		if (name == RDS_RECVERR)
-			s->recverr = v != 0;
+			s->st->recverr = v != 0;
 		else
-			s->cong_monitor = v != 0;
+			s->st->cong_monitor = v != 0;
 		return 0;
+	case SO_TIMESTAMP_OLD:
+	case SO_TIMESTAMP_NEW:
+		/* rds_enable_recvtstamp: also at SOL_RDS, exact optlen */
+		if (len != sizeof(int))
+			return -EFAULT;
+		memcpy(&v, val, sizeof(v));
+		set_timestamp(s, name, v);
+		return 0;
+	case SO_RDS_MSG_RXPATH_LATENCY: {
+		struct rds_rx_trace_so tr;
+
+		/* rds_recv_track_latency */
+		if (len != sizeof(tr))
+			return -EFAULT;
+		memcpy(&tr, val, sizeof(tr));
+		if (tr.rx_traces > RDS_MSG_RX_DGRAM_TRACE_MAX)
+			return -EFAULT;
+		s->st->rx_traces.rx_traces = 0;
+		for (int i = 0; i < tr.rx_traces; i++)
+			if (tr.rx_trace_pos[i] >= RDS_MSG_RX_DGRAM_TRACE_MAX)
+				return -EFAULT;
+		s->st->rx_traces = tr;
+		return 0;
+	}
 	case SO_RDS_TRANSPORT:
-		if (s->transport != RDS_TRANS_NONE)
+		if (s->st->transport != RDS_TRANS_NONE)
 			return -EOPNOTSUPP;	/* once, before bind; checked before optlen */
 		if (len != sizeof(int))
 			return -EINVAL;
 		memcpy(&v, val, sizeof(v));
 		if ((v < 0 || v >= RDS_TRANS_COUNT) && v != RDS_TRANS_XDP)
 			return -EINVAL;
-		if (v != s->engine_transport)
+		/* only RDS/TCP has network namespaces other than the initial one */
+		if (v != RDS_TRANS_TCP && v != RDS_TRANS_XDP && !rdsb_init_netns(s->em))
+			return -EPROTOTYPE;
+		if (v != s->st->engine_transport)
 			return -ENOPROTOOPT;	/* as rds_trans_get: that transport is not loaded here */
-		s->transport = v;
+		s->st->transport = v;
 		return 0;
 	case RDS_GET_MR:
 	case RDS_GET_MR_FOR_DEST:
@@ -117,7 +152,7 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 		if (len != (name == RDS_GET_MR ? sizeof(struct rds_get_mr_args)
 					       : sizeof(struct rds_get_mr_for_dest_args)))
 			return -EINVAL;
-		if (!s->bound)
+		if (!s->st->bound)
 			return -ENOTCONN;
 		return -EOPNOTSUPP;	/* RDMA needs the IB transport */
 	case RDS_FREE_MR:
@@ -127,15 +162,10 @@ static int set_sol_rds(struct rdsb_lsock *s, int name, const void *val, socklen_
 	}
 }
 
-int rdsb_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+static int lsock_setsockopt(struct rdsb_lsock *s, int level, int name, const void *val, socklen_t len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	int err;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (level == SOL_SOCKET)
 		err = set_sol_socket(s, name, val, len);
 	else if (level == SOL_RDS)
@@ -147,6 +177,11 @@ int rdsb_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 		return -1;
 	}
 	return 0;
+}
+
+int rdsb_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_setsockopt(s, level, name, val, len));
 }
 
 static int put_int(void *val, socklen_t *len, int v)
@@ -180,22 +215,17 @@ static int info(struct rdsb_lsock *s, int name, void *val, socklen_t *len)
 	return (int)rep.arg;
 }
 
-int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+static int lsock_getsockopt(struct rdsb_lsock *s, int level, int name, void *val, socklen_t *len)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
 	int err = -ENOPROTOOPT;
 
-	if (!s) {
-		errno = ENOTSOCK;
-		return -1;
-	}
 	if (level == SOL_SOCKET) {
 		switch (name) {
 		case SO_SNDBUF:
-			err = put_int(val, len, s->sk_sndbuf);
+			err = put_int(val, len, s->st->sk_sndbuf);
 			break;
 		case SO_RCVBUF:
-			err = put_int(val, len, s->sk_rcvbuf);
+			err = put_int(val, len, s->st->sk_rcvbuf);
 			break;
 		case SO_TYPE:
 			err = put_int(val, len, SOCK_SEQPACKET);
@@ -207,13 +237,17 @@ int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		case SO_ERROR:
 			err = put_int(val, len, 0);
 			break;
+		case SO_TIMESTAMP_OLD:
+		case SO_TIMESTAMP_NEW:
+			err = put_int(val, len, s->st->timestamp && s->st->tstamp_new == (name == SO_TIMESTAMP_NEW));
+			break;
 		case SO_RCVTIMEO_OLD:
 		case SO_SNDTIMEO_OLD:
 			if (!val || !len || *len < sizeof(struct timeval)) {
 				err = -EINVAL;
 				break;
 			}
-			memcpy(val, name == SO_RCVTIMEO_OLD ? &s->rcvtimeo : &s->sndtimeo, sizeof(struct timeval));
+			memcpy(val, name == SO_RCVTIMEO_OLD ? &s->st->rcvtimeo : &s->st->sndtimeo, sizeof(struct timeval));
 			*len = sizeof(struct timeval);
 			err = 0;
 			break;
@@ -230,10 +264,10 @@ int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	} else if (level == SOL_RDS) {
 		switch (name) {
 		case SO_RDS_TRANSPORT:
-			err = put_int(val, len, s->transport);
+			err = put_int(val, len, s->st->transport);
 			break;
 		case RDS_RECVERR:
-			err = put_int(val, len, s->recverr);
+			err = put_int(val, len, s->st->recverr);
 			break;
 		default:
 			err = -ENOPROTOOPT;
@@ -244,4 +278,9 @@ int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		return -1;
 	}
 	return 0;
+}
+
+int rdsb_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	return RDSB_WITH_SOCK(fd, s, lsock_getsockopt(s, level, name, val, len));
 }

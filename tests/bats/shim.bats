@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# Unmodified AF_RDS programs under the shim behave as on the kernel: Python's
+# own socket.AF_RDS (tests/tools/rds-shim.py) and C programs
+# (tests/tools/rds-shim.c), on host A's engine (loopback) and towards an
+# address nobody answers, where messages stay queued.
+
+load helpers
+
+SHIMPY=$BATS_TEST_DIRNAME/../tools/rds-shim.py
+UNREACH=10.99.0.99
+
+setup_file() {
+	export BATS_TEST_TMPDIR=$BATS_FILE_TMPDIR
+	setup_two_hosts
+	export NS_A NS_B HOSTS_PREFIX
+}
+
+teardown_file() {
+	hosts_down
+}
+
+setup() {
+	source "$BATS_TEST_DIRNAME/../lib/hosts.sh"
+}
+
+shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CASE"
+	run rds A env PEER_NS="$NS_B" PEER_ADDR=$ADDR_B timeout 60 python3 "$SHIMPY" "$1" $ADDR_A "$2" $UNREACH
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ok $1" ]
+}
+
+@test "close() while another thread blocks in recv: the reader gets the next datagram, never the reused fd (Python)" {
+	shimpy close-while-recv 5000
+}
+
+@test "POLLOUT tracks the send queue: settimeout send, poll and select on a full queue sleep; a drained queue wakes poll (Python)" {
+	shimpy pollout-full-queue 5010
+}
+
+@test "poll as rds_poll: a congestion map update is POLLIN|POLLRDNORM|POLLWRBAND once, a fresh socket's first poll included (Python)" {
+	shimpy poll-cong-generation 5015
+}
+
+@test "EPOLLOUT tracks the send queue: level and edge triggered, asleep on a full queue, a closed fd leaves the set (Python)" {
+	shimpy epollout-full-queue 5020
+}
+
+@test "asyncio sock_sendto on a full queue waits asleep through epoll and sends once the queue drains (Python)" {
+	shimpy asyncio-full-queue 5025
+}
+
+@test "dup, fromfd, dup2 are the same RDS socket: options, sends, receives; it lives until the last is closed (Python)" {
+	shimpy dup 5030
+}
+
+@test "close_range closes an RDS fd as close() does: the number's next owner is its own, the port is free (Python)" {
+	shimpy close-range 5035
+}
+
+@test "shutdown and listen: EOPNOTSUPP, the socket keeps working; FIONREAD ENOTTY; SIOCRDSSETTOS/GETTOS as the TCP transport (Python)" {
+	shimpy unsupported 5040
+}
+
+@test "write and writev: EOPNOTSUPP as the kernel (MSG_EOR); read and readv: one datagram each (Python)" {
+	shimpy vector-io 5050
+}
+
+@test "fork with two readers on one socket: 2000 datagrams, each whole at exactly one of them, in order (Python)" {
+	shimpy fork-readers 5060
+}
+
+@test "fork: the socket is one object, a bind and SO_RCVBUF in the child are the parent's (Python)" {
+	shimpy fork-state 5065
+}
+
+@test "SCM_RIGHTS to another process, the sender closing at once: the receiver has the bound socket, receives and answers from it (Python)" {
+	shimpy scm-rights 5090
+}
+
+@test "exec: the new image has the inherited RDS socket, the parent closing at once (Python)" {
+	shimpy exec 5095
+}
+
+@test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
+	shimpy two-namespaces 5070
+}
+
+@test "SO_TIMESTAMP (SOL_SOCKET and SOL_RDS) delivers SCM_TIMESTAMP; SO_RDS_MSG_RXPATH_LATENCY delivers its cmsg, EFAULT as the kernel (Python)" {
+	shimpy timestamps 5080
+}

@@ -1,0 +1,547 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Python's own socket.AF_RDS, run unmodified under the shim (LD_PRELOAD),
+against what the kernel does. Usage: rds-shim.py CASE LADDR PORT [UNREACH]
+Prints "ok CASE" and exits 0, or exits 1 with one line saying what differed."""
+import errno
+import hashlib
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+
+def fail(msg):
+    print("FAIL %s: %s" % (CASE, msg))
+    sys.exit(1)
+
+
+def rds_sock(port=None):
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    if port is not None:
+        s.bind((LADDR, port))
+    return s
+
+
+def close_while_recv():
+    """close() from another thread while a thread blocks in recv: the fd goes,
+    the socket stays until the recv returns (af_rds.c rds_release runs at the
+    last reference), so the blocked reader gets the next datagram, and an fd
+    opened after the close (reusing the number) is not read from."""
+    r = rds_sock(PORT)
+    got = []
+    t = threading.Thread(target=lambda: got.append(r.recv(100)))
+    t.start()
+    time.sleep(0.3)
+    fd = r.fileno()
+    r.close()
+    rd, wr = os.pipe()
+    try:
+        if fd in (rd, wr):
+            os.write(wr, b"x" * 64)	# what a reader of the reused fd number would get
+        s = rds_sock(PORT + 1)
+        s.sendto(b"after close", (LADDR, PORT))
+        t.join(5)
+        if t.is_alive():
+            fail("the reader did not get the datagram sent after close")
+        if got != [b"after close"]:
+            fail("the reader got %r" % got)
+        s.close()
+    finally:
+        os.close(rd)
+        os.close(wr)
+
+
+def expect_errno(e, fn):
+    try:
+        fn()
+    except OSError as x:
+        if x.errno != e:
+            fail("%s: %s, expected %s" % (fn, errno.errorcode.get(x.errno), errno.errorcode[e]))
+        return
+    fail("%s succeeded, expected %s" % (fn, errno.errorcode[e]))
+
+
+def dup_fd():
+    """dup/dup2/F_DUPFD (socket.dup, socket.fromfd, os.dup2) give the same RDS
+    socket: options, sends and receives on any of them; it lives until the
+    last is closed."""
+    a, b = rds_sock(PORT), rds_sock(PORT + 1)
+    d = a.dup()
+    f = socket.fromfd(a.fileno(), socket.AF_RDS, socket.SOCK_SEQPACKET)
+    spare = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    os.dup2(a.fileno(), spare.fileno())
+    for n, s in (("dup", d), ("fromfd", f), ("dup2", spare)):
+        if s.getsockopt(SOL_RDS, SO_RDS_TRANSPORT) != RDS_TRANS_TCP:
+            fail("%s: SO_RDS_TRANSPORT is not TCP" % n)
+        s.sendto(n.encode(), (LADDR, PORT + 1))
+        b.sendto(b"to " + n.encode(), (LADDR, PORT))
+    got = [b.recv(100) for _ in range(3)]
+    if got != [b"dup", b"fromfd", b"dup2"]:
+        fail("sends on the duplicates arrived as %r" % got)
+    a.close()
+    got = [d.recv(100), f.recv(100), spare.recv(100)]
+    if got != [b"to dup", b"to fromfd", b"to dup2"]:
+        fail("receives on the duplicates after closing the original: %r" % got)
+    d.close()
+    f.close()
+    b.sendto(b"last", (LADDR, PORT))
+    if spare.recv(100) != b"last":
+        fail("the last duplicate does not receive")
+    spare.close()
+    b.close()
+
+
+def close_range():
+    """close_range (os.closerange) closes an RDS fd as close() does: the
+    number's next owner is not taken for the RDS socket."""
+    r = rds_sock(PORT)
+    fd = r.detach()
+    os.closerange(fd, fd + 1)
+    spare = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(8)]
+    u = [x for x in spare if x.fileno() == fd]
+    if not u:
+        fail("the fd number %d was not reused" % fd)
+    if u[0].getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_DGRAM:
+        fail("the UDP socket that reuses the number answers as the RDS socket")
+    for x in spare:
+        x.close()
+    again = rds_sock(PORT)	# the port was freed with the socket
+    again.close()
+
+
+def unsupported():
+    """shutdown, listen: EOPNOTSUPP and the socket keeps working
+    (sock_no_shutdown, sock_no_listen); FIONREAD: ENOTTY (rds_ioctl has no
+    such command); SIOCRDSSETTOS/GETTOS on a bound socket: the TCP transport
+    maps every TOS to 0, and a socket that has sent gets EINVAL."""
+    import fcntl
+    s, r = rds_sock(PORT), rds_sock(PORT + 1)
+    expect_errno(errno.EOPNOTSUPP, lambda: s.shutdown(socket.SHUT_RDWR))
+    expect_errno(errno.EOPNOTSUPP, lambda: s.listen(1))
+    expect_errno(errno.ENOTTY, lambda: fcntl.ioctl(s.fileno(), 0x541B, b"\0" * 4))
+    fcntl.ioctl(s.fileno(), SIOCRDSSETTOS, b"\x07")
+    if fcntl.ioctl(s.fileno(), SIOCRDSGETTOS, b"\xff") != b"\x00":
+        fail("SIOCRDSGETTOS after setting 7 on TCP is not 0")
+    s.sendto(b"still works", (LADDR, PORT + 1))
+    if r.recv(100) != b"still works":
+        fail("the socket does not work after shutdown")
+    expect_errno(errno.EINVAL, lambda: fcntl.ioctl(s.fileno(), SIOCRDSSETTOS, b"\x00"))
+    s.close()
+    r.close()
+
+
+def vector_io():
+    """write/writev: EOPNOTSUPP (sock_write_iter marks a SOCK_SEQPACKET write
+    MSG_EOR, which rds_sendmsg refuses); read/readv: one datagram each."""
+    s, r = rds_sock(PORT), rds_sock(PORT + 1)
+    s.connect((LADDR, PORT + 1))
+    expect_errno(errno.EOPNOTSUPP, lambda: os.writev(s.fileno(), [b"ab", b"", b"cde"]))
+    expect_errno(errno.EOPNOTSUPP, lambda: os.write(s.fileno(), b"abcde"))
+    s.send(b"abcde")
+    s.send(b"xyz")
+    a, b = bytearray(2), bytearray(10)
+    if os.readv(r.fileno(), [a, b]) != 5 or bytes(a) + bytes(b[:3]) != b"abcde":
+        fail("readv got %r %r" % (a, b))
+    if os.read(r.fileno(), 100) != b"xyz":
+        fail("read of the next datagram")
+    s.close()
+    r.close()
+
+
+def datagram(i):
+    """Datagram i: its index and a length and content derived from it."""
+    body = hashlib.sha256(struct.pack("!I", i)).digest()
+    return struct.pack("!I", i) + body * (1 + i % 37)
+
+
+def fork_readers():
+    """Two processes (fork) receiving on one socket: every datagram arrives
+    whole at exactly one of them, none lost, none mangled."""
+    count = 2000
+    r = rds_sock(PORT)
+    r.settimeout(3)
+    rd, wr = os.pipe()
+    pid = os.fork()
+
+    def drain():
+        got = []
+        try:
+            while True:
+                d = r.recv(65536)
+                i = struct.unpack("!I", d[:4])[0] if len(d) >= 4 else -1
+                got.append(i if i < count and d == datagram(i) else -1)
+                time.sleep(0.0005)	# the other reader's turn, now and then
+        except socket.timeout:
+            pass
+        return got
+    if pid == 0:
+        os.close(rd)
+        os.write(wr, b" ".join(b"%d" % i for i in drain()))
+        os._exit(0)
+    os.close(wr)
+    s = rds_sock(PORT + 1)
+    t = threading.Thread(target=lambda: [s.sendto(datagram(i), (LADDR, PORT)) for i in range(count)])
+    t.start()
+    mine = drain()
+    t.join()
+    child = b""
+    while True:
+        b = os.read(rd, 65536)
+        if not b:
+            break
+        child += b
+    os.waitpid(pid, 0)
+    theirs = [int(x) for x in child.split()]
+    if -1 in mine or -1 in theirs:
+        fail("mangled datagrams: %d here, %d in the child" % (mine.count(-1), theirs.count(-1)))
+    if sorted(mine + theirs) != list(range(count)):
+        fail("%d + %d datagrams received, %d distinct, of %d" % (len(mine), len(theirs), len(set(mine + theirs)), count))
+    if not mine or not theirs:
+        fail("one reader got nothing (%d, %d): the test shows no sharing" % (len(mine), len(theirs)))
+    if mine != sorted(mine) or theirs != sorted(theirs):
+        fail("a reader got datagrams out of order")
+
+
+def fork_state():
+    """A socket is one object whoever holds it: what a forked child does to
+    it (bind, SO_RCVBUF) the parent's socket shows."""
+    s = rds_sock()
+    pid = os.fork()
+    if pid == 0:
+        s.bind((LADDR, PORT))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100000)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    if s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) != 200000:
+        fail("SO_RCVBUF set in the child is not the parent's")
+    t = rds_sock(PORT + 1)
+    t.sendto(b"to the bound socket", (LADDR, PORT))
+    s.settimeout(5)
+    if s.recv(100) != b"to the bound socket":
+        fail("the parent's socket did not receive at the port the child bound")
+    try:
+        s.bind((LADDR, PORT + 2))
+        fail("bind of a socket the child bound succeeded")
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            fail("second bind: %s" % e)
+    s.close()
+    t.close()
+
+
+def passed_child():
+    """The child side of scm-rights and exec: argv[4] is how it gets the RDS
+    socket ("unix:FD": by SCM_RIGHTS on that unix socket, "fd:FD":
+    inherited across exec). It receives one datagram on it and answers from
+    it, then prints what it got."""
+    how, n = sys.argv[4].split(":")
+    if how == "unix":
+        u = socket.socket(fileno=int(n))
+        _, fds, _, _ = socket.recv_fds(u, 10, 1)
+        fd = fds[0]
+    else:
+        fd = int(n)
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0, fileno=fd)
+    if s.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN) != socket.AF_RDS:
+        fail("the passed fd is not an RDS socket")
+    s.settimeout(10)
+    data, addr = s.recvfrom(100)
+    s.sendto(b"re: " + data, addr)
+    print("child got %r from port %d" % (data, addr[1]))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def pass_and_close(how):
+    """The socket bound to PORT goes to another process (how), whose only
+    holder it then is: the parent closes its fd at once. The other process
+    receives what is sent to PORT and answers from PORT."""
+    import subprocess
+    r = rds_sock(PORT)
+    me = [sys.executable, os.path.abspath(__file__), "passed-child", LADDR, str(PORT)]
+    if how == "scm":
+        a, b = socket.socketpair()
+        child = subprocess.Popen(me + ["unix:%d" % b.fileno()], pass_fds=[b.fileno()], stdout=subprocess.PIPE)
+        socket.send_fds(a, [b"x"], [r.fileno()])
+        r.close()
+        pid = None
+    else:
+        rd, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(wr, 1)
+            os.set_inheritable(r.fileno(), True)
+            os.execv(me[0], me + ["fd:%d" % r.fileno()])
+        os.close(wr)
+        r.close()
+    time.sleep(0.5)
+    s = rds_sock(PORT + 1)
+    s.settimeout(10)
+    s.sendto(b"passed", (LADDR, PORT))
+    try:
+        reply, addr = s.recvfrom(100)
+    except socket.timeout:
+        reply, addr = None, None
+    if pid is None:
+        out = child.communicate(timeout=15)[0]
+    else:
+        out = os.read(rd, 1000)
+        os.waitpid(pid, 0)
+    if (reply, addr) != (b"re: passed", (LADDR, PORT)):
+        fail("answer %r from %r; the child said %r" % (reply, addr, out))
+    if out.strip() != b"child got b'passed' from port %d" % (PORT + 1):
+        fail("the child said %r" % out)
+
+
+def setns(path):
+    import ctypes
+    fd = os.open(path, os.O_RDONLY)
+    if ctypes.CDLL(None, use_errno=True).setns(fd, 0x40000000) != 0:	# CLONE_NEWNET
+        fail("setns %s: %s" % (path, os.strerror(ctypes.get_errno())))
+    os.close(fd)
+
+
+def two_namespaces():
+    """One process, a socket on each of two hosts' engines (setns between
+    the socket() calls, env PEER_NS and PEER_ADDR): each socket sees the
+    addresses of its own engine, so the sender's address of what each
+    receives is right, both ways."""
+    here = rds_sock(PORT)
+    home = "/proc/%d/ns/net" % os.getpid()
+    home_fd = os.open(home, os.O_RDONLY)
+    setns("/run/netns/" + os.environ["PEER_NS"])
+    peer_addr = os.environ["PEER_ADDR"]
+    there = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    there.bind((peer_addr, PORT + 1))
+    here.settimeout(5)
+    there.settimeout(5)
+    for i in range(3):
+        there.sendto(b"from there %d" % i, (LADDR, PORT))
+        here.sendto(b"from here %d" % i, (peer_addr, PORT + 1))
+        got = (here.recvfrom(100), there.recvfrom(100))
+        want = ((b"from there %d" % i, (peer_addr, PORT + 1)), (b"from here %d" % i, (LADDR, PORT)))
+        if got != want:
+            fail("got %r, expected %r" % (got, want))
+    os.close(home_fd)
+    here.close()
+    there.close()
+
+
+def timestamps():
+    """SO_TIMESTAMP (at SOL_SOCKET, and at SOL_RDS as rds_setsockopt takes
+    it) delivers SCM_TIMESTAMP with the receive time; SO_RDS_MSG_RXPATH_LATENCY
+    delivers RDS_CMSG_RXPATH_LATENCY with the traced positions, after
+    rds_recv_track_latency's checks (EFAULT)."""
+    r, s = rds_sock(PORT), rds_sock(PORT + 1)
+    r.settimeout(5)
+    for level in (socket.SOL_SOCKET, SOL_RDS):
+        r.setsockopt(level, SO_TIMESTAMP, 1)
+        if r.getsockopt(socket.SOL_SOCKET, SO_TIMESTAMP) != 1:
+            fail("SO_TIMESTAMP does not read back")
+        s.sendto(b"stamp", (LADDR, PORT))
+        data, anc, flags, _ = r.recvmsg(100, 256)
+        now = time.time()
+        if data != b"stamp" or len(anc) != 1 or anc[0][:2] != (socket.SOL_SOCKET, SO_TIMESTAMP):
+            fail("SO_TIMESTAMP at level %d: %r %r" % (level, data, anc))
+        sec, usec = struct.unpack("=qq", anc[0][2])
+        if abs(sec + usec / 1e6 - now) > 2:
+            fail("SCM_TIMESTAMP %d.%06d is not the receive time %f" % (sec, usec, now))
+        r.setsockopt(level, SO_TIMESTAMP, 0)
+    expect_errno(errno.EFAULT, lambda: r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x01\x00\x00"))
+    expect_errno(errno.EFAULT, lambda: r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x04\x00\x00\x00"))
+    expect_errno(errno.EFAULT, lambda: r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x01\x03\x00\x00"))
+    r.setsockopt(SOL_RDS, SO_RDS_MSG_RXPATH_LATENCY, b"\x02\x00\x01\x00")
+    s.sendto(b"traced", (LADDR, PORT))
+    data, anc, flags, _ = r.recvmsg(100, 256)
+    if data != b"traced" or len(anc) != 1 or anc[0][:2] != (SOL_RDS, RDS_CMSG_RXPATH_LATENCY):
+        fail("RXPATH_LATENCY: %r %r" % (data, anc))
+    n, p0, p1, p2 = struct.unpack("=BBBB", anc[0][2][:4])
+    if len(anc[0][2]) != 32 or (n, p0, p1) != (2, 0, 1):
+        fail("RDS_CMSG_RXPATH_LATENCY %r" % anc[0][2])
+    r.close()
+    s.close()
+
+
+SO_TIMESTAMP = 29	# SO_TIMESTAMP_OLD (asm-generic/socket.h)
+SOL_RDS = 276
+SO_RDS_MSG_RXPATH_LATENCY = 10
+RDS_CMSG_RXPATH_LATENCY = 11
+SO_RDS_TRANSPORT = 8
+RDS_TRANS_TCP = 2
+SIOCRDSSETTOS = 0x89E0
+SIOCRDSGETTOS = 0x89E1
+RDS_CANCEL_SENT_TO = 1
+
+
+def full_queue(port):
+    """A socket whose send queue is full: datagrams to an address nobody
+    answers stay queued (the send queue holds them until acknowledged)."""
+    s = rds_sock(port)
+    s.setblocking(False)
+    n = 0
+    while True:
+        try:
+            s.sendto(b"q" * 8192, (UNREACH, 4000))
+            n += 1
+        except BlockingIOError:
+            break
+    if n < 2:
+        fail("only %d datagrams fit in the send queue" % n)
+    return s
+
+
+def cancel_queued(s):
+    """RDS_CANCEL_SENT_TO drops what is queued for UNREACH: space again."""
+    sin = struct.pack("=HH4s8x", socket.AF_INET, socket.htons(4000), socket.inet_aton(UNREACH))
+    s.setsockopt(SOL_RDS, RDS_CANCEL_SENT_TO, sin)
+
+
+def cpu_during(fn):
+    t0, c0 = time.monotonic(), time.process_time()
+    r = fn()
+    return r, time.monotonic() - t0, time.process_time() - c0
+
+
+def pollout_full_queue():
+    """rds_poll: POLLOUT only while queued bytes < sndbuf. A settimeout()
+    send on a full queue waits its timeout out asleep, and poll/select for
+    POLLOUT time out asleep; when the queue drains, a poll waiting for
+    POLLOUT wakes with it."""
+    s = full_queue(PORT)
+    s.settimeout(1.0)
+
+    def timed_send():
+        try:
+            s.sendto(b"x", (UNREACH, 4000))
+        except socket.timeout:
+            return "timeout"
+        return "sent"
+    r, wall, cpu = cpu_during(timed_send)
+    if r != "timeout" or wall < 0.9:
+        fail("settimeout(1.0) send on a full queue: %s after %.2f s" % (r, wall))
+    if cpu > 0.1 * wall:
+        fail("settimeout send burned %.3f s CPU in %.2f s" % (cpu, wall))
+    p = select.poll()
+    p.register(s.fileno(), select.POLLOUT)
+    r, wall, cpu = cpu_during(lambda: p.poll(500))
+    if r or wall < 0.45 or cpu > 0.05:
+        fail("poll(POLLOUT) on a full queue: %r after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    r, wall, cpu = cpu_during(lambda: select.select([], [s], [], 0.5))
+    if r[1] or wall < 0.45 or cpu > 0.05:
+        fail("select(write) on a full queue: %r after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    t = threading.Timer(0.3, cancel_queued, (s,))
+    t.start()
+    r, wall, cpu = cpu_during(lambda: p.poll(5000))
+    t.join()
+    if r != [(s.fileno(), select.POLLOUT)] or wall > 2:
+        fail("poll(POLLOUT) when the queue drained: %r after %.2f s" % (r, wall))
+    r = select.select([], [s], [], 0)
+    if r[1] != [s]:
+        fail("select(write) with room in the queue: %r" % (r,))
+    s.close()
+
+
+def poll_cong_generation():
+    """rds_poll: a congestion map update (here: a receiver with a small
+    rcvbuf gets congested) shows as POLLIN|POLLRDNORM|POLLWRBAND once to a
+    socket that does not monitor congestion, and a fresh socket sees the
+    current generation as new: its first poll has it, the next does not."""
+    r, s = rds_sock(PORT), rds_sock(PORT + 1)
+    r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    s.setblocking(False)
+    for _ in range(20):
+        try:
+            s.sendto(b"c" * 1000, (LADDR, PORT))
+        except OSError as e:
+            if e.errno != errno.ENOBUFS:
+                fail("send to the congested port: %s" % e)
+            break
+    else:
+        fail("the receiver never got congested")
+    f = rds_sock()
+    p = select.poll()
+    ev = select.POLLIN | select.POLLOUT | select.POLLWRBAND | select.POLLRDNORM
+    p.register(f.fileno(), ev)
+    first, second = p.poll(0), p.poll(0)
+    want = select.POLLIN | select.POLLRDNORM | select.POLLWRBAND | select.POLLOUT
+    if first != [(f.fileno(), want)] or second != [(f.fileno(), select.POLLOUT)]:
+        fail("first poll %r, second %r" % (first, second))
+    r.close()
+    s.close()
+    f.close()
+
+
+def asyncio_full_queue():
+    """asyncio's sock_sendto on a full queue waits for writability through
+    epoll: asleep, not spinning; it completes once the queue drains."""
+    import asyncio
+    s = full_queue(PORT)
+
+    async def send_when_room():
+        return await asyncio.wait_for(asyncio.get_running_loop().sock_sendto(s, b"x", (UNREACH, 4000)), 1.0)
+
+    def timed():
+        try:
+            asyncio.run(send_when_room())
+        except asyncio.TimeoutError:
+            return "timeout"
+        return "sent"
+    r, wall, cpu = cpu_during(timed)
+    if r != "timeout" or cpu > 0.1 * wall:
+        fail("asyncio sock_sendto on a full queue: %s after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    t = threading.Timer(0.3, cancel_queued, (s,))
+    t.start()
+    r, wall, cpu = cpu_during(timed)
+    t.join()
+    if r != "sent":
+        fail("asyncio sock_sendto when the queue drained: %s after %.2f s" % (r, wall))
+    s.close()
+
+
+def epollout_full_queue():
+    """The same through epoll, level- and edge-triggered: EPOLLOUT only with
+    room in the queue, waited for asleep, and a closed RDS fd leaves the set."""
+    s = full_queue(PORT)
+    fd = s.fileno()
+    ep = select.epoll()
+    ep.register(fd, select.EPOLLIN | select.EPOLLOUT)
+    r, wall, cpu = cpu_during(lambda: ep.poll(0.5))
+    if r or wall < 0.45 or cpu > 0.05:
+        fail("epoll EPOLLOUT on a full queue: %r after %.2f s, %.3f s CPU" % (r, wall, cpu))
+    t = threading.Timer(0.3, cancel_queued, (s,))
+    t.start()
+    r, wall, cpu = cpu_during(lambda: ep.poll(5))
+    t.join()
+    if r != [(fd, select.EPOLLOUT)] or wall > 2:
+        fail("epoll when the queue drained: %r after %.2f s" % (r, wall))
+    if ep.poll(0) != [(fd, select.EPOLLOUT)]:
+        fail("level-triggered EPOLLOUT is not reported again")
+    ep.modify(fd, select.EPOLLOUT | select.EPOLLET)
+    first, again = ep.poll(0), ep.poll(0)
+    if first != [(fd, select.EPOLLOUT)] or again:
+        fail("edge-triggered EPOLLOUT: %r then %r" % (first, again))
+    s.close()
+    if ep.poll(0.1):
+        fail("a closed RDS fd still reports events")
+    ep.close()
+
+
+CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
+         "poll-cong-generation": poll_cong_generation, "asyncio-full-queue": asyncio_full_queue,
+         "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "close-range": close_range, "unsupported": unsupported,
+         "vector-io": vector_io, "fork-readers": fork_readers,
+         "two-namespaces": two_namespaces, "timestamps": timestamps,
+         "fork-state": fork_state, "passed-child": passed_child,
+         "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec")}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4 or sys.argv[1] not in CASES:
+        sys.exit("usage: rds-shim.py %s LADDR PORT [UNREACH]" % "|".join(CASES))
+    CASE, LADDR, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    UNREACH = sys.argv[4] if len(sys.argv) > 4 else None
+    CASES[CASE]()
+    print("ok " + CASE)

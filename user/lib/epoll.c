@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * epoll with rds_poll's EPOLLOUT on RDS fds: the epoll set holds the RDS fd
+ * for everything but writability, which this file answers from the send
+ * accounting, waiting on the sockets' send-space eventfds (poll.c) next to
+ * the epoll fd. EPOLLET reports writability once per full-to-room change,
+ * EPOLLONESHOT once until the next EPOLL_CTL_MOD.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include "lib.h"
+
+#define OUT_EVENTS (EPOLLOUT | EPOLLWRNORM)
+#define MAX_WAIT 64	/* RDS fds waited on for writability in one epoll_wait */
+
+struct ep_reg {
+	struct ep_reg *next;
+	int epfd, fd;
+	struct rdsb_lsock *s;	/* a reference */
+	uint32_t events;
+	epoll_data_t data;
+	bool reported;		/* EPOLLET: writability reported since the queue was full */
+};
+
+static struct ep_reg *regs;
+static pthread_mutex_t regs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
+}
+
+static int sys_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+	return (int)syscall(SYS_epoll_pwait, epfd, ev, max, timeout, mask, _NSIG / 8);
+}
+
+static struct ep_reg **find(int epfd, int fd)
+{
+	struct ep_reg **p;
+
+	for (p = &regs; *p; p = &(*p)->next)
+		if ((*p)->epfd == epfd && (*p)->fd == fd)
+			break;
+	return p;
+}
+
+static void reg_free(struct ep_reg **p)
+{
+	struct ep_reg *r = *p;
+
+	*p = r->next;
+	rdsb_lsock_put(r->s);
+	free(r);
+}
+
+static int lsock_epoll_ctl(struct rdsb_lsock *s, int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct epoll_event kev = { 0 };
+	struct ep_reg **p;
+
+	if (ev)
+		kev = (struct epoll_event){ .events = ev->events & ~(uint32_t)(OUT_EVENTS | EPOLLWRBAND),
+					    .data = ev->data };
+	if (sys_epoll_ctl(epfd, op, fd, ev ? &kev : NULL) < 0)
+		return -1;
+	pthread_mutex_lock(&regs_lock);
+	p = find(epfd, fd);
+	if (op == EPOLL_CTL_DEL) {
+		if (*p)
+			reg_free(p);
+	} else if (ev) {
+		if (!*p && (*p = calloc(1, sizeof(**p)))) {
+			(*p)->epfd = epfd;
+			(*p)->fd = fd;
+			(*p)->s = s;
+			rdsb_lsock_hold(s);
+		}
+		if (*p) {
+			(*p)->events = ev->events;
+			(*p)->data = ev->data;
+			(*p)->reported = false;
+		}
+	}
+	pthread_mutex_unlock(&regs_lock);
+	return 0;
+}
+
+int rdsb_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	int r;
+
+	if (!s)
+		return sys_epoll_ctl(epfd, op, fd, ev);
+	r = lsock_epoll_ctl(s, epfd, op, fd, ev);
+	rdsb_lsock_put(s);
+	return r;
+}
+
+/* fd closes: as an epoll fd, its registrations go; as an RDS fd, it leaves
+ * every epoll set (the library's own descriptor keeps the socket's file open,
+ * so the kernel would not remove it). */
+void rdsb_epoll_forget(int fd)
+{
+	if (!__atomic_load_n(&regs, __ATOMIC_RELAXED))
+		return;	/* every close() comes here */
+	pthread_mutex_lock(&regs_lock);
+	for (struct ep_reg **p = &regs; *p;) {
+		if ((*p)->fd == fd)
+			sys_epoll_ctl((*p)->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if ((*p)->epfd == fd || (*p)->fd == fd)
+			reg_free(p);
+		else
+			p = &(*p)->next;
+	}
+	pthread_mutex_unlock(&regs_lock);
+}
+
+/* The sockets of epfd's registrations that ask for writability, held. */
+static int wanted(int epfd, struct rdsb_lsock **out)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&regs_lock);
+	for (struct ep_reg *r = regs; r && n < MAX_WAIT; r = r->next) {
+		if (r->epfd != epfd || !(r->events & OUT_EVENTS))
+			continue;
+		rdsb_lsock_hold(r->s);
+		out[n++] = r->s;
+	}
+	pthread_mutex_unlock(&regs_lock);
+	return n;
+}
+
+/* Adds writability to the events of an epoll_wait that returned n. */
+static int add_writable(int epfd, struct epoll_event *ev, int n, int max)
+{
+	pthread_mutex_lock(&regs_lock);
+	for (struct ep_reg *r = regs; r; r = r->next) {
+		uint32_t out = r->events & OUT_EVENTS;
+		int i;
+
+		if (r->epfd != epfd || !out)
+			continue;
+		if (!rdsb_send_space(r->s)) {
+			r->reported = false;
+			continue;
+		}
+		if ((r->events & EPOLLET) && r->reported)
+			continue;
+		for (i = 0; i < n && ev[i].data.u64 != r->data.u64; i++)
+			;
+		if (i == n && n == max)
+			continue;
+		if (i == n)
+			ev[n++] = (struct epoll_event){ .events = 0, .data = r->data };
+		ev[i].events |= out;
+		r->reported = true;
+		if (r->events & EPOLLONESHOT)
+			r->events &= ~(uint32_t)OUT_EVENTS;
+	}
+	pthread_mutex_unlock(&regs_lock);
+	return n;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits for epfd or for send space on one of w; -1 with errno. */
+static int wait_room(int epfd, struct rdsb_lsock **w, int nw, int64_t end, const sigset_t *mask)
+{
+	struct pollfd p[1 + MAX_WAIT] = { { .fd = epfd, .events = POLLIN } };
+	bool armed[MAX_WAIT] = { false }, now = false;
+	int np = 1, ret, err;
+
+	for (int k = 0; k < nw; k++) {
+		if (rdsb_send_space(w[k]))
+			continue;	/* reported already (EPOLLET): no edge to wait for */
+		rdsb_space_arm(w[k], true);
+		armed[k] = true;
+		/* a release between the test and the arm signalled nobody */
+		now |= rdsb_send_space(w[k]);
+		p[np++] = (struct pollfd){ .fd = w[k]->spacefd, .events = POLLIN };
+	}
+	ret = (int)syscall(SYS_ppoll, p, np, now ? &(struct timespec){ 0 } :
+			   end < 0 ? NULL : &(struct timespec){ .tv_sec = (end - now_ms()) / 1000,
+								 .tv_nsec = (end - now_ms()) % 1000 * 1000000 },
+			   mask, _NSIG / 8);
+	err = errno;
+	for (int k = 0; k < nw; k++) {
+		if (armed[k]) {
+			rdsb_space_arm(w[k], false);
+			rdsb_space_drain(w[k]);
+		}
+	}
+	errno = err;
+	return ret < 0 ? -1 : 0;
+}
+
+int rdsb_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+	struct rdsb_lsock *w[MAX_WAIT];
+	int64_t end = timeout >= 0 ? now_ms() + timeout : -1;
+	int nw, n;
+
+	if (max <= 0 || !(nw = wanted(epfd, w)))
+		return sys_epoll_pwait(epfd, ev, max, timeout, mask);
+	for (;;) {
+		n = sys_epoll_pwait(epfd, ev, max, 0, NULL);
+		if (n < 0)
+			break;
+		n = add_writable(epfd, ev, n, max);
+		if (n > 0 || (end >= 0 && now_ms() >= end))
+			break;
+		if (wait_room(epfd, w, nw, end, mask) < 0) {
+			n = -1;
+			break;
+		}
+	}
+	for (int k = 0; k < nw; k++)
+		rdsb_lsock_put(w[k]);
+	return n;
+}
+
+int rdsb_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	return rdsb_epoll_pwait(epfd, ev, max, timeout, NULL);
+}
