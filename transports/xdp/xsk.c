@@ -27,6 +27,7 @@
 #define NFRAMES		4096
 #define FRAME_SIZE	XSK_UMEM__DEFAULT_FRAME_SIZE
 #define RING		RDSX_RX_RING
+#define TX_KICKS	(RING / 32)	/* sendto calls that empty the TX ring */
 
 #define FQ(x) ((struct xsk_ring_prod *)(x)->fq)
 #define CQ(x) ((struct xsk_ring_cons *)(x)->cq)
@@ -221,10 +222,10 @@ void rdsx_dev_close(struct rdsx_state *x)
 	free(x->free_frames);
 }
 
-int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc)
+int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc, int fslot)
 {
 	struct rdsx_conn_key k;
-	struct rdsx_conn v = { .index = xc->index, .fslot = (uint32_t)xc->fslot };
+	struct rdsx_conn v = { .index = xc->index, .fslot = (uint32_t)fslot };
 
 	memcpy(k.laddr, xc->laddr, 16);
 	memcpy(k.faddr, xc->faddr, 16);
@@ -302,9 +303,15 @@ void rdsx_tx_put(struct rdsx_state *x, uint64_t addr, uint32_t len)
 
 void rdsx_tx_kick(struct rdsx_state *x)
 {
-	/* copy mode transmits in the syscall */
-	sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
-	reclaim(x);
+	/* copy mode transmits in the syscall, up to 32 frames a call (EAGAIN:
+	 * more are left) */
+	for (int i = 0; i < TX_KICKS && xsk_prod_nb_free(TX(x), RING) < RING; i++) {
+		int r = (int)sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+
+		reclaim(x);
+		if (r >= 0 || (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS))
+			break;
+	}
 }
 
 unsigned int rdsx_rx_batch(struct rdsx_state *x, void (*fn)(struct rdsx_state *, const uint8_t *, uint32_t))
