@@ -33,7 +33,6 @@
 
 #define ACK_POLL_NS	200000ull	/* acks land in the map, not on the socket */
 #define MAC_RETRY_NS	20000000ull
-#define UMEM_FRAG_MAX	3584		/* a frame must fit one 4 KiB umem frame */
 #define RX_BATCHES	16		/* of 64 frames per receive event */
 
 
@@ -64,8 +63,8 @@ static struct rdsx_conn_st *conn_get(struct rdsx_state *x, const uint8_t laddr[1
 	xc->v6 = !rdsb_addr_is_v4(laddr);
 	xc->index = x->nconns;
 	xc->frag = rdsx_frag_size(x->mtu, xc->v6);
-	if (xc->frag > UMEM_FRAG_MAX)
-		xc->frag = UMEM_FRAG_MAX;
+	if (xc->frag > RDSX_FRAG_MAX)
+		xc->frag = RDSX_FRAG_MAX;
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
 		rdsx_xpath_init(&xc->paths[i], xc, i,
 				&x->paths_map[xc->index * RDS_MPATH_WORKERS + i]);
@@ -624,6 +623,7 @@ static void xdp_exit(struct rdsb_engine *e)
 			rdsx_xpath_free(&x->conns[i]->paths[j]);
 		free(x->conns[i]);
 	}
+	rdsx_pool_free();
 	x->nconns = 0;
 	if (x->xsk_ev.fd >= 0)
 		rdsb_ev_del(e, &x->xsk_ev);

@@ -26,6 +26,7 @@ struct rdsb_engine;
 /* until the peer says: 8 paths starting at once fit in its ring */
 #define RDSX_INIT_CREDIT ((RDSX_RX_RING - RDSX_RING_SLACK) / RDS_MPATH_WORKERS / RDSX_CREDIT_FRAMES)
 #define RDSX_DLQ	4096		/* complete messages waiting for the engine */
+#define RDSX_FRAG_MAX	3584		/* a frame must fit one 4 KiB umem frame */
 
 struct rdsx_conn_st;
 
@@ -166,6 +167,8 @@ void rdsx_xpath_rx(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds
 void rdsx_xpath_rx_taken(struct rdsx_xpath *xp);
 void rdsx_xpath_restart_tx(struct rdsx_xpath *xp);
 void rdsx_xpath_free(struct rdsx_xpath *xp);
+/* the send queues' spare buffers, once every path is freed */
+void rdsx_pool_free(void);
 /* the frame fields we put on anything we send on this path */
 void rdsx_xpath_fields(struct rdsx_xpath *xp, uint32_t frame, struct rdsx_fields *f);
 

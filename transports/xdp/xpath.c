@@ -22,6 +22,31 @@
 
 struct rdsx_stats rdsx_stats;
 
+/* Buffers of the send queues, all of one size, reused: a malloc and free
+ * per frame cost more than its copy. */
+#define POOL_MAX	4096
+static uint8_t *pool[POOL_MAX];
+static unsigned int npool;
+
+static uint8_t *buf_get(void)
+{
+	return npool ? pool[--npool] : malloc(RDS_HEADER_SIZE + RDSX_FRAG_MAX);
+}
+
+static void buf_put(uint8_t *b)
+{
+	if (b && npool < POOL_MAX)
+		pool[npool++] = b;
+	else
+		free(b);
+}
+
+void rdsx_pool_free(void)
+{
+	while (npool)
+		free(pool[--npool]);
+}
+
 static inline int32_t sdiff(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b);
@@ -58,7 +83,7 @@ void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned in
 void rdsx_xpath_free(struct rdsx_xpath *xp)
 {
 	for (unsigned int i = 0; i < RDSX_TXQ; i++)
-		free(xp->txq[i].buf);
+		buf_put(xp->txq[i].buf);
 	for (unsigned int i = 0; i < RDSX_RXQ; i++)
 		free(xp->rxq[i].buf);
 	for (uint32_t i = xp->dl_head; i != xp->dl_tail; i++)
@@ -84,7 +109,7 @@ bool rdsx_xpath_queue(struct rdsx_xpath *xp, const struct rds_header *h, const u
 {
 	struct rdsx_txf *t = &xp->txq[xp->tx_next % RDSX_TXQ];
 
-	if (xp->tx_next - xp->tx_acked >= RDSX_TXQ || !(t->buf = malloc(RDS_HEADER_SIZE + len)))
+	if (xp->tx_next - xp->tx_acked >= RDSX_TXQ || len > RDSX_FRAG_MAX || !(t->buf = buf_get()))
 		return false;
 	t->len = RDS_HEADER_SIZE + len;
 	memcpy(t->buf, h, RDS_HEADER_SIZE);
@@ -105,7 +130,7 @@ void rdsx_xpath_acked(struct rdsx_xpath *xp, uint64_t now)
 	while (xp->tx_acked != a) {
 		struct rdsx_txf *t = &xp->txq[++xp->tx_acked % RDSX_TXQ];
 
-		free(t->buf);
+		buf_put(t->buf);
 		t->buf = NULL;
 		xp->tx_freed++;
 	}
