@@ -144,26 +144,54 @@ static void resolve(struct rdsx_state *x, struct rdsx_conn_st *xc, uint64_t now)
 
 /* ------------------------------------------------------------ frames */
 
+static void frame_l3(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path, struct rdsx_l3 *l)
+{
+	*l = (struct rdsx_l3){ .v6 = xc->v6, .sport = (uint16_t)(RDSX_SPORT_BASE + path), .dport = RDSX_PORT };
+	memcpy(l->smac, x->mac, 6);
+	memcpy(l->dmac, xc->fmac, 6);
+	memcpy(l->saddr, xc->laddr, 16);
+	memcpy(l->daddr, xc->faddr, 16);
+}
+
+uint8_t *rdsx_frame_start(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
+			  uint32_t len, uint64_t *addr)
+{
+	struct rdsx_l3 l;
+	uint8_t *buf;
+
+	if (!xc->have_mac || !(buf = rdsx_tx_buf(x, addr)))
+		return NULL;
+	frame_l3(x, xc, path, &l);
+	rdsx_frame_build(buf, &l, len);
+	return buf + rdsx_l2l4_len(l.v6);
+}
+
+bool rdsx_frame_send(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
+		     uint64_t addr, uint32_t len)
+{
+	struct rdsx_l3 l;
+
+	frame_l3(x, xc, path, &l);
+	rdsx_frame_csum(rdsx_tx_data(x, addr), &l, len);
+	if (!rdsx_tx_put(x, addr, (uint32_t)rdsx_l2l4_len(l.v6) + len))
+		return false;
+	rdsx_count(tx_frames);
+	return true;
+}
+
 bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
 		     const uint8_t *rds, uint32_t len)
 {
-	struct rdsx_l3 l = { .v6 = xc->v6, .sport = (uint16_t)(RDSX_SPORT_BASE + path), .dport = RDSX_PORT };
 	uint64_t addr;
-	uint8_t *buf;
-	size_t n;
+	uint8_t *buf = rdsx_frame_start(x, xc, path, len, &addr);
 
-	if (!xc->have_mac || !(buf = rdsx_tx_buf(x, &addr)))
+	if (!buf)
 		return false;
-	memcpy(l.smac, x->mac, 6);
-	memcpy(l.dmac, xc->fmac, 6);
-	memcpy(l.saddr, xc->laddr, 16);
-	memcpy(l.daddr, xc->faddr, 16);
-	n = rdsx_frame_build(buf, &l, len);
-	memcpy(buf + rdsx_l2l4_len(l.v6), rds, len);
-	rdsx_frame_csum(buf, &l, len);
-	rdsx_tx_put(x, addr, (uint32_t)n);
-	rdsx_count(tx_frames);
-	return true;
+	memcpy(buf, rds, len);
+	if (rdsx_frame_send(x, xc, path, addr, len))
+		return true;
+	rdsx_tx_release(x, addr);	/* lost: an ack goes with the next, a map again */
+	return false;
 }
 
 /* ------------------------------------------------------------ congestion maps */
@@ -366,7 +394,7 @@ static int xdp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 			if (flen > xc->frag)
 				flen = xc->frag;
 			if (!rdsx_xpath_window_open(xp) ||
-			    !rdsx_xpath_queue(xp, &m->wire, m->data + p->head_off, flen))
+			    !rdsx_xpath_queue(x, xp, &m->wire, m->data + p->head_off, flen, false))
 				goto out;
 			p->head_off += flen;
 		} while (p->head_off < m->len);
@@ -385,7 +413,7 @@ static uint64_t xdp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsx_xpath *xp = p->t_data;
 
-	rdsx_xpath_acked(xp, e->now);
+	rdsx_xpath_acked(e->tp_priv, xp, e->now);
 	return xp->tx_freed;
 }
 
@@ -403,7 +431,7 @@ static void xpath_timer(struct rdsb_engine *e, struct rdsx_state *x, struct rdsx
 {
 	struct rdsb_path *p = xp->p;
 
-	rdsx_xpath_acked(xp, e->now);
+	rdsx_xpath_acked(x, xp, e->now);
 	if (p && p->state == RDSB_PATH_UP && !list_empty(&p->send_q) && rdsx_xpath_window_open(xp))
 		rdsb_path_xmit(e, p);
 	rdsx_xpath_send(x, xp, e->now, next);
@@ -446,7 +474,7 @@ static void xdp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events
 		struct rdsx_xpath *xp = x->touched[i];
 
 		xp->touched = false;
-		rdsx_xpath_acked(xp, e->now);
+		rdsx_xpath_acked(x, xp, e->now);
 		rdsx_xpath_send(x, xp, e->now, &next);
 	}
 	x->ntouched = 0;
@@ -549,7 +577,7 @@ static void xdp_close(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
 
 			if (flen > xp->xc->frag)
 				flen = xp->xc->frag;
-			if (!rdsx_xpath_queue(xp, &m->wire, m->data + p->head_off, flen))
+			if (!rdsx_xpath_queue(e->tp_priv, xp, &m->wire, m->data + p->head_off, flen, true))
 				break;
 			p->head_off += flen;
 		}
@@ -623,7 +651,6 @@ static void xdp_exit(struct rdsb_engine *e)
 			rdsx_xpath_free(&x->conns[i]->paths[j]);
 		free(x->conns[i]);
 	}
-	rdsx_pool_free();
 	x->nconns = 0;
 	if (x->xsk_ev.fd >= 0)
 		rdsb_ev_del(e, &x->xsk_ev);

@@ -35,6 +35,13 @@ struct rdsx_txf {
 	uint32_t len;
 };
 
+/* A frame of ours kept in the umem until acked, built when its message was
+ * sent: numbered, acked and checksummed again each time it goes out. */
+struct rdsx_kept {
+	uint64_t addr;
+	uint32_t len;			/* after the UDP header: rds_header + fragment */
+};
+
 /* A message reassembled, waiting for the engine to take it. */
 struct rdsx_rxm {
 	struct rdsb_hdr h;
@@ -52,7 +59,7 @@ struct rdsx_xpath {
 	uint16_t tx_epoch;
 	uint32_t tx_next, tx_sent, tx_acked;
 	uint64_t tx_queued, tx_freed;	/* frames ever queued, ever acked: the ack key */
-	struct rdsx_txf txq[RDSX_TXQ];
+	struct rdsx_kept txq[RDSX_TXQ];
 	uint64_t rto, rto_at;		/* ns */
 	uint32_t dup_seen, fast_rexmit_at;
 
@@ -114,6 +121,7 @@ struct rdsx_state {
 	void *fq, *cq, *rx, *tx;	/* rings */
 	uint64_t *free_frames;
 	uint32_t nfree;
+	uint8_t *fstate;		/* per umem frame: in the TX ring, kept */
 	struct rdsb_ev xsk_ev;		/* the socket's fd in the engine's epoll */
 
 	struct rdsx_conn_st *conns[RDSX_MAX_CONNS];	/* by index (the rdsx_paths rows) */
@@ -128,9 +136,18 @@ struct rdsx_state {
 /* xsk.c: the device, its XDP program, maps and AF_XDP socket */
 int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e, const char *dev);
 void rdsx_dev_close(struct rdsx_state *x);
-/* A TX buffer for len bytes, or NULL when the ring is full. */
+/* A TX buffer, or NULL when there is none free. */
 uint8_t *rdsx_tx_buf(struct rdsx_state *x, uint64_t *addr);
-void rdsx_tx_put(struct rdsx_state *x, uint64_t addr, uint32_t len);
+uint8_t *rdsx_tx_data(struct rdsx_state *x, uint64_t addr);
+/* onto the TX ring; false when it is full (the buffer stays the caller's) */
+bool rdsx_tx_put(struct rdsx_state *x, uint64_t addr, uint32_t len);
+void rdsx_tx_release(struct rdsx_state *x, uint64_t addr);	/* never put */
+/* A kept buffer is not free when the kernel has sent it, but when unkept. */
+void rdsx_tx_keep(struct rdsx_state *x, uint64_t addr);
+void rdsx_tx_unkeep(struct rdsx_state *x, uint64_t addr);
+bool rdsx_tx_in_ring(struct rdsx_state *x, uint64_t addr);
+uint32_t rdsx_tx_room(struct rdsx_state *x);	/* free buffers */
+#define RDSX_TX_RESERVE	256	/* of them for acks, maps and retransmissions only */
 void rdsx_tx_kick(struct rdsx_state *x);
 /* Calls fn for each received frame, then recycles the buffers. */
 unsigned int rdsx_rx_batch(struct rdsx_state *x, void (*fn)(struct rdsx_state *, const uint8_t *, uint32_t));
@@ -148,12 +165,12 @@ void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned in
 		     struct rdsx_path *map);
 /* room in the peer's window for another frame (a probe when it is closed) */
 bool rdsx_xpath_window_open(const struct rdsx_xpath *xp);
-/* keep one frame of a message (its header, fragment) for sending; false
- * when out of memory or the queue is full */
-bool rdsx_xpath_queue(struct rdsx_xpath *xp, const struct rds_header *h, const uint8_t *frag,
-		      uint32_t len);
+/* build and keep one frame of a message (its header, fragment) for sending;
+ * false when the queue or the umem is full (force: the umem's reserve too) */
+bool rdsx_xpath_queue(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds_header *h,
+		      const uint8_t *frag, uint32_t len, bool force);
 /* acks from the map: free frames */
-void rdsx_xpath_acked(struct rdsx_xpath *xp, uint64_t now);
+void rdsx_xpath_acked(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now);
 /* frames due now (new within the window, or a retransmission), an ack */
 void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, uint64_t *next);
 static inline bool rdsx_xpath_in_flight(const struct rdsx_xpath *xp)
@@ -167,12 +184,17 @@ void rdsx_xpath_rx(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds
 void rdsx_xpath_rx_taken(struct rdsx_xpath *xp);
 void rdsx_xpath_restart_tx(struct rdsx_xpath *xp);
 void rdsx_xpath_free(struct rdsx_xpath *xp);
-/* the send queues' spare buffers, once every path is freed */
-void rdsx_pool_free(void);
 /* the frame fields we put on anything we send on this path */
 void rdsx_xpath_fields(struct rdsx_xpath *xp, uint32_t frame, struct rdsx_fields *f);
 
-/* xdp.c: send one frame (rds_header + fragment) on a path */
+/* xdp.c: a frame of len bytes after the UDP header in a TX buffer, its
+ * headers written: the caller writes those bytes at the pointer returned
+ * (NULL: no buffer, or the peer's MAC is not known yet), then sends it */
+uint8_t *rdsx_frame_start(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
+			  uint32_t len, uint64_t *addr);
+bool rdsx_frame_send(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
+		     uint64_t addr, uint32_t len);
+/* send one frame (rds_header + fragment) on a path */
 bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
 		     const uint8_t *rds, uint32_t len);
 

@@ -22,31 +22,6 @@
 
 struct rdsx_stats rdsx_stats;
 
-/* Buffers of the send queues, all of one size, reused: a malloc and free
- * per frame cost more than its copy. */
-#define POOL_MAX	4096
-static uint8_t *pool[POOL_MAX];
-static unsigned int npool;
-
-static uint8_t *buf_get(void)
-{
-	return npool ? pool[--npool] : malloc(RDS_HEADER_SIZE + RDSX_FRAG_MAX);
-}
-
-static void buf_put(uint8_t *b)
-{
-	if (b && npool < POOL_MAX)
-		pool[npool++] = b;
-	else
-		free(b);
-}
-
-void rdsx_pool_free(void)
-{
-	while (npool)
-		free(pool[--npool]);
-}
-
 static inline int32_t sdiff(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b);
@@ -82,8 +57,6 @@ void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned in
 
 void rdsx_xpath_free(struct rdsx_xpath *xp)
 {
-	for (unsigned int i = 0; i < RDSX_TXQ; i++)
-		buf_put(xp->txq[i].buf);
 	for (unsigned int i = 0; i < RDSX_RXQ; i++)
 		free(xp->rxq[i].buf);
 	for (uint32_t i = xp->dl_head; i != xp->dl_tail; i++)
@@ -104,23 +77,26 @@ bool rdsx_xpath_window_open(const struct rdsx_xpath *xp)
 	return xp->tx_next - xp->tx_acked - 1 < window(xp);
 }
 
-bool rdsx_xpath_queue(struct rdsx_xpath *xp, const struct rds_header *h, const uint8_t *frag,
-		      uint32_t len)
+bool rdsx_xpath_queue(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds_header *h,
+		      const uint8_t *frag, uint32_t len, bool force)
 {
-	struct rdsx_txf *t = &xp->txq[xp->tx_next % RDSX_TXQ];
+	struct rdsx_kept *k = &xp->txq[xp->tx_next % RDSX_TXQ];
+	uint8_t *buf;
 
-	if (xp->tx_next - xp->tx_acked >= RDSX_TXQ || len > RDSX_FRAG_MAX || !(t->buf = buf_get()))
+	if (xp->tx_next - xp->tx_acked >= RDSX_TXQ || (!force && rdsx_tx_room(x) < RDSX_TX_RESERVE) ||
+	    !(buf = rdsx_frame_start(x, xp->xc, xp->index, RDS_HEADER_SIZE + len, &k->addr)))
 		return false;
-	t->len = RDS_HEADER_SIZE + len;
-	memcpy(t->buf, h, RDS_HEADER_SIZE);
+	k->len = RDS_HEADER_SIZE + len;
+	memcpy(buf, h, RDS_HEADER_SIZE);
 	if (len)
-		memcpy(t->buf + RDS_HEADER_SIZE, frag, len);
+		memcpy(buf + RDS_HEADER_SIZE, frag, len);
+	rdsx_tx_keep(x, k->addr);
 	xp->tx_next++;
 	xp->tx_queued++;
 	return true;
 }
 
-void rdsx_xpath_acked(struct rdsx_xpath *xp, uint64_t now)
+void rdsx_xpath_acked(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now)
 {
 	uint32_t a = __atomic_load_n(&xp->map->acked, __ATOMIC_ACQUIRE);
 
@@ -128,10 +104,7 @@ void rdsx_xpath_acked(struct rdsx_xpath *xp, uint64_t now)
 	if (sdiff(a, xp->tx_acked) <= 0 || sdiff(a, xp->tx_sent) >= 0)
 		return;
 	while (xp->tx_acked != a) {
-		struct rdsx_txf *t = &xp->txq[++xp->tx_acked % RDSX_TXQ];
-
-		buf_put(t->buf);
-		t->buf = NULL;
+		rdsx_tx_unkeep(x, xp->txq[++xp->tx_acked % RDSX_TXQ].addr);
 		xp->tx_freed++;
 	}
 	xp->rto = RTO_MIN;
@@ -172,12 +145,28 @@ void rdsx_xpath_fields(struct rdsx_xpath *xp, uint32_t frame, struct rdsx_fields
 
 static bool send_numbered(struct rdsx_state *x, struct rdsx_xpath *xp, uint32_t n)
 {
-	struct rdsx_txf *t = &xp->txq[n % RDSX_TXQ];
+	const struct rdsx_kept *k = &xp->txq[n % RDSX_TXQ];
+	size_t l2l4 = rdsx_l2l4_len(xp->xc->v6);
+	uint64_t addr = k->addr;
+	uint8_t *frame = rdsx_tx_data(x, addr);
 	struct rdsx_fields f;
 
+	if (rdsx_tx_in_ring(x, addr)) {
+		/* its last copy is not out yet: this one goes in another buffer */
+		uint8_t *copy = rdsx_tx_buf(x, &addr);
+
+		if (!copy)
+			return false;
+		memcpy(copy, frame, l2l4 + k->len);
+		frame = copy;
+	}
 	rdsx_xpath_fields(xp, n, &f);
-	rdsx_fields_put((struct rds_header *)t->buf, &f);
-	return rdsx_send_frame(x, xp->xc, xp->index, t->buf, t->len);
+	rdsx_fields_put((struct rds_header *)(frame + l2l4), &f);
+	if (rdsx_frame_send(x, xp->xc, xp->index, addr, k->len))
+		return true;
+	if (addr != k->addr)
+		rdsx_tx_release(x, addr);
+	return false;
 }
 
 void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, uint64_t *next)
@@ -227,17 +216,15 @@ void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, 
 
 void rdsx_xpath_restart_tx(struct rdsx_xpath *xp)
 {
-	struct rdsx_txf *keep;
+	struct rdsx_kept *keep;
 	uint32_t n = xp->tx_next - xp->tx_acked - 1, base = xp->tx_acked;
 
 	/* renumber what is not acked from 1, under a new epoch */
 	keep = calloc(n ? n : 1, sizeof(*keep));
 	if (!keep)
 		return;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n; i++)
 		keep[i] = xp->txq[(base + 1 + i) % RDSX_TXQ];
-		xp->txq[(base + 1 + i) % RDSX_TXQ].buf = NULL;
-	}
 	for (uint32_t i = 0; i < n; i++)
 		xp->txq[(1 + i) % RDSX_TXQ] = keep[i];
 	free(keep);
