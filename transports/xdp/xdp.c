@@ -365,6 +365,25 @@ static void cong_take(struct rdsb_engine *e, struct rdsx_conn_st *xc, const stru
 
 /* ------------------------------------------------------------ send */
 
+/* m's frames from p->head_off on, while the peer's window has room (force:
+ * all of them, as far as the queue and the umem's reserve go); true when
+ * the last one is queued. A message of zero bytes is one frame. */
+static bool queue_frames(struct rdsx_state *x, struct rdsx_xpath *xp, struct rdsb_path *p,
+			 struct rdsb_msg *m, bool force)
+{
+	do {
+		uint32_t flen = m->len - (uint32_t)p->head_off;
+
+		if (flen > xp->xc->frag)
+			flen = xp->xc->frag;
+		if ((!force && !rdsx_xpath_window_open(xp)) ||
+		    !rdsx_xpath_queue(x, xp, &m->wire, m->data + p->head_off, flen, force))
+			return false;
+		p->head_off += flen;
+	} while (p->head_off < m->len);
+	return true;
+}
+
 static int xdp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsx_state *x = e->tp_priv;
@@ -387,23 +406,13 @@ static int xdp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 				continue;
 			}
 		}
-		/* a message of zero bytes is one frame */
-		do {
-			uint32_t flen = m->len - (uint32_t)p->head_off;
-
-			if (flen > xc->frag)
-				flen = xc->frag;
-			if (!rdsx_xpath_window_open(xp) ||
-			    !rdsx_xpath_queue(x, xp, &m->wire, m->data + p->head_off, flen, false))
-				goto out;
-			p->head_off += flen;
-		} while (p->head_off < m->len);
+		if (!queue_frames(x, xp, p, m, false))
+			break;
 		list_del_init(&m->item);
 		p->head_off = 0;
 		m->end_off = xp->tx_queued;
 		rdsb_path_msg_sent(p, m);
 	}
-out:
 	rdsx_xpath_send(x, xp, e->now, &next);
 	rdsx_tx_kick(x);
 	return 0;
@@ -566,23 +575,10 @@ static void xdp_recv(struct rdsb_engine *e, struct rdsb_path *p)
  * RETRANSMITTED, on the next path. */
 static void xdp_close(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
 {
-	struct rdsx_xpath *xp = p->t_data;
-
 	(void)reset;
-	if (p->head_off && !list_empty(&p->send_q)) {
-		struct rdsb_msg *m = list_first_entry(&p->send_q, struct rdsb_msg, item);
-
-		while (p->head_off < m->len) {
-			uint32_t flen = m->len - (uint32_t)p->head_off;
-
-			if (flen > xp->xc->frag)
-				flen = xp->xc->frag;
-			if (!rdsx_xpath_queue(e->tp_priv, xp, &m->wire, m->data + p->head_off, flen, true))
-				break;
-			p->head_off += flen;
-		}
-	}
-	(void)e;
+	if (p->head_off && !list_empty(&p->send_q))
+		queue_frames(e->tp_priv, p->t_data, p, list_first_entry(&p->send_q, struct rdsb_msg, item),
+			     true);
 	close(p->ev.fd);
 	p->ev.fd = -1;
 	p->ev.events = 0;
