@@ -426,6 +426,22 @@ static uint64_t xdp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	return xp->tx_freed;
 }
 
+/* XDP wakes the engine at the next ack while the core or our queue waits
+ * for one; the poll (ack_poll_ns) stays as the fallback. */
+static void want_ack_wake(struct rdsx_xpath *xp)
+{
+	__atomic_store_n(&xp->map->ack_wake, xp->core_waits || xp->window_waits, __ATOMIC_RELEASE);
+}
+
+static void xdp_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting)
+{
+	struct rdsx_xpath *xp = p->t_data;
+
+	(void)e;
+	xp->core_waits = waiting;
+	want_ack_wake(xp);
+}
+
 static uint64_t xdp_ack_poll_ns(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	(void)e;
@@ -443,6 +459,8 @@ static void xpath_timer(struct rdsb_engine *e, struct rdsx_state *x, struct rdsx
 	rdsx_xpath_acked(x, xp, e->now);
 	if (p && p->state == RDSB_PATH_UP && !list_empty(&p->send_q) && rdsx_xpath_window_open(xp))
 		rdsb_path_xmit(e, p);
+	xp->window_waits = p && p->state == RDSB_PATH_UP && !list_empty(&p->send_q);
+	want_ack_wake(xp);
 	rdsx_xpath_send(x, xp, e->now, next);
 	if (rdsx_xpath_in_flight(xp) && e->now + ACK_POLL_NS < *next)
 		*next = e->now + ACK_POLL_NS;
@@ -475,8 +493,11 @@ static void xdp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events
 	struct rdsx_state *x = e->tp_priv;
 	uint64_t next = UINT64_MAX;
 
-	(void)ev;
 	(void)events;
+	if (ev == &x->wake_ev) {
+		rdsx_wake_drain(x);	/* the pass after this batch reads the acks */
+		return;
+	}
 	for (int i = 0; i < RX_BATCHES && rdsx_rx_batch(x, on_frame); i++)
 		;
 	for (unsigned int i = 0; i < x->ntouched; i++) {
@@ -650,6 +671,8 @@ static void xdp_exit(struct rdsb_engine *e)
 	x->nconns = 0;
 	if (x->xsk_ev.fd >= 0)
 		rdsb_ev_del(e, &x->xsk_ev);
+	if (x->wake_ev.fd >= 0)
+		rdsb_ev_del(e, &x->wake_ev);
 	rdsx_dev_close(x);
 	if (x->probe_fd >= 0)
 		close(x->probe_fd);
@@ -686,7 +709,7 @@ static int xdp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 
 	if (!x)
 		return -ENOMEM;
-	x->probe_fd = x->xsk_ev.fd = -1;
+	x->probe_fd = x->xsk_ev.fd = x->wake_ev.fd = -1;
 	x->skb_mode = mode && !strcmp(mode, "skb");
 	x->mode_set = mode != NULL;
 	e->tp_priv = x;
@@ -696,7 +719,9 @@ static int xdp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	x->probe_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	x->xsk_ev.kind = EV_TRANSPORT;
 	x->xsk_ev.fd = rdsx_xsk_fd(x);
-	if (rdsb_ev_set(e, &x->xsk_ev, EPOLLIN) < 0)
+	x->wake_ev.kind = EV_TRANSPORT;
+	x->wake_ev.fd = rdsx_wake_fd(x);
+	if (rdsb_ev_set(e, &x->xsk_ev, EPOLLIN) < 0 || rdsb_ev_set(e, &x->wake_ev, EPOLLIN) < 0)
 		return -errno;
 	return 0;
 }
@@ -720,6 +745,7 @@ const struct rdsb_transport rdsb_xdp_transport = {
 	.recv_path = xdp_recv,
 	.xmit = xdp_xmit,
 	.acked = xdp_acked,
+	.ack_wait = xdp_ack_wait,
 	.ack_poll_ns = xdp_ack_poll_ns,
 	.counters = xdp_counters,
 };

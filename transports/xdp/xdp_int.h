@@ -17,6 +17,7 @@
 #include "../../user/engine/engine.h"
 
 struct rdsb_engine;
+struct ring_buffer;
 
 #define RDSX_TXQ	4096		/* frames a path keeps until acked (power of 2) */
 #define RDSX_RXQ	4096		/* out-of-order frames a path holds (power of 2) */
@@ -54,6 +55,8 @@ struct rdsx_xpath {
 	struct rdsx_path *map;		/* mmap-ed rdsx_paths entry: acked, credit */
 	struct rdsb_path *p;		/* the engine's, while it has the connection */
 	bool touched;			/* on the list of paths a receive batch reached */
+	bool core_waits;		/* for acks (ack_wait): a sender is short of send space */
+	bool window_waits;		/* messages wait for the peer's window */
 
 	/* TX: frames tx_acked+1 .. tx_next-1 are kept, up to tx_sent-1 sent. */
 	uint16_t tx_epoch;
@@ -123,6 +126,8 @@ struct rdsx_state {
 	uint32_t nfree;
 	uint8_t *fstate;		/* per umem frame: in the TX ring, kept */
 	struct rdsb_ev xsk_ev;		/* the socket's fd in the engine's epoll */
+	struct ring_buffer *wake_rb;	/* rdsx_wake: XDP saw an ack we wait for */
+	struct rdsb_ev wake_ev;
 
 	struct rdsx_conn_st *conns[RDSX_MAX_CONNS];	/* by index (the rdsx_paths rows) */
 	struct rdsx_conn_st *hash[RDSX_CONN_HASH];	/* by addresses */
@@ -154,6 +159,8 @@ unsigned int rdsx_rx_batch(struct rdsx_state *x, void (*fn)(struct rdsx_state *,
 /* XDP learns the connection: its rdsx_paths rows, the peer's congestion map */
 int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc, int fslot);
 int rdsx_xsk_fd(struct rdsx_state *x);
+int rdsx_wake_fd(struct rdsx_state *x);		/* readable: an ack we wait for came */
+void rdsx_wake_drain(struct rdsx_state *x);
 /* The AF_XDP socket's own drop counts (XDP_STATISTICS; zeros before it exists). */
 struct xdp_statistics;
 void rdsx_xsk_stats(struct rdsx_state *x, struct xdp_statistics *st);

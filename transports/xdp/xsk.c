@@ -58,6 +58,14 @@ static void pin_path(const struct rdsx_state *x, const char *name, char *buf, si
 static const char *const pinned[] = { RDSX_MAP_CONNS, RDSX_MAP_PATHS, RDSX_MAP_CONG_VER,
 				      RDSX_MAP_COUNTERS };
 
+static int wake_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;	/* being woken is all: the engine's pass reads the acks */
+}
+
 static int load_prog(struct rdsx_state *x)
 {
 	struct rdsx_xdp *skel = rdsx_xdp__open();
@@ -86,6 +94,9 @@ static int load_prog(struct rdsx_state *x)
 		if (bpf_map__pin(maps[i], path))
 			pr_info("rds-bpf: cannot pin %s\n", path);
 	}
+	x->wake_rb = ring_buffer__new(bpf_map__fd(skel->maps.rdsx_wake), wake_record, NULL, NULL);
+	if (!x->wake_rb)
+		return -errno;
 	x->paths_map = mmap(NULL, sizeof(struct rdsx_path) * RDSX_MAX_CONNS * RDS_MPATH_WORKERS,
 			    PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.rdsx_paths), 0);
 	if (x->paths_map == MAP_FAILED) {
@@ -205,6 +216,8 @@ void rdsx_dev_close(struct rdsx_state *x)
 		xsk_umem__delete(x->umem);
 	if (x->xdp_flags)
 		bpf_xdp_detach(x->ifindex, x->xdp_flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (x->wake_rb)
+		ring_buffer__free(x->wake_rb);
 	if (x->paths_map)
 		munmap(x->paths_map, sizeof(struct rdsx_path) * RDSX_MAX_CONNS * RDS_MPATH_WORKERS);
 	if (x->skel) {
@@ -253,6 +266,16 @@ void rdsx_prog_counters(struct rdsx_state *x, uint64_t out[RDSX_C_MAX])
 int rdsx_xsk_fd(struct rdsx_state *x)
 {
 	return xsk_socket__fd(x->xsk);
+}
+
+int rdsx_wake_fd(struct rdsx_state *x)
+{
+	return ring_buffer__epoll_fd(x->wake_rb);
+}
+
+void rdsx_wake_drain(struct rdsx_state *x)
+{
+	ring_buffer__consume(x->wake_rb);
 }
 
 void rdsx_xsk_stats(struct rdsx_state *x, struct xdp_statistics *st)
