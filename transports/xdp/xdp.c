@@ -244,8 +244,10 @@ static void deliver(struct rdsb_engine *e, struct rdsx_xpath *xp)
 	struct rdsb_path *p = xp->p;
 	bool taken = false;
 
+	/* delivering: rdsb_recv_incoming is dropping the path, whose recv_path
+	 * comes back here; the loop below stops at the closed handle */
 	if (!p || xp->delivering)
-		return;		/* rdsb_recv_incoming dropped the path: its recv_path */
+		return;
 	xp->delivering = true;
 	while (xp->dl_head != xp->dl_tail && p->ev.fd >= 0 && !p->rx_stalled &&
 	       (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_DISCONNECTING)) {
