@@ -21,6 +21,7 @@
 #define RDSX_MAP_PATHS		"rdsx_paths"
 #define RDSX_MAP_CONG_VER	"rdsx_cong_ver"
 #define RDSX_MAP_COUNTERS	"rdsx_counters"
+#define RDSX_WAKE_RING		4096	/* bytes of the rdsx_wake ring buffer */
 #define RDSX_MAP_XSKS		"rdsx_xsks"
 
 /*
@@ -48,6 +49,9 @@ struct rdsx_path {
 	__u32	credit;		/* the peer's last advertised window (credits) */
 	__u32	dup_acks;	/* ack-only frames that did not advance acked */
 	__u64	ack_frames;	/* ack-only frames consumed */
+	__u32	ack_wake;	/* set by userspace, which waits: the next ack that
+				 * advances acked clears it and wakes it (rdsx_wake) */
+	__u32	pad;
 };
 
 /* Per connection: the version of each congestion map chunk applied, so a

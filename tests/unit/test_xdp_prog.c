@@ -228,6 +228,56 @@ static void test_ack_only_consumed(void)
 	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_LEN);
 }
 
+static int wake_seen(void *ctx, void *data, size_t size)
+{
+	uint32_t *idx = ctx;
+
+	if (size == sizeof(*idx))
+		memcpy(idx, data, sizeof(*idx));
+	return 0;
+}
+
+/* An ack that advances acked wakes a sender waiting for one (ack_wake) once,
+ * with the path's index; one that does not advance, or no one waiting, does
+ * not. */
+static void test_ack_wakes_waiting_sender(void)
+{
+	struct rdsx_path *st = path_state(CONN_B4, 2);
+	struct ring_buffer *rb;
+	uint32_t idx = ~0u;
+	struct frame f;
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.rdsx_wake), wake_seen, &idx, NULL);
+	CHECK(rb != NULL);
+	if (!rb)
+		return;
+	st->tx_epoch = EPOCH;
+	st->acked = 10;
+	st->ack_wake = 0;
+	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 20, 4);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_CONSUMED);
+	CHECK_EQ(ring_buffer__consume(rb), 0);		/* no one waits */
+	st->ack_wake = 1;
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_CONSUMED);
+	CHECK_EQ(ring_buffer__consume(rb), 0);		/* a duplicate: acked did not move */
+	CHECK_EQ(st->ack_wake, 1);
+	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 30, 4);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_CONSUMED);
+	CHECK_EQ(ring_buffer__consume(rb), 1);
+	CHECK_EQ(idx, CONN_B4 * RDS_MPATH_WORKERS + 2);
+	CHECK_EQ(st->ack_wake, 0);
+	/* a piggybacked ack on data wakes it too; then it stays quiet */
+	st->ack_wake = 1;
+	data_frame(&f, B4, A4, 1, (uint64_t)EPOCH << 32 | 40, 100);
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_REDIRECT);
+	CHECK_EQ(ring_buffer__consume(rb), 1);
+	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 50, 4);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_CONSUMED);
+	CHECK_EQ(ring_buffer__consume(rb), 0);
+	CHECK_EQ(st->acked, 50);
+	ring_buffer__free(rb);
+}
+
 static void test_cong_chunks(void)
 {
 	struct rdsb_cong_map map;
@@ -422,6 +472,7 @@ int main(void)
 	test_not_ours_passes();
 	test_data_redirected_with_piggybacked_ack();
 	test_ack_only_consumed();
+	test_ack_wakes_waiting_sender();
 	test_cong_chunks();
 	test_truncated_and_hostile();
 	test_fuzz_never_crashes();

@@ -13,13 +13,32 @@ uint32_t rdsx_frag_size(unsigned int mtu, bool v6)
 	return room < RDS_FRAG_SIZE ? room : RDS_FRAG_SIZE;
 }
 
+/* The big-endian 16-bit sum of n bytes, added to s. A ones' complement sum
+ * does not depend on byte order (RFC 1071): 32-bit native words are added
+ * in 64 bits, folded and swapped once. */
 static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
 {
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)(p[0] << 8);
-	return s;
+	uint64_t acc = 0;
+	uint16_t w16 = 0;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		acc += (w & 0xffffffffu) + (w >> 32);
+	}
+	for (; n >= 2; p += 2, n -= 2) {
+		memcpy(&w16, p, 2);
+		acc += w16;
+	}
+	if (n) {
+		w16 = 0;
+		memcpy(&w16, p, 1);	/* the odd byte, padded with a zero after it */
+		acc += w16;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return s + ntohs((uint16_t)acc);
 }
 
 static uint16_t fold(uint32_t s)

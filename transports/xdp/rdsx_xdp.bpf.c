@@ -52,6 +52,12 @@ struct {
 	__type(value, __u64);
 } rdsx_counters SEC(".maps");
 
+/* Wakes the sender waiting for an ack (ack_wake): the index of the path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RDSX_WAKE_RING);
+} rdsx_wake SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, 64);
@@ -100,9 +106,13 @@ static __always_inline void apply_ack(const struct rdsx_conn *c, __u32 path,
 		count(RDSX_C_ACK_STALE, 0);
 		return;
 	}
-	if ((__s32)(n - st->acked) > 0)
+	if ((__s32)(n - st->acked) > 0) {
 		st->acked = n;
-	else if (ack_only)
+		if (st->ack_wake) {
+			st->ack_wake = 0;
+			bpf_ringbuf_output(&rdsx_wake, &idx, sizeof(idx), 0);
+		}
+	} else if (ack_only)
 		st->dup_acks++;
 	if (ack_only)
 		st->ack_frames++;

@@ -1,21 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The XDP/AF_XDP transport (docs/xdp-encap.md) as the engine sees it: each
- * path is a stream of whole records (the engine's end of a socketpair), just
- * like a TCP path socket, so delivery, congestion and SO_SNDBUF accounting
- * are the engine's own. A transport thread turns the records into numbered
- * UDP frames on the AF_XDP socket and back, and publishes how much of each
- * stream the peer has acknowledged (acked()). Frames from a peer the engine
- * does not know yet make the engine accept the path, as a TCP accept would.
+ * The XDP/AF_XDP transport (docs/xdp-encap.md) on the engine's message
+ * interface, in the engine's event loop: xmit cuts each message of a path's
+ * queue into numbered UDP frames on the AF_XDP socket as far as the peer's
+ * window allows (the rest waits in p->head_off until acks open it: the
+ * timer op reads them from the map XDP writes and sends again); frames
+ * received are put back in order, reassembled and handed to
+ * rdsb_recv_incoming, and held while the engine's path is stalled (the
+ * window we advertise shrinks with what we hold, which stops the peer).
+ * Frames from a peer the engine does not know yet make the engine accept
+ * the path, as a TCP accept would.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/if_xdp.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <rds-bpf/rds.h>
 #include <stdlib.h>
@@ -30,42 +31,46 @@
 #include "../../user/common/log.h"
 #include "xdp_int.h"
 
-#define STREAM_BUF	(4 << 20)
 #define ACK_POLL_NS	200000ull	/* acks land in the map, not on the socket */
 #define MAC_RETRY_NS	20000000ull
-#define UMEM_FRAG_MAX	3584		/* a frame must fit one 4 KiB umem frame */
+#define RX_BATCHES	16		/* of 64 frames per receive event */
 
 
 /* ------------------------------------------------------------ connections */
 
+static unsigned int conn_hash(const uint8_t laddr[16], const uint8_t faddr[16])
+{
+	uint32_t h = 2166136261u;
+
+	for (unsigned int i = 0; i < 16; i++)
+		h = (h ^ laddr[i] ^ (uint32_t)faddr[i] << 8) * 16777619u;
+	return h & (RDSX_CONN_HASH - 1);
+}
+
 static struct rdsx_conn_st *conn_get(struct rdsx_state *x, const uint8_t laddr[16],
 				     const uint8_t faddr[16], bool create)
 {
-	struct rdsx_conn_st *xc = NULL;
+	unsigned int b = conn_hash(laddr, faddr);
+	struct rdsx_conn_st *xc;
 
-	pthread_mutex_lock(&x->conns_lock);
-	for (unsigned int i = 0; i < x->nconns; i++)
-		if (!memcmp(x->conns[i]->laddr, laddr, 16) && !memcmp(x->conns[i]->faddr, faddr, 16)) {
-			xc = x->conns[i];
-			goto out;
-		}
+	for (xc = x->hash[b]; xc; xc = xc->hnext)
+		if (!memcmp(xc->laddr, laddr, 16) && !memcmp(xc->faddr, faddr, 16))
+			return xc;
 	if (!create || x->nconns == RDSX_MAX_CONNS || !(xc = calloc(1, sizeof(*xc))))
-		goto out;
+		return NULL;
 	memcpy(xc->laddr, laddr, 16);
 	memcpy(xc->faddr, faddr, 16);
 	xc->v6 = !rdsb_addr_is_v4(laddr);
 	xc->index = x->nconns;
-	xc->fslot = -1;
 	xc->frag = rdsx_frag_size(x->mtu, xc->v6);
-	if (xc->frag > UMEM_FRAG_MAX)
-		xc->frag = UMEM_FRAG_MAX;
-	pthread_mutex_init(&xc->lock, NULL);
+	if (xc->frag > RDSX_FRAG_MAX)
+		xc->frag = RDSX_FRAG_MAX;
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
 		rdsx_xpath_init(&xc->paths[i], xc, i,
 				&x->paths_map[xc->index * RDS_MPATH_WORKERS + i]);
 	x->conns[x->nconns++] = xc;
-out:
-	pthread_mutex_unlock(&x->conns_lock);
+	xc->hnext = x->hash[b];
+	x->hash[b] = xc;
 	return xc;
 }
 
@@ -139,61 +144,54 @@ static void resolve(struct rdsx_state *x, struct rdsx_conn_st *xc, uint64_t now)
 
 /* ------------------------------------------------------------ frames */
 
-bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
-		     const uint8_t *rds, uint32_t len)
+static void frame_l3(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path, struct rdsx_l3 *l)
 {
-	struct rdsx_l3 l = { .v6 = xc->v6, .sport = (uint16_t)(RDSX_SPORT_BASE + path), .dport = RDSX_PORT };
-	uint64_t addr;
-	uint8_t *buf;
-	size_t n;
+	*l = (struct rdsx_l3){ .v6 = xc->v6, .sport = (uint16_t)(RDSX_SPORT_BASE + path), .dport = RDSX_PORT };
+	memcpy(l->smac, x->mac, 6);
+	memcpy(l->dmac, xc->fmac, 6);
+	memcpy(l->saddr, xc->laddr, 16);
+	memcpy(l->daddr, xc->faddr, 16);
+}
 
-	if (!xc->have_mac || !(buf = rdsx_tx_buf(x, &addr)))
+uint8_t *rdsx_frame_start(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
+			  uint32_t len, uint64_t *addr)
+{
+	struct rdsx_l3 l;
+	uint8_t *buf;
+
+	if (!xc->have_mac || !(buf = rdsx_tx_buf(x, addr)))
+		return NULL;
+	frame_l3(x, xc, path, &l);
+	rdsx_frame_build(buf, &l, len);
+	return buf + rdsx_l2l4_len(l.v6);
+}
+
+bool rdsx_frame_send(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
+		     uint64_t addr, uint32_t len)
+{
+	struct rdsx_l3 l;
+
+	frame_l3(x, xc, path, &l);
+	rdsx_frame_csum(rdsx_tx_data(x, addr), &l, len);
+	if (!rdsx_tx_put(x, addr, (uint32_t)rdsx_l2l4_len(l.v6) + len))
 		return false;
-	memcpy(l.smac, x->mac, 6);
-	memcpy(l.dmac, xc->fmac, 6);
-	memcpy(l.saddr, xc->laddr, 16);
-	memcpy(l.daddr, xc->faddr, 16);
-	n = rdsx_frame_build(buf, &l, len);
-	memcpy(buf + rdsx_l2l4_len(l.v6), rds, len);
-	rdsx_frame_csum(buf, &l, len);
-	rdsx_tx_put(x, addr, (uint32_t)n);
 	rdsx_count(tx_frames);
 	return true;
 }
 
-static void ask_accept(struct rdsx_state *x, struct rdsx_xpath *xp)
+bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
+		     const uint8_t *rds, uint32_t len)
 {
-	uint32_t ev[2] = { xp->xc->index, xp->index };
+	uint64_t addr;
+	uint8_t *buf = rdsx_frame_start(x, xc, path, len, &addr);
 
-	if (xp->tfd >= 0 || xp->accept_sent)
-		return;
-	if (write(x->notify[1], ev, sizeof(ev)) == sizeof(ev))
-		xp->accept_sent = true;
-}
-
-static void on_frame(struct rdsx_state *x, const uint8_t *buf, uint32_t len)
-{
-	struct rdsx_conn_st *xc;
-	struct rdsx_xpath *xp;
-	struct rdsx_rx rx;
-	struct rdsx_fields f;
-
-	if (!rdsx_frame_parse(buf, len, &rx) || !(xc = conn_get(x, rx.laddr, rx.faddr, true)))
-		return;
-	if (!xc->have_mac) {
-		memcpy(xc->fmac, rx.fmac, 6);
-		xc->have_mac = true;
-	}
-	rdsx_fields_get(rx.hdr, &f);
-	if (!f.frame) {
-		/* a congestion chunk XDP applied: the engine notifies sockets */
-		if (rdsb_is_cong_map(rx.hdr->h_flags))
-			xc->cong_rx = true;
-		return;
-	}
-	xp = &xc->paths[rx.path];
-	rdsx_xpath_rx(x, xp, rx.hdr, rx.payload, rx.payload_len);
-	ask_accept(x, xp);
+	if (!buf)
+		return false;
+	memcpy(buf, rds, len);
+	if (rdsx_frame_send(x, xc, path, addr, len))
+		return true;
+	rdsx_tx_release(x, addr);	/* lost: an ack goes with the next, a map again */
+	return false;
 }
 
 /* ------------------------------------------------------------ congestion maps */
@@ -237,275 +235,328 @@ static void cong_send(struct rdsx_state *x, struct rdsx_conn_st *xc, uint64_t no
 		*next = xc->cong_at;
 }
 
-/* The peer's map changed (XDP applied it): an RDS/TCP congestion record
- * tells the engine, which counts and notifies as on TCP; its payload is not
- * used (cong_in_bpf), so an older copy can never overwrite newer bits. */
-static void cong_to_engine(struct rdsx_conn_st *xc)
-{
-	struct rdsx_xpath *xp = NULL;
-	struct rds_header *h;
-	uint8_t *rec;
+/* ------------------------------------------------------------ receive */
 
-	for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !xp; i++)
-		if (xc->paths[i].tfd >= 0)
-			xp = &xc->paths[i];
-	if (!xc->cong_rx || !xp || xc->fslot < 0 || xp->dl_tail - xp->dl_head >= RDSX_DLQ)
+/* Hand the engine what is complete, unless its path is stalled on a full
+ * socket (it calls recv_path when that socket drained) or not there. */
+static void deliver(struct rdsb_engine *e, struct rdsx_xpath *xp)
+{
+	struct rdsb_path *p = xp->p;
+	bool taken = false;
+
+	/* delivering: rdsb_recv_incoming is dropping the path, whose recv_path
+	 * comes back here; the loop below stops at the closed handle */
+	if (!p || xp->delivering)
 		return;
-	rec = calloc(1, RDS_HEADER_SIZE + RDS_CONG_MAP_BYTES);
-	if (!rec)
-		return;
-	h = (struct rds_header *)rec;
-	h->h_len = htobe32(RDS_CONG_MAP_BYTES);
-	h->h_flags = RDS_FLAG_CONG_BITMAP;
-	xp->deliver[xp->dl_tail % RDSX_DLQ] = (struct rdsx_txf){ .buf = rec,
-								  .len = RDS_HEADER_SIZE + RDS_CONG_MAP_BYTES };
-	xp->dl_tail++;
-	xp->rx_held += RDS_HEADER_SIZE + RDS_CONG_MAP_BYTES;
-	xc->cong_rx = false;
-}
+	xp->delivering = true;
+	while (xp->dl_head != xp->dl_tail && p->ev.fd >= 0 && !p->rx_stalled &&
+	       (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_DISCONNECTING)) {
+		struct rdsx_rxm *d = &xp->deliver[xp->dl_head++ % RDSX_DLQ];
 
-/* ------------------------------------------------------------ the engine's streams */
-
-static void detach(struct rdsx_xpath *xp)
-{
-	if (xp->tfd >= 0)
-		close(xp->tfd);
-	xp->tfd = -1;
-	free(xp->in_rec);
-	xp->in_rec = NULL;
-	xp->in_hdr_have = 0;
-	xp->dl_off = 0;		/* a record cut short goes again, whole, on the next stream */
-	xp->accept_sent = false;
-}
-
-/* A whole record from the engine: a congestion map to repeat, or frames. */
-static void from_engine(struct rdsx_conn_st *xc, struct rdsx_xpath *xp, uint64_t now)
-{
-	const struct rds_header *h = (const struct rds_header *)xp->in_rec;
-
-	if (rdsb_is_cong_map(h->h_flags) && rdsb_h_len_ok(h->h_flags, xp->in_len)) {
-		uint64_t v = realtime_us();
-
-		memcpy(xc->cong, xp->in_rec + RDS_HEADER_SIZE, RDS_CONG_MAP_BYTES);
-		xc->cong_ver = v > xc->cong_ver ? v : xc->cong_ver + 1;
-		xc->cong_have = true;
-		xc->cong_sends = 0;
-		xc->cong_at = now;
-		return;
-	}
-	rdsx_xpath_queue(xp, xp->in_rec, xp->in_len, xc->frag);
-}
-
-static void stream_read(struct rdsx_conn_st *xc, struct rdsx_xpath *xp, uint64_t now)
-{
-	ssize_t n = 0;
-
-	while (xp->tfd >= 0) {
-		if (xp->in_hdr_have < RDS_HEADER_SIZE) {
-			/* take a record only when its frames surely fit */
-			if (!rdsx_xpath_room(xp, RDS_MAX_MSG_SIZE, xc->frag))
-				return;
-			n = recv(xp->tfd, xp->in_hdr + xp->in_hdr_have, RDS_HEADER_SIZE - xp->in_hdr_have,
-				 MSG_DONTWAIT);
-			if (n <= 0)
-				goto eof;
-			xp->in_hdr_have += (size_t)n;
-			if (xp->in_hdr_have < RDS_HEADER_SIZE)
-				continue;
-			xp->in_len = be32toh(((struct rds_header *)xp->in_hdr)->h_len);
-			if (!rdsb_msg_size_ok(xp->in_len) ||
-			    !(xp->in_rec = malloc(RDS_HEADER_SIZE + xp->in_len))) {
-				detach(xp);	/* the engine never writes that */
-				return;
-			}
-			memcpy(xp->in_rec, xp->in_hdr, RDS_HEADER_SIZE);
-			xp->in_have = 0;
-		}
-		if (xp->in_have < xp->in_len) {
-			n = recv(xp->tfd, xp->in_rec + RDS_HEADER_SIZE + xp->in_have, xp->in_len - xp->in_have,
-				 MSG_DONTWAIT);
-			if (n <= 0)
-				goto eof;
-			xp->in_have += (uint32_t)n;
-			if (xp->in_have < xp->in_len)
-				continue;
-		}
-		xp->in_off += RDS_HEADER_SIZE + xp->in_len;
-		from_engine(xc, xp, now);
-		free(xp->in_rec);
-		xp->in_rec = NULL;
-		xp->in_hdr_have = 0;
-	}
-	return;
-eof:
-	if (n == 0 || (errno != EAGAIN && errno != EINTR))
-		detach(xp);
-}
-
-static void deliver_flush(struct rdsx_xpath *xp)
-{
-	bool freed = false;
-
-	while (xp->tfd >= 0 && xp->dl_head != xp->dl_tail) {
-		struct rdsx_txf *t = &xp->deliver[xp->dl_head % RDSX_DLQ];
-		ssize_t n = send(xp->tfd, t->buf + xp->dl_off, t->len - xp->dl_off, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				detach(xp);
+		xp->rx_held -= RDS_HEADER_SIZE + d->h.len;
+		taken = true;
+		if (!rdsb_recv_incoming(e, p, &d->h, d->data))
 			break;
-		}
-		xp->dl_off += (uint32_t)n;
-		if (xp->dl_off < t->len)
-			break;
-		xp->rx_held -= t->len;
-		free(t->buf);
-		t->buf = NULL;
-		xp->dl_head++;
-		xp->dl_off = 0;
-		freed = true;
 	}
-	if (!freed)
-		return;
-	rdsx_xpath_rx_drain(xp);
-	/* a window that opened again is announced, or the sender waits for
-	 * its probe timer */
-	if (rdsx_xpath_credit(xp) >= xp->last_credit + 4u)
-		xp->ack_due = true;
+	xp->delivering = false;
+	if (taken)
+		rdsx_xpath_rx_taken(xp);
 }
 
-static void take_cmds(struct rdsx_state *x)
+/* The engine's handle of a path: an eventfd, never readable, always
+ * writable (a connect completes at once: the frames need no handshake). */
+static int path_open(struct rdsb_path *p)
 {
-	uint64_t v;
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
-	(void)!read(x->wake_fd, &v, sizeof(v));
-	pthread_mutex_lock(&x->cmd_lock);
-	for (unsigned int i = 0; i < x->ncmds; i++) {
-		struct rdsx_cmd *c = &x->cmds[i];
-		struct rdsx_xpath *xp = &c->xc->paths[c->path];
-
-		detach(xp);
-		xp->tfd = c->fd;
-		xp->gen = c->gen;
-		xp->in_off = 0;
-		pthread_mutex_lock(&c->xc->lock);
-		xp->pub_gen = c->gen;
-		xp->pub_acked = 0;
-		pthread_mutex_unlock(&c->xc->lock);
-	}
-	x->ncmds = 0;
-	pthread_mutex_unlock(&x->cmd_lock);
-}
-
-static void *transport_thread(void *arg)
-{
-	struct rdsx_state *x = arg;
-	struct pollfd *pfd = calloc(2 + RDSX_MAX_CONNS * RDS_MPATH_WORKERS, sizeof(*pfd));
-
-	if (!pfd)
-		return NULL;
-	while (!x->stop) {
-		uint64_t now = rdsb_now_ns(), next = now + 100000000ull;
-		bool in_flight = false;
-		struct timespec ts;
-		unsigned int n = 2, nconns;
-
-		take_cmds(x);
-		for (int i = 0; i < 16 && rdsx_rx_batch(x, on_frame); i++)
-			;
-		pthread_mutex_lock(&x->conns_lock);
-		nconns = x->nconns;
-		pthread_mutex_unlock(&x->conns_lock);
-		for (unsigned int ci = 0; ci < nconns; ci++) {
-			struct rdsx_conn_st *xc = x->conns[ci];
-
-			resolve(x, xc, now);
-			cong_to_engine(xc);
-			cong_send(x, xc, now, &next);
-			for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
-				struct rdsx_xpath *xp = &xc->paths[i];
-
-				rdsx_xpath_acked(xp, now);
-				stream_read(xc, xp, now);
-				deliver_flush(xp);
-				rdsx_xpath_send(x, xp, now, &next);
-				ask_accept(x, xp);
-				if (xp->tx_sent != xp->tx_acked + 1)
-					in_flight = true;
-				if (!xc->have_mac && xp->tx_next != xp->tx_sent && xc->mac_retry_at < next)
-					next = xc->mac_retry_at;
-				if (xp->tfd >= 0) {
-					pfd[n].fd = xp->tfd;
-					pfd[n].events = (short)((rdsx_xpath_room(xp, RDS_MAX_MSG_SIZE, xc->frag) ? POLLIN : 0) |
-								(xp->dl_head != xp->dl_tail ? POLLOUT : 0));
-					n++;
-				}
-			}
-		}
-		rdsx_tx_kick(x);
-		if (in_flight && now + ACK_POLL_NS < next)
-			next = now + ACK_POLL_NS;
-		pfd[0].fd = x->wake_fd;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = rdsx_xsk_fd(x);
-		pfd[1].events = POLLIN;
-		now = rdsb_now_ns();
-		next = next > now ? next - now : 0;
-		ts.tv_sec = (time_t)(next / 1000000000ull);
-		ts.tv_nsec = (long)(next % 1000000000ull);
-		ppoll(pfd, n, &ts, NULL);
-	}
-	free(pfd);
-	return NULL;
-}
-
-/* ------------------------------------------------------------ engine side */
-
-static void attach_stream(struct rdsb_engine *e, struct rdsx_state *x, struct rdsb_path *p,
-			  struct rdsx_conn_st *xc)
-{
-	int sv[2], buf = STREAM_BUF;
-	uint64_t one = 1, gen;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-		return;
-	for (int i = 0; i < 2; i++) {
-		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
-		setsockopt(sv[i], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
-	}
-	if (xc->fslot < 0) {
-		xc->fslot = p->conn->fslot;
-		rdsx_conn_map_set(x, xc);
-	}
-	pthread_mutex_lock(&xc->lock);
-	gen = ++xc->eng_gen[p->index];
-	pthread_mutex_unlock(&xc->lock);
-	pthread_mutex_lock(&x->cmd_lock);
-	if (x->ncmds == RDSX_CMDQ) {
-		pthread_mutex_unlock(&x->cmd_lock);
-		close(sv[0]);
-		close(sv[1]);
-		return;
-	}
-	x->cmds[x->ncmds++] = (struct rdsx_cmd){ .xc = xc, .path = p->index, .fd = sv[1], .gen = gen };
-	pthread_mutex_unlock(&x->cmd_lock);
-	(void)!write(x->wake_fd, &one, sizeof(one));
-	p->ev.fd = sv[0];
+	if (fd < 0)
+		return -errno;
+	p->ev.fd = fd;
 	p->ev.events = 0;
 	p->lport = p->fport = (uint16_t)(RDSX_SPORT_BASE + p->index);
+	return 0;
+}
+
+/* The engine has every path of a connection the transport knows (from its
+ * own connect, or from the peer's frames: as a TCP accept would make it):
+ * a path without a handle is accepted at once. */
+static void accept_path(struct rdsb_engine *e, struct rdsx_conn_st *xc, struct rdsx_xpath *xp)
+{
+	struct rdsb_path *p = xp->p;
+
+	if (!p) {
+		struct rdsb_conn *c;
+
+		if (xc->refused)
+			return;
+		c = rdsb_conn_get(e, xc->laddr, xc->faddr, 0, true);
+		if (!c || c->loopback) {
+			xc->refused = true;
+			rdsb_count(e, RDSB_C_DROP_LOCAL_PEER);
+			return;
+		}
+		p = xp->p;
+	}
+	if (p->ev.fd >= 0 || path_open(p) < 0)
+		return;
+	p->outgoing = false;
+	rdsb_path_up(e, p);
+}
+
+static void on_frame(struct rdsx_state *x, const uint8_t *buf, uint32_t len)
+{
+	struct rdsx_conn_st *xc;
+	struct rdsx_xpath *xp;
+	struct rdsx_rx rx;
+	struct rdsx_fields f;
+
+	if (!rdsx_frame_parse(buf, len, &rx) || !(xc = conn_get(x, rx.laddr, rx.faddr, true)))
+		return;
+	if (!xc->have_mac) {
+		memcpy(xc->fmac, rx.fmac, 6);
+		xc->have_mac = true;
+	}
+	rdsx_fields_get(rx.hdr, &f);
+	if (!f.frame) {
+		/* a congestion chunk XDP applied: the engine notifies sockets */
+		if (rdsb_is_cong_map(rx.hdr->h_flags))
+			xc->cong_rx = true;
+		return;
+	}
+	xp = &xc->paths[rx.path];
+	rdsx_xpath_rx(x, xp, rx.hdr, rx.payload, rx.payload_len);
+	accept_path(x->e, xc, xp);
+	deliver(x->e, xp);
+	if (!xp->touched) {
+		xp->touched = true;
+		x->touched[x->ntouched++] = xp;
+	}
+}
+
+/* The peer's map changed (XDP applied it): a congestion message tells the
+ * engine, which counts and notifies as on TCP; its payload is not used
+ * (cong_in_bpf), so an older copy can never overwrite newer bits. */
+static void cong_to_engine(struct rdsb_engine *e, struct rdsx_conn_st *xc)
+{
+	struct rdsb_hdr h = { .len = RDS_CONG_MAP_BYTES, .flags = RDS_FLAG_CONG_BITMAP };
+	struct rdsb_path *p = NULL;
+	uint8_t *map;
+
+	if (!xc->cong_rx || !xc->c)
+		return;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !p; i++)
+		if (xc->c->paths[i].state == RDSB_PATH_UP)
+			p = &xc->c->paths[i];
+	if (!p || !(map = calloc(1, RDS_CONG_MAP_BYTES)))
+		return;
+	xc->cong_rx = false;
+	rdsb_recv_incoming(e, p, &h, map);
+}
+
+/* The map we send: repeated by cong_send (maps are not acked). */
+static void cong_take(struct rdsb_engine *e, struct rdsx_conn_st *xc, const struct rdsb_msg *m)
+{
+	uint64_t v = realtime_us();
+
+	memcpy(xc->cong, m->data, RDS_CONG_MAP_BYTES);
+	xc->cong_ver = v > xc->cong_ver ? v : xc->cong_ver + 1;
+	xc->cong_have = true;
+	xc->cong_sends = 0;
+	xc->cong_at = e->now;
+}
+
+/* ------------------------------------------------------------ send */
+
+/* m's frames from p->head_off on, while the peer's window has room (force:
+ * all of them, as far as the queue and the umem's reserve go); true when
+ * the last one is queued. A message of zero bytes is one frame. */
+static bool queue_frames(struct rdsx_state *x, struct rdsx_xpath *xp, struct rdsb_path *p,
+			 struct rdsb_msg *m, bool force)
+{
+	do {
+		uint32_t flen = m->len - (uint32_t)p->head_off;
+
+		if (flen > xp->xc->frag)
+			flen = xp->xc->frag;
+		if ((!force && !rdsx_xpath_window_open(xp)) ||
+		    !rdsx_xpath_queue(x, xp, &m->wire, m->data + p->head_off, flen, force))
+			return false;
+		p->head_off += flen;
+	} while (p->head_off < m->len);
+	return true;
+}
+
+static int xdp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsx_state *x = e->tp_priv;
+	struct rdsx_xpath *xp = p->t_data;
+	struct rdsx_conn_st *xc = xp->xc;
+	uint64_t next = UINT64_MAX;
+
+	while (!list_empty(&p->send_q)) {
+		struct rdsb_msg *m = list_first_entry(&p->send_q, struct rdsb_msg, item);
+
+		if (!p->head_off) {
+			if (!rdsx_xpath_window_open(xp))
+				break;
+			rdsb_msg_encode(p, m);
+			if (m->cong_map) {
+				cong_take(e, xc, m);
+				list_del_init(&m->item);
+				rdsb_path_msg_sent(p, m);
+				cong_send(x, xc, e->now, &next);
+				continue;
+			}
+		}
+		if (!queue_frames(x, xp, p, m, false))
+			break;
+		list_del_init(&m->item);
+		p->head_off = 0;
+		m->end_off = xp->tx_queued;
+		rdsb_path_msg_sent(p, m);
+	}
+	rdsx_xpath_send(x, xp, e->now, &next);
+	rdsx_tx_kick(x);
+	return 0;
+}
+
+static uint64_t xdp_acked(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsx_xpath *xp = p->t_data;
+
+	rdsx_xpath_acked(e->tp_priv, xp, e->now);
+	return xp->tx_freed;
+}
+
+/* XDP wakes the engine at the next ack while the core or our queue waits
+ * for one; the poll (ack_poll_ns) stays as the fallback. */
+static void want_ack_wake(struct rdsx_xpath *xp)
+{
+	__atomic_store_n(&xp->map->ack_wake, xp->core_waits || xp->window_waits, __ATOMIC_RELEASE);
+}
+
+static void xdp_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting)
+{
+	struct rdsx_xpath *xp = p->t_data;
+
 	(void)e;
+	xp->core_waits = waiting;
+	want_ack_wake(xp);
+}
+
+static uint64_t xdp_ack_poll_ns(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e;
+	(void)p;
+	return ACK_POLL_NS;
+}
+
+/* Acks and window, retransmissions, what the ring could not take, and the
+ * engine's messages that waited for them. */
+static void xpath_timer(struct rdsb_engine *e, struct rdsx_state *x, struct rdsx_xpath *xp,
+			uint64_t *next)
+{
+	struct rdsb_path *p = xp->p;
+
+	rdsx_xpath_acked(x, xp, e->now);
+	if (p && p->state == RDSB_PATH_UP && !list_empty(&p->send_q) && rdsx_xpath_window_open(xp))
+		rdsb_path_xmit(e, p);
+	xp->window_waits = p && p->state == RDSB_PATH_UP && !list_empty(&p->send_q);
+	want_ack_wake(xp);
+	rdsx_xpath_send(x, xp, e->now, next);
+	if (rdsx_xpath_in_flight(xp) && e->now + ACK_POLL_NS < *next)
+		*next = e->now + ACK_POLL_NS;
+	if (!xp->xc->have_mac && xp->tx_next != xp->tx_sent && xp->xc->mac_retry_at < *next)
+		*next = xp->xc->mac_retry_at;
+}
+
+static void xdp_timer(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsx_state *x = e->tp_priv;
+
+	for (unsigned int ci = 0; ci < x->nconns; ci++) {
+		struct rdsx_conn_st *xc = x->conns[ci];
+
+		resolve(x, xc, e->now);
+		cong_to_engine(e, xc);
+		cong_send(x, xc, e->now, next);
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+			if (xc->c)
+				accept_path(e, xc, &xc->paths[i]);
+			xpath_timer(e, x, &xc->paths[i], next);
+		}
+	}
+	rdsx_tx_kick(x);
+}
+
+/* The AF_XDP socket is readable: frames, then the acks they are owed. */
+static void xdp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
+{
+	struct rdsx_state *x = e->tp_priv;
+	uint64_t next = UINT64_MAX;
+
+	(void)events;
+	if (ev == &x->wake_ev) {
+		rdsx_wake_drain(x);	/* the pass after this batch reads the acks */
+		return;
+	}
+	for (int i = 0; i < RX_BATCHES && rdsx_rx_batch(x, on_frame); i++)
+		;
+	for (unsigned int i = 0; i < x->ntouched; i++) {
+		struct rdsx_xpath *xp = x->touched[i];
+
+		xp->touched = false;
+		rdsx_xpath_acked(x, xp, e->now);
+		rdsx_xpath_send(x, xp, e->now, &next);
+	}
+	x->ntouched = 0;
+	rdsx_tx_kick(x);
+}
+
+/* ------------------------------------------------------------ connections and paths */
+
+static int xdp_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsx_state *x = e->tp_priv;
+	struct rdsx_conn_st *xc;
+
+	if (c->loopback)
+		return 0;	/* the core delivers it: no frames */
+	xc = conn_get(x, c->laddr, c->faddr, true);
+	if (!xc)
+		return -ENOMEM;
+	xc->c = c;
+	c->t_data = xc;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		c->paths[i].t_data = &xc->paths[i];
+		xc->paths[i].p = &c->paths[i];
+	}
+	/* XDP applies this peer's acks and maps from now on */
+	rdsx_conn_map_set(x, xc, c->fslot);
+	return 0;
+}
+
+static void xdp_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsx_conn_st *xc = c->t_data;
+
+	(void)e;
+	if (!xc)
+		return;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		xc->paths[i].p = NULL;
+		c->paths[i].t_data = NULL;
+	}
+	xc->c = NULL;
+	c->t_data = NULL;
 }
 
 static int xdp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	struct rdsx_state *x = e->tp_priv;
-	struct rdsx_conn_st *xc = conn_get(x, p->conn->laddr, p->conn->faddr, true);
+	int err = path_open(p);
 
-	if (!xc)
-		return -1;
-	attach_stream(e, x, p, xc);
-	if (p->ev.fd < 0)
-		return -1;
+	if (err)
+		return err;
 	p->state = RDSB_PATH_CONNECTING;
 	p->outgoing = true;
 	rdsb_ev_set(e, &p->ev, EPOLLOUT);
@@ -517,106 +568,40 @@ static void xdp_connected(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_path_up(e, p);
 }
 
-/* Frames arrived on a path the engine has no stream for. */
-static void xdp_accept(struct rdsb_engine *e, struct rdsb_ev *lev, uint32_t events)
+/* What arrived before the engine had the path. */
+static void xdp_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	struct rdsx_state *x = e->tp_priv;
-	uint32_t ev[2];
-
-	(void)events;
-	while (read(lev->fd, ev, sizeof(ev)) == sizeof(ev)) {
-		struct rdsx_conn_st *xc;
-		struct rdsb_conn *c;
-		struct rdsb_path *p;
-
-		if (ev[0] >= x->nconns || ev[1] >= RDS_MPATH_WORKERS)
-			continue;
-		xc = x->conns[ev[0]];
-		c = rdsb_conn_get(e, xc->laddr, xc->faddr, 0, true);
-		if (!c || c->loopback) {
-			rdsb_count(e, RDSB_C_DROP_LOCAL_PEER);
-			continue;
-		}
-		p = &c->paths[ev[1]];
-		if (p->ev.fd >= 0)
-			continue;
-		attach_stream(e, x, p, xc);
-		if (p->ev.fd < 0)
-			continue;
-		p->outgoing = false;
-		rdsb_path_up(e, p);
-	}
-}
-
-static uint64_t xdp_acked(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	(void)e;
-	struct rdsx_state *x = p->conn->eng->tp_priv;
-	struct rdsx_conn_st *xc = conn_get(x, p->conn->laddr, p->conn->faddr, false);
-	struct rdsx_xpath *xp;
-	uint64_t v = 0;
-
-	if (!xc)
-		return 0;
-	xp = &xc->paths[p->index];
-	pthread_mutex_lock(&xc->lock);
-	if (xp->pub_gen == xc->eng_gen[p->index])
-		v = xp->pub_acked;
-	pthread_mutex_unlock(&xc->lock);
-	return v;
-}
-
-/* The engine's side of a path: a stream of whole records on p->ev.fd. */
-struct xdp_stream {
-	struct rdsb_reader rx;
-	uint64_t written;
-};
-
-static struct xdp_stream *stream_of(const struct rdsb_path *p)
-{
-	return p->t_data;
-}
-
-static int xdp_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
-{
-	struct xdp_stream *st = calloc(RDS_MPATH_WORKERS, sizeof(*st));
-
-	(void)e;
-	if (!st)
-		return -ENOMEM;
-	c->t_data = st;
-	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
-		c->paths[i].t_data = &st[i];
-	return 0;
-}
-
-static void xdp_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
-{
-	(void)e;
-	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
-		rdsb_reader_free(&stream_of(&c->paths[i])->rx);
-	free(c->t_data);
-	c->t_data = NULL;
-}
-
-static int xdp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	return rdsb_stream_xmit(e, p, &stream_of(p)->written);
+	deliver(e, p->t_data);
 }
 
 static void xdp_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	rdsb_stream_recv(e, p, &stream_of(p)->rx);
+	struct rdsx_state *x = e->tp_priv;
+	struct rdsx_xpath *xp = p->t_data;
+	uint64_t next = UINT64_MAX;
+
+	if (p->rx_stalled) {
+		if (p->state != RDSB_PATH_DISCONNECTING)
+			return;
+		rdsb_path_rx_unstall(e, p);
+	}
+	deliver(e, xp);
+	if (xp->ack_due) {
+		rdsx_xpath_send(x, xp, e->now, &next);
+		rdsx_tx_kick(x);
+	}
 }
 
+/* The path goes: a message half on the wire is finished (frames are the
+ * transport's, and the peer reassembles whole messages only), and frames
+ * keep going until acked; the engine sends the message again, marked
+ * RETRANSMITTED, on the next path. */
 static void xdp_close(struct rdsb_engine *e, struct rdsb_path *p, bool reset)
 {
-	(void)e;
 	(void)reset;
-	rdsb_reader_reset(&stream_of(p)->rx);
-	stream_of(p)->written = 0;
-	if (p->ev.fd < 0)
-		return;
+	if (p->head_off && !list_empty(&p->send_q))
+		queue_frames(e->tp_priv, p->t_data, p, list_first_entry(&p->send_q, struct rdsb_msg, item),
+			     true);
 	close(p->ev.fd);
 	p->ev.fd = -1;
 	p->ev.events = 0;
@@ -634,7 +619,7 @@ static void xdp_counters(struct rdsb_engine *e, void (*fn)(void *arg, const char
 	uint64_t prog[RDSX_C_MAX];
 	struct xdp_statistics xs;
 
-#define RDSX_STAT_FN(name) fn(arg, #name, __atomic_load_n(&rdsx_stats.name, __ATOMIC_RELAXED));
+#define RDSX_STAT_FN(name) fn(arg, #name, rdsx_stats.name);
 	RDSX_STATS(RDSX_STAT_FN)
 #undef RDSX_STAT_FN
 	if (!e->tp_priv)
@@ -678,31 +663,19 @@ static void log_counters(struct rdsx_state *x)
 static void xdp_exit(struct rdsb_engine *e)
 {
 	struct rdsx_state *x = e->tp_priv;
-	uint64_t one = 1;
 
-	if (x->running) {
-		x->stop = true;
-		(void)!write(x->wake_fd, &one, sizeof(one));
-		pthread_join(x->thread, NULL);
-	}
 	log_counters(x);
 	for (unsigned int i = 0; i < x->nconns; i++) {
-		for (unsigned int j = 0; j < RDS_MPATH_WORKERS; j++) {
-			detach(&x->conns[i]->paths[j]);
+		for (unsigned int j = 0; j < RDS_MPATH_WORKERS; j++)
 			rdsx_xpath_free(&x->conns[i]->paths[j]);
-		}
 		free(x->conns[i]);
 	}
 	x->nconns = 0;
+	if (x->xsk_ev.fd >= 0)
+		rdsb_ev_del(e, &x->xsk_ev);
+	if (x->wake_ev.fd >= 0)
+		rdsb_ev_del(e, &x->wake_ev);
 	rdsx_dev_close(x);
-	if (x->wake_fd >= 0)
-		close(x->wake_fd);
-	if (x->notify_ev.fd >= 0) {
-		rdsb_ev_del(e, &x->notify_ev);
-		close(x->notify_ev.fd);
-	}
-	if (x->notify[1] >= 0)
-		close(x->notify[1]);
 	if (x->probe_fd >= 0)
 		close(x->probe_fd);
 	free(x);
@@ -738,28 +711,20 @@ static int xdp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 
 	if (!x)
 		return -ENOMEM;
-	x->wake_fd = x->notify[0] = x->notify[1] = x->probe_fd = x->notify_ev.fd = -1;
+	x->probe_fd = x->xsk_ev.fd = x->wake_ev.fd = -1;
 	x->skb_mode = mode && !strcmp(mode, "skb");
 	x->mode_set = mode != NULL;
-	pthread_mutex_init(&x->cmd_lock, NULL);
-	pthread_mutex_init(&x->conns_lock, NULL);
 	e->tp_priv = x;
 	err = rdsx_dev_open(x, e, rdsb_cfg_opt(cfg, "dev"));
 	if (err)
 		return err;
-	x->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	x->probe_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (x->wake_fd < 0 || pipe2(x->notify, O_NONBLOCK | O_CLOEXEC) < 0)
+	x->xsk_ev.kind = EV_TRANSPORT;
+	x->xsk_ev.fd = rdsx_xsk_fd(x);
+	x->wake_ev.kind = EV_TRANSPORT;
+	x->wake_ev.fd = rdsx_wake_fd(x);
+	if (rdsb_ev_set(e, &x->xsk_ev, EPOLLIN) < 0 || rdsb_ev_set(e, &x->wake_ev, EPOLLIN) < 0)
 		return -errno;
-	x->notify_ev.kind = EV_TRANSPORT;
-	x->notify_ev.fd = x->notify[0];
-	x->notify[0] = -1;
-	if (rdsb_ev_set(e, &x->notify_ev, EPOLLIN) < 0)
-		return -errno;
-	err = pthread_create(&x->thread, NULL, transport_thread, x);
-	if (err)
-		return -err;
-	x->running = true;
 	return 0;
 }
 
@@ -771,14 +736,18 @@ const struct rdsb_transport rdsb_xdp_transport = {
 	.check_opts = xdp_check_opts,
 	.init = xdp_init,
 	.exit = xdp_exit,
-	.event = xdp_accept,
+	.event = xdp_event,
+	.timer = xdp_timer,
 	.conn_alloc = xdp_conn_alloc,
 	.conn_free = xdp_conn_free,
 	.conn_path_connect = xdp_connect,
 	.conn_path_connected = xdp_connected,
+	.conn_path_up = xdp_path_up,
 	.conn_path_shutdown = xdp_close,
 	.recv_path = xdp_recv,
 	.xmit = xdp_xmit,
 	.acked = xdp_acked,
+	.ack_wait = xdp_ack_wait,
+	.ack_poll_ns = xdp_ack_poll_ns,
 	.counters = xdp_counters,
 };

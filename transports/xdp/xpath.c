@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * One path of the XDP transport, both directions (docs/xdp-encap.md):
- * records from the engine become numbered frames kept until the peer's
+ * messages from the engine become numbered frames kept until the peer's
  * cumulative ack (advanced by XDP in the mmap-ed map) passes them, with a
  * retransmit timer that backs off and a fast retransmit on duplicate acks;
  * frames from the peer are put back in order within a window whose memory
- * is bounded, and reassembled into records for the engine.
+ * is bounded, and reassembled into messages for the engine: an in-order
+ * frame is copied once, from the umem into its message.
  * Frame numbers wrap: they are compared as serial numbers.
  */
 #include <endian.h>
@@ -42,8 +43,6 @@ void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned in
 	xp->xc = xc;
 	xp->index = index;
 	xp->map = map;
-	xp->tfd = -1;
-	xp->recs = calloc(RDSX_TXQ, sizeof(*xp->recs));
 	xp->deliver = calloc(RDSX_DLQ, sizeof(*xp->deliver));
 	xp->tx_epoch = new_epoch(0);
 	xp->tx_next = xp->tx_sent = 1;
@@ -58,83 +57,59 @@ void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned in
 
 void rdsx_xpath_free(struct rdsx_xpath *xp)
 {
-	for (unsigned int i = 0; i < RDSX_TXQ; i++)
-		free(xp->txq[i].buf);
 	for (unsigned int i = 0; i < RDSX_RXQ; i++)
 		free(xp->rxq[i].buf);
 	for (uint32_t i = xp->dl_head; i != xp->dl_tail; i++)
-		free(xp->deliver[i % RDSX_DLQ].buf);
+		free(xp->deliver[i % RDSX_DLQ].data);
 	free(xp->rec);
-	free(xp->in_rec);
-	free(xp->recs);
 	free(xp->deliver);
 }
 
-static uint32_t frames_of(uint32_t len, uint32_t frag)
+static uint32_t window(const struct rdsx_xpath *xp)
 {
-	return len ? (len + frag - 1) / frag : 1;
+	uint32_t win = xp->map->credit * RDSX_CREDIT_FRAMES;
+
+	return win ? win : 1;	/* a window probe: one frame past a closed window */
 }
 
-bool rdsx_xpath_room(const struct rdsx_xpath *xp, uint32_t len, uint32_t frag)
+bool rdsx_xpath_window_open(const struct rdsx_xpath *xp)
 {
-	return xp->tx_next - xp->tx_acked - 1 + frames_of(len, frag) < RDSX_TXQ &&
-	       xp->rec_tail - xp->rec_head < RDSX_TXQ;
+	return xp->tx_next - xp->tx_acked - 1 < window(xp);
 }
 
-void rdsx_xpath_queue(struct rdsx_xpath *xp, const uint8_t *rec, uint32_t len, uint32_t frag)
+bool rdsx_xpath_queue(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds_header *h,
+		      const uint8_t *frag, uint32_t len, bool force)
 {
-	uint32_t n = frames_of(len, frag);
+	struct rdsx_kept *k = &xp->txq[xp->tx_next % RDSX_TXQ];
+	uint8_t *buf;
 
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t off = i * frag, flen = len - off < frag ? len - off : frag;
-		struct rdsx_txf *t = &xp->txq[xp->tx_next % RDSX_TXQ];
-
-		t->buf = malloc(RDS_HEADER_SIZE + flen);
-		t->len = RDS_HEADER_SIZE + flen;
-		memcpy(t->buf, rec, RDS_HEADER_SIZE);
-		memcpy(t->buf + RDS_HEADER_SIZE, rec + RDS_HEADER_SIZE + off, flen);
-		xp->tx_next++;
-	}
-	xp->recs[xp->rec_tail % RDSX_TXQ] = (struct rdsx_rec){ .last_frame = xp->tx_next - 1,
-							       .end_off = xp->in_off, .gen = xp->gen };
-	xp->rec_tail++;
+	if (xp->tx_next - xp->tx_acked >= RDSX_TXQ || (!force && rdsx_tx_room(x) < RDSX_TX_RESERVE) ||
+	    !(buf = rdsx_frame_start(x, xp->xc, xp->index, RDS_HEADER_SIZE + len, &k->addr)))
+		return false;
+	k->len = RDS_HEADER_SIZE + len;
+	memcpy(buf, h, RDS_HEADER_SIZE);
+	if (len)
+		memcpy(buf + RDS_HEADER_SIZE, frag, len);
+	rdsx_tx_keep(x, k->addr);
+	xp->tx_next++;
+	xp->tx_queued++;
+	return true;
 }
 
-void rdsx_xpath_acked(struct rdsx_xpath *xp, uint64_t now)
+void rdsx_xpath_acked(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now)
 {
 	uint32_t a = __atomic_load_n(&xp->map->acked, __ATOMIC_ACQUIRE);
-	uint64_t pub = 0;
-	bool have_pub = false;
 
 	/* an ack of what was never sent is not believed */
 	if (sdiff(a, xp->tx_acked) <= 0 || sdiff(a, xp->tx_sent) >= 0)
 		return;
 	while (xp->tx_acked != a) {
-		struct rdsx_txf *t = &xp->txq[++xp->tx_acked % RDSX_TXQ];
-
-		free(t->buf);
-		t->buf = NULL;
+		rdsx_tx_unkeep(x, xp->txq[++xp->tx_acked % RDSX_TXQ].addr);
+		xp->tx_freed++;
 	}
 	xp->rto = RTO_MIN;
-	xp->rto_at = xp->tx_sent != xp->tx_acked + 1 ? now + xp->rto : 0;
+	xp->rto_at = rdsx_xpath_in_flight(xp) ? now + xp->rto : 0;
 	xp->dup_seen = xp->map->dup_acks;
-	while (xp->rec_head != xp->rec_tail) {
-		struct rdsx_rec *r = &xp->recs[xp->rec_head % RDSX_TXQ];
-
-		if (sdiff(r->last_frame, a) > 0)
-			break;
-		if (r->gen == xp->gen) {
-			pub = r->end_off;
-			have_pub = true;
-		}
-		xp->rec_head++;
-	}
-	if (have_pub) {
-		pthread_mutex_lock(&xp->xc->lock);
-		xp->pub_gen = xp->gen;
-		xp->pub_acked = pub;
-		pthread_mutex_unlock(&xp->xc->lock);
-	}
 }
 
 /* Paths that have received a frame, over all connections: they share our
@@ -170,24 +145,38 @@ void rdsx_xpath_fields(struct rdsx_xpath *xp, uint32_t frame, struct rdsx_fields
 
 static bool send_numbered(struct rdsx_state *x, struct rdsx_xpath *xp, uint32_t n)
 {
-	struct rdsx_txf *t = &xp->txq[n % RDSX_TXQ];
+	const struct rdsx_kept *k = &xp->txq[n % RDSX_TXQ];
+	size_t l2l4 = rdsx_l2l4_len(xp->xc->v6);
+	uint64_t addr = k->addr;
+	uint8_t *frame = rdsx_tx_data(x, addr);
 	struct rdsx_fields f;
 
+	if (rdsx_tx_in_ring(x, addr)) {
+		/* its last copy is not out yet: this one goes in another buffer */
+		uint8_t *copy = rdsx_tx_buf(x, &addr);
+
+		if (!copy)
+			return false;
+		memcpy(copy, frame, l2l4 + k->len);
+		frame = copy;
+	}
 	rdsx_xpath_fields(xp, n, &f);
-	rdsx_fields_put((struct rds_header *)t->buf, &f);
-	return rdsx_send_frame(x, xp->xc, xp->index, t->buf, t->len);
+	rdsx_fields_put((struct rds_header *)(frame + l2l4), &f);
+	if (rdsx_frame_send(x, xp->xc, xp->index, addr, k->len))
+		return true;
+	if (addr != k->addr)
+		rdsx_tx_release(x, addr);
+	return false;
 }
 
 void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, uint64_t *next)
 {
-	uint32_t win = xp->map->credit * RDSX_CREDIT_FRAMES, dups;
+	uint32_t win = window(xp), dups;
 	bool sent = false;
 
 	if (!xp->xc->have_mac)
 		return;
-	if (!win)
-		win = 1;	/* a window probe: one frame past a closed window */
-	if (xp->tx_sent != xp->tx_acked + 1) {
+	if (rdsx_xpath_in_flight(xp)) {
 		dups = xp->map->dup_acks;
 		if (now >= xp->rto_at) {
 			send_numbered(x, xp, xp->tx_acked + 1);
@@ -221,28 +210,24 @@ void rdsx_xpath_send(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now, 
 			rdsx_count(acks_sent);
 	}
 	xp->ack_due = false;
-	if (xp->tx_sent != xp->tx_acked + 1 && xp->rto_at < *next)
+	if (rdsx_xpath_in_flight(xp) && xp->rto_at < *next)
 		*next = xp->rto_at;
 }
 
 void rdsx_xpath_restart_tx(struct rdsx_xpath *xp)
 {
-	struct rdsx_txf *keep;
+	struct rdsx_kept *keep;
 	uint32_t n = xp->tx_next - xp->tx_acked - 1, base = xp->tx_acked;
 
 	/* renumber what is not acked from 1, under a new epoch */
 	keep = calloc(n ? n : 1, sizeof(*keep));
 	if (!keep)
 		return;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n; i++)
 		keep[i] = xp->txq[(base + 1 + i) % RDSX_TXQ];
-		xp->txq[(base + 1 + i) % RDSX_TXQ].buf = NULL;
-	}
 	for (uint32_t i = 0; i < n; i++)
 		xp->txq[(1 + i) % RDSX_TXQ] = keep[i];
 	free(keep);
-	for (uint32_t i = xp->rec_head; i != xp->rec_tail; i++)
-		xp->recs[i % RDSX_TXQ].last_frame -= base;
 	xp->tx_epoch = new_epoch(xp->tx_epoch);
 	__atomic_store_n(&xp->map->tx_epoch, xp->tx_epoch, __ATOMIC_RELEASE);
 	__atomic_store_n(&xp->map->acked, 0, __ATOMIC_RELEASE);
@@ -257,10 +242,11 @@ void rdsx_xpath_restart_tx(struct rdsx_xpath *xp)
 
 static void rec_drop(struct rdsx_xpath *xp)
 {
-	if (!xp->rec)
+	if (!xp->in_rec)
 		return;
 	free(xp->rec);
 	xp->rec = NULL;
+	xp->in_rec = false;
 	xp->rx_held -= RDS_HEADER_SIZE + xp->rec_len;
 	rdsx_count(rx_bad_record);
 }
@@ -272,27 +258,27 @@ static bool same_record(const struct rds_header *a, const struct rds_header *b)
 	       !memcmp(a->h_exthdr, b->h_exthdr, RDS_HEADER_EXT_SPACE);
 }
 
-/* The next in-order frame: the start of a record or its next fragment. */
-static void consume(struct rdsx_xpath *xp, const uint8_t *buf, uint32_t len)
+static bool deliver_full(const struct rdsx_xpath *xp)
 {
-	const struct rds_header *h = (const struct rds_header *)buf;
-	uint32_t plen = len - RDS_HEADER_SIZE, hlen = be32toh(h->h_len);
-	struct rds_header *rh;
+	return xp->dl_tail - xp->dl_head >= RDSX_DLQ;
+}
 
-	if (xp->rec && !same_record((struct rds_header *)xp->rec, h))
-		rec_drop(xp);	/* a fragment of another record: the sender is broken */
-	if (!xp->rec) {
-		if (!rdsb_h_len_ok(h->h_flags, hlen) || !(xp->rec = malloc(RDS_HEADER_SIZE + hlen))) {
+/* The next in-order frame: the start of a message or its next fragment. */
+static void consume(struct rdsx_xpath *xp, const struct rds_header *h, const uint8_t *payload,
+		    uint32_t plen)
+{
+	uint32_t hlen = be32toh(h->h_len);
+	struct rdsx_rxm *d;
+
+	if (xp->in_rec && !same_record(&xp->rec_hdr, h))
+		rec_drop(xp);	/* a fragment of another message: the sender is broken */
+	if (!xp->in_rec) {
+		if (!rdsb_h_len_ok(h->h_flags, hlen) || (hlen && !(xp->rec = malloc(hlen)))) {
 			rdsx_count(rx_bad_record);
 			return;
 		}
-		memcpy(xp->rec, buf, RDS_HEADER_SIZE);
-		/* what the engine reads is an RDS/TCP record: no transport fields */
-		rh = (struct rds_header *)xp->rec;
-		rh->h_ack = 0;
-		rh->h_credit = 0;
-		rh->h_csum = 0;
-		memset(rh->h_padding, 0, sizeof(rh->h_padding));
+		xp->rec_hdr = *h;
+		xp->in_rec = true;
 		xp->rec_len = hlen;
 		xp->rec_have = 0;
 		xp->rx_held += RDS_HEADER_SIZE + hlen;
@@ -301,14 +287,35 @@ static void consume(struct rdsx_xpath *xp, const uint8_t *buf, uint32_t len)
 		rec_drop(xp);
 		return;
 	}
-	memcpy(xp->rec + RDS_HEADER_SIZE + xp->rec_have, buf + RDS_HEADER_SIZE, plen);
+	if (plen)
+		memcpy(xp->rec + xp->rec_have, payload, plen);
 	xp->rec_have += plen;
 	if (xp->rec_have < xp->rec_len)
 		return;
-	xp->deliver[xp->dl_tail % RDSX_DLQ] = (struct rdsx_txf){ .buf = xp->rec,
-								  .len = RDS_HEADER_SIZE + xp->rec_len };
-	xp->dl_tail++;
+	/* what the engine gets is an RDS message: no transport fields */
+	d = &xp->deliver[xp->dl_tail++ % RDSX_DLQ];
+	rdsb_hdr_decode(&xp->rec_hdr, &d->h);
+	d->h.ack = 0;
+	d->h.credit = 0;
+	d->h.csum = 0;
+	d->data = xp->rec;
 	xp->rec = NULL;
+	xp->in_rec = false;
+}
+
+/* In order from rx_next, while the engine's queue has room for messages. */
+static void rx_drain(struct rdsx_xpath *xp)
+{
+	struct rdsx_txf *slot;
+
+	while ((slot = &xp->rxq[xp->rx_next % RDSX_RXQ])->buf && !deliver_full(xp)) {
+		consume(xp, (const struct rds_header *)slot->buf, slot->buf + RDS_HEADER_SIZE,
+			slot->len - RDS_HEADER_SIZE);
+		xp->rx_held -= slot->len;
+		free(slot->buf);
+		slot->buf = NULL;
+		xp->rx_next++;
+	}
 }
 
 static void rx_reset(struct rdsx_xpath *xp)
@@ -320,9 +327,10 @@ static void rx_reset(struct rdsx_xpath *xp)
 			xp->rxq[i].buf = NULL;
 		}
 	}
-	if (xp->rec) {
+	if (xp->in_rec) {
 		free(xp->rec);
 		xp->rec = NULL;
+		xp->in_rec = false;
 		xp->rx_held -= RDS_HEADER_SIZE + xp->rec_len;
 	}
 	xp->rx_next = 1;
@@ -366,6 +374,13 @@ void rdsx_xpath_rx(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds
 		rdsx_count(rx_dup);
 		return;
 	}
+	if (d == 0 && !deliver_full(xp)) {
+		/* in order: straight from the umem into its message */
+		consume(xp, h, payload, len);
+		xp->rx_next++;
+		rx_drain(xp);
+		return;
+	}
 	if (d > 0)
 		rdsx_count(rx_reordered);
 	slot->buf = malloc(RDS_HEADER_SIZE + len);
@@ -375,24 +390,14 @@ void rdsx_xpath_rx(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds
 	memcpy(slot->buf, h, RDS_HEADER_SIZE);
 	memcpy(slot->buf + RDS_HEADER_SIZE, payload, len);
 	xp->rx_held += slot->len;
-	rdsx_xpath_rx_drain(xp);
+	rx_drain(xp);
 }
 
-/* In order from rx_next, while the engine's queue has room for records. */
-void rdsx_xpath_rx_drain(struct rdsx_xpath *xp)
+void rdsx_xpath_rx_taken(struct rdsx_xpath *xp)
 {
-	struct rdsx_txf *slot;
-
-	while ((slot = &xp->rxq[xp->rx_next % RDSX_RXQ])->buf && xp->dl_tail - xp->dl_head < RDSX_DLQ) {
-		consume(xp, slot->buf, slot->len);
-		xp->rx_held -= slot->len;
-		free(slot->buf);
-		slot->buf = NULL;
-		xp->rx_next++;
-	}
-}
-
-uint8_t rdsx_xpath_credit(const struct rdsx_xpath *xp)
-{
-	return credit(xp);
+	rx_drain(xp);
+	/* a window that opened again is announced, or the sender waits for
+	 * its probe timer */
+	if (credit(xp) >= xp->last_credit + 4u)
+		xp->ack_due = true;
 }

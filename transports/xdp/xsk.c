@@ -24,9 +24,10 @@
 #include "xdp_int.h"
 #include "rdsx_xdp.skel.h"
 
-#define NFRAMES		4096
+#define NFRAMES		8192	/* RING for the fill ring, the rest for TX and frames kept until acked */
 #define FRAME_SIZE	XSK_UMEM__DEFAULT_FRAME_SIZE
 #define RING		RDSX_RX_RING
+#define TX_KICKS	(RING / 32)	/* sendto calls that empty the TX ring */
 
 #define FQ(x) ((struct xsk_ring_prod *)(x)->fq)
 #define CQ(x) ((struct xsk_ring_cons *)(x)->cq)
@@ -57,6 +58,14 @@ static void pin_path(const struct rdsx_state *x, const char *name, char *buf, si
 static const char *const pinned[] = { RDSX_MAP_CONNS, RDSX_MAP_PATHS, RDSX_MAP_CONG_VER,
 				      RDSX_MAP_COUNTERS };
 
+static int wake_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;	/* being woken is all: the engine's pass reads the acks */
+}
+
 static int load_prog(struct rdsx_state *x)
 {
 	struct rdsx_xdp *skel = rdsx_xdp__open();
@@ -85,6 +94,9 @@ static int load_prog(struct rdsx_state *x)
 		if (bpf_map__pin(maps[i], path))
 			pr_info("rds-bpf: cannot pin %s\n", path);
 	}
+	x->wake_rb = ring_buffer__new(bpf_map__fd(skel->maps.rdsx_wake), wake_record, NULL, NULL);
+	if (!x->wake_rb)
+		return -errno;
 	x->paths_map = mmap(NULL, sizeof(struct rdsx_path) * RDSX_MAX_CONNS * RDS_MPATH_WORKERS,
 			    PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.rdsx_paths), 0);
 	if (x->paths_map == MAP_FAILED) {
@@ -127,9 +139,10 @@ static int open_xsk(struct rdsx_state *x)
 	x->rx = calloc(1, sizeof(struct xsk_ring_cons));
 	x->tx = calloc(1, sizeof(struct xsk_ring_prod));
 	x->free_frames = calloc(NFRAMES, sizeof(uint64_t));
+	x->fstate = calloc(NFRAMES, 1);
 	x->umem_area = mmap(NULL, (size_t)NFRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!x->fq || !x->cq || !x->rx || !x->tx || !x->free_frames || x->umem_area == MAP_FAILED)
+	if (!x->fq || !x->cq || !x->rx || !x->tx || !x->free_frames || !x->fstate || x->umem_area == MAP_FAILED)
 		return -ENOMEM;
 	err = xsk_umem__create((struct xsk_umem **)&x->umem, x->umem_area, (uint64_t)NFRAMES * FRAME_SIZE,
 			       FQ(x), CQ(x), &ucfg);
@@ -203,6 +216,8 @@ void rdsx_dev_close(struct rdsx_state *x)
 		xsk_umem__delete(x->umem);
 	if (x->xdp_flags)
 		bpf_xdp_detach(x->ifindex, x->xdp_flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	if (x->wake_rb)
+		ring_buffer__free(x->wake_rb);
 	if (x->paths_map)
 		munmap(x->paths_map, sizeof(struct rdsx_path) * RDSX_MAX_CONNS * RDS_MPATH_WORKERS);
 	if (x->skel) {
@@ -219,12 +234,13 @@ void rdsx_dev_close(struct rdsx_state *x)
 	free(x->rx);
 	free(x->tx);
 	free(x->free_frames);
+	free(x->fstate);
 }
 
-int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc)
+int rdsx_conn_map_set(struct rdsx_state *x, struct rdsx_conn_st *xc, int fslot)
 {
 	struct rdsx_conn_key k;
-	struct rdsx_conn v = { .index = xc->index, .fslot = (uint32_t)xc->fslot };
+	struct rdsx_conn v = { .index = xc->index, .fslot = (uint32_t)fslot };
 
 	memcpy(k.laddr, xc->laddr, 16);
 	memcpy(k.faddr, xc->faddr, 16);
@@ -252,6 +268,16 @@ int rdsx_xsk_fd(struct rdsx_state *x)
 	return xsk_socket__fd(x->xsk);
 }
 
+int rdsx_wake_fd(struct rdsx_state *x)
+{
+	return ring_buffer__epoll_fd(x->wake_rb);
+}
+
+void rdsx_wake_drain(struct rdsx_state *x)
+{
+	ring_buffer__consume(x->wake_rb);
+}
+
 void rdsx_xsk_stats(struct rdsx_state *x, struct xdp_statistics *st)
 {
 	socklen_t len = sizeof(*st);
@@ -261,13 +287,61 @@ void rdsx_xsk_stats(struct rdsx_state *x, struct xdp_statistics *st)
 		getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, st, &len);
 }
 
+/* A TX buffer is free once the kernel sent it (completion ring) and no
+ * path keeps it for a retransmission. */
+#define F_IN_RING	1
+#define F_KEPT		2
+
+static uint8_t *fstate(struct rdsx_state *x, uint64_t addr)
+{
+	return &x->fstate[addr / FRAME_SIZE];
+}
+
 static void reclaim(struct rdsx_state *x)
 {
 	uint32_t idx, n = xsk_ring_cons__peek(CQ(x), RING, &idx);
 
-	for (uint32_t i = 0; i < n; i++)
-		x->free_frames[x->nfree++] = *xsk_ring_cons__comp_addr(CQ(x), idx + i);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t addr = *xsk_ring_cons__comp_addr(CQ(x), idx + i);
+
+		*fstate(x, addr) &= (uint8_t)~F_IN_RING;
+		if (!*fstate(x, addr))
+			x->free_frames[x->nfree++] = addr;
+	}
 	xsk_ring_cons__release(CQ(x), n);
+}
+
+uint32_t rdsx_tx_room(struct rdsx_state *x)
+{
+	reclaim(x);
+	return x->nfree;
+}
+
+uint8_t *rdsx_tx_data(struct rdsx_state *x, uint64_t addr)
+{
+	return xsk_umem__get_data(x->umem_area, addr);
+}
+
+void rdsx_tx_keep(struct rdsx_state *x, uint64_t addr)
+{
+	*fstate(x, addr) |= F_KEPT;
+}
+
+void rdsx_tx_unkeep(struct rdsx_state *x, uint64_t addr)
+{
+	*fstate(x, addr) &= (uint8_t)~F_KEPT;
+	if (!*fstate(x, addr))
+		x->free_frames[x->nfree++] = addr;
+}
+
+bool rdsx_tx_in_ring(struct rdsx_state *x, uint64_t addr)
+{
+	return *fstate(x, addr) & F_IN_RING;
+}
+
+void rdsx_tx_release(struct rdsx_state *x, uint64_t addr)
+{
+	x->free_frames[x->nfree++] = addr;
 }
 
 uint8_t *rdsx_tx_buf(struct rdsx_state *x, uint64_t *addr)
@@ -284,27 +358,33 @@ uint8_t *rdsx_tx_buf(struct rdsx_state *x, uint64_t *addr)
 	return xsk_umem__get_data(x->umem_area, *addr);
 }
 
-void rdsx_tx_put(struct rdsx_state *x, uint64_t addr, uint32_t len)
+bool rdsx_tx_put(struct rdsx_state *x, uint64_t addr, uint32_t len)
 {
 	uint32_t idx;
 
 	if (xsk_ring_prod__reserve(TX(x), 1, &idx) != 1) {
 		rdsx_tx_kick(x);
-		if (xsk_ring_prod__reserve(TX(x), 1, &idx) != 1) {
-			x->free_frames[x->nfree++] = addr;	/* lost: the retransmit timer repairs it */
-			return;
-		}
+		if (xsk_ring_prod__reserve(TX(x), 1, &idx) != 1)
+			return false;
 	}
 	xsk_ring_prod__tx_desc(TX(x), idx)->addr = addr;
 	xsk_ring_prod__tx_desc(TX(x), idx)->len = len;
 	xsk_ring_prod__submit(TX(x), 1);
+	*fstate(x, addr) |= F_IN_RING;
+	return true;
 }
 
 void rdsx_tx_kick(struct rdsx_state *x)
 {
-	/* copy mode transmits in the syscall */
-	sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
-	reclaim(x);
+	/* copy mode transmits in the syscall, up to 32 frames a call (EAGAIN:
+	 * more are left) */
+	for (int i = 0; i < TX_KICKS && xsk_prod_nb_free(TX(x), RING) < RING; i++) {
+		int r = (int)sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+
+		reclaim(x);
+		if (r >= 0 || (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS))
+			break;
+	}
 }
 
 unsigned int rdsx_rx_batch(struct rdsx_state *x, void (*fn)(struct rdsx_state *, const uint8_t *, uint32_t))
