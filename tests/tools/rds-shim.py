@@ -453,13 +453,16 @@ def poll_cong_generation():
     r, s = rds_sock(PORT), rds_sock(PORT + 1)
     r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
     s.setblocking(False)
-    for _ in range(20):
+    # the engine marks the port once it has queued more than rcvbuf: each
+    # send gets a moment for that, as a kernel sendmsg has it at once
+    for _ in range(200):
         try:
             s.sendto(b"c" * 1000, (LADDR, PORT))
         except OSError as e:
             if e.errno != errno.ENOBUFS:
                 fail("send to the congested port: %s" % e)
             break
+        time.sleep(0.01)
     else:
         fail("the receiver never got congested")
     f = rds_sock()
