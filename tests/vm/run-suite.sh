@@ -7,7 +7,7 @@
 #
 # Every boot carries two RDS connections at once in opposite address orders:
 # IPv4 and IPv6, one with the peer smaller (the peer connects), one with the
-# host smaller (rds-bpf connects). Per peer, four boots:
+# host smaller (rds-bpf connects). Per kernel peer, five boots:
 #   exchange (twice, the orders swapped): 0 B..256 KiB datagrams both ways by
 #     content hash; 8 sockets each way and the path each port's traffic
 #     takes; the 8 paths of the NPATHS handshake; rds ping; each datagram
@@ -17,12 +17,16 @@
 #     legacy kernel); nothing lost, duplicated or reordered, 8 paths back
 #   congestion: our map makes the peer's nonblocking sender get ENOBUFS, and
 #     the peer's map ours; everything arrives after the receiver drains
+#   guest (kernel peers only): rds-bpf itself runs in the guest on that
+#     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
+#     `load`, against rds-bpf here; datagrams both ways by content hash, the
+#     guest engine's data path (status -j) as its `features -j` predicted
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
 # run's directory is kept. TAP-style "ok N" lines.
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange reset congestion").
+# the boots (default "exchange reset congestion guest").
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -30,12 +34,14 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange reset congestion}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange reset congestion guest}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
+GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
 M=20				# datagrams from each of the 8 sockets
 R=${RDSB_VM_RESET_MSGS:-20000}	# datagrams each way per connection while paths are killed
 work=$(mktemp -d)
+GUEST_OPTS=()
 ns=rdsbvm$$			# the host (rds-bpf under test)
 ns2=rdsbvp$$			# the peer when it is rds-bpf too
 n=0
@@ -143,7 +149,8 @@ show() { sed "s/^/$1: /" "$2"; }
 '
 
 # peer_start PEER SCRIPT: boots the guest (or starts the namespace peer) that
-# runs SCRIPT; its console goes to $d/console; $peer_pid.
+# runs SCRIPT; its console goes to $d/console; $peer_pid. GUEST_OPTS: more
+# run-guest.sh options (an array).
 peer_start() {
 	if [ "$1" = netns ]; then
 		mkdir -p "$d/peer" "$d/bin"
@@ -153,7 +160,7 @@ peer_start() {
 			rc=$?; echo; echo "RDSB-VM-RESULT rc=$rc"; exit $rc') >"$d/console" 2>&1 &
 	else
 		: >"$d/console"
-		"$here/run-guest.sh" --netns $ns --tap vmtap --guest-addr "$G4/24" --host-addr "$H4/24" \
+		"$here/run-guest.sh" "${GUEST_OPTS[@]}" --netns $ns --tap vmtap --guest-addr "$G4/24" --host-addr "$H4/24" \
 			--guest-addr6 "$G6/64" --host-addr6 "$H6/64" --kernel "$1" --timeout 240 --log "$d/console" \
 			-- "$PRELUDE$2" >"$d/run-guest.out" 2>&1 &
 	fi
@@ -625,6 +632,78 @@ congested_then_clear() {
 		END {exit !(set && clear)}' "$d/wire.txt"
 }
 
+# guest PEER LABEL: rds-bpf itself in the guest (run-guest.sh --rds-bpf; the
+# kernel's RDS left out), on this kernel, against rds-bpf here: twice in one
+# boot, `load --bpf` then plain `load`, each on its own guest address (a new
+# connection). Datagrams both ways by content hash; the guest engine's data
+# path (status -j) is the one its `features -j` predicted.
+guest() {
+	local peer=$1 label=$2 i opts ga ha=$H4 p script='' pids=() name want
+	local -a gas=("$G4" "$G4B") modes=(--bpf '')
+	for i in 0 1; do
+		ga=${gas[$i]} opts=${modes[$i]} p=$((4000 + 10 * i))
+		script+="rds-bpf features -j >feat.$i
+			rds-bpf load $opts --log eng.$i || exit 1
+			xf recv -b $ga:$((p + 1)) -n $N -s $GSIZES -S 4 --rcvbuf 16777216 -t 100 --senders 1 --ready rdy.$i >r.$i 2>&1 &
+			r=\$!
+			ready rdy.$i || exit 1
+			mark ready.$i
+			xf send -b $ga:5000 -d $ha:$p -n $N -s $GSIZES -S 3 --sndbuf 16777216 -t 100 >s.$i 2>&1
+			wait \$r
+			rds-bpf status -j >status.$i
+			rds-bpf unload
+			for f in feat.$i status.$i r.$i s.$i; do show \$f \$f; done
+			grep -i 'sockmap\\|warn\\|userspace' eng.$i | sed 's/^/eng.$i: /'
+			mark done.$i
+			"
+	done
+	script="xf() { env LD_PRELOAD=\"\$RDSB_PRELOAD\" \"\$RDSB_XFER\" \"\$@\"; }
+		ip addr add $G4B/24 dev eth0
+		$script"
+	host_up "$peer" || return 1
+	for i in 0 1; do
+		hx recv -b "$ha:$((4000 + 10 * i))" -n $N -s $GSIZES -S 3 --rcvbuf 16777216 -t 200 --senders 1 \
+			--ready "$d/rdy.$i" >"$d/hr.$i" 2>&1 &
+		pids+=($!)
+	done
+	for _ in $(seq 200); do [ "$(ls "$d"/rdy.* 2>/dev/null | wc -l)" -eq 2 ] && break; sleep 0.05; done
+	GUEST_OPTS=(--rds-bpf --no-kernel-rds)
+	peer_start "$peer" "$script"
+	GUEST_OPTS=()
+	for i in 0 1; do
+		wait_mark ready.$i || break
+		hx send -b "$ha:5000" -d "${gas[$i]}:$((4000 + 10 * i + 1))" -n $N -s $GSIZES -S 4 --sndbuf 16777216 -t 100 \
+			>"$d/hs.$i" 2>&1
+		wait_mark done.$i
+	done
+	wait "${pids[@]}"
+	peer_wait >/dev/null
+	host_down
+	for i in 0 1; do
+		ga=${gas[$i]} want=userspace
+		[ -n "${modes[$i]}" ] && want=bpf
+		name="$label, rds-bpf in the guest (load ${modes[$i]:-without --bpf})"
+		sed -n "s/^feat.$i: //p" "$d/peer.out" >"$d/feat.$i.json"
+		sed -n "s/^status.$i: //p" "$d/peer.out" >"$d/status.$i.json"
+		{ grep -v '^\[' "$d/peer.out" | grep -v '^\(feat\|status\)\.' | tail -n 20
+		  cat "$d/hr.$i" "$d/hs.$i" "$d/status"; tail -n 15 "$d/engine.log"; } >"$d/diag.$i" 2>&1
+		s=$(sent_hash "$d/peer.out" "s.$i: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/hr.$i" "$ga:5000" $N)" ]
+		result "$name: $N datagrams ($GSIZES B) guest->host, hashes equal" $? "$d/diag.$i"
+		s=$(sent_hash "$d/hs.$i")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$ha:5000" $N "r.$i: ")" ]
+		result "$name: $N datagrams ($GSIZES B) host->guest, hashes equal" $? "$d/diag.$i"
+		{ cat "$d/feat.$i.json" "$d/status.$i.json"; grep "^eng.$i: " "$d/peer.out"; } >"$d/diag.$i.path" 2>&1
+		jq -e --arg w $want '.data_path == $w and .counters.rx_delivered == '"$N" "$d/status.$i.json" >/dev/null
+		result "$name: the guest's engine is on the $want data path and delivered $N" $? "$d/diag.$i.path"
+		# features: the userspace path by default, and whether --bpf gets the sockmap one
+		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path)' \
+			"$d/feat.$i.json" >/dev/null
+		result "$name: the guest's features -j predicted it ($(jq -r .bpf_data_path_detail "$d/feat.$i.json" 2>/dev/null))" $? \
+			"$d/diag.$i.path"
+	done
+}
+
 for peer in $PEERS; do
 	case $peer in
 	legacy | sid)
@@ -652,7 +731,12 @@ for peer in $PEERS; do
 			d=$work/$peer-$scenario && mkdir -p "$d"
 			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 $scenario "$peer" "$label"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, reset, congestion)" >&2; exit 2 ;;
+		guest)	# rds-bpf in the guest: a kernel peer only
+			[ "$peer" = netns ] && continue
+			d=$work/$peer-guest && mkdir -p "$d"
+			G4=10.98.0.1 G4B=10.98.0.5 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 guest "$peer" "$label"
+			;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, reset, congestion, guest)" >&2; exit 2 ;;
 		esac
 	done
 done
