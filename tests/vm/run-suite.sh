@@ -44,6 +44,10 @@ N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
 M=20				# datagrams from each of the 8 sockets
+# A guest's time limit (run-guest.sh --timeout). It is also the idle timeout
+# of our receivers that are ready before the guest boots: on a busy machine a
+# TCG boot alone can take over a minute.
+BOOT=240
 R=${RDSB_VM_RESET_MSGS:-20000}	# datagrams each way per connection while paths are killed
 work=$(mktemp -d)
 GUEST_OPTS=()
@@ -96,7 +100,7 @@ result() {	# NAME RC [DIAGNOSTICS_FILE]: one TAP line; on failure the
 
 # rds-xfer on the host; a blocking send waits for as long as the peer's
 # congestion map says the port is congested, so everything has a bound
-hx() { in_host $ns timeout 200 env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+hx() { in_host $ns timeout $((BOOT + 60)) env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
 br() { case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }		# an address for ADDR:PORT
 
 # ---- the peer: a qemu guest with kernel RDS, or a namespace with rds-bpf ----
@@ -167,7 +171,7 @@ peer_start() {
 	else
 		: >"$d/console"
 		"$here/run-guest.sh" "${GUEST_OPTS[@]}" --netns $ns --tap vmtap --guest-addr "$G4/24" --host-addr "$H4/24" \
-			--guest-addr6 "$G6/64" --host-addr6 "$H6/64" --kernel "$1" --timeout 240 --log "$d/console" \
+			--guest-addr6 "$G6/64" --host-addr6 "$H6/64" --kernel "$1" --timeout $BOOT --log "$d/console" \
 			-- "$PRELUDE$2" >"$d/run-guest.out" 2>&1 &
 	fi
 	peer_pid=$!
@@ -297,10 +301,10 @@ exchange() {
 	host_up "$peer" || return 1
 	for x in 4 6; do
 		eval "ha=\$H$x"
-		hx recv -b "$(br "$ha")":4000 -n $N -s $SIZES -S 3 --rcvbuf 16777216 -t 100 --senders 1 \
+		hx recv -b "$(br "$ha")":4000 -n $N -s $SIZES -S 3 --rcvbuf 16777216 -t $BOOT --senders 1 \
 			--ready "$d/rdy.$x.1" >"$d/v$x.hr1" 2>&1 &
 		bulk_pids+=($!)
-		hx recv -b "$(br "$ha")":4002 -n $((8 * M)) -s 0:2000 -S 5 -t 30 --senders 8 \
+		hx recv -b "$(br "$ha")":4002 -n $((8 * M)) -s 0:2000 -S 5 -t $BOOT --senders 8 \
 			--ready "$d/rdy.$x.2" >"$d/v$x.hr2" 2>&1 &
 		port_pids+=($!)
 	done
@@ -514,7 +518,7 @@ reset() {
 	host_up "$peer" || return 1
 	for x in 4 6; do
 		eval "ha=\$H$x"
-		hx recv -b "$(br "$ha")":4100 -n $R -s 0:2000 -S 7 -t 60 --rcvbuf 67108864 --senders 1 --ready "$d/rdy.$x" >"$d/v$x.hr" 2>&1 &
+		hx recv -b "$(br "$ha")":4100 -n $R -s 0:2000 -S 7 -t $BOOT --rcvbuf 67108864 --senders 1 --ready "$d/rdy.$x" >"$d/v$x.hr" 2>&1 &
 		pids+=($!)
 	done
 	for _ in $(seq 200); do [ "$(ls "$d"/rdy.* 2>/dev/null | wc -l)" -eq 2 ] && break; sleep 0.05; done
@@ -673,7 +677,7 @@ guest() {
 		$script"
 	host_up "$peer" || return 1
 	for i in 0 1; do
-		hx recv -b "$ha:$((4000 + 10 * i))" -n $N -s $GSIZES -S 3 --rcvbuf 16777216 -t 200 --senders 1 \
+		hx recv -b "$ha:$((4000 + 10 * i))" -n $N -s $GSIZES -S 3 --rcvbuf 16777216 -t $BOOT --senders 1 \
 			--ready "$d/rdy.$i" >"$d/hr.$i" 2>&1 &
 		pids+=($!)
 	done
