@@ -7,7 +7,7 @@
 #
 # Every boot carries two RDS connections at once in opposite address orders:
 # IPv4 and IPv6, one with the peer smaller (the peer connects), one with the
-# host smaller (rds-bpf connects). Per peer, four boots (a kernel peer five):
+# host smaller (rds-bpf connects). Per peer, four boots (a kernel peer six):
 #   exchange (twice, the orders swapped): 0 B..256 KiB datagrams both ways by
 #     content hash; 8 sockets each way and the path each port's traffic
 #     takes; the 8 paths of the NPATHS handshake; rds ping; each datagram
@@ -17,10 +17,8 @@
 #     legacy kernel); nothing lost, duplicated or reordered, 8 paths back
 #   congestion: our map makes the peer's nonblocking sender get ENOBUFS, and
 #     the peer's map ours; everything arrives after the receiver drains
-#   exchange-bpf (kernel peers only; not in the default list while it fails:
-#     our BPF receive path delivers a kernel peer's datagrams tens of seconds
-#     late or not at all, see issue 17): the first exchange with our engine
-#     on the BPF data path (load --bpf)
+#   exchange-bpf (kernel peers only): the first exchange with our engine on
+#     the BPF data path (load --bpf)
 #   guest (kernel peers only): rds-bpf itself runs in the guest on that
 #     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
 #     `load`, against rds-bpf here; datagrams both ways by content hash, the
@@ -30,7 +28,7 @@
 # the same records; a failed check prints the last RDS records, and a failed
 # run's directory is kept. TAP-style "ok N" lines.
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange reset congestion guest"; exchange-bpf on request).
+# the boots (default "exchange exchange-bpf reset congestion guest").
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +37,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange reset congestion guest}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
