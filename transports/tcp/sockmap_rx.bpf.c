@@ -10,11 +10,12 @@
  * an application reads comes from one queue, in order.
  *
  * strparser hands both programs the whole skb: the current record starts at
- * the strparser offset, not at 0. That offset lies in the skb's control
- * block beyond the part __sk_buff.cb[] shows (cb+28 on 6.1 and 7.2, after
- * tls_msg's pad), so the programs come twice: the kernel-context kfunc
- * (Linux 6.2+) or, before it, bpf_probe_read_kernel of the same field
- * (CO-RE-relocated; needs CAP_PERFMON). The loader autoloads one pair.
+ * the strparser offset, not at 0. That offset is in the skb's control block
+ * (sk_skb_cb, at cb+28 on 6.1 to 7.2) past the bytes __sk_buff.cb[] shows
+ * (cb+8 to cb+28), so the programs come twice: with the kernel-context
+ * kfunc (Linux 6.2+), or, before it, with bpf_probe_read_kernel of the same
+ * field (CO-RE-relocated; needs CAP_PERFMON). The loader autoloads one pair
+ * (sockmap_rx.c), as the kernel's BTF says.
  *
  * The engine side: sockmap_rx.c (load --bpf).
  */
