@@ -20,6 +20,7 @@
 #include <linux/magic.h>
 #include <rds-bpf/maps.h>
 #include "../user/common/log.h"
+#include "../transports/tcp/tcp.h"
 #include "cli.h"
 #include "out.h"
 
@@ -134,7 +135,10 @@ int rdsb_cmd_features(int argc, char **argv)
 	};
 	static const char usage[] = "usage: rds-bpf features [-v] [-j [-p]]\n";
 	struct __user_cap_header_struct caph = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	bool json = false, pretty = false, bpffs, maps, sockmap, btf, xdp;
+	bool json = false, pretty = false, bpffs, maps, sockmap, btf, xdp, bpf_path;
+	const char *how = NULL, *hint = NULL, *detail;
+	char why[320];
+	int err = 0;
 	struct statfs sfs;
 	struct utsname u;
 	int c;
@@ -188,12 +192,22 @@ int rdsb_cmd_features(int argc, char **argv)
 	capabilities();
 	/* what rds-bpf load picks (shm.c): the userspace data path, with
 	 * pinned BPF maps when it can make them, else shared memory; and
-	 * whether load --bpf can have the sockmap data path */
+	 * whether load --bpf gets the sockmap data path: the answer of
+	 * loading its programs, as load does */
 	out_text("rds-bpf here:\n");
 	out_string(PRINT_ANY, "data_path", "  data path: %s", "userspace");
-	out_text("%s\n", !maps ? " (congestion maps in shared memory; BPF needs CAP_BPF or root)"
-			       : sockmap ? " (pinned maps; load --bpf: the sockmap data path)" : " (pinned maps)");
-	out_bool(PRINT_JSON, "bpf_data_path", NULL, maps && sockmap);
+	out_text("%s\n", maps ? " (pinned maps)" : " (congestion maps in shared memory; BPF needs CAP_BPF or root)");
+	bpf_path = maps && sockmap && (err = tcp_sockmap_probe(&how, &hint)) == 0;
+	if (!maps || !sockmap)
+		detail = !maps ? "BPF maps unavailable" : "the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";
+	else if (err) {
+		snprintf(why, sizeof(why), "%s; %s; %s", strerror(-err), how, hint);
+		detail = why;
+	} else
+		detail = how;
+	out_text("  %-50s %s (%s)\n", "load --bpf: the sockmap data path", bpf_path ? "yes" : "no", detail);
+	out_bool(PRINT_JSON, "bpf_data_path", NULL, bpf_path);
+	out_string(PRINT_JSON, "bpf_data_path_detail", NULL, detail);
 	out_open_array("transports");
 	out_string(PRINT_ANY, NULL, "  transports: %s", "tcp");
 	/* load --transport xdp --dev IF: an XDP program, an XSKMAP, AF_XDP */

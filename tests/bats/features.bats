@@ -13,6 +13,10 @@ RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 	[ "$status" -eq 0 ]
 	jq -e --arg k "$(uname -r)" '.kernel == $k' <<<"$output"
 	jq -e '.bpffs == true and .bpf_maps == true and .data_path == "userspace" and .bpf_data_path == true and .transports == ["tcp", "xdp"]' <<<"$output"
+	# the programs loaded as load --bpf loads them, with the kfunc where this kernel's BTF has it
+	kfunc=probe_read_kernel
+	bpftool btf dump file /sys/kernel/btf/vmlinux | grep -q "FUNC 'bpf_cast_to_kern_ctx'" && kfunc=cast_to_kern_ctx
+	jq -e --arg k "strparser offset via bpf_$kfunc" '.bpf_data_path_detail == $k' <<<"$output"
 	btf=false; [ -r /sys/kernel/btf/vmlinux ] && btf=true
 	jq -e --argjson b $btf '.btf == $b' <<<"$output"
 	rds=false; grep -q '^RDS ' /proc/net/protocols && rds=true

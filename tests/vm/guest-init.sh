@@ -13,21 +13,35 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 
-# Modules in dependency order, as computed on the host by modprobe --show-depends.
-for m in $(cat /lib/modules/load.list); do
-	insmod "/lib/modules/$m" || echo "RDSB-VM: insmod $m failed"
-done
-
-# Network config comes from the kernel command line (run-guest.sh sets it):
-# rdsb.addr=A/PLEN rdsb.host=B rdsb.addr6=A6/PLEN rdsb.host6=B6
+# Config comes from the kernel command line (run-guest.sh sets it):
+# rdsb.addr=A/PLEN rdsb.host=B rdsb.addr6=A6/PLEN rdsb.host6=B6, and
+# rdsb.kernel_rds=0 to leave the kernel's RDS out (rds-bpf runs here)
+KERNEL_RDS=1
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rdsb.addr=*) ADDR=${arg#*=} ;;
 	rdsb.host=*) HOST=${arg#*=} ;;
 	rdsb.addr6=*) ADDR6=${arg#*=} ;;
 	rdsb.host6=*) HOST6=${arg#*=} ;;
+	rdsb.kernel_rds=*) KERNEL_RDS=${arg#*=} ;;
 	esac
 done
+
+# Modules in dependency order, as computed on the host by modprobe --show-depends.
+for m in $(cat /lib/modules/load.list); do
+	case "$KERNEL_RDS$m" in 0rds*) continue ;; esac
+	insmod "/lib/modules/$m" || echo "RDSB-VM: insmod $m failed"
+done
+
+# For rds-bpf, when run-guest.sh --rds-bpf put it in /opt/rds-bpf: bpffs
+# (load mounts it), cgroup v2 for its sock_ops program, /dev/shm.
+if [ -d /opt/rds-bpf ]; then
+	mkdir -p /sys/fs/cgroup /dev/shm
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	mount -t tmpfs shm /dev/shm
+	export PATH=/opt/rds-bpf/sbin:$PATH RDSB_PRELOAD=/opt/rds-bpf/lib/librdsb-preload.so \
+		RDSB_XFER=/opt/rds-bpf/tests/rds-xfer
+fi
 ip link set lo up
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done

@@ -5,12 +5,21 @@
 #   tests/vm/run-guest.sh --netns NS --guest-addr A[/PLEN] --host-addr B[/PLEN]
 #       [--guest-addr6 A6[/PLEN] --host-addr6 B6[/PLEN]] [--kernel legacy|sid]
 #       [--timeout S] [--log FILE] [--tap NAME] [--ready-file FILE]
-#       [--add HOSTFILE:GUESTPATH]... -- CMD...
+#       [--add HOSTFILE:GUESTPATH]... [--bin HOSTFILE[:GUESTPATH]]...
+#       [--rds-bpf] [--no-kernel-rds] -- CMD...
 #
 # CMD runs under busybox sh in the guest (cwd /tmp, rds-xfer in PATH). A single
 # argument is used verbatim as a shell snippet (so "a & b; wait" works); several
 # arguments are quoted one by one. The scenario sees RDSB_GUEST_ADDR,
 # RDSB_HOST_ADDR, RDSB_GUEST_ADDR6, RDSB_HOST_ADDR6 (no prefix lengths).
+# --bin adds a dynamically linked program (default: the same path) with the
+# shared libraries it needs (its ldd closure, from the host, which runs the
+# same Debian as the guest's userland needs). --rds-bpf adds this tree's
+# build (rds-bpf, librdsb, the shim, rds-xfer) under /opt/rds-bpf with their
+# libraries (libbpf1, libxdp1, libelf1, zlib1g, libc), /opt/rds-bpf/sbin in
+# PATH and RDSB_PRELOAD, RDSB_XFER set as tests/lib/hosts.sh names them.
+# --no-kernel-rds leaves rds and rds_tcp unloaded, so that rds-bpf in the
+# guest can listen on the RDS/TCP port.
 # The caller creates NS. The tap gets the host addresses (default PLEN 24/64).
 # --tap NAME reuses an existing tap (left as it is, not deleted) so that
 # host-side daemons can bind B before the guest boots; otherwise a new tap is
@@ -22,8 +31,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-ns='' gaddr='' haddr='' gaddr6='' haddr6='' kernel=legacy timeout=120 log='' tap='' ready='' adds=()
-usage() { sed -n '2,14p' "$0" >&2; exit 2; }
+ns='' gaddr='' haddr='' gaddr6='' haddr6='' kernel=legacy timeout=120 log='' tap='' ready='' adds=() bins=()
+kernel_rds=1
+usage() { sed -n '2,15p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--netns) ns=$2; shift ;;
@@ -37,6 +47,13 @@ while [ $# -gt 0 ]; do
 	--tap) tap=$2; shift ;;
 	--ready-file) ready=$2; shift ;;
 	--add) adds+=("$2"); shift ;;
+	--bin) bins+=("$2"); shift ;;
+	--rds-bpf)
+		b=$(cd "$here/../../build" && pwd)
+		bins+=("$b/sbin/rds-bpf:/opt/rds-bpf/sbin/rds-bpf" "$b/tests/rds-xfer:/opt/rds-bpf/tests/rds-xfer")
+		for f in "$b"/lib/librdsb*.so*; do bins+=("$f:/opt/rds-bpf/lib/${f##*/}"); done
+		;;
+	--no-kernel-rds) kernel_rds=0 ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -91,9 +108,20 @@ else
 	for a in "$@"; do printf "'%s' " "${a//\'/\'\\\'\'}"; done >"$work/root/scenario.sh"
 	echo >>"$work/root/scenario.sh"
 fi
+# A program and the libraries it loads, at the paths the host has them
+# (the dynamic loader included: ldd lists it with its absolute path).
+for b in "${bins[@]}"; do
+	f=${b%%:*} g=${b#*:}
+	[ "$g" != "$b" ] || g=$f
+	[ -e "$f" ] || { echo "run-guest: --bin $f: no such file (make all first?)" >&2; exit 125; }
+	adds+=("$f:$g")
+	for l in $(ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+		adds+=("$(readlink -f "$l"):$l")
+	done
+done
 for a in "${adds[@]}"; do
 	mkdir -p "$work/root/$(dirname "${a#*:}")"
-	cp -a "${a%%:*}" "$work/root/${a#*:}"
+	cp -RL "${a%%:*}" "$work/root/${a#*:}"
 done
 (cd "$work/root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) | cat "$img/initrd.gz" - >"$work/initrd"
 
@@ -106,6 +134,7 @@ append="console=ttyS0 panic=-1 loglevel=4 rdsb.addr=$gaddr"
 append+=" rdsb.host=${haddr%/*}"
 [ -z "$gaddr6" ] || append+=" rdsb.addr6=$gaddr6"
 [ -z "$haddr6" ] || append+=" rdsb.host6=${haddr6%/*}"
+[ $kernel_rds = 1 ] || append+=" rdsb.kernel_rds=0"
 append+=" ${RDSB_VM_APPEND:-}"
 : >"$log"
 echo "run-guest: kernel $(cat "$img/kver"), console log $log" >&2

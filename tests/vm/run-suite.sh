@@ -7,7 +7,7 @@
 #
 # Every boot carries two RDS connections at once in opposite address orders:
 # IPv4 and IPv6, one with the peer smaller (the peer connects), one with the
-# host smaller (rds-bpf connects). Per peer, four boots:
+# host smaller (rds-bpf connects). Per peer, four boots (a kernel peer six):
 #   exchange (twice, the orders swapped): 0 B..256 KiB datagrams both ways by
 #     content hash; 8 sockets each way and the path each port's traffic
 #     takes; the 8 paths of the NPATHS handshake; rds ping; each datagram
@@ -17,6 +17,12 @@
 #     legacy kernel); nothing lost, duplicated or reordered, 8 paths back
 #   congestion: our map makes the peer's nonblocking sender get ENOBUFS, and
 #     the peer's map ours; everything arrives after the receiver drains
+#   exchange-bpf (kernel peers only): the first exchange with our engine on
+#     the BPF data path (load --bpf)
+#   guest (kernel peers only): rds-bpf itself runs in the guest on that
+#     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
+#     `load`, against rds-bpf here; datagrams both ways by content hash, the
+#     guest engine's data path (status -j) as its `features -j` predicted
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
@@ -28,7 +34,8 @@
 #     unreachable peer in RDS_INFO_SEND_MESSAGES (info_lists_send_at_once),
 #     and on 6.1 the blocking send after send_queue_full_eagain never returns
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange reset congestion"; "errno" too).
+# the boots (default "exchange exchange-bpf reset congestion guest"; "errno" too).
+# RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -36,12 +43,18 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange reset congestion}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
+GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
 M=20				# datagrams from each of the 8 sockets
+# A guest's time limit (run-guest.sh --timeout). It is also the idle timeout
+# of our receivers that are ready before the guest boots: on a busy machine a
+# TCG boot alone can take over a minute.
+BOOT=240
 R=${RDSB_VM_RESET_MSGS:-20000}	# datagrams each way per connection while paths are killed
 work=$(mktemp -d)
+GUEST_OPTS=()
 ns=rdsbvm$$			# the host (rds-bpf under test)
 ns2=rdsbvp$$			# the peer when it is rds-bpf too
 n=0
@@ -91,7 +104,7 @@ result() {	# NAME RC [DIAGNOSTICS_FILE]: one TAP line; on failure the
 
 # rds-xfer on the host; a blocking send waits for as long as the peer's
 # congestion map says the port is congested, so everything has a bound
-hx() { in_host $ns timeout 200 env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+hx() { in_host $ns timeout $((BOOT + 60)) env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
 br() { case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }		# an address for ADDR:PORT
 
 # ---- the peer: a qemu guest with kernel RDS, or a namespace with rds-bpf ----
@@ -117,7 +130,8 @@ host_up() {
 	ip -n $ns -6 addr add "$H6/64" dev vmtap nodad
 	ip -n $ns link set vmtap up
 	capture_start $ns vmtap "$d/wire.pcap" || return 1
-	in_host $ns "$RDSB_BIN" load --log "$d/engine.log" >/dev/null
+	# shellcheck disable=SC2086 # RDSB_LOAD_OPTS: options, as in tests/lib/hosts.sh
+	in_host $ns "$RDSB_BIN" load --log "$d/engine.log" ${RDSB_LOAD_OPTS:-} >/dev/null
 }
 
 # host_down: keep the engines' status and the decoded capture, remove the rest
@@ -149,7 +163,8 @@ show() { sed "s/^/$1: /" "$2"; }
 '
 
 # peer_start PEER SCRIPT: boots the guest (or starts the namespace peer) that
-# runs SCRIPT; its console goes to $d/console; $peer_pid.
+# runs SCRIPT; its console goes to $d/console; $peer_pid. GUEST_OPTS: more
+# run-guest.sh options (an array).
 peer_start() {
 	if [ "$1" = netns ]; then
 		mkdir -p "$d/peer" "$d/bin"
@@ -160,8 +175,8 @@ peer_start() {
 			rc=$?; echo; echo "RDSB-VM-RESULT rc=$rc"; exit $rc') >"$d/console" 2>&1 &
 	else
 		: >"$d/console"
-		"$here/run-guest.sh" --netns $ns --tap vmtap --guest-addr "$G4/24" --host-addr "$H4/24" \
-			--guest-addr6 "$G6/64" --host-addr6 "$H6/64" --kernel "$1" --timeout "${peer_timeout:-240}" --log "$d/console" \
+		"$here/run-guest.sh" "${GUEST_OPTS[@]}" --netns $ns --tap vmtap --guest-addr "$G4/24" --host-addr "$H4/24" \
+			--guest-addr6 "$G6/64" --host-addr6 "$H6/64" --kernel "$1" --timeout "${peer_timeout:-$BOOT}" --log "$d/console" \
 			--add "$errno_static:/bin/rds-errno" -- "$PRELUDE$2" >"$d/run-guest.out" 2>&1 &
 	fi
 	peer_pid=$!
@@ -291,10 +306,10 @@ exchange() {
 	host_up "$peer" || return 1
 	for x in 4 6; do
 		eval "ha=\$H$x"
-		hx recv -b "$(br "$ha")":4000 -n $N -s $SIZES -S 3 --rcvbuf 16777216 -t 100 --senders 1 \
+		hx recv -b "$(br "$ha")":4000 -n $N -s $SIZES -S 3 --rcvbuf 16777216 -t $BOOT --senders 1 \
 			--ready "$d/rdy.$x.1" >"$d/v$x.hr1" 2>&1 &
 		bulk_pids+=($!)
-		hx recv -b "$(br "$ha")":4002 -n $((8 * M)) -s 0:2000 -S 5 -t 100 --senders 8 \
+		hx recv -b "$(br "$ha")":4002 -n $((8 * M)) -s 0:2000 -S 5 -t $BOOT --senders 8 \
 			--ready "$d/rdy.$x.2" >"$d/v$x.hr2" 2>&1 &
 		port_pids+=($!)
 	done
@@ -345,6 +360,11 @@ exchange() {
 		eval "ga=\$G$x ha=\$H$x"
 		exchange_checks "$label" "$x" "$ga" "$ha" "$peer"
 	done
+	if [[ " ${RDSB_LOAD_OPTS:-} " == *" --bpf "* ]]; then
+		{ cat "$d/status.json"; grep -i 'sockmap\|userspace' "$d/engine.log"; } >"$d/diag.path" 2>&1
+		jq -e '.data_path == "bpf" and .counters.rx_delivered > 0' "$d/status.json" >/dev/null
+		result "$label: our engine ran on the BPF data path (load ${RDSB_LOAD_OPTS})" $? "$d/diag.path"
+	fi
 	wire_crosscheck "$label"
 }
 
@@ -503,7 +523,7 @@ reset() {
 	host_up "$peer" || return 1
 	for x in 4 6; do
 		eval "ha=\$H$x"
-		hx recv -b "$(br "$ha")":4100 -n $R -s 0:2000 -S 7 -t 60 --rcvbuf 67108864 --senders 1 --ready "$d/rdy.$x" >"$d/v$x.hr" 2>&1 &
+		hx recv -b "$(br "$ha")":4100 -n $R -s 0:2000 -S 7 -t $BOOT --rcvbuf 67108864 --senders 1 --ready "$d/rdy.$x" >"$d/v$x.hr" 2>&1 &
 		pids+=($!)
 	done
 	for _ in $(seq 200); do [ "$(ls "$d"/rdy.* 2>/dev/null | wc -l)" -eq 2 ] && break; sleep 0.05; done
@@ -656,6 +676,78 @@ errno_static=$work/rds-errno
 gcc -static -O2 -I"$root/tests/tools" -o "$errno_static" "$root/tests/tools/rds-errno.c" ||
 	echo "run-suite: no static rds-errno for the guest" >&2
 
+# guest PEER LABEL: rds-bpf itself in the guest (run-guest.sh --rds-bpf; the
+# kernel's RDS left out), on this kernel, against rds-bpf here: twice in one
+# boot, `load --bpf` then plain `load`, each on its own guest address (a new
+# connection). Datagrams both ways by content hash; the guest engine's data
+# path (status -j) is the one its `features -j` predicted.
+guest() {
+	local peer=$1 label=$2 i opts ga ha=$H4 p script='' pids=() name want
+	local -a gas=("$G4" "$G4B") modes=(--bpf '')
+	for i in 0 1; do
+		ga=${gas[$i]} opts=${modes[$i]} p=$((4000 + 10 * i))
+		script+="rds-bpf features -j >feat.$i
+			rds-bpf load $opts --log eng.$i || exit 1
+			xf recv -b $ga:$((p + 1)) -n $N -s $GSIZES -S 4 --rcvbuf 16777216 -t 100 --senders 1 --ready rdy.$i >r.$i 2>&1 &
+			r=\$!
+			ready rdy.$i || exit 1
+			mark ready.$i
+			xf send -b $ga:5000 -d $ha:$p -n $N -s $GSIZES -S 3 --sndbuf 16777216 -t 100 >s.$i 2>&1
+			wait \$r
+			rds-bpf status -j >status.$i
+			rds-bpf unload
+			for f in feat.$i status.$i r.$i s.$i; do show \$f \$f; done
+			grep -i 'sockmap\\|warn\\|userspace' eng.$i | sed 's/^/eng.$i: /'
+			mark done.$i
+			"
+	done
+	script="xf() { env LD_PRELOAD=\"\$RDSB_PRELOAD\" \"\$RDSB_XFER\" \"\$@\"; }
+		ip addr add $G4B/24 dev eth0
+		$script"
+	host_up "$peer" || return 1
+	for i in 0 1; do
+		hx recv -b "$ha:$((4000 + 10 * i))" -n $N -s $GSIZES -S 3 --rcvbuf 16777216 -t $BOOT --senders 1 \
+			--ready "$d/rdy.$i" >"$d/hr.$i" 2>&1 &
+		pids+=($!)
+	done
+	for _ in $(seq 200); do [ "$(ls "$d"/rdy.* 2>/dev/null | wc -l)" -eq 2 ] && break; sleep 0.05; done
+	GUEST_OPTS=(--rds-bpf --no-kernel-rds)
+	peer_start "$peer" "$script"
+	GUEST_OPTS=()
+	for i in 0 1; do
+		wait_mark ready.$i || break
+		hx send -b "$ha:5000" -d "${gas[$i]}:$((4000 + 10 * i + 1))" -n $N -s $GSIZES -S 4 --sndbuf 16777216 -t 100 \
+			>"$d/hs.$i" 2>&1
+		wait_mark done.$i
+	done
+	wait "${pids[@]}"
+	peer_wait >/dev/null
+	host_down
+	for i in 0 1; do
+		ga=${gas[$i]} want=userspace
+		[ -n "${modes[$i]}" ] && want=bpf
+		name="$label, rds-bpf in the guest (load ${modes[$i]:-without --bpf})"
+		sed -n "s/^feat.$i: //p" "$d/peer.out" >"$d/feat.$i.json"
+		sed -n "s/^status.$i: //p" "$d/peer.out" >"$d/status.$i.json"
+		{ grep -v '^\[' "$d/peer.out" | grep -v '^\(feat\|status\)\.' | tail -n 20
+		  cat "$d/hr.$i" "$d/hs.$i" "$d/status"; tail -n 15 "$d/engine.log"; } >"$d/diag.$i" 2>&1
+		s=$(sent_hash "$d/peer.out" "s.$i: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/hr.$i" "$ga:5000" $N)" ]
+		result "$name: $N datagrams ($GSIZES B) guest->host, hashes equal" $? "$d/diag.$i"
+		s=$(sent_hash "$d/hs.$i")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$ha:5000" $N "r.$i: ")" ]
+		result "$name: $N datagrams ($GSIZES B) host->guest, hashes equal" $? "$d/diag.$i"
+		{ cat "$d/feat.$i.json" "$d/status.$i.json"; grep "^eng.$i: " "$d/peer.out"; } >"$d/diag.$i.path" 2>&1
+		jq -e --arg w $want '.data_path == $w and .counters.rx_delivered == '"$N" "$d/status.$i.json" >/dev/null
+		result "$name: the guest's engine is on the $want data path and delivered $N" $? "$d/diag.$i.path"
+		# features: the userspace path by default, and whether --bpf gets the sockmap one
+		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path)' \
+			"$d/feat.$i.json" >/dev/null
+		result "$name: the guest's features -j predicted it ($(jq -r .bpf_data_path_detail "$d/feat.$i.json" 2>/dev/null))" $? \
+			"$d/diag.$i.path"
+	done
+}
+
 for peer in $PEERS; do
 	case $peer in
 	legacy | sid)
@@ -687,7 +779,18 @@ for peer in $PEERS; do
 			d=$work/$peer-errno && mkdir -p "$d"
 			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 errno_table "$peer" "$label"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, reset, congestion, errno)" >&2; exit 2 ;;
+		exchange-bpf)	# the exchange with our engine on the BPF data path: a kernel peer only
+			[ "$peer" = netns ] && continue
+			d=$work/$peer-bpf && mkdir -p "$d"
+			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 RDSB_LOAD_OPTS=--bpf \
+				exchange "$peer" "$label (load --bpf here)"
+			;;
+		guest)	# rds-bpf in the guest: a kernel peer only
+			[ "$peer" = netns ] && continue
+			d=$work/$peer-guest && mkdir -p "$d"
+			G4=10.98.0.1 G4B=10.98.0.5 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 guest "$peer" "$label"
+			;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno)" >&2; exit 2 ;;
 		esac
 	done
 done

@@ -10,33 +10,47 @@
  * an application reads comes from one queue, in order.
  *
  * strparser hands both programs the whole skb: the current record starts at
- * the strparser offset, not at 0.
+ * the strparser offset, not at 0. That offset is in the skb's control block
+ * (sk_skb_cb, at cb+28 on 6.1 to 7.2) past the bytes __sk_buff.cb[] shows
+ * (cb+8 to cb+28), so the programs come twice: with the kernel-context
+ * kfunc (Linux 6.2+), or, before it, with bpf_probe_read_kernel of the same
+ * field (CO-RE-relocated; needs CAP_PERFMON). The loader autoloads one pair
+ * (sockmap_rx.c), as the kernel's BTF says.
  *
  * The engine side: sockmap_rx.c (load --bpf).
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <rds-bpf/rules.h>
 #include "tcp_maps.bpf.h"
 
 #define EBADMSG 74
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
-static __always_inline __u32 record_offset(struct __sk_buff *skb)
+static __always_inline __u32 offset_kfunc(struct __sk_buff *skb)
 {
 	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
 
 	return (__u32)((struct sk_skb_cb *)k->cb)->strp.strp.offset;
 }
 
+/* The context is the kernel's sk_buff; only its address is used here. */
+static __always_inline __u32 offset_probe(struct __sk_buff *skb)
+{
+	int off = 0;
+
+	bpf_probe_read_kernel(&off, sizeof(off), (void *)skb + bpf_core_field_offset(struct sk_buff, cb) +
+			      bpf_core_field_offset(struct sk_skb_cb, strp.strp.offset));
+	return (__u32)off;
+}
+
 /* The record's length, header included; 0 = not all of its header yet. A
  * length the kernel would never send ends the stream: strparser reports
  * the error on the socket and the engine resets the path. */
-SEC("sk_skb/stream_parser")
-int rdsb_parse(struct __sk_buff *skb)
+static __always_inline int parse(struct __sk_buff *skb, __u32 off)
 {
-	__u32 off = record_offset(skb);
 	struct rds_header h;
 	__u32 len;
 
@@ -78,10 +92,8 @@ static __always_inline int to_engine(struct __sk_buff *skb, __u32 off, __u64 coo
 	return SK_PASS;
 }
 
-SEC("sk_skb/stream_verdict")
-int rdsb_verdict(struct __sk_buff *skb)
+static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 {
-	__u32 off = record_offset(skb);
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct rdsb_sock_key key;
 	struct rdsb_rxpath *rp;
@@ -148,6 +160,30 @@ int rdsb_verdict(struct __sk_buff *skb)
 		event(RDSB_EV_RCVQ, key.slot, *idx);
 	}
 	return SK_PASS;
+}
+
+SEC("sk_skb/stream_parser")
+int rdsb_parse(struct __sk_buff *skb)
+{
+	return parse(skb, offset_kfunc(skb));
+}
+
+SEC("sk_skb/stream_verdict")
+int rdsb_verdict(struct __sk_buff *skb)
+{
+	return verdict(skb, offset_kfunc(skb));
+}
+
+SEC("sk_skb/stream_parser")
+int rdsb_parse_pr(struct __sk_buff *skb)
+{
+	return parse(skb, offset_probe(skb));
+}
+
+SEC("sk_skb/stream_verdict")
+int rdsb_verdict_pr(struct __sk_buff *skb)
+{
+	return verdict(skb, offset_probe(skb));
 }
 
 /* On application sockets: what the engine writes joins the same queue as

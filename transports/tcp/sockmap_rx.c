@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "tcp.h"
 #include "../../user/common/log.h"
@@ -130,41 +131,88 @@ static int inbox_init(struct rdsb_engine *e, int map_fd)
 	return 0;
 }
 
-/* One line on why the programs did not load; the verifier log is -vv's. */
-static void explain(int err)
+/* Where the programs read the strparser offset (sockmap_rx.bpf.c): the
+ * kernel-context kfunc where this kernel's BTF has it (6.2+), else
+ * bpf_probe_read_kernel. */
+static bool kern_ctx_kfunc(void)
 {
-	const char *hint = "hint: rerun with -vv for libbpf's log";
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok = btf && btf__find_by_name_kind(btf, "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
 
+	btf__free(btf);
+	return ok;
+}
+
+static const char *offset_how(bool kfunc)
+{
+	return kfunc ? "strparser offset via bpf_cast_to_kern_ctx" : "strparser offset via bpf_probe_read_kernel";
+}
+
+/* The skeleton with the parser/verdict pair this kernel can load. */
+static struct sockmap_rx *sockmap_open(bool *kfunc)
+{
+	struct sockmap_rx *skel = sockmap_rx__open();
+
+	*kfunc = kern_ctx_kfunc();
+	if (skel) {
+		bpf_program__set_autoload(skel->progs.rdsb_parse, *kfunc);
+		bpf_program__set_autoload(skel->progs.rdsb_verdict, *kfunc);
+		bpf_program__set_autoload(skel->progs.rdsb_parse_pr, !*kfunc);
+		bpf_program__set_autoload(skel->progs.rdsb_verdict_pr, !*kfunc);
+	}
+	return skel;
+}
+
+/* Why the programs did not load, as a hint; the verifier log is -vv's. */
+static const char *hint_for(int err, bool kfunc)
+{
+	if (!kfunc && (err == -EPERM || err == -EACCES))
+		return "hint: without bpf_cast_to_kern_ctx (Linux 6.2+) the programs read kernel memory: "
+		       "needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root, and no lockdown=confidentiality";
 	if (err == -EPERM)
-		hint = "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
-	else if (access("/sys/kernel/btf/vmlinux", R_OK))
-		hint = "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
-	else if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) <= 0 ||
-		 libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_SKB, NULL) <= 0)
-		hint = "hint: the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";
-	pr_warn("rds-bpf: the sockmap data path did not load (%s); datagrams take the userspace path; %s\n",
-		strerror(-err), hint);
+		return "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) <= 0 ||
+	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_SKB, NULL) <= 0)
+		return "hint: the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";
+	return "hint: rerun with -vv for libbpf's log";
+}
+
+int tcp_sockmap_probe(const char **how, const char **hint)
+{
+	bool kfunc;
+	struct sockmap_rx *skel = sockmap_open(&kfunc);
+	int err = !skel ? -errno : sockmap_rx__load(skel) ? -errno : 0;
+
+	sockmap_rx__destroy(skel);
+	*how = offset_how(kfunc);
+	*hint = err ? hint_for(err, kfunc) : NULL;
+	return err;
 }
 
 int tcp_sockmap_init(struct rdsb_engine *e)
 {
 	struct rdsb_tcp *t = tcp_of(e);
-	struct sockmap_rx *skel = sockmap_rx__open();
+	bool kfunc;
+	struct sockmap_rx *skel = sockmap_open(&kfunc);
 	int err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 
 	if (err) {
-		explain(err);
+		pr_warn("rds-bpf: the sockmap data path did not load (%s; %s); datagrams take the userspace path; %s\n",
+			strerror(-err), offset_how(kfunc), hint_for(err, kfunc));
 		sockmap_rx__destroy(skel);
 		return err;
 	}
+	pr_info("rds-bpf: sockmap data path: %s\n", offset_how(kfunc));
 	t->sockmap_obj = skel;
 	t->pathsk_fd = bpf_map__fd(skel->maps.rdsb_pathsk);
 	t->rxpath_fd = bpf_map__fd(skel->maps.rdsb_rxpath);
 	t->socks_fd = bpf_map__fd(skel->maps.rdsb_socks);
 	t->bound_fd = bpf_map__fd(skel->maps.rdsb_bound);
-	if (bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_parse), t->pathsk_fd,
+	if (bpf_prog_attach(bpf_program__fd(kfunc ? skel->progs.rdsb_parse : skel->progs.rdsb_parse_pr), t->pathsk_fd,
 			    BPF_SK_SKB_STREAM_PARSER, 0) ||
-	    bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_verdict), t->pathsk_fd,
+	    bpf_prog_attach(bpf_program__fd(kfunc ? skel->progs.rdsb_verdict : skel->progs.rdsb_verdict_pr), t->pathsk_fd,
 			    BPF_SK_SKB_STREAM_VERDICT, 0) ||
 	    bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_deliver), t->socks_fd, BPF_SK_SKB_VERDICT, 0)) {
 		err = -errno;

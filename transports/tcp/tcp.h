@@ -109,6 +109,9 @@ void tcp_sockops_acked(struct rdsb_engine *e, uint32_t index);
 
 /* sockmap_rx.c */
 int tcp_sockmap_init(struct rdsb_engine *e);
+/* rds-bpf features: load the programs (no maps shared, nothing attached);
+ * 0 or -errno, with how they read the strparser offset and a hint */
+int tcp_sockmap_probe(const char **how, const char **hint);
 void tcp_sockmap_exit(struct rdsb_engine *e);
 int tcp_events_init(struct rdsb_engine *e, int ring_fd);
 void tcp_events_exit(struct rdsb_engine *e);
