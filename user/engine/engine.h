@@ -113,6 +113,7 @@ struct rdsb_conn {
 	uint64_t ping_at;		/* ns: (re)send the probe ping then */
 	struct list_head pending;	/* waiting for the handshake to pick a path */
 	void *t_data;			/* the transport's own per-connection state */
+	uint64_t idle_since;		/* ns: no path up, nothing queued (conn.c: conn_idle) */
 	struct rdsb_hnode hnode;	/* in e->conns_by_addr */
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
@@ -276,6 +277,10 @@ struct rdsb_engine {
 	int addrs_fd, cong_fd, paths_fd, counters_fd;
 	struct rdsb_addr *addrs;
 	struct rdsb_cong_map *cong;
+	/* Users of each slot (connections' lslot and fslot, bound sockets),
+	 * and since when an unused slot has had none (cong.c: rdsb_addr_put) */
+	uint32_t addr_refs[RDSB_MAX_ADDRS];
+	uint64_t addr_unused_at[RDSB_MAX_ADDRS];
 	char pin_dir[128];
 	void *bpf_obj;			/* the core's maps (bpf/rdsb_core.bpf.c) */
 	/* every map pinned so far, by name, for the transports' objects to share */
@@ -306,12 +311,15 @@ int rdsb_cong_init(struct rdsb_engine *e);
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX]);
 void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot);
 void rdsb_cong_fini(struct rdsb_engine *e);
+/* A reference to ADDR's slot (taken if needed), or -1: the table is full */
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
 		   enum rdsb_addr_kind kind);
+void rdsb_addr_put(struct rdsb_engine *e, int slot);
 void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested);
 /* map NULL: already in place (written by BPF), count and notify only */
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map);
 void rdsb_paths_info_update(struct rdsb_engine *e);
+void rdsb_paths_info_forget(struct rdsb_engine *e, const struct rdsb_conn *c);
 
 /* bpf_load.c: bpffs, the pin directory, BPF objects sharing the engine's maps */
 int rdsb_bpf_load_core(struct rdsb_engine *e);	/* the core's maps, pinned */

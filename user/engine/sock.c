@@ -214,8 +214,11 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->slot = rdsb_addr_slot(e, addr, scope, RDSB_ADDR_LOCAL);
 	if (s->slot < 0)
 		return EADDRNOTAVAIL;
-	if (rdsb_hash_add(&e->socks_by_port, &s->port_node, port_hash(e, addr, p)))
+	if (rdsb_hash_add(&e->socks_by_port, &s->port_node, port_hash(e, addr, p))) {
+		rdsb_addr_put(e, s->slot);
+		s->slot = -1;
 		return ENOMEM;
+	}
 	memcpy(s->addr, addr, 16);
 	s->scope_id = scope;
 	s->port = p;
@@ -407,6 +410,10 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->req_pending = true;
 	c = rdsb_conn_get(e, s->addr, s->req.daddr, s->req.scope_id ? s->req.scope_id : s->scope_id, true);
 	if (!c) {
+		/* No address slot or memory for it. The kernel's sendmsg fails
+		 * then (rds_conn_create_outgoing: ENOMEM); here the library
+		 * returned already: count it. */
+		rdsb_count(e, RDSB_C_DROP_NO_CONN);
 		rdsb_sock_req_done(e, m);
 		rdsb_msg_free(m);
 		rdsb_sock_sent(e, s->id, len);
@@ -577,6 +584,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	rdsb_conn_cancel(e, s->id, NULL, 0);
 	if (s->bound && s->congested)
 		rdsb_cong_set_local(e, s->slot, s->port, false);
+	rdsb_addr_put(e, s->slot);
 	rdsb_path_rx_resume(e, s);
 	list_for_each_entry_safe(m, t, &s->rx_q, item)
 		rdsb_msg_free(m);

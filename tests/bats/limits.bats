@@ -1,0 +1,85 @@
+#!/usr/bin/env bats
+# Limits: what peers and applications hold in the engine is bounded and
+# given back. Address slots: a connection that is idle (no path up, nothing
+# queued) is freed after 10 s, and its address slots are taken for new
+# addresses 10 s after that (the quarantine: readers name senders by slot).
+
+load helpers
+
+setup() {
+	load_hosts
+	engine_up B
+}
+teardown() { teardown_hosts; }
+
+# fill FIRST N [BIND]: a socket on B bound to $ADDR_B:4600 sends one datagram
+# to each of N unreachable destinations 10.97.x.y from the FIRST-th on, then
+# a second socket binds to BIND (prints "bind ok" or the errno's name)
+fill() {
+	rds B python3 - "$ADDR_B" "$@" <<'PY'
+import errno, socket, sys
+s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+s.bind((sys.argv[1], 4600))
+first, n = int(sys.argv[2]), int(sys.argv[3])
+for i in range(first, first + n):
+    s.sendto(b"x" * 64, ("10.97.%d.%d" % (i // 250, i % 250 + 1), 4000))
+print("sent", n)
+if len(sys.argv) > 4:
+    t = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    try:
+        t.bind((sys.argv[4], 4700))
+        print("bind ok")
+    except OSError as e:
+        print("bind", errno.errorcode[e.errno])
+PY
+}
+
+connections() { in_host B "$RDSB_BIN" status -j | jq '.connections | length'; }
+
+@test "a full address table: sends to new destinations are counted, binds fail; idle connections give their slots back" {
+	in_host B ip addr add 10.99.0.5/24 dev eth0
+	# 256 slots: B's own address and 255 destinations; 45 sends find none
+	run fill 0 300 10.99.0.5
+	echo "$output"
+	[ "${lines[0]}" = "sent 300" ]
+	[ "${lines[1]}" = "bind EADDRNOTAVAIL" ]
+	[ "$(counter B drop_no_connection)" -eq 45 ]
+	[ "$(connections)" -eq 255 ]
+	grep -q 'address table full (256 addresses in use)' "$BATS_TEST_TMPDIR"/rdsb-engine-*-B.log
+	# the socket closed: its 255 queued datagrams went with it, and the
+	# connections, idle now, are freed 10 s later
+	[ "$(counter B drop_socket_closed)" -eq 255 ]
+	for _ in $(seq 150); do
+		[ "$(connections)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(connections)" -eq 0 ]
+	# slots nothing uses are not taken for new addresses within 10 s
+	run fill 300 10
+	[ "$(counter B drop_no_connection)" -eq 55 ]
+	sleep 10.5
+	run fill 310 200 10.99.0.5
+	echo "$output"
+	[ "${lines[1]}" = "bind ok" ]
+	[ "$(counter B drop_no_connection)" -eq 55 ]
+	[ "$(connections)" -eq 200 ]
+}
+
+@test "a connect storm: 32 peer addresses open 8 lanes each before the probe; every early lane waits, none is reset" {
+	# B listens on 10.99.0.200, above every peer: the peers connect
+	in_host B ip addr add 10.99.0.200/24 dev eth0
+	local pids=() i
+	for i in $(seq 100 131); do
+		in_host A ip addr add 10.99.0.$i/24 dev eth0
+	done
+	for i in $(seq 100 131); do
+		in_host A python3 "$HOSTILE" lanes --count 7 --src 10.99.0.$i --dst 10.99.0.200 \
+			>"$BATS_TEST_TMPDIR/storm.$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	cat "$BATS_TEST_TMPDIR"/storm.* | grep '^lanes' | sort | uniq -c
+	[ "$(cat "$BATS_TEST_TMPDIR"/storm.* | grep -c '^lanes open 7 reset 0$')" -eq 64 ]
+	[ "$(counter B accept_parked)" -eq 448 ]
+	[ "$(counter B accept_reset_no_path)" -eq 0 ]
+}
