@@ -3,10 +3,12 @@
 # given back. Address slots: a connection that is idle (no path up, nothing
 # queued) is freed after 10 s, and its address slots are taken for new
 # addresses 10 s after that (the quarantine: readers name senders by slot).
+# RDS/TCP: the peers here are raw TCP peers, and lanes are TCP connections.
 
 load helpers
 
 setup() {
+	[ "${RDSB_TRANSPORT:-tcp}" = tcp ] || skip "RDS/TCP only"
 	load_hosts
 	engine_up B
 }
@@ -82,4 +84,19 @@ connections() { in_host B "$RDSB_BIN" status -j | jq '.connections | length'; }
 	[ "$(cat "$BATS_TEST_TMPDIR"/storm.* | grep -c '^lanes open 7 reset 0$')" -eq 64 ]
 	[ "$(counter B accept_parked)" -eq 448 ]
 	[ "$(counter B accept_reset_no_path)" -eq 0 ]
+}
+
+@test "a connection reset for coming from the larger address is freed once B's connect back fails for 10 s" {
+	in_host A ip addr add 10.99.0.3/24 dev eth0
+	run hostile larger --src 10.99.0.3
+	echo "$output"
+	grep -qx 'result reset' <<<"$output"
+	[ "$(counter B accept_reset_larger_peer)" -eq 1 ]
+	# B connects back to 10.99.0.3:16385, where no one listens
+	[ "$(connections)" -eq 1 ]
+	for _ in $(seq 150); do
+		[ "$(connections)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(connections)" -eq 0 ]
 }
