@@ -12,7 +12,7 @@ setup() {
 	load_hosts
 	engine_up B
 }
-teardown() { teardown_hosts; }
+teardown() { if [ -n "${NS_A:-}" ]; then teardown_hosts; fi; }
 
 # fill FIRST N [BIND]: a socket on B bound to $ADDR_B:4600 sends one datagram
 # to each of N unreachable destinations 10.97.x.y from the FIRST-th on, then
