@@ -3,6 +3,8 @@
 # given back. Address slots: a connection that is idle (no path up, nothing
 # queued) is freed after 10 s, and its address slots are taken for new
 # addresses 10 s after that (the quarantine: readers name senders by slot).
+# Lanes parked for a path: 16 per peer address. Sends: 4 MiB held per
+# connection in the sending engine, beyond each socket's sndbuf.
 # RDS/TCP: the peers here are raw TCP peers, and lanes are TCP connections.
 
 load helpers
@@ -99,4 +101,67 @@ connections() { in_host B "$RDSB_BIN" status -j | jq '.connections | length'; }
 		sleep 0.1
 	done
 	[ "$(connections)" -eq 0 ]
+}
+
+@test "the sending engine holds at most 4 MiB for one connection: the senders beyond it wait, then all arrive" {
+	# B's receiver counts 166400 datagrams
+	rds B python3 - "$ADDR_B" 166400 "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/received" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind((sys.argv[1], 4000))
+open(sys.argv[3], "w").close()
+s.settimeout(30)
+n = 0
+while n < int(sys.argv[2]):
+    s.recv(100)
+    n += 1
+print("received", n)
+PY
+	local rx=$!
+	wait_ready
+	# A cannot reach B for now: its sends to B wait in its engine
+	in_host A ip route add blackhole $ADDR_B/32
+	engine_up A
+	local pid rss0 rss1 sent
+	pid=$(pgrep -n -f "rdsb-engine-${HOSTS_PREFIX}-A.log")
+	rss0=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+	# 100 sockets, each 64-byte datagrams until its sndbuf is full: 1664
+	# each (wmem_default 212992, half of it payload), 166400 in all
+	rds A python3 - "$ADDR_A" "$ADDR_B" >"$BATS_TEST_TMPDIR/sent" <<'PY' &
+import errno, socket, sys, time
+socks, n = [], 0
+for i in range(100):
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    s.bind((sys.argv[1], 5000 + i))
+    socks.append(s)
+    while True:
+        try:
+            s.sendto(b"x" * 64, socket.MSG_DONTWAIT, (sys.argv[2], 4000))
+            n += 1
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ENOBUFS):
+                raise
+            break
+print(n, flush=True)
+time.sleep(60)		# the sockets stay open until every datagram is out
+PY
+	local tx=$!
+	for _ in $(seq 300); do [ -s "$BATS_TEST_TMPDIR/sent" ] && break; sleep 0.1; done
+	sent=$(cat "$BATS_TEST_TMPDIR/sent")
+	echo "sent $sent"
+	[ "$sent" -eq 166400 ]
+	[ "$(counter A tx_conn_full)" -eq 1 ]
+	rss1=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+	echo "engine RSS $rss0 kB -> $rss1 kB"
+	# 4 MiB of messages, and at most 64 KiB read past them per socket;
+	# unbounded, the 166400 messages took 37 MB here
+	[ $((rss1 - rss0)) -lt 16000 ]
+	# B is reachable: every datagram arrives
+	in_host A ip route del blackhole $ADDR_B/32
+	wait $rx
+	cat "$BATS_TEST_TMPDIR/received"
+	[ "$(cat "$BATS_TEST_TMPDIR/received")" = "received 166400" ]
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+	kill "$tx" 2>/dev/null || true
 }

@@ -48,6 +48,7 @@ struct rdsb_msg {
 				 * acked() reaches it (TCP: the stream offset after
 				 * its last byte) */
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
+	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (conn.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
 	struct rds_header wire;	/* encoded when it starts on the wire */
 	uint8_t *data;
@@ -114,6 +115,8 @@ struct rdsb_conn {
 	struct list_head pending;	/* waiting for the handshake to pick a path */
 	void *t_data;			/* the transport's own per-connection state */
 	uint64_t idle_since;		/* ns: no path up, nothing queued (conn.c: conn_idle) */
+	uint64_t tx_queued;		/* bytes of sends held, messages and payloads */
+	bool tx_full;			/* past CONN_TX_MAX: senders wait (rdsb_sock.tx_held) */
 	struct rdsb_hnode hnode;	/* in e->conns_by_addr */
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
@@ -151,6 +154,9 @@ struct rdsb_sock {
 	uint64_t rx_written;		/* written into the delivery stream */
 	size_t rx_head_off;
 	bool congested;
+	bool tx_held;			/* sent to a full connection: not read until it drains */
+	uint8_t *held_rest;		/* what was read past that request, raw */
+	size_t held_len;
 	struct list_head stalled;	/* paths waiting for room here (p->rx_wait) */
 	bool closed;			/* freed after the current epoll batch */
 };
@@ -293,6 +299,7 @@ struct rdsb_engine {
 
 	uint64_t counters[RDSB_C_MAX];
 	uint64_t now;			/* ns, CLOCK_MONOTONIC, per loop turn */
+	bool tx_resume;			/* a full connection drained: read held senders */
 	uint64_t paths_info_at;
 };
 
@@ -332,6 +339,7 @@ void rdsb_bpf_explain(const char *what, int err, const char *fallback);
 
 /* sock.c: application sockets */
 void rdsb_socks_read_all(struct rdsb_engine *e);
+void rdsb_socks_tx_resume(struct rdsb_engine *e);
 void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m);
 void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd);
 struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id);
@@ -358,7 +366,9 @@ void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t b
 /* conn.c: connections, paths, handshake */
 struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 				const uint8_t faddr[16], uint32_t scope, bool create);
-void rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
+/* Queues an application's message; false when the connection holds
+ * CONN_TX_MAX or more then: its sender is not read until it drains */
+bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p);
 /* Mark p for shutdown after the event batch (nothing more is written on
  * it, nor read but by its shutdown); rdsb_path_reset: its stream is

@@ -298,6 +298,13 @@ static void delivered(void *ctx, struct rdsb_msg *m)
 	rdsb_msg_free(m);
 }
 
+/* The stream is read unless the socket's sends wait for a full connection,
+ * and written to while deliveries wait */
+static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	rdsb_ev_set(e, &s->data, (s->tx_held ? 0 : EPOLLIN) | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+}
+
 static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	uint64_t delivered_bytes = 0;
@@ -307,7 +314,7 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
-	rdsb_ev_set(e, &s->data, EPOLLIN | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+	data_events(e, s);
 	rdsb_sock_check_cong(e, s);
 	if (s->rx_q_bytes < hard_limit(s))
 		rdsb_path_rx_resume(e, s);
@@ -419,7 +426,8 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_sock_sent(e, s->id, len);
 		return;
 	}
-	rdsb_conn_queue(e, c, m);
+	if (!rdsb_conn_queue(e, c, m))
+		s->tx_held = true;
 }
 
 /* One send request's header has arrived: a malformed one closes the socket
@@ -442,8 +450,11 @@ static bool app_header(struct rdsb_engine *e, struct rdsb_sock *s)
 }
 
 /* Feeds N bytes of the stream into the socket's request state, queueing each
- * request it completes. Returns false once the socket is closed. */
-static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t *p, size_t n)
+ * request it completes. Returns false once the socket is closed. Unless ALL,
+ * a request that filled its connection stops it: the rest waits in
+ * s->held_rest, raw, until the connection drains. */
+static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t *p, size_t n,
+			bool all)
 {
 	for (;;) {
 		size_t k;
@@ -474,6 +485,11 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 		s->req_data = NULL;
 		if (s->closed)
 			return false;
+		if (s->tx_held && !all && n && (s->held_rest = malloc(n))) {
+			memcpy(s->held_rest, p, n);
+			s->held_len = n;
+			return true;
+		}
 	}
 }
 
@@ -483,12 +499,27 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
  * engine is single-threaded). A payload larger than that buffer is read in
  * place, without the extra copy. */
 #define APP_IN_SIZE (64 * 1024)
-static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
+static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 {
 	static uint8_t in[APP_IN_SIZE];
 
+	if (s->held_len && (all || !s->tx_held)) {
+		uint8_t *rest = s->held_rest;
+		size_t len = s->held_len;
+		bool open;
+
+		s->held_rest = NULL;	/* app_consume may hold a new rest */
+		s->held_len = 0;
+		open = app_consume(e, s, rest, len, all);
+		free(rest);
+		if (!open)
+			return;
+	}
 	for (;;) {
 		ssize_t n;
+
+		if (s->tx_held && !all)
+			return;
 
 		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
 			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
@@ -496,12 +527,12 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
 			if (n <= 0)
 				return;
 			s->req_data_have += (size_t)n;
-			if (!app_consume(e, s, NULL, 0))	/* completes it once whole */
+			if (!app_consume(e, s, NULL, 0, all))	/* completes it once whole */
 				return;
 			continue;
 		}
 		n = recv(s->data.fd, in, sizeof(in), MSG_DONTWAIT);
-		if (n <= 0 || !app_consume(e, s, in, (size_t)n))
+		if (n <= 0 || !app_consume(e, s, in, (size_t)n, all))
 			return;
 	}
 }
@@ -515,7 +546,7 @@ void rdsb_socks_read_all(struct rdsb_engine *e)
 
 	list_for_each_entry_safe(s, t, &e->socks, item)
 		if (!s->closed)
-			app_read(e, s);
+			app_read(e, s, true);
 }
 
 void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev *ev, uint32_t events)
@@ -535,7 +566,7 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 			 * had, so that close drops only what is not yet on
 			 * the wire (rds_send_drop_to). */
 			pr_debug("rds-bpf: socket %u: control connection closed (%zd)\n", s->id, n);
-			app_read(e, s);
+			app_read(e, s, true);
 			if (!s->closed)
 				rdsb_sock_close(e, s);
 			return;
@@ -544,16 +575,36 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 		 * as a kernel sendmsg had queued it by then: epoll may report
 		 * the control fd ahead of the stream (RDS_INFO must list those
 		 * sends, RDS_CANCEL_SENT_TO must drop them). */
-		app_read(e, s);
+		app_read(e, s, true);
 		if (s->closed)
 			return;
 		rdsb_ctl_handle(e, s, s->ctl.fd, &req);
 		return;
 	}
-	if (events & EPOLLIN)
-		app_read(e, s);
+	if (events & EPOLLIN) {
+		app_read(e, s, false);
+		if (s->tx_held && !s->closed)
+			data_events(e, s);
+	}
 	if (events & EPOLLOUT)
 		flush(e, s);
+}
+
+/* A full connection drained: its held senders are read again, what was
+ * read past their last request first (the stream may have nothing more) */
+void rdsb_socks_tx_resume(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->socks, item) {
+		if (!s->tx_held || s->closed)
+			continue;
+		s->tx_held = false;
+		data_events(e, s);
+		app_read(e, s, false);
+		if (s->tx_held && !s->closed)
+			data_events(e, s);
+	}
 }
 
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
@@ -597,6 +648,8 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	close(s->shm_fd);
 	free(s->req_data);
 	s->req_data = NULL;
+	free(s->held_rest);
+	s->held_rest = NULL;
 }
 
 void rdsb_socks_reap(struct rdsb_engine *e)
