@@ -143,7 +143,8 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn path_tx path_rx records) \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_sock_req_done rdsb_sock_sent \
-                   rdsb_addr_slot rdsb_addr_is_local rdsb_cong_apply_peer rdsb_ev_set rdsb_ev_del
+                   rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \
+                   rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del
 $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(CONN_TEST_OBJ) $(foreach w,$(CONN_TEST_WRAPS),-Wl,--wrap=$(w)) -lcmocka
@@ -151,8 +152,8 @@ $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)
 # An application socket with its real delivery stream, the same mocks but for
 # the sockets (and the control requests and local congestion bits).
 SOCK_TEST_OBJ := $(CONN_TEST_OBJ) $(B)/obj/user/engine/sock.o
-SOCK_TEST_WRAPS := rdsb_ctl_handle rdsb_addr_slot rdsb_addr_is_local rdsb_cong_set_local \
-                   rdsb_cong_apply_peer rdsb_ev_set rdsb_ev_del
+SOCK_TEST_WRAPS := rdsb_ctl_handle rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_set_local \
+                   rdsb_cong_apply_peer rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del
 $(B)/tests/test_sock: tests/unit/test_sock.c $(SOCK_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(SOCK_TEST_OBJ) $(foreach w,$(SOCK_TEST_WRAPS),-Wl,--wrap=$(w)) -lcmocka

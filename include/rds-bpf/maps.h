@@ -248,7 +248,9 @@ struct rdsb_event {
 	X(TX_DROP_SEQ,		"tx_drop_out_of_sequence")		\
 	X(TX_DROP_CONG,		"tx_drop_congested")			\
 	X(TX_LOCK_STOLEN,	"tx_lock_stolen")				\
-	X(ACK_EVENTS,		"ack_events")
+	X(ACK_EVENTS,		"ack_events")				\
+	X(DROP_NO_CONN,		"drop_no_connection")			\
+	X(TX_CONN_FULL,		"tx_conn_full")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

@@ -19,6 +19,7 @@ int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope
 	(void)e, (void)scope, (void)kind;
 	return addr[14] == 0xff ? -1 : addr[15] % RDSB_MAX_ADDRS;
 }
+void rdsb_addr_put(struct rdsb_engine *e, int slot) { (void)e, (void)slot; }
 static void sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room) { (void)e, (void)s, (void)room; }
 static void sock_nothing(struct rdsb_engine *e, struct rdsb_sock *s) { (void)e, (void)s; }
 static uint64_t sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s) { (void)e, (void)s; return 0; }
@@ -67,7 +68,7 @@ struct rdsb_msg *rdsb_msg_new(uint32_t len)
 		INIT_LIST_HEAD(&m->item);
 	return m;
 }
-void rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
+bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
 {
 	(void)c;
 	for (uint32_t i = 0; i < m->len; i++)
@@ -75,6 +76,7 @@ void rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg
 	rdsb_sock_req_done(e, m);
 	rdsb_sock_sent(e, m->sock_id, m->len);
 	rdsb_msg_free(m);
+	return true;
 }
 static void sock_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m)
 {
@@ -142,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size -= size >= 3 ? 3 : size;
 			if (n > size)
 				n = size;
-			app_consume(&e, s, data, n);
+			app_consume(&e, s, data, n, false);
 			data += n;
 			size -= n;
 		}

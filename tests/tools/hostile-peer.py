@@ -23,7 +23,8 @@ would, and writes what a well-behaved kernel never writes:
                 a lane that comes before the path count is known
   lanes         path 0 connects and stays silent (no probe), then --count
                 more connections; prints "lanes open O reset R" once B had
-                0.5 s to answer them, resets them all, and does it again
+                0.5 s (or --hold) to answer them, resets them all, and
+                does it again
   larger        only connect (from --src, a larger address than DST); with
                 --listen, then wait for DST to connect back to --src:16385 and
                 print the first frames it sends
@@ -196,7 +197,7 @@ def main():
                     lanes.append(connect(args))
                 except ConnectionResetError:
                     states.append("reset")  # reset before connect() returned
-            time.sleep(0.5)
+            time.sleep(max(0.5, args.hold))
             states += [result(c, 0.01) for c in lanes]
             say(f"lanes open {states.count('open')} reset {states.count('reset')}")
             for c in lanes:

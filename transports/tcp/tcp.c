@@ -163,7 +163,8 @@ static void place(struct rdsb_engine *e, struct rdsb_path *p, int fd, uint16_t l
  * The peer may have sent on it already and TCP acknowledged those bytes,
  * which the peer then forgets (acked = snd_una): a reset would lose
  * messages. So it waits for a path, as rds_tcp_accept_one keeps
- * rds_tcp_accepted_sock (2026); only when too many wait is one reset.
+ * rds_tcp_accepted_sock (2026); only when too many wait from its peer
+ * address (or from all peers) is one reset.
  */
 /* Parked sockets the peer has reset or closed both ways, with nothing left
  * to read, have no one to wait for: a peer that opens lanes and never
@@ -212,13 +213,22 @@ static void rdsb_tcp_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 	}
 }
 
+static unsigned int parked_from(const struct rdsb_tcp *t, const uint8_t faddr[16])
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < t->nparked; i++)
+		n += !memcmp(t->parked[i].c->faddr, faddr, 16);
+	return n;
+}
+
 static bool park(struct rdsb_engine *e, struct rdsb_conn *c, int fd, uint16_t lport, uint16_t fport)
 {
 	struct rdsb_tcp *t = tcp_of(e);
 
-	if (t->nparked == TCP_MAX_PARKED)
+	if (t->nparked == TCP_MAX_PARKED || parked_from(t, c->faddr) == TCP_MAX_PARKED_PEER)
 		sweep_parked(t);
-	if (t->nparked == TCP_MAX_PARKED) {
+	if (t->nparked == TCP_MAX_PARKED || parked_from(t, c->faddr) == TCP_MAX_PARKED_PEER) {
 		rdsb_count(e, RDSB_C_ACCEPT_RESET_NO_PATH);
 		reject(fd);
 		return false;

@@ -14,8 +14,11 @@
 struct bpf_link;
 struct ring_buffer;
 
-/* Accepted sockets waiting for a free path (tcp.c: park) */
-#define TCP_MAX_PARKED (2 * RDS_MPATH_WORKERS)
+/* Accepted sockets waiting for a free path (tcp.c: park): at most
+ * TCP_MAX_PARKED_PEER from one peer address, so that one address cannot take
+ * the places of others (a connect storm of 32 peers parks 7 lanes each) */
+#define TCP_MAX_PARKED_PEER (2 * RDS_MPATH_WORKERS)
+#define TCP_MAX_PARKED (64 * RDS_MPATH_WORKERS)
 struct tcp_parked {
 	struct rdsb_conn *c;
 	int fd;

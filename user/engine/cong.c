@@ -121,10 +121,20 @@ void rdsb_cong_fini(struct rdsb_engine *e)
 		rdsb_bpf_unload_core(e);
 }
 
+/*
+ * The library and the BPF programs read slots by index (a delivered
+ * datagram names its sender by slot), so a slot nothing uses keeps its
+ * address for ADDR_QUARANTINE at least: one is taken for a new address only
+ * when no slot was ever used, and the one unused longest goes first. The
+ * same address coming back finds its slot again, congestion map and all, as
+ * the kernel's congestion maps outlive its connections.
+ */
+#define ADDR_QUARANTINE (10 * 1000000000ull)	/* ns */
+
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
 		   enum rdsb_addr_kind kind)
 {
-	int free_slot = -1;
+	int free_slot = -1, unused = -1;
 
 	for (int i = 0; i < RDSB_MAX_ADDRS; i++) {
 		struct rdsb_addr *a = &e->addrs[i];
@@ -134,18 +144,37 @@ int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope
 				free_slot = i;
 			continue;
 		}
-		if (!memcmp(a->addr, addr, 16))
+		if (!memcmp(a->addr, addr, 16)) {
+			e->addr_refs[i]++;
 			return i;
+		}
+		if (!e->addr_refs[i] && e->now - e->addr_unused_at[i] >= ADDR_QUARANTINE &&
+		    (unused < 0 || e->addr_unused_at[i] < e->addr_unused_at[unused]))
+			unused = i;
+	}
+	if (free_slot < 0 && unused >= 0) {
+		free_slot = unused;
+		/* readers see it free while it changes */
+		__atomic_store_n(&e->addrs[free_slot].kind, (uint32_t)RDSB_ADDR_FREE, __ATOMIC_RELEASE);
 	}
 	if (free_slot < 0)
 		return -1;
 	memcpy(e->addrs[free_slot].addr, addr, 16);
 	e->addrs[free_slot].scope_id = scope;
+	e->addrs[free_slot].map_updates = 0;
+	e->addrs[free_slot].congested_ports = 0;
 	memset(&e->cong[free_slot], 0, sizeof(e->cong[free_slot]));
+	e->addr_refs[free_slot] = 1;
 	/* The library treats a slot as valid once kind is set: publish last. */
 	__atomic_store_n(&e->addrs[free_slot].kind, (uint32_t)kind, __ATOMIC_RELEASE);
 	copy_slot(e, free_slot);
 	return free_slot;
+}
+
+void rdsb_addr_put(struct rdsb_engine *e, int slot)
+{
+	if (slot >= 0 && !--e->addr_refs[slot])
+		e->addr_unused_at[slot] = e->now;
 }
 
 static uint32_t count_bits(const uint8_t *map)
@@ -242,4 +271,17 @@ void rdsb_paths_info_update(struct rdsb_engine *e)
 			bpf_map_update_elem(e->paths_fd, &k, &v, BPF_ANY);
 		}
 	}
+}
+
+/* A connection freed: its paths leave rdsb_paths */
+void rdsb_paths_info_forget(struct rdsb_engine *e, const struct rdsb_conn *c)
+{
+	struct rdsb_path_key k = { 0 };
+
+	if (e->paths_fd < 0 || c->loopback)
+		return;
+	memcpy(k.laddr, c->laddr, 16);
+	memcpy(k.faddr, c->faddr, 16);
+	for (k.path = 0; k.path < RDS_MPATH_WORKERS; k.path++)
+		bpf_map_delete_elem(e->paths_fd, &k);
 }

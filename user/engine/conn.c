@@ -19,6 +19,8 @@
 #define RECONNECT_MAX (1000 * NSEC_PER_MSEC)
 #define PING_RETRY (1000 * NSEC_PER_MSEC)
 #define PING_TRIES 3
+#define NSEC_PER_SEC 1000000000ull
+#define CONN_IDLE_NS (10 * NSEC_PER_SEC)
 
 struct rdsb_msg *rdsb_msg_new(uint32_t len)
 {
@@ -35,10 +37,30 @@ struct rdsb_msg *rdsb_msg_new(uint32_t len)
 	return m;
 }
 
+/* What an application's sends may hold in the engine for one connection,
+ * beyond each socket's sndbuf: 1000 sockets' sndbufs of 64-byte datagrams
+ * are 1.7 million messages, many seconds of sending. Past it the senders
+ * are not read (their sndbuf fills, they block) until half of it is gone. */
+#define CONN_TX_MAX (4u << 20)
+
+static uint64_t tx_cost(const struct rdsb_msg *m)
+{
+	return sizeof(*m) + m->len;
+}
+
 void rdsb_msg_free(struct rdsb_msg *m)
 {
+	struct rdsb_conn *c;
+
 	if (!m)
 		return;
+	if ((c = m->tx_conn)) {
+		c->tx_queued -= tx_cost(m);
+		if (c->tx_full && c->tx_queued <= CONN_TX_MAX / 2) {
+			c->tx_full = false;
+			c->eng->tx_resume = true;
+		}
+	}
 	free(m->data);
 	free(m);
 }
@@ -82,18 +104,15 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 	c->lslot = rdsb_addr_slot(e, laddr, scope, RDSB_ADDR_LOCAL);
 	c->fslot = rdsb_addr_slot(e, faddr, scope, c->loopback ? RDSB_ADDR_LOCAL : RDSB_ADDR_PEER);
 	if (c->lslot < 0 || c->fslot < 0) {
-		pr_warn("rds-bpf: address table full (%d addresses)\n", RDSB_MAX_ADDRS);
-		free(c);
-		return NULL;
+		pr_warn("rds-bpf: address table full (%d addresses in use): no connection to a new address\n",
+			RDSB_MAX_ADDRS);
+		goto fail;
 	}
-	if (rdsb_hash_add(&e->conns_by_addr, &c->hnode, h)) {
-		free(c);
-		return NULL;
-	}
+	if (rdsb_hash_add(&e->conns_by_addr, &c->hnode, h))
+		goto fail;
 	if (e->tp->conn_alloc(e, c)) {
 		rdsb_hash_del(&e->conns_by_addr, &c->hnode);
-		free(c);
-		return NULL;
+		goto fail;
 	}
 	if (c->loopback)
 		c->npaths = 1;
@@ -113,6 +132,11 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 	}
 	list_add_tail(&c->item, &e->conns);
 	return c;
+fail:
+	rdsb_addr_put(e, c->lslot);
+	rdsb_addr_put(e, c->fslot);
+	free(c);
+	return NULL;
 }
 
 static bool path_has_data(const struct rdsb_path *p)
@@ -226,21 +250,28 @@ static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb
 	rdsb_sock_sent(e, sock_id, len);
 }
 
-void rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
+bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
 {
 	struct rdsb_path *p;
 
 	if (c->loopback) {
-		loop_deliver(e, c, m);
-		return;
+		loop_deliver(e, c, m);	/* delivered at once: nothing held */
+		return true;
+	}
+	m->tx_conn = c;
+	c->tx_queued += tx_cost(m);
+	if (!c->tx_full && c->tx_queued >= CONN_TX_MAX) {
+		c->tx_full = true;
+		rdsb_count(e, RDSB_C_TX_CONN_FULL);
 	}
 	p = path_for(e, c, m->sport);
 	if (!p) {
 		list_add_tail(&m->item, &c->pending);
 		rdsb_conn_want_path0(e, c);
-		return;
+	} else {
+		rdsb_path_queue(e, p, m);
 	}
-	rdsb_path_queue(e, p, m);
+	return !c->tx_full;
 }
 
 void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
@@ -499,11 +530,70 @@ bool rdsb_paths_shutdown(struct rdsb_engine *e)
 	return any;
 }
 
+static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsb_msg *m, *t;
+
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *p = &c->paths[i];
+
+		if (p->ev.fd >= 0) {
+			rdsb_ev_del(e, &p->ev);
+			e->tp->conn_path_shutdown(e, p, false);
+		}
+		list_del_init(&p->drop_item);
+		list_del_init(&p->rx_wait);
+		rdsb_msg_free(p->rx_stalled);
+		list_splice_init(&p->unacked, &p->send_q);
+		list_for_each_entry_safe(m, t, &p->send_q, item)
+			rdsb_msg_free(m);
+	}
+	list_for_each_entry_safe(m, t, &c->pending, item)
+		rdsb_msg_free(m);
+	e->tp->conn_free(e, c);
+	rdsb_paths_info_forget(e, c);
+	rdsb_hash_del(&e->conns_by_addr, &c->hnode);
+	list_del_init(&c->item);
+	rdsb_addr_put(e, c->lslot);
+	rdsb_addr_put(e, c->fslot);
+	free(c);
+}
+
+/* No path up or being torn down, nothing queued either way: a connection
+ * reset for coming from the larger address, one whose peer went away, one
+ * whose sender closed. Kept CONN_IDLE_NS, then freed with its address
+ * slots: peers cannot fill the address table for good. */
+static bool conn_idle(const struct rdsb_conn *c)
+{
+	if (!list_empty(&c->pending))
+		return false;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		const struct rdsb_path *p = &c->paths[i];
+
+		if (p->state == RDSB_PATH_UP || path_has_data(p) || p->rx_stalled ||
+		    !list_empty(&p->drop_item))
+			return false;
+	}
+	return true;
+}
+
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 {
-	struct rdsb_conn *c;
+	struct rdsb_conn *c, *tc;
 
-	list_for_each_entry(c, &e->conns, item) {
+	list_for_each_entry_safe(c, tc, &e->conns, item) {
+		if (!conn_idle(c)) {
+			c->idle_since = 0;
+		} else if (!c->idle_since) {
+			c->idle_since = e->now;
+		} else if (e->now - c->idle_since >= CONN_IDLE_NS) {
+			pr_info("rds-bpf: connection idle for %llu s: freed\n",
+				(unsigned long long)(CONN_IDLE_NS / NSEC_PER_SEC));
+			conn_free(e, c);
+			continue;
+		}
+		if (c->idle_since && c->idle_since + CONN_IDLE_NS < *next)
+			*next = c->idle_since + CONN_IDLE_NS;
 		if (c->loopback)
 			continue;
 		if (!c->npaths && c->ping_at && c->paths[0].state == RDSB_PATH_UP) {
@@ -589,29 +679,8 @@ void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t fad
 void rdsb_conn_free_all(struct rdsb_engine *e)
 {
 	struct rdsb_conn *c, *tc;
-	struct rdsb_msg *m, *t;
 
-	list_for_each_entry_safe(c, tc, &e->conns, item) {
-		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
-			struct rdsb_path *p = &c->paths[i];
-
-			if (p->ev.fd >= 0) {
-				rdsb_ev_del(e, &p->ev);
-				e->tp->conn_path_shutdown(e, p, false);
-			}
-			list_del_init(&p->drop_item);
-			list_del_init(&p->rx_wait);
-			rdsb_msg_free(p->rx_stalled);
-			list_splice_init(&p->unacked, &p->send_q);
-			list_for_each_entry_safe(m, t, &p->send_q, item)
-				rdsb_msg_free(m);
-		}
-		list_for_each_entry_safe(m, t, &c->pending, item)
-			rdsb_msg_free(m);
-		e->tp->conn_free(e, c);
-		rdsb_hash_del(&e->conns_by_addr, &c->hnode);
-		list_del_init(&c->item);
-		free(c);
-	}
+	list_for_each_entry_safe(c, tc, &e->conns, item)
+		conn_free(e, c);
 	rdsb_hash_free(&e->conns_by_addr);
 }

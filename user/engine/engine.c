@@ -240,6 +240,10 @@ static bool settle(struct rdsb_engine *e)
 
 	while (rdsb_paths_resume(e) || rdsb_paths_shutdown(e))
 		any = true;
+	if (e->tx_resume) {
+		e->tx_resume = false;
+		rdsb_socks_tx_resume(e);
+	}
 	rdsb_socks_reap(e);
 	return any;
 }

@@ -49,6 +49,7 @@ struct rdsb_msg {
 				 * acked() reaches it (TCP: the stream offset after
 				 * its last byte) */
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
+	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (conn.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
 	struct rds_header wire;	/* encoded when it starts on the wire */
 	uint8_t *data;
@@ -114,6 +115,9 @@ struct rdsb_conn {
 	uint64_t ping_at;		/* ns: (re)send the probe ping then */
 	struct list_head pending;	/* waiting for the handshake to pick a path */
 	void *t_data;			/* the transport's own per-connection state */
+	uint64_t idle_since;		/* ns: no path up, nothing queued (conn.c: conn_idle) */
+	uint64_t tx_queued;		/* bytes of sends held, messages and payloads */
+	bool tx_full;			/* past CONN_TX_MAX: senders wait (rdsb_sock.tx_held) */
 	struct rdsb_hnode hnode;	/* in e->conns_by_addr */
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
@@ -167,6 +171,9 @@ struct rdsb_sock {
 	uint64_t rx_written;		/* written into the delivery stream */
 	size_t rx_head_off;
 	bool congested;
+	bool tx_held;			/* sent to a full connection: not read until it drains */
+	uint8_t *held_rest;		/* what was read past that request, raw */
+	size_t held_len;
 	struct list_head stalled;	/* paths waiting for room here (p->rx_wait) */
 	bool closed;			/* freed after the current epoll batch */
 };
@@ -301,6 +308,10 @@ struct rdsb_engine {
 	struct rdsb_cong_map *cong_copy;
 	struct rdsb_addr *addrs;
 	struct rdsb_cong_map *cong;
+	/* Users of each slot (connections' lslot and fslot, bound sockets),
+	 * and since when an unused slot has had none (cong.c: rdsb_addr_put) */
+	uint32_t addr_refs[RDSB_MAX_ADDRS];
+	uint64_t addr_unused_at[RDSB_MAX_ADDRS];
 	char pin_dir[128];
 	void *bpf_obj;			/* the core's maps (bpf/rdsb_core.bpf.c) */
 	/* every map pinned so far, by name, for the transports' objects to share */
@@ -313,6 +324,7 @@ struct rdsb_engine {
 
 	uint64_t counters[RDSB_C_MAX];
 	uint64_t now;			/* ns, CLOCK_MONOTONIC, per loop turn */
+	bool tx_resume;			/* a full connection drained: read held senders */
 	uint64_t paths_info_at;
 };
 
@@ -331,12 +343,15 @@ int rdsb_cong_init(struct rdsb_engine *e);
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX]);
 void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot);
 void rdsb_cong_fini(struct rdsb_engine *e);
+/* A reference to ADDR's slot (taken if needed), or -1: the table is full */
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
 		   enum rdsb_addr_kind kind);
+void rdsb_addr_put(struct rdsb_engine *e, int slot);
 void rdsb_cong_set_local(struct rdsb_engine *e, int slot, uint16_t port, bool congested);
 /* map NULL: already in place (written by BPF), count and notify only */
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map);
 void rdsb_paths_info_update(struct rdsb_engine *e);
+void rdsb_paths_info_forget(struct rdsb_engine *e, const struct rdsb_conn *c);
 
 /* bpf_load.c: bpffs, the pin directory, BPF objects sharing the engine's maps */
 /* the core's maps, pinned; *unsafe: the pin directory is not safe to use,
@@ -351,6 +366,7 @@ void rdsb_bpf_explain(const char *what, int err, const char *fallback);
 
 /* sock.c: application sockets */
 void rdsb_socks_read_all(struct rdsb_engine *e);
+void rdsb_socks_tx_resume(struct rdsb_engine *e);
 void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m);
 void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd);
 struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id);
@@ -383,7 +399,9 @@ void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t b
 /* conn.c: connections, paths, handshake */
 struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 				const uint8_t faddr[16], uint32_t scope, bool create);
-void rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
+/* Queues an application's message; false when the connection holds
+ * CONN_TX_MAX or more then: its sender is not read until it drains */
+bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p);
 /* Mark p for shutdown after the event batch (nothing more is written on
  * it, nor read but by its shutdown); rdsb_path_reset: its stream is

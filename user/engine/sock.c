@@ -68,11 +68,6 @@ static bool tx_room(const struct rdsb_sock *s)
 	return s->tx_bytes < 2ull * s->sndbuf;
 }
 
-static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
-{
-	rdsb_ev_set(e, &s->data, (tx_room(s) ? EPOLLIN : 0) | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
-}
-
 struct rdsb_sock *rdsb_sock_by_id(struct rdsb_engine *e, uint32_t id)
 {
 	struct rdsb_hnode *n;
@@ -240,8 +235,11 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->slot = rdsb_addr_slot(e, addr, scope, RDSB_ADDR_LOCAL);
 	if (s->slot < 0)
 		return EADDRNOTAVAIL;
-	if (rdsb_hash_add(&e->socks_by_port, &s->port_node, port_hash(e, addr, p)))
+	if (rdsb_hash_add(&e->socks_by_port, &s->port_node, port_hash(e, addr, p))) {
+		rdsb_addr_put(e, s->slot);
+		s->slot = -1;
 		return ENOMEM;
+	}
 	memcpy(s->addr, addr, 16);
 	s->scope_id = scope;
 	s->port = p;
@@ -319,6 +317,13 @@ static void delivered(void *ctx, struct rdsb_msg *m)
 	s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
 	s->rx_written += RDS_HEADER_SIZE + m->len;
 	rdsb_msg_free(m);
+}
+
+/* The stream is read unless the socket's sends wait for a full connection
+ * or for acks of its own (tx_room), and written to while deliveries wait */
+static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) ? 0 : EPOLLIN) | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
 }
 
 static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
@@ -443,12 +448,17 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->req_pending = true;
 	c = rdsb_conn_get(e, s->addr, s->req.daddr, s->req.scope_id ? s->req.scope_id : s->scope_id, true);
 	if (!c) {
+		/* No address slot or memory for it. The kernel's sendmsg fails
+		 * then (rds_conn_create_outgoing: ENOMEM); here the library
+		 * returned already: count it. */
+		rdsb_count(e, RDSB_C_DROP_NO_CONN);
 		rdsb_sock_req_done(e, m);
 		rdsb_msg_free(m);
 		rdsb_sock_sent(e, s->id, len);
 		return;
 	}
-	rdsb_conn_queue(e, c, m);
+	if (!rdsb_conn_queue(e, c, m))
+		s->tx_held = true;
 }
 
 /* One send request's header has arrived: a malformed one closes the socket
@@ -471,8 +481,11 @@ static bool app_header(struct rdsb_engine *e, struct rdsb_sock *s)
 }
 
 /* Feeds N bytes of the stream into the socket's request state, queueing each
- * request it completes. Returns false once the socket is closed. */
-static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t *p, size_t n)
+ * request it completes. Returns false once the socket is closed. Unless ALL,
+ * a request that filled its connection stops it: the rest waits in
+ * s->held_rest, raw, until the connection drains. */
+static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t *p, size_t n,
+			bool all)
 {
 	for (;;) {
 		size_t k;
@@ -505,6 +518,11 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 		s->req_data = NULL;
 		if (s->closed)
 			return false;
+		if (s->tx_held && !all && n && (s->held_rest = malloc(n))) {
+			memcpy(s->held_rest, p, n);
+			s->held_len = n;
+			return true;
+		}
 	}
 }
 
@@ -514,13 +532,27 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
  * engine is single-threaded). A payload larger than that buffer is read in
  * place, without the extra copy. */
 #define APP_IN_SIZE (64 * 1024)
-static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
+static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 {
 	static uint8_t in[APP_IN_SIZE];
 
+	if (s->held_len && (all || !s->tx_held)) {
+		uint8_t *rest = s->held_rest;
+		size_t len = s->held_len;
+		bool open;
+
+		s->held_rest = NULL;	/* app_consume may hold a new rest */
+		s->held_len = 0;
+		open = app_consume(e, s, rest, len, all);
+		free(rest);
+		if (!open)
+			return;
+	}
 	for (;;) {
 		ssize_t n;
 
+		if (s->tx_held && !all)
+			return;
 		if (!tx_room(s)) {
 			data_events(e, s);	/* until rdsb_sock_sent makes room */
 			return;
@@ -531,12 +563,12 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s)
 			if (n <= 0)
 				return;
 			s->req_data_have += (size_t)n;
-			if (!app_consume(e, s, NULL, 0))	/* completes it once whole */
+			if (!app_consume(e, s, NULL, 0, all))	/* completes it once whole */
 				return;
 			continue;
 		}
 		n = recv(s->data.fd, in, sizeof(in), MSG_DONTWAIT);
-		if (n <= 0 || !app_consume(e, s, in, (size_t)n))
+		if (n <= 0 || !app_consume(e, s, in, (size_t)n, all))
 			return;
 	}
 }
@@ -550,7 +582,7 @@ void rdsb_socks_read_all(struct rdsb_engine *e)
 
 	list_for_each_entry_safe(s, t, &e->socks, item)
 		if (!s->closed)
-			app_read(e, s);
+			app_read(e, s, true);
 }
 
 /* The socket goes when no process holds it: its control connections are
@@ -575,7 +607,7 @@ static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
 	 * epoll may report the control fd ahead of the stream (RDS_INFO must
 	 * list those sends, RDS_CANCEL_SENT_TO must drop them; close drops
 	 * only what is not yet on the wire, rds_send_drop_to). */
-	app_read(e, s);
+	app_read(e, s, true);
 	if (n != sizeof(req)) {
 		pr_debug("rds-bpf: socket %u: a control connection closed (%zd)\n", s->id, n);
 		return false;
@@ -598,10 +630,30 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 		}
 		return;
 	}
-	if (events & EPOLLIN)
-		app_read(e, s);
+	if (events & EPOLLIN) {
+		app_read(e, s, false);
+		if (s->tx_held && !s->closed)
+			data_events(e, s);
+	}
 	if (events & EPOLLOUT)
 		flush(e, s);
+}
+
+/* A full connection drained: its held senders are read again, what was
+ * read past their last request first (the stream may have nothing more) */
+void rdsb_socks_tx_resume(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->socks, item) {
+		if (!s->tx_held || s->closed)
+			continue;
+		s->tx_held = false;
+		data_events(e, s);
+		app_read(e, s, false);
+		if (s->tx_held && !s->closed)
+			data_events(e, s);
+	}
 }
 
 static void attached_free(struct rdsb_engine *e, struct rdsb_sock_ctl *c)
@@ -693,6 +745,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	rdsb_conn_cancel(e, s->id, NULL, 0);
 	if (s->bound && s->congested)
 		rdsb_cong_set_local(e, s->slot, s->port, false);
+	rdsb_addr_put(e, s->slot);
 	rdsb_path_rx_resume(e, s);
 	list_for_each_entry_safe(m, t, &s->rx_q, item)
 		rdsb_msg_free(m);
@@ -709,6 +762,8 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	close(s->space_fd);
 	free(s->req_data);
 	s->req_data = NULL;
+	free(s->held_rest);
+	s->held_rest = NULL;
 }
 
 void rdsb_socks_reap(struct rdsb_engine *e)

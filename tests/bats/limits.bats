@@ -1,0 +1,167 @@
+#!/usr/bin/env bats
+# Limits: what peers and applications hold in the engine is bounded and
+# given back. Address slots: a connection that is idle (no path up, nothing
+# queued) is freed after 10 s, and its address slots are taken for new
+# addresses 10 s after that (the quarantine: readers name senders by slot).
+# Lanes parked for a path: 16 per peer address. Sends: 4 MiB held per
+# connection in the sending engine, beyond each socket's sndbuf.
+# RDS/TCP: the peers here are raw TCP peers, and lanes are TCP connections.
+
+load helpers
+
+setup() {
+	[ "${RDSB_TRANSPORT:-tcp}" = tcp ] || skip "RDS/TCP only"
+	load_hosts
+	engine_up B
+}
+teardown() { if [ -n "${NS_A:-}" ]; then teardown_hosts; fi; }
+
+# fill FIRST N [BIND]: a socket on B bound to $ADDR_B:4600 sends one datagram
+# to each of N unreachable destinations 10.97.x.y from the FIRST-th on, then
+# a second socket binds to BIND (prints "bind ok" or the errno's name)
+fill() {
+	rds B python3 - "$ADDR_B" "$@" <<'PY'
+import errno, socket, sys
+s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+s.bind((sys.argv[1], 4600))
+first, n = int(sys.argv[2]), int(sys.argv[3])
+for i in range(first, first + n):
+    s.sendto(b"x" * 64, ("10.97.%d.%d" % (i // 250, i % 250 + 1), 4000))
+print("sent", n)
+if len(sys.argv) > 4:
+    t = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    try:
+        t.bind((sys.argv[4], 4700))
+        print("bind ok")
+    except OSError as e:
+        print("bind", errno.errorcode[e.errno])
+PY
+}
+
+connections() { in_host B "$RDSB_BIN" status -j | jq '.connections | length'; }
+
+@test "a full address table: sends to new destinations are counted, binds fail; idle connections give their slots back" {
+	in_host B ip addr add 10.99.0.5/24 dev eth0
+	# 256 slots: B's own address and 255 destinations; 45 sends find none
+	run fill 0 300 10.99.0.5
+	echo "$output"
+	[ "${lines[0]}" = "sent 300" ]
+	[ "${lines[1]}" = "bind EADDRNOTAVAIL" ]
+	[ "$(counter B drop_no_connection)" -eq 45 ]
+	[ "$(connections)" -eq 255 ]
+	grep -q 'address table full (256 addresses in use)' "$BATS_TEST_TMPDIR"/rdsb-engine-*-B.log
+	# the socket closed: its 255 queued datagrams went with it, and the
+	# connections, idle now, are freed 10 s later
+	[ "$(counter B drop_socket_closed)" -eq 255 ]
+	for _ in $(seq 150); do
+		[ "$(connections)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(connections)" -eq 0 ]
+	# slots nothing uses are not taken for new addresses within 10 s
+	run fill 300 10
+	[ "$(counter B drop_no_connection)" -eq 55 ]
+	sleep 10.5
+	run fill 310 200 10.99.0.5
+	echo "$output"
+	[ "${lines[1]}" = "bind ok" ]
+	[ "$(counter B drop_no_connection)" -eq 55 ]
+	[ "$(connections)" -eq 200 ]
+}
+
+@test "a connect storm: 32 peer addresses open 8 lanes each before the probe; every early lane waits, none is reset" {
+	# B listens on 10.99.0.200, above every peer: the peers connect
+	in_host B ip addr add 10.99.0.200/24 dev eth0
+	local pids=() i
+	for i in $(seq 100 131); do
+		in_host A ip addr add 10.99.0.$i/24 dev eth0
+	done
+	for i in $(seq 100 131); do
+		in_host A python3 "$HOSTILE" lanes --count 7 --src 10.99.0.$i --dst 10.99.0.200 \
+			>"$BATS_TEST_TMPDIR/storm.$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	cat "$BATS_TEST_TMPDIR"/storm.* | grep '^lanes' | sort | uniq -c
+	[ "$(cat "$BATS_TEST_TMPDIR"/storm.* | grep -c '^lanes open 7 reset 0$')" -eq 64 ]
+	[ "$(counter B accept_parked)" -eq 448 ]
+	[ "$(counter B accept_reset_no_path)" -eq 0 ]
+}
+
+@test "a connection reset for coming from the larger address is freed once B's connect back fails for 10 s" {
+	in_host A ip addr add 10.99.0.3/24 dev eth0
+	run hostile larger --src 10.99.0.3
+	echo "$output"
+	grep -qx 'result reset' <<<"$output"
+	[ "$(counter B accept_reset_larger_peer)" -eq 1 ]
+	# B connects back to 10.99.0.3:16385, where no one listens
+	[ "$(connections)" -eq 1 ]
+	for _ in $(seq 150); do
+		[ "$(connections)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(connections)" -eq 0 ]
+}
+
+@test "the sending engine holds at most 4 MiB for one connection: the senders beyond it wait, then all arrive" {
+	# B's receiver counts 166400 datagrams
+	rds B python3 - "$ADDR_B" 166400 "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/received" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind((sys.argv[1], 4000))
+open(sys.argv[3], "w").close()
+s.settimeout(30)
+n = 0
+while n < int(sys.argv[2]):
+    s.recv(100)
+    n += 1
+print("received", n)
+PY
+	local rx=$!
+	wait_ready
+	# A cannot reach B for now: its sends to B wait in its engine
+	in_host A ip route add blackhole $ADDR_B/32
+	engine_up A
+	local pid rss0 rss1 sent
+	pid=$(pgrep -n -f "rdsb-engine-${HOSTS_PREFIX}-A.log")
+	rss0=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+	# 100 sockets, each 64-byte datagrams until its sndbuf is full: 1664
+	# each (wmem_default 212992, half of it payload), 166400 in all
+	rds A python3 - "$ADDR_A" "$ADDR_B" >"$BATS_TEST_TMPDIR/sent" <<'PY' &
+import errno, socket, sys, time
+socks, n = [], 0
+for i in range(100):
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    s.bind((sys.argv[1], 5000 + i))
+    socks.append(s)
+    while True:
+        try:
+            s.sendto(b"x" * 64, socket.MSG_DONTWAIT, (sys.argv[2], 4000))
+            n += 1
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ENOBUFS):
+                raise
+            break
+print(n, flush=True)
+time.sleep(60)		# the sockets stay open until every datagram is out
+PY
+	local tx=$!
+	for _ in $(seq 300); do [ -s "$BATS_TEST_TMPDIR/sent" ] && break; sleep 0.1; done
+	sent=$(cat "$BATS_TEST_TMPDIR/sent")
+	echo "sent $sent"
+	[ "$sent" -eq 166400 ]
+	[ "$(counter A tx_conn_full)" -eq 1 ]
+	rss1=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+	echo "engine RSS $rss0 kB -> $rss1 kB"
+	# 4 MiB of messages, and at most 64 KiB read past them per socket;
+	# unbounded, the 166400 messages took 37 MB here
+	[ $((rss1 - rss0)) -lt 16000 ]
+	# B is reachable: every datagram arrives
+	in_host A ip route del blackhole $ADDR_B/32
+	wait $rx
+	cat "$BATS_TEST_TMPDIR/received"
+	[ "$(cat "$BATS_TEST_TMPDIR/received")" = "received 166400" ]
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+	kill "$tx" 2>/dev/null || true
+}
