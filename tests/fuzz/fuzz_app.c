@@ -127,6 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s->rcvbuf = default_rcvbuf();
 	s->sndbuf = default_sndbuf();
 	INIT_LIST_HEAD(&s->rx_q);
+	INIT_LIST_HEAD(&s->stalled);
+	INIT_LIST_HEAD(&s->attached);
 	list_add_tail(&s->item, &e.socks);
 	while (size && !s->closed) {
 		if (!(data[0] & 1)) {
