@@ -140,7 +140,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 
 # The engine's connection and path logic against a mock transport, with the
 # sockets, address slots and epoll it calls replaced by --wrap mocks (cmocka).
-CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn path_tx path_rx records) \
+CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv records) $(B)/obj/transports/tcp/tcp_stream.o \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_sock_req_done rdsb_sock_sent \
                    rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \
@@ -180,7 +180,7 @@ $(B)/fuzz/fuzz_wire: user/common/wire.c
 $(B)/fuzz/fuzz_xdp_frame: transports/xdp/frame.c
 $(B)/fuzz/fuzz_pcap: tools/pcap.c tools/tcp_reasm.c tests/fuzz/reasm_count.h
 $(B)/fuzz/fuzz_tcp_reasm: tools/tcp_reasm.c tests/fuzz/reasm_count.h
-$(B)/fuzz/fuzz_path_rx: user/engine/records.c user/engine/path_rx.c user/common/wire.c
+$(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/records.c user/engine/recv.c user/common/wire.c
 # fuzz_app includes sock.c (its stream parser is static)
 FUZZ_INCLUDED := user/engine/sock.c
 $(B)/fuzz/fuzz_app: user/engine/ctl.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * libFuzzer: the byte stream of a path socket through the engine's record
- * parser (user/engine/records.c, fed with rdsb_stream_feed as the TCP
+ * parser (user/engine/records.c, fed with tcp_stream_feed as the TCP
  * transport's sockmap inbox does) and what the core does with each record
- * (user/engine/path_rx.c, rdsb_recv_incoming), in pieces of the size the
+ * (user/engine/recv.c, rdsb_recv_incoming), in pieces of the size the
  * first byte chooses, so records split anywhere. What it calls of the rest
  * of the engine is stubbed here: each delivered payload and congestion map
  * is read whole (the sanitizer checks it is as long as the header said),
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../user/engine/engine.h"
+#include "../../transports/tcp/tcp.h"
 
 static volatile uint8_t sink;
 static struct rdsb_sock sock;
@@ -88,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct rdsb_engine e = { .tp = &tp, .cong = cong };
 	static struct rdsb_conn c;
 	struct rdsb_path *p = &c.paths[0];
-	struct rdsb_reader r = { 0 };
+	struct tcp_reader r = { 0 };
 	size_t piece;
 
 	if (!size)
@@ -104,12 +105,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size && p->ev.fd >= 0 && !p->rx_stalled) {
 		size_t n = size < piece ? size : piece;
 
-		rdsb_stream_feed(&e, p, &r, data, n);
+		tcp_stream_feed(&e, p, &r, data, n);
 		data += n;
 		size -= n;
 	}
 	rdsb_path_rx_unstall(&e, p);
-	rdsb_reader_free(&r);
+	tcp_reader_free(&r);
 	memset(p, 0, sizeof(*p));
 	return 0;
 }

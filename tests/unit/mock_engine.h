@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "../../user/engine/engine.h"
+#include "../../transports/tcp/tcp.h"
 
 #define NSEC_PER_MSEC 1000000ull
 #define FAKE_FD 100
@@ -81,7 +82,7 @@ static struct {
 	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
 	bool connect_fails, last_reset, xmit_fails;
 	bool stream;			/* recv_path reads p->ev.fd as a record stream */
-	struct rdsb_reader rd;
+	struct tcp_reader rd;
 	uint64_t armed;			/* sock_arm's last room */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
 } tp;
@@ -154,7 +155,7 @@ static void t_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	tp.recvs++;
 	if (tp.stream)
-		rdsb_stream_recv(e, p, &tp.rd);
+		tcp_stream_recv(e, p, &tp.rd);
 }
 
 static int t_prepare(struct rdsb_engine *e, struct rdsb_path *p)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The engine's connection and path logic (user/engine/conn.c, path_tx.c,
- * path_rx.c) without sockets, root or namespaces: a mock transport whose ops
+ * The engine's connection and path logic (user/engine/conn.c, send.c,
+ * recv.c) without sockets, root or namespaces: a mock transport whose ops
  * record what the core asked of them, and the socket, address and epoll
  * functions replaced with -Wl,--wrap= mocks (Makefile: CONN_TEST_WRAPS).
  * Covered: connect, up, a drop that is only a mark until the shutdown runs,
@@ -80,7 +80,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	rdsb_conn_free_all(&eng);
-	rdsb_reader_free(&tp.rd);
+	tcp_reader_free(&tp.rd);
 	return 0;
 }
 

@@ -100,7 +100,7 @@ void tcp_sockmap_inbox_read(struct rdsb_engine *e)
 			memcpy(&cookie, &h->h_ack, sizeof(cookie));
 			p = cookie ? path_by_cookie(e, cookie) : NULL;
 			if (p)
-				rdsb_stream_feed(e, p, &tcp_path(p)->rx, t->inbox_buf + off, rec);
+				tcp_stream_feed(e, p, &tcp_path(p)->rx, t->inbox_buf + off, rec);
 			else
 				rdsb_count(e, RDSB_C_DROP_NO_PATH);
 			off += rec;

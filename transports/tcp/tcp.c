@@ -515,7 +515,7 @@ static void tcp_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 			i++;
 		}
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
-		rdsb_reader_free(&tcp_path(&c->paths[i])->rx);
+		tcp_reader_free(&tcp_path(&c->paths[i])->rx);
 		c->paths[i].t_data = NULL;
 	}
 	free(c->t_data);
@@ -540,7 +540,7 @@ static void tcp_path_shutdown(struct rdsb_engine *e, struct rdsb_path *p, bool r
 	tcp_sockmap_path_del(e, p);
 	tcp_sockops_path_down(e, p);
 	rdsb_tcp_close(e, p, reset);
-	rdsb_reader_reset(&tcp_path(p)->rx);
+	tcp_reader_reset(&tcp_path(p)->rx);
 	tcp_path(p)->written = 0;
 }
 
@@ -560,13 +560,13 @@ static void tcp_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
 	/* what the verdict passed up from this path comes first */
 	if (tcp_path(p)->cookie)
 		tcp_sockmap_inbox_read(e);
-	rdsb_stream_recv(e, p, &tcp_path(p)->rx);
+	tcp_stream_recv(e, p, &tcp_path(p)->rx);
 }
 
 /* rds_tcp_xmit: whole records on the path socket */
 static int tcp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	return rdsb_stream_xmit(e, p, &tcp_path(p)->written);
+	return tcp_stream_xmit(e, p, &tcp_path(p)->written);
 }
 
 static int tcp_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p)

@@ -14,6 +14,28 @@
 struct bpf_link;
 struct ring_buffer;
 
+/* The record parser of a path socket */
+struct tcp_reader {
+	uint8_t hdr[RDS_HEADER_SIZE];
+	size_t hdr_have;
+	struct rdsb_hdr h;
+	uint8_t *data;			/* the record's payload so far */
+	size_t have;
+	uint8_t *buf;			/* bytes read, not yet parsed */
+	size_t off, len;
+};
+/* tcp_stream.c. The xmit of a path socket: p's queue on p->ev.fd; *written
+ * counts its stream bytes and becomes each message's end_off. 0 or -errno. */
+int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *written);
+/* Its recv_path: read p->ev.fd and hand each record to rdsb_recv_incoming. */
+void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader *r);
+/* Whole records from elsewhere, parsed as if read from p (between records). */
+void tcp_stream_feed(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader *r,
+		     const uint8_t *rec, size_t len);
+void tcp_reader_reset(struct tcp_reader *r);	/* the socket is gone */
+void tcp_reader_free(struct tcp_reader *r);
+
+
 /* Accepted sockets waiting for a free path (tcp.c: park): at most
  * TCP_MAX_PARKED_PEER from one peer address, so that one address cannot take
  * the places of others (a connect storm of 32 peers parks 7 lanes each) */
@@ -74,7 +96,7 @@ struct rdsb_tcp_path {			/* p->t_data */
 	bool tx_locked;			/* the engine holds the lock while it writes */
 	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
 	uint64_t written;		/* stream bytes written on this socket */
-	struct rdsb_reader rx;		/* the record parser of this socket */
+	struct tcp_reader rx;		/* the record parser of this socket */
 };
 
 struct rdsb_tcp_sock {			/* s->t_data */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Connections and their paths: creation, the NPATHS probe handshake, path
- * choice by the bound port's hash, path up/down, reconnect with the kernel's
- * backoff, and what must survive a path reset (retransmit queue, next_rx_seq).
+ * up/down, reconnect with the kernel's backoff, and what must survive a path
+ * reset (retransmit queue, next_rx_seq).
  * docs/protocol.md §2.2-2.6 is the specification.
  */
 #include <errno.h>
@@ -21,49 +21,6 @@
 #define PING_TRIES 3
 #define NSEC_PER_SEC 1000000000ull
 #define CONN_IDLE_NS (10 * NSEC_PER_SEC)
-
-struct rdsb_msg *rdsb_msg_new(uint32_t len)
-{
-	struct rdsb_msg *m = calloc(1, sizeof(*m));
-
-	if (!m)
-		return NULL;
-	INIT_LIST_HEAD(&m->item);
-	m->len = len;
-	if (len && !(m->data = malloc(len))) {
-		free(m);
-		return NULL;
-	}
-	return m;
-}
-
-/* What an application's sends may hold in the engine for one connection,
- * beyond each socket's sndbuf: 1000 sockets' sndbufs of 64-byte datagrams
- * are 1.7 million messages, many seconds of sending. Past it the senders
- * are not read (their sndbuf fills, they block) until half of it is gone. */
-#define CONN_TX_MAX (4u << 20)
-
-static uint64_t tx_cost(const struct rdsb_msg *m)
-{
-	return sizeof(*m) + m->len;
-}
-
-void rdsb_msg_free(struct rdsb_msg *m)
-{
-	struct rdsb_conn *c;
-
-	if (!m)
-		return;
-	if ((c = m->tx_conn)) {
-		c->tx_queued -= tx_cost(m);
-		if (c->tx_full && c->tx_queued <= CONN_TX_MAX / 2) {
-			c->tx_full = false;
-			c->eng->tx_resume = true;
-		}
-	}
-	free(m->data);
-	free(m);
-}
 
 static bool we_are_smaller(const struct rdsb_conn *c)
 {
@@ -149,7 +106,7 @@ static bool path_has_data(const struct rdsb_path *p)
  * a bound that doubles up to one second. Only the smaller address reconnects
  * (paths > 0 only after the handshake); the larger one pokes path 0 when it
  * has something to send, so that the smaller one connects back. */
-static void schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p)
+void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_conn *c = p->conn;
 	uint32_t r;
@@ -179,7 +136,7 @@ void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	if (p->ev.fd >= 0 || p->conn->loopback)
 		return;
 	if (e->tp->conn_path_connect(e, p) < 0)
-		schedule_reconnect(e, p);
+		rdsb_path_schedule_reconnect(e, p);
 }
 
 void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c)
@@ -188,104 +145,7 @@ void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c)
 
 	if (c->loopback || p->ev.fd >= 0 || p->reconnect_at)
 		return;
-	schedule_reconnect(e, p);
-}
-
-static struct rdsb_path *path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport)
-{
-	/* Before the handshake, the kernel hashes over 8 paths: a port that
-	 * lands on 0 then lands on 0 for any power-of-two path count, so it
-	 * need not wait; the others wait for the probe's answer. */
-	unsigned int n = c->npaths ? c->npaths : RDS_MPATH_WORKERS;
-	unsigned int i = rdsb_mpath_hash(sport, e->hash_initval, n);
-
-	if (!c->npaths && i != 0)
-		return NULL;
-	return &c->paths[i];
-}
-
-void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
-{
-	if (!e->number_at_xmit)
-		m->seq = p->next_tx_seq++;	/* else when it is written */
-	list_add_tail(&m->item, &p->send_q);
-	if (p->state == RDSB_PATH_UP)
-		rdsb_path_xmit(e, p);
-	else if (p->index == 0)
-		rdsb_conn_want_path0(e, p->conn);
-	else if (!p->reconnect_at && p->ev.fd < 0)
-		schedule_reconnect(e, p);
-}
-
-static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
-{
-	/* The kernel's loopback transport: straight to rds_recv_incoming, acked
-	 * at once, with the same ping rule as the wire. */
-	uint32_t sock_id = m->sock_id, len = m->len;
-	struct rdsb_sock *s;
-
-	rdsb_sock_req_done(e, m);
-	m->sock_id = 0;
-	m->from_slot = (uint64_t)c->lslot;
-	rdsb_count(e, RDSB_C_TX_MSGS);
-	if (m->dport == 0) {
-		uint16_t sport = m->sport;
-
-		if (sport != 0 && (s = rdsb_sock_by_port(e, c->laddr, sport))) {
-			m->sport = 0;
-			m->dport = sport;
-			m->len = 0;
-			m->from_slot = (uint64_t)c->fslot;
-			rdsb_count(e, RDSB_C_PINGS_ANSWERED);
-			rdsb_sock_deliver(e, s, m, true);
-		} else {
-			rdsb_msg_free(m);
-		}
-	} else if ((s = rdsb_sock_by_port(e, c->faddr, m->dport))) {
-		rdsb_sock_deliver(e, s, m, true);
-	} else {
-		rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
-		rdsb_msg_free(m);
-	}
-	rdsb_sock_sent(e, sock_id, len);
-}
-
-bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
-{
-	struct rdsb_path *p;
-
-	if (c->loopback) {
-		loop_deliver(e, c, m);	/* delivered at once: nothing held */
-		return true;
-	}
-	m->tx_conn = c;
-	c->tx_queued += tx_cost(m);
-	if (!c->tx_full && c->tx_queued >= CONN_TX_MAX) {
-		c->tx_full = true;
-		rdsb_count(e, RDSB_C_TX_CONN_FULL);
-	}
-	p = path_for(e, c, m->sport);
-	if (!p) {
-		list_add_tail(&m->item, &c->pending);
-		rdsb_conn_want_path0(e, c);
-	} else {
-		rdsb_path_queue(e, p, m);
-	}
-	return !c->tx_full;
-}
-
-void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
-			 bool probe)
-{
-	struct rdsb_msg *m = rdsb_msg_new(0);
-
-	if (!m)
-		return;
-	m->sport = sport;
-	m->dport = dport;
-	if (probe)
-		rdsb_hs_encode(m->ext, (uint16_t)e->max_paths, e->gen_num);
-	rdsb_path_queue(e, p, m);
+	rdsb_path_schedule_reconnect(e, p);
 }
 
 static void send_probe(struct rdsb_engine *e, struct rdsb_conn *c)
@@ -308,13 +168,13 @@ static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int 
 	list_splice_init(&c->pending, &held);
 	list_for_each_entry_safe(m, t, &held, item) {
 		list_del_init(&m->item);
-		rdsb_path_queue(e, path_for(e, c, m->sport), m);
+		rdsb_path_queue(e, rdsb_conn_path_for(e, c, m->sport), m);
 	}
 	/* rds_start_mprds: the smaller address opens the other paths. */
 	if (we_are_smaller(c))
 		for (unsigned int i = 1; i < n; i++)
 			if (c->paths[i].ev.fd < 0 && !c->paths[i].reconnect_at)
-				schedule_reconnect(e, &c->paths[i]);
+				rdsb_path_schedule_reconnect(e, &c->paths[i]);
 	e->tp->conn_paths_changed(e, c);
 }
 
@@ -511,7 +371,7 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 	p->ack_wake = false;
 	if (p->index == 0)
 		p->conn->ping_tries = 0;
-	schedule_reconnect(e, p);
+	rdsb_path_schedule_reconnect(e, p);
 	e->tp->conn_paths_changed(e, p->conn);
 }
 

@@ -49,7 +49,7 @@ struct rdsb_msg {
 				 * acked() reaches it (TCP: the stream offset after
 				 * its last byte) */
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
-	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (conn.c: CONN_TX_MAX) */
+	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (send.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
 	struct rds_header wire;	/* encoded when it starts on the wire */
 	uint8_t *data;
@@ -250,7 +250,7 @@ struct rdsb_transport {
 	 * p (a sender is short of send space); ack_poll_ns: how often the core
 	 * looks at acked while it has messages unacknowledged. */
 	int (*xmit_path_prepare)(struct rdsb_engine *e, struct rdsb_path *p);
-	/* send what it can of p->send_q (path_tx.c); 0 or -errno (path down) */
+	/* send what it can of p->send_q (send.c); 0 or -errno (path down) */
 	int (*xmit)(struct rdsb_engine *e, struct rdsb_path *p);
 	void (*xmit_path_complete)(struct rdsb_engine *e, struct rdsb_path *p);
 	uint64_t (*acked)(struct rdsb_engine *e, struct rdsb_path *p);
@@ -399,9 +399,6 @@ void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t b
 /* conn.c: connections, paths, handshake */
 struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 				const uint8_t faddr[16], uint32_t scope, bool create);
-/* Queues an application's message; false when the connection holds
- * CONN_TX_MAX or more then: its sender is not read until it drains */
-bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p);
 /* Mark p for shutdown after the event batch (nothing more is written on
  * it, nor read but by its shutdown); rdsb_path_reset: its stream is
@@ -413,22 +410,19 @@ void rdsb_path_reset(struct rdsb_engine *e, struct rdsb_path *p, const char *why
 bool rdsb_paths_shutdown(struct rdsb_engine *e);
 void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c);
+/* rds_queue_reconnect: when p (re)connects, if it is ours to connect */
+void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next);
 void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h);
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot);
 void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t faddr[16], uint16_t dport);
 void rdsb_conn_free_all(struct rdsb_engine *e);
-struct rdsb_msg *rdsb_msg_new(uint32_t len);
-void rdsb_msg_free(struct rdsb_msg *m);
-void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);
-void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
-			 bool probe);
 
 /* info.c: RDS_INFO_* records; returns the item size or -ENOPROTOOPT */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total);
 
-/* records.c: streams of whole records, for stream transports (TCP) and the
- * application's delivery stream: the non-blocking writer, and the reader */
+/* records.c: the non-blocking writer of whole records on a stream socket
+ * (the TCP transport's paths, the applications' delivery streams) */
 struct rdsb_writer {
 	struct list_head *q;
 	size_t *head_off;			/* bytes of the first record already written */
@@ -438,34 +432,26 @@ struct rdsb_writer {
 	void *ctx;
 };
 int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
-struct rdsb_reader {
-	uint8_t hdr[RDS_HEADER_SIZE];
-	size_t hdr_have;
-	struct rdsb_hdr h;
-	uint8_t *data;			/* the record's payload so far */
-	size_t have;
-	uint8_t *buf;			/* bytes read, not yet parsed */
-	size_t off, len;
-};
-/* A stream transport's xmit: p's queue on p->ev.fd; *written counts its
- * stream bytes and becomes each message's end_off. 0 or -errno. */
-int rdsb_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *written);
-/* Its recv_path: read p->ev.fd and hand each record to rdsb_recv_incoming. */
-void rdsb_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r);
-/* Whole records from elsewhere, parsed as if read from p (between records). */
-void rdsb_stream_feed(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r,
-		      const uint8_t *rec, size_t len);
-void rdsb_reader_reset(struct rdsb_reader *r);	/* the socket is gone */
-void rdsb_reader_free(struct rdsb_reader *r);
 
-/* path_tx.c: the send side; a transport's xmit encodes each message with
+/* send.c: messages; queueing one (false when the connection holds
+ * CONN_TX_MAX or more then: its sender is not read until it drains); the
+ * transmit of a path, where a transport's xmit encodes each message with
  * rdsb_msg_encode as it starts, sets its end_off and hands it back with
  * rdsb_path_msg_sent once it is sent whole. */
+struct rdsb_msg *rdsb_msg_new(uint32_t len);
+void rdsb_msg_free(struct rdsb_msg *m);
+bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
+/* the path a message from sport takes: the kernel's hash of the bound port;
+ * NULL while it must wait for the handshake */
+struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport);
+void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);
+void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
+			 bool probe);
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
-/* path_rx.c: one message a transport received (takes data, h->len bytes,
+/* recv.c: one message a transport received (takes data, h->len bytes,
  * malloc'd). False when the path stalled on a full socket: the transport
  * stops reading it until rdsb_paths_resume calls recv_path. A transport
  * reads a path only while rdsb_path_readable. */

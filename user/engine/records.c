@@ -1,22 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Streams of whole [header][payload] records. The writer sends a queue of
- * records on a stream socket without blocking: many records per call, the
- * first possibly resumed mid-record; the path writer of a stream transport
- * and the delivery writer (to an application's stream) both use it, so both
- * keep records whole across short writes. The reader frames what a stream
- * transport's path socket brings into messages for rdsb_recv_incoming,
- * checking every length before anything is allocated.
+ * Writing a queue of [header][payload] records to a stream socket without
+ * blocking: many records per call, the first possibly resumed mid-record.
+ * The TCP transport's path writer (transports/tcp/tcp_stream.c) and the
+ * delivery writer (to an application's stream, sock.c) both use it, so both
+ * keep records whole across short writes.
  */
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include "engine.h"
-#include "../common/log.h"
-
-#define RXBUF_SIZE (64 * 1024)
 
 #define BATCH 64
 
@@ -73,160 +65,4 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 			return 0;	/* the socket is full: wait for EPOLLOUT */
 	}
 	return 0;
-}
-
-/* A path of a stream transport: its send queue on fd; a message sent whole
- * waits for the ack of its last stream byte. */
-struct stream_ctx {
-	struct rdsb_path *p;
-	uint64_t *written;
-};
-
-static void stream_encode(void *ctx, struct rdsb_msg *m)
-{
-	rdsb_msg_encode(((struct stream_ctx *)ctx)->p, m);
-}
-
-static void stream_sent(void *ctx, struct rdsb_msg *m)
-{
-	struct stream_ctx *c = ctx;
-
-	m->end_off = *c->written;
-	rdsb_path_msg_sent(c->p, m);
-}
-
-int rdsb_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *written)
-{
-	struct stream_ctx c = { .p = p, .written = written };
-	struct rdsb_writer w = { .q = &p->send_q, .head_off = &p->head_off, .stream_off = written,
-				 .encode = stream_encode, .done = stream_sent, .ctx = &c };
-	int err = rdsb_records_write(p->ev.fd, &w);
-
-	if (!err && p->ev.fd >= 0 && p->state == RDSB_PATH_UP)
-		rdsb_ev_set(e, &p->ev, EPOLLIN | (list_empty(&p->send_q) ? 0 : EPOLLOUT));
-	return err;
-}
-
-void rdsb_reader_reset(struct rdsb_reader *r)
-{
-	free(r->data);
-	r->data = NULL;
-	r->hdr_have = r->have = 0;
-	r->off = r->len = 0;
-}
-
-void rdsb_reader_free(struct rdsb_reader *r)
-{
-	rdsb_reader_reset(r);
-	free(r->buf);
-	r->buf = NULL;
-}
-
-/* Parse what is buffered; false when the path stalled or was marked for
- * shutdown (what is left in the buffer is read by the shutdown's drain).
- * A record completes as soon as its last byte is here, which for a
- * zero-length record (pings, probes) is its header's last byte. */
-static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r)
-{
-	for (;;) {
-		uint8_t *in = r->buf + r->off;
-		size_t avail = r->len - r->off, take;
-		uint8_t *data;
-
-		if (r->hdr_have < RDS_HEADER_SIZE) {
-			if (!avail)
-				return true;
-			take = RDS_HEADER_SIZE - r->hdr_have;
-			if (take > avail)
-				take = avail;
-			memcpy(r->hdr + r->hdr_have, in, take);
-			r->hdr_have += take;
-			r->off += take;
-			if (r->hdr_have < RDS_HEADER_SIZE)
-				return true;
-			rdsb_hdr_decode((const struct rds_header *)r->hdr, &r->h);
-			if (!rdsb_h_len_ok(r->h.flags, r->h.len)) {
-				rdsb_count(e, rdsb_is_cong_map(r->h.flags) ? RDSB_C_DROP_BAD_CONG_MAP
-									  : RDSB_C_DROP_BAD_LEN);
-				pr_info("rds-bpf: bad record length %u (flags %#x): resetting path\n",
-					r->h.len, r->h.flags);
-				/* No way to find the next record: reset the path. */
-				rdsb_path_reset(e, p, "malformed record");
-				return false;
-			}
-			r->have = 0;
-			if (r->h.len && !(r->data = malloc(r->h.len))) {
-				/* the record cannot be read: the stream is lost */
-				rdsb_path_reset(e, p, "out of memory");
-				return false;
-			}
-			continue;
-		}
-		take = r->h.len - r->have;
-		if (take > avail)
-			take = avail;
-		if (take)
-			memcpy(r->data + r->have, in, take);
-		r->have += take;
-		r->off += take;
-		if (r->have < r->h.len)
-			return true;
-		r->hdr_have = 0;
-		data = r->data;
-		r->data = NULL;
-		if (!rdsb_recv_incoming(e, p, &r->h, data) || !rdsb_path_readable(p))
-			return false;
-	}
-}
-
-void rdsb_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r)
-{
-	if (!rdsb_path_readable(p))
-		return;
-	if (p->rx_stalled) {
-		if (p->state != RDSB_PATH_DISCONNECTING)
-			return;
-		rdsb_path_rx_unstall(e, p);
-	}
-	if (!r->buf && !(r->buf = malloc(RXBUF_SIZE)))
-		return;
-	for (;;) {
-		ssize_t n;
-
-		if (!parse(e, p, r))
-			return;
-		r->off = r->len = 0;
-		n = recv(p->ev.fd, r->buf, RXBUF_SIZE, MSG_DONTWAIT);
-		if (n > 0) {
-			r->len = (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (p->state == RDSB_PATH_DISCONNECTING)
-			return;
-		rdsb_path_drop(e, p, n == 0 ? "peer closed" : strerror(errno));
-		return;
-	}
-}
-
-/* Also on a path marked for shutdown: these records were taken off its
- * socket already (acknowledged by TCP), and would be read by its drain. */
-void rdsb_stream_feed(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_reader *r,
-		      const uint8_t *rec, size_t len)
-{
-	if (!r->buf && !(r->buf = malloc(RXBUF_SIZE)))
-		return;
-	while (len && p->ev.fd >= 0) {
-		size_t n = len < RXBUF_SIZE ? len : RXBUF_SIZE;
-
-		memcpy(r->buf, rec, n);
-		r->off = 0;
-		r->len = n;
-		if (!parse(e, p, r))
-			break;
-		rec += n;
-		len -= n;
-	}
-	r->off = r->len = 0;
 }

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The send side (send.c in the kernel): messages and what a connection holds
+ * for applications, the path a message takes (the bound port's hash), the
+ * loopback transport, pings; and a path's transmit (rds_send_xmit): the
+ * transport sends what it can of the path's queue, each message as the core
+ * encodes it; a message leaves the path only once the transport says the
+ * peer acknowledged it (its end_off, the transport's ack key, at or below
+ * acked(): for TCP the stream offset after its last byte, rds_tcp_is_acked).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include "engine.h"
+
+struct rdsb_msg *rdsb_msg_new(uint32_t len)
+{
+	struct rdsb_msg *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	INIT_LIST_HEAD(&m->item);
+	m->len = len;
+	if (len && !(m->data = malloc(len))) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* What an application's sends may hold in the engine for one connection,
+ * beyond each socket's sndbuf: 1000 sockets' sndbufs of 64-byte datagrams
+ * are 1.7 million messages, many seconds of sending. Past it the senders
+ * are not read (their sndbuf fills, they block) until half of it is gone. */
+#define CONN_TX_MAX (4u << 20)
+
+static uint64_t tx_cost(const struct rdsb_msg *m)
+{
+	return sizeof(*m) + m->len;
+}
+
+void rdsb_msg_free(struct rdsb_msg *m)
+{
+	struct rdsb_conn *c;
+
+	if (!m)
+		return;
+	if ((c = m->tx_conn)) {
+		c->tx_queued -= tx_cost(m);
+		if (c->tx_full && c->tx_queued <= CONN_TX_MAX / 2) {
+			c->tx_full = false;
+			c->eng->tx_resume = true;
+		}
+	}
+	free(m->data);
+	free(m);
+}
+
+struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport)
+{
+	/* Before the handshake, the kernel hashes over 8 paths: a port that
+	 * lands on 0 then lands on 0 for any power-of-two path count, so it
+	 * need not wait; the others wait for the probe's answer. */
+	unsigned int n = c->npaths ? c->npaths : RDS_MPATH_WORKERS;
+	unsigned int i = rdsb_mpath_hash(sport, e->hash_initval, n);
+
+	if (!c->npaths && i != 0)
+		return NULL;
+	return &c->paths[i];
+}
+
+void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+{
+	if (!e->number_at_xmit)
+		m->seq = p->next_tx_seq++;	/* else when it is written */
+	list_add_tail(&m->item, &p->send_q);
+	if (p->state == RDSB_PATH_UP)
+		rdsb_path_xmit(e, p);
+	else if (p->index == 0)
+		rdsb_conn_want_path0(e, p->conn);
+	else if (!p->reconnect_at && p->ev.fd < 0)
+		rdsb_path_schedule_reconnect(e, p);
+}
+
+static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
+{
+	/* The kernel's loopback transport: straight to rds_recv_incoming, acked
+	 * at once, with the same ping rule as the wire. */
+	uint32_t sock_id = m->sock_id, len = m->len;
+	struct rdsb_sock *s;
+
+	rdsb_sock_req_done(e, m);
+	m->sock_id = 0;
+	m->from_slot = (uint64_t)c->lslot;
+	rdsb_count(e, RDSB_C_TX_MSGS);
+	if (m->dport == 0) {
+		uint16_t sport = m->sport;
+
+		if (sport != 0 && (s = rdsb_sock_by_port(e, c->laddr, sport))) {
+			m->sport = 0;
+			m->dport = sport;
+			m->len = 0;
+			m->from_slot = (uint64_t)c->fslot;
+			rdsb_count(e, RDSB_C_PINGS_ANSWERED);
+			rdsb_sock_deliver(e, s, m, true);
+		} else {
+			rdsb_msg_free(m);
+		}
+	} else if ((s = rdsb_sock_by_port(e, c->faddr, m->dport))) {
+		rdsb_sock_deliver(e, s, m, true);
+	} else {
+		rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
+		rdsb_msg_free(m);
+	}
+	rdsb_sock_sent(e, sock_id, len);
+}
+
+bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
+{
+	struct rdsb_path *p;
+
+	if (c->loopback) {
+		loop_deliver(e, c, m);	/* delivered at once: nothing held */
+		return true;
+	}
+	m->tx_conn = c;
+	c->tx_queued += tx_cost(m);
+	if (!c->tx_full && c->tx_queued >= CONN_TX_MAX) {
+		c->tx_full = true;
+		rdsb_count(e, RDSB_C_TX_CONN_FULL);
+	}
+	p = rdsb_conn_path_for(e, c, m->sport);
+	if (!p) {
+		list_add_tail(&m->item, &c->pending);
+		rdsb_conn_want_path0(e, c);
+	} else {
+		rdsb_path_queue(e, p, m);
+	}
+	return !c->tx_full;
+}
+
+void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
+			 bool probe)
+{
+	struct rdsb_msg *m = rdsb_msg_new(0);
+
+	if (!m)
+		return;
+	m->sport = sport;
+	m->dport = dport;
+	if (probe)
+		rdsb_hs_encode(m->ext, (uint16_t)e->max_paths, e->gen_num);
+	rdsb_path_queue(e, p, m);
+}
+
+void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
+{
+	struct rdsb_hdr h = { 0 };
+
+	if (m->cong_map) {
+		/* A congestion map: seq 0, ports 0, the current bits. */
+		h.flags = RDS_FLAG_CONG_BITMAP;
+		h.len = RDS_CONG_MAP_BYTES;
+		memcpy(m->data, p->conn->eng->cong[p->conn->lslot].bits, RDS_CONG_MAP_BYTES);
+	} else {
+		/* On the sk_msg send path a sequence number is taken when the
+		 * record starts on the wire, under the path's lock, as the
+		 * applications take theirs. */
+		if (!m->seq)
+			m->seq = p->next_tx_seq++;
+		h.seq = m->seq;
+		h.len = m->len;
+		h.sport = m->sport;
+		h.dport = m->dport;
+		h.flags = m->flags;
+		memcpy(h.exthdr, m->ext, RDS_HEADER_EXT_SPACE);
+	}
+	rdsb_hdr_encode(&h, &m->wire);
+}
+
+void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m)
+{
+	struct rdsb_engine *e = p->conn->eng;
+
+	rdsb_sock_req_done(e, m);
+	if (m->cong_map) {
+		p->cong_map_queued = false;
+		rdsb_count(e, RDSB_C_TX_CONG_MAPS);
+		rdsb_msg_free(m);
+		return;
+	}
+	p->tx_msgs++;
+	p->tx_bytes += m->len;
+	rdsb_count(e, RDSB_C_TX_MSGS);
+	list_add_tail(&m->item, &p->unacked);
+	p->nunacked++;
+	p->ack_wake |= m->wake_on_ack;
+}
+
+/* Nothing a transport's xmit calls queues or writes on a path, and a path
+ * that fails is only marked (rdsb_path_drop): xmit is never entered twice. */
+void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	int err;
+
+	if (p->state != RDSB_PATH_UP)
+		return;
+	if (e->tp->xmit_path_prepare(e, p) < 0)
+		return;		/* not now: the transport's timer comes back */
+	err = e->tp->xmit(e, p);
+	e->tp->xmit_path_complete(e, p);
+	/* What was just sent cannot be acked yet: acks are looked at once per
+	 * event-loop pass (rdsb_conns_timer), not once per send. */
+	if (err)
+		rdsb_path_drop(e, p, strerror(-err));
+}
+
+void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_msg *m, *t;
+	uint64_t acked;
+
+	if (!p->nunacked || p->ev.fd < 0)
+		return;
+	e->tp->ack_wait(e, p, p->ack_wake);
+	acked = e->tp->acked(e, p);
+	list_for_each_entry_safe(m, t, &p->unacked, item) {
+		if (m->end_off > acked)
+			break;
+		list_del_init(&m->item);
+		p->nunacked--;
+		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_free(m);
+	}
+	if (!p->nunacked) {
+		p->ack_wake = false;
+		e->tp->ack_wait(e, p, false);
+	}
+}
