@@ -140,7 +140,7 @@ struct rdsb_txpath {
  * on every ack with an RTT sample, retransmission timeout and state change.
  * The engine owns the entry (cookie, ports, slots, path) and reads it
  * through mmap; while a sender short of send space waits for an
- * acknowledgement on the path it sets wake, and the next ack raises
+ * acknowledgement on the path it sets ack_wake, and the next ack raises
  * RDSB_EV_ACKED.
  */
 struct rdsb_tcppath {
@@ -151,7 +151,7 @@ struct rdsb_tcppath {
 	__u16	lport;
 	__u16	fport;
 	__u32	state;		/* TCP state: 1 established, 7 close (as /proc/net/tcp) */
-	__u32	wake;		/* 1: raise RDSB_EV_ACKED on the next ack */
+	__u32	ack_wake;	/* 1: raise RDSB_EV_ACKED on the next ack */
 	__u32	srtt_us;
 	__u32	snd_cwnd;
 	__u32	total_retrans;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The sk_msg send path, engine side (the program: skmsg_tx.bpf.c, the
- * library side: user/lib/direct.c). On `load --bpf` every application socket
+ * library side: user/lib/skmsg_send.c). On `load --bpf` every application socket
  * gets a send socket, one end of a TCP loopback connection in rdsb_apptx,
  * and a path socket joins rdsb_txsk once the connection's path count is
  * known and the engine has nothing of its own left to write on it. From
@@ -344,7 +344,7 @@ static void insert_unacked(struct rdsb_path *p, struct rdsb_msg *m)
 		pos = pos->prev;
 	list_add(&m->item, pos);
 	p->nunacked++;
-	p->ack_wake |= m->wake_on_ack;
+	p->ack_wake |= m->ack_wake;
 }
 
 static void insert_retransmit(struct rdsb_path *p, struct rdsb_msg *m)

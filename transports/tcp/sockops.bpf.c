@@ -6,7 +6,7 @@
  * accepted sockets inherit it). On every ack that brings an RTT sample, on
  * retransmission timeouts and state changes it keeps the socket's TCP state
  * in rdsb_tcppath (bpftool map dump shows it per path), and when the engine
- * waits for acknowledgements (wake set: a sender is short of send space) it
+ * waits for acknowledgements (ack_wake set: a sender is short of send space) it
  * raises RDSB_EV_ACKED, so the engine frees acknowledged messages and wakes
  * blocked senders at once instead of at its next poll.
  */
@@ -63,9 +63,9 @@ int rdsb_sockops(struct bpf_sock_ops *ops)
 	if (ops->op != BPF_SOCK_OPS_RTT_CB)
 		return 1;
 	tp->acks++;
-	/* The socket lock serialises acks: the engine sets wake, we clear it. */
-	if (tp->wake) {
-		tp->wake = 0;
+	/* The socket lock serialises acks: the engine sets ack_wake, we clear it. */
+	if (tp->ack_wake) {
+		tp->ack_wake = 0;
 		tp->ack_events++;
 		event(RDSB_EV_ACKED, 0, idx);
 	}

@@ -8,7 +8,7 @@
  * sockets inherit the mark, and each socket before it connects), and gives a
  * path socket an rdsb_tcppath entry when it comes up. While a path has an
  * unacknowledged message whose sender was past half its sndbuf (ack_wake)
- * the entry's wake is set, and the program's RDSB_EV_ACKED brings the engine
+ * the entry's ack_wake is set, and the program's RDSB_EV_ACKED brings the engine
  * to rdsb_path_check_acked at the ack. Other messages are freed on the
  * engine's next pass (each pass looks at snd_una) or by the poll in
  * rdsb_conns_timer, so that a reply carrying the ack of a request costs no
@@ -230,7 +230,7 @@ void tcp_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 void tcp_sockops_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting)
 {
 	if (tcp_path(p)->tcp_index >= 0)
-		__atomic_store_n(&tcp_of(e)->tcppath[tcp_path(p)->tcp_index].wake, waiting ? 1u : 0u, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&tcp_of(e)->tcppath[tcp_path(p)->tcp_index].ack_wake, waiting ? 1u : 0u, __ATOMIC_SEQ_CST);
 }
 
 void tcp_sockops_acked(struct rdsb_engine *e, uint32_t index)

@@ -42,7 +42,7 @@ struct rdsb_msg {
 	uint8_t flags;		/* RDS_FLAG_* put on the wire */
 	bool cong_map;		/* never retransmitted */
 	bool req_pending;	/* from a send request: not yet written or dropped */
-	bool wake_on_ack;	/* its sender was past half its sndbuf: free it at the ack */
+	bool ack_wake;		/* its sender was past half its sndbuf: free it at the ack */
 	uint64_t seq;
 	uint32_t len;
 	uint64_t end_off;	/* the transport's ack key, once sent: acked when

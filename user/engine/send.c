@@ -196,7 +196,7 @@ void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m)
 	rdsb_count(e, RDSB_C_TX_MSGS);
 	list_add_tail(&m->item, &p->unacked);
 	p->nunacked++;
-	p->ack_wake |= m->wake_on_ack;
+	p->ack_wake |= m->ack_wake;
 }
 
 /* Nothing a transport's xmit calls queues or writes on a path, and a path

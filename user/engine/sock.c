@@ -394,7 +394,7 @@ void rdsb_sock_cong_notify(struct rdsb_engine *e, int slot)
 }
 
 /* A request is on the wire or dropped: the socket's later sends may go out
- * on a path socket directly (user/lib/direct.c). */
+ * on a path socket directly (user/lib/skmsg_send.c). */
 static void req_done(struct rdsb_sock *s)
 {
 	__atomic_add_fetch(&s->shm->reqs_done, 1, __ATOMIC_RELEASE);
@@ -440,7 +440,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	 * reply carries the ack of its request. Of a socket's unacked bytes,
 	 * those of unmarked messages stay below half its sndbuf, so a blocked
 	 * sender always has a marked message on a path. */
-	m->wake_on_ack = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= s->sndbuf;
+	m->ack_wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= s->sndbuf;
 	if (sent) {
 		e->tp->sock_copy(e, s, m);
 		return;

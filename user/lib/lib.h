@@ -83,7 +83,7 @@ struct rdsb_lsock {
 	struct rdsb_sock_state *st;	/* lsh->st */
 	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
 
-	/* The sk_msg send path (direct.c): the send socket, or -1 */
+	/* The sk_msg send path (skmsg_send.c): the send socket, or -1 */
 	int txfd;
 };
 
@@ -129,10 +129,10 @@ int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16]);
 bool rdsb_init_netns(const struct rdsb_engine_maps *m);	/* the engine is in the initial namespace */
 bool rdsb_port_congested(const struct rdsb_engine_maps *m, const uint8_t addr[16], uint16_t port);
 
-/* direct.c: the sk_msg send path. rdsb_direct_send (under wlock, the payload in iov[1..cnt-1])
+/* skmsg_send.c: the sk_msg send path. rdsb_skmsg_send (under wlock, the payload in iov[1..cnt-1])
  * returns 1 when the datagram went out on the path socket and the engine
  * has its copy, 0 when the engine must send it, or -errno. */
-int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
+int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 

@@ -40,7 +40,7 @@ static int send_copy(struct rdsb_lsock *s, const struct rdsb_txpath *t, const ui
 	return rdsb_write_all(s->fd, iov, cnt);
 }
 
-int rdsb_direct_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
+int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len)
 {
 	struct rdsb_txpath *tps = s->em->txpaths, *t;
