@@ -94,22 +94,32 @@ static long ms_since(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* The kernel's RDS answers (its module is there) and is older than 7.0:
- * rds_send_mprds_hash() of those kernels (6.1 here) makes a blocking send
- * on a socket that hashes to a path other than 0 wait, interruptibly and
- * without a timeout, until the connection's NPATHS handshake is done
- * (wait_event_interruptible on c_hs_waitq): to a peer that never answers,
- * forever, SO_SNDTIMEO notwithstanding. The 7.x sendmsg uses path 0 until
- * the handshake is done; so does rds-bpf. */
+/* The major version of the kernel whose RDS answers (its module is there),
+ * 0 when it is not the kernel's (rds-bpf's shim). */
+static int kernel_rds_major(void)
+{
+	static int major = -1;
+	struct utsname u;
+
+	if (major < 0) {
+		major = 0;
+		if (!access("/sys/module/rds", F_OK) && !uname(&u))
+			sscanf(u.release, "%d", &major);
+	}
+	return major;
+}
+
+/* rds_send_mprds_hash() of the kernels before 7.0 (6.1 here) makes a
+ * blocking send on a socket that hashes to a path other than 0 wait,
+ * interruptibly and without a timeout, until the connection's NPATHS
+ * handshake is done (wait_event_interruptible on c_hs_waitq): to a peer that
+ * never answers, forever, SO_SNDTIMEO notwithstanding. The 7.x sendmsg uses
+ * path 0 until the handshake is done; so does rds-bpf. */
 static int legacy_mprds_wait(void)
 {
-	struct utsname u;
-	int major = 0;
+	int major = kernel_rds_major();
 
-	if (access("/sys/module/rds", F_OK) || uname(&u))
-		return 0;
-	sscanf(u.release, "%d", &major);
-	return major < 7;
+	return major && major < 7;
 }
 
 static void on_alarm(int sig)
@@ -567,6 +577,14 @@ static void t_sockopt(void)
 }
 
 /* ---- RDS_INFO (info.c) and what a returned sendmsg guarantees --------- */
+/* An address in an RDS_INFO_SEND_MESSAGES row: 7.2 lists the queued
+ * messages of a v4 connection with laddr and faddr 0.0.0.0 (ports, length and
+ * sequence right); 6.1 and rds-bpf the connection's addresses. */
+static int info_addr(uint32_t listed, uint32_t want)
+{
+	return listed == want || (kernel_rds_major() >= 7 && listed == 0);
+}
+
 static int count_queued(int fd, const struct sockaddr_in *l, const struct sockaddr_in *to)
 {
 	static uint8_t buf[1 << 16];
@@ -578,8 +596,8 @@ static int count_queued(int fd, const struct sockaddr_in *l, const struct sockad
 	for (socklen_t off = 0; each > 0 && off + (socklen_t)each <= len; off += (socklen_t)each) {
 		struct rds_info_message *m = (void *)(buf + off);
 
-		n += m->laddr == l->sin_addr.s_addr && m->lport == l->sin_port && m->faddr == to->sin_addr.s_addr &&
-		     m->fport == to->sin_port;
+		n += m->lport == l->sin_port && m->fport == to->sin_port && m->len == 1 &&
+		     info_addr(m->laddr, l->sin_addr.s_addr) && info_addr(m->faddr, to->sin_addr.s_addr);
 	}
 	return n;
 }
