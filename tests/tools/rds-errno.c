@@ -577,14 +577,6 @@ static void t_sockopt(void)
 }
 
 /* ---- RDS_INFO (info.c) and what a returned sendmsg guarantees --------- */
-/* An address in an RDS_INFO_SEND_MESSAGES row: 7.2 lists the queued
- * messages of a v4 connection with laddr and faddr 0.0.0.0 (ports, length and
- * sequence right); 6.1 and rds-bpf the connection's addresses. */
-static int info_addr(uint32_t listed, uint32_t want)
-{
-	return listed == want || (kernel_rds_major() >= 7 && listed == 0);
-}
-
 static int count_queued(int fd, const struct sockaddr_in *l, const struct sockaddr_in *to)
 {
 	static uint8_t buf[1 << 16];
@@ -596,8 +588,9 @@ static int count_queued(int fd, const struct sockaddr_in *l, const struct sockad
 	for (socklen_t off = 0; each > 0 && off + (socklen_t)each <= len; off += (socklen_t)each) {
 		struct rds_info_message *m = (void *)(buf + off);
 
-		n += m->lport == l->sin_port && m->fport == to->sin_port && m->len == 1 &&
-		     info_addr(m->laddr, l->sin_addr.s_addr) && info_addr(m->faddr, to->sin_addr.s_addr);
+		/* laddr and faddr 0.0.0.0: __rds_inc_msg_cp (connection.c)
+		 * reads the first 32 bits of the v4-mapped in6_addr */
+		n += m->lport == l->sin_port && m->fport == to->sin_port && m->len == 1 && !m->laddr && !m->faddr;
 	}
 	return n;
 }
