@@ -406,6 +406,7 @@ static void t_send_queue_full(void)
 		/* 6.1: the socket hashed to a path other than 0 (7 of 8 do,
 		 * the hash is seeded per socket): the send waited for the
 		 * handshake until the alarm */
+		printf("# send_queue_full_sndtimeo: the send waited for the NPATHS handshake (rds_send_mprds_hash)\n");
 		ok("send_queue_full_sndtimeo");
 		expect_true("send_queue_full_sndtimeo_waited", ms >= 1900 && ms < 3000,
 			    "6.1: interrupted after %ld ms, alarm at 2000", ms);
