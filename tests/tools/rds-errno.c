@@ -403,9 +403,9 @@ static void t_send_queue_full(void)
 	ms = ms_since(&t0);
 	alarm_in(0);
 	if (legacy_mprds_wait() && r == -1 && e == EINTR) {
-		/* 6.1: the socket hashed to a path other than 0 (7 of 8 do,
-		 * the hash is seeded per socket): the send waited for the
-		 * handshake until the alarm */
+		/* 6.1: the port hashed to a path other than 0 (7 ports of 8
+		 * do; the hash is seeded once per boot, docs/protocol.md
+		 * §2.3): the send waited for the handshake until the alarm */
 		printf("# send_queue_full_sndtimeo: the send waited for the NPATHS handshake (rds_send_mprds_hash)\n");
 		ok("send_queue_full_sndtimeo");
 		expect_true("send_queue_full_sndtimeo_waited", ms >= 1900 && ms < 3000,
