@@ -173,8 +173,9 @@ static double now_us(void)
  * queue has drained. Count our messages on the send+retrans queues with
  * RDS_INFO (what rds-info uses); returns -1 when the stack does not offer it.
  * The RDS6 lists, which hold IPv4 connections too (v4-mapped), serve both
- * families: the kernel's IPv4 lists (RDS_INFO_SEND_MESSAGES) were seen empty
- * with messages queued on an IPv4 connection (Debian 6.1 and 7.2 kernels). */
+ * families: the kernel's IPv4 lists (RDS_INFO_SEND_MESSAGES) carry laddr and
+ * faddr 0.0.0.0 (connection.c __rds_inc_msg_cp), which cannot tell our
+ * messages from others'. */
 static long queued_msgs(int fd)
 {
 	const int opts[2] = { RDS6_INFO_SEND_MESSAGES, RDS6_INFO_RETRANS_MESSAGES };

@@ -27,14 +27,12 @@
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
 # run's directory is kept. TAP-style "ok N" lines.
-#   errno (not in the default set yet): the AF_RDS errno table
-#     (tests/tools/rds-errno.c) run on the peer against an echo service here:
-#     on a kernel peer these are the kernel's own answers, on the rds-bpf peer
-#     the shim's. Where they still differ: 7.2 lists none of the sends to an
-#     unreachable peer in RDS_INFO_SEND_MESSAGES (info_lists_send_at_once),
-#     and on 6.1 the blocking send after send_queue_full_eagain never returns
+#   errno: the AF_RDS errno table (tests/tools/rds-errno.c) run on the peer
+#     against an echo service here: on a kernel peer these are the kernel's
+#     own answers, on the rds-bpf peer the shim's; one table for all three,
+#     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion guest"; "errno" too).
+# the boots (default "exchange exchange-bpf reset congestion guest errno").
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,7 +41,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -672,6 +670,7 @@ errno_table() {
 	grep '^errno: ' "$d/peer.out" >"$d/diag"
 	grep -qx 'errno: rc=0' "$d/peer.out"
 	result "$label: the AF_RDS errno table (rds-errno), every case" $? "$d/diag"
+	sed -n 's/^errno: # /#   /p' "$d/peer.out"	# its notes: the count, what a kernel version did
 }
 
 # the guest's rds-errno: static, from the same source

@@ -53,6 +53,17 @@ static void put_msg(struct rdsb_info_out *o, const uint8_t laddr[16], const uint
 	}
 }
 
+/* The kernel's IPv4 send and retransmit lists carry laddr and faddr 0.0.0.0
+ * (net/rds/connection.c __rds_inc_msg_cp reads the first 32 bits of the
+ * connection's v4-mapped in6_addr; 6.1 and 7.2 alike): so do ours. The IPv6
+ * lists carry the addresses. */
+static const uint8_t *queue_addr(const struct rdsb_info_out *o, const uint8_t addr[16])
+{
+	static const uint8_t zero[16];
+
+	return o->six ? addr : zero;
+}
+
 static void send_messages(struct rdsb_engine *e, struct rdsb_info_out *o, bool retrans)
 {
 	struct rdsb_conn *c;
@@ -66,13 +77,14 @@ static void send_messages(struct rdsb_engine *e, struct rdsb_info_out *o, bool r
 
 			list_for_each_entry(m, l, item)
 				if (!m->cong_map)
-					put_msg(o, c->laddr, c->faddr, m->sport, m->dport, m->seq, m->len);
+					put_msg(o, queue_addr(o, c->laddr), queue_addr(o, c->faddr), m->sport, m->dport,
+						m->seq, m->len);
 		}
 		if (retrans)
 			continue;
 		/* waiting for the handshake to pick a path counts as queued */
 		list_for_each_entry(m, &c->pending, item)
-			put_msg(o, c->laddr, c->faddr, m->sport, m->dport, 0, m->len);
+			put_msg(o, queue_addr(o, c->laddr), queue_addr(o, c->faddr), m->sport, m->dport, 0, m->len);
 	}
 }
 
