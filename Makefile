@@ -72,7 +72,7 @@ CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/c
 $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread -libverbs -lrdmacm
 
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
 

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
-		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--bpf|--no-bpf]\n"
+		"  load [--paths N] [--transport tcp|xdp|ib] [--dev IFACE|RDMADEV] [--mode native|skb] [--bpf|--no-bpf]\n"
 		"       [--sk-msg] [--foreground] [--log FILE]\n"
 		"                 start the RDS engine of this network namespace\n"
 		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"

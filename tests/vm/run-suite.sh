@@ -715,6 +715,106 @@ guest() {
 	done
 }
 
+# ib PEER LABEL: RDS over soft-RoCE between two guests on a bridge (the
+# kernel runs RDS/IB only in its initial namespace, so each end is a guest):
+# guest A runs rds-bpf (load --transport ib), guest B the kernel's rds_rdma
+# on PEER's kernel, or rds-bpf too (peer netns, on 6.1). Two connections at
+# once in opposite address orders (A's 10.97.0.1 and 10.97.0.4 against B's
+# 10.97.0.3), datagrams 0 B..1 MiB both ways on each, by content hash. The
+# receivers meet over TCP (busybox nc) before anyone sends.
+IB_N=${RDSB_VM_IB_MSGS:-16}
+IB_SIZES=${RDSB_VM_IB_SIZES:-0:1048576}
+ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
+	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
+	shift 3
+	if [ "$kind" = bpf ]; then
+		s+='xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+			rds-bpf features 2>&1 | grep -i "rdma\\|transports" >feat; show feat feat
+			rds-bpf load --transport ib --log eng || { cat eng; exit 1; }
+			'
+	else
+		s+='xf() { rds-xfer "$@"; }
+			'
+	fi
+	for p in "$@"; do
+		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="ip addr add ${p%=*}/24 dev eth0
+			"
+		first=${first:-$p}
+		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t 300 --senders 1 --ready rdy.$k >r.$k 2>&1 &
+			"
+		k=$((k + 1))
+	done
+	s+='for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
+		nc -l -p 7000 </dev/null >/dev/null &
+		l=$!
+		i=0
+		until echo x | nc -w 2 '${first#*=}' 7000 2>/dev/null; do
+			i=$((i + 1)); [ $i -le 600 ] || { echo "the peer never came"; exit 1; }
+			sleep 0.2
+		done
+		wait $l
+		mark met
+		'
+	k=0
+	for p in "$@"; do
+		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t 300 >s.$k 2>&1 &
+			"
+		k=$((k + 1))
+	done
+	s+='wait
+		for f in s.* r.*; do show $f $f; done
+		'
+	[ "$kind" = kernel ] || s+='rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo
+		rds-bpf status >st 2>&1; show st st
+		grep -i "warn\|down\|error" eng | tail -n 20 | sed "s/^/eng: /"
+		rds-bpf unload
+		'
+	echo "$s"
+}
+
+ib() {
+	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
+	local pa pb
+	[ "$peer" = netns ] && kern=legacy bkind=bpf
+	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
+	ip netns add $ns
+	ip -n $ns link set lo up
+	ip -n $ns link add vmbr type bridge
+	ip -n $ns addr add "$HA/24" dev vmbr
+	ip -n $ns link set vmbr up
+	for t in vmtap vmtap2; do
+		ip -n $ns tuntap add dev $t mode tap
+		ip -n $ns link set $t master vmbr up
+	done
+	capture_start $ns vmbr "$d/wire.pcap" || return 1
+	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA[0]}/24" \
+		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.a" \
+		-- "$PRELUDE$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" >"$d/run-guest.a" 2>&1 &
+	pa=$!
+	local bopts=(--rdma)
+	[ $bkind = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
+	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "$GB/24" \
+		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
+		-- "$PRELUDE$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")" >"$d/run-guest.b" 2>&1 &
+	pb=$!
+	wait $pa $pb
+	capture_stop
+	ns_down $ns
+	tr -d '\r' <"$d/console.a" >"$d/a.out"
+	tr -d '\r' <"$d/console.b" >"$d/b.out"
+	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
+	for k in 0 1; do
+		local ga=${GA[$k]} ord
+		ord=$(order "$GB" "$ga")
+		s=$(sent_hash "$d/a.out" "s.$k: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "$ga:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) rds-bpf->peer, hashes equal" $? "$d/diag"
+		s=$(sent_hash "$d/b.out" "s.$k: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) peer->rds-bpf, hashes equal" $? "$d/diag"
+	done
+}
+
 for peer in $PEERS; do
 	case $peer in
 	legacy | sid)
@@ -753,7 +853,11 @@ for peer in $PEERS; do
 			d=$work/$peer-guest && mkdir -p "$d"
 			G4=10.98.0.1 G4B=10.98.0.5 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 guest "$peer" "$label"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest)" >&2; exit 2 ;;
+		ib)	# RDS/IB over soft-RoCE, two guests: against the kernel's rds_rdma, or rds-bpf
+			d=$work/$peer-ib && mkdir -p "$d"
+			ib "$peer" "$label"
+			;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, ib)" >&2; exit 2 ;;
 		esac
 	done
 done

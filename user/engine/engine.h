@@ -398,7 +398,7 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 void rdsb_path_rx_resume(struct rdsb_engine *e, uint32_t sock_id);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 
-extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
+extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport, rdsb_ib_transport;
 
 /* transport.c: the transports there are, and the defaults of their ops */
 const struct rdsb_transport *rdsb_transport_find(const char *name);
