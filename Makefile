@@ -123,6 +123,11 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 
+# the RDS/IB private data and checksum, without verbs
+$(B)/tests/test_ib_wire: tests/unit/test_ib_wire.c $(B)/obj/transports/ib/ib_wire.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/ib/ib_wire.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
+
 # The XDP program's test loads it (root) and needs an AF_XDP socket.
 $(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/frame.o $(B)/bpf/rdsx_xdp.skel.h $(HEADERS)
 	@mkdir -p $(@D)

@@ -128,7 +128,8 @@ add_modules() {
 # shellcheck disable=SC2086 # lists of module names
 add_modules "$root/lib/modules/load.list" $modules
 # soft-RoCE and the kernel's RDS/IB, loaded only by guests booted with rdsb.rdma=1
-add_modules "$root/lib/modules/rdma.list" rdma_rxe ib_uverbs rdma_ucm rds_rdma
+# (rdma_rxe asks the crypto API for "crc32" by name: no module dependency)
+add_modules "$root/lib/modules/rdma.list" crc32_generic rdma_rxe ib_uverbs rdma_ucm rds_rdma
 grep -q '^rds_tcp.ko$' "$root/lib/modules/load.list" || { log "rds_tcp.ko not found in $kver"; exit 1; }
 log "modules: $(tr '\n' ' ' <"$root/lib/modules/load.list"); for rdsb.rdma=1: $(tr '\n' ' ' <"$root/lib/modules/rdma.list")"
 

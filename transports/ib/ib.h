@@ -10,6 +10,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 #include "../../user/engine/engine.h"
+#include "ib_wire.h"
 
 #define RDS_IB_PORT		18634	/* RDS_PORT: IPv4 peers */
 #define RDS_IB_PORT6		16385	/* RDS_CM_PORT: IPv6 peers */
@@ -19,27 +20,6 @@
 #define RDS_IB_FRAG		4096	/* RDS_FRAG_SIZE */
 #define RDS_IB_BUF		(RDS_HEADER_SIZE + RDS_IB_FRAG)
 #define RDS_IB_MAX_UNACKED	8	/* max_unacked_packets: ACK_REQUIRED every 9th */
-#define RDS_IB_SUPPORTED_PROTOCOLS 0x0003
-#define RDS_RDMA_REJ_INCOMPAT	1
-
-/* struct rds_ib_conn_priv_cmn and rds_ib_connect_private (ib.h): natural
- * alignment, not packed, so 32 bytes on the wire for IPv4, 56 for IPv6. */
-struct rds_ib_conn_priv_cmn {
-	uint8_t major, minor;
-	uint16_t minor_mask;	/* be */
-	uint8_t tos, reserved1;
-	uint16_t reserved2;
-	uint64_t ack_seq;	/* be */
-	uint32_t credit;	/* be */
-};
-struct rds_ib_connect_private {
-	uint32_t saddr, daddr;
-	struct rds_ib_conn_priv_cmn cmn;
-};
-struct rds6_ib_connect_private {
-	uint8_t saddr[16], daddr[16];
-	struct rds_ib_conn_priv_cmn cmn;
-};
 
 /* The engine's: the CM event channel and the listeners. */
 struct rdsb_ib {
@@ -91,7 +71,6 @@ int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id 
 void ib_ring_free(struct rdsb_path *p);
 void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p);
 int ib_xmit(struct rdsb_engine *e, struct rdsb_path *p);
-uint16_t ib_csum(const void *hdr);
 
 /* ib_cm.c */
 extern const struct rdsb_transport rdsb_ib_transport;

@@ -21,67 +21,17 @@
 #include "../../user/common/addr.h"
 #include "../../user/common/log.h"
 
-#define PROTO(maj, min)	(((maj) << 8) | (min))
-#define PROTO_3_1	PROTO(3, 1)
-#define PROTO_4_0	PROTO(4, 0)
-
 static const struct rdsb_transport_opt ib_opts[] = {
 	{ "dev", "NAME" },	/* the RDMA device that must be there */
 	{ NULL, NULL },
 };
 
-/* The private data we send: the same for a connect and an accept. */
+/* The private data we send for p: the last sequence received acks what a
+ * reconnect would retransmit. */
 static uint8_t fill_private(const struct rdsb_path *p, unsigned int proto, void *out)
 {
-	const struct rdsb_conn *c = p->conn;
-	struct rds_ib_conn_priv_cmn *cmn;
-	uint8_t len;
-
-	if (rdsb_addr_is_v4(c->laddr)) {
-		struct rds_ib_connect_private *dp = out;
-
-		memset(dp, 0, sizeof(*dp));
-		dp->saddr = rdsb_addr_v4(c->laddr);
-		dp->daddr = rdsb_addr_v4(c->faddr);
-		cmn = &dp->cmn;
-		len = sizeof(*dp);
-	} else {
-		struct rds6_ib_connect_private *dp = out;
-
-		memset(dp, 0, sizeof(*dp));
-		memcpy(dp->saddr, c->laddr, 16);
-		memcpy(dp->daddr, c->faddr, 16);
-		cmn = &dp->cmn;
-		len = sizeof(*dp);
-	}
-	cmn->major = (uint8_t)(proto >> 8);
-	cmn->minor = (uint8_t)proto;
-	cmn->minor_mask = htobe16(RDS_IB_SUPPORTED_PROTOCOLS);
-	cmn->ack_seq = htobe64(p->next_rx_seq ? p->next_rx_seq - 1 : 0);
-	cmn->credit = 0;	/* IB flow control off: the peer turns it off too */
-	return len;
-}
-
-/* rds_ib_protocol_compatible: the version the passive side takes, 0 = reject. */
-static unsigned int protocol_compatible(const void *data, size_t len, bool v6)
-{
-	size_t want = v6 ? sizeof(struct rds6_ib_connect_private) : sizeof(struct rds_ib_connect_private);
-	const struct rds_ib_conn_priv_cmn *cmn;
-
-	if (!data || !len)
-		return 0;
-	cmn = v6 ? &((const struct rds6_ib_connect_private *)data)->cmn
-		 : &((const struct rds_ib_connect_private *)data)->cmn;
-	if (len < want || cmn->major == 0)
-		return PROTO_4_0;
-	if (cmn->major == 4 && (be16toh(cmn->minor_mask) & RDS_IB_SUPPORTED_PROTOCOLS)) {
-		unsigned int common = be16toh(cmn->minor_mask) & RDS_IB_SUPPORTED_PROTOCOLS;
-
-		return PROTO(4, common & 2 ? 1 : 0);
-	}
-	if (cmn->major == 3 && cmn->minor == 1)
-		return PROTO_3_1;
-	return 0;
+	return (uint8_t)ib_private_fill(out, p->conn->laddr, p->conn->faddr, proto,
+					p->next_rx_seq ? p->next_rx_seq - 1 : 0);
 }
 
 static void conn_param(struct rdma_conn_param *cp, const void *priv, uint8_t len, uint8_t rd_atom)
@@ -287,6 +237,14 @@ static void reject(struct rdma_cm_id *id, uint8_t code)
 	rdma_destroy_id(id);
 }
 
+/* The last sequence the peer's private data says it received: what it
+ * has already is acknowledged (rds_send_drop_acked). */
+static void peer_has(struct rdsb_path *p, const struct rds_ib_conn_priv_cmn *cmn)
+{
+	if (cmn && be64toh(cmn->ack_seq) > ib_conn(p)->peer_acked)
+		ib_conn(p)->peer_acked = be64toh(cmn->ack_seq);
+}
+
 static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const void *priv, size_t len,
 			   uint8_t req_rd)
 {
@@ -295,7 +253,7 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 	socklen_t sl = ls->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	uint8_t laddr[16], faddr[16], out[sizeof(struct rds6_ib_connect_private)];
 	bool v6 = ls->sa_family == AF_INET6;
-	unsigned int proto = protocol_compatible(priv, len, v6);
+	unsigned int proto = ib_protocol_compatible(priv, len, v6);
 	struct rdma_conn_param cp;
 	struct rdsb_conn *c;
 	struct rdsb_path *p;
@@ -336,14 +294,7 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 		return;
 	}
 	id->context = p;
-	if (len >= (v6 ? sizeof(struct rds6_ib_connect_private) : sizeof(struct rds_ib_connect_private))) {
-		/* what the peer has already: rds_send_drop_acked */
-		const struct rds_ib_conn_priv_cmn *cmn = v6 ? &((const struct rds6_ib_connect_private *)priv)->cmn
-							    : &((const struct rds_ib_connect_private *)priv)->cmn;
-
-		if (be64toh(cmn->ack_seq) > ib_conn(p)->peer_acked)
-			ib_conn(p)->peer_acked = be64toh(cmn->ack_seq);
-	}
+	peer_has(p, ib_private_cmn(priv, len, v6));
 	ib_conn(p)->major = (uint8_t)(proto >> 8);
 	ib_conn(p)->minor = (uint8_t)proto;
 	p->state = RDSB_PATH_CONNECTING;
@@ -358,25 +309,18 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 static void established(struct rdsb_engine *e, struct rdsb_path *p, const void *priv, size_t len)
 {
 	struct ib_conn *ic = ib_conn(p);
-	const struct rds_ib_conn_priv_cmn *cmn = NULL;
-	bool v6 = !rdsb_addr_is_v4(p->conn->faddr);
+	const struct rds_ib_conn_priv_cmn *cmn = ib_private_cmn(priv, len, !rdsb_addr_is_v4(p->conn->faddr));
 
-	if (p->outgoing) {
+	if (p->outgoing && cmn) {
 		/* rds_ib_cm_connect_complete: the version the passive side took */
-		if (priv && len >= (v6 ? sizeof(struct rds6_ib_connect_private)
-				       : sizeof(struct rds_ib_connect_private))) {
-			cmn = v6 ? &((const struct rds6_ib_connect_private *)priv)->cmn
-				 : &((const struct rds_ib_connect_private *)priv)->cmn;
-			if (PROTO(cmn->major, cmn->minor) < PROTO_3_1) {
-				rdsb_path_drop(e, p, "the peer's RDS/IB protocol is older than 3.1");
-				return;
-			}
-			ic->major = cmn->major;
-			ic->minor = cmn->minor;
+		if (RDS_IB_PROTO(cmn->major, cmn->minor) < RDS_IB_PROTO_3_1) {
+			rdsb_path_drop(e, p, "the peer's RDS/IB protocol is older than 3.1");
+			return;
 		}
+		ic->major = cmn->major;
+		ic->minor = cmn->minor;
+		peer_has(p, cmn);
 	}
-	if (cmn && be64toh(cmn->ack_seq) > ic->peer_acked)
-		ic->peer_acked = be64toh(cmn->ack_seq);
 	ic->established = true;
 	p->lport = 0;
 	p->fport = rdsb_addr_is_v4(p->conn->faddr) ? RDS_IB_PORT : RDS_IB_PORT6;
@@ -400,7 +344,7 @@ static void active_step(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_
 		rdsb_path_drop(e, p, "cannot set up the queue pair");
 		return;
 	}
-	conn_param(&cp, out, fill_private(p, PROTO_3_1, out), rd_atom(ic->cm->verbs));
+	conn_param(&cp, out, fill_private(p, RDS_IB_PROTO_3_1, out), rd_atom(ic->cm->verbs));
 	if (rdma_connect(ic->cm, &cp))
 		rdsb_path_drop(e, p, "rdma_connect failed");
 }

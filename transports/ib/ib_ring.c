@@ -19,23 +19,6 @@
 #define WR_SEND		0x100000ull	/* wr_id: a send slot (else a receive buffer) */
 #define WR_ACK		0x200000ull	/* that send is an ack-only frame */
 
-/* ip_fast_csum of the 48 header bytes: 0 when a header's h_csum is right. */
-uint16_t ib_csum(const void *hdr)
-{
-	const uint8_t *b = hdr;
-	uint32_t sum = 0;
-
-	for (unsigned int i = 0; i < RDS_HEADER_SIZE; i += 2) {
-		uint16_t w;
-
-		memcpy(&w, b + i, 2);
-		sum += w;
-	}
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static uint8_t *recv_buf(struct ib_conn *ic, unsigned int i)
 {
 	return ic->bufs + (size_t)i * RDS_IB_BUF;
