@@ -744,16 +744,19 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			"
 		k=$((k + 1))
 	done
-	s+='for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
-		nc -l -p 7000 </dev/null >/dev/null &
-		l=$!
-		i=0
-		until echo x | nc -w 2 '${first#*=}' 7000 2>/dev/null; do
-			i=$((i + 1)); [ $i -le 600 ] || { echo "the peer never came"; exit 1; }
-			sleep 0.2
-		done
-		wait $l
-		mark met
+	s+='meet() {	# PORT: until the peer got here too (TCP over eth0)
+			nc -l -p $1 </dev/null >/dev/null &
+			l=$!
+			i=0
+			until echo x | nc -w 2 '${first#*=}' $1 2>/dev/null; do
+				i=$((i + 1)); [ $i -le 1500 ] || { echo "the peer never came"; return 1; }
+				sleep 0.2
+			done
+			wait $l
+			mark met.$1
+		}
+		for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
+		meet 7000 || exit 1
 		'
 	k=0
 	for p in "$@"; do
@@ -761,7 +764,9 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			"
 		k=$((k + 1))
 	done
+	# both ends done before an engine goes: what it had not sent yet would be lost
 	s+='wait
+		meet 7001
 		for f in s.* r.*; do show $f $f; done
 		'
 	[ "$kind" = kernel ] || s+='rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo

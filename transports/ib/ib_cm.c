@@ -396,28 +396,47 @@ static void ib_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 
 /* ------------------------------------------------------------ info */
 
+/* RDS_INFO_IB_CONNECTIONS (IPv4 only) and RDS6_INFO_IB_CONNECTIONS: the
+ * established connections, as rds_ib_conn_info_visitor fills them. */
 static int ib_info(struct rdsb_engine *e, int optname, struct rdsb_info_out *o)
 {
+	bool six = optname == RDS6_INFO_IB_CONNECTIONS;
 	struct rdsb_conn *c;
 
-	if (optname != RDS_INFO_IB_CONNECTIONS)
+	if (optname != RDS_INFO_IB_CONNECTIONS && !six)
 		return -ENOPROTOOPT;
+	o->six = six;
 	list_for_each_entry(c, &e->conns, item) {
+		struct rds6_info_rdma_connection r6 = { 0 };
 		struct rds_info_rdma_connection r = { 0 };
 		struct ib_conn *ic = c->t_data;
+		const union ibv_gid *sgid, *dgid;
 
-		if (c->loopback || !rdsb_addr_is_v4(c->faddr) || !ic || !ic->established)
+		if (c->loopback || !ic || !ic->established || !rdsb_info_listed(o, c->faddr))
 			continue;
+		sgid = &ic->cm->route.addr.addr.ibaddr.sgid;
+		dgid = &ic->cm->route.addr.addr.ibaddr.dgid;
+		if (six) {
+			memcpy(&r6.src_addr, c->laddr, 16);
+			memcpy(&r6.dst_addr, c->faddr, 16);
+			memcpy(r6.src_gid, sgid, 16);
+			memcpy(r6.dst_gid, dgid, 16);
+			r6.max_send_wr = RDS_IB_SEND_WR;
+			r6.max_recv_wr = RDS_IB_RECV_WR;
+			r6.max_send_sge = 1;
+			rdsb_info_put(o, &r6, sizeof(r6));
+			continue;
+		}
 		r.src_addr = rdsb_addr_v4(c->laddr);
 		r.dst_addr = rdsb_addr_v4(c->faddr);
-		memcpy(r.src_gid, &ic->cm->route.addr.addr.ibaddr.sgid, 16);
-		memcpy(r.dst_gid, &ic->cm->route.addr.addr.ibaddr.dgid, 16);
+		memcpy(r.src_gid, sgid, 16);
+		memcpy(r.dst_gid, dgid, 16);
 		r.max_send_wr = RDS_IB_SEND_WR;
 		r.max_recv_wr = RDS_IB_RECV_WR;
 		r.max_send_sge = 1;
 		rdsb_info_put(o, &r, sizeof(r));
 	}
-	return sizeof(struct rds_info_rdma_connection);
+	return six ? sizeof(struct rds6_info_rdma_connection) : sizeof(struct rds_info_rdma_connection);
 }
 
 static void ib_counters(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg)
