@@ -25,6 +25,10 @@
 #     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
 #     `load`, against rds-bpf here; datagrams both ways by content hash, the
 #     guest engine's data path (status -j) as its `features -j` predicted
+#   ib: RDS/IB over soft-RoCE between two guests on a bridge (see ib() below):
+#     rds-bpf (load --transport ib) against the kernel's rds_rdma on that
+#     kernel, or against rds-bpf (peer netns); both address orders at once,
+#     datagrams 0 B..1 MiB both ways by content hash
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
