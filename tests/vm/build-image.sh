@@ -128,8 +128,12 @@ add_modules() {
 # shellcheck disable=SC2086 # lists of module names
 add_modules "$root/lib/modules/load.list" $modules
 # soft-RoCE and the kernel's RDS/IB, loaded only by guests booted with rdsb.rdma=1
-# (rdma_rxe asks the crypto API for "crc32" by name: no module dependency)
-add_modules "$root/lib/modules/rdma.list" crc32_generic rdma_rxe ib_uverbs rdma_ucm rds_rdma
+# (rdma_rxe asks the crypto API for "crc32" by name: no module dependency;
+# 7.x kernels have it built in)
+rdma_mods="rdma_rxe ib_uverbs rdma_ucm rds_rdma"
+! modprobe -d "$work/base" -S "$kver" --show-depends crc32_generic >/dev/null 2>&1 || rdma_mods="crc32_generic $rdma_mods"
+# shellcheck disable=SC2086
+add_modules "$root/lib/modules/rdma.list" $rdma_mods
 grep -q '^rds_tcp.ko$' "$root/lib/modules/load.list" || { log "rds_tcp.ko not found in $kver"; exit 1; }
 log "modules: $(tr '\n' ' ' <"$root/lib/modules/load.list"); for rdsb.rdma=1: $(tr '\n' ' ' <"$root/lib/modules/rdma.list")"
 
