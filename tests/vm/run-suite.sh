@@ -762,6 +762,8 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
 		meet 7000 || exit 1
 		'
+	s+='t0=$(cut -d" " -f1 /proc/uptime)
+		'
 	k=0
 	for p in "$@"; do
 		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t 300 >s.$k 2>&1 &
@@ -770,6 +772,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 	done
 	# both ends done before an engine goes: what it had not sent yet would be lost
 	s+='wait
+		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
 		meet 7001
 		for f in s.* r.*; do show $f $f; done
 		'
@@ -784,7 +787,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 ib() {
 	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
 	local pa pb
-	[ "$peer" = netns ] && kern=legacy bkind=bpf
+	[ "$peer" = netns ] && kern=legacy bkind=bpf label="rds-bpf peer (guest<->guest)"
 	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
 	ip netns add $ns
 	ip -n $ns link set lo up
@@ -812,6 +815,10 @@ ib() {
 	tr -d '\r' <"$d/console.a" >"$d/a.out"
 	tr -d '\r' <"$d/console.b" >"$d/b.out"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
+	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
+	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $6} /^elapsed: / {t = $3 - $2}
+		END {if (t > 0) printf "# %s over soft-RoCE: %.1f MB both ways in %.1f s, %.2f MB/s (TCG guests)\n", l, b / 1e6, t, b / 1e6 / t}' \
+		l="$label" "$d/a.out"
 	for k in 0 1; do
 		local ga=${GA[$k]} ord
 		ord="the peer's address smaller"

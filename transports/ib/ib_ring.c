@@ -218,6 +218,16 @@ static void malformed(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *coun
 	rdsb_path_drop(e, p, why);
 }
 
+/* The buffer goes back on the receive ring; a ring that cannot take it is
+ * a connection that cannot go on. */
+static bool repost(struct rdsb_engine *e, struct rdsb_path *p, unsigned int idx)
+{
+	if (!post_recv(ib_conn(p), idx))
+		return true;
+	malformed(e, p, &ib_of(e)->bad_frame, "cannot post a receive");
+	return false;
+}
+
 /* One receive completion; false when the path stalled or went down. */
 static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ibv_wc *wc)
 {
@@ -241,11 +251,12 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 	if (h.ack > ic->peer_acked)
 		ic->peer_acked = h.ack;
 	dlen = wc->byte_len - RDS_HEADER_SIZE;
-	if (h.len == 0 && h.sport == 0 && h.dport == 0 && dlen == 0 && !ic->rx_busy)
-		return !post_recv(ic, idx);	/* an ack-only frame */
+	/* an ack-only frame, even between a message's fragments (rds_ib_process_recv) */
+	if (h.sport == 0 && h.dport == 0 && dlen == 0)
+		return repost(e, p, idx);
 	if (!ic->rx_busy) {
-		if (!rdsb_msg_size_ok(h.len) && !rdsb_is_cong_map(h.flags)) {
-			malformed(e, p, &t->bad_frame, "a message longer than RDS allows");
+		if (!rdsb_h_len_ok(h.flags, h.len)) {
+			malformed(e, p, &t->bad_frame, "a header whose h_len RDS does not allow");
 			return false;
 		}
 		ic->rx_h = h;
@@ -268,10 +279,8 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 	}
 	memcpy(ic->rx_data + ic->rx_have, buf + RDS_HEADER_SIZE, dlen);
 	ic->rx_have += dlen;
-	if (post_recv(ic, idx)) {
-		malformed(e, p, &t->bad_frame, "cannot post a receive");
+	if (!repost(e, p, idx))
 		return false;
-	}
 	if (ic->rx_have < ic->rx_h.len)
 		return true;
 	ic->rx_busy = false;
