@@ -816,7 +816,7 @@ ib() {
 	tr -d '\r' <"$d/console.b" >"$d/b.out"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
 	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
-	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $6} /^elapsed: / {t = $3 - $2}
+	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $5} /^elapsed: / {t = $3 - $2}
 		END {if (t > 0) printf "# %s over soft-RoCE: %.1f MB both ways in %.1f s, %.2f MB/s (TCG guests)\n", l, b / 1e6, t, b / 1e6 / t}' \
 		l="$label" "$d/a.out"
 	for k in 0 1; do
