@@ -770,6 +770,11 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			"
 		k=$((k + 1))
 	done
+	# ib-reset: the link goes away mid-transfer, long enough for the queue
+	# pairs' retries to run out; the connections come back and retransmit
+	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] ||
+		s+="sleep 1; ip link set eth0 down; sleep $IB_FLAP; ip link set eth0 up
+			"
 	# both ends done before an engine goes: what it had not sent yet would be lost
 	s+='wait
 		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
@@ -830,6 +835,10 @@ ib() {
 		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
 		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) peer->rds-bpf, hashes equal" $? "$d/diag"
 	done
+	[ -z "${IB_FLAP:-}" ] && return
+	# the reset happened: rds-bpf's paths went down and it retransmitted
+	grep -q '^st:   path_down  *[1-9]' "$d/a.out" && grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
+	result "$label over soft-RoCE: eth0 down ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
 }
 
 for peer in $PEERS; do
@@ -874,7 +883,11 @@ for peer in $PEERS; do
 			d=$work/$peer-ib && mkdir -p "$d"
 			ib "$peer" "$label"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, ib)" >&2; exit 2 ;;
+		ib-reset)	# the same with rds-bpf's link down mid-transfer (on request)
+			d=$work/$peer-ib-reset && mkdir -p "$d"
+			IB_FLAP=8 ib "$peer" "$label, reset"
+			;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, ib, ib-reset)" >&2; exit 2 ;;
 		esac
 	done
 done

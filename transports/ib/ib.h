@@ -15,6 +15,9 @@
 #define RDS_IB_PORT		18634	/* RDS_PORT: IPv4 peers */
 #define RDS_IB_PORT6		16385	/* RDS_CM_PORT: IPv6 peers */
 #define RDS_IB_RESOLVE_MS	5000	/* RDS_RDMA_RESOLVE_TIMEOUT_MS */
+/* A connect that neither completes nor fails in this time is given up and
+ * retried: a peer whose id went away mid-handshake may never answer. */
+#define RDS_IB_CONNECT_NS	(15 * 1000 * 1000 * 1000ull)
 #define RDS_IB_RECV_WR		1024	/* RDS_IB_DEFAULT_RECV_WR */
 #define RDS_IB_SEND_WR		256	/* RDS_IB_DEFAULT_SEND_WR */
 #define RDS_IB_FRAG		4096	/* RDS_FRAG_SIZE */
@@ -39,6 +42,7 @@ struct ib_conn {
 	struct ibv_mr *mr;
 	uint8_t *bufs;			/* RECV_WR receive buffers, then SEND_WR send buffers */
 	bool established;
+	uint64_t connect_at;		/* ns: the connect or accept started */
 	uint8_t major, minor;		/* the protocol agreed */
 	unsigned int cq_events;		/* got, not yet acked */
 

@@ -194,6 +194,7 @@ static int ib_connect(struct rdsb_engine *e, struct rdsb_path *p)
 	p->ev.events = 0;
 	p->state = RDSB_PATH_CONNECTING;
 	p->outgoing = true;
+	ic->connect_at = e->now;
 	return 0;
 }
 
@@ -300,6 +301,7 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 	p->state = RDSB_PATH_CONNECTING;
 	p->outgoing = false;
 	p->reconnect_at = 0;
+	ib_conn(p)->connect_at = e->now;
 	rd = rd_atom(id->verbs);
 	conn_param(&cp, out, fill_private(p, proto, out), rd < req_rd ? rd : req_rd);
 	if (rdma_accept(id, &cp))
@@ -394,6 +396,26 @@ static void ib_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	}
 }
 
+static void ib_timer(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item) {
+		struct rdsb_path *p = &c->paths[0];
+		uint64_t until;
+
+		if (c->loopback || p->state != RDSB_PATH_CONNECTING)
+			continue;
+		until = ib_conn(p)->connect_at + RDS_IB_CONNECT_NS;
+		if (e->now >= until) {
+			rdsb_path_drop(e, p, "the RDMA-CM handshake timed out");
+			continue;
+		}
+		if (until < *next)
+			*next = until;
+	}
+}
+
 /* ------------------------------------------------------------ info */
 
 /* RDS_INFO_IB_CONNECTIONS (IPv4 only) and RDS6_INFO_IB_CONNECTIONS: the
@@ -457,6 +479,7 @@ const struct rdsb_transport rdsb_ib_transport = {
 	.listen = ib_listen,
 	.exit = ib_exit,
 	.event = ib_event,
+	.timer = ib_timer,
 	.conn_alloc = ib_conn_alloc,
 	.conn_free = ib_conn_free,
 	.conn_path_connect = ib_connect,
