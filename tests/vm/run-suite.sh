@@ -29,6 +29,9 @@
 #     rds-bpf (load --transport ib) against the kernel's rds_rdma on that
 #     kernel, or against rds-bpf (peer netns); both address orders at once,
 #     datagrams 0 B..1 MiB both ways by content hash
+#   ib-reset (on request; not in the default list while it fails: after the
+#     link comes back rds-bpf's connections stay in connecting and nothing
+#     more is delivered): ib with rds-bpf's eth0 down 8 s mid-transfer
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
