@@ -86,7 +86,7 @@ CLI_SRC    := tools/rds-bpf.c tools/ping.c tools/info.c tools/features.c tools/c
 $(B)/sbin/rds-bpf: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRC) $(ENGINE_SRC) $(COMMON_SRC)) \
 		$(patsubst %.c,$(B)/pic/%.o,$(wildcard user/lib/*.c))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lxdp -lbpf -lelf -lz -lpthread -libverbs -lrdmacm
 
 $(patsubst %.c,$(B)/obj/%.o,$(wildcard tools/stress*.c)): tools/stress.h
 
@@ -157,6 +157,11 @@ SOCK_TEST_WRAPS := rdsb_ctl_handle rdsb_addr_slot rdsb_addr_put rdsb_addr_is_loc
 $(B)/tests/test_sock: tests/unit/test_sock.c $(SOCK_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(SOCK_TEST_OBJ) $(foreach w,$(SOCK_TEST_WRAPS),-Wl,--wrap=$(w)) -lcmocka
+
+# the RDS/IB private data and checksum, without verbs
+$(B)/tests/test_ib_wire: tests/unit/test_ib_wire.c $(B)/obj/transports/ib/ib_wire.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/ib/ib_wire.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 
 # The XDP program's test loads it (root) and needs an AF_XDP socket.
 $(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/frame.o $(B)/bpf/rdsx_xdp.skel.h $(HEADERS)

@@ -107,7 +107,8 @@ static void capabilities(void)
 	out_close_object();
 }
 
-static void rdma_devices(void)
+/* the RDMA devices there are: load --transport ib needs one */
+static int rdma_devices(void)
 {
 	DIR *d = opendir("/sys/class/infiniband");
 	struct dirent *de;
@@ -122,9 +123,10 @@ static void rdma_devices(void)
 		n++;
 	}
 	out_close_array();
-	out_text("%s\n", n ? " (no IB transport in this build)" : "none");
+	out_text("%s\n", n ? " (load --transport ib)" : "none (soft-RoCE: rdma link add rxe0 type rxe netdev eth0)");
 	if (d)
 		closedir(d);
+	return n;
 }
 
 int rdsb_cmd_features(int argc, char **argv)
@@ -135,7 +137,7 @@ int rdsb_cmd_features(int argc, char **argv)
 	};
 	static const char usage[] = "usage: rds-bpf features [-v] [-j [-p]]\n";
 	struct __user_cap_header_struct caph = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	bool json = false, pretty = false, bpffs, maps, sockmap, btf, xdp, bpf_path;
+	bool json = false, pretty = false, rdma, bpffs, maps, sockmap, btf, xdp, bpf_path;
 	const char *how = NULL, *hint = NULL, *detail;
 	char why[320];
 	int err = 0;
@@ -188,7 +190,7 @@ int rdsb_cmd_features(int argc, char **argv)
 	feature("af_xdp", "AF_XDP sockets", socket_family(AF_XDP, SOCK_RAW), NULL);
 	feature("kernel_rds", "kernel RDS (AF_RDS)", socket_family(AF_RDS, SOCK_SEQPACKET),
 		"rds-bpf does not need it");
-	rdma_devices();
+	rdma = rdma_devices() > 0;
 	capabilities();
 	/* what rds-bpf load picks (shm.c): the userspace data path, with
 	 * pinned BPF maps when it can make them, else shared memory; and
@@ -213,6 +215,8 @@ int rdsb_cmd_features(int argc, char **argv)
 	/* load --transport xdp --dev IF: an XDP program, an XSKMAP, AF_XDP */
 	if (xdp)
 		out_string(PRINT_ANY, NULL, ", %s", "xdp");
+	if (rdma)	/* load --transport ib: RDMA-CM and verbs on an RDMA device */
+		out_string(PRINT_ANY, NULL, ", %s", "ib");
 	out_text("\n");
 	out_close_array();
 	return out_end() ? EXIT_RUNTIME : 0;

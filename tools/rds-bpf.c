@@ -21,7 +21,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
-		"  load [--paths N] [--transport tcp|xdp] [--dev IFACE] [--mode native|skb] [--bpf|--no-bpf]\n"
+		"  load [--paths N] [--transport tcp|xdp|ib] [--dev IFACE|RDMADEV] [--mode native|skb] [--bpf|--no-bpf]\n"
 		"       [--sk-msg] [--foreground] [--log FILE] [--group NAME]\n"
 		"                 start the RDS engine of this network namespace\n"
 		"                 (used by root, and by members of NAME if given)\n"

@@ -48,8 +48,9 @@ teardown() { teardown_hosts; }
 	# values out of range and stray arguments
 	run in_host A "$RDSB_BIN" load --paths 9
 	[ "$status" -eq 2 ]
-	run in_host A "$RDSB_BIN" load --transport ib
+	run in_host A "$RDSB_BIN" load --transport iwarp
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown transport 'iwarp' (available: tcp, xdp, ib)"* ]]
 	run in_host A "$RDSB_BIN" load --sk-msg
 	[ "$status" -eq 2 ]
 	[ "$output" = "rds-bpf load: --sk-msg needs --bpf and the tcp transport" ]

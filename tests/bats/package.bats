@@ -115,10 +115,13 @@ EOF2
 	mount -t overlay overlay -o "lowerdir=$base,upperdir=$BATS_TEST_TMPDIR/upper,workdir=$BATS_TEST_TMPDIR/work" \
 		"$CHROOT" 2>/dev/null || cp -a "$base/." "$CHROOT"
 	mount -t proc proc "$CHROOT/proc"
-	# everything but apt's and dpkg's bookkeeping, caches and logs
+	# everything but apt's and dpkg's bookkeeping, caches and logs, and
+	# adduser's (libibverbs1's postinst adds the system group rdma: adduser
+	# leaves its backup /etc/gshadow- and its lock directory /run/adduser)
 	tree() {
 		chroot "$CHROOT" find / -xdev \( -path /proc -o -path /var/cache -o -path /var/lib/apt -o -path /var/lib/dpkg \
-			-o -path /var/log -o -path /tmp -o -path /root \) -prune -o -print | sort
+			-o -path /var/log -o -path /tmp -o -path /root -o -path /etc/gshadow- -o -path /run/adduser \) -prune \
+			-o -print | sort
 	}
 	tree >"$BATS_TEST_TMPDIR/before"
 	mkdir "$CHROOT/debs"

@@ -9,9 +9,10 @@
 set -euo pipefail
 
 cache=${RDSB_DEB_CACHE:-/var/cache/rds-bpf-deb}
-root=$cache/bookworm
-# what the package pulls in (librdsb0's and rds-bpf's shlibs), fetched once
-deps="libbpf1 libxdp1 libelf1 zlib1g libpcap0.8"
+# what the package pulls in (librdsb0's and rds-bpf's shlibs), fetched once;
+# a root per list, so that trees with different lists do not rebuild each other's
+deps="libbpf1 libxdp1 libelf1 zlib1g libpcap0.8 libibverbs1 librdmacm1"
+root=$cache/bookworm-$(echo "$deps" | sha256sum | cut -c1-8)
 log() { echo "deb-root: $*" >&2; }
 skip() { log "SKIP: $*"; exit 77; }
 

@@ -105,21 +105,37 @@ depmod -b "$work/base" "$kver" # the .deb has no modules.dep (postinst makes it)
 
 root=$work/root
 mkdir -p "$root/bin" "$root/lib/modules" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" "$root/etc"
-: >"$root/lib/modules/load.list"
-for m in $modules; do
-	# "insmod PATH" lines in load order, or "builtin NAME" (nothing to load).
-	modprobe -d "$work/base" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
-done | awk '!seen[$0]++' | while read -r path; do
-	name=$(basename "$path")
-	name=${name%.xz}; name=${name%.zst}; name=${name%.gz}
-	# busybox insmod wants a plain .ko: decompress here.
-	case $path in
-	*.xz) xz -dc "$path" ;; *.zst) zstd -qdc "$path" ;; *.gz) gzip -dc "$path" ;; *) cat "$path" ;;
-	esac >"$root/lib/modules/$name"
-	echo "$name" >>"$root/lib/modules/load.list"
-done
+# add_modules LIST MODULE...: each module and its dependencies, plain .ko,
+# their names in load order in LIST (those already in an earlier list left out)
+add_modules() {
+	local list=$1
+	shift
+	: >"$list"
+	for m in "$@"; do
+		# "insmod PATH" lines in load order, or "builtin NAME" (nothing to load).
+		modprobe -d "$work/base" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+	done | awk '!seen[$0]++' | while read -r path; do
+		name=$(basename "$path")
+		name=${name%.xz}; name=${name%.zst}; name=${name%.gz}
+		[ ! -e "$root/lib/modules/$name" ] || continue
+		# busybox insmod wants a plain .ko: decompress here.
+		case $path in
+		*.xz) xz -dc "$path" ;; *.zst) zstd -qdc "$path" ;; *.gz) gzip -dc "$path" ;; *) cat "$path" ;;
+		esac >"$root/lib/modules/$name"
+		echo "$name" >>"$list"
+	done
+}
+# shellcheck disable=SC2086 # lists of module names
+add_modules "$root/lib/modules/load.list" $modules
+# soft-RoCE and the kernel's RDS/IB, loaded only by guests booted with rdsb.rdma=1
+# (rdma_rxe asks the crypto API for "crc32" by name: no module dependency;
+# 7.x kernels have it built in)
+rdma_mods="rdma_rxe ib_uverbs rdma_ucm rds_rdma"
+! modprobe -d "$work/base" -S "$kver" --show-depends crc32_generic >/dev/null 2>&1 || rdma_mods="crc32_generic $rdma_mods"
+# shellcheck disable=SC2086
+add_modules "$root/lib/modules/rdma.list" $rdma_mods
 grep -q '^rds_tcp.ko$' "$root/lib/modules/load.list" || { log "rds_tcp.ko not found in $kver"; exit 1; }
-log "modules: $(tr '\n' ' ' <"$root/lib/modules/load.list")"
+log "modules: $(tr '\n' ' ' <"$root/lib/modules/load.list"); for rdsb.rdma=1: $(tr '\n' ' ' <"$root/lib/modules/rdma.list")"
 
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"

@@ -15,8 +15,9 @@ mount -t tmpfs tmp /tmp
 
 # Config comes from the kernel command line (run-guest.sh sets it):
 # rdsb.addr=A/PLEN rdsb.host=B rdsb.addr6=A6/PLEN rdsb.host6=B6, and
-# rdsb.kernel_rds=0 to leave the kernel's RDS out (rds-bpf runs here)
-KERNEL_RDS=1
+# rdsb.kernel_rds=0 to leave the kernel's RDS out (rds-bpf runs here),
+# rdsb.rdma=1 for soft-RoCE on eth0 (rxe0; run-guest.sh --rdma adds the tools)
+KERNEL_RDS=1 RDMA=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rdsb.addr=*) ADDR=${arg#*=} ;;
@@ -24,6 +25,7 @@ for arg in $(cat /proc/cmdline); do
 	rdsb.addr6=*) ADDR6=${arg#*=} ;;
 	rdsb.host6=*) HOST6=${arg#*=} ;;
 	rdsb.kernel_rds=*) KERNEL_RDS=${arg#*=} ;;
+	rdsb.rdma=*) RDMA=${arg#*=} ;;
 	esac
 done
 
@@ -56,6 +58,14 @@ if [ -n "${ADDR6:-}" ]; then
 	echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad
 	ip -6 addr add "$ADDR6" dev eth0
 	[ -n "${HOST6:-}" ] && ip -6 route add "$HOST6" dev eth0 2>/dev/null
+fi
+# soft-RoCE: rxe0 on eth0, and the kernel's RDS/IB unless rds-bpf runs here
+if [ "$RDMA" = 1 ]; then
+	for m in $(cat /lib/modules/rdma.list); do
+		case "$KERNEL_RDS$m" in 0rds*) continue ;; esac
+		insmod "/lib/modules/$m" || echo "RDSB-VM: insmod $m failed"
+	done
+	rdma link add rxe0 type rxe netdev eth0 || echo "RDSB-VM: rdma link add rxe0 failed"
 fi
 # Let rds-xfer --sndbuf/--rcvbuf ask for up to 64 MiB (1 MiB messages need
 # sk_sndbuf > 2 MiB since RDS only uses half of it).

@@ -6,7 +6,7 @@
 #       [--guest-addr6 A6[/PLEN] --host-addr6 B6[/PLEN]] [--kernel legacy|sid]
 #       [--timeout S] [--log FILE] [--tap NAME] [--ready-file FILE]
 #       [--add HOSTFILE:GUESTPATH]... [--bin HOSTFILE[:GUESTPATH]]...
-#       [--rds-bpf] [--no-kernel-rds] -- CMD...
+#       [--rds-bpf] [--no-kernel-rds] [--rdma] -- CMD...
 #
 # CMD runs under busybox sh in the guest (cwd /tmp, rds-xfer in PATH). A single
 # argument is used verbatim as a shell snippet (so "a & b; wait" works); several
@@ -20,6 +20,9 @@
 # PATH and RDSB_PRELOAD, RDSB_XFER set as tests/lib/hosts.sh names them.
 # --no-kernel-rds leaves rds and rds_tcp unloaded, so that rds-bpf in the
 # guest can listen on the RDS/TCP port.
+# --rdma gives the guest soft-RoCE: rdma_rxe, ib_uverbs, rdma_ucm (and the
+# kernel's rds_rdma unless --no-kernel-rds), rxe0 on eth0, the rdma tool and
+# the verbs provider for rxe (libibverbs1, ibverbs-providers, librdmacm1).
 # The caller creates NS. The tap gets the host addresses (default PLEN 24/64).
 # --tap NAME reuses an existing tap (left as it is, not deleted) so that
 # host-side daemons can bind B before the guest boots; otherwise a new tap is
@@ -32,7 +35,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 ns='' gaddr='' haddr='' gaddr6='' haddr6='' kernel=legacy timeout=120 log='' tap='' ready='' adds=() bins=()
-kernel_rds=1
+kernel_rds=1 rdma=0
 usage() { sed -n '2,15p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -54,6 +57,14 @@ while [ $# -gt 0 ]; do
 		for f in "$b"/lib/librdsb*.so*; do bins+=("$f:/opt/rds-bpf/lib/${f##*/}"); done
 		;;
 	--no-kernel-rds) kernel_rds=0 ;;
+	--rdma)
+		rdma=1
+		bins+=(/usr/bin/rdma:/sbin/rdma)
+		for f in /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav*.so /etc/libibverbs.d/rxe.driver; do
+			[ -e "$f" ] || { echo "run-guest: --rdma: $f missing (apt-get install ibverbs-providers)" >&2; exit 125; }
+			adds+=("$f:$f")
+		done
+		;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -135,6 +146,7 @@ append+=" rdsb.host=${haddr%/*}"
 [ -z "$gaddr6" ] || append+=" rdsb.addr6=$gaddr6"
 [ -z "$haddr6" ] || append+=" rdsb.host6=${haddr6%/*}"
 [ $kernel_rds = 1 ] || append+=" rdsb.kernel_rds=0"
+[ $rdma = 0 ] || append+=" rdsb.rdma=1"
 append+=" ${RDSB_VM_APPEND:-}"
 : >"$log"
 echo "run-guest: kernel $(cat "$img/kver"), console log $log" >&2

@@ -23,6 +23,13 @@
 #     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
 #     `load`, against rds-bpf here; datagrams both ways by content hash, the
 #     guest engine's data path (status -j) as its `features -j` predicted
+#   ib: RDS/IB over soft-RoCE between two guests on a bridge (see ib() below):
+#     rds-bpf (load --transport ib) against the kernel's rds_rdma on that
+#     kernel, or against rds-bpf (peer netns); both address orders at once,
+#     datagrams 0 B..1 MiB both ways by content hash
+#   ib-reset (on request; not in the default list while it fails: after the
+#     link comes back rds-bpf's connections stay in connecting and nothing
+#     more is delivered): ib with rds-bpf's eth0 down 8 s mid-transfer
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
@@ -32,7 +39,7 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion guest errno").
+# the boots (default "exchange exchange-bpf reset congestion guest errno ib"; ib-reset on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +48,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno ib}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -751,6 +758,128 @@ guest() {
 	done
 }
 
+# ib PEER LABEL: RDS over soft-RoCE between two guests on a bridge (the
+# kernel runs RDS/IB only in its initial namespace, so each end is a guest):
+# guest A runs rds-bpf (load --transport ib), guest B the kernel's rds_rdma
+# on PEER's kernel, or rds-bpf too (peer netns, on 6.1). Two connections at
+# once in opposite address orders (A's 10.97.0.1 and 10.97.0.4 against B's
+# 10.97.0.3), datagrams 0 B..1 MiB both ways on each, by content hash. The
+# receivers meet over TCP (busybox nc) before anyone sends.
+IB_N=${RDSB_VM_IB_MSGS:-16}
+IB_SIZES=${RDSB_VM_IB_SIZES:-0:1048576}
+ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
+	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
+	shift 3
+	if [ "$kind" = bpf ]; then
+		s+='xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+			rds-bpf features 2>&1 | grep -i "rdma\\|transports" >feat; show feat feat
+			rds-bpf load --transport ib --log eng || { cat eng; exit 1; }
+			'
+	else
+		s+='xf() { rds-xfer "$@"; }
+			'
+	fi
+	for p in "$@"; do
+		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="ip addr add ${p%=*}/24 dev eth0
+			"
+		first=${first:-$p}
+		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t 300 --senders 1 --ready rdy.$k >r.$k 2>&1 &
+			"
+		k=$((k + 1))
+	done
+	s+='meet() {	# PORT: until the peer got here too (TCP over eth0)
+			nc -l -p $1 </dev/null >/dev/null &
+			l=$!
+			i=0
+			until echo x | nc -w 2 '${first#*=}' $1 2>/dev/null; do
+				i=$((i + 1)); [ $i -le 1500 ] || { echo "the peer never came"; return 1; }
+				sleep 0.2
+			done
+			wait $l
+			mark met.$1
+		}
+		for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
+		meet 7000 || exit 1
+		'
+	s+='t0=$(cut -d" " -f1 /proc/uptime)
+		'
+	k=0
+	for p in "$@"; do
+		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t 300 >s.$k 2>&1 &
+			"
+		k=$((k + 1))
+	done
+	# ib-reset: the link goes away mid-transfer, long enough for the queue
+	# pairs' retries to run out; the connections come back and retransmit
+	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] ||
+		s+="sleep 1; ip link set eth0 down; sleep $IB_FLAP; ip link set eth0 up
+			"
+	# both ends done before an engine goes: what it had not sent yet would be lost
+	s+='wait
+		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
+		meet 7001
+		for f in s.* r.*; do show $f $f; done
+		'
+	[ "$kind" = kernel ] || s+='rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo
+		rds-bpf status >st 2>&1; show st st
+		grep -i "warn\|down\|error" eng | tail -n 20 | sed "s/^/eng: /"
+		rds-bpf unload
+		'
+	echo "$s"
+}
+
+ib() {
+	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
+	local pa pb
+	[ "$peer" = netns ] && kern=legacy bkind=bpf label="rds-bpf peer (guest<->guest)"
+	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
+	ip netns add $ns
+	ip -n $ns link set lo up
+	ip -n $ns link add vmbr type bridge
+	ip -n $ns addr add "$HA/24" dev vmbr
+	ip -n $ns link set vmbr up
+	for t in vmtap vmtap2; do
+		ip -n $ns tuntap add dev $t mode tap
+		ip -n $ns link set $t master vmbr up
+	done
+	capture_start $ns vmbr "$d/wire.pcap" || return 1
+	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA[0]}/24" \
+		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.a" \
+		-- "$PRELUDE$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" >"$d/run-guest.a" 2>&1 &
+	pa=$!
+	local bopts=(--rdma)
+	[ $bkind = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
+	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "$GB/24" \
+		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
+		-- "$PRELUDE$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")" >"$d/run-guest.b" 2>&1 &
+	pb=$!
+	wait $pa $pb
+	capture_stop
+	ns_down $ns
+	tr -d '\r' <"$d/console.a" >"$d/a.out"
+	tr -d '\r' <"$d/console.b" >"$d/b.out"
+	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
+	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
+	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $5} /^elapsed: / {t = $3 - $2}
+		END {if (t > 0) printf "# %s over soft-RoCE: %.1f MB both ways in %.1f s, %.2f MB/s (TCG guests)\n", l, b / 1e6, t, b / 1e6 / t}' \
+		l="$label" "$d/a.out"
+	for k in 0 1; do
+		local ga=${GA[$k]} ord
+		ord="the peer's address smaller"
+		[ "$(order "$GB" "$ga")" = "peer smaller" ] || ord="rds-bpf's address smaller"
+		s=$(sent_hash "$d/a.out" "s.$k: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "$ga:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) rds-bpf->peer, hashes equal" $? "$d/diag"
+		s=$(sent_hash "$d/b.out" "s.$k: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) peer->rds-bpf, hashes equal" $? "$d/diag"
+	done
+	[ -z "${IB_FLAP:-}" ] && return
+	# the reset happened: rds-bpf's paths went down and it retransmitted
+	grep -q '^st:   path_down  *[1-9]' "$d/a.out" && grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
+	result "$label over soft-RoCE: eth0 down ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
+}
+
 for peer in $PEERS; do
 	case $peer in
 	legacy | sid)
@@ -793,7 +922,15 @@ for peer in $PEERS; do
 			d=$work/$peer-guest && mkdir -p "$d"
 			G4=10.98.0.1 G4B=10.98.0.5 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 guest "$peer" "$label"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno)" >&2; exit 2 ;;
+		ib)	# RDS/IB over soft-RoCE, two guests: against the kernel's rds_rdma, or rds-bpf
+			d=$work/$peer-ib && mkdir -p "$d"
+			ib "$peer" "$label"
+			;;
+		ib-reset)	# the same with rds-bpf's link down mid-transfer (on request)
+			d=$work/$peer-ib-reset && mkdir -p "$d"
+			IB_FLAP=8 ib "$peer" "$label, reset"
+			;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno, ib, ib-reset)" >&2; exit 2 ;;
 		esac
 	done
 done

@@ -467,7 +467,7 @@ static inline bool rdsb_path_readable(const struct rdsb_path *p)
 	return p->ev.fd >= 0 && (p->state == RDSB_PATH_UP || p->state == RDSB_PATH_DISCONNECTING);
 }
 
-extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport;
+extern const struct rdsb_transport rdsb_tcp_transport, rdsb_xdp_transport, rdsb_ib_transport;
 
 /* transport.c: the transports there are, and the defaults of their ops */
 const struct rdsb_transport *rdsb_transport_find(const char *name);

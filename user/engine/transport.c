@@ -11,7 +11,7 @@
 
 #define ACK_POLL_NS (250 * 1000ull)
 
-const struct rdsb_transport *const rdsb_transports[] = { &rdsb_tcp_transport, &rdsb_xdp_transport, NULL };
+const struct rdsb_transport *const rdsb_transports[] = { &rdsb_tcp_transport, &rdsb_xdp_transport, &rdsb_ib_transport, NULL };
 
 const struct rdsb_transport *rdsb_transport_find(const char *name)
 {

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The RDS/IB data path (net/rds/ib_send.c, ib_recv.c): a message goes out
+ * as RDS_FRAG_SIZE fragments, one SEND each, every one led by its own copy
+ * of the 48-byte header with a fresh h_ack and checksum; the last fragment
+ * (and an ack-only frame) carries the solicited-event bit, because the
+ * kernel arms its receive CQ for solicited completions only. Receive
+ * reassembles fragments by the header they repeat.
+ */
+#include <errno.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ib.h"
+#include "../../user/common/log.h"
+
+#define WR_SEND		0x100000ull	/* wr_id: a send slot (else a receive buffer) */
+#define WR_ACK		0x200000ull	/* that send is an ack-only frame */
+
+static uint8_t *recv_buf(struct ib_conn *ic, unsigned int i)
+{
+	return ic->bufs + (size_t)i * RDS_IB_BUF;
+}
+
+static uint8_t *send_buf(struct ib_conn *ic, unsigned int i)
+{
+	return ic->bufs + (size_t)(RDS_IB_RECV_WR + i) * RDS_IB_BUF;
+}
+
+static int post_recv(struct ib_conn *ic, unsigned int i)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)recv_buf(ic, i), .length = RDS_IB_BUF, .lkey = ic->mr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
+
+	return ibv_post_recv(ic->cm->qp, &wr, &bad) ? -EIO : 0;
+}
+
+int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id *id)
+{
+	struct ib_conn *ic = ib_conn(p);
+	struct ibv_qp_init_attr qa = {
+		.cap = { .max_send_wr = RDS_IB_SEND_WR, .max_recv_wr = RDS_IB_RECV_WR,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+		.qp_type = IBV_QPT_RC,
+		.sq_sig_all = 1,
+	};
+	size_t size = (size_t)(RDS_IB_RECV_WR + RDS_IB_SEND_WR) * RDS_IB_BUF;
+	int fd;
+
+	(void)e;
+	ic->cm = id;
+	if (!(ic->pd = ibv_alloc_pd(id->verbs)) || !(ic->cc = ibv_create_comp_channel(id->verbs)))
+		return -ENOMEM;
+	fcntl(ic->cc->fd, F_SETFL, fcntl(ic->cc->fd, F_GETFL) | O_NONBLOCK);
+	ic->cq = ibv_create_cq(id->verbs, RDS_IB_RECV_WR + RDS_IB_SEND_WR, NULL, ic->cc, 0);
+	if (!ic->cq || ibv_req_notify_cq(ic->cq, 0))
+		return -ENOMEM;
+	qa.send_cq = qa.recv_cq = ic->cq;
+	if (rdma_create_qp(id, ic->pd, &qa))
+		return -errno;
+	if (posix_memalign((void **)&ic->bufs, 4096, size))
+		return -ENOMEM;
+	ic->mr = ibv_reg_mr(ic->pd, ic->bufs, size, IBV_ACCESS_LOCAL_WRITE);
+	if (!ic->mr)
+		return -errno;
+	for (unsigned int i = 0; i < RDS_IB_RECV_WR; i++)
+		if (post_recv(ic, i))
+			return -EIO;
+	/* The path's fd is the completion channel's (a copy the engine may
+	 * close): over a placeholder the connect opened, or new. */
+	fd = p->ev.fd >= 0 ? dup3(ic->cc->fd, p->ev.fd, O_CLOEXEC) : fcntl(ic->cc->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	p->ev.fd = fd;
+	return 0;
+}
+
+void ib_ring_free(struct rdsb_path *p)
+{
+	struct ib_conn *ic = ib_conn(p);
+
+	if (ic->cm && ic->cm->qp)
+		rdma_destroy_qp(ic->cm);
+	if (ic->cq) {
+		ibv_ack_cq_events(ic->cq, ic->cq_events);
+		ibv_destroy_cq(ic->cq);
+	}
+	if (ic->cc)
+		ibv_destroy_comp_channel(ic->cc);
+	if (ic->mr)
+		ibv_dereg_mr(ic->mr);
+	if (ic->pd)
+		ibv_dealloc_pd(ic->pd);
+	free(ic->bufs);
+	free(ic->rx_data);
+	ic->cq = NULL;
+	ic->cc = NULL;
+	ic->mr = NULL;
+	ic->pd = NULL;
+	ic->bufs = NULL;
+	ic->rx_data = NULL;
+	ic->rx_busy = false;
+	ic->cq_events = 0;
+	ic->send_tail = ic->send_used = 0;
+	ic->ack_in_flight = ic->ack_requested = false;
+	ic->established = false;
+}
+
+/* h_ack: the last sequence received (rds_ib_get_ack). */
+static uint64_t ack_seq(const struct rdsb_path *p)
+{
+	return p->next_rx_seq ? p->next_rx_seq - 1 : 0;
+}
+
+static int post_send(struct rdsb_path *p, size_t len, bool solicited, bool ack)
+{
+	struct ib_conn *ic = ib_conn(p);
+	unsigned int slot = ic->send_tail;
+	struct rds_header *h = (struct rds_header *)send_buf(ic, slot);
+	struct ibv_sge sge = { .addr = (uintptr_t)h, .length = (uint32_t)len, .lkey = ic->mr->lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = WR_SEND | (ack ? WR_ACK : 0) | slot, .sg_list = &sge, .num_sge = 1,
+		.opcode = IBV_WR_SEND,
+		.send_flags = IBV_SEND_SIGNALED | (solicited ? IBV_SEND_SOLICITED : 0),
+	}, *bad;
+
+	h->h_ack = htobe64(ack_seq(p));
+	h->h_credit = 0;	/* flow control off, as the CM data said */
+	h->h_csum = 0;
+	h->h_csum = ib_csum(h);
+	if (ibv_post_send(ic->cm->qp, &wr, &bad))
+		return -EIO;
+	ic->send_tail = (slot + 1) % RDS_IB_SEND_WR;
+	ic->send_used++;
+	return 0;
+}
+
+/* rds_ib_attempt_ack: one ack-only frame in flight at a time. */
+static int send_ack(struct rdsb_path *p)
+{
+	struct ib_conn *ic = ib_conn(p);
+	struct rdsb_hdr h = { 0 };
+
+	if (!ic->ack_requested || ic->ack_in_flight || ic->send_used >= RDS_IB_SEND_WR)
+		return 0;
+	rdsb_hdr_encode(&h, (struct rds_header *)send_buf(ic, ic->send_tail));
+	ic->ack_requested = false;
+	ic->ack_in_flight = true;
+	return post_send(p, RDS_HEADER_SIZE, true, true);
+}
+
+/* rds_send_xmit's rule: ACK_REQUIRED on the first message and after
+ * max_unacked_packets; ours also when the queue drains or the sender is
+ * short of send space, so that nothing waits for a later message's ack. */
+static void ask_ack(struct rdsb_path *p, struct rdsb_msg *m)
+{
+	struct ib_conn *ic = ib_conn(p);
+
+	if (m->cong_map)
+		return;
+	if (ic->since_ack_req == 0 || ic->since_ack_req > RDS_IB_MAX_UNACKED || m->ack_wake ||
+	    m->item.next == &p->send_q) {
+		m->wire.h_flags |= RDS_FLAG_ACK_REQUIRED;
+		ic->since_ack_req = 1;
+	} else {
+		ic->since_ack_req++;
+	}
+}
+
+int ib_xmit(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct ib_conn *ic = ib_conn(p);
+
+	(void)e;
+	if (!ic->established)
+		return 0;
+	while (!list_empty(&p->send_q)) {
+		struct rdsb_msg *m = list_first_entry(&p->send_q, struct rdsb_msg, item);
+		unsigned int nfrags = m->len ? (m->len + RDS_IB_FRAG - 1) / RDS_IB_FRAG : 1;
+
+		if (!p->head_off) {
+			rdsb_msg_encode(p, m);
+			ask_ack(p, m);
+		}
+		for (unsigned int f = (unsigned int)(p->head_off / RDS_IB_FRAG); f < nfrags; f++) {
+			size_t off = (size_t)f * RDS_IB_FRAG;
+			size_t flen = m->len - off < RDS_IB_FRAG ? m->len - off : RDS_IB_FRAG;
+			uint8_t *buf;
+
+			/* the last slot stays free for an ack-only frame */
+			if (ic->send_used >= RDS_IB_SEND_WR - 1)
+				return 0;
+			buf = send_buf(ic, ic->send_tail);
+			memcpy(buf, &m->wire, RDS_HEADER_SIZE);
+			if (flen)
+				memcpy(buf + RDS_HEADER_SIZE, m->data + off, flen);
+			if (post_send(p, RDS_HEADER_SIZE + flen, f == nfrags - 1, false))
+				return -EIO;
+			p->head_off = off + RDS_IB_FRAG;
+		}
+		ic->ack_requested = false;	/* piggybacked (rds_ib_piggyb_ack) */
+		list_del_init(&m->item);
+		p->head_off = 0;
+		m->end_off = m->seq;
+		rdsb_path_msg_sent(p, m);
+	}
+	return send_ack(p);
+}
+
+/* A frame that breaks the rules: counted, and the connection dropped
+ * without reading on (rds_ib_process_recv). */
+static void malformed(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *counter, const char *why)
+{
+	(*counter)++;
+	p->state = RDSB_PATH_ERROR;
+	rdsb_path_drop(e, p, why);
+}
+
+/* The buffer goes back on the receive ring; a ring that cannot take it is
+ * a connection that cannot go on. */
+static bool repost(struct rdsb_engine *e, struct rdsb_path *p, unsigned int idx)
+{
+	if (!post_recv(ib_conn(p), idx))
+		return true;
+	malformed(e, p, &ib_of(e)->bad_frame, "cannot post a receive");
+	return false;
+}
+
+/* One receive completion; false when the path stalled or went down. */
+static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ibv_wc *wc)
+{
+	struct ib_conn *ic = ib_conn(p);
+	struct rdsb_ib *t = ib_of(e);
+	unsigned int idx = (unsigned int)wc->wr_id;
+	uint8_t *buf = recv_buf(ic, idx);
+	struct rdsb_hdr h;
+	uint32_t want, dlen;
+	uint8_t *data;
+
+	if (wc->byte_len < RDS_HEADER_SIZE) {
+		malformed(e, p, &t->bad_frame, "a frame without a header");
+		return false;
+	}
+	if (((struct rds_header *)buf)->h_csum && ib_csum(buf)) {
+		malformed(e, p, &t->bad_csum, "a header with a bad checksum");
+		return false;
+	}
+	rdsb_hdr_decode((const struct rds_header *)buf, &h);
+	if (h.ack > ic->peer_acked)
+		ic->peer_acked = h.ack;
+	dlen = wc->byte_len - RDS_HEADER_SIZE;
+	/* an ack-only frame, even between a message's fragments (rds_ib_process_recv) */
+	if (h.sport == 0 && h.dport == 0 && dlen == 0)
+		return repost(e, p, idx);
+	if (!ic->rx_busy) {
+		if (!rdsb_h_len_ok(h.flags, h.len)) {
+			malformed(e, p, &t->bad_frame, "a header whose h_len RDS does not allow");
+			return false;
+		}
+		ic->rx_h = h;
+		ic->rx_have = 0;
+		ic->rx_data = malloc(h.len ? h.len : 1);
+		if (!ic->rx_data) {
+			malformed(e, p, &t->bad_frame, "out of memory");
+			return false;
+		}
+		ic->rx_busy = true;
+	} else if (h.seq != ic->rx_h.seq || h.len != ic->rx_h.len || h.sport != ic->rx_h.sport ||
+		   h.dport != ic->rx_h.dport) {
+		malformed(e, p, &t->bad_frame, "fragment header mismatch");
+		return false;
+	}
+	want = ic->rx_h.len - ic->rx_have < RDS_IB_FRAG ? ic->rx_h.len - ic->rx_have : RDS_IB_FRAG;
+	if (dlen != want) {
+		malformed(e, p, &t->bad_frame, "a fragment of the wrong length");
+		return false;
+	}
+	memcpy(ic->rx_data + ic->rx_have, buf + RDS_HEADER_SIZE, dlen);
+	ic->rx_have += dlen;
+	if (!repost(e, p, idx))
+		return false;
+	if (ic->rx_have < ic->rx_h.len)
+		return true;
+	ic->rx_busy = false;
+	data = ic->rx_data;
+	ic->rx_data = NULL;
+	if (ic->rx_h.flags & RDS_FLAG_ACK_REQUIRED)
+		ic->ack_requested = true;
+	return rdsb_recv_incoming(e, p, &ic->rx_h, data);
+}
+
+void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct ib_conn *ic = ib_conn(p);
+	uint64_t acked;
+	struct ibv_cq *cq;
+	struct ibv_wc wc;
+	void *ctx;
+
+	if (!ic->cq)
+		return;
+	while (ibv_get_cq_event(ic->cc, &cq, &ctx) == 0)
+		ic->cq_events++;
+	if (ic->cq_events >= 256) {
+		ibv_ack_cq_events(ic->cq, ic->cq_events);
+		ic->cq_events = 0;
+	}
+	ibv_req_notify_cq(ic->cq, 0);
+	acked = ic->peer_acked;
+	while (ic->cq && !p->rx_stalled && ibv_poll_cq(ic->cq, 1, &wc) == 1) {
+		if (wc.status != IBV_WC_SUCCESS) {
+			if (p->state == RDSB_PATH_UP)
+				rdsb_path_drop(e, p, ibv_wc_status_str(wc.status));
+			return;
+		}
+		if (wc.wr_id & WR_SEND) {
+			ic->send_used--;
+			if (wc.wr_id & WR_ACK)
+				ic->ack_in_flight = false;
+			continue;
+		}
+		if (!recv_one(e, p, &wc))
+			break;
+	}
+	if (!ic->cq || p->state != RDSB_PATH_UP)
+		return;
+	if (ic->peer_acked != acked)
+		rdsb_path_check_acked(e, p);
+	rdsb_path_xmit(e, p);
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * RDS/IB's CM private data, version rule and header checksum
+ * (net/rds/ib_cm.c rds_ib_cm_fill_conn_param, rds_ib_protocol_compatible;
+ * rds.h rds_message_make_checksum).
+ */
+#include <endian.h>
+#include <string.h>
+#include "ib_wire.h"
+#include "../../user/common/addr.h"
+#include "../../user/common/wire.h"
+
+size_t ib_private_fill(void *out, const uint8_t laddr[16], const uint8_t faddr[16], unsigned int proto,
+		       uint64_t ack_seq)
+{
+	struct rds_ib_conn_priv_cmn *cmn;
+	size_t len;
+
+	memset(out, 0, sizeof(struct rds6_ib_connect_private));
+	if (rdsb_addr_is_v4(laddr)) {
+		struct rds_ib_connect_private *dp = out;
+
+		dp->saddr = rdsb_addr_v4(laddr);
+		dp->daddr = rdsb_addr_v4(faddr);
+		cmn = &dp->cmn;
+		len = sizeof(*dp);
+	} else {
+		struct rds6_ib_connect_private *dp = out;
+
+		memcpy(dp->saddr, laddr, 16);
+		memcpy(dp->daddr, faddr, 16);
+		cmn = &dp->cmn;
+		len = sizeof(*dp);
+	}
+	cmn->major = (uint8_t)(proto >> 8);
+	cmn->minor = (uint8_t)proto;
+	cmn->minor_mask = htobe16(RDS_IB_SUPPORTED_PROTOCOLS);
+	cmn->ack_seq = htobe64(ack_seq);
+	cmn->credit = 0;	/* IB flow control off: the peer turns it off too */
+	return len;
+}
+
+const struct rds_ib_conn_priv_cmn *ib_private_cmn(const void *data, size_t len, bool v6)
+{
+	if (!data)
+		return NULL;
+	if (v6)
+		return len >= sizeof(struct rds6_ib_connect_private)
+			       ? &((const struct rds6_ib_connect_private *)data)->cmn : NULL;
+	return len >= sizeof(struct rds_ib_connect_private) ? &((const struct rds_ib_connect_private *)data)->cmn
+							     : NULL;
+}
+
+unsigned int ib_protocol_compatible(const void *data, size_t len, bool v6)
+{
+	const struct rds_ib_conn_priv_cmn *cmn = ib_private_cmn(data, len, v6);
+	unsigned int common;
+
+	if (!data || !len)
+		return 0;
+	if (!cmn || cmn->major == 0)
+		return RDS_IB_PROTO_4_0;
+	common = be16toh(cmn->minor_mask) & RDS_IB_SUPPORTED_PROTOCOLS;
+	if (cmn->major == 4 && common)
+		return RDS_IB_PROTO(4, common & 2 ? 1 : 0);
+	if (cmn->major == 3 && cmn->minor == 1)
+		return RDS_IB_PROTO_3_1;
+	return 0;
+}
+
+uint16_t ib_csum(const void *hdr)
+{
+	const uint8_t *b = hdr;
+	uint32_t sum = 0;
+
+	for (unsigned int i = 0; i < RDS_HEADER_SIZE; i += 2) {
+		uint16_t w;
+
+		memcpy(&w, b + i, 2);
+		sum += w;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}

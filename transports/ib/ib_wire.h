@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What RDS/IB puts on the wire besides the RDS header (net/rds/ib.h,
+ * ib_cm.c, rds.h): the CM private data, the passive side's version rule,
+ * and the header checksum. No verbs here: the unit tests use it alone.
+ */
+#ifndef RDSB_IB_WIRE_H
+#define RDSB_IB_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RDS_IB_SUPPORTED_PROTOCOLS 0x0003
+#define RDS_RDMA_REJ_INCOMPAT	1
+#define RDS_IB_PROTO(maj, min)	(((maj) << 8) | (min))
+#define RDS_IB_PROTO_3_1	RDS_IB_PROTO(3, 1)
+#define RDS_IB_PROTO_4_0	RDS_IB_PROTO(4, 0)
+
+/* struct rds_ib_conn_priv_cmn and rds_ib_connect_private (ib.h): natural
+ * alignment, not packed, so 32 bytes on the wire for IPv4, 56 for IPv6. */
+struct rds_ib_conn_priv_cmn {
+	uint8_t major, minor;
+	uint16_t minor_mask;	/* be */
+	uint8_t tos, reserved1;
+	uint16_t reserved2;
+	uint64_t ack_seq;	/* be */
+	uint32_t credit;	/* be */
+};
+struct rds_ib_connect_private {
+	uint32_t saddr, daddr;
+	struct rds_ib_conn_priv_cmn cmn;
+};
+struct rds6_ib_connect_private {
+	uint8_t saddr[16], daddr[16];
+	struct rds_ib_conn_priv_cmn cmn;
+};
+
+/* Our private data (a connect's or an accept's) for laddr -> faddr, the
+ * protocol, and the last sequence received; returns its length. out holds
+ * a struct rds6_ib_connect_private. */
+size_t ib_private_fill(void *out, const uint8_t laddr[16], const uint8_t faddr[16], unsigned int proto,
+		       uint64_t ack_seq);
+/* The common part of a peer's private data, NULL if it is too short. */
+const struct rds_ib_conn_priv_cmn *ib_private_cmn(const void *data, size_t len, bool v6);
+/* rds_ib_protocol_compatible: the version the passive side takes, 0 = reject. */
+unsigned int ib_protocol_compatible(const void *data, size_t len, bool v6);
+/* ip_fast_csum of a 48-byte header: 0 when its h_csum is right. */
+uint16_t ib_csum(const void *hdr);
+
+#endif
