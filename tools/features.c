@@ -20,7 +20,7 @@
 #include <linux/magic.h>
 #include <rds-bpf/maps.h>
 #include "../user/common/log.h"
-#include "../transports/tcp/tcp.h"
+#include "../user/engine/engine.h"
 #include "cli.h"
 #include "out.h"
 
@@ -139,6 +139,7 @@ int rdsb_cmd_features(int argc, char **argv)
 	struct __user_cap_header_struct caph = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	bool json = false, pretty = false, rdma, bpffs, maps, sockmap, btf, xdp, bpf_path;
 	const char *how = NULL, *hint = NULL, *detail;
+	struct rdsb_transport tp;
 	char why[320];
 	int err = 0;
 	struct statfs sfs;
@@ -199,7 +200,8 @@ int rdsb_cmd_features(int argc, char **argv)
 	out_text("rds-bpf here:\n");
 	out_string(PRINT_ANY, "data_path", "  data path: %s", "userspace");
 	out_text("%s\n", maps ? " (pinned maps)" : " (congestion maps in shared memory; BPF needs CAP_BPF or root)");
-	bpf_path = maps && sockmap && (err = tcp_sockmap_probe(&how, &hint)) == 0;
+	rdsb_transport_fill(&tp, rdsb_transports[0]);	/* tcp, the default */
+	bpf_path = maps && sockmap && (err = tp.probe_bpf(&how, &hint)) == 0;
 	if (!maps || !sockmap)
 		detail = !maps ? "BPF maps unavailable" : "the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";
 	else if (err) {

@@ -672,5 +672,6 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_arm = tcp_sockmap_sock_arm,
 	.sock_copy = tcp_skmsg_copy,
 	.info = tcp_info,
+	.probe_bpf = tcp_sockmap_probe,
 	.status = tcp_status,
 };

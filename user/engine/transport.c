@@ -188,6 +188,13 @@ static int no_info(struct rdsb_engine *e, int optname, struct rdsb_info_out *o)
 	return -ENOPROTOOPT;
 }
 
+static int no_bpf_data_path(const char **how, const char **hint)
+{
+	*how = "the transport has no BPF data path";
+	*hint = "";
+	return -EOPNOTSUPP;
+}
+
 static void userspace_status(struct rdsb_engine *e, struct rdsb_tp_status *st)
 {
 	(void)e;
@@ -236,6 +243,7 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(sock_arm, no_sock_arm);
 	FILL(sock_copy, refuse_copy);
 	FILL(info, no_info);
+	FILL(probe_bpf, no_bpf_data_path);
 	FILL(status, userspace_status);
 	FILL(counters, no_counters);
 }
