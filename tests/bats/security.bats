@@ -222,6 +222,14 @@ engine_rcvbuf() {	# engine_rcvbuf PORT: the rcvbuf the engine keeps for A:PORT
 	[ "$(engine_rcvbuf 4003)" = "$((64 << 20))" ]
 	touch "$BATS_TEST_TMPDIR/done"
 	wait
+	rm "$BATS_TEST_TMPDIR/done"
+	# INT_MAX forced: clamped to INT_MAX / 2 before doubling, as
+	# __sock_set_sndbuf does, never a negative size
+	setbuf A 4004 $SO_SNDBUFFORCE 2147483647 >"$BATS_TEST_TMPDIR/o" &
+	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/o" ] && break; sleep 0.05; done
+	[ "$(cut -d' ' -f1,3 "$BATS_TEST_TMPDIR/o")" = "ok 2147483646" ]
+	touch "$BATS_TEST_TMPDIR/done"
+	wait
 	# send requests written past the library, to an address that never
 	# answers: the engine stops reading at twice the sndbuf (the stream's
 	# own socket buffers hold the rest), and stays small

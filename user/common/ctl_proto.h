@@ -62,8 +62,6 @@ struct rdsb_ctl_rep {
 #define RDSB_CTL_MAX_REPLY	(256 * 1024)
 #define RDSB_HOLD_SECONDS	60
 
-#endif
-
 /*
  * Per-socket state shared by engine and library through a memfd: the send
  * accounting. The library adds a message's payload bytes before handing it to
@@ -89,3 +87,5 @@ struct rdsb_sock_shm {
 	 * congestion map update (rds_poll's POLLIN|POLLWRBAND once per update). */
 	uint32_t cong_gen;
 };
+
+#endif

@@ -36,6 +36,24 @@ static uint64_t conn_hash(const struct rdsb_engine *e, const uint8_t laddr[16], 
 	return rdsb_hash_mem(key, sizeof(key), e->hash_initval);
 }
 
+/* A peer can make every send to a new address fail: say so at most once
+ * every 5 s, like the kernel's printk_ratelimited, not once per datagram. */
+static void warn_table_full(struct rdsb_engine *e)
+{
+	static uint64_t last_ns;
+	static unsigned long missed;
+
+	if (last_ns && e->now - last_ns < 5000000000ull) {
+		missed++;
+		return;
+	}
+	pr_warn("rds-bpf: address table full (%d addresses in use): no connection to a new address (%lu not logged before this)\n",
+		RDSB_MAX_ADDRS, missed);
+	last_ns = e->now ? e->now : 1;
+	missed = 0;
+}
+
+
 struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 				const uint8_t faddr[16], uint32_t scope, bool create)
 {
@@ -61,8 +79,7 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 	c->lslot = rdsb_addr_slot(e, laddr, scope, RDSB_ADDR_LOCAL);
 	c->fslot = rdsb_addr_slot(e, faddr, scope, c->loopback ? RDSB_ADDR_LOCAL : RDSB_ADDR_PEER);
 	if (c->lslot < 0 || c->fslot < 0) {
-		pr_warn("rds-bpf: address table full (%d addresses in use): no connection to a new address\n",
-			RDSB_MAX_ADDRS);
+		warn_table_full(e);
 		goto fail;
 	}
 	if (rdsb_hash_add(&e->conns_by_addr, &c->hnode, h))

@@ -3,6 +3,7 @@
  * them (doubled, capped by [wr]mem_max), and SOL_RDS (af_rds.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 		v = 0;
 	if (!force && v > max)
 		v = max;
+	/* __sock_set_sndbuf: clamp before doubling, so FORCE cannot overflow */
+	if (v > INT_MAX / 2)
+		v = INT_MAX / 2;
 	v *= 2;
 	if (v < SOCK_MIN_BUF)
 		v = SOCK_MIN_BUF;
