@@ -108,6 +108,15 @@ in_bpffs() {
 	run in_host A "${NOBODY[@]}" "$RDSB_BIN" status
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "engine: gen "* ]]
+	# the group as the last of 300 supplementary ones (past SO_PEERGROUPS'
+	# first answer of 256), and missing from them
+	many=$(seq -s, 1000 1299)
+	run in_host A setpriv --reuid=65534 --regid=1 --groups="$many,65534" "$RDSB_BIN" status
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "engine: gen "* ]]
+	run in_host A setpriv --reuid=65534 --regid=1 --groups="$many" "$RDSB_BIN" status
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Operation not permitted"* ]]
 	in_host A "$RDSB_BIN" unload
 }
 

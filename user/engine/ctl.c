@@ -94,9 +94,10 @@ static int set_buf(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const str
  * the only ones who may open sockets or ask the engine anything. */
 bool rdsb_ctl_peer_allowed(struct rdsb_engine *e, int fd)
 {
-	socklen_t len = sizeof(gid_t) * 256;
-	gid_t groups[256];
+	gid_t stack[256], *groups = stack;
+	socklen_t len = sizeof(stack);
 	struct ucred cred;
+	bool member = false;
 
 	if (!peer_cred(fd, &cred))
 		return false;
@@ -106,12 +107,19 @@ bool rdsb_ctl_peer_allowed(struct rdsb_engine *e, int fd)
 		return false;
 	if (cred.gid == e->ctl_gid)
 		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
+	/* Up to NGROUPS_MAX (65536) groups: ERANGE says how much room it takes */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || !(groups = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			len = 0;
+	}
 	for (size_t i = 0; i < len / sizeof(gid_t); i++)
 		if (groups[i] == e->ctl_gid)
-			return true;
-	return false;
+			member = true;
+	if (groups != stack)
+		free(groups);
+	return member;
 }
 
 static const char *const state_names[] = { "down", "connecting", "disconnecting", "up",
