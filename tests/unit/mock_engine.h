@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,22 +83,42 @@ static struct {
 	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
 	bool connect_fails, last_reset, xmit_fails;
 	bool stream;			/* recv_path reads p->ev.fd as a record stream */
-	struct tcp_reader rd;
 	uint64_t armed;			/* sock_arm's last room */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
 } tp;
 
+/* The TCP transport's per-path state, for its stream reader (tcp_stream.c) */
 static int t_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
 {
+	struct rdsb_tcp_path *tps = calloc(RDS_MPATH_WORKERS, sizeof(*tps));
+
 	(void)e;
-	(void)c;
+	if (!tps)
+		return -ENOMEM;
+	c->t_data = tps;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		tps[i].path = &c->paths[i];
+		c->paths[i].t_data = &tps[i];
+	}
 	return 0;
 }
 
 static void t_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 {
+	struct rdsb_tcp_path *tps = c->t_data;
+
 	(void)e;
-	(void)c;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+		tcp_reader_free(&tps[i].rx);
+	free(tps);
+	c->t_data = NULL;
+}
+
+/* No path of these tests is on the sockmap receive path */
+void __wrap_tcp_sockmap_inbox_read(struct rdsb_engine *e)
+{
+	(void)e;
+	fail_msg("the inbox is read only for a path on the sockmap receive path");
 }
 
 static int t_connect(struct rdsb_engine *e, struct rdsb_path *p)
@@ -155,7 +176,7 @@ static void t_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	tp.recvs++;
 	if (tp.stream)
-		tcp_stream_recv(e, p, &tp.rd);
+		tcp_stream_recv(e, p);
 }
 
 static int t_prepare(struct rdsb_engine *e, struct rdsb_path *p)

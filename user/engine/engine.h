@@ -425,7 +425,7 @@ void rdsb_conn_free_all(struct rdsb_engine *e);
 /* info.c: RDS_INFO_* records; returns the item size or -ENOPROTOOPT */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total);
 
-/* records.c: the non-blocking writer of whole records on a stream socket
+/* send.c: the non-blocking writer of whole records on a stream socket
  * (the TCP transport's paths, the applications' delivery streams) */
 struct rdsb_writer {
 	struct list_head *q;
