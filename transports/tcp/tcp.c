@@ -331,12 +331,8 @@ static int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 		close(fd);
 		return -1;
 	}
-	p->ev.fd = fd;
-	p->ev.events = 0;
-	p->state = RDSB_PATH_CONNECTING;
-	p->outgoing = true;
+	rdsb_path_connecting(e, p, fd, EPOLLOUT);
 	p->poke = rdsb_addr_cmp(c->laddr, c->faddr) > 0;
-	rdsb_ev_set(e, &p->ev, EPOLLOUT);
 	return 0;
 }
 

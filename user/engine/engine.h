@@ -413,6 +413,10 @@ void rdsb_path_reset(struct rdsb_engine *e, struct rdsb_path *p, const char *why
  * chain that may be inside a path. True if there were any. */
 bool rdsb_paths_shutdown(struct rdsb_engine *e);
 void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p);
+/* A transport's conn_path_connect started an outgoing connect on fd: the
+ * path is CONNECTING, and conn_path_connected runs when fd reports events
+ * (0: the transport watches the connect itself). */
+void rdsb_path_connecting(struct rdsb_engine *e, struct rdsb_path *p, int fd, uint32_t events);
 void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c);
 /* rds_queue_reconnect: when p (re)connects, if it is ours to connect */
 void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p);
