@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "../../user/engine/engine.h"
@@ -123,12 +124,12 @@ void __wrap_tcp_sockmap_inbox_read(struct rdsb_engine *e)
 
 static int t_connect(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	(void)e;
 	tp.connects++;
 	if (tp.connect_fails)
 		return -1;
-	p->ev.fd = FAKE_FD + (int)p->index;
-	p->state = RDSB_PATH_CONNECTING;
+	rdsb_path_connecting(e, p, FAKE_FD + (int)p->index, EPOLLOUT);
+	assert_true(p->outgoing);
+	assert_int_equal(p->ev.events, EPOLLOUT);
 	return 0;
 }
 
