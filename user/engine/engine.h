@@ -51,7 +51,10 @@ struct rdsb_msg {
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
 	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (send.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
-	struct rds_header wire;	/* encoded when it starts on the wire */
+	union {
+		struct rds_header wire;		/* encoded when it starts on the wire */
+		struct rdsb_deliv_hdr deliv;	/* or on a delivery stream (sock.c) */
+	};
 	uint8_t *data;
 };
 
@@ -435,7 +438,7 @@ struct rdsb_writer {
 	struct list_head *q;
 	size_t *head_off;			/* bytes of the first record already written */
 	uint64_t *stream_off;			/* advanced by every byte written */
-	void (*encode)(void *ctx, struct rdsb_msg *m);	/* fill m->wire */
+	void (*encode)(void *ctx, struct rdsb_msg *m);	/* fill m->wire (or m->deliv) */
 	void (*done)(void *ctx, struct rdsb_msg *m);	/* m written whole, unlinked */
 	void *ctx;
 };
