@@ -140,11 +140,11 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 
 # The engine's connection and path logic against a mock transport, with the
 # sockets, address slots and epoll it calls replaced by --wrap mocks (cmocka).
-CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv records) $(B)/obj/transports/tcp/tcp_stream.o \
+CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv) $(B)/obj/transports/tcp/tcp_stream.o \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_sock_req_done rdsb_sock_sent \
                    rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \
-                   rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del
+                   rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read
 $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(CONN_TEST_OBJ) $(foreach w,$(CONN_TEST_WRAPS),-Wl,--wrap=$(w)) -lcmocka
@@ -153,7 +153,7 @@ $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)
 # the sockets (and the control requests and local congestion bits).
 SOCK_TEST_OBJ := $(CONN_TEST_OBJ) $(B)/obj/user/engine/sock.o
 SOCK_TEST_WRAPS := rdsb_ctl_handle rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_set_local \
-                   rdsb_cong_apply_peer rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del
+                   rdsb_cong_apply_peer rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read
 $(B)/tests/test_sock: tests/unit/test_sock.c $(SOCK_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(SOCK_TEST_OBJ) $(foreach w,$(SOCK_TEST_WRAPS),-Wl,--wrap=$(w)) -lcmocka
@@ -185,7 +185,7 @@ $(B)/fuzz/fuzz_wire: user/common/wire.c
 $(B)/fuzz/fuzz_xdp_frame: transports/xdp/frame.c
 $(B)/fuzz/fuzz_pcap: tools/pcap.c tools/tcp_reasm.c tests/fuzz/reasm_count.h
 $(B)/fuzz/fuzz_tcp_reasm: tools/tcp_reasm.c tests/fuzz/reasm_count.h
-$(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/records.c user/engine/recv.c user/common/wire.c
+$(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/recv.c user/common/wire.c
 # fuzz_app includes sock.c (its stream parser is static)
 FUZZ_INCLUDED := user/engine/sock.c
 $(B)/fuzz/fuzz_app: user/engine/ctl.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)

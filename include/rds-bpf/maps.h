@@ -261,14 +261,31 @@ enum rdsb_counter {
 
 /*
  * What an application socket reads from its delivery stream: one record per
- * datagram, [struct rds_header][h_len bytes]. It is the wire header with two
- * local meanings: h_ack holds the slot (rdsb_addrs index) of the sender's
- * address, since the wire header has no address, and h_flags bit
- * RDSB_DELIV_NOTIFY marks a congestion notification (no payload; h_sequence
- * holds the RDS_CMSG_CONG_UPDATE mask). The engine clears that bit on every
- * datagram from the wire, so a peer cannot forge a notification.
+ * datagram, [48-byte header][payload]. The engine writes the header as
+ * struct rdsb_deliv_hdr: the fields its transport decoded from the wire, in
+ * host order, for the library to read as they are. The sockmap verdict
+ * (load --bpf) writes the wire header as it came, but for h_ack, which holds
+ * the slot (rdsb_addrs index) of the sender's address (the wire header has
+ * no address); the library decodes that one. The eight bytes at h_ack's place
+ * tell the two apart: RDSB_DELIV_DECODED is never a slot. Flag
+ * RDSB_DELIV_NOTIFY marks a congestion notification (no payload; the
+ * sequence holds the RDS_CMSG_CONG_UPDATE mask). The engine clears that bit
+ * on every datagram from the wire, so a peer cannot forge a notification.
  */
 #define RDSB_DELIV_NOTIFY	0x80
+#define RDSB_DELIV_DECODED	0xffffffffffffffffULL
+struct rdsb_deliv_hdr {
+	__u64	seq;		/* h_sequence; a notification's mask */
+	__u64	decoded;	/* RDSB_DELIV_DECODED, where the wire has h_ack */
+	__u32	len;		/* payload bytes */
+	__u16	sport;
+	__u16	dport;
+	__u8	flags;
+	__u8	pad[3];
+	__u32	slot;		/* the sender's address slot */
+	__u8	reserved[16];	/* the wire header's size */
+};
+_Static_assert(sizeof(struct rdsb_deliv_hdr) == RDS_HEADER_SIZE, "a delivery header is a wire header's size");
 
 /*
  * What an application socket writes to its delivery stream to send: one

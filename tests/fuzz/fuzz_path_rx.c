@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libFuzzer: the byte stream of a path socket through the engine's record
- * parser (user/engine/records.c, fed with tcp_stream_feed as the TCP
- * transport's sockmap inbox does) and what the core does with each record
+ * libFuzzer: the byte stream of a path socket through the TCP transport's
+ * record parser (transports/tcp/tcp_stream.c, fed with tcp_stream_feed as
+ * its sockmap inbox does) and what the core does with each record
  * (user/engine/recv.c, rdsb_recv_incoming), in pieces of the size the
  * first byte chooses, so records split anywhere. What it calls of the rest
  * of the engine is stubbed here: each delivered payload and congestion map
@@ -41,6 +41,8 @@ void rdsb_path_reset(struct rdsb_engine *e, struct rdsb_path *p, const char *why
 	rdsb_path_drop(e, p, why);
 }
 void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m) { (void)p, (void)m; }
+int rdsb_records_write(int fd, struct rdsb_writer *w) { (void)fd, (void)w; return 0; }
+void tcp_sockmap_inbox_read(struct rdsb_engine *e) { (void)e; }
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m) { (void)p, (void)m; }
 void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h)
 {

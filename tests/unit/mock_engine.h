@@ -13,8 +13,10 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "../../user/engine/engine.h"
@@ -82,32 +84,52 @@ static struct {
 	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
 	bool connect_fails, last_reset, xmit_fails;
 	bool stream;			/* recv_path reads p->ev.fd as a record stream */
-	struct tcp_reader rd;
 	uint64_t armed;			/* sock_arm's last room */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
 } tp;
 
+/* The TCP transport's per-path state, for its stream reader (tcp_stream.c) */
 static int t_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
 {
+	struct rdsb_tcp_path *tps = calloc(RDS_MPATH_WORKERS, sizeof(*tps));
+
 	(void)e;
-	(void)c;
+	if (!tps)
+		return -ENOMEM;
+	c->t_data = tps;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		tps[i].path = &c->paths[i];
+		c->paths[i].t_data = &tps[i];
+	}
 	return 0;
 }
 
 static void t_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 {
+	struct rdsb_tcp_path *tps = c->t_data;
+
 	(void)e;
-	(void)c;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+		tcp_reader_free(&tps[i].rx);
+	free(tps);
+	c->t_data = NULL;
+}
+
+/* No path of these tests is on the sockmap receive path */
+void __wrap_tcp_sockmap_inbox_read(struct rdsb_engine *e)
+{
+	(void)e;
+	fail_msg("the inbox is read only for a path on the sockmap receive path");
 }
 
 static int t_connect(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	(void)e;
 	tp.connects++;
 	if (tp.connect_fails)
 		return -1;
-	p->ev.fd = FAKE_FD + (int)p->index;
-	p->state = RDSB_PATH_CONNECTING;
+	rdsb_path_connecting(e, p, FAKE_FD + (int)p->index, EPOLLOUT);
+	assert_true(p->outgoing);
+	assert_int_equal(p->ev.events, EPOLLOUT);
 	return 0;
 }
 
@@ -155,7 +177,7 @@ static void t_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	tp.recvs++;
 	if (tp.stream)
-		tcp_stream_recv(e, p, &tp.rd);
+		tcp_stream_recv(e, p);
 }
 
 static int t_prepare(struct rdsb_engine *e, struct rdsb_path *p)

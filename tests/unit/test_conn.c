@@ -7,7 +7,7 @@
  * Covered: connect, up, a drop that is only a mark until the shutdown runs,
  * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
  * duplicate rule, a path stalled on a full socket, congestion maps and pings,
- * and (records.c, on a socketpair) a stream that is read no further once
+ * and (tcp_stream.c, on a socketpair) a stream that is read no further once
  * its path is marked, until the shutdown's drain.
  */
 #include <stdlib.h>
@@ -80,7 +80,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	rdsb_conn_free_all(&eng);
-	tcp_reader_free(&tp.rd);
 	return 0;
 }
 

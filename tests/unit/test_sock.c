@@ -3,7 +3,8 @@
  * An application socket as the engine keeps it (user/engine/sock.c), with
  * its real delivery stream (a socketpair) and shared page, and the mock
  * transport of mock_engine.h; no root or namespaces. Covered: the bind and
- * id lookups, the congestion accounting (congested above rcvbuf, clear
+ * id lookups, the delivery record (its header decoded already), the
+ * congestion accounting (congested above rcvbuf, clear
  * below half of it, counted as the application reads), the bit cleared
  * when a congested socket closes, and the hard limit at which a path
  * stalls, resumed after the batch in which the application read.
@@ -249,10 +250,43 @@ static void test_hard_limit_stalls_a_path(void **state)
 	p->ev.fd = -1;
 }
 
+/* The record on the delivery stream: the header the library reads as it is
+ * (rds-bpf/maps.h), then the payload. */
+static void test_delivery_record(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_msg *m = rdsb_msg_new(3);
+	struct {
+		struct rdsb_deliv_hdr h;
+		uint8_t data[3];
+	} __attribute__((packed)) rec;
+
+	(void)state;
+	assert_non_null(m);
+	m->seq = 0x0102030405060708ULL;
+	m->sport = 5000;
+	m->dport = 4000;
+	m->flags = RDS_FLAG_RETRANSMITTED;
+	m->from_slot = 2;
+	memcpy(m->data, "abc", 3);
+	assert_true(rdsb_sock_deliver(&eng, s, m, false));
+	assert_int_equal(recv(s->app_fd, &rec, sizeof(rec) + 1, MSG_DONTWAIT), sizeof(rec));
+	assert_true(rec.h.decoded == RDSB_DELIV_DECODED);
+	assert_true(rec.h.seq == 0x0102030405060708ULL);
+	assert_int_equal(rec.h.len, 3);
+	assert_int_equal(rec.h.sport, 5000);
+	assert_int_equal(rec.h.dport, 4000);
+	assert_int_equal(rec.h.flags, RDS_FLAG_RETRANSMITTED);
+	assert_int_equal(rec.h.slot, 2);
+	assert_memory_equal(rec.data, "abc", 3);
+	s->shm->rx_consumed += sizeof(rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivery_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_congestion_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_clears_congestion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit_stalls_a_path, setup, teardown),

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests for user/common/wire.c: the 48-byte header and rds_addr_cmp
- * (docs/protocol.md §1.1, §6); the wire's rules are in test_rules.c. */
+/* Unit tests for user/common/wire.c: the 48-byte header, the delivery
+ * record's header and rds_addr_cmp (docs/protocol.md §1.1, §6); the wire's
+ * rules are in test_rules.c. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <rds-bpf/maps.h>
 #include "../../user/common/wire.h"
 #include "check.h"
 
@@ -235,12 +237,51 @@ static void test_addr_cmp(void)
 	CHECK_EQ(bad, 0);
 }
 
+/* ------------------------------------------------------- delivery header */
+
+/* The engine's delivery header is read as it is; the sockmap verdict's, the
+ * wire header with h_ack = the sender's slot, decodes to the same fields. */
+static void test_deliv_hdr(void)
+{
+	const struct rdsb_deliv_hdr engine = { .seq = 0x0102030405060708ULL, .decoded = RDSB_DELIV_DECODED,
+					       .len = 1000, .sport = 4000, .dport = 5000, .flags = 0x04,
+					       .slot = 7 };
+	struct rdsb_hdr h = { .seq = engine.seq, .ack = engine.slot, .len = engine.len, .sport = engine.sport,
+			      .dport = engine.dport, .flags = engine.flags, .credit = 9, .csum = 0x5152 };
+	union {
+		struct rdsb_deliv_hdr d;
+		struct rds_header w;
+	} rec;
+
+	CHECK_EQ(sizeof(struct rdsb_deliv_hdr), RDS_HEADER_SIZE);
+	CHECK_EQ(offsetof(struct rdsb_deliv_hdr, decoded), offsetof(struct rds_header, h_ack));
+
+	rec.d = engine;
+	rdsb_deliv_hdr_decode(&rec.d);
+	CHECK_MEM(&rec.d, &engine, sizeof(engine));
+
+	for (int i = 0; i < 16; i++)
+		h.exthdr[i] = (uint8_t)(0x60 + i);
+	rdsb_hdr_encode(&h, &rec.w);
+	rdsb_deliv_hdr_decode(&rec.d);
+	CHECK_MEM(&rec.d, &engine, sizeof(engine));
+
+	/* a slot the verdict never writes is no address (msg_namelen 0) */
+	h.ack = (uint64_t)RDSB_MAX_ADDRS << 32;
+	rdsb_hdr_encode(&h, &rec.w);
+	rdsb_deliv_hdr_decode(&rec.d);
+	CHECK_EQ(rec.d.slot, RDSB_MAX_ADDRS);
+	CHECK_EQ(rec.d.len, engine.len);
+	CHECK_EQ(rec.d.decoded, RDSB_DELIV_DECODED);
+}
+
 int main(void)
 {
 	test_header_layout();
 	test_header_encode_known();
 	test_header_probe_ping();
 	test_header_roundtrip_random();
+	test_deliv_hdr();
 	test_addr_cmp();
 	return check_done();
 }

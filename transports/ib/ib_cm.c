@@ -190,10 +190,7 @@ static int ib_connect(struct rdsb_engine *e, struct rdsb_path *p)
 		close(fd);
 		return -1;
 	}
-	p->ev.fd = fd;
-	p->ev.events = 0;
-	p->state = RDSB_PATH_CONNECTING;
-	p->outgoing = true;
+	rdsb_path_connecting(e, p, fd, 0);	/* the RDMA-CM channel tells */
 	ic->connect_at = e->now;
 	return 0;
 }

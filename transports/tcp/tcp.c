@@ -331,12 +331,8 @@ static int rdsb_tcp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 		close(fd);
 		return -1;
 	}
-	p->ev.fd = fd;
-	p->ev.events = 0;
-	p->state = RDSB_PATH_CONNECTING;
-	p->outgoing = true;
+	rdsb_path_connecting(e, p, fd, EPOLLOUT);
 	p->poke = rdsb_addr_cmp(c->laddr, c->faddr) > 0;
-	rdsb_ev_set(e, &p->ev, EPOLLOUT);
 	return 0;
 }
 
@@ -555,20 +551,6 @@ static void tcp_path_sync(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_sockmap_path_sync(e, p, false);
 }
 
-static void tcp_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	/* what the verdict passed up from this path comes first */
-	if (tcp_path(p)->cookie)
-		tcp_sockmap_inbox_read(e);
-	tcp_stream_recv(e, p, &tcp_path(p)->rx);
-}
-
-/* rds_tcp_xmit: whole records on the path socket */
-static int tcp_xmit(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	return tcp_stream_xmit(e, p, &tcp_path(p)->written);
-}
-
 static int tcp_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	int locked = tcp_skmsg_begin(e, p);
@@ -658,9 +640,9 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.conn_paths_changed = rdsb_tcp_paths_changed,
 	.conn_path_seq_reset = tcp_seq_reset,
 	.conn_path_sync = tcp_path_sync,
-	.recv_path = tcp_recv_path,
+	.recv_path = tcp_stream_recv,
 	.xmit_path_prepare = tcp_xmit_prepare,
-	.xmit = tcp_xmit,
+	.xmit = tcp_stream_xmit,
 	.xmit_path_complete = tcp_xmit_complete,
 	.acked = rdsb_tcp_acked,
 	.ack_wait = tcp_sockops_ack_wait,

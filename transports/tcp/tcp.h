@@ -24,11 +24,12 @@ struct tcp_reader {
 	uint8_t *buf;			/* bytes read, not yet parsed */
 	size_t off, len;
 };
-/* tcp_stream.c. The xmit of a path socket: p's queue on p->ev.fd; *written
+/* tcp_stream.c. The xmit op: p's queue on p->ev.fd; tcp_path(p)->written
  * counts its stream bytes and becomes each message's end_off. 0 or -errno. */
-int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *written);
-/* Its recv_path: read p->ev.fd and hand each record to rdsb_recv_incoming. */
-void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader *r);
+int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p);
+/* The recv_path op: read p->ev.fd (after the inbox, on the sockmap receive
+ * path) and hand each record to rdsb_recv_incoming. */
+void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p);
 /* Whole records from elsewhere, parsed as if read from p (between records). */
 void tcp_stream_feed(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader *r,
 		     const uint8_t *rec, size_t len);

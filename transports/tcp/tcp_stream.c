@@ -5,7 +5,8 @@
  * records per sendmsg, never blocking, each message acknowledged once TCP's
  * snd_una passed the stream offset after its last byte (its end_off); the
  * reader frames what the socket brings into messages for rdsb_recv_incoming,
- * checking every length before anything is allocated.
+ * checking every length before anything is allocated. They are the
+ * transport's xmit and recv_path ops.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,8 +38,10 @@ static void stream_sent(void *ctx, struct rdsb_msg *m)
 	rdsb_path_msg_sent(c->p, m);
 }
 
-int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *written)
+/* rds_tcp_xmit: whole records on the path socket */
+int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
+	uint64_t *written = &tcp_path(p)->written;
 	struct stream_ctx c = { .p = p, .written = written };
 	struct rdsb_writer w = { .q = &p->send_q, .head_off = &p->head_off, .stream_off = written,
 				 .encode = stream_encode, .done = stream_sent, .ctx = &c };
@@ -121,8 +124,14 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader 
 	}
 }
 
-void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader *r)
+void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p)
 {
+	struct tcp_reader *r = &tcp_path(p)->rx;
+
+	/* on the sockmap receive path, what the verdict passed up from this
+	 * path (sockmap_rx.c, the engine's inbox) comes first */
+	if (tcp_path(p)->cookie)
+		tcp_sockmap_inbox_read(e);
 	if (!rdsb_path_readable(p))
 		return;
 	if (p->rx_stalled) {

@@ -557,9 +557,7 @@ static int xdp_connect(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (err)
 		return err;
-	p->state = RDSB_PATH_CONNECTING;
-	p->outgoing = true;
-	rdsb_ev_set(e, &p->ev, EPOLLOUT);
+	rdsb_path_connecting(e, p, p->ev.fd, EPOLLOUT);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <endian.h>
 #include <string.h>
+#include <rds-bpf/maps.h>
 #include "wire.h"
 
 void rdsb_hdr_encode(const struct rdsb_hdr *h, struct rds_header *out)
@@ -28,6 +29,18 @@ void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h)
 	h->credit = in->h_credit;
 	h->csum = be16toh(in->h_csum);
 	memcpy(h->exthdr, in->h_exthdr, RDS_HEADER_EXT_SPACE);
+}
+
+void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d)
+{
+	struct rdsb_hdr h;
+
+	if (d->decoded == RDSB_DELIV_DECODED)
+		return;
+	rdsb_hdr_decode((const struct rds_header *)d, &h);
+	*d = (struct rdsb_deliv_hdr){ .seq = h.seq, .decoded = RDSB_DELIV_DECODED, .len = h.len,
+				      .sport = h.sport, .dport = h.dport, .flags = h.flags,
+				      .slot = h.ack < RDSB_MAX_ADDRS ? (uint32_t)h.ack : RDSB_MAX_ADDRS };
 }
 
 static const int exthdr_size[__RDS_EXTHDR_MAX] = {

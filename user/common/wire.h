@@ -24,6 +24,11 @@ struct rdsb_hdr {
 
 void rdsb_hdr_encode(const struct rdsb_hdr *h, struct rds_header *out);
 void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h);
+/* A delivery record's header (rds-bpf/maps.h), its 48 bytes read into *d:
+ * the engine's is host order already; the sockmap verdict's, a wire header,
+ * is decoded in place. */
+struct rdsb_deliv_hdr;
+void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d);
 
 /* Extension headers, with the kernel's parsing rules (message.c). */
 int rdsb_exthdr_size(unsigned int type);	/* -1: type >= 16 */

@@ -147,6 +147,16 @@ void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p)
 		p->reconnect_delay = RECONNECT_MAX;
 }
 
+void rdsb_path_connecting(struct rdsb_engine *e, struct rdsb_path *p, int fd, uint32_t events)
+{
+	p->ev.fd = fd;
+	p->ev.events = 0;
+	p->state = RDSB_PATH_CONNECTING;
+	p->outgoing = true;
+	if (events)
+		rdsb_ev_set(e, &p->ev, events);
+}
+
 void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	p->reconnect_at = 0;

@@ -51,7 +51,10 @@ struct rdsb_msg {
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
 	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (send.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
-	struct rds_header wire;	/* encoded when it starts on the wire */
+	union {
+		struct rds_header wire;		/* encoded when it starts on the wire */
+		struct rdsb_deliv_hdr deliv;	/* or on a delivery stream (sock.c) */
+	};
 	uint8_t *data;
 };
 
@@ -413,6 +416,10 @@ void rdsb_path_reset(struct rdsb_engine *e, struct rdsb_path *p, const char *why
  * chain that may be inside a path. True if there were any. */
 bool rdsb_paths_shutdown(struct rdsb_engine *e);
 void rdsb_path_connect(struct rdsb_engine *e, struct rdsb_path *p);
+/* A transport's conn_path_connect started an outgoing connect on fd: the
+ * path is CONNECTING, and conn_path_connected runs when fd reports events
+ * (0: the transport watches the connect itself). */
+void rdsb_path_connecting(struct rdsb_engine *e, struct rdsb_path *p, int fd, uint32_t events);
 void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c);
 /* rds_queue_reconnect: when p (re)connects, if it is ours to connect */
 void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p);
@@ -425,13 +432,13 @@ void rdsb_conn_free_all(struct rdsb_engine *e);
 /* info.c: RDS_INFO_* records; returns the item size or -ENOPROTOOPT */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total);
 
-/* records.c: the non-blocking writer of whole records on a stream socket
+/* send.c: the non-blocking writer of whole records on a stream socket
  * (the TCP transport's paths, the applications' delivery streams) */
 struct rdsb_writer {
 	struct list_head *q;
 	size_t *head_off;			/* bytes of the first record already written */
 	uint64_t *stream_off;			/* advanced by every byte written */
-	void (*encode)(void *ctx, struct rdsb_msg *m);	/* fill m->wire */
+	void (*encode)(void *ctx, struct rdsb_msg *m);	/* fill m->wire (or m->deliv) */
 	void (*done)(void *ctx, struct rdsb_msg *m);	/* m written whole, unlinked */
 	void *ctx;
 };

@@ -89,13 +89,13 @@ static void send_messages(struct rdsb_engine *e, struct rdsb_info_out *o, bool r
 }
 
 static void put_delivery(struct rdsb_engine *e, struct rdsb_info_out *o, const struct rdsb_sock *s,
-			 const struct rdsb_hdr *h)
+			 uint64_t slot, uint16_t sport, uint64_t seq, uint32_t len, uint8_t flags)
 {
 	static const uint8_t none[16];
-	const uint8_t *from = h->ack < RDSB_MAX_ADDRS ? e->addrs[h->ack].addr : none;
+	const uint8_t *from = slot < RDSB_MAX_ADDRS ? e->addrs[slot].addr : none;
 
-	if (!(h->flags & RDSB_DELIV_NOTIFY))
-		put_msg(o, s->addr, from, s->port, h->sport, h->seq, h->len);
+	if (!(flags & RDSB_DELIV_NOTIFY))
+		put_msg(o, s->addr, from, s->port, sport, seq, len);
 }
 
 /* What the application has not read yet is in its end of the delivery
@@ -116,12 +116,13 @@ static void stream_messages(struct rdsb_engine *e, struct rdsb_info_out *o, cons
 		return;
 	n = recv(s->app_fd, buf, (size_t)inq, MSG_PEEK | MSG_DONTWAIT);
 	while (n > 0 && off + RDS_HEADER_SIZE <= (size_t)n) {
-		struct rdsb_hdr h;
+		struct rdsb_deliv_hdr h;
 
-		rdsb_hdr_decode((const struct rds_header *)(buf + off), &h);
+		memcpy(&h, buf + off, sizeof(h));
+		rdsb_deliv_hdr_decode(&h);
 		if (!rdsb_msg_size_ok(h.len) || off + RDS_HEADER_SIZE + h.len > (size_t)n)
 			break;
-		put_delivery(e, o, s, &h);
+		put_delivery(e, o, s, h.slot, h.sport, h.seq, h.len, h.flags);
 		off += RDS_HEADER_SIZE + h.len;
 	}
 	free(buf);
@@ -136,12 +137,8 @@ static void recv_messages(struct rdsb_engine *e, struct rdsb_info_out *o)
 		if (!s->bound || !rdsb_info_listed(o, s->addr))
 			continue;
 		stream_messages(e, o, s);
-		list_for_each_entry(m, &s->rx_q, item) {
-			struct rdsb_hdr h = { .seq = m->seq, .ack = m->from_slot, .len = m->len,
-					      .sport = m->sport, .flags = m->flags };
-
-			put_delivery(e, o, s, &h);
-		}
+		list_for_each_entry(m, &s->rx_q, item)
+			put_delivery(e, o, s, m->from_slot, m->sport, m->seq, m->len, m->flags);
 	}
 }
 

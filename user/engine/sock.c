@@ -299,15 +299,14 @@ void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t b
 	rdsb_sock_check_cong(e, s);
 }
 
-/* The delivery record: the wire header, h_ack holding the sender's slot. */
-static void encode_delivery(void *ctx, struct rdsb_msg *m)
+/* The delivery record's header: the fields as the transport decoded them,
+ * for the library to read as they are (rds-bpf/maps.h). */
+static void delivery_hdr(void *ctx, struct rdsb_msg *m)
 {
-	struct rdsb_hdr h = { .seq = m->seq, .ack = m->from_slot, .len = m->len,
-			      .sport = m->sport, .dport = m->dport, .flags = m->flags };
-
 	(void)ctx;
-	memcpy(h.exthdr, m->ext, RDS_HEADER_EXT_SPACE);
-	rdsb_hdr_encode(&h, &m->wire);
+	m->deliv = (struct rdsb_deliv_hdr){ .seq = m->seq, .decoded = RDSB_DELIV_DECODED, .len = m->len,
+					    .sport = m->sport, .dport = m->dport, .flags = m->flags,
+					    .slot = (uint32_t)m->from_slot };
 }
 
 static void delivered(void *ctx, struct rdsb_msg *m)
@@ -330,7 +329,7 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	uint64_t delivered_bytes = 0;
 	struct rdsb_writer w = { .q = &s->rx_q, .head_off = &s->rx_head_off, .stream_off = &delivered_bytes,
-				 .encode = encode_delivery, .done = delivered, .ctx = s };
+				 .encode = delivery_hdr, .done = delivered, .ctx = s };
 	int err = rdsb_records_write(s->data.fd, &w);
 
 	if (err)

@@ -3,8 +3,9 @@
  * recvmsg as rds_recvmsg: congestion notifications first (as a
  * RDS_CMSG_CONG_UPDATE), then one datagram, with the sender's address and
  * port in msg_name, MSG_PEEK, MSG_TRUNC, and ETIMEDOUT on SO_RCVTIMEO.
- * The engine writes whole records to the delivery stream; a record whose
- * header is here will be here whole, soon.
+ * The engine writes whole records to the delivery stream, their headers
+ * decoded already (rds-bpf/maps.h); a record whose header is here will be
+ * here whole, soon.
  */
 #include <errno.h>
 #include <poll.h>
@@ -190,8 +191,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	bool peek = flags & MSG_PEEK;
 	size_t room = 0, used = 0, controllen = msg->msg_controllen;
 	struct timespec rx;
-	struct rds_header wire;
-	struct rdsb_hdr h;
+	struct rdsb_deliv_hdr h;
 	uint8_t *peeked = NULL;
 	ssize_t r = -1;
 	int err;
@@ -202,19 +202,18 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		return -EAGAIN;
 	msg->msg_flags = 0;
 	msg->msg_controllen = 0;
-	if (!peek && (r = sys_recv(s->fd, &wire, sizeof(wire), MSG_DONTWAIT)) > 0) {
+	if (!peek && (r = sys_recv(s->fd, &h, sizeof(h), MSG_DONTWAIT)) > 0) {
 		/* the common case: a record is waiting; take its header in one call */
-		if (r < (ssize_t)sizeof(wire) &&
-		    (err = read_exact(s->fd, (uint8_t *)&wire + r, sizeof(wire) - (size_t)r, 0)))
+		if (r < (ssize_t)sizeof(h) &&
+		    (err = read_exact(s->fd, (uint8_t *)&h + r, sizeof(h) - (size_t)r, 0)))
 			return err;
-		rdsb_hdr_decode(&wire, &h);
 	} else {
 		if (!peek && r == 0)
 			return -ECONNRESET;
-		err = wait_bytes(s, &wire, RDS_HEADER_SIZE, false);
+		err = wait_bytes(s, &h, RDS_HEADER_SIZE, false);
 		if (err)
 			return err;
-		rdsb_hdr_decode(&wire, &h);
+		rdsb_deliv_hdr_decode(&h);
 		if (peek) {
 			peeked = malloc(RDS_HEADER_SIZE + h.len);
 			if (!peeked)
@@ -224,10 +223,11 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 				free(peeked);
 				return err;
 			}
-		} else if ((err = read_exact(s->fd, &wire, sizeof(wire), 0))) {
+		} else if ((err = read_exact(s->fd, &h, sizeof(h), 0))) {
 			return err;
 		}
 	}
+	rdsb_deliv_hdr_decode(&h);	/* the engine's header is ready as it is */
 	msg->msg_controllen = controllen;
 	if (h.flags & RDSB_DELIV_NOTIFY) {
 		put_cong_cmsg(msg, h.seq);
@@ -249,7 +249,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	free(peeked);
 	if (r < 0)
 		return r;
-	put_name(s, msg, h.ack, h.sport);
+	put_name(s, msg, h.slot, h.sport);
 	if (h.len > room) {
 		msg->msg_flags |= MSG_TRUNC;
 		if (flags & MSG_TRUNC)
