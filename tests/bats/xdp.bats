@@ -69,7 +69,9 @@ transfer() {
 		 "rx_out_of_window", "rx_bad_record", "xdp_pass", "xdp_redirect", "xdp_ack_consumed",
 		 "xdp_ack_stale_epoch", "xdp_cong_applied", "xdp_cong_old", "xdp_drop_truncated",
 		 "xdp_drop_ip_fragment", "xdp_drop_bad_udp_len", "xdp_drop_bad_path", "xdp_drop_bad_len",
-		 "xdp_drop_bad_cong", "xdp_drop_unknown_conn", "xdp_drop_no_xsk", "xsk_rx_ring_full",
+		 "xdp_drop_bad_cong", "xdp_drop_unknown_conn", "xdp_drop_no_xsk", "xdp_ack_beyond_sent",
+		 "xdp_drop_bad_ack", "xdp_drop_bad_credit", "xdp_drop_cong_foreign", "xdp_drop_cong_too_new",
+		 "xdp_cong_expired", "xsk_rx_ring_full",
 		 "xsk_rx_fill_ring_empty", "xsk_rx_dropped", "xsk_tx_invalid"]'
 	[ "$(tcounter B xdp_redirect)" -gt 400 ]
 	[ "$(tcounter B rx_frames)" -gt 400 ]
