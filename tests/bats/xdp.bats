@@ -204,7 +204,7 @@ spoof() {
 	grew xdp_ack_stale_epoch 8
 	grew xdp_drop_bad_ack 8
 	rm -f "$BATS_TEST_TMPDIR"/ready.*
-	transfer 200 0:20000 20
+	transfer 200 0:20000
 	# one that has (it read the epochs, as a host seeing the frames could):
 	# an ack beyond what A sent, a credit no ring allows, a version 2^64-1
 	read -r tx rx sent ver fslot <<<"$(conn_state)"
@@ -224,7 +224,7 @@ spoof() {
 	bpftool -j map lookup pinned "$(pins A)/rdsb_cong" key $((fslot & 255)) $((fslot >> 8 & 255)) 0 0 |
 		jq -e '[.formatted.value.bits[]] | all(. == 0)' >/dev/null
 	rm -f "$BATS_TEST_TMPDIR"/ready.*
-	transfer 200 0:20000 20
+	transfer 200 0:20000
 }
 
 @test "xdp: SO_RDS_TRANSPORT is RDS_TRANS_XDP (4); TCP is ENOPROTOOPT, IB and GAP EPROTOTYPE (not the initial namespace); a socket that selected it round-trips" {
