@@ -15,6 +15,16 @@
 #define RDSX_CONG_CHUNK		1024	/* congestion map bytes per frame */
 #define RDSX_CONG_CHUNKS	(RDS_CONG_MAP_BYTES / RDSX_CONG_CHUNK)
 #define RDSX_CREDIT_FRAMES	16	/* frames one credit (h_credit unit) allows */
+/* No receiver grants more than its AF_XDP ring holds (2048 frames): a credit
+ * above this is not a peer's and is not believed. */
+#define RDSX_CREDIT_MAX		128
+/* Congestion map versions are the sender's CLOCK_REALTIME in us: a chunk may
+ * be newer than the last one applied at its offset by the time since then,
+ * plus this much for clocks that drift or step. A map not repeated for
+ * RDSX_CONG_EXPIRE_NS (the peer repeats it every 500 ms) is replaced by the
+ * next chunk of any version, so a wrong version cannot hold it for good. */
+#define RDSX_CONG_SLACK_US	(10ull * 1000000)
+#define RDSX_CONG_EXPIRE_NS	(2ull * 1000000000)
 
 /* Pins, next to the engine's maps. */
 #define RDSX_MAP_CONNS		"rdsx_conns"
@@ -51,13 +61,21 @@ struct rdsx_path {
 	__u64	ack_frames;	/* ack-only frames consumed */
 	__u32	ack_wake;	/* set by userspace, which waits: the next ack that
 				 * advances acked clears it and wakes it (rdsx_wake) */
+	__u32	rx_epoch;	/* set by userspace: the peer's epoch on this path,
+				 * 0 before its first data frame */
+	__u32	sent;		/* set by userspace: the last frame number sent in
+				 * tx_epoch; an ack beyond it is not believed */
 	__u32	pad;
 };
 
 /* Per connection: the version of each congestion map chunk applied, so a
- * repeated or reordered older chunk never overwrites a newer one. */
+ * repeated or reordered older chunk never overwrites a newer one, and when
+ * (bpf_ktime_get_ns) it was applied and last seen again, so a version too
+ * far ahead is refused and a map no one repeats expires. */
 struct rdsx_cong_ver {
 	__u64	ver[RDSX_CONG_CHUNKS];
+	__u64	applied_ns[RDSX_CONG_CHUNKS];
+	__u64	seen_ns[RDSX_CONG_CHUNKS];
 };
 
 /* What the XDP program did with a frame; per-CPU counters. */
@@ -75,7 +93,13 @@ struct rdsx_cong_ver {
 	X(DROP_BAD_LEN,		"drop_bad_len")				\
 	X(DROP_BAD_CONG,	"drop_bad_cong")			\
 	X(DROP_UNKNOWN_CONN,	"drop_unknown_conn")			\
-	X(DROP_NO_XSK,		"drop_no_xsk")
+	X(DROP_NO_XSK,		"drop_no_xsk")				\
+	X(ACK_BEYOND_SENT,	"ack_beyond_sent")			\
+	X(DROP_BAD_ACK,		"drop_bad_ack")				\
+	X(DROP_BAD_CREDIT,	"drop_bad_credit")			\
+	X(DROP_CONG_FOREIGN,	"drop_cong_foreign")			\
+	X(DROP_CONG_TOO_NEW,	"drop_cong_too_new")			\
+	X(CONG_EXPIRED,		"cong_expired")
 
 enum rdsx_counter {
 #define RDSX_COUNTER_ENUM(id, name) RDSX_C_##id,

@@ -69,7 +69,9 @@ transfer() {
 		 "rx_out_of_window", "rx_bad_record", "xdp_pass", "xdp_redirect", "xdp_ack_consumed",
 		 "xdp_ack_stale_epoch", "xdp_cong_applied", "xdp_cong_old", "xdp_drop_truncated",
 		 "xdp_drop_ip_fragment", "xdp_drop_bad_udp_len", "xdp_drop_bad_path", "xdp_drop_bad_len",
-		 "xdp_drop_bad_cong", "xdp_drop_unknown_conn", "xdp_drop_no_xsk", "xsk_rx_ring_full",
+		 "xdp_drop_bad_cong", "xdp_drop_unknown_conn", "xdp_drop_no_xsk", "xdp_ack_beyond_sent",
+		 "xdp_drop_bad_ack", "xdp_drop_bad_credit", "xdp_drop_cong_foreign", "xdp_drop_cong_too_new",
+		 "xdp_cong_expired", "xsk_rx_ring_full",
 		 "xsk_rx_fill_ring_empty", "xsk_rx_dropped", "xsk_tx_invalid"]'
 	[ "$(tcounter B xdp_redirect)" -gt 400 ]
 	[ "$(tcounter B rx_frames)" -gt 400 ]
@@ -149,6 +151,78 @@ PY
 	[ "$(tcounter A xdp_drop_bad_len)" -eq $((before_len + 9)) ]
 	[ "$(tcounter A xdp_drop_bad_cong)" -eq $((before_cong + 3)) ]
 	in_host A "$RDSB_BIN" status >/dev/null
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	transfer 200 0:20000
+}
+
+# xdp_map HOST MAP: a pinned map of the host's XDP transport, dumped as JSON
+xdp_map() {
+	bpftool -j map dump pinned "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$( [ "$1" = A ] && echo "$NS_A" || echo "$NS_B")")/$2"
+}
+
+# A's state for its IPv4 connection to B: the rdsx_conns index, then on path
+# 0 our epoch, B's epoch and the last frame sent, then the congestion map
+# version of chunk 0 and B's map slot
+conn_state() {
+	local ci
+	ci=$(xdp_map A rdsx_conns | jq '.[] | select(.formatted.key.faddr[12:] == [10, 99, 0, 2]) | .formatted.value.index')
+	xdp_map A rdsx_paths | jq -r --argjson i $((ci * 8)) '.[] | select(.key == $i or .formatted.key == $i) | .formatted.value | "\(.tx_epoch) \(.rx_epoch) \(.sent)"' | head -1 | tr '\n' ' '
+	xdp_map A rdsx_cong_ver | jq -r --argjson i "$ci" '.[] | select(.formatted.key == $i) | .formatted.value.ver[0]' | tr '\n' ' '
+	xdp_map A rdsx_conns | jq '.[] | select(.formatted.key.faddr[12:] == [10, 99, 0, 2]) | .formatted.value.fslot'
+}
+
+# spoof KIND ARGS...: tests/tools/rdsx-spoof.py from the wire's bridge (a host
+# on the link that is neither peer), as B (10.99.0.2) to A
+spoof() {
+	in_host W python3 "$BATS_TEST_DIRNAME/../tools/rdsx-spoof.py" br0 "$(in_host A cat /sys/class/net/eth0/address)" \
+		$ADDR_B $ADDR_A "$@"
+}
+
+@test "xdp: spoofed congestion maps, acks and credits from a host on the link are counted drops; a map that got in expires; traffic flows" {
+	transfer 10 0:100
+	read -r tx rx sent ver fslot <<<"$(conn_state)"
+	echo "A: tx_epoch $tx rx_epoch $rx sent $sent ver $ver fslot $fslot"
+	[ "$rx" -gt 0 ] && [ "$sent" -gt 0 ] && [ "$ver" -gt 0 ]
+	other=$(( (rx + 1) % 65536 ? (rx + 1) % 65536 : 1 ))
+	# a host that has not seen the frames: the issue's 8 chunks of version
+	# 2^64-1, every port congested; acks of another epoch, acks of nothing
+	declare -A was
+	for c in xdp_drop_cong_foreign xdp_ack_stale_epoch xdp_drop_bad_ack xdp_ack_beyond_sent \
+		 xdp_drop_bad_credit xdp_drop_cong_too_new xdp_cong_expired xdp_cong_applied; do
+		was[$c]=$(tcounter A $c)
+	done
+	# by exactly n, once the frames are in (5 s)
+	grew() {
+		for _ in $(seq 50); do [ "$(tcounter A "$1")" -ge $((was[$1] + $2)) ] && break; sleep 0.1; done
+		echo "$1: ${was[$1]} -> $(tcounter A "$1")"
+		[ "$(tcounter A "$1")" -eq $((was[$1] + $2)) ]
+	}
+	[ "$(spoof cong 0xffffffffffffffff $other 0 255)" -eq 8 ]
+	[ "$(spoof ack $(( ((tx + 1) % 65536) << 32 | 5 )) $other 0)" -eq 8 ]
+	[ "$(spoof ack 0 $other 0)" -eq 8 ]
+	grew xdp_drop_cong_foreign 8
+	grew xdp_ack_stale_epoch 8
+	grew xdp_drop_bad_ack 8
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	transfer 200 0:20000
+	# one that has (it read the epochs, as a host seeing the frames could):
+	# an ack beyond what A sent, a credit no ring allows, a version 2^64-1
+	read -r tx rx sent ver fslot <<<"$(conn_state)"
+	[ "$(spoof ack $(( tx << 32 | (sent + 1000) )) $rx 4 0)" -eq 1 ]
+	[ "$(spoof ack $(( tx << 32 | sent )) $rx 255 0)" -eq 1 ]
+	[ "$(spoof cong 0xffffffffffffffff $rx 0 255)" -eq 8 ]
+	grew xdp_ack_beyond_sent 1
+	grew xdp_drop_bad_credit 1
+	grew xdp_drop_cong_too_new 8
+	# a version within the slack gets in and congests every port of B...
+	was[xdp_cong_applied]=$(tcounter A xdp_cong_applied)
+	[ "$(spoof cong $((ver + 5000000)) $rx 0 255)" -eq 8 ]
+	grew xdp_cong_applied 8
+	# ...until B's next repeat of its own map, 2 s after the spoofed one
+	for _ in $(seq 40); do [ "$(tcounter A xdp_cong_expired)" -ge $((was[xdp_cong_expired] + 8)) ] && break; sleep 0.1; done
+	grew xdp_cong_expired 8
+	bpftool -j map lookup pinned "$(pins A)/rdsb_cong" key $((fslot & 255)) $((fslot >> 8 & 255)) 0 0 |
+		jq -e '[.formatted.value.bits[]] | all(. == 0)' >/dev/null
 	rm -f "$BATS_TEST_TMPDIR"/ready.*
 	transfer 200 0:20000
 }

@@ -84,9 +84,14 @@ static void ack_frame(struct frame *f, const uint8_t *from, uint64_t ack, uint8_
 	rdsx_fields_put(f->h, &fl);
 }
 
+/* A map chunk on path 0, whose peer epoch 0x4321 the receiver knows (set
+ * in test_cong_chunks). */
 static void cong_frame(struct frame *f, uint16_t off, uint64_t ver, uint32_t payload, uint8_t fill)
 {
+	struct rdsx_fields fl = { .epoch = 0x4321 };
+
 	frame(f, B4, A4, 0, payload);
+	rdsx_fields_put(f->h, &fl);
 	f->h->h_flags = RDS_FLAG_CONG_BITMAP;
 	f->h->h_len = htobe32(RDS_CONG_MAP_BYTES);
 	f->h->h_dport = htobe16(off);
@@ -176,6 +181,7 @@ static void test_data_redirected_with_piggybacked_ack(void)
 
 	st->tx_epoch = EPOCH;
 	st->acked = 0;
+	st->sent = 20;
 	data_frame(&f, B4, A4, 1, (uint64_t)EPOCH << 32 | 17, 1000);
 	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_REDIRECT);
 	CHECK_EQ(st->acked, 17);
@@ -196,6 +202,7 @@ static void test_ack_only_consumed(void)
 
 	st->tx_epoch = EPOCH;
 	st->acked = 100;
+	st->sent = 200;
 	st->dup_acks = 0;
 	st->ack_frames = 0;
 	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 150, 4);
@@ -211,8 +218,26 @@ static void test_ack_only_consumed(void)
 	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 120, 4);
 	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_CONSUMED);
 	CHECK_EQ(st->acked, 150);
+	/* an ack beyond the last frame sent, one of nothing, a credit no
+	 * receiver grants: not believed, acked and credit stay */
+	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 201, 4);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_BEYOND_SENT);
+	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | (200 + 0x7fff0000u), 4);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_BEYOND_SENT);
+	ack_frame(&f, B4, 0, 0);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_ACK);
+	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 160, RDSX_CREDIT_MAX + 1);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_BAD_CREDIT);
+	CHECK_EQ(st->acked, 150);
+	CHECK_EQ(st->credit, 4);
+	/* ...on data, the ack is refused and counted, the data goes on */
+	data_frame(&f, B4, A4, 1, (uint64_t)EPOCH << 32 | 300, 10);
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_ACK_BEYOND_SENT);
+	CHECK_EQ(st->acked, 150);
+	CHECK_EQ(st->credit, 4);
 	/* frame numbers wrap: 0xfffffff0 -> 5 is forward */
 	st->acked = 0xfffffff0u;
+	st->sent = 10;
 	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 5, 4);
 	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_CONSUMED);
 	CHECK_EQ(st->acked, 5);
@@ -253,6 +278,7 @@ static void test_ack_wakes_waiting_sender(void)
 		return;
 	st->tx_epoch = EPOCH;
 	st->acked = 10;
+	st->sent = 100;
 	st->ack_wake = 0;
 	ack_frame(&f, B4, (uint64_t)EPOCH << 32 | 20, 4);
 	EXPECT(&f, f.len, XDP_DROP, RDSX_C_ACK_CONSUMED);
@@ -286,6 +312,7 @@ static void test_cong_chunks(void)
 	uint8_t want[RDSX_CONG_CHUNK];
 	struct frame f;
 
+	path_state(CONN_B4, 0)->rx_epoch = 0x4321;
 	cong_frame(&f, 2048, 1000, RDSX_CONG_CHUNK, 0xa5);
 	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_CONG_APPLIED);
 	CHECK(!bpf_map_lookup_elem(fd, &slot, &map));
@@ -330,6 +357,75 @@ static void test_cong_chunks(void)
 	CHECK(!bpf_map_lookup_elem(fd, &slot, &map));
 	CHECK_EQ(map.bits[0], 0);
 	CHECK_EQ(map.bits[1023], 0);
+}
+
+static uint8_t cong_byte(uint32_t at)
+{
+	struct rdsb_cong_map map;
+	uint32_t slot = SLOT_B4;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.rdsb_cong), &slot, &map))
+		return 0xee;
+	return map.bits[at];
+}
+
+/* Chunks from anyone but the path's peer, versions far ahead: refused. A
+ * version ahead of the clock that got in anyway holds the chunk only until
+ * it expires: then the genuine peer's next repeat replaces it. */
+static void test_cong_spoofed(void)
+{
+	struct rdsx_path *st = path_state(CONN_B4, 0);
+	int fd = bpf_map__fd(skel->maps.rdsx_cong_ver);
+	uint32_t ci = CONN_B4;
+	struct rdsx_cong_ver cv;
+	struct frame f;
+
+	st->rx_epoch = 0x4321;
+	st->tx_epoch = EPOCH;
+	st->sent = 50;
+	cong_frame(&f, 0, 5000, RDSX_CONG_CHUNK, 0x01);
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_CONG_APPLIED);
+	/* another epoch, no ack: not the path's peer, whatever the version */
+	cong_frame(&f, 0, ~0ull, RDSX_CONG_CHUNK, 0xff);
+	f.h->h_csum = htobe16(0x4322);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_CONG_FOREIGN);
+	/* an ack of another epoch, or beyond what was sent, proves nothing */
+	f.h->h_ack = htobe64((uint64_t)(EPOCH + 1) << 32 | 3);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_CONG_FOREIGN);
+	f.h->h_ack = htobe64((uint64_t)EPOCH << 32 | 51);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_CONG_FOREIGN);
+	CHECK_EQ(cong_byte(0), 0x01);
+	/* a peer whose data we have not seen yet proves itself by its ack */
+	st->rx_epoch = 0;
+	f.h->h_ack = htobe64((uint64_t)EPOCH << 32 | 50);
+	f.h->h_sequence = htobe64(5001);
+	memset(f.payload, 0x02, RDSX_CONG_CHUNK);
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_CONG_APPLIED);
+	st->rx_epoch = 0x4321;
+	/* the path's peer, but a version far beyond the time since the last */
+	cong_frame(&f, 0, ~0ull, RDSX_CONG_CHUNK, 0xff);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_CONG_TOO_NEW);
+	cong_frame(&f, 0, 5001 + RDSX_CONG_SLACK_US + 1000000, RDSX_CONG_CHUNK, 0xff);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_DROP_CONG_TOO_NEW);
+	CHECK_EQ(cong_byte(0), 0x02);
+	/* within the slack: applied; the genuine map's version (5001) is
+	 * now older and refused... */
+	cong_frame(&f, 0, 5001 + RDSX_CONG_SLACK_US / 2, RDSX_CONG_CHUNK, 0xff);
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_CONG_APPLIED);
+	cong_frame(&f, 0, 5001, RDSX_CONG_CHUNK, 0x02);
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_CONG_OLD);
+	CHECK_EQ(cong_byte(0), 0xff);
+	/* ...until the chunk has not been repeated for RDSX_CONG_EXPIRE_NS
+	 * (its seen time moved back instead of waiting) */
+	CHECK(!bpf_map_lookup_elem(fd, &ci, &cv));
+	cv.seen_ns[0] -= RDSX_CONG_EXPIRE_NS + 1;
+	CHECK(!bpf_map_update_elem(fd, &ci, &cv, BPF_EXIST));
+	EXPECT(&f, f.len, XDP_REDIRECT, RDSX_C_CONG_EXPIRED);
+	CHECK_EQ(cong_byte(0), 0x02);
+	/* a repeat keeps it fresh: the next one is old again */
+	EXPECT(&f, f.len, XDP_DROP, RDSX_C_CONG_OLD);
+	CHECK(!bpf_map_lookup_elem(fd, &ci, &cv));
+	CHECK_EQ(cv.ver[0], 5001);
 }
 
 static void test_truncated_and_hostile(void)
@@ -474,6 +570,7 @@ int main(void)
 	test_ack_only_consumed();
 	test_ack_wakes_waiting_sender();
 	test_cong_chunks();
+	test_cong_spoofed();
 	test_truncated_and_hostile();
 	test_fuzz_never_crashes();
 	test_no_socket_on_queue();

@@ -87,25 +87,43 @@ static __always_inline void key_v4(struct rdsx_conn_key *k, __be32 saddr, __be32
 	__builtin_memcpy(&k->faddr[12], &saddr, 4);
 }
 
-/* A cumulative ack from the peer: only for the epoch we send with, and only
- * forward (frame numbers wrap). */
-static __always_inline void apply_ack(const struct rdsx_conn *c, __u32 path,
-				      const struct rds_header *h, bool ack_only)
+static __always_inline struct rdsx_path *path_state(const struct rdsx_conn *c, __u32 path,
+						    __u32 *idx)
 {
-	__u32 idx = c->index * RDS_MPATH_WORKERS + path;
-	struct rdsx_path *st = bpf_map_lookup_elem(&rdsx_paths, &idx);
-	__u64 ack = bpf_be64_to_cpu(h->h_ack);
-	__u32 epoch = (__u32)(ack >> 32), n = (__u32)ack;
+	*idx = c->index * RDS_MPATH_WORKERS + path;
+	return bpf_map_lookup_elem(&rdsx_paths, idx);
+}
 
-	if (!st)
-		return;
-	st->credit = h->h_credit;
+/* The ack in a frame names the epoch we send with (which a host that never
+ * saw our frames does not know) and no frame beyond the last we sent. */
+static __always_inline int ack_check(const struct rdsx_path *st, __u64 ack)
+{
+	if ((__u32)(ack >> 32) != st->tx_epoch)
+		return RDSX_C_ACK_STALE;
+	if ((__s32)((__u32)ack - st->sent) > 0)
+		return RDSX_C_ACK_BEYOND_SENT;
+	return -1;
+}
+
+/* A cumulative ack from the peer and the window it grants: only when the
+ * ack is believed (ack_check), only forward (frame numbers wrap). Returns
+ * the counter of what it refused, or -1. An ack of 0 (the peer has nothing
+ * of ours yet) vouches for nothing: the credit stays the initial one. */
+static __always_inline int apply_ack(struct rdsx_path *st, __u32 idx, const struct rds_header *h,
+				     bool ack_only)
+{
+	__u64 ack = bpf_be64_to_cpu(h->h_ack);
+	__u32 n = (__u32)ack;
+	int bad;
+
 	if (!ack)
-		return;
-	if (epoch != st->tx_epoch) {
-		count(RDSX_C_ACK_STALE, 0);
-		return;
-	}
+		return ack_only ? RDSX_C_DROP_BAD_ACK : -1;
+	bad = ack_check(st, ack);
+	if (bad >= 0)
+		return bad;
+	if (h->h_credit > RDSX_CREDIT_MAX)
+		return RDSX_C_DROP_BAD_CREDIT;
+	st->credit = h->h_credit;
 	if ((__s32)(n - st->acked) > 0) {
 		st->acked = n;
 		if (st->ack_wake) {
@@ -116,6 +134,18 @@ static __always_inline void apply_ack(const struct rdsx_conn *c, __u32 path,
 		st->dup_acks++;
 	if (ack_only)
 		st->ack_frames++;
+	return -1;
+}
+
+/* A frame of the established path: it carries the epoch the peer's data
+ * frames carry on it, or an ack that is believed. */
+static __always_inline bool from_path_peer(const struct rdsx_path *st, const struct rds_header *h)
+{
+	__u64 ack = bpf_be64_to_cpu(h->h_ack);
+
+	if (st->rx_epoch && bpf_ntohs(h->h_csum) == st->rx_epoch)
+		return true;
+	return ack && ack_check(st, ack) < 0;
 }
 
 static __always_inline __u32 frame_number(const struct rds_header *h)
@@ -126,31 +156,49 @@ static __always_inline __u32 frame_number(const struct rds_header *h)
 	return bpf_ntohl(n);
 }
 
-/* A congestion map chunk: newer than what was applied at its offset? */
+/* A congestion map chunk: newer than what was applied at its offset, by no
+ * more than the time since then (RDSX_CONG_SLACK_US); a map its sender has
+ * not repeated for RDSX_CONG_EXPIRE_NS takes the next chunk whatever its
+ * version. */
 static __always_inline int cong_chunk(struct xdp_md *ctx, const struct rdsx_conn *c,
-				      const struct rds_header *h, __u32 hlen, __u32 payload_off,
+				      const struct rdsx_path *st, const struct rds_header *h, __u32 hlen, __u32 payload_off,
 				      __u32 payload)
 {
 	__u16 off = bpf_ntohs(h->h_dport);
-	__u64 ver = bpf_be64_to_cpu(h->h_sequence);
+	__u64 ver = bpf_be64_to_cpu(h->h_sequence), now = bpf_ktime_get_ns(), last;
 	__u32 chunk = off / RDSX_CONG_CHUNK, ci = c->index, slot = c->fslot;
 	struct rdsx_cong_ver *cv;
 	struct rdsb_cong_map *map;
+	__u32 applied = RDSX_C_CONG_APPLIED;
+	bool expired;
 
 	if (!rdsb_h_len_ok(h->h_flags, hlen) || payload != RDSX_CONG_CHUNK ||
 	    off % RDSX_CONG_CHUNK || chunk >= RDSX_CONG_CHUNKS || frame_number(h))
 		return count(RDSX_C_DROP_BAD_CONG, XDP_DROP);
+	/* only the peer of an established path moves its map */
+	if (!from_path_peer(st, h))
+		return count(RDSX_C_DROP_CONG_FOREIGN, XDP_DROP);
 	cv = bpf_map_lookup_elem(&rdsx_cong_ver, &ci);
 	map = bpf_map_lookup_elem(&rdsb_cong, &slot);
 	if (!cv || !map)
 		return count(RDSX_C_DROP_UNKNOWN_CONN, XDP_DROP);
 	chunk &= RDSX_CONG_CHUNKS - 1;
-	if (ver <= cv->ver[chunk])
+	last = cv->ver[chunk];
+	expired = now - cv->seen_ns[chunk] > RDSX_CONG_EXPIRE_NS;
+	if (ver == last && !expired) {
+		cv->seen_ns[chunk] = now;
 		return count(RDSX_C_CONG_OLD, XDP_DROP);
+	}
+	if (ver <= last || (last && ver - last > (now - cv->applied_ns[chunk]) / 1000 + RDSX_CONG_SLACK_US)) {
+		if (!expired)
+			return count(ver > last ? RDSX_C_DROP_CONG_TOO_NEW : RDSX_C_CONG_OLD, XDP_DROP);
+		applied = RDSX_C_CONG_EXPIRED;
+	}
 	if (bpf_xdp_load_bytes(ctx, payload_off, &map->bits[chunk * RDSX_CONG_CHUNK], RDSX_CONG_CHUNK))
 		return count(RDSX_C_DROP_TRUNCATED, XDP_DROP);
 	cv->ver[chunk] = ver;
-	count(RDSX_C_CONG_APPLIED, 0);
+	cv->applied_ns[chunk] = cv->seen_ns[chunk] = now;
+	count(applied, 0);
 	return -1;	/* applied: userspace tells the engine */
 }
 
@@ -161,9 +209,10 @@ int rdsx_xdp(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct rdsx_conn_key key;
 	struct rdsx_conn *c;
+	struct rdsx_path *st;
 	struct rds_header *h;
 	struct udphdr *udp;
-	__u32 l4_off, path, payload, hlen, qid;
+	__u32 l4_off, path, payload, hlen, qid, idx = 0;
 	bool ack_only;
 	int v;
 
@@ -212,29 +261,31 @@ int rdsx_xdp(struct xdp_md *ctx)
 	if (!rdsb_msg_size_ok(hlen))
 		return count(RDSX_C_DROP_BAD_LEN, XDP_DROP);
 	c = bpf_map_lookup_elem(&rdsx_conns, &key);
+	st = c ? path_state(c, path, &idx) : NULL;
 
 	ack_only = !h->h_sport && !h->h_dport && !hlen && !h->h_flags && !frame_number(h);
 	if (ack_only) {
 		if (payload)
 			return count(RDSX_C_DROP_BAD_LEN, XDP_DROP);
-		if (!c)
+		if (!st)
 			return count(RDSX_C_DROP_UNKNOWN_CONN, XDP_DROP);
-		apply_ack(c, path, h, true);
-		return count(RDSX_C_ACK_CONSUMED, XDP_DROP);
+		v = apply_ack(st, idx, h, true);
+		return count(v >= 0 ? v : RDSX_C_ACK_CONSUMED, XDP_DROP);
 	}
 	if (rdsb_is_cong_map(h->h_flags)) {
-		if (!c)
+		if (!st)
 			return count(RDSX_C_DROP_UNKNOWN_CONN, XDP_DROP);
-		apply_ack(c, path, h, false);
-		v = cong_chunk(ctx, c, h, hlen, l4_off + sizeof(*udp) + sizeof(*h), payload);
+		apply_ack(st, idx, h, false);	/* believed or not on its own */
+		v = cong_chunk(ctx, c, st, h, hlen, l4_off + sizeof(*udp) + sizeof(*h), payload);
 		if (v >= 0)
 			return v;
 	} else {
 		/* data: sequenced, and no fragment carries more than its record */
 		if (!frame_number(h) || payload > hlen)
 			return count(RDSX_C_DROP_BAD_LEN, XDP_DROP);
-		if (c)
-			apply_ack(c, path, h, false);
+		/* a refused piggybacked ack is counted; the data is userspace's */
+		if (st && (v = apply_ack(st, idx, h, false)) >= 0)
+			count(v, 0);
 	}
 	qid = ctx->rx_queue_index;
 	if (!bpf_map_lookup_elem(&rdsx_xsks, &qid))

@@ -26,6 +26,8 @@ struct ring_buffer;
 #define RDSX_RING_SLACK	64		/* of it for frames outside the windows (new paths) */
 /* until the peer says: 8 paths starting at once fit in its ring */
 #define RDSX_INIT_CREDIT ((RDSX_RX_RING - RDSX_RING_SLACK) / RDS_MPATH_WORKERS / RDSX_CREDIT_FRAMES)
+_Static_assert((RDSX_RX_RING - RDSX_RING_SLACK) / RDSX_CREDIT_FRAMES <= RDSX_CREDIT_MAX,
+	       "a window we grant must be one the peer's XDP believes");
 #define RDSX_DLQ	4096		/* complete messages waiting for the engine */
 #define RDSX_FRAG_MAX	3584		/* a frame must fit one 4 KiB umem frame */
 

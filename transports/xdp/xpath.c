@@ -51,6 +51,8 @@ void rdsx_xpath_init(struct rdsx_xpath *xp, struct rdsx_conn_st *xc, unsigned in
 	xp->last_credit = RDSX_INIT_CREDIT;
 	__atomic_store_n(&map->tx_epoch, xp->tx_epoch, __ATOMIC_RELEASE);
 	__atomic_store_n(&map->acked, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&map->sent, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&map->rx_epoch, 0, __ATOMIC_RELEASE);
 	map->credit = RDSX_INIT_CREDIT;
 	xp->dup_seen = map->dup_acks;
 }
@@ -67,7 +69,8 @@ void rdsx_xpath_free(struct rdsx_xpath *xp)
 
 static uint32_t window(const struct rdsx_xpath *xp)
 {
-	uint32_t win = xp->map->credit * RDSX_CREDIT_FRAMES;
+	uint32_t c = xp->map->credit;	/* XDP believes no more than RDSX_CREDIT_MAX */
+	uint32_t win = (c < RDSX_CREDIT_MAX ? c : RDSX_CREDIT_MAX) * RDSX_CREDIT_FRAMES;
 
 	return win ? win : 1;	/* a window probe: one frame past a closed window */
 }
@@ -151,6 +154,9 @@ static bool send_numbered(struct rdsx_state *x, struct rdsx_xpath *xp, uint32_t 
 	uint8_t *frame = rdsx_tx_data(x, addr);
 	struct rdsx_fields f;
 
+	/* before it can be acked: XDP believes no ack beyond it */
+	if (sdiff(n, xp->map->sent) > 0)
+		__atomic_store_n(&xp->map->sent, n, __ATOMIC_RELEASE);
 	if (rdsx_tx_in_ring(x, addr)) {
 		/* its last copy is not out yet: this one goes in another buffer */
 		uint8_t *copy = rdsx_tx_buf(x, &addr);
@@ -231,6 +237,7 @@ void rdsx_xpath_restart_tx(struct rdsx_xpath *xp)
 	xp->tx_epoch = new_epoch(xp->tx_epoch);
 	__atomic_store_n(&xp->map->tx_epoch, xp->tx_epoch, __ATOMIC_RELEASE);
 	__atomic_store_n(&xp->map->acked, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&xp->map->sent, 0, __ATOMIC_RELEASE);
 	xp->map->credit = RDSX_INIT_CREDIT;
 	xp->tx_acked = 0;
 	xp->tx_next = n + 1;
@@ -357,6 +364,8 @@ void rdsx_xpath_rx(struct rdsx_state *x, struct rdsx_xpath *xp, const struct rds
 			rx_paths++;
 		}
 		xp->rx_epoch = f.epoch;
+		/* XDP takes this path's congestion maps from this epoch on */
+		__atomic_store_n(&xp->map->rx_epoch, f.epoch, __ATOMIC_RELEASE);
 	}
 	xp->ack_due = true;
 	rdsx_count(rx_frames);

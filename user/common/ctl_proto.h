@@ -38,6 +38,10 @@ enum rdsb_ctl_op {
 	RDSB_CTL_HOLD,		/* the socket's fd is in flight (SCM_RIGHTS, exec): the
 				 * socket outlives its control connections for
 				 * RDSB_HOLD_SECONDS, for its next holder to ATTACH */
+	RDSB_CTL_CONNECT,	/* addr, scope_id: a first send to an address with no
+				 * slot: the engine makes its connection now (err 0),
+				 * or the table is full (ENOMEM, as the kernel's
+				 * rds_conn_create_outgoing) */
 };
 
 struct rdsb_ctl_req {

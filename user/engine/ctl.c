@@ -269,6 +269,9 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 		if (s)
 			s->hold_until = e->now + RDSB_HOLD_SECONDS * 1000000000ull;
 		break;
+	case RDSB_CTL_CONNECT:
+		rep.err = s ? rdsb_sock_conn_for(e, s, req->addr, req->scope_id) : EINVAL;
+		break;
 	case RDSB_CTL_LOCAL_ADDR:
 		rep.err = rdsb_addr_is_local(req->addr, req->scope_id) ? 0 : EADDRNOTAVAIL;
 		break;

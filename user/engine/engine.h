@@ -401,6 +401,8 @@ bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_r
 void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c);
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
 		   uint16_t *port);
+/* CTL_CONNECT: the connection from s's address to daddr (a positive errno) */
+int rdsb_sock_conn_for(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t daddr[16], uint32_t scope);
 void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes);
 
 /* conn.c: connections, paths, handshake */

@@ -203,6 +203,13 @@ fail:
 	}
 }
 
+int rdsb_sock_conn_for(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t daddr[16], uint32_t scope)
+{
+	if (!s->bound)
+		return ENOTCONN;
+	return rdsb_conn_get(e, s->addr, daddr, scope ? scope : s->scope_id, true) ? 0 : ENOMEM;
+}
+
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
 		   uint16_t *port)
 {
@@ -447,9 +454,10 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->req_pending = true;
 	c = rdsb_conn_get(e, s->addr, s->req.daddr, s->req.scope_id ? s->req.scope_id : s->scope_id, true);
 	if (!c) {
-		/* No address slot or memory for it. The kernel's sendmsg fails
-		 * then (rds_conn_create_outgoing: ENOMEM); here the library
-		 * returned already: count it. */
+		/* No address slot or memory for it. The library asked for the
+		 * connection before its first send there (CTL_CONNECT, failed
+		 * with ENOMEM as the kernel's sendmsg); another socket took the
+		 * last slot since, or an idle connection was freed: count it. */
 		rdsb_count(e, RDSB_C_DROP_NO_CONN);
 		rdsb_sock_req_done(e, m);
 		rdsb_msg_free(m);

@@ -67,10 +67,8 @@ int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16])
 	return -1;
 }
 
-bool rdsb_port_congested(const struct rdsb_engine_maps *m, const uint8_t addr[16], uint16_t port)
+bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t port)
 {
-	int slot = rdsb_addr_find(m, addr);
-
 	if (slot < 0)
 		return false;
 	return m->congs[slot].bits[port >> 3] & (1u << (port & 7));

@@ -127,7 +127,7 @@ struct rdsb_engine_maps {
 const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd);
 int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16]);
 bool rdsb_init_netns(const struct rdsb_engine_maps *m);	/* the engine is in the initial namespace */
-bool rdsb_port_congested(const struct rdsb_engine_maps *m, const uint8_t addr[16], uint16_t port);
+bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t port);
 
 /* skmsg_send.c: the sk_msg send path. rdsb_skmsg_send (under wlock, the payload in iov[1..cnt-1])
  * returns 1 when the datagram went out on the path socket and the engine

@@ -95,9 +95,9 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
 
 /* A congested destination port: ENOBUFS without blocking, else wait for the
  * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). */
-static int cong_wait(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport, int flags)
+static int cong_wait(struct rdsb_lsock *s, int slot, uint16_t dport, int flags)
 {
-	while (rdsb_port_congested(s->em, daddr, dport)) {
+	while (rdsb_port_congested(s->em, slot, dport)) {
 		if (rdsb_nonblocking(s->fd, flags)) {
 			if (s->st->cong_monitor) {
 				struct rdsb_ctl_req req = { .op = RDSB_CTL_CONG_MONITOR,
@@ -152,6 +152,27 @@ int rdsb_write_all(int fd, struct iovec *iov, int cnt)
 	return 0;
 }
 
+/* The destination's address slot (its congestion map). A first send to an
+ * address the engine has none for asks the engine for the connection first,
+ * so that a full table fails this sendmsg with ENOMEM, as the kernel's
+ * (rds_conn_create_outgoing), instead of a drop after it returned. */
+static int dest_slot(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, int *slot)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_CONNECT, .scope_id = scope };
+	struct rdsb_ctl_rep rep;
+	int err;
+
+	*slot = rdsb_addr_find(s->em, daddr);
+	if (*slot >= 0)
+		return 0;
+	memcpy(req.addr, daddr, 16);
+	err = rdsb_ctl_call(s, &req, &rep);
+	if (err)
+		return err == -EPIPE ? -ECONNRESET : err;
+	*slot = rdsb_addr_find(s->em, daddr);
+	return 0;
+}
+
 static int check_cmsgs(const struct msghdr *msg)
 {
 	struct cmsghdr *cm;
@@ -185,7 +206,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	uint16_t dport;
 	uint32_t scope = 0;
 	size_t len = 0;
-	int err, cnt = 1;
+	int err, cnt = 1, slot;
 
 	if (flags & ~SEND_FLAGS)
 		return -EOPNOTSUPP;
@@ -218,8 +239,11 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	err = check_cmsgs(msg);
 	if (err)
 		return err;
+	err = dest_slot(s, daddr, scope, &slot);
+	if (err)
+		return err;
 	/* whether the fd blocks is asked only when it matters */
-	err = cong_wait(s, daddr, dport, flags);
+	err = cong_wait(s, slot, dport, flags);
 	if (err)
 		return err;
 	err = reserve(s, (uint32_t)len, flags);
