@@ -394,14 +394,16 @@ void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
  * before it is in the socket, so the count is read under the path's lock,
  * which senders hold across their sendmsg; while one holds it, the last
  * count stands, and SIOCOUTQ after it only makes the acknowledged count
- * smaller. */
+ * smaller, never more than rdsb_txpath's written. */
 void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_txpath *t = txp(e, p);
 
 	if (!tcp_path(p)->direct || !rdsb_txlock_try(t))
 		return;
-	tcp_path(p)->written = __atomic_load_n(&txs(e, p)->written, __ATOMIC_ACQUIRE);
+	/* and the libraries' view of it, which a record written past the
+	 * library (rds-txraw) leaves behind */
+	t->written = tcp_path(p)->written = __atomic_load_n(&txs(e, p)->written, __ATOMIC_ACQUIRE);
 	rdsb_txunlock(t);
 }
 

@@ -24,8 +24,9 @@
 /* Under the lock: may this record go out on the path now? */
 static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npaths, uint32_t rec)
 {
-	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths &&
-	       t->written - t->acked + rec <= t->limit;
+	uint64_t unacked = t->written > t->acked ? t->written - t->acked : 0;
+
+	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths && unacked + rec <= t->limit;
 }
 
 /* The payload's copy at the ring's head, if the engine has read far
