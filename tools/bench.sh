@@ -185,20 +185,22 @@ plot() {	# DIR: bench.png from DIR/results.csv
 		set xtics ('64 B' 64, '1 KiB' 1024, '4 KiB' 4096, '16 KiB' 16384, '64 KiB' 65536, '256 KiB' 262144, '1 MiB' 1048576)
 		set xlabel 'message size'
 		set logscale y
-		set offsets graph 0.03, graph 0.03, graph 0.1, graph 0.05
+		set autoscale yfix
+		set offsets graph 0.03, graph 0.03, graph 0.08, graph 0.05
 		set ylabel 'throughput, one-way (Gbit/s)'
 		plot ${tput[*]}
 		set ylabel 'ping-pong rtt p50 (us)'
 		plot ${lat[*]}
 		unset logscale x
-		unset offsets
+		set offsets 0, 0, graph 0.08, 0
 		set xtics auto rotate by -30
 		set xlabel 'path (engine, paths; tcp-rec: TCP, one write per 112 B record)'
 		set ylabel '64 B messages per second (thousands)'
 		set style data histograms
 		set style histogram clustered gap 1
 		set style fill solid 0.7 border -1
-		set yrange [1:*]
+		set autoscale yfix
+		set yrange [10:*]
 		plot '$f' using 2:xtic(1) title 'request/response (tx+rx)', '' using 3 title 'one-way'
 		unset multiplot
 	EOF
