@@ -58,7 +58,7 @@ FUZZ_SECONDS ?= 60
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rdsx-loss $(UNIT_BIN) \
            $(if $(filter 1,$(SAN)),,$(EXAMPLES) $(FUZZERS))
 
 all: $(TARGETS)
@@ -66,6 +66,9 @@ all: $(TARGETS)
 $(B)/bpf/%.bpf.o: %.bpf.c $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.h $(d)/*.h)) $(B)/bpf/vmlinux.h $(HEADERS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# rdsb_txmsg hands out sequence numbers with atomic fetch-and-add (Linux 5.12+)
+$(B)/bpf/skmsg_tx.bpf.o: BPF_CFLAGS += -mcpu=v3
 
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
@@ -117,6 +120,11 @@ $(B)/tests/rds-rawstream: tests/tools/msggen.h tests/tools/addrarg.h $(HEADERS)
 $(B)/tests/rds-txraw: tests/tools/addrarg.h user/common/ctl_proto.h $(HEADERS)
 $(B)/tests/rds-mapwrite: $(HEADERS)
 $(B)/tests/tcp-pingpong: tests/tools/pingpong.h
+
+# the 64 B message rate's baseline: one write per record, threads per flow
+$(B)/tests/tcp-records: tests/tools/tcp-records.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $< -lpthread
 
 # the ping-pong with both ends receiving through a sockmap redirect
 $(B)/tests/tcp-sockmap-pingpong: tests/tools/tcp-sockmap-pingpong.c tests/tools/pingpong.h \

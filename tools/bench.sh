@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side in one run between two namespace hosts over veth:
-# raw TCP baselines (iperf3 with 1 and 8 flows, a framed TCP ping-pong, and
+# raw TCP baselines (iperf3 with 1 and 8 flows, a TCP ping-pong that sends
+# each message in one write and reads it with poll + nonblocking recv, and
 # that ping-pong with both ends receiving through a sockmap redirect, the
 # latency floor of the BPF path's receive design) next to rds-bpf stress on
 # the BPF path (`load --bpf`), the BPF path with sk_msg sends (`load --bpf
@@ -11,15 +12,23 @@
 #   latency     ping-pong, 1 task, depth 1, request = ack = size,
 #               apps and engines of both hosts pinned to CPU BENCH_CPU (p50 us)
 #   rate        64 B request/response, BENCH_TASKS x BENCH_DEPTH  (tx+rx msgs/s)
-# Writes results.csv (raw), runs.jsonl (every stress result), table.txt and
-# bench.png into BENCH_OUT (default build/bench). Numbers on this shared
-# 2-core VM are noisy: compare the ratios of one run.
+#   orate       64 B one-way, BENCH_TASKS x BENCH_DEPTH (msgs/s; the throughput run)
+# beside a TCP sender that makes one write per 48+64 B record on BENCH_TASKS
+# flows (tcp-records: one-way, and request/response at depth BENCH_DEPTH).
+# Every measurement is taken BENCH_RUNS times, the runs one after the other
+# with every path in each (in a rotating order), so that the ratios of a run
+# compare paths measured side by side; the table gives medians, the targets
+# the median of each run's ratio and its range over the runs.
+# Writes runs.csv (every run), results.csv (medians and ranges), runs.jsonl
+# (every stress result), table.txt and bench.png into BENCH_OUT (default
+# build/bench). Numbers on this shared 2-core VM are noisy: read the ratios.
 #
 #   tools/bench.sh                 run, then report
 #   tools/bench.sh --report DIR    table and plot again from DIR/results.csv
 # Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
 # BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf skmsg user xdp"), BENCH_TASKS (8),
-# BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_OUT.
+# BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_RUNS (3),
+# BENCH_OUT.
 set -euo pipefail
 here=$PWD
 cd "$(dirname "$0")/.."
@@ -27,11 +36,14 @@ out=${BENCH_OUT:-$PWD/build/bench}
 [[ $out == /* ]] || out=$here/$out
 
 # ---- report: table.txt and bench.png from results.csv -----------------------
-# results.csv: test,engine,paths,size,value,unit with
+# results.csv: test,engine,paths,size,value,unit[,lo,hi] (value the median of
+# the runs, lo and hi their range) with
 #   throughput,iperf3,FLOWS,0,GBIT,gbit        latency,tcp,1,SIZE,P50,p50_us
 #                                              latency,tcp-sockmap,1,SIZE,P50,p50_us
 #   throughput,ENGINE,PATHS,SIZE,GBIT,gbit      latency,ENGINE,PATHS,SIZE,P50,p50_us
-#   rate,ENGINE,PATHS,64,MSGS,msgs_per_s
+#   rate,ENGINE,PATHS,64,MSGS,msgs_per_s        orate,ENGINE,PATHS,64,MSGS,msgs_per_s
+#   rate,tcp-rec,FLOWS,64,MSGS,msgs_per_s       orate,tcp-rec,FLOWS,64,MSGS,msgs_per_s
+# runs.csv, beside it if the run wrote one: run,test,engine,paths,size,value,unit.
 # ENGINE: bpf, skmsg, user (all RDS/TCP) or xdp (the XDP transport, userspace path);
 # the "x user" columns compare a row with user, the RDS/TCP transport.
 table() {
@@ -42,6 +54,20 @@ table() {
 		return sprintf("%d B", s)
 	}
 	function verdict(x, ok) { return x == "-" ? "-" : (ok ? "met" : "NOT MET") }
+	# One target: a over b, per run where runs.csv has both, else of the
+	# medians; dir 1: at least lim, -1: at most.
+	function target(e, what, a, b, lim, dir,   n, i, k, t, r, lo, hi, med, spread) {
+		n = 0
+		for (i = 1; i <= nrun; i++)
+			if ((a "," i) in run && (b "," i) in run && run[b "," i] + 0 != 0)
+				r[++n] = run[a "," i] / run[b "," i]
+		if (!n && v[a] != "" && v[b] != "" && v[b] + 0 != 0)
+			r[++n] = v[a] / v[b]
+		for (i = 2; i <= n; i++) for (k = i; k > 1 && r[k - 1] > r[k]; k--) { t = r[k]; r[k] = r[k - 1]; r[k - 1] = t }
+		med = !n ? "-" : sprintf("%.2f", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2)
+		spread = n > 1 ? sprintf("[%.2f-%.2f]", r[1], r[n]) : ""
+		printf "  %-6s %-52s %6s %-12s %s\n", e, what, med, spread, verdict(med, dir > 0 ? med + 0 >= lim : med + 0 <= lim)
+	}
 	function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b) }
 	function sorted(set, out,   n, k, i, j, t) {
 		n = 0
@@ -49,7 +75,8 @@ table() {
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && out[j - 1] > out[j]; j--) { t = out[j]; out[j] = out[j - 1]; out[j - 1] = t }
 		return n
 	}
-	NR == 1 { next }
+	FILENAME != ARGV[ARGC - 1] { if (FNR > 1) { run[$2 "," $3 "," $4 "," $5 "," $1] = $6; if ($1 > nrun) nrun = $1 } ; next }
+	FNR == 1 { next }
 	{ v[$1 "," $2 "," $3 "," $4] = $5 }
 	$2 == "bpf" || $2 == "skmsg" || $2 == "user" || $2 == "xdp" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
 	END {
@@ -71,30 +98,40 @@ table() {
 			if (E[e] == "bpf" && tb != "") { rows++; if (t < tb * 0.95) slower++ }
 			if (E[e] == "bpf" && lb != "") { rows++; if (l > lb * 1.05) slower++ }
 		}
-		printf "\n%-20s %5s %-6s %12s %10s\n", "64 B msgs/s (tx+rx)", "paths", "engine", "msgs/s", "x user"
+		printf "\n%-20s %5s %-6s %12s %10s %12s %10s\n", "64 B msgs/s", "paths", "engine", "req/resp", "x user",
+			"one-way", "x user"
 		for (p = 1; p <= np; p++) for (e = 1; e <= ne; e++) {
-			r = v["rate," E[e] "," P[p] ",64"]
-			if (r == "") continue
-			rb = v["rate,user," P[p] ",64"]
-			printf "%-20s %5d %-6s %12s %10s\n", "", P[p], E[e], r, E[e] != "user" ? ratio(r, rb) : ""
+			r = v["rate," E[e] "," P[p] ",64"]; o = v["orate," E[e] "," P[p] ",64"]
+			if (r == "" && o == "") continue
+			rb = v["rate,user," P[p] ",64"]; ob = v["orate,user," P[p] ",64"]
+			printf "%-20s %5d %-6s %12s %10s %12s %10s\n", "", P[p], E[e], r, E[e] != "user" ? ratio(r, rb) : "",
+				o, E[e] != "user" ? ratio(o, ob) : ""
 			if (E[e] == "bpf" && rb != "") { rows++; if (r < rb * 0.95) slower++ }
+			if (E[e] == "bpf" && ob != "" && o != "") { rows++; if (o < ob * 0.95) slower++ }
 		}
+		if (v["rate,tcp-rec," TASKS ",64"] != "")
+			printf "%-20s %5d %-6s %12s %10s %12s\n", "", TASKS, "tcp-rec", v["rate,tcp-rec," TASKS ",64"], "",
+				v["orate,tcp-rec," TASKS ",64"]
 		printf "\nbaselines: iperf3 -P1 %s Gbit/s, -P8 %s Gbit/s; TCP ping-pong 64 B p50 %s us;\n",
 			v["throughput,iperf3,1,0"], v["throughput,iperf3,8,0"], v["latency,tcp,1,64"]
 		printf "           TCP ping-pong through a sockmap redirect 64 B p50 %s us\n",
 			v["latency,tcp-sockmap,1,64"]
-		# the targets of the BPF data path, for the largest path count measured
+		# the targets of issue 17, for each RDS/TCP data path at the largest
+		# path count measured (the default load is "user" until BPF is it):
+		# the median over the runs of each run ratio, and the range
 		pm = P[np]
-		t = ratio(v["throughput,bpf," pm ",65536"], v["throughput,iperf3," pm ",0"])
-		l = ratio(v["latency,bpf," pm ",64"], v["latency,tcp,1,64"])
-		r = ratio(v["rate,bpf," pm ",64"], v["rate,user," pm ",64"])
-		printf "\ntargets (%d path%s):\n", pm, pm == 1 ? "" : "s"
-		printf "  %-52s %6s  %s\n", "bulk 64 KiB, BPF >= 0.8 x iperf3 same flows", t, verdict(t, (t >= 0.8))
-		printf "  %-52s %6s  %s\n", "64 B ping-pong p50, BPF <= 1.5 x TCP ping-pong", l, verdict(l, (l <= 1.5))
-		printf "  %-52s %6s  %s\n", "64 B msgs/s depth >= 16, BPF >= 2 x userspace", r, verdict(r, (r >= 2))
-		printf "  %-52s %6s  %s\n", "BPF as fast as userspace (5 % noise) on every row",
-			slower "/" rows, verdict(rows ? "" : "-", (slower == 0))
-	}' "$1"
+		printf "\ntargets (%d path%s; ratio: median over the runs of each run ratio [range]):\n", pm, pm == 1 ? "" : "s"
+		for (e = 1; e <= ne; e++) {
+			if (E[e] == "xdp") continue
+			target(E[e], "64 B ping-pong p50 <= 1.5 x TCP ping-pong", "latency," E[e] "," pm ",64", "latency,tcp,1,64", 1.5, -1)
+			target(E[e], "64 B msgs/s one-way >= 0.5 x TCP records", "orate," E[e] "," pm ",64", "orate,tcp-rec," TASKS ",64", 0.5, 1)
+			target(E[e], "64 B msgs/s request/response >= 0.5 x TCP records", "rate," E[e] "," pm ",64", "rate,tcp-rec," TASKS ",64", 0.5, 1)
+			target(E[e], "bulk 64 KiB >= 0.9 x iperf3 same flows", "throughput," E[e] "," pm ",65536", "throughput,iperf3," pm ",0", 0.9, 1)
+			target(E[e], "bulk 1 MiB >= 0.8 x iperf3 same flows", "throughput," E[e] "," pm ",1048576", "throughput,iperf3," pm ",0", 0.8, 1)
+		}
+		printf "  %-6s %-52s %6s %-12s %s\n", "bpf", "as fast as userspace (5 % noise) on every row",
+			slower "/" rows, "", verdict(rows ? "" : "-", (slower == 0))
+	}' TASKS="${BENCH_TASKS:-8}" $([ -f "$(dirname "$1")/runs.csv" ] && echo "$(dirname "$1")/runs.csv") "$1"
 }
 
 plot() {	# DIR: bench.png from DIR/results.csv
@@ -130,22 +167,41 @@ plot() {	# DIR: bench.png from DIR/results.csv
 	f=$dir/plot/latency-tcp-sockmap.dat
 	awk -F, '$1 == "latency" && $2 == "tcp-sockmap" { print $4, $5 }' "$dir/results.csv" | sort -n >"$f"
 	[ -s "$f" ] && lat+=("'$f' using 1:2 with linespoints dashtype 3 title 'TCP ping-pong, sockmap redirect'")
+	# the 64 B message rates, one bar pair per path (req/resp, one-way)
+	f=$dir/plot/rate.dat
+	awk -F, 'NR > 1 && ($1 == "rate" || $1 == "orate") { k = $2 " " $3; if (!(k in seen)) { seen[k] = 1; K[++n] = k }
+			if ($1 == "rate") r[k] = $5; else o[k] = $5 }
+		END { for (i = 1; i <= n; i++) printf "\"%s\" %s %s\n", K[i], r[K[i]] == "" ? "-" : r[K[i]] / 1000, o[K[i]] == "" ? "-" : o[K[i]] / 1000 }' \
+		"$dir/results.csv" >"$f"
 	local IFS=,
 	gnuplot <<-EOF
-		set terminal pngcairo size 1400,560 font ",10"
+		set terminal pngcairo size 2000,640 font ",10"
 		set output '$dir/bench.png'
-		set multiplot layout 1,2 title 'rds-bpf stress (RDS/TCP: bpf, user; XDP transport: xdp) vs TCP, two netns hosts over veth'
+		set multiplot layout 1,3 title 'rds-bpf stress (RDS/TCP: bpf, skmsg, user; XDP transport: xdp) vs TCP, two netns hosts over veth; medians of the runs'
+		set grid
+		set key below
+		set datafile missing '-'
 		set logscale x 2
 		set xtics ('64 B' 64, '1 KiB' 1024, '4 KiB' 4096, '16 KiB' 16384, '64 KiB' 65536, '256 KiB' 262144, '1 MiB' 1048576)
 		set xlabel 'message size'
-		set grid
-		set key left top
 		set logscale y
-		set offsets graph 0.03, graph 0.03, graph 0.1, graph 0.05
+		set autoscale yfix
+		set offsets graph 0.03, graph 0.03, graph 0.08, graph 0.05
 		set ylabel 'throughput, one-way (Gbit/s)'
 		plot ${tput[*]}
 		set ylabel 'ping-pong rtt p50 (us)'
 		plot ${lat[*]}
+		unset logscale x
+		set offsets 0, 0, graph 0.08, 0
+		set xtics auto rotate by -30
+		set xlabel 'path (engine, paths; tcp-rec: TCP, one write per 112 B record)'
+		set ylabel '64 B messages per second (thousands)'
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.7 border -1
+		set autoscale yfix
+		set yrange [10:*]
+		plot '$f' using 2:xtic(1) title 'request/response (tx+rx)', '' using 3 title 'one-way'
 		unset multiplot
 	EOF
 }
@@ -173,16 +229,15 @@ ENGINES=${BENCH_ENGINES:-bpf skmsg user xdp}
 TASKS=${BENCH_TASKS:-8}
 DEPTH=${BENCH_DEPTH:-16}
 CPU=${BENCH_CPU:-0}
+RUNS=${BENCH_RUNS:-3}
 PP=${BENCH_PINGPONGS:-$((SECS * 2000))}
 source tests/lib/hosts.sh
 hosts_session "bench$$"
 mkdir -p "$out"
 csv=$out/results.csv
-echo "test,engine,paths,size,value,unit" >"$csv"
 : >"$out/runs.jsonl"
 port=5000
 
-record() { echo "$1,$2,$3,$4,$5,$6" >>"$csv"; }
 
 next_port() { port=$((port + 100)); }
 
@@ -238,30 +293,61 @@ pin_engines() {	# every thread of both engines onto CPU $CPU, as the ping-pong e
 	done
 }
 
-echo "== raw TCP baselines"
-record throughput iperf3 1 0 "$(iperf 1)" gbit
-record throughput iperf3 8 0 "$(iperf 8)" gbit
-for s in $SIZES; do
-	record latency tcp 1 "$s" "$(tcp_pp tcp-pingpong "$s")" p50_us
-	record latency tcp-sockmap 1 "$s" "$(tcp_pp tcp-sockmap-pingpong "$s")" p50_us
-done
-for e in $ENGINES; do
-	for p in $PATHS; do
-		echo "== rds-bpf, $e, $p path(s)"
-		engines "$e" "$p"
-		for s in $SIZES; do
-			record throughput "$e" "$p" "$s" \
-				"$(stress "" -o -t "$TASKS" -d "$DEPTH" -q "$s" | jq -r .gbit_per_s)" gbit
-		done
-		record rate "$e" "$p" 64 \
-			"$(stress "" -t "$TASKS" -d "$DEPTH" -q 64 -a 64 | jq -r .msgs_per_s)" msgs_per_s
-		pin_engines
-		for s in $SIZES; do
-			record latency "$e" "$p" "$s" \
-				"$(stress "--cpu $CPU" --cpu "$CPU" -q "$s" -a "$s" | jq -r .rtt_p50_us)" p50_us
+runs=$out/runs.csv
+echo "run,test,engine,paths,size,value,unit" >"$runs"
+record() { echo "$run,$1,$2,$3,$4,$5,$6" >>"$runs"; }
+
+records() {	# oneway|reqresp -> msgs/s of tcp-records, TASKS flows
+	next_port
+	in_host B "$RDSB_ROOT/build/tests/tcp-records" server $ADDR_B:$port "$TASKS" >/dev/null &
+	sleep 0.2
+	in_host A "$RDSB_ROOT/build/tests/tcp-records" client $ADDR_B:$port "$TASKS" "$DEPTH" "$SECS" "$1" |
+		awk '{ print $6 }'
+	wait	# the server ends with its flows
+}
+
+order=($ENGINES)
+for run in $(seq "$RUNS"); do
+	echo "== run $run of $RUNS: raw TCP baselines"
+	record throughput iperf3 1 0 "$(iperf 1)" gbit
+	record throughput iperf3 8 0 "$(iperf 8)" gbit
+	record orate tcp-rec "$TASKS" 64 "$(records oneway)" msgs_per_s
+	record rate tcp-rec "$TASKS" 64 "$(records reqresp)" msgs_per_s
+	for s in $SIZES; do
+		record latency tcp 1 "$s" "$(tcp_pp tcp-pingpong "$s")" p50_us
+		record latency tcp-sockmap 1 "$s" "$(tcp_pp tcp-sockmap-pingpong "$s")" p50_us
+	done
+	for e in "${order[@]}"; do
+		for p in $PATHS; do
+			echo "== run $run of $RUNS: rds-bpf, $e, $p path(s)"
+			engines "$e" "$p"
+			for s in $SIZES; do
+				j=$(stress "" -o -t "$TASKS" -d "$DEPTH" -q "$s")
+				record throughput "$e" "$p" "$s" "$(jq -r .gbit_per_s <<<"$j")" gbit
+				[ "$s" = 64 ] && record orate "$e" "$p" 64 "$(jq -r .msgs_per_s <<<"$j")" msgs_per_s
+			done
+			record rate "$e" "$p" 64 \
+				"$(stress "" -t "$TASKS" -d "$DEPTH" -q 64 -a 64 | jq -r .msgs_per_s)" msgs_per_s
+			pin_engines
+			for s in $SIZES; do
+				record latency "$e" "$p" "$s" \
+					"$(stress "--cpu $CPU" --cpu "$CPU" -q "$s" -a "$s" | jq -r .rtt_p50_us)" p50_us
+			done
 		done
 	done
+	order=("${order[@]:1}" "${order[0]}")	# the next run starts with the next path
 done
+# results.csv: the median of each measurement over the runs, and its range
+echo "test,engine,paths,size,value,unit,lo,hi" >"$csv"
+awk -F, 'NR > 1 { k = $2 "," $3 "," $4 "," $5; n[k]++; x[k, n[k]] = $6 + 0; u[k] = $7 }
+	END {
+		for (k in n) {
+			m = n[k]
+			for (i = 2; i <= m; i++) for (j = i; j > 1 && x[k, j - 1] > x[k, j]; j--) { t = x[k, j]; x[k, j] = x[k, j - 1]; x[k, j - 1] = t }
+			med = m % 2 ? x[k, (m + 1) / 2] : (x[k, m / 2] + x[k, m / 2 + 1]) / 2
+			print k "," med "," u[k] "," x[k, 1] "," x[k, m]
+		}
+	}' "$runs" | sort >>"$csv"
 echo
-echo "$SECS s per run; throughput: one-way, $TASKS tasks x depth $DEPTH; latency: 1 task, depth 1, request = ack = size, all on CPU $CPU"
+echo "$RUNS runs, $SECS s each; throughput: one-way, $TASKS tasks x depth $DEPTH; latency: 1 task, depth 1, request = ack = size, all on CPU $CPU"
 report "$out"

@@ -28,6 +28,8 @@
 #define RDSB_MAP_TXSK		"rdsb_txsk"	/* path sockets the library may send on */
 #define RDSB_MAP_APPTX		"rdsb_apptx"	/* the applications' send sockets */
 #define RDSB_MAP_TXSOCK		"rdsb_txsock"	/* their bound address slot and port */
+#define RDSB_MAP_TXSEQ		"rdsb_txseq"	/* per path: sequence and stream offset (engine only) */
+#define RDSB_MAP_TXCOPY		"rdsb_txcopy"	/* what applications sent, for the engine */
 /* Acknowledgements and TCP state of path sockets (transports/tcp/sockops.bpf.c) */
 #define RDSB_MAP_TCPPATH	"rdsb_tcppath"	/* per path socket, by entry */
 #define RDSB_MAP_TCPSK		"rdsb_tcpsk"	/* socket storage: its entry */
@@ -116,7 +118,9 @@ struct rdsb_rxpath {
  * Everything written on a path socket, by the engine or by an application,
  * is written under that path's lock, so records never interleave and
  * sequence numbers rise on the wire. The entry, at the same index in the
- * mmap-ed rdsb_txpath, is shared by the engine and every library.
+ * mmap-ed rdsb_txpath, is shared by the engine and every library; the
+ * sequence number is not in it: rdsb_txmsg writes it into each record from
+ * rdsb_txseq, which only the engine and the program see.
  */
 struct rdsb_txpath {
 	__u32	lock;		/* 0 free, 1 held (user/common/txlock.h) */
@@ -127,7 +131,6 @@ struct rdsb_txpath {
 	__u32	epoch;		/* which socket of the path: one more per reconnect */
 	__u32	reset;		/* 1: an application left a record half written */
 	__u32	pad;
-	__u64	next_tx_seq;
 	__u64	written;	/* stream bytes written on this socket */
 	__u64	acked;		/* of those, acknowledged by TCP (engine's last look) */
 	__u64	limit;		/* applications send while written - acked stays below */
@@ -169,10 +172,50 @@ struct rdsb_tcpsk {
 	__u32	pad;
 };
 
-/* A send socket (by its TCP local port): the application socket's binding. */
+/* The engine's half of a path's send side (rdsb_txseq, at rdsb_txpath's
+ * index): the sequence number rdsb_txmsg gives the next record and the
+ * stream offset after the last, advanced by the program for each record an
+ * application sends and by the engine, under the path's lock, for its own. */
+struct rdsb_txseq {
+	__u64	next_tx_seq;
+	__u64	written;
+	__u32	epoch;		/* rdsb_txpath's */
+	__u32	pad;
+};
+
+/* A send socket (by its TCP local port): the application socket's binding
+ * and its index (rdsb_socks), which names its copy ring. */
 struct rdsb_txsock {
 	__u32	slot;
 	__u32	port;
+	__u32	idx;
+	__u32	pad;
+};
+
+/*
+ * The copy of a datagram an application sent on a path socket, which the
+ * engine keeps until TCP acknowledges it: the payload is in the socket's
+ * copy ring (RDSB_TXRING_BYTES of the socket's shared memory, after its
+ * page), which the library writes before its sendmsg; the rest is this
+ * entry of rdsb_txcopy, which rdsb_txmsg writes, so that the sequence
+ * number, ports, length and stream offset are the ones on the wire. The
+ * engine reads the ring lazily: on its own wakeups, on a timer, and when a
+ * sender asks for it (RDSB_TXH_WAKE).
+ */
+#define RDSB_TXRING_BYTES	(1u << 20)
+/* h_ack of a record on a send socket: path index | RDSB_TXH_WAKE | the
+ * payload's position in the copy ring << 32; rdsb_txmsg clears it. */
+#define RDSB_TXH_WAKE		0x80000000u
+struct rdsb_txcopy {
+	__u64	seq;
+	__u64	end_off;	/* stream offset after its last byte */
+	__u32	path;		/* rdsb_txpath index */
+	__u32	epoch;		/* rdsb_txseq's, when it was sent */
+	__u32	idx;		/* rdsb_txsock's: the socket */
+	__u32	pos;		/* of the payload in the ring (modulo its size) */
+	__u32	len;
+	__u16	sport;
+	__u16	dport;
 };
 
 /* An application socket: bound address slot and port. */
@@ -245,7 +288,7 @@ struct rdsb_event {
 	X(TX_DROP_BAD_RECORD,	"tx_drop_bad_record")			\
 	X(TX_DROP_SPORT,	"tx_drop_wrong_sport")			\
 	X(TX_DROP_CLOSED,	"tx_drop_path_closed")			\
-	X(TX_DROP_SEQ,		"tx_drop_out_of_sequence")		\
+	X(TX_DROP_NO_COPY,	"tx_drop_copies_full")			\
 	X(TX_DROP_CONG,		"tx_drop_congested")			\
 	X(TX_LOCK_STOLEN,	"tx_lock_stolen")				\
 	X(ACK_EVENTS,		"ack_events")				\
@@ -293,20 +336,13 @@ _Static_assert(sizeof(struct rdsb_deliv_hdr) == RDS_HEADER_SIZE, "a delivery hea
  * it: the engine uses the port the socket is bound to.
  */
 #define RDSB_SEND_MAGIC		0x52445331	/* "RDS1" */
-#define RDSB_REQ_SENT		0x0001
 struct rdsb_send_req {
 	__u32	magic;
 	__u32	len;
 	__u8	daddr[16];
 	__u32	scope_id;
 	__u16	dport;		/* host order */
-	__u16	flags;		/* RDSB_REQ_SENT: the application sent it on the
-				 * path socket itself; this is the engine's copy,
-				 * kept until TCP acknowledges it */
-	__u32	epoch;		/* RDSB_REQ_SENT: rdsb_txpath's, when it was sent */
-	__u32	path;
-	__u64	seq;
-	__u64	end_off;	/* stream offset after its last byte */
+	__u16	pad;
 };
 
 #endif /* RDSB_MAPS_H */

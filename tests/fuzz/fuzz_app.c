@@ -78,11 +78,6 @@ bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg
 	rdsb_msg_free(m);
 	return true;
 }
-static void sock_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m)
-{
-	rdsb_conn_queue(e, NULL, m);
-	(void)s;
-}
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
 {
 	memcpy(out, e->counters, sizeof(e->counters));
@@ -109,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the hooks of a transport that has nothing of its own */
 	static const struct rdsb_transport tp = {
 		.name = "fuzz", .sock_open = sock_open, .sock_bind = sock_nothing, .sock_close = sock_nothing,
-		.sock_delivered = sock_delivered, .sock_arm = sock_arm, .sock_copy = sock_copy,
+		.sock_delivered = sock_delivered, .sock_arm = sock_arm,
 		.status = status, .counters = counters,
 	};
 	static struct rdsb_engine e = { .tp = &tp };

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The ping-pong of the TCP baselines: length-prefixed messages (a 4-byte
- * host-order length, then the payload) over one TCP_NODELAY connection.
- * Each end sends on tx and reads whole messages, prefix included, from rx:
- * the TCP socket itself, or where a sockmap redirect delivers them.
+ * host-order length, then the payload, in one send) over one TCP_NODELAY
+ * connection. Each end sends on tx and reads whole messages, prefix
+ * included, from rx: the TCP socket itself, or where a sockmap redirect
+ * delivers them.
  */
 #ifndef PINGPONG_H
 #define PINGPONG_H
@@ -23,19 +24,35 @@
 
 #define PP_MAX_MSG (1u << 20)
 
-/* Set: reads never block in recv but wait in poll, as the library reads a
- * socket on the BPF path (user/lib/recv.c): a blocking read of a socket
- * fed by a sockmap redirect can find the message still on its way to the
- * psock queue and sleep on the socket's own queue, for ever. */
-static int pp_poll_rx;
-
-static int pp_xfer(int fd, void *buf, size_t len, int rd)
+/* Writes all of buf: one write, unless the socket takes less. */
+static int pp_write(int fd, const void *buf, size_t len)
 {
 	while (len) {
-		ssize_t n = !rd ? write(fd, buf, len) : pp_poll_rx ? recv(fd, buf, len, MSG_DONTWAIT) :
-			    read(fd, buf, len);
+		ssize_t n = write(fd, buf, len);
 
-		if (n < 0 && rd && pp_poll_rx && errno == EAGAIN) {
+		if (n <= 0)
+			return -1;
+		buf = (const char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads one message, [length][payload], into buf (cap payload bytes at
+ * most) with nonblocking recvs and poll between them, the tightest loop a
+ * reader can write: a message usually comes in one recv, since only one is
+ * ever in flight. Waiting in poll is also what the library does on the BPF
+ * path (user/lib/recv.c): a blocking read of a socket fed by a sockmap
+ * redirect can find the message still on its way to the psock queue and
+ * sleep on the socket's own queue, for ever. */
+static int pp_read_msg(int fd, char *buf, uint32_t cap, uint32_t *len)
+{
+	size_t have = 0, want = 4;
+
+	while (have < want) {
+		ssize_t n = recv(fd, buf + have, (want == 4 ? cap + 4 : want) - have, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EAGAIN) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 
 			poll(&p, 1, -1);
@@ -43,8 +60,13 @@ static int pp_xfer(int fd, void *buf, size_t len, int rd)
 		}
 		if (n <= 0)
 			return -1;
-		buf = (char *)buf + n;
-		len -= (size_t)n;
+		have += (size_t)n;
+		if (want == 4 && have >= 4) {
+			memcpy(len, buf, 4);
+			if (*len > cap)
+				return -1;
+			want = 4 + *len;
+		}
 	}
 	return 0;
 }
@@ -99,33 +121,34 @@ static int pp_connect(int server, const struct sockaddr_in *sin)
 	return c;
 }
 
-/* The server: every message back, until the peer closes. */
+/* The server: every message back, in one send, until the peer closes. */
 static int pp_serve(int rx, int tx)
 {
-	static char buf[PP_MAX_MSG];
+	static char buf[4 + PP_MAX_MSG];
 	uint32_t len;
 
-	while (!pp_xfer(rx, &len, 4, 1) && len <= sizeof(buf) && !pp_xfer(rx, buf, len, 1))
-		if (pp_xfer(tx, &len, 4, 0) || pp_xfer(tx, buf, len, 0))
+	while (!pp_read_msg(rx, buf, PP_MAX_MSG, &len))
+		if (pp_write(tx, buf, 4 + len))
 			break;
 	return 0;
 }
 
-/* The client: COUNT round trips of SIZE bytes, then the p50 and p99. */
+/* The client: COUNT round trips of SIZE bytes, one send each way, then the
+ * p50 and p99. */
 static int pp_run(int rx, int tx, int count, uint32_t size)
 {
-	char *buf = calloc(1, (size_t)size + 1);
+	char *buf = calloc(1, (size_t)size + 4);
 	double *rtt = calloc((size_t)count, sizeof(double));
 
 	if (count <= 0 || size > PP_MAX_MSG || !buf || !rtt)
 		return 2;
 	for (int i = 0; i < count; i++) {
 		struct timespec a, b;
-		uint32_t len = size;
+		uint32_t len;
 
+		memcpy(buf, &size, 4);
 		clock_gettime(CLOCK_MONOTONIC, &a);
-		if (pp_xfer(tx, &len, 4, 0) || pp_xfer(tx, buf, size, 0) || pp_xfer(rx, &len, 4, 1) ||
-		    len > size || pp_xfer(rx, buf, len, 1))
+		if (pp_write(tx, buf, 4 + size) || pp_read_msg(rx, buf, size, &len) || len != size)
 			return 1;
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		rtt[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;

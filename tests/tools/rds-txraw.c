@@ -14,10 +14,11 @@
  *     cong    a congestion-map record
  *     sport   a source port that is not the socket's
  *     path    h_ack naming a path that is not open
- *     seq     a sequence number ahead of the path's
+ *     seq     a sequence number of its choosing (2^40): accepted, and the
+ *             program overwrites it with the path's own
  *
  * Prints "CASE: errno NAME" with the errno of the sendmsg (EACCES when the
- * program dropped it). Exit 0 when sendmsg failed, 1 when it was accepted,
+ * program dropped it), or "CASE: accepted". Exit 0 when sendmsg failed, 1 when it was accepted,
  * 77 when the engine gives no send socket, 2 on bad usage, 3 when the setup
  * failed. IPv4 only.
  */
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
 	uint8_t laddr[16], daddr[16];
 	uint16_t lport, dport;
 	struct rdsb_sock_shm *shm;
-	struct rdsb_txpath *tps, *t;
+	struct rdsb_txpath *tps;
 	const struct rdsb_addr *addrs;
 	const char *c;
 	size_t size = sizeof(rec);
@@ -128,10 +129,8 @@ int main(int argc, char **argv)
 	if (!npaths)
 		die("rds-txraw: no open path to %s yet (send to it first)", argv[2]);
 	path = (int)(shm->path_hash & (npaths - 1));
-	t = &tps[fslot * RDS_MPATH_WORKERS + path];
 
-	/* what the program would accept */
-	h->h_sequence = htobe64(t->next_tx_seq);
+	/* what the program would accept (the sequence number is the program's) */
 	h->h_ack = htobe64((uint64_t)fslot * RDS_MPATH_WORKERS + (uint64_t)path);
 	h->h_len = htobe32(100);
 	h->h_sport = htobe16(lport);
@@ -149,7 +148,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(c, "path"))
 		h->h_ack = htobe64((uint64_t)(RDSB_MAX_ADDRS - 1) * RDS_MPATH_WORKERS);
 	else if (!strcmp(c, "seq"))
-		h->h_sequence = htobe64(t->next_tx_seq + 5);
+		h->h_sequence = htobe64(1ull << 40);
 	else
 		die("rds-txraw: unknown case %s", c);
 	if (send(fds[5], rec, size, MSG_NOSIGNAL) >= 0) {

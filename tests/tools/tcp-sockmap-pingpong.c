@@ -109,7 +109,6 @@ int main(int argc, char **argv)
 		return 1;
 	tcp_fd = fd;
 	is_server = server;
-	pp_poll_rx = 1;
 	if (pthread_create(&(pthread_t){ 0 }, NULL, hangup, NULL)) {
 		fprintf(stderr, "tcp-sockmap-pingpong: cannot start a thread\n");
 		return 1;

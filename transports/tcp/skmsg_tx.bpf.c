@@ -2,13 +2,17 @@
 /*
  * The sk_msg send path: on an application's send socket, each sendmsg is one
  * whole record, [rds_header][h_len], that the library built under the path's
- * lock with h_ack naming the path (rdsb_txpath index). The program checks
- * what the engine would have (length, the socket's bound port as sport, the
- * path open to applications and bound to the same local address, the
- * sequence number next on that path, the destination port not congested),
- * clears h_ack as the wire wants it and redirects the record into the path
- * socket. Anything else is dropped and counted: sendmsg fails with EACCES
- * and the library hands the datagram to the engine instead.
+ * lock with h_ack naming the path (rdsb_txpath index) and where the payload's
+ * copy is in the socket's copy ring. The program checks what the engine
+ * would have (length, the socket's bound port as sport, the path open to
+ * applications and bound to the same local address, the destination port
+ * not congested), gives the record the path's next sequence number (the
+ * application's own is overwritten: only the engine and this program own
+ * them), clears h_ack as the wire wants it, tells the engine what went out
+ * (rdsb_txcopy, no wakeup unless the sender asks for one or the ring is
+ * half full) and redirects the record into the path socket. Anything else
+ * is dropped and counted: sendmsg fails with EACCES and the library hands
+ * the datagram to the engine instead.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -25,11 +29,14 @@ static __always_inline int tx_drop(enum rdsb_counter why)
 SEC("sk_msg")
 int rdsb_txmsg(struct sk_msg_md *msg)
 {
-	__u32 lport = msg->local_port, idx, fslot, len, size = msg->size;
+	__u32 lport = msg->local_port, idx, fslot, len, size = msg->size, rec;
 	struct rdsb_txsock *ts = bpf_map_lookup_elem(&rdsb_txsock, &lport);
 	struct rdsb_cong_map *map;
+	struct rdsb_txcopy *c;
 	struct rdsb_txpath *tp;
+	struct rdsb_txseq *sq;
 	struct rds_header *h;
+	__u64 ack, wakeup;
 	__u16 dport;
 
 	if (!ts)
@@ -40,27 +47,47 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	if ((void *)(h + 1) > msg->data_end)
 		return tx_drop(RDSB_C_TX_DROP_BAD_RECORD);
 	len = bpf_ntohl(h->h_len);
+	rec = RDS_HEADER_SIZE + len;
 	/* a large record arrives in pieces: the verdict covers all of it */
-	if (!rdsb_h_len_ok(h->h_flags, len) || size > RDS_HEADER_SIZE + len || h->h_flags & RDS_FLAG_CONG_BITMAP)
+	if (!rdsb_h_len_ok(h->h_flags, len) || size > rec || h->h_flags & RDS_FLAG_CONG_BITMAP)
 		return tx_drop(RDSB_C_TX_DROP_BAD_RECORD);
 	if (bpf_ntohs(h->h_sport) != ts->port)
 		return tx_drop(RDSB_C_TX_DROP_SPORT);
-	idx = (__u32)bpf_be64_to_cpu(h->h_ack);
+	ack = bpf_be64_to_cpu(h->h_ack);
+	idx = (__u32)ack & ~RDSB_TXH_WAKE;
 	tp = bpf_map_lookup_elem(&rdsb_txpath, &idx);
-	if (!tp || !tp->open || tp->lslot != ts->slot)
+	sq = bpf_map_lookup_elem(&rdsb_txseq, &idx);
+	if (!tp || !sq || !tp->open || tp->lslot != ts->slot)
 		return tx_drop(RDSB_C_TX_DROP_CLOSED);
-	if (bpf_be64_to_cpu(h->h_sequence) != tp->next_tx_seq)
-		return tx_drop(RDSB_C_TX_DROP_SEQ);
 	fslot = idx / RDS_MPATH_WORKERS;
 	dport = bpf_ntohs(h->h_dport);
 	map = bpf_map_lookup_elem(&rdsb_cong, &fslot);
 	if (!map || rdsb_cong_test(map->bits, dport))
 		return tx_drop(RDSB_C_TX_DROP_CONG);
-	h->h_ack = 0;
-	if (size < RDS_HEADER_SIZE + len)
-		bpf_msg_apply_bytes(msg, RDS_HEADER_SIZE + len);
-	if (bpf_msg_redirect_map(msg, &rdsb_txsk, idx, 0) != SK_PASS)
+	c = bpf_ringbuf_reserve(&rdsb_txcopy, sizeof(*c), 0);
+	if (!c)
+		return tx_drop(RDSB_C_TX_DROP_NO_COPY);
+	if (bpf_msg_redirect_map(msg, &rdsb_txsk, idx, 0) != SK_PASS) {
+		bpf_ringbuf_discard(c, BPF_RB_NO_WAKEUP);
 		return tx_drop(RDSB_C_TX_DROP_CLOSED);
+	}
+	if (size < rec)
+		bpf_msg_apply_bytes(msg, rec);
+	c->seq = __sync_fetch_and_add(&sq->next_tx_seq, 1);
+	c->end_off = __sync_fetch_and_add(&sq->written, rec) + rec;
+	c->path = idx;
+	c->epoch = sq->epoch;
+	c->idx = ts->idx;
+	c->pos = (__u32)(ack >> 32);
+	c->len = len;
+	c->sport = (__u16)ts->port;
+	c->dport = dport;
+	h->h_sequence = bpf_cpu_to_be64(c->seq);
+	h->h_ack = 0;
+	wakeup = (__u32)ack & RDSB_TXH_WAKE ||
+		 bpf_ringbuf_query(&rdsb_txcopy, BPF_RB_AVAIL_DATA) > RDSB_TXCOPY_BYTES / 2 ?
+		 BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(c, wakeup);
 	count(RDSB_C_TX_DIRECT);
 	return SK_PASS;
 }

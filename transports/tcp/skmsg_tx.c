@@ -6,11 +6,15 @@
  * and a path socket joins rdsb_txsk once the connection's path count is
  * known and the engine has nothing of its own left to write on it. From
  * then on an application writes its datagrams on the path socket itself,
- * through rdsb_txmsg, under the path's lock (rdsb_txpath), and then hands
- * the engine a copy (RDSB_REQ_SENT) that the engine keeps until TCP
- * acknowledges it, to retransmit it if the path's socket goes down. The
- * engine writes under the same lock, so that records never interleave and
- * sequence numbers rise on the wire; it closes the path to applications
+ * through rdsb_txmsg, under the path's lock (rdsb_txpath). The engine keeps
+ * a copy of each until TCP acknowledges it, to retransmit it if the path's
+ * socket goes down: the library leaves the payload in the socket's copy
+ * ring and the program tells the engine what went out (rdsb_txcopy), with
+ * no write and no wakeup; the engine reads them when it is awake anyway,
+ * on a timer, or when a sender short of send space asks. Sequence numbers
+ * are the engine's and the program's (rdsb_txseq), never an application's.
+ * The engine writes under the same lock, so that records never interleave
+ * and sequence numbers rise on the wire; it closes the path to applications
  * while it has records of its own queued, and across a reconnect until the
  * retransmissions, copies included, are written on the new socket.
  */
@@ -19,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +37,12 @@
 
 #define TXPATHS (RDSB_MAX_ADDRS * RDS_MPATH_WORKERS)
 #define TXPATH_BYTES (TXPATHS * sizeof(struct rdsb_txpath))
+#define TXSEQ_BYTES (TXPATHS * sizeof(struct rdsb_txseq))
+/* How long copies may wait in rdsb_txcopy while applications send: how
+ * long acknowledged copies hold their senders' send space, against what the
+ * engine pays to read them. Once a reading finds none the timer stops:
+ * a sender past half its send space asks for a reading (RDSB_TXH_WAKE). */
+#define COPIES_READ_NS (5 * 1000 * 1000ull)
 /* What applications may have written and TCP not yet acknowledged on a path
  * before they hand their datagrams to the engine again: well inside the
  * socket's send buffer, so that a send never waits for room there. */
@@ -46,6 +57,49 @@ static uint32_t txindex(const struct rdsb_path *p)
 static struct rdsb_txpath *txp(struct rdsb_engine *e, const struct rdsb_path *p)
 {
 	return &tcp_of(e)->txpath[txindex(p)];
+}
+
+static struct rdsb_txseq *txs(struct rdsb_engine *e, const struct rdsb_path *p)
+{
+	return &tcp_of(e)->txseq[txindex(p)];
+}
+
+static int on_copy(void *ctx, void *data, size_t size);
+
+/* rdsb_txcopy: read when a sender asks (epoll), and its positions, so that
+ * the timer sees whether there is anything to read without reading. */
+static int copies_init(struct rdsb_engine *e, int fd)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+	long page = sysconf(_SC_PAGESIZE);
+	void *cons = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	void *prod = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+
+	t->copies_cons = cons == MAP_FAILED ? NULL : cons;
+	t->copies_prod = prod == MAP_FAILED ? NULL : prod;
+	t->copies = ring_buffer__new(fd, on_copy, e, NULL);
+	if (!t->copies || !t->copies_cons || !t->copies_prod)
+		return -1;
+	t->copies_ev.kind = EV_TRANSPORT;
+	t->copies_ev.fd = ring_buffer__epoll_fd(t->copies);
+	return rdsb_ev_set(e, &t->copies_ev, EPOLLIN);
+}
+
+static void copies_exit(struct rdsb_engine *e)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (t->copies_ev.fd >= 0)
+		rdsb_ev_del(e, &t->copies_ev);
+	t->copies_ev.fd = -1;
+	ring_buffer__free(t->copies);
+	t->copies = NULL;
+	if (t->copies_cons)
+		munmap((void *)t->copies_cons, (size_t)page);
+	if (t->copies_prod)
+		munmap((void *)t->copies_prod, (size_t)page);
+	t->copies_cons = t->copies_prod = NULL;
 }
 
 int tcp_skmsg_init(struct rdsb_engine *e)
@@ -65,6 +119,8 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 	tcp_of(e)->apptx_fd = bpf_map__fd(skel->maps.rdsb_apptx);
 	tcp_of(e)->txsock_fd = bpf_map__fd(skel->maps.rdsb_txsock);
 	tcp_of(e)->txpath_fd = bpf_map__fd(skel->maps.rdsb_txpath);
+	tcp_of(e)->txseq = mmap(NULL, TXSEQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+				bpf_map__fd(skel->maps.rdsb_txseq), 0);
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_txmsg), tcp_of(e)->apptx_fd, BPF_SK_MSG_VERDICT, 0)) {
 		pr_warn("rds-bpf: cannot attach the sk_msg program: %s; sends take the engine's path\n",
 			strerror(errno));
@@ -74,7 +130,8 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 	tcp_of(e)->txpath = mmap(NULL, TXPATH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, tcp_of(e)->txpath_fd, 0);
 	tcp_of(e)->tx_owner = calloc(TXPATHS, sizeof(*tcp_of(e)->tx_owner));
 	tcp_of(e)->tx_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (tcp_of(e)->txpath == MAP_FAILED || !tcp_of(e)->tx_owner || tcp_of(e)->tx_listen < 0 ||
+	if (tcp_of(e)->txpath == MAP_FAILED || tcp_of(e)->txseq == MAP_FAILED || !tcp_of(e)->tx_owner ||
+	    copies_init(e, bpf_map__fd(skel->maps.rdsb_txcopy)) || tcp_of(e)->tx_listen < 0 ||
 	    bind(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, sizeof(sin)) || listen(tcp_of(e)->tx_listen, 16)) {
 		pr_warn("rds-bpf: no send sockets (%s; hint: the loopback interface must be up); "
 			"sends take the engine's path\n", strerror(errno));
@@ -89,6 +146,10 @@ void tcp_skmsg_exit(struct rdsb_engine *e)
 	if (tcp_of(e)->txpath && tcp_of(e)->txpath != MAP_FAILED)
 		munmap(tcp_of(e)->txpath, TXPATH_BYTES);
 	tcp_of(e)->txpath = NULL;
+	if (tcp_of(e)->txseq && tcp_of(e)->txseq != MAP_FAILED)
+		munmap(tcp_of(e)->txseq, TXSEQ_BYTES);
+	tcp_of(e)->txseq = NULL;
+	copies_exit(e);
 	free(tcp_of(e)->tx_owner);
 	tcp_of(e)->tx_owner = NULL;
 	if (tcp_of(e)->tx_listen >= 0)
@@ -100,18 +161,25 @@ void tcp_skmsg_exit(struct rdsb_engine *e)
 
 /* The application's send socket: the client end of a loopback connection
  * (the engine keeps the other end open and never reads it: rdsb_txmsg
- * redirects or drops every byte). Returns its fd, for the OPEN reply, or -1. */
+ * redirects or drops every byte), and its copy ring after the socket's
+ * shared page. Returns its fd, for the OPEN reply, or -1. */
 int tcp_skmsg_sock_open(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
 	uint32_t idx = (uint32_t)tcp_sock(s)->idx;
 	uint64_t val;
+	void *ring;
 	int c;
 
 	tcp_sock(s)->tx_peer = -1;
-	if (!tcp_of(e)->txpath || tcp_sock(s)->idx < 0 || getsockname(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, &len))
+	if (!tcp_of(e)->txpath || tcp_sock(s)->idx < 0 || getsockname(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, &len) ||
+	    ftruncate(s->shm_fd, 4096 + RDSB_TXRING_BYTES))
 		return -1;
+	ring = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ, MAP_SHARED, s->shm_fd, 4096);
+	if (ring == MAP_FAILED)
+		return -1;
+	tcp_sock(s)->ring = ring;
 	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c < 0)
 		return -1;
@@ -131,12 +199,14 @@ fail:
 	if (tcp_sock(s)->tx_peer >= 0)
 		close(tcp_sock(s)->tx_peer);
 	tcp_sock(s)->tx_peer = -1;
+	munmap(tcp_sock(s)->ring, RDSB_TXRING_BYTES);
+	tcp_sock(s)->ring = NULL;
 	return -1;
 }
 
 void tcp_skmsg_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	struct rdsb_txsock ts = { .slot = (uint32_t)s->slot, .port = s->port };
+	struct rdsb_txsock ts = { .slot = (uint32_t)s->slot, .port = s->port, .idx = (uint32_t)tcp_sock(s)->idx };
 	uint32_t lport = tcp_sock(s)->tx_lport;
 
 	s->shm->path_hash = rdsb_mpath_hash(s->port, e->hash_initval, RDS_MPATH_WORKERS);
@@ -155,6 +225,9 @@ void tcp_skmsg_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	close(tcp_sock(s)->tx_peer);
 	tcp_sock(s)->tx_peer = -1;
 	tcp_sock(s)->tx_lport = 0;
+	tcp_skmsg_drain(e);	/* its copies, before its ring goes */
+	munmap(tcp_sock(s)->ring, RDSB_TXRING_BYTES);
+	tcp_sock(s)->ring = NULL;
 }
 
 /* A path lock held by a process that died, or for longer than a second:
@@ -178,27 +251,30 @@ static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
 	return tcp_of(e)->txpath && p->state == RDSB_PATH_UP && p->conn->npaths && !p->conn->loopback && p->ev.fd >= 0;
 }
 
-/* Copies of what applications sent on a path's last socket are in their
- * streams: each goes into the retransmissions, in sequence order, before
- * anything is written on the path's new socket. Read from the transport's
- * timer, not from inside a write: reading them queues messages, which
- * writes on other paths. */
-void tcp_skmsg_read_copies(struct rdsb_engine *e)
+/* Copies of what applications sent on a path's last socket may be unread:
+ * each goes into the retransmissions, in sequence order, before anything is
+ * written on the path's new socket. Read from the transport's timer, not
+ * from inside a write: reading them queues messages, which writes on other
+ * paths. Unread copies bring the timer back. */
+void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next)
 {
-	bool pending = false;
+	bool some = __atomic_load_n(tcp_of(e)->copies_prod, __ATOMIC_ACQUIRE) !=
+		    __atomic_load_n(tcp_of(e)->copies_cons, __ATOMIC_ACQUIRE);
 	struct rdsb_conn *c;
+
+	if (some) {
+		tcp_skmsg_drain(e);
+		if (e->now + COPIES_READ_NS < *next)
+			*next = e->now + COPIES_READ_NS;
+	}
 
 	list_for_each_entry(c, &e->conns, item)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 			struct rdsb_path *p = &c->paths[i];
 
-			if (p->t_data && tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP) {
+			if (p->t_data && tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP)
 				tcp_path(p)->copies_pending = false;
-				pending = true;
-			}
 		}
-	if (pending)
-		rdsb_socks_read_all(e);
 }
 
 /* Called with the lock held, when the engine has nothing of its own left. */
@@ -217,7 +293,7 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 	}
 	t->lslot = (uint32_t)p->conn->lslot;
 	t->npaths = p->conn->npaths;
-	t->epoch = tcp_path(p)->epoch;
+	t->epoch = txs(e, p)->epoch = tcp_path(p)->epoch;
 	t->reset = 0;
 	t->limit = DIRECT_LIMIT;
 	t->acked = tcp_path(p)->written;
@@ -253,8 +329,8 @@ int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p)
 	}
 	tcp_path(p)->tx_busy = false;
 	if (tcp_path(p)->direct) {
-		tcp_path(p)->written = t->written;
-		p->next_tx_seq = t->next_tx_seq;
+		tcp_path(p)->written = txs(e, p)->written;
+		p->next_tx_seq = txs(e, p)->next_tx_seq;
 	}
 	return 1;
 }
@@ -267,8 +343,8 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 	if (!tcp_path(p)->direct && idle && wanted(e, p))
 		open_path(e, p, t);
 	if (tcp_path(p)->direct) {
-		t->written = tcp_path(p)->written;
-		t->next_tx_seq = p->next_tx_seq;
+		t->written = txs(e, p)->written = tcp_path(p)->written;
+		txs(e, p)->next_tx_seq = p->next_tx_seq;
 		__atomic_store_n(&t->open, idle ? 1 : 0, __ATOMIC_RELEASE);
 	}
 	rdsb_txunlock(t);
@@ -290,9 +366,9 @@ void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 		shutdown(p->ev.fd, SHUT_WR);
 		lock_wait(e, t);
 	}
-	tcp_path(p)->written = t->written;
-	p->next_tx_seq = t->next_tx_seq;
-	t->epoch = ++tcp_path(p)->epoch;
+	tcp_path(p)->written = txs(e, p)->written;
+	p->next_tx_seq = txs(e, p)->next_tx_seq;
+	t->epoch = txs(e, p)->epoch = ++tcp_path(p)->epoch;
 	rdsb_txunlock(t);
 	tcp_of(e)->tx_owner[idx] = NULL;
 	tcp_path(p)->direct = false;
@@ -309,23 +385,34 @@ void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
 	t = txp(e, p);
 	if (!rdsb_txlock_try(t))
 		lock_wait(e, t);
-	t->next_tx_seq = p->next_tx_seq;
+	txs(e, p)->next_tx_seq = p->next_tx_seq;
 	rdsb_txunlock(t);
 }
 
 /* Where acknowledgements are counted from: the stream as applications and
- * engine wrote it. Read before SIOCOUTQ, so that a write in between only
- * makes the acknowledged count smaller. */
+ * engine wrote it, as rdsb_txmsg counts it. The program counts a record
+ * before it is in the socket, so the count is read under the path's lock,
+ * which senders hold across their sendmsg; while one holds it, the last
+ * count stands, and SIOCOUTQ after it only makes the acknowledged count
+ * smaller, never more than rdsb_txpath's written. */
 void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	if (tcp_path(p)->direct)
-		tcp_path(p)->written = __atomic_load_n(&txp(e, p)->written, __ATOMIC_ACQUIRE);
+	struct rdsb_txpath *t = txp(e, p);
+
+	if (!tcp_path(p)->direct || !rdsb_txlock_try(t))
+		return;
+	/* and the libraries' view of it, which a record written past the
+	 * library (rds-txraw) leaves behind */
+	t->written = tcp_path(p)->written = __atomic_load_n(&txs(e, p)->written, __ATOMIC_ACQUIRE);
+	rdsb_txunlock(t);
 }
 
 void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked)
 {
-	if (tcp_path(p)->direct)
-		__atomic_store_n(&txp(e, p)->acked, acked, __ATOMIC_RELEASE);
+	if (!tcp_path(p)->direct)
+		return;
+	tcp_path(p)->acked = acked;
+	__atomic_store_n(&txp(e, p)->acked, acked, __ATOMIC_RELEASE);
 }
 
 /* An application left a record half written (its sendmsg was cut short):
@@ -363,28 +450,86 @@ static void insert_retransmit(struct rdsb_path *p, struct rdsb_msg *m)
 	list_add(&m->item, pos);
 }
 
-/* The engine's copy of a datagram an application sent on a path socket. */
-void tcp_skmsg_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m)
+/* The connection a copy was sent on: the path's owner while it is open to
+ * applications, else the socket's local address and the path's peer. */
+static struct rdsb_path *copy_path(struct rdsb_engine *e, const struct rdsb_sock *s, uint32_t idx)
 {
-	const struct rdsb_send_req *r = &s->req;
-	struct rdsb_conn *c = rdsb_conn_get(e, s->addr, r->daddr, 0, false);
-	struct rdsb_path *p;
+	struct rdsb_path *p = tcp_of(e)->tx_owner[idx];
+	struct rdsb_conn *c;
 
-	if (!c || c->loopback || r->path >= RDS_MPATH_WORKERS || !r->seq) {
-		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
-		rdsb_sock_sent(e, m->sock_id, m->len);
-		rdsb_msg_free(m);
-		return;
+	if (p)
+		return p;
+	list_for_each_entry(c, &e->conns, item)
+		if (c->lslot == s->slot && (uint32_t)c->fslot == idx / RDS_MPATH_WORKERS && !c->loopback)
+			return &c->paths[idx % RDS_MPATH_WORKERS];
+	return NULL;
+}
+
+/* The copy's payload, from the ring, where it may wrap. */
+static void ring_read(const uint8_t *ring, uint32_t pos, uint8_t *to, uint32_t len)
+{
+	uint32_t off = pos & (RDSB_TXRING_BYTES - 1), first = RDSB_TXRING_BYTES - off;
+
+	if (first > len)
+		first = len;
+	memcpy(to, ring + off, first);
+	memcpy(to + first, ring, len - first);
+}
+
+/* Acknowledged already? Looked at once per reading of the copies. */
+static bool copy_acked(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_txcopy *c)
+{
+	if (!tcp_path(p)->direct || c->epoch != tcp_path(p)->epoch)
+		return false;
+	if (tcp_path(p)->acked < c->end_off && tcp_path(p)->acked_gen != tcp_of(e)->copies_gen) {
+		tcp_path(p)->acked_gen = tcp_of(e)->copies_gen;
+		e->tp->acked(e, p);
 	}
-	p = &c->paths[r->path];
-	m->seq = r->seq;
-	m->end_off = r->end_off;
+	return tcp_path(p)->acked >= c->end_off;
+}
+
+/* One copy of a datagram an application sent on a path socket: dropped if
+ * TCP acknowledged it already, else kept until it does (the path's unacked
+ * list), or retransmitted if it went out on a socket that is gone since. */
+static int on_copy(void *ctx, void *data, size_t size)
+{
+	struct rdsb_engine *e = ctx;
+	const struct rdsb_txcopy *c = data;
+	struct rdsb_sock *s = size >= sizeof(*c) && c->idx < RDSB_MAX_SOCKS ? tcp_of(e)->sock_at[c->idx] : NULL;
+	struct rdsb_path *p = s && tcp_sock(s)->ring && c->path < TXPATHS ? copy_path(e, s, c->path) : NULL;
+	struct rdsb_msg *m;
+
+	if (!p || !rdsb_msg_size_ok(c->len)) {
+		/* its socket is gone, and its payload with it */
+		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
+		return 0;
+	}
 	p->tx_msgs++;
-	p->tx_bytes += m->len;
+	p->tx_bytes += c->len;
 	rdsb_count(e, RDSB_C_TX_MSGS);
-	if (tcp_path(p)->direct && r->epoch == tcp_path(p)->epoch) {
+	s->tx_bytes += c->len;	/* until rdsb_sock_sent */
+	if (copy_acked(e, p, c)) {
+		__atomic_store_n(&s->shm->copy_released, c->pos + c->len, __ATOMIC_RELEASE);
+		rdsb_sock_sent(e, s->id, c->len);
+		return 0;
+	}
+	m = rdsb_msg_new(c->len);
+	if (!m) {
+		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
+		rdsb_sock_sent(e, s->id, c->len);
+		return 0;
+	}
+	ring_read(tcp_sock(s)->ring, c->pos, m->data, c->len);
+	__atomic_store_n(&s->shm->copy_released, c->pos + c->len, __ATOMIC_RELEASE);
+	m->sock_id = s->id;
+	m->sport = c->sport;
+	m->dport = c->dport;
+	m->seq = c->seq;
+	m->end_off = c->end_off;
+	m->ack_wake = rdsb_sock_ack_wake(s);
+	if (tcp_path(p)->direct && c->epoch == tcp_path(p)->epoch) {
 		insert_unacked(p, m);
-		return;
+		return 0;
 	}
 	/* sent on a socket that is gone since */
 	m->flags |= RDS_FLAG_RETRANSMITTED;
@@ -392,4 +537,13 @@ void tcp_skmsg_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg 
 	insert_retransmit(p, m);
 	if (p->state == RDSB_PATH_UP)
 		rdsb_path_xmit(e, p);
+	return 0;
+}
+
+void tcp_skmsg_drain(struct rdsb_engine *e)
+{
+	if (!tcp_of(e)->copies)
+		return;
+	tcp_of(e)->copies_gen++;
+	ring_buffer__consume(tcp_of(e)->copies);
 }

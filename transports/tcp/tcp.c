@@ -413,7 +413,7 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 
 	if (!t)
 		return -ENOMEM;
-	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->inbox_peer = t->tx_listen = -1;
+	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->copies_ev.fd = t->inbox_peer = t->tx_listen = -1;
 	e->tp_priv = t;
 	if (!e->use_bpf)
 		return 0;	/* no BPF maps, so no BPF features: it said why */
@@ -454,6 +454,8 @@ static void tcp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events
 		tcp_events_read(e);
 	else if (ev == &t->inbox_ev)
 		tcp_sockmap_inbox_read(e);
+	else if (ev == &t->copies_ev)
+		tcp_skmsg_drain(e);
 }
 
 /* Paths an application's half-written record broke, and paths whose lock an
@@ -465,7 +467,7 @@ static void tcp_timer(struct rdsb_engine *e, uint64_t *next)
 
 	if (!tcp_of(e)->txpath)
 		return;
-	tcp_skmsg_read_copies(e);
+	tcp_skmsg_read_copies(e, next);
 	list_for_each_entry(c, &e->conns, item)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 			struct rdsb_path *p = &c->paths[i];
@@ -652,7 +654,6 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_close = tcp_sock_close,
 	.sock_delivered = tcp_sockmap_sock_delivered,
 	.sock_arm = tcp_sockmap_sock_arm,
-	.sock_copy = tcp_skmsg_copy,
 	.info = tcp_info,
 	.probe_bpf = tcp_sockmap_probe,
 	.status = tcp_status,

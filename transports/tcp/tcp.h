@@ -83,7 +83,12 @@ struct rdsb_tcp {			/* e->tp_priv */
 	void *skmsg_obj;
 	int txpath_fd, txsk_fd, apptx_fd, txsock_fd, tx_listen;
 	struct rdsb_txpath *txpath;	/* mmap of rdsb_txpath */
+	struct rdsb_txseq *txseq;	/* mmap of rdsb_txseq, the engine's alone */
 	struct rdsb_path **tx_owner;	/* which path has each entry */
+	struct ring_buffer *copies;	/* rdsb_txcopy */
+	struct rdsb_ev copies_ev;	/* a sender asked for them to be read */
+	const uint64_t *copies_prod, *copies_cons;	/* its positions */
+	uint32_t copies_gen;		/* one more per reading of them */
 };
 
 struct rdsb_tcp_path {			/* p->t_data */
@@ -97,6 +102,8 @@ struct rdsb_tcp_path {			/* p->t_data */
 	bool tx_locked;			/* the engine holds the lock while it writes */
 	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
 	uint64_t written;		/* stream bytes written on this socket */
+	uint64_t acked;			/* of those, acknowledged at the last look */
+	uint32_t acked_gen;		/* copies_gen when it was looked at */
 	struct tcp_reader rx;		/* the record parser of this socket */
 };
 
@@ -104,6 +111,7 @@ struct rdsb_tcp_sock {			/* s->t_data */
 	int idx;			/* in rdsb_socks / rdsb_rcvq; -1 = none */
 	int tx_peer;			/* engine end of the send socket's connection */
 	uint16_t tx_lport;		/* the send socket's local port; 0 = none */
+	uint8_t *ring;			/* its copy ring (rdsb_txcopy), or NULL */
 };
 
 static inline struct rdsb_tcp *tcp_of(const struct rdsb_engine *e)
@@ -159,13 +167,13 @@ int tcp_skmsg_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_skmsg_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_skmsg_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p);
-void tcp_skmsg_read_copies(struct rdsb_engine *e);
+void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next);
+void tcp_skmsg_drain(struct rdsb_engine *e);
 void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked);
 bool tcp_skmsg_broken(struct rdsb_engine *e, const struct rdsb_path *p);
-void tcp_skmsg_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m);
 
 #endif

@@ -97,6 +97,22 @@ struct {
 	__type(value, struct rdsb_txsock);
 } rdsb_txsock SEC(".maps");
 
+/* The engine's half of the send side (mmap-ed by the engine alone) and the
+ * copies of what applications sent, which the engine reads when it wants. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_MAX_ADDRS * RDS_MPATH_WORKERS);
+	__type(key, __u32);
+	__type(value, struct rdsb_txseq);
+} rdsb_txseq SEC(".maps");
+
+#define RDSB_TXCOPY_BYTES (4u << 20)
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RDSB_TXCOPY_BYTES);
+} rdsb_txcopy SEC(".maps");
+
 /* Acknowledgements and TCP state of path sockets (rdsb_sockops): the
  * entries, mmap-ed by the engine, and each socket's entry in its storage,
  * which a listener's accepted sockets inherit (BPF_F_CLONE). */

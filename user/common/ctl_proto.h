@@ -90,6 +90,11 @@ struct rdsb_sock_shm {
 	/* rds_cong_generation as this socket sees it: bumped on every
 	 * congestion map update (rds_poll's POLLIN|POLLWRBAND once per update). */
 	uint32_t cong_gen;
+	/* The copy ring (RDSB_TXRING_BYTES after this page, on the sk_msg send
+	 * path): where the engine has read up to; the library writes a
+	 * payload's copy there only while it fits below copy_released + the
+	 * ring's size. */
+	uint32_t copy_released;
 };
 
 #endif

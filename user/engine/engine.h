@@ -263,15 +263,12 @@ struct rdsb_transport {
 	/* Application sockets. sock_open may give the application fds of the
 	 * transport's (returns how many, at most 2). sock_delivered: bytes the
 	 * transport put in the socket's delivery stream itself; sock_arm: tell
-	 * the core (rdsb_sock_check_cong) once room more bytes went there.
-	 * sock_copy: the application's copy of a datagram it sent on a path
-	 * itself (RDSB_REQ_SENT); takes m. */
+	 * the core (rdsb_sock_check_cong) once room more bytes went there. */
 	int (*sock_open)(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2]);
 	void (*sock_bind)(struct rdsb_engine *e, struct rdsb_sock *s);
 	void (*sock_close)(struct rdsb_engine *e, struct rdsb_sock *s);
 	uint64_t (*sock_delivered)(struct rdsb_engine *e, const struct rdsb_sock *s);
 	void (*sock_arm)(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
-	void (*sock_copy)(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m);
 
 	/* RDS_INFO_* tables of its own (rds_info_register_func): the item
 	 * size, or -ENOPROTOOPT for an optname it does not have. */
@@ -385,6 +382,9 @@ void rdsb_socks_reap(struct rdsb_engine *e);
  * over its hard limit: the caller keeps msg and stops reading its path. */
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force);
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
+/* Past half its budget the sender may soon block on it: free a message of
+ * it as soon as TCP acknowledges it (rdsb_msg.ack_wake). */
+bool rdsb_sock_ack_wake(const struct rdsb_sock *s);
 void rdsb_sock_cong_notify(struct rdsb_engine *e, int peer_slot);
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next);
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s);

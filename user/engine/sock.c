@@ -417,13 +417,20 @@ void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
 		req_done(s);
 }
 
+/* Below half, the engine frees messages on its next pass, and an ack costs
+ * no wakeup: a ping-pong's reply carries the ack of its request. Of a
+ * socket's unacked bytes, those of unmarked messages stay below half its
+ * sndbuf, so a blocked sender always has a marked message on a path. */
+bool rdsb_sock_ack_wake(const struct rdsb_sock *s)
+{
+	return __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= s->sndbuf;
+}
+
 static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	struct rdsb_msg *m = rdsb_msg_new(0);
 	struct rdsb_conn *c;
 	uint32_t len = s->req.len;
-
-	bool sent = s->req.flags & RDSB_REQ_SENT;
 
 	s->tx_bytes += len;	/* until rdsb_sock_sent, on every path below */
 	if (!m || !s->bound) {
@@ -431,8 +438,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_msg_free(m);
 		free(s->req_data);
 		rdsb_sock_sent(e, s->id, len);
-		if (!sent)
-			req_done(s);
+		req_done(s);
 		return;
 	}
 	m->data = s->req_data;
@@ -440,17 +446,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->sock_id = s->id;
 	m->sport = s->port;
 	m->dport = s->req.dport;
-	/* Past half its budget the sender may soon block on it: free this
-	 * message as soon as TCP acknowledges it. Below half, the engine frees
-	 * messages on its next pass, and an ack costs no wakeup: a ping-pong's
-	 * reply carries the ack of its request. Of a socket's unacked bytes,
-	 * those of unmarked messages stay below half its sndbuf, so a blocked
-	 * sender always has a marked message on a path. */
-	m->ack_wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= s->sndbuf;
-	if (sent) {
-		e->tp->sock_copy(e, s, m);
-		return;
-	}
+	m->ack_wake = rdsb_sock_ack_wake(s);
 	m->req_pending = true;
 	c = rdsb_conn_get(e, s->addr, s->req.daddr, s->req.scope_id ? s->req.scope_id : s->scope_id, true);
 	if (!c) {

@@ -171,15 +171,6 @@ static void no_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t roo
 	(void)room;
 }
 
-/* Only a transport whose applications send on its paths takes copies. */
-static void refuse_copy(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m)
-{
-	(void)s;
-	rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
-	rdsb_sock_sent(e, m->sock_id, m->len);
-	rdsb_msg_free(m);
-}
-
 static int no_info(struct rdsb_engine *e, int optname, struct rdsb_info_out *o)
 {
 	(void)e;
@@ -241,7 +232,6 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(sock_close, sock_nothing);
 	FILL(sock_delivered, none_delivered);
 	FILL(sock_arm, no_sock_arm);
-	FILL(sock_copy, refuse_copy);
 	FILL(info, no_info);
 	FILL(probe_bpf, no_bpf_data_path);
 	FILL(status, userspace_status);

@@ -64,6 +64,7 @@ struct rdsb_lib_shm {
 	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
 	pthread_mutex_t clock;		/* one request/reply at a time on the control connection */
 	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
+	uint32_t copy_head;		/* where the next copy goes in the ring, under wlock */
 };
 
 _Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&
@@ -83,8 +84,10 @@ struct rdsb_lsock {
 	struct rdsb_sock_state *st;	/* lsh->st */
 	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
 
-	/* The sk_msg send path (skmsg_send.c): the send socket, or -1 */
+	/* The sk_msg send path (skmsg_send.c): the send socket, or -1, and
+	 * the copy ring the engine reads (rdsb_txcopy) */
 	int txfd;
+	uint8_t *ring;
 };
 
 /* The socket behind fd with a reference held (NULL: not an RDS socket);
@@ -132,7 +135,7 @@ bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t po
 /* skmsg_send.c: the sk_msg send path. rdsb_skmsg_send (under wlock, the payload in iov[1..cnt-1])
  * returns 1 when the datagram went out on the path socket and the engine
  * has its copy, 0 when the engine must send it, or -errno. */
-int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
+int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 

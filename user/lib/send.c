@@ -260,7 +260,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		if (msg->msg_iov[i].iov_len)
 			iov[cnt++] = msg->msg_iov[i];
 	rdsb_lock(&s->lsh->wlock);
-	err = rdsb_skmsg_send(s, daddr, scope, dport, iov, cnt, (uint32_t)len);
+	err = rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len);
 	if (err == 0) {
 		err = rdsb_write_all(s->fd, iov, cnt);
 		if (!err)

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * The sk_msg send path, library side (engine: transports/tcp/skmsg_tx.c,
- * program: transports/tcp/skmsg_tx.bpf.c). A datagram goes out on its path socket
- * from the application's own sendmsg: the record, [rds_header][payload]
- * with the path's next sequence number and h_ack naming the path, is one
- * blocking sendmsg on the send socket, which rdsb_txmsg redirects into the
- * path socket, all under the path's lock; then the engine gets a copy
- * (RDSB_REQ_SENT), still under the lock, so that a reconnect finds it.
- * Whenever that is not possible the datagram goes to the engine as before:
- * no path open to applications (not connected yet, reconnecting, the engine
- * writing its own records), too much unacknowledged, or an earlier request
- * of this socket not yet on the wire (its datagrams stay in order).
+ * program: transports/tcp/skmsg_tx.bpf.c). A datagram goes out on its path
+ * socket from the application's own sendmsg: its payload is copied into the
+ * socket's copy ring, then the record, [rds_header][payload] with h_ack
+ * naming the path and the copy's place in the ring, is one blocking sendmsg
+ * on the send socket, which rdsb_txmsg numbers and redirects into the path
+ * socket, under the path's lock. The program tells the engine what went
+ * out; the engine reads the copy from the ring when it gets to it, so a
+ * send costs no second write and no engine wakeup. Whenever that is not
+ * possible the datagram goes to the engine as before: no path open to
+ * applications (not connected yet, reconnecting, the engine writing its
+ * own records), too much unacknowledged, no room in the ring, or an earlier
+ * request of this socket not yet on the wire (its datagrams stay in order).
  */
 #include <endian.h>
 #include <errno.h>
@@ -22,35 +24,47 @@
 /* Under the lock: may this record go out on the path now? */
 static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npaths, uint32_t rec)
 {
-	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths &&
-	       t->written - t->acked + rec <= t->limit;
+	uint64_t unacked = t->written > t->acked ? t->written - t->acked : 0;
+
+	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths && unacked + rec <= t->limit;
 }
 
-static int send_copy(struct rdsb_lsock *s, const struct rdsb_txpath *t, const uint8_t daddr[16],
-		     uint32_t scope, uint16_t dport, unsigned int path, uint64_t seq, struct iovec *iov, int cnt,
-		     uint32_t len)
+/* The payload's copy at the ring's head, if the engine has read far
+ * enough; false if not. Under the socket's write lock. */
+static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, uint32_t len)
 {
-	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC, .len = len, .scope_id = scope, .dport = dport,
-				     .flags = RDSB_REQ_SENT, .epoch = t->epoch, .path = path, .seq = seq,
-				     .end_off = t->written };
+	uint32_t head = s->lsh->copy_head, off;
 
-	memcpy(req.daddr, daddr, 16);
-	iov[0].iov_base = &req;
-	iov[0].iov_len = sizeof(req);
-	return rdsb_write_all(s->fd, iov, cnt);
+	if (head - __atomic_load_n(&s->shm->copy_released, __ATOMIC_ACQUIRE) + len > RDSB_TXRING_BYTES)
+		return false;
+	for (int i = 1; i < cnt; i++) {
+		const uint8_t *from = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+
+		while (left) {
+			size_t n;
+
+			off = head & (RDSB_TXRING_BYTES - 1);
+			n = RDSB_TXRING_BYTES - off < left ? RDSB_TXRING_BYTES - off : left;
+			memcpy(s->ring + off, from, n);
+			from += n;
+			left -= n;
+			head += (uint32_t)n;
+		}
+	}
+	return true;
 }
 
-int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scope, uint16_t dport,
+int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len)
 {
 	struct rdsb_txpath *tps = s->em->txpaths, *t;
 	struct rds_header h = { 0 };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
 	struct iovec req = iov[0];	/* the engine's request, if it comes to that */
-	uint32_t rec = RDS_HEADER_SIZE + len;
+	uint32_t rec = RDS_HEADER_SIZE + len, wake;
 	unsigned int npaths, path;
-	int fslot, lslot, err;
-	uint64_t seq;
+	int fslot, lslot;
 	ssize_t n;
 
 	if (s->txfd < 0 || !tps || s->lsh->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
@@ -64,17 +78,19 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scop
 		return 0;
 	path = rdsb_mpath_index(__atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED), npaths);
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
-	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !ring_copy(s, iov, cnt, len))
 		return 0;
+	/* past half its send space, the sender may soon wait for the engine
+	 * to free what TCP acknowledged: the engine reads the copies now */
+	wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= (uint64_t)s->st->sk_sndbuf / 2 ?
+	       RDSB_TXH_WAKE : 0;
 	if (!rdsb_txlock(t))
 		return 0;
 	if (!path_takes(t, lslot, npaths, rec)) {
 		rdsb_txunlock(t);
 		return 0;
 	}
-	seq = t->next_tx_seq;
-	h.h_sequence = htobe64(seq);
-	h.h_ack = htobe64((uint64_t)fslot * RDS_MPATH_WORKERS + path);
+	h.h_ack = htobe64((uint64_t)s->lsh->copy_head << 32 | wake | (uint32_t)(fslot * RDS_MPATH_WORKERS + path));
 	h.h_len = htobe32(len);
 	h.h_sport = htobe16(s->st->port);
 	h.h_dport = htobe16(dport);
@@ -84,18 +100,20 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t scop
 		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0) {
-		/* rdsb_txmsg refused it (EACCES), or the path socket went */
+		/* rdsb_txmsg refused it (EACCES), or the path socket went: the
+		 * program may have numbered it, so the engine resets the path */
+		if (n < 0 && errno != EACCES)
+			__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 		rdsb_txunlock(t);
 		iov[0] = req;
 		return 0;
 	}
 	if ((uint32_t)n != rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);	/* cut short: the engine resets the path */
-	t->next_tx_seq = seq + 1;
 	t->written += rec;
 	t->direct_msgs++;
 	t->direct_bytes += len;
-	err = send_copy(s, t, daddr, scope, dport, path, seq, iov, cnt, len);
 	rdsb_txunlock(t);
-	return err ? err : 1;
+	s->lsh->copy_head += len;
+	return 1;
 }

@@ -43,6 +43,8 @@ static void lsock_free(struct rdsb_lsock *s)
 	sys_close(s->spacefd);
 	if (s->txfd >= 0)
 		sys_close(s->txfd);
+	if (s->ring)
+		munmap(s->ring, RDSB_TXRING_BYTES);
 	munmap(s->shm, 4096);
 	free(s);
 }
@@ -215,6 +217,15 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 		sys_close(fds[OPEN_TXPATH]);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
+	if (s->txfd >= 0) {
+		/* the copy ring (skmsg_send.c), after the shared page */
+		s->ring = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 4096);
+		if (s->ring == MAP_FAILED) {
+			s->ring = NULL;
+			sys_close(s->txfd);	/* sends go through the engine */
+			s->txfd = -1;
+		}
+	}
 	sys_close(fds[OPEN_SHM]);
 	if (s->shm == MAP_FAILED && !err)
 		err = -ENOMEM;
@@ -230,6 +241,8 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 		sys_close(s->fd);
 	if (s->shm != MAP_FAILED)
 		munmap(s->shm, 4096);
+	if (s->ring)
+		munmap(s->ring, RDSB_TXRING_BYTES);
 	sys_close(s->spacefd);
 	if (s->txfd >= 0)
 		sys_close(s->txfd);
