@@ -78,3 +78,17 @@ teardown() { teardown_hosts; }
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"hint: rds-bpf load"* ]]
 }
+
+@test "load --bpf where no sockmap data path can be had: exit 1 and why, not the userspace path unasked" {
+	in_host A "$RDSB_BIN" unload
+	# without CAP_BPF the maps fall back to shared memory, and so does the
+	# default load; --bpf asked for the sockmap path and stops
+	run in_host A capsh --drop=cap_bpf,cap_sys_admin,cap_perfmon -- -c "$RDSB_BIN load --bpf --foreground"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot create BPF maps: Operation not permitted (hint: needs CAP_BPF or root)"* ]]
+	[[ "${lines[-1]}" == "rds-bpf: no BPF maps, so no sockmap data path: load --bpf stops" ]]
+	run in_host A capsh --drop=cap_bpf,cap_sys_admin,cap_perfmon -- -c "$RDSB_BIN load"
+	[ "$status" -eq 0 ]
+	in_host A "$RDSB_BIN" status | grep -q 'userspace path'
+}

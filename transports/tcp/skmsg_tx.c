@@ -109,7 +109,7 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 	int err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 
 	if (err) {
-		rdsb_bpf_explain("the sk_msg send program", err, "sends take the engine's path");
+		rdsb_bpf_explain("the sk_msg send program", err, "load --sk-msg stops (without --sk-msg, sends take the engine's path)");
 		skmsg_tx__destroy(skel);
 		return err;
 	}
@@ -122,7 +122,7 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 	tcp_of(e)->txseq = mmap(NULL, TXSEQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
 				bpf_map__fd(skel->maps.rdsb_txseq), 0);
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_txmsg), tcp_of(e)->apptx_fd, BPF_SK_MSG_VERDICT, 0)) {
-		pr_warn("rds-bpf: cannot attach the sk_msg program: %s; sends take the engine's path\n",
+		pr_warn("rds-bpf: cannot attach the sk_msg program: %s; load --sk-msg stops (without --sk-msg, sends take the engine's path)\n",
 			strerror(errno));
 		tcp_skmsg_exit(e);
 		return -1;
@@ -134,7 +134,7 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 	    copies_init(e, bpf_map__fd(skel->maps.rdsb_txcopy)) || tcp_of(e)->tx_listen < 0 ||
 	    bind(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, sizeof(sin)) || listen(tcp_of(e)->tx_listen, 16)) {
 		pr_warn("rds-bpf: no send sockets (%s; hint: the loopback interface must be up); "
-			"sends take the engine's path\n", strerror(errno));
+			"load --sk-msg stops (without --sk-msg, sends take the engine's path)\n", strerror(errno));
 		tcp_skmsg_exit(e);
 		return -1;
 	}

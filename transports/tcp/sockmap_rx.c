@@ -199,7 +199,7 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 	int err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 
 	if (err) {
-		pr_warn("rds-bpf: the sockmap data path did not load (%s; %s); datagrams take the userspace path; %s\n",
+		pr_warn("rds-bpf: the sockmap data path did not load (%s; %s); load --bpf stops (without --bpf, datagrams take the userspace path); %s\n",
 			strerror(-err), offset_how(kfunc), hint_for(err, kfunc));
 		sockmap_rx__destroy(skel);
 		return err;
@@ -216,7 +216,7 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 			    BPF_SK_SKB_STREAM_VERDICT, 0) ||
 	    bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_deliver), t->socks_fd, BPF_SK_SKB_VERDICT, 0)) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot attach the sockmap programs: %s; datagrams take the userspace path; "
+		pr_warn("rds-bpf: cannot attach the sockmap programs: %s; load --bpf stops (without --bpf, datagrams take the userspace path); "
 			"hint: needs a kernel with sockmap stream parsers (CONFIG_BPF_STREAM_PARSER)\n",
 			strerror(errno));
 		return err;
@@ -226,13 +226,13 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 	t->sock_at = calloc(RDSB_MAX_SOCKS, sizeof(*t->sock_at));
 	if (t->rcvq == MAP_FAILED || !t->sock_at || tcp_events_init(e, bpf_map__fd(skel->maps.rdsb_events))) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot set up the sockmap data path: %s; datagrams take the userspace path\n",
+		pr_warn("rds-bpf: cannot set up the sockmap data path: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
 			strerror(errno));
 		return err ? err : -ENOMEM;
 	}
 	if (inbox_init(e, bpf_map__fd(skel->maps.rdsb_inbox)) < 0) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot set up the engine's inbox: %s; datagrams take the userspace path\n",
+		pr_warn("rds-bpf: cannot set up the engine's inbox: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
 			strerror(errno));
 		return err ? err : -ENOMEM;
 	}

@@ -415,12 +415,21 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 		return -ENOMEM;
 	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->copies_ev.fd = t->inbox_peer = t->tx_listen = -1;
 	e->tp_priv = t;
-	if (!e->use_bpf)
-		return 0;	/* no BPF maps, so no BPF features: it said why */
+	/* --bpf and --sk-msg ask for a data path: without it load stops, after
+	 * one line that says why, rather than run the other one unasked */
+	if (!e->use_bpf) {
+		if (!want_sockmap(cfg))
+			return 0;	/* no BPF maps, so no BPF features: it said why */
+		pr_warn("rds-bpf: no BPF maps, so no sockmap data path: load --bpf stops\n");
+		return -EOPNOTSUPP;
+	}
 	if (want_sockmap(cfg) && tcp_sockmap_init(e))
-		tcp_sockmap_exit(e);
-	if (t->sockmap_obj && rdsb_cfg_opt(cfg, "sk-msg") && !tcp_skmsg_init(e))
+		return -EOPNOTSUPP;
+	if (rdsb_cfg_opt(cfg, "sk-msg")) {
+		if (tcp_skmsg_init(e))
+			return -EOPNOTSUPP;
 		e->number_at_xmit = true;
+	}
 	tcp_sockops_init(e);
 	return 0;
 }
