@@ -167,12 +167,12 @@ uint8_t *rdsx_frame_start(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigne
 }
 
 bool rdsx_frame_send(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
-		     uint64_t addr, uint32_t len)
+		     uint64_t addr, uint32_t len, uint32_t frag_sum)
 {
 	struct rdsx_l3 l;
 
 	frame_l3(x, xc, path, &l);
-	rdsx_frame_csum(rdsx_tx_data(x, addr), &l, len);
+	rdsx_frame_csum(rdsx_tx_data(x, addr), &l, len, frag_sum);
 	if (!rdsx_tx_put(x, addr, (uint32_t)rdsx_l2l4_len(l.v6) + len))
 		return false;
 	rdsx_count(tx_frames);
@@ -187,8 +187,9 @@ bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int
 
 	if (!buf)
 		return false;
-	memcpy(buf, rds, len);
-	if (rdsx_frame_send(x, xc, path, addr, len))
+	memcpy(buf, rds, RDS_HEADER_SIZE);
+	if (rdsx_frame_send(x, xc, path, addr, len,
+			    rdsx_copy_sum(buf + RDS_HEADER_SIZE, rds + RDS_HEADER_SIZE, len - RDS_HEADER_SIZE)))
 		return true;
 	rdsx_tx_release(x, addr);	/* lost: an ack goes with the next, a map again */
 	return false;
