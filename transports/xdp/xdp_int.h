@@ -113,6 +113,7 @@ struct rdsx_state {
 	char ifname[16];	/* IFNAMSIZ */
 	bool skb_mode;		/* --mode skb */
 	bool mode_set;		/* --mode given: no fallback from native */
+	bool veth;		/* the device's driver: skb mode unless --mode native */
 	unsigned int mtu;
 	uint8_t mac[6];
 	uint32_t xdp_flags;
