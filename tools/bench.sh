@@ -17,6 +17,9 @@
 #
 #   tools/bench.sh                 run, then report
 #   tools/bench.sh --report DIR    table and plot again from DIR/results.csv
+#   tools/bench.sh --xdp-ratio [N] only the XDP transport's 64 KiB target, in N
+#                                  (5) rounds alternating it with RDS/TCP, with
+#                                  medians and the engines' CPU per GB moved
 # Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
 # BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf skmsg user xdp"), BENCH_TASKS (8),
 # BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_OUT,
@@ -162,13 +165,18 @@ report() {
 	echo "bench: results in $1 (results.csv, table.txt, bench.png)"
 }
 
+AB_RUNS=
 if [ $# -gt 0 ]; then
 	if [ "$1" = --report ] && [ $# -eq 2 ] && [ -f "$2/results.csv" ]; then
 		report "$2"
 		exit 0
 	fi
-	echo "usage: tools/bench.sh [--report DIR_WITH_results.csv] (settings: see the top of the script)" >&2
-	exit 2
+	if [ "$1" = --xdp-ratio ] && [ $# -le 2 ] && [[ ${2:-5} =~ ^[1-9][0-9]*$ ]]; then
+		AB_RUNS=${2:-5}
+	else
+		echo "usage: tools/bench.sh [--report DIR_WITH_results.csv | --xdp-ratio [RUNS]] (settings: see the top of the script)" >&2
+		exit 2
+	fi
 fi
 
 # ---- measure ---------------------------------------------------------------
@@ -247,6 +255,49 @@ pin_engines() {	# every thread of both engines onto CPU $CPU, as the ping-pong e
 		taskset -a -p -c "$CPU" "$p" >/dev/null
 	done
 }
+
+# --xdp-ratio RUNS: the XDP transport's 64 KiB one-way throughput against
+# RDS/TCP's (userspace path), 8 paths, in RUNS rounds that alternate the two
+# (the order swapped each round, so both see the same load), with the CPU
+# the two engines used per GB moved (softirq included: on veth the receive
+# side runs in the sender's sendto); then medians and ranges.
+cpu_ns() {	# PID...: their CPU time so far
+	local p t=0
+	for p in "$@"; do
+		t=$((t + $(cut -d' ' -f1 "/proc/$p/schedstat")))
+	done
+	echo $t
+}
+ab_one() {	# user|xdp -> "Gbit/s ms/GB"
+	local pids c0 j
+	engines "$1" 8
+	# shellcheck disable=SC2207
+	pids=($(ip netns pids "$NS_A") $(ip netns pids "$NS_B"))	# the two engines, alone there
+	c0=$(cpu_ns "${pids[@]}")
+	j=$(stress "" -o -t "$TASKS" -d "$DEPTH" -q 65536)
+	jq -r --arg ns $(($(cpu_ns "${pids[@]}") - c0)) --arg s "$SECS" \
+		'"\(.gbit_per_s) \(($ns | tonumber) / 1e6 / (.gbit_per_s * ($s | tonumber) / 8) | round)"' <<<"$j"
+}
+median() {	# column N of the CSV on stdin (no header) -> "median (min-max)"
+	cut -d, -f"$1" | sort -n | awk '{ v[NR] = $1 }
+		END { printf "%s (%s-%s)", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
+}
+if [ -n "$AB_RUNS" ]; then
+	echo "== XDP transport vs RDS/TCP, 64 KiB one-way, $TASKS tasks x depth $DEPTH, 8 paths, MTU $MTU, $SECS s a run"
+	ab=$out/xdp-ratio.csv
+	echo "run,tcp_gbit,tcp_ms_per_gb,xdp_gbit,xdp_ms_per_gb,ratio" >"$ab"
+	for i in $(seq "$AB_RUNS"); do
+		if [ $((i % 2)) = 1 ]; then read -r tg tc <<<"$(ab_one user)"; read -r xg xc <<<"$(ab_one xdp)"
+		else read -r xg xc <<<"$(ab_one xdp)"; read -r tg tc <<<"$(ab_one user)"; fi
+		r=$(awk -v x="$xg" -v t="$tg" 'BEGIN { printf "%.3f", x / t }')
+		echo "run $i: RDS/TCP $tg Gbit/s ($tc ms/GB), XDP $xg Gbit/s ($xc ms/GB), ratio $r"
+		echo "$i,$tg,$tc,$xg,$xc,$r" >>"$ab"
+	done
+	echo "medians of $AB_RUNS (min-max): RDS/TCP $(tail -n +2 "$ab" | median 2) Gbit/s, $(tail -n +2 "$ab" | median 3) ms/GB;" \
+		"XDP $(tail -n +2 "$ab" | median 4) Gbit/s, $(tail -n +2 "$ab" | median 5) ms/GB; ratio $(tail -n +2 "$ab" | median 6)"
+	echo "bench: runs in $ab"
+	exit 0
+fi
 
 echo "== raw TCP baselines"
 record throughput iperf3 1 0 "$(iperf 1)" gbit
