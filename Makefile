@@ -171,6 +171,11 @@ $(B)/tests/test_ib_wire: tests/unit/test_ib_wire.c $(B)/obj/transports/ib/ib_wir
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/ib/ib_wire.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 
+# the XDP transport's frames and checksums, without a network
+$(B)/tests/test_xdp_frame: tests/unit/test_xdp_frame.c $(B)/obj/transports/xdp/frame.o $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/xdp/frame.o
+
 # The XDP program's test loads it (root) and needs an AF_XDP socket.
 $(B)/tests/test_xdp_prog: tests/unit/test_xdp_prog.c $(B)/obj/transports/xdp/frame.o $(B)/bpf/rdsx_xdp.skel.h $(HEADERS)
 	@mkdir -p $(@D)

@@ -25,10 +25,15 @@
 #
 #   tools/bench.sh                 run, then report
 #   tools/bench.sh --report DIR    table and plot again from DIR/results.csv
+#   tools/bench.sh --xdp-ratio [N] only the XDP transport's 64 KiB target, in N
+#                                  (5) rounds alternating it with RDS/TCP, with
+#                                  medians and the engines' CPU per GB moved
 # Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
 # BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf skmsg user xdp"), BENCH_TASKS (8),
 # BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_RUNS (3),
-# BENCH_OUT.
+# BENCH_OUT, BENCH_MTU (1500: the veth pair's, for every row; 3500 is the largest
+# native XDP takes on veth, and the XDP transport's frames grow with it, 20 per
+# 64 KiB message instead of 47: docs/xdp-encap.md).
 set -euo pipefail
 here=$PWD
 cd "$(dirname "$0")/.."
@@ -112,7 +117,8 @@ table() {
 		if (v["rate,tcp-rec," TASKS ",64"] != "")
 			printf "%-20s %5d %-6s %12s %10s %12s\n", "", TASKS, "tcp-rec", v["rate,tcp-rec," TASKS ",64"], "",
 				v["orate,tcp-rec," TASKS ",64"]
-		printf "\nbaselines: iperf3 -P1 %s Gbit/s, -P8 %s Gbit/s; TCP ping-pong 64 B p50 %s us;\n",
+		printf "\nbaselines (veth MTU %s): iperf3 -P1 %s Gbit/s, -P8 %s Gbit/s; TCP ping-pong 64 B p50 %s us;\n",
+			v["setting,mtu,0,0"] == "" ? 1500 : v["setting,mtu,0,0"],
 			v["throughput,iperf3,1,0"], v["throughput,iperf3,8,0"], v["latency,tcp,1,64"]
 		printf "           TCP ping-pong through a sockmap redirect 64 B p50 %s us\n",
 			v["latency,tcp-sockmap,1,64"]
@@ -129,6 +135,7 @@ table() {
 			target(E[e], "bulk 64 KiB >= 0.9 x iperf3 same flows", "throughput," E[e] "," pm ",65536", "throughput,iperf3," pm ",0", 0.9, 1)
 			target(E[e], "bulk 1 MiB >= 0.8 x iperf3 same flows", "throughput," E[e] "," pm ",1048576", "throughput,iperf3," pm ",0", 0.8, 1)
 		}
+		target("xdp", "bulk 64 KiB >= 0.6 x RDS/TCP (user)", "throughput,xdp," pm ",65536", "throughput,user," pm ",65536", 0.6, 1)
 		printf "  %-6s %-52s %6s %-12s %s\n", "bpf", "as fast as userspace (5 % noise) on every row",
 			slower "/" rows, "", verdict(rows ? "" : "-", (slower == 0))
 	}' TASKS="${BENCH_TASKS:-8}" $([ -f "$(dirname "$1")/runs.csv" ] && echo "$(dirname "$1")/runs.csv") "$1"
@@ -212,13 +219,18 @@ report() {
 	echo "bench: results in $1 (results.csv, table.txt, bench.png)"
 }
 
+AB_RUNS=
 if [ $# -gt 0 ]; then
 	if [ "$1" = --report ] && [ $# -eq 2 ] && [ -f "$2/results.csv" ]; then
 		report "$2"
 		exit 0
 	fi
-	echo "usage: tools/bench.sh [--report DIR_WITH_results.csv] (settings: see the top of the script)" >&2
-	exit 2
+	if [ "$1" = --xdp-ratio ] && [ $# -le 2 ] && [[ ${2:-5} =~ ^[1-9][0-9]*$ ]]; then
+		AB_RUNS=${2:-5}
+	else
+		echo "usage: tools/bench.sh [--report DIR_WITH_results.csv | --xdp-ratio [RUNS]] (settings: see the top of the script)" >&2
+		exit 2
+	fi
 fi
 
 # ---- measure ---------------------------------------------------------------
@@ -231,8 +243,11 @@ DEPTH=${BENCH_DEPTH:-16}
 CPU=${BENCH_CPU:-0}
 RUNS=${BENCH_RUNS:-3}
 PP=${BENCH_PINGPONGS:-$((SECS * 2000))}
+MTU=${BENCH_MTU:-1500}
 source tests/lib/hosts.sh
 hosts_session "bench$$"
+in_host A ip link set eth0 mtu "$MTU"
+in_host B ip link set eth0 mtu "$MTU"
 mkdir -p "$out"
 csv=$out/results.csv
 : >"$out/runs.jsonl"
@@ -306,9 +321,53 @@ records() {	# oneway|reqresp -> msgs/s of tcp-records, TASKS flows
 	wait	# the server ends with its flows
 }
 
+# --xdp-ratio RUNS: the XDP transport's 64 KiB one-way throughput against
+# RDS/TCP's (userspace path), 8 paths, in RUNS rounds that alternate the two
+# (the order swapped each round, so both see the same load), with the CPU
+# the two engines used per GB moved (softirq included: on veth the receive
+# side runs in the sender's sendto); then medians and ranges.
+cpu_ns() {	# PID...: their CPU time so far
+	local p t=0
+	for p in "$@"; do
+		t=$((t + $(cut -d' ' -f1 "/proc/$p/schedstat")))
+	done
+	echo $t
+}
+ab_one() {	# user|xdp -> "Gbit/s ms/GB"
+	local pids c0 j
+	engines "$1" 8
+	# shellcheck disable=SC2207
+	pids=($(ip netns pids "$NS_A") $(ip netns pids "$NS_B"))	# the two engines, alone there
+	c0=$(cpu_ns "${pids[@]}")
+	j=$(stress "" -o -t "$TASKS" -d "$DEPTH" -q 65536)
+	jq -r --arg ns $(($(cpu_ns "${pids[@]}") - c0)) --arg s "$SECS" \
+		'"\(.gbit_per_s) \(($ns | tonumber) / 1e6 / (.gbit_per_s * ($s | tonumber) / 8) | round)"' <<<"$j"
+}
+median() {	# column N of the CSV on stdin (no header) -> "median (min-max)"
+	cut -d, -f"$1" | sort -n | awk '{ v[NR] = $1 }
+		END { printf "%s (%s-%s)", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
+}
+if [ -n "$AB_RUNS" ]; then
+	echo "== XDP transport vs RDS/TCP, 64 KiB one-way, $TASKS tasks x depth $DEPTH, 8 paths, MTU $MTU, $SECS s a run"
+	ab=$out/xdp-ratio.csv
+	echo "run,tcp_gbit,tcp_ms_per_gb,xdp_gbit,xdp_ms_per_gb,ratio" >"$ab"
+	for i in $(seq "$AB_RUNS"); do
+		if [ $((i % 2)) = 1 ]; then read -r tg tc <<<"$(ab_one user)"; read -r xg xc <<<"$(ab_one xdp)"
+		else read -r xg xc <<<"$(ab_one xdp)"; read -r tg tc <<<"$(ab_one user)"; fi
+		r=$(awk -v x="$xg" -v t="$tg" 'BEGIN { printf "%.3f", x / t }')
+		echo "run $i: RDS/TCP $tg Gbit/s ($tc ms/GB), XDP $xg Gbit/s ($xc ms/GB), ratio $r"
+		echo "$i,$tg,$tc,$xg,$xc,$r" >>"$ab"
+	done
+	echo "medians of $AB_RUNS (min-max): RDS/TCP $(tail -n +2 "$ab" | median 2) Gbit/s, $(tail -n +2 "$ab" | median 3) ms/GB;" \
+		"XDP $(tail -n +2 "$ab" | median 4) Gbit/s, $(tail -n +2 "$ab" | median 5) ms/GB; ratio $(tail -n +2 "$ab" | median 6)"
+	echo "bench: runs in $ab"
+	exit 0
+fi
+
 order=($ENGINES)
 for run in $(seq "$RUNS"); do
 	echo "== run $run of $RUNS: raw TCP baselines"
+	record setting mtu 0 0 "$MTU" bytes
 	record throughput iperf3 1 0 "$(iperf 1)" gbit
 	record throughput iperf3 8 0 "$(iperf 8)" gbit
 	record orate tcp-rec "$TASKS" 64 "$(records oneway)" msgs_per_s

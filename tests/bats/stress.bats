@@ -142,6 +142,7 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 		latency,user,8,64,28,p50_us
 		latency,user,8,65536,50,p50_us
 		rate,user,8,64,500000,msgs_per_s
+		throughput,xdp,8,65536,24,gbit
 	EOF
 	# three runs of two rows: the target is the median of the runs' ratios
 	cat >"$d/runs.csv" <<-EOF
@@ -170,6 +171,9 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	grep -qE '^  user +64 B ping-pong p50 <= 1.5 x TCP ping-pong +2\.80 +NOT MET$' "$d/table.txt"
 	grep -qE '^  user +bulk 1 MiB >= 0.8 x iperf3 same flows +- +-$' "$d/table.txt"
 	grep -qE '^  bpf +as fast as userspace \(5 % noise\) on every row +1/5 +NOT MET$' "$d/table.txt"
+	grep -qE '^64 KiB +8 xdp +24 +0\.60 +- +0\.60 +-$' "$d/table.txt"
+	grep -qE '^  xdp +bulk 64 KiB >= 0.6 x RDS/TCP \(user\) +0\.60 +met$' "$d/table.txt"
+	grep -q 'baselines (veth MTU 1500)' "$d/table.txt"	# the default when results.csv does not say
 	[ "$(head -c 8 "$d/bench.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]
 	run "$BATS_TEST_DIRNAME/../../tools/bench.sh" --report "$d/missing"
 	[ "$status" -eq 2 ]
@@ -185,16 +189,31 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	[ "$(cut -d, -f1-4 "$csv" | sort | tr '\n' ' ')" = "latency,bpf,1,64 latency,skmsg,1,64 latency,tcp,1,64 \
 latency,tcp-sockmap,1,64 latency,user,1,64 latency,xdp,1,64 orate,bpf,1,64 orate,skmsg,1,64 orate,tcp-rec,8,64 \
 orate,user,1,64 orate,xdp,1,64 rate,bpf,1,64 rate,skmsg,1,64 rate,tcp-rec,8,64 rate,user,1,64 \
-rate,xdp,1,64 test,engine,paths,size throughput,bpf,1,64 throughput,iperf3,1,0 throughput,iperf3,8,0 \
+rate,xdp,1,64 setting,mtu,0,0 test,engine,paths,size throughput,bpf,1,64 throughput,iperf3,1,0 throughput,iperf3,8,0 \
 throughput,skmsg,1,64 throughput,user,1,64 throughput,xdp,1,64 " ]
 	# one run: its value is the median, and the range is that value
 	awk -F, 'NR > 1 && !($5 == $7 && $5 == $8) { print "not one run: " $0; bad = 1 } END { exit bad }' "$csv"
-	[ "$(wc -l <"$BENCH_OUT/runs.csv")" -eq 23 ]	# a header and 22 measurements
+	[ "$(wc -l <"$BENCH_OUT/runs.csv")" -eq 24 ]	# a header and 23 measurements (the MTU one)
 	awk -F, 'NR > 1 && !($5 > 0) { print "not positive: " $0; bad = 1 } END { exit bad }' "$csv"
 	[ "$(wc -l <"$BENCH_OUT/runs.jsonl")" -eq 12 ]
 	jq -e -s 'map(.bad + .out_of_order + .peer_bad + .peer_out_of_order + .lost) | add == 0' "$BENCH_OUT/runs.jsonl"
 	grep -qE '^64 B +1 bpf ' "$BENCH_OUT/table.txt"
 	[ -s "$BENCH_OUT/bench.png" ]
+}
+
+@test "bench: --xdp-ratio alternates RDS/TCP and XDP at 64 KiB, on the MTU asked, and gives medians and CPU per GB" {
+	export BENCH_SECS=1 BENCH_MTU=3500 BENCH_OUT=$BATS_TEST_TMPDIR/ab
+	run timeout 120 "$BATS_TEST_DIRNAME/../../tools/bench.sh" --xdp-ratio 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '8 paths, MTU 3500, 1 s a run' <<<"$output"
+	# two runs, every value positive, the ratio XDP / TCP
+	[ "$(wc -l <"$BENCH_OUT/xdp-ratio.csv")" -eq 3 ]
+	awk -F, 'NR > 1 { for (i = 2; i <= 6; i++) if (!($i > 0)) bad = 1
+		if (($6 - $4 / $2) ^ 2 > 0.001 ^ 2) bad = 1; n++ } END { exit bad || n != 2 }' "$BENCH_OUT/xdp-ratio.csv"
+	grep -qE '^medians of 2 \(min-max\): RDS/TCP [0-9.]+ \([0-9.]+-[0-9.]+\) Gbit/s, .* ratio [0-9.]+ ' <<<"$output"
+	run "$BATS_TEST_DIRNAME/../../tools/bench.sh" --xdp-ratio 0
+	[ "$status" -eq 2 ]
 }
 
 @test "-T 0 runs until SIGINT, then drains and reports everything received" {

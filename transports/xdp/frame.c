@@ -13,10 +13,11 @@ uint32_t rdsx_frag_size(unsigned int mtu, bool v6)
 	return room < RDS_FRAG_SIZE ? room : RDS_FRAG_SIZE;
 }
 
-/* The big-endian 16-bit sum of n bytes, added to s. A ones' complement sum
- * does not depend on byte order (RFC 1071): 32-bit native words are added
- * in 64 bits, folded and swapped once. */
-static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+/* The big-endian 16-bit sum of n bytes, copied to dst on the way unless it
+ * is NULL (one pass: a fragment is read once, for its copy and its sum). A
+ * ones' complement sum does not depend on byte order (RFC 1071): 32-bit
+ * native words are added in 64 bits, folded and swapped once. */
+static inline uint32_t sum_words(uint8_t *dst, const uint8_t *p, size_t n)
 {
 	uint64_t acc = 0;
 	uint16_t w16 = 0;
@@ -25,8 +26,14 @@ static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
 		uint64_t w;
 
 		memcpy(&w, p, 8);
+		if (dst) {
+			memcpy(dst, &w, 8);
+			dst += 8;
+		}
 		acc += (w & 0xffffffffu) + (w >> 32);
 	}
+	if (dst)
+		memcpy(dst, p, n);
 	for (; n >= 2; p += 2, n -= 2) {
 		memcpy(&w16, p, 2);
 		acc += w16;
@@ -38,7 +45,17 @@ static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
 	}
 	while (acc >> 16)
 		acc = (acc & 0xffff) + (acc >> 16);
-	return s + ntohs((uint16_t)acc);
+	return ntohs((uint16_t)acc);
+}
+
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	return s + sum_words(NULL, p, n);
+}
+
+uint32_t rdsx_copy_sum(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	return sum_words(dst, src, n);
 }
 
 static uint16_t fold(uint32_t s)
@@ -96,7 +113,7 @@ size_t rdsx_frame_build(uint8_t *buf, const struct rdsx_l3 *l, size_t udp_payloa
 	return rdsx_l2l4_len(l->v6) + udp_payload;
 }
 
-void rdsx_frame_csum(uint8_t *buf, const struct rdsx_l3 *l, size_t udp_payload)
+void rdsx_frame_csum(uint8_t *buf, const struct rdsx_l3 *l, size_t udp_payload, uint32_t frag_sum)
 {
 	uint8_t *udp = buf + rdsx_l2l4_len(l->v6) - 8;
 	uint32_t ulen = (uint32_t)(8 + udp_payload), s;
@@ -109,7 +126,7 @@ void rdsx_frame_csum(uint8_t *buf, const struct rdsx_l3 *l, size_t udp_payload)
 		s = sum16(sum16(0, l->saddr + 12, 4), l->daddr + 12, 4);
 	s += ulen + 17;
 	udp[6] = udp[7] = 0;
-	c = fold(sum16(s, udp, ulen));
+	c = fold(sum16(s, udp, 8 + RDS_HEADER_SIZE) + frag_sum);
 	if (!c)
 		c = 0xffff;	/* 0 would mean "no checksum" */
 	udp[6] = (uint8_t)(c >> 8);

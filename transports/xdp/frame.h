@@ -38,11 +38,19 @@ static inline size_t rdsx_l2l4_len(bool v6)
 /* Fragment payload per frame for a device MTU: min(RDS_FRAG_SIZE, room). */
 uint32_t rdsx_frag_size(unsigned int mtu, bool v6);
 
-/* Writes the Ethernet, IP and UDP headers for udp_payload bytes that the
- * caller has put (or puts) at buf + rdsx_l2l4_len(); then rdsx_frame_csum
- * once the payload is in place. Returns the whole frame's length. */
+/* Writes the Ethernet, IP and UDP headers for udp_payload bytes (an
+ * rds_header and a fragment) that the caller has put (or puts) at
+ * buf + rdsx_l2l4_len(); then rdsx_frame_csum once they are in place.
+ * Returns the whole frame's length. */
 size_t rdsx_frame_build(uint8_t *buf, const struct rdsx_l3 *l, size_t udp_payload);
-void rdsx_frame_csum(uint8_t *buf, const struct rdsx_l3 *l, size_t udp_payload);
+/* Copies n bytes and returns their 16-bit ones' complement sum (big-endian
+ * words, an odd byte padded with a zero): the fragment's, for
+ * rdsx_frame_csum. */
+uint32_t rdsx_copy_sum(uint8_t *dst, const uint8_t *src, size_t n);
+/* The UDP checksum, given the sum of the fragment after the rds_header: a
+ * frame kept for retransmission changes only its rds_header when it goes
+ * out again, so its fragment is summed once, while it is copied in. */
+void rdsx_frame_csum(uint8_t *buf, const struct rdsx_l3 *l, size_t udp_payload, uint32_t frag_sum);
 
 void rdsx_fields_put(struct rds_header *h, const struct rdsx_fields *f);
 void rdsx_fields_get(const struct rds_header *h, struct rdsx_fields *f);

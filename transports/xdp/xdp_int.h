@@ -43,6 +43,7 @@ struct rdsx_txf {
 struct rdsx_kept {
 	uint64_t addr;
 	uint32_t len;			/* after the UDP header: rds_header + fragment */
+	uint32_t frag_sum;		/* the fragment's (rdsx_copy_sum) */
 };
 
 /* A message reassembled, waiting for the engine to take it. */
@@ -114,6 +115,7 @@ struct rdsx_state {
 	char ifname[16];	/* IFNAMSIZ */
 	bool skb_mode;		/* --mode skb */
 	bool mode_set;		/* --mode given: no fallback from native */
+	bool veth;		/* the device's driver: skb mode unless --mode native */
 	unsigned int mtu;
 	uint8_t mac[6];
 	uint32_t xdp_flags;
@@ -198,11 +200,12 @@ void rdsx_xpath_fields(struct rdsx_xpath *xp, uint32_t frame, struct rdsx_fields
 
 /* xdp.c: a frame of len bytes after the UDP header in a TX buffer, its
  * headers written: the caller writes those bytes at the pointer returned
- * (NULL: no buffer, or the peer's MAC is not known yet), then sends it */
+ * (NULL: no buffer, or the peer's MAC is not known yet), the fragment after
+ * the rds_header with rdsx_copy_sum, then sends it with that sum */
 uint8_t *rdsx_frame_start(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
 			  uint32_t len, uint64_t *addr);
 bool rdsx_frame_send(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
-		     uint64_t addr, uint32_t len);
+		     uint64_t addr, uint32_t len, uint32_t frag_sum);
 /* send one frame (rds_header + fragment) on a path */
 bool rdsx_send_frame(struct rdsx_state *x, struct rdsx_conn_st *xc, unsigned int path,
 		     const uint8_t *rds, uint32_t len);

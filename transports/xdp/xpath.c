@@ -91,8 +91,7 @@ bool rdsx_xpath_queue(struct rdsx_state *x, struct rdsx_xpath *xp, const struct 
 		return false;
 	k->len = RDS_HEADER_SIZE + len;
 	memcpy(buf, h, RDS_HEADER_SIZE);
-	if (len)
-		memcpy(buf + RDS_HEADER_SIZE, frag, len);
+	k->frag_sum = rdsx_copy_sum(buf + RDS_HEADER_SIZE, frag, len);
 	rdsx_tx_keep(x, k->addr);
 	xp->tx_next++;
 	xp->tx_queued++;
@@ -168,7 +167,7 @@ static bool send_numbered(struct rdsx_state *x, struct rdsx_xpath *xp, uint32_t 
 	}
 	rdsx_xpath_fields(xp, n, &f);
 	rdsx_fields_put((struct rds_header *)(frame + l2l4), &f);
-	if (rdsx_frame_send(x, xp->xc, xp->index, addr, k->len))
+	if (rdsx_frame_send(x, xp->xc, xp->index, addr, k->len, k->frag_sum))
 		return true;
 	if (addr != k->addr)
 		rdsx_tx_release(x, addr);
