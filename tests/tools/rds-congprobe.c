@@ -10,9 +10,10 @@
  *
  * send: one socket with RDS_CONG_MONITOR on, bound to LADDR:LPORT, sends 1000 B
  * datagrams without blocking to DADDR:CONGPORT (whose receiver holds off
- * reading) until the first ENOBUFS; right after it one 1000 B datagram to
- * DADDR:OTHERPORT (read by its receiver); then it waits up to WAIT_S for
- * the RDS_CMSG_CONG_UPDATE that names CONGPORT and lets a datagram to it go. One line each:
+ * reading), each once the host lists none unacknowledged, until the first
+ * ENOBUFS; right after it one 1000 B datagram to DADDR:OTHERPORT (read by
+ * its receiver); then it waits up to WAIT_S for the RDS_CMSG_CONG_UPDATE
+ * after which a datagram to CONGPORT goes again. One line each:
  *     congested: after N datagrams
  *     other: sent | EAGAIN | ...
  *     other_retry: sent after MS ms | ...       (only after an EAGAIN)
