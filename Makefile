@@ -58,7 +58,7 @@ FUZZ_SECONDS ?= 60
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-congprobe $(B)/tests/rds-pollloop $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rdsx-loss $(UNIT_BIN) \
            $(if $(filter 1,$(SAN)),,$(EXAMPLES) $(FUZZERS))
 
 all: $(TARGETS)

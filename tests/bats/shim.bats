@@ -89,3 +89,31 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 @test "SO_TIMESTAMP (SOL_SOCKET and SOL_RDS) delivers SCM_TIMESTAMP; SO_RDS_MSG_RXPATH_LATENCY delivers its cmsg, EFAULT as the kernel (Python)" {
 	shimpy timestamps 5080
 }
+
+# The standard benchmark's loop (rds-stress: poll, recvfrom until EAGAIN,
+# sendmsg; tests/tools/rds-pollloop.c) against an echo on B, 2000 requests of
+# 1 KiB, 16 outstanding, each libc call of the shim traced: every reply is
+# two reads of the delivery stream (record header, payload), every request
+# one send, every loop one poll; a recvfrom that finds nothing is one read and
+# the only call that asks the fd's flags (fcntl F_GETFL); no control request
+# to the engine once the datagrams flow.
+@test "an event loop as rds-stress's: per reply two reads, per request one send, F_GETFL only when nothing waits, no engine round trip" {
+	local trace=$BATS_TEST_TMPDIR/loop.trace replies loops eagain first
+	rds B "$RDSB_XFER" echo -b $ADDR_B:5150 -t 60 --ready "$BATS_TEST_TMPDIR/echo.ready" >/dev/null 2>&1 &
+	for _ in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/echo.ready" ] && break; sleep 0.05; done
+	run in_host A timeout 120 strace -f -qq -e trace=fcntl,recvfrom,sendmsg,sendto,poll,ppoll -o "$trace" \
+		env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_ROOT/build/tests/rds-pollloop" $ADDR_A:5151 $ADDR_B:5150 2000 16 1024
+	kill %1 2>/dev/null || true
+	echo "$output"
+	[ "$status" -eq 0 ]
+	read -r replies loops eagain <<<"$(sed -n 's/^replies \([0-9]*\) loops \([0-9]*\) eagain \([0-9]*\)$/\1 \2 \3/p' <<<"$output")"
+	[ "$replies" -eq 2000 ]
+	echo "F_GETFL $(grep -c 'fcntl([0-9]*, F_GETFL)' "$trace"), recvfrom $(grep -c 'recvfrom(' "$trace") of which EAGAIN $(grep -c 'recvfrom(.*= -1 EAGAIN' "$trace"), loops $loops, eagain $eagain"
+	[ "$(grep -c 'recvfrom(.*= -1 EAGAIN' "$trace")" -eq "$eagain" ]
+	[ "$(grep -c 'fcntl([0-9]*, F_GETFL)' "$trace")" -eq "$eagain" ]
+	[ "$(grep 'recvfrom(' "$trace" | grep -vc '= -1 EAGAIN')" -eq $((2 * 2000)) ]
+	[ "$(grep -Ec '(pp|p)oll\(' "$trace")" -eq "$loops" ]
+	# from the first request on: its 2000 sends and nothing else
+	first=$(grep -n 'sendmsg(.*iov_len=1024' "$trace" | head -n 1 | cut -d: -f1)
+	[ "$(tail -n +"$first" "$trace" | grep -Ec 'send(msg|to)\(')" -eq 2000 ]
+}

@@ -17,6 +17,9 @@
 #     legacy kernel); nothing lost, duplicated or reordered, 8 paths back
 #   congestion: our map makes the peer's nonblocking sender get ENOBUFS, and
 #     the peer's map ours; everything arrives after the receiver drains
+#   cong-monitor: a sender with RDS_CONG_MONITOR, both ways: right after
+#     ENOBUFS a datagram to another port of the same host goes out, and the
+#     RDS_CMSG_CONG_UPDATE of the drained port comes (rds-congprobe)
 #   exchange-bpf (kernel peers only): the first exchange with our engine on
 #     the BPF data path (load --bpf)
 #   guest (kernel peers only): rds-bpf itself runs in the guest on that
@@ -41,7 +44,8 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion guest errno"; ib and ib-reset on request).
+# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno"; ib and ib-reset
+# on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,7 +54,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -177,14 +181,15 @@ peer_start() {
 		mkdir -p "$d/peer" "$d/bin"
 		printf '#!/bin/sh\nexec env LD_PRELOAD="%s" "%s" "$@"\n' "$RDSB_PRELOAD" "$RDSB_XFER" >"$d/bin/rds-xfer"
 		printf '#!/bin/sh\nexec env LD_PRELOAD="%s" "%s" "$@"\n' "$RDSB_PRELOAD" "$RDSB_ERRNO" >"$d/bin/rds-errno"
-		chmod +x "$d/bin/rds-xfer" "$d/bin/rds-errno"
+		printf '#!/bin/sh\nexec env LD_PRELOAD="%s" "%s" "$@"\n' "$RDSB_PRELOAD" "$root/build/tests/rds-congprobe" >"$d/bin/rds-congprobe"
+		chmod +x "$d/bin/rds-xfer" "$d/bin/rds-errno" "$d/bin/rds-congprobe"
 		(cd "$d/peer" && in_host $ns2 env PATH="$d/bin:$PATH" sh -c "$PRELUDE$2"'
 			rc=$?; echo; echo "RDSB-VM-RESULT rc=$rc"; exit $rc') >"$d/console" 2>&1 &
 	else
 		: >"$d/console"
 		"$here/run-guest.sh" "${GUEST_OPTS[@]}" --netns $ns --tap vmtap --guest-addr "$G4/24" --host-addr "$H4/24" \
 			--guest-addr6 "$G6/64" --host-addr6 "$H6/64" --kernel "$1" --timeout "${peer_timeout:-$BOOT}" --log "$d/console" \
-			--add "$errno_static:/bin/rds-errno" -- "$PRELUDE$2" >"$d/run-guest.out" 2>&1 &
+			--add "$errno_static:/bin/rds-errno" --add "$congprobe_static:/bin/rds-congprobe" -- "$PRELUDE$2" >"$d/run-guest.out" 2>&1 &
 	fi
 	peer_pid=$!
 }
@@ -653,6 +658,50 @@ congestion() {
 	wire_crosscheck "$label"
 }
 
+# cong_monitor PEER LABEL: a sender with RDS_CONG_MONITOR on (rds-congprobe
+# send) hits ENOBUFS on a port whose receiver holds off reading 3 s after its
+# first datagram (rds-congprobe hold), then at once sends to another port of
+# the same host (an echo: never congested), then waits 15 s for the
+# RDS_CMSG_CONG_UPDATE of the drained port. Both ways at once on IPv4: the
+# peer to our 4002 and 4004, we to the peer's 4012 and 4014.
+cong_monitor() {
+	local peer=$1 label=$2 who script
+	script="rds-congprobe hold $G4:4012 5 >hold.out 2>&1 &
+		held=\$!
+		rds-xfer echo -b $G4:4014 -t 60 >/dev/null 2>&1 &
+		echo=\$!
+		mark ready
+		rds-congprobe send $G4:5002 $H4 4002 4004 20 | sed 's/^/probe: /'
+		wait \$held
+		kill \$echo
+		show held hold.out"
+	host_up "$peer" || return 1
+	hprobe hold "$H4":4002 5 >"$d/hold.out" 2>&1 &
+	hx echo -b "$H4":4004 -t "$BOOT" >"$d/echo.out" 2>&1 &
+	peer_start "$peer" "$script"
+	wait_mark ready && hprobe send "$H4":5012 "$G4" 4012 4014 20 >"$d/probe.out" 2>&1
+	peer_wait >/dev/null
+	kill $(host_jobs) 2>/dev/null
+	wait_host_jobs
+	host_down
+	for who in peer host; do
+		if [ $who = peer ]; then
+			sed -n 's/^probe: //p' "$d/peer.out" >"$d/$who.probe"
+			{ cat "$d/$who.probe" "$d/hold.out" "$d/status"; } >"$d/diag.$who"
+		else
+			cp "$d/probe.out" "$d/$who.probe"
+			{ cat "$d/$who.probe"; grep '^held: ' "$d/peer.out"; cat "$d/status"; } >"$d/diag.$who"
+		fi
+		sed "s/^/# $who: /" "$d/$who.probe"
+		grep -q '^other: sent ' "$d/$who.probe"
+		result "$label: the $who's sender, right after ENOBUFS on a congested port, sends to another port at once" $? "$d/diag.$who"
+		grep -q '^update: mask .* after' "$d/$who.probe"
+		result "$label: the $who's sender gets the RDS_CMSG_CONG_UPDATE of the drained port" $? "$d/diag.$who"
+	done
+}
+# rds-congprobe on the host, through the shim
+hprobe() { in_host $ns timeout $((BOOT + 60)) env LD_PRELOAD="$RDSB_PRELOAD" "$root/build/tests/rds-congprobe" "$@"; }
+
 # congested_then_clear SRC PORT: a map from SRC with only PORT congested,
 # then a later one with no port congested
 congested_then_clear() {
@@ -687,6 +736,9 @@ RDSB_ERRNO=${RDSB_ERRNO:-$root/build/tests/rds-errno}
 errno_static=$work/rds-errno
 gcc -static -O2 -I"$root/tests/tools" -o "$errno_static" "$root/tests/tools/rds-errno.c" ||
 	echo "run-suite: no static rds-errno for the guest" >&2
+congprobe_static=$work/rds-congprobe
+gcc -static -O2 -Wall -Wextra -Werror -o "$congprobe_static" "$root/tests/tools/rds-congprobe.c" ||
+	echo "run-suite: no static rds-congprobe for the guest" >&2
 
 # guest PEER LABEL: rds-bpf itself in the guest (run-guest.sh --rds-bpf; the
 # kernel's RDS left out), on this kernel, against rds-bpf here: twice in one
@@ -909,6 +961,10 @@ for peer in $PEERS; do
 			d=$work/$peer-$scenario && mkdir -p "$d"
 			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 $scenario "$peer" "$label"
 			;;
+		cong-monitor)
+			d=$work/$peer-$scenario && mkdir -p "$d"
+			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 cong_monitor "$peer" "$label"
+			;;
 		errno)
 			d=$work/$peer-errno && mkdir -p "$d"
 			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 errno_table "$peer" "$label"
@@ -932,7 +988,7 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno, ib, ib-reset)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset)" >&2; exit 2 ;;
 		esac
 	done
 done

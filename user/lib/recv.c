@@ -210,6 +210,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	} else {
 		if (!peek && r == 0)
 			return -ECONNRESET;
+		if (!peek && errno == EAGAIN)
+			return -EAGAIN;	/* the stream is empty: no second look */
 		err = wait_bytes(s, &h, RDS_HEADER_SIZE, false);
 		if (err)
 			return err;
@@ -276,12 +278,14 @@ static int wait_readable(struct rdsb_lsock *s, int64_t end)
 	return 0;
 }
 
+/* Whether the fd blocks (a fcntl) and the SO_RCVTIMEO deadline are asked
+ * only when no datagram is waiting: a program that reads until EAGAIN pays
+ * for them once per batch, not once per datagram. */
 static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
-	bool block = !rdsb_nonblocking(s->fd, flags);
-	int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
-	int64_t end = timeo >= 0 ? now_ms() + timeo : -1;
 	size_t controllen = msg->msg_controllen;
+	int64_t end = -1;
+	bool asked = false;
 	ssize_t r;
 
 	for (;;) {
@@ -290,7 +294,17 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 		pthread_mutex_unlock(&s->lsh->rlock);
 		if (r < 0)
 			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
-		if (r != -EAGAIN || !block || (r = wait_readable(s, end)))
+		if (r != -EAGAIN)
+			break;
+		if (!asked) {
+			int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
+
+			if (rdsb_nonblocking(s->fd, flags))
+				break;
+			asked = true;
+			end = timeo >= 0 ? now_ms() + timeo : -1;
+		}
+		if ((r = wait_readable(s, end)))
 			break;
 	}
 	if (r < 0) {

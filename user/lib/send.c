@@ -94,7 +94,10 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
 }
 
 /* A congested destination port: ENOBUFS without blocking, else wait for the
- * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). */
+ * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). With
+ * RDS_CONG_MONITOR the port joins the socket's mask first, then the map is
+ * tested again (rds_cong_wait): an update the engine applied before it had
+ * the mask notifies nobody, and is already in the map we read. */
 static int cong_wait(struct rdsb_lsock *s, int slot, uint16_t dport, int flags)
 {
 	while (rdsb_port_congested(s->em, slot, dport)) {
@@ -105,6 +108,8 @@ static int cong_wait(struct rdsb_lsock *s, int slot, uint16_t dport, int flags)
 				struct rdsb_ctl_rep rep;
 
 				rdsb_ctl_call(s, &req, &rep);
+				if (!rdsb_port_congested(s->em, slot, dport))
+					return 0;
 			}
 			return -ENOBUFS;
 		}
