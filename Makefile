@@ -222,6 +222,7 @@ demo: deps all
 
 bench: deps all
 	tools/bench.sh
+	[ "$(BENCH_VM)" != 1 ] || tests/vm/kbench.sh
 
 # what install installs (debian/rules builds just these)
 INSTALLED := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb-preload.so
