@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The same-guest comparison: in one boot of a qemu guest (TCG, 1 vCPU by
 # default) running Debian's kernel, the kernel's own AF_RDS, then rds-bpf
-# under the shim, each next to plain TCP in the same phase, all over the
-# guest's loopback (KBENCH_LINK=loopback, the default: the kernel's and
-# rds-bpf's RDS to a local address both take their loopback connection, no
-# TCP under it; TCP to the same address), or (KBENCH_LINK=veth) between the
-# guest's namespace and a second one over a veth pair, where both RDS take
-# RDS/TCP (the kernel's rds_tcp is per namespace), TCP over the same veth:
+# under the shim, each next to plain TCP in the same phase: by default
+# (KBENCH_LINK=veth) between the guest's namespace and a second one over a
+# veth pair, where both RDS run RDS/TCP (the kernel's rds_tcp is per
+# namespace) and TCP takes the same veth; or (KBENCH_LINK=loopback) over the
+# guest's loopback, where the kernel's and rds-bpf's RDS to a local address
+# both take their loopback connection (no TCP under it):
 #   p50   64 B ping-pong, 1 task, depth 1 (us); TCP: tests/tools/tcp-pingpong
 #   rate  64 B request/response, TASKS x DEPTH, tx+rx msgs/s; TCP: iperf3
 #         -P TASKS -l 112 (one write per 48+64 B record), records/s
@@ -23,7 +23,7 @@
 #   tests/vm/kbench.sh [legacy|sid]...        (default: legacy sid)
 #   make bench BENCH_VM=1 / RDSB_VM_SCENARIOS=kbench tests/vm/run-suite.sh
 # Environment: KBENCH_SECS (2, per run), KBENCH_RUNS (3), KBENCH_TASKS (8),
-# KBENCH_DEPTH (16), KBENCH_LINK (loopback, veth), KBENCH_LOAD_OPTS (the guest's rds-bpf load, e.g. --bpf), KBENCH_OUT (build/kbench: console logs, results, tables),
+# KBENCH_DEPTH (16), KBENCH_LINK (veth, loopback), KBENCH_LOAD_OPTS (the guest's rds-bpf load, e.g. --bpf), KBENCH_OUT (build/kbench: console logs, results, tables),
 # and run-guest.sh's RDSB_VM_SMP, RDSB_VM_MEM. Exit 1 if a row has no figure.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +33,7 @@ RUNS=${KBENCH_RUNS:-3}
 TASKS=${KBENCH_TASKS:-8}
 DEPTH=${KBENCH_DEPTH:-16}
 out=${KBENCH_OUT:-$root/build/kbench}
-LINK=${KBENCH_LINK:-loopback}
+LINK=${KBENCH_LINK:-veth}
 case $LINK in loopback | veth) ;; *) echo "kbench: KBENCH_LINK is loopback or veth, not '$LINK'" >&2; exit 2 ;; esac
 b=$root/build
 for f in "$b/sbin/rds-bpf" "$b/tests/rds-stress-sock" "$b/tests/tcp-pingpong"; do

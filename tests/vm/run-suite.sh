@@ -938,7 +938,7 @@ for peer in $PEERS; do
 			[ "$peer" = netns ] && continue
 			d=$work/$peer-kbench && mkdir -p "$d"
 			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
-			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-loopback}"
+			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
 			;;
 		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno, ib, ib-reset, kbench)" >&2; exit 2 ;;
 		esac
