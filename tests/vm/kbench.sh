@@ -23,7 +23,8 @@
 #   tests/vm/kbench.sh [legacy|sid]...        (default: legacy sid)
 #   make bench BENCH_VM=1 / RDSB_VM_SCENARIOS=kbench tests/vm/run-suite.sh
 # Environment: KBENCH_SECS (2, per run), KBENCH_RUNS (3), KBENCH_TASKS (8),
-# KBENCH_DEPTH (16), KBENCH_LINK (veth, loopback), KBENCH_LOAD_OPTS (the guest's rds-bpf load, e.g. --bpf), KBENCH_OUT (build/kbench: console logs, results, tables),
+# KBENCH_DEPTH (16), KBENCH_LINK (veth, loopback), KBENCH_LOAD_OPTS (the guest's
+# rds-bpf load, e.g. --bpf), KBENCH_OUT (build/kbench: console logs, results, tables),
 # and run-guest.sh's RDSB_VM_SMP, RDSB_VM_MEM. Exit 1 if a row has no figure.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
