@@ -58,7 +58,7 @@ FUZZ_SECONDS ?= 60
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-congprobe $(B)/tests/rds-pollloop $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-congprobe $(B)/tests/rds-pollloop $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rds-stress-sock $(B)/tests/rdsx-loss $(UNIT_BIN) \
            $(if $(filter 1,$(SAN)),,$(EXAMPLES) $(FUZZERS))
 
 all: $(TARGETS)
@@ -190,6 +190,14 @@ $(B)/tests/rdsx-loss: tests/tools/rdsx-loss.c $(B)/bpf/rdsx_loss.skel.h $(HEADER
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
 
+# rds-bpf stress on the BSD socket calls: the kernel's AF_RDS, or rds-bpf
+# under the shim, with one loop (the VM suite's kbench scenario)
+$(B)/tests/rds-stress-sock: tests/tools/rds-stress-sock.c tests/tools/stress-sock.h $(wildcard tools/stress*.c) tools/cli.c \
+		$(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DRDSB_VERSION='"$(VERSION)"' -include tests/tools/stress-sock.h -o $@ \
+		$(filter %.c,$^) $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) -lbpf
+
 # the stress tool's messages and histogram, tested without sockets
 $(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
 
@@ -227,6 +235,7 @@ demo: deps all
 
 bench: deps all
 	tools/bench.sh
+	[ "$(BENCH_VM)" != 1 ] || tests/vm/kbench.sh
 
 # what install installs (debian/rules builds just these)
 INSTALLED := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb-preload.so

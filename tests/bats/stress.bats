@@ -241,6 +241,32 @@ throughput,skmsg,1,64 throughput,user,1,64 throughput,xdp,1,64 " ]
 	[ "$(field lost "$BATS_TEST_TMPDIR/active")" -eq 0 ]
 }
 
+@test "rds-stress-sock: the same loop on the BSD calls, on rds-bpf under the shim; no shim: the kernel's AF_RDS (none here)" {
+	sock=$RDSB_ROOT/build/tests/rds-stress-sock
+	in_host B timeout 60 env LD_PRELOAD="$RDSB_PRELOAD" "$sock" -r $ADDR_B -p 4300 -j >"$BATS_TEST_TMPDIR/passive" 2>&1 &
+	PASSIVE=$!
+	run in_host A timeout 60 env LD_PRELOAD="$RDSB_PRELOAD" "$sock" -r $ADDR_A -s $ADDR_B -p 4300 -t 2 -d 4 -q 64 -a 64 -T 1 -j
+	echo "$output"
+	pst=0
+	wait $PASSIVE || pst=$?
+	cat "$BATS_TEST_TMPDIR/passive"
+	[ "$status" -eq 0 ]
+	[ "$pst" -eq 0 ]
+	a=$output
+	n=$(jq .tx_msgs <<<"$a")
+	[ "$n" -gt 100 ]
+	[ "$(jq '[.tx_msgs, .rx_msgs, .peer_tx_msgs, .peer_rx_msgs] | unique | length' <<<"$a")" -eq 1 ]
+	[ "$(jq .rx_bytes "$BATS_TEST_TMPDIR/passive")" -eq $((n * 64)) ]
+	jq -e '[.bad, .out_of_order, .peer_bad, .peer_out_of_order, .lost] | add == 0' <<<"$a"
+	# B's engine delivered them (the requests; the answers went to A)
+	[ "$(in_host B "$RDSB_BIN" status -j | jq .counters.rx_delivered)" -ge "$n" ]
+	# without the shim the calls are the kernel's, and this kernel has no RDS
+	run in_host A "$sock" -r $ADDR_A -s $ADDR_B -p 4301 -T 1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ $output == *"Address family not supported"* ]]
+}
+
 # hostile B: connect to the passive side's control port and send $1 (printf format), then close
 hostile_ctl() {
 	in_host A bash -c "exec 3<>/dev/tcp/$ADDR_B/4000 && printf '$1' >&3 && exec 3>&-"

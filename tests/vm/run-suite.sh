@@ -35,6 +35,8 @@
 #   ib-reset (on request; not in the default list while it fails: after the
 #     link comes back rds-bpf's connections stay in connecting and nothing
 #     more is delivered): ib with rds-bpf's eth0 down 8 s mid-transfer
+#   kbench (on request): the same-guest bench, tests/vm/kbench.sh (the kernel's
+#     AF_RDS, then rds-bpf under the shim, each next to TCP, in one boot)
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
@@ -44,8 +46,8 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno"; ib and ib-reset
-# on request).
+# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno"; ib, ib-reset and
+# kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -988,7 +990,13 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset)" >&2; exit 2 ;;
+		kbench)	# on request: the same-guest bench, the kernel's RDS vs rds-bpf vs TCP (tests/vm/kbench.sh)
+			[ "$peer" = netns ] && continue
+			d=$work/$peer-kbench && mkdir -p "$d"
+			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
+			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
+			;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done
