@@ -97,10 +97,23 @@ static void *run(void *arg)
 {
 	struct flow *f = arg;
 	char rec[REC] = { 0 }, mode = reqresp ? 'r' : 'o';
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	int fd = -1, one = 1;
 	double start, end;
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin_, sizeof(sin_)))
+	/* the server may still be starting on a loaded machine: retry 5 s */
+	for (int tries = 0; fd < 0 && tries < 100; tries++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sin_, sizeof(sin_))) {
+			int err = errno;
+
+			close(fd);
+			fd = -1;
+			if (err != ECONNREFUSED)
+				return NULL;
+			usleep(50000);
+		}
+	}
+	if (fd < 0)
 		return NULL;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (full(fd, &mode, 1, 0))
