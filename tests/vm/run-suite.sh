@@ -769,6 +769,7 @@ guest() {
 # receivers meet over TCP (busybox nc) before anyone sends.
 IB_N=${RDSB_VM_IB_MSGS:-16}
 IB_SIZES=${RDSB_VM_IB_SIZES:-0:1048576}
+IB_STALL=${RDSB_VM_IB_STALL:-150}
 ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
 	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
 	shift 3
@@ -786,6 +787,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			"
 		first=${first:-$p}
 		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t 300 --senders 1 --ready rdy.$k >r.$k 2>&1 &
+			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
@@ -808,16 +810,27 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 	k=0
 	for p in "$@"; do
 		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t 300 >s.$k 2>&1 &
+			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
+	# a transfer still running after IB_STALL s: what the engine, the
+	# processes (state, syscall) and the kernel say, before the timeouts
+	[ "$kind" = kernel ] || s+='( sleep '"$IB_STALL"'; { echo "transfer still running after '"$IB_STALL"' s"
+		rds-bpf status; tail -n 40 eng
+		for q in /proc/[0-9]*; do echo "$q $(cat $q/comm) $(cut -d" " -f3 $q/stat) $(cut -d" " -f1 $q/syscall)"; done
+		cat /proc/$(pidof rds-bpf)/stack; dmesg | tail -n 20; } 2>&1 | sed "s/^/stall: /" ) &
+		stall=$!
+		'
+
 	# ib-reset: the link goes away mid-transfer, long enough for the queue
 	# pairs' retries to run out; the connections come back and retransmit
 	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] ||
 		s+="sleep 1; ip link set eth0 down; sleep $IB_FLAP; ip link set eth0 up
 			"
 	# both ends done before an engine goes: what it had not sent yet would be lost
-	s+='wait
+	s+='wait $xfers
+		[ -z "${stall:-}" ] || kill $stall 2>/dev/null
 		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
 		meet 7001
 		for f in s.* r.*; do show $f $f; done

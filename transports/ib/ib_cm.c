@@ -284,6 +284,10 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 		}
 		rdsb_path_drop(e, p, p->state == RDSB_PATH_CONNECTING ? "the peer's connect won the race"
 									 : "the peer connected again");
+		/* The old queue pair and id go now, not at the top of the loop:
+		 * the accepted ones take their place in the path, and a deferred
+		 * shutdown would tear those down instead. */
+		rdsb_paths_shutdown(e);
 	}
 	if (ib_ring_setup(e, p, id) < 0) {
 		ib_conn(p)->cm = NULL;
