@@ -770,13 +770,14 @@ guest() {
 IB_N=${RDSB_VM_IB_MSGS:-16}
 IB_SIZES=${RDSB_VM_IB_SIZES:-0:1048576}
 IB_STALL=${RDSB_VM_IB_STALL:-150}
+IB_T=${RDSB_VM_IB_TIMEOUT:-300}	# the transfers' idle timeout
 ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
 	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
 	shift 3
 	if [ "$kind" = bpf ]; then
 		s+='xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
 			rds-bpf features 2>&1 | grep -i "rdma\\|transports" >feat; show feat feat
-			rds-bpf load --transport ib --log eng || { cat eng; exit 1; }
+			rds-bpf -v load --transport ib --log eng || { cat eng; exit 1; }
 			'
 	else
 		s+='xf() { rds-xfer "$@"; }
@@ -786,7 +787,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="ip addr add ${p%=*}/24 dev eth0
 			"
 		first=${first:-$p}
-		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t 300 --senders 1 --ready rdy.$k >r.$k 2>&1 &
+		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t $IB_T --senders 1 --ready rdy.$k >r.$k 2>&1 &
 			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
@@ -809,11 +810,18 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		'
 	k=0
 	for p in "$@"; do
-		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t 300 >s.$k 2>&1 &
+		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t $IB_T >s.$k 2>&1 &
 			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
+	# ib-reset: the host cuts the guest off once both connections are up
+	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] || s+='( i=0
+		until [ "$(rds-bpf status | grep -c "path 0: up")" -ge '"$k"' ]; do
+			i=$((i + 1)); [ $i -le 1500 ] || exit; sleep 0.2
+		done
+		mark flowing ) &
+		'
 	# a transfer still running after IB_STALL s: what the engine, the
 	# processes (state, syscall) and the kernel say, before the timeouts
 	[ "$kind" = kernel ] || s+='( sleep '"$IB_STALL"'; { echo "transfer still running after '"$IB_STALL"' s"
@@ -823,11 +831,6 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		stall=$!
 		'
 
-	# ib-reset: the link goes away mid-transfer, long enough for the queue
-	# pairs' retries to run out; the connections come back and retransmit
-	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] ||
-		s+="sleep 1; ip link set eth0 down; sleep $IB_FLAP; ip link set eth0 up
-			"
 	# both ends done before an engine goes: what it had not sent yet would be lost
 	s+='wait $xfers
 		[ -z "${stall:-}" ] || kill $stall 2>/dev/null
@@ -868,7 +871,26 @@ ib() {
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
 		-- "$PRELUDE$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")" >"$d/run-guest.b" 2>&1 &
 	pb=$!
-	wait $pa $pb
+	# ib-reset: rds-bpf's guest is cut off the bridge (its tap down, here)
+	# 0.5 s after its connections came up, long enough for the queue pairs' retries to
+	# run out on both ends, then let back: the connections come back and
+	# retransmit. (Not eth0 down or an unreachable route in the guest: a
+	# MAD that fails to go out puts rxe's QP1 in the error state for good,
+	# and RDMA-CM on that device never connects again; not rxe0 deleted:
+	# librdmacm keeps the device open, so the delete waits for rds-bpf.)
+	local flap=''
+	if [ -n "${IB_FLAP:-}" ]; then
+		(for _ in $(seq 4000); do
+			tr -d '\r' <"$d/console.a" | grep -q '^RDSB-SYNC flowing$' && break
+			sleep 0.1
+		done
+		sleep 0.5
+		ip -n $ns link set vmtap down && echo "down $(date +%s.%N)" >"$d/flap"
+		sleep "$IB_FLAP"
+		ip -n $ns link set vmtap up && echo "up $(date +%s.%N)" >>"$d/flap") &
+		flap=$!
+	fi
+	wait $pa $pb $flap
 	capture_stop
 	ns_down $ns
 	tr -d '\r' <"$d/console.a" >"$d/a.out"
@@ -891,8 +913,11 @@ ib() {
 	done
 	[ -z "${IB_FLAP:-}" ] && return
 	# the reset happened: rds-bpf's paths went down and it retransmitted
-	grep -q '^st:   path_down  *[1-9]' "$d/a.out" && grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
-	result "$label over soft-RoCE: eth0 down ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
+	awk '/^st:   (path_down|tx_retransmitted|drop_dup_seq) / {c = c " " $2 " " $3}
+		END {print "# " l ": rds-bpf counted" (c ? c : " nothing")}' l="$label" "$d/a.out"
+	grep -q '^up ' "$d/flap" && grep -q '^st:   path_down  *[1-9]' "$d/a.out" &&
+		grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
+	result "$label over soft-RoCE: cut off the bridge ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
 }
 
 for peer in $PEERS; do
@@ -941,7 +966,7 @@ for peer in $PEERS; do
 			d=$work/$peer-ib && mkdir -p "$d"
 			ib "$peer" "$label"
 			;;
-		ib-reset)	# the same with rds-bpf's link down mid-transfer (on request)
+		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
 			;;

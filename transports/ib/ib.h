@@ -20,7 +20,6 @@
 #define RDS_IB_CONNECT_NS	(15 * 1000 * 1000 * 1000ull)
 #define RDS_IB_RECV_WR		1024	/* RDS_IB_DEFAULT_RECV_WR */
 #define RDS_IB_SEND_WR		256	/* RDS_IB_DEFAULT_SEND_WR */
-#define RDS_IB_FRAG		4096	/* RDS_FRAG_SIZE */
 #define RDS_IB_BUF		(RDS_HEADER_SIZE + RDS_IB_FRAG)
 #define RDS_IB_MAX_UNACKED	8	/* max_unacked_packets: ACK_REQUIRED every 9th */
 
@@ -54,10 +53,8 @@ struct ib_conn {
 	uint64_t peer_acked;		/* the highest h_ack received */
 
 	/* the message being reassembled */
-	struct rdsb_hdr rx_h;
+	struct ib_reasm rx;
 	uint8_t *rx_data;
-	uint32_t rx_have;
-	bool rx_busy;
 };
 
 static inline struct rdsb_ib *ib_of(struct rdsb_engine *e)

@@ -376,6 +376,8 @@ static void ib_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 		else
 			plen = 0;
 		rdma_ack_cm_event(cev);
+		pr_info("rds-bpf: ib: %s (status %d)%s\n", rdma_event_str(copy.event), copy.status,
+			p && ib_conn(p)->cm != copy.id ? " on an id the path no longer has" : "");
 		if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST) {
 			handle_connect(e, copy.id, plen ? priv : NULL, plen, copy.param.conn.initiator_depth);
 			continue;

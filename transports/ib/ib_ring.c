@@ -101,7 +101,7 @@ void ib_ring_free(struct rdsb_path *p)
 	ic->pd = NULL;
 	ic->bufs = NULL;
 	ic->rx_data = NULL;
-	ic->rx_busy = false;
+	ic->rx.busy = false;
 	ic->cq_events = 0;
 	ic->send_tail = ic->send_used = 0;
 	ic->ack_in_flight = ic->ack_requested = false;
@@ -235,60 +235,33 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 	struct rdsb_ib *t = ib_of(e);
 	unsigned int idx = (unsigned int)wc->wr_id;
 	uint8_t *buf = recv_buf(ic, idx);
+	uint32_t off = ic->rx.busy ? ic->rx.have : 0;
 	struct rdsb_hdr h;
-	uint32_t want, dlen;
 	uint8_t *data;
+	int verdict = ib_frame_parse(&ic->rx, buf, wc->byte_len, &h);
 
-	if (wc->byte_len < RDS_HEADER_SIZE) {
-		malformed(e, p, &t->bad_frame, "a frame without a header");
+	if (verdict < 0) {
+		malformed(e, p, verdict == IB_BAD_CSUM ? &t->bad_csum : &t->bad_frame, ib_frame_why(verdict));
 		return false;
 	}
-	if (((struct rds_header *)buf)->h_csum && ib_csum(buf)) {
-		malformed(e, p, &t->bad_csum, "a header with a bad checksum");
-		return false;
-	}
-	rdsb_hdr_decode((const struct rds_header *)buf, &h);
 	if (h.ack > ic->peer_acked)
 		ic->peer_acked = h.ack;
-	dlen = wc->byte_len - RDS_HEADER_SIZE;
-	/* an ack-only frame, even between a message's fragments (rds_ib_process_recv) */
-	if (h.sport == 0 && h.dport == 0 && dlen == 0)
-		return repost(e, p, idx);
-	if (!ic->rx_busy) {
-		if (!rdsb_h_len_ok(h.flags, h.len)) {
-			malformed(e, p, &t->bad_frame, "a header whose h_len RDS does not allow");
-			return false;
-		}
-		ic->rx_h = h;
-		ic->rx_have = 0;
-		ic->rx_data = malloc(h.len ? h.len : 1);
-		if (!ic->rx_data) {
+	if (verdict != IB_FRAME_ACK) {
+		if (!off && !(ic->rx_data = malloc(ic->rx.h.len ? ic->rx.h.len : 1))) {
 			malformed(e, p, &t->bad_frame, "out of memory");
 			return false;
 		}
-		ic->rx_busy = true;
-	} else if (h.seq != ic->rx_h.seq || h.len != ic->rx_h.len || h.sport != ic->rx_h.sport ||
-		   h.dport != ic->rx_h.dport) {
-		malformed(e, p, &t->bad_frame, "fragment header mismatch");
-		return false;
+		memcpy(ic->rx_data + off, buf + RDS_HEADER_SIZE, wc->byte_len - RDS_HEADER_SIZE);
 	}
-	want = ic->rx_h.len - ic->rx_have < RDS_IB_FRAG ? ic->rx_h.len - ic->rx_have : RDS_IB_FRAG;
-	if (dlen != want) {
-		malformed(e, p, &t->bad_frame, "a fragment of the wrong length");
-		return false;
-	}
-	memcpy(ic->rx_data + ic->rx_have, buf + RDS_HEADER_SIZE, dlen);
-	ic->rx_have += dlen;
 	if (!repost(e, p, idx))
 		return false;
-	if (ic->rx_have < ic->rx_h.len)
+	if (verdict != IB_FRAME_LAST)
 		return true;
-	ic->rx_busy = false;
 	data = ic->rx_data;
 	ic->rx_data = NULL;
-	if (ic->rx_h.flags & RDS_FLAG_ACK_REQUIRED)
+	if (ic->rx.h.flags & RDS_FLAG_ACK_REQUIRED)
 		ic->ack_requested = true;
-	return rdsb_recv_incoming(e, p, &ic->rx_h, data);
+	return rdsb_recv_incoming(e, p, &ic->rx.h, data);
 }
 
 void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p)

@@ -10,12 +10,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../../user/common/wire.h"
 
 #define RDS_IB_SUPPORTED_PROTOCOLS 0x0003
 #define RDS_RDMA_REJ_INCOMPAT	1
 #define RDS_IB_PROTO(maj, min)	(((maj) << 8) | (min))
 #define RDS_IB_PROTO_3_1	RDS_IB_PROTO(3, 1)
 #define RDS_IB_PROTO_4_0	RDS_IB_PROTO(4, 0)
+#define RDS_IB_FRAG		4096	/* RDS_FRAG_SIZE */
 
 /* struct rds_ib_conn_priv_cmn and rds_ib_connect_private (ib.h): natural
  * alignment, not packed, so 32 bytes on the wire for IPv4, 56 for IPv6. */
@@ -47,5 +49,32 @@ const struct rds_ib_conn_priv_cmn *ib_private_cmn(const void *data, size_t len, 
 unsigned int ib_protocol_compatible(const void *data, size_t len, bool v6);
 /* ip_fast_csum of a 48-byte header: 0 when its h_csum is right. */
 uint16_t ib_csum(const void *hdr);
+
+/* The message being reassembled from its fragments (rds_ib_process_recv):
+ * every fragment repeats the first one's header. */
+struct ib_reasm {
+	struct rdsb_hdr h;	/* the message's header */
+	uint32_t have;		/* payload bytes received so far */
+	bool busy;		/* a message is under way */
+};
+
+/* What a received frame is: >= 0 a frame to take, < 0 one that breaks the
+ * rules, after which the connection is reset without reading on. */
+enum ib_frame {
+	IB_FRAME_ACK = 0,	/* ack-only: its h_ack alone counts */
+	IB_FRAME_FRAG,		/* a fragment; more of the message follow */
+	IB_FRAME_LAST,		/* the message's last fragment */
+	IB_BAD_SHORT = -1,	/* shorter than a header */
+	IB_BAD_CSUM = -2,	/* h_csum set and wrong */
+	IB_BAD_LEN = -3,	/* an h_len RDS does not allow */
+	IB_BAD_FRAG = -4,	/* a fragment of another message, or of the wrong length */
+};
+
+/* One received frame of len bytes (header, then payload) against r: h gets
+ * its header; for a fragment the payload (len - RDS_HEADER_SIZE bytes)
+ * belongs at offset r->have as it was before the call, and r moves on. */
+int ib_frame_parse(struct ib_reasm *r, const void *buf, size_t len, struct rdsb_hdr *h);
+/* A negative verdict in words, for the log. */
+const char *ib_frame_why(int verdict);
 
 #endif
