@@ -23,12 +23,62 @@ static void test_private_layout(void)
 	CHECK_EQ(sizeof(struct rds_ib_connect_private), 32);
 	CHECK_EQ(sizeof(struct rds6_ib_connect_private), 56);
 	memset(out, 0xaa, sizeof(out));
-	CHECK_EQ(ib_private_fill(out, a4, b4, RDS_IB_PROTO_3_1, 0x0102030405060708ull), 32);
+	CHECK_EQ(ib_private_fill(out, a4, b4, RDS_IB_PROTO_3_1, 0x0102030405060708ull, 0), 32);
 	CHECK(!memcmp(out, (uint8_t[]){ 10, 97, 0, 1, 10, 97, 0, 3, 3, 1, 0, 3, 0, 0, 0, 0 }, 16));
 	CHECK(!memcmp(out + 16, (uint8_t[]){ 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0 }, 16));
-	CHECK_EQ(ib_private_fill(out, a6, b6, RDS_IB_PROTO(4, 1), 7), 56);
+	CHECK_EQ(ib_private_fill(out, a6, b6, RDS_IB_PROTO(4, 1), 7, 0x01020304), 56);
 	CHECK(!memcmp(out, a6, 16) && !memcmp(out + 16, b6, 16));
 	CHECK(!memcmp(out + 32, (uint8_t[]){ 4, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 }, 16));
+	CHECK(!memcmp(out + 48, (uint8_t[]){ 1, 2, 3, 4, 0, 0, 0, 0 }, 8));	/* credit, be */
+}
+
+/* rds_ib_send_grab_credits, rds_ib_send_add_credits, rds_ib_advertise_credits */
+static void test_credits(void)
+{
+	struct ib_credits off = { 0 }, c = { .on = true, .adv = true };
+	uint32_t adv;
+
+	/* off: every send goes, nothing is advertised, nothing is due */
+	CHECK_EQ(ib_credits_grab(&off, 5, &adv, false), 5);
+	CHECK_EQ(adv, 0);
+	CHECK(!ib_credits_posted(&off, 100));
+	CHECK_EQ(ib_credits_grab(&off, 1, &adv, true), 1);
+	CHECK_EQ(adv, 0);
+	/* on: no credits, nothing goes */
+	CHECK_EQ(ib_credits_grab(&c, 1, &adv, false), 0);
+	CHECK(ib_credits_add(&c, 3));
+	/* nothing posted: the last credit is kept for a credit update */
+	CHECK_EQ(ib_credits_grab(&c, 5, &adv, false), 2);
+	CHECK_EQ(c.send, 1);
+	CHECK_EQ(ib_credits_grab(&c, 1, &adv, false), 0);
+	/* posted buffers: the last credit goes, and carries them */
+	CHECK(!ib_credits_posted(&c, RDS_IB_CREDIT_UPDATE - 1));
+	CHECK(ib_credits_posted(&c, 1));
+	CHECK_EQ(ib_credits_grab(&c, 1, &adv, false), 1);
+	CHECK_EQ(adv, RDS_IB_CREDIT_UPDATE);
+	CHECK_EQ(c.posted, 0);
+	CHECK_EQ(c.send, 0);
+	/* at most 255 advertised at once; need_posted takes them without a send credit */
+	ib_credits_posted(&c, 600);
+	CHECK_EQ(ib_credits_grab(&c, 1, &adv, true), 0);
+	CHECK_EQ(adv, RDS_MAX_ADV_CREDIT);
+	CHECK_EQ(c.posted, 600 - RDS_MAX_ADV_CREDIT);
+	CHECK_EQ(ib_credits_grab(&c, 1, &adv, false), 0);	/* no send credit, no need: kept */
+	CHECK_EQ(adv, 0);
+	/* a credit overflow: more than the kernel's 16 bits can hold */
+	c.send = 0;
+	CHECK(ib_credits_add(&c, RDS_IB_MAX_CREDIT));
+	CHECK(!ib_credits_add(&c, 1));
+	CHECK_EQ(c.send, RDS_IB_MAX_CREDIT);
+	c.send = 10;
+	CHECK(!ib_credits_add(&c, 0xffffffffu));
+	CHECK_EQ(c.send, 10);
+	/* advertising without counting sends: a peer's h_credit turned it on */
+	off.adv = true;
+	off.posted = 0;
+	CHECK(ib_credits_posted(&off, RDS_IB_CREDIT_UPDATE));
+	CHECK_EQ(ib_credits_grab(&off, 1, &adv, false), 1);
+	CHECK_EQ(adv, RDS_IB_CREDIT_UPDATE);
 }
 
 static unsigned int compat(uint8_t major, uint8_t minor, uint16_t mask, size_t len, bool v6)
@@ -191,6 +241,7 @@ static void test_frame_hostile(void)
 
 int main(void)
 {
+	test_credits();
 	test_frame_good();
 	test_frame_hostile();
 	test_private_layout();

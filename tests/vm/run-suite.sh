@@ -23,15 +23,15 @@
 #     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
 #     `load`, against rds-bpf here; datagrams both ways by content hash, the
 #     guest engine's data path (status -j) as its `features -j` predicted
-#   ib (on request: two rds-bpf guests once stalled until their 300 s timeout,
-#     a connection that never came up): RDS/IB over soft-RoCE between two
-#     guests on a bridge (see ib() below):
-#     rds-bpf (load --transport ib) against the kernel's rds_rdma on that
-#     kernel, or against rds-bpf (peer netns); both address orders at once,
-#     datagrams 0 B..1 MiB both ways by content hash
-#   ib-reset (on request; not in the default list while it fails: after the
-#     link comes back rds-bpf's connections stay in connecting and nothing
-#     more is delivered): ib with rds-bpf's eth0 down 8 s mid-transfer
+#   ib: RDS/IB over soft-RoCE between two guests on a bridge (see ib()
+#     below): rds-bpf (load --transport ib) against the kernel's rds_rdma
+#     on that kernel, or against rds-bpf (peer netns); both address orders
+#     at once, datagrams 0 B..1 MiB both ways by content hash
+#   ib-reset: ib with rds-bpf's guest cut off the bridge for 8 s
+#     mid-transfer: both ends' queue pairs fail, the connections come back,
+#     retransmit, and nothing is lost or duplicated
+#   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
+#     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
 # and decoded by build/sbin/rds-dissect, and by tshark with tools/rds.lua to
 # the same records; a failed check prints the last RDS records, and a failed
@@ -41,7 +41,7 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion guest errno"; ib and ib-reset on request).
+# the boots (default "exchange exchange-bpf reset congestion guest errno ib ib-reset"; ib-bench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,7 +50,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno ib ib-reset}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -771,6 +771,19 @@ IB_N=${RDSB_VM_IB_MSGS:-16}
 IB_SIZES=${RDSB_VM_IB_SIZES:-0:1048576}
 IB_STALL=${RDSB_VM_IB_STALL:-150}
 IB_T=${RDSB_VM_IB_TIMEOUT:-300}	# the transfers' idle timeout
+ib_meet() {	# PEER: the guests' meet PORT, until the peer got there too (TCP over eth0)
+	echo 'meet() {
+			nc -l -p $1 </dev/null >/dev/null &
+			l=$!
+			i=0
+			until echo x | nc -w 2 '"$1"' $1 2>/dev/null; do
+				i=$((i + 1)); [ $i -le 1500 ] || { echo "the peer never came"; return 1; }
+				sleep 0.2
+			done
+			wait $l
+			mark met.$1
+		}'
+}
 ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
 	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
 	shift 3
@@ -792,17 +805,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			"
 		k=$((k + 1))
 	done
-	s+='meet() {	# PORT: until the peer got here too (TCP over eth0)
-			nc -l -p $1 </dev/null >/dev/null &
-			l=$!
-			i=0
-			until echo x | nc -w 2 '${first#*=}' $1 2>/dev/null; do
-				i=$((i + 1)); [ $i -le 1500 ] || { echo "the peer never came"; return 1; }
-				sleep 0.2
-			done
-			wait $l
-			mark met.$1
-		}
+	s+="$(ib_meet "${first#*=}")"'
 		for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
 		meet 7000 || exit 1
 		'
@@ -846,11 +849,11 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 	echo "$s"
 }
 
-ib() {
-	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
-	local pa pb
-	[ "$peer" = netns ] && kern=legacy bkind=bpf label="rds-bpf peer (guest<->guest)"
-	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
+# ib_boot KERNEL BKIND SCRIPT_A SCRIPT_B: guest A (rds-bpf) and guest B
+# (BKIND bpf: rds-bpf too, kernel: the kernel's rds_rdma) on a bridge, each
+# running its script; their consoles in $d/a.out and $d/b.out.
+ib_boot() {
+	local kern=$1 bkind=$2 pa pb
 	ip netns add $ns
 	ip -n $ns link set lo up
 	ip -n $ns link add vmbr type bridge
@@ -863,18 +866,18 @@ ib() {
 	capture_start $ns vmbr "$d/wire.pcap" || return 1
 	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA[0]}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.a" \
-		-- "$PRELUDE$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" >"$d/run-guest.a" 2>&1 &
+		-- "$PRELUDE$3" >"$d/run-guest.a" 2>&1 &
 	pa=$!
 	local bopts=(--rdma)
-	[ $bkind = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
+	[ "$bkind" = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
 	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "$GB/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
-		-- "$PRELUDE$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")" >"$d/run-guest.b" 2>&1 &
+		-- "$PRELUDE$4" >"$d/run-guest.b" 2>&1 &
 	pb=$!
 	# ib-reset: rds-bpf's guest is cut off the bridge (its tap down, here)
-	# 0.5 s after its connections came up, long enough for the queue pairs' retries to
-	# run out on both ends, then let back: the connections come back and
-	# retransmit. (Not eth0 down or an unreachable route in the guest: a
+	# 0.5 s after its connections came up, long enough for the queue
+	# pairs' retries to run out on both ends, then let back: the
+	# connections come back and retransmit. (Not eth0 down or an unreachable route in the guest: a
 	# MAD that fails to go out puts rxe's QP1 in the error state for good,
 	# and RDMA-CM on that device never connects again; not rxe0 deleted:
 	# librdmacm keeps the device open, so the delete waits for rds-bpf.)
@@ -895,6 +898,14 @@ ib() {
 	ns_down $ns
 	tr -d '\r' <"$d/console.a" >"$d/a.out"
 	tr -d '\r' <"$d/console.b" >"$d/b.out"
+}
+
+ib() {
+	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
+	[ "$peer" = netns ] && kern=legacy bkind=bpf label=${label/host<->host/guest<->guest}
+	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
+	ib_boot "$kern" $bkind "$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" \
+		"$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
 	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
 	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $5} /^elapsed: / {t = $3 - $2}
@@ -918,6 +929,65 @@ ib() {
 	grep -q '^up ' "$d/flap" && grep -q '^st:   path_down  *[1-9]' "$d/a.out" &&
 		grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
 	result "$label over soft-RoCE: cut off the bridge ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
+}
+
+# ib-bench (on request, rds-bpf peer only): in the same two guests, rds-bpf
+# over soft-RoCE (load --transport ib) and then over TCP (load): one-way
+# bulk, IB_BENCH_N datagrams of 64 KiB A->B, timed on A from the first send
+# to the last acknowledgement, and IB_BENCH_PP 64 B ping-pongs (p50, p99).
+IB_BENCH_N=${RDSB_VM_IB_BENCH_MSGS:-400}
+IB_BENCH_PP=${RDSB_VM_IB_BENCH_PINGPONGS:-1000}
+ib_bench_script() {	# a|b SELF PEER: A measures, B receives and echoes
+	local s
+	s="$(ib_meet "$3")"'
+		xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+		for tp in ib tcp; do
+			rds-bpf load --transport $tp --log eng.$tp || { cat eng.$tp; exit 1; }
+			'
+	if [ "$1" = a ]; then
+		s+="meet 7100 || exit 1
+			t0=\$(cut -d' ' -f1 /proc/uptime)
+			xf send -b $2:4000 -d $3:4001 -n $IB_BENCH_N -s 65536 -S 50 --sndbuf 33554432 -t 120 >bs.\$tp 2>&1
+			show sent.\$tp bs.\$tp
+			echo \"bench.\$tp: bulk \$(awk '{print \$5}' bs.\$tp) bytes \$t0 \$(cut -d' ' -f1 /proc/uptime)\"
+			xf pingpong -b $2:4002 -d $3:4003 -n $IB_BENCH_PP -s 64 -t 60 2>&1 | sed \"s/^/bench.\$tp: /\"
+			meet 7101
+			"
+	else
+		s+="xf recv -b $2:4001 -n $IB_BENCH_N -s 65536 -S 50 --rcvbuf 33554432 -t 120 --senders 1 --ready rdy.r >br.\$tp 2>&1 &
+			r=\$!
+			xf echo -b $2:4003 -n $IB_BENCH_PP -t 120 --ready rdy.e >be.\$tp 2>&1 &
+			e=\$!
+			ready rdy.r rdy.e || exit 1
+			meet 7100 || exit 1
+			wait \$r \$e
+			show bench.\$tp br.\$tp
+			rm -f rdy.r rdy.e
+			meet 7101
+			"
+	fi
+	s+='rds-bpf unload
+		done'
+	echo "$s"
+}
+
+ib_bench() {
+	local GA=(10.97.0.1) GB=10.97.0.3 HA=10.97.0.2 tp s
+	ib_boot legacy bpf "$(ib_bench_script a "${GA[0]}" $GB)" "$(ib_bench_script b $GB "${GA[0]}")"
+	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
+	for tp in ib tcp; do
+		# bulk: what B received is what A sent, by hash and count
+		s=$(sent_hash "$d/a.out" "sent.$tp: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "${GA[0]}:4000" "$IB_BENCH_N" "bench.$tp: ")" ] &&
+			grep -q "^bench.$tp: pingpong $IB_BENCH_PP " "$d/a.out"
+		result "rds-bpf guest<->guest over $tp: $IB_BENCH_N datagrams of 64 KiB and $IB_BENCH_PP ping-pongs of 64 B" $? \
+			"$d/diag"
+		# "bench.TP: bulk BYTES bytes T0 T1", "bench.TP: pingpong N rtt_us p50 P p99 P"
+		awk -v tp=$tp '$1 == "bench." tp ":" && $2 == "bulk" && $6 > $5 {
+				printf "# bench %s (TCG guests): %.2f MB/s one-way, 64 KiB datagrams\n", tp, $3 / 1e6 / ($6 - $5) }
+			$1 == "bench." tp ":" && $2 == "pingpong" {
+				printf "# bench %s (TCG guests): 64 B ping-pong p50 %s us, p99 %s us\n", tp, $6, $8 }' "$d/a.out"
+	done
 }
 
 for peer in $PEERS; do
@@ -966,11 +1036,16 @@ for peer in $PEERS; do
 			d=$work/$peer-ib && mkdir -p "$d"
 			ib "$peer" "$label"
 			;;
+		ib-bench)	# ib and tcp side by side in two rds-bpf guests (on request)
+			[ "$peer" = netns ] || continue
+			d=$work/$peer-ib-bench && mkdir -p "$d"
+			ib_bench
+			;;
 		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno, ib, ib-reset)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno, ib, ib-reset, ib-bench)" >&2; exit 2 ;;
 		esac
 	done
 done

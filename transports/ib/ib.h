@@ -28,7 +28,7 @@ struct rdsb_ib {
 	struct rdma_event_channel *ch;
 	struct rdma_cm_id *listen4, *listen6;
 	struct rdsb_ev ev;		/* the event channel's fd */
-	uint64_t bad_csum, bad_frame, rejected, raced;
+	uint64_t bad_csum, bad_frame, bad_credit, rejected, raced, flow_controlled;
 };
 
 /* A connection's one path: its queue pair and rings (per connection: it
@@ -50,7 +50,9 @@ struct ib_conn {
 	unsigned int since_ack_req;	/* messages since the last ACK_REQUIRED */
 	bool ack_requested;		/* the peer asked for an ack */
 	bool ack_in_flight;		/* an ack-only frame is posted */
+	uint64_t ack_sent;		/* the h_ack we last sent */
 	uint64_t peer_acked;		/* the highest h_ack received */
+	struct ib_credits cr;		/* flow control */
 
 	/* the message being reassembled */
 	struct ib_reasm rx;
@@ -68,6 +70,8 @@ static inline struct ib_conn *ib_conn(struct rdsb_path *p)
 }
 
 /* ib_ring.c */
+/* The peer's credit in its CM data: flow control on when it is not 0. */
+bool ib_ring_peer_credit(struct rdsb_path *p, uint32_t credit);
 int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id *id);
 void ib_ring_free(struct rdsb_path *p);
 void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p);

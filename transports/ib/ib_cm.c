@@ -27,11 +27,12 @@ static const struct rdsb_transport_opt ib_opts[] = {
 };
 
 /* The private data we send for p: the last sequence received acks what a
- * reconnect would retransmit. */
+ * reconnect would retransmit; the credit is the receive ring, all posted
+ * before the connect or accept. */
 static uint8_t fill_private(const struct rdsb_path *p, unsigned int proto, void *out)
 {
 	return (uint8_t)ib_private_fill(out, p->conn->laddr, p->conn->faddr, proto,
-					p->next_rx_seq ? p->next_rx_seq - 1 : 0);
+					p->next_rx_seq ? p->next_rx_seq - 1 : 0, RDS_IB_RECV_WR);
 }
 
 static void conn_param(struct rdma_conn_param *cp, const void *priv, uint8_t len, uint8_t rd_atom)
@@ -255,6 +256,7 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 	uint8_t laddr[16], faddr[16], out[sizeof(struct rds6_ib_connect_private)];
 	bool v6 = ls->sa_family == AF_INET6;
 	unsigned int proto = ib_protocol_compatible(priv, len, v6);
+	const struct rds_ib_conn_priv_cmn *cmn;
 	struct rdma_conn_param cp;
 	struct rdsb_conn *c;
 	struct rdsb_path *p;
@@ -265,6 +267,12 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 	if (!proto) {
 		t->rejected++;
 		reject(id, RDS_RDMA_REJ_INCOMPAT);
+		return;
+	}
+	cmn = ib_private_cmn(priv, len, v6);
+	if (cmn && be32toh(cmn->credit) > RDS_IB_MAX_CREDIT) {
+		t->bad_credit++;
+		reject(id, 0);
 		return;
 	}
 	if (rdsb_addr_from_sa(ls, sl, laddr, &port, &scope) < 0 ||
@@ -299,7 +307,8 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 		return;
 	}
 	id->context = p;
-	peer_has(p, ib_private_cmn(priv, len, v6));
+	peer_has(p, cmn);
+	ib_ring_peer_credit(p, cmn ? be32toh(cmn->credit) : 0);	/* bounded above */
 	ib_conn(p)->major = (uint8_t)(proto >> 8);
 	ib_conn(p)->minor = (uint8_t)proto;
 	p->state = RDSB_PATH_CONNECTING;
@@ -326,6 +335,11 @@ static void established(struct rdsb_engine *e, struct rdsb_path *p, const void *
 		ic->major = cmn->major;
 		ic->minor = cmn->minor;
 		peer_has(p, cmn);
+		if (!ib_ring_peer_credit(p, be32toh(cmn->credit))) {
+			ib_of(e)->bad_credit++;
+			rdsb_path_drop(e, p, "more credits in the CM data than a peer can have posted");
+			return;
+		}
 	}
 	ic->established = true;
 	p->lport = 0;
@@ -473,6 +487,8 @@ static void ib_counters(struct rdsb_engine *e, void (*fn)(void *arg, const char 
 
 	fn(arg, "ib_bad_checksum", t->bad_csum);
 	fn(arg, "ib_bad_frame", t->bad_frame);
+	fn(arg, "ib_bad_credit", t->bad_credit);
+	fn(arg, "ib_flow_controlled", t->flow_controlled);
 	fn(arg, "ib_connect_rejected", t->rejected);
 	fn(arg, "ib_connect_raced", t->raced);
 }
