@@ -949,7 +949,7 @@ ib_bench_script() {	# a|b SELF PEER: A measures, B receives and echoes
 			t0=\$(cut -d' ' -f1 /proc/uptime)
 			xf send -b $2:4000 -d $3:4001 -n $IB_BENCH_N -s 65536 -S 50 --sndbuf 33554432 -t 120 >bs.\$tp 2>&1
 			show sent.\$tp bs.\$tp
-			echo \"bench.\$tp: bulk \$(awk '{print \$5}' bs.\$tp) bytes \$t0 \$(cut -d' ' -f1 /proc/uptime)\"
+			echo \"bench.\$tp: bulk \$(awk '{print \$4}' bs.\$tp) bytes \$t0 \$(cut -d' ' -f1 /proc/uptime)\"
 			xf pingpong -b $2:4002 -d $3:4003 -n $IB_BENCH_PP -s 64 -t 60 2>&1 | sed \"s/^/bench.\$tp: /\"
 			meet 7101
 			"
