@@ -30,6 +30,8 @@
 #   ib-reset: ib with rds-bpf's guest cut off the bridge for 8 s
 #     mid-transfer: both ends' queue pairs fail, the connections come back,
 #     retransmit, and nothing is lost or duplicated
+#   ib-fc (on request, kernel peers): ib with the kernel's IB flow control
+#     on (sysctl net.rds.ib.flow_control=1; its default is 0)
 #   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
 #     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
@@ -795,6 +797,9 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 	else
 		s+='xf() { rds-xfer "$@"; }
 			'
+		# ib-fc: the kernel's credit-based flow control on (net.rds.ib.flow_control)
+		[ -z "${IB_KERNEL_FC:-}" ] || s+='echo 1 >/proc/sys/net/rds/ib/flow_control || exit 1
+			'
 	fi
 	for p in "$@"; do
 		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="ip addr add ${p%=*}/24 dev eth0
@@ -922,6 +927,18 @@ ib() {
 		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
 		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) peer->rds-bpf, hashes equal" $? "$d/diag"
 	done
+	# credits: the kernel's flow control is off unless its sysctl says so
+	# (ib-fc); two rds-bpf ends run it. On, both directions carried h_credit.
+	local rxc txc want=off
+	rxc=$(sed -n 's/^st:   ib_rx_credit_updates  *//p' "$d/a.out")
+	txc=$(sed -n 's/^st:   ib_tx_credit_updates  *//p' "$d/a.out")
+	[ $bkind = bpf ] || [ -n "${IB_KERNEL_FC:-}" ] && want=on
+	if [ $want = on ]; then
+		[ "${rxc:-0}" -gt 0 ] && [ "${txc:-0}" -gt 0 ]
+	else
+		[ -z "$rxc$txc" ] && grep -q '^st: ' "$d/a.out"
+	fi
+	result "$label over soft-RoCE: flow control $want (frames with h_credit: ${rxc:-0} received, ${txc:-0} sent)" $? "$d/diag"
 	[ -z "${IB_FLAP:-}" ] && return
 	# the reset happened: rds-bpf's paths went down and it retransmitted
 	awk '/^st:   (path_down|tx_retransmitted|drop_dup_seq) / {c = c " " $2 " " $3}
@@ -1041,11 +1058,16 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-bench && mkdir -p "$d"
 			ib_bench
 			;;
+		ib-fc)	# ib with the kernel's flow control on (on request; kernel peers)
+			[ "$peer" = netns ] && continue
+			d=$work/$peer-ib-fc && mkdir -p "$d"
+			IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
+			;;
 		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno, ib, ib-reset, ib-bench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, guest, errno, ib, ib-reset, ib-bench, ib-fc)" >&2; exit 2 ;;
 		esac
 	done
 done

@@ -29,6 +29,7 @@ struct rdsb_ib {
 	struct rdma_cm_id *listen4, *listen6;
 	struct rdsb_ev ev;		/* the event channel's fd */
 	uint64_t bad_csum, bad_frame, bad_credit, rejected, raced, flow_controlled;
+	uint64_t rx_credit_updates, tx_credit_updates;	/* frames with h_credit, as the kernel's stats */
 };
 
 /* A connection's one path: its queue pair and rings (per connection: it

@@ -489,6 +489,8 @@ static void ib_counters(struct rdsb_engine *e, void (*fn)(void *arg, const char 
 	fn(arg, "ib_bad_frame", t->bad_frame);
 	fn(arg, "ib_bad_credit", t->bad_credit);
 	fn(arg, "ib_flow_controlled", t->flow_controlled);
+	fn(arg, "ib_rx_credit_updates", t->rx_credit_updates);
+	fn(arg, "ib_tx_credit_updates", t->tx_credit_updates);
 	fn(arg, "ib_connect_rejected", t->rejected);
 	fn(arg, "ib_connect_raced", t->raced);
 }

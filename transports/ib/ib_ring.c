@@ -126,7 +126,7 @@ static uint64_t ack_seq(const struct rdsb_path *p)
 	return p->next_rx_seq ? p->next_rx_seq - 1 : 0;
 }
 
-static int post_send(struct rdsb_path *p, size_t len, bool solicited, bool ack, uint32_t adv)
+static int post_send(struct rdsb_engine *e, struct rdsb_path *p, size_t len, bool solicited, bool ack, uint32_t adv)
 {
 	struct ib_conn *ic = ib_conn(p);
 	unsigned int slot = ic->send_tail;
@@ -141,6 +141,8 @@ static int post_send(struct rdsb_path *p, size_t len, bool solicited, bool ack, 
 	ic->ack_sent = ack_seq(p);
 	h->h_ack = htobe64(ic->ack_sent);
 	h->h_credit = (uint8_t)adv;
+	if (adv)
+		ib_of(e)->tx_credit_updates++;
 	h->h_csum = 0;
 	h->h_csum = ib_csum(h);
 	if (ibv_post_send(ic->cm->qp, &wr, &bad))
@@ -167,7 +169,7 @@ static int send_ack(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_hdr_encode(&h, (struct rds_header *)send_buf(ic, ic->send_tail));
 	ic->ack_requested = false;
 	ic->ack_in_flight = true;
-	return post_send(p, RDS_HEADER_SIZE, true, true, adv);
+	return post_send(e, p, RDS_HEADER_SIZE, true, true, adv);
 }
 
 /* rds_send_xmit's rule: ACK_REQUIRED on the first message and after
@@ -221,7 +223,7 @@ int ib_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 			memcpy(buf, &m->wire, RDS_HEADER_SIZE);
 			if (flen)
 				memcpy(buf + RDS_HEADER_SIZE, m->data + off, flen);
-			if (post_send(p, RDS_HEADER_SIZE + flen, f == nfrags - 1, false, adv))
+			if (post_send(e, p, RDS_HEADER_SIZE + flen, f == nfrags - 1, false, adv))
 				return -EIO;
 			p->head_off = off + RDS_IB_FRAG;
 		}
@@ -280,6 +282,7 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 	/* rds_ib_send_add_credits; credits from a peer whose CM data had
 	 * none say its flow control is on: ours advertises back */
 	if (h.credit) {
+		t->rx_credit_updates++;
 		ic->cr.adv = true;
 		if (!ib_credits_add(&ic->cr, h.credit)) {
 			malformed(e, p, &t->bad_credit, "more send credits than a peer can have posted");
