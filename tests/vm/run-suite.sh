@@ -30,7 +30,7 @@
 #   ib-reset: ib with rds-bpf's guest cut off the bridge for 8 s
 #     mid-transfer: both ends' queue pairs fail, the connections come back,
 #     retransmit, and nothing is lost or duplicated
-#   ib-fc (on request, kernel peers): ib with the kernel's IB flow control
+#   ib-fc (kernel peers): ib with the kernel's IB flow control
 #     on (sysctl net.rds.ib.flow_control=1; its default is 0)
 #   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
 #     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
@@ -43,7 +43,7 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion guest errno ib ib-reset"; ib-bench on request).
+# the boots (default "exchange exchange-bpf reset congestion guest errno ib ib-reset ib-fc"; ib-bench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +52,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno ib ib-reset}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion guest errno ib ib-reset ib-fc}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -1058,7 +1058,7 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-bench && mkdir -p "$d"
 			ib_bench
 			;;
-		ib-fc)	# ib with the kernel's flow control on (on request; kernel peers)
+		ib-fc)	# ib with the kernel's flow control on (kernel peers)
 			[ "$peer" = netns ] && continue
 			d=$work/$peer-ib-fc && mkdir -p "$d"
 			IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
