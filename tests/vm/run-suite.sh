@@ -26,15 +26,19 @@
 #     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
 #     `load`, against rds-bpf here; datagrams both ways by content hash, the
 #     guest engine's data path (status -j) as its `features -j` predicted
-#   ib (on request: two rds-bpf guests once stalled until their 300 s timeout,
-#     a connection that never came up): RDS/IB over soft-RoCE between two
-#     guests on a bridge (see ib() below):
-#     rds-bpf (load --transport ib) against the kernel's rds_rdma on that
-#     kernel, or against rds-bpf (peer netns); both address orders at once,
-#     datagrams 0 B..1 MiB both ways by content hash
-#   ib-reset (on request; not in the default list while it fails: after the
-#     link comes back rds-bpf's connections stay in connecting and nothing
-#     more is delivered): ib with rds-bpf's eth0 down 8 s mid-transfer
+#   ib: RDS/IB over soft-RoCE between two guests on a bridge (see ib()
+#     below): rds-bpf (load --transport ib) against the kernel's rds_rdma
+#     on that kernel, or against rds-bpf (peer netns); both address orders
+#     at once, datagrams 0 B..1 MiB both ways by content hash
+#   ib-reset (on request while it flakes: 1 run in 9 lost 2 datagrams to
+#     the 7.2 peer, the sender's socket closed with 7 messages still queued
+#     for retransmission): ib with rds-bpf's guest cut off the bridge for
+#     8 s mid-transfer: both ends' queue pairs fail, the connections come
+#     back, retransmit, and nothing is lost or duplicated
+#   ib-fc (kernel peers): ib with the kernel's IB flow control
+#     on (sysctl net.rds.ib.flow_control=1; its default is 0)
+#   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
+#     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
 #   kbench (on request): the same-guest bench, tests/vm/kbench.sh (the kernel's
 #     AF_RDS, then rds-bpf under the shim, each next to TCP, in one boot)
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
@@ -46,8 +50,8 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno"; ib, ib-reset and
-# kbench on request).
+# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc"; ib-reset,
+# ib-bench and kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,7 +60,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -823,37 +827,46 @@ guest() {
 # receivers meet over TCP (busybox nc) before anyone sends.
 IB_N=${RDSB_VM_IB_MSGS:-16}
 IB_SIZES=${RDSB_VM_IB_SIZES:-0:1048576}
+IB_STALL=${RDSB_VM_IB_STALL:-150}
+IB_T=${RDSB_VM_IB_TIMEOUT:-300}	# the transfers' idle timeout
+ib_meet() {	# PEER: the guests' meet PORT, until the peer got there too (TCP over eth0)
+	echo 'meet() {
+			nc -l -p $1 </dev/null >/dev/null &
+			l=$!
+			i=0
+			until echo x | nc -w 2 '"$1"' $1 2>/dev/null; do
+				i=$((i + 1)); [ $i -le 1500 ] || { echo "the peer never came"; return 1; }
+				sleep 0.2
+			done
+			wait $l
+			mark met.$1
+		}'
+}
 ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
 	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
 	shift 3
 	if [ "$kind" = bpf ]; then
 		s+='xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
 			rds-bpf features 2>&1 | grep -i "rdma\\|transports" >feat; show feat feat
-			rds-bpf load --transport ib --log eng || { cat eng; exit 1; }
+			rds-bpf -v load --transport ib --log eng || { cat eng; exit 1; }
 			'
 	else
 		s+='xf() { rds-xfer "$@"; }
+			'
+		# ib-fc: the kernel's credit-based flow control on (net.rds.ib.flow_control)
+		[ -z "${IB_KERNEL_FC:-}" ] || s+='echo 1 >/proc/sys/net/rds/ib/flow_control || exit 1
 			'
 	fi
 	for p in "$@"; do
 		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="ip addr add ${p%=*}/24 dev eth0
 			"
 		first=${first:-$p}
-		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t 300 --senders 1 --ready rdy.$k >r.$k 2>&1 &
+		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t $IB_T --senders 1 --ready rdy.$k >r.$k 2>&1 &
+			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
-	s+='meet() {	# PORT: until the peer got here too (TCP over eth0)
-			nc -l -p $1 </dev/null >/dev/null &
-			l=$!
-			i=0
-			until echo x | nc -w 2 '${first#*=}' $1 2>/dev/null; do
-				i=$((i + 1)); [ $i -le 1500 ] || { echo "the peer never came"; return 1; }
-				sleep 0.2
-			done
-			wait $l
-			mark met.$1
-		}
+	s+="$(ib_meet "${first#*=}")"'
 		for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
 		meet 7000 || exit 1
 		'
@@ -861,17 +874,30 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		'
 	k=0
 	for p in "$@"; do
-		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t 300 >s.$k 2>&1 &
+		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t $IB_T >s.$k 2>&1 &
+			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
-	# ib-reset: the link goes away mid-transfer, long enough for the queue
-	# pairs' retries to run out; the connections come back and retransmit
-	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] ||
-		s+="sleep 1; ip link set eth0 down; sleep $IB_FLAP; ip link set eth0 up
-			"
+	# ib-reset: the host cuts the guest off once both connections are up
+	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] || s+='( i=0
+		until [ "$(rds-bpf status | grep -c "path 0: up")" -ge '"$k"' ]; do
+			i=$((i + 1)); [ $i -le 1500 ] || exit; sleep 0.2
+		done
+		mark flowing ) &
+		'
+	# a transfer still running after IB_STALL s: what the engine, the
+	# processes (state, syscall) and the kernel say, before the timeouts
+	[ "$kind" = kernel ] || s+='( sleep '"$IB_STALL"'; { echo "transfer still running after '"$IB_STALL"' s"
+		rds-bpf status; tail -n 40 eng
+		for q in /proc/[0-9]*; do echo "$q $(cat $q/comm) $(cut -d" " -f3 $q/stat) $(cut -d" " -f1 $q/syscall)"; done
+		cat /proc/$(pidof rds-bpf)/stack; dmesg | tail -n 20; } 2>&1 | sed "s/^/stall: /" ) &
+		stall=$!
+		'
+
 	# both ends done before an engine goes: what it had not sent yet would be lost
-	s+='wait
+	s+='wait $xfers
+		[ -z "${stall:-}" ] || kill $stall 2>/dev/null
 		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
 		meet 7001
 		for f in s.* r.*; do show $f $f; done
@@ -884,11 +910,11 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 	echo "$s"
 }
 
-ib() {
-	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
-	local pa pb
-	[ "$peer" = netns ] && kern=legacy bkind=bpf label="rds-bpf peer (guest<->guest)"
-	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
+# ib_boot KERNEL BKIND SCRIPT_A SCRIPT_B: guest A (rds-bpf) and guest B
+# (BKIND bpf: rds-bpf too, kernel: the kernel's rds_rdma) on a bridge, each
+# running its script; their consoles in $d/a.out and $d/b.out.
+ib_boot() {
+	local kern=$1 bkind=$2 pa pb
 	ip netns add $ns
 	ip -n $ns link set lo up
 	ip -n $ns link add vmbr type bridge
@@ -901,19 +927,46 @@ ib() {
 	capture_start $ns vmbr "$d/wire.pcap" || return 1
 	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA[0]}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.a" \
-		-- "$PRELUDE$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" >"$d/run-guest.a" 2>&1 &
+		-- "$PRELUDE$3" >"$d/run-guest.a" 2>&1 &
 	pa=$!
 	local bopts=(--rdma)
-	[ $bkind = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
+	[ "$bkind" = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
 	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "$GB/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
-		-- "$PRELUDE$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")" >"$d/run-guest.b" 2>&1 &
+		-- "$PRELUDE$4" >"$d/run-guest.b" 2>&1 &
 	pb=$!
-	wait $pa $pb
+	# ib-reset: rds-bpf's guest is cut off the bridge (its tap down, here)
+	# 0.5 s after its connections came up, long enough for the queue
+	# pairs' retries to run out on both ends, then let back: the
+	# connections come back and retransmit. (Not eth0 down or an unreachable route in the guest: a
+	# MAD that fails to go out puts rxe's QP1 in the error state for good,
+	# and RDMA-CM on that device never connects again; not rxe0 deleted:
+	# librdmacm keeps the device open, so the delete waits for rds-bpf.)
+	local flap=''
+	if [ -n "${IB_FLAP:-}" ]; then
+		(for _ in $(seq 4000); do
+			tr -d '\r' <"$d/console.a" | grep -q '^RDSB-SYNC flowing$' && break
+			sleep 0.1
+		done
+		sleep 0.5
+		ip -n $ns link set vmtap down && echo "down $(date +%s.%N)" >"$d/flap"
+		sleep "$IB_FLAP"
+		ip -n $ns link set vmtap up && echo "up $(date +%s.%N)" >>"$d/flap") &
+		flap=$!
+	fi
+	wait $pa $pb $flap
 	capture_stop
 	ns_down $ns
 	tr -d '\r' <"$d/console.a" >"$d/a.out"
 	tr -d '\r' <"$d/console.b" >"$d/b.out"
+}
+
+ib() {
+	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
+	[ "$peer" = netns ] && kern=legacy bkind=bpf label=${label/host<->host/guest<->guest}
+	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
+	ib_boot "$kern" $bkind "$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" \
+		"$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
 	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
 	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $5} /^elapsed: / {t = $3 - $2}
@@ -930,10 +983,84 @@ ib() {
 		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
 		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) peer->rds-bpf, hashes equal" $? "$d/diag"
 	done
+	# credits: the kernel's flow control is off unless its sysctl says so
+	# (ib-fc); two rds-bpf ends run it. On, both directions carried h_credit.
+	local rxc txc want=off
+	rxc=$(sed -n 's/^st:   ib_rx_credit_updates  *//p' "$d/a.out")
+	txc=$(sed -n 's/^st:   ib_tx_credit_updates  *//p' "$d/a.out")
+	[ $bkind = bpf ] || [ -n "${IB_KERNEL_FC:-}" ] && want=on
+	if [ $want = on ]; then
+		[ "${rxc:-0}" -gt 0 ] && [ "${txc:-0}" -gt 0 ]
+	else
+		[ -z "$rxc$txc" ] && grep -q '^st: ' "$d/a.out"
+	fi
+	result "$label over soft-RoCE: flow control $want (frames with h_credit: ${rxc:-0} received, ${txc:-0} sent)" $? "$d/diag"
 	[ -z "${IB_FLAP:-}" ] && return
 	# the reset happened: rds-bpf's paths went down and it retransmitted
-	grep -q '^st:   path_down  *[1-9]' "$d/a.out" && grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
-	result "$label over soft-RoCE: eth0 down ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
+	awk '/^st:   (path_down|tx_retransmitted|drop_dup_seq) / {c = c " " $2 " " $3}
+		END {print "# " l ": rds-bpf counted" (c ? c : " nothing")}' l="$label" "$d/a.out"
+	grep -q '^up ' "$d/flap" && grep -q '^st:   path_down  *[1-9]' "$d/a.out" &&
+		grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
+	result "$label over soft-RoCE: cut off the bridge ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
+}
+
+# ib-bench (on request, rds-bpf peer only): in the same two guests, rds-bpf
+# over soft-RoCE (load --transport ib) and then over TCP (load): one-way
+# bulk, IB_BENCH_N datagrams of 64 KiB A->B, timed on A from the first send
+# to the last acknowledgement, and IB_BENCH_PP 64 B ping-pongs (p50, p99).
+IB_BENCH_N=${RDSB_VM_IB_BENCH_MSGS:-400}
+IB_BENCH_PP=${RDSB_VM_IB_BENCH_PINGPONGS:-1000}
+ib_bench_script() {	# a|b SELF PEER: A measures, B receives and echoes
+	local s
+	s="$(ib_meet "$3")"'
+		xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+		for tp in ib tcp; do
+			rds-bpf load --transport $tp --log eng.$tp || { cat eng.$tp; exit 1; }
+			'
+	if [ "$1" = a ]; then
+		s+="meet 7100 || exit 1
+			t0=\$(cut -d' ' -f1 /proc/uptime)
+			xf send -b $2:4000 -d $3:4001 -n $IB_BENCH_N -s 65536 -S 50 --sndbuf 33554432 -t 120 >bs.\$tp 2>&1
+			show sent.\$tp bs.\$tp
+			echo \"bench.\$tp: bulk \$(awk '{print \$4}' bs.\$tp) bytes \$t0 \$(cut -d' ' -f1 /proc/uptime)\"
+			xf pingpong -b $2:4002 -d $3:4003 -n $IB_BENCH_PP -s 64 -t 60 2>&1 | sed \"s/^/bench.\$tp: /\"
+			meet 7101
+			"
+	else
+		s+="xf recv -b $2:4001 -n $IB_BENCH_N -s 65536 -S 50 --rcvbuf 33554432 -t 120 --senders 1 --ready rdy.r >br.\$tp 2>&1 &
+			r=\$!
+			xf echo -b $2:4003 -n $IB_BENCH_PP -t 120 --ready rdy.e >be.\$tp 2>&1 &
+			e=\$!
+			ready rdy.r rdy.e || exit 1
+			meet 7100 || exit 1
+			wait \$r \$e
+			show bench.\$tp br.\$tp
+			rm -f rdy.r rdy.e
+			meet 7101
+			"
+	fi
+	s+='rds-bpf unload
+		done'
+	echo "$s"
+}
+
+ib_bench() {
+	local GA=(10.97.0.1) GB=10.97.0.3 HA=10.97.0.2 tp s
+	ib_boot legacy bpf "$(ib_bench_script a "${GA[0]}" $GB)" "$(ib_bench_script b $GB "${GA[0]}")"
+	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
+	for tp in ib tcp; do
+		# bulk: what B received is what A sent, by hash and count
+		s=$(sent_hash "$d/a.out" "sent.$tp: ")
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "${GA[0]}:4000" "$IB_BENCH_N" "bench.$tp: ")" ] &&
+			grep -q "^bench.$tp: pingpong $IB_BENCH_PP " "$d/a.out"
+		result "rds-bpf guest<->guest over $tp: $IB_BENCH_N datagrams of 64 KiB and $IB_BENCH_PP ping-pongs of 64 B" $? \
+			"$d/diag"
+		# "bench.TP: bulk BYTES bytes T0 T1", "bench.TP: pingpong N rtt_us p50 P p99 P"
+		awk -v tp=$tp '$1 == "bench." tp ":" && $2 == "bulk" && $6 > $5 {
+				printf "# bench %s (TCG guests): %.2f MB/s one-way, 64 KiB datagrams\n", tp, $3 / 1e6 / ($6 - $5) }
+			$1 == "bench." tp ":" && $2 == "pingpong" {
+				printf "# bench %s (TCG guests): 64 B ping-pong p50 %s us, p99 %s us\n", tp, $6, $8 }' "$d/a.out"
+	done
 }
 
 for peer in $PEERS; do
@@ -986,7 +1113,17 @@ for peer in $PEERS; do
 			d=$work/$peer-ib && mkdir -p "$d"
 			ib "$peer" "$label"
 			;;
-		ib-reset)	# the same with rds-bpf's link down mid-transfer (on request)
+		ib-bench)	# ib and tcp side by side in two rds-bpf guests (on request)
+			[ "$peer" = netns ] || continue
+			d=$work/$peer-ib-bench && mkdir -p "$d"
+			ib_bench
+			;;
+		ib-fc)	# ib with the kernel's flow control on (kernel peers)
+			[ "$peer" = netns ] && continue
+			d=$work/$peer-ib-fc && mkdir -p "$d"
+			IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
+			;;
+		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
 			;;
@@ -996,7 +1133,7 @@ for peer in $PEERS; do
 			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
 			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset, kbench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset, ib-bench, ib-fc, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done

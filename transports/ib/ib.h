@@ -20,7 +20,6 @@
 #define RDS_IB_CONNECT_NS	(15 * 1000 * 1000 * 1000ull)
 #define RDS_IB_RECV_WR		1024	/* RDS_IB_DEFAULT_RECV_WR */
 #define RDS_IB_SEND_WR		256	/* RDS_IB_DEFAULT_SEND_WR */
-#define RDS_IB_FRAG		4096	/* RDS_FRAG_SIZE */
 #define RDS_IB_BUF		(RDS_HEADER_SIZE + RDS_IB_FRAG)
 #define RDS_IB_MAX_UNACKED	8	/* max_unacked_packets: ACK_REQUIRED every 9th */
 
@@ -29,7 +28,8 @@ struct rdsb_ib {
 	struct rdma_event_channel *ch;
 	struct rdma_cm_id *listen4, *listen6;
 	struct rdsb_ev ev;		/* the event channel's fd */
-	uint64_t bad_csum, bad_frame, rejected, raced;
+	uint64_t bad_csum, bad_frame, bad_credit, rejected, raced, flow_controlled;
+	uint64_t rx_credit_updates, tx_credit_updates;	/* frames with h_credit, as the kernel's stats */
 };
 
 /* A connection's one path: its queue pair and rings (per connection: it
@@ -51,13 +51,13 @@ struct ib_conn {
 	unsigned int since_ack_req;	/* messages since the last ACK_REQUIRED */
 	bool ack_requested;		/* the peer asked for an ack */
 	bool ack_in_flight;		/* an ack-only frame is posted */
+	uint64_t ack_sent;		/* the h_ack we last sent */
 	uint64_t peer_acked;		/* the highest h_ack received */
+	struct ib_credits cr;		/* flow control */
 
 	/* the message being reassembled */
-	struct rdsb_hdr rx_h;
+	struct ib_reasm rx;
 	uint8_t *rx_data;
-	uint32_t rx_have;
-	bool rx_busy;
 };
 
 static inline struct rdsb_ib *ib_of(struct rdsb_engine *e)
@@ -71,6 +71,8 @@ static inline struct ib_conn *ib_conn(struct rdsb_path *p)
 }
 
 /* ib_ring.c */
+/* The peer's credit in its CM data: flow control on when it is not 0. */
+bool ib_ring_peer_credit(struct rdsb_path *p, uint32_t credit);
 int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id *id);
 void ib_ring_free(struct rdsb_path *p);
 void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p);

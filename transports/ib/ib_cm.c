@@ -27,11 +27,12 @@ static const struct rdsb_transport_opt ib_opts[] = {
 };
 
 /* The private data we send for p: the last sequence received acks what a
- * reconnect would retransmit. */
+ * reconnect would retransmit; the credit is the receive ring, all posted
+ * before the connect or accept. */
 static uint8_t fill_private(const struct rdsb_path *p, unsigned int proto, void *out)
 {
 	return (uint8_t)ib_private_fill(out, p->conn->laddr, p->conn->faddr, proto,
-					p->next_rx_seq ? p->next_rx_seq - 1 : 0);
+					p->next_rx_seq ? p->next_rx_seq - 1 : 0, RDS_IB_RECV_WR);
 }
 
 static void conn_param(struct rdma_conn_param *cp, const void *priv, uint8_t len, uint8_t rd_atom)
@@ -252,6 +253,7 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 	uint8_t laddr[16], faddr[16], out[sizeof(struct rds6_ib_connect_private)];
 	bool v6 = ls->sa_family == AF_INET6;
 	unsigned int proto = ib_protocol_compatible(priv, len, v6);
+	const struct rds_ib_conn_priv_cmn *cmn;
 	struct rdma_conn_param cp;
 	struct rdsb_conn *c;
 	struct rdsb_path *p;
@@ -262,6 +264,12 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 	if (!proto) {
 		t->rejected++;
 		reject(id, RDS_RDMA_REJ_INCOMPAT);
+		return;
+	}
+	cmn = ib_private_cmn(priv, len, v6);
+	if (cmn && be32toh(cmn->credit) > RDS_IB_MAX_CREDIT) {
+		t->bad_credit++;
+		reject(id, 0);
 		return;
 	}
 	if (rdsb_addr_from_sa(ls, sl, laddr, &port, &scope) < 0 ||
@@ -281,6 +289,10 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 		}
 		rdsb_path_drop(e, p, p->state == RDSB_PATH_CONNECTING ? "the peer's connect won the race"
 									 : "the peer connected again");
+		/* The old queue pair and id go now, not at the top of the loop:
+		 * the accepted ones take their place in the path, and a deferred
+		 * shutdown would tear those down instead. */
+		rdsb_paths_shutdown(e);
 	}
 	if (ib_ring_setup(e, p, id) < 0) {
 		ib_conn(p)->cm = NULL;
@@ -292,7 +304,8 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 		return;
 	}
 	id->context = p;
-	peer_has(p, ib_private_cmn(priv, len, v6));
+	peer_has(p, cmn);
+	ib_ring_peer_credit(p, cmn ? be32toh(cmn->credit) : 0);	/* bounded above */
 	ib_conn(p)->major = (uint8_t)(proto >> 8);
 	ib_conn(p)->minor = (uint8_t)proto;
 	p->state = RDSB_PATH_CONNECTING;
@@ -319,6 +332,11 @@ static void established(struct rdsb_engine *e, struct rdsb_path *p, const void *
 		ic->major = cmn->major;
 		ic->minor = cmn->minor;
 		peer_has(p, cmn);
+		if (!ib_ring_peer_credit(p, be32toh(cmn->credit))) {
+			ib_of(e)->bad_credit++;
+			rdsb_path_drop(e, p, "more credits in the CM data than a peer can have posted");
+			return;
+		}
 	}
 	ic->established = true;
 	p->lport = 0;
@@ -369,6 +387,8 @@ static void ib_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 		else
 			plen = 0;
 		rdma_ack_cm_event(cev);
+		pr_info("rds-bpf: ib: %s (status %d)%s\n", rdma_event_str(copy.event), copy.status,
+			p && ib_conn(p)->cm != copy.id ? " on an id the path no longer has" : "");
 		if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST) {
 			handle_connect(e, copy.id, plen ? priv : NULL, plen, copy.param.conn.initiator_depth);
 			continue;
@@ -464,6 +484,10 @@ static void ib_counters(struct rdsb_engine *e, void (*fn)(void *arg, const char 
 
 	fn(arg, "ib_bad_checksum", t->bad_csum);
 	fn(arg, "ib_bad_frame", t->bad_frame);
+	fn(arg, "ib_bad_credit", t->bad_credit);
+	fn(arg, "ib_flow_controlled", t->flow_controlled);
+	fn(arg, "ib_rx_credit_updates", t->rx_credit_updates);
+	fn(arg, "ib_tx_credit_updates", t->tx_credit_updates);
 	fn(arg, "ib_connect_rejected", t->rejected);
 	fn(arg, "ib_connect_raced", t->raced);
 }

@@ -68,6 +68,8 @@ int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id 
 	for (unsigned int i = 0; i < RDS_IB_RECV_WR; i++)
 		if (post_recv(ic, i))
 			return -EIO;
+	/* the whole ring is advertised in the CM data */
+	memset(&ic->cr, 0, sizeof(ic->cr));
 	/* The path's fd is the completion channel's (a copy the engine may
 	 * close): over a placeholder the connect opened, or new. */
 	fd = p->ev.fd >= 0 ? dup3(ic->cc->fd, p->ev.fd, O_CLOEXEC) : fcntl(ic->cc->fd, F_DUPFD_CLOEXEC, 0);
@@ -101,11 +103,21 @@ void ib_ring_free(struct rdsb_path *p)
 	ic->pd = NULL;
 	ic->bufs = NULL;
 	ic->rx_data = NULL;
-	ic->rx_busy = false;
+	ic->rx.busy = false;
 	ic->cq_events = 0;
 	ic->send_tail = ic->send_used = 0;
 	ic->ack_in_flight = ic->ack_requested = false;
 	ic->established = false;
+	memset(&ic->cr, 0, sizeof(ic->cr));
+}
+
+bool ib_ring_peer_credit(struct rdsb_path *p, uint32_t credit)
+{
+	struct ib_conn *ic = ib_conn(p);
+
+	/* rds_ib_set_flow_control */
+	ic->cr.on = ic->cr.adv = credit != 0;
+	return ib_credits_add(&ic->cr, credit);
 }
 
 /* h_ack: the last sequence received (rds_ib_get_ack). */
@@ -114,7 +126,7 @@ static uint64_t ack_seq(const struct rdsb_path *p)
 	return p->next_rx_seq ? p->next_rx_seq - 1 : 0;
 }
 
-static int post_send(struct rdsb_path *p, size_t len, bool solicited, bool ack)
+static int post_send(struct rdsb_engine *e, struct rdsb_path *p, size_t len, bool solicited, bool ack, uint32_t adv)
 {
 	struct ib_conn *ic = ib_conn(p);
 	unsigned int slot = ic->send_tail;
@@ -126,8 +138,11 @@ static int post_send(struct rdsb_path *p, size_t len, bool solicited, bool ack)
 		.send_flags = IBV_SEND_SIGNALED | (solicited ? IBV_SEND_SOLICITED : 0),
 	}, *bad;
 
-	h->h_ack = htobe64(ack_seq(p));
-	h->h_credit = 0;	/* flow control off, as the CM data said */
+	ic->ack_sent = ack_seq(p);
+	h->h_ack = htobe64(ic->ack_sent);
+	h->h_credit = (uint8_t)adv;
+	if (adv)
+		ib_of(e)->tx_credit_updates++;
 	h->h_csum = 0;
 	h->h_csum = ib_csum(h);
 	if (ibv_post_send(ic->cm->qp, &wr, &bad))
@@ -137,18 +152,24 @@ static int post_send(struct rdsb_path *p, size_t len, bool solicited, bool ack)
 	return 0;
 }
 
-/* rds_ib_attempt_ack: one ack-only frame in flight at a time. */
-static int send_ack(struct rdsb_path *p)
+/* rds_ib_attempt_ack: one ack-only frame in flight at a time, and only
+ * with a send credit (it carries the posted credits). */
+static int send_ack(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct ib_conn *ic = ib_conn(p);
 	struct rdsb_hdr h = { 0 };
+	uint32_t adv;
 
 	if (!ic->ack_requested || ic->ack_in_flight || ic->send_used >= RDS_IB_SEND_WR)
 		return 0;
+	if (!ib_credits_grab(&ic->cr, 1, &adv, false)) {
+		ib_of(e)->flow_controlled++;
+		return 0;
+	}
 	rdsb_hdr_encode(&h, (struct rds_header *)send_buf(ic, ic->send_tail));
 	ic->ack_requested = false;
 	ic->ack_in_flight = true;
-	return post_send(p, RDS_HEADER_SIZE, true, true);
+	return post_send(e, p, RDS_HEADER_SIZE, true, true, adv);
 }
 
 /* rds_send_xmit's rule: ACK_REQUIRED on the first message and after
@@ -173,7 +194,6 @@ int ib_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct ib_conn *ic = ib_conn(p);
 
-	(void)e;
 	if (!ic->established)
 		return 0;
 	while (!list_empty(&p->send_q)) {
@@ -188,15 +208,22 @@ int ib_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 			size_t off = (size_t)f * RDS_IB_FRAG;
 			size_t flen = m->len - off < RDS_IB_FRAG ? m->len - off : RDS_IB_FRAG;
 			uint8_t *buf;
+			uint32_t adv;
 
 			/* the last slot stays free for an ack-only frame */
 			if (ic->send_used >= RDS_IB_SEND_WR - 1)
 				return 0;
+			/* rds_ib_xmit: a fragment waits for a send credit; the
+			 * credits that come in wake the path (ib_recv_path) */
+			if (!ib_credits_grab(&ic->cr, 1, &adv, false)) {
+				ib_of(e)->flow_controlled++;
+				return send_ack(e, p);
+			}
 			buf = send_buf(ic, ic->send_tail);
 			memcpy(buf, &m->wire, RDS_HEADER_SIZE);
 			if (flen)
 				memcpy(buf + RDS_HEADER_SIZE, m->data + off, flen);
-			if (post_send(p, RDS_HEADER_SIZE + flen, f == nfrags - 1, false))
+			if (post_send(e, p, RDS_HEADER_SIZE + flen, f == nfrags - 1, false, adv))
 				return -EIO;
 			p->head_off = off + RDS_IB_FRAG;
 		}
@@ -206,7 +233,7 @@ int ib_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 		m->end_off = m->seq;
 		rdsb_path_msg_sent(p, m);
 	}
-	return send_ack(p);
+	return send_ack(e, p);
 }
 
 /* A frame that breaks the rules: counted, and the connection dropped
@@ -222,8 +249,14 @@ static void malformed(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *coun
  * a connection that cannot go on. */
 static bool repost(struct rdsb_engine *e, struct rdsb_path *p, unsigned int idx)
 {
-	if (!post_recv(ib_conn(p), idx))
+	struct ib_conn *ic = ib_conn(p);
+
+	if (!post_recv(ic, idx)) {
+		/* rds_ib_advertise_credits: enough posted for an ack of their own */
+		if (ib_credits_posted(&ic->cr, 1))
+			ic->ack_requested = true;
 		return true;
+	}
 	malformed(e, p, &ib_of(e)->bad_frame, "cannot post a receive");
 	return false;
 }
@@ -235,60 +268,43 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 	struct rdsb_ib *t = ib_of(e);
 	unsigned int idx = (unsigned int)wc->wr_id;
 	uint8_t *buf = recv_buf(ic, idx);
+	uint32_t off = ic->rx.busy ? ic->rx.have : 0;
 	struct rdsb_hdr h;
-	uint32_t want, dlen;
 	uint8_t *data;
+	int verdict = ib_frame_parse(&ic->rx, buf, wc->byte_len, &h);
 
-	if (wc->byte_len < RDS_HEADER_SIZE) {
-		malformed(e, p, &t->bad_frame, "a frame without a header");
+	if (verdict < 0) {
+		malformed(e, p, verdict == IB_BAD_CSUM ? &t->bad_csum : &t->bad_frame, ib_frame_why(verdict));
 		return false;
 	}
-	if (((struct rds_header *)buf)->h_csum && ib_csum(buf)) {
-		malformed(e, p, &t->bad_csum, "a header with a bad checksum");
-		return false;
-	}
-	rdsb_hdr_decode((const struct rds_header *)buf, &h);
 	if (h.ack > ic->peer_acked)
 		ic->peer_acked = h.ack;
-	dlen = wc->byte_len - RDS_HEADER_SIZE;
-	/* an ack-only frame, even between a message's fragments (rds_ib_process_recv) */
-	if (h.sport == 0 && h.dport == 0 && dlen == 0)
-		return repost(e, p, idx);
-	if (!ic->rx_busy) {
-		if (!rdsb_h_len_ok(h.flags, h.len)) {
-			malformed(e, p, &t->bad_frame, "a header whose h_len RDS does not allow");
+	/* rds_ib_send_add_credits; credits from a peer whose CM data had
+	 * none say its flow control is on: ours advertises back */
+	if (h.credit) {
+		t->rx_credit_updates++;
+		ic->cr.adv = true;
+		if (!ib_credits_add(&ic->cr, h.credit)) {
+			malformed(e, p, &t->bad_credit, "more send credits than a peer can have posted");
 			return false;
 		}
-		ic->rx_h = h;
-		ic->rx_have = 0;
-		ic->rx_data = malloc(h.len ? h.len : 1);
-		if (!ic->rx_data) {
+	}
+	if (verdict != IB_FRAME_ACK) {
+		if (!off && !(ic->rx_data = malloc(ic->rx.h.len ? ic->rx.h.len : 1))) {
 			malformed(e, p, &t->bad_frame, "out of memory");
 			return false;
 		}
-		ic->rx_busy = true;
-	} else if (h.seq != ic->rx_h.seq || h.len != ic->rx_h.len || h.sport != ic->rx_h.sport ||
-		   h.dport != ic->rx_h.dport) {
-		malformed(e, p, &t->bad_frame, "fragment header mismatch");
-		return false;
+		memcpy(ic->rx_data + off, buf + RDS_HEADER_SIZE, wc->byte_len - RDS_HEADER_SIZE);
 	}
-	want = ic->rx_h.len - ic->rx_have < RDS_IB_FRAG ? ic->rx_h.len - ic->rx_have : RDS_IB_FRAG;
-	if (dlen != want) {
-		malformed(e, p, &t->bad_frame, "a fragment of the wrong length");
-		return false;
-	}
-	memcpy(ic->rx_data + ic->rx_have, buf + RDS_HEADER_SIZE, dlen);
-	ic->rx_have += dlen;
 	if (!repost(e, p, idx))
 		return false;
-	if (ic->rx_have < ic->rx_h.len)
+	if (verdict != IB_FRAME_LAST)
 		return true;
-	ic->rx_busy = false;
 	data = ic->rx_data;
 	ic->rx_data = NULL;
-	if (ic->rx_h.flags & RDS_FLAG_ACK_REQUIRED)
+	if (ic->rx.h.flags & RDS_FLAG_ACK_REQUIRED)
 		ic->ack_requested = true;
-	return rdsb_recv_incoming(e, p, &ic->rx_h, data);
+	return rdsb_recv_incoming(e, p, &ic->rx.h, data);
 }
 
 void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
@@ -328,5 +344,11 @@ void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
 		return;
 	if (ic->peer_acked != acked)
 		rdsb_path_check_acked(e, p);
+	/* What arrived is acknowledged once the ring is drained, asked or
+	 * not, on the data going out or alone: the kernel asks on every
+	 * ninth message only, and a sender whose last messages are never
+	 * acknowledged holds them (and its sndbuf) until more traffic. */
+	if (ack_seq(p) != ic->ack_sent)
+		ic->ack_requested = true;
 	rdsb_path_xmit(e, p);
 }
