@@ -26,14 +26,6 @@ static int peek_avail(int fd, void *buf, int want)
 	return (int)n;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* At least want bytes queued, peeked into buf: -EAGAIN when the stream is
  * empty; once part of a record is here (or started), the rest is on its
  * way and is waited for. The caller waited for the stream to be readable. */
@@ -264,7 +256,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 static int wait_readable(struct rdsb_lsock *s, int64_t end)
 {
 	struct pollfd p = { .fd = s->fd, .events = POLLIN };
-	int wait = end < 0 ? -1 : (int)(end - now_ms() > 0 ? end - now_ms() : 0);
+	int wait = end < 0 ? -1 : (int)(end - rdsb_now_ms() > 0 ? end - rdsb_now_ms() : 0);
 	int r = (int)syscall(SYS_poll, &p, 1, wait);
 
 	if (r < 0)
@@ -280,7 +272,7 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 {
 	bool block = !rdsb_nonblocking(s->fd, flags);
 	int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
-	int64_t end = timeo >= 0 ? now_ms() + timeo : -1;
+	int64_t end = timeo >= 0 ? rdsb_now_ms() + timeo : -1;
 	size_t controllen = msg->msg_controllen;
 	ssize_t r;
 
@@ -290,8 +282,13 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 		pthread_mutex_unlock(&s->lsh->rlock);
 		if (r < 0)
 			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
-		if (r != -EAGAIN || !block || (r = wait_readable(s, end)))
-			break;
+		if (r == -EAGAIN && block && !s->lost && !(r = wait_readable(s, end)))
+			continue;
+		/* the stream's end: the engine went (its last records were read) */
+		if ((r == -ECONNRESET || (r == -EAGAIN && s->lost)) && rdsb_engine_gone(s) &&
+		    !(r = rdsb_engine_back(s, block, end)))
+			continue;
+		break;
 	}
 	if (r < 0) {
 		errno = (int)-r;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# Engine restart: an engine killed with SIGKILL or unloaded while applications
+# hold sockets on it. The applications keep their sockets: while no engine
+# runs, blocking calls wait without spinning and nonblocking ones fail with
+# EAGAIN; once `rds-bpf load` starts an engine again, the same sockets (bound
+# address, port, options) send and receive on it.
+
+load helpers
+
+setup() { setup_two_hosts; }
+teardown() { teardown_hosts; }
+
+RESTARTPY=$BATS_TEST_DIRNAME/../tools/rds-restart.py
+
+engine_pid() {	# engine_pid A|B
+	local p
+	for p in $(ip netns pids "$(ns_of "$1")"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = rds-bpf ] && echo "$p"
+	done
+}
+
+engine_stop() {	# engine_stop A|B kill|unload
+	if [ "$2" = kill ]; then
+		kill -9 "$(engine_pid "$1")"
+	else
+		in_host "$1" "$RDSB_BIN" unload
+	fi
+	for _ in $(seq 100); do
+		[ -z "$(engine_pid "$1")" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# restart_app HOST HOW: the Python application on A against an echo on B;
+# HOST's engine is stopped (HOW) once the application has exchanged one
+# datagram, and loaded again 2 s later.
+restart_app() {
+	local d=$BATS_TEST_TMPDIR app
+	rds B "$RDSB_XFER" echo -b $ADDR_B:4000 -t 30 >"$d/echo" 2>&1 &
+	sleep 0.3
+	rds A python3 "$RESTARTPY" $ADDR_A 5000 $ADDR_B 4000 "$d" >"$d/app" 2>&1 &
+	app=$!
+	for _ in $(seq 200); do [ -e "$d/ready" ] && break; sleep 0.05; done
+	[ -e "$d/ready" ]
+	engine_stop "$1" "$2"
+	[ "$1" = A ] && touch "$d/local"
+	touch "$d/gone"
+	sleep 2
+	engine_up "$1"
+	wait "$app" || { cat "$d/app" "$d/echo"; return 1; }
+	cat "$d/app"
+}
+
+@test "engine of the application killed -9: nonblocking calls EAGAIN, a blocked send sleeps, the socket comes back" {
+	run restart_app A kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = ok ]
+	grep -qx "nonblocking send errno EAGAIN" <<<"$output"
+	grep -qx "nonblocking recv errno EAGAIN" <<<"$output"
+	# waited for the next engine (started 2 s after the stop), asleep
+	read -r wall cpu < <(sed -n 's/^blocked send wall \([0-9.]*\) cpu \([0-9.]*\)$/\1 \2/p' <<<"$output")
+	awk -v w="$wall" -v c="$cpu" 'BEGIN { exit !(w >= 1.5 && c < 0.1) }'
+}
+
+@test "engine of the application unloaded: the socket comes back on the next engine" {
+	run restart_app A unload
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = ok ]
+	grep -qx "nonblocking send errno EAGAIN" <<<"$output"
+}
+
+@test "engine of the peer killed -9: the peer's blocked receiver gets the datagrams sent after the restart" {
+	run restart_app B kill
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = ok ]
+}
