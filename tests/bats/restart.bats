@@ -39,7 +39,7 @@ restart_app() {
 	local d=$BATS_TEST_TMPDIR app
 	rds B "$RDSB_XFER" echo -b $ADDR_B:4000 -t 30 >"$d/echo" 2>&1 &
 	sleep 0.3
-	rds A python3 "$RESTARTPY" $ADDR_A 5000 $ADDR_B 4000 "$d" >"$d/app" 2>&1 &
+	rds A timeout 30 python3 "$RESTARTPY" $ADDR_A 5000 $ADDR_B 4000 "$d" >"$d/app" 2>&1 &
 	app=$!
 	for _ in $(seq 200); do [ -e "$d/ready" ] && break; sleep 0.05; done
 	[ -e "$d/ready" ]
@@ -52,11 +52,14 @@ restart_app() {
 	cat "$d/app"
 }
 
+app_ran() {	# the application of restart_app (in $output) ran to its end
+	echo "$output"
+	[ "$status" -eq 0 ] && [ "${lines[-1]}" = ok ]
+}
+
 @test "engine of the application killed -9: nonblocking calls EAGAIN, a blocked send sleeps, the socket comes back" {
 	run restart_app A kill
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "${lines[-1]}" = ok ]
+	app_ran
 	grep -qx "nonblocking send errno EAGAIN" <<<"$output"
 	grep -qx "nonblocking recv errno EAGAIN" <<<"$output"
 	# waited for the next engine (started 2 s after the stop), asleep
@@ -66,15 +69,11 @@ restart_app() {
 
 @test "engine of the application unloaded: the socket comes back on the next engine" {
 	run restart_app A unload
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "${lines[-1]}" = ok ]
+	app_ran
 	grep -qx "nonblocking send errno EAGAIN" <<<"$output"
 }
 
 @test "engine of the peer killed -9: the peer's blocked receiver gets the datagrams sent after the restart" {
 	run restart_app B kill
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "${lines[-1]}" = ok ]
+	app_ran
 }

@@ -263,7 +263,8 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		if (sh != s->shm) {
 			err = -EPIPE;	/* counted on the engine before: again on this one */
 		} else {
-			err = rdsb_skmsg_send(s, daddr, scope, dport, iov, cnt, (uint32_t)len);
+			/* without an engine, nothing goes out behind its back */
+			err = s->lost ? 0 : rdsb_skmsg_send(s, daddr, scope, dport, iov, cnt, (uint32_t)len);
 			if (err == 0) {
 				err = rdsb_write_all(s->fd, iov, cnt);
 				if (!err)
