@@ -77,3 +77,33 @@ app_ran() {	# the application of restart_app (in $output) ran to its end
 	run restart_app B kill
 	app_ran
 }
+
+@test "xdp: load after the engine was killed -9 detaches the XDP program it left; another program on the device stays an error" {
+	[ -z "${RDSB_LOAD_OPTS:-}" ] || skip "the xdp transport has no --bpf data path: runs without RDSB_LOAD_OPTS"
+	local d=$BATS_TEST_TMPDIR
+	engine_stop A unload
+	engine_stop B unload
+	engine_up A --transport xdp --dev eth0
+	engine_up B --transport xdp --dev eth0
+	engine_stop A kill
+	in_host A ip -j link show dev eth0 | jq -e '.[0].xdp.prog.name == "rdsx_xdp"'
+	run engine_up A --transport xdp --dev eth0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q "^rds-bpf: detached the XDP program (id [0-9]*) a stopped engine left on eth0$" <<<"$output"
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 2000 -s 0:3000 -t 30 --ready "$d/ready.b" >"$d/rb" &
+	local rb=$!
+	wait_ready 1
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 2000 -s 0:3000 -t 30 >"$d/sa"
+	wait $rb
+	grep -q "^recv 2000 msgs" "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+	# a program that is not rds-bpf's stays attached, and load says so
+	engine_stop A kill
+	in_host A ip link set dev eth0 xdp off
+	in_host A ip link set dev eth0 xdpgeneric obj "$BATS_TEST_DIRNAME/../../build/bpf/rules.bpf.o" sec xdp
+	run engine_up A --transport xdp --dev eth0 --mode skb
+	[ "$status" -ne 0 ]
+	grep -q "cannot attach XDP to eth0: .*hint: another program's XDP program is attached" <<<"$output"
+	in_host A ip -j link show dev eth0 | jq -e '.[0].xdp.prog.name != "rdsx_xdp"'
+}
