@@ -61,6 +61,13 @@ struct rdsb_ctl_rep {
 
 #define RDSB_CTL_MAX_REPLY	(256 * 1024)
 #define RDSB_HOLD_SECONDS	60
+/* `rds-bpf unload` (and SIGTERM): the engine sends what applications wrote
+ * and waits for the peers' acknowledgements at most this long */
+#define RDSB_DRAIN_MS		3000
+/* A started engine holds datagrams for ports nobody bound (the path waits)
+ * this long, in which the sockets of the engine before it come back
+ * (the library looks for an engine every RDSB_ENGINE_RETRY_MS) */
+#define RDSB_REBIND_MS		2000
 
 #endif
 

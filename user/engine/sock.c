@@ -203,6 +203,11 @@ fail:
 	}
 }
 
+void rdsb_paths_rebind_resume(struct rdsb_engine *e)
+{
+	list_splice_tail_init(&e->rx_unbound, &e->rx_ready);
+}
+
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
 		   uint16_t *port)
 {
@@ -244,6 +249,7 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->scope_id = scope;
 	s->port = p;
 	s->bound = true;
+	rdsb_paths_rebind_resume(e);
 	*port = p;
 	e->tp->sock_bind(e, s);
 	return 0;
@@ -323,7 +329,8 @@ static void delivered(void *ctx, struct rdsb_msg *m)
  * or for acks of its own (tx_room), and written to while deliveries wait */
 static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) ? 0 : EPOLLIN) | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) || s->rd_eof ? 0 : EPOLLIN) |
+				 (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
 }
 
 static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
@@ -532,6 +539,18 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
  * engine is single-threaded). A payload larger than that buffer is read in
  * place, without the extra copy. */
 #define APP_IN_SIZE (64 * 1024)
+
+/* The engine holds the application's end too, so a stream ends only when
+ * the engine drains (rdsb_socks_drain_start shut its reading side); a
+ * request cut there by the library's EPIPE goes whole to the next engine. */
+static void stream_end(struct rdsb_engine *e, struct rdsb_sock *s, ssize_t n)
+{
+	if (n || s->rd_eof)
+		return;
+	s->rd_eof = true;
+	data_events(e, s);
+}
+
 static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 {
 	static uint8_t in[APP_IN_SIZE];
@@ -560,15 +579,21 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
 			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
 				 MSG_DONTWAIT);
-			if (n <= 0)
+			if (n <= 0) {
+				stream_end(e, s, n);
 				return;
+			}
 			s->req_data_have += (size_t)n;
 			if (!app_consume(e, s, NULL, 0, all))	/* completes it once whole */
 				return;
 			continue;
 		}
 		n = recv(s->data.fd, in, sizeof(in), MSG_DONTWAIT);
-		if (n <= 0 || !app_consume(e, s, in, (size_t)n, all))
+		if (n <= 0) {
+			stream_end(e, s, n);
+			return;
+		}
+		if (!app_consume(e, s, in, (size_t)n, all))
 			return;
 	}
 }
@@ -764,6 +789,41 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	s->req_data = NULL;
 	free(s->held_rest);
 	s->held_rest = NULL;
+}
+
+static void hang_up(struct rdsb_engine *e, struct rdsb_ev *ev)
+{
+	rdsb_ev_del(e, ev);
+	if (ev->fd >= 0)
+		shutdown(ev->fd, SHUT_RDWR);
+}
+
+void rdsb_socks_drain_start(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+	struct rdsb_sock_ctl *c;
+
+	list_for_each_entry_safe(s, t, &e->socks, item) {
+		if (s->closed)
+			continue;
+		/* the hang-up first: a write refused before it would read as
+		 * this socket closed (ECONNRESET) to the library */
+		hang_up(e, &s->ctl);
+		list_for_each_entry(c, &s->attached, item)
+			hang_up(e, &c->ev);
+		shutdown(s->data.fd, SHUT_RD);
+		app_read(e, s, true);
+	}
+}
+
+bool rdsb_socks_drained(const struct rdsb_engine *e)
+{
+	const struct rdsb_sock *s;
+
+	list_for_each_entry(s, &e->socks, item)
+		if (!s->closed && (!s->rd_eof || !list_empty(&s->rx_q)))
+			return false;
+	return true;
 }
 
 void rdsb_socks_reap(struct rdsb_engine *e)
