@@ -79,9 +79,9 @@ app_ran() {	# the application of restart_app (in $output) ran to its end
 }
 
 # restart_during HOST HOW N: A sends N datagrams to B (A's sndbuf 8 MB,
-# B's receiver starts reading after 1 s, so that A's engine holds much);
+# B's receiver starts reading after 2.5 s, so that A's engine holds much);
 # HOST's engine is stopped (HOW) while they flow, once A's engine sent a
-# tenth of them, and loaded again. B's receiver must get all N whole, in
+# quarter of them, and loaded again. B's receiver must get all N whole, in
 # order, once: it compares each datagram with the one of that index and
 # hashes them all.
 restart_during() {
@@ -112,7 +112,15 @@ restart_during() {
 	restart_during A unload 20000
 }
 
+@test "engine of the receiver unloaded during a transfer of 20000 datagrams: it drains, none lost, duplicated or misordered" {
+	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		skip "on the BPF receive path the unloaded receiver still loses datagrams (docs/design.md, Engine restart)"
+	restart_during B unload 20000
+}
+
 @test "engine of the receiver killed -9: what arrives before the receiver's socket is back on the next engine waits for it, 5000 of 5000 in order" {
+	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		skip "on the BPF receive path the verdict drops a datagram for an unbound port at once (docs/design.md, Engine restart)"
 	local d=$BATS_TEST_TMPDIR rb
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 5000 -s 0:3000 -t 30 --ready "$d/ready.b" >"$d/rb" &
 	rb=$!

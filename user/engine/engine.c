@@ -19,6 +19,9 @@
 #include "../common/log.h"
 
 #define DRAIN_POLL_NS 10000000ull	/* while draining */
+/* Draining, after the peers were told the ports are congested: what they
+ * sent before it arrives within this (sends already queued, in flight) */
+#define RX_QUIET_NS 200000000ull
 
 const char *const rdsb_counter_names[RDSB_C_MAX] = {
 #define RDSB_COUNTER_NAME(id, name) [RDSB_C_##id] = name,
@@ -189,12 +192,28 @@ static void drain_start(struct rdsb_engine *e)
 
 static bool drained(struct rdsb_engine *e)
 {
-	if (rdsb_socks_drained(e) && rdsb_conns_drained(e))
+	uint64_t c[RDSB_C_MAX];
+
+	if (e->now >= e->drain_until) {
+		pr_warn("rds-bpf: unload: not drained after %u ms: stopping anyway\n", RDSB_DRAIN_MS);
 		return true;
-	if (e->now < e->drain_until)
+	}
+	if (!rdsb_socks_drained(e) || !rdsb_conns_drained(e))
 		return false;
-	pr_warn("rds-bpf: unload: not drained after %u ms: stopping anyway\n", RDSB_DRAIN_MS);
-	return true;
+	if (!e->rx_closing) {
+		/* what the applications sent is acknowledged; the peers may
+		 * still send: what their TCP acknowledged must be read before
+		 * the engine goes, so they are told to send nothing more (the
+		 * map goes out and is acknowledged before drained again) */
+		rdsb_socks_close_rx(e);
+		return false;
+	}
+	rdsb_counters_read(e, c);
+	if (c[RDSB_C_RX_MSGS] != e->rx_seen || !e->rx_quiet_at) {
+		e->rx_seen = c[RDSB_C_RX_MSGS];
+		e->rx_quiet_at = e->now + RX_QUIET_NS;
+	}
+	return e->now >= e->rx_quiet_at;
 }
 
 static uint64_t timers(struct rdsb_engine *e)

@@ -302,6 +302,8 @@ struct rdsb_engine {
 	bool unload;			/* asked to unload: it drains, then stops */
 	bool draining;			/* applications sent away, queues emptying */
 	uint64_t drain_until;		/* ns: it stops then, drained or not */
+	bool rx_closing;		/* drained of sends: its ports stay congested */
+	uint64_t rx_seen, rx_quiet_at;	/* RX_MSGS last seen; ns: quiet since then */
 	bool use_bpf;			/* the maps are BPF maps */
 	/* Sequence numbers are taken when a record starts on the wire, not
 	 * when it is queued: set by a transport whose applications also write
@@ -389,7 +391,10 @@ void rdsb_socks_reap(struct rdsb_engine *e);
  * socket to the next engine), and what it wrote before is read. Drained:
  * every stream read to its end and every delivery written into it. */
 void rdsb_socks_drain_start(struct rdsb_engine *e);
-bool rdsb_socks_drained(const struct rdsb_engine *e);
+bool rdsb_socks_drained(struct rdsb_engine *e);
+/* Then every bound port is marked congested for good: the peers' senders
+ * wait (for the next engine's map) and send this one nothing more. */
+void rdsb_socks_close_rx(struct rdsb_engine *e);
 /* Queue a datagram for delivery (takes msg). False if the socket's queue is
  * over its hard limit: the caller keeps msg and stops reading its path. */
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force);

@@ -275,7 +275,7 @@ static uint64_t queued_bytes(struct rdsb_engine *e, struct rdsb_sock *s)
  * queue would pass rcvbuf, armed again after every check. */
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	if (!s->bound)
+	if (!s->bound || e->rx_closing)
 		return;
 	for (int tries = 0; tries < 3; tries++) {
 		uint64_t bytes = queued_bytes(e, s), before;
@@ -816,14 +816,28 @@ void rdsb_socks_drain_start(struct rdsb_engine *e)
 	}
 }
 
-bool rdsb_socks_drained(const struct rdsb_engine *e)
+/* What BPF delivered waits in the socket's sockmap queue, which goes with
+ * the engine's maps: the application must have read it. What the engine
+ * wrote is in the stream, which the application keeps. */
+bool rdsb_socks_drained(struct rdsb_engine *e)
 {
-	const struct rdsb_sock *s;
+	struct rdsb_sock *s;
 
 	list_for_each_entry(s, &e->socks, item)
-		if (!s->closed && (!s->rd_eof || !list_empty(&s->rx_q)))
+		if (!s->closed && (!s->rd_eof || !list_empty(&s->rx_q) ||
+				   (e->tp->sock_delivered(e, s) && rdsb_sock_stream_bytes(e, s))))
 			return false;
 	return true;
+}
+
+void rdsb_socks_close_rx(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s;
+
+	e->rx_closing = true;
+	list_for_each_entry(s, &e->socks, item)
+		if (!s->closed && s->bound)
+			rdsb_cong_set_local(e, s->slot, s->port, true);
 }
 
 void rdsb_socks_reap(struct rdsb_engine *e)
