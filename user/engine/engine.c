@@ -229,9 +229,9 @@ static uint64_t timers(struct rdsb_engine *e)
 	}
 	if (e->paths_info_at < next)
 		next = e->paths_info_at;
-	if (!list_empty(&e->rx_unbound)) {
+	if (!list_empty(&e->held)) {
 		if (e->now >= e->rebind_until)
-			rdsb_paths_rebind_resume(e);
+			rdsb_held_release(e, NULL);
 		else if (e->rebind_until < next)
 			next = e->rebind_until;
 	}
@@ -314,7 +314,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->dead_socks);
 	INIT_LIST_HEAD(&e->dropped);
 	INIT_LIST_HEAD(&e->rx_ready);
-	INIT_LIST_HEAD(&e->rx_unbound);
+	INIT_LIST_HEAD(&e->held);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;
 	e->ctl_gid = cfg->ctl_gid;
@@ -343,10 +343,11 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 		return RDSB_ENGINE_SETUP_FAILED;
 	}
 	err = RDSB_ENGINE_SETUP_FAILED;
+	/* before the transport, whose BPF programs keep the same time */
+	e->rebind_until = rdsb_now_ns() + RDSB_REBIND_MS * 1000000ull;
 	if (rdsb_cong_init(e) || e->tp->init(e, cfg) || e->tp->listen(e))
 		goto out;
 	err = RDSB_ENGINE_STOPPED;
-	e->rebind_until = rdsb_now_ns() + RDSB_REBIND_MS * 1000000ull;
 	if (on_ready)
 		on_ready(arg);
 	{
@@ -396,6 +397,8 @@ out:
 		/* paths marked in the last pass are shut down (and drained into
 		 * their sockets) as in any other */
 		e->stopping = true;
+		e->rebind_until = 0;
+		rdsb_held_release(e, NULL);
 		settle(e);
 		list_for_each_entry_safe(s, ts2, &e->socks, item)
 			rdsb_sock_close(e, s);

@@ -290,7 +290,8 @@ struct rdsb_engine {
 	struct rdsb_hash conns_by_addr, socks_by_id, socks_by_port;
 	struct list_head dropped;	/* paths marked for shutdown (p->drop_item) */
 	struct list_head rx_ready;	/* stalled paths whose socket has room (p->rx_wait) */
-	struct list_head rx_unbound;	/* stalled on a port not yet bound again (p->rx_wait) */
+	struct list_head held;		/* rdsb_held: for ports not yet bound again */
+	uint64_t held_bytes;
 	uint64_t rebind_until;		/* ns: RDSB_REBIND_MS after the start */
 	uint32_t next_sock_id;
 	uint32_t cong_gen;		/* congestion map updates seen (rdsb_sock_shm cong_gen) */
@@ -483,9 +484,18 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
  * batch (rdsb_paths_resume, from the event loop; true if there were any). */
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s);
 bool rdsb_paths_resume(struct rdsb_engine *e);
-/* A port was bound, or the rebind time is over: the paths that wait for an
- * unbound port go on (delivered, or dropped once the time is over). */
-void rdsb_paths_rebind_resume(struct rdsb_engine *e);
+/* For RDSB_REBIND_MS after a start, a datagram for a port nobody bound is
+ * held (at most RDSB_HELD_MAX bytes), for the socket of the engine before
+ * this one to come back: false if it cannot be. Released to s once s is
+ * bound; with s NULL (the time is over), to its socket or dropped. */
+#define RDSB_HELD_MAX (32u << 20)
+struct rdsb_held {
+	struct list_head item;
+	uint8_t laddr[16];
+	struct rdsb_msg *m;
+};
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m);
+void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 /* Up, or being drained by its shutdown; not while marked for it. */
 static inline bool rdsb_path_readable(const struct rdsb_path *p)

@@ -203,9 +203,38 @@ fail:
 	}
 }
 
-void rdsb_paths_rebind_resume(struct rdsb_engine *e)
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
 {
-	list_splice_tail_init(&e->rx_unbound, &e->rx_ready);
+	struct rdsb_held *h;
+
+	if (e->held_bytes + m->len > RDSB_HELD_MAX || !(h = malloc(sizeof(*h))))
+		return false;
+	memcpy(h->laddr, laddr, 16);
+	h->m = m;
+	list_add_tail(&h->item, &e->held);
+	e->held_bytes += m->len;
+	return true;
+}
+
+void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	struct rdsb_held *h, *t;
+
+	list_for_each_entry_safe(h, t, &e->held, item) {
+		struct rdsb_sock *to = rdsb_sock_by_port(e, h->laddr, h->m->dport);
+
+		if (s && to != s)
+			continue;
+		list_del_init(&h->item);
+		e->held_bytes -= h->m->len;
+		if (to) {
+			rdsb_sock_deliver(e, to, h->m, true);
+		} else {
+			rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
+			rdsb_msg_free(h->m);
+		}
+		free(h);
+	}
 }
 
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
@@ -249,7 +278,7 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->scope_id = scope;
 	s->port = p;
 	s->bound = true;
-	rdsb_paths_rebind_resume(e);
+	rdsb_held_release(e, s);
 	*port = p;
 	e->tp->sock_bind(e, s);
 	return 0;

@@ -179,6 +179,11 @@ void rdsb_fds_replace(struct rdsb_lsock *s, int fd);
  * bind on the new engine (the port was taken meanwhile). */
 #define RDSB_ENGINE_RETRY_MS 100
 bool rdsb_engine_gone(struct rdsb_lsock *s);
+/* The stream ended (or refused a write): the engine went, or closed this
+ * socket. A dying engine's fds close one by one, so the control
+ * connection's hang-up may follow the stream's end: it is waited for, up to
+ * RDSB_ENGINE_RETRY_MS. */
+bool rdsb_engine_went(struct rdsb_lsock *s);
 int rdsb_engine_back(struct rdsb_lsock *s, bool block, int64_t end_ms);
 int64_t rdsb_now_ms(void);
 extern int rdsb_lost_socks;	/* sockets of this process waiting for an engine */

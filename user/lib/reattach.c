@@ -53,6 +53,15 @@ bool rdsb_engine_gone(struct rdsb_lsock *s)
 	return syscall(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
+bool rdsb_engine_went(struct rdsb_lsock *s)
+{
+	struct pollfd p = { .fd = s->ctl, .events = POLLIN };
+
+	if (__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE))
+		return true;
+	return syscall(SYS_poll, &p, 1, RDSB_ENGINE_RETRY_MS) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 /* The old stream read to its end (the engine's last records taken). */
 static bool drained(struct rdsb_lsock *s)
 {

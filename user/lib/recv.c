@@ -285,7 +285,7 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 		if (r == -EAGAIN && block && !s->lost && !(r = wait_readable(s, end)))
 			continue;
 		/* the stream's end: the engine went (its last records were read) */
-		if ((r == -ECONNRESET || (r == -EAGAIN && s->lost)) && rdsb_engine_gone(s) &&
+		if ((r == -ECONNRESET ? rdsb_engine_went(s) : r == -EAGAIN && s->lost && rdsb_engine_gone(s)) &&
 		    !(r = rdsb_engine_back(s, block, end)))
 			continue;
 		break;

@@ -279,7 +279,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		__atomic_sub_fetch(&sh->snd_bytes, len, __ATOMIC_SEQ_CST);
 		if (err != -EPIPE)
 			return err;
-		if (sh == s->shm && !rdsb_engine_gone(s))
+		if (sh == s->shm && !rdsb_engine_went(s))
 			return -ECONNRESET;	/* the engine closed this socket */
 		/* the engine went: the datagram goes to the next one */
 		err = rdsb_engine_back(s, !rdsb_nonblocking(s->fd, flags),
