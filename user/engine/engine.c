@@ -205,8 +205,7 @@ static bool drained(struct rdsb_engine *e)
 		 * still send: what their TCP acknowledged must be read before
 		 * the engine goes, so they are told to send nothing more (the
 		 * map goes out and is acknowledged before drained again) */
-		rdsb_socks_close_rx(e);
-		return false;
+		return !rdsb_socks_close_rx(e);
 	}
 	rdsb_counters_read(e, c);
 	if (c[RDSB_C_RX_MSGS] != e->rx_seen || !e->rx_quiet_at) {

@@ -394,8 +394,9 @@ void rdsb_socks_reap(struct rdsb_engine *e);
 void rdsb_socks_drain_start(struct rdsb_engine *e);
 bool rdsb_socks_drained(struct rdsb_engine *e);
 /* Then every bound port is marked congested for good: the peers' senders
- * wait (for the next engine's map) and send this one nothing more. */
-void rdsb_socks_close_rx(struct rdsb_engine *e);
+ * wait (for the next engine's map) and send this one nothing more. False
+ * if no port is bound: nothing the peers send could be delivered. */
+bool rdsb_socks_close_rx(struct rdsb_engine *e);
 /* Queue a datagram for delivery (takes msg). False if the socket's queue is
  * over its hard limit: the caller keeps msg and stops reading its path. */
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force);

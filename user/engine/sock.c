@@ -859,14 +859,18 @@ bool rdsb_socks_drained(struct rdsb_engine *e)
 	return true;
 }
 
-void rdsb_socks_close_rx(struct rdsb_engine *e)
+bool rdsb_socks_close_rx(struct rdsb_engine *e)
 {
 	struct rdsb_sock *s;
+	bool any = false;
 
 	e->rx_closing = true;
 	list_for_each_entry(s, &e->socks, item)
-		if (!s->closed && s->bound)
+		if (!s->closed && s->bound) {
 			rdsb_cong_set_local(e, s->slot, s->port, true);
+			any = true;
+		}
+	return any;
 }
 
 void rdsb_socks_reap(struct rdsb_engine *e)
