@@ -95,4 +95,8 @@ struct rdsb_sock_shm {
 	/* rds_cong_generation as this socket sees it: bumped on every
 	 * congestion map update (rds_poll's POLLIN|POLLWRBAND once per update). */
 	uint32_t cong_gen;
+	/* The engine closed this socket (a malformed request) while it runs:
+	 * the control connection's hang-up then does not mean the engine went,
+	 * and the library takes the socket to no engine. */
+	uint32_t closed;
 };

@@ -791,6 +791,9 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (s->closed)
 		return;
 	s->closed = true;
+	/* before its fds close: their hang-up must not read as the engine gone */
+	if (!e->stopping)
+		__atomic_store_n(&s->shm->closed, 1, __ATOMIC_RELEASE);
 	list_del_init(&s->item);
 	list_add_tail(&s->item, &e->dead_socks);
 	rdsb_hash_del(&e->socks_by_id, &s->id_node);

@@ -168,7 +168,7 @@ static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, s
 			return -1;
 		}
 		for (int k = 0; k < nr; k++) {
-			if (r[k].ctl && w[r[k].ctl].revents) {
+			if (r[k].ctl && w[r[k].ctl].revents && rdsb_engine_gone(r[k].s)) {
 				rdsb_engine_back(r[k].s, false, -1);
 				moved = true;
 			}

@@ -49,6 +49,8 @@ bool rdsb_engine_gone(struct rdsb_lsock *s)
 
 	if (__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE))
 		return true;
+	if (__atomic_load_n(&s->shm->closed, __ATOMIC_ACQUIRE))
+		return false;
 	/* the engine never writes unasked: a hang-up is the only event */
 	return syscall(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
@@ -59,7 +61,8 @@ bool rdsb_engine_went(struct rdsb_lsock *s)
 
 	if (__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE))
 		return true;
-	return syscall(SYS_poll, &p, 1, RDSB_ENGINE_RETRY_MS) == 1 && (p.revents & (POLLHUP | POLLERR));
+	return syscall(SYS_poll, &p, 1, RDSB_ENGINE_RETRY_MS) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
+	       !__atomic_load_n(&s->shm->closed, __ATOMIC_ACQUIRE);
 }
 
 /* The old stream read to its end (the engine's last records taken). */
