@@ -339,8 +339,9 @@ static int do_unload(int argc, char **argv)
 	}
 	if (err)
 		return cli_refused("unload", -err);
-	/* wait for the control socket to go: the engine has exited */
-	for (int i = 0; i < 500; i++) {
+	/* wait for the control socket to go: the engine has drained (at most
+	 * RDSB_DRAIN_MS) and exited */
+	for (int i = 0; i < RDSB_DRAIN_MS / 10 + 500; i++) {
 		int fd = ctl_connect();
 
 		if (fd < 0) {
@@ -350,7 +351,7 @@ static int do_unload(int argc, char **argv)
 		close(fd);
 		usleep(10000);
 	}
-	fprintf(stderr, "rds-bpf unload: the engine did not exit within 5 s\n");
+	fprintf(stderr, "rds-bpf unload: the engine did not exit within %d s\n", RDSB_DRAIN_MS / 1000 + 5);
 	return 1;
 }
 

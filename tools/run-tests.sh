@@ -40,7 +40,8 @@ bats_run tests/bats
 # The datagram tests again on the BPF receive path.
 echo "== bats on the BPF data path (load --bpf)"
 export RDSB_LOAD_OPTS=--bpf
-bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/ping.bats
+bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/ping.bats \
+	tests/bats/restart.bats
 
 echo "== bats on the BPF data path with sk_msg sends (load --bpf --sk-msg)"
 export RDSB_LOAD_OPTS="--bpf --sk-msg"

@@ -114,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INIT_LIST_HEAD(&e.socks);
 		INIT_LIST_HEAD(&e.dead_socks);
 		INIT_LIST_HEAD(&e.conns);
+		INIT_LIST_HEAD(&e.held);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	s->id = 1;

@@ -74,6 +74,11 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 	(void)e, (void)addr;
 	return port & 1 ? NULL : &sock;
 }
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+{
+	(void)e, (void)laddr, (void)m;
+	return false;	/* rebind_until is 0 here: never asked */
+}
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
 {
 	(void)e, (void)s;

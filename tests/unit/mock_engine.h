@@ -305,6 +305,7 @@ static void mock_engine_init(void)
 	INIT_LIST_HEAD(&eng.ctl_clients);
 	INIT_LIST_HEAD(&eng.dropped);
 	INIT_LIST_HEAD(&eng.rx_ready);
+	INIT_LIST_HEAD(&eng.held);
 	eng.tp = &mock_tp;
 	eng.cong = cong;
 	eng.max_paths = RDS_MPATH_WORKERS;

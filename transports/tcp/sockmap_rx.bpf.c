@@ -79,6 +79,11 @@ static __always_inline int cong_map(struct __sk_buff *skb, __u32 off, struct rds
 	return SK_DROP;
 }
 
+/* The engine's rebind time (CLOCK_MONOTONIC ns, rdsb_held): until then a
+ * datagram for a port nobody bound goes up to the engine, which holds it
+ * for the socket of the engine before it to come back. */
+volatile __u64 rebind_until;
+
 /* Up to the engine, with the path's socket cookie in h_ack (the kernel's
  * RDS/TCP receiver does not read h_ack; it acknowledges through TCP). */
 static __always_inline int to_engine(struct __sk_buff *skb, __u32 off, __u64 cookie)
@@ -134,6 +139,8 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 	idx = bpf_map_lookup_elem(&rdsb_bound, &key);
 	q = idx ? bpf_map_lookup_elem(&rdsb_rcvq, idx) : NULL;
 	if (!q) {
+		if (bpf_ktime_get_ns() < rebind_until)
+			return to_engine(skb, off, cookie);	/* it holds it */
 		count(RDSB_C_DROP_NO_SOCKET);
 		return SK_DROP;
 	}

@@ -196,7 +196,11 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 	struct rdsb_tcp *t = tcp_of(e);
 	bool kfunc;
 	struct sockmap_rx *skel = sockmap_open(&kfunc);
-	int err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
+	int err;
+
+	if (skel)
+		skel->bss->rebind_until = e->rebind_until;
+	err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 
 	if (err) {
 		pr_warn("rds-bpf: the sockmap data path did not load (%s; %s); load --bpf stops (without --bpf, datagrams take the userspace path); %s\n",

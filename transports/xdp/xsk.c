@@ -112,11 +112,48 @@ static int load_prog(struct rdsx_state *x)
 	return 0;
 }
 
+/*
+ * An engine killed with SIGKILL leaves its XDP program attached. The program
+ * on the device is that engine's if it carries our program's name: no other
+ * engine runs in this namespace (this one holds the control socket) and only
+ * an engine here attaches to this namespace's devices. Detach exactly that
+ * program (XDP_FLAGS_REPLACE); any other program stays, and attach fails.
+ */
+static void detach_stale(struct rdsx_state *x)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = { 0 };
+	uint32_t len = sizeof(info), mode;
+	int fd;
+
+	if (bpf_xdp_query(x->ifindex, 0, &q) || !q.prog_id)
+		return;
+	if (q.attach_mode == XDP_ATTACHED_DRV)
+		mode = XDP_FLAGS_DRV_MODE;
+	else if (q.attach_mode == XDP_ATTACHED_SKB)
+		mode = XDP_FLAGS_SKB_MODE;
+	else
+		return;
+	fd = bpf_prog_get_fd_by_id(q.prog_id);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    !strcmp(info.name, bpf_program__name(((struct rdsx_xdp *)x->skel)->progs.rdsx_xdp))) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
+
+		if (!bpf_xdp_detach(x->ifindex, mode | XDP_FLAGS_REPLACE, &o))
+			pr_warn("rds-bpf: detached the XDP program (id %u) a stopped engine left on %s\n",
+				q.prog_id, x->ifname);
+	}
+	close(fd);
+}
+
 static int attach(struct rdsx_state *x)
 {
 	int fd = bpf_program__fd(((struct rdsx_xdp *)x->skel)->progs.rdsx_xdp);
 	int err;
 
+	detach_stale(x);
 	/* A veth device receives our peer's frames as the skbs its AF_XDP
 	 * socket made. Native XDP turns each into a page of its own and frees
 	 * it after the copy into our umem; skb mode runs on the skb. Side by
@@ -223,7 +260,7 @@ int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e, const char *dev)
 	err = attach(x);
 	if (err) {
 		pr_warn("rds-bpf: cannot attach XDP to %s: %s%s\n", x->ifname, strerror(-err),
-			err == -EBUSY || err == -EEXIST ? " (hint: another XDP program is attached: ip link set dev IFACE xdp off)" : "");
+			err == -EBUSY || err == -EEXIST ? " (hint: another program's XDP program is attached: ip link show dev IFACE; ip link set dev IFACE xdp off)" : "");
 		x->xdp_flags = 0;
 		return err;
 	}

@@ -65,6 +65,13 @@ struct rdsb_ctl_rep {
 
 #define RDSB_CTL_MAX_REPLY	(256 * 1024)
 #define RDSB_HOLD_SECONDS	60
+/* `rds-bpf unload` (and SIGTERM): the engine sends what applications wrote
+ * and waits for the peers' acknowledgements at most this long */
+#define RDSB_DRAIN_MS		3000
+/* A started engine holds datagrams for ports nobody bound (the path waits)
+ * this long, in which the sockets of the engine before it come back
+ * (the library looks for an engine every RDSB_ENGINE_RETRY_MS) */
+#define RDSB_REBIND_MS		2000
 
 /*
  * Per-socket state shared by engine and library through a memfd: the send
@@ -95,6 +102,10 @@ struct rdsb_sock_shm {
 	 * payload's copy there only while it fits below copy_released + the
 	 * ring's size. */
 	uint32_t copy_released;
+	/* The engine closed this socket (a malformed request) while it runs:
+	 * the control connection's hang-up then does not mean the engine went,
+	 * and the library takes the socket to no engine. */
+	uint32_t closed;
 };
 
 #endif

@@ -513,6 +513,17 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 	}
 }
 
+bool rdsb_conns_drained(const struct rdsb_engine *e)
+{
+	const struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item)
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+			if (path_has_data(&c->paths[i]))
+				return false;
+	return true;
+}
+
 static bool cancel_match(const struct rdsb_msg *m, uint32_t sock_id, const uint8_t *faddr,
 			 const struct rdsb_conn *c, uint16_t dport)
 {

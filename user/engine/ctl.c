@@ -308,7 +308,7 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	case RDSB_CTL_UNLOAD:
 		/* stopping the engine is root's alone, group or not */
 		if (peer_root(fd))
-			e->stopping = true;
+			e->unload = true;
 		else
 			rep.err = EPERM;
 		break;

@@ -18,6 +18,11 @@
 #include "../common/ctl_proto.h"
 #include "../common/log.h"
 
+#define DRAIN_POLL_NS 10000000ull	/* while draining */
+/* Draining, after the peers were told the ports are congested: what they
+ * sent before it arrives within this (sends already queued, in flight) */
+#define RX_QUIET_NS 200000000ull
+
 const char *const rdsb_counter_names[RDSB_C_MAX] = {
 #define RDSB_COUNTER_NAME(id, name) [RDSB_C_##id] = name,
 	RDSB_COUNTERS(RDSB_COUNTER_NAME)
@@ -141,6 +146,10 @@ static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
 		ctl_client_free(e, c);
 		return;
 	}
+	if (e->draining && (req.op == RDSB_CTL_ATTACH || req.op == RDSB_CTL_OPEN)) {
+		ctl_client_free(e, c);	/* the library waits for the next engine */
+		return;
+	}
 	if (req.op == RDSB_CTL_ATTACH) {
 		rdsb_ev_del(e, &c->ev);
 		if (!rdsb_sock_attach(e, c->ev.fd, &req)) {
@@ -166,7 +175,44 @@ static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	(void)sig;
+	stop_signal = stop_signal ? 2 : 1;	/* a second one: stop, drained or not */
+}
+
+/* Unload (or SIGTERM) drains, bounded by RDSB_DRAIN_MS: applications take
+ * their sockets to the next engine, and this one stays while what they
+ * wrote to it is read and sent and not yet acknowledged by the peers, or
+ * what the peers sent is not yet written into the applications' streams. */
+static void drain_start(struct rdsb_engine *e)
+{
+	e->draining = true;
+	e->drain_until = e->now + RDSB_DRAIN_MS * 1000000ull;
+	rdsb_socks_drain_start(e);
+}
+
+static bool drained(struct rdsb_engine *e)
+{
+	uint64_t c[RDSB_C_MAX];
+
+	if (e->now >= e->drain_until) {
+		pr_warn("rds-bpf: unload: not drained after %u ms: stopping anyway\n", RDSB_DRAIN_MS);
+		return true;
+	}
+	if (!rdsb_socks_drained(e) || !rdsb_conns_drained(e))
+		return false;
+	if (!e->rx_closing) {
+		/* what the applications sent is acknowledged; the peers may
+		 * still send: what their TCP acknowledged must be read before
+		 * the engine goes, so they are told to send nothing more (the
+		 * map goes out and is acknowledged before drained again) */
+		return !rdsb_socks_close_rx(e);
+	}
+	rdsb_counters_read(e, c);
+	if (c[RDSB_C_RX_MSGS] != e->rx_seen || !e->rx_quiet_at) {
+		e->rx_seen = c[RDSB_C_RX_MSGS];
+		e->rx_quiet_at = e->now + RX_QUIET_NS;
+	}
+	return e->now >= e->rx_quiet_at;
 }
 
 static uint64_t timers(struct rdsb_engine *e)
@@ -182,6 +228,12 @@ static uint64_t timers(struct rdsb_engine *e)
 	}
 	if (e->paths_info_at < next)
 		next = e->paths_info_at;
+	if (!list_empty(&e->held)) {
+		if (e->now >= e->rebind_until)
+			rdsb_held_release(e, NULL);
+		else if (e->rebind_until < next)
+			next = e->rebind_until;
+	}
 	return next;
 }
 
@@ -261,6 +313,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->dead_socks);
 	INIT_LIST_HEAD(&e->dropped);
 	INIT_LIST_HEAD(&e->rx_ready);
+	INIT_LIST_HEAD(&e->held);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;
 	e->ctl_gid = cfg->ctl_gid;
@@ -289,6 +342,8 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 		return RDSB_ENGINE_SETUP_FAILED;
 	}
 	err = RDSB_ENGINE_SETUP_FAILED;
+	/* before the transport, whose BPF programs keep the same time */
+	e->rebind_until = rdsb_now_ns() + RDSB_REBIND_MS * 1000000ull;
 	if (rdsb_cong_init(e) || e->tp->init(e, cfg) || e->tp->listen(e))
 		goto out;
 	err = RDSB_ENGINE_STOPPED;
@@ -303,16 +358,22 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 			e->tp->name);
 	}
 
-	while (!stop_signal && !e->stopping) {
+	for (;;) {
 		struct timespec ts;
 		uint64_t next, wait;
 		int n, i;
 
 		e->now = rdsb_now_ns();
+		if ((stop_signal || e->unload) && !e->draining)
+			drain_start(e);
+		if (e->draining && (stop_signal > 1 || drained(e)))
+			break;
 		next = timers(e);
 		if (settle(e))
 			continue;	/* a path went down: its reconnect is a timer */
 		e->now = rdsb_now_ns();
+		if (e->draining && next > e->now + DRAIN_POLL_NS)
+			next = e->now + DRAIN_POLL_NS;	/* acks are polled (SIOCOUTQ) */
 		wait = next > e->now ? next - e->now : 0;
 		ts.tv_sec = (time_t)(wait / 1000000000ull);
 		ts.tv_nsec = (long)(wait % 1000000000ull);
@@ -335,6 +396,8 @@ out:
 		/* paths marked in the last pass are shut down (and drained into
 		 * their sockets) as in any other */
 		e->stopping = true;
+		e->rebind_until = 0;
+		rdsb_held_release(e, NULL);
 		settle(e);
 		list_for_each_entry_safe(s, ts2, &e->socks, item)
 			rdsb_sock_close(e, s);

@@ -175,6 +175,7 @@ struct rdsb_sock {
 	size_t rx_head_off;
 	bool congested;
 	bool tx_held;			/* sent to a full connection: not read until it drains */
+	bool rd_eof;			/* the engine drains: its stream is read to the end */
 	uint8_t *held_rest;		/* what was read past that request, raw */
 	size_t held_len;
 	struct list_head stalled;	/* paths waiting for room here (p->rx_wait) */
@@ -289,6 +290,9 @@ struct rdsb_engine {
 	struct rdsb_hash conns_by_addr, socks_by_id, socks_by_port;
 	struct list_head dropped;	/* paths marked for shutdown (p->drop_item) */
 	struct list_head rx_ready;	/* stalled paths whose socket has room (p->rx_wait) */
+	struct list_head held;		/* rdsb_held: for ports not yet bound again */
+	uint64_t held_bytes;
+	uint64_t rebind_until;		/* ns: RDSB_REBIND_MS after the start */
 	uint32_t next_sock_id;
 	uint32_t cong_gen;		/* congestion map updates seen (rdsb_sock_shm cong_gen) */
 	uint32_t gen_num;		/* GEN_NUM we advertise, random per start */
@@ -296,6 +300,11 @@ struct rdsb_engine {
 	gid_t ctl_gid;			/* rds-bpf load --group; (gid_t)-1 = none */
 	unsigned int max_paths;		/* NPATHS we advertise (--paths) */
 	bool stopping;
+	bool unload;			/* asked to unload: it drains, then stops */
+	bool draining;			/* applications sent away, queues emptying */
+	uint64_t drain_until;		/* ns: it stops then, drained or not */
+	bool rx_closing;		/* drained of sends: its ports stay congested */
+	uint64_t rx_seen, rx_quiet_at;	/* RX_MSGS last seen; ns: quiet since then */
 	bool use_bpf;			/* the maps are BPF maps */
 	/* Sequence numbers are taken when a record starts on the wire, not
 	 * when it is queued: set by a transport whose applications also write
@@ -378,6 +387,16 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev *ev, uint32_t events);
 void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_socks_reap(struct rdsb_engine *e);
+/* Unload: every socket's process sees its engine go (its control
+ * connections hang up, its stream refuses writes: the library takes the
+ * socket to the next engine), and what it wrote before is read. Drained:
+ * every stream read to its end and every delivery written into it. */
+void rdsb_socks_drain_start(struct rdsb_engine *e);
+bool rdsb_socks_drained(struct rdsb_engine *e);
+/* Then every bound port is marked congested for good: the peers' senders
+ * wait (for the next engine's map) and send this one nothing more. False
+ * if no port is bound: nothing the peers send could be delivered. */
+bool rdsb_socks_close_rx(struct rdsb_engine *e);
 /* Queue a datagram for delivery (takes msg). False if the socket's queue is
  * over its hard limit: the caller keeps msg and stops reading its path. */
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force);
@@ -426,6 +445,8 @@ void rdsb_conn_want_path0(struct rdsb_engine *e, struct rdsb_conn *c);
 /* rds_queue_reconnect: when p (re)connects, if it is ours to connect */
 void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next);
+/* Nothing queued or unacknowledged on any path (unload waits for it). */
+bool rdsb_conns_drained(const struct rdsb_engine *e);
 void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h);
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot);
 void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t faddr[16], uint16_t dport);
@@ -473,6 +494,18 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
  * batch (rdsb_paths_resume, from the event loop; true if there were any). */
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s);
 bool rdsb_paths_resume(struct rdsb_engine *e);
+/* For RDSB_REBIND_MS after a start, a datagram for a port nobody bound is
+ * held (at most RDSB_HELD_MAX bytes), for the socket of the engine before
+ * this one to come back: false if it cannot be. Released to s once s is
+ * bound; with s NULL (the time is over), to its socket or dropped. */
+#define RDSB_HELD_MAX (32u << 20)
+struct rdsb_held {
+	struct list_head item;
+	uint8_t laddr[16];
+	struct rdsb_msg *m;
+};
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m);
+void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 /* Up, or being drained by its shutdown; not while marked for it. */
 static inline bool rdsb_path_readable(const struct rdsb_path *p)

@@ -21,6 +21,8 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 {
 	struct rdsb_sock *s = rdsb_sock_by_port(e, p->conn->laddr, m->dport);
 
+	if (!s && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m))
+		return true;
 	if (!s) {
 		rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
 		rdsb_msg_free(m);

@@ -210,6 +210,40 @@ int rdsb_sock_conn_for(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t
 	return rdsb_conn_get(e, s->addr, daddr, scope ? scope : s->scope_id, true) ? 0 : ENOMEM;
 }
 
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+{
+	struct rdsb_held *h;
+
+	if (e->held_bytes + m->len > RDSB_HELD_MAX || !(h = malloc(sizeof(*h))))
+		return false;
+	memcpy(h->laddr, laddr, 16);
+	h->m = m;
+	list_add_tail(&h->item, &e->held);
+	e->held_bytes += m->len;
+	return true;
+}
+
+void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	struct rdsb_held *h, *t;
+
+	list_for_each_entry_safe(h, t, &e->held, item) {
+		struct rdsb_sock *to = rdsb_sock_by_port(e, h->laddr, h->m->dport);
+
+		if (s && to != s)
+			continue;
+		list_del_init(&h->item);
+		e->held_bytes -= h->m->len;
+		if (to) {
+			rdsb_sock_deliver(e, to, h->m, true);
+		} else {
+			rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
+			rdsb_msg_free(h->m);
+		}
+		free(h);
+	}
+}
+
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
 		   uint16_t *port)
 {
@@ -251,6 +285,7 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	s->scope_id = scope;
 	s->port = p;
 	s->bound = true;
+	rdsb_held_release(e, s);
 	*port = p;
 	e->tp->sock_bind(e, s);
 	return 0;
@@ -276,7 +311,7 @@ static uint64_t queued_bytes(struct rdsb_engine *e, struct rdsb_sock *s)
  * queue would pass rcvbuf, armed again after every check. */
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	if (!s->bound)
+	if (!s->bound || e->rx_closing)
 		return;
 	for (int tries = 0; tries < 3; tries++) {
 		uint64_t bytes = queued_bytes(e, s), before;
@@ -329,7 +364,8 @@ static void delivered(void *ctx, struct rdsb_msg *m)
  * or for acks of its own (tx_room), and written to while deliveries wait */
 static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) ? 0 : EPOLLIN) | (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) || s->rd_eof ? 0 : EPOLLIN) |
+				 (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
 }
 
 static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
@@ -535,6 +571,18 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
  * engine is single-threaded). A payload larger than that buffer is read in
  * place, without the extra copy. */
 #define APP_IN_SIZE (64 * 1024)
+
+/* The engine holds the application's end too, so a stream ends only when
+ * the engine drains (rdsb_socks_drain_start shut its reading side); a
+ * request cut there by the library's EPIPE goes whole to the next engine. */
+static void stream_end(struct rdsb_engine *e, struct rdsb_sock *s, ssize_t n)
+{
+	if (n || s->rd_eof)
+		return;
+	s->rd_eof = true;
+	data_events(e, s);
+}
+
 static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 {
 	static uint8_t in[APP_IN_SIZE];
@@ -563,15 +611,21 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
 			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
 				 MSG_DONTWAIT);
-			if (n <= 0)
+			if (n <= 0) {
+				stream_end(e, s, n);
 				return;
+			}
 			s->req_data_have += (size_t)n;
 			if (!app_consume(e, s, NULL, 0, all))	/* completes it once whole */
 				return;
 			continue;
 		}
 		n = recv(s->data.fd, in, sizeof(in), MSG_DONTWAIT);
-		if (n <= 0 || !app_consume(e, s, in, (size_t)n, all))
+		if (n <= 0) {
+			stream_end(e, s, n);
+			return;
+		}
+		if (!app_consume(e, s, in, (size_t)n, all))
 			return;
 	}
 }
@@ -740,6 +794,9 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (s->closed)
 		return;
 	s->closed = true;
+	/* before its fds close: their hang-up must not read as the engine gone */
+	if (!e->stopping)
+		__atomic_store_n(&s->shm->closed, 1, __ATOMIC_RELEASE);
 	list_del_init(&s->item);
 	list_add_tail(&s->item, &e->dead_socks);
 	rdsb_hash_del(&e->socks_by_id, &s->id_node);
@@ -767,6 +824,59 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	s->req_data = NULL;
 	free(s->held_rest);
 	s->held_rest = NULL;
+}
+
+static void hang_up(struct rdsb_engine *e, struct rdsb_ev *ev)
+{
+	rdsb_ev_del(e, ev);
+	if (ev->fd >= 0)
+		shutdown(ev->fd, SHUT_RDWR);
+}
+
+void rdsb_socks_drain_start(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+	struct rdsb_sock_ctl *c;
+
+	list_for_each_entry_safe(s, t, &e->socks, item) {
+		if (s->closed)
+			continue;
+		/* the hang-up first: a write refused before it would read as
+		 * this socket closed (ECONNRESET) to the library */
+		hang_up(e, &s->ctl);
+		list_for_each_entry(c, &s->attached, item)
+			hang_up(e, &c->ev);
+		shutdown(s->data.fd, SHUT_RD);
+		app_read(e, s, true);
+	}
+}
+
+/* What BPF delivered waits in the socket's sockmap queue, which goes with
+ * the engine's maps: the application must have read it. What the engine
+ * wrote is in the stream, which the application keeps. */
+bool rdsb_socks_drained(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s;
+
+	list_for_each_entry(s, &e->socks, item)
+		if (!s->closed && (!s->rd_eof || !list_empty(&s->rx_q) ||
+				   (e->tp->sock_delivered(e, s) && rdsb_sock_stream_bytes(e, s))))
+			return false;
+	return true;
+}
+
+bool rdsb_socks_close_rx(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s;
+	bool any = false;
+
+	e->rx_closing = true;
+	list_for_each_entry(s, &e->socks, item)
+		if (!s->closed && s->bound) {
+			rdsb_cong_set_local(e, s->slot, s->port, true);
+			any = true;
+		}
+	return any;
 }
 
 void rdsb_socks_reap(struct rdsb_engine *e)

@@ -4,7 +4,8 @@
  * engine's address table, congestion maps and (sk_msg send path) path table,
  * mapped once and never unmapped (sockets of any thread may read them
  * without a lock). A thread that moved to another namespace (setns) gets
- * that namespace's engine for the sockets it opens there.
+ * that namespace's engine for the sockets it opens there; an engine that
+ * replaced another (reattach.c) is told apart by its address table's inode.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,15 +29,16 @@ static void *map(int fd, size_t len, int prot)
 const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd)
 {
 	struct rdsb_engine_maps *m;
-	struct stat st;
+	struct stat st, at;
 
-	if (stat("/proc/thread-self/ns/net", &st) < 0)
+	if (stat("/proc/thread-self/ns/net", &st) < 0 || fstat(addrs_fd, &at) < 0)
 		return NULL;
 	pthread_mutex_lock(&engines_lock);
-	for (m = engines; m && m->netns != st.st_ino; m = m->next)
+	for (m = engines; m && (m->netns != st.st_ino || m->addrs_ino != at.st_ino); m = m->next)
 		;
 	if (!m && (m = calloc(1, sizeof(*m)))) {
 		m->netns = st.st_ino;
+		m->addrs_ino = at.st_ino;
 		m->addrs = map(addrs_fd, RDSB_MAX_ADDRS * sizeof(struct rdsb_addr), PROT_READ);
 		m->congs = map(cong_fd, RDSB_MAX_ADDRS * sizeof(struct rdsb_cong_map), PROT_READ);
 		if (!m->addrs || !m->congs) {

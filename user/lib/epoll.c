@@ -103,6 +103,21 @@ int rdsb_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return r;
 }
 
+void rdsb_epoll_rearm(struct rdsb_lsock *s)
+{
+	if (!__atomic_load_n(&regs, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&regs_lock);
+	for (struct ep_reg *r = regs; r; r = r->next) {
+		struct epoll_event kev = { .events = r->events & ~(uint32_t)(OUT_EVENTS | EPOLLWRBAND),
+					   .data = r->data };
+
+		if (r->s == s && sys_epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->fd, &kev) < 0 && errno == EEXIST)
+			sys_epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &kev);
+	}
+	pthread_mutex_unlock(&regs_lock);
+}
+
 /* fd closes: as an epoll fd, its registrations go; as an RDS fd, it leaves
  * every epoll set (the library's own descriptor keeps the socket's file open,
  * so the kernel would not remove it). */
@@ -169,14 +184,6 @@ static int add_writable(int epfd, struct epoll_event *ev, int n, int max)
 	return n;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Waits for epfd or for send space on one of w; -1 with errno. */
 static int wait_room(int epfd, struct rdsb_lsock **w, int nw, int64_t end, const sigset_t *mask)
 {
@@ -194,8 +201,8 @@ static int wait_room(int epfd, struct rdsb_lsock **w, int nw, int64_t end, const
 		p[np++] = (struct pollfd){ .fd = w[k]->spacefd, .events = POLLIN };
 	}
 	ret = (int)syscall(SYS_ppoll, p, np, now ? &(struct timespec){ 0 } :
-			   end < 0 ? NULL : &(struct timespec){ .tv_sec = (end - now_ms()) / 1000,
-								 .tv_nsec = (end - now_ms()) % 1000 * 1000000 },
+			   end < 0 ? NULL : &(struct timespec){ .tv_sec = (end - rdsb_now_ms()) / 1000,
+								 .tv_nsec = (end - rdsb_now_ms()) % 1000 * 1000000 },
 			   mask, _NSIG / 8);
 	err = errno;
 	for (int k = 0; k < nw; k++) {
@@ -208,10 +215,10 @@ static int wait_room(int epfd, struct rdsb_lsock **w, int nw, int64_t end, const
 	return ret < 0 ? -1 : 0;
 }
 
-int rdsb_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+static int epoll_live(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
 	struct rdsb_lsock *w[MAX_WAIT];
-	int64_t end = timeout >= 0 ? now_ms() + timeout : -1;
+	int64_t end = timeout >= 0 ? rdsb_now_ms() + timeout : -1;
 	int nw, n;
 
 	if (max <= 0 || !(nw = wanted(epfd, w)))
@@ -221,7 +228,7 @@ int rdsb_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, con
 		if (n < 0)
 			break;
 		n = add_writable(epfd, ev, n, max);
-		if (n > 0 || (end >= 0 && now_ms() >= end))
+		if (n > 0 || (end >= 0 && rdsb_now_ms() >= end))
 			break;
 		if (wait_room(epfd, w, nw, end, mask) < 0) {
 			n = -1;
@@ -231,6 +238,46 @@ int rdsb_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, con
 	for (int k = 0; k < nw; k++)
 		rdsb_lsock_put(w[k]);
 	return n;
+}
+
+/* Looks for a new engine for the sockets of epfd that lost theirs: true
+ * while one still waits. */
+static bool engine_lost(int epfd)
+{
+	struct rdsb_lsock *l[MAX_WAIT];
+	bool lost = false;
+	int nl = 0;
+
+	pthread_mutex_lock(&regs_lock);
+	for (struct ep_reg *r = regs; r && nl < MAX_WAIT; r = r->next) {
+		if (r->epfd == epfd && r->s->lost) {
+			rdsb_lsock_hold(r->s);
+			l[nl++] = r->s;
+		}
+	}
+	pthread_mutex_unlock(&regs_lock);
+	for (int k = 0; k < nl; k++) {
+		lost |= rdsb_engine_back(l[k], false, -1) != 0;
+		rdsb_lsock_put(l[k]);
+	}
+	return lost;
+}
+
+int rdsb_epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
+{
+	int64_t end = timeout >= 0 ? rdsb_now_ms() + timeout : -1;
+
+	/* while a socket waits for an engine, epoll_wait looks again at every
+	 * RDSB_ENGINE_RETRY_MS */
+	while (max > 0 && __atomic_load_n(&rdsb_lost_socks, __ATOMIC_RELAXED) && engine_lost(epfd)) {
+		int64_t left = end < 0 ? RDSB_ENGINE_RETRY_MS : end - rdsb_now_ms();
+		int n = epoll_live(epfd, ev, max, (int)(left < RDSB_ENGINE_RETRY_MS ? (left > 0 ? left : 0) :
+							  RDSB_ENGINE_RETRY_MS), mask);
+
+		if (n || (end >= 0 && rdsb_now_ms() >= end))
+			return n;
+	}
+	return epoll_live(epfd, ev, max, end < 0 ? -1 : (int)(end > rdsb_now_ms() ? end - rdsb_now_ms() : 0), mask);
 }
 
 int rdsb_epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)

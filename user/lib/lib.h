@@ -28,6 +28,7 @@ static inline ssize_t sys_recv(int fd, void *b, size_t l, int f)
 }
 static inline int sys_ioctl(int fd, unsigned long r, void *a) { return (int)syscall(SYS_ioctl, fd, r, a); }
 static inline int sys_fcntl(int fd, int c, long a) { return (int)syscall(SYS_fcntl, fd, c, a); }
+static inline int sys_dup3(int o, int n, int f) { return (int)syscall(SYS_dup3, o, n, f); }
 static inline int sys_setsockopt(int fd, int l, int n, const void *v, socklen_t s)
 {
 	return (int)syscall(SYS_setsockopt, fd, l, n, v, s);
@@ -65,6 +66,12 @@ struct rdsb_lib_shm {
 	pthread_mutex_t clock;		/* one request/reply at a time on the control connection */
 	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
 	uint32_t copy_head;		/* where the next copy goes in the ring, under wlock */
+	/* Engine restarts (reattach.c): the process that moves the socket to
+	 * a new engine bumps epoch and publishes the new delivery stream's
+	 * inode, so the other processes holding the socket ATTACH to it. */
+	uint32_t epoch;
+	uint64_t stream_ino;
+	uint64_t cong_mask;		/* RDS_CONG_MONITOR ports asked for, replayed */
 };
 
 _Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&
@@ -88,6 +95,21 @@ struct rdsb_lsock {
 	 * the copy ring the engine reads (rdsb_txcopy) */
 	int txfd;
 	uint8_t *ring;
+
+	/* reattach.c: the engine went away (lost, until the socket is on a
+	 * new one); while no engine runs the socket's fds name a placeholder
+	 * stream that is never readable and refuses writes (park_peer is its
+	 * other end). The pages of earlier engines stay mapped until the
+	 * socket is freed: threads may still read them. */
+	bool lost;
+	int park_peer;
+	uint32_t epoch;
+	struct rdsb_page *old_pages;
+};
+
+struct rdsb_page {
+	struct rdsb_page *next;
+	void *page;
 };
 
 /* The socket behind fd with a reference held (NULL: not an RDS socket);
@@ -121,6 +143,7 @@ int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rd
 struct rdsb_engine_maps {
 	struct rdsb_engine_maps *next;
 	uint64_t netns;		/* inode of the namespace */
+	uint64_t addrs_ino;	/* of the engine's address table (memfd) */
 	const struct rdsb_addr *addrs;
 	const struct rdsb_cong_map *congs;
 	struct rdsb_txpath *txpaths;
@@ -137,7 +160,43 @@ bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t po
  * has its copy, 0 when the engine must send it, or -errno. */
 int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
+/* Maps the copy ring of the socket's page (shm_fd) on the sk_msg send path,
+ * replacing any earlier engine's; without it the socket sends through the
+ * engine (txfd closed). */
+void rdsb_skmsg_ring_map(struct rdsb_lsock *s, int shm_fd);
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
+
+/* socket.c: the engine's control channel, and its OPEN (or ATTACH) reply's
+ * fds, in order (ctl_proto.h); the last two only on the sk_msg send path */
+enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_FDS };
+int rdsb_engine_connect(void);
+int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport);
+int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
+		  size_t *got);
+void rdsb_shared_locks_init(struct rdsb_lib_shm *l);
+/* every fd number of this process that names s now names fd's file */
+void rdsb_fds_replace(struct rdsb_lsock *s, int fd);
+
+/* reattach.c: an engine that went away (killed, unloaded, replaced).
+ * rdsb_engine_gone: s's engine is gone (its control connection hung up).
+ * rdsb_engine_back: s is on a running engine again: 0; the same socket
+ * (bound address, port, options) opened on the new engine. Waits for one
+ * (block) until end_ms (CLOCK_MONOTONIC ms, -1: forever): -EAGAIN without
+ * an engine when not blocking, -ETIMEDOUT, -EINTR, or the error of the
+ * bind on the new engine (the port was taken meanwhile). */
+#define RDSB_ENGINE_RETRY_MS 100
+bool rdsb_engine_gone(struct rdsb_lsock *s);
+/* The stream ended (or refused a write): the engine went, or closed this
+ * socket. A dying engine's fds close one by one, so the control
+ * connection's hang-up may follow the stream's end: it is waited for, up to
+ * RDSB_ENGINE_RETRY_MS. */
+bool rdsb_engine_went(struct rdsb_lsock *s);
+int rdsb_engine_back(struct rdsb_lsock *s, bool block, int64_t end_ms);
+int64_t rdsb_now_ms(void);
+extern int rdsb_lost_socks;	/* sockets of this process waiting for an engine */
+
+/* epoll.c: s's fds name a new file: its registrations are made again */
+void rdsb_epoll_rearm(struct rdsb_lsock *s);
 
 /* poll.c: send space as rds_poll sees it; a waiter for it arms the engine's
  * signal on spacefd, and drains spacefd after waking. */

@@ -28,7 +28,11 @@ static int sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, co
 
 bool rdsb_send_space(const struct rdsb_lsock *s)
 {
-	return __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_SEQ_CST) < (uint64_t)s->st->sk_sndbuf / 2;
+	const struct rdsb_sock_shm *sh = __atomic_load_n(&s->shm, __ATOMIC_ACQUIRE);
+
+	/* without an engine nothing is sent: no room */
+	return !__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&sh->snd_bytes, __ATOMIC_SEQ_CST) < (uint64_t)s->st->sk_sndbuf / 2;
 }
 
 /* rds_cong_updated_since: true once per generation. */
@@ -80,11 +84,36 @@ static const struct timespec *remaining(int64_t end, struct timespec *left)
 	return left;
 }
 
+/* As remaining, but no more than RDSB_ENGINE_RETRY_MS: a socket waits for
+ * an engine. */
+static const struct timespec *retry(int64_t end, struct timespec *left)
+{
+	const struct timespec *t = remaining(end, left);
+
+	if (!t || t->tv_sec || t->tv_nsec > RDSB_ENGINE_RETRY_MS * 1000000L) {
+		left->tv_sec = 0;
+		left->tv_nsec = RDSB_ENGINE_RETRY_MS * 1000000L;
+	}
+	return left;
+}
+
 struct rds_entry {
 	struct rdsb_lsock *s;
 	nfds_t i;		/* in the caller's array */
+	nfds_t ctl;		/* its control connection in w (0: none) */
 	bool cong, armed;
 };
+
+/* A socket whose engine went: a new one is looked for at every round, and
+ * the stream is polled only for the records the old engine left in it. */
+static bool engine_lost(struct rds_entry *r, struct pollfd *p, short events)
+{
+	if (!r->s->lost || !rdsb_engine_back(r->s, false, -1))
+		return false;
+	if (r->s->park_peer >= 0 || !(events & POLLIN))
+		p->fd = -1;
+	return true;
+}
 
 static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, struct pollfd *w,
 		    int64_t end, const sigset_t *mask)
@@ -94,7 +123,7 @@ static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, s
 
 	for (;;) {
 		nfds_t extra = 0;
-		bool now = false;
+		bool now = false, lost = false, moved = false;
 		int ready = 0, err = 0, ret;
 
 		memcpy(w, fds, n * sizeof(*w));
@@ -102,6 +131,14 @@ static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, s
 			struct pollfd *p = &w[r[k].i];
 
 			p->events &= (short)~(OUT_EVENTS | POLLWRBAND);
+			r[k].ctl = 0;
+			if (engine_lost(&r[k], p, p->events)) {
+				lost = true;
+				continue;
+			}
+			/* the engine's hang-up (an event polled for always) */
+			r[k].ctl = n + extra;
+			w[n + extra++] = (struct pollfd){ .fd = r[k].s->ctl };
 			r[k].cong |= cong_updated(r[k].s);
 			now |= r[k].cong;
 			if (!(fds[r[k].i].events & OUT_EVENTS))
@@ -116,7 +153,7 @@ static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, s
 			now |= rdsb_send_space(r[k].s);
 			w[n + extra++] = (struct pollfd){ .fd = r[k].s->spacefd, .events = POLLIN };
 		}
-		ret = sys_ppoll(w, n + extra, now ? &zero : remaining(end, &left), mask);
+		ret = sys_ppoll(w, n + extra, now ? &zero : lost ? retry(end, &left) : remaining(end, &left), mask);
 		if (ret < 0)
 			err = errno;
 		for (int k = 0; k < nr; k++) {
@@ -130,6 +167,14 @@ static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, s
 			errno = err;
 			return -1;
 		}
+		for (int k = 0; k < nr; k++) {
+			if (r[k].ctl && w[r[k].ctl].revents && rdsb_engine_gone(r[k].s)) {
+				rdsb_engine_back(r[k].s, false, -1);
+				moved = true;
+			}
+		}
+		if (moved)
+			continue;	/* on a new engine, or lost: polled again */
 		for (nfds_t i = 0; i < n; i++)
 			fds[i].revents = w[i].revents;
 		for (int k = 0; k < nr; k++) {
@@ -137,6 +182,8 @@ static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, s
 			short want = p->events | POLLERR | POLLHUP;
 
 			p->revents &= (short)~(OUT_EVENTS | POLLWRBAND);
+			if (r[k].s->lost)
+				p->revents &= (short)~POLLHUP;	/* the old stream's end */
 			if (rdsb_send_space(r[k].s))
 				p->revents |= (short)(OUT_EVENTS & want);
 			if (r[k].cong || cong_updated(r[k].s))
@@ -174,7 +221,7 @@ int rdsb_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const s
 	}
 	if (!nr)
 		return sys_ppoll(fds, n, tmo, mask);
-	w = calloc(n + (nfds_t)nr, sizeof(*w));
+	w = calloc(n + 2 * (nfds_t)nr, sizeof(*w));
 	if (!w) {
 		errno = ENOMEM;
 		goto out;

@@ -27,14 +27,6 @@ static int peek_avail(int fd, void *buf, int want)
 	return (int)n;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* At least want bytes queued, peeked into buf: -EAGAIN when the stream is
  * empty; once part of a record is here (or started), the rest is on its
  * way and is waited for. The caller waited for the stream to be readable. */
@@ -266,7 +258,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 static int wait_readable(struct rdsb_lsock *s, int64_t end)
 {
 	struct pollfd p = { .fd = s->fd, .events = POLLIN };
-	int wait = end < 0 ? -1 : (int)(end - now_ms() > 0 ? end - now_ms() : 0);
+	int wait = end < 0 ? -1 : (int)(end - rdsb_now_ms() > 0 ? end - rdsb_now_ms() : 0);
 	int r = (int)syscall(SYS_poll, &p, 1, wait);
 
 	if (r < 0)
@@ -285,7 +277,7 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 {
 	size_t controllen = msg->msg_controllen;
 	int64_t end = -1;
-	bool asked = false;
+	bool asked = false, block = true;
 	ssize_t r;
 
 	for (;;) {
@@ -294,18 +286,20 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 		pthread_mutex_unlock(&s->lsh->rlock);
 		if (r < 0)
 			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
-		if (r != -EAGAIN)
-			break;
-		if (!asked) {
+		if ((r == -EAGAIN || r == -ECONNRESET) && !asked) {
 			int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
 
-			if (rdsb_nonblocking(s->fd, flags))
-				break;
+			block = !rdsb_nonblocking(s->fd, flags);
 			asked = true;
-			end = timeo >= 0 ? now_ms() + timeo : -1;
+			end = timeo >= 0 ? rdsb_now_ms() + timeo : -1;
 		}
-		if ((r = wait_readable(s, end)))
-			break;
+		if (r == -EAGAIN && block && !s->lost && !(r = wait_readable(s, end)))
+			continue;
+		/* the stream's end: the engine went (its last records were read) */
+		if ((r == -ECONNRESET ? rdsb_engine_went(s) : r == -EAGAIN && s->lost && rdsb_engine_gone(s)) &&
+		    !(r = rdsb_engine_back(s, block, end)))
+			continue;
+		break;
 	}
 	if (r < 0) {
 		errno = (int)-r;

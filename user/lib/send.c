@@ -25,29 +25,29 @@ static uint32_t sndbuf(const struct rdsb_lsock *s)
 	return (uint32_t)s->st->sk_sndbuf / 2;
 }
 
-/* Waits until t (CLOCK_MONOTONIC) for release_seq to move; -ETIMEDOUT at t. */
-static int wait_release(struct rdsb_lsock *s, uint32_t seen, const struct timespec *deadline)
+/* Waits until t (CLOCK_MONOTONIC) for the page's release_seq to move, or
+ * for RDSB_ENGINE_RETRY_MS: an engine that died wakes nobody. -ETIMEDOUT at t. */
+static int wait_release(struct rdsb_sock_shm *sh, uint32_t seen, const struct timespec *deadline)
 {
-	struct timespec now, rel, *relp = NULL;
+	struct timespec now, rel = { .tv_nsec = RDSB_ENGINE_RETRY_MS * 1000000L };
 	long r;
 
 	if (deadline) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		rel.tv_sec = deadline->tv_sec - now.tv_sec;
-		rel.tv_nsec = deadline->tv_nsec - now.tv_nsec;
-		if (rel.tv_nsec < 0) {
-			rel.tv_sec--;
-			rel.tv_nsec += 1000000000L;
+		now.tv_sec = deadline->tv_sec - now.tv_sec;
+		now.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+		if (now.tv_nsec < 0) {
+			now.tv_sec--;
+			now.tv_nsec += 1000000000L;
 		}
-		if (rel.tv_sec < 0)
+		if (now.tv_sec < 0)
 			return -ETIMEDOUT;
-		relp = &rel;
+		if (!now.tv_sec && now.tv_nsec < rel.tv_nsec)
+			rel = now;
 	}
-	__atomic_add_fetch(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
-	r = syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAIT, seen, relp, NULL, 0);
-	__atomic_sub_fetch(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
-	if (r < 0 && errno == ETIMEDOUT)
-		return -ETIMEDOUT;
+	__atomic_add_fetch(&sh->waiters, 1, __ATOMIC_SEQ_CST);
+	r = syscall(SYS_futex, &sh->release_seq, FUTEX_WAIT, seen, &rel, NULL, 0);
+	__atomic_sub_fetch(&sh->waiters, 1, __ATOMIC_SEQ_CST);
 	if (r < 0 && errno == EINTR)
 		return -EINTR;
 	return 0;
@@ -65,56 +65,78 @@ static void deadline_from(const struct timeval *tv, struct timespec *d)
 }
 
 /* Space in the send queue: accepted while the bytes queued are below sndbuf
- * (so the last message may overshoot), as rds_send_queue_rm. */
-static int reserve(struct rdsb_lsock *s, uint32_t len, int flags)
+ * (so the last message may overshoot), as rds_send_queue_rm. *shp is the
+ * page (the engine's) the bytes were counted on. */
+static int reserve(struct rdsb_lsock *s, uint32_t len, int flags, struct rdsb_sock_shm **shp)
 {
 	struct timespec deadline, *dp = NULL;
+	int timeo = rdsb_timeo_ms(&s->st->sndtimeo);
 
-	if (s->st->sndtimeo.tv_sec || s->st->sndtimeo.tv_usec) {
+	if (timeo >= 0) {
 		deadline_from(&s->st->sndtimeo, &deadline);
 		dp = &deadline;
 	}
 	for (;;) {
-		uint32_t seen = __atomic_load_n(&s->shm->release_seq, __ATOMIC_SEQ_CST);
-		uint64_t cur = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_SEQ_CST);
+		struct rdsb_sock_shm *sh = __atomic_load_n(&s->shm, __ATOMIC_ACQUIRE);
+		uint32_t seen = __atomic_load_n(&sh->release_seq, __ATOMIC_SEQ_CST);
+		uint64_t cur = __atomic_load_n(&sh->snd_bytes, __ATOMIC_SEQ_CST);
+		bool block = !rdsb_nonblocking(s->fd, flags);
 		int err;
 
-		if (cur < sndbuf(s)) {
-			if (__atomic_compare_exchange_n(&s->shm->snd_bytes, &cur, cur + len, false,
-							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		if (!s->lost && cur < sndbuf(s)) {
+			if (__atomic_compare_exchange_n(&sh->snd_bytes, &cur, cur + len, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+				*shp = sh;
 				return 0;
+			}
 			continue;
 		}
-		if (rdsb_nonblocking(s->fd, flags))
+		if (rdsb_engine_gone(s)) {
+			err = rdsb_engine_back(s, block, dp ? rdsb_now_ms() + rdsb_timeo_ms(&s->st->sndtimeo) : -1);
+			if (err)
+				return err;
+			continue;
+		}
+		if (!block)
 			return -EAGAIN;
-		err = wait_release(s, seen, dp);
+		err = wait_release(sh, seen, dp);
 		if (err)
 			return err;
 	}
 }
 
 /* A congested destination port: ENOBUFS without blocking, else wait for the
- * peer's map to clear it (the kernel ignores SO_SNDTIMEO here). With
- * RDS_CONG_MONITOR the port joins the socket's mask first, then the map is
- * tested again (rds_cong_wait): an update the engine applied before it had
- * the mask notifies nobody, and is already in the map we read. */
+ * peer's map to clear it (the kernel ignores SO_SNDTIMEO here), or for the
+ * engine to go (its map then says nothing: the new engine's will; 1: the
+ * socket is on a new engine, whose address table the caller reads again).
+ * With RDS_CONG_MONITOR the port joins the socket's mask first, then the map
+ * is tested again (rds_cong_wait): an update the engine applied before it
+ * had the mask notifies nobody, and is already in the map we read. */
 static int cong_wait(struct rdsb_lsock *s, int slot, uint16_t dport, int flags)
 {
 	while (rdsb_port_congested(s->em, slot, dport)) {
-		if (rdsb_nonblocking(s->fd, flags)) {
+		struct pollfd p = { .fd = s->ctl, .events = POLLIN };
+		bool block = !rdsb_nonblocking(s->fd, flags);
+		int err, r;
+
+		if (!block && !rdsb_engine_gone(s)) {
 			if (s->st->cong_monitor) {
 				struct rdsb_ctl_req req = { .op = RDSB_CTL_CONG_MONITOR,
 							    .val = RDS_CONG_MONITOR_MASK(dport) };
 				struct rdsb_ctl_rep rep;
 
+				s->lsh->cong_mask |= req.val;
 				rdsb_ctl_call(s, &req, &rep);
 				if (!rdsb_port_congested(s->em, slot, dport))
 					return 0;
 			}
 			return -ENOBUFS;
 		}
-		if (poll(NULL, 0, 1) < 0 && errno == EINTR)
+		r = block ? (int)syscall(SYS_poll, &p, 1, 1) : 1;
+		if (r < 0 && errno == EINTR)
 			return -EINTR;
+		if (r > 0)
+			return (err = rdsb_engine_back(s, block, -1)) ? err : 1;
 	}
 	return 0;
 }
@@ -173,7 +195,7 @@ static int dest_slot(struct rdsb_lsock *s, const uint8_t daddr[16], uint32_t sco
 	memcpy(req.addr, daddr, 16);
 	err = rdsb_ctl_call(s, &req, &rep);
 	if (err)
-		return err == -EPIPE ? -ECONNRESET : err;
+		return err;	/* -EPIPE: the engine went, the caller moves on */
 	*slot = rdsb_addr_find(s->em, daddr);
 	return 0;
 }
@@ -211,7 +233,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	uint16_t dport;
 	uint32_t scope = 0;
 	size_t len = 0;
-	int err, cnt = 1, slot;
+	int err, slot;
 
 	if (flags & ~SEND_FLAGS)
 		return -EOPNOTSUPP;
@@ -244,39 +266,65 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 	err = check_cmsgs(msg);
 	if (err)
 		return err;
-	err = dest_slot(s, daddr, scope, &slot);
-	if (err)
-		return err;
-	/* whether the fd blocks is asked only when it matters */
-	err = cong_wait(s, slot, dport, flags);
-	if (err)
-		return err;
-	err = reserve(s, (uint32_t)len, flags);
-	if (err)
-		return err;
-
 	memcpy(req.daddr, daddr, 16);
 	req.scope_id = scope;
 	req.dport = dport;
 	req.len = (uint32_t)len;
-	iov[0].iov_base = &req;
-	iov[0].iov_len = sizeof(req);
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		if (msg->msg_iov[i].iov_len)
-			iov[cnt++] = msg->msg_iov[i];
-	rdsb_lock(&s->lsh->wlock);
-	err = rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len);
-	if (err == 0) {
-		err = rdsb_write_all(s->fd, iov, cnt);
+	for (;;) {
+		struct rdsb_sock_shm *sh;
+		int cnt = 1;
+
+		err = dest_slot(s, daddr, scope, &slot);
+		if (err == -EPIPE) {
+			if (!rdsb_engine_went(s))
+				return -ECONNRESET;
+			goto next_engine;
+		}
+		if (err)
+			return err;
+		/* whether the fd blocks is asked only when it matters */
+		err = cong_wait(s, slot, dport, flags);
+		if (err > 0)
+			continue;
+		if (err)
+			return err;
+		err = reserve(s, (uint32_t)len, flags, &sh);
+		if (err)
+			return err;
+		iov[0].iov_base = &req;
+		iov[0].iov_len = sizeof(req);
+		for (size_t i = 0; i < msg->msg_iovlen; i++)
+			if (msg->msg_iov[i].iov_len)
+				iov[cnt++] = msg->msg_iov[i];
+		rdsb_lock(&s->lsh->wlock);
+		if (sh != s->shm) {
+			err = -EPIPE;	/* counted on the engine before: again on this one */
+		} else {
+			/* without an engine, nothing goes out behind its back */
+			err = s->lost ? 0 : rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len);
+			if (err == 0) {
+				err = rdsb_write_all(s->fd, iov, cnt);
+				if (!err)
+					s->lsh->reqs_sent++;
+			} else {
+				err = 0;	/* on the wire; the engine's copy goes with the engine */
+			}
+		}
+		pthread_mutex_unlock(&s->lsh->wlock);
 		if (!err)
-			s->lsh->reqs_sent++;
-	} else if (err > 0) {
-		err = 0;
-	}
-	pthread_mutex_unlock(&s->lsh->wlock);
-	if (err) {
-		__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
-		return err == -EPIPE ? -ECONNRESET : err;
+			break;
+		__atomic_sub_fetch(&sh->snd_bytes, len, __ATOMIC_SEQ_CST);
+		if (err != -EPIPE)
+			return err;
+		if (sh == s->shm && !rdsb_engine_went(s))
+			return -ECONNRESET;	/* the engine closed this socket */
+next_engine:
+		/* the engine went: the datagram goes to the next one */
+		err = rdsb_engine_back(s, !rdsb_nonblocking(s->fd, flags),
+				       rdsb_timeo_ms(&s->st->sndtimeo) < 0 ? -1 :
+				       rdsb_now_ms() + rdsb_timeo_ms(&s->st->sndtimeo));
+		if (err)
+			return err;
 	}
 	s->st->has_sent = true;
 	return (ssize_t)len;

@@ -14,9 +14,6 @@
 #include "../common/addr.h"
 
 #define MAX_FDS (1 << 20)
-/* the OPEN reply's fds, in order (ctl_proto.h); the last two only on the
- * sk_msg send path */
-enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_FDS };
 
 static struct rdsb_lsock **table;
 static int table_max;	/* the highest fd ever an RDS socket, under table_lock */
@@ -45,7 +42,18 @@ static void lsock_free(struct rdsb_lsock *s)
 		sys_close(s->txfd);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
+	if (s->park_peer >= 0)
+		sys_close(s->park_peer);
+	if (s->lost)
+		__atomic_sub_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
 	munmap(s->shm, 4096);
+	while (s->old_pages) {
+		struct rdsb_page *p = s->old_pages;
+
+		s->old_pages = p->next;
+		munmap(p->page, 4096);
+		free(p);
+	}
 	free(s);
 }
 
@@ -91,9 +99,10 @@ int rdsb_timeo_ms(const struct timeval *tv)
 	return (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000);
 }
 
-/* One request/reply; the reply's payload (up to buflen bytes) goes to buf. */
-int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
-		       size_t buflen, size_t *got)
+/* One request/reply on ctl; the reply's payload (up to buflen bytes) goes
+ * to buf. Returns 0 or -errno. */
+int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
+		  size_t *got)
 {
 	struct iovec iov[2] = { { .iov_base = rep, .iov_len = sizeof(*rep) }, { .iov_base = buf, .iov_len = buflen } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -101,17 +110,26 @@ int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rd
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
 	ssize_t n = -1;
 
-	rdsb_lock(&s->lsh->clock);	/* threads, and processes since fork */
-	if (sys_sendmsg(s->ctl, &smh, MSG_NOSIGNAL) == sizeof(*req)) {
+	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) == sizeof(*req)) {
 		do
-			n = sys_recvmsg(s->ctl, &mh, 0);
+			n = sys_recvmsg(ctl, &mh, 0);
 		while (n < 0 && errno == EINTR);
 	}
-	pthread_mutex_unlock(&s->lsh->clock);
 	if (n < (ssize_t)sizeof(*rep))
 		return -EPIPE;
 	*got = (size_t)n - sizeof(*rep);
 	return -rep->err;
+}
+
+int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf,
+		       size_t buflen, size_t *got)
+{
+	int err;
+
+	rdsb_lock(&s->lsh->clock);	/* threads, and processes since fork */
+	err = rdsb_ctl_xfer(s->ctl, req, rep, buf, buflen, got);
+	pthread_mutex_unlock(&s->lsh->clock);
+	return err;
 }
 
 int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep)
@@ -121,7 +139,7 @@ int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ct
 	return rdsb_ctl_call_data(s, req, rep, NULL, 0, &got);
 }
 
-static int engine_connect(void)
+int rdsb_engine_connect(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME));
@@ -141,7 +159,7 @@ static int engine_connect(void)
  * the address table and congestion maps, the send-space eventfd and, on the
  * sk_msg send path, the send socket and rdsb_txpath; and the engine's
  * transport. Returns the number of fds, or -errno. */
-static int engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport)
+int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport)
 {
 	struct rdsb_ctl_rep rep;
 	char cbuf[CMSG_SPACE(sizeof(int) * OPEN_FDS)];
@@ -177,7 +195,7 @@ static int engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS
 	return nfds;
 }
 
-static void shared_locks_init(struct rdsb_lib_shm *l)
+void rdsb_shared_locks_init(struct rdsb_lib_shm *l)
 {
 	pthread_mutexattr_t a;
 
@@ -207,6 +225,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	sys_close(fds[OPEN_ADDRS]);
 	sys_close(fds[OPEN_CONG]);
 	s->ctl = ctl;
+	s->park_peer = -1;
 	s->spacefd = fds[OPEN_SPACE];
 	s->txfd = nfds == OPEN_FDS ? fds[OPEN_TX] : -1;
 	if (nfds == OPEN_FDS) {
@@ -217,20 +236,17 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 		sys_close(fds[OPEN_TXPATH]);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
-	if (s->txfd >= 0) {
-		/* the copy ring (skmsg_send.c), after the shared page */
-		s->ring = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 4096);
-		if (s->ring == MAP_FAILED) {
-			s->ring = NULL;
-			sys_close(s->txfd);	/* sends go through the engine */
-			s->txfd = -1;
-		}
+	if (s->shm != MAP_FAILED) {
+		s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
+		rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
 	}
 	sys_close(fds[OPEN_SHM]);
 	if (s->shm == MAP_FAILED && !err)
 		err = -ENOMEM;
 	s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
 	s->st = &s->lsh->st;
+	if (s->shm != MAP_FAILED)
+		s->epoch = s->lsh->epoch;
 	/* the library's own descriptor of the delivery stream (see lib.h) */
 	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
 	if (s->fd < 0 && !err)
@@ -274,14 +290,14 @@ int rdsb_socket(int domain, int type, int protocol)
 		errno = ENOMEM;
 		return -1;
 	}
-	ctl = engine_connect();
+	ctl = rdsb_engine_connect();
 	if (ctl < 0) {
 		/* as on a kernel without RDS; `rds-bpf load` starts the engine */
 		free(s);
 		errno = EAFNOSUPPORT;
 		return -1;
 	}
-	nfds = engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
+	nfds = rdsb_engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
 	if (nfds < 0) {
 		sys_close(ctl);
 		free(s);
@@ -299,7 +315,7 @@ int rdsb_socket(int domain, int type, int protocol)
 	s->st->engine_transport = transport;
 	s->st->sk_sndbuf = rdsb_sysctl_int("wmem_default", 212992);
 	s->st->sk_rcvbuf = rdsb_sysctl_int("rmem_default", 212992);
-	shared_locks_init(s->lsh);
+	rdsb_shared_locks_init(s->lsh);
 	if (fds[OPEN_STREAM] > table_max)
 		table_max = fds[OPEN_STREAM];
 	if (type & SOCK_NONBLOCK)
@@ -310,6 +326,15 @@ int rdsb_socket(int domain, int type, int protocol)
 	table[fds[OPEN_STREAM]] = s;
 	pthread_mutex_unlock(&table_lock);
 	return fds[OPEN_STREAM];
+}
+
+void rdsb_fds_replace(struct rdsb_lsock *s, int fd)
+{
+	pthread_mutex_lock(&table_lock);
+	for (int i = 0; i <= table_max; i++)
+		if (table[i] == s)
+			sys_dup3(fd, i, sys_fcntl(i, F_GETFD, 0) & FD_CLOEXEC ? O_CLOEXEC : 0);
+	pthread_mutex_unlock(&table_lock);
 }
 
 void rdsb_fd_set(int fd, struct rdsb_lsock *s)
@@ -498,10 +523,10 @@ int rdsb_attach(int fd)
 			__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&table_lock);
 	}
-	ctl = engine_connect();
+	ctl = rdsb_engine_connect();
 	if (!table || ctl < 0)
 		return -1;
-	nfds = engine_open(ctl, &req, fds, &transport);
+	nfds = rdsb_engine_open(ctl, &req, fds, &transport);
 	if (nfds < 0) {
 		sys_close(ctl);
 		return -1;	/* not an RDS socket of this namespace's engine */

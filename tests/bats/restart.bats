@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# Engine restart: an engine killed with SIGKILL or unloaded while applications
+# hold sockets on it. The applications keep their sockets: while no engine
+# runs, blocking calls wait without spinning and nonblocking ones fail with
+# EAGAIN; once `rds-bpf load` starts an engine again, the same sockets (bound
+# address, port, options) send and receive on it.
+
+load helpers
+
+setup() { setup_two_hosts; }
+teardown() { teardown_hosts; }
+
+RESTARTPY=$BATS_TEST_DIRNAME/../tools/rds-restart.py
+
+engine_pid() {	# engine_pid A|B
+	local p
+	for p in $(ip netns pids "$(ns_of "$1")"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = rds-bpf ] && echo "$p"
+	done
+}
+
+engine_stop() {	# engine_stop A|B kill|unload
+	if [ "$2" = kill ]; then
+		kill -9 "$(engine_pid "$1")"
+	else
+		in_host "$1" "$RDSB_BIN" unload
+	fi
+	for _ in $(seq 100); do
+		[ -z "$(engine_pid "$1")" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# restart_app HOST HOW: the Python application on A against an echo on B;
+# HOST's engine is stopped (HOW) once the application has exchanged one
+# datagram, and loaded again 2 s later.
+restart_app() {
+	local d=$BATS_TEST_TMPDIR app
+	rds B "$RDSB_XFER" echo -b $ADDR_B:4000 -t 30 >"$d/echo" 2>&1 &
+	sleep 0.3
+	rds A timeout 30 python3 "$RESTARTPY" $ADDR_A 5000 $ADDR_B 4000 "$d" >"$d/app" 2>&1 &
+	app=$!
+	for _ in $(seq 200); do [ -e "$d/ready" ] && break; sleep 0.05; done
+	[ -e "$d/ready" ]
+	engine_stop "$1" "$2"
+	[ "$1" = A ] && touch "$d/local"
+	touch "$d/gone"
+	sleep 2
+	engine_up "$1"
+	wait "$app" || { cat "$d/app" "$d/echo"; return 1; }
+	cat "$d/app"
+}
+
+app_ran() {	# the application of restart_app (in $output) ran to its end
+	echo "$output"
+	[ "$status" -eq 0 ] && [ "${lines[-1]}" = ok ]
+}
+
+@test "engine of the application killed -9: nonblocking calls EAGAIN, a blocked send sleeps, the socket comes back" {
+	run restart_app A kill
+	app_ran
+	grep -qx "nonblocking send errno EAGAIN" <<<"$output"
+	grep -qx "nonblocking recv errno EAGAIN" <<<"$output"
+	# waited for the next engine (started 2 s after the stop), asleep
+	read -r wall cpu < <(sed -n 's/^blocked send wall \([0-9.]*\) cpu \([0-9.]*\)$/\1 \2/p' <<<"$output")
+	awk -v w="$wall" -v c="$cpu" 'BEGIN { exit !(w >= 1.5 && c < 0.1) }'
+}
+
+@test "engine of the application unloaded: the socket comes back on the next engine" {
+	run restart_app A unload
+	app_ran
+	grep -qx "nonblocking send errno EAGAIN" <<<"$output"
+}
+
+@test "engine of the peer killed -9: the peer's blocked receiver gets the datagrams sent after the restart" {
+	run restart_app B kill
+	app_ran
+}
+
+# restart_during HOST HOW N HOLD: A sends N datagrams to B (A's sndbuf 8 MB;
+# B's receiver starts reading after HOLD ms, so that A's engine holds much);
+# HOST's engine is stopped (HOW) while they flow, once A's engine sent a
+# quarter of them, and loaded again. B's receiver must get all N whole, in
+# order, once: it compares each datagram with the one of that index and
+# hashes them all.
+restart_during() {
+	local d=$BATS_TEST_TMPDIR n=$3 sa rb at
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$n" -s 0:3000 -t 40 --hold "$4" --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n "$n" -s 0:3000 -t 40 --sndbuf 8000000 >"$d/sa" 2>&1 &
+	sa=$!
+	for _ in $(seq 400); do
+		at=$(counter A tx_msgs)
+		[ "$at" -ge $((n / 4)) ] && break
+		sleep 0.01
+	done
+	engine_stop "$1" "$2"
+	echo "stopped $1 ($2) at $at of $n sent by A's engine"
+	[ "$at" -lt "$n" ]
+	engine_up "$1"
+	wait $sa || { cat "$d/sa" "$d/rb"; return 1; }
+	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
+	cat "$d/sa" "$d/rb"
+	grep -q "^sent $n msgs" "$d/sa"
+	grep -q "^recv $n msgs" "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+}
+
+@test "engine of the sender unloaded during a transfer of 20000 datagrams: it drains, none lost, duplicated or misordered" {
+	restart_during A unload 20000 2500
+}
+
+@test "engine of the receiver unloaded during a transfer of 20000 datagrams: it drains, none lost, duplicated or misordered" {
+	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		skip "on the BPF receive path the drain does not end within its 3 s, and datagrams are lost (docs/design.md, Engine restart)"
+	restart_during B unload 20000 0
+}
+
+@test "engine of the receiver killed -9: what arrives before the receiver's socket is back on the next engine waits for it, 5000 of 5000 in order" {
+	local d=$BATS_TEST_TMPDIR rb
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 5000 -s 0:3000 -t 30 --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	engine_stop B kill
+	sleep 0.3	# the receiver finds its engine gone and waits for the next
+	engine_up B
+	# sent at once: the first arrive before the receiver looks again
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 5000 -s 0:3000 -t 30 >"$d/sa"
+	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
+	cat "$d/sa" "$d/rb"
+	grep -q "^recv 5000 msgs" "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+}
+
+@test "xdp: load after the engine was killed -9 detaches the XDP program it left; another program on the device stays an error" {
+	[ -z "${RDSB_LOAD_OPTS:-}" ] || skip "the xdp transport has no --bpf data path: runs without RDSB_LOAD_OPTS"
+	local d=$BATS_TEST_TMPDIR
+	engine_stop A unload
+	engine_stop B unload
+	engine_up A --transport xdp --dev eth0
+	engine_up B --transport xdp --dev eth0
+	engine_stop A kill
+	in_host A ip -j link show dev eth0 | jq -e '.[0].xdp.prog.name == "rdsx_xdp"'
+	run engine_up A --transport xdp --dev eth0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q "^rds-bpf: detached the XDP program (id [0-9]*) a stopped engine left on eth0$" <<<"$output"
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 2000 -s 0:3000 -t 30 --ready "$d/ready.b" >"$d/rb" &
+	local rb=$!
+	wait_ready 1
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 2000 -s 0:3000 -t 30 >"$d/sa"
+	wait $rb
+	grep -q "^recv 2000 msgs" "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+	# a program that is not rds-bpf's stays attached, and load says so
+	engine_stop A kill
+	in_host A ip link set dev eth0 xdp off
+	in_host A ip link set dev eth0 xdpgeneric obj "$BATS_TEST_DIRNAME/../../build/bpf/rules.bpf.o" sec xdp
+	run engine_up A --transport xdp --dev eth0 --mode skb
+	[ "$status" -ne 0 ]
+	grep -q "cannot attach XDP to eth0: .*hint: another program's XDP program is attached" <<<"$output"
+	in_host A ip -j link show dev eth0 | jq -e '.[0].xdp.prog.name != "rdsx_xdp"'
+}

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * An engine that goes away (killed, unloaded, replaced) and the sockets on
+ * it. The socket is the application's, not the engine's: when a new engine
+ * runs in the namespace, the socket is opened on it again with the same
+ * bound address and port, buffer sizes and congestion monitoring, and every
+ * fd number that named the old delivery stream names the new one (dup3, so
+ * the numbers, FD_CLOEXEC and O_NONBLOCK stay; epoll registrations are made
+ * again). Until then the socket is parked: its fds name a placeholder stream
+ * that is never readable and refuses writes, so poll and epoll sleep, and
+ * the calls that wait look for a new engine every RDSB_ENGINE_RETRY_MS.
+ * A socket is parked only once its old stream is read to the end: what the
+ * engine delivered before it went is still received.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include "lib.h"
+
+int rdsb_lost_socks;
+
+int64_t rdsb_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void set_lost(struct rdsb_lsock *s, bool lost)
+{
+	if (s->lost == lost)
+		return;
+	s->lost = lost;
+	if (lost)
+		__atomic_add_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
+}
+
+bool rdsb_engine_gone(struct rdsb_lsock *s)
+{
+	struct pollfd p = { .fd = s->ctl, .events = POLLIN };
+
+	if (__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE))
+		return true;
+	if (__atomic_load_n(&s->shm->closed, __ATOMIC_ACQUIRE))
+		return false;
+	/* the engine never writes unasked: a hang-up is the only event */
+	return syscall(SYS_poll, &p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+bool rdsb_engine_went(struct rdsb_lsock *s)
+{
+	struct pollfd p = { .fd = s->ctl, .events = POLLIN };
+
+	if (__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE))
+		return true;
+	return syscall(SYS_poll, &p, 1, RDSB_ENGINE_RETRY_MS) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
+	       !__atomic_load_n(&s->shm->closed, __ATOMIC_ACQUIRE);
+}
+
+/* The old stream read to its end (the engine's last records taken). */
+static bool drained(struct rdsb_lsock *s)
+{
+	char c;
+
+	return s->park_peer >= 0 || sys_recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* fd becomes the socket's stream in every fd number of it, with the old
+ * stream's O_NONBLOCK. */
+static void stream_replace(struct rdsb_lsock *s, int fd)
+{
+	int fl = sys_fcntl(s->fd, F_GETFL, 0);
+
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		sys_fcntl(fd, F_SETFL, sys_fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+	rdsb_fds_replace(s, fd);
+	sys_dup3(fd, s->fd, O_CLOEXEC);
+	sys_close(fd);
+	rdsb_epoll_rearm(s);
+}
+
+static int park(struct rdsb_lsock *s)
+{
+	int pl[2];
+
+	if (s->park_peer >= 0)
+		return -EAGAIN;
+	if (!drained(s) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pl) < 0)
+		return -EAGAIN;
+	shutdown(pl[1], SHUT_RD);	/* writes to pl[0] fail with EPIPE */
+	stream_replace(s, pl[0]);
+	s->park_peer = pl[1];
+	return -EAGAIN;
+}
+
+/* The options the engine keeps, set again on the new one. */
+static int replay(int ctl, struct rdsb_lsock *s)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_BIND };
+	struct rdsb_ctl_rep rep;
+	size_t got;
+	int err;
+
+	if (s->st->bound) {
+		memcpy(req.addr, s->st->addr, 16);
+		req.scope_id = s->st->scope_id;
+		req.port = s->st->port;
+		err = rdsb_ctl_xfer(ctl, &req, &rep, NULL, 0, &got);
+		if (err)
+			return err;
+	}
+	for (uint32_t rcv = 0; rcv < 2; rcv++) {
+		req = (struct rdsb_ctl_req){ .op = RDSB_CTL_SET_BUF, .arg = rcv,
+					     .val = (uint64_t)(rcv ? s->st->sk_rcvbuf : s->st->sk_sndbuf) / 2 };
+		rdsb_ctl_xfer(ctl, &req, &rep, NULL, 0, &got);
+	}
+	if (s->lsh->cong_mask) {
+		req = (struct rdsb_ctl_req){ .op = RDSB_CTL_CONG_MONITOR, .val = s->lsh->cong_mask };
+		rdsb_ctl_xfer(ctl, &req, &rep, NULL, 0, &got);
+	}
+	return 0;
+}
+
+static void close_fds(int *fds, int nfds)
+{
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			sys_close(fds[i]);
+}
+
+/* The socket moves to the engine whose OPEN or ATTACH reply fds is. */
+static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transport, bool opened)
+{
+	const struct rdsb_engine_maps *em;
+	struct rdsb_page *old = malloc(sizeof(*old));
+	struct rdsb_sock_shm *page;
+	struct rdsb_lib_shm *nl;
+	struct stat st;
+
+	em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1);
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
+	if (!old || !em || page == MAP_FAILED) {
+		if (page != MAP_FAILED)
+			munmap(page, 4096);
+		free(old);
+		close_fds(fds, nfds);
+		sys_close(ctl);
+		return -ENOMEM;
+	}
+	if (opened) {
+		/* the new page's library part, for processes that attach later */
+		nl = (struct rdsb_lib_shm *)((char *)page + RDSB_SHM_LIB_OFF);
+		nl->st = *s->st;
+		nl->cong_mask = s->lsh->cong_mask;
+		rdsb_shared_locks_init(nl);
+		s->lsh->stream_ino = fstat(fds[OPEN_STREAM], &st) ? 0 : st.st_ino;
+		s->lsh->epoch++;
+	}
+	s->epoch = s->lsh->epoch;
+	s->lsh->reqs_sent = 0;	/* the new engine counts from 0 */
+	s->st->engine_transport = transport;
+	/* the old page stays mapped: other threads may be reading it */
+	old->page = s->shm;
+	old->next = s->old_pages;
+	if ((char *)s->shm != (char *)s->lsh - RDSB_SHM_LIB_OFF)
+		s->old_pages = old;
+	else
+		free(old);	/* the first page holds lsh: kept as s->lsh */
+	__atomic_store_n(&s->shm, page, __ATOMIC_RELEASE);
+	s->em = em;
+	stream_replace(s, fds[OPEN_STREAM]);
+	sys_dup3(ctl, s->ctl, O_CLOEXEC);
+	sys_close(ctl);
+	sys_dup3(fds[OPEN_SPACE], s->spacefd, O_CLOEXEC);
+	sys_close(fds[OPEN_SPACE]);
+	if (nfds == OPEN_FDS && em->txpaths) {
+		if (s->txfd >= 0) {
+			sys_dup3(fds[OPEN_TX], s->txfd, O_CLOEXEC);
+			sys_close(fds[OPEN_TX]);
+		} else {
+			s->txfd = fds[OPEN_TX];
+		}
+	} else if (s->txfd >= 0) {
+		sys_close(s->txfd);	/* sends go through the engine */
+		s->txfd = -1;
+	}
+	if (nfds == OPEN_FDS && !em->txpaths)
+		sys_close(fds[OPEN_TX]);
+	if (nfds == OPEN_FDS)
+		sys_close(fds[OPEN_TXPATH]);
+	rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
+	sys_close(fds[OPEN_SHM]);
+	sys_close(fds[OPEN_ADDRS]);
+	sys_close(fds[OPEN_CONG]);
+	if (s->park_peer >= 0) {
+		sys_close(s->park_peer);
+		s->park_peer = -1;
+	}
+	set_lost(s, false);
+	return 0;
+}
+
+/* One try, with every lock of the socket held: 0 on a running engine,
+ * -EAGAIN while none runs, or the new engine's refusal. */
+static int reattach_locked(struct rdsb_lsock *s)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_ATTACH };
+	int fds[OPEN_FDS], ctl, nfds, transport, err;
+	bool opened = false;
+
+	if (!rdsb_engine_gone(s))
+		return 0;	/* another thread moved it */
+	set_lost(s, true);
+	ctl = rdsb_engine_connect();
+	if (ctl < 0)
+		return park(s);
+	nfds = -ENOENT;
+	if (s->epoch != s->lsh->epoch) {
+		/* another process holding the socket moved it already */
+		req.val = s->lsh->stream_ino;
+		nfds = rdsb_engine_open(ctl, &req, fds, &transport);
+	}
+	if (nfds == -ENOENT) {
+		opened = true;
+		nfds = rdsb_engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
+		err = nfds < 0 ? nfds : replay(ctl, s);
+		if (err && nfds >= 0)
+			close_fds(fds, nfds);
+		nfds = err ? err : nfds;
+	}
+	if (nfds < 0) {
+		sys_close(ctl);
+		/* an engine still starting (or stopping) refuses: try again */
+		return nfds == -EAFNOSUPPORT || nfds == -EPIPE ? park(s) : nfds;
+	}
+	return swap_in(s, ctl, fds, nfds, transport, opened);
+}
+
+static int reattach(struct rdsb_lsock *s)
+{
+	int err;
+
+	rdsb_lock(&s->lsh->rlock);
+	rdsb_lock(&s->lsh->wlock);
+	rdsb_lock(&s->lsh->clock);
+	err = reattach_locked(s);
+	pthread_mutex_unlock(&s->lsh->clock);
+	pthread_mutex_unlock(&s->lsh->wlock);
+	pthread_mutex_unlock(&s->lsh->rlock);
+	return err;
+}
+
+int rdsb_engine_back(struct rdsb_lsock *s, bool block, int64_t end_ms)
+{
+	for (;;) {
+		int64_t wait = RDSB_ENGINE_RETRY_MS;
+		struct timespec ts;
+		int err = reattach(s);
+
+		if (err != -EAGAIN || !block)
+			return err;
+		if (end_ms >= 0) {
+			int64_t left = end_ms - rdsb_now_ms();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			if (left < wait)
+				wait = left;
+		}
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = wait % 1000 * 1000000;
+		if (nanosleep(&ts, NULL) < 0 && errno == EINTR)
+			return -EINTR;
+	}
+}
