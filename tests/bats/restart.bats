@@ -157,7 +157,9 @@ restart_during() {
 	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
 	# a program that is not rds-bpf's stays attached, and load says so
 	engine_stop A kill
-	in_host A ip link set dev eth0 xdp off
+	# (skb mode by default on veth: the program it left is a generic one)
+	in_host A ip link set dev eth0 xdpgeneric off
+	in_host A ip link set dev eth0 xdpdrv off
 	in_host A ip link set dev eth0 xdpgeneric obj "$BATS_TEST_DIRNAME/../../build/bpf/rules.bpf.o" sec xdp
 	run engine_up A --transport xdp --dev eth0 --mode skb
 	[ "$status" -ne 0 ]

@@ -80,7 +80,7 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags, struct rdsb_so
 		struct rdsb_sock_shm *sh = __atomic_load_n(&s->shm, __ATOMIC_ACQUIRE);
 		uint32_t seen = __atomic_load_n(&sh->release_seq, __ATOMIC_SEQ_CST);
 		uint64_t cur = __atomic_load_n(&sh->snd_bytes, __ATOMIC_SEQ_CST);
-		bool block = !rdsb_nonblocking(s->fd, flags);
+		bool block;
 		int err;
 
 		if (!s->lost && cur < sndbuf(s)) {
@@ -91,6 +91,8 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags, struct rdsb_so
 			}
 			continue;
 		}
+		/* whether the fd blocks is asked only when there is no room */
+		block = !rdsb_nonblocking(s->fd, flags);
 		if (rdsb_engine_gone(s)) {
 			err = rdsb_engine_back(s, block, dp ? rdsb_now_ms() + rdsb_timeo_ms(&s->st->sndtimeo) : -1);
 			if (err)
