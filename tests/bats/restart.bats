@@ -44,10 +44,14 @@ restart_app() {
 	for _ in $(seq 200); do [ -e "$d/ready" ] && break; sleep 0.05; done
 	[ -e "$d/ready" ]
 	engine_stop "$1" "$2"
+	# unloaded with a bound socket, the engine leaves only the mark that
+	# tells the next one to hold datagrams for the ports of sockets coming back
+	[ "$2" = kill ] || [ "$(ls "$(pins "$1")")" = rebind ]
 	[ "$1" = A ] && touch "$d/local"
 	touch "$d/gone"
 	sleep 2
 	engine_up "$1"
+	[ ! -e "$(pins "$1")/rebind" ]
 	wait "$app" || { cat "$d/app" "$d/echo"; return 1; }
 	cat "$d/app"
 }
@@ -76,6 +80,27 @@ app_ran() {	# the application of restart_app (in $output) ran to its end
 @test "engine of the peer killed -9: the peer's blocked receiver gets the datagrams sent after the restart" {
 	run restart_app B kill
 	app_ran
+}
+
+@test "a first engine drops a datagram for a port nobody bound at once, counted; a socket bound later does not get it" {
+	local d=$BATS_TEST_TMPDIR start age rb
+	[ -z "$(ls "$(pins B)/rebind" 2>/dev/null)" ]
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1 -s 100:100 -S 1 >"$d/s1"
+	wait_counter B drop_no_socket 1
+	# dropped, not held for RDSB_REBIND_MS (2 s) after the start: B's engine
+	# is younger than that (its start time in clock ticks since boot)
+	start=$(awk '{ print $22 }' "/proc/$(engine_pid B)/stat")
+	age=$(awk -v s="$start" -v hz="$(getconf CLK_TCK)" '{ print $1 - s / hz }' /proc/uptime)
+	echo "dropped by B's engine $age s after its start"
+	awk -v a="$age" 'BEGIN { exit !(a < 2) }'
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -s 100:100 -S 2 -t 10 --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1 -s 100:100 -S 2 >"$d/s2"
+	wait $rb || { cat "$d/rb"; return 1; }
+	cat "$d/rb"
+	[ "$(sent_hash "$d/s2")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+	[ "$(counter B drop_no_socket)" -eq 1 ]
 }
 
 # restart_during HOST HOW N HOLD: A sends N datagrams to B (A's sndbuf 8 MB;

@@ -93,7 +93,7 @@ static void rm_pins(int at, const char *name)
 	d = fdopendir(fd);
 	while (d && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			unlinkat(fd, de->d_name, 0);
+			unlinkat(fd, de->d_name, de->d_type == DT_DIR ? AT_REMOVEDIR : 0);
 	if (d)
 		closedir(d);
 	else
@@ -131,7 +131,10 @@ static int make_pin_dir(struct rdsb_engine *e)
 	rdsb_pin_dir(e->pin_dir, sizeof(e->pin_dir));
 	name = strrchr(e->pin_dir, '/') + 1;
 	/* No engine runs here (we own the control socket), so pins left by a
-	 * killed one are stale. */
+	 * killed one are stale; or the directory is RDSB_PIN_REBIND's. Either
+	 * way the sockets of the engine before may come back. Only root makes
+	 * entries in root (open_own_dir). */
+	e->restarted = !faccessat(root, name, F_OK, AT_SYMLINK_NOFOLLOW);
 	rm_pins(root, name);
 	if (mkdirat(root, name, 0700) < 0) {
 		err = -errno;
@@ -141,14 +144,20 @@ static int make_pin_dir(struct rdsb_engine *e)
 	return err;
 }
 
-/* e->pin_dir and what is in it: pinned, so ours, but opened as above. */
+/* e->pin_dir and what is in it: pinned, so ours, but opened as above. With
+ * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND. */
 static void rm_pin_dir(struct rdsb_engine *e)
 {
-	int root = open_pin_root();
+	const char *name = strrchr(e->pin_dir, '/') + 1;
+	int root = open_pin_root(), fd;
 
 	if (root < 0)
 		return;
-	rm_pins(root, strrchr(e->pin_dir, '/') + 1);
+	rm_pins(root, name);
+	if (e->rebind_next && !mkdirat(root, name, 0700) && (fd = open_own_dir(root, name)) >= 0) {
+		mkdirat(fd, RDSB_PIN_REBIND, 0700);
+		close(fd);
+	}
 	close(root);
 }
 

@@ -179,12 +179,27 @@ static void on_signal(int sig)
 	stop_signal = stop_signal ? 2 : 1;	/* a second one: stop, drained or not */
 }
 
+/* Whether the next engine should hold datagrams for unbound ports: this one
+ * has bound sockets, which will go to it, or is stopping within its own
+ * rebind time, before the sockets it waited for came back. */
+static void note_rebind(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s;
+
+	if (rdsb_now_ns() < e->rebind_until)
+		e->rebind_next = true;
+	list_for_each_entry(s, &e->socks, item)
+		if (s->bound && !s->closed)
+			e->rebind_next = true;
+}
+
 /* Unload (or SIGTERM) drains, bounded by RDSB_DRAIN_MS: applications take
  * their sockets to the next engine, and this one stays while what they
  * wrote to it is read and sent and not yet acknowledged by the peers, or
  * what the peers sent is not yet written into the applications' streams. */
 static void drain_start(struct rdsb_engine *e)
 {
+	note_rebind(e);
 	e->draining = true;
 	e->drain_until = e->now + RDSB_DRAIN_MS * 1000000ull;
 	rdsb_socks_drain_start(e);
@@ -342,9 +357,13 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 		return RDSB_ENGINE_SETUP_FAILED;
 	}
 	err = RDSB_ENGINE_SETUP_FAILED;
-	/* before the transport, whose BPF programs keep the same time */
-	e->rebind_until = rdsb_now_ns() + RDSB_REBIND_MS * 1000000ull;
-	if (rdsb_cong_init(e) || e->tp->init(e, cfg) || e->tp->listen(e))
+	if (rdsb_cong_init(e))
+		goto out;
+	/* before the transport, whose BPF programs keep the same time; on a
+	 * first start no socket can come back: an unbound port drops at once */
+	if (e->restarted)
+		e->rebind_until = rdsb_now_ns() + RDSB_REBIND_MS * 1000000ull;
+	if (e->tp->init(e, cfg) || e->tp->listen(e))
 		goto out;
 	err = RDSB_ENGINE_STOPPED;
 	if (on_ready)
@@ -395,6 +414,7 @@ out:
 
 		/* paths marked in the last pass are shut down (and drained into
 		 * their sockets) as in any other */
+		note_rebind(e);	/* also when the loop failed, without a drain */
 		e->stopping = true;
 		e->rebind_until = 0;
 		rdsb_held_release(e, NULL);

@@ -292,7 +292,11 @@ struct rdsb_engine {
 	struct list_head rx_ready;	/* stalled paths whose socket has room (p->rx_wait) */
 	struct list_head held;		/* rdsb_held: for ports not yet bound again */
 	uint64_t held_bytes;
-	uint64_t rebind_until;		/* ns: RDSB_REBIND_MS after the start */
+	uint64_t rebind_until;		/* ns: RDSB_REBIND_MS after a restart, else 0 */
+	/* sockets may come back: the engine before this one was killed, or
+	 * stopped with bound sockets (bpf_load.c, the pin directory) */
+	bool restarted;
+	bool rebind_next;		/* so may this one's: tell the next engine */
 	uint32_t next_sock_id;
 	uint32_t cong_gen;		/* congestion map updates seen (rdsb_sock_shm cong_gen) */
 	uint32_t gen_num;		/* GEN_NUM we advertise, random per start */
@@ -367,8 +371,12 @@ void rdsb_paths_info_update(struct rdsb_engine *e);
 void rdsb_paths_info_forget(struct rdsb_engine *e, const struct rdsb_conn *c);
 
 /* bpf_load.c: bpffs, the pin directory, BPF objects sharing the engine's maps */
+/* In the pin directory of an engine that stopped with bound sockets: the
+ * directory stays, with this (empty) one in it, for the next engine. */
+#define RDSB_PIN_REBIND "rebind"
 /* the core's maps, pinned; *unsafe: the pin directory is not safe to use,
- * which no fallback mends */
+ * which no fallback mends. Sets e->restarted if that directory was there
+ * (the engine before was killed, or left RDSB_PIN_REBIND). */
 int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe);
 void rdsb_bpf_unload_core(struct rdsb_engine *e);
 /* Load a transport's BPF object (opened, not loaded): the maps the engine
@@ -494,7 +502,7 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
  * batch (rdsb_paths_resume, from the event loop; true if there were any). */
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s);
 bool rdsb_paths_resume(struct rdsb_engine *e);
-/* For RDSB_REBIND_MS after a start, a datagram for a port nobody bound is
+/* For RDSB_REBIND_MS after a restart, a datagram for a port nobody bound is
  * held (at most RDSB_HELD_MAX bytes), for the socket of the engine before
  * this one to come back: false if it cannot be. Released to s once s is
  * bound; with s NULL (the time is over), to its socket or dropped. */
