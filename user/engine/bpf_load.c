@@ -119,7 +119,7 @@ static int open_pin_root(void)
 /* A fresh, empty pin directory for this netns, in e->pin_dir. */
 static int make_pin_dir(struct rdsb_engine *e)
 {
-	int root = open_pin_root(), err = 0;
+	int root = open_pin_root(), err = 0, fd;
 	const char *name;
 
 	if (root < 0) {
@@ -132,9 +132,11 @@ static int make_pin_dir(struct rdsb_engine *e)
 	name = strrchr(e->pin_dir, '/') + 1;
 	/* No engine runs here (we own the control socket), so pins left by a
 	 * killed one are stale; or the directory is RDSB_PIN_REBIND's. Either
-	 * way the sockets of the engine before may come back. Only root makes
-	 * entries in root (open_own_dir). */
-	e->restarted = !faccessat(root, name, F_OK, AT_SYMLINK_NOFOLLOW);
+	 * way the sockets of the engine before may come back. */
+	fd = open_own_dir(root, name);
+	e->restarted = fd >= 0;
+	if (fd >= 0)
+		close(fd);
 	rm_pins(root, name);
 	if (mkdirat(root, name, 0700) < 0) {
 		err = -errno;

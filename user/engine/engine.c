@@ -180,14 +180,11 @@ static void on_signal(int sig)
 }
 
 /* Whether the next engine should hold datagrams for unbound ports: this one
- * has bound sockets, which will go to it, or is stopping within its own
- * rebind time, before the sockets it waited for came back. */
+ * has bound sockets, which will go to it. */
 static void note_rebind(struct rdsb_engine *e)
 {
 	struct rdsb_sock *s;
 
-	if (rdsb_now_ns() < e->rebind_until)
-		e->rebind_next = true;
 	list_for_each_entry(s, &e->socks, item)
 		if (s->bound && !s->closed)
 			e->rebind_next = true;
@@ -415,6 +412,8 @@ out:
 		/* paths marked in the last pass are shut down (and drained into
 		 * their sockets) as in any other */
 		note_rebind(e);	/* also when the loop failed, without a drain */
+		if (err == RDSB_ENGINE_SETUP_FAILED)
+			e->rebind_next = e->restarted;	/* not started: pass it on */
 		e->stopping = true;
 		e->rebind_until = 0;
 		rdsb_held_release(e, NULL);
