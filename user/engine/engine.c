@@ -409,11 +409,11 @@ out:
 		struct rdsb_sock *s, *ts2;
 		struct ctl_client *c, *tc;
 
-		/* paths marked in the last pass are shut down (and drained into
-		 * their sockets) as in any other */
 		note_rebind(e);	/* also when the loop failed, without a drain */
 		if (err == RDSB_ENGINE_SETUP_FAILED)
 			e->rebind_next = e->restarted;	/* not started: pass it on */
+		/* paths marked in the last pass are shut down (and drained into
+		 * their sockets) as in any other */
 		e->stopping = true;
 		e->rebind_until = 0;
 		rdsb_held_release(e, NULL);
