@@ -280,6 +280,7 @@ struct rdsb_event {
 	X(BPF_RX_TO_ENGINE,	"bpf_rx_to_engine")			\
 	X(BPF_DROP_SHORT,	"bpf_drop_short_record")		\
 	X(BPF_DROP_REDIRECT,	"bpf_drop_redirect_failed")		\
+	X(BPF_OUTBOX_SKBS,	"bpf_outbox_skbs")			\
 	X(BPF_EVENTS_LOST,	"bpf_events_lost")				\
 	X(DROP_NO_PATH,		"drop_no_path")				\
 	X(ACCEPT_PARKED,	"accept_parked")			\

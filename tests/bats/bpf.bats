@@ -41,7 +41,7 @@ transfer() {
 	engine_up A --bpf
 	engine_up B --bpf
 	in_host B "$RDSB_BIN" status -j | jq -e '.data_path == "bpf"'
-	for m in rdsb_pathsk rdsb_rxpath rdsb_socks rdsb_bound rdsb_rcvq rdsb_events; do
+	for m in rdsb_pathsk rdsb_rxpath rdsb_socks rdsb_bound rdsb_rcvq rdsb_events rdsb_outbox rdsb_out_to; do
 		[ -e "$(pins B)/$m" ]
 	done
 	bpftool -j prog show | jq -e '[.[].name] | (index("rdsb_parse") and index("rdsb_verdict") and index("rdsb_deliver"))'
@@ -219,6 +219,26 @@ tcp_delta() {
 	[ "$(bpf_counter B rx_delivered)" -eq 900 ]
 	[ "$(counter B drop_no_path)" -eq 0 ]
 	[ "$(counter B bpf_drop_redirect_failed)" -eq 0 ]
+}
+
+@test "load --bpf: the engine's own deliveries reach the socket by redirect from its outbox, whole, in order, once" {
+	# Loopback datagrams are all the engine's to deliver. Written into the
+	# application's socket they could be read twice: a read racing the
+	# write takes part of an skb from the receive queue, then the verdict
+	# moves the whole skb to the psock queue (docs/design.md). That showed
+	# as a repeated header in about 1 of 100 runs of 500 datagrams.
+	engine_up A --bpf
+	bpftool -j prog show | jq -e '[.[].name] | index("rdsb_outbox_deliver")'
+	rds A "$RDSB_XFER" recv -b $ADDR_A:4000 -n 3000 -s 0:70000 -t 60 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.o" >"$BATS_TEST_TMPDIR/ro" &
+	r=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_A:4000 -n 3000 -s 0:70000 >"$BATS_TEST_TMPDIR/so"
+	wait $r || { cat "$BATS_TEST_TMPDIR/ro"; return 1; }
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/so")" = "$(recv_hash "$BATS_TEST_TMPDIR/ro" $ADDR_A:5000)" ]
+	[ "$(counter A rx_delivered)" -eq 3000 ]
+	[ "$(bpf_counter A bpf_outbox_skbs)" -gt 0 ]
+	[ "$(counter A bpf_drop_redirect_failed)" -eq 0 ]
 }
 
 @test "load --bpf --sk-msg: applications send on the path sockets themselves, the engine keeps the copies" {

@@ -261,6 +261,13 @@ static void t_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room
 	tp.armed = room;
 }
 
+static int t_sock_out(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	(void)e;
+	(void)s;
+	return -1;	/* deliveries go into the socket's own stream */
+}
+
 static const struct rdsb_transport mock_tp = {
 	.name = "mock",
 	.conn_alloc = t_conn_alloc,
@@ -284,6 +291,7 @@ static const struct rdsb_transport mock_tp = {
 	.sock_close = t_sock_nop,
 	.sock_delivered = t_sock_delivered,
 	.sock_arm = t_sock_arm,
+	.sock_out = t_sock_out,
 };
 
 

@@ -193,11 +193,48 @@ int rdsb_verdict_pr(struct __sk_buff *skb)
 	return verdict(skb, offset_probe(skb));
 }
 
-/* On application sockets: what the engine writes joins the same queue as
- * what rdsb_verdict redirects there, in order. */
+/* On application sockets: anything that lands in one joins the queue
+ * rdsb_verdict and rdsb_outbox_deliver redirect to. */
 SEC("sk_skb")
 int rdsb_deliver(struct __sk_buff *skb)
 {
+	return SK_PASS;
+}
+
+/* The engine's deliveries. Were they written into the application's
+ * socket, a read racing the write could take part of an skb from its
+ * receive queue (unix_bpf_recvmsg reads there while the psock queue is
+ * empty) before the verdict moved the whole skb, those bytes again, to the
+ * psock queue. So the engine writes them into the outbox instead, one
+ * sendmsg per socket, naming the socket in rdsb_out_to first: this verdict
+ * runs inside that sendmsg and redirects them to the psock queue, the one
+ * queue the application reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rdsb_outbox SEC(".maps");
+
+/* The socket index, written by the engine through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} rdsb_out_to SEC(".maps");
+
+SEC("sk_skb")
+int rdsb_outbox_deliver(struct __sk_buff *skb)
+{
+	__u32 key = 0, *idx = bpf_map_lookup_elem(&rdsb_out_to, &key);
+
+	if (!idx || bpf_sk_redirect_map(skb, &rdsb_socks, *idx, BPF_F_INGRESS) != SK_PASS) {
+		count(RDSB_C_BPF_DROP_REDIRECT);
+		return SK_DROP;
+	}
+	count(RDSB_C_BPF_OUTBOX_SKBS);
 	return SK_PASS;
 }
 

@@ -131,6 +131,58 @@ static int inbox_init(struct rdsb_engine *e, int map_fd)
 	return 0;
 }
 
+/* The outbox (rdsb_outbox_deliver): the engine writes into out_ev.fd, its
+ * peer is in rdsb_outbox. Its send buffer holds what waits for an
+ * application socket's receive buffer; the core keeps each socket's share
+ * under its hard limit, so the buffer is large enough for many. */
+#define OUTBOX_SNDBUF (256 << 20)
+
+static int outbox_init(struct rdsb_engine *e, struct sockmap_rx *skel)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+	int sv[2], buf = OUTBOX_SNDBUF;
+	uint32_t key = 0;
+	uint64_t fd;
+
+	if (bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_outbox_deliver), bpf_map__fd(skel->maps.rdsb_outbox),
+			    BPF_SK_SKB_VERDICT, 0) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	t->out_ev.kind = EV_TRANSPORT;
+	t->out_ev.fd = sv[0];
+	t->out_peer = sv[1];
+	fd = (uint64_t)sv[1];
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	t->out_to = mmap(NULL, sizeof(*t->out_to), PROT_READ | PROT_WRITE, MAP_SHARED,
+			 bpf_map__fd(skel->maps.rdsb_out_to), 0);
+	if (t->out_to == MAP_FAILED) {
+		t->out_to = NULL;
+		return -1;
+	}
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.rdsb_outbox), &key, &fd, BPF_ANY);
+}
+
+int tcp_sockmap_sock_out(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+
+	if (tcp_sock(s)->idx < 0 || !t->out_to)
+		return -1;
+	*t->out_to = (uint32_t)tcp_sock(s)->idx;
+	return t->out_ev.fd;
+}
+
+void tcp_sockmap_sock_out_wait(struct rdsb_engine *e)
+{
+	rdsb_ev_set(e, &tcp_of(e)->out_ev, EPOLLOUT);
+}
+
+void tcp_sockmap_outbox_ready(struct rdsb_engine *e)
+{
+	rdsb_ev_set(e, &tcp_of(e)->out_ev, 0);
+	rdsb_socks_flush(e);
+}
+
 /* Where the programs read the strparser offset (sockmap_rx.bpf.c): the
  * kernel-context kfunc where this kernel's BTF has it (6.2+), else
  * bpf_probe_read_kernel. */
@@ -234,6 +286,12 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 			strerror(errno));
 		return err ? err : -ENOMEM;
 	}
+	if (outbox_init(e, skel) < 0) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot set up the engine's outbox: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
+			strerror(errno));
+		return err ? err : -ENOMEM;
+	}
 	if (inbox_init(e, bpf_map__fd(skel->maps.rdsb_inbox)) < 0) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot set up the engine's inbox: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
@@ -275,6 +333,15 @@ void tcp_sockmap_exit(struct rdsb_engine *e)
 		close(tcp_of(e)->inbox_peer);
 	}
 	tcp_of(e)->inbox_ev.fd = tcp_of(e)->inbox_peer = -1;
+	if (tcp_of(e)->out_ev.fd >= 0) {
+		rdsb_ev_del(e, &tcp_of(e)->out_ev);
+		close(tcp_of(e)->out_ev.fd);
+		close(tcp_of(e)->out_peer);
+	}
+	tcp_of(e)->out_ev.fd = tcp_of(e)->out_peer = -1;
+	if (tcp_of(e)->out_to)
+		munmap(tcp_of(e)->out_to, sizeof(*tcp_of(e)->out_to));
+	tcp_of(e)->out_to = NULL;
 	free(tcp_of(e)->inbox_buf);
 	tcp_of(e)->inbox_buf = NULL;
 	if (tcp_of(e)->rcvq && tcp_of(e)->rcvq != MAP_FAILED)

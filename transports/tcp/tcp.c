@@ -414,6 +414,7 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	if (!t)
 		return -ENOMEM;
 	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->copies_ev.fd = t->inbox_peer = t->tx_listen = -1;
+	t->out_ev.fd = t->out_peer = -1;
 	e->tp_priv = t;
 	/* --bpf and --sk-msg ask for a data path: without it load stops, after
 	 * one line that says why, rather than run the other one unasked */
@@ -463,6 +464,8 @@ static void tcp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events
 		tcp_events_read(e);
 	else if (ev == &t->inbox_ev)
 		tcp_sockmap_inbox_read(e);
+	else if (ev == &t->out_ev)
+		tcp_sockmap_outbox_ready(e);
 	else if (ev == &t->copies_ev)
 		tcp_skmsg_drain(e);
 }
@@ -663,6 +666,8 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_close = tcp_sock_close,
 	.sock_delivered = tcp_sockmap_sock_delivered,
 	.sock_arm = tcp_sockmap_sock_arm,
+	.sock_out = tcp_sockmap_sock_out,
+	.sock_out_wait = tcp_sockmap_sock_out_wait,
 	.info = tcp_info,
 	.probe_bpf = tcp_sockmap_probe,
 	.status = tcp_status,

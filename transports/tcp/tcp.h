@@ -75,6 +75,9 @@ struct rdsb_tcp {			/* e->tp_priv */
 	struct rdsb_sock **sock_at;	/* index -> socket */
 	struct rdsb_ev inbox_ev;	/* the engine's end of rdsb_inbox */
 	int inbox_peer;			/* kept open: the pair stays connected */
+	struct rdsb_ev out_ev;		/* the engine's end of rdsb_outbox (deliveries) */
+	int out_peer;
+	uint32_t *out_to;		/* mmap of rdsb_out_to: the socket they go to */
 	uint8_t *inbox_buf;		/* one whole record at most */
 	size_t inbox_len;
 	struct rdsb_hash paths_by_cookie;	/* rdsb_tcp_path.cookie_node */
@@ -159,6 +162,9 @@ void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 uint64_t tcp_sockmap_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
 void tcp_sockmap_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
+int tcp_sockmap_sock_out(struct rdsb_engine *e, struct rdsb_sock *s);
+void tcp_sockmap_sock_out_wait(struct rdsb_engine *e);
+void tcp_sockmap_outbox_ready(struct rdsb_engine *e);
 
 /* skmsg_tx.c */
 int tcp_skmsg_init(struct rdsb_engine *e);

@@ -174,6 +174,7 @@ struct rdsb_sock {
 	uint64_t rx_written;		/* written into the delivery stream */
 	size_t rx_head_off;
 	bool congested;
+	bool out_capped;		/* the outbox took hard_limit: the timer writes the rest */
 	bool tx_held;			/* sent to a full connection: not read until it drains */
 	bool rd_eof;			/* the engine drains: its stream is read to the end */
 	uint8_t *held_rest;		/* what was read past that request, raw */
@@ -270,6 +271,12 @@ struct rdsb_transport {
 	void (*sock_close)(struct rdsb_engine *e, struct rdsb_sock *s);
 	uint64_t (*sock_delivered)(struct rdsb_engine *e, const struct rdsb_sock *s);
 	void (*sock_arm)(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
+	/* Where the core writes the socket's deliveries: -1 = its own stream
+	 * (s->data), else a socket of the transport's, made ready for this
+	 * socket's records (the sockmap path's outbox). sock_out_wait: that
+	 * socket is full; the transport calls rdsb_socks_flush once it is not. */
+	int (*sock_out)(struct rdsb_engine *e, struct rdsb_sock *s);
+	void (*sock_out_wait)(struct rdsb_engine *e);
 
 	/* RDS_INFO_* tables of its own (rds_info_register_func): the item
 	 * size, or -ENOPROTOOPT for an optname it does not have. */
@@ -414,6 +421,7 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
 bool rdsb_sock_ack_wake(const struct rdsb_sock *s);
 void rdsb_sock_cong_notify(struct rdsb_engine *e, int peer_slot);
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next);
+void rdsb_socks_flush(struct rdsb_engine *e);
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s);
 /* Bytes in the delivery stream the application has not read yet. */
 uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s);

@@ -365,7 +365,25 @@ static void delivered(void *ctx, struct rdsb_msg *m)
 static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) || s->rd_eof ? 0 : EPOLLIN) |
-				 (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
+				 (list_empty(&s->rx_q) || e->tp->sock_out(e, s) >= 0 ? 0 : EPOLLOUT));
+}
+
+/* Deliveries through the transport's outbox reach the application's queue
+ * without filling a socket buffer of the engine's: they stop once the
+ * stream holds hard_limit, and the timer writes the rest as it drains. */
+static int write_out(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_writer *w)
+{
+	int fd = e->tp->sock_out(e, s), err;
+
+	if (fd < 0)
+		return rdsb_records_write(s->data.fd, w);
+	s->out_capped = rdsb_sock_stream_bytes(e, s) >= hard_limit(s);
+	if (s->out_capped)
+		return 0;
+	err = rdsb_records_write(fd, w);
+	if (!err && !list_empty(w->q))
+		e->tp->sock_out_wait(e);
+	return err;
 }
 
 static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
@@ -373,7 +391,7 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 	uint64_t delivered_bytes = 0;
 	struct rdsb_writer w = { .q = &s->rx_q, .head_off = &s->rx_head_off, .stream_off = &delivered_bytes,
 				 .encode = delivery_hdr, .done = delivered, .ctx = s };
-	int err = rdsb_records_write(s->data.fd, &w);
+	int err = write_out(e, s, &w);
 
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
@@ -767,6 +785,16 @@ bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_r
 	return true;
 }
 
+/* The transport's outbox has room again: what waited for it. */
+void rdsb_socks_flush(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->socks, item)
+		if (!list_empty(&s->rx_q))
+			flush(e, s);
+}
+
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
 {
 	struct rdsb_sock *s, *t;
@@ -779,10 +807,11 @@ void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
 			if (s->hold_until < *next)
 				*next = s->hold_until;
 		}
-		if (!s->congested)
-			continue;
-		rdsb_sock_check_cong(e, s);
-		if (s->congested && e->now + CONG_POLL < *next)
+		if (s->out_capped)
+			flush(e, s);
+		else if (s->congested)
+			rdsb_sock_check_cong(e, s);
+		if ((s->congested || s->out_capped) && e->now + CONG_POLL < *next)
 			*next = e->now + CONG_POLL;
 	}
 }

@@ -171,6 +171,13 @@ static void no_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t roo
 	(void)room;
 }
 
+static int own_stream(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	(void)e;
+	(void)s;
+	return -1;
+}
+
 static int no_info(struct rdsb_engine *e, int optname, struct rdsb_info_out *o)
 {
 	(void)e;
@@ -232,6 +239,8 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(sock_close, sock_nothing);
 	FILL(sock_delivered, none_delivered);
 	FILL(sock_arm, no_sock_arm);
+	FILL(sock_out, own_stream);
+	FILL(sock_out_wait, nothing);
 	FILL(info, no_info);
 	FILL(probe_bpf, no_bpf_data_path);
 	FILL(status, userspace_status);
