@@ -46,7 +46,7 @@ SKELS      := $(BPF_OBJ:.bpf.o=.skel.h)
 vpath %.bpf.c $(BPF_DIRS)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
-HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*.h)
+HEADERS    := $(wildcard include/rds-bpf/*.h user/*/*.h tools/*.h transports/*/*.h tests/unit/*.h)
 
 # libFuzzer harnesses, one per parser (tests/fuzz/fuzz_NAME.c, seeds in
 # tests/fuzz/corpus/NAME): `make fuzz` runs each FUZZ_SECONDS
