@@ -209,22 +209,6 @@ int rdsb_deliver(struct __sk_buff *skb)
  * sendmsg per socket, naming the socket in rdsb_out_to first: this verdict
  * runs inside that sendmsg and redirects them to the psock queue, the one
  * queue the application reads. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} rdsb_outbox SEC(".maps");
-
-/* The socket index, written by the engine through mmap. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} rdsb_out_to SEC(".maps");
-
 SEC("sk_skb")
 int rdsb_outbox_deliver(struct __sk_buff *skb)
 {

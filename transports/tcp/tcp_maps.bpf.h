@@ -46,6 +46,25 @@ struct {
 	__type(value, __u64);
 } rdsb_inbox SEC(".maps");
 
+/* The engine's outbox (the engine writes its own deliveries into its peer
+ * end) and the index of the socket they are for: rdsb_outbox_deliver in
+ * sockmap_rx.bpf.c. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rdsb_outbox SEC(".maps");
+
+/* The socket index, written by the engine through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} rdsb_out_to SEC(".maps");
+
 /* Bound sockets: (address slot, port) -> index. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
