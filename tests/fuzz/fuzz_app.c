@@ -78,6 +78,11 @@ bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg
 	rdsb_msg_free(m);
 	return true;
 }
+bool rdsb_conn_tx_room(const struct rdsb_conn *c)
+{
+	(void)c;
+	return true;
+}
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
 {
 	memcpy(out, e->counters, sizeof(e->counters));
@@ -115,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INIT_LIST_HEAD(&e.dead_socks);
 		INIT_LIST_HEAD(&e.conns);
 		INIT_LIST_HEAD(&e.held);
+		INIT_LIST_HEAD(&e.tx_held);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	s->id = 1;
@@ -125,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	INIT_LIST_HEAD(&s->rx_q);
 	INIT_LIST_HEAD(&s->stalled);
 	INIT_LIST_HEAD(&s->attached);
+	INIT_LIST_HEAD(&s->tx_wait);
 	list_add_tail(&s->item, &e.socks);
 	while (size && !s->closed) {
 		if (!(data[0] & 1)) {

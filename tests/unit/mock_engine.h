@@ -83,6 +83,7 @@ void __wrap_rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
 static struct {
 	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
 	bool connect_fails, last_reset, xmit_fails;
+	bool ack_waiting;		/* ack_wait's last answer: each ack wakes */
 	bool stream;			/* recv_path reads p->ev.fd as a record stream */
 	uint64_t armed;			/* sock_arm's last room */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
@@ -217,7 +218,7 @@ static void t_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting)
 {
 	(void)e;
 	(void)p;
-	(void)waiting;
+	tp.ack_waiting = waiting;
 }
 
 static uint64_t t_ack_poll(struct rdsb_engine *e, struct rdsb_path *p)
@@ -314,6 +315,7 @@ static void mock_engine_init(void)
 	INIT_LIST_HEAD(&eng.dropped);
 	INIT_LIST_HEAD(&eng.rx_ready);
 	INIT_LIST_HEAD(&eng.held);
+	INIT_LIST_HEAD(&eng.tx_held);
 	eng.tp = &mock_tp;
 	eng.cong = cong;
 	eng.max_paths = RDS_MPATH_WORKERS;

@@ -20,6 +20,7 @@
 static struct rdsb_sock sock;		/* the one bound socket */
 static bool sock_bound, sock_full;
 static uint64_t delivered_seq[64];
+static uint64_t delivered_sum[64];	/* FNV-1a of each payload */
 static unsigned int ndelivered;
 static unsigned int sent_calls;
 static uint32_t sent_bytes;
@@ -37,14 +38,25 @@ struct rdsb_sock *__wrap_rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t 
 	return sock_bound && port == sock.port ? &sock : NULL;
 }
 
+static uint64_t fnv(const uint8_t *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
 bool __wrap_rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
 {
 	(void)e;
 	(void)s;
 	if (!force && sock_full)
 		return false;
-	if (ndelivered < 64)
+	if (ndelivered < 64) {
 		delivered_seq[ndelivered] = m->seq;
+		delivered_sum[ndelivered] = fnv(m->data, m->len);
+	}
 	ndelivered++;
 	rdsb_msg_free(m);
 	return true;
@@ -519,6 +531,50 @@ static void test_stream_malformed_is_reset_unread(void **state)
 	close(peer);
 }
 
+/* Payloads of 64 KiB and more are read from the socket straight into the
+ * message; whatever the pieces the stream comes in, each record arrives
+ * whole, with its own bytes, and the next header is found after it. */
+static void test_stream_large_records_whole(void **state)
+{
+	static const uint32_t lens[] = { 1 << 20, 70000, 16, 65536, 0, 1 << 20 };
+	enum { NREC = sizeof(lens) / sizeof(lens[0]) };
+	uint64_t sums[NREC];
+	size_t total = 0, n = 0, sent = 0, piece = 1;
+	uint8_t *buf;
+	int peer;
+	struct rdsb_path *p = stream_path(&peer);
+
+	(void)state;
+	for (unsigned int i = 0; i < NREC; i++)
+		total += RDS_HEADER_SIZE + lens[i];
+	buf = malloc(total);
+	assert_non_null(buf);
+	for (unsigned int i = 0; i < NREC; i++) {
+		n += put_record(buf + n, i + 1, 5000, 4000, lens[i]);
+		for (uint32_t j = 0; j < lens[i]; j++)
+			buf[n - lens[i] + j] = (uint8_t)(j * 7 + i);
+		sums[i] = fnv(buf + n - lens[i], lens[i]);
+	}
+	/* pieces of 1, 37, 1369, ... bytes: header and payload split anywhere */
+	while (sent < total) {
+		size_t k = total - sent < piece ? total - sent : piece;
+		ssize_t w = write(peer, buf + sent, k);
+
+		assert_true(w > 0);
+		sent += (size_t)w;
+		t_recv(&eng, p);
+		piece = piece * 37 % 300007 + 1;
+	}
+	assert_int_equal(ndelivered, NREC);
+	for (unsigned int i = 0; i < NREC; i++) {
+		assert_int_equal(delivered_seq[i], i + 1);
+		assert_true(delivered_sum[i] == sums[i]);
+	}
+	assert_int_equal(p->next_rx_seq, NREC + 1);
+	free(buf);
+	close(peer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cong_map_and_pings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_large_records_whole, setup, teardown),
 	};
 
 

@@ -6,8 +6,9 @@
  * id lookups, the delivery record (its header decoded already), the
  * congestion accounting (congested above rcvbuf, clear
  * below half of it, counted as the application reads), the bit cleared
- * when a congested socket closes, and the hard limit at which a path
- * stalls, resumed after the batch in which the application read.
+ * when a congested socket closes, the hard limit at which a path
+ * stalls, resumed after the batch in which the application read, and the
+ * senders held on a full connection, read again as it has room.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -250,6 +251,110 @@ static void test_hard_limit_stalls_a_path(void **state)
 	p->ev.fd = -1;
 }
 
+/* The application sends a datagram of LEN bytes to B:4000 as the library
+ * does (counted in its shared page, written on its stream), and the engine
+ * reads the stream as epoll would have it. */
+static void app_send(struct rdsb_sock *s, uint32_t len)
+{
+	static uint8_t payload[1 << 16];
+	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC, .len = len, .dport = 4000 };
+
+	memcpy(req.daddr, B, 16);
+	s->shm->snd_bytes += len;
+	assert_int_equal(send(s->app_fd, &req, sizeof(req), MSG_DONTWAIT), sizeof(req));
+	assert_int_equal(send(s->app_fd, payload, len, MSG_DONTWAIT), len);
+	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+}
+
+static struct rdsb_sock *held_at(unsigned int i)
+{
+	struct list_head *pos = eng.tx_held.next;
+
+	while (i--)
+		pos = pos->next;
+	assert_ptr_not_equal(pos, &eng.tx_held);
+	return list_entry(pos, struct rdsb_sock, tx_wait);
+}
+
+/* The peer acknowledges the first message still unacked on P. */
+static void ack_one(struct rdsb_path *p)
+{
+	tp.acked = list_first_entry(&p->unacked, struct rdsb_msg, item)->end_off;
+	rdsb_path_check_acked(&eng, p);
+}
+
+/* What the applications' sends hold for one connection is bounded (4 MiB):
+ * a sender whose datagram filled it is not read, and goes on as soon as one
+ * message is acknowledged, not once half of it is (the wait that left 8
+ * paths of 1 MiB datagrams idle between bursts); the held go on in the
+ * order they were held, one held again goes behind the others; and while
+ * any waits, every ack wakes the engine, whatever the senders' sndbufs. */
+static void test_held_senders_go_on_at_room(void **state)
+{
+	struct rdsb_sock *s1 = open_bound(5001), *s2 = open_bound(5002), *s3 = open_bound(5003);
+	struct rdsb_conn *c;
+	struct rdsb_path *p;
+	unsigned int n = 0;
+
+	(void)state;
+	mock_addr_local = false;	/* B is a peer */
+	c = rdsb_conn_get(&eng, A, B, 0, true);
+	assert_non_null(c);
+	assert_false(c->loopback);
+	c->npaths = 1;
+	p = &c->paths[0];
+	p->state = RDSB_PATH_UP;
+	p->ev.fd = FAKE_FD;
+	/* sndbufs far above what the connection holds: only it holds them */
+	s1->sndbuf = s2->sndbuf = s3->sndbuf = 64u << 20;
+	while (!s1->tx_held) {
+		app_send(s1, 1 << 16);
+		assert_true(++n <= 64);
+	}
+	assert_int_equal(n, 64);	/* 64 x (64 KiB + a message) >= 4 MiB */
+	assert_int_equal(eng.counters[RDSB_C_TX_CONN_FULL], 1);
+	assert_int_equal(s1->data.events & EPOLLIN, 0);
+	/* the next senders: their first datagram is taken, their second waits */
+	app_send(s2, 64);
+	app_send(s2, 1 << 16);
+	app_send(s3, 64);
+	app_send(s3, 64);
+	assert_int_equal(p->nunacked, 66);
+	assert_true(s2->tx_held && s3->tx_held);
+	assert_ptr_equal(held_at(0), s1);
+	assert_ptr_equal(held_at(1), s2);
+	assert_ptr_equal(held_at(2), s3);
+	rdsb_path_check_acked(&eng, p);
+	assert_true(tp.ack_waiting);
+	/* one 64 KiB message acknowledged: room, the held go on */
+	ack_one(p);
+	assert_true(eng.tx_resume);
+	eng.tx_resume = false;
+	rdsb_socks_tx_resume(&eng);
+	/* s1 had nothing more; s2's second datagram (64 KiB) filled it again:
+	 * s2 waits behind s3, whose second datagram is not read */
+	assert_false(s1->tx_held);
+	assert_true(s1->data.events & EPOLLIN);
+	assert_int_equal(p->nunacked, 65 + 1);
+	assert_true(s2->tx_held && s3->tx_held);
+	assert_ptr_equal(held_at(0), s3);
+	assert_ptr_equal(held_at(1), s2);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONN_FULL], 2);
+	/* another: s3 first, then s2 (nothing more), and no one waits */
+	ack_one(p);
+	assert_true(eng.tx_resume);
+	eng.tx_resume = false;
+	rdsb_socks_tx_resume(&eng);
+	assert_int_equal(p->nunacked, 65 + 1);
+	assert_true(list_empty(&eng.tx_held));
+	assert_false(s2->tx_held || s3->tx_held);
+	assert_true((s2->data.events & s3->data.events) & EPOLLIN);
+	/* nobody waits and no sender is short of sndbuf: acks wake no one */
+	rdsb_path_check_acked(&eng, p);
+	assert_false(tp.ack_waiting);
+	p->ev.fd = -1;
+}
+
 /* The record on the delivery stream: the header the library reads as it is
  * (rds-bpf/maps.h), then the payload. */
 static void test_delivery_record(void **state)
@@ -290,6 +395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_congestion_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_clears_congestion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit_stalls_a_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 	};
 	return mock_run_tests(tests);
 }

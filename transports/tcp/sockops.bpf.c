@@ -6,7 +6,8 @@
  * accepted sockets inherit it). On every ack that brings an RTT sample, on
  * retransmission timeouts and state changes it keeps the socket's TCP state
  * in rdsb_tcppath (bpftool map dump shows it per path), and when the engine
- * waits for acknowledgements (ack_wake set: a sender is short of send space) it
+ * waits for acknowledgements (ack_wake set: a sender is short of send space,
+ * or senders wait for room on the path's connection) it
  * raises RDSB_EV_ACKED, so the engine frees acknowledged messages and wakes
  * blocked senders at once instead of at its next poll.
  */

@@ -7,7 +7,8 @@
  * engine marks its sockets in rdsb_tcpsk (the listener, so that accepted
  * sockets inherit the mark, and each socket before it connects), and gives a
  * path socket an rdsb_tcppath entry when it comes up. While a path has an
- * unacknowledged message whose sender was past half its sndbuf (ack_wake)
+ * unacknowledged message whose sender was past half its sndbuf (ack_wake),
+ * or senders wait for its connection to have room (send.c, CONN_TX_MAX),
  * the entry's ack_wake is set, and the program's RDSB_EV_ACKED brings the engine
  * to rdsb_path_check_acked at the ack. Other messages are freed on the
  * engine's next pass (each pass looks at snd_una) or by the poll in

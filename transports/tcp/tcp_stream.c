@@ -147,10 +147,20 @@ void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p)
 		if (!parse(e, p, r))
 			return;
 		r->off = r->len = 0;
-		n = recv(p->ev.fd, r->buf, RXBUF_SIZE, MSG_DONTWAIT);
-		if (n > 0) {
-			r->len = (size_t)n;
-			continue;
+		if (r->hdr_have == RDS_HEADER_SIZE && r->h.len - r->have >= RXBUF_SIZE) {
+			/* a large payload is read in place, without the copy
+			 * out of the buffer; parse completes it once whole */
+			n = recv(p->ev.fd, r->data + r->have, r->h.len - r->have, MSG_DONTWAIT);
+			if (n > 0) {
+				r->have += (size_t)n;
+				continue;
+			}
+		} else {
+			n = recv(p->ev.fd, r->buf, RXBUF_SIZE, MSG_DONTWAIT);
+			if (n > 0) {
+				r->len = (size_t)n;
+				continue;
+			}
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;

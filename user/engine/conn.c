@@ -420,6 +420,7 @@ bool rdsb_paths_shutdown(struct rdsb_engine *e)
 static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	struct rdsb_msg *m, *t;
+	struct rdsb_sock *s;
 
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 		struct rdsb_path *p = &c->paths[i];
@@ -437,6 +438,12 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 	}
 	list_for_each_entry_safe(m, t, &c->pending, item)
 		rdsb_msg_free(m);
+	/* the senders held on it (sock.c) wait for nothing now */
+	list_for_each_entry(s, &e->tx_held, tx_wait)
+		if (s->tx_held_on == c) {
+			s->tx_held_on = NULL;
+			e->tx_resume = true;
+		}
 	e->tp->conn_free(e, c);
 	rdsb_paths_info_forget(e, c);
 	rdsb_hash_del(&e->conns_by_addr, &c->hnode);

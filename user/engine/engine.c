@@ -296,8 +296,10 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 
 /* What the batch left for the top of the loop, where no call chain is inside
  * a path: paths whose socket made room read on, marked paths are shut down
- * (either may lead to the other), closed sockets are freed. True if there
- * was a path to resume or shut down. */
+ * (either may lead to the other), senders held on a connection with room
+ * again are read, closed sockets are freed. True if there was a path to
+ * resume or shut down, or a sender read: the timers look again (what it
+ * sent is waited for, rdsb_path_check_acked, before the loop sleeps). */
 static bool settle(struct rdsb_engine *e)
 {
 	bool any = false;
@@ -307,6 +309,7 @@ static bool settle(struct rdsb_engine *e)
 	if (e->tx_resume) {
 		e->tx_resume = false;
 		rdsb_socks_tx_resume(e);
+		any = true;
 	}
 	rdsb_socks_reap(e);
 	return any;
@@ -326,6 +329,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->dropped);
 	INIT_LIST_HEAD(&e->rx_ready);
 	INIT_LIST_HEAD(&e->held);
+	INIT_LIST_HEAD(&e->tx_held);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;
 	e->ctl_gid = cfg->ctl_gid;
@@ -386,7 +390,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 			break;
 		next = timers(e);
 		if (settle(e))
-			continue;	/* a path went down: its reconnect is a timer */
+			continue;	/* a reconnect, an ack to wait for: timers */
 		e->now = rdsb_now_ns();
 		if (e->draining && next > e->now + DRAIN_POLL_NS)
 			next = e->now + DRAIN_POLL_NS;	/* acks are polled (SIOCOUTQ) */

@@ -120,7 +120,7 @@ struct rdsb_conn {
 	void *t_data;			/* the transport's own per-connection state */
 	uint64_t idle_since;		/* ns: no path up, nothing queued (conn.c: conn_idle) */
 	uint64_t tx_queued;		/* bytes of sends held, messages and payloads */
-	bool tx_full;			/* past CONN_TX_MAX: senders wait (rdsb_sock.tx_held) */
+	unsigned int tx_waiters;	/* sockets held on it (rdsb_sock.tx_held_on) */
 	struct rdsb_hnode hnode;	/* in e->conns_by_addr */
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
@@ -175,7 +175,12 @@ struct rdsb_sock {
 	size_t rx_head_off;
 	bool congested;
 	bool out_capped;		/* the outbox took hard_limit: the timer writes the rest */
-	bool tx_held;			/* sent to a full connection: not read until it drains */
+	/* Sent to a full connection: not read until it has room again, in
+	 * the order held (on e->tx_held; tx_held_on NULL once that
+	 * connection is freed) */
+	bool tx_held;
+	struct rdsb_conn *tx_held_on;
+	struct list_head tx_wait;
 	bool rd_eof;			/* the engine drains: its stream is read to the end */
 	uint8_t *held_rest;		/* what was read past that request, raw */
 	size_t held_len;
@@ -348,7 +353,8 @@ struct rdsb_engine {
 
 	uint64_t counters[RDSB_C_MAX];
 	uint64_t now;			/* ns, CLOCK_MONOTONIC, per loop turn */
-	bool tx_resume;			/* a full connection drained: read held senders */
+	bool tx_resume;			/* a connection with held senders has room */
+	struct list_head tx_held;	/* held senders, the first held first (rdsb_sock.tx_wait) */
 	uint64_t paths_info_at;
 };
 
@@ -484,13 +490,14 @@ struct rdsb_writer {
 int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
 
 /* send.c: messages; queueing one (false when the connection holds
- * CONN_TX_MAX or more then: its sender is not read until it drains); the
+ * CONN_TX_MAX or more then: its sender is not read until it has room); the
  * transmit of a path, where a transport's xmit encodes each message with
  * rdsb_msg_encode as it starts, sets its end_off and hands it back with
  * rdsb_path_msg_sent once it is sent whole. */
 struct rdsb_msg *rdsb_msg_new(uint32_t len);
 void rdsb_msg_free(struct rdsb_msg *m);
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
+bool rdsb_conn_tx_room(const struct rdsb_conn *c);	/* below CONN_TX_MAX */
 /* the path a message from sport takes: the kernel's hash of the bound port;
  * NULL while it must wait for the handshake */
 struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport);

@@ -35,8 +35,16 @@ struct rdsb_msg *rdsb_msg_new(uint32_t len)
 /* What an application's sends may hold in the engine for one connection,
  * beyond each socket's sndbuf: 1000 sockets' sndbufs of 64-byte datagrams
  * are 1.7 million messages, many seconds of sending. Past it the senders
- * are not read (their sndbuf fills, they block) until half of it is gone. */
+ * are not read (their sndbuf fills, they block); each message acknowledged
+ * below it lets the first of them on (no wait for half of it to go: with
+ * datagrams of 1 MiB on 8 paths the paths would run dry between bursts),
+ * and while they wait every ack wakes the engine (rdsb_path_check_acked). */
 #define CONN_TX_MAX (4u << 20)
+
+bool rdsb_conn_tx_room(const struct rdsb_conn *c)
+{
+	return c->tx_queued < CONN_TX_MAX;
+}
 
 static uint64_t tx_cost(const struct rdsb_msg *m)
 {
@@ -51,10 +59,8 @@ void rdsb_msg_free(struct rdsb_msg *m)
 		return;
 	if ((c = m->tx_conn)) {
 		c->tx_queued -= tx_cost(m);
-		if (c->tx_full && c->tx_queued <= CONN_TX_MAX / 2) {
-			c->tx_full = false;
+		if (c->tx_waiters && rdsb_conn_tx_room(c))
 			c->eng->tx_resume = true;
-		}
 	}
 	free(m->data);
 	free(m);
@@ -128,11 +134,9 @@ bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg
 		return true;
 	}
 	m->tx_conn = c;
-	c->tx_queued += tx_cost(m);
-	if (!c->tx_full && c->tx_queued >= CONN_TX_MAX) {
-		c->tx_full = true;
+	if (c->tx_queued < CONN_TX_MAX && c->tx_queued + tx_cost(m) >= CONN_TX_MAX)
 		rdsb_count(e, RDSB_C_TX_CONN_FULL);
-	}
+	c->tx_queued += tx_cost(m);
 	p = rdsb_conn_path_for(e, c, m->sport);
 	if (!p) {
 		list_add_tail(&m->item, &c->pending);
@@ -140,7 +144,7 @@ bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg
 	} else {
 		rdsb_path_queue(e, p, m);
 	}
-	return !c->tx_full;
+	return rdsb_conn_tx_room(c);
 }
 
 void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
@@ -226,7 +230,8 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (!p->nunacked || p->ev.fd < 0)
 		return;
-	e->tp->ack_wait(e, p, p->ack_wake);
+	/* senders held on a full connection wait for its acks too */
+	e->tp->ack_wait(e, p, p->ack_wake || p->conn->tx_waiters);
 	acked = e->tp->acked(e, p);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
 		if (m->end_off > acked)

@@ -163,6 +163,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->sndbuf = default_sndbuf();
 	INIT_LIST_HEAD(&s->rx_q);
 	INIT_LIST_HEAD(&s->stalled);
+	INIT_LIST_HEAD(&s->tx_wait);
 	list_add_tail(&s->item, &e->socks);
 	if (rdsb_hash_add(&e->socks_by_id, &s->id_node, rdsb_hash_u64(s->id))) {
 		list_del_init(&s->item);
@@ -480,6 +481,30 @@ bool rdsb_sock_ack_wake(const struct rdsb_sock *s)
 	return __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= s->sndbuf;
 }
 
+/* A request of the socket filled connection C: it is not read again until
+ * C has room, after the senders held before it. Already held (a read of
+ * everything its application wrote), it keeps its place. */
+static void tx_hold(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_conn *c)
+{
+	if (s->tx_held)
+		return;
+	s->tx_held = true;
+	s->tx_held_on = c;
+	c->tx_waiters++;
+	list_add_tail(&s->tx_wait, &e->tx_held);
+}
+
+static void tx_unhold(struct rdsb_sock *s)
+{
+	if (!s->tx_held)
+		return;
+	if (s->tx_held_on)
+		s->tx_held_on->tx_waiters--;
+	s->tx_held = false;
+	s->tx_held_on = NULL;
+	list_del_init(&s->tx_wait);
+}
+
 static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	struct rdsb_msg *m = rdsb_msg_new(0);
@@ -515,7 +540,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		return;
 	}
 	if (!rdsb_conn_queue(e, c, m))
-		s->tx_held = true;
+		tx_hold(e, s, c);
 }
 
 /* One send request's header has arrived: a malformed one closes the socket
@@ -714,21 +739,27 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 		flush(e, s);
 }
 
-/* A full connection drained: its held senders are read again, what was
- * read past their last request first (the stream may have nothing more) */
+/* A connection with held senders has room: they are read again in the
+ * order they were held, what was read past their last request first (the
+ * stream may have nothing more), until it is full again. One held again
+ * goes behind those still waiting. */
 void rdsb_socks_tx_resume(struct rdsb_engine *e)
 {
 	struct rdsb_sock *s, *t;
+	struct list_head waiting;
 
-	list_for_each_entry_safe(s, t, &e->socks, item) {
-		if (!s->tx_held || s->closed)
+	INIT_LIST_HEAD(&waiting);
+	list_splice_init(&e->tx_held, &waiting);
+	list_for_each_entry_safe(s, t, &waiting, tx_wait) {
+		if (s->tx_held_on && !rdsb_conn_tx_room(s->tx_held_on))
 			continue;
-		s->tx_held = false;
+		tx_unhold(s);
 		data_events(e, s);
 		app_read(e, s, false);
 		if (s->tx_held && !s->closed)
 			data_events(e, s);
 	}
+	list_splice_init(&waiting, &e->tx_held);
 }
 
 static void attached_free(struct rdsb_engine *e, struct rdsb_sock_ctl *c)
@@ -823,6 +854,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (s->closed)
 		return;
 	s->closed = true;
+	tx_unhold(s);
 	/* before its fds close: their hang-up must not read as the engine gone */
 	if (!e->stopping)
 		__atomic_store_n(&s->shm->closed, 1, __ATOMIC_RELEASE);
