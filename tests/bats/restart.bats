@@ -138,8 +138,6 @@ restart_during() {
 }
 
 @test "engine of the receiver unloaded during a transfer of 20000 datagrams: it drains, none lost, duplicated or misordered" {
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
-		skip "on the BPF receive path datagrams come out of order or are lost, likely as the next engine hands a returning socket over from its inbox to the verdict without order (docs/design.md, Engine restart)"
 	restart_during B unload 20000 0
 }
 
