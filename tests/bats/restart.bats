@@ -155,6 +155,11 @@ restart_during() {
 
 @test "engine of the receiver unloaded during a transfer of 20000 datagrams: it drains, none lost, duplicated or misordered" {
 	restart_during B unload 20000 0
+	# on the BPF receive path the next engine handed the socket back to
+	# the verdict: its gate is open again
+	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		bpftool -j map dump pinned "$(pins B)/rdsb_rcvq" |
+		jq -e '[.[].formatted.value.gate | select(. != 0)] | length == 0'
 }
 
 @test "rds-bpf reload of the receiver's engine during a transfer of 20000 datagrams: none lost, duplicated or misordered" {
