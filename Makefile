@@ -69,6 +69,8 @@ $(B)/bpf/%.bpf.o: %.bpf.c $(foreach d,$(BPF_DIRS),$(wildcard $(d)/*.bpf.h $(d)/*
 
 # rdsb_txmsg hands out sequence numbers with atomic fetch-and-add (Linux 5.12+)
 $(B)/bpf/skmsg_tx.bpf.o: BPF_CFLAGS += -mcpu=v3
+# and the verdict's hand-over gate is a compare-and-swap
+$(B)/bpf/sockmap_rx.bpf.o: BPF_CFLAGS += -mcpu=v3
 
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@

@@ -27,6 +27,9 @@ static void usage(FILE *f)
 		"                 (used by root, and by members of NAME if given)\n"
 		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
 		"  unload         stop it and remove every pin and socket it made\n"
+		"  reload [load options]\n"
+		"                 this binary's engine takes over from the running one: that one\n"
+		"                 drains as on unload, the applications' sockets move to the new one\n"
 		"  status [-j [-p]]  what is loaded: connections, paths, sockets, counters\n"
 		"  info [-cknrstTIPCD] [-v] [-j [-p]]\n"
 		"                 rds-info: counters, sockets, connections, queues, TCP sockets,\n"
@@ -145,7 +148,11 @@ static bool transport_has(const struct rdsb_transport *tp, const char *name)
 	return false;
 }
 
-static int do_load(int argc, char **argv)
+static int stop_engine(const char *cmd);
+
+/* load, or reload: the options are checked before the running engine is
+ * stopped, so that a mistyped reload leaves it running. */
+static int do_load(int argc, char **argv, bool reload)
 {
 	static const struct option fixed[] = {
 		{ "paths", required_argument, NULL, 'p' },
@@ -214,7 +221,10 @@ static int do_load(int argc, char **argv)
 			r.log = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			if (reload)
+				printf("usage: rds-bpf reload [load options]   (load's, in rds-bpf --help)\n");
+			else
+				usage(stdout);
 			return 0;
 		default:
 			if (c >= TOPT_BASE && c < TOPT_BASE + (int)ntopt && cfg.nopts < RDSB_MAX_TRANSPORT_OPTS) {
@@ -243,7 +253,16 @@ static int do_load(int argc, char **argv)
 		return 1;
 	}
 	fd = ctl_connect();
-	if (fd >= 0) {
+	if (reload) {
+		int err;
+
+		if (fd < 0)
+			return cli_not_loaded("reload", false);
+		close(fd);
+		err = stop_engine("reload");
+		if (err)
+			return err;
+	} else if (fd >= 0) {
 		close(fd);
 		fprintf(stderr, "rds-bpf load: an engine is already running in this network namespace\n");
 		return RDSB_ENGINE_RUNNING;
@@ -331,6 +350,12 @@ static int do_unload(int argc, char **argv)
 		fprintf(stderr, "rds-bpf unload: takes no arguments\nusage: rds-bpf unload\n");
 		return EXIT_USAGE;
 	}
+	return stop_engine("unload");
+}
+
+/* UNLOAD, and the wait for the engine to drain and exit. */
+static int stop_engine(const char *cmd)
+{
 	int err = request(RDSB_CTL_UNLOAD, 0, NULL);
 
 	if (err == -ENOENT) {
@@ -338,7 +363,7 @@ static int do_unload(int argc, char **argv)
 		return 0;
 	}
 	if (err)
-		return cli_refused("unload", -err);
+		return cli_refused(cmd, -err);
 	/* wait for the control socket to go: the engine has drained (at most
 	 * RDSB_DRAIN_MS) and exited */
 	for (int i = 0; i < RDSB_DRAIN_MS / 10 + 500; i++) {
@@ -351,7 +376,7 @@ static int do_unload(int argc, char **argv)
 		close(fd);
 		usleep(10000);
 	}
-	fprintf(stderr, "rds-bpf unload: the engine did not exit within %d s\n", RDSB_DRAIN_MS / 1000 + 5);
+	fprintf(stderr, "rds-bpf %s: the engine did not exit within %d s\n", cmd, RDSB_DRAIN_MS / 1000 + 5);
 	return 1;
 }
 
@@ -417,7 +442,9 @@ int main(int argc, char **argv)
 	}
 	optind = 1;
 	if (!strcmp(argv[i], "load"))
-		return do_load(argc - i, argv + i);
+		return do_load(argc - i, argv + i, false);
+	if (!strcmp(argv[i], "reload"))
+		return do_load(argc - i, argv + i, true);
 	if (!strcmp(argv[i], "unload"))
 		return do_unload(argc - i, argv + i);
 	if (!strcmp(argv[i], "status"))

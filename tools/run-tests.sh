@@ -45,7 +45,7 @@ bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats 
 
 echo "== bats on the BPF data path with sk_msg sends (load --bpf --sk-msg)"
 export RDSB_LOAD_OPTS="--bpf --sk-msg"
-bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats
+bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/restart.bats
 unset RDSB_LOAD_OPTS
 # The core and congestion tests again on the XDP/AF_XDP transport.
 echo "== bats on the XDP transport (load --transport xdp)"

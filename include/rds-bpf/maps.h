@@ -237,7 +237,16 @@ struct rdsb_rcvq {
 	__u64	limit;
 	__u32	sock_id;	/* the engine's socket id, for operators */
 	__u32	armed;		/* 1: raise an event at limit */
+	/* The hand-over of a socket bound during the rebind time: while
+	 * RDSB_GATE_CLOSED is set, the verdict sends the socket's records to
+	 * the engine (flagged RDSB_RX_GATED) and counts them in the low bits,
+	 * by compare-and-swap; the engine opens the gate (0) by one
+	 * compare-and-swap once it has written as many, so that records it
+	 * was sent before the bind never come after the verdict's own. */
+	__u64	gate;
 };
+#define RDSB_GATE_CLOSED	(1ULL << 63)
+#define RDSB_RX_GATED		0x40	/* h_flags of an inbox record: counted in the gate */
 
 enum rdsb_event_kind {
 	RDSB_EV_CONG_MAP = 1,	/* a peer's congestion map was applied: slot */

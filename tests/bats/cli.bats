@@ -25,7 +25,7 @@ teardown() { teardown_hosts; }
 }
 
 @test "every subcommand: --help on stdout with exit 0; bad options exit 2 with usage on stderr" {
-	for cmd in load unload status info ping features; do
+	for cmd in load unload reload status info ping features; do
 		run "$RDSB_BIN" "$cmd" --help
 		echo "$cmd: $output"
 		[ "$status" -eq 0 ]
@@ -42,7 +42,7 @@ teardown() { teardown_hosts; }
 	done
 	run "$RDSB_BIN" help
 	[ "$status" -eq 0 ]
-	for cmd in load unload status info ping features; do
+	for cmd in load unload reload status info ping features; do
 		grep -qE "^  $cmd( |$)" <<<"$output"
 	done
 	# values out of range and stray arguments

@@ -85,16 +85,38 @@ static __always_inline int cong_map(struct __sk_buff *skb, __u32 off, struct rds
 volatile __u64 rebind_until;
 
 /* Up to the engine, with the path's socket cookie in h_ack (the kernel's
- * RDS/TCP receiver does not read h_ack; it acknowledges through TCP). */
-static __always_inline int to_engine(struct __sk_buff *skb, __u32 off, __u64 cookie)
+ * RDS/TCP receiver does not read h_ack; it acknowledges through TCP), and
+ * RDSB_RX_GATED in h_flags only where the verdict counted it in a gate. */
+static __always_inline int to_engine(struct __sk_buff *skb, __u32 off, __u64 cookie, __u8 flags, bool gated)
 {
+	flags = gated ? flags | RDSB_RX_GATED : flags & ~RDSB_RX_GATED;
 	count(RDSB_C_BPF_RX_TO_ENGINE);
 	if (bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_ack), &cookie, sizeof(cookie), 0) ||
+	    bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_flags), &flags, 1, 0) ||
 	    bpf_sk_redirect_map(skb, &rdsb_inbox, 0, BPF_F_INGRESS) != SK_PASS) {
 		count(RDSB_C_BPF_DROP_REDIRECT);
 		return SK_DROP;
 	}
 	return SK_PASS;
+}
+
+enum { GATE_OPEN, GATE_ENGINE, GATE_BUSY };
+
+/* A closed gate counts the record it sends to the engine: the count and the
+ * test are one compare-and-swap, so the engine cannot open the gate between
+ * them. Eight tries: the other CPUs' verdicts and the engine, never more
+ * than a few at once. */
+static __always_inline int gate_pass(struct rdsb_rcvq *q)
+{
+	for (int i = 0; i < 8; i++) {
+		__u64 g = *(volatile __u64 *)&q->gate;
+
+		if (!g)
+			return GATE_OPEN;
+		if (__sync_val_compare_and_swap(&q->gate, g, g + 1) == g)
+			return GATE_ENGINE;
+	}
+	return GATE_BUSY;
 }
 
 static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
@@ -115,7 +137,7 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 	}
 	rp = bpf_map_lookup_elem(&rdsb_rxpath, &cookie);
 	if (!rp)
-		return to_engine(skb, off, cookie);
+		return to_engine(skb, off, cookie, h.h_flags, false);
 	len = bpf_ntohl(h.h_len);
 	__sync_fetch_and_add(&rp->rx_msgs, 1);
 	__sync_fetch_and_add(&rp->rx_bytes, len);
@@ -133,15 +155,22 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 	sport = bpf_ntohs(h.h_sport);
 	dport = bpf_ntohs(h.h_dport);
 	if (dport == 0 || RDS_HS_PROBE(sport, dport))
-		return to_engine(skb, off, cookie);	/* pings and probes: the engine answers */
+		return to_engine(skb, off, cookie, h.h_flags, false);	/* pings and probes: the engine answers */
 	key.slot = rp->lslot;
 	key.port = dport;
 	idx = bpf_map_lookup_elem(&rdsb_bound, &key);
 	q = idx ? bpf_map_lookup_elem(&rdsb_rcvq, idx) : NULL;
 	if (!q) {
 		if (bpf_ktime_get_ns() < rebind_until)
-			return to_engine(skb, off, cookie);	/* it holds it */
+			return to_engine(skb, off, cookie, h.h_flags, false);	/* it holds it */
 		count(RDSB_C_DROP_NO_SOCKET);
+		return SK_DROP;
+	}
+	switch (gate_pass(q)) {
+	case GATE_ENGINE:
+		return to_engine(skb, off, cookie, h.h_flags, true);
+	case GATE_BUSY:
+		count(RDSB_C_BPF_DROP_REDIRECT);
 		return SK_DROP;
 	}
 

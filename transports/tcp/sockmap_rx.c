@@ -67,6 +67,8 @@ static struct rdsb_path *path_by_cookie(struct rdsb_engine *e, uint64_t cookie)
 	return NULL;
 }
 
+static void gated_read(struct rdsb_engine *e, struct rdsb_path *p, uint8_t *rec);
+
 /* Whole records only (the verdict redirects each one in one piece); each
  * goes to the path its cookie names, or is dropped if that path is gone. */
 void tcp_sockmap_inbox_read(struct rdsb_engine *e)
@@ -97,16 +99,68 @@ void tcp_sockmap_inbox_read(struct rdsb_engine *e)
 			}
 			if (t->inbox_len - off < rec)
 				break;
+			t->inbox_records++;
 			memcpy(&cookie, &h->h_ack, sizeof(cookie));
 			p = cookie ? path_by_cookie(e, cookie) : NULL;
-			if (p)
+			if (p) {
+				gated_read(e, p, t->inbox_buf + off);
 				tcp_stream_feed(e, p, &tcp_path(p)->rx, t->inbox_buf + off, rec);
-			else
+			} else {
 				rdsb_count(e, RDSB_C_DROP_NO_PATH);
+			}
 			off += rec;
 		}
 		memmove(t->inbox_buf, t->inbox_buf + off, t->inbox_len - off);
 		t->inbox_len -= off;
+	}
+	tcp_sockmap_gates_open(e);
+}
+
+/* A record the verdict counted in its socket's gate, now read: counted
+ * here too, and the internal flag cleared before the record goes on. */
+static void gated_read(struct rdsb_engine *e, struct rdsb_path *p, uint8_t *rec)
+{
+	struct rds_header *h = (struct rds_header *)rec;
+	struct rdsb_sock *s;
+
+	if (!(h->h_flags & RDSB_RX_GATED))
+		return;
+	h->h_flags &= (uint8_t)~RDSB_RX_GATED;
+	s = rdsb_sock_by_port(e, p->conn->laddr, be16toh(h->h_dport));
+	if (s && tcp_sock(s)->gated)
+		tcp_sock(s)->gated_read++;
+}
+
+/* The hand-over (rdsb_rcvq.gate): a socket's gate opens once the engine has
+ * read everything the verdict sent the inbox before the bind (records for
+ * the port nobody had bound yet among them) and as many records as the
+ * verdict sent it through the gate, and has written them all to the socket;
+ * from then on the verdict delivers to the socket itself, behind them. One
+ * compare-and-swap: a record the verdict counts meanwhile keeps the gate
+ * closed until it is read too. */
+void tcp_sockmap_gates_open(struct rdsb_engine *e)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+	struct rdsb_sock *s;
+
+	if (!t->gates_closed)
+		return;
+	list_for_each_entry(s, &e->socks, item) {
+		__u64 *gate, g;
+
+		/* its records all written: none queued, none on a stalled path */
+		if (!tcp_sock(s)->gated || t->inbox_records < tcp_sock(s)->inbox_before ||
+		    !list_empty(&s->rx_q) || !list_empty(&s->stalled))
+			continue;
+		gate = &t->rcvq[tcp_sock(s)->idx].gate;
+		g = __atomic_load_n(gate, __ATOMIC_ACQUIRE);
+		if (g != (RDSB_GATE_CLOSED | tcp_sock(s)->gated_read) ||
+		    !__atomic_compare_exchange_n(gate, &g, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			continue;
+		tcp_sock(s)->gated = false;
+		t->gates_closed--;
+		pr_info("rds-bpf: socket %u: the BPF path delivers to it, after %llu records through the engine\n",
+			s->id, (unsigned long long)tcp_sock(s)->gated_read);
 	}
 }
 
@@ -460,6 +514,20 @@ void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (tcp_sock(s)->idx < 0)
 		return;
 	tcp_sockmap_sock_arm(e, s, s->rcvbuf);
+	if (rdsb_now_ns() < e->rebind_until && !tcp_sock(s)->gated) {
+		uint64_t c[RDSB_C_MAX];
+
+		/* the verdict may have sent records for this port to the
+		 * inbox: they come first (rdsb_rcvq.gate) */
+		__atomic_store_n(&tcp_of(e)->rcvq[idx].gate, RDSB_GATE_CLOSED, __ATOMIC_SEQ_CST);
+		tcp_sock(s)->gated = true;
+		tcp_sock(s)->gated_read = 0;
+		tcp_of(e)->gates_closed++;
+		bpf_map_update_elem(tcp_of(e)->bound_fd, &k, &idx, BPF_ANY);
+		rdsb_counters_read(e, c);	/* what went to the inbox by now */
+		tcp_sock(s)->inbox_before = c[RDSB_C_BPF_RX_TO_ENGINE];
+		return;
+	}
 	bpf_map_update_elem(tcp_of(e)->bound_fd, &k, &idx, BPF_ANY);
 }
 
@@ -474,6 +542,10 @@ void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		bpf_map_delete_elem(tcp_of(e)->bound_fd, &k);
 	bpf_map_delete_elem(tcp_of(e)->socks_fd, &idx);
 	__atomic_store_n(&tcp_of(e)->rcvq[idx].armed, 0, __ATOMIC_RELEASE);
+	if (tcp_sock(s)->gated) {
+		tcp_sock(s)->gated = false;
+		tcp_of(e)->gates_closed--;
+	}
 	tcp_of(e)->sock_at[idx] = NULL;
 	tcp_sock(s)->idx = -1;
 }

@@ -80,6 +80,8 @@ struct rdsb_tcp {			/* e->tp_priv */
 	uint32_t *out_to;		/* mmap of rdsb_out_to: the socket they go to */
 	uint8_t *inbox_buf;		/* one whole record at most */
 	size_t inbox_len;
+	unsigned int gates_closed;	/* sockets handed over from the inbox */
+	uint64_t inbox_records;		/* read from the inbox */
 	struct rdsb_hash paths_by_cookie;	/* rdsb_tcp_path.cookie_node */
 
 	/* skmsg_tx.c; txpath NULL = off */
@@ -115,6 +117,9 @@ struct rdsb_tcp_sock {			/* s->t_data */
 	int tx_peer;			/* engine end of the send socket's connection */
 	uint16_t tx_lport;		/* the send socket's local port; 0 = none */
 	uint8_t *ring;			/* its copy ring (rdsb_txcopy), or NULL */
+	bool gated;			/* its gate (rdsb_rcvq) is closed */
+	uint64_t gated_read;		/* RDSB_RX_GATED records read from the inbox */
+	uint64_t inbox_before;		/* records the verdict sent the inbox by the bind */
 };
 
 static inline struct rdsb_tcp *tcp_of(const struct rdsb_engine *e)
@@ -154,6 +159,7 @@ int tcp_events_init(struct rdsb_engine *e, int ring_fd);
 void tcp_events_exit(struct rdsb_engine *e);
 void tcp_events_read(struct rdsb_engine *e);
 void tcp_sockmap_inbox_read(struct rdsb_engine *e);
+void tcp_sockmap_gates_open(struct rdsb_engine *e);
 void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_sockmap_path_del(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_sockmap_path_sync(struct rdsb_engine *e, struct rdsb_path *p, bool to_bpf);

@@ -106,6 +106,10 @@ struct rdsb_sock_shm {
 	 * the control connection's hang-up then does not mean the engine went,
 	 * and the library takes the socket to no engine. */
 	uint32_t closed;
+	/* The engine drains (unload): it takes no new send, and the library
+	 * finds it gone (the control connection hung up first) and waits for
+	 * the next one; what it wrote before is read, sent and acknowledged. */
+	uint32_t stopping;
 };
 
 #endif

@@ -217,14 +217,23 @@ static bool drained(struct rdsb_engine *e)
 		 * still send: what their TCP acknowledged must be read before
 		 * the engine goes, so they are told to send nothing more (the
 		 * map goes out and is acknowledged before drained again) */
-		return !rdsb_socks_close_rx(e);
+		e->rx_wait = rdsb_socks_close_rx(e);
+		return false;
 	}
 	rdsb_counters_read(e, c);
 	if (c[RDSB_C_RX_MSGS] != e->rx_seen || !e->rx_quiet_at) {
 		e->rx_seen = c[RDSB_C_RX_MSGS];
 		e->rx_quiet_at = e->now + RX_QUIET_NS;
 	}
-	return e->now >= e->rx_quiet_at;
+	if (e->rx_wait && e->now < e->rx_quiet_at)
+		return false;
+	if (!e->streams_shut) {
+		/* last: a request the library wrote before it saw the socket
+		 * closing is read, sent and acknowledged before drained again */
+		rdsb_socks_shut(e);
+		return false;
+	}
+	return true;
 }
 
 static uint64_t timers(struct rdsb_engine *e)

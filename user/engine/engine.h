@@ -320,6 +320,8 @@ struct rdsb_engine {
 	bool draining;			/* applications sent away, queues emptying */
 	uint64_t drain_until;		/* ns: it stops then, drained or not */
 	bool rx_closing;		/* drained of sends: its ports stay congested */
+	bool rx_wait;			/* ... and a port was bound: wait for quiet */
+	bool streams_shut;		/* the last step: the streams' reading sides */
 	uint64_t rx_seen, rx_quiet_at;	/* RX_MSGS last seen; ns: quiet since then */
 	bool use_bpf;			/* the maps are BPF maps */
 	/* Sequence numbers are taken when a record starts on the wire, not
@@ -414,6 +416,7 @@ void rdsb_socks_reap(struct rdsb_engine *e);
  * every stream read to its end and every delivery written into it. */
 void rdsb_socks_drain_start(struct rdsb_engine *e);
 bool rdsb_socks_drained(struct rdsb_engine *e);
+void rdsb_socks_shut(struct rdsb_engine *e);
 /* Then every bound port is marked congested for good: the peers' senders
  * wait (for the next engine's map) and send this one nothing more. False
  * if no port is bound: nothing the peers send could be delivered. */

@@ -616,7 +616,7 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 #define APP_IN_SIZE (64 * 1024)
 
 /* The engine holds the application's end too, so a stream ends only when
- * the engine drains (rdsb_socks_drain_start shut its reading side); a
+ * the engine drains (rdsb_socks_shut shut its reading side); a
  * request cut there by the library's EPIPE goes whole to the next engine. */
 static void stream_end(struct rdsb_engine *e, struct rdsb_sock *s, ssize_t n)
 {
@@ -907,6 +907,24 @@ void rdsb_socks_drain_start(struct rdsb_engine *e)
 		hang_up(e, &s->ctl);
 		list_for_each_entry(c, &s->attached, item)
 			hang_up(e, &c->ev);
+		/* no new send: the library finds no room, then the hang-up */
+		__atomic_store_n(&s->shm->stopping, 1, __ATOMIC_RELEASE);
+		app_read(e, s, true);
+	}
+}
+
+/* The end of the drain, once the peers are quiet. Not at its start: on the
+ * BPF receive path, what the verdict redirects into the application's end
+ * of a stream whose other end shut its reading side never becomes readable
+ * there (Linux 6.18), and the application would read nothing more. */
+void rdsb_socks_shut(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s;
+
+	e->streams_shut = true;
+	list_for_each_entry(s, &e->socks, item) {
+		if (s->closed)
+			continue;
 		shutdown(s->data.fd, SHUT_RD);
 		app_read(e, s, true);
 	}
@@ -920,7 +938,7 @@ bool rdsb_socks_drained(struct rdsb_engine *e)
 	struct rdsb_sock *s;
 
 	list_for_each_entry(s, &e->socks, item)
-		if (!s->closed && (!s->rd_eof || !list_empty(&s->rx_q) ||
+		if (!s->closed && ((e->streams_shut && !s->rd_eof) || !list_empty(&s->rx_q) ||
 				   (e->tp->sock_delivered(e, s) && rdsb_sock_stream_bytes(e, s))))
 			return false;
 	return true;

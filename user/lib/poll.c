@@ -30,8 +30,8 @@ bool rdsb_send_space(const struct rdsb_lsock *s)
 {
 	const struct rdsb_sock_shm *sh = __atomic_load_n(&s->shm, __ATOMIC_ACQUIRE);
 
-	/* without an engine nothing is sent: no room */
-	return !__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE) &&
+	/* without an engine, or from one that stops, nothing is sent: no room */
+	return !__atomic_load_n(&s->lost, __ATOMIC_ACQUIRE) && !__atomic_load_n(&sh->stopping, __ATOMIC_ACQUIRE) &&
 	       __atomic_load_n(&sh->snd_bytes, __ATOMIC_SEQ_CST) < (uint64_t)s->st->sk_sndbuf / 2;
 }
 

@@ -83,7 +83,7 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags, struct rdsb_so
 		bool block;
 		int err;
 
-		if (!s->lost && cur < sndbuf(s)) {
+		if (!s->lost && cur < sndbuf(s) && !__atomic_load_n(&sh->stopping, __ATOMIC_ACQUIRE)) {
 			if (__atomic_compare_exchange_n(&sh->snd_bytes, &cur, cur + len, false,
 							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 				*shp = sh;
