@@ -30,6 +30,9 @@
 /* Past this the engine stops reading the path that feeds the socket: the
  * receive buffer is a soft limit (congestion), this one is hard. */
 #define RX_HARD_MIN (8u << 20)
+/* An event batch writes a socket's deliveries at its end, or once this much
+ * waits (the event loop's batch_end, engine.c). */
+#define RX_DUE_MAX (64u * 1024)
 #define CONG_POLL (2 * 1000000ull)
 
 static uint32_t default_rcvbuf(void)
@@ -163,6 +166,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->sndbuf = default_sndbuf();
 	INIT_LIST_HEAD(&s->rx_q);
 	INIT_LIST_HEAD(&s->stalled);
+	INIT_LIST_HEAD(&s->rx_due);
 	list_add_tail(&s->item, &e->socks);
 	if (rdsb_hash_add(&e->socks_by_id, &s->id_node, rdsb_hash_u64(s->id))) {
 		list_del_init(&s->item);
@@ -368,13 +372,15 @@ static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
 				 (list_empty(&s->rx_q) ? 0 : EPOLLOUT));
 }
 
-static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
+void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	uint64_t delivered_bytes = 0;
 	struct rdsb_writer w = { .q = &s->rx_q, .head_off = &s->rx_head_off, .stream_off = &delivered_bytes,
 				 .encode = delivery_hdr, .done = delivered, .ctx = s };
-	int err = rdsb_records_write(s->data.fd, &w);
+	int err;
 
+	list_del_init(&s->rx_due);
+	err = rdsb_records_write(s->data.fd, &w);
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
 	data_events(e, s);
@@ -385,13 +391,21 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
 {
+	if (!force && s->rx_q_bytes >= hard_limit(s) && !list_empty(&s->rx_due))
+		rdsb_sock_flush(e, s);	/* what this batch queued may fit */
 	if (!force && s->rx_q_bytes >= hard_limit(s))
 		return false;
 	list_add_tail(&m->item, &s->rx_q);
 	s->rx_q_bytes += RDS_HEADER_SIZE + m->len;
 	if (!(m->flags & RDSB_DELIV_NOTIFY))
 		rdsb_count(e, RDSB_C_RX_DELIVERED);
-	flush(e, s);
+	/* in an event batch, written at its end, or once a write's worth waits */
+	if (e->batching && s->rx_q_bytes < RX_DUE_MAX) {
+		if (list_empty(&s->rx_due))
+			list_add_tail(&s->rx_due, &e->rx_due);
+	} else {
+		rdsb_sock_flush(e, s);
+	}
 	return true;
 }
 
@@ -663,8 +677,10 @@ static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
 	 * closed) goes first, as a kernel sendmsg had queued it by then:
 	 * epoll may report the control fd ahead of the stream (RDS_INFO must
 	 * list those sends, RDS_CANCEL_SENT_TO must drop them; close drops
-	 * only what is not yet on the wire, rds_send_drop_to). */
+	 * only what is not yet on the wire, rds_send_drop_to: the kernel's
+	 * sendmsg had put it on the wire, so the batch's writes go now). */
 	app_read(e, s, true);
+	rdsb_paths_xmit_due(e);
 	if (n != sizeof(req)) {
 		pr_debug("rds-bpf: socket %u: a control connection closed (%zd)\n", s->id, n);
 		return false;
@@ -693,7 +709,7 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 			data_events(e, s);
 	}
 	if (events & EPOLLOUT)
-		flush(e, s);
+		rdsb_sock_flush(e, s);
 }
 
 /* A full connection drained: its held senders are read again, what was
@@ -794,6 +810,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (s->closed)
 		return;
 	s->closed = true;
+	list_del_init(&s->rx_due);
 	/* before its fds close: their hang-up must not read as the engine gone */
 	if (!e->stopping)
 		__atomic_store_n(&s->shm->closed, 1, __ATOMIC_RELEASE);
