@@ -141,35 +141,104 @@ static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
 	msg->msg_controllen = used;
 }
 
-/* Copies len payload bytes from the stream into the iovec (PEEK: from buf). */
-static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint8_t *peeked,
-			    uint32_t len)
+/* The header bytes of the next record a read took along with the last
+ * payload (rds-bpf/maps.h, next_data). Those of an earlier engine's stream
+ * are dropped; those of a later one, which another process holding the
+ * socket reads already, are not this process's: *own is false, and it
+ * reads its own stream to its end without reading ahead. */
+static uint32_t read_ahead(struct rdsb_lsock *s, bool *own)
 {
-	size_t done = 0, copied;
-	uint8_t sink[4096];
-	int err;
+	struct rdsb_lib_shm *l = s->lsh;
+
+	*own = true;
+	if (!l->rx_hdr_have || l->rx_hdr_epoch == s->epoch)
+		return l->rx_hdr_have;
+	if ((int32_t)(l->rx_hdr_epoch - s->epoch) < 0)
+		l->rx_hdr_have = 0;
+	else
+		*own = false;
+	return 0;
+}
+
+/* Copies len peeked payload bytes into the iovec. */
+static size_t copy_peeked(const struct msghdr *msg, const uint8_t *peeked, uint32_t len)
+{
+	size_t done = 0;
 
 	for (size_t i = 0; i < msg->msg_iovlen && done < len; i++) {
 		size_t take = msg->msg_iov[i].iov_len;
 
 		if (take > len - done)
 			take = len - done;
-		if (peeked)
-			memcpy(msg->msg_iov[i].iov_base, peeked + done, take);
-		else if ((err = read_exact(s->fd, msg->msg_iov[i].iov_base, take, 0)))
-			return err;
+		memcpy(msg->msg_iov[i].iov_base, peeked + done, take);
 		done += take;
 	}
-	copied = done;
-	/* a datagram is consumed whole, truncated or not */
-	while (!peeked && done < len) {
-		size_t take = len - done < sizeof(sink) ? len - done : sizeof(sink);
+	return done;
+}
 
-		if ((err = read_exact(s->fd, sink, take, 0)))
-			return err;
-		done += take;
+#define READ_IOV 64	/* of the caller's iovec per read */
+
+/* Reads the record's len payload bytes into the iovec, room bytes long
+ * (what does not fit is read and dropped: a datagram is consumed whole),
+ * and with NEXT as much of the next record's header as is there, into the
+ * shared page: one read per datagram while the stream keeps up. Returns
+ * what the caller got, not what was dropped. */
+static ssize_t read_payload(struct rdsb_lsock *s, const struct msghdr *msg, size_t room, uint32_t len,
+			    bool next)
+{
+	uint8_t sink[4096];
+	size_t done = 0;
+
+	while (done < len) {
+		struct iovec iov[READ_IOV + 2];
+		struct msghdr mh = { .msg_iov = iov };
+		size_t want = 0, skip = done;
+		int cnt = 0;
+		ssize_t n;
+
+		for (size_t i = 0; i < msg->msg_iovlen && cnt < READ_IOV && done + want < len; i++) {
+			size_t take = msg->msg_iov[i].iov_len;
+
+			if (skip >= take) {
+				skip -= take;
+				continue;
+			}
+			take -= skip;
+			if (take > len - done - want)
+				take = len - done - want;
+			iov[cnt++] = (struct iovec){ (uint8_t *)msg->msg_iov[i].iov_base + skip, take };
+			want += take;
+			skip = 0;
+		}
+		if (done + want >= room && done + want < len) {
+			size_t drop = len - done - want < sizeof(sink) ? len - done - want : sizeof(sink);
+
+			iov[cnt++] = (struct iovec){ sink, drop };
+			want += drop;
+		}
+		if (next && done + want == len)
+			iov[cnt++] = (struct iovec){ s->lsh->rx_hdr, RDS_HEADER_SIZE };
+		mh.msg_iovlen = (size_t)cnt;
+		/* never a blocking read: see read_exact */
+		n = sys_recvmsg(s->fd, &mh, MSG_DONTWAIT);
+		if (n < 0) {
+			struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+			if (errno != EINTR && errno != EAGAIN)
+				return -errno;
+			poll(&p, 1, -1);
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if ((size_t)n > want) {
+			s->lsh->rx_hdr_have = (uint32_t)((size_t)n - want);
+			s->lsh->rx_hdr_epoch = s->epoch;
+			n = (ssize_t)want;
+		}
+		done += (size_t)n;
 	}
-	return (ssize_t)copied;	/* what the caller got, not what was discarded */
+	return (ssize_t)(len < room ? len : room);
 }
 
 /* The engine's receive-buffer accounting (congestion) counts what we read. */
@@ -186,6 +255,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	struct rdsb_deliv_hdr h;
 	uint8_t *peeked = NULL;
 	ssize_t r = -1;
+	uint32_t have;
+	bool own;
 	int err;
 
 	if (flags & MSG_OOB)
@@ -194,8 +265,15 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		return -EAGAIN;
 	msg->msg_flags = 0;
 	msg->msg_controllen = 0;
-	if (!peek && (r = sys_recv(s->fd, &h, sizeof(h), MSG_DONTWAIT)) > 0) {
-		/* the common case: a record is waiting; take its header in one call */
+	have = read_ahead(s, &own);
+	memcpy(&h, s->lsh->rx_hdr, have);
+	if (!peek && have) {
+		/* the header, or its start, came with the last payload */
+		s->lsh->rx_hdr_have = 0;
+		if (have < sizeof(h) && (err = read_exact(s->fd, (uint8_t *)&h + have, sizeof(h) - have, 0)))
+			return err;
+	} else if (!peek && (r = sys_recv(s->fd, &h, sizeof(h), MSG_DONTWAIT)) > 0) {
+		/* a record is waiting; take its header in one call */
 		if (r < (ssize_t)sizeof(h) &&
 		    (err = read_exact(s->fd, (uint8_t *)&h + r, sizeof(h) - (size_t)r, 0)))
 			return err;
@@ -204,7 +282,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			return -ECONNRESET;
 		if (!peek && errno == EAGAIN)
 			return -EAGAIN;	/* the stream is empty: no second look */
-		err = wait_bytes(s, &h, RDS_HEADER_SIZE, false);
+		err = wait_bytes(s, (uint8_t *)&h + have, (int)(RDS_HEADER_SIZE - have), have > 0);
 		if (err)
 			return err;
 		rdsb_deliv_hdr_decode(&h);
@@ -212,7 +290,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			peeked = malloc(RDS_HEADER_SIZE + h.len);
 			if (!peeked)
 				return -ENOMEM;
-			err = wait_bytes(s, peeked, (int)(RDS_HEADER_SIZE + h.len), true);
+			memcpy(peeked, s->lsh->rx_hdr, have);
+			err = wait_bytes(s, peeked + have, (int)(RDS_HEADER_SIZE + h.len - have), true);
 			if (err) {
 				free(peeked);
 				return err;
@@ -237,7 +316,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	clock_gettime(CLOCK_REALTIME, &rx);
 	put_rx_cmsgs(s, msg, &used, &rx);
 	msg->msg_controllen = used;
-	r = copy_payload(s, msg, peeked ? peeked + RDS_HEADER_SIZE : NULL, h.len);
+	r = peeked ? (ssize_t)copy_peeked(msg, peeked + RDS_HEADER_SIZE, h.len)
+		   : read_payload(s, msg, room, h.len, own && h.next_data);
 	if (r >= 0 && !peeked)
 		consumed(s, RDS_HEADER_SIZE + h.len);
 	free(peeked);
