@@ -150,6 +150,15 @@ void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p)
 		n = recv(p->ev.fd, r->buf, RXBUF_SIZE, MSG_DONTWAIT);
 		if (n > 0) {
 			r->len = (size_t)n;
+			/* a short read emptied the socket: the next bytes raise
+			 * the (level-triggered) event again, and an empty recv
+			 * would be a syscall per wakeup; a dying path is read
+			 * to its end */
+			if ((size_t)n < RXBUF_SIZE && p->state == RDSB_PATH_UP) {
+				if (parse(e, p, r))
+					r->off = r->len = 0;
+				return;
+			}
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))

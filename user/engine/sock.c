@@ -646,6 +646,11 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 		}
 		if (!app_consume(e, s, in, (size_t)n, all))
 			return;
+		/* A short read emptied the stream (or stopped at another
+		 * writer's bytes): the rest raises the level-triggered event
+		 * again, without an empty recv per wakeup. ALL reads on. */
+		if (!all && (size_t)n < sizeof(in))
+			return;
 	}
 }
 
