@@ -324,12 +324,7 @@ struct rdsb_deliv_hdr {
 	__u16	sport;
 	__u16	dport;
 	__u8	flags;
-	/* The engine's headers only: the record right behind this one in the
-	 * stream is queued already and has a payload, so the stream will hold
-	 * more than its header: the reader may take that header along with
-	 * this payload, in one read, and still see the stream readable. */
-	__u8	next_data;
-	__u8	pad[2];
+	__u8	pad[3];
 	__u32	slot;		/* the sender's address slot */
 	__u8	reserved[16];	/* the wire header's size */
 };

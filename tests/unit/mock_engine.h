@@ -85,7 +85,6 @@ static struct {
 	bool connect_fails, last_reset, xmit_fails;
 	bool stream;			/* recv_path reads p->ev.fd as a record stream */
 	uint64_t armed;			/* sock_arm's last room */
-	bool rx_direct;			/* the transport writes into delivery streams too */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
 } tp;
 
@@ -255,13 +254,6 @@ static uint64_t t_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *
 	return 0;	/* the transport delivers nothing itself */
 }
 
-static bool t_sock_rx_direct(struct rdsb_engine *e, const struct rdsb_sock *s)
-{
-	(void)e;
-	(void)s;
-	return tp.rx_direct;
-}
-
 static void t_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room)
 {
 	(void)e;
@@ -291,7 +283,6 @@ static const struct rdsb_transport mock_tp = {
 	.sock_bind = t_sock_nop,
 	.sock_close = t_sock_nop,
 	.sock_delivered = t_sock_delivered,
-	.sock_rx_direct = t_sock_rx_direct,
 	.sock_arm = t_sock_arm,
 };
 

@@ -416,12 +416,6 @@ uint64_t tcp_sockmap_sock_delivered(struct rdsb_engine *e, const struct rdsb_soc
 	return tcp_sock(s)->idx < 0 ? 0 : __atomic_load_n(&tcp_of(e)->rcvq[tcp_sock(s)->idx].delivered, __ATOMIC_ACQUIRE);
 }
 
-bool tcp_sockmap_sock_rx_direct(struct rdsb_engine *e, const struct rdsb_sock *s)
-{
-	(void)e;
-	return tcp_sock(s)->idx >= 0;
-}
-
 /* Raise an event once BPF delivers room more bytes (0: none, while the
  * socket is congested and the timer watches it drain). */
 void tcp_sockmap_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room)

@@ -662,7 +662,6 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_bind = tcp_sock_bind,
 	.sock_close = tcp_sock_close,
 	.sock_delivered = tcp_sockmap_sock_delivered,
-	.sock_rx_direct = tcp_sockmap_sock_rx_direct,
 	.sock_arm = tcp_sockmap_sock_arm,
 	.info = tcp_info,
 	.probe_bpf = tcp_sockmap_probe,

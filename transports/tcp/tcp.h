@@ -158,7 +158,6 @@ void tcp_sockmap_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 uint64_t tcp_sockmap_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
-bool tcp_sockmap_sock_rx_direct(struct rdsb_engine *e, const struct rdsb_sock *s);
 void tcp_sockmap_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 
 /* skmsg_tx.c */

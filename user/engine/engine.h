@@ -273,9 +273,6 @@ struct rdsb_transport {
 	void (*sock_bind)(struct rdsb_engine *e, struct rdsb_sock *s);
 	void (*sock_close)(struct rdsb_engine *e, struct rdsb_sock *s);
 	uint64_t (*sock_delivered)(struct rdsb_engine *e, const struct rdsb_sock *s);
-	/* whether the transport writes into s's delivery stream itself, between
-	 * the engine's records (the sockmap verdict) */
-	bool (*sock_rx_direct)(struct rdsb_engine *e, const struct rdsb_sock *s);
 	void (*sock_arm)(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 
 	/* RDS_INFO_* tables of its own (rds_info_register_func): the item

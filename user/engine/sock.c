@@ -346,18 +346,13 @@ void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t b
 }
 
 /* The delivery record's header: the fields as the transport decoded them,
- * for the library to read as they are (rds-bpf/maps.h), and whether the
- * next record, queued behind it, has a payload: it will follow in the
- * stream unless the transport writes there too. */
+ * for the library to read as they are (rds-bpf/maps.h). */
 static void delivery_hdr(void *ctx, struct rdsb_msg *m)
 {
-	struct rdsb_sock *s = ctx;
-	const struct rdsb_msg *n = list_entry(m->item.next, struct rdsb_msg, item);
-	bool next_data = &n->item != &s->rx_q && n->len && !s->eng->tp->sock_rx_direct(s->eng, s);
-
+	(void)ctx;
 	m->deliv = (struct rdsb_deliv_hdr){ .seq = m->seq, .decoded = RDSB_DELIV_DECODED, .len = m->len,
 					    .sport = m->sport, .dport = m->dport, .flags = m->flags,
-					    .next_data = next_data, .slot = (uint32_t)m->from_slot };
+					    .slot = (uint32_t)m->from_slot };
 }
 
 static void delivered(void *ctx, struct rdsb_msg *m)

@@ -164,13 +164,6 @@ static uint64_t none_delivered(struct rdsb_engine *e, const struct rdsb_sock *s)
 	return 0;
 }
 
-static bool no_rx_direct(struct rdsb_engine *e, const struct rdsb_sock *s)
-{
-	(void)e;
-	(void)s;
-	return false;
-}
-
 static void no_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room)
 {
 	(void)e;
@@ -238,7 +231,6 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(sock_bind, sock_nothing);
 	FILL(sock_close, sock_nothing);
 	FILL(sock_delivered, none_delivered);
-	FILL(sock_rx_direct, no_rx_direct);
 	FILL(sock_arm, no_sock_arm);
 	FILL(info, no_info);
 	FILL(probe_bpf, no_bpf_data_path);

@@ -7,8 +7,10 @@
  * decoded already (rds-bpf/maps.h); a record whose header is here will be
  * here whole, soon.
  */
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -141,11 +143,29 @@ static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
 	msg->msg_controllen = used;
 }
 
-/* The header bytes of the next record a read took along with the last
- * payload (rds-bpf/maps.h, next_data). Those of an earlier engine's stream
- * are dropped; those of a later one, which another process holding the
- * socket reads already, are not this process's: *own is false, and it
- * reads its own stream to its end without reading ahead. */
+/* Of the next record, a read takes at most its header but the last byte
+ * along with a payload: that byte keeps the stream readable, so poll
+ * reports POLLIN while a record waits, whatever its length. From AHEAD_LEN
+ * bytes on, the length is known, and the next read takes the rest of the
+ * header, the payload and the start of the next header at once. */
+#define AHEAD_MAX (RDS_HEADER_SIZE - 1)
+#define AHEAD_LEN (offsetof(struct rds_header, h_len) + sizeof(__be32))
+_Static_assert(offsetof(struct rdsb_deliv_hdr, len) == offsetof(struct rds_header, h_len) &&
+		       offsetof(struct rdsb_deliv_hdr, decoded) == offsetof(struct rds_header, h_ack),
+	       "the engine's header and the wire's keep the length and the marker in one place");
+
+/* The payload length of a header of which AHEAD_LEN bytes are here: the
+ * engine's, or the wire header the verdict of the BPF path writes. */
+static uint32_t record_len(const struct rdsb_deliv_hdr *h)
+{
+	return h->decoded == RDSB_DELIV_DECODED ? h->len : be32toh(((const struct rds_header *)h)->h_len);
+}
+
+/* The bytes of the next record's header the last read took (rx_hdr_have,
+ * in the shared page: whichever process holding the socket reads next uses
+ * them). Those of an earlier engine's stream are dropped; those of a later
+ * one, which another process reads already, are not this process's: *own
+ * is false, and it reads its old stream to its end without reading ahead. */
 static uint32_t read_ahead(struct rdsb_lsock *s, bool *own)
 {
 	struct rdsb_lib_shm *l = s->lsh;
@@ -178,25 +198,29 @@ static size_t copy_peeked(const struct msghdr *msg, const uint8_t *peeked, uint3
 
 #define READ_IOV 64	/* of the caller's iovec per read */
 
-/* Reads the record's len payload bytes into the iovec, room bytes long
- * (what does not fit is read and dropped: a datagram is consumed whole),
- * and with NEXT as much of the next record's header as is there, into the
- * shared page: one read per datagram while the stream keeps up. Returns
- * what the caller got, not what was dropped. */
-static ssize_t read_payload(struct rdsb_lsock *s, const struct msghdr *msg, size_t room, uint32_t len,
-			    bool next)
+/* Reads the rest of the record's header (rest bytes into hdr), its len
+ * payload bytes into the iovec, room bytes long (what does not fit is read
+ * and dropped: a datagram is consumed whole), and with OWN the start of the
+ * next header if it is there: one read per datagram while the stream keeps
+ * up. Returns what the caller got, not what was dropped. */
+static ssize_t read_record(struct rdsb_lsock *s, const struct msghdr *msg, size_t room, uint8_t *hdr,
+			   size_t rest, uint32_t len, bool own)
 {
 	uint8_t sink[4096];
 	size_t done = 0;
 
-	while (done < len) {
-		struct iovec iov[READ_IOV + 2];
+	while (done < rest + len) {
+		struct iovec iov[READ_IOV + 3];
 		struct msghdr mh = { .msg_iov = iov };
-		size_t want = 0, skip = done;
+		size_t pdone = done > rest ? done - rest : 0, want = 0, pwant = 0, skip = pdone;
 		int cnt = 0;
 		ssize_t n;
 
-		for (size_t i = 0; i < msg->msg_iovlen && cnt < READ_IOV && done + want < len; i++) {
+		if (done < rest) {
+			iov[cnt++] = (struct iovec){ hdr + done, rest - done };
+			want = rest - done;
+		}
+		for (size_t i = 0; i < msg->msg_iovlen && cnt <= READ_IOV && pdone + pwant < len; i++) {
 			size_t take = msg->msg_iov[i].iov_len;
 
 			if (skip >= take) {
@@ -204,20 +228,21 @@ static ssize_t read_payload(struct rdsb_lsock *s, const struct msghdr *msg, size
 				continue;
 			}
 			take -= skip;
-			if (take > len - done - want)
-				take = len - done - want;
+			if (take > len - pdone - pwant)
+				take = len - pdone - pwant;
 			iov[cnt++] = (struct iovec){ (uint8_t *)msg->msg_iov[i].iov_base + skip, take };
-			want += take;
+			pwant += take;
 			skip = 0;
 		}
-		if (done + want >= room && done + want < len) {
-			size_t drop = len - done - want < sizeof(sink) ? len - done - want : sizeof(sink);
+		if (pdone + pwant >= room && pdone + pwant < len) {
+			size_t drop = len - pdone - pwant < sizeof(sink) ? len - pdone - pwant : sizeof(sink);
 
 			iov[cnt++] = (struct iovec){ sink, drop };
-			want += drop;
+			pwant += drop;
 		}
-		if (next && done + want == len)
-			iov[cnt++] = (struct iovec){ s->lsh->rx_hdr, RDS_HEADER_SIZE };
+		if (own && pdone + pwant == len)
+			iov[cnt++] = (struct iovec){ s->lsh->rx_hdr, AHEAD_MAX };
+		want += pwant;
 		mh.msg_iovlen = (size_t)cnt;
 		/* never a blocking read: see read_exact */
 		n = sys_recvmsg(s->fd, &mh, MSG_DONTWAIT);
@@ -268,15 +293,18 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	have = read_ahead(s, &own);
 	memcpy(&h, s->lsh->rx_hdr, have);
 	if (!peek && have) {
-		/* the header, or its start, came with the last payload */
+		/* the header's start came with the last payload: from its
+		 * length on, the rest comes with this payload */
 		s->lsh->rx_hdr_have = 0;
-		if (have < sizeof(h) && (err = read_exact(s->fd, (uint8_t *)&h + have, sizeof(h) - have, 0)))
+		if (have < AHEAD_LEN && (err = read_exact(s->fd, (uint8_t *)&h + have, AHEAD_LEN - have, 0)))
 			return err;
+		have = have < AHEAD_LEN ? AHEAD_LEN : have;
 	} else if (!peek && (r = sys_recv(s->fd, &h, sizeof(h), MSG_DONTWAIT)) > 0) {
 		/* a record is waiting; take its header in one call */
 		if (r < (ssize_t)sizeof(h) &&
 		    (err = read_exact(s->fd, (uint8_t *)&h + r, sizeof(h) - (size_t)r, 0)))
 			return err;
+		have = sizeof(h);
 	} else {
 		if (!peek && r == 0)
 			return -ECONNRESET;
@@ -299,6 +327,14 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		} else if ((err = read_exact(s->fd, &h, sizeof(h), 0))) {
 			return err;
 		}
+		have = sizeof(h);
+	}
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		room += msg->msg_iov[i].iov_len;
+	if (!peeked) {
+		r = read_record(s, msg, room, (uint8_t *)&h + have, sizeof(h) - have, record_len(&h), own);
+		if (r < 0)
+			return r;
 	}
 	rdsb_deliv_hdr_decode(&h);	/* the engine's header is ready as it is */
 	msg->msg_controllen = controllen;
@@ -311,18 +347,14 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			msg->msg_namelen = 0;
 		return 0;
 	}
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		room += msg->msg_iov[i].iov_len;
 	clock_gettime(CLOCK_REALTIME, &rx);
 	put_rx_cmsgs(s, msg, &used, &rx);
 	msg->msg_controllen = used;
-	r = peeked ? (ssize_t)copy_peeked(msg, peeked + RDS_HEADER_SIZE, h.len)
-		   : read_payload(s, msg, room, h.len, own && h.next_data);
-	if (r >= 0 && !peeked)
+	if (peeked)
+		r = (ssize_t)copy_peeked(msg, peeked + RDS_HEADER_SIZE, h.len);
+	else
 		consumed(s, RDS_HEADER_SIZE + h.len);
 	free(peeked);
-	if (r < 0)
-		return r;
 	put_name(s, msg, h.slot, h.sport);
 	if (h.len > room) {
 		msg->msg_flags |= MSG_TRUNC;
