@@ -116,6 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INIT_LIST_HEAD(&e.dead_socks);
 		INIT_LIST_HEAD(&e.conns);
 		INIT_LIST_HEAD(&e.held);
+		INIT_LIST_HEAD(&e.tx_due);
+		INIT_LIST_HEAD(&e.rx_due);
+		INIT_LIST_HEAD(&e.wake_due);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	s->id = 1;
@@ -126,6 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	INIT_LIST_HEAD(&s->rx_q);
 	INIT_LIST_HEAD(&s->stalled);
 	INIT_LIST_HEAD(&s->attached);
+	INIT_LIST_HEAD(&s->rx_due);
+	INIT_LIST_HEAD(&s->wake_due);
 	list_add_tail(&s->item, &e.socks);
 	while (size && !s->closed) {
 		if (!(data[0] & 1)) {

@@ -300,6 +300,7 @@ static void batch_end(struct rdsb_engine *e)
 	rdsb_paths_xmit_due(e);
 	while (!list_empty(&e->rx_due))
 		rdsb_sock_flush(e, list_first_entry(&e->rx_due, struct rdsb_sock, rx_due));
+	rdsb_socks_wake(e);
 }
 
 /* What the batch left for the top of the loop, where no call chain is inside
@@ -341,6 +342,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->held);
 	INIT_LIST_HEAD(&e->tx_due);
 	INIT_LIST_HEAD(&e->rx_due);
+	INIT_LIST_HEAD(&e->wake_due);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;
 	e->ctl_gid = cfg->ctl_gid;

@@ -183,6 +183,7 @@ struct rdsb_sock {
 	size_t held_len;
 	struct list_head stalled;	/* paths waiting for room here (p->rx_wait) */
 	struct list_head rx_due;	/* delivered to in this event batch (e->rx_due) */
+	struct list_head wake_due;	/* send space released for a waiter (e->wake_due) */
 	bool closed;			/* freed after the current epoll batch */
 };
 
@@ -299,6 +300,9 @@ struct rdsb_engine {
 	 * records per sendmsg, where each alone would cost one. */
 	bool batching;
 	struct list_head tx_due, rx_due;
+	/* sockets whose blocked or polling senders get space: woken once per
+	 * pass of the loop, not once per message acknowledged */
+	struct list_head wake_due;
 	struct list_head held;		/* rdsb_held: for ports not yet bound again */
 	uint64_t held_bytes;
 	uint64_t rebind_until;		/* ns: RDSB_REBIND_MS after a restart, else 0 */
@@ -420,6 +424,8 @@ bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_m
 /* Writes the socket's queued deliveries into its stream. */
 void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
+/* Wakes the senders of the sockets rdsb_sock_sent released space for. */
+void rdsb_socks_wake(struct rdsb_engine *e);
 /* Past half its budget the sender may soon block on it: free a message of
  * it as soon as TCP acknowledges it (rdsb_msg.ack_wake). */
 bool rdsb_sock_ack_wake(const struct rdsb_sock *s);

@@ -167,6 +167,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	INIT_LIST_HEAD(&s->rx_q);
 	INIT_LIST_HEAD(&s->stalled);
 	INIT_LIST_HEAD(&s->rx_due);
+	INIT_LIST_HEAD(&s->wake_due);
 	list_add_tail(&s->item, &e->socks);
 	if (rdsb_hash_add(&e->socks_by_id, &s->id_node, rdsb_hash_u64(s->id))) {
 		list_del_init(&s->item);
@@ -422,10 +423,25 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 		data_events(e, s);
 	__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
-		syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-	if (__atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST))
-		eventfd_write(s->space_fd, 1);
+	if (list_empty(&s->wake_due) && (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST) ||
+					 __atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST)))
+		list_add_tail(&s->wake_due, &e->wake_due);
+}
+
+/* At the end of the loop's pass, before the engine sleeps: a waiter that
+ * registered after its release_seq read sleeps only while that value holds,
+ * so one wake after the last release of the pass reaches every waiter. */
+void rdsb_socks_wake(struct rdsb_engine *e)
+{
+	while (!list_empty(&e->wake_due)) {
+		struct rdsb_sock *s = list_first_entry(&e->wake_due, struct rdsb_sock, wake_due);
+
+		list_del_init(&s->wake_due);
+		if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
+			syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+		if (__atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST))
+			eventfd_write(s->space_fd, 1);
+	}
 }
 
 /* rds_cong_map_updated: every monitoring socket learns of the ports it
@@ -816,6 +832,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		return;
 	s->closed = true;
 	list_del_init(&s->rx_due);
+	list_del_init(&s->wake_due);
 	/* before its fds close: their hang-up must not read as the engine gone */
 	if (!e->stopping)
 		__atomic_store_n(&s->shm->closed, 1, __ATOMIC_RELEASE);
