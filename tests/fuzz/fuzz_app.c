@@ -101,6 +101,7 @@ int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t 
 }
 void rdsb_log(int level, const char *fmt, ...) { (void)level, (void)fmt; }
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s) { (void)e, (void)s; }
+void rdsb_paths_xmit_due(struct rdsb_engine *e) { (void)e; }
 int rdsb_records_write(int fd, struct rdsb_writer *w) { (void)fd, (void)w; return 0; }
 int rdsb_sysctl_int(const char *name, int dflt) { (void)name; return dflt; }
 
@@ -121,6 +122,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INIT_LIST_HEAD(&e.conns);
 		INIT_LIST_HEAD(&e.held);
 		INIT_LIST_HEAD(&e.tx_held);
+		INIT_LIST_HEAD(&e.tx_due);
+		INIT_LIST_HEAD(&e.rx_due);
+		INIT_LIST_HEAD(&e.wake_due);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	s->id = 1;
@@ -132,6 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	INIT_LIST_HEAD(&s->stalled);
 	INIT_LIST_HEAD(&s->attached);
 	INIT_LIST_HEAD(&s->tx_wait);
+	INIT_LIST_HEAD(&s->rx_due);
+	INIT_LIST_HEAD(&s->wake_due);
 	list_add_tail(&s->item, &e.socks);
 	while (size && !s->closed) {
 		if (!(data[0] & 1)) {

@@ -206,6 +206,70 @@ def fork_readers():
         fail("a reader got datagrams out of order")
 
 
+def queued_reads():
+    """Datagrams queued back to back, of 0 B to 4 KiB, read in every way:
+    MSG_PEEK then recv, a short buffer (MSG_TRUNC in msg_flags, the rest
+    dropped), MSG_TRUNC passed (the full length), a split iovec, recv after
+    poll, a zero-length buffer. poll reports POLLIN before each read and not
+    after the last, and each datagram is exactly its bytes."""
+    count = 120	# about 70 KB: below the receive buffer, the sender never waits
+    r, s = rds_sock(PORT), rds_sock(PORT + 1)
+    s.settimeout(5)
+    sizes = [0, 1, 47, 48, 49, 64, 200, 1000, 1500, 4096]
+    want = []
+    for i in range(count):
+        d = datagram(i)
+        n = sizes[i % len(sizes)] if i % 7 else len(d)
+        want.append((d * (1 + n // len(d)))[:n])
+    for i in range(count):
+        s.sendto(want[i], (LADDR, PORT))
+    p = select.poll()
+    p.register(r.fileno(), select.POLLIN)
+    end = time.time() + 5
+    while not p.poll(100) and time.time() < end:
+        pass
+    time.sleep(0.3)	# every datagram in the stream
+    for i in range(count):
+        d, how = want[i], i % 6
+        if p.poll(0) != [(r.fileno(), select.POLLIN)]:
+            fail("datagram %d: poll does not report POLLIN: %r" % (i, p.poll(0)))
+        if how == 0:
+            a = r.recv(16384, socket.MSG_PEEK)
+            got = r.recv(16384, socket.MSG_DONTWAIT)
+            if a != d:
+                fail("datagram %d: MSG_PEEK got %d bytes, not its %d" % (i, len(a), len(d)))
+        elif how == 1:
+            got, _, flags, _ = r.recvmsg(10)
+            if (len(d) > 10) != bool(flags & socket.MSG_TRUNC):
+                fail("datagram %d (%d B): msg_flags %#x" % (i, len(d), flags))
+            d = d[:10]
+        elif how == 2:
+            b = bytearray(5)
+            n = r.recv_into(b, 0, socket.MSG_TRUNC)
+            if n != len(d):
+                fail("datagram %d: MSG_TRUNC returned %d, not its length %d" % (i, n, len(d)))
+            got, d = bytes(b[:min(n, 5)]), d[:5]
+        elif how == 3:
+            bufs = [bytearray(3), bytearray(60), bytearray(16384)]
+            n, _, _, _ = r.recvmsg_into(bufs)
+            got = b"".join(bytes(x) for x in bufs)[:n]
+        elif how == 4:
+            got = r.recv(16384, socket.MSG_DONTWAIT)
+        else:
+            b = bytearray(0)
+            n, _, flags, _ = r.recvmsg_into([b])
+            if n != 0 or bool(flags & socket.MSG_TRUNC) != (len(d) > 0):
+                fail("datagram %d (%d B) into no room: %d, msg_flags %#x" % (i, len(d), n, flags))
+            got = d = b""
+        if got != d:
+            fail("datagram %d: got %d bytes, not its %d" % (i, len(got), len(d)))
+    if p.poll(0):
+        fail("POLLIN after the last datagram: %r" % p.poll(0))
+    expect_errno(errno.EAGAIN, lambda: r.recv(100, socket.MSG_DONTWAIT))
+    s.close()
+    r.close()
+
+
 def fork_state():
     """A socket is one object whoever holds it: what a forked child does to
     it (bind, SO_RCVBUF) the parent's socket shows."""
@@ -536,7 +600,7 @@ def epollout_full_queue():
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
          "poll-cong-generation": poll_cong_generation, "asyncio-full-queue": asyncio_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "close-range": close_range, "unsupported": unsupported,
-         "vector-io": vector_io, "fork-readers": fork_readers,
+         "vector-io": vector_io, "fork-readers": fork_readers, "queued-reads": queued_reads,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
          "fork-state": fork_state, "passed-child": passed_child,
          "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec")}

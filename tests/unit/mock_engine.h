@@ -316,6 +316,9 @@ static void mock_engine_init(void)
 	INIT_LIST_HEAD(&eng.rx_ready);
 	INIT_LIST_HEAD(&eng.held);
 	INIT_LIST_HEAD(&eng.tx_held);
+	INIT_LIST_HEAD(&eng.tx_due);
+	INIT_LIST_HEAD(&eng.rx_due);
+	INIT_LIST_HEAD(&eng.wake_due);
 	eng.tp = &mock_tp;
 	eng.cong = cong;
 	eng.max_paths = RDS_MPATH_WORKERS;

@@ -387,11 +387,47 @@ static void test_delivery_record(void **state)
 	s->shm->rx_consumed += sizeof(rec);
 }
 
+/* In an event batch the deliveries wait for its end, then go in one write,
+ * in order. */
+static void test_batch_writes_at_its_end(void **state)
+{
+	static const uint32_t lens[] = { 3, 0, 5, 7 };
+	struct rdsb_sock *s = open_bound(4000);
+	struct {
+		struct rdsb_deliv_hdr h;
+		uint8_t data[8];
+	} __attribute__((packed)) rec[4];
+	size_t total = 0;
+	char c;
+
+	(void)state;
+	eng.batching = true;
+	for (unsigned int i = 0; i < 4; i++) {
+		assert_true(deliver(s, lens[i]));
+		total += sizeof(rec[0].h) + lens[i];
+	}
+	assert_int_equal(recv(s->app_fd, &c, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_false(list_empty(&eng.rx_due));
+	eng.batching = false;
+	rdsb_sock_flush(&eng, s);
+	assert_true(list_empty(&eng.rx_due));
+	assert_int_equal(recv(s->app_fd, rec, sizeof(rec), MSG_DONTWAIT), total);
+	for (unsigned int i = 0, off = 0; i < 4; i++) {
+		const struct rdsb_deliv_hdr *h = (const void *)((const uint8_t *)rec + off);
+
+		assert_int_equal(h->len, lens[i]);
+		off += sizeof(*h) + lens[i];
+	}
+	s->shm->rx_consumed += total;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_writes_at_its_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_congestion_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_clears_congestion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit_stalls_a_path, setup, teardown),

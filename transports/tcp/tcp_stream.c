@@ -150,15 +150,28 @@ void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p)
 		if (r->hdr_have == RDS_HEADER_SIZE && r->h.len - r->have >= RXBUF_SIZE) {
 			/* a large payload is read in place, without the copy
 			 * out of the buffer; parse completes it once whole */
-			n = recv(p->ev.fd, r->data + r->have, r->h.len - r->have, MSG_DONTWAIT);
+			size_t want = r->h.len - r->have;
+
+			n = recv(p->ev.fd, r->data + r->have, want, MSG_DONTWAIT);
 			if (n > 0) {
 				r->have += (size_t)n;
+				if ((size_t)n < want && p->state == RDSB_PATH_UP)
+					return;	/* emptied the socket: as below */
 				continue;
 			}
 		} else {
 			n = recv(p->ev.fd, r->buf, RXBUF_SIZE, MSG_DONTWAIT);
 			if (n > 0) {
 				r->len = (size_t)n;
+				/* a short read emptied the socket: the next bytes raise
+				 * the (level-triggered) event again, and an empty recv
+				 * would be a syscall per wakeup; a dying path is read
+				 * to its end */
+				if ((size_t)n < RXBUF_SIZE && p->state == RDSB_PATH_UP) {
+					if (parse(e, p, r))
+						r->off = r->len = 0;
+					return;
+				}
 				continue;
 			}
 		}

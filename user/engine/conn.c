@@ -102,6 +102,7 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		INIT_LIST_HEAD(&p->send_q);
 		INIT_LIST_HEAD(&p->unacked);
 		INIT_LIST_HEAD(&p->rx_wait);
+		INIT_LIST_HEAD(&p->tx_due);
 		INIT_LIST_HEAD(&p->drop_item);
 	}
 	list_add_tail(&c->item, &e->conns);
@@ -431,6 +432,7 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 		}
 		list_del_init(&p->drop_item);
 		list_del_init(&p->rx_wait);
+		list_del_init(&p->tx_due);
 		rdsb_msg_free(p->rx_stalled);
 		list_splice_init(&p->unacked, &p->send_q);
 		list_for_each_entry_safe(m, t, &p->send_q, item)

@@ -303,6 +303,15 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	}
 }
 
+static void batch_end(struct rdsb_engine *e)
+{
+	e->batching = false;
+	rdsb_paths_xmit_due(e);
+	while (!list_empty(&e->rx_due))
+		rdsb_sock_flush(e, list_first_entry(&e->rx_due, struct rdsb_sock, rx_due));
+	rdsb_socks_wake(e);
+}
+
 /* What the batch left for the top of the loop, where no call chain is inside
  * a path: paths whose socket made room read on, marked paths are shut down
  * (either may lead to the other), senders held on a connection with room
@@ -311,15 +320,20 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
  * sent is waited for, rdsb_path_check_acked, before the loop sleeps). */
 static bool settle(struct rdsb_engine *e)
 {
-	bool any = false;
+	bool any = false, more;
 
-	while (rdsb_paths_resume(e) || rdsb_paths_shutdown(e))
-		any = true;
+	do {
+		batch_end(e);	/* deliveries written make room: paths resume */
+		e->batching = true;
+		more = rdsb_paths_resume(e) || rdsb_paths_shutdown(e);
+		any |= more;
+	} while (more);
 	if (e->tx_resume) {
 		e->tx_resume = false;
 		rdsb_socks_tx_resume(e);
 		any = true;
 	}
+	batch_end(e);
 	rdsb_socks_reap(e);
 	return any;
 }
@@ -339,6 +353,9 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->rx_ready);
 	INIT_LIST_HEAD(&e->held);
 	INIT_LIST_HEAD(&e->tx_held);
+	INIT_LIST_HEAD(&e->tx_due);
+	INIT_LIST_HEAD(&e->rx_due);
+	INIT_LIST_HEAD(&e->wake_due);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;
 	e->ctl_gid = cfg->ctl_gid;
@@ -413,6 +430,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 			break;
 		}
 		e->now = rdsb_now_ns();
+		e->batching = true;	/* written in settle */
 		for (i = 0; i < n; i++)
 			dispatch(e, evs[i].data.ptr, evs[i].events);
 		settle(e);

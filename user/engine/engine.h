@@ -81,6 +81,9 @@ struct rdsb_path {
 	/* A message of a sender short of send space is unacked here: each ack
 	 * wakes the engine (the transport's ack_wait), not only the next pass. */
 	bool ack_wake;
+	/* queued to in this event batch, written at its end (e->tx_due) */
+	struct list_head tx_due;
+	uint64_t due_bytes;
 
 	/* RX */
 	__u64 next_rx_seq;		/* survives reconnects; __u64 for rdsb_seq_accept() */
@@ -185,6 +188,8 @@ struct rdsb_sock {
 	uint8_t *held_rest;		/* what was read past that request, raw */
 	size_t held_len;
 	struct list_head stalled;	/* paths waiting for room here (p->rx_wait) */
+	struct list_head rx_due;	/* delivered to in this event batch (e->rx_due) */
+	struct list_head wake_due;	/* send space released for a waiter (e->wake_due) */
 	bool closed;			/* freed after the current epoll batch */
 };
 
@@ -302,6 +307,14 @@ struct rdsb_engine {
 	struct rdsb_hash conns_by_addr, socks_by_id, socks_by_port;
 	struct list_head dropped;	/* paths marked for shutdown (p->drop_item) */
 	struct list_head rx_ready;	/* stalled paths whose socket has room (p->rx_wait) */
+	/* In an event batch, what the batch queues on a path (p->tx_due) or
+	 * delivers to a socket (s->rx_due) is written once at its end: many
+	 * records per sendmsg, where each alone would cost one. */
+	bool batching;
+	struct list_head tx_due, rx_due;
+	/* sockets whose blocked or polling senders get space: woken once per
+	 * pass of the loop, not once per message acknowledged */
+	struct list_head wake_due;
 	struct list_head held;		/* rdsb_held: for ports not yet bound again */
 	uint64_t held_bytes;
 	uint64_t rebind_until;		/* ns: RDSB_REBIND_MS after a restart, else 0 */
@@ -424,7 +437,11 @@ bool rdsb_socks_close_rx(struct rdsb_engine *e);
 /* Queue a datagram for delivery (takes msg). False if the socket's queue is
  * over its hard limit: the caller keeps msg and stops reading its path. */
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force);
+/* Writes the socket's queued deliveries into its stream. */
+void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
+/* Wakes the senders of the sockets rdsb_sock_sent released space for. */
+void rdsb_socks_wake(struct rdsb_engine *e);
 /* Past half its budget the sender may soon block on it: free a message of
  * it as soon as TCP acknowledges it (rdsb_msg.ack_wake). */
 bool rdsb_sock_ack_wake(const struct rdsb_sock *s);
@@ -508,6 +525,8 @@ void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg
 void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
 			 bool probe);
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p);
+/* Writes the paths the event batch queued to so far (e->tx_due). */
+void rdsb_paths_xmit_due(struct rdsb_engine *e);
 void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);

@@ -79,13 +79,41 @@ struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c,
 	return &c->paths[i];
 }
 
+/* In an event batch, a path is written at the batch's end, or once it has
+ * a write's worth queued; outside one (timers), at once. */
+#define TX_DUE_MAX (64 * 1024)
+
+static void path_xmit_due(struct rdsb_engine *e, struct rdsb_path *p, uint64_t bytes)
+{
+	p->due_bytes += bytes;
+	if (e->batching && p->due_bytes < TX_DUE_MAX) {
+		if (list_empty(&p->tx_due))
+			list_add_tail(&p->tx_due, &e->tx_due);
+		return;
+	}
+	list_del_init(&p->tx_due);
+	p->due_bytes = 0;
+	rdsb_path_xmit(e, p);
+}
+
+void rdsb_paths_xmit_due(struct rdsb_engine *e)
+{
+	while (!list_empty(&e->tx_due)) {
+		struct rdsb_path *p = list_first_entry(&e->tx_due, struct rdsb_path, tx_due);
+
+		list_del_init(&p->tx_due);
+		p->due_bytes = 0;
+		rdsb_path_xmit(e, p);
+	}
+}
+
 void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
 	if (!e->number_at_xmit)
 		m->seq = p->next_tx_seq++;	/* else when it is written */
 	list_add_tail(&m->item, &p->send_q);
 	if (p->state == RDSB_PATH_UP)
-		rdsb_path_xmit(e, p);
+		path_xmit_due(e, p, RDS_HEADER_SIZE + m->len);
 	else if (p->index == 0)
 		rdsb_conn_want_path0(e, p->conn);
 	else if (!p->reconnect_at && p->ev.fd < 0)

@@ -30,6 +30,9 @@
 /* Past this the engine stops reading the path that feeds the socket: the
  * receive buffer is a soft limit (congestion), this one is hard. */
 #define RX_HARD_MIN (8u << 20)
+/* An event batch writes a socket's deliveries at its end, or once this much
+ * waits (the event loop's batch_end, engine.c). */
+#define RX_DUE_MAX (64u * 1024)
 #define CONG_POLL (2 * 1000000ull)
 
 static uint32_t default_rcvbuf(void)
@@ -164,6 +167,8 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	INIT_LIST_HEAD(&s->rx_q);
 	INIT_LIST_HEAD(&s->stalled);
 	INIT_LIST_HEAD(&s->tx_wait);
+	INIT_LIST_HEAD(&s->rx_due);
+	INIT_LIST_HEAD(&s->wake_due);
 	list_add_tail(&s->item, &e->socks);
 	if (rdsb_hash_add(&e->socks_by_id, &s->id_node, rdsb_hash_u64(s->id))) {
 		list_del_init(&s->item);
@@ -387,13 +392,15 @@ static int write_out(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_wri
 	return err;
 }
 
-static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
+void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	uint64_t delivered_bytes = 0;
 	struct rdsb_writer w = { .q = &s->rx_q, .head_off = &s->rx_head_off, .stream_off = &delivered_bytes,
 				 .encode = delivery_hdr, .done = delivered, .ctx = s };
-	int err = write_out(e, s, &w);
+	int err;
 
+	list_del_init(&s->rx_due);
+	err = write_out(e, s, &w);
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
 	data_events(e, s);
@@ -404,13 +411,21 @@ static void flush(struct rdsb_engine *e, struct rdsb_sock *s)
 
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
 {
+	if (!force && s->rx_q_bytes >= hard_limit(s) && !list_empty(&s->rx_due))
+		rdsb_sock_flush(e, s);	/* what this batch queued may fit */
 	if (!force && s->rx_q_bytes >= hard_limit(s))
 		return false;
 	list_add_tail(&m->item, &s->rx_q);
 	s->rx_q_bytes += RDS_HEADER_SIZE + m->len;
 	if (!(m->flags & RDSB_DELIV_NOTIFY))
 		rdsb_count(e, RDSB_C_RX_DELIVERED);
-	flush(e, s);
+	/* in an event batch, written at its end, or once a write's worth waits */
+	if (e->batching && s->rx_q_bytes < RX_DUE_MAX) {
+		if (list_empty(&s->rx_due))
+			list_add_tail(&s->rx_due, &e->rx_due);
+	} else {
+		rdsb_sock_flush(e, s);
+	}
 	return true;
 }
 
@@ -427,10 +442,25 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 		data_events(e, s);
 	__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
-		syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-	if (__atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST))
-		eventfd_write(s->space_fd, 1);
+	if (list_empty(&s->wake_due) && (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST) ||
+					 __atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST)))
+		list_add_tail(&s->wake_due, &e->wake_due);
+}
+
+/* At the end of the loop's pass, before the engine sleeps: a waiter that
+ * registered after its release_seq read sleeps only while that value holds,
+ * so one wake after the last release of the pass reaches every waiter. */
+void rdsb_socks_wake(struct rdsb_engine *e)
+{
+	while (!list_empty(&e->wake_due)) {
+		struct rdsb_sock *s = list_first_entry(&e->wake_due, struct rdsb_sock, wake_due);
+
+		list_del_init(&s->wake_due);
+		if (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST))
+			syscall(SYS_futex, &s->shm->release_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+		if (__atomic_load_n(&s->shm->poll_waiters, __ATOMIC_SEQ_CST))
+			eventfd_write(s->space_fd, 1);
+	}
 }
 
 /* rds_cong_map_updated: every monitoring socket learns of the ports it
@@ -670,6 +700,11 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 		}
 		if (!app_consume(e, s, in, (size_t)n, all))
 			return;
+		/* A short read emptied the stream (or stopped at another
+		 * writer's bytes): the rest raises the level-triggered event
+		 * again, without an empty recv per wakeup. ALL reads on. */
+		if (!all && (size_t)n < sizeof(in))
+			return;
 	}
 }
 
@@ -706,8 +741,10 @@ static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
 	 * closed) goes first, as a kernel sendmsg had queued it by then:
 	 * epoll may report the control fd ahead of the stream (RDS_INFO must
 	 * list those sends, RDS_CANCEL_SENT_TO must drop them; close drops
-	 * only what is not yet on the wire, rds_send_drop_to). */
+	 * only what is not yet on the wire, rds_send_drop_to: the kernel's
+	 * sendmsg had put it on the wire, so the batch's writes go now). */
 	app_read(e, s, true);
+	rdsb_paths_xmit_due(e);
 	if (n != sizeof(req)) {
 		pr_debug("rds-bpf: socket %u: a control connection closed (%zd)\n", s->id, n);
 		return false;
@@ -736,7 +773,7 @@ void rdsb_sock_event(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_ev 
 			data_events(e, s);
 	}
 	if (events & EPOLLOUT)
-		flush(e, s);
+		rdsb_sock_flush(e, s);
 }
 
 /* A connection with held senders has room: they are read again in the
@@ -823,7 +860,7 @@ void rdsb_socks_flush(struct rdsb_engine *e)
 
 	list_for_each_entry_safe(s, t, &e->socks, item)
 		if (!list_empty(&s->rx_q))
-			flush(e, s);
+			rdsb_sock_flush(e, s);
 }
 
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
@@ -839,7 +876,7 @@ void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
 				*next = s->hold_until;
 		}
 		if (s->out_capped)
-			flush(e, s);
+			rdsb_sock_flush(e, s);
 		else if (s->congested)
 			rdsb_sock_check_cong(e, s);
 		if ((s->congested || s->out_capped) && e->now + CONG_POLL < *next)
@@ -855,6 +892,8 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		return;
 	s->closed = true;
 	tx_unhold(s);
+	list_del_init(&s->rx_due);
+	list_del_init(&s->wake_due);
 	/* before its fds close: their hang-up must not read as the engine gone */
 	if (!e->stopping)
 		__atomic_store_n(&s->shm->closed, 1, __ATOMIC_RELEASE);

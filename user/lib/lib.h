@@ -72,6 +72,11 @@ struct rdsb_lib_shm {
 	uint32_t epoch;
 	uint64_t stream_ino;
 	uint64_t cong_mask;		/* RDS_CONG_MONITOR ports asked for, replayed */
+	/* recv.c, under rlock: the next record's header, or its first
+	 * rx_hdr_have bytes, read along with the last payload from the stream
+	 * of epoch rx_hdr_epoch (shared: any process may read the next one) */
+	uint8_t rx_hdr[RDS_HEADER_SIZE];
+	uint32_t rx_hdr_have, rx_hdr_epoch;
 };
 
 _Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&

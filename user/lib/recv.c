@@ -7,8 +7,10 @@
  * decoded already (rds-bpf/maps.h); a record whose header is here will be
  * here whole, soon.
  */
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -141,35 +143,127 @@ static void put_cong_cmsg(struct msghdr *msg, uint64_t mask)
 	msg->msg_controllen = used;
 }
 
-/* Copies len payload bytes from the stream into the iovec (PEEK: from buf). */
-static ssize_t copy_payload(struct rdsb_lsock *s, struct msghdr *msg, const uint8_t *peeked,
-			    uint32_t len)
+/* Of the next record, a read takes at most its header but the last byte
+ * along with a payload: that byte keeps the stream readable, so poll
+ * reports POLLIN while a record waits, whatever its length. From AHEAD_LEN
+ * bytes on, the length is known, and the next read takes the rest of the
+ * header, the payload and the start of the next header at once. */
+#define AHEAD_MAX (RDS_HEADER_SIZE - 1)
+#define AHEAD_LEN (offsetof(struct rds_header, h_len) + sizeof(__be32))
+_Static_assert(offsetof(struct rdsb_deliv_hdr, len) == offsetof(struct rds_header, h_len) &&
+		       offsetof(struct rdsb_deliv_hdr, decoded) == offsetof(struct rds_header, h_ack),
+	       "the engine's header and the wire's keep the length and the marker in one place");
+
+/* The payload length of a header of which AHEAD_LEN bytes are here: the
+ * engine's, or the wire header the verdict of the BPF path writes. */
+static uint32_t record_len(const struct rdsb_deliv_hdr *h)
 {
-	size_t done = 0, copied;
-	uint8_t sink[4096];
-	int err;
+	return h->decoded == RDSB_DELIV_DECODED ? h->len : be32toh(((const struct rds_header *)h)->h_len);
+}
+
+/* The bytes of the next record's header the last read took (rx_hdr_have,
+ * in the shared page: whichever process holding the socket reads next uses
+ * them). Those of an earlier engine's stream are dropped; those of a later
+ * one, which another process reads already, are not this process's: *own
+ * is false, and it reads its old stream to its end without reading ahead. */
+static uint32_t read_ahead(struct rdsb_lsock *s, bool *own)
+{
+	struct rdsb_lib_shm *l = s->lsh;
+
+	*own = true;
+	if (!l->rx_hdr_have || l->rx_hdr_epoch == s->epoch)
+		return l->rx_hdr_have;
+	if ((int32_t)(l->rx_hdr_epoch - s->epoch) < 0)
+		l->rx_hdr_have = 0;
+	else
+		*own = false;
+	return 0;
+}
+
+/* Copies len peeked payload bytes into the iovec. */
+static size_t copy_peeked(const struct msghdr *msg, const uint8_t *peeked, uint32_t len)
+{
+	size_t done = 0;
 
 	for (size_t i = 0; i < msg->msg_iovlen && done < len; i++) {
 		size_t take = msg->msg_iov[i].iov_len;
 
 		if (take > len - done)
 			take = len - done;
-		if (peeked)
-			memcpy(msg->msg_iov[i].iov_base, peeked + done, take);
-		else if ((err = read_exact(s->fd, msg->msg_iov[i].iov_base, take, 0)))
-			return err;
+		memcpy(msg->msg_iov[i].iov_base, peeked + done, take);
 		done += take;
 	}
-	copied = done;
-	/* a datagram is consumed whole, truncated or not */
-	while (!peeked && done < len) {
-		size_t take = len - done < sizeof(sink) ? len - done : sizeof(sink);
+	return done;
+}
 
-		if ((err = read_exact(s->fd, sink, take, 0)))
-			return err;
-		done += take;
+#define READ_IOV 64	/* of the caller's iovec per read */
+
+/* Reads the rest of the record's header (rest bytes into hdr), its len
+ * payload bytes into the iovec, room bytes long (what does not fit is read
+ * and dropped: a datagram is consumed whole), and with OWN the start of the
+ * next header if it is there: one read per datagram while the stream keeps
+ * up. Returns what the caller got, not what was dropped. */
+static ssize_t read_record(struct rdsb_lsock *s, const struct msghdr *msg, size_t room, uint8_t *hdr,
+			   size_t rest, uint32_t len, bool own)
+{
+	uint8_t sink[4096];
+	size_t done = 0;
+
+	while (done < rest + len) {
+		struct iovec iov[READ_IOV + 3];
+		struct msghdr mh = { .msg_iov = iov };
+		size_t pdone = done > rest ? done - rest : 0, want = 0, pwant = 0, skip = pdone;
+		int cnt = 0;
+		ssize_t n;
+
+		if (done < rest) {
+			iov[cnt++] = (struct iovec){ hdr + done, rest - done };
+			want = rest - done;
+		}
+		for (size_t i = 0; i < msg->msg_iovlen && cnt <= READ_IOV && pdone + pwant < len; i++) {
+			size_t take = msg->msg_iov[i].iov_len;
+
+			if (skip >= take) {
+				skip -= take;
+				continue;
+			}
+			take -= skip;
+			if (take > len - pdone - pwant)
+				take = len - pdone - pwant;
+			iov[cnt++] = (struct iovec){ (uint8_t *)msg->msg_iov[i].iov_base + skip, take };
+			pwant += take;
+			skip = 0;
+		}
+		if (pdone + pwant >= room && pdone + pwant < len) {
+			size_t drop = len - pdone - pwant < sizeof(sink) ? len - pdone - pwant : sizeof(sink);
+
+			iov[cnt++] = (struct iovec){ sink, drop };
+			pwant += drop;
+		}
+		if (own && pdone + pwant == len)
+			iov[cnt++] = (struct iovec){ s->lsh->rx_hdr, AHEAD_MAX };
+		want += pwant;
+		mh.msg_iovlen = (size_t)cnt;
+		/* never a blocking read: see read_exact */
+		n = sys_recvmsg(s->fd, &mh, MSG_DONTWAIT);
+		if (n < 0) {
+			struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+			if (errno != EINTR && errno != EAGAIN)
+				return -errno;
+			poll(&p, 1, -1);
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if ((size_t)n > want) {
+			s->lsh->rx_hdr_have = (uint32_t)((size_t)n - want);
+			s->lsh->rx_hdr_epoch = s->epoch;
+			n = (ssize_t)want;
+		}
+		done += (size_t)n;
 	}
-	return (ssize_t)copied;	/* what the caller got, not what was discarded */
+	return (ssize_t)(len < room ? len : room);
 }
 
 /* The engine's receive-buffer accounting (congestion) counts what we read. */
@@ -186,6 +280,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	struct rdsb_deliv_hdr h;
 	uint8_t *peeked = NULL;
 	ssize_t r = -1;
+	uint32_t have;
+	bool own;
 	int err;
 
 	if (flags & MSG_OOB)
@@ -194,17 +290,27 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		return -EAGAIN;
 	msg->msg_flags = 0;
 	msg->msg_controllen = 0;
-	if (!peek && (r = sys_recv(s->fd, &h, sizeof(h), MSG_DONTWAIT)) > 0) {
-		/* the common case: a record is waiting; take its header in one call */
+	have = read_ahead(s, &own);
+	memcpy(&h, s->lsh->rx_hdr, have);
+	if (!peek && have) {
+		/* the header's start came with the last payload: from its
+		 * length on, the rest comes with this payload */
+		s->lsh->rx_hdr_have = 0;
+		if (have < AHEAD_LEN && (err = read_exact(s->fd, (uint8_t *)&h + have, AHEAD_LEN - have, 0)))
+			return err;
+		have = have < AHEAD_LEN ? AHEAD_LEN : have;
+	} else if (!peek && (r = sys_recv(s->fd, &h, sizeof(h), MSG_DONTWAIT)) > 0) {
+		/* a record is waiting; take its header in one call */
 		if (r < (ssize_t)sizeof(h) &&
 		    (err = read_exact(s->fd, (uint8_t *)&h + r, sizeof(h) - (size_t)r, 0)))
 			return err;
+		have = sizeof(h);
 	} else {
 		if (!peek && r == 0)
 			return -ECONNRESET;
 		if (!peek && errno == EAGAIN)
 			return -EAGAIN;	/* the stream is empty: no second look */
-		err = wait_bytes(s, &h, RDS_HEADER_SIZE, false);
+		err = wait_bytes(s, (uint8_t *)&h + have, (int)(RDS_HEADER_SIZE - have), have > 0);
 		if (err)
 			return err;
 		rdsb_deliv_hdr_decode(&h);
@@ -212,7 +318,8 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			peeked = malloc(RDS_HEADER_SIZE + h.len);
 			if (!peeked)
 				return -ENOMEM;
-			err = wait_bytes(s, peeked, (int)(RDS_HEADER_SIZE + h.len), true);
+			memcpy(peeked, s->lsh->rx_hdr, have);
+			err = wait_bytes(s, peeked + have, (int)(RDS_HEADER_SIZE + h.len - have), true);
 			if (err) {
 				free(peeked);
 				return err;
@@ -220,6 +327,14 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		} else if ((err = read_exact(s->fd, &h, sizeof(h), 0))) {
 			return err;
 		}
+		have = sizeof(h);
+	}
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		room += msg->msg_iov[i].iov_len;
+	if (!peeked) {
+		r = read_record(s, msg, room, (uint8_t *)&h + have, sizeof(h) - have, record_len(&h), own);
+		if (r < 0)
+			return r;
 	}
 	rdsb_deliv_hdr_decode(&h);	/* the engine's header is ready as it is */
 	msg->msg_controllen = controllen;
@@ -232,17 +347,14 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			msg->msg_namelen = 0;
 		return 0;
 	}
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		room += msg->msg_iov[i].iov_len;
 	clock_gettime(CLOCK_REALTIME, &rx);
 	put_rx_cmsgs(s, msg, &used, &rx);
 	msg->msg_controllen = used;
-	r = copy_payload(s, msg, peeked ? peeked + RDS_HEADER_SIZE : NULL, h.len);
-	if (r >= 0 && !peeked)
+	if (peeked)
+		r = (ssize_t)copy_peeked(msg, peeked + RDS_HEADER_SIZE, h.len);
+	else
 		consumed(s, RDS_HEADER_SIZE + h.len);
 	free(peeked);
-	if (r < 0)
-		return r;
 	put_name(s, msg, h.slot, h.sport);
 	if (h.len > room) {
 		msg->msg_flags |= MSG_TRUNC;
