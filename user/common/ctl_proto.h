@@ -106,6 +106,10 @@ struct rdsb_sock_shm {
 	 * the control connection's hang-up then does not mean the engine went,
 	 * and the library takes the socket to no engine. */
 	uint32_t closed;
+	/* Requests this engine took that are acknowledged by the peer or
+	 * dropped, all of them up to this count (in the socket's order): the
+	 * library's copies of them may go (user/lib/copies.c). */
+	uint64_t reqs_acked;
 };
 
 #endif

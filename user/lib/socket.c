@@ -42,6 +42,7 @@ static void lsock_free(struct rdsb_lsock *s)
 		sys_close(s->txfd);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
+	rdsb_copies_free(s);
 	if (s->park_peer >= 0)
 		sys_close(s->park_peer);
 	if (s->lost)
@@ -239,6 +240,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	if (s->shm != MAP_FAILED) {
 		s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
 		rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
+		rdsb_copies_map(s, fds[OPEN_SHM]);
 	}
 	sys_close(fds[OPEN_SHM]);
 	if (s->shm == MAP_FAILED && !err)
