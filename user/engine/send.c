@@ -154,7 +154,8 @@ static void conn_hold(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_ms
 /* A datagram the engine before numbered (m->seq, seqstate.c) goes on its
  * path in the order of the numbers, ahead of what was numbered since: the
  * peer drops a retransmission below what it has seen. A number already
- * queued (a library that claims another's) goes as a new datagram. */
+ * queued is a second copy of that datagram (or another socket's claim):
+ * dropped, as the peer would drop it. */
 bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
 	struct list_head *at = &p->send_q;
@@ -164,9 +165,11 @@ bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_ms
 		if (p->head_off && q->item.prev == &p->send_q)
 			continue;	/* partly written: it stays first */
 		if (q->seq == m->seq) {
-			m->seq = 0;
-			m->flags &= (uint8_t)~RDS_FLAG_RETRANSMITTED;
-			return rdsb_conn_queue(e, p->conn, m);
+			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
+			rdsb_sock_req_done(e, m);
+			rdsb_sock_sent(e, m->sock_id, m->len);
+			rdsb_msg_free(m);
+			return !p->conn->tx_full;
 		}
 		if (!q->cong_map && q->seq > m->seq) {
 			at = &q->item;

@@ -13,7 +13,8 @@
  * has a datagram already drops it as a retransmission.
  *
  * The copies are this process's: a socket shared by fork sends again, on
- * the next engine, only what each process wrote itself. There are at most
+ * the next engine, only what each process wrote itself (a child starts with
+ * none: what the parent sent before the fork is the parent's). There are at most
  * RDSB_SEQTAB_N of them (a send waits for room, as for sndbuf), so that the
  * engine's table still has the number of each.
  */
@@ -96,7 +97,7 @@ void rdsb_copies_unkeep(struct rdsb_lsock *s, struct rdsb_copy **at)
 	s->ncopies--;
 }
 
-void rdsb_copies_free(struct rdsb_lsock *s)
+void rdsb_copies_forget(struct rdsb_lsock *s)
 {
 	while (s->copies) {
 		struct rdsb_copy *c = s->copies;
@@ -106,6 +107,11 @@ void rdsb_copies_free(struct rdsb_lsock *s)
 	}
 	s->copies_tail = &s->copies;
 	s->ncopies = 0;
+}
+
+void rdsb_copies_free(struct rdsb_lsock *s)
+{
+	rdsb_copies_forget(s);
 	if (s->seqtab)
 		munmap((void *)s->seqtab, RDSB_SEQTAB_BYTES);
 	s->seqtab = NULL;

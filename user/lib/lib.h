@@ -186,6 +186,7 @@ struct rdsb_copy **rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send
 void rdsb_copies_unkeep(struct rdsb_lsock *s, struct rdsb_copy **at);
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab);
 void rdsb_copies_free(struct rdsb_lsock *s);
+void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's child) */
 
 /* socket.c: the engine's control channel, and its OPEN (or ATTACH) reply's
  * fds, in order (ctl_proto.h); the last two only on the sk_msg send path */
