@@ -41,9 +41,9 @@ void rdsb_copies_map(struct rdsb_lsock *s, int shm_fd)
 }
 
 /* Under wlock: forget what the engine's page says is acknowledged. */
-static void prune(struct rdsb_lsock *s)
+static void prune(struct rdsb_lsock *s, const struct rdsb_sock_shm *page)
 {
-	uint64_t acked = __atomic_load_n(&s->shm->reqs_acked, __ATOMIC_ACQUIRE);
+	uint64_t acked = __atomic_load_n(&page->reqs_acked, __ATOMIC_ACQUIRE);
 
 	if (!s->copies_tail)
 		s->copies_tail = &s->copies;
@@ -71,7 +71,7 @@ struct rdsb_copy **rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send
 	struct rdsb_copy *c, **at;
 	size_t off = 0;
 
-	prune(s);
+	prune(s, s->shm);
 	c = malloc(sizeof(*c) + req->len);
 	if (!c)
 		return NULL;
@@ -127,19 +127,9 @@ void rdsb_copies_free(struct rdsb_lsock *s)
  */
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab)
 {
-	uint64_t acked = __atomic_load_n(&old->reqs_acked, __ATOMIC_ACQUIRE);
 	struct rdsb_copy *c;
 
-	if (!s->copies_tail)
-		s->copies_tail = &s->copies;
-	while (s->copies && s->copies->req < acked) {
-		c = s->copies;
-		s->copies = c->next;
-		free(c);
-		s->ncopies--;
-	}
-	if (!s->copies)
-		s->copies_tail = &s->copies;
+	prune(s, old);
 	for (c = s->copies; c; c = c->next) {
 		const struct rdsb_seq_slot *slot = old_tab ? &old_tab[c->req % RDSB_SEQTAB_N] : NULL;
 		struct iovec iov[2] = { { &c->hdr, sizeof(c->hdr) }, { c->data, c->hdr.len } };
