@@ -173,7 +173,8 @@ static int make_pin_dir(struct rdsb_engine *e, int *seq_fd)
 }
 
 /* e->pin_dir and what is in it: pinned, so ours, but opened as above. With
- * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND. */
+ * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND and
+ * rdsb_seqstate. */
 static void rm_pin_dir(struct rdsb_engine *e)
 {
 	const char *name = strrchr(e->pin_dir, '/') + 1;

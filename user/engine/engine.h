@@ -394,7 +394,8 @@ void rdsb_paths_info_forget(struct rdsb_engine *e, const struct rdsb_conn *c);
 
 /* bpf_load.c: bpffs, the pin directory, BPF objects sharing the engine's maps */
 /* In the pin directory of an engine that stopped with bound sockets: the
- * directory stays, with this (empty) one in it, for the next engine. */
+ * directory stays, with this (empty) one and rdsb_seqstate in it, for the
+ * next engine. */
 #define RDSB_PIN_REBIND "rebind"
 /* the core's maps, pinned; *unsafe: the pin directory is not safe to use,
  * which no fallback mends. Sets e->restarted if that directory was there
