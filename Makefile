@@ -150,9 +150,10 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 
 # The engine's connection and path logic against a mock transport, with the
 # sockets, address slots and epoll it calls replaced by --wrap mocks (cmocka).
-CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv) $(B)/obj/transports/tcp/tcp_stream.o \
+CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv seqstate) $(B)/obj/transports/tcp/tcp_stream.o \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_hold_unbound rdsb_sock_req_done rdsb_sock_sent \
+                   rdsb_sock_req_acked rdsb_sock_req_numbered \
                    rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \
                    rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read
 $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)

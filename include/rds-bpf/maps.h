@@ -303,7 +303,9 @@ struct rdsb_event {
 	X(TX_LOCK_STOLEN,	"tx_lock_stolen")				\
 	X(ACK_EVENTS,		"ack_events")				\
 	X(DROP_NO_CONN,		"drop_no_connection")			\
-	X(TX_CONN_FULL,		"tx_conn_full")
+	X(TX_CONN_FULL,		"tx_conn_full")				\
+	X(TX_RESUBMITTED,	"tx_resubmitted")			\
+	X(TX_RESENT_NUMBERED,	"tx_resent_numbered")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,
@@ -352,7 +354,56 @@ struct rdsb_send_req {
 	__u8	daddr[16];
 	__u32	scope_id;
 	__u16	dport;		/* host order */
-	__u16	pad;
+	__u8	flags;		/* RDSB_REQ_RESENT */
+	__u8	path;		/* resent: the path its sequence number is of */
+	__u64	seq;		/* resent: the sequence number it had, or 0 */
 };
+/* A datagram the library sends again to the next engine: the engine before
+ * took it and went (killed) before the peer acknowledged it. With seq, the
+ * engine before had numbered it: it goes out with that number, marked
+ * retransmitted, so that a peer which has it drops it (rds_recv_incoming). */
+#define RDSB_REQ_RESENT		0x01
+
+/*
+ * Where the engine numbered each request of a socket (the socket's shared
+ * memory, RDSB_SEQTAB_OFF): slot req % RDSB_SEQTAB_N holds req + 1 and the
+ * sequence number with the path's index in its top byte. The library keeps
+ * a copy of every request until the engine says it is acknowledged
+ * (rdsb_sock_shm reqs_acked), and never more than RDSB_SEQTAB_N of them, so
+ * that after a kill the slot of each copy still names it.
+ */
+#define RDSB_SEQTAB_N		16384
+#define RDSB_SEQTAB_OFF		(4096 + RDSB_TXRING_BYTES)
+#define RDSB_SEQTAB_BYTES	(RDSB_SEQTAB_N * 16)
+#define RDSB_SEQ_PATH_SHIFT	56
+struct rdsb_seq_slot {
+	__u64	req;		/* request number + 1; 0: none */
+	__u64	seq;		/* path << RDSB_SEQ_PATH_SHIFT | sequence number */
+};
+
+/*
+ * rdsb_seqstate (pinned, mmapable): what a connection's sequence spaces
+ * are, kept as they move, so that an engine started after one that was
+ * killed (or stopped with bound sockets) goes on with the same generation
+ * number and numbers, and its peers see a reconnect, not a restart.
+ * Entry 0 holds the engine's generation number and multipath hash seed;
+ * the others are connections (in_use), found by their addresses.
+ */
+struct rdsb_seq_path {
+	__u64	next_tx_seq;
+	__u64	acked_seq;	/* every message up to it acknowledged */
+	__u64	next_rx_seq;
+};
+struct rdsb_seqstate {
+	__u8	laddr[16], faddr[16];
+	__u32	in_use;
+	__u32	npaths;
+	__u32	peer_gen;
+	__u32	gen_num;	/* entry 0 */
+	__u32	hash_initval;	/* entry 0 */
+	__u32	pad;
+	struct rdsb_seq_path path[RDS_MPATH_WORKERS];
+};
+#define RDSB_SEQSTATE_N		(RDSB_MAX_ADDRS + 1)
 
 #endif /* RDSB_MAPS_H */

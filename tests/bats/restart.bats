@@ -57,8 +57,9 @@ restart_app() {
 	[ -e "$d/ready" ]
 	engine_stop "$1" "$2"
 	# unloaded with a bound socket, the engine leaves only the mark that
-	# tells the next one to hold datagrams for the ports of sockets coming back
-	[ "$2" = kill ] || [ "$(ls "$(pins "$1")")" = rebind ]
+	# tells the next one to hold datagrams for the ports of sockets coming
+	# back, and the sequence state the next one goes on with
+	[ "$2" = kill ] || [ "$(ls "$(pins "$1")" | tr '\n' ' ')" = "rdsb_seqstate rebind " ]
 	[ "$1" = A ] && touch "$d/local"
 	touch "$d/gone"
 	sleep 2
@@ -115,14 +116,20 @@ app_ran() {	# the application of restart_app (in $output) ran to its end
 	[ "$(counter B drop_no_socket)" -eq 1 ]
 }
 
-# restart_during HOST HOW N HOLD: A sends N datagrams to B (A's sndbuf 8 MB;
-# B's receiver starts reading after HOLD ms, so that A's engine holds much);
-# HOST's engine is stopped (HOW) while they flow, once A's engine sent a
-# quarter of them, and loaded again. B's receiver must get all N whole, in
-# order, once: it compares each datagram with the one of that index and
-# hashes them all.
+unacked() {	# unacked A|B: datagrams its engine sent that TCP has not acknowledged
+	in_host "$1" "$RDSB_BIN" status -j | jq '[.connections[].paths[].unacked] | add // 0'
+}
+
+# restart_during HOST HOW N HOLD [full]: A sends N datagrams to B (A's
+# sndbuf 8 MB; B's receiver starts reading after HOLD ms, so that A's
+# engine holds much); HOST's engine is stopped (HOW) while they flow, once
+# A's engine sent a quarter of them (with full, once A's engine holds all
+# it can, unacknowledged and queued: a blackhole route on A drops what it
+# sends to B until the stop), and loaded again. B's receiver must get all N
+# whole, in order, once: it compares each datagram with the one of that
+# index and hashes them all.
 restart_during() {
-	local d=$BATS_TEST_TMPDIR n=$3 sa rb at
+	local d=$BATS_TEST_TMPDIR n=$3 sa rb at gen held sent
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$n" -s 0:3000 -t 40 --hold "$4" --ready "$d/ready.b" >"$d/rb" &
 	rb=$!
 	wait_ready 1
@@ -133,20 +140,39 @@ restart_during() {
 		[ "$at" -ge $((n / 4)) ] && break
 		sleep 0.01
 	done
+	if [ -n "${5:-}" ]; then
+		# A drops what it sends to B: A's engine holds what B did not get
+		in_host A ip route add blackhole $ADDR_B/32
+		for _ in $(seq 50); do	# until A's engine writes no more
+			sent=$(counter A tx_msgs)
+			sleep 0.3
+			held=$(unacked A)
+			[ "$held" -gt 0 ] && [ "$(counter A tx_msgs)" = "$sent" ] && break
+		done
+		echo "A's engine holds $held unacknowledged, and its queue"
+	fi
+	gen=$(in_host "$1" "$RDSB_BIN" status -j | jq .gen)
 	if [ "$2" = reload ]; then
 		engine_reload "$1"
 	else
 		engine_stop "$1" "$2"
-		engine_up "$1"
 	fi
 	echo "stopped $1 ($2) at $at of $n sent by A's engine"
+	[ -z "${5:-}" ] || in_host A ip route del blackhole $ADDR_B/32
 	[ "$at" -lt "$n" ]
+	[ -z "${5:-}" ] || [ "$held" -gt 0 ]
+	[ "$2" = reload ] || engine_up "$1"
 	wait $sa || { cat "$d/sa" "$d/rb"; return 1; }
 	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
 	cat "$d/sa" "$d/rb"
 	grep -q "^sent $n msgs" "$d/sa"
 	grep -q "^recv $n msgs" "$d/rb"
 	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+	# after a kill the next engine went on with the generation (the pins
+	# stay; an unload passes them on only if a socket was still bound
+	# when it stopped): the other side saw a reconnect and flushed nothing
+	[ "$2" != kill ] || [ "$(in_host "$1" "$RDSB_BIN" status -j | jq .gen)" = "$gen" ]
+	[ "$(counter "$([ "$1" = A ] && echo B || echo A)" drop_flushed_gen)" -eq 0 ]
 }
 
 # 60000 datagrams of up to 3000 B: more than the TCP socket, B's engine and
@@ -184,6 +210,22 @@ restart_during() {
 	echo "$output"
 	[ "$status" -eq 3 ]
 	[ -z "$(engine_pid B)" ]
+}
+
+@test "engine of the sender killed -9 during a transfer of 20000 datagrams: the library sends again what it held, none lost, duplicated or misordered" {
+	restart_during A kill 20000 0 full
+	# what the killed engine held came back from the library, numbered as before
+	[ "$(counter A tx_resubmitted)" -gt 0 ]
+	[ "$(counter A tx_resent_numbered)" -gt 0 ]
+}
+
+@test "engine of the receiver killed -9 while the sender's engine holds what it did not get: the sender resends on the same generation, none lost, duplicated or misordered" {
+	restart_during B kill 20000 0 full
+}
+
+@test "engine of the receiver killed -9 during a transfer of 20000 datagrams to a slow reader: none lost, duplicated or misordered" {
+	skip "not built: the receiving engine's TCP acknowledges what it has not yet written into the application's stream, and RDS/TCP carries no acknowledgement of delivery, so what the killed engine held past the stream is lost (docs/design.md, Engine restart; the first loss at index 13199 of 20000 in one run)"
+	restart_during B kill 20000 2500
 }
 
 @test "engine of the receiver killed -9: what arrives before the receiver's socket is back on the next engine waits for it, 5000 of 5000 in order" {

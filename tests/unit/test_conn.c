@@ -68,6 +68,19 @@ void __wrap_rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
 	m->req_pending = false;
 }
 
+/* no socket's requests here: a message never has tx_sock */
+void __wrap_rdsb_sock_req_acked(struct rdsb_msg *m)
+{
+	(void)m;
+	fail();
+}
+
+void __wrap_rdsb_sock_req_numbered(const struct rdsb_path *p, const struct rdsb_msg *m)
+{
+	(void)p;
+	(void)m;
+}
+
 void __wrap_rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 {
 	(void)e;

@@ -173,8 +173,7 @@ int tcp_skmsg_sock_open(struct rdsb_engine *e, struct rdsb_sock *s)
 	int c;
 
 	tcp_sock(s)->tx_peer = -1;
-	if (!tcp_of(e)->txpath || tcp_sock(s)->idx < 0 || getsockname(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, &len) ||
-	    ftruncate(s->shm_fd, 4096 + RDSB_TXRING_BYTES))
+	if (!tcp_of(e)->txpath || tcp_sock(s)->idx < 0 || getsockname(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, &len))
 		return -1;
 	ring = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ, MAP_SHARED, s->shm_fd, 4096);
 	if (ring == MAP_FAILED)

@@ -110,6 +110,10 @@ struct rdsb_sock_shm {
 	 * finds it gone (the control connection hung up first) and waits for
 	 * the next one; what it wrote before is read, sent and acknowledged. */
 	uint32_t stopping;
+	/* Requests this engine took that are acknowledged by the peer or
+	 * dropped, all of them up to this count (in the socket's order): the
+	 * library's copies of them may go (user/lib/copies.c). */
+	uint64_t reqs_acked;
 };
 
 #endif

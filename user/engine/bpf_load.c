@@ -116,8 +116,31 @@ static int open_pin_root(void)
 	return fd;
 }
 
-/* A fresh, empty pin directory for this netns, in e->pin_dir. */
-static int make_pin_dir(struct rdsb_engine *e)
+/* The sequence state the engine before left in its pin directory (dir),
+ * if it has the shape of ours: -1 if not. */
+static int old_seqstate(int dir)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/rdsb_seqstate", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_ARRAY ||
+	    info.value_size != sizeof(struct rdsb_seqstate) || info.max_entries != RDSB_SEQSTATE_N ||
+	    !(info.map_flags & BPF_F_MMAPABLE)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A fresh, empty pin directory for this netns, in e->pin_dir; *seq_fd: the
+ * sequence state of the engine before, or -1. */
+static int make_pin_dir(struct rdsb_engine *e, int *seq_fd)
 {
 	int root = open_pin_root(), err = 0, fd;
 	const char *name;
@@ -135,8 +158,11 @@ static int make_pin_dir(struct rdsb_engine *e)
 	 * way the sockets of the engine before may come back. */
 	fd = open_own_dir(root, name);
 	e->restarted = fd >= 0;
-	if (fd >= 0)
+	*seq_fd = -1;
+	if (fd >= 0) {
+		*seq_fd = old_seqstate(fd);
 		close(fd);
+	}
 	rm_pins(root, name);
 	if (mkdirat(root, name, 0700) < 0) {
 		err = -errno;
@@ -147,7 +173,8 @@ static int make_pin_dir(struct rdsb_engine *e)
 }
 
 /* e->pin_dir and what is in it: pinned, so ours, but opened as above. With
- * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND. */
+ * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND and
+ * rdsb_seqstate. */
 static void rm_pin_dir(struct rdsb_engine *e)
 {
 	const char *name = strrchr(e->pin_dir, '/') + 1;
@@ -157,7 +184,13 @@ static void rm_pin_dir(struct rdsb_engine *e)
 		return;
 	rm_pins(root, name);
 	if (e->rebind_next && !mkdirat(root, name, 0700) && (fd = open_own_dir(root, name)) >= 0) {
+		char path[64];
+
 		mkdirat(fd, RDSB_PIN_REBIND, 0700);
+		/* and the numbers the next engine goes on with (seqstate.c) */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/rdsb_seqstate", fd);
+		if (e->seqstate_fd >= 0)
+			bpf_obj_pin(e->seqstate_fd, path);
 		close(fd);
 	}
 	close(root);
@@ -229,7 +262,7 @@ void rdsb_bpf_explain(const char *what, int err, const char *fallback)
 int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 {
 	struct rdsb_core *skel;
-	int err;
+	int err, seq_fd;
 
 	err = ensure_bpffs();
 	if (err) {
@@ -238,16 +271,27 @@ int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 		return err;
 	}
 	libbpf_set_print(libbpf_print);
-	skel = rdsb_core__open_and_load();
+	skel = rdsb_core__open();
 	if (!skel) {
+		err = -errno;
+		pr_warn("rds-bpf: cannot open the core BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	err = make_pin_dir(e, &seq_fd);
+	if (err) {
+		*unsafe = true;
+		rdsb_core__destroy(skel);
+		return err;
+	}
+	if (seq_fd >= 0) {
+		if (bpf_map__reuse_fd(skel->maps.rdsb_seqstate, seq_fd))
+			pr_warn("rds-bpf: cannot take over the sequence state: %s\n", strerror(errno));
+		close(seq_fd);
+	}
+	if (rdsb_core__load(skel)) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot create BPF maps: %s%s\n", strerror(-err),
 			err == -EPERM ? " (hint: needs CAP_BPF or root)" : "");
-		return err;
-	}
-	err = make_pin_dir(e);
-	if (err) {
-		*unsafe = true;
 		rdsb_core__destroy(skel);
 		return err;
 	}
@@ -262,6 +306,7 @@ int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 	e->cong_fd = bpf_map__fd(skel->maps.rdsb_cong);
 	e->paths_fd = bpf_map__fd(skel->maps.rdsb_paths);
 	e->counters_fd = bpf_map__fd(skel->maps.rdsb_counters);
+	e->seqstate_fd = bpf_map__fd(skel->maps.rdsb_seqstate);
 	return 0;
 }
 

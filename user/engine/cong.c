@@ -67,7 +67,7 @@ int rdsb_cong_init(struct rdsb_engine *e)
 	bool unsafe = false;
 	int err = -1;
 
-	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = -1;
+	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = e->seqstate_fd = -1;
 	e->addrs_ro_fd = e->cong_ro_fd = -1;
 	if (e->use_bpf) {
 		err = rdsb_bpf_load_core(e, &unsafe);
@@ -117,6 +117,7 @@ void rdsb_cong_fini(struct rdsb_engine *e)
 		close(e->addrs_ro_fd);
 	if (e->cong_ro_fd >= 0)
 		close(e->cong_ro_fd);
+	rdsb_seqstate_fini(e);
 	if (e->bpf_obj)
 		rdsb_bpf_unload_core(e);
 }
@@ -255,6 +256,9 @@ void rdsb_paths_info_update(struct rdsb_engine *e)
 			struct rdsb_path_info v;
 
 			e->tp->conn_path_sync(e, p);
+			/* the BPF receive path's, as of now (seqstate.c) */
+			if (c->ss)
+				c->ss->path[i].next_rx_seq = p->next_rx_seq;
 			v = (struct rdsb_path_info){
 				.state = p->state, .npaths = c->npaths,
 				.next_tx_seq = p->next_tx_seq, .next_rx_seq = p->next_rx_seq,

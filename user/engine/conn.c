@@ -22,6 +22,8 @@
 #define NSEC_PER_SEC 1000000000ull
 #define CONN_IDLE_NS (10 * NSEC_PER_SEC)
 
+static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int n);
+
 static bool we_are_smaller(const struct rdsb_conn *c)
 {
 	return rdsb_addr_cmp(c->laddr, c->faddr) < 0;
@@ -106,6 +108,11 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		INIT_LIST_HEAD(&p->drop_item);
 	}
 	list_add_tail(&c->item, &e->conns);
+	/* the engine before had it: its numbers go on, and its path count
+	 * (the peer knows it; no handshake needed to pick a path) */
+	rdsb_seqstate_conn(e, c);
+	if (c->ss && c->ss->npaths && !c->npaths)
+		set_npaths(e, c, c->ss->npaths < e->max_paths ? c->ss->npaths : e->max_paths);
 	return c;
 fail:
 	rdsb_addr_put(e, c->lslot);
@@ -191,6 +198,8 @@ static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int 
 	struct list_head held = LIST_HEAD_INIT(held);
 
 	c->npaths = n;
+	if (c->ss)
+		c->ss->npaths = n;
 	c->ping_at = 0;
 	pr_info("rds-bpf: handshake done: %u paths\n", n);
 	list_splice_init(&c->pending, &held);
@@ -232,6 +241,9 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 
 		p->next_tx_seq = 1;
 		p->next_rx_seq = 0;
+		p->resend_until = 0;
+		if (c->ss)
+			c->ss->path[i] = (struct rdsb_seq_path){ .next_tx_seq = 1 };
 		e->tp->conn_path_seq_reset(e, p);
 		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
 		p->nunacked = 0;
@@ -260,6 +272,8 @@ void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struc
 		if (c->peer_gen && c->peer_gen != hs.gen)
 			peer_gen_changed(e, c);
 		c->peer_gen = hs.gen;
+		if (c->ss)
+			c->ss->peer_gen = hs.gen;
 	}
 	c->peer_sport_idx = hs.has_sport_idx;
 	/* rds_recv_hs_exthdrs: every handshake that carries NPATHS sets the
@@ -447,6 +461,7 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 			e->tx_resume = true;
 		}
 	e->tp->conn_free(e, c);
+	rdsb_seqstate_forget(c);
 	rdsb_paths_info_forget(e, c);
 	rdsb_hash_del(&e->conns_by_addr, &c->hnode);
 	list_del_init(&c->item);
@@ -511,6 +526,10 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 				rdsb_path_connect(e, p);
 			if (p->reconnect_at && p->reconnect_at < *next)
 				*next = p->reconnect_at;
+			if (p->resend_until && e->now >= p->resend_until)
+				rdsb_path_xmit(e, p);	/* what came back goes, in order */
+			if (p->resend_until && p->resend_until < *next)
+				*next = p->resend_until;
 			if (p->nunacked) {
 				rdsb_path_check_acked(e, p);
 				uint64_t poll = e->tp->ack_poll_ns(e, p);

@@ -386,6 +386,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	err = RDSB_ENGINE_SETUP_FAILED;
 	if (rdsb_cong_init(e))
 		goto out;
+	rdsb_seqstate_init(e);	/* a restart goes on with the generation before */
 	/* before the transport, whose BPF programs keep the same time; on a
 	 * first start no socket can come back: an unbound port drops at once */
 	if (e->restarted)

@@ -51,6 +51,12 @@ struct rdsb_msg {
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
 	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (send.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
+	/* From a socket's request: its number (the socket's order) and its
+	 * place on the socket's list of requests not yet acknowledged
+	 * (tx_sock set while on it) */
+	uint64_t req;
+	struct list_head sock_item;
+	struct rdsb_sock *tx_sock;
 	union {
 		struct rds_header wire;		/* encoded when it starts on the wire */
 		struct rdsb_deliv_hdr deliv;	/* or on a delivery stream (sock.c) */
@@ -105,6 +111,12 @@ struct rdsb_path {
 	uint64_t reconnects;
 
 	uint64_t tx_msgs, rx_msgs, tx_bytes, rx_bytes;
+
+	/* A restarted engine (seqstate.c): the numbers in (resend_lo,
+	 * next_tx_seq) were sent unacknowledged by the engine before; until
+	 * resend_until (ns) or until resend_left of them came back from the
+	 * library, the path sends nothing, so that it sends in order. */
+	uint64_t resend_lo, resend_left, resend_until;
 };
 
 struct rdsb_conn {
@@ -125,6 +137,7 @@ struct rdsb_conn {
 	uint64_t tx_queued;		/* bytes of sends held, messages and payloads */
 	unsigned int tx_waiters;	/* sockets held on it (rdsb_sock.tx_held_on) */
 	struct rdsb_hnode hnode;	/* in e->conns_by_addr */
+	struct rdsb_seqstate *ss;	/* its entry in rdsb_seqstate, or NULL */
 	struct rdsb_path paths[RDS_MPATH_WORKERS];
 };
 
@@ -164,6 +177,13 @@ struct rdsb_sock {
 	 * engine stops reading the socket's requests. */
 	uint64_t tx_bytes;
 	uint64_t cong_monitor;		/* RDS_CONG_MONITOR mask to report */
+	/* Requests read (the next one's number), and the messages of those not
+	 * yet acknowledged or dropped, in that order (rdsb_msg.sock_item):
+	 * the first one's number is shm->reqs_acked. seqtab: where each was
+	 * numbered, for the library to send it again after a kill. */
+	uint64_t reqs_read;
+	struct list_head tx_reqs;
+	struct rdsb_seq_slot *seqtab;
 
 	/* From the application: [rdsb_send_req][len]. */
 	struct rdsb_send_req req;
@@ -337,6 +357,8 @@ struct rdsb_engine {
 	bool streams_shut;		/* the last step: the streams' reading sides */
 	uint64_t rx_seen, rx_quiet_at;	/* RX_MSGS last seen; ns: quiet since then */
 	bool use_bpf;			/* the maps are BPF maps */
+	int seqstate_fd;		/* rdsb_seqstate, or -1 */
+	struct rdsb_seqstate *seqstate;	/* mapped; NULL: no map */
 	/* Sequence numbers are taken when a record starts on the wire, not
 	 * when it is queued: set by a transport whose applications also write
 	 * on its paths (TCP's sk_msg send path), who take theirs there too. */
@@ -400,7 +422,8 @@ void rdsb_paths_info_forget(struct rdsb_engine *e, const struct rdsb_conn *c);
 
 /* bpf_load.c: bpffs, the pin directory, BPF objects sharing the engine's maps */
 /* In the pin directory of an engine that stopped with bound sockets: the
- * directory stays, with this (empty) one in it, for the next engine. */
+ * directory stays, with this (empty) one and rdsb_seqstate in it, for the
+ * next engine. */
 #define RDSB_PIN_REBIND "rebind"
 /* the core's maps, pinned; *unsafe: the pin directory is not safe to use,
  * which no fallback mends. Sets e->restarted if that directory was there
@@ -442,6 +465,10 @@ void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
 /* Wakes the senders of the sockets rdsb_sock_sent released space for. */
 void rdsb_socks_wake(struct rdsb_engine *e);
+/* m, of a socket's request, is acknowledged or dropped (rdsb_msg_free) */
+void rdsb_sock_req_acked(struct rdsb_msg *m);
+/* m of a socket's request got its sequence number on p */
+void rdsb_sock_req_numbered(const struct rdsb_path *p, const struct rdsb_msg *m);
 /* Past half its budget the sender may soon block on it: free a message of
  * it as soon as TCP acknowledges it (rdsb_msg.ack_wake). */
 bool rdsb_sock_ack_wake(const struct rdsb_sock *s);
@@ -494,6 +521,19 @@ void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot);
 void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t faddr[16], uint16_t dport);
 void rdsb_conn_free_all(struct rdsb_engine *e);
 
+/* seqstate.c: sequence state that outlives the engine (rdsb_seqstate) */
+void rdsb_seqstate_init(struct rdsb_engine *e);
+void rdsb_seqstate_fini(struct rdsb_engine *e);
+/* c's entry: the one the engine before had (its numbers restored), or a
+ * new one (c->ss NULL if none is free) */
+void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c);
+void rdsb_seqstate_forget(struct rdsb_conn *c);
+bool rdsb_seqstate_resend_ok(const struct rdsb_path *p, uint64_t seq);
+static inline struct rdsb_seq_path *rdsb_seqstate_path(const struct rdsb_path *p)
+{
+	return p->conn->ss ? &p->conn->ss->path[p->index] : NULL;
+}
+
 /* info.c: RDS_INFO_* records; returns the item size or -ENOPROTOOPT */
 int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t *total);
 
@@ -518,6 +558,7 @@ struct rdsb_msg *rdsb_msg_new(uint32_t len);
 void rdsb_msg_free(struct rdsb_msg *m);
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 bool rdsb_conn_tx_room(const struct rdsb_conn *c);	/* below CONN_TX_MAX */
+bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);
 /* the path a message from sport takes: the kernel's hash of the bound port;
  * NULL while it must wait for the handshake */
 struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport);

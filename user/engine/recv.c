@@ -62,10 +62,16 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 		return true;
 	}
 	/* the verdict has applied the duplicate rule to what it passes up */
-	if (!p->rx_prechecked && !rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
-		rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
-		free(data);
-		return true;
+	if (!p->rx_prechecked) {
+		struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
+
+		if (!rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
+			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
+			free(data);
+			return true;
+		}
+		if (sp)
+			sp->next_rx_seq = p->next_rx_seq;
 	}
 	if (h->dport == 0) {
 		/* A ping: answer from port 0 on the same path, unless the

@@ -24,6 +24,7 @@ struct rdsb_msg *rdsb_msg_new(uint32_t len)
 	if (!m)
 		return NULL;
 	INIT_LIST_HEAD(&m->item);
+	INIT_LIST_HEAD(&m->sock_item);
 	m->len = len;
 	if (len && !(m->data = malloc(len))) {
 		free(m);
@@ -57,6 +58,8 @@ void rdsb_msg_free(struct rdsb_msg *m)
 
 	if (!m)
 		return;
+	if (m->tx_sock)
+		rdsb_sock_req_acked(m);
 	if ((c = m->tx_conn)) {
 		c->tx_queued -= tx_cost(m);
 		if (c->tx_waiters && rdsb_conn_tx_room(c))
@@ -107,17 +110,34 @@ void rdsb_paths_xmit_due(struct rdsb_engine *e)
 	}
 }
 
-void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+/* The next sequence number of p, kept where a restarted engine finds it
+ * before the message can reach the wire. */
+static void number(struct rdsb_path *p, struct rdsb_msg *m)
 {
-	if (!e->number_at_xmit)
-		m->seq = p->next_tx_seq++;	/* else when it is written */
-	list_add_tail(&m->item, &p->send_q);
+	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
+
+	m->seq = p->next_tx_seq++;
+	if (sp)
+		sp->next_tx_seq = p->next_tx_seq;
+	rdsb_sock_req_numbered(p, m);
+}
+
+static void path_kick(struct rdsb_engine *e, struct rdsb_path *p, uint64_t bytes)
+{
 	if (p->state == RDSB_PATH_UP)
-		path_xmit_due(e, p, RDS_HEADER_SIZE + m->len);
+		path_xmit_due(e, p, bytes);
 	else if (p->index == 0)
 		rdsb_conn_want_path0(e, p->conn);
 	else if (!p->reconnect_at && p->ev.fd < 0)
 		rdsb_path_schedule_reconnect(e, p);
+}
+
+void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+{
+	if (!e->number_at_xmit)
+		number(p, m);	/* else when it is written */
+	list_add_tail(&m->item, &p->send_q);
+	path_kick(e, p, RDS_HEADER_SIZE + m->len);
 }
 
 static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
@@ -128,6 +148,8 @@ static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb
 	struct rdsb_sock *s;
 
 	rdsb_sock_req_done(e, m);
+	if (m->tx_sock)
+		rdsb_sock_req_acked(m);	/* delivered: the same message now */
 	m->sock_id = 0;
 	m->from_slot = (uint64_t)c->lslot;
 	rdsb_count(e, RDSB_C_TX_MSGS);
@@ -153,6 +175,48 @@ static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb
 	rdsb_sock_sent(e, sock_id, len);
 }
 
+static void conn_hold(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
+{
+	m->tx_conn = c;
+	if (c->tx_queued < CONN_TX_MAX && c->tx_queued + tx_cost(m) >= CONN_TX_MAX)
+		rdsb_count(e, RDSB_C_TX_CONN_FULL);
+	c->tx_queued += tx_cost(m);
+}
+
+/* A datagram the engine before numbered (m->seq, seqstate.c) goes on its
+ * path in the order of the numbers, ahead of what was numbered since: the
+ * peer drops a retransmission below what it has seen. A number already
+ * queued is a second copy of that datagram (or another socket's claim):
+ * dropped, as the peer would drop it. */
+bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+{
+	struct list_head *at = &p->send_q;
+	struct rdsb_msg *q;
+
+	list_for_each_entry(q, &p->send_q, item) {
+		if (p->head_off && q->item.prev == &p->send_q)
+			continue;	/* partly written: it stays first */
+		if (q->seq == m->seq) {
+			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
+			rdsb_sock_req_done(e, m);
+			rdsb_sock_sent(e, m->sock_id, m->len);
+			rdsb_msg_free(m);
+			return rdsb_conn_tx_room(p->conn);
+		}
+		if (!q->cong_map && q->seq > m->seq) {
+			at = &q->item;
+			break;
+		}
+	}
+	conn_hold(e, p->conn, m);
+	list_add_tail(&m->item, at);
+	rdsb_sock_req_numbered(p, m);
+	if (p->resend_left)
+		p->resend_left--;
+	path_kick(e, p, RDS_HEADER_SIZE + m->len);
+	return rdsb_conn_tx_room(p->conn);
+}
+
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
 {
 	struct rdsb_path *p;
@@ -161,10 +225,7 @@ bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg
 		loop_deliver(e, c, m);	/* delivered at once: nothing held */
 		return true;
 	}
-	m->tx_conn = c;
-	if (c->tx_queued < CONN_TX_MAX && c->tx_queued + tx_cost(m) >= CONN_TX_MAX)
-		rdsb_count(e, RDSB_C_TX_CONN_FULL);
-	c->tx_queued += tx_cost(m);
+	conn_hold(e, c, m);
 	p = rdsb_conn_path_for(e, c, m->sport);
 	if (!p) {
 		list_add_tail(&m->item, &c->pending);
@@ -203,7 +264,7 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		 * record starts on the wire, under the path's lock, as the
 		 * applications take theirs. */
 		if (!m->seq)
-			m->seq = p->next_tx_seq++;
+			number(p, m);
 		h.seq = m->seq;
 		h.len = m->len;
 		h.sport = m->sport;
@@ -241,6 +302,12 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (p->state != RDSB_PATH_UP)
 		return;
+	if (p->resend_until) {
+		/* a restarted engine's: what the engine before numbered first */
+		if (p->resend_left && e->now < p->resend_until)
+			return;
+		p->resend_until = 0;
+	}
 	if (e->tp->xmit_path_prepare(e, p) < 0)
 		return;		/* not now: the transport's timer comes back */
 	err = e->tp->xmit(e, p);
@@ -253,6 +320,7 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 {
+	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
 	struct rdsb_msg *m, *t;
 	uint64_t acked;
 
@@ -264,6 +332,8 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
 		if (m->end_off > acked)
 			break;
+		if (sp && m->seq > sp->acked_seq)
+			sp->acked_seq = m->seq;
 		list_del_init(&m->item);
 		p->nunacked--;
 		rdsb_sock_sent(e, m->sock_id, m->len);

@@ -129,12 +129,20 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->eng = e;
 	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC);
 	s->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->shm_fd < 0 || s->space_fd < 0 || ftruncate(s->shm_fd, 4096) < 0 ||
+	/* the page, the sk_msg path's copy ring, the numbers of the requests
+	 * (maps.h, RDSB_SEQTAB_OFF): pages of a memfd are made as touched */
+	if (s->shm_fd < 0 || s->space_fd < 0 || ftruncate(s->shm_fd, RDSB_SEQTAB_OFF + RDSB_SEQTAB_BYTES) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 0);
 	if (s->shm == MAP_FAILED)
 		goto fail;
+	s->seqtab = mmap(NULL, RDSB_SEQTAB_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, RDSB_SEQTAB_OFF);
+	if (s->seqtab == MAP_FAILED) {
+		munmap(s->shm, 4096);
+		goto fail;
+	}
+	INIT_LIST_HEAD(&s->tx_reqs);
 	s->shm->cong_gen = e->cong_gen;
 	/* Large enough for a whole 1 MiB record in each direction, so the
 	 * library can peek a record whole and never writes half of one. */
@@ -173,6 +181,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	if (rdsb_hash_add(&e->socks_by_id, &s->id_node, rdsb_hash_u64(s->id))) {
 		list_del_init(&s->item);
 		munmap(s->shm, 4096);
+		munmap(s->seqtab, RDSB_SEQTAB_BYTES);
 		errno = ENOMEM;
 		goto fail;
 	}
@@ -502,6 +511,48 @@ void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
 		req_done(s);
 }
 
+/* Every request up to the first one still on s->tx_reqs is acknowledged
+ * or dropped: the library may forget its copies. */
+static void reqs_acked_publish(struct rdsb_sock *s)
+{
+	uint64_t v = list_empty(&s->tx_reqs) ? s->reqs_read
+					       : list_first_entry(&s->tx_reqs, struct rdsb_msg, sock_item)->req;
+
+	__atomic_store_n(&s->shm->reqs_acked, v, __ATOMIC_RELEASE);
+}
+
+void rdsb_sock_req_acked(struct rdsb_msg *m)
+{
+	struct rdsb_sock *s = m->tx_sock;
+	bool first = s->tx_reqs.next == &m->sock_item;
+
+	list_del_init(&m->sock_item);
+	m->tx_sock = NULL;
+	if (first)
+		reqs_acked_publish(s);
+}
+
+static void reqs_detach(struct rdsb_sock *s)
+{
+	while (!list_empty(&s->tx_reqs)) {
+		struct rdsb_msg *m = list_first_entry(&s->tx_reqs, struct rdsb_msg, sock_item);
+
+		list_del_init(&m->sock_item);
+		m->tx_sock = NULL;
+	}
+}
+
+void rdsb_sock_req_numbered(const struct rdsb_path *p, const struct rdsb_msg *m)
+{
+	struct rdsb_seq_slot *slot;
+
+	if (!m->tx_sock)
+		return;
+	slot = &m->tx_sock->seqtab[m->req % RDSB_SEQTAB_N];
+	slot->seq = (uint64_t)p->index << RDSB_SEQ_PATH_SHIFT | m->seq;
+	__atomic_store_n(&slot->req, m->req + 1, __ATOMIC_RELEASE);
+}
+
 /* Below half, the engine frees messages on its next pass, and an ack costs
  * no wakeup: a ping-pong's reply carries the ack of its request. Of a
  * socket's unacked bytes, those of unmarked messages stay below half its
@@ -548,8 +599,14 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		free(s->req_data);
 		rdsb_sock_sent(e, s->id, len);
 		req_done(s);
+		s->reqs_read++;
+		if (list_empty(&s->tx_reqs))
+			reqs_acked_publish(s);
 		return;
 	}
+	m->req = s->reqs_read++;
+	m->tx_sock = s;
+	list_add_tail(&m->sock_item, &s->tx_reqs);
 	m->data = s->req_data;
 	m->len = len;
 	m->sock_id = s->id;
@@ -567,6 +624,17 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_sock_req_done(e, m);
 		rdsb_msg_free(m);
 		rdsb_sock_sent(e, s->id, len);
+		return;
+	}
+	if (s->req.flags & RDSB_REQ_RESENT)
+		rdsb_count(e, RDSB_C_TX_RESUBMITTED);
+	if (s->req.seq && s->req.path < RDS_MPATH_WORKERS &&
+	    rdsb_seqstate_resend_ok(&c->paths[s->req.path], s->req.seq)) {
+		m->seq = s->req.seq;
+		m->flags |= RDS_FLAG_RETRANSMITTED;
+		rdsb_count(e, RDSB_C_TX_RESENT_NUMBERED);
+		if (!rdsb_conn_resend(e, &c->paths[s->req.path], m))
+			tx_hold(e, s, c);
 		return;
 	}
 	if (!rdsb_conn_queue(e, c, m))
@@ -902,7 +970,12 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	rdsb_hash_del(&e->socks_by_id, &s->id_node);
 	rdsb_hash_del(&e->socks_by_port, &s->port_node);
 	e->tp->sock_close(e, s);
+	/* an engine that stops acknowledges nothing it did not send: the
+	 * library sends those again to the next engine */
+	if (e->stopping)
+		reqs_detach(s);
 	rdsb_conn_cancel(e, s->id, NULL, 0);
+	reqs_detach(s);	/* a record half written on a path stays there */
 	if (s->bound && s->congested)
 		rdsb_cong_set_local(e, s->slot, s->port, false);
 	rdsb_addr_put(e, s->slot);
@@ -918,6 +991,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	close(s->data.fd);
 	close(s->app_fd);
 	munmap(s->shm, 4096);
+	munmap(s->seqtab, RDSB_SEQTAB_BYTES);
 	close(s->shm_fd);
 	close(s->space_fd);
 	free(s->req_data);

@@ -106,6 +106,12 @@ struct rdsb_lsock {
 	 * stream that is never readable and refuses writes (park_peer is its
 	 * other end). The pages of earlier engines stay mapped until the
 	 * socket is freed: threads may still read them. */
+	/* copies.c: what was handed to the engine and not yet acknowledged,
+	 * oldest first, and the engine's table of their sequence numbers */
+	struct rdsb_copy *copies, **copies_tail;
+	uint64_t ncopies;
+	const struct rdsb_seq_slot *seqtab;
+
 	bool lost;
 	int park_peer;
 	uint32_t epoch;
@@ -170,6 +176,22 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
  * engine (txfd closed). */
 void rdsb_skmsg_ring_map(struct rdsb_lsock *s, int shm_fd);
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
+
+/* copies.c: copies of the requests written to the engine, kept until it
+ * says the peer acknowledged them, written again to the next engine after a
+ * kill. rdsb_copies_keep (under wlock, before the request is written;
+ * payload in iov) returns where the copy is, or NULL (no memory), for
+ * rdsb_copies_unkeep if the write fails; rdsb_copies_room: fewer copies
+ * than the engine's table of sequence numbers holds. */
+struct rdsb_copy;
+void rdsb_copies_map(struct rdsb_lsock *s, int shm_fd);
+bool rdsb_copies_room(struct rdsb_lsock *s);
+struct rdsb_copy **rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req,
+				    const struct iovec *iov, int cnt);
+void rdsb_copies_unkeep(struct rdsb_lsock *s, struct rdsb_copy **at);
+int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab);
+void rdsb_copies_free(struct rdsb_lsock *s);
+void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's child) */
 
 /* socket.c: the engine's control channel, and its OPEN (or ATTACH) reply's
  * fds, in order (ctl_proto.h); the last two only on the sk_msg send path */

@@ -141,7 +141,8 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 {
 	const struct rdsb_engine_maps *em;
 	struct rdsb_page *old = malloc(sizeof(*old));
-	struct rdsb_sock_shm *page;
+	struct rdsb_sock_shm *page, *prev = s->shm;
+	const struct rdsb_seq_slot *prev_tab = s->seqtab;
 	struct rdsb_lib_shm *nl;
 	struct stat st;
 
@@ -197,6 +198,8 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	if (nfds == OPEN_FDS)
 		sys_close(fds[OPEN_TXPATH]);
 	rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
+	s->seqtab = NULL;	/* the old one is read below */
+	rdsb_copies_map(s, fds[OPEN_SHM]);
 	sys_close(fds[OPEN_SHM]);
 	sys_close(fds[OPEN_ADDRS]);
 	sys_close(fds[OPEN_CONG]);
@@ -205,6 +208,10 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 		s->park_peer = -1;
 	}
 	set_lost(s, false);
+	/* what the engine before took and the peer did not acknowledge */
+	rdsb_copies_resend(s, prev, prev_tab);
+	if (prev_tab)
+		munmap((void *)prev_tab, RDSB_SEQTAB_BYTES);
 	return 0;
 }
 

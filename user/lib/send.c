@@ -83,7 +83,9 @@ static int reserve(struct rdsb_lsock *s, uint32_t len, int flags, struct rdsb_so
 		bool block;
 		int err;
 
-		if (!s->lost && cur < sndbuf(s) && !__atomic_load_n(&sh->stopping, __ATOMIC_ACQUIRE)) {
+		/* and fewer copies kept than the engine numbers (copies.c) */
+		if (!s->lost && cur < sndbuf(s) && rdsb_copies_room(s) &&
+		    !__atomic_load_n(&sh->stopping, __ATOMIC_ACQUIRE)) {
 			if (__atomic_compare_exchange_n(&sh->snd_bytes, &cur, cur + len, false,
 							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 				*shp = sh;
@@ -305,9 +307,15 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 			/* without an engine, nothing goes out behind its back */
 			err = s->lost ? 0 : rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len);
 			if (err == 0) {
-				err = rdsb_write_all(s->fd, iov, cnt);
+				/* kept until acknowledged: a killed engine's
+				 * next gets it again (copies.c) */
+				struct rdsb_copy **copy = rdsb_copies_keep(s, &req, iov + 1, cnt - 1);
+
+				err = copy ? rdsb_write_all(s->fd, iov, cnt) : -ENOBUFS;
 				if (!err)
 					s->lsh->reqs_sent++;
+				else if (copy)
+					rdsb_copies_unkeep(s, copy);
 			} else {
 				err = 0;	/* on the wire; the engine's copy goes with the engine */
 			}

@@ -19,6 +19,26 @@ static struct rdsb_lsock **table;
 static int table_max;	/* the highest fd ever an RDS socket, under table_lock */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A child of fork holds the sockets too, but the copies of what was sent
+ * before are the parent's to send again (copies.c): one copy each. The
+ * child runs alone here: no lock. */
+static void forked(void)
+{
+	for (int fd = 0; table && fd <= table_max; fd++)
+		if (table[fd])
+			rdsb_copies_forget(table[fd]);
+}
+
+static void table_alloc(void)
+{
+	pthread_mutex_lock(&table_lock);
+	if (!table) {
+		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
+		pthread_atfork(NULL, NULL, forked);
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
 struct rdsb_lsock *rdsb_lsock_get(int fd)
 {
 	struct rdsb_lsock *s = NULL;
@@ -42,6 +62,7 @@ static void lsock_free(struct rdsb_lsock *s)
 		sys_close(s->txfd);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
+	rdsb_copies_free(s);
 	if (s->park_peer >= 0)
 		sys_close(s->park_peer);
 	if (s->lost)
@@ -239,6 +260,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	if (s->shm != MAP_FAILED) {
 		s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
 		rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
+		rdsb_copies_map(s, fds[OPEN_SHM]);
 	}
 	sys_close(fds[OPEN_SHM]);
 	if (s->shm == MAP_FAILED && !err)
@@ -280,10 +302,7 @@ int rdsb_socket(int domain, int type, int protocol)
 		errno = ESOCKTNOSUPPORT;
 		return -1;
 	}
-	pthread_mutex_lock(&table_lock);
-	if (!table)
-		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&table_lock);
+	table_alloc();
 	s = calloc(1, sizeof(*s));
 	if (!table || !s) {
 		free(s);
@@ -517,12 +536,8 @@ int rdsb_attach(int fd)
 
 	if (fd < 0 || fd >= MAX_FDS || rdsb_is_socket(fd) || !unix_stream(fd, &req.val))
 		return -1;
-	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&table_lock);
-		if (!table)
-			__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
-		pthread_mutex_unlock(&table_lock);
-	}
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		table_alloc();
 	ctl = rdsb_engine_connect();
 	if (!table || ctl < 0)
 		return -1;

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Sequence state that outlives the engine (the pinned map rdsb_seqstate):
+ * the generation number and multipath hash seed of the engine, and per
+ * connection its path count, the peer's generation and each path's next
+ * sequence number to send, the last one acknowledged and the next one
+ * expected. It is written as it moves (plain stores into the mmapped map).
+ * An engine started after one that was killed, or that stopped with bound
+ * sockets, finds the map (bpf_load.c keeps it across the new pin directory)
+ * and goes on with the same generation and numbers: a peer sees a reconnect,
+ * keeps its own unacknowledged datagrams to send again, and drops what it
+ * has already by the kernel's rule (rds_recv_incoming); the datagrams the
+ * killed engine had taken come back from the library with the numbers they
+ * had (user/lib/copies.c), and a path sends nothing new until they are in,
+ * or until RDSB_REBIND_MS after the start, so that it sends in order.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "engine.h"
+#include "../common/log.h"
+
+#define SEQSTATE_BYTES (RDSB_SEQSTATE_N * sizeof(struct rdsb_seqstate))
+
+void rdsb_seqstate_init(struct rdsb_engine *e)
+{
+	struct rdsb_seqstate *t;
+
+	if (e->seqstate_fd < 0)
+		return;
+	t = mmap(NULL, SEQSTATE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->seqstate_fd, 0);
+	if (t == MAP_FAILED) {
+		pr_warn("rds-bpf: cannot map rdsb_seqstate: %s; a restart will be a new generation\n",
+			strerror(errno));
+		return;
+	}
+	e->seqstate = t;
+	if (e->restarted && t[0].gen_num) {
+		e->gen_num = t[0].gen_num;
+		e->hash_initval = t[0].hash_initval;
+		pr_info("rds-bpf: restarted: going on with generation %08x\n", e->gen_num);
+		return;
+	}
+	memset(t, 0, SEQSTATE_BYTES);
+	t[0].gen_num = e->gen_num;
+	t[0].hash_initval = e->hash_initval;
+}
+
+void rdsb_seqstate_fini(struct rdsb_engine *e)
+{
+	if (e->seqstate)
+		munmap(e->seqstate, SEQSTATE_BYTES);
+	e->seqstate = NULL;
+}
+
+/* A path of a restarted engine whose numbers the engine before had sent
+ * unacknowledged: those datagrams come back from the library first. */
+static void resend_window(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_seq_path *sp)
+{
+	if (sp->next_tx_seq <= sp->acked_seq + 1)
+		return;
+	p->resend_lo = sp->acked_seq;
+	p->resend_left = sp->next_tx_seq - sp->acked_seq - 1;
+	p->resend_until = e->rebind_until;
+}
+
+void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsb_seqstate *t = e->seqstate, *free_ent = NULL;
+
+	if (!t || c->loopback)
+		return;
+	for (unsigned int i = 1; i < RDSB_SEQSTATE_N; i++) {
+		struct rdsb_seqstate *ss = &t[i];
+
+		if (!ss->in_use) {
+			if (!free_ent)
+				free_ent = ss;
+			continue;
+		}
+		if (memcmp(ss->laddr, c->laddr, 16) || memcmp(ss->faddr, c->faddr, 16))
+			continue;
+		/* the engine before had this connection */
+		c->ss = ss;
+		c->peer_gen = ss->peer_gen;
+		for (unsigned int k = 0; k < RDS_MPATH_WORKERS; k++) {
+			struct rdsb_path *p = &c->paths[k];
+			const struct rdsb_seq_path *sp = &ss->path[k];
+
+			if (sp->next_tx_seq)
+				p->next_tx_seq = sp->next_tx_seq;
+			p->next_rx_seq = sp->next_rx_seq;
+			if (e->now < e->rebind_until)
+				resend_window(e, p, sp);
+		}
+		return;
+	}
+	if (!free_ent)
+		return;		/* no room: this connection starts again at 1 */
+	memset(free_ent, 0, sizeof(*free_ent));
+	memcpy(free_ent->laddr, c->laddr, 16);
+	memcpy(free_ent->faddr, c->faddr, 16);
+	for (unsigned int k = 0; k < RDS_MPATH_WORKERS; k++)
+		free_ent->path[k].next_tx_seq = c->paths[k].next_tx_seq;
+	free_ent->in_use = 1;
+	c->ss = free_ent;
+}
+
+void rdsb_seqstate_forget(struct rdsb_conn *c)
+{
+	if (c->ss)
+		c->ss->in_use = 0;
+	c->ss = NULL;
+}
+
+/* A resent request's number: one the engine before gave on p and that was
+ * not acknowledged. The rest go out as new datagrams. */
+bool rdsb_seqstate_resend_ok(const struct rdsb_path *p, uint64_t seq)
+{
+	return p->resend_until && seq > p->resend_lo && seq < p->next_tx_seq;
+}
