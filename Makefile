@@ -206,9 +206,12 @@ $(B)/fuzz/fuzz_wire: user/common/wire.c
 $(B)/fuzz/fuzz_xdp_frame: transports/xdp/frame.c
 $(B)/fuzz/fuzz_pcap: tools/pcap.c tools/tcp_reasm.c tests/fuzz/reasm_count.h
 $(B)/fuzz/fuzz_tcp_reasm: tools/tcp_reasm.c tests/fuzz/reasm_count.h
-$(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/recv.c user/common/wire.c
-# fuzz_app includes sock.c (its stream parser is static)
-FUZZ_INCLUDED := user/engine/sock.c
+$(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/recv.c user/common/wire.c tests/fuzz/engine_stubs.h
+# fuzz_app includes sock.c (its stream parser is static), fuzz_ib ib_ring.c
+# (its receive completion handler is)
+FUZZ_INCLUDED := user/engine/sock.c transports/ib/ib_ring.c
+$(B)/fuzz/fuzz_ib: transports/ib/ib_wire.c user/engine/recv.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED) tests/fuzz/engine_stubs.h
+$(B)/fuzz/fuzz_ib: FUZZ_LIBS := -libverbs -lrdmacm
 $(B)/fuzz/fuzz_app: user/engine/ctl.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)
 $(B)/fuzz/fuzz_pcap: FUZZ_LIBS := -lpcap
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HEADERS)
