@@ -58,7 +58,7 @@ FUZZ_SECONDS ?= 60
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-congprobe $(B)/tests/rds-pollloop $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rds-stress-sock $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-congprobe $(B)/tests/rds-pollloop $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rds-stress-sock $(B)/tests/rdsx-loss $(B)/tests/ib-hostile-peer $(UNIT_BIN) \
            $(if $(filter 1,$(SAN)),,$(EXAMPLES) $(FUZZERS))
 
 all: $(TARGETS)
@@ -200,6 +200,12 @@ $(B)/tests/rds-stress-sock: tests/tools/rds-stress-sock.c tests/tools/stress-soc
 
 # the stress tool's messages and histogram, tested without sockets
 $(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
+
+# a raw verbs RDS/IB peer that sends malformed frames (the VM suite's ib-hostile)
+$(B)/tests/ib-hostile-peer: tests/tools/ib-hostile-peer.c $(B)/obj/transports/ib/ib_wire.o \
+		$(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -libverbs -lrdmacm
 
 # each harness with the sources it parses with
 $(B)/fuzz/fuzz_wire: user/common/wire.c

@@ -37,6 +37,10 @@
 #     back, retransmit, and nothing is lost or duplicated
 #   ib-fc (kernel peers): ib with the kernel's IB flow control
 #     on (sysctl net.rds.ib.flow_control=1; its default is 0)
+#   ib-hostile: ib while a raw verbs peer (tests/tools/ib-hostile-peer) in
+#     the peer's guest sends rds-bpf malformed CM data and frames, a credit
+#     overflow and a flood: each refused, reset or kept as it must be,
+#     counted exactly, the ib datagrams still whole, the engine idle after
 #   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
 #     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
 #   kbench (on request): the same-guest bench, tests/vm/kbench.sh (the kernel's
@@ -879,6 +883,9 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			"
 		k=$((k + 1))
 	done
+	# ib-hostile: what the guest does while the datagrams flow
+	s+="${IB_DURING:-}
+		"
 	# ib-reset: the host cuts the guest off once both connections are up
 	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] || s+='( i=0
 		until [ "$(rds-bpf status | grep -c "path 0: up")" -ge '"$k"' ]; do
@@ -901,6 +908,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
 		meet 7001
 		for f in s.* r.*; do show $f $f; done
+		'"${IB_AFTER:-}"'
 		'
 	[ "$kind" = kernel ] || s+='rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo
 		rds-bpf status >st 2>&1; show st st
@@ -931,6 +939,7 @@ ib_boot() {
 	pa=$!
 	local bopts=(--rdma)
 	[ "$bkind" = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
+	[ -z "${IB_HOSTILE:-}" ] || bopts+=(--bin "$root/build/tests/ib-hostile-peer:/bin/ib-hostile-peer")
 	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "$GB/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
 		-- "$PRELUDE$4" >"$d/run-guest.b" 2>&1 &
@@ -965,8 +974,22 @@ ib() {
 	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
 	[ "$peer" = netns ] && kern=legacy bkind=bpf label=${label/host<->host/guest<->guest}
 	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
-	ib_boot "$kern" $bkind "$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" \
-		"$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")"
+	local pre_a='' pre_b='' after='' during=''
+	if [ -n "${IB_HOSTILE:-}" ]; then
+		pre_a="ip addr add $IB_HOSTILE_DST/24 dev eth0
+			"
+		pre_b="ip addr add $IB_HOSTILE_SRC/24 dev eth0
+			"
+		during="ib-hostile-peer -s $IB_HOSTILE_SRC -d $IB_HOSTILE_DST --flood $IB_HOSTILE_FLOOD >hostile 2>&1
+			show hostile hostile"
+		# the engine alive, and its CPU time over 3 idle seconds (ticks of
+		# USER_HZ, 100 on x86; uptime)
+		after='e=$(pidof rds-bpf); c0=$(cut -d" " -f14,15 /proc/$e/stat); u0=$(cut -d" " -f1 /proc/uptime)
+			sleep 3
+			echo "idle: $e $c0 $u0 $(cut -d" " -f14,15 /proc/$e/stat) $(cut -d" " -f1 /proc/uptime) 100 $(pidof rds-bpf)"'
+	fi
+	ib_boot "$kern" $bkind "$pre_a$(IB_AFTER=$after ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" \
+		"$pre_b$(IB_DURING=$during ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
 	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
 	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $5} /^elapsed: / {t = $3 - $2}
@@ -995,6 +1018,7 @@ ib() {
 		[ -z "$rxc$txc" ] && grep -q '^st: ' "$d/a.out"
 	fi
 	result "$label over soft-RoCE: flow control $want (frames with h_credit: ${rxc:-0} received, ${txc:-0} sent)" $? "$d/diag"
+	[ -z "${IB_HOSTILE:-}" ] || ib_hostile_checks
 	[ -z "${IB_FLAP:-}" ] && return
 	# the reset happened: rds-bpf's paths went down and it retransmitted
 	awk '/^st:   (path_down|tx_retransmitted|drop_dup_seq) / {c = c " " $2 " " $3}
@@ -1002,6 +1026,47 @@ ib() {
 	grep -q '^up ' "$d/flap" && grep -q '^st:   path_down  *[1-9]' "$d/a.out" &&
 		grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
 	result "$label over soft-RoCE: cut off the bridge ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
+}
+
+# ib-hostile: while the ib datagrams flow, tests/tools/ib-hostile-peer in
+# the peer's guest connects from IB_HOSTILE_SRC to rds-bpf's IB_HOSTILE_DST
+# (the larger address: rds-bpf never connects back to it) once per case and
+# sends what no RDS/IB peer sends. Each case ends as it must (the connect
+# refused, the connection reset, or kept), the engine counts each exactly,
+# the datagrams of the legitimate peer arrive whole (ib's checks), and the
+# engine is alive and idle afterwards (CPU time over 3 s, not a spin).
+IB_HOSTILE_SRC=10.97.0.5
+IB_HOSTILE_DST=10.97.0.9
+IB_HOSTILE_FLOOD=${RDSB_VM_IB_FLOOD:-2000}
+ib_hostile_checks() {
+	local c want got bad=0 line
+	for c in cm-2.0:rejected cm-4-nomask:rejected cm-5.0:rejected cm-credit:rejected cm-short:open \
+		bad-csum:reset len-over-frag:reset oversized:reset huge-len:reset truncated-frag:reset \
+		short-frame:reset interleaved:reset dup-seq:open credit-overflow:reset flood:open; do
+		want=${c#*:} got=$(sed -n "s/^hostile: case ${c%%:*}: //p" "$d/b.out")
+		[ "$got" = "$want" ] || { echo "case ${c%%:*}: $got, not $want"; bad=1; }
+	done >"$d/diag.hostile"
+	grep '^hostile: ' "$d/b.out" >>"$d/diag.hostile"
+	[ $bad = 0 ] && [ "$(grep -c '^hostile: case ' "$d/b.out")" -eq 15 ]
+	result "$label over soft-RoCE: 15 hostile cases each refused, reset or kept as they must be" $? "$d/diag.hostile"
+	# counted: the bad frames, credits and versions once each; the flood and
+	# two single datagrams to a port nobody bound; the retransmitted duplicate
+	bad=0
+	for c in ib_bad_checksum:1 ib_bad_frame:6 ib_bad_credit:2 ib_connect_rejected:3 drop_dup_seq:1 \
+		drop_no_socket:$((IB_HOSTILE_FLOOD + 2)); do
+		got=$(sed -n "s/^st:   ${c%%:*}  *//p" "$d/a.out")
+		[ "${got:-0}" = "${c#*:}" ] || { echo "${c%%:*}: ${got:-0}, not ${c#*:}"; bad=1; }
+	done >"$d/diag.count"
+	grep '^st: ' "$d/a.out" >>"$d/diag.count"
+	[ $bad = 0 ]
+	result "$label over soft-RoCE: the engine counted each hostile frame exactly" $? "$d/diag.count"
+	# "idle: PID UTIME0 STIME0 UPTIME0 UTIME1 STIME1 UPTIME1 CLK_TCK PID"
+	line=$(grep '^idle: ' "$d/a.out")
+	echo "$line" >"$d/diag.idle"
+	awk '{ used = ($5 + $6 - $2 - $3) / $8; wall = $7 - $4
+		printf "# %s: engine CPU %.2f s over %.1f s idle after the hostile peer\n", l, used, wall
+		exit !(NF == 9 && $1 == $9 && wall >= 2.5 && used <= 0.1 * wall) }' l="$label" <<<"${line#idle: }"
+	result "$label over soft-RoCE: the engine survived the hostile peer and idles (CPU <= 10% over 3 s)" $? "$d/diag.idle"
 }
 
 # ib-bench (on request, rds-bpf peer only): in the same two guests, rds-bpf
@@ -1123,6 +1188,10 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-fc && mkdir -p "$d"
 			IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
 			;;
+		ib-hostile)	# ib with a raw verbs peer sending malformed frames beside it
+			d=$work/$peer-ib-hostile && mkdir -p "$d"
+			IB_HOSTILE=1 ib "$peer" "$label, hostile peer beside it"
+			;;
 		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
@@ -1133,7 +1202,7 @@ for peer in $PEERS; do
 			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
 			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset, ib-bench, ib-fc, kbench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done
