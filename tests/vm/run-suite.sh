@@ -37,6 +37,8 @@
 #     back, retransmit, and nothing is lost or duplicated
 #   ib-fc (kernel peers): ib with the kernel's IB flow control
 #     on (sysctl net.rds.ib.flow_control=1; its default is 0)
+#   ib6: ib over IPv6 (RDMA-CM on 16385): one connection on global
+#     addresses (rds-bpf's smaller), one on link-local ones (the peer's)
 #   ib-hostile: ib while a raw verbs peer (tests/tools/ib-hostile-peer) in
 #     the peer's guest sends rds-bpf malformed CM data and frames, a credit
 #     overflow and a flood: each refused, reset or kept as it must be,
@@ -54,8 +56,8 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc"; ib-reset,
-# ib-bench and kbench on request).
+# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6
+# ib-hostile"; ib-reset, ib-bench and kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +66,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -846,6 +848,18 @@ ib_meet() {	# PEER: the guests' meet PORT, until the peer got there too (TCP ove
 			mark met.$1
 		}'
 }
+ib_addr_add() {	# ADDR: the guest's command that adds it to eth0 (IPv6: usable at once, no DAD)
+	case $1 in
+	*:*) echo "echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad; ip -6 addr add $1/64 dev eth0" ;;
+	*) echo "ip addr add $1/24 dev eth0" ;;
+	esac
+}
+ib_sa() {	# ADDR PORT: rds-xfer's ADDR:PORT, a link-local address scoped to eth0
+	case $1 in
+	fe80:*) echo "[$1%eth0]:$2" ;;
+	*) echo "$(br "$1"):$2" ;;
+	esac
+}
 ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
 	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
 	shift 3
@@ -862,15 +876,16 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			'
 	fi
 	for p in "$@"; do
-		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="ip addr add ${p%=*}/24 dev eth0
+		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="$(ib_addr_add "${p%=*}")
 			"
 		first=${first:-$p}
-		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t $IB_T --senders 1 --ready rdy.$k >r.$k 2>&1 &
+		s+="xf recv -b $(ib_sa "${p%=*}" $((4001 + 10 * k))) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t $IB_T --senders 1 --ready rdy.$k >r.$k 2>&1 &
 			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
-	s+="$(ib_meet "${first#*=}")"'
+	# the peer's address to meet on (IB_MEET: an IPv4 one when these are IPv6)
+	s+="$(ib_meet "${IB_MEET:-${first#*=}}")"'
 		for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
 		meet 7000 || exit 1
 		'
@@ -878,7 +893,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		'
 	k=0
 	for p in "$@"; do
-		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t $IB_T >s.$k 2>&1 &
+		s+="xf send -b $(ib_sa "${p%=*}" $((4000 + 10 * k))) -d $(ib_sa "${p#*=}" $((4001 + 10 * k))) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t $IB_T >s.$k 2>&1 &
 			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
@@ -933,14 +948,14 @@ ib_boot() {
 		ip -n $ns link set $t master vmbr up
 	done
 	capture_start $ns vmbr "$d/wire.pcap" || return 1
-	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA[0]}/24" \
+	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA4:-${GA[0]}}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.a" \
 		-- "$PRELUDE$3" >"$d/run-guest.a" 2>&1 &
 	pa=$!
 	local bopts=(--rdma)
 	[ "$bkind" = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
 	[ -z "${IB_HOSTILE:-}" ] || bopts+=(--bin "$root/build/tests/ib-hostile-peer:/bin/ib-hostile-peer")
-	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "$GB/24" \
+	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "${GB4:-$GB}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
 		-- "$PRELUDE$4" >"$d/run-guest.b" 2>&1 &
 	pb=$!
@@ -971,14 +986,24 @@ ib_boot() {
 }
 
 ib() {
-	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
+	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k GBS
 	[ "$peer" = netns ] && kern=legacy bkind=bpf label=${label/host<->host/guest<->guest}
 	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
-	local pre_a='' pre_b='' after='' during=''
-	if [ -n "${IB_HOSTILE:-}" ]; then
-		pre_a="ip addr add $IB_HOSTILE_DST/24 dev eth0
+	local pre_a='' pre_b='' after='' during='' GA4='' GB4=''
+	GBS=("$GB" "$GB")	# the peer's address on each connection
+	# ib6: the RDS addresses IPv6 (RDMA-CM on 16385), one connection on
+	# global addresses, one on link-local ones; the guests meet over IPv4
+	if [ -n "${IB_V6:-}" ]; then
+		GA4=${GA[0]} GB4=$GB
+		GA=(fd97::1 fe80::4) GB=fd97::3 GBS=(fd97::3 fe80::3)
+		pre_a="$(ib_addr_add "${GA[0]}")
+			" pre_b="$(ib_addr_add "$GB")
 			"
-		pre_b="ip addr add $IB_HOSTILE_SRC/24 dev eth0
+	fi
+	if [ -n "${IB_HOSTILE:-}" ]; then
+		pre_a+="$(ib_addr_add $IB_HOSTILE_DST)
+			"
+		pre_b+="$(ib_addr_add $IB_HOSTILE_SRC)
 			"
 		during="ib-hostile-peer -s $IB_HOSTILE_SRC -d $IB_HOSTILE_DST --flood $IB_HOSTILE_FLOOD >hostile 2>&1
 			show hostile hostile"
@@ -988,8 +1013,8 @@ ib() {
 			sleep 3
 			echo "idle: $e $c0 $u0 $(cut -d" " -f14,15 /proc/$e/stat) $(cut -d" " -f1 /proc/uptime) 100 $(pidof rds-bpf)"'
 	fi
-	ib_boot "$kern" $bkind "$pre_a$(IB_AFTER=$after ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" \
-		"$pre_b$(IB_DURING=$during ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")"
+	ib_boot "$kern" $bkind "$pre_a$(IB_AFTER=$after IB_MEET=$GB4 ib_script bpf 30 40 "${GA[0]}=${GBS[0]}" "${GA[1]}=${GBS[1]}")" \
+		"$pre_b$(IB_DURING=$during IB_MEET=$GA4 ib_script $bkind 40 30 "${GBS[0]}=${GA[0]}" "${GBS[1]}=${GA[1]}")"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
 	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
 	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $5} /^elapsed: / {t = $3 - $2}
@@ -998,14 +1023,20 @@ ib() {
 	for k in 0 1; do
 		local ga=${GA[$k]} ord
 		ord="the peer's address smaller"
-		[ "$(order "$GB" "$ga")" = "peer smaller" ] || ord="rds-bpf's address smaller"
+		[ "$(order "${GBS[$k]}" "$ga")" = "peer smaller" ] || ord="rds-bpf's address smaller"
+		[ "${ga#fe80:}" = "$ga" ] || ord+=", link-local"
 		s=$(sent_hash "$d/a.out" "s.$k: ")
-		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "$ga:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "$(br "$ga"):$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
 		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) rds-bpf->peer, hashes equal" $? "$d/diag"
 		s=$(sent_hash "$d/b.out" "s.$k: ")
-		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$(br "${GBS[$k]}"):$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
 		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) peer->rds-bpf, hashes equal" $? "$d/diag"
 	done
+	# ib-hostile: its peer's credit frames count too, so its checks instead
+	if [ -n "${IB_HOSTILE:-}" ]; then
+		ib_hostile_checks
+		return
+	fi
 	# credits: the kernel's flow control is off unless its sysctl says so
 	# (ib-fc); two rds-bpf ends run it. On, both directions carried h_credit.
 	local rxc txc want=off
@@ -1018,7 +1049,6 @@ ib() {
 		[ -z "$rxc$txc" ] && grep -q '^st: ' "$d/a.out"
 	fi
 	result "$label over soft-RoCE: flow control $want (frames with h_credit: ${rxc:-0} received, ${txc:-0} sent)" $? "$d/diag"
-	[ -z "${IB_HOSTILE:-}" ] || ib_hostile_checks
 	[ -z "${IB_FLAP:-}" ] && return
 	# the reset happened: rds-bpf's paths went down and it retransmitted
 	awk '/^st:   (path_down|tx_retransmitted|drop_dup_seq) / {c = c " " $2 " " $3}
@@ -1188,6 +1218,10 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-fc && mkdir -p "$d"
 			IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
 			;;
+		ib6)	# ib with IPv6 addresses
+			d=$work/$peer-ib6 && mkdir -p "$d"
+			IB_V6=1 ib "$peer" "$label, IPv6"
+			;;
 		ib-hostile)	# ib with a raw verbs peer sending malformed frames beside it
 			d=$work/$peer-ib-hostile && mkdir -p "$d"
 			IB_HOSTILE=1 ib "$peer" "$label, hostile peer beside it"
@@ -1202,7 +1236,7 @@ for peer in $PEERS; do
 			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
 			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done
