@@ -58,7 +58,7 @@ FUZZ_SECONDS ?= 60
 EXAMPLES   := $(B)/examples/reqresp-server $(B)/examples/reqresp-client $(B)/examples/fanout-sender
 
 TARGETS := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb.so $(B)/lib/librdsb-preload.so \
-           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-congprobe $(B)/tests/rds-pollloop $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rds-stress-sock $(B)/tests/rdsx-loss $(UNIT_BIN) \
+           $(B)/tests/rds-xfer $(B)/tests/rds-rawstream $(B)/tests/rds-txraw $(B)/tests/rds-mapwrite $(B)/tests/rds-errno $(B)/tests/rds-congprobe $(B)/tests/rds-pollloop $(B)/tests/rds-transport $(B)/tests/tcp-pingpong $(B)/tests/tcp-sockmap-pingpong $(B)/tests/tcp-records $(B)/tests/rds-stress-sock $(B)/tests/rdsx-loss $(B)/tests/ib-hostile-peer $(UNIT_BIN) \
            $(if $(filter 1,$(SAN)),,$(EXAMPLES) $(FUZZERS))
 
 all: $(TARGETS)
@@ -204,14 +204,23 @@ $(B)/tests/rds-stress-sock: tests/tools/rds-stress-sock.c tests/tools/stress-soc
 # the stress tool's messages and histogram, tested without sockets
 $(B)/tests/test_stress: tools/stress_msg.c tools/stress_report.c tools/stress.h
 
+# a raw verbs RDS/IB peer that sends malformed frames (the VM suite's ib-hostile)
+$(B)/tests/ib-hostile-peer: tests/tools/ib-hostile-peer.c $(B)/obj/transports/ib/ib_wire.o \
+		$(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -libverbs -lrdmacm
+
 # each harness with the sources it parses with
 $(B)/fuzz/fuzz_wire: user/common/wire.c
 $(B)/fuzz/fuzz_xdp_frame: transports/xdp/frame.c
 $(B)/fuzz/fuzz_pcap: tools/pcap.c tools/tcp_reasm.c tests/fuzz/reasm_count.h
 $(B)/fuzz/fuzz_tcp_reasm: tools/tcp_reasm.c tests/fuzz/reasm_count.h
-$(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/recv.c user/common/wire.c
-# fuzz_app includes sock.c (its stream parser is static)
-FUZZ_INCLUDED := user/engine/sock.c
+$(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/recv.c user/common/wire.c tests/fuzz/engine_stubs.h
+# fuzz_app includes sock.c (its stream parser is static), fuzz_ib ib_ring.c
+# (its receive completion handler is)
+FUZZ_INCLUDED := user/engine/sock.c transports/ib/ib_ring.c
+$(B)/fuzz/fuzz_ib: transports/ib/ib_wire.c user/engine/recv.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED) tests/fuzz/engine_stubs.h
+$(B)/fuzz/fuzz_ib: FUZZ_LIBS := -libverbs -lrdmacm
 $(B)/fuzz/fuzz_app: user/engine/ctl.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)
 $(B)/fuzz/fuzz_pcap: FUZZ_LIBS := -lpcap
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HEADERS)

@@ -37,6 +37,12 @@
 #     back, retransmit, and nothing is lost or duplicated
 #   ib-fc (kernel peers): ib with the kernel's IB flow control
 #     on (sysctl net.rds.ib.flow_control=1; its default is 0)
+#   ib6: ib over IPv6 (RDMA-CM on 16385): one connection on global
+#     addresses (rds-bpf's smaller), one on link-local ones (the peer's)
+#   ib-hostile: ib while a raw verbs peer (tests/tools/ib-hostile-peer) in
+#     the peer's guest sends rds-bpf malformed CM data and frames, a credit
+#     overflow and a flood: each refused, reset or kept as it must be,
+#     counted exactly, the ib datagrams still whole, the engine idle after
 #   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
 #     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
 #   kbench (on request): the same-guest bench, tests/vm/kbench.sh (the kernel's
@@ -50,8 +56,8 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc"; ib-reset,
-# ib-bench and kbench on request).
+# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6
+# ib-hostile"; ib-reset, ib-bench and kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -60,7 +66,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -842,6 +848,18 @@ ib_meet() {	# PEER: the guests' meet PORT, until the peer got there too (TCP ove
 			mark met.$1
 		}'
 }
+ib_addr_add() {	# ADDR: the guest's command that adds it to eth0 (IPv6: usable at once, no DAD)
+	case $1 in
+	*:*) echo "echo 0 >/proc/sys/net/ipv6/conf/eth0/accept_dad; ip -6 addr add $1/64 dev eth0" ;;
+	*) echo "ip addr add $1/24 dev eth0" ;;
+	esac
+}
+ib_sa() {	# ADDR PORT: rds-xfer's ADDR:PORT, a link-local address scoped to eth0
+	case $1 in
+	fe80:*) echo "[$1%eth0]:$2" ;;
+	*) echo "$(br "$1"):$2" ;;
+	esac
+}
 ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's scenario
 	local kind=$1 sseed=$2 rseed=$3 k=0 p s='' first=''
 	shift 3
@@ -858,15 +876,16 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 			'
 	fi
 	for p in "$@"; do
-		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="ip addr add ${p%=*}/24 dev eth0
+		[ -z "$first" ] || [ "${p%=*}" = "${first%=*}" ] || s+="$(ib_addr_add "${p%=*}")
 			"
 		first=${first:-$p}
-		s+="xf recv -b ${p%=*}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t $IB_T --senders 1 --ready rdy.$k >r.$k 2>&1 &
+		s+="xf recv -b $(ib_sa "${p%=*}" $((4001 + 10 * k))) -n $IB_N -s $IB_SIZES -S $((rseed + k)) --rcvbuf 33554432 -t $IB_T --senders 1 --ready rdy.$k >r.$k 2>&1 &
 			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
-	s+="$(ib_meet "${first#*=}")"'
+	# the peer's address to meet on (IB_MEET: an IPv4 one when these are IPv6)
+	s+="$(ib_meet "${IB_MEET:-${first#*=}}")"'
 		for i in $(seq 0 '$((k - 1))'); do ready rdy.$i || exit 1; done
 		meet 7000 || exit 1
 		'
@@ -874,11 +893,14 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		'
 	k=0
 	for p in "$@"; do
-		s+="xf send -b ${p%=*}:$((4000 + 10 * k)) -d ${p#*=}:$((4001 + 10 * k)) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t $IB_T >s.$k 2>&1 &
+		s+="xf send -b $(ib_sa "${p%=*}" $((4000 + 10 * k))) -d $(ib_sa "${p#*=}" $((4001 + 10 * k))) -n $IB_N -s $IB_SIZES -S $((sseed + k)) --sndbuf 33554432 -t $IB_T >s.$k 2>&1 &
 			xfers=\"\$xfers \$!\"
 			"
 		k=$((k + 1))
 	done
+	# ib-hostile: what the guest does while the datagrams flow
+	s+="${IB_DURING:-}
+		"
 	# ib-reset: the host cuts the guest off once both connections are up
 	[ "$kind" = kernel ] || [ -z "${IB_FLAP:-}" ] || s+='( i=0
 		until [ "$(rds-bpf status | grep -c "path 0: up")" -ge '"$k"' ]; do
@@ -901,6 +923,7 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
 		meet 7001
 		for f in s.* r.*; do show $f $f; done
+		'"${IB_AFTER:-}"'
 		'
 	[ "$kind" = kernel ] || s+='rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo
 		rds-bpf status >st 2>&1; show st st
@@ -925,13 +948,14 @@ ib_boot() {
 		ip -n $ns link set $t master vmbr up
 	done
 	capture_start $ns vmbr "$d/wire.pcap" || return 1
-	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA[0]}/24" \
+	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA4:-${GA[0]}}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.a" \
 		-- "$PRELUDE$3" >"$d/run-guest.a" 2>&1 &
 	pa=$!
 	local bopts=(--rdma)
 	[ "$bkind" = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
-	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "$GB/24" \
+	[ -z "${IB_HOSTILE:-}" ] || bopts+=(--bin "$root/build/tests/ib-hostile-peer:/bin/ib-hostile-peer")
+	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "${GB4:-$GB}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
 		-- "$PRELUDE$4" >"$d/run-guest.b" 2>&1 &
 	pb=$!
@@ -962,11 +986,35 @@ ib_boot() {
 }
 
 ib() {
-	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k
+	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1 10.97.0.4) GB=10.97.0.3 HA=10.97.0.2 k GBS
 	[ "$peer" = netns ] && kern=legacy bkind=bpf label=${label/host<->host/guest<->guest}
 	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
-	ib_boot "$kern" $bkind "$(ib_script bpf 30 40 "${GA[0]}=$GB" "${GA[1]}=$GB")" \
-		"$(ib_script $bkind 40 30 "$GB=${GA[0]}" "$GB=${GA[1]}")"
+	local pre_a='' pre_b='' after='' during='' GA4='' GB4=''
+	GBS=("$GB" "$GB")	# the peer's address on each connection
+	# ib6: the RDS addresses IPv6 (RDMA-CM on 16385), one connection on
+	# global addresses, one on link-local ones; the guests meet over IPv4
+	if [ -n "${IB_V6:-}" ]; then
+		GA4=${GA[0]} GB4=$GB
+		GA=(fd97::1 fe80::4) GB=fd97::3 GBS=(fd97::3 fe80::3)
+		pre_a="$(ib_addr_add "${GA[0]}")
+			" pre_b="$(ib_addr_add "$GB")
+			"
+	fi
+	if [ -n "${IB_HOSTILE:-}" ]; then
+		pre_a+="$(ib_addr_add $IB_HOSTILE_DST)
+			"
+		pre_b+="$(ib_addr_add $IB_HOSTILE_SRC)
+			"
+		during="ib-hostile-peer -s $IB_HOSTILE_SRC -d $IB_HOSTILE_DST --flood $IB_HOSTILE_FLOOD >hostile 2>&1
+			show hostile hostile"
+		# the engine alive, and its CPU time over 3 idle seconds (ticks of
+		# USER_HZ, 100 on x86; uptime)
+		after='e=$(pidof rds-bpf); c0=$(cut -d" " -f14,15 /proc/$e/stat); u0=$(cut -d" " -f1 /proc/uptime)
+			sleep 3
+			echo "idle: $e $c0 $u0 $(cut -d" " -f14,15 /proc/$e/stat) $(cut -d" " -f1 /proc/uptime) 100 $(pidof rds-bpf)"'
+	fi
+	ib_boot "$kern" $bkind "$pre_a$(IB_AFTER=$after IB_MEET=$GB4 ib_script bpf 30 40 "${GA[0]}=${GBS[0]}" "${GA[1]}=${GBS[1]}")" \
+		"$pre_b$(IB_DURING=$during IB_MEET=$GA4 ib_script $bkind 40 30 "${GBS[0]}=${GA[0]}" "${GBS[1]}=${GA[1]}")"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
 	# what rds-bpf's guest moved, both ways on both connections, over its sending time (TCG)
 	awk '/^[sr]\.[0-9]: (sent|recv) / {b += $5} /^elapsed: / {t = $3 - $2}
@@ -975,14 +1023,20 @@ ib() {
 	for k in 0 1; do
 		local ga=${GA[$k]} ord
 		ord="the peer's address smaller"
-		[ "$(order "$GB" "$ga")" = "peer smaller" ] || ord="rds-bpf's address smaller"
+		[ "$(order "${GBS[$k]}" "$ga")" = "peer smaller" ] || ord="rds-bpf's address smaller"
+		[ "${ga#fe80:}" = "$ga" ] || ord+=", link-local"
 		s=$(sent_hash "$d/a.out" "s.$k: ")
-		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "$ga:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "$(br "$ga"):$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
 		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) rds-bpf->peer, hashes equal" $? "$d/diag"
 		s=$(sent_hash "$d/b.out" "s.$k: ")
-		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
+		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/a.out" "$(br "${GBS[$k]}"):$((4000 + 10 * k))" $IB_N "r.$k: ")" ]
 		result "$label over soft-RoCE ($ord): $IB_N datagrams ($IB_SIZES B) peer->rds-bpf, hashes equal" $? "$d/diag"
 	done
+	# ib-hostile: its peer's credit frames count too, so its checks instead
+	if [ -n "${IB_HOSTILE:-}" ]; then
+		ib_hostile_checks
+		return
+	fi
 	# credits: the kernel's flow control is off unless its sysctl says so
 	# (ib-fc); two rds-bpf ends run it. On, both directions carried h_credit.
 	local rxc txc want=off
@@ -1002,6 +1056,47 @@ ib() {
 	grep -q '^up ' "$d/flap" && grep -q '^st:   path_down  *[1-9]' "$d/a.out" &&
 		grep -q '^st:   tx_retransmitted  *[1-9]' "$d/a.out"
 	result "$label over soft-RoCE: cut off the bridge ${IB_FLAP}s mid-transfer, connections dropped and retransmitted" $? "$d/diag"
+}
+
+# ib-hostile: while the ib datagrams flow, tests/tools/ib-hostile-peer in
+# the peer's guest connects from IB_HOSTILE_SRC to rds-bpf's IB_HOSTILE_DST
+# (the larger address: rds-bpf never connects back to it) once per case and
+# sends what no RDS/IB peer sends. Each case ends as it must (the connect
+# refused, the connection reset, or kept), the engine counts each exactly,
+# the datagrams of the legitimate peer arrive whole (ib's checks), and the
+# engine is alive and idle afterwards (CPU time over 3 s, not a spin).
+IB_HOSTILE_SRC=10.97.0.5
+IB_HOSTILE_DST=10.97.0.9
+IB_HOSTILE_FLOOD=${RDSB_VM_IB_FLOOD:-2000}
+ib_hostile_checks() {
+	local c want got bad=0 line
+	for c in cm-2.0:rejected cm-4-nomask:rejected cm-5.0:rejected cm-credit:rejected cm-short:open \
+		bad-csum:reset len-over-frag:reset oversized:reset huge-len:reset truncated-frag:reset \
+		short-frame:reset interleaved:reset dup-seq:open credit-overflow:reset flood:open; do
+		want=${c#*:} got=$(sed -n "s/^hostile: case ${c%%:*}: //p" "$d/b.out")
+		[ "$got" = "$want" ] || { echo "case ${c%%:*}: $got, not $want"; bad=1; }
+	done >"$d/diag.hostile"
+	grep '^hostile: ' "$d/b.out" >>"$d/diag.hostile"
+	[ $bad = 0 ] && [ "$(grep -c '^hostile: case ' "$d/b.out")" -eq 15 ]
+	result "$label over soft-RoCE: 15 hostile cases each refused, reset or kept as they must be" $? "$d/diag.hostile"
+	# counted: the bad frames, credits and versions once each; the flood and
+	# two single datagrams to a port nobody bound; the retransmitted duplicate
+	bad=0
+	for c in ib_bad_checksum:1 ib_bad_frame:6 ib_bad_credit:2 ib_connect_rejected:3 drop_dup_seq:1 \
+		drop_no_socket:$((IB_HOSTILE_FLOOD + 2)); do
+		got=$(sed -n "s/^st:   ${c%%:*}  *//p" "$d/a.out")
+		[ "${got:-0}" = "${c#*:}" ] || { echo "${c%%:*}: ${got:-0}, not ${c#*:}"; bad=1; }
+	done >"$d/diag.count"
+	grep '^st: ' "$d/a.out" >>"$d/diag.count"
+	[ $bad = 0 ]
+	result "$label over soft-RoCE: the engine counted each hostile frame exactly" $? "$d/diag.count"
+	# "idle: PID UTIME0 STIME0 UPTIME0 UTIME1 STIME1 UPTIME1 CLK_TCK PID"
+	line=$(grep '^idle: ' "$d/a.out")
+	echo "$line" >"$d/diag.idle"
+	awk '{ used = ($5 + $6 - $2 - $3) / $8; wall = $7 - $4
+		printf "# %s: engine CPU %.2f s over %.1f s idle after the hostile peer\n", l, used, wall
+		exit !(NF == 9 && $1 == $9 && wall >= 2.5 && used <= 0.1 * wall) }' l="$label" <<<"${line#idle: }"
+	result "$label over soft-RoCE: the engine survived the hostile peer and idles (CPU <= 10% over 3 s)" $? "$d/diag.idle"
 }
 
 # ib-bench (on request, rds-bpf peer only): in the same two guests, rds-bpf
@@ -1123,6 +1218,14 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-fc && mkdir -p "$d"
 			IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
 			;;
+		ib6)	# ib with IPv6 addresses
+			d=$work/$peer-ib6 && mkdir -p "$d"
+			IB_V6=1 ib "$peer" "$label, IPv6"
+			;;
+		ib-hostile)	# ib with a raw verbs peer sending malformed frames beside it
+			d=$work/$peer-ib-hostile && mkdir -p "$d"
+			IB_HOSTILE=1 ib "$peer" "$label, hostile peer beside it"
+			;;
 		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
@@ -1133,7 +1236,7 @@ for peer in $PEERS; do
 			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
 			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib-reset, ib-bench, ib-fc, kbench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done

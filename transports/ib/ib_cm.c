@@ -253,6 +253,7 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 	uint8_t laddr[16], faddr[16], out[sizeof(struct rds6_ib_connect_private)];
 	bool v6 = ls->sa_family == AF_INET6;
 	unsigned int proto = ib_protocol_compatible(priv, len, v6);
+	struct rds_ib_conn_priv_cmn peer;
 	const struct rds_ib_conn_priv_cmn *cmn;
 	struct rdma_conn_param cp;
 	struct rdsb_conn *c;
@@ -266,7 +267,7 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 		reject(id, RDS_RDMA_REJ_INCOMPAT);
 		return;
 	}
-	cmn = ib_private_cmn(priv, len, v6);
+	cmn = ib_private_cmn(priv, len, v6, &peer) ? &peer : NULL;
 	if (cmn && be32toh(cmn->credit) > RDS_IB_MAX_CREDIT) {
 		t->bad_credit++;
 		reject(id, 0);
@@ -321,7 +322,9 @@ static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const v
 static void established(struct rdsb_engine *e, struct rdsb_path *p, const void *priv, size_t len)
 {
 	struct ib_conn *ic = ib_conn(p);
-	const struct rds_ib_conn_priv_cmn *cmn = ib_private_cmn(priv, len, !rdsb_addr_is_v4(p->conn->faddr));
+	struct rds_ib_conn_priv_cmn peer;
+	const struct rds_ib_conn_priv_cmn *cmn =
+		ib_private_cmn(priv, len, !rdsb_addr_is_v4(p->conn->faddr), &peer) ? &peer : NULL;
 
 	if (p->outgoing && cmn) {
 		/* rds_ib_cm_connect_complete: the version the passive side took */

@@ -327,7 +327,19 @@ void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p)
 	acked = ic->peer_acked;
 	while (ic->cq && !p->rx_stalled && ibv_poll_cq(ic->cq, 1, &wc) == 1) {
 		if (wc.status != IBV_WC_SUCCESS) {
-			if (p->state == RDSB_PATH_UP)
+			/* A receive that failed on its own took a frame longer
+			 * than its buffer, so longer than a fragment: the
+			 * peer's, counted (IBV_WC_LOC_LEN_ERR; soft-RoCE says
+			 * IBV_WC_LOC_QP_OP_ERR). Anything else ends the
+			 * connection as it is. */
+			bool too_long = !(wc.wr_id & WR_SEND) &&
+					(wc.status == IBV_WC_LOC_LEN_ERR || wc.status == IBV_WC_LOC_QP_OP_ERR);
+
+			if (p->state != RDSB_PATH_UP)
+				return;
+			if (too_long)
+				malformed(e, p, &ib_of(e)->bad_frame, "a frame longer than a receive buffer");
+			else
 				rdsb_path_drop(e, p, ibv_wc_status_str(wc.status));
 			return;
 		}

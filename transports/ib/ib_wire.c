@@ -40,30 +40,29 @@ size_t ib_private_fill(void *out, const uint8_t laddr[16], const uint8_t faddr[1
 	return len;
 }
 
-const struct rds_ib_conn_priv_cmn *ib_private_cmn(const void *data, size_t len, bool v6)
+bool ib_private_cmn(const void *data, size_t len, bool v6, struct rds_ib_conn_priv_cmn *cmn)
 {
-	if (!data)
-		return NULL;
-	if (v6)
-		return len >= sizeof(struct rds6_ib_connect_private)
-			       ? &((const struct rds6_ib_connect_private *)data)->cmn : NULL;
-	return len >= sizeof(struct rds_ib_connect_private) ? &((const struct rds_ib_connect_private *)data)->cmn
-							     : NULL;
+	size_t off = v6 ? offsetof(struct rds6_ib_connect_private, cmn) : offsetof(struct rds_ib_connect_private, cmn);
+
+	if (!data || len < off + sizeof(*cmn))
+		return false;
+	memcpy(cmn, (const uint8_t *)data + off, sizeof(*cmn));
+	return true;
 }
 
 unsigned int ib_protocol_compatible(const void *data, size_t len, bool v6)
 {
-	const struct rds_ib_conn_priv_cmn *cmn = ib_private_cmn(data, len, v6);
+	struct rds_ib_conn_priv_cmn cmn;
 	unsigned int common;
 
 	if (!data || !len)
 		return 0;
-	if (!cmn || cmn->major == 0)
+	if (!ib_private_cmn(data, len, v6, &cmn) || cmn.major == 0)
 		return RDS_IB_PROTO_4_0;
-	common = be16toh(cmn->minor_mask) & RDS_IB_SUPPORTED_PROTOCOLS;
-	if (cmn->major == 4 && common)
+	common = be16toh(cmn.minor_mask) & RDS_IB_SUPPORTED_PROTOCOLS;
+	if (cmn.major == 4 && common)
 		return RDS_IB_PROTO(4, common & 2 ? 1 : 0);
-	if (cmn->major == 3 && cmn->minor == 1)
+	if (cmn.major == 3 && cmn.minor == 1)
 		return RDS_IB_PROTO_3_1;
 	return 0;
 }

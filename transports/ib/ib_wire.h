@@ -43,8 +43,9 @@ struct rds6_ib_connect_private {
  * returns its length. out holds a struct rds6_ib_connect_private. */
 size_t ib_private_fill(void *out, const uint8_t laddr[16], const uint8_t faddr[16], unsigned int proto,
 		       uint64_t ack_seq, uint32_t credit);
-/* The common part of a peer's private data, NULL if it is too short. */
-const struct rds_ib_conn_priv_cmn *ib_private_cmn(const void *data, size_t len, bool v6);
+/* The common part of a peer's private data into *cmn, false if it is too
+ * short. Copied: the data may sit at any alignment. */
+bool ib_private_cmn(const void *data, size_t len, bool v6, struct rds_ib_conn_priv_cmn *cmn);
 /* rds_ib_protocol_compatible: the version the passive side takes, 0 = reject. */
 unsigned int ib_protocol_compatible(const void *data, size_t len, bool v6);
 /* ip_fast_csum of a 48-byte header: 0 when its h_csum is right. */
