@@ -9,10 +9,15 @@
  *
  *   rds-xfer send -b LADDR:LPORT -d DADDR:DPORT -n COUNT [-s MIN:MAX] [-S SEED]
  *                 [--nonblock] [--sndbuf BYTES] [-t TIMEOUT_S] [--linger MS]
+ *                 [--pause-at N:FILE]
  *   rds-xfer recv -b LADDR:LPORT -n COUNT [-s MIN:MAX] [-S SEED] [-t TIMEOUT_S]
  *                 [--rcvbuf BYTES] [--senders K] [--hold MS] [--ready FILE]
  *   rds-xfer echo -b LADDR:LPORT [-n COUNT] [-t TIMEOUT_S] [--ready FILE]
  *   rds-xfer pingpong -b LADDR:LPORT -d DADDR:DPORT -n COUNT -s SIZE [-t TIMEOUT_S]
+ *
+ * --pause-at N:FILE: after N datagrams the sender creates FILE and waits
+ * until it is removed, so that a script acts at a known point mid-transfer
+ * (however fast the transfer is), then lets it go on.
  *
  * Addresses: 10.0.0.1:4000, [fd00::1]:4000 (or fd00::1:4000), [fe80::1%eth0]:4000.
  * Datagram contents and the hash: msggen.h.
@@ -41,7 +46,8 @@
 #define MAX_MSG (1u << 20) /* RDS_MAX_MSG_SIZE */
 
 static struct {
-	const char *bind, *dest, *ready;
+	const char *bind, *dest, *ready, *pause_file;
+	long pause_at;
 	long count, sndbuf, rcvbuf, senders, hold_ms, linger_ms, timeout_s;
 	uint32_t min, max;
 	uint64_t seed;
@@ -294,6 +300,16 @@ static int cmd_send(void)
 	long enobufs = 0, eagain = 0;
 	for (long i = 0; i < o.count; i++) {
 		uint32_t size = gen_msg(addr_port(&local), i, buf);
+
+		if (o.pause_file && i == o.pause_at) {
+			int pfd = open(o.pause_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			if (pfd < 0)
+				die("open(--pause-at)");
+			close(pfd);
+			while (access(o.pause_file, F_OK) == 0)
+				usleep(1000);
+		}
 		send_one(fd, &to, tolen, buf, size, &enobufs, &eagain);
 		h = hash_msg(h, buf, size);
 		bytes += size;
@@ -423,7 +439,8 @@ static __attribute__((noreturn)) void usage(void)
 {
 	fprintf(stderr, "usage: rds-xfer send|recv|echo|pingpong -b LADDR:LPORT [-d DADDR:DPORT] [-n COUNT]\n"
 			"  [-s MIN:MAX|SIZE] [-S SEED] [-t TIMEOUT_S] [--nonblock] [--sndbuf B] [--rcvbuf B]\n"
-			"  [--senders K] [--hold MS] [--ready FILE] [--linger MS]   (see the source header)\n");
+			"  [--senders K] [--hold MS] [--ready FILE] [--linger MS] [--pause-at N:FILE]\n"
+			"  (see the source header)\n");
 	exit(2);
 }
 
@@ -442,7 +459,8 @@ int main(int argc, char **argv)
 		{ "nonblock", no_argument, 0, 'N' }, { "sndbuf", required_argument, 0, 'W' },
 		{ "rcvbuf", required_argument, 0, 'R' }, { "senders", required_argument, 0, 'K' },
 		{ "hold", required_argument, 0, 'H' }, { "ready", required_argument, 0, 'r' },
-		{ "linger", required_argument, 0, 'L' }, { 0, 0, 0, 0 }
+		{ "linger", required_argument, 0, 'L' }, { "pause-at", required_argument, 0, 'P' },
+		{ 0, 0, 0, 0 }
 	};
 	if (argc < 2)
 		usage();
@@ -462,6 +480,16 @@ int main(int argc, char **argv)
 		case 'H': o.hold_ms = num(optarg); break;
 		case 'r': o.ready = optarg; break;
 		case 'L': o.linger_ms = num(optarg); break;
+		case 'P': {
+			char *colon = strchr(optarg, ':');
+
+			if (!colon || !colon[1])
+				usage();
+			*colon = 0;
+			o.pause_at = num(optarg);
+			o.pause_file = colon + 1;
+			break;
+		}
 		case 's': {
 			char *colon = strchr(optarg, ':');
 			if (colon)
