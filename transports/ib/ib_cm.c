@@ -142,6 +142,24 @@ static void ib_exit(struct rdsb_engine *e)
 	e->tp_priv = NULL;
 }
 
+/* rds_ib_laddr_check: an address the RDMA-CM binds to a device, and that
+ * device an IB channel adapter (so are RoCE's; the kernel takes no iWARP
+ * device here either). */
+static int ib_laddr_check(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope)
+{
+	struct sockaddr_storage ss;
+	struct rdma_cm_id *id;
+	bool ok;
+
+	rdsb_addr_to_sa(addr, 0, scope, false, &ss);
+	if (rdma_create_id(ib_of(e)->ch, &id, NULL, RDMA_PS_TCP))
+		return -EADDRNOTAVAIL;
+	ok = !rdma_bind_addr(id, (struct sockaddr *)&ss) && id->verbs &&
+	     id->verbs->device->node_type == IBV_NODE_CA;
+	rdma_destroy_id(id);
+	return ok ? 0 : -EADDRNOTAVAIL;
+}
+
 static int ib_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	(void)e;
@@ -507,6 +525,7 @@ const struct rdsb_transport rdsb_ib_transport = {
 	.conn_path_shutdown = ib_shutdown,
 	.recv_path = ib_recv_path,
 	.xmit = ib_xmit,
+	.laddr_check = ib_laddr_check,
 	.acked = ib_acked,
 	.ack_poll_ns = ib_ack_poll,
 	.info = ib_info,
