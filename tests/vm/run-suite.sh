@@ -53,8 +53,8 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc"; ib-reset,
-# ib-bench and kbench on request).
+# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib-reset
+# ib-unplug"; ib-bench and kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,7 +63,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib-reset ib-unplug}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -1071,7 +1071,16 @@ ib_unplug_script() {	# KIND(bpf|kernel) SELF PEER: A (bpf) pulls its device, B k
 		s+='pid=$(pidof rds-bpf)
 		cpu() { awk "{print \$14 + \$15}" /proc/$pid/stat; }
 		t0=$(cut -d" " -f1 /proc/uptime)
-		timeout 60 rdma link delete rxe0; echo "unplug: delete rc=$? after $(awk -v t=$t0 "{print \$1 - t}" /proc/uptime) s"
+		rdma link delete rxe0 &
+		dp=$!
+		i=0
+		while kill -0 $dp 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		if kill -0 $dp 2>/dev/null; then
+			echo "unplug: delete still waiting after 30 s"	# not killable: the guest times out
+		else
+			wait $dp
+			echo "unplug: delete rc=$? after $(awk -v t=$t0 "{print \$1 - t}" /proc/uptime) s"
+		fi
 		c0=$(cpu)
 		sleep 5
 		echo "unplug: engine cpu $(( $(cpu) - c0 )) ticks of $(getconf CLK_TCK 2>/dev/null || echo 100) per s in 5 s, alive $(pidof rds-bpf)"
