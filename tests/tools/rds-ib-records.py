@@ -6,9 +6,9 @@
 Over IB every fragment of a message is its own SEND and starts with the
 message's 48-byte RDS header (net/rds/ib_send.c rds_ib_xmit), so a message
 is the SENDs of one direction carrying one sequence number. Each line:
-first time, endpoints, seq, h_len, ports, flags, the fragments seen, the
-times the message went out (a retransmission sends it again) and the
-highest h_ack it carried. Ack-only frames and congestion maps are
+first time, endpoints, seq, h_len, ports, flags, the fragments seen
+against the fragments of one copy (more: a retransmission; fewer: cut off)
+and the highest h_ack it carried. Ack-only frames and congestion maps are
 summarised per direction. tshark (which knows RoCEv2) reads the capture.
 """
 import subprocess
@@ -50,20 +50,17 @@ def main():
         m = msgs.get(key)
         if m is None:
             m = msgs[key] = {"t": t, "len": hlen, "ports": f"{sport}->{dport}", "flags": 0, "frags": 0,
-                             "sends": 0, "ack": 0}
+                             "ack": 0}
             order.append(key)
         m["flags"] |= flags
         m["frags"] += 1
         m["ack"] = max(m["ack"], ack)
-        # a message is sent again from its first fragment
-        if m["frags"] == 1 or m["frags"] > (m["len"] + 4095) // 4096 * m["sends"]:
-            m["sends"] += 1
     lines = []
     for key in order:
         m = msgs[key]
         lines.append(f"{m['t']:10.6f} {key[0]}>{key[1]} seq {key[2]} len {m['len']} ports {m['ports']} "
                      f"flags {m['flags']:#04x}{' RETRANSMITTED' if m['flags'] & FLAG_RETRANSMITTED else ''} "
-                     f"frags {m['frags']} sent {m['sends']}x ack {m['ack']}")
+                     f"frags {m['frags']}/{max(1, (m['len'] + 4095) // 4096)} ack {m['ack']}")
     if len(sys.argv) == 4:
         lines = lines[-int(sys.argv[3]):]
     print("\n".join(lines))
