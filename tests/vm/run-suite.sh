@@ -40,8 +40,9 @@
 #     the connection recovers once rxe0 is added again
 #   ib-fc (kernel peers): ib with the kernel's IB flow control
 #     on (sysctl net.rds.ib.flow_control=1; its default is 0)
-#   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
-#     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
+#   ib-bench (on request, peer netns only; make bench BENCH_VM=1): rds-bpf
+#     over ib and over tcp in the same two guests, bulk MB/s and 64 B
+#     ping-pong p50, 3 rounds: medians, ranges and the per-round ratio
 #   kbench (on request): the same-guest bench, tests/vm/kbench.sh (the kernel's
 #     AF_RDS, then rds-bpf under the shim, each next to TCP, in one boot)
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
