@@ -622,7 +622,8 @@ reset() {
 		result "$name: all 8 paths are back after the kills" $? "$d/diag.$x"
 	done
 	[ "$(jq .counters.rx_delivered "$d/status.json")" -eq $((2 * R)) ]
-	result "$label, reset: our engine delivered exactly $((2 * R)) datagrams, no duplicate" $? "$d/status.json"
+	rc=$?
+	result "$label, reset: our engine delivered exactly $((2 * R)) datagrams, no duplicate" $rc "$d/status.json"
 	wire_crosscheck "$label"
 }
 
@@ -660,10 +661,12 @@ congestion() {
 	{ cat "$d/v4.hr" "$d/v6.hs"; grep '^v[46]' "$d/peer.out"; cat "$d/status"; } >"$d/diag" 2>&1
 	s=$(sent_hash "$d/peer.out" "v4.s: ")
 	[ "$(enobufs "$d/peer.out" "v4.s: ")" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/v4.hr" "$g4:5002" 300)" ]
-	result "$label, IPv4, $(order "$G4" "$H4"): our congestion map makes the peer's nonblocking sender get ENOBUFS; all 300 arrive" $? "$d/diag"
+	rc=$?
+	result "$label, IPv4, $(order "$G4" "$H4"): our congestion map makes the peer's nonblocking sender get ENOBUFS; all 300 arrive" $rc "$d/diag"
 	s=$(sent_hash "$d/v6.hs")
 	[ "$(enobufs "$d/v6.hs")" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$h6:5003" 300 "v6.r: ")" ]
-	result "$label, IPv6, $(order "$G6" "$H6"): the peer's congestion map makes our nonblocking sender get ENOBUFS; all 300 arrive" $? "$d/diag"
+	rc=$?
+	result "$label, IPv6, $(order "$G6" "$H6"): the peer's congestion map makes our nonblocking sender get ENOBUFS; all 300 arrive" $rc "$d/diag"
 	# on the wire: each map first marks the held port, a later one clears it
 	congested_then_clear "$h4" 4002
 	wire_result "$label, IPv4: our congestion map on the wire marks port 4002, a later one clears it"
@@ -824,7 +827,8 @@ guest() {
 		# features: the userspace path by default, and whether --bpf gets the sockmap one
 		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path)' \
 			"$d/feat.$i.json" >/dev/null
-		result "$name: the guest's features -j predicted it ($(jq -r .bpf_data_path_detail "$d/feat.$i.json" 2>/dev/null))" $? \
+		rc=$?
+		result "$name: the guest's features -j predicted it ($(jq -r .bpf_data_path_detail "$d/feat.$i.json" 2>/dev/null))" $rc \
 			"$d/diag.$i.path"
 	done
 }
@@ -1025,8 +1029,9 @@ ib() {
 			out=$d/$side.out
 			grep '^transport: ' "$out" >"$d/transport.$side"
 			grep -q '^transport: rc=0$' "$out" && grep -q '^transport: # [1-9][0-9]* ok, 0 failed$' "$out"
+			rc=$?
 			result "$label over soft-RoCE, $([ $side = a ] && echo rds-bpf || echo "the peer"): SO_RDS_TRANSPORT=IB, the bind rules and a round trip (rds-transport: $(sed -n 's/^transport: # //p' "$out"))" \
-				$? "$d/transport.$side"
+				$rc "$d/transport.$side"
 		done
 	fi
 	[ -z "${IB_FLAP:-}" ] && return
@@ -1045,8 +1050,9 @@ ib() {
 # CPU time counted (no spin); `rdma link add`, and phase 2 each way: the
 # connections came back by themselves.
 IB_UNPLUG_N=${RDSB_VM_IB_UNPLUG_MSGS:-8}
-ib_unplug_script() {	# KIND(bpf|kernel) SELF PEER: A (bpf) pulls its device, B keeps its own
-	local s k
+ib_unplug_script() {	# KIND(bpf|kernel) a|b SELF PEER: A (bpf) pulls its device, B keeps its own
+	local s k role=$2
+	set -- "$1" "$3" "$4"	# KIND SELF PEER
 	s="$(ib_meet "$3")"
 	if [ "$1" = bpf ]; then
 		s+='
@@ -1068,7 +1074,7 @@ ib_unplug_script() {	# KIND(bpf|kernel) SELF PEER: A (bpf) pulls its device, B k
 		wait $rx1
 		meet 7001 || exit 1
 		'
-	if [ "$1" = bpf ]; then
+	if [ "$role" = a ]; then
 		s+='pid=$(pidof rds-bpf)
 		cpu() { awk "{print \$14 + \$15}" /proc/$pid/stat; }
 		t0=$(cut -d" " -f1 /proc/uptime)
@@ -1104,22 +1110,25 @@ ib_unplug() {
 	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1) GB=10.97.0.3 HA=10.97.0.2 k a b
 	[ "$peer" = netns ] && kern=legacy bkind=bpf label=${label/host<->host/guest<->guest}
 	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
-	ib_boot "$kern" $bkind "$(ib_unplug_script bpf "${GA[0]}" $GB)" "$(ib_unplug_script $bkind $GB "${GA[0]}")"
+	ib_boot "$kern" $bkind "$(ib_unplug_script bpf a "${GA[0]}" $GB)" "$(ib_unplug_script $bkind b $GB "${GA[0]}")"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
 	grep -q '^unplug: delete rc=0 ' "$d/a.out" && grep -q '^unplug: add rc=0$' "$d/a.out" &&
 		[ "$(grep -c 'eng: .*RDMA device rxe0 removed: .* device released' "$d/a.out")" = 1 ]
+	rc=$?
 	result "$label over soft-RoCE: rxe0 deleted under the engine: the delete returns, one log line says so ($(sed -n 's/^unplug: delete rc=0 //p' "$d/a.out"))" \
-		$? "$d/diag"
+		$rc "$d/diag"
 	# no spin: under 0.5 s of CPU in the 5 s without a device, and alive
 	awk '/^unplug: engine cpu / {ok = $4 < $7 / 2 && $NF ~ /^[0-9]+$/} END {exit !ok}' "$d/a.out"
+	rc=$?
 	result "$label over soft-RoCE: without its device the engine does not spin ($(sed -n 's/^unplug: engine cpu \([0-9]*\) ticks of \([0-9]*\).*/\1 ticks at \2 Hz in 5 s/p' "$d/a.out"))" \
-		$? "$d/diag"
+		$rc "$d/diag"
 	for k in 1 2; do
 		a=$(sent_hash "$d/a.out" "s.$k: ") b=$(sent_hash "$d/b.out" "s.$k: ")
 		[ -n "$a" ] && [ "$a" = "$(from_hash "$d/b.out" "${GA[0]}:$((4000 + 10 * k))" $IB_UNPLUG_N "r.$k: ")" ] &&
 			[ -n "$b" ] && [ "$b" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_UNPLUG_N "r.$k: ")" ]
+		rc=$?
 		result "$label over soft-RoCE: $IB_UNPLUG_N datagrams each way $([ $k = 1 ] && echo before the unplug || echo "after rxe0 came back: the connection recovered"), hashes equal" \
-			$? "$d/diag"
+			$rc "$d/diag"
 	done
 }
 
