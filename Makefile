@@ -245,9 +245,14 @@ test: deps all san
 demo: deps all
 	tools/demo.sh
 
+# BENCH_VM=1: the qemu guests too, the kernel's RDS against rds-bpf in one
+# guest (kbench.sh), and rds-bpf over soft-RoCE against RDS/TCP between two
+# (ib-bench: build/bench/ib-bench.txt)
 bench: deps all
 	tools/bench.sh
 	[ "$(BENCH_VM)" != 1 ] || tests/vm/kbench.sh
+	[ "$(BENCH_VM)" != 1 ] || RDSB_VM_PEERS=netns RDSB_VM_SCENARIOS=ib-bench \
+		RDSB_VM_IB_BENCH_OUT=$(or $(BENCH_OUT),$(B)/bench) tests/vm/run-suite.sh
 
 # what install installs (debian/rules builds just these)
 INSTALLED := $(B)/sbin/rds-bpf $(B)/sbin/rds-dissect $(B)/lib/$(SONAME) $(B)/lib/librdsb-preload.so

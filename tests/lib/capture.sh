@@ -1,14 +1,15 @@
 # shellcheck shell=bash
 # Wire captures for tests: tcpdump of the RDS/TCP port in a namespace, and
 # the dissector's view of them (build/sbin/rds-dissect). Source it, then:
-#   capture_start NS IFACE FILE   (returns once tcpdump is capturing)
+#   capture_start NS IFACE FILE [FILTER]   (returns once tcpdump is capturing;
+#                                 FILTER: a pcap filter, by default the RDS/TCP port)
 #   capture_stop                  (every capture this shell started)
 RDSB_ROOT=${RDSB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 RDSB_DISSECT=${RDSB_DISSECT:-$RDSB_ROOT/build/sbin/rds-dissect}
 CAPTURE_PIDS=()
 CAPTURE_FILES=()
 
-capture_start() {	# NS IFACE FILE
+capture_start() {	# NS IFACE FILE [FILTER]
 	local err=$3.tcpdump
 	: >"$err"
 	# --immediate-mode: each packet reaches tcpdump at once, not after the
@@ -18,7 +19,7 @@ capture_start() {	# NS IFACE FILE
 	# hold 8 and drop bursts. No -U: a write per packet is too slow for
 	# veth speeds; tcpdump writes out its buffer when stopped.
 	nsenter --net="/run/netns/$1" tcpdump -i "$2" -s 66000 -B 131072 --immediate-mode -w "$3" \
-		tcp port 16385 2>"$err" &
+		${4:-tcp port 16385} 2>"$err" &
 	CAPTURE_PIDS+=($!)
 	CAPTURE_FILES+=("$3")
 	for _ in $(seq 100); do

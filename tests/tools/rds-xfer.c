@@ -218,11 +218,21 @@ static long queued_msgs(int fd)
 	return n;
 }
 
+/* The send and retransmit lists are read one after the other, and a path
+ * that goes down between the two reads moves its unacknowledged messages
+ * from the second back to the first (rds_send_path_reset, our engine's
+ * path_shutdown): that round counts none of them. A message moving the
+ * other way (sent) is counted twice, which is harmless. So the queue is
+ * empty only when two rounds in a row say so: hiding a message from both
+ * takes two resets with a transmit between them within a millisecond. */
 static void drain_before_close(int fd)
 {
 	double deadline = now_us() + (o.timeout_s > 0 ? o.timeout_s : 30) * 1e6;
+	int empty = 0;
 	long n;
-	while ((n = queued_msgs(fd)) > 0) {
+	while ((n = queued_msgs(fd)) >= 0 && (n > 0 || ++empty < 2)) {
+		if (n > 0)
+			empty = 0;
 		if (now_us() > deadline) {
 			fprintf(stderr, "rds-xfer: %ld messages still unacked after %lds\n", n, o.timeout_s);
 			exit(1);

@@ -84,6 +84,8 @@ static struct {
 	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
 	bool connect_fails, last_reset, xmit_fails;
 	bool ack_waiting;		/* ack_wait's last answer: each ack wakes */
+	bool laddr_refused;		/* laddr_check refuses every address */
+	unsigned int laddr_checks;
 	bool stream;			/* recv_path reads p->ev.fd as a record stream */
 	uint64_t armed;			/* sock_arm's last room */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
@@ -248,6 +250,15 @@ static void t_sock_nop(struct rdsb_engine *e, struct rdsb_sock *s)
 	(void)s;
 }
 
+static int t_laddr_check(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope)
+{
+	(void)e;
+	(void)addr;
+	(void)scope;
+	tp.laddr_checks++;
+	return tp.laddr_refused ? -EADDRNOTAVAIL : 0;
+}
+
 static uint64_t t_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s)
 {
 	(void)e;
@@ -288,6 +299,7 @@ static const struct rdsb_transport mock_tp = {
 	.ack_wait = t_ack_wait,
 	.ack_poll_ns = t_ack_poll,
 	.sock_open = t_sock_open,
+	.laddr_check = t_laddr_check,
 	.sock_bind = t_sock_nop,
 	.sock_close = t_sock_nop,
 	.sock_delivered = t_sock_delivered,

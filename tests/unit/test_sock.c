@@ -86,7 +86,7 @@ static struct rdsb_sock *open_bound(uint16_t port)
 	struct rdsb_sock *s = open_sock();
 	uint16_t p = port;
 
-	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &p), 0);
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &p, false), 0);
 	assert_int_equal(p, port);
 	return s;
 }
@@ -122,7 +122,8 @@ static void app_read(struct rdsb_sock *s, size_t n)
 
 static void test_lookups(void **state)
 {
-	struct rdsb_sock *s1, *s2, *s3;
+	static const uint8_t LO[16] = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 };
+	struct rdsb_sock *s1, *s2, *s3, *s4;
 	uint16_t p = 4001, any = 0;
 	uint32_t id1;
 
@@ -130,6 +131,7 @@ static void test_lookups(void **state)
 	s1 = open_bound(4000);
 	s2 = open_bound(4001);
 	s3 = open_sock();
+	s4 = open_sock();
 	id1 = s1->id;
 	assert_ptr_equal(rdsb_sock_by_port(&eng, A, 4000), s1);
 	assert_ptr_equal(rdsb_sock_by_port(&eng, A, 4001), s2);
@@ -138,17 +140,32 @@ static void test_lookups(void **state)
 	assert_ptr_equal(rdsb_sock_by_id(&eng, id1), s1);
 	assert_ptr_equal(rdsb_sock_by_id(&eng, s2->id), s2);
 	assert_null(rdsb_sock_by_id(&eng, 0));
-	assert_int_equal(rdsb_sock_bind(&eng, s3, A, 0, &p), EADDRINUSE);
-	assert_int_equal(rdsb_sock_bind(&eng, s2, A, 0, &p), EINVAL);	/* bound already */
+	assert_int_equal(rdsb_sock_bind(&eng, s3, A, 0, &p, false), EADDRINUSE);
+	assert_int_equal(rdsb_sock_bind(&eng, s2, A, 0, &p, false), EINVAL);	/* bound already */
 	/* port 0: a free one, at least 2 */
-	assert_int_equal(rdsb_sock_bind(&eng, s3, A, 0, &any), 0);
+	assert_int_equal(rdsb_sock_bind(&eng, s3, A, 0, &any, false), 0);
 	assert_true(any >= 2 && any != 4000 && any != 4001);
 	assert_ptr_equal(rdsb_sock_by_port(&eng, A, any), s3);
+	/* rds_bind: an address the transport cannot carry (its laddr_check)
+	 * is refused, chosen or not; a loopback address is checked only when
+	 * the socket chose the transport (else the loopback transport takes it) */
+	tp.laddr_refused = true;
+	tp.laddr_checks = 0;
+	p = 4005;
+	assert_int_equal(rdsb_sock_bind(&eng, s4, A, 0, &p, false), EADDRNOTAVAIL);
+	assert_int_equal(rdsb_sock_bind(&eng, s4, A, 0, &p, true), EADDRNOTAVAIL);
+	assert_int_equal(rdsb_sock_bind(&eng, s4, LO, 0, &p, true), EADDRNOTAVAIL);
+	assert_int_equal(tp.laddr_checks, 3);
+	assert_false(s4->bound);
+	assert_int_equal(rdsb_sock_bind(&eng, s4, LO, 0, &p, false), 0);
+	assert_int_equal(tp.laddr_checks, 3);
+	assert_ptr_equal(rdsb_sock_by_port(&eng, LO, 4005), s4);
+	tp.laddr_refused = false;
 	rdsb_sock_close(&eng, s1);
 	assert_null(rdsb_sock_by_port(&eng, A, 4000));
 	assert_null(rdsb_sock_by_id(&eng, id1));
-	assert_int_equal(eng.socks_by_port.count, 2);
-	assert_int_equal(eng.socks_by_id.count, 2);
+	assert_int_equal(eng.socks_by_port.count, 3);
+	assert_int_equal(eng.socks_by_id.count, 3);
 	rdsb_socks_reap(&eng);
 }
 

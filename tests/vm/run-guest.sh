@@ -15,7 +15,7 @@
 # --bin adds a dynamically linked program (default: the same path) with the
 # shared libraries it needs (its ldd closure, from the host, which runs the
 # same Debian as the guest's userland needs). --rds-bpf adds this tree's
-# build (rds-bpf, librdsb, the shim, rds-xfer) under /opt/rds-bpf with their
+# build (rds-bpf, librdsb, the shim, rds-xfer, rds-transport) under /opt/rds-bpf with their
 # libraries (libbpf1, libxdp1, libelf1, zlib1g, libc), /opt/rds-bpf/sbin in
 # PATH and RDSB_PRELOAD, RDSB_XFER set as tests/lib/hosts.sh names them.
 # --no-kernel-rds leaves rds and rds_tcp unloaded, so that rds-bpf in the
@@ -53,7 +53,8 @@ while [ $# -gt 0 ]; do
 	--bin) bins+=("$2"); shift ;;
 	--rds-bpf)
 		b=$(cd "$here/../../build" && pwd)
-		bins+=("$b/sbin/rds-bpf:/opt/rds-bpf/sbin/rds-bpf" "$b/tests/rds-xfer:/opt/rds-bpf/tests/rds-xfer")
+		bins+=("$b/sbin/rds-bpf:/opt/rds-bpf/sbin/rds-bpf" "$b/tests/rds-xfer:/opt/rds-bpf/tests/rds-xfer"
+		       "$b/tests/rds-transport:/opt/rds-bpf/tests/rds-transport")
 		for f in "$b"/lib/librdsb*.so*; do bins+=("$f:/opt/rds-bpf/lib/${f##*/}"); done
 		;;
 	--no-kernel-rds) kernel_rds=0 ;;
@@ -141,7 +142,9 @@ log_given=0
 [ -z "$log" ] || log_given=1
 log=${log:-${TMPDIR:-/tmp}/rds-bpf-vm.$tap.$$.log}
 mac=$(printf '52:54:00:%02x:%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))
-append="console=ttyS0 panic=-1 loglevel=4 rdsb.addr=$gaddr"
+# no_timer_check: a TCG guest on a loaded host can miss the kernel's IO-APIC
+# timer check by a tick and panic at boot ("IO-APIC + timer doesn't work")
+append="console=ttyS0 panic=-1 loglevel=4 no_timer_check rdsb.addr=$gaddr"
 append+=" rdsb.host=${haddr%/*}"
 [ -z "$gaddr6" ] || append+=" rdsb.addr6=$gaddr6"
 [ -z "$haddr6" ] || append+=" rdsb.host6=${haddr6%/*}"

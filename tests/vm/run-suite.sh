@@ -29,12 +29,15 @@
 #   ib: RDS/IB over soft-RoCE between two guests on a bridge (see ib()
 #     below): rds-bpf (load --transport ib) against the kernel's rds_rdma
 #     on that kernel, or against rds-bpf (peer netns); both address orders
-#     at once, datagrams 0 B..1 MiB both ways by content hash
-#   ib-reset (on request while it flakes: 1 run in 9 lost 2 datagrams to
-#     the 7.2 peer, the sender's socket closed with 7 messages still queued
-#     for retransmission): ib with rds-bpf's guest cut off the bridge for
-#     8 s mid-transfer: both ends' queue pairs fail, the connections come
-#     back, retransmit, and nothing is lost or duplicated
+#     at once, datagrams 0 B..1 MiB both ways by content hash; then on each
+#     end SO_RDS_TRANSPORT=IB and the bind rules (tests/tools/rds-transport.c
+#     with 0: the kernel's answers are the reference) and a round trip
+#   ib-reset: ib with rds-bpf's guest cut off the bridge for 8 s
+#     mid-transfer: both ends' queue pairs fail, the connections come back,
+#     retransmit, and nothing is lost or duplicated
+#   ib-unplug: rxe0 deleted under rds-bpf's running engine: the delete
+#     returns (the engine released the device), one log line, no spin, and
+#     the connection recovers once rxe0 is added again
 #   ib-fc (kernel peers): ib with the kernel's IB flow control
 #     on (sysctl net.rds.ib.flow_control=1; its default is 0)
 #   ib6: ib over IPv6 (RDMA-CM on 16385): one connection on global
@@ -43,8 +46,9 @@
 #     the peer's guest sends rds-bpf malformed CM data and frames, a credit
 #     overflow and a flood: each refused, reset or kept as it must be,
 #     counted exactly, the ib datagrams still whole, the engine idle after
-#   ib-bench (on request, peer netns only): rds-bpf over ib and over tcp
-#     in the same two guests, bulk MB/s and 64 B ping-pong p50 side by side
+#   ib-bench (on request, peer netns only; make bench BENCH_VM=1): rds-bpf
+#     over ib and over tcp in the same two guests, bulk MB/s and 64 B
+#     ping-pong p50, 3 rounds: medians, ranges and the per-round ratio
 #   kbench (on request): the same-guest bench, tests/vm/kbench.sh (the kernel's
 #     AF_RDS, then rds-bpf under the shim, each next to TCP, in one boot)
 # Each boot's traffic is captured on the host's interface (tests/lib/capture.sh)
@@ -57,7 +61,7 @@
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
 # the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6
-# ib-hostile"; ib-reset, ib-bench and kbench on request).
+# ib-hostile ib-reset ib-unplug"; ib-bench and kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -66,7 +70,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile ib-reset ib-unplug}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -98,7 +102,7 @@ cleanup() {
 	if [ $failed -gt 0 ]; then
 		keep=$(mktemp -d "${TMPDIR:-/tmp}/rds-bpf-vm-failed.XXXXXX")
 		mv "$work"/* "$keep"/ 2>/dev/null
-		echo "# kept for inspection: $keep (decode a wire.pcap with build/sbin/rds-dissect)"
+		echo "# kept for inspection: $keep (decode a wire.pcap with build/sbin/rds-dissect, a roce.pcap with tests/tools/rds-ib-records.py)"
 	fi
 	rm -rf "$work"
 }
@@ -122,6 +126,10 @@ result() {	# NAME RC [DIAGNOSTICS_FILE]: one TAP line; on failure the
 	if [ -s "$d/wire.pcap" ]; then
 		echo "# ---- the last RDS records on the wire ($d/wire.pcap) ----"
 		"$RDSB_DISSECT" "$d/wire.pcap" 2>&1 | tail -n 40 | sed 's/^/# /'
+	fi
+	if [ -s "$d/roce.pcap" ]; then
+		echo "# ---- the last RDS/IB messages on the wire ($d/roce.pcap, tests/tools/rds-ib-records.py) ----"
+		"$root/tests/tools/rds-ib-records.py" "$d/roce.pcap" --tail 40 2>&1 | sed 's/^/# /'
 	fi
 }
 
@@ -620,7 +628,8 @@ reset() {
 		result "$name: all 8 paths are back after the kills" $? "$d/diag.$x"
 	done
 	[ "$(jq .counters.rx_delivered "$d/status.json")" -eq $((2 * R)) ]
-	result "$label, reset: our engine delivered exactly $((2 * R)) datagrams, no duplicate" $? "$d/status.json"
+	rc=$?
+	result "$label, reset: our engine delivered exactly $((2 * R)) datagrams, no duplicate" $rc "$d/status.json"
 	wire_crosscheck "$label"
 }
 
@@ -658,10 +667,12 @@ congestion() {
 	{ cat "$d/v4.hr" "$d/v6.hs"; grep '^v[46]' "$d/peer.out"; cat "$d/status"; } >"$d/diag" 2>&1
 	s=$(sent_hash "$d/peer.out" "v4.s: ")
 	[ "$(enobufs "$d/peer.out" "v4.s: ")" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/v4.hr" "$g4:5002" 300)" ]
-	result "$label, IPv4, $(order "$G4" "$H4"): our congestion map makes the peer's nonblocking sender get ENOBUFS; all 300 arrive" $? "$d/diag"
+	rc=$?
+	result "$label, IPv4, $(order "$G4" "$H4"): our congestion map makes the peer's nonblocking sender get ENOBUFS; all 300 arrive" $rc "$d/diag"
 	s=$(sent_hash "$d/v6.hs")
 	[ "$(enobufs "$d/v6.hs")" -gt 0 ] && [ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$h6:5003" 300 "v6.r: ")" ]
-	result "$label, IPv6, $(order "$G6" "$H6"): the peer's congestion map makes our nonblocking sender get ENOBUFS; all 300 arrive" $? "$d/diag"
+	rc=$?
+	result "$label, IPv6, $(order "$G6" "$H6"): the peer's congestion map makes our nonblocking sender get ENOBUFS; all 300 arrive" $rc "$d/diag"
 	# on the wire: each map first marks the held port, a later one clears it
 	congested_then_clear "$h4" 4002
 	wire_result "$label, IPv4: our congestion map on the wire marks port 4002, a later one clears it"
@@ -751,6 +762,9 @@ gcc -static -O2 -I"$root/tests/tools" -o "$errno_static" "$root/tests/tools/rds-
 congprobe_static=$work/rds-congprobe
 gcc -static -O2 -Wall -Wextra -Werror -o "$congprobe_static" "$root/tests/tools/rds-congprobe.c" ||
 	echo "run-suite: no static rds-congprobe for the guest" >&2
+transport_static=$work/rds-transport
+gcc -static -O2 -Wall -Wextra -Werror -o "$transport_static" "$root/tests/tools/rds-transport.c" ||
+	echo "run-suite: no static rds-transport for the guest" >&2
 
 # guest PEER LABEL: rds-bpf itself in the guest (run-guest.sh --rds-bpf; the
 # kernel's RDS left out), on this kernel, against rds-bpf here: twice in one
@@ -819,7 +833,8 @@ guest() {
 		# features: the userspace path by default, and whether --bpf gets the sockmap one
 		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path)' \
 			"$d/feat.$i.json" >/dev/null
-		result "$name: the guest's features -j predicted it ($(jq -r .bpf_data_path_detail "$d/feat.$i.json" 2>/dev/null))" $? \
+		rc=$?
+		result "$name: the guest's features -j predicted it ($(jq -r .bpf_data_path_detail "$d/feat.$i.json" 2>/dev/null))" $rc \
 			"$d/diag.$i.path"
 	done
 }
@@ -865,11 +880,13 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 	shift 3
 	if [ "$kind" = bpf ]; then
 		s+='xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+			xt() { env LD_PRELOAD="$RDSB_PRELOAD" /opt/rds-bpf/tests/rds-transport "$@"; }
 			rds-bpf features 2>&1 | grep -i "rdma\\|transports" >feat; show feat feat
 			rds-bpf -v load --transport ib --log eng || { cat eng; exit 1; }
 			'
 	else
 		s+='xf() { rds-xfer "$@"; }
+			xt() { rds-transport "$@"; }
 			'
 		# ib-fc: the kernel's credit-based flow control on (net.rds.ib.flow_control)
 		[ -z "${IB_KERNEL_FC:-}" ] || s+='echo 1 >/proc/sys/net/rds/ib/flow_control || exit 1
@@ -921,7 +938,17 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 	s+='wait $xfers
 		[ -z "${stall:-}" ] || kill $stall 2>/dev/null
 		echo "elapsed: $t0 $(cut -d" " -f1 /proc/uptime)"
-		meet 7001
+		'
+	# ib: SO_RDS_TRANSPORT=IB and the bind rules (rds-transport 0), each
+	# end against an echo on the other: the kernel's answers and ours
+	[ -z "${IB_TRANSPORT_TABLE:-}" ] || s+="xf echo -b ${first%=*}:4020 -n 1 -t 60 --ready rdy.e >echo.out 2>&1 &
+		e=\$!
+		ready rdy.e || exit 1
+		meet 7002 || exit 1
+		{ xt ${first%=*} ${first#*=} 4020 0 2>&1; echo rc=\$?; } | sed 's/^/transport: /'
+		wait \$e || show echo echo.out
+		"
+	s+='meet 7001
 		for f in s.* r.*; do show $f $f; done
 		'"${IB_AFTER:-}"'
 		'
@@ -947,13 +974,13 @@ ib_boot() {
 		ip -n $ns tuntap add dev $t mode tap
 		ip -n $ns link set $t master vmbr up
 	done
-	capture_start $ns vmbr "$d/wire.pcap" || return 1
+	capture_start $ns vmbr "$d/roce.pcap" "udp port 4791" || return 1	# RoCEv2
 	"$here/run-guest.sh" --rds-bpf --no-kernel-rds --rdma --netns $ns --tap vmtap --guest-addr "${GA4:-${GA[0]}}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.a" \
 		-- "$PRELUDE$3" >"$d/run-guest.a" 2>&1 &
 	pa=$!
-	local bopts=(--rdma)
-	[ "$bkind" = kernel ] || bopts+=(--rds-bpf --no-kernel-rds)
+	local bopts=(--rdma --add "$transport_static:/bin/rds-transport")
+	[ "$bkind" = kernel ] || bopts=(--rdma --rds-bpf --no-kernel-rds)
 	[ -z "${IB_HOSTILE:-}" ] || bopts+=(--bin "$root/build/tests/ib-hostile-peer:/bin/ib-hostile-peer")
 	"$here/run-guest.sh" "${bopts[@]}" --netns $ns --tap vmtap2 --guest-addr "${GB4:-$GB}/24" \
 		--host-addr "$HA/24" --kernel "$kern" --timeout 400 --log "$d/console.b" \
@@ -969,7 +996,7 @@ ib_boot() {
 	local flap=''
 	if [ -n "${IB_FLAP:-}" ]; then
 		(for _ in $(seq 4000); do
-			tr -d '\r' <"$d/console.a" | grep -q '^RDSB-SYNC flowing$' && break
+			tr -d '\r' 2>/dev/null <"$d/console.a" | grep -q '^RDSB-SYNC flowing$' && break
 			sleep 0.1
 		done
 		sleep 0.5
@@ -1049,6 +1076,18 @@ ib() {
 		[ -z "$rxc$txc" ] && grep -q '^st: ' "$d/a.out"
 	fi
 	result "$label over soft-RoCE: flow control $want (frames with h_credit: ${rxc:-0} received, ${txc:-0} sent)" $? "$d/diag"
+	if [ -n "${IB_TRANSPORT_TABLE:-}" ]; then
+		# the same table on both ends: the kernel's answers are the reference
+		local side out
+		for side in a b; do
+			out=$d/$side.out
+			grep '^transport: ' "$out" >"$d/transport.$side"
+			grep -q '^transport: rc=0$' "$out" && grep -q '^transport: # [1-9][0-9]* ok, 0 failed$' "$out"
+			rc=$?
+			result "$label over soft-RoCE, $([ $side = a ] && echo rds-bpf || echo "the peer"): SO_RDS_TRANSPORT=IB, the bind rules and a round trip (rds-transport: $(sed -n 's/^transport: # //p' "$out"))" \
+				$rc "$d/transport.$side"
+		done
+	fi
 	[ -z "${IB_FLAP:-}" ] && return
 	# the reset happened: rds-bpf's paths went down and it retransmitted
 	awk '/^st:   (path_down|tx_retransmitted|drop_dup_seq) / {c = c " " $2 " " $3}
@@ -1099,63 +1138,198 @@ ib_hostile_checks() {
 	result "$label over soft-RoCE: the engine survived the hostile peer and idles (CPU <= 10% over 3 s)" $? "$d/diag.idle"
 }
 
-# ib-bench (on request, rds-bpf peer only): in the same two guests, rds-bpf
-# over soft-RoCE (load --transport ib) and then over TCP (load): one-way
-# bulk, IB_BENCH_N datagrams of 64 KiB A->B, timed on A from the first send
-# to the last acknowledgement, and IB_BENCH_PP 64 B ping-pongs (p50, p99).
+# ib-unplug: rxe0 deleted under rds-bpf's running engine and added again.
+# Phase 1, IB_UNPLUG_N datagrams each way; then on A `rdma link delete
+# rxe0`, which returns only once every context on the device is closed
+# (rxe cannot disassociate them); 5 s without the device, the engine's
+# CPU time counted (no spin); `rdma link add`, and phase 2 each way: the
+# connections came back by themselves.
+IB_UNPLUG_N=${RDSB_VM_IB_UNPLUG_MSGS:-8}
+ib_unplug_script() {	# KIND(bpf|kernel) a|b SELF PEER: A (bpf) pulls its device, B keeps its own
+	local s k role=$2
+	set -- "$1" "$3" "$4"	# KIND SELF PEER
+	s="$(ib_meet "$3")"
+	if [ "$1" = bpf ]; then
+		s+='
+		xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
+		rds-bpf -v load --transport ib --log eng || { cat eng; exit 1; }'
+	else
+		s+='
+		xf() { rds-xfer "$@"; }'
+	fi
+	for k in 1 2; do
+		s+="
+		xf recv -b $2:$((4000 + 10 * k + 1)) -n $IB_UNPLUG_N -s 0:65536 -S $((60 + k)) -t 120 --senders 1 --ready rdy.$k >r.$k 2>&1 &
+		rx$k=\$!"
+	done
+	s+='
+		ready rdy.1 rdy.2 || exit 1
+		meet 7000 || exit 1
+		'"xf send -b $2:4010 -d $3:4011 -n $IB_UNPLUG_N -s 0:65536 -S 61 -t 120 >s.1 2>&1"'
+		wait $rx1
+		meet 7001 || exit 1
+		'
+	if [ "$role" = a ]; then
+		s+='pid=$(pidof rds-bpf)
+		cpu() { awk "{print \$14 + \$15}" /proc/$pid/stat; }
+		t0=$(cut -d" " -f1 /proc/uptime)
+		rdma link delete rxe0 &
+		dp=$!
+		i=0
+		while kill -0 $dp 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		if kill -0 $dp 2>/dev/null; then
+			echo "unplug: delete still waiting after 30 s"	# not killable: the guest times out
+		else
+			wait $dp
+			echo "unplug: delete rc=$? after $(awk -v t=$t0 "{print \$1 - t}" /proc/uptime) s"
+		fi
+		c0=$(cpu)
+		sleep 5
+		echo "unplug: engine cpu $(( $(cpu) - c0 )) ticks of $(getconf CLK_TCK 2>/dev/null || echo 100) per s in 5 s, alive $(pidof rds-bpf)"
+		rdma link add rxe0 type rxe netdev eth0; echo "unplug: add rc=$?"
+		'
+	fi
+	s+='meet 7002 || exit 1
+		'"xf send -b $2:4020 -d $3:4021 -n $IB_UNPLUG_N -s 0:65536 -S 62 -t 120 >s.2 2>&1"'
+		wait $rx2
+		meet 7003
+		for f in s.* r.*; do show $f $f; done
+		'
+	[ "$1" = kernel ] || s+='grep -i "removed\|released" eng | sed "s/^/eng: /"
+		rds-bpf unload
+		'
+	echo "$s"
+}
+
+ib_unplug() {
+	local peer=$1 label=$2 kern=$1 bkind=kernel GA=(10.97.0.1) GB=10.97.0.3 HA=10.97.0.2 k a b
+	[ "$peer" = netns ] && kern=legacy bkind=bpf label=${label/host<->host/guest<->guest}
+	[ "$peer" = netns ] || "$here/build-image.sh" "$kern" >/dev/null 2>&1 || return 1
+	ib_boot "$kern" $bkind "$(ib_unplug_script bpf a "${GA[0]}" $GB)" "$(ib_unplug_script $bkind b $GB "${GA[0]}")"
+	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
+	grep -q '^unplug: delete rc=0 ' "$d/a.out" && grep -q '^unplug: add rc=0$' "$d/a.out" &&
+		[ "$(grep -c 'eng: .*RDMA device rxe0 removed: .* device released' "$d/a.out")" = 1 ]
+	rc=$?
+	result "$label over soft-RoCE: rxe0 deleted under the engine: the delete returns, one log line says so ($(sed -n 's/^unplug: delete rc=0 //p' "$d/a.out"))" \
+		$rc "$d/diag"
+	# no spin: under 0.5 s of CPU in the 5 s without a device, and alive
+	awk '/^unplug: engine cpu / {ok = $4 < $7 / 2 && $NF ~ /^[0-9]+$/} END {exit !ok}' "$d/a.out"
+	rc=$?
+	result "$label over soft-RoCE: without its device the engine does not spin ($(sed -n 's/^unplug: engine cpu \([0-9]*\) ticks of \([0-9]*\).*/\1 ticks at \2 Hz in 5 s/p' "$d/a.out"))" \
+		$rc "$d/diag"
+	for k in 1 2; do
+		a=$(sent_hash "$d/a.out" "s.$k: ") b=$(sent_hash "$d/b.out" "s.$k: ")
+		[ -n "$a" ] && [ "$a" = "$(from_hash "$d/b.out" "${GA[0]}:$((4000 + 10 * k))" $IB_UNPLUG_N "r.$k: ")" ] &&
+			[ -n "$b" ] && [ "$b" = "$(from_hash "$d/a.out" "$GB:$((4000 + 10 * k))" $IB_UNPLUG_N "r.$k: ")" ]
+		rc=$?
+		result "$label over soft-RoCE: $IB_UNPLUG_N datagrams each way $([ $k = 1 ] && echo before the unplug || echo "after rxe0 came back: the connection recovered"), hashes equal" \
+			$rc "$d/diag"
+	done
+}
+
+# ib-bench (on request, rds-bpf peer only; `make bench BENCH_VM=1`): in the
+# same two guests, rds-bpf over soft-RoCE (load --transport ib) and over TCP
+# (load), IB_BENCH_RUNS rounds, each round both transports (the order swaps
+# every round): one-way bulk, IB_BENCH_N datagrams of 64 KiB A->B, timed on
+# A from the first send to the last acknowledgement, and IB_BENCH_PP 64 B
+# ping-pongs (p50, p99). Medians of the rounds with their range, and the
+# median of each round's ib/tcp ratio with its range (IB_BENCH_OUT/ib-bench.txt).
 IB_BENCH_N=${RDSB_VM_IB_BENCH_MSGS:-400}
 IB_BENCH_PP=${RDSB_VM_IB_BENCH_PINGPONGS:-1000}
+IB_BENCH_RUNS=${RDSB_VM_IB_BENCH_RUNS:-3}
+IB_BENCH_OUT=${RDSB_VM_IB_BENCH_OUT:-}	# where ib-bench.txt goes (default: the boot's directory)
 ib_bench_script() {	# a|b SELF PEER: A measures, B receives and echoes
 	local s
 	s="$(ib_meet "$3")"'
 		xf() { env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_XFER" "$@"; }
-		for tp in ib tcp; do
-			rds-bpf load --transport $tp --log eng.$tp || { cat eng.$tp; exit 1; }
+		order="ib tcp"
+		for run in $(seq '"$IB_BENCH_RUNS"'); do
+		for tp in $order; do
+			k=$tp.$run
+			rds-bpf load --transport $tp --log eng.$k || { cat eng.$k; exit 1; }
 			'
 	if [ "$1" = a ]; then
 		s+="meet 7100 || exit 1
 			t0=\$(cut -d' ' -f1 /proc/uptime)
-			xf send -b $2:4000 -d $3:4001 -n $IB_BENCH_N -s 65536 -S 50 --sndbuf 33554432 -t 120 >bs.\$tp 2>&1
-			show sent.\$tp bs.\$tp
-			echo \"bench.\$tp: bulk \$(awk '{print \$4}' bs.\$tp) bytes \$t0 \$(cut -d' ' -f1 /proc/uptime)\"
-			xf pingpong -b $2:4002 -d $3:4003 -n $IB_BENCH_PP -s 64 -t 60 2>&1 | sed \"s/^/bench.\$tp: /\"
+			xf send -b $2:4000 -d $3:4001 -n $IB_BENCH_N -s 65536 -S 50 --sndbuf 33554432 -t 120 >bs.\$k 2>&1
+			show sent.\$k bs.\$k
+			echo \"bench.\$k: bulk \$(awk '{print \$4}' bs.\$k) bytes \$t0 \$(cut -d' ' -f1 /proc/uptime)\"
+			xf pingpong -b $2:4002 -d $3:4003 -n $IB_BENCH_PP -s 64 -t 60 2>&1 | sed \"s/^/bench.\$k: /\"
 			meet 7101
 			"
 	else
-		s+="xf recv -b $2:4001 -n $IB_BENCH_N -s 65536 -S 50 --rcvbuf 33554432 -t 120 --senders 1 --ready rdy.r >br.\$tp 2>&1 &
+		s+="xf recv -b $2:4001 -n $IB_BENCH_N -s 65536 -S 50 --rcvbuf 33554432 -t 120 --senders 1 --ready rdy.r >br.\$k 2>&1 &
 			r=\$!
-			xf echo -b $2:4003 -n $IB_BENCH_PP -t 120 --ready rdy.e >be.\$tp 2>&1 &
+			xf echo -b $2:4003 -n $IB_BENCH_PP -t 120 --ready rdy.e >be.\$k 2>&1 &
 			e=\$!
 			ready rdy.r rdy.e || exit 1
 			meet 7100 || exit 1
 			wait \$r \$e
-			show bench.\$tp br.\$tp
+			show bench.\$k br.\$k
 			rm -f rdy.r rdy.e
 			meet 7101
 			"
 	fi
 	s+='rds-bpf unload
+		done
+		order=$(echo $order | awk "{print \$2, \$1}")
 		done'
 	echo "$s"
 }
 
 ib_bench() {
-	local GA=(10.97.0.1) GB=10.97.0.3 HA=10.97.0.2 tp s
+	local GA=(10.97.0.1) GB=10.97.0.3 HA=10.97.0.2 tp s run ok=0 table=${IB_BENCH_OUT:-$d}/ib-bench.txt
 	ib_boot legacy bpf "$(ib_bench_script a "${GA[0]}" $GB)" "$(ib_bench_script b $GB "${GA[0]}")"
 	{ tail -n 30 "$d/a.out"; echo ----; tail -n 30 "$d/b.out"; } >"$d/diag"
-	for tp in ib tcp; do
-		# bulk: what B received is what A sent, by hash and count
-		s=$(sent_hash "$d/a.out" "sent.$tp: ")
-		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "${GA[0]}:4000" "$IB_BENCH_N" "bench.$tp: ")" ] &&
-			grep -q "^bench.$tp: pingpong $IB_BENCH_PP " "$d/a.out"
-		result "rds-bpf guest<->guest over $tp: $IB_BENCH_N datagrams of 64 KiB and $IB_BENCH_PP ping-pongs of 64 B" $? \
-			"$d/diag"
-		# "bench.TP: bulk BYTES bytes T0 T1", "bench.TP: pingpong N rtt_us p50 P p99 P"
-		awk -v tp=$tp '$1 == "bench." tp ":" && $2 == "bulk" && $6 > $5 {
-				printf "# bench %s (TCG guests): %.2f MB/s one-way, 64 KiB datagrams\n", tp, $3 / 1e6 / ($6 - $5) }
-			$1 == "bench." tp ":" && $2 == "pingpong" {
-				printf "# bench %s (TCG guests): 64 B ping-pong p50 %s us, p99 %s us\n", tp, $6, $8 }' "$d/a.out"
+	for run in $(seq "$IB_BENCH_RUNS"); do
+		for tp in ib tcp; do
+			# bulk: what B received is what A sent, by hash and count
+			s=$(sent_hash "$d/a.out" "sent.$tp.$run: ")
+			[ -n "$s" ] && [ "$s" = "$(from_hash "$d/b.out" "${GA[0]}:4000" "$IB_BENCH_N" "bench.$tp.$run: ")" ] &&
+				grep -q "^bench.$tp.$run: pingpong $IB_BENCH_PP " "$d/a.out" || ok=1
+		done
 	done
+	result "rds-bpf guest<->guest over ib and tcp, $IB_BENCH_RUNS rounds: $IB_BENCH_N datagrams of 64 KiB and $IB_BENCH_PP ping-pongs of 64 B each, hashes equal" \
+		$ok "$d/diag"
+	# "bench.TP.RUN: bulk BYTES bytes T0 T1", "bench.TP.RUN: pingpong N rtt_us p50 P p99 P"
+	mkdir -p "$(dirname "$table")"
+	awk -v runs="$IB_BENCH_RUNS" '
+		function med(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		function row(name, unit, key, fmt,   i, n, v, r, m, lo, hi, rm, rlo, rhi) {
+			for (tp = 1; tp <= 2; tp++) {
+				split("", v); n = 0
+				for (i = 1; i <= runs; i++) if ((T[tp] SUBSEP key SUBSEP i) in x) v[++n] = x[T[tp], key, i]
+				if (!n) { cell[tp] = "-"; missing++; continue }
+				m = med(v, n); lo = v[1]; hi = v[n]
+				cell[tp] = sprintf(fmt " (" fmt "-" fmt ")", m, lo, hi)
+			}
+			split("", r); n = 0
+			for (i = 1; i <= runs; i++)
+				if (("ib" SUBSEP key SUBSEP i) in x && ("tcp" SUBSEP key SUBSEP i) in x && x["tcp", key, i] > 0)
+					r[++n] = x["ib", key, i] / x["tcp", key, i]
+			ratio = n ? sprintf("%.2f (%.2f-%.2f)", med(r, n), r[1], r[n]) : "-"
+			printf "%-27s %-26s %-26s %s\n", name " (" unit ")", cell[1], cell[2], ratio
+		}
+		BEGIN { T[1] = "ib"; T[2] = "tcp" }
+		$1 ~ /^bench\.(ib|tcp)\.[0-9]+:$/ {
+			split(substr($1, 7, length($1) - 7), k, "[.]")
+			if ($2 == "bulk" && $6 > $5) x[k[1], "bulk", k[2]] = $3 / 1e6 / ($6 - $5)
+			if ($2 == "pingpong") x[k[1], "p50", k[2]] = $6
+		}
+		END {
+			printf "rds-bpf guest<->guest (two TCG guests on a bridge, soft-RoCE), %d rounds, medians (min-max)\n", runs
+			printf "%-27s %-26s %-26s %s\n", "row", "ib (load --transport ib)", "tcp (load)", "ib/tcp per round"
+			row("64 B ping-pong p50", "us", "p50", "%.0f")
+			row("bulk 64 KiB one-way", "MB/s", "bulk", "%.2f")
+			print "p50: lower is better; bulk: one sender, datagrams of 64 KiB, first send to last ack. Read the ratios."
+			exit (missing > 0)
+		}' "$d/a.out" >"$table"
+	s=$?
+	sed 's/^/# /' "$table"
+	result "rds-bpf guest<->guest: ib and tcp, every row measured ($table)" $s "$table"
 }
 
 for peer in $PEERS; do
@@ -1206,7 +1380,7 @@ for peer in $PEERS; do
 			;;
 		ib)	# RDS/IB over soft-RoCE, two guests: against the kernel's rds_rdma, or rds-bpf
 			d=$work/$peer-ib && mkdir -p "$d"
-			ib "$peer" "$label"
+			IB_TRANSPORT_TABLE=1 ib "$peer" "$label"
 			;;
 		ib-bench)	# ib and tcp side by side in two rds-bpf guests (on request)
 			[ "$peer" = netns ] || continue
@@ -1226,6 +1400,10 @@ for peer in $PEERS; do
 			d=$work/$peer-ib-hostile && mkdir -p "$d"
 			IB_HOSTILE=1 ib "$peer" "$label, hostile peer beside it"
 			;;
+		ib-unplug)	# rxe0 deleted under rds-bpf's engine, then added again
+			d=$work/$peer-ib-unplug && mkdir -p "$d"
+			ib_unplug "$peer" "$label, rxe0 unplugged"
+			;;
 		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
 			d=$work/$peer-ib-reset && mkdir -p "$d"
 			IB_FLAP=8 ib "$peer" "$label, reset"
@@ -1236,7 +1414,7 @@ for peer in $PEERS; do
 			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
 			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
 			;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-unplug, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done

@@ -51,6 +51,7 @@ struct ib_conn {
 	unsigned int since_ack_req;	/* messages since the last ACK_REQUIRED */
 	bool ack_requested;		/* the peer asked for an ack */
 	bool ack_in_flight;		/* an ack-only frame is posted */
+	uint64_t ack_next;		/* h_ack: the last message received here (i_ack_next) */
 	uint64_t ack_sent;		/* the h_ack we last sent */
 	uint64_t peer_acked;		/* the highest h_ack received */
 	struct ib_credits cr;		/* flow control */

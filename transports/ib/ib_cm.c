@@ -142,6 +142,24 @@ static void ib_exit(struct rdsb_engine *e)
 	e->tp_priv = NULL;
 }
 
+/* rds_ib_laddr_check: an address the RDMA-CM binds to a device, and that
+ * device an IB channel adapter (so are RoCE's; the kernel takes no iWARP
+ * device here either). */
+static int ib_laddr_check(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope)
+{
+	struct sockaddr_storage ss;
+	struct rdma_cm_id *id;
+	bool ok;
+
+	rdsb_addr_to_sa(addr, 0, scope, false, &ss);
+	if (rdma_create_id(ib_of(e)->ch, &id, NULL, RDMA_PS_TCP))
+		return -EADDRNOTAVAIL;
+	ok = !rdma_bind_addr(id, (struct sockaddr *)&ss) && id->verbs &&
+	     id->verbs->device->node_type == IBV_NODE_CA;
+	rdma_destroy_id(id);
+	return ok ? 0 : -EADDRNOTAVAIL;
+}
+
 static int ib_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	(void)e;
@@ -369,6 +387,48 @@ static void active_step(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_
 		rdsb_path_drop(e, p, "rdma_connect failed");
 }
 
+/* librdmacm closes a removed device's context only at a later device
+ * lookup that finds the device gone and another there (sync_devices_list),
+ * never while it was the only one; and the kernel's removal of a device
+ * that cannot disassociate its contexts (rxe) waits until every context
+ * on it is closed. So once no id, queue pair, CQ, MR or PD of ours is left
+ * on it, its two fds are pointed at /dev/null, which closes the kernel's
+ * files: `rdma link delete` completes. librdmacm's later ibv_close_device
+ * closes those two, and nothing of ours uses the context again. */
+static void release_device(struct ibv_context *verbs)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		return;
+	dup3(null, verbs->cmd_fd, O_CLOEXEC);
+	dup3(null, verbs->async_fd, O_CLOEXEC);
+	close(null);
+}
+
+/* RDMA_CM_EVENT_DEVICE_REMOVAL (rdma link delete): every path on the
+ * device goes now, its resources with it, then the device is released.
+ * The paths reconnect with their backoff, and get through once a device
+ * carries the address again (rdma link add). */
+static void device_removed(struct rdsb_engine *e, struct ibv_context *verbs)
+{
+	unsigned int n = 0;
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item) {
+		struct ib_conn *ic = c->t_data;
+
+		if (c->loopback || !ic || !ic->cm || ic->cm->verbs != verbs)
+			continue;
+		rdsb_path_drop(e, &c->paths[0], "the RDMA device was removed");
+		n++;
+	}
+	rdsb_paths_shutdown(e);	/* destroys their ids: nothing of ours is left on it */
+	pr_warn("rds-bpf: ib: RDMA device %s removed: %u connection(s) dropped, device released; "
+		"they reconnect once it is back (rdma link add)\n", ibv_get_device_name(verbs->device), n);
+	release_device(verbs);
+}
+
 static void ib_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 {
 	struct rdsb_ib *t = ib_of(e);
@@ -394,6 +454,10 @@ static void ib_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 			p && ib_conn(p)->cm != copy.id ? " on an id the path no longer has" : "");
 		if (copy.event == RDMA_CM_EVENT_CONNECT_REQUEST) {
 			handle_connect(e, copy.id, plen ? priv : NULL, plen, copy.param.conn.initiator_depth);
+			continue;
+		}
+		if (copy.event == RDMA_CM_EVENT_DEVICE_REMOVAL && copy.id->verbs) {
+			device_removed(e, copy.id->verbs);
 			continue;
 		}
 		if (!p || ib_conn(p)->cm != copy.id)
@@ -510,6 +574,7 @@ const struct rdsb_transport rdsb_ib_transport = {
 	.conn_path_shutdown = ib_shutdown,
 	.recv_path = ib_recv_path,
 	.xmit = ib_xmit,
+	.laddr_check = ib_laddr_check,
 	.acked = ib_acked,
 	.ack_poll_ns = ib_ack_poll,
 	.info = ib_info,

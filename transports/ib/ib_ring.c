@@ -107,6 +107,7 @@ void ib_ring_free(struct rdsb_path *p)
 	ic->cq_events = 0;
 	ic->send_tail = ic->send_used = 0;
 	ic->ack_in_flight = ic->ack_requested = false;
+	ic->ack_next = ic->ack_sent = 0;
 	ic->established = false;
 	memset(&ic->cr, 0, sizeof(ic->cr));
 }
@@ -120,10 +121,15 @@ bool ib_ring_peer_credit(struct rdsb_path *p, uint32_t credit)
 	return ib_credits_add(&ic->cr, credit);
 }
 
-/* h_ack: the last sequence received (rds_ib_get_ack). */
-static uint64_t ack_seq(const struct rdsb_path *p)
+/* h_ack (rds_ib_get_ack): the sequence of the last message received on
+ * this connection, a duplicate too, 0 until one came. Not the highest
+ * received: the kernel drops what it sent only on an h_ack above the last
+ * one it took (i_ack_recv, 0 at each connect), so a message it retransmits
+ * after we acked everything on the new connection, and that we drop as a
+ * duplicate, is acknowledged by acking it again at its own sequence. */
+static uint64_t ack_seq(struct rdsb_path *p)
 {
-	return p->next_rx_seq ? p->next_rx_seq - 1 : 0;
+	return ib_conn(p)->ack_next;
 }
 
 static int post_send(struct rdsb_engine *e, struct rdsb_path *p, size_t len, bool solicited, bool ack, uint32_t adv)
@@ -304,6 +310,8 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 	ic->rx_data = NULL;
 	if (ic->rx.h.flags & RDS_FLAG_ACK_REQUIRED)
 		ic->ack_requested = true;
+	if (!(ic->rx.h.flags & RDS_FLAG_CONG_BITMAP))
+		ic->ack_next = ic->rx.h.seq;
 	return rdsb_recv_incoming(e, p, &ic->rx.h, data);
 }
 

@@ -143,6 +143,13 @@ bool rdsb_addr_is_linklocal6(const uint8_t a[16])
 	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
 }
 
+bool rdsb_addr_is_loopback(const uint8_t a[16])
+{
+	static const uint8_t one6[16] = { [15] = 1 };
+
+	return rdsb_addr_is_v4(a) ? a[12] == IN_LOOPBACKNET : !memcmp(a, one6, 16);
+}
+
 /* bind() succeeds only for a local address, as the kernel checks it. */
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
 {

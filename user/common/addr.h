@@ -22,6 +22,8 @@ const char *rdsb_addr_str(const uint8_t a[16], char *buf, size_t len);
 /* Unicast and usable as an RDS address (not any, broadcast or multicast). */
 bool rdsb_addr_is_unicast(const uint8_t a[16]);
 bool rdsb_addr_is_linklocal6(const uint8_t a[16]);
+/* 127.0.0.0/8 or ::1: the kernel's loopback transport takes these. */
+bool rdsb_addr_is_loopback(const uint8_t a[16]);
 /* An address of this host (of this network namespace). */
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope);
 

@@ -54,6 +54,9 @@ struct rdsb_ctl_req {
 	uint64_t val;
 };
 
+/* RDSB_CTL_BIND's val: the socket chose the transport (SO_RDS_TRANSPORT) */
+#define RDSB_BIND_CHOSEN	1
+
 struct rdsb_ctl_rep {
 	int32_t err;		/* 0 or a positive errno */
 	uint32_t arg;

@@ -297,6 +297,9 @@ struct rdsb_transport {
 	 * transport put in the socket's delivery stream itself; sock_arm: tell
 	 * the core (rdsb_sock_check_cong) once room more bytes went there. */
 	int (*sock_open)(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2]);
+	/* bind (rds_bind's laddr_check): 0 when the transport can carry
+	 * datagrams from this local address, else -EADDRNOTAVAIL */
+	int (*laddr_check)(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope);
 	void (*sock_bind)(struct rdsb_engine *e, struct rdsb_sock *s);
 	void (*sock_close)(struct rdsb_engine *e, struct rdsb_sock *s);
 	uint64_t (*sock_delivered)(struct rdsb_engine *e, const struct rdsb_sock *s);
@@ -487,8 +490,9 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 /* ATTACH on a fresh control connection: true when the socket took ctl_fd. */
 bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_req *req);
 void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c);
+/* chosen: the socket selected the transport (SO_RDS_TRANSPORT) */
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
-		   uint16_t *port);
+		   uint16_t *port, bool chosen);
 /* CTL_CONNECT: the connection from s's address to daddr (a positive errno) */
 int rdsb_sock_conn_for(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t daddr[16], uint32_t scope);
 void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes);

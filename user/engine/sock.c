@@ -260,13 +260,18 @@ void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
 }
 
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
-		   uint16_t *port)
+		   uint16_t *port, bool chosen)
 {
 	uint16_t p = *port;
 
 	if (s->bound)
 		return EINVAL;
 	if (!rdsb_addr_is_local(addr, scope))
+		return EADDRNOTAVAIL;
+	/* rds_bind: a transport the socket chose must take the address (its
+	 * laddr_check); else a loopback address takes the loopback transport
+	 * (rds_trans_get_preferred) and any other the engine's, if it can */
+	if ((chosen || !rdsb_addr_is_loopback(addr)) && e->tp->laddr_check(e, addr, scope))
 		return EADDRNOTAVAIL;
 	if (p == 0) {
 		/* bind.c: a random start, linear probe, skipping 0 and 1 */

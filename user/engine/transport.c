@@ -151,6 +151,14 @@ static int no_sock_fds(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2])
 	return 0;
 }
 
+static int any_laddr(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope)
+{
+	(void)e;
+	(void)addr;
+	(void)scope;
+	return 0;
+}
+
 static void sock_nothing(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	(void)e;
@@ -235,6 +243,7 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(ack_wait, no_ack_wait);
 	FILL(ack_poll_ns, ack_poll);
 	FILL(sock_open, no_sock_fds);
+	FILL(laddr_check, any_laddr);
 	FILL(sock_bind, sock_nothing);
 	FILL(sock_close, sock_nothing);
 	FILL(sock_delivered, none_delivered);

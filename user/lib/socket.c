@@ -397,6 +397,8 @@ static int lsock_bind(struct rdsb_lsock *s, const struct sockaddr *sa, socklen_t
 		errno = EINVAL;
 		return -1;
 	}
+	if (s->st->transport != RDS_TRANS_NONE)
+		req.val = RDSB_BIND_CHOSEN;
 	err = rdsb_ctl_call(s, &req, &rep);
 	if (err == -EADDRNOTAVAIL && s->st->transport != RDS_TRANS_NONE)
 		err = -ENOPROTOOPT;	/* rds_bind: an explicit transport's laddr_check failed */
