@@ -72,6 +72,8 @@ static inline struct ib_conn *ib_conn(struct rdsb_path *p)
 }
 
 /* ib_ring.c */
+/* An acknowledgement from the peer (h_ack, or its CM data's ack_seq). */
+void ib_peer_acks(struct rdsb_path *p, uint64_t ack);
 /* The peer's credit in its CM data: flow control on when it is not 0. */
 bool ib_ring_peer_credit(struct rdsb_path *p, uint32_t credit);
 int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id *id);

@@ -258,8 +258,8 @@ static void reject(struct rdma_cm_id *id, uint8_t code)
  * has already is acknowledged (rds_send_drop_acked). */
 static void peer_has(struct rdsb_path *p, const struct rds_ib_conn_priv_cmn *cmn)
 {
-	if (cmn && be64toh(cmn->ack_seq) > ib_conn(p)->peer_acked)
-		ib_conn(p)->peer_acked = be64toh(cmn->ack_seq);
+	if (cmn)
+		ib_peer_acks(p, be64toh(cmn->ack_seq));
 }
 
 static void handle_connect(struct rdsb_engine *e, struct rdma_cm_id *id, const void *priv, size_t len,

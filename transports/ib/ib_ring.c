@@ -112,6 +112,20 @@ void ib_ring_free(struct rdsb_path *p)
 	memset(&ic->cr, 0, sizeof(ic->cr));
 }
 
+/* Only what was numbered here can be acknowledged: a larger ack (a hostile
+ * peer's, or one from before our sequence state) kept as it is would count
+ * every later datagram as acknowledged and free it unsent. The kernel drops
+ * only what is queued for retransmission then (rds_send_drop_acked). */
+void ib_peer_acks(struct rdsb_path *p, uint64_t ack)
+{
+	struct ib_conn *ic = ib_conn(p);
+
+	if (p->next_tx_seq && ack >= p->next_tx_seq)
+		ack = p->next_tx_seq - 1;
+	if (ack > ic->peer_acked)
+		ic->peer_acked = ack;
+}
+
 bool ib_ring_peer_credit(struct rdsb_path *p, uint32_t credit)
 {
 	struct ib_conn *ic = ib_conn(p);
@@ -283,8 +297,7 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 		malformed(e, p, verdict == IB_BAD_CSUM ? &t->bad_csum : &t->bad_frame, ib_frame_why(verdict));
 		return false;
 	}
-	if (h.ack > ic->peer_acked)
-		ic->peer_acked = h.ack;
+	ib_peer_acks(p, h.ack);
 	/* rds_ib_send_add_credits; credits from a peer whose CM data had
 	 * none say its flow control is on: ours advertises back */
 	if (h.credit) {
