@@ -24,6 +24,8 @@ static void sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room) 
 static void sock_nothing(struct rdsb_engine *e, struct rdsb_sock *s) { (void)e, (void)s; }
 static uint64_t sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s) { (void)e, (void)s; return 0; }
 static int sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2]) { (void)e, (void)s, (void)fds; return 0; }
+static int sock_out(struct rdsb_engine *e, struct rdsb_sock *s) { (void)e, (void)s; return -1; }
+static int laddr_check(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope) { (void)e, (void)addr, (void)scope; return 0; }
 static void status(struct rdsb_engine *e, struct rdsb_tp_status *st)
 {
 	(void)e;
@@ -125,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the hooks of a transport that has nothing of its own */
 	static const struct rdsb_transport tp = {
 		.name = "fuzz", .sock_open = sock_open, .sock_bind = sock_nothing, .sock_close = sock_nothing,
-		.sock_delivered = sock_delivered, .sock_arm = sock_arm,
+		.sock_delivered = sock_delivered, .sock_arm = sock_arm, .sock_out = sock_out,
+		.laddr_check = laddr_check,
 		.status = status, .counters = counters,
 	};
 	static struct rdsb_engine e = { .tp = &tp };
