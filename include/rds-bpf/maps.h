@@ -305,7 +305,8 @@ struct rdsb_event {
 	X(DROP_NO_CONN,		"drop_no_connection")			\
 	X(TX_CONN_FULL,		"tx_conn_full")				\
 	X(TX_RESUBMITTED,	"tx_resubmitted")			\
-	X(TX_RESENT_NUMBERED,	"tx_resent_numbered")
+	X(TX_RESENT_NUMBERED,	"tx_resent_numbered")			\
+	X(TX_RESENT_ACKED,	"tx_resent_acked")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

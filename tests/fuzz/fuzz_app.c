@@ -89,11 +89,17 @@ bool rdsb_conn_tx_room(const struct rdsb_conn *c)
 	(void)c;
 	return true;
 }
-/* a resent request's number: taken for every odd one */
+/* a resent request's number: taken for every odd one, acknowledged
+ * before for every fourth even one */
 bool rdsb_seqstate_resend_ok(const struct rdsb_path *p, uint64_t seq)
 {
 	(void)p;
 	return seq & 1;
+}
+bool rdsb_seqstate_resend_acked(const struct rdsb_path *p, uint64_t seq)
+{
+	(void)p;
+	return seq && !(seq & 3);
 }
 bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {

@@ -533,6 +533,7 @@ void rdsb_seqstate_fini(struct rdsb_engine *e);
 void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c);
 void rdsb_seqstate_forget(struct rdsb_conn *c);
 bool rdsb_seqstate_resend_ok(const struct rdsb_path *p, uint64_t seq);
+bool rdsb_seqstate_resend_acked(const struct rdsb_path *p, uint64_t seq);
 static inline struct rdsb_seq_path *rdsb_seqstate_path(const struct rdsb_path *p)
 {
 	return p->conn->ss ? &p->conn->ss->path[p->index] : NULL;

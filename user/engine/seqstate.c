@@ -119,3 +119,11 @@ bool rdsb_seqstate_resend_ok(const struct rdsb_path *p, uint64_t seq)
 {
 	return p->resend_until && seq > p->resend_lo && seq < p->next_tx_seq;
 }
+
+/* A resent request's number that the engine before had seen acknowledged
+ * (the peer has it; the library had not heard yet): sent again as a new
+ * datagram it would be delivered twice. */
+bool rdsb_seqstate_resend_acked(const struct rdsb_path *p, uint64_t seq)
+{
+	return seq && seq <= p->resend_lo;
+}

@@ -634,6 +634,14 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (s->req.flags & RDSB_REQ_RESENT)
 		rdsb_count(e, RDSB_C_TX_RESUBMITTED);
 	if (s->req.seq && s->req.path < RDS_MPATH_WORKERS &&
+	    rdsb_seqstate_resend_acked(&c->paths[s->req.path], s->req.seq)) {
+		rdsb_count(e, RDSB_C_TX_RESENT_ACKED);	/* delivered already */
+		rdsb_sock_req_done(e, m);
+		rdsb_sock_sent(e, s->id, len);
+		rdsb_msg_free(m);
+		return;
+	}
+	if (s->req.seq && s->req.path < RDS_MPATH_WORKERS &&
 	    rdsb_seqstate_resend_ok(&c->paths[s->req.path], s->req.seq)) {
 		m->seq = s->req.seq;
 		m->flags |= RDS_FLAG_RETRANSMITTED;
