@@ -35,6 +35,9 @@ bats_run() {
 	bats --tap --timing "$@" | tee "$log"
 	tap_count
 }
+# A test that hangs fails after this many seconds (its teardown still runs
+# and prints the engines' logs) instead of stalling the rest of the suite.
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
 echo "== bats tests/bats"
 bats_run tests/bats
 # The datagram tests again on the BPF receive path.
