@@ -106,12 +106,12 @@ maps_all_received() {
 	[ "$(jq .counters.cong_set <<<"$a")" -eq 0 ]
 }
 
-# congested_run [--nonblock]: a receiver on B that holds 3 s before reading,
-# a sender on A; checks the bit on both hosts while held, the sender still
-# running, then delivery of all COUNT and the bit cleared.
+# congested_run [--nonblock]: a receiver on B that holds until the checks are
+# done, a sender on A; checks the bit on both hosts while held, the sender
+# still running, then delivery of all COUNT and the bit cleared.
 congested_run() {
-	rds B "$RDSB_XFER" recv -b $ADDR_B:$PORT -n $COUNT -s 0:2000 --rcvbuf $RCVBUF --hold 3000 -t 30 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	rds B "$RDSB_XFER" recv -b $ADDR_B:$PORT -n $COUNT -s 0:2000 --rcvbuf $RCVBUF -t 30 \
+		--hold-until "$BATS_TEST_TMPDIR/read" --ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
 	rpid=$!
 	wait_ready
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:$PORT -n $COUNT -s 0:2000 "$@" >"$BATS_TEST_TMPDIR/s" &
@@ -133,6 +133,10 @@ congested_run() {
 	kill -0 "$spid"
 	run grep -c '^sent' "$BATS_TEST_TMPDIR/s"
 	[ "$output" = 0 ]
+	# held for a second more: the sender is still held back, then B reads
+	sleep 1
+	kill -0 "$spid"
+	touch "$BATS_TEST_TMPDIR/read"
 	wait "$spid"
 	wait "$rpid"
 	cat "$BATS_TEST_TMPDIR/s" "$BATS_TEST_TMPDIR/r"
@@ -158,9 +162,9 @@ congested_run() {
 }
 
 @test "closing a congested socket clears its bit on both hosts" {
-	# the receiver holds 4 s: the bits are polled while it does, slowly on a loaded machine
-	rds B "$RDSB_XFER" recv -b $ADDR_B:$PORT -n 1 -s 1000:1000 --rcvbuf $RCVBUF --hold 4000 -t 30 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	# the receiver holds until the bits are seen on both hosts
+	rds B "$RDSB_XFER" recv -b $ADDR_B:$PORT -n 1 -s 1000:1000 --rcvbuf $RCVBUF -t 30 \
+		--hold-until "$BATS_TEST_TMPDIR/read" --ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
 	rpid=$!
 	wait_ready
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:$PORT -n 100 -s 1000:1000 --nonblock \
@@ -171,6 +175,7 @@ congested_run() {
 	slot_a=$(wait_slot A $ADDR_B)
 	wait_bit A "$slot_a" $PORT 1
 	# the receiver reads one datagram and exits with the rest unread
+	touch "$BATS_TEST_TMPDIR/read"
 	wait "$rpid"
 	wait_bit B "$slot_b" $PORT 0
 	wait_bit A "$slot_a" $PORT 0

@@ -11,13 +11,17 @@
  *                 [--nonblock] [--sndbuf BYTES] [-t TIMEOUT_S] [--linger MS]
  *                 [--pause-at N:FILE]
  *   rds-xfer recv -b LADDR:LPORT -n COUNT [-s MIN:MAX] [-S SEED] [-t TIMEOUT_S]
- *                 [--rcvbuf BYTES] [--senders K] [--hold MS] [--ready FILE]
+ *                 [--rcvbuf BYTES] [--senders K] [--hold MS] [--hold-until FILE]
+ *                 [--ready FILE]
  *   rds-xfer echo -b LADDR:LPORT [-n COUNT] [-t TIMEOUT_S] [--ready FILE]
  *   rds-xfer pingpong -b LADDR:LPORT -d DADDR:DPORT -n COUNT -s SIZE [-t TIMEOUT_S]
  *
  * --pause-at N:FILE: after N datagrams the sender creates FILE and waits
  * until it is removed, so that a script acts at a known point mid-transfer
  * (however fast the transfer is), then lets it go on.
+ * --hold-until FILE: the receiver reads nothing until FILE exists (at most
+ * its -t timeout), so that a script checks a held receiver's state however
+ * slowly it runs, then lets it read.
  *
  * Addresses: 10.0.0.1:4000, [fd00::1]:4000 (or fd00::1:4000), [fe80::1%eth0]:4000.
  * Datagram contents and the hash: msggen.h.
@@ -46,7 +50,7 @@
 #define MAX_MSG (1u << 20) /* RDS_MAX_MSG_SIZE */
 
 static struct {
-	const char *bind, *dest, *ready, *pause_file;
+	const char *bind, *dest, *ready, *pause_file, *hold_file;
 	long pause_at;
 	long count, sndbuf, rcvbuf, senders, hold_ms, linger_ms, timeout_s;
 	uint32_t min, max;
@@ -344,6 +348,8 @@ static int cmd_recv(void)
 	uint64_t total = 0;
 	if (o.hold_ms > 0)
 		usleep(o.hold_ms * 1000);
+	for (long t = 0; o.hold_file && access(o.hold_file, F_OK) && t < (o.timeout_s ? o.timeout_s : 60) * 100; t++)
+		usleep(10000);
 	for (long n = 0; n < o.count; n++) {
 		struct sockaddr_storage from;
 		char name[64];
@@ -449,7 +455,8 @@ static __attribute__((noreturn)) void usage(void)
 {
 	fprintf(stderr, "usage: rds-xfer send|recv|echo|pingpong -b LADDR:LPORT [-d DADDR:DPORT] [-n COUNT]\n"
 			"  [-s MIN:MAX|SIZE] [-S SEED] [-t TIMEOUT_S] [--nonblock] [--sndbuf B] [--rcvbuf B]\n"
-			"  [--senders K] [--hold MS] [--ready FILE] [--linger MS] [--pause-at N:FILE]\n"
+			"  [--senders K] [--hold MS] [--hold-until FILE] [--ready FILE] [--linger MS]\n"
+			"  [--pause-at N:FILE]\n"
 			"  (see the source header)\n");
 	exit(2);
 }
@@ -470,6 +477,7 @@ int main(int argc, char **argv)
 		{ "rcvbuf", required_argument, 0, 'R' }, { "senders", required_argument, 0, 'K' },
 		{ "hold", required_argument, 0, 'H' }, { "ready", required_argument, 0, 'r' },
 		{ "linger", required_argument, 0, 'L' }, { "pause-at", required_argument, 0, 'P' },
+		{ "hold-until", required_argument, 0, 'U' },
 		{ 0, 0, 0, 0 }
 	};
 	if (argc < 2)
@@ -488,6 +496,7 @@ int main(int argc, char **argv)
 		case 'R': o.rcvbuf = num(optarg); break;
 		case 'K': o.senders = num(optarg); break;
 		case 'H': o.hold_ms = num(optarg); break;
+		case 'U': o.hold_file = optarg; break;
 		case 'r': o.ready = optarg; break;
 		case 'L': o.linger_ms = num(optarg); break;
 		case 'P': {
