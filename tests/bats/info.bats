@@ -74,8 +74,8 @@ up8() {
 
 @test "info -k -r -c: 10 unread datagrams in the receive queue, the socket's buffers and inode, the counters" {
 	up8
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4001 -n 10 -s 100 --rcvbuf 100000 --hold 4000 -t 20 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4001 -n 10 -s 100 --rcvbuf 100000 -t 20 \
+		--hold-until "$BATS_TEST_TMPDIR/read" --ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
 	rpid=$!
 	bg_pids=$rpid
 	wait_ready
@@ -110,6 +110,7 @@ up8() {
 	info B -c | jq -e '.counters.rx_delivered == 10'
 	info B -D | jq -e '(.drops | keys | all(startswith("drop_"))) and (.drops | add == 0)'
 
+	touch "$BATS_TEST_TMPDIR/read"
 	wait "$rpid"
 	grep -q '^recv 10 msgs' "$BATS_TEST_TMPDIR/r"
 	info B -r | jq -e '.recv_queue == []'
@@ -136,8 +137,8 @@ up8() {
 }
 
 @test "info -C: a congested port, local on the receiver, peer on the sender, as in bpftool" {
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4003 -n 300 -s 0:2000 --rcvbuf 16384 --hold 8000 -t 30 \
-		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4003 -n 300 -s 0:2000 --rcvbuf 16384 -t 30 \
+		--hold-until "$BATS_TEST_TMPDIR/read" --ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
 	rpid=$!
 	bg_pids=$rpid
 	wait_ready
@@ -165,6 +166,7 @@ up8() {
 			jq -c '.formatted.value.bits | to_entries | map(select(.value != 0))')
 		[ "$set" = '[{"key":500,"value":8}]' ]
 	done
+	touch "$BATS_TEST_TMPDIR/read"
 	wait
 	grep -q '^recv 300 msgs' "$BATS_TEST_TMPDIR/r"
 	for _ in $(seq 100); do
