@@ -23,6 +23,7 @@ teardown_hosts() {
 		done
 		in_host A "$RDSB_BIN" status 2>/dev/null || true
 		in_host B "$RDSB_BIN" status 2>/dev/null || true
+		hosts_procs
 	fi
 	hosts_down
 }

@@ -92,6 +92,22 @@ engine_up() {	# engine_up A|B [load options]
 		${RDSB_LOAD_OPTS:-} "$@"
 }
 
+# hosts_procs: what every process still in the hosts is doing (a failed or
+# timed-out test prints it): state, kernel wait channel, and each thread's
+# stack when gdb is there
+hosts_procs() {
+	local ns p
+	for ns in ${NS_A:-} ${NS_B:-}; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			echo "--- $ns pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-160)"
+			echo "    state $(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null) wchan $(cat "/proc/$p/wchan" 2>/dev/null)"
+			command -v gdb >/dev/null || continue
+			timeout 20 gdb -p "$p" -batch -ex 'thread apply all bt 12' 2>/dev/null |
+				grep -E '^(Thread|#)' | cut -c1-200 | head -n 60
+		done
+	done
+}
+
 hosts_down() {
 	local h
 	for h in A B; do
