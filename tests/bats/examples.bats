@@ -30,7 +30,8 @@ serve() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(for i in 1 2 3 4 5; do echo "reply $i: re: request $i"; done)" ]
-	wait
+	# shellcheck disable=SC2086
+	wait $bg_pids
 	[ "$(cat "$BATS_TEST_TMPDIR/server.4200")" = "$(printf 'serving 10.99.0.2:4200\nserved 5 requests')" ]
 
 	serve $ADDR6_B 4201 2
@@ -73,7 +74,8 @@ serve() {
 	[ "${BASH_REMATCH[1]}" -ge 1 ]
 	[[ "$output" =~ congestion\ updates\ ([0-9]+) ]]
 	[ "${BASH_REMATCH[1]}" -ge 1 ]
-	wait
+	# shellcheck disable=SC2086
+	wait $bg_pids
 	for p in 4300 4301 4302; do
 		grep -qx 'served 200 requests' "$BATS_TEST_TMPDIR/server.$p"
 	done

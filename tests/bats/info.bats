@@ -103,7 +103,9 @@ up8() {
 		'.sockets[0] | .bound_addr == "10.99.0.2" and .bound_port == 4001 and .rcvbuf == 100000
 		and .sndbuf == $snd and .conn_addr == "0.0.0.0" and .conn_port == 0' <<<"$output"
 	inode=$(jq .sockets[0].inode <<<"$output")
-	xfer=$(pgrep -f "rds-xfer recv -b $ADDR_B:4001")
+	xfer=$(for p in $(ip netns pids "$NS_B"); do
+		grep -qa "rds-xfer.*recv.*$ADDR_B:4001" "/proc/$p/cmdline" && echo "$p"
+	done)
 	ls -l "/proc/$xfer/fd" | grep -q "socket:\[$inode\]"
 
 	# -c: B delivered exactly the 10; -D: no drop
@@ -167,7 +169,8 @@ up8() {
 		[ "$set" = '[{"key":500,"value":8}]' ]
 	done
 	touch "$BATS_TEST_TMPDIR/read"
-	wait
+	# shellcheck disable=SC2086
+	wait $bg_pids
 	grep -q '^recv 300 msgs' "$BATS_TEST_TMPDIR/r"
 	for _ in $(seq 100); do
 		[ "$(info A -C | jq '.congested_ports | length')" = 0 ] && break

@@ -215,7 +215,7 @@ engine_rcvbuf() {	# engine_rcvbuf PORT: the rcvbuf the engine keeps for A:PORT
 	[ "$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/o")" = "ok $((2 * rmax))" ]
 	[ "$(engine_rcvbuf 4001)" = "$rmax" ]
 	touch "$BATS_TEST_TMPDIR/done"
-	wait
+	wait $!
 	rm "$BATS_TEST_TMPDIR/done"
 	for opt in $SO_RCVBUFFORCE $SO_SNDBUFFORCE; do
 		touch "$BATS_TEST_TMPDIR/done"
@@ -230,7 +230,7 @@ engine_rcvbuf() {	# engine_rcvbuf PORT: the rcvbuf the engine keeps for A:PORT
 	[ "$(cut -d' ' -f1,2 "$BATS_TEST_TMPDIR/o")" = "ok $((128 << 20))" ]
 	[ "$(engine_rcvbuf 4003)" = "$((64 << 20))" ]
 	touch "$BATS_TEST_TMPDIR/done"
-	wait
+	wait $!
 	rm "$BATS_TEST_TMPDIR/done"
 	# INT_MAX forced: clamped to INT_MAX / 2 before doubling, as
 	# __sock_set_sndbuf does, never a negative size
@@ -238,7 +238,7 @@ engine_rcvbuf() {	# engine_rcvbuf PORT: the rcvbuf the engine keeps for A:PORT
 	for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/o" ] && break; sleep 0.05; done
 	[ "$(cut -d' ' -f1,3 "$BATS_TEST_TMPDIR/o")" = "ok 2147483646" ]
 	touch "$BATS_TEST_TMPDIR/done"
-	wait
+	wait $!
 	# send requests written past the library, to an address that never
 	# answers: the engine stops reading at twice the sndbuf (the stream's
 	# own socket buffers hold the rest), and stays small
