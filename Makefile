@@ -174,6 +174,11 @@ $(B)/tests/test_ib_wire: tests/unit/test_ib_wire.c $(B)/obj/transports/ib/ib_wir
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/obj/transports/ib/ib_wire.o $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 
+# the library's ring of copies, writing to a buffer instead of an engine
+$(B)/tests/test_copies: tests/unit/test_copies.c $(B)/pic/user/lib/copies.o $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/pic/user/lib/copies.o
+
 # the XDP transport's frames and checksums, without a network
 $(B)/tests/test_xdp_frame: tests/unit/test_xdp_frame.c $(B)/obj/transports/xdp/frame.o $(HEADERS)
 	@mkdir -p $(@D)

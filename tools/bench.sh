@@ -33,7 +33,10 @@
 # BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_RUNS (3),
 # BENCH_OUT, BENCH_MTU (1500: the veth pair's, for every row; 3500 is the largest
 # native XDP takes on veth, and the XDP transport's frames grow with it, 20 per
-# 64 KiB message instead of 47: docs/xdp-encap.md).
+# 64 KiB message instead of 47: docs/xdp-encap.md), BENCH_TESTS ("throughput
+# latency rate orate": the rows measured, each with its baseline, e.g.
+# BENCH_TESTS="latency rate orate" BENCH_SIZES=64 for the 64 B rows alone,
+# BENCH_TESTS=throughput BENCH_SIZES="65536 1048576" for the bulk rows).
 set -euo pipefail
 here=$PWD
 cd "$(dirname "$0")/.."
@@ -180,6 +183,9 @@ plot() {	# DIR: bench.png from DIR/results.csv
 			if ($1 == "rate") r[k] = $5; else o[k] = $5 }
 		END { for (i = 1; i <= n; i++) printf "\"%s\" %s %s\n", K[i], r[K[i]] == "" ? "-" : r[K[i]] / 1000, o[K[i]] == "" ? "-" : o[K[i]] / 1000 }' \
 		"$dir/results.csv" >"$f"
+	# a panel for what was measured (BENCH_TESTS)
+	local rate=
+	[ -s "$f" ] && rate="plot '$f' using 2:xtic(1) title 'request/response (tx+rx)', '' using 3 title 'one-way'"
 	local IFS=,
 	gnuplot <<-EOF
 		set terminal pngcairo size 2000,640 font ",10"
@@ -195,9 +201,9 @@ plot() {	# DIR: bench.png from DIR/results.csv
 		set autoscale yfix
 		set offsets graph 0.03, graph 0.03, graph 0.08, graph 0.05
 		set ylabel 'throughput, one-way (Gbit/s)'
-		plot ${tput[*]}
+		${tput[*]:+plot ${tput[*]}}
 		set ylabel 'ping-pong rtt p50 (us)'
-		plot ${lat[*]}
+		${lat[*]:+plot ${lat[*]}}
 		unset logscale x
 		set offsets 0, 0, graph 0.08, 0
 		set xtics auto rotate by -30
@@ -208,7 +214,7 @@ plot() {	# DIR: bench.png from DIR/results.csv
 		set style fill solid 0.7 border -1
 		set autoscale yfix
 		set yrange [10:*]
-		plot '$f' using 2:xtic(1) title 'request/response (tx+rx)', '' using 3 title 'one-way'
+		$rate
 		unset multiplot
 	EOF
 }
@@ -244,6 +250,14 @@ CPU=${BENCH_CPU:-0}
 RUNS=${BENCH_RUNS:-3}
 PP=${BENCH_PINGPONGS:-$((SECS * 2000))}
 MTU=${BENCH_MTU:-1500}
+TESTS=" ${BENCH_TESTS:-throughput latency rate orate} "
+for t in $TESTS; do
+	case $t in
+	throughput | latency | rate | orate) ;;
+	*) echo "bench: BENCH_TESTS: no test \"$t\" (throughput latency rate orate)" >&2; exit 2 ;;
+	esac
+done
+measures() { [[ $TESTS == *" $1 "* ]]; }	# TEST: BENCH_TESTS has it
 source tests/lib/hosts.sh
 hosts_session "bench$$"
 in_host A ip link set eth0 mtu "$MTU"
@@ -376,25 +390,35 @@ order=($ENGINES)
 for run in $(seq "$RUNS"); do
 	echo "== run $run of $RUNS: raw TCP baselines"
 	record setting mtu 0 0 "$MTU" bytes
-	record throughput iperf3 1 0 "$(iperf 1)" gbit
-	record throughput iperf3 8 0 "$(iperf 8)" gbit
-	record orate tcp-rec "$TASKS" 64 "$(records oneway)" msgs_per_s
-	record rate tcp-rec "$TASKS" 64 "$(records reqresp)" msgs_per_s
+	if measures throughput; then
+		record throughput iperf3 1 0 "$(iperf 1)" gbit
+		record throughput iperf3 8 0 "$(iperf 8)" gbit
+	fi
+	measures orate && record orate tcp-rec "$TASKS" 64 "$(records oneway)" msgs_per_s
+	measures rate && record rate tcp-rec "$TASKS" 64 "$(records reqresp)" msgs_per_s
 	for s in $SIZES; do
+		measures latency || break
 		record latency tcp 1 "$s" "$(tcp_pp tcp-pingpong "$s")" p50_us
 		record latency tcp-sockmap 1 "$s" "$(tcp_pp tcp-sockmap-pingpong "$s")" p50_us
 	done
+	# the one-way 64 B run gives both throughput and orate
+	osizes=
+	measures throughput && osizes=$SIZES
+	measures orate && [[ " $osizes " != *" 64 "* ]] && osizes="64 $osizes"
 	for e in "${order[@]}"; do
 		for p in $PATHS; do
 			echo "== run $run of $RUNS: rds-bpf, $e, $p path(s)"
 			engines "$e" "$p"
-			for s in $SIZES; do
+			for s in $osizes; do
 				j=$(stress "" -o -t "$TASKS" -d "$DEPTH" -q "$s")
-				record throughput "$e" "$p" "$s" "$(jq -r .gbit_per_s <<<"$j")" gbit
-				[ "$s" = 64 ] && record orate "$e" "$p" 64 "$(jq -r .msgs_per_s <<<"$j")" msgs_per_s
+				measures throughput && [[ " $SIZES " == *" $s "* ]] &&
+					record throughput "$e" "$p" "$s" "$(jq -r .gbit_per_s <<<"$j")" gbit
+				measures orate && [ "$s" = 64 ] &&
+					record orate "$e" "$p" 64 "$(jq -r .msgs_per_s <<<"$j")" msgs_per_s
 			done
-			record rate "$e" "$p" 64 \
+			measures rate && record rate "$e" "$p" 64 \
 				"$(stress "" -t "$TASKS" -d "$DEPTH" -q 64 -a 64 | jq -r .msgs_per_s)" msgs_per_s
+			measures latency || continue
 			pin_engines
 			for s in $SIZES; do
 				record latency "$e" "$p" "$s" \

@@ -17,6 +17,12 @@
  * none: what the parent sent before the fork is the parent's). There are at most
  * RDSB_SEQTAB_N of them (a send waits for room, as for sndbuf), so that the
  * engine's table still has the number of each.
+ *
+ * They are kept oldest first in one ring per socket (struct rdsb_copies),
+ * each [struct rdsb_copy][payload] whole in it: a send copies its payload
+ * there, with no malloc and free per datagram. The ring doubles when a copy
+ * does not fit, so it grows to the most the socket had unacknowledged (about
+ * its sndbuf) and stays that size until the socket is closed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,11 +31,89 @@
 #include "lib.h"
 
 struct rdsb_copy {
-	struct rdsb_copy *next;
 	uint64_t req;		/* the engine's number of the request */
 	struct rdsb_send_req hdr;
 	uint8_t data[];
 };
+
+#define COPIES_MIN	16384	/* the ring's first size: doubled when full */
+
+static struct rdsb_copy *copy_at(const struct rdsb_copies *r, size_t off)
+{
+	return (struct rdsb_copy *)(r->buf + off);
+}
+
+static size_t copy_size(uint32_t len)
+{
+	return (sizeof(struct rdsb_copy) + len + 7) & ~(size_t)7;
+}
+
+/* The ring wrapped: the copies run from head to wrap, then from 0 to tail. */
+static bool wrapped(const struct rdsb_copies *r)
+{
+	return r->tail < r->head;
+}
+
+static size_t next_off(const struct rdsb_copies *r, size_t off)
+{
+	off += copy_size(copy_at(r, off)->hdr.len);
+	return wrapped(r) && off == r->wrap ? 0 : off;
+}
+
+static void drop_oldest(struct rdsb_copies *r)
+{
+	r->head = next_off(r, r->head);
+	if (!--r->n)
+		r->head = r->tail = 0;
+}
+
+/* A bigger ring with the copies from its start, for need bytes more (a
+ * malloc and a copy of what is held, as often as the most held doubles). */
+static int grow(struct rdsb_copies *r, size_t need)
+{
+	size_t used = !r->n ? 0 : wrapped(r) ? r->wrap - r->head + r->tail : r->tail - r->head;
+	size_t size = r->size ? 2 * r->size : COPIES_MIN;
+	uint8_t *buf;
+
+	while (size < used + need)
+		size *= 2;
+	buf = malloc(size);
+	if (!buf)
+		return -ENOBUFS;
+	if (wrapped(r)) {
+		memcpy(buf, r->buf + r->head, r->wrap - r->head);
+		memcpy(buf + (r->wrap - r->head), r->buf, r->tail);
+	} else if (used) {
+		memcpy(buf, r->buf + r->head, used);
+	}
+	free(r->buf);
+	r->buf = buf;
+	r->size = size;
+	r->head = 0;
+	r->tail = used;
+	return 0;
+}
+
+/* need contiguous bytes after the last copy: at the ring's end, else at its
+ * start if the oldest copy lies past them (strictly: head == tail is an
+ * empty ring), else in a bigger ring. */
+static struct rdsb_copy *push(struct rdsb_copies *r, size_t need)
+{
+	size_t off = r->tail;
+
+	if (!wrapped(r) && off + need > r->size && need < r->head) {
+		r->wrap = off;
+		off = 0;
+	} else if (wrapped(r) ? off + need >= r->head : off + need > r->size) {
+		if (grow(r, need))
+			return NULL;
+		off = r->tail;
+	}
+	r->undo = r->tail;
+	r->tail = off + need;
+	r->n++;
+	return copy_at(r, off);
+}
 
 void rdsb_copies_map(struct rdsb_lsock *s, int shm_fd)
 {
@@ -45,17 +129,8 @@ static void prune(struct rdsb_lsock *s, const struct rdsb_sock_shm *page)
 {
 	uint64_t acked = __atomic_load_n(&page->reqs_acked, __ATOMIC_ACQUIRE);
 
-	if (!s->copies_tail)
-		s->copies_tail = &s->copies;
-	while (s->copies && s->copies->req < acked) {
-		struct rdsb_copy *c = s->copies;
-
-		s->copies = c->next;
-		free(c);
-		s->ncopies--;
-	}
-	if (!s->copies)
-		s->copies_tail = &s->copies;
+	while (s->copies.n && copy_at(&s->copies, s->copies.head)->req < acked)
+		drop_oldest(&s->copies);
 }
 
 bool rdsb_copies_room(struct rdsb_lsock *s)
@@ -65,53 +140,43 @@ bool rdsb_copies_room(struct rdsb_lsock *s)
 	return s->lsh->reqs_sent - acked < RDSB_SEQTAB_N;
 }
 
-struct rdsb_copy **rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req,
-				    const struct iovec *iov, int cnt)
+int rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req, const struct iovec *iov, int cnt)
 {
-	struct rdsb_copy *c, **at;
+	struct rdsb_copy *c;
 	size_t off = 0;
 
 	prune(s, s->shm);
-	c = malloc(sizeof(*c) + req->len);
+	c = push(&s->copies, copy_size(req->len));
 	if (!c)
-		return NULL;
-	c->next = NULL;
+		return -ENOBUFS;
 	c->req = s->lsh->reqs_sent;
 	c->hdr = *req;
 	for (int i = 0; i < cnt; i++) {
 		memcpy(c->data + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	at = s->copies_tail;
-	*at = c;
-	s->copies_tail = &c->next;
-	s->ncopies++;
-	return at;
+	return 0;
 }
 
-void rdsb_copies_unkeep(struct rdsb_lsock *s, struct rdsb_copy **at)
+void rdsb_copies_unkeep(struct rdsb_lsock *s)
 {
-	free(*at);
-	*at = NULL;
-	s->copies_tail = at;
-	s->ncopies--;
+	struct rdsb_copies *r = &s->copies;
+
+	r->tail = r->undo;
+	if (!--r->n)
+		r->head = r->tail = 0;
 }
 
 void rdsb_copies_forget(struct rdsb_lsock *s)
 {
-	while (s->copies) {
-		struct rdsb_copy *c = s->copies;
-
-		s->copies = c->next;
-		free(c);
-	}
-	s->copies_tail = &s->copies;
-	s->ncopies = 0;
+	s->copies.n = 0;
+	s->copies.head = s->copies.tail = 0;
 }
 
 void rdsb_copies_free(struct rdsb_lsock *s)
 {
-	rdsb_copies_forget(s);
+	free(s->copies.buf);
+	s->copies = (struct rdsb_copies){ 0 };
 	if (s->seqtab)
 		munmap((void *)s->seqtab, RDSB_SEQTAB_BYTES);
 	s->seqtab = NULL;
@@ -127,10 +192,12 @@ void rdsb_copies_free(struct rdsb_lsock *s)
  */
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab)
 {
-	struct rdsb_copy *c;
+	size_t off;
+	uint64_t i;
 
 	prune(s, old);
-	for (c = s->copies; c; c = c->next) {
+	for (i = 0, off = s->copies.head; i < s->copies.n; i++, off = next_off(&s->copies, off)) {
+		struct rdsb_copy *c = copy_at(&s->copies, off);
 		const struct rdsb_seq_slot *slot = old_tab ? &old_tab[c->req % RDSB_SEQTAB_N] : NULL;
 		struct iovec iov[2] = { { &c->hdr, sizeof(c->hdr) }, { c->data, c->hdr.len } };
 		int err;

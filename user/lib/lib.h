@@ -82,6 +82,15 @@ struct rdsb_lib_shm {
 _Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&
 		       RDSB_SHM_LIB_OFF + sizeof(struct rdsb_lib_shm) <= 4096, "the shared page");
 
+/* copies.c: the ring of a socket's copies, n of them from head (offsets in
+ * buf, of size bytes); when tail < head the ring wrapped: they run from
+ * head to wrap, then from 0 to tail. undo: tail before the last one. */
+struct rdsb_copies {
+	uint8_t *buf;
+	size_t size, head, tail, wrap, undo;
+	uint64_t n;
+};
+
 struct rdsb_lsock {
 	/* The delivery stream: the library's own descriptor of the socket, not
 	 * the application's fd, which close() may take and the next open()
@@ -108,8 +117,7 @@ struct rdsb_lsock {
 	 * socket is freed: threads may still read them. */
 	/* copies.c: what was handed to the engine and not yet acknowledged,
 	 * oldest first, and the engine's table of their sequence numbers */
-	struct rdsb_copy *copies, **copies_tail;
-	uint64_t ncopies;
+	struct rdsb_copies copies;
 	const struct rdsb_seq_slot *seqtab;
 
 	bool lost;
@@ -180,15 +188,13 @@ int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 /* copies.c: copies of the requests written to the engine, kept until it
  * says the peer acknowledged them, written again to the next engine after a
  * kill. rdsb_copies_keep (under wlock, before the request is written;
- * payload in iov) returns where the copy is, or NULL (no memory), for
- * rdsb_copies_unkeep if the write fails; rdsb_copies_room: fewer copies
+ * payload in iov) returns 0 or -ENOBUFS (no memory); rdsb_copies_unkeep
+ * drops that copy again if the write fails; rdsb_copies_room: fewer copies
  * than the engine's table of sequence numbers holds. */
-struct rdsb_copy;
 void rdsb_copies_map(struct rdsb_lsock *s, int shm_fd);
 bool rdsb_copies_room(struct rdsb_lsock *s);
-struct rdsb_copy **rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req,
-				    const struct iovec *iov, int cnt);
-void rdsb_copies_unkeep(struct rdsb_lsock *s, struct rdsb_copy **at);
+int rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req, const struct iovec *iov, int cnt);
+void rdsb_copies_unkeep(struct rdsb_lsock *s);
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab);
 void rdsb_copies_free(struct rdsb_lsock *s);
 void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's child) */

@@ -309,13 +309,14 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 			if (err == 0) {
 				/* kept until acknowledged: a killed engine's
 				 * next gets it again (copies.c) */
-				struct rdsb_copy **copy = rdsb_copies_keep(s, &req, iov + 1, cnt - 1);
-
-				err = copy ? rdsb_write_all(s->fd, iov, cnt) : -ENOBUFS;
-				if (!err)
-					s->lsh->reqs_sent++;
-				else if (copy)
-					rdsb_copies_unkeep(s, copy);
+				err = rdsb_copies_keep(s, &req, iov + 1, cnt - 1);
+				if (!err) {
+					err = rdsb_write_all(s->fd, iov, cnt);
+					if (!err)
+						s->lsh->reqs_sent++;
+					else
+						rdsb_copies_unkeep(s);
+				}
 			} else {
 				err = 0;	/* on the wire; the engine's copy goes with the engine */
 			}
