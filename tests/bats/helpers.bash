@@ -6,7 +6,7 @@ load_hosts() {
 	source "$BATS_TEST_DIRNAME/../lib/hosts.sh"
 	export RDSB_LOG_DIR="$BATS_TEST_TMPDIR"
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-	hosts_up "rb$(printf %04x $((RANDOM)))"
+	hosts_up "$(hosts_name rb)"
 }
 
 setup_two_hosts() {	# [load options for both engines]

@@ -18,7 +18,7 @@ setup() {
 	source "$BATS_TEST_DIRNAME/../lib/hosts.sh"
 	export RDSB_LOG_DIR="$BATS_TEST_TMPDIR"
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-	hosts_up_bridged "rb$(printf %04x $((RANDOM)))"
+	hosts_up_bridged "$(hosts_name rb)"
 	engine_up B
 }
 teardown() {

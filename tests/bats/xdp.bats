@@ -11,7 +11,7 @@ setup() {
 	source "$BATS_TEST_DIRNAME/../lib/hosts.sh"
 	export RDSB_LOG_DIR="$BATS_TEST_TMPDIR"
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-	hosts_up_bridged "rx$(printf %04x $((RANDOM)))"
+	hosts_up_bridged "$(hosts_name rx)"
 	engine_up A --transport xdp --dev eth0
 	engine_up B --transport xdp --dev eth0
 }

@@ -16,6 +16,10 @@ ADDR_B=10.99.0.2
 ADDR6_A=fd99::1
 ADDR6_B=fd99::2
 
+# hosts_name LETTERS: a prefix no other run on this machine has now (the
+# shell's pid; tests run side by side must not delete each other's hosts)
+hosts_name() { printf '%s%x%02x' "$1" $$ $((RANDOM % 256)); }
+
 hosts_up() {
 	HOSTS_PREFIX=${1:-rdsb$$}
 	NS_A=${HOSTS_PREFIX}a
