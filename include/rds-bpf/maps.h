@@ -402,7 +402,7 @@ struct rdsb_seqstate {
 	__u32	peer_gen;
 	__u32	gen_num;	/* entry 0 */
 	__u32	hash_initval;	/* entry 0 */
-	__u32	pad;
+	__u32	peer_sport_idx;	/* the peer sent SPORT_IDX: its lanes name their paths */
 	struct rdsb_seq_path path[RDS_MPATH_WORKERS];
 };
 #define RDSB_SEQSTATE_N		(RDSB_MAX_ADDRS + 1)

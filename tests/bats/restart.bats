@@ -44,9 +44,9 @@ engine_reload() {
 	[ -n "$(engine_pid "$1")" ] && [ "$(engine_pid "$1")" != "$before" ]
 }
 
-# restart_app HOST HOW: the Python application on A against an echo on B;
-# HOST's engine is stopped (HOW) once the application has exchanged one
-# datagram, and loaded again 2 s later.
+# restart_app HOST HOW [CMD...]: the Python application on A against an
+# echo on B; HOST's engine is stopped (HOW) once the application has
+# exchanged one datagram (then CMD runs), and loaded again 2 s later.
 restart_app() {
 	local d=$BATS_TEST_TMPDIR app
 	rds B "$RDSB_XFER" echo -b $ADDR_B:4000 -t 30 >"$d/echo" 2>&1 &
@@ -60,6 +60,7 @@ restart_app() {
 	# tells the next one to hold datagrams for the ports of sockets coming
 	# back, and the sequence state the next one goes on with
 	[ "$2" = kill ] || [ "$(ls "$(pins "$1")" | tr '\n' ' ')" = "rdsb_seqstate rebind " ]
+	[ $# -le 2 ] || "${@:3}"
 	[ "$1" = A ] && touch "$d/local"
 	touch "$d/gone"
 	sleep 2
@@ -93,6 +94,41 @@ app_ran() {	# the application of restart_app (in $output) ran to its end
 @test "engine of the peer killed -9: the peer's blocked receiver gets the datagrams sent after the restart" {
 	run restart_app B kill
 	app_ran
+}
+
+# lanes HOST: "path fport%8" of each path of HOST's connection that is up,
+# once all 8 are (5 s)
+lanes() {
+	local l
+	for _ in $(seq 100); do
+		l=$(in_host "$1" "$RDSB_BIN" status -j |
+			jq -r '.connections[].paths[] | select(.state == "up") | "\(.path) \(.fport % 8)"')
+		[ "$(wc -l <<<"$l")" -eq 8 ] && break
+		sleep 0.05
+	done
+	echo "$l"
+}
+
+@test "engine of the peer killed -9 before TCP acknowledged its echo: the echo it sends again is dropped as a retransmission, on the path it came on" {
+	local d=$BATS_TEST_TMPDIR
+	# every path up (a datagram to a port nobody bound opens them), each
+	# lane from A on the path its client port names
+	rds A "$RDSB_XFER" send -b $ADDR_A:5001 -d $ADDR_B:4001 -n 1 -s 100:100 >"$d/s1"
+	lanes B
+	[ "$(lanes B | awk '$1 == $2' | wc -l)" -eq 8 ]
+	# B hears no bare ACK from A: the echo of "before" stays unacknowledged
+	# in B's engine, and in the echo's copies, when it is killed
+	in_host B tc qdisc add dev eth0 clsact
+	in_host B tc filter add dev eth0 ingress bpf direct-action \
+		object-file "$BATS_TEST_DIRNAME/../../build/bpf/ack_drop.bpf.o" section tc
+	run restart_app B kill in_host B tc qdisc del dev eth0 clsact
+	app_ran
+	# the echo's library sent it again with its number, and A dropped it
+	[ "$(counter B tx_resent_numbered)" -eq 1 ]
+	[ "$(counter A drop_dup_seq)" -eq 1 ]
+	# B's restarted engine paired each lane from A with the path A gave it
+	lanes B
+	[ "$(lanes B | awk '$1 == $2' | wc -l)" -eq 8 ]
 }
 
 @test "a first engine drops a datagram for a port nobody bound at once, counted; a socket bound later does not get it" {

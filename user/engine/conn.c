@@ -276,6 +276,8 @@ void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struc
 			c->ss->peer_gen = hs.gen;
 	}
 	c->peer_sport_idx = hs.has_sport_idx;
+	if (c->ss)
+		c->ss->peer_sport_idx = hs.has_sport_idx;
 	/* rds_recv_hs_exthdrs: every handshake that carries NPATHS sets the
 	 * path count, not only the first (the peer may have been silent, so
 	 * that we settled on one path, or restarted); one without keeps it. */

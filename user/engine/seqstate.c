@@ -83,6 +83,12 @@ void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
 		/* the engine before had this connection */
 		c->ss = ss;
 		c->peer_gen = ss->peer_gen;
+		/* The peer does not probe again (it knows the path count):
+		 * without this, its lanes reconnecting to us would take the
+		 * first free paths in the order they arrive, each one then
+		 * checked against another path's next_rx_seq, and a resent
+		 * datagram could be taken twice (or a new one dropped). */
+		c->peer_sport_idx = ss->peer_sport_idx;
 		for (unsigned int k = 0; k < RDS_MPATH_WORKERS; k++) {
 			struct rdsb_path *p = &c->paths[k];
 			const struct rdsb_seq_path *sp = &ss->path[k];
