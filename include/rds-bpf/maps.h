@@ -129,7 +129,9 @@ struct rdsb_txpath {
 	__u32	lslot;		/* the connection's local address slot */
 	__u32	npaths;		/* of the connection */
 	__u32	epoch;		/* which socket of the path: one more per reconnect */
-	__u32	reset;		/* 1: an application left a record half written */
+	__u32	reset;		/* 1: the stream is broken (a record cut short, or
+				 * numbered and never written; a lock taken from
+				 * its holder): the engine resets the path */
 	__u32	numbered;	/* records rdsb_txmsg numbered: one more under a
 				 * sender's sendmsg iff its record is a copy in
 				 * rdsb_txcopy, whatever sendmsg returned */

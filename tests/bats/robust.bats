@@ -350,6 +350,10 @@ engine_pid() {	# engine_pid A|B: the pid of that host's engine
 	done
 	[ -e "$d/paused" ]
 	wait_counter B rx_delivered 200
+	for _ in $(seq 100); do
+		[ "$(in_host A ss -Htn state established '( dport = :16385 )' | wc -l)" -eq 8 ] && break
+		sleep 0.05
+	done
 	a=$(engine_pid A)
 	b=$(engine_pid B)
 	direct=$(counter A tx_direct)
