@@ -129,8 +129,12 @@ struct rdsb_txpath {
 	__u32	lslot;		/* the connection's local address slot */
 	__u32	npaths;		/* of the connection */
 	__u32	epoch;		/* which socket of the path: one more per reconnect */
-	__u32	reset;		/* 1: an application left a record half written */
-	__u32	pad;
+	__u32	reset;		/* 1: the stream is broken (a record cut short, or
+				 * numbered and never written; a lock taken from
+				 * its holder): the engine resets the path */
+	__u32	numbered;	/* records rdsb_txmsg numbered: one more under a
+				 * sender's sendmsg iff its record is a copy in
+				 * rdsb_txcopy, whatever sendmsg returned */
 	__u64	written;	/* stream bytes written on this socket */
 	__u64	acked;		/* of those, acknowledged by TCP (engine's last look) */
 	__u64	limit;		/* applications send while written - acked stays below */

@@ -320,6 +320,65 @@ reset_paths() {
 	tcppath A | jq -e 'all(.[]; .state == 1) and ([.[].cookie] | unique | length) == 8'
 }
 
+engine_pid() {	# engine_pid A|B: the pid of that host's engine
+	ps -o pid=,comm= -p "$(ip netns pids "$(ns_of "$1")" | paste -sd,)" | awk '$2 == "rds-bpf" { print $1 }'
+}
+
+# The engine's path sockets on A are shut for writing under it, with B's
+# engine stopped so that nothing tells A before its sender goes on: every
+# write on them fails with EPIPE. On the sk_msg path (--bpf --sk-msg) that
+# is the application's own sendmsg, after rdsb_txmsg numbered its record
+# and kept its copy (its push into the path socket fails): the datagram is
+# the engine's then, to retransmit after the reset, not to hand to the
+# engine a second time (it arrived twice, or not at all, and its send
+# space was given back twice; the sender later waited for send space
+# forever).
+@test "path sockets shut under the engine mid-transfer (the peer's engine stopped): datagrams arrive once, in order; the sender finishes" {
+	local d=$BATS_TEST_TMPDIR a b direct
+	engine_up A
+	[ "$(engine_transport A)" = tcp ] || skip "no path sockets on $(engine_transport A)"
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 400 -s 0:2000 -t 30 --rcvbuf 4194304 --senders 1 \
+		--ready "$d/ready.r" >"$d/r" &
+	r=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 400 -s 0:2000 -t 30 \
+		--pause-at 200:"$d/paused" >"$d/s" &
+	s=$!
+	for _ in $(seq 500); do
+		[ -e "$d/paused" ] && break
+		sleep 0.01
+	done
+	[ -e "$d/paused" ]
+	wait_counter B rx_delivered 200
+	for _ in $(seq 100); do
+		[ "$(in_host A ss -Htn state established '( dport = :16385 )' | wc -l)" -eq 8 ] && break
+		sleep 0.05
+	done
+	a=$(engine_pid A)
+	b=$(engine_pid B)
+	direct=$(counter A tx_direct)
+	kill -STOP "$b"
+	run python3 "$BATS_TEST_DIRNAME/../tools/shut-wr.py" "$a" \
+		$(in_host A ss -Htnp '( dport = :16385 )' | grep -o "pid=$a,fd=[0-9]*" | sed 's/.*=//')
+	echo "$output"
+	[ "$status" -eq 0 ] || { kill -CONT "$b"; false; }
+	[ "$(grep -c '^shut' <<<"$output")" -eq 8 ] || { kill -CONT "$b"; false; }
+	rm "$d/paused"
+	sleep 1
+	kill -CONT "$b"
+	wait $s
+	wait $r || { cat "$d/r"; false; }
+	cat "$d/s" "$d/r"
+	[ "$(sent_hash "$d/s")" = "$(recv_hash "$d/r" $ADDR_A:5000)" ]
+	wait_counter B rx_delivered 400
+	in_host A "$RDSB_BIN" status -j | jq -c '.counters | {tx_msgs, tx_direct, tx_retransmitted, path_down}'
+	[ "$(counter A path_down)" -ge 8 ]
+	case " ${RDSB_LOAD_OPTS:-} " in
+	*" --sk-msg "*)	# the datagrams after the pause went out on the shut sockets
+		[ "$(counter A tx_direct)" -gt "$direct" ] ;;
+	esac
+}
+
 @test "an application killed with SIGKILL frees its port at once; other sockets keep working" {
 	engine_up A
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4001 -n 1000000 -s 0:20000 -t 2 \

@@ -23,6 +23,7 @@
  *       are written or no write has gone in for 2 s. Prints "flood: N bytes
  *       written".
  *
+ * A blocking write the engine does not take within 30 s fails (exit 1).
  * IPv4 only. Exit 2 on bad usage.
  */
 #define _GNU_SOURCE
@@ -35,6 +36,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "../../include/rds-bpf/maps.h"
 #include "addrarg.h"
@@ -167,6 +169,13 @@ int main(int argc, char **argv)
 	fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
 		perror("rds-rawstream: socket/bind");
+		return 1;
+	}
+	/* on the stream itself, past the shim (which would keep it as the
+	 * RDS socket's): a write the engine never takes fails, EAGAIN */
+	if (syscall(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 30 },
+		    sizeof(struct timeval))) {
+		perror("rds-rawstream: SO_SNDTIMEO");
 		return 1;
 	}
 	if (!strcmp(mode, "chunks"))

@@ -16,6 +16,12 @@
  *   rds-xfer echo -b LADDR:LPORT [-n COUNT] [-t TIMEOUT_S] [--ready FILE]
  *   rds-xfer pingpong -b LADDR:LPORT -d DADDR:DPORT -n COUNT -s SIZE [-t TIMEOUT_S]
  *
+ * -t TIMEOUT_S (default 30, 0: none) bounds every wait: a receive with
+ * nothing arriving (SO_RCVTIMEO), a send short of send space (SO_SNDTIMEO:
+ * sendmsg fails with ETIMEDOUT), a send the destination's congestion or
+ * EAGAIN keeps refusing, the drain before close. A stalled transfer is a
+ * failing command, never one that blocks forever.
+ *
  * --pause-at N:FILE: after N datagrams the sender creates FILE and waits
  * until it is removed, so that a script acts at a known point mid-transfer
  * (however fast the transfer is), then lets it go on.
@@ -152,6 +158,8 @@ static int open_bound(void)
 		struct timeval tv = { .tv_sec = o.timeout_s };
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
 			die("setsockopt(SO_RCVTIMEO)");
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+			die("setsockopt(SO_SNDTIMEO)");
 	}
 	if (bind(fd, (struct sockaddr *)&local, len))
 		die("bind");
@@ -266,6 +274,8 @@ static void send_one(int fd, const struct sockaddr_storage *to, socklen_t tolen,
 			continue;
 		if (errno == EMSGSIZE)
 			fprintf(stderr, "rds-xfer: %u bytes > sndbuf/2 (use --sndbuf)\n", size);
+		if (errno == ETIMEDOUT) /* SO_SNDTIMEO: no send space for TIMEOUT_S */
+			fprintf(stderr, "rds-xfer: send stalled for %lds\n", o.timeout_s);
 		if (errno != EAGAIN && errno != ENOBUFS)
 			die("sendto");
 		if (now_us() > deadline) {

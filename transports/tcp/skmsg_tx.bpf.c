@@ -12,7 +12,10 @@
  * (rdsb_txcopy, no wakeup unless the sender asks for one or the ring is
  * half full) and redirects the record into the path socket. Anything else
  * is dropped and counted: sendmsg fails with EACCES and the library hands
- * the datagram to the engine instead.
+ * the datagram to the engine instead. A numbered record also counts in
+ * rdsb_txpath's numbered, which tells the sender that its datagram is the
+ * engine's when sendmsg fails after the verdict (the redirect's push into a
+ * path socket that was shut down returns EPIPE).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -88,6 +91,9 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 		 bpf_ringbuf_query(&rdsb_txcopy, BPF_RB_AVAIL_DATA) > RDSB_TXCOPY_BYTES / 2 ?
 		 BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(c, wakeup);
+	/* the record is the engine's now, even if pushing it into the path
+	 * socket fails (the socket shut down meanwhile): the sender must know */
+	__sync_fetch_and_add(&tp->numbered, 1);
 	count(RDSB_C_TX_DIRECT);
 	return SK_PASS;
 }

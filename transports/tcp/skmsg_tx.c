@@ -230,7 +230,9 @@ void tcp_skmsg_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 }
 
 /* A path lock held by a process that died, or for longer than a second:
- * the engine takes it (the path is being reset anyway). */
+ * the engine takes it (the path is being reset anyway). Whatever the
+ * holder left, a record cut short or numbered and never written, the path
+ * is broken. */
 static void lock_wait(struct rdsb_engine *e, struct rdsb_txpath *t)
 {
 	for (int i = 0; i < 20000; i++) {
@@ -243,6 +245,7 @@ static void lock_wait(struct rdsb_engine *e, struct rdsb_txpath *t)
 	rdsb_count(e, RDSB_C_TX_LOCK_STOLEN);
 	__atomic_store_n(&t->lock, 1, __ATOMIC_SEQ_CST);
 	t->owner = (uint32_t)getpid();
+	__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 }
 
 static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
@@ -309,8 +312,9 @@ int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_txpath *t;
 
-	if (tcp_path(p)->copies_pending) {
-		/* not before tcp_skmsg_read_copies, from the timer */
+	if (tcp_path(p)->copies_pending || tcp_skmsg_broken(e, p)) {
+		/* not before tcp_skmsg_read_copies, from the timer; not on a
+		 * stream an application broke, which the timer resets */
 		tcp_path(p)->tx_busy = true;
 		return -1;
 	}
@@ -365,7 +369,10 @@ void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 		shutdown(p->ev.fd, SHUT_WR);
 		lock_wait(e, t);
 	}
-	tcp_path(p)->written = txs(e, p)->written;
+	/* what is acknowledged counts from here (path_shutdown): not past a
+	 * record the socket never took (tcp_skmsg_sync_written) */
+	if (!tcp_skmsg_broken(e, p))
+		tcp_path(p)->written = txs(e, p)->written;
 	p->next_tx_seq = txs(e, p)->next_tx_seq;
 	t->epoch = txs(e, p)->epoch = ++tcp_path(p)->epoch;
 	rdsb_txunlock(t);
@@ -393,7 +400,10 @@ void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
  * before it is in the socket, so the count is read under the path's lock,
  * which senders hold across their sendmsg; while one holds it, the last
  * count stands, and SIOCOUTQ after it only makes the acknowledged count
- * smaller, never more than rdsb_txpath's written. */
+ * smaller, never more than rdsb_txpath's written. On a broken path the
+ * count has records the socket never took (their push failed): the last
+ * count before stands until the reset, so that what went after them is
+ * not taken for acknowledged, and their copies are retransmitted. */
 void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_txpath *t = txp(e, p);
@@ -402,7 +412,8 @@ void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p)
 		return;
 	/* and the libraries' view of it, which a record written past the
 	 * library (rds-txraw) leaves behind */
-	t->written = tcp_path(p)->written = __atomic_load_n(&txs(e, p)->written, __ATOMIC_ACQUIRE);
+	if (!tcp_skmsg_broken(e, p))
+		t->written = tcp_path(p)->written = __atomic_load_n(&txs(e, p)->written, __ATOMIC_ACQUIRE);
 	rdsb_txunlock(t);
 }
 

@@ -372,7 +372,8 @@ static uint64_t rdsb_tcp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_skmsg_sync_written(e, p);
 	if (p->ev.fd < 0 || ioctl(p->ev.fd, SIOCOUTQ, &outq) < 0)
 		return 0;
-	acked = tcp_path(p)->written - (uint64_t)outq;
+	/* a count from before applications wrote more than it: none known */
+	acked = tcp_path(p)->written > (uint64_t)outq ? tcp_path(p)->written - (uint64_t)outq : 0;
 	tcp_skmsg_acked(e, p, acked);
 	return acked;
 }

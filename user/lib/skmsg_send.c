@@ -56,6 +56,13 @@ static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, ui
 	return true;
 }
 
+/* Under the lock: did rdsb_txmsg number a record since the count was
+ * NUMBERED? Only the lock's holder writes records on the path. */
+static bool numbered_since(const struct rdsb_txpath *t, uint32_t numbered)
+{
+	return __atomic_load_n(&t->numbered, __ATOMIC_ACQUIRE) != numbered;
+}
+
 int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len)
 {
@@ -63,7 +70,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	struct rds_header h = { 0 };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
 	struct iovec req = iov[0];	/* the engine's request, if it comes to that */
-	uint32_t rec = RDS_HEADER_SIZE + len, wake;
+	uint32_t rec = RDS_HEADER_SIZE + len, wake, numbered;
 	unsigned int npaths, path;
 	int fslot, lslot;
 	ssize_t n;
@@ -97,20 +104,26 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	h.h_dport = htobe16(dport);
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);
+	numbered = __atomic_load_n(&t->numbered, __ATOMIC_RELAXED);
 	do
 		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		/* rdsb_txmsg refused it (EACCES), or the path socket went: the
-		 * program may have numbered it, so the engine resets the path */
-		if (n < 0 && errno != EACCES)
+	while (n < 0 && errno == EINTR && !numbered_since(t, numbered));
+	if (!numbered_since(t, numbered)) {
+		/* rdsb_txmsg refused it (EACCES), or it never ran: whatever
+		 * else reached the path socket broke its stream */
+		if (n >= 0 || errno != EACCES)
 			__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 		rdsb_txunlock(t);
 		iov[0] = req;
 		return 0;
 	}
-	if ((uint32_t)n != rec)
-		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);	/* cut short: the engine resets the path */
+	/* Numbered: the datagram is the engine's (its copy in rdsb_txcopy),
+	 * whatever sendmsg says. Handing it to the engine too would send it
+	 * twice and free its send space twice. Not all on the wire (the path
+	 * socket shut down under the push, or the write was cut short): the
+	 * engine resets the path and retransmits the copy. */
+	if (n != (ssize_t)rec)
+		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
 	t->direct_msgs++;
 	t->direct_bytes += len;
