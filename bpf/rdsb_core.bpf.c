@@ -8,13 +8,4 @@
 #include "vmlinux.h"
 #include "rdsb_maps.bpf.h"
 
-/* Sequence state that outlives the engine (struct rdsb_seqstate). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, RDSB_SEQSTATE_N);
-	__type(key, __u32);
-	__type(value, struct rdsb_seqstate);
-} rdsb_seqstate SEC(".maps");
-
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -24,6 +24,16 @@ struct {
 
 #include "rdsb_cong.bpf.h"
 
+/* Sequence state that outlives the engine (struct rdsb_seqstate); the
+ * sockmap verdict writes each path's next_rx_seq into it as it moves. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_SEQSTATE_N);
+	__type(key, __u32);
+	__type(value, struct rdsb_seqstate);
+} rdsb_seqstate SEC(".maps");
+
 /* Per-path state for operators. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -98,7 +98,11 @@ struct rdsb_path_info {
  * verdict applies the duplicate rule with next_rx_seq and steers data for
  * (lslot, dport) to that application socket. The engine creates it before
  * the socket joins rdsb_pathsk, and reads next_rx_seq back when the path
- * goes down (it survives reconnects, as cp_next_rx_seq).
+ * goes down (it survives reconnects, as cp_next_rx_seq). The verdict also
+ * writes next_rx_seq into the connection's rdsb_seqstate entry (ss, its
+ * index; 0: none) as it moves, as the userspace path does: an engine killed
+ * right after a delivery leaves its successor the number that drops the
+ * peer's retransmission of it.
  */
 struct rdsb_rxpath {
 	__u64	next_rx_seq;
@@ -107,7 +111,7 @@ struct rdsb_rxpath {
 	__u32	lslot;		/* rdsb_addrs slot of the local address */
 	__u32	fslot;		/* and of the peer: its congestion map */
 	__u32	path;
-	__u32	pad;
+	__u32	ss;
 };
 
 /*

@@ -46,6 +46,19 @@ static __always_inline __u32 offset_probe(struct __sk_buff *skb)
 	return (__u32)off;
 }
 
+/* next_rx_seq where a restarted engine finds it (struct rdsb_rxpath) */
+static __always_inline void seq_persist(const struct rdsb_rxpath *rp)
+{
+	__u32 i = rp->ss;
+	struct rdsb_seqstate *ss;
+
+	if (!i)
+		return;
+	ss = bpf_map_lookup_elem(&rdsb_seqstate, &i);
+	if (ss)
+		ss->path[rp->path & (RDS_MPATH_WORKERS - 1)].next_rx_seq = rp->next_rx_seq;
+}
+
 /* The record's length, header included; 0 = not all of its header yet. A
  * length the kernel would never send ends the stream: strparser reports
  * the error on the socket and the engine resets the path. */
@@ -151,6 +164,7 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 		count(RDSB_C_DROP_DUP_SEQ);
 		return SK_DROP;
 	}
+	seq_persist(rp);
 
 	sport = bpf_ntohs(h.h_sport);
 	dport = bpf_ntohs(h.h_dport);

@@ -418,7 +418,8 @@ void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 	/* the counts go on from where the path's earlier sockets left them */
 	struct rdsb_rxpath rp = { .next_rx_seq = p->next_rx_seq, .rx_msgs = p->rx_msgs,
 				  .rx_bytes = p->rx_bytes, .lslot = (uint32_t)p->conn->lslot,
-				  .fslot = (uint32_t)p->conn->fslot, .path = p->index };
+				  .fslot = (uint32_t)p->conn->fslot, .path = p->index,
+				  .ss = p->conn->ss ? (uint32_t)(p->conn->ss - e->seqstate) : 0 };
 	socklen_t len = sizeof(uint64_t);
 	int fd = p->ev.fd, buf = PATH_RCVBUF, one = 1;
 	uint64_t cookie = 0, sockfd = (uint64_t)fd;	/* the maps' values are 64-bit */
