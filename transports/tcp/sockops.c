@@ -206,6 +206,8 @@ void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	tp->snd_cwnd = ti.tcpi_snd_cwnd;
 	tp->total_retrans = ti.tcpi_total_retrans;
 	tp->bytes_acked = ti.tcpi_bytes_acked;
+	/* nothing is written before the path is up: stream offset 0 */
+	tcp_path(p)->acked_base = ti.tcpi_bytes_acked;
 	__atomic_store_n(&tp->cookie, cookie, __ATOMIC_RELEASE);
 	st.index = i + 1;
 	if (bpf_map_update_elem(tcp_of(e)->tcpsk_fd, &fd, &st, BPF_ANY)) {
@@ -232,6 +234,19 @@ void tcp_sockops_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiti
 {
 	if (tcp_path(p)->tcp_index >= 0)
 		__atomic_store_n(&tcp_of(e)->tcppath[tcp_path(p)->tcp_index].ack_wake, waiting ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
+
+/* The stream offset TCP acknowledged on p's socket as the program last saw
+ * it: at an ack with an RTT sample, a retransmission timeout or a state
+ * change. Never past snd_una; false if the program does not follow it. */
+bool tcp_sockops_acked_off(struct rdsb_engine *e, const struct rdsb_path *p, uint64_t *acked)
+{
+	int i = tcp_path(p)->tcp_index;
+
+	if (i < 0)
+		return false;
+	*acked = __atomic_load_n(&tcp_of(e)->tcppath[i].bytes_acked, __ATOMIC_ACQUIRE) - tcp_path(p)->acked_base;
+	return true;
 }
 
 void tcp_sockops_acked(struct rdsb_engine *e, uint32_t index)

@@ -108,6 +108,8 @@ struct rdsb_tcp_path {			/* p->t_data */
 	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
 	uint64_t written;		/* stream bytes written on this socket */
 	uint64_t acked;			/* of those, acknowledged at the last look */
+	uint64_t acked_base;		/* the socket's tcpi_bytes_acked when its path came up */
+	uint64_t ack_poll_at;		/* SIOCOUTQ is asked again from then; 0 = all acked */
 	uint32_t acked_gen;		/* copies_gen when it was looked at */
 	struct tcp_reader rx;		/* the record parser of this socket */
 };
@@ -147,6 +149,7 @@ void tcp_sockops_mark(struct rdsb_engine *e, int fd);
 void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_sockops_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting);
+bool tcp_sockops_acked_off(struct rdsb_engine *e, const struct rdsb_path *p, uint64_t *acked);
 void tcp_sockops_acked(struct rdsb_engine *e, uint32_t index);
 
 /* sockmap_rx.c */

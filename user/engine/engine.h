@@ -43,6 +43,7 @@ struct rdsb_msg {
 	bool cong_map;		/* never retransmitted */
 	bool req_pending;	/* from a send request: not yet written or dropped */
 	bool ack_wake;		/* its sender was past half its sndbuf: free it at the ack */
+	bool data_inline;	/* data is allocated with it (rdsb_msg_new), not apart */
 	uint64_t seq;
 	uint32_t len;
 	uint64_t end_off;	/* the transport's ack key, once sent: acked when
@@ -188,7 +189,7 @@ struct rdsb_sock {
 	/* From the application: [rdsb_send_req][len]. */
 	struct rdsb_send_req req;
 	size_t req_have;
-	uint8_t *req_data;
+	struct rdsb_msg *req_msg;	/* the payload is read into its data */
 	size_t req_data_have;
 
 	/* To the application. */

@@ -17,18 +17,22 @@
 #include <sys/socket.h>
 #include "engine.h"
 
+/* One allocation, the payload after the message: an application's request
+ * is copied into it from the engine's read buffer (sock.c), one malloc per
+ * message sent. */
 struct rdsb_msg *rdsb_msg_new(uint32_t len)
 {
-	struct rdsb_msg *m = calloc(1, sizeof(*m));
+	struct rdsb_msg *m = malloc(sizeof(*m) + len);
 
 	if (!m)
 		return NULL;
+	memset(m, 0, sizeof(*m));
 	INIT_LIST_HEAD(&m->item);
 	INIT_LIST_HEAD(&m->sock_item);
 	m->len = len;
-	if (len && !(m->data = malloc(len))) {
-		free(m);
-		return NULL;
+	if (len) {
+		m->data = (uint8_t *)(m + 1);
+		m->data_inline = true;
 	}
 	return m;
 }
@@ -65,7 +69,8 @@ void rdsb_msg_free(struct rdsb_msg *m)
 		if (c->tx_waiters && rdsb_conn_tx_room(c))
 			c->eng->tx_resume = true;
 	}
-	free(m->data);
+	if (!m->data_inline)
+		free(m->data);
 	free(m);
 }
 

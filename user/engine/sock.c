@@ -593,15 +593,15 @@ static void tx_unhold(struct rdsb_sock *s)
 
 static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	struct rdsb_msg *m = rdsb_msg_new(0);
+	struct rdsb_msg *m = s->req_msg;
 	struct rdsb_conn *c;
 	uint32_t len = s->req.len;
 
+	s->req_msg = NULL;
 	s->tx_bytes += len;	/* until rdsb_sock_sent, on every path below */
-	if (!m || !s->bound) {
+	if (!s->bound) {
 		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
 		rdsb_msg_free(m);
-		free(s->req_data);
 		rdsb_sock_sent(e, s->id, len);
 		req_done(s);
 		s->reqs_read++;
@@ -612,8 +612,6 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->req = s->reqs_read++;
 	m->tx_sock = s;
 	list_add_tail(&m->sock_item, &s->tx_reqs);
-	m->data = s->req_data;
-	m->len = len;
 	m->sock_id = s->id;
 	m->sport = s->port;
 	m->dport = s->req.dport;
@@ -664,9 +662,8 @@ static bool app_header(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_sock_close(e, s);
 		return false;
 	}
-	s->req_data = NULL;
 	s->req_data_have = 0;
-	if (s->req.len && !(s->req_data = malloc(s->req.len))) {
+	if (!(s->req_msg = rdsb_msg_new(s->req.len))) {
 		rdsb_sock_close(e, s);
 		return false;
 	}
@@ -699,7 +696,7 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 		k = n < s->req.len - s->req_data_have ? n : s->req.len - s->req_data_have;
 		/* p is NULL after a payload read in place: not even p + 0 */
 		if (k) {
-			memcpy(s->req_data + s->req_data_have, p, k);
+			memcpy(s->req_msg->data + s->req_data_have, p, k);
 			p += k;
 			n -= k;
 		}
@@ -708,7 +705,6 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 			return true;
 		s->req_have = 0;
 		app_record(e, s);
-		s->req_data = NULL;
 		if (s->closed)
 			return false;
 		if (s->tx_held && !all && n && (s->held_rest = malloc(n))) {
@@ -763,7 +759,7 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 			return;
 		}
 		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
-			n = recv(s->data.fd, s->req_data + s->req_data_have, s->req.len - s->req_data_have,
+			n = recv(s->data.fd, s->req_msg->data + s->req_data_have, s->req.len - s->req_data_have,
 				 MSG_DONTWAIT);
 			if (n <= 0) {
 				stream_end(e, s, n);
@@ -1007,8 +1003,8 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	munmap(s->seqtab, RDSB_SEQTAB_BYTES);
 	close(s->shm_fd);
 	close(s->space_fd);
-	free(s->req_data);
-	s->req_data = NULL;
+	rdsb_msg_free(s->req_msg);
+	s->req_msg = NULL;
 	free(s->held_rest);
 	s->held_rest = NULL;
 }
