@@ -549,9 +549,11 @@ bool rdsb_conns_drained(const struct rdsb_engine *e)
 {
 	const struct rdsb_conn *c;
 
+	/* a path stalled on a socket leaves what the peer sent in TCP,
+	 * which acknowledged it: the peer forgets it, so it must be read */
 	list_for_each_entry(c, &e->conns, item)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
-			if (path_has_data(&c->paths[i]))
+			if (path_has_data(&c->paths[i]) || c->paths[i].rx_stalled)
 				return false;
 	return true;
 }
