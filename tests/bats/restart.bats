@@ -217,6 +217,10 @@ restart_during() {
 	# when it stopped): the other side saw a reconnect and flushed nothing
 	[ "$2" != kill ] || [ "$(in_host "$1" "$RDSB_BIN" status -j | jq .gen)" = "$gen" ]
 	[ "$(counter "$([ "$1" = A ] && echo B || echo A)" drop_flushed_gen)" -eq 0 ]
+	# the next engine went on with the connection the one before had: it
+	# knew the path count (no probe), as it knew each path's next_rx_seq,
+	# which drops what the peer sends again and it had delivered
+	[ "$(counter "$1" probes)" -eq 0 ]
 }
 
 @test "engine of the sender unloaded during a transfer of 20000 datagrams: it drains, none lost, duplicated or misordered" {

@@ -463,7 +463,6 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 			e->tx_resume = true;
 		}
 	e->tp->conn_free(e, c);
-	rdsb_seqstate_forget(c);
 	rdsb_paths_info_forget(e, c);
 	rdsb_hash_del(&e->conns_by_addr, &c->hnode);
 	list_del_init(&c->item);
@@ -502,6 +501,9 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 		} else if (e->now - c->idle_since >= CONN_IDLE_NS) {
 			pr_info("rds-bpf: connection idle for %llu s: freed\n",
 				(unsigned long long)(CONN_IDLE_NS / NSEC_PER_SEC));
+			/* only here: the connections an engine frees when it
+			 * stops keep their entries for the next engine */
+			rdsb_seqstate_forget(c);
 			conn_free(e, c);
 			continue;
 		}
@@ -547,9 +549,11 @@ bool rdsb_conns_drained(const struct rdsb_engine *e)
 {
 	const struct rdsb_conn *c;
 
+	/* a path stalled on a socket leaves what the peer sent in TCP,
+	 * which acknowledged it: the peer forgets it, so it must be read */
 	list_for_each_entry(c, &e->conns, item)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
-			if (path_has_data(&c->paths[i]))
+			if (path_has_data(&c->paths[i]) || c->paths[i].rx_stalled)
 				return false;
 	return true;
 }

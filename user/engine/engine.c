@@ -453,6 +453,9 @@ out:
 		list_for_each_entry_safe(s, ts2, &e->socks, item)
 			rdsb_sock_close(e, s);
 		settle(e);
+		/* the BPF receive path's next_rx_seq, as of now, into the
+		 * sequence state the next engine goes on with */
+		rdsb_paths_info_update(e);
 		rdsb_conn_free_all(e);
 		rdsb_hash_free(&e->socks_by_id);
 		rdsb_hash_free(&e->socks_by_port);
