@@ -151,7 +151,8 @@ dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 20 -s 0:3000 >/dev/null
 	wait $rb
 	capture_stop
-	cat "$BATS_TEST_TMPDIR/live" "$BATS_TEST_TMPDIR/live.err"
+	cat "$BATS_TEST_TMPDIR/live" "$BATS_TEST_TMPDIR/live.err" "$BATS_TEST_TMPDIR/dumpcap.err"
+	ls -l "$BATS_TEST_TMPDIR/wire.pcapng"
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/live.err")" -eq 1 ]
 	grep -q '^stream .* 5000>4000:20$' "$BATS_TEST_TMPDIR/live"
 	grep -q ' data 20 .* cut 0 bad 0 undecoded-streams 0$' "$BATS_TEST_TMPDIR/live"

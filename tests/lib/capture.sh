@@ -33,11 +33,12 @@ capture_start() {	# NS IFACE FILE [FILTER]
 
 capture_stop() {
 	local p f size
-	# let tcpdump write what is still on its way: until no file grows for 0.2 s
+	# let tcpdump write what is still on its way: until no file grows for
+	# 0.2 s (a file not there is the caller's to find, not a failure here)
 	for _ in $(seq 25); do
-		size=$(for f in "${CAPTURE_FILES[@]}"; do stat -c %s "$f" 2>/dev/null; done)
+		size=$(for f in "${CAPTURE_FILES[@]}"; do stat -c %s "$f" 2>/dev/null || echo none; done)
 		sleep 0.2
-		[ "$size" = "$(for f in "${CAPTURE_FILES[@]}"; do stat -c %s "$f" 2>/dev/null; done)" ] && break
+		[ "$size" = "$(for f in "${CAPTURE_FILES[@]}"; do stat -c %s "$f" 2>/dev/null || echo none; done)" ] && break
 	done
 	for p in "${CAPTURE_PIDS[@]}"; do
 		kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
