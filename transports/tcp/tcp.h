@@ -19,7 +19,7 @@ struct tcp_reader {
 	uint8_t hdr[RDS_HEADER_SIZE];
 	size_t hdr_have;
 	struct rdsb_hdr h;
-	uint8_t *data;			/* the record's payload so far */
+	struct rdsb_msg *m;		/* the record's message, its payload so far */
 	size_t have;
 	uint8_t *buf;			/* bytes read, not yet parsed */
 	size_t off, len;
@@ -28,7 +28,7 @@ struct tcp_reader {
  * counts its stream bytes and becomes each message's end_off. 0 or -errno. */
 int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p);
 /* The recv_path op: read p->ev.fd (after the inbox, on the sockmap receive
- * path) and hand each record to rdsb_recv_incoming. */
+ * path) and hand each record to rdsb_recv_msg. */
 void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p);
 /* Whole records from elsewhere, parsed as if read from p (between records). */
 void tcp_stream_feed(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader *r,

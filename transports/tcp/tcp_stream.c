@@ -4,8 +4,9 @@
  * (rds_tcp_xmit, rds_tcp_data_recv): the writer sends the path's queue, many
  * records per sendmsg, never blocking, each message acknowledged once TCP's
  * snd_una passed the stream offset after its last byte (its end_off); the
- * reader frames what the socket brings into messages for rdsb_recv_incoming,
- * checking every length before anything is allocated. They are the
+ * reader frames what the socket brings into messages for rdsb_recv_msg,
+ * checking every length before anything is allocated, and copies each
+ * payload into its message (one allocation with it). They are the
  * transport's xmit and recv_path ops.
  */
 #include <errno.h>
@@ -54,8 +55,8 @@ int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 
 void tcp_reader_reset(struct tcp_reader *r)
 {
-	free(r->data);
-	r->data = NULL;
+	rdsb_msg_free(r->m);
+	r->m = NULL;
 	r->hdr_have = r->have = 0;
 	r->off = r->len = 0;
 }
@@ -76,7 +77,7 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader 
 	for (;;) {
 		uint8_t *in = r->buf + r->off;
 		size_t avail = r->len - r->off, take;
-		uint8_t *data;
+		struct rdsb_msg *m;
 
 		if (r->hdr_have < RDS_HEADER_SIZE) {
 			if (!avail)
@@ -100,7 +101,7 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader 
 				return false;
 			}
 			r->have = 0;
-			if (r->h.len && !(r->data = malloc(r->h.len))) {
+			if (!(r->m = rdsb_msg_new(r->h.len))) {
 				/* the record cannot be read: the stream is lost */
 				rdsb_path_reset(e, p, "out of memory");
 				return false;
@@ -111,15 +112,15 @@ static bool parse(struct rdsb_engine *e, struct rdsb_path *p, struct tcp_reader 
 		if (take > avail)
 			take = avail;
 		if (take)
-			memcpy(r->data + r->have, in, take);
+			memcpy(r->m->data + r->have, in, take);
 		r->have += take;
 		r->off += take;
 		if (r->have < r->h.len)
 			return true;
 		r->hdr_have = 0;
-		data = r->data;
-		r->data = NULL;
-		if (!rdsb_recv_incoming(e, p, &r->h, data) || !rdsb_path_readable(p))
+		m = r->m;
+		r->m = NULL;
+		if (!rdsb_recv_msg(e, p, &r->h, m) || !rdsb_path_readable(p))
 			return false;
 	}
 }
@@ -152,7 +153,7 @@ void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p)
 			 * out of the buffer; parse completes it once whole */
 			size_t want = r->h.len - r->have;
 
-			n = recv(p->ev.fd, r->data + r->have, want, MSG_DONTWAIT);
+			n = recv(p->ev.fd, r->m->data + r->have, want, MSG_DONTWAIT);
 			if (n > 0) {
 				r->have += (size_t)n;
 				if ((size_t)n < want && p->state == RDSB_PATH_UP)

@@ -577,10 +577,13 @@ void rdsb_paths_xmit_due(struct rdsb_engine *e);
 void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
-/* recv.c: one message a transport received (takes data, h->len bytes,
- * malloc'd). False when the path stalled on a full socket: the transport
- * stops reading it until rdsb_paths_resume calls recv_path. A transport
- * reads a path only while rdsb_path_readable. */
+/* recv.c: one message a transport received, taken: m from
+ * rdsb_msg_new(h->len) with the payload read into m->data, or (the
+ * _incoming form) data, h->len bytes malloc'd apart. False when the path
+ * stalled on a full socket: the transport stops reading it until
+ * rdsb_paths_resume calls recv_path. A transport reads a path only while
+ * rdsb_path_readable. */
+bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, struct rdsb_msg *m);
 bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data);
 /* s has room again (or is closing): the paths stalled on it go on after the
  * batch (rdsb_paths_resume, from the event loop; true if there were any). */

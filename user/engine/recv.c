@@ -45,10 +45,11 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	return true;
 }
 
-bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data)
+/* m is the record's message, from rdsb_msg_new(h->len) with the payload in
+ * it: one allocation per message received, the one that is delivered. */
+bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, struct rdsb_msg *m)
 {
 	struct rdsb_conn *c = p->conn;
-	struct rdsb_msg *m;
 
 	if (!p->rx_prechecked) {
 		p->rx_msgs++;
@@ -57,8 +58,8 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 	}
 	if (rdsb_is_cong_map(h->flags)) {
 		/* a transport whose BPF program applied the map only tells us */
-		rdsb_cong_apply_peer(e, c->fslot, e->tp->cong_in_bpf ? NULL : data);
-		free(data);
+		rdsb_cong_apply_peer(e, c->fslot, e->tp->cong_in_bpf ? NULL : m->data);
+		rdsb_msg_free(m);
 		return true;
 	}
 	/* the verdict has applied the duplicate rule to what it passes up */
@@ -67,7 +68,7 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 
 		if (!rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
 			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
-			free(data);
+			rdsb_msg_free(m);
 			return true;
 		}
 		if (sp)
@@ -76,7 +77,7 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 	if (h->dport == 0) {
 		/* A ping: answer from port 0 on the same path, unless the
 		 * pinger's port is congested; a probe also carries NPATHS. */
-		free(data);
+		rdsb_msg_free(m);
 		if (h->sport == 0)
 			return true;
 		if (RDS_HS_PROBE(h->sport, h->dport))
@@ -88,17 +89,10 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 		return true;
 	}
 	if (RDS_HS_PROBE(h->sport, h->dport)) {
-		free(data);
+		rdsb_msg_free(m);
 		rdsb_conn_handshake(e, p, h);
 		return true;
 	}
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		free(data);
-		return true;
-	}
-	INIT_LIST_HEAD(&m->item);
-	m->data = data;
 	m->len = h->len;
 	m->seq = h->seq;
 	m->sport = h->sport;
@@ -107,6 +101,20 @@ bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct
 	memcpy(m->ext, h->exthdr, RDS_HEADER_EXT_SPACE);
 	m->from_slot = (uint64_t)c->fslot;
 	return deliver(e, p, m);
+}
+
+/* A transport that reassembles a payload apart (data is malloc'd, or NULL
+ * for none): the message is made around it. */
+bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data)
+{
+	struct rdsb_msg *m = rdsb_msg_new(0);
+
+	if (!m) {
+		free(data);
+		return true;
+	}
+	m->data = data;
+	return rdsb_recv_msg(e, p, h, m);
 }
 
 /* A dying path cannot wait for room: its stalled record goes now. */

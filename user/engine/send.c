@@ -18,8 +18,8 @@
 #include "engine.h"
 
 /* One allocation, the payload after the message: an application's request
- * is copied into it from the engine's read buffer (sock.c), one malloc per
- * message sent. */
+ * (sock.c), or a record a path received (tcp_stream.c), is copied into it
+ * from the engine's read buffer, one malloc per message sent or received. */
 struct rdsb_msg *rdsb_msg_new(uint32_t len)
 {
 	struct rdsb_msg *m = malloc(sizeof(*m) + len);
