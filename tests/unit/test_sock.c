@@ -6,7 +6,7 @@
  * id lookups, the delivery record (its header decoded already), the
  * congestion accounting (congested above rcvbuf, clear
  * below half of it, counted as the application reads), the bit cleared
- * when a congested socket closes, the hard limit at which a path
+ * when a congested socket closes (kept when the engine stops), the hard limit at which a path
  * stalls, resumed after the batch in which the application read, and the
  * senders held on a full connection, read again as it has room.
  */
@@ -221,6 +221,23 @@ static void test_close_clears_congestion(void **state)
 	rdsb_sock_close(&eng, s);
 	assert_int_equal(cong_local.calls, 2);
 	assert_false(cong_local.congested);
+	rdsb_socks_reap(&eng);
+}
+
+/* The socket goes to the next engine: its port stays congested to the
+ * peers, who would send into TCP sockets that close unread */
+static void test_stopping_engine_leaves_congestion(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+
+	(void)state;
+	rdsb_sock_set_rcvbuf(&eng, s, 1000);
+	assert_true(deliver(s, 2000));
+	assert_true(s->congested);
+	eng.stopping = true;
+	rdsb_sock_close(&eng, s);
+	assert_int_equal(cong_local.calls, 1);
+	assert_true(cong_local.congested);
 	rdsb_socks_reap(&eng);
 }
 
@@ -447,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_writes_at_its_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_congestion_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_clears_congestion, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopping_engine_leaves_congestion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit_stalls_a_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 	};

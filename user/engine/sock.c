@@ -331,7 +331,8 @@ static uint64_t queued_bytes(struct rdsb_engine *e, struct rdsb_sock *s)
  * queue would pass rcvbuf, armed again after every check. */
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	if (!s->bound || e->rx_closing)
+	/* a draining or stopping engine changes no port's congestion */
+	if (!s->bound || e->rx_closing || e->stopping)
 		return;
 	for (int tries = 0; tries < 3; tries++) {
 		uint64_t bytes = queued_bytes(e, s), before;
@@ -985,7 +986,11 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		reqs_detach(s);
 	rdsb_conn_cancel(e, s->id, NULL, 0);
 	reqs_detach(s);	/* a record half written on a path stays there */
-	if (s->bound && s->congested)
+	/* An engine that stops leaves the port congested to the peers (the
+	 * socket goes to the next engine, whose map clears it): a map
+	 * clearing it now would let them send into TCP sockets that
+	 * acknowledge and close unread */
+	if (s->bound && s->congested && !e->stopping)
 		rdsb_cong_set_local(e, s->slot, s->port, false);
 	rdsb_addr_put(e, s->slot);
 	rdsb_path_rx_resume(e, s);
