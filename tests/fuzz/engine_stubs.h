@@ -56,22 +56,6 @@ void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
 	if (map)
 		memcpy(e->cong[slot].bits, map, RDS_CONG_MAP_BYTES);
 }
-/* as send.c's: the payload after the message */
-struct rdsb_msg *rdsb_msg_new(uint32_t len)
-{
-	struct rdsb_msg *m = calloc(1, sizeof(*m) + len);
-
-	if (!m)
-		return NULL;
-	INIT_LIST_HEAD(&m->item);
-	INIT_LIST_HEAD(&m->sock_item);
-	m->len = len;
-	if (len) {
-		m->data = (uint8_t *)(m + 1);
-		m->data_inline = true;
-	}
-	return m;
-}
 void rdsb_msg_free(struct rdsb_msg *m)
 {
 	if (m && !m->data_inline)

@@ -56,23 +56,9 @@ void rdsb_msg_free(struct rdsb_msg *m)
 {
 	if (m && m->tx_sock)
 		rdsb_sock_req_acked(m);
-	if (m)
+	if (m && !m->data_inline)
 		free(m->data);
 	free(m);
-}
-struct rdsb_msg *rdsb_msg_new(uint32_t len)
-{
-	struct rdsb_msg *m = calloc(1, sizeof(*m));
-
-	if (m && len && !(m->data = malloc(len))) {
-		free(m);
-		return NULL;
-	}
-	if (m) {
-		INIT_LIST_HEAD(&m->item);
-		INIT_LIST_HEAD(&m->sock_item);
-	}
-	return m;
 }
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
 {

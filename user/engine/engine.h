@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <rds-bpf/maps.h>
@@ -560,7 +562,25 @@ int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
  * transmit of a path, where a transport's xmit encodes each message with
  * rdsb_msg_encode as it starts, sets its end_off and hands it back with
  * rdsb_path_msg_sent once it is sent whole. */
-struct rdsb_msg *rdsb_msg_new(uint32_t len);
+/* One allocation, the payload after the message: an application's request
+ * (sock.c), or a record a path received (tcp_stream.c), is copied into it
+ * from the engine's read buffer, one malloc per message sent or received. */
+static inline struct rdsb_msg *rdsb_msg_new(uint32_t len)
+{
+	struct rdsb_msg *m = malloc(sizeof(*m) + len);
+
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	INIT_LIST_HEAD(&m->item);
+	INIT_LIST_HEAD(&m->sock_item);
+	m->len = len;
+	if (len) {
+		m->data = (uint8_t *)(m + 1);
+		m->data_inline = true;
+	}
+	return m;
+}
 void rdsb_msg_free(struct rdsb_msg *m);
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 bool rdsb_conn_tx_room(const struct rdsb_conn *c);	/* below CONN_TX_MAX */

@@ -17,26 +17,6 @@
 #include <sys/socket.h>
 #include "engine.h"
 
-/* One allocation, the payload after the message: an application's request
- * (sock.c), or a record a path received (tcp_stream.c), is copied into it
- * from the engine's read buffer, one malloc per message sent or received. */
-struct rdsb_msg *rdsb_msg_new(uint32_t len)
-{
-	struct rdsb_msg *m = malloc(sizeof(*m) + len);
-
-	if (!m)
-		return NULL;
-	memset(m, 0, sizeof(*m));
-	INIT_LIST_HEAD(&m->item);
-	INIT_LIST_HEAD(&m->sock_item);
-	m->len = len;
-	if (len) {
-		m->data = (uint8_t *)(m + 1);
-		m->data_inline = true;
-	}
-	return m;
-}
-
 /* What an application's sends may hold in the engine for one connection,
  * beyond each socket's sndbuf: 1000 sockets' sndbufs of 64-byte datagrams
  * are 1.7 million messages, many seconds of sending. Past it the senders
