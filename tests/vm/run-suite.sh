@@ -1123,12 +1123,21 @@ ib_hostile_checks() {
 	result "$label over soft-RoCE: 15 hostile cases each refused, reset or kept as they must be" $? "$d/diag.hostile"
 	# counted: the bad frames, credits and versions once each; the flood and
 	# two single datagrams to a port nobody bound; the retransmitted duplicate
+	# (a legitimate connection that reconnected meanwhile, a TCG guest's CM
+	# timing out, has its retransmissions dropped as duplicates too: then
+	# at least the one)
+	local legit
+	legit=$(awk -v h="$IB_HOSTILE_DST" '/^st: connection / { other = $3 != h }
+		/^st:   path / && other { sub(/.*reconnects /, ""); n += $1 } END { print n + 0 }' "$d/a.out")
 	bad=0
 	for c in ib_bad_checksum:1 ib_bad_frame:6 ib_bad_credit:2 ib_connect_rejected:3 drop_dup_seq:1 \
 		drop_no_socket:$((IB_HOSTILE_FLOOD + 2)); do
 		got=$(sed -n "s/^st:   ${c%%:*}  *//p" "$d/a.out")
-		[ "${got:-0}" = "${c#*:}" ] || { echo "${c%%:*}: ${got:-0}, not ${c#*:}"; bad=1; }
+		[ "${got:-0}" = "${c#*:}" ] ||
+			{ [ "${c%%:*}" = drop_dup_seq ] && [ "$legit" -gt 0 ] && [ "${got:-0}" -ge 1 ]; } ||
+			{ echo "${c%%:*}: ${got:-0}, not ${c#*:}"; bad=1; }
 	done >"$d/diag.count"
+	echo "legitimate connections' reconnects: $legit" >>"$d/diag.count"
 	grep '^st: ' "$d/a.out" >>"$d/diag.count"
 	[ $bad = 0 ]
 	result "$label over soft-RoCE: the engine counted each hostile frame exactly" $? "$d/diag.count"
