@@ -155,7 +155,8 @@ CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv seqstate) 
 CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_hold_unbound rdsb_sock_req_done rdsb_sock_sent \
                    rdsb_sock_req_acked rdsb_sock_req_numbered \
                    rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \
-                   rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read
+                   rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read \
+                   tcp_skmsg_begin tcp_skmsg_end
 $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(CONN_TEST_OBJ) $(foreach w,$(CONN_TEST_WRAPS),-Wl,--wrap=$(w)) -lcmocka
@@ -164,7 +165,8 @@ $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)
 # the sockets (and the control requests and local congestion bits).
 SOCK_TEST_OBJ := $(CONN_TEST_OBJ) $(B)/obj/user/engine/sock.o
 SOCK_TEST_WRAPS := rdsb_ctl_handle rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_set_local \
-                   rdsb_cong_apply_peer rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read
+                   rdsb_cong_apply_peer rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read \
+                   tcp_skmsg_begin tcp_skmsg_end
 $(B)/tests/test_sock: tests/unit/test_sock.c $(SOCK_TEST_OBJ) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(SOCK_TEST_OBJ) $(foreach w,$(SOCK_TEST_WRAPS),-Wl,--wrap=$(w)) -lcmocka

@@ -12,6 +12,8 @@
 
 int rdsb_records_write(int fd, struct rdsb_writer *w) { (void)fd, (void)w; return 0; }
 void tcp_sockmap_inbox_read(struct rdsb_engine *e) { (void)e; }
+int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p) { (void)e, (void)p; return 0; }
+void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p) { (void)e, (void)p; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

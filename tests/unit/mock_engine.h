@@ -125,6 +125,20 @@ void __wrap_tcp_sockmap_inbox_read(struct rdsb_engine *e)
 	fail_msg("the inbox is read only for a path on the sockmap receive path");
 }
 
+/* nor on the sk_msg send path (the transport's txpath stays NULL) */
+int __wrap_tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e, (void)p;
+	fail_msg("the path's lock is taken only on the sk_msg send path");
+	return -1;
+}
+
+void __wrap_tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	(void)e, (void)p;
+	fail_msg("the path's lock is given back only on the sk_msg send path");
+}
+
 static int t_connect(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	tp.connects++;

@@ -593,23 +593,6 @@ static void tcp_path_sync(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_sockmap_path_sync(e, p, false);
 }
 
-static int tcp_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	int locked = tcp_skmsg_begin(e, p);
-
-	if (locked < 0)
-		return -EAGAIN;	/* an application is writing: the timer comes back */
-	tcp_path(p)->tx_locked = locked;
-	return 0;
-}
-
-static void tcp_xmit_complete(struct rdsb_engine *e, struct rdsb_path *p)
-{
-	if (tcp_path(p)->tx_locked)
-		tcp_skmsg_end(e, p);
-	tcp_path(p)->tx_locked = false;
-}
-
 static uint64_t tcp_ack_poll(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	(void)e;
@@ -683,9 +666,9 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.conn_path_seq_reset = tcp_seq_reset,
 	.conn_path_sync = tcp_path_sync,
 	.recv_path = tcp_stream_recv,
-	.xmit_path_prepare = tcp_xmit_prepare,
+	.xmit_path_prepare = tcp_stream_xmit_prepare,
 	.xmit = tcp_stream_xmit,
-	.xmit_path_complete = tcp_xmit_complete,
+	.xmit_path_complete = tcp_stream_xmit_complete,
 	.acked = rdsb_tcp_acked,
 	.ack_wait = tcp_sockops_ack_wait,
 	.ack_poll_ns = tcp_ack_poll,

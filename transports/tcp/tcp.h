@@ -27,6 +27,9 @@ struct tcp_reader {
 /* tcp_stream.c. The xmit op: p's queue on p->ev.fd; tcp_path(p)->written
  * counts its stream bytes and becomes each message's end_off. 0 or -errno. */
 int tcp_stream_xmit(struct rdsb_engine *e, struct rdsb_path *p);
+/* Around it: on the sk_msg send path, the path's lock (-EAGAIN: not now) */
+int tcp_stream_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p);
+void tcp_stream_xmit_complete(struct rdsb_engine *e, struct rdsb_path *p);
 /* The recv_path op: read p->ev.fd (after the inbox, on the sockmap receive
  * path) and hand each record to rdsb_recv_msg. */
 void tcp_stream_recv(struct rdsb_engine *e, struct rdsb_path *p);

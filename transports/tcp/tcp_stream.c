@@ -7,7 +7,9 @@
  * reader frames what the socket brings into messages for rdsb_recv_msg,
  * checking every length before anything is allocated, and copies each
  * payload into its message (one allocation with it). They are the
- * transport's xmit and recv_path ops.
+ * transport's xmit (with xmit_path_prepare and xmit_path_complete) and
+ * recv_path ops, so that a datagram on the userspace data path crosses no
+ * other file of the transport.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,6 +39,30 @@ static void stream_sent(void *ctx, struct rdsb_msg *m)
 
 	m->end_off = *c->written;
 	rdsb_path_msg_sent(c->p, m);
+}
+
+/* rds_tcp_xmit_path_prepare: on the sk_msg send path (skmsg_tx.c) the
+ * engine writes under the path's lock, which applications take too; while
+ * one holds it, not now (the transport's timer comes back). Without that
+ * path the engine writes alone. */
+int tcp_stream_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	int locked;
+
+	if (!tcp_of(e)->txpath)
+		return 0;
+	locked = tcp_skmsg_begin(e, p);
+	if (locked < 0)
+		return -EAGAIN;
+	tcp_path(p)->tx_locked = locked;
+	return 0;
+}
+
+void tcp_stream_xmit_complete(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	if (tcp_path(p)->tx_locked)
+		tcp_skmsg_end(e, p);
+	tcp_path(p)->tx_locked = false;
 }
 
 /* rds_tcp_xmit: whole records on the path socket */
