@@ -4,33 +4,6 @@
 #include <rds-bpf/maps.h>
 #include "wire.h"
 
-void rdsb_hdr_encode(const struct rdsb_hdr *h, struct rds_header *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->h_sequence = htobe64(h->seq);
-	out->h_ack = htobe64(h->ack);
-	out->h_len = htobe32(h->len);
-	out->h_sport = htobe16(h->sport);
-	out->h_dport = htobe16(h->dport);
-	out->h_flags = h->flags;
-	out->h_credit = h->credit;
-	out->h_csum = htobe16(h->csum);
-	memcpy(out->h_exthdr, h->exthdr, RDS_HEADER_EXT_SPACE);
-}
-
-void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h)
-{
-	h->seq = be64toh(in->h_sequence);
-	h->ack = be64toh(in->h_ack);
-	h->len = be32toh(in->h_len);
-	h->sport = be16toh(in->h_sport);
-	h->dport = be16toh(in->h_dport);
-	h->flags = in->h_flags;
-	h->credit = in->h_credit;
-	h->csum = be16toh(in->h_csum);
-	memcpy(h->exthdr, in->h_exthdr, RDS_HEADER_EXT_SPACE);
-}
-
 void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d)
 {
 	struct rdsb_hdr h;

@@ -4,9 +4,11 @@
 #ifndef RDSB_COMMON_WIRE_H
 #define RDSB_COMMON_WIRE_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <rds-bpf/rules.h>
 
 /* A decoded header, host byte order. */
@@ -22,8 +24,35 @@ struct rdsb_hdr {
 	uint8_t exthdr[RDS_HEADER_EXT_SPACE];
 };
 
-void rdsb_hdr_encode(const struct rdsb_hdr *h, struct rds_header *out);
-void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h);
+/* Inline: every datagram is encoded once by its sender's transport and
+ * decoded once by its receiver's. */
+static inline void rdsb_hdr_encode(const struct rdsb_hdr *h, struct rds_header *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->h_sequence = htobe64(h->seq);
+	out->h_ack = htobe64(h->ack);
+	out->h_len = htobe32(h->len);
+	out->h_sport = htobe16(h->sport);
+	out->h_dport = htobe16(h->dport);
+	out->h_flags = h->flags;
+	out->h_credit = h->credit;
+	out->h_csum = htobe16(h->csum);
+	memcpy(out->h_exthdr, h->exthdr, RDS_HEADER_EXT_SPACE);
+}
+
+static inline void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr *h)
+{
+	h->seq = be64toh(in->h_sequence);
+	h->ack = be64toh(in->h_ack);
+	h->len = be32toh(in->h_len);
+	h->sport = be16toh(in->h_sport);
+	h->dport = be16toh(in->h_dport);
+	h->flags = in->h_flags;
+	h->credit = in->h_credit;
+	h->csum = be16toh(in->h_csum);
+	memcpy(h->exthdr, in->h_exthdr, RDS_HEADER_EXT_SPACE);
+}
+
 /* A delivery record's header (rds-bpf/maps.h), its 48 bytes read into *d:
  * the engine's is host order already; the sockmap verdict's, a wire header,
  * is decoded in place. */
