@@ -8,7 +8,8 @@
  * below half of it, counted as the application reads), the bit cleared
  * when a congested socket closes (kept when the engine stops), the hard limit at which a path
  * stalls, resumed after the batch in which the application read, and the
- * senders held on a full connection, read again as it has room.
+ * senders held on a full connection, read again as it has room, and the
+ * connection a socket's sends take again while the destination stays.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -288,16 +289,21 @@ static void test_hard_limit_stalls_a_path(void **state)
 /* The application sends a datagram of LEN bytes to B:4000 as the library
  * does (counted in its shared page, written on its stream), and the engine
  * reads the stream as epoll would have it. */
-static void app_send(struct rdsb_sock *s, uint32_t len)
+static void app_send_to(struct rdsb_sock *s, const uint8_t daddr[16], uint32_t len)
 {
 	static uint8_t payload[1 << 16];
 	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC, .len = len, .dport = 4000 };
 
-	memcpy(req.daddr, B, 16);
+	memcpy(req.daddr, daddr, 16);
 	s->shm->snd_bytes += len;
 	assert_int_equal(send(s->app_fd, &req, sizeof(req), MSG_DONTWAIT), sizeof(req));
 	assert_int_equal(send(s->app_fd, payload, len, MSG_DONTWAIT), len);
 	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+}
+
+static void app_send(struct rdsb_sock *s, uint32_t len)
+{
+	app_send_to(s, B, len);
 }
 
 static struct rdsb_sock *held_at(unsigned int i)
@@ -389,6 +395,41 @@ static void test_held_senders_go_on_at_room(void **state)
 	p->ev.fd = -1;
 }
 
+/* A socket's next send to the address of its last one takes that connection
+ * without a lookup (the kernel's rs_conn); a send elsewhere, or after the
+ * connection was freed, looks one up. */
+static void test_last_connection(void **state)
+{
+	static const uint8_t C[16] = { [10] = 0xff, [11] = 0xff, 10, 99, 0, 3 };
+	struct rdsb_sock *s = open_bound(5001), *s2 = open_bound(5002);
+	struct rdsb_conn *b, *c;
+
+	(void)state;
+	mock_addr_local = false;	/* B and C are peers */
+	app_send_to(s, B, 64);
+	b = rdsb_conn_get(&eng, A, B, 0, false);
+	assert_non_null(b);
+	assert_ptr_equal(s->conn, b);
+	app_send_to(s, C, 64);
+	c = rdsb_conn_get(&eng, A, C, 0, false);
+	assert_non_null(c);
+	assert_ptr_not_equal(c, b);
+	assert_ptr_equal(s->conn, c);
+	app_send_to(s2, C, 64);
+	assert_ptr_equal(s2->conn, c);
+	app_send_to(s, B, 64);
+	assert_ptr_equal(s->conn, b);
+	assert_int_equal(b->tx_queued + c->tx_queued, 4 * (sizeof(struct rdsb_msg) + 64));
+	rdsb_conn_free_all(&eng);
+	assert_null(s->conn);
+	assert_null(s2->conn);
+	app_send_to(s2, B, 64);
+	b = rdsb_conn_get(&eng, A, B, 0, false);
+	assert_non_null(b);
+	assert_ptr_equal(s2->conn, b);
+	assert_int_equal(b->tx_queued, sizeof(struct rdsb_msg) + 64);
+}
+
 /* The record on the delivery stream: the header the library reads as it is
  * (rds-bpf/maps.h), then the payload. */
 static void test_delivery_record(void **state)
@@ -461,6 +502,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_writes_at_its_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_congestion_accounting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_clears_congestion, setup, teardown),

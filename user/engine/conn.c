@@ -462,6 +462,10 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 			s->tx_held_on = NULL;
 			e->tx_resume = true;
 		}
+	/* and the sockets that sent on it last look it up again */
+	list_for_each_entry(s, &e->socks, item)
+		if (s->conn == c)
+			s->conn = NULL;
 	e->tp->conn_free(e, c);
 	rdsb_paths_info_forget(e, c);
 	rdsb_hash_del(&e->conns_by_addr, &c->hnode);

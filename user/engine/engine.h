@@ -206,6 +206,10 @@ struct rdsb_sock {
 	 * connection is freed) */
 	bool tx_held;
 	struct rdsb_conn *tx_held_on;
+	/* The connection of its last send (the kernel's rs_conn): the next
+	 * one to the same address takes it without a lookup; NULL once that
+	 * connection is freed */
+	struct rdsb_conn *conn;
 	struct list_head tx_wait;
 	bool rd_eof;			/* the engine drains: its stream is read to the end */
 	uint8_t *held_rest;		/* what was read past that request, raw */

@@ -618,7 +618,10 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 	m->dport = s->req.dport;
 	m->ack_wake = rdsb_sock_ack_wake(s);
 	m->req_pending = true;
-	c = rdsb_conn_get(e, s->addr, s->req.daddr, s->req.scope_id ? s->req.scope_id : s->scope_id, true);
+	c = s->conn;
+	if (!c || memcmp(c->faddr, s->req.daddr, 16) || memcmp(c->laddr, s->addr, 16))
+		c = s->conn = rdsb_conn_get(e, s->addr, s->req.daddr,
+					    s->req.scope_id ? s->req.scope_id : s->scope_id, true);
 	if (!c) {
 		/* No address slot or memory for it. The library asked for the
 		 * connection before its first send there (CTL_CONNECT, failed
