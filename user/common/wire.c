@@ -4,18 +4,6 @@
 #include <rds-bpf/maps.h>
 #include "wire.h"
 
-void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d)
-{
-	struct rdsb_hdr h;
-
-	if (d->decoded == RDSB_DELIV_DECODED)
-		return;
-	rdsb_hdr_decode((const struct rds_header *)d, &h);
-	*d = (struct rdsb_deliv_hdr){ .seq = h.seq, .decoded = RDSB_DELIV_DECODED, .len = h.len,
-				      .sport = h.sport, .dport = h.dport, .flags = h.flags,
-				      .slot = h.ack < RDSB_MAX_ADDRS ? (uint32_t)h.ack : RDSB_MAX_ADDRS };
-}
-
 static const int exthdr_size[__RDS_EXTHDR_MAX] = {
 	[RDS_EXTHDR_NONE] = 0,
 	[RDS_EXTHDR_VERSION] = 4,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <rds-bpf/maps.h>
 #include <rds-bpf/rules.h>
 
 /* A decoded header, host byte order. */
@@ -56,8 +57,17 @@ static inline void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr 
 /* A delivery record's header (rds-bpf/maps.h), its 48 bytes read into *d:
  * the engine's is host order already; the sockmap verdict's, a wire header,
  * is decoded in place. */
-struct rdsb_deliv_hdr;
-void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d);
+static inline void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d)
+{
+	struct rdsb_hdr h;
+
+	if (d->decoded == RDSB_DELIV_DECODED)
+		return;
+	rdsb_hdr_decode((const struct rds_header *)d, &h);
+	*d = (struct rdsb_deliv_hdr){ .seq = h.seq, .decoded = RDSB_DELIV_DECODED, .len = h.len,
+				      .sport = h.sport, .dport = h.dport, .flags = h.flags,
+				      .slot = h.ack < RDSB_MAX_ADDRS ? (uint32_t)h.ack : RDSB_MAX_ADDRS };
+}
 
 /* Extension headers, with the kernel's parsing rules (message.c). */
 int rdsb_exthdr_size(unsigned int type);	/* -1: type >= 16 */
