@@ -174,9 +174,10 @@ int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16]);
 bool rdsb_init_netns(const struct rdsb_engine_maps *m);	/* the engine is in the initial namespace */
 bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t port);
 
-/* skmsg_send.c: the sk_msg send path. rdsb_skmsg_send (under wlock, the payload in iov[1..cnt-1])
- * returns 1 when the datagram went out on the path socket and the engine
- * has its copy, 0 when the engine must send it, or -errno. */
+/* skmsg_send.c: the sk_msg send path. rdsb_skmsg_send (under wlock, with
+ * s->txfd open, the payload in iov[1..cnt-1]) returns 1 when the datagram
+ * went out on the path socket and the engine has its copy, 0 when the
+ * engine must send it, or -errno. */
 int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
 /* Maps the copy ring of the socket's page (shm_fd) on the sk_msg send path,

@@ -304,8 +304,10 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		if (sh != s->shm) {
 			err = -EPIPE;	/* counted on the engine before: again on this one */
 		} else {
-			/* without an engine, nothing goes out behind its back */
-			err = s->lost ? 0 : rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len);
+			/* without an engine, nothing goes out behind its back;
+			 * without a send socket (no sk_msg send path), all
+			 * goes through the engine */
+			err = s->lost || s->txfd < 0 ? 0 : rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len);
 			if (err == 0) {
 				/* kept until acknowledged: a killed engine's
 				 * next gets it again (copies.c) */

@@ -75,7 +75,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	int fslot, lslot;
 	ssize_t n;
 
-	if (s->txfd < 0 || !tps || s->lsh->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
+	if (!tps || s->lsh->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
 		return 0;
 	fslot = rdsb_addr_find(s->em, daddr);
 	if (fslot < 0)
