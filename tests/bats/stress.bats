@@ -216,6 +216,21 @@ throughput,skmsg,1,64 throughput,user,1,64 throughput,xdp,1,64 " ]
 	[ "$status" -eq 2 ]
 }
 
+@test "bench: --shim-ratio alternates rds-stress-sock under the shim and rds-bpf stress, 1 task x depth 16, and gives medians and CPU per request" {
+	export BENCH_SECS=1 BENCH_SIZES="64 1024" BENCH_OUT=$BATS_TEST_TMPDIR/ab
+	run timeout 120 "$BATS_TEST_DIRNAME/../../tools/bench.sh" --shim-ratio 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q 'request/response, 1 task(s) x depth 16, 1 s a run' <<<"$output"
+	# two runs a size, every value positive, the ratio shim / librdsb
+	[ "$(wc -l <"$BENCH_OUT/shim-ratio.csv")" -eq 5 ]
+	awk -F, 'NR > 1 { for (i = 3; i <= 7; i++) if (!($i > 0)) bad = 1
+		if (($7 - $5 / $3) ^ 2 > 0.001 ^ 2) bad = 1; n[$1]++ } END { exit bad || n[64] != 2 || n[1024] != 2 }' "$BENCH_OUT/shim-ratio.csv"
+	for s in 64 1024; do
+		grep -qE "^$s B, medians of 2 \(min-max\): librdsb [0-9.]+ \([0-9.]+-[0-9.]+\) msgs/s, .* ratio [0-9.]+ " <<<"$output"
+	done
+}
+
 @test "-T 0 runs until SIGINT, then drains and reports everything received" {
 	passive -z
 	# nsenter, not in_host: $! must be the stress process, not a subshell
