@@ -28,6 +28,12 @@
 #   tools/bench.sh --xdp-ratio [N] only the XDP transport's 64 KiB target, in N
 #                                  (5) rounds alternating it with RDS/TCP, with
 #                                  medians and the engines' CPU per GB moved
+#   tools/bench.sh --shim-ratio [N] the shim's cost: request/response, 1 task x
+#                                  depth 16 (BENCH_TASKS, BENCH_DEPTH), 64 B and
+#                                  1 KiB requests (BENCH_SIZES), rds-stress-sock
+#                                  under the shim against rds-bpf stress (the same
+#                                  loop on librdsb) in N (5) alternating rounds:
+#                                  medians, ranges, the apps' CPU per request
 # Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
 # BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf skmsg user xdp"), BENCH_TASKS (8),
 # BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_RUNS (3),
@@ -231,10 +237,11 @@ if [ $# -gt 0 ]; then
 		report "$2"
 		exit 0
 	fi
-	if [ "$1" = --xdp-ratio ] && [ $# -le 2 ] && [[ ${2:-5} =~ ^[1-9][0-9]*$ ]]; then
+	if [[ $1 == --xdp-ratio || $1 == --shim-ratio ]] && [ $# -le 2 ] && [[ ${2:-5} =~ ^[1-9][0-9]*$ ]]; then
 		AB_RUNS=${2:-5}
+		AB_WHAT=${1#--}
 	else
-		echo "usage: tools/bench.sh [--report DIR_WITH_results.csv | --xdp-ratio [RUNS]] (settings: see the top of the script)" >&2
+		echo "usage: tools/bench.sh [--report DIR_WITH_results.csv | --xdp-ratio [RUNS] | --shim-ratio [RUNS]] (settings: see the top of the script)" >&2
 		exit 2
 	fi
 fi
@@ -242,9 +249,11 @@ fi
 # ---- measure ---------------------------------------------------------------
 SECS=${BENCH_SECS:-3}
 SIZES=${BENCH_SIZES:-64 4096 65536 1048576}
+[ "${AB_WHAT:-}" != shim-ratio ] || SIZES=${BENCH_SIZES:-64 1024}
 PATHS=${BENCH_PATHS:-1 8}
 ENGINES=${BENCH_ENGINES:-bpf skmsg user xdp}
 TASKS=${BENCH_TASKS:-8}
+[ "${AB_WHAT:-}" != shim-ratio ] || TASKS=${BENCH_TASKS:-1}
 DEPTH=${BENCH_DEPTH:-16}
 CPU=${BENCH_CPU:-0}
 RUNS=${BENCH_RUNS:-3}
@@ -286,14 +295,16 @@ tcp_pp() {	# tcp-pingpong|tcp-sockmap-pingpong size -> p50 us; both ends on CPU 
 	wait
 }
 
-# stress "passive options" active options... -> the active side's JSON result
+# stress "passive options" active options... -> the active side's JSON result;
+# STRESS (default: rds-bpf stress) is the command of both sides
 stress() {
-	local pargs=$1 rc=0
+	local pargs=$1 rc=0 cmd
+	read -ra cmd <<<"${STRESS:-$RDSB_BIN stress}"
 	shift
 	next_port
 	# shellcheck disable=SC2086
-	in_host B "$RDSB_BIN" stress -r $ADDR_B -p $port -j $pargs >"$RDSB_LOG_DIR/passive" 2>&1 &
-	in_host A "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -p $port -j -T "$SECS" "$@" \
+	in_host B "${cmd[@]}" -r $ADDR_B -p $port -j $pargs >"$RDSB_LOG_DIR/passive" 2>&1 &
+	in_host A "${cmd[@]}" -r $ADDR_A -s $ADDR_B -p $port -j -T "$SECS" "$@" \
 		>"$RDSB_LOG_DIR/active" 2>"$RDSB_LOG_DIR/active.err" || rc=$?
 	wait $! || true
 	if [ $rc -ne 0 ]; then
@@ -369,6 +380,41 @@ median() {	# column N of the CSV on stdin (no header) -> "median (min-max)"
 	cut -d, -f"$1" | sort -n | awk '{ v[NR] = $1 }
 		END { printf "%s (%s-%s)", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR] }'
 }
+# --shim-ratio RUNS: an unmodified program's cost through the shim. The same
+# stress loop on the BSD calls under LD_PRELOAD (tests/tools/rds-stress-sock)
+# and on librdsb (rds-bpf stress), request/response, in RUNS rounds that
+# alternate the two (the order swapped each round), with the CPU both sides'
+# applications used per request (user+system; the engines' is the same work
+# for both); then medians and ranges of each and of the per-round ratio.
+sock_one() {	# lib|shim SIZE -> "msgs/s us_per_request"
+	local j STRESS="$RDSB_BIN stress"
+	[ "$1" = lib ] || STRESS="env LD_PRELOAD=$RDSB_PRELOAD $RDSB_ROOT/build/tests/rds-stress-sock"
+	# `times` in the subshell: the CPU of its children, both sides' stress
+	j=$(STRESS=$STRESS stress "" -t "$TASKS" -d "$DEPTH" -q "$2"; times >"$RDSB_LOG_DIR/times")
+	jq -r --arg us "$(tail -n 1 "$RDSB_LOG_DIR/times" | tr 'ms' '  ' | awk '{ print ($1 * 60 + $2 + $3 * 60 + $4) * 1e6 }')" \
+		'"\(.msgs_per_s) \(($us | tonumber) / .tx_msgs * 100 | round / 100)"' <<<"$j"
+}
+if [ "${AB_WHAT:-}" = shim-ratio ]; then
+	[ -x "$RDSB_ROOT/build/tests/rds-stress-sock" ] || { echo "bench: build/tests/rds-stress-sock missing (make all)" >&2; exit 2; }
+	engines user 1
+	echo "== the shim: rds-stress-sock under LD_PRELOAD vs rds-bpf stress, request/response, $TASKS task(s) x depth $DEPTH, $SECS s a run"
+	ab=$out/shim-ratio.csv
+	echo "size,run,lib_msgs_per_s,lib_us_per_req,shim_msgs_per_s,shim_us_per_req,ratio" >"$ab"
+	for s in $SIZES; do
+		for i in $(seq "$AB_RUNS"); do
+			if [ $((i % 2)) = 1 ]; then read -r lr lc <<<"$(sock_one lib "$s")"; read -r sr sc <<<"$(sock_one shim "$s")"
+			else read -r sr sc <<<"$(sock_one shim "$s")"; read -r lr lc <<<"$(sock_one lib "$s")"; fi
+			r=$(awk -v a="$sr" -v b="$lr" 'BEGIN { printf "%.3f", a / b }')
+			echo "$s B run $i: librdsb $lr msgs/s ($lc us CPU a request), shim $sr msgs/s ($sc us), ratio $r"
+			echo "$s,$i,$lr,$lc,$sr,$sc,$r" >>"$ab"
+		done
+		rows=$(awk -F, -v s="$s" 'NR > 1 && $1 == s { sub(/^[^,]*,/, ""); print }' "$ab")
+		echo "$s B, medians of $AB_RUNS (min-max): librdsb $(median 2 <<<"$rows") msgs/s, $(median 3 <<<"$rows") us a request;" \
+			"shim $(median 4 <<<"$rows") msgs/s, $(median 5 <<<"$rows") us a request; ratio $(median 6 <<<"$rows")"
+	done
+	echo "bench: runs in $ab"
+	exit 0
+fi
 if [ -n "$AB_RUNS" ]; then
 	echo "== XDP transport vs RDS/TCP, 64 KiB one-way, $TASKS tasks x depth $DEPTH, 8 paths, MTU $MTU, $SECS s a run"
 	ab=$out/xdp-ratio.csv

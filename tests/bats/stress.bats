@@ -201,19 +201,42 @@ throughput,skmsg,1,64 throughput,user,1,64 throughput,xdp,1,64 " ]
 	[ -s "$BENCH_OUT/bench.png" ]
 }
 
-@test "bench: --xdp-ratio alternates RDS/TCP and XDP at 64 KiB, on the MTU asked, and gives medians and CPU per GB" {
-	export BENCH_SECS=1 BENCH_MTU=3500 BENCH_OUT=$BATS_TEST_TMPDIR/ab
-	run timeout 120 "$BATS_TEST_DIRNAME/../../tools/bench.sh" --xdp-ratio 2
+# ab_bench OPTION RUNS: tools/bench.sh's alternating mode, which must succeed
+ab_bench() {
+	run timeout 120 "$BATS_TEST_DIRNAME/../../tools/bench.sh" "$@"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+# ab_rows CSV FIRST RATIO NUM DEN: the count of rows for each value of the
+# first column, and "bad" unless every value from column FIRST on is
+# positive and RATIO = NUM / DEN (columns) on every row
+ab_rows() {
+	awk -F, -v f="$2" -v r="$3" -v a="$4" -v b="$5" 'NR > 1 { for (i = f; i <= NF; i++) if (!($i > 0)) bad = 1
+		if (($r - $a / $b) ^ 2 > 0.001 ^ 2) bad = 1; n[$1]++ }
+		END { for (k in n) print k, n[k]; if (bad) print "bad" }' "$1" | sort -n
+}
+
+@test "bench: --xdp-ratio alternates RDS/TCP and XDP at 64 KiB, on the MTU asked, and gives medians and CPU per GB" {
+	export BENCH_SECS=1 BENCH_MTU=3500 BENCH_OUT=$BATS_TEST_TMPDIR/ab
+	ab_bench --xdp-ratio 2
 	grep -q '8 paths, MTU 3500, 1 s a run' <<<"$output"
 	# two runs, every value positive, the ratio XDP / TCP
-	[ "$(wc -l <"$BENCH_OUT/xdp-ratio.csv")" -eq 3 ]
-	awk -F, 'NR > 1 { for (i = 2; i <= 6; i++) if (!($i > 0)) bad = 1
-		if (($6 - $4 / $2) ^ 2 > 0.001 ^ 2) bad = 1; n++ } END { exit bad || n != 2 }' "$BENCH_OUT/xdp-ratio.csv"
+	[ "$(ab_rows "$BENCH_OUT/xdp-ratio.csv" 2 6 4 2)" = "$(printf '1 1\n2 1')" ]
 	grep -qE '^medians of 2 \(min-max\): RDS/TCP [0-9.]+ \([0-9.]+-[0-9.]+\) Gbit/s, .* ratio [0-9.]+ ' <<<"$output"
 	run "$BATS_TEST_DIRNAME/../../tools/bench.sh" --xdp-ratio 0
 	[ "$status" -eq 2 ]
+}
+
+@test "bench: --shim-ratio alternates rds-stress-sock under the shim and rds-bpf stress, 1 task x depth 16, and gives medians and CPU per request" {
+	export BENCH_SECS=1 BENCH_SIZES="64 1024" BENCH_OUT=$BATS_TEST_TMPDIR/ab
+	ab_bench --shim-ratio 2
+	grep -q 'request/response, 1 task(s) x depth 16, 1 s a run' <<<"$output"
+	# two runs a size, every value positive, the ratio shim / librdsb
+	[ "$(ab_rows "$BENCH_OUT/shim-ratio.csv" 3 7 5 3)" = "$(printf '64 2\n1024 2')" ]
+	for s in 64 1024; do
+		grep -qE "^$s B, medians of 2 \(min-max\): librdsb [0-9.]+ \([0-9.]+-[0-9.]+\) msgs/s, .* ratio [0-9.]+ " <<<"$output"
+	done
 }
 
 @test "-T 0 runs until SIGINT, then drains and reports everything received" {

@@ -1,7 +1,7 @@
 /*
  * rds-congprobe: what a sender sees around a congested port of its peer.
  *
- *   rds-congprobe send LADDR:LPORT DADDR CONGPORT OTHERPORT WAIT_S
+ *   rds-congprobe send LADDR:LPORT DADDR CONGPORT OTHERPORT WAIT_S [burst]
  *   rds-congprobe hold LADDR:LPORT HOLD_S
  *
  * hold: a receiver with a 16 KiB rcvbuf that leaves the first datagram
@@ -13,13 +13,19 @@
  * reading), each once the host lists none unacknowledged, until the first
  * ENOBUFS; right after it one 1000 B datagram to DADDR:OTHERPORT (read by
  * its receiver); then it waits up to WAIT_S for the RDS_CMSG_CONG_UPDATE
- * after which a datagram to CONGPORT goes again. One line each:
- *     congested: after N datagrams
+ * after which a datagram to CONGPORT goes again. With burst the datagrams
+ * to CONGPORT go back to back, the send queue as big as the system's default:
+ * a full queue (EAGAIN) waits for POLLOUT, and so may the datagram to
+ * OTHERPORT, the queue being the socket's, not the destination's (it drains
+ * as the peer acknowledges what its engine holds for the congested reader).
+ * One line each:
+ *     congested: after N datagrams (EAGAIN K times)
  *     other: sent | EAGAIN | ...
  *     other_retry: sent after MS ms | ...       (only after an EAGAIN)
  *     update: mask 0x... after MS ms, the port takes datagrams again (notice N)
  *           | none in WAIT_S s (N notices before)
- * Exit 0 when the datagram to OTHERPORT went out at once and the update came.
+ * Exit 0 when the datagram to OTHERPORT went out (at once; with burst, at
+ * once or after the queue drained) and the update came.
  *
  * Only the standard AF_RDS API, so the same source runs against the kernel's
  * net/rds in a guest or under the shim.
@@ -30,6 +36,7 @@
 #include <linux/rds.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +124,8 @@ static int send_probe(char **argv)
 	char buf[1000] = { 0 };
 	int fd = bound(argv[0], SOL_RDS, RDS_CONG_MONITOR, 1), ok = 1;
 	int cport = atoi(argv[2]), oport = atoi(argv[3]), wait_s = atoi(argv[4]);
-	long sent = 0, r;
+	bool burst = argv[5] && !strcmp(argv[5], "burst");
+	long sent = 0, eagain = 0, r;
 	struct timespec t0;
 
 	if (fd < 0 || inet_pton(AF_INET, argv[1], &to.sin_addr) != 1)
@@ -132,11 +140,16 @@ static int send_probe(char **argv)
 			printf("congested: no ENOBUFS in %d s, %ld datagrams sent\n", wait_s, sent);
 			return 1;
 		}
-		if (listed(fd, RDS_INFO_SEND_MESSAGES) + listed(fd, RDS_INFO_RETRANS_MESSAGES) > 0) {
+		if (!burst && listed(fd, RDS_INFO_SEND_MESSAGES) + listed(fd, RDS_INFO_RETRANS_MESSAGES) > 0) {
 			usleep(1000);
 			continue;
 		}
 		r = sendto(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
+		if (burst && r < 0 && errno == EAGAIN) {
+			eagain++;
+			poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 10);
+			continue;
+		}
 		if (r != (long)sizeof(buf))
 			break;
 		sent++;
@@ -145,21 +158,23 @@ static int send_probe(char **argv)
 		printf("congested: no ENOBUFS after %ld datagrams: %s\n", sent, r < 0 ? ename(errno) : "short send");
 		return 1;
 	}
-	printf("congested: after %ld datagrams\n", sent);
+	printf("congested: after %ld datagrams (EAGAIN %ld times)\n", sent, eagain);
 	to.sin_port = htons((uint16_t)oport);
 	r = sendto(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
 	printf("other: %s (datagrams listed: %ld to send, %ld unacknowledged)\n", r == (long)sizeof(buf) ? "sent" : ename(errno),
 	       listed(fd, RDS_INFO_SEND_MESSAGES), listed(fd, RDS_INFO_RETRANS_MESSAGES));
 	if (r != (long)sizeof(buf)) {
-		ok = 0;
+		ok = burst && errno == EAGAIN;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		while ((r = sendto(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to))) < 0 &&
 		       errno == EAGAIN && ms_since(&t0) < wait_s * 1000)
 			poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 10);
-		if (r == (long)sizeof(buf))
+		if (r == (long)sizeof(buf)) {
 			printf("other_retry: sent after %ld ms\n", ms_since(&t0));
-		else
+		} else {
 			printf("other_retry: %s after %ld ms\n", ename(errno), ms_since(&t0));
+			ok = 0;
+		}
 	}
 	/* A notice may come from any map update (over TCP the kernel reports
 	 * every monitored port, congested or not): each one is answered by a
@@ -208,11 +223,11 @@ static int send_probe(char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc == 7 && !strcmp(argv[1], "send"))
+	if ((argc == 7 || (argc == 8 && !strcmp(argv[7], "burst"))) && !strcmp(argv[1], "send"))
 		return send_probe(argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return hold(argv + 2);
-	fprintf(stderr, "usage: rds-congprobe send LADDR:LPORT DADDR CONGPORT OTHERPORT WAIT_S\n"
+	fprintf(stderr, "usage: rds-congprobe send LADDR:LPORT DADDR CONGPORT OTHERPORT WAIT_S [burst]\n"
 			"       rds-congprobe hold LADDR:LPORT HOLD_S (IPv4 addresses)\n");
 	return 2;
 }

@@ -19,7 +19,9 @@
 #     the peer's map ours; everything arrives after the receiver drains
 #   cong-monitor: a sender with RDS_CONG_MONITOR, both ways: right after
 #     ENOBUFS a datagram to another port of the same host goes out, and the
-#     RDS_CMSG_CONG_UPDATE of the drained port comes (rds-congprobe)
+#     RDS_CMSG_CONG_UPDATE of the drained port comes (rds-congprobe); then a
+#     sender back to back with the default send queue: the other port's
+#     datagram goes once the queue has room, and the update comes
 #   exchange-bpf (kernel peers only): the first exchange with our engine on
 #     the BPF data path (load --bpf)
 #   guest (kernel peers only): rds-bpf itself runs in the guest on that
@@ -688,41 +690,62 @@ congestion() {
 # send) hits ENOBUFS on a port whose receiver holds off reading 3 s after its
 # first datagram (rds-congprobe hold), then at once sends to another port of
 # the same host (an echo: never congested), then waits 15 s for the
-# RDS_CMSG_CONG_UPDATE of the drained port. Both ways at once on IPv4: the
-# peer to our 4002 and 4004, we to the peer's 4012 and 4014.
+# RDS_CMSG_CONG_UPDATE of the drained port. Then the same as a program
+# would do it (burst): back to back, with the default send queue, whose
+# EAGAIN the datagram to the other port may meet too, until the peer has
+# acknowledged what it holds for the congested reader. Both ways at once on
+# IPv4: the peer to our 4002 (burst: 4006) and 4004, we to the peer's 4012
+# (4016) and 4014.
 cong_monitor() {
-	local peer=$1 label=$2 who script
+	local peer=$1 label=$2 who how tag script
 	script="rds-congprobe hold $G4:4012 5 >hold.out 2>&1 &
 		held=\$!
-		rds-xfer echo -b $G4:4014 -t 60 >/dev/null 2>&1 &
+		rds-congprobe hold $G4:4016 5 >hold-burst.out 2>&1 &
+		held2=\$!
+		rds-xfer echo -b $G4:4014 -t 90 >/dev/null 2>&1 &
 		echo=\$!
 		mark ready
 		rds-congprobe send $G4:5002 $H4 4002 4004 20 | sed 's/^/probe: /'
-		wait \$held
+		rds-congprobe send $G4:5006 $H4 4006 4004 20 burst | sed 's/^/burst: /'
+		wait \$held \$held2
 		kill \$echo
-		show held hold.out"
+		show held hold.out
+		show held hold-burst.out"
 	host_up "$peer" || return 1
 	hprobe hold "$H4":4002 5 >"$d/hold.out" 2>&1 &
+	hprobe hold "$H4":4006 5 >"$d/hold-burst.out" 2>&1 &
 	hx echo -b "$H4":4004 -t "$BOOT" >"$d/echo.out" 2>&1 &
 	peer_start "$peer" "$script"
-	wait_mark ready && hprobe send "$H4":5012 "$G4" 4012 4014 20 >"$d/probe.out" 2>&1
+	if wait_mark ready; then
+		hprobe send "$H4":5012 "$G4" 4012 4014 20 >"$d/probe.out" 2>&1
+		hprobe send "$H4":5016 "$G4" 4016 4014 20 burst >"$d/burst.out" 2>&1
+	fi
 	peer_wait >/dev/null
 	kill $(host_jobs) 2>/dev/null
 	wait_host_jobs
 	host_down
-	for who in peer host; do
-		if [ $who = peer ]; then
-			sed -n 's/^probe: //p' "$d/peer.out" >"$d/$who.probe"
-			{ cat "$d/$who.probe" "$d/hold.out" "$d/status"; } >"$d/diag.$who"
-		else
-			cp "$d/probe.out" "$d/$who.probe"
-			{ cat "$d/$who.probe"; grep '^held: ' "$d/peer.out"; cat "$d/status"; } >"$d/diag.$who"
-		fi
-		sed "s/^/# $who: /" "$d/$who.probe"
-		grep -q '^other: sent ' "$d/$who.probe"
-		result "$label: the $who's sender, right after ENOBUFS on a congested port, sends to another port at once" $? "$d/diag.$who"
-		grep -q '^update: mask .* after' "$d/$who.probe"
-		result "$label: the $who's sender gets the RDS_CMSG_CONG_UPDATE of the drained port" $? "$d/diag.$who"
+	for how in probe burst; do
+		for who in peer host; do
+			if [ $who = peer ]; then
+				sed -n "s/^$how: //p" "$d/peer.out" >"$d/$who.$how"
+				{ cat "$d/$who.$how" "$d/hold.out" "$d/hold-burst.out" "$d/status"; } >"$d/diag.$who"
+			else
+				cp "$d/$how.out" "$d/$who.$how"
+				{ cat "$d/$who.$how"; grep '^held: ' "$d/peer.out"; cat "$d/status"; } >"$d/diag.$who"
+			fi
+			sed "s/^/# $who ($how): /" "$d/$who.$how"
+			tag=
+			[ $how = probe ] || tag=" (back to back)"
+			if [ $how = probe ]; then
+				grep -q '^other: sent ' "$d/$who.$how"
+				result "$label: the $who's sender, right after ENOBUFS on a congested port, sends to another port at once" $? "$d/diag.$who"
+			else
+				grep -qE '^other: sent |^other_retry: sent ' "$d/$who.$how"
+				result "$label: the $who's sender, back to back, right after ENOBUFS sends to another port once its queue has room" $? "$d/diag.$who"
+			fi
+			grep -q '^update: mask .* after' "$d/$who.$how"
+			result "$label: the $who's sender$tag gets the RDS_CMSG_CONG_UPDATE of the drained port" $? "$d/diag.$who"
+		done
 	done
 }
 # rds-congprobe on the host, through the shim

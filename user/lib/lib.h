@@ -96,7 +96,7 @@ struct rdsb_lsock {
 	 * the application's fd, which close() may take and the next open()
 	 * reuse while another thread still blocks in a call on the socket. */
 	int fd;
-	int refs;		/* the fd table's + one per call in progress, under table_lock */
+	int refs;		/* the fd table's + one per call in progress (atomic) */
 	int ctl;		/* control connection to the engine */
 	int spacefd;		/* eventfd: the engine released send space (poll.c) */
 	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */

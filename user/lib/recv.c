@@ -113,19 +113,25 @@ static void put_cmsg(struct msghdr *msg, size_t *used, int level, int type, cons
 	*used += CMSG_SPACE(len) < room ? CMSG_SPACE(len) : room;
 }
 
-/* rds_cmsg_recv: the receive time (SO_TIMESTAMP, old or new format) and
- * the receive path latency trace (SO_RDS_MSG_RXPATH_LATENCY). The stages
- * before this library are the engine's, which does not time them: 0. */
-static void put_rx_cmsgs(struct rdsb_lsock *s, struct msghdr *msg, size_t *used, const struct timespec *rx)
+/* rds_cmsg_recv: the receive time (SO_TIMESTAMP, old or new format; the
+ * clock is read only for a socket that asked for it) and the receive path
+ * latency trace (SO_RDS_MSG_RXPATH_LATENCY). The stages before this library
+ * are the engine's, which does not time them: 0. */
+static void put_rx_cmsgs(struct rdsb_lsock *s, struct msghdr *msg, size_t *used)
 {
-	if (s->st->timestamp && !s->st->tstamp_new) {
-		struct timeval tv = { .tv_sec = rx->tv_sec, .tv_usec = rx->tv_nsec / 1000 };
+	if (s->st->timestamp) {
+		struct timespec rx;
 
-		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_OLD, &tv, sizeof(tv));
-	} else if (s->st->timestamp) {
-		struct { int64_t sec, usec; } tv = { rx->tv_sec, rx->tv_nsec / 1000 };
+		clock_gettime(CLOCK_REALTIME, &rx);
+		if (!s->st->tstamp_new) {
+			struct timeval tv = { .tv_sec = rx.tv_sec, .tv_usec = rx.tv_nsec / 1000 };
 
-		put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_NEW, &tv, sizeof(tv));
+			put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_OLD, &tv, sizeof(tv));
+		} else {
+			struct { int64_t sec, usec; } tv = { rx.tv_sec, rx.tv_nsec / 1000 };
+
+			put_cmsg(msg, used, SOL_SOCKET, SO_TIMESTAMP_NEW, &tv, sizeof(tv));
+		}
 	}
 	if (s->st->rx_traces.rx_traces) {
 		struct rds_cmsg_rx_trace tr = { .rx_traces = s->st->rx_traces.rx_traces };
@@ -276,7 +282,6 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
 	bool peek = flags & MSG_PEEK;
 	size_t room = 0, used = 0, controllen = msg->msg_controllen;
-	struct timespec rx;
 	struct rdsb_deliv_hdr h;
 	uint8_t *peeked = NULL;
 	ssize_t r = -1;
@@ -347,8 +352,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			msg->msg_namelen = 0;
 		return 0;
 	}
-	clock_gettime(CLOCK_REALTIME, &rx);
-	put_rx_cmsgs(s, msg, &used, &rx);
+	put_rx_cmsgs(s, msg, &used);
 	msg->msg_controllen = used;
 	if (peeked)
 		r = (ssize_t)copy_peeked(msg, peeked + RDS_HEADER_SIZE, h.len);

@@ -47,8 +47,8 @@ struct rdsb_lsock *rdsb_lsock_get(int fd)
 		return NULL;
 	pthread_mutex_lock(&table_lock);
 	s = table[fd];
-	if (s)
-		s->refs++;
+	if (s)	/* the table's reference keeps it alive until here */
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&table_lock);
 	return s;
 }
@@ -78,32 +78,32 @@ static void lsock_free(struct rdsb_lsock *s)
 	free(s);
 }
 
+/* The caller holds a reference already. */
 void rdsb_lsock_hold(struct rdsb_lsock *s)
 {
-	pthread_mutex_lock(&table_lock);
-	s->refs++;
-	pthread_mutex_unlock(&table_lock);
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 }
 
+/* No lock: the last reference is never the table's while the socket is in
+ * it, so nothing can find the socket once the count reaches 0. */
 void rdsb_lsock_put(struct rdsb_lsock *s)
 {
-	int left, err = errno;
+	int err = errno;
 
-	pthread_mutex_lock(&table_lock);
-	left = --s->refs;
-	pthread_mutex_unlock(&table_lock);
-	if (!left)
+	if (!__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
 		lsock_free(s);
 	errno = err;	/* the call's own */
 }
 
+/* Every libc call the shim interposes asks this first, for every fd: no
+ * lock and no reference. The answer is as of the load; the call it decides
+ * takes its reference (rdsb_lsock_get) and answers EBADF if a close came in
+ * between, as the kernel's fdget would have. */
 bool rdsb_is_socket(int fd)
 {
-	struct rdsb_lsock *s = rdsb_lsock_get(fd);
+	struct rdsb_lsock **t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
 
-	if (s)
-		rdsb_lsock_put(s);
-	return s != NULL;
+	return fd >= 0 && fd < MAX_FDS && t && __atomic_load_n(&t[fd], __ATOMIC_ACQUIRE);
 }
 
 bool rdsb_nonblocking(int fd, int flags)
@@ -342,7 +342,7 @@ int rdsb_socket(int domain, int type, int protocol)
 	if (!(type & SOCK_CLOEXEC))
 		sys_fcntl(fds[OPEN_STREAM], F_SETFD, 0);
 	pthread_mutex_lock(&table_lock);
-	table[fds[OPEN_STREAM]] = s;
+	__atomic_store_n(&table[fds[OPEN_STREAM]], s, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
 	return fds[OPEN_STREAM];
 }
@@ -363,7 +363,7 @@ void rdsb_fd_set(int fd, struct rdsb_lsock *s)
 	if (fd >= 0 && fd < MAX_FDS && __atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&table_lock);
 		old = table[fd];
-		table[fd] = s;
+		__atomic_store_n(&table[fd], s, __ATOMIC_RELEASE);
 		if (s && fd > table_max)
 			table_max = fd;
 		pthread_mutex_unlock(&table_lock);
