@@ -12,14 +12,6 @@ teardown() { teardown_hosts; }
 
 RESTARTPY=$BATS_TEST_DIRNAME/../tools/rds-restart.py
 
-engine_pid() {	# engine_pid A|B
-	local p
-	for p in $(ip netns pids "$(ns_of "$1")"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = rds-bpf ] && echo "$p"
-	done
-	true	# the namespace's last process may be another
-}
-
 engine_stop() {	# engine_stop A|B kill|unload
 	if [ "$2" = kill ]; then
 		kill -9 "$(engine_pid "$1")"
