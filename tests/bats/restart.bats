@@ -348,7 +348,7 @@ restart_during() {
 }
 
 @test "engine of the receiver killed -9 during a transfer of 20000 datagrams to a slow reader: none lost, duplicated or misordered" {
-	skip "not built: the receiving engine's TCP acknowledges what it has not yet written into the application's stream, and RDS/TCP carries no acknowledgement of delivery, so what the killed engine held past the stream is lost (docs/design.md, Engine restart; the first loss at index 13199 of 20000 in one run)"
+	skip "not built: the receiving engine's TCP acknowledges what it has not yet written into the application's stream, and RDS/TCP carries no acknowledgement of delivery (the kernel's never sends one), so what the killed engine held past the stream is lost; what one between two rds-bpf engines would take: docs/design.md, Engine restart, 'Why the receiver's engine killed with a slow reader still loses' (the first loss at index 13199 of 20000 in one run)"
 	restart_during B kill 20000 2500
 }
 
