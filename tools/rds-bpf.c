@@ -155,7 +155,7 @@ static int do_load(int argc, char **argv, bool reload)
 	/* the first transport, tcp, is the default */
 	struct rdsb_engine_cfg cfg = { .tp = rdsb_transports[0], .max_paths = RDS_MPATH_WORKERS,
 				       .ctl_gid = (gid_t)-1 };
-	bool fg = false;
+	bool fg = false, running;
 	struct ready r = { .fd = -1 };
 	int c, fd, pipefd[2];
 	unsigned int ntopt;
@@ -239,18 +239,20 @@ static int do_load(int argc, char **argv, bool reload)
 		fprintf(stderr, "rds-bpf load: needs root (CAP_NET_ADMIN and CAP_BPF); hint: sudo rds-bpf load\n");
 		return 1;
 	}
+	/* one that does not take the connection in time (stopped) runs too */
 	fd = rdsb_engine_connect();
+	running = fd >= 0 || errno == EAGAIN;
+	if (fd >= 0)
+		close(fd);
 	if (reload) {
 		int err;
 
-		if (fd < 0)
+		if (!running)
 			return cli_not_loaded("reload", false);
-		close(fd);
 		err = stop_engine("reload");
 		if (err)
 			return err;
-	} else if (fd >= 0) {
-		close(fd);
+	} else if (running) {
 		fprintf(stderr, "rds-bpf load: an engine is already running in this network namespace\n");
 		return RDSB_ENGINE_RUNNING;
 	}

@@ -115,6 +115,9 @@ teardown() { teardown_hosts; }
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"engine not answering: no reply within 10 s"* ]]
 	[ "$SECONDS" -ge 9 ] && [ "$SECONDS" -lt 20 ]
+	# a second load finds it there, stopped or not
+	run in_host A timeout 30 "$RDSB_BIN" --timeout 1 load
+	[ "$status" -eq 4 ]
 	run in_host A "$RDSB_BIN" --timeout 0 status
 	[ "$status" -eq 2 ]
 	kill -CONT "$pid"
