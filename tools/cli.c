@@ -60,6 +60,15 @@ int cli_refused(const char *cmd, int err)
 	return EXIT_RUNTIME;
 }
 
+int cli_timeout_ms = RDSB_CLI_TIMEOUT_MS;
+
+int cli_not_answering(const char *cmd)
+{
+	fprintf(stderr, "rds-bpf %s: engine not answering: no reply within %g s; hint: the engine of this network namespace is stopped or stuck (see its log; a stopped one goes on with kill -CONT, a stuck one is replaced by kill -9 and rds-bpf load)\n",
+		cmd, cli_timeout_ms / 1000.0);
+	return EXIT_RUNTIME;
+}
+
 bool cli_extra_args(const char *cmd, int argc, char **argv)
 {
 	if (optind >= argc)

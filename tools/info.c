@@ -402,6 +402,8 @@ int rdsb_cmd_info(int argc, char **argv)
 	fd = rdsb_socket(AF_RDS, SOCK_SEQPACKET, 0);
 	if (fd < 0 && errno == EPERM)
 		return cli_refused("info", errno);
+	if (fd < 0 && errno == ETIMEDOUT)
+		return cli_not_answering("info");
 	if (fd < 0)
 		return cli_not_loaded("info", json);
 	if (fstat(fd, &st) == 0)
@@ -416,6 +418,10 @@ int rdsb_cmd_info(int argc, char **argv)
 		err = sections[i].optname ? fetch(fd, sections[i].optname, &data, &b) : 0;
 		if (err == -ENOPROTOOPT && sections[i].optname == RDS6_INFO_IB_CONNECTIONS)
 			err = 0;	/* not the ib transport: no IB connections */
+		if (err == -ETIMEDOUT) {
+			rc = cli_not_answering("info");
+			break;
+		}
 		if (err) {
 			fprintf(stderr, "rds-bpf info: cannot read source %d: %s\n", sections[i].optname,
 				strerror(-err));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <rds-bpf/rds.h>
 #include "../user/common/addr.h"
+#include "cli.h"
 
 #define NSOCKETS 8
 
@@ -91,6 +92,8 @@ int rdsb_cmd_ping(int argc, char **argv)
 	for (int i = 0; i < NSOCKETS; i++) {
 		fds[i] = rdsb_socket(AF_RDS, SOCK_SEQPACKET, 0);
 		if (fds[i] < 0 || rdsb_bind(fds[i], (struct sockaddr *)&src, slen)) {
+			if (errno == ETIMEDOUT)
+				return cli_not_answering("ping");
 			fprintf(stderr, "rds-bpf ping: %s: %s%s\n", fds[i] < 0 ? "socket" : "bind", strerror(errno),
 				errno == EAFNOSUPPORT ? " (is the engine loaded? rds-bpf load)" : "");
 			return 1;

@@ -10,17 +10,19 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "../user/common/ctl_proto.h"
 #include "../user/common/log.h"
 #include "../user/engine/engine.h"
+#include "../user/lib/lib.h"
 #include "cli.h"
 #include "out.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rds-bpf [-v|-vv] COMMAND [OPTIONS]\n"
+		"usage: rds-bpf [-v|-vv] [--timeout SECONDS] COMMAND [OPTIONS]\n"
 		"  load [--paths N] [--transport tcp|xdp|ib] [--dev IFACE|RDMADEV] [--mode native|skb] [--bpf|--no-bpf]\n"
 		"       [--sk-msg] [--foreground] [--log FILE] [--group NAME]\n"
 		"                 start the RDS engine of this network namespace\n"
@@ -40,25 +42,10 @@ static void usage(FILE *f)
 		"                 rds-stress: passive side, or active side against PEER (stress --help)\n"
 		"  features [-j [-p]]  what this kernel offers rds-bpf, and the data path it gets\n"
 		"  --version      versions of rds-bpf, libbpf and libxdp\n"
+		"--timeout: how long a command waits for the engine to answer (default 10 s).\n"
 		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine;\n"
 		"load: 4 an engine already runs here, 5 the engine's event loop failed.\n"
 		"See rds-bpf(8).\n");
-}
-
-static int ctl_connect(void)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME));
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -1;
-	memcpy(sun.sun_path + 1, RDSB_CTL_NAME, strlen(RDSB_CTL_NAME));
-	if (connect(fd, (struct sockaddr *)&sun, len) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 struct ready {
@@ -168,7 +155,7 @@ static int do_load(int argc, char **argv, bool reload)
 	/* the first transport, tcp, is the default */
 	struct rdsb_engine_cfg cfg = { .tp = rdsb_transports[0], .max_paths = RDS_MPATH_WORKERS,
 				       .ctl_gid = (gid_t)-1 };
-	bool fg = false;
+	bool fg = false, running;
 	struct ready r = { .fd = -1 };
 	int c, fd, pipefd[2];
 	unsigned int ntopt;
@@ -252,18 +239,20 @@ static int do_load(int argc, char **argv, bool reload)
 		fprintf(stderr, "rds-bpf load: needs root (CAP_NET_ADMIN and CAP_BPF); hint: sudo rds-bpf load\n");
 		return 1;
 	}
-	fd = ctl_connect();
+	/* one that does not take the connection in time (stopped) runs too */
+	fd = rdsb_engine_connect();
+	running = fd >= 0 || errno == EAGAIN;
+	if (fd >= 0)
+		close(fd);
 	if (reload) {
 		int err;
 
-		if (fd < 0)
+		if (!running)
 			return cli_not_loaded("reload", false);
-		close(fd);
 		err = stop_engine("reload");
 		if (err)
 			return err;
-	} else if (fd >= 0) {
-		close(fd);
+	} else if (running) {
 		fprintf(stderr, "rds-bpf load: an engine is already running in this network namespace\n");
 		return RDSB_ENGINE_RUNNING;
 	}
@@ -297,39 +286,32 @@ static int do_load(int argc, char **argv, bool reload)
 	return 0;
 }
 
+/* One request; its reply's text (status) into *text. 0, or -ENOENT (no
+ * engine), -ETIMEDOUT (it does not answer) or the engine's -errno. */
 static int request(uint32_t op, uint32_t arg, char **text)
 {
 	struct rdsb_ctl_req req = { .op = op, .arg = arg };
-	struct rdsb_ctl_rep *rep;
+	struct rdsb_ctl_rep rep;
 	char *buf = malloc(RDSB_CTL_MAX_REPLY + 1);
-	int fd = ctl_connect();
-	ssize_t n;
+	int fd = rdsb_engine_connect();
+	size_t got = 0;
+	int err;
 
 	if (fd < 0 || !buf) {
+		err = fd < 0 && errno == EAGAIN ? -ETIMEDOUT : -ENOENT;
 		free(buf);
 		if (fd >= 0)
 			close(fd);
-		return -ENOENT;
+		return err;
 	}
-	if (send(fd, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req) ||
-	    (n = recv(fd, buf, RDSB_CTL_MAX_REPLY, 0)) < (ssize_t)sizeof(*rep)) {
-		close(fd);
-		free(buf);
-		return -EIO;
+	err = rdsb_ctl_xfer(fd, &req, &rep, buf, RDSB_CTL_MAX_REPLY, &got);
+	if (!err && text) {
+		buf[got] = 0;
+		*text = strdup(buf);
 	}
-	rep = (struct rdsb_ctl_rep *)buf;
-	if (rep->err) {
-		int err = rep->err;
-
-		close(fd);
-		free(buf);
-		return -err;
-	}
-	buf[n] = 0;
-	if (text)
-		*text = strdup(buf + sizeof(*rep));
-	if (op == RDSB_CTL_UNLOAD) {
-		/* the engine closes us when it has drained and removed its pins */
+	if (!err && op == RDSB_CTL_UNLOAD) {
+		/* the engine closes us when it has drained and removed its pins
+		 * (or the timeout ends this wait: stop_engine waits on) */
 		char c;
 
 		while (recv(fd, &c, 1, 0) > 0)
@@ -337,7 +319,7 @@ static int request(uint32_t op, uint32_t arg, char **text)
 	}
 	close(fd);
 	free(buf);
-	return 0;
+	return err == -EPIPE ? -EIO : err;
 }
 
 static int do_unload(int argc, char **argv)
@@ -357,25 +339,33 @@ static int do_unload(int argc, char **argv)
 static int stop_engine(const char *cmd)
 {
 	int err = request(RDSB_CTL_UNLOAD, 0, NULL);
+	struct timespec t;
+	time_t end;
 
 	if (err == -ENOENT) {
 		printf("rds-bpf: nothing loaded in this network namespace\n");
 		return 0;
 	}
+	if (err == -ETIMEDOUT)
+		return cli_not_answering(cmd);
 	if (err)
 		return cli_refused(cmd, -err);
 	/* wait for the control socket to go: the engine has drained (at most
 	 * RDSB_DRAIN_MS) and exited */
-	for (int i = 0; i < RDSB_DRAIN_MS / 10 + 500; i++) {
-		int fd = ctl_connect();
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	end = t.tv_sec + RDSB_DRAIN_MS / 1000 + 5;
+	do {
+		int fd = rdsb_engine_connect();
 
-		if (fd < 0) {
+		if (fd < 0 && errno != EAGAIN) {
 			printf("rds-bpf: engine unloaded\n");
 			return 0;
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		usleep(10000);
-	}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec < end);
 	fprintf(stderr, "rds-bpf %s: the engine did not exit within %d s\n", cmd, RDSB_DRAIN_MS / 1000 + 5);
 	return 1;
 }
@@ -405,6 +395,8 @@ static int do_status(int argc, char **argv)
 
 	if (err == -EPERM)
 		return cli_refused("status", -err);
+	if (err == -ETIMEDOUT)
+		return cli_not_answering("status");
 	if (err < 0)
 		return cli_not_loaded("status", json);
 	if (pretty)
@@ -424,7 +416,16 @@ int main(int argc, char **argv)
 			rdsb_verbosity = 1;
 		else if (!strcmp(argv[i], "-vv"))
 			rdsb_verbosity = 2;
-		else if (!strcmp(argv[i], "--version")) {
+		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			char *end;
+			double secs = strtod(argv[++i], &end);
+
+			if (*end || !(secs > 0 && secs <= 86400)) {
+				fprintf(stderr, "rds-bpf: --timeout takes seconds (more than 0, at most 86400)\n");
+				return EXIT_USAGE;
+			}
+			cli_timeout_ms = (int)(secs * 1000 + 0.5);
+		} else if (!strcmp(argv[i], "--version")) {
 			cli_version();
 			return 0;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -440,6 +441,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	rdsb_ctl_timeout_ms = cli_timeout_ms;
 	optind = 1;
 	if (!strcmp(argv[i], "load"))
 		return do_load(argc - i, argv + i, false);

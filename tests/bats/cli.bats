@@ -92,3 +92,33 @@ teardown() { teardown_hosts; }
 	[ "$status" -eq 0 ]
 	in_host A "$RDSB_BIN" status | grep -q 'userspace path'
 }
+
+@test "an engine that takes requests and never answers (stopped): status, info, ping and unload fail in one line within --timeout, exit 1" {
+	local pid
+	pid=$(engine_pid A)
+	[ -n "$pid" ]
+	kill -STOP "$pid"
+	for cmd in status info "ping -c 1 $ADDR_B" unload; do
+		SECONDS=0
+		# shellcheck disable=SC2086
+		run in_host A timeout 30 "$RDSB_BIN" --timeout 1 $cmd
+		echo "$cmd ($SECONDS s): $output"
+		kill -0 "$pid"	# the timeout gave up on the engine; nothing killed it
+		[ "$status" -eq 1 ]
+		[ "${#lines[@]}" -eq 1 ]
+		[[ "$output" == "rds-bpf ${cmd%% *}: engine not answering: no reply within 1 s; hint: "* ]]
+		[ "$SECONDS" -lt 10 ]
+	done
+	# the default bound, 10 s
+	SECONDS=0
+	run in_host A timeout 30 "$RDSB_BIN" status
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"engine not answering: no reply within 10 s"* ]]
+	[ "$SECONDS" -ge 9 ] && [ "$SECONDS" -lt 20 ]
+	# a second load finds it there, stopped or not
+	run in_host A timeout 30 "$RDSB_BIN" --timeout 1 load
+	[ "$status" -eq 4 ]
+	run in_host A "$RDSB_BIN" --timeout 0 status
+	[ "$status" -eq 2 ]
+	kill -CONT "$pid"
+}

@@ -55,6 +55,14 @@ engine_transport() {	# engine_transport A|B: tcp or xdp
 }
 
 pins() { echo "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$(ns_of "$1")")"; }
+engine_pid() {	# engine_pid A|B
+	local p
+	for p in $(ip netns pids "$(ns_of "$1")"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = rds-bpf ] && echo "$p"
+	done
+	true	# the namespace's last process may be another
+}
+
 ns_of() { case $1 in A) echo "$NS_A" ;; B) echo "$NS_B" ;; esac; }
 
 # tcppath A|B: the entries in use of rdsb_tcppath, as JSON values

@@ -320,10 +320,6 @@ reset_paths() {
 	tcppath A | jq -e 'all(.[]; .state == 1) and ([.[].cookie] | unique | length) == 8'
 }
 
-engine_pid() {	# engine_pid A|B: the pid of that host's engine
-	ps -o pid=,comm= -p "$(ip netns pids "$(ns_of "$1")" | paste -sd,)" | awk '$2 == "rds-bpf" { print $1 }'
-}
-
 # The engine's path sockets on A are shut for writing under it, with B's
 # engine stopped so that nothing tells A before its sender goes on: every
 # write on them fails with EPIPE. On the sk_msg path (--bpf --sk-msg) that

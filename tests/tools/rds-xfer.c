@@ -11,7 +11,8 @@
  *                 [--nonblock] [--sndbuf BYTES] [-t TIMEOUT_S] [--linger MS]
  *                 [--pause-at N:FILE]
  *   rds-xfer recv -b LADDR:LPORT -n COUNT [-s MIN:MAX] [-S SEED] [-t TIMEOUT_S]
- *                 [--rcvbuf BYTES] [--senders K] [--hold MS] [--hold-until FILE]
+ *                 [--rcvbuf BYTES] [--rcvbuf-force BYTES] [--senders K] [--hold MS]
+ *                 [--hold-until FILE]
  *                 [--ready FILE]
  *   rds-xfer echo -b LADDR:LPORT [-n COUNT] [-t TIMEOUT_S] [--ready FILE]
  *   rds-xfer pingpong -b LADDR:LPORT -d DADDR:DPORT -n COUNT -s SIZE [-t TIMEOUT_S]
@@ -58,7 +59,7 @@
 static struct {
 	const char *bind, *dest, *ready, *pause_file, *hold_file;
 	long pause_at;
-	long count, sndbuf, rcvbuf, senders, hold_ms, linger_ms, timeout_s;
+	long count, sndbuf, rcvbuf, rcvbuf_force, senders, hold_ms, linger_ms, timeout_s;
 	uint32_t min, max;
 	uint64_t seed;
 	int nonblock;
@@ -154,6 +155,9 @@ static int open_bound(void)
 		die("setsockopt(SO_SNDBUF)");
 	if (o.rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ o.rcvbuf }, sizeof(int)))
 		die("setsockopt(SO_RCVBUF)");
+	/* past rmem_max (root): a receiver that holds more than it reads */
+	if (o.rcvbuf_force > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ o.rcvbuf_force }, sizeof(int)))
+		die("setsockopt(SO_RCVBUFFORCE)");
 	if (o.timeout_s > 0) {
 		struct timeval tv = { .tv_sec = o.timeout_s };
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
@@ -465,6 +469,7 @@ static __attribute__((noreturn)) void usage(void)
 {
 	fprintf(stderr, "usage: rds-xfer send|recv|echo|pingpong -b LADDR:LPORT [-d DADDR:DPORT] [-n COUNT]\n"
 			"  [-s MIN:MAX|SIZE] [-S SEED] [-t TIMEOUT_S] [--nonblock] [--sndbuf B] [--rcvbuf B]\n"
+			"  [--rcvbuf-force B]\n"
 			"  [--senders K] [--hold MS] [--hold-until FILE] [--ready FILE] [--linger MS]\n"
 			"  [--pause-at N:FILE]\n"
 			"  (see the source header)\n");
@@ -487,7 +492,7 @@ int main(int argc, char **argv)
 		{ "rcvbuf", required_argument, 0, 'R' }, { "senders", required_argument, 0, 'K' },
 		{ "hold", required_argument, 0, 'H' }, { "ready", required_argument, 0, 'r' },
 		{ "linger", required_argument, 0, 'L' }, { "pause-at", required_argument, 0, 'P' },
-		{ "hold-until", required_argument, 0, 'U' },
+		{ "hold-until", required_argument, 0, 'U' }, { "rcvbuf-force", required_argument, 0, 'F' },
 		{ 0, 0, 0, 0 }
 	};
 	if (argc < 2)
@@ -504,6 +509,7 @@ int main(int argc, char **argv)
 		case 'N': o.nonblock = 1; break;
 		case 'W': o.sndbuf = num(optarg); break;
 		case 'R': o.rcvbuf = num(optarg); break;
+		case 'F': o.rcvbuf_force = num(optarg); break;
 		case 'K': o.senders = num(optarg); break;
 		case 'H': o.hold_ms = num(optarg); break;
 		case 'U': o.hold_file = optarg; break;

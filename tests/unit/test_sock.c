@@ -7,9 +7,10 @@
  * congestion accounting (congested above rcvbuf, clear
  * below half of it, counted as the application reads), the bit cleared
  * when a congested socket closes (kept when the engine stops), the hard limit at which a path
- * stalls, resumed after the batch in which the application read, and the
- * senders held on a full connection, read again as it has room, and the
- * connection a socket's sends take again while the destination stays.
+ * stalls, resumed after the batch in which the application read, what a
+ * stopping engine holds written into the stream whole, the senders held
+ * on a full connection, read again as it has room, and the connection a
+ * socket's sends take again while the destination stays.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -286,6 +287,36 @@ static void test_hard_limit_stalls_a_path(void **state)
 	p->ev.fd = -1;
 }
 
+/* An engine that stops with more for a socket than its stream holds (the
+ * application did not read within the drain's limit) writes all of it into
+ * the stream, which the application keeps: none of it is freed with the
+ * socket. */
+static void test_stop_writes_what_it_holds(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	unsigned int n = 0;
+	size_t unread;
+
+	(void)state;
+	while (n < 12 && deliver(s, 1 << 20))
+		n++;
+	assert_int_equal(n, 12);
+	assert_true(s->rx_q_bytes > 0);	/* past the stream */
+	eng.stopping = true;
+	rdsb_socks_flush_stopping(&eng);
+	assert_true(list_empty(&s->rx_q));
+	assert_int_equal(s->rx_q_bytes, 0);
+	unread = (size_t)n * (RDS_HEADER_SIZE + (1 << 20));
+	while (unread) {
+		int avail = 0;
+
+		assert_int_equal(ioctl(s->app_fd, FIONREAD, &avail), 0);
+		assert_true(avail > 0 && (size_t)avail <= unread);
+		app_read(s, (size_t)avail);
+		unread -= (size_t)avail;
+	}
+}
+
 /* The application sends a datagram of LEN bytes to B:4000 as the library
  * does (counted in its shared page, written on its stream), and the engine
  * reads the stream as epoll would have it. */
@@ -508,6 +539,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_clears_congestion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stopping_engine_leaves_congestion, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hard_limit_stalls_a_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_writes_what_it_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 	};
 	return mock_run_tests(tests);

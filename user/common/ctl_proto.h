@@ -67,6 +67,16 @@ struct rdsb_ctl_rep {
 };
 
 #define RDSB_CTL_MAX_REPLY	(256 * 1024)
+
+/* librdsb: a connection to this namespace's engine, or -1 (errno EAGAIN:
+ * it did not take the connection within rdsb_ctl_timeout_ms). */
+int rdsb_engine_connect(void);
+/* How long a control request waits for the engine, in ms: its connection
+ * and its reply (0: as long as it takes). Applications wait, as a call
+ * blocked in the kernel waits; the command line bounds it (rds-bpf
+ * --timeout), so that an engine that took the connection and never answers
+ * (stopped, stuck) fails the command with ETIMEDOUT. */
+extern int rdsb_ctl_timeout_ms;
 #define RDSB_HOLD_SECONDS	60
 /* `rds-bpf unload` (and SIGTERM): the engine sends what applications wrote
  * and waits for the peers' acknowledgements at most this long */

@@ -549,6 +549,16 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 	}
 }
 
+void rdsb_conns_stop(struct rdsb_engine *e)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item)
+		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+			if (c->paths[i].state == RDSB_PATH_UP)
+				rdsb_path_drop(e, &c->paths[i], "the engine stops");
+}
+
 bool rdsb_conns_drained(const struct rdsb_engine *e)
 {
 	const struct rdsb_conn *c;

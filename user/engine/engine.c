@@ -193,12 +193,17 @@ static void note_rebind(struct rdsb_engine *e)
 /* Unload (or SIGTERM) drains, bounded by RDSB_DRAIN_MS: applications take
  * their sockets to the next engine, and this one stays while what they
  * wrote to it is read and sent and not yet acknowledged by the peers, or
- * what the peers sent is not yet written into the applications' streams. */
+ * what the peers sent is not yet written into the applications' streams.
+ * Its ports are marked congested first, so that the peers' senders wait
+ * for the next engine's map: what their TCP acknowledges to this one must
+ * be read before it goes, and a drain that runs into its limit (a peer
+ * unreachable, a slow reader) must not have let them send on meanwhile. */
 static void drain_start(struct rdsb_engine *e)
 {
 	note_rebind(e);
 	e->draining = true;
 	e->drain_until = e->now + RDSB_DRAIN_MS * 1000000ull;
+	e->rx_wait = rdsb_socks_close_rx(e);
 	rdsb_socks_drain_start(e);
 }
 
@@ -210,16 +215,9 @@ static bool drained(struct rdsb_engine *e)
 		pr_warn("rds-bpf: unload: not drained after %u ms: stopping anyway\n", RDSB_DRAIN_MS);
 		return true;
 	}
+	/* the map that congests the ports is acknowledged too */
 	if (!rdsb_socks_drained(e) || !rdsb_conns_drained(e))
 		return false;
-	if (!e->rx_closing) {
-		/* what the applications sent is acknowledged; the peers may
-		 * still send: what their TCP acknowledged must be read before
-		 * the engine goes, so they are told to send nothing more (the
-		 * map goes out and is acknowledged before drained again) */
-		e->rx_wait = rdsb_socks_close_rx(e);
-		return false;
-	}
 	rdsb_counters_read(e, c);
 	if (c[RDSB_C_RX_MSGS] != e->rx_seen || !e->rx_quiet_at) {
 		e->rx_seen = c[RDSB_C_RX_MSGS];
@@ -449,7 +447,12 @@ out:
 		e->stopping = true;
 		e->rebind_until = 0;
 		rdsb_held_release(e, NULL);
+		/* a drain cut short by its limit: what the paths' TCP
+		 * acknowledged is read (their shutdown reads it), and it and
+		 * what waits for a slow reader go into the streams */
+		rdsb_conns_stop(e);
 		settle(e);
+		rdsb_socks_flush_stopping(e);
 		list_for_each_entry_safe(s, ts2, &e->socks, item)
 			rdsb_sock_close(e, s);
 		settle(e);

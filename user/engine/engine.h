@@ -462,6 +462,8 @@ void rdsb_socks_reap(struct rdsb_engine *e);
  * every stream read to its end and every delivery written into it. */
 void rdsb_socks_drain_start(struct rdsb_engine *e);
 bool rdsb_socks_drained(struct rdsb_engine *e);
+/* The engine stops: every socket's deliveries into its stream, whole. */
+void rdsb_socks_flush_stopping(struct rdsb_engine *e);
 void rdsb_socks_shut(struct rdsb_engine *e);
 /* Then every bound port is marked congested for good: the peers' senders
  * wait (for the next engine's map) and send this one nothing more. False
@@ -527,6 +529,9 @@ void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next);
 /* Nothing queued or unacknowledged on any path (unload waits for it). */
 bool rdsb_conns_drained(const struct rdsb_engine *e);
+/* The engine stops: every path that is up is marked to go, so that its
+ * shutdown reads what its TCP acknowledged into the sockets. */
+void rdsb_conns_stop(struct rdsb_engine *e);
 void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h);
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot);
 void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t faddr[16], uint16_t dport);

@@ -6,6 +6,7 @@
  * queue with its receive-buffer accounting, and the local congestion bit.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <linux/sockios.h>
 #include <stdio.h>
@@ -1072,6 +1073,31 @@ bool rdsb_socks_drained(struct rdsb_engine *e)
 				   (e->tp->sock_delivered(e, s) && rdsb_sock_stream_bytes(e, s))))
 			return false;
 	return true;
+}
+
+/* What the engine holds for a socket when it stops (its drain cut short
+ * by a reader slower than the limit) was acknowledged to the peers, who
+ * forget it: it goes into the stream whole, the stream's buffer grown to
+ * hold it (at most hard_limit, and what the paths' TCP held), since the
+ * application keeps the stream and reads it before the next engine's.
+ * On the sockmap path the outbox delivers into the socket's sockmap
+ * queue, which goes with the engine's maps: nothing to gain there. */
+void rdsb_socks_flush_stopping(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s;
+
+	list_for_each_entry(s, &e->socks, item) {
+		uint64_t want = 2 * ((uint64_t)STREAM_BUF + s->rx_q_bytes);
+		int buf = want < INT_MAX / 2 ? (int)want : INT_MAX / 2;
+
+		if (s->closed || list_empty(&s->rx_q) || e->tp->sock_out(e, s) >= 0)
+			continue;
+		setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+		rdsb_sock_flush(e, s);
+		if (!list_empty(&s->rx_q))
+			pr_warn("rds-bpf: socket %u: %llu bytes of deliveries lost at the stop\n", s->id,
+				(unsigned long long)s->rx_q_bytes);
+	}
 }
 
 bool rdsb_socks_close_rx(struct rdsb_engine *e)

@@ -203,7 +203,6 @@ void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's chil
 /* socket.c: the engine's control channel, and its OPEN (or ATTACH) reply's
  * fds, in order (ctl_proto.h); the last two only on the sk_msg send path */
 enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_FDS };
-int rdsb_engine_connect(void);
 int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport);
 int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
 		  size_t *got);

@@ -136,6 +136,8 @@ int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, v
 			n = sys_recvmsg(ctl, &mh, 0);
 		while (n < 0 && errno == EINTR);
 	}
+	if (n < 0 && errno == EAGAIN)
+		return -ETIMEDOUT;	/* rdsb_ctl_timeout_ms */
 	if (n < (ssize_t)sizeof(*rep))
 		return -EPIPE;
 	*got = (size_t)n - sizeof(*rep);
@@ -160,17 +162,31 @@ int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ct
 	return rdsb_ctl_call_data(s, req, rep, NULL, 0, &got);
 }
 
+int rdsb_ctl_timeout_ms;
+
 int rdsb_engine_connect(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME));
+	struct timeval tv = { .tv_sec = rdsb_ctl_timeout_ms / 1000, .tv_usec = rdsb_ctl_timeout_ms % 1000 * 1000 };
 	int fd = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
+	/* the send timeout bounds the connect too: a stopped engine's
+	 * listening socket whose backlog is full makes it wait */
+	if (rdsb_ctl_timeout_ms &&
+	    (sys_setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	     sys_setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))) {
+		sys_close(fd);
+		return -1;
+	}
 	memcpy(sun.sun_path + 1, RDSB_CTL_NAME, strlen(RDSB_CTL_NAME));
 	if (sys_connect(fd, &sun, len) < 0) {
+		int err = errno;
+
 		sys_close(fd);
+		errno = err;
 		return -1;
 	}
 	return fd;
@@ -198,6 +214,8 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 	do
 		n = sys_recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return -ETIMEDOUT;	/* rdsb_ctl_timeout_ms */
 	if (n < (ssize_t)sizeof(rep))
 		return -EAFNOSUPPORT;
 	if (rep.err)
@@ -313,7 +331,7 @@ int rdsb_socket(int domain, int type, int protocol)
 	if (ctl < 0) {
 		/* as on a kernel without RDS; `rds-bpf load` starts the engine */
 		free(s);
-		errno = EAFNOSUPPORT;
+		errno = errno == EAGAIN ? ETIMEDOUT : EAFNOSUPPORT;
 		return -1;
 	}
 	nfds = rdsb_engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
