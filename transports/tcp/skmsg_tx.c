@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -253,6 +254,26 @@ static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
 	return tcp_of(e)->txpath && p->state == RDSB_PATH_UP && p->conn->npaths && !p->conn->loopback && p->ev.fd >= 0;
 }
 
+/* A record left corked (MSG_MORE) for a waiter that never pushed it (the
+ * waiter was killed, or handed its datagram to the engine instead): pushed
+ * out, and the waiters' count, which a killed one leaves too high, starts
+ * again. False when an application holds the lock: the timer comes back. */
+static bool push_corked(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_txpath *t = txp(e, p);
+	int on = 1;
+
+	if (!__atomic_load_n(&t->corked, __ATOMIC_RELAXED))
+		return true;
+	if (!rdsb_txlock_try(t))
+		return false;
+	setsockopt(p->ev.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));	/* pushes pending frames */
+	t->corked = 0;
+	__atomic_store_n(&t->waiting, 0, __ATOMIC_RELAXED);
+	rdsb_txunlock(t);
+	return true;
+}
+
 /* Copies of what applications sent on a path's last socket may be unread:
  * each goes into the retransmissions, in sequence order, before anything is
  * written on the path's new socket. Read from the transport's timer, not
@@ -274,8 +295,12 @@ void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 			struct rdsb_path *p = &c->paths[i];
 
-			if (p->t_data && tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP)
+			if (!p->t_data)
+				continue;
+			if (tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP)
 				tcp_path(p)->copies_pending = false;
+			if (tcp_path(p)->direct && !push_corked(e, p) && e->now + COPIES_READ_NS < *next)
+				*next = e->now + COPIES_READ_NS;
 		}
 }
 

@@ -8,6 +8,13 @@
  * steps; it gives up when the holder is dead or after a second, and the
  * datagram goes through the engine, which resets the path and takes the
  * lock back (rdsb_direct_begin).
+ *
+ * Waiters count themselves in waiting, so that the holder can leave its
+ * record corked (MSG_MORE) for the next one to push with its own: records
+ * sent while others wait share TCP segments. A waiter killed while it waits
+ * leaves the count too high; the engine's timer pushes what stays corked
+ * and clears the count (tcp_skmsg_push_corked), and a waiter never takes
+ * the count below 0.
  */
 #ifndef RDSB_TXLOCK_H
 #define RDSB_TXLOCK_H
@@ -36,21 +43,37 @@ static inline bool rdsb_txlock_holder_dead(const struct rdsb_txpath *t)
 	return owner && kill(owner, 0) < 0 && errno == ESRCH;
 }
 
+static inline void rdsb_txlock_unwait(struct rdsb_txpath *t)
+{
+	uint32_t n = __atomic_load_n(&t->waiting, __ATOMIC_RELAXED);
+
+	while (n && !__atomic_compare_exchange_n(&t->waiting, &n, n - 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 /* False: not taken (the holder died, or held it for a second). */
 static inline bool rdsb_txlock(struct rdsb_txpath *t)
 {
+	bool got = false;
+
+	if (rdsb_txlock_try(t))
+		return true;
+	__atomic_add_fetch(&t->waiting, 1, __ATOMIC_RELAXED);
 	for (unsigned int i = 0; i < 64 + 50000; i++) {
-		if (rdsb_txlock_try(t))
-			return true;
+		if (rdsb_txlock_try(t)) {
+			got = true;
+			break;
+		}
 		if (i < 64) {
 			sched_yield();
 			continue;
 		}
 		if (rdsb_txlock_holder_dead(t))
-			return false;
+			break;
 		usleep(20);
 	}
-	return false;
+	rdsb_txlock_unwait(t);
+	return got;
 }
 
 static inline void rdsb_txunlock(struct rdsb_txpath *t)

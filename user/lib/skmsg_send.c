@@ -8,7 +8,10 @@
  * on the send socket, which rdsb_txmsg numbers and redirects into the path
  * socket, under the path's lock. The program tells the engine what went
  * out; the engine reads the copy from the ring when it gets to it, so a
- * send costs no second write and no engine wakeup. Whenever that is not
+ * send costs no second write and no engine wakeup. A sender that others
+ * wait behind leaves its record corked (MSG_MORE) for them to push, so that
+ * under load records share TCP segments and a lone send is not delayed.
+ * Whenever that is not
  * possible the datagram goes to the engine as before: no path open to
  * applications (not connected yet, reconnecting, the engine writing its
  * own records), too much unacknowledged, no room in the ring, or an earlier
@@ -72,7 +75,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	struct iovec req = iov[0];	/* the engine's request, if it comes to that */
 	uint32_t rec = RDS_HEADER_SIZE + len, wake, numbered;
 	unsigned int npaths, path;
-	int fslot, lslot;
+	int fslot, lslot, more;
 	ssize_t n;
 
 	if (s->txfd < 0 || !tps || s->lsh->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
@@ -105,8 +108,11 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);
 	numbered = __atomic_load_n(&t->numbered, __ATOMIC_RELAXED);
+	/* another sender waits for the lock: its record goes in the same
+	 * segment as this one, and it pushes both (or the one after it) */
+	more = __atomic_load_n(&t->waiting, __ATOMIC_RELAXED) ? MSG_MORE : 0;
 	do
-		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL);
+		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL | more);
 	while (n < 0 && errno == EINTR && !numbered_since(t, numbered));
 	if (!numbered_since(t, numbered)) {
 		/* rdsb_txmsg refused it (EACCES), or it never ran: whatever
@@ -125,6 +131,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	if (n != (ssize_t)rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
+	t->corked = more ? 1 : 0;
 	t->direct_msgs++;
 	t->direct_bytes += len;
 	rdsb_txunlock(t);
