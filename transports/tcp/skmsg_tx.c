@@ -19,12 +19,14 @@
  * retransmissions, copies included, are written on the new socket.
  */
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,6 +51,12 @@
  * socket's send buffer, so that a send never waits for room there. */
 #define DIRECT_LIMIT (1u << 20)
 #define PATH_SNDBUF (4 << 20)
+/* The redirect's push into a path socket waits for room there with the
+ * path socket's send timeout, not the sender's (SO_SNDTIMEO is not passed
+ * on): the limit above keeps it from waiting at all, and should it wait
+ * anyway (the kernel short of TCP memory), it gives up after this long; the
+ * record is cut short and the engine resets the path and sends it again. */
+#define PUSH_WAIT_S 1
 
 static uint32_t txindex(const struct rdsb_path *p)
 {
@@ -309,11 +317,13 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 {
 	uint32_t idx = txindex(p);
 	uint64_t fd = (uint64_t)p->ev.fd;
-	int buf = PATH_SNDBUF;
+	struct timeval push_wait = { .tv_sec = PUSH_WAIT_S };
+	int buf = PATH_SNDBUF, outq = 0;
 
 	if (tcp_of(e)->tx_owner[idx] && tcp_of(e)->tx_owner[idx] != p)
 		return;	/* the same peer from another local address: one of them */
 	setsockopt(p->ev.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	setsockopt(p->ev.fd, SOL_SOCKET, SO_SNDTIMEO, &push_wait, sizeof(push_wait));
 	if (bpf_map_update_elem(tcp_of(e)->txsk_fd, &idx, &fd, BPF_ANY)) {
 		pr_debug("rds-bpf: path %u: not open to applications: %s\n", p->index, strerror(errno));
 		return;
@@ -323,7 +333,10 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 	t->epoch = txs(e, p)->epoch = tcp_path(p)->epoch;
 	t->reset = 0;
 	t->limit = DIRECT_LIMIT;
-	t->acked = tcp_path(p)->written;
+	/* what the engine wrote and TCP holds still counts against the limit */
+	if (ioctl(p->ev.fd, SIOCOUTQ, &outq) < 0 || outq < 0)
+		outq = 0;
+	t->acked = tcp_path(p)->written > (uint64_t)outq ? tcp_path(p)->written - (uint64_t)outq : 0;
 	tcp_of(e)->txpath[(uint32_t)p->conn->fslot * RDS_MPATH_WORKERS].npaths = p->conn->npaths;
 	tcp_of(e)->tx_owner[idx] = p;
 	tcp_path(p)->direct = true;
