@@ -19,6 +19,7 @@
  * retransmissions, copies included, are written on the new socket.
  */
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <errno.h>
 #include <signal.h>
@@ -312,6 +313,24 @@ void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next)
 		}
 }
 
+/* How much more the path socket can queue (SO_MEMINFO), for the senders'
+ * charges from now on: read before the socket, the charges of records the
+ * socket holds already count twice, never none. Without the lock: a sender
+ * charges its record after pushing it. */
+static void look_room(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_txpath *t = txp(e, p);
+	uint64_t charged = __atomic_load_n(&t->charged, __ATOMIC_ACQUIRE);
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+	uint64_t room = 0;
+
+	if (!getsockopt(p->ev.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) &&
+	    mem[SK_MEMINFO_SNDBUF] > mem[SK_MEMINFO_WMEM_QUEUED])
+		room = mem[SK_MEMINFO_SNDBUF] - mem[SK_MEMINFO_WMEM_QUEUED];
+	__atomic_store_n(&t->room, charged + room, __ATOMIC_RELEASE);
+}
+
 /* Called with the lock held, when the engine has nothing of its own left. */
 static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_txpath *t)
 {
@@ -386,6 +405,7 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 	if (tcp_path(p)->direct) {
 		t->written = txs(e, p)->written = tcp_path(p)->written;
 		txs(e, p)->next_tx_seq = p->next_tx_seq;
+		look_room(e, p);	/* after what the engine wrote */
 		__atomic_store_n(&t->open, idle ? 1 : 0, __ATOMIC_RELEASE);
 	}
 	rdsb_txunlock(t);
@@ -461,6 +481,7 @@ void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked)
 		return;
 	tcp_path(p)->acked = acked;
 	__atomic_store_n(&txp(e, p)->acked, acked, __ATOMIC_RELEASE);
+	look_room(e, p);	/* what TCP acknowledged left the socket */
 }
 
 /* An application left a record half written (its sendmsg was cut short):

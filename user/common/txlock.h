@@ -76,6 +76,17 @@ static inline bool rdsb_txlock(struct rdsb_txpath *t)
 	return got;
 }
 
+/* What a record of rec bytes may add to the path socket's queued memory:
+ * its bytes, and an skb's overhead (2 KiB is more than the kernel charges)
+ * for each segment it may start, with segments of 512 bytes at least. A
+ * push that finds the socket's queue at its send buffer waits for room, and
+ * not with the sender's SO_SNDTIMEO: a record that might wait goes to the
+ * engine instead. */
+static inline uint64_t rdsb_tx_charge(uint32_t rec)
+{
+	return rec + ((uint64_t)rec / 512 + 1) * 2048;
+}
+
 static inline void rdsb_txunlock(struct rdsb_txpath *t)
 {
 	t->owner = 0;

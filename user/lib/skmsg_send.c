@@ -11,11 +11,12 @@
  * send costs no second write and no engine wakeup. A sender that others
  * wait behind leaves its record corked (MSG_MORE) for them to push, so that
  * under load records share TCP segments and a lone send is not delayed.
- * Whenever that is not
- * possible the datagram goes to the engine as before: no path open to
- * applications (not connected yet, reconnecting, the engine writing its
- * own records), too much unacknowledged, no room in the ring, or an earlier
- * request of this socket not yet on the wire (its datagrams stay in order).
+ * Whenever that is not possible the datagram goes to the engine as before:
+ * no path open to applications (not connected yet, reconnecting, the
+ * engine writing its own records), too much unacknowledged, the path socket short of room
+ * (where the kernel's push would wait, deaf to SO_SNDTIMEO), no room in
+ * the ring, or an earlier request of this socket not yet on the wire (its
+ * datagrams stay in order).
  */
 #include <endian.h>
 #include <errno.h>
@@ -25,12 +26,15 @@
 #include "lib.h"
 #include "../common/txlock.h"
 
-/* Under the lock: may this record go out on the path now? */
+/* Under the lock: may this record go out on the path now? Not if the path
+ * socket might not take it at once (rdsb_tx_charge). */
 static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npaths, uint32_t rec)
 {
 	uint64_t unacked = t->written > t->acked ? t->written - t->acked : 0;
 
-	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths && unacked + rec <= t->limit;
+	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths && unacked + rec <= t->limit &&
+	       __atomic_load_n(&t->charged, __ATOMIC_RELAXED) + rdsb_tx_charge(rec) <=
+	       __atomic_load_n(&t->room, __ATOMIC_ACQUIRE);
 }
 
 /* The payload's copy at the ring's head, if the engine has read far
@@ -131,6 +135,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	if (n != (ssize_t)rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
+	__atomic_add_fetch(&t->charged, rdsb_tx_charge(rec), __ATOMIC_RELEASE);
 	t->corked = more ? 1 : 0;
 	t->direct_msgs++;
 	t->direct_bytes += len;
