@@ -322,6 +322,15 @@ socket.socket(fileno=fd).setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, int(sys
 		done
 }
 
+wait_file() {	# wait_file FILE: until FILE exists (20 s)
+	for _ in $(seq 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "no $1" >&2
+	return 1
+}
+
 # txroom A|B: what the engine last saw its path socket could take, beyond the senders' charges
 txroom() {
 	bpftool -j map dump pinned "$(pins "$1")/rdsb_txpath" |
@@ -350,17 +359,13 @@ txroom() {
 	r=$!
 	wait_ready
 	# 200 x 8 KB (then a pause), beyond the socket's room: each returns,
-	# the first on the path socket, the rest through the engine, which
-	# queues them; none waited in the push (which would reset the path)
+	# the few the socket takes on the path socket, the rest through the
+	# engine, which queues them; none waited in the push (which would
+	# reset the path)
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 201 -s 8192 -t 30 \
 		--sndbuf 8388608 --pause-at 200:"$d/sent" >"$d/so" &
 	w=$!
-	for _ in $(seq 200); do
-		[ -e "$d/sent" ] && break
-		sleep 0.1
-	done
-	[ -e "$d/sent" ]
-	[ "$(bpf_counter A tx_direct)" -ge 3 ]
+	wait_file "$d/sent"
 	[ "$(bpf_counter A tx_direct)" -lt 100 ]
 	[ "$(counter A path_down)" -eq 0 ]
 	# the acknowledgements come back: B has all of them, in order
