@@ -26,14 +26,20 @@
 #include <unistd.h>
 #include <rds-bpf/maps.h>
 
-static inline bool rdsb_txlock_try(struct rdsb_txpath *t)
+/* self: the caller's pid */
+static inline bool rdsb_txlock_take(struct rdsb_txpath *t, pid_t self)
 {
 	uint32_t free_ = 0;
 
 	if (!__atomic_compare_exchange_n(&t->lock, &free_, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return false;
-	t->owner = (uint32_t)getpid();
+	t->owner = (uint32_t)self;
 	return true;
+}
+
+static inline bool rdsb_txlock_try(struct rdsb_txpath *t)
+{
+	return rdsb_txlock_take(t, getpid());
 }
 
 static inline bool rdsb_txlock_holder_dead(const struct rdsb_txpath *t)
@@ -51,16 +57,17 @@ static inline void rdsb_txlock_unwait(struct rdsb_txpath *t)
 		;
 }
 
-/* False: not taken (the holder died, or held it for a second). */
-static inline bool rdsb_txlock(struct rdsb_txpath *t)
+/* False: not taken (the holder died, or held it for a second). self: the
+ * caller's pid, which a sender keeps (getpid is a system call). */
+static inline bool rdsb_txlock(struct rdsb_txpath *t, pid_t self)
 {
 	bool got = false;
 
-	if (rdsb_txlock_try(t))
+	if (rdsb_txlock_take(t, self))
 		return true;
 	__atomic_add_fetch(&t->waiting, 1, __ATOMIC_RELAXED);
 	for (unsigned int i = 0; i < 64 + 50000; i++) {
-		if (rdsb_txlock_try(t)) {
+		if (rdsb_txlock_take(t, self)) {
 			got = true;
 			break;
 		}

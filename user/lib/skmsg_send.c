@@ -99,7 +99,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	 * to free what TCP acknowledged: the engine reads the copies now */
 	wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= (uint64_t)s->st->sk_sndbuf / 2 ?
 	       RDSB_TXH_WAKE : 0;
-	if (!rdsb_txlock(t))
+	if (!rdsb_txlock(t, rdsb_self))
 		return 0;
 	if (!path_takes(t, lslot, npaths, rec)) {
 		rdsb_txunlock(t);
