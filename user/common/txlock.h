@@ -13,8 +13,8 @@
  * record corked (MSG_MORE) for the next one to push with its own: records
  * sent while others wait share TCP segments. A waiter killed while it waits
  * leaves the count too high; the engine's timer pushes what stays corked
- * and clears the count (tcp_skmsg_push_corked), and a waiter never takes
- * the count below 0.
+ * and clears the count (push_corked in transports/tcp/skmsg_tx.c), and a
+ * waiter never takes the count below 0.
  */
 #ifndef RDSB_TXLOCK_H
 #define RDSB_TXLOCK_H
