@@ -144,6 +144,14 @@ struct rdsb_txpath {
 	__u64	limit;		/* applications send while written - acked stays below */
 	__u64	direct_msgs;	/* sent by applications */
 	__u64	direct_bytes;
+	__u32	waiting;	/* senders waiting for the lock (txlock.h) */
+	__u32	corked;		/* 1: the last record went with MSG_MORE, for the
+				 * waiter after it to push (or the engine's timer) */
+	__u64	charged;	/* what senders' records may have queued on the
+				 * path socket, counted high (rdsb_tx_charge) */
+	__u64	room;		/* senders push while charged stays below: what
+				 * the socket could still queue at the engine's
+				 * last look, on top of charged then */
 };
 
 /*

@@ -304,3 +304,75 @@ tcp_delta() {
 	all_acked A
 	[ "$(counter A drop_bad_app_record)" -eq 0 ]
 }
+
+# shrink_sndbuf A|B BYTES: SO_SNDBUF of the engine's path sockets (its own
+# fds, taken with pidfd_getfd), as if the kernel had that little room there
+shrink_sndbuf() {
+	local peer fd pid
+	case $1 in A) peer=$ADDR_B ;; B) peer=$ADDR_A ;; esac
+	in_host "$1" ss -tnpH state established dst "$peer" | grep -o 'pid=[0-9]*,fd=[0-9]*' |
+		while IFS=, read -r pid fd; do
+			python3 -c '
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.syscall(438, os.pidfd_open(int(sys.argv[1])), int(sys.argv[2]), 0)	# pidfd_getfd
+assert fd >= 0, os.strerror(ctypes.get_errno())
+socket.socket(fileno=fd).setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, int(sys.argv[3]))
+' "${pid#pid=}" "${fd#fd=}" "$2"
+		done
+}
+
+wait_file() {	# wait_file FILE: until FILE exists (20 s)
+	for _ in $(seq 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "no $1" >&2
+	return 1
+}
+
+# txroom A|B: what the engine last saw its path socket could take, beyond the senders' charges
+txroom() {
+	bpftool -j map dump pinned "$(pins "$1")/rdsb_txpath" |
+		jq '[.[].formatted.value | select(.open == 1) | .room - .charged] | min'
+}
+
+@test "a send on the sk_msg path never waits in the kernel's push: a path socket short of room sends it through the engine" {
+	local d=$BATS_TEST_TMPDIR r w
+	engine_up A --bpf --sk-msg --paths 1
+	engine_up B --bpf --sk-msg --paths 1
+	transfer 1 0:500
+	# A's path socket holds 64 KB; the engine looks at it when it reads a copy
+	shrink_sndbuf A 32768
+	transfer 1 0:500
+	for _ in $(seq 50); do
+		[ "$(txroom A)" -le 65536 ] && break
+		sleep 0.1
+	done
+	[ "$(txroom A)" -le 65536 ]
+	# and nothing A sends is acknowledged from here
+	in_host A tc qdisc add dev eth0 clsact
+	in_host A tc filter add dev eth0 ingress bpf direct-action \
+		object-file "$BATS_TEST_DIRNAME/../../build/bpf/ack_drop.bpf.o" section tc
+	rm -f "$d"/ready.*
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 201 -s 8192 -t 30 --senders 1 --ready "$d/ready.t" >"$d/ro" &
+	r=$!
+	wait_ready
+	# 200 x 8 KB (then a pause), beyond the socket's room: each returns,
+	# the few the socket takes on the path socket, the rest through the
+	# engine, which queues them; none waited in the push (which would
+	# reset the path)
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 201 -s 8192 -t 30 \
+		--sndbuf 8388608 --pause-at 200:"$d/sent" >"$d/so" &
+	w=$!
+	wait_file "$d/sent"
+	[ "$(bpf_counter A tx_direct)" -lt 100 ]
+	[ "$(counter A path_down)" -eq 0 ]
+	# the acknowledgements come back: B has all of them, in order
+	in_host A tc qdisc del dev eth0 clsact
+	rm "$d/sent"
+	wait $w
+	wait $r
+	[ "$(sent_hash "$d/so")" = "$(recv_hash "$d/ro" $ADDR_A:5000)" ]
+	[ "$(counter A path_down)" -eq 0 ]
+}

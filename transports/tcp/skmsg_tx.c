@@ -19,11 +19,15 @@
  * retransmissions, copies included, are written on the new socket.
  */
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -48,6 +52,12 @@
  * socket's send buffer, so that a send never waits for room there. */
 #define DIRECT_LIMIT (1u << 20)
 #define PATH_SNDBUF (4 << 20)
+/* The redirect's push into a path socket waits for room there with the
+ * path socket's send timeout, not the sender's (SO_SNDTIMEO is not passed
+ * on): the limit above keeps it from waiting at all, and should it wait
+ * anyway (the kernel short of TCP memory), it gives up after this long; the
+ * record is cut short and the engine resets the path and sends it again. */
+#define PUSH_WAIT_S 1
 
 static uint32_t txindex(const struct rdsb_path *p)
 {
@@ -253,6 +263,26 @@ static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
 	return tcp_of(e)->txpath && p->state == RDSB_PATH_UP && p->conn->npaths && !p->conn->loopback && p->ev.fd >= 0;
 }
 
+/* A record left corked (MSG_MORE) for a waiter that never pushed it (the
+ * waiter was killed, or handed its datagram to the engine instead): pushed
+ * out, and the waiters' count, which a killed one leaves too high, starts
+ * again. False when an application holds the lock: the timer comes back. */
+static bool push_corked(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_txpath *t = txp(e, p);
+	int on = 1;
+
+	if (!__atomic_load_n(&t->corked, __ATOMIC_RELAXED))
+		return true;
+	if (!rdsb_txlock_try(t))
+		return false;
+	setsockopt(p->ev.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));	/* pushes pending frames */
+	t->corked = 0;
+	__atomic_store_n(&t->waiting, 0, __ATOMIC_RELAXED);
+	rdsb_txunlock(t);
+	return true;
+}
+
 /* Copies of what applications sent on a path's last socket may be unread:
  * each goes into the retransmissions, in sequence order, before anything is
  * written on the path's new socket. Read from the transport's timer, not
@@ -274,9 +304,31 @@ void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next)
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 			struct rdsb_path *p = &c->paths[i];
 
-			if (p->t_data && tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP)
+			if (!p->t_data)
+				continue;
+			if (tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP)
 				tcp_path(p)->copies_pending = false;
+			if (tcp_path(p)->direct && !push_corked(e, p) && e->now + COPIES_READ_NS < *next)
+				*next = e->now + COPIES_READ_NS;
 		}
+}
+
+/* How much more the path socket can queue (SO_MEMINFO), for the senders'
+ * charges from now on: read before the socket, the charges of records the
+ * socket holds already count twice, never none. Without the lock: a sender
+ * charges its record after pushing it. */
+static void look_room(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_txpath *t = txp(e, p);
+	uint64_t charged = __atomic_load_n(&t->charged, __ATOMIC_ACQUIRE);
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+	uint64_t room = 0;
+
+	if (!getsockopt(p->ev.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) &&
+	    mem[SK_MEMINFO_SNDBUF] > mem[SK_MEMINFO_WMEM_QUEUED])
+		room = mem[SK_MEMINFO_SNDBUF] - mem[SK_MEMINFO_WMEM_QUEUED];
+	__atomic_store_n(&t->room, charged + room, __ATOMIC_RELEASE);
 }
 
 /* Called with the lock held, when the engine has nothing of its own left. */
@@ -284,11 +336,13 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 {
 	uint32_t idx = txindex(p);
 	uint64_t fd = (uint64_t)p->ev.fd;
-	int buf = PATH_SNDBUF;
+	struct timeval push_wait = { .tv_sec = PUSH_WAIT_S };
+	int buf = PATH_SNDBUF, outq = 0;
 
 	if (tcp_of(e)->tx_owner[idx] && tcp_of(e)->tx_owner[idx] != p)
 		return;	/* the same peer from another local address: one of them */
 	setsockopt(p->ev.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	setsockopt(p->ev.fd, SOL_SOCKET, SO_SNDTIMEO, &push_wait, sizeof(push_wait));
 	if (bpf_map_update_elem(tcp_of(e)->txsk_fd, &idx, &fd, BPF_ANY)) {
 		pr_debug("rds-bpf: path %u: not open to applications: %s\n", p->index, strerror(errno));
 		return;
@@ -298,7 +352,10 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 	t->epoch = txs(e, p)->epoch = tcp_path(p)->epoch;
 	t->reset = 0;
 	t->limit = DIRECT_LIMIT;
-	t->acked = tcp_path(p)->written;
+	/* what the engine wrote and TCP holds still counts against the limit */
+	if (ioctl(p->ev.fd, SIOCOUTQ, &outq) < 0 || outq < 0)
+		outq = 0;
+	t->acked = tcp_path(p)->written > (uint64_t)outq ? tcp_path(p)->written - (uint64_t)outq : 0;
 	tcp_of(e)->txpath[(uint32_t)p->conn->fslot * RDS_MPATH_WORKERS].npaths = p->conn->npaths;
 	tcp_of(e)->tx_owner[idx] = p;
 	tcp_path(p)->direct = true;
@@ -348,6 +405,7 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 	if (tcp_path(p)->direct) {
 		t->written = txs(e, p)->written = tcp_path(p)->written;
 		txs(e, p)->next_tx_seq = p->next_tx_seq;
+		look_room(e, p);	/* after what the engine wrote */
 		__atomic_store_n(&t->open, idle ? 1 : 0, __ATOMIC_RELEASE);
 	}
 	rdsb_txunlock(t);
@@ -423,6 +481,7 @@ void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked)
 		return;
 	tcp_path(p)->acked = acked;
 	__atomic_store_n(&txp(e, p)->acked, acked, __ATOMIC_RELEASE);
+	look_room(e, p);	/* what TCP acknowledged left the socket */
 }
 
 /* An application left a record half written (its sendmsg was cut short):

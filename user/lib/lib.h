@@ -184,6 +184,9 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
  * replacing any earlier engine's; without it the socket sends through the
  * engine (txfd closed). */
 void rdsb_skmsg_ring_map(struct rdsb_lsock *s, int shm_fd);
+/* socket.c: this process's pid, from before its first socket (getpid is a
+ * system call; a send takes the path's lock as it) */
+extern pid_t rdsb_self;
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 
 /* copies.c: copies of the requests written to the engine, kept until it

@@ -8,11 +8,15 @@
  * on the send socket, which rdsb_txmsg numbers and redirects into the path
  * socket, under the path's lock. The program tells the engine what went
  * out; the engine reads the copy from the ring when it gets to it, so a
- * send costs no second write and no engine wakeup. Whenever that is not
- * possible the datagram goes to the engine as before: no path open to
- * applications (not connected yet, reconnecting, the engine writing its
- * own records), too much unacknowledged, no room in the ring, or an earlier
- * request of this socket not yet on the wire (its datagrams stay in order).
+ * send costs no second write and no engine wakeup. A sender that others
+ * wait behind leaves its record corked (MSG_MORE) for them to push, so that
+ * under load records share TCP segments and a lone send is not delayed.
+ * Whenever that is not possible the datagram goes to the engine as before:
+ * no path open to applications (not connected yet, reconnecting, the
+ * engine writing its own records), too much unacknowledged, the path socket short of room
+ * (where the kernel's push would wait, deaf to SO_SNDTIMEO), no room in
+ * the ring, or an earlier request of this socket not yet on the wire (its
+ * datagrams stay in order).
  */
 #include <endian.h>
 #include <errno.h>
@@ -22,12 +26,15 @@
 #include "lib.h"
 #include "../common/txlock.h"
 
-/* Under the lock: may this record go out on the path now? */
+/* Under the lock: may this record go out on the path now? Not if the path
+ * socket might not take it at once (rdsb_tx_charge). */
 static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npaths, uint32_t rec)
 {
 	uint64_t unacked = t->written > t->acked ? t->written - t->acked : 0;
 
-	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths && unacked + rec <= t->limit;
+	return t->open && t->lslot == (uint32_t)lslot && t->npaths == npaths && unacked + rec <= t->limit &&
+	       __atomic_load_n(&t->charged, __ATOMIC_RELAXED) + rdsb_tx_charge(rec) <=
+	       __atomic_load_n(&t->room, __ATOMIC_ACQUIRE);
 }
 
 /* The payload's copy at the ring's head, if the engine has read far
@@ -72,7 +79,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	struct iovec req = iov[0];	/* the engine's request, if it comes to that */
 	uint32_t rec = RDS_HEADER_SIZE + len, wake, numbered;
 	unsigned int npaths, path;
-	int fslot, lslot;
+	int fslot, lslot, more;
 	ssize_t n;
 
 	if (!tps || s->lsh->reqs_sent != __atomic_load_n(&s->shm->reqs_done, __ATOMIC_ACQUIRE))
@@ -92,7 +99,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	 * to free what TCP acknowledged: the engine reads the copies now */
 	wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= (uint64_t)s->st->sk_sndbuf / 2 ?
 	       RDSB_TXH_WAKE : 0;
-	if (!rdsb_txlock(t))
+	if (!rdsb_txlock(t, rdsb_self))
 		return 0;
 	if (!path_takes(t, lslot, npaths, rec)) {
 		rdsb_txunlock(t);
@@ -105,8 +112,11 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	iov[0].iov_base = &h;
 	iov[0].iov_len = sizeof(h);
 	numbered = __atomic_load_n(&t->numbered, __ATOMIC_RELAXED);
+	/* another sender waits for the lock: its record goes in the same
+	 * segment as this one, and it pushes both (or the one after it) */
+	more = __atomic_load_n(&t->waiting, __ATOMIC_RELAXED) ? MSG_MORE : 0;
 	do
-		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL);
+		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL | more);
 	while (n < 0 && errno == EINTR && !numbered_since(t, numbered));
 	if (!numbered_since(t, numbered)) {
 		/* rdsb_txmsg refused it (EACCES), or it never ran: whatever
@@ -125,6 +135,8 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	if (n != (ssize_t)rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
+	__atomic_add_fetch(&t->charged, rdsb_tx_charge(rec), __ATOMIC_RELEASE);
+	t->corked = more ? 1 : 0;
 	t->direct_msgs++;
 	t->direct_bytes += len;
 	rdsb_txunlock(t);

@@ -18,12 +18,14 @@
 static struct rdsb_lsock **table;
 static int table_max;	/* the highest fd ever an RDS socket, under table_lock */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+pid_t rdsb_self;
 
 /* A child of fork holds the sockets too, but the copies of what was sent
- * before are the parent's to send again (copies.c): one copy each. The
- * child runs alone here: no lock. */
+ * before are the parent's to send again (copies.c): one copy each; and it
+ * has a pid of its own. The child runs alone here: no lock. */
 static void forked(void)
 {
+	rdsb_self = getpid();
 	for (int fd = 0; table && fd <= table_max; fd++)
 		if (table[fd])
 			rdsb_copies_forget(table[fd]);
@@ -33,6 +35,7 @@ static void table_alloc(void)
 {
 	pthread_mutex_lock(&table_lock);
 	if (!table) {
+		rdsb_self = getpid();
 		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
 		pthread_atfork(NULL, NULL, forked);
 	}
