@@ -108,6 +108,27 @@ static void capabilities(void)
 }
 
 /* the RDMA devices there are: load --transport ib needs one */
+/* A "load --bpf..." line: whether the transport's programs load here, tried
+ * as load does (with SENDS the sk_msg one too), or why not (CANNOT). */
+static bool bpf_probe(struct rdsb_transport *tp, bool sends, const char *cannot, const char *what,
+		      const char *key, const char *key_detail)
+{
+	const char *how = NULL, *hint = NULL, *detail = cannot;
+	char why[320];
+	int err = 0;
+
+	if (!cannot) {
+		err = tp->probe_bpf(sends, &how, &hint);
+		if (err)
+			snprintf(why, sizeof(why), "%s; %s; %s", strerror(-err), how, hint);
+		detail = err ? why : how;
+	}
+	out_text("  %-50s %s (%s)\n", what, !cannot && !err ? "yes" : "no", detail);
+	out_bool(PRINT_JSON, key, NULL, !cannot && !err);
+	out_string(PRINT_JSON, key_detail, NULL, detail);
+	return !cannot && !err;
+}
+
 static int rdma_devices(void)
 {
 	DIR *d = opendir("/sys/class/infiniband");
@@ -138,10 +159,7 @@ int rdsb_cmd_features(int argc, char **argv)
 	static const char usage[] = "usage: rds-bpf features [-v] [-j [-p]]\n";
 	struct __user_cap_header_struct caph = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	bool json = false, pretty = false, rdma, bpffs, maps, sockmap, btf, xdp, bpf_path;
-	const char *how = NULL, *hint = NULL, *detail;
 	struct rdsb_transport tp;
-	char why[320];
-	int err = 0;
 	struct statfs sfs;
 	struct utsname u;
 	int c;
@@ -201,17 +219,11 @@ int rdsb_cmd_features(int argc, char **argv)
 	out_string(PRINT_ANY, "data_path", "  data path: %s", "userspace");
 	out_text("%s\n", maps ? " (pinned maps)" : " (congestion maps in shared memory; BPF needs CAP_BPF or root)");
 	rdsb_transport_fill(&tp, rdsb_transports[0]);	/* tcp, the default */
-	bpf_path = maps && sockmap && (err = tp.probe_bpf(&how, &hint)) == 0;
-	if (!maps || !sockmap)
-		detail = !maps ? "BPF maps unavailable" : "the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";
-	else if (err) {
-		snprintf(why, sizeof(why), "%s; %s; %s", strerror(-err), how, hint);
-		detail = why;
-	} else
-		detail = how;
-	out_text("  %-50s %s (%s)\n", "load --bpf: the sockmap data path", bpf_path ? "yes" : "no", detail);
-	out_bool(PRINT_JSON, "bpf_data_path", NULL, bpf_path);
-	out_string(PRINT_JSON, "bpf_data_path_detail", NULL, detail);
+	bpf_path = bpf_probe(&tp, false, !maps ? "BPF maps unavailable" :
+				 !sockmap ? "the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)" : NULL,
+			     "load --bpf: the sockmap data path", "bpf_data_path", "bpf_data_path_detail");
+	bpf_probe(&tp, true, bpf_path ? NULL : "needs the sockmap data path",
+		  "load --bpf --sk-msg: the sk_msg send path too", "sk_msg_send_path", "sk_msg_send_path_detail");
 	out_open_array("transports");
 	out_string(PRINT_ANY, NULL, "  transports: %s", "tcp");
 	/* load --transport xdp --dev IF: an XDP program, an XSKMAP, AF_XDP */

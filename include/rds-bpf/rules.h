@@ -44,10 +44,19 @@ static inline bool rdsb_h_len_ok(__u8 h_flags, __u32 h_len)
 /* ------------------------------------------------------------ congestion bits */
 
 /* Port p's bit in a congestion map (rds_cong_set_bit: little-endian bit
- * order). The byte index is masked so that a BPF verifier sees it bounded. */
+ * order). The byte index is masked so that a BPF verifier sees it bounded.
+ * clang knows a u16 shifted by 3 is below 8192 and drops the mask, but a
+ * port that went through a byte swap is unbounded to Linux 6.1's verifier
+ * (it refused rdsb_txmsg: "R0 max value is outside of the allowed memory
+ * range"), so in BPF the mask is kept behind an empty asm. */
 static inline __u32 rdsb_cong_byte(__u16 port)
 {
-	return ((__u32)port >> 3) & (RDS_CONG_MAP_BYTES - 1);
+	__u32 byte = (__u32)port >> 3;
+
+#ifdef __bpf__
+	asm volatile("" : "+r"(byte));
+#endif
+	return byte & (RDS_CONG_MAP_BYTES - 1);
 }
 
 static inline __u8 rdsb_cong_bit(__u16 port)

@@ -17,6 +17,8 @@ RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 	kfunc=probe_read_kernel
 	bpftool btf dump file /sys/kernel/btf/vmlinux | grep -q "FUNC 'bpf_cast_to_kern_ctx'" && kfunc=cast_to_kern_ctx
 	jq -e --arg k "strparser offset via bpf_$kfunc" '.bpf_data_path_detail == $k' <<<"$output"
+	# and the sk_msg send program, as load --bpf --sk-msg loads it
+	jq -e '.sk_msg_send_path == true and .sk_msg_send_path_detail == "the sk_msg program rdsb_txmsg"' <<<"$output"
 	btf=false; [ -r /sys/kernel/btf/vmlinux ] && btf=true
 	jq -e --argjson b $btf '.btf == $b' <<<"$output"
 	rds=false; grep -q '^RDS ' /proc/net/protocols && rds=true
@@ -36,7 +38,7 @@ RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 		"$RDSB_BIN" features -j
 	echo "$output"
 	[ "$status" -eq 0 ]
-	jq -e '.data_path == "userspace" and .bpf_data_path == false and .bpf_maps == null and .sk_skb == null and (.btf | type) == "boolean"' <<<"$output"
+	jq -e '.data_path == "userspace" and .bpf_data_path == false and .sk_msg_send_path == false and .bpf_maps == null and .sk_skb == null and (.btf | type) == "boolean"' <<<"$output"
 	jq -e '.capabilities | [.[]] | any | not' <<<"$output"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
 		"$RDSB_BIN" features

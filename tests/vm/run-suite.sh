@@ -794,12 +794,16 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$transport_static" "$root/tests/tools/
 
 # guest PEER LABEL: rds-bpf itself in the guest (run-guest.sh --rds-bpf; the
 # kernel's RDS left out), on this kernel, against rds-bpf here: twice in one
-# boot, `load --bpf` then plain `load`, each on its own guest address (a new
+# boot, `load --bpf --sk-msg` (the sockmap receive and the sk_msg send
+# programs) then plain `load`, each on its own guest address (a new
 # connection). Datagrams both ways by content hash; the guest engine's data
-# path (status -j) is the one its `features -j` predicted.
+# path (status -j) is the one its `features -j` predicted, and on the BPF
+# path the guest's sends went out through rdsb_txmsg (the guest sends once
+# it has received: the paths are up, so its sends need not wait in the
+# engine for them).
 guest() {
 	local peer=$1 label=$2 i opts ga ha=$H4 p script='' pids=() name want
-	local -a gas=("$G4" "$G4B") modes=(--bpf '')
+	local -a gas=("$G4" "$G4B") modes=('--bpf --sk-msg' '')
 	for i in 0 1; do
 		ga=${gas[$i]} opts=${modes[$i]} p=$((4000 + 10 * i))
 		script+="rds-bpf features -j >feat.$i
@@ -808,8 +812,8 @@ guest() {
 			r=\$!
 			ready rdy.$i || exit 1
 			mark ready.$i
-			xf send -b $ga:5000 -d $ha:$p -n $N -s $GSIZES -S 3 --sndbuf 16777216 -t 100 >s.$i 2>&1
 			wait \$r
+			xf send -b $ga:5000 -d $ha:$p -n $N -s $GSIZES -S 3 --sndbuf 16777216 -t 100 >s.$i 2>&1
 			rds-bpf status -j >status.$i
 			rds-bpf unload
 			for f in feat.$i status.$i r.$i s.$i; do show \$f \$f; done
@@ -843,6 +847,8 @@ guest() {
 		ga=${gas[$i]} want=userspace
 		[ -n "${modes[$i]}" ] && want=bpf
 		name="$label, rds-bpf in the guest (load ${modes[$i]:-without --bpf})"
+		direct='.counters.tx_direct == 0'
+		[ $want = bpf ] && direct='.counters.tx_direct > 0'
 		sed -n "s/^feat.$i: //p" "$d/peer.out" >"$d/feat.$i.json"
 		sed -n "s/^status.$i: //p" "$d/peer.out" >"$d/status.$i.json"
 		{ grep -v '^\[' "$d/peer.out" | grep -v '^\(feat\|status\)\.' | tail -n 20
@@ -854,13 +860,13 @@ guest() {
 		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$ha:5000" $N "r.$i: ")" ]
 		result "$name: $N datagrams ($GSIZES B) host->guest, hashes equal" $? "$d/diag.$i"
 		{ cat "$d/feat.$i.json" "$d/status.$i.json"; grep "^eng.$i: " "$d/peer.out"; } >"$d/diag.$i.path" 2>&1
-		jq -e --arg w $want '.data_path == $w and .counters.rx_delivered == '"$N" "$d/status.$i.json" >/dev/null
-		result "$name: the guest's engine is on the $want data path and delivered $N" $? "$d/diag.$i.path"
-		# features: the userspace path by default, and whether --bpf gets the sockmap one
-		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path)' \
-			"$d/feat.$i.json" >/dev/null
+		jq -e --arg w $want '.data_path == $w and .counters.rx_delivered == '"$N and $direct" "$d/status.$i.json" >/dev/null
+		result "$name: the guest's engine is on the $want data path and delivered $N ($direct)" $? "$d/diag.$i.path"
+		# features: the userspace path by default, and whether --bpf (--sk-msg) gets the BPF one
+		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path) and
+			.sk_msg_send_path == ($w == "bpf" or .sk_msg_send_path)' "$d/feat.$i.json" >/dev/null
 		rc=$?
-		result "$name: the guest's features -j predicted it ($(jq -r .bpf_data_path_detail "$d/feat.$i.json" 2>/dev/null))" $rc \
+		result "$name: the guest's features -j predicted it ($(jq -r '"\(.bpf_data_path_detail); \(.sk_msg_send_path_detail)"' "$d/feat.$i.json" 2>/dev/null))" $rc \
 			"$d/diag.$i.path"
 	done
 }

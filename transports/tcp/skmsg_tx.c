@@ -112,6 +112,19 @@ static void copies_exit(struct rdsb_engine *e)
 	t->copies_cons = t->copies_prod = NULL;
 }
 
+/* Without an engine (rds-bpf features): whether rdsb_txmsg loads here. */
+int tcp_skmsg_probe(const char **how, const char **hint)
+{
+	struct skmsg_tx *skel = skmsg_tx__open_and_load();
+	int err = skel ? 0 : -errno;
+
+	skmsg_tx__destroy(skel);
+	*how = "the sk_msg program rdsb_txmsg";
+	*hint = err == -EPERM ? "hint: needs CAP_BPF and CAP_NET_ADMIN, or root" :
+		err ? "hint: rerun with -vv for libbpf's log" : NULL;
+	return err;
+}
+
 int tcp_skmsg_init(struct rdsb_engine *e)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

@@ -409,6 +409,15 @@ static uint64_t rdsb_tcp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 }
 
 
+/* rds-bpf features: the sockmap receive programs, and with SENDS the
+ * sk_msg one, each loaded as load would. */
+static int tcp_probe_bpf(bool sends, const char **how, const char **hint)
+{
+	int err = tcp_sockmap_probe(how, hint);
+
+	return err || !sends ? err : tcp_skmsg_probe(how, hint);
+}
+
 /* ------------------------------------------------------------- the ops */
 
 #define TX_RETRY_NS (100 * 1000ull)
@@ -680,6 +689,6 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_out = tcp_sockmap_sock_out,
 	.sock_out_wait = tcp_sockmap_sock_out_wait,
 	.info = tcp_info,
-	.probe_bpf = tcp_sockmap_probe,
+	.probe_bpf = tcp_probe_bpf,
 	.status = tcp_status,
 };

@@ -179,6 +179,7 @@ void tcp_sockmap_sock_out_wait(struct rdsb_engine *e);
 void tcp_sockmap_outbox_ready(struct rdsb_engine *e);
 
 /* skmsg_tx.c */
+int tcp_skmsg_probe(const char **how, const char **hint);
 int tcp_skmsg_init(struct rdsb_engine *e);
 void tcp_skmsg_exit(struct rdsb_engine *e);
 int tcp_skmsg_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);

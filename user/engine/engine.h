@@ -322,9 +322,9 @@ struct rdsb_transport {
 	 * size, or -ENOPROTOOPT for an optname it does not have. */
 	int (*info)(struct rdsb_engine *e, int optname, struct rdsb_info_out *o);
 	/* Without an engine (rds-bpf features): whether the transport's BPF
-	 * data path (load --bpf) loads here: 0, or -errno with how it was tried
-	 * and a hint. */
-	int (*probe_bpf)(const char **how, const char **hint);
+	 * data path (load --bpf; with SENDS, its send programs too: --sk-msg)
+	 * loads here: 0, or -errno with how it was tried and a hint. */
+	int (*probe_bpf)(bool sends, const char **how, const char **hint);
 	/* Operators: status lines, and its own counters (fn once each). */
 	void (*status)(struct rdsb_engine *e, struct rdsb_tp_status *st);
 	void (*counters)(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);

@@ -194,8 +194,9 @@ static int no_info(struct rdsb_engine *e, int optname, struct rdsb_info_out *o)
 	return -ENOPROTOOPT;
 }
 
-static int no_bpf_data_path(const char **how, const char **hint)
+static int no_bpf_data_path(bool sends, const char **how, const char **hint)
 {
+	(void)sends;
 	*how = "the transport has no BPF data path";
 	*hint = "";
 	return -EOPNOTSUPP;
