@@ -113,6 +113,8 @@ struct rdsb_tcp_path {			/* p->t_data */
 	uint64_t acked;			/* of those, acknowledged at the last look */
 	uint64_t acked_base;		/* the socket's tcpi_bytes_acked when its path came up */
 	uint64_t ack_poll_at;		/* SIOCOUTQ is asked again from then; 0 = all acked */
+	uint64_t ack_polled;		/* what the last SIOCOUTQ found acknowledged */
+	unsigned int ack_polls_idle;	/* SIOCOUTQs in a row that found nothing new */
 	uint32_t acked_gen;		/* copies_gen when it was looked at */
 	struct tcp_reader rx;		/* the record parser of this socket */
 };
