@@ -48,7 +48,7 @@ bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats 
 
 echo "== bats on the BPF data path with sk_msg sends (load --bpf --sk-msg)"
 export RDSB_LOAD_OPTS="--bpf --sk-msg"
-bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats
+bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/shim.bats
 # Of the restarts, the application's own engine's (EAGAIN while none runs)
 # and the receiver's: the sender's engine killed, and the peer's killed
 # before TCP acknowledged an echo, are not yet whole on this path's send side

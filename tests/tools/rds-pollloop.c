@@ -6,8 +6,9 @@
  *
  *   rds-pollloop LADDR:LPORT DADDR:DPORT COUNT DEPTH SIZE
  *
- * Prints "replies N loops L eagain E" and exits 0 when every reply came
- * back whole (SIZE bytes, from DADDR:DPORT) within 60 s.
+ * Prints "replies N loops L eagain E full F" (E: recvfrom EAGAINs, F: sends
+ * refused with EAGAIN or ENOBUFS) and exits 0 when every reply came back
+ * whole (SIZE bytes, from DADDR:DPORT) within 60 s.
  * Only the standard AF_RDS API, so it runs on the kernel or under the shim.
  */
 #define _GNU_SOURCE
@@ -48,7 +49,7 @@ static void die(const char *what)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in me, to, from;
-	long count, depth, size, replies = 0, sent = 0, loops = 0, eagain = 0;
+	long count, depth, size, replies = 0, sent = 0, loops = 0, eagain = 0, full = 0;
 	struct pollfd pfd = { .events = POLLIN | POLLOUT };
 	time_t end = time(NULL) + 60;
 	char *buf;
@@ -98,10 +99,11 @@ int main(int argc, char **argv)
 				continue;
 			if (errno != EAGAIN && errno != ENOBUFS)
 				die("sendmsg");
+			full++;
 			pfd.events |= POLLOUT;
 			break;
 		}
 	}
-	printf("replies %ld loops %ld eagain %ld\n", replies, loops, eagain);
+	printf("replies %ld loops %ld eagain %ld full %ld\n", replies, loops, eagain, full);
 	return 0;
 }
