@@ -197,6 +197,33 @@ tcp_delta() {
 	[ "$(counter B drop_bad_len)" -eq 0 ]
 }
 
+@test "a socket's first sender is its peer: its records go as they came, another address's name their sender" {
+	# The verdict writes the sender's slot only into records not of the
+	# socket's peer (the write copies the segment up to the record); the
+	# library names the peer from the socket's page. A second address on A
+	# is a second peer of B's socket.
+	engine_up A --bpf
+	engine_up B --bpf
+	in_host A ip addr add 10.99.0.3/24 dev eth0
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 300 -s 0:3000 -t 60 --senders 3 \
+		--ready "$BATS_TEST_TMPDIR/ready.n" >"$BATS_TEST_TMPDIR/rn" &
+	r=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5001 -d $ADDR_B:4000 -n 100 -s 0:3000 >"$BATS_TEST_TMPDIR/s1"
+	wait_counter B rx_delivered 100
+	named=$(bpf_counter B bpf_rx_named)
+	[ "$named" -ge 1 ]	# the first, before the engine made A the peer
+	rds A "$RDSB_XFER" send -b 10.99.0.3:5002 -d $ADDR_B:4000 -n 100 -s 0:3000 >"$BATS_TEST_TMPDIR/s2"
+	wait_counter B rx_delivered 200
+	[ "$(bpf_counter B bpf_rx_named)" -eq $((named + 100)) ]
+	rds A "$RDSB_XFER" send -b $ADDR_A:5003 -d $ADDR_B:4000 -n 100 -s 0:3000 >"$BATS_TEST_TMPDIR/s3"
+	wait $r || { cat "$BATS_TEST_TMPDIR/rn"; return 1; }
+	[ "$(bpf_counter B bpf_rx_named)" -eq $((named + 100)) ]
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s1")" = "$(recv_hash "$BATS_TEST_TMPDIR/rn" $ADDR_A:5001)" ]
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s2")" = "$(recv_hash "$BATS_TEST_TMPDIR/rn" 10.99.0.3:5002)" ]
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s3")" = "$(recv_hash "$BATS_TEST_TMPDIR/rn" $ADDR_A:5003)" ]
+}
+
 @test "pings and datagrams interleaved on one path: nothing is left behind in the path socket" {
 	# One path: the engine's pings and the verdict's redirects share one
 	# socket. A path that passed records up (SK_PASS) and redirected

@@ -92,8 +92,10 @@ normal_exchange() {
 
 @test "a raw peer's datagrams are delivered; RETRANSMITTED duplicates with a lower seq are not" {
 	raw_receiver 3 7
-	# seq 1, 2, then 1 and 2 again flagged RETRANSMITTED, then 3
-	run hostile datagrams --sport 5000 --dport 4000 --seed 7 --size 0:3000 --msgs 1:0,2:1,-1:0:4,-2:1:4,3:2
+	# seq 1, 2, then 1 and 2 again flagged RETRANSMITTED, then 3 with the
+	# flags that mark rds-bpf's own delivery headers (0xc0: a datagram all
+	# the same, from A:5000)
+	run hostile datagrams --sport 5000 --dport 4000 --seed 7 --size 0:3000 --msgs 1:0,2:1,-1:0:4,-2:1:4,3:2:192
 	echo "$output"
 	grep -qx 'result closed' <<<"$output"
 	raw_received 3

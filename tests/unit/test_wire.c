@@ -240,7 +240,8 @@ static void test_addr_cmp(void)
 /* ------------------------------------------------------- delivery header */
 
 /* The engine's delivery header is read as it is; the sockmap verdict's, the
- * wire header with h_ack = the sender's slot, decodes to the same fields. */
+ * wire header with h_ack = the sender's slot or as it came from the socket's
+ * peer, decodes to the same fields. */
 static void test_deliv_hdr(void)
 {
 	const struct rdsb_deliv_hdr engine = { .seq = 0x0102030405060708ULL, .decoded = RDSB_DELIV_DECODED,
@@ -257,21 +258,38 @@ static void test_deliv_hdr(void)
 	CHECK_EQ(offsetof(struct rdsb_deliv_hdr, decoded), offsetof(struct rds_header, h_ack));
 
 	rec.d = engine;
-	rdsb_deliv_hdr_decode(&rec.d);
+	rdsb_deliv_hdr_decode(&rec.d, 3);
 	CHECK_MEM(&rec.d, &engine, sizeof(engine));
 
+	/* the verdict wrote the sender's slot: the socket's peer is not it */
 	for (int i = 0; i < 16; i++)
 		h.exthdr[i] = (uint8_t)(0x60 + i);
+	h.flags = engine.flags | RDSB_DELIV_SLOT;
 	rdsb_hdr_encode(&h, &rec.w);
-	rdsb_deliv_hdr_decode(&rec.d);
+	rdsb_deliv_hdr_decode(&rec.d, 3);
 	CHECK_MEM(&rec.d, &engine, sizeof(engine));
 
-	/* a slot the verdict never writes is no address (msg_namelen 0) */
+	/* a record of the socket's peer, as it came (h_ack whatever the
+	 * peer wrote): its sender is the peer */
+	h.flags = engine.flags;
+	h.ack = 0x1234;
+	rdsb_hdr_encode(&h, &rec.w);
+	rdsb_deliv_hdr_decode(&rec.d, engine.slot + 1);
+	CHECK_MEM(&rec.d, &engine, sizeof(engine));
+
+	/* as it came, and no peer known: no address (msg_namelen 0) */
+	rdsb_hdr_encode(&h, &rec.w);
+	rdsb_deliv_hdr_decode(&rec.d, 0);
+	CHECK_EQ(rec.d.slot, RDSB_MAX_ADDRS);
+
+	/* a slot the verdict never writes is no address */
+	h.flags = engine.flags | RDSB_DELIV_SLOT;
 	h.ack = (uint64_t)RDSB_MAX_ADDRS << 32;
 	rdsb_hdr_encode(&h, &rec.w);
-	rdsb_deliv_hdr_decode(&rec.d);
+	rdsb_deliv_hdr_decode(&rec.d, engine.slot + 1);
 	CHECK_EQ(rec.d.slot, RDSB_MAX_ADDRS);
 	CHECK_EQ(rec.d.len, engine.len);
+	CHECK_EQ(rec.d.flags, engine.flags);
 	CHECK_EQ(rec.d.decoded, RDSB_DELIV_DECODED);
 }
 

@@ -132,6 +132,34 @@ static __always_inline int gate_pass(struct rdsb_rcvq *q)
 	return GATE_BUSY;
 }
 
+/* A record of the socket's peer goes as it came (rds-bpf/maps.h,
+ * rdsb_deliv_hdr): nothing in it the library would read as ours. */
+static __always_inline bool as_it_came(struct rdsb_rcvq *q, __u32 fslot, const struct rds_header *h)
+{
+	return *(volatile __u32 *)&q->peer == fslot + 1 && !(h->h_flags & (RDSB_DELIV_NOTIFY | RDSB_DELIV_SLOT)) &&
+	       h->h_ack != RDSB_DELIV_DECODED;
+}
+
+/* Any other gets the sender's address slot in h_ack, RDSB_DELIV_SLOT and
+ * never the engine's notification flag, in one write: the kernel copies the
+ * record's skb (a clone of the segment) up to the written bytes to make it
+ * writable, so each write costs as much as the bytes before the record in
+ * the segment. The socket's first sender becomes its peer (the engine writes
+ * it into the socket's page, then into q->peer). */
+static __always_inline int name_sender(struct __sk_buff *skb, __u32 off, struct rdsb_rcvq *q, __u32 fslot,
+				       __u32 idx, struct rds_header *h)
+{
+	h->h_ack = bpf_cpu_to_be64((__u64)fslot);
+	h->h_flags = (h->h_flags | RDSB_DELIV_SLOT) & ~RDSB_DELIV_NOTIFY;
+	if (bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_ack), &h->h_ack,
+				offsetof(struct rds_header, h_flags) + 1 - offsetof(struct rds_header, h_ack), 0))
+		return -1;
+	count(RDSB_C_BPF_RX_NAMED);
+	if (!*(volatile __u32 *)&q->peer && !__sync_val_compare_and_swap(&q->peer, 0, RDSB_PEER_ASKED))
+		event(RDSB_EV_PEER, fslot, idx);
+	return 0;
+}
+
 static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
@@ -141,8 +169,8 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 	struct rdsb_rcvq *q;
 	struct rds_header h;
 	__u16 sport, dport;
-	__u64 seq, ack;
 	__u32 len;
+	__u64 seq;
 
 	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h))) {
 		count(RDSB_C_BPF_DROP_SHORT);
@@ -188,17 +216,9 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 		return SK_DROP;
 	}
 
-	/* The delivery record is the wire header with h_ack = the sender's
-	 * address slot, and never the engine's notification flag. */
-	ack = bpf_cpu_to_be64((__u64)rp->fslot);
-	if (bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_ack), &ack, sizeof(ack), 0)) {
+	if (!as_it_came(q, rp->fslot, &h) && name_sender(skb, off, q, rp->fslot, *idx, &h)) {
 		count(RDSB_C_BPF_DROP_REDIRECT);
 		return SK_DROP;
-	}
-	if (h.h_flags & RDSB_DELIV_NOTIFY) {
-		__u8 flags = h.h_flags & ~RDSB_DELIV_NOTIFY;
-
-		bpf_skb_store_bytes(skb, off + offsetof(struct rds_header, h_flags), &flags, 1, 0);
 	}
 	if (bpf_sk_redirect_map(skb, &rdsb_socks, *idx, BPF_F_INGRESS) != SK_PASS) {
 		count(RDSB_C_BPF_DROP_REDIRECT);

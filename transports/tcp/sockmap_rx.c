@@ -21,6 +21,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "tcp.h"
+#include "../../user/common/ctl_proto.h"
 #include "../../user/common/log.h"
 #include "sockmap_rx.skel.h"
 
@@ -29,6 +30,21 @@
 #define PATH_RCVBUF (4 << 20)
 #define RCVQ_BYTES (RDSB_MAX_SOCKS * sizeof(struct rdsb_rcvq))
 #define INBOX_CAP (RDS_HEADER_SIZE + RDS_MAX_MSG_SIZE)
+
+/* The socket's peer (rdsb_rcvq.peer): the library learns it from the
+ * socket's page before the verdict stops writing the sender's slot into
+ * that peer's records. Set once: the socket's records of any other sender
+ * name theirs. */
+static void sock_peer(struct rdsb_tcp *t, struct rdsb_sock *s, uint32_t slot)
+{
+	uint32_t asked = RDSB_PEER_ASKED;
+
+	if (!__atomic_load_n(&s->shm->rx_peer, __ATOMIC_RELAXED))
+		__atomic_store_n(&s->shm->rx_peer, slot + 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&s->shm->rx_peer, __ATOMIC_RELAXED) == slot + 1)
+		__atomic_compare_exchange_n(&t->rcvq[tcp_sock(s)->idx].peer, &asked, slot + 1, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -49,6 +65,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case RDSB_EV_ACKED:
 		tcp_sockops_acked(e, ev->index);
+		break;
+	case RDSB_EV_PEER:
+		if (t->sock_at && ev->index < RDSB_MAX_SOCKS && t->sock_at[ev->index] && ev->slot < RDSB_MAX_ADDRS)
+			sock_peer(t, t->sock_at[ev->index], ev->slot);
 		break;
 	}
 	return 0;

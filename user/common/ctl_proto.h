@@ -127,6 +127,10 @@ struct rdsb_sock_shm {
 	 * dropped, all of them up to this count (in the socket's order): the
 	 * library's copies of them may go (user/lib/copies.c). */
 	uint64_t reqs_acked;
+	/* The BPF receive path: the address slot + 1 of the socket's peer, set
+	 * once (rdsb_rcvq.peer), whose records come without their sender's
+	 * slot in them (rds-bpf/maps.h, rdsb_deliv_hdr); 0: none. */
+	uint32_t rx_peer;
 };
 
 #endif

@@ -56,17 +56,21 @@ static inline void rdsb_hdr_decode(const struct rds_header *in, struct rdsb_hdr 
 
 /* A delivery record's header (rds-bpf/maps.h), its 48 bytes read into *d:
  * the engine's is host order already; the sockmap verdict's, a wire header,
- * is decoded in place. */
-static inline void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d)
+ * is decoded in place, its sender the slot in h_ack (RDSB_DELIV_SLOT) or
+ * else the socket's peer (rx_peer: slot + 1, 0 none). */
+static inline void rdsb_deliv_hdr_decode(struct rdsb_deliv_hdr *d, uint32_t rx_peer)
 {
 	struct rdsb_hdr h;
+	uint64_t slot;
 
 	if (d->decoded == RDSB_DELIV_DECODED)
 		return;
 	rdsb_hdr_decode((const struct rds_header *)d, &h);
+	slot = h.flags & RDSB_DELIV_SLOT ? h.ack : rx_peer ? rx_peer - 1 : RDSB_MAX_ADDRS;
 	*d = (struct rdsb_deliv_hdr){ .seq = h.seq, .decoded = RDSB_DELIV_DECODED, .len = h.len,
-				      .sport = h.sport, .dport = h.dport, .flags = h.flags,
-				      .slot = h.ack < RDSB_MAX_ADDRS ? (uint32_t)h.ack : RDSB_MAX_ADDRS };
+				      .sport = h.sport, .dport = h.dport,
+				      .flags = h.flags & (uint8_t)~RDSB_DELIV_SLOT,
+				      .slot = slot < RDSB_MAX_ADDRS ? (uint32_t)slot : RDSB_MAX_ADDRS };
 }
 
 /* Extension headers, with the kernel's parsing rules (message.c). */

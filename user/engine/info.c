@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <rds-bpf/info.h>
 #include "engine.h"
+#include "../common/ctl_proto.h"
 #include "../common/sysctl.h"
 #include "../common/addr.h"
 
@@ -119,7 +120,7 @@ static void stream_messages(struct rdsb_engine *e, struct rdsb_info_out *o, cons
 		struct rdsb_deliv_hdr h;
 
 		memcpy(&h, buf + off, sizeof(h));
-		rdsb_deliv_hdr_decode(&h);
+		rdsb_deliv_hdr_decode(&h, __atomic_load_n(&s->shm->rx_peer, __ATOMIC_ACQUIRE));
 		if (!rdsb_msg_size_ok(h.len) || off + RDS_HEADER_SIZE + h.len > (size_t)n)
 			break;
 		put_delivery(e, o, s, h.slot, h.sport, h.seq, h.len, h.flags);

@@ -160,6 +160,13 @@ _Static_assert(offsetof(struct rdsb_deliv_hdr, len) == offsetof(struct rds_heade
 		       offsetof(struct rdsb_deliv_hdr, decoded) == offsetof(struct rds_header, h_ack),
 	       "the engine's header and the wire's keep the length and the marker in one place");
 
+/* The sender of the socket's records that do not name theirs: read after
+ * the record, which the verdict delivered so only once the engine had set it. */
+static uint32_t rx_peer(const struct rdsb_lsock *s)
+{
+	return __atomic_load_n(&s->shm->rx_peer, __ATOMIC_ACQUIRE);
+}
+
 /* The payload length of a header of which AHEAD_LEN bytes are here: the
  * engine's, or the wire header the verdict of the BPF path writes. */
 static uint32_t record_len(const struct rdsb_deliv_hdr *h)
@@ -318,7 +325,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		err = wait_bytes(s, (uint8_t *)&h + have, (int)(RDS_HEADER_SIZE - have), have > 0);
 		if (err)
 			return err;
-		rdsb_deliv_hdr_decode(&h);
+		rdsb_deliv_hdr_decode(&h, rx_peer(s));
 		if (peek) {
 			peeked = malloc(RDS_HEADER_SIZE + h.len);
 			if (!peeked)
@@ -341,7 +348,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		if (r < 0)
 			return r;
 	}
-	rdsb_deliv_hdr_decode(&h);	/* the engine's header is ready as it is */
+	rdsb_deliv_hdr_decode(&h, rx_peer(s));	/* the engine's header is ready as it is */
 	msg->msg_controllen = controllen;
 	if (h.flags & RDSB_DELIV_NOTIFY) {
 		put_cong_cmsg(msg, h.seq);
