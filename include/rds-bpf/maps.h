@@ -123,8 +123,9 @@ struct rdsb_rxpath {
  * is written under that path's lock, so records never interleave and
  * sequence numbers rise on the wire. The entry, at the same index in the
  * mmap-ed rdsb_txpath, is shared by the engine and every library; the
- * sequence number is not in it: rdsb_txmsg writes it into each record from
- * rdsb_txseq, which only the engine and the program see.
+ * next sequence number is not in it: rdsb_txmsg writes it into each record
+ * from rdsb_txseq, which only the engine and the program see, and leaves
+ * the number it gave in last_seq, which the sender reads under the lock.
  */
 struct rdsb_txpath {
 	__u32	lock;		/* 0 free, 1 held (user/common/txlock.h) */
@@ -152,6 +153,14 @@ struct rdsb_txpath {
 	__u64	room;		/* senders push while charged stays below: what
 				 * the socket could still queue at the engine's
 				 * last look, on top of charged then */
+	/* The sender's copy of its datagram (user/lib/copies.c), which it
+	 * sends again to the next engine after a kill, with its number: */
+	__u64	last_seq;	/* the number rdsb_txmsg gave the last record */
+	__u64	acked_seq;	/* every number up to it acknowledged by TCP
+				 * (the engine's, a pass late): its copy goes */
+	__u32	seq_gen;	/* one more when the path's numbers start again
+				 * (the peer restarted): older copies go */
+	__u32	pad;
 };
 
 /*
@@ -196,7 +205,8 @@ struct rdsb_txseq {
 	__u64	next_tx_seq;
 	__u64	written;
 	__u32	epoch;		/* rdsb_txpath's */
-	__u32	pad;
+	__u32	ss;		/* the connection's rdsb_seqstate entry (0: none),
+				 * where rdsb_txmsg keeps next_tx_seq */
 };
 
 /* A send socket (by its TCP local port): the application socket's binding

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Unit tests for user/lib/copies.c: the ring of the library's copies against
  * a list of what the engine has not acknowledged, over random sends (some
- * whose write fails), acknowledgements, forks and engine restarts (some cut
- * mid-way): after each send the ring holds as many copies as the list, and
- * every resend writes exactly the list's datagrams, in order, each with its
- * payload, flagged resent, with the number the dead engine's table gave it,
- * and the copies renumbered as the new engine counts them. The ring wraps and
- * grows; it stays within 8 times the most bytes ever held. */
+ * whose write fails, some sent on a path socket, numbered by rdsb_txmsg),
+ * acknowledgements (of requests by the engine's page, of numbers by the
+ * path's entry, whose sequence space also starts again), forks and engine
+ * restarts (some cut mid-way): after each send the ring holds as many copies
+ * as the list, and every resend writes exactly the list's datagrams not
+ * acknowledged, in order, each with its payload, flagged resent, with the
+ * number the dead engine's table (or rdsb_txmsg) gave it, and the copies
+ * renumbered as the new engine counts them. The ring wraps and grows; it
+ * stays within 8 times the most bytes ever held. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,13 @@ struct held {
 	uint32_t len;
 	uint8_t flags, path;
 	uint64_t seq;
+	bool direct, gone;	/* sent on the path socket; acknowledged */
+	uint32_t gen;		/* direct: the path's sequence space */
 };
+
+/* the path socket's entry: the numbers rdsb_txmsg gives, what TCP
+ * acknowledged, the sequence space */
+static struct rdsb_txpath tpath;
 
 /* the list: held[first..last), of bytes bytes in the ring, at most peak;
  * and how often a copy wrapped the ring, was dropped right after wrapping
@@ -78,22 +87,36 @@ static struct rdsb_sock_shm *new_page(void)
 	return calloc(1, sizeof(struct rdsb_sock_shm));
 }
 
+/* a copy's header: its number, its path's entry, sequence space and
+ * mark, the request */
+#define COPY_HDR (8 + 8 + 8 + sizeof(struct rdsb_send_req))
+
 static size_t ring_bytes(uint32_t len)
 {
-	return (8 + sizeof(struct rdsb_send_req) + len + 7) & ~(size_t)7;
+	return (COPY_HDR + len + 7) & ~(size_t)7;
 }
 
-/* the list's prune: the oldest go while below what the page acknowledged */
+static bool held_acked(const struct held *h, const struct rdsb_sock_shm *page)
+{
+	if (h->gone)
+		return true;
+	if (h->direct)
+		return h->gen != tpath.seq_gen || h->seq <= tpath.acked_seq;
+	return h->req < page->reqs_acked;
+}
+
+/* the list's prune: the oldest go while acknowledged */
 static void list_prune(const struct rdsb_sock_shm *page)
 {
-	while (first < last && held[first].req < page->reqs_acked)
+	while (first < last && held_acked(&held[first], page))
 		bytes -= ring_bytes(held[first++].len);
 }
 
 static uint64_t next_id;
 
-/* A send of len bytes whose write to the engine fails or not */
-static void send_len(struct rdsb_lsock *s, uint32_t len, bool fail)
+/* A send of len bytes whose write to the engine fails or not, or that
+ * goes out on a path socket (direct) */
+static void send_len(struct rdsb_lsock *s, uint32_t len, bool fail, bool direct)
 {
 	static uint8_t buf[70000];
 	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC };
@@ -130,6 +153,12 @@ static void send_len(struct rdsb_lsock *s, uint32_t len, bool fail)
 	if (fail) {
 		rdsb_copies_unkeep(s);
 		unkept_wraps += wrapped;
+	} else if (direct) {
+		tpath.last_seq++;
+		rdsb_copies_sent_direct(s, &tpath, (unsigned int)(next_id % 8));
+		held[last++] = (struct held){ .id = next_id, .len = len, .direct = true, .seq = tpath.last_seq,
+					      .path = (uint8_t)(next_id % 8), .gen = tpath.seq_gen };
+		bytes += ring_bytes(len);
 	} else {
 		held[last++] = (struct held){ .req = s->lsh->reqs_sent, .id = next_id, .len = len };
 		bytes += ring_bytes(len);
@@ -142,7 +171,9 @@ static void send_len(struct rdsb_lsock *s, uint32_t len, bool fail)
 
 static void send_one(struct rdsb_lsock *s)
 {
-	send_len(s, rand_len(), rand() % 20 == 0);
+	int how = rand() % 20;
+
+	send_len(s, rand_len(), how == 0, how > 12);
 }
 
 /* the engine acknowledges (or drops) some of what it took; with small
@@ -156,6 +187,14 @@ static void ack(struct rdsb_lsock *s)
 
 	if (sent > acked)
 		s->shm->reqs_acked = acked + (uint64_t)rand() % (sent - acked + 1);
+	/* and on the path socket, in number order; rarely the peer restarts */
+	sent = tpath.last_seq > lag ? tpath.last_seq - lag : 0;
+	if (rand() % 500 == 0) {
+		tpath.seq_gen++;
+		tpath.acked_seq = tpath.last_seq = 0;
+	} else if (sent > tpath.acked_seq) {
+		tpath.acked_seq += (uint64_t)rand() % (sent - tpath.acked_seq + 1);
+	}
 }
 
 /* The engine is killed: the next one gets the copies not acknowledged. The
@@ -165,15 +204,16 @@ static void restart(struct rdsb_lsock *s, struct rdsb_sock_shm **pages, long bud
 {
 	static struct rdsb_seq_slot tab[RDSB_SEQTAB_N];
 	struct rdsb_sock_shm *prev = s->shm;
-	size_t off = 0, n = 0;
+	size_t off = 0, n = 0, want = 0;
 	bool numbered;
 	int err;
 
 	memset(tab, 0, sizeof(tab));
 	list_prune(prev);
 	for (size_t i = first; i < last; i++) {
-		if (rand() % 3 == 0)
-			continue;	/* never numbered */
+		want += !held_acked(&held[i], prev);
+		if (rand() % 3 == 0 || held[i].direct)
+			continue;	/* never numbered, or not a request */
 		tab[held[i].req % RDSB_SEQTAB_N] = (struct rdsb_seq_slot){
 			.req = held[i].req + 1,
 			.seq = (uint64_t)(held[i].id % 8) << RDSB_SEQ_PATH_SHIFT | (held[i].id + 1000) };
@@ -184,18 +224,23 @@ static void restart(struct rdsb_lsock *s, struct rdsb_sock_shm **pages, long bud
 	write_budget = budget;
 	numbered = rand() % 4;
 	err = rdsb_copies_resend(s, prev, numbered ? tab : NULL);
-	CHECK_EQ(err, budget >= 0 && (size_t)budget < last - first ? -EPIPE : 0);
+	CHECK_EQ(err, budget >= 0 && (size_t)budget < want ? -EPIPE : 0);
 	write_budget = -1;
-	/* what went out: the list's datagrams in order, whole, each header as
-	 * the dead engine numbered it; the one whose write failed too */
-	for (size_t i = first; i < last && (off < stream_len || err); i++) {
+	/* what went out: the list's datagrams not acknowledged, in order,
+	 * whole, each header as the dead engine numbered it; the one whose
+	 * write failed too */
+	for (size_t i = first; i < last; i++) {
 		struct held *h = &held[i];
 		const struct rdsb_seq_slot *slot = &tab[h->req % RDSB_SEQTAB_N];
 		struct rdsb_send_req req;
 		uint32_t bad = 0;
 
+		if (held_acked(h, prev)) {
+			h->gone = true;	/* not sent again */
+			continue;
+		}
 		h->flags |= RDSB_REQ_RESENT;
-		if (numbered && slot->req == h->req + 1) {
+		if (numbered && !h->direct && slot->req == h->req + 1) {
 			h->seq = slot->seq & ((1ull << RDSB_SEQ_PATH_SHIFT) - 1);
 			h->path = (uint8_t)(slot->seq >> RDSB_SEQ_PATH_SHIFT);
 		}
@@ -215,9 +260,10 @@ static void restart(struct rdsb_lsock *s, struct rdsb_sock_shm **pages, long bud
 		CHECK_EQ(bad, 0);
 		off += h->len;
 		h->req = n++;	/* the new engine's number */
+		h->direct = false;
 	}
 	CHECK_EQ(off, stream_len);
-	CHECK_EQ(n, budget < 0 || (size_t)budget > last - first ? last - first : (size_t)budget);
+	CHECK_EQ(n, budget < 0 || (size_t)budget > want ? want : (size_t)budget);
 	CHECK_EQ(s->lsh->reqs_sent, n);
 	free(prev);
 }
@@ -231,6 +277,7 @@ static struct rdsb_lsock *start(struct rdsb_sock_shm **page)
 	s = (struct rdsb_lsock){ .fd = -1, .lsh = &lsh, .shm = *page = new_page() };
 	first = last = bytes = peak = 0;
 	next_id = 0;
+	tpath = (struct rdsb_txpath){ 0 };
 	return &s;
 }
 
@@ -269,22 +316,22 @@ static void run(unsigned seed, int steps)
 }
 
 /* The ring's edges, in its first 16 KiB: two copies of 8 KiB fill it, the
- * first is acknowledged, then copies of need bytes (the header's 48
+ * first is acknowledged, then copies of need bytes (the header's COPY_HDR
  * included) go in: each at the start while it ends before the second, else
  * in a ring twice the size, or dropped again (fail). size: the ring's
  * size after them; order and payloads are checked by the resend. */
-#define BYTES(need)	((need) - 48)
+#define BYTES(need)	((uint32_t)((need) - COPY_HDR))
 static void edge(const uint32_t *need, const bool *fail, int n, size_t size, bool wrapped)
 {
 	struct rdsb_sock_shm *page;
 	struct rdsb_lsock *s = start(&page);
 
-	send_len(s, BYTES(8192), false);
-	send_len(s, BYTES(8192), false);
+	send_len(s, BYTES(8192), false, false);
+	send_len(s, BYTES(8192), false, false);
 	CHECK_EQ(s->copies.size, 16384);
 	s->shm->reqs_acked = 1;
 	for (int i = 0; i < n; i++)
-		send_len(s, BYTES(need[i]), fail[i]);
+		send_len(s, BYTES(need[i]), fail[i], false);
 	CHECK_EQ(s->copies.size, size);
 	CHECK_EQ(s->copies.tail < s->copies.head, wrapped);
 	finish(s, &page);
@@ -297,12 +344,12 @@ static void test_edges(void)
 	/* 8 bytes less: at the start */
 	edge((uint32_t[]){ 8184 }, (bool[]){ false }, 1, 16384, true);
 	/* then the smallest copy, which would fill it: a bigger ring */
-	edge((uint32_t[]){ 8144, 48 }, (bool[]){ false, false }, 2, 32768, false);
+	edge((uint32_t[]){ 8192 - COPY_HDR, COPY_HDR }, (bool[]){ false, false }, 2, 32768, false);
 	/* and 8 bytes less, which fits */
-	edge((uint32_t[]){ 8096, 48 }, (bool[]){ false, false }, 2, 16384, true);
+	edge((uint32_t[]){ 8184 - COPY_HDR, COPY_HDR }, (bool[]){ false, false }, 2, 16384, true);
 	/* a copy at the start dropped again: the ring as before, the next
 	 * goes at the start */
-	edge((uint32_t[]){ 8184, 48 }, (bool[]){ true, false }, 2, 16384, true);
+	edge((uint32_t[]){ 8184, COPY_HDR }, (bool[]){ true, false }, 2, 16384, true);
 	edge((uint32_t[]){ 8184 }, (bool[]){ true }, 1, 16384, false);
 }
 

@@ -15,7 +15,10 @@
  * the datagram to the engine instead. A numbered record also counts in
  * rdsb_txpath's numbered, which tells the sender that its datagram is the
  * engine's when sendmsg fails after the verdict (the redirect's push into a
- * path socket that was shut down returns EPIPE).
+ * path socket that was shut down returns EPIPE); the number it got is in
+ * rdsb_txpath's last_seq, and the path's next one in rdsb_seqstate, so that
+ * a datagram the engine had not seen acknowledged when it was killed comes
+ * back from the sender's copy with that number.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -39,7 +42,8 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	struct rdsb_txpath *tp;
 	struct rdsb_txseq *sq;
 	struct rds_header *h;
-	__u64 ack, wakeup;
+	struct rdsb_seq_path *sp;
+	__u64 ack, wakeup, seq;
 	__u16 dport;
 
 	if (!ts)
@@ -76,7 +80,7 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	}
 	if (size < rec)
 		bpf_msg_apply_bytes(msg, rec);
-	c->seq = __sync_fetch_and_add(&sq->next_tx_seq, 1);
+	c->seq = seq = __sync_fetch_and_add(&sq->next_tx_seq, 1);
 	c->end_off = __sync_fetch_and_add(&sq->written, rec) + rec;
 	c->path = idx;
 	c->epoch = sq->epoch;
@@ -91,8 +95,16 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 		 bpf_ringbuf_query(&rdsb_txcopy, BPF_RB_AVAIL_DATA) > RDSB_TXCOPY_BYTES / 2 ?
 		 BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(c, wakeup);
+	/* next_tx_seq where an engine started after a kill finds it (the
+	 * engine writes it there for its own records): it goes on above this
+	 * number, and takes the sender's copy back with it */
+	sp = seqstate_path(sq->ss, idx);
+	if (sp)
+		sp->next_tx_seq = seq + 1;
 	/* the record is the engine's now, even if pushing it into the path
-	 * socket fails (the socket shut down meanwhile): the sender must know */
+	 * socket fails (the socket shut down meanwhile): the sender must know,
+	 * and keeps its copy with this number */
+	tp->last_seq = seq;
 	__sync_fetch_and_add(&tp->numbered, 1);
 	count(RDSB_C_TX_DIRECT);
 	return SK_PASS;

@@ -296,6 +296,23 @@ static bool push_corked(struct rdsb_engine *e, struct rdsb_path *p)
 	return true;
 }
 
+/* The path's entry serves the connection from this local address (the
+ * same peer from another: one of them, open_path). */
+static bool entry_of(struct rdsb_engine *e, const struct rdsb_path *p)
+{
+	return txp(e, p)->lslot == (uint32_t)p->conn->lslot;
+}
+
+/* The senders' copies of what TCP acknowledged may go: the number the
+ * engine keeps for a restart (rdsb_seqstate), after this pass's acks. */
+static void acked_seq_publish(struct rdsb_engine *e, const struct rdsb_path *p)
+{
+	const struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
+
+	if (sp && entry_of(e, p) && sp->acked_seq != txp(e, p)->acked_seq)
+		__atomic_store_n(&txp(e, p)->acked_seq, sp->acked_seq, __ATOMIC_RELEASE);
+}
+
 /* Copies of what applications sent on a path's last socket may be unread:
  * each goes into the retransmissions, in sequence order, before anything is
  * written on the path's new socket. Read from the transport's timer, not
@@ -319,6 +336,7 @@ void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next)
 
 			if (!p->t_data)
 				continue;
+			acked_seq_publish(e, p);
 			if (tcp_path(p)->copies_pending && p->state == RDSB_PATH_UP)
 				tcp_path(p)->copies_pending = false;
 			if (tcp_path(p)->direct && !push_corked(e, p) && e->now + COPIES_READ_NS < *next)
@@ -363,6 +381,7 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 	t->lslot = (uint32_t)p->conn->lslot;
 	t->npaths = p->conn->npaths;
 	t->epoch = txs(e, p)->epoch = tcp_path(p)->epoch;
+	txs(e, p)->ss = p->conn->ss ? (uint32_t)(p->conn->ss - e->seqstate) : 0;
 	t->reset = 0;
 	t->limit = DIRECT_LIMIT;
 	/* what the engine wrote and TCP holds still counts against the limit */
@@ -452,14 +471,19 @@ void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_path(p)->copies_pending = true;
 }
 
-/* The peer restarted: its sequence space starts again at 1. */
+/* The peer restarted: its sequence space starts again at 1, and what the
+ * senders kept of the one before is flushed, as the engine's own. */
 void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_txpath *t;
 
-	if (!tcp_path(p)->direct)
+	if (!tcp_of(e)->txpath || !entry_of(e, p))
 		return;
 	t = txp(e, p);
+	__atomic_store_n(&t->acked_seq, 0, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&t->seq_gen, 1, __ATOMIC_RELEASE);
+	if (!tcp_path(p)->direct)
+		return;
 	if (!rdsb_txlock_try(t))
 		lock_wait(e, t);
 	txs(e, p)->next_tx_seq = p->next_tx_seq;
@@ -561,13 +585,20 @@ static void ring_read(const uint8_t *ring, uint32_t pos, uint8_t *to, uint32_t l
 /* Acknowledged already? Looked at once per reading of the copies. */
 static bool copy_acked(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_txcopy *c)
 {
+	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
+
 	if (!tcp_path(p)->direct || c->epoch != tcp_path(p)->epoch)
 		return false;
 	if (tcp_path(p)->acked < c->end_off && tcp_path(p)->acked_gen != tcp_of(e)->copies_gen) {
 		tcp_path(p)->acked_gen = tcp_of(e)->copies_gen;
 		e->tp->acked(e, p);
 	}
-	return tcp_path(p)->acked >= c->end_off;
+	if (tcp_path(p)->acked < c->end_off)
+		return false;
+	/* as rdsb_path_check_acked for the engine's own */
+	if (sp && c->seq > sp->acked_seq)
+		sp->acked_seq = c->seq;
+	return true;
 }
 
 /* One copy of a datagram an application sent on a path socket: dropped if

@@ -49,14 +49,10 @@ static __always_inline __u32 offset_probe(struct __sk_buff *skb)
 /* next_rx_seq where a restarted engine finds it (struct rdsb_rxpath) */
 static __always_inline void seq_persist(const struct rdsb_rxpath *rp)
 {
-	__u32 i = rp->ss;
-	struct rdsb_seqstate *ss;
+	struct rdsb_seq_path *sp = seqstate_path(rp->ss, rp->path);
 
-	if (!i)
-		return;
-	ss = bpf_map_lookup_elem(&rdsb_seqstate, &i);
-	if (ss)
-		ss->path[rp->path & (RDS_MPATH_WORKERS - 1)].next_rx_seq = rp->next_rx_seq;
+	if (sp)
+		sp->next_rx_seq = rp->next_rx_seq;
 }
 
 /* The record's length, header included; 0 = not all of its header yet. A

@@ -10,6 +10,19 @@
 
 #include "rdsb_maps.bpf.h"
 
+/* A path of the connection whose rdsb_seqstate entry is ss (0: none), where
+ * the programs keep its numbers as they move: a restarted engine goes on
+ * with them. */
+static __always_inline struct rdsb_seq_path *seqstate_path(__u32 ss, __u32 path)
+{
+	struct rdsb_seqstate *st;
+
+	if (!ss)
+		return NULL;
+	st = bpf_map_lookup_elem(&rdsb_seqstate, &ss);
+	return st ? &st->path[path & (RDS_MPATH_WORKERS - 1)] : NULL;
+}
+
 /* Path sockets by socket cookie; the stream parser and verdict attach here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);

@@ -241,7 +241,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 
 		p->next_tx_seq = 1;
 		p->next_rx_seq = 0;
-		p->resend_until = 0;
+		p->resend_until = p->resend_lo = 0;
 		if (c->ss)
 			c->ss->path[i] = (struct rdsb_seq_path){ .next_tx_seq = 1 };
 		e->tp->conn_path_seq_reset(e, p);

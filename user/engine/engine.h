@@ -116,9 +116,10 @@ struct rdsb_path {
 	uint64_t tx_msgs, rx_msgs, tx_bytes, rx_bytes;
 
 	/* A restarted engine (seqstate.c): the numbers in (resend_lo,
-	 * next_tx_seq) were sent unacknowledged by the engine before; until
-	 * resend_until (ns) or until resend_left of them came back from the
-	 * library, the path sends nothing, so that it sends in order. */
+	 * next_tx_seq) were sent unacknowledged by the engine before (those
+	 * up to resend_lo acknowledged); until resend_until (ns) or until
+	 * resend_left of them came back from the library, the path sends
+	 * nothing, so that it sends in order. */
 	uint64_t resend_lo, resend_left, resend_until;
 };
 

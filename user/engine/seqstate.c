@@ -54,12 +54,15 @@ void rdsb_seqstate_fini(struct rdsb_engine *e)
 }
 
 /* A path of a restarted engine whose numbers the engine before had sent
- * unacknowledged: those datagrams come back from the library first. */
+ * unacknowledged: those datagrams come back from the library first. A copy
+ * of a number up to acked_seq is one the peer has, whenever it comes back:
+ * the library forgets a copy only once it hears so from the engine, which
+ * may be killed first (or tell it a pass late, on the sk_msg path). */
 static void resend_window(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_seq_path *sp)
 {
-	if (sp->next_tx_seq <= sp->acked_seq + 1)
-		return;
 	p->resend_lo = sp->acked_seq;
+	if (e->now >= e->rebind_until || sp->next_tx_seq <= sp->acked_seq + 1)
+		return;
 	p->resend_left = sp->next_tx_seq - sp->acked_seq - 1;
 	p->resend_until = e->rebind_until;
 }
@@ -96,8 +99,7 @@ void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
 			if (sp->next_tx_seq)
 				p->next_tx_seq = sp->next_tx_seq;
 			p->next_rx_seq = sp->next_rx_seq;
-			if (e->now < e->rebind_until)
-				resend_window(e, p, sp);
+			resend_window(e, p, sp);
 		}
 		return;
 	}

@@ -10,7 +10,11 @@
  * flagged RDSB_REQ_RESENT, each with the path and sequence number the dead
  * engine gave it (its table in the socket's shared memory): the next engine
  * goes on with the same numbers (user/engine/seqstate.c), so a peer that
- * has a datagram already drops it as a retransmission.
+ * has a datagram already drops it as a retransmission. A datagram sent on
+ * the path socket itself (skmsg_send.c) is no request, and the engine has
+ * it only as a copy that dies with it: it is kept here too, with the number
+ * rdsb_txmsg gave it, until the path's entry (rdsb_txpath acked_seq) says
+ * TCP acknowledged that number, and goes to the next engine as a request.
  *
  * The copies are this process's: a socket shared by fork sends again, on
  * the next engine, only what each process wrote itself (a child starts with
@@ -32,6 +36,12 @@
 
 struct rdsb_copy {
 	uint64_t req;		/* the engine's number of the request */
+	/* Sent on the path socket itself (skmsg_send.c), not as a request:
+	 * its path's entry, which says when TCP acknowledged its number
+	 * (hdr.seq, hdr.path), in the path's sequence space seq_gen. */
+	const struct rdsb_txpath *tp;
+	uint32_t seq_gen;
+	bool gone;		/* acknowledged, kept only until it is the oldest */
 	struct rdsb_send_req hdr;
 	uint8_t data[];
 };
@@ -111,6 +121,7 @@ static struct rdsb_copy *push(struct rdsb_copies *r, size_t need)
 	}
 	r->undo = r->tail;
 	r->tail = off + need;
+	r->last = off;
 	r->n++;
 	return copy_at(r, off);
 }
@@ -124,12 +135,27 @@ void rdsb_copies_map(struct rdsb_lsock *s, int shm_fd)
 	s->seqtab = t == MAP_FAILED ? NULL : t;
 }
 
-/* Under wlock: forget what the engine's page says is acknowledged. */
+/* Acknowledged: a request below what the engine's page says, or a datagram
+ * sent on a path socket whose number TCP acknowledged, or that the peer's
+ * restart flushed. */
+static bool copy_acked(const struct rdsb_copy *c, uint64_t reqs_acked)
+{
+	if (c->gone)
+		return true;
+	if (!c->tp)
+		return c->req < reqs_acked;
+	return __atomic_load_n(&c->tp->seq_gen, __ATOMIC_ACQUIRE) != c->seq_gen ||
+	       c->hdr.seq <= __atomic_load_n(&c->tp->acked_seq, __ATOMIC_ACQUIRE);
+}
+
+/* Under wlock: forget the oldest copies while they are acknowledged (those
+ * of the two kinds come acknowledged in different orders: a copy after an
+ * unacknowledged one waits for it). */
 static void prune(struct rdsb_lsock *s, const struct rdsb_sock_shm *page)
 {
 	uint64_t acked = __atomic_load_n(&page->reqs_acked, __ATOMIC_ACQUIRE);
 
-	while (s->copies.n && copy_at(&s->copies, s->copies.head)->req < acked)
+	while (s->copies.n && copy_acked(copy_at(&s->copies, s->copies.head), acked))
 		drop_oldest(&s->copies);
 }
 
@@ -150,12 +176,24 @@ int rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req, cons
 	if (!c)
 		return -ENOBUFS;
 	c->req = s->lsh->reqs_sent;
+	c->tp = NULL;
+	c->gone = false;
 	c->hdr = *req;
 	for (int i = 0; i < cnt; i++) {
 		memcpy(c->data + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
 	return 0;
+}
+
+void rdsb_copies_sent_direct(struct rdsb_lsock *s, const struct rdsb_txpath *tp, unsigned int path)
+{
+	struct rdsb_copy *c = copy_at(&s->copies, s->copies.last);
+
+	c->tp = tp;
+	c->seq_gen = __atomic_load_n(&tp->seq_gen, __ATOMIC_ACQUIRE);
+	c->hdr.seq = __atomic_load_n(&tp->last_seq, __ATOMIC_ACQUIRE);
+	c->hdr.path = (uint8_t)path;
 }
 
 void rdsb_copies_unkeep(struct rdsb_lsock *s)
@@ -186,9 +224,9 @@ void rdsb_copies_free(struct rdsb_lsock *s)
  * The socket is on a new engine (page, stream): under every lock of the
  * socket, with old the engine before's page and its table still mapped.
  * Each copy not acknowledged there is written to the new engine, with the
- * number that engine had given it, and counted on the new page's send
- * accounting. Returns 0, or the error of the write (the new engine went
- * too: what was not written goes to the one after).
+ * number that engine (or rdsb_txmsg) had given it, and counted on the new
+ * page's send accounting. Returns 0, or the error of the write (the new
+ * engine went too: what was not written goes to the one after).
  */
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab)
 {
@@ -198,10 +236,14 @@ int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const st
 	prune(s, old);
 	for (i = 0, off = s->copies.head; i < s->copies.n; i++, off = next_off(&s->copies, off)) {
 		struct rdsb_copy *c = copy_at(&s->copies, off);
-		const struct rdsb_seq_slot *slot = old_tab ? &old_tab[c->req % RDSB_SEQTAB_N] : NULL;
+		const struct rdsb_seq_slot *slot = old_tab && !c->tp ? &old_tab[c->req % RDSB_SEQTAB_N] : NULL;
 		struct iovec iov[2] = { { &c->hdr, sizeof(c->hdr) }, { c->data, c->hdr.len } };
 		int err;
 
+		if (copy_acked(c, __atomic_load_n(&old->reqs_acked, __ATOMIC_ACQUIRE))) {
+			c->gone = true;	/* behind one that was not */
+			continue;
+		}
 		c->hdr.flags |= RDSB_REQ_RESENT;
 		if (slot && __atomic_load_n(&slot->req, __ATOMIC_ACQUIRE) == c->req + 1) {
 			c->hdr.seq = slot->seq & ((1ull << RDSB_SEQ_PATH_SHIFT) - 1);
@@ -214,6 +256,7 @@ int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const st
 			return err;
 		}
 		c->req = s->lsh->reqs_sent++;
+		c->tp = NULL;	/* a request of the new engine now */
 	}
 	return 0;
 }

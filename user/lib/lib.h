@@ -84,10 +84,11 @@ _Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&
 
 /* copies.c: the ring of a socket's copies, n of them from head (offsets in
  * buf, of size bytes); when tail < head the ring wrapped: they run from
- * head to wrap, then from 0 to tail. undo: tail before the last one. */
+ * head to wrap, then from 0 to tail. undo: tail before the last one; last:
+ * where the last one is. */
 struct rdsb_copies {
 	uint8_t *buf;
-	size_t size, head, tail, wrap, undo;
+	size_t size, head, tail, wrap, undo, last;
 	uint64_t n;
 };
 
@@ -193,12 +194,16 @@ int rdsb_write_all(int fd, struct iovec *iov, int cnt);
  * says the peer acknowledged them, written again to the next engine after a
  * kill. rdsb_copies_keep (under wlock, before the request is written;
  * payload in iov) returns 0 or -ENOBUFS (no memory); rdsb_copies_unkeep
- * drops that copy again if the write fails; rdsb_copies_room: fewer copies
- * than the engine's table of sequence numbers holds. */
+ * drops that copy again if the write fails; rdsb_copies_sent_direct (under
+ * the path's lock, after rdsb_txmsg numbered it) makes it the copy of a
+ * datagram sent on path socket tp (of the connection's path PATH);
+ * rdsb_copies_room: fewer copies than the engine's table of sequence
+ * numbers holds. */
 void rdsb_copies_map(struct rdsb_lsock *s, int shm_fd);
 bool rdsb_copies_room(struct rdsb_lsock *s);
 int rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req, const struct iovec *iov, int cnt);
 void rdsb_copies_unkeep(struct rdsb_lsock *s);
+void rdsb_copies_sent_direct(struct rdsb_lsock *s, const struct rdsb_txpath *tp, unsigned int path);
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab);
 void rdsb_copies_free(struct rdsb_lsock *s);
 void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's child) */

@@ -304,23 +304,19 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		if (sh != s->shm) {
 			err = -EPIPE;	/* counted on the engine before: again on this one */
 		} else {
+			/* kept until acknowledged: a killed engine's next
+			 * gets it again (copies.c) */
+			err = rdsb_copies_keep(s, &req, iov + 1, cnt - 1);
 			/* without an engine, nothing goes out behind its back;
 			 * without a send socket (no sk_msg send path), all
 			 * goes through the engine */
-			err = s->lost || s->txfd < 0 ? 0 : rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len);
-			if (err == 0) {
-				/* kept until acknowledged: a killed engine's
-				 * next gets it again (copies.c) */
-				err = rdsb_copies_keep(s, &req, iov + 1, cnt - 1);
-				if (!err) {
-					err = rdsb_write_all(s->fd, iov, cnt);
-					if (!err)
-						s->lsh->reqs_sent++;
-					else
-						rdsb_copies_unkeep(s);
-				}
-			} else {
-				err = 0;	/* on the wire; the engine's copy goes with the engine */
+			if (!err && (s->lost || s->txfd < 0 ||
+				     !rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len))) {
+				err = rdsb_write_all(s->fd, iov, cnt);
+				if (!err)
+					s->lsh->reqs_sent++;
+				else
+					rdsb_copies_unkeep(s);
 			}
 		}
 		pthread_mutex_unlock(&s->lsh->wlock);

@@ -16,7 +16,8 @@
  * engine writing its own records), too much unacknowledged, the path socket short of room
  * (where the kernel's push would wait, deaf to SO_SNDTIMEO), no room in
  * the ring, or an earlier request of this socket not yet on the wire (its
- * datagrams stay in order).
+ * datagrams stay in order). Either way the library keeps its own copy
+ * (copies.c), which outlives the engine.
  */
 #include <endian.h>
 #include <errno.h>
@@ -131,7 +132,10 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	 * whatever sendmsg says. Handing it to the engine too would send it
 	 * twice and free its send space twice. Not all on the wire (the path
 	 * socket shut down under the push, or the write was cut short): the
-	 * engine resets the path and retransmits the copy. */
+	 * engine resets the path and retransmits the copy. The library's own
+	 * copy takes the number, for a next engine should this one be killed
+	 * before TCP acknowledged it. */
+	rdsb_copies_sent_direct(s, t, path);
 	if (n != (ssize_t)rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
