@@ -211,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 out:
 	rdsb_path_rx_unstall(&e, p);
-	free(ic.rx_data);
+	rdsb_msg_free(ic.rx_msg);
 	ic = (struct ib_conn){ .bufs = ic.bufs };
 	memset(p, 0, sizeof(*p));
 	cq_head = cq_len = recv_head = recv_len = send_head = send_len = 0;

@@ -3,7 +3,7 @@
  * libFuzzer: the byte stream of a path socket through the TCP transport's
  * record parser (transports/tcp/tcp_stream.c, fed with tcp_stream_feed as
  * its sockmap inbox does) and what the core does with each record
- * (user/engine/recv.c, rdsb_recv_incoming), in pieces of the size the
+ * (user/engine/recv.c, rdsb_recv_msg), in pieces of the size the
  * first byte chooses, so records split anywhere. The rest of the engine is
  * stubbed (engine_stubs.h); a path drop ends the input.
  */

@@ -363,10 +363,10 @@ static void test_larger_address_waits(void **state)
 static bool recv_one(struct rdsb_path *p, uint64_t seq, uint8_t flags, uint16_t sport, uint16_t dport)
 {
 	struct rdsb_hdr h = { .seq = seq, .flags = flags, .sport = sport, .dport = dport, .len = 4 };
-	uint8_t *data = malloc(4);
+	struct rdsb_msg *m = rdsb_msg_new(4);
 
-	assert_non_null(data);
-	return rdsb_recv_incoming(&eng, p, &h, data);
+	assert_non_null(m);
+	return rdsb_recv_msg(&eng, p, &h, m);
 }
 
 static void test_duplicate_rule(void **state)
@@ -433,13 +433,14 @@ static void test_cong_map_and_pings(void **state)
 	struct rdsb_conn *c;
 	struct rdsb_path *p = path0_up(&c);
 	struct rdsb_hdr h = { .flags = RDS_FLAG_CONG_BITMAP, .len = RDS_CONG_MAP_BYTES };
-	uint8_t *map = calloc(1, RDS_CONG_MAP_BYTES);
+	struct rdsb_msg *map = rdsb_msg_new(RDS_CONG_MAP_BYTES);
 	unsigned int nunacked = p->nunacked;
 
 	(void)state;
 	assert_non_null(map);
-	rdsb_cong_set(map, 5001);
-	assert_true(rdsb_recv_incoming(&eng, p, &h, map));
+	memset(map->data, 0, RDS_CONG_MAP_BYTES);
+	rdsb_cong_set(map->data, 5001);
+	assert_true(rdsb_recv_msg(&eng, p, &h, map));
 	assert_int_equal(cong_applied, 1);
 	assert_true(rdsb_cong_test(cong[c->fslot].bits, 5001));
 	/* a ping from a port that is not congested is answered from port 0 */

@@ -262,7 +262,7 @@ static void test_hard_limit_stalls_a_path(void **state)
 	assert_true(n >= 8 && n < 64);
 	assert_true(s->rx_q_bytes >= 8u << 20);
 	/* a path's record stalls on it */
-	assert_false(rdsb_recv_incoming(&eng, p, &h, calloc(1, 1 << 20)));
+	assert_false(rdsb_recv_msg(&eng, p, &h, rdsb_msg_new(1 << 20)));
 	assert_int_equal(p->rx_stalled->dport, 4000);
 	assert_false(list_empty(&s->stalled));
 	/* the application reads everything; the engine writes the rest as

@@ -58,7 +58,7 @@ struct ib_conn {
 
 	/* the message being reassembled */
 	struct ib_reasm rx;
-	uint8_t *rx_data;
+	struct rdsb_msg *rx_msg;	/* its payload so far, as the engine takes it */
 };
 
 static inline struct rdsb_ib *ib_of(struct rdsb_engine *e)

@@ -96,13 +96,13 @@ void ib_ring_free(struct rdsb_path *p)
 	if (ic->pd)
 		ibv_dealloc_pd(ic->pd);
 	free(ic->bufs);
-	free(ic->rx_data);
+	rdsb_msg_free(ic->rx_msg);
 	ic->cq = NULL;
 	ic->cc = NULL;
 	ic->mr = NULL;
 	ic->pd = NULL;
 	ic->bufs = NULL;
-	ic->rx_data = NULL;
+	ic->rx_msg = NULL;
 	ic->rx.busy = false;
 	ic->cq_events = 0;
 	ic->send_tail = ic->send_used = 0;
@@ -290,7 +290,7 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 	uint8_t *buf = recv_buf(ic, idx);
 	uint32_t off = ic->rx.busy ? ic->rx.have : 0;
 	struct rdsb_hdr h;
-	uint8_t *data;
+	struct rdsb_msg *m;
 	int verdict = ib_frame_parse(&ic->rx, buf, wc->byte_len, &h);
 
 	if (verdict < 0) {
@@ -309,23 +309,25 @@ static bool recv_one(struct rdsb_engine *e, struct rdsb_path *p, const struct ib
 		}
 	}
 	if (verdict != IB_FRAME_ACK) {
-		if (!off && !(ic->rx_data = malloc(ic->rx.h.len ? ic->rx.h.len : 1))) {
+		/* one allocation per message: the one the engine delivers */
+		if (!off && !(ic->rx_msg = rdsb_msg_new(ic->rx.h.len))) {
 			malformed(e, p, &t->bad_frame, "out of memory");
 			return false;
 		}
-		memcpy(ic->rx_data + off, buf + RDS_HEADER_SIZE, wc->byte_len - RDS_HEADER_SIZE);
+		if (wc->byte_len > RDS_HEADER_SIZE)
+			memcpy(ic->rx_msg->data + off, buf + RDS_HEADER_SIZE, wc->byte_len - RDS_HEADER_SIZE);
 	}
 	if (!repost(e, p, idx))
 		return false;
 	if (verdict != IB_FRAME_LAST)
 		return true;
-	data = ic->rx_data;
-	ic->rx_data = NULL;
+	m = ic->rx_msg;
+	ic->rx_msg = NULL;
 	if (ic->rx.h.flags & RDS_FLAG_ACK_REQUIRED)
 		ic->ack_requested = true;
 	if (!(ic->rx.h.flags & RDS_FLAG_CONG_BITMAP))
 		ic->ack_next = ic->rx.h.seq;
-	return rdsb_recv_incoming(e, p, &ic->rx.h, data);
+	return rdsb_recv_msg(e, p, &ic->rx.h, m);
 }
 
 void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p)

@@ -6,7 +6,7 @@
  * window allows (the rest waits in p->head_off until acks open it: the
  * timer op reads them from the map XDP writes and sends again); frames
  * received are put back in order, reassembled and handed to
- * rdsb_recv_incoming, and held while the engine's path is stalled (the
+ * rdsb_recv_msg, and held while the engine's path is stalled (the
  * window we advertise shrinks with what we hold, which stops the peer).
  * Frames from a peer the engine does not know yet make the engine accept
  * the path, as a TCP accept would.
@@ -246,7 +246,7 @@ static void deliver(struct rdsb_engine *e, struct rdsx_xpath *xp)
 	struct rdsb_path *p = xp->p;
 	bool taken = false;
 
-	/* delivering: rdsb_recv_incoming is dropping the path, whose recv_path
+	/* delivering: rdsb_recv_msg is dropping the path, whose recv_path
 	 * comes back here; the loop below stops at the closed handle */
 	if (!p || xp->delivering)
 		return;
@@ -257,7 +257,7 @@ static void deliver(struct rdsb_engine *e, struct rdsx_xpath *xp)
 
 		xp->rx_held -= RDS_HEADER_SIZE + d->h.len;
 		taken = true;
-		if (!rdsb_recv_incoming(e, p, &d->h, d->data))
+		if (!rdsb_recv_msg(e, p, &d->h, d->m))
 			break;
 	}
 	xp->delivering = false;
@@ -342,17 +342,18 @@ static void cong_to_engine(struct rdsb_engine *e, struct rdsx_conn_st *xc)
 {
 	struct rdsb_hdr h = { .len = RDS_CONG_MAP_BYTES, .flags = RDS_FLAG_CONG_BITMAP };
 	struct rdsb_path *p = NULL;
-	uint8_t *map;
+	struct rdsb_msg *m;
 
 	if (!xc->cong_rx || !xc->c)
 		return;
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !p; i++)
 		if (xc->c->paths[i].state == RDSB_PATH_UP)
 			p = &xc->c->paths[i];
-	if (!p || !(map = calloc(1, RDS_CONG_MAP_BYTES)))
+	/* the program applied the map (cong_in_bpf): the engine takes no bits */
+	if (!p || !(m = rdsb_msg_new(0)))
 		return;
 	xc->cong_rx = false;
-	rdsb_recv_incoming(e, p, &h, map);
+	rdsb_recv_msg(e, p, &h, m);
 }
 
 /* The map we send: repeated by cong_send (maps are not acked). */

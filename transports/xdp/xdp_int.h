@@ -4,7 +4,7 @@
  * engine's event loop: xmit fragments each message into numbered frames on
  * the AF_XDP socket, whose fd is the engine's (EV_TRANSPORT); frames from
  * the peer are put back in order and reassembled into messages for
- * rdsb_recv_incoming; acks are read from the mmap-ed rdsx_paths map by the
+ * rdsb_recv_msg; acks are read from the mmap-ed rdsx_paths map by the
  * timer op. The engine's path has an eventfd of ours as p->ev.fd, its
  * handle while it exists.
  */
@@ -49,7 +49,7 @@ struct rdsx_kept {
 /* A message reassembled, waiting for the engine to take it. */
 struct rdsx_rxm {
 	struct rdsb_hdr h;
-	uint8_t *data;			/* h.len bytes, malloc'd */
+	struct rdsb_msg *m;		/* its h.len bytes in it (rdsb_msg_new) */
 };
 
 struct rdsx_xpath {
@@ -75,7 +75,7 @@ struct rdsx_xpath {
 	struct rdsx_txf rxq[RDSX_RXQ];	/* out-of-order frames by number */
 	uint64_t rx_held;		/* bytes in rxq, the message, and deliver */
 	struct rds_header rec_hdr;	/* the message being reassembled */
-	uint8_t *rec;
+	struct rdsb_msg *rec;		/* its payload so far, as the engine takes it */
 	uint32_t rec_len, rec_have;
 	bool in_rec;
 	struct rdsx_rxm *deliver;	/* complete messages for the engine (ring) */

@@ -62,8 +62,8 @@ void rdsx_xpath_free(struct rdsx_xpath *xp)
 	for (unsigned int i = 0; i < RDSX_RXQ; i++)
 		free(xp->rxq[i].buf);
 	for (uint32_t i = xp->dl_head; i != xp->dl_tail; i++)
-		free(xp->deliver[i % RDSX_DLQ].data);
-	free(xp->rec);
+		rdsb_msg_free(xp->deliver[i % RDSX_DLQ].m);
+	rdsb_msg_free(xp->rec);
 	free(xp->deliver);
 }
 
@@ -250,7 +250,7 @@ static void rec_drop(struct rdsx_xpath *xp)
 {
 	if (!xp->in_rec)
 		return;
-	free(xp->rec);
+	rdsb_msg_free(xp->rec);
 	xp->rec = NULL;
 	xp->in_rec = false;
 	xp->rx_held -= RDS_HEADER_SIZE + xp->rec_len;
@@ -279,7 +279,8 @@ static void consume(struct rdsx_xpath *xp, const struct rds_header *h, const uin
 	if (xp->in_rec && !same_record(&xp->rec_hdr, h))
 		rec_drop(xp);	/* a fragment of another message: the sender is broken */
 	if (!xp->in_rec) {
-		if (!rdsb_h_len_ok(h->h_flags, hlen) || (hlen && !(xp->rec = malloc(hlen)))) {
+		/* one allocation per message: the one the engine delivers */
+		if (!rdsb_h_len_ok(h->h_flags, hlen) || !(xp->rec = rdsb_msg_new(hlen))) {
 			rdsx_count(rx_bad_record);
 			return;
 		}
@@ -294,7 +295,7 @@ static void consume(struct rdsx_xpath *xp, const struct rds_header *h, const uin
 		return;
 	}
 	if (plen)
-		memcpy(xp->rec + xp->rec_have, payload, plen);
+		memcpy(xp->rec->data + xp->rec_have, payload, plen);
 	xp->rec_have += plen;
 	if (xp->rec_have < xp->rec_len)
 		return;
@@ -304,7 +305,7 @@ static void consume(struct rdsx_xpath *xp, const struct rds_header *h, const uin
 	d->h.ack = 0;
 	d->h.credit = 0;
 	d->h.csum = 0;
-	d->data = xp->rec;
+	d->m = xp->rec;
 	xp->rec = NULL;
 	xp->in_rec = false;
 }
@@ -334,7 +335,7 @@ static void rx_reset(struct rdsx_xpath *xp)
 		}
 	}
 	if (xp->in_rec) {
-		free(xp->rec);
+		rdsb_msg_free(xp->rec);
 		xp->rec = NULL;
 		xp->in_rec = false;
 		xp->rx_held -= RDS_HEADER_SIZE + xp->rec_len;

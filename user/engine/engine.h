@@ -226,7 +226,7 @@ struct rdsb_sock {
  * reaches tcp and xdp only through these ops, and never looks inside their
  * state (e->tp_priv, c->t_data, p->t_data, s->t_data). It is message
  * oriented: xmit sends messages of a path's queue, recv_path hands each
- * message received to rdsb_recv_incoming. A path may have a socket of the
+ * message received to rdsb_recv_msg. A path may have a socket of the
  * transport's in p->ev (EV_PATH events: recv_path, xmit, connected). An op
  * a transport leaves NULL gets the default (transport.c), so the core
  * never tests for NULL.
@@ -284,7 +284,7 @@ struct rdsb_transport {
 	/* bring p's receive counts and next_rx_seq up to date */
 	void (*conn_path_sync)(struct rdsb_engine *e, struct rdsb_path *p);
 
-	/* Receive: read what the path has, each message to rdsb_recv_incoming. */
+	/* Receive: read what the path has, each message to rdsb_recv_msg. */
 	void (*recv_path)(struct rdsb_engine *e, struct rdsb_path *p);
 
 	/* Send. xmit_path_prepare: 0 go on, < 0 not now (the transport's timer
@@ -608,13 +608,12 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
 /* recv.c: one message a transport received, taken: m from
- * rdsb_msg_new(h->len) with the payload read into m->data, or (the
- * _incoming form) data, h->len bytes malloc'd apart. False when the path
+ * rdsb_msg_new(h->len) with the payload read or reassembled into m->data
+ * (one allocation per message, the one delivered). False when the path
  * stalled on a full socket: the transport stops reading it until
  * rdsb_paths_resume calls recv_path. A transport reads a path only while
  * rdsb_path_readable. */
 bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, struct rdsb_msg *m);
-bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data);
 /* s has room again (or is closing): the paths stalled on it go on after the
  * batch (rdsb_paths_resume, from the event loop; true if there were any). */
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s);

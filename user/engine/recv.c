@@ -103,20 +103,6 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	return deliver(e, p, m);
 }
 
-/* A transport that reassembles a payload apart (data is malloc'd, or NULL
- * for none): the message is made around it. */
-bool rdsb_recv_incoming(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h, uint8_t *data)
-{
-	struct rdsb_msg *m = rdsb_msg_new(0);
-
-	if (!m) {
-		free(data);
-		return true;
-	}
-	m->data = data;
-	return rdsb_recv_msg(e, p, h, m);
-}
-
 /* A dying path cannot wait for room: its stalled record goes now. */
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p)
 {
