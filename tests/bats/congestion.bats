@@ -184,3 +184,28 @@ congested_run() {
 	grep -q '^sent 100 msgs 100000 bytes' "$BATS_TEST_TMPDIR/s"
 	in_host B "$RDSB_BIN" status -j | jq -e '.sockets | length == 0'
 }
+
+@test "sk_msg sends: a record that races into a congested port comes back to its send socket, whose next records still go out" {
+	[[ ${RDSB_LOAD_OPTS:-} == *--sk-msg* ]] || skip "the sk_msg send path (RDSB_LOAD_OPTS=\"--bpf --sk-msg\")"
+	rds B "$RDSB_XFER" recv -b $ADDR_B:$PORT -n 1 -s 1000:1000 --rcvbuf $RCVBUF -t 30 \
+		--hold-until "$BATS_TEST_TMPDIR/read" --ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	rpid=$!
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:$PORT -n 100 -s 1000:1000 --nonblock \
+		>"$BATS_TEST_TMPDIR/s" &
+	spid=$!
+	slot_a=$(wait_slot A $ADDR_B)
+	wait_bit A "$slot_a" $PORT 1
+	# past the library, which would have waited: the program sees the bit
+	cong=$(counter A tx_drop_congested)
+	run in_host A "$RDSB_TXRAW" $ADDR_A:6000 $ADDR_B:$PORT bounce
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "bounce: bounced, then sent" ]
+	[ "$(counter A tx_drop_congested)" -eq $((cong + 1)) ]
+	[ "$(counter A path_down)" -eq 0 ]
+	touch "$BATS_TEST_TMPDIR/read"
+	wait "$rpid"
+	wait "$spid"
+	grep -q '^sent 100 msgs 100000 bytes' "$BATS_TEST_TMPDIR/s"
+}
