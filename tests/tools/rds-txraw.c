@@ -16,11 +16,15 @@
  *     path    h_ack naming a path that is not open
  *     seq     a sequence number of its choosing (2^40): accepted, and the
  *             program overwrites it with the path's own
+ *     bounce  nothing broken, to a DPORT the test congested: the program
+ *             bounces it back to the send socket, then the same record to
+ *             DPORT + 1 must still be numbered and sent (a drop sticks)
  *
  * Prints "CASE: errno NAME" with the errno of the sendmsg (EACCES when the
  * program dropped it), or "CASE: accepted". Exit 0 when sendmsg failed, 1 when it was accepted,
  * 77 when the engine gives no send socket, 2 on bad usage, 3 when the setup
- * failed. IPv4 only.
+ * failed. bounce prints "bounce: bounced, then sent" and exits 0, or says
+ * what it got and exits 1. IPv4 only.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -81,6 +85,32 @@ static int addr_slot(const struct rdsb_addr *t, const uint8_t addr[16])
 	return -1;
 }
 
+/* The record comes back whole on the send socket; the next one is
+ * numbered (tps[idx].numbered moves) and redirected. */
+static int bounce(int fd, uint8_t *rec, size_t size, const struct rdsb_txpath *tp, uint16_t dport)
+{
+	struct rds_header *h = (struct rds_header *)rec;
+	uint8_t back[RDS_HEADER_SIZE + 101];
+	uint32_t numbered = __atomic_load_n(&tp->numbered, __ATOMIC_ACQUIRE);
+	ssize_t n = send(fd, rec, size, MSG_NOSIGNAL), got = recv(fd, back, sizeof(back), MSG_DONTWAIT);
+
+	if (n != (ssize_t)size || got != (ssize_t)size || memcmp(back, rec, size) ||
+	    __atomic_load_n(&tp->numbered, __ATOMIC_ACQUIRE) != numbered) {
+		printf("bounce: sent %zd, read back %zd, numbered %u more\n", n, got,
+		       __atomic_load_n(&tp->numbered, __ATOMIC_ACQUIRE) - numbered);
+		return 1;
+	}
+	h->h_dport = htobe16((uint16_t)(dport + 1));
+	n = send(fd, rec, size, MSG_NOSIGNAL);
+	if (n != (ssize_t)size || __atomic_load_n(&tp->numbered, __ATOMIC_ACQUIRE) != numbered + 1) {
+		printf("bounce: then sent %zd (%s), numbered %u more\n", n, n < 0 ? strerrorname_np(errno) : "",
+		       __atomic_load_n(&tp->numbered, __ATOMIC_ACQUIRE) - numbered);
+		return 1;
+	}
+	printf("bounce: bounced, then sent\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -99,7 +129,7 @@ int main(int argc, char **argv)
 	unsigned int npaths;
 
 	if (argc != 4 || parse_addr(argv[1], laddr, &lport) || parse_addr(argv[2], daddr, &dport)) {
-		fprintf(stderr, "usage: rds-txraw LADDR:LPORT DADDR:DPORT short|len|huge|cong|sport|path|seq\n");
+		fprintf(stderr, "usage: rds-txraw LADDR:LPORT DADDR:DPORT short|len|huge|cong|sport|path|seq|bounce\n");
 		return 2;
 	}
 	c = argv[3];
@@ -149,6 +179,8 @@ int main(int argc, char **argv)
 		h->h_ack = htobe64((uint64_t)(RDSB_MAX_ADDRS - 1) * RDS_MPATH_WORKERS);
 	else if (!strcmp(c, "seq"))
 		h->h_sequence = htobe64(1ull << 40);
+	else if (!strcmp(c, "bounce"))
+		return bounce(fds[5], rec, size, &tps[fslot * RDS_MPATH_WORKERS + path], dport);
 	else
 		die("rds-txraw: unknown case %s", c);
 	if (send(fds[5], rec, size, MSG_NOSIGNAL) >= 0) {

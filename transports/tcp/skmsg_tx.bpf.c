@@ -10,9 +10,15 @@
  * application's own is overwritten: only the engine and this program own
  * them), clears h_ack as the wire wants it, tells the engine what went out
  * (rdsb_txcopy, no wakeup unless the sender asks for one or the ring is
- * half full) and redirects the record into the path socket. Anything else
- * is dropped and counted: sendmsg fails with EACCES and the library hands
- * the datagram to the engine instead. A numbered record also counts in
+ * half full) and redirects the record into the path socket. A record that
+ * is not well formed, or names a path the socket may not use, is dropped
+ * and counted: sendmsg fails with EACCES. The kernel then drops everything
+ * after it on that send socket without running the program (the verdict
+ * sticks), so what a well-behaved sender may race into (the destination
+ * port congested since the library looked, no room for the copy, the path
+ * socket gone) is not dropped but bounced, counted the same: redirected to
+ * the send socket's own receive queue, where the library reads it back and
+ * hands the datagram to the engine instead. A numbered record also counts in
  * rdsb_txpath's numbered, which tells the sender that its datagram is the
  * engine's when sendmsg fails after the verdict (the redirect's push into a
  * path socket that was shut down returns EPIPE); the number it got is in
@@ -30,6 +36,21 @@ static __always_inline int tx_drop(enum rdsb_counter why)
 {
 	count(why);
 	return SK_DROP;
+}
+
+/* The whole record back to its sender, whose next records still get a
+ * verdict of their own (a drop would stick). */
+static __always_inline int tx_bounce(struct sk_msg_md *msg, const struct rdsb_txsock *ts, __u32 rec,
+				     enum rdsb_counter why)
+{
+	__u32 idx = ts->idx;
+
+	count(why);
+	if (bpf_msg_redirect_map(msg, &rdsb_apptx, idx, BPF_F_INGRESS) != SK_PASS)
+		return SK_DROP;
+	if (msg->size < rec)
+		bpf_msg_apply_bytes(msg, rec);
+	return SK_PASS;
 }
 
 SEC("sk_msg")
@@ -69,14 +90,16 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	fslot = idx / RDS_MPATH_WORKERS;
 	dport = bpf_ntohs(h->h_dport);
 	map = bpf_map_lookup_elem(&rdsb_cong, &fslot);
-	if (!map || rdsb_cong_test(map->bits, dport))
+	if (!map)
 		return tx_drop(RDSB_C_TX_DROP_CONG);
+	if (rdsb_cong_test(map->bits, dport))
+		return tx_bounce(msg, ts, rec, RDSB_C_TX_DROP_CONG);
 	c = bpf_ringbuf_reserve(&rdsb_txcopy, sizeof(*c), 0);
 	if (!c)
-		return tx_drop(RDSB_C_TX_DROP_NO_COPY);
+		return tx_bounce(msg, ts, rec, RDSB_C_TX_DROP_NO_COPY);
 	if (bpf_msg_redirect_map(msg, &rdsb_txsk, idx, 0) != SK_PASS) {
 		bpf_ringbuf_discard(c, BPF_RB_NO_WAKEUP);
-		return tx_drop(RDSB_C_TX_DROP_CLOSED);
+		return tx_bounce(msg, ts, rec, RDSB_C_TX_DROP_CLOSED);
 	}
 	if (size < rec)
 		bpf_msg_apply_bytes(msg, rec);

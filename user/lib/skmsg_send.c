@@ -15,9 +15,9 @@
  * no path open to applications (not connected yet, reconnecting, the
  * engine writing its own records), too much unacknowledged, the path socket short of room
  * (where the kernel's push would wait, deaf to SO_SNDTIMEO), no room in
- * the ring, or an earlier request of this socket not yet on the wire (its
- * datagrams stay in order). Either way the library keeps its own copy
- * (copies.c), which outlives the engine.
+ * the ring, a record rdsb_txmsg bounced back, or an earlier request of
+ * this socket not yet on the wire (its datagrams stay in order). Either
+ * way the library keeps its own copy (copies.c), which outlives the engine.
  */
 #include <endian.h>
 #include <errno.h>
@@ -62,6 +62,20 @@ static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, ui
 		}
 	}
 	return true;
+}
+
+/* Was the record bounced back by rdsb_txmsg (the destination port congested
+ * since the library looked, no room for the engine's copy, the path socket
+ * gone)? Its rec bytes are in the send socket's receive queue: read back. */
+static bool bounced(int fd, uint32_t rec)
+{
+	uint8_t buf[4096];
+	uint64_t got = 0;
+	ssize_t r;
+
+	while ((r = sys_recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0 || (r < 0 && errno == EINTR))
+		got += r > 0 ? (uint64_t)r : 0;
+	return got == rec;
 }
 
 /* Under the lock: did rdsb_txmsg number a record since the count was
@@ -120,10 +134,18 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL | more);
 	while (n < 0 && errno == EINTR && !numbered_since(t, numbered));
 	if (!numbered_since(t, numbered)) {
-		/* rdsb_txmsg refused it (EACCES), or it never ran: whatever
-		 * else reached the path socket broke its stream */
-		if (n >= 0 || errno != EACCES)
+		int err = n < 0 ? errno : 0;
+
+		/* Bounced, or refused (EACCES: the kernel would refuse every
+		 * later record of this send socket too, its sends go through
+		 * the engine from here), or rdsb_txmsg never ran: whatever
+		 * else reached the path socket broke its stream. */
+		if (err == EACCES) {
+			sys_close(s->txfd);
+			s->txfd = -1;
+		} else if (n != (ssize_t)rec || !bounced(s->txfd, rec)) {
 			__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
+		}
 		rdsb_txunlock(t);
 		iov[0] = req;
 		return 0;
