@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
 # The whole suite: unit tests, the bats integration tests between namespace
 # hosts, then the interop suite against the kernel's RDS in qemu. Ends with
-# one line "N passed, M failed, K skipped" over all of them.
+# one line "N passed, M failed, K skipped" over all of them; each part with
+# how long it took.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+# The interop suite's TCG guests keep the CPUs busy where the bats tests
+# mostly wait on their hosts: it runs beside the rest from the start, in its
+# own namespaces, and its lines come after theirs.
+vmlog=$(mktemp)
+vm_pid=''
+if [ -x tests/vm/run-suite.sh ]; then
+	tests/vm/run-suite.sh >"$vmlog" 2>&1 &
+	vm_pid=$!
+fi
+phase_start=$SECONDS
+took() {	# WHAT: how long since the last one, and since the start
+	echo "# $1: $((SECONDS - phase_start)) s, $SECONDS s since the start"
+	phase_start=$SECONDS
+}
 pass=0
 fail=0
 skip=0
@@ -16,7 +31,7 @@ count() {	# a "N passed, M failed" line from a test program
 	fail=$((fail + ${f:-1}))
 }
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap '[ -z "$vm_pid" ] || kill "$vm_pid" 2>/dev/null; rm -f "$log" "$vmlog"' EXIT
 for t in build/tests/test_*; do
 	[ -x "$t" ] || continue
 	echo "== $t"
@@ -24,6 +39,7 @@ for t in build/tests/test_*; do
 	grep -v '^$' "$log" | tail -n 3
 	count "$log"
 done
+took "unit tests"
 tap_count() {	# the TAP lines of $log: ok, not ok, ok # SKIP
 	local s
 	s=$(grep -ci '^ok .* # skip' "$log")
@@ -34,6 +50,7 @@ tap_count() {	# the TAP lines of $log: ok, not ok, ok # SKIP
 bats_run() {
 	bats --tap --timing "$@" | tee "$log"
 	tap_count
+	took "bats $*"
 }
 # A test that hangs fails after this many seconds (its teardown still runs
 # and prints the engines' logs) instead of stalling the rest of the suite.
@@ -78,10 +95,17 @@ if [ -x build-san/sbin/rds-bpf ]; then
 	done
 	rm -rf "$reports"
 fi
-if [ -x tests/vm/run-suite.sh ]; then
+if [ -n "$vm_pid" ]; then
 	echo "== tests/vm/run-suite.sh"
-	tests/vm/run-suite.sh | tee "$log"
+	wait "$vm_pid"
+	rc=$?
+	vm_pid=''
+	cp "$vmlog" "$log"
+	cat "$log"
 	tap_count
+	# a suite that stopped short (a usage error, killed) fails too
+	[ $rc -eq 0 ] || grep -q '^not ok ' "$log" || { echo "tests/vm/run-suite.sh: exit $rc"; fail=$((fail + 1)); }
+	took "waiting for tests/vm/run-suite.sh"
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -166,12 +166,17 @@ if [ "${RDSB_VM_STREAM:-0}" = 1 ]; then
 	tail -n +1 -f "$log" >&2 &
 	tailpid=$!
 fi
-rc=''
+rc='' up=''
 while kill -0 "$qpid" 2>/dev/null; do
 	if [ $((SECONDS - start)) -ge "$timeout" ]; then
 		echo "run-guest: TIMEOUT after ${timeout}s, killing qemu" >&2
 		rc=124
 		break
+	fi
+	# how long the boot took: until guest-init.sh's marker
+	if [ -z "$up" ] && grep -q '^RDSB-VM-READY' "$log"; then
+		up=$((SECONDS - start))
+		echo "run-guest: guest ready after ${up}s" >&2
 	fi
 	sleep 0.2
 done

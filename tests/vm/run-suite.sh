@@ -65,6 +65,8 @@
 # the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6
 # ib-hostile ib-reset ib-unplug"; ib-bench and kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
+# RDSB_VM_JOBS: how many guests run at once (default: the CPUs; see the jobs
+# below). Each boot ends with a line of how long it took.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -96,11 +98,11 @@ ns_down() {	# NS: engine, processes, pins, namespace
 	rm -rf "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$1")"
 	ip netns del "$1" 2>/dev/null
 }
+declare -A running=()	# the jobs (below) under way: pid -> job
 cleanup() {
-	capture_stop
-	[ -z "${peer_pid:-}" ] || kill "$peer_pid" 2>/dev/null
-	ns_down $ns
-	ns_down $ns2
+	local p
+	for p in "${!running[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${!running[@]}"; do wait "$p" 2>/dev/null; done
 	if [ $failed -gt 0 ]; then
 		keep=$(mktemp -d "${TMPDIR:-/tmp}/rds-bpf-vm-failed.XXXXXX")
 		mv "$work"/* "$keep"/ 2>/dev/null
@@ -1373,6 +1375,88 @@ ib_bench() {
 	result "rds-bpf guest<->guest: ib and tcp, every row measured ($table)" $s "$table"
 }
 
+# scenario PEER SCENARIO LABEL: one job's boot(s), its checks; exchange.a and
+# exchange.b are the exchange's two boots
+scenario() {
+	local peer=$1 label=$3
+	case $2 in
+	exchange.a)
+		d=$work/$peer-a && mkdir -p "$d"
+		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 exchange "$peer" "$label"
+		;;
+	exchange.b)
+		d=$work/$peer-b && mkdir -p "$d"
+		G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 exchange "$peer" "$label"
+		;;
+	reset | congestion)
+		d=$work/$peer-$2 && mkdir -p "$d"
+		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 $2 "$peer" "$label"
+		;;
+	cong-monitor)
+		d=$work/$peer-$2 && mkdir -p "$d"
+		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 cong_monitor "$peer" "$label"
+		;;
+	errno)
+		d=$work/$peer-errno && mkdir -p "$d"
+		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 errno_table "$peer" "$label"
+		;;
+	exchange-bpf)	# the exchange with our engine on the BPF data path: a kernel peer only
+		d=$work/$peer-bpf && mkdir -p "$d"
+		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 RDSB_LOAD_OPTS=--bpf \
+			exchange "$peer" "$label (load --bpf here)"
+		;;
+	guest)	# rds-bpf in the guest: a kernel peer only
+		d=$work/$peer-guest && mkdir -p "$d"
+		G4=10.98.0.1 G4B=10.98.0.5 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 guest "$peer" "$label"
+		;;
+	ib)	# RDS/IB over soft-RoCE, two guests: against the kernel's rds_rdma, or rds-bpf
+		d=$work/$peer-ib && mkdir -p "$d"
+		IB_TRANSPORT_TABLE=1 ib "$peer" "$label"
+		;;
+	ib-bench)	# ib and tcp side by side in two rds-bpf guests (on request)
+		d=$work/$peer-ib-bench && mkdir -p "$d"
+		ib_bench
+		;;
+	ib-fc)	# ib with the kernel's flow control on (kernel peers)
+		d=$work/$peer-ib-fc && mkdir -p "$d"
+		IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
+		;;
+	ib6)	# ib with IPv6 addresses
+		d=$work/$peer-ib6 && mkdir -p "$d"
+		IB_V6=1 ib "$peer" "$label, IPv6"
+		;;
+	ib-hostile)	# ib with a raw verbs peer sending malformed frames beside it
+		d=$work/$peer-ib-hostile && mkdir -p "$d"
+		IB_HOSTILE=1 ib "$peer" "$label, hostile peer beside it"
+		;;
+	ib-unplug)	# rxe0 deleted under rds-bpf's engine, then added again
+		d=$work/$peer-ib-unplug && mkdir -p "$d"
+		ib_unplug "$peer" "$label, rxe0 unplugged"
+		;;
+	ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
+		d=$work/$peer-ib-reset && mkdir -p "$d"
+		IB_FLAP=8 ib "$peer" "$label, reset"
+		;;
+	kbench)	# on request: the same-guest bench, the kernel's RDS vs rds-bpf vs TCP (tests/vm/kbench.sh)
+		d=$work/$peer-kbench && mkdir -p "$d"
+		KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
+		result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
+		;;
+	esac
+}
+
+# ---- the jobs ----
+# One job per boot (a guest, two for ib*, or the peer namespace), each in its
+# own namespaces and directory, side by side: a TCG guest keeps one CPU busy,
+# so a job takes one of RDSB_VM_JOBS slots (default: the CPUs) per guest, and
+# the benches all of them. The first job in the list that fits starts; the
+# TAP lines come out in the list's order, numbered here. RDSB_VM_JOBS=1 runs
+# them one after the other.
+SLOTS=${RDSB_VM_JOBS:-$(nproc)}
+jobs_peer=() jobs_scenario=() jobs_label=() jobs_cost=() jobs_done=()
+job_add() {	# PEER SCENARIO LABEL COST
+	jobs_peer+=("$1") jobs_scenario+=("$2") jobs_label+=("$3") jobs_cost+=("$4") jobs_done+=(0)
+}
 for peer in $PEERS; do
 	case $peer in
 	legacy | sid)
@@ -1381,7 +1465,9 @@ for peer in $PEERS; do
 			rc=$?
 			[ $rc -eq 77 ] || rc=1
 			d=$work
-			result "$peer kernel image builds from Debian packages" $rc "$work/build-$peer"
+			job_add "$peer" build "$label" 0
+			(result "$peer kernel image builds from Debian packages" $rc "$work/build-$peer") >"$work/job.$((${#jobs_peer[@]} - 1))"
+			jobs_done[-1]=1
 			continue
 		fi
 		;;
@@ -1390,74 +1476,64 @@ for peer in $PEERS; do
 	esac
 	for scenario in $SCENARIOS; do
 		case $scenario in
-		exchange)
-			d=$work/$peer-a && mkdir -p "$d"
-			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 exchange "$peer" "$label"
-			d=$work/$peer-b && mkdir -p "$d"
-			G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 exchange "$peer" "$label"
-			;;
-		reset | congestion)
-			d=$work/$peer-$scenario && mkdir -p "$d"
-			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 $scenario "$peer" "$label"
-			;;
-		cong-monitor)
-			d=$work/$peer-$scenario && mkdir -p "$d"
-			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 cong_monitor "$peer" "$label"
-			;;
-		errno)
-			d=$work/$peer-errno && mkdir -p "$d"
-			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 errno_table "$peer" "$label"
-			;;
-		exchange-bpf)	# the exchange with our engine on the BPF data path: a kernel peer only
-			[ "$peer" = netns ] && continue
-			d=$work/$peer-bpf && mkdir -p "$d"
-			G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 RDSB_LOAD_OPTS=--bpf \
-				exchange "$peer" "$label (load --bpf here)"
-			;;
-		guest)	# rds-bpf in the guest: a kernel peer only
-			[ "$peer" = netns ] && continue
-			d=$work/$peer-guest && mkdir -p "$d"
-			G4=10.98.0.1 G4B=10.98.0.5 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 guest "$peer" "$label"
-			;;
-		ib)	# RDS/IB over soft-RoCE, two guests: against the kernel's rds_rdma, or rds-bpf
-			d=$work/$peer-ib && mkdir -p "$d"
-			IB_TRANSPORT_TABLE=1 ib "$peer" "$label"
-			;;
-		ib-bench)	# ib and tcp side by side in two rds-bpf guests (on request)
-			[ "$peer" = netns ] || continue
-			d=$work/$peer-ib-bench && mkdir -p "$d"
-			ib_bench
-			;;
-		ib-fc)	# ib with the kernel's flow control on (kernel peers)
-			[ "$peer" = netns ] && continue
-			d=$work/$peer-ib-fc && mkdir -p "$d"
-			IB_KERNEL_FC=1 ib "$peer" "$label, flow control on"
-			;;
-		ib6)	# ib with IPv6 addresses
-			d=$work/$peer-ib6 && mkdir -p "$d"
-			IB_V6=1 ib "$peer" "$label, IPv6"
-			;;
-		ib-hostile)	# ib with a raw verbs peer sending malformed frames beside it
-			d=$work/$peer-ib-hostile && mkdir -p "$d"
-			IB_HOSTILE=1 ib "$peer" "$label, hostile peer beside it"
-			;;
-		ib-unplug)	# rxe0 deleted under rds-bpf's engine, then added again
-			d=$work/$peer-ib-unplug && mkdir -p "$d"
-			ib_unplug "$peer" "$label, rxe0 unplugged"
-			;;
-		ib-reset)	# the same with rds-bpf's guest cut off the bridge mid-transfer
-			d=$work/$peer-ib-reset && mkdir -p "$d"
-			IB_FLAP=8 ib "$peer" "$label, reset"
-			;;
-		kbench)	# on request: the same-guest bench, the kernel's RDS vs rds-bpf vs TCP (tests/vm/kbench.sh)
-			[ "$peer" = netns ] && continue
-			d=$work/$peer-kbench && mkdir -p "$d"
-			KBENCH_OUT=$d "$here/kbench.sh" "$peer" | sed 's/^/# /'
-			result "$label: the same-guest bench measured every row (tests/vm/kbench.sh)" "${PIPESTATUS[0]}" "$d/run-guest-$peer-${KBENCH_LINK:-veth}"
-			;;
+		exchange) job_add "$peer" exchange.a "$label" 1; job_add "$peer" exchange.b "$label" 1 ;;
+		reset | congestion | cong-monitor | errno) job_add "$peer" "$scenario" "$label" 1 ;;
+		exchange-bpf | guest) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
+		ib | ib6 | ib-hostile | ib-unplug | ib-reset) job_add "$peer" "$scenario" "$label" 2 ;;
+		ib-fc) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 2 ;;
+		ib-bench) [ "$peer" != netns ] || job_add "$peer" "$scenario" "$label" "$SLOTS" ;;
+		kbench) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" "$SLOTS" ;;
 		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-unplug, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done
-echo "vm: $n checks, $failed failed"
+
+job_run() {	# I: job I in this subshell, its namespaces its own
+	local t0=$SECONDS up
+	ns=rdsbvm$BASHPID ns2=rdsbvp$BASHPID
+	trap 'capture_stop; [ -z "${peer_pid:-}" ] || kill "$peer_pid" 2>/dev/null; ns_down $ns; ns_down $ns2' EXIT
+	trap 'exit 143' TERM
+	scenario "${jobs_peer[$1]}" "${jobs_scenario[$1]}" "${jobs_label[$1]}"
+	# how long it took, and each guest's boot (run-guest.sh)
+	up=$(sed -n 's/^run-guest: guest ready after \([0-9]*\)s$/\1 s/p' "$d"/run-guest.* 2>/dev/null |
+		awk '{printf "%s%s", (NR > 1 ? ", " : ""), $0}')
+	echo "# ${jobs_label[$1]}, ${jobs_scenario[$1]}: $((SECONDS - t0)) s${up:+ (guests ready after $up)}"
+}
+
+job_print() {	# I: job I's lines, numbered in the suite's count
+	local line
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not )?ok\ [0-9]+\ (.*)$ ]]; then
+			n=$((n + 1))
+			[ -z "${BASH_REMATCH[1]}" ] || failed=$((failed + 1))
+			line="${BASH_REMATCH[1]}ok $n ${BASH_REMATCH[2]}"
+		fi
+		printf '%s\n' "$line"
+	done <"$work/job.$1"
+	[ ! -s "$work/job.$1.err" ] || cat "$work/job.$1.err" >&2
+}
+
+used=0 next=0 t0=$SECONDS
+while :; do
+	while [ $next -lt ${#jobs_peer[@]} ] && [ "${jobs_done[$next]}" = 1 ]; do
+		job_print $next
+		next=$((next + 1))
+	done
+	for i in "${!jobs_peer[@]}"; do
+		[ "${jobs_done[$i]}" = 0 ] || continue
+		cost=${jobs_cost[$i]}
+		[ "$cost" -le $((SLOTS - used)) ] || [ "$used" -eq 0 ] || continue
+		jobs_done[$i]=running
+		( job_run "$i" ) >"$work/job.$i" 2>"$work/job.$i.err" &
+		running[$!]=$i
+		used=$((used + cost))
+	done
+	[ ${#running[@]} -gt 0 ] || break
+	wait -n -p pid "${!running[@]}"
+	i=${running[$pid]}
+	unset "running[$pid]"
+	used=$((used - jobs_cost[i]))
+	jobs_done[$i]=1
+done
+echo "vm: $n checks, $failed failed in $((SECONDS - t0)) s ($SLOTS slots)"
 [ $failed -eq 0 ]
