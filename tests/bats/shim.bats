@@ -105,12 +105,15 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 # path 16 requests of 1 KiB never fill it); no control request to the engine
 # once the datagrams flow.
 @test "an event loop as rds-stress's: per reply one read with the rest of its header, another only when its header did not start with the last payload, per request one send, F_GETFL only when nothing waits, no engine round trip" {
-	local trace=$BATS_TEST_TMPDIR/loop.trace replies loops eagain full first headers
+	local trace=$BATS_TEST_TMPDIR/loop.trace replies loops eagain full first headers echo
 	rds B "$RDSB_XFER" echo -b $ADDR_B:5150 -t 60 --ready "$BATS_TEST_TMPDIR/echo.ready" >/dev/null 2>&1 &
+	echo=$!
 	for _ in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/echo.ready" ] && break; sleep 0.05; done
 	run in_host A timeout 120 strace -f -qq -e trace=fcntl,recvfrom,recvmsg,sendmsg,sendto,poll,ppoll -o "$trace" \
 		env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_ROOT/build/tests/rds-pollloop" $ADDR_A:5151 $ADDR_B:5150 2000 16 1024
-	kill %1 2>/dev/null || true
+	# by pid: job %1 of a test is bats's timeout watchdog
+	kill $echo 2>/dev/null || true
+	wait $echo || true
 	echo "$output"
 	[ "$status" -eq 0 ]
 	read -r replies loops eagain full <<<"$(sed -n 's/^replies \([0-9]*\) loops \([0-9]*\) eagain \([0-9]*\) full \([0-9]*\)$/\1 \2 \3 \4/p' <<<"$output")"
