@@ -153,12 +153,15 @@ append+=" rdsb.host=${haddr%/*}"
 append+=" ${RDSB_VM_APPEND:-}"
 : >"$log"
 echo "run-guest: kernel $(cat "$img/kver"), console log $log" >&2
+# the uncompressed kernel when the image has it (PVH entry, no decompression)
+kimg=$img/vmlinux
+[ -s "$kimg" ] || kimg=$img/vmlinuz
 start=$SECONDS
 # nsenter (not ip netns exec) because the tap must be opened inside NS;
 # it execs qemu, so $! is qemu's pid.
 nsenter --net="/run/netns/$ns" qemu-system-x86_64 -accel "${RDSB_VM_ACCEL:-tcg}" -cpu max \
 	-smp "${RDSB_VM_SMP:-1}" -m "${RDSB_VM_MEM:-512M}" -nographic -no-reboot \
-	-kernel "$img/vmlinuz" -initrd "$work/initrd" -append "$append" \
+	-kernel "$kimg" -initrd "$work/initrd" -append "$append" \
 	-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
 	</dev/null >>"$log" 2>&1 &
 qpid=$!
