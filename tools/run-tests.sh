@@ -56,15 +56,13 @@ export RDSB_LOAD_OPTS=--bpf
 bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/ping.bats \
 	tests/bats/restart.bats
 
-# Again with sk_msg sends: what an application sent on a path socket itself
-# comes back from its copy after a kill, with the number it had
-# (docs/design.md, Engine restart).
+# Again with sk_msg sends, every restart included: what an application sent
+# on a path socket itself comes back from its copy after a kill, with the
+# number it had (docs/design.md, Engine restart).
 echo "== bats on the BPF data path with sk_msg sends (load --bpf --sk-msg)"
 export RDSB_LOAD_OPTS="--bpf --sk-msg"
-bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/shim.bats
-# Of the restarts, all but the sender's engine killed during a transfer,
-# which still failed once in a loaded fresh-clone run on this path.
-bats_run -f '^engine of the (application|peer)|receiver|cannot drain|reload|unload' tests/bats/restart.bats
+bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/shim.bats \
+	tests/bats/restart.bats
 unset RDSB_LOAD_OPTS
 # The core and congestion tests again on the XDP/AF_XDP transport.
 echo "== bats on the XDP transport (load --transport xdp)"

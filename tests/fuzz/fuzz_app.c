@@ -87,10 +87,10 @@ bool rdsb_seqstate_resend_acked(const struct rdsb_path *p, uint64_t seq)
 	(void)p;
 	return seq && !(seq & 3);
 }
-bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
 	(void)p;
-	return rdsb_conn_queue(e, NULL, m);
+	rdsb_conn_queue(e, NULL, m);
 }
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
 {

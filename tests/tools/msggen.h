@@ -19,6 +19,14 @@ static inline uint64_t splitmix64(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* The size of message idx, MIN..MAX, drawn first from its own state s. */
+static inline uint32_t msg_draw_size(uint64_t *s, uint64_t seed, uint32_t min, uint32_t max, uint16_t port,
+				     uint64_t idx)
+{
+	*s = seed ^ ((uint64_t)port << 48) ^ (idx * 0xD1B54A32D192ED03ULL);
+	return min + (uint32_t)(splitmix64(s) % ((uint64_t)max - min + 1));
+}
+
 /* Fill buf with message idx of the sender on port, sized MIN..MAX; returns
  * its size. Each message is seeded independently so the receiver can
  * regenerate index i without replaying 0..i-1. Bytes are emitted
@@ -26,8 +34,8 @@ static inline uint64_t splitmix64(uint64_t *s)
 static inline uint32_t msg_gen(uint64_t seed, uint32_t min, uint32_t max, uint16_t port, uint64_t idx,
 			       uint8_t *buf)
 {
-	uint64_t s = seed ^ ((uint64_t)port << 48) ^ (idx * 0xD1B54A32D192ED03ULL);
-	uint32_t size = min + (uint32_t)(splitmix64(&s) % ((uint64_t)max - min + 1));
+	uint64_t s;
+	uint32_t size = msg_draw_size(&s, seed, min, max, port, idx);
 	for (uint32_t off = 0; off < size; off += 8) {
 		uint64_t v = splitmix64(&s);
 		for (uint32_t k = 0; k < 8 && off + k < size; k++)

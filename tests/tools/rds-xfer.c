@@ -353,10 +353,50 @@ struct peer {
 	uint64_t next, bytes, hash;
 };
 
+/* The index of the datagram in buf (got bytes) from port, searched among
+ * the transfer's indices, or -1: tells a loss (an index past the expected)
+ * from a duplicate (one before it) from foreign or corrupt data. */
+static long which_index(uint16_t port, const uint8_t *buf, ssize_t got, uint8_t *exp)
+{
+	for (long i = 0; i < o.count; i++) {
+		uint64_t s;
+
+		/* the size first: a whole message only where it matches */
+		if (msg_draw_size(&s, o.seed, o.min, o.max, port, (uint64_t)i) == (size_t)got &&
+		    gen_msg(port, (uint64_t)i, exp) == (size_t)got && !memcmp(buf, exp, (size_t)got))
+			return i;
+	}
+	return -1;
+}
+
+/* After a mismatch: the indices of that datagram and of up to 32 after it
+ * (from the same sender, 1 s at most for each), so that the report says
+ * what went missing, came twice or out of order. */
+static void report_mismatch(int fd, const char *name, uint16_t port, const uint8_t *first, ssize_t got,
+			    uint8_t *buf, uint8_t *exp)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char from_name[64];
+
+	printf("mismatch from %s: got index %ld, then", name, which_index(port, first, got, exp));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (int k = 0; k < 32; k++) {
+		struct sockaddr_storage from;
+		ssize_t n = recv_one(fd, buf, o.max, &from);
+
+		if (n < 0)
+			break;
+		if (strcmp(fmt_addr(&from, from_name, sizeof(from_name)), name))
+			continue;
+		printf(" %ld", which_index(port, buf, n, exp));
+	}
+	printf("\n");
+}
+
 static int cmd_recv(void)
 {
 	int fd = open_bound();
-	uint8_t *buf = malloc(o.max + 1), *exp = malloc(o.max + 1);
+	uint8_t *buf = malloc(o.max + 1), *exp = malloc(o.max + 1), *mis = malloc(o.max + 1);
 	struct peer *peers = NULL;
 	long npeers = 0;
 	uint64_t total = 0;
@@ -387,12 +427,14 @@ static int cmd_recv(void)
 		if ((size_t)got != want) {
 			printf("mismatch from %s index %llu: expected size %u got %zd\n", name,
 			       (unsigned long long)p->next, want, got);
+			report_mismatch(fd, name, addr_port(&from), buf, got, mis, exp);
 			return 1;
 		}
 		for (uint32_t k = 0; k < want; k++)
 			if (buf[k] != exp[k]) {
 				printf("mismatch from %s index %llu: size %u byte %u expected 0x%02x got 0x%02x\n",
 				       name, (unsigned long long)p->next, want, k, exp[k], buf[k]);
+				report_mismatch(fd, name, addr_port(&from), buf, got, mis, exp);
 				return 1;
 			}
 		p->hash = hash_msg(p->hash, buf, want);

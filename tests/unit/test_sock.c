@@ -9,8 +9,9 @@
  * when a congested socket closes (kept when the engine stops), the hard limit at which a path
  * stalls, resumed after the batch in which the application read, what a
  * stopping engine holds written into the stream whole, the senders held
- * on a full connection, read again as it has room, and the connection a
- * socket's sends take again while the destination stays.
+ * on a full connection, read again as it has room, resent requests never
+ * held, and the connection a socket's sends take again while the
+ * destination stays.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -320,16 +321,25 @@ static void test_stop_writes_what_it_holds(void **state)
 /* The application sends a datagram of LEN bytes to B:4000 as the library
  * does (counted in its shared page, written on its stream), and the engine
  * reads the stream as epoll would have it. */
-static void app_send_to(struct rdsb_sock *s, const uint8_t daddr[16], uint32_t len)
+/* A send request of len bytes as the library writes it, with the flags,
+ * sequence number and path of req (those of a resent copy), to daddr. */
+static void app_write(struct rdsb_sock *s, struct rdsb_send_req req, const uint8_t daddr[16], uint32_t len)
 {
 	static uint8_t payload[1 << 16];
-	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC, .len = len, .dport = 4000 };
 
+	req.magic = RDSB_SEND_MAGIC;
+	req.len = len;
+	req.dport = 4000;
 	memcpy(req.daddr, daddr, 16);
 	s->shm->snd_bytes += len;
 	assert_int_equal(send(s->app_fd, &req, sizeof(req), MSG_DONTWAIT), sizeof(req));
 	assert_int_equal(send(s->app_fd, payload, len, MSG_DONTWAIT), len);
 	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+}
+
+static void app_send_to(struct rdsb_sock *s, const uint8_t daddr[16], uint32_t len)
+{
+	app_write(s, (struct rdsb_send_req){ 0 }, daddr, len);
 }
 
 static void app_send(struct rdsb_sock *s, uint32_t len)
@@ -423,6 +433,54 @@ static void test_held_senders_go_on_at_room(void **state)
 	/* nobody waits and no sender is short of sndbuf: acks wake no one */
 	rdsb_path_check_acked(&eng, p);
 	assert_false(tp.ack_waiting);
+	p->ev.fd = -1;
+}
+
+/* What a killed engine had numbered comes back from the library as resent
+ * requests, and a restarted engine's path writes nothing until every number
+ * is back (seqstate.c): they count in the connection's bound, so that new
+ * sends wait behind them, but never hold their socket. Held as a sender
+ * over the bound is, its last copies waited unread for acknowledgements the
+ * waiting path could not bring, and went out with new numbers when the wait
+ * ran out: a peer that had the first copies delivered them twice. */
+static void test_resent_are_never_held(void **state)
+{
+	struct rdsb_sock *s = open_bound(5001);
+	const unsigned int n = 70;	/* 70 x 64 KiB: past the 4 MiB bound */
+	struct rdsb_conn *c;
+	struct rdsb_path *p;
+	struct rdsb_msg *m;
+	uint64_t want = 1;
+
+	(void)state;
+	mock_addr_local = false;	/* B is a peer */
+	c = rdsb_conn_get(&eng, A, B, 0, true);
+	assert_non_null(c);
+	c->npaths = 1;
+	p = &c->paths[0];
+	p->state = RDSB_PATH_UP;
+	p->ev.fd = FAKE_FD;
+	s->sndbuf = 64u << 20;
+	/* the engine before numbered 1..n, none acknowledged */
+	p->next_tx_seq = n + 1;
+	p->resend_left = n;
+	p->resend_until = eng.now + 2000 * NSEC_PER_MSEC;
+	for (unsigned int i = 1; i <= n; i++)
+		app_write(s, (struct rdsb_send_req){ .flags = RDSB_REQ_RESENT, .seq = i }, B, 1 << 16);
+	assert_false(s->tx_held);
+	assert_int_equal(eng.counters[RDSB_C_TX_RESUBMITTED], n);
+	assert_int_equal(eng.counters[RDSB_C_TX_RESENT_NUMBERED], n);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONN_FULL], 1);
+	/* the last one back, the path wrote them all, with their numbers */
+	assert_int_equal(p->resend_left, 0);
+	assert_int_equal(p->nunacked, n);
+	list_for_each_entry(m, &p->unacked, item)
+		assert_int_equal(m->seq, want++);
+	assert_int_equal(p->next_tx_seq, n + 1);
+	/* the connection is still full: a new datagram waits for room */
+	app_send(s, 64);
+	assert_true(s->tx_held);
+	assert_int_equal(p->nunacked, n + 1);
 	p->ev.fd = -1;
 }
 
@@ -541,6 +599,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hard_limit_stalls_a_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_writes_what_it_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
 	};
 	return mock_run_tests(tests);
 }

@@ -594,7 +594,7 @@ static inline struct rdsb_msg *rdsb_msg_new(uint32_t len)
 void rdsb_msg_free(struct rdsb_msg *m);
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 bool rdsb_conn_tx_room(const struct rdsb_conn *c);	/* below CONN_TX_MAX */
-bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);
+void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);
 /* the path a message from sport takes: the kernel's hash of the bound port;
  * NULL while it must wait for the handshake */
 struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport);

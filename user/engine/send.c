@@ -172,8 +172,14 @@ static void conn_hold(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_ms
  * path in the order of the numbers, ahead of what was numbered since: the
  * peer drops a retransmission below what it has seen. A number already
  * queued is a second copy of that datagram (or another socket's claim):
- * dropped, as the peer would drop it. */
-bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+ * dropped, as the peer would drop it. It counts in the connection's bound,
+ * so that new sends wait behind it, but never holds its socket: the path
+ * writes nothing until every number comes back (rdsb_path_xmit), so no
+ * acknowledgement would make room for the rest, and the numbers still
+ * unread when the wait ran out went out again as new datagrams, which the
+ * peer delivered a second time if the killed engine's socket had got the
+ * first copies through. */
+void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
 	struct list_head *at = &p->send_q;
 	struct rdsb_msg *q;
@@ -186,7 +192,7 @@ bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_ms
 			rdsb_sock_req_done(e, m);
 			rdsb_sock_sent(e, m->sock_id, m->len);
 			rdsb_msg_free(m);
-			return rdsb_conn_tx_room(p->conn);
+			return;
 		}
 		if (!q->cong_map && q->seq > m->seq) {
 			at = &q->item;
@@ -199,7 +205,6 @@ bool rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_ms
 	if (p->resend_left)
 		p->resend_left--;
 	path_kick(e, p, RDS_HEADER_SIZE + m->len);
-	return rdsb_conn_tx_room(p->conn);
 }
 
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)

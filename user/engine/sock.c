@@ -649,8 +649,7 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		m->seq = s->req.seq;
 		m->flags |= RDS_FLAG_RETRANSMITTED;
 		rdsb_count(e, RDSB_C_TX_RESENT_NUMBERED);
-		if (!rdsb_conn_resend(e, &c->paths[s->req.path], m))
-			tx_hold(e, s, c);
+		rdsb_conn_resend(e, &c->paths[s->req.path], m);
 		return;
 	}
 	if (!rdsb_conn_queue(e, c, m))
