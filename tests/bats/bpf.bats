@@ -18,6 +18,14 @@ bpf_counter() {
 		jq '[.formatted.values[].value] | add'
 }
 
+# txlocks_held A|B: the paths' locks (user/common/txlock.h) held in the engine's lock file
+txlocks_held() {
+	local f
+	f=$(find "/proc/$(engine_pid "$1")/fd" -lname '/memfd:rdsb_txlock*' | head -n 1)
+	[ -n "$f" ] || { echo "no lock file" >&2; return 1; }
+	od -An -v -tu4 -w16 "$f" | awk '$1 != 0 { n++ } END { print n + 0 }'
+}
+
 seq_msgs() {	# seq_msgs N: "1:0,2:1,...": sequence numbers 1..N, messages 0..N-1
 	local i out=""
 	for ((i = 1; i <= $1; i++)); do out+="${out:+,}$i:$((i - 1))"; done
@@ -284,7 +292,10 @@ tcp_delta() {
 	[ "$(counter B rx_delivered)" -eq 301 ]
 	run bpftool -j map dump pinned "$(pins A)/rdsb_txpath"
 	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq 300 ]
-	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1 and .lock == 0)] | length' <<<"$output")" -eq 1 ]
+	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1)] | length' <<<"$output")" -eq 1 ]
+	# and no path's lock is left held (the engine's memfd of them, a
+	# 16-byte entry per path, the lock word first)
+	[ "$(txlocks_held A)" -eq 0 ]
 	# and TCP's acknowledgements free the engine's copies
 	all_acked A
 }
