@@ -18,12 +18,18 @@ bpf_counter() {
 		jq '[.formatted.values[].value] | add'
 }
 
-# txlocks_held A|B: the paths' locks (user/common/txlock.h) held in the engine's lock file
-txlocks_held() {
+# txlock_file A|B: the engine's file of the paths' locks (user/common/txlock.h)
+txlock_file() {
 	local f
 	f=$(find "/proc/$(engine_pid "$1")/fd" -lname '/memfd:rdsb_txlock*' | head -n 1)
 	[ -n "$f" ] || { echo "no lock file" >&2; return 1; }
-	od -An -v -tu4 -w16 "$f" | awk '$1 != 0 { n++ } END { print n + 0 }'
+	echo "$f"
+}
+
+# txlocks_held A|B: how many of the paths' locks are held (16 bytes a path,
+# the lock word first)
+txlocks_held() {
+	od -An -v -tu4 -w16 "$(txlock_file "$1")" | awk '$1 != 0 { n++ } END { print n + 0 }'
 }
 
 seq_msgs() {	# seq_msgs N: "1:0,2:1,...": sequence numbers 1..N, messages 0..N-1
@@ -277,6 +283,7 @@ tcp_delta() {
 }
 
 @test "load --bpf --sk-msg: applications send on the path sockets themselves, the engine keeps the copies" {
+	local size
 	engine_up A --bpf --sk-msg
 	engine_up B --bpf --sk-msg
 	bpftool -j prog show | jq -e '[.[].name] | index("rdsb_txmsg")'
@@ -293,9 +300,16 @@ tcp_delta() {
 	run bpftool -j map dump pinned "$(pins A)/rdsb_txpath"
 	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq 300 ]
 	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1)] | length' <<<"$output")" -eq 1 ]
-	# and no path's lock is left held (the engine's memfd of them, a
-	# 16-byte entry per path, the lock word first)
+	# and no path's lock is left held; the file of the locks, which every
+	# sender holds writable, keeps its size (sealed): no sender can make the
+	# others' next lock fault (SIGBUS)
 	[ "$(txlocks_held A)" -eq 0 ]
+	size=$(stat -Lc %s "$(txlock_file A)")
+	run truncate -s 0 "$(txlock_file A)"
+	[ "$status" -ne 0 ]
+	run truncate -s $((size * 2)) "$(txlock_file A)"
+	[ "$status" -ne 0 ]
+	[ "$(stat -Lc %s "$(txlock_file A)")" -eq "$size" ]
 	# and TCP's acknowledgements free the engine's copies
 	all_acked A
 }
