@@ -3,7 +3,8 @@
  * use it (a shared mapping): a waiter sleeps while another process holds
  * the lock (a few wakeups a second and no CPU to speak of, where one that
  * yields and polls makes thousands), counts itself in waiting while it
- * does, and takes the lock when the holder unlocks; a waiter behind a
+ * does, and takes the lock when the holder unlocks, also after the engine
+ * started the count again; a waiter behind a
  * holder that died gives up as soon as it sees the death, not after its
  * second, and leaves the count and the lock as they were. */
 #include <stdlib.h>
@@ -35,7 +36,7 @@ static struct shared *shared_new(void)
 static bool waiter_counted(struct shared *sh, uint32_t n)
 {
 	for (int i = 0; i < 10000; i++) {
-		if (__atomic_load_n(&sh->l.waiting, __ATOMIC_ACQUIRE) == n)
+		if (rdsb_txlock_waiters(&sh->l) == n)
 			return true;
 		usleep(1000);
 	}
@@ -91,8 +92,40 @@ static void test_waiter_sleeps(void)
 		fprintf(stderr, "    the waiter used %ld us of CPU\n", cpu_us);
 	if (!CHECK(ru.ru_nvcsw < 100))
 		fprintf(stderr, "    the waiter switched out %ld times\n", ru.ru_nvcsw);
-	CHECK_EQ(sh->l.waiting, 0);
+	CHECK_EQ(rdsb_txlock_waiters(&sh->l), 0);
 	CHECK_EQ(sh->l.lock, 0);
+	munmap(sh, sizeof(*sh));
+}
+
+/* The engine starts the count again under the lock (a killed waiter left
+ * it too high: here one that never existed): the sleeping waiter wakes,
+ * counts itself in again, once, and the unlock still wakes it; the count
+ * of the killed one is gone for good. */
+static void test_recount(void)
+{
+	struct shared *sh = shared_new();
+	pid_t child;
+	int status = -1;
+
+	CHECK(rdsb_txlock_try(&sh->l, getpid()));
+	__atomic_add_fetch(&sh->l.waiting, 1, __ATOMIC_SEQ_CST);	/* the killed one */
+	child = fork();
+	if (child == 0) {
+		bool got = rdsb_txlock(&sh->l, getpid());
+
+		if (got)
+			rdsb_txunlock(&sh->l);
+		_exit(got ? 0 : 1);
+	}
+	CHECK(child > 0);
+	CHECK(waiter_counted(sh, 2));
+	rdsb_txlock_recount(&sh->l);
+	CHECK(waiter_counted(sh, 1));
+	rdsb_txunlock(&sh->l);
+	CHECK_EQ(waitpid(child, &status, 0), child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(rdsb_txlock_waiters(&sh->l), 0);
+	CHECK_EQ(sh->l.waiting >> 16, 1);
 	munmap(sh, sizeof(*sh));
 }
 
@@ -119,7 +152,7 @@ static void test_dead_holder(void)
 		fprintf(stderr, "    gave up after %lld ms\n", (long long)(waited / 1000000));
 	CHECK_EQ(sh->l.lock, 1);
 	CHECK_EQ(sh->l.owner, child);
-	CHECK_EQ(sh->l.waiting, 0);
+	CHECK_EQ(rdsb_txlock_waiters(&sh->l), 0);
 	munmap(sh, sizeof(*sh));
 }
 
@@ -141,5 +174,6 @@ int main(void)
 	test_live_holder();
 	test_waiter_sleeps();
 	test_dead_holder();
+	test_recount();
 	return check_done();
 }

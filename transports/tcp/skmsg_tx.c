@@ -319,7 +319,7 @@ static bool push_corked(struct rdsb_engine *e, struct rdsb_path *p)
 		return false;
 	setsockopt(p->ev.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));	/* pushes pending frames */
 	t->corked = 0;
-	__atomic_store_n(&l->waiting, 0, __ATOMIC_RELAXED);
+	rdsb_txlock_recount(l);
 	rdsb_txunlock(l);
 	return true;
 }

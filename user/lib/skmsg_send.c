@@ -131,7 +131,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	numbered = __atomic_load_n(&t->numbered, __ATOMIC_RELAXED);
 	/* another sender waits for the lock: its record goes in the same
 	 * segment as this one, and it pushes both (or the one after it) */
-	more = __atomic_load_n(&l->waiting, __ATOMIC_RELAXED) ? MSG_MORE : 0;
+	more = rdsb_txlock_waiters(l) ? MSG_MORE : 0;
 	do
 		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL | more);
 	while (n < 0 && errno == EINTR && !numbered_since(t, numbered));
