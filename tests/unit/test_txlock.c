@@ -57,7 +57,7 @@ static void test_try_and_owner(void)
 	munmap(sh, sizeof(*sh));
 }
 
-/* A waiter blocked for 300 ms behind a live holder: it sleeps (under 10 ms
+/* A waiter blocked for 200 ms behind a live holder: it sleeps (under 10 ms
  * of CPU, fewer than 100 voluntary switches: one per 10 ms slice, where the
  * yield-and-usleep loop this replaced made one per 20 us sleep), then the
  * unlock hands it the lock. */
@@ -81,7 +81,7 @@ static void test_waiter_sleeps(void)
 	}
 	CHECK(child > 0);
 	CHECK(waiter_counted(sh, 1));
-	usleep(300 * 1000);
+	usleep(200 * 1000);
 	rdsb_txunlock(&sh->l);
 	CHECK_EQ(wait4(child, &status, 0, &ru), child);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
