@@ -314,6 +314,24 @@ tcp_delta() {
 	all_acked A
 }
 
+@test "load --bpf --sk-msg --group: an unprivileged member of the group sends on the path sockets itself, under the paths' locks" {
+	engine_up A --bpf --sk-msg --group nogroup
+	engine_up B --bpf --sk-msg
+	transfer 1 0:500
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 200 -s 0:500 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.t" >"$BATS_TEST_TMPDIR/rt" &
+	wait_ready
+	run rds A setpriv --reuid=65534 --regid=65534 --clear-groups "$RDSB_XFER" send -b $ADDR_A:5001 -d $ADDR_B:4000 -n 200 -s 0:500
+	echo "$output"
+	[ "$status" -eq 0 ]
+	echo "$output" >"$BATS_TEST_TMPDIR/st"
+	wait $!
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/st")" = "$(recv_hash "$BATS_TEST_TMPDIR/rt" $ADDR_A:5001)" ]
+	[ "$(bpf_counter A tx_direct)" -eq 200 ]
+	[ "$(txlocks_held A)" -eq 0 ]
+}
+
 @test "hostile records on a send socket: refused (EACCES) and counted, nothing on the wire, the path stays up" {
 	engine_up A --bpf --sk-msg
 	engine_up B --bpf --sk-msg
