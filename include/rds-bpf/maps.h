@@ -120,7 +120,8 @@ struct rdsb_rxpath {
  * socket in rdsb_apptx) and the sk_msg program rdsb_txmsg, which checks the
  * record and redirects it into rdsb_txsk[fslot * RDS_MPATH_WORKERS + path].
  * Everything written on a path socket, by the engine or by an application,
- * is written under that path's lock, so records never interleave and
+ * is written under that path's lock (user/common/txlock.h: not in this
+ * entry, in a memfd at the same index), so records never interleave and
  * sequence numbers rise on the wire. The entry, at the same index in the
  * mmap-ed rdsb_txpath, is shared by the engine and every library; the
  * next sequence number is not in it: rdsb_txmsg writes it into each record
@@ -128,8 +129,6 @@ struct rdsb_rxpath {
  * the number it gave in last_seq, which the sender reads under the lock.
  */
 struct rdsb_txpath {
-	__u32	lock;		/* 0 free, 1 held (user/common/txlock.h) */
-	__u32	owner;		/* pid of the holder */
 	__u32	open;		/* 1: applications may send on the path socket */
 	__u32	lslot;		/* the connection's local address slot */
 	__u32	npaths;		/* of the connection */
@@ -145,9 +144,9 @@ struct rdsb_txpath {
 	__u64	limit;		/* applications send while written - acked stays below */
 	__u64	direct_msgs;	/* sent by applications */
 	__u64	direct_bytes;
-	__u32	waiting;	/* senders waiting for the lock (txlock.h) */
 	__u32	corked;		/* 1: the last record went with MSG_MORE, for the
 				 * waiter after it to push (or the engine's timer) */
+	__u32	pad0;
 	__u64	charged;	/* what senders' records may have queued on the
 				 * path socket, counted high (rdsb_tx_charge) */
 	__u64	room;		/* senders push while charged stays below: what

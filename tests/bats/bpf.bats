@@ -18,6 +18,20 @@ bpf_counter() {
 		jq '[.formatted.values[].value] | add'
 }
 
+# txlock_file A|B: the engine's file of the paths' locks (user/common/txlock.h)
+txlock_file() {
+	local f
+	f=$(find "/proc/$(engine_pid "$1")/fd" -lname '/memfd:rdsb_txlock*' | head -n 1)
+	[ -n "$f" ] || { echo "no lock file" >&2; return 1; }
+	echo "$f"
+}
+
+# txlocks_held A|B: how many of the paths' locks are held (16 bytes a path,
+# the lock word first)
+txlocks_held() {
+	od -An -v -tu4 -w16 "$(txlock_file "$1")" | awk '$1 != 0 { n++ } END { print n + 0 }'
+}
+
 seq_msgs() {	# seq_msgs N: "1:0,2:1,...": sequence numbers 1..N, messages 0..N-1
 	local i out=""
 	for ((i = 1; i <= $1; i++)); do out+="${out:+,}$i:$((i - 1))"; done
@@ -269,6 +283,7 @@ tcp_delta() {
 }
 
 @test "load --bpf --sk-msg: applications send on the path sockets themselves, the engine keeps the copies" {
+	local size
 	engine_up A --bpf --sk-msg
 	engine_up B --bpf --sk-msg
 	bpftool -j prog show | jq -e '[.[].name] | index("rdsb_txmsg")'
@@ -284,9 +299,37 @@ tcp_delta() {
 	[ "$(counter B rx_delivered)" -eq 301 ]
 	run bpftool -j map dump pinned "$(pins A)/rdsb_txpath"
 	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq 300 ]
-	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1 and .lock == 0)] | length' <<<"$output")" -eq 1 ]
+	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1)] | length' <<<"$output")" -eq 1 ]
+	# and no path's lock is left held; the file of the locks, which every
+	# sender holds writable, keeps its size (sealed): no sender can make the
+	# others' next lock fault (SIGBUS)
+	[ "$(txlocks_held A)" -eq 0 ]
+	size=$(stat -Lc %s "$(txlock_file A)")
+	run truncate -s 0 "$(txlock_file A)"
+	[ "$status" -ne 0 ]
+	run truncate -s $((size * 2)) "$(txlock_file A)"
+	[ "$status" -ne 0 ]
+	[ "$(stat -Lc %s "$(txlock_file A)")" -eq "$size" ]
 	# and TCP's acknowledgements free the engine's copies
 	all_acked A
+}
+
+@test "load --bpf --sk-msg --group: an unprivileged member of the group sends on the path sockets itself, under the paths' locks" {
+	engine_up A --bpf --sk-msg --group nogroup
+	engine_up B --bpf --sk-msg
+	transfer 1 0:500
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 200 -s 0:500 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.t" >"$BATS_TEST_TMPDIR/rt" &
+	wait_ready
+	run rds A setpriv --reuid=65534 --regid=65534 --clear-groups "$RDSB_XFER" send -b $ADDR_A:5001 -d $ADDR_B:4000 -n 200 -s 0:500
+	echo "$output"
+	[ "$status" -eq 0 ]
+	echo "$output" >"$BATS_TEST_TMPDIR/st"
+	wait $!
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/st")" = "$(recv_hash "$BATS_TEST_TMPDIR/rt" $ADDR_A:5001)" ]
+	[ "$(bpf_counter A tx_direct)" -eq 200 ]
+	[ "$(txlocks_held A)" -eq 0 ]
 }
 
 @test "hostile records on a send socket: refused (EACCES) and counted, nothing on the wire, the path stays up" {

@@ -23,7 +23,7 @@ void rdsb_addr_put(struct rdsb_engine *e, int slot) { (void)e, (void)slot; }
 static void sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room) { (void)e, (void)s, (void)room; }
 static void sock_nothing(struct rdsb_engine *e, struct rdsb_sock *s) { (void)e, (void)s; }
 static uint64_t sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s) { (void)e, (void)s; return 0; }
-static int sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2]) { (void)e, (void)s, (void)fds; return 0; }
+static int sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[3]) { (void)e, (void)s, (void)fds; return 0; }
 static int sock_out(struct rdsb_engine *e, struct rdsb_sock *s) { (void)e, (void)s; return -1; }
 static int laddr_check(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope) { (void)e, (void)addr, (void)scope; return 0; }
 static void status(struct rdsb_engine *e, struct rdsb_tp_status *st)

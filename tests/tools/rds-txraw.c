@@ -3,8 +3,8 @@
  * rds-txraw: hostile records on an application's send socket, the sk_msg
  * send path (transports/tcp/skmsg_tx.bpf.c), as a buggy or hostile application could
  * write them past the library. It opens an RDS socket with the engine's
- * control protocol itself (OPEN, BIND), so it holds the send socket and the
- * shared rdsb_txpath, and builds a record that would be accepted, then
+ * control protocol itself (OPEN, BIND), so it holds the send socket, the
+ * shared rdsb_txpath and the paths' locks, and builds a record that would be accepted, then
  * breaks one thing in it:
  *
  *   rds-txraw LADDR:LPORT DADDR:DPORT CASE
@@ -41,6 +41,9 @@
 #include "../../user/common/ctl_proto.h"
 #include "addrarg.h"
 
+/* the OPEN reply's fds on the sk_msg send path (ctl_proto.h), the send
+ * socket 6th and rdsb_txpath 7th */
+#define OPEN_FDS 8
 #define die(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(3); } while (0)
 
 /* v4-mapped, as the engine keeps addresses */
@@ -59,7 +62,7 @@ static int parse_addr(const char *arg, uint8_t addr[16], uint16_t *port)
 
 static int call(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 7)];
+	char cbuf[CMSG_SPACE(sizeof(int) * OPEN_FDS)];
 	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
@@ -125,7 +128,7 @@ int main(int argc, char **argv)
 	const struct rdsb_addr *addrs;
 	const char *c;
 	size_t size = sizeof(rec);
-	int ctl, fds[7], err, fslot, path;
+	int ctl, fds[OPEN_FDS], err, fslot, path;
 	unsigned int npaths;
 
 	if (argc != 4 || parse_addr(argv[1], laddr, &lport) || parse_addr(argv[2], daddr, &dport)) {
@@ -138,7 +141,7 @@ int main(int argc, char **argv)
 	if (connect(ctl, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
 							       strlen(RDSB_CTL_NAME))))
 		die("rds-txraw: no engine: %s", strerror(errno));
-	err = call(ctl, &req, &rep, fds, 7);
+	err = call(ctl, &req, &rep, fds, OPEN_FDS);
 	if (err == 77) {
 		printf("rds-txraw: the engine gives no send socket\n");
 		return 77;

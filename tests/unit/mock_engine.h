@@ -250,7 +250,7 @@ static void t_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
 	(void)p;
 }
 
-static int t_sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2])
+static int t_sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[3])
 {
 	(void)e;
 	(void)s;

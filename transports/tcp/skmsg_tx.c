@@ -22,6 +22,7 @@
 #include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #define TXPATHS (RDSB_MAX_ADDRS * RDS_MPATH_WORKERS)
 #define TXPATH_BYTES (TXPATHS * sizeof(struct rdsb_txpath))
 #define TXSEQ_BYTES (TXPATHS * sizeof(struct rdsb_txseq))
+#define TXLOCK_BYTES (TXPATHS * sizeof(struct rdsb_txlock))
 /* How long copies may wait in rdsb_txcopy while applications send: how
  * long acknowledged copies hold their senders' send space, against what the
  * engine pays to read them. Once a reading finds none the timer stops:
@@ -67,6 +69,11 @@ static uint32_t txindex(const struct rdsb_path *p)
 static struct rdsb_txpath *txp(struct rdsb_engine *e, const struct rdsb_path *p)
 {
 	return &tcp_of(e)->txpath[txindex(p)];
+}
+
+static struct rdsb_txlock *txl(struct rdsb_engine *e, const struct rdsb_path *p)
+{
+	return &tcp_of(e)->txlock[txindex(p)];
 }
 
 static struct rdsb_txseq *txs(struct rdsb_engine *e, const struct rdsb_path *p)
@@ -112,6 +119,22 @@ static void copies_exit(struct rdsb_engine *e)
 	t->copies_cons = t->copies_prod = NULL;
 }
 
+/* The paths' locks, in a memfd that every sender maps (futexes do not work
+ * on BPF map memory), sealed at its size: a sender holds a writable fd of
+ * it, and a file shrunk under the others would kill them (SIGBUS) as they
+ * touch a lock. */
+static int locks_init(struct rdsb_engine *e)
+{
+	int fd = memfd_create("rdsb_txlock", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	tcp_of(e)->txlock_fd = fd;
+	if (fd < 0 || ftruncate(fd, TXLOCK_BYTES) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		return -1;
+	tcp_of(e)->txlock = mmap(NULL, TXLOCK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return tcp_of(e)->txlock == MAP_FAILED ? -1 : 0;
+}
+
 /* Without an engine (rds-bpf features): whether rdsb_txmsg loads here. */
 int tcp_skmsg_probe(const char **how, const char **hint)
 {
@@ -151,10 +174,11 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 		return -1;
 	}
 	tcp_of(e)->txpath = mmap(NULL, TXPATH_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, tcp_of(e)->txpath_fd, 0);
+	tcp_of(e)->self = getpid();
 	tcp_of(e)->tx_owner = calloc(TXPATHS, sizeof(*tcp_of(e)->tx_owner));
 	tcp_of(e)->tx_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (tcp_of(e)->txpath == MAP_FAILED || tcp_of(e)->txseq == MAP_FAILED || !tcp_of(e)->tx_owner ||
-	    copies_init(e, bpf_map__fd(skel->maps.rdsb_txcopy)) || tcp_of(e)->tx_listen < 0 ||
+	    locks_init(e) || copies_init(e, bpf_map__fd(skel->maps.rdsb_txcopy)) || tcp_of(e)->tx_listen < 0 ||
 	    bind(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, sizeof(sin)) || listen(tcp_of(e)->tx_listen, 16)) {
 		pr_warn("rds-bpf: no send sockets (%s; hint: the loopback interface must be up); "
 			"load --sk-msg stops (without --sk-msg, sends take the engine's path)\n", strerror(errno));
@@ -166,6 +190,12 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 
 void tcp_skmsg_exit(struct rdsb_engine *e)
 {
+	if (tcp_of(e)->txlock && tcp_of(e)->txlock != MAP_FAILED)
+		munmap(tcp_of(e)->txlock, TXLOCK_BYTES);
+	tcp_of(e)->txlock = NULL;
+	if (tcp_of(e)->txlock_fd >= 0)
+		close(tcp_of(e)->txlock_fd);
+	tcp_of(e)->txlock_fd = -1;
 	if (tcp_of(e)->txpath && tcp_of(e)->txpath != MAP_FAILED)
 		munmap(tcp_of(e)->txpath, TXPATH_BYTES);
 	tcp_of(e)->txpath = NULL;
@@ -256,19 +286,16 @@ void tcp_skmsg_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
  * the engine takes it (the path is being reset anyway). Whatever the
  * holder left, a record cut short or numbered and never written, the path
  * is broken. */
-static void lock_wait(struct rdsb_engine *e, struct rdsb_txpath *t)
+static void lock_wait(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	for (int i = 0; i < 20000; i++) {
-		if (rdsb_txlock_try(t))
-			return;
-		if (rdsb_txlock_holder_dead(t))
-			break;
-		usleep(50);
-	}
+	struct rdsb_txlock *l = txl(e, p);
+
+	if (rdsb_txlock(l, tcp_of(e)->self))
+		return;
 	rdsb_count(e, RDSB_C_TX_LOCK_STOLEN);
-	__atomic_store_n(&t->lock, 1, __ATOMIC_SEQ_CST);
-	t->owner = (uint32_t)getpid();
-	__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->lock, 1, __ATOMIC_SEQ_CST);
+	l->owner = (uint32_t)tcp_of(e)->self;
+	__atomic_store_n(&txp(e, p)->reset, 1, __ATOMIC_RELEASE);
 }
 
 static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
@@ -283,16 +310,17 @@ static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
 static bool push_corked(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_txpath *t = txp(e, p);
+	struct rdsb_txlock *l = txl(e, p);
 	int on = 1;
 
 	if (!__atomic_load_n(&t->corked, __ATOMIC_RELAXED))
 		return true;
-	if (!rdsb_txlock_try(t))
+	if (!rdsb_txlock_try(l, tcp_of(e)->self))
 		return false;
 	setsockopt(p->ev.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));	/* pushes pending frames */
 	t->corked = 0;
-	__atomic_store_n(&t->waiting, 0, __ATOMIC_RELAXED);
-	rdsb_txunlock(t);
+	rdsb_txlock_recount(l);
+	rdsb_txunlock(l);
 	return true;
 }
 
@@ -399,8 +427,6 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
  * lock (the engine tries again on its next pass). */
 int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	struct rdsb_txpath *t;
-
 	if (tcp_path(p)->copies_pending || tcp_skmsg_broken(e, p)) {
 		/* not before tcp_skmsg_read_copies, from the timer; not on a
 		 * stream an application broke, which the timer resets */
@@ -409,13 +435,12 @@ int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p)
 	}
 	if (!tcp_path(p)->direct && !wanted(e, p))
 		return 0;
-	t = txp(e, p);
-	if (!rdsb_txlock_try(t)) {
+	if (!rdsb_txlock_try(txl(e, p), tcp_of(e)->self)) {
 		/* A process that died holding it may have left a record cut
 		 * short on the wire: the path is reset (tcp_skmsg_broken),
 		 * which takes the lock back. */
-		if (tcp_path(p)->direct && rdsb_txlock_holder_dead(t))
-			__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
+		if (tcp_path(p)->direct && rdsb_txlock_holder_dead(txl(e, p)))
+			__atomic_store_n(&txp(e, p)->reset, 1, __ATOMIC_RELEASE);
 		tcp_path(p)->tx_busy = true;
 		return -1;
 	}
@@ -440,7 +465,7 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 		look_room(e, p);	/* after what the engine wrote */
 		__atomic_store_n(&t->open, idle ? 1 : 0, __ATOMIC_RELEASE);
 	}
-	rdsb_txunlock(t);
+	rdsb_txunlock(txl(e, p));
 }
 
 /* The path's socket is going: no application writes on it from here on.
@@ -455,9 +480,9 @@ void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 	t = txp(e, p);
 	bpf_map_delete_elem(tcp_of(e)->txsk_fd, &idx);
 	__atomic_store_n(&t->open, 0, __ATOMIC_RELEASE);
-	if (!rdsb_txlock_try(t)) {
+	if (!rdsb_txlock_try(txl(e, p), tcp_of(e)->self)) {
 		shutdown(p->ev.fd, SHUT_WR);
-		lock_wait(e, t);
+		lock_wait(e, p);
 	}
 	/* what is acknowledged counts from here (path_shutdown): not past a
 	 * record the socket never took (tcp_skmsg_sync_written) */
@@ -465,7 +490,7 @@ void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 		tcp_path(p)->written = txs(e, p)->written;
 	p->next_tx_seq = txs(e, p)->next_tx_seq;
 	t->epoch = txs(e, p)->epoch = ++tcp_path(p)->epoch;
-	rdsb_txunlock(t);
+	rdsb_txunlock(txl(e, p));
 	tcp_of(e)->tx_owner[idx] = NULL;
 	tcp_path(p)->direct = false;
 	tcp_path(p)->copies_pending = true;
@@ -484,10 +509,10 @@ void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
 	__atomic_add_fetch(&t->seq_gen, 1, __ATOMIC_RELEASE);
 	if (!tcp_path(p)->direct)
 		return;
-	if (!rdsb_txlock_try(t))
-		lock_wait(e, t);
+	if (!rdsb_txlock_try(txl(e, p), tcp_of(e)->self))
+		lock_wait(e, p);
 	txs(e, p)->next_tx_seq = p->next_tx_seq;
-	rdsb_txunlock(t);
+	rdsb_txunlock(txl(e, p));
 }
 
 /* Where acknowledgements are counted from: the stream as applications and
@@ -503,13 +528,13 @@ void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_txpath *t = txp(e, p);
 
-	if (!tcp_path(p)->direct || !rdsb_txlock_try(t))
+	if (!tcp_path(p)->direct || !rdsb_txlock_try(txl(e, p), tcp_of(e)->self))
 		return;
 	/* and the libraries' view of it, which a record written past the
 	 * library (rds-txraw) leaves behind */
 	if (!tcp_skmsg_broken(e, p))
 		t->written = tcp_path(p)->written = __atomic_load_n(&txs(e, p)->written, __ATOMIC_ACQUIRE);
-	rdsb_txunlock(t);
+	rdsb_txunlock(txl(e, p));
 }
 
 void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked)

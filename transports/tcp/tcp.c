@@ -467,7 +467,7 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 
 	if (!t)
 		return -ENOMEM;
-	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->copies_ev.fd = t->inbox_peer = t->tx_listen = -1;
+	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->copies_ev.fd = t->inbox_peer = t->tx_listen = t->txlock_fd = -1;
 	t->out_ev.fd = t->out_peer = -1;
 	e->tp_priv = t;
 	/* --bpf and --sk-msg ask for a data path: without it load stops, after
@@ -628,7 +628,7 @@ static uint64_t tcp_ack_poll(struct rdsb_engine *e, struct rdsb_path *p)
 	return tcp_path(p)->tcp_index >= 0 ? ack_backstop(p) : ACK_POLL_NS;
 }
 
-static int tcp_sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2])
+static int tcp_sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[3])
 {
 	struct rdsb_tcp_sock *ts = calloc(1, sizeof(*ts));
 	int tx;
@@ -643,11 +643,16 @@ static int tcp_sock_open(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2])
 		return 0;
 	fds[0] = tx;
 	fds[1] = dup(tcp_of(e)->txpath_fd);
-	if (fds[1] < 0) {
+	fds[2] = dup(tcp_of(e)->txlock_fd);
+	if (fds[1] < 0 || fds[2] < 0) {
 		close(tx);
+		if (fds[1] >= 0)
+			close(fds[1]);
+		if (fds[2] >= 0)
+			close(fds[2]);
 		return 0;
 	}
-	return 2;
+	return 3;
 }
 
 static void tcp_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s)

@@ -91,6 +91,9 @@ struct rdsb_tcp {			/* e->tp_priv */
 	void *skmsg_obj;
 	int txpath_fd, txsk_fd, apptx_fd, txsock_fd, tx_listen;
 	struct rdsb_txpath *txpath;	/* mmap of rdsb_txpath */
+	int txlock_fd;			/* the paths' locks (txlock.h), a memfd */
+	struct rdsb_txlock *txlock;	/* its mmap, at rdsb_txpath's indexes */
+	pid_t self;			/* the engine's pid, as a lock's holder */
 	struct rdsb_txseq *txseq;	/* mmap of rdsb_txseq, the engine's alone */
 	struct rdsb_path **tx_owner;	/* which path has each entry */
 	struct ring_buffer *copies;	/* rdsb_txcopy */

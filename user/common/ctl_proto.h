@@ -18,7 +18,8 @@
 enum rdsb_ctl_op {
 	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,
 				 * rdsb_cong, send-space eventfd and, on the sk_msg
-				 * send path, the send socket and rdsb_txpath;
+				 * send path, the send socket, rdsb_txpath and the
+				 * paths' locks (txlock.h);
 				 * arg = the engine's transport (RDS_TRANS_*) */
 	RDSB_CTL_BIND,		/* addr, scope_id, port (0 = ephemeral) -> port,
 				 * arg = the transport the socket is bound on */

@@ -1,86 +1,136 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The lock of a path's send side (struct rdsb_txpath), shared by the engine
- * and every application that sends on the path: a word in the mmap-ed
- * rdsb_txpath (0 free, 1 held), the holder's pid beside it so that a process
- * that died holding it is seen. Futexes do not work on BPF map memory
- * (FUTEX_WAIT fails with EFAULT), so a waiter yields, then sleeps in short
- * steps; it gives up when the holder is dead or after a second, and the
- * datagram goes through the engine, which resets the path and takes the
- * lock back (rdsb_direct_begin).
+ * The lock of a path's send side, shared by the engine and every
+ * application that sends on the path: struct rdsb_txlock, at the path's
+ * rdsb_txpath index in the engine's lock file (a sealed memfd, the last fd
+ * of the OPEN reply on the sk_msg send path, which every sender maps). Not
+ * in the mmap-ed rdsb_txpath beside the rest of the path's send state:
+ * futexes do not work on BPF map memory (FUTEX_WAIT fails with EFAULT).
+ * The word is 0 free, 1 held, with the holder's pid beside it so that a
+ * process that died holding it is seen. A waiter sleeps on the word
+ * (FUTEX_WAIT), and the holder wakes one as it unlocks, only when waiters
+ * count themselves; the sleep ends every 10 ms to look whether the holder
+ * died. The waiter gives up then, or after a second, and the datagram goes
+ * through the engine, which resets the path and takes the lock back
+ * (lock_wait in transports/tcp/skmsg_tx.c).
  *
- * Waiters count themselves in waiting, so that the holder can leave its
- * record corked (MSG_MORE) for the next one to push with its own: records
- * sent while others wait share TCP segments. A waiter killed while it waits
- * leaves the count too high; the engine's timer pushes what stays corked
- * and clears the count (push_corked in transports/tcp/skmsg_tx.c), and a
- * waiter never takes the count below 0.
+ * Waiters count themselves in waiting for each sleep, so that the holder
+ * wakes one, and can leave its record corked (MSG_MORE) for the next one to
+ * push with its own: records sent while others wait share TCP segments. A
+ * waiter killed while it waits leaves the count too high (unlocks then make
+ * a FUTEX_WAKE that wakes no one); the engine's timer pushes what stays
+ * corked and starts the count again, waking every waiter to count itself in
+ * again (push_corked in transports/tcp/skmsg_tx.c, rdsb_txlock_recount): a
+ * waiter counted before that leaves the count as it is, so a sleeper counted
+ * after it is never taken out of it and always woken.
  */
 #ifndef RDSB_TXLOCK_H
 #define RDSB_TXLOCK_H
 
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
-#include <rds-bpf/maps.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
-/* self: the caller's pid */
-static inline bool rdsb_txlock_take(struct rdsb_txpath *t, pid_t self)
+struct rdsb_txlock {
+	uint32_t lock;		/* 0 free, 1 held: the futex word */
+	uint32_t owner;		/* pid of the holder */
+	uint32_t waiting;	/* senders waiting for it (the low 16 bits), and
+				 * how many times the engine started the count
+				 * again (rdsb_txlock_recount) */
+	uint32_t pad;
+};
+
+#define RDSB_TXLOCK_WAITERS 0xffffu
+
+/* How long a waiter sleeps before it looks whether the holder died, and
+ * how long it waits at most. */
+#define RDSB_TXLOCK_SLICE_NS (10 * 1000 * 1000L)
+#define RDSB_TXLOCK_GIVE_UP_NS (1000 * 1000 * 1000L)
+
+/* self: the caller's pid, which every caller keeps (getpid is a system call) */
+static inline bool rdsb_txlock_try(struct rdsb_txlock *l, pid_t self)
 {
 	uint32_t free_ = 0;
 
-	if (!__atomic_compare_exchange_n(&t->lock, &free_, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	if (!__atomic_compare_exchange_n(&l->lock, &free_, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return false;
-	t->owner = (uint32_t)self;
+	l->owner = (uint32_t)self;
 	return true;
 }
 
-static inline bool rdsb_txlock_try(struct rdsb_txpath *t)
+static inline bool rdsb_txlock_holder_dead(const struct rdsb_txlock *l)
 {
-	return rdsb_txlock_take(t, getpid());
-}
-
-static inline bool rdsb_txlock_holder_dead(const struct rdsb_txpath *t)
-{
-	pid_t owner = (pid_t)__atomic_load_n(&t->owner, __ATOMIC_RELAXED);
+	pid_t owner = (pid_t)__atomic_load_n(&l->owner, __ATOMIC_RELAXED);
 
 	return owner && kill(owner, 0) < 0 && errno == ESRCH;
 }
 
-static inline void rdsb_txlock_unwait(struct rdsb_txpath *t)
+static inline uint32_t rdsb_txlock_waiters(const struct rdsb_txlock *l)
 {
-	uint32_t n = __atomic_load_n(&t->waiting, __ATOMIC_RELAXED);
+	return __atomic_load_n(&l->waiting, __ATOMIC_SEQ_CST) & RDSB_TXLOCK_WAITERS;
+}
 
-	while (n && !__atomic_compare_exchange_n(&t->waiting, &n, n - 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+/* A waiter leaves the count it joined (JOINED: the count then), unless the
+ * count started again since; never below 0. */
+static inline void rdsb_txlock_unwait(struct rdsb_txlock *l, uint32_t joined)
+{
+	uint32_t n = __atomic_load_n(&l->waiting, __ATOMIC_RELAXED);
+
+	while (n >> 16 == joined >> 16 && (n & RDSB_TXLOCK_WAITERS) &&
+	       !__atomic_compare_exchange_n(&l->waiting, &n, n - 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 }
 
-/* False: not taken (the holder died, or held it for a second). self: the
- * caller's pid, which a sender keeps (getpid is a system call). */
-static inline bool rdsb_txlock(struct rdsb_txpath *t, pid_t self)
+/* The count starts again, without the waiters killed while they waited,
+ * and every waiter wakes to count itself in again. */
+static inline void rdsb_txlock_recount(struct rdsb_txlock *l)
 {
-	bool got = false;
+	uint32_t n = __atomic_load_n(&l->waiting, __ATOMIC_RELAXED);
 
-	if (rdsb_txlock_take(t, self))
+	while (!__atomic_compare_exchange_n(&l->waiting, &n, ((n >> 16) + 1) << 16, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED))
+		;
+	syscall(SYS_futex, &l->lock, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+static inline int64_t rdsb_txlock_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* False: not taken (the holder died, or held it for a second). A waiter
+ * counts itself in before its last look at the word and sleeps, and the
+ * unlock stores the word before it reads the count (both sequentially
+ * consistent): either the waiter sees the lock free or the holder sees the
+ * waiter and wakes one. */
+static inline bool rdsb_txlock(struct rdsb_txlock *l, pid_t self)
+{
+	const struct timespec slice = { .tv_nsec = RDSB_TXLOCK_SLICE_NS };
+	int64_t give_up;
+
+	if (rdsb_txlock_try(l, self))
 		return true;
-	__atomic_add_fetch(&t->waiting, 1, __ATOMIC_RELAXED);
-	for (unsigned int i = 0; i < 64 + 50000; i++) {
-		if (rdsb_txlock_take(t, self)) {
-			got = true;
-			break;
-		}
-		if (i < 64) {
-			sched_yield();
-			continue;
-		}
-		if (rdsb_txlock_holder_dead(t))
-			break;
-		usleep(20);
+	give_up = rdsb_txlock_now() + RDSB_TXLOCK_GIVE_UP_NS;
+	for (;;) {
+		uint32_t joined = __atomic_add_fetch(&l->waiting, 1, __ATOMIC_SEQ_CST);
+		bool got = rdsb_txlock_try(l, self), timed_out = false;
+
+		if (!got)
+			timed_out = syscall(SYS_futex, &l->lock, FUTEX_WAIT, 1, &slice, NULL, 0) < 0 && errno == ETIMEDOUT;
+		rdsb_txlock_unwait(l, joined);
+		if (got || rdsb_txlock_try(l, self))
+			return true;
+		if (timed_out && (rdsb_txlock_holder_dead(l) || rdsb_txlock_now() >= give_up))
+			return false;
 	}
-	rdsb_txlock_unwait(t);
-	return got;
 }
 
 /* What a record of rec bytes may add to the path socket's queued memory:
@@ -94,10 +144,12 @@ static inline uint64_t rdsb_tx_charge(uint32_t rec)
 	return rec + ((uint64_t)rec / 512 + 1) * 2048;
 }
 
-static inline void rdsb_txunlock(struct rdsb_txpath *t)
+static inline void rdsb_txunlock(struct rdsb_txlock *l)
 {
-	t->owner = 0;
-	__atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+	l->owner = 0;
+	__atomic_store_n(&l->lock, 0, __ATOMIC_SEQ_CST);
+	if (rdsb_txlock_waiters(l))
+		syscall(SYS_futex, &l->lock, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 #endif

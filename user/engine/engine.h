@@ -301,10 +301,10 @@ struct rdsb_transport {
 	uint64_t (*ack_poll_ns)(struct rdsb_engine *e, struct rdsb_path *p);
 
 	/* Application sockets. sock_open may give the application fds of the
-	 * transport's (returns how many, at most 2). sock_delivered: bytes the
+	 * transport's (returns how many, at most 3). sock_delivered: bytes the
 	 * transport put in the socket's delivery stream itself; sock_arm: tell
 	 * the core (rdsb_sock_check_cong) once room more bytes went there. */
-	int (*sock_open)(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2]);
+	int (*sock_open)(struct rdsb_engine *e, struct rdsb_sock *s, int fds[3]);
 	/* bind (rds_bind's laddr_check): 0 when the transport can carry
 	 * datagrams from this local address, else -EADDRNOTAVAIL */
 	int (*laddr_check)(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope);

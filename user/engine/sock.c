@@ -100,9 +100,12 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 	return NULL;
 }
 
+/* The OPEN reply's fds: the socket's 5, and the transport's (at most 3) */
+#define REPLY_FDS 8
+
 static int send_fds(int fd, const struct rdsb_ctl_rep *rep, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 7)] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int) * REPLY_FDS)] = { 0 };
 	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
@@ -123,7 +126,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 {
 	struct rdsb_ctl_rep rep = { 0 };
 	struct rdsb_sock *s = calloc(1, sizeof(*s));
-	int sv[2] = { -1, -1 }, buf = STREAM_BUF, fds[7], ntp;
+	int sv[2] = { -1, -1 }, buf = STREAM_BUF, fds[REPLY_FDS], ntp;
 
 	if (!s)
 		goto fail;

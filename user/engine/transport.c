@@ -143,7 +143,7 @@ static uint64_t ack_poll(struct rdsb_engine *e, struct rdsb_path *p)
 	return ACK_POLL_NS;
 }
 
-static int no_sock_fds(struct rdsb_engine *e, struct rdsb_sock *s, int fds[2])
+static int no_sock_fds(struct rdsb_engine *e, struct rdsb_sock *s, int fds[3])
 {
 	(void)e;
 	(void)s;

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "lib.h"
+#include "../common/txlock.h"
 
 #define TXPATHS (RDSB_MAX_ADDRS * RDS_MPATH_WORKERS)
 
@@ -26,7 +27,7 @@ static void *map(int fd, size_t len, int prot)
 	return m == MAP_FAILED ? NULL : m;
 }
 
-const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd)
+const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd, int txlock_fd)
 {
 	struct rdsb_engine_maps *m;
 	struct stat st, at;
@@ -52,8 +53,17 @@ const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int t
 		}
 	}
 	/* the sk_msg send path: the engine offers it to every socket or to none */
-	if (m && txpath_fd >= 0 && !m->txpaths)
-		m->txpaths = map(txpath_fd, TXPATHS * sizeof(struct rdsb_txpath), PROT_READ | PROT_WRITE);
+	if (m && txpath_fd >= 0 && txlock_fd >= 0 && !m->txpaths) {
+		struct rdsb_txpath *tps = map(txpath_fd, TXPATHS * sizeof(struct rdsb_txpath), PROT_READ | PROT_WRITE);
+		struct rdsb_txlock *tls = map(txlock_fd, TXPATHS * sizeof(struct rdsb_txlock), PROT_READ | PROT_WRITE);
+
+		if (tps && tls) {
+			m->txlocks = tls;
+			m->txpaths = tps;
+		} else if (tps || tls) {
+			munmap(tps ? (void *)tps : (void *)tls, tps ? TXPATHS * sizeof(*tps) : TXPATHS * sizeof(*tls));
+		}
+	}
 	pthread_mutex_unlock(&engines_lock);
 	return m;
 }

@@ -166,11 +166,13 @@ struct rdsb_engine_maps {
 	uint64_t addrs_ino;	/* of the engine's address table (memfd) */
 	const struct rdsb_addr *addrs;
 	const struct rdsb_cong_map *congs;
-	struct rdsb_txpath *txpaths;
+	struct rdsb_txpath *txpaths;	/* both, or neither */
+	struct rdsb_txlock *txlocks;	/* the paths' locks (txlock.h) */
 };
 /* The maps of the caller's namespace's engine, mapped from these fds the
- * first time (txpath_fd may be -1); NULL if they cannot be mapped. */
-const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd);
+ * first time (txpath_fd and txlock_fd may be -1); NULL if they cannot be
+ * mapped. */
+const struct rdsb_engine_maps *rdsb_engine_maps(int addrs_fd, int cong_fd, int txpath_fd, int txlock_fd);
 int rdsb_addr_find(const struct rdsb_engine_maps *m, const uint8_t addr[16]);
 bool rdsb_init_netns(const struct rdsb_engine_maps *m);	/* the engine is in the initial namespace */
 bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t port);
@@ -209,8 +211,9 @@ void rdsb_copies_free(struct rdsb_lsock *s);
 void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's child) */
 
 /* socket.c: the engine's control channel, and its OPEN (or ATTACH) reply's
- * fds, in order (ctl_proto.h); the last two only on the sk_msg send path */
-enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_FDS };
+ * fds, in order (ctl_proto.h); the last three only on the sk_msg send path */
+enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_TXLOCK, OPEN_FDS };
+#define OPEN_SKMSG_FDS 3
 int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport);
 int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
 		  size_t *got);

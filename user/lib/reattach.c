@@ -146,7 +146,8 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	struct rdsb_lib_shm *nl;
 	struct stat st;
 
-	em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1);
+	em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1,
+			      nfds == OPEN_FDS ? fds[OPEN_TXLOCK] : -1);
 	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
 	if (!old || !em || page == MAP_FAILED) {
 		if (page != MAP_FAILED)
@@ -195,8 +196,10 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	}
 	if (nfds == OPEN_FDS && !em->txpaths)
 		sys_close(fds[OPEN_TX]);
-	if (nfds == OPEN_FDS)
+	if (nfds == OPEN_FDS) {
 		sys_close(fds[OPEN_TXPATH]);
+		sys_close(fds[OPEN_TXLOCK]);
+	}
 	rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
 	s->seqtab = NULL;	/* the old one is read below */
 	rdsb_copies_map(s, fds[OPEN_SHM]);

@@ -89,6 +89,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 		     struct iovec *iov, int cnt, uint32_t len)
 {
 	struct rdsb_txpath *tps = s->em->txpaths, *t;
+	struct rdsb_txlock *l;
 	struct rds_header h = { 0 };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
 	struct iovec req = iov[0];	/* the engine's request, if it comes to that */
@@ -108,16 +109,17 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 		return 0;
 	path = rdsb_mpath_index(__atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED), npaths);
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
+	l = &s->em->txlocks[fslot * RDS_MPATH_WORKERS + path];
 	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !ring_copy(s, iov, cnt, len))
 		return 0;
 	/* past half its send space, the sender may soon wait for the engine
 	 * to free what TCP acknowledged: the engine reads the copies now */
 	wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= (uint64_t)s->st->sk_sndbuf / 2 ?
 	       RDSB_TXH_WAKE : 0;
-	if (!rdsb_txlock(t, rdsb_self))
+	if (!rdsb_txlock(l, rdsb_self))
 		return 0;
 	if (!path_takes(t, lslot, npaths, rec)) {
-		rdsb_txunlock(t);
+		rdsb_txunlock(l);
 		return 0;
 	}
 	h.h_ack = htobe64((uint64_t)s->lsh->copy_head << 32 | wake | (uint32_t)(fslot * RDS_MPATH_WORKERS + path));
@@ -129,7 +131,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	numbered = __atomic_load_n(&t->numbered, __ATOMIC_RELAXED);
 	/* another sender waits for the lock: its record goes in the same
 	 * segment as this one, and it pushes both (or the one after it) */
-	more = __atomic_load_n(&t->waiting, __ATOMIC_RELAXED) ? MSG_MORE : 0;
+	more = rdsb_txlock_waiters(l) ? MSG_MORE : 0;
 	do
 		n = sys_sendmsg(s->txfd, &mh, MSG_NOSIGNAL | more);
 	while (n < 0 && errno == EINTR && !numbered_since(t, numbered));
@@ -146,7 +148,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 		} else if (n != (ssize_t)rec || !bounced(s->txfd, rec)) {
 			__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 		}
-		rdsb_txunlock(t);
+		rdsb_txunlock(l);
 		iov[0] = req;
 		return 0;
 	}
@@ -165,7 +167,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	t->corked = more ? 1 : 0;
 	t->direct_msgs++;
 	t->direct_bytes += len;
-	rdsb_txunlock(t);
+	rdsb_txunlock(l);
 	s->lsh->copy_head += len;
 	return 1;
 }

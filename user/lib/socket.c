@@ -197,7 +197,7 @@ int rdsb_engine_connect(void)
 
 /* OPEN (or ATTACH): the reply carries (see ctl_proto.h) the delivery fd, the shared page,
  * the address table and congestion maps, the send-space eventfd and, on the
- * sk_msg send path, the send socket and rdsb_txpath; and the engine's
+ * sk_msg send path, the send socket, rdsb_txpath and the paths' locks; and the engine's
  * transport. Returns the number of fds, or -errno. */
 int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport)
 {
@@ -228,7 +228,7 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 		return -EPROTO;
 	nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 	memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
-	if (nfds != OPEN_FDS - 2 && nfds != OPEN_FDS) {
+	if (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS) {
 		for (int i = 0; i < nfds; i++)
 			sys_close(fds[i]);
 		return -EPROTO;
@@ -261,7 +261,8 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 {
 	int err = 0;
 
-	s->em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1);
+	s->em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1,
+				 nfds == OPEN_FDS ? fds[OPEN_TXLOCK] : -1);
 	if (!s->em)
 		err = -ENOMEM;
 	sys_close(fds[OPEN_ADDRS]);
@@ -276,6 +277,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 			s->txfd = -1;
 		}
 		sys_close(fds[OPEN_TXPATH]);
+		sys_close(fds[OPEN_TXLOCK]);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
 	if (s->shm != MAP_FAILED) {
