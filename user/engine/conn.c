@@ -191,11 +191,18 @@ static void send_probe(struct rdsb_engine *e, struct rdsb_conn *c)
 	rdsb_path_send_ping(e, &c->paths[0], RDS_FLAG_PROBE_PORT, 0, true);
 }
 
+/* Messages queued or unacked on a path that may still send them: one above
+ * the path count that is down does not come back for them. */
 static bool conn_sending(const struct rdsb_conn *c)
 {
-	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
-		if (!list_empty(&c->paths[i].send_q) || !list_empty(&c->paths[i].unacked))
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		const struct rdsb_path *p = &c->paths[i];
+
+		if (i >= c->npaths && p->state == RDSB_PATH_DOWN)
+			continue;
+		if (!list_empty(&p->send_q) || !list_empty(&p->unacked))
 			return true;
+	}
 	return false;
 }
 
