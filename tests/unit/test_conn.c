@@ -7,7 +7,8 @@
  * Covered: connect, up, a drop that is only a mark until the shutdown runs,
  * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
  * duplicate rule, a path stalled on a full socket, congestion maps and pings,
- * and (tcp_stream.c, on a socketpair) a stream that is read no further once
+ * a path count that changes under unacked messages (new sends wait for
+ * their acks), and (tcp_stream.c, on a socketpair) a stream that is read no further once
  * its path is marked, until the shutdown's drain.
  */
 #include <stdlib.h>
