@@ -7,7 +7,8 @@
  * Covered: connect, up, a drop that is only a mark until the shutdown runs,
  * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
  * duplicate rule, a path stalled on a full socket, congestion maps and pings,
- * and (tcp_stream.c, on a socketpair) a stream that is read no further once
+ * a path count that changes under unacked messages (new sends wait for
+ * their acks), and (tcp_stream.c, on a socketpair) a stream that is read no further once
  * its path is marked, until the shutdown's drain.
  */
 #include <stdlib.h>
@@ -454,6 +455,59 @@ static void test_cong_map_and_pings(void **state)
 	assert_int_equal(ndelivered, 0);
 }
 
+/* A late pong raises a settled path count (one path, after unanswered
+ * probes, then NPATHS 8): a port that moves off path 0 sends nothing on its
+ * new path until what it sent on path 0 is acked, or the peer could deliver
+ * its next datagram before those. */
+static void test_late_path_count_keeps_port_order(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c), *to;
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	struct rdsb_msg *last;
+	uint16_t sport = 1000;
+
+	(void)state;
+	while (rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS) == 0)
+		sport++;
+	to = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS)];
+	/* on the one path: the probe, then two datagrams, unacked */
+	rdsb_conn_queue(&eng, c, data_msg(sport, 100));
+	rdsb_conn_queue(&eng, c, data_msg(sport, 100));
+	assert_int_equal(p->nunacked, 3);
+
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_int_equal(c->npaths, RDS_MPATH_WORKERS);
+	/* the next one waits */
+	rdsb_conn_queue(&eng, c, data_msg(sport, 50));
+	assert_int_equal(list_len(&c->pending), 1);
+	assert_true(list_empty(&to->send_q));
+	{
+		uint64_t next = UINT64_MAX;
+
+		rdsb_conns_timer(&eng, &next);
+	}
+	assert_int_equal(list_len(&c->pending), 1);
+	/* path 0 acked: it goes to its path */
+	last = list_entry(p->unacked.prev, struct rdsb_msg, item);
+	tp.acked = last->end_off;
+	rdsb_path_check_acked(&eng, p);
+	assert_int_equal(p->nunacked, 0);
+	{
+		uint64_t next = UINT64_MAX;
+
+		rdsb_conns_timer(&eng, &next);
+	}
+	assert_true(list_empty(&c->pending));
+	assert_int_equal(list_len(&to->send_q), 1);
+	assert_int_equal(list_first_entry(&to->send_q, struct rdsb_msg, item)->len, 50);
+	/* and with nothing unacked, the next goes at once */
+	rdsb_conn_queue(&eng, c, data_msg(sport, 60));
+	assert_true(list_empty(&c->pending));
+	assert_int_equal(list_len(&to->send_q), 2);
+}
+
 /* Records on the wire: header and payload. */
 static size_t put_record(uint8_t *buf, uint64_t seq, uint16_t sport, uint16_t dport, uint32_t len)
 {
@@ -602,6 +656,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall_and_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cong_map_and_pings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_path_count_keeps_port_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_large_records_whole, setup, teardown),

@@ -11,7 +11,8 @@
 #   exchange (twice, the orders swapped): 0 B..256 KiB datagrams both ways by
 #     content hash; 8 sockets each way and the path each port's traffic
 #     takes; the 8 paths of the NPATHS handshake; rds ping; each datagram
-#     on the wire once (retransmissions aside), no record bad
+#     on the wire once (retransmissions aside), no record bad, none of our
+#     ports on two paths at once
 #   reset: the host kills path sockets (ss -K) mid-transfer, both ways: the
 #     one carrying our datagrams, the peer's, then all (one at a time for the
 #     legacy kernel); nothing lost, duplicated or reordered, 8 paths back
@@ -263,12 +264,29 @@ enobufs() { sed -n "s/^${2:-}sent .* enobufs \([0-9]*\).*/\1/p" "$1" | head -n 1
 established() {	# ADDR: established RDS/TCP connections to ADDR in the host
 	in_host $ns ss -Htn state established dst "$(br "$1")" '( sport = :16385 or dport = :16385 )' | wc -l
 }
-# wire_data SRC: distinct data records (sport, dport, seq: a retransmission
-# is the same record) from address SRC to the test ports 4000-4002
+# wire_data SRC: distinct data records (sport, dport, seq, len: a
+# retransmission is the same record; the length tells apart the datagrams
+# of a port that moved to another path, whose numbers start again) from
+# address SRC to the test ports 4000-4002
 wire_data() {
-	awk -v s="$(br "$1"):" 'index($2, s) == 1 && $NF == "data" && $14 ~ /^400[012]$/ && !(($12, $14, $6) in seen) {
-			seen[$12, $14, $6]; n++}
+	awk -v s="$(br "$1"):" 'index($2, s) == 1 && $NF == "data" && $14 ~ /^400[012]$/ && !(($12, $14, $6, $10) in seen) {
+			seen[$12, $14, $6, $10]; n++}
 		END {print n + 0}' "$d/wire.txt"
+}
+# wire_interleaved SRC: the ports from SRC whose datagrams went back to a
+# TCP connection they had left for another, i.e. were on two paths at once
+# (a port moves when the path count changes: only once all it sent before
+# is acked, so that the receiver gets them in order)
+wire_interleaved() {
+	awk -v s="$(br "$1"):" 'index($2, s) == 1 && $NF == "data" && $14 ~ /^400[012]$/ {
+			k = $12 ">" $14; st = $2 " " $4
+			if ((k in last) && last[k] != st) {
+				if ((k, st) in left) bad[k]
+				left[k, last[k]]
+			}
+			last[k] = st
+		}
+		END {for (k in bad) print k}' "$d/wire.txt"
 }
 wire_clean() { grep -q ' bad 0 undecoded-streams 0$' "$d/wire.txt"; }
 # wire_result NAME: the result of a check on the capture (status in $?);
@@ -447,6 +465,10 @@ exchange_checks() {
 	want=$((N + 8 * M))
 	wire_clean && [ "$(wire_data "$ga")" -eq $want ] && [ "$(wire_data "$ha")" -eq $want ]
 	wire_result "$name: the capture holds each of the $want datagrams each way once (retransmissions aside), none bad"
+	wire_interleaved "$ha" >"$diag.interleaved"
+	[ ! -s "$diag.interleaved" ]
+	wire_result "$name: none of our ports' datagrams are on two paths at once (listed: those that are)" \
+		"$diag.interleaved"
 	# Paths per port, on the wire. The peer's ports: each on one path (the
 	# kernel hashes the bound port with a per-boot random seed, so which one
 	# cannot be predicted), and not all on the same one. Ours: each on the

@@ -191,22 +191,66 @@ static void send_probe(struct rdsb_engine *e, struct rdsb_conn *c)
 	rdsb_path_send_ping(e, &c->paths[0], RDS_FLAG_PROBE_PORT, 0, true);
 }
 
-/* The connection's path count is decided: messages held for it get their path. */
-static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int n)
+/* Messages queued or unacked on a path that may still send them: one above
+ * the path count that is down does not come back for them. */
+static bool conn_sending(const struct rdsb_conn *c)
+{
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		const struct rdsb_path *p = &c->paths[i];
+
+		if (i >= c->npaths && p->state == RDSB_PATH_DOWN)
+			continue;
+		if (!list_empty(&p->send_q) || !list_empty(&p->unacked))
+			return true;
+	}
+	return false;
+}
+
+/* Messages held for the path count get their paths, in the order sent. */
+static void release_pending(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	struct rdsb_msg *m, *t;
 	struct list_head held = LIST_HEAD_INIT(held);
+
+	list_splice_init(&c->pending, &held);
+	list_for_each_entry_safe(m, t, &held, item) {
+		list_del_init(&m->item);
+		rdsb_path_queue(e, rdsb_conn_path_for(e, c, m->sport), m);
+	}
+}
+
+/* A moving connection whose messages from before the change are all acked
+ * sends again (looked at once per event-loop pass, rdsb_conns_timer); acked
+ * by TCP is delivered by the kernel's receiver, whose rds_tcp_data_ready
+ * reads the stream as it arrives. */
+static void check_moved(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	if (!c->moving || conn_sending(c))
+		return;
+	c->moving = false;
+	pr_info("rds-bpf: messages from before the path count changed are acked: sending on %u paths\n",
+		c->npaths);
+	release_pending(e, c);
+}
+
+/* The connection's path count is decided: messages held for it get their
+ * path. A count that changes once one was settled (a peer whose pong came
+ * after we settled on one path, a peer reloaded with another count) moves
+ * ports to other paths: a socket's next datagram on its new path could
+ * reach the peer's socket before the ones still queued or unacked on its
+ * old path, so new ones wait until those are acked. */
+static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int n)
+{
+	bool moved = c->npaths && c->npaths != n;
 
 	c->npaths = n;
 	if (c->ss)
 		c->ss->npaths = n;
 	c->ping_at = 0;
 	pr_info("rds-bpf: handshake done: %u paths\n", n);
-	list_splice_init(&c->pending, &held);
-	list_for_each_entry_safe(m, t, &held, item) {
-		list_del_init(&m->item);
-		rdsb_path_queue(e, rdsb_conn_path_for(e, c, m->sport), m);
-	}
+	c->moving = moved && conn_sending(c);
+	if (!c->moving)
+		release_pending(e, c);
 	/* rds_start_mprds: the smaller address opens the other paths. */
 	if (we_are_smaller(c))
 		for (unsigned int i = 1; i < n; i++)
@@ -546,6 +590,7 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 					*next = e->now + poll;
 			}
 		}
+		check_moved(e, c);
 	}
 }
 

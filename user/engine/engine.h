@@ -136,6 +136,9 @@ struct rdsb_conn {
 	unsigned int ping_tries;
 	uint64_t ping_at;		/* ns: (re)send the probe ping then */
 	struct list_head pending;	/* waiting for the handshake to pick a path */
+	bool moving;			/* the path count changed under messages still
+					 * queued or unacked: new ones wait in pending
+					 * until those are acked (conn.c, set_npaths) */
 	void *t_data;			/* the transport's own per-connection state */
 	uint64_t idle_since;		/* ns: no path up, nothing queued (conn.c: conn_idle) */
 	uint64_t tx_queued;		/* bytes of sends held, messages and payloads */

@@ -62,7 +62,7 @@ struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c,
 	unsigned int n = c->npaths ? c->npaths : RDS_MPATH_WORKERS;
 	unsigned int i = rdsb_mpath_hash(sport, e->hash_initval, n);
 
-	if (!c->npaths && i != 0)
+	if ((!c->npaths && i != 0) || c->moving)
 		return NULL;
 	return &c->paths[i];
 }
