@@ -129,6 +129,21 @@ normal_exchange() {
 	normal_exchange
 }
 
+@test "lanes from a peer whose pong has not come when B settles on one path wait for its count: path 0 is not replaced" {
+	# 7 lanes held 5 s, past the 3 s after which B guesses one path for a
+	# peer that does not answer its probe (a slow peer's pong waits behind
+	# its data): were they to replace path 0, path 0 would go down for each
+	run hostile lanes --count 7 --hold 5
+	echo "$output"
+	[ "$(grep -c '^lanes open 7 reset 0$' <<<"$output")" -eq 2 ]
+	[ "$(counter B accept_parked)" -eq 14 ]
+	[ "$(counter B accept_reset_no_path)" -eq 0 ]
+	[ "$(counter B path_down)" -le 1 ]	# path 0 at the end, if B saw it yet
+	! grep -q 'replaced by a new connection' "${RDSB_LOG_DIR}/rdsb-engine-${HOSTS_PREFIX}-B.log"
+	engine_alive
+	normal_exchange
+}
+
 @test "lanes parked from one address take no other address's place: an early lane elsewhere still waits" {
 	# a second address on each host: the hostile lanes come from 10.98.0.1
 	in_host A ip addr add 10.98.0.1/24 dev eth0

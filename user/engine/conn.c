@@ -328,6 +328,7 @@ void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struc
 	n = hs.has_npaths ? rdsb_hs_npaths(&hs) : (c->npaths ? c->npaths : 1);
 	if (n > e->max_paths)
 		n = e->max_paths;
+	c->npaths_guessed = c->npaths_guessed && !hs.has_npaths;
 	if (c->npaths != n)
 		set_npaths(e, c, n);
 }
@@ -565,6 +566,7 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 					send_probe(e, c);
 				} else {
 					/* A peer that never answers: one path (rds.rst). */
+					c->npaths_guessed = true;
 					set_npaths(e, c, 1);
 				}
 			}

@@ -131,6 +131,9 @@ struct rdsb_conn {
 	int lslot, fslot;		/* address slots (congestion maps) */
 	bool loopback;			/* destination is local: no wire */
 	unsigned int npaths;		/* 0: no handshake yet */
+	bool npaths_guessed;		/* one path for want of a pong (conn.c): the
+					 * peer's lanes wait for its count, they do not
+					 * replace path 0 (tcp.c accept_slot) */
 	bool peer_sport_idx;		/* peer sent SPORT_IDX (2026 kernels) */
 	uint32_t peer_gen;
 	unsigned int ping_tries;
