@@ -27,13 +27,14 @@ engine_stop() {	# engine_stop A|B kill|unload
 
 # engine_reload A|B: `rds-bpf reload` with the options of engine_up; a new
 # engine process takes over
-engine_reload() {
-	local before
-	before=$(engine_pid "$1")
+engine_reload() {	# HOST [load options]
+	local before h=$1
+	shift
+	before=$(engine_pid "$h")
 	# shellcheck disable=SC2086
-	in_host "$1" "$RDSB_BIN" reload --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$1.log" \
-		${RDSB_LOAD_OPTS:-}
-	[ -n "$(engine_pid "$1")" ] && [ "$(engine_pid "$1")" != "$before" ]
+	in_host "$h" "$RDSB_BIN" reload --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" \
+		${RDSB_LOAD_OPTS:-} "$@"
+	[ -n "$(engine_pid "$h")" ] && [ "$(engine_pid "$h")" != "$before" ]
 }
 
 # restart_app HOST HOW [CMD...]: the Python application on A against an
@@ -322,6 +323,39 @@ restart_during() {
 
 @test "rds-bpf reload of the sender's engine during a transfer of 20000 datagrams: none lost, duplicated or misordered" {
 	restart_during A reload 20000 2500
+}
+
+@test "rds-bpf reload of the receiver's engine with --paths 2 during a transfer over 8 paths from 4 ports: the live connection keeps its 8, none lost, duplicated or misordered" {
+	local d=$BATS_TEST_TMPDIR rb sa=() i
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 20000 -s 0:3000 -t 40 --senders 4 --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	for i in 0 1 2 3; do
+		rds A "$RDSB_XFER" send -b $ADDR_A:500$i -d $ADDR_B:4000 -n 5000 -s 0:3000 -t 40 \
+			--pause-at 1000:"$d/paused.$i" >"$d/sa.$i" 2>&1 &
+		sa+=($!)
+	done
+	for _ in $(seq 1000); do
+		[ "$(ls "$d"/paused.* 2>/dev/null | wc -l)" -eq 4 ] && break
+		sleep 0.01
+	done
+	# the senders go on while the reload runs
+	(sleep 0.05; rm -f "$d"/paused.*) &
+	engine_reload B --paths 2
+	wait $!
+	for i in 0 1 2 3; do
+		wait "${sa[$i]}" || { cat "$d"/sa.* "$d/rb"; return 1; }
+	done
+	wait $rb || { cat "$d"/sa.* "$d/rb"; return 1; }
+	cat "$d"/sa.* "$d/rb"
+	grep -q "^recv 20000 msgs" "$d/rb"
+	for i in 0 1 2 3; do
+		[ "$(sent_hash "$d/sa.$i")" = "$(recv_hash "$d/rb" $ADDR_A:500$i)" ]
+	done
+	# the peer is never told a smaller count on a live connection
+	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8'
+	in_host B "$RDSB_BIN" status -j | jq -e '.max_paths == 2 and .connections[0].npaths == 8'
+	[ "$(counter B drop_no_socket)" -eq 0 ]
 }
 
 @test "rds-bpf reload: a bad option leaves the running engine as it was; without an engine, exit 3" {

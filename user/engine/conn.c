@@ -109,10 +109,15 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 	}
 	list_add_tail(&c->item, &e->conns);
 	/* the engine before had it: its numbers go on, and its path count
-	 * (the peer knows it; no handshake needed to pick a path) */
+	 * (the peer knows it; no handshake needed to pick a path), even above
+	 * this engine's --paths, which counts for new connections: the peer
+	 * goes on sending on all its paths and is never told a smaller count
+	 * on a live connection (the kernel's count only grows, rds.rst). Capped,
+	 * the lanes above it waited unread and the peer kept sending on them:
+	 * a reload from 8 paths to 2 lost and reordered datagrams. */
 	rdsb_seqstate_conn(e, c);
-	if (c->ss && c->ss->npaths && !c->npaths)
-		set_npaths(e, c, c->ss->npaths < e->max_paths ? c->ss->npaths : e->max_paths);
+	if (c->ss && c->ss->npaths && c->ss->npaths <= RDS_MPATH_WORKERS && !c->npaths)
+		set_npaths(e, c, c->ss->npaths);
 	return c;
 fail:
 	rdsb_addr_put(e, c->lslot);
