@@ -509,8 +509,7 @@ void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p)
 	__atomic_add_fetch(&t->seq_gen, 1, __ATOMIC_RELEASE);
 	if (!tcp_path(p)->direct)
 		return;
-	if (!rdsb_txlock_try(txl(e, p), tcp_of(e)->self))
-		lock_wait(e, p);
+	lock_wait(e, p);
 	txs(e, p)->next_tx_seq = p->next_tx_seq;
 	rdsb_txunlock(txl(e, p));
 }
