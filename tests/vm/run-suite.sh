@@ -907,8 +907,8 @@ guest() {
 # receivers meet over TCP (busybox nc) before anyone sends.
 IB_N=${RDSB_VM_IB_MSGS:-16}
 IB_SIZES=${RDSB_VM_IB_SIZES:-0:1048576}
-IB_STALL=${RDSB_VM_IB_STALL:-150}
-IB_T=${RDSB_VM_IB_TIMEOUT:-300}	# the transfers' idle timeout
+IB_STALL=${RDSB_VM_IB_STALL:-60}
+IB_T=${RDSB_VM_IB_TIMEOUT:-120}	# the transfers' idle timeout
 ib_meet() {	# PEER: the guests' meet PORT, until the peer got there too (TCP over eth0)
 	echo 'meet() {
 			nc -l -p $1 </dev/null >/dev/null &
@@ -986,10 +986,13 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		'
 	# a transfer still running after IB_STALL s: what the engine, the
 	# processes (state, syscall) and the kernel say, before the timeouts
+	# (last what a failure's 40 lines of diagnostics should show)
 	[ "$kind" = kernel ] || s+='( sleep '"$IB_STALL"'; { echo "transfer still running after '"$IB_STALL"' s"
-		rds-bpf status; tail -n 40 eng
 		for q in /proc/[0-9]*; do echo "$q $(cat $q/comm) $(cut -d" " -f3 $q/stat) $(cut -d" " -f1 $q/syscall)"; done
-		cat /proc/$(pidof rds-bpf)/stack; dmesg | tail -n 20; } 2>&1 | sed "s/^/stall: /" ) &
+		cat /proc/$(pidof rds-bpf)/stack; dmesg | tail -n 12; tail -n 12 eng; rds-bpf status
+		# whether the guest still reaches its peer at all (a silent virtio-net)
+		echo "eth0 tx_packets $(cat /sys/class/net/eth0/statistics/tx_packets) rx_packets $(cat /sys/class/net/eth0/statistics/rx_packets)"
+		ping -c 1 -W 1 '"${IB_MEET:-${first#*=}}"' | grep -E "packets|round-trip"; } 2>&1 | sed "s/^/stall: /" ) &
 		stall=$!
 		'
 
