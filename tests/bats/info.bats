@@ -53,8 +53,14 @@ up8() {
 	[ "$(jq '.paths[0].peer_gen' <<<"$a")" = "$(in_host B "$RDSB_BIN" status -j | jq .gen)" ]
 	[ "$(jq '.paths[0].peer_gen' <<<"$b")" = "$(in_host A "$RDSB_BIN" status -j | jq .gen)" ]
 
-	# -T: one TCP socket per path, the same ports, the parsers between records
-	run info A -T
+	# -T: one TCP socket per path, the same ports, the parsers between
+	# records, everything sent acknowledged (once the last acks are in: a
+	# congestion map or ping may still be in flight)
+	for _ in $(seq 100); do
+		run info A -T
+		jq -e 'all(.tcp_sockets[]; .seen_una == .expect_una)' <<<"$output" >/dev/null && break
+		sleep 0.05
+	done
 	jq -e '.tcp_sockets | length == 8' <<<"$output"
 	[ "$(jq -c '[.tcp_sockets[].lport] | sort' <<<"$output")" = "$(jq -c '[.paths[].lport] | sort' <<<"$a")" ]
 	jq -e 'all(.tcp_sockets[]; .hdr_rem == 48 and .data_rem == 0 and .seen_una == .expect_una)' <<<"$output"
