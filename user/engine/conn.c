@@ -211,7 +211,9 @@ static bool conn_sending(const struct rdsb_conn *c)
 	return false;
 }
 
-/* Messages held for the path count get their paths, in the order sent. */
+/* Messages held for the path count get their paths, in the order sent,
+ * and every path may send again, its transport's own way included (the
+ * sk_msg path opens to applications on a pass with nothing queued). */
 static void release_pending(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	struct rdsb_msg *m, *t;
@@ -222,6 +224,8 @@ static void release_pending(struct rdsb_engine *e, struct rdsb_conn *c)
 		list_del_init(&m->item);
 		rdsb_path_queue(e, rdsb_conn_path_for(e, c, m->sport), m);
 	}
+	for (unsigned int i = 0; i < c->npaths; i++)
+		rdsb_path_xmit(e, &c->paths[i]);
 }
 
 /* A moving connection whose messages from before the change are all acked
@@ -243,11 +247,14 @@ static void check_moved(struct rdsb_engine *e, struct rdsb_conn *c)
  * after we settled on one path, a peer reloaded with another count) moves
  * ports to other paths: a socket's next datagram on its new path could
  * reach the peer's socket before the ones still queued or unacked on its
- * old path, so new ones wait until those are acked. */
+ * old path, so new ones wait until those are acked, those applications
+ * sent on the paths themselves included (conn_paths_moving). */
 static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int n)
 {
 	bool moved = c->npaths && c->npaths != n;
 
+	if (moved)
+		e->tp->conn_paths_moving(e, c);
 	c->npaths = n;
 	if (c->ss)
 		c->ss->npaths = n;
