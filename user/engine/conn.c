@@ -228,6 +228,31 @@ static void release_pending(struct rdsb_engine *e, struct rdsb_conn *c)
 		rdsb_path_xmit(e, &c->paths[i]);
 }
 
+/* A path count that shrinks strands what paths at or above it queued while
+ * not up: we open only the paths below it, and the peer takes no others.
+ * What never went out takes its new path, ahead of what was held for the
+ * count; a retransmission stays, numbered in its path's sequence, where the
+ * peer may have it already (on another path it would be a duplicate). */
+static void take_stranded(struct rdsb_conn *c, unsigned int n)
+{
+	struct list_head stranded = LIST_HEAD_INIT(stranded);
+	struct rdsb_msg *m, *t;
+
+	for (unsigned int i = n; i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *p = &c->paths[i];
+
+		if (p->state == RDSB_PATH_UP)
+			continue;
+		list_for_each_entry_safe(m, t, &p->send_q, item) {
+			if (m->cong_map || (m->flags & RDS_FLAG_RETRANSMITTED))
+				continue;
+			list_del_init(&m->item);
+			list_add_tail(&m->item, &stranded);
+		}
+	}
+	list_splice_init(&stranded, &c->pending);
+}
+
 /* A moving connection whose messages from before the change are all acked
  * sends again (looked at once per event-loop pass, rdsb_conns_timer); acked
  * by TCP is delivered by the kernel's receiver, whose rds_tcp_data_ready
@@ -255,6 +280,8 @@ static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int 
 
 	if (moved)
 		e->tp->conn_paths_moving(e, c);
+	if (moved && n < c->npaths)
+		take_stranded(c, n);
 	c->npaths = n;
 	if (c->ss)
 		c->ss->npaths = n;
