@@ -235,7 +235,8 @@ class Order:
         idx = self.index.get(sport, {}).get((length, head))
         if idx is None:
             self.unknown += 1
-            say(f"unknown datagram from port {sport} len {length} on path {path}")
+            if self.unknown <= 5:
+                say(f"unknown datagram from port {sport} len {length} on path {path}")
             return
         if idx != self.next[sport]:
             self.late += 1
