@@ -221,6 +221,56 @@ normal_exchange() {
 	[ "$(in_host B ss -Htn state established '( sport = :16385 )' | wc -l)" -eq 8 ]
 }
 
+# A pong that comes after B settled on one path (a slow peer's, its data
+# ahead of it) moves B's ports off path 0 while B's datagrams wait there
+# unacknowledged: the raw peer on A stopped reading path 0 before it sent
+# the pong, and reads it again slowly (--trickle, a slow network) once the
+# lanes are up, so that B sees its backlog acknowledged a little at a time.
+# A kernel's receiver delivers what reaches its receive buffers, so a port's
+# next datagram on its lane must not leave before its earlier ones on path 0
+# are acknowledged by TCP (set_npaths() in user/engine/conn.c), also when
+# the application writes it on the lane itself (--sk-msg).
+@test "a late pong moves ports to lanes while path 0 holds unacknowledged datagrams: each port's arrive in order, none lost" {
+	local d=$BATS_TEST_TMPDIR ports="5001 5002 5003 5004 5005 5006 5007 5008" n=1000 p hs=0 ss=0
+	hostile late-pong --ports "$(tr ' ' , <<<"$ports")" --dport 4000 --seed 5 --size 1000:3000 \
+		--per-port $n --before 200 --stall 1 --trickle 16384 --until "$d/lanes-up" >"$d/h" &
+	h=$!
+	# B's probe unanswered 3 times, 1 s apart: one path
+	for _ in $(seq 200); do
+		in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 1' >/dev/null && break
+		sleep 0.05
+	done
+	in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 1'
+	# 8 ports: some hash off path 0 (B's hash is seeded at random)
+	pids=()
+	for p in $ports; do
+		rds B "$RDSB_XFER" send -b $ADDR_B:$p -d $ADDR_A:4000 -n $n -s 1000:3000 -S 5 -t 30 >"$d/s$p" &
+		pids+=($!)
+	done
+	# the pong's count, and the lanes up: then A reads path 0 again
+	for _ in $(seq 200); do
+		in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8 and
+			([.connections[0].paths[] | select(.state == "up")] | length) == 8' >/dev/null && break
+		sleep 0.05
+	done
+	touch "$d/lanes-up"
+	st=$(in_host B "$RDSB_BIN" status -j)
+	for p in "${pids[@]}"; do wait "$p" || ss=$?; done
+	wait $h || hs=$?
+	grep -v '^connected' "$d/h"
+	[ $ss -eq 0 ]
+	jq -e '.connections[0].npaths == 8' <<<"$st"
+	# all of them, in order, some on the lanes
+	grep -qE "^received $((8 * n)) msgs, out of order 0, lanes used [1-7], ports 8$" "$d/h"
+	grep -qx 'result in-order' "$d/h"
+	[ $hs -eq 0 ]
+	# what each sender sent, A received
+	for p in $ports; do
+		[ "$(sed -n 's/^sent \([0-9]*\) msgs \([0-9]*\) bytes .*/\1 \2/p' "$d/s$p")" = \
+		  "$(sed -n "s/^from port $p msgs \([0-9]*\) bytes \([0-9]*\) .*/\1 \2/p" "$d/h")" ]
+	done
+}
+
 @test "a connection from a larger address is reset; B connects back and sends its map, then the probe" {
 	in_host A ip addr add 10.99.0.3/24 dev eth0
 	run hostile larger --src 10.99.0.3 --listen

@@ -25,6 +25,22 @@ would, and writes what a well-behaved kernel never writes:
                 more connections; prints "lanes open O reset R" once B had
                 0.5 s (or --hold) to answer them, resets them all, and
                 does it again
+  late-pong     path 0 connects, leaves B's probe unanswered (B settles on
+                one path) and reads the datagrams of B's senders on --ports
+                to --dport (--per-port each, rds-xfer's generator); after
+                --before of them it stops reading path 0 for --stall s, then
+                sends the pong with NPATHS 8 and opens lanes 1..7; path 0
+                stays unread until --until exists or a lane brings a
+                datagram, then is read --trickle bytes each 10 ms (all it
+                can, without). It reads as a kernel's receiver delivers:
+                what reached A's receive buffer has arrived, so before
+                datagrams read from a lane come all that path 0 held when
+                they were read. Per port the index of each must rise by
+                one (--size MIN at least 8: each is known by its size and
+                first 8 bytes); prints "received N msgs, out of order K,
+                lanes used L, ports P", a line per port
+                "from port P msgs N bytes B paths I,J", and
+                "result in-order|out-of-order|missing" (exit 1 unless in-order)
   larger        only connect (from --src, a larger address than DST); with
                 --listen, then wait for DST to connect back to --src:16385 and
                 print the first frames it sends
@@ -36,14 +52,18 @@ Output, one fact per line:
   frame seq S len L sport P dport D flags 0xF ext HEX
 """
 import argparse
+import fcntl
 import os
 import random
+import select
 import socket
 import struct
 import sys
+import termios
 import time
 
 RDS_TCP_PORT = 16385
+RDS_MPATH_WORKERS = 8
 HDR = struct.Struct(">QQIHHBB4sH16s")  # struct rds_header, 48 bytes, big-endian
 assert HDR.size == 48
 M64 = (1 << 64) - 1
@@ -62,16 +82,23 @@ def splitmix64(state):
     return state, z ^ (z >> 31)
 
 
-def gen_msg(seed, port, idx, lo, hi):
-    """rds-xfer's gen_msg(): message idx of the sender bound to port."""
+def gen_head(seed, port, idx, lo, hi, upto):
+    """The size of rds-xfer's message idx of the sender bound to port, and
+    its first upto bytes."""
     s = (seed ^ (port << 48) ^ (idx * 0xD1B54A32D192ED03)) & M64
     s, v = splitmix64(s)
     size = lo + v % (hi - lo + 1)
+    n = min(size, upto)
     out = bytearray()
-    while len(out) < size:
+    while len(out) < n:
         s, v = splitmix64(s)
         out += v.to_bytes(8, "little")
-    return bytes(out[:size])
+    return size, bytes(out[:n])
+
+
+def gen_msg(seed, port, idx, lo, hi):
+    """rds-xfer's gen_msg(): message idx of the sender bound to port."""
+    return gen_head(seed, port, idx, lo, hi, hi)[1]
 
 
 def fnv(h, data):
@@ -84,8 +111,10 @@ def say(*a):
     print(*a, flush=True)
 
 
-def connect(args):
+def connect(args, rcvbuf=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     if args.src:
         s.bind((args.src, 0))
     s.settimeout(5)
@@ -95,10 +124,11 @@ def connect(args):
     return s
 
 
-def probe(npaths, gen):
-    """A legacy kernel's probe ping: sport RDS_FLAG_PROBE_PORT, NPATHS, GEN_NUM."""
+def probe(npaths, gen, pong=False):
+    """A legacy kernel's probe ping (sport RDS_FLAG_PROBE_PORT) or its pong
+    (dport RDS_FLAG_PROBE_PORT), with NPATHS and GEN_NUM."""
     ext = bytes([5]) + npaths.to_bytes(2, "big") + bytes([6]) + gen.to_bytes(4, "big")
-    return header(sport=1, ext=ext)
+    return header(seq=1, dport=1, ext=ext) if pong else header(sport=1, ext=ext)
 
 
 def result(s, timeout=5.0):
@@ -143,9 +173,169 @@ def print_frames(c, count, timeout):
         say(f"frames ended: {e.__class__.__name__}")
 
 
+class Stream:
+    """The records of one connection, as they are read: path 0 or a lane."""
+
+    def __init__(self, sock, path):
+        self.sock, self.path, self.buf, self.eof = sock, path, bytearray(), False
+
+    def read(self, most=1 << 20):
+        """What the socket has, up to most bytes (waiting for it or not, as
+        the socket is set): how many bytes, 0 if none or at its end."""
+        try:
+            d = self.sock.recv(most)
+        except (BlockingIOError, socket.timeout):
+            return 0
+        except ConnectionResetError:
+            d = b""
+        self.buf += d
+        self.eof = not d
+        return len(d)
+
+    def records(self):
+        """The complete records read: (sport, dport, flags, length, first 8 payload bytes)."""
+        out, off = [], 0
+        while len(self.buf) - off >= HDR.size:
+            _seq, _ack, length, sport, dport, flags = HDR.unpack_from(self.buf, off)[:6]
+            if len(self.buf) - off - HDR.size < length:
+                break
+            p = off + HDR.size
+            out.append((sport, dport, flags, length, bytes(self.buf[p:p + 8])))
+            off = p + length
+        del self.buf[:off]
+        return out
+
+
+class Order:
+    """The datagrams to --dport of B's senders on --ports, each sending
+    --per-port messages of rds-xfer's generator: the index of each is known
+    by its size and first 8 bytes, and per port it must rise by one."""
+
+    def __init__(self, args):
+        lo, hi = (int(x) for x in args.size.split(":"))
+        self.dport = args.dport
+        self.index = {}
+        for port in (int(p) for p in args.ports.split(",")):
+            self.index[port] = {gen_head(args.seed, port, i, lo, hi, 8): i for i in range(args.per_port)}
+            assert len(self.index[port]) == args.per_port, "messages of one port alike: raise --size"
+        self.next = dict.fromkeys(self.index, 0)
+        self.msgs = dict.fromkeys(self.index, 0)
+        self.bytes = dict.fromkeys(self.index, 0)
+        self.paths = {port: set() for port in self.index}
+        self.total = self.late = self.unknown = 0
+
+    def is_data(self, rec):
+        """Not a congestion map, a probe or a ping."""
+        return not rec[2] & 0x01 and rec[1] == self.dport
+
+    def record(self, path, rec):
+        sport, _dport, _flags, length, head = rec
+        if not self.is_data(rec):
+            return
+        idx = self.index.get(sport, {}).get((length, head))
+        if idx is None:
+            self.unknown += 1
+            if self.unknown <= 5:
+                say(f"unknown datagram from port {sport} len {length} on path {path}")
+            return
+        if idx != self.next[sport]:
+            self.late += 1
+            if self.late <= 5:
+                say(f"out of order: port {sport} index {idx} on path {path}, expected {self.next[sport]}")
+        self.next[sport] = idx + 1
+        self.total += 1
+        self.msgs[sport] += 1
+        self.bytes[sport] += length
+        self.paths[sport].add(path)
+
+
+def late_pong(args):
+    """Path 0 unread while B sends, then the pong with NPATHS 8 and 7 lanes:
+    in what order would a kernel's receiver deliver each port's datagrams?"""
+    order = Order(args)
+    want = len(order.index) * args.per_port
+    path0 = Stream(connect(args, args.rcvbuf), 0)
+    path0.sock.settimeout(20)
+    while order.total < args.before:
+        if not path0.read():
+            say("result no-data")
+            return 1
+        for rec in path0.records():
+            order.record(0, rec)
+    say(f"path 0 unread after {order.total} msgs")
+    time.sleep(args.stall)
+    path0.sock.sendall(probe(RDS_MPATH_WORKERS, 0x1234, pong=True))
+    lanes = [Stream(connect(args), i) for i in range(1, RDS_MPATH_WORKERS)]
+    say(f"pong sent with NPATHS {RDS_MPATH_WORKERS}, lanes {len(lanes)}")
+    for st in [path0] + lanes:
+        st.sock.setblocking(False)
+
+    def read_path0(most):
+        """Up to most bytes of what path 0 has, and the records they complete."""
+        while most > 0:
+            n = path0.read(most)
+            if not n:
+                break
+            most -= n
+        for rec in path0.records():
+            order.record(0, rec)
+
+    # Path 0 stays unread until B has the lanes up (--until, at most 10 s)
+    # or one of them brings a datagram; then it is read --trickle bytes
+    # every 10 ms (a slow network), so that its backlog is acknowledged a
+    # little at a time while the lanes are open.
+    held, held_until = True, time.monotonic() + 10
+    idle_until = time.monotonic() + args.idle
+    path0_at = 0
+    while order.total < want and time.monotonic() < idle_until:
+        now = time.monotonic()
+        if held and (now > held_until or (args.until and os.path.exists(args.until))):
+            held = False
+            say(f"path 0 read again after {order.total} msgs")
+        live = [st for st in ([] if held or now < path0_at else [path0]) + lanes if not st.eof]
+        if not live and path0.eof:
+            break
+        wait = 0.05 if held or now >= path0_at else path0_at - now
+        ready, _, _ = select.select([st.sock for st in live], [], [], wait)
+        before = order.total
+        for st in live:
+            if st.sock not in ready:
+                continue
+            if st is path0:
+                read_path0(args.trickle or 1 << 20)
+                path0_at = time.monotonic() + 0.01 if args.trickle else 0
+                continue
+            st.read()
+            # What path 0 has now reached A before (or with) what was
+            # just read from the lane: a kernel's receiver delivers it first.
+            earlier = struct.unpack("i", fcntl.ioctl(path0.sock, termios.FIONREAD, bytes(4)))[0]
+            recs = st.records()
+            if any(order.is_data(rec) for rec in recs):
+                if held:
+                    held = False
+                    say(f"path 0 read again after {order.total} msgs: a datagram on lane {st.path}")
+                read_path0(earlier)
+            for rec in recs:
+                order.record(st.path, rec)
+        if order.total > before:
+            idle_until = time.monotonic() + args.idle
+    lanes_used = len({p for ps in order.paths.values() for p in ps if p > 0})
+    say(f"received {order.total} msgs, out of order {order.late}, lanes used {lanes_used}, "
+        f"ports {sum(1 for n in order.msgs.values() if n)}")
+    for port in order.index:
+        say(f"from port {port} msgs {order.msgs[port]} bytes {order.bytes[port]} "
+            f"paths {','.join(map(str, sorted(order.paths[port])))}")
+    for st in [path0] + lanes:
+        st.sock.close()
+    res = "out-of-order" if order.late else "missing" if order.total < want or order.unknown else "in-order"
+    say(f"result {res}")
+    return 0 if res == "in-order" else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("case", choices=["garbage", "huge-len", "truncated", "bad-cong-map", "datagrams", "lanes", "larger"])
+    ap.add_argument("case", choices=["garbage", "huge-len", "truncated", "bad-cong-map", "datagrams", "lanes",
+                                     "late-pong", "larger"])
     ap.add_argument("--dst", required=True)
     ap.add_argument("--src")
     ap.add_argument("--listen", action="store_true")
@@ -156,9 +346,16 @@ def main():
     ap.add_argument("--msgs", default="1:0")
     ap.add_argument("--chunk", type=int, default=0, help="datagrams: write N bytes at a time")
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to stay connected and silent first")
-    ap.add_argument("--until", help="end the --hold early once this file exists")
+    ap.add_argument("--until", help="end the --hold (late-pong: path 0 unread) early once this file exists")
     ap.add_argument("--count", type=int, default=20, help="lanes: connections per round")
     ap.add_argument("--lane-first", action="store_true", help="datagrams: on lane 1, before the probe")
+    ap.add_argument("--ports", default="5000", help="late-pong: B's sender ports")
+    ap.add_argument("--per-port", type=int, default=1000, help="late-pong: messages each sends")
+    ap.add_argument("--before", type=int, default=200, help="late-pong: messages read before path 0 stalls")
+    ap.add_argument("--stall", type=float, default=1.0, help="late-pong: seconds path 0 is unread before the pong")
+    ap.add_argument("--trickle", type=int, default=0, help="late-pong: path 0 read this much each 10 ms")
+    ap.add_argument("--rcvbuf", type=int, default=65536, help="late-pong: path 0's SO_RCVBUF")
+    ap.add_argument("--idle", type=float, default=5.0, help="late-pong: give up after this long with no datagram")
     args = ap.parse_args()
 
     if args.case == "larger":
@@ -187,6 +384,9 @@ def main():
             c.close()
             ls.close()
         return 0
+
+    if args.case == "late-pong":
+        return late_pong(args)
 
     if args.case == "lanes":
         path0 = connect(args)

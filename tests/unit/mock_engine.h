@@ -81,7 +81,7 @@ void __wrap_rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
 /* ------------------------------------------------- the mock transport */
 
 static struct {
-	unsigned int connects, ups, downs, shutdowns, changed, recvs, xmits;
+	unsigned int connects, ups, downs, shutdowns, changed, moving, recvs, xmits;
 	bool connect_fails, last_reset, xmit_fails;
 	bool ack_waiting;		/* ack_wait's last answer: each ack wakes */
 	bool laddr_refused;		/* laddr_check refuses every address */
@@ -89,6 +89,7 @@ static struct {
 	bool stream;			/* recv_path reads p->ev.fd as a record stream */
 	uint64_t armed;			/* sock_arm's last room */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
+	struct rdsb_msg *sent_past;	/* conn_paths_moving finds it on path 0, unacked */
 } tp;
 
 /* The TCP transport's per-path state, for its stream reader (tcp_stream.c) */
@@ -182,6 +183,18 @@ static void t_paths_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 	(void)e;
 	(void)c;
 	tp.changed++;
+}
+
+/* as the sk_msg path's: what applications sent on a path joins its unacked */
+static void t_paths_moving(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	(void)e;
+	tp.moving++;
+	if (tp.sent_past) {
+		list_add_tail(&tp.sent_past->item, &c->paths[0].unacked);
+		c->paths[0].nunacked++;
+		tp.sent_past = NULL;
+	}
 }
 
 static void t_path_nop(struct rdsb_engine *e, struct rdsb_path *p)
@@ -303,6 +316,7 @@ static const struct rdsb_transport mock_tp = {
 	.conn_path_down = t_path_down,
 	.conn_path_shutdown = t_shutdown,
 	.conn_paths_changed = t_paths_changed,
+	.conn_paths_moving = t_paths_moving,
 	.conn_path_seq_reset = t_seq_reset,
 	.conn_path_sync = t_path_nop,
 	.recv_path = t_recv,

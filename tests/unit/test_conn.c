@@ -508,6 +508,102 @@ static void test_late_path_count_keeps_port_order(void **state)
 	assert_int_equal(list_len(&to->send_q), 2);
 }
 
+/* The same when what the port sent on path 0 went out without the core (the
+ * sk_msg path's sends): the transport hands it over as the count changes,
+ * and the port's next datagram waits for its acknowledgement too. */
+static void test_late_path_count_waits_for_transport_sends(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c), *to;
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	struct rdsb_msg *past;
+	unsigned int moving = tp.moving;
+	uint16_t sport = 1000;
+	uint64_t next = UINT64_MAX;
+
+	(void)state;
+	while (rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS) == 0)
+		sport++;
+	to = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS)];
+	/* the probe acked: nothing of the core's own is left on path 0 */
+	tp.acked = list_entry(p->unacked.prev, struct rdsb_msg, item)->end_off;
+	rdsb_path_check_acked(&eng, p);
+	assert_int_equal(p->nunacked, 0);
+	past = data_msg(sport, 100);
+	past->end_off = tp.acked + RDS_HEADER_SIZE + 100;
+	tp.sent_past = past;
+
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_int_equal(tp.moving, moving + 1);
+	assert_true(c->moving);
+	rdsb_conn_queue(&eng, c, data_msg(sport, 50));
+	assert_int_equal(list_len(&c->pending), 1);
+	assert_true(list_empty(&to->send_q));
+	rdsb_conns_timer(&eng, &next);
+	assert_int_equal(list_len(&c->pending), 1);
+	tp.acked = past->end_off;
+	rdsb_path_check_acked(&eng, p);
+	rdsb_conns_timer(&eng, &next);
+	assert_false(c->moving);
+	assert_true(list_empty(&c->pending));
+	assert_int_equal(list_len(&to->send_q), 1);
+	/* a count that does not change is no move */
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_int_equal(tp.moving, moving + 1);
+}
+
+/* A count that shrinks (8 paths, then a peer's pong with 2): what a path
+ * at or above the new count queued while down takes its new path, in
+ * order, renumbered there; a retransmission stays on its path. */
+static void test_shrinking_path_count_moves_stranded(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c), *from, *to;
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	struct rdsb_msg *re, *m;
+	uint16_t sport = 1000;
+	uint32_t want = 10;
+	uint64_t seq = 0;
+
+	(void)state;
+	tp.acked = list_entry(p->unacked.prev, struct rdsb_msg, item)->end_off;
+	rdsb_path_check_acked(&eng, p);
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_int_equal(c->npaths, RDS_MPATH_WORKERS);
+	assert_false(c->moving);
+	while (rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS) < 2)
+		sport++;
+	from = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS)];
+	to = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, 2)];
+	assert_int_not_equal(from->state, RDSB_PATH_UP);
+	re = data_msg(sport, 5);
+	re->flags |= RDS_FLAG_RETRANSMITTED;
+	list_add_tail(&re->item, &from->send_q);
+	rdsb_conn_queue(&eng, c, data_msg(sport, 10));
+	rdsb_conn_queue(&eng, c, data_msg(sport, 20));
+	rdsb_conn_queue(&eng, c, data_msg(sport, 30));
+	assert_int_equal(list_len(&from->send_q), 4);
+
+	rdsb_hs_encode(pong.exthdr, 2, 9);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_int_equal(c->npaths, 2);
+	assert_true(list_empty(&c->pending));
+	assert_int_equal(list_len(&from->send_q), 1);
+	assert_ptr_equal(list_first_entry(&from->send_q, struct rdsb_msg, item), re);
+	/* path 0 is up and writes them (unacked), the other waits (send_q) */
+	list_for_each_entry(m, to == p ? &to->unacked : &to->send_q, item) {
+		if (m->cong_map || !m->len)
+			continue;
+		assert_int_equal(m->len, want);
+		assert_true(m->seq > seq);
+		seq = m->seq;
+		want += 10;
+	}
+	assert_int_equal(want, 40);
+}
+
 /* Records on the wire: header and payload. */
 static size_t put_record(uint8_t *buf, uint64_t seq, uint16_t sport, uint16_t dport, uint32_t len)
 {
@@ -657,6 +753,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stall_and_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cong_map_and_pings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_path_count_keeps_port_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_path_count_waits_for_transport_sends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrinking_path_count_moves_stranded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_large_records_whole, setup, teardown),

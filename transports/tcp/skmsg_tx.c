@@ -298,9 +298,12 @@ static void lock_wait(struct rdsb_engine *e, struct rdsb_path *p)
 	__atomic_store_n(&txp(e, p)->reset, 1, __ATOMIC_RELEASE);
 }
 
+/* Open to applications: not while the connection moves to another path
+ * count (tcp_skmsg_conn_moving). */
 static bool wanted(struct rdsb_engine *e, const struct rdsb_path *p)
 {
-	return tcp_of(e)->txpath && p->state == RDSB_PATH_UP && p->conn->npaths && !p->conn->loopback && p->ev.fd >= 0;
+	return tcp_of(e)->txpath && p->state == RDSB_PATH_UP && p->conn->npaths && !p->conn->moving &&
+	       !p->conn->loopback && p->ev.fd >= 0;
 }
 
 /* A record left corked (MSG_MORE) for a waiter that never pushed it (the
@@ -463,7 +466,7 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 		t->written = txs(e, p)->written = tcp_path(p)->written;
 		txs(e, p)->next_tx_seq = p->next_tx_seq;
 		look_room(e, p);	/* after what the engine wrote */
-		__atomic_store_n(&t->open, idle ? 1 : 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&t->open, idle && wanted(e, p) ? 1 : 0, __ATOMIC_RELEASE);
 	}
 	rdsb_txunlock(txl(e, p));
 }
@@ -494,6 +497,30 @@ void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_of(e)->tx_owner[idx] = NULL;
 	tcp_path(p)->direct = false;
 	tcp_path(p)->copies_pending = true;
+}
+
+/* The connection's path count changes: a port's next datagram may take
+ * another path, where it could overtake what its socket wrote on the old
+ * one. Applications stop writing on the paths here, under each path's
+ * lock, and the copies of what they wrote join the paths' unacked lists,
+ * so that the core holds new sends until those are acknowledged
+ * (c->moving); the paths open again on the engine's next pass after. */
+void tcp_skmsg_conn_moving(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	bool closed = false;
+
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *p = &c->paths[i];
+
+		if (!p->t_data || !tcp_path(p)->direct)
+			continue;
+		lock_wait(e, p);
+		__atomic_store_n(&txp(e, p)->open, 0, __ATOMIC_RELEASE);
+		rdsb_txunlock(txl(e, p));
+		closed = true;
+	}
+	if (closed)
+		tcp_skmsg_drain(e);
 }
 
 /* The peer restarted: its sequence space starts again at 1, and what the

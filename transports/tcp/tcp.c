@@ -701,6 +701,7 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.conn_path_down = tcp_path_down,
 	.conn_path_shutdown = tcp_path_shutdown,
 	.conn_paths_changed = rdsb_tcp_paths_changed,
+	.conn_paths_moving = tcp_skmsg_conn_moving,
 	.conn_path_seq_reset = tcp_seq_reset,
 	.conn_path_sync = tcp_path_sync,
 	.recv_path = tcp_stream_recv,

@@ -193,6 +193,7 @@ void tcp_skmsg_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 int tcp_skmsg_begin(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next);
 void tcp_skmsg_drain(struct rdsb_engine *e);
+void tcp_skmsg_conn_moving(struct rdsb_engine *e, struct rdsb_conn *c);
 void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p);

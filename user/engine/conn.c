@@ -211,7 +211,9 @@ static bool conn_sending(const struct rdsb_conn *c)
 	return false;
 }
 
-/* Messages held for the path count get their paths, in the order sent. */
+/* Messages held for the path count get their paths, in the order sent,
+ * and every path may send again, its transport's own way included (the
+ * sk_msg path opens to applications on a pass with nothing queued). */
 static void release_pending(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	struct rdsb_msg *m, *t;
@@ -222,6 +224,33 @@ static void release_pending(struct rdsb_engine *e, struct rdsb_conn *c)
 		list_del_init(&m->item);
 		rdsb_path_queue(e, rdsb_conn_path_for(e, c, m->sport), m);
 	}
+	for (unsigned int i = 0; i < c->npaths; i++)
+		rdsb_path_xmit(e, &c->paths[i]);
+}
+
+/* A path count that shrinks strands what paths at or above it queued while
+ * not up: we open only the paths below it, and the peer takes no others.
+ * What never went out takes its new path, ahead of what was held for the
+ * count; a retransmission stays, numbered in its path's sequence, where the
+ * peer may have it already (on another path it would be a duplicate). */
+static void take_stranded(struct rdsb_conn *c, unsigned int n)
+{
+	struct list_head stranded = LIST_HEAD_INIT(stranded);
+	struct rdsb_msg *m, *t;
+
+	for (unsigned int i = n; i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *p = &c->paths[i];
+
+		if (p->state == RDSB_PATH_UP)
+			continue;
+		list_for_each_entry_safe(m, t, &p->send_q, item) {
+			if (m->cong_map || (m->flags & RDS_FLAG_RETRANSMITTED))
+				continue;
+			list_del_init(&m->item);
+			list_add_tail(&m->item, &stranded);
+		}
+	}
+	list_splice_init(&stranded, &c->pending);
 }
 
 /* A moving connection whose messages from before the change are all acked
@@ -243,11 +272,16 @@ static void check_moved(struct rdsb_engine *e, struct rdsb_conn *c)
  * after we settled on one path, a peer reloaded with another count) moves
  * ports to other paths: a socket's next datagram on its new path could
  * reach the peer's socket before the ones still queued or unacked on its
- * old path, so new ones wait until those are acked. */
+ * old path, so new ones wait until those are acked, those applications
+ * sent on the paths themselves included (conn_paths_moving). */
 static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int n)
 {
 	bool moved = c->npaths && c->npaths != n;
 
+	if (moved)
+		e->tp->conn_paths_moving(e, c);
+	if (moved && n < c->npaths)
+		take_stranded(c, n);
 	c->npaths = n;
 	if (c->ss)
 		c->ss->npaths = n;

@@ -285,6 +285,11 @@ struct rdsb_transport {
 	void (*conn_path_shutdown)(struct rdsb_engine *e, struct rdsb_path *p, bool reset);
 	/* the path count was decided or a path went down */
 	void (*conn_paths_changed)(struct rdsb_engine *e, struct rdsb_conn *c);
+	/* the path count is about to change under a connection that may have
+	 * sent on the count before: whatever went out on its paths without
+	 * the core (sk_msg sends) stops and joins the paths' unacked lists,
+	 * and nothing more goes out that way while c->moving */
+	void (*conn_paths_moving)(struct rdsb_engine *e, struct rdsb_conn *c);
 	/* the peer restarted: p's sequence numbers were reset */
 	void (*conn_path_seq_reset)(struct rdsb_engine *e, struct rdsb_path *p);
 	/* bring p's receive counts and next_rx_seq up to date */

@@ -234,6 +234,7 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(conn_path_down, path_nothing);
 	FILL(conn_path_shutdown, close_path_fd);
 	FILL(conn_paths_changed, conn_nothing);
+	FILL(conn_paths_moving, conn_nothing);
 	FILL(conn_path_seq_reset, path_nothing);
 	FILL(conn_path_sync, path_nothing);
 	FILL(recv_path, path_nothing);
