@@ -13,7 +13,10 @@
  * under load records share TCP segments and a lone send is not delayed.
  * Whenever that is not possible the datagram goes to the engine as before:
  * no path open to applications (not connected yet, reconnecting, the
- * engine writing its own records), too much unacknowledged, the path socket short of room
+ * engine writing its own records), the path's lock held with another sender
+ * already waiting for it (the engine then writes the queue in one batch,
+ * where senders taking the lock one after the other each paid a wakeup), too
+ * much unacknowledged, the path socket short of room
  * (where the kernel's push would wait, deaf to SO_SNDTIMEO), no room in
  * the ring, a record rdsb_txmsg bounced back, or an earlier request of
  * this socket not yet on the wire (its datagrams stay in order). Either
@@ -116,7 +119,8 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	 * to free what TCP acknowledged: the engine reads the copies now */
 	wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= (uint64_t)s->st->sk_sndbuf / 2 ?
 	       RDSB_TXH_WAKE : 0;
-	if (!rdsb_txlock(l, rdsb_self))
+	/* one waiter at a time: its record rides with the holder's (MSG_MORE) */
+	if (!rdsb_txlock_try(l, rdsb_self) && (rdsb_txlock_waiters(l) || !rdsb_txlock(l, rdsb_self)))
 		return 0;
 	if (!path_takes(t, lslot, npaths, rec)) {
 		rdsb_txunlock(l);
