@@ -120,7 +120,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	wake = __atomic_load_n(&s->shm->snd_bytes, __ATOMIC_RELAXED) * 2 >= (uint64_t)s->st->sk_sndbuf / 2 ?
 	       RDSB_TXH_WAKE : 0;
 	/* one waiter at a time: its record rides with the holder's (MSG_MORE) */
-	if (!rdsb_txlock_try(l, rdsb_self) && (rdsb_txlock_waiters(l) || !rdsb_txlock(l, rdsb_self)))
+	if (rdsb_txlock_waiters(l) ? !rdsb_txlock_try(l, rdsb_self) : !rdsb_txlock(l, rdsb_self))
 		return 0;
 	if (!path_takes(t, lslot, npaths, rec)) {
 		rdsb_txunlock(l);
