@@ -160,6 +160,13 @@ static struct rdsb_path *path0_up(struct rdsb_conn **cp)
 	return p;
 }
 
+/* TCP acknowledged everything on p's unacked list */
+static void ack_all(struct rdsb_path *p)
+{
+	tp.acked = list_entry(p->unacked.prev, struct rdsb_msg, item)->end_off;
+	rdsb_path_check_acked(&eng, p);
+}
+
 static unsigned int list_len(struct list_head *l)
 {
 	unsigned int n = 0;
@@ -464,7 +471,6 @@ static void test_late_path_count_keeps_port_order(void **state)
 	struct rdsb_conn *c;
 	struct rdsb_path *p = path0_up(&c), *to;
 	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
-	struct rdsb_msg *last;
 	uint16_t sport = 1000;
 
 	(void)state;
@@ -490,9 +496,7 @@ static void test_late_path_count_keeps_port_order(void **state)
 	}
 	assert_int_equal(list_len(&c->pending), 1);
 	/* path 0 acked: it goes to its path */
-	last = list_entry(p->unacked.prev, struct rdsb_msg, item);
-	tp.acked = last->end_off;
-	rdsb_path_check_acked(&eng, p);
+	ack_all(p);
 	assert_int_equal(p->nunacked, 0);
 	{
 		uint64_t next = UINT64_MAX;
@@ -526,8 +530,7 @@ static void test_late_path_count_waits_for_transport_sends(void **state)
 		sport++;
 	to = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS)];
 	/* the probe acked: nothing of the core's own is left on path 0 */
-	tp.acked = list_entry(p->unacked.prev, struct rdsb_msg, item)->end_off;
-	rdsb_path_check_acked(&eng, p);
+	ack_all(p);
 	assert_int_equal(p->nunacked, 0);
 	past = data_msg(sport, 100);
 	past->end_off = tp.acked + RDS_HEADER_SIZE + 100;
@@ -567,8 +570,7 @@ static void test_shrinking_path_count_moves_stranded(void **state)
 	uint64_t seq = 0;
 
 	(void)state;
-	tp.acked = list_entry(p->unacked.prev, struct rdsb_msg, item)->end_off;
-	rdsb_path_check_acked(&eng, p);
+	ack_all(p);
 	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9);
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(c->npaths, RDS_MPATH_WORKERS);
