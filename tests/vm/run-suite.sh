@@ -68,6 +68,7 @@
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 # RDSB_VM_JOBS: how many guests run at once (default: the CPUs; see the jobs
 # below). Each boot ends with a line of how long it took.
+# RDSB_VM_KEEP=1 keeps the work directory (captures, consoles) even when all passed.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -107,7 +108,7 @@ cleanup() {
 	local p
 	for p in "${!running[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${!running[@]}"; do wait "$p" 2>/dev/null; done
-	if [ $failed -gt 0 ]; then
+	if [ $failed -gt 0 ] || [ "${RDSB_VM_KEEP:-0}" = 1 ]; then
 		keep=$(mktemp -d "${TMPDIR:-/tmp}/rds-bpf-vm-failed.XXXXXX")
 		mv "$work"/* "$keep"/ 2>/dev/null
 		echo "# kept for inspection: $keep (decode a wire.pcap with build/sbin/rds-dissect, a roce.pcap with tests/tools/rds-ib-records.py)"

@@ -18,7 +18,14 @@
 /* A connect that neither completes nor fails in this time is given up and
  * retried: a peer whose id went away mid-handshake may never answer. */
 #define RDS_IB_CONNECT_NS	(15 * 1000 * 1000 * 1000ull)
-#define RDS_IB_RECV_WR		1024	/* RDS_IB_DEFAULT_RECV_WR */
+/* Four times the kernel's RDS_IB_DEFAULT_RECV_WR (1024). The kernel refills
+ * its ring from the receive tasklet, ahead of every task; the engine is a
+ * task, scheduled beside the applications and rxe's workers, and a ring it
+ * has not refilled in time makes the responder send RNR NAKs. A kernel
+ * peer connects with retry count 1 and runs without credits: on soft-RoCE
+ * the NAK for the packets behind the RNR one costs a retry, and its queue
+ * pair fails within two rounds (docs/protocol.md, 4.2). */
+#define RDS_IB_RECV_WR		4096
 #define RDS_IB_SEND_WR		256	/* RDS_IB_DEFAULT_SEND_WR */
 #define RDS_IB_BUF		(RDS_HEADER_SIZE + RDS_IB_FRAG)
 #define RDS_IB_MAX_UNACKED	8	/* max_unacked_packets: ACK_REQUIRED every 9th */
