@@ -28,6 +28,9 @@
 # host-side daemons can bind B before the guest boots; otherwise a new tap is
 # created and removed on exit. --ready-file is created once the tap is up.
 # Exit: guest rc; 124 timeout; 125 harness error (no result marker).
+# At the timeout the guest gets an NMI first (qemu's monitor), on which its
+# kernel panics (unknown_nmi_panic) and prints where each task was, a frozen
+# kernel too; those lines go to LOG.nmi, not LOG, and to stderr.
 # RDSB_VM_ACCEL=kvm tries KVM (it hangs on this machine: default tcg),
 # RDSB_VM_SMP (1), RDSB_VM_MEM (512M), RDSB_VM_APPEND (extra kernel args),
 # RDSB_VM_STREAM=1 copies the console to stderr as it runs.
@@ -144,7 +147,7 @@ log=${log:-${TMPDIR:-/tmp}/rds-bpf-vm.$tap.$$.log}
 mac=$(printf '52:54:00:%02x:%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))
 # no_timer_check: a TCG guest on a loaded host can miss the kernel's IO-APIC
 # timer check by a tick and panic at boot ("IO-APIC + timer doesn't work")
-append="console=ttyS0 panic=-1 loglevel=4 no_timer_check rdsb.addr=$gaddr"
+append="console=ttyS0 panic=-1 loglevel=4 no_timer_check unknown_nmi_panic=1 rdsb.addr=$gaddr"
 append+=" rdsb.host=${haddr%/*}"
 [ -z "$gaddr6" ] || append+=" rdsb.addr6=$gaddr6"
 [ -z "$haddr6" ] || append+=" rdsb.host6=${haddr6%/*}"
@@ -160,16 +163,36 @@ nsenter --net="/run/netns/$ns" qemu-system-x86_64 -accel "${RDSB_VM_ACCEL:-tcg}"
 	-smp "${RDSB_VM_SMP:-1}" -m "${RDSB_VM_MEM:-512M}" -nographic -no-reboot \
 	-kernel "$img/vmlinuz" -initrd "$work/initrd" -append "$append" \
 	-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
-	</dev/null >>"$log" 2>&1 &
+	-monitor "unix:$work/monitor,server=on,wait=off" </dev/null >>"$log" 2>&1 &
 qpid=$!
 if [ "${RDSB_VM_STREAM:-0}" = 1 ]; then
 	tail -n +1 -f "$log" >&2 &
 	tailpid=$!
 fi
+# The guest's stacks at a timeout: an NMI through the monitor, then up to
+# 10 s for the panic's lines (qemu exits at the panic's reboot). A guest
+# that prints nothing for them is stuck where an NMI cannot reach.
+nmi_stacks() {
+	local size i
+	size=$(stat -c %s "$log")
+	python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"nmi\n")' \
+		"$work/monitor" 2>/dev/null || { echo "run-guest: no NMI (the monitor did not answer)" >&2; return; }
+	for i in $(seq 100); do kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
+	tail -c +$((size + 1)) "$log" | tr -d '\r' >"$log.nmi"
+	truncate -s "$size" "$log"
+	if [ -s "$log.nmi" ]; then
+		echo "---- the guest at the timeout (NMI, $log.nmi) ----" >&2
+		grep -v '^ *$' "$log.nmi" | head -n 60 >&2
+	else
+		echo "run-guest: the guest printed nothing on an NMI" >&2
+	fi
+}
+
 rc='' up=''
 while kill -0 "$qpid" 2>/dev/null; do
 	if [ $((SECONDS - start)) -ge "$timeout" ]; then
 		echo "run-guest: TIMEOUT after ${timeout}s, killing qemu" >&2
+		nmi_stacks
 		rc=124
 		break
 	fi

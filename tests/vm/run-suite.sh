@@ -117,6 +117,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Where a guest that timed out was (run-guest.sh's LOG.nmi, the panic an NMI
+# set off), first and once for each boot's directory: a frozen guest says
+# nothing else.
+declare -A nmi_done=()
+nmi_shown() {	# DIR
+	local f
+	[ -z "${nmi_done[$1]:-}" ] || return 0
+	nmi_done[$1]=1
+	for f in "$1"/*.nmi; do
+		[ -s "$f" ] || continue
+		echo "# ---- ${f##*/}: the guest at its timeout ----"
+		{ grep -E 'Comm:|RIP:' "$f" | head -n 2
+		  sed -n '/<\(IRQ\|TASK\)>/,/<\/TASK>/p' "$f" | grep -v '\]  ? ' | head -n 14; } | sed 's/^/# /'
+	done
+}
 result() {	# NAME RC [DIAGNOSTICS_FILE]: one TAP line; on failure the
 	# diagnostics and the last RDS records of the boot's capture ($d);
 	# RC 77: not decided, a skip with the file's first line as the reason
@@ -131,6 +146,7 @@ result() {	# NAME RC [DIAGNOSTICS_FILE]: one TAP line; on failure the
 	fi
 	echo "not ok $n $1"
 	failed=$((failed + 1))
+	nmi_shown "$d"
 	[ -n "${3:-}" ] && sed 's/^/# /' "$3" | tail -n 40
 	if [ -s "$d/wire.pcap" ]; then
 		echo "# ---- the last RDS records on the wire ($d/wire.pcap) ----"
@@ -1015,7 +1031,10 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		for f in s.* r.*; do show $f $f; done
 		'"${IB_AFTER:-}"'
 		'
-	[ "$kind" = kernel ] || s+='rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo
+	# the engine's log whole (its RDMA-CM events are info lines), for
+	# the kept directory; then what the checks and a failure's tail show
+	[ "$kind" = kernel ] || s+='tail -n 300 eng | sed "s/^/log: /"
+		rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo
 		rds-bpf status >st 2>&1; show st st
 		grep -i "warn\|down\|error" eng | tail -n 20 | sed "s/^/eng: /"
 		rds-bpf unload
