@@ -33,6 +33,7 @@
 # kernel too; those lines go to LOG.nmi, not LOG, and to stderr.
 # RDSB_VM_ACCEL=kvm tries KVM (it hangs on this machine: default tcg),
 # RDSB_VM_SMP (1), RDSB_VM_MEM (512M), RDSB_VM_APPEND (extra kernel args),
+# RDSB_VM_BZIMAGE=1 boots the bzImage rather than the kernel ELF (PVH),
 # RDSB_VM_STREAM=1 copies the console to stderr as it runs.
 set -euo pipefail
 
@@ -156,12 +157,16 @@ append+=" rdsb.host=${haddr%/*}"
 append+=" ${RDSB_VM_APPEND:-}"
 : >"$log"
 echo "run-guest: kernel $(cat "$img/kver"), console log $log" >&2
+# the uncompressed kernel when the image has it (PVH entry, no decompression),
+# unless RDSB_VM_BZIMAGE=1
+kimg=$img/vmlinux
+[ -s "$kimg" ] && [ "${RDSB_VM_BZIMAGE:-0}" != 1 ] || kimg=$img/vmlinuz
 start=$SECONDS
 # nsenter (not ip netns exec) because the tap must be opened inside NS;
 # it execs qemu, so $! is qemu's pid.
 nsenter --net="/run/netns/$ns" qemu-system-x86_64 -accel "${RDSB_VM_ACCEL:-tcg}" -cpu max \
 	-smp "${RDSB_VM_SMP:-1}" -m "${RDSB_VM_MEM:-512M}" -nographic -no-reboot \
-	-kernel "$img/vmlinuz" -initrd "$work/initrd" -append "$append" \
+	-kernel "$kimg" -initrd "$work/initrd" -append "$append" \
 	-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
 	-monitor "unix:$work/monitor,server=on,wait=off" </dev/null >>"$log" 2>&1 &
 qpid=$!
