@@ -6,6 +6,8 @@
  * docs/protocol.md §2.2-2.6 is the specification.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -403,8 +405,20 @@ void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot)
 	}
 }
 
+/* "LADDR -> FADDR path N", for the log lines of a path's ups and downs */
+static const char *path_name(const struct rdsb_path *p, char *buf, size_t len)
+{
+	char la[INET6_ADDRSTRLEN], fa[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s -> %s path %u", rdsb_addr_str(p->conn->laddr, la, sizeof(la)),
+		 rdsb_addr_str(p->conn->faddr, fa, sizeof(fa)), p->index);
+	return buf;
+}
+
 void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 {
+	char name[2 * INET6_ADDRSTRLEN + 16];
+
 	struct rdsb_conn *c = p->conn;
 
 	p->state = RDSB_PATH_UP;
@@ -412,7 +426,7 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	p->reconnect_delay = 0;
 	rdsb_count(e, RDSB_C_PATH_UP);
 	rdsb_ev_set(e, &p->ev, EPOLLIN);
-	pr_info("rds-bpf: path %u up (ports %u -> %u)\n", p->index, p->lport, p->fport);
+	pr_info("rds-bpf: %s up (ports %u -> %u)\n", path_name(p, name, sizeof(name)), p->lport, p->fport);
 	e->tp->conn_path_up(e, p);
 	/* rds_connect_path_complete queues the congestion map: it goes first. */
 	rdsb_conn_queue_cong_map(e, c->lslot);
@@ -451,8 +465,9 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_msg *m, *t;
 	struct list_head requeue = LIST_HEAD_INIT(requeue);
+	char name[2 * INET6_ADDRSTRLEN + 16];
 
-	pr_info("rds-bpf: path %u down: %s\n", p->index, p->drop_why);
+	pr_info("rds-bpf: %s down: %s\n", path_name(p, name, sizeof(name)), p->drop_why);
 	p->state = RDSB_PATH_DISCONNECTING;
 	e->tp->conn_path_down(e, p);
 	if (p->drop_drain || p->drop_reset) {
