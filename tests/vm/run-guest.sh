@@ -29,7 +29,7 @@
 # created and removed on exit. --ready-file is created once the tap is up.
 # Exit: guest rc; 124 timeout; 125 harness error (no result marker).
 # At the timeout the guest gets an NMI first (qemu's monitor), on which its
-# kernel panics (unknown_nmi_panic) and prints where each task was, a frozen
+# kernel panics (unknown_nmi_panic) and prints where its CPU was, in a frozen
 # kernel too; those lines go to LOG.nmi, not LOG, and to stderr.
 # RDSB_VM_ACCEL=kvm tries KVM (it hangs on this machine: default tcg),
 # RDSB_VM_SMP (1), RDSB_VM_MEM (512M), RDSB_VM_APPEND (extra kernel args),
@@ -174,7 +174,7 @@ if [ "${RDSB_VM_STREAM:-0}" = 1 ]; then
 	tail -n +1 -f "$log" >&2 &
 	tailpid=$!
 fi
-# The guest's stacks at a timeout: an NMI through the monitor, then up to
+# Where the guest's CPU was at a timeout: an NMI through the monitor, then up to
 # 10 s for the panic's lines (qemu exits at the panic's reboot). A guest
 # that prints nothing for them is stuck where an NMI cannot reach.
 nmi_stacks() {

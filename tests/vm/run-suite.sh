@@ -1031,8 +1031,9 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		for f in s.* r.*; do show $f $f; done
 		'"${IB_AFTER:-}"'
 		'
-	# the engine's log whole (its RDMA-CM events are info lines), for
-	# the kept directory; then what the checks and a failure's tail show
+	# the engine's log (its last 300 lines; the RDMA-CM events are info
+	# lines), for the kept directory; then what the checks and a failure's
+	# tail show
 	[ "$kind" = kernel ] || s+='tail -n 300 eng | sed "s/^/log: /"
 		rds-bpf info -I >ibinfo 2>&1; show ibinfo ibinfo
 		rds-bpf status >st 2>&1; show st st
