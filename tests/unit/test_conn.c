@@ -8,7 +8,7 @@
  * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
  * duplicate rule, a path stalled on a full socket, congestion maps and pings,
  * a path count that changes under unacked messages (new sends wait for
- * their acks), and (tcp_stream.c, on a socketpair) a stream that is read no further once
+ * their acks), an idle connection that a peer connects to (not freed), and (tcp_stream.c, on a socketpair) a stream that is read no further once
  * its path is marked, until the shutdown's drain.
  */
 #include <stdlib.h>
@@ -366,6 +366,47 @@ static void test_larger_address_waits(void **state)
 	assert_int_equal(c->paths[0].reconnect_at, 0);
 	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 1));
 	assert_int_equal(c->paths[0].reconnect_at, eng.now);
+}
+
+/* A connection idle for a while that a peer connects to (the IB
+ * transport's accept: path 0 connecting, nothing queued yet) is not freed
+ * under the handshake: that tore down a just-accepted queue pair. */
+static void test_connecting_conn_is_not_idle(void **state)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, B, A, 0, true);
+	struct rdsb_path *p = &c->paths[0];
+	uint64_t next = UINT64_MAX;
+
+	(void)state;
+	rdsb_conns_timer(&eng, &next);		/* idle from now */
+	eng.now += 9000 * NSEC_PER_MSEC;
+	rdsb_conns_timer(&eng, &next);
+	assert_ptr_equal(rdsb_conn_get(&eng, B, A, 0, false), c);
+	rdsb_path_connecting(&eng, p, FAKE_FD, 0);
+	p->outgoing = false;
+	eng.now += 2000 * NSEC_PER_MSEC;
+	rdsb_conns_timer(&eng, &next);
+	assert_ptr_equal(rdsb_conn_get(&eng, B, A, 0, false), c);
+	assert_int_equal(p->state, RDSB_PATH_CONNECTING);
+	assert_int_equal(tp.shutdowns, 0);
+	/* a handshake that fails: idle again, from then on */
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	rdsb_conns_timer(&eng, &next);
+	eng.now += 9000 * NSEC_PER_MSEC;
+	rdsb_conns_timer(&eng, &next);
+	assert_ptr_equal(rdsb_conn_get(&eng, B, A, 0, false), c);
+	eng.now += 2000 * NSEC_PER_MSEC;
+	rdsb_conns_timer(&eng, &next);
+	assert_null(rdsb_conn_get(&eng, B, A, 0, false));
+	/* our own connects, with nothing to send, hold no connection: a
+	 * peer that went away is forgotten while we retry it */
+	c = rdsb_conn_get(&eng, B, A, 0, true);
+	rdsb_path_connecting(&eng, &c->paths[0], FAKE_FD, 0);
+	rdsb_conns_timer(&eng, &next);
+	eng.now += 11000 * NSEC_PER_MSEC;
+	rdsb_conns_timer(&eng, &next);
+	assert_null(rdsb_conn_get(&eng, B, A, 0, false));
 }
 
 static bool recv_one(struct rdsb_path *p, uint64_t seq, uint8_t flags, uint16_t sport, uint16_t dport)
@@ -751,6 +792,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown_requeues_unacked_as_retransmitted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_larger_address_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connecting_conn_is_not_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall_and_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cong_map_and_pings, setup, teardown),

@@ -575,9 +575,12 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 }
 
 /* No path up or being torn down, nothing queued either way: a connection
- * reset for coming from the larger address, one whose peer went away, one
- * whose sender closed. Kept CONN_IDLE_NS, then freed with its address
- * slots: peers cannot fill the address table for good. */
+ * reset for coming from the larger address, one whose peer went away (our
+ * reconnects to it do not count), one whose sender closed. Kept
+ * CONN_IDLE_NS, then freed with its address slots: peers cannot fill the
+ * address table for good. A peer's connect we accepted and whose handshake
+ * runs (the IB transport's, nothing queued yet) is not idle: freed, its
+ * queue pair was torn down just after it came up. */
 static bool conn_idle(const struct rdsb_conn *c)
 {
 	if (!list_empty(&c->pending))
@@ -585,7 +588,8 @@ static bool conn_idle(const struct rdsb_conn *c)
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 		const struct rdsb_path *p = &c->paths[i];
 
-		if (p->state == RDSB_PATH_UP || path_has_data(p) || p->rx_stalled ||
+		if (p->state == RDSB_PATH_UP || (p->state == RDSB_PATH_CONNECTING && !p->outgoing) ||
+		    path_has_data(p) || p->rx_stalled ||
 		    !list_empty(&p->drop_item))
 			return false;
 	}
