@@ -406,6 +406,7 @@ void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot)
 }
 
 /* "LADDR -> FADDR path N", for the log lines of a path's ups and downs */
+#define PATH_NAME_LEN (2 * INET6_ADDRSTRLEN + 16)
 static const char *path_name(const struct rdsb_path *p, char *buf, size_t len)
 {
 	char la[INET6_ADDRSTRLEN], fa[INET6_ADDRSTRLEN];
@@ -417,9 +418,8 @@ static const char *path_name(const struct rdsb_path *p, char *buf, size_t len)
 
 void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	char name[2 * INET6_ADDRSTRLEN + 16];
-
 	struct rdsb_conn *c = p->conn;
+	char name[PATH_NAME_LEN];
 
 	p->state = RDSB_PATH_UP;
 	p->reconnect_at = 0;
@@ -465,7 +465,7 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_msg *m, *t;
 	struct list_head requeue = LIST_HEAD_INIT(requeue);
-	char name[2 * INET6_ADDRSTRLEN + 16];
+	char name[PATH_NAME_LEN];
 
 	pr_info("rds-bpf: %s down: %s\n", path_name(p, name, sizeof(name)), p->drop_why);
 	p->state = RDSB_PATH_DISCONNECTING;
