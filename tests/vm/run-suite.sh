@@ -683,13 +683,16 @@ reset() {
 # holds off reading, so our congestion map makes the peer's nonblocking
 # sender get ENOBUFS; on the IPv6 one (host smaller) the peer's receiver
 # holds off and the peer's map does it to ours. Then everything arrives.
-# Ours sends 2000: a kernel peer's TCP takes 300 into its buffers before its
-# map update reaches us (7.2 in a TCG guest: 0 ENOBUFS in one run of two).
-CONG_V6_N=2000
+# Ours stops after CONG_V6_PAUSE datagrams (the peer's rcvbuf, 16 KiB, is
+# full by then) until our engine has the peer's map with the port congested
+# (info -C, at most 3 s), and then sends on: a kernel peer's
+# TCP took all of 2000 into its buffers before its map reached us (7.2 in a
+# TCG guest, 24 ms after the last: no ENOBUFS, in a CI-like run).
+CONG_V6_N=400 CONG_V6_PAUSE=20
 congestion() {
 	local peer=$1 label=$2 g4 h4 g6 h6 s script sync=''
 	g4=$(br "$G4") h4=$(br "$H4") g6=$(br "$G6") h6=$(br "$H6")
-	script="rds-xfer recv -b $g6:4003 -n $CONG_V6_N -s 1000:4000 -S 9 --rcvbuf 16384 --hold 4000 -t 60 --senders 1 \\
+	script="rds-xfer recv -b $g6:4003 -n $CONG_V6_N -s 1000:4000 -S 9 --rcvbuf 16384 --hold 7000 -t 60 --senders 1 \\
 			--ready rdy.r >v6.r 2>&1 &
 		rds-xfer recv -b $g4:4999 -n 1 -s 0:0 -t 100 --ready rdy.sync >/dev/null 2>&1 &
 		sync=\$!
@@ -702,8 +705,23 @@ congestion() {
 	host_up "$peer" || return 1
 	peer_start "$peer" "$script"
 	if wait_mark ready; then
-		hx send -b "$h6":5003 -d "$g6":4003 -n $CONG_V6_N -s 1000:4000 -S 9 --nonblock -t 60 >"$d/v6.hs" 2>&1 &
+		# the IPv6 connection's paths up first: the first congestion map of
+		# a path, queued as it came up, can reach us after a later one from
+		# another path and clear the port again (seen against 7.2)
+		in_host $ns "$RDSB_BIN" ping -c 1 -I "$H6" "$G6" >/dev/null 2>&1
+		for _ in $(seq 50); do [ "$(established "$G6")" -eq 8 ] && break; sleep 0.1; done
+		sleep 0.5
+		hx send -b "$h6":5003 -d "$g6":4003 -n $CONG_V6_N -s 1000:4000 -S 9 --nonblock -t 60 \
+			--pause-at "$CONG_V6_PAUSE:$d/pause.v6" >"$d/v6.hs" 2>&1 &
 		sync=$!
+		# (the peer's receiver holds 7 s: its map comes well before that)
+		(for _ in $(seq 200); do [ -e "$d/pause.v6" ] && break; sleep 0.05; done
+		 t=$((SECONDS + 3))
+		 until [ $SECONDS -ge $t ] || in_host $ns "$RDSB_BIN" info -C -j 2>/dev/null | jq -e --arg a "$G6" \
+				'.congested_ports | any(.addr == $a and .port == 4003 and .side == "peer")' >/dev/null; do
+			sleep 0.05
+		 done
+		 rm -f "$d/pause.v6") &
 		hx recv -b "$h4":4002 -n 300 -s 1000:4000 -S 5 --rcvbuf 16384 --hold 4000 -t 60 --senders 1 \
 			--ready "$d/rdy.h" >"$d/v4.hr" 2>&1 &
 		for _ in $(seq 200); do [ -e "$d/rdy.h" ] && break; sleep 0.05; done
