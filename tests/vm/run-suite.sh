@@ -707,7 +707,8 @@ congestion() {
 	if wait_mark ready; then
 		# the IPv6 connection's paths up first: the first congestion map of
 		# a path, queued as it came up, can reach us after a later one from
-		# another path and clear the port again (seen against 7.2)
+		# another path and clear the port again (docs/protocol.md 1.3,
+		# "Several paths, no order between maps")
 		in_host $ns "$RDSB_BIN" ping -c 1 -I "$H6" "$G6" >/dev/null 2>&1
 		for _ in $(seq 50); do [ "$(established "$G6")" -eq 8 ] && break; sleep 0.1; done
 		sleep 0.5
