@@ -58,9 +58,11 @@ up8() {
 	# congestion map or ping may still be in flight)
 	for _ in $(seq 100); do
 		run info A -T
-		jq -e 'all(.tcp_sockets[]; .seen_una == .expect_una)' <<<"$output" >/dev/null && break
+		jq -e 'all(.tcp_sockets[]; .hdr_rem == 48 and .data_rem == 0 and .seen_una == .expect_una)' \
+			<<<"$output" >/dev/null && break
 		sleep 0.05
 	done
+	echo "$output"
 	jq -e '.tcp_sockets | length == 8' <<<"$output"
 	[ "$(jq -c '[.tcp_sockets[].lport] | sort' <<<"$output")" = "$(jq -c '[.paths[].lport] | sort' <<<"$a")" ]
 	jq -e 'all(.tcp_sockets[]; .hdr_rem == 48 and .data_rem == 0 and .seen_una == .expect_una)' <<<"$output"

@@ -198,6 +198,9 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_path_down(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_seq_reset(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_sync_written(struct rdsb_engine *e, struct rdsb_path *p);
+/* What TCP has acknowledged of the path's stream now (SIOCOUTQ), not the
+ * sock_ops count, which misses an ack without an RTT sample */
+uint64_t tcp_path_acked_now(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked);
 bool tcp_skmsg_broken(struct rdsb_engine *e, const struct rdsb_path *p);
 

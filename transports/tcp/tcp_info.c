@@ -8,7 +8,9 @@
 #include "../../user/common/addr.h"
 
 /* rds_tcp_tc_info: the receive parser's position and the send side's
- * sequence marks, here as offsets in the path's TCP stream. */
+ * sequence marks, here as offsets in the path's TCP stream; the kernel's
+ * last_seen_una is snd_una as of its last write_space, ours is asked of the
+ * socket (the sock_ops count can miss the last ack for good). */
 static void tcp_sockets(struct rdsb_engine *e, struct rdsb_info_out *o)
 {
 	struct rdsb_conn *c;
@@ -20,10 +22,12 @@ static void tcp_sockets(struct rdsb_engine *e, struct rdsb_info_out *o)
 			struct rdsb_path *p = &c->paths[i];
 			const struct rdsb_tcp_path *tp = tcp_path(p);
 			uint64_t hdr_rem = RDS_HEADER_SIZE - tp->rx.hdr_have, data_rem = 0;
-			uint64_t expect = tp->written, sent = tp->written;
+			uint64_t seen, expect, sent;
 
 			if (p->ev.fd < 0)
 				continue;
+			seen = tcp_path_acked_now(e, p);	/* brings written up to date */
+			expect = sent = tp->written;
 			if (tp->rx.hdr_have == RDS_HEADER_SIZE)
 				data_rem = tp->rx.h.len - tp->rx.have;
 			if (!list_empty(&p->unacked)) {
@@ -37,7 +41,7 @@ static void tcp_sockets(struct rdsb_engine *e, struct rdsb_info_out *o)
 					.local_port = htobe16(p->lport), .peer_port = htobe16(p->fport),
 					.hdr_rem = hdr_rem, .data_rem = data_rem,
 					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)e->tp->acked(e, p) };
+					.last_seen_una = (uint32_t)seen };
 
 				memcpy(&r.local_addr, c->laddr, 16);
 				memcpy(&r.peer_addr, c->faddr, 16);
@@ -48,7 +52,7 @@ static void tcp_sockets(struct rdsb_engine *e, struct rdsb_info_out *o)
 					.peer_addr = rdsb_addr_v4(c->faddr), .peer_port = htobe16(p->fport),
 					.hdr_rem = hdr_rem, .data_rem = data_rem,
 					.last_sent_nxt = (uint32_t)sent, .last_expected_una = (uint32_t)expect,
-					.last_seen_una = (uint32_t)e->tp->acked(e, p) };
+					.last_seen_una = (uint32_t)seen };
 
 				rdsb_info_put(o, &r, sizeof(r));
 			}
