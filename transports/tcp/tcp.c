@@ -396,6 +396,10 @@ static bool acked_from_sockops(struct rdsb_engine *e, struct rdsb_path *p, uint6
 
 	if (p->state != RDSB_PATH_UP || !tcp_sockops_acked_off(e, p, acked))
 		return false;
+	/* acks only grow: what the last SIOCOUTQ found stands against a
+	 * count that missed the ack it saw */
+	if (*acked < tp->ack_polled)
+		*acked = tp->ack_polled;
 	if (*acked >= tp->written) {
 		*acked = tp->written;	/* as SIOCOUTQ would: never past written */
 		tp->ack_poll_at = 0;
