@@ -56,16 +56,16 @@ up8() {
 	# -T: one TCP socket per path, the same ports, the parsers between
 	# records, everything sent acknowledged (once the last acks are in: a
 	# congestion map or ping may still be in flight)
+	local quiet='all(.tcp_sockets[]; .hdr_rem == 48 and .data_rem == 0 and .seen_una == .expect_una)'
 	for _ in $(seq 100); do
 		run info A -T
-		jq -e 'all(.tcp_sockets[]; .hdr_rem == 48 and .data_rem == 0 and .seen_una == .expect_una)' \
-			<<<"$output" >/dev/null && break
+		jq -e "$quiet" <<<"$output" >/dev/null && break
 		sleep 0.05
 	done
 	echo "$output"
 	jq -e '.tcp_sockets | length == 8' <<<"$output"
 	[ "$(jq -c '[.tcp_sockets[].lport] | sort' <<<"$output")" = "$(jq -c '[.paths[].lport] | sort' <<<"$a")" ]
-	jq -e 'all(.tcp_sockets[]; .hdr_rem == 48 and .data_rem == 0 and .seen_una == .expect_una)' <<<"$output"
+	jq -e "$quiet" <<<"$output"
 	run in_host A "$RDSB_BIN" info -T
 	[ "${lines[0]}" = "TCP Connections:" ]
 	[[ "${lines[1]}" =~ LocalAddr\ +LPort\ +RemoteAddr\ +RPort\ +HdrRemain\ +DataRemain\ +SentNxt\ +ExpectUna\ +SeenUna$ ]]

@@ -8,8 +8,9 @@
  * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
  * duplicate rule, a path stalled on a full socket, congestion maps and pings,
  * a path count that changes under unacked messages (new sends wait for
- * their acks), an idle connection that a peer connects to (not freed), and (tcp_stream.c, on a socketpair) a stream that is read no further once
- * its path is marked, until the shutdown's drain.
+ * their acks), an idle connection that a peer connects to (not freed), and
+ * (tcp_stream.c, on a socketpair) a stream that is read no further once its
+ * path is marked, until the shutdown's drain.
  */
 #include <stdlib.h>
 #include <sys/epoll.h>

@@ -410,18 +410,23 @@ static bool acked_from_sockops(struct rdsb_engine *e, struct rdsb_path *p, uint6
 	return e->now < tp->ack_poll_at;
 }
 
-uint64_t tcp_path_acked_now(struct rdsb_engine *e, struct rdsb_path *p)
+/* SIOCOUTQ = write_seq - snd_una (what is written and not yet acked), the
+ * stream's position read before it (tcp_skmsg_sync_written): a write in
+ * between by an application only makes the acknowledged count smaller. */
+static uint64_t outq_acked(const struct rdsb_path *p)
 {
 	int outq = 0;
 
-	/* Read where the stream is before SIOCOUTQ = write_seq - snd_una (what
-	 * is written and not yet acked): a write in between by an application
-	 * only makes the acknowledged count smaller. */
-	tcp_skmsg_sync_written(e, p);
 	if (p->ev.fd < 0 || ioctl(p->ev.fd, SIOCOUTQ, &outq) < 0)
 		return 0;
 	/* a count from before applications wrote more than it: none known */
 	return tcp_path(p)->written > (uint64_t)outq ? tcp_path(p)->written - (uint64_t)outq : 0;
+}
+
+uint64_t tcp_path_acked_now(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	tcp_skmsg_sync_written(e, p);
+	return outq_acked(p);
 }
 
 static uint64_t rdsb_tcp_acked(struct rdsb_engine *e, struct rdsb_path *p)
@@ -434,7 +439,7 @@ static uint64_t rdsb_tcp_acked(struct rdsb_engine *e, struct rdsb_path *p)
 		return acked;
 	}
 	tcp_path(p)->ack_poll_at = 0;
-	acked = tcp_path_acked_now(e, p);
+	acked = outq_acked(p);
 	tcp_path(p)->ack_polls_idle = acked == tcp_path(p)->ack_polled ? tcp_path(p)->ack_polls_idle + 1 : 0;
 	tcp_path(p)->ack_polled = acked;
 	tcp_skmsg_acked(e, p, acked);
