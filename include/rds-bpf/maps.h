@@ -342,7 +342,10 @@ struct rdsb_event {
 	X(TX_RESUBMITTED,	"tx_resubmitted")			\
 	X(TX_RESENT_NUMBERED,	"tx_resent_numbered")			\
 	X(TX_RESENT_ACKED,	"tx_resent_acked")				\
-	X(BPF_RX_NAMED,		"bpf_rx_named")
+	X(BPF_RX_NAMED,		"bpf_rx_named")				\
+	X(TX_DELIV_ACKS,	"tx_deliv_acks")			\
+	X(RX_DELIV_ACKS,	"rx_deliv_acks")			\
+	X(DROP_BAD_DELIV_ACK,	"drop_bad_deliv_ack")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,
@@ -449,6 +452,8 @@ struct rdsb_seqstate {
 	__u32	gen_num;	/* entry 0 */
 	__u32	hash_initval;	/* entry 0 */
 	__u32	peer_sport_idx;	/* the peer sent SPORT_IDX: its lanes name their paths */
+	__u32	peer_deliv;	/* the peer's RDSB_EXTHDR_DELIV byte (wire.h) */
+	__u32	own_deliv;	/* ours, as the peer last heard it */
 	struct rdsb_seq_path path[RDS_MPATH_WORKERS];
 };
 #define RDSB_SEQSTATE_N		(RDSB_MAX_ADDRS + 1)

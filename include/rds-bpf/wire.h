@@ -37,6 +37,9 @@ struct rds_header {
 #define RDS_FLAG_ACK_REQUIRED	0x02
 #define RDS_FLAG_RETRANSMITTED	0x04
 #define RDS_FLAG_EXTHDR_EXTENSION 0x20
+/* rds-bpf's own, between two rds-bpf engines only (docs/protocol.md 1.5):
+ * an unnumbered record whose 8-byte payload is a delivery acknowledgement */
+#define RDSB_FLAG_DELIV_ACK	0x08
 
 #define RDS_FLAG_PROBE_PORT	1	/* a reserved sport, not a flag bit */
 #define RDS_HS_PROBE(sport, dport) \
@@ -59,5 +62,11 @@ struct rds_header {
 #define RDS_EXTHDR_GEN_NUM	6
 #define RDS_EXTHDR_SPORT_IDX	8
 #define __RDS_EXTHDR_MAX	16
+/* rds-bpf's own, last in a probe: a type of 16 or more ends the kernel's
+ * walk (rds_message_next_extension), so no kernel reads it. One data byte:
+ * RDSB_DELIV_* below. */
+#define RDSB_EXTHDR_DELIV	0xd0
+#define RDSB_DELIV_SENDS_ACKS	0x01	/* I acknowledge what I delivered */
+#define RDSB_DELIV_READS_ACKS	0x02	/* I keep my sends until you do */
 
 #endif /* RDSB_WIRE_H */

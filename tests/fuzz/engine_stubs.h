@@ -2,7 +2,7 @@
 /*
  * The engine around the core's receive path (user/engine/recv.c), stubbed
  * for the harnesses that feed a transport's receive side: each delivered
- * payload and congestion map is read whole (the sanitizer checks it is as
+ * payload, congestion map and delivery acknowledgement is read whole (the sanitizer checks it is as
  * long as the header said), sockets on ports = 2 (mod 4) are full (the path
  * stalls), sockets on odd ports are not bound, a path drop closes its fd
  * (the harness stops there). Included once per harness.
@@ -50,6 +50,11 @@ void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struc
 void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport, bool probe)
 {
 	(void)e, (void)p, (void)sport, (void)dport, (void)probe;
+}
+void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len)
+{
+	(void)e, (void)p;
+	read_all(data, len);
 }
 void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
 {

@@ -358,6 +358,7 @@ static void mock_engine_init(void)
 	INIT_LIST_HEAD(&eng.tx_held);
 	INIT_LIST_HEAD(&eng.tx_due);
 	INIT_LIST_HEAD(&eng.rx_due);
+	INIT_LIST_HEAD(&eng.ack_due);
 	INIT_LIST_HEAD(&eng.wake_due);
 	eng.tp = &mock_tp;
 	eng.cong = cong;

@@ -8,10 +8,12 @@
  * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
  * duplicate rule, a path stalled on a full socket, congestion maps and pings,
  * a path count that changes under unacked messages (new sends wait for
- * their acks), an idle connection that a peer connects to (not freed), and
+ * their acks), an idle connection that a peer connects to (not freed),
+ * delivery acknowledgements (held past TCP's, sent, refused), and
  * (tcp_stream.c, on a socketpair) a stream that is read no further once its
  * path is marked, until the shutdown's drain.
  */
+#include <endian.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -524,7 +526,7 @@ static void test_late_path_count_keeps_port_order(void **state)
 	rdsb_conn_queue(&eng, c, data_msg(sport, 100));
 	assert_int_equal(p->nunacked, 3);
 
-	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9);
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9, 0);
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(c->npaths, RDS_MPATH_WORKERS);
 	/* the next one waits */
@@ -578,7 +580,7 @@ static void test_late_path_count_waits_for_transport_sends(void **state)
 	past->end_off = tp.acked + RDS_HEADER_SIZE + 100;
 	tp.sent_past = past;
 
-	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9);
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9, 0);
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(tp.moving, moving + 1);
 	assert_true(c->moving);
@@ -613,7 +615,7 @@ static void test_shrinking_path_count_moves_stranded(void **state)
 
 	(void)state;
 	ack_all(p);
-	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9);
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9, 0);
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(c->npaths, RDS_MPATH_WORKERS);
 	assert_false(c->moving);
@@ -630,7 +632,7 @@ static void test_shrinking_path_count_moves_stranded(void **state)
 	rdsb_conn_queue(&eng, c, data_msg(sport, 30));
 	assert_int_equal(list_len(&from->send_q), 4);
 
-	rdsb_hs_encode(pong.exthdr, 2, 9);
+	rdsb_hs_encode(pong.exthdr, 2, 9, 0);
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(c->npaths, 2);
 	assert_true(list_empty(&c->pending));
@@ -783,6 +785,144 @@ static void test_stream_large_records_whole(void **state)
 	close(peer);
 }
 
+/* A delivery acknowledgement, as the peer's engine sends it */
+static void recv_deliv_ack(struct rdsb_path *p, uint64_t seq, uint32_t len)
+{
+	struct rdsb_hdr h = { .flags = RDSB_FLAG_DELIV_ACK, .len = len };
+	struct rdsb_msg *m = rdsb_msg_new(len);
+	uint64_t be = htobe64(seq);
+
+	assert_non_null(m);
+	memcpy(m->data, &be, len < sizeof(be) ? len : sizeof(be));
+	assert_true(rdsb_recv_msg(&eng, p, &h, m));
+}
+
+/* Both ends announce delivery acknowledgements (their probes' RDSB_EXTHDR_
+ * DELIV): what TCP acknowledged stays until the peer acknowledges its
+ * delivery, and goes again after a reconnect; an acknowledgement past what
+ * was numbered, or of the wrong length, is counted and changes nothing. */
+static void test_deliv_ack_holds_past_tcp(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	struct rdsb_hdr probe = { .sport = RDS_FLAG_PROBE_PORT, .dport = 0 };
+	uint16_t sport = port_on_path0();
+	struct rdsb_msg *m;
+
+	(void)state;
+	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
+	rdsb_hs_encode(probe.exthdr, 1, 9, RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
+	rdsb_conn_handshake(&eng, p, &probe);
+	assert_true(c->deliv_hold && c->deliv_send);
+	/* the probe (seq 1) and three datagrams: 2, 3, 4, all acknowledged by TCP */
+	for (int i = 0; i < 3; i++)
+		rdsb_conn_queue(&eng, c, data_msg(sport, 100));
+	ack_all(p);
+	assert_int_equal(p->nunacked, 4);
+	assert_int_equal(sent_calls, 0);
+	/* the peer has 1 and 2 in its streams */
+	recv_deliv_ack(p, 2, 8);
+	assert_int_equal(p->nunacked, 2);
+	assert_int_equal(sent_calls, 1);
+	assert_int_equal(eng.counters[RDSB_C_RX_DELIV_ACKS], 1);
+	/* hostile or broken: past what we numbered (5), a short payload */
+	recv_deliv_ack(p, 5, 8);
+	recv_deliv_ack(p, 3, 4);
+	assert_int_equal(p->nunacked, 2);
+	assert_int_equal(eng.counters[RDSB_C_DROP_BAD_DELIV_ACK], 2);
+	/* and an older one moves nothing back */
+	recv_deliv_ack(p, 1, 8);
+	assert_int_equal(p->deliv_acked, 2);
+	/* a reconnect: 3 and 4 go again, RETRANSMITTED, TCP's ack or not */
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(list_len(&p->send_q), 2);
+	list_for_each_entry(m, &p->send_q, item)
+		assert_true(m->flags & RDS_FLAG_RETRANSMITTED);
+	assert_int_equal(ndelivered, 0);	/* an acknowledgement is no datagram */
+}
+
+/* A peer that does not announce them (a kernel): TCP's acknowledgement is
+ * all it takes, and one that arrives anyway is dropped, counted. */
+static void test_deliv_ack_not_announced(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+
+	(void)state;
+	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
+	rdsb_hs_encode(pong.exthdr, 1, 9, 0);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_false(c->deliv_hold || c->deliv_send);
+	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 100));
+	ack_all(p);
+	assert_int_equal(p->nunacked, 0);
+	recv_deliv_ack(p, 1, 8);
+	assert_int_equal(eng.counters[RDSB_C_DROP_BAD_DELIV_ACK], 1);
+	/* nor do we send any: a delivery queues none */
+	assert_true(recv_one(p, 1, 0, 5000, 4000));
+	assert_true(list_empty(&eng.ack_due));
+	/* a peer that announces only that it reads them gets ours, holds nothing */
+	rdsb_hs_encode(pong.exthdr, 1, 9, RDSB_DELIV_READS_ACKS);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_true(!c->deliv_hold && c->deliv_send);
+}
+
+/* Ours: after ACK_DELAY for a lone datagram, at once for 32; each carries
+ * the number up to which everything was delivered; a path that goes down
+ * drops the one queued and sends the next whatever it said before. */
+static void test_deliv_ack_sent(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	uint64_t next = UINT64_MAX;
+
+	(void)state;
+	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
+	rdsb_hs_encode(pong.exthdr, 1, 9, RDSB_DELIV_READS_ACKS);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_true(recv_one(p, 1, 0, 5000, 4000));
+	rdsb_paths_ack_due(&eng);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 0);
+	assert_int_equal(p->ack_at, eng.now + NSEC_PER_MSEC);
+	rdsb_conns_timer(&eng, &next);
+	assert_int_equal(next, eng.now + NSEC_PER_MSEC);
+	eng.now += NSEC_PER_MSEC;
+	rdsb_conns_timer(&eng, &next);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 1);
+	assert_int_equal(p->ack_sent, 1);
+	assert_int_equal(p->ack_at, 0);
+	/* nothing new: none */
+	rdsb_paths_ack_due(&eng);
+	assert_int_equal(p->ack_at, 0);
+	/* 32 more: at once */
+	for (uint64_t seq = 2; seq <= 33; seq++)
+		assert_true(recv_one(p, seq, 0, 5000, 4000));
+	rdsb_paths_ack_due(&eng);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 2);
+	assert_int_equal(p->ack_sent, 33);
+	/* a stalled record is not delivered yet */
+	sock_full = true;
+	assert_false(recv_one(p, 34, 0, 5000, 4000));
+	assert_int_equal(rdsb_path_rx_safe(p), 33);
+	/* a retransmission we have: the peer lacks our ack, it gets one */
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(p->ack_sent, 0);
+	rdsb_path_up(&eng, p);
+	sock_full = false;
+	assert_true(recv_one(p, 20, RDS_FLAG_RETRANSMITTED, 5000, 4000));
+	assert_int_equal(eng.counters[RDSB_C_DROP_DUP_SEQ], 1);
+	eng.now += NSEC_PER_MSEC;
+	rdsb_paths_ack_due(&eng);
+	eng.now += NSEC_PER_MSEC;
+	rdsb_conns_timer(&eng, &next);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 3);
+	assert_int_equal(p->ack_sent, 34);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -803,6 +943,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_large_records_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_ack_holds_past_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_ack_not_announced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_ack_sent, setup, teardown),
 	};
 
 

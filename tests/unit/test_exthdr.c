@@ -60,14 +60,14 @@ static void test_hs_encode(void)
 	struct rdsb_hs hs;
 
 	memset(ext, 0xee, sizeof(ext)); /* everything after the list must be zeroed */
-	rdsb_hs_encode(ext, 8, 0xa1b2c3d4);
+	rdsb_hs_encode(ext, 8, 0xa1b2c3d4, 0);
 	CHECK_MEM(ext, want, ES);
 
 	memset(ext, 0xee, sizeof(ext));
-	rdsb_hs_encode(ext, 8, 0);
+	rdsb_hs_encode(ext, 8, 0, 0);
 	CHECK_MEM(ext, want0, ES);
 
-	rdsb_hs_encode(ext, 0x1234, 0xfffefdfc);
+	rdsb_hs_encode(ext, 0x1234, 0xfffefdfc, 0);
 	CHECK_MEM(ext, want_big, ES);
 
 	/* And it decodes back. */
@@ -615,8 +615,63 @@ static void test_fuzz(void)
 		CHECK_EQ(saw_type[t], 0);
 }
 
+/* rds-bpf's own extension (docs/protocol.md 1.5): last, at byte 10, where
+ * a kernel's walk ends; its byte is masked to what it defines, and it is
+ * read only where the kernel's walk ended. */
+static void test_hs_deliv(void)
+{
+	static const uint8_t want[ES] = { 0x05, 0x00, 0x08, 0x06, 0x00, 0x00, 0x00, 0x07,
+					  0x08, 0x00, 0xd0, 0x03, 0x00, 0x00, 0x00, 0x00 };
+	uint8_t ext[ES], buf[8];
+	unsigned int pos = 0, n = 0;
+	struct rdsb_hs hs;
+
+	memset(ext, 0xee, sizeof(ext));
+	rdsb_hs_encode(ext, 8, 7, RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
+	CHECK_MEM(ext, want, ES);
+	hs_of(want, &hs);
+	CHECK(hs.has_npaths && hs.npaths == 8 && hs.has_gen && hs.gen == 7 && hs.has_sport_idx);
+	CHECK_EQ(hs.deliv, RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
+	/* the kernel's walk sees NPATHS, GEN_NUM, SPORT_IDX and stops at ours */
+	while (rdsb_exthdr_next(want, &pos, buf, sizeof(buf)) != RDS_EXTHDR_NONE)
+		n++;
+	CHECK_EQ(n, 3);
+	CHECK_EQ(pos, 10);
+
+	/* unknown bits are not ours to read */
+	static const uint8_t extra[ES] = { 0x05, 0x00, 0x08, 0xd0, 0xfd };
+	hs_of(extra, &hs);
+	CHECK_EQ(hs.deliv, RDSB_DELIV_SENDS_ACKS);
+	static const uint8_t reads[ES] = { 0xd0, 0x02 };
+	hs_of(reads, &hs);
+	CHECK(!hs.has_npaths && hs.deliv == RDSB_DELIV_READS_ACKS);
+
+	/* no room for its byte: absent */
+	uint8_t last[ES] = { 0 };
+	last[15] = 0xd0;
+	hs_of(last, &hs);
+	CHECK_EQ(hs.deliv, 0);
+	/* after a 0 that ends the list, or behind another type of 16 or
+	 * more, or behind a truncated extension: not where the walk ended */
+	static const uint8_t after_none[ES] = { 0x05, 0x00, 0x08, 0x00, 0xd0, 0x03 };
+	hs_of(after_none, &hs);
+	CHECK_EQ(hs.deliv, 0);
+	static const uint8_t after_other[ES] = { 0x05, 0x00, 0x08, 0x11, 0xd0, 0x03 };
+	hs_of(after_other, &hs);
+	CHECK_EQ(hs.deliv, 0);
+	/* VERSION, VERSION, NPATHS, then GEN_NUM at 13 needs 4 bytes, has 2 */
+	static const uint8_t trunc[ES] = { 0x01, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0x05, 0x00, 0x08,
+					   0x06, 0xd0, 0x03 };
+	hs_of(trunc, &hs);
+	CHECK_EQ(hs.deliv, 0);
+	/* without: nothing added */
+	rdsb_hs_encode(ext, 8, 7, 0);
+	CHECK_EQ(ext[10], 0);
+}
+
 int main(void)
 {
+	test_hs_deliv();
 	test_sizes();
 	test_hs_encode();
 	test_hs_decode_legacy();

@@ -600,7 +600,7 @@ static void insert_retransmit(struct rdsb_path *p, struct rdsb_msg *m)
 	while (pos->next != &p->send_q) {
 		struct rdsb_msg *n = list_entry(pos->next, struct rdsb_msg, item);
 
-		if (n->cong_map || !(n->flags & RDS_FLAG_RETRANSMITTED) || n->seq > m->seq)
+		if (rdsb_msg_control(n) || !(n->flags & RDS_FLAG_RETRANSMITTED) || n->seq > m->seq)
 			break;
 		pos = pos->next;
 	}
@@ -644,7 +644,7 @@ static bool copy_acked(struct rdsb_engine *e, struct rdsb_path *p, const struct 
 		tcp_path(p)->acked_gen = tcp_of(e)->copies_gen;
 		e->tp->acked(e, p);
 	}
-	if (tcp_path(p)->acked < c->end_off)
+	if (tcp_path(p)->acked < c->end_off || !rdsb_path_delivered(p, c->seq))
 		return false;
 	/* as rdsb_path_check_acked for the engine's own */
 	if (sp && c->seq > sp->acked_seq)

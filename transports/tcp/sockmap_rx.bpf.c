@@ -181,6 +181,9 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 	count(RDSB_C_RX_MSGS);
 	if (rdsb_is_cong_map(h.h_flags))
 		return cong_map(skb, off, rp);
+	/* a delivery acknowledgement: unnumbered, for the engine */
+	if (h.h_flags & RDSB_FLAG_DELIV_ACK)
+		return to_engine(skb, off, cookie, h.h_flags, false);
 
 	/* rds_recv_incoming: only a retransmission can be a duplicate */
 	seq = bpf_be64_to_cpu(h.h_sequence);

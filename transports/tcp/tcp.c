@@ -490,6 +490,11 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->copies_ev.fd = t->inbox_peer = t->tx_listen = t->txlock_fd = -1;
 	t->out_ev.fd = t->out_peer = -1;
 	e->tp_priv = t;
+	/* Delivery acknowledgements (docs/protocol.md 1.5): we read the
+	 * peer's, and send ours while the engine writes what it receives
+	 * into the streams itself (not on the sockmap receive path, where
+	 * what the verdict delivered dies with the engine's maps anyway) */
+	e->deliv = RDSB_DELIV_READS_ACKS | RDSB_DELIV_SENDS_ACKS;
 	/* --bpf and --sk-msg ask for a data path: without it load stops, after
 	 * one line that says why, rather than run the other one unasked */
 	if (!e->use_bpf) {
@@ -500,6 +505,8 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	}
 	if (want_sockmap(cfg) && tcp_sockmap_init(e))
 		return -EOPNOTSUPP;
+	if (want_sockmap(cfg))
+		e->deliv &= (uint8_t)~RDSB_DELIV_SENDS_ACKS;
 	if (rdsb_cfg_opt(cfg, "sk-msg")) {
 		if (tcp_skmsg_init(e))
 			return -EOPNOTSUPP;

@@ -55,10 +55,11 @@ bool rdsb_exthdr_add(uint8_t ext[RDS_HEADER_EXT_SPACE], unsigned int *pos, unsig
 	return true;
 }
 
-void rdsb_hs_encode(uint8_t ext[RDS_HEADER_EXT_SPACE], uint16_t npaths, uint32_t gen)
+void rdsb_hs_encode(uint8_t ext[RDS_HEADER_EXT_SPACE], uint16_t npaths, uint32_t gen, uint8_t deliv)
 {
 	/* As a 2026 kernel sends it: NPATHS, GEN_NUM, SPORT_IDX (a dummy 0).
-	 * Legacy kernels parse the first two and skip the unknown third. */
+	 * Legacy kernels parse the first two and skip the unknown third; then
+	 * ours, where every kernel's walk ends (bytes 10 and 11). */
 	unsigned int pos = 0;
 	uint16_t np = htobe16(npaths);
 	uint32_t g = htobe32(gen);
@@ -68,6 +69,10 @@ void rdsb_hs_encode(uint8_t ext[RDS_HEADER_EXT_SPACE], uint16_t npaths, uint32_t
 	rdsb_exthdr_add(ext, &pos, RDS_EXTHDR_NPATHS, &np);
 	rdsb_exthdr_add(ext, &pos, RDS_EXTHDR_GEN_NUM, &g);
 	rdsb_exthdr_add(ext, &pos, RDS_EXTHDR_SPORT_IDX, &idx);
+	if (deliv) {
+		ext[pos++] = RDSB_EXTHDR_DELIV;
+		ext[pos] = deliv;
+	}
 }
 
 void rdsb_hs_decode(const uint8_t ext[RDS_HEADER_EXT_SPACE], struct rdsb_hs *hs)
@@ -94,6 +99,9 @@ void rdsb_hs_decode(const uint8_t ext[RDS_HEADER_EXT_SPACE], struct rdsb_hs *hs)
 			break;
 		}
 	}
+	/* where the kernel's walk ended: ours, if there is room for its byte */
+	if (pos + 1 < RDS_HEADER_EXT_SPACE && ext[pos] == RDSB_EXTHDR_DELIV)
+		hs->deliv = ext[pos + 1] & (RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
 }
 
 unsigned int rdsb_hs_npaths(const struct rdsb_hs *hs)

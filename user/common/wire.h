@@ -88,8 +88,10 @@ struct rdsb_hs {
 	bool has_npaths, has_gen, has_sport_idx;
 	uint16_t npaths;	/* as received, before clamping */
 	uint32_t gen;
+	uint8_t deliv;		/* RDSB_EXTHDR_DELIV's byte: RDSB_DELIV_*; 0 = absent */
 };
-void rdsb_hs_encode(uint8_t ext[RDS_HEADER_EXT_SPACE], uint16_t npaths, uint32_t gen);
+/* deliv: RDSB_DELIV_* of this engine; 0 adds no RDSB_EXTHDR_DELIV */
+void rdsb_hs_encode(uint8_t ext[RDS_HEADER_EXT_SPACE], uint16_t npaths, uint32_t gen, uint8_t deliv);
 void rdsb_hs_decode(const uint8_t ext[RDS_HEADER_EXT_SPACE], struct rdsb_hs *hs);
 /* c_npaths after a handshake: max(min(8, peer), 1), 1 when absent. */
 unsigned int rdsb_hs_npaths(const struct rdsb_hs *hs);

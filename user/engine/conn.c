@@ -108,6 +108,7 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		INIT_LIST_HEAD(&p->rx_wait);
 		INIT_LIST_HEAD(&p->tx_due);
 		INIT_LIST_HEAD(&p->drop_item);
+		INIT_LIST_HEAD(&p->ack_due);
 	}
 	list_add_tail(&c->item, &e->conns);
 	/* the engine before had it: its numbers go on, and its path count
@@ -246,7 +247,7 @@ static void take_stranded(struct rdsb_conn *c, unsigned int n)
 		if (p->state == RDSB_PATH_UP)
 			continue;
 		list_for_each_entry_safe(m, t, &p->send_q, item) {
-			if (m->cong_map || (m->flags & RDS_FLAG_RETRANSMITTED))
+			if (rdsb_msg_control(m) || (m->flags & RDS_FLAG_RETRANSMITTED))
 				continue;
 			list_del_init(&m->item);
 			list_add_tail(&m->item, &stranded);
@@ -326,6 +327,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 
 		p->next_tx_seq = 1;
 		p->next_rx_seq = 0;
+		p->deliv_acked = p->ack_sent = 0;
 		p->resend_until = p->resend_lo = 0;
 		if (c->ss)
 			c->ss->path[i] = (struct rdsb_seq_path){ .next_tx_seq = 1 };
@@ -363,6 +365,7 @@ void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struc
 	c->peer_sport_idx = hs.has_sport_idx;
 	if (c->ss)
 		c->ss->peer_sport_idx = hs.has_sport_idx;
+	rdsb_conn_deliv_set(e, c, hs.deliv);
 	/* rds_recv_hs_exthdrs: every handshake that carries NPATHS sets the
 	 * path count, not only the first (the peer may have been silent, so
 	 * that we settled on one path, or restarted); one without keeps it. */
@@ -372,6 +375,26 @@ void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struc
 	c->npaths_guessed = c->npaths_guessed && !hs.has_npaths;
 	if (c->npaths != n)
 		set_npaths(e, c, n);
+}
+
+/* Each end says in its probes what it does (RDSB_DELIV_*); a kernel says
+ * nothing, and TCP's acknowledgement is all it gets or gives. A peer that
+ * stops sending acknowledgements (reloaded on the BPF receive path) lets
+ * go of what waited for one. */
+void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t peer)
+{
+	bool hold = (peer & RDSB_DELIV_SENDS_ACKS) && (e->deliv & RDSB_DELIV_READS_ACKS);
+
+	c->deliv_send = (peer & RDSB_DELIV_READS_ACKS) && (e->deliv & RDSB_DELIV_SENDS_ACKS);
+	if (c->ss) {
+		c->ss->peer_deliv = peer;
+		c->ss->own_deliv = e->deliv;
+	}
+	if (c->deliv_hold == hold)
+		return;
+	c->deliv_hold = hold;
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+		rdsb_path_check_acked(e, &c->paths[i]);
 }
 
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot)
@@ -430,8 +453,9 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	e->tp->conn_path_up(e, p);
 	/* rds_connect_path_complete queues the congestion map: it goes first. */
 	rdsb_conn_queue_cong_map(e, c->lslot);
-	if (p->index == 0 && !c->npaths)
+	if (p->index == 0 && (!c->npaths || c->deliv_tell))
 		send_probe(e, c);
+	c->deliv_tell = false;
 	rdsb_path_xmit(e, p);
 }
 
@@ -493,7 +517,7 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 		list_add_tail(&m->item, &requeue);
 	}
 	list_for_each_entry_safe(m, t, &requeue, item) {
-		if (m->cong_map) {
+		if (rdsb_msg_control(m)) {
 			list_del_init(&m->item);
 			rdsb_msg_free(m);
 			continue;
@@ -502,13 +526,14 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 		rdsb_count(e, RDSB_C_TX_RETRANSMITTED);
 	}
 	list_for_each_entry_safe(m, t, &p->send_q, item) {
-		if (m->cong_map) {
+		if (rdsb_msg_control(m)) {
 			list_del_init(&m->item);
 			rdsb_msg_free(m);
 		}
 	}
 	list_splice_init(&requeue, &p->send_q);
-	p->cong_map_queued = false;
+	p->cong_map_queued = p->ack_queued = false;
+	p->ack_sent = p->ack_at = 0;	/* the last may not have arrived */
 	p->head_off = 0;
 	p->nunacked = 0;
 	p->ack_wake = false;
@@ -548,6 +573,7 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 		list_del_init(&p->drop_item);
 		list_del_init(&p->rx_wait);
 		list_del_init(&p->tx_due);
+		list_del_init(&p->ack_due);
 		rdsb_msg_free(p->rx_stalled);
 		list_splice_init(&p->unacked, &p->send_q);
 		list_for_each_entry_safe(m, t, &p->send_q, item)
@@ -642,6 +668,7 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 				rdsb_path_xmit(e, p);	/* what came back goes, in order */
 			if (p->resend_until && p->resend_until < *next)
 				*next = p->resend_until;
+			rdsb_path_ack_timer(e, p, next);
 			if (p->nunacked) {
 				rdsb_path_check_acked(e, p);
 				uint64_t poll = e->tp->ack_poll_ns(e, p);
@@ -680,7 +707,7 @@ bool rdsb_conns_drained(const struct rdsb_engine *e)
 static bool cancel_match(const struct rdsb_msg *m, uint32_t sock_id, const uint8_t *faddr,
 			 const struct rdsb_conn *c, uint16_t dport)
 {
-	if (m->sock_id != sock_id || m->cong_map)
+	if (m->sock_id != sock_id || rdsb_msg_control(m))
 		return false;
 	return !faddr || (!memcmp(c->faddr, faddr, 16) && m->dport == dport);
 }

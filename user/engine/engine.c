@@ -307,6 +307,7 @@ static void batch_end(struct rdsb_engine *e)
 	rdsb_paths_xmit_due(e);
 	while (!list_empty(&e->rx_due))
 		rdsb_sock_flush(e, list_first_entry(&e->rx_due, struct rdsb_sock, rx_due));
+	rdsb_paths_ack_due(e);	/* what the flushes wrote */
 	rdsb_socks_wake(e);
 }
 
@@ -353,6 +354,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->tx_held);
 	INIT_LIST_HEAD(&e->tx_due);
 	INIT_LIST_HEAD(&e->rx_due);
+	INIT_LIST_HEAD(&e->ack_due);
 	INIT_LIST_HEAD(&e->wake_due);
 	e->ctl_listen.fd = -1;
 	e->max_paths = cfg->max_paths;

@@ -43,6 +43,7 @@ struct rdsb_msg {
 	uint16_t sport, dport;
 	uint8_t flags;		/* RDS_FLAG_* put on the wire */
 	bool cong_map;		/* never retransmitted */
+	bool deliv_ack;		/* a delivery acknowledgement: unnumbered, never retransmitted */
 	bool req_pending;	/* from a send request: not yet written or dropped */
 	bool ack_wake;		/* its sender was past half its sndbuf: free it at the ack */
 	bool data_inline;	/* data is allocated with it (rdsb_msg_new), not apart */
@@ -87,6 +88,10 @@ struct rdsb_path {
 	uint64_t next_tx_seq;
 	bool cong_map_queued;
 	unsigned int nunacked;
+	/* the peer acknowledged delivery of every number up to it (a peer
+	 * that sends RDSB_DELIV_SENDS_ACKS: unacked keeps what TCP
+	 * acknowledged until then, docs/protocol.md 1.5) */
+	uint64_t deliv_acked;
 	/* A message of a sender short of send space is unacked here: each ack
 	 * wakes the engine (the transport's ack_wait), not only the next pass. */
 	bool ack_wake;
@@ -99,6 +104,12 @@ struct rdsb_path {
 	struct rdsb_msg *rx_stalled;	/* complete, waiting for room in its socket */
 	struct list_head rx_wait;	/* stalled: on that socket's list; on
 					 * e->rx_ready once it has room */
+	/* Our delivery acknowledgements to a peer that reads them: the last
+	 * number sent, whether one is queued, when one is due (ns, 0 = none)
+	 * and rx_bytes when the last went */
+	uint64_t ack_sent, ack_at, ack_rx_bytes;
+	bool ack_queued;
+	struct list_head ack_due;	/* on e->ack_due: it delivered in this batch */
 
 	/* Teardown, as rds_conn_path_drop: rdsb_path_drop marks the path
 	 * (RDSB_PATH_ERROR) and queues it on e->dropped; rdsb_paths_shutdown
@@ -135,6 +146,11 @@ struct rdsb_conn {
 					 * peer's lanes wait for its count, they do not
 					 * replace path 0 (tcp.c accept_slot) */
 	bool peer_sport_idx;		/* peer sent SPORT_IDX (2026 kernels) */
+	/* Delivery acknowledgements (RDSB_EXTHDR_DELIV of both ends): the
+	 * peer sends them and we read them (unacked keeps what TCP
+	 * acknowledged until they come), we send them and the peer reads them */
+	bool deliv_hold, deliv_send;
+	bool deliv_tell;		/* a restart changed ours: probe at path 0's up */
 	uint32_t peer_gen;
 	unsigned int ping_tries;
 	uint64_t ping_at;		/* ns: (re)send the probe ping then */
@@ -385,6 +401,10 @@ struct rdsb_engine {
 	 * when it is queued: set by a transport whose applications also write
 	 * on its paths (TCP's sk_msg send path), who take theirs there too. */
 	bool number_at_xmit;
+	/* RDSB_DELIV_* we announce in probes (the TCP transport's: the engine
+	 * that writes what it receives into the streams acknowledges it) */
+	uint8_t deliv;
+	struct list_head ack_due;	/* paths that delivered in this batch */
 
 	/* Shared memory: rdsb_addrs and rdsb_cong (BPF array maps or memfds). */
 	int addrs_fd, cong_fd, paths_fd, counters_fd;
@@ -545,6 +565,8 @@ bool rdsb_conns_drained(const struct rdsb_engine *e);
  * shutdown reads what its TCP acknowledged into the sockets. */
 void rdsb_conns_stop(struct rdsb_engine *e);
 void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h);
+/* the peer's RDSB_EXTHDR_DELIV byte, from its probe or the engine before */
+void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t peer);
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot);
 void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t faddr[16], uint16_t dport);
 void rdsb_conn_free_all(struct rdsb_engine *e);
@@ -586,6 +608,13 @@ int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
 /* One allocation, the payload after the message: an application's request
  * (sock.c), or a record a path received (tcp_stream.c), is copied into it
  * from the engine's read buffer, one malloc per message sent or received. */
+/* A congestion map or a delivery acknowledgement: unnumbered, encoded as
+ * it goes, never retransmitted (dropped with its path's socket). */
+static inline bool rdsb_msg_control(const struct rdsb_msg *m)
+{
+	return m->cong_map || m->deliv_ack;
+}
+
 static inline struct rdsb_msg *rdsb_msg_new(uint32_t len)
 {
 	struct rdsb_msg *m = malloc(sizeof(*m) + len);
@@ -618,6 +647,17 @@ void rdsb_paths_xmit_due(struct rdsb_engine *e);
 void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
+/* Delivery acknowledgements (send.c, docs/protocol.md 1.5): one the peer
+ * sent us; ours, due after the batch that delivered (ack_due) or at
+ * ack_at; whether a message of ours numbered seq may be forgotten. */
+void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len);
+void rdsb_paths_ack_due(struct rdsb_engine *e);
+void rdsb_path_ack_timer(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *next);
+uint64_t rdsb_path_rx_safe(const struct rdsb_path *p);
+static inline bool rdsb_path_delivered(const struct rdsb_path *p, uint64_t seq)
+{
+	return !p->conn->deliv_hold || seq <= p->deliv_acked;
+}
 /* recv.c: one message a transport received, taken: m from
  * rdsb_msg_new(h->len) with the payload read or reassembled into m->data
  * (one allocation per message, the one delivered). False when the path

@@ -77,7 +77,7 @@ static void send_messages(struct rdsb_engine *e, struct rdsb_info_out *o, bool r
 			struct list_head *l = retrans ? &c->paths[i].unacked : &c->paths[i].send_q;
 
 			list_for_each_entry(m, l, item)
-				if (!m->cong_map)
+				if (!rdsb_msg_control(m))
 					put_msg(o, queue_addr(o, c->laddr), queue_addr(o, c->faddr), m->sport, m->dport,
 						m->seq, m->len);
 		}

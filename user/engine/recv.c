@@ -56,6 +56,13 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 		p->rx_bytes += h->len;
 		rdsb_count(e, RDSB_C_RX_MSGS);
 	}
+	if (h->flags & RDSB_FLAG_DELIV_ACK) {
+		/* unnumbered, as a congestion map: the duplicate rule is not
+		 * for it (docs/protocol.md 1.5) */
+		rdsb_path_deliv_acked(e, p, m->data, h->len);
+		rdsb_msg_free(m);
+		return true;
+	}
 	if (rdsb_is_cong_map(h->flags)) {
 		/* a transport whose BPF program applied the map only tells us */
 		rdsb_cong_apply_peer(e, c->fslot, e->tp->cong_in_bpf ? NULL : m->data);
@@ -66,7 +73,13 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	if (!p->rx_prechecked) {
 		struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
 
-		if (!rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
+		bool dup = !rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags);
+
+		/* delivered or dropped, it is acknowledged to the peer (send.c);
+		 * a duplicate too: the peer sent it again for want of one */
+		if (c->deliv_send && list_empty(&p->ack_due))
+			list_add_tail(&p->ack_due, &e->ack_due);
+		if (dup) {
 			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
 			rdsb_msg_free(m);
 			return true;
@@ -101,6 +114,13 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	memcpy(m->ext, h->exthdr, RDS_HEADER_EXT_SPACE);
 	m->from_slot = (uint64_t)c->fslot;
 	return deliver(e, p, m);
+}
+
+uint64_t rdsb_path_rx_safe(const struct rdsb_path *p)
+{
+	if (p->rx_stalled)
+		return p->rx_stalled->seq - 1;
+	return p->next_rx_seq ? p->next_rx_seq - 1 : 0;
 }
 
 /* A dying path cannot wait for room: its stalled record goes now. */

@@ -194,7 +194,7 @@ void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_ms
 			rdsb_msg_free(m);
 			return;
 		}
-		if (!q->cong_map && q->seq > m->seq) {
+		if (!rdsb_msg_control(q) && q->seq > m->seq) {
 			at = &q->item;
 			break;
 		}
@@ -236,7 +236,7 @@ void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sp
 	m->sport = sport;
 	m->dport = dport;
 	if (probe)
-		rdsb_hs_encode(m->ext, (uint16_t)e->max_paths, e->gen_num);
+		rdsb_hs_encode(m->ext, (uint16_t)e->max_paths, e->gen_num, e->deliv);
 	rdsb_path_queue(e, p, m);
 }
 
@@ -249,6 +249,15 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		h.flags = RDS_FLAG_CONG_BITMAP;
 		h.len = RDS_CONG_MAP_BYTES;
 		memcpy(m->data, p->conn->eng->cong[p->conn->lslot].bits, RDS_CONG_MAP_BYTES);
+	} else if (m->deliv_ack) {
+		/* seq 0, ports 0, what is delivered as it goes out */
+		uint64_t be = htobe64(rdsb_path_rx_safe(p));
+
+		h.flags = RDSB_FLAG_DELIV_ACK;
+		h.len = sizeof(be);
+		memcpy(m->data, &be, sizeof(be));
+		p->ack_sent = rdsb_path_rx_safe(p);
+		p->ack_rx_bytes = p->rx_bytes;
 	} else {
 		/* On the sk_msg send path a sequence number is taken when the
 		 * record starts on the wire, under the path's lock, as the
@@ -273,6 +282,12 @@ void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m)
 	if (m->cong_map) {
 		p->cong_map_queued = false;
 		rdsb_count(e, RDSB_C_TX_CONG_MAPS);
+		rdsb_msg_free(m);
+		return;
+	}
+	if (m->deliv_ack) {
+		p->ack_queued = false;
+		rdsb_count(e, RDSB_C_TX_DELIV_ACKS);
 		rdsb_msg_free(m);
 		return;
 	}
@@ -320,7 +335,7 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	e->tp->ack_wait(e, p, p->ack_wake || p->conn->tx_waiters);
 	acked = e->tp->acked(e, p);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
-		if (m->end_off > acked)
+		if (m->end_off > acked || !rdsb_path_delivered(p, m->seq))
 			break;
 		if (sp && m->seq > sp->acked_seq)
 			sp->acked_seq = m->seq;
@@ -394,4 +409,93 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 			return 0;	/* the socket is full: wait for EPOLLOUT */
 	}
 	return 0;
+}
+
+/*
+ * Delivery acknowledgements, between two rds-bpf engines on TCP (docs/
+ * protocol.md 1.5). TCP's acknowledgement says the peer's kernel has the
+ * bytes; an engine killed before it wrote them into an application's
+ * stream loses them, and the sender forgot them at that acknowledgement
+ * (rds_tcp_is_acked). A receiver that announces RDSB_DELIV_SENDS_ACKS
+ * sends, per path, the number up to which everything is in a stream
+ * (rdsb_path_rx_safe, which it keeps where its next engine finds it); the
+ * sender keeps each message until both have come, and sends it again on a
+ * new connection as any other it still holds.
+ */
+
+/* When ours go: at once past ACK_MSGS messages or ACK_BYTES bytes not yet
+ * acknowledged (what the sender holds, within its 4 MiB, CONN_TX_MAX);
+ * else ACK_DELAY after the first, so that a request and its answer do not
+ * cost a third record each. */
+#define ACK_MSGS 32u
+#define ACK_BYTES (256u << 10)
+#define ACK_DELAY_NS 1000000ull
+
+void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len)
+{
+	uint64_t be, seq;
+
+	if (len != sizeof(be) || !p->conn->deliv_hold) {
+		rdsb_count(e, RDSB_C_DROP_BAD_DELIV_ACK);
+		return;
+	}
+	memcpy(&be, data, sizeof(be));
+	seq = be64toh(be);
+	/* never past what we numbered: a peer cannot free what is to come */
+	if (seq >= p->next_tx_seq) {
+		rdsb_count(e, RDSB_C_DROP_BAD_DELIV_ACK);
+		return;
+	}
+	rdsb_count(e, RDSB_C_RX_DELIV_ACKS);
+	if (seq <= p->deliv_acked)
+		return;
+	p->deliv_acked = seq;
+	rdsb_path_check_acked(e, p);
+}
+
+static void queue_ack(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_msg *m;
+
+	p->ack_at = 0;
+	if (p->ack_queued || p->state != RDSB_PATH_UP || rdsb_path_rx_safe(p) <= p->ack_sent)
+		return;
+	m = rdsb_msg_new(sizeof(uint64_t));
+	if (!m)
+		return;		/* the next one carries it */
+	m->deliv_ack = true;
+	m->len = sizeof(uint64_t);
+	/* ahead of what waits, behind a record partly written */
+	if (p->head_off && !list_empty(&p->send_q))
+		list_add(&m->item, p->send_q.next);
+	else
+		list_add(&m->item, &p->send_q);
+	p->ack_queued = true;
+	path_kick(e, p, RDS_HEADER_SIZE + m->len);
+}
+
+void rdsb_paths_ack_due(struct rdsb_engine *e)
+{
+	while (!list_empty(&e->ack_due)) {
+		struct rdsb_path *p = list_first_entry(&e->ack_due, struct rdsb_path, ack_due);
+		uint64_t safe = rdsb_path_rx_safe(p);
+
+		list_del_init(&p->ack_due);
+		if (!p->conn->deliv_send || safe <= p->ack_sent)
+			continue;
+		if (safe - p->ack_sent >= ACK_MSGS || p->rx_bytes - p->ack_rx_bytes >= ACK_BYTES)
+			queue_ack(e, p);
+		else if (!p->ack_at)
+			p->ack_at = e->now + ACK_DELAY_NS;
+	}
+}
+
+void rdsb_path_ack_timer(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *next)
+{
+	if (!p->ack_at)
+		return;
+	if (e->now >= p->ack_at)
+		queue_ack(e, p);
+	else if (p->ack_at < *next)
+		*next = p->ack_at;
 }

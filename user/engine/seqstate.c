@@ -92,6 +92,11 @@ void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
 		 * checked against another path's next_rx_seq, and a resent
 		 * datagram could be taken twice (or a new one dropped). */
 		c->peer_sport_idx = ss->peer_sport_idx;
+		/* nor for delivery acknowledgements: both ends go on as the
+		 * engine before agreed, unless this one says otherwise (loaded
+		 * with another data path): then a probe tells the peer */
+		c->deliv_tell = ss->own_deliv != e->deliv;
+		rdsb_conn_deliv_set(e, c, (uint8_t)ss->peer_deliv);
 		for (unsigned int k = 0; k < RDS_MPATH_WORKERS; k++) {
 			struct rdsb_path *p = &c->paths[k];
 			const struct rdsb_seq_path *sp = &ss->path[k];
