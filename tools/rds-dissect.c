@@ -92,6 +92,7 @@ static void print_flags(uint8_t f)
 		{ RDS_FLAG_ACK_REQUIRED, "ACK_REQUIRED" },
 		{ RDS_FLAG_RETRANSMITTED, "RETRANSMITTED" },
 		{ RDS_FLAG_EXTHDR_EXTENSION, "EXTHDR_EXTENSION" },
+		{ RDSB_FLAG_DELIV_ACK, "DELIV_ACK(rds-bpf)" },
 	};
 	const char *sep = "";
 
@@ -147,8 +148,11 @@ static void print_ext(const uint8_t ext[RDS_HEADER_EXT_SPACE])
 	}
 	if (!n)
 		printf("-");
-	/* where the kernel stopped on something other than a terminating 0 */
-	if (pos < RDS_HEADER_EXT_SPACE && ext[pos] != RDS_EXTHDR_NONE)
+	/* where the kernel stopped on something other than a terminating 0:
+	 * rds-bpf's own, or not */
+	if (pos + 1 < RDS_HEADER_EXT_SPACE && ext[pos] == RDSB_EXTHDR_DELIV)
+		printf(",DELIV=0x%02x(rds-bpf)", ext[pos + 1]);
+	else if (pos < RDS_HEADER_EXT_SPACE && ext[pos] != RDS_EXTHDR_NONE)
 		printf(",stops-at-%u:0x%02x", pos, ext[pos]);
 }
 

@@ -27,6 +27,8 @@ local FLAG_CONG_BITMAP = 0x01
 local FLAG_ACK_REQUIRED = 0x02
 local FLAG_RETRANSMITTED = 0x04
 local FLAG_EXTHDR_EXTENSION = 0x20
+local FLAG_DELIV_ACK = 0x08	-- rds-bpf's own (docs/protocol.md 1.4)
+local EXT_DELIV = 0xd0		-- rds-bpf's own, where every kernel's walk ends
 
 -- extension header types and their sizes (the kernel's rds_exthdr_size[]);
 -- a type below 16 the table does not know has size 0, 16 and above stop the list
@@ -77,7 +79,8 @@ rds.prefs.tcp_port = Pref.uint("TCP port", TCP_PORT, "The RDS/TCP port (16385, t
 
 local function flags_text(fl)
 	local names = { { FLAG_CONG_BITMAP, "CONG_BITMAP" }, { FLAG_ACK_REQUIRED, "ACK_REQUIRED" },
-		{ FLAG_RETRANSMITTED, "RETRANSMITTED" }, { FLAG_EXTHDR_EXTENSION, "EXTHDR_EXTENSION" } }
+		{ FLAG_RETRANSMITTED, "RETRANSMITTED" }, { FLAG_EXTHDR_EXTENSION, "EXTHDR_EXTENSION" },
+		{ FLAG_DELIV_ACK, "DELIV_ACK(rds-bpf)" } }
 	local out = {}
 	for _, n in ipairs(names) do
 		if bit.band(fl, n[1]) ~= 0 then
@@ -124,7 +127,9 @@ local function dissect_ext(tvb, tree)
 		pos = pos + 1 + size
 	end
 	local text = #out > 0 and table.concat(out, ",") or "-"
-	if pos < EXT_SPACE and tvb(pos, 1):uint() ~= 0 then
+	if pos + 1 < EXT_SPACE and tvb(pos, 1):uint() == EXT_DELIV then
+		text = text .. string.format(",DELIV=0x%02x(rds-bpf)", tvb(pos + 1, 1):uint())
+	elseif pos < EXT_SPACE and tvb(pos, 1):uint() ~= 0 then
 		t:add(f.ext_stop, tvb(pos, 1), pos)
 		t:add_proto_expert_info(ef_ext_stop)
 		text = text .. string.format(",stops-at-%u:0x%02x", pos, tvb(pos, 1):uint())

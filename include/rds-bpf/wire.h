@@ -37,7 +37,7 @@ struct rds_header {
 #define RDS_FLAG_ACK_REQUIRED	0x02
 #define RDS_FLAG_RETRANSMITTED	0x04
 #define RDS_FLAG_EXTHDR_EXTENSION 0x20
-/* rds-bpf's own, between two rds-bpf engines only (docs/protocol.md 1.5):
+/* rds-bpf's own, between two rds-bpf engines only (docs/protocol.md 1.4):
  * an unnumbered record whose 8-byte payload is a delivery acknowledgement */
 #define RDSB_FLAG_DELIV_ACK	0x08
 

@@ -194,6 +194,32 @@ tcp_delta() {
 	all_acked A
 }
 
+@test "delivery acknowledgements: B (userspace receive path) acknowledges what it wrote into its streams; A (BPF receive, sk_msg sends) keeps what TCP acknowledged until then and reads them through its verdict" {
+	engine_up A --bpf --sk-msg
+	engine_up B
+	transfer 2000 0:3000
+	# A holds nothing: every message left once B acknowledged its delivery,
+	# which came through A's verdict to its engine (docs/protocol.md 1.4)
+	all_acked A
+	[ "$(counter A rx_deliv_acks)" -gt 0 ]
+	[ "$(counter B tx_deliv_acks)" -gt 0 ]
+	[ "$(counter A drop_bad_deliv_ack)" -eq 0 ]
+	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].delivery_acks == "read"'
+	in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].delivery_acks == "sent"'
+	# the other way A, on the BPF receive path, sends none and B keeps
+	# nothing for them
+	rds A "$RDSB_XFER" recv -b $ADDR_A:5001 -n 300 -s 0:3000 -t 30 --ready "$BATS_TEST_TMPDIR/ready.r" \
+		>"$BATS_TEST_TMPDIR/rr" &
+	local r=$!
+	wait_ready
+	rds B "$RDSB_XFER" send -b $ADDR_B:4001 -d $ADDR_A:5001 -n 300 -s 0:3000 >"$BATS_TEST_TMPDIR/sr"
+	wait $r
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/sr")" = "$(recv_hash "$BATS_TEST_TMPDIR/rr" $ADDR_B:4001)" ]
+	all_acked B
+	[ "$(counter A tx_deliv_acks)" -eq 0 ]
+	[ "$(counter B rx_deliv_acks)" -eq 0 ]
+}
+
 @test "records many to a segment, and records split across segments, are framed exactly" {
 	engine_up B --bpf
 	# 300 records in one write: the verdict finds each at a non-zero offset

@@ -387,7 +387,7 @@ restart_during() {
 
 @test "engine of the receiver killed -9 during a transfer of 20000 datagrams to a slow reader: the sender kept what the receiver had not written into the stream, none lost, duplicated or misordered" {
 	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
-		skip "on the BPF receive path what the verdict delivered waits in the socket's sockmap queue, which dies with the engine: no delivery acknowledgement is announced there (docs/protocol.md 1.5)"
+		skip "on the BPF receive path what the verdict delivered waits in the socket's sockmap queue, which dies with the engine: no delivery acknowledgement is announced there (docs/protocol.md 1.4)"
 	# rcvbuf 64 MB: no congestion stops A; B's engine holds past the stream
 	recv_opts="--rcvbuf-force 67108864" restart_during B kill 20000 2500
 	# A kept what B's TCP acknowledged until B acknowledged its delivery:

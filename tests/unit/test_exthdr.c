@@ -615,7 +615,7 @@ static void test_fuzz(void)
 		CHECK_EQ(saw_type[t], 0);
 }
 
-/* rds-bpf's own extension (docs/protocol.md 1.5): last, at byte 10, where
+/* rds-bpf's own extension (docs/protocol.md 1.4): last, at byte 10, where
  * a kernel's walk ends; its byte is masked to what it defines, and it is
  * read only where the kernel's walk ended. */
 static void test_hs_deliv(void)

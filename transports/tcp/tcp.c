@@ -490,7 +490,7 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	t->listen.fd = t->events_ev.fd = t->inbox_ev.fd = t->copies_ev.fd = t->inbox_peer = t->tx_listen = t->txlock_fd = -1;
 	t->out_ev.fd = t->out_peer = -1;
 	e->tp_priv = t;
-	/* Delivery acknowledgements (docs/protocol.md 1.5): we read the
+	/* Delivery acknowledgements (docs/protocol.md 1.4): we read the
 	 * peer's, and send ours while the engine writes what it receives
 	 * into the streams itself (not on the sockmap receive path, where
 	 * what the verdict delivered dies with the engine's maps anyway) */

@@ -122,6 +122,9 @@ bool rdsb_ctl_peer_allowed(struct rdsb_engine *e, int fd)
 	return member;
 }
 
+/* delivery acknowledgements (docs/protocol.md 1.4): [we keep sends until
+ * the peer's][we send ours] */
+static const char *const deliv_acks[2][2] = { { "none", "sent" }, { "read", "both" } };
 static const char *const state_names[] = { "down", "connecting", "disconnecting", "up",
 					   "resetting", "error" };
 
@@ -173,11 +176,13 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 		rdsb_addr_str(c->laddr, la, sizeof(la));
 		rdsb_addr_str(c->faddr, fa, sizeof(fa));
 		if (json)
-			tprintf(t, "%s{\"laddr\":\"%s\",\"faddr\":\"%s\",\"loopback\":%s,\"npaths\":%u,\"peer_gen\":%u,\"paths\":[",
-				first ? "" : ",", la, fa, c->loopback ? "true" : "false", c->npaths, c->peer_gen);
+			tprintf(t, "%s{\"laddr\":\"%s\",\"faddr\":\"%s\",\"loopback\":%s,\"npaths\":%u,\"peer_gen\":%u,\"delivery_acks\":\"%s\",\"paths\":[",
+				first ? "" : ",", la, fa, c->loopback ? "true" : "false", c->npaths, c->peer_gen,
+				deliv_acks[c->deliv_hold][c->deliv_send]);
 		else
-			tprintf(t, "connection %s -> %s: %s, npaths %u, peer gen %08x\n", la, fa,
-				c->loopback ? "loopback" : e->tp->name, c->npaths, c->peer_gen);
+			tprintf(t, "connection %s -> %s: %s, npaths %u, peer gen %08x, delivery acks %s\n", la, fa,
+				c->loopback ? "loopback" : e->tp->name, c->npaths, c->peer_gen,
+				deliv_acks[c->deliv_hold][c->deliv_send]);
 		first = false;
 		for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !c->loopback; i++) {
 			struct rdsb_path *p = &c->paths[i];

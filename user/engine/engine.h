@@ -90,7 +90,7 @@ struct rdsb_path {
 	unsigned int nunacked;
 	/* the peer acknowledged delivery of every number up to it (a peer
 	 * that sends RDSB_DELIV_SENDS_ACKS: unacked keeps what TCP
-	 * acknowledged until then, docs/protocol.md 1.5) */
+	 * acknowledged until then, docs/protocol.md 1.4) */
 	uint64_t deliv_acked;
 	/* A message of a sender short of send space is unacked here: each ack
 	 * wakes the engine (the transport's ack_wait), not only the next pass. */
@@ -647,7 +647,7 @@ void rdsb_paths_xmit_due(struct rdsb_engine *e);
 void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
-/* Delivery acknowledgements (send.c, docs/protocol.md 1.5): one the peer
+/* Delivery acknowledgements (send.c, docs/protocol.md 1.4): one the peer
  * sent us; ours, due after the batch that delivered (ack_due) or at
  * ack_at; whether a message of ours numbered seq may be forgotten. */
 void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len);

@@ -58,7 +58,7 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	}
 	if (h->flags & RDSB_FLAG_DELIV_ACK) {
 		/* unnumbered, as a congestion map: the duplicate rule is not
-		 * for it (docs/protocol.md 1.5) */
+		 * for it (docs/protocol.md 1.4) */
 		rdsb_path_deliv_acked(e, p, m->data, h->len);
 		rdsb_msg_free(m);
 		return true;

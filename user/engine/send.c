@@ -413,7 +413,7 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 
 /*
  * Delivery acknowledgements, between two rds-bpf engines on TCP (docs/
- * protocol.md 1.5). TCP's acknowledgement says the peer's kernel has the
+ * protocol.md 1.4). TCP's acknowledgement says the peer's kernel has the
  * bytes; an engine killed before it wrote them into an application's
  * stream loses them, and the sender forgot them at that acknowledgement
  * (rds_tcp_is_acked). A receiver that announces RDSB_DELIV_SENDS_ACKS
@@ -433,6 +433,7 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 
 void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len)
 {
+	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
 	uint64_t be, seq;
 
 	if (len != sizeof(be) || !p->conn->deliv_hold) {
@@ -441,8 +442,9 @@ void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uin
 	}
 	memcpy(&be, data, sizeof(be));
 	seq = be64toh(be);
-	/* never past what we numbered: a peer cannot free what is to come */
-	if (seq >= p->next_tx_seq) {
+	/* never past what we numbered: a peer cannot free what is to come
+	 * (on the sk_msg send path applications number too, in the entry) */
+	if (seq >= p->next_tx_seq && (!sp || seq >= sp->next_tx_seq)) {
 		rdsb_count(e, RDSB_C_DROP_BAD_DELIV_ACK);
 		return;
 	}
