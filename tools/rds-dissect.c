@@ -19,6 +19,7 @@
  * capture, a header no kernel would frame); 2 usage.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -46,6 +47,7 @@ struct rds_stream {
 	bool dead;			/* after a bad header: not decoded further */
 	unsigned int congested;		/* bits set in a congestion map */
 	uint16_t cong_ports[CONG_SHOWN];
+	uint8_t deliv_ack[8];		/* a delivery acknowledgement's payload */
 	struct port_pair pairs[MAX_PORT_PAIRS];
 	unsigned int npairs;
 	uint64_t other_pairs;		/* data records beyond MAX_PORT_PAIRS pairs */
@@ -201,6 +203,17 @@ static void record_done(const struct tcp_flow *fl, struct rds_stream *st, int64_
 			printf(" bad: not %u bytes, the kernel ignores it", RDS_CONG_MAP_BYTES);
 			g.bad++;
 		}
+	} else if ((h->flags & RDSB_FLAG_DELIV_ACK) && !h->sport && !h->dport) {
+		/* rds-bpf's own (docs/protocol.md 1.4), between two rds-bpf engines */
+		if (h->len == sizeof(st->deliv_ack)) {
+			uint64_t be;
+
+			memcpy(&be, st->deliv_ack, sizeof(be));
+			printf(" deliv-ack %llu", (unsigned long long)be64toh(be));
+		} else {
+			printf(" deliv-ack bad: not 8 bytes");
+			g.bad++;
+		}
 	} else if (RDS_HS_PROBE(h->sport, h->dport)) {
 		printf(" %s", h->sport ? "probe-ping" : "probe-pong");
 		if (h->sport)
@@ -282,6 +295,9 @@ static void on_data(struct tcp_flow *fl, int64_t ts, const uint8_t *p, uint32_t 
 		n = n < len ? n : len;
 		if (rdsb_is_cong_map(st->h.flags))
 			cong_bits(st, p, n);
+		else if ((st->h.flags & RDSB_FLAG_DELIV_ACK) && st->got < sizeof(st->deliv_ack))
+			memcpy(st->deliv_ack + st->got, p,
+			       n < sizeof(st->deliv_ack) - st->got ? n : sizeof(st->deliv_ack) - st->got);
 		st->got += n;
 		p += n;
 		len -= n;

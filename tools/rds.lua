@@ -71,9 +71,11 @@ local ef_bad_len = ProtoExpert.new("rds.bad_len", "h_len above 1 MiB: no kernel 
 	expert.group.MALFORMED, expert.severity.ERROR)
 local ef_bad_map = ProtoExpert.new("rds.bad_cong_map", "Congestion map not 8192 bytes: the kernel ignores it",
 	expert.group.MALFORMED, expert.severity.WARN)
+local ef_bad_ack = ProtoExpert.new("rds.bad_deliv_ack", "rds-bpf delivery acknowledgement not 8 bytes",
+	expert.group.MALFORMED, expert.severity.ERROR)
 local ef_ext_stop = ProtoExpert.new("rds.ext_stop", "Extension headers end where the kernel stops parsing",
 	expert.group.PROTOCOL, expert.severity.NOTE)
-rds.experts = { ef_bad_len, ef_bad_map, ef_ext_stop }
+rds.experts = { ef_bad_len, ef_bad_map, ef_bad_ack, ef_ext_stop }
 
 rds.prefs.tcp_port = Pref.uint("TCP port", TCP_PORT, "The RDS/TCP port (16385, the kernel's RDS_TCP_PORT)")
 
@@ -164,6 +166,8 @@ end
 local function record_kind(fl, sport, dport)
 	if fl == FLAG_CONG_BITMAP then
 		return "congestion map"
+	elseif bit.band(fl, FLAG_DELIV_ACK) ~= 0 and sport == 0 and dport == 0 then
+		return "deliv-ack"
 	elseif (sport == 1 and dport == 0) or (sport == 0 and dport == 1) then
 		return sport == 1 and "probe-ping" or "probe-pong"
 	elseif dport == 0 then
@@ -217,6 +221,17 @@ local function dissect_record(tvb, pinfo, tree)
 		if len ~= CONG_MAP_BYTES then
 			lt:add_proto_expert_info(ef_bad_map)
 			tail = tail .. string.format(" bad: not %u bytes, the kernel ignores it", CONG_MAP_BYTES)
+		end
+	elseif kind == "deliv-ack" then
+		-- rds-bpf's own (docs/protocol.md 1.4): the number delivered up to
+		if len == 8 then
+			tail = "deliv-ack " .. tostring(tvb(HEADER_SIZE, 8):uint64())
+		else
+			lt:add_proto_expert_info(ef_bad_ack)
+			tail = "deliv-ack bad: not 8 bytes"
+		end
+		if len > 0 then
+			t:add(f.payload, tvb(HEADER_SIZE))
 		end
 	elseif len > 0 then
 		t:add(f.payload, tvb(HEADER_SIZE))
