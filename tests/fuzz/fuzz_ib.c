@@ -156,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ic.mr = &mr;
 	INIT_LIST_HEAD(&sock.stalled);
 	INIT_LIST_HEAD(&p->rx_wait);
+	INIT_LIST_HEAD(&p->rx_unwritten);
 	INIT_LIST_HEAD(&p->send_q);
 	p->conn = &c;
 	p->ev.fd = 0;
