@@ -59,7 +59,7 @@ void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
 void rdsb_msg_free(struct rdsb_msg *m)
 {
 	if (m && m->rx_path)
-		rdsb_msg_rx_done(m);
+		rdsb_msg_rx_done(m, false);
 	if (m && !m->data_inline)
 		free(m->data);
 	free(m);

@@ -667,8 +667,8 @@ void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next);
 /* ... as what p has in no stream says */
 void rdsb_path_rx_safe_sync(struct rdsb_path *p);
-/* m, of p->rx_unwritten, is in a stream whole or dropped */
-void rdsb_msg_rx_done(struct rdsb_msg *m);
+/* m, of p->rx_unwritten, is in a stream whole (written) or dropped */
+void rdsb_msg_rx_done(struct rdsb_msg *m, bool written);
 /* The connection goes: its records in no stream are no longer its */
 void rdsb_path_rx_forget(struct rdsb_path *p);
 /* The highest number of p's such that it and everything before it is in

@@ -5,7 +5,11 @@
  * probes, delivery to the bound socket, and a path that stalls on a socket
  * over its receive limit until the socket drains: it waits on the socket's
  * list of stalled paths, and is read on after the event batch in which the
- * socket made room.
+ * socket made room. What the duplicate rule accepted is on the path's
+ * rx_unwritten until it is in a stream whole or dropped, and reaches the
+ * streams in the path's order: the sequence state's next_rx_seq is the
+ * first of it (the engine after a kill takes the peer's retransmission of
+ * what no stream has, and of nothing a stream has).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -152,14 +156,17 @@ void rdsb_path_rx_safe_sync(struct rdsb_path *p)
 				 : list_first_entry(&p->rx_unwritten, struct rdsb_msg, rx_item)->seq);
 }
 
-void rdsb_msg_rx_done(struct rdsb_msg *m)
+void rdsb_msg_rx_done(struct rdsb_msg *m, bool written)
 {
 	struct rdsb_path *p = m->rx_path;
 
 	list_del_init(&m->rx_item);
 	m->rx_path = NULL;
 	m->rx_sock = NULL;
-	rdsb_path_rx_safe_sync(p);
+	/* what an engine that stops could not write stays not received: the
+	 * next engine takes the peer's retransmission of it */
+	if (written || !p->conn->eng->stopping)
+		rdsb_path_rx_safe_sync(p);
 }
 
 void rdsb_path_rx_forget(struct rdsb_path *p)

@@ -43,7 +43,7 @@ void rdsb_msg_free(struct rdsb_msg *m)
 	if (!m)
 		return;
 	if (m->rx_path)
-		rdsb_msg_rx_done(m);
+		rdsb_msg_rx_done(m, false);
 	if (m->tx_sock)
 		rdsb_sock_req_acked(m);
 	if ((c = m->tx_conn)) {

@@ -438,7 +438,11 @@ static void delivery_staged(void *ctx, struct rdsb_msg *m)
 	struct rdsb_path *p = m->rx_path;
 
 	(void)ctx;
-	if (p)
+	/* only past records all in this write: the one of the path before
+	 * m is ahead of it in this queue (a forced delivery may have gone
+	 * past one that waits elsewhere) */
+	if (p && (m->rx_item.prev == &p->rx_unwritten ||
+		  list_entry(m->rx_item.prev, struct rdsb_msg, rx_item)->rx_sock == m->rx_sock))
 		rdsb_path_rx_safe_set(p, m->rx_item.next == &p->rx_unwritten
 						 ? p->next_rx_seq
 						 : list_entry(m->rx_item.next, struct rdsb_msg, rx_item)->seq);
@@ -457,6 +461,8 @@ static void delivered(void *ctx, struct rdsb_msg *m)
 
 	s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
 	s->rx_written += RDS_HEADER_SIZE + m->len;
+	if (m->rx_path)
+		rdsb_msg_rx_done(m, true);
 	rdsb_msg_free(m);
 }
 
