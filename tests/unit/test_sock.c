@@ -808,6 +808,36 @@ static void test_rx_safe_held(void **state)
 	p->ev.fd = -1;
 }
 
+/* An engine that stops drops what it could not write into a stream: the
+ * sequence state keeps it not received, for the next engine to take the
+ * peer's retransmission of it. */
+static void test_rx_safe_stop_keeps_lost(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+	int small = 1;
+	uint64_t lost;
+
+	(void)state;
+	assert_int_equal(setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &small, sizeof(small)), 0);
+	s->stream_buf = INT_MAX;
+	eng.batching = true;
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		assert_true(recv_on(p, seq, 4000, 2000));
+	rdsb_sock_flush(&eng, s);
+	assert_false(list_empty(&s->rx_q));
+	lost = list_first_entry(&s->rx_q, struct rdsb_msg, item)->seq;
+	assert_int_equal(sp->next_rx_seq, lost);
+	eng.stopping = true;
+	rdsb_sock_close(&eng, s);
+	assert_true(list_empty(&p->rx_unwritten));
+	assert_int_equal(sp->next_rx_seq, lost);
+	assert_int_equal(p->next_rx_seq, 9);
+	rdsb_socks_reap(&eng);
+	p->ev.fd = -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -826,6 +856,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_safe_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_without_seqstate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
 	};
 	return mock_run_tests(tests);
 }
