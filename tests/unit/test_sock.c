@@ -725,6 +725,23 @@ static void test_rx_safe_two_sockets(void **state)
 	p->ev.fd = -1;
 }
 
+/* Records 1 to 8 of p for s, of 2000 bytes, written at the batch's end
+ * into a stream at its largest (its send buffer the smallest there is),
+ * which takes some of them */
+static void short_write(struct rdsb_sock *s, struct rdsb_path *p)
+{
+	int small = 1;
+
+	assert_int_equal(setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &small, sizeof(small)), 0);
+	s->stream_buf = INT_MAX;	/* grown as far as it goes */
+	eng.batching = true;
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		assert_true(recv_on(p, seq, 4000, 2000));
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 1);
+	rdsb_sock_flush(&eng, s);
+	assert_false(list_empty(&s->rx_q));
+}
+
 /* A stream at its largest that takes part of a write: the sequence state
  * says received only what it took whole, the rest once it is written. */
 static void test_rx_safe_short_write(void **state)
@@ -732,19 +749,10 @@ static void test_rx_safe_short_write(void **state)
 	struct rdsb_sock *s = open_bound(4000);
 	struct rdsb_path *p = path_up();
 	struct rdsb_seq_path *sp = &ss_entry.path[0];
-	int small = 1;
-	uint64_t seq = 1;
 
 	(void)state;
-	assert_int_equal(setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &small, sizeof(small)), 0);
-	s->stream_buf = INT_MAX;	/* grown as far as it goes */
-	eng.batching = true;
-	for (; seq <= 8; seq++)
-		assert_true(recv_on(p, seq, 4000, 2000));
-	assert_int_equal(sp->next_rx_seq, 1);
-	rdsb_sock_flush(&eng, s);
+	short_write(s, p);
 	/* some written whole, one in part, the rest queued */
-	assert_false(list_empty(&s->rx_q));
 	assert_true(s->rx_head_off > 0);
 	assert_int_equal(sp->next_rx_seq, list_first_entry(&s->rx_q, struct rdsb_msg, item)->seq);
 	assert_true(sp->next_rx_seq > 1 && sp->next_rx_seq < 9);
@@ -816,17 +824,10 @@ static void test_rx_safe_stop_keeps_lost(void **state)
 	struct rdsb_sock *s = open_bound(4000);
 	struct rdsb_path *p = path_up();
 	struct rdsb_seq_path *sp = &ss_entry.path[0];
-	int small = 1;
 	uint64_t lost;
 
 	(void)state;
-	assert_int_equal(setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &small, sizeof(small)), 0);
-	s->stream_buf = INT_MAX;
-	eng.batching = true;
-	for (uint64_t seq = 1; seq <= 8; seq++)
-		assert_true(recv_on(p, seq, 4000, 2000));
-	rdsb_sock_flush(&eng, s);
-	assert_false(list_empty(&s->rx_q));
+	short_write(s, p);
 	lost = list_first_entry(&s->rx_q, struct rdsb_msg, item)->seq;
 	assert_int_equal(sp->next_rx_seq, lost);
 	eng.stopping = true;
