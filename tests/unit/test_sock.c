@@ -2,7 +2,8 @@
 /*
  * An application socket as the engine keeps it (user/engine/sock.c), with
  * its real delivery stream (a socketpair) and shared page, and the mock
- * transport of mock_engine.h; no root or namespaces. Covered: the bind and
+ * transport of mock_engine.h; no namespaces, but root, as the engine (a
+ * stream grows with SO_SNDBUFFORCE). Covered: the bind and
  * id lookups, the delivery record (its header decoded already), the
  * congestion accounting (congested above rcvbuf, clear
  * below half of it, counted as the application reads), the bit cleared
@@ -10,8 +11,11 @@
  * stalls, resumed after the batch in which the application read, what a
  * stopping engine holds written into the stream whole, the senders held
  * on a full connection, read again as it has room, resent requests never
- * held, and the connection a socket's sends take again while the
- * destination stays.
+ * held, the connection a socket's sends take again while the
+ * destination stays, and the sequence state's next_rx_seq, the first
+ * record of a path in no stream: after every write, a short one, for two
+ * sockets fed by one path in its order, a stalled path, records held for
+ * a port not yet bound, and an engine that stops.
  */
 #include <fcntl.h>
 #include <limits.h>
