@@ -843,6 +843,37 @@ static void test_rx_safe_stop_keeps_lost(void **state)
 	p->ev.fd = -1;
 }
 
+/* A record for another socket than the one whose stream has not taken the
+ * path's records before it: the path stalls on that one, and goes on once
+ * they are written. */
+static void test_rx_safe_stalls_behind_another_socket(void **state)
+{
+	struct rdsb_sock *s1 = open_bound(4000), *s2 = open_bound(4001);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+
+	(void)state;
+	short_write(s1, p);
+	eng.batching = false;
+	assert_false(recv_on(p, 9, 4001, 10));
+	assert_int_equal(p->rx_stalled->seq, 9);
+	assert_false(list_empty(&s1->stalled));
+	assert_true(list_empty(&s2->stalled));
+	assert_true(list_empty(&s2->rx_q));
+	assert_int_equal(sp->next_rx_seq, list_first_entry(&s1->rx_q, struct rdsb_msg, item)->seq);
+	for (uint64_t want = 1; want <= 8; want++) {
+		assert_int_equal(app_next_seq(s1), want);
+		rdsb_sock_event(&eng, s1, &s1->data, EPOLLOUT);
+	}
+	assert_true(list_empty(&s1->rx_q));
+	assert_int_equal(sp->next_rx_seq, 9);
+	assert_true(rdsb_paths_resume(&eng));
+	assert_null(p->rx_stalled);
+	assert_int_equal(sp->next_rx_seq, 10);
+	assert_int_equal(app_next_seq(s2), 9);
+	p->ev.fd = -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -862,6 +893,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_safe_without_seqstate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_stalls_behind_another_socket, setup, teardown),
 	};
 	return mock_run_tests(tests);
 }
