@@ -152,8 +152,8 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 # sockets, address slots and epoll it calls replaced by --wrap mocks (cmocka).
 CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv seqstate) $(B)/obj/transports/tcp/tcp_stream.o \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
-CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_hold_unbound rdsb_sock_req_done rdsb_sock_sent \
-                   rdsb_sock_req_acked rdsb_sock_req_numbered \
+CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_rx_before rdsb_hold_unbound rdsb_sock_req_done \
+                   rdsb_sock_sent rdsb_sock_req_acked rdsb_sock_req_numbered \
                    rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \
                    rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read \
                    tcp_skmsg_begin tcp_skmsg_end

@@ -63,6 +63,8 @@ void rdsb_cong_apply_peer(struct rdsb_engine *e, int slot, const uint8_t *map)
 }
 void rdsb_msg_free(struct rdsb_msg *m)
 {
+	if (m && m->rx_path)
+		rdsb_msg_rx_done(m, false);
 	if (m && !m->data_inline)
 		free(m->data);
 	free(m);
@@ -81,6 +83,12 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rd
 {
 	(void)e, (void)laddr, (void)m;
 	return false;	/* rebind_until is 0 here: never asked */
+}
+/* each record is read at once: none waits in a queue */
+struct rdsb_msg *rdsb_rx_before(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_sock *s)
+{
+	(void)e, (void)m, (void)s;
+	return NULL;
 }
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
 {

@@ -110,6 +110,9 @@ int rdsb_info(struct rdsb_engine *e, int optname, void *buf, size_t cap, size_t 
 }
 void rdsb_log(int level, const char *fmt, ...) { (void)level, (void)fmt; }
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s) { (void)e, (void)s; }
+void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next) { (void)p, (void)next; }
+void rdsb_path_rx_safe_sync(struct rdsb_path *p) { (void)p; }
+void rdsb_msg_rx_done(struct rdsb_msg *m, bool written) { (void)m, (void)written; }
 void rdsb_paths_xmit_due(struct rdsb_engine *e) { (void)e; }
 int rdsb_records_write(int fd, struct rdsb_writer *w) { (void)fd, (void)w; return 0; }
 int rdsb_sysctl_int(const char *name, int dflt) { (void)name; return dflt; }

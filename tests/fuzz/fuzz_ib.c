@@ -156,8 +156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ic.mr = &mr;
 	INIT_LIST_HEAD(&sock.stalled);
 	INIT_LIST_HEAD(&p->rx_wait);
+	INIT_LIST_HEAD(&p->rx_unwritten);
 	INIT_LIST_HEAD(&p->send_q);
 	p->conn = &c;
+	c.eng = &e;
 	p->ev.fd = 0;
 	p->state = RDSB_PATH_UP;
 	p->outgoing = flags & 2;

@@ -32,7 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	INIT_LIST_HEAD(&sock.stalled);
 	INIT_LIST_HEAD(&p->rx_wait);
+	INIT_LIST_HEAD(&p->rx_unwritten);
 	p->conn = &c;
+	c.eng = &e;
 	p->ev.fd = 0;
 	p->state = RDSB_PATH_UP;
 	while (size && p->ev.fd >= 0 && !p->rx_stalled) {

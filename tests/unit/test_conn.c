@@ -66,6 +66,13 @@ bool __wrap_rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct
 	return true;
 }
 
+/* the one socket here writes each record as it comes: none waits */
+struct rdsb_msg *__wrap_rdsb_rx_before(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_sock *s)
+{
+	(void)e, (void)m, (void)s;
+	return NULL;
+}
+
 void __wrap_rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
 {
 	(void)e;

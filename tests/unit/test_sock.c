@@ -2,7 +2,8 @@
 /*
  * An application socket as the engine keeps it (user/engine/sock.c), with
  * its real delivery stream (a socketpair) and shared page, and the mock
- * transport of mock_engine.h; no root or namespaces. Covered: the bind and
+ * transport of mock_engine.h; no namespaces, but root, as the engine (a
+ * stream grows with SO_SNDBUFFORCE). Covered: the bind and
  * id lookups, the delivery record (its header decoded already), the
  * congestion accounting (congested above rcvbuf, clear
  * below half of it, counted as the application reads), the bit cleared
@@ -10,16 +11,23 @@
  * stalls, resumed after the batch in which the application read, what a
  * stopping engine holds written into the stream whole, the senders held
  * on a full connection, read again as it has room, resent requests never
- * held, and the connection a socket's sends take again while the
- * destination stays.
+ * held, the connection a socket's sends take again while the
+ * destination stays, and the sequence state's next_rx_seq, the first
+ * record of a path in no stream: after every write, a short one, for two
+ * sockets fed by one path in its order, a stalled path, records held for
+ * a port not yet bound, and an engine that stops.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include "mock_engine.h"
 #include "../../user/common/ctl_proto.h"
+
+#define STREAM_BUF (4 << 20)	/* sock.c's first size of a delivery stream */
+static struct rdsb_seqstate ss_entry;	/* a connection's sequence state */
 
 static struct {
 	unsigned int calls;
@@ -49,6 +57,7 @@ static int setup(void **state)
 	(void)state;
 	mock_engine_init();
 	mock_addr_local = true;
+	memset(&ss_entry, 0, sizeof(ss_entry));
 	memset(&cong_local, 0, sizeof(cong_local));
 	eng.addrs_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	eng.cong_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -110,6 +119,18 @@ static bool deliver(struct rdsb_sock *s, uint32_t len)
 
 /* The application reads n bytes of its stream and counts them, as the
  * library does in its shared page. */
+static void app_read_into(struct rdsb_sock *s, uint8_t *to, size_t n)
+{
+	while (n) {
+		ssize_t r = recv(s->app_fd, to, n, MSG_DONTWAIT);
+
+		assert_true(r > 0);
+		to += r;
+		n -= (size_t)r;
+		s->shm->rx_consumed += (uint64_t)r;
+	}
+}
+
 static void app_read(struct rdsb_sock *s, size_t n)
 {
 	static uint8_t buf[1 << 16];
@@ -254,30 +275,41 @@ static void test_hard_limit_stalls_a_path(void **state)
 	size_t unread;
 
 	(void)state;
+	c->ss = &ss_entry;
 	p->state = RDSB_PATH_UP;
 	p->ev.fd = FAKE_FD;
 	/* the application reads nothing: records pile up past what its
-	 * stream holds, until the engine's queue is at its hard limit */
+	 * stream held at first (it grows to take them), until the socket
+	 * holds its hard limit and the stream's size unread */
 	while (n < 64 && deliver(s, 1 << 20))
 		n++;
-	assert_true(n >= 8 && n < 64);
-	assert_true(s->rx_q_bytes >= 8u << 20);
-	/* a path's record stalls on it */
+	assert_int_equal(n, 12);
+	assert_true(list_empty(&s->rx_q));
+	assert_true(s->stream_buf > STREAM_BUF);
+	/* a path's record stalls on it: accepted, in no stream, the
+	 * sequence state says it is not received */
 	assert_false(rdsb_recv_msg(&eng, p, &h, rdsb_msg_new(1 << 20)));
 	assert_int_equal(p->rx_stalled->dport, 4000);
 	assert_false(list_empty(&s->stalled));
-	/* the application reads everything; the engine writes the rest as
-	 * the stream drains, and the path goes on after the batch */
+	assert_int_equal(p->next_rx_seq, 2);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 1);
+	assert_int_equal(rdsb_path_rx_safe(p), 0);
+	/* the application reads everything; the stream raises no event
+	 * (nothing waits to be written): the timer lets the path go on */
 	unread = (size_t)n * (RDS_HEADER_SIZE + (1 << 20));
 	while (unread) {
-		uint64_t before = s->shm->rx_consumed;
 		int avail = 0;
 
 		assert_int_equal(ioctl(s->app_fd, FIONREAD, &avail), 0);
-		if (avail)
-			app_read(s, (size_t)avail);
-		unread -= (size_t)(s->shm->rx_consumed - before);
-		rdsb_sock_event(&eng, s, &s->data, EPOLLOUT);
+		assert_true(avail > 0);
+		app_read(s, (size_t)avail);
+		unread -= (size_t)avail;
+	}
+	assert_false(list_empty(&s->stalled));
+	{
+		uint64_t next = UINT64_MAX;
+
+		rdsb_socks_timer(&eng, &next);
 	}
 	assert_true(list_empty(&s->stalled));
 	assert_int_equal(tp.recvs, 0);
@@ -285,6 +317,8 @@ static void test_hard_limit_stalls_a_path(void **state)
 	assert_null(p->rx_stalled);
 	assert_int_equal(tp.recvs, 1);
 	assert_int_equal(eng.counters[RDSB_C_RX_DELIVERED], n + 1);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 2);
+	assert_int_equal(rdsb_path_rx_safe(p), 1);
 	p->ev.fd = -1;
 }
 
@@ -302,6 +336,15 @@ static void test_stop_writes_what_it_holds(void **state)
 	while (n < 12 && deliver(s, 1 << 20))
 		n++;
 	assert_int_equal(n, 12);
+	/* what a dying path forces past the limit, until the stream at its
+	 * largest takes no more */
+	while (n < 96 && list_empty(&s->rx_q)) {
+		struct rdsb_msg *m = rdsb_msg_new(1 << 20);
+
+		m->dport = 4000;
+		assert_true(rdsb_sock_deliver(&eng, s, m, true));
+		n++;
+	}
 	assert_true(s->rx_q_bytes > 0);	/* past the stream */
 	eng.stopping = true;
 	rdsb_socks_flush_stopping(&eng);
@@ -586,6 +629,251 @@ static void test_batch_writes_at_its_end(void **state)
 	s->shm->rx_consumed += total;
 }
 
+/* A record of seq on p for dport, its payload len bytes of seq's low byte */
+static bool recv_on(struct rdsb_path *p, uint64_t seq, uint16_t dport, uint32_t len)
+{
+	struct rdsb_hdr h = { .seq = seq, .sport = 5000, .dport = dport, .len = len };
+	struct rdsb_msg *m = rdsb_msg_new(len);
+
+	assert_non_null(m);
+	if (len)
+		memset(m->data, (int)(seq & 0xff), len);
+	return rdsb_recv_msg(&eng, p, &h, m);
+}
+
+/* The next record on s's stream: its sequence number, its payload checked */
+static uint64_t app_next_seq(struct rdsb_sock *s)
+{
+	struct rdsb_deliv_hdr h;
+	uint8_t *data;
+
+	assert_int_equal(recv(s->app_fd, &h, sizeof(h), MSG_DONTWAIT | MSG_WAITALL), sizeof(h));
+	s->shm->rx_consumed += sizeof(h);
+	data = malloc(h.len + 1);
+	assert_non_null(data);
+	app_read_into(s, data, h.len);
+	for (uint32_t i = 0; i < h.len; i++)
+		assert_int_equal(data[i], h.seq & 0xff);
+	free(data);
+	return h.seq;
+}
+
+static struct rdsb_path *path_up(void)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, A, B, 0, true);
+	struct rdsb_path *p = &c->paths[0];
+
+	c->ss = &ss_entry;
+	p->state = RDSB_PATH_UP;
+	p->ev.fd = FAKE_FD;
+	return p;
+}
+
+/* One path's records for two sockets, in one event batch: the sequence
+ * state's next_rx_seq is, after every write, the first record of the path
+ * in no stream (a killed engine's peer sends from there again); a record
+ * for the second socket goes after the first socket's records before it
+ * are written, so that what the streams hold is a prefix of the path; the
+ * first socket's stream, full (its application reads nothing), grows. */
+static void test_rx_safe_two_sockets(void **state)
+{
+	struct rdsb_sock *s1 = open_bound(4000), *s2 = open_bound(4001);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+
+	(void)state;
+	eng.batching = true;
+	assert_true(recv_on(p, 1, 4000, 100));
+	assert_true(recv_on(p, 2, 4000, 100));
+	/* queued for the batch's end: not received yet */
+	assert_int_equal(sp->next_rx_seq, 1);
+	assert_int_equal(rdsb_path_rx_safe(p), 0);
+	assert_true(recv_on(p, 3, 4001, 100));
+	/* s1's records went first */
+	assert_true(list_empty(&s1->rx_q));
+	assert_false(list_empty(&s2->rx_q));
+	assert_int_equal(sp->next_rx_seq, 3);
+	assert_int_equal(rdsb_path_rx_safe(p), 2);
+	/* a record dropped (no socket, no rebind time) waits for nothing */
+	assert_true(recv_on(p, 4, 4009, 10));
+	assert_int_equal(sp->next_rx_seq, 3);
+	rdsb_sock_flush(&eng, s2);
+	assert_int_equal(sp->next_rx_seq, 5);
+	assert_int_equal(p->next_rx_seq, 5);
+	/* s1's stream at its first size (twice 4 MiB, as the kernel counts
+	 * it): 9 records of 1 MiB grow it */
+	for (uint64_t seq = 5; seq < 14; seq++) {
+		assert_true(recv_on(p, seq, 4000, 1 << 20));
+		rdsb_sock_flush(&eng, s1);
+		assert_true(list_empty(&s1->rx_q));
+		assert_int_equal(sp->next_rx_seq, seq + 1);
+	}
+	assert_true(s1->stream_buf > STREAM_BUF);
+	assert_true(recv_on(p, 14, 4001, 7));
+	assert_true(recv_on(p, 15, 4000, 7));	/* after s2's 14 is written */
+	assert_true(list_empty(&s2->rx_q));
+	assert_int_equal(sp->next_rx_seq, 15);
+	eng.batching = false;
+	rdsb_sock_flush(&eng, s1);
+	assert_int_equal(sp->next_rx_seq, 16);
+	assert_int_equal(rdsb_path_rx_safe(p), 15);
+	/* each stream has its records whole, in the path's order */
+	assert_int_equal(app_next_seq(s1), 1);
+	assert_int_equal(app_next_seq(s1), 2);
+	for (uint64_t seq = 5; seq < 14; seq++)
+		assert_int_equal(app_next_seq(s1), seq);
+	assert_int_equal(app_next_seq(s1), 15);
+	assert_int_equal(app_next_seq(s2), 3);
+	assert_int_equal(app_next_seq(s2), 14);
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 1);
+	p->ev.fd = -1;
+}
+
+/* Records 1 to 8 of p for s, of 2000 bytes, written at the batch's end
+ * into a stream at its largest (its send buffer the smallest there is),
+ * which takes some of them */
+static void short_write(struct rdsb_sock *s, struct rdsb_path *p)
+{
+	int small = 1;
+
+	assert_int_equal(setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &small, sizeof(small)), 0);
+	s->stream_buf = INT_MAX;	/* grown as far as it goes */
+	eng.batching = true;
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		assert_true(recv_on(p, seq, 4000, 2000));
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 1);
+	rdsb_sock_flush(&eng, s);
+	assert_false(list_empty(&s->rx_q));
+}
+
+/* A stream at its largest that takes part of a write: the sequence state
+ * says received only what it took whole, the rest once it is written. */
+static void test_rx_safe_short_write(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+
+	(void)state;
+	short_write(s, p);
+	/* some written whole, one in part, the rest queued */
+	assert_true(s->rx_head_off > 0);
+	assert_int_equal(sp->next_rx_seq, list_first_entry(&s->rx_q, struct rdsb_msg, item)->seq);
+	assert_true(sp->next_rx_seq > 1 && sp->next_rx_seq < 9);
+	assert_int_equal(rdsb_path_rx_safe(p), sp->next_rx_seq - 1);
+	for (uint64_t want = 1; want <= 8; want++) {
+		uint64_t before = sp->next_rx_seq;
+
+		assert_int_equal(app_next_seq(s), want);
+		rdsb_sock_event(&eng, s, &s->data, EPOLLOUT);
+		assert_true(sp->next_rx_seq >= before);
+		assert_true(sp->next_rx_seq > want);
+		assert_int_equal(sp->next_rx_seq, list_empty(&s->rx_q) ? 9 :
+				 list_first_entry(&s->rx_q, struct rdsb_msg, item)->seq);
+	}
+	assert_int_equal(sp->next_rx_seq, 9);
+	p->ev.fd = -1;
+}
+
+/* Without a sequence state (no BPF maps) the path keeps the number. */
+static void test_rx_safe_without_seqstate(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_path *p = path_up();
+
+	(void)state;
+	p->conn->ss = NULL;
+	eng.batching = true;
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4000, 10));
+	assert_int_equal(rdsb_path_rx_safe(p), 0);
+	rdsb_sock_flush(&eng, s);
+	assert_int_equal(rdsb_path_rx_safe(p), 2);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 0);
+	p->ev.fd = -1;
+}
+
+/* After a restart, a record for a port nobody bound yet is held: it keeps
+ * the sequence state below it, and the path's records after it wait with
+ * it, whatever their port, until its socket is bound. */
+static void test_rx_safe_held(void **state)
+{
+	struct rdsb_sock *s1 = open_bound(4000), *s2 = open_sock();
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+	uint16_t port = 4002;
+
+	(void)state;
+	eng.rebind_until = eng.now + 1000 * NSEC_PER_MSEC;
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_int_equal(sp->next_rx_seq, 2);
+	assert_true(recv_on(p, 2, 4002, 10));
+	assert_true(recv_on(p, 3, 4000, 10));
+	assert_int_equal(eng.held_bytes, 20);
+	assert_int_equal(sp->next_rx_seq, 2);
+	assert_int_equal(rdsb_sock_bind(&eng, s2, A, 0, &port, false), 0);
+	assert_int_equal(eng.held_bytes, 0);
+	assert_int_equal(sp->next_rx_seq, 4);
+	assert_int_equal(app_next_seq(s1), 1);
+	assert_int_equal(app_next_seq(s1), 3);
+	assert_int_equal(app_next_seq(s2), 2);
+	p->ev.fd = -1;
+}
+
+/* An engine that stops drops what it could not write into a stream: the
+ * sequence state keeps it not received, for the next engine to take the
+ * peer's retransmission of it. */
+static void test_rx_safe_stop_keeps_lost(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+	uint64_t lost;
+
+	(void)state;
+	short_write(s, p);
+	lost = list_first_entry(&s->rx_q, struct rdsb_msg, item)->seq;
+	assert_int_equal(sp->next_rx_seq, lost);
+	eng.stopping = true;
+	rdsb_sock_close(&eng, s);
+	assert_true(list_empty(&p->rx_unwritten));
+	assert_int_equal(sp->next_rx_seq, lost);
+	assert_int_equal(p->next_rx_seq, 9);
+	rdsb_socks_reap(&eng);
+	p->ev.fd = -1;
+}
+
+/* A record for another socket than the one whose stream has not taken the
+ * path's records before it: the path stalls on that one, and goes on once
+ * they are written. */
+static void test_rx_safe_stalls_behind_another_socket(void **state)
+{
+	struct rdsb_sock *s1 = open_bound(4000), *s2 = open_bound(4001);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+
+	(void)state;
+	short_write(s1, p);
+	eng.batching = false;
+	assert_false(recv_on(p, 9, 4001, 10));
+	assert_int_equal(p->rx_stalled->seq, 9);
+	assert_false(list_empty(&s1->stalled));
+	assert_true(list_empty(&s2->stalled));
+	assert_true(list_empty(&s2->rx_q));
+	assert_int_equal(sp->next_rx_seq, list_first_entry(&s1->rx_q, struct rdsb_msg, item)->seq);
+	for (uint64_t want = 1; want <= 8; want++) {
+		assert_int_equal(app_next_seq(s1), want);
+		rdsb_sock_event(&eng, s1, &s1->data, EPOLLOUT);
+	}
+	assert_true(list_empty(&s1->rx_q));
+	assert_int_equal(sp->next_rx_seq, 9);
+	assert_true(rdsb_paths_resume(&eng));
+	assert_null(p->rx_stalled);
+	assert_int_equal(sp->next_rx_seq, 10);
+	assert_int_equal(app_next_seq(s2), 9);
+	p->ev.fd = -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +888,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_writes_what_it_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_two_sockets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_short_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_without_seqstate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_stalls_behind_another_socket, setup, teardown),
 	};
 	return mock_run_tests(tests);
 }

@@ -498,6 +498,7 @@ void tcp_sockmap_path_del(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_hash_del(&tcp_of(e)->paths_by_cookie, &tcp_path(p)->cookie_node);
 	tcp_path(p)->cookie = 0;
 	p->rx_prechecked = false;
+	rdsb_path_rx_safe_sync(p);	/* the engine's duplicate rule from here */
 }
 
 void tcp_sockmap_sock_open(struct rdsb_engine *e, struct rdsb_sock *s)

@@ -109,6 +109,7 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		INIT_LIST_HEAD(&p->tx_due);
 		INIT_LIST_HEAD(&p->drop_item);
 		INIT_LIST_HEAD(&p->ack_due);
+		INIT_LIST_HEAD(&p->rx_unwritten);
 	}
 	list_add_tail(&c->item, &e->conns);
 	/* the engine before had it: its numbers go on, and its path count
@@ -328,6 +329,9 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 		p->next_tx_seq = 1;
 		p->next_rx_seq = 0;
 		p->deliv_acked = p->ack_sent = 0;
+		p->rx_safe_next = 0;
+		/* what the old sequence space left in no stream counts no more */
+		rdsb_path_rx_forget(p);
 		p->resend_until = p->resend_lo = 0;
 		if (c->ss)
 			c->ss->path[i] = (struct rdsb_seq_path){ .next_tx_seq = 1 };
@@ -574,6 +578,7 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 		list_del_init(&p->rx_wait);
 		list_del_init(&p->tx_due);
 		list_del_init(&p->ack_due);
+		rdsb_path_rx_forget(p);
 		rdsb_msg_free(p->rx_stalled);
 		list_splice_init(&p->unacked, &p->send_q);
 		list_for_each_entry_safe(m, t, &p->send_q, item)
@@ -615,7 +620,7 @@ static bool conn_idle(const struct rdsb_conn *c)
 		const struct rdsb_path *p = &c->paths[i];
 
 		if (p->state == RDSB_PATH_UP || (p->state == RDSB_PATH_CONNECTING && !p->outgoing) ||
-		    path_has_data(p) || p->rx_stalled ||
+		    path_has_data(p) || p->rx_stalled || !list_empty(&p->rx_unwritten) ||
 		    !list_empty(&p->drop_item))
 			return false;
 	}

@@ -55,6 +55,12 @@ struct rdsb_msg {
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
 	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (send.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
+	/* Received on a path whose duplicate rule is the engine's, and in no
+	 * stream yet: on rx_path's rx_unwritten, in the order accepted;
+	 * rx_sock, the socket whose queue holds it (NULL: stalled or held) */
+	struct rdsb_path *rx_path;
+	struct list_head rx_item;
+	struct rdsb_sock *rx_sock;
 	/* From a socket's request: its number (the socket's order) and its
 	 * place on the socket's list of requests not yet acknowledged
 	 * (tx_sock set while on it) */
@@ -110,6 +116,12 @@ struct rdsb_path {
 	uint64_t ack_sent, ack_at, ack_rx_bytes;
 	bool ack_queued;
 	struct list_head ack_due;	/* on e->ack_due: it delivered in this batch */
+	/* What it accepted and no stream has whole yet (rdsb_msg.rx_item),
+	 * and the number of the first of them (next_rx_seq if none):
+	 * everything before it is in a stream or dropped. The sequence
+	 * state keeps it (its next_rx_seq) for the engine after a kill. */
+	struct list_head rx_unwritten;
+	uint64_t rx_safe_next;
 
 	/* Teardown, as rds_conn_path_drop: rdsb_path_drop marks the path
 	 * (RDSB_PATH_ERROR) and queues it on e->dropped; rdsb_paths_shutdown
@@ -222,6 +234,7 @@ struct rdsb_sock {
 	uint64_t rx_q_bytes;		/* queued here, not yet written */
 	uint64_t rx_written;		/* written into the delivery stream */
 	size_t rx_head_off;
+	int stream_buf;			/* the engine end's SO_SNDBUF: grown to take rx_q */
 	bool congested;
 	bool out_capped;		/* the outbox took hard_limit: the timer writes the rest */
 	/* Sent to a full connection: not read until it has room again, in
@@ -501,8 +514,8 @@ void rdsb_socks_shut(struct rdsb_engine *e);
  * wait (for the next engine's map) and send this one nothing more. False
  * if no port is bound: nothing the peers send could be delivered. */
 bool rdsb_socks_close_rx(struct rdsb_engine *e);
-/* Queue a datagram for delivery (takes msg). False if the socket's queue is
- * over its hard limit: the caller keeps msg and stops reading its path. */
+/* Queue a datagram for delivery (takes msg). False if the socket holds its
+ * limit unread: the caller keeps msg and stops reading its path. */
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force);
 /* Writes the socket's queued deliveries into its stream. */
 void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s);
@@ -522,6 +535,10 @@ void rdsb_socks_flush(struct rdsb_engine *e);
 void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s);
 /* Bytes in the delivery stream the application has not read yet. */
 uint64_t rdsb_sock_stream_bytes(struct rdsb_engine *e, const struct rdsb_sock *s);
+/* Each path's records reach the streams in its order: the record of m's
+ * path before it that is in no stream yet and not queued to s (the queue
+ * it is in written first), or NULL. */
+struct rdsb_msg *rdsb_rx_before(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_sock *s);
 /* ctl.c: root, or a member of the group named at load (e->ctl_gid): the
  * only peers that may use the control channel */
 bool rdsb_ctl_peer_allowed(struct rdsb_engine *e, int fd);
@@ -596,6 +613,10 @@ struct rdsb_writer {
 	uint64_t *stream_off;			/* advanced by every byte written */
 	void (*encode)(void *ctx, struct rdsb_msg *m);	/* fill m->wire (or m->deliv) */
 	void (*done)(void *ctx, struct rdsb_msg *m);	/* m written whole, unlinked */
+	/* optional: each record of a write, before its syscall; and each of
+	 * it not written whole, after a short one */
+	void (*staged)(void *ctx, struct rdsb_msg *m);
+	void (*unstaged)(void *ctx, struct rdsb_msg *m);
 	void *ctx;
 };
 int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
@@ -653,7 +674,6 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
 void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len);
 void rdsb_paths_ack_due(struct rdsb_engine *e);
 void rdsb_path_ack_timer(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *next);
-uint64_t rdsb_path_rx_safe(const struct rdsb_path *p);
 static inline bool rdsb_path_delivered(const struct rdsb_path *p, uint64_t seq)
 {
 	return !p->conn->deliv_hold || seq <= p->deliv_acked;
@@ -682,6 +702,17 @@ struct rdsb_held {
 bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m);
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
+/* The next number p's sequence state keeps (p->rx_safe_next) */
+void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next);
+/* ... as what p has in no stream says */
+void rdsb_path_rx_safe_sync(struct rdsb_path *p);
+/* m, of p->rx_unwritten, is in a stream whole (written) or dropped */
+void rdsb_msg_rx_done(struct rdsb_msg *m, bool written);
+/* The connection goes: its records in no stream are no longer its */
+void rdsb_path_rx_forget(struct rdsb_path *p);
+/* The highest number of p's such that it and everything before it is in
+ * an application's stream or was dropped (0: none) */
+uint64_t rdsb_path_rx_safe(const struct rdsb_path *p);
 /* Up, or being drained by its shutdown; not while marked for it. */
 static inline bool rdsb_path_readable(const struct rdsb_path *p)
 {

@@ -5,7 +5,11 @@
  * probes, delivery to the bound socket, and a path that stalls on a socket
  * over its receive limit until the socket drains: it waits on the socket's
  * list of stalled paths, and is read on after the event batch in which the
- * socket made room.
+ * socket made room. What the duplicate rule accepted is on the path's
+ * rx_unwritten until it is in a stream whole or dropped, and reaches the
+ * streams in the path's order: the sequence state's next_rx_seq is the
+ * first of it (the engine after a kill takes the peer's retransmission of
+ * what no stream has, and of nothing a stream has).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,11 +19,24 @@
 #include "engine.h"
 #include "../common/log.h"
 
-/* Returns false if the record could not be delivered (socket over its hard
- * limit): the path stalls on that socket. */
+/* Takes m for s whatever its limit (a dying path, or one that cannot wait
+ * twice), behind the records of its path held before it. */
+static void deliver_now(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_sock *s, struct rdsb_msg *m)
+{
+	struct rdsb_msg *prev = rdsb_rx_before(e, m, s);
+
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m))
+		return;
+	rdsb_sock_deliver(e, s, m, true);
+}
+
+/* Returns false if the record could not be delivered (its socket holds its
+ * limit unread, or the path's records before it wait in another socket's
+ * queue): the path stalls on that socket. */
 static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
-	struct rdsb_sock *s = rdsb_sock_by_port(e, p->conn->laddr, m->dport);
+	struct rdsb_sock *s = rdsb_sock_by_port(e, p->conn->laddr, m->dport), *wait;
+	struct rdsb_msg *prev;
 
 	if (!s && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m))
 		return true;
@@ -33,16 +50,20 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 		 * record that came another way (the TCP transport's inbox)
 		 * while the path waits: it cannot wait twice, nor overtake */
 		rdsb_path_rx_unstall(e, p);
-		rdsb_sock_deliver(e, s, m, true);
+		deliver_now(e, p, s, m);
 		return true;
 	}
-	if (!rdsb_sock_deliver(e, s, m, false)) {
-		p->rx_stalled = m;
-		list_add_tail(&p->rx_wait, &s->stalled);
-		rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
-		return false;
-	}
-	return true;
+	prev = rdsb_rx_before(e, m, s);
+	/* behind a record held for a port nobody bound: held too */
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m))
+		return true;
+	wait = prev && prev->rx_sock ? prev->rx_sock : s;
+	if (wait == s && rdsb_sock_deliver(e, s, m, false))
+		return true;
+	p->rx_stalled = m;
+	list_add_tail(&p->rx_wait, &wait->stalled);
+	rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
+	return false;
 }
 
 /* m is the record's message, from rdsb_msg_new(h->len) with the payload in
@@ -71,8 +92,6 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	}
 	/* the verdict has applied the duplicate rule to what it passes up */
 	if (!p->rx_prechecked) {
-		struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
-
 		bool dup = !rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags);
 
 		/* delivered or dropped, it is acknowledged to the peer (send.c);
@@ -84,8 +103,11 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 			rdsb_msg_free(m);
 			return true;
 		}
-		if (sp)
-			sp->next_rx_seq = p->next_rx_seq;
+		/* in no stream until it is written into one, or dropped */
+		m->seq = h->seq;
+		m->rx_path = p;
+		list_add_tail(&m->rx_item, &p->rx_unwritten);
+		rdsb_path_rx_safe_sync(p);
 	}
 	if (h->dport == 0) {
 		/* A ping: answer from port 0 on the same path, unless the
@@ -116,13 +138,6 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	return deliver(e, p, m);
 }
 
-uint64_t rdsb_path_rx_safe(const struct rdsb_path *p)
-{
-	if (p->rx_stalled)
-		return p->rx_stalled->seq - 1;
-	return p->next_rx_seq ? p->next_rx_seq - 1 : 0;
-}
-
 /* A dying path cannot wait for room: its stalled record goes now. */
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p)
 {
@@ -134,9 +149,56 @@ void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p)
 	if (!m)
 		return;
 	if ((s = rdsb_sock_by_port(e, p->conn->laddr, m->dport)))
-		rdsb_sock_deliver(e, s, m, true);
+		deliver_now(e, p, s, m);
 	else
 		rdsb_msg_free(m);
+}
+
+void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next)
+{
+	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
+
+	p->rx_safe_next = next;
+	if (sp)
+		sp->next_rx_seq = next;
+}
+
+void rdsb_path_rx_safe_sync(struct rdsb_path *p)
+{
+	rdsb_path_rx_safe_set(p, list_empty(&p->rx_unwritten) ? p->next_rx_seq
+				 : list_first_entry(&p->rx_unwritten, struct rdsb_msg, rx_item)->seq);
+}
+
+void rdsb_msg_rx_done(struct rdsb_msg *m, bool written)
+{
+	struct rdsb_path *p = m->rx_path;
+
+	list_del_init(&m->rx_item);
+	m->rx_path = NULL;
+	m->rx_sock = NULL;
+	/* what an engine that stops could not write stays not received: the
+	 * next engine takes the peer's retransmission of it */
+	if (written || !p->conn->eng->stopping)
+		rdsb_path_rx_safe_sync(p);
+}
+
+void rdsb_path_rx_forget(struct rdsb_path *p)
+{
+	while (!list_empty(&p->rx_unwritten)) {
+		struct rdsb_msg *m = list_first_entry(&p->rx_unwritten, struct rdsb_msg, rx_item);
+
+		list_del_init(&m->rx_item);
+		m->rx_path = NULL;
+	}
+}
+
+/* The verdict of the BPF receive path keeps the sequence state itself */
+uint64_t rdsb_path_rx_safe(const struct rdsb_path *p)
+{
+	const struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
+	uint64_t next = p->rx_prechecked ? (sp ? sp->next_rx_seq : p->next_rx_seq) : p->rx_safe_next;
+
+	return next ? next - 1 : 0;
 }
 
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s)

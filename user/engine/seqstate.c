@@ -104,6 +104,7 @@ void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
 			if (sp->next_tx_seq)
 				p->next_tx_seq = sp->next_tx_seq;
 			p->next_rx_seq = sp->next_rx_seq;
+			p->rx_safe_next = sp->next_rx_seq;
 			resend_window(e, p, sp);
 		}
 		return;

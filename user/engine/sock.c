@@ -28,8 +28,10 @@
 #include "../common/sysctl.h"
 
 #define STREAM_BUF (4 << 20)
-/* Past this the engine stops reading the path that feeds the socket: the
- * receive buffer is a soft limit (congestion), this one is hard. */
+/* Past this in its queue, or hard_limit + STREAM_BUF unread when it
+ * delivers into its own stream, the engine stops reading the path that
+ * feeds the socket: the receive buffer is a soft limit (congestion), this
+ * one is hard. */
 #define RX_HARD_MIN (8u << 20)
 /* An event batch writes a socket's deliveries at its end, or once this much
  * waits (the event loop's batch_end, engine.c). */
@@ -53,6 +55,25 @@ static uint64_t hard_limit(const struct rdsb_sock *s)
 	uint64_t h = 4ull * s->rcvbuf;
 
 	return h > RX_HARD_MIN ? h : RX_HARD_MIN;
+}
+
+/* The engine end's send buffer grows to take what the socket holds (an
+ * accepted record waits in no queue of the engine's across an event
+ * batch: a killed engine would lose it): SO_SNDBUFFORCE doubles it, and
+ * the stream's skbs cost more than their bytes. */
+static uint64_t stream_cap(const struct rdsb_sock *s)
+{
+	return 2 * (hard_limit(s) + STREAM_BUF);
+}
+
+static bool stream_grow(struct rdsb_sock *s, uint64_t bytes)
+{
+	int buf = bytes < INT_MAX / 2 ? (int)bytes : INT_MAX / 2;
+
+	if (buf <= s->stream_buf || setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
+		return false;
+	s->stream_buf = buf;
+	return true;
 }
 
 static uint64_t port_hash(const struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
@@ -151,6 +172,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	/* Large enough for a whole 1 MiB record in each direction, so the
 	 * library can peek a record whole and never writes half of one. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+	s->stream_buf = buf;
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
@@ -242,14 +264,18 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rd
 	return true;
 }
 
+/* Once s is bound, its records go, and those held behind them (their
+ * paths' order) for sockets bound already; the others stay while a record
+ * of their path before them does. */
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	struct rdsb_held *h, *t;
 
 	list_for_each_entry_safe(h, t, &e->held, item) {
 		struct rdsb_sock *to = rdsb_sock_by_port(e, h->laddr, h->m->dport);
+		struct rdsb_msg *prev = rdsb_rx_before(e, h->m, to);
 
-		if (s && to != s)
+		if (s && (!to || (prev && !prev->rx_sock)))
 			continue;
 		list_del_init(&h->item);
 		e->held_bytes -= h->m->len;
@@ -330,6 +356,33 @@ static uint64_t queued_bytes(struct rdsb_engine *e, struct rdsb_sock *s)
 	return s->rx_q_bytes + rdsb_sock_stream_bytes(e, s);
 }
 
+/* The socket takes no record more (the path that brings it stalls):
+ * what the engine delivers through the transport's outbox waits in its
+ * queue past hard_limit in the stream (write_out); what goes into its
+ * own stream is bounded unread. */
+static bool rx_full(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	if (e->tp->sock_out(e, s) >= 0)
+		return s->rx_q_bytes >= hard_limit(s);
+	return queued_bytes(e, s) >= hard_limit(s) + STREAM_BUF;
+}
+
+struct rdsb_msg *rdsb_rx_before(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_sock *s)
+{
+	struct rdsb_msg *prev;
+
+	if (!m->rx_path || m->rx_item.prev == &m->rx_path->rx_unwritten)
+		return NULL;
+	prev = list_entry(m->rx_item.prev, struct rdsb_msg, rx_item);
+	if (prev->rx_sock && prev->rx_sock != s) {
+		rdsb_sock_flush(e, prev->rx_sock);
+		if (m->rx_item.prev == &m->rx_path->rx_unwritten)
+			return NULL;
+		prev = list_entry(m->rx_item.prev, struct rdsb_msg, rx_item);
+	}
+	return prev->rx_sock == s ? NULL : prev;
+}
+
 /* rds_recv_rcvbuf_delta: congested above rcvbuf, clear below half of it.
  * BPF delivers without asking: it raises an event at the point where the
  * queue would pass rcvbuf, armed again after every check. */
@@ -376,12 +429,40 @@ static void delivery_hdr(void *ctx, struct rdsb_msg *m)
 					    .slot = (uint32_t)m->from_slot };
 }
 
+/* The sequence state says a record is received once it is in a stream
+ * whole: set before the write that puts it there, and back after a write
+ * that did not (what a killed engine leaves in no stream, its peer sends
+ * again; what is in one is never taken twice). */
+static void delivery_staged(void *ctx, struct rdsb_msg *m)
+{
+	struct rdsb_path *p = m->rx_path;
+
+	(void)ctx;
+	/* only past records all in this write: the one of the path before
+	 * m is ahead of it in this queue (a forced delivery may have gone
+	 * past one that waits elsewhere) */
+	if (p && (m->rx_item.prev == &p->rx_unwritten ||
+		  list_entry(m->rx_item.prev, struct rdsb_msg, rx_item)->rx_sock == m->rx_sock))
+		rdsb_path_rx_safe_set(p, m->rx_item.next == &p->rx_unwritten
+						 ? p->next_rx_seq
+						 : list_entry(m->rx_item.next, struct rdsb_msg, rx_item)->seq);
+}
+
+static void delivery_unstaged(void *ctx, struct rdsb_msg *m)
+{
+	(void)ctx;
+	if (m->rx_path)
+		rdsb_path_rx_safe_sync(m->rx_path);
+}
+
 static void delivered(void *ctx, struct rdsb_msg *m)
 {
 	struct rdsb_sock *s = ctx;
 
 	s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
 	s->rx_written += RDS_HEADER_SIZE + m->len;
+	if (m->rx_path)
+		rdsb_msg_rx_done(m, true);
 	rdsb_msg_free(m);
 }
 
@@ -415,26 +496,35 @@ void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	uint64_t delivered_bytes = 0;
 	struct rdsb_writer w = { .q = &s->rx_q, .head_off = &s->rx_head_off, .stream_off = &delivered_bytes,
-				 .encode = delivery_hdr, .done = delivered, .ctx = s };
+				 .encode = delivery_hdr, .done = delivered, .staged = delivery_staged,
+				 .unstaged = delivery_unstaged, .ctx = s };
 	int err;
 
 	list_del_init(&s->rx_due);
 	err = write_out(e, s, &w);
+	/* a full stream grows (not the outbox's: write_out) */
+	while (!err && !list_empty(&s->rx_q) && e->tp->sock_out(e, s) < 0 &&
+	       stream_grow(s, (uint64_t)s->stream_buf * 2 < stream_cap(s) ? (uint64_t)s->stream_buf * 2
+									: stream_cap(s)))
+		err = write_out(e, s, &w);
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
 	data_events(e, s);
 	rdsb_sock_check_cong(e, s);
-	if (s->rx_q_bytes < hard_limit(s))
+	if (!rx_full(e, s))
 		rdsb_path_rx_resume(e, s);
 }
 
 bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_msg *m, bool force)
 {
-	if (!force && s->rx_q_bytes >= hard_limit(s) && !list_empty(&s->rx_due))
+	rdsb_rx_before(e, m, s);
+	if (!force && rx_full(e, s) && !list_empty(&s->rx_due))
 		rdsb_sock_flush(e, s);	/* what this batch queued may fit */
-	if (!force && s->rx_q_bytes >= hard_limit(s))
+	if (!force && rx_full(e, s))
 		return false;
 	list_add_tail(&m->item, &s->rx_q);
+	if (m->rx_path)
+		m->rx_sock = s;
 	s->rx_q_bytes += RDS_HEADER_SIZE + m->len;
 	if (!(m->flags & RDSB_DELIV_NOTIFY))
 		rdsb_count(e, RDSB_C_RX_DELIVERED);
@@ -963,7 +1053,11 @@ void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
 			rdsb_sock_flush(e, s);
 		else if (s->congested)
 			rdsb_sock_check_cong(e, s);
-		if ((s->congested || s->out_capped) && e->now + CONG_POLL < *next)
+		/* a stream that holds its limit unread raises no event as it
+		 * drains: the paths stalled on it are let go from here */
+		if (!list_empty(&s->stalled) && !rx_full(e, s))
+			rdsb_path_rx_resume(e, s);
+		if ((s->congested || s->out_capped || !list_empty(&s->stalled)) && e->now + CONG_POLL < *next)
 			*next = e->now + CONG_POLL;
 	}
 }
@@ -1089,12 +1183,9 @@ void rdsb_socks_flush_stopping(struct rdsb_engine *e)
 	struct rdsb_sock *s;
 
 	list_for_each_entry(s, &e->socks, item) {
-		uint64_t want = 2 * ((uint64_t)STREAM_BUF + s->rx_q_bytes);
-		int buf = want < INT_MAX / 2 ? (int)want : INT_MAX / 2;
-
 		if (s->closed || list_empty(&s->rx_q) || e->tp->sock_out(e, s) >= 0)
 			continue;
-		setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
+		stream_grow(s, 2 * ((uint64_t)s->stream_buf + s->rx_q_bytes));
 		rdsb_sock_flush(e, s);
 		if (!list_empty(&s->rx_q))
 			pr_warn("rds-bpf: socket %u: %llu bytes of deliveries lost at the stop\n", s->id,
