@@ -301,14 +301,18 @@ static void dispatch(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events)
 	}
 }
 
-static void batch_end(struct rdsb_engine *e)
+/* True if it set a timer the loop's timers have not seen */
+static bool batch_end(struct rdsb_engine *e)
 {
+	bool armed;
+
 	e->batching = false;
 	rdsb_paths_xmit_due(e);
 	while (!list_empty(&e->rx_due))
 		rdsb_sock_flush(e, list_first_entry(&e->rx_due, struct rdsb_sock, rx_due));
-	rdsb_paths_ack_due(e);	/* what the flushes wrote */
+	armed = rdsb_paths_ack_due(e);	/* what the flushes wrote */
 	rdsb_socks_wake(e);
+	return armed;
 }
 
 /* What the batch left for the top of the loop, where no call chain is inside
@@ -322,7 +326,9 @@ static bool settle(struct rdsb_engine *e)
 	bool any = false, more;
 
 	do {
-		batch_end(e);	/* deliveries written make room: paths resume */
+		/* deliveries written make room: paths resume; an acknowledgement
+		 * due later is a timer to look at */
+		any |= batch_end(e);
 		e->batching = true;
 		more = rdsb_paths_resume(e) || rdsb_paths_shutdown(e);
 		any |= more;

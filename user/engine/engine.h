@@ -672,8 +672,15 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p);
  * sent us; ours, due after the batch that delivered (ack_due) or at
  * ack_at; whether a message of ours numbered seq may be forgotten. */
 void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len);
-void rdsb_paths_ack_due(struct rdsb_engine *e);
+bool rdsb_paths_ack_due(struct rdsb_engine *e);	/* true: it set an ack_at */
 void rdsb_path_ack_timer(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *next);
+/* p delivered more, or took a retransmission again: looked at after the
+ * batch (or the timer) that did it */
+static inline void rdsb_path_ack_due(struct rdsb_path *p)
+{
+	if (p->conn->deliv_send && list_empty(&p->ack_due))
+		list_add_tail(&p->ack_due, &p->conn->eng->ack_due);
+}
 static inline bool rdsb_path_delivered(const struct rdsb_path *p, uint64_t seq)
 {
 	return !p->conn->deliv_hold || seq <= p->deliv_acked;

@@ -92,13 +92,10 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	}
 	/* the verdict has applied the duplicate rule to what it passes up */
 	if (!p->rx_prechecked) {
-		bool dup = !rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags);
-
-		/* delivered or dropped, it is acknowledged to the peer (send.c);
-		 * a duplicate too: the peer sent it again for want of one */
-		if (c->deliv_send && list_empty(&p->ack_due))
-			list_add_tail(&p->ack_due, &e->ack_due);
-		if (dup) {
+		if (!rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
+			/* the peer sent it again for want of our acknowledgement
+			 * of its delivery (send.c): it gets one */
+			rdsb_path_ack_due(p);
 			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
 			rdsb_msg_free(m);
 			return true;
@@ -158,6 +155,8 @@ void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next)
 {
 	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
 
+	if (next > p->rx_safe_next)
+		rdsb_path_ack_due(p);	/* more delivered: the peer hears of it */
 	p->rx_safe_next = next;
 	if (sp)
 		sp->next_rx_seq = next;

@@ -504,8 +504,10 @@ static void queue_ack(struct rdsb_engine *e, struct rdsb_path *p)
 	path_kick(e, p, RDS_HEADER_SIZE + m->len);
 }
 
-void rdsb_paths_ack_due(struct rdsb_engine *e)
+bool rdsb_paths_ack_due(struct rdsb_engine *e)
 {
+	bool armed = false;
+
 	while (!list_empty(&e->ack_due)) {
 		struct rdsb_path *p = list_first_entry(&e->ack_due, struct rdsb_path, ack_due);
 		uint64_t safe = rdsb_path_rx_safe(p);
@@ -513,11 +515,14 @@ void rdsb_paths_ack_due(struct rdsb_engine *e)
 		list_del_init(&p->ack_due);
 		if (!p->conn->deliv_send || safe <= p->ack_sent)
 			continue;
-		if (safe - p->ack_sent >= ACK_MSGS || p->rx_bytes - p->ack_rx_bytes >= ACK_BYTES)
+		if (safe - p->ack_sent >= ACK_MSGS || p->rx_bytes - p->ack_rx_bytes >= ACK_BYTES) {
 			queue_ack(e, p);
-		else if (!p->ack_at)
+		} else if (!p->ack_at) {
 			p->ack_at = e->now + ACK_DELAY_NS;
+			armed = true;
+		}
 	}
+	return armed;
 }
 
 void rdsb_path_ack_timer(struct rdsb_engine *e, struct rdsb_path *p, uint64_t *next)
