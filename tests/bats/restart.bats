@@ -109,8 +109,9 @@ lanes() {
 	rds A "$RDSB_XFER" send -b $ADDR_A:5001 -d $ADDR_B:4001 -n 1 -s 100:100 >"$d/s1"
 	lanes B
 	[ "$(lanes B | awk '$1 == $2' | wc -l)" -eq 8 ]
-	# B hears no bare ACK from A: the echo of "before" stays unacknowledged
-	# in B's engine, and in the echo's copies, when it is killed
+	# B hears no bare ACK from A, nor A's delivery acknowledgement (which
+	# carries TCP's too): the echo of "before" stays unacknowledged in B's
+	# engine, and in the echo's copies, when it is killed
 	in_host B tc qdisc add dev eth0 clsact
 	in_host B tc filter add dev eth0 ingress bpf direct-action \
 		object-file "$BATS_TEST_DIRNAME/../../build/bpf/ack_drop.bpf.o" section tc

@@ -2,7 +2,9 @@
 /*
  * For tests (the kernel here has no tc drop action nor netfilter tools): a
  * tc program that drops every TCP segment that is a bare acknowledgement
- * (no payload; no SYN, FIN or RST), IPv4 and IPv6 without extension
+ * (no payload; no SYN, FIN or RST), or that carries only rds-bpf delivery
+ * acknowledgements (docs/protocol.md 1.4: records of 48 + 8 bytes, which
+ * carry TCP's acknowledgement too), IPv4 and IPv6 without extension
  * headers, so that the host it is attached to on ingress sees what it sends
  * arrive and never acknowledged. Counts what it dropped.
  */
@@ -16,6 +18,9 @@
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+
+#define DELIV_ACK_RECORD (48 + 8)
+#define DELIV_ACK_FLAG 0x08	/* RDSB_FLAG_DELIV_ACK */
 
 __u64 ack_dropped;
 
@@ -54,8 +59,17 @@ int ack_drop(struct __sk_buff *skb)
 	/* byte 12: data offset in the top 4 bits; byte 13: CWR ECE URG ACK PSH RST SYN FIN */
 	if (!l4 || bpf_skb_load_bytes(skb, l4 + 12, off_flags, 2))
 		return TC_ACT_OK;
-	if (l4_len != (__u32)(off_flags[0] >> 4) * 4 || (off_flags[1] & 0x17) != 0x10)
+	if ((off_flags[1] & 0x17) != 0x10)
 		return TC_ACT_OK;
+	if (l4_len != (__u32)(off_flags[0] >> 4) * 4) {
+		__u32 data = (off_flags[0] >> 4) * 4, len = l4_len - data;
+		__u8 flags;
+
+		/* h_flags, byte 24 of the first record */
+		if (l4_len < data || !len || len % DELIV_ACK_RECORD ||
+		    bpf_skb_load_bytes(skb, l4 + data + 24, &flags, 1) || !(flags & DELIV_ACK_FLAG))
+			return TC_ACT_OK;
+	}
 	__sync_fetch_and_add(&ack_dropped, 1);
 	return TC_ACT_SHOT;
 }
