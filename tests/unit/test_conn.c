@@ -848,6 +848,25 @@ static void test_shrinking_path_count_drops_connecting_path(void **state)
 	assert_int_equal(tp.shutdowns, shutdowns + 1);
 }
 
+/* A restart that changed what we announce (deliv_tell) probes on path 0
+ * once it is up, also when another of the peer's lanes came up first */
+static void test_deliv_tell_waits_for_path0(void **state)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, B, A, 0, true);
+
+	(void)state;
+	c->npaths = RDS_MPATH_WORKERS;
+	c->deliv_tell = true;
+	rdsb_path_connecting(&eng, &c->paths[3], FAKE_FD + 3, 0);
+	rdsb_path_up(&eng, &c->paths[3]);
+	assert_int_equal(eng.counters[RDSB_C_PROBES], 0);
+	assert_true(c->deliv_tell);
+	rdsb_path_connecting(&eng, &c->paths[0], FAKE_FD, 0);
+	rdsb_path_up(&eng, &c->paths[0]);
+	assert_int_equal(eng.counters[RDSB_C_PROBES], 1);
+	assert_false(c->deliv_tell);
+}
+
 /* Records on the wire: header and payload. */
 static size_t put_record(uint8_t *buf, uint64_t seq, uint16_t sport, uint16_t dport, uint32_t len)
 {
@@ -1142,6 +1161,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_path_above_count_goes_down_and_drains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shrinking_path_count_drops_down_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shrinking_path_count_drops_connecting_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_tell_waits_for_path0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_large_records_whole, setup, teardown),
