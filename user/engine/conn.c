@@ -671,15 +671,6 @@ static bool conn_idle(const struct rdsb_conn *c)
 	return true;
 }
 
-/* Something unacked that the transport has not acknowledged: looked at
- * and polled. What waits only for the peer's delivery acknowledgement is
- * not: its record wakes the engine (a 64 B ping-pong on one CPU paid 10-20
- * us a round trip for these looks while each message waited its 1 ms). */
-static bool tcp_ack_awaited(const struct rdsb_path *p)
-{
-	return p->nunacked && list_entry(p->unacked.prev, struct rdsb_msg, item)->end_off > p->acked_off;
-}
-
 void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 {
 	struct rdsb_conn *c, *tc;
@@ -727,11 +718,11 @@ void rdsb_conns_timer(struct rdsb_engine *e, uint64_t *next)
 			if (p->resend_until && p->resend_until < *next)
 				*next = p->resend_until;
 			rdsb_path_ack_timer(e, p, next);
-			if (tcp_ack_awaited(p)) {
+			if (p->nunacked) {
 				rdsb_path_check_acked(e, p);
 				uint64_t poll = e->tp->ack_poll_ns(e, p);
 
-				if (tcp_ack_awaited(p) && e->now + poll < *next)
+				if (p->nunacked && e->now + poll < *next)
 					*next = e->now + poll;
 			}
 		}

@@ -98,7 +98,6 @@ struct rdsb_path {
 	 * that sends RDSB_DELIV_SENDS_ACKS: unacked keeps what TCP
 	 * acknowledged until then, docs/protocol.md 1.4) */
 	uint64_t deliv_acked;
-	uint64_t acked_off;	/* acked() as rdsb_path_check_acked last saw it */
 	/* A message of a sender short of send space is unacked here: each ack
 	 * wakes the engine (the transport's ack_wait), not only the next pass. */
 	bool ack_wake;

@@ -335,7 +335,7 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 		return;
 	/* senders held on a full connection wait for its acks too */
 	e->tp->ack_wait(e, p, p->ack_wake || p->conn->tx_waiters);
-	acked = p->acked_off = e->tp->acked(e, p);
+	acked = e->tp->acked(e, p);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
 		if (m->end_off > acked || !rdsb_path_delivered(p, m->seq))
 			break;
