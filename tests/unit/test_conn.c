@@ -930,6 +930,25 @@ static void test_deliv_ack_sent(void **state)
 	assert_int_equal(p->ack_sent, 34);
 }
 
+/* A restart that changed what we announce (deliv_tell) probes on path 0
+ * once it is up, also when another of the peer's lanes came up first */
+static void test_deliv_tell_waits_for_path0(void **state)
+{
+	struct rdsb_conn *c = rdsb_conn_get(&eng, B, A, 0, true);
+
+	(void)state;
+	c->npaths = RDS_MPATH_WORKERS;
+	c->deliv_tell = true;
+	rdsb_path_connecting(&eng, &c->paths[3], FAKE_FD + 3, 0);
+	rdsb_path_up(&eng, &c->paths[3]);
+	assert_int_equal(eng.counters[RDSB_C_PROBES], 0);
+	assert_true(c->deliv_tell);
+	rdsb_path_connecting(&eng, &c->paths[0], FAKE_FD, 0);
+	rdsb_path_up(&eng, &c->paths[0]);
+	assert_int_equal(eng.counters[RDSB_C_PROBES], 1);
+	assert_false(c->deliv_tell);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +972,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliv_ack_holds_past_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_not_announced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_tell_waits_for_path0, setup, teardown),
 	};
 
 

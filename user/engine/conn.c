@@ -457,9 +457,12 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	e->tp->conn_path_up(e, p);
 	/* rds_connect_path_complete queues the congestion map: it goes first. */
 	rdsb_conn_queue_cong_map(e, c->lslot);
-	if (p->index == 0 && (!c->npaths || c->deliv_tell))
+	/* a restart that changed ours tells the peer on path 0, whichever
+	 * of the peer's lanes comes up first */
+	if (p->index == 0 && (!c->npaths || c->deliv_tell)) {
 		send_probe(e, c);
-	c->deliv_tell = false;
+		c->deliv_tell = false;
+	}
 	rdsb_path_xmit(e, p);
 }
 
