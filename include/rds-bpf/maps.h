@@ -146,7 +146,9 @@ struct rdsb_txpath {
 	__u64	direct_bytes;
 	__u32	corked;		/* 1: the last record went with MSG_MORE, for the
 				 * waiter after it to push (or the engine's timer) */
-	__u32	pad0;
+	__u32	deliv_hold;	/* 1: the connection holds what TCP acknowledged
+				 * until the peer acknowledges delivery: a sender
+				 * short of send space asks for it (ACK_REQUIRED) */
 	__u64	charged;	/* what senders' records may have queued on the
 				 * path socket, counted high (rdsb_tx_charge) */
 	__u64	room;		/* senders push while charged stays below: what

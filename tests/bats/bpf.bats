@@ -363,7 +363,7 @@ tcp_delta() {
 	engine_up B --bpf --sk-msg
 	transfer 1 0:500
 	for c in short:tx_drop_bad_record len:tx_drop_bad_record huge:tx_drop_bad_record \
-		cong:tx_drop_bad_record sport:tx_drop_wrong_sport path:tx_drop_path_closed; do
+		cong:tx_drop_bad_record flags:tx_drop_bad_record sport:tx_drop_wrong_sport path:tx_drop_path_closed; do
 		before=$(bpf_counter A "${c#*:}")
 		run in_host A "$RDSB_TXRAW" $ADDR_A:6000 $ADDR_B:4000 "${c%%:*}"
 		echo "$output"

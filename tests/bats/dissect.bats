@@ -66,6 +66,31 @@ dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
 	if command -v tshark; then capture_crosscheck "$BATS_TEST_TMPDIR/wire.pcap"; fi
 }
 
+@test "a sender short of send space marks its records ACK_REQUIRED; the receiver acknowledges their delivery" {
+	setup_two_hosts
+	capture_start "$NS_A" eth0 "$BATS_TEST_TMPDIR/wire.pcap"
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 200 -s 3000:3000 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.b" >"$BATS_TEST_TMPDIR/rb" &
+	rb=$!
+	wait_ready 1
+	# 16 KiB of send space: past half of it from the third datagram on
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 200 -s 3000:3000 --sndbuf 16384 \
+		>"$BATS_TEST_TMPDIR/sa"
+	wait $rb
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/sa")" = "$(recv_hash "$BATS_TEST_TMPDIR/rb" $ADDR_A:5000)" ]
+	sleep 0.2
+	capture_stop
+	run "$RDSB_DISSECT" -f "$BATS_TEST_TMPDIR/wire.pcap"
+	[ "$status" -eq 0 ]
+	asked=$(grep -c ' sport 5000 dport 4000 flags ACK_REQUIRED .* data$' <<<"$output" || true)
+	echo "asked: $asked"
+	[ "$asked" -ge 1 ]
+	[ "$(grep -c ' sport 5000 dport 4000 .* data$' <<<"$output")" -eq 200 ]
+	# nothing else carries it, and B's acknowledgements came
+	! grep -E ' flags [^ ]*ACK_REQUIRED' <<<"$output" | grep -v ' sport 5000 dport 4000 '
+	grep -qE '10\.99\.0\.2:[0-9]+ -> 10\.99\.0\.1:[0-9]+ .* flags DELIV_ACK\(rds-bpf\) .* deliv-ack [1-9][0-9]*$' <<<"$output"
+}
+
 @test "records: handshake, congestion map, data (retransmitted, out of order), ping and pong" {
 	dissect good
 	[ "$status" -eq 0 ]

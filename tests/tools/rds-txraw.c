@@ -12,6 +12,9 @@
  *     len     h_len 10 with 100 bytes of payload
  *     huge    h_len above 1 MiB
  *     cong    a congestion-map record
+ *     flags   h_flags of its choosing (the engines' delivery acknowledgement,
+ *             RETRANSMITTED, ACK_REQUIRED): a forged acknowledgement would make
+ *             the peer's engine forget what it has not delivered
  *     sport   a source port that is not the socket's
  *     path    h_ack naming a path that is not open
  *     seq     a sequence number of its choosing (2^40): accepted, and the
@@ -176,6 +179,8 @@ int main(int argc, char **argv)
 		h->h_len = htobe32(RDS_MAX_MSG_SIZE + 1);
 	else if (!strcmp(c, "cong"))
 		h->h_flags = RDS_FLAG_CONG_BITMAP;
+	else if (!strcmp(c, "flags"))
+		h->h_flags = RDSB_FLAG_DELIV_ACK | RDS_FLAG_RETRANSMITTED | RDS_FLAG_ACK_REQUIRED;
 	else if (!strcmp(c, "sport"))
 		h->h_sport = htobe16((uint16_t)(lport + 1));
 	else if (!strcmp(c, "path"))

@@ -894,8 +894,12 @@ static void test_deliv_ack_sent(void **state)
 	rdsb_paths_ack_due(&eng);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 0);
 	assert_int_equal(p->ack_at, eng.now + NSEC_PER_MSEC);
+	/* an engine asleep sends it up to 4 ms later (a tick: no timer
+	 * reprogrammed), one awake when due */
+	rdsb_path_ack_timer(&eng, p, &next);
+	assert_int_equal(next, eng.now + 5 * NSEC_PER_MSEC);
 	rdsb_conns_timer(&eng, &next);
-	assert_int_equal(next, eng.now + NSEC_PER_MSEC);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 0);
 	eng.now += NSEC_PER_MSEC;
 	rdsb_conns_timer(&eng, &next);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 1);
@@ -928,6 +932,60 @@ static void test_deliv_ack_sent(void **state)
 	rdsb_conns_timer(&eng, &next);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 3);
 	assert_int_equal(p->ack_sent, 34);
+}
+
+/* A sender short of send space marks its record RDS_FLAG_ACK_REQUIRED, to
+ * a peer that holds for delivery acknowledgements only: the receiver
+ * acknowledges it as soon as the record is in a stream, without ACK_DELAY,
+ * also when the record stalled first. */
+static void test_deliv_ack_asked(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT }, h;
+	struct rdsb_msg *m;
+
+	(void)state;
+	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
+	/* to a kernel (nothing announced) never: it holds nothing for it */
+	m = data_msg(port_on_path0(), 100);
+	m->ack_wake = true;
+	rdsb_msg_encode(p, m);
+	rdsb_hdr_decode(&m->wire, &h);
+	assert_int_equal(h.flags, 0);
+	rdsb_hs_encode(pong.exthdr, 1, 9, RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
+	rdsb_conn_handshake(&eng, p, &pong);
+	rdsb_msg_encode(p, m);
+	rdsb_hdr_decode(&m->wire, &h);
+	assert_int_equal(h.flags, RDS_FLAG_ACK_REQUIRED);
+	m->ack_wake = false;
+	rdsb_msg_encode(p, m);
+	rdsb_hdr_decode(&m->wire, &h);
+	assert_int_equal(h.flags, 0);
+	rdsb_msg_free(m);
+	/* the receiver: asked, it goes at the batch's end */
+	assert_true(recv_one(p, 1, RDS_FLAG_ACK_REQUIRED, 5000, 4000));
+	rdsb_paths_ack_due(&eng);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 1);
+	assert_int_equal(p->ack_sent, 1);
+	assert_int_equal(p->ack_at, 0);
+	assert_int_equal(p->ack_asked, 0);
+	/* asked by a record that stalled: when it is delivered */
+	assert_true(recv_one(p, 2, 0, 5000, 4000));
+	sock_full = true;
+	assert_false(recv_one(p, 3, RDS_FLAG_ACK_REQUIRED, 5000, 4000));
+	rdsb_paths_ack_due(&eng);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 1);
+	assert_int_equal(p->ack_asked, 3);
+	assert_int_equal(p->ack_at, eng.now + NSEC_PER_MSEC);	/* 2 is in a stream */
+	sock_full = false;
+	rdsb_path_rx_resume(&eng, &sock);
+	assert_true(rdsb_paths_resume(&eng));
+	rdsb_paths_ack_due(&eng);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 2);
+	assert_int_equal(p->ack_sent, 3);
+	assert_int_equal(p->ack_asked, 0);
+	assert_int_equal(ndelivered, 3);
 }
 
 /* A restart that changed what we announce (deliv_tell) probes on path 0
@@ -972,6 +1030,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliv_ack_holds_past_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_not_announced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_ack_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_tell_waits_for_path0, setup, teardown),
 	};
 

@@ -77,7 +77,10 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	len = bpf_ntohl(h->h_len);
 	rec = RDS_HEADER_SIZE + len;
 	/* a large record arrives in pieces: the verdict covers all of it */
-	if (!rdsb_h_len_ok(h->h_flags, len) || size > rec || h->h_flags & RDS_FLAG_CONG_BITMAP)
+	/* the flags are the engine's: an application's forged delivery
+	 * acknowledgement (RDSB_FLAG_DELIV_ACK) would make the peer's engine
+	 * forget what it has not delivered */
+	if (!rdsb_msg_size_ok(len) || size > rec || h->h_flags)
 		return tx_drop(RDSB_C_TX_DROP_BAD_RECORD);
 	if (bpf_ntohs(h->h_sport) != ts->port)
 		return tx_drop(RDSB_C_TX_DROP_SPORT);
@@ -114,6 +117,10 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	c->dport = dport;
 	h->h_sequence = bpf_cpu_to_be64(c->seq);
 	h->h_ack = 0;
+	/* a sender past half its send space, to a peer that acknowledges
+	 * delivery: asked at once (docs/protocol.md 1.4), as the engine asks */
+	if ((__u32)ack & RDSB_TXH_WAKE && tp->deliv_hold)
+		h->h_flags = RDS_FLAG_ACK_REQUIRED;
 	wakeup = (__u32)ack & RDSB_TXH_WAKE ||
 		 bpf_ringbuf_query(&rdsb_txcopy, BPF_RB_AVAIL_DATA) > RDSB_TXCOPY_BYTES / 2 ?
 		 BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;

@@ -328,7 +328,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 
 		p->next_tx_seq = 1;
 		p->next_rx_seq = 0;
-		p->deliv_acked = p->ack_sent = 0;
+		p->deliv_acked = p->ack_sent = p->ack_asked = 0;
 		p->rx_safe_next = 0;
 		/* what the old sequence space left in no stream counts no more */
 		rdsb_path_rx_forget(p);
@@ -540,7 +540,7 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 	}
 	list_splice_init(&requeue, &p->send_q);
 	p->cong_map_queued = p->ack_queued = false;
-	p->ack_sent = p->ack_at = 0;	/* the last may not have arrived */
+	p->ack_sent = p->ack_at = p->ack_asked = 0;	/* the last may not have arrived */
 	p->head_off = 0;
 	p->nunacked = 0;
 	p->ack_wake = false;

@@ -111,9 +111,10 @@ struct rdsb_path {
 	struct list_head rx_wait;	/* stalled: on that socket's list; on
 					 * e->rx_ready once it has room */
 	/* Our delivery acknowledgements to a peer that reads them: the last
-	 * number sent, whether one is queued, when one is due (ns, 0 = none)
-	 * and rx_bytes when the last went */
-	uint64_t ack_sent, ack_at, ack_rx_bytes;
+	 * number sent, whether one is queued, when one is due (ns, 0 = none),
+	 * rx_bytes when the last went, and the highest number the peer asked
+	 * one for (RDS_FLAG_ACK_REQUIRED; 0 = none not yet covered) */
+	uint64_t ack_sent, ack_at, ack_rx_bytes, ack_asked;
 	bool ack_queued;
 	struct list_head ack_due;	/* on e->ack_due: it delivered in this batch */
 	/* What it accepted and no stream has whole yet (rdsb_msg.rx_item),

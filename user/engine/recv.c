@@ -100,6 +100,9 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 			rdsb_msg_free(m);
 			return true;
 		}
+		/* its sender is short of send space until we acknowledge it */
+		if ((h->flags & RDS_FLAG_ACK_REQUIRED) && c->deliv_send && h->seq > p->ack_asked)
+			p->ack_asked = h->seq;
 		/* in no stream until it is written into one, or dropped */
 		m->seq = h->seq;
 		m->rx_path = p;
