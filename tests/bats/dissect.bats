@@ -66,8 +66,10 @@ dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
 	if command -v tshark; then capture_crosscheck "$BATS_TEST_TMPDIR/wire.pcap"; fi
 }
 
-@test "a sender short of send space marks its records ACK_REQUIRED; the receiver acknowledges their delivery" {
-	setup_two_hosts
+ack_asked() {	# [load options of A, the sender]: B on the userspace receive path
+	load_hosts
+	engine_up A "$@"
+	engine_up B
 	capture_start "$NS_A" eth0 "$BATS_TEST_TMPDIR/wire.pcap"
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 200 -s 3000:3000 -t 30 --senders 1 \
 		--ready "$BATS_TEST_TMPDIR/ready.b" >"$BATS_TEST_TMPDIR/rb" &
@@ -89,6 +91,19 @@ dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
 	# nothing else carries it, and B's acknowledgements came
 	! grep -E ' flags [^ ]*ACK_REQUIRED' <<<"$output" | grep -v ' sport 5000 dport 4000 '
 	grep -qE '10\.99\.0\.2:[0-9]+ -> 10\.99\.0\.1:[0-9]+ .* flags DELIV_ACK\(rds-bpf\) .* deliv-ack [1-9][0-9]*$' <<<"$output"
+}
+
+@test "a sender short of send space marks its records ACK_REQUIRED; the receiver acknowledges their delivery" {
+	ack_asked
+}
+
+@test "the same from a sender on the sk_msg send path: the program marks them" {
+	ack_asked --bpf --sk-msg
+	direct=$(in_host A "$RDSB_BIN" status -j | jq .counters.tx_direct)
+	echo "direct: $direct"
+	[ "$direct" -ge 150 ]
+	# more than the engine sent itself: the program marked some
+	[ "$asked" -gt $((200 - direct)) ]
 }
 
 @test "records: handshake, congestion map, data (retransmitted, out of order), ping and pong" {
