@@ -637,20 +637,13 @@ static void ring_read(const uint8_t *ring, uint32_t pos, uint8_t *to, uint32_t l
 /* Acknowledged already? Looked at once per reading of the copies. */
 static bool copy_acked(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_txcopy *c)
 {
-	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
-
 	if (!tcp_path(p)->direct || c->epoch != tcp_path(p)->epoch)
 		return false;
 	if (tcp_path(p)->acked < c->end_off && tcp_path(p)->acked_gen != tcp_of(e)->copies_gen) {
 		tcp_path(p)->acked_gen = tcp_of(e)->copies_gen;
 		e->tp->acked(e, p);
 	}
-	if (tcp_path(p)->acked < c->end_off || !rdsb_path_delivered(p, c->seq))
-		return false;
-	/* as rdsb_path_check_acked for the engine's own */
-	if (sp && c->seq > sp->acked_seq)
-		sp->acked_seq = c->seq;
-	return true;
+	return rdsb_path_forget(p, c->seq, c->end_off, tcp_path(p)->acked);
 }
 
 /* One copy of a datagram an application sent on a path socket: dropped if

@@ -682,9 +682,21 @@ static inline void rdsb_path_ack_due(struct rdsb_path *p)
 	if (p->conn->deliv_send && list_empty(&p->ack_due))
 		list_add_tail(&p->ack_due, &p->conn->eng->ack_due);
 }
-static inline bool rdsb_path_delivered(const struct rdsb_path *p, uint64_t seq)
+/* Whether a message of ours on p, numbered seq and ending at stream offset
+ * end_off, may be forgotten: TCP acknowledged it (acked: the stream bytes
+ * it did) and, to a peer that acknowledges delivery, so did the peer. If
+ * so, the sequence state says it for the next engine (acked_seq). For the
+ * engine's own messages and the sk_msg path's copies alike. */
+static inline bool rdsb_path_forget(const struct rdsb_path *p, uint64_t seq, uint64_t end_off, uint64_t acked)
 {
-	return !p->conn->deliv_hold || seq <= p->deliv_acked;
+	struct rdsb_seq_path *sp;
+
+	if (end_off > acked || (p->conn->deliv_hold && seq > p->deliv_acked))
+		return false;
+	sp = rdsb_seqstate_path(p);
+	if (sp && seq > sp->acked_seq)
+		sp->acked_seq = seq;
+	return true;
 }
 /* recv.c: one message a transport received, taken: m from
  * rdsb_msg_new(h->len) with the payload read or reassembled into m->data

@@ -253,12 +253,12 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		memcpy(m->data, p->conn->eng->cong[p->conn->lslot].bits, RDS_CONG_MAP_BYTES);
 	} else if (m->deliv_ack) {
 		/* seq 0, ports 0, what is delivered as it goes out */
-		uint64_t be = htobe64(rdsb_path_rx_safe(p));
+		uint64_t safe = rdsb_path_rx_safe(p), be = htobe64(safe);
 
 		h.flags = RDSB_FLAG_DELIV_ACK;
 		h.len = sizeof(be);
 		memcpy(m->data, &be, sizeof(be));
-		p->ack_sent = rdsb_path_rx_safe(p);
+		p->ack_sent = safe;
 		p->ack_rx_bytes = p->rx_bytes;
 	} else {
 		/* On the sk_msg send path a sequence number is taken when the
@@ -333,7 +333,6 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 {
-	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
 	struct rdsb_msg *m, *t;
 	uint64_t acked;
 
@@ -343,10 +342,8 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	e->tp->ack_wait(e, p, p->ack_wake || p->conn->tx_waiters);
 	acked = e->tp->acked(e, p);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
-		if (m->end_off > acked || !rdsb_path_delivered(p, m->seq))
+		if (!rdsb_path_forget(p, m->seq, m->end_off, acked))
 			break;
-		if (sp && m->seq > sp->acked_seq)
-			sp->acked_seq = m->seq;
 		list_del_init(&m->item);
 		p->nunacked--;
 		rdsb_sock_sent(e, m->sock_id, m->len);
