@@ -715,6 +715,8 @@ congestion() {
 		sync=\$!
 		ready rdy.r rdy.sync || exit 1
 		mark ready
+		settle 8 || exit 1
+		mark settled
 		wait \$sync
 		rds-xfer send -b $g4:5002 -d $h4:4002 -n 300 -s 1000:4000 -S 5 --nonblock -t 60 >v4.s 2>&1
 		wait
@@ -722,13 +724,13 @@ congestion() {
 	host_up "$peer" || return 1
 	peer_start "$peer" "$script"
 	if wait_mark ready; then
-		# the IPv6 connection's paths up first: the first congestion map of
-		# a path, queued as it came up, can reach us after a later one from
-		# another path and clear the port again (docs/protocol.md 1.3,
-		# "Several paths, no order between maps")
+		# the IPv6 connection's paths up first, and settled on the peer
+		# (settle): the first congestion map of a path, queued as it came
+		# up, can reach us after a later one from another path and clear
+		# the port again (docs/protocol.md 1.3, "Several paths, no order
+		# between maps")
 		in_host $ns "$RDSB_BIN" ping -c 1 -I "$H6" "$G6" >/dev/null 2>&1
-		for _ in $(seq 50); do [ "$(established "$G6")" -eq 8 ] && break; sleep 0.1; done
-		sleep 0.5
+		wait_mark settled
 		hx send -b "$h6":5003 -d "$g6":4003 -n $CONG_V6_N -s 1000:4000 -S 9 --nonblock -t 60 \
 			--pause-at "$CONG_V6_PAUSE:$d/pause.v6" >"$d/v6.hs" 2>&1 &
 		sync=$!
