@@ -347,7 +347,8 @@ struct rdsb_event {
 	X(BPF_RX_NAMED,		"bpf_rx_named")				\
 	X(TX_DELIV_ACKS,	"tx_deliv_acks")			\
 	X(RX_DELIV_ACKS,	"rx_deliv_acks")			\
-	X(DROP_BAD_DELIV_ACK,	"drop_bad_deliv_ack")
+	X(DROP_BAD_DELIV_ACK,	"drop_bad_deliv_ack")			\
+	X(DROP_STRANDED,	"drop_stranded")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

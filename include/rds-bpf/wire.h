@@ -68,5 +68,7 @@ struct rds_header {
 #define RDSB_EXTHDR_DELIV	0xd0
 #define RDSB_DELIV_SENDS_ACKS	0x01	/* I acknowledge what I delivered */
 #define RDSB_DELIV_READS_ACKS	0x02	/* I keep my sends until you do */
+#define RDSB_DELIV_LANES_NAMED	0x04	/* I pair a lane above my path count with
+					 * the path its client port names */
 
 #endif /* RDSB_WIRE_H */

@@ -59,8 +59,9 @@ dissect() {	# dissect CASE [options]: run the dissector on a hand-made capture
 	awk '/ (data|probe-ping|probe-pong|ping|pong)$/ {k = $2 $4; if (k in last && $6 != last[k] + 1) bad++; last[k] = $6}
 	     END {exit bad > 0}' <<<"$output"
 	# the handshake: a probe ping carrying NPATHS=8, GEN_NUM, SPORT_IDX, and
-	# rds-bpf's delivery acknowledgements (both ways), which then come
-	grep -qE ' sport 1 dport 0 flags - credit 0 ext NPATHS=8,GEN_NUM=0x[0-9a-f]{8},SPORT_IDX=0,DELIV=0x03\(rds-bpf\) probe-ping$' <<<"$output"
+	# rds-bpf's delivery acknowledgements (both ways), which then come, and
+	# lanes above the count paired by their names (0x04)
+	grep -qE ' sport 1 dport 0 flags - credit 0 ext NPATHS=8,GEN_NUM=0x[0-9a-f]{8},SPORT_IDX=0,DELIV=0x07\(rds-bpf\) probe-ping$' <<<"$output"
 	grep -qE ' sport 0 dport 0 flags DELIV_ACK\(rds-bpf\) credit 0 ext - deliv-ack [1-9][0-9]*$' <<<"$output"
 	# Wireshark (tools/rds.lua) sees the same records
 	if command -v tshark; then capture_crosscheck "$BATS_TEST_TMPDIR/wire.pcap"; fi

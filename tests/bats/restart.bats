@@ -331,7 +331,10 @@ restart_during() {
 	restart_during A reload 20000 2500
 }
 
-@test "rds-bpf reload of the receiver's engine with --paths 2 during a transfer over 8 paths from 4 ports: the live connection keeps its 8, none lost, duplicated or misordered" {
+# reload_during_4 [load options]: 4 senders on A, 5000 datagrams each to one
+# receiver on B over 8 paths; B's engine reloaded (with the options) while
+# they send: none lost, duplicated or misordered
+reload_during_4() {
 	local d=$BATS_TEST_TMPDIR rb sa=() i
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 20000 -s 0:3000 -t 40 --senders 4 --ready "$d/ready.b" >"$d/rb" &
 	rb=$!
@@ -347,7 +350,7 @@ restart_during() {
 	done
 	# the senders go on while the reload runs
 	(sleep 0.05; rm -f "$d"/paused.*) &
-	engine_reload B --paths 2
+	engine_reload B "$@"
 	wait $!
 	for i in 0 1 2 3; do
 		wait "${sa[$i]}" || { cat "$d"/sa.* "$d/rb"; return 1; }
@@ -358,10 +361,25 @@ restart_during() {
 	for i in 0 1 2 3; do
 		[ "$(sent_hash "$d/sa.$i")" = "$(recv_hash "$d/rb" $ADDR_A:500$i)" ]
 	done
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+}
+
+@test "rds-bpf reload of the receiver's engine with --paths 2 during a transfer over 8 paths from 4 ports: the live connection keeps its 8, none lost, duplicated or misordered" {
+	reload_during_4 --paths 2
 	# the peer is never told a smaller count on a live connection
 	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8'
 	in_host B "$RDSB_BIN" status -j | jq -e '.max_paths == 2 and .connections[0].npaths == 8'
-	[ "$(counter B drop_no_socket)" -eq 0 ]
+}
+
+@test "rds-bpf reload of the receiver's engine with --paths 2 and the BPF receive path during a transfer over 8 paths from 4 ports: it probes, both ends take 2 paths, what waited above them drains on its own path, none lost, duplicated or misordered" {
+	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		skip "the reload changes the receive path from the userspace one to BPF's"
+	reload_during_4 --paths 2 --bpf
+	# its delivery acknowledgements changed: it probed, with its count
+	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 2'
+	in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 2'
+	[ "$(counter A drop_stranded)" -eq 0 ]
+	[ "$(counter B drop_stranded)" -eq 0 ]
 }
 
 @test "rds-bpf reload: a bad option leaves the running engine as it was; without an engine, exit 3" {

@@ -607,54 +607,245 @@ static void test_late_path_count_waits_for_transport_sends(void **state)
 	assert_int_equal(tp.moving, moving + 1);
 }
 
-/* A count that shrinks (8 paths, then a peer's pong with 2): what a path
- * at or above the new count queued while down takes its new path, in
- * order, renumbered there; a retransmission stays on its path. */
-static void test_shrinking_path_count_moves_stranded(void **state)
+/* A count that shrinks (8 paths, then a peer's pong with 2, announcing
+ * deliv), with a retransmission (number 1) of a port on path 5, not up,
+ * and three new datagrams of that port queued there behind it. */
+static struct rdsb_path *shrink_with_stranded(struct rdsb_conn **cp, bool connecting, uint8_t deliv,
+					      struct rdsb_path **to, struct rdsb_msg **re)
 {
 	struct rdsb_conn *c;
-	struct rdsb_path *p = path0_up(&c), *from, *to;
+	struct rdsb_path *p = path0_up(&c), *from;
 	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
-	struct rdsb_msg *re, *m;
 	uint16_t sport = 1000;
-	uint32_t want = 10;
-	uint64_t seq = 0;
 
-	(void)state;
 	ack_all(p);
-	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9, 0);
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9, deliv);
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(c->npaths, RDS_MPATH_WORKERS);
 	assert_false(c->moving);
-	while (rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS) < 2)
+	while (rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS) != 5)
 		sport++;
-	from = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS)];
-	to = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, 2)];
-	assert_int_not_equal(from->state, RDSB_PATH_UP);
-	re = data_msg(sport, 5);
-	re->flags |= RDS_FLAG_RETRANSMITTED;
-	list_add_tail(&re->item, &from->send_q);
+	from = &c->paths[5];
+	*to = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, 2)];
+	/* the smaller address opens the other paths: path 5's connect is
+	 * under way, or waits for its next attempt */
+	if (connecting)
+		rdsb_path_connecting(&eng, from, FAKE_FD + 5, EPOLLOUT);
+	*re = data_msg(sport, 5);
+	(*re)->flags |= RDS_FLAG_RETRANSMITTED;
+	(*re)->seq = from->next_tx_seq++;
+	list_add_tail(&(*re)->item, &from->send_q);
 	rdsb_conn_queue(&eng, c, data_msg(sport, 10));
 	rdsb_conn_queue(&eng, c, data_msg(sport, 20));
 	rdsb_conn_queue(&eng, c, data_msg(sport, 30));
 	assert_int_equal(list_len(&from->send_q), 4);
 
-	rdsb_hs_encode(pong.exthdr, 2, 9, 0);
+	rdsb_hs_encode(pong.exthdr, 2, 9, deliv);
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(c->npaths, 2);
+	*cp = c;
+	return from;
+}
+
+/* The new datagrams went to their new path, in order, renumbered there
+ * (path 0 is up and writes them, path 1 waits). */
+static void assert_moved_in_order(struct rdsb_path *to)
+{
+	struct rdsb_conn *c = to->conn;
+	struct rdsb_msg *m;
+	uint32_t want = 10;
+	uint64_t seq = 0;
+	uint64_t next = UINT64_MAX;
+
+	rdsb_conns_timer(&eng, &next);
+	assert_false(c->moving);
 	assert_true(list_empty(&c->pending));
-	assert_int_equal(list_len(&from->send_q), 1);
-	assert_ptr_equal(list_first_entry(&from->send_q, struct rdsb_msg, item), re);
-	/* path 0 is up and writes them (unacked), the other waits (send_q) */
-	list_for_each_entry(m, to == p ? &to->unacked : &to->send_q, item) {
+	list_for_each_entry(m, to->index == 0 ? &to->unacked : &to->send_q, item) {
 		if (m->cong_map || !m->len)
 			continue;
 		assert_int_equal(m->len, want);
 		assert_true(m->seq > seq);
+		assert_false(m->flags & RDS_FLAG_RETRANSMITTED);
 		seq = m->seq;
 		want += 10;
 	}
 	assert_int_equal(want, 40);
+}
+
+/* p connects again (at its next attempt, if it is down) and sends re
+ * first, with its number, marked retransmitted */
+static void resends_on_its_path(struct rdsb_path *p, struct rdsb_msg *re)
+{
+	uint64_t next = UINT64_MAX;
+
+	assert_ptr_equal(list_first_entry(&p->send_q, struct rdsb_msg, item), re);
+	if (p->state == RDSB_PATH_DOWN) {
+		assert_true(p->reconnect_at);
+		eng.now = p->reconnect_at;
+		rdsb_conns_timer(&eng, &next);
+	}
+	assert_int_equal(p->state, RDSB_PATH_CONNECTING);
+	rdsb_path_up(&eng, p);
+	assert_ptr_equal(list_entry(p->unacked.prev, struct rdsb_msg, item), re);
+	assert_true(re->wire.h_flags & RDS_FLAG_RETRANSMITTED);
+}
+
+/* The retransmission stays on path 5, which connects again to drain it
+ * (the peer pairs the lane by its name): it goes with its number, marked,
+ * so that the peer's duplicate rule on path 5 decides; the port's new
+ * datagrams wait until it is acked, then go in order on their new path. */
+static void drains_on_its_path(bool connecting)
+{
+	struct rdsb_conn *c, *peer;
+	struct rdsb_path *to, *from;
+	struct rdsb_msg *re;
+	uint64_t next = UINT64_MAX;
+
+	from = shrink_with_stranded(&c, connecting, RDSB_DELIV_LANES_NAMED, &to, &re);
+
+	assert_true(c->moving);
+	assert_int_equal(list_len(&c->pending), 3);
+	assert_int_equal(list_len(&from->send_q), 1);
+	resends_on_its_path(from, re);
+	assert_int_equal(re->seq, 1);
+	rdsb_conns_timer(&eng, &next);
+	assert_true(c->moving);
+	assert_int_equal(sent_calls, 0);
+
+	/* the peer's path 5 has number 1: dropped; had it not: delivered once */
+	peer = rdsb_conn_get(&eng, B, A, 0, true);
+	peer->paths[5].next_rx_seq = 2;
+	assert_true(recv_one(&peer->paths[5], re->seq, RDS_FLAG_RETRANSMITTED, re->sport, re->dport));
+	assert_int_equal(ndelivered, 0);
+	assert_int_equal(eng.counters[RDSB_C_DROP_DUP_SEQ], 1);
+	peer->paths[5].next_rx_seq = 1;
+	assert_true(recv_one(&peer->paths[5], re->seq, RDS_FLAG_RETRANSMITTED, re->sport, re->dport));
+	assert_int_equal(ndelivered, 1);
+
+	tp.acked = re->end_off;
+	rdsb_path_check_acked(&eng, from);
+	assert_int_equal(sent_calls, 1);
+	assert_int_equal(sent_bytes, 5);
+	assert_moved_in_order(to);
+	assert_int_equal(sent_calls, 1);
+	assert_int_equal(eng.counters[RDSB_C_DROP_STRANDED], 0);
+}
+
+static void test_shrinking_path_count_drains_down_path(void **state)
+{
+	(void)state;
+	drains_on_its_path(false);
+}
+
+static void test_shrinking_path_count_drains_connecting_path(void **state)
+{
+	(void)state;
+	drains_on_its_path(true);
+}
+
+/* A path above the count that was up when the count shrank sends what it
+ * has; gone down with it unacknowledged, it connects again to drain it
+ * (its port's new datagram waits for it), and not once that is acked. */
+static void test_path_above_count_goes_down_and_drains(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c), *from, *to;
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	struct rdsb_msg *re = NULL, *m;
+	uint16_t sport = 1000;
+	uint64_t next = UINT64_MAX;
+
+	(void)state;
+	ack_all(p);
+	rdsb_hs_encode(pong.exthdr, RDS_MPATH_WORKERS, 9, RDSB_DELIV_LANES_NAMED);
+	rdsb_conn_handshake(&eng, p, &pong);
+	while (rdsb_mpath_hash(sport, eng.hash_initval, RDS_MPATH_WORKERS) != 5)
+		sport++;
+	from = &c->paths[5];
+	to = &c->paths[rdsb_mpath_hash(sport, eng.hash_initval, 2)];
+	from->reconnect_at = 0;
+	rdsb_path_connecting(&eng, from, FAKE_FD + 5, EPOLLOUT);
+	rdsb_path_up(&eng, from);
+	rdsb_conn_queue(&eng, c, data_msg(sport, 5));
+	list_for_each_entry(m, &from->unacked, item)
+		if (m->len == 5)
+			re = m;
+	assert_non_null(re);
+
+	rdsb_hs_encode(pong.exthdr, 2, 9, RDSB_DELIV_LANES_NAMED);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_int_equal(from->state, RDSB_PATH_UP);
+	assert_true(c->moving);
+	rdsb_conn_queue(&eng, c, data_msg(sport, 10));
+	assert_int_equal(list_len(&c->pending), 1);
+
+	rdsb_path_drop(&eng, from, "test");
+	rdsb_paths_shutdown(&eng);
+	resends_on_its_path(from, re);
+	assert_int_equal(list_len(&c->pending), 1);
+	tp.acked = re->end_off;
+	rdsb_path_check_acked(&eng, from);
+	assert_int_equal(sent_calls, 1);
+	assert_int_equal(sent_bytes, 5);
+	rdsb_conns_timer(&eng, &next);
+	assert_false(c->moving);
+	assert_true(list_empty(&c->pending));
+	m = list_entry((to->index == 0 ? &to->unacked : &to->send_q)->prev, struct rdsb_msg, item);
+	assert_int_equal(m->len, 10);
+	/* drained: down again, it stays down */
+	rdsb_path_drop(&eng, from, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(from->reconnect_at, 0);
+	assert_int_equal(eng.counters[RDSB_C_DROP_STRANDED], 0);
+}
+
+/* A peer that pairs no lane above its count by name (a kernel, an older
+ * rds-bpf) cannot be asked whether it has the retransmission: it is
+ * dropped and counted, its sender's space released, and path 5 is not
+ * connected again; a connect under way is dropped before it comes up. */
+static void dropped_for_want_of_its_path(struct rdsb_conn *c, struct rdsb_path *from, struct rdsb_path *to)
+{
+	uint64_t next = UINT64_MAX;
+
+	assert_true(list_empty(&from->send_q));
+	assert_int_equal(eng.counters[RDSB_C_DROP_STRANDED], 1);
+	assert_int_equal(sent_calls, 1);
+	assert_int_equal(sent_bytes, 5);
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(from->state, RDSB_PATH_DOWN);
+	assert_int_equal(from->ev.fd, -1);
+	assert_int_equal(from->reconnect_at, 0);
+	rdsb_conns_timer(&eng, &next);
+	assert_false(c->moving);
+	assert_moved_in_order(to);
+	assert_int_equal(sent_calls, 1);
+	assert_int_equal(ndelivered, 0);
+}
+
+static void test_shrinking_path_count_drops_down_path(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *to, *from;
+	struct rdsb_msg *re;
+
+	(void)state;
+	from = shrink_with_stranded(&c, false, 0, &to, &re);
+	assert_int_equal(from->state, RDSB_PATH_DOWN);
+	dropped_for_want_of_its_path(c, from, to);
+}
+
+static void test_shrinking_path_count_drops_connecting_path(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *to, *from;
+	struct rdsb_msg *re;
+	unsigned int shutdowns = tp.shutdowns;
+
+	(void)state;
+	from = shrink_with_stranded(&c, true, 0, &to, &re);
+	assert_int_equal(from->state, RDSB_PATH_ERROR);
+	dropped_for_want_of_its_path(c, from, to);
+	assert_int_equal(tp.shutdowns, shutdowns + 1);
 }
 
 /* Records on the wire: header and payload. */
@@ -1023,7 +1214,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cong_map_and_pings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_path_count_keeps_port_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_path_count_waits_for_transport_sends, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shrinking_path_count_moves_stranded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrinking_path_count_drains_down_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrinking_path_count_drains_connecting_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_above_count_goes_down_and_drains, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrinking_path_count_drops_down_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrinking_path_count_drops_connecting_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_stops_at_the_mark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_malformed_is_reset_unread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_large_records_whole, setup, teardown),

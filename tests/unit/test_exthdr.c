@@ -641,7 +641,10 @@ static void test_hs_deliv(void)
 	/* unknown bits are not ours to read */
 	static const uint8_t extra[ES] = { 0x05, 0x00, 0x08, 0xd0, 0xfd };
 	hs_of(extra, &hs);
-	CHECK_EQ(hs.deliv, RDSB_DELIV_SENDS_ACKS);
+	CHECK_EQ(hs.deliv, RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_LANES_NAMED);
+	static const uint8_t lanes[ES] = { 0xd0, 0xfc };
+	hs_of(lanes, &hs);
+	CHECK_EQ(hs.deliv, RDSB_DELIV_LANES_NAMED);
 	static const uint8_t reads[ES] = { 0xd0, 0x02 };
 	hs_of(reads, &hs);
 	CHECK(!hs.has_npaths && hs.deliv == RDSB_DELIV_READS_ACKS);

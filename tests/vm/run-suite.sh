@@ -203,7 +203,11 @@ host_down() {
 # Shell functions for the peer's script (busybox sh in the guest):
 # mark NAME tells the host (which polls the console) that NAME happened;
 # ready FILE... waits for rds-xfer --ready files; show TAG FILE prints FILE
-# with each line tagged, for the host to find.
+# with each line tagged, for the host to find. settle N waits until N
+# RDS/TCP lanes (port 16385) are established with nothing unacknowledged on
+# any, on two looks in a row (a lane hands the congestion map it queued as
+# it came up to TCP from a worker, a moment later): the maps of the
+# path-ups are through, and a later one is not overtaken by one of them.
 PRELUDE='
 mark() { echo; echo "RDSB-SYNC $1"; }
 ready() {
@@ -216,6 +220,19 @@ ready() {
 	done
 }
 show() { sed "s/^/$1: /" "$2"; }
+lanes_idle() {
+	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v n="$1" '"'"'
+		$4 == "01" && ($2 ~ /:4001$/ || $3 ~ /:4001$/) { up++; if ($5 !~ /^0+:/) busy++ }
+		END { exit !(up == n && !busy) }'"'"'
+}
+settle() {
+	i=0 seen=0
+	while [ $seen -lt 2 ]; do
+		if lanes_idle "$1"; then seen=$((seen + 1)); else seen=0; fi
+		i=$((i + 1)); [ $i -le 200 ] || { echo "not settled: $1 lanes"; return 1; }
+		sleep 0.1
+	done
+}
 '
 
 # peer_start PEER SCRIPT: boots the guest (or starts the namespace peer) that
@@ -698,6 +715,8 @@ congestion() {
 		sync=\$!
 		ready rdy.r rdy.sync || exit 1
 		mark ready
+		settle 8 || exit 1
+		mark settled
 		wait \$sync
 		rds-xfer send -b $g4:5002 -d $h4:4002 -n 300 -s 1000:4000 -S 5 --nonblock -t 60 >v4.s 2>&1
 		wait
@@ -705,13 +724,13 @@ congestion() {
 	host_up "$peer" || return 1
 	peer_start "$peer" "$script"
 	if wait_mark ready; then
-		# the IPv6 connection's paths up first: the first congestion map of
-		# a path, queued as it came up, can reach us after a later one from
-		# another path and clear the port again (docs/protocol.md 1.3,
-		# "Several paths, no order between maps")
+		# the IPv6 connection's paths up first, and settled on the peer
+		# (settle): the first congestion map of a path, queued as it came
+		# up, can reach us after a later one from another path and clear
+		# the port again (docs/protocol.md 1.3, "Several paths, no order
+		# between maps")
 		in_host $ns "$RDSB_BIN" ping -c 1 -I "$H6" "$G6" >/dev/null 2>&1
-		for _ in $(seq 50); do [ "$(established "$G6")" -eq 8 ] && break; sleep 0.1; done
-		sleep 0.5
+		wait_mark settled
 		hx send -b "$h6":5003 -d "$g6":4003 -n $CONG_V6_N -s 1000:4000 -S 9 --nonblock -t 60 \
 			--pause-at "$CONG_V6_PAUSE:$d/pause.v6" >"$d/v6.hs" 2>&1 &
 		sync=$!
@@ -758,7 +777,12 @@ congestion() {
 # EAGAIN the datagram to the other port may meet too, until the peer has
 # acknowledged what it holds for the congested reader. Both ways at once on
 # IPv4: the peer to our 4002 (burst: 4006) and 4004, we to the peer's 4012
-# (4016) and 4014.
+# (4016) and 4014. The peer brings the connection up first (a round trip
+# to our 4004) and lets its 8 paths settle: a map the peer queued at a
+# path-up, read from its bitmap before the port congested, could complete
+# after the one that marks it and clear it for good (docs/protocol.md 1.3,
+# "Several paths, no order between maps"; our sender then never got
+# ENOBUFS from a 7.2 peer).
 cong_monitor() {
 	local peer=$1 label=$2 who how tag script
 	script="rds-congprobe hold $G4:4012 5 >hold.out 2>&1 &
@@ -767,6 +791,8 @@ cong_monitor() {
 		held2=\$!
 		rds-xfer echo -b $G4:4014 -t 90 >/dev/null 2>&1 &
 		echo=\$!
+		rds-xfer pingpong -b $G4:5020 -d $H4:4004 -n 1 -s 1 -t 60 >/dev/null 2>&1 || { echo 'settle: no echo'; exit 1; }
+		settle 8 || exit 1
 		mark ready
 		rds-congprobe send $G4:5002 $H4 4002 4004 20 | sed 's/^/probe: /'
 		rds-congprobe send $G4:5006 $H4 4006 4004 20 burst | sed 's/^/burst: /'
@@ -777,7 +803,8 @@ cong_monitor() {
 	host_up "$peer" || return 1
 	hprobe hold "$H4":4002 5 >"$d/hold.out" 2>&1 &
 	hprobe hold "$H4":4006 5 >"$d/hold-burst.out" 2>&1 &
-	hx echo -b "$H4":4004 -t "$BOOT" >"$d/echo.out" 2>&1 &
+	hx echo -b "$H4":4004 -t "$BOOT" --ready "$d/rdy.echo" >"$d/echo.out" 2>&1 &
+	for _ in $(seq 200); do [ -e "$d/rdy.echo" ] && break; sleep 0.05; done
 	peer_start "$peer" "$script"
 	if wait_mark ready; then
 		hprobe send "$H4":5012 "$G4" 4012 4014 20 >"$d/probe.out" 2>&1

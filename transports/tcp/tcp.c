@@ -130,11 +130,15 @@ static void reject(int fd)
 static struct rdsb_path *accept_slot(struct rdsb_conn *c, uint16_t fport)
 {
 	unsigned int n = c->npaths ? c->npaths : 1;
+	unsigned int named = fport % RDS_MPATH_WORKERS;
 
 	/* busy, it is replaced: the peer reconnected that lane before we
-	 * saw the old socket die */
+	 * saw the old socket die. One that names a path above the count is
+	 * that path: the peer drains there what it must send again with
+	 * that path's numbers (conn.c, strand); taken as fport % n, it
+	 * would be checked against another path's next_rx_seq */
 	if (c->peer_sport_idx)
-		return &c->paths[fport % n];
+		return &c->paths[c->npaths && named >= n ? named : fport % n];
 	for (unsigned int i = 0; i < n; i++)
 		if (c->paths[i].ev.fd < 0)
 			return &c->paths[i];
@@ -146,6 +150,18 @@ static struct rdsb_path *accept_slot(struct rdsb_conn *c, uint16_t fport)
 	 * it to replace path 0, the peer would reconnect its lane, and path 0
 	 * went down for each of them (160 times in one run against 6.1). */
 	return c->npaths == 1 && !c->npaths_guessed ? &c->paths[0] : NULL;
+}
+
+/* What a larger address's connect asks for: path 0, or a path above the
+ * count that it named, where it holds retransmissions (conn.c, strand),
+ * when it pairs our lane by that name too. */
+static struct rdsb_path *poked_path(struct rdsb_conn *c, uint16_t fport)
+{
+	unsigned int named = fport % RDS_MPATH_WORKERS;
+
+	if (c->peer_lanes_named && c->npaths && named >= c->npaths)
+		return &c->paths[named];
+	return &c->paths[0];
 }
 
 /* An accepted socket becomes p, which has no socket. */
@@ -275,13 +291,15 @@ static void tcp_accept(struct rdsb_engine *e, struct rdsb_ev *lev)
 		}
 		if (rdsb_addr_cmp(faddr, laddr) > 0) {
 			/* The larger address does not connect: reset it and
-			 * connect path 0 ourselves; that was its purpose. */
+			 * connect the path it poked ourselves; that was its
+			 * purpose. */
 			rdsb_count(e, RDSB_C_ACCEPT_RESET_LARGER);
 			reject(fd);
-			if (c->paths[0].ev.fd < 0) {
-				c->paths[0].reconnect_delay = 0;
-				c->paths[0].reconnect_at = 0;
-				rdsb_path_connect(e, &c->paths[0]);
+			p = poked_path(c, fport);
+			if (p->ev.fd < 0) {
+				p->reconnect_delay = 0;
+				p->reconnect_at = 0;
+				rdsb_path_connect(e, p);
 			}
 			continue;
 		}
@@ -495,6 +513,8 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	 * into the streams itself (not on the sockmap receive path, where
 	 * what the verdict delivered dies with the engine's maps anyway) */
 	e->deliv = RDSB_DELIV_READS_ACKS | RDSB_DELIV_SENDS_ACKS;
+	/* and a lane above our path count takes the path it names (accept_slot) */
+	e->deliv |= RDSB_DELIV_LANES_NAMED;
 	/* --bpf and --sk-msg ask for a data path: without it load stops, after
 	 * one line that says why, rather than run the other one unasked */
 	if (!e->use_bpf) {

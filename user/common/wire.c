@@ -101,7 +101,8 @@ void rdsb_hs_decode(const uint8_t ext[RDS_HEADER_EXT_SPACE], struct rdsb_hs *hs)
 	}
 	/* where the kernel's walk ended: ours, if there is room for its byte */
 	if (pos + 1 < RDS_HEADER_EXT_SPACE && ext[pos] == RDSB_EXTHDR_DELIV)
-		hs->deliv = ext[pos + 1] & (RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
+		hs->deliv = ext[pos + 1] & (RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS |
+					     RDSB_DELIV_LANES_NAMED);
 }
 
 unsigned int rdsb_hs_npaths(const struct rdsb_hs *hs)

@@ -136,6 +136,16 @@ static bool path_has_data(const struct rdsb_path *p)
 	       (p->index == 0 && !list_empty(&p->conn->pending));
 }
 
+/* A path at or above the count that holds retransmissions connects again
+ * to drain them, poking from the larger address, when the peer pairs our
+ * lane with the path it names (strand). */
+static bool path_drains(const struct rdsb_path *p)
+{
+	const struct rdsb_conn *c = p->conn;
+
+	return c->npaths && p->index >= c->npaths && c->peer_lanes_named && !list_empty(&p->send_q);
+}
+
 /* rds_queue_reconnect: the first attempt at once, then a random delay below
  * a bound that doubles up to one second. Only the smaller address reconnects
  * (paths > 0 only after the handshake); the larger one pokes path 0 when it
@@ -147,7 +157,7 @@ void rdsb_path_schedule_reconnect(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (e->stopping || c->loopback)
 		return;
-	if (p->index > 0 && (!we_are_smaller(c) || p->index >= c->npaths))
+	if (p->index > 0 && !path_drains(p) && (!we_are_smaller(c) || p->index >= c->npaths))
 		return;
 	if (p->index == 0 && !we_are_smaller(c) && !path_has_data(p))
 		return;
@@ -200,15 +210,13 @@ static void send_probe(struct rdsb_engine *e, struct rdsb_conn *c)
 	rdsb_path_send_ping(e, &c->paths[0], RDS_FLAG_PROBE_PORT, 0, true);
 }
 
-/* Messages queued or unacked on a path that may still send them: one above
- * the path count that is down does not come back for them. */
+/* Messages queued or unacked on a path: each of them still goes out, a
+ * path above the count holding only what it drains (strand). */
 static bool conn_sending(const struct rdsb_conn *c)
 {
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 		const struct rdsb_path *p = &c->paths[i];
 
-		if (i >= c->npaths && p->state == RDSB_PATH_DOWN)
-			continue;
 		if (!list_empty(&p->send_q) || !list_empty(&p->unacked))
 			return true;
 	}
@@ -232,29 +240,49 @@ static void release_pending(struct rdsb_engine *e, struct rdsb_conn *c)
 		rdsb_path_xmit(e, &c->paths[i]);
 }
 
-/* A path count that shrinks strands what paths at or above it queued while
- * not up: we open only the paths below it, and the peer takes no others.
- * What never went out takes its new path, ahead of what was held for the
- * count; a retransmission stays, numbered in its path's sequence, where the
- * peer may have it already (on another path it would be a duplicate). */
-static void take_stranded(struct rdsb_conn *c, unsigned int n)
+static void drop_msg_list(struct rdsb_engine *e, struct list_head *l, bool only_retrans,
+			  enum rdsb_counter why)
 {
-	struct list_head stranded = LIST_HEAD_INIT(stranded);
 	struct rdsb_msg *m, *t;
 
-	for (unsigned int i = n; i < RDS_MPATH_WORKERS; i++) {
-		struct rdsb_path *p = &c->paths[i];
-
-		if (p->state == RDSB_PATH_UP)
+	list_for_each_entry_safe(m, t, l, item) {
+		if (only_retrans && !(m->flags & RDS_FLAG_RETRANSMITTED))
 			continue;
-		list_for_each_entry_safe(m, t, &p->send_q, item) {
-			if (rdsb_msg_control(m) || (m->flags & RDS_FLAG_RETRANSMITTED))
-				continue;
-			list_del_init(&m->item);
-			list_add_tail(&m->item, &stranded);
-		}
+		list_del_init(&m->item);
+		rdsb_count(e, why);
+		rdsb_sock_req_done(e, m);
+		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_free(m);
 	}
-	list_splice_init(&stranded, &c->pending);
+}
+
+/* A path at or above the count that is not up (the count shrank, or such
+ * a path went down since) is not opened for new messages: we open only the
+ * paths below the count, and a peer pairs a lane above it with a path below
+ * (tcp.c accept_slot, the kernel's rds_tcp_accept_one_path) unless it says
+ * it pairs it by the path its port names (RDSB_DELIV_LANES_NAMED). What
+ * never went out takes its new path, onto *to, renumbered there. A
+ * retransmission keeps its number in its path's sequence: only that path's
+ * next_rx_seq at the peer tells whether the peer has it (a peer of the same
+ * generation keeps it, an rds-bpf engine reloaded with another --paths
+ * too; a new generation flushed it, peer_gen_changed). With a new number on
+ * another path it would be delivered twice if the peer has it, so it stays
+ * and its path connects to drain it, the peer's duplicate rule deciding
+ * (path_drains). A peer that pairs no such lane cannot be asked: it is
+ * dropped, counted, as the kernel drops what a destroyed path held, and
+ * its sender's space is released. */
+static void strand(struct rdsb_engine *e, struct rdsb_path *p, struct list_head *to)
+{
+	struct rdsb_msg *m, *t;
+
+	list_for_each_entry_safe(m, t, &p->send_q, item) {
+		if (rdsb_msg_control(m) || (m->flags & RDS_FLAG_RETRANSMITTED))
+			continue;
+		list_del_init(&m->item);
+		list_add_tail(&m->item, to);
+	}
+	if (!p->conn->peer_lanes_named)
+		drop_msg_list(e, &p->send_q, true, RDSB_C_DROP_STRANDED);
 }
 
 /* A moving connection whose messages from before the change are all acked
@@ -281,12 +309,25 @@ static void check_moved(struct rdsb_engine *e, struct rdsb_conn *c)
 static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int n)
 {
 	bool moved = c->npaths && c->npaths != n;
+	struct list_head stranded = LIST_HEAD_INIT(stranded);
 
 	if (moved)
 		e->tp->conn_paths_moving(e, c);
-	if (moved && n < c->npaths)
-		take_stranded(c, n);
 	c->npaths = n;
+	for (unsigned int i = n; moved && i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *p = &c->paths[i];
+
+		if (p->state == RDSB_PATH_UP)
+			continue;	/* it sends what it has; if it goes down, path_shutdown */
+		p->reconnect_at = 0;	/* scheduled for the count before: asked again below */
+		/* a lane still connecting would reach a peer that pairs it
+		 * with a path below the count */
+		if (p->state == RDSB_PATH_CONNECTING && !c->peer_lanes_named)
+			rdsb_path_drop(e, p, "above the path count");
+		strand(e, p, &stranded);
+	}
+	/* ahead of what was held for the count */
+	list_splice_init(&stranded, &c->pending);
 	if (c->ss)
 		c->ss->npaths = n;
 	c->ping_at = 0;
@@ -294,28 +335,12 @@ static void set_npaths(struct rdsb_engine *e, struct rdsb_conn *c, unsigned int 
 	c->moving = moved && conn_sending(c);
 	if (!c->moving)
 		release_pending(e, c);
-	/* rds_start_mprds: the smaller address opens the other paths. */
-	if (we_are_smaller(c))
-		for (unsigned int i = 1; i < n; i++)
-			if (c->paths[i].ev.fd < 0 && !c->paths[i].reconnect_at)
-				rdsb_path_schedule_reconnect(e, &c->paths[i]);
+	/* rds_start_mprds: the smaller address opens the other paths; and
+	 * those above the count that drain, either address */
+	for (unsigned int i = 1; i < RDS_MPATH_WORKERS; i++)
+		if (c->paths[i].ev.fd < 0 && !c->paths[i].reconnect_at)
+			rdsb_path_schedule_reconnect(e, &c->paths[i]);
 	e->tp->conn_paths_changed(e, c);
-}
-
-static void drop_msg_list(struct rdsb_engine *e, struct list_head *l, bool only_retrans,
-			  enum rdsb_counter why)
-{
-	struct rdsb_msg *m, *t;
-
-	list_for_each_entry_safe(m, t, l, item) {
-		if (only_retrans && !(m->flags & RDS_FLAG_RETRANSMITTED))
-			continue;
-		list_del_init(&m->item);
-		rdsb_count(e, why);
-		rdsb_sock_req_done(e, m);
-		rdsb_sock_sent(e, m->sock_id, m->len);
-		rdsb_msg_free(m);
-	}
 }
 
 /* rds_conn_peer_gen_update: the peer restarted, so sequence spaces restart
@@ -394,6 +419,7 @@ void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t pee
 		c->ss->peer_deliv = peer;
 		c->ss->own_deliv = e->deliv;
 	}
+	c->peer_lanes_named = peer & RDSB_DELIV_LANES_NAMED;
 	if (c->deliv_hold == hold)
 		return;
 	c->deliv_hold = hold;
@@ -489,6 +515,19 @@ void rdsb_path_reset(struct rdsb_engine *e, struct rdsb_path *p, const char *why
 	path_mark(e, p, why, true);
 }
 
+/* A path above the count went down: what never went out takes its new
+ * path, in order (while the count's move waits, after what it holds). */
+static void strand_down(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_conn *c = p->conn;
+	struct list_head stranded = LIST_HEAD_INIT(stranded);
+
+	strand(e, p, &stranded);
+	list_splice_init(&stranded, &c->pending);
+	if (!c->moving)
+		release_pending(e, c);
+}
+
 /* rds_conn_shutdown: a path lost its socket. Keep every message not known
  * to be acknowledged, in order, and mark those that may have reached the
  * wire RETRANSMITTED (rds_send_path_reset). next_rx_seq survives. */
@@ -546,6 +585,8 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 	p->ack_wake = false;
 	if (p->index == 0)
 		p->conn->ping_tries = 0;
+	if (p->conn->npaths && p->index >= p->conn->npaths)
+		strand_down(e, p);
 	rdsb_path_schedule_reconnect(e, p);
 	e->tp->conn_paths_changed(e, p->conn);
 }

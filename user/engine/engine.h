@@ -159,6 +159,8 @@ struct rdsb_conn {
 					 * peer's lanes wait for its count, they do not
 					 * replace path 0 (tcp.c accept_slot) */
 	bool peer_sport_idx;		/* peer sent SPORT_IDX (2026 kernels) */
+	bool peer_lanes_named;		/* it pairs our lane above its path count with
+					 * the path our port names (RDSB_DELIV_LANES_NAMED) */
 	/* Delivery acknowledgements (RDSB_EXTHDR_DELIV of both ends): the
 	 * peer sends them and we read them (unacked keeps what TCP
 	 * acknowledged until they come), we send them and the peer reads them */
