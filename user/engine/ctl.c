@@ -255,7 +255,7 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	case RDSB_CTL_BIND:
 		rep.port = req->port;
 		rep.err = s ? rdsb_sock_bind(e, s, req->addr, req->scope_id, &rep.port,
-							  req->val & RDSB_BIND_CHOSEN) : EINVAL;
+					     (unsigned int)(req->val & (RDSB_BIND_CHOSEN | RDSB_BIND_AGAIN))) : EINVAL;
 		rep.arg = (uint32_t)e->tp->trans_id;	/* getsockopt(SO_RDS_TRANSPORT) */
 		break;
 	case RDSB_CTL_SET_BUF:
