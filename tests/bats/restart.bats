@@ -479,6 +479,10 @@ past_rebind() {
 	return 1
 }
 
+held() {	# held HOST PORT: the bytes HOST's engine holds for that port of a socket not back yet
+	in_host "$1" "$RDSB_BIN" status -j | jq ".held_ports[] | select(.port == $2) | .held_bytes"
+}
+
 # stopped_receiver N: B's receiver of N datagrams (sizes 0:3000) is bound,
 # then stopped (SIGSTOP: it calls on its socket no more), and B's engine is
 # killed -9 and loaded again; $rb is the receiver's job, $rpid its process
@@ -500,13 +504,16 @@ stopped_receiver() {
 	stopped_receiver 3000
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 3000 -s 0:3000 -t 30 >"$d/sa" 2>&1 &
 	sa=$!
-	# B's engine takes datagrams for the port while its socket is away
-	# (held up to the socket's receive buffer, then the port is congested)
+	# B's engine holds datagrams for the port while its socket is away,
+	# up to the socket's receive buffer: then the port is congested and
+	# A's sender waits (without the hold, B drops them)
 	for _ in $(seq 200); do
-		[ "$(counter B rx_msgs)" -ge 40 ] && break
+		[ "$(in_host B "$RDSB_BIN" status -j | jq '.held_ports[0].congested')" = true ] && break
+		[ "$(counter B drop_no_socket)" -gt 0 ] && break
 		sleep 0.05
 	done
-	[ "$(counter B rx_msgs)" -ge 40 ]
+	[ "$(in_host B "$RDSB_BIN" status -j | jq '.held_ports[0].congested')" = true ] ||
+		[ "$(counter B drop_no_socket)" -gt 0 ]
 	kill -CONT "$rpid"
 	wait $sa || { cat "$d/sa" "$d/rb"; return 1; }
 	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
@@ -519,15 +526,15 @@ stopped_receiver() {
 @test "engine of the receiver killed -9, then its stopped receiver killed: what the next engine held for its port is dropped, counted, and another process binds the port" {
 	local d=$BATS_TEST_TMPDIR sa
 	stopped_receiver 10
-	# it waits for B's acknowledgement of their delivery
+	# with delivery acknowledgements it waits for B's
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 10 -s 100:100 -S 1 -t 30 >"$d/s1" &
 	sa=$!
+	# held, not dropped: the receiver's process lives
 	for _ in $(seq 100); do
-		[ "$(unacked A)" -eq 10 ] && break
+		[ "$(held B 4000)" = 1000 ] && break
 		sleep 0.05
 	done
-	[ "$(unacked A)" -eq 10 ]
-	# held, not dropped: the receiver's process lives
+	[ "$(held B 4000)" = 1000 ]
 	# bound by the socket of the engine before, while its process lives
 	run rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -t 1
 	[ "$status" -ne 0 ]
@@ -535,6 +542,7 @@ stopped_receiver() {
 	kill -9 "$rpid"
 	wait $rb || true
 	wait_counter B drop_no_socket 10
+	[ -z "$(held B 4000)" ]
 	wait $sa
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -s 100:100 -S 2 -t 10 --ready "$d/ready.c" >"$d/rc" &
 	rb=$!

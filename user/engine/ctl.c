@@ -152,6 +152,27 @@ static void counter_out(void *arg, const char *name, uint64_t v)
 	tprintf(o->t, "  %-26s %llu\n", name, (unsigned long long)v);
 }
 
+/* Ports of sockets of the engine before, held until they come back
+ * (ports.c) */
+static void held_ports(struct rdsb_engine *e, struct text *t, bool json)
+{
+	struct rdsb_port_hold *h;
+	bool first = true;
+	char a[64];
+
+	list_for_each_entry(h, &e->port_holds, item) {
+		rdsb_addr_str(h->owner->addr, a, sizeof(a));
+		if (json)
+			tprintf(t, "%s{\"addr\":\"%s\",\"port\":%u,\"pid\":%u,\"held_bytes\":%llu,\"congested\":%s}",
+				first ? "" : ",", a, h->owner->port, h->owner->pid, (unsigned long long)h->bytes,
+				h->congested ? "true" : "false");
+		else
+			tprintf(t, "held port %s:%u (pid %u): %llu bytes%s\n", a, h->owner->port, h->owner->pid,
+				(unsigned long long)h->bytes, h->congested ? ", congested" : "");
+		first = false;
+	}
+}
+
 /* Text for humans, or JSON with stable keys. */
 static void status(struct rdsb_engine *e, struct text *t, bool json)
 {
@@ -221,6 +242,9 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 				(unsigned long long)s->rx_q_bytes, s->congested ? ", congested" : "");
 		first = false;
 	}
+	if (json)
+		tprintf(t, "],\"held_ports\":[");
+	held_ports(e, t, json);
 	if (json)
 		tprintf(t, "],\"counters\":{");
 	else
