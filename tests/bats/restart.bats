@@ -146,6 +146,18 @@ lanes() {
 	[ "$(counter B drop_no_socket)" -eq 1 ]
 }
 
+# xfer_done N PORT: A's sender (job $sa) and B's receiver (job $rb, which
+# compares each datagram with the one of its index) ended, and B received
+# all N from A's PORT, the same as sent
+xfer_done() {
+	local d=$BATS_TEST_TMPDIR
+	wait $sa || { cat "$d/sa"; return 1; }
+	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
+	cat "$d/sa" "$d/rb"
+	grep -q "^from $ADDR_A:$2 msgs $1 " "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:"$2")" ]
+}
+
 unacked() {	# unacked A|B: datagrams its engine sent that TCP has not acknowledged
 	in_host "$1" "$RDSB_BIN" status -j | jq '[.connections[].paths[].unacked] | add // 0'
 }
@@ -433,11 +445,7 @@ recvq() {
 	kill -9 "$(engine_pid B)"
 	for _ in $(seq 100); do [ -z "$(engine_pid B)" ] && break; sleep 0.05; done
 	engine_up B
-	wait $sa || { cat "$d/sa"; return 1; }
-	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
-	cat "$d/sa" "$d/rb"
-	grep -q "^from $ADDR_A:5001 msgs 1000 " "$d/rb"
-	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5001)" ]
+	xfer_done 1000 5001
 	[ "$(counter A drop_flushed_gen)" -eq 0 ]
 }
 
@@ -515,11 +523,7 @@ stopped_receiver() {
 	[ "$(in_host B "$RDSB_BIN" status -j | jq '.held_ports[0].congested')" = true ] ||
 		[ "$(counter B drop_no_socket)" -gt 0 ]
 	kill -CONT "$rpid"
-	wait $sa || { cat "$d/sa" "$d/rb"; return 1; }
-	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
-	cat "$d/sa" "$d/rb"
-	grep -q "^recv 3000 msgs" "$d/rb"
-	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+	xfer_done 3000 5000
 	[ "$(counter B drop_no_socket)" -eq 0 ]
 }
 
