@@ -901,8 +901,8 @@ static void test_ports_store(void **state)
 }
 
 /* The next engine holds the port of a socket of the engine before, whose
- * process lives, past the rebind time: what arrives for it waits (a port
- * nobody had bound is dropped), another process cannot bind it, and the
+ * process lives, past the rebind time: what arrives for it waits, as if in
+ * a stream (a port nobody had bound is dropped), another process cannot bind it, and the
  * socket that comes back (the library binds again) gets it, in order, and
  * takes the entry. */
 static void test_ports_reload(void **state)
@@ -924,7 +924,9 @@ static void test_ports_reload(void **state)
 	assert_true(recv_on(p, 2, 4000, 10));
 	assert_true(recv_on(p, 3, 4002, 10));
 	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 1);
-	assert_int_equal(ss_entry.path[0].next_rx_seq, 1);	/* none in a stream */
+	/* what is held for a port is in the engine's keeping as in a
+	 * stream: the path's number goes past it (and the peer forgets it) */
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 4);
 	s = open_sock();
 	s->pid = 1;	/* opened by another process */
 	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, 0), EADDRINUSE);
@@ -936,6 +938,33 @@ static void test_ports_reload(void **state)
 	assert_int_equal(app_next_seq(s), 2);
 	assert_int_equal(ss_entry.path[0].next_rx_seq, 4);
 	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 1);
+	p->ev.fd = -1;
+	close(fd);
+}
+
+/* A held port holds up nothing else: the path's next record, for a socket
+ * bound already, goes to its stream at once, and the path's number passes
+ * both (a process that stays stopped after a restart keeps no other
+ * socket, nor the peer's senders, waiting) */
+static void test_ports_hold_keeps_no_one_waiting(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s;
+	struct rdsb_path *p;
+
+	(void)state;
+	open_bound(4000);
+	restart(fd);
+	assert_int_equal(holds(), 1);
+	s = open_bound(4002);
+	p = path_up();
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4002, 10));
+	rdsb_sock_flush(&eng, s);
+	assert_int_equal(app_next_seq(s), 2);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 3);
+	assert_int_equal(holds(), 1);
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 0);
 	p->ev.fd = -1;
 	close(fd);
 }
@@ -1131,6 +1160,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_safe_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_hold_keeps_no_one_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_stale_and_reused_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_owner_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_hold_limit, setup, teardown),

@@ -25,7 +25,7 @@ static void deliver_now(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_
 {
 	struct rdsb_msg *prev = rdsb_rx_before(e, m, s);
 
-	if (prev && !prev->rx_sock && rdsb_holding(e) && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
 		return;
 	rdsb_sock_deliver(e, s, m, true);
 }
@@ -70,7 +70,7 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	}
 	prev = rdsb_rx_before(e, m, s);
 	/* behind a record held for a port nobody bound: held too */
-	if (prev && !prev->rx_sock && rdsb_holding(e) && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
 		return true;
 	wait = prev && prev->rx_sock ? prev->rx_sock : s;
 	if (wait == s && rdsb_sock_deliver(e, s, m, false))

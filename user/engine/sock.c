@@ -271,10 +271,18 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rd
 	h->m = m;
 	h->port_held = hold;
 	list_add_tail(&h->item, &e->held);
-	if (hold)
+	if (hold) {
 		rdsb_port_hold_charge(e, hold, m->len);
-	else
+		/* in the engine's keeping as in a stream: the path's records
+		 * after it go on to their sockets and the peer forgets it (else
+		 * a stopped process would hold up its path, and the peer's
+		 * senders, for as long as it stays stopped); a second engine
+		 * death before its socket is back loses it */
+		if (m->rx_path)
+			rdsb_msg_rx_done(m, true);
+	} else {
 		e->held_bytes += m->len;
+	}
 	return true;
 }
 
