@@ -34,6 +34,15 @@ struct {
 	__type(value, struct rdsb_seqstate);
 } rdsb_seqstate SEC(".maps");
 
+/* The bound ports that outlive the engine (struct rdsb_port_owner) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_PORTS_N);
+	__type(key, __u32);
+	__type(value, struct rdsb_port_owner);
+} rdsb_ports SEC(".maps");
+
 /* Per-path state for operators. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

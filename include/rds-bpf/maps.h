@@ -461,4 +461,24 @@ struct rdsb_seqstate {
 };
 #define RDSB_SEQSTATE_N		(RDSB_MAX_ADDRS + 1)
 
+/*
+ * rdsb_ports (pinned, mmapable): the (address, port) each socket of the
+ * engine bound, with the process that holds it, kept as sockets bind and
+ * close, so that an engine started after one that was killed (or stopped
+ * with bound sockets) holds what arrives for those ports until the socket
+ * comes back, or its process is gone (user/engine/ports.c). start tells a
+ * reused pid apart: the process's start time, in clock ticks after boot
+ * (field 22 of /proc/PID/stat).
+ */
+struct rdsb_port_owner {
+	__u8	addr[16];
+	__u32	scope_id;
+	__u16	port;
+	__u16	in_use;
+	__u32	pid;
+	__u32	rcvbuf;		/* payload bytes (SO_RCVBUF / 2) */
+	__u64	start;
+};
+#define RDSB_PORTS_N		4096
+
 #endif /* RDSB_MAPS_H */

@@ -51,8 +51,8 @@ restart_app() {
 	engine_stop "$1" "$2"
 	# unloaded with a bound socket, the engine leaves only the mark that
 	# tells the next one to hold datagrams for the ports of sockets coming
-	# back, and the sequence state the next one goes on with
-	[ "$2" = kill ] || [ "$(ls "$(pins "$1")" | tr '\n' ' ')" = "rdsb_seqstate rebind " ]
+	# back, those ports, and the sequence state the next one goes on with
+	[ "$2" = kill ] || [ "$(ls "$(pins "$1")" | tr '\n' ' ')" = "rdsb_ports rdsb_seqstate rebind " ]
 	[ $# -le 2 ] || "${@:3}"
 	[ "$1" = A ] && touch "$d/local"
 	touch "$d/gone"
@@ -144,6 +144,18 @@ lanes() {
 	cat "$d/rb"
 	[ "$(sent_hash "$d/s2")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
 	[ "$(counter B drop_no_socket)" -eq 1 ]
+}
+
+# xfer_done N PORT: A's sender (job $sa) and B's receiver (job $rb, which
+# compares each datagram with the one of its index) ended, and B received
+# all N from A's PORT, the same as sent
+xfer_done() {
+	local d=$BATS_TEST_TMPDIR
+	wait $sa || { cat "$d/sa"; return 1; }
+	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
+	cat "$d/sa" "$d/rb"
+	grep -q "^from $ADDR_A:$2 msgs $1 " "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:"$2")" ]
 }
 
 unacked() {	# unacked A|B: datagrams its engine sent that TCP has not acknowledged
@@ -451,11 +463,7 @@ recvq() {
 	kill -9 "$(engine_pid B)"
 	for _ in $(seq 100); do [ -z "$(engine_pid B)" ] && break; sleep 0.05; done
 	engine_up B
-	wait $sa || { cat "$d/sa"; return 1; }
-	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
-	cat "$d/sa" "$d/rb"
-	grep -q "^from $ADDR_A:5001 msgs 1000 " "$d/rb"
-	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5001)" ]
+	xfer_done 1000 5001
 	[ "$(counter A drop_flushed_gen)" -eq 0 ]
 }
 
@@ -474,6 +482,96 @@ recvq() {
 	grep -q "^recv 5000 msgs" "$d/rb"
 	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
 	[ "$(counter B drop_no_socket)" -eq 0 ]
+}
+
+# proc_of HOST COMM: the pid of the one process COMM in HOST's namespace
+proc_of() {
+	local p
+	for p in $(ip netns pids "$(ns_of "$1")"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && echo "$p"
+	done
+	true
+}
+
+# past_rebind HOST: HOST's engine started more than its rebind time (2 s)
+# ago (its start time in clock ticks since boot)
+past_rebind() {
+	local start
+	start=$(awk '{ print $22 }' "/proc/$(engine_pid "$1")/stat")
+	for _ in $(seq 100); do
+		awk -v s="$start" -v hz="$(getconf CLK_TCK)" '{ exit !($1 - s / hz > 2.2) }' /proc/uptime && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+held() {	# held HOST PORT: the bytes HOST's engine holds for that port of a socket not back yet
+	in_host "$1" "$RDSB_BIN" status -j | jq ".held_ports[] | select(.port == $2) | .held_bytes"
+}
+
+# stopped_receiver N: B's receiver of N datagrams (sizes 0:3000) is bound,
+# then stopped (SIGSTOP: it calls on its socket no more), and B's engine is
+# killed -9 and loaded again; $rb is the receiver's job, $rpid its process
+stopped_receiver() {
+	local d=$BATS_TEST_TMPDIR
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s 0:3000 -t 30 --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	rpid=$(proc_of B rds-xfer)
+	[ -n "$rpid" ]
+	kill -STOP "$rpid"
+	engine_stop B kill
+	engine_up B
+	past_rebind B
+}
+
+@test "engine of the receiver killed -9 while its receiver calls on its socket no more until past the next engine's rebind time: the port is held for it, congested, not dropped, 3000 of 3000 in order" {
+	local d=$BATS_TEST_TMPDIR sa
+	stopped_receiver 3000
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 3000 -s 0:3000 -t 30 >"$d/sa" 2>&1 &
+	sa=$!
+	# B's engine holds datagrams for the port while its socket is away,
+	# up to the socket's receive buffer: then the port is congested and
+	# A's sender waits (without the hold, B drops them)
+	for _ in $(seq 200); do
+		[ "$(in_host B "$RDSB_BIN" status -j | jq '.held_ports[0].congested')" = true ] && break
+		[ "$(counter B drop_no_socket)" -gt 0 ] && break
+		sleep 0.05
+	done
+	[ "$(in_host B "$RDSB_BIN" status -j | jq '.held_ports[0].congested')" = true ] ||
+		[ "$(counter B drop_no_socket)" -gt 0 ]
+	kill -CONT "$rpid"
+	xfer_done 3000 5000
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+}
+
+@test "engine of the receiver killed -9, then its stopped receiver killed: what the next engine held for its port is dropped, counted, and another process binds the port" {
+	local d=$BATS_TEST_TMPDIR sa
+	stopped_receiver 10
+	# with delivery acknowledgements it waits for B's
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 10 -s 100:100 -S 1 -t 30 >"$d/s1" &
+	sa=$!
+	# held, not dropped: the receiver's process lives
+	for _ in $(seq 100); do
+		[ "$(held B 4000)" = 1000 ] && break
+		sleep 0.05
+	done
+	[ "$(held B 4000)" = 1000 ]
+	# bound by the socket of the engine before, while its process lives
+	run rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -t 1
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Address already in use"* ]]
+	kill -9 "$rpid"
+	wait $rb || true
+	wait_counter B drop_no_socket 10
+	[ -z "$(held B 4000)" ]
+	wait $sa
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -s 100:100 -S 2 -t 10 --ready "$d/ready.c" >"$d/rc" &
+	rb=$!
+	wait_ready 2
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1 -s 100:100 -S 2 >"$d/s2"
+	wait $rb || { cat "$d/rc"; return 1; }
+	[ "$(sent_hash "$d/s2")" = "$(recv_hash "$d/rc" $ADDR_A:5000)" ]
 }
 
 @test "xdp: load after the engine was killed -9 detaches the XDP program it left; another program on the device stays an error" {

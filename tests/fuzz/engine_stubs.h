@@ -79,10 +79,22 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 	(void)e, (void)addr;
 	return port & 1 ? NULL : &sock;
 }
-bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
+		       struct rdsb_port_hold *hold)
 {
-	(void)e, (void)laddr, (void)m;
+	(void)e, (void)laddr, (void)m, (void)hold;
 	return false;	/* rebind_until is 0 here: never asked */
+}
+/* no port of an engine before is held here */
+struct rdsb_port_hold *rdsb_port_hold_find(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
+{
+	(void)e, (void)addr, (void)port;
+	return NULL;
+}
+bool rdsb_port_hold_full(const struct rdsb_port_hold *h, uint32_t len)
+{
+	(void)h, (void)len;
+	return false;
 }
 /* each record is read at once: none waits in a queue */
 struct rdsb_msg *rdsb_rx_before(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_sock *s)

@@ -29,10 +29,23 @@ static unsigned int ndelivered;
 static unsigned int sent_calls;
 static uint32_t sent_bytes;
 
-bool __wrap_rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+bool __wrap_rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
+			      struct rdsb_port_hold *hold)
 {
-	(void)e, (void)laddr, (void)m;
+	(void)e, (void)laddr, (void)m, (void)hold;
 	return false;	/* no rebind time here: dropped as for no socket */
+}
+
+struct rdsb_port_hold *__wrap_rdsb_port_hold_find(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
+{
+	(void)e, (void)addr, (void)port;
+	return NULL;	/* no port held here */
+}
+
+bool __wrap_rdsb_port_hold_full(const struct rdsb_port_hold *h, uint32_t len)
+{
+	(void)h, (void)len;
+	return false;
 }
 
 struct rdsb_sock *__wrap_rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)

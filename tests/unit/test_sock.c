@@ -15,14 +15,21 @@
  * destination stays, and the sequence state's next_rx_seq, the first
  * record of a path in no stream: after every write, a short one, for two
  * sockets fed by one path in its order, a stalled path, records held for
- * a port not yet bound, and an engine that stops.
+ * a port not yet bound, and an engine that stops. The bound ports that
+ * outlive the engine (ports.c): stored as sockets bind and close, taken up
+ * by the next engine (held past the rebind time for the socket that comes
+ * back, refused to another process), entries of processes gone or of a
+ * reused pid dropped at the start, a process gone later found by the
+ * timer, a hold's congestion and limit, and a full table.
  */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include "mock_engine.h"
 #include "../../user/common/ctl_proto.h"
 
@@ -73,6 +80,10 @@ static int teardown(void **state)
 	list_for_each_entry_safe(s, t, &eng.socks, item)
 		rdsb_sock_close(&eng, s);
 	rdsb_socks_reap(&eng);
+	/* what a port held is dropped as by an engine that stops */
+	eng.stopping = true;
+	rdsb_ports_fini(&eng);
+	rdsb_held_release(&eng, NULL);
 	rdsb_conn_free_all(&eng);
 	rdsb_hash_free(&eng.socks_by_id);
 	rdsb_hash_free(&eng.socks_by_port);
@@ -820,6 +831,261 @@ static void test_rx_safe_held(void **state)
 	p->ev.fd = -1;
 }
 
+/* ---------------------------------------------- ports that outlive it */
+
+#define PORTS_BYTES (RDSB_PORTS_N * sizeof(struct rdsb_port_owner))
+
+/* The pinned rdsb_ports as the engine maps it: a memfd of its size */
+static int ports_map(void)
+{
+	int fd = memfd_create("rdsb_ports", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, PORTS_BYTES), 0);
+	eng.ports_fd = fd;
+	rdsb_ports_init(&eng);
+	assert_non_null(eng.ports);
+	return fd;
+}
+
+/* The engine goes (its sockets to the next one, as a killed engine's
+ * are) and the next one starts on the same table */
+static void restart(int fd)
+{
+	eng.stopping = true;
+	teardown(NULL);
+	setup(NULL);
+	eng.ports_fd = fd;
+	eng.restarted = true;
+	rdsb_ports_init(&eng);
+}
+
+static unsigned int holds(void)
+{
+	struct rdsb_port_hold *h;
+	unsigned int n = 0;
+
+	list_for_each_entry(h, &eng.port_holds, item)
+		n++;
+	return n;
+}
+
+/* A bound socket's entry: its address, port, process (with that
+ * process's start time) and receive buffer; a socket closed while the
+ * engine runs leaves none, one of an engine that stops keeps its own. */
+static void test_ports_store(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s1 = open_bound(4000), *s2 = open_bound(4001);
+	struct rdsb_port_owner *o = s1->owner;
+
+	(void)state;
+	assert_non_null(o);
+	assert_int_equal(o->in_use, 1);
+	assert_int_equal(o->port, 4000);
+	assert_memory_equal(o->addr, A, 16);
+	assert_int_equal(o->pid, getpid());
+	assert_true(o->start && o->start == rdsb_proc_start((uint32_t)getpid()));
+	rdsb_sock_set_rcvbuf(&eng, s1, 5000);
+	assert_int_equal(o->rcvbuf, 5000);
+	assert_non_null(s2->owner);
+	o = s2->owner;
+	rdsb_sock_close(&eng, s2);
+	assert_int_equal(o->in_use, 0);
+	eng.stopping = true;
+	o = s1->owner;
+	rdsb_sock_close(&eng, s1);
+	assert_int_equal(o->in_use, 1);
+	eng.stopping = false;
+	close(fd);
+}
+
+/* The next engine holds the port of a socket of the engine before, whose
+ * process lives, past the rebind time: what arrives for it waits, as if in
+ * a stream (a port nobody had bound is dropped), another process cannot bind it, and the
+ * socket that comes back (the library binds again) gets it, in order, and
+ * takes the entry. */
+static void test_ports_reload(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s;
+	struct rdsb_path *p;
+	struct rdsb_port_owner *o;
+	uint16_t port = 4000;
+
+	(void)state;
+	open_bound(4000);
+	restart(fd);
+	assert_int_equal(holds(), 1);
+	o = list_first_entry(&eng.port_holds, struct rdsb_port_hold, item)->owner;
+	p = path_up();
+	assert_int_equal(eng.rebind_until, 0);
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4000, 10));
+	assert_true(recv_on(p, 3, 4002, 10));
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 1);
+	/* what is held for a port is in the engine's keeping as in a
+	 * stream: the path's number goes past it (and the peer forgets it) */
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 4);
+	s = open_sock();
+	s->pid = 1;	/* opened by another process */
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, 0), EADDRINUSE);
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, RDSB_BIND_AGAIN), 0);
+	assert_int_equal(holds(), 0);
+	assert_ptr_equal(s->owner, o);
+	assert_int_equal(o->pid, 1);
+	assert_int_equal(app_next_seq(s), 1);
+	assert_int_equal(app_next_seq(s), 2);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 4);
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 1);
+	p->ev.fd = -1;
+	close(fd);
+}
+
+/* A held port holds up nothing else: the path's next record, for a socket
+ * bound already, goes to its stream at once, and the path's number passes
+ * both (a process that stays stopped after a restart keeps no other
+ * socket, nor the peer's senders, waiting) */
+static void test_ports_hold_keeps_no_one_waiting(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s;
+	struct rdsb_path *p;
+
+	(void)state;
+	open_bound(4000);
+	restart(fd);
+	assert_int_equal(holds(), 1);
+	s = open_bound(4002);
+	p = path_up();
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4002, 10));
+	rdsb_sock_flush(&eng, s);
+	assert_int_equal(app_next_seq(s), 2);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 3);
+	assert_int_equal(holds(), 1);
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 0);
+	p->ev.fd = -1;
+	close(fd);
+}
+
+/* An entry whose process is gone at the start goes at once: a pid no
+ * process has, and one a process has that started at another time (the
+ * pid reused) */
+static void test_ports_stale_and_reused_pid(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s = open_bound(4000);
+	unsigned int live = (unsigned int)(s->owner - eng.ports), stale = RDSB_PORTS_N - 1,
+		     reused = RDSB_PORTS_N - 2;
+	pid_t child = fork();
+
+	(void)state;
+	assert_true(child >= 0);
+	if (!child)
+		_exit(0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	eng.ports[stale] = eng.ports[live];
+	eng.ports[stale].port = 4001;
+	eng.ports[stale].pid = (uint32_t)child;
+	eng.ports[reused] = eng.ports[live];
+	eng.ports[reused].port = 4002;
+	eng.ports[reused].start++;
+	restart(fd);
+	assert_int_equal(holds(), 1);
+	assert_ptr_equal(list_first_entry(&eng.port_holds, struct rdsb_port_hold, item)->owner, &eng.ports[live]);
+	assert_int_equal(eng.ports[live].in_use, 1);
+	assert_int_equal(eng.ports[stale].in_use, 0);
+	assert_int_equal(eng.ports[reused].in_use, 0);
+	close(fd);
+}
+
+/* The process of a held port goes: the timer drops what was held for it,
+ * counted as for a port nobody bound, and the entry with it */
+static void test_ports_owner_gone(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_port_owner *o;
+	struct rdsb_path *p;
+	uint64_t next = UINT64_MAX;
+
+	(void)state;
+	open_bound(4000);
+	restart(fd);
+	p = path_up();
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4000, 10));
+	o = list_first_entry(&eng.port_holds, struct rdsb_port_hold, item)->owner;
+	rdsb_ports_timer(&eng, &next);		/* looked at: it lives */
+	assert_int_equal(holds(), 1);
+	assert_int_equal(next, eng.ports_check_at);
+	o->start++;
+	eng.now = eng.ports_check_at;
+	rdsb_ports_timer(&eng, &next);
+	assert_int_equal(holds(), 0);
+	assert_int_equal(o->in_use, 0);
+	assert_true(list_empty(&eng.held));
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 2);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 3);
+	p->ev.fd = -1;
+	close(fd);
+}
+
+/* What a held port takes is its socket's: past its receive buffer the
+ * port is congested, past its hard limit (8 MiB at least) the path stalls,
+ * nothing is dropped; the socket back, the path goes on and the port stays
+ * congested until the socket drains. */
+static void test_ports_hold_limit(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_path *p;
+	uint16_t port = 4000;
+
+	(void)state;
+	rdsb_sock_set_rcvbuf(&eng, s, 1000);
+	restart(fd);
+	p = path_up();
+	assert_true(recv_on(p, 1, 4000, 900));
+	assert_int_equal(cong_local.calls, 0);
+	assert_true(recv_on(p, 2, 4000, 3 << 20));
+	assert_int_equal(cong_local.calls, 1);
+	assert_true(cong_local.congested && cong_local.port == 4000);
+	assert_true(recv_on(p, 3, 4000, 3 << 20));
+	assert_false(recv_on(p, 4, 4000, 3 << 20));	/* stalled */
+	assert_non_null(p->rx_stalled);
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 0);
+	s = open_sock();
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, 0), 0);	/* its process */
+	assert_true(s->congested);
+	assert_true(cong_local.congested);	/* not cleared in between */
+	assert_false(list_empty(&eng.rx_ready));
+	eng.batching = false;
+	rdsb_paths_resume(&eng);
+	assert_null(p->rx_stalled);
+	for (uint64_t seq = 1; seq <= 4; seq++)
+		assert_int_equal(app_next_seq(s), seq);
+	p->ev.fd = -1;
+	close(fd);
+}
+
+/* A full table keeps no more: the socket binds all the same */
+static void test_ports_full(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s;
+
+	(void)state;
+	for (unsigned int i = 0; i < RDSB_PORTS_N; i++)
+		eng.ports[i].in_use = 1;
+	s = open_bound(4000);
+	assert_null(s->owner);
+	rdsb_sock_close(&eng, s);
+	for (unsigned int i = 0; i < RDSB_PORTS_N; i++)
+		assert_int_equal(eng.ports[i].in_use, 1);
+	close(fd);
+}
+
 /* An engine that stops drops what it could not write into a stream: the
  * sequence state keeps it not received, for the next engine to take the
  * peer's retransmission of it. */
@@ -892,6 +1158,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_safe_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_without_seqstate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_reload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_hold_keeps_no_one_waiting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_stale_and_reused_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_owner_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_hold_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stalls_behind_another_socket, setup, teardown),
 	};

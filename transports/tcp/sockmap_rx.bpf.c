@@ -88,9 +88,10 @@ static __always_inline int cong_map(struct __sk_buff *skb, __u32 off, struct rds
 	return SK_DROP;
 }
 
-/* The engine's rebind time (CLOCK_MONOTONIC ns, rdsb_held): until then a
- * datagram for a port nobody bound goes up to the engine, which holds it
- * for the socket of the engine before it to come back. */
+/* The engine's rebind time (CLOCK_MONOTONIC ns, rdsb_held; all ones while
+ * it holds a port the engine before had bound): until then a datagram for
+ * a port nobody bound goes up to the engine, which holds it for the socket
+ * of the engine before it to come back, or drops it. */
 volatile __u64 rebind_until;
 
 /* Up to the engine, with the path's socket cookie in h_ack (the kernel's

@@ -317,6 +317,21 @@ int tcp_sockmap_probe(const char **how, const char **hint)
 	return err;
 }
 
+/* Until when the verdict sends a record for a port no socket bound to the
+ * engine: the rebind time, and as long as a port is held (ports.c) */
+static uint64_t rebind_until(const struct rdsb_engine *e)
+{
+	return list_empty(&e->port_holds) ? e->rebind_until : UINT64_MAX;
+}
+
+void tcp_sockmap_rebind_sync(struct rdsb_engine *e)
+{
+	struct sockmap_rx *skel = tcp_of(e)->sockmap_obj;
+
+	if (skel && skel->bss->rebind_until != rebind_until(e))
+		skel->bss->rebind_until = rebind_until(e);
+}
+
 int tcp_sockmap_init(struct rdsb_engine *e)
 {
 	struct rdsb_tcp *t = tcp_of(e);
@@ -325,7 +340,7 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 	int err;
 
 	if (skel)
-		skel->bss->rebind_until = e->rebind_until;
+		skel->bss->rebind_until = rebind_until(e);
 	err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 
 	if (err) {
@@ -536,7 +551,7 @@ void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s)
 	if (tcp_sock(s)->idx < 0)
 		return;
 	tcp_sockmap_sock_arm(e, s, s->rcvbuf);
-	if (rdsb_now_ns() < e->rebind_until && !tcp_sock(s)->gated) {
+	if (rdsb_holding(e) && !tcp_sock(s)->gated) {
 		uint64_t c[RDSB_C_MAX];
 
 		/* the verdict may have sent records for this port to the

@@ -579,6 +579,7 @@ static void tcp_timer(struct rdsb_engine *e, uint64_t *next)
 	struct rdsb_conn *c;
 
 	tcp_sockmap_gates_open(e);	/* a socket's queue in the engine emptied */
+	tcp_sockmap_rebind_sync(e);
 	if (!tcp_of(e)->txpath)
 		return;
 	tcp_skmsg_read_copies(e, next);

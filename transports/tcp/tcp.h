@@ -171,6 +171,8 @@ void tcp_events_exit(struct rdsb_engine *e);
 void tcp_events_read(struct rdsb_engine *e);
 void tcp_sockmap_inbox_read(struct rdsb_engine *e);
 void tcp_sockmap_gates_open(struct rdsb_engine *e);
+/* the verdict's rebind time, as the engine's and its held ports say */
+void tcp_sockmap_rebind_sync(struct rdsb_engine *e);
 void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_sockmap_path_del(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_sockmap_path_sync(struct rdsb_engine *e, struct rdsb_path *p, bool to_bpf);

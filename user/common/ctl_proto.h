@@ -55,8 +55,10 @@ struct rdsb_ctl_req {
 	uint64_t val;
 };
 
-/* RDSB_CTL_BIND's val: the socket chose the transport (SO_RDS_TRANSPORT) */
+/* RDSB_CTL_BIND's val: the socket chose the transport (SO_RDS_TRANSPORT);
+ * the library binds again, on a new engine, a socket that was bound */
 #define RDSB_BIND_CHOSEN	1
+#define RDSB_BIND_AGAIN		2
 
 struct rdsb_ctl_rep {
 	int32_t err;		/* 0 or a positive errno */

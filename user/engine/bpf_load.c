@@ -116,21 +116,21 @@ static int open_pin_root(void)
 	return fd;
 }
 
-/* The sequence state the engine before left in its pin directory (dir),
- * if it has the shape of ours: -1 if not. */
-static int old_seqstate(int dir)
+/* A map the engine before left in its pin directory (dir) for the next
+ * one, if it has the shape of ours: -1 if not. */
+static int old_map(int dir, const char *name, __u32 value_size, __u32 max_entries)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/rdsb_seqstate", dir);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -1;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_ARRAY ||
-	    info.value_size != sizeof(struct rdsb_seqstate) || info.max_entries != RDSB_SEQSTATE_N ||
+	    info.value_size != value_size || info.max_entries != max_entries ||
 	    !(info.map_flags & BPF_F_MMAPABLE)) {
 		close(fd);
 		return -1;
@@ -138,9 +138,10 @@ static int old_seqstate(int dir)
 	return fd;
 }
 
-/* A fresh, empty pin directory for this netns, in e->pin_dir; *seq_fd: the
- * sequence state of the engine before, or -1. */
-static int make_pin_dir(struct rdsb_engine *e, int *seq_fd)
+/* A fresh, empty pin directory for this netns, in e->pin_dir; *seq_fd and
+ * *ports_fd: the sequence state and the bound ports of the engine before,
+ * or -1. */
+static int make_pin_dir(struct rdsb_engine *e, int *seq_fd, int *ports_fd)
 {
 	int root = open_pin_root(), err = 0, fd;
 	const char *name;
@@ -158,9 +159,10 @@ static int make_pin_dir(struct rdsb_engine *e, int *seq_fd)
 	 * way the sockets of the engine before may come back. */
 	fd = open_own_dir(root, name);
 	e->restarted = fd >= 0;
-	*seq_fd = -1;
+	*seq_fd = *ports_fd = -1;
 	if (fd >= 0) {
-		*seq_fd = old_seqstate(fd);
+		*seq_fd = old_map(fd, "rdsb_seqstate", sizeof(struct rdsb_seqstate), RDSB_SEQSTATE_N);
+		*ports_fd = old_map(fd, "rdsb_ports", sizeof(struct rdsb_port_owner), RDSB_PORTS_N);
 		close(fd);
 	}
 	rm_pins(root, name);
@@ -172,9 +174,18 @@ static int make_pin_dir(struct rdsb_engine *e, int *seq_fd)
 	return err;
 }
 
+static void pin_kept(int dir, const char *name, int map_fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir, name);
+	if (map_fd >= 0)
+		bpf_obj_pin(map_fd, path);
+}
+
 /* e->pin_dir and what is in it: pinned, so ours, but opened as above. With
- * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND and
- * rdsb_seqstate. */
+ * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND,
+ * rdsb_seqstate and rdsb_ports. */
 static void rm_pin_dir(struct rdsb_engine *e)
 {
 	const char *name = strrchr(e->pin_dir, '/') + 1;
@@ -184,13 +195,11 @@ static void rm_pin_dir(struct rdsb_engine *e)
 		return;
 	rm_pins(root, name);
 	if (e->rebind_next && !mkdirat(root, name, 0700) && (fd = open_own_dir(root, name)) >= 0) {
-		char path[64];
-
 		mkdirat(fd, RDSB_PIN_REBIND, 0700);
-		/* and the numbers the next engine goes on with (seqstate.c) */
-		snprintf(path, sizeof(path), "/proc/self/fd/%d/rdsb_seqstate", fd);
-		if (e->seqstate_fd >= 0)
-			bpf_obj_pin(e->seqstate_fd, path);
+		/* and the numbers the next engine goes on with (seqstate.c),
+		 * and the ports whose sockets come back (ports.c) */
+		pin_kept(fd, "rdsb_seqstate", e->seqstate_fd);
+		pin_kept(fd, "rdsb_ports", e->ports_fd);
 		close(fd);
 	}
 	close(root);
@@ -259,10 +268,20 @@ void rdsb_bpf_explain(const char *what, int err, const char *fallback)
 	pr_warn("rds-bpf: %s did not load (%s); %s; %s\n", what, strerror(-err), fallback, hint);
 }
 
+/* The map of the engine before (fd, or -1) is this engine's */
+static void take_over(struct bpf_map *map, int fd, const char *what)
+{
+	if (fd < 0)
+		return;
+	if (bpf_map__reuse_fd(map, fd))
+		pr_warn("rds-bpf: cannot take over %s: %s\n", what, strerror(errno));
+	close(fd);
+}
+
 int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 {
 	struct rdsb_core *skel;
-	int err, seq_fd;
+	int err, seq_fd, ports_fd;
 
 	err = ensure_bpffs();
 	if (err) {
@@ -277,17 +296,14 @@ int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 		pr_warn("rds-bpf: cannot open the core BPF object: %s\n", strerror(-err));
 		return err;
 	}
-	err = make_pin_dir(e, &seq_fd);
+	err = make_pin_dir(e, &seq_fd, &ports_fd);
 	if (err) {
 		*unsafe = true;
 		rdsb_core__destroy(skel);
 		return err;
 	}
-	if (seq_fd >= 0) {
-		if (bpf_map__reuse_fd(skel->maps.rdsb_seqstate, seq_fd))
-			pr_warn("rds-bpf: cannot take over the sequence state: %s\n", strerror(errno));
-		close(seq_fd);
-	}
+	take_over(skel->maps.rdsb_seqstate, seq_fd, "the sequence state");
+	take_over(skel->maps.rdsb_ports, ports_fd, "the bound ports");
 	if (rdsb_core__load(skel)) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot create BPF maps: %s%s\n", strerror(-err),
@@ -307,6 +323,7 @@ int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 	e->paths_fd = bpf_map__fd(skel->maps.rdsb_paths);
 	e->counters_fd = bpf_map__fd(skel->maps.rdsb_counters);
 	e->seqstate_fd = bpf_map__fd(skel->maps.rdsb_seqstate);
+	e->ports_fd = bpf_map__fd(skel->maps.rdsb_ports);
 	return 0;
 }
 

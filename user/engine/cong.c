@@ -67,7 +67,7 @@ int rdsb_cong_init(struct rdsb_engine *e)
 	bool unsafe = false;
 	int err = -1;
 
-	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = e->seqstate_fd = -1;
+	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = e->seqstate_fd = e->ports_fd = -1;
 	e->addrs_ro_fd = e->cong_ro_fd = -1;
 	if (e->use_bpf) {
 		err = rdsb_bpf_load_core(e, &unsafe);
@@ -118,6 +118,7 @@ void rdsb_cong_fini(struct rdsb_engine *e)
 	if (e->cong_ro_fd >= 0)
 		close(e->cong_ro_fd);
 	rdsb_seqstate_fini(e);
+	rdsb_ports_fini(e);
 	if (e->bpf_obj)
 		rdsb_bpf_unload_core(e);
 }

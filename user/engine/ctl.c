@@ -152,6 +152,27 @@ static void counter_out(void *arg, const char *name, uint64_t v)
 	tprintf(o->t, "  %-26s %llu\n", name, (unsigned long long)v);
 }
 
+/* Ports of sockets of the engine before, held until they come back
+ * (ports.c) */
+static void held_ports(struct rdsb_engine *e, struct text *t, bool json)
+{
+	struct rdsb_port_hold *h;
+	bool first = true;
+	char a[64];
+
+	list_for_each_entry(h, &e->port_holds, item) {
+		rdsb_addr_str(h->owner->addr, a, sizeof(a));
+		if (json)
+			tprintf(t, "%s{\"addr\":\"%s\",\"port\":%u,\"pid\":%u,\"held_bytes\":%llu,\"congested\":%s}",
+				first ? "" : ",", a, h->owner->port, h->owner->pid, (unsigned long long)h->bytes,
+				h->congested ? "true" : "false");
+		else
+			tprintf(t, "held port %s:%u (pid %u): %llu bytes%s\n", a, h->owner->port, h->owner->pid,
+				(unsigned long long)h->bytes, h->congested ? ", congested" : "");
+		first = false;
+	}
+}
+
 /* Text for humans, or JSON with stable keys. */
 static void status(struct rdsb_engine *e, struct text *t, bool json)
 {
@@ -222,6 +243,9 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 		first = false;
 	}
 	if (json)
+		tprintf(t, "],\"held_ports\":[");
+	held_ports(e, t, json);
+	if (json)
 		tprintf(t, "],\"counters\":{");
 	else
 		tprintf(t, "counters:\n");
@@ -255,7 +279,7 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	case RDSB_CTL_BIND:
 		rep.port = req->port;
 		rep.err = s ? rdsb_sock_bind(e, s, req->addr, req->scope_id, &rep.port,
-							  req->val & RDSB_BIND_CHOSEN) : EINVAL;
+					     (unsigned int)(req->val & (RDSB_BIND_CHOSEN | RDSB_BIND_AGAIN))) : EINVAL;
 		rep.arg = (uint32_t)e->tp->trans_id;	/* getsockopt(SO_RDS_TRANSPORT) */
 		break;
 	case RDSB_CTL_SET_BUF:

@@ -247,12 +247,15 @@ static uint64_t timers(struct rdsb_engine *e)
 	}
 	if (e->paths_info_at < next)
 		next = e->paths_info_at;
-	if (!list_empty(&e->held)) {
-		if (e->now >= e->rebind_until)
-			rdsb_held_release(e, NULL);
-		else if (e->rebind_until < next)
-			next = e->rebind_until;
+	/* the rebind time is over: what no socket came back for is dropped,
+	 * but for the ports still held (ports.c) */
+	if (e->rebind_until && e->now >= e->rebind_until) {
+		e->rebind_until = 0;
+		rdsb_held_release(e, NULL);
+	} else if (e->rebind_until && e->rebind_until < next) {
+		next = e->rebind_until;
 	}
+	rdsb_ports_timer(e, &next);
 	return next;
 }
 
@@ -357,6 +360,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->dropped);
 	INIT_LIST_HEAD(&e->rx_ready);
 	INIT_LIST_HEAD(&e->held);
+	INIT_LIST_HEAD(&e->port_holds);
 	INIT_LIST_HEAD(&e->tx_held);
 	INIT_LIST_HEAD(&e->tx_due);
 	INIT_LIST_HEAD(&e->rx_due);
@@ -397,6 +401,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	 * first start no socket can come back: an unbound port drops at once */
 	if (e->restarted)
 		e->rebind_until = rdsb_now_ns() + RDSB_REBIND_MS * 1000000ull;
+	rdsb_ports_init(e);	/* and the ports its sockets had bound */
 	if (e->tp->init(e, cfg) || e->tp->listen(e))
 		goto out;
 	err = RDSB_ENGINE_STOPPED;
@@ -454,6 +459,7 @@ out:
 		 * their sockets) as in any other */
 		e->stopping = true;
 		e->rebind_until = 0;
+		rdsb_ports_stop(e);
 		rdsb_held_release(e, NULL);
 		/* a drain cut short by its limit: what the paths' TCP
 		 * acknowledged is read (their shutdown reads it), and it and

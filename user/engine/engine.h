@@ -211,6 +211,11 @@ struct rdsb_sock {
 	uint16_t port;
 	int slot;
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
+	/* The process that opened it here (SO_PEERCRED, and its start time),
+	 * and its entry in rdsb_ports while bound (NULL: the table is full) */
+	uint32_t pid;
+	uint64_t pid_start;
+	struct rdsb_port_owner *owner;
 	uint32_t sndbuf;		/* payload bytes: SO_SNDBUF / 2, as the library counts */
 	/* Payload of its send requests not yet acknowledged or dropped, as the
 	 * engine counts it (the library's count is the application's to
@@ -413,6 +418,12 @@ struct rdsb_engine {
 	bool use_bpf;			/* the maps are BPF maps */
 	int seqstate_fd;		/* rdsb_seqstate, or -1 */
 	struct rdsb_seqstate *seqstate;	/* mapped; NULL: no map */
+	int ports_fd;			/* rdsb_ports, or -1 */
+	struct rdsb_port_owner *ports;	/* mapped; NULL: no map */
+	/* rdsb_port_hold: ports the engine before had bound, whose sockets
+	 * are not back yet; when their owners are looked at next (ns) */
+	struct list_head port_holds;
+	uint64_t ports_check_at;
 	/* Sequence numbers are taken when a record starts on the wire, not
 	 * when it is queued: set by a transport whose applications also write
 	 * on its paths (TCP's sk_msg send path), who take theirs there too. */
@@ -551,9 +562,12 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 /* ATTACH on a fresh control connection: true when the socket took ctl_fd. */
 bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_req *req);
 void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c);
-/* chosen: the socket selected the transport (SO_RDS_TRANSPORT) */
+/* flags: RDSB_BIND_CHOSEN, the socket selected the transport
+ * (SO_RDS_TRANSPORT); RDSB_BIND_AGAIN, the library binds again a socket that
+ * was bound on the engine before (it takes the port that engine's socket
+ * held, ports.c) */
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
-		   uint16_t *port, bool chosen);
+		   uint16_t *port, unsigned int flags);
 /* CTL_CONNECT: the connection from s's address to daddr (a positive errno) */
 int rdsb_sock_conn_for(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t daddr[16], uint32_t scope);
 void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes);
@@ -711,18 +725,58 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
  * batch (rdsb_paths_resume, from the event loop; true if there were any). */
 void rdsb_path_rx_resume(struct rdsb_engine *e, struct rdsb_sock *s);
 bool rdsb_paths_resume(struct rdsb_engine *e);
-/* For RDSB_REBIND_MS after a restart, a datagram for a port nobody bound is
- * held (at most RDSB_HELD_MAX bytes), for the socket of the engine before
- * this one to come back: false if it cannot be. Released to s once s is
- * bound; with s NULL (the time is over), to its socket or dropped. */
+/* A datagram for a port nobody bound is held, for the socket of the engine
+ * before this one to come back: for RDSB_REBIND_MS after a restart (at most
+ * RDSB_HELD_MAX bytes of them), and for a port that engine had bound as
+ * long as its process lives (hold, ports.c: bounded by that socket's
+ * receive buffer). False if it cannot be. Released to s once s is bound;
+ * with s NULL (the time is over, or an owner gone), to its socket, or
+ * dropped unless its port is still held. */
 #define RDSB_HELD_MAX (32u << 20)
+struct rdsb_port_hold;
 struct rdsb_held {
 	struct list_head item;
 	uint8_t laddr[16];
 	struct rdsb_msg *m;
+	bool port_held;		/* counted in its rdsb_port_hold, not held_bytes */
 };
-bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m);
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
+		       struct rdsb_port_hold *hold);
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
+/* Records are held now: in the rebind time, or while a port is */
+static inline bool rdsb_holding(const struct rdsb_engine *e)
+{
+	return e->now < e->rebind_until || !list_empty(&e->port_holds);
+}
+
+/* ports.c: the bound ports that outlive the engine (rdsb_ports) */
+struct rdsb_port_hold {
+	struct list_head item;		/* e->port_holds */
+	struct rdsb_port_owner *owner;	/* its entry */
+	int slot;			/* the address's, for its congestion bit */
+	bool congested;
+	uint64_t bytes;			/* held for it */
+	struct list_head stalled;	/* paths waiting for room (rdsb_path.rx_wait) */
+};
+void rdsb_ports_init(struct rdsb_engine *e);
+void rdsb_ports_fini(struct rdsb_engine *e);
+/* The engine stops: no port is held any more (the table stays) */
+void rdsb_ports_stop(struct rdsb_engine *e);
+struct rdsb_port_hold *rdsb_port_hold_find(struct rdsb_engine *e, const uint8_t addr[16], uint16_t port);
+/* a record of len bytes more would pass the hold's limit: its path stalls */
+bool rdsb_port_hold_full(const struct rdsb_port_hold *h, uint32_t len);
+void rdsb_port_hold_charge(struct rdsb_engine *e, struct rdsb_port_hold *h, int64_t bytes);
+/* s, opened by pid, may bind h's port: its owner, or the library binding
+ * again a socket that was bound (RDSB_BIND_AGAIN) */
+bool rdsb_port_hold_ok(const struct rdsb_port_hold *h, const struct rdsb_sock *s, bool again);
+/* s is bound (to h's port: h goes, and s takes its entry and congestion) */
+void rdsb_ports_bound(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_port_hold *h);
+void rdsb_ports_unbound(struct rdsb_engine *e, struct rdsb_sock *s);
+void rdsb_ports_rcvbuf(struct rdsb_sock *s);
+/* Owners gone: their ports are held no more */
+void rdsb_ports_timer(struct rdsb_engine *e, uint64_t *next);
+/* The start time of a process (clock ticks after boot), 0 if it is gone */
+uint64_t rdsb_proc_start(uint32_t pid);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);
 /* The next number p's sequence state keeps (p->rx_safe_next) */
 void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next);

@@ -25,9 +25,29 @@ static void deliver_now(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_
 {
 	struct rdsb_msg *prev = rdsb_rx_before(e, m, s);
 
-	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m))
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
 		return;
 	rdsb_sock_deliver(e, s, m, true);
+}
+
+/* m for a port nobody bound: held for the socket that had it, or dropped.
+ * Unless forced, a hold at its limit stalls the path, as a full socket does
+ * (false). */
+static bool unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m, bool force)
+{
+	struct rdsb_port_hold *hold = rdsb_port_hold_find(e, p->conn->laddr, m->dport);
+
+	if (hold && !force && rdsb_port_hold_full(hold, m->len)) {
+		p->rx_stalled = m;
+		list_add_tail(&p->rx_wait, &hold->stalled);
+		rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
+		return false;
+	}
+	if ((hold || e->now < e->rebind_until) && rdsb_hold_unbound(e, p->conn->laddr, m, hold))
+		return true;
+	rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
+	rdsb_msg_free(m);
+	return true;
 }
 
 /* Returns false if the record could not be delivered (its socket holds its
@@ -38,13 +58,8 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	struct rdsb_sock *s = rdsb_sock_by_port(e, p->conn->laddr, m->dport), *wait;
 	struct rdsb_msg *prev;
 
-	if (!s && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m))
-		return true;
-	if (!s) {
-		rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
-		rdsb_msg_free(m);
-		return true;
-	}
+	if (!s)
+		return unbound(e, p, m, p->state == RDSB_PATH_DISCONNECTING || p->rx_stalled);
 	if (p->state == RDSB_PATH_DISCONNECTING || p->rx_stalled) {
 		/* draining a dying socket: nothing may be left behind; or a
 		 * record that came another way (the TCP transport's inbox)
@@ -55,7 +70,7 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	}
 	prev = rdsb_rx_before(e, m, s);
 	/* behind a record held for a port nobody bound: held too */
-	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m))
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
 		return true;
 	wait = prev && prev->rx_sock ? prev->rx_sock : s;
 	if (wait == s && rdsb_sock_deliver(e, s, m, false))
@@ -151,7 +166,7 @@ void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p)
 	if ((s = rdsb_sock_by_port(e, p->conn->laddr, m->dport)))
 		deliver_now(e, p, s, m);
 	else
-		rdsb_msg_free(m);
+		unbound(e, p, m, true);
 }
 
 void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next)

@@ -186,6 +186,15 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		e->next_sock_id = 1;
 	s->ctl.kind = EV_SOCK_CTL;
 	s->ctl.fd = ctl_fd;
+	{
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		if (!getsockopt(ctl_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.pid > 0) {
+			s->pid = (uint32_t)cred.pid;
+			s->pid_start = rdsb_proc_start(s->pid);
+		}
+	}
 	INIT_LIST_HEAD(&s->attached);
 	{
 		struct stat st;
@@ -251,34 +260,54 @@ int rdsb_sock_conn_for(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t
 	return rdsb_conn_get(e, s->addr, daddr, scope ? scope : s->scope_id, true) ? 0 : ENOMEM;
 }
 
-bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
+		       struct rdsb_port_hold *hold)
 {
 	struct rdsb_held *h;
 
-	if (e->held_bytes + m->len > RDSB_HELD_MAX || !(h = malloc(sizeof(*h))))
+	if ((!hold && e->held_bytes + m->len > RDSB_HELD_MAX) || !(h = malloc(sizeof(*h))))
 		return false;
 	memcpy(h->laddr, laddr, 16);
 	h->m = m;
+	h->port_held = hold;
 	list_add_tail(&h->item, &e->held);
-	e->held_bytes += m->len;
+	if (hold) {
+		rdsb_port_hold_charge(e, hold, m->len);
+		/* in the engine's keeping as in a stream: the path's records
+		 * after it go on to their sockets and the peer forgets it (else
+		 * a stopped process would hold up its path, and the peer's
+		 * senders, for as long as it stays stopped); a second engine
+		 * death before its socket is back loses it */
+		if (m->rx_path)
+			rdsb_msg_rx_done(m, true);
+	} else {
+		e->held_bytes += m->len;
+	}
 	return true;
 }
 
 /* Once s is bound, its records go, and those held behind them (their
  * paths' order) for sockets bound already; the others stay while a record
- * of their path before them does. */
+ * of their path before them does, or while their port is held. With s
+ * NULL, the rest of what nobody bound is dropped; an engine that stops
+ * drops everything it could not deliver (the peers send it again). */
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	struct rdsb_held *h, *t;
 
 	list_for_each_entry_safe(h, t, &e->held, item) {
 		struct rdsb_sock *to = rdsb_sock_by_port(e, h->laddr, h->m->dport);
+		struct rdsb_port_hold *hold = h->port_held ? rdsb_port_hold_find(e, h->laddr, h->m->dport) : NULL;
 		struct rdsb_msg *prev = rdsb_rx_before(e, h->m, to);
 
-		if (s && (!to || (prev && !prev->rx_sock)))
+		if (!e->stopping && ((!to && (s || hold || e->now < e->rebind_until)) ||
+				     (to && prev && !prev->rx_sock)))
 			continue;
 		list_del_init(&h->item);
-		e->held_bytes -= h->m->len;
+		if (hold)
+			rdsb_port_hold_charge(e, hold, -(int64_t)h->m->len);
+		else if (!h->port_held)
+			e->held_bytes -= h->m->len;
 		if (to) {
 			rdsb_sock_deliver(e, to, h->m, true);
 		} else {
@@ -290,8 +319,10 @@ void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
 }
 
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
-		   uint16_t *port, bool chosen)
+		   uint16_t *port, unsigned int flags)
 {
+	bool chosen = flags & RDSB_BIND_CHOSEN;
+	struct rdsb_port_hold *hold = NULL;
 	uint16_t p = *port;
 
 	if (s->bound)
@@ -315,13 +346,16 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 		for (i = 0, p = start; i < 65536; i++, p++) {
 			if (p < 2)
 				continue;
-			if (!rdsb_sock_by_port(e, addr, p))
+			if (!rdsb_sock_by_port(e, addr, p) && !rdsb_port_hold_find(e, addr, p))
 				break;
 		}
 		if (i == 65536)
 			return EADDRINUSE;
 	} else if (rdsb_sock_by_port(e, addr, p)) {
 		return EADDRINUSE;
+	} else if ((hold = rdsb_port_hold_find(e, addr, p)) &&
+		   !rdsb_port_hold_ok(hold, s, flags & RDSB_BIND_AGAIN)) {
+		return EADDRINUSE;	/* the socket of the engine before holds it */
 	}
 	s->slot = rdsb_addr_slot(e, addr, scope, RDSB_ADDR_LOCAL);
 	if (s->slot < 0)
@@ -338,6 +372,7 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 	rdsb_held_release(e, s);
 	*port = p;
 	e->tp->sock_bind(e, s);
+	rdsb_ports_bound(e, s, hold);
 	return 0;
 }
 
@@ -416,6 +451,7 @@ void rdsb_sock_check_cong(struct rdsb_engine *e, struct rdsb_sock *s)
 void rdsb_sock_set_rcvbuf(struct rdsb_engine *e, struct rdsb_sock *s, uint32_t bytes)
 {
 	s->rcvbuf = bytes;
+	rdsb_ports_rcvbuf(s);
 	rdsb_sock_check_cong(e, s);
 }
 
@@ -1079,6 +1115,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	list_add_tail(&s->item, &e->dead_socks);
 	rdsb_hash_del(&e->socks_by_id, &s->id_node);
 	rdsb_hash_del(&e->socks_by_port, &s->port_node);
+	rdsb_ports_unbound(e, s);
 	e->tp->sock_close(e, s);
 	/* an engine that stops acknowledges nothing it did not send: the
 	 * library sends those again to the next engine */

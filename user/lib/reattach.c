@@ -104,7 +104,7 @@ static int park(struct rdsb_lsock *s)
 /* The options the engine keeps, set again on the new one. */
 static int replay(int ctl, struct rdsb_lsock *s)
 {
-	struct rdsb_ctl_req req = { .op = RDSB_CTL_BIND };
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_BIND, .val = RDSB_BIND_AGAIN };
 	struct rdsb_ctl_rep rep;
 	size_t got;
 	int err;
