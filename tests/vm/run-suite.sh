@@ -1077,6 +1077,11 @@ ib_script() {	# KIND(bpf|kernel) SEND_SEED RECV_SEED ADDR=PEER...: the guest's s
 		for f in s.* r.*; do show $f $f; done
 		'"${IB_AFTER:-}"'
 		'
+	# ib-hostile: the peer's engine stays up until this one's idle time is
+	# measured (IB_AFTER): gone, this engine's reconnects to it (a queue
+	# pair and 17 MiB of rings registered each, in TCG) were the idle CPU
+	[ -z "${IB_HOSTILE:-}" ] || s+='meet 7003 || exit 1
+		'
 	# the engine's log (its last 300 lines; the RDMA-CM events are info
 	# lines), for the kept directory; then what the checks and a failure's
 	# tail show
