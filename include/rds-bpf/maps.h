@@ -478,6 +478,8 @@ struct rdsb_port_owner {
 	__u32	pid;
 	__u32	rcvbuf;		/* payload bytes (SO_RCVBUF / 2) */
 	__u64	start;
+	__u32	uid;		/* the owner's: only its user's sockets take the port */
+	__u32	pad;
 };
 #define RDSB_PORTS_N		4096
 

@@ -930,6 +930,10 @@ static void test_ports_reload(void **state)
 	s = open_sock();
 	s->pid = 1;	/* opened by another process */
 	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, 0), EADDRINUSE);
+	/* of another user: not even as a socket opened again */
+	s->uid = 65534;
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, RDSB_BIND_AGAIN), EADDRINUSE);
+	s->uid = o->uid;
 	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, RDSB_BIND_AGAIN), 0);
 	assert_int_equal(holds(), 0);
 	assert_ptr_equal(s->owner, o);

@@ -213,7 +213,7 @@ struct rdsb_sock {
 	uint32_t rcvbuf;		/* payload bytes: SO_RCVBUF / 2 */
 	/* The process that opened it here (SO_PEERCRED, and its start time),
 	 * and its entry in rdsb_ports while bound (NULL: the table is full) */
-	uint32_t pid;
+	uint32_t pid, uid;
 	uint64_t pid_start;
 	struct rdsb_port_owner *owner;
 	uint32_t sndbuf;		/* payload bytes: SO_SNDBUF / 2, as the library counts */
@@ -767,7 +767,7 @@ struct rdsb_port_hold *rdsb_port_hold_find(struct rdsb_engine *e, const uint8_t 
 bool rdsb_port_hold_full(const struct rdsb_port_hold *h, uint32_t len);
 void rdsb_port_hold_charge(struct rdsb_engine *e, struct rdsb_port_hold *h, int64_t bytes);
 /* s, opened by pid, may bind h's port: its owner, or the library binding
- * again a socket that was bound (RDSB_BIND_AGAIN) */
+ * again a socket that was bound (RDSB_BIND_AGAIN) for the owner's user */
 bool rdsb_port_hold_ok(const struct rdsb_port_hold *h, const struct rdsb_sock *s, bool again);
 /* s is bound (to h's port: h goes, and s takes its entry and congestion) */
 void rdsb_ports_bound(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_port_hold *h);

@@ -173,7 +173,10 @@ void rdsb_port_hold_charge(struct rdsb_engine *e, struct rdsb_port_hold *h, int6
 
 bool rdsb_port_hold_ok(const struct rdsb_port_hold *h, const struct rdsb_sock *s, bool again)
 {
-	return again || (s->pid == h->owner->pid && s->pid_start == h->owner->start);
+	/* a socket the library opens again may come from another process of
+	 * the owner's (a child that shares it); never from another user's */
+	return (again && s->uid == h->owner->uid) ||
+	       (s->pid == h->owner->pid && s->pid_start == h->owner->start);
 }
 
 static void owner_set(struct rdsb_port_owner *o, const struct rdsb_sock *s)
@@ -183,6 +186,7 @@ static void owner_set(struct rdsb_port_owner *o, const struct rdsb_sock *s)
 	o->port = s->port;
 	o->pid = s->pid;
 	o->start = s->pid_start;
+	o->uid = s->uid;
 	o->rcvbuf = s->rcvbuf;
 	o->in_use = 1;
 }

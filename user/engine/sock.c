@@ -193,6 +193,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		if (!getsockopt(ctl_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.pid > 0) {
 			s->pid = (uint32_t)cred.pid;
 			s->pid_start = rdsb_proc_start(s->pid);
+			s->uid = (uint32_t)cred.uid;
 		}
 	}
 	INIT_LIST_HEAD(&s->attached);
