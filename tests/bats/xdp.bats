@@ -90,7 +90,8 @@ transfer() {
 	jq -e '.tx_msgs > 16 and .tx_msgs == .peer_rx_msgs and .lost == 0 and .bad == 0' <<<"$output"
 	for h in A B; do
 		in_host $h "$RDSB_BIN" status -j | jq -e '.transport_counters |
-			.xsk_rx_fill_ring_empty == 0 and .xsk_rx_ring_full == 0 and .xsk_rx_dropped == 0'
+			{xsk_rx_fill_ring_empty, xsk_rx_ring_full, xsk_rx_dropped, rx_out_of_window, retransmits} |
+			debug | .xsk_rx_fill_ring_empty == 0 and .xsk_rx_ring_full == 0 and .xsk_rx_dropped == 0'
 	done
 }
 

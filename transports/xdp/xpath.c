@@ -116,14 +116,18 @@ void rdsx_xpath_acked(struct rdsx_state *x, struct rdsx_xpath *xp, uint64_t now)
 
 /* Paths that have received a frame, over all connections: they share our
  * AF_XDP fill ring, so their windows together must fit in it, or the kernel
- * drops what is beyond (xsk_rx_fill_ring_empty) and only the RTO repairs it. */
+ * drops what is beyond (xsk_rx_fill_ring_empty) and only the RTO repairs it.
+ * The share is never more than a connection's 8 paths allow: a window once
+ * granted is not taken back, and the path that receives first would
+ * otherwise hold the whole ring while its siblings start. */
 static unsigned int rx_paths;
 
 static uint8_t credit(const struct rdsx_xpath *xp)
 {
 	uint64_t room = xp->rx_held < RDSX_RX_BUDGET ? RDSX_RX_BUDGET - xp->rx_held : 0;
 	uint64_t frames = room / (xp->xc->frag + RDS_HEADER_SIZE);
-	uint64_t share = (RDSX_RX_RING - RDSX_RING_SLACK) / (rx_paths ? rx_paths : 1);
+	uint64_t share = (RDSX_RX_RING - RDSX_RING_SLACK) /
+			 (rx_paths > RDS_MPATH_WORKERS ? rx_paths : RDS_MPATH_WORKERS);
 	uint64_t c;
 
 	if (frames > RDSX_RXQ - RDSX_CREDIT_FRAMES)
