@@ -44,8 +44,10 @@ struct rdsb_ib {
 struct ib_conn {
 	struct rdma_cm_id *cm;
 	struct ibv_comp_channel *cc;
-	struct ibv_pd *pd;
 	struct ibv_cq *cq;
+	/* kept across reconnects on one device (ib_ring.c ring_memory) */
+	struct ibv_context *verbs;	/* the device they are on */
+	struct ibv_pd *pd;
 	struct ibv_mr *mr;
 	uint8_t *bufs;			/* RECV_WR receive buffers, then SEND_WR send buffers */
 	bool established;
@@ -85,6 +87,9 @@ void ib_peer_acks(struct rdsb_path *p, uint64_t ack);
 bool ib_ring_peer_credit(struct rdsb_path *p, uint32_t credit);
 int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id *id);
 void ib_ring_free(struct rdsb_path *p);
+/* The connection's registered buffers and protection domain go: the
+ * connection is freed, or their device was removed. */
+void ib_ring_release(struct ib_conn *ic);
 void ib_recv_path(struct rdsb_engine *e, struct rdsb_path *p);
 int ib_xmit(struct rdsb_engine *e, struct rdsb_path *p);
 

@@ -171,6 +171,8 @@ static int ib_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
 static void ib_conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	(void)e;
+	if (c->t_data)
+		ib_ring_release(c->t_data);	/* its path is shut down: no queue pair uses them */
 	free(c->t_data);
 	c->t_data = NULL;
 }
@@ -423,7 +425,12 @@ static void device_removed(struct rdsb_engine *e, struct ibv_context *verbs)
 		rdsb_path_drop(e, &c->paths[0], "the RDMA device was removed");
 		n++;
 	}
-	rdsb_paths_shutdown(e);	/* destroys their ids: nothing of ours is left on it */
+	rdsb_paths_shutdown(e);	/* destroys their ids and queue pairs */
+	/* and the buffers kept for reconnects, of those connections and of
+	 * any down already: nothing of ours is left on it */
+	list_for_each_entry(c, &e->conns, item)
+		if (!c->loopback && c->t_data && ((struct ib_conn *)c->t_data)->verbs == verbs)
+			ib_ring_release(c->t_data);
 	pr_warn("rds-bpf: ib: RDMA device %s removed: %u connection(s) dropped, device released; "
 		"they reconnect once it is back (rdma link add)\n", ibv_get_device_name(verbs->device), n);
 	release_device(verbs);

@@ -37,6 +37,25 @@ static int post_recv(struct ib_conn *ic, unsigned int i)
 	return ibv_post_recv(ic->cm->qp, &wr, &bad) ? -EIO : 0;
 }
 
+/* The protection domain and the registered buffers stay with the
+ * connection across its reconnects on one device: registering them (17 MiB,
+ * every page pinned) is most of what a connect costs, and a peer that resets
+ * or restarts made us pay it at every attempt. They go with the connection
+ * (ib_ring_release), or with the device (ib_cm.c device_removed). */
+static int ring_memory(struct ib_conn *ic, struct ibv_context *verbs)
+{
+	size_t size = (size_t)(RDS_IB_RECV_WR + RDS_IB_SEND_WR) * RDS_IB_BUF;
+
+	if (ic->mr && ic->verbs == verbs)
+		return 0;
+	ib_ring_release(ic);
+	ic->verbs = verbs;
+	if (!(ic->pd = ibv_alloc_pd(verbs)) || posix_memalign((void **)&ic->bufs, 4096, size))
+		return -ENOMEM;
+	ic->mr = ibv_reg_mr(ic->pd, ic->bufs, size, IBV_ACCESS_LOCAL_WRITE);
+	return ic->mr ? 0 : -errno;
+}
+
 int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id *id)
 {
 	struct ib_conn *ic = ib_conn(p);
@@ -46,12 +65,13 @@ int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id 
 		.qp_type = IBV_QPT_RC,
 		.sq_sig_all = 1,
 	};
-	size_t size = (size_t)(RDS_IB_RECV_WR + RDS_IB_SEND_WR) * RDS_IB_BUF;
-	int fd;
+	int fd, err;
 
 	(void)e;
 	ic->cm = id;
-	if (!(ic->pd = ibv_alloc_pd(id->verbs)) || !(ic->cc = ibv_create_comp_channel(id->verbs)))
+	if ((err = ring_memory(ic, id->verbs)))
+		return err;
+	if (!(ic->cc = ibv_create_comp_channel(id->verbs)))
 		return -ENOMEM;
 	fcntl(ic->cc->fd, F_SETFL, fcntl(ic->cc->fd, F_GETFL) | O_NONBLOCK);
 	ic->cq = ibv_create_cq(id->verbs, RDS_IB_RECV_WR + RDS_IB_SEND_WR, NULL, ic->cc, 0);
@@ -59,11 +79,6 @@ int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id 
 		return -ENOMEM;
 	qa.send_cq = qa.recv_cq = ic->cq;
 	if (rdma_create_qp(id, ic->pd, &qa))
-		return -errno;
-	if (posix_memalign((void **)&ic->bufs, 4096, size))
-		return -ENOMEM;
-	ic->mr = ibv_reg_mr(ic->pd, ic->bufs, size, IBV_ACCESS_LOCAL_WRITE);
-	if (!ic->mr)
 		return -errno;
 	for (unsigned int i = 0; i < RDS_IB_RECV_WR; i++)
 		if (post_recv(ic, i))
@@ -79,6 +94,19 @@ int ib_ring_setup(struct rdsb_engine *e, struct rdsb_path *p, struct rdma_cm_id 
 	return 0;
 }
 
+void ib_ring_release(struct ib_conn *ic)
+{
+	if (ic->mr)
+		ibv_dereg_mr(ic->mr);
+	if (ic->pd)
+		ibv_dealloc_pd(ic->pd);
+	free(ic->bufs);
+	ic->mr = NULL;
+	ic->pd = NULL;
+	ic->bufs = NULL;
+	ic->verbs = NULL;
+}
+
 void ib_ring_free(struct rdsb_path *p)
 {
 	struct ib_conn *ic = ib_conn(p);
@@ -91,17 +119,9 @@ void ib_ring_free(struct rdsb_path *p)
 	}
 	if (ic->cc)
 		ibv_destroy_comp_channel(ic->cc);
-	if (ic->mr)
-		ibv_dereg_mr(ic->mr);
-	if (ic->pd)
-		ibv_dealloc_pd(ic->pd);
-	free(ic->bufs);
 	rdsb_msg_free(ic->rx_msg);
 	ic->cq = NULL;
 	ic->cc = NULL;
-	ic->mr = NULL;
-	ic->pd = NULL;
-	ic->bufs = NULL;
 	ic->rx_msg = NULL;
 	ic->rx.busy = false;
 	ic->cq_events = 0;
