@@ -310,6 +310,59 @@ restart_during() {
 	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
 }
 
+# stream_buf B PORT: the size the engine gave the delivery stream of PORT
+stream_buf() {
+	in_host "$1" "$RDSB_BIN" status -j | jq ".sockets[] | select(.port == $2) | .stream_buf"
+}
+
+# engine_tb A|B: the largest send buffer among the engine's unix sockets, as
+# the kernel has it (ss -xm's tb: twice SO_SNDBUF), its ends of the
+# delivery streams among them
+engine_tb() {
+	in_host "$1" ss -xmpH | grep "pid=$(engine_pid "$1")," | sed -n 's/.*,tb\([0-9]*\),.*/\1/p' | sort -n | tail -1
+}
+
+@test "a reader that waits with more than its stream held at first, then reads all: the stream is back at its first size, none lost, duplicated or misordered" {
+	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		skip "on the BPF receive path the verdict delivers into the socket's sockmap queue: the stream does not grow"
+	local d=$BATS_TEST_TMPDIR rb
+	# rcvbuf 64 MB: no congestion; about 9 MB, past the stream's first 4 MB;
+	# once it has read all, the reader keeps its socket until $d/read goes
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 6000 -s 0:3000 -t 40 --rcvbuf-force 67108864 \
+		--hold-until "$d/go" --pause-at "6000:$d/read" --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	[ "$(stream_buf B 4000)" -eq 4194304 ]
+	[ "$(engine_tb B)" -eq 8388608 ]
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 6000 -s 0:3000 -t 40 >"$d/sa"
+	for _ in $(seq 200); do
+		[ "$(counter B rx_delivered)" -ge 6000 ] && break
+		sleep 0.05
+	done
+	[ "$(counter B rx_delivered)" -eq 6000 ]
+	in_host B "$RDSB_BIN" status -j | jq -e '.sockets[0].queued_bytes == 0'
+	[ "$(stream_buf B 4000)" -gt 4194304 ]
+	[ "$(engine_tb B)" -gt 8388608 ]
+	touch "$d/go"
+	for _ in $(seq 400); do
+		[ -e "$d/read" ] && break
+		sleep 0.05
+	done
+	[ -e "$d/read" ] || { cat "$d/sa" "$d/rb"; return 1; }
+	# drained: the engine's timer (once a second when idle) shrinks it
+	for _ in $(seq 60); do
+		[ "$(stream_buf B 4000)" -eq 4194304 ] && break
+		sleep 0.05
+	done
+	[ "$(stream_buf B 4000)" -eq 4194304 ]
+	[ "$(engine_tb B)" -eq 8388608 ]
+	rm "$d/read"
+	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
+	cat "$d/sa" "$d/rb"
+	grep -q "^recv 6000 msgs" "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+}
+
 @test "rds-bpf reload of the receiver's engine while its port is congested by a reader that waits: none lost, duplicated or misordered" {
 	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
 		skip "on the BPF receive path the drain waits for the application to read what the verdict delivered (docs/design.md, Engine restart): a reader that waits past the drain's 3 s loses it"

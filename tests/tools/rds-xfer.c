@@ -12,7 +12,7 @@
  *                 [--pause-at N:FILE]
  *   rds-xfer recv -b LADDR:LPORT -n COUNT [-s MIN:MAX] [-S SEED] [-t TIMEOUT_S]
  *                 [--rcvbuf BYTES] [--rcvbuf-force BYTES] [--senders K] [--hold MS]
- *                 [--hold-until FILE]
+ *                 [--hold-until FILE] [--pause-at N:FILE]
  *                 [--ready FILE]
  *   rds-xfer echo -b LADDR:LPORT [-n COUNT] [-t TIMEOUT_S] [--ready FILE]
  *   rds-xfer pingpong -b LADDR:LPORT -d DADDR:DPORT -n COUNT -s SIZE [-t TIMEOUT_S]
@@ -23,9 +23,10 @@
  * EAGAIN keeps refusing, the drain before close. A stalled transfer is a
  * failing command, never one that blocks forever.
  *
- * --pause-at N:FILE: after N datagrams the sender creates FILE and waits
- * until it is removed, so that a script acts at a known point mid-transfer
- * (however fast the transfer is), then lets it go on.
+ * --pause-at N:FILE: after N datagrams the sender (or receiver) creates FILE
+ * and waits until it is removed, so that a script acts at a known point
+ * mid-transfer (however fast the transfer is), then lets it go on; a
+ * receiver's N may be its COUNT: it has read all and keeps its socket.
  * --hold-until FILE: the receiver reads nothing until FILE exists (at most
  * its -t timeout), so that a script checks a held receiver's state however
  * slowly it runs, then lets it read.
@@ -318,6 +319,19 @@ static ssize_t recv_one(int fd, uint8_t *buf, size_t cap, struct sockaddr_storag
 }
 
 /* ---- commands ---------------------------------------------------------- */
+static void pause_at(long i)
+{
+	if (!o.pause_file || i != o.pause_at)
+		return;
+	int pfd = open(o.pause_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (pfd < 0)
+		die("open(--pause-at)");
+	close(pfd);
+	while (access(o.pause_file, F_OK) == 0)
+		usleep(1000);
+}
+
 static int cmd_send(void)
 {
 	struct sockaddr_storage to;
@@ -329,15 +343,7 @@ static int cmd_send(void)
 	for (long i = 0; i < o.count; i++) {
 		uint32_t size = gen_msg(addr_port(&local), i, buf);
 
-		if (o.pause_file && i == o.pause_at) {
-			int pfd = open(o.pause_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-			if (pfd < 0)
-				die("open(--pause-at)");
-			close(pfd);
-			while (access(o.pause_file, F_OK) == 0)
-				usleep(1000);
-		}
+		pause_at(i);
 		send_one(fd, &to, tolen, buf, size, &enobufs, &eagain);
 		h = hash_msg(h, buf, size);
 		bytes += size;
@@ -407,7 +413,10 @@ static int cmd_recv(void)
 	for (long n = 0; n < o.count; n++) {
 		struct sockaddr_storage from;
 		char name[64];
-		ssize_t got = recv_one(fd, buf, o.max, &from);
+		ssize_t got;
+
+		pause_at(n);
+		got = recv_one(fd, buf, o.max, &from);
 		if (got < 0) {
 			printf("timeout after %ld of %ld msgs: nothing received for %lds\n", n, o.count, o.timeout_s);
 			return 1;
@@ -442,6 +451,7 @@ static int cmd_recv(void)
 		p->next++;
 		total += want;
 	}
+	pause_at(o.count);
 	for (long k = 0; k < npeers; k++)
 		printf("from %s msgs %llu bytes %llu hash %016llx\n", peers[k].name, (unsigned long long)peers[k].next,
 		       (unsigned long long)peers[k].bytes, (unsigned long long)peers[k].hash);

@@ -8,7 +8,8 @@
  * congestion accounting (congested above rcvbuf, clear
  * below half of it, counted as the application reads), the bit cleared
  * when a congested socket closes (kept when the engine stops), the hard limit at which a path
- * stalls, resumed after the batch in which the application read, what a
+ * stalls, resumed after the batch in which the application read, a grown
+ * stream back at its first size once read, what a
  * stopping engine holds written into the stream whole, the senders held
  * on a full connection, read again as it has room, resent requests never
  * held, the connection a socket's sends take again while the
@@ -740,6 +741,78 @@ static void test_rx_safe_two_sockets(void **state)
 	p->ev.fd = -1;
 }
 
+static int kernel_sndbuf(const struct rdsb_sock *s)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	assert_int_equal(getsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+	return v;
+}
+
+static void socks_timer(void)
+{
+	uint64_t next = UINT64_MAX;
+
+	rdsb_socks_timer(&eng, &next);
+}
+
+/* A stream grown by a burst its application did not read goes back to its
+ * first size at the timer once the application has read it down to less
+ * than half of that, not before, nor while a record waits to be written;
+ * the records it still holds stay, and the next burst, written behind
+ * them, grows it again: all arrive whole, in the path's order. */
+static void test_stream_shrinks_after_drain(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_path *p = path_up();
+	uint64_t seq;
+	int grown;
+
+	(void)state;
+	/* 10 records of 1 MiB unread: past its first size (twice 4 MiB, as
+	 * the kernel counts it), the stream grows to take them */
+	for (seq = 1; seq <= 10; seq++)
+		assert_true(recv_on(p, seq, 4000, 1 << 20));
+	assert_true(list_empty(&s->rx_q));
+	grown = s->stream_buf;
+	assert_true(grown > STREAM_BUF);
+	assert_int_equal(kernel_sndbuf(s), 2 * grown);
+	socks_timer();
+	assert_int_equal(s->stream_buf, grown);
+	/* 2 records unread: 2 MiB and their headers, not below half */
+	for (seq = 1; seq <= 8; seq++)
+		assert_int_equal(app_next_seq(s), seq);
+	socks_timer();
+	assert_int_equal(s->stream_buf, grown);
+	assert_int_equal(kernel_sndbuf(s), 2 * grown);
+	/* 1 unread, and one waiting to be written: kept for it */
+	assert_int_equal(app_next_seq(s), 9);
+	eng.batching = true;
+	assert_true(recv_on(p, 11, 4000, 100));
+	assert_false(list_empty(&s->rx_q));
+	socks_timer();
+	assert_int_equal(s->stream_buf, grown);
+	eng.batching = false;
+	rdsb_sock_flush(&eng, s);
+	assert_true(list_empty(&s->rx_q));
+	socks_timer();
+	assert_int_equal(s->stream_buf, STREAM_BUF);
+	assert_int_equal(kernel_sndbuf(s), 2 * STREAM_BUF);
+	/* 9 records of 1 MiB behind the 2 still unread: it grows again */
+	for (seq = 12; seq <= 20; seq++)
+		assert_true(recv_on(p, seq, 4000, 1 << 20));
+	assert_true(list_empty(&s->rx_q));
+	assert_true(s->stream_buf > STREAM_BUF);
+	for (seq = 10; seq <= 20; seq++)
+		assert_int_equal(app_next_seq(s), seq);
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 21);
+	socks_timer();
+	assert_int_equal(s->stream_buf, STREAM_BUF);
+	assert_int_equal(eng.counters[RDSB_C_RX_DELIVERED], 20);
+	p->ev.fd = -1;
+}
+
 /* Records 1 to 8 of p for s, of 2000 bytes, written at the batch's end
  * into a stream at its largest (its send buffer the smallest there is),
  * which takes some of them */
@@ -1159,6 +1232,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_two_sockets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_shrinks_after_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_without_seqstate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_held, setup, teardown),

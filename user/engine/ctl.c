@@ -234,12 +234,14 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 			continue;
 		rdsb_addr_str(s->addr, la, sizeof(la));
 		if (json)
-			tprintf(t, "%s{\"addr\":\"%s\",\"port\":%u,\"rcvbuf\":%u,\"queued_bytes\":%llu,\"congested\":%s}",
+			tprintf(t, "%s{\"addr\":\"%s\",\"port\":%u,\"rcvbuf\":%u,\"queued_bytes\":%llu,"
+				   "\"stream_buf\":%d,\"congested\":%s}",
 				first ? "" : ",", la, s->port, s->rcvbuf, (unsigned long long)s->rx_q_bytes,
-				s->congested ? "true" : "false");
+				s->stream_buf, s->congested ? "true" : "false");
 		else
-			tprintf(t, "socket %s:%u: rcvbuf %u, queued %llu bytes%s\n", la, s->port, s->rcvbuf,
-				(unsigned long long)s->rx_q_bytes, s->congested ? ", congested" : "");
+			tprintf(t, "socket %s:%u: rcvbuf %u, queued %llu bytes, stream buffer %d%s\n", la, s->port,
+				s->rcvbuf, (unsigned long long)s->rx_q_bytes, s->stream_buf,
+				s->congested ? ", congested" : "");
 		first = false;
 	}
 	if (json)

@@ -242,7 +242,7 @@ struct rdsb_sock {
 	uint64_t rx_q_bytes;		/* queued here, not yet written */
 	uint64_t rx_written;		/* written into the delivery stream */
 	size_t rx_head_off;
-	int stream_buf;			/* the engine end's SO_SNDBUF: grown to take rx_q */
+	int stream_buf;			/* the engine end's SO_SNDBUF: grown to take rx_q, back once read */
 	bool congested;
 	bool out_capped;		/* the outbox took hard_limit: the timer writes the rest */
 	/* Sent to a full connection: not read until it has room again, in

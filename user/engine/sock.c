@@ -66,14 +66,19 @@ static uint64_t stream_cap(const struct rdsb_sock *s)
 	return 2 * (hard_limit(s) + STREAM_BUF);
 }
 
+static bool stream_resize(struct rdsb_sock *s, int buf)
+{
+	if (setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
+		return false;
+	s->stream_buf = buf;
+	return true;
+}
+
 static bool stream_grow(struct rdsb_sock *s, uint64_t bytes)
 {
 	int buf = bytes < INT_MAX / 2 ? (int)bytes : INT_MAX / 2;
 
-	if (buf <= s->stream_buf || setsockopt(s->data.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf)))
-		return false;
-	s->stream_buf = buf;
-	return true;
+	return buf > s->stream_buf && stream_resize(s, buf);
 }
 
 static uint64_t port_hash(const struct rdsb_engine *e, const uint8_t addr[16], uint16_t port)
@@ -1074,6 +1079,22 @@ void rdsb_socks_flush(struct rdsb_engine *e)
 			rdsb_sock_flush(e, s);
 }
 
+/* A grown stream goes back to its first size once the application has read
+ * it down to less than half of that (as congestion clears at half of
+ * rcvbuf: a reader that keeps about that much unread does not have it
+ * resized at every check): a burst to a slow reader does not leave the
+ * stream able to pin that much kernel memory for good, nor the socket's
+ * receive buffer larger than its rcvbuf. The skbs still queued stay (a
+ * smaller sndbuf only refuses writes until they are read), and a write
+ * the kernel refuses grows it again (rdsb_sock_flush): nothing is lost or
+ * reordered. What the engine counts decides, with nothing waiting to be
+ * written: the timer's check costs no syscall but the one that resizes. */
+static void stream_shrink(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	if (s->stream_buf > STREAM_BUF && list_empty(&s->rx_q) && rdsb_sock_stream_bytes(e, s) < STREAM_BUF / 2)
+		stream_resize(s, STREAM_BUF);
+}
+
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
 {
 	struct rdsb_sock *s, *t;
@@ -1094,6 +1115,7 @@ void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next)
 		 * drains: the paths stalled on it are let go from here */
 		if (!list_empty(&s->stalled) && !rx_full(e, s))
 			rdsb_path_rx_resume(e, s);
+		stream_shrink(e, s);
 		if ((s->congested || s->out_capped || !list_empty(&s->stalled)) && e->now + CONG_POLL < *next)
 			*next = e->now + CONG_POLL;
 	}
