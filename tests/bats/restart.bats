@@ -537,6 +537,25 @@ recvq() {
 	[ "$(counter B drop_no_socket)" -eq 0 ]
 }
 
+@test "engine of the receiver killed -9 with 150 datagrams in its stopped reader's socket: the next engine keeps them readable, 150 of 150 in order" {
+	local d=$BATS_TEST_TMPDIR rpid
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 150 -s 0:1000 -t 30 --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	rpid=$(proc_of B rds-xfer)
+	[ -n "$rpid" ]
+	kill -STOP "$rpid"
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 150 -s 0:1000 -t 30 >"$d/sa" 2>&1 &
+	sa=$!
+	# all 150 in the reader's socket (on the BPF receive path, its sockmap
+	# queue: the next engine holds the map it is in, or it goes with it)
+	wait_counter B rx_delivered 150
+	engine_stop B kill
+	engine_up B
+	kill -CONT "$rpid"
+	xfer_done 150 5000
+}
+
 # proc_of HOST COMM: the pid of the one process COMM in HOST's namespace
 proc_of() {
 	local p

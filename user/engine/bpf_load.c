@@ -117,8 +117,8 @@ static int open_pin_root(void)
 }
 
 /* A map the engine before left in its pin directory (dir) for the next
- * one, if it has the shape of ours: -1 if not. */
-static int old_map(int dir, const char *name, __u32 value_size, __u32 max_entries)
+ * one, if it has the shape of ours (an array: mmapable): -1 if not. */
+static int old_map(int dir, const char *name, __u32 type, __u32 value_size, __u32 max_entries)
 {
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
@@ -129,9 +129,9 @@ static int old_map(int dir, const char *name, __u32 value_size, __u32 max_entrie
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -1;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_ARRAY ||
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != type ||
 	    info.value_size != value_size || info.max_entries != max_entries ||
-	    !(info.map_flags & BPF_F_MMAPABLE)) {
+	    (type == BPF_MAP_TYPE_ARRAY && !(info.map_flags & BPF_F_MMAPABLE))) {
 		close(fd);
 		return -1;
 	}
@@ -161,8 +161,11 @@ static int make_pin_dir(struct rdsb_engine *e, int *seq_fd, int *ports_fd)
 	e->restarted = fd >= 0;
 	*seq_fd = *ports_fd = -1;
 	if (fd >= 0) {
-		*seq_fd = old_map(fd, "rdsb_seqstate", sizeof(struct rdsb_seqstate), RDSB_SEQSTATE_N);
-		*ports_fd = old_map(fd, "rdsb_ports", sizeof(struct rdsb_port_owner), RDSB_PORTS_N);
+		*seq_fd = old_map(fd, "rdsb_seqstate", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_seqstate),
+				  RDSB_SEQSTATE_N);
+		*ports_fd = old_map(fd, "rdsb_ports", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_port_owner),
+				    RDSB_PORTS_N);
+		e->old_socks_fd = old_map(fd, "rdsb_socks", BPF_MAP_TYPE_SOCKMAP, sizeof(__u64), RDSB_MAX_SOCKS);
 		close(fd);
 	}
 	rm_pins(root, name);

@@ -419,6 +419,12 @@ struct rdsb_engine {
 	int seqstate_fd;		/* rdsb_seqstate, or -1 */
 	struct rdsb_seqstate *seqstate;	/* mapped; NULL: no map */
 	int ports_fd;			/* rdsb_ports, or -1 */
+	/* rdsb_socks of the engine before (the BPF receive path), or -1:
+	 * held for this engine's life, so that what its verdict delivered
+	 * into the sockets' queues stays there until their applications
+	 * read it and the library closes them (an unpinned map nobody holds
+	 * is freed, and each socket's queue with it) */
+	int old_socks_fd;
 	struct rdsb_port_owner *ports;	/* mapped; NULL: no map */
 	/* rdsb_port_hold: ports the engine before had bound, whose sockets
 	 * are not back yet; when their owners are looked at next (ns) */
