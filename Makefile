@@ -153,7 +153,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv seqstate) $(B)/obj/transports/tcp/tcp_stream.o \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
 CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_rx_before rdsb_hold_unbound rdsb_sock_req_done \
-                   rdsb_port_hold_find rdsb_port_hold_full \
+                   rdsb_port_hold_find rdsb_port_hold_full rdsb_heldlog_msg_free \
                    rdsb_sock_sent rdsb_sock_req_acked rdsb_sock_req_numbered \
                    rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \
                    rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read \
@@ -164,7 +164,7 @@ $(B)/tests/test_conn: tests/unit/test_conn.c $(CONN_TEST_OBJ) $(HEADERS)
 
 # An application socket with its real delivery stream, the same mocks but for
 # the sockets (and the control requests and local congestion bits).
-SOCK_TEST_OBJ := $(CONN_TEST_OBJ) $(patsubst %,$(B)/obj/user/engine/%.o,sock ports)
+SOCK_TEST_OBJ := $(CONN_TEST_OBJ) $(patsubst %,$(B)/obj/user/engine/%.o,sock ports heldlog)
 SOCK_TEST_WRAPS := rdsb_ctl_handle rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_set_local \
                    rdsb_cong_apply_peer rdsb_paths_info_forget rdsb_ev_set rdsb_ev_del tcp_sockmap_inbox_read \
                    tcp_skmsg_begin tcp_skmsg_end
@@ -229,7 +229,7 @@ $(B)/fuzz/fuzz_path_rx: transports/tcp/tcp_stream.c user/engine/recv.c user/comm
 FUZZ_INCLUDED := user/engine/sock.c transports/ib/ib_ring.c
 $(B)/fuzz/fuzz_ib: transports/ib/ib_wire.c user/engine/recv.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED) tests/fuzz/engine_stubs.h
 $(B)/fuzz/fuzz_ib: FUZZ_LIBS := -libverbs -lrdmacm
-$(B)/fuzz/fuzz_app: user/engine/ctl.c user/engine/ports.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)
+$(B)/fuzz/fuzz_app: user/engine/ctl.c user/engine/ports.c user/engine/heldlog.c user/common/wire.c user/common/addr.c $(FUZZ_INCLUDED)
 $(B)/fuzz/fuzz_pcap: FUZZ_LIBS := -lpcap
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HEADERS)
 	@mkdir -p $(@D)

@@ -43,6 +43,16 @@ struct {
 	__type(value, struct rdsb_port_owner);
 } rdsb_ports SEC(".maps");
 
+/* What was held for those ports, acknowledged to the peers (struct
+ * rdsb_heldlog_hdr, then records: user/engine/heldlog.c) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_HELDLOG_PAGES);
+	__type(key, __u32);
+	__type(value, struct rdsb_heldlog_page);
+} rdsb_heldlog SEC(".maps");
+
 /* Per-path state for operators. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -348,7 +348,8 @@ struct rdsb_event {
 	X(TX_DELIV_ACKS,	"tx_deliv_acks")			\
 	X(RX_DELIV_ACKS,	"rx_deliv_acks")			\
 	X(DROP_BAD_DELIV_ACK,	"drop_bad_deliv_ack")			\
-	X(DROP_STRANDED,	"drop_stranded")
+	X(DROP_STRANDED,	"drop_stranded")				\
+	X(RX_HELD_UNSAVED,	"rx_held_unsaved")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,
@@ -482,5 +483,44 @@ struct rdsb_port_owner {
 	__u32	pad;
 };
 #define RDSB_PORTS_N		4096
+
+/*
+ * rdsb_heldlog (pinned, mmapable): the records held for a port of
+ * rdsb_ports whose socket is not back yet, which the peer was told are
+ * delivered (user/engine/heldlog.c). A ring of records after a header of
+ * RDSB_HELDLOG_HDR bytes: head and tail are byte offsets that only grow
+ * (a record is at offset % the ring's size), a record is [struct
+ * rdsb_heldrec][len bytes] rounded up to 8, whole (one that does not fit
+ * before the ring's end leaves RDSB_HELDREC_WRAP there and starts at 0).
+ */
+#define RDSB_HELDLOG_PAGES	2048	/* 8 MiB */
+#define RDSB_HELDLOG_HDR	64
+struct rdsb_heldlog_page {
+	__u8	bytes[4096];
+};
+struct rdsb_heldlog_hdr {
+	__u64	head;		/* where the next record goes */
+	__u64	tail;		/* the first that may be live */
+};
+enum rdsb_heldrec_state {
+	RDSB_HELDREC_LIVE = 1,		/* held: the next engine delivers it */
+	RDSB_HELDREC_WRITING = 2,	/* in a write into its stream (gone if killed) */
+	RDSB_HELDREC_GONE = 3,		/* in a stream, or dropped */
+	RDSB_HELDREC_WRAP = 4,		/* the rest of the ring is unused */
+};
+#define RDSB_HELDREC_NO_PATH	0xff	/* received with no sequence state */
+struct rdsb_heldrec {
+	__u32	state;
+	__u32	len;		/* payload bytes */
+	__u8	laddr[16];	/* the held port's address */
+	__u8	faddr[16];	/* the sender's */
+	__u32	scope_id;
+	__u32	peer_gen;	/* the connection's rdsb_seqstate peer_gen then */
+	__u64	seq;
+	__u16	sport, dport;
+	__u8	flags;
+	__u8	path;		/* its index, or RDSB_HELDREC_NO_PATH */
+	__u8	pad[2];
+};
 
 #endif /* RDSB_MAPS_H */

@@ -51,8 +51,9 @@ restart_app() {
 	engine_stop "$1" "$2"
 	# unloaded with a bound socket, the engine leaves only the mark that
 	# tells the next one to hold datagrams for the ports of sockets coming
-	# back, those ports, and the sequence state the next one goes on with
-	[ "$2" = kill ] || [ "$(ls "$(pins "$1")" | tr '\n' ' ')" = "rdsb_ports rdsb_seqstate rebind " ]
+	# back, those ports, what it held for them, and the sequence state the
+	# next one goes on with
+	[ "$2" = kill ] || [ "$(ls "$(pins "$1")" | tr '\n' ' ')" = "rdsb_heldlog rdsb_ports rdsb_seqstate rebind " ]
 	[ $# -le 2 ] || "${@:3}"
 	[ "$1" = A ] && touch "$d/local"
 	touch "$d/gone"
@@ -581,12 +582,13 @@ held() {	# held HOST PORT: the bytes HOST's engine holds for that port of a sock
 	in_host "$1" "$RDSB_BIN" status -j | jq ".held_ports[] | select(.port == $2) | .held_bytes"
 }
 
-# stopped_receiver N: B's receiver of N datagrams (sizes 0:3000) is bound,
-# then stopped (SIGSTOP: it calls on its socket no more), and B's engine is
-# killed -9 and loaded again; $rb is the receiver's job, $rpid its process
+# stopped_receiver N [SIZES]: B's receiver of N datagrams (sizes 0:3000) is
+# bound, then stopped (SIGSTOP: it calls on its socket no more), and B's
+# engine is killed -9 and loaded again; $rb is the receiver's job, $rpid its
+# process
 stopped_receiver() {
 	local d=$BATS_TEST_TMPDIR
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s 0:3000 -t 30 --ready "$d/ready.b" >"$d/rb" &
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s "${2:-0:3000}" -t 30 --ready "$d/ready.b" >"$d/rb" &
 	rb=$!
 	wait_ready 1
 	rpid=$(proc_of B rds-xfer)
@@ -644,6 +646,41 @@ stopped_receiver() {
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1 -s 100:100 -S 2 >"$d/s2"
 	wait $rb || { cat "$d/rc"; return 1; }
 	[ "$(sent_hash "$d/s2")" = "$(recv_hash "$d/rc" $ADDR_A:5000)" ]
+}
+
+# held_twice kill|unload: B's engine, killed -9 while B's receiver is
+# stopped, is loaded again; A sends 50 datagrams that it holds for the
+# receiver's port (below the socket's receive buffer: the port is not
+# congested), each acknowledged to A; then B's engine goes again (HOW) and
+# is loaded again before the receiver goes on: it gets all 50 once, in
+# order, from the held log (without it, lost with the engine that held them)
+held_twice() {
+	local d=$BATS_TEST_TMPDIR sa bytes
+	stopped_receiver 50 0:2000
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 50 -s 0:2000 -t 30 >"$d/sa" &
+	sa=$!
+	for _ in $(seq 100); do
+		bytes=$(sed -n 's/^sent 50 msgs \([0-9]*\) bytes.*/\1/p' "$d/sa")
+		[ -n "$bytes" ] && [ "$(held B 4000)" = "$bytes" ] && [ "$(unacked A)" = 0 ] && break
+		sleep 0.05
+	done
+	echo "sent $bytes bytes, B holds $(held B 4000), A unacknowledged $(unacked A)"
+	[ "$(held B 4000)" = "$bytes" ] && [ "$(unacked A)" = 0 ]
+	engine_stop B "$1"
+	engine_up B
+	[ "$(held B 4000)" = "$bytes" ]
+	kill -CONT "$rpid"
+	xfer_done 50 5000
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+	[ "$(counter B rx_held_unsaved)" -eq 0 ]
+}
+
+@test "engine of the receiver killed -9 twice while its receiver calls on its socket no more: what the engine between held for its port, acknowledged to the sender, outlives it, 50 of 50 once and in order" {
+	held_twice kill
+}
+
+@test "engine of the receiver killed -9, then the next one unloaded while its receiver calls on its socket no more: what it held for the port goes to the engine after it, 50 of 50 once and in order" {
+	held_twice unload
 }
 
 @test "xdp: load after the engine was killed -9 detaches the XDP program it left; another program on the device stays an error" {

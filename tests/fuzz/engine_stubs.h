@@ -79,10 +79,10 @@ struct rdsb_sock *rdsb_sock_by_port(struct rdsb_engine *e, const uint8_t addr[16
 	(void)e, (void)addr;
 	return port & 1 ? NULL : &sock;
 }
-bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
+bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m,
 		       struct rdsb_port_hold *hold)
 {
-	(void)e, (void)laddr, (void)m, (void)hold;
+	(void)e, (void)p, (void)m, (void)hold;
 	return false;	/* rebind_until is 0 here: never asked */
 }
 /* no port of an engine before is held here */

@@ -357,6 +357,7 @@ static void mock_engine_init(void)
 	INIT_LIST_HEAD(&eng.held);
 	INIT_LIST_HEAD(&eng.port_holds);
 	eng.ports_fd = -1;
+	eng.heldlog_fd = -1;
 	INIT_LIST_HEAD(&eng.tx_held);
 	INIT_LIST_HEAD(&eng.tx_due);
 	INIT_LIST_HEAD(&eng.rx_due);

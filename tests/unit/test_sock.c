@@ -21,7 +21,11 @@
  * by the next engine (held past the rebind time for the socket that comes
  * back, refused to another process), entries of processes gone or of a
  * reused pid dropped at the start, a process gone later found by the
- * timer, a hold's congestion and limit, and a full table.
+ * timer, a hold's congestion and limit, and a full table. What a held port
+ * took, in the held log (heldlog.c): taken back by the engine after, ahead
+ * of what arrives later, delivered once; a record the sequence state does
+ * not count received dropped at the start (the peer sends it again); a
+ * full log (counted, the rest kept).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -86,6 +90,7 @@ static int teardown(void **state)
 	rdsb_ports_fini(&eng);
 	rdsb_held_release(&eng, NULL);
 	rdsb_conn_free_all(&eng);
+	rdsb_heldlog_fini(&eng);
 	rdsb_hash_free(&eng.socks_by_id);
 	rdsb_hash_free(&eng.socks_by_port);
 	close(eng.addrs_fd);
@@ -907,30 +912,49 @@ static void test_rx_safe_held(void **state)
 /* ---------------------------------------------- ports that outlive it */
 
 #define PORTS_BYTES (RDSB_PORTS_N * sizeof(struct rdsb_port_owner))
+#define HELDLOG_BYTES (RDSB_HELDLOG_PAGES * sizeof(struct rdsb_heldlog_page))
 
-/* The pinned rdsb_ports as the engine maps it: a memfd of its size */
+static int heldlog_fd = -1;	/* rdsb_heldlog, kept across restart() */
+
+/* The pinned rdsb_ports and rdsb_heldlog as the engine maps them: memfds
+ * of their size */
 static int ports_map(void)
 {
 	int fd = memfd_create("rdsb_ports", MFD_CLOEXEC);
 
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, PORTS_BYTES), 0);
+	if (heldlog_fd >= 0)
+		close(heldlog_fd);
+	heldlog_fd = memfd_create("rdsb_heldlog", MFD_CLOEXEC);
+	assert_true(heldlog_fd >= 0);
+	assert_int_equal(ftruncate(heldlog_fd, HELDLOG_BYTES), 0);
 	eng.ports_fd = fd;
+	eng.heldlog_fd = heldlog_fd;
+	rdsb_heldlog_init(&eng);
 	rdsb_ports_init(&eng);
 	assert_non_null(eng.ports);
+	assert_non_null(eng.heldlog.hdr);
 	return fd;
 }
 
 /* The engine goes (its sockets to the next one, as a killed engine's
- * are) and the next one starts on the same table */
+ * are: what is in a stream stays there, what is held stays in the held
+ * log) and the next one starts on the same tables */
 static void restart(int fd)
 {
+	struct rdsb_seqstate *ss = eng.seqstate;
+
 	eng.stopping = true;
 	teardown(NULL);
 	setup(NULL);
+	eng.seqstate = ss;
 	eng.ports_fd = fd;
+	eng.heldlog_fd = heldlog_fd;
 	eng.restarted = true;
+	rdsb_heldlog_init(&eng);
 	rdsb_ports_init(&eng);
+	rdsb_heldlog_load(&eng);
 }
 
 static unsigned int holds(void)
@@ -1104,6 +1128,8 @@ static void test_ports_owner_gone(void **state)
 	assert_true(list_empty(&eng.held));
 	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 2);
 	assert_int_equal(ss_entry.path[0].next_rx_seq, 3);
+	/* and from the held log */
+	assert_int_equal(eng.heldlog.hdr->tail, eng.heldlog.hdr->head);
 	p->ev.fd = -1;
 	close(fd);
 }
@@ -1143,6 +1169,128 @@ static void test_ports_hold_limit(void **state)
 	for (uint64_t seq = 1; seq <= 4; seq++)
 		assert_int_equal(app_next_seq(s), seq);
 	p->ev.fd = -1;
+	close(fd);
+}
+
+static unsigned int held_records(void)
+{
+	struct rdsb_held *h;
+	unsigned int n = 0;
+
+	list_for_each_entry(h, &eng.held, item)
+		n++;
+	return n;
+}
+
+/* What a held port took outlives the engine that held it: the next one
+ * takes it back from the held log, ahead of what arrives for the port
+ * after, and delivers it all in order once the socket is back; written
+ * into the stream, it leaves the log, so the engine after that takes
+ * nothing again. */
+static void test_ports_hold_outlives_engine(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s;
+	struct rdsb_path *p;
+	uint16_t port = 4000;
+
+	(void)state;
+	open_bound(4000);
+	restart(fd);
+	p = path_up();
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4000, 3000));
+	assert_int_equal(ss_entry.path[0].next_rx_seq, 3);	/* the peer forgets them */
+	assert_true(eng.heldlog.hdr->head > eng.heldlog.hdr->tail);
+	p->ev.fd = -1;
+	restart(fd);
+	assert_int_equal(holds(), 1);
+	assert_int_equal(held_records(), 2);
+	p = path_up();
+	assert_true(recv_on(p, 3, 4000, 20));
+	assert_int_equal(held_records(), 3);
+	s = open_sock();
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, RDSB_BIND_AGAIN), 0);
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		assert_int_equal(app_next_seq(s), seq);
+	assert_int_equal(eng.heldlog.hdr->tail, eng.heldlog.hdr->head);
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 0);
+	assert_int_equal(eng.counters[RDSB_C_RX_HELD_UNSAVED], 0);
+	p->ev.fd = -1;
+	restart(fd);
+	assert_int_equal(held_records(), 0);
+	close(fd);
+}
+
+/* A record the held log has but the sequence state does not count
+ * received (the engine killed between the two) goes at the start: the
+ * peer sends it again, and it is delivered once. */
+static void test_heldlog_not_received_goes(void **state)
+{
+	static struct rdsb_seqstate table[RDSB_SEQSTATE_N];
+	int fd = ports_map();
+	struct rdsb_sock *s;
+	struct rdsb_path *p;
+	uint16_t port = 4000;
+
+	(void)state;
+	memset(table, 0, sizeof(table));
+	table[1].in_use = 1;
+	memcpy(table[1].laddr, A, 16);
+	memcpy(table[1].faddr, B, 16);
+	eng.seqstate = table;
+	open_bound(4000);
+	restart(fd);
+	p = path_up();
+	p->conn->ss = &table[1];
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4000, 10));
+	assert_int_equal(table[1].path[0].next_rx_seq, 3);
+	table[1].path[0].next_rx_seq = 2;	/* killed before it passed 2 */
+	p->ev.fd = -1;
+	restart(fd);
+	assert_int_equal(held_records(), 1);
+	p = path_up();
+	p->conn->ss = &table[1];
+	p->next_rx_seq = 2;
+	assert_true(recv_on(p, 2, 4000, 10));	/* sent again */
+	s = open_sock();
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, RDSB_BIND_AGAIN), 0);
+	assert_int_equal(app_next_seq(s), 1);
+	assert_int_equal(app_next_seq(s), 2);
+	assert_int_equal(recv(s->app_fd, &port, sizeof(port), MSG_DONTWAIT), -1);
+	p->ev.fd = -1;
+	eng.seqstate = NULL;
+	close(fd);
+}
+
+/* The held log is bounded: a record it has no room for is held in memory
+ * only, counted (rx_held_unsaved), and a second engine death loses it;
+ * the others come back. */
+static void test_heldlog_full(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_sock *s;
+	struct rdsb_path *p;
+	uint16_t port = 4000;
+
+	(void)state;
+	open_bound(4000);
+	restart(fd);
+	p = path_up();
+	/* 7 records of 1 MiB fit in its 8 MiB with their headers, 8 not */
+	for (uint64_t seq = 1; seq <= 8; seq++)
+		assert_true(recv_on(p, seq, 4000, 1 << 20));
+	assert_int_equal(held_records(), 8);
+	assert_int_equal(eng.counters[RDSB_C_RX_HELD_UNSAVED], 1);
+	p->ev.fd = -1;
+	restart(fd);
+	assert_int_equal(held_records(), 7);
+	s = open_sock();
+	assert_int_equal(rdsb_sock_bind(&eng, s, A, 0, &port, RDSB_BIND_AGAIN), 0);
+	for (uint64_t seq = 1; seq <= 7; seq++)
+		assert_int_equal(app_next_seq(s), seq);
+	assert_int_equal(eng.heldlog.hdr->tail, eng.heldlog.hdr->head);
 	close(fd);
 }
 
@@ -1243,6 +1391,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ports_owner_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_hold_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_hold_outlives_engine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heldlog_not_received_goes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heldlog_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stalls_behind_another_socket, setup, teardown),
 	};

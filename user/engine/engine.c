@@ -180,7 +180,8 @@ static void on_signal(int sig)
 }
 
 /* Whether the next engine should hold datagrams for unbound ports: this one
- * has bound sockets, which will go to it. */
+ * has bound sockets, which will go to it, or holds ports for sockets of the
+ * engine before (and what it held for them is in the held log). */
 static void note_rebind(struct rdsb_engine *e)
 {
 	struct rdsb_sock *s;
@@ -188,6 +189,8 @@ static void note_rebind(struct rdsb_engine *e)
 	list_for_each_entry(s, &e->socks, item)
 		if (s->bound && !s->closed)
 			e->rebind_next = true;
+	if (!list_empty(&e->port_holds))
+		e->rebind_next = true;
 }
 
 /* Unload (or SIGTERM) drains, bounded by RDSB_DRAIN_MS: applications take
@@ -401,7 +404,9 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	 * first start no socket can come back: an unbound port drops at once */
 	if (e->restarted)
 		e->rebind_until = rdsb_now_ns() + RDSB_REBIND_MS * 1000000ull;
+	rdsb_heldlog_init(e);
 	rdsb_ports_init(e);	/* and the ports its sockets had bound */
+	rdsb_heldlog_load(e);	/* and what it held for them */
 	if (e->tp->init(e, cfg) || e->tp->listen(e))
 		goto out;
 	err = RDSB_ENGINE_STOPPED;

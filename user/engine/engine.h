@@ -67,6 +67,12 @@ struct rdsb_msg {
 	uint64_t req;
 	struct list_head sock_item;
 	struct rdsb_sock *tx_sock;
+	/* Held for a port of the engine before, and in its log too
+	 * (heldlog.c): held_log set, its record at held_at; held_slot: the
+	 * log's own reference to from_slot (a record the engine before held) */
+	struct rdsb_heldlog *held_log;
+	uint64_t held_at;
+	bool held_slot;
 	union {
 		struct rds_header wire;		/* encoded when it starts on the wire */
 		struct rdsb_deliv_hdr deliv;	/* or on a delivery stream (sock.c) */
@@ -379,6 +385,13 @@ struct rdsb_transport {
 	void (*counters)(struct rdsb_engine *e, void (*fn)(void *arg, const char *name, uint64_t v), void *arg);
 };
 
+/* heldlog.c: the pinned rdsb_heldlog, mapped */
+struct rdsb_heldlog {
+	struct rdsb_engine *eng;
+	struct rdsb_heldlog_hdr *hdr;	/* NULL: no map */
+	uint8_t *ring;
+};
+
 struct rdsb_engine {
 	int epfd;
 	struct rdsb_ev ctl_listen;
@@ -426,6 +439,8 @@ struct rdsb_engine {
 	 * is freed, and each socket's queue with it) */
 	int old_socks_fd;
 	struct rdsb_port_owner *ports;	/* mapped; NULL: no map */
+	int heldlog_fd;			/* rdsb_heldlog, or -1 */
+	struct rdsb_heldlog heldlog;
 	/* rdsb_port_hold: ports the engine before had bound, whose sockets
 	 * are not back yet; when their owners are looked at next (ns) */
 	struct list_head port_holds;
@@ -746,8 +761,11 @@ struct rdsb_held {
 	struct rdsb_msg *m;
 	bool port_held;		/* counted in its rdsb_port_hold, not held_bytes */
 };
-bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
+bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m,
 		       struct rdsb_port_hold *hold);
+/* m, which the engine before held for hold's port (heldlog.c), is held
+ * again, behind what is held already */
+void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold);
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
 /* Records are held now: in the rebind time, or while a port is */
 static inline bool rdsb_holding(const struct rdsb_engine *e)
@@ -781,6 +799,23 @@ void rdsb_ports_unbound(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_ports_rcvbuf(struct rdsb_sock *s);
 /* Owners gone: their ports are held no more */
 void rdsb_ports_timer(struct rdsb_engine *e, uint64_t *next);
+
+/* heldlog.c: what is held for those ports, kept where the next engine
+ * finds it (rdsb_heldlog) */
+void rdsb_heldlog_init(struct rdsb_engine *e);
+void rdsb_heldlog_fini(struct rdsb_engine *e);
+/* m, received on p, is held for a port of rdsb_ports: into the log, or
+ * counted (RX_HELD_UNSAVED) if the log has no room */
+void rdsb_heldlog_keep(struct rdsb_engine *e, const struct rdsb_path *p, struct rdsb_msg *m);
+/* The records the engine before kept, each to its hold (ports.c, after
+ * the holds are made), in the order they were held: those of ports not
+ * held and those the sequence state does not count received go */
+void rdsb_heldlog_load(struct rdsb_engine *e);
+/* m's record is in a write into its stream (written: the write took it) */
+void rdsb_heldlog_writing(struct rdsb_msg *m, bool writing);
+/* m is freed: written, or dropped (kept for the next engine if this one
+ * stops: it could not deliver it) */
+void rdsb_heldlog_msg_free(struct rdsb_msg *m);
 /* The start time of a process (clock ticks after boot), 0 if it is gone */
 uint64_t rdsb_proc_start(uint32_t pid);
 void rdsb_path_rx_unstall(struct rdsb_engine *e, struct rdsb_path *p);

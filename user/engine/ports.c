@@ -9,7 +9,8 @@
  * the application next calls on it, however late): what arrives for the
  * port waits as in a socket that is not read. Past the socket's receive
  * buffer the port is congested to the peers, and past its hard limit the
- * path that brings more stalls: nothing is dropped. The hold ends when the
+ * path that brings more stalls: nothing is dropped, and what is held is in
+ * the held log too (heldlog.c), for an engine after this one. The hold ends when the
  * socket binds again, or when the timer finds its process gone: what it
  * held is then dropped as for a port nobody bound. An entry whose process
  * is gone at the start goes at once. The table has RDSB_PORTS_N entries: a

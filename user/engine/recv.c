@@ -25,7 +25,7 @@ static void deliver_now(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_
 {
 	struct rdsb_msg *prev = rdsb_rx_before(e, m, s);
 
-	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p, m, NULL))
 		return;
 	rdsb_sock_deliver(e, s, m, true);
 }
@@ -43,7 +43,7 @@ static bool unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 		rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
 		return false;
 	}
-	if ((hold || e->now < e->rebind_until) && rdsb_hold_unbound(e, p->conn->laddr, m, hold))
+	if ((hold || e->now < e->rebind_until) && rdsb_hold_unbound(e, p, m, hold))
 		return true;
 	rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
 	rdsb_msg_free(m);
@@ -70,7 +70,7 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	}
 	prev = rdsb_rx_before(e, m, s);
 	/* behind a record held for a port nobody bound: held too */
-	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p->conn->laddr, m, NULL))
+	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p, m, NULL))
 		return true;
 	wait = prev && prev->rx_sock ? prev->rx_sock : s;
 	if (wait == s && rdsb_sock_deliver(e, s, m, false))

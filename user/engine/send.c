@@ -46,6 +46,8 @@ void rdsb_msg_free(struct rdsb_msg *m)
 		rdsb_msg_rx_done(m, false);
 	if (m->tx_sock)
 		rdsb_sock_req_acked(m);
+	if (m->held_log)
+		rdsb_heldlog_msg_free(m);
 	if ((c = m->tx_conn)) {
 		c->tx_queued -= tx_cost(m);
 		if (c->tx_waiters && rdsb_conn_tx_room(c))

@@ -275,8 +275,8 @@ int rdsb_sock_conn_for(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t
 	return rdsb_conn_get(e, s->addr, daddr, scope ? scope : s->scope_id, true) ? 0 : ENOMEM;
 }
 
-bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
-		       struct rdsb_port_hold *hold)
+static bool held_add(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m,
+		     struct rdsb_port_hold *hold)
 {
 	struct rdsb_held *h;
 
@@ -286,26 +286,44 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, const uint8_t laddr[16], struct rd
 	h->m = m;
 	h->port_held = hold;
 	list_add_tail(&h->item, &e->held);
-	if (hold) {
+	if (hold)
 		rdsb_port_hold_charge(e, hold, m->len);
+	else
+		e->held_bytes += m->len;
+	return true;
+}
+
+bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m,
+		       struct rdsb_port_hold *hold)
+{
+	if (!held_add(e, p->conn->laddr, m, hold))
+		return false;
+	if (hold) {
 		/* in the engine's keeping as in a stream: the path's records
 		 * after it go on to their sockets and the peer forgets it (else
 		 * a stopped process would hold up its path, and the peer's
-		 * senders, for as long as it stays stopped); a second engine
-		 * death before its socket is back loses it */
+		 * senders, for as long as it stays stopped); in the held log
+		 * first, so that a second engine death before its socket is
+		 * back does not lose it */
+		rdsb_heldlog_keep(e, p, m);
 		if (m->rx_path)
 			rdsb_msg_rx_done(m, true);
-	} else {
-		e->held_bytes += m->len;
 	}
 	return true;
+}
+
+void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold)
+{
+	if (!held_add(e, hold->owner->addr, m, hold))
+		rdsb_msg_free(m);	/* out of memory: the next engine may take it */
 }
 
 /* Once s is bound, its records go, and those held behind them (their
  * paths' order) for sockets bound already; the others stay while a record
  * of their path before them does, or while their port is held. With s
  * NULL, the rest of what nobody bound is dropped; an engine that stops
- * drops everything it could not deliver (the peers send it again). */
+ * drops everything it could not deliver (the peers send it again, or, for
+ * a held port, the held log keeps it for the next engine). */
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	struct rdsb_held *h, *t;
@@ -326,7 +344,9 @@ void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
 		if (to) {
 			rdsb_sock_deliver(e, to, h->m, true);
 		} else {
-			rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
+			/* but what the held log keeps for the next engine */
+			if (!e->stopping || !h->m->held_log)
+				rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
 			rdsb_msg_free(h->m);
 		}
 		free(h);
@@ -489,6 +509,9 @@ static void delivery_staged(void *ctx, struct rdsb_msg *m)
 	struct rdsb_path *p = m->rx_path;
 
 	(void)ctx;
+	/* as the held log says of a record it keeps */
+	if (m->held_log)
+		rdsb_heldlog_writing(m, true);
 	/* only past records all in this write: the one of the path before
 	 * m is ahead of it in this queue (a forced delivery may have gone
 	 * past one that waits elsewhere) */
@@ -502,6 +525,8 @@ static void delivery_staged(void *ctx, struct rdsb_msg *m)
 static void delivery_unstaged(void *ctx, struct rdsb_msg *m)
 {
 	(void)ctx;
+	if (m->held_log)
+		rdsb_heldlog_writing(m, false);
 	if (m->rx_path)
 		rdsb_path_rx_safe_sync(m->rx_path);
 }
