@@ -11,6 +11,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -438,6 +439,10 @@ void tcp_sockmap_exit(struct rdsb_engine *e)
 	tcp_of(e)->rcvq = NULL;
 	free(tcp_of(e)->sock_at);
 	tcp_of(e)->sock_at = NULL;
+	/* the sockets that go to the next engine keep their queues in the
+	 * sockmap, pinned for it (bpf_load.c rm_pin_dir) */
+	if (e->rebind_next && tcp_of(e)->sockmap_obj && e->socks_next_fd < 0)
+		e->socks_next_fd = fcntl(tcp_of(e)->socks_fd, F_DUPFD_CLOEXEC, 0);
 	sockmap_rx__destroy(tcp_of(e)->sockmap_obj);
 	tcp_of(e)->sockmap_obj = NULL;
 	rdsb_hash_free(&tcp_of(e)->paths_by_cookie);
@@ -577,7 +582,11 @@ void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		return;
 	if (s->bound)
 		bpf_map_delete_elem(tcp_of(e)->bound_fd, &k);
-	bpf_map_delete_elem(tcp_of(e)->socks_fd, &idx);
+	/* A socket that goes to the next engine stays in the sockmap, which
+	 * is pinned for it: out of it, what the verdict delivered and the
+	 * application has not read would go (a psock's queue goes with it). */
+	if (!(e->stopping && e->rebind_next && s->bound))
+		bpf_map_delete_elem(tcp_of(e)->socks_fd, &idx);
 	__atomic_store_n(&tcp_of(e)->rcvq[idx].armed, 0, __ATOMIC_RELEASE);
 	if (tcp_sock(s)->gated) {
 		tcp_sock(s)->gated = false;

@@ -190,7 +190,8 @@ static void pin_kept(int dir, const char *name, int map_fd)
 
 /* e->pin_dir and what is in it: pinned, so ours, but opened as above. With
  * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND,
- * rdsb_seqstate, rdsb_ports and rdsb_heldlog. */
+ * rdsb_seqstate, rdsb_ports, rdsb_heldlog and (BPF receive path)
+ * rdsb_socks. */
 static void rm_pin_dir(struct rdsb_engine *e)
 {
 	const char *name = strrchr(e->pin_dir, '/') + 1;
@@ -207,9 +208,15 @@ static void rm_pin_dir(struct rdsb_engine *e)
 		pin_kept(fd, "rdsb_seqstate", e->seqstate_fd);
 		pin_kept(fd, "rdsb_ports", e->ports_fd);
 		pin_kept(fd, "rdsb_heldlog", e->heldlog_fd);
+		/* and, on the BPF receive path, the sockmap whose queues
+		 * hold what the verdict delivered to them unread */
+		pin_kept(fd, "rdsb_socks", e->socks_next_fd);
 		close(fd);
 	}
 	close(root);
+	if (e->socks_next_fd >= 0)
+		close(e->socks_next_fd);
+	e->socks_next_fd = -1;
 }
 
 static int share_map_fd(struct rdsb_engine *e, const char *name)
