@@ -1294,6 +1294,31 @@ static void test_heldlog_full(void **state)
 	close(fd);
 }
 
+/* A held log whose record claims more than the ring has (not the engine
+ * before's writing) is believed in nothing: the next engine holds none of
+ * it, says so, and runs. */
+static void test_heldlog_damaged(void **state)
+{
+	int fd = ports_map();
+	struct rdsb_path *p;
+	struct rdsb_heldrec *r;
+
+	(void)state;
+	open_bound(4000);
+	restart(fd);
+	p = path_up();
+	assert_true(recv_on(p, 1, 4000, 10));
+	assert_true(recv_on(p, 2, 4000, 10));
+	r = (struct rdsb_heldrec *)(eng.heldlog.ring + eng.heldlog.hdr->tail);
+	r->len = 0xfffffff0u;
+	p->ev.fd = -1;
+	restart(fd);
+	assert_int_equal(holds(), 1);		/* the port is held all the same */
+	assert_int_equal(held_records(), 0);
+	assert_int_equal(eng.heldlog.hdr->head, eng.heldlog.hdr->tail);
+	close(fd);
+}
+
 /* A full table keeps no more: the socket binds all the same */
 static void test_ports_full(void **state)
 {
@@ -1394,6 +1419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ports_hold_outlives_engine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heldlog_not_received_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heldlog_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heldlog_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stalls_behind_another_socket, setup, teardown),
 	};

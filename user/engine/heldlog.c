@@ -189,6 +189,27 @@ static struct rdsb_msg *rec_msg(struct rdsb_engine *e, const struct rdsb_heldrec
 	return m;
 }
 
+/* Each record was written whole before the head passed it: a ring where
+ * one is not is not the engine before's, and nothing of it is believed. */
+static bool ring_sane(const struct rdsb_heldlog *log)
+{
+	uint64_t off = log->hdr->tail, head = log->hdr->head;
+
+	while (off < head) {
+		const struct rdsb_heldrec *r = rec_at(log, off);
+
+		if (r->state == RDSB_HELDREC_WRAP) {
+			off += RING_BYTES - off % RING_BYTES;
+			continue;
+		}
+		if (r->len > RDS_MAX_MSG_SIZE || off % RING_BYTES + rec_size(r->len) > RING_BYTES ||
+		    off + rec_size(r->len) > head)
+			return false;
+		off += rec_size(r->len);
+	}
+	return off == head;
+}
+
 void rdsb_heldlog_load(struct rdsb_engine *e)
 {
 	struct rdsb_heldlog *log = &e->heldlog;
@@ -197,6 +218,11 @@ void rdsb_heldlog_load(struct rdsb_engine *e)
 
 	if (!log->hdr)
 		return;
+	if (!ring_sane(log)) {
+		pr_warn("rds-bpf: rdsb_heldlog is damaged: what it held for ports is dropped\n");
+		memset(log->hdr, 0, sizeof(*log->hdr));
+		return;
+	}
 	trim(log, true);
 	head = log->hdr->head;
 	for (off = log->hdr->tail; off < head;) {
