@@ -112,6 +112,37 @@ connections() { in_host B "$RDSB_BIN" status -j | jq '.connections | length'; }
 	[ "$(connections)" -eq 200 ]
 }
 
+@test "the engine takes the open-files limit its hard limit allows; past it socket() fails with ENOBUFS, once logged, and a closed socket makes room" {
+	local log=$BATS_TEST_TMPDIR/rdsb-engine-fds.log pid
+	in_host B "$RDSB_BIN" unload
+	in_host B bash -c "ulimit -Sn 300 && ulimit -Hn 700 && exec \"\$0\" load --log \"\$1\"" "$RDSB_BIN" "$log"
+	pid=$(engine_pid B)
+	[ "$(awk '/^Max open files/ { print $4 " " $5 }' "/proc/$pid/limits")" = "700 700" ]
+	# 5 descriptors a socket: about 130 fit
+	run in_host B env LD_PRELOAD="$RDSB_PRELOAD" python3 - "$ADDR_B" <<'PY'
+import errno, socket, sys
+socks = []
+try:
+    while len(socks) < 1000:
+        s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+        s.bind((sys.argv[1], 5000 + len(socks)))
+        socks.append(s)
+    print("no limit")
+except OSError as e:
+    print("opened", len(socks), "then", errno.errorcode[e.errno])
+socks.pop().close()
+t = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+t.bind((sys.argv[1], 4999))
+print("after a close: bound")
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" =~ ^opened\ 1[0-3][0-9]\ then\ ENOBUFS$ ]]
+	[ "${lines[1]}" = "after a close: bound" ]
+	[ "$(grep -c 'out of file descriptors' "$log")" -eq 1 ]
+	grep -q 'hint: raise the engine.s open-files limit' "$log"
+}
+
 @test "a connect storm: 32 peer addresses open 8 lanes each before the probe; every early lane waits, none is reset" {
 	# B listens on 10.99.0.200, above every peer: the peers connect
 	in_host B ip addr add 10.99.0.200/24 dev eth0

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -349,6 +350,22 @@ static bool settle(struct rdsb_engine *e)
 	return any;
 }
 
+/* Each application socket costs the engine 5 descriptors (its control
+ * connection, both ends of its stream, its page, its send-space eventfd):
+ * under a shell's soft limit of 1024 the 196th socket failed. The engine
+ * takes what the hard limit allows (a systemd unit sets it: LimitNOFILE). */
+static void files_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		pr_warn("rds-bpf: cannot raise the open-files limit to %lu: %s; about %lu sockets fit\n",
+			(unsigned long)rl.rlim_max, strerror(errno), (unsigned long)rl.rlim_cur / 5);
+}
+
 int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *), void *arg)
 {
 	struct rdsb_engine eng = { 0 }, *e = &eng;
@@ -384,6 +401,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	files_limit_raise();
 
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (e->epfd < 0)

@@ -438,6 +438,7 @@ struct rdsb_engine {
 	 * read it and the library closes them (an unpinned map nobody holds
 	 * is freed, and each socket's queue with it) */
 	int old_socks_fd;
+	unsigned int fds_warned;	/* sockets refused for want of descriptors */
 	/* this engine's rdsb_socks, when sockets go to the next engine: kept
 	 * past the transport's exit to be pinned for it, or -1 */
 	int socks_next_fd;

@@ -253,6 +253,15 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	return;
 fail:
 	rep.err = errno ? errno : ENOMEM;
+	if (rep.err == EMFILE || rep.err == ENFILE) {
+		/* the engine's descriptors, not the application's: socket()
+		 * fails as the kernel's does when it has no memory for one */
+		if (!e->fds_warned++)
+			pr_warn("rds-bpf: out of file descriptors (%s) for a new socket: socket() fails with ENOBUFS; "
+				"hint: raise the engine's open-files limit (LimitNOFILE, ulimit -Hn), 5 per socket\n",
+				strerror(rep.err));
+		rep.err = ENOBUFS;
+	}
 	send(ctl_fd, &rep, sizeof(rep), MSG_NOSIGNAL);
 	close(ctl_fd);
 	if (sv[0] >= 0) {
