@@ -197,16 +197,6 @@ static void ack_all(struct rdsb_path *p)
 	rdsb_path_check_acked(&eng, p);
 }
 
-static unsigned int list_len(struct list_head *l)
-{
-	unsigned int n = 0;
-	struct list_head *pos;
-
-	for (pos = l->next; pos != l; pos = pos->next)
-		n++;
-	return n;
-}
-
 /* ------------------------------------------------------------- tests */
 
 static void test_conn_lookup(void **state)
@@ -235,7 +225,7 @@ static void test_up_sends_map_then_probe(void **state)
 
 	(void)state;
 	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 10));	/* queued while down */
-	assert_int_equal(list_len(&p->send_q), 1);
+	assert_int_equal(list_count(&p->send_q), 1);
 	assert_int_equal(p->reconnect_at, eng.now);
 	rdsb_path_connect(&eng, p);
 	rdsb_path_up(&eng, p);
@@ -276,10 +266,10 @@ static void test_drop_is_a_mark_until_shutdown(void **state)
 	xmits = tp.xmits;
 	rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 5));
 	assert_int_equal(tp.xmits, xmits);
-	assert_int_equal(list_len(&p->send_q), 1);
+	assert_int_equal(list_count(&p->send_q), 1);
 	/* marking twice queues it once */
 	rdsb_path_drop(&eng, p, "again");
-	assert_int_equal(list_len(&eng.dropped), 1);
+	assert_int_equal(list_count(&eng.dropped), 1);
 	assert_string_equal(p->drop_why, "test");
 
 	assert_true(rdsb_paths_shutdown(&eng));
@@ -484,7 +474,7 @@ static void test_stall_and_resume(void **state)
 	sock_full = true;
 	assert_false(recv_one(p, 1, 0, 5000, 4000));
 	assert_non_null(p->rx_stalled);
-	assert_int_equal(list_len(&sock.stalled), 1);
+	assert_int_equal(list_count(&sock.stalled), 1);
 	assert_false(p->ev.events & EPOLLIN);		/* not read while stalled */
 	sock_full = false;
 	rdsb_path_rx_resume(&eng, &sock);
@@ -558,14 +548,14 @@ static void test_late_path_count_keeps_port_order(void **state)
 	assert_int_equal(c->npaths, RDS_MPATH_WORKERS);
 	/* the next one waits */
 	rdsb_conn_queue(&eng, c, data_msg(sport, 50));
-	assert_int_equal(list_len(&c->pending), 1);
+	assert_int_equal(list_count(&c->pending), 1);
 	assert_true(list_empty(&to->send_q));
 	{
 		uint64_t next = UINT64_MAX;
 
 		rdsb_conns_timer(&eng, &next);
 	}
-	assert_int_equal(list_len(&c->pending), 1);
+	assert_int_equal(list_count(&c->pending), 1);
 	/* path 0 acked: it goes to its path */
 	ack_all(p);
 	assert_int_equal(p->nunacked, 0);
@@ -575,12 +565,12 @@ static void test_late_path_count_keeps_port_order(void **state)
 		rdsb_conns_timer(&eng, &next);
 	}
 	assert_true(list_empty(&c->pending));
-	assert_int_equal(list_len(&to->send_q), 1);
+	assert_int_equal(list_count(&to->send_q), 1);
 	assert_int_equal(list_first_entry(&to->send_q, struct rdsb_msg, item)->len, 50);
 	/* and with nothing unacked, the next goes at once */
 	rdsb_conn_queue(&eng, c, data_msg(sport, 60));
 	assert_true(list_empty(&c->pending));
-	assert_int_equal(list_len(&to->send_q), 2);
+	assert_int_equal(list_count(&to->send_q), 2);
 }
 
 /* The same when what the port sent on path 0 went out without the core (the
@@ -612,16 +602,16 @@ static void test_late_path_count_waits_for_transport_sends(void **state)
 	assert_int_equal(tp.moving, moving + 1);
 	assert_true(c->moving);
 	rdsb_conn_queue(&eng, c, data_msg(sport, 50));
-	assert_int_equal(list_len(&c->pending), 1);
+	assert_int_equal(list_count(&c->pending), 1);
 	assert_true(list_empty(&to->send_q));
 	rdsb_conns_timer(&eng, &next);
-	assert_int_equal(list_len(&c->pending), 1);
+	assert_int_equal(list_count(&c->pending), 1);
 	tp.acked = past->end_off;
 	rdsb_path_check_acked(&eng, p);
 	rdsb_conns_timer(&eng, &next);
 	assert_false(c->moving);
 	assert_true(list_empty(&c->pending));
-	assert_int_equal(list_len(&to->send_q), 1);
+	assert_int_equal(list_count(&to->send_q), 1);
 	/* a count that does not change is no move */
 	rdsb_conn_handshake(&eng, p, &pong);
 	assert_int_equal(tp.moving, moving + 1);
@@ -658,7 +648,7 @@ static struct rdsb_path *shrink_with_stranded(struct rdsb_conn **cp, bool connec
 	rdsb_conn_queue(&eng, c, data_msg(sport, 10));
 	rdsb_conn_queue(&eng, c, data_msg(sport, 20));
 	rdsb_conn_queue(&eng, c, data_msg(sport, 30));
-	assert_int_equal(list_len(&from->send_q), 4);
+	assert_int_equal(list_count(&from->send_q), 4);
 
 	rdsb_hs_encode(pong.exthdr, 2, 9, deliv);
 	rdsb_conn_handshake(&eng, p, &pong);
@@ -724,8 +714,8 @@ static void drains_on_its_path(bool connecting)
 	from = shrink_with_stranded(&c, connecting, RDSB_DELIV_LANES_NAMED, &to, &re);
 
 	assert_true(c->moving);
-	assert_int_equal(list_len(&c->pending), 3);
-	assert_int_equal(list_len(&from->send_q), 1);
+	assert_int_equal(list_count(&c->pending), 3);
+	assert_int_equal(list_count(&from->send_q), 1);
 	resends_on_its_path(from, re);
 	assert_int_equal(re->seq, 1);
 	rdsb_conns_timer(&eng, &next);
@@ -797,12 +787,12 @@ static void test_path_above_count_goes_down_and_drains(void **state)
 	assert_int_equal(from->state, RDSB_PATH_UP);
 	assert_true(c->moving);
 	rdsb_conn_queue(&eng, c, data_msg(sport, 10));
-	assert_int_equal(list_len(&c->pending), 1);
+	assert_int_equal(list_count(&c->pending), 1);
 
 	rdsb_path_drop(&eng, from, "test");
 	rdsb_paths_shutdown(&eng);
 	resends_on_its_path(from, re);
-	assert_int_equal(list_len(&c->pending), 1);
+	assert_int_equal(list_count(&c->pending), 1);
 	tp.acked = re->end_off;
 	rdsb_path_check_acked(&eng, from);
 	assert_int_equal(sent_calls, 1);
@@ -926,7 +916,7 @@ static void test_stream_stops_at_the_mark(void **state)
 	assert_false(tp.last_reset);
 	/* the probe, unacknowledged, goes again; the ping's answer, never
 	 * written, waits behind it for the next socket */
-	assert_int_equal(list_len(&p->send_q), 2);
+	assert_int_equal(list_count(&p->send_q), 2);
 	m = list_first_entry(&p->send_q, struct rdsb_msg, item);
 	assert_int_equal(m->sport, RDS_FLAG_PROBE_PORT);
 	assert_true(m->flags & RDS_FLAG_RETRANSMITTED);
@@ -1054,7 +1044,7 @@ static void test_deliv_ack_holds_past_tcp(void **state)
 	/* a reconnect: 3 and 4 go again, RETRANSMITTED, TCP's ack or not */
 	rdsb_path_drop(&eng, p, "test");
 	rdsb_paths_shutdown(&eng);
-	assert_int_equal(list_len(&p->send_q), 2);
+	assert_int_equal(list_count(&p->send_q), 2);
 	list_for_each_entry(m, &p->send_q, item)
 		assert_true(m->flags & RDS_FLAG_RETRANSMITTED);
 	assert_int_equal(ndelivered, 0);	/* an acknowledgement is no datagram */

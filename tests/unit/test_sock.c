@@ -959,12 +959,7 @@ static void restart(int fd)
 
 static unsigned int holds(void)
 {
-	struct rdsb_port_hold *h;
-	unsigned int n = 0;
-
-	list_for_each_entry(h, &eng.port_holds, item)
-		n++;
-	return n;
+	return list_count(&eng.port_holds);
 }
 
 /* A bound socket's entry: its address, port, process (with that
@@ -1174,12 +1169,7 @@ static void test_ports_hold_limit(void **state)
 
 static unsigned int held_records(void)
 {
-	struct rdsb_held *h;
-	unsigned int n = 0;
-
-	list_for_each_entry(h, &eng.held, item)
-		n++;
-	return n;
+	return list_count(&eng.held);
 }
 
 /* What a held port took outlives the engine that held it: the next one

@@ -71,6 +71,16 @@ static inline void list_splice_tail_init(struct list_head *src, struct list_head
 	INIT_LIST_HEAD(src);
 }
 
+/* The entries of a list, walked: for tests and status, not hot paths. */
+static inline unsigned int list_count(const struct list_head *head)
+{
+	unsigned int n = 0;
+
+	for (const struct list_head *pos = head->next; pos != head; pos = pos->next)
+		n++;
+	return n;
+}
+
 #define list_for_each_entry(pos, head, member)					\
 	for (pos = list_entry((head)->next, __typeof__(*pos), member);		\
 	     &pos->member != (head);						\
