@@ -909,6 +909,32 @@ static void test_rx_safe_held(void **state)
 	p->ev.fd = -1;
 }
 
+/* The rebind time over, before the timer has dropped what no socket came
+ * back for: a record behind a held one still waits with it (it went into
+ * its socket's stream ahead of it, and a kill then had the next engine
+ * take the peer's retransmission of both: one delivered twice). */
+static void test_rx_held_past_rebind_time(void **state)
+{
+	struct rdsb_sock *s1 = open_bound(4000);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+
+	(void)state;
+	eng.rebind_until = eng.now + 1000 * NSEC_PER_MSEC;
+	assert_true(recv_on(p, 1, 4002, 10));	/* held: nobody bound 4002 yet */
+	eng.now = eng.rebind_until;		/* over; the timer has not run */
+	assert_true(recv_on(p, 2, 4000, 10));
+	assert_int_equal(sp->next_rx_seq, 1);
+	assert_int_equal(recv(s1->app_fd, &(char){ 0 }, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	eng.rebind_until = 0;			/* as the engine's timer: */
+	rdsb_held_release(&eng, NULL);		/* drops 1, then delivers 2 */
+	assert_int_equal(eng.held_bytes, 0);
+	assert_int_equal(eng.counters[RDSB_C_DROP_NO_SOCKET], 1);
+	assert_int_equal(app_next_seq(s1), 2);
+	assert_int_equal(sp->next_rx_seq, 3);
+	p->ev.fd = -1;
+}
+
 /* ---------------------------------------------- ports that outlive it */
 
 #define PORTS_BYTES (RDSB_PORTS_N * sizeof(struct rdsb_port_owner))
@@ -1409,6 +1435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ports_hold_outlives_engine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heldlog_not_received_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heldlog_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_held_past_rebind_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heldlog_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stalls_behind_another_socket, setup, teardown),

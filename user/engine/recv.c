@@ -25,7 +25,7 @@ static void deliver_now(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_
 {
 	struct rdsb_msg *prev = rdsb_rx_before(e, m, s);
 
-	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p, m, NULL))
+	if (prev && !prev->rx_sock && e->rebind_until && rdsb_hold_unbound(e, p, m, NULL))
 		return;
 	rdsb_sock_deliver(e, s, m, true);
 }
@@ -69,8 +69,10 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 		return true;
 	}
 	prev = rdsb_rx_before(e, m, s);
-	/* behind a record held for a port nobody bound: held too */
-	if (prev && !prev->rx_sock && e->now < e->rebind_until && rdsb_hold_unbound(e, p, m, NULL))
+	/* behind a record held for a port nobody bound: held too, until the
+	 * timer has dropped what the rebind time held (rebind_until 0), not
+	 * only until that time is over */
+	if (prev && !prev->rx_sock && e->rebind_until && rdsb_hold_unbound(e, p, m, NULL))
 		return true;
 	wait = prev && prev->rx_sock ? prev->rx_sock : s;
 	if (wait == s && rdsb_sock_deliver(e, s, m, false))
