@@ -134,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INIT_LIST_HEAD(&e.dead_socks);
 		INIT_LIST_HEAD(&e.conns);
 		INIT_LIST_HEAD(&e.held);
+		INIT_LIST_HEAD(&e.held_stalled);
 		INIT_LIST_HEAD(&e.port_holds);
 		INIT_LIST_HEAD(&e.tx_held);
 		INIT_LIST_HEAD(&e.tx_due);

@@ -354,6 +354,7 @@ static void mock_engine_init(void)
 	INIT_LIST_HEAD(&eng.ctl_clients);
 	INIT_LIST_HEAD(&eng.dropped);
 	INIT_LIST_HEAD(&eng.rx_ready);
+	INIT_LIST_HEAD(&eng.held_stalled);
 	INIT_LIST_HEAD(&eng.held);
 	INIT_LIST_HEAD(&eng.port_holds);
 	eng.ports_fd = -1;

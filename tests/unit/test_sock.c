@@ -935,6 +935,34 @@ static void test_rx_held_past_rebind_time(void **state)
 	p->ev.fd = -1;
 }
 
+/* A record behind a held one that finds the held list full: its path
+ * waits for the list to be released (it went into its socket's stream
+ * ahead of the held one), and goes on, in order, once it is. */
+static void test_rx_held_full_stalls(void **state)
+{
+	struct rdsb_sock *s1 = open_bound(4000), *s2 = open_sock();
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+	uint16_t port = 4002;
+
+	(void)state;
+	eng.rebind_until = eng.now + 1000 * NSEC_PER_MSEC;
+	eng.held_bytes = RDSB_HELD_MAX - 15;	/* room for one record of 10 */
+	assert_true(recv_on(p, 1, 4002, 10));	/* held */
+	assert_false(recv_on(p, 2, 4000, 10));	/* no room behind it: waits */
+	assert_int_equal(p->rx_stalled->seq, 2);
+	assert_int_equal(recv(s1->app_fd, &(char){ 0 }, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	assert_int_equal(sp->next_rx_seq, 1);
+	eng.held_bytes -= RDSB_HELD_MAX - 15;
+	assert_int_equal(rdsb_sock_bind(&eng, s2, A, 0, &port, 0), 0);	/* 1 goes */
+	assert_true(rdsb_paths_resume(&eng));					/* then 2 */
+	assert_null(p->rx_stalled);
+	assert_int_equal(app_next_seq(s2), 1);
+	assert_int_equal(app_next_seq(s1), 2);
+	assert_int_equal(sp->next_rx_seq, 3);
+	p->ev.fd = -1;
+}
+
 /* ---------------------------------------------- ports that outlive it */
 
 #define PORTS_BYTES (RDSB_PORTS_N * sizeof(struct rdsb_port_owner))
@@ -1436,6 +1464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_heldlog_not_received_goes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heldlog_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_held_past_rebind_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_held_full_stalls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heldlog_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stop_keeps_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_stalls_behind_another_socket, setup, teardown),

@@ -379,6 +379,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->dead_socks);
 	INIT_LIST_HEAD(&e->dropped);
 	INIT_LIST_HEAD(&e->rx_ready);
+	INIT_LIST_HEAD(&e->held_stalled);
 	INIT_LIST_HEAD(&e->held);
 	INIT_LIST_HEAD(&e->port_holds);
 	INIT_LIST_HEAD(&e->tx_held);

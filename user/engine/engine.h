@@ -408,6 +408,9 @@ struct rdsb_engine {
 	 * pass of the loop, not once per message acknowledged */
 	struct list_head wake_due;
 	struct list_head held;		/* rdsb_held: for ports not yet bound again */
+	/* paths whose record must wait behind a held one and found the held
+	 * list full (p->rx_wait): they go on when it is released */
+	struct list_head held_stalled;
 	uint64_t held_bytes;
 	uint64_t rebind_until;		/* ns: RDSB_REBIND_MS after a restart, else 0 */
 	/* sockets may come back: the engine before this one was killed, or

@@ -30,6 +30,14 @@ static void deliver_now(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_
 	rdsb_sock_deliver(e, s, m, true);
 }
 
+/* The path reads on once m can go (it waits on list) */
+static void stall(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m, struct list_head *list)
+{
+	p->rx_stalled = m;
+	list_add_tail(&p->rx_wait, list);
+	rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
+}
+
 /* m for a port nobody bound: held for the socket that had it, or dropped.
  * Unless forced, a hold at its limit stalls the path, as a full socket does
  * (false). */
@@ -38,9 +46,7 @@ static bool unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	struct rdsb_port_hold *hold = rdsb_port_hold_find(e, p->conn->laddr, m->dport);
 
 	if (hold && !force && rdsb_port_hold_full(hold, m->len)) {
-		p->rx_stalled = m;
-		list_add_tail(&p->rx_wait, &hold->stalled);
-		rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
+		stall(e, p, m, &hold->stalled);
 		return false;
 	}
 	if ((hold || e->now < e->rebind_until) && rdsb_hold_unbound(e, p, m, hold))
@@ -71,15 +77,18 @@ static bool deliver(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg 
 	prev = rdsb_rx_before(e, m, s);
 	/* behind a record held for a port nobody bound: held too, until the
 	 * timer has dropped what the rebind time held (rebind_until 0), not
-	 * only until that time is over */
-	if (prev && !prev->rx_sock && e->rebind_until && rdsb_hold_unbound(e, p, m, NULL))
-		return true;
+	 * only until that time is over; with the held list full, the path
+	 * waits for it to be released rather than overtake */
+	if (prev && !prev->rx_sock && e->rebind_until) {
+		if (rdsb_hold_unbound(e, p, m, NULL))
+			return true;
+		stall(e, p, m, &e->held_stalled);
+		return false;
+	}
 	wait = prev && prev->rx_sock ? prev->rx_sock : s;
 	if (wait == s && rdsb_sock_deliver(e, s, m, false))
 		return true;
-	p->rx_stalled = m;
-	list_add_tail(&p->rx_wait, &wait->stalled);
-	rdsb_ev_set(e, &p->ev, p->ev.events & ~(uint32_t)EPOLLIN);
+	stall(e, p, m, &wait->stalled);
 	return false;
 }
 

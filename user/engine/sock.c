@@ -360,6 +360,8 @@ void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s)
 		}
 		free(h);
 	}
+	/* room in the held list, or no record held before theirs: on */
+	list_splice_tail_init(&e->held_stalled, &e->rx_ready);
 }
 
 int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t addr[16], uint32_t scope,
