@@ -44,7 +44,8 @@ static void usage(FILE *f)
 		"  --version      versions of rds-bpf, libbpf and libxdp\n"
 		"--timeout: how long a command waits for the engine to answer (default 10 s).\n"
 		"Every command takes --help. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no engine;\n"
-		"load: 4 an engine already runs here, 5 the engine's event loop failed.\n"
+		"load: 4 an engine already runs here, 5 the engine's event loop failed;\n"
+		"stress: 4 its drain gave up with messages in flight.\n"
 		"See rds-bpf(8).\n");
 }
 

@@ -4,10 +4,12 @@
  * depth, request and ack sizes, one-way mode) on librdsb sockets.
  *
  * The sides agree over a TCP control connection on LOCAL:port of the
- * passive side: PARAMS (active -> passive), READY (tasks bound), START,
- * DONE (what the active side sent and received, per task) and RESULT (what
- * the passive side counted, once it has everything the active side sent).
- * Each message: magic, type, then 64-bit big-endian values.
+ * passive side: PARAMS (active -> passive), READY (tasks bound), START, then
+ * the drain: DONE (what the active side sent and received so far, per task)
+ * answered by RESULT (what the passive side counted so far), every 10 ms
+ * until the active side decides how the drain ended; a last DONE says so,
+ * and its RESULT has the passive side's final counts. Each message: magic,
+ * type, then 64-bit big-endian values.
  */
 #include <endian.h>
 #include <errno.h>
@@ -31,14 +33,19 @@
 #include "stress.h"
 
 #define CTL_MAGIC 0x5244535354524553ULL	/* "RDSSTRES" */
-#define CTL_VERSION 1
+#define CTL_VERSION 2
 #define CTL_TIMEOUT_MS 30000
 
 enum { CTL_PARAMS = 1, CTL_READY, CTL_START, CTL_DONE, CTL_RESULT };
 enum { P_VERSION, P_TASKS, P_DEPTH, P_REQ, P_ACK, P_ONE_WAY, P_SECS, P_COUNT };
-enum { R_TX_MSGS, R_RX_MSGS, R_TX_BYTES, R_RX_BYTES, R_BAD, R_OOO, R_COUNT };
-/* DONE: bad, out_of_order, then tx_msgs[tasks], then rx_msgs[tasks] */
-#define DONE_COUNT(tasks) (2 + 2 * (tasks))
+/* RESULT: the passive side's counts; behind: requests the active side sent
+ * (by DONE's tx_msgs) that it has not counted yet; failed: one of its tasks */
+enum { R_TX_MSGS, R_RX_MSGS, R_TX_BYTES, R_RX_BYTES, R_BAD, R_OOO, R_BEHIND, R_FAILED, R_COUNT };
+/* DONE: end (enum stress_end), bad, out_of_order, then tx_msgs[tasks], then rx_msgs[tasks] */
+enum { D_END, D_BAD, D_OOO, D_TX };
+#define D_RX(tasks) (D_TX + (tasks))
+#define DONE_COUNT(tasks) (D_TX + 2 * (tasks))
+#define DRAIN_POLL_US 10000	/* how often the drain compares the two sides' counts */
 
 static volatile sig_atomic_t interrupted;
 
@@ -53,7 +60,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rds-bpf stress -r LOCAL [-p PORT] [--cpu N] [-z|-j]            passive side\n"
 		"       rds-bpf stress -r LOCAL -s PEER [-p PORT] [-t TASKS] [-d DEPTH] [-q BYTES]\n"
-		"                      [-a BYTES] [-T SECS] [-o] [--cpu N] [-z|-j]      active side\n"
+		"                      [-a BYTES] [-T SECS] [-o] [-w SECS] [--cpu N] [-z|-j]  active side\n"
 		"  -r, --local ADDR    the address both sides' RDS sockets bind to (IPv4 or IPv6)\n"
 		"  -s, --peer ADDR     the passive side to run against (makes this the active side)\n"
 		"  -p, --port PORT     TCP control port of the passive side (default 4000); its task i\n"
@@ -65,6 +72,8 @@ static void usage(FILE *f)
 		"  -a, --ack BYTES     ack (response) size (%u B to 1M; default %u)\n"
 		"  -T, --time SECS     run time (default 10; 0: until SIGINT)\n"
 		"  -o, --one-way       the active side only sends, the passive side counts\n"
+		"  -w, --drain-wait SECS  after the run, wait for what is in flight while the counts\n"
+		"                      move; give up after SECS without progress (1-3600, default %d)\n"
 		"      --cpu N         pin every task to CPU N\n"
 		"  -z, --summary       only the final line;  -j, --json: only the final result, as JSON\n"
 		"Every message carries its task, sequence number and a checksum of its content; each\n"
@@ -72,10 +81,13 @@ static void usage(FILE *f)
 		"Output: a line per second (tsks tx/s rx/s tx MB/s rx MB/s Gbit/s rtt us p50 us p99 us;\n"
 		"MB = 10^6 B, rtt of request/response) and a final line '::' + CSV with the fields\n"
 		"  " STRESS_CSV_FIELDS "\n"
-		"(peer_*: the other side's counts; lost: sent by one side, not received by the other).\n"
+		"(peer_*: the other side's counts; lost: sent by one side, not received by the other,\n"
+		"counted once both sides are done and nothing moves, else empty (JSON null);\n"
+		"drain_timed_out: 1 (JSON true) if the drain gave up with in_flight messages sent\n"
+		"and not yet received, which are not counted as lost).\n"
 		"Exit status: 0; 1 if a message was bad, out of order or lost, or a task failed;\n"
-		"2 usage; 3 no engine loaded.\n",
-		STRESS_MAX_TASKS, STRESS_MAX_DEPTH, STRESS_MSG_MIN, STRESS_MSG_MIN, STRESS_MSG_MIN);
+		"2 usage; 3 no engine loaded; 4 the drain gave up (-w) with messages in flight.\n",
+		STRESS_MAX_TASKS, STRESS_MAX_DEPTH, STRESS_MSG_MIN, STRESS_MSG_MIN, STRESS_MSG_MIN, STRESS_DRAIN_SECS);
 }
 
 /* a decimal number in [min, max]; sizes take K and M (binary) suffixes */
@@ -261,25 +273,34 @@ static bool tasks_failed(const struct stress_opts *o, const struct stress_shared
 	return false;
 }
 
-/* Waits until every task has set flag (ready or done); false on a failure or after secs. */
+/* How many tasks have set flag (ready or done) */
+static unsigned int tasks_with(const struct stress_opts *o, const struct stress_shared *sh, size_t flag)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < o->tasks; i++)
+		n += __atomic_load_n((const int *)((const char *)&sh->task[i] + flag), __ATOMIC_ACQUIRE) != 0;
+	return n;
+}
+
+/* Waits until every task has set flag; false on a failure or after secs. */
 static bool tasks_wait(const struct stress_opts *o, const struct stress_shared *sh, size_t flag, double secs)
 {
 	double end = now_s() + secs;
 
 	while (now_s() < end && !tasks_failed(o, sh)) {
-		unsigned int n = 0;
-
-		for (unsigned int i = 0; i < o->tasks; i++)
-			n += __atomic_load_n((const int *)((const char *)&sh->task[i] + flag), __ATOMIC_ACQUIRE) != 0;
-		if (n == o->tasks)
+		if (tasks_with(o, sh, flag) == o->tasks)
 			return true;
 		usleep(1000);
 	}
 	return false;
 }
 
-/* EXIT to every task; true if all exited with 0 */
-static bool stop_tasks(const struct stress_opts *o, struct stress_shared *sh, pid_t *pids)
+/* EXIT to every task; true if all exited with 0. One still in a call after
+ * 3 s is killed; after a drain that timed out (stuck_ok) that is a send
+ * waiting for the peer to clear its port's congestion (which ignores
+ * SO_SNDTIMEO, as the kernel's), no failure of its own: its counts stand. */
+static bool stop_tasks(const struct stress_opts *o, struct stress_shared *sh, pid_t *pids, bool stuck_ok)
 {
 	double end = now_s() + 3;
 	bool ok = true;
@@ -296,6 +317,7 @@ static bool stop_tasks(const struct stress_opts *o, struct stress_shared *sh, pi
 			if (now_s() > end) {
 				kill(pids[i], SIGKILL);
 				waitpid(pids[i], &st, 0);
+				st = stuck_ok ? 0 : st;
 				break;
 			}
 			usleep(1000);
@@ -347,17 +369,138 @@ static void totals_of(const struct stress_shared *sh, const struct stress_opts *
 	v[R_OOO] = t->out_of_order;
 }
 
+/* The active side's counts for DONE (its end set apart) */
+static void done_of(const struct stress_opts *o, const struct stress_shared *sh, uint64_t *done)
+{
+	done[D_BAD] = done[D_OOO] = 0;
+	for (unsigned int i = 0; i < o->tasks; i++) {
+		const struct stress_stats *s = &sh->task[i];
+
+		/* rx_msgs first: a task bumps it after the counters it covers */
+		done[D_RX(o->tasks) + i] = __atomic_load_n(&s->rx_msgs, __ATOMIC_ACQUIRE);
+		done[D_TX + i] = __atomic_load_n(&s->tx_msgs, __ATOMIC_ACQUIRE);
+		done[D_BAD] += __atomic_load_n(&s->bad, __ATOMIC_RELAXED);
+		done[D_OOO] += __atomic_load_n(&s->out_of_order, __ATOMIC_RELAXED);
+	}
+}
+
+/* The passive side's counts for RESULT, against the active side's in DONE */
+static void result_of(const struct stress_opts *o, const struct stress_shared *sh, const uint64_t *done,
+		      uint64_t v[R_COUNT], struct stress_totals *t)
+{
+	uint64_t rx[STRESS_MAX_TASKS];
+
+	for (unsigned int i = 0; i < o->tasks; i++)
+		rx[i] = __atomic_load_n(&sh->task[i].rx_msgs, __ATOMIC_ACQUIRE);
+	totals_of(sh, o, v, t);
+	v[R_BEHIND] = stress_behind(done + D_TX, rx, o->tasks);
+	v[R_FAILED] = tasks_failed(o, sh);
+}
+
+/* What a DONE and its RESULT say is in flight: requests the passive side has
+ * not counted (per task), answers the active side has not */
+static uint64_t in_flight(const struct stress_opts *o, const uint64_t *done, const uint64_t v[R_COUNT])
+{
+	uint64_t active_rx = 0;
+
+	for (unsigned int i = 0; i < o->tasks; i++)
+		active_rx += done[D_RX(o->tasks) + i];
+	return v[R_BEHIND] + stress_behind(&v[R_TX_MSGS], &active_rx, 1);
+}
+
+/* The end of the drain, what was in flight and the other side's counts, from
+ * the last DONE and RESULT: the same figures on both sides. */
+static void result_end(struct stress_result *r, const struct stress_opts *o, const uint64_t *done,
+		       const uint64_t v[R_COUNT])
+{
+	r->end = (enum stress_end)done[D_END];
+	r->in_flight = in_flight(o, done, v);
+	if (o->active) {
+		r->peer_tx_msgs = v[R_TX_MSGS];
+		r->peer_rx_msgs = v[R_RX_MSGS];
+		r->peer_bad = v[R_BAD];
+		r->peer_out_of_order = v[R_OOO];
+	} else {
+		r->peer_tx_msgs = r->peer_rx_msgs = 0;
+		for (unsigned int i = 0; i < o->tasks; i++) {
+			r->peer_tx_msgs += done[D_TX + i];
+			r->peer_rx_msgs += done[D_RX(o->tasks) + i];
+		}
+		r->peer_bad = done[D_BAD];
+		r->peer_out_of_order = done[D_OOO];
+	}
+}
+
+/* The active side's drain: the answers still due come in and the passive
+ * side counts what was sent, compared every DRAIN_POLL_US through DONE and
+ * RESULT, until every task is done with nothing in flight (settled), a task
+ * fails, or the counts stand still for drain_secs: a slow machine that still
+ * delivers gets its full count. Returns how it ended; -1 when the control
+ * connection failed. */
+static int drain(const struct stress_opts *o, struct stress_shared *sh, int fd, uint64_t *done,
+		 uint64_t v[R_COUNT])
+{
+	struct stress_drain d;
+
+	stress_drain_start(&d, o->drain_secs, now_s());
+	for (;;) {
+		/* done before the counts: a task's done covers its last count */
+		unsigned int finished = tasks_with(o, sh, offsetof(struct stress_stats, done));
+		uint64_t moved = finished;
+
+		done_of(o, sh, done);
+		done[D_END] = STRESS_DRAINING;
+		if (ctl_send(fd, CTL_DONE, done, DONE_COUNT(o->tasks)) ||
+		    ctl_recv(fd, CTL_RESULT, v, R_COUNT, CTL_TIMEOUT_MS))
+			return -1;
+		if (tasks_failed(o, sh) || v[R_FAILED])
+			return STRESS_FAILED;
+		if (finished == o->tasks && !in_flight(o, done, v))
+			return STRESS_SETTLED;
+		for (unsigned int i = 0; i < 2 * o->tasks; i++)
+			moved += done[D_TX + i];
+		if (!stress_drain_moving(&d, moved + v[R_TX_MSGS] + v[R_RX_MSGS], now_s()))
+			return STRESS_TIMED_OUT;
+		usleep(DRAIN_POLL_US);
+	}
+}
+
+/* The passive side's drain: a RESULT for each DONE, until the active side's
+ * last; 0, or -1 with errno when the control connection failed. */
+static int answer_drain(const struct stress_opts *o, const struct stress_shared *sh, int fd, uint64_t *done,
+			uint64_t v[R_COUNT], struct stress_totals *t)
+{
+	do {
+		if (ctl_recv(fd, CTL_DONE, done, DONE_COUNT(o->tasks), CTL_TIMEOUT_MS))
+			return -1;
+		if (done[D_END] > STRESS_FAILED) {
+			errno = EPROTO;
+			return -1;
+		}
+		result_of(o, sh, done, v, t);
+		if (ctl_send(fd, CTL_RESULT, v, R_COUNT))
+			return -1;
+	} while (done[D_END] == STRESS_DRAINING);
+	return 0;
+}
+
 static int finish(const struct stress_opts *o, struct stress_result *r, bool tasks_ok)
 {
-	uint64_t lost = stress_lost(r);
+	int status = stress_status(r, tasks_ok);
 
 	stress_print_result(o, r);
-	if (r->local.bad || r->local.out_of_order || r->peer_bad || r->peer_out_of_order || lost)
+	if (r->local.bad || r->local.out_of_order || r->peer_bad || r->peer_out_of_order || stress_lost(r))
 		fprintf(stderr, "rds-bpf stress: %lu bad, %lu out of order (peer: %lu, %lu), %lu lost\n",
-			r->local.bad, r->local.out_of_order, r->peer_bad, r->peer_out_of_order, lost);
-	else if (tasks_ok)
-		return 0;
-	return 1;
+			r->local.bad, r->local.out_of_order, r->peer_bad, r->peer_out_of_order, stress_lost(r));
+	if (r->end == STRESS_FAILED && tasks_ok)
+		fprintf(stderr, "rds-bpf stress: a task of the other side failed (its output says why)\n");
+	if (r->end == STRESS_TIMED_OUT && o->active)
+		fprintf(stderr, "rds-bpf stress: the drain wait ran out with %lu messages in flight (no progress for %u s); not counted as lost (hint: a loaded machine? -w SECS waits longer)\n",
+			r->in_flight, o->drain_secs);
+	else if (r->end == STRESS_TIMED_OUT)
+		fprintf(stderr, "rds-bpf stress: the drain wait ran out with %lu messages in flight; not counted as lost (hint: a loaded machine? the active side's -w SECS waits longer)\n",
+			r->in_flight);
+	return status;
 }
 
 static int ctl_error(const char *what)
@@ -371,7 +514,7 @@ static int run_passive(struct stress_opts *o, struct stress_shared *sh)
 {
 	static struct stress_result r = { .role = "passive" };
 	uint64_t p[P_COUNT], done[DONE_COUNT(STRESS_MAX_TASKS)], v[R_COUNT], status = 0;
-	double t0, end;
+	double t0;
 	pid_t *pids;
 	bool ok;
 	int fd = ctl_accept(o);
@@ -401,7 +544,7 @@ static int run_passive(struct stress_opts *o, struct stress_shared *sh)
 		status = EIO;
 	if (ctl_send(fd, CTL_READY, &status, 1) || status ||
 	    ctl_recv(fd, CTL_START, NULL, 0, CTL_TIMEOUT_MS)) {
-		stop_tasks(o, sh, pids);
+		stop_tasks(o, sh, pids, false);
 		return status ? 1 : ctl_error("start");
 	}
 	t0 = now_s();
@@ -409,28 +552,18 @@ static int run_passive(struct stress_opts *o, struct stress_shared *sh)
 	if (!o->summary_only && !o->json)
 		stress_line_header();
 	tick(o, sh, t0, 0, fd);
-	if (interrupted || tasks_failed(o, sh) ||
-	    ctl_recv(fd, CTL_DONE, done, DONE_COUNT(o->tasks), CTL_TIMEOUT_MS)) {
-		stop_tasks(o, sh, pids);
-		return interrupted || tasks_failed(o, sh) ? 1 : ctl_error("done");
+	if (interrupted || tasks_failed(o, sh)) {
+		stop_tasks(o, sh, pids, false);
+		return 1;
 	}
-	/* everything the active side sent is on its way: count it in */
-	end = now_s() + 10;
-	for (unsigned int i = 0; i < o->tasks; i++)
-		while (__atomic_load_n(&sh->task[i].rx_msgs, __ATOMIC_ACQUIRE) < done[2 + i] && now_s() < end &&
-		       !tasks_failed(o, sh))
-			usleep(500);
+	if (answer_drain(o, sh, fd, done, v, &r.local)) {
+		stop_tasks(o, sh, pids, false);
+		return ctl_error("done");
+	}
 	r.secs = now_s() - t0;
-	totals_of(sh, o, v, &r.local);
-	ok = !ctl_send(fd, CTL_RESULT, v, R_COUNT);
-	ok &= stop_tasks(o, sh, pids);
+	ok = stop_tasks(o, sh, pids, done[D_END] == STRESS_TIMED_OUT);
 	close(fd);
-	r.peer_bad = done[0];
-	r.peer_out_of_order = done[1];
-	for (unsigned int i = 0; i < o->tasks; i++) {
-		r.peer_tx_msgs += done[2 + i];
-		r.peer_rx_msgs += done[2 + o->tasks + i];
-	}
+	result_end(&r, o, done, v);
 	return finish(o, &r, ok);
 }
 
@@ -442,7 +575,7 @@ static int run_active(const struct stress_opts *o, struct stress_shared *sh)
 	double t0;
 	pid_t *pids;
 	bool ok;
-	int fd = ctl_connect(o);
+	int end, fd = ctl_connect(o);
 
 	if (fd < 0)
 		return 1;
@@ -450,17 +583,17 @@ static int run_active(const struct stress_opts *o, struct stress_shared *sh)
 		return ctl_error("parameters");
 	pids = start_tasks(o, sh);
 	if (!pids || !tasks_wait(o, sh, offsetof(struct stress_stats, ready), 10)) {
-		stop_tasks(o, sh, pids);
+		stop_tasks(o, sh, pids, false);
 		return 1;
 	}
 	if (ctl_recv(fd, CTL_READY, &status, 1, CTL_TIMEOUT_MS) || status) {
-		stop_tasks(o, sh, pids);
+		stop_tasks(o, sh, pids, false);
 		if (status)
 			fprintf(stderr, "rds-bpf stress: the passive side could not start: %s\n", strerror((int)status));
 		return status ? 1 : ctl_error("ready");
 	}
 	if (ctl_send(fd, CTL_START, NULL, 0)) {
-		stop_tasks(o, sh, pids);
+		stop_tasks(o, sh, pids, false);
 		return ctl_error("start");
 	}
 	t0 = now_s();
@@ -469,26 +602,19 @@ static int run_active(const struct stress_opts *o, struct stress_shared *sh)
 		stress_line_header();
 	tick(o, sh, t0, o->secs, -1);
 	__atomic_store_n(&sh->phase, STRESS_DRAIN, __ATOMIC_RELEASE);
-	ok = tasks_wait(o, sh, offsetof(struct stress_stats, done), STRESS_DRAIN_SECS + 2);
-	totals_of(sh, o, v, &r.local);
-	done[0] = r.local.bad;
-	done[1] = r.local.out_of_order;
-	for (unsigned int i = 0; i < o->tasks; i++) {
-		done[2 + i] = __atomic_load_n(&sh->task[i].tx_msgs, __ATOMIC_ACQUIRE);
-		done[2 + o->tasks + i] = __atomic_load_n(&sh->task[i].rx_msgs, __ATOMIC_ACQUIRE);
-	}
-	if (ctl_send(fd, CTL_DONE, done, DONE_COUNT(o->tasks)) ||
-	    ctl_recv(fd, CTL_RESULT, v, R_COUNT, CTL_TIMEOUT_MS)) {
-		stop_tasks(o, sh, pids);
-		return ctl_error("result");
-	}
+	end = drain(o, sh, fd, done, v);
 	r.secs = now_s() - t0;
-	ok &= stop_tasks(o, sh, pids);
+	/* the tasks gone, the last DONE has the counts this side reports */
+	ok = stop_tasks(o, sh, pids, end == STRESS_TIMED_OUT);
+	if (end < 0)
+		return ctl_error("result");
+	stress_sum(sh, o->tasks, &r.local);
+	done_of(o, sh, done);
+	done[D_END] = (uint64_t)end;
+	if (ctl_send(fd, CTL_DONE, done, DONE_COUNT(o->tasks)) || ctl_recv(fd, CTL_RESULT, v, R_COUNT, CTL_TIMEOUT_MS))
+		return ctl_error("result");
 	close(fd);
-	r.peer_tx_msgs = v[R_TX_MSGS];
-	r.peer_rx_msgs = v[R_RX_MSGS];
-	r.peer_bad = v[R_BAD];
-	r.peer_out_of_order = v[R_OOO];
+	result_end(&r, o, done, v);
 	return finish(o, &r, ok);
 }
 
@@ -521,10 +647,11 @@ int rdsb_cmd_stress(int argc, char **argv)
 		{ "ack", required_argument, NULL, 'a' },   { "time", required_argument, NULL, 'T' },
 		{ "one-way", no_argument, NULL, 'o' },	   { "cpu", required_argument, NULL, 'C' },
 		{ "summary", no_argument, NULL, 'z' },	   { "json", no_argument, NULL, 'j' },
+		{ "drain-wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },	   { 0 }
 	};
 	struct stress_opts o = { .port = 4000, .tasks = 1, .depth = 1, .req_bytes = 1024,
-				 .ack_bytes = STRESS_MSG_MIN, .secs = 10, .cpu = -1 };
+				 .ack_bytes = STRESS_MSG_MIN, .secs = 10, .drain_secs = STRESS_DRAIN_SECS, .cpu = -1 };
 	const char *local = NULL, *peer = NULL, *active_only = NULL;
 	struct stress_shared *sh;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -532,7 +659,7 @@ int rdsb_cmd_stress(int argc, char **argv)
 	uint64_t v;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "r:s:p:t:d:q:a:T:ozjh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:s:p:t:d:q:a:T:ow:zjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			local = optarg;
@@ -573,6 +700,12 @@ int rdsb_cmd_stress(int argc, char **argv)
 		case 'o':
 			o.one_way = true;
 			active_only = "-o";
+			break;
+		case 'w':
+			if (parse_num(optarg, 1, 3600, false, &v))
+				return bad_arg("-w", optarg);
+			o.drain_secs = (unsigned int)v;
+			active_only = "-w";
 			break;
 		case 'C':
 			if (parse_num(optarg, 0, CPU_SETSIZE - 1, false, &v))

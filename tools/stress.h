@@ -16,13 +16,15 @@
 #define STRESS_MAX_TASKS 64
 #define STRESS_MAX_DEPTH 4096
 #define STRESS_HIST_BUCKETS (60 * 32)	/* 32 per power of two, to 2^64 ns */
-#define STRESS_DRAIN_SECS 5	/* after the run: time for the last answers to come in */
+#define STRESS_DRAIN_SECS 5	/* the drain gives up after this long without progress */
+#define STRESS_EXIT_DRAIN 4	/* exit status: the drain gave up, nothing bad seen */
 
 struct stress_opts {
 	uint8_t local[16], peer[16];
 	bool active, one_way, json, summary_only;
 	uint16_t port;			/* TCP control port; task i binds port + 1 + i */
 	unsigned int tasks, depth, secs;	/* secs 0: until SIGINT/SIGTERM */
+	unsigned int drain_secs;	/* the drain's wait without progress */
 	uint32_t req_bytes, ack_bytes;
 	int cpu;			/* -1: not pinned */
 };
@@ -90,11 +92,21 @@ struct stress_totals {
 };
 void stress_sum(const struct stress_shared *sh, unsigned int tasks, struct stress_totals *t);
 
+/* How the drain after the run ended, as the active side decided it */
+enum stress_end {
+	STRESS_DRAINING,	/* not yet: the active side asks for the passive side's counts */
+	STRESS_SETTLED,		/* both sides finished, nothing in flight: the counts are final */
+	STRESS_TIMED_OUT,	/* the counts stood still for drain_secs with messages in flight */
+	STRESS_FAILED,		/* a task failed on either side */
+};
+
 struct stress_result {
 	const char *role;
 	double secs;
 	struct stress_totals local;
 	uint64_t peer_tx_msgs, peer_rx_msgs, peer_bad, peer_out_of_order;
+	enum stress_end end;
+	uint64_t in_flight;	/* sent by one side, not (yet) counted by the other, at the last count */
 };
 void stress_line_header(void);
 void stress_line(unsigned int tasks, const struct stress_totals *now, const struct stress_totals *prev,
@@ -102,9 +114,27 @@ void stress_line(unsigned int tasks, const struct stress_totals *now, const stru
 #define STRESS_CSV_FIELDS                                                                            \
 	"role,mode,tasks,depth,req_bytes,ack_bytes,secs,tx_msgs,rx_msgs,tx_bytes,rx_bytes,peer_tx_msgs,"  \
 	"peer_rx_msgs,msgs_per_s,mbytes_per_s,gbit_per_s,rtt_mean_us,rtt_p50_us,rtt_p99_us,bad,"        \
-	"out_of_order,peer_bad,peer_out_of_order,lost"
+	"out_of_order,peer_bad,peer_out_of_order,lost,drain_timed_out,in_flight"
 void stress_print_result(const struct stress_opts *o, const struct stress_result *r);
-/* Messages sent by one side that the other did not receive, both ways. */
+
+/* ---- the end of a run (stress_report.c) ---- */
+/* The sum over n tasks of what sent[i] exceeds received[i] by: what one
+ * side sent that the other has not counted yet. */
+uint64_t stress_behind(const uint64_t *sent, const uint64_t *received, unsigned int n);
+
+/* The drain waits while the counts move: stress_drain_moving() is false once
+ * their sum has stood still for wait seconds. */
+struct stress_drain {
+	double wait, moved_at;
+	uint64_t sum;
+};
+void stress_drain_start(struct stress_drain *d, double wait, double now);
+bool stress_drain_moving(struct stress_drain *d, uint64_t sum, double now);
+
+/* Messages sent by one side that the other did not receive, both ways: only
+ * from settled counts (0 otherwise: what is in flight is not lost). */
 uint64_t stress_lost(const struct stress_result *r);
+/* 0; 1 bad, out of order or lost messages, or a failed task; STRESS_EXIT_DRAIN */
+int stress_status(const struct stress_result *r, bool tasks_ok);
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * rds-bpf stress reports: the rtt histogram, the per-second line, and the
- * final result as a `::` CSV line or JSON.
+ * rds-bpf stress reports: the rtt histogram, the per-second line, the end
+ * of a run (the drain, what was lost, the exit status), and the final
+ * result as a `::` CSV line or JSON.
  */
 #include <stdio.h>
 #include <string.h>
@@ -96,9 +97,46 @@ static uint64_t absdiff(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
+uint64_t stress_behind(const uint64_t *sent, const uint64_t *received, unsigned int n)
+{
+	uint64_t behind = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		behind += sent[i] > received[i] ? sent[i] - received[i] : 0;
+	return behind;
+}
+
+void stress_drain_start(struct stress_drain *d, double wait, double now)
+{
+	d->wait = wait;
+	d->moved_at = now;
+	d->sum = 0;
+}
+
+/* The counts only grow while the drain lasts, so any change of their sum is
+ * progress: a loaded machine that still delivers gets its full count. */
+bool stress_drain_moving(struct stress_drain *d, uint64_t sum, double now)
+{
+	if (sum != d->sum) {
+		d->sum = sum;
+		d->moved_at = now;
+	}
+	return now - d->moved_at < d->wait;
+}
+
 uint64_t stress_lost(const struct stress_result *r)
 {
+	if (r->end != STRESS_SETTLED)
+		return 0;
 	return absdiff(r->local.tx_msgs, r->peer_rx_msgs) + absdiff(r->peer_tx_msgs, r->local.rx_msgs);
+}
+
+int stress_status(const struct stress_result *r, bool tasks_ok)
+{
+	if (r->local.bad || r->local.out_of_order || r->peer_bad || r->peer_out_of_order || stress_lost(r) ||
+	    !tasks_ok || r->end == STRESS_FAILED)
+		return 1;
+	return r->end == STRESS_TIMED_OUT ? STRESS_EXIT_DRAIN : 0;
 }
 
 void stress_print_result(const struct stress_opts *o, const struct stress_result *r)
@@ -109,17 +147,25 @@ void stress_print_result(const struct stress_opts *o, const struct stress_result
 	double p50 = stress_hist_quantile_us(l->hist, l->rtt_count, 0.5);
 	double p99 = stress_hist_quantile_us(l->hist, l->rtt_count, 0.99);
 	const char *mode = o->one_way ? "oneway" : "reqresp";
+	bool timed_out = r->end == STRESS_TIMED_OUT;
+	char lost[24] = "";	/* none claimed from counts that had not settled: null, or empty */
 	const char *fmt = o->json ?
 		"{\"role\":\"%s\",\"mode\":\"%s\",\"tasks\":%u,\"depth\":%u,\"req_bytes\":%u,\"ack_bytes\":%u,"
 		"\"secs\":%.3f,\"tx_msgs\":%lu,\"rx_msgs\":%lu,\"tx_bytes\":%lu,\"rx_bytes\":%lu,"
 		"\"peer_tx_msgs\":%lu,\"peer_rx_msgs\":%lu,\"msgs_per_s\":%.0f,\"mbytes_per_s\":%.2f,"
 		"\"gbit_per_s\":%.3f,\"rtt_mean_us\":%.1f,\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f,\"bad\":%lu,"
-		"\"out_of_order\":%lu,\"peer_bad\":%lu,\"peer_out_of_order\":%lu,\"lost\":%lu}\n" :
-		"::%s,%s,%u,%u,%u,%u,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.0f,%.2f,%.3f,%.1f,%.1f,%.1f,%lu,%lu,%lu,%lu,%lu\n";
+		"\"out_of_order\":%lu,\"peer_bad\":%lu,\"peer_out_of_order\":%lu,\"lost\":%s,"
+		"\"drain_timed_out\":%s,\"in_flight\":%lu}\n" :
+		"::%s,%s,%u,%u,%u,%u,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.0f,%.2f,%.3f,%.1f,%.1f,%.1f,%lu,%lu,%lu,%lu,%s,%s,%lu\n";
 
+	if (r->end == STRESS_SETTLED)
+		snprintf(lost, sizeof(lost), "%lu", stress_lost(r));
+	else if (o->json)
+		strcpy(lost, "null");
 	printf(fmt, r->role, mode, o->tasks, o->depth, o->req_bytes, o->one_way ? 0 : o->ack_bytes, r->secs,
 	       l->tx_msgs, l->rx_msgs, l->tx_bytes, l->rx_bytes, r->peer_tx_msgs, r->peer_rx_msgs,
 	       (double)(l->tx_msgs + l->rx_msgs) / secs, bytes / secs / 1e6, bytes * 8 / secs / 1e9, mean, p50, p99,
-	       l->bad, l->out_of_order, r->peer_bad, r->peer_out_of_order, stress_lost(r));
+	       l->bad, l->out_of_order, r->peer_bad, r->peer_out_of_order, lost,
+	       o->json ? (timed_out ? "true" : "false") : (timed_out ? "1" : "0"), r->in_flight);
 	fflush(stdout);
 }

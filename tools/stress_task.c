@@ -2,7 +2,8 @@
 /*
  * One rds-bpf stress task: one RDS socket, and the loop of its role.
  *   active, request/response: keep `depth` requests outstanding, time each
- *     answer (rtt), check the answers come back whole and in order;
+ *     answer (rtt), check the answers come back whole and in order; after
+ *     the run, wait for the answers still due;
  *   active, one-way: send requests as fast as the send buffer allows;
  *   passive: check each request (whole, in order) and, unless one-way,
  *     answer it with an ack of ack_bytes.
@@ -138,7 +139,7 @@ static int run_requester(struct task *t)
 	const struct stress_opts *o = t->o;
 	struct sockaddr_storage dst, from;
 	socklen_t dlen = rdsb_addr_to_sa(o->peer, (uint16_t)(o->port + 1 + t->idx), 0, false, &dst), flen;
-	uint64_t seq = 0, next_ack = 0, drain_end = 0;
+	uint64_t seq = 0, next_ack = 0;
 	unsigned int outstanding = 0;
 
 	for (;;) {
@@ -167,11 +168,8 @@ static int run_requester(struct task *t)
 				seq++;
 				outstanding++;
 			}
-		} else {
-			if (!drain_end)
-				drain_end = now_ns() + STRESS_DRAIN_SECS * 1000000000ULL;
-			if (o->one_way || !outstanding || now_ns() > drain_end)
-				break;
+		} else if (o->one_way || !outstanding) {
+			break;	/* drained; the parent ends a drain that stands still (EXIT) */
 		}
 		n = recv_one(t, &from, &flen);
 		if (n < 0) {

@@ -106,7 +106,8 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 		"-r 10.99.0.1 -s 10.99.0.2 -d 4097" "-r 10.99.0.1 -s 10.99.0.2 -T -1" "-r 10.99.0.1 -s 10.99.0.2 --cpu abc" \
 		"-r not-an-address" "-r 10.99.0.1:4000 -s 10.99.0.2" "-r 224.0.0.1 -s 10.99.0.2" "-r 10.99.0.1 -s fd99::2" \
 		"-r 10.99.0.1 -t 2" "-r 10.99.0.1 -o" "-r 10.99.0.1 -s 10.99.0.2 extra" "-r 10.99.0.1 -s 10.99.0.2 --bogus" \
-		"-r 10.99.0.1 -s 10.99.0.2 -p 65500 -t 64" "-r 10.99.0.1 -s 10.99.0.2 -p 0"; do
+		"-r 10.99.0.1 -s 10.99.0.2 -p 65500 -t 64" "-r 10.99.0.1 -s 10.99.0.2 -p 0" \
+		"-r 10.99.0.1 -s 10.99.0.2 -w 0" "-r 10.99.0.1 -s 10.99.0.2 -w 3601" "-r 10.99.0.1 -w 5"; do
 		# shellcheck disable=SC2086
 		run in_host A "$RDSB_BIN" stress $args
 		echo "[$args] -> $status: $output"
@@ -288,6 +289,82 @@ ab_rows() {
 	echo "$output"
 	[ "$status" -eq 3 ]
 	[[ $output == *"Address family not supported"* ]]
+}
+
+# nsenter, not in_host, so that $! is the stress process and its tasks its children
+stress_on() {	# stress_on A|B NAME options...: a side in the background, stdout in NAME, stderr in NAME.err
+	local h=$1 out=$BATS_TEST_TMPDIR/$2
+	shift 2
+	nsenter --net="/run/netns/$(ns_of "$h")" "$RDSB_BIN" stress "$@" >"$out" 2>"$out.err" &
+}
+
+@test "a drain that stands still (the passive side's tasks stopped): timed out with what is in flight, nothing lost claimed, exit 4" {
+	stress_on B passive -r $ADDR_B -j
+	pas=$!
+	stress_on A active -r $ADDR_A -s $ADDR_B -o -t 2 -d 16 -q 4K -T 2 -w 1 -j
+	act=$!
+	sleep 1
+	tasks=$(pgrep -P $pas | tr '\n' ' ')
+	[ "$(wc -w <<<"$tasks")" -eq 2 ]
+	# shellcheck disable=SC2086
+	kill -STOP $tasks
+	ast=0 pst=0
+	wait $act || ast=$?
+	# shellcheck disable=SC2086
+	kill -CONT $tasks
+	wait $pas || pst=$?
+	a=$BATS_TEST_TMPDIR/active p=$BATS_TEST_TMPDIR/passive
+	cat "$a" "$a.err" "$p" "$p.err"
+	[ "$ast" -eq 4 ]
+	[ "$pst" -eq 4 ]
+	# what the passive side counted before its tasks stopped, and nothing more
+	sent=$(jq .tx_msgs "$a") got=$(jq .rx_msgs "$p")
+	[ "$got" -gt 0 ]
+	[ "$sent" -gt "$got" ]
+	[ "$(jq .peer_rx_msgs "$a")" -eq "$got" ]
+	[ "$(jq .peer_tx_msgs "$p")" -eq "$sent" ]
+	for f in "$a" "$p"; do
+		jq -e --argjson n $((sent - got)) '.drain_timed_out == true and .in_flight == $n and .lost == null and
+			.bad + .out_of_order + .peer_bad + .peer_out_of_order == 0' "$f"
+		grep -q "^rds-bpf stress: the drain wait ran out with $((sent - got)) messages in flight" "$f.err"
+		! grep -q "lost$" "$f.err"
+	done
+	grep -q "(no progress for 1 s).*-w SECS waits longer" "$a.err"
+	[ "$(wc -l <"$a.err")" -eq 1 ]
+}
+
+@test "a drain that moves waits past the wait: passive tasks resumed one at a time, 3 s apart, all counted, exit 0" {
+	stress_on B passive -r $ADDR_B -z
+	pas=$!
+	stress_on A active -r $ADDR_A -s $ADDR_B -o -t 4 -d 16 -q 4K -T 2 -z
+	act=$!
+	sleep 1
+	tasks=$(pgrep -P $pas | tr '\n' ' ')
+	[ "$(wc -w <<<"$tasks")" -eq 4 ]
+	# shellcheck disable=SC2086
+	kill -STOP $tasks
+	# the default wait (5 s) ends a drain that stands still for 5 s: these
+	# resumes keep it moving for 12 s, longer than any fixed wait before
+	for t in $tasks; do
+		sleep 3
+		kill -CONT "$t"
+	done
+	ast=0 pst=0
+	wait $act || ast=$?
+	wait $pas || pst=$?
+	a=$BATS_TEST_TMPDIR/active p=$BATS_TEST_TMPDIR/passive
+	cat "$a" "$a.err" "$p" "$p.err"
+	[ "$ast" -eq 0 ]
+	[ "$pst" -eq 0 ]
+	sent=$(field tx_msgs "$a")
+	[ "$sent" -gt 1000 ]
+	[ "$(field rx_msgs "$p")" -eq "$sent" ]
+	[ "$(field peer_rx_msgs "$a")" -eq "$sent" ]
+	for f in lost drain_timed_out in_flight; do
+		[ "$(field $f "$a")" -eq 0 ]
+		[ "$(field $f "$p")" -eq 0 ]
+	done
+	[ "$(field secs "$a" | cut -d. -f1)" -ge 12 ]
 }
 
 # hostile B: connect to the passive side's control port and send $1 (printf format), then close

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Unit tests for rds-bpf stress: messages (every corruption is caught) and
- * the rtt histogram's quantiles. */
+/* Unit tests for rds-bpf stress: messages (every corruption is caught), the
+ * rtt histogram's quantiles, and the end of a run (the drain, lost, the exit
+ * status and how the result says so). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../../tools/stress_msg.c"
 #include "../../tools/stress_report.c"
 #include "check.h"
@@ -104,10 +106,108 @@ static void test_hist(void)
 	CHECK(q > 1000 * 0.968 && q < 1000 * 1.032);
 }
 
+/* A drain that still moves goes on past its wait; one that stands still ends after it. */
+static void test_drain(void)
+{
+	uint64_t sent[3] = { 10, 5, 7 }, got[3] = { 10, 6, 4 };
+	struct stress_drain d;
+	double t = 100;
+
+	/* per task: what one sent beyond the other's count; more received is not "behind" */
+	CHECK_EQ(stress_behind(sent, got, 3), 3);
+	CHECK_EQ(stress_behind(got, sent, 3), 1);
+	CHECK_EQ(stress_behind(sent, sent, 3), 0);
+	stress_drain_start(&d, 5, t);
+	/* a message every 4 s (a loaded machine): 60 s, still moving */
+	for (uint64_t sum = 1; sum <= 15; sum++) {
+		CHECK(stress_drain_moving(&d, sum, t));
+		t += 4;
+		CHECK(stress_drain_moving(&d, sum, t));
+	}
+	/* then nothing: moving until 5 s after the last change, not at 5 s */
+	t -= 4;
+	CHECK(stress_drain_moving(&d, 15, t + 4.99));
+	CHECK(!stress_drain_moving(&d, 15, t + 5));
+	CHECK(!stress_drain_moving(&d, 15, t + 50));
+	/* a change after that is progress again */
+	CHECK(stress_drain_moving(&d, 16, t + 51));
+}
+
+/* what stress_print_result writes to stdout */
+static char *printed(const struct stress_opts *o, const struct stress_result *r)
+{
+	static char buf[4096];
+	FILE *f = tmpfile();
+	int saved = dup(1);
+	size_t n;
+
+	fflush(stdout);
+	dup2(fileno(f), 1);
+	stress_print_result(o, r);
+	dup2(saved, 1);
+	close(saved);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* Counts taken while messages were in flight: 9 requests and 2 answers the
+ * other side had not counted. Never "lost": a drain that timed out, exit 4,
+ * and the result says so; settled, the same difference is lost, exit 1. */
+static void test_end(void)
+{
+	static struct stress_result r = { .role = "active", .secs = 8.7 };
+	struct stress_opts o = { .active = true, .tasks = 8, .depth = 16, .req_bytes = 1 << 20, .ack_bytes = 32,
+				 .drain_secs = STRESS_DRAIN_SECS };
+
+	r.local.tx_msgs = 1000;
+	r.local.rx_msgs = 989;
+	r.peer_rx_msgs = 991;
+	r.peer_tx_msgs = 991;
+	r.in_flight = 11;
+	r.end = STRESS_TIMED_OUT;
+	CHECK_EQ(stress_lost(&r), 0);
+	CHECK_EQ(stress_status(&r, true), STRESS_EXIT_DRAIN);
+	CHECK_EQ(stress_status(&r, false), 1);
+	o.json = true;
+	CHECK(strstr(printed(&o, &r), ",\"lost\":null,\"drain_timed_out\":true,\"in_flight\":11}\n") != NULL);
+	o.json = false;
+	CHECK(strstr(printed(&o, &r), ",0,0,0,0,,1,11\n") != NULL);
+	/* what is bad or out of order is so whatever the drain did */
+	r.peer_bad = 1;
+	CHECK_EQ(stress_status(&r, true), 1);
+	r.peer_bad = 0;
+	r.end = STRESS_FAILED;
+	CHECK_EQ(stress_lost(&r), 0);
+	CHECK_EQ(stress_status(&r, true), 1);
+	/* the same counts, settled (as stress_lost() sees it): 9 + 2 lost */
+	r.end = STRESS_SETTLED;
+	CHECK_EQ(stress_lost(&r), 11);
+	CHECK_EQ(stress_status(&r, true), 1);
+	/* settled, nothing in flight, 3 received that were never sent (twice, or foreign) */
+	r.local.rx_msgs = r.peer_tx_msgs = 991;
+	r.peer_rx_msgs = 1003;
+	r.in_flight = 0;
+	CHECK_EQ(stress_lost(&r), 3);
+	o.json = true;
+	CHECK(strstr(printed(&o, &r), ",\"lost\":3,\"drain_timed_out\":false,\"in_flight\":0}\n") != NULL);
+	/* settled with every count equal: 0 */
+	r.local.rx_msgs = r.peer_rx_msgs = r.peer_tx_msgs = 1000;
+	r.in_flight = 0;
+	CHECK_EQ(stress_lost(&r), 0);
+	CHECK_EQ(stress_status(&r, true), 0);
+	o.json = false;
+	CHECK(strstr(printed(&o, &r), ",0,0,0,0,0,0,0\n") != NULL);
+}
+
 int main(void)
 {
 	test_roundtrip();
 	test_corruption();
 	test_hist();
+	test_drain();
+	test_end();
 	return check_done();
 }
