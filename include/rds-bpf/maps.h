@@ -19,6 +19,7 @@
 /* The sockmap data path (transports/tcp/sockmap_rx.bpf.c) */
 #define RDSB_MAP_PATHSK		"rdsb_pathsk"	/* path sockets: stream parser + verdict */
 #define RDSB_MAP_RXPATH		"rdsb_rxpath"	/* per path socket receive state */
+#define RDSB_MAP_RXACK		"rdsb_rxack"	/* and what it owes the engine */
 #define RDSB_MAP_SOCKS		"rdsb_socks"	/* application delivery sockets */
 #define RDSB_MAP_BOUND		"rdsb_bound"	/* bound ones: (slot, port) -> index */
 #define RDSB_MAP_RCVQ		"rdsb_rcvq"	/* their receive-queue accounting */
@@ -100,9 +101,10 @@ struct rdsb_path_info {
  * the socket joins rdsb_pathsk, and reads next_rx_seq back when the path
  * goes down (it survives reconnects, as cp_next_rx_seq). The verdict also
  * writes next_rx_seq into the connection's rdsb_seqstate entry (ss, its
- * index; 0: none) as it moves, as the userspace path does: an engine killed
- * right after a delivery leaves its successor the number that drops the
- * peer's retransmission of it.
+ * index; 0: none) as it delivers, as the userspace path does as it writes:
+ * an engine killed right after a delivery leaves its successor the number
+ * that drops the peer's retransmission of it, and one killed before leaves
+ * the number that takes it.
  */
 struct rdsb_rxpath {
 	__u64	next_rx_seq;
@@ -112,7 +114,35 @@ struct rdsb_rxpath {
 	__u32	fslot;		/* and of the peer: its congestion map */
 	__u32	path;
 	__u32	ss;
+	__u32	ack;		/* its rdsb_rxack entry */
+	__u32	pad;
 };
+
+/*
+ * rdsb_rxack (mmapable, by rdsb_rxpath.ack): what the verdict owes the
+ * engine, so that the sequence state, and the delivery acknowledgements
+ * read from it (docs/protocol.md 1.4), never pass a record that is in no
+ * application's queue. inbox: numbered records of the path the verdict sent
+ * the engine's inbox that the engine has not yet written or dropped; while
+ * there are any, every record of the path goes there too, behind them, and
+ * the engine, not the verdict, moves the sequence state as it writes them
+ * (then takes them off the count). armed (RDSB_RXACK_*): the engine asks
+ * for RDSB_EV_RXACK at the next record the verdict delivers after its last
+ * acknowledgement (ack_sent); the verdict raises it at once (slot 1) for a
+ * record marked RDS_FLAG_ACK_REQUIRED and at every RDSB_ACK_MSGS numbers
+ * and RDSB_ACK_BYTES bytes past ack_sent, unless it is off (the peer reads
+ * none).
+ */
+struct rdsb_rxack {
+	__u64	inbox;
+	__u64	ack_sent;
+	__u32	armed;
+	__u32	pad;
+};
+enum { RDSB_RXACK_OFF, RDSB_RXACK_RAISED, RDSB_RXACK_ARMED };
+/* a delivery acknowledgement is due at once past so many records or bytes */
+#define RDSB_ACK_MSGS		32u
+#define RDSB_ACK_BYTES		(256u << 10)
 
 /*
  * The sk_msg send path: an application's sendmsg goes out on the path
@@ -289,6 +319,7 @@ enum rdsb_event_kind {
 	RDSB_EV_RCVQ = 2,	/* a socket's queue passed its limit: index */
 	RDSB_EV_ACKED = 3,	/* TCP acknowledged more on a path: rdsb_tcppath index */
 	RDSB_EV_PEER = 4,	/* a socket's first delivery came from a peer: slot, index */
+	RDSB_EV_RXACK = 5,	/* a path delivered (rdsb_rxack): index; slot 1: ack at once */
 };
 
 struct rdsb_event {

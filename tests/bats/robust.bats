@@ -284,11 +284,9 @@ normal_exchange() {
 	# first frame: the whole congestion map, seq 0, ports 0
 	grep -qx 'frame seq 0 len 8192 sport 0 dport 0 flags 0x01 ext 00000000000000000000000000000000' <<<"$output"
 	# then the probe: seq 1, sport 1, NPATHS 8, GEN_NUM, SPORT_IDX, and rds-bpf's
-	# byte: delivery acknowledgements sent (not on the BPF receive path) and
-	# read, lanes above the path count paired by name
-	local deliv=07
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] || deliv=06
-	grep -qE "^frame seq 1 len 0 sport 1 dport 0 flags 0x00 ext 050008 ?06[0-9a-f]{8}0800d0${deliv}00000000\$" <<<"$output"
+	# byte: delivery acknowledgements sent and read (on every receive path),
+	# lanes above the path count paired by name
+	grep -qE "^frame seq 1 len 0 sport 1 dport 0 flags 0x00 ext 050008 ?06[0-9a-f]{8}0800d00700000000\$" <<<"$output"
 	in_host A ip addr del 10.99.0.3/24 dev eth0
 	engine_alive
 	normal_exchange

@@ -90,6 +90,8 @@ static struct {
 	uint64_t armed;			/* sock_arm's last room */
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
 	struct rdsb_msg *sent_past;	/* conn_paths_moving finds it on path 0, unacked */
+	uint64_t rx_taken;		/* records rx_taken was told of */
+	uint64_t ack_armed;		/* rx_ack_arm's last number */
 } tp;
 
 /* The TCP transport's per-path state, for its stream reader (tcp_stream.c) */
@@ -307,6 +309,20 @@ static int t_sock_out(struct rdsb_engine *e, struct rdsb_sock *s)
 	return -1;	/* deliveries go into the socket's own stream */
 }
 
+static void t_rx_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n)
+{
+	(void)e;
+	(void)p;
+	tp.rx_taken += n;
+}
+
+static void t_rx_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent)
+{
+	(void)e;
+	(void)p;
+	tp.ack_armed = sent;
+}
+
 static const struct rdsb_transport mock_tp = {
 	.name = "mock",
 	.conn_alloc = t_conn_alloc,
@@ -320,6 +336,8 @@ static const struct rdsb_transport mock_tp = {
 	.conn_path_seq_reset = t_seq_reset,
 	.conn_path_sync = t_path_nop,
 	.recv_path = t_recv,
+	.rx_taken = t_rx_taken,
+	.rx_ack_arm = t_rx_ack_arm,
 	.xmit_path_prepare = t_prepare,
 	.xmit = t_xmit,
 	.xmit_path_complete = t_path_nop,

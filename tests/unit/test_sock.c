@@ -882,6 +882,42 @@ static void test_rx_safe_without_seqstate(void **state)
 	p->ev.fd = -1;
 }
 
+/* On the BPF receive path (the transport delivers and applies the duplicate
+ * rule itself) a record it passed up moves the sequence state only once it
+ * is in a stream, and only then is it off the transport's count (the
+ * verdict delivers past it from there); the acknowledged number is the
+ * sequence state's, which the verdict moves too. */
+static void test_rx_safe_prechecked(void **state)
+{
+	struct rdsb_sock *s = open_bound(4000);
+	struct rdsb_path *p = path_up();
+	struct rdsb_seq_path *sp = &ss_entry.path[0];
+
+	(void)state;
+	p->rx_prechecked = true;
+	sp->next_rx_seq = 6;		/* the verdict delivered up to 5 */
+	p->rx_up_next = 6;
+	assert_int_equal(rdsb_path_rx_safe(p), 5);
+	eng.batching = true;
+	assert_true(recv_on(p, 6, 4000, 10));
+	assert_true(recv_on(p, 7, 4000, 10));
+	assert_int_equal(sp->next_rx_seq, 6);	/* in no stream yet */
+	assert_int_equal(tp.rx_taken, 0);
+	rdsb_sock_flush(&eng, s);
+	assert_int_equal(app_next_seq(s), 6);
+	assert_int_equal(sp->next_rx_seq, 8);
+	assert_int_equal(tp.rx_taken, 2);
+	assert_int_equal(rdsb_path_rx_safe(p), 7);
+	sp->next_rx_seq = 12;		/* the verdict's again */
+	assert_int_equal(rdsb_path_rx_safe(p), 11);
+	/* forgotten (a new sequence space) before they are written: off the
+	 * count too */
+	assert_true(recv_on(p, 12, 4000, 10));
+	rdsb_path_rx_forget(p);
+	assert_int_equal(tp.rx_taken, 3);
+	p->ev.fd = -1;
+}
+
 /* After a restart, a record for a port nobody bound yet is held: it keeps
  * the sequence state below it, and the path's records after it wait with
  * it, whatever their port, until its socket is bound. */
@@ -1452,6 +1488,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_shrinks_after_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_without_seqstate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_safe_prechecked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ports_reload, setup, teardown),

@@ -157,17 +157,62 @@ static __always_inline int name_sender(struct __sk_buff *skb, __u32 off, struct 
 	return 0;
 }
 
+/* A numbered record for the engine: on the path's count (rdsb_rxack) before
+ * it is in the inbox, so that the engine never reads it uncounted; off the
+ * count again if it never gets there (dropped, as the kernel drops what it
+ * cannot queue). */
+static __always_inline int owed(struct __sk_buff *skb, __u32 off, __u64 cookie, __u8 flags, bool gated,
+				struct rdsb_rxack *a)
+{
+	int ret;
+
+	__sync_fetch_and_add(&a->inbox, 1);
+	ret = to_engine(skb, off, cookie, flags, gated);
+	if (ret != SK_PASS)
+		__sync_fetch_and_sub(&a->inbox, 1);
+	return ret;
+}
+
+/* The engine hears of it, once after each of its acknowledgements */
+static __always_inline void ack_wanted(const struct rdsb_rxpath *rp, struct rdsb_rxack *a)
+{
+	if (__sync_val_compare_and_swap(&a->armed, RDSB_RXACK_ARMED, RDSB_RXACK_RAISED) == RDSB_RXACK_ARMED)
+		event(RDSB_EV_RXACK, 0, rp->ack);
+}
+
+/* The record numbered seq is in its socket's queue, or dropped: the
+ * sequence state passes it, then the engine hears of it as it asked
+ * (rdsb_rxack.armed). The compare-and-swap orders the store before it, so
+ * that an engine that arms and then reads the sequence state misses
+ * nothing. */
+static __always_inline void delivered(struct rdsb_rxpath *rp, struct rdsb_rxack *a, __u64 seq, __u8 flags,
+				      __u64 bytes, __u32 len)
+{
+	__u64 since = seq - *(volatile __u64 *)&a->ack_sent;
+
+	seq_persist(rp);
+	if ((flags & RDS_FLAG_ACK_REQUIRED) || (since && !(since % RDSB_ACK_MSGS)) ||
+	    bytes / RDSB_ACK_BYTES != (bytes + len) / RDSB_ACK_BYTES) {
+		if (*(volatile __u32 *)&a->armed != RDSB_RXACK_OFF)
+			event(RDSB_EV_RXACK, 1, rp->ack);
+	} else {
+		ack_wanted(rp, a);
+	}
+}
+
 static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct rdsb_sock_key key;
 	struct rdsb_rxpath *rp;
+	struct rdsb_rxack *a;
 	__u32 *idx;
 	struct rdsb_rcvq *q;
 	struct rds_header h;
 	__u16 sport, dport;
 	__u32 len;
-	__u64 seq;
+	__u64 seq, bytes;
+	int ret;
 
 	if (bpf_skb_load_bytes(skb, off, &h, sizeof(h))) {
 		count(RDSB_C_BPF_DROP_SHORT);
@@ -178,7 +223,7 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 		return to_engine(skb, off, cookie, h.h_flags, false);
 	len = bpf_ntohl(h.h_len);
 	__sync_fetch_and_add(&rp->rx_msgs, 1);
-	__sync_fetch_and_add(&rp->rx_bytes, len);
+	bytes = __sync_fetch_and_add(&rp->rx_bytes, len);
 	count(RDSB_C_RX_MSGS);
 	if (rdsb_is_cong_map(h.h_flags))
 		return cong_map(skb, off, rp);
@@ -186,44 +231,58 @@ static __always_inline int verdict(struct __sk_buff *skb, __u32 off)
 	if (h.h_flags & RDSB_FLAG_DELIV_ACK)
 		return to_engine(skb, off, cookie, h.h_flags, false);
 
-	/* rds_recv_incoming: only a retransmission can be a duplicate */
+	key.slot = rp->ack;
+	a = bpf_map_lookup_elem(&rdsb_rxack, &key.slot);
+	if (!a)
+		return SK_DROP;		/* the engine gives every path an entry */
+	/* rds_recv_incoming: only a retransmission can be a duplicate; the
+	 * peer sent it again for want of our acknowledgement: it gets one */
 	seq = bpf_be64_to_cpu(h.h_sequence);
 	if (!rdsb_seq_accept(&rp->next_rx_seq, seq, h.h_flags)) {
 		count(RDSB_C_DROP_DUP_SEQ);
+		ack_wanted(rp, a);
 		return SK_DROP;
 	}
-	seq_persist(rp);
+	/* behind records the engine has not written yet: behind them, through
+	 * the engine (a fetching atomic: ordered after the engine's sequence
+	 * state store that came before its count went down) */
+	if (__sync_fetch_and_add(&a->inbox, 0))
+		return owed(skb, off, cookie, h.h_flags, false, a);
 
 	sport = bpf_ntohs(h.h_sport);
 	dport = bpf_ntohs(h.h_dport);
 	if (dport == 0 || RDS_HS_PROBE(sport, dport))
-		return to_engine(skb, off, cookie, h.h_flags, false);	/* pings and probes: the engine answers */
+		return owed(skb, off, cookie, h.h_flags, false, a);	/* pings and probes: the engine answers */
 	key.slot = rp->lslot;
 	key.port = dport;
 	idx = bpf_map_lookup_elem(&rdsb_bound, &key);
 	q = idx ? bpf_map_lookup_elem(&rdsb_rcvq, idx) : NULL;
 	if (!q) {
 		if (bpf_ktime_get_ns() < rebind_until)
-			return to_engine(skb, off, cookie, h.h_flags, false);	/* it holds it */
+			return owed(skb, off, cookie, h.h_flags, false, a);	/* it holds it */
 		count(RDSB_C_DROP_NO_SOCKET);
+		delivered(rp, a, seq, h.h_flags, bytes, len);
 		return SK_DROP;
 	}
 	switch (gate_pass(q)) {
 	case GATE_ENGINE:
-		return to_engine(skb, off, cookie, h.h_flags, true);
+		return owed(skb, off, cookie, h.h_flags, true, a);
 	case GATE_BUSY:
 		count(RDSB_C_BPF_DROP_REDIRECT);
+		delivered(rp, a, seq, h.h_flags, bytes, len);
 		return SK_DROP;
 	}
 
-	if (!as_it_came(q, rp->fslot, &h) && name_sender(skb, off, q, rp->fslot, *idx, &h)) {
+	ret = SK_DROP;
+	if (!as_it_came(q, rp->fslot, &h) && name_sender(skb, off, q, rp->fslot, *idx, &h))
 		count(RDSB_C_BPF_DROP_REDIRECT);
-		return SK_DROP;
-	}
-	if (bpf_sk_redirect_map(skb, &rdsb_socks, *idx, BPF_F_INGRESS) != SK_PASS) {
+	else if (bpf_sk_redirect_map(skb, &rdsb_socks, *idx, BPF_F_INGRESS) != SK_PASS)
 		count(RDSB_C_BPF_DROP_REDIRECT);
-		return SK_DROP;
-	}
+	else
+		ret = SK_PASS;
+	delivered(rp, a, seq, h.h_flags, bytes, len);
+	if (ret != SK_PASS)
+		return ret;
 	count(RDSB_C_RX_DELIVERED);
 	if (__sync_add_and_fetch(&q->delivered, RDS_HEADER_SIZE + len) > q->limit && q->armed) {
 		q->armed = 0;

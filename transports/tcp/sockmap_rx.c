@@ -31,6 +31,7 @@
 #define PATH_RCVBUF (4 << 20)
 #define RCVQ_BYTES (RDSB_MAX_SOCKS * sizeof(struct rdsb_rcvq))
 #define INBOX_CAP (RDS_HEADER_SIZE + RDS_MAX_MSG_SIZE)
+#define RXACK_BYTES (RDSB_MAX_TCPPATHS * sizeof(struct rdsb_rxack))
 
 /* The socket's peer (rdsb_rcvq.peer): the library learns it from the
  * socket's page before the verdict stops writing the sender's slot into
@@ -45,6 +46,29 @@ static void sock_peer(struct rdsb_tcp *t, struct rdsb_sock *s, uint32_t slot)
 	if (__atomic_load_n(&s->shm->rx_peer, __ATOMIC_RELAXED) == slot + 1)
 		__atomic_compare_exchange_n(&t->rcvq[tcp_sock(s)->idx].peer, &asked, slot + 1, false,
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static struct rdsb_rxack *rxack_of(struct rdsb_tcp *t, const struct rdsb_path *p)
+{
+	return &t->rxack[tcp_path(p)->rxack];
+}
+
+/* The verdict delivered on p, as the engine asked (rdsb_rxack.armed): an
+ * acknowledgement is due, at once if now (as rdsb_recv_msg marks one the
+ * sender asked for). */
+static void rx_ack_event(struct rdsb_engine *e, struct rdsb_path *p, bool now)
+{
+	uint64_t safe = rdsb_path_rx_safe(p);
+
+	/* none to send (a duplicate of what it acknowledged), or none sent
+	 * to this peer: armed again, or off */
+	if (!p->conn->deliv_send || safe <= p->ack_sent) {
+		tcp_sockmap_rx_ack_arm(e, p, p->ack_sent);
+		return;
+	}
+	if (now && safe > p->ack_asked)
+		p->ack_asked = safe;
+	rdsb_path_ack_due(p);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -66,6 +90,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case RDSB_EV_ACKED:
 		tcp_sockops_acked(e, ev->index);
+		break;
+	case RDSB_EV_RXACK:
+		if (t->rxack_at && ev->index < RDSB_MAX_TCPPATHS && t->rxack_at[ev->index])
+			rx_ack_event(e, t->rxack_at[ev->index], ev->slot);
 		break;
 	case RDSB_EV_PEER:
 		if (t->sock_at && ev->index < RDSB_MAX_SOCKS && t->sock_at[ev->index] && ev->slot < RDSB_MAX_ADDRS)
@@ -370,7 +398,11 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 	t->rcvq = mmap(NULL, RCVQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
 		       bpf_map__fd(skel->maps.rdsb_rcvq), 0);
 	t->sock_at = calloc(RDSB_MAX_SOCKS, sizeof(*t->sock_at));
-	if (t->rcvq == MAP_FAILED || !t->sock_at || tcp_events_init(e, bpf_map__fd(skel->maps.rdsb_events))) {
+	t->rxack = mmap(NULL, RXACK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			bpf_map__fd(skel->maps.rdsb_rxack), 0);
+	t->rxack_at = calloc(RDSB_MAX_TCPPATHS, sizeof(*t->rxack_at));
+	if (t->rcvq == MAP_FAILED || !t->sock_at || t->rxack == MAP_FAILED || !t->rxack_at ||
+	    tcp_events_init(e, bpf_map__fd(skel->maps.rdsb_events))) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot set up the sockmap data path: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
 			strerror(errno));
@@ -439,6 +471,11 @@ void tcp_sockmap_exit(struct rdsb_engine *e)
 	tcp_of(e)->rcvq = NULL;
 	free(tcp_of(e)->sock_at);
 	tcp_of(e)->sock_at = NULL;
+	if (tcp_of(e)->rxack && tcp_of(e)->rxack != MAP_FAILED)
+		munmap(tcp_of(e)->rxack, RXACK_BYTES);
+	tcp_of(e)->rxack = NULL;
+	free(tcp_of(e)->rxack_at);
+	tcp_of(e)->rxack_at = NULL;
 	/* the sockets that go to the next engine keep their queues in the
 	 * sockmap, pinned for it (bpf_load.c rm_pin_dir) */
 	if (e->rebind_next && tcp_of(e)->sockmap_obj && e->socks_next_fd < 0)
@@ -453,6 +490,57 @@ void tcp_events_read(struct rdsb_engine *e)
 	ring_buffer__consume(tcp_of(e)->events);
 }
 
+/* p's rdsb_rxack entry: it owes the engine what the engine has of p's
+ * earlier sockets and has not written (rx_unwritten), so that the verdict
+ * delivers behind those, and the engine wants to hear of its deliveries. */
+static int rx_ack_add(struct rdsb_tcp *t, struct rdsb_path *p, struct rdsb_rxpath *rp)
+{
+	for (uint32_t i = 0; i < RDSB_MAX_TCPPATHS; i++) {
+		if (t->rxack_at[i])
+			continue;
+		t->rxack_at[i] = p;
+		t->rxack[i] = (struct rdsb_rxack){ .inbox = list_count(&p->rx_unwritten), .ack_sent = p->ack_sent,
+						   .armed = RDSB_RXACK_ARMED };
+		tcp_path(p)->rxack = (int)i;
+		rp->ack = i;
+		return 0;
+	}
+	return -1;
+}
+
+static void rx_ack_del(struct rdsb_tcp *t, struct rdsb_path *p)
+{
+	if (tcp_path(p)->rxack < 0)
+		return;
+	t->rxack_at[tcp_path(p)->rxack] = NULL;
+	tcp_path(p)->rxack = -1;
+}
+
+void tcp_sockmap_rx_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n)
+{
+	if (tcp_path(p)->rxack >= 0)
+		__atomic_sub_fetch(&rxack_of(tcp_of(e), p)->inbox, n, __ATOMIC_SEQ_CST);
+}
+
+/* Armed, then the sequence state read again: a delivery between the
+ * acknowledgement's reading and the arming raised nothing. */
+void tcp_sockmap_rx_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent)
+{
+	struct rdsb_rxack *a;
+
+	if (tcp_path(p)->rxack < 0)
+		return;
+	a = rxack_of(tcp_of(e), p);
+	__atomic_store_n(&a->ack_sent, sent, __ATOMIC_RELAXED);
+	if (!p->conn->deliv_send) {
+		__atomic_store_n(&a->armed, RDSB_RXACK_OFF, __ATOMIC_SEQ_CST);
+		return;
+	}
+	__atomic_store_n(&a->armed, RDSB_RXACK_ARMED, __ATOMIC_SEQ_CST);
+	if (rdsb_path_rx_safe(p) > sent)
+		rdsb_path_ack_due(p);
+}
+
 void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	/* the counts go on from where the path's earlier sockets left them */
@@ -464,18 +552,20 @@ void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 	int fd = p->ev.fd, buf = PATH_RCVBUF, one = 1;
 	uint64_t cookie = 0, sockfd = (uint64_t)fd;	/* the maps' values are 64-bit */
 
-	if (!tcp_of(e)->sockmap_obj || fd < 0)
+	if (!tcp_of(e)->sockmap_obj || fd < 0 || rx_ack_add(tcp_of(e), p, &rp) < 0)
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf)) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0 ||
 	    bpf_map_update_elem(tcp_of(e)->rxpath_fd, &cookie, &rp, BPF_ANY)) {
 		pr_info("rds-bpf: path %u stays on the userspace path: %s\n", p->index, strerror(errno));
+		rx_ack_del(tcp_of(e), p);
 		return;
 	}
 	if (bpf_map_update_elem(tcp_of(e)->pathsk_fd, &cookie, &sockfd, BPF_NOEXIST)) {
 		pr_info("rds-bpf: path %u stays on the userspace path: sockmap: %s\n", p->index,
 			strerror(errno));
 		bpf_map_delete_elem(tcp_of(e)->rxpath_fd, &cookie);
+		rx_ack_del(tcp_of(e), p);
 		return;
 	}
 	tcp_path(p)->cookie = cookie;
@@ -485,6 +575,7 @@ void tcp_sockmap_path_add(struct rdsb_engine *e, struct rdsb_path *p)
 		return;
 	}
 	p->rx_prechecked = true;
+	p->rx_up_next = p->next_rx_seq;
 	/* What arrived before the socket joined the map waits for the next
 	 * data_ready; setting SO_RCVLOWAT calls it now (tcp_set_rcvlowat). */
 	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
@@ -512,9 +603,14 @@ void tcp_sockmap_path_del(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	if (!tcp_path(p)->cookie)
 		return;
+	/* what the verdict sent the inbox goes to the engine first: the path
+	 * can take it only while the cookie names it */
+	if (__atomic_load_n(&rxack_of(tcp_of(e), p)->inbox, __ATOMIC_SEQ_CST) > list_count(&p->rx_unwritten))
+		tcp_sockmap_inbox_read(e);
 	tcp_sockmap_path_sync(e, p, false);
 	bpf_map_delete_elem(tcp_of(e)->pathsk_fd, &tcp_path(p)->cookie);
 	bpf_map_delete_elem(tcp_of(e)->rxpath_fd, &tcp_path(p)->cookie);
+	rx_ack_del(tcp_of(e), p);
 	rdsb_hash_del(&tcp_of(e)->paths_by_cookie, &tcp_path(p)->cookie_node);
 	tcp_path(p)->cookie = 0;
 	p->rx_prechecked = false;

@@ -509,9 +509,8 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	t->out_ev.fd = t->out_peer = -1;
 	e->tp_priv = t;
 	/* Delivery acknowledgements (docs/protocol.md 1.4): we read the
-	 * peer's, and send ours while the engine writes what it receives
-	 * into the streams itself (not on the sockmap receive path, where
-	 * what the verdict delivered dies with the engine's maps anyway) */
+	 * peer's, and send ours (on the sockmap receive path the verdict
+	 * moves the sequence state they are read from as it delivers) */
 	e->deliv = RDSB_DELIV_READS_ACKS | RDSB_DELIV_SENDS_ACKS;
 	/* and a lane above our path count takes the path it names (accept_slot) */
 	e->deliv |= RDSB_DELIV_LANES_NAMED;
@@ -525,8 +524,6 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	}
 	if (want_sockmap(cfg) && tcp_sockmap_init(e))
 		return -EOPNOTSUPP;
-	if (want_sockmap(cfg))
-		e->deliv &= (uint8_t)~RDSB_DELIV_SENDS_ACKS;
 	if (rdsb_cfg_opt(cfg, "sk-msg")) {
 		if (tcp_skmsg_init(e))
 			return -EOPNOTSUPP;
@@ -609,7 +606,7 @@ static int tcp_conn_alloc(struct rdsb_engine *e, struct rdsb_conn *c)
 	c->t_data = tp;
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 		tp[i].path = &c->paths[i];
-		tp[i].tcp_index = -1;
+		tp[i].tcp_index = tp[i].rxack = -1;
 		c->paths[i].t_data = &tp[i];
 	}
 	return 0;
@@ -758,6 +755,8 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_open = tcp_sock_open,
 	.sock_bind = tcp_sock_bind,
 	.sock_close = tcp_sock_close,
+	.rx_taken = tcp_sockmap_rx_taken,
+	.rx_ack_arm = tcp_sockmap_rx_ack_arm,
 	.sock_delivered = tcp_sockmap_sock_delivered,
 	.sock_arm = tcp_sockmap_sock_arm,
 	.sock_out = tcp_sockmap_sock_out,

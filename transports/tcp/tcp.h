@@ -76,6 +76,8 @@ struct rdsb_tcp {			/* e->tp_priv */
 	int pathsk_fd, rxpath_fd, socks_fd, bound_fd;
 	struct rdsb_rcvq *rcvq;		/* mmap of rdsb_rcvq */
 	struct rdsb_sock **sock_at;	/* index -> socket */
+	struct rdsb_rxack *rxack;	/* mmap of rdsb_rxack */
+	struct rdsb_path **rxack_at;	/* entry -> path */
 	struct rdsb_ev inbox_ev;	/* the engine's end of rdsb_inbox */
 	int inbox_peer;			/* kept open: the pair stays connected */
 	struct rdsb_ev out_ev;		/* the engine's end of rdsb_outbox (deliveries) */
@@ -105,6 +107,7 @@ struct rdsb_tcp {			/* e->tp_priv */
 struct rdsb_tcp_path {			/* p->t_data */
 	struct rdsb_path *path;
 	uint64_t cookie;		/* on the sockmap receive path: its socket cookie; 0 = not */
+	int rxack;			/* and its rdsb_rxack entry; -1 = none */
 	struct rdsb_hnode cookie_node;	/* in paths_by_cookie while cookie is set */
 	int tcp_index;			/* its rdsb_tcppath entry; -1 = none */
 	bool direct;			/* in rdsb_txsk: applications write on it too */
@@ -180,6 +183,8 @@ void tcp_sockmap_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 uint64_t tcp_sockmap_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
+void tcp_sockmap_rx_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n);
+void tcp_sockmap_rx_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent);
 void tcp_sockmap_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 int tcp_sockmap_sock_out(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_out_wait(struct rdsb_engine *e);

@@ -38,6 +38,16 @@ struct {
 	__type(value, struct rdsb_rxpath);
 } rdsb_rxpath SEC(".maps");
 
+/* What the verdict owes the engine, by rdsb_rxpath.ack; the engine reads
+ * and writes it through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_MAX_TCPPATHS);
+	__type(key, __u32);
+	__type(value, struct rdsb_rxack);
+} rdsb_rxack SEC(".maps");
+
 /* Application sockets (the application's end of the delivery stream) by
  * their index, from open to close; rdsb_deliver attaches here. */
 struct {

@@ -259,10 +259,6 @@ void rdsb_paths_info_update(struct rdsb_engine *e)
 			struct rdsb_path_info v;
 
 			e->tp->conn_path_sync(e, p);
-			/* the BPF receive path's, as of now (seqstate.c); the
-			 * engine's own is kept as it writes into streams */
-			if (c->ss && p->rx_prechecked)
-				c->ss->path[i].next_rx_seq = p->next_rx_seq;
 			v = (struct rdsb_path_info){
 				.state = p->state, .npaths = c->npaths,
 				.next_tx_seq = p->next_tx_seq, .next_rx_seq = p->next_rx_seq,

@@ -420,6 +420,10 @@ void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t pee
 		c->ss->own_deliv = e->deliv;
 	}
 	c->peer_lanes_named = peer & RDSB_DELIV_LANES_NAMED;
+	/* the BPF receive path raises events for acknowledgements, or not */
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
+		if (c->paths[i].rx_prechecked)
+			e->tp->rx_ack_arm(e, &c->paths[i], c->paths[i].ack_sent);
 	if (c->deliv_hold == hold)
 		return;
 	c->deliv_hold = hold;

@@ -129,6 +129,9 @@ struct rdsb_path {
 	 * state keeps it (its next_rx_seq) for the engine after a kill. */
 	struct list_head rx_unwritten;
 	uint64_t rx_safe_next;
+	/* rx_prechecked: the number after the last record the transport
+	 * passed up (its own next_rx_seq is ahead: records it delivered) */
+	uint64_t rx_up_next;
 
 	/* Teardown, as rds_conn_path_drop: rdsb_path_drop marks the path
 	 * (RDSB_PATH_ERROR) and queues it on e->dropped; rdsb_paths_shutdown
@@ -340,6 +343,13 @@ struct rdsb_transport {
 
 	/* Receive: read what the path has, each message to rdsb_recv_msg. */
 	void (*recv_path)(struct rdsb_engine *e, struct rdsb_path *p);
+	/* On a path whose records the transport delivers itself (rx_prechecked):
+	 * rx_taken: n of the records it passed up are written or dropped, and
+	 * the sequence state says so; rx_ack_arm: an acknowledgement of sent
+	 * went out (or the core sends none: c->deliv_send false), the transport
+	 * tells the core (rdsb_path_ack_due) of the next record it delivers. */
+	void (*rx_taken)(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n);
+	void (*rx_ack_arm)(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent);
 
 	/* Send. xmit_path_prepare: 0 go on, < 0 not now (the transport's timer
 	 * comes back); xmit_path_complete after the core wrote. acked: stream

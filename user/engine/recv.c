@@ -117,24 +117,24 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 		return true;
 	}
 	/* the verdict has applied the duplicate rule to what it passes up */
-	if (!p->rx_prechecked) {
-		if (!rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
-			/* the peer sent it again for want of our acknowledgement
-			 * of its delivery (send.c): it gets one */
-			rdsb_path_ack_due(p);
-			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
-			rdsb_msg_free(m);
-			return true;
-		}
-		/* its sender is short of send space until we acknowledge it */
-		if ((h->flags & RDS_FLAG_ACK_REQUIRED) && c->deliv_send && h->seq > p->ack_asked)
-			p->ack_asked = h->seq;
-		/* in no stream until it is written into one, or dropped */
-		m->seq = h->seq;
-		m->rx_path = p;
-		list_add_tail(&m->rx_item, &p->rx_unwritten);
-		rdsb_path_rx_safe_sync(p);
+	if (p->rx_prechecked) {
+		p->rx_up_next = h->seq + 1;
+	} else if (!rdsb_seq_accept(&p->next_rx_seq, h->seq, h->flags)) {
+		/* the peer sent it again for want of our acknowledgement of
+		 * its delivery (send.c): it gets one */
+		rdsb_path_ack_due(p);
+		rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
+		rdsb_msg_free(m);
+		return true;
 	}
+	/* its sender is short of send space until we acknowledge it */
+	if ((h->flags & RDS_FLAG_ACK_REQUIRED) && c->deliv_send && h->seq > p->ack_asked)
+		p->ack_asked = h->seq;
+	/* in no stream until it is written into one, or dropped */
+	m->seq = h->seq;
+	m->rx_path = p;
+	list_add_tail(&m->rx_item, &p->rx_unwritten);
+	rdsb_path_rx_safe_sync(p);
 	if (h->dport == 0) {
 		/* A ping: answer from port 0 on the same path, unless the
 		 * pinger's port is congested; a probe also carries NPATHS. */
@@ -193,8 +193,10 @@ void rdsb_path_rx_safe_set(struct rdsb_path *p, uint64_t next)
 
 void rdsb_path_rx_safe_sync(struct rdsb_path *p)
 {
-	rdsb_path_rx_safe_set(p, list_empty(&p->rx_unwritten) ? p->next_rx_seq
-				 : list_first_entry(&p->rx_unwritten, struct rdsb_msg, rx_item)->seq);
+	if (!list_empty(&p->rx_unwritten))
+		rdsb_path_rx_safe_set(p, list_first_entry(&p->rx_unwritten, struct rdsb_msg, rx_item)->seq);
+	else
+		rdsb_path_rx_safe_set(p, p->rx_prechecked ? p->rx_up_next : p->next_rx_seq);
 }
 
 void rdsb_msg_rx_done(struct rdsb_msg *m, bool written)
@@ -208,23 +210,32 @@ void rdsb_msg_rx_done(struct rdsb_msg *m, bool written)
 	 * next engine takes the peer's retransmission of it */
 	if (written || !p->conn->eng->stopping)
 		rdsb_path_rx_safe_sync(p);
+	/* the verdict may deliver past it now */
+	if (p->rx_prechecked)
+		p->conn->eng->tp->rx_taken(p->conn->eng, p, 1);
 }
 
 void rdsb_path_rx_forget(struct rdsb_path *p)
 {
+	uint64_t n = 0;
+
 	while (!list_empty(&p->rx_unwritten)) {
 		struct rdsb_msg *m = list_first_entry(&p->rx_unwritten, struct rdsb_msg, rx_item);
 
 		list_del_init(&m->rx_item);
 		m->rx_path = NULL;
+		n++;
 	}
+	if (p->rx_prechecked && n)
+		p->conn->eng->tp->rx_taken(p->conn->eng, p, n);
 }
 
-/* The verdict of the BPF receive path keeps the sequence state itself */
+/* On the BPF receive path the verdict moves the sequence state too, as it
+ * delivers: it says what is in a queue or stream */
 uint64_t rdsb_path_rx_safe(const struct rdsb_path *p)
 {
 	const struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
-	uint64_t next = p->rx_prechecked ? (sp ? sp->next_rx_seq : p->next_rx_seq) : p->rx_safe_next;
+	uint64_t next = p->rx_prechecked && sp ? __atomic_load_n(&sp->next_rx_seq, __ATOMIC_SEQ_CST) : p->rx_safe_next;
 
 	return next ? next - 1 : 0;
 }

@@ -254,7 +254,8 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		h.len = RDS_CONG_MAP_BYTES;
 		memcpy(m->data, p->conn->eng->cong[p->conn->lslot].bits, RDS_CONG_MAP_BYTES);
 	} else if (m->deliv_ack) {
-		/* seq 0, ports 0, what is delivered as it goes out */
+		/* seq 0, ports 0, what is delivered as it goes out; what is
+		 * delivered after it wants another (queue_ack) */
 		uint64_t safe = rdsb_path_rx_safe(p), be = htobe64(safe);
 
 		h.flags = RDSB_FLAG_DELIV_ACK;
@@ -262,6 +263,9 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		memcpy(m->data, &be, sizeof(be));
 		p->ack_sent = safe;
 		p->ack_rx_bytes = p->rx_bytes;
+		p->ack_queued = false;
+		if (p->rx_prechecked)
+			p->conn->eng->tp->rx_ack_arm(p->conn->eng, p, safe);
 	} else {
 		/* On the sk_msg send path a sequence number is taken when the
 		 * record starts on the wire, under the path's lock, as the
@@ -296,7 +300,6 @@ void rdsb_path_msg_sent(struct rdsb_path *p, struct rdsb_msg *m)
 		return;
 	}
 	if (m->deliv_ack) {
-		p->ack_queued = false;
 		rdsb_count(e, RDSB_C_TX_DELIV_ACKS);
 		rdsb_msg_free(m);
 		return;

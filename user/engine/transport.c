@@ -179,6 +179,20 @@ static void no_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t roo
 	(void)room;
 }
 
+static void none_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n)
+{
+	(void)e;
+	(void)p;
+	(void)n;
+}
+
+static void no_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent)
+{
+	(void)e;
+	(void)p;
+	(void)sent;
+}
+
 static int own_stream(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	(void)e;
@@ -238,6 +252,8 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(conn_path_seq_reset, path_nothing);
 	FILL(conn_path_sync, path_nothing);
 	FILL(recv_path, path_nothing);
+	FILL(rx_taken, none_taken);
+	FILL(rx_ack_arm, no_ack_arm);
 	FILL(xmit_path_prepare, path_ok);
 	FILL(xmit, not_supported);
 	FILL(xmit_path_complete, path_nothing);
