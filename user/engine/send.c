@@ -469,8 +469,8 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
  * to sleep and again on waking, which costs a guest two exits a sleep:
  * with a 1 ms sleep a 64 B ping-pong's round trip took 1.4 times as long.
  * Awake, the loop's timers send it on time. */
-#define ACK_MSGS 32u
-#define ACK_BYTES (256u << 10)
+#define ACK_MSGS RDSB_ACK_MSGS	/* rds-bpf/maps.h: the BPF receive path's verdict's too */
+#define ACK_BYTES RDSB_ACK_BYTES
 #define ACK_DELAY_NS 1000000ull
 #define ACK_IDLE_LATE_NS 4000000ull
 
