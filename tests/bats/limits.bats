@@ -112,7 +112,7 @@ connections() { in_host B "$RDSB_BIN" status -j | jq '.connections | length'; }
 	[ "$(connections)" -eq 200 ]
 }
 
-@test "the engine takes the open-files limit its hard limit allows; past it socket() fails with ENOBUFS, once logged, and a closed socket makes room" {
+@test "the engine takes the open-files limit its hard limit allows; past it socket() or bind() fails with ENOBUFS (not EADDRNOTAVAIL: the address check needs a descriptor too), once logged, and a closed socket makes room" {
 	local log=$BATS_TEST_TMPDIR/rdsb-engine-fds.log pid
 	in_host B "$RDSB_BIN" unload
 	in_host B bash -c "ulimit -Sn 300 && ulimit -Hn 700 && exec \"\$0\" load --log \"\$1\"" "$RDSB_BIN" "$log"
@@ -124,12 +124,15 @@ import errno, socket, sys
 socks = []
 try:
     while len(socks) < 1000:
+        s = None
         s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
         s.bind((sys.argv[1], 5000 + len(socks)))
         socks.append(s)
     print("no limit")
 except OSError as e:
     print("opened", len(socks), "then", errno.errorcode[e.errno])
+    if s:
+        s.close()   # its bind failed: the socket is the application's to close
 socks.pop().close()
 t = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
 t.bind((sys.argv[1], 4999))

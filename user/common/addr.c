@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include "addr.h"
@@ -150,7 +151,9 @@ bool rdsb_addr_is_loopback(const uint8_t a[16])
 	return rdsb_addr_is_v4(a) ? a[12] == IN_LOOPBACKNET : !memcmp(a, one6, 16);
 }
 
-/* bind() succeeds only for a local address, as the kernel checks it. */
+/* bind() succeeds only for a local address, as the kernel checks it; false
+ * with errno 0 when it is not one, with socket()'s errno when it could not
+ * ask (out of descriptors: the caller's problem, not the address's). */
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
 {
 	struct sockaddr_storage ss;
@@ -162,5 +165,6 @@ bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope)
 		return false;
 	local = bind(fd, (struct sockaddr *)&ss, len) == 0;
 	close(fd);
+	errno = 0;
 	return local;
 }

@@ -24,7 +24,8 @@ bool rdsb_addr_is_unicast(const uint8_t a[16]);
 bool rdsb_addr_is_linklocal6(const uint8_t a[16]);
 /* 127.0.0.0/8 or ::1: the kernel's loopback transport takes these. */
 bool rdsb_addr_is_loopback(const uint8_t a[16]);
-/* An address of this host (of this network namespace). */
+/* An address of this host (of this network namespace); false with errno set
+ * (not 0) if the check itself failed. */
 bool rdsb_addr_is_local(const uint8_t addr[16], uint32_t scope);
 
 #endif

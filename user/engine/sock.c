@@ -148,6 +148,21 @@ static int send_fds(int fd, const struct rdsb_ctl_rep *rep, const int *fds, int 
 	return sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+/* The errno for an application whose socket the engine could not serve:
+ * out of the engine's descriptors (its own, not the application's: the
+ * call fails as the kernel's does when it has no memory for one, logged
+ * once with the hint), or err as it is. */
+static int fds_short(struct rdsb_engine *e, int err)
+{
+	if (err != EMFILE && err != ENFILE)
+		return err;
+	if (!e->fds_warned++)
+		pr_warn("rds-bpf: out of file descriptors (%s) for a socket: it fails with ENOBUFS; "
+			"hint: raise the engine's open-files limit (LimitNOFILE, ulimit -Hn), 5 per socket\n",
+			strerror(err));
+	return ENOBUFS;
+}
+
 void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 {
 	struct rdsb_ctl_rep rep = { 0 };
@@ -252,16 +267,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		close(fds[5 + i]);
 	return;
 fail:
-	rep.err = errno ? errno : ENOMEM;
-	if (rep.err == EMFILE || rep.err == ENFILE) {
-		/* the engine's descriptors, not the application's: socket()
-		 * fails as the kernel's does when it has no memory for one */
-		if (!e->fds_warned++)
-			pr_warn("rds-bpf: out of file descriptors (%s) for a new socket: socket() fails with ENOBUFS; "
-				"hint: raise the engine's open-files limit (LimitNOFILE, ulimit -Hn), 5 per socket\n",
-				strerror(rep.err));
-		rep.err = ENOBUFS;
-	}
+	rep.err = fds_short(e, errno ? errno : ENOMEM);
 	send(ctl_fd, &rep, sizeof(rep), MSG_NOSIGNAL);
 	close(ctl_fd);
 	if (sv[0] >= 0) {
@@ -373,8 +379,9 @@ int rdsb_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_t add
 
 	if (s->bound)
 		return EINVAL;
+	errno = 0;
 	if (!rdsb_addr_is_local(addr, scope))
-		return EADDRNOTAVAIL;
+		return errno ? fds_short(e, errno) : EADDRNOTAVAIL;
 	/* rds_bind: a transport the socket chose must take the address (its
 	 * laddr_check); else a loopback address takes the loopback transport
 	 * (rds_trans_get_preferred) and any other the engine's, if it can */
