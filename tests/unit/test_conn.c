@@ -1189,23 +1189,23 @@ static void test_deliv_ack_asked(void **state)
 	assert_int_equal(ndelivered, 3);
 }
 
-/* A restart that changed what we announce (deliv_tell) probes on path 0
+/* A restart that changed what we announce (tell_peer) probes on path 0
  * once it is up, also when another of the peer's lanes came up first */
-static void test_deliv_tell_waits_for_path0(void **state)
+static void test_tell_peer_waits_for_path0(void **state)
 {
 	struct rdsb_conn *c = rdsb_conn_get(&eng, B, A, 0, true);
 
 	(void)state;
 	c->npaths = RDS_MPATH_WORKERS;
-	c->deliv_tell = true;
+	c->tell_peer = true;
 	rdsb_path_connecting(&eng, &c->paths[3], FAKE_FD + 3, 0);
 	rdsb_path_up(&eng, &c->paths[3]);
 	assert_int_equal(eng.counters[RDSB_C_PROBES], 0);
-	assert_true(c->deliv_tell);
+	assert_true(c->tell_peer);
 	rdsb_path_connecting(&eng, &c->paths[0], FAKE_FD, 0);
 	rdsb_path_up(&eng, &c->paths[0]);
 	assert_int_equal(eng.counters[RDSB_C_PROBES], 1);
-	assert_false(c->deliv_tell);
+	assert_false(c->tell_peer);
 }
 
 int main(void)
@@ -1236,7 +1236,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliv_ack_not_announced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_asked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deliv_tell_waits_for_path0, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tell_peer_waits_for_path0, setup, teardown),
 	};
 
 

@@ -489,9 +489,9 @@ void rdsb_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	rdsb_conn_queue_cong_map(e, c->lslot);
 	/* a restart that changed ours tells the peer on path 0, whichever
 	 * of the peer's lanes comes up first */
-	if (p->index == 0 && (!c->npaths || c->deliv_tell)) {
+	if (p->index == 0 && (!c->npaths || c->tell_peer)) {
 		send_probe(e, c);
-		c->deliv_tell = false;
+		c->tell_peer = false;
 	}
 	rdsb_path_xmit(e, p);
 }

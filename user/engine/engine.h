@@ -174,7 +174,7 @@ struct rdsb_conn {
 	 * peer sends them and we read them (unacked keeps what TCP
 	 * acknowledged until they come), we send them and the peer reads them */
 	bool deliv_hold, deliv_send;
-	bool deliv_tell;		/* a restart changed ours: probe at path 0's up */
+	bool tell_peer;			/* a restart changed what we announce: probe at path 0's up */
 	uint32_t peer_gen;
 	unsigned int ping_tries;
 	uint64_t ping_at;		/* ns: (re)send the probe ping then */

@@ -93,9 +93,9 @@ void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
 		 * datagram could be taken twice (or a new one dropped). */
 		c->peer_sport_idx = ss->peer_sport_idx;
 		/* nor for delivery acknowledgements: both ends go on as the
-		 * engine before agreed, unless this one says otherwise (loaded
-		 * with another data path): then a probe tells the peer */
-		c->deliv_tell = ss->own_deliv != e->deliv;
+		 * engine before agreed, unless this one says otherwise (another
+		 * version): then a probe tells the peer */
+		c->tell_peer = ss->own_deliv != e->deliv;
 		rdsb_conn_deliv_set(e, c, (uint8_t)ss->peer_deliv);
 		for (unsigned int k = 0; k < RDS_MPATH_WORKERS; k++) {
 			struct rdsb_path *p = &c->paths[k];
