@@ -141,7 +141,7 @@ struct rdsb_rxack {
 };
 enum { RDSB_RXACK_OFF, RDSB_RXACK_RAISED, RDSB_RXACK_ARMED };
 /* a delivery acknowledgement is due at once past so many records or bytes */
-#define RDSB_ACK_MSGS		32u
+#define RDSB_ACK_MSGS		256u
 #define RDSB_ACK_BYTES		(256u << 10)
 
 /*

@@ -91,7 +91,8 @@ static struct {
 	uint64_t written, acked;	/* stream bytes, as TCP counts them */
 	struct rdsb_msg *sent_past;	/* conn_paths_moving finds it on path 0, unacked */
 	uint64_t rx_taken;		/* records rx_taken was told of */
-	uint64_t ack_armed;		/* rx_ack_arm's last number */
+	uint64_t ack_sent;		/* rx_ack_sent's last number */
+	bool ack_armed;			/* and whether it armed */
 } tp;
 
 /* The TCP transport's per-path state, for its stream reader (tcp_stream.c) */
@@ -316,11 +317,12 @@ static void t_rx_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n)
 	tp.rx_taken += n;
 }
 
-static void t_rx_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent)
+static void t_rx_ack_sent(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent, bool arm)
 {
 	(void)e;
 	(void)p;
-	tp.ack_armed = sent;
+	tp.ack_sent = sent;
+	tp.ack_armed = arm;
 }
 
 static const struct rdsb_transport mock_tp = {
@@ -337,7 +339,7 @@ static const struct rdsb_transport mock_tp = {
 	.conn_path_sync = t_path_nop,
 	.recv_path = t_recv,
 	.rx_taken = t_rx_taken,
-	.rx_ack_arm = t_rx_ack_arm,
+	.rx_ack_sent = t_rx_ack_sent,
 	.xmit_path_prepare = t_prepare,
 	.xmit = t_xmit,
 	.xmit_path_complete = t_path_nop,

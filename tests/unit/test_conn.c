@@ -1077,7 +1077,14 @@ static void test_deliv_ack_not_announced(void **state)
 	assert_true(!c->deliv_hold && c->deliv_send);
 }
 
-/* Ours: after ACK_DELAY for a lone datagram, at once for 32; each carries
+/* When an acknowledgement is due: on a grid of ms milliseconds, ms to
+ * twice that from now (1: ACK_DELAY; 4: the BPF receive path's poll) */
+static uint64_t ack_tick(uint64_t ms)
+{
+	return (eng.now / (ms * NSEC_PER_MSEC) + 2) * ms * NSEC_PER_MSEC;
+}
+
+/* Ours: after ACK_DELAY for a lone datagram, at once for RDSB_ACK_MSGS; each carries
  * the number up to which everything was delivered; a path that goes down
  * drops the one queued and sends the next whatever it said before. */
 static void test_deliv_ack_sent(void **state)
@@ -1094,14 +1101,15 @@ static void test_deliv_ack_sent(void **state)
 	assert_true(recv_one(p, 1, 0, 5000, 4000));
 	rdsb_paths_ack_due(&eng);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 0);
-	assert_int_equal(p->ack_at, eng.now + NSEC_PER_MSEC);
+	assert_int_equal(p->ack_at, ack_tick(1));
 	/* an engine asleep sends it up to 4 ms later (a tick: no timer
 	 * reprogrammed), one awake when due */
 	rdsb_path_ack_timer(&eng, p, &next);
-	assert_int_equal(next, eng.now + 5 * NSEC_PER_MSEC);
+	assert_int_equal(next, p->ack_at + 4 * NSEC_PER_MSEC);
+	eng.now = p->ack_at - 1;
 	rdsb_conns_timer(&eng, &next);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 0);
-	eng.now += NSEC_PER_MSEC;
+	eng.now++;
 	rdsb_conns_timer(&eng, &next);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 1);
 	assert_int_equal(p->ack_sent, 1);
@@ -1109,16 +1117,16 @@ static void test_deliv_ack_sent(void **state)
 	/* nothing new: none */
 	rdsb_paths_ack_due(&eng);
 	assert_int_equal(p->ack_at, 0);
-	/* 32 more: at once */
-	for (uint64_t seq = 2; seq <= 33; seq++)
+	/* RDSB_ACK_MSGS more: at once */
+	for (uint64_t seq = 2; seq <= 1 + RDSB_ACK_MSGS; seq++)
 		assert_true(recv_one(p, seq, 0, 5000, 4000));
 	rdsb_paths_ack_due(&eng);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 2);
-	assert_int_equal(p->ack_sent, 33);
+	assert_int_equal(p->ack_sent, 1 + RDSB_ACK_MSGS);
 	/* a stalled record is not delivered yet */
 	sock_full = true;
-	assert_false(recv_one(p, 34, 0, 5000, 4000));
-	assert_int_equal(rdsb_path_rx_safe(p), 33);
+	assert_false(recv_one(p, 2 + RDSB_ACK_MSGS, 0, 5000, 4000));
+	assert_int_equal(rdsb_path_rx_safe(p), 1 + RDSB_ACK_MSGS);
 	/* a retransmission we have: the peer lacks our ack, it gets one */
 	rdsb_path_drop(&eng, p, "test");
 	rdsb_paths_shutdown(&eng);
@@ -1129,10 +1137,55 @@ static void test_deliv_ack_sent(void **state)
 	assert_int_equal(eng.counters[RDSB_C_DROP_DUP_SEQ], 1);
 	eng.now += NSEC_PER_MSEC;
 	rdsb_paths_ack_due(&eng);
-	eng.now += NSEC_PER_MSEC;
+	eng.now = p->ack_at;
 	rdsb_conns_timer(&eng, &next);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 3);
-	assert_int_equal(p->ack_sent, 34);
+	assert_int_equal(p->ack_sent, 2 + RDSB_ACK_MSGS);
+}
+
+/* On a path whose records the transport delivers (the BPF receive path),
+ * the transport tells the core of the first delivery after each
+ * acknowledgement, a wakeup of the engine's own: while records keep coming
+ * the core looks again at the next tick instead (not armed), and arms the
+ * transport again once a tick found none. */
+static void test_deliv_ack_polled(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	uint64_t next = UINT64_MAX;
+
+	(void)state;
+	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
+	p->rx_prechecked = true;
+	rdsb_hs_encode(pong.exthdr, 1, 9, RDSB_DELIV_READS_ACKS);
+	rdsb_conn_handshake(&eng, p, &pong);
+	assert_true(tp.ack_armed);
+	/* the transport delivered 1 to 5 and told the core */
+	p->rx_safe_next = 6;
+	rdsb_path_ack_due(p);
+	rdsb_paths_ack_due(&eng);
+	eng.now = p->ack_at;
+	rdsb_conns_timer(&eng, &next);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 1);
+	assert_int_equal(tp.ack_sent, 5);
+	assert_false(tp.ack_armed);
+	assert_int_equal(p->ack_at, ack_tick(4));
+	/* 6 to 9 delivered, the core not told: the next tick sends them */
+	p->rx_safe_next = 10;
+	eng.now = p->ack_at;
+	rdsb_conns_timer(&eng, &next);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 2);
+	assert_int_equal(tp.ack_sent, 9);
+	assert_false(tp.ack_armed);
+	/* none since: armed again, no tick */
+	eng.now = p->ack_at;
+	rdsb_conns_timer(&eng, &next);
+	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 2);
+	assert_true(tp.ack_armed);
+	assert_int_equal(tp.ack_sent, 9);
+	assert_int_equal(p->ack_at, 0);
+	p->rx_prechecked = false;
 }
 
 /* A sender short of send space marks its record RDS_FLAG_ACK_REQUIRED, to
@@ -1178,7 +1231,7 @@ static void test_deliv_ack_asked(void **state)
 	rdsb_paths_ack_due(&eng);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 1);
 	assert_int_equal(p->ack_asked, 3);
-	assert_int_equal(p->ack_at, eng.now + NSEC_PER_MSEC);	/* 2 is in a stream */
+	assert_int_equal(p->ack_at, ack_tick(1));	/* 2 is in a stream */
 	sock_full = false;
 	rdsb_path_rx_resume(&eng, &sock);
 	assert_true(rdsb_paths_resume(&eng));
@@ -1235,6 +1288,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliv_ack_holds_past_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_not_announced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_sent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_ack_polled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tell_peer_waits_for_path0, setup, teardown),
 	};

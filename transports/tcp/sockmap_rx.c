@@ -63,7 +63,7 @@ static void rx_ack_event(struct rdsb_engine *e, struct rdsb_path *p, bool now)
 	/* none to send (a duplicate of what it acknowledged), or none sent
 	 * to this peer: armed again, or off */
 	if (!p->conn->deliv_send || safe <= p->ack_sent) {
-		tcp_sockmap_rx_ack_arm(e, p, p->ack_sent);
+		tcp_sockmap_rx_ack_sent(e, p, p->ack_sent, true);
 		return;
 	}
 	if (now && safe > p->ack_asked)
@@ -523,8 +523,10 @@ void tcp_sockmap_rx_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n
 }
 
 /* Armed, then the sequence state read again: a delivery between the
- * acknowledgement's reading and the arming raised nothing. */
-void tcp_sockmap_rx_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent)
+ * acknowledgement's reading and the arming raised nothing. Not armed (the
+ * core looks again itself), the verdict raises an event only for a record
+ * that wants an acknowledgement at once. */
+void tcp_sockmap_rx_ack_sent(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent, bool arm)
 {
 	struct rdsb_rxack *a;
 
@@ -534,6 +536,10 @@ void tcp_sockmap_rx_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t
 	__atomic_store_n(&a->ack_sent, sent, __ATOMIC_RELAXED);
 	if (!p->conn->deliv_send) {
 		__atomic_store_n(&a->armed, RDSB_RXACK_OFF, __ATOMIC_SEQ_CST);
+		return;
+	}
+	if (!arm) {
+		__atomic_store_n(&a->armed, RDSB_RXACK_RAISED, __ATOMIC_SEQ_CST);
 		return;
 	}
 	__atomic_store_n(&a->armed, RDSB_RXACK_ARMED, __ATOMIC_SEQ_CST);

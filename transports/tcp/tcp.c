@@ -476,7 +476,20 @@ static int tcp_probe_bpf(bool sends, const char **how, const char **hint)
 
 /* ------------------------------------------------------------- the ops */
 
+/* How soon the engine tries again to write on a path whose lock an
+ * application holds: soon for datagrams, later for a delivery
+ * acknowledgement alone, which waits for no one (a retry each 100 us made
+ * the engine wake 2000 times a second under a request/response load) */
 #define TX_RETRY_NS (100 * 1000ull)
+#define TX_RETRY_ACK_NS (1000 * 1000ull)
+
+static uint64_t tx_retry_ns(const struct rdsb_path *p)
+{
+	return !list_empty(&p->send_q) && p->send_q.next->next == &p->send_q &&
+		       list_first_entry(&p->send_q, struct rdsb_msg, item)->deliv_ack
+		       ? TX_RETRY_ACK_NS
+		       : TX_RETRY_NS;
+}
 
 static const struct rdsb_transport_opt tcp_opts[] = {
 	{ "bpf", NULL },	/* the sockmap receive path */
@@ -590,8 +603,8 @@ static void tcp_timer(struct rdsb_engine *e, uint64_t *next)
 				rdsb_path_drop(e, p, "an application's record was cut short");
 			if (tcp_path(p)->tx_busy) {
 				rdsb_path_xmit(e, p);
-				if (tcp_path(p)->tx_busy && e->now + TX_RETRY_NS < *next)
-					*next = e->now + TX_RETRY_NS;
+				if (tcp_path(p)->tx_busy && e->now + tx_retry_ns(p) < *next)
+					*next = e->now + tx_retry_ns(p);
 			}
 		}
 }
@@ -756,7 +769,7 @@ const struct rdsb_transport rdsb_tcp_transport = {
 	.sock_bind = tcp_sock_bind,
 	.sock_close = tcp_sock_close,
 	.rx_taken = tcp_sockmap_rx_taken,
-	.rx_ack_arm = tcp_sockmap_rx_ack_arm,
+	.rx_ack_sent = tcp_sockmap_rx_ack_sent,
 	.sock_delivered = tcp_sockmap_sock_delivered,
 	.sock_arm = tcp_sockmap_sock_arm,
 	.sock_out = tcp_sockmap_sock_out,

@@ -184,7 +184,7 @@ void tcp_sockmap_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_close(struct rdsb_engine *e, struct rdsb_sock *s);
 uint64_t tcp_sockmap_sock_delivered(struct rdsb_engine *e, const struct rdsb_sock *s);
 void tcp_sockmap_rx_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n);
-void tcp_sockmap_rx_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent);
+void tcp_sockmap_rx_ack_sent(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent, bool arm);
 void tcp_sockmap_sock_arm(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 int tcp_sockmap_sock_out(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_sockmap_sock_out_wait(struct rdsb_engine *e);

@@ -423,7 +423,7 @@ void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t pee
 	/* the BPF receive path raises events for acknowledgements, or not */
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++)
 		if (c->paths[i].rx_prechecked)
-			e->tp->rx_ack_arm(e, &c->paths[i], c->paths[i].ack_sent);
+			e->tp->rx_ack_sent(e, &c->paths[i], c->paths[i].ack_sent, true);
 	if (c->deliv_hold == hold)
 		return;
 	c->deliv_hold = hold;
@@ -582,7 +582,7 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 		}
 	}
 	list_splice_init(&requeue, &p->send_q);
-	p->cong_map_queued = p->ack_queued = false;
+	p->cong_map_queued = p->ack_queued = p->ack_poll = false;
 	p->ack_sent = p->ack_at = p->ack_asked = 0;	/* the last may not have arrived */
 	p->head_off = 0;
 	p->nunacked = 0;

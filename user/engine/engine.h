@@ -119,9 +119,11 @@ struct rdsb_path {
 	/* Our delivery acknowledgements to a peer that reads them: the last
 	 * number sent, whether one is queued, when one is due (ns, 0 = none),
 	 * rx_bytes when the last went, and the highest number the peer asked
-	 * one for (RDS_FLAG_ACK_REQUIRED; 0 = none not yet covered) */
+	 * one for (RDS_FLAG_ACK_REQUIRED; 0 = none not yet covered); on a
+	 * path whose records the transport delivers itself, whether the core
+	 * looks at ack_at for more (ack_poll) rather than wait to be told */
 	uint64_t ack_sent, ack_at, ack_rx_bytes, ack_asked;
-	bool ack_queued;
+	bool ack_queued, ack_poll;
 	struct list_head ack_due;	/* on e->ack_due: it delivered in this batch */
 	/* What it accepted and no stream has whole yet (rdsb_msg.rx_item),
 	 * and the number of the first of them (next_rx_seq if none):
@@ -345,11 +347,13 @@ struct rdsb_transport {
 	void (*recv_path)(struct rdsb_engine *e, struct rdsb_path *p);
 	/* On a path whose records the transport delivers itself (rx_prechecked):
 	 * rx_taken: n of the records it passed up are written or dropped, and
-	 * the sequence state says so; rx_ack_arm: an acknowledgement of sent
-	 * went out (or the core sends none: c->deliv_send false), the transport
-	 * tells the core (rdsb_path_ack_due) of the next record it delivers. */
+	 * the sequence state says so; rx_ack_sent: an acknowledgement of sent
+	 * went out (or the core sends none: c->deliv_send false); with arm,
+	 * the transport tells the core (rdsb_path_ack_due) of the next record
+	 * it delivers, else the core looks again itself (ack_poll) and the
+	 * transport tells it only of a record that wants one at once. */
 	void (*rx_taken)(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n);
-	void (*rx_ack_arm)(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent);
+	void (*rx_ack_sent)(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent, bool arm);
 
 	/* Send. xmit_path_prepare: 0 go on, < 0 not now (the transport's timer
 	 * comes back); xmit_path_complete after the core wrote. acked: stream

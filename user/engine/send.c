@@ -244,6 +244,41 @@ void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sp
 	rdsb_path_queue(e, p, m);
 }
 
+/* When ours go (docs/protocol.md 1.4): at once past ACK_MSGS messages or
+ * ACK_BYTES bytes not yet acknowledged (what the sender holds, within its
+ * 4 MiB, CONN_TX_MAX), or once the record a sender short of space marked
+ * RDS_FLAG_ACK_REQUIRED is delivered; else at least ACK_DELAY after the
+ * first, on the clock's ACK_DELAY grid (ack_tick), so that a request and
+ * its answer do not cost a third record each. An engine that sleeps sends it
+ * up to ACK_IDLE_LATE later: a sleep of a tick (4 ms at HZ 250) or more
+ * never moves the CPU's timer forward, a shorter one reprograms it going
+ * to sleep and again on waking, which costs a guest two exits a sleep:
+ * with a 1 ms sleep a 64 B ping-pong's round trip took 1.4 times as long.
+ * Awake, the loop's timers send it on time. */
+#define ACK_MSGS RDSB_ACK_MSGS	/* rds-bpf/maps.h: the BPF receive path's verdict's too */
+#define ACK_BYTES RDSB_ACK_BYTES
+#define ACK_DELAY_NS 1000000ull
+#define ACK_IDLE_LATE_NS 4000000ull
+#define ACK_POLL_NS 4000000ull
+
+/* At least delay from now, on the clock's grid of delay: what is due on
+ * the paths in one interval goes in one wakeup of the engine. */
+static uint64_t ack_tick(const struct rdsb_engine *e, uint64_t delay)
+{
+	return (e->now / delay + 2) * delay;
+}
+
+/* On a path whose records the transport delivers itself, the engine hears
+ * of the first delivery after an acknowledgement by an event, a wakeup of
+ * its own: while records keep coming, it looks again every ACK_POLL
+ * instead (queue_ack), and waits for the event again once none came. */
+static void ack_poll(struct rdsb_engine *e, struct rdsb_path *p, uint64_t safe)
+{
+	p->ack_poll = true;
+	p->ack_at = ack_tick(e, ACK_POLL_NS);
+	e->tp->rx_ack_sent(e, p, safe, false);
+}
+
 void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 {
 	struct rdsb_hdr h = { 0 };
@@ -265,7 +300,7 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		p->ack_rx_bytes = p->rx_bytes;
 		p->ack_queued = false;
 		if (p->rx_prechecked)
-			p->conn->eng->tp->rx_ack_arm(p->conn->eng, p, safe);
+			ack_poll(p->conn->eng, p, safe);
 	} else {
 		/* On the sk_msg send path a sequence number is taken when the
 		 * record starts on the wire, under the path's lock, as the
@@ -459,21 +494,6 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
  * new connection as any other it still holds.
  */
 
-/* When ours go: at once past ACK_MSGS messages or ACK_BYTES bytes not yet
- * acknowledged (what the sender holds, within its 4 MiB, CONN_TX_MAX), or
- * once the record a sender short of space marked RDS_FLAG_ACK_REQUIRED is
- * delivered; else ACK_DELAY after the first, so that a request and its
- * answer do not cost a third record each. An engine that sleeps sends it
- * up to ACK_IDLE_LATE later: a sleep of a tick (4 ms at HZ 250) or more
- * never moves the CPU's timer forward, a shorter one reprograms it going
- * to sleep and again on waking, which costs a guest two exits a sleep:
- * with a 1 ms sleep a 64 B ping-pong's round trip took 1.4 times as long.
- * Awake, the loop's timers send it on time. */
-#define ACK_MSGS RDSB_ACK_MSGS	/* rds-bpf/maps.h: the BPF receive path's verdict's too */
-#define ACK_BYTES RDSB_ACK_BYTES
-#define ACK_DELAY_NS 1000000ull
-#define ACK_IDLE_LATE_NS 4000000ull
-
 void rdsb_path_deliv_acked(struct rdsb_engine *e, struct rdsb_path *p, const uint8_t *data, uint32_t len)
 {
 	struct rdsb_seq_path *sp = rdsb_seqstate_path(p);
@@ -503,8 +523,15 @@ static void queue_ack(struct rdsb_engine *e, struct rdsb_path *p)
 	struct rdsb_msg *m;
 
 	p->ack_at = 0;
-	if (p->ack_queued || p->state != RDSB_PATH_UP || rdsb_path_rx_safe(p) <= p->ack_sent)
+	if (p->ack_queued)
 		return;
+	if (p->state != RDSB_PATH_UP || rdsb_path_rx_safe(p) <= p->ack_sent) {
+		if (p->ack_poll) {
+			p->ack_poll = false;
+			e->tp->rx_ack_sent(e, p, p->ack_sent, true);
+		}
+		return;
+	}
 	m = rdsb_msg_new(sizeof(uint64_t));
 	if (!m)
 		return;		/* the next one carries it */
@@ -536,7 +563,7 @@ bool rdsb_paths_ack_due(struct rdsb_engine *e)
 				p->ack_asked = 0;
 			queue_ack(e, p);
 		} else if (!p->ack_at) {
-			p->ack_at = e->now + ACK_DELAY_NS;
+			p->ack_at = ack_tick(e, ACK_DELAY_NS);
 			armed = true;
 		}
 	}

@@ -186,11 +186,12 @@ static void none_taken(struct rdsb_engine *e, struct rdsb_path *p, uint64_t n)
 	(void)n;
 }
 
-static void no_ack_arm(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent)
+static void no_ack_sent(struct rdsb_engine *e, struct rdsb_path *p, uint64_t sent, bool arm)
 {
 	(void)e;
 	(void)p;
 	(void)sent;
+	(void)arm;
 }
 
 static int own_stream(struct rdsb_engine *e, struct rdsb_sock *s)
@@ -253,7 +254,7 @@ void rdsb_transport_fill(struct rdsb_transport *out, const struct rdsb_transport
 	FILL(conn_path_sync, path_nothing);
 	FILL(recv_path, path_nothing);
 	FILL(rx_taken, none_taken);
-	FILL(rx_ack_arm, no_ack_arm);
+	FILL(rx_ack_sent, no_ack_sent);
 	FILL(xmit_path_prepare, path_ok);
 	FILL(xmit, not_supported);
 	FILL(xmit_path_complete, path_nothing);
