@@ -1084,20 +1084,30 @@ static uint64_t ack_tick(uint64_t ms)
 	return (eng.now / (ms * NSEC_PER_MSEC) + 2) * ms * NSEC_PER_MSEC;
 }
 
+/* Path 0 up to a peer that reads our delivery acknowledgements; the
+ * transport delivers its records itself if prechecked (the BPF receive path) */
+static struct rdsb_path *acking_path_up(bool prechecked)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+
+	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
+	p->rx_prechecked = prechecked;
+	rdsb_hs_encode(pong.exthdr, 1, 9, RDSB_DELIV_READS_ACKS);
+	rdsb_conn_handshake(&eng, p, &pong);
+	return p;
+}
+
 /* Ours: after ACK_DELAY for a lone datagram, at once for RDSB_ACK_MSGS; each carries
  * the number up to which everything was delivered; a path that goes down
  * drops the one queued and sends the next whatever it said before. */
 static void test_deliv_ack_sent(void **state)
 {
-	struct rdsb_conn *c;
-	struct rdsb_path *p = path0_up(&c);
-	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	struct rdsb_path *p = acking_path_up(false);
 	uint64_t next = UINT64_MAX;
 
 	(void)state;
-	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
-	rdsb_hs_encode(pong.exthdr, 1, 9, RDSB_DELIV_READS_ACKS);
-	rdsb_conn_handshake(&eng, p, &pong);
 	assert_true(recv_one(p, 1, 0, 5000, 4000));
 	rdsb_paths_ack_due(&eng);
 	assert_int_equal(eng.counters[RDSB_C_TX_DELIV_ACKS], 0);
@@ -1150,16 +1160,10 @@ static void test_deliv_ack_sent(void **state)
  * transport again once a tick found none. */
 static void test_deliv_ack_polled(void **state)
 {
-	struct rdsb_conn *c;
-	struct rdsb_path *p = path0_up(&c);
-	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT };
+	struct rdsb_path *p = acking_path_up(true);
 	uint64_t next = UINT64_MAX;
 
 	(void)state;
-	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
-	p->rx_prechecked = true;
-	rdsb_hs_encode(pong.exthdr, 1, 9, RDSB_DELIV_READS_ACKS);
-	rdsb_conn_handshake(&eng, p, &pong);
 	assert_true(tp.ack_armed);
 	/* the transport delivered 1 to 5 and told the core */
 	p->rx_safe_next = 6;
