@@ -140,11 +140,16 @@ tcp_delta() {
 	jq -e 'all(.[]; .state == 1 and .srtt_us > 0)' <<<"$before_a"
 	transfer 300 1000
 	tcp_settled A
-	after_a=$(tcppath A)
-	after_b=$(tcppath B)
 	# exactly the 300 records (48-byte header + 1000) were acknowledged to A,
-	# on one path
-	sent=$(tcp_delta "$before_a" "$after_a" bytes_acked)
+	# on one path (read again for up to 3 s: once it was 864 bytes short
+	# right after ss showed nothing unacknowledged)
+	for _ in $(seq 30); do
+		after_a=$(tcppath A)
+		sent=$(tcp_delta "$before_a" "$after_a" bytes_acked)
+		[ "$(jq '[.[].d] | add' <<<"$sent")" != $((300 * 1048)) ] || break
+		sleep 0.1
+	done
+	after_b=$(tcppath B)
 	echo "sent $sent"
 	[ "$(jq length <<<"$sent")" -eq 1 ]
 	[ "$(jq '.[0].d' <<<"$sent")" -eq $((300 * 1048)) ]
