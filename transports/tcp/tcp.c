@@ -485,8 +485,7 @@ static int tcp_probe_bpf(bool sends, const char **how, const char **hint)
 
 static uint64_t tx_retry_ns(const struct rdsb_path *p)
 {
-	return !list_empty(&p->send_q) && p->send_q.next->next == &p->send_q &&
-		       list_first_entry(&p->send_q, struct rdsb_msg, item)->deliv_ack
+	return list_is_singular(&p->send_q) && list_first_entry(&p->send_q, struct rdsb_msg, item)->deliv_ack
 		       ? TX_RETRY_ACK_NS
 		       : TX_RETRY_NS;
 }
@@ -602,9 +601,12 @@ static void tcp_timer(struct rdsb_engine *e, uint64_t *next)
 			if (tcp_skmsg_broken(e, p))
 				rdsb_path_drop(e, p, "an application's record was cut short");
 			if (tcp_path(p)->tx_busy) {
+				uint64_t retry;
+
 				rdsb_path_xmit(e, p);
-				if (tcp_path(p)->tx_busy && e->now + tx_retry_ns(p) < *next)
-					*next = e->now + tx_retry_ns(p);
+				retry = e->now + tx_retry_ns(p);
+				if (tcp_path(p)->tx_busy && retry < *next)
+					*next = retry;
 			}
 		}
 }

@@ -24,6 +24,10 @@ static inline bool list_empty(const struct list_head *l)
 {
 	return l->next == l;
 }
+static inline bool list_is_singular(const struct list_head *l)
+{
+	return !list_empty(l) && l->next == l->prev;
+}
 static inline void __list_add(struct list_head *n, struct list_head *prev, struct list_head *next)
 {
 	next->prev = n;
