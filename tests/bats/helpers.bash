@@ -16,14 +16,24 @@ setup_two_hosts() {	# [load options for both engines]
 }
 
 teardown_hosts() {
+	local f h
 	if [ -n "${BATS_TEST_COMPLETED:-}" ] || [ -z "${NS_A:-}" ]; then :; else
-		# keep what explains a failure in the bats output
-		for f in "$BATS_TEST_TMPDIR"/rdsb-engine-*.log; do
-			[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
+		# keep what explains a failure in the bats output: what each
+		# process waits in first (a line each), the stacks last
+		hosts_procs
+		for h in A B; do	# the congested ports each host sees, a line each
+			in_host $h "$RDSB_BIN" info -C 2>/dev/null | awk -v h=$h 'NR > 3 && NF { print h " congested: " $0 }'
+		done
+		for f in "$BATS_TEST_TMPDIR"/*; do
+			[ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 65536 ] || continue
+			case $f in
+			*/rdsb-engine-*.log) echo "--- $f"; tail -n 30 "$f" ;;
+			*) echo "--- $f"; grep -Iq . "$f" && tail -n 3 "$f" ;;
+			esac
 		done
 		in_host A "$RDSB_BIN" status 2>/dev/null || true
 		in_host B "$RDSB_BIN" status 2>/dev/null || true
-		hosts_procs
+		hosts_procs stacks
 	fi
 	hosts_down
 }

@@ -99,13 +99,13 @@ engine_up() {	# engine_up A|B [load options]
 # hosts_procs: what every process still in the hosts is doing (a failed or
 # timed-out test prints it): state, kernel wait channel, and each thread's
 # stack when gdb is there
-hosts_procs() {
+hosts_procs() {	# [stacks]: with the threads' stacks (gdb), else a line each
 	local ns p
 	for ns in ${NS_A:-} ${NS_B:-}; do
 		for p in $(ip netns pids "$ns" 2>/dev/null); do
-			echo "--- $ns pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-160)"
-			echo "    state $(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null) wchan $(cat "/proc/$p/wchan" 2>/dev/null)"
-			command -v gdb >/dev/null || continue
+			echo "--- $ns pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-120)" \
+			     "state $(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null) wchan $(cat "/proc/$p/wchan" 2>/dev/null)"
+			[ "${1:-}" = stacks ] && command -v gdb >/dev/null || continue
 			timeout 20 gdb -p "$p" -batch -ex 'thread apply all bt 12' 2>/dev/null |
 				grep -E '^(Thread|#)' | cut -c1-200 | head -n 60
 		done
