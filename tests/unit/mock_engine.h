@@ -83,6 +83,7 @@ void __wrap_rdsb_ev_del(struct rdsb_engine *e, struct rdsb_ev *ev)
 static struct {
 	unsigned int connects, ups, downs, shutdowns, changed, moving, recvs, xmits;
 	bool connect_fails, last_reset, xmit_fails;
+	bool xmit_full;			/* the socket takes nothing: all waits */
 	bool ack_waiting;		/* ack_wait's last answer: each ack wakes */
 	bool laddr_refused;		/* laddr_check refuses every address */
 	unsigned int laddr_checks;
@@ -227,7 +228,7 @@ static int t_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 	tp.xmits++;
 	if (tp.xmit_fails)
 		return -EPIPE;
-	while (!list_empty(&p->send_q)) {
+	while (!tp.xmit_full && !list_empty(&p->send_q)) {
 		struct rdsb_msg *m = list_first_entry(&p->send_q, struct rdsb_msg, item);
 
 		rdsb_msg_encode(p, m);

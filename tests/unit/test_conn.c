@@ -1246,6 +1246,42 @@ static void test_deliv_ack_asked(void **state)
 	assert_int_equal(ndelivered, 3);
 }
 
+/* A congestion map queued on a path whose socket goes before writing it
+ * goes out on another path of the connection: the peer would otherwise
+ * keep the older map (a port congested for good) */
+static void test_unsent_cong_map_moves_to_another_path(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c), *q = &c->paths[1];
+	uint64_t maps = eng.counters[RDSB_C_TX_CONG_MAPS];
+
+	(void)state;
+	c->npaths = 2;
+	rdsb_path_connecting(&eng, q, FAKE_FD + 1, 0);
+	rdsb_path_up(&eng, q);
+	maps = eng.counters[RDSB_C_TX_CONG_MAPS];
+	tp.xmit_full = true;
+	rdsb_conn_queue_cong_map(&eng, c->lslot);
+	assert_true(p->cong_map_queued);
+	assert_false(q->cong_map_queued);
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_false(p->cong_map_queued);
+	assert_true(q->cong_map_queued);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps);
+	tp.xmit_full = false;
+	rdsb_path_xmit(&eng, q);
+	assert_false(q->cong_map_queued);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 1);
+	/* one that was written stays written: nothing moves */
+	rdsb_conn_queue_cong_map(&eng, c->lslot);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 2);
+	rdsb_path_drop(&eng, q, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 2);
+	assert_false(p->cong_map_queued || q->cong_map_queued);
+}
+
 /* A restart that changed what we announce (tell_peer) probes on path 0
  * once it is up, also when another of the peer's lanes came up first */
 static void test_tell_peer_waits_for_path0(void **state)
@@ -1295,6 +1331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliv_ack_polled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tell_peer_waits_for_path0, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsent_cong_map_moves_to_another_path, setup, teardown),
 	};
 
 

@@ -431,35 +431,40 @@ void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t pee
 		rdsb_path_check_acked(e, &c->paths[i]);
 }
 
+/* rds_cong_queue_updates: the map is the connection's to send, on its
+ * first path up (the kernel's c_map_queued is the connection's too). */
+static void conn_queue_cong_map(struct rdsb_engine *e, struct rdsb_conn *c)
+{
+	struct rdsb_path *p = NULL;
+	struct rdsb_msg *m;
+
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !p; i++)
+		if (c->paths[i].state == RDSB_PATH_UP)
+			p = &c->paths[i];
+	if (!p || p->cong_map_queued)
+		return;
+	m = rdsb_msg_new(RDS_CONG_MAP_BYTES);
+	if (!m)
+		return;
+	/* Sent between messages, ahead of the queue; its bits are copied
+	 * when it is written, so it carries the latest map. */
+	m->cong_map = true;
+	m->flags = RDS_FLAG_CONG_BITMAP;
+	p->cong_map_queued = true;
+	if (p->head_off && !list_empty(&p->send_q))
+		list_add(&m->item, p->send_q.next);
+	else
+		list_add(&m->item, &p->send_q);
+	rdsb_path_xmit(e, p);
+}
+
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot)
 {
 	struct rdsb_conn *c;
 
-	list_for_each_entry(c, &e->conns, item) {
-		struct rdsb_path *p = NULL;
-		struct rdsb_msg *m;
-
-		if (c->loopback || c->lslot != lslot)
-			continue;
-		for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !p; i++)
-			if (c->paths[i].state == RDSB_PATH_UP)
-				p = &c->paths[i];
-		if (!p || p->cong_map_queued)
-			continue;
-		m = rdsb_msg_new(RDS_CONG_MAP_BYTES);
-		if (!m)
-			continue;
-		/* Sent between messages, ahead of the queue; its bits are
-		 * copied when it is written, so it carries the latest map. */
-		m->cong_map = true;
-		m->flags = RDS_FLAG_CONG_BITMAP;
-		p->cong_map_queued = true;
-		if (p->head_off && !list_empty(&p->send_q))
-			list_add(&m->item, p->send_q.next);
-		else
-			list_add(&m->item, &p->send_q);
-		rdsb_path_xmit(e, p);
-	}
+	list_for_each_entry(c, &e->conns, item)
+		if (!c->loopback && c->lslot == lslot)
+			conn_queue_cong_map(e, c);
 }
 
 /* "LADDR -> FADDR path N", for the log lines of a path's ups and downs */
@@ -540,6 +545,7 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 	struct rdsb_msg *m, *t;
 	struct list_head requeue = LIST_HEAD_INIT(requeue);
 	char name[PATH_NAME_LEN];
+	bool map_unsent;
 
 	pr_info("rds-bpf: %s down: %s\n", path_name(p, name, sizeof(name)), p->drop_why);
 	p->state = RDSB_PATH_DISCONNECTING;
@@ -582,6 +588,9 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 		}
 	}
 	list_splice_init(&requeue, &p->send_q);
+	/* a map not yet written whole goes with the socket: another path
+	 * sends it, else the next one up (the peer must not keep an older) */
+	map_unsent = p->cong_map_queued;
 	p->cong_map_queued = p->ack_queued = p->ack_poll = false;
 	p->ack_sent = p->ack_at = p->ack_asked = 0;	/* the last may not have arrived */
 	p->head_off = 0;
@@ -593,6 +602,8 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 		strand_down(e, p);
 	rdsb_path_schedule_reconnect(e, p);
 	e->tp->conn_paths_changed(e, p->conn);
+	if (map_unsent && !p->conn->loopback && !e->stopping)
+		conn_queue_cong_map(e, p->conn);
 }
 
 bool rdsb_paths_shutdown(struct rdsb_engine *e)
