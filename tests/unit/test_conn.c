@@ -1282,6 +1282,35 @@ static void test_unsent_cong_map_moves_to_another_path(void **state)
 	assert_false(p->cong_map_queued || q->cong_map_queued);
 }
 
+/* A restarted engine's path that waits for what the engine before numbered
+ * (its resend window) does not hold the map: another path up sends it */
+static void test_cong_map_skips_a_resend_window(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c), *q = &c->paths[2];
+	uint64_t maps;
+
+	(void)state;
+	c->npaths = 3;
+	p->resend_until = eng.now + 1000000000ull;
+	p->resend_left = 1;
+	rdsb_conn_queue_cong_map(&eng, c->lslot);
+	/* the only path up: it waits there */
+	assert_true(p->cong_map_queued);
+	maps = eng.counters[RDSB_C_TX_CONG_MAPS];
+	rdsb_path_connecting(&eng, q, FAKE_FD + 2, 0);
+	rdsb_path_up(&eng, q);
+	assert_false(q->cong_map_queued);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 1);
+	rdsb_conn_queue_cong_map(&eng, c->lslot);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 2);
+	/* the window over, what waited on path 0 goes too */
+	p->resend_left = 0;
+	rdsb_path_xmit(&eng, p);
+	assert_false(p->cong_map_queued);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 3);
+}
+
 /* A restart that changed what we announce (tell_peer) probes on path 0
  * once it is up, also when another of the peer's lanes came up first */
 static void test_tell_peer_waits_for_path0(void **state)
@@ -1332,6 +1361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliv_ack_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tell_peer_waits_for_path0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsent_cong_map_moves_to_another_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cong_map_skips_a_resend_window, setup, teardown),
 	};
 
 

@@ -431,16 +431,24 @@ void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t pee
 		rdsb_path_check_acked(e, &c->paths[i]);
 }
 
-/* rds_cong_queue_updates: the map is the connection's to send, on its
- * first path up (the kernel's c_map_queued is the connection's too). */
+/* rds_cong_queue_updates: the map is the connection's to send (the
+ * kernel's c_map_queued is the connection's too), on its first path up
+ * that sends now: a restarted engine's path waits for what the engine
+ * before numbered (resend_window), up to the rebind time. */
 static void conn_queue_cong_map(struct rdsb_engine *e, struct rdsb_conn *c)
 {
 	struct rdsb_path *p = NULL;
 	struct rdsb_msg *m;
 
-	for (unsigned int i = 0; i < RDS_MPATH_WORKERS && !p; i++)
-		if (c->paths[i].state == RDSB_PATH_UP)
-			p = &c->paths[i];
+	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
+		struct rdsb_path *q = &c->paths[i];
+
+		if (q->state != RDSB_PATH_UP || (p && q->resend_until))
+			continue;
+		p = q;
+		if (!q->resend_until)
+			break;
+	}
 	if (!p || p->cong_map_queued)
 		return;
 	m = rdsb_msg_new(RDS_CONG_MAP_BYTES);
