@@ -18,6 +18,17 @@ bpf_counter() {
 		jq '[.formatted.values[].value] | add'
 }
 
+# inbox_read A|B: within 5 s no path's records wait in the engine's inbox
+inbox_read() {
+	for _ in $(seq 50); do
+		bpftool -j map dump pinned "$(pins "$1")/rdsb_rxack" |
+			jq -e '[.[].formatted.value.inbox] | add == 0' >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "$1's engine has not read its inbox" >&2
+	return 1
+}
+
 # txlock_file A|B: the engine's file of the paths' locks (user/common/txlock.h)
 txlock_file() {
 	local f
@@ -59,6 +70,11 @@ transfer() {
 		[ -e "$(pins B)/$m" ]
 	done
 	bpftool -j prog show | jq -e '[.[].name] | (index("rdsb_parse") and index("rdsb_verdict") and index("rdsb_deliver"))'
+	# the connection first, and the engine done with its probes: a record
+	# behind a numbered one the engine has not read from its inbox yet
+	# follows it through the engine, in order
+	in_host A "$RDSB_BIN" ping -c 1 $ADDR_B >/dev/null
+	inbox_read B
 	transfer 500
 	# sends stay with the engine without --sk-msg
 	[ "$(bpf_counter A tx_direct)" -eq 0 ]
