@@ -278,6 +278,9 @@ tcp_delta() {
 	wait_counter B rx_delivered 100
 	named=$(bpf_counter B bpf_rx_named)
 	[ "$named" -ge 1 ]	# the first, before the engine made A the peer
+	# the second address's connection up first (inbox_read)
+	in_host A "$RDSB_BIN" ping -c 1 -I 10.99.0.3 $ADDR_B >/dev/null
+	inbox_read B
 	rds A "$RDSB_XFER" send -b 10.99.0.3:5002 -d $ADDR_B:4000 -n 100 -s 0:3000 >"$BATS_TEST_TMPDIR/s2"
 	wait_counter B rx_delivered 200
 	[ "$(bpf_counter B bpf_rx_named)" -eq $((named + 100)) ]
