@@ -1311,6 +1311,23 @@ static void test_cong_map_skips_a_resend_window(void **state)
 	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 3);
 }
 
+/* The map once more on every connection but loopback, on its first path
+ * up, once (a restarted engine's rebind time over) */
+static void test_cong_maps_again(void **state)
+{
+	struct rdsb_conn *c, *lo = rdsb_conn_get(&eng, A, A, 0, true);
+	struct rdsb_path *p = path0_up(&c);
+	uint64_t maps = eng.counters[RDSB_C_TX_CONG_MAPS];
+
+	(void)state;
+	assert_non_null(lo);
+	assert_true(lo->loopback);
+	rdsb_conns_queue_cong_maps(&eng);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONG_MAPS], maps + 1);
+	assert_false(p->cong_map_queued);
+	assert_int_equal(list_count(&lo->paths[0].send_q), 0);
+}
+
 /* A restart that changed what we announce (tell_peer) probes on path 0
  * once it is up, also when another of the peer's lanes came up first */
 static void test_tell_peer_waits_for_path0(void **state)
@@ -1362,6 +1379,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tell_peer_waits_for_path0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsent_cong_map_moves_to_another_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cong_map_skips_a_resend_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cong_maps_again, setup, teardown),
 	};
 
 

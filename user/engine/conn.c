@@ -475,6 +475,20 @@ void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot)
 			conn_queue_cong_map(e, c);
 }
 
+/* The peers of a restarted engine may still hold the map of the engine
+ * before, which congested every bound port as it drained, past ours: a map
+ * goes with a path that goes, and maps of several paths arrive in no order
+ * (docs/protocol.md). With the rebind time over, the engine's map goes
+ * once more on every connection. */
+void rdsb_conns_queue_cong_maps(struct rdsb_engine *e)
+{
+	struct rdsb_conn *c;
+
+	list_for_each_entry(c, &e->conns, item)
+		if (!c->loopback)
+			conn_queue_cong_map(e, c);
+}
+
 /* "LADDR -> FADDR path N", for the log lines of a path's ups and downs */
 #define PATH_NAME_LEN (2 * INET6_ADDRSTRLEN + 16)
 static const char *path_name(const struct rdsb_path *p, char *buf, size_t len)
