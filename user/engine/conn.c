@@ -443,11 +443,14 @@ static void conn_queue_cong_map(struct rdsb_engine *e, struct rdsb_conn *c)
 	for (unsigned int i = 0; i < RDS_MPATH_WORKERS; i++) {
 		struct rdsb_path *q = &c->paths[i];
 
-		if (q->state != RDSB_PATH_UP || (p && q->resend_until))
+		if (q->state != RDSB_PATH_UP)
 			continue;
-		p = q;
-		if (!q->resend_until)
+		if (!q->resend_until) {
+			p = q;
 			break;
+		}
+		if (!p)
+			p = q;
 	}
 	if (!p || p->cong_map_queued)
 		return;
@@ -466,26 +469,17 @@ static void conn_queue_cong_map(struct rdsb_engine *e, struct rdsb_conn *c)
 	rdsb_path_xmit(e, p);
 }
 
+/* The peers of a restarted engine may still hold the map of the engine
+ * before, which congested every bound port as it drained, past ours: a map
+ * goes with a path that goes, and maps of several paths arrive in no order
+ * (docs/protocol.md). With the rebind time over, the engine's map goes
+ * once more on every connection (lslot < 0). */
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot)
 {
 	struct rdsb_conn *c;
 
 	list_for_each_entry(c, &e->conns, item)
-		if (!c->loopback && c->lslot == lslot)
-			conn_queue_cong_map(e, c);
-}
-
-/* The peers of a restarted engine may still hold the map of the engine
- * before, which congested every bound port as it drained, past ours: a map
- * goes with a path that goes, and maps of several paths arrive in no order
- * (docs/protocol.md). With the rebind time over, the engine's map goes
- * once more on every connection. */
-void rdsb_conns_queue_cong_maps(struct rdsb_engine *e)
-{
-	struct rdsb_conn *c;
-
-	list_for_each_entry(c, &e->conns, item)
-		if (!c->loopback)
+		if (!c->loopback && (lslot < 0 || c->lslot == lslot))
 			conn_queue_cong_map(e, c);
 }
 

@@ -256,7 +256,7 @@ static uint64_t timers(struct rdsb_engine *e)
 	if (e->rebind_until && e->now >= e->rebind_until) {
 		e->rebind_until = 0;
 		rdsb_held_release(e, NULL);
-		rdsb_conns_queue_cong_maps(e);
+		rdsb_conn_queue_cong_map(e, -1);	/* once more on every connection */
 	} else if (e->rebind_until && e->rebind_until < next) {
 		next = e->rebind_until;
 	}

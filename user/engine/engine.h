@@ -643,9 +643,9 @@ void rdsb_conns_stop(struct rdsb_engine *e);
 void rdsb_conn_handshake(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_hdr *h);
 /* the peer's RDSB_EXTHDR_DELIV byte, from its probe or the engine before */
 void rdsb_conn_deliv_set(struct rdsb_engine *e, struct rdsb_conn *c, uint8_t peer);
+/* the map on every connection of the local address slot lslot (every
+ * connection for lslot < 0: a restarted engine's rebind time over) */
 void rdsb_conn_queue_cong_map(struct rdsb_engine *e, int lslot);
-/* the map once more on every connection (a restarted engine's rebind time over) */
-void rdsb_conns_queue_cong_maps(struct rdsb_engine *e);
 void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t faddr[16], uint16_t dport);
 void rdsb_conn_free_all(struct rdsb_engine *e);
 
