@@ -250,7 +250,7 @@ int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const st
 			c->hdr.path = (uint8_t)(slot->seq >> RDSB_SEQ_PATH_SHIFT);
 		}
 		__atomic_add_fetch(&s->shm->snd_bytes, c->hdr.len, __ATOMIC_SEQ_CST);
-		err = rdsb_write_all(s->fd, iov, c->hdr.len ? 2 : 1);
+		err = rdsb_write_all(rdsb_tx_fd(s), iov, c->hdr.len ? 2 : 1);
 		if (err) {
 			__atomic_sub_fetch(&s->shm->snd_bytes, c->hdr.len, __ATOMIC_SEQ_CST);
 			return err;

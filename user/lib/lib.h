@@ -92,6 +92,8 @@ struct rdsb_copies {
 	uint64_t n;
 };
 
+#define RDSB_RX_NEXT_MAX 4
+
 struct rdsb_lsock {
 	/* The delivery stream: the library's own descriptor of the socket, not
 	 * the application's fd, which close() may take and the next open()
@@ -125,6 +127,15 @@ struct rdsb_lsock {
 	int park_peer;
 	uint32_t epoch;
 	struct rdsb_page *old_pages;
+	/* The streams of later engines, oldest first, each behind what the
+	 * one before still holds unread: a socket moved to a new engine reads
+	 * what the engine before delivered to its end before it reads what
+	 * the new one delivers, and sends on the newest (reattach.c). rx_epoch
+	 * is the epoch of the stream fd is (what it read ahead is tagged so). */
+	int rx_next[RDSB_RX_NEXT_MAX];
+	uint32_t rx_next_epoch[RDSB_RX_NEXT_MAX];
+	int n_rx_next;
+	uint32_t rx_epoch;
 };
 
 struct rdsb_page {
@@ -236,6 +247,16 @@ bool rdsb_engine_gone(struct rdsb_lsock *s);
  * RDSB_ENGINE_RETRY_MS. */
 bool rdsb_engine_went(struct rdsb_lsock *s);
 int rdsb_engine_back(struct rdsb_lsock *s, bool block, int64_t end_ms);
+/* The stream requests go to: the newest engine's. */
+static inline int rdsb_tx_fd(const struct rdsb_lsock *s)
+{
+	return s->n_rx_next ? s->rx_next[s->n_rx_next - 1] : s->fd;
+}
+/* With the read lock held: the socket's stream read to its end, the next
+ * engine's takes its place, if one waits behind it (true). */
+bool rdsb_stream_next(struct rdsb_lsock *s);
+/* The same, taking the read lock: before a poll. */
+void rdsb_stream_catch_up(struct rdsb_lsock *s);
 int64_t rdsb_now_ms(void);
 extern int rdsb_lost_socks;	/* sockets of this process waiting for an engine */
 

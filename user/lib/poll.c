@@ -126,6 +126,9 @@ static int wait_rds(struct pollfd *fds, nfds_t n, struct rds_entry *r, int nr, s
 		bool now = false, lost = false, moved = false;
 		int ready = 0, err = 0, ret;
 
+		/* an engine's stream read to its end: the next one's is polled */
+		for (int k = 0; k < nr; k++)
+			rdsb_stream_catch_up(r[k].s);
 		memcpy(w, fds, n * sizeof(*w));
 		for (int k = 0; k < nr; k++) {
 			struct pollfd *p = &w[r[k].i];

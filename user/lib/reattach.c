@@ -9,8 +9,10 @@
  * again). Until then the socket is parked: its fds name a placeholder stream
  * that is never readable and refuses writes, so poll and epoll sleep, and
  * the calls that wait look for a new engine every RDSB_ENGINE_RETRY_MS.
- * A socket is parked only once its old stream is read to the end: what the
- * engine delivered before it went is still received.
+ * A socket is parked only once its old stream is read to the end, and the
+ * stream of an engine found running waits behind it (rdsb_stream_next): what
+ * the engine before delivered is received whatever call finds the new
+ * engine first (a send, a poll), and received first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,12 +89,71 @@ static void stream_replace(struct rdsb_lsock *s, int fd)
 	rdsb_epoll_rearm(s);
 }
 
+/* With every lock of the socket held */
+static bool stream_next_locked(struct rdsb_lsock *s)
+{
+	if (!s->n_rx_next || !drained(s))
+		return false;
+	stream_replace(s, s->rx_next[0]);
+	s->rx_epoch = s->rx_next_epoch[0];
+	s->n_rx_next--;
+	memmove(s->rx_next, s->rx_next + 1, sizeof(s->rx_next[0]) * (size_t)s->n_rx_next);
+	memmove(s->rx_next_epoch, s->rx_next_epoch + 1, sizeof(s->rx_next_epoch[0]) * (size_t)s->n_rx_next);
+	return true;
+}
+
+bool rdsb_stream_next(struct rdsb_lsock *s)
+{
+	bool moved;
+
+	if (!__atomic_load_n(&s->n_rx_next, __ATOMIC_ACQUIRE))
+		return false;
+	rdsb_lock(&s->lsh->wlock);
+	rdsb_lock(&s->lsh->clock);
+	moved = stream_next_locked(s);
+	pthread_mutex_unlock(&s->lsh->clock);
+	pthread_mutex_unlock(&s->lsh->wlock);
+	return moved;
+}
+
+void rdsb_stream_catch_up(struct rdsb_lsock *s)
+{
+	if (!__atomic_load_n(&s->n_rx_next, __ATOMIC_ACQUIRE))
+		return;
+	rdsb_lock(&s->lsh->rlock);
+	while (rdsb_stream_next(s))
+		;
+	pthread_mutex_unlock(&s->lsh->rlock);
+}
+
+/* The new engine's stream fd: in the socket's fds at once if the one it
+ * replaces is read to its end, else behind it (and the streams of engines
+ * between them). Never more than RDSB_RX_NEXT_MAX wait: reattach_locked. */
+static void stream_join(struct rdsb_lsock *s, int fd)
+{
+	while (stream_next_locked(s))
+		;
+	if (s->n_rx_next || !drained(s)) {
+		s->rx_next[s->n_rx_next] = fd;
+		s->rx_next_epoch[s->n_rx_next] = s->epoch;
+		__atomic_store_n(&s->n_rx_next, s->n_rx_next + 1, __ATOMIC_RELEASE);
+		return;
+	}
+	stream_replace(s, fd);
+	s->rx_epoch = s->epoch;
+}
+
 static int park(struct rdsb_lsock *s)
 {
 	int pl[2];
 
 	if (s->park_peer >= 0)
 		return -EAGAIN;
+	/* the streams of engines that went since: read first */
+	if (s->n_rx_next) {
+		stream_next_locked(s);
+		return -EAGAIN;
+	}
 	if (!drained(s) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pl) < 0)
 		return -EAGAIN;
 	shutdown(pl[1], SHUT_RD);	/* writes to pl[0] fail with EPIPE */
@@ -178,7 +239,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 		free(old);	/* the first page holds lsh: kept as s->lsh */
 	__atomic_store_n(&s->shm, page, __ATOMIC_RELEASE);
 	s->em = em;
-	stream_replace(s, fds[OPEN_STREAM]);
+	stream_join(s, fds[OPEN_STREAM]);
 	sys_dup3(ctl, s->ctl, O_CLOEXEC);
 	sys_close(ctl);
 	sys_dup3(fds[OPEN_SPACE], s->spacefd, O_CLOEXEC);
@@ -229,6 +290,8 @@ static int reattach_locked(struct rdsb_lsock *s)
 	if (!rdsb_engine_gone(s))
 		return 0;	/* another thread moved it */
 	set_lost(s, true);
+	if (s->n_rx_next == RDSB_RX_NEXT_MAX && !drained(s))
+		return -EAGAIN;	/* engines died faster than the application reads */
 	ctl = rdsb_engine_connect();
 	if (ctl < 0)
 		return park(s);

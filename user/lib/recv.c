@@ -184,9 +184,9 @@ static uint32_t read_ahead(struct rdsb_lsock *s, bool *own)
 	struct rdsb_lib_shm *l = s->lsh;
 
 	*own = true;
-	if (!l->rx_hdr_have || l->rx_hdr_epoch == s->epoch)
+	if (!l->rx_hdr_have || l->rx_hdr_epoch == s->rx_epoch)
 		return l->rx_hdr_have;
-	if ((int32_t)(l->rx_hdr_epoch - s->epoch) < 0)
+	if ((int32_t)(l->rx_hdr_epoch - s->rx_epoch) < 0)
 		l->rx_hdr_have = 0;
 	else
 		*own = false;
@@ -271,7 +271,7 @@ static ssize_t read_record(struct rdsb_lsock *s, const struct msghdr *msg, size_
 			return -ECONNRESET;
 		if ((size_t)n > want) {
 			s->lsh->rx_hdr_have = (uint32_t)((size_t)n - want);
-			s->lsh->rx_hdr_epoch = s->epoch;
+			s->lsh->rx_hdr_epoch = s->rx_epoch;
 			n = (ssize_t)want;
 		}
 		done += (size_t)n;
@@ -400,13 +400,17 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 {
 	size_t controllen = msg->msg_controllen;
 	int64_t end = -1;
-	bool asked = false, block = true;
+	bool asked = false, block = true, next;
 	ssize_t r;
 
 	for (;;) {
 		rdsb_lock(&s->lsh->rlock);
 		r = do_recvmsg(s, msg, flags | MSG_DONTWAIT);
+		/* the end of an engine's stream: the next engine's is behind it */
+		next = r == -ECONNRESET && rdsb_stream_next(s);
 		pthread_mutex_unlock(&s->lsh->rlock);
+		if (next)
+			continue;
 		if (r < 0)
 			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
 		if ((r == -EAGAIN || r == -ECONNRESET) && !asked) {

@@ -312,7 +312,7 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 			 * goes through the engine */
 			if (!err && (s->lost || s->txfd < 0 ||
 				     !rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len))) {
-				err = rdsb_write_all(s->fd, iov, cnt);
+				err = rdsb_write_all(rdsb_tx_fd(s), iov, cnt);
 				if (!err)
 					s->lsh->reqs_sent++;
 				else

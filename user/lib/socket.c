@@ -68,6 +68,8 @@ static void lsock_free(struct rdsb_lsock *s)
 	rdsb_copies_free(s);
 	if (s->park_peer >= 0)
 		sys_close(s->park_peer);
+	for (int i = 0; i < s->n_rx_next; i++)
+		sys_close(s->rx_next[i]);
 	if (s->lost)
 		__atomic_sub_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
 	munmap(s->shm, 4096);
@@ -152,10 +154,17 @@ int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rd
 {
 	int err;
 
-	rdsb_lock(&s->lsh->clock);	/* threads, and processes since fork */
-	err = rdsb_ctl_xfer(s->ctl, req, rep, buf, buflen, got);
-	pthread_mutex_unlock(&s->lsh->clock);
-	return err;
+	for (int tries = 0;; tries++) {
+		rdsb_lock(&s->lsh->clock);	/* threads, and processes since fork */
+		err = rdsb_ctl_xfer(s->ctl, req, rep, buf, buflen, got);
+		pthread_mutex_unlock(&s->lsh->clock);
+		/* the engine went: asked again of the next one, if it runs */
+		if ((err != -EPIPE && err != -ECONNRESET) || tries || !rdsb_engine_gone(s))
+			return err;
+		err = rdsb_engine_back(s, false, -1);
+		if (err)
+			return err;
+	}
 }
 
 int rdsb_ctl_call(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep)
@@ -291,7 +300,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
 	s->st = &s->lsh->st;
 	if (s->shm != MAP_FAILED)
-		s->epoch = s->lsh->epoch;
+		s->rx_epoch = s->epoch = s->lsh->epoch;
 	/* the library's own descriptor of the delivery stream (see lib.h) */
 	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
 	if (s->fd < 0 && !err)

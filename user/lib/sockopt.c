@@ -28,6 +28,7 @@ static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 	int max = rdsb_sysctl_int(snd ? "wmem_max" : "rmem_max", 212992);
 	struct rdsb_ctl_req req = { .op = RDSB_CTL_SET_BUF, .arg = !snd };
 	struct rdsb_ctl_rep rep;
+	int err;
 
 	if (v < 0)
 		v = 0;
@@ -44,9 +45,11 @@ static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 	else
 		s->st->sk_rcvbuf = v;
 	/* The receive side lives in the engine: it decides congestion. The
-	 * send side is accounted here; the engine only reports it. */
+	 * send side is accounted here; the engine only reports it. Without
+	 * an engine, the next one gets it with the socket (reattach.c). */
 	req.val = (uint64_t)v / 2;
-	return rdsb_ctl_call(s, &req, &rep);
+	err = rdsb_ctl_call(s, &req, &rep);
+	return err == -EAGAIN && s->lost ? 0 : err;
 }
 
 /* sock_set_timestamp: SO_TIMESTAMP_NEW chooses the 64-bit format */

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Datagrams left unread in a socket when its engine dies, and the call that
+finds the next engine first. Python's own socket.AF_RDS, under the shim.
+
+  rds-unread.py send LADDR PORT DEST N DIR
+      sends N datagrams "old <i>" to each DEST (ADDR:PORT,ADDR:PORT,...),
+      then, once DIR/new exists, one "new" to each; it keeps its socket open
+      until DIR/done exists (a close drops what is not sent yet, as the
+      kernel's rds_release)
+  rds-unread.py recv LADDR PORT PEER N DIR MODE
+      binds, creates DIR/ready.PORT, and calls on the socket no more until
+      DIR/go exists (the test kills the engine and loads the next one
+      meanwhile); then its first call is MODE: "send" (a datagram to PEER,
+      ADDR:PORT), "poll" (select.poll for POLLIN), "epoll" (select.epoll,
+      EPOLLIN) or "setsockopt" (SO_RCVBUF 300000: getsockopt then says
+      600000, as the kernel's doubled value), after which it creates
+      DIR/first.PORT; then it reads until it has the N "old" datagrams and the
+      "new" one. Prints "ok N+1" if they came whole, once, in order."""
+import os
+import select
+import socket
+import sys
+import time
+
+
+def addr(s):
+    a, p = s.rsplit(":", 1)
+    return (a, int(p))
+
+
+def wait_file(path, secs=30):
+    for _ in range(secs * 20):
+        if os.path.exists(path):
+            return
+        time.sleep(0.05)
+    sys.exit("FAIL no %s" % path)
+
+
+def sender(laddr, port, dests, n, d):
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    s.bind((laddr, port))
+    for i in range(n):
+        for dst in dests:
+            s.sendto(b"old %d" % i, dst)
+    wait_file(os.path.join(d, "new"))
+    for dst in dests:
+        s.sendto(b"new", dst)
+    print("sent %d" % (n + 1))
+    wait_file(os.path.join(d, "done"), 60)
+
+
+def first_call(s, mode, peer):
+    if mode == "send":
+        s.sendto(b"first", peer)
+    elif mode == "poll":
+        p = select.poll()
+        p.register(s, select.POLLIN)
+        if not p.poll(20000):
+            sys.exit("FAIL poll: nothing readable")
+    elif mode == "setsockopt":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 300000)
+        got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        if got != 600000:
+            sys.exit("FAIL setsockopt: SO_RCVBUF %d, not 600000" % got)
+    elif mode == "epoll":
+        e = select.epoll()
+        e.register(s.fileno(), select.EPOLLIN)
+        if not e.poll(20):
+            sys.exit("FAIL epoll: nothing readable")
+        e.close()
+    else:
+        sys.exit("FAIL mode %s" % mode)
+
+
+def receiver(laddr, port, peer, n, d, mode):
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+    s.bind((laddr, port))
+    open(os.path.join(d, "ready.%d" % port), "w").close()
+    wait_file(os.path.join(d, "go"))
+    first_call(s, mode, peer)
+    open(os.path.join(d, "first.%d" % port), "w").close()
+    s.settimeout(20)
+    want = [b"old %d" % i for i in range(n)] + [b"new"]
+    for i, w in enumerate(want):
+        try:
+            got = s.recv(100)
+        except OSError as e:
+            sys.exit("FAIL %s: %d of %d, then %r" % (mode, i, len(want), e))
+        if got != w:
+            sys.exit("FAIL %s: datagram %d is %r, not %r" % (mode, i, got, w))
+    print("ok %d" % len(want))
+
+
+def main():
+    if sys.argv[1] == "send":
+        _, _, laddr, port, dests, n, d = sys.argv
+        sender(laddr, int(port), [addr(x) for x in dests.split(",")], int(n), d)
+    else:
+        _, _, laddr, port, peer, n, d, mode = sys.argv
+        receiver(laddr, int(port), addr(peer), int(n), d, mode)
+
+
+main()
