@@ -16,7 +16,8 @@ finds the next engine first. Python's own socket.AF_RDS, under the shim.
       EPOLLIN) or "setsockopt" (SO_RCVBUF 300000: getsockopt then says
       600000, as the kernel's doubled value), after which it creates
       DIR/first.PORT; then it reads until it has the N "old" datagrams and the
-      "new" one. Prints "ok N+1" if they came whole, once, in order."""
+      "new" one, all from PEER (the sender's bound address). Prints "ok N+1"
+      if they came whole, once, in order."""
 import os
 import select
 import socket
@@ -84,11 +85,11 @@ def receiver(laddr, port, peer, n, d, mode):
     want = [b"old %d" % i for i in range(n)] + [b"new"]
     for i, w in enumerate(want):
         try:
-            got = s.recv(100)
+            got, frm = s.recvfrom(100)
         except OSError as e:
             sys.exit("FAIL %s: %d of %d, then %r" % (mode, i, len(want), e))
-        if got != w:
-            sys.exit("FAIL %s: datagram %d is %r, not %r" % (mode, i, got, w))
+        if got != w or frm != peer:
+            sys.exit("FAIL %s: datagram %d is %r from %r, not %r from %r" % (mode, i, got, frm, w, peer))
     print("ok %d" % len(want))
 
 

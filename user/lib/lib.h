@@ -94,6 +94,13 @@ struct rdsb_copies {
 
 #define RDSB_RX_NEXT_MAX 4
 
+struct rdsb_rx_stream {
+	int fd;			/* of a stream waiting behind: its own */
+	uint32_t epoch;
+	struct rdsb_sock_shm *shm;
+	const struct rdsb_engine_maps *em;
+};
+
 struct rdsb_lsock {
 	/* The delivery stream: the library's own descriptor of the socket, not
 	 * the application's fd, which close() may take and the next open()
@@ -127,15 +134,15 @@ struct rdsb_lsock {
 	int park_peer;
 	uint32_t epoch;
 	struct rdsb_page *old_pages;
-	/* The streams of later engines, oldest first, each behind what the
-	 * one before still holds unread: a socket moved to a new engine reads
-	 * what the engine before delivered to its end before it reads what
-	 * the new one delivers, and sends on the newest (reattach.c). rx_epoch
-	 * is the epoch of the stream fd is (what it read ahead is tagged so). */
-	int rx_next[RDSB_RX_NEXT_MAX];
-	uint32_t rx_next_epoch[RDSB_RX_NEXT_MAX];
+	/* The stream fd is, of the engine whose page and maps rx says (what
+	 * the library read ahead of it is tagged with its epoch, its reads are
+	 * counted in its page, its senders named by its address slots), and
+	 * the streams of later engines, oldest first, each behind what the one
+	 * before still holds unread: a socket moved to a new engine reads what
+	 * the engine before delivered to its end before it reads what the new
+	 * one delivers, and sends on the newest (reattach.c). */
+	struct rdsb_rx_stream rx, rx_next[RDSB_RX_NEXT_MAX];
 	int n_rx_next;
-	uint32_t rx_epoch;
 };
 
 struct rdsb_page {
@@ -250,7 +257,7 @@ int rdsb_engine_back(struct rdsb_lsock *s, bool block, int64_t end_ms);
 /* The stream requests go to: the newest engine's. */
 static inline int rdsb_tx_fd(const struct rdsb_lsock *s)
 {
-	return s->n_rx_next ? s->rx_next[s->n_rx_next - 1] : s->fd;
+	return s->n_rx_next ? s->rx_next[s->n_rx_next - 1].fd : s->fd;
 }
 /* With the read lock held: the socket's stream read to its end, the next
  * engine's takes its place, if one waits behind it (true). */

@@ -94,11 +94,10 @@ static bool stream_next_locked(struct rdsb_lsock *s)
 {
 	if (!s->n_rx_next || !drained(s))
 		return false;
-	stream_replace(s, s->rx_next[0]);
-	s->rx_epoch = s->rx_next_epoch[0];
+	stream_replace(s, s->rx_next[0].fd);
+	s->rx = s->rx_next[0];
 	s->n_rx_next--;
 	memmove(s->rx_next, s->rx_next + 1, sizeof(s->rx_next[0]) * (size_t)s->n_rx_next);
-	memmove(s->rx_next_epoch, s->rx_next_epoch + 1, sizeof(s->rx_next_epoch[0]) * (size_t)s->n_rx_next);
 	return true;
 }
 
@@ -131,16 +130,17 @@ void rdsb_stream_catch_up(struct rdsb_lsock *s)
  * between them). Never more than RDSB_RX_NEXT_MAX wait: reattach_locked. */
 static void stream_join(struct rdsb_lsock *s, int fd)
 {
+	struct rdsb_rx_stream rx = { .fd = fd, .epoch = s->epoch, .shm = s->shm, .em = s->em };
+
 	while (stream_next_locked(s))
 		;
 	if (s->n_rx_next || !drained(s)) {
-		s->rx_next[s->n_rx_next] = fd;
-		s->rx_next_epoch[s->n_rx_next] = s->epoch;
+		s->rx_next[s->n_rx_next] = rx;
 		__atomic_store_n(&s->n_rx_next, s->n_rx_next + 1, __ATOMIC_RELEASE);
 		return;
 	}
 	stream_replace(s, fd);
-	s->rx_epoch = s->epoch;
+	s->rx = rx;
 }
 
 static int park(struct rdsb_lsock *s)

@@ -85,8 +85,8 @@ static void put_name(struct rdsb_lsock *s, struct msghdr *msg, uint64_t slot, ui
 		msg->msg_namelen = 0;
 		return;
 	}
-	a = s->em->addrs[slot].addr;
-	n = rdsb_addr_to_sa(a, sport, s->em->addrs[slot].scope_id, !rdsb_addr_is_v4(s->st->addr), &ss);
+	a = s->rx.em->addrs[slot].addr;
+	n = rdsb_addr_to_sa(a, sport, s->rx.em->addrs[slot].scope_id, !rdsb_addr_is_v4(s->st->addr), &ss);
 	memcpy(msg->msg_name, &ss, msg->msg_namelen < n ? msg->msg_namelen : n);
 	msg->msg_namelen = n;
 }
@@ -164,7 +164,7 @@ _Static_assert(offsetof(struct rdsb_deliv_hdr, len) == offsetof(struct rds_heade
  * the record, which the verdict delivered so only once the engine had set it. */
 static uint32_t rx_peer(const struct rdsb_lsock *s)
 {
-	return __atomic_load_n(&s->shm->rx_peer, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&s->rx.shm->rx_peer, __ATOMIC_ACQUIRE);
 }
 
 /* The payload length of a header of which AHEAD_LEN bytes are here: the
@@ -184,9 +184,9 @@ static uint32_t read_ahead(struct rdsb_lsock *s, bool *own)
 	struct rdsb_lib_shm *l = s->lsh;
 
 	*own = true;
-	if (!l->rx_hdr_have || l->rx_hdr_epoch == s->rx_epoch)
+	if (!l->rx_hdr_have || l->rx_hdr_epoch == s->rx.epoch)
 		return l->rx_hdr_have;
-	if ((int32_t)(l->rx_hdr_epoch - s->rx_epoch) < 0)
+	if ((int32_t)(l->rx_hdr_epoch - s->rx.epoch) < 0)
 		l->rx_hdr_have = 0;
 	else
 		*own = false;
@@ -271,7 +271,7 @@ static ssize_t read_record(struct rdsb_lsock *s, const struct msghdr *msg, size_
 			return -ECONNRESET;
 		if ((size_t)n > want) {
 			s->lsh->rx_hdr_have = (uint32_t)((size_t)n - want);
-			s->lsh->rx_hdr_epoch = s->rx_epoch;
+			s->lsh->rx_hdr_epoch = s->rx.epoch;
 			n = (ssize_t)want;
 		}
 		done += (size_t)n;
@@ -282,7 +282,7 @@ static ssize_t read_record(struct rdsb_lsock *s, const struct msghdr *msg, size_
 /* The engine's receive-buffer accounting (congestion) counts what we read. */
 static void consumed(struct rdsb_lsock *s, uint64_t bytes)
 {
-	__atomic_add_fetch(&s->shm->rx_consumed, bytes, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&s->rx.shm->rx_consumed, bytes, __ATOMIC_RELEASE);
 }
 
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)

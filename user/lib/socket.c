@@ -69,7 +69,7 @@ static void lsock_free(struct rdsb_lsock *s)
 	if (s->park_peer >= 0)
 		sys_close(s->park_peer);
 	for (int i = 0; i < s->n_rx_next; i++)
-		sys_close(s->rx_next[i]);
+		sys_close(s->rx_next[i].fd);
 	if (s->lost)
 		__atomic_sub_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
 	munmap(s->shm, 4096);
@@ -300,7 +300,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
 	s->st = &s->lsh->st;
 	if (s->shm != MAP_FAILED)
-		s->rx_epoch = s->epoch = s->lsh->epoch;
+		s->rx = (struct rdsb_rx_stream){ .fd = -1, .epoch = s->epoch = s->lsh->epoch, .shm = s->shm, .em = s->em };
 	/* the library's own descriptor of the delivery stream (see lib.h) */
 	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
 	if (s->fd < 0 && !err)
