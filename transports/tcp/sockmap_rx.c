@@ -237,7 +237,20 @@ static int inbox_init(struct rdsb_engine *e, int map_fd)
 /* The outbox (rdsb_outbox_deliver): the engine writes into out_ev.fd, its
  * peer is in rdsb_outbox. Its send buffer holds what waits for an
  * application socket's receive buffer; the core keeps each socket's share
- * under its hard limit, so the buffer is large enough for many. */
+ * under its hard limit, so the buffer is large enough for many.
+ *
+ * A datagram socket, so that each write reaches the application's psock
+ * queue as one skb, whole records: the verdict may redirect a record from a
+ * path into the same queue at any moment (the socket's gate open, the
+ * engine delivering what its inbox took), and the skbs of a stream write
+ * (unix_stream_sendmsg cuts one at about 36 KiB) let it in between them,
+ * in the middle of a record: the application then read that record's
+ * payload running into the other's header, and its stream was misframed
+ * from there (restart.bats, a reload to the BPF receive path under a
+ * transfer: "index 1655: size 2893 byte 1355 expected 0x5f got 0x00", the
+ * first byte of a wire header's sequence number, about 1 run in 12). The
+ * core writes at most OUTBOX_WRITE_MAX bytes a datagram (a larger record
+ * alone), which the kernel builds mostly from pages. */
 #define OUTBOX_SNDBUF (256 << 20)
 
 static int outbox_init(struct rdsb_engine *e, struct sockmap_rx *skel)
@@ -249,7 +262,7 @@ static int outbox_init(struct rdsb_engine *e, struct sockmap_rx *skel)
 
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_outbox_deliver), bpf_map__fd(skel->maps.rdsb_outbox),
 			    BPF_SK_SKB_VERDICT, 0) ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
 	t->out_ev.kind = EV_TRANSPORT;
 	t->out_ev.fd = sv[0];

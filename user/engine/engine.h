@@ -382,8 +382,11 @@ struct rdsb_transport {
 	void (*sock_arm)(struct rdsb_engine *e, struct rdsb_sock *s, uint64_t room);
 	/* Where the core writes the socket's deliveries: -1 = its own stream
 	 * (s->data), else a socket of the transport's, made ready for this
-	 * socket's records (the sockmap path's outbox). sock_out_wait: that
-	 * socket is full; the transport calls rdsb_socks_flush once it is not. */
+	 * socket's records (the sockmap path's outbox), a datagram socket:
+	 * each write of whole records, at most OUTBOX_WRITE_MAX bytes (or
+	 * one larger record), arrives as one. sock_out_wait: that socket is
+	 * full; the transport calls rdsb_socks_flush once it is not. */
+#define OUTBOX_WRITE_MAX (64u * 1024)
 	int (*sock_out)(struct rdsb_engine *e, struct rdsb_sock *s);
 	void (*sock_out_wait)(struct rdsb_engine *e);
 
@@ -679,6 +682,7 @@ struct rdsb_writer {
 	void (*staged)(void *ctx, struct rdsb_msg *m);
 	void (*unstaged)(void *ctx, struct rdsb_msg *m);
 	void *ctx;
+	size_t max_bytes;	/* per write, but a first larger record whole (0: 64 records) */
 };
 int rdsb_records_write(int fd, struct rdsb_writer *w);	/* 0 or -errno */
 

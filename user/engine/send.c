@@ -428,7 +428,8 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 		unsigned int nrec = 0;
 
 		list_for_each_entry(m, w->q, item) {
-			if (cnt + 2 > WRITE_BATCH * 2)
+			if (cnt + 2 > WRITE_BATCH * 2 ||
+			    (nrec && w->max_bytes && total + RDS_HEADER_SIZE + m->len - off > w->max_bytes))
 				break;
 			if (off == 0)
 				w->encode(w->ctx, m);

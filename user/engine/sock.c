@@ -580,6 +580,7 @@ static int write_out(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_wri
 	s->out_capped = rdsb_sock_stream_bytes(e, s) >= hard_limit(s);
 	if (s->out_capped)
 		return 0;
+	w->max_bytes = OUTBOX_WRITE_MAX;	/* a datagram each (sockmap_rx.c) */
 	err = rdsb_records_write(fd, w);
 	if (!err && !list_empty(w->q))
 		e->tp->sock_out_wait(e);
