@@ -86,6 +86,35 @@ app_ran() {	# the application of restart_app (in $output) ran to its end
 	awk -v w="$wall" -v c="$cpu" 'BEGIN { exit !(w >= 1.5 && c < 0.1) }'
 }
 
+# A first send to an address has the engine make its connection first (the
+# kernel's ENOMEM when the address table is full): a blocking one made while
+# no engine runs waits for the next engine, as one to a known address does.
+@test "engine of the application killed -9: a blocking send to an address it never sent to waits for the next engine, then goes" {
+	local d=$BATS_TEST_TMPDIR app
+	rds A timeout 30 python3 -c "
+import os, socket, time
+s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+s.bind(('$ADDR_A', 5000))
+open('$d/ready.a', 'w').close()
+while not os.path.exists('$d/gone'):
+    time.sleep(0.05)
+t = time.monotonic()
+s.sendto(b'first', ('$ADDR_B', 4000))
+print('sent after %.2f' % (time.monotonic() - t))
+" >"$d/app" 2>&1 &
+	app=$!
+	wait_ready 1
+	engine_stop A kill
+	touch "$d/gone"
+	sleep 1.5
+	engine_up A
+	wait $app || { cat "$d/app"; return 1; }
+	cat "$d/app"
+	# waited for the engine (loaded 1.5 s after the kill), then sent
+	grep -q '^sent after' "$d/app"
+	awk '/^sent after/ { exit !($3 >= 1.0) }' "$d/app"
+}
+
 @test "engine of the application unloaded: the socket comes back on the next engine" {
 	run restart_app A unload
 	app_ran

@@ -158,11 +158,11 @@ int rdsb_ctl_call_data(struct rdsb_lsock *s, struct rdsb_ctl_req *req, struct rd
 		rdsb_lock(&s->lsh->clock);	/* threads, and processes since fork */
 		err = rdsb_ctl_xfer(s->ctl, req, rep, buf, buflen, got);
 		pthread_mutex_unlock(&s->lsh->clock);
-		/* the engine went: asked again of the next one, if it runs */
-		if ((err != -EPIPE && err != -ECONNRESET) || tries || !rdsb_engine_gone(s))
-			return err;
-		err = rdsb_engine_back(s, false, -1);
-		if (err)
+		/* the engine went: asked again of the next one, if it runs;
+		 * without one the caller sees the error as before (a send
+		 * then waits for an engine) */
+		if ((err != -EPIPE && err != -ECONNRESET) || tries || !rdsb_engine_gone(s) ||
+		    rdsb_engine_back(s, false, -1))
 			return err;
 	}
 }

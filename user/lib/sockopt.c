@@ -49,7 +49,7 @@ static int set_buf(struct rdsb_lsock *s, int name, int v, bool force)
 	 * an engine, the next one gets it with the socket (reattach.c). */
 	req.val = (uint64_t)v / 2;
 	err = rdsb_ctl_call(s, &req, &rep);
-	return err == -EAGAIN && s->lost ? 0 : err;
+	return (err == -EPIPE || err == -ECONNRESET) && s->lost ? 0 : err;
 }
 
 /* sock_set_timestamp: SO_TIMESTAMP_NEW chooses the 64-bit format */
