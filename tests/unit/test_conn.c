@@ -5,7 +5,8 @@
  * record what the core asked of them, and the socket, address and epoll
  * functions replaced with -Wl,--wrap= mocks (Makefile: CONN_TEST_WRAPS).
  * Covered: connect, up, a drop that is only a mark until the shutdown runs,
- * the shutdown's requeue as RETRANSMITTED, the reconnect backoff, the
+ * the shutdown's requeue as RETRANSMITTED, retransmissions found after it
+ * placed by number, the reconnect backoff, the
  * duplicate rule, a path stalled on a full socket, congestion maps and pings,
  * a path count that changes under unacked messages (new sends wait for
  * their acks), an idle connection that a peer connects to (not freed),
@@ -351,6 +352,81 @@ static void test_shutdown_requeues_unacked_as_retransmitted(void **state)
 	assert_int_equal(seqs[2], 5);
 	assert_int_equal(seqs[3], 6);
 	assert_int_equal(eng.counters[RDSB_C_TX_RETRANSMITTED], 3);
+}
+
+/* Seq order of p's queue: 0 for a control message (unnumbered) */
+static unsigned int queue_seqs(struct rdsb_path *p, uint64_t *seqs, unsigned int max)
+{
+	struct rdsb_msg *m;
+	unsigned int n = 0;
+
+	list_for_each_entry(m, &p->send_q, item)
+		if (n < max)
+			seqs[n++] = rdsb_msg_control(m) ? UINT64_MAX : m->seq;
+	return n;
+}
+
+/* A copy of a datagram the sk_msg path wrote on the socket before, read
+ * after the shutdown requeued the rest, and a datagram the engine before
+ * numbered: each takes its place by number, past the delivery ack queued
+ * ahead of the retransmissions, and ahead of a message numbered only when
+ * written. Ahead of lower numbers (as the copy went behind an ack), the
+ * peer took it and then dropped the lower ones as duplicates: lost. */
+static void test_late_retransmissions_keep_number_order(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	uint16_t sport = port_on_path0();
+	struct rdsb_msg *m, *ack, *late, *re;
+	uint64_t seqs[12];
+
+	(void)state;
+	/* the probe (seq 1) and 2, 3, 4 out; the path goes down under them */
+	for (int i = 0; i < 3; i++)
+		rdsb_conn_queue(&eng, c, data_msg(sport, 100));
+	tp.xmit_full = true;
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	rdsb_path_up(&eng, p);
+	/* ahead of the queue: a delivery ack; at its end: a datagram the
+	 * engine numbers when it writes it */
+	ack = rdsb_msg_new(sizeof(uint64_t));
+	assert_non_null(ack);
+	ack->deliv_ack = true;
+	list_add(&ack->item, &p->send_q);
+	eng.number_at_xmit = true;
+	m = data_msg(sport, 100);
+	rdsb_path_queue(&eng, p, m);
+	assert_int_equal(m->seq, 0);
+	/* the map the path's coming up queued, the ack, 1 to 4, the new one */
+	assert_int_equal(queue_seqs(p, seqs, 12), 7);
+
+	/* 5 and 6 numbered by sk_msg senders, 7 by the engine before: the
+	 * path's count is past them (tcp_skmsg_path_down, seqstate.c) */
+	p->next_tx_seq = 8;
+	late = data_msg(sport, 100);
+	late->seq = 6;
+	rdsb_path_retransmit_late(&eng, p, late);
+	assert_true(late->flags & RDS_FLAG_RETRANSMITTED);
+	late = data_msg(sport, 100);
+	late->seq = 5;
+	rdsb_path_retransmit_late(&eng, p, late);
+	re = data_msg(sport, 100);
+	re->seq = 7;
+	re->flags = RDS_FLAG_RETRANSMITTED;
+	rdsb_conn_resend(&eng, p, re);
+	assert_int_equal(queue_seqs(p, seqs, 12), 10);
+	assert_int_equal(seqs[0], UINT64_MAX);
+	assert_int_equal(seqs[1], UINT64_MAX);
+	for (unsigned int i = 2; i < 9; i++)
+		assert_int_equal(seqs[i], i - 1);	/* 1 to 7 */
+	assert_int_equal(seqs[9], 0);
+
+	/* written in that order, the new one numbered above them all */
+	tp.xmit_full = false;
+	rdsb_path_xmit(&eng, p);
+	assert_true(list_empty(&p->send_q));
+	assert_int_equal(m->seq, 8);
 }
 
 static void test_reconnect_backoff(void **state)
@@ -1355,6 +1431,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drop_is_a_mark_until_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_reads_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_requeues_unacked_as_retransmitted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_retransmissions_keep_number_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_larger_address_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connecting_conn_is_not_idle, setup, teardown),

@@ -592,22 +592,6 @@ static void insert_unacked(struct rdsb_path *p, struct rdsb_msg *m)
 	p->ack_wake |= m->ack_wake;
 }
 
-static void insert_retransmit(struct rdsb_path *p, struct rdsb_msg *m)
-{
-	struct list_head *pos = &p->send_q;
-
-	if (p->head_off && !list_empty(&p->send_q))
-		pos = pos->next;	/* a record half written stays first */
-	while (pos->next != &p->send_q) {
-		struct rdsb_msg *n = list_entry(pos->next, struct rdsb_msg, item);
-
-		if (rdsb_msg_control(n) || !(n->flags & RDS_FLAG_RETRANSMITTED) || n->seq > m->seq)
-			break;
-		pos = pos->next;
-	}
-	list_add(&m->item, pos);
-}
-
 /* The connection a copy was sent on: the path's owner while it is open to
  * applications, else the socket's local address and the path's peer. */
 static struct rdsb_path *copy_path(struct rdsb_engine *e, const struct rdsb_sock *s, uint32_t idx)
@@ -689,12 +673,7 @@ static int on_copy(void *ctx, void *data, size_t size)
 		insert_unacked(p, m);
 		return 0;
 	}
-	/* sent on a socket that is gone since */
-	m->flags |= RDS_FLAG_RETRANSMITTED;
-	rdsb_count(e, RDSB_C_TX_RETRANSMITTED);
-	insert_retransmit(p, m);
-	if (p->state == RDSB_PATH_UP)
-		rdsb_path_xmit(e, p);
+	rdsb_path_retransmit_late(e, p, m);	/* sent on a socket that is gone since */
 	return 0;
 }
 

@@ -725,6 +725,12 @@ void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_ms
  * NULL while it must wait for the handshake */
 struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c, uint16_t sport);
 void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);
+/* A numbered message that went out on a socket that is gone, found after
+ * the shutdown requeued the rest (the sk_msg path's copies, read from their
+ * ring later): RETRANSMITTED, among the path's retransmissions by number,
+ * before anything not sent yet. Out of order, it would move the peer's
+ * next_rx_seq past the lower ones, which it then drops as duplicates. */
+void rdsb_path_retransmit_late(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);
 void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sport, uint16_t dport,
 			 bool probe);
 void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p);

@@ -172,6 +172,30 @@ static void conn_hold(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_ms
 	c->tx_queued += tx_cost(m);
 }
 
+/* Where a numbered message goes in p's queue: by number among the
+ * numbered, after a record partly written and the unnumbered control
+ * messages queued ahead (queue_ack, conn_queue_cong_map), before the first
+ * one numbered above it or not numbered yet (when numbered as written, it
+ * gets a number above every one given). Out of order it would move the
+ * peer's next_rx_seq past the lower ones, which it then drops as
+ * duplicates. Returns the entry to add it after; the next one may have its
+ * number. */
+static struct list_head *numbered_place(struct rdsb_path *p, uint64_t seq)
+{
+	struct list_head *pos = &p->send_q;
+
+	if (p->head_off && !list_empty(&p->send_q))
+		pos = pos->next;	/* a record half written stays first */
+	while (pos->next != &p->send_q) {
+		struct rdsb_msg *n = list_entry(pos->next, struct rdsb_msg, item);
+
+		if (!rdsb_msg_control(n) && (!n->seq || n->seq >= seq))
+			break;
+		pos = pos->next;
+	}
+	return pos;
+}
+
 /* A datagram the engine before numbered (m->seq, seqstate.c) goes on its
  * path in the order of the numbers, ahead of what was numbered since: the
  * peer drops a retransmission below what it has seen. A number already
@@ -185,30 +209,30 @@ static void conn_hold(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_ms
  * first copies through. */
 void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
 {
-	struct list_head *at = &p->send_q;
-	struct rdsb_msg *q;
+	struct list_head *at = numbered_place(p, m->seq);
 
-	list_for_each_entry(q, &p->send_q, item) {
-		if (p->head_off && q->item.prev == &p->send_q)
-			continue;	/* partly written: it stays first */
-		if (q->seq == m->seq) {
-			rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
-			rdsb_sock_req_done(e, m);
-			rdsb_sock_sent(e, m->sock_id, m->len);
-			rdsb_msg_free(m);
-			return;
-		}
-		if (!rdsb_msg_control(q) && q->seq > m->seq) {
-			at = &q->item;
-			break;
-		}
+	if (at->next != &p->send_q && list_entry(at->next, struct rdsb_msg, item)->seq == m->seq) {
+		rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
+		rdsb_sock_req_done(e, m);
+		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_free(m);
+		return;
 	}
 	conn_hold(e, p->conn, m);
-	list_add_tail(&m->item, at);
+	list_add(&m->item, at);
 	rdsb_sock_req_numbered(p, m);
 	if (p->resend_left)
 		p->resend_left--;
 	path_kick(e, p, RDS_HEADER_SIZE + m->len);
+}
+
+void rdsb_path_retransmit_late(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m)
+{
+	m->flags |= RDS_FLAG_RETRANSMITTED;
+	rdsb_count(e, RDSB_C_TX_RETRANSMITTED);
+	list_add(&m->item, numbered_place(p, m->seq));
+	if (p->state == RDSB_PATH_UP)
+		rdsb_path_xmit(e, p);
 }
 
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
