@@ -14,10 +14,15 @@ finds the next engine first. Python's own socket.AF_RDS, under the shim.
       meanwhile); then its first call is MODE: "send" (a datagram to PEER,
       ADDR:PORT), "poll" (select.poll for POLLIN), "epoll" (select.epoll,
       EPOLLIN) or "setsockopt" (SO_RCVBUF 300000: getsockopt then says
-      600000, as the kernel's doubled value), after which it creates
+      600000, as the kernel's doubled value) or "backlog" (nothing: a recv;
+      before DIR/ready.PORT it shrinks the kernel's receive buffer of the
+      socket's stream to its least, past the shim, so that on the BPF receive
+      path what the verdict redirects waits in the psock's backlog, moved into
+      the socket's queue one record at a time as it is read), after which it creates
       DIR/first.PORT; then it reads until it has the N "old" datagrams and the
       "new" one, all from PEER (the sender's bound address). Prints "ok N+1"
       if they came whole, once, in order."""
+import ctypes
 import os
 import select
 import socket
@@ -64,6 +69,8 @@ def first_call(s, mode, peer):
         got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         if got != 600000:
             sys.exit("FAIL setsockopt: SO_RCVBUF %d, not 600000" % got)
+    elif mode == "backlog":
+        pass
     elif mode == "epoll":
         e = select.epoll()
         e.register(s.fileno(), select.EPOLLIN)
@@ -77,6 +84,14 @@ def first_call(s, mode, peer):
 def receiver(laddr, port, peer, n, d, mode):
     s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
     s.bind((laddr, port))
+    if mode == "backlog":
+        libc = ctypes.CDLL(None, use_errno=True)
+        one = ctypes.c_int(1)
+        # setsockopt(fd, SOL_SOCKET, SO_RCVBUF) as a system call: the shim
+        # would take it for the RDS socket's
+        nr = {"x86_64": 54, "aarch64": 208}[os.uname().machine]
+        if libc.syscall(nr, s.fileno(), socket.SOL_SOCKET, socket.SO_RCVBUF, ctypes.byref(one), 4):
+            sys.exit("FAIL raw setsockopt: errno %d" % ctypes.get_errno())
     open(os.path.join(d, "ready.%d" % port), "w").close()
     wait_file(os.path.join(d, "go"))
     first_call(s, mode, peer)

@@ -93,12 +93,18 @@ struct rdsb_copies {
 };
 
 #define RDSB_RX_NEXT_MAX 4
+/* How long the end of a dead engine's stream must stand before the stream
+ * is taken for read to its end (reattach.c drained): long enough for the
+ * psock backlog's worker to run, which retries a jiffy (up to 10 ms) after
+ * it last found no room in the socket */
+#define RDSB_STREAM_END_MS 20
 
 struct rdsb_rx_stream {
 	int fd;			/* of a stream waiting behind: its own */
 	uint32_t epoch;
 	struct rdsb_sock_shm *shm;
 	const struct rdsb_engine_maps *em;
+	int64_t end_refound_ms;	/* records found past its end (reattach.c drained) */
 };
 
 struct rdsb_lsock {
@@ -260,7 +266,8 @@ static inline int rdsb_tx_fd(const struct rdsb_lsock *s)
 	return s->n_rx_next ? s->rx_next[s->n_rx_next - 1].fd : s->fd;
 }
 /* With the read lock held: the socket's stream read to its end, the next
- * engine's takes its place, if one waits behind it (true). */
+ * engine's takes its place, if one waits behind it (true); true too when
+ * records came past the old stream's end meanwhile (read on). */
 bool rdsb_stream_next(struct rdsb_lsock *s);
 /* The same, taking the read lock: before a poll. */
 void rdsb_stream_catch_up(struct rdsb_lsock *s);

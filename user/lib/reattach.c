@@ -67,12 +67,54 @@ bool rdsb_engine_went(struct rdsb_lsock *s)
 	       !__atomic_load_n(&s->shm->closed, __ATOMIC_ACQUIRE);
 }
 
-/* The old stream read to its end (the engine's last records taken). */
-static bool drained(struct rdsb_lsock *s)
+static bool at_end(int fd)
 {
 	char c;
 
-	return s->park_peer >= 0 || sys_recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	return sys_recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* When this process first found a dead engine's stream at its end: an
+ * engine's streams all end at its death, so their backlogs (below) need one
+ * wait between them, not one each, which a program that touches its sockets
+ * one after the other would pay for each. An end found ten waits later is
+ * another engine's. */
+static int64_t end_first_ms;
+
+/* The old stream read to its end (the engine's last records taken). On the
+ * BPF receive path what the verdict redirected into the socket just before
+ * its engine died can still be in the psock's backlog, which a kernel
+ * worker moves into the socket's queue after the reader found that queue
+ * empty and the engine's end closed: the end counts once
+ * RDSB_STREAM_END_MS have passed since this process first found one, and
+ * since records last came past this stream's end (the worker moving a
+ * backlog into a socket with little room, a jiffy after each time it found
+ * none). */
+static bool drained(struct rdsb_lsock *s)
+{
+	int64_t now, since;
+	struct timespec wait;
+
+	if (s->park_peer >= 0)
+		return true;
+	if (!at_end(s->fd))
+		return false;
+	now = rdsb_now_ms();
+	since = __atomic_load_n(&end_first_ms, __ATOMIC_RELAXED);
+	if (now - since >= 10 * RDSB_STREAM_END_MS) {
+		since = now;
+		__atomic_store_n(&end_first_ms, now, __ATOMIC_RELAXED);
+	}
+	if (s->rx.end_refound_ms > since)
+		since = s->rx.end_refound_ms;
+	if (now >= since + RDSB_STREAM_END_MS)
+		return true;
+	wait = (struct timespec){ .tv_nsec = (long)(since + RDSB_STREAM_END_MS - now) * 1000000L };
+	nanosleep(&wait, NULL);
+	if (at_end(s->fd))
+		return true;
+	s->rx.end_refound_ms = rdsb_now_ms();
+	return false;
 }
 
 /* fd becomes the socket's stream in every fd number of it, with the old
@@ -89,11 +131,16 @@ static void stream_replace(struct rdsb_lsock *s, int fd)
 	rdsb_epoll_rearm(s);
 }
 
-/* With every lock of the socket held */
+/* With every lock of the socket held: true when the stream moved, or
+ * records came past the old one's end (rdsb_stream_next) */
 static bool stream_next_locked(struct rdsb_lsock *s)
 {
-	if (!s->n_rx_next || !drained(s))
+	int64_t refound = s->rx.end_refound_ms;
+
+	if (!s->n_rx_next)
 		return false;
+	if (!drained(s))
+		return s->rx.end_refound_ms != refound;
 	stream_replace(s, s->rx_next[0].fd);
 	s->rx = s->rx_next[0];
 	s->n_rx_next--;
