@@ -104,7 +104,7 @@ struct rdsb_rx_stream {
 	uint32_t epoch;
 	struct rdsb_sock_shm *shm;
 	const struct rdsb_engine_maps *em;
-	int64_t end_refound_ms;	/* records found past its end (reattach.c drained) */
+	uint32_t past_end;	/* times records came past its end (reattach.c drained) */
 };
 
 struct rdsb_lsock {

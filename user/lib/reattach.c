@@ -85,11 +85,10 @@ static int64_t end_first_ms;
  * BPF receive path what the verdict redirected into the socket just before
  * its engine died can still be in the psock's backlog, which a kernel
  * worker moves into the socket's queue after the reader found that queue
- * empty and the engine's end closed: the end counts once
- * RDSB_STREAM_END_MS have passed since this process first found one, and
- * since records last came past this stream's end (the worker moving a
- * backlog into a socket with little room, a jiffy after each time it found
- * none). */
+ * empty and the engine's end closed: the end counts once it has stood
+ * RDSB_STREAM_END_MS since this process first found one, and, once records
+ * came past this stream's end (the worker moving a backlog into a socket
+ * with little room, a jiffy after each time it found none), each time. */
 static bool drained(struct rdsb_lsock *s)
 {
 	int64_t now, since;
@@ -105,15 +104,15 @@ static bool drained(struct rdsb_lsock *s)
 		since = now;
 		__atomic_store_n(&end_first_ms, now, __ATOMIC_RELAXED);
 	}
-	if (s->rx.end_refound_ms > since)
-		since = s->rx.end_refound_ms;
+	if (s->rx.past_end)
+		since = now;
 	if (now >= since + RDSB_STREAM_END_MS)
 		return true;
 	wait = (struct timespec){ .tv_nsec = (long)(since + RDSB_STREAM_END_MS - now) * 1000000L };
 	nanosleep(&wait, NULL);
 	if (at_end(s->fd))
 		return true;
-	s->rx.end_refound_ms = rdsb_now_ms();
+	s->rx.past_end++;
 	return false;
 }
 
@@ -135,12 +134,12 @@ static void stream_replace(struct rdsb_lsock *s, int fd)
  * records came past the old one's end (rdsb_stream_next) */
 static bool stream_next_locked(struct rdsb_lsock *s)
 {
-	int64_t refound = s->rx.end_refound_ms;
+	uint32_t past_end = s->rx.past_end;
 
 	if (!s->n_rx_next)
 		return false;
 	if (!drained(s))
-		return s->rx.end_refound_ms != refound;
+		return s->rx.past_end != past_end;
 	stream_replace(s, s->rx_next[0].fd);
 	s->rx = s->rx_next[0];
 	s->n_rx_next--;
