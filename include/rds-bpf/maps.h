@@ -380,7 +380,8 @@ struct rdsb_event {
 	X(RX_DELIV_ACKS,	"rx_deliv_acks")			\
 	X(DROP_BAD_DELIV_ACK,	"drop_bad_deliv_ack")			\
 	X(DROP_STRANDED,	"drop_stranded")				\
-	X(RX_HELD_UNSAVED,	"rx_held_unsaved")
+	X(RX_HELD_UNSAVED,	"rx_held_unsaved")			\
+	X(CONG_COPY_RESYNCED,	"cong_copy_resynced")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

@@ -208,3 +208,77 @@ held_congested() {
 	wait "$spid"
 	grep -q '^sent 100 msgs 100000 bytes' "$BATS_TEST_TMPDIR/s"
 }
+
+# set_bit A|B SLOT PORT 0|1: that port's bit in the host's pinned map of the
+# slot, written as the verdict or the XDP program writes a peer's map: the
+# engine is not told (as when the program's event or frame is lost)
+set_bit() {
+	local ns dir key
+	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
+	dir=/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$ns")
+	key="$(($2 & 255)) $(($2 >> 8)) 0 0"
+	# shellcheck disable=SC2046,SC2086
+	bpftool map update pinned "$dir/rdsb_cong" key $key value $(
+		bpftool map lookup pinned "$dir/rdsb_cong" key $key -j |
+			jq -r --argjson p "$3" --argjson v "$4" '.formatted.value.bits as $a |
+				($p / 8 | floor) as $i | pow(2; $p % 8) as $m | (($a[$i] / $m | floor) % 2) as $b |
+				$a | .[$i] += ($v - $b) * $m | map(tostring) | join(" ")')
+}
+
+# py_send LPORT TEXT [nonblock]: TEXT from A:LPORT to B:PORT, with Python's
+# socket module under the shim; prints "sent" or the errno's name
+py_send() {
+	rds A python3 -c '
+import errno, socket, sys
+s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET)
+s.bind((sys.argv[1], int(sys.argv[2])))
+try:
+    s.sendto(sys.argv[5].encode(), socket.MSG_DONTWAIT if sys.argv[6:] else 0, (sys.argv[3], int(sys.argv[4])))
+    print("sent")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+' $ADDR_A "$1" $ADDR_B $PORT "$2" ${3:+"$3"}
+}
+
+@test "a peer's map a BPF program changed without the engine hearing of it reaches the applications: senders wait, then go" {
+	rds B python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(30)
+open(sys.argv[3], "w").close()
+for _ in range(3):
+    data, addr = s.recvfrom(100)
+    print(addr[1], data.decode(), flush=True)
+' $ADDR_B $PORT "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
+	rpid=$!
+	wait_ready
+	# sent once it arrived (a socket closed sooner drops what it queued,
+	# as the kernel's does)
+	for _ in $(seq 100); do
+		[ "$(py_send 5001 first nonblock)" = sent ] || true
+		for _ in $(seq 20); do grep -q first "$BATS_TEST_TMPDIR/r" && break 2; sleep 0.05; done
+	done
+	slot_a=$(wait_slot A $ADDR_B)
+	was=$(counter A cong_copy_resynced)
+	# B's port marked congested in A's copy of B's map, behind the engine's back
+	set_bit A "$slot_a" $PORT 1
+	wait_counter A cong_copy_resynced $((was + 1))
+	[ "$(py_send 5002 refused nonblock)" = ENOBUFS ]
+	# a blocking sender waits on the port...
+	py_send 5003 second >"$BATS_TEST_TMPDIR/s" &
+	spid=$!
+	sleep 0.5
+	kill -0 "$spid"
+	# ...until the bit is cleared the same way (what left a sender on XDP
+	# waiting for good: the frame of B's clearing map lost after the
+	# program applied it)
+	set_bit A "$slot_a" $PORT 0
+	wait_counter A cong_copy_resynced $((was + 2))
+	wait "$spid"
+	[ "$(cat "$BATS_TEST_TMPDIR/s")" = sent ]
+	[ "$(py_send 5004 third nonblock)" = sent ]
+	wait "$rpid"
+	cat "$BATS_TEST_TMPDIR/r"
+	[ "$(cat "$BATS_TEST_TMPDIR/r")" = "$(printf '5001 first\n5003 second\n5004 third')" ]
+}

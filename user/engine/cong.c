@@ -229,6 +229,26 @@ void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot)
 	rdsb_sock_cong_notify(e, slot);
 }
 
+/* A peer's map a BPF program changed without the engine hearing of it (the
+ * verdict's event or the XDP frame lost: a full ring buffer, a full AF_XDP
+ * ring) differs from the applications' copy: copied now, else a sender
+ * would wait on a port the peer has cleared until its map changes again.
+ * A copy torn by a program writing meanwhile differs, and is copied again. */
+void rdsb_cong_peers_resync(struct rdsb_engine *e)
+{
+	struct rdsb_conn *c;
+
+	if (e->cong_copy == e->cong)
+		return;
+	list_for_each_entry(c, &e->conns, item) {
+		if (c->fslot < 0 || c->loopback ||
+		    !memcmp(e->cong[c->fslot].bits, e->cong_copy[c->fslot].bits, RDS_CONG_MAP_BYTES))
+			continue;
+		rdsb_count(e, RDSB_C_CONG_COPY_RESYNCED);
+		rdsb_cong_peer_updated(e, c->fslot);
+	}
+}
+
 /* The engine's counts plus what the BPF programs counted on every CPU. */
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
 {

@@ -247,6 +247,7 @@ static uint64_t timers(struct rdsb_engine *e)
 	rdsb_socks_timer(e, &next);
 	if (e->now >= e->paths_info_at) {
 		rdsb_paths_info_update(e);
+		rdsb_cong_peers_resync(e);
 		e->paths_info_at = e->now + 100000000ull;
 	}
 	if (e->paths_info_at < next)

@@ -523,6 +523,7 @@ extern const char *const rdsb_counter_names[RDSB_C_MAX];
 int rdsb_cong_init(struct rdsb_engine *e);
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX]);
 void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot);
+void rdsb_cong_peers_resync(struct rdsb_engine *e);
 void rdsb_cong_fini(struct rdsb_engine *e);
 /* A reference to ADDR's slot (taken if needed), or -1: the table is full */
 int rdsb_addr_slot(struct rdsb_engine *e, const uint8_t addr[16], uint32_t scope,
