@@ -182,6 +182,11 @@ $(B)/tests/test_copies: tests/unit/test_copies.c $(B)/pic/user/lib/copies.o $(HE
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/pic/user/lib/copies.o
 
+# the library's check for a next engine's copies of what it read
+$(B)/tests/test_rx_again: tests/unit/test_rx_again.c $(B)/pic/user/lib/rx_again.o $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/pic/user/lib/rx_again.o
+
 # the XDP transport's frames and checksums, without a network
 $(B)/tests/test_xdp_frame: tests/unit/test_xdp_frame.c $(B)/obj/transports/xdp/frame.o $(HEADERS)
 	@mkdir -p $(@D)

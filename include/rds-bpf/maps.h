@@ -427,6 +427,11 @@ struct rdsb_deliv_hdr {
 	__u8	reserved[16];	/* the wire header's size */
 };
 _Static_assert(sizeof(struct rdsb_deliv_hdr) == RDS_HEADER_SIZE, "a delivery header is a wire header's size");
+/* The most records one write of the engine puts into a stream. A record
+ * counts as received (the sequence state, the held log) once its write
+ * took it: the records of an engine's last write may come again from the
+ * next engine, and the library drops those it read from the stream before. */
+#define RDSB_DELIV_BATCH	64
 
 /*
  * What an application socket writes to its delivery stream to send: one
@@ -536,7 +541,7 @@ struct rdsb_heldlog_hdr {
 };
 enum rdsb_heldrec_state {
 	RDSB_HELDREC_LIVE = 1,		/* held: the next engine delivers it */
-	RDSB_HELDREC_WRITING = 2,	/* in a write into its stream (gone if killed) */
+	RDSB_HELDREC_WRITING_OLD = 2,	/* an older engine's: in a write (taken for gone) */
 	RDSB_HELDREC_GONE = 3,		/* in a stream, or dropped */
 	RDSB_HELDREC_WRAP = 4,		/* the rest of the ring is unused */
 };

@@ -595,6 +595,54 @@ recvq() {
 	[ "$(counter B drop_no_socket)" -eq 0 ]
 }
 
+# gdb_kill HOST GDB-ARGS...: HOST's engine, stopped by gdb where the
+# arguments say, killed there (SIGKILL); gdb's words in $BATS_TEST_TMPDIR/gdb
+gdb_kill() {
+	local h=$1
+	shift
+	timeout 60 gdb -p "$(engine_pid "$h")" -batch -ex 'set pagination off' "$@" -ex kill \
+		>"$BATS_TEST_TMPDIR/gdb" 2>&1 || true
+	for _ in $(seq 100); do
+		[ -z "$(engine_pid "$h")" ] && return 0
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/gdb"
+	return 1
+}
+
+@test "engine of the receiver killed -9 right before a write into a stream, then right after one, before it counted the write: none lost, the copies of the last write dropped, 20000 of 20000 once and in order" {
+	[[ ${RDSB_LOAD_OPTS:-} != *--bpf* ]] ||
+		skip "the engine's own writes (the verdict counts what it delivers as it delivers it)"
+	local d=$BATS_TEST_TMPDIR rb sa
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 20000 -s 0:3000 -t 60 --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 20000 -s 0:3000 -t 60 \
+		--pause-at 2000:"$d/paused" >"$d/sa" 2>&1 &
+	sa=$!
+	for _ in $(seq 1000); do
+		[ -e "$d/paused" ] && break
+		sleep 0.01
+	done
+	(sleep 0.3; rm -f "$d/paused") &
+	# before: in a write of records into the receiver's stream, at the
+	# syscall (an engine that counted them received first lost them)
+	gdb_kill B -ex 'break rdsb_records_write if w->encode == delivery_hdr' -ex continue -ex delete \
+		-ex 'break sendmsg' -ex continue
+	grep -q "Breakpoint 2, .*sendmsg" "$d/gdb" || { cat "$d/gdb"; false; }
+	engine_up B
+	# after: the write took its records, not yet counted received (the
+	# peer sends them again; the library has them already)
+	gdb_kill B -ex 'break rdsb_msg_rx_done if $_caller_is("delivered")' -ex continue
+	grep -q "Breakpoint 1, rdsb_msg_rx_done" "$d/gdb" || { cat "$d/gdb"; false; }
+	engine_up B
+	wait $sa || { cat "$d/sa" "$d/rb"; return 1; }
+	wait $rb || { cat "$d/sa" "$d/rb"; return 1; }
+	cat "$d/sa" "$d/rb"
+	grep -q "^recv 20000 msgs" "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_A:5000)" ]
+}
+
 @test "engine of the receiver killed -9 with 150 datagrams in its stopped reader's socket: the next engine keeps them readable, 150 of 150 in order" {
 	local d=$BATS_TEST_TMPDIR rpid
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 150 -s 0:1000 -t 30 --ready "$d/ready.b" >"$d/rb" &

@@ -678,10 +678,6 @@ struct rdsb_writer {
 	uint64_t *stream_off;			/* advanced by every byte written */
 	void (*encode)(void *ctx, struct rdsb_msg *m);	/* fill m->wire (or m->deliv) */
 	void (*done)(void *ctx, struct rdsb_msg *m);	/* m written whole, unlinked */
-	/* optional: each record of a write, before its syscall; and each of
-	 * it not written whole, after a short one */
-	void (*staged)(void *ctx, struct rdsb_msg *m);
-	void (*unstaged)(void *ctx, struct rdsb_msg *m);
 	void *ctx;
 	size_t max_bytes;	/* per write, but a first larger record whole (0: 64 records) */
 };
@@ -846,7 +842,7 @@ void rdsb_heldlog_keep(struct rdsb_engine *e, const struct rdsb_path *p, struct 
  * held and those the sequence state does not count received go */
 void rdsb_heldlog_load(struct rdsb_engine *e);
 /* m's record is in a write into its stream (written: the write took it) */
-void rdsb_heldlog_writing(struct rdsb_msg *m, bool writing);
+void rdsb_heldlog_written(struct rdsb_msg *m);
 /* m is freed: written, or dropped (kept for the next engine if this one
  * stops: it could not deliver it) */
 void rdsb_heldlog_msg_free(struct rdsb_msg *m);

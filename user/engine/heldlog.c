@@ -27,10 +27,9 @@
  * Exactly once: the record is in the ring before the path's next_rx_seq
  * passes it; the next engine drops a record that its connection's sequence
  * state does not count received (the peer sends it again). It is marked
- * RDSB_HELDREC_WRITING before the write that puts it into a stream and
- * back if the write did not take it whole, as next_rx_seq is set around
- * the same write (sock.c delivery_staged): a record in a stream is never
- * taken again.
+ * gone once a write took it whole into a stream, as next_rx_seq passes it
+ * then (sock.c delivered): killed between the two, the next engine
+ * delivers it again, and the library drops the second copy.
  */
 #include <errno.h>
 #include <string.h>
@@ -65,7 +64,7 @@ static void trim(struct rdsb_heldlog *log, bool start)
 
 		if (r->state == RDSB_HELDREC_WRAP)
 			tail += RING_BYTES - tail % RING_BYTES;
-		else if (r->state == RDSB_HELDREC_GONE || (start && r->state == RDSB_HELDREC_WRITING))
+		else if (r->state == RDSB_HELDREC_GONE || (start && r->state == RDSB_HELDREC_WRITING_OLD))
 			tail += rec_size(r->len);
 		else
 			break;
@@ -260,9 +259,10 @@ void rdsb_heldlog_load(struct rdsb_engine *e)
 			held, gone, again);
 }
 
-void rdsb_heldlog_writing(struct rdsb_msg *m, bool writing)
+/* A write took it whole into its socket's stream */
+void rdsb_heldlog_written(struct rdsb_msg *m)
 {
-	rec_at(m->held_log, m->held_at)->state = writing ? RDSB_HELDREC_WRITING : RDSB_HELDREC_LIVE;
+	rec_at(m->held_log, m->held_at)->state = RDSB_HELDREC_GONE;
 }
 
 void rdsb_heldlog_msg_free(struct rdsb_msg *m)

@@ -423,21 +423,7 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
  * blocking: many records per call, the first possibly resumed mid-record, so
  * that records stay whole across short writes (the TCP transport's path
  * writer, transports/tcp/tcp_stream.c, and the delivery writer, sock.c). */
-#define WRITE_BATCH 64
-
-/* The first n records of the queue were in a write that did not take them whole. */
-static void unstage(struct rdsb_writer *w, unsigned int n)
-{
-	struct rdsb_msg *m;
-
-	if (!w->unstaged)
-		return;
-	list_for_each_entry(m, w->q, item) {
-		if (!n--)
-			break;
-		w->unstaged(w->ctx, m);
-	}
-}
+#define WRITE_BATCH RDSB_DELIV_BATCH
 
 int rdsb_records_write(int fd, struct rdsb_writer *w)
 {
@@ -449,17 +435,12 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 		ssize_t n;
 		int cnt = 0;
 
-		unsigned int nrec = 0;
-
 		list_for_each_entry(m, w->q, item) {
 			if (cnt + 2 > WRITE_BATCH * 2 ||
-			    (nrec && w->max_bytes && total + RDS_HEADER_SIZE + m->len - off > w->max_bytes))
+			    (cnt && w->max_bytes && total + RDS_HEADER_SIZE + m->len - off > w->max_bytes))
 				break;
 			if (off == 0)
 				w->encode(w->ctx, m);
-			if (w->staged)
-				w->staged(w->ctx, m);
-			nrec++;
 			if (off < RDS_HEADER_SIZE) {
 				iov[cnt].iov_base = (uint8_t *)&m->wire + off;
 				iov[cnt++].iov_len = RDS_HEADER_SIZE - off;
@@ -475,12 +456,8 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 		}
 		mh.msg_iovlen = (size_t)cnt;
 		n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0) {
-			int err = errno;
-
-			unstage(w, nrec);
-			return err == EAGAIN || err == EINTR ? 0 : -err;
-		}
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		done = (size_t)n;
 		list_for_each_entry_safe(m, t, w->q, item) {
 			size_t left = RDS_HEADER_SIZE + m->len - *w->head_off;
@@ -495,14 +472,11 @@ int rdsb_records_write(int fd, struct rdsb_writer *w)
 			*w->stream_off += left;
 			list_del_init(&m->item);
 			w->done(w->ctx, m);
-			nrec--;
 			if (!done)
 				break;
 		}
-		if ((size_t)n < total) {
-			unstage(w, nrec);
+		if ((size_t)n < total)
 			return 0;	/* the socket is full: wait for EPOLLOUT */
-		}
 	}
 	return 0;
 }

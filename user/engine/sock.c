@@ -518,41 +518,18 @@ static void delivery_hdr(void *ctx, struct rdsb_msg *m)
 					    .slot = (uint32_t)m->from_slot };
 }
 
-/* The sequence state says a record is received once it is in a stream
- * whole: set before the write that puts it there, and back after a write
- * that did not (what a killed engine leaves in no stream, its peer sends
- * again; what is in one is never taken twice). */
-static void delivery_staged(void *ctx, struct rdsb_msg *m)
-{
-	struct rdsb_path *p = m->rx_path;
-
-	(void)ctx;
-	/* as the held log says of a record it keeps */
-	if (m->held_log)
-		rdsb_heldlog_writing(m, true);
-	/* only past records all in this write: the one of the path before
-	 * m is ahead of it in this queue (a forced delivery may have gone
-	 * past one that waits elsewhere) */
-	if (p && (m->rx_item.prev == &p->rx_unwritten ||
-		  list_entry(m->rx_item.prev, struct rdsb_msg, rx_item)->rx_sock == m->rx_sock))
-		rdsb_path_rx_safe_set(p, m->rx_item.next == &p->rx_unwritten
-						 ? p->next_rx_seq
-						 : list_entry(m->rx_item.next, struct rdsb_msg, rx_item)->seq);
-}
-
-static void delivery_unstaged(void *ctx, struct rdsb_msg *m)
-{
-	(void)ctx;
-	if (m->held_log)
-		rdsb_heldlog_writing(m, false);
-	if (m->rx_path)
-		rdsb_path_rx_safe_sync(m->rx_path);
-}
-
+/* The sequence state (and the held log) say a record is received once a
+ * write put it in a stream whole, not before: an engine killed between the
+ * two leaves a record in the stream that its peer sends the next engine
+ * again, and the library drops that copy (user/lib/recv.c, at most the
+ * RDSB_DELIV_BATCH records of one write); killed before the write, it
+ * leaves the record in no stream, and the peer's copy is the one. */
 static void delivered(void *ctx, struct rdsb_msg *m)
 {
 	struct rdsb_sock *s = ctx;
 
+	if (m->held_log)
+		rdsb_heldlog_written(m);
 	s->rx_q_bytes -= RDS_HEADER_SIZE + m->len;
 	s->rx_written += RDS_HEADER_SIZE + m->len;
 	if (m->rx_path)
@@ -591,8 +568,7 @@ void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	uint64_t delivered_bytes = 0;
 	struct rdsb_writer w = { .q = &s->rx_q, .head_off = &s->rx_head_off, .stream_off = &delivered_bytes,
-				 .encode = delivery_hdr, .done = delivered, .staged = delivery_staged,
-				 .unstaged = delivery_unstaged, .ctx = s };
+				 .encode = delivery_hdr, .done = delivered, .ctx = s };
 	int err;
 
 	list_del_init(&s->rx_due);

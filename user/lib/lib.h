@@ -60,6 +60,21 @@ struct rdsb_sock_state {
 	struct timeval sndtimeo, rcvtimeo;
 };
 
+/* rx_again.c: of the records read, the last RDSB_DELIV_BATCH of the stream
+ * of epoch (a ring: head the next place, n filled) and those the stream
+ * before it ended with (before, n_before): a datagram by its sender's
+ * address and ports (key), number and length. */
+struct rdsb_rx_seen {
+	uint32_t key, seq, len;
+};
+struct rdsb_rx_seen_log {
+	struct rdsb_rx_seen last[RDSB_DELIV_BATCH], before[RDSB_DELIV_BATCH];
+	uint32_t epoch, head, n, n_before;
+};
+uint32_t rdsb_rx_key(const struct rdsb_addr *from, const struct rdsb_deliv_hdr *h);
+bool rdsb_rx_again(struct rdsb_rx_seen_log *log, uint32_t epoch, uint32_t key, const struct rdsb_deliv_hdr *h,
+		   bool consume);
+
 struct rdsb_lib_shm {
 	struct rdsb_sock_state st;
 	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
@@ -77,6 +92,7 @@ struct rdsb_lib_shm {
 	 * of epoch rx_hdr_epoch (shared: any process may read the next one) */
 	uint8_t rx_hdr[RDS_HEADER_SIZE];
 	uint32_t rx_hdr_have, rx_hdr_epoch;
+	struct rdsb_rx_seen_log rx_seen;	/* recv.c, under rlock */
 };
 
 _Static_assert(sizeof(struct rdsb_sock_shm) <= RDSB_SHM_LIB_OFF &&

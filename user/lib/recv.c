@@ -285,6 +285,17 @@ static void consumed(struct rdsb_lsock *s, uint64_t bytes)
 	__atomic_add_fetch(&s->rx.shm->rx_consumed, bytes, __ATOMIC_RELEASE);
 }
 
+/* A copy of a datagram the stream of the engine before ended with
+ * (rx_again.c): read and dropped, and the caller reads on */
+#define RX_AGAIN (-EALREADY)
+
+static bool rx_again(struct rdsb_lsock *s, const struct rdsb_deliv_hdr *h, bool consume)
+{
+	if ((h->flags & RDSB_DELIV_NOTIFY) || h->slot >= RDSB_MAX_ADDRS)
+		return false;
+	return rdsb_rx_again(&s->lsh->rx_seen, s->rx.epoch, rdsb_rx_key(&s->rx.em->addrs[h->slot], h), h, consume);
+}
+
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
 	bool peek = flags & MSG_PEEK;
@@ -349,6 +360,16 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 			return r;
 	}
 	rdsb_deliv_hdr_decode(&h, rx_peer(s));	/* the engine's header is ready as it is */
+	if (rx_again(s, &h, !peeked)) {
+		struct msghdr none = { 0 };
+
+		if (!peeked) {
+			consumed(s, RDS_HEADER_SIZE + h.len);
+			return RX_AGAIN;
+		}
+		free(peeked);
+		return do_recvmsg(s, &none, flags & ~MSG_PEEK);
+	}
 	msg->msg_controllen = controllen;
 	if (h.flags & RDSB_DELIV_NOTIFY) {
 		put_cong_cmsg(msg, h.seq);
@@ -407,7 +428,7 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 		rdsb_lock(&s->lsh->rlock);
 		r = do_recvmsg(s, msg, flags | MSG_DONTWAIT);
 		/* the end of an engine's stream: the next engine's is behind it */
-		next = r == -ECONNRESET && rdsb_stream_next(s);
+		next = (r == -ECONNRESET && rdsb_stream_next(s)) || r == RX_AGAIN;
 		pthread_mutex_unlock(&s->lsh->rlock);
 		if (next)
 			continue;
