@@ -424,7 +424,8 @@ struct rdsb_deliv_hdr {
 	__u8	flags;
 	__u8	pad[3];
 	__u32	slot;		/* the sender's address slot */
-	__u8	reserved[16];	/* the wire header's size */
+	__u32	peer_gen;	/* the sending engine's generation number; 0: not known */
+	__u8	reserved[12];	/* the wire header's size */
 };
 _Static_assert(sizeof(struct rdsb_deliv_hdr) == RDS_HEADER_SIZE, "a delivery header is a wire header's size");
 /* The most records one write of the engine puts into a stream. A record

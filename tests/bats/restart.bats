@@ -825,6 +825,41 @@ held_twice() {
 	held_twice kill
 }
 
+@test "engine of the receiver killed -9 right after the write that took what it held for a port, before its held log said so: the next engine's copies are dropped, 60 of 60 once and in order" {
+	local d=$BATS_TEST_TMPDIR sa g was=-1 now
+	stopped_receiver 60 0:2000
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 60 -s 0:2000 -t 30 \
+		--pause-at 50:"$d/paused" >"$d/sa" &
+	sa=$!
+	# B's engine holds the first 50 for the stopped receiver, acknowledged
+	for _ in $(seq 100); do
+		now=$(held B 4000)
+		[ -e "$d/paused" ] && [ "$(unacked A)" = 0 ] && [ "$now" = "$was" ] && break
+		was=$now
+		sleep 0.1
+	done
+	echo "B holds $now bytes, A unacknowledged $(unacked A)"
+	[ "$now" -gt 0 ] && [ "$now" = "$was" ]
+	# the receiver goes on; its engine is killed once the write into its
+	# stream took them, before the held log said so: the next engine
+	# delivers them again from the log, and the library drops the copies
+	gdb_kill B -ex 'break rdsb_heldlog_written' -ex continue &
+	g=$!
+	for _ in $(seq 200); do
+		grep -q "^Breakpoint 1 at" "$d/gdb" 2>/dev/null && break
+		sleep 0.05
+	done
+	sleep 0.3
+	kill -CONT "$rpid"
+	wait $g
+	grep -q "Breakpoint 1, rdsb_heldlog_written" "$d/gdb" || { cat "$d/gdb"; false; }
+	engine_up B
+	# the last 10 come after the copies
+	rm -f "$d/paused"
+	xfer_done 60 5000
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+}
+
 @test "engine of the receiver killed -9, then the next one unloaded while its receiver calls on its socket no more: what it held for the port goes to the engine after it, 50 of 50 once and in order" {
 	held_twice unload
 }

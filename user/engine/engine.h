@@ -55,6 +55,7 @@ struct rdsb_msg {
 	uint8_t ext[RDS_HEADER_EXT_SPACE];
 	struct rdsb_conn *tx_conn;	/* counted in its tx_queued (send.c: CONN_TX_MAX) */
 	uint64_t from_slot;	/* delivery: the sender's address slot */
+	uint32_t peer_gen;	/* delivery: the sender's generation number (0: not known) */
 	/* Received on a path whose duplicate rule is the engine's, and in no
 	 * stream yet: on rx_path's rx_unwritten, in the order accepted;
 	 * rx_sock, the socket whose queue holds it (NULL: stalled or held) */

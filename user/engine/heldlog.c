@@ -182,6 +182,7 @@ static struct rdsb_msg *rec_msg(struct rdsb_engine *e, const struct rdsb_heldrec
 	m->dport = r->dport;
 	m->flags = r->flags;
 	m->from_slot = (uint64_t)slot;
+	m->peer_gen = r->peer_gen;
 	m->held_slot = true;
 	m->held_log = &e->heldlog;
 	m->held_at = at;

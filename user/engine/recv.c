@@ -161,6 +161,7 @@ bool rdsb_recv_msg(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb
 	m->flags = h->flags & (uint8_t)~RDSB_DELIV_NOTIFY;
 	memcpy(m->ext, h->exthdr, RDS_HEADER_EXT_SPACE);
 	m->from_slot = (uint64_t)c->fslot;
+	m->peer_gen = c->peer_gen;
 	return deliver(e, p, m);
 }
 

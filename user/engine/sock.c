@@ -515,7 +515,7 @@ static void delivery_hdr(void *ctx, struct rdsb_msg *m)
 	(void)ctx;
 	m->deliv = (struct rdsb_deliv_hdr){ .seq = m->seq, .decoded = RDSB_DELIV_DECODED, .len = m->len,
 					    .sport = m->sport, .dport = m->dport, .flags = m->flags,
-					    .slot = (uint32_t)m->from_slot };
+					    .slot = (uint32_t)m->from_slot, .peer_gen = m->peer_gen };
 }
 
 /* The sequence state (and the held log) say a record is received once a

@@ -60,20 +60,21 @@ struct rdsb_sock_state {
 	struct timeval sndtimeo, rcvtimeo;
 };
 
-/* rx_again.c: of the records read, the last RDSB_DELIV_BATCH of the stream
- * of epoch (a ring: head the next place, n filled) and those the stream
- * before it ended with (before, n_before): a datagram by its sender's
- * address and ports (key), number and length. */
+/* rx_again.c: of the records an engine wrote, the last RDSB_DELIV_BATCH read
+ * from the stream of epoch (a ring: head the next place, n filled) and
+ * those the stream before it ended with (before, n_before). A datagram by
+ * its sender's address and ports (key), its number and length (id) and
+ * its sender's generation (0: not known). */
 struct rdsb_rx_seen {
-	uint32_t key, seq, len;
+	uint32_t key, id, gen;
 };
 struct rdsb_rx_seen_log {
 	struct rdsb_rx_seen last[RDSB_DELIV_BATCH], before[RDSB_DELIV_BATCH];
 	uint32_t epoch, head, n, n_before;
 };
-uint32_t rdsb_rx_key(const struct rdsb_addr *from, const struct rdsb_deliv_hdr *h);
-bool rdsb_rx_again(struct rdsb_rx_seen_log *log, uint32_t epoch, uint32_t key, const struct rdsb_deliv_hdr *h,
-		   bool consume);
+struct rdsb_rx_seen rdsb_rx_seen_of(const struct rdsb_addr *from, const struct rdsb_deliv_hdr *h);
+bool rdsb_rx_again(struct rdsb_rx_seen_log *log, uint32_t epoch, struct rdsb_rx_seen d, bool consume,
+		   bool engines);
 
 struct rdsb_lib_shm {
 	struct rdsb_sock_state st;

@@ -289,11 +289,12 @@ static void consumed(struct rdsb_lsock *s, uint64_t bytes)
  * (rx_again.c): read and dropped, and the caller reads on */
 #define RX_AGAIN (-EALREADY)
 
-static bool rx_again(struct rdsb_lsock *s, const struct rdsb_deliv_hdr *h, bool consume)
+static bool rx_again(struct rdsb_lsock *s, const struct rdsb_deliv_hdr *h, bool consume, bool engines)
 {
 	if ((h->flags & RDSB_DELIV_NOTIFY) || h->slot >= RDSB_MAX_ADDRS)
 		return false;
-	return rdsb_rx_again(&s->lsh->rx_seen, s->rx.epoch, rdsb_rx_key(&s->rx.em->addrs[h->slot], h), h, consume);
+	return rdsb_rx_again(&s->lsh->rx_seen, s->rx.epoch, rdsb_rx_seen_of(&s->rx.em->addrs[h->slot], h), consume,
+			     engines);
 }
 
 static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
@@ -304,7 +305,7 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 	uint8_t *peeked = NULL;
 	ssize_t r = -1;
 	uint32_t have;
-	bool own;
+	bool own, engines;
 	int err;
 
 	if (flags & MSG_OOB)
@@ -359,8 +360,10 @@ static ssize_t do_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 		if (r < 0)
 			return r;
 	}
-	rdsb_deliv_hdr_decode(&h, rx_peer(s));	/* the engine's header is ready as it is */
-	if (rx_again(s, &h, !peeked)) {
+	/* the engine's header is ready as it is (read, not peeked: not decoded yet) */
+	engines = h.decoded == RDSB_DELIV_DECODED;
+	rdsb_deliv_hdr_decode(&h, rx_peer(s));
+	if (rx_again(s, &h, !peeked, engines)) {
 		struct msghdr none = { 0 };
 
 		if (!peeked) {
