@@ -842,7 +842,7 @@ void rdsb_heldlog_keep(struct rdsb_engine *e, const struct rdsb_path *p, struct 
  * the holds are made), in the order they were held: those of ports not
  * held and those the sequence state does not count received go */
 void rdsb_heldlog_load(struct rdsb_engine *e);
-/* m's record is in a write into its stream (written: the write took it) */
+/* m's record: a write took it whole into its stream */
 void rdsb_heldlog_written(struct rdsb_msg *m);
 /* m is freed: written, or dropped (kept for the next engine if this one
  * stops: it could not deliver it) */

@@ -74,11 +74,12 @@ static bool at_end(int fd)
 	return sys_recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-/* When this process first found a dead engine's stream at its end: an
- * engine's streams all end at its death, so their backlogs (below) need one
- * wait between them, not one each, which a program that touches its sockets
- * one after the other would pay for each. An end found ten waits later is
- * another engine's. */
+/* The dead engine whose stream this process last found at its end first,
+ * and when: an engine's streams all end at its death, so their backlogs
+ * (below) need one wait between them, not one each, which a program that
+ * touches its sockets one after the other would pay for each. (An engine's
+ * maps are never freed: the pointer names one engine.) */
+static const struct rdsb_engine_maps *end_engine;
 static int64_t end_first_ms;
 
 /* The old stream read to its end (the engine's last records taken). On the
@@ -100,9 +101,10 @@ static bool drained(struct rdsb_lsock *s)
 		return false;
 	now = rdsb_now_ms();
 	since = __atomic_load_n(&end_first_ms, __ATOMIC_RELAXED);
-	if (now - since >= 10 * RDSB_STREAM_END_MS) {
+	if (__atomic_load_n(&end_engine, __ATOMIC_RELAXED) != s->rx.em) {
 		since = now;
 		__atomic_store_n(&end_first_ms, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&end_engine, s->rx.em, __ATOMIC_RELAXED);
 	}
 	if (s->rx.past_end)
 		since = now;

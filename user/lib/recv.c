@@ -291,7 +291,11 @@ static void consumed(struct rdsb_lsock *s, uint64_t bytes)
 
 static bool rx_again(struct rdsb_lsock *s, const struct rdsb_deliv_hdr *h, bool consume, bool engines)
 {
-	if ((h->flags & RDSB_DELIV_NOTIFY) || h->slot >= RDSB_MAX_ADDRS)
+	const struct rdsb_rx_seen_log *log = &s->lsh->rx_seen;
+
+	/* nothing to remember, nothing to look for */
+	if ((h->flags & RDSB_DELIV_NOTIFY) || h->slot >= RDSB_MAX_ADDRS ||
+	    (!(consume && engines) && !log->n_before && log->epoch == s->rx.epoch))
 		return false;
 	return rdsb_rx_again(&s->lsh->rx_seen, s->rx.epoch, rdsb_rx_seen_of(&s->rx.em->addrs[h->slot], h), consume,
 			     engines);
