@@ -34,6 +34,15 @@ struct {
 	__type(value, struct rdsb_seqstate);
 } rdsb_seqstate SEC(".maps");
 
+/* The numbers of the engine's own messages, beside it (struct rdsb_ownseq) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RDSB_SEQSTATE_N);
+	__type(key, __u32);
+	__type(value, struct rdsb_ownseq);
+} rdsb_ownseq SEC(".maps");
+
 /* The bound ports that outlive the engine (struct rdsb_port_owner) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

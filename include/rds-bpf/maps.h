@@ -501,6 +501,18 @@ struct rdsb_seqstate {
 #define RDSB_SEQSTATE_N		(RDSB_MAX_ADDRS + 1)
 
 /*
+ * rdsb_ownseq (pinned, mmapable, kept for the next engine as rdsb_seqstate
+ * is, entry for entry): per path, the last RDSB_OWNSEQ_N numbers the engine
+ * gave messages of its own (probes, pongs), at index seq % RDSB_OWNSEQ_N.
+ * No library sends those back after a kill: the next engine's resend window
+ * does not wait for them (user/engine/seqstate.c).
+ */
+#define RDSB_OWNSEQ_N		4
+struct rdsb_ownseq {
+	__u64	seq[RDS_MPATH_WORKERS][RDSB_OWNSEQ_N];
+};
+
+/*
  * rdsb_ports (pinned, mmapable): the (address, port) each socket of the
  * engine bound, with the process that holds it, kept as sockets bind and
  * close, so that an engine started after one that was killed (or stopped

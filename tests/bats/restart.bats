@@ -53,11 +53,12 @@ restart_app() {	# (under `run`, which does not stop at a failed command: each ch
 	# unloaded with a bound socket, the engine leaves only the mark that
 	# tells the next one to hold datagrams for the ports of sockets coming
 	# back, those ports, what it held for them, the sequence state the
-	# next one goes on with, and on the BPF receive path the sockmap that
-	# holds what the verdict delivered to the sockets
+	# next one goes on with (and its own messages' numbers), and on the
+	# BPF receive path the sockmap that holds what the verdict delivered
+	# to the sockets
 	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] || kept="rdsb_socks "
 	if [ "$2" = unload ] &&
-	   [ "$(ls "$(pins "$1")" | tr '\n' ' ')" != "rdsb_heldlog rdsb_ports rdsb_seqstate ${kept}rebind " ]; then
+	   [ "$(ls "$(pins "$1")" | tr '\n' ' ')" != "rdsb_heldlog rdsb_ownseq rdsb_ports rdsb_seqstate ${kept}rebind " ]; then
 		echo "pins left: $(ls "$(pins "$1")" | tr '\n' ' ')"
 		return 1
 	fi
@@ -160,6 +161,42 @@ lanes() {
 	# B's restarted engine paired each lane from A with the path A gave it
 	lanes B
 	[ "$(lanes B | awk '$1 == $2' | wc -l)" -eq 8 ]
+}
+
+@test "engine killed -9 with the pong it answered a ping with unacknowledged: the next engine does not wait for that number (no library sends it back), none of its paths waits" {
+	local d=$BATS_TEST_TMPDIR rb w max=0
+	rds A "$RDSB_XFER" send -b $ADDR_A:5001 -d $ADDR_B:4001 -n 1 -s 100:100 >/dev/null
+	lanes B >/dev/null
+	for _ in $(seq 100); do [ "$(unacked B)" = 0 ] && break; sleep 0.05; done
+	[ "$(unacked B)" = 0 ]
+	# B hears no acknowledgement from A: the pong stays unacknowledged
+	in_host B tc qdisc add dev eth0 clsact
+	in_host B tc filter add dev eth0 ingress bpf direct-action \
+		object-file "$BATS_TEST_DIRNAME/../../build/bpf/ack_drop.bpf.o" section tc
+	in_host A "$RDSB_BIN" ping -c 1 -i 20 $ADDR_B >"$d/ping" 2>&1
+	cat "$d/ping"
+	[ "$(grep -cE '^ +1: [0-9]+ usec$' "$d/ping")" -eq 1 ]
+	for _ in $(seq 20); do [ "$(unacked B)" -ge 1 ] && break; sleep 0.05; done
+	[ "$(unacked B)" -ge 1 ]
+	engine_stop B kill
+	in_host B tc qdisc del dev eth0 clsact
+	rds A "$RDSB_XFER" recv -b $ADDR_A:4000 -n 1 -s 100:100 -t 20 --ready "$d/ready.a" >"$d/ra" &
+	rb=$!
+	wait_ready 1
+	engine_up B
+	# a send at once makes the connection, with the numbers the engine
+	# before left: its paths' resend windows, while they last (2 s)
+	rds B "$RDSB_XFER" send -b $ADDR_B:5000 -d $ADDR_A:4000 -n 1 -s 100:100 >/dev/null &
+	for _ in $(seq 40); do
+		w=$(in_host B "$RDSB_BIN" status -j | jq '[.connections[].paths[].resend_wait] | add // 0')
+		[ "$w" -gt "$max" ] && max=$w
+		sleep 0.05
+	done
+	echo "most datagrams a path waited for: $max"
+	[ "$max" -eq 0 ]
+	wait $rb
+	grep -q "^recv 1 msgs" "$d/ra"
+	[ "$(counter A drop_flushed_gen)" -eq 0 ]
 }
 
 @test "a first engine drops a datagram for a port nobody bound at once, counted; a socket bound later does not get it" {

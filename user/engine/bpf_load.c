@@ -138,10 +138,16 @@ static int old_map(int dir, const char *name, __u32 type, __u32 value_size, __u3
 	return fd;
 }
 
-/* A fresh, empty pin directory for this netns, in e->pin_dir; *seq_fd,
- * *ports_fd and *held_fd: the sequence state, the bound ports and what was
- * held for them of the engine before, or -1. */
-static int make_pin_dir(struct rdsb_engine *e, int *seq_fd, int *ports_fd, int *held_fd)
+/* The maps an engine leaves its successor (-1: none): the sequence state
+ * and the numbers of its own messages, the bound ports, what was held for
+ * them */
+struct kept_maps {
+	int seq, own, ports, held;
+};
+
+/* A fresh, empty pin directory for this netns, in e->pin_dir; *kept: the
+ * maps of the engine before. */
+static int make_pin_dir(struct rdsb_engine *e, struct kept_maps *kept)
 {
 	int root = open_pin_root(), err = 0, fd;
 	const char *name;
@@ -159,14 +165,16 @@ static int make_pin_dir(struct rdsb_engine *e, int *seq_fd, int *ports_fd, int *
 	 * way the sockets of the engine before may come back. */
 	fd = open_own_dir(root, name);
 	e->restarted = fd >= 0;
-	*seq_fd = *ports_fd = *held_fd = -1;
+	*kept = (struct kept_maps){ -1, -1, -1, -1 };
 	if (fd >= 0) {
-		*seq_fd = old_map(fd, "rdsb_seqstate", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_seqstate),
-				  RDSB_SEQSTATE_N);
-		*ports_fd = old_map(fd, "rdsb_ports", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_port_owner),
-				    RDSB_PORTS_N);
-		*held_fd = old_map(fd, "rdsb_heldlog", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_heldlog_page),
-				   RDSB_HELDLOG_PAGES);
+		kept->seq = old_map(fd, "rdsb_seqstate", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_seqstate),
+				    RDSB_SEQSTATE_N);
+		kept->own = old_map(fd, "rdsb_ownseq", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_ownseq),
+				    RDSB_SEQSTATE_N);
+		kept->ports = old_map(fd, "rdsb_ports", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_port_owner),
+				      RDSB_PORTS_N);
+		kept->held = old_map(fd, "rdsb_heldlog", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_heldlog_page),
+				     RDSB_HELDLOG_PAGES);
 		e->old_socks_fd = old_map(fd, "rdsb_socks", BPF_MAP_TYPE_SOCKMAP, sizeof(__u64), RDSB_MAX_SOCKS);
 		close(fd);
 	}
@@ -190,8 +198,8 @@ static void pin_kept(int dir, const char *name, int map_fd)
 
 /* e->pin_dir and what is in it: pinned, so ours, but opened as above. With
  * e->rebind_next the directory stays, holding only RDSB_PIN_REBIND,
- * rdsb_seqstate, rdsb_ports, rdsb_heldlog and (BPF receive path)
- * rdsb_socks. */
+ * rdsb_seqstate, rdsb_ownseq, rdsb_ports, rdsb_heldlog and (BPF receive
+ * path) rdsb_socks. */
 static void rm_pin_dir(struct rdsb_engine *e)
 {
 	const char *name = strrchr(e->pin_dir, '/') + 1;
@@ -206,6 +214,7 @@ static void rm_pin_dir(struct rdsb_engine *e)
 		 * the ports whose sockets come back (ports.c) and what was
 		 * held for them (heldlog.c) */
 		pin_kept(fd, "rdsb_seqstate", e->seqstate_fd);
+		pin_kept(fd, "rdsb_ownseq", e->ownseq_fd);
 		pin_kept(fd, "rdsb_ports", e->ports_fd);
 		pin_kept(fd, "rdsb_heldlog", e->heldlog_fd);
 		/* and, on the BPF receive path, the sockmap whose queues
@@ -295,7 +304,8 @@ static void take_over(struct bpf_map *map, int fd, const char *what)
 int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 {
 	struct rdsb_core *skel;
-	int err, seq_fd, ports_fd, held_fd;
+	struct kept_maps kept;
+	int err;
 
 	err = ensure_bpffs();
 	if (err) {
@@ -310,15 +320,16 @@ int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 		pr_warn("rds-bpf: cannot open the core BPF object: %s\n", strerror(-err));
 		return err;
 	}
-	err = make_pin_dir(e, &seq_fd, &ports_fd, &held_fd);
+	err = make_pin_dir(e, &kept);
 	if (err) {
 		*unsafe = true;
 		rdsb_core__destroy(skel);
 		return err;
 	}
-	take_over(skel->maps.rdsb_seqstate, seq_fd, "the sequence state");
-	take_over(skel->maps.rdsb_ports, ports_fd, "the bound ports");
-	take_over(skel->maps.rdsb_heldlog, held_fd, "the records held for them");
+	take_over(skel->maps.rdsb_seqstate, kept.seq, "the sequence state");
+	take_over(skel->maps.rdsb_ownseq, kept.own, "the numbers of its own messages");
+	take_over(skel->maps.rdsb_ports, kept.ports, "the bound ports");
+	take_over(skel->maps.rdsb_heldlog, kept.held, "the records held for them");
 	if (rdsb_core__load(skel)) {
 		err = -errno;
 		pr_warn("rds-bpf: cannot create BPF maps: %s%s\n", strerror(-err),
@@ -338,6 +349,7 @@ int rdsb_bpf_load_core(struct rdsb_engine *e, bool *unsafe)
 	e->paths_fd = bpf_map__fd(skel->maps.rdsb_paths);
 	e->counters_fd = bpf_map__fd(skel->maps.rdsb_counters);
 	e->seqstate_fd = bpf_map__fd(skel->maps.rdsb_seqstate);
+	e->ownseq_fd = bpf_map__fd(skel->maps.rdsb_ownseq);
 	e->ports_fd = bpf_map__fd(skel->maps.rdsb_ports);
 	e->heldlog_fd = bpf_map__fd(skel->maps.rdsb_heldlog);
 	return 0;

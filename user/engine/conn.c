@@ -360,6 +360,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 		p->resend_until = p->resend_lo = 0;
 		if (c->ss)
 			c->ss->path[i] = (struct rdsb_seq_path){ .next_tx_seq = 1 };
+		rdsb_seqstate_own_reset(p);
 		e->tp->conn_path_seq_reset(e, p);
 		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
 		p->nunacked = 0;

@@ -211,11 +211,12 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 			if (p->state == RDSB_PATH_DOWN && i >= (c->npaths ? c->npaths : 1))
 				continue;
 			if (json)
-				tprintf(t, "%s{\"path\":%u,\"state\":\"%s\",\"lport\":%u,\"fport\":%u,\"next_tx_seq\":%llu,\"next_rx_seq\":%llu,\"tx_msgs\":%llu,\"rx_msgs\":%llu,\"unacked\":%u,\"queued\":%s,\"reconnects\":%llu}",
+				tprintf(t, "%s{\"path\":%u,\"state\":\"%s\",\"lport\":%u,\"fport\":%u,\"next_tx_seq\":%llu,\"next_rx_seq\":%llu,\"tx_msgs\":%llu,\"rx_msgs\":%llu,\"unacked\":%u,\"queued\":%s,\"reconnects\":%llu,\"resend_wait\":%llu}",
 					i ? "," : "", i, state_names[p->state], p->lport, p->fport,
 					(unsigned long long)p->next_tx_seq, (unsigned long long)p->next_rx_seq,
 					(unsigned long long)p->tx_msgs, (unsigned long long)p->rx_msgs, p->nunacked,
-					list_empty(&p->send_q) ? "false" : "true", (unsigned long long)p->reconnects);
+					list_empty(&p->send_q) ? "false" : "true", (unsigned long long)p->reconnects,
+					(unsigned long long)(p->resend_until ? p->resend_left : 0));
 			else
 				tprintf(t, "  path %u: %-10s ports %u -> %u, next tx %llu, next rx %llu, tx %llu, rx %llu, unacked %u, reconnects %llu\n",
 					i, state_names[p->state], p->lport, p->fport,

@@ -44,6 +44,7 @@ struct rdsb_msg {
 	uint8_t flags;		/* RDS_FLAG_* put on the wire */
 	bool cong_map;		/* never retransmitted */
 	bool deliv_ack;		/* a delivery acknowledgement: unnumbered, never retransmitted */
+	bool own;		/* the engine's own numbered message (a probe, a pong) */
 	bool req_pending;	/* from a send request: not yet written or dropped */
 	bool ack_wake;		/* its sender was past half its sndbuf: free it at the ack */
 	bool data_inline;	/* data is allocated with it (rdsb_msg_new), not apart */
@@ -452,6 +453,8 @@ struct rdsb_engine {
 	bool use_bpf;			/* the maps are BPF maps */
 	int seqstate_fd;		/* rdsb_seqstate, or -1 */
 	struct rdsb_seqstate *seqstate;	/* mapped; NULL: no map */
+	int ownseq_fd;			/* rdsb_ownseq, or -1 */
+	struct rdsb_ownseq *ownseq;	/* mapped beside seqstate; NULL: no map */
 	int ports_fd;			/* rdsb_ports, or -1 */
 	/* rdsb_socks of the engine before (the BPF receive path), or -1:
 	 * held for this engine's life, so that what its verdict delivered
@@ -661,6 +664,8 @@ void rdsb_seqstate_fini(struct rdsb_engine *e);
  * new one (c->ss NULL if none is free) */
 void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c);
 void rdsb_seqstate_forget(struct rdsb_conn *c);
+void rdsb_seqstate_own(const struct rdsb_path *p, uint64_t seq);
+void rdsb_seqstate_own_reset(const struct rdsb_path *p);
 bool rdsb_seqstate_resend_ok(const struct rdsb_path *p, uint64_t seq);
 bool rdsb_seqstate_resend_acked(const struct rdsb_path *p, uint64_t seq);
 static inline struct rdsb_seq_path *rdsb_seqstate_path(const struct rdsb_path *p)

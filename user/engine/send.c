@@ -108,6 +108,8 @@ static void number(struct rdsb_path *p, struct rdsb_msg *m)
 	m->seq = p->next_tx_seq++;
 	if (sp)
 		sp->next_tx_seq = p->next_tx_seq;
+	if (m->own)
+		rdsb_seqstate_own(p, m->seq);
 	rdsb_sock_req_numbered(p, m);
 }
 
@@ -263,6 +265,7 @@ void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sp
 		return;
 	m->sport = sport;
 	m->dport = dport;
+	m->own = true;
 	if (probe)
 		rdsb_hs_encode(m->ext, (uint16_t)e->max_paths, e->gen_num, e->deliv);
 	rdsb_path_queue(e, p, m);

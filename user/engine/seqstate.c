@@ -12,7 +12,9 @@
  * has already by the kernel's rule (rds_recv_incoming); the datagrams the
  * killed engine had taken come back from the library with the numbers they
  * had (user/lib/copies.c), and a path sends nothing new until they are in,
- * or until RDSB_REBIND_MS after the start, so that it sends in order.
+ * or until RDSB_REBIND_MS after the start, so that it sends in order. The
+ * numbers of the engine's own messages (probes, pongs) are kept beside it
+ * (rdsb_ownseq): no library sends those back, and they are not waited for.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,6 +23,23 @@
 #include "../common/log.h"
 
 #define SEQSTATE_BYTES (RDSB_SEQSTATE_N * sizeof(struct rdsb_seqstate))
+#define OWNSEQ_BYTES (RDSB_SEQSTATE_N * sizeof(struct rdsb_ownseq))
+
+/* Beside the sequence state, entry for entry: without it the engine's own
+ * numbers are waited for as the libraries' are. */
+static void ownseq_init(struct rdsb_engine *e, bool fresh)
+{
+	struct rdsb_ownseq *o;
+
+	if (e->ownseq_fd < 0)
+		return;
+	o = mmap(NULL, OWNSEQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, e->ownseq_fd, 0);
+	if (o == MAP_FAILED)
+		return;
+	if (fresh)
+		memset(o, 0, OWNSEQ_BYTES);
+	e->ownseq = o;
+}
 
 void rdsb_seqstate_init(struct rdsb_engine *e)
 {
@@ -38,9 +57,11 @@ void rdsb_seqstate_init(struct rdsb_engine *e)
 	if (e->restarted && t[0].gen_num) {
 		e->gen_num = t[0].gen_num;
 		e->hash_initval = t[0].hash_initval;
+		ownseq_init(e, false);
 		pr_info("rds-bpf: restarted: going on with generation %08x\n", e->gen_num);
 		return;
 	}
+	ownseq_init(e, true);
 	memset(t, 0, SEQSTATE_BYTES);
 	t[0].gen_num = e->gen_num;
 	t[0].hash_initval = e->hash_initval;
@@ -50,7 +71,10 @@ void rdsb_seqstate_fini(struct rdsb_engine *e)
 {
 	if (e->seqstate)
 		munmap(e->seqstate, SEQSTATE_BYTES);
+	if (e->ownseq)
+		munmap(e->ownseq, OWNSEQ_BYTES);
 	e->seqstate = NULL;
+	e->ownseq = NULL;
 }
 
 /* A path of a restarted engine whose numbers the engine before had sent
@@ -58,13 +82,42 @@ void rdsb_seqstate_fini(struct rdsb_engine *e)
  * of a number up to acked_seq is one the peer has, whenever it comes back:
  * the library forgets a copy only once it hears so from the engine, which
  * may be killed first (or tell it a pass late, on the sk_msg path). */
-static void resend_window(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_seq_path *sp)
+static void resend_window(struct rdsb_engine *e, struct rdsb_path *p, const struct rdsb_seq_path *sp,
+			  const __u64 *own)
 {
+	uint64_t left;
+
 	p->resend_lo = sp->acked_seq;
 	if (e->now >= e->rebind_until || sp->next_tx_seq <= sp->acked_seq + 1)
 		return;
-	p->resend_left = sp->next_tx_seq - sp->acked_seq - 1;
+	left = sp->next_tx_seq - sp->acked_seq - 1;
+	/* the engine before's own messages come back from no library */
+	for (unsigned int i = 0; own && i < RDSB_OWNSEQ_N; i++)
+		if (own[i] > sp->acked_seq && own[i] < sp->next_tx_seq)
+			left--;
+	if (!left)
+		return;
+	p->resend_left = left;
 	p->resend_until = e->rebind_until;
+}
+
+/* The engine's own message m took its number on p: kept where the next
+ * engine finds it */
+void rdsb_seqstate_own(const struct rdsb_path *p, uint64_t seq)
+{
+	struct rdsb_engine *e = p->conn->eng;
+
+	if (e->ownseq && p->conn->ss)
+		e->ownseq[p->conn->ss - e->seqstate].seq[p->index][seq % RDSB_OWNSEQ_N] = seq;
+}
+
+/* p numbers from 1 again: what the engine's own messages had is gone */
+void rdsb_seqstate_own_reset(const struct rdsb_path *p)
+{
+	struct rdsb_engine *e = p->conn->eng;
+
+	if (e->ownseq && p->conn->ss)
+		memset(e->ownseq[p->conn->ss - e->seqstate].seq[p->index], 0, sizeof(e->ownseq->seq[0]));
 }
 
 void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
@@ -105,13 +158,15 @@ void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
 				p->next_tx_seq = sp->next_tx_seq;
 			p->next_rx_seq = sp->next_rx_seq;
 			p->rx_safe_next = sp->next_rx_seq;
-			resend_window(e, p, sp);
+			resend_window(e, p, sp, e->ownseq ? e->ownseq[i].seq[k] : NULL);
 		}
 		return;
 	}
 	if (!free_ent)
 		return;		/* no room: this connection starts again at 1 */
 	memset(free_ent, 0, sizeof(*free_ent));
+	if (e->ownseq)
+		memset(&e->ownseq[free_ent - t], 0, sizeof(*e->ownseq));
 	memcpy(free_ent->laddr, c->laddr, 16);
 	memcpy(free_ent->faddr, c->faddr, 16);
 	for (unsigned int k = 0; k < RDS_MPATH_WORKERS; k++)
