@@ -708,8 +708,8 @@ gdb_kill() {
 # least: on the BPF receive path what the verdict redirected waits in the
 # psock's backlog, and the reader finds the stream's end before the kernel's
 # worker has moved each record into its queue.
-@test "engine of the receiver killed -9 with datagrams unread in sockets whose applications then send, poll, epoll, setsockopt or recv first (the last one's records in the psock backlog): 50 of 50 each, then the next engine's, in order" {
-	local d=$BATS_TEST_TMPDIR mode port pids=() dests="" modes="send poll epoll setsockopt backlog"
+@test "engine of the receiver killed -9 with datagrams unread in sockets whose applications then send, poll, epoll, setsockopt, peek before every recv or recv first (the last one's records in the psock backlog): 50 of 50 each, then the next engine's, in order" {
+	local d=$BATS_TEST_TMPDIR mode port pids=() dests="" modes="send poll epoll setsockopt peek backlog"
 	port=4001
 	for mode in $modes; do
 		rds B timeout 60 python3 "$UNREADPY" recv $ADDR_B $port $ADDR_A:5000 50 "$d" $mode >"$d/r.$mode" 2>&1 &
@@ -717,14 +717,14 @@ gdb_kill() {
 		dests+="${dests:+,}$ADDR_B:$port"
 		port=$((port + 1))
 	done
-	wait_ready 5
+	wait_ready 6
 	rds A timeout 60 python3 "$UNREADPY" send $ADDR_A 5000 "$dests" 50 "$d" >"$d/sa" 2>&1 &
 	sa=$!
-	wait_counter B rx_delivered 250
+	wait_counter B rx_delivered 300
 	engine_stop B kill
 	engine_up B
 	touch "$d/go"
-	for port in 4001 4002 4003 4004 4005; do
+	for port in 4001 4002 4003 4004 4005 4006; do
 		for _ in $(seq 200); do [ -e "$d/first.$port" ] && break; sleep 0.05; done
 	done
 	# the receive buffer set after the kill is the new engine's (SO_RCVBUF / 2)
@@ -771,7 +771,8 @@ held() {	# held HOST PORT: the bytes HOST's engine holds for that port of a sock
 # process
 stopped_receiver() {
 	local d=$BATS_TEST_TMPDIR
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s "${2:-0:3000}" -t 30 --ready "$d/ready.b" >"$d/rb" &
+	# shellcheck disable=SC2086
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$1" -s "${2:-0:3000}" -t 30 ${recv_opts:-} --ready "$d/ready.b" >"$d/rb" &
 	rb=$!
 	wait_ready 1
 	rpid=$(proc_of B rds-xfer)
@@ -864,7 +865,8 @@ held_twice() {
 
 @test "engine of the receiver killed -9 right after the write that took what it held for a port, before its held log said so: the next engine's copies are dropped, 60 of 60 once and in order" {
 	local d=$BATS_TEST_TMPDIR sa g was=-1 now
-	stopped_receiver 60 0:2000
+	# each datagram peeked first: a peek must not show a copy either
+	recv_opts=--peek stopped_receiver 60 0:2000
 	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 60 -s 0:2000 -t 30 \
 		--pause-at 50:"$d/paused" >"$d/sa" &
 	sa=$!

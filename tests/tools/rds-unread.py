@@ -14,7 +14,11 @@ finds the next engine first. Python's own socket.AF_RDS, under the shim.
       meanwhile); then its first call is MODE: "send" (a datagram to PEER,
       ADDR:PORT), "poll" (select.poll for POLLIN), "epoll" (select.epoll,
       EPOLLIN) or "setsockopt" (SO_RCVBUF 300000: getsockopt then says
-      600000, as the kernel's doubled value) or "backlog" (nothing: a recv;
+      600000, as the kernel's doubled value), "peek" (a blocking socket, no
+      timeout: a recv with MSG_PEEK before every recv, which must take what it
+      showed, at the end of the dead engine's stream too, where it waits
+      for the next engine's; the process's CPU time stays under 1 s), or
+      "backlog" (nothing: a recv;
       before DIR/ready.PORT it shrinks the kernel's receive buffer of the
       socket's stream to its least, past the shim, so that on the BPF receive
       path what the verdict redirects waits in the psock's backlog, moved into
@@ -24,6 +28,7 @@ finds the next engine first. Python's own socket.AF_RDS, under the shim.
       if they came whole, once, in order."""
 import ctypes
 import os
+import resource
 import select
 import socket
 import sys
@@ -69,7 +74,7 @@ def first_call(s, mode, peer):
         got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         if got != 600000:
             sys.exit("FAIL setsockopt: SO_RCVBUF %d, not 600000" % got)
-    elif mode == "backlog":
+    elif mode in ("backlog", "peek"):
         pass
     elif mode == "epoll":
         e = select.epoll()
@@ -96,15 +101,22 @@ def receiver(laddr, port, peer, n, d, mode):
     wait_file(os.path.join(d, "go"))
     first_call(s, mode, peer)
     open(os.path.join(d, "first.%d" % port), "w").close()
-    s.settimeout(20)
+    s.settimeout(None if mode == "peek" else 20)
     want = [b"old %d" % i for i in range(n)] + [b"new"]
     for i, w in enumerate(want):
         try:
+            if mode == "peek":
+                shown = s.recvfrom(100, socket.MSG_PEEK)
             got, frm = s.recvfrom(100)
         except OSError as e:
             sys.exit("FAIL %s: %d of %d, then %r" % (mode, i, len(want), e))
         if got != w or frm != peer:
             sys.exit("FAIL %s: datagram %d is %r from %r, not %r from %r" % (mode, i, got, frm, w, peer))
+        if mode == "peek" and shown != (got, frm):
+            sys.exit("FAIL peek: datagram %d showed %r, then read %r" % (i, shown, (got, frm)))
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    if mode == "peek" and ru.ru_utime + ru.ru_stime >= 1.0:
+        sys.exit("FAIL peek: %.2f s of CPU" % (ru.ru_utime + ru.ru_stime))
     print("ok %d" % len(want))
 
 

@@ -13,7 +13,7 @@
  *   rds-xfer recv -b LADDR:LPORT -n COUNT [-s MIN:MAX] [-S SEED] [-t TIMEOUT_S]
  *                 [--rcvbuf BYTES] [--rcvbuf-force BYTES] [--senders K] [--hold MS]
  *                 [--hold-until FILE] [--pause-at N:FILE]
- *                 [--ready FILE]
+ *                 [--ready FILE] [--peek]
  *   rds-xfer echo -b LADDR:LPORT [-n COUNT] [-t TIMEOUT_S] [--ready FILE]
  *   rds-xfer pingpong -b LADDR:LPORT -d DADDR:DPORT -n COUNT -s SIZE [-t TIMEOUT_S]
  *
@@ -30,6 +30,8 @@
  * --hold-until FILE: the receiver reads nothing until FILE exists (at most
  * its -t timeout), so that a script checks a held receiver's state however
  * slowly it runs, then lets it read.
+ * --peek: each datagram is first peeked (MSG_PEEK), and must be the one the
+ * read that follows takes: its length, sender and bytes.
  *
  * Addresses: 10.0.0.1:4000, [fd00::1]:4000 (or fd00::1:4000), [fe80::1%eth0]:4000.
  * Datagram contents and the hash: msggen.h.
@@ -63,7 +65,7 @@ static struct {
 	long count, sndbuf, rcvbuf, rcvbuf_force, senders, hold_ms, linger_ms, timeout_s;
 	uint32_t min, max;
 	uint64_t seed;
-	int nonblock;
+	int nonblock, peek;
 } o = { .count = -1, .max = 1024, .senders = -1, .timeout_s = 30, .linger_ms = 1000 };
 
 static __attribute__((noreturn)) void die(const char *what)
@@ -300,12 +302,12 @@ static void send_one(int fd, const struct sockaddr_storage *to, socklen_t tolen,
 /* recvmsg with msg_name; MSG_TRUNC makes RDS return the full length even if
  * the datagram did not fit, so oversized datagrams are reported, not cut.
  * Returns -1 on SO_RCVTIMEO expiry (RDS says ETIMEDOUT; EAGAIN accepted too). */
-static ssize_t recv_one(int fd, uint8_t *buf, size_t cap, struct sockaddr_storage *from)
+static ssize_t recv_flags(int fd, uint8_t *buf, size_t cap, struct sockaddr_storage *from, int flags)
 {
 	for (;;) {
 		struct iovec iov = { buf, cap };
 		struct msghdr mh = { .msg_name = from, .msg_namelen = sizeof(*from), .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t r = recvmsg(fd, &mh, MSG_TRUNC);
+		ssize_t r = recvmsg(fd, &mh, MSG_TRUNC | flags);
 		if (r >= 0 && (mh.msg_flags & MSG_TRUNC) && (size_t)r <= cap)
 			r = cap + 1; /* truncated but the stack did not say by how much */
 		if (r >= 0 || errno != EINTR) {
@@ -316,6 +318,26 @@ static ssize_t recv_one(int fd, uint8_t *buf, size_t cap, struct sockaddr_storag
 			return r;
 		}
 	}
+}
+
+static ssize_t recv_one(int fd, uint8_t *buf, size_t cap, struct sockaddr_storage *from)
+{
+	static uint8_t peeked[MAX_MSG + 1];
+	struct sockaddr_storage pfrom = { 0 };
+	ssize_t p, r;
+
+	if (!o.peek)
+		return recv_flags(fd, buf, cap, from, 0);
+	p = recv_flags(fd, peeked, cap, &pfrom, MSG_PEEK);
+	if (p < 0)
+		return p;
+	memset(from, 0, sizeof(*from));
+	r = recv_flags(fd, buf, cap, from, MSG_DONTWAIT);
+	if (r != p || memcmp(&pfrom, from, sizeof(pfrom)) || memcmp(peeked, buf, (size_t)r < cap ? (size_t)r : cap)) {
+		fprintf(stderr, "rds-xfer: the datagram read (%zd bytes) is not the one peeked (%zd bytes)\n", r, p);
+		exit(1);
+	}
+	return r;
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -523,7 +545,7 @@ static __attribute__((noreturn)) void usage(void)
 			"  [-s MIN:MAX|SIZE] [-S SEED] [-t TIMEOUT_S] [--nonblock] [--sndbuf B] [--rcvbuf B]\n"
 			"  [--rcvbuf-force B]\n"
 			"  [--senders K] [--hold MS] [--hold-until FILE] [--ready FILE] [--linger MS]\n"
-			"  [--pause-at N:FILE]\n"
+			"  [--pause-at N:FILE] [--peek]\n"
 			"  (see the source header)\n");
 	exit(2);
 }
@@ -545,7 +567,7 @@ int main(int argc, char **argv)
 		{ "hold", required_argument, 0, 'H' }, { "ready", required_argument, 0, 'r' },
 		{ "linger", required_argument, 0, 'L' }, { "pause-at", required_argument, 0, 'P' },
 		{ "hold-until", required_argument, 0, 'U' }, { "rcvbuf-force", required_argument, 0, 'F' },
-		{ 0, 0, 0, 0 }
+		{ "peek", no_argument, 0, 'E' }, { 0, 0, 0, 0 }
 	};
 	if (argc < 2)
 		usage();
@@ -559,6 +581,7 @@ int main(int argc, char **argv)
 		case 'S': o.seed = strtoull(optarg, NULL, 0); break;
 		case 't': o.timeout_s = num(optarg); break;
 		case 'N': o.nonblock = 1; break;
+		case 'E': o.peek = 1; break;
 		case 'W': o.sndbuf = num(optarg); break;
 		case 'R': o.rcvbuf = num(optarg); break;
 		case 'F': o.rcvbuf_force = num(optarg); break;

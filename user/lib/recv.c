@@ -18,15 +18,16 @@
 #include "../common/addr.h"
 #include "../common/wire.h"
 
-/* Bytes waiting, up to want, peeked into buf. Not FIONREAD: on the BPF
- * path records wait in the socket's psock queue, which it does not count. */
+/* Bytes waiting, up to want, peeked into buf; -ECONNRESET at the end of a
+ * dead engine's stream. Not FIONREAD: on the BPF path records wait in the
+ * socket's psock queue, which it does not count. */
 static int peek_avail(int fd, void *buf, int want)
 {
 	ssize_t n = sys_recv(fd, buf, (size_t)want, MSG_PEEK | MSG_DONTWAIT);
 
 	if (n < 0)
-		return errno == EAGAIN ? 0 : -1;
-	return (int)n;
+		return errno == EAGAIN ? 0 : -errno;
+	return n ? (int)n : -ECONNRESET;
 }
 
 /* At least want bytes queued, peeked into buf: -EAGAIN when the stream is
@@ -38,7 +39,7 @@ static int wait_bytes(struct rdsb_lsock *s, void *buf, int want, bool started)
 		int have = peek_avail(s->fd, buf, want);
 
 		if (have < 0)
-			return -errno;
+			return have;
 		if (have >= want)
 			return 0;
 		if (!have && !started)
