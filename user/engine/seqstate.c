@@ -101,23 +101,31 @@ static void resend_window(struct rdsb_engine *e, struct rdsb_path *p, const stru
 	p->resend_until = e->rebind_until;
 }
 
-/* The engine's own message m took its number on p: kept where the next
- * engine finds it */
-void rdsb_seqstate_own(const struct rdsb_path *p, uint64_t seq)
+/* p's ring of its own messages' numbers in rdsb_ownseq, or NULL */
+static __u64 *own_ring(const struct rdsb_path *p)
 {
 	struct rdsb_engine *e = p->conn->eng;
 
-	if (e->ownseq && p->conn->ss)
-		e->ownseq[p->conn->ss - e->seqstate].seq[p->index][seq % RDSB_OWNSEQ_N] = seq;
+	return e->ownseq && p->conn->ss ? e->ownseq[p->conn->ss - e->seqstate].seq[p->index] : NULL;
+}
+
+/* The engine's own message took the number seq on p: kept where the next
+ * engine finds it */
+void rdsb_seqstate_own(const struct rdsb_path *p, uint64_t seq)
+{
+	__u64 *own = own_ring(p);
+
+	if (own)
+		own[seq % RDSB_OWNSEQ_N] = seq;
 }
 
 /* p numbers from 1 again: what the engine's own messages had is gone */
 void rdsb_seqstate_own_reset(const struct rdsb_path *p)
 {
-	struct rdsb_engine *e = p->conn->eng;
+	__u64 *own = own_ring(p);
 
-	if (e->ownseq && p->conn->ss)
-		memset(e->ownseq[p->conn->ss - e->seqstate].seq[p->index], 0, sizeof(e->ownseq->seq[0]));
+	if (own)
+		memset(own, 0, RDSB_OWNSEQ_N * sizeof(*own));
 }
 
 void rdsb_seqstate_conn(struct rdsb_engine *e, struct rdsb_conn *c)
