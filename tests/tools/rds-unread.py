@@ -5,16 +5,19 @@ finds the next engine first. Python's own socket.AF_RDS, under the shim.
 
   rds-unread.py send LADDR PORT DEST N DIR
       sends N datagrams "old <i>" to each DEST (ADDR:PORT,ADDR:PORT,...),
-      then, once DIR/new exists, one "new" to each; it keeps its socket open
-      until DIR/done exists (a close drops what is not sent yet, as the
-      kernel's rds_release)
+      creates DIR/sent, then, once DIR/new exists, one "new" to each (no
+      call on the socket between the two: it only looks for the file); it
+      keeps its socket open until DIR/done exists (a close drops what is
+      not sent yet, as the kernel's rds_release); its CPU time stays under
+      1 s
   rds-unread.py recv LADDR PORT PEER N DIR MODE
       binds, creates DIR/ready.PORT, and calls on the socket no more until
       DIR/go exists (the test kills the engine and loads the next one
       meanwhile); then its first call is MODE: "send" (a datagram to PEER,
       ADDR:PORT), "poll" (select.poll for POLLIN), "epoll" (select.epoll,
       EPOLLIN) or "setsockopt" (SO_RCVBUF 300000: getsockopt then says
-      600000, as the kernel's doubled value), "peek" (a blocking socket, no
+      600000, as the kernel's doubled value), "recv" (nothing: a recv),
+      "peek" (a blocking socket, no
       timeout: a recv with MSG_PEEK before every recv, which must take what it
       showed, at the end of the dead engine's stream too, where it waits
       for the next engine's; the process's CPU time stays under 1 s), or
@@ -54,11 +57,15 @@ def sender(laddr, port, dests, n, d):
     for i in range(n):
         for dst in dests:
             s.sendto(b"old %d" % i, dst)
+    open(os.path.join(d, "sent"), "w").close()
     wait_file(os.path.join(d, "new"))
     for dst in dests:
         s.sendto(b"new", dst)
     print("sent %d" % (n + 1))
     wait_file(os.path.join(d, "done"), 60)
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    if ru.ru_utime + ru.ru_stime >= 1.0:
+        sys.exit("FAIL send: %.2f s of CPU" % (ru.ru_utime + ru.ru_stime))
 
 
 def first_call(s, mode, peer):
@@ -74,7 +81,7 @@ def first_call(s, mode, peer):
         got = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         if got != 600000:
             sys.exit("FAIL setsockopt: SO_RCVBUF %d, not 600000" % got)
-    elif mode in ("backlog", "peek"):
+    elif mode in ("backlog", "peek", "recv"):
         pass
     elif mode == "epoll":
         e = select.epoll()

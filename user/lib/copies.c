@@ -159,6 +159,12 @@ static void prune(struct rdsb_lsock *s, const struct rdsb_sock_shm *page)
 		drop_oldest(&s->copies);
 }
 
+bool rdsb_copies_pending(struct rdsb_lsock *s)
+{
+	prune(s, s->shm);
+	return s->copies.n > 0;
+}
+
 bool rdsb_copies_room(struct rdsb_lsock *s)
 {
 	uint64_t acked = __atomic_load_n(&s->shm->reqs_acked, __ATOMIC_ACQUIRE);

@@ -166,6 +166,10 @@ struct rdsb_lsock {
 	 * one delivers, and sends on the newest (reattach.c). */
 	struct rdsb_rx_stream rx, rx_next[RDSB_RX_NEXT_MAX];
 	int n_rx_next;
+	/* watch.c: it sent (the watcher watches its engine); walk_mark:
+	 * rdsb_lsocks_held's */
+	bool watched;
+	uint32_t walk_mark;
 };
 
 struct rdsb_page {
@@ -178,6 +182,10 @@ struct rdsb_page {
 struct rdsb_lsock *rdsb_lsock_get(int fd);
 void rdsb_lsock_put(struct rdsb_lsock *s);
 void rdsb_lsock_hold(struct rdsb_lsock *s);	/* one more reference */
+/* The sockets of the fd table that want takes, each once, with a reference
+ * held on each (the caller puts them, and frees *out): their count, or -1
+ * (no memory). */
+int rdsb_lsocks_held(bool (*want)(const struct rdsb_lsock *), struct rdsb_lsock ***out);
 /* fd now names s (whose reference the table takes) or, with NULL, no RDS
  * socket; what it named before loses its reference. */
 void rdsb_fd_set(int fd, struct rdsb_lsock *s);
@@ -249,6 +257,15 @@ void rdsb_copies_unkeep(struct rdsb_lsock *s);
 void rdsb_copies_sent_direct(struct rdsb_lsock *s, const struct rdsb_txpath *tp, unsigned int path);
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab);
 void rdsb_copies_free(struct rdsb_lsock *s);
+/* under wlock: copies not acknowledged on the socket's engine's page */
+bool rdsb_copies_pending(struct rdsb_lsock *s);
+/* watch.c: the thread that moves a socket whose engine died with copies
+ * unacknowledged to the next engine, without waiting for a call.
+ * rdsb_watch_sent: s sent (started at the first); rdsb_watch_wake: a
+ * socket moved to another engine; rdsb_watch_forked: in a child of fork. */
+void rdsb_watch_sent(struct rdsb_lsock *s);
+void rdsb_watch_wake(void);
+void rdsb_watch_forked(void);
 void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's child) */
 
 /* socket.c: the engine's control channel, and its OPEN (or ATTACH) reply's

@@ -324,6 +324,8 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	rdsb_copies_resend(s, prev, prev_tab);
 	if (prev_tab)
 		munmap((void *)prev_tab, RDSB_SEQTAB_BYTES);
+	if (s->watched)
+		rdsb_watch_wake();	/* an engine to watch */
 	return 0;
 }
 

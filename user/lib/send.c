@@ -320,8 +320,10 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 			}
 		}
 		pthread_mutex_unlock(&s->lsh->wlock);
-		if (!err)
+		if (!err) {
+			rdsb_watch_sent(s);
 			break;
+		}
 		__atomic_sub_fetch(&sh->snd_bytes, len, __ATOMIC_SEQ_CST);
 		if (err != -EPIPE)
 			return err;

@@ -20,12 +20,26 @@ static int table_max;	/* the highest fd ever an RDS socket, under table_lock */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 pid_t rdsb_self;
 
+/* The table is not mid-change in a fork's child (the copies' watcher,
+ * watch.c, walks it from a thread of its own). */
+static void forking(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+static void forked_parent(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
 /* A child of fork holds the sockets too, but the copies of what was sent
  * before are the parent's to send again (copies.c): one copy each; and it
- * has a pid of its own. The child runs alone here: no lock. */
+ * has a pid of its own. The child runs alone here. */
 static void forked(void)
 {
+	pthread_mutex_unlock(&table_lock);
 	rdsb_self = getpid();
+	rdsb_watch_forked();
 	for (int fd = 0; table && fd <= table_max; fd++)
 		if (table[fd])
 			rdsb_copies_forget(table[fd]);
@@ -37,7 +51,7 @@ static void table_alloc(void)
 	if (!table) {
 		rdsb_self = getpid();
 		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
-		pthread_atfork(NULL, NULL, forked);
+		pthread_atfork(forking, forked_parent, forked);
 	}
 	pthread_mutex_unlock(&table_lock);
 }
@@ -406,6 +420,43 @@ void rdsb_fd_set(int fd, struct rdsb_lsock *s)
 		rdsb_epoll_forget(fd);
 		rdsb_lsock_put(old);
 	}
+}
+
+int rdsb_lsocks_held(bool (*want)(const struct rdsb_lsock *), struct rdsb_lsock ***out)
+{
+	static uint32_t walk;
+	struct rdsb_lsock **v = NULL;
+	int n = 0, cap = 0;
+
+	*out = NULL;
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&table_lock);
+	walk++;
+	for (int fd = 0; fd <= table_max; fd++) {
+		struct rdsb_lsock *s = table[fd];
+
+		if (!s || s->walk_mark == walk || !want(s))
+			continue;
+		if (n == cap) {
+			struct rdsb_lsock **w = realloc(v, (size_t)(cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+			if (!w) {
+				pthread_mutex_unlock(&table_lock);
+				while (n)
+					rdsb_lsock_put(v[--n]);
+				free(v);
+				return -1;
+			}
+			v = w;
+		}
+		s->walk_mark = walk;
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+		v[n++] = s;
+	}
+	pthread_mutex_unlock(&table_lock);
+	*out = v;
+	return n;
 }
 
 /* As the kernel: the fd goes now, the socket when the last call in progress
