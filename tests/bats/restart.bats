@@ -740,6 +740,56 @@ gdb_kill() {
 	wait $sa || { cat "$d/sa"; return 1; }
 }
 
+# B's engine reloaded while its reader is stopped (SIGSTOP) in a recv: the
+# drain runs into its limit, and on the BPF receive path most of what the
+# verdict delivered waits in the psock's backlog (the reader's stream has
+# its kernel receive buffer at its least), which a kernel worker moves into
+# the socket as room comes. Then a SCHED_FIFO loop takes each CPU for
+# 300 ms, the reader above them, as the reader goes on: the worker waits.
+# The stopped engine said how much its stream carried (rdsb_sock_shm
+# rx_end), and the reader waits at the end for the rest. Before, it took
+# the end after 20 ms of nothing, and the backlog went with the old stream
+# (datagrams 1 to 107 lost).
+@test "rds-bpf reload of the receiver's engine with what it delivered unread in the psock backlog, the kernel's worker kept off the CPUs as the reader comes to the end: 3000 of 3000 in order" {
+	local d=$BATS_TEST_TMPDIR rb sa rpid c hogs=()
+	chrt -f 1 true || skip "no SCHED_FIFO here"
+	rds B env RDS_UNREAD_PAD=1000 timeout 60 python3 "$UNREADPY" recv $ADDR_B 4001 $ADDR_A:5000 3000 "$d" backlog \
+		>"$d/rb" 2>&1 &
+	rb=$!
+	wait_ready 1
+	touch "$d/go"
+	[ -e "$d/first.4001" ] || sleep 0.2
+	rpid=$(proc_of B python3)
+	[ -n "$rpid" ]
+	kill -STOP "$rpid"
+	rds A env RDS_UNREAD_PAD=1000 timeout 60 python3 "$UNREADPY" send $ADDR_A 5000 $ADDR_B:4001 3000 "$d" \
+		>"$d/sa" 2>&1 &
+	sa=$!
+	# what B takes before the port is congested (SO_RCVBUF): about 100
+	for _ in $(seq 200); do [ "$(counter B rx_delivered)" -ge 100 ] && break; sleep 0.05; done
+	[ "$(counter B rx_delivered)" -ge 100 ]
+	engine_reload B
+	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		grep -q 'not drained after 3000 ms' "${RDSB_LOG_DIR}/rdsb-engine-${HOSTS_PREFIX}-B.log"
+	chrt -f -p 60 "$rpid"
+	# each loop ends itself, after 300 ms or 1000000 turns (about 5 s), as
+	# a timeout beside it at its priority would never run
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		taskset -c "$c" chrt -f 50 bash -c 'e=$(( ${EPOCHREALTIME/./} + 300000 )) n=0
+			while (( ${EPOCHREALTIME/./} < e && ++n < 1000000 )); do :; done' &
+		hogs+=($!)
+	done
+	kill -CONT "$rpid"
+	wait "${hogs[@]}"
+	for _ in $(seq 200); do [ -e "$d/sent" ] && break; sleep 0.05; done
+	touch "$d/new"
+	wait $rb || { cat "$d/rb"; return 1; }
+	cat "$d/rb"
+	[ "$(cat "$d/rb")" = "ok 3001" ]
+	touch "$d/done"
+	wait $sa || { cat "$d/sa"; return 1; }
+}
+
 # A sender's engine killed -9 with what it sent unacknowledged (a blackhole
 # route on A: B's TCP never got it), the sender calling nothing on its socket
 # afterwards (Python's socket module under the shim, waiting for a file):

@@ -110,18 +110,18 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	rds B "$RDSB_XFER" echo -b $ADDR_B:5150 -t 60 --ready "$BATS_TEST_TMPDIR/echo.ready" >/dev/null 2>&1 &
 	echo=$!
 	for _ in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/echo.ready" ] && break; sleep 0.05; done
-	run in_host A timeout 120 strace -f -qq -e trace=fcntl,recvfrom,recvmsg,sendmsg,sendto,poll,ppoll -o "$trace" \
+	run in_host A timeout 120 strace -ff -qq -e trace=fcntl,recvfrom,recvmsg,sendmsg,sendto,poll,ppoll -o "$trace" \
 		env LD_PRELOAD="$RDSB_PRELOAD" "$RDSB_ROOT/build/tests/rds-pollloop" $ADDR_A:5151 $ADDR_B:5150 2000 16 1024
 	# by pid: job %1 of a test is bats's timeout watchdog
 	kill $echo 2>/dev/null || true
 	wait $echo || true
 	echo "$output"
 	[ "$status" -eq 0 ]
-	# the application's thread: not the library's watcher (its first send
-	# starts it: user/lib/watch.c), which sleeps in a poll of its own
-	awk -v main="$(head -n 1 "$trace" | cut -d' ' -f1)" '$1 == main' "$trace" >"$trace.main"
-	[ "$(cut -d' ' -f1 "$trace" | sort -u | wc -l)" -eq 2 ]
-	trace=$trace.main
+	# a file per thread: the application's, and the library's watcher
+	# (its first send starts it: user/lib/watch.c), which sleeps in a poll
+	# of its own; the application's is the one with its 2000 sends
+	[ "$(find "$BATS_TEST_TMPDIR" -name 'loop.trace.*' | wc -l)" -eq 2 ]
+	trace=$(wc -l "$trace".* | sort -n | sed -n '2s/^ *[0-9]* //p')
 	read -r replies loops eagain full <<<"$(sed -n 's/^replies \([0-9]*\) loops \([0-9]*\) eagain \([0-9]*\) full \([0-9]*\)$/\1 \2 \3 \4/p' <<<"$output")"
 	[ "$replies" -eq 2000 ]
 	headers=$(grep 'recvfrom(' "$trace" | grep -vc '= -1 EAGAIN')

@@ -28,7 +28,8 @@ finds the next engine first. Python's own socket.AF_RDS, under the shim.
       the socket's queue one record at a time as it is read), after which it creates
       DIR/first.PORT; then it reads until it has the N "old" datagrams and the
       "new" one, all from PEER (the sender's bound address). Prints "ok N+1"
-      if they came whole, once, in order."""
+      if they came whole, once, in order.
+  RDS_UNREAD_PAD=BYTES (for both): each "old <i>" padded with dots to BYTES."""
 import ctypes
 import os
 import resource
@@ -41,6 +42,13 @@ import time
 def addr(s):
     a, p = s.rsplit(":", 1)
     return (a, int(p))
+
+
+PAD = int(os.environ.get("RDS_UNREAD_PAD", "0"))
+
+
+def old(i):
+    return (b"old %d" % i).ljust(PAD, b".")
 
 
 def wait_file(path, secs=30):
@@ -56,7 +64,7 @@ def sender(laddr, port, dests, n, d):
     s.bind((laddr, port))
     for i in range(n):
         for dst in dests:
-            s.sendto(b"old %d" % i, dst)
+            s.sendto(old(i), dst)
     open(os.path.join(d, "sent"), "w").close()
     wait_file(os.path.join(d, "new"))
     for dst in dests:
@@ -109,12 +117,12 @@ def receiver(laddr, port, peer, n, d, mode):
     first_call(s, mode, peer)
     open(os.path.join(d, "first.%d" % port), "w").close()
     s.settimeout(None if mode == "peek" else 20)
-    want = [b"old %d" % i for i in range(n)] + [b"new"]
+    want = [old(i) for i in range(n)] + [b"new"]
     for i, w in enumerate(want):
         try:
             if mode == "peek":
-                shown = s.recvfrom(100, socket.MSG_PEEK)
-            got, frm = s.recvfrom(100)
+                shown = s.recvfrom(PAD + 100, socket.MSG_PEEK)
+            got, frm = s.recvfrom(PAD + 100)
         except OSError as e:
             sys.exit("FAIL %s: %d of %d, then %r" % (mode, i, len(want), e))
         if got != w or frm != peer:

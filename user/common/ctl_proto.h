@@ -134,6 +134,13 @@ struct rdsb_sock_shm {
 	 * once (rdsb_rcvq.peer), whose records come without their sender's
 	 * slot in them (rds-bpf/maps.h, rdsb_deliv_hdr); 0: none. */
 	uint32_t rx_peer;
+	uint32_t pad;
+	/* Set by an engine that stops: 1 + the bytes it put into the socket's
+	 * delivery stream in all (its writes and the verdict's redirects), so
+	 * that the library reads the stream to that end before the next
+	 * engine's, however late the kernel moves the last of it (the psock's
+	 * backlog); 0 while it runs, and after a kill. */
+	uint64_t rx_end;
 };
 
 #endif

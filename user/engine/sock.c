@@ -1168,6 +1168,9 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	rdsb_hash_del(&e->socks_by_id, &s->id_node);
 	rdsb_hash_del(&e->socks_by_port, &s->port_node);
 	rdsb_ports_unbound(e, s);
+	/* the paths are closed: nothing more comes into the stream */
+	if (e->stopping)
+		__atomic_store_n(&s->shm->rx_end, s->rx_written + e->tp->sock_delivered(e, s) + 1, __ATOMIC_RELEASE);
 	e->tp->sock_close(e, s);
 	/* an engine that stops acknowledges nothing it did not send: the
 	 * library sends those again to the next engine */

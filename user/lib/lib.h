@@ -115,6 +115,9 @@ struct rdsb_copies {
  * psock backlog's worker to run, which retries a jiffy (up to 10 ms) after
  * it last found no room in the socket */
 #define RDSB_STREAM_END_MS 20
+/* The most a stream whose stopped engine said its length waits at its end
+ * for the rest (reattach.c read_all) */
+#define RDSB_STREAM_BACKLOG_MS 2000
 
 struct rdsb_rx_stream {
 	int fd;			/* of a stream waiting behind: its own */

@@ -82,16 +82,41 @@ static bool at_end(int fd)
 static const struct rdsb_engine_maps *end_engine;
 static int64_t end_first_ms;
 
+/* An engine that stopped said how many bytes its stream carried in all
+ * (rdsb_sock_shm rx_end): at its end, the stream is read once they all
+ * were. Those still in the psock's backlog come as the kernel's worker
+ * moves them, a jiffy or more after it last found no room: waited for
+ * (with the socket's locks, as a read waits), up to RDSB_STREAM_BACKLOG_MS,
+ * which only what the kernel dropped runs into. */
+static bool read_all(struct rdsb_lsock *s, uint64_t total)
+{
+	const struct timespec ms = { .tv_nsec = 1000000 };
+
+	for (int i = 0; i < RDSB_STREAM_BACKLOG_MS; i++) {
+		if (__atomic_load_n(&s->rx.shm->rx_consumed, __ATOMIC_ACQUIRE) >= total)
+			return true;
+		nanosleep(&ms, NULL);
+		if (!at_end(s->fd)) {
+			s->rx.past_end++;
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The old stream read to its end (the engine's last records taken). On the
  * BPF receive path what the verdict redirected into the socket just before
  * its engine died can still be in the psock's backlog, which a kernel
  * worker moves into the socket's queue after the reader found that queue
- * empty and the engine's end closed: the end counts once it has stood
- * RDSB_STREAM_END_MS since this process first found one, and, once records
- * came past this stream's end (the worker moving a backlog into a socket
- * with little room, a jiffy after each time it found none), each time. */
+ * empty and the engine's end closed. An engine that stopped said how much
+ * to read (read_all); after one that was killed, the end counts once it has
+ * stood RDSB_STREAM_END_MS since this process first found one, and, once
+ * records came past this stream's end (the worker moving a backlog into a
+ * socket with little room, a jiffy after each time it found none), each
+ * time. */
 static bool drained(struct rdsb_lsock *s)
 {
+	uint64_t end = __atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE);
 	int64_t now, since;
 	struct timespec wait;
 
@@ -99,6 +124,8 @@ static bool drained(struct rdsb_lsock *s)
 		return true;
 	if (!at_end(s->fd))
 		return false;
+	if (end)
+		return read_all(s, end - 1);
 	now = rdsb_now_ms();
 	since = __atomic_load_n(&end_first_ms, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&end_engine, __ATOMIC_RELAXED) != s->rx.em) {
