@@ -112,12 +112,12 @@ static bool walk(struct watcher *w)
 	for (int i = 0; i < n; i++) {
 		struct rdsb_lsock *s = socks[i];
 
-		if (s->em->netns != w->netns)
-			;
-		else if (rdsb_engine_gone(s))
-			waiting |= move(s);
-		else
-			watch_engine(w, s);
+		if (s->em->netns == w->netns) {
+			if (rdsb_engine_gone(s))
+				waiting |= move(s);
+			else
+				watch_engine(w, s);
+		}
 		rdsb_lsock_put(s);
 	}
 	free(socks);
