@@ -451,7 +451,7 @@ int rdsb_lsocks_held(bool (*want)(const struct rdsb_lsock *), struct rdsb_lsock 
 			v = w;
 		}
 		s->walk_mark = walk;
-		__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+		rdsb_lsock_hold(s);	/* the table's keeps it alive until here */
 		v[n++] = s;
 	}
 	pthread_mutex_unlock(&table_lock);
