@@ -740,17 +740,19 @@ gdb_kill() {
 	wait $sa || { cat "$d/sa"; return 1; }
 }
 
-# B's engine reloaded while its reader is stopped (SIGSTOP) in a recv: the
-# drain runs into its limit, and on the BPF receive path most of what the
-# verdict delivered waits in the psock's backlog (the reader's stream has
-# its kernel receive buffer at its least), which a kernel worker moves into
-# the socket as room comes. Then a SCHED_FIFO loop takes each CPU for
-# 300 ms, the reader above them, as the reader goes on: the worker waits.
-# The stopped engine said how much its stream carried (rdsb_sock_shm
-# rx_end), and the reader waits at the end for the rest. Before, it took
-# the end after 20 ms of nothing, and the backlog went with the old stream
+# B's engine reloaded (or killed -9) while its reader is stopped (SIGSTOP)
+# in a recv: on the BPF receive path most of what the verdict delivered
+# waits in the psock's backlog (the reader's stream has its kernel receive
+# buffer at its least), which a kernel worker moves into the socket as room
+# comes. Then a SCHED_FIFO loop takes each CPU for 300 ms, the reader above
+# them, as the reader goes on: the worker waits. A stopped engine said how
+# much its stream carried (rdsb_sock_shm rx_end); of a killed one, the next
+# engine says what the verdict delivered (its old rdsb_rcvq), the page what
+# the engine wrote. The reader waits at the end for the rest, and after a
+# kill keeps the old stream while no engine runs. Before, it took the end
+# after 20 ms of nothing, and the backlog went with the old stream
 # (datagrams 1 to 107 lost).
-@test "rds-bpf reload of the receiver's engine with what it delivered unread in the psock backlog, the kernel's worker kept off the CPUs as the reader comes to the end: 3000 of 3000 in order" {
+backlog_behind_stop() {	# reload | kill (the next engine after) | kill-load (before)
 	local d=$BATS_TEST_TMPDIR rb sa rpid c hogs=()
 	chrt -f 1 true || skip "no SCHED_FIFO here"
 	rds B env RDS_UNREAD_PAD=1000 timeout 60 python3 "$UNREADPY" recv $ADDR_B 4001 $ADDR_A:5000 3000 "$d" backlog \
@@ -768,9 +770,18 @@ gdb_kill() {
 	# what B takes before the port is congested (SO_RCVBUF): about 100
 	for _ in $(seq 200); do [ "$(counter B rx_delivered)" -ge 100 ] && break; sleep 0.05; done
 	[ "$(counter B rx_delivered)" -ge 100 ]
-	engine_reload B
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
-		grep -q 'not drained after 3000 ms' "${RDSB_LOG_DIR}/rdsb-engine-${HOSTS_PREFIX}-B.log"
+	if [ "$1" = reload ]; then
+		engine_reload B
+		[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+			grep -q 'not drained after 3000 ms' "${RDSB_LOG_DIR}/rdsb-engine-${HOSTS_PREFIX}-B.log"
+	else
+		engine_stop B kill
+		if [ "$1" = kill-load ]; then
+			engine_up B
+			# above the loops too: the reader finds it at the end
+			chrt -a -f -p 60 "$(engine_pid B)"
+		fi
+	fi
 	chrt -f -p 60 "$rpid"
 	# each loop ends itself, after 300 ms or 1000000 turns (about 5 s), as
 	# a timeout beside it at its priority would never run
@@ -781,6 +792,7 @@ gdb_kill() {
 	done
 	kill -CONT "$rpid"
 	wait "${hogs[@]}"
+	[ "$1" != kill ] || engine_up B
 	for _ in $(seq 200); do [ -e "$d/sent" ] && break; sleep 0.05; done
 	touch "$d/new"
 	wait $rb || { cat "$d/rb"; return 1; }
@@ -788,6 +800,18 @@ gdb_kill() {
 	[ "$(cat "$d/rb")" = "ok 3001" ]
 	touch "$d/done"
 	wait $sa || { cat "$d/sa"; return 1; }
+}
+
+@test "rds-bpf reload of the receiver's engine with what it delivered unread in the psock backlog, the kernel's worker kept off the CPUs as the reader comes to the end: 3000 of 3000 in order" {
+	backlog_behind_stop reload
+}
+
+@test "engine of the receiver killed -9 with what it delivered unread in the psock backlog, the kernel's worker kept off the CPUs as the reader comes to the end while no engine runs: 3000 of 3000 in order" {
+	backlog_behind_stop kill
+}
+
+@test "engine of the receiver killed -9 with what it delivered unread in the psock backlog, the next engine loaded, the kernel's worker kept off the CPUs as the reader comes to the end: 3000 of 3000 in order" {
+	backlog_behind_stop kill-load
 }
 
 # A sender's engine killed -9 with what it sent unacknowledged (a blackhole

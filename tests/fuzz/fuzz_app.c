@@ -116,6 +116,11 @@ void rdsb_msg_rx_done(struct rdsb_msg *m, bool written) { (void)m, (void)written
 void rdsb_paths_xmit_due(struct rdsb_engine *e) { (void)e; }
 int rdsb_records_write(int fd, struct rdsb_writer *w) { (void)fd, (void)w; return 0; }
 int rdsb_sysctl_int(const char *name, int dflt) { (void)name; return dflt; }
+int rdsb_bpf_old_delivered(const struct rdsb_engine *e, uint32_t index, uint64_t cookie, uint64_t *bytes)
+{
+	(void)e, (void)index, (void)cookie, (void)bytes;
+	return -ENOENT;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

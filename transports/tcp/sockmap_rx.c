@@ -659,6 +659,7 @@ void tcp_sockmap_sock_open(struct rdsb_engine *e, struct rdsb_sock *s)
 		tcp_of(e)->sock_at[idx] = s;
 		memset(&tcp_of(e)->rcvq[idx], 0, sizeof(tcp_of(e)->rcvq[idx]));
 		tcp_of(e)->rcvq[idx].sock_id = s->id;
+		__atomic_store_n(&s->shm->rx_index, idx + 1, __ATOMIC_RELEASE);
 		return;
 	}
 }

@@ -43,6 +43,11 @@ enum rdsb_ctl_op {
 				 * slot: the engine makes its connection now (err 0),
 				 * or the table is full (ENOMEM, as the kernel's
 				 * rds_conn_create_outgoing) */
+	RDSB_CTL_STREAM_END,	/* arg = rx_index of the socket's page on an engine
+				 * that was killed, val = the socket cookie of its
+				 * delivery stream -> val = 1 + the bytes that engine's
+				 * verdict delivered into it (its rdsb_rcvq, which this
+				 * engine holds), or ENOENT (not known here) */
 };
 
 struct rdsb_ctl_req {
@@ -134,13 +139,20 @@ struct rdsb_sock_shm {
 	 * once (rdsb_rcvq.peer), whose records come without their sender's
 	 * slot in them (rds-bpf/maps.h, rdsb_deliv_hdr); 0: none. */
 	uint32_t rx_peer;
-	uint32_t pad;
+	/* The BPF receive path: 1 + the socket's index in rdsb_socks and
+	 * rdsb_rcvq (RDSB_CTL_STREAM_END); 0: none. */
+	uint32_t rx_index;
 	/* Set by an engine that stops: 1 + the bytes it put into the socket's
 	 * delivery stream in all (its writes and the verdict's redirects), so
 	 * that the library reads the stream to that end before the next
 	 * engine's, however late the kernel moves the last of it (the psock's
 	 * backlog); 0 while it runs, and after a kill. */
 	uint64_t rx_end;
+	/* The bytes of the engine's own writes into the stream, at most:
+	 * raised to what a write may take before it, set to what it took
+	 * after. With what the verdict delivered (RDSB_CTL_STREAM_END), the
+	 * length of a killed engine's stream. */
+	uint64_t rx_written;
 };
 
 #endif

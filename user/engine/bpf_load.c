@@ -138,6 +138,20 @@ static int old_map(int dir, const char *name, __u32 type, __u32 value_size, __u3
 	return fd;
 }
 
+int rdsb_bpf_old_delivered(const struct rdsb_engine *e, uint32_t index, uint64_t cookie, uint64_t *bytes)
+{
+	struct rdsb_rcvq q;
+	__u64 in_map;
+
+	/* the cookie: only who holds the socket asks for its count */
+	if (e->old_rcvq_fd < 0 || index >= RDSB_MAX_SOCKS ||
+	    bpf_map_lookup_elem(e->old_socks_fd, &index, &in_map) || in_map != cookie ||
+	    bpf_map_lookup_elem(e->old_rcvq_fd, &index, &q))
+		return -ENOENT;
+	*bytes = q.delivered;
+	return 0;
+}
+
 /* The maps an engine leaves its successor (-1: none): the sequence state
  * and the numbers of its own messages, the bound ports, what was held for
  * them */
@@ -176,6 +190,9 @@ static int make_pin_dir(struct rdsb_engine *e, struct kept_maps *kept)
 		kept->held = old_map(fd, "rdsb_heldlog", BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_heldlog_page),
 				     RDSB_HELDLOG_PAGES);
 		e->old_socks_fd = old_map(fd, "rdsb_socks", BPF_MAP_TYPE_SOCKMAP, sizeof(__u64), RDSB_MAX_SOCKS);
+		if (e->old_socks_fd >= 0)
+			e->old_rcvq_fd = old_map(fd, RDSB_MAP_RCVQ, BPF_MAP_TYPE_ARRAY, sizeof(struct rdsb_rcvq),
+						 RDSB_MAX_SOCKS);
 		close(fd);
 	}
 	rm_pins(root, name);

@@ -68,7 +68,7 @@ int rdsb_cong_init(struct rdsb_engine *e)
 	int err = -1;
 
 	e->addrs_fd = e->cong_fd = e->paths_fd = e->counters_fd = e->seqstate_fd = e->ports_fd = -1;
-	e->heldlog_fd = e->old_socks_fd = e->socks_next_fd = e->ownseq_fd = -1;
+	e->heldlog_fd = e->old_socks_fd = e->old_rcvq_fd = e->socks_next_fd = e->ownseq_fd = -1;
 	e->addrs_ro_fd = e->cong_ro_fd = -1;
 	if (e->use_bpf) {
 		err = rdsb_bpf_load_core(e, &unsafe);

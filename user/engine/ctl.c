@@ -305,6 +305,10 @@ void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const s
 	case RDSB_CTL_CONNECT:
 		rep.err = s ? rdsb_sock_conn_for(e, s, req->addr, req->scope_id) : EINVAL;
 		break;
+	case RDSB_CTL_STREAM_END:
+		rep.err = req->arg ? -rdsb_bpf_old_delivered(e, req->arg - 1, req->val, &rep.val) : EINVAL;
+		rep.val = rep.err ? 0 : rep.val + 1;
+		break;
 	case RDSB_CTL_LOCAL_ADDR:
 		rep.err = rdsb_addr_is_local(req->addr, req->scope_id) ? 0 : EADDRNOTAVAIL;
 		break;

@@ -462,6 +462,11 @@ struct rdsb_engine {
 	 * read it and the library closes them (an unpinned map nobody holds
 	 * is freed, and each socket's queue with it) */
 	int old_socks_fd;
+	/* its rdsb_rcvq, when it was killed (a stopping engine pins none):
+	 * what the verdict delivered into each of those sockets, which the
+	 * library asks for to read a killed engine's stream to its end
+	 * (RDSB_CTL_STREAM_END), or -1 */
+	int old_rcvq_fd;
 	unsigned int fds_warned;	/* sockets refused for want of descriptors */
 	/* this engine's rdsb_socks, when sockets go to the next engine: kept
 	 * past the transport's exit to be pinned for it, or -1 */
@@ -552,6 +557,9 @@ void rdsb_bpf_unload_core(struct rdsb_engine *e);
 /* Load a transport's BPF object (opened, not loaded): the maps the engine
  * has already (by name) are reused, its new ones pinned and shared. */
 int rdsb_bpf_load_shared(struct rdsb_engine *e, struct bpf_object *obj);
+/* What the verdict of the engine before delivered into its socket index
+ * (rdsb_sock_shm rx_index - 1), if that socket has cookie: 0, or -ENOENT */
+int rdsb_bpf_old_delivered(const struct rdsb_engine *e, uint32_t index, uint64_t cookie, uint64_t *bytes);
 /* One line on why a BPF object did not load (what, the error, a hint). */
 void rdsb_bpf_explain(const char *what, int err, const char *fallback);
 

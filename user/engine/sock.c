@@ -572,12 +572,15 @@ void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s)
 	int err;
 
 	list_del_init(&s->rx_due);
+	/* killed in the writes, the page still says no less than they took */
+	__atomic_store_n(&s->shm->rx_written, s->rx_written + s->rx_q_bytes, __ATOMIC_RELEASE);
 	err = write_out(e, s, &w);
 	/* a full stream grows (not the outbox's: write_out) */
 	while (!err && !list_empty(&s->rx_q) && e->tp->sock_out(e, s) < 0 &&
 	       stream_grow(s, (uint64_t)s->stream_buf * 2 < stream_cap(s) ? (uint64_t)s->stream_buf * 2
 									: stream_cap(s)))
 		err = write_out(e, s, &w);
+	__atomic_store_n(&s->shm->rx_written, s->rx_written, __ATOMIC_RELEASE);
 	if (err)
 		pr_debug("rds-bpf: socket %u: delivery: %s\n", s->id, strerror(-err));
 	data_events(e, s);

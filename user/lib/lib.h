@@ -125,6 +125,8 @@ struct rdsb_rx_stream {
 	struct rdsb_sock_shm *shm;
 	const struct rdsb_engine_maps *em;
 	uint32_t past_end;	/* times records came past its end (reattach.c drained) */
+	uint64_t end;		/* 1 + its length, of a killed engine's as the next
+				 * engine told it (RDSB_CTL_STREAM_END); 0: not known */
 };
 
 struct rdsb_lsock {
@@ -149,7 +151,9 @@ struct rdsb_lsock {
 	/* reattach.c: the engine went away (lost, until the socket is on a
 	 * new one); while no engine runs the socket's fds name a placeholder
 	 * stream that is never readable and refuses writes (park_peer is its
-	 * other end). The pages of earlier engines stay mapped until the
+	 * other end), and a killed engine's stream whose length is not known
+	 * yet is kept aside (rx_kept, else -1) for what the kernel still moves
+	 * into it. The pages of earlier engines stay mapped until the
 	 * socket is freed: threads may still read them. */
 	/* copies.c: what was handed to the engine and not yet acknowledged,
 	 * oldest first, and the engine's table of their sequence numbers */
@@ -157,7 +161,7 @@ struct rdsb_lsock {
 	const struct rdsb_seq_slot *seqtab;
 
 	bool lost;
-	int park_peer;
+	int park_peer, rx_kept;
 	uint32_t epoch;
 	struct rdsb_page *old_pages;
 	/* The stream fd is, of the engine whose page and maps rx says (what

@@ -83,16 +83,17 @@ static const struct rdsb_engine_maps *end_engine;
 static int64_t end_first_ms;
 
 /* An engine that stopped said how many bytes its stream carried in all
- * (rdsb_sock_shm rx_end): at its end, the stream is read once they all
- * were. Those still in the psock's backlog come as the kernel's worker
+ * (rdsb_sock_shm rx_end), or the engine after one that was killed did
+ * (stream_end): at its end, the stream is read once they all were. Those still in the psock's backlog come as the kernel's worker
  * moves them, a jiffy or more after it last found no room: waited for
  * (with the socket's locks, as a read waits), up to RDSB_STREAM_BACKLOG_MS,
  * which only what the kernel dropped runs into. */
 static bool read_all(struct rdsb_lsock *s, uint64_t total)
 {
 	const struct timespec ms = { .tv_nsec = 1000000 };
+	int64_t until = rdsb_now_ms() + RDSB_STREAM_BACKLOG_MS;
 
-	for (int i = 0; i < RDSB_STREAM_BACKLOG_MS; i++) {
+	while (rdsb_now_ms() < until) {
 		if (__atomic_load_n(&s->rx.shm->rx_consumed, __ATOMIC_ACQUIRE) >= total)
 			return true;
 		nanosleep(&ms, NULL);
@@ -109,14 +110,15 @@ static bool read_all(struct rdsb_lsock *s, uint64_t total)
  * its engine died can still be in the psock's backlog, which a kernel
  * worker moves into the socket's queue after the reader found that queue
  * empty and the engine's end closed. An engine that stopped said how much
- * to read (read_all); after one that was killed, the end counts once it has
+ * to read (read_all), and so did the engine after one that was killed
+ * (stream_end); else the end counts once it has
  * stood RDSB_STREAM_END_MS since this process first found one, and, once
  * records came past this stream's end (the worker moving a backlog into a
  * socket with little room, a jiffy after each time it found none), each
  * time. */
 static bool drained(struct rdsb_lsock *s)
 {
-	uint64_t end = __atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE);
+	uint64_t end = __atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE) ?: s->rx.end;
 	int64_t now, since;
 	struct timespec wait;
 
@@ -218,6 +220,14 @@ static void stream_join(struct rdsb_lsock *s, int fd)
 	s->rx = rx;
 }
 
+/* A killed engine's stream on the BPF receive path: its length is not
+ * known until the next engine says it (stream_end) */
+static bool end_unknown(const struct rdsb_lsock *s)
+{
+	return !s->rx.end && !__atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&s->rx.shm->rx_index, __ATOMIC_ACQUIRE);
+}
+
 static int park(struct rdsb_lsock *s)
 {
 	int pl[2];
@@ -231,10 +241,35 @@ static int park(struct rdsb_lsock *s)
 	}
 	if (!drained(s) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pl) < 0)
 		return -EAGAIN;
+	/* what the kernel moves into it yet is read once an engine runs */
+	if (end_unknown(s))
+		s->rx_kept = sys_fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
 	shutdown(pl[1], SHUT_RD);	/* writes to pl[0] fail with EPIPE */
 	stream_replace(s, pl[0]);
 	s->park_peer = pl[1];
 	return -EAGAIN;
+}
+
+/* Of a killed engine's stream, the next engine (on ctl) holds what its
+ * verdict delivered into it (the old rdsb_rcvq), and its page what the
+ * engine wrote: with both the library reads it to its end (drained),
+ * however late the kernel moves the last of it. Asked before the new
+ * stream joins, for the stream read now only (engines that died one
+ * after the other leave the later ones to the 20 ms rule). */
+static void stream_end(struct rdsb_lsock *s, int ctl)
+{
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_STREAM_END };
+	struct rdsb_ctl_rep rep;
+	socklen_t len = sizeof(req.val);
+	size_t got;
+
+	if (s->n_rx_next || !end_unknown(s) || (s->park_peer >= 0 && s->rx_kept < 0))
+		return;
+	req.arg = __atomic_load_n(&s->rx.shm->rx_index, __ATOMIC_ACQUIRE);
+	if (syscall(SYS_getsockopt, s->park_peer >= 0 ? s->rx_kept : s->fd, SOL_SOCKET, SO_COOKIE, &req.val, &len) ||
+	    rdsb_ctl_xfer(ctl, &req, &rep, NULL, 0, &got) || !rep.val)
+		return;
+	s->rx.end = 1 + __atomic_load_n(&s->rx.shm->rx_written, __ATOMIC_ACQUIRE) + rep.val - 1;
 }
 
 /* The options the engine keeps, set again on the new one. */
@@ -314,6 +349,13 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 		free(old);	/* the first page holds lsh: kept as s->lsh */
 	__atomic_store_n(&s->shm, page, __ATOMIC_RELEASE);
 	s->em = em;
+	if (s->rx_kept >= 0) {
+		/* the old stream in front again, to be read to its end */
+		stream_replace(s, s->rx_kept);
+		s->rx_kept = -1;
+		sys_close(s->park_peer);
+		s->park_peer = -1;
+	}
 	stream_join(s, fds[OPEN_STREAM]);
 	sys_dup3(ctl, s->ctl, O_CLOEXEC);
 	sys_close(ctl);
@@ -382,6 +424,8 @@ static int reattach_locked(struct rdsb_lsock *s)
 		opened = true;
 		nfds = rdsb_engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
 		err = nfds < 0 ? nfds : replay(ctl, s);
+		if (!err)
+			stream_end(s, ctl);
 		if (err && nfds >= 0)
 			close_fds(fds, nfds);
 		nfds = err ? err : nfds;

@@ -82,6 +82,8 @@ static void lsock_free(struct rdsb_lsock *s)
 	rdsb_copies_free(s);
 	if (s->park_peer >= 0)
 		sys_close(s->park_peer);
+	if (s->rx_kept >= 0)
+		sys_close(s->rx_kept);
 	for (int i = 0; i < s->n_rx_next; i++)
 		sys_close(s->rx_next[i].fd);
 	if (s->lost)
@@ -291,7 +293,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	sys_close(fds[OPEN_ADDRS]);
 	sys_close(fds[OPEN_CONG]);
 	s->ctl = ctl;
-	s->park_peer = -1;
+	s->park_peer = s->rx_kept = -1;
 	s->spacefd = fds[OPEN_SPACE];
 	s->txfd = nfds == OPEN_FDS ? fds[OPEN_TX] : -1;
 	if (nfds == OPEN_FDS) {
