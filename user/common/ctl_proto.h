@@ -146,7 +146,9 @@ struct rdsb_sock_shm {
 	 * delivery stream in all (its writes and the verdict's redirects), so
 	 * that the library reads the stream to that end before the next
 	 * engine's, however late the kernel moves the last of it (the psock's
-	 * backlog); 0 while it runs, and after a kill. */
+	 * backlog); 0 while it runs. After a kill, the library that moves the
+	 * socket to the next engine sets it from that engine's answer
+	 * (RDSB_CTL_STREAM_END) and rx_written. */
 	uint64_t rx_end;
 	/* The bytes of the engine's own writes into the stream, at most:
 	 * raised to what a write may take before it, set to what it took

@@ -125,8 +125,6 @@ struct rdsb_rx_stream {
 	struct rdsb_sock_shm *shm;
 	const struct rdsb_engine_maps *em;
 	uint32_t past_end;	/* times records came past its end (reattach.c drained) */
-	uint64_t end;		/* 1 + its length, of a killed engine's as the next
-				 * engine told it (RDSB_CTL_STREAM_END); 0: not known */
 };
 
 struct rdsb_lsock {

@@ -84,10 +84,11 @@ static int64_t end_first_ms;
 
 /* An engine that stopped said how many bytes its stream carried in all
  * (rdsb_sock_shm rx_end), or the engine after one that was killed did
- * (stream_end): at its end, the stream is read once they all were. Those still in the psock's backlog come as the kernel's worker
- * moves them, a jiffy or more after it last found no room: waited for
- * (with the socket's locks, as a read waits), up to RDSB_STREAM_BACKLOG_MS,
- * which only what the kernel dropped runs into. */
+ * (stream_end): at its end, the stream is read once they all were. Those
+ * still in the psock's backlog come as the kernel's worker moves them, a
+ * jiffy or more after it last found no room: waited for (with the socket's
+ * locks, as a read waits), up to RDSB_STREAM_BACKLOG_MS, which only what
+ * the kernel dropped, or a kill inside a write (rx_written), runs into. */
 static bool read_all(struct rdsb_lsock *s, uint64_t total)
 {
 	const struct timespec ms = { .tv_nsec = 1000000 };
@@ -111,14 +112,13 @@ static bool read_all(struct rdsb_lsock *s, uint64_t total)
  * worker moves into the socket's queue after the reader found that queue
  * empty and the engine's end closed. An engine that stopped said how much
  * to read (read_all), and so did the engine after one that was killed
- * (stream_end); else the end counts once it has
- * stood RDSB_STREAM_END_MS since this process first found one, and, once
- * records came past this stream's end (the worker moving a backlog into a
- * socket with little room, a jiffy after each time it found none), each
- * time. */
+ * (stream_end); else the end counts once it has stood RDSB_STREAM_END_MS
+ * since this process first found one, and, once records came past this
+ * stream's end (the worker moving a backlog into a socket with little
+ * room, a jiffy after each time it found none), each time. */
 static bool drained(struct rdsb_lsock *s)
 {
-	uint64_t end = __atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE) ?: s->rx.end;
+	uint64_t end = __atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE);
 	int64_t now, since;
 	struct timespec wait;
 
@@ -224,7 +224,7 @@ static void stream_join(struct rdsb_lsock *s, int fd)
  * known until the next engine says it (stream_end) */
 static bool end_unknown(const struct rdsb_lsock *s)
 {
-	return !s->rx.end && !__atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE) &&
+	return !__atomic_load_n(&s->rx.shm->rx_end, __ATOMIC_ACQUIRE) &&
 	       __atomic_load_n(&s->rx.shm->rx_index, __ATOMIC_ACQUIRE);
 }
 
@@ -252,24 +252,32 @@ static int park(struct rdsb_lsock *s)
 
 /* Of a killed engine's stream, the next engine (on ctl) holds what its
  * verdict delivered into it (the old rdsb_rcvq), and its page what the
- * engine wrote: with both the library reads it to its end (drained),
- * however late the kernel moves the last of it. Asked before the new
- * stream joins, for the stream read now only (engines that died one
- * after the other leave the later ones to the 20 ms rule). */
+ * engine wrote: their sum goes into the page as a stopping engine's
+ * rx_end would (for every process holding the socket), and the stream is
+ * read to that end (drained), however late the kernel moves the last of
+ * it. Asked before the new stream joins, for the stream read now only
+ * (engines that died one after the other leave the later ones to the
+ * 20 ms rule). */
 static void stream_end(struct rdsb_lsock *s, int ctl)
 {
 	struct rdsb_ctl_req req = { .op = RDSB_CTL_STREAM_END };
+	int fd = s->park_peer >= 0 ? s->rx_kept : s->fd;
 	struct rdsb_ctl_rep rep;
 	socklen_t len = sizeof(req.val);
+	uint64_t none = 0;
 	size_t got;
 
-	if (s->n_rx_next || !end_unknown(s) || (s->park_peer >= 0 && s->rx_kept < 0))
+	if (s->n_rx_next || !end_unknown(s) || fd < 0)
 		return;
 	req.arg = __atomic_load_n(&s->rx.shm->rx_index, __ATOMIC_ACQUIRE);
-	if (syscall(SYS_getsockopt, s->park_peer >= 0 ? s->rx_kept : s->fd, SOL_SOCKET, SO_COOKIE, &req.val, &len) ||
+	if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_COOKIE, &req.val, &len) ||
 	    rdsb_ctl_xfer(ctl, &req, &rep, NULL, 0, &got) || !rep.val)
 		return;
-	s->rx.end = 1 + __atomic_load_n(&s->rx.shm->rx_written, __ATOMIC_ACQUIRE) + rep.val - 1;
+	/* rep.val is 1 + the verdict's bytes; rx_end 1 + the length; the
+	 * engine that wrote the page is gone */
+	__atomic_compare_exchange_n(&s->rx.shm->rx_end, &none,
+				    __atomic_load_n(&s->rx.shm->rx_written, __ATOMIC_ACQUIRE) + rep.val, false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 /* The options the engine keeps, set again on the new one. */
