@@ -12,6 +12,7 @@ teardown() { teardown_hosts; }
 
 RESTARTPY=$BATS_TEST_DIRNAME/../tools/rds-restart.py
 UNREADPY=$BATS_TEST_DIRNAME/../tools/rds-unread.py
+CTLRAWPY=$BATS_TEST_DIRNAME/../tools/rds-ctlraw.py
 
 engine_stop() {	# engine_stop A|B kill|unload
 	if [ "$2" = kill ]; then
@@ -812,6 +813,36 @@ backlog_behind_stop() {	# reload | kill (the next engine after) | kill-load (bef
 
 @test "engine of the receiver killed -9 with what it delivered unread in the psock backlog, the next engine loaded, the kernel's worker kept off the CPUs as the reader comes to the end: 3000 of 3000 in order" {
 	backlog_behind_stop kill-load
+}
+
+# RDSB_CTL_STREAM_END (13) as a program past the library could send it, to
+# the engine after a killed one (on the BPF receive path it holds the killed
+# one's rdsb_socks and rdsb_rcvq): no index, an index past the maps, an
+# index with a cookie that is not the socket's there (the receiver stopped,
+# so its socket is still in the killed engine's map at index 0, 1 in the
+# request): refused, and the engine goes on (a datagram after them arrives).
+@test "engine killed -9: a request for a stream's length with no index, an index past the maps or a wrong cookie is refused (EINVAL, ENOENT), the next engine goes on" {
+	local d=$BATS_TEST_TMPDIR rpid
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -t 30 --ready "$d/ready.b" >"$d/rb" &
+	rb=$!
+	wait_ready 1
+	rpid=$(proc_of B rds-xfer)
+	[ -n "$rpid" ]
+	kill -STOP "$rpid"
+	engine_stop B kill
+	engine_up B
+	run in_host B python3 "$CTLRAWPY" 13 0 0
+	echo "$output"; [ "$output" = "err 22 val 0" ]
+	run in_host B python3 "$CTLRAWPY" 13 0xffffffff 0
+	echo "$output"; [ "$output" = "err 2 val 0" ]
+	for i in 1 2 3; do
+		run in_host B python3 "$CTLRAWPY" 13 $i 12345
+		echo "$output"; [ "$output" = "err 2 val 0" ]
+	done
+	kill -CONT "$rpid"
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1 -t 30 >"$d/sa"
+	wait $rb || { cat "$d/rb"; return 1; }
+	grep -q "^recv 1 msgs" "$d/rb"
 }
 
 # A sender's engine killed -9 with what it sent unacknowledged (a blackhole
