@@ -822,15 +822,8 @@ backlog_behind_stop() {	# reload | kill (the next engine after) | kill-load (bef
 # so its socket is still in the killed engine's map at index 0, 1 in the
 # request): refused, and the engine goes on (a datagram after them arrives).
 @test "engine killed -9: a request for a stream's length with no index, an index past the maps or a wrong cookie is refused (EINVAL, ENOENT), the next engine goes on" {
-	local d=$BATS_TEST_TMPDIR rpid
-	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1 -t 30 --ready "$d/ready.b" >"$d/rb" &
-	rb=$!
-	wait_ready 1
-	rpid=$(proc_of B rds-xfer)
-	[ -n "$rpid" ]
-	kill -STOP "$rpid"
-	engine_stop B kill
-	engine_up B
+	local d=$BATS_TEST_TMPDIR
+	stopped_receiver 1
 	run in_host B python3 "$CTLRAWPY" 13 0 0
 	echo "$output"; [ "$output" = "err 22 val 0" ]
 	run in_host B python3 "$CTLRAWPY" 13 0xffffffff 0
@@ -840,7 +833,7 @@ backlog_behind_stop() {	# reload | kill (the next engine after) | kill-load (bef
 		echo "$output"; [ "$output" = "err 2 val 0" ]
 	done
 	kill -CONT "$rpid"
-	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1 -t 30 >"$d/sa"
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 1 -s 0:3000 -t 30 >"$d/sa"
 	wait $rb || { cat "$d/rb"; return 1; }
 	grep -q "^recv 1 msgs" "$d/rb"
 }
