@@ -78,13 +78,18 @@ struct {
 	__type(value, __u64);
 } rdsb_counters SEC(".maps");
 
-static __always_inline void count(enum rdsb_counter c)
+static __always_inline void count_n(enum rdsb_counter c, __u32 n)
 {
 	__u32 key = c;
 	__u64 *v = bpf_map_lookup_elem(&rdsb_counters, &key);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(enum rdsb_counter c)
+{
+	count_n(c, 1);
 }
 
 #endif

@@ -115,7 +115,7 @@ struct rdsb_rxpath {
 	__u32	path;
 	__u32	ss;
 	__u32	ack;		/* its rdsb_rxack entry */
-	__u32	pad;
+	__u32	bad_len;	/* 1: the parser counted a length no kernel sends */
 };
 
 /*
@@ -381,7 +381,9 @@ struct rdsb_event {
 	X(DROP_BAD_DELIV_ACK,	"drop_bad_deliv_ack")			\
 	X(DROP_STRANDED,	"drop_stranded")				\
 	X(RX_HELD_UNSAVED,	"rx_held_unsaved")			\
-	X(CONG_COPY_RESYNCED,	"cong_copy_resynced")
+	X(CONG_COPY_RESYNCED,	"cong_copy_resynced")			\
+	X(BPF_RX_RUNS,		"bpf_rx_runs")				\
+	X(BPF_RX_IN_RUNS,	"bpf_rx_in_runs")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,

@@ -262,6 +262,71 @@ tcp_delta() {
 	[ "$(counter B drop_bad_len)" -eq 0 ]
 }
 
+# run_msgs: the raw peer's records for the runs test (hostile-peer.py
+# datagrams --msgs): 360 numbered records, most to port 4000, every 37th and
+# ten in a row to 4001 (each port's indices from 0, in order), every 50th
+# marked RDS_FLAG_ACK_REQUIRED, after the 100th a retransmission of number
+# 50 (a duplicate: not delivered), and last a retransmitted record that is
+# new (delivered)
+run_msgs() {
+	local i seq=0 a=0 b=0 out=""
+	for ((i = 0; i < 360; i++)); do
+		seq=$((seq + 1))
+		if ((i % 37 == 36 || (i >= 200 && i < 210))); then
+			out+="${out:+,}$seq:$b:0:4001"
+			b=$((b + 1))
+		elif ((i % 50 == 49)); then
+			out+="${out:+,}$seq:$a:0x02"
+			a=$((a + 1))
+		else
+			out+="${out:+,}$seq:$a"
+			a=$((a + 1))
+		fi
+		((i != 100)) || out+=",-50:0:0x04"
+	done
+	echo "$out,$((seq + 1)):$a:0x04"
+	echo "$((a + 1)) $b" >"$BATS_TEST_TMPDIR/run_counts"
+}
+
+@test "runs: records that follow one another in a segment to one port go in one redirect, split where the port changes, a retransmission or a bad length comes" {
+	engine_up B --bpf
+	msgs=$(run_msgs)
+	read -r n0 n1 <"$BATS_TEST_TMPDIR/run_counts"
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n "$n0" -s 0:3000 -S 13 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.0" >"$BATS_TEST_TMPDIR/r0" &
+	r0=$!
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4001 -n "$n1" -s 0:3000 -S 13 -t 30 --senders 1 \
+		--ready "$BATS_TEST_TMPDIR/ready.1" >"$BATS_TEST_TMPDIR/r1" &
+	r1=$!
+	wait_ready 2
+	runs=$(bpf_counter B bpf_rx_runs)
+	in_runs=$(bpf_counter B bpf_rx_in_runs)
+	delivered=$(bpf_counter B rx_delivered)
+	# all in one write, then a header no kernel sends: the path is reset
+	run hostile datagrams --sport 5000 --dport 4000 --seed 13 --size 0:3000 --msgs "$msgs" --then-huge
+	printf '%s\n' "${lines[@]}"
+	[[ $output == *"result reset"* ]]
+	wait $r0
+	wait $r1
+	cat "$BATS_TEST_TMPDIR/r0" "$BATS_TEST_TMPDIR/r1"
+	# each port got its own records, whole, once, in order
+	[ "$(sed -n "s/^sent $n0 msgs .* hash \([0-9a-f]*\)$/\1/p" <<<"$output")" = \
+	  "$(recv_hash "$BATS_TEST_TMPDIR/r0" $ADDR_A:5000)" ]
+	[ "$(sed -n "s/^port 4001 sent $n1 msgs .* hash \([0-9a-f]*\)$/\1/p" <<<"$output")" = \
+	  "$(recv_hash "$BATS_TEST_TMPDIR/r1" $ADDR_A:5000)" ]
+	[ "$(bpf_counter B rx_delivered)" -eq $((delivered + n0 + n1)) ]
+	[ "$(bpf_counter B drop_dup_seq)" -eq 1 ]
+	[ "$(bpf_counter B drop_bad_len)" -eq 1 ]
+	# most of them in runs, none longer than 32 records
+	runs=$(($(bpf_counter B bpf_rx_runs) - runs))
+	in_runs=$(($(bpf_counter B bpf_rx_in_runs) - in_runs))
+	echo "runs $runs records in them $in_runs"
+	[ "$runs" -gt 0 ]
+	[ "$in_runs" -ge $((2 * runs)) ] && [ "$in_runs" -le $((32 * runs)) ]
+	[ "$in_runs" -ge $(((n0 + n1) / 2)) ] && [ "$in_runs" -le $((n0 + n1 - 1)) ]
+}
+
 @test "a socket's first sender is its peer: its records go as they came, another address's name their sender" {
 	# The verdict writes the sender's slot only into records not of the
 	# socket's peer (the write copies the segment up to the record); the

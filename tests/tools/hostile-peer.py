@@ -8,15 +8,19 @@ would, and writes what a well-behaved kernel never writes:
   huge-len      a header with h_len = 0x7fffffff
   truncated     a header with h_len 1000, 500 payload bytes, then close
   bad-cong-map  a congestion map (h_flags 0x01) with h_len 100
-  datagrams     --msgs [-]SEQ:IDX[:FLAGS],... : data records from --sport to
-                --dport whose payloads are message IDX of an rds-xfer sender
-                bound to --sport (same generator: --seed, --size MIN:MAX), so
-                an rds-xfer receiver can check them (FLAGS 0x04 is
-                RDS_FLAG_RETRANSMITTED); with --chunk N the stream is
+  datagrams     --msgs [-]SEQ:IDX[:FLAGS[:DPORT]],... : data records from
+                --sport to --dport (or DPORT) whose payloads are message IDX
+                of an rds-xfer sender bound to --sport (same generator:
+                --seed, --size MIN:MAX), so an rds-xfer receiver can check
+                them (FLAGS 0x04 is RDS_FLAG_RETRANSMITTED, 0x02
+                RDS_FLAG_ACK_REQUIRED); with --chunk N the stream is
                 written N bytes at a time, 2 ms apart, so that records
                 and headers straddle TCP segments; prints the rds-xfer style
-                "sent N msgs B bytes hash H" over the records not marked
-                with a leading '-' (those the receiver must not get);
+                "sent N msgs B bytes hash H" over the records to --dport not
+                marked with a leading '-' (those the receiver must not get),
+                and "port P sent N msgs B bytes hash H" over those to each
+                other DPORT; with --then-huge a header with h_len
+                0x7fffffff follows them in the same write;
                 with --lane-first, path 0 connects and stays silent, a
                 second connection (lane 1) writes the datagrams, and only
                 then (0.5 s later) does path 0 send the probe with NPATHS 2:
@@ -349,6 +353,7 @@ def main():
     ap.add_argument("--until", help="end the --hold (late-pong: path 0 unread) early once this file exists")
     ap.add_argument("--count", type=int, default=20, help="lanes: connections per round")
     ap.add_argument("--lane-first", action="store_true", help="datagrams: on lane 1, before the probe")
+    ap.add_argument("--then-huge", action="store_true", help="datagrams: then a header with h_len 0x7fffffff")
     ap.add_argument("--ports", default="5000", help="late-pong: B's sender ports")
     ap.add_argument("--per-port", type=int, default=1000, help="late-pong: messages each sends")
     ap.add_argument("--before", type=int, default=200, help="late-pong: messages read before path 0 stalls")
@@ -427,18 +432,20 @@ def main():
         say("result sent-and-closed")
     elif args.case == "datagrams":
         lo, hi = (int(x) for x in args.size.split(":"))
-        h, n, total = FNV_INIT, 0, 0
+        sent = {}  # dport: [hash, msgs, bytes]
         out = b""
         for item in args.msgs.split(","):
             dropped = item.startswith("-")
             f = [int(x, 0) for x in item.lstrip("-").split(":")]
             seq, idx, flags = f[0], f[1], f[2] if len(f) > 2 else 0
+            dport = f[3] if len(f) > 3 else args.dport
             payload = gen_msg(args.seed, args.sport, idx, lo, hi)
-            out += header(seq=seq, length=len(payload), sport=args.sport, dport=args.dport, flags=flags) + payload
+            out += header(seq=seq, length=len(payload), sport=args.sport, dport=dport, flags=flags) + payload
             if not dropped:
-                h = fnv(fnv(h, len(payload).to_bytes(4, "little")), payload)
-                n += 1
-                total += len(payload)
+                h, n, total = sent.get(dport, [FNV_INIT, 0, 0])
+                sent[dport] = [fnv(fnv(h, len(payload).to_bytes(4, "little")), payload), n + 1, total + len(payload)]
+        if args.then_huge:
+            out += header(seq=0, length=0x7FFFFFFF, sport=args.sport, dport=args.dport)
         path0 = None
         if args.lane_first:
             path0, s = s, connect(args)
@@ -449,7 +456,10 @@ def main():
                 time.sleep(0.002)
         else:
             s.sendall(out)
+        h, n, total = sent.pop(args.dport, [FNV_INIT, 0, 0])
         say(f"sent {n} msgs {total} bytes hash {h:016x}")
+        for dport, (h, n, total) in sorted(sent.items()):
+            say(f"port {dport} sent {n} msgs {total} bytes hash {h:016x}")
         if path0:
             time.sleep(0.5)
             path0.sendall(probe(2, 0x1234))
