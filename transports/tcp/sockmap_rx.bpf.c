@@ -128,18 +128,18 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 off)
 		if (total + RDS_HEADER_SIZE > avail || bpf_skb_load_bytes(skb, off + total, &h, HEAD_BYTES))
 			break;
 		len = bpf_ntohl(h.h_len);
-		if (!runs_with(&h, &first) || !rdsb_h_len_ok(h.h_flags, len) || len > RUN_BYTES ||
-		    total + RDS_HEADER_SIZE + len > avail || total + RDS_HEADER_SIZE + len > RUN_BYTES)
+		if (!runs_with(&h, &first) || !rdsb_h_len_ok(h.h_flags, len) || total + RDS_HEADER_SIZE + len > avail ||
+		    total + RDS_HEADER_SIZE + len > RUN_BYTES)
 			break;
 		total += RDS_HEADER_SIZE + len;
 	}
 	return total;
 }
 
-/* What the verdict needs of a message's records besides the first header */
+/* What the verdict needs of a message's records besides the first header
+ * (their payload bytes: the message's length less n headers) */
 struct run {
 	__u32	n;		/* records */
-	__u32	payload;	/* their h_len, summed */
 	__u64	last_seq;
 	__u8	flags;		/* their h_flags, or-ed */
 };
@@ -152,7 +152,6 @@ static __always_inline int run_of(struct __sk_buff *skb, struct strp_at at, cons
 	__u32 pos = RDS_HEADER_SIZE + bpf_ntohl(first->h_len);
 
 	r->n = 1;
-	r->payload = bpf_ntohl(first->h_len);
 	r->last_seq = bpf_be64_to_cpu(first->h_sequence);
 	r->flags = first->h_flags;
 	for (int i = 1; i < RUN_MAX && pos < at.full; i++) {
@@ -165,7 +164,6 @@ static __always_inline int run_of(struct __sk_buff *skb, struct strp_at at, cons
 		if (len > RUN_BYTES)
 			return -1;
 		r->n++;
-		r->payload += len;
 		r->last_seq = bpf_be64_to_cpu(h.h_sequence);
 		r->flags |= h.h_flags;
 		pos += RDS_HEADER_SIZE + len;
@@ -317,15 +315,15 @@ static __always_inline bool passes_ack_every(__u64 lo, __u64 hi)
  * dropped: the sequence state passes them, then the engine hears of it as
  * it asked (rdsb_rxack.armed). The compare-and-swap orders the store before
  * it, so that an engine that arms and then reads the sequence state misses
- * nothing. bytes: the path's payload bytes before them. */
+ * nothing. bytes: the path's payload bytes before them, payload theirs. */
 static __always_inline void delivered(struct rdsb_rxpath *rp, struct rdsb_rxack *a, __u64 seq, const struct run *r,
-				      __u64 bytes)
+				      __u64 bytes, __u32 payload)
 {
 	__u64 sent = *(volatile __u64 *)&a->ack_sent;
 
 	seq_persist(rp);
 	if ((r->flags & RDS_FLAG_ACK_REQUIRED) || passes_ack_every(seq - sent, r->last_seq - sent) ||
-	    bytes / RDSB_ACK_BYTES != (bytes + r->payload) / RDSB_ACK_BYTES) {
+	    bytes / RDSB_ACK_BYTES != (bytes + payload) / RDSB_ACK_BYTES) {
 		if (*(volatile __u32 *)&a->armed != RDSB_RXACK_OFF)
 			event(RDSB_EV_RXACK, 1, rp->ack);
 	} else {
@@ -345,6 +343,7 @@ static __always_inline int verdict(struct __sk_buff *skb, struct strp_at at)
 	struct run r;
 	__u16 sport, dport;
 	__u64 seq, bytes;
+	__u32 payload;
 	int ret;
 
 	if (bpf_skb_load_bytes(skb, at.off, &h, sizeof(h)) || run_of(skb, at, &h, &r)) {
@@ -358,8 +357,9 @@ static __always_inline int verdict(struct __sk_buff *skb, struct strp_at at)
 	rp = bpf_map_lookup_elem(&rdsb_rxpath, &cookie);
 	if (!rp)
 		return to_engine(skb, at, cookie, false, r.n);
+	payload = at.full - r.n * RDS_HEADER_SIZE;
 	__sync_fetch_and_add(&rp->rx_msgs, r.n);
-	bytes = __sync_fetch_and_add(&rp->rx_bytes, r.payload);
+	bytes = __sync_fetch_and_add(&rp->rx_bytes, payload);
 	count_n(RDSB_C_RX_MSGS, r.n);
 	if (rdsb_is_cong_map(h.h_flags))
 		return cong_map(skb, at.off, rp);
@@ -399,7 +399,7 @@ static __always_inline int verdict(struct __sk_buff *skb, struct strp_at at)
 		if (bpf_ktime_get_ns() < rebind_until)
 			return owed(skb, at, cookie, false, a, r.n);	/* it holds it */
 		count_n(RDSB_C_DROP_NO_SOCKET, r.n);
-		delivered(rp, a, seq, &r, bytes);
+		delivered(rp, a, seq, &r, bytes, payload);
 		return SK_DROP;
 	}
 	switch (gate_pass(q, r.n)) {
@@ -407,7 +407,7 @@ static __always_inline int verdict(struct __sk_buff *skb, struct strp_at at)
 		return owed(skb, at, cookie, true, a, r.n);
 	case GATE_BUSY:
 		count_n(RDSB_C_BPF_DROP_REDIRECT, r.n);
-		delivered(rp, a, seq, &r, bytes);
+		delivered(rp, a, seq, &r, bytes, payload);
 		return SK_DROP;
 	}
 
@@ -418,7 +418,7 @@ static __always_inline int verdict(struct __sk_buff *skb, struct strp_at at)
 		count_n(RDSB_C_BPF_DROP_REDIRECT, r.n);
 	else
 		ret = SK_PASS;
-	delivered(rp, a, seq, &r, bytes);
+	delivered(rp, a, seq, &r, bytes, payload);
 	if (ret != SK_PASS)
 		return ret;
 	count_n(RDSB_C_RX_DELIVERED, r.n);
