@@ -218,6 +218,9 @@ struct rdsb_tcppath {
 	__u64	bytes_acked;	/* stream bytes the peer acknowledged */
 	__u64	acks;		/* acks with an RTT sample */
 	__u64	ack_events;	/* RDSB_EV_ACKED raised */
+	__u32	delack_max_us;	/* the bound sock_ops gave its delayed acks
+				 * (sockops.bpf.c delack_bound); 0: none */
+	__u32	pad;
 };
 
 /* rdsb_tcpsk: which entry a socket has (index + 1); 0 = one of the engine's
@@ -225,7 +228,7 @@ struct rdsb_tcppath {
  * socket before its path is up). */
 struct rdsb_tcpsk {
 	__u32	index;
-	__u32	pad;
+	__u32	delack_max_us;	/* rdsb_tcppath's, kept here until the path is up */
 };
 
 /* The engine's half of a path's send side (rdsb_txseq, at rdsb_txpath's

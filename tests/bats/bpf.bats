@@ -175,6 +175,26 @@ tcp_delta() {
 	bpftool -j cgroup show "$cg" | jq -e --argjson p "$prog" 'all(.[]; .id != $p)'
 }
 
+@test "BPF receive path: the sock_ops program bounds each path socket's delayed acknowledgement at two jiffies; the userspace path keeps TCP's own" {
+	engine_up A
+	engine_up B --bpf
+	# 1 MiB datagrams to B: its strparser holds each one's first bytes
+	# unread until its last arrive, when TCP delays its acks (sockops.bpf.c);
+	# they come whole and in order (hashes)
+	transfer 20 1048576 --sndbuf 1048576
+	a=$(tcppath A)
+	b=$(tcppath B)
+	echo "A $a"
+	echo "B $b"
+	[ "$(jq length <<<"$a")" -eq 8 ]
+	[ "$(jq length <<<"$b")" -eq 8 ]
+	# two jiffies in microseconds at HZ 1000, 250 or 100, as the kernel took
+	# it (bpf_setsockopt refuses less), the same on every path socket
+	jq -e 'all(.[]; .delack_max_us == 2000 or .delack_max_us == 8000 or .delack_max_us == 20000)' <<<"$b"
+	[ "$(jq '[.[].delack_max_us] | unique | length' <<<"$b")" -eq 1 ]
+	jq -e 'all(.[]; .delack_max_us == 0)' <<<"$a"
+}
+
 @test "acks wake the engine only for a sender short of send space" {
 	engine_up A
 	engine_up B

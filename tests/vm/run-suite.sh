@@ -950,8 +950,10 @@ guest() {
 		[ -n "$s" ] && [ "$s" = "$(from_hash "$d/peer.out" "$ha:5000" $N "r.$i: ")" ]
 		result "$name: $N datagrams ($GSIZES B) host->guest, hashes equal" $? "$d/diag.$i"
 		{ cat "$d/feat.$i.json" "$d/status.$i.json"; grep "^eng.$i: " "$d/peer.out"; } >"$d/diag.$i.path" 2>&1
-		jq -e --arg w $want '.data_path == $w and .counters.rx_delivered == '"$N and $direct" "$d/status.$i.json" >/dev/null
-		result "$name: the guest's engine is on the $want data path and delivered $N ($direct)" $? "$d/diag.$i.path"
+		jq -e --arg w $want '.data_path == $w and .counters.rx_delivered == '"$N and $direct"' and .sockops_cgroup != ""' \
+			"$d/status.$i.json" >/dev/null
+		result "$name: the guest's engine is on the $want data path, delivered $N ($direct), its sock_ops program attached" $? \
+			"$d/diag.$i.path"
 		# features: the userspace path by default, and whether --bpf (--sk-msg) gets the BPF one
 		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path) and
 			.sk_msg_send_path == ($w == "bpf" or .sk_msg_send_path)' "$d/feat.$i.json" >/dev/null

@@ -103,6 +103,8 @@ int tcp_sockops_init(struct rdsb_engine *e)
 
 	t->tcpsk_fd = -1;
 	skel = sockops__open();
+	if (skel)
+		skel->rodata->bound_delack = t->sockmap_obj != NULL;
 	err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 	if (err) {
 		pr_warn("rds-bpf: the sock_ops program did not load (%s): acknowledgements are polled; "
@@ -208,6 +210,9 @@ void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	tp->bytes_acked = ti.tcpi_bytes_acked;
 	/* nothing is written before the path is up: stream offset 0 */
 	tcp_path(p)->acked_base = ti.tcpi_bytes_acked;
+	/* what the handshake's callback set stays (delack_max_us) */
+	bpf_map_lookup_elem(tcp_of(e)->tcpsk_fd, &fd, &st);
+	tp->delack_max_us = st.delack_max_us;
 	__atomic_store_n(&tp->cookie, cookie, __ATOMIC_RELEASE);
 	st.index = i + 1;
 	if (bpf_map_update_elem(tcp_of(e)->tcpsk_fd, &fd, &st, BPF_ANY)) {
