@@ -176,9 +176,8 @@ struct rdsb_txpath {
 	__u64	direct_bytes;
 	__u32	corked;		/* 1: the last record went with MSG_MORE, for the
 				 * waiter after it to push (or the engine's timer) */
-	__u32	deliv_hold;	/* 1: the connection holds what TCP acknowledged
-				 * until the peer acknowledges delivery: a sender
-				 * short of send space asks for it (ACK_REQUIRED) */
+	__u32	seq_gen;	/* one more when the path's numbers start again
+				 * (the peer restarted): the sender's older copies go */
 	__u64	charged;	/* what senders' records may have queued on the
 				 * path socket, counted high (rdsb_tx_charge) */
 	__u64	room;		/* senders push while charged stays below: what
@@ -189,9 +188,6 @@ struct rdsb_txpath {
 	__u64	last_seq;	/* the number rdsb_txmsg gave the last record */
 	__u64	acked_seq;	/* every number up to it acknowledged by TCP
 				 * (the engine's, a pass late): its copy goes */
-	__u32	seq_gen;	/* one more when the path's numbers start again
-				 * (the peer restarted): older copies go */
-	__u32	pad;
 };
 
 /*

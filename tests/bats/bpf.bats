@@ -18,17 +18,6 @@ bpf_counter() {
 		jq '[.formatted.values[].value] | add'
 }
 
-# inbox_read A|B: within 5 s no path's records wait in the engine's inbox
-inbox_read() {
-	for _ in $(seq 50); do
-		bpftool -j map dump pinned "$(pins "$1")/rdsb_rxack" |
-			jq -e '[.[].formatted.value.inbox] | add == 0' >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "$1's engine has not read its inbox" >&2
-	return 1
-}
-
 # txlock_file A|B: the engine's file of the paths' locks (user/common/txlock.h)
 txlock_file() {
 	local f

@@ -75,6 +75,18 @@ engine_pid() {	# engine_pid A|B
 
 ns_of() { case $1 in A) echo "$NS_A" ;; B) echo "$NS_B" ;; esac; }
 
+# inbox_read A|B: within 5 s no path's records wait in the engine's inbox
+# (a later record of the path would follow them there, through the engine)
+inbox_read() {
+	for _ in $(seq 50); do
+		bpftool -j map dump pinned "$(pins "$1")/rdsb_rxack" |
+			jq -e '[.[].formatted.value.inbox] | add == 0' >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "$1's engine has not read its inbox" >&2
+	return 1
+}
+
 # tcppath A|B: the entries in use of rdsb_tcppath, as JSON values
 tcppath() {
 	bpftool -j map dump pinned "$(pins "$1")/rdsb_tcppath" |

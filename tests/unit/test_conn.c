@@ -1083,7 +1083,8 @@ static void recv_deliv_ack(struct rdsb_path *p, uint64_t seq, uint32_t len)
 
 /* Both ends announce delivery acknowledgements (their probes' RDSB_EXTHDR_
  * DELIV): what TCP acknowledged stays until the peer acknowledges its
- * delivery, and goes again after a reconnect; an acknowledgement past what
+ * delivery, and goes again after a reconnect, while its sender has its send
+ * space back at TCP's acknowledgement, once; an acknowledgement past what
  * was numbered, or of the wrong length, is counted and changes nothing. */
 static void test_deliv_ack_holds_past_tcp(void **state)
 {
@@ -1103,11 +1104,11 @@ static void test_deliv_ack_holds_past_tcp(void **state)
 		rdsb_conn_queue(&eng, c, data_msg(sport, 100));
 	ack_all(p);
 	assert_int_equal(p->nunacked, 4);
-	assert_int_equal(sent_calls, 0);
+	assert_int_equal(sent_calls, 3);
 	/* the peer has 1 and 2 in its streams */
 	recv_deliv_ack(p, 2, 8);
 	assert_int_equal(p->nunacked, 2);
-	assert_int_equal(sent_calls, 1);
+	assert_int_equal(sent_calls, 3);
 	assert_int_equal(eng.counters[RDSB_C_RX_DELIV_ACKS], 1);
 	/* hostile or broken: past what we numbered (5), a short payload */
 	recv_deliv_ack(p, 5, 8);
@@ -1124,6 +1125,7 @@ static void test_deliv_ack_holds_past_tcp(void **state)
 	list_for_each_entry(m, &p->send_q, item)
 		assert_true(m->flags & RDS_FLAG_RETRANSMITTED);
 	assert_int_equal(ndelivered, 0);	/* an acknowledgement is no datagram */
+	assert_int_equal(sent_calls, 3);	/* given back once, not again */
 }
 
 /* A peer that does not announce them (a kernel): TCP's acknowledgement is
@@ -1268,8 +1270,8 @@ static void test_deliv_ack_polled(void **state)
 	p->rx_prechecked = false;
 }
 
-/* A sender short of send space marks its record RDS_FLAG_ACK_REQUIRED, to
- * a peer that holds for delivery acknowledgements only: the receiver
+/* A sender whose connection is full marks its record RDS_FLAG_ACK_REQUIRED,
+ * to a peer that holds for delivery acknowledgements only: the receiver
  * acknowledges it as soon as the record is in a stream, without ACK_DELAY,
  * also when the record stalled first. */
 static void test_deliv_ack_asked(void **state)
@@ -1281,9 +1283,10 @@ static void test_deliv_ack_asked(void **state)
 
 	(void)state;
 	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
-	/* to a kernel (nothing announced) never: it holds nothing for it */
+	/* senders wait for room on the connection: to a kernel (nothing
+	 * announced) never, it holds nothing for it */
 	m = data_msg(port_on_path0(), 100);
-	m->ack_wake = true;
+	c->tx_waiters = 1;
 	rdsb_msg_encode(p, m);
 	rdsb_hdr_decode(&m->wire, &h);
 	assert_int_equal(h.flags, 0);
@@ -1292,7 +1295,13 @@ static void test_deliv_ack_asked(void **state)
 	rdsb_msg_encode(p, m);
 	rdsb_hdr_decode(&m->wire, &h);
 	assert_int_equal(h.flags, RDS_FLAG_ACK_REQUIRED);
-	m->ack_wake = false;
+	c->tx_waiters = 0;
+	rdsb_msg_encode(p, m);
+	rdsb_hdr_decode(&m->wire, &h);
+	assert_int_equal(h.flags, 0);
+	/* a sender short of send space does not ask: its space comes back at
+	 * TCP's acknowledgement */
+	m->ack_wake = true;
 	rdsb_msg_encode(p, m);
 	rdsb_hdr_decode(&m->wire, &h);
 	assert_int_equal(h.flags, 0);

@@ -117,10 +117,6 @@ int rdsb_txmsg(struct sk_msg_md *msg)
 	c->dport = dport;
 	h->h_sequence = bpf_cpu_to_be64(c->seq);
 	h->h_ack = 0;
-	/* a sender past half its send space, to a peer that acknowledges
-	 * delivery: asked at once (docs/protocol.md 1.4), as the engine asks */
-	if ((__u32)ack & RDSB_TXH_WAKE && tp->deliv_hold)
-		h->h_flags = RDS_FLAG_ACK_REQUIRED;
 	wakeup = (__u32)ack & RDSB_TXH_WAKE ||
 		 bpf_ringbuf_query(&rdsb_txcopy, BPF_RB_AVAIL_DATA) > RDSB_TXCOPY_BYTES / 2 ?
 		 BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;

@@ -465,7 +465,6 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 	if (tcp_path(p)->direct) {
 		t->written = txs(e, p)->written = tcp_path(p)->written;
 		txs(e, p)->next_tx_seq = p->next_tx_seq;
-		t->deliv_hold = p->conn->deliv_hold;
 		look_room(e, p);	/* after what the engine wrote */
 		__atomic_store_n(&t->open, idle && wanted(e, p) ? 1 : 0, __ATOMIC_RELEASE);
 	}

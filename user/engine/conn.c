@@ -251,7 +251,7 @@ static void drop_msg_list(struct rdsb_engine *e, struct list_head *l, bool only_
 		list_del_init(&m->item);
 		rdsb_count(e, why);
 		rdsb_sock_req_done(e, m);
-		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_space_back(e, m);
 		rdsb_msg_free(m);
 	}
 }
@@ -807,7 +807,7 @@ static void cancel_list(struct rdsb_engine *e, struct list_head *l, struct rdsb_
 			(*nunacked)--;
 		rdsb_count(e, faddr ? RDSB_C_DROP_CANCELLED : RDSB_C_DROP_SOCKET_CLOSED);
 		rdsb_sock_req_done(e, m);
-		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_space_back(e, m);
 		rdsb_msg_free(m);
 	}
 }

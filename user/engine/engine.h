@@ -47,6 +47,7 @@ struct rdsb_msg {
 	bool own;		/* the engine's own numbered message (a probe, a pong) */
 	bool req_pending;	/* from a send request: not yet written or dropped */
 	bool ack_wake;		/* its sender was past half its sndbuf: free it at the ack */
+	bool space_back;	/* its sender's send space is given back (rdsb_msg_space_back) */
 	bool data_inline;	/* data is allocated with it (rdsb_msg_new), not apart */
 	uint64_t seq;
 	uint32_t len;
@@ -592,6 +593,8 @@ bool rdsb_sock_deliver(struct rdsb_engine *e, struct rdsb_sock *s, struct rdsb_m
 /* Writes the socket's queued deliveries into its stream. */
 void rdsb_sock_flush(struct rdsb_engine *e, struct rdsb_sock *s);
 void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
+/* send.c: m's send space back to its sender, once */
+void rdsb_msg_space_back(struct rdsb_engine *e, struct rdsb_msg *m);
 /* Wakes the senders of the sockets rdsb_sock_sent released space for. */
 void rdsb_socks_wake(struct rdsb_engine *e);
 /* m, of a socket's request, is acknowledged or dropped (rdsb_msg_free) */

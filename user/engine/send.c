@@ -216,7 +216,7 @@ void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_ms
 	if (at->next != &p->send_q && list_entry(at->next, struct rdsb_msg, item)->seq == m->seq) {
 		rdsb_count(e, RDSB_C_DROP_DUP_SEQ);
 		rdsb_sock_req_done(e, m);
-		rdsb_sock_sent(e, m->sock_id, m->len);
+		rdsb_msg_space_back(e, m);
 		rdsb_msg_free(m);
 		return;
 	}
@@ -339,11 +339,11 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		h.sport = m->sport;
 		h.dport = m->dport;
 		h.flags = m->flags;
-		/* its sender past half its send space, or senders waiting for
-		 * room on the connection: the peer that holds what TCP
-		 * acknowledged until it is delivered is asked to say so at once
-		 * (docs/protocol.md 1.4), not after its ACK_DELAY */
-		if (p->conn->deliv_hold && (m->ack_wake || p->conn->tx_waiters))
+		/* senders waiting for room on the connection, which holds
+		 * what TCP acknowledged until it is delivered: the peer is
+		 * asked to say so at once (docs/protocol.md 1.4), not after
+		 * its ACK_DELAY */
+		if (p->conn->deliv_hold && p->conn->tx_waiters)
 			h.flags |= RDS_FLAG_ACK_REQUIRED;
 		memcpy(h.exthdr, m->ext, RDS_HEADER_EXT_SPACE);
 	}
@@ -398,9 +398,23 @@ void rdsb_path_xmit(struct rdsb_engine *e, struct rdsb_path *p)
 		rdsb_path_drop(e, p, strerror(-err));
 }
 
+/* A sender's send space comes back at TCP's acknowledgement of its message,
+ * as the kernel's (rds_tcp_is_acked), or when the message is dropped; to a
+ * peer that acknowledges delivery the message itself stays until that
+ * acknowledgement too, for the next connection (docs/protocol.md 1.4), held
+ * within the connection's CONN_TX_MAX. */
+void rdsb_msg_space_back(struct rdsb_engine *e, struct rdsb_msg *m)
+{
+	if (m->space_back)
+		return;
+	m->space_back = true;
+	rdsb_sock_sent(e, m->sock_id, m->len);
+}
+
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_msg *m, *t;
+	bool kept = false;
 	uint64_t acked;
 
 	if (!p->nunacked || p->ev.fd < 0)
@@ -409,11 +423,15 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	e->tp->ack_wait(e, p, p->ack_wake || p->conn->tx_waiters);
 	acked = e->tp->acked(e, p);
 	list_for_each_entry_safe(m, t, &p->unacked, item) {
-		if (!rdsb_path_forget(p, m->seq, m->end_off, acked))
+		if (m->end_off > acked)
 			break;
+		rdsb_msg_space_back(e, m);
+		if (kept || !rdsb_path_forget(p, m->seq, m->end_off, acked)) {
+			kept = true;	/* the peer's delivery acknowledgement, in order */
+			continue;
+		}
 		list_del_init(&m->item);
 		p->nunacked--;
-		rdsb_sock_sent(e, m->sock_id, m->len);
 		rdsb_msg_free(m);
 	}
 	if (!p->nunacked) {
