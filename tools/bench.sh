@@ -4,8 +4,8 @@
 # each message in one write and reads it with poll + nonblocking recv, and
 # that ping-pong with both ends receiving through a sockmap redirect, the
 # latency floor of the BPF path's receive design) next to rds-bpf stress on
-# the BPF path (`load --bpf`), the BPF path with sk_msg sends (`load --bpf
-# --sk-msg`, engine "skmsg"), the userspace path (`load`, the default) and
+# the BPF path (`load --bpf`, the default's), the BPF path with sk_msg sends
+# (`load --sk-msg`, engine "skmsg"), the userspace path (`load --no-bpf`) and
 # the XDP/AF_XDP transport (`load --transport xdp`), each with 1 and 8 paths,
 # for several message sizes:
 #   throughput  one-way, BENCH_TASKS tasks x depth BENCH_DEPTH   (Gbit/s)
@@ -132,7 +132,7 @@ table() {
 		printf "           TCP ping-pong through a sockmap redirect 64 B p50 %s us\n",
 			v["latency,tcp-sockmap,1,64"]
 		# the targets of issue 17, for each RDS/TCP data path at the largest
-		# path count measured (the default load is "user" until BPF is it):
+		# path count measured (the default load is "bpf"):
 		# the median over the runs of each run ratio, and the range
 		pm = P[np]
 		printf "\ntargets (%d path%s; ratio: median over the runs of each run ratio [range]):\n", pm, pm == 1 ? "" : "s"
@@ -320,6 +320,7 @@ engines() {	# bpf|skmsg|user|xdp PATHS: restart both engines so
 	local opts=(--paths "$2")
 	[ "$1" = bpf ] && opts+=(--bpf)
 	[ "$1" = skmsg ] && opts+=(--bpf --sk-msg)
+	[ "$1" = user ] && opts+=(--no-bpf)
 	[ "$1" = xdp ] && opts+=(--transport xdp --dev eth0)
 	in_host A "$RDSB_BIN" unload >/dev/null
 	in_host B "$RDSB_BIN" unload >/dev/null

@@ -211,19 +211,20 @@ int rdsb_cmd_features(int argc, char **argv)
 		"rds-bpf does not need it");
 	rdma = rdma_devices() > 0;
 	capabilities();
-	/* what rds-bpf load picks (shm.c): the userspace data path, with
-	 * pinned BPF maps when it can make them, else shared memory; and
-	 * whether load --bpf gets the sockmap data path: the answer of
-	 * loading its programs, as load does */
+	/* what rds-bpf load picks: the sockmap data path where its programs
+	 * load (the answer of loading them, as load does), else the userspace
+	 * one, with pinned BPF maps when it can make them, else shared memory */
 	out_text("rds-bpf here:\n");
-	out_string(PRINT_ANY, "data_path", "  data path: %s", "userspace");
-	out_text("%s\n", maps ? " (pinned maps)" : " (congestion maps in shared memory; BPF needs CAP_BPF or root)");
 	rdsb_transport_fill(&tp, rdsb_transports[0]);	/* tcp, the default */
 	bpf_path = bpf_probe(&tp, false, !maps ? "BPF maps unavailable" :
 				 !sockmap ? "the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)" : NULL,
-			     "load --bpf: the sockmap data path", "bpf_data_path", "bpf_data_path_detail");
+			     "the sockmap data path (load; load --bpf)", "bpf_data_path", "bpf_data_path_detail");
 	bpf_probe(&tp, true, bpf_path ? NULL : "needs the sockmap data path",
-		  "load --bpf --sk-msg: the sk_msg send path too", "sk_msg_send_path", "sk_msg_send_path_detail");
+		  "the sk_msg send path too (load --sk-msg)", "sk_msg_send_path", "sk_msg_send_path_detail");
+	out_string(PRINT_ANY, "data_path", "  data path: %s", bpf_path ? "bpf" : "userspace");
+	out_text("%s\n", bpf_path ? " (sockmap receive, pinned maps; load --no-bpf for the userspace one)" :
+			  maps ? " (pinned maps; no sockmap data path, above)" :
+				 " (congestion maps in shared memory; BPF needs CAP_BPF or root)");
 	out_open_array("transports");
 	out_string(PRINT_ANY, NULL, "  transports: %s", "tcp");
 	/* load --transport xdp --dev IF: an XDP program, an XSKMAP, AF_XDP */

@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		"       [--sk-msg] [--foreground] [--log FILE] [--group NAME]\n"
 		"                 start the RDS engine of this network namespace\n"
 		"                 (used by root, and by members of NAME if given)\n"
+		"                 (tcp: the sockmap data path where it loads, else userspace; --bpf: it or fail;\n"
+		"                 --no-bpf: userspace; --sk-msg: applications send on the paths too)\n"
 		"                 (xdp: RDS in UDP frames over AF_XDP on IFACE, docs/xdp-encap.md)\n"
 		"  unload         stop it and remove every pin and socket it made\n"
 		"  reload [load options]\n"

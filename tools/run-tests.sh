@@ -50,11 +50,12 @@ bats_run() {
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
 echo "== bats tests/bats"
 bats_run tests/bats
-# The datagram tests again on the BPF receive path.
-echo "== bats on the BPF data path (load --bpf)"
-export RDSB_LOAD_OPTS=--bpf
+# The datagram tests again on the userspace data path (the default is the
+# BPF one, the sockmap receive path).
+echo "== bats on the userspace data path (load --no-bpf)"
+export RDSB_LOAD_OPTS=--no-bpf
 bats_run tests/bats/core.bats tests/bats/congestion.bats tests/bats/robust.bats tests/bats/ping.bats \
-	tests/bats/restart.bats
+	tests/bats/restart.bats tests/bats/shim.bats tests/bats/errno.bats tests/bats/limits.bats
 
 # Again with sk_msg sends, every restart included: what an application sent
 # on a path socket itself comes back from its copy after a kill, with the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # The sockmap data path: the programs are attached, they carry the datagrams
 # (counted in BPF, per path socket in rdsb_rxpath), records framed at any
-# strparser offset, and the default userspace path carries the same datagrams
-# without them.
+# strparser offset, and the userspace path (load --no-bpf) carries the same
+# datagrams without them.
 
 load helpers
 
@@ -51,9 +51,9 @@ transfer() {
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/st")" = "$(recv_hash "$BATS_TEST_TMPDIR/rt" $ADDR_A:5000)" ]
 }
 
-@test "load --bpf: the sockmap programs are attached and deliver every datagram" {
-	engine_up A --bpf
-	engine_up B --bpf
+@test "the default load: the sockmap programs are attached and deliver every datagram" {
+	engine_up A
+	engine_up B
 	in_host B "$RDSB_BIN" status -j | jq -e '.data_path == "bpf"'
 	for m in rdsb_pathsk rdsb_rxpath rdsb_socks rdsb_bound rdsb_rcvq rdsb_events rdsb_outbox rdsb_out_to; do
 		[ -e "$(pins B)/$m" ]
@@ -80,9 +80,9 @@ transfer() {
 	[ "$(jq '[.[].formatted.value.delivered] | add' <<<"$output")" -gt 0 ]
 }
 
-@test "the default userspace path: the same datagrams; the maps stay pinned, no data path program runs" {
-	engine_up A
-	engine_up B
+@test "load --no-bpf, the userspace path: the same datagrams; the maps stay pinned, no data path program runs" {
+	engine_up A --no-bpf
+	engine_up B --no-bpf
 	in_host B "$RDSB_BIN" status -j | jq -e '.data_path == "userspace"'
 	[ -e "$(pins B)/rdsb_cong" ]
 	transfer 500
@@ -165,7 +165,7 @@ tcp_delta() {
 }
 
 @test "BPF receive path: the sock_ops program bounds each path socket's delayed acknowledgement at two jiffies; the userspace path keeps TCP's own" {
-	engine_up A
+	engine_up A --no-bpf
 	engine_up B --bpf
 	# 1 MiB datagrams to B: its strparser holds each one's first bytes
 	# unread until its last arrive, when TCP delays its acks (sockops.bpf.c);
@@ -226,7 +226,7 @@ tcp_delta() {
 
 @test "delivery acknowledgements: B (userspace receive path) acknowledges what it wrote into its streams, A (BPF receive, sk_msg sends) what its verdict delivered; each keeps what TCP acknowledged until then" {
 	engine_up A --bpf --sk-msg
-	engine_up B
+	engine_up B --no-bpf
 	transfer 2000 0:3000
 	# A holds nothing: every message left once B acknowledged its delivery,
 	# which came through A's verdict to its engine (docs/protocol.md 1.4)

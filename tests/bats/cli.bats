@@ -51,9 +51,9 @@ teardown() { teardown_hosts; }
 	run in_host A "$RDSB_BIN" load --transport iwarp
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"unknown transport 'iwarp' (available: tcp, xdp, ib)"* ]]
-	run in_host A "$RDSB_BIN" load --sk-msg
+	run in_host A "$RDSB_BIN" load --no-bpf --sk-msg
 	[ "$status" -eq 2 ]
-	[ "$output" = "rds-bpf load: --sk-msg needs --bpf and the tcp transport" ]
+	[ "$output" = "rds-bpf load: --sk-msg needs the sockmap data path, not --no-bpf" ]
 	run in_host A "$RDSB_BIN" unload now
 	[ "$status" -eq 2 ]
 	run in_host A "$RDSB_BIN" status extra
@@ -86,7 +86,7 @@ teardown() { teardown_hosts; }
 	[[ "$output" == *"hint: rds-bpf load"* ]]
 }
 
-@test "load --bpf where no sockmap data path can be had: exit 1 and why, not the userspace path unasked" {
+@test "load --bpf where no sockmap data path can be had: exit 1 and why; the default load takes the userspace path after one line" {
 	in_host A "$RDSB_BIN" unload
 	# without CAP_BPF the maps fall back to shared memory, and so does the
 	# default load; --bpf asked for the sockmap path and stops
@@ -98,6 +98,23 @@ teardown() { teardown_hosts; }
 	run in_host A capsh --drop=cap_bpf,cap_sys_admin,cap_perfmon -- -c "$RDSB_BIN load"
 	[ "$status" -eq 0 ]
 	in_host A "$RDSB_BIN" status | grep -q 'userspace path'
+	in_host A "$RDSB_BIN" unload
+	# with CAP_BPF but not CAP_NET_ADMIN the maps load and the sockmap
+	# programs do not: --bpf stops, the default load says so in one line
+	# and carries datagrams on the userspace path
+	run in_host A capsh --drop=cap_net_admin,cap_sys_admin -- -c "$RDSB_BIN load --bpf --foreground"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${lines[-1]}" = "rds-bpf: the sockmap data path did not load (Operation not permitted; strparser offset via bpf_$(kern_ctx_how)); load --bpf stops (load --no-bpf takes the userspace path); hint: needs CAP_BPF and CAP_NET_ADMIN, or root" ]
+	run in_host A capsh --drop=cap_net_admin,cap_sys_admin -- -c "$RDSB_BIN load"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'sockmap' <<<"$output")" -eq 1 ]
+	grep -qx "rds-bpf: the sockmap data path did not load (Operation not permitted; strparser offset via bpf_$(kern_ctx_how)); datagrams take the userspace path; hint: needs CAP_BPF and CAP_NET_ADMIN, or root" <<<"$output"
+	in_host A "$RDSB_BIN" status -j | jq -e '.data_path == "userspace" and .pin_dir != ""'
+	[ "$(bpftool -j map dump pinned "$(pins A)/rdsb_cong" | jq length)" -gt 0 ]
+	# and datagrams flow both ways
+	in_host A "$RDSB_BIN" ping -c 3 $ADDR_B
 }
 
 @test "an engine that takes requests and never answers (stopped): status, info, ping and unload fail in one line within --timeout, exit 1" {

@@ -6,18 +6,16 @@ load helpers
 
 RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 
-@test "features -j as root: this kernel's facts; userspace data path, sockmap one with load --bpf" {
+@test "features -j as root: this kernel's facts; the sockmap data path, as load gets it" {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	run "$RDSB_BIN" features -j
 	echo "$output"
 	[ "$status" -eq 0 ]
 	jq -e --arg k "$(uname -r)" '.kernel == $k' <<<"$output"
-	jq -e '.bpffs == true and .bpf_maps == true and .data_path == "userspace" and .bpf_data_path == true and .transports == ["tcp", "xdp"]' <<<"$output"
-	# the programs loaded as load --bpf loads them, with the kfunc where this kernel's BTF has it
-	kfunc=probe_read_kernel
-	bpftool btf dump file /sys/kernel/btf/vmlinux | grep -q "FUNC 'bpf_cast_to_kern_ctx'" && kfunc=cast_to_kern_ctx
-	jq -e --arg k "strparser offset via bpf_$kfunc" '.bpf_data_path_detail == $k' <<<"$output"
-	# and the sk_msg send program, as load --bpf --sk-msg loads it
+	jq -e '.bpffs == true and .bpf_maps == true and .data_path == "bpf" and .bpf_data_path == true and .transports == ["tcp", "xdp"]' <<<"$output"
+	# the programs loaded as load loads them, with the kfunc where this kernel's BTF has it
+	jq -e --arg k "strparser offset via bpf_$(kern_ctx_how)" '.bpf_data_path_detail == $k' <<<"$output"
+	# and the sk_msg send program, as load --sk-msg loads it
 	jq -e '.sk_msg_send_path == true and .sk_msg_send_path_detail == "the sk_msg program rdsb_txmsg"' <<<"$output"
 	btf=false; [ -r /sys/kernel/btf/vmlinux ] && btf=true
 	jq -e --argjson b $btf '.btf == $b' <<<"$output"
@@ -52,6 +50,7 @@ RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 	[ "${lines[0]}" = "Kernel $(uname -r)" ]
 	grep -qE '^  bpffs mounted at /sys/fs/bpf +(yes|no)' <<<"$output"
 	grep -qE '^  BPF_PROG_TYPE_SK_SKB \(strparser, verdict\) +yes$' <<<"$output"
+	grep -qE "^  data path: bpf \\(sockmap receive, pinned maps; load --no-bpf for the userspace one\\)$" <<<"$output"
 	grep -qE '^  cap_bpf: BPF maps and programs +yes$' <<<"$output"
 	[ "$("$RDSB_BIN" features -p | jq -S -c .)" = "$("$RDSB_BIN" features -j | jq -S -c .)" ]
 	"$RDSB_BIN" features -p | grep -q '^    "capabilities": {$'

@@ -64,6 +64,15 @@ engine_transport() {	# engine_transport A|B: tcp or xdp
 	in_host "$1" "$RDSB_BIN" status -j | jq -r .transport
 }
 
+# how this kernel's sockmap programs read the strparser offset: with the
+# kfunc where its BTF has it (sockmap_rx.c sockmap_open)
+kern_ctx_how() {
+	if bpftool btf dump file /sys/kernel/btf/vmlinux | grep -q "FUNC 'bpf_cast_to_kern_ctx'"; then
+		echo cast_to_kern_ctx
+	else
+		echo probe_read_kernel
+	fi
+}
 pins() { echo "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$(ns_of "$1")")"; }
 engine_pid() {	# engine_pid A|B
 	local p

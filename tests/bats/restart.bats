@@ -57,7 +57,7 @@ restart_app() {	# (under `run`, which does not stop at a failed command: each ch
 	# next one goes on with (and its own messages' numbers), and on the
 	# BPF receive path the sockmap that holds what the verdict delivered
 	# to the sockets
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] || kept="rdsb_socks "
+	! bpf_receive || kept="rdsb_socks "
 	if [ "$2" = unload ] &&
 	   [ "$(ls "$(pins "$1")" | tr '\n' ' ')" != "rdsb_heldlog rdsb_ownseq rdsb_ports rdsb_seqstate ${kept}rebind " ]; then
 		echo "pins left: $(ls "$(pins "$1")" | tr '\n' ' ')"
@@ -317,7 +317,7 @@ restart_during() {
 	restart_during B unload 20000 0
 	# on the BPF receive path the next engine handed the socket back to
 	# the verdict: its gate is open again
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+	! bpf_receive ||
 		bpftool -j map dump pinned "$(pins B)/rdsb_rcvq" |
 		jq -e '[.[].formatted.value.gate | select(. != 0)] | length == 0'
 }
@@ -396,7 +396,7 @@ engine_tb() {
 }
 
 @test "a reader that waits with more than its stream held at first, then reads all: the stream is back at its first size, none lost, duplicated or misordered" {
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+	! bpf_receive ||
 		skip "on the BPF receive path the verdict delivers into the socket's sockmap queue: the stream does not grow"
 	local d=$BATS_TEST_TMPDIR rb
 	# rcvbuf 64 MB: no congestion; about 9 MB, past the stream's first 4 MB;
@@ -507,13 +507,16 @@ reload_during_4() {
 	in_host B "$RDSB_BIN" status -j | jq -e '.max_paths == 2 and .connections[0].npaths == 8'
 }
 
-@test "rds-bpf reload of the receiver's engine with --paths 2 and the BPF receive path during a transfer over 8 paths from 4 ports: what it announces is the same, the live connection keeps its 8, none lost, duplicated or misordered" {
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
-		skip "the reload changes the receive path from the userspace one to BPF's"
-	reload_during_4 --paths 2 --bpf
+@test "rds-bpf reload of the receiver's engine with --paths 2 onto the other receive path (BPF, userspace) during a transfer over 8 paths from 4 ports: what it announces is the same, the live connection keeps its 8, none lost, duplicated or misordered" {
+	local to=--bpf want=bpf
+	if bpf_receive; then
+		[[ " ${RDSB_LOAD_OPTS:-} " != *" --sk-msg "* ]] || skip "--sk-msg needs the sockmap receive path"
+		to=--no-bpf want=userspace
+	fi
+	reload_during_4 --paths 2 $to
 	# both receive paths acknowledge delivery: nothing to tell the peer
 	in_host A "$RDSB_BIN" status -j | jq -e '.connections[0].npaths == 8 and .connections[0].delivery_acks == "both"'
-	in_host B "$RDSB_BIN" status -j | jq -e '.data_path == "bpf" and .connections[0].npaths == 8'
+	in_host B "$RDSB_BIN" status -j | jq -e --arg w $want '.data_path == $w and .connections[0].npaths == 8'
 	[ "$(counter A drop_stranded)" -eq 0 ]
 	[ "$(counter B drop_stranded)" -eq 0 ]
 }
@@ -565,7 +568,7 @@ recvq() {
 }
 
 @test "engine of the receiver stopped, then killed -9 with what TCP acknowledged unread in its path sockets: the sender kept it for want of a delivery acknowledgement, 1000 of 1000 in order" {
-	[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+	! bpf_receive ||
 		skip "on the BPF receive path the verdict reads the path sockets while the engine is stopped: the next test is its case"
 	local d=$BATS_TEST_TMPDIR rb sa q=0 last=-1
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 1010 -s 0:2000 -t 40 --ready "$d/ready.b" >"$d/rb" &
@@ -649,7 +652,7 @@ gdb_kill() {
 }
 
 @test "engine of the receiver killed -9 right before a write into a stream, then right after one, before it counted the write: none lost, the copies of the last write dropped, 20000 of 20000 once and in order" {
-	[[ ${RDSB_LOAD_OPTS:-} != *--bpf* ]] ||
+	! bpf_receive ||
 		skip "the engine's own writes (the verdict counts what it delivers as it delivers it)"
 	local d=$BATS_TEST_TMPDIR rb sa
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 20000 -s 0:3000 -t 60 --ready "$d/ready.b" >"$d/rb" &
@@ -773,7 +776,7 @@ backlog_behind_stop() {	# reload | kill (the next engine after) | kill-load (bef
 	[ "$(counter B rx_delivered)" -ge 100 ]
 	if [ "$1" = reload ]; then
 		engine_reload B
-		[[ "${RDSB_LOAD_OPTS:-}" != *--bpf* ]] ||
+		! bpf_receive ||
 			grep -q 'not drained after 3000 ms' "${RDSB_LOG_DIR}/rdsb-engine-${HOSTS_PREFIX}-B.log"
 	else
 		engine_stop B kill

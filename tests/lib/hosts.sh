@@ -80,7 +80,7 @@ rds() {
 	in_host "$h" env LD_PRELOAD="$RDSB_PRELOAD" "$@"
 }
 
-# RDSB_LOAD_OPTS (e.g. --bpf, for the BPF data path) go to every load.
+# RDSB_LOAD_OPTS (e.g. --no-bpf, for the userspace data path) go to every load.
 # RDSB_TRANSPORT=xdp loads the XDP/AF_XDP transport on the host's interface
 # (eth0 on every host, see hosts_addresses) instead of RDS/TCP.
 engine_up() {	# engine_up A|B [load options]
@@ -94,6 +94,12 @@ engine_up() {	# engine_up A|B [load options]
 	# shellcheck disable=SC2086
 	in_host "$h" "$RDSB_BIN" load --log "${RDSB_LOG_DIR:-/tmp}/rdsb-engine-${HOSTS_PREFIX}-$h.log" \
 		${RDSB_LOAD_OPTS:-} "$@"
+}
+
+# Whether engine_up's engines receive on the sockmap (BPF) data path: the
+# tcp transport's default, unless RDSB_LOAD_OPTS says --no-bpf
+bpf_receive() {
+	[[ " ${RDSB_LOAD_OPTS:-} " != *" --no-bpf "* && ${RDSB_TRANSPORT:-tcp} = tcp ]]
 }
 
 # hosts_procs: what every process still in the hosts is doing (a failed or

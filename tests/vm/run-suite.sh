@@ -23,8 +23,9 @@
 #     RDS_CMSG_CONG_UPDATE of the drained port comes (rds-congprobe); then a
 #     sender back to back with the default send queue: the other port's
 #     datagram goes once the queue has room, and the update comes
-#   exchange-bpf (kernel peers only): the first exchange with our engine on
-#     the BPF data path (load --bpf)
+#   exchange-user (kernel peers only): the first exchange with our engine on
+#     the userspace data path (load --no-bpf; the others run on the default,
+#     the BPF data path)
 #   guest (kernel peers only): rds-bpf itself runs in the guest on that
 #     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
 #     `load`, against rds-bpf here; datagrams both ways by content hash, the
@@ -63,7 +64,7 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6
+# the boots (default "exchange exchange-user reset congestion cong-monitor guest errno ib ib-fc ib6
 # ib-hostile ib-reset ib-unplug"; ib-bench and kbench on request).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
 # RDSB_VM_JOBS: how many guests run at once (default: the CPUs; see the jobs
@@ -76,7 +77,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-bpf reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile ib-reset ib-unplug}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-user reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile ib-reset ib-unplug}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -367,7 +368,7 @@ pings() {
 # once (so both sides open the connection at the same moment), then 8
 # sockets each way; paths, ping, the capture
 exchange() {
-	local peer=$1 label=$2 x ga ha p script='' rdy='' bulk='' ports='' bulk_pids=() port_pids=()
+	local peer=$1 label=$2 x ga ha p script='' rdy='' bulk='' ports='' bulk_pids=() port_pids=() want
 	for x in 4 6; do
 		eval "ga=\$G$x ha=\$H$x"
 		ga=$(br "$ga") ha=$(br "$ha")
@@ -451,11 +452,12 @@ exchange() {
 		eval "ga=\$G$x ha=\$H$x"
 		exchange_checks "$label" "$x" "$ga" "$ha" "$peer"
 	done
-	if [[ " ${RDSB_LOAD_OPTS:-} " == *" --bpf "* ]]; then
-		{ cat "$d/status.json"; grep -i 'sockmap\|userspace' "$d/engine.log"; } >"$d/diag.path" 2>&1
-		jq -e '.data_path == "bpf" and .counters.rx_delivered > 0' "$d/status.json" >/dev/null
-		result "$label: our engine ran on the BPF data path (load ${RDSB_LOAD_OPTS})" $? "$d/diag.path"
-	fi
+	# the default load is on the BPF data path, load --no-bpf on the userspace one
+	want=bpf
+	[[ " ${RDSB_LOAD_OPTS:-} " != *" --no-bpf "* ]] || want=userspace
+	{ cat "$d/status.json"; grep -i 'sockmap\|userspace' "$d/engine.log"; } >"$d/diag.path" 2>&1
+	jq -e --arg w $want '.data_path == $w and .counters.rx_delivered > 0' "$d/status.json" >/dev/null
+	result "$label: our engine ran on the $want data path (load${RDSB_LOAD_OPTS:+ $RDSB_LOAD_OPTS})" $? "$d/diag.path"
 	wire_crosscheck "$label"
 }
 
@@ -890,16 +892,16 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$transport_static" "$root/tests/tools/
 
 # guest PEER LABEL: rds-bpf itself in the guest (run-guest.sh --rds-bpf; the
 # kernel's RDS left out), on this kernel, against rds-bpf here: twice in one
-# boot, `load --bpf --sk-msg` (the sockmap receive and the sk_msg send
-# programs) then plain `load`, each on its own guest address (a new
-# connection). Datagrams both ways by content hash; the guest engine's data
-# path (status -j) is the one its `features -j` predicted, and on the BPF
-# path the guest's sends went out through rdsb_txmsg (the guest sends once
-# it has received: the paths are up, so its sends need not wait in the
-# engine for them).
+# boot, `load --sk-msg` (the sockmap receive and the sk_msg send programs)
+# then plain `load` (the sockmap receive path, the default), each on its own
+# guest address (a new connection). Datagrams both ways by content hash; the
+# guest engine is on the BPF data path, as its `features -j` predicted, and
+# with --sk-msg the guest's sends went out through rdsb_txmsg (the guest
+# sends once it has received: the paths are up, so its sends need not wait
+# in the engine for them).
 guest() {
 	local peer=$1 label=$2 i opts ga ha=$H4 p script='' pids=() name want
-	local -a gas=("$G4" "$G4B") modes=('--bpf --sk-msg' '')
+	local -a gas=("$G4" "$G4B") modes=('--sk-msg' '')
 	for i in 0 1; do
 		ga=${gas[$i]} opts=${modes[$i]} p=$((4000 + 10 * i))
 		script+="rds-bpf features -j >feat.$i
@@ -940,11 +942,10 @@ guest() {
 	peer_wait >/dev/null
 	host_down
 	for i in 0 1; do
-		ga=${gas[$i]} want=userspace
-		[ -n "${modes[$i]}" ] && want=bpf
-		name="$label, rds-bpf in the guest (load ${modes[$i]:-without --bpf})"
+		ga=${gas[$i]} want=bpf
+		name="$label, rds-bpf in the guest (load${modes[$i]:+ ${modes[$i]}})"
 		direct='.counters.tx_direct == 0'
-		[ $want = bpf ] && direct='.counters.tx_direct > 0'
+		[ -n "${modes[$i]}" ] && direct='.counters.tx_direct > 0'
 		sed -n "s/^feat.$i: //p" "$d/peer.out" >"$d/feat.$i.json"
 		sed -n "s/^status.$i: //p" "$d/peer.out" >"$d/status.$i.json"
 		{ grep -v '^\[' "$d/peer.out" | grep -v '^\(feat\|status\)\.' | tail -n 20
@@ -960,9 +961,8 @@ guest() {
 			"$d/status.$i.json" >/dev/null
 		result "$name: the guest's engine is on the $want data path, delivered $N ($direct), its sock_ops program attached" $? \
 			"$d/diag.$i.path"
-		# features: the userspace path by default, and whether --bpf (--sk-msg) gets the BPF one
-		jq -e --arg w $want '.data_path == "userspace" and .bpf_data_path == ($w == "bpf" or .bpf_data_path) and
-			.sk_msg_send_path == ($w == "bpf" or .sk_msg_send_path)' "$d/feat.$i.json" >/dev/null
+		# features: the BPF data path by default, and --sk-msg gets its sends too
+		jq -e '.data_path == "bpf" and .bpf_data_path and .sk_msg_send_path' "$d/feat.$i.json" >/dev/null
 		rc=$?
 		result "$name: the guest's features -j predicted it ($(jq -r '"\(.bpf_data_path_detail); \(.sk_msg_send_path_detail)"' "$d/feat.$i.json" 2>/dev/null))" $rc \
 			"$d/diag.$i.path"
@@ -1508,10 +1508,10 @@ scenario() {
 		d=$work/$peer-errno && mkdir -p "$d"
 		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 errno_table "$peer" "$label"
 		;;
-	exchange-bpf)	# the exchange with our engine on the BPF data path: a kernel peer only
-		d=$work/$peer-bpf && mkdir -p "$d"
-		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 RDSB_LOAD_OPTS=--bpf \
-			exchange "$peer" "$label (load --bpf here)"
+	exchange-user)	# the exchange with our engine on the userspace data path: a kernel peer only
+		d=$work/$peer-user && mkdir -p "$d"
+		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 RDSB_LOAD_OPTS=--no-bpf \
+			exchange "$peer" "$label (load --no-bpf here)"
 		;;
 	guest)	# rds-bpf in the guest: a kernel peer only
 		d=$work/$peer-guest && mkdir -p "$d"
@@ -1589,12 +1589,12 @@ for peer in $PEERS; do
 		case $scenario in
 		exchange) job_add "$peer" exchange.a "$label" 1; job_add "$peer" exchange.b "$label" 1 ;;
 		reset | congestion | cong-monitor | errno) job_add "$peer" "$scenario" "$label" 1 ;;
-		exchange-bpf | guest) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
+		exchange-user | guest) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
 		ib | ib6 | ib-hostile | ib-unplug | ib-reset) job_add "$peer" "$scenario" "$label" 2 ;;
 		ib-fc) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 2 ;;
 		ib-bench) [ "$peer" != netns ] || job_add "$peer" "$scenario" "$label" "$SLOTS" ;;
 		kbench) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" "$SLOTS" ;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-bpf, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-unplug, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-user, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-unplug, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done

@@ -384,7 +384,14 @@ void tcp_sockmap_rebind_sync(struct rdsb_engine *e)
 		skel->bss->rebind_until = rebind_until(e);
 }
 
-int tcp_sockmap_init(struct rdsb_engine *e)
+/* What a failure leads to: load stops where --bpf asked for this data path;
+ * by default datagrams go on, through the engine */
+static const char *then_what(bool asked)
+{
+	return asked ? "load --bpf stops (load --no-bpf takes the userspace path)" : "datagrams take the userspace path";
+}
+
+int tcp_sockmap_init(struct rdsb_engine *e, bool asked)
 {
 	struct rdsb_tcp *t = tcp_of(e);
 	bool kfunc;
@@ -396,8 +403,8 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 	err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 
 	if (err) {
-		pr_warn("rds-bpf: the sockmap data path did not load (%s; %s); load --bpf stops (without --bpf, datagrams take the userspace path); %s\n",
-			strerror(-err), offset_how(kfunc), hint_for(err, kfunc));
+		pr_warn("rds-bpf: the sockmap data path did not load (%s; %s); %s; %s\n",
+			strerror(-err), offset_how(kfunc), then_what(asked), hint_for(err, kfunc));
 		sockmap_rx__destroy(skel);
 		return err;
 	}
@@ -413,9 +420,9 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 			    BPF_SK_SKB_STREAM_VERDICT, 0) ||
 	    bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_deliver), t->socks_fd, BPF_SK_SKB_VERDICT, 0)) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot attach the sockmap programs: %s; load --bpf stops (without --bpf, datagrams take the userspace path); "
+		pr_warn("rds-bpf: cannot attach the sockmap programs: %s; %s; "
 			"hint: needs a kernel with sockmap stream parsers (CONFIG_BPF_STREAM_PARSER)\n",
-			strerror(errno));
+			strerror(errno), then_what(asked));
 		return err;
 	}
 	t->rcvq = mmap(NULL, RCVQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -427,20 +434,20 @@ int tcp_sockmap_init(struct rdsb_engine *e)
 	if (t->rcvq == MAP_FAILED || !t->sock_at || t->rxack == MAP_FAILED || !t->rxack_at ||
 	    tcp_events_init(e, bpf_map__fd(skel->maps.rdsb_events))) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot set up the sockmap data path: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
-			strerror(errno));
+		pr_warn("rds-bpf: cannot set up the sockmap data path: %s; %s\n",
+			strerror(errno), then_what(asked));
 		return err ? err : -ENOMEM;
 	}
 	if (outbox_init(e, skel) < 0) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot set up the engine's outbox: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
-			strerror(errno));
+		pr_warn("rds-bpf: cannot set up the engine's outbox: %s; %s\n",
+			strerror(errno), then_what(asked));
 		return err ? err : -ENOMEM;
 	}
 	if (inbox_init(e, bpf_map__fd(skel->maps.rdsb_inbox)) < 0) {
 		err = -errno;
-		pr_warn("rds-bpf: cannot set up the engine's inbox: %s; load --bpf stops (without --bpf, datagrams take the userspace path)\n",
-			strerror(errno));
+		pr_warn("rds-bpf: cannot set up the engine's inbox: %s; %s\n",
+			strerror(errno), then_what(asked));
 		return err ? err : -ENOMEM;
 	}
 	return 0;

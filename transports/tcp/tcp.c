@@ -491,24 +491,39 @@ static uint64_t tx_retry_ns(const struct rdsb_path *p)
 }
 
 static const struct rdsb_transport_opt tcp_opts[] = {
-	{ "bpf", NULL },	/* the sockmap receive path */
-	{ "no-bpf", NULL },
+	{ "bpf", NULL },	/* the sockmap receive path, or stop */
+	{ "no-bpf", NULL },	/* the userspace path */
 	{ "sk-msg", NULL },	/* and the sk_msg send path */
 	{ NULL, NULL },
 };
 
-static bool want_sockmap(const struct rdsb_engine_cfg *cfg)
+/* The sockmap receive path is the default; --bpf and --sk-msg ask for it,
+ * and load stops without it rather than run the other path unasked */
+static bool sockmap_off(const struct rdsb_engine_cfg *cfg)
 {
-	return rdsb_cfg_last(cfg, "bpf", "no-bpf") == 1;
+	return rdsb_cfg_last(cfg, "bpf", "no-bpf") == 2;
+}
+
+static bool sockmap_asked(const struct rdsb_engine_cfg *cfg)
+{
+	return rdsb_cfg_last(cfg, "bpf", "no-bpf") == 1 || rdsb_cfg_opt(cfg, "sk-msg");
 }
 
 static int tcp_check_opts(const struct rdsb_engine_cfg *cfg)
 {
-	if (rdsb_cfg_opt(cfg, "sk-msg") && !want_sockmap(cfg)) {
-		fprintf(stderr, "rds-bpf load: --sk-msg needs --bpf and the tcp transport\n");
+	if (rdsb_cfg_opt(cfg, "sk-msg") && sockmap_off(cfg)) {
+		fprintf(stderr, "rds-bpf load: --sk-msg needs the sockmap data path, not --no-bpf\n");
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* By default, where the sockmap data path does not load: what it had set
+ * up goes, and datagrams take the userspace path (it said why, in a line) */
+static void sockmap_fall_back(struct rdsb_engine *e)
+{
+	tcp_sockmap_exit(e);
+	tcp_events_exit(e);
 }
 
 static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
@@ -526,16 +541,17 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	e->deliv = RDSB_DELIV_READS_ACKS | RDSB_DELIV_SENDS_ACKS;
 	/* and a lane above our path count takes the path it names (accept_slot) */
 	e->deliv |= RDSB_DELIV_LANES_NAMED;
-	/* --bpf and --sk-msg ask for a data path: without it load stops, after
-	 * one line that says why, rather than run the other one unasked */
 	if (!e->use_bpf) {
-		if (!want_sockmap(cfg))
+		if (!sockmap_asked(cfg))
 			return 0;	/* no BPF maps, so no BPF features: it said why */
 		pr_warn("rds-bpf: no BPF maps, so no sockmap data path: load --bpf stops\n");
 		return -EOPNOTSUPP;
 	}
-	if (want_sockmap(cfg) && tcp_sockmap_init(e))
-		return -EOPNOTSUPP;
+	if (!sockmap_off(cfg) && tcp_sockmap_init(e, sockmap_asked(cfg))) {
+		if (sockmap_asked(cfg))
+			return -EOPNOTSUPP;
+		sockmap_fall_back(e);
+	}
 	if (rdsb_cfg_opt(cfg, "sk-msg")) {
 		if (tcp_skmsg_init(e))
 			return -EOPNOTSUPP;

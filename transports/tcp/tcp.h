@@ -164,7 +164,7 @@ bool tcp_sockops_acked_off(struct rdsb_engine *e, const struct rdsb_path *p, uin
 void tcp_sockops_acked(struct rdsb_engine *e, uint32_t index);
 
 /* sockmap_rx.c */
-int tcp_sockmap_init(struct rdsb_engine *e);
+int tcp_sockmap_init(struct rdsb_engine *e, bool asked);
 /* rds-bpf features: load the programs (no maps shared, nothing attached);
  * 0 or -errno, with how they read the strparser offset and a hint */
 int tcp_sockmap_probe(const char **how, const char **hint);
