@@ -197,7 +197,7 @@ plot() {	# DIR: bench.png from DIR/results.csv
 	gnuplot <<-EOF
 		set terminal pngcairo size 2000,640 font ",10"
 		set output '$dir/bench.png'
-		set multiplot layout 1,3 title 'rds-bpf stress (RDS/TCP: bpf, skmsg, user; XDP transport: xdp) vs TCP, two netns hosts over veth; medians of the runs'
+		set multiplot layout 1,3 title 'rds-bpf stress (RDS/TCP: bpf, the default; skmsg, --sk-msg; user, --no-bpf; XDP transport: xdp) vs TCP, two netns hosts over veth; medians of the runs'
 		set grid
 		set key below
 		set datafile missing '-'

@@ -248,7 +248,7 @@ int rdsx_dev_open(struct rdsx_state *x, struct rdsb_engine *e, const char *dev)
 		return -ENODEV;
 	}
 	if (!e->bpf_obj) {
-		pr_warn("rds-bpf: the xdp transport needs the BPF maps (hint: load without --no-bpf)\n");
+		pr_warn("rds-bpf: the xdp transport needs the BPF maps, and there are none; hint: needs CAP_BPF and CAP_NET_ADMIN, or root\n");
 		return -EOPNOTSUPP;
 	}
 	dev_info(x);
