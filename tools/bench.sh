@@ -398,7 +398,7 @@ sock_one() {	# lib|shim SIZE -> "msgs/s us_per_request"
 }
 if [ "${AB_WHAT:-}" = shim-ratio ]; then
 	[ -x "$RDSB_ROOT/build/tests/rds-stress-sock" ] || { echo "bench: build/tests/rds-stress-sock missing (make all)" >&2; exit 2; }
-	engines user 1
+	engines bpf 1	# the default data path
 	echo "== the shim: rds-stress-sock under LD_PRELOAD vs rds-bpf stress, request/response, $TASKS task(s) x depth $DEPTH, $SECS s a run"
 	ab=$out/shim-ratio.csv
 	echo "size,run,lib_msgs_per_s,lib_us_per_req,shim_msgs_per_s,shim_us_per_req,ratio" >"$ab"

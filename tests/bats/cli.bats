@@ -117,6 +117,27 @@ teardown() { teardown_hosts; }
 	in_host A "$RDSB_BIN" ping -c 3 $ADDR_B
 }
 
+@test "a default load whose sockmap data path fails after its maps were pinned (open files run out): one line, the userspace path, and the sock_ops program loads on maps of its own" {
+	in_host A "$RDSB_BIN" unload
+	# the open-files limit that runs out inside the sockmap set-up, after
+	# its object pinned its maps: the first from 40 up
+	local n found=''
+	for n in $(seq 40 90); do
+		run in_host A prlimit --nofile=$n:$n "$RDSB_BIN" load
+		if [ "$status" -eq 0 ] && grep -qE "^rds-bpf: cannot (set up the engine's (inbox|outbox)|set up the sockmap data path|attach the sockmap programs): Too many open files; datagrams take the userspace path$" <<<"$output"; then
+			found=$n
+			break
+		fi
+		in_host A "$RDSB_BIN" unload >/dev/null 2>&1 || true
+	done
+	echo "limit $found: $output"
+	[ -n "$found" ]
+	# the maps the given-up object shared are not handed to the next one
+	# (their descriptors closed with it: EBADFD before)
+	! grep -q 'sock_ops' <<<"$output"
+	in_host A "$RDSB_BIN" status -j | jq -e '.data_path == "userspace" and .sockops_cgroup != ""'
+}
+
 @test "an engine that takes requests and never answers (stopped): status, info, ping and unload fail in one line within --timeout, exit 1" {
 	local pid
 	pid=$(engine_pid A)

@@ -349,6 +349,8 @@ static const char *hint_for(int err, bool kfunc)
 		       "needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root, and no lockdown=confidentiality";
 	if (err == -EPERM)
 		return "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
+	if (err == -EMFILE)
+		return "hint: raise the open-files limit (ulimit -n, LimitNOFILE)";
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
 		return "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) <= 0 ||
@@ -405,6 +407,8 @@ int tcp_sockmap_init(struct rdsb_engine *e, bool asked)
 	if (err) {
 		pr_warn("rds-bpf: the sockmap data path did not load (%s; %s); %s; %s\n",
 			strerror(-err), offset_how(kfunc), then_what(asked), hint_for(err, kfunc));
+		if (skel)
+			rdsb_bpf_unload_shared(e, skel->obj);
 		sockmap_rx__destroy(skel);
 		return err;
 	}
@@ -475,6 +479,19 @@ void tcp_events_exit(struct rdsb_engine *e)
 	rdsb_ev_del(e, &tcp_of(e)->events_ev);
 	ring_buffer__free(tcp_of(e)->events);
 	tcp_of(e)->events = NULL;
+}
+
+/* By default, where the sockmap data path did not come up: what it had set
+ * up goes, its pins too, and datagrams take the userspace path (it said
+ * why, in a line) */
+void tcp_sockmap_fall_back(struct rdsb_engine *e)
+{
+	struct sockmap_rx *skel = tcp_of(e)->sockmap_obj;
+
+	if (skel)
+		rdsb_bpf_unload_shared(e, skel->obj);
+	tcp_sockmap_exit(e);
+	tcp_events_exit(e);
 }
 
 void tcp_sockmap_exit(struct rdsb_engine *e)

@@ -108,8 +108,9 @@ int tcp_sockops_init(struct rdsb_engine *e)
 	err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 	if (err) {
 		pr_warn("rds-bpf: the sock_ops program did not load (%s): acknowledgements are polled; hint: %s\n",
-			strerror(-err), err == -EPERM ? "needs CAP_BPF and CAP_NET_ADMIN, or root"
-						      : "needs socket storage in sock_ops programs (Linux 5.10+), -vv shows the log");
+			strerror(-err), err == -EPERM    ? "needs CAP_BPF and CAP_NET_ADMIN, or root"
+					: err == -EMFILE ? "raise the open-files limit (ulimit -n, LimitNOFILE)"
+							 : "needs socket storage in sock_ops programs (Linux 5.10+), -vv shows the log");
 		sockops__destroy(skel);
 		return err;
 	}

@@ -518,14 +518,6 @@ static int tcp_check_opts(const struct rdsb_engine_cfg *cfg)
 	return 0;
 }
 
-/* By default, where the sockmap data path does not load: what it had set
- * up goes, and datagrams take the userspace path (it said why, in a line) */
-static void sockmap_fall_back(struct rdsb_engine *e)
-{
-	tcp_sockmap_exit(e);
-	tcp_events_exit(e);
-}
-
 static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 {
 	struct rdsb_tcp *t = calloc(1, sizeof(*t));
@@ -550,7 +542,7 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	if (!sockmap_off(cfg) && tcp_sockmap_init(e, sockmap_asked(cfg))) {
 		if (sockmap_asked(cfg))
 			return -EOPNOTSUPP;
-		sockmap_fall_back(e);
+		tcp_sockmap_fall_back(e);
 	}
 	if (rdsb_cfg_opt(cfg, "sk-msg")) {
 		if (tcp_skmsg_init(e))

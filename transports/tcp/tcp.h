@@ -169,6 +169,7 @@ int tcp_sockmap_init(struct rdsb_engine *e, bool asked);
  * 0 or -errno, with how they read the strparser offset and a hint */
 int tcp_sockmap_probe(const char **how, const char **hint);
 void tcp_sockmap_exit(struct rdsb_engine *e);
+void tcp_sockmap_fall_back(struct rdsb_engine *e);
 int tcp_events_init(struct rdsb_engine *e, int ring_fd);
 void tcp_events_exit(struct rdsb_engine *e);
 void tcp_events_read(struct rdsb_engine *e);

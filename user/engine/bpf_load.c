@@ -297,6 +297,21 @@ int rdsb_bpf_load_shared(struct rdsb_engine *e, struct bpf_object *obj)
 	return err ? err : pin_maps(e, obj);
 }
 
+void rdsb_bpf_unload_shared(struct rdsb_engine *e, struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj)
+		for (unsigned int i = 0; i < e->npinned; i++) {
+			if (e->pinned[i].fd != bpf_map__fd(map))
+				continue;
+			bpf_map__unpin(map, NULL);
+			memmove(&e->pinned[i], &e->pinned[i + 1], (e->npinned - i - 1) * sizeof(e->pinned[0]));
+			e->npinned--;
+			break;
+		}
+}
+
 void rdsb_bpf_explain(const char *what, int err, const char *fallback)
 {
 	const char *hint = "hint: rerun with -vv for libbpf's log";

@@ -558,6 +558,10 @@ void rdsb_bpf_unload_core(struct rdsb_engine *e);
 /* Load a transport's BPF object (opened, not loaded): the maps the engine
  * has already (by name) are reused, its new ones pinned and shared. */
 int rdsb_bpf_load_shared(struct rdsb_engine *e, struct bpf_object *obj);
+/* An object given up after rdsb_bpf_load_shared, before it is destroyed:
+ * the maps it pinned are unpinned and no longer shared (their fds go with
+ * it; a later object makes its own) */
+void rdsb_bpf_unload_shared(struct rdsb_engine *e, struct bpf_object *obj);
 /* What the verdict of the engine before delivered into its socket index
  * (rdsb_sock_shm rx_index - 1), if that socket has cookie: 0, or -ENOENT */
 int rdsb_bpf_old_delivered(const struct rdsb_engine *e, uint32_t index, uint64_t cookie, uint64_t *bytes);
