@@ -347,12 +347,8 @@ static const char *hint_for(int err, bool kfunc)
 	if (!kfunc && (err == -EPERM || err == -EACCES))
 		return "hint: without bpf_cast_to_kern_ctx (Linux 6.2+) the programs read kernel memory: "
 		       "needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root, and no lockdown=confidentiality";
-	if (err == -EPERM)
-		return "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
-	if (err == -EMFILE)
-		return "hint: raise the open-files limit (ulimit -n, LimitNOFILE)";
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		return "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
+	if (rdsb_bpf_hint(err))
+		return rdsb_bpf_hint(err);
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, NULL) <= 0 ||
 	    libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_SKB, NULL) <= 0)
 		return "hint: the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)";

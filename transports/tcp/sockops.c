@@ -107,10 +107,9 @@ int tcp_sockops_init(struct rdsb_engine *e)
 		skel->rodata->bound_delack = t->sockmap_obj != NULL;
 	err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 	if (err) {
-		pr_warn("rds-bpf: the sock_ops program did not load (%s): acknowledgements are polled; hint: %s\n",
-			strerror(-err), err == -EPERM    ? "needs CAP_BPF and CAP_NET_ADMIN, or root"
-					: err == -EMFILE ? "raise the open-files limit (ulimit -n, LimitNOFILE)"
-							 : "needs socket storage in sock_ops programs (Linux 5.10+), -vv shows the log");
+		pr_warn("rds-bpf: the sock_ops program did not load (%s): acknowledgements are polled; %s\n",
+			strerror(-err), rdsb_bpf_hint(err) ? rdsb_bpf_hint(err)
+			: "hint: needs socket storage in sock_ops programs (Linux 5.10+), -vv shows the log");
 		sockops__destroy(skel);
 		return err;
 	}

@@ -521,6 +521,7 @@ static int tcp_check_opts(const struct rdsb_engine_cfg *cfg)
 static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 {
 	struct rdsb_tcp *t = calloc(1, sizeof(*t));
+	bool asked = sockmap_asked(cfg);
 
 	if (!t)
 		return -ENOMEM;
@@ -534,13 +535,13 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 	/* and a lane above our path count takes the path it names (accept_slot) */
 	e->deliv |= RDSB_DELIV_LANES_NAMED;
 	if (!e->use_bpf) {
-		if (!sockmap_asked(cfg))
+		if (!asked)
 			return 0;	/* no BPF maps, so no BPF features: it said why */
 		pr_warn("rds-bpf: no BPF maps, so no sockmap data path: load --bpf stops\n");
 		return -EOPNOTSUPP;
 	}
-	if (!sockmap_off(cfg) && tcp_sockmap_init(e, sockmap_asked(cfg))) {
-		if (sockmap_asked(cfg))
+	if (!sockmap_off(cfg) && tcp_sockmap_init(e, asked)) {
+		if (asked)
 			return -EOPNOTSUPP;
 		tcp_sockmap_fall_back(e);
 	}

@@ -312,15 +312,23 @@ void rdsb_bpf_unload_shared(struct rdsb_engine *e, struct bpf_object *obj)
 		}
 }
 
+const char *rdsb_bpf_hint(int err)
+{
+	if (err == -EPERM)
+		return "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
+	if (err == -EMFILE)
+		return "hint: raise the open-files limit (ulimit -n, LimitNOFILE)";
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		return "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
+	return NULL;
+}
+
 void rdsb_bpf_explain(const char *what, int err, const char *fallback)
 {
-	const char *hint = "hint: rerun with -vv for libbpf's log";
+	const char *hint = rdsb_bpf_hint(err);
 
-	if (err == -EPERM)
-		hint = "hint: needs CAP_BPF and CAP_NET_ADMIN, or root";
-	else if (access("/sys/kernel/btf/vmlinux", R_OK))
-		hint = "hint: the kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y)";
-	pr_warn("rds-bpf: %s did not load (%s); %s; %s\n", what, strerror(-err), fallback, hint);
+	pr_warn("rds-bpf: %s did not load (%s); %s; %s\n", what, strerror(-err), fallback,
+		hint ? hint : "hint: rerun with -vv for libbpf's log");
 }
 
 /* The map of the engine before (fd, or -1) is this engine's */

@@ -565,6 +565,9 @@ void rdsb_bpf_unload_shared(struct rdsb_engine *e, struct bpf_object *obj);
 /* What the verdict of the engine before delivered into its socket index
  * (rdsb_sock_shm rx_index - 1), if that socket has cookie: 0, or -ENOENT */
 int rdsb_bpf_old_delivered(const struct rdsb_engine *e, uint32_t index, uint64_t cookie, uint64_t *bytes);
+/* The hint for a BPF object that did not load with err, where the cause is
+ * the same for every object (capabilities, open files, BTF), else NULL */
+const char *rdsb_bpf_hint(int err);
 /* One line on why a BPF object did not load (what, the error, a hint). */
 void rdsb_bpf_explain(const char *what, int err, const char *fallback);
 
