@@ -1278,8 +1278,9 @@ static void test_deliv_ack_asked(void **state)
 {
 	struct rdsb_conn *c;
 	struct rdsb_path *p = path0_up(&c);
-	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT }, h;
-	struct rdsb_msg *m;
+	struct rdsb_hdr pong = { .sport = 0, .dport = RDS_FLAG_PROBE_PORT }, h, h2;
+	struct rdsb_msg *m, *m2;
+	uint64_t be;
 
 	(void)state;
 	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
@@ -1295,6 +1296,19 @@ static void test_deliv_ack_asked(void **state)
 	rdsb_msg_encode(p, m);
 	rdsb_hdr_decode(&m->wire, &h);
 	assert_int_equal(h.flags, RDS_FLAG_ACK_REQUIRED);
+	/* one record asks at a time: the next only once an acknowledgement
+	 * covered it */
+	m2 = data_msg(port_on_path0(), 100);
+	rdsb_msg_encode(p, m2);
+	rdsb_hdr_decode(&m2->wire, &h2);
+	assert_int_equal(h2.flags, 0);
+	be = htobe64(h.seq);
+	rdsb_path_deliv_acked(&eng, p, (const uint8_t *)&be, sizeof(be));
+	assert_int_equal(p->deliv_acked, h.seq);
+	rdsb_msg_encode(p, m2);
+	rdsb_hdr_decode(&m2->wire, &h2);
+	assert_int_equal(h2.flags, RDS_FLAG_ACK_REQUIRED);
+	rdsb_msg_free(m2);
 	c->tx_waiters = 0;
 	rdsb_msg_encode(p, m);
 	rdsb_hdr_decode(&m->wire, &h);

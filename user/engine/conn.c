@@ -353,7 +353,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 
 		p->next_tx_seq = 1;
 		p->next_rx_seq = 0;
-		p->deliv_acked = p->ack_sent = p->ack_asked = 0;
+		p->deliv_acked = p->ack_req_seq = p->ack_sent = p->ack_asked = 0;
 		p->rx_safe_next = 0;
 		/* what the old sequence space left in no stream counts no more */
 		rdsb_path_rx_forget(p);

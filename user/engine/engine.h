@@ -107,6 +107,8 @@ struct rdsb_path {
 	 * that sends RDSB_DELIV_SENDS_ACKS: unacked keeps what TCP
 	 * acknowledged until then, docs/protocol.md 1.4) */
 	uint64_t deliv_acked;
+	/* the last record marked RDS_FLAG_ACK_REQUIRED (send.c: one at a time) */
+	uint64_t ack_req_seq;
 	/* A message of a sender short of send space is unacked here: each ack
 	 * wakes the engine (the transport's ack_wait), not only the next pass. */
 	bool ack_wake;
@@ -250,6 +252,7 @@ struct rdsb_sock {
 	size_t req_have;
 	struct rdsb_msg *req_msg;	/* the payload is read into its data */
 	size_t req_data_have;
+	bool req_large;		/* the last was large: read the next header alone (sock.c) */
 
 	/* To the application. */
 	struct list_head rx_q;

@@ -342,9 +342,12 @@ void rdsb_msg_encode(struct rdsb_path *p, struct rdsb_msg *m)
 		/* senders waiting for room on the connection, which holds
 		 * what TCP acknowledged until it is delivered: the peer is
 		 * asked to say so at once (docs/protocol.md 1.4), not after
-		 * its ACK_DELAY */
-		if (p->conn->deliv_hold && p->conn->tx_waiters)
+		 * its ACK_DELAY; one record at a time, or every record asks
+		 * and the peer's engine wakes for each */
+		if (p->conn->deliv_hold && p->conn->tx_waiters && p->deliv_acked >= p->ack_req_seq) {
 			h.flags |= RDS_FLAG_ACK_REQUIRED;
+			p->ack_req_seq = h.seq;
+		}
 		memcpy(h.exthdr, m->ext, RDS_HEADER_EXT_SPACE);
 	}
 	rdsb_hdr_encode(&h, &m->wire);

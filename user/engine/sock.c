@@ -823,6 +823,16 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		tx_hold(e, s, c);
 }
 
+/* Requests from the application: [rdsb_send_req][len]. Read in large pieces,
+ * many small requests per recv; each piece is consumed into the socket's
+ * request state before the next read, so one buffer serves every socket (the
+ * engine is single-threaded). A payload of APP_IN_PLACE or more whose header
+ * came alone is read in place, without the extra copy; so after such a
+ * request the next header is read alone (a system call costs less than
+ * copying 32 KiB once more). */
+#define APP_IN_SIZE (64 * 1024)
+#define APP_IN_PLACE (32 * 1024)
+
 /* One send request's header has arrived: a malformed one closes the socket
  * (the library never writes one). Returns false when it did. */
 static bool app_header(struct rdsb_engine *e, struct rdsb_sock *s)
@@ -875,6 +885,7 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 		if (s->req_data_have < s->req.len)
 			return true;
 		s->req_have = 0;
+		s->req_large = s->req.len >= APP_IN_PLACE;
 		app_record(e, s);
 		if (s->closed)
 			return false;
@@ -885,13 +896,6 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 		}
 	}
 }
-
-/* Requests from the application: [rdsb_send_req][len]. Read in large pieces,
- * many small requests per recv; each piece is consumed into the socket's
- * request state before the next read, so one buffer serves every socket (the
- * engine is single-threaded). A payload larger than that buffer is read in
- * place, without the extra copy. */
-#define APP_IN_SIZE (64 * 1024)
 
 /* The engine holds the application's end too, so a stream ends only when
  * the engine drains (rdsb_socks_shut shut its reading side); a
@@ -921,6 +925,7 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 			return;
 	}
 	for (;;) {
+		bool large;
 		ssize_t n;
 
 		if (s->tx_held && !all)
@@ -929,7 +934,7 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 			data_events(e, s);	/* until rdsb_sock_sent makes room */
 			return;
 		}
-		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_SIZE) {
+		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_PLACE) {
 			n = recv(s->data.fd, s->req_msg->data + s->req_data_have, s->req.len - s->req_data_have,
 				 MSG_DONTWAIT);
 			if (n <= 0) {
@@ -941,13 +946,16 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 				return;
 			continue;
 		}
-		n = recv(s->data.fd, in, sizeof(in), MSG_DONTWAIT);
+		large = s->req_large && s->req_have < sizeof(s->req);
+		n = recv(s->data.fd, in, large ? sizeof(s->req) - s->req_have : sizeof(in), MSG_DONTWAIT);
 		if (n <= 0) {
 			stream_end(e, s, n);
 			return;
 		}
 		if (!app_consume(e, s, in, (size_t)n, all))
 			return;
+		if (large)
+			continue;
 		/* A short read emptied the stream (or stopped at another
 		 * writer's bytes): the rest raises the level-triggered event
 		 * again, without an empty recv per wakeup. ALL reads on. */
