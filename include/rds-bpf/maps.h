@@ -382,7 +382,8 @@ struct rdsb_event {
 	X(RX_HELD_UNSAVED,	"rx_held_unsaved")			\
 	X(CONG_COPY_RESYNCED,	"cong_copy_resynced")			\
 	X(BPF_RX_RUNS,		"bpf_rx_runs")				\
-	X(BPF_RX_IN_RUNS,	"bpf_rx_in_runs")
+	X(BPF_RX_IN_RUNS,	"bpf_rx_in_runs")				\
+	X(TX_IN_RING,		"tx_in_ring")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,
@@ -450,12 +451,24 @@ struct rdsb_send_req {
 	__u8	flags;		/* RDSB_REQ_RESENT */
 	__u8	path;		/* resent: the path its sequence number is of */
 	__u64	seq;		/* resent: the sequence number it had, or 0 */
+	/* RDSB_REQ_INRING: the payload is not in the stream but in the
+	 * socket's copy ring at ring_at (modulo its size, never wrapping),
+	 * placed when the ring's head was at ring_start */
+	__u32	ring_start;
+	__u32	ring_at;
 };
 /* A datagram the library sends again to the next engine: the engine before
  * took it and went (killed) before the peer acknowledged it. With seq, the
  * engine before had numbered it: it goes out with that number, marked
  * retransmitted, so that a peer which has it drops it (rds_recv_incoming). */
 #define RDSB_REQ_RESENT		0x01
+/* A request whose payload the library left in the socket's copy ring (an
+ * engine without the sk_msg send path, a payload of RDSB_TXRING_MIN or more
+ * that fits): the engine sends it from there and reads no copy of it; the
+ * library writes that part of the ring again only once the engine released
+ * it (rdsb_sock_shm copy_released), after the peer acknowledged it. */
+#define RDSB_REQ_INRING		0x02
+#define RDSB_TXRING_MIN		4096
 
 /*
  * Where the engine numbered each request of a socket (the socket's shared

@@ -20,6 +20,32 @@ teardown() { teardown_hosts; }
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/s")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
 }
 
+# Without the sk_msg send path, a payload of 4 KiB or more goes to the engine
+# in the socket's copy ring (RDSB_REQ_INRING), as long as the ring has room.
+@test "payloads of 4 KiB and more go through the copy ring, smaller ones on the stream (content hashed)" {
+	local inring
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 400 -s 0:4095 -S 3 -t 60 --ready "$BATS_TEST_TMPDIR/ready.$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/r" &
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 400 -s 0:4095 -S 3 >"$BATS_TEST_TMPDIR/s"
+	wait $!
+	grep -q "^recv 400 msgs" "$BATS_TEST_TMPDIR/r"
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s")" = "$(recv_hash "$BATS_TEST_TMPDIR/r" $ADDR_A:5000)" ]
+	[ "$(counter A tx_in_ring)" -eq 0 ]
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4001 -n 400 -s 4096:200000 -S 5 -t 60 --ready "$BATS_TEST_TMPDIR/ready.$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/r2" &
+	wait_ready 2
+	rds A "$RDSB_XFER" send -b $ADDR_A:5001 -d $ADDR_B:4001 -n 400 -s 4096:200000 -S 5 --sndbuf 4194304 >"$BATS_TEST_TMPDIR/s2"
+	wait $!
+	grep -q "^recv 400 msgs" "$BATS_TEST_TMPDIR/r2"
+	[ "$(sent_hash "$BATS_TEST_TMPDIR/s2")" = "$(recv_hash "$BATS_TEST_TMPDIR/r2" $ADDR_A:5001)" ]
+	inring=$(counter A tx_in_ring)
+	echo "in the ring: $inring of 400"
+	if [[ "$RDSB_LOAD_OPTS" == *--sk-msg* ]]; then
+		[ "$inring" -eq 0 ]
+	else
+		[ "$inring" -gt 0 ] && [ "$inring" -le 400 ]
+	fi
+}
+
 @test "several sockets each way: per-socket order, no loss, no duplicate" {
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 4000 -s 0:9000 -t 60 --senders 4 --ready "$BATS_TEST_TMPDIR/ready.$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/rb" &
 	rb=$!

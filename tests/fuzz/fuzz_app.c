@@ -7,7 +7,7 @@
  * the input says: a byte, even for a control request (the next
  * sizeof(struct rdsb_ctl_req) bytes) or odd for stream bytes (a 16-bit
  * length, then that many). The rest of the engine is stubbed here; every
- * queued datagram's payload is read whole.
+ * queued datagram's payload is read whole, in the socket's copy ring too.
  */
 #include "../../user/engine/sock.c"
 
@@ -56,7 +56,9 @@ void rdsb_msg_free(struct rdsb_msg *m)
 {
 	if (m && m->tx_sock)
 		rdsb_sock_req_acked(m);
-	if (m && !m->data_inline)
+	if (m && m->ring)
+		rdsb_txring_put(m->ring);
+	else if (m && !m->data_inline)
 		free(m->data);
 	free(m);
 }
@@ -148,7 +150,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	s->id = 1;
-	s->ctl.fd = s->data.fd = s->app_fd = s->shm_fd = -1;
+	s->eng = &e;
+	s->ctl.fd = s->data.fd = s->app_fd = -1;
+	/* the copy ring of RDSB_REQ_INRING requests is mapped from it */
+	s->shm_fd = memfd_create("fuzz_app", MFD_CLOEXEC);
+	if (s->shm_fd >= 0 && ftruncate(s->shm_fd, RDSB_SEQTAB_OFF + RDSB_SEQTAB_BYTES))
+		abort();
 	s->slot = -1;
 	s->rcvbuf = default_rcvbuf();
 	s->sndbuf = default_sndbuf();

@@ -407,6 +407,32 @@ static void app_send(struct rdsb_sock *s, uint32_t len)
 	app_send_to(s, B, len);
 }
 
+/* A send request whose payload the library left in the socket's copy ring
+ * at AT (its head was at START), filled with BYTE; RING is the test's own
+ * mapping of it. */
+static void app_write_ring(struct rdsb_sock *s, uint8_t *ring, uint32_t start, uint32_t at, uint32_t len,
+			   uint8_t flags, int byte)
+{
+	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC, .len = len, .dport = 4000,
+				     .flags = RDSB_REQ_INRING | flags, .ring_start = start, .ring_at = at };
+	uint32_t off = at & (RDSB_TXRING_BYTES - 1);
+
+	memcpy(req.daddr, B, 16);
+	if (ring && off + len <= RDSB_TXRING_BYTES)
+		memset(ring + off, byte, len);
+	s->shm->snd_bytes += len;
+	assert_int_equal(send(s->app_fd, &req, sizeof(req), MSG_DONTWAIT), sizeof(req));
+	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+}
+
+static bool all_bytes(const uint8_t *p, uint32_t len, int byte)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (p[i] != byte)
+			return false;
+	return true;
+}
+
 static struct rdsb_sock *held_at(unsigned int i)
 {
 	struct list_head *pos = eng.tx_held.next;
@@ -415,6 +441,21 @@ static struct rdsb_sock *held_at(unsigned int i)
 		pos = pos->next;
 	assert_ptr_not_equal(pos, &eng.tx_held);
 	return list_entry(pos, struct rdsb_sock, tx_wait);
+}
+
+/* The connection to the peer B, its one path up on the mock transport */
+static struct rdsb_path *peer_path_up(void)
+{
+	struct rdsb_conn *c;
+
+	mock_addr_local = false;	/* B is a peer */
+	c = rdsb_conn_get(&eng, A, B, 0, true);
+	assert_non_null(c);
+	assert_false(c->loopback);
+	c->npaths = 1;
+	c->paths[0].state = RDSB_PATH_UP;
+	c->paths[0].ev.fd = FAKE_FD;
+	return &c->paths[0];
 }
 
 /* The peer acknowledges the first message still unacked on P. */
@@ -433,19 +474,11 @@ static void ack_one(struct rdsb_path *p)
 static void test_held_senders_go_on_at_room(void **state)
 {
 	struct rdsb_sock *s1 = open_bound(5001), *s2 = open_bound(5002), *s3 = open_bound(5003);
-	struct rdsb_conn *c;
 	struct rdsb_path *p;
 	unsigned int n = 0;
 
 	(void)state;
-	mock_addr_local = false;	/* B is a peer */
-	c = rdsb_conn_get(&eng, A, B, 0, true);
-	assert_non_null(c);
-	assert_false(c->loopback);
-	c->npaths = 1;
-	p = &c->paths[0];
-	p->state = RDSB_PATH_UP;
-	p->ev.fd = FAKE_FD;
+	p = peer_path_up();
 	/* sndbufs far above what the connection holds: only it holds them */
 	s1->sndbuf = s2->sndbuf = s3->sndbuf = 64u << 20;
 	while (!s1->tx_held) {
@@ -496,6 +529,91 @@ static void test_held_senders_go_on_at_room(void **state)
 	p->ev.fd = -1;
 }
 
+/* A payload the library left in the copy ring (RDSB_REQ_INRING) is sent
+ * from there: its message points into the ring and nothing of it is read
+ * from the stream (the request written behind it parses whole); the ring is
+ * released in the socket's order as the peer acknowledges; a socket closed
+ * with one half written leaves it readable until it goes. A payload that
+ * would lie outside the ring, a resent request or an empty one in the ring
+ * closes the socket, counted; the file cannot be shrunk. */
+static void test_payload_in_ring(void **state)
+{
+	const uint32_t R = RDSB_TXRING_BYTES;
+	struct rdsb_sock *s = open_bound(5001), *bad;
+	struct rdsb_msg *m[3];
+	struct rdsb_path *p;
+	unsigned int i = 0;
+	uint8_t *ring;
+
+	(void)state;
+	p = peer_path_up();
+	ring = mmap(NULL, R, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 4096);
+	assert_ptr_not_equal(ring, MAP_FAILED);
+	/* the application holds the file: it cannot shrink it under the
+	 * engine's mappings (SIGBUS) */
+	assert_int_equal(ftruncate(s->shm_fd, 4096), -1);
+	assert_int_equal(errno, EPERM);
+	app_write_ring(s, ring, 0, 0, 8192, 0, 0xab);
+	assert_true(all_bytes(list_first_entry(&p->unacked, struct rdsb_msg, item)->data, 8192, 0xab));
+	app_send(s, 100);
+	/* the head was near the end: the payload starts the next lap */
+	app_write_ring(s, ring, 8192, R, 4096, 0, 0xcd);
+	assert_int_equal(p->nunacked, 3);
+	m[0] = list_first_entry(&p->unacked, struct rdsb_msg, item);
+	m[1] = list_entry(m[0]->item.next, struct rdsb_msg, item);
+	m[2] = list_entry(m[1]->item.next, struct rdsb_msg, item);
+	assert_ptr_equal(m[0]->data, s->ring->base);
+	assert_int_equal(m[0]->len, 8192);
+	assert_null(m[1]->ring);
+	assert_int_equal(m[1]->len, 100);
+	assert_ptr_equal(m[2]->data, s->ring->base);
+	assert_int_equal(m[2]->len, 4096);
+	assert_true(all_bytes(m[2]->data, 4096, 0xcd));
+	assert_int_equal(s->shm->copy_released, 0);
+	/* released in order, each time up to the first one unacknowledged */
+	ack_one(p);
+	assert_int_equal(s->shm->copy_released, 8192);
+	assert_int_equal(s->shm->reqs_acked, 1);
+	ack_one(p);
+	assert_int_equal(s->shm->copy_released, 8192);
+	ack_one(p);
+	assert_int_equal(s->shm->copy_released, R + 4096);
+	assert_int_equal(s->shm->reqs_acked, 3);
+	assert_int_equal(eng.counters[RDSB_C_DROP_BAD_APP_RECORD], 0);
+	/* closed with one half written, which stays on its path (the stream
+	 * stays framed): its payload stays readable until it goes */
+	tp.xmit_full = true;
+	app_write_ring(s, ring, R + 4096, R + 4096, 4096, 0, 0xef);
+	m[0] = list_first_entry(&p->send_q, struct rdsb_msg, item);
+	p->head_off = 10;
+	rdsb_sock_close(&eng, s);
+	munmap(ring, R);
+	assert_ptr_equal(list_first_entry(&p->send_q, struct rdsb_msg, item), m[0]);
+	assert_true(all_bytes(m[0]->data, 4096, 0xef));
+	p->head_off = 0;
+	tp.xmit_full = false;
+	rdsb_path_xmit(&eng, p);
+	assert_int_equal(p->nunacked, 1);
+	ack_one(p);
+	assert_int_equal(p->nunacked, 0);
+	/* hostile requests */
+	for (i = 0; i < 3; i++) {
+		mock_addr_local = true;
+		bad = open_bound((uint16_t)(5002 + i));
+		mock_addr_local = false;
+		if (i == 0)
+			app_write_ring(bad, NULL, 0, R - 100, 4096, 0, 0);
+		else if (i == 1)
+			app_write_ring(bad, NULL, 0, 0, 4096, RDSB_REQ_RESENT, 0);
+		else
+			app_write_ring(bad, NULL, 0, 0, 0, 0, 0);
+		assert_true(bad->closed);
+		assert_int_equal(eng.counters[RDSB_C_DROP_BAD_APP_RECORD], i + 1);
+	}
+	assert_int_equal(p->nunacked, 0);
+	p->ev.fd = -1;
+}
+
 /* What a killed engine had numbered comes back from the library as resent
  * requests, and a restarted engine's path writes nothing until every number
  * is back (seqstate.c): they count in the connection's bound, so that new
@@ -507,19 +625,12 @@ static void test_resent_are_never_held(void **state)
 {
 	struct rdsb_sock *s = open_bound(5001);
 	const unsigned int n = 70;	/* 70 x 64 KiB: past the 4 MiB bound */
-	struct rdsb_conn *c;
 	struct rdsb_path *p;
 	struct rdsb_msg *m;
 	uint64_t want = 1;
 
 	(void)state;
-	mock_addr_local = false;	/* B is a peer */
-	c = rdsb_conn_get(&eng, A, B, 0, true);
-	assert_non_null(c);
-	c->npaths = 1;
-	p = &c->paths[0];
-	p->state = RDSB_PATH_UP;
-	p->ev.fd = FAKE_FD;
+	p = peer_path_up();
 	s->sndbuf = 64u << 20;
 	/* the engine before numbered 1..n, none acknowledged */
 	p->next_tx_seq = n + 1;
@@ -1484,6 +1595,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_writes_what_it_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_payload_in_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_two_sockets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_shrinks_after_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_short_write, setup, teardown),

@@ -118,11 +118,16 @@ struct rdsb_sock_shm {
 	/* rds_cong_generation as this socket sees it: bumped on every
 	 * congestion map update (rds_poll's POLLIN|POLLWRBAND once per update). */
 	uint32_t cong_gen;
-	/* The copy ring (RDSB_TXRING_BYTES after this page, on the sk_msg send
-	 * path): where the engine has read up to; the library writes a
-	 * payload's copy there only while it fits below copy_released + the
-	 * ring's size. */
+	/* The copy ring (RDSB_TXRING_BYTES after this page): on the sk_msg
+	 * send path, where the engine has read up to; else, the ring's head
+	 * before the first request still unacknowledged (RDSB_REQ_INRING).
+	 * The library writes a payload there only while it fits below
+	 * copy_released + the ring's size. */
 	uint32_t copy_released;
+	/* Without the sk_msg send path: where the next payload goes in the
+	 * ring (the library's, under its write lock; each engine's page
+	 * starts its ring empty). */
+	uint32_t ring_head;
 	/* The engine closed this socket (a malformed request) while it runs:
 	 * the control connection's hang-up then does not mean the engine went,
 	 * and the library takes the socket to no engine. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <rds-bpf/maps.h>
@@ -49,6 +50,10 @@ struct rdsb_msg {
 	bool ack_wake;		/* its sender was past half its sndbuf: free it at the ack */
 	bool space_back;	/* its sender's send space is given back (rdsb_msg_space_back) */
 	bool data_inline;	/* data is allocated with it (rdsb_msg_new), not apart */
+	/* data is in a socket's copy ring (sock.c, RDSB_REQ_INRING), which
+	 * the message holds mapped */
+	struct rdsb_txring *ring;
+	uint32_t ring_pos;	/* the library's ring head before its request */
 	uint64_t seq;
 	uint32_t len;
 	uint64_t end_off;	/* the transport's ack key, once sent: acked when
@@ -253,6 +258,8 @@ struct rdsb_sock {
 	struct rdsb_msg *req_msg;	/* the payload is read into its data */
 	size_t req_data_have;
 	bool req_large;		/* the last was large: read the next header alone (sock.c) */
+	struct rdsb_txring *ring;	/* mapped at its first RDSB_REQ_INRING */
+	uint32_t ring_read;		/* the ring's head after the last of them */
 
 	/* To the application. */
 	struct list_head rx_q;
@@ -742,6 +749,23 @@ static inline struct rdsb_msg *rdsb_msg_new(uint32_t len)
 	return m;
 }
 void rdsb_msg_free(struct rdsb_msg *m);
+
+/* A socket's copy ring, mapped read-only by the engine at its first request
+ * with the payload in it (sock.c, RDSB_REQ_INRING). The socket and each
+ * message whose data is there hold it: it is unmapped when the last of them
+ * goes, so a socket closed with datagrams unacknowledged leaves them whole. */
+struct rdsb_txring {
+	uint8_t *base;
+	unsigned int refs;
+};
+
+static inline void rdsb_txring_put(struct rdsb_txring *r)
+{
+	if (--r->refs)
+		return;
+	munmap(r->base, RDSB_TXRING_BYTES);
+	free(r);
+}
 bool rdsb_conn_queue(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m);
 bool rdsb_conn_tx_room(const struct rdsb_conn *c);	/* below CONN_TX_MAX */
 void rdsb_conn_resend(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m);

@@ -53,7 +53,9 @@ void rdsb_msg_free(struct rdsb_msg *m)
 		if (c->tx_waiters && rdsb_conn_tx_room(c))
 			c->eng->tx_resume = true;
 	}
-	if (!m->data_inline)
+	if (m->ring)
+		rdsb_txring_put(m->ring);
+	else if (!m->data_inline)
 		free(m->data);
 	free(m);
 }

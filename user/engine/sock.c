@@ -6,6 +6,7 @@
  * queue with its receive-buffer accounting, and the local congestion bit.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/sockios.h>
@@ -172,11 +173,14 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	if (!s)
 		goto fail;
 	s->eng = e;
-	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC);
+	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	s->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	/* the page, the sk_msg path's copy ring, the numbers of the requests
-	 * (maps.h, RDSB_SEQTAB_OFF): pages of a memfd are made as touched */
+	/* the page, the copy ring, the numbers of the requests (maps.h,
+	 * RDSB_SEQTAB_OFF): pages of a memfd are made as touched. Sealed at
+	 * its size: the application holds it too, and a file shrunk under the
+	 * engine's mappings would kill the engine (SIGBUS). */
 	if (s->shm_fd < 0 || s->space_fd < 0 || ftruncate(s->shm_fd, RDSB_SEQTAB_OFF + RDSB_SEQTAB_BYTES) < 0 ||
+	    fcntl(s->shm_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 0);
@@ -686,13 +690,16 @@ void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
 }
 
 /* Every request up to the first one still on s->tx_reqs is acknowledged
- * or dropped: the library may forget its copies. */
+ * or dropped: the library may forget its copies, and write again the part
+ * of the copy ring before that request's payload. */
 static void reqs_acked_publish(struct rdsb_sock *s)
 {
-	uint64_t v = list_empty(&s->tx_reqs) ? s->reqs_read
-					       : list_first_entry(&s->tx_reqs, struct rdsb_msg, sock_item)->req;
+	struct rdsb_msg *first = list_empty(&s->tx_reqs) ? NULL
+							 : list_first_entry(&s->tx_reqs, struct rdsb_msg, sock_item);
 
-	__atomic_store_n(&s->shm->reqs_acked, v, __ATOMIC_RELEASE);
+	if (s->ring)
+		__atomic_store_n(&s->shm->copy_released, first ? first->ring_pos : s->ring_read, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->shm->reqs_acked, first ? first->req : s->reqs_read, __ATOMIC_RELEASE);
 }
 
 void rdsb_sock_req_acked(struct rdsb_msg *m)
@@ -779,6 +786,8 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		return;
 	}
 	m->req = s->reqs_read++;
+	if (!m->ring)
+		m->ring_pos = s->ring_read;
 	m->tx_sock = s;
 	list_add_tail(&m->sock_item, &s->tx_reqs);
 	m->sock_id = s->id;
@@ -833,18 +842,82 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 #define APP_IN_SIZE (64 * 1024)
 #define APP_IN_PLACE (32 * 1024)
 
+/* The socket's copy ring, mapped at its first use, with a hold for the
+ * caller; NULL without memory for it. */
+static struct rdsb_txring *txring_get(struct rdsb_sock *s)
+{
+	struct rdsb_txring *r = s->ring;
+	void *base;
+
+	if (!r) {
+		if (!(r = malloc(sizeof(*r))))
+			return NULL;
+		base = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ, MAP_SHARED, s->shm_fd, 4096);
+		if (base == MAP_FAILED) {
+			free(r);
+			return NULL;
+		}
+		r->base = base;
+		r->refs = 1;	/* the socket's */
+		s->ring = r;
+	}
+	r->refs++;
+	return r;
+}
+
+/* A request whose payload is in the copy ring: its message points there
+ * (no copy), from where the path writes it, as often as it is sent again.
+ * The library keeps that part of the ring as it is until the engine
+ * releases it (reqs_acked_publish); what it writes there meanwhile changes
+ * only its own datagram, as a buffer changed under a kernel send would. */
+static struct rdsb_msg *ring_msg(struct rdsb_sock *s)
+{
+	uint32_t off = s->req.ring_at & (RDSB_TXRING_BYTES - 1);
+	struct rdsb_txring *r;
+	struct rdsb_msg *m;
+
+	if (!(r = txring_get(s)))
+		return NULL;
+	if (!(m = rdsb_msg_new(0))) {
+		rdsb_txring_put(r);
+		return NULL;
+	}
+	m->ring = r;
+	m->data = r->base + off;
+	m->len = s->req.len;
+	m->ring_pos = s->req.ring_start;
+	s->ring_read = s->req.ring_at + s->req.len;
+	rdsb_count(s->eng, RDSB_C_TX_IN_RING);
+	s->req_data_have = s->req.len;	/* nothing of it in the stream */
+	return m;
+}
+
+/* Whether the request is one the library writes: known magic, a size RDS
+ * allows, and a payload in the ring only where it lies whole inside it
+ * (never a resent one: those come from the library's own copies). */
+static bool app_header_ok(const struct rdsb_send_req *r)
+{
+	if (r->magic != RDSB_SEND_MAGIC || !rdsb_msg_size_ok(r->len))
+		return false;
+	if (!(r->flags & RDSB_REQ_INRING))
+		return true;
+	return !(r->flags & RDSB_REQ_RESENT) && r->len &&
+	       (r->ring_at & (RDSB_TXRING_BYTES - 1)) + (uint64_t)r->len <= RDSB_TXRING_BYTES;
+}
+
 /* One send request's header has arrived: a malformed one closes the socket
  * (the library never writes one). Returns false when it did. */
 static bool app_header(struct rdsb_engine *e, struct rdsb_sock *s)
 {
-	if (s->req.magic != RDSB_SEND_MAGIC || !rdsb_msg_size_ok(s->req.len)) {
+	if (!app_header_ok(&s->req)) {
 		rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
 		pr_info("rds-bpf: socket %u: malformed send request: closing it\n", s->id);
 		rdsb_sock_close(e, s);
 		return false;
 	}
 	s->req_data_have = 0;
-	if (!(s->req_msg = rdsb_msg_new(s->req.len))) {
+	s->req_msg = s->req.flags & RDSB_REQ_INRING ? ring_msg(s) : rdsb_msg_new(s->req.len);
+	if (!s->req_msg) {
 		rdsb_sock_close(e, s);
 		return false;
 	}
@@ -885,7 +958,7 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 		if (s->req_data_have < s->req.len)
 			return true;
 		s->req_have = 0;
-		s->req_large = s->req.len >= APP_IN_PLACE;
+		s->req_large = !(s->req.flags & RDSB_REQ_INRING) && s->req.len >= APP_IN_PLACE;
 		app_record(e, s);
 		if (s->closed)
 			return false;
@@ -1209,10 +1282,13 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	close(s->app_fd);
 	munmap(s->shm, 4096);
 	munmap(s->seqtab, RDSB_SEQTAB_BYTES);
-	close(s->shm_fd);
-	close(s->space_fd);
 	rdsb_msg_free(s->req_msg);
 	s->req_msg = NULL;
+	if (s->ring)
+		rdsb_txring_put(s->ring);	/* its datagrams still unacknowledged keep it */
+	s->ring = NULL;
+	close(s->shm_fd);
+	close(s->space_fd);
 	free(s->held_rest);
 	s->held_rest = NULL;
 }

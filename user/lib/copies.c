@@ -185,6 +185,8 @@ int rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req, cons
 	c->tp = NULL;
 	c->gone = false;
 	c->hdr = *req;
+	if (req->flags & RDSB_REQ_INRING)
+		return 0;	/* in the copy ring already (rdsb_copies_unring) */
 	for (int i = 0; i < cnt; i++) {
 		memcpy(c->data + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
@@ -200,6 +202,27 @@ void rdsb_copies_sent_direct(struct rdsb_lsock *s, const struct rdsb_txpath *tp,
 	c->seq_gen = __atomic_load_n(&tp->seq_gen, __ATOMIC_ACQUIRE);
 	c->hdr.seq = __atomic_load_n(&tp->last_seq, __ATOMIC_ACQUIRE);
 	c->hdr.path = (uint8_t)path;
+}
+
+/* The copies whose payload is in the copy ring (txring.c) are kept there
+ * while the engine runs: its ring holds what it did not release, the
+ * peer's acknowledgement of it. Before the ring goes (the socket moves to
+ * the next engine), each one still here gets its payload from it, and goes
+ * to the next engine inline as any other. */
+void rdsb_copies_unring(struct rdsb_lsock *s)
+{
+	size_t off;
+	uint64_t i;
+
+	for (i = 0, off = s->copies.head; i < s->copies.n; i++, off = next_off(&s->copies, off)) {
+		struct rdsb_copy *c = copy_at(&s->copies, off);
+
+		if (!(c->hdr.flags & RDSB_REQ_INRING))
+			continue;
+		memcpy(c->data, s->ring + (c->hdr.ring_at & (RDSB_TXRING_BYTES - 1)), c->hdr.len);
+		c->hdr.flags &= (uint8_t)~RDSB_REQ_INRING;
+		c->hdr.ring_start = c->hdr.ring_at = 0;
+	}
 }
 
 void rdsb_copies_unkeep(struct rdsb_lsock *s)

@@ -142,9 +142,11 @@ struct rdsb_lsock {
 	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
 
 	/* The sk_msg send path (skmsg_send.c): the send socket, or -1, and
-	 * the copy ring the engine reads (rdsb_txcopy) */
+	 * the copy ring the engine reads (rdsb_txcopy); without it, the ring
+	 * holds the payloads of requests to the engine (txring.c, ring_reqs) */
 	int txfd;
 	uint8_t *ring;
+	bool ring_reqs;
 
 	/* reattach.c: the engine went away (lost, until the socket is on a
 	 * new one); while no engine runs the socket's fds name a placeholder
@@ -237,10 +239,19 @@ bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t po
  * engine must send it, or -errno. */
 int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
-/* Maps the copy ring of the socket's page (shm_fd) on the sk_msg send path,
- * replacing any earlier engine's; without it the socket sends through the
- * engine (txfd closed). */
-void rdsb_skmsg_ring_map(struct rdsb_lsock *s, int shm_fd);
+/* txring.c: maps the copy ring of the socket's page (shm_fd), replacing
+ * any earlier engine's: the sk_msg send path's (without it the socket sends
+ * through the engine, txfd closed), or, with no send socket, the one that
+ * carries payloads to the engine. */
+void rdsb_txring_map(struct rdsb_lsock *s, int shm_fd);
+/* Under wlock, for a request to the engine with its payload in iov[1..cnt-1]:
+ * the payload into the ring and req marked for it (RDSB_REQ_INRING), when
+ * it is RDSB_TXRING_MIN or more and there is room; returns how many of the
+ * iovecs go on the stream (1: the header alone, else cnt). */
+int rdsb_txring_place(struct rdsb_lsock *s, struct rdsb_send_req *req, const struct iovec *iov, int cnt);
+/* The request placed it and was not written: its room back, and req as it
+ * was before. */
+void rdsb_txring_unplace(struct rdsb_lsock *s, struct rdsb_send_req *req);
 /* socket.c: this process's pid, from before its first socket (getpid is a
  * system call; a send takes the path's lock as it) */
 extern pid_t rdsb_self;
@@ -259,6 +270,9 @@ void rdsb_copies_map(struct rdsb_lsock *s, int shm_fd);
 bool rdsb_copies_room(struct rdsb_lsock *s);
 int rdsb_copies_keep(struct rdsb_lsock *s, const struct rdsb_send_req *req, const struct iovec *iov, int cnt);
 void rdsb_copies_unkeep(struct rdsb_lsock *s);
+/* the payloads of copies kept in the copy ring into the copies, before the
+ * socket moves to the next engine (its ring goes) */
+void rdsb_copies_unring(struct rdsb_lsock *s);
 void rdsb_copies_sent_direct(struct rdsb_lsock *s, const struct rdsb_txpath *tp, unsigned int path);
 int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const struct rdsb_seq_slot *old_tab);
 void rdsb_copies_free(struct rdsb_lsock *s);

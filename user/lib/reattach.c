@@ -386,7 +386,8 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 		sys_close(fds[OPEN_TXPATH]);
 		sys_close(fds[OPEN_TXLOCK]);
 	}
-	rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
+	rdsb_copies_unring(s);	/* before the ring goes */
+	rdsb_txring_map(s, fds[OPEN_SHM]);
 	s->seqtab = NULL;	/* the old one is read below */
 	rdsb_copies_map(s, fds[OPEN_SHM]);
 	sys_close(fds[OPEN_SHM]);

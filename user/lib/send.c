@@ -304,20 +304,27 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 		if (sh != s->shm) {
 			err = -EPIPE;	/* counted on the engine before: again on this one */
 		} else {
+			/* the payload in the copy ring, if it goes there: the
+			 * request then carries only its place (txring.c) */
+			int wcnt = s->lost ? cnt : rdsb_txring_place(s, &req, iov, cnt);
+
 			/* kept until acknowledged: a killed engine's next
-			 * gets it again (copies.c) */
+			 * gets it again (copies.c; one in the ring is kept
+			 * there, until its engine goes) */
 			err = rdsb_copies_keep(s, &req, iov + 1, cnt - 1);
 			/* without an engine, nothing goes out behind its back;
 			 * without a send socket (no sk_msg send path), all
 			 * goes through the engine */
 			if (!err && (s->lost || s->txfd < 0 ||
 				     !rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len))) {
-				err = rdsb_write_all(rdsb_tx_fd(s), iov, cnt);
+				err = rdsb_write_all(rdsb_tx_fd(s), iov, wcnt);
 				if (!err)
 					s->lsh->reqs_sent++;
 				else
 					rdsb_copies_unkeep(s);
 			}
+			if (err)
+				rdsb_txring_unplace(s, &req);	/* placed again on the next engine */
 		}
 		pthread_mutex_unlock(&s->lsh->wlock);
 		if (!err) {

@@ -175,20 +175,3 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	s->lsh->copy_head += len;
 	return 1;
 }
-
-void rdsb_skmsg_ring_map(struct rdsb_lsock *s, int shm_fd)
-{
-	if (s->ring)
-		munmap(s->ring, RDSB_TXRING_BYTES);
-	s->ring = NULL;
-	if (s->txfd < 0)
-		return;
-	/* a new page's ring starts empty: so does the library's head */
-	s->lsh->copy_head = 0;
-	s->ring = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 4096);
-	if (s->ring == MAP_FAILED) {
-		s->ring = NULL;
-		sys_close(s->txfd);	/* sends go through the engine */
-		s->txfd = -1;
-	}
-}

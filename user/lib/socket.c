@@ -307,7 +307,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
 	if (s->shm != MAP_FAILED) {
 		s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
-		rdsb_skmsg_ring_map(s, fds[OPEN_SHM]);
+		rdsb_txring_map(s, fds[OPEN_SHM]);
 		rdsb_copies_map(s, fds[OPEN_SHM]);
 	}
 	sys_close(fds[OPEN_SHM]);

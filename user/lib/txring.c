@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The socket's copy ring: RDSB_TXRING_BYTES of its shared memory, after its
+ * page, which the engine maps too. On the sk_msg send path it holds the
+ * copies of what went out on path sockets (skmsg_send.c). Without that
+ * path it carries the payloads of requests to the engine: a request of
+ * RDSB_TXRING_MIN or more leaves its payload there and writes only its
+ * header on the stream (RDSB_REQ_INRING), so the engine reads no copy of it
+ * and writes it to the path socket from the ring. The library writes that
+ * part of the ring again once the engine released it (copy_released: the
+ * peer acknowledged everything before). A payload never wraps: one that
+ * does not fit before the ring's end starts at its start. Whatever does not
+ * fit goes on the stream as before. The library's own copy of a payload
+ * in the ring is that payload, until the socket moves to another engine
+ * (copies.c, rdsb_copies_unring); resent copies always go on the stream.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include "lib.h"
+
+void rdsb_txring_map(struct rdsb_lsock *s, int shm_fd)
+{
+	if (s->ring)
+		munmap(s->ring, RDSB_TXRING_BYTES);
+	s->ring = NULL;
+	s->ring_reqs = false;
+	/* a new page's ring starts empty: so does the library's head */
+	if (s->txfd >= 0)
+		s->lsh->copy_head = 0;
+	s->ring = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 4096);
+	if (s->ring == MAP_FAILED) {
+		s->ring = NULL;
+		if (s->txfd >= 0)
+			sys_close(s->txfd);	/* sends go through the engine */
+		s->txfd = -1;
+		return;
+	}
+	s->ring_reqs = s->txfd < 0;
+}
+
+int rdsb_txring_place(struct rdsb_lsock *s, struct rdsb_send_req *req, const struct iovec *iov, int cnt)
+{
+	struct rdsb_sock_shm *sh = s->shm;
+	uint32_t head = sh->ring_head, at = head, off = head & (RDSB_TXRING_BYTES - 1);
+	uint8_t *to;
+
+	if (!s->ring_reqs || req->len < RDSB_TXRING_MIN || (req->flags & RDSB_REQ_RESENT))
+		return cnt;
+	if (off + req->len > RDSB_TXRING_BYTES)
+		at += RDSB_TXRING_BYTES - off;	/* the end's rest stays unused */
+	if (at + req->len - __atomic_load_n(&sh->copy_released, __ATOMIC_ACQUIRE) > RDSB_TXRING_BYTES)
+		return cnt;
+	to = s->ring + (at & (RDSB_TXRING_BYTES - 1));
+	for (int i = 1; i < cnt; i++) {
+		memcpy(to, iov[i].iov_base, iov[i].iov_len);
+		to += iov[i].iov_len;
+	}
+	req->flags |= RDSB_REQ_INRING;
+	req->ring_start = head;
+	req->ring_at = at;
+	sh->ring_head = at + req->len;
+	return 1;
+}
+
+void rdsb_txring_unplace(struct rdsb_lsock *s, struct rdsb_send_req *req)
+{
+	if (!(req->flags & RDSB_REQ_INRING))
+		return;
+	s->shm->ring_head = req->ring_start;
+	req->flags &= (uint8_t)~RDSB_REQ_INRING;
+	req->ring_start = req->ring_at = 0;
+}
