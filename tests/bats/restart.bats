@@ -1060,7 +1060,7 @@ held_twice() {
 }
 
 @test "xdp: load after the engine was killed -9 detaches the XDP program it left; another program on the device stays an error" {
-	[ -z "${RDSB_LOAD_OPTS:-}" ] || skip "the xdp transport has no --bpf data path: runs without RDSB_LOAD_OPTS"
+	[ -z "${RDSB_LOAD_OPTS:-}" ] || skip "the xdp transport takes no data-path option (--bpf, --no-bpf, --sk-msg): runs in the default round"
 	local d=$BATS_TEST_TMPDIR
 	engine_stop A unload
 	engine_stop B unload
