@@ -70,6 +70,15 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy fork-readers 5060
 }
 
+@test "fork with two senders on one socket, payloads of 4 to 44 KiB (in the copy ring): 2 x 300 datagrams, each whole, once, each sender's in order (Python)" {
+	local before
+	before=$(counter A tx_in_ring)
+	shimpy fork-senders 5067
+	if [[ "${RDSB_LOAD_OPTS:-}" != *--sk-msg* ]]; then
+		[ "$(counter A tx_in_ring)" -gt "$before" ]
+	fi
+}
+
 @test "datagrams queued back to back, read with MSG_PEEK, short buffers, MSG_TRUNC, split iovecs, after poll: each exactly its bytes, POLLIN until the last (Python)" {
 	shimpy queued-reads 5062
 }

@@ -206,6 +206,52 @@ def fork_readers():
         fail("a reader got datagrams out of order")
 
 
+def big_datagram(who, i):
+    """Datagram i of sender who: 4 KiB to 44 KiB, its content derived from both."""
+    head = struct.pack("!II", who, i)
+    body = hashlib.sha256(head).digest()
+    n = 4096 + (i * 997 + who * 7919) % 40000
+    return (head + body * (n // 32 + 1))[:n]
+
+
+def fork_senders():
+    """Two processes (fork) sending on one socket, with payloads large enough
+    to go to the engine in the socket's copy ring: every datagram arrives
+    whole, once, each process's in the order it sent them."""
+    count = 300
+    r = rds_sock(PORT)
+    r.settimeout(10)
+    s = rds_sock(PORT + 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+    pid = os.fork()
+
+    def send(who):
+        for i in range(count):
+            s.sendto(big_datagram(who, i), (LADDR, PORT))
+    if pid == 0:
+        r.close()
+        send(1)
+        os._exit(0)
+    t = threading.Thread(target=send, args=(0,))
+    t.start()
+    got = {0: [], 1: []}
+    try:
+        while len(got[0]) + len(got[1]) < 2 * count:
+            d = r.recv(65536)
+            w, i = struct.unpack("!II", d[:8]) if len(d) >= 8 else (9, 0)
+            if w not in got or d != big_datagram(w, i):
+                fail("a mangled datagram (%d bytes)" % len(d))
+            got[w].append(i)
+    except socket.timeout:
+        fail("%d + %d of %d datagrams" % (len(got[0]), len(got[1]), count))
+    t.join()
+    os.waitpid(pid, 0)
+    for w in got:
+        if got[w] != list(range(count)):
+            fail("sender %d: %d datagrams, %s in order" % (w, len(got[w]), "not" if got[w] != sorted(got[w]) else ""))
+
+
 def queued_reads():
     """Datagrams queued back to back, of 0 B to 4 KiB, read in every way:
     MSG_PEEK then recv, a short buffer (MSG_TRUNC in msg_flags, the rest
@@ -600,7 +646,8 @@ def epollout_full_queue():
 CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_full_queue,
          "poll-cong-generation": poll_cong_generation, "asyncio-full-queue": asyncio_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "close-range": close_range, "unsupported": unsupported,
-         "vector-io": vector_io, "fork-readers": fork_readers, "queued-reads": queued_reads,
+         "vector-io": vector_io, "fork-readers": fork_readers, "fork-senders": fork_senders,
+         "queued-reads": queued_reads,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
          "fork-state": fork_state, "passed-child": passed_child,
          "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec")}

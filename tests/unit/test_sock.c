@@ -410,19 +410,25 @@ static void app_send(struct rdsb_sock *s, uint32_t len)
 /* A send request whose payload the library left in the socket's copy ring
  * at AT (its head was at START), filled with BYTE; RING is the test's own
  * mapping of it. */
-static void app_write_ring(struct rdsb_sock *s, uint8_t *ring, uint32_t start, uint32_t at, uint32_t len,
-			   uint8_t flags, int byte)
+static void app_write_ring_to(struct rdsb_sock *s, const uint8_t daddr[16], uint8_t *ring, uint32_t start,
+			      uint32_t at, uint32_t len, uint8_t flags, int byte)
 {
 	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC, .len = len, .dport = 4000,
 				     .flags = RDSB_REQ_INRING | flags, .ring_start = start, .ring_at = at };
 	uint32_t off = at & (RDSB_TXRING_BYTES - 1);
 
-	memcpy(req.daddr, B, 16);
+	memcpy(req.daddr, daddr, 16);
 	if (ring && off + len <= RDSB_TXRING_BYTES)
 		memset(ring + off, byte, len);
 	s->shm->snd_bytes += len;
 	assert_int_equal(send(s->app_fd, &req, sizeof(req), MSG_DONTWAIT), sizeof(req));
 	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+}
+
+static void app_write_ring(struct rdsb_sock *s, uint8_t *ring, uint32_t start, uint32_t at, uint32_t len,
+			   uint8_t flags, int byte)
+{
+	app_write_ring_to(s, B, ring, start, at, len, flags, byte);
 }
 
 static bool all_bytes(const uint8_t *p, uint32_t len, int byte)
@@ -612,6 +618,53 @@ static void test_payload_in_ring(void **state)
 	}
 	assert_int_equal(p->nunacked, 0);
 	p->ev.fd = -1;
+}
+
+/* To a socket of this engine (the loopback transport) a datagram is
+ * acknowledged as it is delivered: its payload leaves the sender's ring
+ * then, which the sender may write again before the receiver reads. */
+static void test_payload_in_ring_loopback(void **state)
+{
+	const uint32_t R = RDSB_TXRING_BYTES;
+	struct rdsb_sock *r = open_bound(4000), *s = open_bound(5001);
+	uint8_t *ring, hdr[RDS_HEADER_SIZE], got[8192];
+	unsigned int n = 0;
+	size_t unread;
+
+	(void)state;
+	ring = mmap(NULL, R, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, 4096);
+	assert_ptr_not_equal(ring, MAP_FAILED);
+	/* a slow reader: its stream is full, what comes waits in its queue */
+	while (n < 96 && list_empty(&r->rx_q)) {
+		struct rdsb_msg *m = rdsb_msg_new(1 << 20);
+
+		m->dport = 4000;
+		assert_true(rdsb_sock_deliver(&eng, r, m, true));
+		n++;
+	}
+	assert_false(list_empty(&r->rx_q));
+	app_write_ring_to(s, A, ring, 0, 0, 8192, 0, 0xab);
+	assert_int_equal(s->shm->copy_released, 8192);
+	assert_int_equal(s->shm->reqs_acked, 1);
+	memset(ring, 0xcd, 8192);	/* the sender's next payload */
+	/* the reader catches up */
+	unread = (size_t)n * (RDS_HEADER_SIZE + (1 << 20));
+	while (unread) {
+		int avail = 0;
+
+		rdsb_sock_flush(&eng, r);
+		assert_int_equal(ioctl(r->app_fd, FIONREAD, &avail), 0);
+		assert_true(avail > 0);
+		avail = (size_t)avail < unread ? avail : (int)unread;
+		app_read(r, (size_t)avail);
+		unread -= (size_t)avail;
+	}
+	rdsb_sock_flush(&eng, r);
+	app_read_into(r, hdr, sizeof(hdr));
+	app_read_into(r, got, sizeof(got));
+	assert_true(all_bytes(got, sizeof(got), 0xab));
+	assert_true(list_empty(&r->rx_q));
+	munmap(ring, R);
 }
 
 /* What a killed engine had numbered comes back from the library as resent
@@ -1596,6 +1649,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_in_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_payload_in_ring_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_two_sockets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_shrinks_after_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_short_write, setup, teardown),

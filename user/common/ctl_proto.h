@@ -124,9 +124,10 @@ struct rdsb_sock_shm {
 	 * The library writes a payload there only while it fits below
 	 * copy_released + the ring's size. */
 	uint32_t copy_released;
-	/* Without the sk_msg send path: where the next payload goes in the
-	 * ring (the library's, under its write lock; each engine's page
-	 * starts its ring empty). */
+	/* Where the next payload goes in the ring (the library's, under its
+	 * write lock): in the engine's page, so that every process of the
+	 * socket places after the others, and each engine's ring starts
+	 * empty. */
 	uint32_t ring_head;
 	/* The engine closed this socket (a malformed request) while it runs:
 	 * the control connection's hang-up then does not mean the engine went,

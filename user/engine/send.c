@@ -133,13 +133,38 @@ void rdsb_path_queue(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg
 	path_kick(e, p, RDS_HEADER_SIZE + m->len);
 }
 
+/* m's payload out of its sender's copy ring into memory of its own: the
+ * ring is the sender's to write again once m is acknowledged. False
+ * without memory. */
+static bool msg_unring(struct rdsb_msg *m)
+{
+	uint8_t *data = malloc(m->len);
+
+	if (!data)
+		return false;
+	memcpy(data, m->data, m->len);
+	rdsb_txring_put(m->ring);
+	m->ring = NULL;
+	m->data = data;
+	return true;
+}
+
 static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb_msg *m)
 {
 	/* The kernel's loopback transport: straight to rds_recv_incoming, acked
-	 * at once, with the same ping rule as the wire. */
+	 * at once, with the same ping rule as the wire. Acked, the payload
+	 * must not be in the sender's ring: it may write it again while the
+	 * receiver has not read it. */
 	uint32_t sock_id = m->sock_id, len = m->len;
 	struct rdsb_sock *s;
 
+	if (m->ring && !msg_unring(m)) {
+		rdsb_count(e, RDSB_C_DROP_NO_CONN);	/* no memory, as for a connection */
+		rdsb_sock_req_done(e, m);
+		rdsb_msg_free(m);
+		rdsb_sock_sent(e, sock_id, len);
+		return;
+	}
 	rdsb_sock_req_done(e, m);
 	if (m->tx_sock)
 		rdsb_sock_req_acked(m);	/* delivered: the same message now */

@@ -81,7 +81,6 @@ struct rdsb_lib_shm {
 	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
 	pthread_mutex_t clock;		/* one request/reply at a time on the control connection */
 	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
-	uint32_t copy_head;		/* where the next copy goes in the ring, under wlock */
 	/* Engine restarts (reattach.c): the process that moves the socket to
 	 * a new engine bumps epoch and publishes the new delivery stream's
 	 * inode, so the other processes holding the socket ATTACH to it. */

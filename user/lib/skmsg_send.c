@@ -45,7 +45,7 @@ static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npat
  * enough; false if not. Under the socket's write lock. */
 static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, uint32_t len)
 {
-	uint32_t head = s->lsh->copy_head, off;
+	uint32_t head = s->shm->ring_head, off;
 
 	if (head - __atomic_load_n(&s->shm->copy_released, __ATOMIC_ACQUIRE) + len > RDSB_TXRING_BYTES)
 		return false;
@@ -126,7 +126,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 		rdsb_txunlock(l);
 		return 0;
 	}
-	h.h_ack = htobe64((uint64_t)s->lsh->copy_head << 32 | wake | (uint32_t)(fslot * RDS_MPATH_WORKERS + path));
+	h.h_ack = htobe64((uint64_t)s->shm->ring_head << 32 | wake | (uint32_t)(fslot * RDS_MPATH_WORKERS + path));
 	h.h_len = htobe32(len);
 	h.h_sport = htobe16(s->st->port);
 	h.h_dport = htobe16(dport);
@@ -172,6 +172,6 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	t->direct_msgs++;
 	t->direct_bytes += len;
 	rdsb_txunlock(l);
-	s->lsh->copy_head += len;
+	s->shm->ring_head += len;
 	return 1;
 }

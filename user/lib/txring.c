@@ -24,9 +24,6 @@ void rdsb_txring_map(struct rdsb_lsock *s, int shm_fd)
 		munmap(s->ring, RDSB_TXRING_BYTES);
 	s->ring = NULL;
 	s->ring_reqs = false;
-	/* a new page's ring starts empty: so does the library's head */
-	if (s->txfd >= 0)
-		s->lsh->copy_head = 0;
 	s->ring = mmap(NULL, RDSB_TXRING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 4096);
 	if (s->ring == MAP_FAILED) {
 		s->ring = NULL;
