@@ -139,6 +139,23 @@ static bool transport_has(const struct rdsb_transport *tp, const char *name)
 }
 
 static int stop_engine(const char *cmd);
+static int request(uint32_t op, uint32_t arg, char **text, uint16_t *abi);
+
+/* reload: the applications' sockets move to this binary's engine, whose
+ * library they do not have; with another socket ABI they would fail (or,
+ * before the check, read its bytes wrongly), so the running one stays. */
+static int reload_compatible(void)
+{
+	uint16_t abi = RDSB_ABI;
+
+	if (request(RDSB_CTL_STATUS, 0, NULL, &abi) || abi == RDSB_ABI)
+		return 0;	/* stop_engine reports what a request finds */
+	fprintf(stderr,
+		"rds-bpf reload: the running engine is of another build (socket ABI %u, this one's %u): its "
+		"applications could not move to this one; hint: stop them, rds-bpf unload, rds-bpf load\n",
+		abi, RDSB_ABI);
+	return 1;
+}
 
 /* load, or reload: the options are checked before the running engine is
  * stopped, so that a mistyped reload leaves it running. */
@@ -252,7 +269,9 @@ static int do_load(int argc, char **argv, bool reload)
 
 		if (!running)
 			return cli_not_loaded("reload", false);
-		err = stop_engine("reload");
+		err = reload_compatible();
+		if (!err)
+			err = stop_engine("reload");
 		if (err)
 			return err;
 	} else if (running) {
@@ -291,7 +310,7 @@ static int do_load(int argc, char **argv, bool reload)
 
 /* One request; its reply's text (status) into *text. 0, or -ENOENT (no
  * engine), -ETIMEDOUT (it does not answer) or the engine's -errno. */
-static int request(uint32_t op, uint32_t arg, char **text)
+static int request(uint32_t op, uint32_t arg, char **text, uint16_t *abi)
 {
 	struct rdsb_ctl_req req = { .op = op, .arg = arg };
 	struct rdsb_ctl_rep rep;
@@ -308,6 +327,8 @@ static int request(uint32_t op, uint32_t arg, char **text)
 		return err;
 	}
 	err = rdsb_ctl_xfer(fd, &req, &rep, buf, RDSB_CTL_MAX_REPLY, &got);
+	if (err != -EPIPE && err != -ETIMEDOUT && abi)
+		*abi = rep.abi;
 	if (!err && text) {
 		buf[got] = 0;
 		*text = strdup(buf);
@@ -341,7 +362,7 @@ static int do_unload(int argc, char **argv)
 /* UNLOAD, and the wait for the engine to drain and exit. */
 static int stop_engine(const char *cmd)
 {
-	int err = request(RDSB_CTL_UNLOAD, 0, NULL);
+	int err = request(RDSB_CTL_UNLOAD, 0, NULL, NULL);
 	struct timespec t;
 	time_t end;
 
@@ -394,7 +415,7 @@ static int do_status(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	int err = request(RDSB_CTL_STATUS, json, &text);
+	int err = request(RDSB_CTL_STATUS, json, &text, NULL);
 
 	if (err == -EPERM)
 		return cli_refused("status", -err);

@@ -116,7 +116,7 @@ static void try_all(const char *map, int fd, size_t len, const char *bpffs)
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN, .abi = RDSB_ABI };
 	struct rdsb_ctl_rep rep;
 	char cbuf[CMSG_SPACE(sizeof(int) * 6)];
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };

@@ -120,7 +120,7 @@ static int bounce(int fd, uint8_t *rec, size_t size, const struct rdsb_txpath *t
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN };
+	struct rdsb_ctl_req req = { .op = RDSB_CTL_OPEN, .abi = RDSB_ABI };
 	struct rdsb_ctl_rep rep;
 	static uint8_t rec[RDS_HEADER_SIZE + 100];
 	struct rds_header *h = (struct rds_header *)rec;

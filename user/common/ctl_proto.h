@@ -11,9 +11,20 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "../../include/rds-bpf/maps.h"
 
 #define RDSB_CTL_NAME		"rds-bpf/engine"	/* abstract: leading NUL */
-#define RDSB_CTL_VERSION	1
+/*
+ * What a library and an engine share besides this channel: the send requests
+ * and the delivery stream's records, the socket's page (rdsb_sock_shm and the
+ * library's part of it), its copy ring and sequence table (rds-bpf/maps.h).
+ * A library and an engine of two builds could read each other's bytes
+ * wrongly, and a datagram would go out or arrive changed: OPEN and ATTACH
+ * carry this number both ways, and each side refuses another
+ * (EPROTONOSUPPORT). Bump it with any change to those layouts; the sizes
+ * checked at the end of this file catch a change that forgot to.
+ */
+#define RDSB_ABI		2
 
 enum rdsb_ctl_op {
 	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,
@@ -56,7 +67,7 @@ struct rdsb_ctl_req {
 	uint8_t addr[16];
 	uint32_t scope_id;
 	uint16_t port;
-	uint16_t pad;
+	uint16_t abi;		/* OPEN and ATTACH: RDSB_ABI */
 	uint64_t val;
 };
 
@@ -69,7 +80,7 @@ struct rdsb_ctl_rep {
 	int32_t err;		/* 0 or a positive errno */
 	uint32_t arg;
 	uint16_t port;
-	uint16_t pad;
+	uint16_t abi;		/* the engine's RDSB_ABI, in every reply */
 	uint32_t len;		/* bytes of text that follow */
 	uint64_t val;
 };
@@ -162,5 +173,12 @@ struct rdsb_sock_shm {
 	 * length of a killed engine's stream. */
 	uint64_t rx_written;
 };
+
+/* A change to any of these is a change of RDSB_ABI */
+_Static_assert(sizeof(struct rdsb_ctl_req) == 40 && sizeof(struct rdsb_ctl_rep) == 24 &&
+	       sizeof(struct rdsb_sock_shm) == 96 && sizeof(struct rdsb_send_req) == 48 &&
+	       sizeof(struct rdsb_deliv_hdr) == 48 && sizeof(struct rdsb_txcopy) == 40 &&
+	       RDSB_TXRING_BYTES == 1u << 20 && RDSB_SEQTAB_OFF == 4096 + (1u << 20) && RDSB_SEQTAB_BYTES == 16 * 16384,
+	       "a layout the library and the engine share changed: bump RDSB_ABI and these sizes");
 
 #endif

@@ -273,7 +273,7 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 
 void rdsb_ctl_handle(struct rdsb_engine *e, struct rdsb_sock *s, int fd, const struct rdsb_ctl_req *req)
 {
-	struct rdsb_ctl_rep rep = { 0 };
+	struct rdsb_ctl_rep rep = { .abi = RDSB_ABI };
 	struct text t = { 0 };
 	struct iovec iov[2];
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };

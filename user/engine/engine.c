@@ -127,6 +127,19 @@ static void ctl_client_free(struct rdsb_engine *e, struct ctl_client *c)
 	free(c);
 }
 
+/* A library of another build (RDSB_ABI): its socket is refused, and the
+ * engine's log says why, once. */
+static void refuse_abi(struct rdsb_engine *e, struct ctl_client *c, uint16_t abi)
+{
+	struct rdsb_ctl_rep rep = { .err = EPROTONOSUPPORT, .abi = RDSB_ABI };
+
+	send(c->ev.fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT);
+	ctl_client_free(e, c);
+	if (!e->abi_warned++)
+		pr_warn("rds-bpf: refused a socket of a library of another build (socket ABI %u, this engine's %u); "
+			"hint: run applications with the librdsb of this rds-bpf\n", abi, RDSB_ABI);
+}
+
 /* A control connection that is not (yet) a socket: OPEN turns it into one,
  * STATUS and UNLOAD serve the CLI. */
 static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
@@ -141,7 +154,7 @@ static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
 		return;
 	}
 	if (c->refused) {
-		struct rdsb_ctl_rep rep = { .err = EPERM };
+		struct rdsb_ctl_rep rep = { .err = EPERM, .abi = RDSB_ABI };
 
 		send(c->ev.fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT);
 		ctl_client_free(e, c);
@@ -149,6 +162,10 @@ static void ctl_client_event(struct rdsb_engine *e, struct ctl_client *c)
 	}
 	if (e->draining && (req.op == RDSB_CTL_ATTACH || req.op == RDSB_CTL_OPEN)) {
 		ctl_client_free(e, c);	/* the library waits for the next engine */
+		return;
+	}
+	if ((req.op == RDSB_CTL_ATTACH || req.op == RDSB_CTL_OPEN) && req.abi != RDSB_ABI) {
+		refuse_abi(e, c, req.abi);
 		return;
 	}
 	if (req.op == RDSB_CTL_ATTACH) {

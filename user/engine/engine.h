@@ -479,6 +479,7 @@ struct rdsb_engine {
 	 * (RDSB_CTL_STREAM_END), or -1 */
 	int old_rcvq_fd;
 	unsigned int fds_warned;	/* sockets refused for want of descriptors */
+	unsigned int abi_warned;	/* sockets refused: a library of another build */
 	/* this engine's rdsb_socks, when sockets go to the next engine: kept
 	 * past the transport's exit to be pinned for it, or -1 */
 	int socks_next_fd;

@@ -166,7 +166,7 @@ static int fds_short(struct rdsb_engine *e, int err)
 
 void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 {
-	struct rdsb_ctl_rep rep = { 0 };
+	struct rdsb_ctl_rep rep = { .abi = RDSB_ABI };
 	struct rdsb_sock *s = calloc(1, sizeof(*s));
 	int sv[2] = { -1, -1 }, buf = STREAM_BUF, fds[REPLY_FDS], ntp;
 
@@ -1148,7 +1148,7 @@ void rdsb_sock_attached_event(struct rdsb_engine *e, struct rdsb_sock_ctl *c)
 
 bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_req *req)
 {
-	struct rdsb_ctl_rep rep = { .err = ENOENT };
+	struct rdsb_ctl_rep rep = { .err = ENOENT, .abi = RDSB_ABI };
 	struct rdsb_sock_ctl *c;
 	struct rdsb_sock *s;
 
@@ -1166,7 +1166,7 @@ bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_r
 		 * sends go through the engine */
 		int fds[5] = { s->app_fd, s->shm_fd, e->addrs_ro_fd, e->cong_ro_fd, s->space_fd };
 
-		rep = (struct rdsb_ctl_rep){ .val = s->id, .arg = (uint32_t)e->tp->trans_id };
+		rep = (struct rdsb_ctl_rep){ .val = s->id, .arg = (uint32_t)e->tp->trans_id, .abi = RDSB_ABI };
 		if (send_fds(ctl_fd, &rep, fds, 5) < 0) {
 			free(c);
 			close(ctl_fd);

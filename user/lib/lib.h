@@ -291,6 +291,7 @@ void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's chil
 enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_TXLOCK, OPEN_FDS };
 #define OPEN_SKMSG_FDS 3
 int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport);
+void rdsb_close_fds(const int *fds, int nfds);
 int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
 		  size_t *got);
 void rdsb_shared_locks_init(struct rdsb_lib_shm *l);

@@ -308,13 +308,6 @@ static int replay(int ctl, struct rdsb_lsock *s)
 	return 0;
 }
 
-static void close_fds(int *fds, int nfds)
-{
-	for (int i = 0; i < nfds; i++)
-		if (fds[i] >= 0)
-			sys_close(fds[i]);
-}
-
 /* The socket moves to the engine whose OPEN or ATTACH reply fds is. */
 static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transport, bool opened)
 {
@@ -332,7 +325,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 		if (page != MAP_FAILED)
 			munmap(page, 4096);
 		free(old);
-		close_fds(fds, nfds);
+		rdsb_close_fds(fds, nfds);
 		sys_close(ctl);
 		return -ENOMEM;
 	}
@@ -436,7 +429,7 @@ static int reattach_locked(struct rdsb_lsock *s)
 		if (!err)
 			stream_end(s, ctl);
 		if (err && nfds >= 0)
-			close_fds(fds, nfds);
+			rdsb_close_fds(fds, nfds);
 		nfds = err ? err : nfds;
 	}
 	if (nfds < 0) {

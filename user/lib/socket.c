@@ -224,20 +224,42 @@ int rdsb_engine_connect(void)
  * the address table and congestion maps, the send-space eventfd and, on the
  * sk_msg send path, the send socket, rdsb_txpath and the paths' locks; and the engine's
  * transport. Returns the number of fds, or -errno. */
+void rdsb_close_fds(const int *fds, int nfds)
+{
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] >= 0)
+			sys_close(fds[i]);
+}
+
+/* Once a process: a socket refused for the engine's build is an
+ * installation's mistake that a human has to see (the engine logs it too). */
+static void abi_refused(uint16_t engine_abi)
+{
+	static int told;
+
+	if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED))
+		dprintf(STDERR_FILENO,
+			"librdsb: the rds-bpf engine here is of another build (socket ABI %u, this library's %u): "
+			"RDS sockets fail with EPROTONOSUPPORT; hint: use the librdsb installed with that rds-bpf\n",
+			engine_abi, RDSB_ABI);
+}
+
 int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport)
 {
+	struct rdsb_ctl_req abi_req = *req;
 	struct rdsb_ctl_rep rep;
 	char cbuf[CMSG_SPACE(sizeof(int) * OPEN_FDS)];
 	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	struct iovec siov = { .iov_base = (void *)req, .iov_len = sizeof(*req) };
+	struct iovec siov = { .iov_base = &abi_req, .iov_len = sizeof(abi_req) };
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	ssize_t n;
 	int nfds;
 
-	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(*req))
+	abi_req.abi = RDSB_ABI;
+	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) != sizeof(abi_req))
 		return -EAFNOSUPPORT;
 	do
 		n = sys_recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
@@ -246,17 +268,15 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 		return -ETIMEDOUT;	/* rdsb_ctl_timeout_ms */
 	if (n < (ssize_t)sizeof(rep))
 		return -EAFNOSUPPORT;
-	if (rep.err)
-		return -rep.err;
 	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -EPROTO;
-	nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	nfds = cm && cm->cmsg_type == SCM_RIGHTS ? (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
 	memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
-	if (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS) {
-		for (int i = 0; i < nfds; i++)
-			sys_close(fds[i]);
-		return -EPROTO;
+	if (rep.abi != RDSB_ABI || rep.err || (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS)) {
+		rdsb_close_fds(fds, nfds);
+		/* an engine before RDSB_ABI answers 0, and takes the socket */
+		if (rep.abi != RDSB_ABI)
+			abi_refused(rep.abi);
+		return rep.abi != RDSB_ABI ? -EPROTONOSUPPORT : rep.err ? -rep.err : -EPROTO;
 	}
 	*transport = (int)rep.arg;
 	return nfds;
