@@ -87,6 +87,10 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy fork-state 5065
 }
 
+@test "subprocess (vfork, close_range in the child), posix_spawn and a child of fork closing its copies leave the parent's sockets and epoll registrations (Python)" {
+	shimpy children-leave-sockets 5097
+}
+
 @test "SCM_RIGHTS to another process, the sender closing at once: the receiver has the bound socket, receives and answers from it (Python)" {
 	shimpy scm-rights 5090
 }

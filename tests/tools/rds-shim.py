@@ -214,6 +214,24 @@ def big_datagram(who, i):
     return (head + body * (n // 32 + 1))[:n]
 
 
+def check_senders(r, count, senders):
+    """Read 2 x count datagrams of big_datagram on r: each whole, once, each
+    sender's in order."""
+    got = {0: [], 1: []}
+    try:
+        while len(got[0]) + len(got[1]) < 2 * count:
+            d = r.recv(65536)
+            w, i = struct.unpack("!II", d[:8]) if len(d) >= 8 else (9, 0)
+            if w not in got or d != big_datagram(w, i):
+                fail("a mangled datagram (%d bytes)" % len(d))
+            got[w].append(i)
+    except socket.timeout:
+        fail("%d + %d of %d datagrams" % (len(got[0]), len(got[1]), count))
+    for w in got:
+        if got[w] != list(range(count)):
+            fail("%s %d: %d datagrams, %s in order" % (senders, w, len(got[w]), "not" if got[w] != sorted(got[w]) else ""))
+
+
 def fork_senders():
     """Two processes (fork) sending on one socket, with payloads large enough
     to go to the engine in the socket's copy ring: every datagram arrives
@@ -235,21 +253,85 @@ def fork_senders():
         os._exit(0)
     t = threading.Thread(target=send, args=(0,))
     t.start()
-    got = {0: [], 1: []}
-    try:
-        while len(got[0]) + len(got[1]) < 2 * count:
-            d = r.recv(65536)
-            w, i = struct.unpack("!II", d[:8]) if len(d) >= 8 else (9, 0)
-            if w not in got or d != big_datagram(w, i):
-                fail("a mangled datagram (%d bytes)" % len(d))
-            got[w].append(i)
-    except socket.timeout:
-        fail("%d + %d of %d datagrams" % (len(got[0]), len(got[1]), count))
+    check_senders(r, count, "sender")
     t.join()
     os.waitpid(pid, 0)
-    for w in got:
-        if got[w] != list(range(count)):
-            fail("sender %d: %d datagrams, %s in order" % (w, len(got[w]), "not" if got[w] != sorted(got[w]) else ""))
+
+
+def children_leave_sockets():
+    """subprocess (vfork, its child closing every fd with close_range) and
+    posix_spawn leave the parent's RDS sockets and epoll registrations as
+    they were; a child of fork that closes its copies leaves the parent's
+    registration too, as the kernel does (the file stays open there)."""
+    import subprocess
+    r = rds_sock(PORT)
+    s = rds_sock(PORT + 1)
+    ep = select.epoll()
+    ep.register(r.fileno(), select.EPOLLIN)
+
+    def one(tag):
+        s.sendto(tag, (LADDR, PORT))
+        ev = ep.poll(5)
+        if ev != [(r.fileno(), select.EPOLLIN)]:
+            fail("%s: epoll says %r" % (tag, ev))
+        got = r.recv(100)
+        if got != tag:
+            fail("%s: received %r" % (tag, got))
+    one(b"first")
+    subprocess.run(["true"], check=True)
+    one(b"after subprocess")
+    os.waitpid(os.posix_spawn("/bin/true", ["true"], os.environ), 0)
+    one(b"after posix_spawn")
+    pid = os.fork()
+    if pid == 0:
+        r.close()
+        s.close()
+        ep.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    one(b"after a child of fork closed its copies")
+
+
+SENDERS = 300
+
+
+def exec_sender():
+    """The other process of senders-after-reload: argv[4] is the inherited
+    fd of the socket; it sends SENDERS datagrams of sender 1 on it."""
+    s = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0, fileno=int(sys.argv[4]))
+    for i in range(SENDERS):
+        s.sendto(big_datagram(1, i), (LADDR, PORT))
+    os._exit(0)
+
+
+def senders_after_reload():
+    """A socket that moved to a new engine (RELOAD, run here), then given to
+    a new process (exec, the fd inherited): both send on it at once, with
+    payloads in the copy ring. They share the socket's locks and state as
+    two processes before the move do: every datagram arrives whole, once,
+    each process's in order."""
+    import subprocess
+    r = rds_sock(PORT)
+    r.settimeout(10)
+    s = rds_sock(PORT + 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+    s.sendto(b"before", (LADDR, PORT))
+    if r.recv(100) != b"before":
+        fail("the first datagram")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    subprocess.run(os.environ["RELOAD"].split(), check=True, stdout=subprocess.DEVNULL, env=env)
+    r.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)	# r moves first: bound again
+    s.sendto(b"after", (LADDR, PORT))	# this process moves the socket
+    if r.recv(100) != b"after":
+        fail("the datagram after the reload")
+    child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "exec-sender", LADDR, str(PORT),
+                              str(s.fileno())], pass_fds=[s.fileno()])
+    t = threading.Thread(target=lambda: [s.sendto(big_datagram(0, i), (LADDR, PORT)) for i in range(SENDERS)])
+    t.start()
+    check_senders(r, SENDERS, "process")
+    t.join()
+    child.wait(timeout=30)
 
 
 def queued_reads():
@@ -647,6 +729,8 @@ CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_ful
          "poll-cong-generation": poll_cong_generation, "asyncio-full-queue": asyncio_full_queue,
          "epollout-full-queue": epollout_full_queue, "dup": dup_fd, "close-range": close_range, "unsupported": unsupported,
          "vector-io": vector_io, "fork-readers": fork_readers, "fork-senders": fork_senders,
+         "senders-after-reload": senders_after_reload, "exec-sender": exec_sender,
+         "children-leave-sockets": children_leave_sockets,
          "queued-reads": queued_reads,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
          "fork-state": fork_state, "passed-child": passed_child,

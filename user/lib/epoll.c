@@ -21,6 +21,7 @@
 struct ep_reg {
 	struct ep_reg *next;
 	int epfd, fd;
+	pid_t pid;		/* the process that registered it (rdsb_self) */
 	struct rdsb_lsock *s;	/* a reference */
 	uint32_t events;
 	epoll_data_t data;
@@ -78,6 +79,7 @@ static int lsock_epoll_ctl(struct rdsb_lsock *s, int epfd, int op, int fd, struc
 		if (!*p && (*p = calloc(1, sizeof(**p)))) {
 			(*p)->epfd = epfd;
 			(*p)->fd = fd;
+			(*p)->pid = rdsb_self;
 			(*p)->s = s;
 			rdsb_lsock_hold(s);
 		}
@@ -119,15 +121,18 @@ void rdsb_epoll_rearm(struct rdsb_lsock *s)
 }
 
 /* fd closes: as an epoll fd, its registrations go; as an RDS fd, it leaves
- * every epoll set (the library's own descriptor keeps the socket's file open,
- * so the kernel would not remove it). */
+ * the epoll sets this process put it in (the library's own descriptor keeps
+ * the socket's file open, so the kernel would not remove it). A set a child
+ * of fork inherited is its parent's too: the child's close leaves it as the
+ * kernel does (the file stays open in the parent). In a child of vfork,
+ * nothing here is the child's. */
 void rdsb_epoll_forget(int fd)
 {
-	if (!__atomic_load_n(&regs, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&regs, __ATOMIC_RELAXED) || rdsb_vfork_child())
 		return;	/* every close() comes here */
 	pthread_mutex_lock(&regs_lock);
 	for (struct ep_reg **p = &regs; *p;) {
-		if ((*p)->fd == fd)
+		if ((*p)->fd == fd && (*p)->pid == rdsb_self)
 			sys_epoll_ctl((*p)->epfd, EPOLL_CTL_DEL, fd, NULL);
 		if ((*p)->epfd == fd || (*p)->fd == fd)
 			reg_free(p);

@@ -254,6 +254,14 @@ void rdsb_txring_unplace(struct rdsb_lsock *s, struct rdsb_send_req *req);
 /* socket.c: this process's pid, from before its first socket (getpid is a
  * system call; a send takes the path's lock as it) */
 extern pid_t rdsb_self;
+/* A child of vfork (posix_spawn, Python's subprocess) runs in its parent's
+ * memory until it execs: what it closes or duplicates in its own descriptor
+ * table leaves the parent's sockets table and epoll registrations alone. A
+ * child of fork has its own memory and pid (rdsb_self, set at fork). */
+static inline bool rdsb_vfork_child(void)
+{
+	return rdsb_self && getpid() != rdsb_self;
+}
 int rdsb_write_all(int fd, struct iovec *iov, int cnt);
 
 /* copies.c: copies of the requests written to the engine, kept until it

@@ -428,7 +428,7 @@ void rdsb_fd_set(int fd, struct rdsb_lsock *s)
 {
 	struct rdsb_lsock *old = NULL;
 
-	if (fd >= 0 && fd < MAX_FDS && __atomic_load_n(&table, __ATOMIC_ACQUIRE)) {
+	if (fd >= 0 && fd < MAX_FDS && __atomic_load_n(&table, __ATOMIC_ACQUIRE) && !rdsb_vfork_child()) {
 		pthread_mutex_lock(&table_lock);
 		old = table[fd];
 		__atomic_store_n(&table[fd], s, __ATOMIC_RELEASE);
@@ -693,7 +693,7 @@ void rdsb_fds_closing(unsigned int first, unsigned int last)
 {
 	int max;
 
-	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE) || rdsb_vfork_child())
 		return;
 	pthread_mutex_lock(&table_lock);
 	max = table_max;
