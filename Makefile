@@ -152,7 +152,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC)
 # sockets, address slots and epoll it calls replaced by --wrap mocks (cmocka).
 CONN_TEST_OBJ := $(patsubst %,$(B)/obj/user/engine/%.o,conn send recv seqstate) $(B)/obj/transports/tcp/tcp_stream.o \
                  $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC))
-CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_rx_before rdsb_hold_unbound rdsb_sock_req_done \
+CONN_TEST_WRAPS := rdsb_sock_by_port rdsb_sock_deliver rdsb_rx_before rdsb_hold_unbound rdsb_hold_local rdsb_sock_req_done \
                    rdsb_port_hold_find rdsb_port_hold_full rdsb_heldlog_msg_free \
                    rdsb_sock_sent rdsb_sock_req_acked rdsb_sock_req_numbered \
                    rdsb_addr_slot rdsb_addr_put rdsb_addr_is_local rdsb_cong_apply_peer \

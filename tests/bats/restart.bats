@@ -535,6 +535,30 @@ reload_during_4() {
 	[ -z "$(engine_pid B)" ]
 }
 
+# shim_reloading CASE PORT: a case of rds-shim.py on A that reloads A's
+# engine itself (RELOAD, with engine_up's options) and prints "ok CASE"
+shim_reloading() {
+	# shellcheck disable=SC2086
+	run rds A env RELOAD="$RDSB_BIN reload --log $RDSB_LOG_DIR/rdsb-engine-$HOSTS_PREFIX-A.log ${RDSB_LOAD_OPTS:-}" \
+		timeout 60 python3 "$BATS_TEST_DIRNAME/../tools/rds-shim.py" "$1" $ADDR_A "$2"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(tail -n 1 <<<"$output")" = "ok $1" ]
+}
+
+@test "rds-bpf reload: a datagram between two sockets of the host, its receiver not moved to the new engine yet, waits for it and arrives (Python)" {
+	shim_reloading local-after-reload 5110
+	[ "$(counter A drop_no_socket)" -eq 0 ]
+}
+
+# A process that gets the socket after it moved (exec, SCM_RIGHTS) shares
+# its locks, its state and its request count with those that held it before
+# (the first engine's page): else two senders place payloads in the copy
+# ring at once, and each counts the requests alone.
+@test "rds-bpf reload, then the socket given to a new process (exec): it and the process that moved the socket send at once, payloads of 4 to 44 KiB in the copy ring, 2 x 300 each whole, once, in order (Python)" {
+	shim_reloading senders-after-reload 5100
+}
+
 @test "engine of the sender killed -9 during a transfer of 20000 datagrams: the library sends again what it held, none lost, duplicated or misordered" {
 	restart_during A kill 20000 0 full
 	# what the killed engine held came back from the library, numbered as

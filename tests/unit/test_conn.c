@@ -37,6 +37,12 @@ bool __wrap_rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct
 	return false;	/* no rebind time here: dropped as for no socket */
 }
 
+bool __wrap_rdsb_hold_local(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+{
+	(void)e, (void)laddr, (void)m;
+	return false;
+}
+
 /* nothing is held for a port here, so nothing is in the held log */
 void __wrap_rdsb_heldlog_msg_free(struct rdsb_msg *m)
 {

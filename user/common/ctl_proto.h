@@ -24,7 +24,7 @@
  * (EPROTONOSUPPORT). Bump it with any change to those layouts; the sizes
  * checked at the end of this file catch a change that forgot to.
  */
-#define RDSB_ABI		2
+#define RDSB_ABI		3
 
 enum rdsb_ctl_op {
 	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,
@@ -44,9 +44,11 @@ enum rdsb_ctl_op {
 				 * rep.arg = item size, rep.val = bytes of all items */
 	RDSB_CTL_ATTACH,	/* on a new control connection, from another process
 				 * holding the socket (SCM_RIGHTS, exec): val = inode of
-				 * its delivery-stream fd -> the OPEN reply's fds, or
-				 * ENOENT (no such socket here); the connection is then
-				 * one more of that socket's */
+				 * its delivery-stream fd -> the OPEN reply's fds without
+				 * the sk_msg ones, and the socket's library page if it
+				 * moved here (RDSB_CTL_LIB_PAGE), or ENOENT (no such
+				 * socket here); the connection is then one more of that
+				 * socket's */
 	RDSB_CTL_HOLD,		/* the socket's fd is in flight (SCM_RIGHTS, exec): the
 				 * socket outlives its control connections for
 				 * RDSB_HOLD_SECONDS, for its next holder to ATTACH */
@@ -59,6 +61,12 @@ enum rdsb_ctl_op {
 				 * delivery stream -> val = 1 + the bytes that engine's
 				 * verdict delivered into it (its rdsb_rcvq, which this
 				 * engine holds), or ENOENT (not known here) */
+	RDSB_CTL_LIB_PAGE,	/* a socket opened on an engine before, as it moves to
+				 * this one: its fd (SCM_RIGHTS) is the memfd whose page
+				 * holds the library's part of the socket (its locks,
+				 * state and count of requests), which every process
+				 * holding the socket shares; the ATTACH reply hands it
+				 * on as a sixth fd, or EINVAL (not a page) */
 };
 
 struct rdsb_ctl_req {

@@ -225,6 +225,10 @@ struct rdsb_sock {
 	void *t_data;			/* the transport's own per-socket state */
 	struct rdsb_sock_shm *shm;
 	int shm_fd;
+	/* A socket that moved here: the memfd of its library page (from the
+	 * engine it was opened on), which an ATTACH reply hands on; else -1,
+	 * the library's part being in shm_fd's page (RDSB_CTL_LIB_PAGE) */
+	int lib_fd;
 	int space_fd;			/* eventfd: send space released (shm poll_waiters) */
 	bool bound;
 	uint8_t addr[16];
@@ -848,6 +852,11 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_m
 /* m, which the engine before held for hold's port (heldlog.c), is held
  * again, behind what is held already */
 void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold);
+/* A loopback datagram for a port nobody bound here: held, as one from a
+ * peer is, for the socket of the engine before that had it (while its port
+ * is held, or the rebind time runs), but not in the held log; false: none
+ * had it, or the hold is full */
+bool rdsb_hold_local(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m);
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
 /* Records are held now: in the rebind time, or while a port is */
 static inline bool rdsb_holding(const struct rdsb_engine *e)

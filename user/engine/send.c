@@ -186,7 +186,7 @@ static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb
 		}
 	} else if ((s = rdsb_sock_by_port(e, c->faddr, m->dport))) {
 		rdsb_sock_deliver(e, s, m, true);
-	} else {
+	} else if (!rdsb_hold_local(e, c->faddr, m)) {
 		rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
 		rdsb_msg_free(m);
 	}

@@ -174,6 +174,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		goto fail;
 	s->eng = e;
 	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	s->lib_fd = -1;
 	s->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	/* the page, the copy ring, the numbers of the requests (maps.h,
 	 * RDSB_SEQTAB_OFF): pages of a memfd are made as touched. Sealed at
@@ -329,6 +330,15 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_m
 			rdsb_msg_rx_done(m, true);
 	}
 	return true;
+}
+
+bool rdsb_hold_local(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+{
+	struct rdsb_port_hold *hold = rdsb_port_hold_find(e, laddr, m->dport);
+
+	if (hold ? rdsb_port_hold_full(hold, m->len) : e->now >= e->rebind_until)
+		return false;
+	return held_add(e, laddr, m, hold);
 }
 
 void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold)
@@ -1059,10 +1069,43 @@ static void maybe_close(struct rdsb_engine *e, struct rdsb_sock *s)
 
 /* One request on one of the socket's control connections; false when the
  * connection closed (its process closed the socket, or died). */
+/* RDSB_CTL_LIB_PAGE: a page's memfd (sealed at the size of an engine's,
+ * which made it), kept for ATTACH replies */
+static void lib_page(struct rdsb_sock *s, int fd, int page)
+{
+	struct rdsb_ctl_rep rep = { .abi = RDSB_ABI };
+	int seals = page >= 0 ? fcntl(page, F_GET_SEALS) : -1;
+	struct stat st;
+
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(page, &st) || st.st_size < 4096) {
+		rep.err = EINVAL;
+		if (page >= 0)
+			close(page);
+	} else {
+		if (s->lib_fd >= 0)
+			close(s->lib_fd);
+		s->lib_fd = page;
+	}
+	send(fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
 {
 	struct rdsb_ctl_req req;
-	ssize_t n = recv(fd, &req, sizeof(req), MSG_DONTWAIT);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	int passed = -1;
+
+	/* room for one: the kernel closes what more a request carries */
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(sizeof(int)))
+		memcpy(&passed, CMSG_DATA(cm), sizeof(int));
+	if (passed >= 0 && (n != sizeof(req) || req.op != RDSB_CTL_LIB_PAGE || s->closed)) {
+		close(passed);	/* only LIB_PAGE takes one */
+		passed = -1;
+	}
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
@@ -1078,7 +1121,9 @@ static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
 		pr_debug("rds-bpf: socket %u: a control connection closed (%zd)\n", s->id, n);
 		return false;
 	}
-	if (!s->closed)
+	if (req.op == RDSB_CTL_LIB_PAGE && !s->closed)
+		lib_page(s, fd, passed);
+	else if (!s->closed)
 		rdsb_ctl_handle(e, s, fd, &req);
 	return true;
 }
@@ -1162,12 +1207,13 @@ bool rdsb_sock_attach(struct rdsb_engine *e, int ctl_fd, const struct rdsb_ctl_r
 		return false;
 	}
 	{
-		/* the OPEN reply without the sk_msg send path: this process's
-		 * sends go through the engine */
-		int fds[5] = { s->app_fd, s->shm_fd, e->addrs_ro_fd, e->cong_ro_fd, s->space_fd };
+		/* the OPEN reply without the sk_msg send path (this process's
+		 * sends go through the engine), and the library page of a
+		 * socket that moved here */
+		int fds[6] = { s->app_fd, s->shm_fd, e->addrs_ro_fd, e->cong_ro_fd, s->space_fd, s->lib_fd };
 
 		rep = (struct rdsb_ctl_rep){ .val = s->id, .arg = (uint32_t)e->tp->trans_id, .abi = RDSB_ABI };
-		if (send_fds(ctl_fd, &rep, fds, 5) < 0) {
+		if (send_fds(ctl_fd, &rep, fds, s->lib_fd >= 0 ? 6 : 5) < 0) {
 			free(c);
 			close(ctl_fd);
 			return true;
@@ -1288,6 +1334,8 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_txring_put(s->ring);	/* its datagrams still unacknowledged keep it */
 	s->ring = NULL;
 	close(s->shm_fd);
+	if (s->lib_fd >= 0)
+		close(s->lib_fd);
 	close(s->space_fd);
 	free(s->held_rest);
 	s->held_rest = NULL;

@@ -136,7 +136,11 @@ struct rdsb_lsock {
 	int spacefd;		/* eventfd: the engine released send space (poll.c) */
 	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */
 	struct rdsb_sock_shm *shm;
-	struct rdsb_lib_shm *lsh;	/* in shm's page */
+	/* In the page of the engine the socket was opened on (in shm's until
+	 * it moves): every process that holds the socket shares it, those
+	 * that took it after a move too (RDSB_CTL_LIB_PAGE) */
+	struct rdsb_lib_shm *lsh;
+	int lsh_fd;			/* that page's memfd */
 	struct rdsb_sock_state *st;	/* lsh->st */
 	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
 
@@ -298,10 +302,17 @@ void rdsb_copies_forget(struct rdsb_lsock *s);	/* the copies only (a fork's chil
  * fds, in order (ctl_proto.h); the last three only on the sk_msg send path */
 enum { OPEN_STREAM, OPEN_SHM, OPEN_ADDRS, OPEN_CONG, OPEN_SPACE, OPEN_TX, OPEN_TXPATH, OPEN_TXLOCK, OPEN_FDS };
 #define OPEN_SKMSG_FDS 3
+/* An ATTACH reply has no sk_msg fds; after a move, a sixth: the memfd of
+ * the socket's library page (RDSB_CTL_LIB_PAGE) */
+#define ATTACH_LIB OPEN_TX
+#define ATTACH_FDS (ATTACH_LIB + 1)
 int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS], int *transport);
 void rdsb_close_fds(const int *fds, int nfds);
 int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
 		  size_t *got);
+/* the same with fd passed along (SCM_RIGHTS), if not -1 */
+int rdsb_ctl_xfer_fd(int ctl, struct rdsb_ctl_req *req, int fd, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
+		     size_t *got);
 void rdsb_shared_locks_init(struct rdsb_lib_shm *l);
 /* every fd number of this process that names s now names fd's file */
 void rdsb_fds_replace(struct rdsb_lsock *s, int fd);

@@ -288,6 +288,13 @@ static int replay(int ctl, struct rdsb_lsock *s)
 	size_t got;
 	int err;
 
+	/* the library page the other processes holding the socket share, for
+	 * those that take it from this engine (ATTACH) */
+	req.op = RDSB_CTL_LIB_PAGE;
+	err = rdsb_ctl_xfer_fd(ctl, &req, s->lsh_fd, &rep, NULL, 0, &got);
+	if (err)
+		return err;
+	req = (struct rdsb_ctl_req){ .op = RDSB_CTL_BIND, .val = RDSB_BIND_AGAIN };
 	if (s->st->bound) {
 		memcpy(req.addr, s->st->addr, 16);
 		req.scope_id = s->st->scope_id;
@@ -315,7 +322,6 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	struct rdsb_page *old = malloc(sizeof(*old));
 	struct rdsb_sock_shm *page, *prev = s->shm;
 	const struct rdsb_seq_slot *prev_tab = s->seqtab;
-	struct rdsb_lib_shm *nl;
 	struct stat st;
 
 	em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1,
@@ -330,11 +336,6 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 		return -ENOMEM;
 	}
 	if (opened) {
-		/* the new page's library part, for processes that attach later */
-		nl = (struct rdsb_lib_shm *)((char *)page + RDSB_SHM_LIB_OFF);
-		nl->st = *s->st;
-		nl->cong_mask = s->lsh->cong_mask;
-		rdsb_shared_locks_init(nl);
 		s->lsh->stream_ino = fstat(fds[OPEN_STREAM], &st) ? 0 : st.st_ino;
 		s->lsh->epoch++;
 	}

@@ -88,7 +88,10 @@ static void lsock_free(struct rdsb_lsock *s)
 		sys_close(s->rx_next[i].fd);
 	if (s->lost)
 		__atomic_sub_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
+	if ((char *)s->lsh - RDSB_SHM_LIB_OFF != (char *)s->shm)
+		munmap((char *)s->lsh - RDSB_SHM_LIB_OFF, 4096);	/* kept out of old_pages */
 	munmap(s->shm, 4096);
+	sys_close(s->lsh_fd);
 	while (s->old_pages) {
 		struct rdsb_page *p = s->old_pages;
 
@@ -146,11 +149,30 @@ int rdsb_timeo_ms(const struct timeval *tv)
 int rdsb_ctl_xfer(int ctl, struct rdsb_ctl_req *req, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
 		  size_t *got)
 {
+	return rdsb_ctl_xfer_fd(ctl, req, -1, rep, buf, buflen, got);
+}
+
+int rdsb_ctl_xfer_fd(int ctl, struct rdsb_ctl_req *req, int fd, struct rdsb_ctl_rep *rep, void *buf, size_t buflen,
+		     size_t *got)
+{
 	struct iovec iov[2] = { { .iov_base = rep, .iov_len = sizeof(*rep) }, { .iov_base = buf, .iov_len = buflen } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	struct iovec siov = { .iov_base = req, .iov_len = sizeof(*req) };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
 	ssize_t n = -1;
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		smh.msg_control = cbuf;
+		smh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&smh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
 
 	if (sys_sendmsg(ctl, &smh, MSG_NOSIGNAL) == sizeof(*req)) {
 		do
@@ -271,7 +293,8 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 	cm = CMSG_FIRSTHDR(&mh);
 	nfds = cm && cm->cmsg_type == SCM_RIGHTS ? (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
 	memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
-	if (rep.abi != RDSB_ABI || rep.err || (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS)) {
+	if (rep.abi != RDSB_ABI || rep.err ||
+	    (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS && (nfds != ATTACH_FDS || req->op != RDSB_CTL_ATTACH))) {
 		rdsb_close_fds(fds, nfds);
 		/* an engine before RDSB_ABI answers 0, and takes the socket */
 		if (rep.abi != RDSB_ABI)
@@ -316,6 +339,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	s->park_peer = s->rx_kept = -1;
 	s->spacefd = fds[OPEN_SPACE];
 	s->txfd = nfds == OPEN_FDS ? fds[OPEN_TX] : -1;
+	s->lsh_fd = -1;
 	if (nfds == OPEN_FDS) {
 		if (s->em && !s->em->txpaths) {
 			sys_close(s->txfd);	/* sends go through the engine */
@@ -326,16 +350,25 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
 	if (s->shm != MAP_FAILED) {
-		s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
 		rdsb_txring_map(s, fds[OPEN_SHM]);
 		rdsb_copies_map(s, fds[OPEN_SHM]);
 	}
-	sys_close(fds[OPEN_SHM]);
-	if (s->shm == MAP_FAILED && !err)
+	if (nfds == ATTACH_FDS) {
+		/* the socket moved: its library page is the first engine's */
+		void *lp = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[ATTACH_LIB], 0);
+
+		sys_close(fds[OPEN_SHM]);
+		s->lsh_fd = fds[ATTACH_LIB];
+		s->lsh = lp == MAP_FAILED ? NULL : (struct rdsb_lib_shm *)((char *)lp + RDSB_SHM_LIB_OFF);
+	} else {
+		s->lsh_fd = fds[OPEN_SHM];
+		s->lsh = s->shm == MAP_FAILED ? NULL : (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
+	}
+	if ((s->shm == MAP_FAILED || !s->lsh) && !err)
 		err = -ENOMEM;
-	s->lsh = (struct rdsb_lib_shm *)((char *)s->shm + RDSB_SHM_LIB_OFF);
-	s->st = &s->lsh->st;
-	if (s->shm != MAP_FAILED)
+	if (s->lsh)
+		s->st = &s->lsh->st;
+	if (s->shm != MAP_FAILED && s->lsh)
 		s->rx = (struct rdsb_rx_stream){ .fd = -1, .epoch = s->epoch = s->lsh->epoch, .shm = s->shm, .em = s->em };
 	/* the library's own descriptor of the delivery stream (see lib.h) */
 	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
@@ -345,8 +378,11 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 		return 0;
 	if (s->fd >= 0)
 		sys_close(s->fd);
+	if (s->lsh && (char *)s->lsh - RDSB_SHM_LIB_OFF != (char *)s->shm)
+		munmap((char *)s->lsh - RDSB_SHM_LIB_OFF, 4096);
 	if (s->shm != MAP_FAILED)
 		munmap(s->shm, 4096);
+	sys_close(s->lsh_fd);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
 	sys_close(s->spacefd);
