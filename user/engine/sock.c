@@ -1067,8 +1067,6 @@ static void maybe_close(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_sock_close(e, s);
 }
 
-/* One request on one of the socket's control connections; false when the
- * connection closed (its process closed the socket, or died). */
 /* RDSB_CTL_LIB_PAGE: a page's memfd (sealed at the size of an engine's,
  * which made it), kept for ATTACH replies */
 static void lib_page(struct rdsb_sock *s, int fd, int page)
@@ -1089,6 +1087,8 @@ static void lib_page(struct rdsb_sock *s, int fd, int page)
 	send(fd, &rep, sizeof(rep), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* One request on one of the socket's control connections; false when the
+ * connection closed (its process closed the socket, or died). */
 static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
 {
 	struct rdsb_ctl_req req;
