@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -508,6 +509,63 @@ static void t_recv(void)
 	close(fd);
 }
 
+/* ---- a signal's handler during a blocking recv -------------------------- */
+static volatile sig_atomic_t ticks;
+
+static void on_tick(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+/* SIGALRM every 20 ms, its handler installed with flags; 0 0: stopped */
+static void ticking(int flags, int ms)
+{
+	struct sigaction sa = { .sa_handler = on_tick, .sa_flags = flags };
+	struct itimerval it = { .it_interval = { .tv_usec = ms * 1000 }, .it_value = { .tv_usec = ms * 1000 } };
+
+	ticks = 0;
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* rds_recvmsg waits interruptibly and returns -ERESTARTSYS: a handler with
+ * SA_RESTART lets the recv go on through every tick until the datagram
+ * comes (a child sends it 300 ms on); one without fails it with EINTR. */
+static void t_restart(void)
+{
+	uint16_t port;
+	int fd = bound_sock(&port), e, n;
+	char buf[64] = { 0 };
+	pid_t pid = fork();
+	long r;
+
+	if (pid == 0) {
+		struct sockaddr_in to = sin4(&local4, port);
+		int s = bound_sock(NULL);
+
+		usleep(300000);
+		sendto(s, "late", 4, 0, (struct sockaddr *)&to, sizeof(to));
+		usleep(200000);
+		_exit(0);
+	}
+	ticking(SA_RESTART, 20);
+	r = recv(fd, buf, sizeof(buf), 0);
+	e = errno;
+	n = ticks;
+	ticking(0, 0);
+	waitpid(pid, NULL, 0);
+	expect_true("recv_signal_sa_restart", r == 4 && !memcmp(buf, "late", 4) && n >= 3,
+		    "returned %ld (%s) '%.4s' after %d signals", r, r < 0 ? ename(e) : "", buf, n);
+	ticking(0, 20);
+	r = recv(fd, buf, sizeof(buf), 0);
+	e = errno;
+	ticking(0, 0);
+	errno = e;
+	expect_err("recv_signal_eintr", r, EINTR);
+	close(fd);
+}
+
 /* ---- setsockopt/getsockopt(SOL_RDS) ----------------------------------- */
 static void t_sockopt(void)
 {
@@ -766,7 +824,7 @@ int main(int argc, char **argv)
 	/* a watchdog for each group: a blocking call still waiting at the
 	 * end fails its case with EINTR instead of hanging the table */
 	void (*groups[])(void) = { t_socket, t_bind, t_connect, t_send, t_send_queue_full,
-				   t_recv, t_sockopt, t_info, t_fdops };
+				   t_recv, t_restart, t_sockopt, t_info, t_fdops };
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		alarm_in(60000);
 		groups[i]();

@@ -380,5 +380,13 @@ void rdsb_lock(pthread_mutex_t *m);	/* a robust one: taken over from a dead hold
 
 bool rdsb_nonblocking(int fd, int flags);
 int rdsb_timeo_ms(const struct timeval *tv);	/* -1: forever */
+/* A send or recv whose wait a signal's handler interrupted (-EINTR, before
+ * it took or wrote anything): the kernel's rds_sendmsg and rds_recvmsg
+ * return -ERESTARTSYS, which restarts the call where the handler has
+ * SA_RESTART and fails it with EINTR where not. The library's waits (poll,
+ * futex) end with EINTR either way, and which signal came is not known
+ * here: the call restarts when every handler the process has installed has
+ * SA_RESTART. */
+bool rdsb_restarts(void);
 
 #endif

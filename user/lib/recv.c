@@ -455,6 +455,8 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 		if ((r == -ECONNRESET ? rdsb_engine_went(s) : r == -EAGAIN && s->lost && rdsb_engine_gone(s)) &&
 		    !(r = rdsb_engine_back(s, block, end)))
 			continue;
+		if (r == -EINTR && rdsb_restarts())
+			continue;
 		break;
 	}
 	if (r < 0) {

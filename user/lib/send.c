@@ -352,7 +352,9 @@ static ssize_t lsock_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int
 {
 	ssize_t r;
 
-	r = do_sendmsg(s, msg, flags);
+	do
+		r = do_sendmsg(s, msg, flags);
+	while (r == -EINTR && rdsb_restarts());
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;

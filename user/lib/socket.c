@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,19 @@ bool rdsb_nonblocking(int fd, int flags)
 	if (flags & MSG_DONTWAIT)
 		return true;
 	return sys_fcntl(fd, F_GETFL, 0) & O_NONBLOCK;
+}
+
+bool rdsb_restarts(void)
+{
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+
+		if (!sigaction(sig, NULL, &sa) &&
+		    ((sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)) &&
+		    !(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	return true;
 }
 
 int rdsb_timeo_ms(const struct timeval *tv)
