@@ -93,3 +93,27 @@ print("fds", "same" if sorted(os.listdir("/proc/self/fd")) == before else "leake
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
+
+@test "RDSB_CTL_LIB_PAGE from a program past the library: anything but a sealed memfd of a page or more is EINVAL, extra fds are dropped, nothing leaks, the engine goes on" {
+	engine_up A
+	pid=$(engine_pid A)
+	before=$(ls /proc/$pid/fd | wc -l)
+	run in_host A python3 "$BATS_TEST_DIRNAME/../tools/rds-libpage.py"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "none err 22
+pipe err 22
+devnull err 22
+unsealed-memfd err 22
+small-sealed-memfd err 22
+two-fds err 0
+three-fds err 0
+sealed-memfd err 0
+again err 0
+engine answers" ]
+	for _ in $(seq 50); do
+		[ "$(ls /proc/$pid/fd | wc -l)" -eq "$before" ] && break
+		sleep 0.1
+	done
+	[ "$(ls /proc/$pid/fd | wc -l)" -eq "$before" ]
+}

@@ -1099,9 +1099,17 @@ static bool ctl_request(struct rdsb_engine *e, struct rdsb_sock *s, int fd)
 	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
 	int passed = -1;
 
-	/* room for one: the kernel closes what more a request carries */
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len >= CMSG_LEN(sizeof(int)))
-		memcpy(&passed, CMSG_DATA(cm), sizeof(int));
+	/* room for one, which alignment makes two: the kernel closes what more
+	 * a request carries, and the second is closed here */
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		int got[2], n_fds = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+		memcpy(got, CMSG_DATA(cm), sizeof(int) * (size_t)(n_fds < 2 ? n_fds : 2));
+		if (n_fds > 0)
+			passed = got[0];
+		if (n_fds > 1)
+			close(got[1]);
+	}
 	if (passed >= 0 && (n != sizeof(req) || req.op != RDSB_CTL_LIB_PAGE || s->closed)) {
 		close(passed);	/* only LIB_PAGE takes one */
 		passed = -1;
