@@ -99,6 +99,10 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy exec 5095
 }
 
+@test "posix_spawn: the socket duplicated into the child by a file action, the parent closing at once (Python)" {
+	shimpy posix-spawn 5093
+}
+
 @test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
 	shimpy two-namespaces 5070
 }

@@ -490,6 +490,14 @@ def pass_and_close(how):
         socket.send_fds(a, [b"x"], [r.fileno()])
         r.close()
         pid = None
+    elif how == "spawn":
+        # posix_spawn execs inside libc; the socket (FD_CLOEXEC, as
+        # Python makes it) goes to fd 5 by a file action
+        rd, wr = os.pipe()
+        pid = os.posix_spawn(me[0], me + ["fd:5"], os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, r.fileno(), 5), (os.POSIX_SPAWN_DUP2, wr, 1)])
+        os.close(wr)
+        r.close()
     else:
         rd, wr = os.pipe()
         pid = os.fork()
@@ -763,7 +771,8 @@ CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_ful
          "queued-reads": queued_reads,
          "two-namespaces": two_namespaces, "timestamps": timestamps,
          "fork-state": fork_state, "passed-child": passed_child,
-         "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec")}
+         "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec"),
+         "posix-spawn": lambda: pass_and_close("spawn")}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <poll.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,33 @@ int fexecve(int fd, char *const argv[], char *const envp[])
 	REAL(fexecve);
 	rdsb_hold_inherited();
 	return real_fexecve(fd, argv, envp);
+}
+
+/* posix_spawn execs inside libc, past execve above: the same holds, and an
+ * RDS fd a file action duplicates into the child (FD_CLOEXEC or not) is
+ * held when the action is added. */
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+		char *const argv[], char *const envp[])
+{
+	REAL(posix_spawn);
+	rdsb_hold_inherited();
+	return real_posix_spawn(pid, path, fa, attr, argv, envp);
+}
+
+int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+		 char *const argv[], char *const envp[])
+{
+	REAL(posix_spawnp);
+	rdsb_hold_inherited();
+	return real_posix_spawnp(pid, file, fa, attr, argv, envp);
+}
+
+int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
+{
+	REAL(posix_spawn_file_actions_adddup2);
+	if (rdsb_is_socket(fd))
+		rdsb_hold(fd);
+	return real_posix_spawn_file_actions_adddup2(fa, fd, newfd);
 }
 
 /* execl, execlp, execle: their arguments as an argv */
