@@ -128,16 +128,19 @@ void rdsb_epoll_rearm(struct rdsb_lsock *s)
  * nothing here is the child's. */
 void rdsb_epoll_forget(int fd)
 {
-	if (!__atomic_load_n(&regs, __ATOMIC_RELAXED) || rdsb_vfork_child())
-		return;	/* every close() comes here */
+	if (!__atomic_load_n(&regs, __ATOMIC_RELAXED))
+		return;	/* every close() comes here: the pid is asked only of one that matters */
 	pthread_mutex_lock(&regs_lock);
 	for (struct ep_reg **p = &regs; *p;) {
+		if ((*p)->epfd != fd && (*p)->fd != fd) {
+			p = &(*p)->next;
+			continue;
+		}
+		if (rdsb_vfork_child())
+			break;
 		if ((*p)->fd == fd && (*p)->pid == rdsb_self)
 			sys_epoll_ctl((*p)->epfd, EPOLL_CTL_DEL, fd, NULL);
-		if ((*p)->epfd == fd || (*p)->fd == fd)
-			reg_free(p);
-		else
-			p = &(*p)->next;
+		reg_free(p);
 	}
 	pthread_mutex_unlock(&regs_lock);
 }
