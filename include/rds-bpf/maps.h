@@ -188,6 +188,11 @@ struct rdsb_txpath {
 	__u64	last_seq;	/* the number rdsb_txmsg gave the last record */
 	__u64	acked_seq;	/* every number up to it acknowledged by TCP
 				 * (the engine's, a pass late): its copy goes */
+	__u64	acked_now;	/* of written, acknowledged by TCP at the last
+				 * ack with an RTT sample (rdsb_sockops, at
+				 * once): while it is short of written, a
+				 * sender leaves its datagram to the engine,
+				 * which writes many in one sendmsg */
 };
 
 /*
@@ -217,6 +222,8 @@ struct rdsb_tcppath {
 	__u32	delack_max_us;	/* the bound sock_ops gave its delayed acks
 				 * (sockops.bpf.c delack_bound); 0: none */
 	__u32	pad;
+	__u64	acked_base;	/* bytes_acked when the path came up: stream
+				 * offset 0, as rdsb_txpath counts */
 };
 
 /* rdsb_tcpsk: which entry a socket has (index + 1); 0 = one of the engine's

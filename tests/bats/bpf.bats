@@ -435,23 +435,39 @@ run_msgs() {
 }
 
 @test "load --bpf --sk-msg: applications send on the path sockets themselves, the engine keeps the copies" {
-	local size
-	engine_up A --bpf --sk-msg
-	engine_up B --bpf --sk-msg
+	local size direct
+	engine_up A --bpf --sk-msg --paths 1
+	engine_up B --bpf --sk-msg --paths 1
 	bpftool -j prog show | jq -e '[.[].name] | index("rdsb_txmsg")'
 	# the first datagram opens the connection through the engine
 	transfer 1 0:500
 	[ "$(bpf_counter A tx_direct)" -eq 0 ]
-	# then every one goes out from the application's sendmsg (50 KB at
-	# most: B never congests, nothing falls back to the engine)
-	transfer 300 0:500
-	[ "$(bpf_counter A tx_direct)" -eq 300 ]
+	# then each request answered before the next goes out from the
+	# application's sendmsg: the answer acknowledged the one before it,
+	# the path is idle (rdsb_txpath acked_now); but after a delivery
+	# acknowledgement of A's engine, which waits for TCP's as a datagram
+	# would (one in 100 here, at most)
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	rds B "$RDSB_XFER" echo -b $ADDR_B:4001 -n 300 -t 30 --ready "$BATS_TEST_TMPDIR/ready.e" &
+	wait_ready
+	rds A "$RDSB_XFER" pingpong -b $ADDR_A:5001 -d $ADDR_B:4001 -n 300 -s 64 -t 30
+	wait $!
+	direct=$(bpf_counter A tx_direct)
+	echo "direct: $direct"
+	[ "$direct" -ge 297 ]
 	# the engine counts the copies as sent, beside its probe and ping answer
 	[ "$(counter A tx_msgs)" -eq $((301 + $(counter A probes) + $(counter A pings_answered))) ]
 	[ "$(counter B rx_delivered)" -eq 301 ]
 	run bpftool -j map dump pinned "$(pins A)/rdsb_txpath"
-	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq 300 ]
-	[ "$(jq '[.[].formatted.value | select(.direct_msgs == 300 and .open == 1)] | length' <<<"$output")" -eq 1 ]
+	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq "$direct" ]
+	[ "$(jq "[.[].formatted.value | select(.direct_msgs == $direct and .open == 1)] | length" <<<"$output")" -eq 1 ]
+	# 300 at once: those behind an unacknowledged one go to the engine,
+	# which writes them together; every one arrives once, in order
+	transfer 300 0:500
+	echo "direct: $(bpf_counter A tx_direct)"
+	[ "$(bpf_counter A tx_direct)" -gt "$direct" ] && [ "$(bpf_counter A tx_direct)" -lt $((direct + 300)) ]
+	[ "$(counter A tx_msgs)" -eq $((601 + $(counter A probes) + $(counter A pings_answered))) ]
+	[ "$(counter B rx_delivered)" -eq 601 ]
 	# and no path's lock is left held; the file of the locks, which every
 	# sender holds writable, keeps its size (sealed): no sender can make the
 	# others' next lock fault (SIGBUS)
@@ -480,7 +496,7 @@ run_msgs() {
 	echo "$output" >"$BATS_TEST_TMPDIR/st"
 	wait $!
 	[ "$(sent_hash "$BATS_TEST_TMPDIR/st")" = "$(recv_hash "$BATS_TEST_TMPDIR/rt" $ADDR_A:5001)" ]
-	[ "$(bpf_counter A tx_direct)" -eq 200 ]
+	[ "$(bpf_counter A tx_direct)" -gt 0 ]
 	[ "$(txlocks_held A)" -eq 0 ]
 }
 
@@ -502,7 +518,7 @@ run_msgs() {
 	[ "$(counter B drop_bad_len)" -eq 0 ]
 	# the paths carry on, from the applications too
 	transfer 100 0:500
-	[ "$(bpf_counter A tx_direct)" -eq 100 ]
+	[ "$(bpf_counter A tx_direct)" -gt 0 ]
 	[ "$(counter B rx_delivered)" -eq 101 ]
 }
 
@@ -516,7 +532,7 @@ run_msgs() {
 	[ "$output" = "seq: accepted" ]
 	[ "$(bpf_counter A tx_direct)" -eq 1 ]
 	transfer 100 0:500
-	[ "$(bpf_counter A tx_direct)" -eq 101 ]
+	[ "$(bpf_counter A tx_direct)" -gt 1 ]
 	[ "$(counter B rx_delivered)" -eq 101 ]
 	# 2^40 never reached the wire: every path's sequence stays with the
 	# datagrams sent on it, on both sides

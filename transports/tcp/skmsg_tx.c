@@ -419,6 +419,7 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 	if (ioctl(p->ev.fd, SIOCOUTQ, &outq) < 0 || outq < 0)
 		outq = 0;
 	t->acked = tcp_path(p)->written > (uint64_t)outq ? tcp_path(p)->written - (uint64_t)outq : 0;
+	__atomic_store_n(&t->acked_now, t->acked, __ATOMIC_RELEASE);
 	tcp_of(e)->txpath[(uint32_t)p->conn->fslot * RDS_MPATH_WORKERS].npaths = p->conn->npaths;
 	tcp_of(e)->tx_owner[idx] = p;
 	tcp_path(p)->direct = true;

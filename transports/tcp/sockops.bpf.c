@@ -9,7 +9,9 @@
  * waits for acknowledgements (ack_wake set: a sender is short of send space,
  * or senders wait for room on the path's connection) it
  * raises RDSB_EV_ACKED, so the engine frees acknowledged messages and wakes
- * blocked senders at once instead of at its next poll. Where the sockmap
+ * blocked senders at once instead of at its next poll. What TCP
+ * acknowledged also goes to the path's rdsb_txpath entry (acked_now), where
+ * a sender on the sk_msg path sees whether the path is idle. Where the sockmap
  * receive path reads the path sockets, it also bounds their delayed acks
  * (delack_bound).
  */
@@ -53,8 +55,9 @@ int rdsb_sockops(struct bpf_sock_ops *ops)
 {
 	struct bpf_sock *sk = ops->sk;
 	struct rdsb_tcppath *tp;
+	struct rdsb_txpath *txp;
 	struct rdsb_tcpsk *st;
-	__u32 idx, state, new_state;
+	__u32 idx, tidx, state, new_state;
 
 	if (!sk)
 		return 1;
@@ -95,6 +98,11 @@ int rdsb_sockops(struct bpf_sock_ops *ops)
 	tp->total_retrans = ops->total_retrans;
 	tp->bytes_acked = ops->bytes_acked;
 	tp->delack_max_us = st->delack_max_us;
+	/* the sk_msg senders' look at the path: idle once this is written */
+	tidx = tp->fslot * RDS_MPATH_WORKERS + (tp->path & (RDS_MPATH_WORKERS - 1));
+	txp = bpf_map_lookup_elem(&rdsb_txpath, &tidx);
+	if (txp)
+		txp->acked_now = ops->bytes_acked - tp->acked_base;
 	if (ops->op == BPF_SOCK_OPS_RTO_CB)
 		tp->rto_events++;
 	if (ops->op != BPF_SOCK_OPS_RTT_CB)

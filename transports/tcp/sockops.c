@@ -209,7 +209,7 @@ void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	tp->total_retrans = ti.tcpi_total_retrans;
 	tp->bytes_acked = ti.tcpi_bytes_acked;
 	/* nothing is written before the path is up: stream offset 0 */
-	tcp_path(p)->acked_base = ti.tcpi_bytes_acked;
+	tcp_path(p)->acked_base = tp->acked_base = ti.tcpi_bytes_acked;
 	/* what the handshake's callback set stays (delack_max_us) */
 	bpf_map_lookup_elem(tcp_of(e)->tcpsk_fd, &fd, &st);
 	tp->delack_max_us = st.delack_max_us;

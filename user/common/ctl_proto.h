@@ -24,7 +24,7 @@
  * (EPROTONOSUPPORT). Bump it with any change to those layouts; the sizes
  * checked at the end of this file catch a change that forgot to.
  */
-#define RDSB_ABI		3
+#define RDSB_ABI		4
 
 enum rdsb_ctl_op {
 	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,

@@ -41,6 +41,14 @@ static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npat
 	       __atomic_load_n(&t->room, __ATOMIC_ACQUIRE);
 }
 
+/* Nagle's rule without its wait: a datagram goes out on the path socket at
+ * once when TCP has acknowledged all that went before it; while it has not,
+ * the engine takes it and writes what gathered meanwhile in one sendmsg. */
+static bool path_idle(const struct rdsb_txpath *t)
+{
+	return __atomic_load_n(&t->acked_now, __ATOMIC_ACQUIRE) >= __atomic_load_n(&t->written, __ATOMIC_RELAXED);
+}
+
 /* The payload's copy at the ring's head, if the engine has read far
  * enough; false if not. Under the socket's write lock. */
 static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, uint32_t len)
@@ -113,7 +121,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	path = rdsb_mpath_index(__atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED), npaths);
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
 	l = &s->em->txlocks[fslot * RDS_MPATH_WORKERS + path];
-	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !ring_copy(s, iov, cnt, len))
+	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !path_idle(t) || !ring_copy(s, iov, cnt, len))
 		return 0;
 	/* past half its send space, the sender may soon wait for the engine
 	 * to free what TCP acknowledged: the engine reads the copies now */
@@ -122,7 +130,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	/* one waiter at a time: its record rides with the holder's (MSG_MORE) */
 	if (rdsb_txlock_waiters(l) ? !rdsb_txlock_try(l, rdsb_self) : !rdsb_txlock(l, rdsb_self))
 		return 0;
-	if (!path_takes(t, lslot, npaths, rec)) {
+	if (!path_takes(t, lslot, npaths, rec) || !path_idle(t)) {
 		rdsb_txunlock(l);
 		return 0;
 	}
