@@ -4,8 +4,9 @@
 # each message in one write and reads it with poll + nonblocking recv, and
 # that ping-pong with both ends receiving through a sockmap redirect, the
 # latency floor of the BPF path's receive design) next to rds-bpf stress on
-# the BPF path (`load --bpf`, the default's), the BPF path with sk_msg sends
-# (`load --sk-msg`, engine "skmsg"), the userspace path (`load --no-bpf`) and
+# the BPF path (`load --bpf`, the default's: sockmap receive, sk_msg sends),
+# its receive path with every send through the engine (`load --bpf
+# --no-sk-msg`, engine "bpfrx"), the userspace path (`load --no-bpf`) and
 # the XDP/AF_XDP transport (`load --transport xdp`), each with 1 and 8 paths,
 # for several message sizes:
 #   throughput  one-way, BENCH_TASKS tasks x depth BENCH_DEPTH   (Gbit/s)
@@ -35,7 +36,7 @@
 #                                  loop on librdsb) in N (5) alternating rounds:
 #                                  medians, ranges, the apps' CPU per request
 # Environment: BENCH_SECS (3, per run), BENCH_SIZES ("64 4096 65536 1048576"),
-# BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf skmsg user xdp"), BENCH_TASKS (8),
+# BENCH_PATHS ("1 8"), BENCH_ENGINES ("bpf bpfrx user xdp"), BENCH_TASKS (8),
 # BENCH_DEPTH (16), BENCH_CPU (0), BENCH_PINGPONGS (2000 x BENCH_SECS), BENCH_RUNS (3),
 # BENCH_OUT, BENCH_MTU (1500: the veth pair's, for every row; 3500 is the largest
 # native XDP takes on veth, and the XDP transport's frames grow with it, 20 per
@@ -58,7 +59,7 @@ out=${BENCH_OUT:-$PWD/build/bench}
 #   rate,ENGINE,PATHS,64,MSGS,msgs_per_s        orate,ENGINE,PATHS,64,MSGS,msgs_per_s
 #   rate,tcp-rec,FLOWS,64,MSGS,msgs_per_s       orate,tcp-rec,FLOWS,64,MSGS,msgs_per_s
 # runs.csv, beside it if the run wrote one: run,test,engine,paths,size,value,unit.
-# ENGINE: bpf, skmsg, user (all RDS/TCP) or xdp (the XDP transport, userspace path);
+# ENGINE: bpf, bpfrx, user (all RDS/TCP) or xdp (the XDP transport, userspace path);
 # the "x user" columns compare a row with user, the RDS/TCP transport.
 table() {
 	awk -F, '
@@ -92,10 +93,10 @@ table() {
 	FILENAME != ARGV[ARGC - 1] { if (FNR > 1) { run[$2 "," $3 "," $4 "," $5 "," $1] = $6; if ($1 > nrun) nrun = $1 } ; next }
 	FNR == 1 { next }
 	{ v[$1 "," $2 "," $3 "," $4] = $5 }
-	$2 == "bpf" || $2 == "skmsg" || $2 == "user" || $2 == "xdp" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
+	$2 == "bpf" || $2 == "bpfrx" || $2 == "user" || $2 == "xdp" { eng[$2] = 1; paths[$3] = 1; if ($1 != "rate") sizes[$4] = 1 }
 	END {
 		ns = sorted(sizes, S); np = sorted(paths, P)
-		ne = 0; if ("bpf" in eng) E[++ne] = "bpf"; if ("skmsg" in eng) E[++ne] = "skmsg"; if ("user" in eng) E[++ne] = "user"; if ("xdp" in eng) E[++ne] = "xdp"
+		ne = 0; if ("bpf" in eng) E[++ne] = "bpf"; if ("bpfrx" in eng) E[++ne] = "bpfrx"; if ("user" in eng) E[++ne] = "user"; if ("xdp" in eng) E[++ne] = "xdp"
 		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "size", "paths", "engine", "Gbit/s", "x iperf3",
 			"p50 us", "x TCP", "x user", "x user"
 		printf "%-8s %5s %-6s %8s %9s %8s %7s %10s %10s\n", "", "", "", "", "same -P", "", "pingpong",
@@ -158,7 +159,7 @@ plot() {	# DIR: bench.png from DIR/results.csv
 		return 0
 	fi
 	mkdir -p "$dir/plot"
-	for e in bpf skmsg user xdp; do
+	for e in bpf bpfrx user xdp; do
 		for p in $(awk -F, -v e=$e '$2 == e { print $3 }' "$dir/results.csv" | sort -nu); do
 			for m in throughput latency; do
 				f=$dir/plot/$m-$e-$p.dat
@@ -197,7 +198,7 @@ plot() {	# DIR: bench.png from DIR/results.csv
 	gnuplot <<-EOF
 		set terminal pngcairo size 2000,640 font ",10"
 		set output '$dir/bench.png'
-		set multiplot layout 1,3 title 'rds-bpf stress (RDS/TCP: bpf, the default; skmsg, --sk-msg; user, --no-bpf; XDP transport: xdp) vs TCP, two netns hosts over veth; medians of the runs'
+		set multiplot layout 1,3 title 'rds-bpf stress (RDS/TCP: bpf, the default; bpfrx, --no-sk-msg; user, --no-bpf; XDP transport: xdp) vs TCP, two netns hosts over veth; medians of the runs'
 		set grid
 		set key below
 		set datafile missing '-'
@@ -252,7 +253,7 @@ SECS=${BENCH_SECS:-3}
 SIZES=${BENCH_SIZES:-64 4096 65536 1048576}
 [ "${AB_WHAT:-}" != shim-ratio ] || SIZES=${BENCH_SIZES:-64 1024}
 PATHS=${BENCH_PATHS:-1 8}
-ENGINES=${BENCH_ENGINES:-bpf skmsg user xdp}
+ENGINES=${BENCH_ENGINES:-bpf bpfrx user xdp}
 TASKS=${BENCH_TASKS:-8}
 [ "${AB_WHAT:-}" != shim-ratio ] || TASKS=${BENCH_TASKS:-1}
 DEPTH=${BENCH_DEPTH:-16}
@@ -316,10 +317,10 @@ stress() {
 	cat "$RDSB_LOG_DIR/active"
 }
 
-engines() {	# bpf|skmsg|user|xdp PATHS: restart both engines so
+engines() {	# bpf|bpfrx|user|xdp PATHS: restart both engines so
 	local opts=(--paths "$2")
 	[ "$1" = bpf ] && opts+=(--bpf)
-	[ "$1" = skmsg ] && opts+=(--bpf --sk-msg)
+	[ "$1" = bpfrx ] && opts+=(--bpf --no-sk-msg)
 	[ "$1" = user ] && opts+=(--no-bpf)
 	[ "$1" = xdp ] && opts+=(--transport xdp --dev eth0)
 	in_host A "$RDSB_BIN" unload >/dev/null

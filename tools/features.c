@@ -220,7 +220,7 @@ int rdsb_cmd_features(int argc, char **argv)
 				 !sockmap ? "the kernel lacks sockmap (CONFIG_BPF_STREAM_PARSER)" : NULL,
 			     "the sockmap data path (load; load --bpf)", "bpf_data_path", "bpf_data_path_detail");
 	bpf_probe(&tp, true, bpf_path ? NULL : "needs the sockmap data path",
-		  "the sk_msg send path too (load --sk-msg)", "sk_msg_send_path", "sk_msg_send_path_detail");
+		  "the sk_msg send path too (load)", "sk_msg_send_path", "sk_msg_send_path_detail");
 	out_string(PRINT_ANY, "data_path", "  data path: %s", bpf_path ? "bpf" : "userspace");
 	out_text("%s\n", bpf_path ? " (sockmap receive, pinned maps; load --no-bpf for the userspace one)" :
 			  maps ? " (pinned maps; no sockmap data path, above)" :

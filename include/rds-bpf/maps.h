@@ -469,9 +469,9 @@ struct rdsb_send_req {
  * engine before had numbered it: it goes out with that number, marked
  * retransmitted, so that a peer which has it drops it (rds_recv_incoming). */
 #define RDSB_REQ_RESENT		0x01
-/* A request whose payload the library left in the socket's copy ring (an
- * engine without the sk_msg send path, a payload of RDSB_TXRING_MIN or more
- * that fits): the engine sends it from there and reads no copy of it; the
+/* A request whose payload the library left in the socket's copy ring (a
+ * payload of RDSB_TXRING_MIN or more that fits, while the ring holds no copy
+ * of a direct send the engine has not read): the engine sends it from there and reads no copy of it; the
  * library writes that part of the ring again only once the engine released
  * it (rdsb_sock_shm copy_released), after the peer acknowledged it. */
 #define RDSB_REQ_INRING		0x02

@@ -193,7 +193,7 @@ held_congested() {
 }
 
 @test "sk_msg sends: a record that races into a congested port comes back to its send socket, whose next records still go out" {
-	[[ ${RDSB_LOAD_OPTS:-} == *--sk-msg* ]] || skip "the sk_msg send path (RDSB_LOAD_OPTS=\"--bpf --sk-msg\")"
+	sk_msg_sends || skip "the sk_msg send path (not with --no-sk-msg)"
 	held_congested
 	# past the library, which would have waited: the program sees the bit
 	cong=$(counter A tx_drop_congested)

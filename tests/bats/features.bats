@@ -15,7 +15,7 @@ RDSB_BIN=${RDSB_BIN:-$BATS_TEST_DIRNAME/../../build/sbin/rds-bpf}
 	jq -e '.bpffs == true and .bpf_maps == true and .data_path == "bpf" and .bpf_data_path == true and .transports == ["tcp", "xdp"]' <<<"$output"
 	# the programs loaded as load loads them, with the kfunc where this kernel's BTF has it
 	jq -e --arg k "strparser offset via bpf_$(kern_ctx_how)" '.bpf_data_path_detail == $k' <<<"$output"
-	# and the sk_msg send program, as load --sk-msg loads it
+	# and the sk_msg send program, as load loads it
 	jq -e '.sk_msg_send_path == true and .sk_msg_send_path_detail == "the sk_msg program rdsb_txmsg"' <<<"$output"
 	btf=false; [ -r /sys/kernel/btf/vmlinux ] && btf=true
 	jq -e --argjson b $btf '.btf == $b' <<<"$output"

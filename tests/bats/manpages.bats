@@ -72,11 +72,11 @@ entry() {
 	[ "$(flags <<<"$help" | tr '\n' ' ')" = "-f -i -p " ]
 }
 
-@test "rds-bpf(8) FILES: exactly the maps an engine pins, without and with --bpf --sk-msg" {
+@test "rds-bpf(8) FILES: exactly the maps an engine pins, with and without sk_msg sends" {
 	files=$(page rds-bpf.8 | sed -n '/^FILES/,/^EXIT STATUS/p' | sed -n 's/^              \(rdsb_[a-z_]*\)$/\1/p' | sort)
 	[ "$(wc -l <<<"$files")" -ge 17 ]
 	load_hosts
-	for opts in "" "--bpf --sk-msg"; do
+	for opts in "" "--no-sk-msg"; do
 		# shellcheck disable=SC2086
 		engine_up A $opts
 		pinned=$(ls "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$NS_A")" | sort)

@@ -229,7 +229,7 @@ normal_exchange() {
 # A kernel's receiver delivers what reaches its receive buffers, so a port's
 # next datagram on its lane must not leave before its earlier ones on path 0
 # are acknowledged by TCP (set_npaths() in user/engine/conn.c), also when
-# the application writes it on the lane itself (--sk-msg).
+# the application writes it on the lane itself (the sk_msg path).
 @test "a late pong moves ports to lanes while path 0 holds unacknowledged datagrams: each port's arrive in order, none lost" {
 	local d=$BATS_TEST_TMPDIR ports="5001 5002 5003 5004 5005 5006 5007 5008" n=1000 p hs=0 ss=0
 	hostile late-pong --ports "$(tr ' ' , <<<"$ports")" --dport 4000 --seed 5 --size 1000:3000 \
@@ -391,7 +391,7 @@ reset_paths() {
 
 # The engine's path sockets on A are shut for writing under it, with B's
 # engine stopped so that nothing tells A before its sender goes on: every
-# write on them fails with EPIPE. On the sk_msg path (--bpf --sk-msg) that
+# write on them fails with EPIPE. On the sk_msg path (the default's) that
 # is the application's own sendmsg, after rdsb_txmsg numbered its record
 # and kept its copy (its push into the path socket fails): the datagram is
 # the engine's then, to retransmit after the reset, not to hand to the
@@ -438,10 +438,8 @@ reset_paths() {
 	wait_counter B rx_delivered 400
 	in_host A "$RDSB_BIN" status -j | jq -c '.counters | {tx_msgs, tx_direct, tx_retransmitted, path_down}'
 	[ "$(counter A path_down)" -ge 8 ]
-	case " ${RDSB_LOAD_OPTS:-} " in
-	*" --sk-msg "*)	# the datagrams after the pause went out on the shut sockets
-		[ "$(counter A tx_direct)" -gt "$direct" ] ;;
-	esac
+	# on the sk_msg path the datagrams after the pause went out on the shut sockets
+	! sk_msg_sends || [ "$(counter A tx_direct)" -gt "$direct" ]
 }
 
 @test "an application killed with SIGKILL frees its port at once; other sockets keep working" {

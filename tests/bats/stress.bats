@@ -187,11 +187,11 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	[ "$status" -eq 0 ]
 	csv=$BENCH_OUT/results.csv
 	# every measurement, once, with a positive value
-	[ "$(cut -d, -f1-4 "$csv" | sort | tr '\n' ' ')" = "latency,bpf,1,64 latency,skmsg,1,64 latency,tcp,1,64 \
-latency,tcp-sockmap,1,64 latency,user,1,64 latency,xdp,1,64 orate,bpf,1,64 orate,skmsg,1,64 orate,tcp-rec,8,64 \
-orate,user,1,64 orate,xdp,1,64 rate,bpf,1,64 rate,skmsg,1,64 rate,tcp-rec,8,64 rate,user,1,64 \
-rate,xdp,1,64 setting,mtu,0,0 test,engine,paths,size throughput,bpf,1,64 throughput,iperf3,1,0 throughput,iperf3,8,0 \
-throughput,skmsg,1,64 throughput,user,1,64 throughput,xdp,1,64 " ]
+	[ "$(cut -d, -f1-4 "$csv" | sort | tr '\n' ' ')" = "latency,bpf,1,64 latency,bpfrx,1,64 latency,tcp,1,64 \
+latency,tcp-sockmap,1,64 latency,user,1,64 latency,xdp,1,64 orate,bpf,1,64 orate,bpfrx,1,64 orate,tcp-rec,8,64 \
+orate,user,1,64 orate,xdp,1,64 rate,bpf,1,64 rate,bpfrx,1,64 rate,tcp-rec,8,64 rate,user,1,64 \
+rate,xdp,1,64 setting,mtu,0,0 test,engine,paths,size throughput,bpf,1,64 throughput,bpfrx,1,64 throughput,iperf3,1,0 \
+throughput,iperf3,8,0 throughput,user,1,64 throughput,xdp,1,64 " ]
 	# one run: its value is the median, and the range is that value
 	awk -F, 'NR > 1 && !($5 == $7 && $5 == $8) { print "not one run: " $0; bad = 1 } END { exit bad }' "$csv"
 	[ "$(wc -l <"$BENCH_OUT/runs.csv")" -eq 24 ]	# a header and 23 measurements (the MTU one)

@@ -102,6 +102,12 @@ bpf_receive() {
 	[[ " ${RDSB_LOAD_OPTS:-} " != *" --no-bpf "* && ${RDSB_TRANSPORT:-tcp} = tcp ]]
 }
 
+# sk_msg_sends: whether this round's engines let applications send on the
+# path sockets (the default's, with the BPF receive path; not --no-sk-msg)
+sk_msg_sends() {
+	bpf_receive && [[ " ${RDSB_LOAD_OPTS:-} " != *" --no-sk-msg "* ]]
+}
+
 # hosts_procs: what every process still in the hosts is doing (a failed or
 # timed-out test prints it): state, kernel wait channel, and each thread's
 # stack when gdb is there

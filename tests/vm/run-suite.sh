@@ -893,16 +893,16 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$transport_static" "$root/tests/tools/
 
 # guest PEER LABEL: rds-bpf itself in the guest (run-guest.sh --rds-bpf; the
 # kernel's RDS left out), on this kernel, against rds-bpf here: twice in one
-# boot, `load --sk-msg` (the sockmap receive and the sk_msg send programs)
-# then plain `load` (the sockmap receive path, the default), each on its own
-# guest address (a new connection). Datagrams both ways by content hash; the
-# guest engine is on the BPF data path, as its `features -j` predicted, and
-# with --sk-msg the guest's sends went out through rdsb_txmsg (the guest
+# boot, plain `load` (the sockmap receive and the sk_msg send programs, the
+# default) then `load --no-sk-msg` (the sockmap receive path, the engine
+# sending), each on its own guest address (a new connection). Datagrams both
+# ways by content hash; the guest engine is on the BPF data path, as its
+# `features -j` predicted, and by default the guest's sends went out through rdsb_txmsg (the guest
 # sends once it has received: the paths are up, so its sends need not wait
 # in the engine for them).
 guest() {
 	local peer=$1 label=$2 i opts ga ha=$H4 p script='' pids=() name want
-	local -a gas=("$G4" "$G4B") modes=('--sk-msg' '')
+	local -a gas=("$G4" "$G4B") modes=('' '--no-sk-msg')
 	for i in 0 1; do
 		ga=${gas[$i]} opts=${modes[$i]} p=$((4000 + 10 * i))
 		script+="rds-bpf features -j >feat.$i
@@ -945,8 +945,8 @@ guest() {
 	for i in 0 1; do
 		ga=${gas[$i]} want=bpf
 		name="$label, rds-bpf in the guest (load${modes[$i]:+ ${modes[$i]}})"
-		direct='.counters.tx_direct == 0'
-		[ -n "${modes[$i]}" ] && direct='.counters.tx_direct > 0'
+		direct='.counters.tx_direct > 0'
+		[ -n "${modes[$i]}" ] && direct='.counters.tx_direct == 0'
 		sed -n "s/^feat.$i: //p" "$d/peer.out" >"$d/feat.$i.json"
 		sed -n "s/^status.$i: //p" "$d/peer.out" >"$d/status.$i.json"
 		{ grep -v '^\[' "$d/peer.out" | grep -v '^\(feat\|status\)\.' | tail -n 20
@@ -962,7 +962,7 @@ guest() {
 			"$d/status.$i.json" >/dev/null
 		result "$name: the guest's engine is on the $want data path, delivered $N ($direct), its sock_ops program attached" $? \
 			"$d/diag.$i.path"
-		# features: the BPF data path by default, and --sk-msg gets its sends too
+		# features: the BPF data path by default, its sends too
 		jq -e '.data_path == "bpf" and .bpf_data_path and .sk_msg_send_path' "$d/feat.$i.json" >/dev/null
 		rc=$?
 		result "$name: the guest's features -j predicted it ($(jq -r '"\(.bpf_data_path_detail); \(.sk_msg_send_path_detail)"' "$d/feat.$i.json" 2>/dev/null))" $rc \

@@ -148,14 +148,18 @@ int tcp_skmsg_probe(const char **how, const char **hint)
 	return err;
 }
 
-int tcp_skmsg_init(struct rdsb_engine *e)
+/* ASKED (--sk-msg): load stops without it; else sends take the engine's
+ * path, after one line saying why. */
+int tcp_skmsg_init(struct rdsb_engine *e, bool asked)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	const char *then = asked ? "load --sk-msg stops (with --no-sk-msg, sends take the engine's path)"
+				 : "sends take the engine's path";
 	struct skmsg_tx *skel = skmsg_tx__open();
 	int err = skel ? rdsb_bpf_load_shared(e, skel->obj) : -errno;
 
 	if (err) {
-		rdsb_bpf_explain("the sk_msg send program", err, "load --sk-msg stops (without --sk-msg, sends take the engine's path)");
+		rdsb_bpf_explain("the sk_msg send program", err, then);
 		skmsg_tx__destroy(skel);
 		return err;
 	}
@@ -168,8 +172,7 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 	tcp_of(e)->txseq = mmap(NULL, TXSEQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
 				bpf_map__fd(skel->maps.rdsb_txseq), 0);
 	if (bpf_prog_attach(bpf_program__fd(skel->progs.rdsb_txmsg), tcp_of(e)->apptx_fd, BPF_SK_MSG_VERDICT, 0)) {
-		pr_warn("rds-bpf: cannot attach the sk_msg program: %s; load --sk-msg stops (without --sk-msg, sends take the engine's path)\n",
-			strerror(errno));
+		pr_warn("rds-bpf: cannot attach the sk_msg program: %s; %s\n", strerror(errno), then);
 		tcp_skmsg_exit(e);
 		return -1;
 	}
@@ -180,8 +183,8 @@ int tcp_skmsg_init(struct rdsb_engine *e)
 	if (tcp_of(e)->txpath == MAP_FAILED || tcp_of(e)->txseq == MAP_FAILED || !tcp_of(e)->tx_owner ||
 	    locks_init(e) || copies_init(e, bpf_map__fd(skel->maps.rdsb_txcopy)) || tcp_of(e)->tx_listen < 0 ||
 	    bind(tcp_of(e)->tx_listen, (struct sockaddr *)&sin, sizeof(sin)) || listen(tcp_of(e)->tx_listen, 16)) {
-		pr_warn("rds-bpf: no send sockets (%s; hint: the loopback interface must be up); "
-			"load --sk-msg stops (without --sk-msg, sends take the engine's path)\n", strerror(errno));
+		pr_warn("rds-bpf: no send sockets (%s; hint: the loopback interface must be up); %s\n",
+			strerror(errno), then);
 		tcp_skmsg_exit(e);
 		return -1;
 	}
@@ -651,7 +654,7 @@ static int on_copy(void *ctx, void *data, size_t size)
 	rdsb_count(e, RDSB_C_TX_MSGS);
 	s->tx_bytes += c->len;	/* until rdsb_sock_sent */
 	if (copy_acked(e, p, c)) {
-		__atomic_store_n(&s->shm->copy_released, c->pos + c->len, __ATOMIC_RELEASE);
+		rdsb_sock_ring_release(s, c->pos + c->len);
 		rdsb_sock_sent(e, s->id, c->len);
 		return 0;
 	}
@@ -662,7 +665,7 @@ static int on_copy(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	ring_read(tcp_sock(s)->ring, c->pos, m->data, c->len);
-	__atomic_store_n(&s->shm->copy_released, c->pos + c->len, __ATOMIC_RELEASE);
+	rdsb_sock_ring_release(s, c->pos + c->len);
 	m->sock_id = s->id;
 	m->sport = c->sport;
 	m->dport = c->dport;

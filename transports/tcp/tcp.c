@@ -493,12 +493,20 @@ static uint64_t tx_retry_ns(const struct rdsb_path *p)
 static const struct rdsb_transport_opt tcp_opts[] = {
 	{ "bpf", NULL },	/* the sockmap receive path, or stop */
 	{ "no-bpf", NULL },	/* the userspace path */
-	{ "sk-msg", NULL },	/* and the sk_msg send path */
+	{ "sk-msg", NULL },	/* and the sk_msg send path, or stop */
+	{ "no-sk-msg", NULL },	/* sends through the engine alone */
 	{ NULL, NULL },
 };
 
-/* The sockmap receive path is the default; --bpf and --sk-msg ask for it,
- * and load stops without it rather than run the other path unasked */
+/* 1: --sk-msg, 2: --no-sk-msg (the last of them), 0: neither */
+static int sk_msg_opt(const struct rdsb_engine_cfg *cfg)
+{
+	return rdsb_cfg_last(cfg, "sk-msg", "no-sk-msg");
+}
+
+/* The sockmap receive path with sk_msg sends is the default; --bpf and
+ * --sk-msg ask for them, and load stops without them rather than run
+ * another path unasked */
 static bool sockmap_off(const struct rdsb_engine_cfg *cfg)
 {
 	return rdsb_cfg_last(cfg, "bpf", "no-bpf") == 2;
@@ -506,12 +514,12 @@ static bool sockmap_off(const struct rdsb_engine_cfg *cfg)
 
 static bool sockmap_asked(const struct rdsb_engine_cfg *cfg)
 {
-	return rdsb_cfg_last(cfg, "bpf", "no-bpf") == 1 || rdsb_cfg_opt(cfg, "sk-msg");
+	return rdsb_cfg_last(cfg, "bpf", "no-bpf") == 1 || sk_msg_opt(cfg) == 1;
 }
 
 static int tcp_check_opts(const struct rdsb_engine_cfg *cfg)
 {
-	if (rdsb_cfg_opt(cfg, "sk-msg") && sockmap_off(cfg)) {
+	if (sk_msg_opt(cfg) == 1 && sockmap_off(cfg)) {
 		fprintf(stderr, "rds-bpf load: --sk-msg needs the sockmap data path, not --no-bpf\n");
 		return -EINVAL;
 	}
@@ -544,11 +552,12 @@ static int tcp_init(struct rdsb_engine *e, const struct rdsb_engine_cfg *cfg)
 		if (asked)
 			return -EOPNOTSUPP;
 		tcp_sockmap_fall_back(e);
-	}
-	if (rdsb_cfg_opt(cfg, "sk-msg")) {
-		if (tcp_skmsg_init(e))
+	} else if (!sockmap_off(cfg) && sk_msg_opt(cfg) != 2) {
+		/* sends out of the engine: without them, through it */
+		if (!tcp_skmsg_init(e, sk_msg_opt(cfg) == 1))
+			e->number_at_xmit = true;
+		else if (sk_msg_opt(cfg) == 1)
 			return -EOPNOTSUPP;
-		e->number_at_xmit = true;
 	}
 	tcp_sockops_init(e);
 	return 0;

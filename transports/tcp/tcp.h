@@ -193,7 +193,7 @@ void tcp_sockmap_outbox_ready(struct rdsb_engine *e);
 
 /* skmsg_tx.c */
 int tcp_skmsg_probe(const char **how, const char **hint);
-int tcp_skmsg_init(struct rdsb_engine *e);
+int tcp_skmsg_init(struct rdsb_engine *e, bool asked);
 void tcp_skmsg_exit(struct rdsb_engine *e);
 int tcp_skmsg_sock_open(struct rdsb_engine *e, struct rdsb_sock *s);
 void tcp_skmsg_sock_bind(struct rdsb_engine *e, struct rdsb_sock *s);

@@ -137,17 +137,25 @@ struct rdsb_sock_shm {
 	/* rds_cong_generation as this socket sees it: bumped on every
 	 * congestion map update (rds_poll's POLLIN|POLLWRBAND once per update). */
 	uint32_t cong_gen;
-	/* The copy ring (RDSB_TXRING_BYTES after this page): on the sk_msg
-	 * send path, where the engine has read up to; else, the ring's head
-	 * before the first request still unacknowledged (RDSB_REQ_INRING).
-	 * The library writes a payload there only while it fits below
-	 * copy_released + the ring's size. */
+	/* The copy ring (RDSB_TXRING_BYTES after this page): where the engine
+	 * has read the copies of direct sends up to (the sk_msg send path), or
+	 * the ring's head before the first request still unacknowledged
+	 * (RDSB_REQ_INRING); it only moves on. The library writes a payload
+	 * there only while it fits below copy_released + the ring's size. */
 	uint32_t copy_released;
 	/* Where the next payload goes in the ring (the library's, under its
 	 * write lock): in the engine's page, so that every process of the
 	 * socket places after the others, and each engine's ring starts
 	 * empty. */
 	uint32_t ring_head;
+	/* The ring holds payloads of one kind at a time: requests' (INRING) and
+	 * the copies of direct sends are released by different rules (at the
+	 * peer's acknowledgement; when the engine reads the copy), so the
+	 * library places one kind only after the engine released every one of
+	 * the other, up to where its last ended (the library's, under its
+	 * write lock). */
+	uint32_t ring_inring_end;
+	uint32_t ring_direct_end;
 	/* The engine closed this socket (a malformed request) while it runs:
 	 * the control connection's hang-up then does not mean the engine went,
 	 * and the library takes the socket to no engine. */
@@ -184,8 +192,9 @@ struct rdsb_sock_shm {
 
 /* A change to any of these is a change of RDSB_ABI */
 _Static_assert(sizeof(struct rdsb_ctl_req) == 40 && sizeof(struct rdsb_ctl_rep) == 24 &&
-	       sizeof(struct rdsb_sock_shm) == 96 && sizeof(struct rdsb_send_req) == 48 &&
+	       sizeof(struct rdsb_sock_shm) == 104 && sizeof(struct rdsb_send_req) == 48 &&
 	       sizeof(struct rdsb_deliv_hdr) == 48 && sizeof(struct rdsb_txcopy) == 40 &&
+	       sizeof(struct rdsb_txpath) == 112 &&
 	       RDSB_TXRING_BYTES == 1u << 20 && RDSB_SEQTAB_OFF == 4096 + (1u << 20) && RDSB_SEQTAB_BYTES == 16 * 16384,
 	       "a layout the library and the engine share changed: bump RDSB_ABI and these sizes");
 

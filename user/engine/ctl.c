@@ -185,13 +185,13 @@ static void status(struct rdsb_engine *e, struct text *t, bool json)
 
 	e->tp->status(e, &st);
 	if (json)
-		tprintf(t, "{\"gen\":%u,\"transport\":\"%s\",\"max_paths\":%u,\"data_path\":\"%s\",\"pin_dir\":\"%s\",\"sockops_cgroup\":\"%s\",\"connections\":[",
-			e->gen_num, e->tp->name, e->max_paths, st.data_path,
+		tprintf(t, "{\"gen\":%u,\"transport\":\"%s\",\"max_paths\":%u,\"data_path\":\"%s\",\"sk_msg_sends\":%s,\"pin_dir\":\"%s\",\"sockops_cgroup\":\"%s\",\"connections\":[",
+			e->gen_num, e->tp->name, e->max_paths, st.data_path, e->number_at_xmit ? "true" : "false",
 			e->use_bpf ? e->pin_dir : "", st.ack_cgroup);
 	else
-		tprintf(t, "engine: gen %08x, %s transport, up to %u paths, %s path%s%s%s%s\n", e->gen_num,
+		tprintf(t, "engine: gen %08x, %s transport, up to %u paths, %s path%s%s%s%s%s\n", e->gen_num,
 			e->tp->name, e->max_paths, strcmp(st.data_path, "bpf") ? st.data_path : "BPF",
-			e->use_bpf ? ", maps pinned in " : "", e->use_bpf ? e->pin_dir : "",
+			e->number_at_xmit ? " with sk_msg sends" : "", e->use_bpf ? ", maps pinned in " : "", e->use_bpf ? e->pin_dir : "",
 			st.ack_cgroup[0] ? ", acks from sock_ops on cgroup " : "", st.ack_cgroup);
 	list_for_each_entry(c, &e->conns, item) {
 		rdsb_addr_str(c->laddr, la, sizeof(la));

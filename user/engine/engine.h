@@ -624,8 +624,11 @@ void rdsb_sock_req_acked(struct rdsb_msg *m);
 /* m of a socket's request got its sequence number on p */
 void rdsb_sock_req_numbered(const struct rdsb_path *p, const struct rdsb_msg *m);
 /* Past half its budget the sender may soon block on it: free a message of
- * it as soon as TCP acknowledges it (rdsb_msg.ack_wake). */
+ * it as soon as TCP acknowledged it (rdsb_msg.ack_wake). */
 bool rdsb_sock_ack_wake(const struct rdsb_sock *s);
+/* The socket's copy ring is free up to pos (never back: a request's payload
+ * and a direct send's copy are released by different rules). */
+void rdsb_sock_ring_release(struct rdsb_sock *s, uint32_t pos);
 void rdsb_sock_cong_notify(struct rdsb_engine *e, int peer_slot);
 void rdsb_socks_timer(struct rdsb_engine *e, uint64_t *next);
 void rdsb_socks_flush(struct rdsb_engine *e);

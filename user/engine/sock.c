@@ -157,10 +157,12 @@ static int fds_short(struct rdsb_engine *e, int err)
 {
 	if (err != EMFILE && err != ENFILE)
 		return err;
+	/* its control connection, stream, page and space eventfd, its library's
+	 * page (ATTACH), and with sk_msg sends the engine's end of its send socket */
 	if (!e->fds_warned++)
 		pr_warn("rds-bpf: out of file descriptors (%s) for a socket: it fails with ENOBUFS; "
-			"hint: raise the engine's open-files limit (LimitNOFILE, ulimit -Hn), 5 per socket\n",
-			strerror(err));
+			"hint: raise the engine's open-files limit (LimitNOFILE, ulimit -Hn), %d per socket\n",
+			strerror(err), e->number_at_xmit ? 6 : 5);
 	return ENOBUFS;
 }
 
@@ -699,6 +701,12 @@ void rdsb_sock_req_done(struct rdsb_engine *e, struct rdsb_msg *m)
 		req_done(s);
 }
 
+void rdsb_sock_ring_release(struct rdsb_sock *s, uint32_t pos)
+{
+	if ((int32_t)(pos - __atomic_load_n(&s->shm->copy_released, __ATOMIC_RELAXED)) > 0)
+		__atomic_store_n(&s->shm->copy_released, pos, __ATOMIC_RELEASE);
+}
+
 /* Every request up to the first one still on s->tx_reqs is acknowledged
  * or dropped: the library may forget its copies, and write again the part
  * of the copy ring before that request's payload. */
@@ -708,7 +716,7 @@ static void reqs_acked_publish(struct rdsb_sock *s)
 							 : list_first_entry(&s->tx_reqs, struct rdsb_msg, sock_item);
 
 	if (s->ring)
-		__atomic_store_n(&s->shm->copy_released, first ? first->ring_pos : s->ring_read, __ATOMIC_RELEASE);
+		rdsb_sock_ring_release(s, first ? first->ring_pos : s->ring_read);
 	__atomic_store_n(&s->shm->reqs_acked, first ? first->req : s->reqs_read, __ATOMIC_RELEASE);
 }
 

@@ -134,6 +134,9 @@ struct rdsb_lsock {
 	int refs;		/* the fd table's + one per call in progress (atomic) */
 	int ctl;		/* control connection to the engine */
 	int spacefd;		/* eventfd: the engine released send space (poll.c) */
+	/* recv.c: a recv waited for the stream, and no read since found the
+	 * next record behind the one it took: the next recv most likely waits */
+	bool rx_waits;
 	uint32_t cong_gen_seen;	/* rds_poll's rs_cong_track */
 	struct rdsb_sock_shm *shm;
 	/* In the page of the engine the socket was opened on (in shm's until
@@ -144,12 +147,11 @@ struct rdsb_lsock {
 	struct rdsb_sock_state *st;	/* lsh->st */
 	const struct rdsb_engine_maps *em;	/* of the engine the socket is on */
 
-	/* The sk_msg send path (skmsg_send.c): the send socket, or -1, and
-	 * the copy ring the engine reads (rdsb_txcopy); without it, the ring
-	 * holds the payloads of requests to the engine (txring.c, ring_reqs) */
+	/* The sk_msg send path (skmsg_send.c): the send socket, or -1; and
+	 * the copy ring (txring.c), with the copies the engine reads
+	 * (rdsb_txcopy) and the payloads of requests to the engine */
 	int txfd;
 	uint8_t *ring;
-	bool ring_reqs;
 
 	/* reattach.c: the engine went away (lost, until the socket is on a
 	 * new one); while no engine runs the socket's fds name a placeholder
@@ -243,10 +245,11 @@ bool rdsb_port_congested(const struct rdsb_engine_maps *m, int slot, uint16_t po
 int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len);
 /* txring.c: maps the copy ring of the socket's page (shm_fd), replacing
- * any earlier engine's: the sk_msg send path's (without it the socket sends
- * through the engine, txfd closed), or, with no send socket, the one that
- * carries payloads to the engine. */
+ * any earlier engine's (without one the socket sends through the engine,
+ * txfd closed, its payloads on the stream). */
 void rdsb_txring_map(struct rdsb_lsock *s, int shm_fd);
+/* Whether the engine released the ring up to end (sh: the engine's page) */
+bool rdsb_txring_released(const struct rdsb_sock_shm *sh, uint32_t end);
 /* Under wlock, for a request to the engine with its payload in iov[1..cnt-1]:
  * the payload into the ring and req marked for it (RDSB_REQ_INRING), when
  * it is RDSB_TXRING_MIN or more and there is room; returns how many of the

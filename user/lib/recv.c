@@ -424,17 +424,35 @@ static int wait_readable(struct rdsb_lsock *s, int64_t end)
 
 /* Whether the fd blocks (a fcntl) and the SO_RCVTIMEO deadline are asked
  * only when no datagram is waiting: a program that reads until EAGAIN pays
- * for them once per batch, not once per datagram. */
+ * for them once per batch, not once per datagram. While recvs keep waiting
+ * for the stream (rx_waits: a request/response), they are asked first, and
+ * a blocking recv polls before it reads: a read that finds nothing saved.
+ * Never a blocking read of the stream (read_exact). */
 static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags)
 {
 	size_t controllen = msg->msg_controllen;
 	int64_t end = -1;
-	bool asked = false, block = true, next;
+	bool asked = false, block = true, next, first = true;
 	ssize_t r;
 
 	for (;;) {
+		if (first && s->rx_waits && !(flags & (MSG_DONTWAIT | MSG_PEEK)) && !s->lost) {
+			int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
+
+			block = !rdsb_nonblocking(s->fd, flags);
+			asked = true;
+			end = timeo >= 0 ? rdsb_now_ms() + timeo : -1;
+			/* whatever else it says, the read below says it again */
+			if (block && wait_readable(s, end) == -EINTR && !rdsb_restarts()) {
+				errno = EINTR;
+				return -1;
+			}
+		}
+		first = false;
 		rdsb_lock(&s->lsh->rlock);
 		r = do_recvmsg(s, msg, flags | MSG_DONTWAIT);
+		if (r >= 0 && s->lsh->rx_hdr_have)
+			s->rx_waits = false;	/* the stream keeps up */
 		/* the end of an engine's stream: the next engine's is behind it */
 		next = (r == -ECONNRESET && rdsb_stream_next(s)) || r == RX_AGAIN;
 		pthread_mutex_unlock(&s->lsh->rlock);
@@ -449,8 +467,11 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 			asked = true;
 			end = timeo >= 0 ? rdsb_now_ms() + timeo : -1;
 		}
-		if (r == -EAGAIN && block && !s->lost && !(r = wait_readable(s, end)))
-			continue;
+		if (r == -EAGAIN && block && !s->lost) {
+			s->rx_waits = true;
+			if (!(r = wait_readable(s, end)))
+				continue;
+		}
 		/* the stream's end: the engine went (its last records were read) */
 		if ((r == -ECONNRESET ? rdsb_engine_went(s) : r == -EAGAIN && s->lost && rdsb_engine_gone(s)) &&
 		    !(r = rdsb_engine_back(s, block, end)))

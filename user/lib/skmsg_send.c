@@ -50,12 +50,14 @@ static bool path_idle(const struct rdsb_txpath *t)
 }
 
 /* The payload's copy at the ring's head, if the engine has read far
- * enough; false if not. Under the socket's write lock. */
+ * enough and released every request's payload there; false if not. Under
+ * the socket's write lock. */
 static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, uint32_t len)
 {
 	uint32_t head = s->shm->ring_head, off;
 
-	if (head - __atomic_load_n(&s->shm->copy_released, __ATOMIC_ACQUIRE) + len > RDSB_TXRING_BYTES)
+	if (head - __atomic_load_n(&s->shm->copy_released, __ATOMIC_ACQUIRE) + len > RDSB_TXRING_BYTES ||
+	    !rdsb_txring_released(s->shm, s->shm->ring_inring_end))
 		return false;
 	for (int i = 1; i < cnt; i++) {
 		const uint8_t *from = iov[i].iov_base;
@@ -180,6 +182,6 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	t->direct_msgs++;
 	t->direct_bytes += len;
 	rdsb_txunlock(l);
-	s->shm->ring_head += len;
+	s->shm->ring_head = s->shm->ring_direct_end = s->shm->ring_head + len;
 	return 1;
 }
