@@ -945,8 +945,10 @@ guest() {
 	for i in 0 1; do
 		ga=${gas[$i]} want=bpf
 		name="$label, rds-bpf in the guest (load${modes[$i]:+ ${modes[$i]}})"
-		direct='.counters.tx_direct > 0'
-		[ -n "${modes[$i]}" ] && direct='.counters.tx_direct == 0'
+		# by default with sk_msg sends (which of a burst go directly
+		# depends on TCP's acks: Nagle's rule, skmsg_send.c), else none
+		direct='.sk_msg_sends'
+		[ -n "${modes[$i]}" ] && direct='(.sk_msg_sends | not) and .counters.tx_direct == 0'
 		sed -n "s/^feat.$i: //p" "$d/peer.out" >"$d/feat.$i.json"
 		sed -n "s/^status.$i: //p" "$d/peer.out" >"$d/status.$i.json"
 		{ grep -v '^\[' "$d/peer.out" | grep -v '^\(feat\|status\)\.' | tail -n 20

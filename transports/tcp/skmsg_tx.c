@@ -573,6 +573,10 @@ void tcp_skmsg_acked(struct rdsb_engine *e, struct rdsb_path *p, uint64_t acked)
 		return;
 	tcp_path(p)->acked = acked;
 	__atomic_store_n(&txp(e, p)->acked, acked, __ATOMIC_RELEASE);
+	/* and the senders' look at the path where no sock_ops program
+	 * follows its acks (no cgroup v2): only on, as the program's */
+	if (acked > __atomic_load_n(&txp(e, p)->acked_now, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&txp(e, p)->acked_now, acked, __ATOMIC_RELEASE);
 	look_room(e, p);	/* what TCP acknowledged left the socket */
 }
 
