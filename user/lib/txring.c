@@ -11,9 +11,10 @@
  * Never both kinds at once (ring_inring_end, ring_direct_end): a payload of
  * one kind waits on the stream until the engine released the other. A
  * payload never wraps: one that does not fit before the ring's end starts
- * at its start. Whatever does not fit goes on the stream as before. The library's own copy of a payload
- * in the ring is that payload, until the socket moves to another engine
- * (copies.c, rdsb_copies_unring); resent copies always go on the stream.
+ * at its start. Whatever does not fit goes on the stream as before. The
+ * library's own copy of a payload in the ring is that payload, until the
+ * socket moves to another engine (copies.c, rdsb_copies_unring); resent
+ * copies always go on the stream.
  */
 #include <string.h>
 #include <sys/mman.h>
