@@ -193,6 +193,11 @@ struct rdsb_txpath {
 				 * once): while it is short of written, a
 				 * sender leaves its datagram to the engine,
 				 * which writes many in one sendmsg */
+	__u64	written_ns;	/* CLOCK_MONOTONIC of the last write on the
+				 * path socket, a sender's or the engine's */
+	__u32	rtt_min_us;	/* TCP's least round trip on the path, from
+				 * acks that came at once (rdsb_sockops) */
+	__u32	pad;
 };
 
 /*

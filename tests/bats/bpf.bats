@@ -496,6 +496,56 @@ run_msgs() {
 	all_acked A
 }
 
+# port_path A|B PORT: the path the host's datagrams from PORT take to the
+# other host (rds-bpf info -P, with a socket bound there for a second to
+# ask, and gone again after)
+port_path() {
+	local addr=$ADDR_A peer=$ADDR_B pid
+	[ "$1" = B ] && addr=$ADDR_B peer=$ADDR_A
+	rm -f "$BATS_TEST_TMPDIR"/ready.p
+	rds "$1" "$RDSB_XFER" recv -b "$addr:$2" -n 1 -t 1 --ready "$BATS_TEST_TMPDIR/ready.p" >/dev/null 2>&1 &
+	pid=$!
+	wait_ready
+	in_host "$1" "$RDSB_BIN" info -j -P | jq --arg f "$peer" --argjson p "$2" \
+		'.port_paths[] | select(.faddr == $f and .lport == $p) | .path'
+	wait $pid || true
+	rm -f "$BATS_TEST_TMPDIR"/ready.p
+	# the port free again (the engine saw the socket close)
+	for _ in $(seq 50); do
+		in_host "$1" "$RDSB_BIN" info -j -P | jq -e --argjson p "$2" 'all(.port_paths[]; .lport != $p)' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "sk_msg sends, 8 paths: a ping-pong whose answers come on another path than its requests goes out directly (the ack TCP delays is not waited for)" {
+	local pa pb port direct
+	engine_up A
+	engine_up B
+	transfer 1 0:500
+	pb=$(port_path B 4001)
+	# a port of A whose requests take another path than B's answers: those
+	# acknowledge nothing, TCP acknowledges each request after its delay
+	for port in $(seq 5001 5040); do
+		pa=$(port_path A "$port")
+		[ "$pa" != "$pb" ] && break
+	done
+	echo "A's path $pa, B's $pb"
+	[ -n "$pa" ] && [ "$pa" != "$pb" ]
+	direct=$(bpf_counter A tx_direct)
+	rm -f "$BATS_TEST_TMPDIR"/ready.*
+	rds B "$RDSB_XFER" echo -b $ADDR_B:4001 -n 300 -t 30 --ready "$BATS_TEST_TMPDIR/ready.e" &
+	wait_ready
+	rds A "$RDSB_XFER" pingpong -b $ADDR_A:"$port" -d $ADDR_B:4001 -n 300 -s 64 -t 30
+	wait $!
+	echo "direct: $(($(bpf_counter A tx_direct) - direct)) requests, B: $(bpf_counter B tx_direct) answers"
+	[ "$(($(bpf_counter A tx_direct) - direct))" -ge 240 ]
+	[ "$(bpf_counter B tx_direct)" -ge 240 ]
+	[ "$(counter B rx_delivered)" -eq 301 ]
+	run bpftool -j map dump pinned "$(pins A)/rdsb_txpath"
+	[ "$(jq "[.[].formatted.value | select(.direct_msgs >= 240)] | length" <<<"$output")" -eq 1 ]
+}
+
 @test "load --bpf --sk-msg --group: an unprivileged member of the group sends on the path sockets itself, under the paths' locks" {
 	engine_up A --bpf --sk-msg --group nogroup
 	engine_up B --bpf --sk-msg

@@ -467,6 +467,8 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 	if (!tcp_path(p)->direct && idle && wanted(e, p))
 		open_path(e, p, t);
 	if (tcp_path(p)->direct) {
+		if (t->written != tcp_path(p)->written)
+			t->written_ns = e->now;	/* the engine wrote: the senders' clock */
 		t->written = txs(e, p)->written = tcp_path(p)->written;
 		txs(e, p)->next_tx_seq = p->next_tx_seq;
 		look_room(e, p);	/* after what the engine wrote */

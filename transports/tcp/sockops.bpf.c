@@ -10,8 +10,9 @@
  * or senders wait for room on the path's connection) it
  * raises RDSB_EV_ACKED, so the engine frees acknowledged messages and wakes
  * blocked senders at once instead of at its next poll. What TCP
- * acknowledged also goes to the path's rdsb_txpath entry (acked_now), where
- * a sender on the sk_msg path sees whether the path is idle. Where the sockmap
+ * acknowledged also goes to the path's rdsb_txpath entry (acked_now), with
+ * the path's least round trip (rtt_min_us), where a sender on the sk_msg
+ * path sees whether the path is idle. Where the sockmap
  * receive path reads the path sockets, it also bounds their delayed acks
  * (delack_bound).
  */
@@ -101,8 +102,10 @@ int rdsb_sockops(struct bpf_sock_ops *ops)
 	/* the sk_msg senders' look at the path: idle once this is written */
 	tidx = tp->fslot * RDS_MPATH_WORKERS + (tp->path & (RDS_MPATH_WORKERS - 1));
 	txp = bpf_map_lookup_elem(&rdsb_txpath, &tidx);
-	if (txp)
+	if (txp) {
 		txp->acked_now = ops->bytes_acked - tp->acked_base;
+		txp->rtt_min_us = ops->rtt_min;
+	}
 	if (ops->op == BPF_SOCK_OPS_RTO_CB)
 		tp->rto_events++;
 	if (ops->op != BPF_SOCK_OPS_RTT_CB)

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <rds-bpf/rules.h>
 #include "lib.h"
 #include "../common/txlock.h"
@@ -41,12 +42,30 @@ static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npat
 	       __atomic_load_n(&t->room, __ATOMIC_ACQUIRE);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Nagle's rule without its wait: a datagram goes out on the path socket at
  * once when TCP has acknowledged all that went before it; while it has not,
- * the engine takes it and writes what gathered meanwhile in one sendmsg. */
+ * the engine takes it and writes what gathered meanwhile in one sendmsg.
+ * Unless what is unacknowledged went out DELACK_RTTS least round trips ago:
+ * its ack is then a delayed one (the peer answered on another path, or not
+ * at all), which batching behind would only add to a lone datagram's
+ * latency, as Nagle's rule with delayed acks does to TCP. */
+#define DELACK_RTTS 4
 static bool path_idle(const struct rdsb_txpath *t)
 {
-	return __atomic_load_n(&t->acked_now, __ATOMIC_ACQUIRE) >= __atomic_load_n(&t->written, __ATOMIC_RELAXED);
+	uint32_t rtt;
+
+	if (__atomic_load_n(&t->acked_now, __ATOMIC_ACQUIRE) >= __atomic_load_n(&t->written, __ATOMIC_RELAXED))
+		return true;
+	rtt = __atomic_load_n(&t->rtt_min_us, __ATOMIC_RELAXED);
+	return rtt && now_ns() - __atomic_load_n(&t->written_ns, __ATOMIC_RELAXED) > DELACK_RTTS * 1000ull * rtt;
 }
 
 /* The payload's copy at the ring's head, if the engine has read far
@@ -177,6 +196,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	if (n != (ssize_t)rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
+	t->written_ns = now_ns();
 	__atomic_add_fetch(&t->charged, rdsb_tx_charge(rec), __ATOMIC_RELEASE);
 	t->corked = more ? 1 : 0;
 	t->direct_msgs++;
