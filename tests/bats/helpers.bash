@@ -42,6 +42,13 @@ teardown_hosts() {
 sent_hash() { sed -n 's/^sent .* hash \([0-9a-f]*\).*/\1/p' "$1"; }
 recv_hash() { sed -n "s/^from $2 msgs .* hash \\([0-9a-f]*\\).*/\\1/p" "$1"; }
 
+# connection_setup_test: the test is about connections, paths and probes,
+# which the engine sets up the same on every data path: it runs in the
+# default round of tools/run-tests.sh only, not again with RDSB_LOAD_OPTS
+connection_setup_test() {
+	[ -z "${RDSB_LOAD_OPTS:-}" ] || skip "connection setup, the same on every data path: runs in the default round"
+}
+
 # wait_ready [N]: N receivers started with --ready "$BATS_TEST_TMPDIR/ready.*" are bound
 wait_ready() {
 	local want=${1:-1}

@@ -80,6 +80,7 @@ PY
 connections() { in_host B "$RDSB_BIN" status -j | jq '.connections | length'; }
 
 @test "a full address table: sends to new destinations fail with ENOMEM, binds with EADDRNOTAVAIL; idle connections give their slots back" {
+	connection_setup_test
 	in_host B ip addr add 10.99.0.5/24 dev eth0
 	# 256 slots: B's own address and 255 destinations; 45 sends find none
 	# and fail at sendmsg, as the kernel's (rds_conn_create_outgoing)
@@ -148,6 +149,7 @@ PY
 }
 
 @test "a connect storm: 32 peer addresses open 8 lanes each before the probe; every early lane waits, none is reset" {
+	connection_setup_test
 	# B listens on 10.99.0.200, above every peer: the peers connect
 	in_host B ip addr add 10.99.0.200/24 dev eth0
 	local pids=() i
@@ -167,6 +169,7 @@ PY
 }
 
 @test "a connection reset for coming from the larger address is freed once B's connect back fails for 10 s" {
+	connection_setup_test
 	in_host A ip addr add 10.99.0.3/24 dev eth0
 	run hostile larger --src 10.99.0.3
 	echo "$output"

@@ -106,6 +106,7 @@ normal_exchange() {
 }
 
 @test "a lane that connects and sends before the probe waits for a path: nothing lost, not reset" {
+	connection_setup_test
 	raw_receiver 5 11
 	# TCP acknowledges the lane's bytes as soon as they arrive, and the
 	# sender forgets them then: a reset of the early lane would lose them
@@ -130,6 +131,7 @@ normal_exchange() {
 }
 
 @test "lanes from a peer whose pong has not come when B settles on one path wait for its count: path 0 is not replaced" {
+	connection_setup_test
 	# 7 lanes held 5 s, past the 3 s after which B guesses one path for a
 	# peer that does not answer its probe (a slow peer's pong waits behind
 	# its data): were they to replace path 0, path 0 would go down for each
@@ -184,6 +186,7 @@ normal_exchange() {
 }
 
 @test "a peer silent to the probe (B settles on 1 path), then a real engine: 8 paths, no loss, no flapping" {
+	connection_setup_test
 	# connected and silent until B's probe went unanswered 3 times (1 s apart)
 	hostile datagrams --hold 15 --until "$BATS_TEST_TMPDIR/go" --dport 9 --msgs 1:0 >"$BATS_TEST_TMPDIR/h" &
 	h=$!
