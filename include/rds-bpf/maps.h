@@ -198,6 +198,11 @@ struct rdsb_txpath {
 	__u32	rtt_min_us;	/* TCP's least round trip on the path, from
 				 * acks that came at once (rdsb_sockops) */
 	__u32	pad;
+	__u64	busy_until_ns;	/* in the connection's first entry, as npaths:
+				 * the engine wrote several applications'
+				 * datagrams on it in one pass; until then
+				 * senders hand theirs to it, to be written
+				 * together */
 };
 
 /*

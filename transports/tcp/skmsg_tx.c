@@ -53,6 +53,12 @@
  * before they hand their datagrams to the engine again: well inside the
  * socket's send buffer, so that a send never waits for room there. */
 #define DIRECT_LIMIT (1u << 20)
+/* How long after the engine wrote several applications' datagrams on a
+ * connection in one pass senders keep handing theirs to it (busy): under
+ * load a datagram that found the path idle for a moment and went out alone
+ * cost a TCP segment and its receive of its own (on veth, in the sender's
+ * own call), where in the engine's batch it shares them. */
+#define BUSY_NS (1000 * 1000ull)
 #define PATH_SNDBUF (4 << 20)
 /* The redirect's push into a path socket waits for room there with the
  * path socket's send timeout, not the sender's (SO_SNDTIMEO is not passed
@@ -428,6 +434,24 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 	tcp_path(p)->direct = true;
 }
 
+/* Several applications' datagrams written on the connection in one pass of
+ * the engine: senders queue faster than the paths take them one by one;
+ * theirs join the engine's next batches too (busy_until_ns). */
+static void busy(struct rdsb_engine *e, struct rdsb_path *p)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+	uint32_t fs = (uint32_t)p->conn->fslot;
+
+	if (t->tx_pass[fs] != e->now) {
+		t->tx_pass[fs] = e->now;
+		t->tx_pass_datagrams[fs] = 0;
+	}
+	t->tx_pass_datagrams[fs] += tcp_path(p)->tx_datagrams;
+	if (t->tx_pass_datagrams[fs] > 1)
+		__atomic_store_n(&t->txpath[fs * RDS_MPATH_WORKERS].busy_until_ns, e->now + BUSY_NS,
+				 __ATOMIC_RELAXED);
+}
+
 /* Before the engine writes on a path: 0 when no application can write on it
  * (the engine writes alone), 1 with the path's lock held and the engine's
  * view of the stream brought up to date, -1 when an application holds the
@@ -469,6 +493,7 @@ void tcp_skmsg_end(struct rdsb_engine *e, struct rdsb_path *p)
 	if (tcp_path(p)->direct) {
 		if (t->written != tcp_path(p)->written)
 			t->written_ns = e->now;	/* the engine wrote: the senders' clock */
+		busy(e, p);
 		t->written = txs(e, p)->written = tcp_path(p)->written;
 		txs(e, p)->next_tx_seq = p->next_tx_seq;
 		look_room(e, p);	/* after what the engine wrote */

@@ -98,6 +98,8 @@ struct rdsb_tcp {			/* e->tp_priv */
 	pid_t self;			/* the engine's pid, as a lock's holder */
 	struct rdsb_txseq *txseq;	/* mmap of rdsb_txseq, the engine's alone */
 	struct rdsb_path **tx_owner;	/* which path has each entry */
+	uint64_t tx_pass[RDSB_MAX_ADDRS];	/* per connection: the engine's pass (e->now) */
+	unsigned int tx_pass_datagrams[RDSB_MAX_ADDRS];	/* and applications' datagrams it wrote */
 	struct ring_buffer *copies;	/* rdsb_txcopy */
 	struct rdsb_ev copies_ev;	/* a sender asked for them to be read */
 	const uint64_t *copies_prod, *copies_cons;	/* its positions */
@@ -114,6 +116,7 @@ struct rdsb_tcp_path {			/* p->t_data */
 	bool copies_pending;		/* read the streams before writing again */
 	bool tx_busy;			/* an application held the lock: write later */
 	bool tx_locked;			/* the engine holds the lock while it writes */
+	unsigned int tx_datagrams;	/* applications' datagrams it wrote that time */
 	uint32_t epoch;			/* rdsb_txpath's: one more per socket */
 	uint64_t written;		/* stream bytes written on this socket */
 	uint64_t acked;			/* of those, acknowledged at the last look */

@@ -38,6 +38,8 @@ static void stream_sent(void *ctx, struct rdsb_msg *m)
 	struct stream_ctx *c = ctx;
 
 	m->end_off = *c->written;
+	if (m->sock_id)
+		tcp_path(c->p)->tx_datagrams++;
 	rdsb_path_msg_sent(c->p, m);
 }
 
@@ -51,6 +53,7 @@ int tcp_stream_xmit_prepare(struct rdsb_engine *e, struct rdsb_path *p)
 
 	if (!tcp_of(e)->txpath)
 		return 0;
+	tcp_path(p)->tx_datagrams = 0;
 	locked = tcp_skmsg_begin(e, p);
 	if (locked < 0)
 		return -EAGAIN;

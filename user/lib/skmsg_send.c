@@ -16,7 +16,8 @@
  * engine writing its own records), the path's lock held with another sender
  * already waiting for it (the engine then writes the queue in one batch,
  * where senders taking the lock one after the other each paid a wakeup), too
- * much unacknowledged, the path socket short of room
+ * much unacknowledged or the path not idle (path_idle: Nagle's rule), the
+ * engine writing batches on the connection, the path socket short of room
  * (where the kernel's push would wait, deaf to SO_SNDTIMEO), no room in
  * the ring, a record rdsb_txmsg bounced back, or an earlier request of
  * this socket not yet on the wire (its datagrams stay in order). Either
@@ -58,14 +59,18 @@ static uint64_t now_ns(void)
  * at all), which batching behind would only add to a lone datagram's
  * latency, as Nagle's rule with delayed acks does to TCP. */
 #define DELACK_RTTS 4
-static bool path_idle(const struct rdsb_txpath *t)
+static bool path_idle(const struct rdsb_txpath *conn, const struct rdsb_txpath *t)
 {
+	uint64_t now = now_ns();
 	uint32_t rtt;
 
+	/* the engine is writing batches on the connection: join them */
+	if (now < __atomic_load_n(&conn->busy_until_ns, __ATOMIC_RELAXED))
+		return false;
 	if (__atomic_load_n(&t->acked_now, __ATOMIC_ACQUIRE) >= __atomic_load_n(&t->written, __ATOMIC_RELAXED))
 		return true;
 	rtt = __atomic_load_n(&t->rtt_min_us, __ATOMIC_RELAXED);
-	return rtt && now_ns() - __atomic_load_n(&t->written_ns, __ATOMIC_RELAXED) > DELACK_RTTS * 1000ull * rtt;
+	return rtt && now - __atomic_load_n(&t->written_ns, __ATOMIC_RELAXED) > DELACK_RTTS * 1000ull * rtt;
 }
 
 /* The payload's copy at the ring's head, if the engine has read far
@@ -142,7 +147,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	path = rdsb_mpath_index(__atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED), npaths);
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
 	l = &s->em->txlocks[fslot * RDS_MPATH_WORKERS + path];
-	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !path_idle(t) || !ring_copy(s, iov, cnt, len))
+	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !path_idle(&tps[fslot * RDS_MPATH_WORKERS], t) || !ring_copy(s, iov, cnt, len))
 		return 0;
 	/* past half its send space, the sender may soon wait for the engine
 	 * to free what TCP acknowledged: the engine reads the copies now */
@@ -151,7 +156,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	/* one waiter at a time: its record rides with the holder's (MSG_MORE) */
 	if (rdsb_txlock_waiters(l) ? !rdsb_txlock_try(l, rdsb_self) : !rdsb_txlock(l, rdsb_self))
 		return 0;
-	if (!path_takes(t, lslot, npaths, rec) || !path_idle(t)) {
+	if (!path_takes(t, lslot, npaths, rec) || !path_idle(&tps[fslot * RDS_MPATH_WORKERS], t)) {
 		rdsb_txunlock(l);
 		return 0;
 	}
