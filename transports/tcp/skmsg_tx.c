@@ -77,6 +77,13 @@ static struct rdsb_txpath *txp(struct rdsb_engine *e, const struct rdsb_path *p)
 	return &tcp_of(e)->txpath[txindex(p)];
 }
 
+/* The connection's first entry, which holds what is the connection's:
+ * npaths, busy_until_ns */
+static struct rdsb_txpath *conn_txp(struct rdsb_engine *e, const struct rdsb_path *p)
+{
+	return &tcp_of(e)->txpath[(uint32_t)p->conn->fslot * RDS_MPATH_WORKERS];
+}
+
 static struct rdsb_txlock *txl(struct rdsb_engine *e, const struct rdsb_path *p)
 {
 	return &tcp_of(e)->txlock[txindex(p)];
@@ -387,7 +394,9 @@ void tcp_skmsg_read_copies(struct rdsb_engine *e, uint64_t *next)
 /* How much more the path socket can queue (SO_MEMINFO), for the senders'
  * charges from now on: read before the socket, the charges of records the
  * socket holds already count twice, never none. Without the lock: a sender
- * charges its record after pushing it. */
+ * charges its record after pushing it. While the connection is busy no
+ * sender pushes (path_idle): none, and no system call per write and ack;
+ * the first write or ack after it looks again. */
 static void look_room(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_txpath *t = txp(e, p);
@@ -396,6 +405,10 @@ static void look_room(struct rdsb_engine *e, struct rdsb_path *p)
 	socklen_t len = sizeof(mem);
 	uint64_t room = 0;
 
+	if (e->now < __atomic_load_n(&conn_txp(e, p)->busy_until_ns, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&t->room, 0, __ATOMIC_RELEASE);
+		return;
+	}
 	if (!getsockopt(p->ev.fd, SOL_SOCKET, SO_MEMINFO, mem, &len) &&
 	    mem[SK_MEMINFO_SNDBUF] > mem[SK_MEMINFO_WMEM_QUEUED])
 		room = mem[SK_MEMINFO_SNDBUF] - mem[SK_MEMINFO_WMEM_QUEUED];
@@ -429,7 +442,7 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 		outq = 0;
 	t->acked = tcp_path(p)->written > (uint64_t)outq ? tcp_path(p)->written - (uint64_t)outq : 0;
 	__atomic_store_n(&t->acked_now, t->acked, __ATOMIC_RELEASE);
-	tcp_of(e)->txpath[(uint32_t)p->conn->fslot * RDS_MPATH_WORKERS].npaths = p->conn->npaths;
+	conn_txp(e, p)->npaths = p->conn->npaths;
 	tcp_of(e)->tx_owner[idx] = p;
 	tcp_path(p)->direct = true;
 }
@@ -448,8 +461,7 @@ static void busy(struct rdsb_engine *e, struct rdsb_path *p)
 	}
 	t->tx_pass_datagrams[fs] += tcp_path(p)->tx_datagrams;
 	if (t->tx_pass_datagrams[fs] > 1)
-		__atomic_store_n(&t->txpath[fs * RDS_MPATH_WORKERS].busy_until_ns, e->now + BUSY_NS,
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&conn_txp(e, p)->busy_until_ns, e->now + BUSY_NS, __ATOMIC_RELAXED);
 }
 
 /* Before the engine writes on a path: 0 when no application can write on it
