@@ -133,10 +133,15 @@ rmmod rds || echo "KB note rds_tcp/rds would not unload"
 [ $LINK = loopback ] || pair_up || exit 1
 rds-bpf load '${KBENCH_LOAD_OPTS:-}' --log eng >load.out 2>&1 || { cat load.out eng; exit 1; }
 [ -z "$inB" ] || $inB rds-bpf load '${KBENCH_LOAD_OPTS:-}' --log eng.b >>load.out 2>&1 || { cat load.out eng.b; exit 1; }
-echo "KB datapath $(rds-bpf status -j | sed -n "s/.*\"data_path\":\"\([a-z]*\)\".*/\1/p")"
+st=$(rds-bpf status -j)
+dp=$(echo "$st" | sed -n "s/.*\"data_path\":\"\([a-z]*\)\".*/\1/p")
+case $st in *sk_msg_sends\":true*) dp="$dp+sk_msg" ;; esac
+echo "KB datapath $dp"
 sed "s/^/load: /" load.out
 phase=rds-bpf pre="env LD_PRELOAD=$RDSB_PRELOAD"
 measure
+# the engine counters (direct sends, paths, drops) on the console
+rds-bpf info -c | sed "s/^/counters: /"
 rds-bpf unload >/dev/null
 [ -z "$inB" ] || $inB rds-bpf unload >/dev/null
 '
