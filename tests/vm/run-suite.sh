@@ -44,7 +44,7 @@
 #     the connection recovers once rxe0 is added again
 #   ib-fc (kernel peers): ib with the kernel's IB flow control
 #     on (sysctl net.rds.ib.flow_control=1; its default is 0)
-#   ib6: ib over IPv6 (RDMA-CM on 16385): one connection on global
+#   ib6 (kernel peers): ib over IPv6 (RDMA-CM on 16385): one connection on global
 #     addresses (rds-bpf's smaller), one on link-local ones (the peer's)
 #   ib-hostile: ib while a raw verbs peer (tests/tools/ib-hostile-peer) in
 #     the peer's guest sends rds-bpf malformed CM data and frames, a credit
@@ -1596,7 +1596,10 @@ for peer in $PEERS; do
 		exchange) job_add "$peer" exchange.a "$label" 1; job_add "$peer" exchange.b "$label" 1 ;;
 		reset | congestion | cong-monitor | errno) job_add "$peer" "$scenario" "$label" 1 ;;
 		exchange-user | guest) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
-		ib | ib6 | ib-reset) job_add "$peer" "$scenario" "$label" 2 ;;
+		ib | ib-reset) job_add "$peer" "$scenario" "$label" 2 ;;
+		# IPv6 over IB against the kernel's RDS/IB; between two rds-bpf
+		# guests it is the same code on both ends as ib's
+		ib6) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 2 ;;
 		# the engine under hostile frames or without its device: what they
 		# check is rds-bpf's alone, the peer only carries traffic beside it
 		ib-hostile | ib-unplug) [ "$peer" != "$once_peer" ] || job_add "$peer" "$scenario" "$label" 2 ;;

@@ -442,6 +442,9 @@ static void open_path(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_tx
 		outq = 0;
 	t->acked = tcp_path(p)->written > (uint64_t)outq ? tcp_path(p)->written - (uint64_t)outq : 0;
 	__atomic_store_n(&t->acked_now, t->acked, __ATOMIC_RELEASE);
+	/* the handshake's, until the sock_ops program writes it at an ack (or
+	 * for good, where none runs) */
+	__atomic_store_n(&t->rtt_min_us, tcp_min_rtt_us(p->ev.fd), __ATOMIC_RELAXED);
 	conn_txp(e, p)->npaths = p->conn->npaths;
 	tcp_of(e)->tx_owner[idx] = p;
 	tcp_path(p)->direct = true;

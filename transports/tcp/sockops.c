@@ -223,6 +223,15 @@ void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p)
 	tcp_path(p)->tcp_index = (int)i;
 }
 
+/* TCP's least round trip on the socket so far (tcpi_min_rtt), 0 if unknown */
+uint32_t tcp_min_rtt_us(int fd)
+{
+	struct tcp_info ti = { 0 };
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ? 0 : ti.tcpi_min_rtt;
+}
+
 /* Before the socket goes: its later callbacks find the entry free. */
 void tcp_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p)
 {

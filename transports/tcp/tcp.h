@@ -161,6 +161,7 @@ int tcp_sockops_init(struct rdsb_engine *e);
 void tcp_sockops_exit(struct rdsb_engine *e);
 void tcp_sockops_mark(struct rdsb_engine *e, int fd);
 void tcp_sockops_path_up(struct rdsb_engine *e, struct rdsb_path *p);
+uint32_t tcp_min_rtt_us(int fd);
 void tcp_sockops_path_down(struct rdsb_engine *e, struct rdsb_path *p);
 void tcp_sockops_ack_wait(struct rdsb_engine *e, struct rdsb_path *p, bool waiting);
 bool tcp_sockops_acked_off(struct rdsb_engine *e, const struct rdsb_path *p, uint64_t *acked);
