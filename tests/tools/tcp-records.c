@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tcp-records server ADDR:PORT FLOWS | client ADDR:PORT FLOWS DEPTH SECS oneway|reqresp\n");
 		return 2;
 	}
+	/* A flow that ends closes while the server still answers its last
+	 * requests: that write fails (EPIPE), the flow's thread ends, and the
+	 * process, with the flows still running, must not die of SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	n = atoi(argv[3]);
 	if (n <= 0 || n > MAX_FLOWS) {
 		fprintf(stderr, "tcp-records: FLOWS 1..%d\n", MAX_FLOWS);
