@@ -195,8 +195,9 @@ struct rdsb_txpath {
 				 * which writes many in one sendmsg */
 	__u64	written_ns;	/* CLOCK_MONOTONIC of the last write on the
 				 * path socket, a sender's or the engine's */
-	__u32	rtt_min_us;	/* TCP's least round trip on the path, from
-				 * acks that came at once (rdsb_sockops) */
+	__u32	rtt_min_us;	/* TCP's least round trip on the path (its
+				 * handshake's when the engine opens the path,
+				 * then rdsb_sockops' at each ack) */
 	__u32	pad;
 	__u64	busy_until_ns;	/* in the connection's first entry, as npaths:
 				 * the engine wrote several applications'
