@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <rds-bpf/rules.h>
 #include "lib.h"
 #include "../common/txlock.h"
@@ -43,14 +42,6 @@ static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npat
 	       __atomic_load_n(&t->room, __ATOMIC_ACQUIRE);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Nagle's rule without its wait: a datagram goes out on the path socket at
  * once when TCP has acknowledged all that went before it; while it has not,
  * the engine takes it and writes what gathered meanwhile in one sendmsg.
@@ -61,7 +52,7 @@ static uint64_t now_ns(void)
 #define DELACK_RTTS 4
 static bool path_idle(const struct rdsb_txpath *conn, const struct rdsb_txpath *t)
 {
-	uint64_t now = now_ns();
+	uint64_t now = (uint64_t)rdsb_txlock_now();
 	uint32_t rtt;
 
 	/* the engine is writing batches on the connection: join them */
@@ -125,7 +116,7 @@ static bool numbered_since(const struct rdsb_txpath *t, uint32_t numbered)
 int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dport,
 		     struct iovec *iov, int cnt, uint32_t len)
 {
-	struct rdsb_txpath *tps = s->em->txpaths, *t;
+	struct rdsb_txpath *tps = s->em->txpaths, *conn, *t;
 	struct rdsb_txlock *l;
 	struct rds_header h = { 0 };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
@@ -141,13 +132,14 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	if (fslot < 0)
 		return 0;
 	lslot = (int)__atomic_load_n(&s->shm->slot, __ATOMIC_RELAXED);	/* the engine's, at bind */
-	npaths = __atomic_load_n(&tps[fslot * RDS_MPATH_WORKERS].npaths, __ATOMIC_ACQUIRE);
+	conn = &tps[fslot * RDS_MPATH_WORKERS];	/* the connection's entry */
+	npaths = __atomic_load_n(&conn->npaths, __ATOMIC_ACQUIRE);
 	if (!npaths || npaths > RDS_MPATH_WORKERS)
 		return 0;
 	path = rdsb_mpath_index(__atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED), npaths);
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
 	l = &s->em->txlocks[fslot * RDS_MPATH_WORKERS + path];
-	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !path_idle(&tps[fslot * RDS_MPATH_WORKERS], t) || !ring_copy(s, iov, cnt, len))
+	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !path_idle(conn, t) || !ring_copy(s, iov, cnt, len))
 		return 0;
 	/* past half its send space, the sender may soon wait for the engine
 	 * to free what TCP acknowledged: the engine reads the copies now */
@@ -156,7 +148,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	/* one waiter at a time: its record rides with the holder's (MSG_MORE) */
 	if (rdsb_txlock_waiters(l) ? !rdsb_txlock_try(l, rdsb_self) : !rdsb_txlock(l, rdsb_self))
 		return 0;
-	if (!path_takes(t, lslot, npaths, rec) || !path_idle(&tps[fslot * RDS_MPATH_WORKERS], t)) {
+	if (!path_takes(t, lslot, npaths, rec) || !path_idle(conn, t)) {
 		rdsb_txunlock(l);
 		return 0;
 	}
@@ -201,7 +193,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	if (n != (ssize_t)rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
-	t->written_ns = now_ns();
+	t->written_ns = (uint64_t)rdsb_txlock_now();
 	__atomic_add_fetch(&t->charged, rdsb_tx_charge(rec), __ATOMIC_RELEASE);
 	t->corked = more ? 1 : 0;
 	t->direct_msgs++;
