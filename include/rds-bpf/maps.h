@@ -270,13 +270,14 @@ struct rdsb_txsock {
  * The copy of a datagram an application sent on a path socket, which the
  * engine keeps until TCP acknowledges it: the payload is in the socket's
  * copy ring (RDSB_TXRING_BYTES of the socket's shared memory, after its
- * page), which the library writes before its sendmsg; the rest is this
+ * page; the library uses as much of it as the socket's sndbuf asks,
+ * user/lib/txring.c), which the library writes before its sendmsg; the rest is this
  * entry of rdsb_txcopy, which rdsb_txmsg writes, so that the sequence
  * number, ports, length and stream offset are the ones on the wire. The
  * engine reads the ring lazily: on its own wakeups, on a timer, and when a
  * sender asks for it (RDSB_TXH_WAKE).
  */
-#define RDSB_TXRING_BYTES	(1u << 20)
+#define RDSB_TXRING_BYTES	(1u << 24)
 /* h_ack of a record on a send socket: path index | RDSB_TXH_WAKE | the
  * payload's position in the copy ring << 32; rdsb_txmsg clears it. */
 #define RDSB_TXH_WAKE		0x80000000u

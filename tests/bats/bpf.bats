@@ -646,15 +646,6 @@ socket.socket(fileno=fd).setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, int(sys
 		done
 }
 
-wait_file() {	# wait_file FILE: until FILE exists (20 s)
-	for _ in $(seq 200); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "no $1" >&2
-	return 1
-}
-
 # txroom A|B: what the engine last saw its path socket could take, beyond the senders' charges
 txroom() {
 	bpftool -j map dump pinned "$(pins "$1")/rdsb_txpath" |

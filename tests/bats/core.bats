@@ -45,6 +45,45 @@ teardown() { teardown_hosts; }
 	! sk_msg_sends || [ "$(counter A tx_direct)" -gt 0 ]
 }
 
+# The ring is 16 MiB of the socket's memfd; a socket uses as much of it as
+# its sndbuf asks (user/lib/txring.c): pages of a memfd are made when touched
+# and stay until the socket is closed.
+@test "the copy ring: 1 MiB datagrams with a 16 MiB sndbuf go through it; a socket with the default sndbuf touches 1 MiB of it" {
+	local d=$BATS_TEST_TMPDIR passive spid sent inring size rss
+	in_host B timeout 60 "$RDSB_BIN" stress -r $ADDR_B >"$d/passive" 2>&1 &
+	passive=$!
+	sleep 0.3
+	# stress sets SO_SNDBUFFORCE to what the task keeps in flight: 8 MiB
+	run in_host A timeout 60 "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -o -t 1 -d 8 -q 1M -T 1 -j
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait $passive
+	sent=$(jq .tx_msgs <<<"$output")
+	inring=$(counter A tx_in_ring)
+	echo "in the ring: $inring of $sent"
+	# with a 1 MiB ring, 1 in 10 or fewer: a 1 MiB payload needs it empty
+	[ "$sent" -gt 20 ] && [ $((inring * 10)) -ge $((sent * 9)) ]
+	# 3001 x 8 KiB through one socket of default sndbuf: 24 MiB through the
+	# ring, whose pages in the sender stay within its first 1 MiB
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 3001 -s 8192 -S 3 -t 60 --ready "$d/ready.$RANDOM$RANDOM" >"$d/r" &
+	wait_ready
+	rds A "$RDSB_XFER" send -b $ADDR_A:5000 -d $ADDR_B:4000 -n 3001 -s 8192 -S 3 --pause-at 3000:"$d/sent" >"$d/s" &
+	spid=$!
+	wait_file "$d/sent"
+	# the sender's mappings of its socket's memfd: the page, and the ring
+	read -r size rss < <(awk '/\/memfd:rdsb_sock/ { m = 1; next } /^[0-9a-f]+-/ { m = 0 }
+		m && /^Size:/ { s = $2 } m && /^Rss:/ && s > size { size = s; rss = $2 } END { print size, rss }' \
+		"/proc/$(pgrep -n -f "rds-xfer send -b $ADDR_A:5000")/smaps")
+	rm -f "$d/sent"
+	wait $spid
+	wait $!
+	grep -q "^recv 3001 msgs" "$d/r"
+	[ "$(sent_hash "$d/s")" = "$(recv_hash "$d/r" $ADDR_A:5000)" ]
+	echo "the ring: $size kB, $rss kB of it touched"
+	[ "$size" -eq 16384 ]
+	[ "$rss" -le 1024 ]
+}
+
 @test "several sockets each way: per-socket order, no loss, no duplicate" {
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 4000 -s 0:9000 -t 60 --senders 4 --ready "$BATS_TEST_TMPDIR/ready.$RANDOM$RANDOM" >"$BATS_TEST_TMPDIR/rb" &
 	rb=$!

@@ -109,6 +109,15 @@ tcppath() {
 		jq -c '[.[].formatted.value | select(.cookie != 0)]'
 }
 
+wait_file() {	# wait_file FILE: until FILE exists (20 s)
+	for _ in $(seq 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "no $1" >&2
+	return 1
+}
+
 counter() {	# counter A|B NAME
 	in_host "$1" "$RDSB_BIN" status -j | jq ".counters.$2"
 }

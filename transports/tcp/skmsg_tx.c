@@ -656,7 +656,9 @@ static struct rdsb_path *copy_path(struct rdsb_engine *e, const struct rdsb_sock
 	return NULL;
 }
 
-/* The copy's payload, from the ring, where it may wrap. */
+/* The copy's payload, from the ring. The library never lets one wrap
+ * (rdsb_txring_at); a position it made up wraps rather than reading past
+ * the mapping. */
 static void ring_read(const uint8_t *ring, uint32_t pos, uint8_t *to, uint32_t len)
 {
 	uint32_t off = pos & (RDSB_TXRING_BYTES - 1), first = RDSB_TXRING_BYTES - off;

@@ -24,7 +24,7 @@
  * (EPROTONOSUPPORT). Bump it with any change to those layouts; the sizes
  * checked at the end of this file catch a change that forgot to.
  */
-#define RDSB_ABI		6
+#define RDSB_ABI		7
 
 enum rdsb_ctl_op {
 	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,
@@ -195,7 +195,7 @@ _Static_assert(sizeof(struct rdsb_ctl_req) == 40 && sizeof(struct rdsb_ctl_rep) 
 	       sizeof(struct rdsb_sock_shm) == 104 && sizeof(struct rdsb_send_req) == 48 &&
 	       sizeof(struct rdsb_deliv_hdr) == 48 && sizeof(struct rdsb_txcopy) == 40 &&
 	       sizeof(struct rdsb_txpath) == 136 &&
-	       RDSB_TXRING_BYTES == 1u << 20 && RDSB_SEQTAB_OFF == 4096 + (1u << 20) && RDSB_SEQTAB_BYTES == 16 * 16384,
+	       RDSB_TXRING_BYTES == 1u << 24 && RDSB_SEQTAB_OFF == 4096 + (1u << 24) && RDSB_SEQTAB_BYTES == 16 * 16384,
 	       "a layout the library and the engine share changed: bump RDSB_ABI and these sizes");
 
 #endif

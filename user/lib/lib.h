@@ -250,6 +250,12 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 void rdsb_txring_map(struct rdsb_lsock *s, int shm_fd);
 /* Whether the engine released the ring up to end (sh: the engine's page) */
 bool rdsb_txring_released(const struct rdsb_sock_shm *sh, uint32_t end);
+/* Where a payload of len bytes goes with the ring's head at head: there,
+ * or at the ring's start when it would pass the socket's window (the
+ * ring's first bytes that its sndbuf asks for); never across the end. */
+uint32_t rdsb_txring_at(const struct rdsb_lsock *s, uint32_t head, uint32_t len);
+/* Whether len bytes at at are clear of every copy the engine holds */
+bool rdsb_txring_fits(const struct rdsb_sock_shm *sh, uint32_t at, uint32_t len);
 /* Under wlock, for a request to the engine with its payload in iov[1..cnt-1]:
  * the payload into the ring and req marked for it (RDSB_REQ_INRING), when
  * it is RDSB_TXRING_MIN or more and there is room; returns how many of the

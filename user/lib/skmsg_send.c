@@ -64,30 +64,21 @@ static bool path_idle(const struct rdsb_txpath *conn, const struct rdsb_txpath *
 	return rtt && now - __atomic_load_n(&t->written_ns, __ATOMIC_RELAXED) > DELACK_RTTS * 1000ull * rtt;
 }
 
-/* The payload's copy at the ring's head, if the engine has read far
- * enough and released every request's payload there; false if not. Under
+/* The payload's copy in the ring (rdsb_txring_at), if the engine has read
+ * far enough and released every request's payload there; false if not.
+ * The head moves past a skipped end at once: nothing else is there. Under
  * the socket's write lock. */
 static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, uint32_t len)
 {
-	uint32_t head = s->shm->ring_head, off;
+	uint32_t at = rdsb_txring_at(s, s->shm->ring_head, len);
+	uint8_t *to = s->ring + (at & (RDSB_TXRING_BYTES - 1));
 
-	if (head - __atomic_load_n(&s->shm->copy_released, __ATOMIC_ACQUIRE) + len > RDSB_TXRING_BYTES ||
-	    !rdsb_txring_released(s->shm, s->shm->ring_inring_end))
+	if (!rdsb_txring_fits(s->shm, at, len) || !rdsb_txring_released(s->shm, s->shm->ring_inring_end))
 		return false;
+	s->shm->ring_head = at;
 	for (int i = 1; i < cnt; i++) {
-		const uint8_t *from = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
-
-		while (left) {
-			size_t n;
-
-			off = head & (RDSB_TXRING_BYTES - 1);
-			n = RDSB_TXRING_BYTES - off < left ? RDSB_TXRING_BYTES - off : left;
-			memcpy(s->ring + off, from, n);
-			from += n;
-			left -= n;
-			head += (uint32_t)n;
-		}
+		memcpy(to, iov[i].iov_base, iov[i].iov_len);
+		to += iov[i].iov_len;
 	}
 	return true;
 }

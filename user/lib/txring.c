@@ -10,8 +10,9 @@
  * released it (copy_released: the peer acknowledged everything before).
  * Never both kinds at once (ring_inring_end, ring_direct_end): a payload of
  * one kind waits on the stream until the engine released the other. A
- * payload never wraps: one that does not fit before the ring's end starts
- * at its start. Whatever does not fit goes on the stream as before. The
+ * payload never wraps: one that does not fit before the end of the
+ * socket's window starts at the ring's start (rdsb_txring_at). Whatever
+ * does not fit goes on the stream as before. The
  * library's own copy of a payload in the ring is that payload, until the
  * socket moves to another engine (copies.c, rdsb_copies_unring); resent
  * copies always go on the stream.
@@ -39,18 +40,45 @@ bool rdsb_txring_released(const struct rdsb_sock_shm *sh, uint32_t end)
 	return (int32_t)(__atomic_load_n(&sh->copy_released, __ATOMIC_ACQUIRE) - end) >= 0;
 }
 
+/* The ring's first bytes a socket's payloads use: as much as its send
+ * queue may hold (sndbuf, as send.c counts it) and the payload, at least
+ * 1 MiB. The pages of a memfd are made as they are touched and stay until
+ * the socket is closed, so a socket that keeps little in flight keeps its
+ * ring small; one that asks for a large sndbuf (16 MiB of 1 MiB datagrams
+ * in flight) gets its payloads in the ring, not on the stream. */
+static uint32_t window(const struct rdsb_lsock *s, uint32_t len)
+{
+	uint64_t want = (uint64_t)s->st->sk_sndbuf / 2 + len;
+	uint32_t w = 1u << 20;
+
+	while (w < want && w < RDSB_TXRING_BYTES)
+		w <<= 1;
+	return w;
+}
+
+uint32_t rdsb_txring_at(const struct rdsb_lsock *s, uint32_t head, uint32_t len)
+{
+	uint32_t off = head & (RDSB_TXRING_BYTES - 1);
+
+	/* the skipped rest counts as used until the engine releases past it */
+	return off + len > window(s, len) ? head + RDSB_TXRING_BYTES - off : head;
+}
+
+bool rdsb_txring_fits(const struct rdsb_sock_shm *sh, uint32_t at, uint32_t len)
+{
+	return at + len - __atomic_load_n(&sh->copy_released, __ATOMIC_ACQUIRE) <= RDSB_TXRING_BYTES;
+}
+
 int rdsb_txring_place(struct rdsb_lsock *s, struct rdsb_send_req *req, const struct iovec *iov, int cnt)
 {
 	struct rdsb_sock_shm *sh = s->shm;
-	uint32_t head = sh->ring_head, at = head, off = head & (RDSB_TXRING_BYTES - 1);
+	uint32_t head = sh->ring_head, at = rdsb_txring_at(s, head, req->len);
 	uint8_t *to;
 
 	if (!s->ring || req->len < RDSB_TXRING_MIN || (req->flags & RDSB_REQ_RESENT) ||
 	    !rdsb_txring_released(sh, sh->ring_direct_end))
 		return cnt;
-	if (off + req->len > RDSB_TXRING_BYTES)
-		at += RDSB_TXRING_BYTES - off;	/* the end's rest stays unused */
-	if (at + req->len - __atomic_load_n(&sh->copy_released, __ATOMIC_ACQUIRE) > RDSB_TXRING_BYTES)
+	if (!rdsb_txring_fits(sh, at, req->len))
 		return cnt;
 	to = s->ring + (at & (RDSB_TXRING_BYTES - 1));
 	for (int i = 1; i < cnt; i++) {
