@@ -256,6 +256,8 @@ bool rdsb_txring_released(const struct rdsb_sock_shm *sh, uint32_t end);
 uint32_t rdsb_txring_at(const struct rdsb_lsock *s, uint32_t head, uint32_t len);
 /* Whether len bytes at at are clear of every copy the engine holds */
 bool rdsb_txring_fits(const struct rdsb_sock_shm *sh, uint32_t at, uint32_t len);
+/* The payload in iov[1..cnt-1] into the ring at at (rdsb_txring_at) */
+void rdsb_txring_write(struct rdsb_lsock *s, uint32_t at, const struct iovec *iov, int cnt);
 /* Under wlock, for a request to the engine with its payload in iov[1..cnt-1]:
  * the payload into the ring and req marked for it (RDSB_REQ_INRING), when
  * it is RDSB_TXRING_MIN or more and there is room; returns how many of the

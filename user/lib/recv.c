@@ -423,14 +423,13 @@ static int wait_readable(struct rdsb_lsock *s, int64_t end)
 }
 
 /* Does the recv block (the fd's O_NONBLOCK, a fcntl, and FLAGS), and until
- * when (SO_RCVTIMEO; -1: forever)? True: asked. */
-static bool ask_blocking(struct rdsb_lsock *s, int flags, bool *block, int64_t *end)
+ * when (SO_RCVTIMEO; -1: forever)? */
+static void ask_blocking(struct rdsb_lsock *s, int flags, bool *block, int64_t *end)
 {
 	int timeo = rdsb_timeo_ms(&s->st->rcvtimeo);
 
 	*block = !rdsb_nonblocking(s->fd, flags);
 	*end = timeo >= 0 ? rdsb_now_ms() + timeo : -1;
-	return true;
 }
 
 /* Whether the fd blocks (a fcntl) and the SO_RCVTIMEO deadline are asked
@@ -448,7 +447,8 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 
 	for (;;) {
 		if (first && s->rx_waits && !(flags & (MSG_DONTWAIT | MSG_PEEK)) && !s->lost) {
-			asked = ask_blocking(s, flags, &block, &end);
+			ask_blocking(s, flags, &block, &end);
+			asked = true;
 			/* whatever else it says, the read below says it again */
 			if (block && wait_readable(s, end) == -EINTR && !rdsb_restarts()) {
 				errno = EINTR;
@@ -467,8 +467,10 @@ static ssize_t lsock_recvmsg(struct rdsb_lsock *s, struct msghdr *msg, int flags
 			continue;
 		if (r < 0)
 			msg->msg_controllen = controllen;	/* untouched, as the kernel leaves it */
-		if ((r == -EAGAIN || r == -ECONNRESET) && !asked)
-			asked = ask_blocking(s, flags, &block, &end);
+		if ((r == -EAGAIN || r == -ECONNRESET) && !asked) {
+			ask_blocking(s, flags, &block, &end);
+			asked = true;
+		}
 		if (r == -EAGAIN && block && !s->lost) {
 			s->rx_waits = true;
 			if (!(r = wait_readable(s, end)))

@@ -71,15 +71,11 @@ static bool path_idle(const struct rdsb_txpath *conn, const struct rdsb_txpath *
 static bool ring_copy(struct rdsb_lsock *s, const struct iovec *iov, int cnt, uint32_t len)
 {
 	uint32_t at = rdsb_txring_at(s, s->shm->ring_head, len);
-	uint8_t *to = s->ring + (at & (RDSB_TXRING_BYTES - 1));
 
 	if (!rdsb_txring_fits(s->shm, at, len) || !rdsb_txring_released(s->shm, s->shm->ring_inring_end))
 		return false;
 	s->shm->ring_head = at;
-	for (int i = 1; i < cnt; i++) {
-		memcpy(to, iov[i].iov_base, iov[i].iov_len);
-		to += iov[i].iov_len;
-	}
+	rdsb_txring_write(s, at, iov, cnt);
 	return true;
 }
 

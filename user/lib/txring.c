@@ -69,22 +69,27 @@ bool rdsb_txring_fits(const struct rdsb_sock_shm *sh, uint32_t at, uint32_t len)
 	return at + len - __atomic_load_n(&sh->copy_released, __ATOMIC_ACQUIRE) <= RDSB_TXRING_BYTES;
 }
 
+void rdsb_txring_write(struct rdsb_lsock *s, uint32_t at, const struct iovec *iov, int cnt)
+{
+	uint8_t *to = s->ring + (at & (RDSB_TXRING_BYTES - 1));
+
+	for (int i = 1; i < cnt; i++) {
+		memcpy(to, iov[i].iov_base, iov[i].iov_len);
+		to += iov[i].iov_len;
+	}
+}
+
 int rdsb_txring_place(struct rdsb_lsock *s, struct rdsb_send_req *req, const struct iovec *iov, int cnt)
 {
 	struct rdsb_sock_shm *sh = s->shm;
 	uint32_t head = sh->ring_head, at = rdsb_txring_at(s, head, req->len);
-	uint8_t *to;
 
 	if (!s->ring || req->len < RDSB_TXRING_MIN || (req->flags & RDSB_REQ_RESENT) ||
 	    !rdsb_txring_released(sh, sh->ring_direct_end))
 		return cnt;
 	if (!rdsb_txring_fits(sh, at, req->len))
 		return cnt;
-	to = s->ring + (at & (RDSB_TXRING_BYTES - 1));
-	for (int i = 1; i < cnt; i++) {
-		memcpy(to, iov[i].iov_base, iov[i].iov_len);
-		to += iov[i].iov_len;
-	}
+	rdsb_txring_write(s, at, iov, cnt);
 	req->flags |= RDSB_REQ_INRING;
 	req->ring_start = head;
 	req->ring_at = at;
