@@ -539,11 +539,13 @@ port_path() {
 	rds A "$RDSB_XFER" pingpong -b $ADDR_A:"$port" -d $ADDR_B:4001 -n 300 -s 64 -t 30
 	wait $!
 	echo "direct: $(($(bpf_counter A tx_direct) - direct)) requests, B: $(bpf_counter B tx_direct) answers"
-	[ "$(($(bpf_counter A tx_direct) - direct))" -ge 240 ]
-	[ "$(bpf_counter B tx_direct)" -ge 240 ]
+	# without the delayed-ack rule 150-179 of 300 went directly; with it
+	# 259-300 alone, 235 once in a whole suite's run
+	[ "$(($(bpf_counter A tx_direct) - direct))" -ge 210 ]
+	[ "$(bpf_counter B tx_direct)" -ge 210 ]
 	[ "$(counter B rx_delivered)" -eq 301 ]
 	run bpftool -j map dump pinned "$(pins A)/rdsb_txpath"
-	[ "$(jq "[.[].formatted.value | select(.direct_msgs >= 240)] | length" <<<"$output")" -eq 1 ]
+	[ "$(jq "[.[].formatted.value | select(.direct_msgs >= 210)] | length" <<<"$output")" -eq 1 ]
 }
 
 @test "sk_msg sends under load (8 tasks x depth 16, request/response): the engine writes them in batches, hardly any goes out alone" {
