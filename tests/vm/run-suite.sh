@@ -7,12 +7,14 @@
 #
 # Every boot carries two RDS connections at once in opposite address orders:
 # IPv4 and IPv6, one with the peer smaller (the peer connects), one with the
-# host smaller (rds-bpf connects). Per peer, four boots (a kernel peer six):
+# host smaller (rds-bpf connects). Per peer, four boots (a kernel peer five):
 #   exchange (twice, the orders swapped): 0 B..256 KiB datagrams both ways by
 #     content hash; 8 sockets each way and the path each port's traffic
 #     takes; the 8 paths of the NPATHS handshake; rds ping; each datagram
 #     on the wire once (retransmissions aside), no record bad, none of our
-#     ports on two paths at once
+#     ports on two paths at once. Against a kernel the second boot has our
+#     engine on the userspace data path (load --no-bpf); every other boot
+#     runs the default, the BPF data path
 #   reset: the host kills path sockets (ss -K) mid-transfer, both ways: the
 #     one carrying our datagrams, the peer's, then all (one at a time for the
 #     legacy kernel); nothing lost, duplicated or reordered, 8 paths back
@@ -23,9 +25,6 @@
 #     RDS_CMSG_CONG_UPDATE of the drained port comes (rds-congprobe); then a
 #     sender back to back with the default send queue: the other port's
 #     datagram goes once the queue has room, and the update comes
-#   exchange-user (kernel peers only): the first exchange with our engine on
-#     the userspace data path (load --no-bpf; the others run on the default,
-#     the BPF data path)
 #   guest (kernel peers only): rds-bpf itself runs in the guest on that
 #     kernel (run-guest.sh --rds-bpf, no kernel RDS), `load --bpf` then plain
 #     `load`, against rds-bpf here; datagrams both ways by content hash, the
@@ -64,7 +63,7 @@
 #     own answers, on the rds-bpf peer the shim's; one table for all three,
 #     where a kernel version differs the table says so
 # RDSB_VM_PEERS picks the peers (default "legacy sid netns"), RDSB_VM_SCENARIOS
-# the boots (default "exchange exchange-user reset congestion cong-monitor guest errno ib ib-fc ib6
+# the boots (default "exchange reset congestion cong-monitor guest errno ib ib-fc ib6
 # ib-hostile ib-reset ib-unplug"; ib-bench and kbench on request; ib-hostile and ib-unplug
 # with one peer only, sid if it is one).
 # RDSB_LOAD_OPTS go to our engine's load in every boot (e.g. --bpf).
@@ -78,7 +77,7 @@ source "$root/tests/lib/hosts.sh"
 source "$root/tests/lib/capture.sh"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 PEERS=${RDSB_VM_PEERS:-legacy sid netns}
-SCENARIOS=${RDSB_VM_SCENARIOS:-exchange exchange-user reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile ib-reset ib-unplug}
+SCENARIOS=${RDSB_VM_SCENARIOS:-exchange reset congestion cong-monitor guest errno ib ib-fc ib6 ib-hostile ib-reset ib-unplug}
 N=${RDSB_VM_MSGS:-200}		# bulk datagrams each way per connection
 SIZES=${RDSB_VM_SIZES:-0:262144}
 GSIZES=${RDSB_VM_GUEST_SIZES:-0:65536}	# rds-bpf in the guest (TCG: slower)
@@ -1495,9 +1494,16 @@ scenario() {
 		d=$work/$peer-a && mkdir -p "$d"
 		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 exchange "$peer" "$label"
 		;;
-	exchange.b)
+	exchange.b)	# against a kernel, our engine on the userspace data path (load
+		# --no-bpf): the other orders, the other data path; the BPF data
+		# path has exchange.a and every other boot
 		d=$work/$peer-b && mkdir -p "$d"
-		G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 exchange "$peer" "$label"
+		if [ "$peer" = netns ]; then
+			G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 exchange "$peer" "$label"
+		else
+			G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 RDSB_LOAD_OPTS=--no-bpf \
+				exchange "$peer" "$label (load --no-bpf here)"
+		fi
 		;;
 	reset | congestion)
 		d=$work/$peer-$2 && mkdir -p "$d"
@@ -1510,11 +1516,6 @@ scenario() {
 	errno)
 		d=$work/$peer-errno && mkdir -p "$d"
 		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 errno_table "$peer" "$label"
-		;;
-	exchange-user)	# the exchange with our engine on the userspace data path: a kernel peer only
-		d=$work/$peer-user && mkdir -p "$d"
-		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 RDSB_LOAD_OPTS=--no-bpf \
-			exchange "$peer" "$label (load --no-bpf here)"
 		;;
 	guest)	# rds-bpf in the guest: a kernel peer only
 		d=$work/$peer-guest && mkdir -p "$d"
@@ -1595,7 +1596,7 @@ for peer in $PEERS; do
 		case $scenario in
 		exchange) job_add "$peer" exchange.a "$label" 1; job_add "$peer" exchange.b "$label" 1 ;;
 		reset | congestion | cong-monitor | errno) job_add "$peer" "$scenario" "$label" 1 ;;
-		exchange-user | guest) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
+		guest) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
 		ib | ib-reset) job_add "$peer" "$scenario" "$label" 2 ;;
 		# IPv6 over IB against the kernel's RDS/IB; between two rds-bpf
 		# guests it is the same code on both ends as ib's
@@ -1606,7 +1607,7 @@ for peer in $PEERS; do
 		ib-fc) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 2 ;;
 		ib-bench) [ "$peer" != netns ] || job_add "$peer" "$scenario" "$label" "$SLOTS" ;;
 		kbench) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" "$SLOTS" ;;
-		*) echo "run-suite: unknown scenario '$scenario' (exchange, exchange-user, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-unplug, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
+		*) echo "run-suite: unknown scenario '$scenario' (exchange, reset, congestion, cong-monitor, guest, errno, ib, ib6, ib-reset, ib-unplug, ib-bench, ib-fc, ib-hostile, kbench)" >&2; exit 2 ;;
 		esac
 	done
 done
