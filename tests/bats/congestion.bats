@@ -16,52 +16,10 @@ RCVBUF=16384	# SO_RCVBUF: congested above 16384 unread payload bytes
 # map by what is in flight: 2000 x ~1000 B is far more than that.
 COUNT=2000
 
-# addr_slot A|B IPV4: the rdsb_addrs slot (= rdsb_cong key) of that address
-addr_slot() {
-	local ns ino
-	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
-	ino=$(stat -Lc %i "/run/netns/$ns")
-	bpftool map dump pinned "/sys/fs/bpf/rds-bpf/$ino/rdsb_addrs" -j |
-		jq -r --argjson a "[$(echo "$2" | tr . ,)]" \
-			'.[].formatted | select(.value.kind != 0 and .value.addr[10:16] == [255,255] + $a) | .key'
-}
-
-# cong_bit A|B SLOT PORT: that port's bit in that slot's map, 0 or 1
-cong_bit() {
-	local ns ino
-	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
-	ino=$(stat -Lc %i "/run/netns/$ns")
-	bpftool map lookup pinned "/sys/fs/bpf/rds-bpf/$ino/rdsb_cong" key $(($2 & 255)) $(($2 >> 8)) 0 0 -j |
-		jq --argjson p "$3" '(.formatted.value.bits[$p / 8 | floor] / pow(2; $p % 8) | floor) % 2'
-}
-
-# wait_bit A|B SLOT PORT 0|1: poll until the bit has that value (5 s)
-wait_bit() {
-	for _ in $(seq 100); do
-		[ "$(cong_bit "$1" "$2" "$3")" = "$4" ] && return 0
-		sleep 0.05
-	done
-	echo "bit $3 of slot $2 on $1 never became $4" >&2
-	return 1
-}
-
-# wait_slot A|B IPV4: poll until the address has a slot; prints it
-wait_slot() {
-	local s
-	for _ in $(seq 100); do
-		s=$(addr_slot "$1" "$2")
-		[ -n "$s" ] && { echo "$s"; return 0; }
-		sleep 0.05
-	done
-	return 1
-}
-
 # map_bits A|B SLOT: that slot's congestion map, as one line
 map_bits() {
-	local ns
-	case $1 in A) ns=$NS_A ;; B) ns=$NS_B ;; esac
-	bpftool map lookup pinned "/sys/fs/bpf/rds-bpf/$(stat -Lc %i "/run/netns/$ns")/rdsb_cong" \
-		key $(($2 & 255)) $(($2 >> 8)) 0 0 -j | jq -c .formatted.value.bits
+	bpftool map lookup pinned "$(pins "$1")/rdsb_cong" key $(($2 & 255)) $(($2 >> 8)) 0 0 -j |
+		jq -c .formatted.value.bits
 }
 
 # maps_agree OWNER PEER ADDR: PEER's copy of ADDR's map equals OWNER's map (5 s)

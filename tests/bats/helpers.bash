@@ -109,6 +109,40 @@ tcppath() {
 		jq -c '[.[].formatted.value | select(.cookie != 0)]'
 }
 
+# addr_slot A|B IPV4: the rdsb_addrs slot (= rdsb_cong key) of that address
+addr_slot() {
+	bpftool map dump pinned "$(pins "$1")/rdsb_addrs" -j |
+		jq -r --argjson a "[$(echo "$2" | tr . ,)]" \
+			'.[].formatted | select(.value.kind != 0 and .value.addr[10:16] == [255,255] + $a) | .key'
+}
+
+# cong_bit A|B SLOT PORT: that port's bit in that slot's map, 0 or 1
+cong_bit() {
+	bpftool map lookup pinned "$(pins "$1")/rdsb_cong" key $(($2 & 255)) $(($2 >> 8)) 0 0 -j |
+		jq --argjson p "$3" '(.formatted.value.bits[$p / 8 | floor] / pow(2; $p % 8) | floor) % 2'
+}
+
+# wait_bit A|B SLOT PORT 0|1: poll until the bit has that value (5 s)
+wait_bit() {
+	for _ in $(seq 100); do
+		[ "$(cong_bit "$1" "$2" "$3")" = "$4" ] && return 0
+		sleep 0.05
+	done
+	echo "bit $3 of slot $2 on $1 never became $4" >&2
+	return 1
+}
+
+# wait_slot A|B IPV4: poll until the address has a slot; prints it
+wait_slot() {
+	local s
+	for _ in $(seq 100); do
+		s=$(addr_slot "$1" "$2")
+		[ -n "$s" ] && { echo "$s"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
 wait_file() {	# wait_file FILE: until FILE exists (20 s)
 	for _ in $(seq 200); do
 		[ -e "$1" ] && return 0
