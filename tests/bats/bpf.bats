@@ -9,15 +9,6 @@ load helpers
 setup() { load_hosts; }
 teardown() { teardown_hosts; }
 
-
-# bpf_counter A|B NAME: what the BPF programs alone counted (all CPUs)
-bpf_counter() {
-	local idx
-	idx=$(in_host "$1" "$RDSB_BIN" status -j | jq -r ".counters | keys_unsorted | index(\"$2\")")
-	bpftool -j map lookup pinned "$(pins "$1")/rdsb_counters" key $idx 0 0 0 |
-		jq '[.formatted.values[].value] | add'
-}
-
 # txlock_file A|B: the engine's file of the paths' locks (user/common/txlock.h)
 txlock_file() {
 	local f

@@ -156,6 +156,17 @@ counter() {	# counter A|B NAME
 	in_host "$1" "$RDSB_BIN" status -j | jq ".counters.$2"
 }
 
+# bpf_counter A|B NAME: what the BPF programs alone counted, from the pinned
+# rdsb_counters (summed over the CPUs): it needs no engine to answer
+bpf_counter() {
+	local i
+	i=$(awk -v name="\"$2\"" '/RDSB_COUNTERS\(X\)/ { on = 1; next }
+		on && /^\tX\(/ { if (index($0, name)) { print n; exit } n++ }' \
+		"$RDSB_ROOT/include/rds-bpf/maps.h")
+	bpftool -j map lookup pinned "$(pins "$1")/rdsb_counters" key $((i & 255)) $((i >> 8)) 0 0 |
+		jq '[.formatted.values[].value] | add'
+}
+
 wait_counter() {	# wait_counter A|B NAME VALUE: poll until NAME == VALUE (5 s)
 	local v
 	for _ in $(seq 100); do

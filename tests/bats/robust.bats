@@ -73,6 +73,48 @@ normal_exchange() {
 	normal_exchange
 }
 
+@test "4000 congestion maps while B's engine is stopped overflow its BPF events: what the ring lost is read from the maps (the reader's port congests, then clears), 20 of 20 arrive" {
+	local d=$BATS_TEST_TMPDIR h pid i msgs=""
+	[[ " ${RDSB_LOAD_OPTS:-} " != *" --no-bpf "* ]] || skip "the userspace data path raises no BPF events"
+	for ((i = 1; i <= 20; i++)); do msgs+="${msgs:+,}$i:$((i - 1))"; done
+	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 20 -s 2000:3000 -S 9 -t 30 --senders 1 --rcvbuf 16384 \
+		--hold-until "$d/read" --ready "$d/ready.r" >"$d/r" &
+	r=$!
+	wait_ready
+	hostile datagrams --hold 20 --until "$d/go" --cong-maps 4000 --sport 5000 --dport 4000 --seed 9 \
+		--size 2000:3000 --msgs "$msgs" >"$d/h" &
+	h=$!
+	for _ in $(seq 100); do
+		in_host B "$RDSB_BIN" status -j | jq -e '.connections[0].paths[0].state == "up"' >/dev/null && break
+		sleep 0.05
+	done
+	pid=$(engine_pid B)
+	kill -STOP "$pid"
+	touch "$d/go"
+	# the verdict takes all of it with the engine stopped: 4000 maps into a
+	# ring of about 2700 events, then the 20 datagrams (about 50 KB, past
+	# the reader's 16 KiB) whose one event comes with the ring full
+	for _ in $(seq 200); do
+		[ "$(bpf_counter B rx_delivered)" = 20 ] && break
+		sleep 0.05
+	done
+	kill -CONT "$pid"
+	[ "$(bpf_counter B rx_delivered)" = 20 ]
+	[ "$(bpf_counter B bpf_events_lost)" -gt 1000 ]
+	[ "$(bpf_counter B rx_cong_maps)" -eq 4000 ]
+	wait_bit B "$(wait_slot B $ADDR_B)" 4000 1
+	grep -q 'events from the BPF programs lost (their ring was full): read from the maps instead' \
+		"$BATS_TEST_TMPDIR"/rdsb-engine-*-B.log
+	touch "$d/read"
+	wait $h
+	cat "$d/h"
+	output=$(cat "$d/h")
+	raw_received 20
+	wait_bit B "$(wait_slot B $ADDR_B)" 4000 0
+	engine_alive
+	normal_exchange
+}
+
 @test "a record cut short by close is dropped whole; the next connection parses from a clean state" {
 	raw_receiver 2 7
 	run hostile truncated --sport 5000 --dport 4000

@@ -20,7 +20,9 @@ would, and writes what a well-behaved kernel never writes:
                 marked with a leading '-' (those the receiver must not get),
                 and "port P sent N msgs B bytes hash H" over those to each
                 other DPORT; with --then-huge a header with h_len
-                0x7fffffff follows them in the same write;
+                0x7fffffff follows them in the same write; with
+                --cong-maps N, N congestion maps (8 KiB, all clear) go
+                before them (a flood of events for the receiver's BPF);
                 with --lane-first, path 0 connects and stays silent, a
                 second connection (lane 1) writes the datagrams, and only
                 then (0.5 s later) does path 0 send the probe with NPATHS 2:
@@ -68,6 +70,7 @@ import time
 
 RDS_TCP_PORT = 16385
 RDS_MPATH_WORKERS = 8
+RDS_CONG_MAP_BYTES = 8192  # 65536 ports, one bit each
 HDR = struct.Struct(">QQIHHBB4sH16s")  # struct rds_header, 48 bytes, big-endian
 assert HDR.size == 48
 M64 = (1 << 64) - 1
@@ -354,6 +357,7 @@ def main():
     ap.add_argument("--count", type=int, default=20, help="lanes: connections per round")
     ap.add_argument("--lane-first", action="store_true", help="datagrams: on lane 1, before the probe")
     ap.add_argument("--then-huge", action="store_true", help="datagrams: then a header with h_len 0x7fffffff")
+    ap.add_argument("--cong-maps", type=int, default=0, help="datagrams: so many congestion maps first")
     ap.add_argument("--ports", default="5000", help="late-pong: B's sender ports")
     ap.add_argument("--per-port", type=int, default=1000, help="late-pong: messages each sends")
     ap.add_argument("--before", type=int, default=200, help="late-pong: messages read before path 0 stalls")
@@ -446,6 +450,7 @@ def main():
                 sent[dport] = [fnv(fnv(h, len(payload).to_bytes(4, "little")), payload), n + 1, total + len(payload)]
         if args.then_huge:
             out += header(seq=0, length=0x7FFFFFFF, sport=args.sport, dport=args.dport)
+        out = (header(length=RDS_CONG_MAP_BYTES, flags=0x01) + bytes(RDS_CONG_MAP_BYTES)) * args.cong_maps + out
         path0 = None
         if args.lane_first:
             path0, s = s, connect(args)

@@ -12,6 +12,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,7 @@ int tcp_events_init(struct rdsb_engine *e, int ring_fd)
 	t->events = ring_buffer__new(ring_fd, on_event, e, NULL);
 	if (!t->events)
 		return -1;
+	t->events_lost = rdsb_counter_bpf(e, RDSB_C_BPF_EVENTS_LOST);	/* an earlier engine's */
 	t->events_ev.kind = EV_TRANSPORT;
 	t->events_ev.fd = ring_buffer__epoll_fd(t->events);
 	return rdsb_ev_set(e, &t->events_ev, EPOLLIN) < 0 ? -1 : 0;
@@ -531,6 +533,52 @@ void tcp_sockmap_exit(struct rdsb_engine *e)
 void tcp_events_read(struct rdsb_engine *e)
 {
 	ring_buffer__consume(tcp_of(e)->events);
+}
+
+#define EVENTS_LOST_CHECK_NS	100000000ull
+
+/* The ring was full when a program raised an event (a peer's flood of
+ * congestion maps, thousands of sockets passing their limits while the
+ * engine was off the CPU). Every kind but RDSB_EV_CONG_MAP is raised once
+ * and then waits for the engine to arm it again, so a lost one never comes
+ * back: the engine looks at the maps those events come from instead. A
+ * peer's congestion map needs nothing here: rdsb_cong_peers_resync compares
+ * the engine's copies every 100 ms. Nor a socket's RDSB_EV_PEER: the
+ * verdict goes on writing the sender into each record it delivers, which
+ * the library reads as well. */
+void tcp_events_lost_check(struct rdsb_engine *e, uint64_t *next)
+{
+	struct rdsb_tcp *t = tcp_of(e);
+	uint64_t lost;
+
+	if (!t->events)
+		return;
+	if (e->now < t->events_lost_at)
+		goto out;
+	t->events_lost_at = e->now + EVENTS_LOST_CHECK_NS;
+	lost = rdsb_counter_bpf(e, RDSB_C_BPF_EVENTS_LOST);
+	if (lost == t->events_lost)
+		goto out;
+	/* said at most once every 5 s, however long a flood lasts */
+	if (!t->events_lost_said || e->now - t->events_lost_said >= 5000000000ull) {
+		pr_warn("rds-bpf: %" PRIu64 " events from the BPF programs lost (their ring was full): read from the maps instead\n",
+			lost - t->events_lost);
+		t->events_lost_said = e->now;
+	}
+	t->events_lost = lost;
+	ring_buffer__consume(t->events);	/* those it kept come first */
+	for (uint32_t i = 0; t->sock_at && i < RDSB_MAX_SOCKS; i++)
+		if (t->sock_at[i])
+			rdsb_sock_check_cong(e, t->sock_at[i]);
+	for (uint32_t i = 0; t->rxack_at && i < RDSB_MAX_TCPPATHS; i++)
+		if (t->rxack_at[i] && __atomic_load_n(&t->rxack[i].armed, __ATOMIC_ACQUIRE) == RDSB_RXACK_RAISED)
+			rx_ack_event(e, t->rxack_at[i], true);
+	for (uint32_t i = 0; t->tcp_at && i < RDSB_MAX_TCPPATHS; i++)
+		if (t->tcp_at[i])
+			rdsb_path_check_acked(e, t->tcp_at[i]);
+out:
+	if (t->events_lost_at < *next)
+		*next = t->events_lost_at;
 }
 
 /* p's rdsb_rxack entry: it owes the engine what the engine has of p's

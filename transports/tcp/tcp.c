@@ -598,15 +598,17 @@ static void tcp_event(struct rdsb_engine *e, struct rdsb_ev *ev, uint32_t events
 		tcp_skmsg_drain(e);
 }
 
-/* Sockets whose hand-over gate may open now; paths an application's
- * half-written record broke, and paths whose lock an application held, or
- * whose copies were not read yet, when the engine wanted to write. */
+/* Sockets whose hand-over gate may open now; events the ring lost; paths
+ * an application's half-written record broke, and paths whose lock an
+ * application held, or whose copies were not read yet, when the engine
+ * wanted to write. */
 static void tcp_timer(struct rdsb_engine *e, uint64_t *next)
 {
 	struct rdsb_conn *c;
 
 	tcp_sockmap_gates_open(e);	/* a socket's queue in the engine emptied */
 	tcp_sockmap_rebind_sync(e);
+	tcp_events_lost_check(e, next);
 	if (!tcp_of(e)->txpath)
 		return;
 	tcp_skmsg_read_copies(e, next);

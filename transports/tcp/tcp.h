@@ -62,6 +62,9 @@ struct rdsb_tcp {			/* e->tp_priv */
 	 * queues (sockmap_rx). */
 	struct ring_buffer *events;
 	struct rdsb_ev events_ev;
+	uint64_t events_lost;		/* bpf_events_lost when last looked at */
+	uint64_t events_lost_at;	/* when to look again */
+	uint64_t events_lost_said;	/* when the log said so */
 
 	/* sockops.c; tcppath NULL = acknowledgements polled */
 	void *sockops_obj;
@@ -177,6 +180,7 @@ void tcp_sockmap_fall_back(struct rdsb_engine *e);
 int tcp_events_init(struct rdsb_engine *e, int ring_fd);
 void tcp_events_exit(struct rdsb_engine *e);
 void tcp_events_read(struct rdsb_engine *e);
+void tcp_events_lost_check(struct rdsb_engine *e, uint64_t *next);
 void tcp_sockmap_inbox_read(struct rdsb_engine *e);
 void tcp_sockmap_gates_open(struct rdsb_engine *e);
 /* the verdict's rebind time, as the engine's and its held ports say */

@@ -249,19 +249,25 @@ void rdsb_cong_peers_resync(struct rdsb_engine *e)
 	}
 }
 
-/* The engine's counts plus what the BPF programs counted on every CPU. */
-void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
+/* What the BPF programs counted in slot i, on every CPU. */
+uint64_t rdsb_counter_bpf(struct rdsb_engine *e, uint32_t i)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *percpu = ncpu > 0 && e->counters_fd >= 0 ? calloc((size_t)ncpu, sizeof(uint64_t)) : NULL;
+	uint64_t sum = 0;
 
-	for (uint32_t i = 0; i < RDSB_C_MAX; i++) {
-		out[i] = e->counters[i];
-		if (percpu && !bpf_map_lookup_elem(e->counters_fd, &i, percpu))
-			for (int c = 0; c < ncpu; c++)
-				out[i] += percpu[c];
-	}
+	if (percpu && !bpf_map_lookup_elem(e->counters_fd, &i, percpu))
+		for (int c = 0; c < ncpu; c++)
+			sum += percpu[c];
 	free(percpu);
+	return sum;
+}
+
+/* The engine's counts plus what the BPF programs counted. */
+void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX])
+{
+	for (uint32_t i = 0; i < RDSB_C_MAX; i++)
+		out[i] = e->counters[i] + rdsb_counter_bpf(e, i);
 }
 
 void rdsb_paths_info_update(struct rdsb_engine *e)

@@ -547,6 +547,7 @@ extern const char *const rdsb_counter_names[RDSB_C_MAX];
 /* cong.c: address slots, congestion maps, counters, per-path state */
 int rdsb_cong_init(struct rdsb_engine *e);
 void rdsb_counters_read(struct rdsb_engine *e, uint64_t out[RDSB_C_MAX]);
+uint64_t rdsb_counter_bpf(struct rdsb_engine *e, uint32_t i);
 void rdsb_cong_peer_updated(struct rdsb_engine *e, int slot);
 void rdsb_cong_peers_resync(struct rdsb_engine *e);
 void rdsb_cong_fini(struct rdsb_engine *e);
