@@ -592,6 +592,7 @@ enum rdsb_heldrec_state {
 	RDSB_HELDREC_WRAP = 4,		/* the rest of the ring is unused */
 };
 #define RDSB_HELDREC_NO_PATH	0xff	/* received with no sequence state */
+#define RDSB_HELDREC_LOOPBACK	0xfe	/* from a socket of this host */
 struct rdsb_heldrec {
 	__u32	state;
 	__u32	len;		/* payload bytes */
@@ -602,7 +603,7 @@ struct rdsb_heldrec {
 	__u64	seq;
 	__u16	sport, dport;
 	__u8	flags;
-	__u8	path;		/* its index, or RDSB_HELDREC_NO_PATH */
+	__u8	path;		/* its index, or RDSB_HELDREC_NO_PATH, _LOOPBACK */
 	__u8	pad[2];
 };
 

@@ -551,6 +551,42 @@ shim_reloading() {
 	[ "$(counter A drop_no_socket)" -eq 0 ]
 }
 
+@test "rds-bpf reload between datagrams of one size from one socket of the host to another: the 3 after it are not taken for copies of the 3 before, 6 of 6 arrive (Python)" {
+	local d=$BATS_TEST_TMPDIR p
+	cat >"$d/same.py" <<'PY'
+import os, socket, sys, time
+addr, d = sys.argv[1], sys.argv[2]
+a = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+b = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
+a.bind((addr, 5000))
+b.bind((addr, 4000))
+got = []
+for i in range(3):
+    a.sendto(b"%c" % (65 + i) * 100, (addr, 4000))
+    got.append(b.recv(200))
+open(d + "/reload", "w").close()
+while not os.path.exists(d + "/reloaded"):
+    time.sleep(0.05)
+for i in range(3, 6):
+    a.sendto(b"%c" % (65 + i) * 100, (addr, 4000))
+b.settimeout(5)
+try:
+    while len(got) < 6:
+        got.append(b.recv(200))
+except socket.timeout:
+    pass
+print(b"".join(m[:1] for m in got).decode(), len(got))
+PY
+	rds A python3 "$d/same.py" $ADDR_A "$d" >"$d/out" 2>&1 &
+	p=$!
+	wait_file "$d/reload"
+	engine_reload A
+	touch "$d/reloaded"
+	wait $p
+	cat "$d/out"
+	[ "$(cat "$d/out")" = "ABCDEF 6" ]
+}
+
 # A process that gets the socket after it moved (exec, SCM_RIGHTS) shares
 # its locks, its state and its request count with those that held it before
 # (the first engine's page): else two senders place payloads in the copy
@@ -1037,6 +1073,27 @@ held_twice() {
 
 @test "engine of the receiver killed -9 twice while its receiver calls on its socket no more: what the engine between held for its port, acknowledged to the sender, outlives it, 50 of 50 once and in order" {
 	held_twice kill
+}
+
+@test "engine of the receiver killed -9 twice while its receiver calls on its socket no more, the sender a socket of the same host: what the engine between held for the port, acknowledged at once, outlives it, 50 of 50 once and in order" {
+	local d=$BATS_TEST_TMPDIR bytes
+	stopped_receiver 50 0:2000
+	# the loopback transport: acknowledged as soon as it is held
+	rds B "$RDSB_XFER" send -b $ADDR_B:5000 -d $ADDR_B:4000 -n 50 -s 0:2000 -t 30 >"$d/sa"
+	bytes=$(sed -n 's/^sent 50 msgs \([0-9]*\) bytes.*/\1/p' "$d/sa")
+	echo "sent $bytes bytes, B holds $(held B 4000)"
+	[ -n "$bytes" ] && [ "$(held B 4000)" = "$bytes" ]
+	engine_stop B kill
+	engine_up B
+	# from the held log (without it, lost with the engine that held them)
+	[ "$(held B 4000)" = "$bytes" ]
+	kill -CONT "$rpid"
+	wait $rb || { cat "$d/rb"; false; }
+	cat "$d/rb"
+	grep -q "^from $ADDR_B:5000 msgs 50 " "$d/rb"
+	[ "$(sent_hash "$d/sa")" = "$(recv_hash "$d/rb" $ADDR_B:5000)" ]
+	[ "$(counter B drop_no_socket)" -eq 0 ]
+	[ "$(counter B rx_held_unsaved)" -eq 0 ]
 }
 
 @test "engine of the receiver killed -9 right after the write that took what it held for a port, before its held log said so: the next engine's copies are dropped, 60 of 60 once and in order" {

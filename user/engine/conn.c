@@ -102,7 +102,13 @@ struct rdsb_conn *rdsb_conn_get(struct rdsb_engine *e, const uint8_t laddr[16],
 		p->index = i;
 		p->ev.kind = EV_PATH;
 		p->ev.fd = -1;
-		p->next_tx_seq = 1;
+		/* The loopback transport numbers from the time (ns) it starts,
+		 * not 1: no sequence state keeps its numbers across engines, and
+		 * the library must not take a datagram of the next engine
+		 * (reload keeps the generation) for a copy of one it read from
+		 * this one (send.c loop_deliver). Each takes a nanosecond at
+		 * least, so the numbers of one never reach the next one's. */
+		p->next_tx_seq = c->loopback ? e->now + 1 : 1;
 		INIT_LIST_HEAD(&p->send_q);
 		INIT_LIST_HEAD(&p->unacked);
 		INIT_LIST_HEAD(&p->rx_wait);

@@ -860,7 +860,7 @@ void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port
  * peer is, for the socket of the engine before that had it (while its port
  * is held, or the rebind time runs), but not in the held log; false: none
  * had it, or the hold is full */
-bool rdsb_hold_local(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m);
+bool rdsb_hold_local(struct rdsb_engine *e, const struct rdsb_conn *c, struct rdsb_msg *m);
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
 /* Records are held now: in the rebind time, or while a port is */
 static inline bool rdsb_holding(const struct rdsb_engine *e)
@@ -902,6 +902,7 @@ void rdsb_heldlog_fini(struct rdsb_engine *e);
 /* m, received on p, is held for a port of rdsb_ports: into the log, or
  * counted (RX_HELD_UNSAVED) if the log has no room */
 void rdsb_heldlog_keep(struct rdsb_engine *e, const struct rdsb_path *p, struct rdsb_msg *m);
+void rdsb_heldlog_keep_local(struct rdsb_engine *e, const struct rdsb_conn *c, struct rdsb_msg *m);
 /* The records the engine before kept, each to its hold (ports.c, after
  * the holds are made), in the order they were held: those of ports not
  * held and those the sequence state does not count received go */

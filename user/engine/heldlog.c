@@ -100,10 +100,11 @@ void rdsb_heldlog_fini(struct rdsb_engine *e)
 	e->heldlog.ring = NULL;
 }
 
-void rdsb_heldlog_keep(struct rdsb_engine *e, const struct rdsb_path *p, struct rdsb_msg *m)
+/* A record for the port at AT, from FROM */
+static void keep(struct rdsb_engine *e, const uint8_t at[16], const uint8_t from[16], uint32_t scope_id,
+		 uint8_t path, uint32_t peer_gen, struct rdsb_msg *m)
 {
 	struct rdsb_heldlog *log = &e->heldlog;
-	const struct rdsb_conn *c = p->conn;
 	uint64_t size = rec_size(m->len), head, pad;
 	struct rdsb_heldrec *r;
 
@@ -123,17 +124,32 @@ void rdsb_heldlog_keep(struct rdsb_engine *e, const struct rdsb_path *p, struct 
 		head += pad;
 	}
 	r = rec_at(log, head);
-	*r = (struct rdsb_heldrec){ .state = RDSB_HELDREC_LIVE, .len = m->len, .scope_id = c->scope_id,
+	*r = (struct rdsb_heldrec){ .state = RDSB_HELDREC_LIVE, .len = m->len, .scope_id = scope_id,
 				    .seq = m->seq, .sport = m->sport, .dport = m->dport, .flags = m->flags,
-				    .path = c->ss ? (uint8_t)p->index : RDSB_HELDREC_NO_PATH,
-				    .peer_gen = c->ss ? c->ss->peer_gen : 0 };
-	memcpy(r->laddr, c->laddr, 16);
-	memcpy(r->faddr, c->faddr, 16);
+				    .path = path, .peer_gen = peer_gen };
+	memcpy(r->laddr, at, 16);
+	memcpy(r->faddr, from, 16);
 	memcpy(r + 1, m->data, m->len);
 	/* the record is there once the head passes it */
 	__atomic_store_n(&log->hdr->head, head + size, __ATOMIC_RELEASE);
 	m->held_log = log;
 	m->held_at = head;
+}
+
+void rdsb_heldlog_keep(struct rdsb_engine *e, const struct rdsb_path *p, struct rdsb_msg *m)
+{
+	const struct rdsb_conn *c = p->conn;
+
+	keep(e, c->laddr, c->faddr, c->scope_id, c->ss ? (uint8_t)p->index : RDSB_HELDREC_NO_PATH,
+	     c->ss ? c->ss->peer_gen : 0, m);
+}
+
+/* From a socket of this host (the loopback transport: its sender is the
+ * connection's local address, the port at its foreign one). Acknowledged at
+ * once, so no sequence state decides on it: the next engine delivers it. */
+void rdsb_heldlog_keep_local(struct rdsb_engine *e, const struct rdsb_conn *c, struct rdsb_msg *m)
+{
+	keep(e, c->faddr, c->laddr, c->scope_id, RDSB_HELDREC_LOOPBACK, m->peer_gen, m);
 }
 
 /* The connection's entry in the sequence state, if the engine before had
@@ -170,7 +186,8 @@ static struct rdsb_msg *rec_msg(struct rdsb_engine *e, const struct rdsb_heldrec
 	if (!m)
 		return NULL;
 	/* the sender's address, by the slot this engine gives it */
-	slot = rdsb_addr_slot(e, r->faddr, r->scope_id, RDSB_ADDR_PEER);
+	slot = rdsb_addr_slot(e, r->faddr, r->scope_id,
+			      r->path == RDSB_HELDREC_LOOPBACK ? RDSB_ADDR_LOCAL : RDSB_ADDR_PEER);
 	if (slot < 0) {
 		rdsb_msg_free(m);
 		return NULL;

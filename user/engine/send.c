@@ -170,6 +170,13 @@ static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb
 		rdsb_sock_req_acked(m);	/* delivered: the same message now */
 	m->sock_id = 0;
 	m->from_slot = (uint64_t)c->lslot;
+	/* numbered as the kernel numbers every message (rds_send_xmit), and
+	 * by this engine's generation: the library tells a copy that a next
+	 * engine delivers again (heldlog.c) by its number, length and
+	 * generation (rx_again.c), so a new datagram must not look like one
+	 * read before the engine changed (conn.c: where the numbers start) */
+	m->seq = c->paths[0].next_tx_seq++;
+	m->peer_gen = e->gen_num;
 	rdsb_count(e, RDSB_C_TX_MSGS);
 	if (m->dport == 0) {
 		uint16_t sport = m->sport;
@@ -186,7 +193,7 @@ static void loop_deliver(struct rdsb_engine *e, struct rdsb_conn *c, struct rdsb
 		}
 	} else if ((s = rdsb_sock_by_port(e, c->faddr, m->dport))) {
 		rdsb_sock_deliver(e, s, m, true);
-	} else if (!rdsb_hold_local(e, c->faddr, m)) {
+	} else if (!rdsb_hold_local(e, c, m)) {
 		rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
 		rdsb_msg_free(m);
 	}

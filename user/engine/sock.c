@@ -334,13 +334,19 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_m
 	return true;
 }
 
-bool rdsb_hold_local(struct rdsb_engine *e, const uint8_t laddr[16], struct rdsb_msg *m)
+bool rdsb_hold_local(struct rdsb_engine *e, const struct rdsb_conn *c, struct rdsb_msg *m)
 {
-	struct rdsb_port_hold *hold = rdsb_port_hold_find(e, laddr, m->dport);
+	struct rdsb_port_hold *hold = rdsb_port_hold_find(e, c->faddr, m->dport);
 
 	if (hold ? rdsb_port_hold_full(hold, m->len) : e->now >= e->rebind_until)
 		return false;
-	return held_add(e, laddr, m, hold);
+	if (!held_add(e, c->faddr, m, hold))
+		return false;
+	/* acknowledged to its sender at once, as the wire's are once held: in
+	 * the held log too */
+	if (hold)
+		rdsb_heldlog_keep_local(e, c, m);
+	return true;
 }
 
 void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold)
