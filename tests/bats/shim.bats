@@ -101,6 +101,14 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy posix-spawn 5093
 }
 
+@test "subprocess.Popen with pass_fds: the socket goes to the child (vfork, close_range of the rest, exec), the parent closing at once (Python)" {
+	shimpy popen 5085
+}
+
+@test "closing every fd but its sockets (os.closerange): the RDS sockets keep working (Python)" {
+	shimpy closerange-keeps 5087
+}
+
 @test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
 	shimpy two-namespaces 5070
 }

@@ -490,6 +490,11 @@ def pass_and_close(how):
         socket.send_fds(a, [b"x"], [r.fileno()])
         r.close()
         pid = None
+    elif how == "popen":
+        # subprocess: vfork, close_range of all but pass_fds, exec
+        child = subprocess.Popen(me + ["fd:%d" % r.fileno()], pass_fds=[r.fileno()], stdout=subprocess.PIPE)
+        r.close()
+        pid = None
     elif how == "spawn":
         # posix_spawn execs inside libc; the socket (FD_CLOEXEC, as
         # Python makes it) goes to fd 5 by a file action
@@ -524,6 +529,21 @@ def pass_and_close(how):
         fail("answer %r from %r; the child said %r" % (reply, addr, out))
     if out.strip() != b"child got b'passed' from port %d" % (PORT + 1):
         fail("the child said %r" % out)
+
+
+def closerange_keeps():
+    """A program that closes every fd but its sockets (os.closerange, which
+    is close_range(2)) keeps its RDS sockets working: the library's own
+    descriptors of them stay open."""
+    r, w = rds_sock(PORT), rds_sock(PORT + 1)
+    keep = sorted([0, 1, 2, r.fileno(), w.fileno()])
+    for lo, hi in zip(keep, keep[1:] + [1 << 20]):
+        os.closerange(lo + 1, hi)
+    w.sendto(b"after closerange", (LADDR, PORT))
+    r.settimeout(10)
+    data, addr = r.recvfrom(100)
+    if (data, addr) != (b"after closerange", (LADDR, PORT + 1)):
+        fail("got %r from %r" % (data, addr))
 
 
 def setns(path):
@@ -772,7 +792,8 @@ CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_ful
          "two-namespaces": two_namespaces, "timestamps": timestamps,
          "fork-state": fork_state, "passed-child": passed_child,
          "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec"),
-         "posix-spawn": lambda: pass_and_close("spawn")}
+         "posix-spawn": lambda: pass_and_close("spawn"), "popen": lambda: pass_and_close("popen"),
+         "closerange-keeps": closerange_keeps}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

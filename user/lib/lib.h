@@ -373,7 +373,14 @@ void rdsb_space_drain(struct rdsb_lsock *s);
 int rdsb_attach(int fd);
 int rdsb_hold(int fd);
 void rdsb_hold_inherited(void);
-void rdsb_fds_closing(unsigned int first, unsigned int last);	/* close_range */
+/* close_range(2) for the shim (real: libc's): the RDS fds in the range
+ * close as close() closes them, and the library's own descriptors of the
+ * sockets that stay open are not closed. Python's subprocess with pass_fds
+ * (vfork, close_range of all the rest, exec) needs the passed socket's
+ * control connection at the exec, to ask the engine to keep the socket for
+ * the new image; a program that closes all but its sockets keeps them. */
+int rdsb_close_range(unsigned int first, unsigned int last, int flags,
+		     int (*real)(unsigned int, unsigned int, int));
 
 /* fdops.c: for the shim */
 void rdsb_fd_dup(int oldfd, int newfd);

@@ -71,28 +71,42 @@ struct rdsb_lsock *rdsb_lsock_get(int fd)
 	return s;
 }
 
+#define LSOCK_FDS_MAX (7 + RDSB_RX_NEXT_MAX)
+
+/* The library's own descriptors of s */
+static int lsock_fds(const struct rdsb_lsock *s, int out[LSOCK_FDS_MAX])
+{
+	int n = 0;
+
+	out[n++] = s->fd;
+	out[n++] = s->ctl;
+	out[n++] = s->spacefd;
+	out[n++] = s->lsh_fd;
+	if (s->txfd >= 0)
+		out[n++] = s->txfd;
+	if (s->park_peer >= 0)
+		out[n++] = s->park_peer;
+	if (s->rx_kept >= 0)
+		out[n++] = s->rx_kept;
+	for (int i = 0; i < s->n_rx_next; i++)
+		out[n++] = s->rx_next[i].fd;
+	return n;
+}
+
 static void lsock_free(struct rdsb_lsock *s)
 {
-	sys_close(s->fd);
-	sys_close(s->ctl);
-	sys_close(s->spacefd);
-	if (s->txfd >= 0)
-		sys_close(s->txfd);
+	int fds[LSOCK_FDS_MAX], n = lsock_fds(s, fds);
+
+	for (int i = 0; i < n; i++)
+		sys_close(fds[i]);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
 	rdsb_copies_free(s);
-	if (s->park_peer >= 0)
-		sys_close(s->park_peer);
-	if (s->rx_kept >= 0)
-		sys_close(s->rx_kept);
-	for (int i = 0; i < s->n_rx_next; i++)
-		sys_close(s->rx_next[i].fd);
 	if (s->lost)
 		__atomic_sub_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
 	if ((char *)s->lsh - RDSB_SHM_LIB_OFF != (char *)s->shm)
 		munmap((char *)s->lsh - RDSB_SHM_LIB_OFF, 4096);	/* kept out of old_pages */
 	munmap(s->shm, 4096);
-	sys_close(s->lsh_fd);
 	while (s->old_pages) {
 		struct rdsb_page *p = s->old_pages;
 
@@ -396,7 +410,6 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 		munmap((char *)s->lsh - RDSB_SHM_LIB_OFF, 4096);
 	if (s->shm != MAP_FAILED)
 		munmap(s->shm, 4096);
-	sys_close(s->lsh_fd);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
 	sys_close(s->spacefd);
@@ -739,7 +752,7 @@ int rdsb_hold(int fd)
 	return RDSB_WITH_SOCK(fd, s, rdsb_ctl_call(s, &req, &rep));
 }
 
-void rdsb_fds_closing(unsigned int first, unsigned int last)
+static void fds_closing(unsigned int first, unsigned int last)
 {
 	int max;
 
@@ -750,4 +763,61 @@ void rdsb_fds_closing(unsigned int first, unsigned int last)
 	pthread_mutex_unlock(&table_lock);
 	for (unsigned int fd = first; fd <= last && fd <= (unsigned int)max; fd++)
 		rdsb_fd_set((int)fd, NULL);
+}
+
+#define KEEP_MAX 4096
+
+/* Into keep (sorted, at most KEEP_MAX): the library's descriptors in
+ * [first, last] of the sockets with an fd outside it. No malloc: a child of
+ * vfork runs in its parent's memory. */
+static int fds_kept(unsigned int first, unsigned int last, int keep[KEEP_MAX])
+{
+	int n = 0;
+
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&table_lock);
+	for (int fd = 0; fd <= table_max; fd++) {
+		int fds[LSOCK_FDS_MAX], m;
+
+		if (!table[fd] || ((unsigned int)fd >= first && (unsigned int)fd <= last))
+			continue;
+		m = lsock_fds(table[fd], fds);
+		for (int i = 0; i < m && n < KEEP_MAX; i++) {
+			int j = n;
+
+			if ((unsigned int)fds[i] < first || (unsigned int)fds[i] > last)
+				continue;
+			for (; j > 0 && keep[j - 1] > fds[i]; j--)
+				keep[j] = keep[j - 1];
+			keep[j] = fds[i];
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	return n;
+}
+
+int rdsb_close_range(unsigned int first, unsigned int last, int flags,
+		     int (*real)(unsigned int, unsigned int, int))
+{
+	int keep[KEEP_MAX], n = 0, err = 0;
+	unsigned int from = first;
+
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+		fds_closing(first, last);
+		n = fds_kept(first, last, keep);
+	}
+	for (int i = 0; i < n && from <= last; i++) {
+		unsigned int k = (unsigned int)keep[i];
+
+		if (k < from)
+			continue;	/* a descriptor two sockets share */
+		if (k > from && real(from, k - 1, flags))
+			err = -1;
+		from = k + 1;
+	}
+	if (from <= last && real(from, last, flags))
+		err = -1;
+	return err;
 }

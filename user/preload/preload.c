@@ -170,13 +170,10 @@ int close(int fd)
 	return real_close(fd);
 }
 
-/* close_range: the RDS fds in the range close as close() closes them. */
 int close_range(unsigned int first, unsigned int last, int flags)
 {
 	REAL(close_range);
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
-		rdsb_fds_closing(first, last);
-	return real_close_range(first, last, flags);
+	return rdsb_close_range(first, last, flags, real_close_range);
 }
 
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
