@@ -7,7 +7,9 @@
 #
 # Every boot carries two RDS connections at once in opposite address orders:
 # IPv4 and IPv6, one with the peer smaller (the peer connects), one with the
-# host smaller (rds-bpf connects). Per peer, four boots (a kernel peer five):
+# host smaller (rds-bpf connects). A kernel peer has every boot below; the
+# rds-bpf peer the first exchange, cong-monitor and the ib ones (the bats
+# suite runs the rest rds-bpf against rds-bpf):
 #   exchange (twice, the orders swapped): 0 B..256 KiB datagrams both ways by
 #     content hash; 8 sockets each way and the path each port's traffic
 #     takes; the 8 paths of the NPATHS handshake; rds ping; each datagram
@@ -1494,16 +1496,12 @@ scenario() {
 		d=$work/$peer-a && mkdir -p "$d"
 		G4=10.98.0.1 H4=10.98.0.2 G6=fd98::3 H6=fd98::2 exchange "$peer" "$label"
 		;;
-	exchange.b)	# against a kernel, our engine on the userspace data path (load
-		# --no-bpf): the other orders, the other data path; the BPF data
-		# path has exchange.a and every other boot
+	exchange.b)	# a kernel peer: our engine on the userspace data path (load
+		# --no-bpf), the other orders; the BPF data path has exchange.a
+		# and every other boot
 		d=$work/$peer-b && mkdir -p "$d"
-		if [ "$peer" = netns ]; then
-			G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 exchange "$peer" "$label"
-		else
-			G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 RDSB_LOAD_OPTS=--no-bpf \
-				exchange "$peer" "$label (load --no-bpf here)"
-		fi
+		G4=10.98.0.3 H4=10.98.0.2 G6=fd98::1 H6=fd98::2 RDSB_LOAD_OPTS=--no-bpf \
+			exchange "$peer" "$label (load --no-bpf here)"
 		;;
 	reset | congestion)
 		d=$work/$peer-$2 && mkdir -p "$d"
@@ -1594,8 +1592,12 @@ for peer in $PEERS; do
 	esac
 	for scenario in $SCENARIOS; do
 		case $scenario in
-		exchange) job_add "$peer" exchange.a "$label" 1; job_add "$peer" exchange.b "$label" 1 ;;
-		reset | congestion | cong-monitor | errno) job_add "$peer" "$scenario" "$label" 1 ;;
+		# the rds-bpf peer: what the bats suite does not (core, robust,
+		# congestion and errno.bats run rds-bpf against rds-bpf)
+		exchange) job_add "$peer" exchange.a "$label" 1
+			[ "$peer" = netns ] || job_add "$peer" exchange.b "$label" 1 ;;
+		reset | congestion | errno) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
+		cong-monitor) job_add "$peer" "$scenario" "$label" 1 ;;
 		guest) [ "$peer" = netns ] || job_add "$peer" "$scenario" "$label" 1 ;;
 		ib | ib-reset) job_add "$peer" "$scenario" "$label" 2 ;;
 		# IPv6 over IB against the kernel's RDS/IB; between two rds-bpf
