@@ -410,6 +410,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 		munmap((char *)s->lsh - RDSB_SHM_LIB_OFF, 4096);
 	if (s->shm != MAP_FAILED)
 		munmap(s->shm, 4096);
+	sys_close(s->lsh_fd);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
 	sys_close(s->spacefd);
@@ -767,8 +768,9 @@ static void fds_closing(unsigned int first, unsigned int last)
 
 #define KEEP_MAX 4096
 
-/* Into keep (sorted, at most KEEP_MAX): the library's descriptors in
- * [first, last] of the sockets with an fd outside it. No malloc: a child of
+/* Into keep (sorted): the library's descriptors in [first, last] of the
+ * sockets with an fd outside it, the first KEEP_MAX of them (about 800
+ * sockets; the descriptors of any more are closed). No malloc: a child of
  * vfork runs in its parent's memory. */
 static int fds_kept(unsigned int first, unsigned int last, int keep[KEEP_MAX])
 {
