@@ -43,7 +43,8 @@
 # 64 KiB message instead of 47: docs/xdp-encap.md), BENCH_TESTS ("throughput
 # latency rate orate": the rows measured, each with its baseline, e.g.
 # BENCH_TESTS="latency rate orate" BENCH_SIZES=64 for the 64 B rows alone,
-# BENCH_TESTS=throughput BENCH_SIZES="65536 1048576" for the bulk rows).
+# BENCH_TESTS=throughput BENCH_SIZES="65536 1048576" for the bulk rows),
+# BENCH_RPS (0; 1: receive packet steering on both veth ends, as below).
 set -euo pipefail
 here=$PWD
 cd "$(dirname "$0")/.."
@@ -273,6 +274,15 @@ source tests/lib/hosts.sh
 hosts_session "bench$$"
 in_host A ip link set eth0 mtu "$MTU"
 in_host B ip link set eth0 mtu "$MTU"
+# BENCH_RPS=1: receive packet steering on both veth ends, every CPU in the
+# mask. veth queues a packet on the backlog of the CPU that sent it, so a
+# flow whose segments leave from two CPUs arrives reordered; a NIC's receive
+# hashing keeps a flow on one queue, and RPS does the same here.
+if [ "${BENCH_RPS:-0}" = 1 ]; then
+	for ns in "$NS_A" "$NS_B"; do
+		ip netns exec "$ns" sh -c "printf '%x' $(((1 << $(nproc)) - 1)) >/sys/class/net/eth0/queues/rx-0/rps_cpus"
+	done
+fi
 mkdir -p "$out"
 csv=$out/results.csv
 : >"$out/runs.jsonl"
