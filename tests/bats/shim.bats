@@ -85,7 +85,7 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy fork-state 5065
 }
 
-@test "subprocess (vfork, close_range in the child), posix_spawn and a child of fork closing its copies leave the parent's sockets and epoll registrations (Python)" {
+@test "subprocess (vfork, close_range in the child), posix_spawn (close actions on the RDS fds too) and a child of fork closing its copies leave the parent's sockets and epoll registrations (Python)" {
 	shimpy children-leave-sockets 5097
 }
 

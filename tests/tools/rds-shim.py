@@ -260,9 +260,10 @@ def fork_senders():
 
 def children_leave_sockets():
     """subprocess (vfork, its child closing every fd with close_range) and
-    posix_spawn leave the parent's RDS sockets and epoll registrations as
-    they were; a child of fork that closes its copies leaves the parent's
-    registration too, as the kernel does (the file stays open there)."""
+    posix_spawn (also with close actions on the RDS fds) leave the parent's
+    RDS sockets and epoll registrations as they were; a child of fork that
+    closes its copies leaves the parent's registration too, as the kernel
+    does (the file stays open there)."""
     import subprocess
     r = rds_sock(PORT)
     s = rds_sock(PORT + 1)
@@ -282,6 +283,10 @@ def children_leave_sockets():
     one(b"after subprocess")
     os.waitpid(os.posix_spawn("/bin/true", ["true"], os.environ), 0)
     one(b"after posix_spawn")
+    os.waitpid(os.posix_spawn("/bin/true", ["true"], os.environ,
+                              file_actions=[(os.POSIX_SPAWN_CLOSE, r.fileno()),
+                                            (os.POSIX_SPAWN_CLOSE, s.fileno())]), 0)
+    one(b"after posix_spawn closing both in the child")
     pid = os.fork()
     if pid == 0:
         r.close()
