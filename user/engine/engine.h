@@ -856,10 +856,10 @@ bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_m
 /* m, which the engine before held for hold's port (heldlog.c), is held
  * again, behind what is held already */
 void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold);
-/* A loopback datagram for a port nobody bound here: held, as one from a
- * peer is, for the socket of the engine before that had it (while its port
- * is held, or the rebind time runs), but not in the held log; false: none
- * had it, or the hold is full */
+/* A loopback datagram (on c) for a port nobody bound here: held, as one
+ * from a peer is, for the socket of the engine before that had it (while
+ * its port is held, and then in the held log too; or while the rebind time
+ * runs); false: none had it, or the hold is full */
 bool rdsb_hold_local(struct rdsb_engine *e, const struct rdsb_conn *c, struct rdsb_msg *m);
 void rdsb_held_release(struct rdsb_engine *e, struct rdsb_sock *s);
 /* Records are held now: in the rebind time, or while a port is */
