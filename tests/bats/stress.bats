@@ -393,3 +393,72 @@ hostile_ctl() {
 		grep -q "$want" "$BATS_TEST_TMPDIR/passive"
 	done
 }
+
+@test "profile: each sample goes in one category by who ran and what its stack did, in us per unit of work" {
+	d=$BATS_TEST_TMPDIR
+	# perf script -F comm,tid,time,ip,sym: a header line, the stack leaf first
+	sed 's/^ *|//' >"$d/samples.txt" <<-'EOF'
+		rds-bpf   101 100.000001:
+		|	ffffffff81000001 _copy_from_iter
+		|	ffffffff81000002 sk_msg_memcopy_from_iter
+		|	ffffffff81000003 tcp_bpf_sendmsg
+		|	            1234 __libc_sendmsg
+		|
+		swapper     0 100.000002:
+		|	ffffffff81000010 default_idle
+		|
+		kworker/0:1   55 100.000003:
+		|	ffffffff81000020 _raw_spin_unlock_irqrestore
+		|	ffffffff81000021 sk_psock_backlog
+		|	ffffffff81000022 process_one_work
+		|
+		rds-bpf   101 100.000004:
+		|	            1000 body_sum
+		|	            1001 stress_task_run
+		|
+		rds-bpf   102 100.000005:
+		|	ffffffff81000030 bpf_prog_0123_rdsb_verdict
+		|	ffffffff81000031 sk_psock_strp_read
+		|	ffffffff81000032 __strp_recv
+		|	ffffffff81000033 net_rx_action
+		|	ffffffff81000034 tcp_sendmsg
+		|
+		rds-bpf   101 100.000006:
+		|	            2000 syscall
+		|
+		rds-bpf   102 100.000007:
+		|	ffffffff81000040 finish_task_switch.isra.0
+		|	ffffffff81000041 __schedule
+		|	ffffffff81000042 do_epoll_wait
+		|
+		rds-bpf   102 100.000008:
+		|	            3000 rdsb_engine_run
+	EOF
+	printf '101 app\n102 engine\n' >"$d/roles"
+	# 8 samples of 1 CPU, 500 units a second: 2000 us a unit, 250 us a sample
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/samples.txt" "$d/roles" 500 1 datagram
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "8 samples of 1 CPU(s); 2000.0 CPU us per datagram" ]
+	grep -qE '^app +750\.00 us +37\.5%$' <<<"$output"
+	grep -qE '^    copy: into the kernel \(send\) +250\.00 us +12\.5%$' <<<"$output"
+	grep -qE '^    stress: check of every payload byte +250\.00 us' <<<"$output"
+	grep -qE '^    syscall return \(kernel time with interrupts off\) +250\.00 us' <<<"$output"
+	grep -qE '^engine +750\.00 us' <<<"$output"
+	grep -qE '^    rx: strparser, parser and verdict programs, redirect +250\.00 us' <<<"$output"
+	grep -qE '^    context switch +250\.00 us' <<<"$output"
+	grep -qE '^    user: other +250\.00 us' <<<"$output"
+	grep -qE '^kworker +250\.00 us' <<<"$output"
+	grep -qE '^    rx: psock backlog worker +250\.00 us' <<<"$output"
+	grep -qE '^idle +250\.00 us' <<<"$output"
+	# no samples, no work done, or the wrong arguments: an error, no table
+	: >"$d/empty.txt"
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/empty.txt" "$d/roles" 500 1 datagram
+	[ "$status" -ne 0 ] && [ "$output" = "profile: no samples or no units of work" ]
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/samples.txt" "$d/roles" 0 1 datagram
+	[ "$status" -ne 0 ] && [ "$output" = "profile: no samples or no units of work" ]
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/samples.txt"
+	[ "$status" -ne 0 ] && [[ $output == *"profile.py SAMPLES ROLES UNITS_PER_S CPUS UNIT_NAME"* ]]
+	run "$BATS_TEST_DIRNAME/../../tools/profile.sh" pingpong iperf3
+	[ "$status" -eq 2 ] && [[ $output == usage:* ]]
+}
