@@ -142,7 +142,7 @@ struct rdsb_rxack {
 enum { RDSB_RXACK_OFF, RDSB_RXACK_RAISED, RDSB_RXACK_ARMED };
 /* a delivery acknowledgement is due at once past so many records or bytes */
 #define RDSB_ACK_MSGS		256u
-#define RDSB_ACK_BYTES		(256u << 10)
+#define RDSB_ACK_BYTES		(1024u << 10)
 
 /*
  * The sk_msg send path: an application's sendmsg goes out on the path

@@ -535,6 +535,28 @@ static void test_held_senders_go_on_at_room(void **state)
 	p->ev.fd = -1;
 }
 
+/* A payload in its sender's copy ring is the sender's memory, bounded by
+ * its window: it does not count against the connection's bound, which
+ * bounds the engine's own copies. 5 MiB of them, unacknowledged, hold no
+ * sender; the stream's payloads still do (test_held_senders_go_on_at_room). */
+static void test_ring_payloads_not_held(void **state)
+{
+	const uint32_t n = 80, len = 1 << 16;	/* 80 x 64 KiB: past the 4 MiB bound */
+	struct rdsb_sock *s = open_bound(5001);
+	struct rdsb_path *p;
+
+	(void)state;
+	p = peer_path_up();
+	s->sndbuf = 64u << 20;
+	for (uint32_t i = 0; i < n; i++)
+		app_write_ring(s, NULL, i * len, i * len, len, 0, 0);
+	assert_int_equal(p->nunacked, n);
+	assert_false(s->tx_held);
+	assert_int_equal(eng.counters[RDSB_C_TX_CONN_FULL], 0);
+	assert_true(s->data.events & EPOLLIN);
+	p->ev.fd = -1;
+}
+
 /* A payload the library left in the copy ring (RDSB_REQ_INRING) is sent
  * from there: its message points into the ring and nothing of it is read
  * from the stream (the request written behind it parses whole); the ring is
@@ -1648,6 +1670,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_writes_what_it_holds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_payloads_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_in_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_in_ring_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_two_sockets, setup, teardown),

@@ -23,7 +23,13 @@
  * are not read (their sndbuf fills, they block); each message acknowledged
  * below it lets the first of them on (no wait for half of it to go: with
  * datagrams of 1 MiB on 8 paths the paths would run dry between bursts),
- * and while they wait every ack wakes the engine (rdsb_path_check_acked). */
+ * and while they wait every ack wakes the engine (rdsb_path_check_acked).
+ * A payload in its sender's copy ring is not the engine's memory: the ring
+ * is the sender's, bounded by its window (user/lib/txring.c), and the
+ * library writes on the stream once it is full. Counted, 64 KiB datagrams
+ * on 8 paths filled the bound between two delivery acknowledgements at
+ * 1 MiB a path (docs/protocol.md 1.4), and at 256 KiB the acknowledgements
+ * cost a fifth of the CPU a datagram took. */
 #define CONN_TX_MAX (4u << 20)
 
 bool rdsb_conn_tx_room(const struct rdsb_conn *c)
@@ -33,7 +39,7 @@ bool rdsb_conn_tx_room(const struct rdsb_conn *c)
 
 static uint64_t tx_cost(const struct rdsb_msg *m)
 {
-	return sizeof(*m) + m->len;
+	return sizeof(*m) + (m->ring ? 0 : m->len);
 }
 
 void rdsb_msg_free(struct rdsb_msg *m)
@@ -306,8 +312,8 @@ void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sp
 }
 
 /* When ours go (docs/protocol.md 1.4): at once past ACK_MSGS messages or
- * ACK_BYTES bytes not yet acknowledged (what the sender holds, within its
- * 4 MiB, CONN_TX_MAX), or once the record a sender short of space marked
+ * ACK_BYTES bytes not yet acknowledged (what the sender holds: payloads in
+ * its sockets' copy rings, and its own copies within CONN_TX_MAX), or once the record a sender short of space marked
  * RDS_FLAG_ACK_REQUIRED is delivered; else at least ACK_DELAY after the
  * first, on the clock's ACK_DELAY grid (ack_tick), so that a request and
  * its answer do not cost a third record each. An engine that sleeps sends it
