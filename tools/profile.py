@@ -7,13 +7,23 @@ per unit of work: the recorded CPUs' time divided by the units done meanwhile.
   profile.py SAMPLES ROLES UNITS_PER_S CPUS UNIT_NAME
 """
 import collections
+import re
 import sys
 
 COPY_KERNEL = {'_copy_from_iter', '_copy_to_iter', 'copy_user_generic', 'rep_movs_alternative',
                '__copy_user_nocache', 'memcpy', '__memcpy', 'memcpy_orig', 'memmove', '__memmove',
                'copy_user_enhanced_fast_string', 'copy_user_generic_string'}
 COPY_USER_PREFIX = ('__memmove', '__memcpy', 'memcpy', 'memmove')
-SYSCALL_WRAPPERS = ('syscall', 'poll', 'recv', 'send', 'write', 'read', 'fcntl', 'epoll')
+# libc's system call wrappers, named as perf shows them (__libc_recv,
+# __GI___poll, __fcntl64_nocancel_adjusted) less their prefixes
+SYSCALL_WRAPPERS = {'syscall', 'poll', 'ppoll', 'recv', 'recvfrom', 'recvmsg', 'send', 'sendto', 'sendmsg', 'read',
+                    'write', 'readv', 'writev', 'fcntl', 'fcntl64', 'fcntl64_nocancel_adjusted', 'epoll_wait',
+                    'epoll_pwait', 'epoll_pwait2'}
+
+
+def wrapper(fn):
+    """Whether user function fn is a system call's libc wrapper"""
+    return re.sub(r'^(_*(GI|libc)_)*_*', '', fn) in SYSCALL_WRAPPERS
 SWITCH = {'__schedule', 'schedule', 'finish_task_switch', 'finish_task_switch.isra.0', '__switch_to',
           '__switch_to_asm', 'schedule_idle'}
 SOFTIRQ = {'net_rx_action', 'handle_softirqs', '__do_softirq', 'do_softirq'}
@@ -59,7 +69,7 @@ def category(role, comm, stack):
         return 'copy: kernel, other'
     if not leaf_k and stack and stack[0][1].startswith(COPY_USER_PREFIX):
         return 'copy: in userspace (memcpy)'
-    if not leaf_k and stack and any(w in stack[0][1] for w in SYSCALL_WRAPPERS):
+    if not leaf_k and stack and wrapper(stack[0][1]):
         # a sample's interrupt waits while the kernel runs with interrupts off
         # (a switch back to this task, a softirq) and lands on the instruction
         # after the syscall: what the kernel did there, not user work
@@ -76,30 +86,51 @@ def category(role, comm, stack):
     return 'kernel: other'
 
 
+HEAD = re.compile(r'^(\S.*?)\s+(\d+)\s+\d+\.\d+:\s*$')	# comm (may hold spaces), tid, time
+FRAME = re.compile(r'^\s+([0-9a-f]+)\s+(\S.*)$')	# address, function[+offset]
+
+
 def samples(path):
+    """(comm, tid), [(kernel?, function)] per sample; exits on a line that
+    is not perf script -F comm,tid,time,ip,sym output"""
     head, stack = None, []
-    for line in open(path, errors='replace'):
+    for n, line in enumerate(open(path, errors='replace'), 1):
         if not line.strip():
             if head:
                 yield head, stack
             head, stack = None, []
-        elif head is None:
-            p = line.split()
-            # comm may hold spaces: tid and time are the last two fields
-            head = (' '.join(p[:-2]), p[-2])
+            continue
+        m = (FRAME if head else HEAD).match(line)
+        if not m:
+            sys.exit('profile: %s:%d: not perf script -F comm,tid,time,ip,sym output' % (path, n))
+        if head:
+            stack.append((m.group(1).startswith('ffffffff'), m.group(2).split('+')[0]))
         else:
-            p = line.split(None, 1)
-            if len(p) == 2:
-                stack.append((p[0].startswith('ffffffff'), p[1].strip().split('+')[0]))
+            head = (m.group(1), m.group(2))
     if head:
         yield head, stack
+
+
+def roles_of(path):
+    """tid -> role, from "tid role" lines"""
+    roles = {}
+    for n, line in enumerate(open(path), 1):
+        p = line.split()
+        if p and (len(p) != 2 or not p[0].isdigit()):
+            sys.exit('profile: %s:%d: not "tid role"' % (path, n))
+        if p:
+            roles[p[0]] = p[1]
+    return roles
 
 
 def main():
     if len(sys.argv) != 6:
         sys.exit(__doc__)
-    roles = dict(l.split() for l in open(sys.argv[2]) if l.strip())
-    units, cpus, unit = float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    try:
+        units, cpus, unit = float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    except ValueError:
+        sys.exit(__doc__)
+    roles = roles_of(sys.argv[2])
     cats = collections.Counter()
     n = 0
     for (comm, tid), stack in samples(sys.argv[1]):

@@ -459,6 +459,19 @@ hostile_ctl() {
 	[ "$status" -ne 0 ] && [ "$output" = "profile: no samples or no units of work" ]
 	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/samples.txt"
 	[ "$status" -ne 0 ] && [[ $output == *"profile.py SAMPLES ROLES UNITS_PER_S CPUS UNIT_NAME"* ]]
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/samples.txt" "$d/roles" many 1 datagram
+	[ "$status" -ne 0 ] && [[ $output == *"profile.py SAMPLES ROLES UNITS_PER_S CPUS UNIT_NAME"* ]]
+	# not perf script's output (a truncated header, random bytes), or a bad
+	# roles line: one line naming the place, no table
+	{ head -4 "$d/samples.txt"; echo "rds-bpf 101"; } >"$d/cut.txt"
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/cut.txt" "$d/roles" 500 1 datagram
+	[ "$status" -ne 0 ] && [ "$output" = "profile: $d/cut.txt:5: not perf script -F comm,tid,time,ip,sym output" ]
+	head -c 4096 /dev/urandom >"$d/random.txt"
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/random.txt" "$d/roles" 500 1 datagram
+	[ "$status" -ne 0 ] && [[ $output == "profile: $d/random.txt:"*": not perf script"* ]]
+	printf '101 app\nengine 102\n' >"$d/badroles"
+	run "$BATS_TEST_DIRNAME/../../tools/profile.py" "$d/samples.txt" "$d/badroles" 500 1 datagram
+	[ "$status" -ne 0 ] && [ "$output" = "profile: $d/badroles:2: not \"tid role\"" ]
 	run "$BATS_TEST_DIRNAME/../../tools/profile.sh" pingpong iperf3
 	[ "$status" -eq 2 ] && [[ $output == usage:* ]]
 }
