@@ -29,7 +29,7 @@
  * library writes on the stream once it is full. Counted, 64 KiB datagrams
  * on 8 paths filled the bound between two delivery acknowledgements at
  * 1 MiB a path (docs/protocol.md 1.4), and at 256 KiB the acknowledgements
- * cost a fifth of the CPU a datagram took. */
+ * cost about a tenth of the CPU a datagram took. */
 #define CONN_TX_MAX (4u << 20)
 
 bool rdsb_conn_tx_room(const struct rdsb_conn *c)
@@ -313,15 +313,16 @@ void rdsb_path_send_ping(struct rdsb_engine *e, struct rdsb_path *p, uint16_t sp
 
 /* When ours go (docs/protocol.md 1.4): at once past ACK_MSGS messages or
  * ACK_BYTES bytes not yet acknowledged (what the sender holds: payloads in
- * its sockets' copy rings, and its own copies within CONN_TX_MAX), or once the record a sender short of space marked
- * RDS_FLAG_ACK_REQUIRED is delivered; else at least ACK_DELAY after the
- * first, on the clock's ACK_DELAY grid (ack_tick), so that a request and
- * its answer do not cost a third record each. An engine that sleeps sends it
- * up to ACK_IDLE_LATE later: a sleep of a tick (4 ms at HZ 250) or more
- * never moves the CPU's timer forward, a shorter one reprograms it going
- * to sleep and again on waking, which costs a guest two exits a sleep:
- * with a 1 ms sleep a 64 B ping-pong's round trip took 1.4 times as long.
- * Awake, the loop's timers send it on time. */
+ * its sockets' copy rings, and its own copies within CONN_TX_MAX), or once
+ * the record a sender short of space marked RDS_FLAG_ACK_REQUIRED is
+ * delivered; else at least ACK_DELAY after the first, on the clock's
+ * ACK_DELAY grid (ack_tick), so that a request and its answer do not cost
+ * a third record each. An engine that sleeps sends it up to ACK_IDLE_LATE
+ * later: a sleep of a tick (4 ms at HZ 250) or more never moves the CPU's
+ * timer forward, a shorter one reprograms it going to sleep and again on
+ * waking, which costs a guest two exits a sleep: with a 1 ms sleep a 64 B
+ * ping-pong's round trip took 1.4 times as long. Awake, the loop's timers
+ * send it on time. */
 #define ACK_MSGS RDSB_ACK_MSGS	/* rds-bpf/maps.h: the BPF receive path's verdict's too */
 #define ACK_BYTES RDSB_ACK_BYTES
 #define ACK_DELAY_NS 1000000ull
