@@ -33,11 +33,11 @@
 #include "stress.h"
 
 #define CTL_MAGIC 0x5244535354524553ULL	/* "RDSSTRES" */
-#define CTL_VERSION 2
+#define CTL_VERSION 3
 #define CTL_TIMEOUT_MS 30000
 
 enum { CTL_PARAMS = 1, CTL_READY, CTL_START, CTL_DONE, CTL_RESULT };
-enum { P_VERSION, P_TASKS, P_DEPTH, P_REQ, P_ACK, P_ONE_WAY, P_SECS, P_COUNT };
+enum { P_VERSION, P_TASKS, P_DEPTH, P_REQ, P_ACK, P_ONE_WAY, P_SECS, P_NO_VERIFY, P_COUNT };
 /* RESULT: the passive side's counts; behind: requests the active side sent
  * (by DONE's tx_msgs) that it has not counted yet; failed: one of its tasks */
 enum { R_TX_MSGS, R_RX_MSGS, R_TX_BYTES, R_RX_BYTES, R_BAD, R_OOO, R_BEHIND, R_FAILED, R_COUNT };
@@ -60,7 +60,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rds-bpf stress -r LOCAL [-p PORT] [--cpu N] [-z|-j]            passive side\n"
 		"       rds-bpf stress -r LOCAL -s PEER [-p PORT] [-t TASKS] [-d DEPTH] [-q BYTES]\n"
-		"                      [-a BYTES] [-T SECS] [-o] [-w SECS] [--cpu N] [-z|-j]  active side\n"
+		"                      [-a BYTES] [-T SECS] [-o] [-w SECS] [--no-verify] [--cpu N] [-z|-j]\n"
+		"                                                                        active side\n"
 		"  -r, --local ADDR    the address both sides' RDS sockets bind to (IPv4 or IPv6)\n"
 		"  -s, --peer ADDR     the passive side to run against (makes this the active side)\n"
 		"  -p, --port PORT     TCP control port of the passive side (default 4000); its task i\n"
@@ -74,6 +75,8 @@ static void usage(FILE *f)
 		"  -o, --one-way       the active side only sends, the passive side counts\n"
 		"  -w, --drain-wait SECS  after the run, wait for what is in flight while the counts\n"
 		"                      move; give up after SECS without progress (1-3600, default %d)\n"
+		"      --no-verify     the receivers check each message's header, length and order,\n"
+		"                      not its content (which they do not read, as iperf3 does not)\n"
 		"      --cpu N         pin every task to CPU N\n"
 		"  -z, --summary       only the final line;  -j, --json: only the final result, as JSON\n"
 		"Every message carries its task, sequence number and a checksum of its content; each\n"
@@ -525,7 +528,7 @@ static int run_passive(struct stress_opts *o, struct stress_shared *sh)
 		return ctl_error("parameters");
 	if (p[P_VERSION] != CTL_VERSION || !p[P_TASKS] || p[P_TASKS] > STRESS_MAX_TASKS || !p[P_DEPTH] ||
 	    p[P_DEPTH] > STRESS_MAX_DEPTH || p[P_REQ] < STRESS_MSG_MIN || !rdsb_msg_size_ok(p[P_REQ]) ||
-	    p[P_ACK] < STRESS_MSG_MIN || !rdsb_msg_size_ok(p[P_ACK]) || p[P_ONE_WAY] > 1 ||
+	    p[P_ACK] < STRESS_MSG_MIN || !rdsb_msg_size_ok(p[P_ACK]) || p[P_ONE_WAY] > 1 || p[P_NO_VERIFY] > 1 ||
 	    o->port + p[P_TASKS] > 65535) {
 		fprintf(stderr, "rds-bpf stress: the active side sent parameters out of range (version %lu)\n",
 			p[P_VERSION]);
@@ -539,6 +542,7 @@ static int run_passive(struct stress_opts *o, struct stress_shared *sh)
 	o->ack_bytes = (uint32_t)p[P_ACK];
 	o->one_way = p[P_ONE_WAY];
 	o->secs = (unsigned int)p[P_SECS];
+	o->no_verify = p[P_NO_VERIFY];
 	pids = start_tasks(o, sh);
 	if (!pids || !tasks_wait(o, sh, offsetof(struct stress_stats, ready), 10))
 		status = EIO;
@@ -570,7 +574,8 @@ static int run_passive(struct stress_opts *o, struct stress_shared *sh)
 static int run_active(const struct stress_opts *o, struct stress_shared *sh)
 {
 	static struct stress_result r = { .role = "active" };
-	uint64_t p[P_COUNT] = { CTL_VERSION, o->tasks, o->depth, o->req_bytes, o->ack_bytes, o->one_way, o->secs };
+	uint64_t p[P_COUNT] = { CTL_VERSION, o->tasks, o->depth, o->req_bytes, o->ack_bytes, o->one_way, o->secs,
+			     o->no_verify };
 	uint64_t done[DONE_COUNT(STRESS_MAX_TASKS)], v[R_COUNT], status;
 	double t0;
 	pid_t *pids;
@@ -647,7 +652,7 @@ int rdsb_cmd_stress(int argc, char **argv)
 		{ "ack", required_argument, NULL, 'a' },   { "time", required_argument, NULL, 'T' },
 		{ "one-way", no_argument, NULL, 'o' },	   { "cpu", required_argument, NULL, 'C' },
 		{ "summary", no_argument, NULL, 'z' },	   { "json", no_argument, NULL, 'j' },
-		{ "drain-wait", required_argument, NULL, 'w' },
+		{ "drain-wait", required_argument, NULL, 'w' }, { "no-verify", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },	   { 0 }
 	};
 	struct stress_opts o = { .port = 4000, .tasks = 1, .depth = 1, .req_bytes = 1024,
@@ -700,6 +705,10 @@ int rdsb_cmd_stress(int argc, char **argv)
 		case 'o':
 			o.one_way = true;
 			active_only = "-o";
+			break;
+		case 'V':
+			o.no_verify = true;
+			active_only = "--no-verify";
 			break;
 		case 'w':
 			if (parse_num(optarg, 1, 3600, false, &v))

@@ -22,6 +22,7 @@
 struct stress_opts {
 	uint8_t local[16], peer[16];
 	bool active, one_way, json, summary_only;
+	bool no_verify;			/* the receivers check headers, not content */
 	uint16_t port;			/* TCP control port; task i binds port + 1 + i */
 	unsigned int tasks, depth, secs;	/* secs 0: until SIGINT/SIGTERM */
 	unsigned int drain_secs;	/* the drain's wait without progress */
@@ -74,9 +75,12 @@ void stress_pattern_free(struct stress_pattern *p);
 /* iov[0] = hdr (filled in), iov[1] = the body; returns the iov count. */
 int stress_msg_build(const struct stress_pattern *p, struct stress_msg *hdr, uint16_t type, uint16_t task,
 		     uint64_t seq, uint64_t ts_ns, struct iovec iov[2]);
-/* Whether buf/len is an intact message of this type, task and length. */
+/* Whether buf/len is an intact message of this type, task and length. With
+ * UNREAD (the sender's pattern for this length) the body is not read: the
+ * checksum is matched against the body the sender's pattern gave that
+ * sequence number, so a changed header is caught and a changed body is not. */
 bool stress_msg_valid(const void *buf, size_t len, uint16_t type, uint16_t task, uint32_t want_len,
-		      struct stress_msg *hdr);
+		      const struct stress_pattern *unread, struct stress_msg *hdr);
 
 /* ---- one task (stress_task.c): runs until the phase says so; exit status 0/1 */
 int stress_task_run(const struct stress_opts *o, unsigned int idx, struct stress_shared *sh);

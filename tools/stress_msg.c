@@ -113,12 +113,13 @@ int stress_msg_build(const struct stress_pattern *p, struct stress_msg *hdr, uin
 }
 
 bool stress_msg_valid(const void *buf, size_t len, uint16_t type, uint16_t task, uint32_t want_len,
-		      struct stress_msg *hdr)
+		      const struct stress_pattern *unread, struct stress_msg *hdr)
 {
 	const uint8_t *b = buf;
 	struct stress_msg h;
+	uint64_t body;
 
-	if (len != want_len || len < sizeof(h))
+	if (len != want_len || len < sizeof(h) || (unread && len != STRESS_MSG_MIN + unread->body_len))
 		return false;
 	memcpy(&h, b, sizeof(h));
 	hdr->magic = le32toh(h.magic);
@@ -127,7 +128,7 @@ bool stress_msg_valid(const void *buf, size_t len, uint16_t type, uint16_t task,
 	hdr->seq = le64toh(h.seq);
 	hdr->ts_ns = le64toh(h.ts_ns);
 	hdr->csum = le64toh(h.csum);
+	body = unread ? unread->sums[hdr->seq % NWINDOWS] : body_sum(b + sizeof(h), len - sizeof(h));
 	return hdr->magic == STRESS_MAGIC && hdr->type == type && hdr->task == task &&
-	       hdr->csum == seal(body_sum(b + sizeof(h), len - sizeof(h)), type, task, hdr->seq, hdr->ts_ns,
-					(uint32_t)len);
+	       hdr->csum == seal(body, type, task, hdr->seq, hdr->ts_ns, (uint32_t)len);
 }

@@ -29,6 +29,7 @@ struct task {
 	unsigned int idx;
 	int fd;
 	struct stress_pattern *pat;	/* what this side sends */
+	struct stress_pattern *unread;	/* --no-verify: what the other side sends */
 	uint8_t *buf;			/* what it receives, one byte more to see oversize */
 	uint32_t rx_len;
 };
@@ -177,7 +178,7 @@ static int run_requester(struct task *t)
 				continue;
 			return fail(t, "recvmsg");
 		}
-		ok = stress_msg_valid(t->buf, (size_t)n, STRESS_ACK, (uint16_t)t->idx, o->ack_bytes, &h);
+		ok = stress_msg_valid(t->buf, (size_t)n, STRESS_ACK, (uint16_t)t->idx, o->ack_bytes, t->unread, &h);
 		if (ok) {
 			uint64_t rtt = now_ns() - h.ts_ns;
 
@@ -209,7 +210,7 @@ static int run_responder(struct task *t)
 				continue;
 			return fail(t, "recvmsg");
 		}
-		ok = stress_msg_valid(t->buf, (size_t)n, STRESS_REQ, (uint16_t)t->idx, o->req_bytes, &h);
+		ok = stress_msg_valid(t->buf, (size_t)n, STRESS_REQ, (uint16_t)t->idx, o->req_bytes, t->unread, &h);
 		count_rx(t, n, ok, h.seq == expect);
 		if (!ok)
 			continue;
@@ -244,8 +245,9 @@ int stress_task_run(const struct stress_opts *o, unsigned int idx, struct stress
 	}
 	t.rx_len = o->active ? o->ack_bytes : o->req_bytes;
 	t.pat = stress_pattern_new(tx_len);
+	t.unread = o->no_verify ? stress_pattern_new(t.rx_len) : NULL;
 	t.buf = malloc(t.rx_len + 1);
-	if (!t.pat || !t.buf) {
+	if (!t.pat || !t.buf || (o->no_verify && !t.unread)) {
 		errno = ENOMEM;
 		return fail(&t, "malloc");
 	}
@@ -262,6 +264,7 @@ int stress_task_run(const struct stress_opts *o, unsigned int idx, struct stress
 		nap_ms();
 	rdsb_close(t.fd);
 	stress_pattern_free(t.pat);
+	stress_pattern_free(t.unread);
 	free(t.buf);
 	return rc;
 }

@@ -80,24 +80,41 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	jq -e '[.bad, .out_of_order, .peer_bad, .peer_out_of_order, .lost] | add == 0' <<<"$a"
 }
 
-@test "a foreign datagram to a task's port is counted bad, and both sides exit 1" {
-	passive -z
-	# request/response, so that no queue builds up in front of the foreign datagrams
-	in_host A timeout 60 "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -q 64 -a 64 -T 2 -z >"$BATS_TEST_TMPDIR/active" 2>&1 &
+# with_foreign N SIZE active-options...: the active side with these options
+# (and -j) on A, N datagrams of SIZE bytes that are not stress messages sent to
+# passive task 0 (port 4001) meanwhile; both sides must exit 1, N counted bad
+with_foreign() {
+	local n=$1 size=$2 act ast=0 pst=0
+	shift 2
+	passive -j
+	in_host A timeout 60 "$RDSB_BIN" stress -r $ADDR_A -s $ADDR_B -T 2 -j "$@" >"$BATS_TEST_TMPDIR/active" 2>&1 &
 	act=$!
 	sleep 0.7
-	# 3 datagrams of the right size but not stress messages, to passive task 0 (port 4001)
-	rds A "$RDSB_XFER" send -b $ADDR_A:6000 -d $ADDR_B:4001 -n 3 -s 64:64 --linger 0
-	ast=0 pst=0
+	rds A "$RDSB_XFER" send -b $ADDR_A:6000 -d $ADDR_B:4001 -n "$n" -s "$size:$size" --linger 0
 	wait $act || ast=$?
 	wait $PASSIVE || pst=$?
 	cat "$BATS_TEST_TMPDIR/active" "$BATS_TEST_TMPDIR/passive"
 	[ "$ast" -eq 1 ]
 	[ "$pst" -eq 1 ]
-	[ "$(field bad "$BATS_TEST_TMPDIR/passive")" -eq 3 ]
-	[ "$(field peer_bad "$BATS_TEST_TMPDIR/active")" -eq 3 ]
-	[ "$(field out_of_order "$BATS_TEST_TMPDIR/passive")" -eq 0 ]
-	grep -q "rds-bpf stress: 0 bad, 0 out of order (peer: 3, 0)" "$BATS_TEST_TMPDIR/active"
+	a=$(grep '^{' "$BATS_TEST_TMPDIR/active") p=$(grep '^{' "$BATS_TEST_TMPDIR/passive")
+	[ "$(jq .bad <<<"$p")" -eq "$n" ]
+	[ "$(jq .peer_bad <<<"$a")" -eq "$n" ]
+	[ "$(jq .out_of_order <<<"$p")" -eq 0 ]
+	grep -q "rds-bpf stress: 0 bad, 0 out of order (peer: $n, 0)" "$BATS_TEST_TMPDIR/active"
+}
+
+@test "a foreign datagram to a task's port is counted bad, and both sides exit 1" {
+	# request/response, so that no queue builds up in front of the foreign datagrams
+	with_foreign 3 64 -q 64 -a 64
+}
+
+@test "--no-verify: the passive side reads headers only, counts exact; a foreign datagram is still bad" {
+	with_foreign 2 65536 -o -t 2 -d 16 -q 64K --no-verify
+	sent=$(jq .tx_msgs <<<"$a")
+	[ "$sent" -gt 100 ]
+	# the two foreign datagrams are received too: sent + 2, and 64 KiB each
+	[ "$(jq .rx_msgs <<<"$p")" -eq $((sent + 2)) ]
+	[ "$(jq .rx_bytes <<<"$p")" -eq $(((sent + 2) * 65536)) ]
 }
 
 @test "bad arguments: one line saying which, the usage, exit 2; no engine: exit 3" {
@@ -107,7 +124,8 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 		"-r not-an-address" "-r 10.99.0.1:4000 -s 10.99.0.2" "-r 224.0.0.1 -s 10.99.0.2" "-r 10.99.0.1 -s fd99::2" \
 		"-r 10.99.0.1 -t 2" "-r 10.99.0.1 -o" "-r 10.99.0.1 -s 10.99.0.2 extra" "-r 10.99.0.1 -s 10.99.0.2 --bogus" \
 		"-r 10.99.0.1 -s 10.99.0.2 -p 65500 -t 64" "-r 10.99.0.1 -s 10.99.0.2 -p 0" \
-		"-r 10.99.0.1 -s 10.99.0.2 -w 0" "-r 10.99.0.1 -s 10.99.0.2 -w 3601" "-r 10.99.0.1 -w 5"; do
+		"-r 10.99.0.1 -s 10.99.0.2 -w 0" "-r 10.99.0.1 -s 10.99.0.2 -w 3601" "-r 10.99.0.1 -w 5" \
+		"-r 10.99.0.1 --no-verify" "-r 10.99.0.1 -s 10.99.0.2 --no-verify=1"; do
 		# shellcheck disable=SC2086
 		run in_host A "$RDSB_BIN" stress $args
 		echo "[$args] -> $status: $output"
@@ -175,6 +193,7 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	grep -qE '^64 KiB +8 xdp +24 +0\.60 +- +0\.60 +-$' "$d/table.txt"
 	grep -qE '^  xdp +bulk 64 KiB >= 0.6 x RDS/TCP \(user\) +0\.60 +met$' "$d/table.txt"
 	grep -q 'baselines (veth MTU 1500)' "$d/table.txt"	# the default when results.csv does not say
+	grep -q '^one-way runs: every byte of every message checked$' "$d/table.txt"	# as before the setting
 	[ "$(head -c 8 "$d/bench.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]
 	run "$BATS_TEST_DIRNAME/../../tools/bench.sh" --report "$d/missing"
 	[ "$status" -eq 2 ]
@@ -190,12 +209,14 @@ passive() {	# passive [options]: the passive side on B, output in $BATS_TEST_TMP
 	[ "$(cut -d, -f1-4 "$csv" | sort | tr '\n' ' ')" = "latency,bpf,1,64 latency,bpfrx,1,64 latency,tcp,1,64 \
 latency,tcp-sockmap,1,64 latency,user,1,64 latency,xdp,1,64 orate,bpf,1,64 orate,bpfrx,1,64 orate,tcp-rec,8,64 \
 orate,user,1,64 orate,xdp,1,64 rate,bpf,1,64 rate,bpfrx,1,64 rate,tcp-rec,8,64 rate,user,1,64 \
-rate,xdp,1,64 setting,mtu,0,0 test,engine,paths,size throughput,bpf,1,64 throughput,bpfrx,1,64 throughput,iperf3,1,0 \
+rate,xdp,1,64 setting,mtu,0,0 setting,verify,0,0 test,engine,paths,size throughput,bpf,1,64 throughput,bpfrx,1,64 throughput,iperf3,1,0 \
 throughput,iperf3,8,0 throughput,user,1,64 throughput,xdp,1,64 " ]
 	# one run: its value is the median, and the range is that value
 	awk -F, 'NR > 1 && !($5 == $7 && $5 == $8) { print "not one run: " $0; bad = 1 } END { exit bad }' "$csv"
-	[ "$(wc -l <"$BENCH_OUT/runs.csv")" -eq 24 ]	# a header and 23 measurements (the MTU one)
-	awk -F, 'NR > 1 && !($5 > 0) { print "not positive: " $0; bad = 1 } END { exit bad }' "$csv"
+	[ "$(wc -l <"$BENCH_OUT/runs.csv")" -eq 25 ]	# a header, 21 measurements and 2 settings
+	awk -F, 'NR > 1 && $1 != "setting" && !($5 > 0) { print "not positive: " $0; bad = 1 } END { exit bad }' "$csv"
+	grep -q '^setting,verify,0,0,0,bool' "$csv"
+	grep -q '^one-way runs: headers checked, content not read, as iperf3' "$BENCH_OUT/table.txt"
 	[ "$(wc -l <"$BENCH_OUT/runs.jsonl")" -eq 12 ]
 	jq -e -s 'map(.bad + .out_of_order + .peer_bad + .peer_out_of_order + .lost) | add == 0' "$BENCH_OUT/runs.jsonl"
 	grep -qE '^64 B +1 bpf ' "$BENCH_OUT/table.txt"
@@ -373,11 +394,13 @@ hostile_ctl() {
 }
 
 @test "the passive side refuses a truncated, a garbled and an out-of-range control message" {
+	# PARAMS: version, tasks, depth, req, ack, one-way, secs, no-verify (8-byte words, big-endian)
 	magic='RDSSTRES'
 	params='\0\0\0\0\0\0\0\1'	# type PARAMS
 	for case in "truncated:${magic}${params}\0\0\0:reset by peer" \
-		"garbled:$(printf 'x%.0s' $(seq 72)):Protocol error" \
-		"range:${magic}${params}\0\0\0\0\0\0\0\1\0\0\0\0\0\0\3\350$(printf '\\0\\0\\0\\0\\0\\0\\0\\1%.0s' 1 2 3)\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1:out of range"; do
+		"garbled:$(printf 'x%.0s' $(seq 80)):Protocol error" \
+		"range:${magic}${params}\0\0\0\0\0\0\0\1\0\0\0\0\0\0\3\350$(printf '\\0\\0\\0\\0\\0\\0\\0\\1%.0s' 1 2 3)\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0:out of range" \
+		"no-verify 2:${magic}${params}\0\0\0\0\0\0\0\3$(printf '\\0\\0\\0\\0\\0\\0\\0\\1%.0s' 1 2)$(printf '\\0\\0\\0\\0\\0\\0\\3\\350%.0s' 1 2)\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\2:out of range"; do
 		IFS=: read -r name msg want <<<"$case"
 		passive
 		for _ in $(seq 50); do

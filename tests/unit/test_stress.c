@@ -34,7 +34,7 @@ static void test_roundtrip(void)
 
 		for (uint64_t seq = 0; seq < 40; seq += 13) {
 			CHECK_EQ(flatten(p, STRESS_ACK, 7, seq, 1234567 + seq, buf), size);
-			CHECK(stress_msg_valid(buf, size, STRESS_ACK, 7, size, &h));
+			CHECK(stress_msg_valid(buf, size, STRESS_ACK, 7, size, NULL, &h));
 			CHECK_EQ(h.seq, seq);
 			CHECK_EQ(h.ts_ns, 1234567 + seq);
 			CHECK_EQ(h.task, 7);
@@ -58,7 +58,7 @@ static void test_corruption(void)
 	for (unsigned int bit = 0; bit < SIZE * 8; bit++) {
 		memcpy(bad, good, SIZE);
 		bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		caught += !stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, &h);
+		caught += !stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, NULL, &h);
 	}
 	CHECK_EQ(caught, SIZE * 8);
 	/* two body words swapped: in other lanes, and in the same lane */
@@ -66,22 +66,49 @@ static void test_corruption(void)
 		memcpy(bad, good, SIZE);
 		memcpy(bad + 40, good + 40 + d, 8);
 		memcpy(bad + 40 + d, good + 40, 8);
-		CHECK(!stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, &h));
+		CHECK(!stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, NULL, &h));
 	}
 	/* a length other than the one agreed, another type or task */
-	CHECK(!stress_msg_valid(good, SIZE - 1, STRESS_REQ, 3, SIZE, &h));
+	CHECK(!stress_msg_valid(good, SIZE - 1, STRESS_REQ, 3, SIZE, NULL, &h));
 	memcpy(bad, good, SIZE);
 	bad[SIZE] = 0;
-	CHECK(!stress_msg_valid(bad, SIZE + 1, STRESS_REQ, 3, SIZE, &h));
-	CHECK(!stress_msg_valid(good, SIZE, STRESS_ACK, 3, SIZE, &h));
-	CHECK(!stress_msg_valid(good, SIZE, STRESS_REQ, 4, SIZE, &h));
-	CHECK(!stress_msg_valid(good, 10, STRESS_REQ, 3, 10, &h));
+	CHECK(!stress_msg_valid(bad, SIZE + 1, STRESS_REQ, 3, SIZE, NULL, &h));
+	CHECK(!stress_msg_valid(good, SIZE, STRESS_ACK, 3, SIZE, NULL, &h));
+	CHECK(!stress_msg_valid(good, SIZE, STRESS_REQ, 4, SIZE, NULL, &h));
+	CHECK(!stress_msg_valid(good, 10, STRESS_REQ, 3, 10, NULL, &h));
 	/* the body of another message under this header */
 	flatten(p, STRESS_REQ, 3, 100, 5, other);
 	CHECK(memcmp(good + STRESS_MSG_MIN, other + STRESS_MSG_MIN, SIZE - STRESS_MSG_MIN) != 0);
 	memcpy(bad, good, STRESS_MSG_MIN);
 	memcpy(bad + STRESS_MSG_MIN, other + STRESS_MSG_MIN, SIZE - STRESS_MSG_MIN);
-	CHECK(!stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, &h));
+	CHECK(!stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, NULL, &h));
+	stress_pattern_free(p);
+}
+
+/* --no-verify: the header is checked as before, the body is not read */
+static void test_unread(void)
+{
+	enum { SIZE = 200 };
+	struct stress_pattern *p = stress_pattern_new(SIZE), *other = stress_pattern_new(SIZE + 8);
+	uint8_t good[SIZE], bad[SIZE];
+	struct stress_msg h;
+	unsigned int caught = 0;
+
+	for (uint64_t seq = 0; seq < 40; seq += 7) {
+		flatten(p, STRESS_REQ, 3, seq, 5 + seq, good);
+		CHECK(stress_msg_valid(good, SIZE, STRESS_REQ, 3, SIZE, p, &h));
+		CHECK_EQ(h.seq, seq);
+	}
+	for (unsigned int bit = 0; bit < SIZE * 8; bit++) {
+		memcpy(bad, good, SIZE);
+		bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		caught += !stress_msg_valid(bad, SIZE, STRESS_REQ, 3, SIZE, p, &h);
+	}
+	CHECK_EQ(caught, STRESS_MSG_MIN * 8);	/* every header bit, no body bit */
+	CHECK(!stress_msg_valid(good, SIZE - 1, STRESS_REQ, 3, SIZE, p, &h));
+	CHECK(!stress_msg_valid(good, SIZE, STRESS_ACK, 3, SIZE, p, &h));
+	CHECK(!stress_msg_valid(good, SIZE, STRESS_REQ, 3, SIZE, other, &h));	/* a pattern of another length */
+	stress_pattern_free(other);
 	stress_pattern_free(p);
 }
 
@@ -206,6 +233,7 @@ int main(void)
 {
 	test_roundtrip();
 	test_corruption();
+	test_unread();
 	test_hist();
 	test_drain();
 	test_end();
