@@ -299,6 +299,33 @@ static void test_drop_is_a_mark_until_shutdown(void **state)
 	assert_true(list_empty(&eng.dropped));
 }
 
+/* In an event batch a path is written once a write's worth (256 KiB) is
+ * due, else at the batch's end: four 64 KiB datagrams in one write. */
+static void test_batch_writes_a_writes_worth(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_up(&c);
+	unsigned int xmits = tp.xmits, unacked = p->nunacked;
+
+	(void)state;
+	eng.batching = true;
+	for (int i = 0; i < 3; i++)
+		assert_true(rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 65536)));
+	assert_int_equal(tp.xmits, xmits);
+	assert_int_equal(list_count(&p->send_q), 3);
+	assert_true(rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 65536)));
+	assert_int_equal(tp.xmits, xmits + 1);
+	assert_true(list_empty(&p->send_q));
+	assert_int_equal(p->nunacked, unacked + 4);
+	/* less than that waits for the batch's end */
+	assert_true(rdsb_conn_queue(&eng, c, data_msg(port_on_path0(), 100)));
+	assert_int_equal(tp.xmits, xmits + 1);
+	eng.batching = false;
+	rdsb_paths_xmit_due(&eng);
+	assert_int_equal(tp.xmits, xmits + 2);
+	assert_int_equal(p->nunacked, unacked + 5);
+}
+
 static void test_reset_reads_nothing(void **state)
 {
 	struct rdsb_conn *c;
@@ -1458,6 +1485,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conn_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_up_sends_map_then_probe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_is_a_mark_until_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_writes_a_writes_worth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_reads_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_requeues_unacked_as_retransmitted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_retransmissions_keep_number_order, setup, teardown),

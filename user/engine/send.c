@@ -80,8 +80,12 @@ struct rdsb_path *rdsb_conn_path_for(struct rdsb_engine *e, struct rdsb_conn *c,
 }
 
 /* In an event batch, a path is written at the batch's end, or once it has
- * a write's worth queued; outside one (timers), at once. */
-#define TX_DUE_MAX (64 * 1024)
+ * a write's worth queued; outside one (timers), at once. A write's worth is
+ * four 64 KiB datagrams: on veth the receiving host's softirq (strparser,
+ * verdict, the wakeup of the psock's backlog worker) runs inside each
+ * write, and a write per 64 KiB datagram cost 4.4 times the cross-CPU
+ * wakeups of one per four (docs/design.md, Bulk writes). */
+#define TX_DUE_MAX (256 * 1024)
 
 static void path_xmit_due(struct rdsb_engine *e, struct rdsb_path *p, uint64_t bytes)
 {
