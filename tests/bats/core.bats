@@ -61,8 +61,10 @@ teardown() { teardown_hosts; }
 	sent=$(jq .tx_msgs <<<"$output")
 	inring=$(counter A tx_in_ring)
 	echo "in the ring: $inring of $sent"
-	# with a 1 MiB ring, 1 in 10 or fewer: a 1 MiB payload needs it empty
-	[ "$sent" -gt 20 ] && [ $((inring * 10)) -ge $((sent * 9)) ]
+	# with a 1 MiB ring, 1 in 10 or fewer: a 1 MiB payload needs it empty.
+	# With this one, 89-98% (what goes on the stream waited for a delivery
+	# acknowledgement to release the ring): at least 4 in 5
+	[ "$sent" -gt 20 ] && [ $((inring * 5)) -ge $((sent * 4)) ]
 	# 3001 x 8 KiB through one socket of default sndbuf: 24 MiB through the
 	# ring, whose pages in the sender stay within its first 1 MiB
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4000 -n 3001 -s 8192 -S 3 -t 60 --ready "$d/ready.$RANDOM$RANDOM" >"$d/r" &
