@@ -109,6 +109,10 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy closerange-keeps 5087
 }
 
+@test "closing one by one every fd but its sockets: the library's own fds refuse (EBADF, dup2 EBUSY), never 0-2, free again after the sockets close (Python)" {
+	shimpy close-each-keeps 5088
+}
+
 @test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {
 	shimpy two-namespaces 5070
 }

@@ -539,9 +539,19 @@ def pass_and_close(how):
 def closerange_keeps():
     """A program that closes every fd but its sockets (os.closerange, which
     is close_range(2)) keeps its RDS sockets working: the library's own
-    descriptors of them stay open."""
+    descriptors of them stay open, 6000 of 1000 sockets in one range too (a
+    datagram from each, once)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))
+    many = []
+    for i in range(1000):	# their fds above every library fd, one range below
+        s = rds_sock()
+        os.dup2(s.fileno(), 10000 + i)
+        s.close()
+        many.append(socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0, 10000 + i))
     r, w = rds_sock(PORT), rds_sock(PORT + 1)
-    keep = sorted([0, 1, 2, r.fileno(), w.fileno()])
+    keep = sorted([0, 1, 2, r.fileno(), w.fileno()] + [s.fileno() for s in many])
     for lo, hi in zip(keep, keep[1:] + [1 << 20]):
         os.closerange(lo + 1, hi)
     w.sendto(b"after closerange", (LADDR, PORT))
@@ -549,6 +559,77 @@ def closerange_keeps():
     data, addr = r.recvfrom(100)
     if (data, addr) != (b"after closerange", (LADDR, PORT + 1)):
         fail("got %r from %r" % (data, addr))
+    for s in many:
+        s.bind((LADDR, 0))
+        s.sendto(b"from many", (LADDR, PORT))
+    got = sorted(r.recvfrom(100) for _ in many)
+    want = sorted((b"from many", (LADDR, s.getsockname()[1])) for s in many)
+    if got != want:
+        fail("the 1000 sockets' datagrams: %d differ" % len(set(want) - set(got)))
+
+
+def open_fds():
+    return sorted(int(f) for f in os.listdir("/proc/self/fd") if is_open(int(f)))
+
+
+def is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def close_each_keeps():
+    """A program that closes one by one every fd but stdio and its sockets (a
+    daemon, once it opened them): the library's own descriptors of the
+    sockets are not the program's, and as on the kernel, where those numbers
+    are not open, close() fails with EBADF; they stay open and the sockets
+    keep working. dup2 onto one fails with EBUSY and leaves it. None of them
+    is 0, 1 or 2: with stdin closed first, the first socket is fd 0, as the
+    kernel gives the lowest free number. Once the sockets are closed, every
+    number they held closes as the program's own again."""
+    os.close(0)
+    r, w = rds_sock(PORT), rds_sock(PORT + 1)
+    if r.fileno() != 0:
+        fail("the first socket with stdin closed is fd %d, not 0" % r.fileno())
+    mine = {0, 1, 2, r.fileno(), w.fileno()}
+    theirs = [fd for fd in open_fds() if fd not in mine]
+    refused = []
+    for fd in theirs:
+        try:
+            os.close(fd)
+        except OSError as e:
+            if e.errno != errno.EBADF:
+                fail("close(%d): %s" % (fd, e))
+            refused.append(fd)
+    if len(refused) < 8 or any(not is_open(fd) for fd in refused):
+        fail("the library's descriptors refused and open: %r of %r" % (refused, theirs))
+    if any(is_open(fd) for fd in theirs if fd not in refused):
+        fail("a close() that returned 0 left its fd open")
+    null = os.open("/dev/null", os.O_RDWR)
+    before = os.fstat(refused[0]).st_ino
+    expect_errno(errno.EBUSY, lambda: os.dup2(null, refused[0]))
+    if os.fstat(refused[0]).st_ino != before:
+        fail("dup2 replaced the library's fd %d" % refused[0])
+    os.close(null)
+    for i in range(3):
+        w.sendto(b"after closing %d" % i, (LADDR, PORT))
+        r.settimeout(10)
+        got = r.recvfrom(100)
+        if got != (b"after closing %d" % i, (LADDR, PORT + 1)):
+            fail("got %r" % (got,))
+    r.close()
+    w.close()
+    # what stays is the library's engine watcher (an eventfd and a pidfd)
+    freed = [fd for fd in refused if not is_open(fd)]
+    if len(freed) < 8:
+        fail("only %r of %r closed with the sockets" % (freed, refused))
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(max(freed) + 1)]
+    if not set(freed) <= set(fds):
+        fail("the numbers %r did not come back" % sorted(set(freed) - set(fds)))
+    for fd in fds:
+        os.close(fd)
 
 
 def setns(path):
@@ -798,7 +879,7 @@ CASES = {"close-while-recv": close_while_recv, "pollout-full-queue": pollout_ful
          "fork-state": fork_state, "passed-child": passed_child,
          "scm-rights": lambda: pass_and_close("scm"), "exec": lambda: pass_and_close("exec"),
          "posix-spawn": lambda: pass_and_close("spawn"), "popen": lambda: pass_and_close("popen"),
-         "closerange-keeps": closerange_keeps}
+         "closerange-keeps": closerange_keeps, "close-each-keeps": close_each_keeps}
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[1] not in CASES:

@@ -382,6 +382,27 @@ void rdsb_hold_inherited(void);
 int rdsb_close_range(unsigned int first, unsigned int last, int flags,
 		     int (*real)(unsigned int, unsigned int, int));
 
+/* ownfds.c: the library's own descriptors (see there). rdsb_own_alloc
+ * with the sockets table; a socket's are marked by rdsb_lsock_own (socket.c)
+ * whenever they change, the watcher's one by one; rdsb_own_close unmarks
+ * and closes (rdsb_own_unmark: one the application closed). rdsb_own_fd: fd is one of them now (the shim refuses to close
+ * or replace it). rdsb_fd_above_stdio: fd, or a duplicate of it above 2 (fd
+ * closed; -1 if none could be made). */
+#define RDSB_FDS_MAX (1 << 20)
+void rdsb_own_alloc(void);
+void rdsb_own_sock_fd(int fd);
+void rdsb_own_watch_fd(int fd);
+void rdsb_own_unmark(int fd);
+int rdsb_own_close(int fd);
+bool rdsb_own_fd(int fd);
+int rdsb_own_max(void);
+void rdsb_own_close_watcher(void);
+int rdsb_fd_above_stdio(int fd);
+/* socket.c: fd is one of the library's descriptors of an open socket; s's
+ * descriptors marked as the library's */
+bool rdsb_lsocks_hold_fd(int fd);
+void rdsb_lsock_own(const struct rdsb_lsock *s);
+
 /* fdops.c: for the shim */
 void rdsb_fd_dup(int oldfd, int newfd);
 int rdsb_ioctl(int fd, unsigned long req, void *arg);

@@ -157,7 +157,7 @@ static void stream_replace(struct rdsb_lsock *s, int fd)
 		sys_fcntl(fd, F_SETFL, sys_fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
 	rdsb_fds_replace(s, fd);
 	sys_dup3(fd, s->fd, O_CLOEXEC);
-	sys_close(fd);
+	rdsb_own_close(fd);
 	rdsb_epoll_rearm(s);
 }
 
@@ -241,9 +241,15 @@ static int park(struct rdsb_lsock *s)
 	}
 	if (!drained(s) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pl) < 0)
 		return -EAGAIN;
+	pl[0] = rdsb_fd_above_stdio(pl[0]);
+	pl[1] = rdsb_fd_above_stdio(pl[1]);
+	if (pl[0] < 0 || pl[1] < 0) {
+		rdsb_close_fds(pl, 2);
+		return -EAGAIN;
+	}
 	/* what the kernel moves into it yet is read once an engine runs */
 	if (end_unknown(s))
-		s->rx_kept = sys_fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+		s->rx_kept = sys_fcntl(s->fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 	shutdown(pl[1], SHUT_RD);	/* writes to pl[0] fail with EPIPE */
 	stream_replace(s, pl[0]);
 	s->park_peer = pl[1];
@@ -324,10 +330,12 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	const struct rdsb_seq_slot *prev_tab = s->seqtab;
 	struct stat st;
 
+	/* the new stream is the library's until it replaces the old one */
+	fds[OPEN_STREAM] = rdsb_fd_above_stdio(fds[OPEN_STREAM]);
 	em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1,
 			      nfds == OPEN_FDS ? fds[OPEN_TXLOCK] : -1);
 	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
-	if (!old || !em || page == MAP_FAILED) {
+	if (!old || !em || page == MAP_FAILED || fds[OPEN_STREAM] < 0) {
 		if (page != MAP_FAILED)
 			munmap(page, 4096);
 		free(old);
@@ -355,7 +363,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 		/* the old stream in front again, to be read to its end */
 		stream_replace(s, s->rx_kept);
 		s->rx_kept = -1;
-		sys_close(s->park_peer);
+		rdsb_own_close(s->park_peer);
 		s->park_peer = -1;
 	}
 	stream_join(s, fds[OPEN_STREAM]);
@@ -371,7 +379,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 			s->txfd = fds[OPEN_TX];
 		}
 	} else if (s->txfd >= 0) {
-		sys_close(s->txfd);	/* sends go through the engine */
+		rdsb_own_close(s->txfd);	/* sends go through the engine */
 		s->txfd = -1;
 	}
 	if (nfds == OPEN_FDS && !em->txpaths)
@@ -388,7 +396,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	sys_close(fds[OPEN_ADDRS]);
 	sys_close(fds[OPEN_CONG]);
 	if (s->park_peer >= 0) {
-		sys_close(s->park_peer);
+		rdsb_own_close(s->park_peer);
 		s->park_peer = -1;
 	}
 	set_lost(s, false);
@@ -449,6 +457,7 @@ static int reattach(struct rdsb_lsock *s)
 	rdsb_lock(&s->lsh->wlock);
 	rdsb_lock(&s->lsh->clock);
 	err = reattach_locked(s);
+	rdsb_lsock_own(s);	/* its descriptors now */
 	pthread_mutex_unlock(&s->lsh->clock);
 	pthread_mutex_unlock(&s->lsh->wlock);
 	pthread_mutex_unlock(&s->lsh->rlock);

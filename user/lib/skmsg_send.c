@@ -160,7 +160,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 		 * the engine from here), or rdsb_txmsg never ran: whatever
 		 * else reached the path socket broke its stream. */
 		if (err == EACCES) {
-			sys_close(s->txfd);
+			rdsb_own_close(s->txfd);
 			s->txfd = -1;
 		} else if (n != (ssize_t)rec || !bounced(s->txfd, rec)) {
 			__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);

@@ -14,7 +14,7 @@
 #include "lib.h"
 #include "../common/addr.h"
 
-#define MAX_FDS (1 << 20)
+#define MAX_FDS RDSB_FDS_MAX
 
 static struct rdsb_lsock **table;
 static int table_max;	/* the highest fd ever an RDS socket, under table_lock */
@@ -51,6 +51,7 @@ static void table_alloc(void)
 	pthread_mutex_lock(&table_lock);
 	if (!table) {
 		rdsb_self = getpid();
+		rdsb_own_alloc();
 		__atomic_store_n(&table, calloc(MAX_FDS, sizeof(*table)), __ATOMIC_RELEASE);
 		pthread_atfork(forking, forked_parent, forked);
 	}
@@ -93,12 +94,40 @@ static int lsock_fds(const struct rdsb_lsock *s, int out[LSOCK_FDS_MAX])
 	return n;
 }
 
+void rdsb_lsock_own(const struct rdsb_lsock *s)
+{
+	int fds[LSOCK_FDS_MAX], n = lsock_fds(s, fds);
+
+	for (int i = 0; i < n; i++)
+		rdsb_own_sock_fd(fds[i]);
+}
+
+bool rdsb_lsocks_hold_fd(int fd)
+{
+	bool held = false;
+
+	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
+		return false;
+	pthread_mutex_lock(&table_lock);
+	for (int i = 0; i <= table_max && !held; i++) {
+		int fds[LSOCK_FDS_MAX], n;
+
+		if (!table[i])
+			continue;
+		n = lsock_fds(table[i], fds);
+		for (int k = 0; k < n && !held; k++)
+			held = fds[k] == fd;
+	}
+	pthread_mutex_unlock(&table_lock);
+	return held;
+}
+
 static void lsock_free(struct rdsb_lsock *s)
 {
 	int fds[LSOCK_FDS_MAX], n = lsock_fds(s, fds);
 
 	for (int i = 0; i < n; i++)
-		sys_close(fds[i]);
+		rdsb_own_close(fds[i]);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
 	rdsb_copies_free(s);
@@ -247,7 +276,7 @@ int rdsb_engine_connect(void)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME));
 	struct timeval tv = { .tv_sec = rdsb_ctl_timeout_ms / 1000, .tv_usec = rdsb_ctl_timeout_ms % 1000 * 1000 };
-	int fd = sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd = rdsb_fd_above_stdio(sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
 
 	if (fd < 0)
 		return -1;
@@ -281,6 +310,14 @@ void rdsb_close_fds(const int *fds, int nfds)
 			sys_close(fds[i]);
 }
 
+static bool all_open(const int *fds, int nfds)
+{
+	for (int i = 0; i < nfds; i++)
+		if (fds[i] < 0)
+			return false;
+	return true;
+}
+
 /* Once a process: a socket refused for the engine's build is an
  * installation's mistake that a human has to see (the engine logs it too). */
 static void abi_refused(uint16_t engine_abi)
@@ -306,6 +343,7 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 	struct msghdr smh = { .msg_iov = &siov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
 	ssize_t n;
+	bool opened;
 	int nfds;
 
 	abi_req.abi = RDSB_ABI;
@@ -321,13 +359,17 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 	cm = CMSG_FIRSTHDR(&mh);
 	nfds = cm && cm->cmsg_type == SCM_RIGHTS ? (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
 	memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
-	if (rep.abi != RDSB_ABI || rep.err ||
+	/* all but the stream (the application's fd) are the library's */
+	for (int i = OPEN_STREAM + 1; i < nfds; i++)
+		fds[i] = rdsb_fd_above_stdio(fds[i]);
+	opened = all_open(fds, nfds);
+	if (rep.abi != RDSB_ABI || rep.err || !opened ||
 	    (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS && (nfds != ATTACH_FDS || req->op != RDSB_CTL_ATTACH))) {
 		rdsb_close_fds(fds, nfds);
 		/* an engine before RDSB_ABI answers 0, and takes the socket */
 		if (rep.abi != RDSB_ABI)
 			abi_refused(rep.abi);
-		return rep.abi != RDSB_ABI ? -EPROTONOSUPPORT : rep.err ? -rep.err : -EPROTO;
+		return rep.abi != RDSB_ABI ? -EPROTONOSUPPORT : rep.err ? -rep.err : !opened ? -EMFILE : -EPROTO;
 	}
 	*transport = (int)rep.arg;
 	return nfds;
@@ -370,7 +412,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	s->lsh_fd = -1;
 	if (nfds == OPEN_FDS) {
 		if (s->em && !s->em->txpaths) {
-			sys_close(s->txfd);	/* sends go through the engine */
+			rdsb_own_close(s->txfd);	/* sends go through the engine */
 			s->txfd = -1;
 		}
 		sys_close(fds[OPEN_TXPATH]);
@@ -399,7 +441,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	if (s->shm != MAP_FAILED && s->lsh)
 		s->rx = (struct rdsb_rx_stream){ .fd = -1, .epoch = s->epoch = s->lsh->epoch, .shm = s->shm, .em = s->em };
 	/* the library's own descriptor of the delivery stream (see lib.h) */
-	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, 0);
+	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 	if (s->fd < 0 && !err)
 		err = -errno;
 	if (!err)
@@ -473,6 +515,7 @@ int rdsb_socket(int domain, int type, int protocol)
 		sys_fcntl(s->fd, F_SETFL, sys_fcntl(s->fd, F_GETFL, 0) | O_NONBLOCK);
 	if (!(type & SOCK_CLOEXEC))
 		sys_fcntl(fds[OPEN_STREAM], F_SETFD, 0);
+	rdsb_lsock_own(s);
 	pthread_mutex_lock(&table_lock);
 	__atomic_store_n(&table[fds[OPEN_STREAM]], s, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
@@ -725,6 +768,7 @@ int rdsb_attach(int fd)
 	}
 	sys_close(fds[OPEN_STREAM]);	/* s->fd is its duplicate */
 	s->refs = 1;
+	rdsb_lsock_own(s);
 	rdsb_fd_set(fd, s);
 	return 0;
 }
@@ -766,58 +810,26 @@ static void fds_closing(unsigned int first, unsigned int last)
 		rdsb_fd_set((int)fd, NULL);
 }
 
-#define KEEP_MAX 4096
-
-/* Into keep (sorted): the library's descriptors in [first, last] of the
- * sockets with an fd outside it, the first KEEP_MAX of them (about 800
- * sockets; the descriptors of any more are closed). No malloc: a child of
- * vfork runs in its parent's memory. */
-static int fds_kept(unsigned int first, unsigned int last, int keep[KEEP_MAX])
-{
-	int n = 0;
-
-	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
-		return 0;
-	pthread_mutex_lock(&table_lock);
-	for (int fd = 0; fd <= table_max; fd++) {
-		int fds[LSOCK_FDS_MAX], m;
-
-		if (!table[fd] || ((unsigned int)fd >= first && (unsigned int)fd <= last))
-			continue;
-		m = lsock_fds(table[fd], fds);
-		for (int i = 0; i < m && n < KEEP_MAX; i++) {
-			int j = n;
-
-			if ((unsigned int)fds[i] < first || (unsigned int)fds[i] > last)
-				continue;
-			for (; j > 0 && keep[j - 1] > fds[i]; j--)
-				keep[j] = keep[j - 1];
-			keep[j] = fds[i];
-			n++;
-		}
-	}
-	pthread_mutex_unlock(&table_lock);
-	return n;
-}
-
+/* The library's descriptors in the range stay (ownfds.c), the rest close
+ * in the runs between them. No malloc: a child of vfork runs in its
+ * parent's memory. */
 int rdsb_close_range(unsigned int first, unsigned int last, int flags,
 		     int (*real)(unsigned int, unsigned int, int))
 {
-	int keep[KEEP_MAX], n = 0, err = 0;
+	int max = rdsb_own_max(), err = 0;
 	unsigned int from = first;
 
+	if (first > last)
+		return real(first, last, flags);	/* EINVAL */
 	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
 		fds_closing(first, last);
-		n = fds_kept(first, last, keep);
-	}
-	for (int i = 0; i < n && from <= last; i++) {
-		unsigned int k = (unsigned int)keep[i];
-
-		if (k < from)
-			continue;	/* a descriptor two sockets share */
-		if (k > from && real(from, k - 1, flags))
-			err = -1;
-		from = k + 1;
+		for (unsigned int fd = first; max >= 0 && fd <= last && fd <= (unsigned int)max; fd++) {
+			if (!rdsb_own_fd((int)fd))
+				continue;
+			if (fd > from && real(from, fd - 1, flags))
+				err = -1;
+			from = fd + 1;
+		}
 	}
 	if (from <= last && real(from, last, flags))
 		err = -1;

@@ -29,7 +29,7 @@ void rdsb_txring_map(struct rdsb_lsock *s, int shm_fd)
 	if (s->ring == MAP_FAILED) {
 		s->ring = NULL;
 		if (s->txfd >= 0)
-			sys_close(s->txfd);	/* sends go through the engine */
+			rdsb_own_close(s->txfd);	/* sends go through the engine */
 		s->txfd = -1;
 	}
 }

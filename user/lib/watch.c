@@ -72,11 +72,12 @@ static void watch_engine(struct watcher *w, struct rdsb_lsock *s)
 		}
 	if (w->n == WATCHED_MAX || getsockopt(s->ctl, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
 		return;
-	fd = (int)syscall(SYS_pidfd_open, cr.pid, 0);
+	fd = rdsb_fd_above_stdio((int)syscall(SYS_pidfd_open, cr.pid, 0));
 	if (fd < 0)
 		return;
+	rdsb_own_watch_fd(fd);
 	if (rdsb_engine_gone(s)) {
-		sys_close(fd);
+		rdsb_own_close(fd);
 		return;
 	}
 	w->eng[w->n++] = (struct watched_engine){ .em = s->em, .pidfd = fd, .used = true };
@@ -125,7 +126,7 @@ static bool walk(struct watcher *w)
 	for (int i = 0; i < w->n;)
 		if (!w->eng[i].used) {
 			if (w->eng[i].pidfd >= 0)
-				sys_close(w->eng[i].pidfd);
+				rdsb_own_close(w->eng[i].pidfd);
 			w->eng[i] = w->eng[--w->n];
 		} else {
 			i++;
@@ -149,8 +150,10 @@ static void *watch(void *arg)
 			p[1 + i] = (struct pollfd){ .fd = w.eng[i].pidfd, .events = POLLIN };
 		if (syscall(SYS_poll, p, (nfds_t)w.n + 1, waiting ? RDSB_ENGINE_RETRY_MS : -1) < 0 && errno != EINTR)
 			break;
-		if (p[0].revents & POLLNVAL)
-			break;	/* the application closed the eventfd */
+		if (p[0].revents & POLLNVAL) {
+			rdsb_own_unmark(w.wake);	/* the application closed the eventfd */
+			break;
+		}
 		if (p[0].revents & POLLIN)
 			while (syscall(SYS_read, w.wake, &v, sizeof(v)) == sizeof(v))
 				;
@@ -159,13 +162,13 @@ static void *watch(void *arg)
 		 * the engine's) stays, unpolled, so as not to spin */
 		for (int i = 0; i < w.n; i++)
 			if (p[1 + i].revents) {
-				sys_close(w.eng[i].pidfd);
+				rdsb_own_close(w.eng[i].pidfd);
 				w.eng[i].pidfd = -1;
 			}
 	}
 	for (int i = 0; i < w.n; i++)
 		if (w.eng[i].pidfd >= 0)
-			sys_close(w.eng[i].pidfd);
+			rdsb_own_close(w.eng[i].pidfd);
 	/* the next send starts another */
 	pthread_mutex_lock(&watch_lock);
 	if (wake_fd == w.wake)
@@ -180,10 +183,11 @@ static void start(void)
 	sigset_t all, old;
 	pthread_attr_t a;
 	pthread_t t;
-	int fd = (int)syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd = rdsb_fd_above_stdio((int)syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK));
 
 	if (fd < 0)
 		return;
+	rdsb_own_watch_fd(fd);
 	sigfillset(&all);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -192,7 +196,7 @@ static void start(void)
 	if (pthread_create(&t, &a, watch, (void *)(intptr_t)fd) == 0)
 		__atomic_store_n(&wake_fd, fd, __ATOMIC_RELEASE);
 	else
-		sys_close(fd);	/* no thread: the calls move the sockets */
+		rdsb_own_close(fd);	/* no thread: the calls move the sockets */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&a);
 }
@@ -222,7 +226,6 @@ void rdsb_watch_sent(struct rdsb_lsock *s)
 void rdsb_watch_forked(void)
 {
 	pthread_mutex_init(&watch_lock, NULL);
-	if (wake_fd >= 0)
-		sys_close(wake_fd);
+	rdsb_own_close_watcher();	/* its eventfd, and the pidfds it held */
 	wake_fd = -1;
 }

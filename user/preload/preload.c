@@ -161,11 +161,21 @@ int getpeername(int fd, struct sockaddr *a, socklen_t *l)
 	return rdsb_is_socket(fd) ? rdsb_getpeername(fd, a, l) : real_getpeername(fd, a, l);
 }
 
+/* The library's own descriptors are not the program's to close or replace
+ * (user/lib/ownfds.c): EBADF, as for a number not open, and EBUSY. */
+static int not_the_programs(int err)
+{
+	errno = err;
+	return -1;
+}
+
 int close(int fd)
 {
 	REAL(close);
 	if (rdsb_is_socket(fd))
 		return rdsb_close(fd);
+	if (rdsb_own_fd(fd))
+		return not_the_programs(EBADF);
 	rdsb_epoll_forget(fd);	/* an epoll fd's registrations */
 	return real_close(fd);
 }
@@ -291,12 +301,16 @@ int dup(int fd)
 int dup2(int fd, int fd2)
 {
 	REAL(dup2);
+	if (fd != fd2 && rdsb_own_fd(fd2))
+		return not_the_programs(EBUSY);
 	return fd == fd2 ? real_dup2(fd, fd2) : dup_done(fd, real_dup2(fd, fd2));
 }
 
 int dup3(int fd, int fd2, int flags)
 {
 	REAL(dup3);
+	if (fd != fd2 && rdsb_own_fd(fd2))
+		return not_the_programs(EBUSY);
 	return dup_done(fd, real_dup3(fd, fd2, flags));
 }
 
