@@ -109,7 +109,7 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy closerange-keeps 5087
 }
 
-@test "closing one by one every fd but its sockets: the library's own fds refuse (EBADF, dup2 EBUSY), never 0-2, free again after the sockets close (Python)" {
+@test "closing one by one every fd but its sockets: the library's own fds refuse (EBADF, dup2 EBUSY), sit from 1024 up, free again after the sockets close; each socket is the lowest free fd (Python)" {
 	shimpy close-each-keeps 5088
 }
 

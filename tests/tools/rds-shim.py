@@ -585,14 +585,21 @@ def close_each_keeps():
     daemon, once it opened them): the library's own descriptors of the
     sockets are not the program's, and as on the kernel, where those numbers
     are not open, close() fails with EBADF; they stay open and the sockets
-    keep working. dup2 onto one fails with EBUSY and leaves it. None of them
-    is 0, 1 or 2: with stdin closed first, the first socket is fd 0, as the
-    kernel gives the lowest free number. Once the sockets are closed, every
-    number they held closes as the program's own again."""
+    keep working. dup2 onto one fails with EBUSY and leaves it. They are out
+    of the program's way (from 1024 up, RLIMIT_NOFILE raised to 4096 as
+    servers do), so each socket is the lowest free number, as the kernel
+    gives it: fd 0 with stdin closed first, then the next. Once the sockets
+    are closed, every number they held closes as the program's own again."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     os.close(0)
-    r, w = rds_sock(PORT), rds_sock(PORT + 1)
-    if r.fileno() != 0:
-        fail("the first socket with stdin closed is fd %d, not 0" % r.fileno())
+    r = rds_sock(PORT)
+    lowest = os.dup(1)
+    os.close(lowest)
+    w = rds_sock(PORT + 1)
+    if (r.fileno(), w.fileno()) != (0, lowest):
+        fail("the sockets are fds %d and %d, not 0 and %d" % (r.fileno(), w.fileno(), lowest))
     mine = {0, 1, 2, r.fileno(), w.fileno()}
     theirs = [fd for fd in open_fds() if fd not in mine]
     refused = []
@@ -603,8 +610,8 @@ def close_each_keeps():
             if e.errno != errno.EBADF:
                 fail("close(%d): %s" % (fd, e))
             refused.append(fd)
-    if len(refused) < 8 or any(not is_open(fd) for fd in refused):
-        fail("the library's descriptors refused and open: %r of %r" % (refused, theirs))
+    if len(refused) < 8 or any(not is_open(fd) or fd < 1024 for fd in refused):
+        fail("the library's descriptors refused, open, from 1024 up: %r of %r" % (refused, theirs))
     if any(is_open(fd) for fd in theirs if fd not in refused):
         fail("a close() that returned 0 left its fd open")
     null = os.open("/dev/null", os.O_RDWR)

@@ -385,9 +385,12 @@ int rdsb_close_range(unsigned int first, unsigned int last, int flags,
 /* ownfds.c: the library's own descriptors (see there). rdsb_own_alloc
  * with the sockets table; a socket's are marked by rdsb_lsock_own (socket.c)
  * whenever they change, the watcher's one by one; rdsb_own_close unmarks
- * and closes (rdsb_own_unmark: one the application closed). rdsb_own_fd: fd is one of them now (the shim refuses to close
- * or replace it). rdsb_fd_above_stdio: fd, or a duplicate of it above 2 (fd
- * closed; -1 if none could be made). */
+ * and closes (rdsb_own_unmark: one the application closed). rdsb_own_fd:
+ * fd is one of them now (the shim refuses to close or replace it).
+ * rdsb_fd_aside: fd, or a duplicate of it out of the program's way (fd
+ * closed; -1 if none could be made); rdsb_fd_dup_aside: a duplicate of fd
+ * there. */
+#define RDSB_FD_ASIDE 1024
 #define RDSB_FDS_MAX (1 << 20)
 void rdsb_own_alloc(void);
 void rdsb_own_sock_fd(int fd);
@@ -397,7 +400,8 @@ int rdsb_own_close(int fd);
 bool rdsb_own_fd(int fd);
 int rdsb_own_max(void);
 void rdsb_own_close_watcher(void);
-int rdsb_fd_above_stdio(int fd);
+int rdsb_fd_aside(int fd);
+int rdsb_fd_dup_aside(int fd);
 /* socket.c: fd is one of the library's descriptors of an open socket; s's
  * descriptors marked as the library's */
 bool rdsb_lsocks_hold_fd(int fd);

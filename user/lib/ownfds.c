@@ -10,7 +10,11 @@
  *   child before exec) keeps its RDS sockets;
  * - dup2() or dup3() onto one fails with EBUSY (Linux's answer for a number
  *   that is being opened) instead of taking it from under the library;
- * - none is 0, 1 or 2: programs close those and open them again by number.
+ * - they stay out of the program's way: from RDSB_FD_ASIDE (1024) up while
+ *   RLIMIT_NOFILE leaves room there, so the program's own fds get the
+ *   numbers the kernel would give them (the lowest free ones, under
+ *   select's FD_SETSIZE), else anywhere but 0, 1 and 2, which programs close
+ *   and open again by number.
  * A byte per fd marks them. A socket's mark is only a hint, checked against
  * the sockets (rdsb_lsocks_hold_fd): a mark left behind costs that lookup
  * once, never a close the program asked for.
@@ -99,13 +103,24 @@ void rdsb_own_close_watcher(void)
 			rdsb_own_close(fd);
 }
 
-int rdsb_fd_above_stdio(int fd)
+int rdsb_fd_dup_aside(int fd)
+{
+	int dup = sys_fcntl(fd, F_DUPFD_CLOEXEC, RDSB_FD_ASIDE);
+
+	return dup >= 0 ? dup : sys_fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+}
+
+int rdsb_fd_aside(int fd)
 {
 	int moved;
 
-	if (fd < 0 || fd > STDERR_FILENO)
+	if (fd < 0 || fd >= RDSB_FD_ASIDE)
 		return fd;
-	moved = sys_fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	moved = sys_fcntl(fd, F_DUPFD_CLOEXEC, RDSB_FD_ASIDE);
+	if (moved < 0 && fd > STDERR_FILENO)
+		return fd;	/* no room up there: it stays */
+	if (moved < 0)
+		moved = sys_fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
 	sys_close(fd);
 	return moved;
 }

@@ -241,15 +241,15 @@ static int park(struct rdsb_lsock *s)
 	}
 	if (!drained(s) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pl) < 0)
 		return -EAGAIN;
-	pl[0] = rdsb_fd_above_stdio(pl[0]);
-	pl[1] = rdsb_fd_above_stdio(pl[1]);
+	pl[0] = rdsb_fd_aside(pl[0]);
+	pl[1] = rdsb_fd_aside(pl[1]);
 	if (pl[0] < 0 || pl[1] < 0) {
 		rdsb_close_fds(pl, 2);
 		return -EAGAIN;
 	}
 	/* what the kernel moves into it yet is read once an engine runs */
 	if (end_unknown(s))
-		s->rx_kept = sys_fcntl(s->fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		s->rx_kept = rdsb_fd_dup_aside(s->fd);
 	shutdown(pl[1], SHUT_RD);	/* writes to pl[0] fail with EPIPE */
 	stream_replace(s, pl[0]);
 	s->park_peer = pl[1];
@@ -331,7 +331,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	struct stat st;
 
 	/* the new stream is the library's until it replaces the old one */
-	fds[OPEN_STREAM] = rdsb_fd_above_stdio(fds[OPEN_STREAM]);
+	fds[OPEN_STREAM] = rdsb_fd_aside(fds[OPEN_STREAM]);
 	em = rdsb_engine_maps(fds[OPEN_ADDRS], fds[OPEN_CONG], nfds == OPEN_FDS ? fds[OPEN_TXPATH] : -1,
 			      nfds == OPEN_FDS ? fds[OPEN_TXLOCK] : -1);
 	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);

@@ -276,7 +276,7 @@ int rdsb_engine_connect(void)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(RDSB_CTL_NAME));
 	struct timeval tv = { .tv_sec = rdsb_ctl_timeout_ms / 1000, .tv_usec = rdsb_ctl_timeout_ms % 1000 * 1000 };
-	int fd = rdsb_fd_above_stdio(sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	int fd = rdsb_fd_aside(sys_socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
 
 	if (fd < 0)
 		return -1;
@@ -359,9 +359,11 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 	cm = CMSG_FIRSTHDR(&mh);
 	nfds = cm && cm->cmsg_type == SCM_RIGHTS ? (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int)) : 0;
 	memcpy(fds, CMSG_DATA(cm), sizeof(int) * (size_t)nfds);
-	/* all but the stream (the application's fd) are the library's */
-	for (int i = OPEN_STREAM + 1; i < nfds; i++)
-		fds[i] = rdsb_fd_above_stdio(fds[i]);
+	/* the ones the library keeps (the others it closes in a moment, the
+	 * stream is the application's fd) */
+	for (int i = OPEN_SHM; i < nfds && i <= OPEN_TX; i++)
+		if (i != OPEN_ADDRS && i != OPEN_CONG)
+			fds[i] = rdsb_fd_aside(fds[i]);
 	opened = all_open(fds, nfds);
 	if (rep.abi != RDSB_ABI || rep.err || !opened ||
 	    (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS && (nfds != ATTACH_FDS || req->op != RDSB_CTL_ATTACH))) {
@@ -441,7 +443,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	if (s->shm != MAP_FAILED && s->lsh)
 		s->rx = (struct rdsb_rx_stream){ .fd = -1, .epoch = s->epoch = s->lsh->epoch, .shm = s->shm, .em = s->em };
 	/* the library's own descriptor of the delivery stream (see lib.h) */
-	s->fd = sys_fcntl(fds[OPEN_STREAM], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	s->fd = rdsb_fd_dup_aside(fds[OPEN_STREAM]);
 	if (s->fd < 0 && !err)
 		err = -errno;
 	if (!err)

@@ -72,7 +72,7 @@ static void watch_engine(struct watcher *w, struct rdsb_lsock *s)
 		}
 	if (w->n == WATCHED_MAX || getsockopt(s->ctl, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
 		return;
-	fd = rdsb_fd_above_stdio((int)syscall(SYS_pidfd_open, cr.pid, 0));
+	fd = rdsb_fd_aside((int)syscall(SYS_pidfd_open, cr.pid, 0));
 	if (fd < 0)
 		return;
 	rdsb_own_watch_fd(fd);
@@ -183,7 +183,7 @@ static void start(void)
 	sigset_t all, old;
 	pthread_attr_t a;
 	pthread_t t;
-	int fd = rdsb_fd_above_stdio((int)syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK));
+	int fd = rdsb_fd_aside((int)syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK));
 
 	if (fd < 0)
 		return;
