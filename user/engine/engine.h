@@ -854,8 +854,10 @@ struct rdsb_held {
 bool rdsb_hold_unbound(struct rdsb_engine *e, struct rdsb_path *p, struct rdsb_msg *m,
 		       struct rdsb_port_hold *hold);
 /* m, which the engine before held for hold's port (heldlog.c), is held
- * again, behind what is held already */
-void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold);
+ * again, behind what is held already; without hold, for the rebind time
+ * (a loopback datagram for LADDR) */
+void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, const uint8_t laddr[16],
+		     struct rdsb_port_hold *hold);
 /* A loopback datagram (on c) for a port nobody bound here: held, as one
  * from a peer is, for the socket of the engine before that had it (while
  * its port is held, and then in the held log too; or while the rebind time

@@ -6,9 +6,12 @@
  * back would lose it. Each goes into the pinned map rdsb_heldlog too, a
  * ring of records in arrival order; the next engine, holding the port
  * again, takes them back first and delivers them when the socket comes
- * back. A record leaves the ring when a write into its socket's stream
- * takes it, or when it is dropped (its process gone). An engine that stops
- * leaves the records it could not deliver for the next one.
+ * back. A loopback datagram (acknowledged to its sender at once) goes in
+ * too when it is held only for the rebind time, and the next engine holds
+ * it again for its own. A record leaves the ring when a write into its
+ * socket's stream takes it, or when it is dropped (its process gone, the
+ * rebind time over). An engine that stops leaves the records it could not
+ * deliver for the next one.
  *
  * A pinned BPF array rather than a file on a tmpfs: it lives and goes with
  * the pin directory as rdsb_seqstate and rdsb_ports do (taken over by the
@@ -258,11 +261,13 @@ void rdsb_heldlog_load(struct rdsb_engine *e)
 		hold = rdsb_port_hold_find(e, r->laddr, r->dport);
 		if (!received(e, r)) {
 			again++;
-		} else if (!hold) {
+		} else if (!hold && (r->path != RDSB_HELDREC_LOOPBACK || !e->rebind_until)) {
 			rdsb_count(e, RDSB_C_DROP_NO_SOCKET);
 			gone++;
 		} else if ((m = rec_msg(e, r, at))) {
-			rdsb_hold_again(e, m, hold);
+			/* a loopback datagram of no held port: its sender was told
+			 * at once, so it waits this engine's rebind time too */
+			rdsb_hold_again(e, m, r->laddr, hold);
 			held++;
 			continue;
 		} else {

@@ -343,15 +343,16 @@ bool rdsb_hold_local(struct rdsb_engine *e, const struct rdsb_conn *c, struct rd
 	if (!held_add(e, c->faddr, m, hold))
 		return false;
 	/* acknowledged to its sender at once, as the wire's are once held: in
-	 * the held log too */
-	if (hold)
-		rdsb_heldlog_keep_local(e, c, m);
+	 * the held log too, held for the rebind time as for a port (no sender
+	 * sends it again to the next engine) */
+	rdsb_heldlog_keep_local(e, c, m);
 	return true;
 }
 
-void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, struct rdsb_port_hold *hold)
+void rdsb_hold_again(struct rdsb_engine *e, struct rdsb_msg *m, const uint8_t laddr[16],
+		     struct rdsb_port_hold *hold)
 {
-	if (!held_add(e, hold->owner->addr, m, hold))
+	if (!held_add(e, hold ? hold->owner->addr : laddr, m, hold))
 		rdsb_msg_free(m);	/* out of memory: the next engine may take it */
 }
 
