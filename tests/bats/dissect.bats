@@ -117,9 +117,11 @@ space_back() {
 	space_back --bpf --sk-msg
 	direct=$(in_host A "$RDSB_BIN" status -j | jq .counters.tx_direct)
 	echo "direct: $direct"
-	# most directly; a burst the engine wrote together (busy_until_ns)
-	# takes the next millisecond's through it too: 100 to 200 here
-	[ "$direct" -ge 50 ]
+	# mostly all 200 directly; but a burst the engine wrote together
+	# (busy_until_ns) takes the next millisecond's through it too, and once
+	# the sender's datagrams queue there they keep it busy: 23 to 133 in 6
+	# of 31 runs (2026-12-07); none direct would be a broken sk_msg path
+	[ "$direct" -ge 10 ]
 }
 
 @test "records: handshake, congestion map, data (retransmitted, out of order), ping and pong" {
