@@ -116,11 +116,10 @@ int rdsb_fd_aside(int fd)
 
 	if (fd < 0 || fd >= RDSB_FD_ASIDE)
 		return fd;
-	moved = sys_fcntl(fd, F_DUPFD_CLOEXEC, RDSB_FD_ASIDE);
+	/* above 2 already: moved only if there is room from RDSB_FD_ASIDE up */
+	moved = fd > STDERR_FILENO ? sys_fcntl(fd, F_DUPFD_CLOEXEC, RDSB_FD_ASIDE) : rdsb_fd_dup_aside(fd);
 	if (moved < 0 && fd > STDERR_FILENO)
-		return fd;	/* no room up there: it stays */
-	if (moved < 0)
-		moved = sys_fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+		return fd;
 	sys_close(fd);
 	return moved;
 }
