@@ -551,11 +551,32 @@ shim_reloading() {
 	[ "$(counter A drop_no_socket)" -eq 0 ]
 }
 
-@test "rds-bpf reload between datagrams of one size from one socket of the host to another: the 3 after it are not taken for copies of the 3 before, 6 of 6 arrive (Python)" {
+# reload_amid SCRIPT [ARG]: runs the Python SCRIPT ADDR_A DIR [ARG] on A
+# through the shim, reloads A's engine when it creates DIR/reload, then
+# creates DIR/reloaded; its output in DIR/out
+reload_amid() {
 	local d=$BATS_TEST_TMPDIR p
-	cat >"$d/same.py" <<'PY'
-import os, socket, sys, time
+	rds A python3 "$1" $ADDR_A "$d" ${2:+"$2"} >"$d/out" 2>&1 &
+	p=$!
+	wait_file "$d/reload"
+	engine_reload A
+	touch "$d/reloaded"
+	wait $p
+	cat "$d/out"
+}
+
+# same_size_py: DIR/same.py ADDR DIR [LIMIT]: 3 datagrams of one size from
+# one socket of the host to another, DIR/reload, then (at DIR/reloaded) 3
+# more; prints their first letters and count. With LIMIT, under a soft
+# RLIMIT_NOFILE of LIMIT, every number under it taken at the reload but one;
+# then also whether the program's numbers are still all taken (True).
+same_size_py() {
+	cat >"$BATS_TEST_TMPDIR/same.py" <<'PY'
+import errno, os, resource, socket, sys, time
 addr, d = sys.argv[1], sys.argv[2]
+limit = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+if limit:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 a = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
 b = socket.socket(socket.AF_RDS, socket.SOCK_SEQPACKET, 0)
 a.bind((addr, 5000))
@@ -564,6 +585,14 @@ got = []
 for i in range(3):
     a.sendto(b"%c" % (65 + i) * 100, (addr, 4000))
     got.append(b.recv(200))
+full = []
+while limit:
+    try:
+        full.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    except OSError as e:
+        assert e.errno == errno.EMFILE, e
+        full.pop().close()	# one number for the files below; the new engine's fds need more
+        break
 open(d + "/reload", "w").close()
 while not os.path.exists(d + "/reloaded"):
     time.sleep(0.05)
@@ -575,16 +604,21 @@ try:
         got.append(b.recv(200))
 except socket.timeout:
     pass
-print(b"".join(m[:1] for m in got).decode(), len(got))
+print(b"".join(m[:1] for m in got).decode(), len(got),
+      *([len([f for f in map(int, os.listdir("/proc/self/fd")) if f < limit]) == limit] if limit else []))
 PY
-	rds A python3 "$d/same.py" $ADDR_A "$d" >"$d/out" 2>&1 &
-	p=$!
-	wait_file "$d/reload"
-	engine_reload A
-	touch "$d/reloaded"
-	wait $p
-	cat "$d/out"
-	[ "$(cat "$d/out")" = "ABCDEF 6" ]
+}
+
+@test "rds-bpf reload between datagrams of one size from one socket of the host to another: the 3 after it are not taken for copies of the 3 before, 6 of 6 arrive (Python)" {
+	same_size_py
+	reload_amid "$BATS_TEST_TMPDIR/same.py"
+	[ "$(cat "$BATS_TEST_TMPDIR/out")" = "ABCDEF 6" ]
+}
+
+@test "rds-bpf reload with every fd number under the program's RLIMIT_NOFILE taken: its sockets move to the new engine, their new descriptors above the limit, 6 of 6 arrive (Python)" {
+	same_size_py
+	reload_amid "$BATS_TEST_TMPDIR/same.py" 100
+	[ "$(cat "$BATS_TEST_TMPDIR/out")" = "ABCDEF 6 True" ]
 }
 
 # A process that gets the socket after it moved (exec, SCM_RIGHTS) shares

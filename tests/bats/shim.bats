@@ -109,8 +109,12 @@ shimpy() {	# shimpy CASE PORT: one case of rds-shim.py on A, which prints "ok CA
 	shimpy closerange-keeps 5087
 }
 
-@test "closing one by one every fd but its sockets: the library's own fds refuse (EBADF, dup2 EBUSY), sit from 1024 up, free again after the sockets close; each socket is the lowest free fd (Python)" {
+@test "closing one by one every fd but its sockets: the library's own fds refuse (EBADF, dup2 EBUSY), sit above the program's limit, close with the sockets; each socket is the lowest free fd (Python)" {
 	shimpy close-each-keeps 5088
+}
+
+@test "RLIMIT_NOFILE: as many RDS sockets as UDP sockets, the library's fds above the program's soft limit, the limit unchanged; with no room above it, EMFILE and nothing left open (Python)" {
+	shimpy fd-limit 5089
 }
 
 @test "one process, sockets on two hosts' engines (setns): each sees its own engine's addresses, both ways (Python)" {

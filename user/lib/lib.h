@@ -389,7 +389,10 @@ int rdsb_close_range(unsigned int first, unsigned int last, int flags,
  * fd is one of them now (the shim refuses to close or replace it).
  * rdsb_fd_aside: fd, or a duplicate of it out of the program's way (fd
  * closed; -1 if none could be made); rdsb_fd_dup_aside: a duplicate of fd
- * there. */
+ * there. rdsb_fd_room_open/close: around making descriptors, so that they
+ * need no room under the program's RLIMIT_NOFILE; rdsb_fd_room_limit: the
+ * program's soft limit meanwhile (RDSB_FDS_MAX if it was not raised);
+ * rdsb_fd_room_forking/forked: pthread_atfork's. */
 #define RDSB_FD_ASIDE 1024
 #define RDSB_FDS_MAX (1 << 20)
 void rdsb_own_alloc(void);
@@ -402,6 +405,11 @@ int rdsb_own_max(void);
 void rdsb_own_close_watcher(void);
 int rdsb_fd_aside(int fd);
 int rdsb_fd_dup_aside(int fd);
+void rdsb_fd_room_open(void);
+void rdsb_fd_room_close(void);
+int rdsb_fd_room_limit(void);
+void rdsb_fd_room_forking(void);
+void rdsb_fd_room_forked(bool child);
 /* socket.c: fd is one of the library's descriptors of an open socket; s's
  * descriptors marked as the library's */
 bool rdsb_lsocks_hold_fd(int fd);

@@ -10,11 +10,15 @@
  *   child before exec) keeps its RDS sockets;
  * - dup2() or dup3() onto one fails with EBUSY (Linux's answer for a number
  *   that is being opened) instead of taking it from under the library;
- * - they stay out of the program's way: from RDSB_FD_ASIDE (1024) up while
- *   RLIMIT_NOFILE leaves room there, so the program's own fds get the
- *   numbers the kernel would give them (the lowest free ones, under
- *   select's FD_SETSIZE), else anywhere but 0, 1 and 2, which programs close
- *   and open again by number.
+ * - they stay out of the program's way, and out of its RLIMIT_NOFILE: while
+ *   the library makes them, the soft limit is raised to the hard one, and
+ *   they go above the program's soft limit (rdsb_fd_room_open). So the
+ *   program's own fds get the numbers the kernel would give them (the
+ *   lowest free ones, under select's FD_SETSIZE), and it runs out of them
+ *   (EMFILE) at the same count of sockets as on a kernel with RDS, one fd
+ *   each. Where the hard limit is the soft one, they go from RDSB_FD_ASIDE
+ *   (1024) up while the limit leaves room there, else anywhere but 0, 1
+ *   and 2, which programs close and open again by number.
  * A byte per fd marks them. A socket's mark is only a hint, checked against
  * the sockets (rdsb_lsocks_hold_fd): a mark left behind costs that lookup
  * once, never a close the program asked for.
@@ -22,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include "lib.h"
 
 enum { OWN_NONE, OWN_SOCK, OWN_WATCH };
@@ -103,21 +108,109 @@ void rdsb_own_close_watcher(void)
 			rdsb_own_close(fd);
 }
 
+/* The room above the program's soft RLIMIT_NOFILE: open while the library
+ * makes descriptors (nested, and across threads: the first opens it, the
+ * last closes it). The limit is back as the program had it once the room
+ * closes, or as the program set it meanwhile. Other threads of the program
+ * that open fds meanwhile can get one above their limit where they would
+ * have had EMFILE. */
+static pthread_mutex_t room_lock = PTHREAD_MUTEX_INITIALIZER;
+static int room_users;
+static rlim_t room_limit;	/* the program's soft limit while raised, else 0 */
+static rlim_t room_raised;	/* the raised one (the hard limit) */
+
+void rdsb_fd_room_open(void)
+{
+	struct rlimit now, up;
+
+	pthread_mutex_lock(&room_lock);
+	if (!room_users++ && !prlimit(0, RLIMIT_NOFILE, NULL, &now) && now.rlim_cur < now.rlim_max) {
+		up = (struct rlimit){ now.rlim_max, now.rlim_max };
+		if (!prlimit(0, RLIMIT_NOFILE, &up, &now) && now.rlim_cur < up.rlim_cur) {
+			room_limit = now.rlim_cur;
+			room_raised = up.rlim_cur;
+		}
+	}
+	pthread_mutex_unlock(&room_lock);
+}
+
+/* Under room_lock */
+static void room_shut(void)
+{
+	struct rlimit back = { room_limit, room_raised }, seen;
+
+	/* a limit the program set meanwhile stays */
+	if (!prlimit(0, RLIMIT_NOFILE, &back, &seen) && (seen.rlim_cur != room_raised || seen.rlim_max != room_raised))
+		prlimit(0, RLIMIT_NOFILE, &seen, NULL);
+	room_limit = 0;
+}
+
+void rdsb_fd_room_close(void)
+{
+	pthread_mutex_lock(&room_lock);
+	if (!--room_users && room_limit)
+		room_shut();
+	pthread_mutex_unlock(&room_lock);
+}
+
+int rdsb_fd_room_limit(void)
+{
+	rlim_t l = __atomic_load_n(&room_limit, __ATOMIC_RELAXED);
+
+	return l && l < RDSB_FDS_MAX ? (int)l : RDSB_FDS_MAX;
+}
+
+void rdsb_fd_room_forking(void)
+{
+	pthread_mutex_lock(&room_lock);
+}
+
+void rdsb_fd_room_forked(bool child)
+{
+	/* the child has no thread in the room: its limit is the program's */
+	if (child) {
+		if (room_limit)
+			room_shut();
+		room_users = 0;
+	}
+	pthread_mutex_unlock(&room_lock);
+}
+
+/* Where the library's descriptors go: above the program's limit while
+ * raised, else from RDSB_FD_ASIDE up (F_DUPFD fails where the limit leaves
+ * no room there) */
+static int aside_from(void)
+{
+	int l = rdsb_fd_room_limit();
+
+	return l < RDSB_FDS_MAX ? l : RDSB_FD_ASIDE;
+}
+
 int rdsb_fd_dup_aside(int fd)
 {
-	int dup = sys_fcntl(fd, F_DUPFD_CLOEXEC, RDSB_FD_ASIDE);
+	int dup;
 
-	return dup >= 0 ? dup : sys_fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	rdsb_fd_room_open();
+	dup = sys_fcntl(fd, F_DUPFD_CLOEXEC, aside_from());
+	if (dup < 0)
+		dup = sys_fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	rdsb_fd_room_close();
+	return dup;
 }
 
 int rdsb_fd_aside(int fd)
 {
-	int moved;
+	int moved, from;
 
-	if (fd < 0 || fd >= RDSB_FD_ASIDE)
+	rdsb_fd_room_open();
+	from = aside_from();
+	if (fd < 0 || fd >= from) {
+		rdsb_fd_room_close();
 		return fd;
-	/* above 2 already: moved only if there is room from RDSB_FD_ASIDE up */
-	moved = fd > STDERR_FILENO ? sys_fcntl(fd, F_DUPFD_CLOEXEC, RDSB_FD_ASIDE) : rdsb_fd_dup_aside(fd);
+	}
+	/* above 2 already: moved only if there is room from there up */
+	moved = fd > STDERR_FILENO ? sys_fcntl(fd, F_DUPFD_CLOEXEC, from) : rdsb_fd_dup_aside(fd);
+	rdsb_fd_room_close();
 	if (moved < 0 && fd > STDERR_FILENO)
 		return fd;
 	sys_close(fd);

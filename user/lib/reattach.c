@@ -456,7 +456,9 @@ static int reattach(struct rdsb_lsock *s)
 	rdsb_lock(&s->lsh->rlock);
 	rdsb_lock(&s->lsh->wlock);
 	rdsb_lock(&s->lsh->clock);
+	rdsb_fd_room_open();
 	err = reattach_locked(s);
+	rdsb_fd_room_close();
 	rdsb_lsock_own(s);	/* its descriptors now */
 	pthread_mutex_unlock(&s->lsh->clock);
 	pthread_mutex_unlock(&s->lsh->wlock);

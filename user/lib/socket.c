@@ -26,10 +26,12 @@ pid_t rdsb_self;
 static void forking(void)
 {
 	pthread_mutex_lock(&table_lock);
+	rdsb_fd_room_forking();
 }
 
 static void forked_parent(void)
 {
+	rdsb_fd_room_forked(false);
 	pthread_mutex_unlock(&table_lock);
 }
 
@@ -38,6 +40,7 @@ static void forked_parent(void)
  * has a pid of its own. The child runs alone here. */
 static void forked(void)
 {
+	rdsb_fd_room_forked(true);
 	pthread_mutex_unlock(&table_lock);
 	rdsb_self = getpid();
 	rdsb_watch_forked();
@@ -364,7 +367,8 @@ int rdsb_engine_open(int ctl, const struct rdsb_ctl_req *req, int fds[OPEN_FDS],
 	for (int i = OPEN_SHM; i < nfds && i <= OPEN_TX; i++)
 		if (i != OPEN_ADDRS && i != OPEN_CONG)
 			fds[i] = rdsb_fd_aside(fds[i]);
-	opened = all_open(fds, nfds);
+	/* fds cut off: the kernel had no number for them */
+	opened = all_open(fds, nfds) && !(mh.msg_flags & MSG_CTRUNC);
 	if (rep.abi != RDSB_ABI || rep.err || !opened ||
 	    (nfds != OPEN_FDS - OPEN_SKMSG_FDS && nfds != OPEN_FDS && (nfds != ATTACH_FDS || req->op != RDSB_CTL_ATTACH))) {
 		rdsb_close_fds(fds, nfds);
@@ -465,10 +469,33 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	return err;
 }
 
+/* The socket of a fresh OPEN, its descriptors made in the room above the
+ * program's limit (rdsb_fd_room_open): 0, or -errno. The application's fd,
+ * fds[OPEN_STREAM], is the lowest free number, as the kernel's would be;
+ * none under the program's limit is EMFILE. */
+static int lsock_open(struct rdsb_lsock *s, int fds[OPEN_FDS], int *transport)
+{
+	int ctl = rdsb_engine_connect(), nfds;
+
+	if (ctl < 0)	/* as on a kernel without RDS; `rds-bpf load` starts the engine */
+		return errno == EAGAIN ? -ETIMEDOUT : -EAFNOSUPPORT;
+	nfds = rdsb_engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, transport);
+	if (nfds < 0) {
+		sys_close(ctl);
+		return nfds;
+	}
+	if (fds[OPEN_STREAM] >= rdsb_fd_room_limit() || fds[OPEN_STREAM] >= MAX_FDS) {
+		rdsb_close_fds(fds, nfds);
+		sys_close(ctl);
+		return -EMFILE;
+	}
+	return lsock_new(s, ctl, fds, nfds);
+}
+
 int rdsb_socket(int domain, int type, int protocol)
 {
 	struct rdsb_lsock *s;
-	int fds[OPEN_FDS], ctl, nfds, err, transport = 0, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fds[OPEN_FDS], err, transport = 0, base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (domain != AF_RDS) {
 		errno = EAFNOSUPPORT;
@@ -485,21 +512,9 @@ int rdsb_socket(int domain, int type, int protocol)
 		errno = ENOMEM;
 		return -1;
 	}
-	ctl = rdsb_engine_connect();
-	if (ctl < 0) {
-		/* as on a kernel without RDS; `rds-bpf load` starts the engine */
-		free(s);
-		errno = errno == EAGAIN ? ETIMEDOUT : EAFNOSUPPORT;
-		return -1;
-	}
-	nfds = rdsb_engine_open(ctl, &(struct rdsb_ctl_req){ .op = RDSB_CTL_OPEN }, fds, &transport);
-	if (nfds < 0) {
-		sys_close(ctl);
-		free(s);
-		errno = -nfds;
-		return -1;
-	}
-	err = fds[OPEN_STREAM] >= MAX_FDS ? -EMFILE : lsock_new(s, ctl, fds, nfds);
+	rdsb_fd_room_open();
+	err = lsock_open(s, fds, &transport);
+	rdsb_fd_room_close();
 	if (err) {
 		free(s);
 		errno = -err;
@@ -754,16 +769,20 @@ int rdsb_attach(int fd)
 		return -1;
 	if (!__atomic_load_n(&table, __ATOMIC_ACQUIRE))
 		table_alloc();
-	ctl = rdsb_engine_connect();
-	if (!table || ctl < 0)
+	if (!table)
 		return -1;
-	nfds = rdsb_engine_open(ctl, &req, fds, &transport);
+	rdsb_fd_room_open();
+	ctl = rdsb_engine_connect();
+	nfds = ctl >= 0 ? rdsb_engine_open(ctl, &req, fds, &transport) : -1;
 	if (nfds < 0) {
-		sys_close(ctl);
+		rdsb_fd_room_close();
+		if (ctl >= 0)
+			sys_close(ctl);
 		return -1;	/* not an RDS socket of this namespace's engine */
 	}
 	s = calloc(1, sizeof(*s));
 	err = s ? lsock_new(s, ctl, fds, nfds) : -ENOMEM;
+	rdsb_fd_room_close();
 	if (err) {
 		free(s);
 		return -1;

@@ -72,7 +72,9 @@ static void watch_engine(struct watcher *w, struct rdsb_lsock *s)
 		}
 	if (w->n == WATCHED_MAX || getsockopt(s->ctl, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
 		return;
+	rdsb_fd_room_open();
 	fd = rdsb_fd_aside((int)syscall(SYS_pidfd_open, cr.pid, 0));
+	rdsb_fd_room_close();
 	if (fd < 0)
 		return;
 	rdsb_own_watch_fd(fd);
@@ -183,8 +185,11 @@ static void start(void)
 	sigset_t all, old;
 	pthread_attr_t a;
 	pthread_t t;
-	int fd = rdsb_fd_aside((int)syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK));
+	int fd;
 
+	rdsb_fd_room_open();
+	fd = rdsb_fd_aside((int)syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK));
+	rdsb_fd_room_close();
 	if (fd < 0)
 		return;
 	rdsb_own_watch_fd(fd);
