@@ -50,9 +50,8 @@ static bool path_takes(const struct rdsb_txpath *t, int lslot, unsigned int npat
  * at all), which batching behind would only add to a lone datagram's
  * latency, as Nagle's rule with delayed acks does to TCP. */
 #define DELACK_RTTS 4
-static bool path_idle(const struct rdsb_txpath *conn, const struct rdsb_txpath *t)
+static bool path_idle(const struct rdsb_txpath *conn, const struct rdsb_txpath *t, uint64_t now)
 {
-	uint64_t now = (uint64_t)rdsb_txlock_now();
 	uint32_t rtt;
 
 	/* the engine is writing batches on the connection: join them */
@@ -61,7 +60,8 @@ static bool path_idle(const struct rdsb_txpath *conn, const struct rdsb_txpath *
 	if (__atomic_load_n(&t->acked_now, __ATOMIC_ACQUIRE) >= __atomic_load_n(&t->written, __ATOMIC_RELAXED))
 		return true;
 	rtt = __atomic_load_n(&t->rtt_min_us, __ATOMIC_RELAXED);
-	return rtt && now - __atomic_load_n(&t->written_ns, __ATOMIC_RELAXED) > DELACK_RTTS * 1000ull * rtt;
+	/* signed: another sender may have written since the clock was read */
+	return rtt && (int64_t)(now - __atomic_load_n(&t->written_ns, __ATOMIC_RELAXED)) > DELACK_RTTS * 1000ll * rtt;
 }
 
 /* The payload's copy in the ring (rdsb_txring_at), if the engine has read
@@ -109,6 +109,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
 	struct iovec req = iov[0];	/* the engine's request, if it comes to that */
 	uint32_t rec = RDS_HEADER_SIZE + len, wake, numbered;
+	uint64_t now;
 	unsigned int npaths, path;
 	int fslot, lslot, more;
 	ssize_t n;
@@ -126,7 +127,10 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	path = rdsb_mpath_index(__atomic_load_n(&s->shm->path_hash, __ATOMIC_RELAXED), npaths);
 	t = &tps[fslot * RDS_MPATH_WORKERS + path];
 	l = &s->em->txlocks[fslot * RDS_MPATH_WORKERS + path];
-	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !path_idle(conn, t) || !ring_copy(s, iov, cnt, len))
+	/* the clock once a send: the microseconds until the write below change
+	 * nothing that path_idle measures in round trips */
+	now = (uint64_t)rdsb_txlock_now();
+	if (!__atomic_load_n(&t->open, __ATOMIC_ACQUIRE) || !path_idle(conn, t, now) || !ring_copy(s, iov, cnt, len))
 		return 0;
 	/* past half its send space, the sender may soon wait for the engine
 	 * to free what TCP acknowledged: the engine reads the copies now */
@@ -135,7 +139,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	/* one waiter at a time: its record rides with the holder's (MSG_MORE) */
 	if (rdsb_txlock_waiters(l) ? !rdsb_txlock_try(l, rdsb_self) : !rdsb_txlock(l, rdsb_self))
 		return 0;
-	if (!path_takes(t, lslot, npaths, rec) || !path_idle(conn, t)) {
+	if (!path_takes(t, lslot, npaths, rec) || !path_idle(conn, t, now)) {
 		rdsb_txunlock(l);
 		return 0;
 	}
@@ -180,7 +184,7 @@ int rdsb_skmsg_send(struct rdsb_lsock *s, const uint8_t daddr[16], uint16_t dpor
 	if (n != (ssize_t)rec)
 		__atomic_store_n(&t->reset, 1, __ATOMIC_RELEASE);
 	t->written += rec;
-	t->written_ns = (uint64_t)rdsb_txlock_now();
+	t->written_ns = now;
 	__atomic_add_fetch(&t->charged, rdsb_tx_charge(rec), __ATOMIC_RELEASE);
 	t->corked = more ? 1 : 0;
 	t->direct_msgs++;
