@@ -1114,6 +1114,19 @@ static void recv_deliv_ack(struct rdsb_path *p, uint64_t seq, uint32_t len)
 	assert_true(rdsb_recv_msg(&eng, p, &h, m));
 }
 
+/* path 0 up, both ends announcing delivery acknowledgements */
+static struct rdsb_path *path0_deliv_up(struct rdsb_conn **cp)
+{
+	struct rdsb_path *p = path0_up(cp);
+	struct rdsb_hdr probe = { .sport = RDS_FLAG_PROBE_PORT, .dport = 0 };
+
+	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
+	rdsb_hs_encode(probe.exthdr, 1, 9, RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
+	rdsb_conn_handshake(&eng, p, &probe);
+	assert_true((*cp)->deliv_hold && (*cp)->deliv_send);
+	return p;
+}
+
 /* Both ends announce delivery acknowledgements (their probes' RDSB_EXTHDR_
  * DELIV): what TCP acknowledged stays until the peer acknowledges its
  * delivery, and goes again after a reconnect, while its sender has its send
@@ -1122,16 +1135,11 @@ static void recv_deliv_ack(struct rdsb_path *p, uint64_t seq, uint32_t len)
 static void test_deliv_ack_holds_past_tcp(void **state)
 {
 	struct rdsb_conn *c;
-	struct rdsb_path *p = path0_up(&c);
-	struct rdsb_hdr probe = { .sport = RDS_FLAG_PROBE_PORT, .dport = 0 };
+	struct rdsb_path *p = path0_deliv_up(&c);
 	uint16_t sport = port_on_path0();
 	struct rdsb_msg *m;
 
 	(void)state;
-	eng.deliv = RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS;
-	rdsb_hs_encode(probe.exthdr, 1, 9, RDSB_DELIV_SENDS_ACKS | RDSB_DELIV_READS_ACKS);
-	rdsb_conn_handshake(&eng, p, &probe);
-	assert_true(c->deliv_hold && c->deliv_send);
 	/* the probe (seq 1) and three datagrams: 2, 3, 4, all acknowledged by TCP */
 	for (int i = 0; i < 3; i++)
 		rdsb_conn_queue(&eng, c, data_msg(sport, 100));
@@ -1159,6 +1167,55 @@ static void test_deliv_ack_holds_past_tcp(void **state)
 		assert_true(m->flags & RDS_FLAG_RETRANSMITTED);
 	assert_int_equal(ndelivered, 0);	/* an acknowledgement is no datagram */
 	assert_int_equal(sent_calls, 3);	/* given back once, not again */
+}
+
+/* TCP's acknowledgements give the kept messages' space back one by one, each
+ * once: a pass starts after the last message it gave, also when the
+ * delivery acknowledgement freed that one, and after a reconnect. */
+static void test_deliv_hold_space_in_order(void **state)
+{
+	struct rdsb_conn *c;
+	struct rdsb_path *p = path0_deliv_up(&c);
+	uint16_t sport = port_on_path0();
+	struct rdsb_msg *m;
+
+	(void)state;
+	/* the probe (seq 1), then datagrams 2 to 7 */
+	for (int i = 0; i < 6; i++)
+		rdsb_conn_queue(&eng, c, data_msg(sport, 100 + i));
+	/* TCP acknowledges 1 to 4 one at a time, and each pass twice */
+	list_for_each_entry(m, &p->unacked, item) {
+		if (m->seq > 4)
+			break;
+		tp.acked = m->end_off;
+		rdsb_path_check_acked(&eng, p);
+		rdsb_path_check_acked(&eng, p);
+		assert_int_equal(sent_calls, m->seq - 1);	/* the probe is the engine's */
+	}
+	assert_int_equal(sent_bytes, 100 + 101 + 102);
+	/* the peer has 1 to 4: freed, the last pass's last one among them */
+	recv_deliv_ack(p, 4, 8);
+	assert_int_equal(p->nunacked, 3);
+	assert_int_equal(sent_calls, 3);
+	/* TCP acknowledges 5 and 6 */
+	m = list_entry(p->unacked.next->next, struct rdsb_msg, item);
+	assert_int_equal(m->seq, 6);
+	tp.acked = m->end_off;
+	rdsb_path_check_acked(&eng, p);
+	assert_int_equal(sent_calls, 5);
+	assert_int_equal(sent_bytes, 100 + 101 + 102 + 103 + 104);
+	/* a reconnect: 5, 6 and 7 go again; 7's space comes back at its
+	 * acknowledgement, 5's and 6's not twice */
+	rdsb_path_drop(&eng, p, "test");
+	rdsb_paths_shutdown(&eng);
+	assert_int_equal(list_count(&p->send_q), 3);
+	tp.acked = 0;
+	rdsb_path_connect(&eng, p);
+	rdsb_path_up(&eng, p);
+	assert_int_equal(list_count(&p->send_q), 0);
+	ack_all(p);
+	assert_int_equal(sent_calls, 6);
+	assert_int_equal(sent_bytes, 100 + 101 + 102 + 103 + 104 + 105);
 }
 
 /* A peer that does not announce them (a kernel): TCP's acknowledgement is
@@ -1510,6 +1567,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deliv_ack_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_polled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliv_ack_asked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliv_hold_space_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tell_peer_waits_for_path0, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsent_cong_map_moves_to_another_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cong_map_skips_a_resend_window, setup, teardown),

@@ -636,6 +636,9 @@ static void insert_unacked(struct rdsb_path *p, struct rdsb_msg *m)
 	/* copies come nearly in order: look from the tail */
 	while (pos != &p->unacked && list_entry(pos, struct rdsb_msg, item)->end_off > m->end_off)
 		pos = pos->prev;
+	/* among those whose space came back: look from the head again */
+	if (p->space_last && p->space_last->end_off > m->end_off)
+		p->space_last = NULL;
 	list_add(&m->item, pos);
 	p->nunacked++;
 	p->ack_wake |= m->ack_wake;

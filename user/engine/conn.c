@@ -370,6 +370,7 @@ static void peer_gen_changed(struct rdsb_engine *e, struct rdsb_conn *c)
 		e->tp->conn_path_seq_reset(e, p);
 		drop_msg_list(e, &p->unacked, false, RDSB_C_DROP_FLUSHED_GEN);
 		p->nunacked = 0;
+		p->space_last = NULL;
 		p->ack_wake = false;
 		/* the partly written head must stay: the stream is mid-record */
 		if (p->head_off && !list_empty(&p->send_q)) {
@@ -590,6 +591,7 @@ static void path_shutdown(struct rdsb_engine *e, struct rdsb_path *p)
 	p->reconnects++;
 
 	list_splice_tail_init(&p->unacked, &requeue);
+	p->space_last = NULL;
 	if (p->head_off && !list_empty(&p->send_q)) {
 		m = list_first_entry(&p->send_q, struct rdsb_msg, item);
 		list_del_init(&m->item);
@@ -663,6 +665,7 @@ static void conn_free(struct rdsb_engine *e, struct rdsb_conn *c)
 		rdsb_path_rx_forget(p);
 		rdsb_msg_free(p->rx_stalled);
 		list_splice_init(&p->unacked, &p->send_q);
+		p->space_last = NULL;
 		list_for_each_entry_safe(m, t, &p->send_q, item)
 			rdsb_msg_free(m);
 	}
@@ -837,6 +840,7 @@ void rdsb_conn_cancel(struct rdsb_engine *e, uint32_t sock_id, const uint8_t fad
 				head = list_first_entry(&p->send_q, struct rdsb_msg, item);
 			cancel_list(e, &p->send_q, head, sock_id, faddr, c, dport, NULL);
 			cancel_list(e, &p->unacked, NULL, sock_id, faddr, c, dport, &p->nunacked);
+			p->space_last = NULL;
 		}
 	}
 }

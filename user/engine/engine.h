@@ -104,6 +104,9 @@ struct rdsb_path {
 	/* TX: one writer, whole messages only. */
 	struct list_head send_q;	/* head may be partly sent */
 	struct list_head unacked;	/* sent, waiting for the peer's ack */
+	/* the last of unacked whose sender's space came back, the ones
+	 * before it too; NULL: look from the head (rdsb_path_check_acked) */
+	struct rdsb_msg *space_last;
 	size_t head_off;		/* bytes of the head already sent */
 	uint64_t next_tx_seq;
 	bool cong_map_queued;

@@ -459,10 +459,14 @@ void rdsb_msg_space_back(struct rdsb_engine *e, struct rdsb_msg *m)
 	rdsb_sock_sent(e, m->sock_id, m->len);
 }
 
+/* TCP's acknowledgement gives each message's sender its space back, from
+ * the first message past the last that had it (space_last), so that a pass
+ * costs what was acknowledged since, not every message still kept for the
+ * peer's delivery acknowledgement (256 a path at a time under load); then
+ * messages leave from the head, in order, once the peer has both. */
 void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 {
 	struct rdsb_msg *m, *t;
-	bool kept = false;
 	uint64_t acked;
 
 	if (!p->nunacked || p->ev.fd < 0)
@@ -470,14 +474,16 @@ void rdsb_path_check_acked(struct rdsb_engine *e, struct rdsb_path *p)
 	/* senders held on a full connection wait for its acks too */
 	e->tp->ack_wait(e, p, p->ack_wake || p->conn->tx_waiters);
 	acked = e->tp->acked(e, p);
-	list_for_each_entry_safe(m, t, &p->unacked, item) {
-		if (m->end_off > acked)
-			break;
+	m = list_entry(p->space_last ? p->space_last->item.next : p->unacked.next, struct rdsb_msg, item);
+	for (; &m->item != &p->unacked && m->end_off <= acked; m = list_entry(m->item.next, struct rdsb_msg, item)) {
 		rdsb_msg_space_back(e, m);
-		if (kept || !rdsb_path_forget(p, m->seq, m->end_off, acked)) {
-			kept = true;	/* the peer's delivery acknowledgement, in order */
-			continue;
-		}
+		p->space_last = m;
+	}
+	list_for_each_entry_safe(m, t, &p->unacked, item) {
+		if (m->end_off > acked || !rdsb_path_forget(p, m->seq, m->end_off, acked))
+			break;	/* the peer's delivery acknowledgement, in order */
+		if (m == p->space_last)
+			p->space_last = NULL;
 		list_del_init(&m->item);
 		p->nunacked--;
 		rdsb_msg_free(m);
