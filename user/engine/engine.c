@@ -370,9 +370,11 @@ static bool settle(struct rdsb_engine *e)
 }
 
 /* Each application socket costs the engine 5 descriptors (its control
- * connection, both ends of its stream, its page, its send-space eventfd):
- * under a shell's soft limit of 1024 the 196th socket failed. The engine
- * takes what the hard limit allows (a systemd unit sets it: LimitNOFILE). */
+ * connection, both ends of its stream, its page, its send-space eventfd),
+ * 6 with sk_msg sends (fds_short, sock.c): under a shell's soft limit of
+ * 1024 the 196th socket failed. The engine takes what the hard limit
+ * allows (a systemd unit sets it: LimitNOFILE), not more: that is the
+ * administrator's bound. */
 static void files_limit_raise(void)
 {
 	struct rlimit rl;
