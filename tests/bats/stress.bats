@@ -497,4 +497,11 @@ hostile_ctl() {
 	[ "$status" -ne 0 ] && [ "$output" = "profile: $d/badroles:2: not \"tid role\"" ]
 	run "$BATS_TEST_DIRNAME/../../tools/profile.sh" pingpong iperf3
 	[ "$status" -eq 2 ] && [[ $output == usage:* ]]
+	run "$BATS_TEST_DIRNAME/../../tools/profile.sh" rate iperf3
+	[ "$status" -eq 2 ] && [[ $output == usage:* ]]
+	# a bulk datagram RDS cannot carry, or not a number: one line, no run
+	for bad in 0 1048577 64K -1; do
+		PROFILE_SIZE=$bad run "$BATS_TEST_DIRNAME/../../tools/profile.sh" bulk bpf
+		[ "$status" -eq 2 ] && [ "$output" = "profile: PROFILE_SIZE: bytes, 1 to 1048576" ]
+	done
 }
