@@ -402,7 +402,9 @@ struct rdsb_event {
 	X(CONG_COPY_RESYNCED,	"cong_copy_resynced")			\
 	X(BPF_RX_RUNS,		"bpf_rx_runs")				\
 	X(BPF_RX_IN_RUNS,	"bpf_rx_in_runs")				\
-	X(TX_IN_RING,		"tx_in_ring")
+	X(TX_IN_RING,		"tx_in_ring")					\
+	X(TX_QUEUED,		"tx_queued")					\
+	X(TX_QUEUE_KICKS,	"tx_queue_kicks")
 
 enum rdsb_counter {
 #define RDSB_COUNTER_ENUM(id, name) RDSB_C_##id,
@@ -488,6 +490,13 @@ struct rdsb_send_req {
  * it (rdsb_sock_shm copy_released), after the peer acknowledged it. */
 #define RDSB_REQ_INRING		0x02
 #define RDSB_TXRING_MIN		4096
+/* The request queue's marker: the queue's rest, up to its end, holds
+ * nothing, the next request is at its start (RDSB_REQQ_OFF) */
+#define RDSB_REQ_SKIP		0x04
+/* On the stream, a header alone (len 0): the library queued a request while
+ * the engine was going to sleep on the socket's queue; it wakes the engine,
+ * which reads the queue (rdsb_sock_shm rq_armed) */
+#define RDSB_REQ_KICK		0x08
 
 /*
  * Where the engine numbered each request of a socket (the socket's shared
@@ -501,6 +510,18 @@ struct rdsb_send_req {
 #define RDSB_SEQTAB_OFF		(4096 + RDSB_TXRING_BYTES)
 #define RDSB_SEQTAB_BYTES	(RDSB_SEQTAB_N * 16)
 #define RDSB_SEQ_PATH_SHIFT	56
+
+/*
+ * The socket's request queue (the socket's shared memory, RDSB_REQQ_OFF):
+ * requests the library hands the engine without a system call, each an
+ * rdsb_send_req and, unless in the copy ring (RDSB_REQ_INRING), its payload
+ * of less than RDSB_TXRING_MIN bytes, padded to 8; none wraps (a request
+ * that would starts at the queue's start, after an RDSB_REQ_SKIP header
+ * where one fits). The library writes from rdsb_sock_shm rq_tail under its
+ * write lock, the engine reads up to it and moves rq_head on.
+ */
+#define RDSB_REQQ_OFF		(RDSB_SEQTAB_OFF + RDSB_SEQTAB_BYTES)
+#define RDSB_REQQ_BYTES		(256u << 10)
 struct rdsb_seq_slot {
 	__u64	req;		/* request number + 1; 0: none */
 	__u64	seq;		/* path << RDSB_SEQ_PATH_SHIFT | sequence number */

@@ -467,10 +467,12 @@ run_msgs() {
 	[ "$(jq '[.[].formatted.value.direct_msgs] | add' <<<"$output")" -eq "$direct" ]
 	[ "$(jq "[.[].formatted.value | select(.direct_msgs == $direct and .open == 1)] | length" <<<"$output")" -eq 1 ]
 	# 300 at once: those behind an unacknowledged one go to the engine,
-	# which writes them together; every one arrives once, in order
+	# which writes them together (how many depends on when TCP's
+	# acknowledgements come: on veth, in the sender's own call, so all
+	# 300 may go out directly); every one arrives once, in order
 	transfer 300 0:500
-	echo "direct: $(bpf_counter A tx_direct)"
-	[ "$(bpf_counter A tx_direct)" -gt "$direct" ] && [ "$(bpf_counter A tx_direct)" -lt $((direct + 300)) ]
+	echo "direct: $(bpf_counter A tx_direct), queued: $(counter A tx_queued)"
+	[ "$(bpf_counter A tx_direct)" -gt "$direct" ] && [ "$(bpf_counter A tx_direct)" -le $((direct + 300)) ]
 	[ "$(counter A tx_msgs)" -eq $((601 + $(counter A probes) + $(counter A pings_answered))) ]
 	[ "$(counter B rx_delivered)" -eq 601 ]
 	# and no path's lock is left held; the file of the locks, which every

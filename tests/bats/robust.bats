@@ -531,7 +531,7 @@ reset_paths() {
 	in_host A "$RDSB_BIN" status -j | jq -e '[.sockets[] | select(.port == 5000)] | length == 0'
 }
 
-@test "an application writing its stream itself: a send request split anywhere or 200 in one write arrive whole; garbage, a length over 1 MiB, a cut request: counted, the socket closed, the engine serving" {
+@test "an application writing its stream itself: a send request split anywhere or 200 in one write arrive whole; garbage, a length over 1 MiB, a cut request, and garbage in its request queue: counted, the socket closed, the engine serving" {
 	engine_up A
 	rds B "$RDSB_XFER" recv -b $ADDR_B:4100 -n 420 -t 30 --senders 3 \
 		--ready "$BATS_TEST_TMPDIR/ready.r" >"$BATS_TEST_TMPDIR/r" &
@@ -565,10 +565,24 @@ reset_paths() {
 	[ "$status" -eq 0 ]
 	run rds A "$RDSB_RAWSTREAM" $ADDR_A:5004 $ADDR_B:4100 bogus
 	[ "$status" -eq 2 ]
+	# the same through the request queue, woken by a header on the stream,
+	# and such a wakeup that claims a payload
+	for what in garbage past long resent big backwards; do
+		run rds A "$RDSB_RAWSTREAM" $ADDR_A:5004 $ADDR_B:4100 queue $what
+		echo "queue $what: $output"
+		[ "$status" -eq 0 ]
+		[ "$output" = "closed by the engine" ]
+	done
+	run rds A "$RDSB_RAWSTREAM" $ADDR_A:5004 $ADDR_B:4100 kick-len
+	[ "$status" -eq 0 ]
+	[ "$output" = "closed by the engine" ]
+	[ "$(counter A drop_bad_app_record)" -eq 9 ]
 	# nothing of the bad requests went out; the closed sockets' port binds
-	# again and a normal exchange works
+	# again and a normal exchange works, its requests through the queue
 	[ "$(counter B rx_delivered)" -eq 420 ]
+	queued=$(counter A tx_queued)
 	normal_exchange
 	[ "$(counter B rx_delivered)" -eq 620 ]
-	[ "$(counter A drop_bad_app_record)" -eq 2 ]
+	[ "$(counter A tx_queued)" -gt "$queued" ]
+	[ "$(counter A drop_bad_app_record)" -eq 9 ]
 }

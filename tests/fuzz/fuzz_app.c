@@ -3,11 +3,15 @@
  * libFuzzer: what an application sends the engine, through the engine's own
  * code: control requests (user/engine/ctl.c, rdsb_ctl_handle: bind, buffers,
  * cancel, congestion monitor, status, unload...) and the stream of send
- * requests on its delivery socket (user/engine/sock.c, app_consume), mixed as
- * the input says: a byte, even for a control request (the next
- * sizeof(struct rdsb_ctl_req) bytes) or odd for stream bytes (a 16-bit
- * length, then that many). The rest of the engine is stubbed here; every
- * queued datagram's payload is read whole, in the socket's copy ring too.
+ * requests on its delivery socket (user/engine/sock.c, app_consume) and in
+ * its request queue (rq_take), mixed as the input says: a byte, even for a
+ * control request (the next sizeof(struct rdsb_ctl_req) bytes); odd for
+ * stream bytes (a 16-bit length, then that many), or with bit 1 set too for
+ * bytes written into the request queue at its tail (a 16-bit length, with
+ * bit 2 a 32-bit count the tail then moves by, else the length; then the
+ * bytes), which the engine then reads. The rest of the engine is stubbed
+ * here; every queued datagram's payload is read whole, in the socket's
+ * copy ring too.
  */
 #include "../../user/engine/sock.c"
 
@@ -135,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	static struct rdsb_engine e = { .tp = &tp };
 	struct rdsb_sock *s = calloc(1, sizeof(*s));
+	uint8_t *q;
 
 	if (!e.socks.next) {
 		INIT_LIST_HEAD(&e.socks);
@@ -147,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		INIT_LIST_HEAD(&e.tx_due);
 		INIT_LIST_HEAD(&e.rx_due);
 		INIT_LIST_HEAD(&e.wake_due);
+		INIT_LIST_HEAD(&e.rq_active);
 	}
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	s->id = 1;
@@ -154,8 +160,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s->ctl.fd = s->data.fd = s->app_fd = -1;
 	/* the copy ring of RDSB_REQ_INRING requests is mapped from it */
 	s->shm_fd = memfd_create("fuzz_app", MFD_CLOEXEC);
-	if (s->shm_fd >= 0 && ftruncate(s->shm_fd, RDSB_SEQTAB_OFF + RDSB_SEQTAB_BYTES))
+	if (s->shm_fd >= 0 && ftruncate(s->shm_fd, RDSB_REQQ_OFF + RDSB_REQQ_BYTES))
 		abort();
+	q = mmap(NULL, RDSB_REQQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, RDSB_REQQ_OFF);
+	if (q == MAP_FAILED)
+		abort();
+	s->reqq = q;
 	s->slot = -1;
 	s->rcvbuf = default_rcvbuf();
 	s->sndbuf = default_sndbuf();
@@ -166,6 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	INIT_LIST_HEAD(&s->rx_due);
 	INIT_LIST_HEAD(&s->wake_due);
 	INIT_LIST_HEAD(&s->tx_reqs);
+	INIT_LIST_HEAD(&s->rq_active);
 	s->seqtab = mmap(NULL, RDSB_SEQTAB_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	list_add_tail(&s->item, &e.socks);
 	while (size && !s->closed) {
@@ -177,6 +188,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rdsb_ctl_handle(&e, s, s->ctl.fd, &req);
 			data += 1 + n;
 			size -= 1 + n;
+		} else if (data[0] & 2) {
+			size_t n = size >= 3 ? (size_t)(data[1] | data[2] << 8) : 0, head = data[0] & 4 ? 7 : 3;
+			uint32_t tail = s->shm->rq_tail, by = (uint32_t)n;
+
+			if (size < head) {
+				size = 0;
+				break;
+			}
+			if (head == 7)
+				memcpy(&by, data + 3, 4);
+			data += head;
+			size -= head;
+			if (n > size)
+				n = size;
+			for (size_t i = 0; i < n; i++)
+				q[(tail + i) & (RDSB_REQQ_BYTES - 1)] = data[i];
+			__atomic_store_n(&s->shm->rq_tail, tail + by, __ATOMIC_RELEASE);
+			rq_active(&e, s);
+			rdsb_socks_rq_read(&e);
+			data += n;
+			size -= n;
 		} else {
 			size_t n = size >= 3 ? (size_t)(data[1] | data[2] << 8) : 0;
 

@@ -22,6 +22,15 @@
  *       64 KiB requests, nonblocking, past any send buffer, until MIB MiB
  *       are written or no write has gone in for 2 s. Prints "flood: N bytes
  *       written".
+ *   rds-rawstream LADDR:LPORT DADDR:DPORT kick-len
+ *       a wakeup for the request queue (RDSB_REQ_KICK) that claims a payload
+ *   rds-rawstream LADDR:LPORT DADDR:DPORT queue garbage|past|long|resent|big|backwards
+ *       into the socket's request queue (its memfd, RDSB_REQQ_OFF), then a
+ *       wakeup on the stream: a request with a bad magic; a tail a whole
+ *       queue and more past the head; a request longer than what the tail
+ *       holds; one flagged as sent again (those go on the stream); a payload
+ *       of RDSB_TXRING_MIN in the queue; a tail before the head. Each as
+ *       garbage: the engine must close the socket.
  *
  * A blocking write the engine does not take within 30 s fails (exit 1).
  * IPv4 only. Exit 2 on bad usage.
@@ -33,12 +42,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include "../../include/rds-bpf/maps.h"
+#include "../../user/common/ctl_proto.h"
 #include "addrarg.h"
 #include "msggen.h"
 
@@ -155,6 +167,66 @@ static int expect_closed(int fd)
 	return 1;
 }
 
+/* The socket's memfd, which the library holds open: its page and queue */
+static int queue_map(struct rdsb_sock_shm **page, uint8_t **q)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int fd = -1;
+
+	while (d && (de = readdir(d))) {
+		char path[300], target[128];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = 0, strstr(target, "memfd:rdsb_sock"))) {
+			fd = atoi(de->d_name);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	if (fd < 0)
+		return -1;
+	*page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	*q = mmap(NULL, RDSB_REQQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, RDSB_REQQ_OFF);
+	return *page == MAP_FAILED || *q == MAP_FAILED ? -1 : 0;
+}
+
+static int queue(int fd, const struct sockaddr_in *to, const char *what)
+{
+	struct rdsb_send_req r = request(to, 64), kick = { .magic = RDSB_SEND_MAGIC, .flags = RDSB_REQ_KICK };
+	struct rdsb_sock_shm *page;
+	uint32_t head, tail, size = sizeof(r) + 64;
+	uint8_t *q;
+
+	if (queue_map(&page, &q)) {
+		fprintf(stderr, "rds-rawstream: no request queue mapped\n");
+		return 1;
+	}
+	head = __atomic_load_n(&page->rq_head, __ATOMIC_SEQ_CST);
+	tail = page->rq_tail;
+	if (!strcmp(what, "garbage"))
+		r.magic = 0xa5a5a5a5;
+	else if (!strcmp(what, "past"))
+		size = RDSB_REQQ_BYTES + 8;
+	else if (!strcmp(what, "long"))
+		r.len = 3000;
+	else if (!strcmp(what, "resent"))
+		r.flags = RDSB_REQ_RESENT;
+	else if (!strcmp(what, "big"))
+		r.len = RDSB_TXRING_MIN, size = sizeof(r) + RDSB_TXRING_MIN;
+	else if (!strcmp(what, "backwards"))
+		size = 0, tail = head - 8;
+	else
+		return 2;
+	if (size)
+		memcpy(q + (tail & (RDSB_REQQ_BYTES - 1)), &r, sizeof(r));
+	__atomic_store_n(&page->rq_tail, tail + size, __ATOMIC_SEQ_CST);
+	return raw_write(fd, &kick, sizeof(kick)) ? 1 : expect_closed(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in me, to;
@@ -163,7 +235,7 @@ int main(int argc, char **argv)
 
 	if (argc < 4 || parse(argv[1], &me) || parse(argv[2], &to) ||
 	    (!strcmp(mode, "chunks") && argc != 6 && argc != 7)) {
-		fprintf(stderr, "usage: rds-rawstream LADDR:LPORT DADDR:DPORT chunks BYTES COUNT [UNTIL_FILE] | garbage | huge | cut | flood MIB\n");
+		fprintf(stderr, "usage: rds-rawstream LADDR:LPORT DADDR:DPORT chunks BYTES COUNT [UNTIL_FILE] | garbage | huge | cut | flood MIB | kick-len | queue garbage|past|long|resent|big|backwards\n");
 		return 2;
 	}
 	fd = socket(AF_RDS, SOCK_SEQPACKET, 0);
@@ -199,6 +271,14 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "flood") && argc == 5)
 		return flood(fd, &to, strtoul(argv[4], NULL, 0));
+	if (!strcmp(mode, "kick-len")) {
+		struct rdsb_send_req r = request(&to, 5);
+
+		r.flags = RDSB_REQ_KICK;
+		return raw_write(fd, &r, sizeof(r)) ? 1 : expect_closed(fd);
+	}
+	if (!strcmp(mode, "queue") && argc == 5)
+		return queue(fd, &to, argv[4]);
 	fprintf(stderr, "rds-rawstream: unknown mode '%s'\n", mode);
 	return 2;
 }

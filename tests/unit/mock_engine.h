@@ -385,6 +385,7 @@ static void mock_engine_init(void)
 	INIT_LIST_HEAD(&eng.rx_due);
 	INIT_LIST_HEAD(&eng.ack_due);
 	INIT_LIST_HEAD(&eng.wake_due);
+	INIT_LIST_HEAD(&eng.rq_active);
 	eng.tp = &mock_tp;
 	eng.cong = cong;
 	eng.max_paths = RDS_MPATH_WORKERS;

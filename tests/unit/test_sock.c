@@ -564,6 +564,94 @@ static void test_ring_payloads_not_held(void **state)
  * with one half written leaves it readable until it goes. A payload that
  * would lie outside the ring, a resent request or an empty one in the ring
  * closes the socket, counted; the file cannot be shrunk. */
+/* A request of LEN bytes of BYTE into the socket's queue Q at AT, its tail
+ * then at AT + its size; returns that */
+static uint32_t app_queue(struct rdsb_sock *s, uint8_t *q, uint32_t at, uint32_t len, int byte)
+{
+	struct rdsb_send_req req = { .magic = RDSB_SEND_MAGIC, .len = len, .dport = 4000 };
+	uint32_t off = at & (RDSB_REQQ_BYTES - 1);
+
+	memcpy(req.daddr, B, 16);
+	memcpy(q + off, &req, sizeof(req));
+	memset(q + off + sizeof(req), byte, len);
+	s->shm->snd_bytes += len;
+	at += (uint32_t)sizeof(req) + ((len + 7) & ~7u);
+	s->shm->rq_tail = at;
+	return at;
+}
+
+/* The request queue (user/lib/reqq.c): read in order with the stream, and
+ * on each pass until the engine arms it before it sleeps; a wakeup on the
+ * stream is no request; a request that would pass the queue's end starts
+ * at its start, after a skip mark. */
+static void test_requests_from_queue(void **state)
+{
+	const uint32_t Q = RDSB_REQQ_BYTES;
+	struct rdsb_sock *s = open_bound(5001);
+	struct rdsb_send_req kick = { .magic = RDSB_SEND_MAGIC, .flags = RDSB_REQ_KICK };
+	struct rdsb_send_req skip = { .magic = RDSB_SEND_MAGIC, .flags = RDSB_REQ_SKIP };
+	struct rdsb_msg *m;
+	struct rdsb_path *p;
+	uint32_t tail = 0, lens[] = { 100, 0, 7, 300, 200 };
+	uint8_t *q;
+	int i = 0;
+
+	(void)state;
+	p = peer_path_up();
+	q = mmap(NULL, Q, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, RDSB_REQQ_OFF);
+	assert_ptr_not_equal(q, MAP_FAILED);
+	/* a new socket's queue is armed: the first sender wakes the engine */
+	assert_int_equal(s->shm->rq_armed, 1);
+	tail = app_queue(s, q, tail, 100, 0x11);
+	assert_int_equal(send(s->app_fd, &kick, sizeof(kick), MSG_DONTWAIT), sizeof(kick));
+	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+	assert_int_equal(s->shm->rq_armed, 0);
+	assert_int_equal(s->shm->rq_head, tail);
+	assert_int_equal(s->shm->reqs_taken, 1);
+	assert_int_equal(eng.counters[RDSB_C_TX_QUEUED], 1);
+	assert_int_equal(eng.counters[RDSB_C_TX_QUEUE_KICKS], 1);
+	/* read on the next pass, no wakeup: a 0-byte one, then one whose
+	 * padding rounds it up */
+	tail = app_queue(s, q, tail, 0, 0);
+	tail = app_queue(s, q, tail, 7, 0x22);
+	rdsb_socks_rq_read(&eng);
+	assert_int_equal(s->shm->rq_head, tail);
+	assert_int_equal(s->shm->reqs_taken, 3);
+	/* then the stream's, which the library wrote once the queue was
+	 * taken, then the queue again once the stream's was taken */
+	app_send(s, 300);
+	assert_int_equal(s->shm->reqs_taken, 4);
+	/* near the end: the mark, and the request at the start */
+	memcpy(q + (Q - 64), &skip, sizeof(skip));
+	s->rq_head = Q - 64;
+	tail = app_queue(s, q, Q, 200, 0x33);
+	rdsb_socks_rq_read(&eng);
+	assert_int_equal(s->shm->rq_head, Q + 48 + 200);
+	assert_int_equal(s->shm->reqs_taken, 5);
+	list_for_each_entry(m, &p->unacked, item) {
+		assert_int_equal(m->len, lens[i]);
+		assert_true(all_bytes(m->data, m->len, i == 0 ? 0x11 : i == 2 ? 0x22 : i == 4 ? 0x33 : 0));
+		i++;
+	}
+	assert_int_equal(i, 5);
+	/* empty: armed before the engine sleeps, and off the list */
+	assert_true(rdsb_socks_rq_arm(&eng));
+	assert_int_equal(s->shm->rq_armed, 1);
+	assert_true(list_empty(&eng.rq_active));
+	/* one queued meanwhile: not armed, read again instead of a sleep */
+	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+	app_queue(s, q, tail, 1, 0x44);
+	assert_false(rdsb_socks_rq_arm(&eng));
+	assert_int_equal(s->shm->rq_armed, 0);
+	assert_int_equal(eng.counters[RDSB_C_DROP_BAD_APP_RECORD], 0);
+	/* a tail past a whole queue: the socket is closed */
+	s->shm->rq_tail = s->rq_head + Q + 8;
+	rdsb_socks_rq_read(&eng);
+	assert_true(s->closed);
+	assert_int_equal(eng.counters[RDSB_C_DROP_BAD_APP_RECORD], 1);
+	munmap(q, Q);
+}
+
 static void test_payload_in_ring(void **state)
 {
 	const uint32_t R = RDSB_TXRING_BYTES;
@@ -1671,6 +1759,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_held_senders_go_on_at_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_payloads_not_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_from_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_in_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_in_ring_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_two_sockets, setup, teardown),

@@ -24,7 +24,7 @@
  * (EPROTONOSUPPORT). Bump it with any change to those layouts; the sizes
  * checked at the end of this file catch a change that forgot to.
  */
-#define RDSB_ABI		7
+#define RDSB_ABI		8
 
 enum rdsb_ctl_op {
 	RDSB_CTL_OPEN = 1,	/* reply fds: delivery stream, shared page, rdsb_addrs,
@@ -188,14 +188,28 @@ struct rdsb_sock_shm {
 	 * after. With what the verdict delivered (RDSB_CTL_STREAM_END), the
 	 * length of a killed engine's stream. */
 	uint64_t rx_written;
+	/* The request queue (rds-bpf/maps.h, RDSB_REQQ_OFF, user/lib/reqq.c):
+	 * the library queues a request there behind every request the engine
+	 * took from the stream (reqs_taken: requests taken from either); one
+	 * the queue does not take goes on the stream once the engine took
+	 * every queued one (rq_head at rq_tail). The engine reads the queue on
+	 * each pass; before it sleeps it sets rq_armed and looks once more,
+	 * and the sender that queues next clears it and writes an
+	 * RDSB_REQ_KICK on the stream, which wakes the engine. */
+	uint32_t rq_head;	/* the engine's */
+	uint32_t rq_tail;	/* the library's, under its write lock */
+	uint32_t rq_armed;
+	uint32_t rq_pad;
+	uint64_t reqs_taken;
 };
 
 /* A change to any of these is a change of RDSB_ABI */
 _Static_assert(sizeof(struct rdsb_ctl_req) == 40 && sizeof(struct rdsb_ctl_rep) == 24 &&
-	       sizeof(struct rdsb_sock_shm) == 104 && sizeof(struct rdsb_send_req) == 48 &&
+	       sizeof(struct rdsb_sock_shm) == 128 && sizeof(struct rdsb_send_req) == 48 &&
 	       sizeof(struct rdsb_deliv_hdr) == 48 && sizeof(struct rdsb_txcopy) == 40 &&
 	       sizeof(struct rdsb_txpath) == 136 &&
-	       RDSB_TXRING_BYTES == 1u << 24 && RDSB_SEQTAB_OFF == 4096 + (1u << 24) && RDSB_SEQTAB_BYTES == 16 * 16384,
+	       RDSB_TXRING_BYTES == 1u << 24 && RDSB_SEQTAB_OFF == 4096 + (1u << 24) && RDSB_SEQTAB_BYTES == 16 * 16384 &&
+	       RDSB_REQQ_OFF == RDSB_SEQTAB_OFF + 16 * 16384 && RDSB_REQQ_BYTES == 256u << 10,
 	       "a layout the library and the engine share changed: bump RDSB_ABI and these sizes");
 
 #endif

@@ -404,6 +404,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 	INIT_LIST_HEAD(&e->held);
 	INIT_LIST_HEAD(&e->port_holds);
 	INIT_LIST_HEAD(&e->tx_held);
+	INIT_LIST_HEAD(&e->rq_active);
 	INIT_LIST_HEAD(&e->tx_due);
 	INIT_LIST_HEAD(&e->rx_due);
 	INIT_LIST_HEAD(&e->ack_due);
@@ -480,7 +481,15 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 		wait = next > e->now ? next - e->now : 0;
 		ts.tv_sec = (time_t)(wait / 1000000000ull);
 		ts.tv_nsec = (long)(wait % 1000000000ull);
-		n = epoll_pwait2(e->epfd, evs, 64, &ts, NULL);
+		/* the request queues are read on each pass; armed only when
+		 * the engine is about to sleep: a sender then wakes it */
+		if (wait && !list_empty(&e->rq_active)) {
+			n = epoll_pwait2(e->epfd, evs, 64, &(struct timespec){ 0 }, NULL);
+			if (!n && rdsb_socks_rq_arm(e))
+				n = epoll_pwait2(e->epfd, evs, 64, &ts, NULL);
+		} else {
+			n = epoll_pwait2(e->epfd, evs, 64, &ts, NULL);
+		}
 		if (n < 0 && errno != EINTR) {
 			pr_warn("rds-bpf: epoll_pwait2: %s; the engine stops\n", strerror(errno));
 			err = RDSB_ENGINE_LOOP_FAILED;
@@ -490,6 +499,7 @@ int rdsb_engine_run(const struct rdsb_engine_cfg *cfg, void (*on_ready)(void *),
 		e->batching = true;	/* written in settle */
 		for (i = 0; i < n; i++)
 			dispatch(e, evs[i].data.ptr, evs[i].events);
+		rdsb_socks_rq_read(e);
 		settle(e);
 	}
 out:

@@ -267,6 +267,12 @@ struct rdsb_sock {
 	bool req_large;		/* the last was large: read the next header alone (sock.c) */
 	struct rdsb_txring *ring;	/* mapped at its first RDSB_REQ_INRING */
 	uint32_t ring_read;		/* the ring's head after the last of them */
+	/* The request queue (rds-bpf/maps.h, RDSB_REQQ_OFF), read-only here;
+	 * rq_head the engine's own, published in shm; on e->rq_active while
+	 * the engine reads it each pass (rq_armed clear) */
+	const uint8_t *reqq;
+	uint32_t rq_head;
+	struct list_head rq_active;
 
 	/* To the application. */
 	struct list_head rx_q;
@@ -534,6 +540,7 @@ struct rdsb_engine {
 	uint64_t now;			/* ns, CLOCK_MONOTONIC, per loop turn */
 	bool tx_resume;			/* a connection with held senders has room */
 	struct list_head tx_held;	/* held senders, the first held first (rdsb_sock.tx_wait) */
+	struct list_head rq_active;	/* sockets whose request queue each pass reads */
 	uint64_t paths_info_at;
 };
 
@@ -623,6 +630,11 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len);
 void rdsb_msg_space_back(struct rdsb_engine *e, struct rdsb_msg *m);
 /* Wakes the senders of the sockets rdsb_sock_sent released space for. */
 void rdsb_socks_wake(struct rdsb_engine *e);
+/* Each pass: the requests queued by the sockets on e->rq_active. Before the
+ * engine sleeps: their queues armed (a sender then wakes it), false if one
+ * filled meanwhile (it reads again instead). */
+void rdsb_socks_rq_read(struct rdsb_engine *e);
+bool rdsb_socks_rq_arm(struct rdsb_engine *e);
 /* m, of a socket's request, is acknowledged or dropped (rdsb_msg_free) */
 void rdsb_sock_req_acked(struct rdsb_msg *m);
 /* m of a socket's request got its sequence number on p */

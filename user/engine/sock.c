@@ -178,11 +178,12 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 	s->shm_fd = memfd_create("rdsb_sock", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	s->lib_fd = -1;
 	s->space_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	/* the page, the copy ring, the numbers of the requests (maps.h,
-	 * RDSB_SEQTAB_OFF): pages of a memfd are made as touched. Sealed at
+	/* the page, the copy ring, the numbers of the requests and the
+	 * request queue (maps.h, RDSB_SEQTAB_OFF, RDSB_REQQ_OFF): pages of a
+	 * memfd are made as touched. Sealed at
 	 * its size: the application holds it too, and a file shrunk under the
 	 * engine's mappings would kill the engine (SIGBUS). */
-	if (s->shm_fd < 0 || s->space_fd < 0 || ftruncate(s->shm_fd, RDSB_SEQTAB_OFF + RDSB_SEQTAB_BYTES) < 0 ||
+	if (s->shm_fd < 0 || s->space_fd < 0 || ftruncate(s->shm_fd, RDSB_REQQ_OFF + RDSB_REQQ_BYTES) < 0 ||
 	    fcntl(s->shm_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
@@ -194,6 +195,15 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		munmap(s->shm, 4096);
 		goto fail;
 	}
+	s->reqq = mmap(NULL, RDSB_REQQ_BYTES, PROT_READ, MAP_SHARED, s->shm_fd, RDSB_REQQ_OFF);
+	if (s->reqq == MAP_FAILED) {
+		munmap(s->shm, 4096);
+		munmap(s->seqtab, RDSB_SEQTAB_BYTES);
+		goto fail;
+	}
+	INIT_LIST_HEAD(&s->rq_active);
+	/* not on e->rq_active: the first request queued wakes the engine */
+	s->shm->rq_armed = 1;
 	INIT_LIST_HEAD(&s->tx_reqs);
 	s->shm->cong_gen = e->cong_gen;
 	/* Large enough for a whole 1 MiB record in each direction, so the
@@ -254,6 +264,7 @@ void rdsb_sock_open(struct rdsb_engine *e, int ctl_fd)
 		list_del_init(&s->item);
 		munmap(s->shm, 4096);
 		munmap(s->seqtab, RDSB_SEQTAB_BYTES);
+		munmap((void *)s->reqq, RDSB_REQQ_BYTES);
 		errno = ENOMEM;
 		goto fail;
 	}
@@ -562,6 +573,16 @@ static void delivered(void *ctx, struct rdsb_msg *m)
 
 /* The stream is read unless the socket's sends wait for a full connection
  * or for acks of its own (tx_room), and written to while deliveries wait */
+/* The engine reads the socket's queue on each pass from now, until it
+ * finds it empty before it sleeps (rdsb_socks_rq_arm) */
+static void rq_active(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	if (s->closed || !list_empty(&s->rq_active))
+		return;
+	__atomic_store_n(&s->shm->rq_armed, 0, __ATOMIC_SEQ_CST);
+	list_add_tail(&s->rq_active, &e->rq_active);
+}
+
 static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) || s->rd_eof ? 0 : EPOLLIN) |
@@ -644,8 +665,10 @@ void rdsb_sock_sent(struct rdsb_engine *e, uint32_t sock_id, uint32_t len)
 		return;
 	held = !tx_room(s);
 	s->tx_bytes = s->tx_bytes > len ? s->tx_bytes - len : 0;
-	if (held && tx_room(s))
+	if (held && tx_room(s)) {
 		data_events(e, s);
+		rq_active(e, s);	/* what it queued meanwhile */
+	}
 	__atomic_sub_fetch(&s->shm->snd_bytes, len, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
 	if (list_empty(&s->wake_due) && (__atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST) ||
@@ -806,11 +829,13 @@ static void app_record(struct rdsb_engine *e, struct rdsb_sock *s)
 		rdsb_sock_sent(e, s->id, len);
 		req_done(s);
 		s->reqs_read++;
+		__atomic_store_n(&s->shm->reqs_taken, s->reqs_read, __ATOMIC_RELEASE);
 		if (list_empty(&s->tx_reqs))
 			reqs_acked_publish(s);
 		return;
 	}
 	m->req = s->reqs_read++;
+	__atomic_store_n(&s->shm->reqs_taken, s->reqs_read, __ATOMIC_RELEASE);
 	if (!m->ring)
 		m->ring_pos = s->ring_read;
 	m->tx_sock = s;
@@ -922,7 +947,7 @@ static struct rdsb_msg *ring_msg(struct rdsb_sock *s)
  * (never a resent one: those come from the library's own copies). */
 static bool app_header_ok(const struct rdsb_send_req *r)
 {
-	if (r->magic != RDSB_SEND_MAGIC || !rdsb_msg_size_ok(r->len))
+	if (r->magic != RDSB_SEND_MAGIC || !rdsb_msg_size_ok(r->len) || (r->flags & (RDSB_REQ_KICK | RDSB_REQ_SKIP)))
 		return false;
 	if (!(r->flags & RDSB_REQ_INRING))
 		return true;
@@ -969,6 +994,13 @@ static bool app_consume(struct rdsb_engine *e, struct rdsb_sock *s, const uint8_
 			n -= k;
 			if (s->req_have < sizeof(s->req))
 				return true;
+			/* a wakeup for the request queue, read on each pass from
+			 * here (app_read) */
+			if (s->req.magic == RDSB_SEND_MAGIC && s->req.flags == RDSB_REQ_KICK && !s->req.len) {
+				rdsb_count(e, RDSB_C_TX_QUEUE_KICKS);
+				s->req_have = 0;
+				continue;
+			}
 			if (!app_header(e, s))
 				return false;
 		}
@@ -1006,9 +1038,74 @@ static void stream_end(struct rdsb_engine *e, struct rdsb_sock *s, ssize_t n)
 	data_events(e, s);
 }
 
+/* A malformed request queue (the library never writes one) closes the
+ * socket, as a malformed request on the stream does */
+static int rq_bad(struct rdsb_engine *e, struct rdsb_sock *s, const char *why)
+{
+	rdsb_count(e, RDSB_C_DROP_BAD_APP_RECORD);
+	pr_info("rds-bpf: socket %u: malformed request queue (%s): closing it\n", s->id, why);
+	rdsb_sock_close(e, s);
+	return -1;
+}
+
+/* The next request of the socket's queue (rds-bpf/maps.h, RDSB_REQQ_OFF)
+ * taken as one from the stream: 1, or 0 with the queue empty, or -1 with
+ * the socket closed. Its header is read into the engine's memory before
+ * it is looked at; the library may write what it likes into the queue,
+ * and changes only its own datagrams. */
+static int rq_take(struct rdsb_engine *e, struct rdsb_sock *s)
+{
+	uint32_t head = s->rq_head, tail = __atomic_load_n(&s->shm->rq_tail, __ATOMIC_ACQUIRE), off, size;
+
+	for (;;) {
+		if (head == tail)
+			return 0;
+		if (tail - head > RDSB_REQQ_BYTES)
+			return rq_bad(e, s, "its tail out of reach");
+		off = head & (RDSB_REQQ_BYTES - 1);
+		if (RDSB_REQQ_BYTES - off < sizeof(s->req)) {
+			head += RDSB_REQQ_BYTES - off;	/* no header fits: the start */
+			continue;
+		}
+		memcpy(&s->req, s->reqq + off, sizeof(s->req));
+		if (s->req.magic != RDSB_SEND_MAGIC)
+			return rq_bad(e, s, "no request");
+		if (s->req.flags != RDSB_REQ_SKIP)
+			break;
+		head += RDSB_REQQ_BYTES - off;
+	}
+	size = (uint32_t)sizeof(s->req) +
+	       (s->req.flags & RDSB_REQ_INRING ? 0 : (uint32_t)((s->req.len + 7) & ~7ull));
+	if ((s->req.flags & RDSB_REQ_RESENT) || (!(s->req.flags & RDSB_REQ_INRING) && s->req.len >= RDSB_TXRING_MIN))
+		return rq_bad(e, s, "a request that goes on the stream");
+	if (size > RDSB_REQQ_BYTES - off || size > tail - head)
+		return rq_bad(e, s, "a request past its end");
+	if (!app_header(e, s))
+		return -1;
+	if (!(s->req.flags & RDSB_REQ_INRING)) {
+		if (s->req.len)
+			memcpy(s->req_msg->data, s->reqq + off + sizeof(s->req), s->req.len);
+		s->req_data_have = s->req.len;
+	}
+	s->rq_head = head + size;
+	__atomic_store_n(&s->shm->rq_head, s->rq_head, __ATOMIC_SEQ_CST);
+	/* a sender that waits for room in the queue, or for it to empty */
+	if (list_empty(&s->wake_due) && __atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&s->shm->release_seq, 1, __ATOMIC_SEQ_CST);
+		list_add_tail(&s->wake_due, &s->eng->wake_due);
+	}
+	s->req_have = 0;
+	s->req_large = false;
+	rdsb_count(e, RDSB_C_TX_QUEUED);
+	app_record(e, s);
+	return s->closed ? -1 : 1;
+}
+
 static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 {
 	static uint8_t in[APP_IN_SIZE];
+
+	rq_active(e, s);
 
 	if (s->held_len && (all || !s->tx_held)) {
 		uint8_t *rest = s->held_rest;
@@ -1031,6 +1128,16 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 		if (!tx_room(s)) {
 			data_events(e, s);	/* until rdsb_sock_sent makes room */
 			return;
+		}
+		/* the queue's requests first: with those the stream holds
+		 * none the engine has not taken (reqq.c), kicks at most */
+		if (!s->req_have && !s->held_len) {
+			int r = rq_take(e, s);
+
+			if (r < 0)
+				return;
+			if (r)
+				continue;
 		}
 		if (s->req_have == sizeof(s->req) && s->req.len - s->req_data_have >= APP_IN_PLACE) {
 			n = recv(s->data.fd, s->req_msg->data + s->req_data_have, s->req.len - s->req_data_have,
@@ -1060,6 +1167,39 @@ static void app_read(struct rdsb_engine *e, struct rdsb_sock *s, bool all)
 		if (!all && (size_t)n < sizeof(in))
 			return;
 	}
+}
+
+void rdsb_socks_rq_read(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+
+	list_for_each_entry_safe(s, t, &e->rq_active, rq_active)
+		while ((!s->tx_held && tx_room(s) && !s->req_have && !s->held_len) && rq_take(e, s) > 0)
+			;
+}
+
+bool rdsb_socks_rq_arm(struct rdsb_engine *e)
+{
+	struct rdsb_sock *s, *t;
+	bool quiet = true;
+
+	list_for_each_entry_safe(s, t, &e->rq_active, rq_active) {
+		/* held, or a request half read from the stream: read again
+		 * when it resumes (rdsb_socks_tx_resume, rdsb_sock_sent), or
+		 * as the stream brings the rest; queued requests wait there */
+		if (s->tx_held || !tx_room(s) || s->req_have || s->held_len) {
+			list_del_init(&s->rq_active);
+			continue;
+		}
+		__atomic_store_n(&s->shm->rq_armed, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&s->shm->rq_tail, __ATOMIC_SEQ_CST) != s->rq_head) {
+			__atomic_store_n(&s->shm->rq_armed, 0, __ATOMIC_SEQ_CST);
+			quiet = false;
+		} else {
+			list_del_init(&s->rq_active);
+		}
+	}
+	return quiet;
 }
 
 /* Everything the applications have written so far: on the sk_msg send
@@ -1313,6 +1453,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	tx_unhold(s);
 	list_del_init(&s->rx_due);
 	list_del_init(&s->wake_due);
+	list_del_init(&s->rq_active);
 	/* before its fds close: their hang-up must not read as the engine gone */
 	if (!e->stopping)
 		__atomic_store_n(&s->shm->closed, 1, __ATOMIC_RELEASE);
@@ -1351,6 +1492,7 @@ void rdsb_sock_close(struct rdsb_engine *e, struct rdsb_sock *s)
 	close(s->app_fd);
 	munmap(s->shm, 4096);
 	munmap(s->seqtab, RDSB_SEQTAB_BYTES);
+	munmap((void *)s->reqq, RDSB_REQQ_BYTES);
 	rdsb_msg_free(s->req_msg);
 	s->req_msg = NULL;
 	if (s->ring)

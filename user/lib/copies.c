@@ -285,6 +285,7 @@ int rdsb_copies_resend(struct rdsb_lsock *s, struct rdsb_sock_shm *old, const st
 			return err;
 		}
 		c->req = s->lsh->reqs_sent++;
+		s->lsh->reqs_streamed = s->lsh->reqs_sent;
 		c->tp = NULL;	/* a request of the new engine now */
 	}
 	return 0;

@@ -81,6 +81,7 @@ struct rdsb_lib_shm {
 	pthread_mutex_t rlock, wlock;	/* process-shared, robust */
 	pthread_mutex_t clock;		/* one request/reply at a time on the control connection */
 	uint64_t reqs_sent;		/* requests handed to the engine, under wlock */
+	uint64_t reqs_streamed;		/* reqs_sent after the last on the stream (reqq.c) */
 	/* Engine restarts (reattach.c): the process that moves the socket to
 	 * a new engine bumps epoch and publishes the new delivery stream's
 	 * inode, so the other processes holding the socket ATTACH to it. */
@@ -152,6 +153,7 @@ struct rdsb_lsock {
 	 * (rdsb_txcopy) and the payloads of requests to the engine */
 	int txfd;
 	uint8_t *ring;
+	uint8_t *reqq;		/* the request queue (reqq.c), or NULL */
 
 	/* reattach.c: the engine went away (lost, until the socket is on a
 	 * new one); while no engine runs the socket's fds name a placeholder
@@ -266,6 +268,19 @@ int rdsb_txring_place(struct rdsb_lsock *s, struct rdsb_send_req *req, const str
 /* The request placed it and was not written: its room back, and req as it
  * was before. */
 void rdsb_txring_unplace(struct rdsb_lsock *s, struct rdsb_send_req *req);
+/* reqq.c: the request queue of the socket's page (shm_fd), replacing any
+ * earlier engine's, or none (every request on the stream). */
+void rdsb_reqq_map(struct rdsb_lsock *s, int shm_fd);
+void rdsb_reqq_unmap(struct rdsb_lsock *s);
+/* Under wlock, a request whose payload is in iov[1..cnt-1] or the ring
+ * (RDSB_REQ_INRING) into the queue: 1, or 0 when it goes on the stream
+ * (rdsb_reqq_drained first), or -errno as a write on the stream would
+ * fail (-EPIPE: the engine went, found by the wakeup the queue needed or
+ * while the queue was full). */
+int rdsb_reqq_put(struct rdsb_lsock *s, const struct rdsb_send_req *req, const struct iovec *iov, int cnt);
+/* Under wlock, before a request goes on the stream: waits until the engine
+ * took every queued one (0), or went (-EPIPE). */
+int rdsb_reqq_drained(struct rdsb_lsock *s);
 /* socket.c: this process's pid, from before its first socket (getpid is a
  * system call; a send takes the path's lock as it) */
 extern pid_t rdsb_self;

@@ -349,6 +349,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	}
 	s->epoch = s->lsh->epoch;
 	s->lsh->reqs_sent = 0;	/* the new engine counts from 0 */
+	s->lsh->reqs_streamed = 0;
 	s->st->engine_transport = transport;
 	/* the old page stays mapped: other threads may be reading it */
 	old->page = s->shm;
@@ -390,6 +391,7 @@ static int swap_in(struct rdsb_lsock *s, int ctl, int *fds, int nfds, int transp
 	}
 	rdsb_copies_unring(s);	/* before the ring goes */
 	rdsb_txring_map(s, fds[OPEN_SHM]);
+	rdsb_reqq_map(s, fds[OPEN_SHM]);
 	s->seqtab = NULL;	/* the old one is read below */
 	rdsb_copies_map(s, fds[OPEN_SHM]);
 	sys_close(fds[OPEN_SHM]);

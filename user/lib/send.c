@@ -317,11 +317,19 @@ static ssize_t do_sendmsg(struct rdsb_lsock *s, const struct msghdr *msg, int fl
 			 * goes through the engine */
 			if (!err && (s->lost || s->txfd < 0 ||
 				     !rdsb_skmsg_send(s, daddr, dport, iov, cnt, (uint32_t)len))) {
-				err = rdsb_write_all(rdsb_tx_fd(s), iov, wcnt);
-				if (!err)
+				/* in the request queue, or on the stream */
+				int queued = rdsb_reqq_put(s, &req, iov, cnt);
+
+				err = queued < 0 ? queued : queued ? 0 : rdsb_reqq_drained(s);
+				if (!err && !queued)
+					err = rdsb_write_all(rdsb_tx_fd(s), iov, wcnt);
+				if (!err) {
 					s->lsh->reqs_sent++;
-				else
+					if (!queued)
+						s->lsh->reqs_streamed = s->lsh->reqs_sent;
+				} else {
 					rdsb_copies_unkeep(s);
+				}
 			}
 			if (err)
 				rdsb_txring_unplace(s, &req);	/* placed again on the next engine */

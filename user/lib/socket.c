@@ -133,6 +133,7 @@ static void lsock_free(struct rdsb_lsock *s)
 		rdsb_own_close(fds[i]);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
+	rdsb_reqq_unmap(s);
 	rdsb_copies_free(s);
 	if (s->lost)
 		__atomic_sub_fetch(&rdsb_lost_socks, 1, __ATOMIC_RELAXED);
@@ -427,6 +428,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	s->shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fds[OPEN_SHM], 0);
 	if (s->shm != MAP_FAILED) {
 		rdsb_txring_map(s, fds[OPEN_SHM]);
+		rdsb_reqq_map(s, fds[OPEN_SHM]);
 		rdsb_copies_map(s, fds[OPEN_SHM]);
 	}
 	if (nfds == ATTACH_FDS) {
@@ -461,6 +463,7 @@ static int lsock_new(struct rdsb_lsock *s, int ctl, int *fds, int nfds)
 	sys_close(s->lsh_fd);
 	if (s->ring)
 		munmap(s->ring, RDSB_TXRING_BYTES);
+	rdsb_reqq_unmap(s);
 	sys_close(s->spacefd);
 	if (s->txfd >= 0)
 		sys_close(s->txfd);
