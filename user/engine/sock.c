@@ -571,8 +571,6 @@ static void delivered(void *ctx, struct rdsb_msg *m)
 	rdsb_msg_free(m);
 }
 
-/* The stream is read unless the socket's sends wait for a full connection
- * or for acks of its own (tx_room), and written to while deliveries wait */
 /* The engine reads the socket's queue on each pass from now, until it
  * finds it empty before it sleeps (rdsb_socks_rq_arm) */
 static void rq_active(struct rdsb_engine *e, struct rdsb_sock *s)
@@ -583,6 +581,8 @@ static void rq_active(struct rdsb_engine *e, struct rdsb_sock *s)
 	list_add_tail(&s->rq_active, &e->rq_active);
 }
 
+/* The stream is read unless the socket's sends wait for a full connection
+ * or for acks of its own (tx_room), and written to while deliveries wait */
 static void data_events(struct rdsb_engine *e, struct rdsb_sock *s)
 {
 	rdsb_ev_set(e, &s->data, (s->tx_held || !tx_room(s) || s->rd_eof ? 0 : EPOLLIN) |
