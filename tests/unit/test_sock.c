@@ -652,6 +652,39 @@ static void test_requests_from_queue(void **state)
 	munmap(q, Q);
 }
 
+/* A socket whose sends wait for acks of its own (tx_room) leaves the
+ * engine's list unarmed: its senders queue without a wakeup, and the
+ * engine reads their requests once the acks make room (rdsb_sock_sent) */
+static void test_queue_read_again_at_room(void **state)
+{
+	struct rdsb_sock *s = open_bound(5001);
+	struct rdsb_path *p;
+	uint32_t tail;
+	uint8_t *q;
+
+	(void)state;
+	p = peer_path_up();
+	q = mmap(NULL, RDSB_REQQ_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, s->shm_fd, RDSB_REQQ_OFF);
+	assert_ptr_not_equal(q, MAP_FAILED);
+	rdsb_sock_event(&eng, s, &s->data, EPOLLIN);
+	assert_false(list_empty(&eng.rq_active));
+	s->tx_bytes = 2ull * s->sndbuf;
+	tail = app_queue(s, q, 0, 100, 0x55);
+	rdsb_socks_rq_read(&eng);
+	assert_int_equal(s->shm->rq_head, 0);
+	assert_true(rdsb_socks_rq_arm(&eng));
+	assert_int_equal(s->shm->rq_armed, 0);
+	assert_true(list_empty(&eng.rq_active));
+	assert_int_equal(p->nunacked, 0);
+	rdsb_sock_sent(&eng, s->id, 1);
+	assert_false(list_empty(&eng.rq_active));
+	rdsb_socks_rq_read(&eng);
+	assert_int_equal(s->shm->rq_head, tail);
+	assert_int_equal(p->nunacked, 1);
+	assert_int_equal(list_first_entry(&p->unacked, struct rdsb_msg, item)->len, 100);
+	munmap(q, RDSB_REQQ_BYTES);
+}
+
 static void test_payload_in_ring(void **state)
 {
 	const uint32_t R = RDSB_TXRING_BYTES;
@@ -1760,6 +1793,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resent_are_never_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_payloads_not_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_from_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_read_again_at_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_in_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_payload_in_ring_loopback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_safe_two_sockets, setup, teardown),
